@@ -1,0 +1,139 @@
+// Package devstack runs the embedded servers behind `make run` and the
+// hermetic tests: NATS JetStream (nats-server in-process), FerretDB v1 on a
+// SQLite directory, and a Redis-protocol server (miniredis). They speak the
+// real protocols, so services use the same clients as in production.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/alicebob/miniredis/v2"
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Config for Start. Empty addresses pick a free loopback port.
+type Config struct {
+	// DataDir holds JetStream's store (nats/) and FerretDB's SQLite files (ferretdb/).
+	DataDir string
+	// NATSPort, MongoPort and RedisPort are fixed ports; 0 picks a free one.
+	NATSPort  int
+	MongoPort int
+	RedisPort int
+	Logger    *slog.Logger
+}
+
+// Stack is the running set of embedded servers.
+type Stack struct {
+	NATSURL  string
+	MongoURI string
+	RedisURL string
+
+	nats   *server.Server
+	ferret context.CancelFunc
+	done   chan error
+	redis  *miniredis.Miniredis
+}
+
+// Start launches the three servers and waits until each accepts connections.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("devstack: DataDir is required")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	s := &Stack{}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+
+	natsDir := filepath.Join(cfg.DataDir, "nats")
+	if err := os.MkdirAll(natsDir, 0o750); err != nil {
+		return nil, fmt.Errorf("devstack: nats store dir: %w", err)
+	}
+	natsPort := cfg.NATSPort
+	if natsPort == 0 {
+		natsPort = server.RANDOM_PORT
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "infra-mind-dev",
+		Host:       "127.0.0.1",
+		Port:       natsPort,
+		JetStream:  true,
+		StoreDir:   natsDir,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: nats: %w", err)
+	}
+	s.nats = ns
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		return nil, errors.New("devstack: nats did not become ready in 10s")
+	}
+	s.NATSURL = ns.ClientURL()
+
+	ferretDir := filepath.Join(cfg.DataDir, "ferretdb")
+	if err := os.MkdirAll(ferretDir, 0o750); err != nil {
+		return nil, fmt.Errorf("devstack: ferretdb dir: %w", err)
+	}
+	fdb, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: fmt.Sprintf("127.0.0.1:%d", cfg.MongoPort)},
+		Logger:    logger.With("component", "ferretdb"),
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + ferretDir + "/",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: ferretdb: %w", err)
+	}
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.ferret = cancel
+	s.done = make(chan error, 1)
+	go func() { s.done <- fdb.Run(fctx) }()
+	s.MongoURI = fdb.MongoDBURI()
+
+	rs := miniredis.NewMiniRedis()
+	// Expire keys on wall-clock time, as a real Redis does.
+	rs.ClockTTL(true)
+	if err := rs.StartAddr(fmt.Sprintf("127.0.0.1:%d", cfg.RedisPort)); err != nil {
+		return nil, fmt.Errorf("devstack: redis: %w", err)
+	}
+	s.redis = rs
+	s.RedisURL = "redis://" + rs.Addr()
+
+	ok = true
+	return s, nil
+}
+
+// Close stops the servers; it is safe to call more than once.
+func (s *Stack) Close() {
+	if s.redis != nil {
+		s.redis.Close()
+		s.redis = nil
+	}
+	if s.ferret != nil {
+		s.ferret()
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+		}
+		s.ferret = nil
+	}
+	if s.nats != nil {
+		s.nats.Shutdown()
+		s.nats.WaitForShutdown()
+		s.nats = nil
+	}
+}

@@ -1,0 +1,7 @@
+module github.com/infra-mind/infra-mind/services/gateway
+
+go 1.26.0
+
+require github.com/infra-mind/infra-mind/pkg v0.0.0
+
+replace github.com/infra-mind/infra-mind/pkg => ../../pkg
