@@ -37,8 +37,13 @@ type AgentResultPublished struct {
 	UpstreamFamilies []string               `protobuf:"bytes,7,rep,name=upstream_families,json=upstreamFamilies,proto3" json:"upstream_families,omitempty"`
 	StartedAt        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	FinishedAt       *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// One of: ok, failed. A family that cannot analyse the request still
+	// reports, so the assessment ends without waiting for its deadline.
+	Status string `protobuf:"bytes,10,opt,name=status,proto3" json:"status,omitempty"`
+	// Why the family failed, naming the field, when status is failed.
+	Error         string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AgentResultPublished) Reset() {
@@ -132,6 +137,20 @@ func (x *AgentResultPublished) GetFinishedAt() *timestamppb.Timestamp {
 		return x.FinishedAt
 	}
 	return nil
+}
+
+func (x *AgentResultPublished) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *AgentResultPublished) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
 }
 
 // Metric is one computed number with how it was obtained.
@@ -569,7 +588,7 @@ var File_inframind_v1_events_proto protoreflect.FileDescriptor
 
 const file_inframind_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x19inframind/v1/events.proto\x12\finframind.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinframind/v1/assessment.proto\x1a\x19inframind/v1/common.proto\"\xbf\x03\n" +
+	"\x19inframind/v1/events.proto\x12\finframind.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinframind/v1/assessment.proto\x1a\x19inframind/v1/common.proto\"\xed\x03\n" +
 	"\x14AgentResultPublished\x122\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x16.inframind.v1.MetadataR\bmetadata\x12\x16\n" +
 	"\x06family\x18\x02 \x01(\tR\x06family\x12\x18\n" +
@@ -581,7 +600,10 @@ const file_inframind_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"started_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
 	"\vfinished_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishedAt\"\x94\x01\n" +
+	"finishedAt\x12\x16\n" +
+	"\x06status\x18\n" +
+	" \x01(\tR\x06status\x12\x14\n" +
+	"\x05error\x18\v \x01(\tR\x05error\"\x94\x01\n" +
 	"\x06Metric\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x12\n" +
