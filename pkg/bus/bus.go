@@ -2,13 +2,20 @@
 // declarations, CloudEvents publishing with deterministic message ids, and a
 // consumer runner where only the runner acknowledges.
 //
-// API CONTRACT (implemented by the bus owner; other packages code against it):
-// signatures below are fixed, bodies are to be written.
+// Events travel as CloudEvents 1.0 in binary mode: attributes in ce-* NATS
+// headers, JSON data, W3C trace context in traceparent/tracestate. Delivery is
+// at least once; deterministic Nats-Msg-Id values and idempotent handlers make
+// it effectively once. A handler returns an error and the runner settles the
+// message: ack on success, nak with backoff on a transient error, and
+// dead-letter (to im.deadletter.<stream>.<consumer>) then terminate on a
+// permanent or undecodable one or when MaxDeliver is used up.
 package bus
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -55,109 +62,184 @@ var ErrPermanent = errors.New("permanent failure")
 // Permanent wraps err so errors.Is(err, ErrPermanent) holds.
 func Permanent(err error) error { return errors.Join(ErrPermanent, err) }
 
+// Defaults applied by Connect when a Config field is zero.
+const (
+	DefaultMaxAge           = 7 * 24 * time.Hour
+	DefaultDeadLetterMaxAge = 30 * 24 * time.Hour
+	DefaultDuplicateWindow  = 2 * time.Minute
+	DefaultReconnectWait    = time.Second
+)
+
 // Config for Connect.
 type Config struct {
 	URL  string // nats://host:port
 	Name string // client name shown by the server
 	// Replicas for streams (1 for development, 3 in a cluster).
 	Replicas int
-	// MaxAge of retained messages in the streams.
+	// MaxAge of retained messages in the streams (default 7 days).
 	MaxAge time.Duration
-	// DuplicateWindow is the JetStream dedup window for Nats-Msg-Id.
+	// DeadLetterMaxAge of retained dead letters (default 30 days): people
+	// inspect them later than the pipeline needs its own messages.
+	DeadLetterMaxAge time.Duration
+	// DuplicateWindow is the JetStream dedup window for Nats-Msg-Id (default 2 minutes).
 	DuplicateWindow time.Duration
+	// ReconnectWait is the pause between reconnect attempts (default 1s);
+	// the client reconnects forever.
+	ReconnectWait time.Duration
+	// Logger receives connection and consumer events (nil: slog.Default()).
+	Logger *slog.Logger
 }
 
 // Bus is a connection to JetStream with Infra Mind's streams declared.
 type Bus struct {
 	NC *nats.Conn
 	JS jetstream.JetStream
+
+	log    *slog.Logger
+	closed chan struct{}
+}
+
+// StreamConfigs returns the stream declarations Connect applies, with cfg's
+// defaults filled in. Exposed so operators and tests can see exactly what is declared.
+func StreamConfigs(cfg Config) []jetstream.StreamConfig {
+	cfg = withDefaults(cfg)
+	mk := func(name string, maxAge time.Duration, subjects ...string) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:       name,
+			Subjects:   subjects,
+			Storage:    jetstream.FileStorage,
+			Retention:  jetstream.LimitsPolicy,
+			Discard:    jetstream.DiscardOld,
+			MaxAge:     maxAge,
+			Duplicates: cfg.DuplicateWindow,
+			Replicas:   cfg.Replicas,
+		}
+	}
+	return []jetstream.StreamConfig{
+		mk(StreamAssessments, cfg.MaxAge, "im.assessment.requested.>"),
+		mk(StreamResults, cfg.MaxAge, "im.agent.result.>"),
+		mk(StreamEvents, cfg.MaxAge, "im.assessment.status.>", "im.assessment.completed.>"),
+		mk(StreamDeadLetter, cfg.DeadLetterMaxAge, "im.deadletter.>"),
+	}
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	if cfg.DeadLetterMaxAge <= 0 {
+		cfg.DeadLetterMaxAge = DefaultDeadLetterMaxAge
+	}
+	if cfg.DuplicateWindow <= 0 {
+		cfg.DuplicateWindow = DefaultDuplicateWindow
+	}
+	// The dedup window may not exceed the retention (server rule).
+	if cfg.DuplicateWindow > cfg.MaxAge {
+		cfg.DuplicateWindow = cfg.MaxAge
+	}
+	if cfg.ReconnectWait <= 0 {
+		cfg.ReconnectWait = DefaultReconnectWait
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg
 }
 
 // Connect dials NATS, and declares every stream idempotently
 // (CreateOrUpdateStream), so any service may start first.
-func Connect(ctx context.Context, cfg Config) (*Bus, error) { panic("unimplemented") }
+func Connect(ctx context.Context, cfg Config) (*Bus, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("bus: URL is required")
+	}
+	cfg = withDefaults(cfg)
+	log := cfg.Logger.With("component", "bus")
+	closed := make(chan struct{})
+	nc, err := nats.Connect(cfg.URL,
+		nats.Name(cfg.Name),
+		// A broker restart or failover must never leave a service without a
+		// connection: retry forever, and let readiness report the outage.
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(cfg.ReconnectWait),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			log.Warn("nats async error", "subject", subj, "err", err)
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect %s: %w", cfg.URL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	for _, sc := range StreamConfigs(cfg) {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("bus: declare stream %s: %w", sc.Name, err)
+		}
+	}
+	return &Bus{NC: nc, JS: js, log: log, closed: closed}, nil
+}
 
-// Close drains the connection.
-func (b *Bus) Close() error { panic("unimplemented") }
+// closeWait bounds how long Close waits for the drain to finish.
+const closeWait = 10 * time.Second
+
+// Close drains the connection: subscriptions stop, pending publishes are
+// flushed, then the connection closes. It is safe to call more than once.
+func (b *Bus) Close() error {
+	if b.NC == nil || b.NC.IsClosed() {
+		return nil
+	}
+	if err := b.NC.Drain(); err != nil {
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			return nil
+		}
+		b.NC.Close()
+		return fmt.Errorf("bus: drain: %w", err)
+	}
+	if b.closed == nil {
+		return nil
+	}
+	select {
+	case <-b.closed:
+		return nil
+	case <-time.After(closeWait):
+		b.NC.Close()
+		return fmt.Errorf("bus: drain did not finish in %s", closeWait)
+	}
+}
 
 // Ping checks the server answers and JetStream is enabled (for /readyz).
-func (b *Bus) Ping(ctx context.Context) error { panic("unimplemented") }
-
-// Message is an outgoing CloudEvent.
-type Message struct {
-	ID      string // deterministic: becomes Nats-Msg-Id and ce-id
-	Type    string // ce-type
-	Source  string // ce-source, e.g. "/services/cloud"
-	Subject string // NATS subject
-	Tenant  string // ce-tenant extension attribute
-	// CloudEvents subject attribute (ce-subject), e.g. the assessment id.
-	CESubject string
-	Time      time.Time
-	// Data is any proto.Message (encoded with protojson) or []byte (sent as is);
-	// content type application/json either way.
-	Data any
+func (b *Bus) Ping(ctx context.Context) error {
+	if st := b.NC.Status(); st != nats.CONNECTED {
+		return fmt.Errorf("bus: nats connection is %s", st)
+	}
+	if _, err := b.JS.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("bus: jetstream account info: %w", err)
+	}
+	return nil
 }
 
-// Publish sends m in CloudEvents binary mode (ce-* headers, JSON body), with
-// Nats-Msg-Id = m.ID and the W3C traceparent/tracestate of ctx, and waits for
-// the JetStream ack. A duplicate within the dedup window is not an error.
-func (b *Bus) Publish(ctx context.Context, m Message) error { panic("unimplemented") }
-
-// Event is an incoming CloudEvent as a handler sees it.
-type Event struct {
-	ID        string
-	Type      string
-	Source    string
-	Subject   string // NATS subject
-	Tenant    string
-	CESubject string
-	Time      time.Time
-	Data      []byte
-	Headers   nats.Header
-	// Deliveries is how many times JetStream has delivered this message (1 = first).
-	Deliveries uint64
-	// StreamSeq is the message's sequence in its stream.
-	StreamSeq uint64
-
-	msg jetstream.Msg
-}
-
-// InProgress extends the ack deadline of a long-running handler.
-func (e *Event) InProgress() error { panic("unimplemented") }
-
-// Decode unmarshals Data (protojson, unknown fields rejected) into v.
-func (e *Event) Decode(v any) error { panic("unimplemented") }
-
-// Handler processes one event. nil -> ack; ErrPermanent or undecodable -> term
-// and dead-letter; any other error -> nak with backoff; MaxDeliver reached ->
-// dead-letter. The handler must publish its outputs before returning nil.
-type Handler func(ctx context.Context, e *Event) error
-
-// ConsumerSpec declares a durable pull consumer. Durable names are constants in
-// the caller and are never renamed casually.
-type ConsumerSpec struct {
-	Stream         string
-	Durable        string
-	FilterSubjects []string
-	AckWait        time.Duration
-	MaxDeliver     int
-	BackOff        []time.Duration
-	MaxAckPending  int
-	// Concurrency is how many handlers run at once (default 1).
-	Concurrency int
-}
-
-// Consume declares the consumer idempotently and runs h on every message until
-// ctx is cancelled; then it stops fetching, waits up to drainTimeout for
-// in-flight handlers, and returns. Messages whose handler did not finish are
-// not acked and are redelivered after AckWait.
-func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, drainTimeout time.Duration, h Handler) error {
-	panic("unimplemented")
-}
-
-// ReplayFrom streams the events on subject starting after stream sequence
-// afterSeq (0 = from the beginning), in order, until ctx is cancelled. Used by
-// the SSE endpoint for Last-Event-ID replay; it creates no durable state.
-func (b *Bus) ReplayFrom(ctx context.Context, stream, subject string, afterSeq uint64, fn func(e *Event) error) error {
-	panic("unimplemented")
+func (b *Bus) logger() *slog.Logger {
+	if b.log == nil {
+		return slog.Default()
+	}
+	return b.log
 }

@@ -1,0 +1,110 @@
+package bus
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrUndecodable marks a payload that cannot be decoded. It is permanent:
+// errors.Is(err, ErrUndecodable) implies errors.Is(err, ErrPermanent).
+var ErrUndecodable = errors.New("undecodable payload")
+
+// undecodableError wraps a decoding failure so it matches both ErrUndecodable
+// and ErrPermanent: the same bytes will never decode on a later delivery.
+type undecodableError struct{ err error }
+
+func (e *undecodableError) Error() string   { return "undecodable payload: " + e.err.Error() }
+func (e *undecodableError) Unwrap() []error { return []error{ErrUndecodable, ErrPermanent, e.err} }
+
+// Undecodable wraps err as an undecodable-payload failure. A handler returns
+// it (or any error wrapping it) when the event's data cannot be understood;
+// the runner then terminates the message and dead-letters it with the reason
+// instead of retrying. Event.Decode already returns errors of this kind.
+func Undecodable(err error) error {
+	if err == nil {
+		err = errors.New("no detail")
+	}
+	return &undecodableError{err: err}
+}
+
+// Event is an incoming CloudEvent as a handler sees it.
+type Event struct {
+	ID        string
+	Type      string
+	Source    string
+	Subject   string // NATS subject
+	Tenant    string
+	CESubject string
+	Time      time.Time
+	Data      []byte
+	Headers   nats.Header
+	// Deliveries is how many times JetStream has delivered this message (1 = first).
+	Deliveries uint64
+	// StreamSeq is the message's sequence in its stream.
+	StreamSeq uint64
+
+	msg jetstream.Msg
+}
+
+// NewEvent reads the CloudEvents attributes and JetStream metadata of msg.
+// Missing attributes are left empty; an unparsable ce-time is left zero.
+func NewEvent(msg jetstream.Msg) (*Event, error) {
+	md, err := msg.Metadata()
+	if err != nil {
+		return nil, fmt.Errorf("bus: message metadata on %s: %w", msg.Subject(), err)
+	}
+	h := msg.Headers()
+	e := &Event{
+		ID:         h.Get(HeaderID),
+		Type:       h.Get(HeaderType),
+		Source:     h.Get(HeaderSource),
+		Subject:    msg.Subject(),
+		Tenant:     h.Get(HeaderTenant),
+		CESubject:  h.Get(HeaderSubject),
+		Data:       msg.Data(),
+		Headers:    h,
+		Deliveries: md.NumDelivered,
+		StreamSeq:  md.Sequence.Stream,
+		msg:        msg,
+	}
+	if ts := h.Get(HeaderTime); ts != "" {
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			e.Time = t
+		}
+	}
+	return e, nil
+}
+
+// InProgress extends the ack deadline of a long-running handler.
+func (e *Event) InProgress() error {
+	if e.msg == nil {
+		return errors.New("bus: event has no JetStream message")
+	}
+	if err := e.msg.InProgress(); err != nil {
+		return fmt.Errorf("bus: in progress %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Decode unmarshals Data (protojson, unknown fields rejected) into v; any
+// other v is decoded with encoding/json. A failure wraps ErrUndecodable (and
+// so ErrPermanent): returning it from a handler dead-letters the message.
+func (e *Event) Decode(v any) error {
+	var err error
+	if pm, ok := v.(proto.Message); ok {
+		err = protojson.UnmarshalOptions{DiscardUnknown: false}.Unmarshal(e.Data, pm)
+	} else {
+		err = json.Unmarshal(e.Data, v)
+	}
+	if err != nil {
+		return Undecodable(fmt.Errorf("decode %s event %s into %T: %w", e.Type, e.ID, v, err))
+	}
+	return nil
+}

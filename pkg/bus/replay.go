@@ -1,0 +1,53 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ReplayFrom streams the events on subject starting after stream sequence
+// afterSeq (0 = from the beginning), in order, until ctx is cancelled; it then
+// returns nil. After the stored events it keeps delivering new ones as they
+// are published (live tail). Used by the SSE endpoint for Last-Event-ID
+// replay; it creates no durable state (an ordered, ephemeral consumer). An
+// error from fn stops the replay and is returned.
+func (b *Bus) ReplayFrom(ctx context.Context, stream, subject string, afterSeq uint64, fn func(e *Event) error) error {
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if afterSeq > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = afterSeq + 1
+	}
+	cons, err := b.JS.OrderedConsumer(ctx, stream, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("bus: replay %s on %s: %w", subject, stream, err)
+	}
+	iter, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("bus: replay %s on %s: %w", subject, stream, err)
+	}
+	defer iter.Stop()
+	for {
+		msg, err := iter.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("bus: replay %s on %s: %w", subject, stream, err)
+		}
+		ev, err := NewEvent(msg)
+		if err != nil {
+			return err
+		}
+		if err := fn(ev); err != nil {
+			return fmt.Errorf("bus: replay %s: handler: %w", subject, err)
+		}
+	}
+}
