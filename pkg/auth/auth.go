@@ -1,0 +1,266 @@
+// Package auth issues and verifies the bearer tokens the gateway accepts:
+// Ed25519-signed JWTs (EdDSA) that name the caller's tenant. It is the
+// development-grade identity layer; a full identity provider comes later and
+// only has to produce tokens this verifier accepts.
+package auth
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// ErrInvalidToken is wrapped by every Verify failure, so callers can answer
+// 401 without inspecting the reason.
+var ErrInvalidToken = errors.New("invalid token")
+
+// algorithm is the only signing algorithm issued and accepted. Pinning it
+// closes the "alg: none" and HMAC-with-public-key confusion attacks.
+const algorithm = "EdDSA"
+
+// Claims are the JWT claims of an Infra Mind access token.
+type Claims struct {
+	jwt.RegisteredClaims
+	// Tenant is the organisation whose data the bearer may read and write.
+	Tenant string `json:"tenant"`
+	// Roles granted inside the tenant.
+	Roles []string `json:"roles,omitempty"`
+}
+
+// GenerateKey returns a new random Ed25519 private key.
+func GenerateKey() (ed25519.PrivateKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate ed25519 key: %w", err)
+	}
+	return priv, nil
+}
+
+// WritePrivateKeyPEM writes k as a PKCS#8 "PRIVATE KEY" PEM file readable by
+// its owner only (0600).
+func WritePrivateKeyPEM(path string, k ed25519.PrivateKey) error {
+	if len(k) != ed25519.PrivateKeySize {
+		return fmt.Errorf("write private key %s: invalid ed25519 private key", path)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return fmt.Errorf("write private key %s: %w", path, err)
+	}
+	return writePEM(path, "PRIVATE KEY", der, 0o600)
+}
+
+// LoadPrivateKeyPEM reads a PKCS#8 PEM Ed25519 private key.
+func LoadPrivateKeyPEM(path string) (ed25519.PrivateKey, error) {
+	der, err := readPEM(path, "PRIVATE KEY")
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("load private key %s: %w", path, err)
+	}
+	priv, ok := key.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("load private key %s: %T is not an ed25519 key", path, key)
+	}
+	return priv, nil
+}
+
+// WritePublicKeyPEM writes k as a PKIX "PUBLIC KEY" PEM file (0644).
+func WritePublicKeyPEM(path string, k ed25519.PublicKey) error {
+	if len(k) != ed25519.PublicKeySize {
+		return fmt.Errorf("write public key %s: invalid ed25519 public key", path)
+	}
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return fmt.Errorf("write public key %s: %w", path, err)
+	}
+	return writePEM(path, "PUBLIC KEY", der, 0o644)
+}
+
+// LoadPublicKeyPEM reads a PKIX PEM Ed25519 public key.
+func LoadPublicKeyPEM(path string) (ed25519.PublicKey, error) {
+	der, err := readPEM(path, "PUBLIC KEY")
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("load public key %s: %w", path, err)
+	}
+	pub, ok := key.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("load public key %s: %T is not an ed25519 key", path, key)
+	}
+	return pub, nil
+}
+
+func writePEM(path, blockType string, der []byte, perm os.FileMode) error {
+	data := pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der})
+	// Open with the final mode so a private key is never briefly world-readable,
+	// then chmod in case the file already existed with a wider mode.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func readPEM(path, blockType string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key %s: %w", path, err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("read key %s: no PEM block", path)
+	}
+	if block.Type != blockType {
+		return nil, fmt.Errorf("read key %s: PEM block is %q, want %q", path, block.Type, blockType)
+	}
+	return block.Bytes, nil
+}
+
+// KeyID derives a stable key id from pub: the unpadded base64url of the first
+// 12 bytes of its SHA-256. Verifiers compare it with the token's kid header so
+// a token signed by a rotated-out key fails clearly before signature checks.
+func KeyID(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// Signer issues tokens with one private key for one issuer and audience.
+type Signer struct {
+	key      ed25519.PrivateKey
+	kid      string
+	issuer   string
+	audience string
+	now      func() time.Time
+}
+
+// NewSigner returns a Signer for k that stamps issuer and audience on every token.
+func NewSigner(k ed25519.PrivateKey, issuer, audience string) *Signer {
+	pub, _ := k.Public().(ed25519.PublicKey)
+	return &Signer{key: k, kid: KeyID(pub), issuer: issuer, audience: audience, now: time.Now}
+}
+
+// Issue returns a signed token for subject in tenant, valid from now for ttl.
+func (s *Signer) Issue(subject, tenant string, roles []string, ttl time.Duration) (string, error) {
+	if tenant == "" {
+		return "", errors.New("issue token: tenant is required")
+	}
+	if ttl <= 0 {
+		return "", errors.New("issue token: ttl must be positive")
+	}
+	if len(s.key) != ed25519.PrivateKeySize {
+		return "", errors.New("issue token: signer has no valid ed25519 key")
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	claims := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    s.issuer,
+			Subject:   subject,
+			Audience:  jwt.ClaimStrings{s.audience},
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+			NotBefore: jwt.NewNumericDate(now),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        uuid.NewString(),
+		},
+		Tenant: tenant,
+		Roles:  roles,
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	tok.Header["kid"] = s.kid
+	signed, err := tok.SignedString(s.key)
+	if err != nil {
+		return "", fmt.Errorf("issue token: %w", err)
+	}
+	return signed, nil
+}
+
+// Verifier checks tokens against one public key, issuer and audience.
+type Verifier struct {
+	key      ed25519.PublicKey
+	kid      string
+	issuer   string
+	audience string
+	parser   *jwt.Parser
+}
+
+// clockSkew tolerated on exp, nbf and iat between the issuer's and our clocks.
+const clockSkew = 30 * time.Second
+
+// NewVerifier returns a Verifier accepting only EdDSA tokens signed by pub's
+// private key, issued by issuer for audience.
+func NewVerifier(pub ed25519.PublicKey, issuer, audience string) *Verifier {
+	return newVerifier(pub, issuer, audience, time.Now)
+}
+
+func newVerifier(pub ed25519.PublicKey, issuer, audience string, now func() time.Time) *Verifier {
+	return &Verifier{
+		key:      pub,
+		kid:      KeyID(pub),
+		issuer:   issuer,
+		audience: audience,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{algorithm}),
+			jwt.WithIssuer(issuer),
+			jwt.WithAudience(audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(clockSkew),
+			jwt.WithTimeFunc(now),
+		),
+	}
+}
+
+// Verify parses token and returns its claims when the signature, algorithm,
+// key id, issuer, audience, validity window, token id and tenant all check
+// out. Every failure wraps ErrInvalidToken.
+func (v *Verifier) Verify(token string) (*Claims, error) {
+	if len(v.key) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: verifier has no valid ed25519 key", ErrInvalidToken)
+	}
+	claims := &Claims{}
+	_, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		if kid != v.kid {
+			return nil, fmt.Errorf("unknown key id %q", kid)
+		}
+		return v.key, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if claims.Tenant == "" {
+		return nil, fmt.Errorf("%w: tenant claim is missing", ErrInvalidToken)
+	}
+	if claims.ID == "" {
+		return nil, fmt.Errorf("%w: jti claim is missing", ErrInvalidToken)
+	}
+	if claims.NotBefore == nil || claims.IssuedAt == nil {
+		return nil, fmt.Errorf("%w: nbf and iat claims are required", ErrInvalidToken)
+	}
+	return claims, nil
+}
