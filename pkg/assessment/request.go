@@ -1,0 +1,421 @@
+package assessment
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"google.golang.org/protobuf/encoding/protojson"
+	"sigs.k8s.io/yaml"
+
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+)
+
+// RequestSchemaPath is the embedded JSON Schema's file name inside SchemaFS.
+const RequestSchemaPath = "schema/assessment-request.schema.json"
+
+// requestSchemaURL is the schema's $id; the compiler resolves refs against it.
+const requestSchemaURL = "https://infra-mind.dev/schemas/assessment-request.schema.json"
+
+// SchemaFS holds the assessment request JSON Schema (draft 2020-12), so the
+// gateway can serve it and tests can compare it with the published copy.
+//
+//go:embed schema/assessment-request.schema.json
+var SchemaFS embed.FS
+
+// RequestSchema returns the assessment request JSON Schema document.
+func RequestSchema() []byte {
+	b, err := SchemaFS.ReadFile(RequestSchemaPath)
+	if err != nil {
+		// The file is embedded at build time; failing to read it is a broken build.
+		panic(fmt.Sprintf("embedded request schema missing: %v", err))
+	}
+	return b
+}
+
+// compiledSchema compiles the embedded schema once per process. It is a
+// lazily computed constant, not mutable state: every caller gets the same
+// immutable *jsonschema.Schema.
+var compiledSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(RequestSchema()))
+	if err != nil {
+		return nil, fmt.Errorf("decode request schema: %w", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource(requestSchemaURL, doc); err != nil {
+		return nil, fmt.Errorf("add request schema: %w", err)
+	}
+	sch, err := c.Compile(requestSchemaURL)
+	if err != nil {
+		return nil, fmt.Errorf("compile request schema: %w", err)
+	}
+	return sch, nil
+})
+
+// FieldError is one problem with a request: the field it is about and why.
+type FieldError struct {
+	// Field is the path of the offending value, like
+	// "workloads[0].peak_requests_per_second"; empty for the document itself.
+	Field string `json:"field"`
+	// Reason says in plain words what is wrong.
+	Reason string `json:"reason"`
+}
+
+// ValidationError lists every problem found in a request.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+// Error joins the problems into one line.
+func (e *ValidationError) Error() string {
+	parts := make([]string, 0, len(e.Errors))
+	for _, fe := range e.Errors {
+		field := fe.Field
+		if field == "" {
+			field = "request"
+		}
+		parts = append(parts, field+": "+fe.Reason)
+	}
+	return "invalid assessment request: " + strings.Join(parts, "; ")
+}
+
+func invalid(field, reason string) *ValidationError {
+	return &ValidationError{Errors: []FieldError{{Field: field, Reason: reason}}}
+}
+
+// ParseRequest decodes a JSON or YAML document (YAML via sigs.k8s.io/yaml),
+// validates it against the schema and returns the proto. Errors are
+// *ValidationError listing each problem with its field path and reason.
+func ParseRequest(doc []byte) (*inframindv1.AssessmentRequest, error) {
+	sch, err := compiledSchema()
+	if err != nil {
+		return nil, err
+	}
+	jsonDoc, instance, verr := decodeDocument(doc)
+	if verr != nil {
+		return nil, verr
+	}
+	if err := sch.Validate(instance); err != nil {
+		var se *jsonschema.ValidationError
+		if !errors.As(err, &se) {
+			return nil, fmt.Errorf("validate assessment request: %w", err)
+		}
+		return nil, &ValidationError{Errors: schemaFieldErrors(se, instance)}
+	}
+	req := &inframindv1.AssessmentRequest{}
+	if err := protojson.Unmarshal(jsonDoc, req); err != nil {
+		// The schema admits only what the proto can hold, so this is a
+		// mismatch between the two, reported as the user's field if possible.
+		return nil, invalid("", "does not match the request format: "+err.Error())
+	}
+	if fes := semanticErrors(req); len(fes) > 0 {
+		return nil, &ValidationError{Errors: fes}
+	}
+	return req, nil
+}
+
+// decodeDocument returns doc as JSON bytes and as a generic value with exact
+// numbers (json.Number), the form the schema validator expects.
+func decodeDocument(doc []byte) ([]byte, any, *ValidationError) {
+	trimmed := bytes.TrimSpace(doc)
+	if len(trimmed) == 0 {
+		return nil, nil, invalid("", "the request body is empty")
+	}
+	jsonDoc := trimmed
+	if trimmed[0] != '{' && trimmed[0] != '[' {
+		j, err := yaml.YAMLToJSON(trimmed)
+		if err != nil {
+			return nil, nil, invalid("", "not valid YAML: "+strings.TrimPrefix(err.Error(), "error converting YAML to JSON: "))
+		}
+		jsonDoc = j
+	}
+	instance, err := jsonschema.UnmarshalJSON(bytes.NewReader(jsonDoc))
+	if err != nil {
+		return nil, nil, invalid("", "not valid JSON: "+jsonSyntaxReason(trimmed, err))
+	}
+	return jsonDoc, instance, nil
+}
+
+// jsonSyntaxReason turns a decoder error into "line N, column M: ..." so the
+// user can find the mistake.
+func jsonSyntaxReason(doc []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) && se.Offset > 0 && int(se.Offset) <= len(doc) {
+		before := doc[:se.Offset]
+		line := bytes.Count(before, []byte("\n")) + 1
+		col := int(se.Offset) - bytes.LastIndexByte(before, '\n') - 1
+		return fmt.Sprintf("line %d, column %d: %s", line, col, se.Error())
+	}
+	return err.Error()
+}
+
+// printer renders the library's fallback messages; it carries no state.
+func printer() *message.Printer { return message.NewPrinter(language.English) }
+
+// schemaFieldErrors flattens the validator's error tree into one FieldError
+// per leaf problem, sorted by field.
+func schemaFieldErrors(root *jsonschema.ValidationError, instance any) []FieldError {
+	var out []FieldError
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		loc := e.InstanceLocation
+		switch k := e.ErrorKind.(type) {
+		case *kind.Required:
+			reason := "is required"
+			if strings.Contains(e.SchemaURL, "/then") {
+				reason = "is required when kind is " + kindAt(instance, loc)
+			}
+			for _, m := range k.Missing {
+				out = append(out, FieldError{Field: fieldPath(instance, append(slices.Clone(loc), m)), Reason: reason})
+			}
+			return
+		case *kind.AdditionalProperties:
+			for _, p := range k.Properties {
+				out = append(out, FieldError{Field: fieldPath(instance, append(slices.Clone(loc), p)), Reason: "is not a known field"})
+			}
+			return
+		case *kind.AnyOf:
+			if alts, ok := requiredAlternatives(e); ok {
+				out = append(out, FieldError{
+					Field:  fieldPath(instance, append(slices.Clone(loc), alts[0])),
+					Reason: fmt.Sprintf("kind %s needs %s", kindAt(instance, loc), strings.Join(alts, " or ")),
+				})
+				return
+			}
+		}
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		out = append(out, FieldError{Field: fieldPath(instance, loc), Reason: leafReason(e.ErrorKind)})
+	}
+	walk(root)
+	slices.SortStableFunc(out, func(a, b FieldError) int {
+		if c := strings.Compare(a.Field, b.Field); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Reason, b.Reason)
+	})
+	return slices.Compact(out)
+}
+
+// requiredAlternatives recognises "anyOf: [{required:[a]}, {required:[b]}]",
+// the schema's way of saying "a or b", and returns [a b].
+func requiredAlternatives(e *jsonschema.ValidationError) ([]string, bool) {
+	var alts []string
+	for _, c := range e.Causes {
+		leaf := c
+		for len(leaf.Causes) == 1 {
+			leaf = leaf.Causes[0]
+		}
+		r, ok := leaf.ErrorKind.(*kind.Required)
+		if !ok || len(leaf.Causes) != 0 {
+			return nil, false
+		}
+		alts = append(alts, r.Missing...)
+	}
+	return alts, len(alts) > 0
+}
+
+// leafReason says what a single failed keyword means, in plain words.
+func leafReason(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Type:
+		want := strings.Join(k.Want, " or ")
+		if want == "integer" && k.Got == "number" {
+			return "must be a whole number"
+		}
+		switch want {
+		case "integer":
+			want = "a whole number"
+		case "number":
+			want = "a number"
+		case "object":
+			want = "an object (a mapping of fields)"
+		case "array":
+			want = "a list"
+		case "string":
+			want = "text"
+		}
+		return fmt.Sprintf("must be %s, not %s", want, typeName(k.Got))
+	case *kind.Enum:
+		want := make([]string, 0, len(k.Want))
+		for _, w := range k.Want {
+			want = append(want, fmt.Sprint(w))
+		}
+		return fmt.Sprintf("must be one of %s (got %q)", strings.Join(want, ", "), fmt.Sprint(k.Got))
+	case *kind.Minimum:
+		return "must be at least " + ratString(k.Want) + " (got " + ratString(k.Got) + ")"
+	case *kind.ExclusiveMinimum:
+		if k.Want.Sign() == 0 {
+			return "must be greater than 0 (got " + ratString(k.Got) + ")"
+		}
+		return "must be greater than " + ratString(k.Want) + " (got " + ratString(k.Got) + ")"
+	case *kind.Maximum:
+		return "must be at most " + ratString(k.Want) + " (got " + ratString(k.Got) + ")"
+	case *kind.ExclusiveMaximum:
+		return "must be less than " + ratString(k.Want) + " (got " + ratString(k.Got) + ")"
+	case *kind.MinLength:
+		if k.Want == 1 {
+			return "must not be empty"
+		}
+		return fmt.Sprintf("must be at least %d characters long", k.Want)
+	case *kind.MaxLength:
+		return fmt.Sprintf("must be at most %d characters long (got %d)", k.Want, k.Got)
+	case *kind.MinItems:
+		if k.Want == 1 {
+			return "must list at least one entry"
+		}
+		return fmt.Sprintf("must list at least %d entries (got %d)", k.Want, k.Got)
+	case *kind.MaxItems:
+		return fmt.Sprintf("must list at most %d entries (got %d)", k.Want, k.Got)
+	case *kind.UniqueItems:
+		return fmt.Sprintf("lists the same value twice (entries %d and %d)", k.Duplicates[0], k.Duplicates[1])
+	case *kind.Pattern:
+		if hint, ok := patternHint(k.Want); ok {
+			return fmt.Sprintf("%q %s", k.Got, hint)
+		}
+		return fmt.Sprintf("%q has an invalid format (it must match %s)", k.Got, k.Want)
+	default:
+		return k.LocalizedString(printer())
+	}
+}
+
+// patternHint explains the schema's patterns in words.
+func patternHint(pattern string) (string, bool) {
+	switch pattern {
+	case "^[a-z]{2}$":
+		return "is not a two-letter lowercase region code such as us, eu or in", true
+	case "^[a-z0-9][a-z0-9._-]*$":
+		return "is not a model id: use lowercase letters, digits, '.', '_' and '-', like llama-3.1-70b", true
+	}
+	return "", false
+}
+
+func typeName(got string) string {
+	switch got {
+	case "null":
+		return "empty (null)"
+	case "boolean":
+		return "true/false"
+	case "array":
+		return "a list"
+	case "object":
+		return "an object"
+	case "string":
+		return "text"
+	default:
+		return "a " + got
+	}
+}
+
+func ratString(r *big.Rat) string {
+	if r == nil {
+		return "?"
+	}
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	f, _ := r.Float64()
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// fieldPath renders an instance location as "workloads[0].name": tokens that
+// index a list become [i], the rest are joined with dots.
+func fieldPath(instance any, loc []string) string {
+	var b strings.Builder
+	cur := instance
+	for _, tok := range loc {
+		switch v := cur.(type) {
+		case []any:
+			b.WriteString("[" + tok + "]")
+			if i, err := strconv.Atoi(tok); err == nil && i >= 0 && i < len(v) {
+				cur = v[i]
+			} else {
+				cur = nil
+			}
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(tok)
+			if m, ok := v.(map[string]any); ok {
+				cur = m[tok]
+			} else {
+				cur = nil
+			}
+		}
+	}
+	return b.String()
+}
+
+// kindAt returns the "kind" of the workload object at loc.
+func kindAt(instance any, loc []string) string {
+	cur := instance
+	for _, tok := range loc {
+		switch v := cur.(type) {
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(v) {
+				return "this"
+			}
+			cur = v[i]
+		case map[string]any:
+			cur = v[tok]
+		default:
+			return "this"
+		}
+	}
+	if m, ok := cur.(map[string]any); ok {
+		if k, ok := m["kind"].(string); ok {
+			return k
+		}
+	}
+	return "this"
+}
+
+// semanticErrors checks what the schema cannot express: cross-field rules.
+func semanticErrors(req *inframindv1.AssessmentRequest) []FieldError {
+	var out []FieldError
+	seen := make(map[string]int, len(req.GetWorkloads()))
+	for i, w := range req.GetWorkloads() {
+		if first, dup := seen[w.GetName()]; dup {
+			out = append(out, FieldError{
+				Field:  fmt.Sprintf("workloads[%d].name", i),
+				Reason: fmt.Sprintf("%q is already the name of workloads[%d]; workload names must be unique", w.GetName(), first),
+			})
+		} else {
+			seen[w.GetName()] = i
+		}
+		if avg, peak := w.GetAvgRequestsPerSecond(), w.GetPeakRequestsPerSecond(); avg > 0 && peak > 0 && avg > peak {
+			out = append(out, FieldError{
+				Field:  fmt.Sprintf("workloads[%d].avg_requests_per_second", i),
+				Reason: fmt.Sprintf("must not exceed peak_requests_per_second (%g > %g)", avg, peak),
+			})
+		}
+	}
+	b := req.GetBusiness()
+	for i, p := range b.GetProviderExclusions() {
+		if slices.Contains(b.GetProviderPreference(), p) {
+			out = append(out, FieldError{
+				Field:  fmt.Sprintf("business.provider_exclusions[%d]", i),
+				Reason: fmt.Sprintf("%s is also in provider_preference; a provider cannot be both preferred and excluded", p),
+			})
+		}
+	}
+	return out
+}
