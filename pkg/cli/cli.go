@@ -1,0 +1,118 @@
+// Package cli is the infra-mind command: `dev` runs the whole system in one
+// process on embedded servers, `assess` submits a request to a gateway and
+// shows its progress, `token` and `keygen` manage development credentials.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Env looks up an environment variable; main passes os.LookupEnv.
+type Env func(string) (string, bool)
+
+// IO is where commands read and write.
+type IO struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	Env    Env
+}
+
+const usage = `infra-mind: infrastructure advice for AI workloads
+
+Usage:
+  infra-mind dev      [flags]          run everything in one process on embedded servers
+  infra-mind assess   -f request.yaml  submit an assessment to a gateway and follow it
+  infra-mind token    [flags]          print a development bearer token
+  infra-mind keygen   --dir DIR        create a development signing key pair
+
+Run "infra-mind <command> -h" for a command's flags.
+`
+
+// Run executes the command in args (without the program name) and returns
+// the process exit code.
+func Run(ctx context.Context, args []string, io IO) int {
+	if len(args) == 0 {
+		fmt.Fprint(io.Stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "dev":
+		err = runDev(ctx, args[1:], io)
+	case "assess":
+		err = runAssess(ctx, args[1:], io)
+	case "token":
+		err = runToken(args[1:], io)
+	case "keygen":
+		err = runKeygen(args[1:], io)
+	case "help", "-h", "--help":
+		fmt.Fprint(io.Stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(io.Stderr, "infra-mind: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(io.Stderr, "infra-mind %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(io.Stderr, "infra-mind %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// usageError marks a mistake in the command line (exit code 2).
+type usageError struct{ error }
+
+func newFlagSet(name string, io IO) *flag.FlagSet {
+	fs := flag.NewFlagSet("infra-mind "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+	}
+	return nil
+}
+
+// envOr returns the variable's value or def.
+func envOr(e Env, key, def string) string {
+	if e != nil {
+		if v, ok := e(key); ok && v != "" {
+			return v
+		}
+	}
+	return def
+}
+
+func envDuration(e Env, key string, def time.Duration) (time.Duration, error) {
+	v := envOr(e, key, "")
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", key, err)
+	}
+	return d, nil
+}

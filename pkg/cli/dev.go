@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/client"
+	"github.com/infra-mind/infra-mind/pkg/devstack"
+	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/telemetry"
+)
+
+// runDev starts the embedded servers and every service in this process,
+// seeds the demo tenant, runs the example assessment through the REST API,
+// then serves until ctx ends (Ctrl-C).
+func runDev(ctx context.Context, args []string, io IO) error {
+	fs := newFlagSet("dev", io)
+	dataDir := fs.String("data", envOr(io.Env, "IM_DATA_DIR", "data"), "folder for the embedded servers' data, keys and reports")
+	httpAddr := fs.String("http", envOr(io.Env, "IM_HTTP_ADDR", "127.0.0.1:8080"), "gateway listen address")
+	example := fs.String("example", "examples/chatbot-70b-hipaa-us.yaml", "request to submit at start (empty: none)")
+	logLevel := fs.String("log-level", envOr(io.Env, "IM_LOG_LEVEL", "warn"), "log level of the services (debug, info, warn, error)")
+	exit := fs.Bool("exit-after-example", false, "stop after the example assessment ends (for scripts)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	timeout, err := envDuration(io.Env, "IM_ASSESSMENT_TIMEOUT", 2*time.Minute)
+	if err != nil {
+		return usageError{err}
+	}
+
+	log, err := telemetry.NewLogger(io.Stderr, "infra-mind-dev", *logLevel)
+	if err != nil {
+		return usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: *dataDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+
+	key, created, err := ensureKeys(filepath.Join(*dataDir, "keys"))
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(io.Stdout, "generated a development signing key in %s\n", filepath.Join(*dataDir, "keys"))
+	}
+	pub, _ := key.Public().(ed25519.PublicKey)
+	verifier := auth.NewVerifier(pub, devIssuer, devAudience)
+	token, err := auth.NewSigner(key, devIssuer, devAudience).Issue("dev-user", devTenant, []string{"owner"}, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+
+	reg := telemetry.NewRegistry()
+	metrics, err := telemetry.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	cfg := platform.Config{
+		Common: platform.Common{
+			NATSURL: stack.NATSURL, StreamReplicas: 1, LogLevel: *logLevel,
+			ShutdownTimeout: 10 * time.Second, Concurrency: 4,
+		},
+		Store: platform.StoreConfig{MongoURI: stack.MongoURI, MongoDatabase: "inframind"},
+		Gateway: platform.GatewayConfig{
+			HTTPAddr: *httpAddr, RedisURL: stack.RedisURL, AuthIssuer: devIssuer, AuthAudience: devAudience,
+			BodyLimitBytes: 1 << 20, AssessmentTimeout: timeout, SSEKeepAlive: 15 * time.Second,
+			ReportCacheTTL: 5 * time.Minute,
+		},
+		Synth: platform.SynthConfig{SweepInterval: 2 * time.Second},
+	}
+	p, err := platform.New(ctx, cfg, platform.AllRoles(), platform.Deps{
+		Logger: log, Registry: reg, Metrics: metrics, Verifier: verifier,
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close(context.WithoutCancel(ctx))
+	if err := p.Store.Tenants.Upsert(ctx, store.Tenant{ID: devTenant, Name: "Demo tenant"}); err != nil {
+		return fmt.Errorf("seed demo tenant: %w", err)
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+
+	base := "http://" + p.GatewayAddr()
+	fmt.Fprintf(io.Stdout, `
+Infra Mind is running (embedded NATS JetStream, FerretDB and Redis under %s).
+  API:      %s   (OpenAPI: %s/openapi.json, metrics: %s/metrics)
+  tenant:   %s
+  token:    %s
+  try:      curl -H "Authorization: Bearer $IM_TOKEN" %s/v1/assessments
+  assess:   IM_TOKEN=<token> go run ./services/cli assess -f examples/startup-rag.yaml --url %s
+`, *dataDir, base, base, base, devTenant, token, base, base)
+
+	if *example != "" {
+		if err := runExample(runCtx, base, token, *example, *dataDir, io); err != nil {
+			stop()
+			<-done
+			return err
+		}
+	}
+	if *exit {
+		stop()
+	} else {
+		fmt.Fprintln(io.Stdout, "\nServing until Ctrl-C.")
+	}
+	err = <-done
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	fmt.Fprintln(io.Stdout, "stopped cleanly")
+	return nil
+}
+
+func runExample(ctx context.Context, base, token, path, dataDir string, io IO) error {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read example %s: %w", path, err)
+	}
+	c, err := client.New(base, token, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Stdout, "\nSubmitting %s through the API...\n", path)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	acc, status, err := submitAndFollow(ctx, c, body, contentTypeOf(path), true, func(id string) string {
+		return filepath.Join(dataDir, "reports", id+".json")
+	}, io.Stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Stdout, "\nAssessment %s ended %s. Its report is at %s/v1/assessments/%s/report\nand saved in %s\n",
+		acc, status, base, acc, filepath.Join(dataDir, "reports", acc+".json"))
+	return nil
+}

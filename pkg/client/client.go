@@ -1,0 +1,232 @@
+// Package client is a Go client of the gateway's REST API, used by the
+// infra-mind CLI, the end-to-end tests and the benchmarks.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-retry"
+	"github.com/tmaxmax/go-sse"
+)
+
+// Client calls one gateway with one bearer token.
+type Client struct {
+	base  *url.URL
+	token string
+	http  *http.Client
+}
+
+// New returns a client of the gateway at baseURL.
+func New(baseURL, token string, hc *http.Client) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("client: gateway URL %q is not an absolute URL", baseURL)
+	}
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &Client{base: u, token: token, http: hc}, nil
+}
+
+// Problem is an RFC 9457 error returned by the gateway.
+type Problem struct {
+	Status int    `json:"status"`
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Field  string `json:"field"`
+		Reason string `json:"reason"`
+	} `json:"errors"`
+}
+
+func (p *Problem) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s", p.Status, p.Title)
+	if p.Detail != "" {
+		b.WriteString(": " + p.Detail)
+	}
+	for _, e := range p.Errors {
+		fmt.Fprintf(&b, "\n  %s: %s", e.Field, e.Reason)
+	}
+	return b.String()
+}
+
+// Accepted is the gateway's answer to a submitted assessment.
+type Accepted struct {
+	ID        string `json:"id"`
+	Status    string `json:"status"`
+	StatusURL string `json:"status_url"`
+	EventsURL string `json:"events_url"`
+	ReportURL string `json:"report_url"`
+}
+
+// Submit posts an assessment request (JSON or YAML, by contentType).
+func (c *Client) Submit(ctx context.Context, body []byte, contentType string) (Accepted, error) {
+	var out Accepted
+	err := c.do(ctx, http.MethodPost, "/v1/assessments", body, contentType, http.StatusAccepted, &out)
+	return out, err
+}
+
+// Assessment is the gateway's view of one assessment.
+type Assessment struct {
+	ID              string                     `json:"id"`
+	Name            string                     `json:"name"`
+	Status          string                     `json:"status"`
+	Families        map[string]json.RawMessage `json:"families"`
+	MissingFamilies []string                   `json:"missing_families"`
+	Reason          string                     `json:"reason"`
+}
+
+// Get returns one assessment.
+func (c *Client) Get(ctx context.Context, id string) (Assessment, error) {
+	var out Assessment
+	err := c.do(ctx, http.MethodGet, "/v1/assessments/"+url.PathEscape(id), nil, "", http.StatusOK, &out)
+	return out, err
+}
+
+// Report returns the report of an assessment as JSON.
+func (c *Client) Report(ctx context.Context, id string) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := c.do(ctx, http.MethodGet, "/v1/assessments/"+url.PathEscape(id)+"/report", nil, "", http.StatusOK, &out)
+	return out, err
+}
+
+// Event is one server-sent progress event.
+type Event struct {
+	ID   uint64
+	Type string // status or completed
+	Data json.RawMessage
+}
+
+// errCompleted ends a stream after its completed event.
+var errCompleted = errors.New("completed")
+
+// fnError carries the callback's own error through the retry loop.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+// Events streams an assessment's progress to fn from after lastID (0 = from
+// the start), reconnecting with Last-Event-ID when the connection drops, and
+// returns after the completed event or when fn or ctx ends it.
+func (c *Client) Events(ctx context.Context, id string, lastID uint64, fn func(Event) error) error {
+	backoff := retry.WithMaxRetries(20, retry.WithCappedDuration(5*time.Second, retry.NewExponential(200*time.Millisecond)))
+	err := retry.Do(ctx, backoff, func(ctx context.Context) error {
+		err := c.stream(ctx, id, &lastID, fn)
+		var (
+			p     *Problem
+			fnErr fnError
+		)
+		switch {
+		case err == nil:
+			// The server closed the stream before the end: resume.
+			return retry.RetryableError(errors.New("event stream closed before the assessment ended"))
+		case errors.Is(err, errCompleted):
+			return nil
+		case errors.As(err, &fnErr):
+			return fnErr.err
+		case errors.As(err, &p) && p.Status < 500:
+			return err
+		default:
+			return retry.RetryableError(err)
+		}
+	})
+	return err
+}
+
+func (c *Client) stream(ctx context.Context, id string, lastID *uint64, fn func(Event) error) error {
+	req, err := c.request(ctx, http.MethodGet, "/v1/assessments/"+url.PathEscape(id)+"/events", nil, "")
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if *lastID > 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatUint(*lastID, 10))
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("open event stream: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return decodeProblem(resp)
+	}
+	for ev, err := range sse.Read(resp.Body, &sse.ReadConfig{MaxEventSize: 1 << 20}) {
+		if err != nil {
+			return fmt.Errorf("read event stream: %w", err)
+		}
+		seq, perr := strconv.ParseUint(ev.LastEventID, 10, 64)
+		if perr != nil {
+			return fmt.Errorf("event id %q is not a sequence: %w", ev.LastEventID, perr)
+		}
+		if seq <= *lastID {
+			continue
+		}
+		*lastID = seq
+		if err := fn(Event{ID: seq, Type: ev.Type, Data: json.RawMessage(ev.Data)}); err != nil {
+			return fnError{err}
+		}
+		if ev.Type == "completed" {
+			return errCompleted
+		}
+	}
+	return nil
+}
+
+func (c *Client) request(ctx context.Context, method, path string, body []byte, contentType string) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, r)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte, contentType string, want int, out any) error {
+	req, err := c.request(ctx, method, path, body, contentType)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != want {
+		return decodeProblem(resp)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+	}
+	return nil
+}
+
+func decodeProblem(resp *http.Response) error {
+	p := &Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if len(b) > 0 && json.Unmarshal(b, p) != nil {
+		p.Detail = strings.TrimSpace(string(b))
+	}
+	p.Status = resp.StatusCode
+	return p
+}

@@ -1,0 +1,52 @@
+// Package platform wires Infra Mind's services: it connects the broker, the
+// store and the cache, builds the gateway, the agent workers and the
+// synthesizer, and runs whichever of them a process hosts. Each service's
+// main and the all-in-one development command call it.
+package platform
+
+import (
+	"time"
+)
+
+// Common is the configuration every service reads from the environment.
+type Common struct {
+	NATSURL         string        `env:"IM_NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	StreamReplicas  int           `env:"IM_STREAM_REPLICAS" envDefault:"1"`
+	LogLevel        string        `env:"IM_LOG_LEVEL" envDefault:"info"`
+	OTLPEndpoint    string        `env:"IM_OTLP_ENDPOINT"`
+	MetricsAddr     string        `env:"IM_METRICS_ADDR" envDefault:":9090"`
+	ShutdownTimeout time.Duration `env:"IM_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	Concurrency     int           `env:"IM_CONCURRENCY" envDefault:"4"`
+}
+
+// StoreConfig is read by the services that use the document store.
+type StoreConfig struct {
+	MongoURI      string `env:"IM_MONGO_URI" envDefault:"mongodb://127.0.0.1:27017"`
+	MongoDatabase string `env:"IM_MONGO_DATABASE" envDefault:"inframind"`
+}
+
+// GatewayConfig is read by the gateway.
+type GatewayConfig struct {
+	HTTPAddr          string        `env:"IM_HTTP_ADDR" envDefault:":8080"`
+	RedisURL          string        `env:"IM_REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	AuthPublicKeyFile string        `env:"IM_AUTH_PUBLIC_KEY_FILE"`
+	AuthIssuer        string        `env:"IM_AUTH_ISSUER" envDefault:"infra-mind"`
+	AuthAudience      string        `env:"IM_AUTH_AUDIENCE" envDefault:"infra-mind-api"`
+	BodyLimitBytes    int64         `env:"IM_HTTP_BODY_LIMIT_BYTES" envDefault:"1048576"`
+	AssessmentTimeout time.Duration `env:"IM_ASSESSMENT_TIMEOUT" envDefault:"2m"`
+	SSEKeepAlive      time.Duration `env:"IM_SSE_KEEPALIVE" envDefault:"15s"`
+	ReportCacheTTL    time.Duration `env:"IM_REPORT_CACHE_TTL" envDefault:"5m"`
+}
+
+// SynthConfig is read by the synthesizer.
+type SynthConfig struct {
+	SweepInterval time.Duration `env:"IM_SWEEP_INTERVAL" envDefault:"5s"`
+}
+
+// Config is everything a process may need; a service reads only its parts.
+type Config struct {
+	Common
+	Store   StoreConfig
+	Gateway GatewayConfig
+	Synth   SynthConfig
+}

@@ -1,0 +1,217 @@
+package platform_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/client"
+	"github.com/infra-mind/infra-mind/pkg/devstack"
+	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/telemetry"
+)
+
+// system is the whole pipeline on embedded servers, reached through its API.
+type system struct {
+	client *client.Client
+	sign   func(tenant string) string
+	base   string
+}
+
+type tb interface {
+	require.TestingT
+	Helper()
+	TempDir() string
+	Cleanup(func())
+}
+
+// startSystem runs the embedded servers and a platform hosting roles.
+func startSystem(t tb, roles platform.Roles, assessmentTimeout time.Duration) *system {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir()})
+	require.NoError(t, err)
+
+	key, err := auth.GenerateKey()
+	require.NoError(t, err)
+	pub, _ := key.Public().(ed25519.PublicKey)
+	signer := auth.NewSigner(key, "infra-mind", "infra-mind-api")
+
+	reg := telemetry.NewRegistry()
+	metrics, err := telemetry.NewMetrics(reg)
+	require.NoError(t, err)
+	cfg := platform.Config{
+		Common: platform.Common{NATSURL: stack.NATSURL, StreamReplicas: 1, ShutdownTimeout: 5 * time.Second, Concurrency: 4},
+		Store:  platform.StoreConfig{MongoURI: stack.MongoURI, MongoDatabase: "e2e"},
+		Gateway: platform.GatewayConfig{
+			HTTPAddr: "127.0.0.1:0", RedisURL: stack.RedisURL, BodyLimitBytes: 1 << 20,
+			AssessmentTimeout: assessmentTimeout, SSEKeepAlive: time.Second, ReportCacheTTL: time.Minute,
+		},
+		Synth: platform.SynthConfig{SweepInterval: 200 * time.Millisecond},
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p, err := platform.New(ctx, cfg, roles, platform.Deps{
+		Logger: log, Registry: reg, Metrics: metrics,
+		Verifier: auth.NewVerifier(pub, "infra-mind", "infra-mind-api"),
+	})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+		p.Close(context.Background())
+		stack.Close()
+	})
+
+	sign := func(tenant string) string {
+		tok, err := signer.Issue("user-"+tenant, tenant, []string{"owner"}, time.Hour)
+		require.NoError(t, err)
+		return tok
+	}
+	base := "http://" + p.GatewayAddr()
+	c, err := client.New(base, sign("acme"), nil)
+	require.NoError(t, err)
+	return &system{client: c, sign: sign, base: base}
+}
+
+func example(t tb, name string) []byte {
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "examples", name))
+	require.NoError(t, err)
+	return b
+}
+
+type report struct {
+	AssessmentID string   `json:"assessment_id"`
+	TenantID     string   `json:"tenant_id"`
+	Status       string   `json:"status"`
+	Missing      []string `json:"missing_families"`
+	Families     []struct {
+		Family  string `json:"family"`
+		Status  string `json:"status"`
+		Metrics []struct {
+			Name    string  `json:"name"`
+			Value   float64 `json:"value"`
+			Formula string  `json:"formula"`
+			Source  string  `json:"source"`
+		} `json:"metrics"`
+	} `json:"families"`
+}
+
+// follow returns the event types seen until the assessment ends.
+func follow(t *testing.T, c *client.Client, id string) (statuses []string, completed map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := c.Events(ctx, id, 0, func(e client.Event) error {
+		var m map[string]any
+		if err := json.Unmarshal(e.Data, &m); err != nil {
+			return err
+		}
+		if e.Type == "completed" {
+			completed = m
+		} else {
+			s, _ := m["status"].(string)
+			statuses = append(statuses, s)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return statuses, completed
+}
+
+func TestExampleAssessmentRunsEndToEnd(t *testing.T) {
+	sys := startSystem(t, platform.AllRoles(), time.Minute)
+	ctx := context.Background()
+
+	for _, name := range []string{"chatbot-70b-hipaa-us.yaml", "finetune-gdpr-eu.yaml", "startup-rag.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			acc, err := sys.client.Submit(ctx, example(t, name), "application/yaml")
+			require.NoError(t, err)
+			statuses, completed := follow(t, sys.client, acc.ID)
+
+			require.Equal(t, "completed", completed["status"], "completed event: %v", completed)
+			families := 0
+			for _, s := range statuses {
+				if s == "family_completed" {
+					families++
+				}
+			}
+			require.Equal(t, len(assessment.Families()), families, "one progress event per family: %v", statuses)
+
+			raw, err := sys.client.Report(ctx, acc.ID)
+			require.NoError(t, err)
+			var rep report
+			require.NoError(t, json.Unmarshal(raw, &rep))
+			require.Equal(t, acc.ID, rep.AssessmentID)
+			require.Equal(t, "acme", rep.TenantID)
+			require.Equal(t, "completed", rep.Status)
+			require.Len(t, rep.Families, len(assessment.Families()))
+			for _, f := range rep.Families {
+				require.Equal(t, "ok", f.Status, "family %s", f.Family)
+				for _, m := range f.Metrics {
+					require.NotEmpty(t, m.Formula, "%s.%s has no formula", f.Family, m.Name)
+					require.NotEmpty(t, m.Source, "%s.%s has no source", f.Family, m.Name)
+				}
+			}
+
+			got, err := sys.client.Get(ctx, acc.ID)
+			require.NoError(t, err)
+			require.Equal(t, "completed", got.Status)
+		})
+	}
+}
+
+func TestAnotherTenantCannotSeeTheAssessment(t *testing.T) {
+	sys := startSystem(t, platform.AllRoles(), time.Minute)
+	ctx := context.Background()
+	acc, err := sys.client.Submit(ctx, example(t, "startup-rag.yaml"), "application/yaml")
+	require.NoError(t, err)
+	follow(t, sys.client, acc.ID)
+
+	other, err := client.New(sys.base, sys.sign("globex"), nil)
+	require.NoError(t, err)
+	_, err = other.Get(ctx, acc.ID)
+	var p *client.Problem
+	require.ErrorAs(t, err, &p)
+	require.Equal(t, 404, p.Status)
+	_, err = other.Report(ctx, acc.ID)
+	require.ErrorAs(t, err, &p)
+	require.Equal(t, 404, p.Status)
+}
+
+func TestMissingFamilyEndsPartialAfterDeadline(t *testing.T) {
+	// No research worker runs: the assessment must not wait forever.
+	var families []assessment.Family
+	for _, f := range assessment.Families() {
+		if f != assessment.FamilyResearch {
+			families = append(families, f)
+		}
+	}
+	sys := startSystem(t, platform.Roles{Gateway: true, Synthesizer: true, Families: families}, 2*time.Second)
+	ctx := context.Background()
+	acc, err := sys.client.Submit(ctx, example(t, "startup-rag.yaml"), "application/yaml")
+	require.NoError(t, err)
+	_, completed := follow(t, sys.client, acc.ID)
+	require.Equal(t, "partial", completed["status"])
+	require.Equal(t, []any{"research"}, completed["missing_families"])
+
+	raw, err := sys.client.Report(ctx, acc.ID)
+	require.NoError(t, err)
+	var rep report
+	require.NoError(t, json.Unmarshal(raw, &rep))
+	require.Equal(t, "partial", rep.Status)
+	require.Equal(t, []string{"research"}, rep.Missing)
+}

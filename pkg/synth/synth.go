@@ -1,0 +1,366 @@
+// Package synth is the synthesizer: it gathers the families' results for an
+// assessment, stores them, publishes progress, writes the report when every
+// family has answered (or the deadline passes) and publishes the completed
+// CloudEvent. Every step is idempotent, so any message may arrive twice or late.
+package synth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/bus"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// DurableName is the synthesizer's consumer on the results stream. Never rename it.
+const DurableName = "synthesizer"
+
+const (
+	resultFailed = "failed"
+	source       = "/services/synthesizer"
+)
+
+// Config tunes the synthesizer.
+type Config struct {
+	AckWait       time.Duration
+	MaxDeliver    int
+	BackOff       []time.Duration
+	Concurrency   int
+	DrainTimeout  time.Duration
+	SweepInterval time.Duration // how often overdue assessments are closed
+}
+
+func (c Config) withDefaults() Config {
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = 8
+	}
+	if len(c.BackOff) == 0 {
+		c.BackOff = []time.Duration{500 * time.Millisecond, 2 * time.Second, 10 * time.Second, 30 * time.Second}
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 4
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 15 * time.Second
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = 5 * time.Second
+	}
+	return c
+}
+
+// Synthesizer turns results into reports.
+type Synthesizer struct {
+	bus   *bus.Bus
+	store *store.Store
+	log   *slog.Logger
+	cfg   Config
+	now   func() time.Time
+	// onFinished is told the terminal status of each assessment this
+	// instance finished (for metrics); may be nil.
+	onFinished func(status string)
+}
+
+// New returns a synthesizer.
+func New(b *bus.Bus, s *store.Store, logger *slog.Logger, cfg Config, onFinished func(status string)) (*Synthesizer, error) {
+	if b == nil || s == nil {
+		return nil, errors.New("synth: bus and store are required")
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Synthesizer{bus: b, store: s, log: logger, cfg: cfg.withDefaults(), now: time.Now, onFinished: onFinished}, nil
+}
+
+// Spec is the synthesizer's consumer on every family's results.
+func (s *Synthesizer) Spec() bus.ConsumerSpec {
+	return bus.ConsumerSpec{
+		Stream:         bus.StreamResults,
+		Durable:        DurableName,
+		FilterSubjects: []string{"im.agent.result.>"},
+		AckWait:        s.cfg.AckWait,
+		MaxDeliver:     s.cfg.MaxDeliver,
+		BackOff:        s.cfg.BackOff,
+		Concurrency:    s.cfg.Concurrency,
+	}
+}
+
+// Run consumes results and sweeps overdue assessments until ctx is cancelled.
+func (s *Synthesizer) Run(ctx context.Context) error {
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		t := time.NewTicker(s.cfg.SweepInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+					s.log.WarnContext(ctx, "deadline sweep failed", "error", err)
+				} else if n > 0 {
+					s.log.InfoContext(ctx, "closed overdue assessments", "count", n)
+				}
+			}
+		}
+	}()
+	err := s.bus.Consume(ctx, s.Spec(), s.cfg.DrainTimeout, s.Handle)
+	<-sweepDone
+	return err
+}
+
+// Handle processes one family result.
+func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) error {
+	var res inframindv1.AgentResultPublished
+	if err := e.Decode(&res); err != nil {
+		return bus.Undecodable(err)
+	}
+	meta := res.GetMetadata()
+	tenant, id := meta.GetTenantId(), meta.GetAssessmentId()
+	family, ok := assessment.ParseFamily(res.GetFamily())
+	switch {
+	case tenant == "" || id == "":
+		return bus.Permanent(errors.New("metadata.tenant_id and metadata.assessment_id are required"))
+	case tenant != e.Tenant:
+		return bus.Permanent(fmt.Errorf("metadata.tenant_id %q does not match the event's tenant %q", tenant, e.Tenant))
+	case !ok:
+		return bus.Permanent(fmt.Errorf("family %q is unknown", res.GetFamily()))
+	}
+
+	data, err := protojson.Marshal(&res)
+	if err != nil {
+		return bus.Permanent(fmt.Errorf("encode result: %w", err))
+	}
+	now := s.now()
+	if err := s.store.Results.Upsert(ctx, store.Result{
+		ID:           store.ResultID(tenant, id, string(family)),
+		TenantID:     tenant,
+		AssessmentID: id,
+		Family:       string(family),
+		Data:         string(data),
+		ReceivedAt:   now,
+	}); err != nil {
+		return fmt.Errorf("store %s result of %s: %w", family, id, err)
+	}
+	a, err := s.store.Assessments.MarkFamilyCompleted(ctx, tenant, id, string(family), res.GetSummary(), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return bus.Permanent(fmt.Errorf("assessment %s of tenant %s does not exist", id, tenant))
+	}
+	if err != nil {
+		return fmt.Errorf("mark %s completed on %s: %w", family, id, err)
+	}
+	if status := assessment.Status(a.Status); status.Terminal() {
+		// A late result (after the deadline closed the assessment) is kept
+		// and shown as late; completing again is idempotent and covers a
+		// crash between closing and publishing.
+		return s.complete(ctx, a, nil)
+	}
+
+	done := completedFamilies(a)
+	if err := s.publishStatus(ctx, a, string(family), "family_completed", len(done),
+		fmt.Sprintf("%s finished: %s", family, res.GetSummary())); err != nil {
+		return err
+	}
+	if len(done) < len(assessment.Families()) {
+		return nil
+	}
+	return s.finish(ctx, a, nil, "")
+}
+
+// Sweep closes every overdue assessment as partial (some families answered)
+// or failed (none did), naming the missing families. It returns how many it closed.
+func (s *Synthesizer) Sweep(ctx context.Context) (int, error) {
+	overdue, err := s.store.Assessments.Overdue(ctx, s.now(), 100)
+	if err != nil {
+		return 0, fmt.Errorf("list overdue assessments: %w", err)
+	}
+	n := 0
+	for _, a := range overdue {
+		done := completedFamilies(a)
+		var missing []string
+		for _, f := range assessment.Families() {
+			if !slices.Contains(done, string(f)) {
+				missing = append(missing, string(f))
+			}
+		}
+		reason := "deadline passed with no result from: " + strings.Join(missing, ", ")
+		if err := s.finish(ctx, a, missing, reason); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// finish closes the assessment, then writes its report and publishes the
+// outcome. Closing is one atomic update, so when the deadline sweep and the
+// last result race, exactly one status wins and the report follows it.
+func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, missing []string, reason string) error {
+	results, err := s.loadResults(ctx, a)
+	if err != nil {
+		return err
+	}
+	status := assessment.StatusCompleted
+	var failed []string
+	for _, f := range assessment.Families() {
+		if r, ok := results[string(f)]; ok && r.GetStatus() == resultFailed {
+			failed = append(failed, fmt.Sprintf("%s (%s)", f, r.GetError()))
+		}
+	}
+	switch {
+	case len(results) == len(failed):
+		status = assessment.StatusFailed
+	case len(failed) > 0 || len(missing) > 0:
+		status = assessment.StatusPartial
+	}
+	if len(failed) > 0 {
+		if reason != "" {
+			reason += "; "
+		}
+		reason += "could not analyse: " + strings.Join(failed, "; ")
+	}
+	closed, changed, err := s.store.Assessments.Finish(ctx, a.TenantID, a.ID, string(status), missing, reason, s.now())
+	if err != nil {
+		return fmt.Errorf("close assessment %s: %w", a.ID, err)
+	}
+	if changed {
+		if s.onFinished != nil {
+			s.onFinished(closed.Status)
+		}
+		s.log.InfoContext(ctx, "assessment finished", "assessment_id", a.ID, "tenant_id", a.TenantID,
+			"status", closed.Status, "missing", closed.MissingFamilies)
+	}
+	return s.complete(ctx, closed, results)
+}
+
+// complete writes the report of a closed assessment and publishes its
+// outcome. Both are idempotent, so it runs again on every redelivery: a crash
+// between closing and publishing loses nothing.
+func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
+	if results == nil {
+		var err error
+		if results, err = s.loadResults(ctx, a); err != nil {
+			return err
+		}
+	}
+	body, err := marshalReport(buildReport(a, results, s.now()))
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	if err := s.store.Reports.Upsert(ctx, store.Report{
+		ID:           store.ReportID(a.TenantID, a.ID),
+		TenantID:     a.TenantID,
+		AssessmentID: a.ID,
+		Status:       a.Status,
+		Body:         body,
+		CreatedAt:    s.now(),
+	}); err != nil {
+		return fmt.Errorf("store report of %s: %w", a.ID, err)
+	}
+	return s.publishOutcome(ctx, a)
+}
+
+func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[string]*inframindv1.AgentResultPublished, error) {
+	rows, err := s.store.Results.List(ctx, a.TenantID, a.ID)
+	if err != nil {
+		return nil, fmt.Errorf("load results of %s: %w", a.ID, err)
+	}
+	results, err := decodeResults(rows)
+	if err != nil {
+		return nil, bus.Permanent(err)
+	}
+	return results, nil
+}
+
+// publishOutcome publishes the terminal status event and the completed
+// event; their ids are deterministic, so a repeat is deduplicated.
+func (s *Synthesizer) publishOutcome(ctx context.Context, a store.Assessment) error {
+	done := completedFamilies(a)
+	msg := fmt.Sprintf("assessment %s", a.Status)
+	if a.Reason != "" {
+		msg += ": " + a.Reason
+	}
+	if err := s.publishStatus(ctx, a, "", a.Status, len(done), msg); err != nil {
+		return err
+	}
+	ev := &inframindv1.AssessmentCompleted{
+		Metadata:          s.metadata(a, assessment.DeterministicID(a.ID, "completed")),
+		Status:            a.Status,
+		CompletedFamilies: done,
+		MissingFamilies:   a.MissingFamilies,
+		ReportPath:        "/v1/assessments/" + a.ID + "/report",
+		Reason:            a.Reason,
+	}
+	if err := s.bus.Publish(ctx, bus.Message{
+		ID:        ev.Metadata.EventId,
+		Type:      bus.TypeAssessmentCompleted,
+		Source:    source,
+		Subject:   bus.SubjectCompleted(a.TenantID, a.ID),
+		Tenant:    a.TenantID,
+		CESubject: a.ID,
+		Time:      ev.Metadata.Time.AsTime(),
+		Data:      ev,
+	}); err != nil {
+		return fmt.Errorf("publish completed event of %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+func (s *Synthesizer) publishStatus(ctx context.Context, a store.Assessment, family, status string, completed int, message string) error {
+	ev := &inframindv1.AssessmentStatusChanged{
+		Metadata:          s.metadata(a, assessment.DeterministicID(a.ID, family, status)),
+		Status:            status,
+		Family:            family,
+		CompletedFamilies: int32(completed), //nolint:gosec // at most six families
+		TotalFamilies:     int32(len(assessment.Families())),
+		Message:           message,
+	}
+	if err := s.bus.Publish(ctx, bus.Message{
+		ID:        ev.Metadata.EventId,
+		Type:      bus.TypeStatusChanged,
+		Source:    source,
+		Subject:   bus.SubjectStatus(a.TenantID, a.ID),
+		Tenant:    a.TenantID,
+		CESubject: a.ID,
+		Time:      ev.Metadata.Time.AsTime(),
+		Data:      ev,
+	}); err != nil {
+		return fmt.Errorf("publish %s status of %s: %w", status, a.ID, err)
+	}
+	return nil
+}
+
+func (s *Synthesizer) metadata(a store.Assessment, eventID string) *inframindv1.Metadata {
+	return &inframindv1.Metadata{
+		EventId:       eventID,
+		TenantId:      a.TenantID,
+		AssessmentId:  a.ID,
+		CorrelationId: a.CorrelationID,
+		Time:          timestamppb.New(s.now()),
+	}
+}
+
+// completedFamilies lists, in report order, the families that have answered.
+func completedFamilies(a store.Assessment) []string {
+	var done []string
+	for _, f := range assessment.Families() {
+		if st, ok := a.Families[string(f)]; ok && st.Status == "completed" {
+			done = append(done, string(f))
+		}
+	}
+	return done
+}

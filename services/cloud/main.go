@@ -1,0 +1,17 @@
+// Command cloud runs the cloud agent family: the capacity plan per workload, the provider, region and instance choice, and its cost.
+// Configuration comes from the environment; see README.md in this folder.
+package main
+
+import (
+	"os"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/platform"
+)
+
+func main() {
+	roles := platform.Roles{Families: []assessment.Family{assessment.FamilyCloud}}
+	os.Exit(platform.Main("cloud", roles, env.ParseAs[platform.Config]))
+}

@@ -1,0 +1,17 @@
+// Command compliance runs the compliance agent family: applicable regimes, their controls, residency constraints and gaps.
+// Configuration comes from the environment; see README.md in this folder.
+package main
+
+import (
+	"os"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/platform"
+)
+
+func main() {
+	roles := platform.Roles{Families: []assessment.Family{assessment.FamilyCompliance}}
+	os.Exit(platform.Main("compliance", roles, env.ParseAs[platform.Config]))
+}

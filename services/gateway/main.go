@@ -1,0 +1,16 @@
+// Command gateway is Infra Mind's public HTTP API: assessments, reports and
+// live progress over Server-Sent Events. Configuration comes from the
+// environment; see README.md in this folder.
+package main
+
+import (
+	"os"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/infra-mind/infra-mind/pkg/platform"
+)
+
+func main() {
+	os.Exit(platform.Main("gateway", platform.Roles{Gateway: true}, env.ParseAs[platform.Config]))
+}

@@ -1,0 +1,17 @@
+// Command research runs the research agent family: figure freshness and cross-provider comparison.
+// Configuration comes from the environment; see README.md in this folder.
+package main
+
+import (
+	"os"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/platform"
+)
+
+func main() {
+	roles := platform.Roles{Families: []assessment.Family{assessment.FamilyResearch}}
+	os.Exit(platform.Main("research", roles, env.ParseAs[platform.Config]))
+}

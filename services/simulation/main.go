@@ -1,0 +1,17 @@
+// Command simulation runs the simulation agent family: growth scenarios and cost projections over the cloud family's plan.
+// Configuration comes from the environment; see README.md in this folder.
+package main
+
+import (
+	"os"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/platform"
+)
+
+func main() {
+	roles := platform.Roles{Families: []assessment.Family{assessment.FamilySimulation}}
+	os.Exit(platform.Main("simulation", roles, env.ParseAs[platform.Config]))
+}

@@ -1,0 +1,16 @@
+// Command synthesizer gathers the agent families' results, writes each
+// assessment's report and publishes its progress and completion.
+// Configuration comes from the environment; see README.md in this folder.
+package main
+
+import (
+	"os"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/infra-mind/infra-mind/pkg/platform"
+)
+
+func main() {
+	os.Exit(platform.Main("synthesizer", platform.Roles{Synthesizer: true}, env.ParseAs[platform.Config]))
+}
