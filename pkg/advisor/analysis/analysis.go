@@ -1,0 +1,132 @@
+// Package analysis holds the analysis each agent family runs on an assessment
+// request: pure functions of the request, the results of upstream families and
+// a small set of cited figures, so the same input always gives the same answer.
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+)
+
+// Outcome is one family's analysis.
+type Outcome struct {
+	// Summary is one or two sentences built from the computed values.
+	Summary string
+	// Metrics are the computed numbers, each with its formula (in words, with
+	// the actual inputs) and the source of every figure it used.
+	Metrics []*inframindv1.Metric
+	// Findings are qualitative results derived from the request.
+	Findings []*inframindv1.Finding
+}
+
+// ErrUnanalysable marks input a family cannot analyse; retrying cannot help,
+// so the worker treats it as permanent. Errors wrap it with the field at fault.
+var ErrUnanalysable = errors.New("request cannot be analysed")
+
+// Finding severities, as the Finding message documents them.
+const (
+	severityInfo   = "info"
+	severityLow    = "low"
+	severityMedium = "medium"
+	severityHigh   = "high"
+)
+
+// Analyze runs family on req. upstream holds the results of the families this
+// one depends on (see Upstream); a missing required upstream result is an
+// error wrapping ErrUnanalysable.
+func Analyze(family assessment.Family, req *inframindv1.AssessmentRequest, upstream map[assessment.Family]*inframindv1.AgentResultPublished) (Outcome, error) {
+	if req == nil {
+		return Outcome{}, unanalysable("request: missing")
+	}
+	switch family {
+	case assessment.FamilyStrategy:
+		return analyzeStrategy(req)
+	case assessment.FamilyCloud:
+		return analyzeCloud(req)
+	case assessment.FamilyMLOps:
+		return analyzeMLOps(req)
+	case assessment.FamilyCompliance:
+		return analyzeCompliance(req)
+	case assessment.FamilyResearch:
+		return analyzeResearch(req)
+	case assessment.FamilySimulation:
+		return analyzeSimulation(req, upstream[assessment.FamilyCloud])
+	default:
+		return Outcome{}, unanalysable("family %q: unknown agent family", family)
+	}
+}
+
+// Upstream returns the families whose results family consumes: simulation
+// projects the cloud family's plan; every other family reads only the request.
+func Upstream(family assessment.Family) []assessment.Family {
+	if family == assessment.FamilySimulation {
+		return []assessment.Family{assessment.FamilyCloud}
+	}
+	return nil
+}
+
+// unanalysable builds an error wrapping ErrUnanalysable whose message names
+// the field at fault.
+func unanalysable(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUnanalysable, fmt.Sprintf(format, args...))
+}
+
+func metric(name string, value float64, unit, formula, source, workload string) *inframindv1.Metric {
+	return &inframindv1.Metric{
+		Name:     name,
+		Value:    value,
+		Unit:     unit,
+		Formula:  formula,
+		Source:   source,
+		Workload: workload,
+	}
+}
+
+func finding(severity, title, detail string) *inframindv1.Finding {
+	return &inframindv1.Finding{Title: title, Detail: detail, Severity: severity}
+}
+
+// num formats v for formulas and summaries: at most two decimals, no
+// trailing zeros, so "140" and "168.05" read as a person would write them.
+func num(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+}
+
+// usd formats a dollar amount with cents.
+func usd(v float64) string {
+	return "$" + strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+// rate formats an hourly price exactly as listed, so formulas can be checked
+// against the source.
+func rate(v float64) string {
+	return "$" + strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// norm lower-cases and trims a user-supplied code so "AWS " and "aws" match.
+func norm(s string) string {
+	return strings.ToLower(strings.TrimSpace(s))
+}
+
+// workloadLabel names workload i in metrics and findings: its name, or its
+// position when the user gave none.
+func workloadLabel(i int, w *inframindv1.Workload) string {
+	if name := strings.TrimSpace(w.GetName()); name != "" {
+		return name
+	}
+	return fmt.Sprintf("workloads[%d]", i)
+}
+
+// plural returns "1 workload" or "3 workloads".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
