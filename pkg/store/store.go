@@ -3,14 +3,21 @@
 // its tenant id and every query filters by it; repositories take the tenant as
 // an argument. Updates are single-document and atomic; ids are deterministic.
 //
-// API CONTRACT (implemented by the store owner; other packages code against it):
-// signatures below are fixed, bodies are to be written.
+// Only features that both MongoDB and FerretDB v1.24 support are used: CRUD,
+// upserts, findOneAndUpdate and unique/compound indexes. There are no
+// transactions, $lookup, change streams or TTL indexes; expiry (deadlines) is
+// done by the application.
 package store
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // ErrNotFound is returned when no document matches (including another tenant's id).
@@ -19,155 +26,183 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when a document with the same id already exists.
 var ErrConflict = errors.New("already exists")
 
+// ErrInvalid is wrapped by errors for arguments a repository refuses (an
+// empty tenant or id, an unknown family, a non-terminal finish status).
+var ErrInvalid = errors.New("invalid argument")
+
+// ErrBadCursor is returned by List when the cursor was not produced by List.
+var ErrBadCursor = errors.New("bad cursor")
+
+// Collection names.
+const (
+	CollTenants     = "tenants"
+	CollAssessments = "assessments"
+	CollResults     = "agent_results"
+	CollReports     = "reports"
+	// CollFinishes holds one claim per finished assessment; see Assessments.Finish.
+	CollFinishes = "assessment_finishes"
+)
+
+// DefaultAppName is sent to the server (it shows in server logs and
+// currentOp) unless the URI sets appName itself.
+const DefaultAppName = "infra-mind"
+
+// serverSelectionTimeout bounds how long an operation waits for a reachable
+// server, so a dead database fails requests quickly instead of after the
+// driver's 30s default.
+const serverSelectionTimeout = 10 * time.Second
+
 // Store is a connected database with its indexes created.
 type Store struct {
 	Tenants     *Tenants
 	Assessments *Assessments
 	Results     *Results
 	Reports     *Reports
-	// unexported: client, db
+
+	client *mongo.Client
+	db     *mongo.Database
 }
 
 // Connect dials uri, selects database, and creates indexes idempotently.
-func Connect(ctx context.Context, uri, database string) (*Store, error) { panic("unimplemented") }
+func Connect(ctx context.Context, uri, database string) (*Store, error) {
+	if database == "" {
+		return nil, fmt.Errorf("store: connect: %w: database name is required", ErrInvalid)
+	}
+	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(serverSelectionTimeout)
+	if opts.AppName == nil {
+		opts.SetAppName(DefaultAppName)
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	db := client.Database(database)
+	s := &Store{
+		Tenants:     &Tenants{coll: db.Collection(CollTenants)},
+		Assessments: &Assessments{coll: db.Collection(CollAssessments), finishes: db.Collection(CollFinishes)},
+		Results:     &Results{coll: db.Collection(CollResults)},
+		Reports:     &Reports{coll: db.Collection(CollReports)},
+		client:      client,
+		db:          db,
+	}
+	if err := s.createIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return s, nil
+}
+
+// createIndexes declares every index with a fixed name; creating an index
+// that already exists with the same name and keys is a no-op on both MongoDB
+// and FerretDB, so every service may call it at start.
+func (s *Store) createIndexes(ctx context.Context) error {
+	specs := []struct {
+		coll   string
+		models []mongo.IndexModel
+	}{
+		{CollAssessments, []mongo.IndexModel{
+			{
+				// List: a tenant's assessments newest first, keyset-paged.
+				Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "created_at", Value: -1}, {Key: "_id", Value: -1}},
+				Options: options.Index().SetName("tenant_created"),
+			},
+			{
+				// Overdue: the deadline sweeper across tenants.
+				Keys:    bson.D{{Key: "status", Value: 1}, {Key: "deadline", Value: 1}},
+				Options: options.Index().SetName("status_deadline"),
+			},
+		}},
+		{CollResults, []mongo.IndexModel{{
+			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "assessment_id", Value: 1}, {Key: "family", Value: 1}},
+			Options: options.Index().SetName("tenant_assessment_family").SetUnique(true),
+		}}},
+		{CollReports, []mongo.IndexModel{{
+			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "assessment_id", Value: 1}},
+			Options: options.Index().SetName("tenant_assessment").SetUnique(true),
+		}}},
+	}
+	// One createIndexes command per index: FerretDB v1.24.2 panics (and drops
+	// the connection) when one command re-declares two or more existing
+	// indexes, because validateIndexesForCreation in
+	// internal/handler/msg_createindexes.go deletes from the filtered list by
+	// the unfiltered position.
+	for _, sp := range specs {
+		for _, m := range sp.models {
+			if _, err := s.db.Collection(sp.coll).Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("store: create indexes on %s: %w", sp.coll, err)
+			}
+		}
+	}
+	return nil
+}
 
 // Ping checks the server answers (for /readyz).
-func (s *Store) Ping(ctx context.Context) error { panic("unimplemented") }
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, nil); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
 
 // Close disconnects.
-func (s *Store) Close(ctx context.Context) error { panic("unimplemented") }
-
-// Tenant is a customer organisation.
-type Tenant struct {
-	ID        string    `bson:"_id" json:"id"`
-	Name      string    `bson:"name" json:"name"`
-	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+func (s *Store) Close(ctx context.Context) error {
+	if err := s.client.Disconnect(ctx); err != nil {
+		return fmt.Errorf("store: disconnect: %w", err)
+	}
+	return nil
 }
 
-// Tenants repository.
-type Tenants struct{}
+// Database returns the underlying database, for tests and later features
+// that need a collection of their own. Callers must keep the tenant rules.
+func (s *Store) Database() *mongo.Database { return s.db }
 
-// Upsert creates or renames a tenant.
-func (r *Tenants) Upsert(ctx context.Context, t Tenant) error { panic("unimplemented") }
-
-// Get returns a tenant by id.
-func (r *Tenants) Get(ctx context.Context, id string) (Tenant, error) { panic("unimplemented") }
-
-// FamilyState is one family's progress inside an assessment document.
-type FamilyState struct {
-	Status      string    `bson:"status" json:"status"` // pending, completed
-	CompletedAt time.Time `bson:"completed_at,omitempty" json:"completed_at,omitempty"`
-	Summary     string    `bson:"summary,omitempty" json:"summary,omitempty"`
+// required returns an ErrInvalid-wrapped error naming the first empty field.
+// fields alternates name, value.
+func required(op string, fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i+1] == "" {
+			return fmt.Errorf("store: %s: %w: %s is required", op, ErrInvalid, fields[i])
+		}
+	}
+	return nil
 }
 
-// Assessment is the stored assessment. Request holds the protojson of the
-// AssessmentRequest as submitted (validated).
-type Assessment struct {
-	ID              string                 `bson:"_id" json:"id"`
-	TenantID        string                 `bson:"tenant_id" json:"tenant_id"`
-	Name            string                 `bson:"name" json:"name"`
-	Status          string                 `bson:"status" json:"status"`
-	Request         string                 `bson:"request" json:"-"`
-	Families        map[string]FamilyState `bson:"families" json:"families"`
-	MissingFamilies []string               `bson:"missing_families,omitempty" json:"missing_families,omitempty"`
-	Reason          string                 `bson:"reason,omitempty" json:"reason,omitempty"`
-	CorrelationID   string                 `bson:"correlation_id" json:"correlation_id"`
-	CreatedAt       time.Time              `bson:"created_at" json:"created_at"`
-	UpdatedAt       time.Time              `bson:"updated_at" json:"updated_at"`
-	// Deadline after which a still-running assessment is closed as partial/failed.
-	Deadline    time.Time `bson:"deadline" json:"deadline"`
-	CompletedAt time.Time `bson:"completed_at,omitempty" json:"completed_at,omitempty"`
+// wrap adds context to a driver error and maps the cases callers branch on:
+// no document -> ErrNotFound, duplicate key -> ErrConflict.
+func wrap(op string, err error) error {
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return fmt.Errorf("store: %s: %w", op, ErrNotFound)
+	case mongo.IsDuplicateKeyError(err):
+		return fmt.Errorf("store: %s: %w: %w", op, ErrConflict, err)
+	default:
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
 }
 
-// Assessments repository.
-type Assessments struct{}
-
-// Create inserts a new assessment; ErrConflict if the id exists for the tenant.
-func (r *Assessments) Create(ctx context.Context, a Assessment) error { panic("unimplemented") }
-
-// Get returns one assessment of tenant; ErrNotFound for another tenant's id.
-func (r *Assessments) Get(ctx context.Context, tenant, id string) (Assessment, error) {
-	panic("unimplemented")
+// replaceUpsert replaces the document matching filter or inserts doc. An
+// upsert is "find, then insert if none" on FerretDB v1 (and may race the same
+// way on MongoDB), so two concurrent upserts of one new _id can make the
+// loser fail with a duplicate key; by then the document exists, and a second
+// attempt replaces it.
+func replaceUpsert(ctx context.Context, coll *mongo.Collection, filter, doc any) error {
+	opts := options.Replace().SetUpsert(true)
+	_, err := coll.ReplaceOne(ctx, filter, doc, opts)
+	if mongo.IsDuplicateKeyError(err) {
+		_, err = coll.ReplaceOne(ctx, filter, doc, opts)
+	}
+	return err
 }
 
-// ListOptions pages a tenant's assessments newest first.
-type ListOptions struct {
-	Limit  int    // 1..100
-	Cursor string // opaque, from the previous page's NextCursor
-}
+// nowUTC is the time stamped on documents when the caller gives none; the
+// database keeps milliseconds, so truncating here makes the value a caller
+// might compare equal to what it reads back.
+func nowUTC() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
-// Page is one page of assessments.
-type Page struct {
-	Items      []Assessment
-	NextCursor string // empty on the last page
-}
-
-// List returns a page of tenant's assessments, newest first.
-func (r *Assessments) List(ctx context.Context, tenant string, opt ListOptions) (Page, error) {
-	panic("unimplemented")
-}
-
-// MarkFamilyCompleted records that family finished (idempotent: a second call
-// changes nothing) and moves a queued assessment to running. It returns the
-// assessment after the update. A terminal assessment is returned unchanged.
-func (r *Assessments) MarkFamilyCompleted(ctx context.Context, tenant, id, family, summary string, at time.Time) (Assessment, error) {
-	panic("unimplemented")
-}
-
-// Finish moves a non-terminal assessment to a terminal status atomically. It
-// returns (updated, true) when this call made the change and (current, false)
-// when the assessment was already terminal, so exactly one caller publishes
-// the completed event first (and a retry republishes with the same msg id).
-func (r *Assessments) Finish(ctx context.Context, tenant, id, status string, missing []string, reason string, at time.Time) (Assessment, bool, error) {
-	panic("unimplemented")
-}
-
-// Overdue lists non-terminal assessments of every tenant whose deadline is
-// before now (the synthesizer's deadline sweeper, a system task).
-func (r *Assessments) Overdue(ctx context.Context, now time.Time, limit int) ([]Assessment, error) {
-	panic("unimplemented")
-}
-
-// Result is one family's stored result: Data holds the protojson of the
-// AgentResultPublished. _id = DeterministicID(tenant, assessment, family).
-type Result struct {
-	ID           string    `bson:"_id" json:"id"`
-	TenantID     string    `bson:"tenant_id" json:"tenant_id"`
-	AssessmentID string    `bson:"assessment_id" json:"assessment_id"`
-	Family       string    `bson:"family" json:"family"`
-	Data         string    `bson:"data" json:"-"`
-	ReceivedAt   time.Time `bson:"received_at" json:"received_at"`
-}
-
-// Results repository.
-type Results struct{}
-
-// Upsert stores a family's result, keyed by (tenant, assessment, family):
-// a duplicate delivery overwrites with identical content, never adds a row.
-func (r *Results) Upsert(ctx context.Context, res Result) error { panic("unimplemented") }
-
-// List returns the stored results of one assessment of tenant.
-func (r *Results) List(ctx context.Context, tenant, assessmentID string) ([]Result, error) {
-	panic("unimplemented")
-}
-
-// Report is the synthesized report. Body is its JSON. _id = DeterministicID(tenant, assessment).
-type Report struct {
-	ID           string    `bson:"_id" json:"id"`
-	TenantID     string    `bson:"tenant_id" json:"tenant_id"`
-	AssessmentID string    `bson:"assessment_id" json:"assessment_id"`
-	Status       string    `bson:"status" json:"status"`
-	Body         string    `bson:"body" json:"-"`
-	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
-}
-
-// Reports repository.
-type Reports struct{}
-
-// Upsert stores the report of an assessment (idempotent).
-func (r *Reports) Upsert(ctx context.Context, rep Report) error { panic("unimplemented") }
-
-// Get returns the report of one assessment of tenant.
-func (r *Reports) Get(ctx context.Context, tenant, assessmentID string) (Report, error) {
-	panic("unimplemented")
+// orNow returns t, or the current time when t is zero.
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return nowUTC()
+	}
+	return t
 }

@@ -1,0 +1,401 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+)
+
+// FamilyState is one family's progress inside an assessment document.
+type FamilyState struct {
+	Status      string    `bson:"status" json:"status"` // pending, completed
+	CompletedAt time.Time `bson:"completed_at,omitempty" json:"completed_at,omitempty"`
+	Summary     string    `bson:"summary,omitempty" json:"summary,omitempty"`
+}
+
+// Family progress values stored in FamilyState.Status.
+const (
+	FamilyPending   = "pending"
+	FamilyCompleted = "completed"
+)
+
+// Assessment is the stored assessment. Request holds the protojson of the
+// AssessmentRequest as submitted (validated).
+type Assessment struct {
+	ID              string                 `bson:"_id" json:"id"`
+	TenantID        string                 `bson:"tenant_id" json:"tenant_id"`
+	Name            string                 `bson:"name" json:"name"`
+	Status          string                 `bson:"status" json:"status"`
+	Request         string                 `bson:"request" json:"-"`
+	Families        map[string]FamilyState `bson:"families" json:"families"`
+	MissingFamilies []string               `bson:"missing_families,omitempty" json:"missing_families,omitempty"`
+	Reason          string                 `bson:"reason,omitempty" json:"reason,omitempty"`
+	CorrelationID   string                 `bson:"correlation_id" json:"correlation_id"`
+	CreatedAt       time.Time              `bson:"created_at" json:"created_at"`
+	UpdatedAt       time.Time              `bson:"updated_at" json:"updated_at"`
+	// Deadline after which a still-running assessment is closed as partial/failed.
+	Deadline    time.Time `bson:"deadline" json:"deadline"`
+	CompletedAt time.Time `bson:"completed_at,omitempty" json:"completed_at,omitempty"`
+}
+
+// Assessments repository.
+//
+// On MongoDB every update below is a single atomic findOneAndUpdate. FerretDB
+// v1 runs findAndModify and update as "read the matching document, then write
+// it back by _id" (internal/handler/msg_findandmodify.go in v1.24.2), so a
+// filter on the current status is not a compare-and-swap there. Two things
+// keep the guarantees on both servers:
+//   - Finish claims the terminal transition by inserting a document with a
+//     deterministic _id into CollFinishes; only an insert against the primary
+//     key is atomic on FerretDB, so exactly one caller wins in any process.
+//   - writes to one assessment are serialized inside a process (locks), so
+//     concurrent family completions handled by one synthesizer never lose
+//     each other. Across processes on FerretDB a family mark may still be
+//     overwritten by a concurrent one; the stored results (Results, one
+//     document per family) are the lossless record of which families answered.
+type Assessments struct {
+	coll     *mongo.Collection
+	finishes *mongo.Collection
+	locks    stripes
+}
+
+// stripes serializes writes to one assessment within a process without a
+// map that grows with the number of assessments.
+type stripes [64]sync.Mutex
+
+// lock locks the stripe of id and returns its unlock.
+func (s *stripes) lock(id string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	m := &s[h.Sum32()%uint32(len(s))]
+	m.Lock()
+	return m.Unlock
+}
+
+// finishClaim records who finished an assessment and how; its _id is
+// FinishID(tenant, assessment), so a second claim is a duplicate key.
+type finishClaim struct {
+	ID              string    `bson:"_id"`
+	TenantID        string    `bson:"tenant_id"`
+	AssessmentID    string    `bson:"assessment_id"`
+	Status          string    `bson:"status"`
+	MissingFamilies []string  `bson:"missing_families,omitempty"`
+	Reason          string    `bson:"reason,omitempty"`
+	At              time.Time `bson:"at"`
+}
+
+// FinishID is the _id of an assessment's finish claim in CollFinishes.
+func FinishID(tenant, assessmentID string) string {
+	return assessment.DeterministicID(tenant, assessmentID, "finish")
+}
+
+// Page size bounds for List.
+const (
+	DefaultListLimit = 20
+	MaxListLimit     = 100
+)
+
+// DefaultOverdueLimit is used by Overdue when limit is not positive.
+const DefaultOverdueLimit = 100
+
+// nonTerminal lists the statuses an assessment can still leave; filters use
+// $in on it (rather than $nin on the terminal ones) so a document with an
+// unexpected status is never touched.
+func nonTerminal() bson.A {
+	return bson.A{string(assessment.StatusQueued), string(assessment.StatusRunning)}
+}
+
+// Create inserts a new assessment; ErrConflict if the id exists. Empty
+// Status becomes queued, zero CreatedAt/UpdatedAt become now, and a nil
+// Families map is stored as an empty one so families can be set by path.
+func (r *Assessments) Create(ctx context.Context, a Assessment) error {
+	if err := required("create assessment", "tenant", a.TenantID, "assessment id", a.ID); err != nil {
+		return err
+	}
+	if a.Status == "" {
+		a.Status = string(assessment.StatusQueued)
+	}
+	a.CreatedAt = orNow(a.CreatedAt)
+	if a.UpdatedAt.IsZero() {
+		a.UpdatedAt = a.CreatedAt
+	}
+	if a.Families == nil {
+		a.Families = map[string]FamilyState{}
+	}
+	if _, err := r.coll.InsertOne(ctx, a); err != nil {
+		return wrap("create assessment "+a.ID, err)
+	}
+	return nil
+}
+
+// Get returns one assessment of tenant; ErrNotFound for another tenant's id.
+func (r *Assessments) Get(ctx context.Context, tenant, id string) (Assessment, error) {
+	if err := required("get assessment", "tenant", tenant, "assessment id", id); err != nil {
+		return Assessment{}, err
+	}
+	var a Assessment
+	if err := r.coll.FindOne(ctx, byID(tenant, id)).Decode(&a); err != nil {
+		return Assessment{}, wrap("get assessment "+id, err)
+	}
+	return a, nil
+}
+
+// byID is the hot-path filter: the primary key plus the tenant, so another
+// tenant's id reads exactly like a missing one.
+func byID(tenant, id string) bson.D {
+	return bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenant}}
+}
+
+// ListOptions pages a tenant's assessments newest first.
+type ListOptions struct {
+	Limit  int    // 1..100; 0 or less means DefaultListLimit, more than 100 means 100
+	Cursor string // opaque, from the previous page's NextCursor
+}
+
+// Page is one page of assessments.
+type Page struct {
+	Items      []Assessment
+	NextCursor string // empty on the last page
+}
+
+// List returns a page of tenant's assessments, newest first by (created_at,
+// id). Pages are keyset-based: an assessment created while paging never
+// shifts the following pages. A cursor List did not produce gives ErrBadCursor.
+func (r *Assessments) List(ctx context.Context, tenant string, opt ListOptions) (Page, error) {
+	if err := required("list assessments", "tenant", tenant); err != nil {
+		return Page{}, err
+	}
+	limit := opt.Limit
+	switch {
+	case limit <= 0:
+		limit = DefaultListLimit
+	case limit > MaxListLimit:
+		limit = MaxListLimit
+	}
+	filter := bson.D{{Key: "tenant_id", Value: tenant}}
+	if opt.Cursor != "" {
+		at, id, err := decodeCursor(opt.Cursor)
+		if err != nil {
+			return Page{}, fmt.Errorf("store: list assessments: %w", err)
+		}
+		// Strictly after (at, id) in (created_at desc, _id desc) order.
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: at}}}},
+			bson.D{{Key: "created_at", Value: at}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: id}}}},
+		}})
+	}
+	// One extra document tells whether a next page exists without a count.
+	fo := options.Find().
+		SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).
+		SetLimit(int64(limit + 1))
+	cur, err := r.coll.Find(ctx, filter, fo)
+	if err != nil {
+		return Page{}, wrap("list assessments", err)
+	}
+	var items []Assessment
+	if err := cur.All(ctx, &items); err != nil {
+		return Page{}, wrap("list assessments", err)
+	}
+	page := Page{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		last := page.Items[limit-1]
+		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	}
+	if page.Items == nil {
+		page.Items = []Assessment{}
+	}
+	return page, nil
+}
+
+// encodeCursor packs the sort key of the last item of a page. It is opaque to
+// callers; its layout ("<unix millis>:<id>", base64url) may change.
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMilli(), 10) + ":" + id))
+}
+
+// decodeCursor reverses encodeCursor; anything else is ErrBadCursor.
+func decodeCursor(c string) (time.Time, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", ErrBadCursor
+	}
+	ms, id, ok := strings.Cut(string(raw), ":")
+	if !ok || id == "" {
+		return time.Time{}, "", ErrBadCursor
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}, "", ErrBadCursor
+	}
+	return time.UnixMilli(n).UTC(), id, nil
+}
+
+// MarkFamilyCompleted records that family finished (idempotent: a second call
+// changes nothing) and moves a queued assessment to running. It returns the
+// assessment after the update. A terminal assessment is returned unchanged.
+// family must be one of assessment.Families (it becomes a field path).
+func (r *Assessments) MarkFamilyCompleted(ctx context.Context, tenant, id, family, summary string, at time.Time) (Assessment, error) {
+	if err := required("mark family completed", "tenant", tenant, "assessment id", id, "family", family); err != nil {
+		return Assessment{}, err
+	}
+	if _, ok := assessment.ParseFamily(family); !ok {
+		return Assessment{}, fmt.Errorf("store: mark family completed: %w: unknown family %q", ErrInvalid, family)
+	}
+	at = orNow(at)
+	defer r.locks.lock(id)()
+
+	path := "families." + family
+	// The family condition makes a redelivery match nothing, so the first
+	// completion time and summary are kept.
+	filter := append(byID(tenant, id),
+		bson.E{Key: "status", Value: bson.D{{Key: "$in", Value: nonTerminal()}}},
+		bson.E{Key: path + ".status", Value: bson.D{{Key: "$ne", Value: FamilyCompleted}}},
+	)
+	update := bson.D{{Key: "$set", Value: bson.D{
+		{Key: path, Value: FamilyState{Status: FamilyCompleted, CompletedAt: at, Summary: summary}},
+		{Key: "status", Value: string(assessment.StatusRunning)},
+		{Key: "updated_at", Value: at},
+	}}}
+	var a Assessment
+	err := r.coll.FindOneAndUpdate(ctx, filter, update,
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		// Already terminal, family already recorded, or absent: report as is.
+		return r.Get(ctx, tenant, id)
+	case err != nil:
+		return Assessment{}, wrap("mark family "+family+" completed on "+id, err)
+	}
+	// On FerretDB a finish in another process may have been overwritten by
+	// this write; its claim puts the terminal status back.
+	c, found, err := r.claim(ctx, tenant, id)
+	if err != nil || !found {
+		return a, err
+	}
+	return r.apply(ctx, c)
+}
+
+// Finish moves a non-terminal assessment to a terminal status atomically. It
+// returns (updated, true) when this call made the change and (current, false)
+// when the assessment was already terminal, so exactly one caller publishes
+// the completed event first (and a retry republishes with the same msg id).
+// status must be terminal.
+func (r *Assessments) Finish(ctx context.Context, tenant, id, status string, missing []string, reason string, at time.Time) (Assessment, bool, error) {
+	if err := required("finish assessment", "tenant", tenant, "assessment id", id); err != nil {
+		return Assessment{}, false, err
+	}
+	if !assessment.Status(status).Terminal() {
+		return Assessment{}, false, fmt.Errorf("store: finish assessment: %w: status %q is not terminal", ErrInvalid, status)
+	}
+	defer r.locks.lock(id)()
+
+	cur, err := r.Get(ctx, tenant, id)
+	if err != nil {
+		return Assessment{}, false, err
+	}
+	if assessment.Status(cur.Status).Terminal() {
+		return cur, false, nil
+	}
+	c := finishClaim{
+		ID:              FinishID(tenant, id),
+		TenantID:        tenant,
+		AssessmentID:    id,
+		Status:          status,
+		MissingFamilies: missing,
+		Reason:          reason,
+		At:              orNow(at),
+	}
+	_, err = r.finishes.InsertOne(ctx, c)
+	switch {
+	case err == nil:
+		a, err := r.apply(ctx, c)
+		return a, err == nil, err
+	case !mongo.IsDuplicateKeyError(err):
+		return Assessment{}, false, wrap("claim finish of "+id, err)
+	}
+	// Another caller claimed it. Its claim, not this call's arguments, decides
+	// the outcome; applying it again also completes a finish whose claimant
+	// stopped between the claim and the update.
+	won, found, err := r.claim(ctx, tenant, id)
+	if err != nil {
+		return Assessment{}, false, err
+	}
+	if !found {
+		return Assessment{}, false, fmt.Errorf("store: finish assessment %s: claim vanished", id)
+	}
+	a, err := r.apply(ctx, won)
+	return a, false, err
+}
+
+// claim reads the finish claim of an assessment, if any.
+func (r *Assessments) claim(ctx context.Context, tenant, id string) (finishClaim, bool, error) {
+	var c finishClaim
+	err := r.finishes.FindOne(ctx, byID(tenant, FinishID(tenant, id))).Decode(&c)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return finishClaim{}, false, nil
+	case err != nil:
+		return finishClaim{}, false, wrap("read finish claim of "+id, err)
+	}
+	return c, true, nil
+}
+
+// apply writes a claim's terminal fields onto its assessment. The values come
+// from the claim only, so applying it any number of times gives one result.
+func (r *Assessments) apply(ctx context.Context, c finishClaim) (Assessment, error) {
+	set := bson.D{
+		{Key: "status", Value: c.Status},
+		{Key: "completed_at", Value: c.At},
+		{Key: "updated_at", Value: c.At},
+	}
+	if len(c.MissingFamilies) > 0 {
+		set = append(set, bson.E{Key: "missing_families", Value: c.MissingFamilies})
+	}
+	if c.Reason != "" {
+		set = append(set, bson.E{Key: "reason", Value: c.Reason})
+	}
+	var a Assessment
+	err := r.coll.FindOneAndUpdate(ctx, byID(c.TenantID, c.AssessmentID), bson.D{{Key: "$set", Value: set}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
+	if err != nil {
+		return Assessment{}, wrap("finish assessment "+c.AssessmentID, err)
+	}
+	return a, nil
+}
+
+// Overdue lists non-terminal assessments of every tenant whose deadline is
+// before now (the synthesizer's deadline sweeper, a system task). It is the
+// one query without a tenant filter, by design: the sweeper serves all
+// tenants and then acts on each assessment with its own tenant id.
+func (r *Assessments) Overdue(ctx context.Context, now time.Time, limit int) ([]Assessment, error) {
+	if limit <= 0 {
+		limit = DefaultOverdueLimit
+	}
+	filter := bson.D{
+		{Key: "status", Value: bson.D{{Key: "$in", Value: nonTerminal()}}},
+		{Key: "deadline", Value: bson.D{{Key: "$lt", Value: now}}},
+	}
+	fo := options.Find().SetSort(bson.D{{Key: "deadline", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit))
+	cur, err := r.coll.Find(ctx, filter, fo)
+	if err != nil {
+		return nil, wrap("overdue assessments", err)
+	}
+	var out []Assessment
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, wrap("overdue assessments", err)
+	}
+	return out, nil
+}
