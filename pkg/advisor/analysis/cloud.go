@@ -59,8 +59,7 @@ func analyzeCloud(req *inframindv1.AssessmentRequest) (Outcome, error) {
 			if strings.TrimSpace(w.GetModel()) == "" && w.GetParamsBillion() == 0 {
 				plan.unpriced = append(plan.unpriced, label)
 				plan.addFinding(finding(severityLow, "No generator model for "+label,
-					fmt.Sprintf("%s is a RAG workload without model or params_billion, so its generator is not sized; the %s GB corpus and %d-dimension index are not sized yet either.",
-						label, num(w.GetCorpusGb()), w.GetEmbeddingDimensions())))
+					fmt.Sprintf("%s is a RAG workload without model or params_billion, so its generator is not sized or priced; its retrieval index is not sized yet either.", label)))
 				continue
 			}
 			if err := planServing(plan, i, label, kind, w, scope); err != nil {
@@ -267,8 +266,7 @@ func planServing(plan *cloudPlan, i int, label, kind string, w *inframindv1.Work
 		label, precision, num(need), strings.Join(lines, "; "))
 	switch kind {
 	case "batch_inference":
-		detail += fmt.Sprintf(", priced for continuous use all month; the %s M tokens a day are not yet turned into a throughput-based replica count.",
-			num(w.GetTokensPerDayMillion()))
+		detail += ", priced for continuous use all month (a job that runs part of the day costs proportionally less); throughput for the daily token volume is not sized yet."
 	default:
 		if peak := w.GetPeakRequestsPerSecond(); peak > 0 {
 			detail += fmt.Sprintf("; throughput for %s requests/s at peak is not sized yet, so more replicas may be needed.", num(peak))

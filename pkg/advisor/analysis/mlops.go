@@ -49,9 +49,17 @@ func engineFor(i int, w *inframindv1.Workload) (servingChoice, error) {
 		}
 		return servingChoice{"vLLM", load + ": " + vllm + ", behind an OpenAI-compatible API"}, nil
 	case "batch_inference":
-		return servingChoice{"vLLM (offline batch mode)", num(w.GetTokensPerDayMillion()) + " M tokens a day is a throughput job: " + vllm}, nil
+		job := "batch inference is a throughput job"
+		if tpd := w.GetTokensPerDayMillion(); tpd > 0 {
+			job = num(tpd) + " M tokens a day is a throughput job"
+		}
+		return servingChoice{"vLLM (offline batch mode)", job + ": " + vllm}, nil
 	case "rag":
-		return servingChoice{"vLLM for the generator", "retrieval-augmented answers over a " + num(w.GetCorpusGb()) + " GB corpus still end in LLM generation: " + vllm}, nil
+		over := ""
+		if gb := w.GetCorpusGb(); gb > 0 {
+			over = " over a " + num(gb) + " GB corpus"
+		}
+		return servingChoice{"vLLM for the generator", "retrieval-augmented answers" + over + " still end in LLM generation: " + vllm}, nil
 	case "training":
 		switch m := norm(w.GetMethod()); m {
 		case "full":
