@@ -86,6 +86,11 @@ func analyzeSimulation(req *inframindv1.AssessmentRequest, cloud *inframindv1.Ag
 	if cloud == nil {
 		return Outcome{}, unanalysable("upstream %s result: missing; simulation projects the cloud family's monthly cost", assessment.FamilyCloud)
 	}
+	// A cloud family that could not analyse the request still reports (status
+	// "failed" with its reason); pass the reason on rather than a missing metric.
+	if cloud.GetStatus() == "failed" {
+		return Outcome{}, unanalysable("upstream %s result: failed: %s", assessment.FamilyCloud, cloud.GetError())
+	}
 	low, err := planMetric(cloud, MetricMonthlyCostLow)
 	if err != nil {
 		return Outcome{}, err
