@@ -132,7 +132,11 @@ func TestSimulationProjection(t *testing.T) {
 			wantMonth24: [2]float64{4000, 8000}, wantOverLow: -1, wantOverHigh: -1, wantSeverity: "info",
 		},
 		{
-			name: "no growth given holds demand flat", budget: 1999,
+			name: "cost equal to the budget is not an overrun", budget: 2000,
+			wantMonth24: [2]float64{1000, 2000}, wantOverLow: -1, wantOverHigh: -1, wantSeverity: "info",
+		},
+		{
+			name: "no growth given holds demand flat", budget: 1999.5,
 			wantMonth24: [2]float64{1000, 2000}, wantOverLow: -1, wantOverHigh: 0, wantSeverity: "medium",
 		},
 	}
