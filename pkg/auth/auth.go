@@ -150,6 +150,27 @@ func KeyID(pub ed25519.PublicKey) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
+// maxTenantLen bounds tenant ids; they appear in every subject and key.
+const maxTenantLen = 64
+
+// ValidTenant reports whether id can be a tenant id: 1 to 64 ASCII letters,
+// digits, '-' or '_'. Tenant ids become NATS subject tokens and cache key
+// parts, where '.', '*', '>' and spaces would change the meaning.
+func ValidTenant(id string) bool {
+	if id == "" || len(id) > maxTenantLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Signer issues tokens with one private key for one issuer and audience.
 type Signer struct {
 	key      ed25519.PrivateKey
@@ -167,8 +188,8 @@ func NewSigner(k ed25519.PrivateKey, issuer, audience string) *Signer {
 
 // Issue returns a signed token for subject in tenant, valid from now for ttl.
 func (s *Signer) Issue(subject, tenant string, roles []string, ttl time.Duration) (string, error) {
-	if tenant == "" {
-		return "", errors.New("issue token: tenant is required")
+	if !ValidTenant(tenant) {
+		return "", fmt.Errorf("issue token: tenant %q is not a valid tenant id", tenant)
 	}
 	if ttl <= 0 {
 		return "", errors.New("issue token: ttl must be positive")
@@ -255,6 +276,9 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	}
 	if claims.Tenant == "" {
 		return nil, fmt.Errorf("%w: tenant claim is missing", ErrInvalidToken)
+	}
+	if !ValidTenant(claims.Tenant) {
+		return nil, fmt.Errorf("%w: tenant claim %q is not a valid tenant id", ErrInvalidToken, claims.Tenant)
 	}
 	if claims.ID == "" {
 		return nil, fmt.Errorf("%w: jti claim is missing", ErrInvalidToken)

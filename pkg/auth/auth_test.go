@@ -76,6 +76,8 @@ func TestIssueRejectsBadInput(t *testing.T) {
 	s := NewSigner(mustKey(t), testIssuer, testAudience)
 	_, err := s.Issue("u", "", nil, time.Hour)
 	require.Error(t, err)
+	_, err = s.Issue("u", "a b", nil, time.Hour)
+	require.Error(t, err)
 	_, err = s.Issue("u", "acme", nil, 0)
 	require.Error(t, err)
 }
@@ -192,6 +194,15 @@ func TestVerifyRejects(t *testing.T) {
 				return sign(t, jwt.SigningMethodEdDSA, priv, kid, c)
 			},
 			want: "tenant claim is missing",
+		},
+		{
+			name: "tenant that would change a subject",
+			token: func(t *testing.T) string {
+				c := validClaims(now)
+				c.Tenant = "acme.>"
+				return sign(t, jwt.SigningMethodEdDSA, priv, kid, c)
+			},
+			want: "not a valid tenant id",
 		},
 		{
 			name: "missing jti",

@@ -1,0 +1,261 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// SSE event names.
+const (
+	sseStatus    = "status"
+	sseCompleted = "completed"
+)
+
+// eventsSubject matches every status and completed event of one assessment.
+func eventsSubject(tenant, id string) string { return "im.assessment.*." + tenant + "." + id }
+
+// streamEvents handles GET /v1/assessments/{id}/events: Server-Sent Events
+// replayed from the EVENTS stream after Last-Event-ID (the stream sequence of
+// the last event the client saw), then followed live until the completed event.
+func (s *Server) streamEvents(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	tenant := tenantOf(c)
+	reqCtx := c.Request().Context()
+	lastID, err := lastEventID(c)
+	if err != nil {
+		return err
+	}
+	a, err := s.deps.Store.Assessments.Get(reqCtx, tenant, id)
+	if err != nil {
+		return fmt.Errorf("get assessment %s: %w", id, err)
+	}
+
+	// A finished assessment whose completed event the client already saw has
+	// nothing more to say: answer 204 so EventSource stops reconnecting
+	// (HTML Living Standard, server-sent events, "204 No Content").
+	finalSeq, finalKnown := uint64(0), false
+	if assessment.Status(a.Status).Terminal() {
+		finalSeq, finalKnown, err = s.completedSeq(reqCtx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if finalKnown && lastID >= finalSeq {
+			return c.NoContent(http.StatusNoContent)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(reqCtx)
+	defer cancel()
+	stop := context.AfterFunc(s.streams, cancel) // server shutdown ends the stream
+	defer stop()
+
+	w := c.Response()
+	h := w.Header()
+	h.Set(echo.HeaderContentType, "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no") // stop nginx-style proxies from buffering the stream
+	w.WriteHeader(http.StatusOK)
+	w.Flush()
+
+	if assessment.Status(a.Status).Terminal() && !finalKnown {
+		// The completed event is no longer retained (or was never published):
+		// replay what is left, then close with the stored outcome so the
+		// client is not left waiting for an event that will not come.
+		return s.replayThenClose(ctx, c, tenant, a, lastID)
+	}
+
+	events := make(chan *bus.Event)
+	replayErr := make(chan error, 1)
+	go func() {
+		replayErr <- s.deps.Bus.ReplayFrom(ctx, bus.StreamEvents, eventsSubject(tenant, id), lastID, func(e *bus.Event) error {
+			select {
+			case events <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	defer func() {
+		cancel()
+		<-replayErr
+	}()
+
+	ticker := time.NewTicker(s.cfg.KeepAlive)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-replayErr:
+			replayErr <- err // let the deferred drain see it
+			if err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "event replay stopped", slog.String("error", err.Error()), slog.String("assessment_id", id))
+			}
+			return nil
+		case <-ticker.C:
+			if err := writeComment(w, "keep-alive"); err != nil {
+				return nil
+			}
+		case e := <-events:
+			name, ok := sseName(e.Type)
+			if !ok {
+				continue
+			}
+			if err := writeEvent(w, strconv.FormatUint(e.StreamSeq, 10), name, e.Data); err != nil {
+				return nil // client went away
+			}
+			if name == sseCompleted {
+				return nil
+			}
+		}
+	}
+}
+
+// replayThenClose sends the retained status events after lastID without
+// following the stream, then a final completed event built from the stored
+// assessment.
+func (s *Server) replayThenClose(ctx context.Context, c echo.Context, tenant string, a store.Assessment, lastID uint64) error {
+	w := c.Response()
+	upTo, found, err := s.lastSeq(ctx, bus.SubjectStatus(tenant, a.ID))
+	if err != nil {
+		s.log.WarnContext(ctx, "look up last status event", slog.String("error", err.Error()), slog.String("assessment_id", a.ID))
+	}
+	if found && upTo > lastID {
+		// Bounded: the events are already stored, so this only guards
+		// against a stream that changes underneath us.
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		_ = s.deps.Bus.ReplayFrom(rctx, bus.StreamEvents, bus.SubjectStatus(tenant, a.ID), lastID, func(e *bus.Event) error {
+			if name, ok := sseName(e.Type); ok {
+				if werr := writeEvent(w, strconv.FormatUint(e.StreamSeq, 10), name, e.Data); werr != nil {
+					return werr
+				}
+			}
+			if e.StreamSeq >= upTo {
+				rcancel()
+			}
+			return nil
+		})
+		rcancel()
+	}
+	final, err := json.Marshal(map[string]any{
+		"metadata":         map[string]string{"tenant_id": tenant, "assessment_id": a.ID},
+		"status":           a.Status,
+		"missing_families": a.MissingFamilies,
+		"reason":           a.Reason,
+	})
+	if err != nil {
+		return nil // nothing more can be sent on a started stream
+	}
+	_ = writeEvent(w, "", sseCompleted, final)
+	return nil
+}
+
+// completedSeq returns the stream sequence of the assessment's completed
+// event, and whether the stream still holds it.
+func (s *Server) completedSeq(ctx context.Context, tenant, id string) (uint64, bool, error) {
+	seq, ok, err := s.lastSeq(ctx, bus.SubjectCompleted(tenant, id))
+	if err != nil {
+		return 0, false, fmt.Errorf("look up completed event of %s: %w", id, err)
+	}
+	return seq, ok, nil
+}
+
+// lastSeq returns the sequence of the last EVENTS message on subject.
+func (s *Server) lastSeq(ctx context.Context, subject string) (uint64, bool, error) {
+	st, err := s.deps.Bus.JS.Stream(ctx, bus.StreamEvents)
+	if err != nil {
+		return 0, false, fmt.Errorf("open events stream: %w", err)
+	}
+	msg, err := st.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("last message on %s: %w", subject, err)
+	}
+	return msg.Sequence, true, nil
+}
+
+// lastEventID reads the replay position from the Last-Event-ID header (sent
+// by EventSource on reconnect) or the last_event_id query parameter.
+func lastEventID(c echo.Context) (uint64, error) {
+	raw := c.Request().Header.Get("Last-Event-ID")
+	field := "Last-Event-ID"
+	if raw == "" {
+		raw = c.QueryParam("last_event_id")
+		field = "last_event_id"
+	}
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		return 0, invalidField(field, "must be the id of an event this stream sent (a whole number)")
+	}
+	return n, nil
+}
+
+func sseName(ceType string) (string, bool) {
+	switch ceType {
+	case bus.TypeStatusChanged:
+		return sseStatus, true
+	case bus.TypeAssessmentCompleted:
+		return sseCompleted, true
+	}
+	return "", false
+}
+
+// writeEvent writes one SSE event and flushes it. Data is compacted to one
+// line; SSE ends an event at a blank line, so raw newlines must not pass.
+func writeEvent(w *echo.Response, id, name string, data []byte) error {
+	var buf bytes.Buffer
+	if id != "" {
+		buf.WriteString("id: " + id + "\n")
+	}
+	buf.WriteString("event: " + name + "\n")
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, data); err == nil {
+		buf.WriteString("data: ")
+		buf.Write(compact.Bytes())
+		buf.WriteString("\n")
+	} else {
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			buf.WriteString("data: ")
+			buf.Write(bytes.TrimRight(line, "\r"))
+			buf.WriteString("\n")
+		}
+	}
+	buf.WriteString("\n")
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	w.Flush()
+	return nil
+}
+
+func writeComment(w *echo.Response, text string) error {
+	if _, err := w.Write([]byte(": " + text + "\n\n")); err != nil {
+		return err
+	}
+	w.Flush()
+	return nil
+}

@@ -1,0 +1,233 @@
+// Package gateway is Infra Mind's public HTTP surface: bearer-token auth and
+// tenancy, request validation, assessment creation (published to JetStream,
+// never calling a worker), assessment and report reads, live progress over
+// Server-Sent Events with Last-Event-ID replay, health, metrics and the
+// OpenAPI document. Every error leaves as RFC 9457 problem JSON.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/cache"
+	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/telemetry"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultAddr              = ":8080"
+	DefaultBodyLimit         = 1 << 20 // 1 MiB: a 50-workload request is about 20 KiB.
+	DefaultAssessmentTimeout = 2 * time.Minute
+	DefaultKeepAlive         = 15 * time.Second
+	DefaultReportCacheTTL    = 5 * time.Minute
+	// shutdownGrace bounds how long Serve waits for in-flight requests.
+	shutdownGrace = 10 * time.Second
+)
+
+// Config tunes the gateway. Zero values take the defaults above.
+type Config struct {
+	Addr      string // listen address, ":8080"
+	BodyLimit int64  // request body limit in bytes (1 MiB)
+	// AssessmentTimeout is the deadline given to each new assessment (2m).
+	AssessmentTimeout time.Duration
+	// KeepAlive is the interval of SSE keep-alive comments (15s), short
+	// enough that proxies do not close an idle progress stream.
+	KeepAlive time.Duration
+	// ReportCacheTTL is how long a report stays in the Redis cache (5m).
+	ReportCacheTTL time.Duration
+}
+
+// Deps are the gateway's collaborators.
+type Deps struct {
+	Bus      *bus.Bus
+	Store    *store.Store
+	Cache    *cache.Cache
+	Verifier *auth.Verifier
+	Logger   *slog.Logger
+	Metrics  *telemetry.Metrics
+	Registry *prometheus.Registry
+	// Checks are the readiness checks /readyz runs (NATS, store, Redis).
+	Checks []telemetry.Check
+}
+
+// Server is the gateway HTTP server.
+type Server struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	echo *echo.Echo
+	srv  *http.Server
+
+	// streams is cancelled when Serve begins shutting down, so open SSE
+	// streams end instead of holding the graceful shutdown open.
+	streams      context.Context
+	closeStreams context.CancelFunc
+
+	mu sync.Mutex
+	ln net.Listener
+}
+
+// New validates the dependencies, applies defaults and builds the routes.
+func New(cfg Config, d Deps) (*Server, error) {
+	switch {
+	case d.Bus == nil:
+		return nil, errors.New("gateway: Bus is required")
+	case d.Store == nil:
+		return nil, errors.New("gateway: Store is required")
+	case d.Cache == nil:
+		return nil, errors.New("gateway: Cache is required")
+	case d.Verifier == nil:
+		return nil, errors.New("gateway: Verifier is required")
+	case d.Metrics == nil || d.Metrics.HTTPRequests == nil || d.Metrics.HTTPSeconds == nil:
+		return nil, errors.New("gateway: Metrics with HTTPRequests and HTTPSeconds is required")
+	case d.Registry == nil:
+		return nil, errors.New("gateway: Registry is required")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	if cfg.AssessmentTimeout <= 0 {
+		cfg.AssessmentTimeout = DefaultAssessmentTimeout
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	if cfg.ReportCacheTTL <= 0 {
+		cfg.ReportCacheTTL = DefaultReportCacheTTL
+	}
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, deps: d, log: logger}
+	s.streams, s.closeStreams = context.WithCancel(context.Background())
+	s.echo = s.routes()
+	s.srv = &http.Server{
+		Handler: s.echo,
+		// No WriteTimeout: SSE responses stay open for the life of an
+		// assessment. Header and idle timeouts still bound slow clients.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	return s, nil
+}
+
+// routes wires middleware and handlers. Middleware order matters: request id
+// and security headers apply to every response, observe sees the final status
+// of errors and panics, and Recover turns a panic into a 500 problem.
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		Generator: newRequestID,
+	}))
+	e.Use(securityHeaders)
+	e.Use(s.observe)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisablePrintStack: false,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.ErrorContext(c.Request().Context(), "panic serving request",
+				slog.String("error", err.Error()), slog.String("stack", string(stack)),
+				slog.String("request_id", requestID(c)))
+			return err
+		},
+	}))
+
+	ops := echo.WrapHandler(telemetry.NewServer("", s.deps.Registry, s.deps.Checks...).WithLogger(s.log).Handler())
+	e.GET("/healthz", ops)
+	e.GET("/readyz", ops)
+	e.GET("/metrics", ops)
+	e.GET("/openapi.json", serveOpenAPI)
+
+	// Auth is attached per route rather than with Group.Use, which would add
+	// a catch-all route under /v1 and turn 405 answers into 404s.
+	e.POST("/v1/assessments", s.createAssessment, s.authenticate, s.limitBody)
+	e.GET("/v1/assessments", s.listAssessments, s.authenticate)
+	e.GET("/v1/assessments/:id", s.getAssessment, s.authenticate)
+	e.GET("/v1/assessments/:id/report", s.getReport, s.authenticate)
+	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate)
+	return e
+}
+
+// Handler returns the gateway's HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Listen binds the configured address; Addr then reports the bound address.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return fmt.Errorf("gateway: already listening on %s", s.ln.Addr())
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr returns the bound address after Listen, the configured one before.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return s.ln.Addr().String()
+	}
+	return s.cfg.Addr
+}
+
+// Serve serves until ctx is done, then ends open SSE streams and shuts down
+// gracefully, waiting up to 10s for in-flight requests. It listens first if
+// Listen was not called. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		ln = s.ln
+		s.mu.Unlock()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.closeStreams()
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.closeStreams()
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := s.srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("gateway: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway: serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/telemetry"
+)
+
+// claimsKey is the echo context key of the verified token claims.
+const claimsKey = "inframind.claims"
+
+// newRequestID returns 16 random bytes in hex: unguessable and log-friendly.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// requestID returns the id the RequestID middleware put on the response.
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// securityHeaders sets headers that stop browsers from sniffing content types
+// or framing API responses; responses are data, never pages.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// observe traces, logs and measures every request. It hands errors to the
+// error mapper itself so the log line and metrics carry the final status.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		start := time.Now()
+		ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		ctx, span := telemetry.Tracer("gateway").Start(ctx, req.Method+" "+route,
+			trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(
+				attribute.String("http.request.method", req.Method),
+				attribute.String("http.route", route),
+			))
+		defer span.End()
+		c.SetRequest(req.WithContext(ctx))
+
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		elapsed := time.Since(start)
+		s.deps.Metrics.HTTPRequests.WithLabelValues(req.Method, route, strconv.Itoa(status)).Inc()
+		s.deps.Metrics.HTTPSeconds.WithLabelValues(req.Method, route).Observe(elapsed.Seconds())
+
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		attrs := []slog.Attr{
+			slog.String("method", req.Method),
+			slog.String("route", route),
+			slog.String("path", req.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", elapsed),
+			slog.Int64("bytes_out", c.Response().Size),
+			slog.String("request_id", requestID(c)),
+		}
+		if cl, ok := c.Get(claimsKey).(*auth.Claims); ok {
+			attrs = append(attrs, slog.String("tenant", cl.Tenant), slog.String("subject", cl.Subject))
+		}
+		s.log.LogAttrs(ctx, level, "http request", attrs...)
+		return nil
+	}
+}
+
+// authenticate requires a valid bearer token and records its claims.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		if h == "" {
+			return unauthorized("Send an access token as 'Authorization: Bearer <token>'.", false, nil)
+		}
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			return unauthorized("The Authorization header must be 'Bearer <token>'.", true, nil)
+		}
+		claims, err := s.deps.Verifier.Verify(strings.TrimSpace(token))
+		if err != nil {
+			return unauthorized("The access token is invalid or expired.", true, err)
+		}
+		c.Set(claimsKey, claims)
+		return next(c)
+	}
+}
+
+// tenantOf returns the caller's tenant; authenticate guarantees it is set.
+func tenantOf(c echo.Context) string {
+	cl, _ := c.Get(claimsKey).(*auth.Claims)
+	if cl == nil {
+		return ""
+	}
+	return cl.Tenant
+}
+
+// limitBody caps the request body at BodyLimit. A declared oversize length
+// fails at once; an undeclared one fails while reading (http.MaxBytesError).
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.ContentLength > s.cfg.BodyLimit {
+			return &http.MaxBytesError{Limit: s.cfg.BodyLimit}
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.BodyLimit)
+		return next(c)
+	}
+}

@@ -1,0 +1,184 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// problemBase prefixes every problem type URI; each type is documented in
+// docs/api/openapi.json.
+const problemBase = "https://infra-mind.dev/problems/"
+
+// Problem type URIs (RFC 9457 "type").
+const (
+	ProblemInvalidRequest  = problemBase + "invalid-request"
+	ProblemUnauthorized    = problemBase + "unauthorized"
+	ProblemNotFound        = problemBase + "not-found"
+	ProblemReportNotReady  = problemBase + "report-not-ready"
+	ProblemTooLarge        = problemBase + "payload-too-large"
+	ProblemUnsupportedType = problemBase + "unsupported-media-type"
+	ProblemIdempotencyKey  = problemBase + "idempotency-key-reused"
+	ProblemMethod          = problemBase + "method-not-allowed"
+	ProblemUnavailable     = problemBase + "unavailable"
+	ProblemInternal        = problemBase + "internal"
+)
+
+// contentTypeProblem is the RFC 9457 media type.
+const contentTypeProblem = "application/problem+json"
+
+// Problem is an RFC 9457 problem detail, and an error handlers return so the
+// one error mapper (handleError) renders it unchanged.
+type Problem struct {
+	Type     string                  `json:"type"`
+	Title    string                  `json:"title"`
+	Status   int                     `json:"status"`
+	Detail   string                  `json:"detail,omitempty"`
+	Instance string                  `json:"instance,omitempty"`
+	Errors   []assessment.FieldError `json:"errors,omitempty"`
+	// RequestID lets a user quote the failing request to support.
+	RequestID string `json:"request_id,omitempty"`
+
+	// header holds extra response headers (WWW-Authenticate).
+	header http.Header
+	// cause is logged, never shown.
+	cause error
+}
+
+// Error describes the problem for logs.
+func (p *Problem) Error() string {
+	if p.cause != nil {
+		return p.Title + ": " + p.Detail + ": " + p.cause.Error()
+	}
+	return p.Title + ": " + p.Detail
+}
+
+// Unwrap returns the underlying cause.
+func (p *Problem) Unwrap() error { return p.cause }
+
+func problem(status int, typ, title, detail string) *Problem {
+	return &Problem{Type: typ, Title: title, Status: status, Detail: detail}
+}
+
+func invalidField(field, reason string) *Problem {
+	p := problem(http.StatusBadRequest, ProblemInvalidRequest, "Invalid request", field+": "+reason)
+	p.Errors = []assessment.FieldError{{Field: field, Reason: reason}}
+	return p
+}
+
+func notFound(detail string) *Problem {
+	return problem(http.StatusNotFound, ProblemNotFound, "Not found", detail)
+}
+
+// unauthorized builds a 401 with the RFC 6750 challenge. An absent token gets
+// a bare challenge; a rejected one says invalid_token.
+func unauthorized(detail string, invalidToken bool, cause error) *Problem {
+	p := problem(http.StatusUnauthorized, ProblemUnauthorized, "Unauthorized", detail)
+	challenge := `Bearer realm="infra-mind"`
+	if invalidToken {
+		challenge += `, error="invalid_token"`
+	}
+	p.header = http.Header{"WWW-Authenticate": {challenge}}
+	p.cause = cause
+	return p
+}
+
+// toProblem maps any error a handler returns to the problem a user sees.
+// It is the only place errors become HTTP statuses.
+func toProblem(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var verr *assessment.ValidationError
+	if errors.As(err, &verr) {
+		p := problem(http.StatusBadRequest, ProblemInvalidRequest, "Invalid assessment request",
+			"The request does not match the assessment request format; see errors for each field.")
+		p.Errors = verr.Errors
+		return p
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return problem(http.StatusRequestEntityTooLarge, ProblemTooLarge, "Request body too large",
+			"The request body exceeds the limit of "+formatBytes(mbe.Limit)+".")
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("No such assessment.")
+	case errors.Is(err, store.ErrBadCursor):
+		return invalidField("cursor", "is not a cursor returned by this API; start again without it")
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			return notFound("No such resource.")
+		case http.StatusMethodNotAllowed:
+			return problem(he.Code, ProblemMethod, "Method not allowed", "This resource does not support the request method.")
+		case http.StatusRequestEntityTooLarge:
+			return problem(he.Code, ProblemTooLarge, "Request body too large", "The request body exceeds the size limit.")
+		case http.StatusUnsupportedMediaType:
+			return problem(he.Code, ProblemUnsupportedType, "Unsupported media type", "Send application/json or application/yaml.")
+		}
+		if he.Code >= 400 && he.Code < 500 {
+			return problem(he.Code, ProblemInvalidRequest, http.StatusText(he.Code), http.StatusText(he.Code)+".")
+		}
+	}
+	p = problem(http.StatusInternalServerError, ProblemInternal, "Internal error",
+		"Something went wrong on our side. Quote the request id if you contact support.")
+	p.cause = err
+	return p
+}
+
+// handleError is echo's HTTPErrorHandler: it renders err as problem JSON and
+// logs server-side failures with their details, which never reach the client.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		// A streaming response already started; only log.
+		s.log.WarnContext(c.Request().Context(), "error after response started",
+			slog.String("error", err.Error()), slog.String("request_id", requestID(c)))
+		return
+	}
+	p := *toProblem(err) // copy: problems may be shared values
+	p.Instance = c.Request().URL.Path
+	p.RequestID = requestID(c)
+	if p.Status >= 500 {
+		s.log.ErrorContext(c.Request().Context(), "request failed",
+			slog.String("error", err.Error()), slog.Int("status", p.Status),
+			slog.String("method", c.Request().Method), slog.String("path", c.Request().URL.Path),
+			slog.String("request_id", p.RequestID))
+	}
+	for k, vs := range p.header {
+		for _, v := range vs {
+			c.Response().Header().Add(k, v)
+		}
+	}
+	body, mErr := json.Marshal(p)
+	if mErr != nil {
+		body = []byte(`{"type":"` + ProblemInternal + `","title":"Internal error","status":500}`)
+		p.Status = http.StatusInternalServerError
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(p.Status)
+		return
+	}
+	_ = c.Blob(p.Status, contentTypeProblem, body)
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	default:
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+}
