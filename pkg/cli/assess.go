@@ -58,14 +58,18 @@ func contentTypeOf(path string) string {
 
 // statusEvent is the part of a progress event the terminal shows.
 type statusEvent struct {
-	Status            string   `json:"status"`
-	Family            string   `json:"family"`
-	CompletedFamilies int      `json:"completed_families"`
-	TotalFamilies     int      `json:"total_families"`
-	Message           string   `json:"message"`
-	MissingFamilies   []string `json:"missing_families"`
-	ReportPath        string   `json:"report_path"`
-	Reason            string   `json:"reason"`
+	Status            string `json:"status"`
+	Family            string `json:"family"`
+	CompletedFamilies int    `json:"completed_families"`
+	TotalFamilies     int    `json:"total_families"`
+	Message           string `json:"message"`
+}
+
+// completedEvent is the part of the completed event the terminal shows.
+type completedEvent struct {
+	Status          string   `json:"status"`
+	MissingFamilies []string `json:"missing_families"`
+	Reason          string   `json:"reason"`
 }
 
 // submitAndFollow submits body, prints progress as it arrives and, when the
@@ -82,20 +86,26 @@ func submitAndFollow(ctx context.Context, c *client.Client, body []byte, content
 	}
 	final := ""
 	err = c.Events(ctx, acc.ID, 0, func(e client.Event) error {
+		if e.Type == "completed" {
+			var c completedEvent
+			if err := json.Unmarshal(e.Data, &c); err != nil {
+				return fmt.Errorf("decode event %d: %w", e.ID, err)
+			}
+			final = c.Status
+			fmt.Fprintf(w, "assessment %s: %s\n", acc.ID, c.Status)
+			if len(c.MissingFamilies) > 0 {
+				fmt.Fprintf(w, "  missing: %s\n", strings.Join(c.MissingFamilies, ", "))
+			}
+			if c.Reason != "" {
+				fmt.Fprintf(w, "  reason: %s\n", c.Reason)
+			}
+			return nil
+		}
 		var s statusEvent
 		if err := json.Unmarshal(e.Data, &s); err != nil {
 			return fmt.Errorf("decode event %d: %w", e.ID, err)
 		}
 		switch {
-		case e.Type == "completed":
-			final = s.Status
-			fmt.Fprintf(w, "assessment %s: %s\n", acc.ID, s.Status)
-			if len(s.MissingFamilies) > 0 {
-				fmt.Fprintf(w, "  missing: %s\n", strings.Join(s.MissingFamilies, ", "))
-			}
-			if s.Reason != "" {
-				fmt.Fprintf(w, "  reason: %s\n", s.Reason)
-			}
 		case s.Family != "":
 			fmt.Fprintf(w, "  [%d/%d] %s\n", s.CompletedFamilies, s.TotalFamilies, s.Message)
 		default:

@@ -90,8 +90,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("devstack: ferretdb dir: %w", err)
 	}
 	fdb, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: fmt.Sprintf("127.0.0.1:%d", cfg.MongoPort)},
-		Logger:    logger.With("component", "ferretdb"),
+		Listener: ferretdb.ListenerConfig{TCP: fmt.Sprintf("127.0.0.1:%d", cfg.MongoPort)},
+		// FerretDB logs every command it does not implement (endSessions, ...)
+		// as a warning; only its errors matter to a developer.
+		Logger:    slog.New(minLevel{Handler: logger.With("component", "ferretdb").Handler(), min: slog.LevelError}),
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + ferretDir + "/",
 	})
@@ -136,4 +138,22 @@ func (s *Stack) Close() {
 		s.nats.WaitForShutdown()
 		s.nats = nil
 	}
+}
+
+// minLevel drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{Handler: h.Handler.WithAttrs(a), min: h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
 }

@@ -163,14 +163,21 @@ func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) error {
 	if err != nil {
 		return fmt.Errorf("mark %s completed on %s: %w", family, id, err)
 	}
+	results, err := s.loadResults(ctx, a)
+	if err != nil {
+		return err
+	}
 	if status := assessment.Status(a.Status); status.Terminal() {
 		// A late result (after the deadline closed the assessment) is kept
 		// and shown as late; completing again is idempotent and covers a
 		// crash between closing and publishing.
-		return s.complete(ctx, a, nil)
+		return s.complete(ctx, a, results)
 	}
 
-	done := completedFamilies(a)
+	// Completeness comes from the results collection (one document per
+	// family), not from the assessment's family marks: on FerretDB two
+	// replicas marking different families at once can lose one mark.
+	done := answered(results)
 	if err := s.publishStatus(ctx, a, string(family), "family_completed", len(done),
 		fmt.Sprintf("%s finished: %s", family, res.GetSummary())); err != nil {
 		return err
@@ -178,7 +185,7 @@ func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) error {
 	if len(done) < len(assessment.Families()) {
 		return nil
 	}
-	return s.finish(ctx, a, nil, "")
+	return s.finish(ctx, a, results, nil, "")
 }
 
 // Sweep closes every overdue assessment as partial (some families answered)
@@ -190,7 +197,11 @@ func (s *Synthesizer) Sweep(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, a := range overdue {
-		done := completedFamilies(a)
+		results, err := s.loadResults(ctx, a)
+		if err != nil {
+			return n, err
+		}
+		done := answered(results)
 		var missing []string
 		for _, f := range assessment.Families() {
 			if !slices.Contains(done, string(f)) {
@@ -198,7 +209,7 @@ func (s *Synthesizer) Sweep(ctx context.Context) (int, error) {
 			}
 		}
 		reason := "deadline passed with no result from: " + strings.Join(missing, ", ")
-		if err := s.finish(ctx, a, missing, reason); err != nil {
+		if err := s.finish(ctx, a, results, missing, reason); err != nil {
 			return n, err
 		}
 		n++
@@ -209,11 +220,7 @@ func (s *Synthesizer) Sweep(ctx context.Context) (int, error) {
 // finish closes the assessment, then writes its report and publishes the
 // outcome. Closing is one atomic update, so when the deadline sweep and the
 // last result race, exactly one status wins and the report follows it.
-func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, missing []string, reason string) error {
-	results, err := s.loadResults(ctx, a)
-	if err != nil {
-		return err
-	}
+func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished, missing []string, reason string) error {
 	status := assessment.StatusCompleted
 	var failed []string
 	for _, f := range assessment.Families() {
@@ -251,12 +258,6 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, missing []
 // outcome. Both are idempotent, so it runs again on every redelivery: a crash
 // between closing and publishing loses nothing.
 func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
-	if results == nil {
-		var err error
-		if results, err = s.loadResults(ctx, a); err != nil {
-			return err
-		}
-	}
 	body, err := marshalReport(buildReport(a, results, s.now()))
 	if err != nil {
 		return bus.Permanent(err)
@@ -271,7 +272,7 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 	}); err != nil {
 		return fmt.Errorf("store report of %s: %w", a.ID, err)
 	}
-	return s.publishOutcome(ctx, a)
+	return s.publishOutcome(ctx, a, answered(results))
 }
 
 func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[string]*inframindv1.AgentResultPublished, error) {
@@ -288,8 +289,7 @@ func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[
 
 // publishOutcome publishes the terminal status event and the completed
 // event; their ids are deterministic, so a repeat is deduplicated.
-func (s *Synthesizer) publishOutcome(ctx context.Context, a store.Assessment) error {
-	done := completedFamilies(a)
+func (s *Synthesizer) publishOutcome(ctx context.Context, a store.Assessment, done []string) error {
 	msg := fmt.Sprintf("assessment %s", a.Status)
 	if a.Reason != "" {
 		msg += ": " + a.Reason
@@ -354,11 +354,11 @@ func (s *Synthesizer) metadata(a store.Assessment, eventID string) *inframindv1.
 	}
 }
 
-// completedFamilies lists, in report order, the families that have answered.
-func completedFamilies(a store.Assessment) []string {
+// answered lists, in report order, the families that have a stored result.
+func answered(results map[string]*inframindv1.AgentResultPublished) []string {
 	var done []string
 	for _, f := range assessment.Families() {
-		if st, ok := a.Families[string(f)]; ok && st.Status == "completed" {
+		if _, ok := results[string(f)]; ok {
 			done = append(done, string(f))
 		}
 	}

@@ -136,7 +136,7 @@ func (w *Worker) Handle(ctx context.Context, e *bus.Event) error {
 		Request:   req,
 		StartedAt: timestamppb.New(started),
 	}
-	for f := range upstream {
+	for _, f := range analysis.Upstream(w.family) {
 		result.UpstreamFamilies = append(result.UpstreamFamilies, string(f))
 	}
 
