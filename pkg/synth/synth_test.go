@@ -1,0 +1,238 @@
+package synth_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/devstack"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/synth"
+)
+
+type env struct {
+	bus   *bus.Bus
+	store *store.Store
+	synth *synth.Synthesizer
+}
+
+// start runs a synthesizer on embedded servers; run=false leaves its
+// consumer stopped so a test can drive the sweep by hand.
+func start(t *testing.T, run bool) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	b, err := bus.Connect(ctx, bus.Config{URL: stack.NATSURL, Name: "synth-test"})
+	require.NoError(t, err)
+	s, err := store.Connect(ctx, stack.MongoURI, "synth_test")
+	require.NoError(t, err)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sy, err := synth.New(b, s, log, synth.Config{AckWait: 2 * time.Second, SweepInterval: time.Hour, DrainTimeout: time.Second}, nil)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	if run {
+		go func() { done <- sy.Run(ctx) }()
+	} else {
+		done <- nil
+	}
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+		_ = s.Close(context.Background())
+		_ = b.Close()
+		stack.Close()
+	})
+	return &env{bus: b, store: s, synth: sy}
+}
+
+func (e *env) create(t *testing.T, tenant, id string, deadline time.Time) {
+	t.Helper()
+	fams := map[string]store.FamilyState{}
+	for _, f := range assessment.Families() {
+		fams[string(f)] = store.FamilyState{Status: store.FamilyPending}
+	}
+	require.NoError(t, e.store.Assessments.Create(context.Background(), store.Assessment{
+		ID: id, TenantID: tenant, Name: "test " + id, Status: string(assessment.StatusQueued),
+		Families: fams, CorrelationID: id, Deadline: deadline,
+	}))
+}
+
+// publishResult publishes a family's result under msgID (a redelivery past
+// the dedup window is a new message id with the same content).
+func (e *env) publishResult(t *testing.T, tenant, id string, f assessment.Family, msgID string) {
+	t.Helper()
+	res := &inframindv1.AgentResultPublished{
+		Metadata: &inframindv1.Metadata{EventId: msgID, TenantId: tenant, AssessmentId: id, Time: timestamppb.Now()},
+		Family:   string(f),
+		Status:   "ok",
+		Summary:  string(f) + " summary",
+		Metrics:  []*inframindv1.Metric{{Name: "n", Value: 1, Unit: "count", Formula: "one", Source: "test"}},
+		Request:  &inframindv1.AssessmentRequest{Name: "x"},
+	}
+	require.NoError(t, e.bus.Publish(context.Background(), bus.Message{
+		ID: msgID, Type: bus.TypeAgentResultPublished, Source: "/test", Subject: bus.SubjectResult(tenant, string(f)),
+		Tenant: tenant, CESubject: id, Time: time.Now(), Data: res,
+	}))
+}
+
+// subjectCounts counts the messages stored per subject in the events stream.
+func (e *env) subjectCounts(t *testing.T) map[string]uint64 {
+	t.Helper()
+	st, err := e.bus.JS.Stream(context.Background(), bus.StreamEvents)
+	require.NoError(t, err)
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(">"))
+	require.NoError(t, err)
+	return info.State.Subjects
+}
+
+func waitStatus(t *testing.T, s *store.Store, tenant, id string, want assessment.Status) store.Assessment {
+	t.Helper()
+	var a store.Assessment
+	require.Eventually(t, func() bool {
+		var err error
+		a, err = s.Assessments.Get(context.Background(), tenant, id)
+		return err == nil && a.Status == string(want)
+	}, 20*time.Second, 50*time.Millisecond, "assessment %s never reached %s (last: %+v)", id, want, a)
+	return a
+}
+
+func TestDuplicateResultsProduceOneOfEverything(t *testing.T) {
+	e := start(t, true)
+	e.create(t, "acme", "a1", time.Now().Add(time.Hour))
+	for _, f := range assessment.Families() {
+		// Each result arrives twice: once within the dedup window (same
+		// id) and once as if redelivered after it (a new id).
+		e.publishResult(t, "acme", "a1", f, "r-"+string(f))
+		e.publishResult(t, "acme", "a1", f, "r-"+string(f))
+		e.publishResult(t, "acme", "a1", f, "again-"+string(f))
+	}
+	waitStatus(t, e.store, "acme", "a1", assessment.StatusCompleted)
+
+	rows, err := e.store.Results.List(context.Background(), "acme", "a1")
+	require.NoError(t, err)
+	require.Len(t, rows, len(assessment.Families()))
+
+	require.Eventually(t, func() bool {
+		return e.subjectCounts(t)[bus.SubjectCompleted("acme", "a1")] == 1
+	}, 10*time.Second, 50*time.Millisecond)
+	// Let every duplicate be handled, then check nothing was published twice.
+	time.Sleep(500 * time.Millisecond)
+	counts := e.subjectCounts(t)
+	require.EqualValues(t, 1, counts[bus.SubjectCompleted("acme", "a1")])
+	// one family_completed per family plus the terminal status
+	require.EqualValues(t, len(assessment.Families())+1, counts[bus.SubjectStatus("acme", "a1")])
+
+	rep, err := e.store.Reports.Get(context.Background(), "acme", "a1")
+	require.NoError(t, err)
+	require.Equal(t, "completed", rep.Status)
+}
+
+func TestSweepClosesOverdueAssessmentsNamingMissingFamilies(t *testing.T) {
+	e := start(t, false)
+	ctx := context.Background()
+	e.create(t, "acme", "none", time.Now().Add(-time.Second))
+	e.create(t, "acme", "some", time.Now().Add(-time.Second))
+	e.create(t, "acme", "later", time.Now().Add(time.Hour))
+	for _, f := range []assessment.Family{assessment.FamilyCloud, assessment.FamilyStrategy} {
+		data := `{"metadata":{"tenant_id":"acme","assessment_id":"some"},"family":"` + string(f) + `","status":"ok","summary":"s"}`
+		require.NoError(t, e.store.Results.Upsert(ctx, store.Result{
+			ID: store.ResultID("acme", "some", string(f)), TenantID: "acme", AssessmentID: "some", Family: string(f), Data: data,
+		}))
+	}
+
+	n, err := e.synth.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+
+	none := waitStatus(t, e.store, "acme", "none", assessment.StatusFailed)
+	require.Len(t, none.MissingFamilies, len(assessment.Families()))
+	some := waitStatus(t, e.store, "acme", "some", assessment.StatusPartial)
+	require.Equal(t, []string{"mlops", "compliance", "research", "simulation"}, some.MissingFamilies)
+	require.Contains(t, some.Reason, "mlops, compliance, research, simulation")
+	later, err := e.store.Assessments.Get(ctx, "acme", "later")
+	require.NoError(t, err)
+	require.Equal(t, "queued", later.Status)
+
+	rep, err := e.store.Reports.Get(ctx, "acme", "some")
+	require.NoError(t, err)
+	var body synth.Report
+	require.NoError(t, json.Unmarshal([]byte(rep.Body), &body))
+	require.Equal(t, "partial", body.Status)
+	require.Equal(t, some.MissingFamilies, body.Missing)
+
+	// A second sweep finds nothing left to close.
+	n, err = e.synth.Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.EqualValues(t, 1, e.subjectCounts(t)[bus.SubjectCompleted("acme", "some")])
+}
+
+func TestLateResultIsKeptButDoesNotReopen(t *testing.T) {
+	e := start(t, true)
+	ctx := context.Background()
+	e.create(t, "acme", "late", time.Now().Add(-time.Second))
+	_, err := e.synth.Sweep(ctx)
+	require.NoError(t, err)
+	waitStatus(t, e.store, "acme", "late", assessment.StatusFailed)
+
+	e.publishResult(t, "acme", "late", assessment.FamilyCloud, "late-cloud")
+	require.Eventually(t, func() bool {
+		rep, err := e.store.Reports.Get(ctx, "acme", "late")
+		if err != nil {
+			return false
+		}
+		var body synth.Report
+		require.NoError(t, json.Unmarshal([]byte(rep.Body), &body))
+		for _, f := range body.Families {
+			if f.Family == "cloud" {
+				return f.Status == "late"
+			}
+		}
+		return false
+	}, 10*time.Second, 50*time.Millisecond)
+	a, err := e.store.Assessments.Get(ctx, "acme", "late")
+	require.NoError(t, err)
+	require.Equal(t, "failed", a.Status)
+}
+
+func TestSweepRacingTheLastResultClosesOnce(t *testing.T) {
+	e := start(t, true)
+	e.create(t, "acme", "race", time.Now().Add(300*time.Millisecond))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		time.Sleep(300 * time.Millisecond)
+		for range 5 {
+			_, err := e.synth.Sweep(context.Background())
+			require.NoError(t, err)
+		}
+	}()
+	for _, f := range assessment.Families() {
+		e.publishResult(t, "acme", "race", f, "race-"+string(f))
+	}
+	wg.Wait()
+	require.Eventually(t, func() bool {
+		a, err := e.store.Assessments.Get(context.Background(), "acme", "race")
+		return err == nil && assessment.Status(a.Status).Terminal()
+	}, 10*time.Second, 50*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	require.EqualValues(t, 1, e.subjectCounts(t)[bus.SubjectCompleted("acme", "race")])
+	a, err := e.store.Assessments.Get(context.Background(), "acme", "race")
+	require.NoError(t, err)
+	rep, err := e.store.Reports.Get(context.Background(), "acme", "race")
+	require.NoError(t, err)
+	require.Equal(t, a.Status, rep.Status, "the report follows the status that won")
+}
