@@ -74,7 +74,7 @@ const (
 type Config struct {
 	URL  string // nats://host:port
 	Name string // client name shown by the server
-	// Replicas for streams (1 for development, 3 in a cluster).
+	// Replicas for streams (default 1 for development; 3 in a cluster).
 	Replicas int
 	// MaxAge of retained messages in the streams (default 7 days).
 	MaxAge time.Duration

@@ -530,3 +530,46 @@ func TestUndecodableMatchesPermanent(t *testing.T) {
 	require.Contains(t, err.Error(), "bad json")
 	require.ErrorIs(t, bus.Permanent(errors.New("x")), bus.ErrPermanent)
 }
+
+func TestEventForMatchesWhatAHandlerReceives(t *testing.T) {
+	t.Parallel()
+	m := statusMessage("acme", "a-1", "id-1", 2)
+	e, err := bus.EventFor(context.Background(), m)
+	require.NoError(t, err)
+	require.Equal(t, "id-1", e.ID)
+	require.Equal(t, "acme", e.Tenant)
+	require.Equal(t, "1.0", e.Headers.Get("ce-specversion"))
+	require.False(t, e.Time.IsZero())
+	var got inframindv1.AssessmentStatusChanged
+	require.NoError(t, e.Decode(&got))
+	require.EqualValues(t, 2, got.CompletedFamilies)
+	require.Error(t, e.InProgress())
+	_, err = bus.EventFor(context.Background(), bus.Message{})
+	require.Error(t, err)
+}
+
+func TestInProgressKeepsLongHandlerFromRedelivery(t *testing.T) {
+	t.Parallel()
+	b := startBus(t)
+	require.NoError(t, b.Publish(context.Background(), statusMessage("acme", "a-1", "long-1", 1)))
+	var calls atomic.Int32
+	spec := fastSpec("long")
+	spec.Concurrency = 2 // a free slot would take a redelivery at once
+	stop := runConsume(t, b, spec, 5*time.Second, func(_ context.Context, e *bus.Event) error {
+		calls.Add(1)
+		// Three times AckWait in all, heartbeating at less than half of it.
+		for range 8 {
+			time.Sleep(spec.AckWait * 3 / 8)
+			if err := e.InProgress(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.Eventually(t, func() bool {
+		info := consumerInfo(t, b, bus.StreamEvents, "long")
+		return info.AckFloor.Stream == 1 && info.NumAckPending == 0
+	}, 10*time.Second, 50*time.Millisecond)
+	require.NoError(t, stop())
+	require.Equal(t, int32(1), calls.Load())
+}

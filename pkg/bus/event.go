@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,4 +108,29 @@ func (e *Event) Decode(v any) error {
 		return Undecodable(fmt.Errorf("decode %s event %s into %T: %w", e.Type, e.ID, v, err))
 	}
 	return nil
+}
+
+// EventFor builds the Event a handler would receive for m on its first
+// delivery, without a broker: the same headers (including the trace context
+// of ctx) and encoded data. It lets handler tests run without NATS; such an
+// event has no stream sequence and InProgress reports an error.
+func EventFor(ctx context.Context, m Message) (*Event, error) {
+	msg, err := buildMsg(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	h := msg.Header
+	e := &Event{
+		ID:         m.ID,
+		Type:       m.Type,
+		Source:     m.Source,
+		Subject:    m.Subject,
+		Tenant:     m.Tenant,
+		CESubject:  m.CESubject,
+		Data:       msg.Data,
+		Headers:    h,
+		Deliveries: 1,
+	}
+	e.Time, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderTime))
+	return e, nil
 }
