@@ -239,6 +239,10 @@ func leafReason(k jsonschema.ErrorKind) string {
 		if want == "integer" && k.Got == "number" {
 			return "must be a whole number"
 		}
+		if want == "string" && k.Got == "boolean" {
+			// YAML 1.1 reads yes/no/on/off as booleans, so region "no" (Norway) arrives as false.
+			return `must be text, not true/false (in YAML, quote values such as "no", "yes", "on" or "off")`
+		}
 		switch want {
 		case "integer":
 			want = "a whole number"

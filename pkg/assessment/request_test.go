@@ -111,6 +111,7 @@ func TestParseRequestRejects(t *testing.T) {
 		{name: "bad provider", doc: strings.Replace(validYAML, "regions: [us]", "regions: [us]\n  provider_preference: [oracle]", 1), field: "business.provider_preference[0]", reason: "aws, azure, gcp"},
 		{name: "bad region", doc: strings.Replace(validYAML, "regions: [us]", "regions: [USA]", 1), field: "business.regions[0]", reason: "two-letter lowercase region code"},
 		{name: "bad regime", doc: strings.Replace(validYAML, "regions: [us]", "regions: [us]\n  compliance: [hippa]", 1), field: "business.compliance[0]", reason: `got "hippa"`},
+		{name: "unquoted yaml boolean", doc: strings.Replace(validYAML, "regions: [us]", "regions: [us, no]", 1), field: "business.regions[1]", reason: `quote values such as "no"`},
 		{name: "duplicate regime", doc: strings.Replace(validYAML, "regions: [us]", "regions: [us]\n  compliance: [gdpr, gdpr]", 1), field: "business.compliance", reason: "same value twice"},
 		{name: "negative budget", doc: strings.Replace(validYAML, "regions: [us]", "regions: [us]\n  monthly_budget_usd: -1", 1), field: "business.monthly_budget_usd", reason: "at least 0"},
 		{name: "unknown field", doc: strings.Replace(validYAML, "regions: [us]", "regions: [us]\n  colour: blue", 1), field: "business.colour", reason: "is not a known field"},
