@@ -11,12 +11,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 	"github.com/alicebob/miniredis/v2"
 	"github.com/nats-io/nats-server/v2/server"
 )
+
+// ferretNewMu serialises ferretdb.New across the process (see Start).
+var ferretNewMu sync.Mutex
 
 // Config for Start. Empty addresses pick a free loopback port.
 type Config struct {
@@ -89,6 +93,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := os.MkdirAll(ferretDir, 0o750); err != nil {
 		return nil, fmt.Errorf("devstack: ferretdb dir: %w", err)
 	}
+	// ferretdb.New writes a package variable of FerretDB's (its version
+	// info), so stacks started at once in parallel tests must take turns.
+	ferretNewMu.Lock()
 	fdb, err := ferretdb.New(&ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: fmt.Sprintf("127.0.0.1:%d", cfg.MongoPort)},
 		// FerretDB logs every command it does not implement (endSessions, ...)
@@ -97,6 +104,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + ferretDir + "/",
 	})
+	ferretNewMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("devstack: ferretdb: %w", err)
 	}

@@ -127,7 +127,7 @@ func (s *Synthesizer) Run(ctx context.Context) error {
 func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) error {
 	var res inframindv1.AgentResultPublished
 	if err := e.Decode(&res); err != nil {
-		return bus.Undecodable(err)
+		return err // already marked undecodable: dead-lettered, never retried
 	}
 	meta := res.GetMetadata()
 	tenant, id := meta.GetTenantId(), meta.GetAssessmentId()

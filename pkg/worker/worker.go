@@ -191,13 +191,13 @@ func (w *Worker) decode(e *bus.Event) (*inframindv1.Metadata, *inframindv1.Asses
 	case bus.TypeAssessmentRequested:
 		var cmd inframindv1.RequestAssessment
 		if err := e.Decode(&cmd); err != nil {
-			return nil, nil, nil, bus.Undecodable(err)
+			return nil, nil, nil, err // already marked undecodable
 		}
 		meta, req = cmd.GetMetadata(), cmd.GetRequest()
 	case bus.TypeAgentResultPublished:
 		var res inframindv1.AgentResultPublished
 		if err := e.Decode(&res); err != nil {
-			return nil, nil, nil, bus.Undecodable(err)
+			return nil, nil, nil, err
 		}
 		f, ok := assessment.ParseFamily(res.GetFamily())
 		if !ok {
