@@ -58,6 +58,13 @@ func runConsume(t testing.TB, b *bus.Bus, spec bus.ConsumerSpec, drain time.Dura
 	errc := make(chan error, 1)
 	go func() { errc <- b.Consume(ctx, spec, drain, h) }()
 	t.Cleanup(cancel)
+	// Return once the durable exists, so callers may poll its state at once.
+	require.Eventually(t, func() bool {
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+		defer ccancel()
+		_, err := b.JS.Consumer(cctx, spec.Stream, spec.Durable)
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond, "consumer %s declared", spec.Durable)
 	return func() error {
 		cancel()
 		select {
