@@ -35,6 +35,9 @@ const (
 	DefaultReportCacheTTL    = 5 * time.Minute
 	// shutdownGrace bounds how long Serve waits for in-flight requests.
 	shutdownGrace = 10 * time.Second
+	// bodyReadTimeout bounds reading a request body, so a client trickling
+	// bytes cannot hold a connection.
+	bodyReadTimeout = 30 * time.Second
 )
 
 // Config tunes the gateway. Zero values take the defaults above.
@@ -120,10 +123,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.echo = s.routes()
 	s.srv = &http.Server{
 		Handler: s.echo,
-		// No WriteTimeout: SSE responses stay open for the life of an
-		// assessment. Header and idle timeouts still bound slow clients.
+		// No ReadTimeout or WriteTimeout: both are connection deadlines that
+		// would cut SSE responses, which stay open for the life of an
+		// assessment (an expired read deadline also cancels the request
+		// context). Headers are bounded here and bodies per request in limitBody.
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
 	return s, nil
@@ -138,9 +142,7 @@ func (s *Server) routes() *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
-		Generator: newRequestID,
-	}))
+	e.Use(assignRequestID)
 	e.Use(securityHeaders)
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{

@@ -576,8 +576,48 @@ func TestErrorsNeverLeakOrPanic(t *testing.T) {
 	resp := e.do(t, http.MethodDelete, "/v1/assessments", "acme", "", nil, nil)
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 	resp.Body.Close()
+	resp = e.do(t, http.MethodGet, "/healthz", "", "", nil, map[string]string{"X-Request-Id": "client-abc.1"})
+	require.Equal(t, "client-abc.1", resp.Header.Get("X-Request-Id"), "a well-formed client id is kept")
+	resp.Body.Close()
+	resp = e.do(t, http.MethodGet, "/healthz", "", "", nil, map[string]string{"X-Request-Id": strings.Repeat("x", 500)})
+	require.Len(t, resp.Header.Get("X-Request-Id"), 32, "an oversized client id is replaced")
+	resp.Body.Close()
 	resp = e.do(t, http.MethodGet, "/nowhere", "", "", nil, nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	require.Equal(t, contentTypeProblem, resp.Header.Get("Content-Type"))
 	resp.Body.Close()
+}
+
+func TestServeShutsDownWithOpenStreams(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{Addr: "127.0.0.1:0", KeepAlive: time.Hour})
+	id := e.create(t, "acme", "served")
+	require.NoError(t, e.srv.Listen())
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- e.srv.Serve(ctx) }()
+
+	req, err := http.NewRequest(http.MethodGet, "http://"+e.srv.Addr()+"/v1/assessments/"+id+"/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+e.token("acme"))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	s := readSSE(resp.Body)
+	require.Equal(t, "queued/", statusOf(t, s.next(t)))
+
+	cancel()
+	select {
+	case err := <-served:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return with a stream open")
+	}
+	select {
+	case _, ok := <-s.Events:
+		require.False(t, ok, "the stream ends on shutdown")
+	case <-time.After(15 * time.Second):
+		t.Fatal("stream still open after shutdown")
+	}
 }

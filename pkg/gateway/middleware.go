@@ -29,7 +29,38 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// requestID returns the id the RequestID middleware put on the response.
+// maxRequestIDLen bounds a client-supplied X-Request-Id; it is logged and
+// stored as the assessment's correlation id.
+const maxRequestIDLen = 128
+
+// assignRequestID keeps a well-formed X-Request-Id from the client (so a
+// caller can correlate its own logs) and otherwise makes one, and echoes it
+// on the response.
+func assignRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// requestID returns the id assignRequestID put on the response.
 func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
@@ -136,6 +167,9 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.ContentLength > s.cfg.BodyLimit {
 			return &http.MaxBytesError{Limit: s.cfg.BodyLimit}
 		}
+		// Not supported by every ResponseWriter (httptest recorders); the
+		// size limit still applies then.
+		_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.BodyLimit)
 		return next(c)
 	}
