@@ -57,14 +57,21 @@ func newEnv(t *testing.T, cfg Config) *env {
 	devstackStart.Unlock()
 	require.NoError(t, err)
 	t.Cleanup(stack.Close)
+	return newEnvAt(t, cfg, stack.NATSURL, stack.MongoURI, stack.RedisURL)
+}
 
-	b, err := bus.Connect(ctx, bus.Config{URL: stack.NATSURL, Name: "gateway-test"})
+// newEnvAt builds the gateway against servers at the given addresses.
+func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := bus.Connect(ctx, bus.Config{URL: natsURL, Name: "gateway-test"})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
-	st, err := store.Connect(ctx, stack.MongoURI, "gw_"+strings.ReplaceAll(uuid.NewString()[:8], "-", ""))
+	st, err := store.Connect(ctx, mongoURI, "gw_"+strings.ReplaceAll(uuid.NewString()[:8], "-", ""))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
-	ch, err := cache.Connect(ctx, stack.RedisURL)
+	ch, err := cache.Connect(ctx, redisURL)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ch.Close() })
 
