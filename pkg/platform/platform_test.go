@@ -36,13 +36,24 @@ type tb interface {
 	Cleanup(func())
 }
 
+// servers are where a system's broker, store and cache are.
+type servers struct {
+	nats, mongo, mongoDB, redis string
+}
+
 // startSystem runs the embedded servers and a platform hosting roles.
 func startSystem(t tb, roles platform.Roles, assessmentTimeout time.Duration) *system {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir()})
+	stack, err := devstack.Start(context.Background(), devstack.Config{DataDir: t.TempDir()})
 	require.NoError(t, err)
+	t.Cleanup(stack.Close)
+	return startSystemOn(t, servers{nats: stack.NATSURL, mongo: stack.MongoURI, mongoDB: "e2e", redis: stack.RedisURL}, roles, assessmentTimeout)
+}
 
+// startSystemOn runs a platform hosting roles against srv.
+func startSystemOn(t tb, srv servers, roles platform.Roles, assessmentTimeout time.Duration) *system {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	key, err := auth.GenerateKey()
 	require.NoError(t, err)
 	pub, _ := key.Public().(ed25519.PublicKey)
@@ -52,10 +63,10 @@ func startSystem(t tb, roles platform.Roles, assessmentTimeout time.Duration) *s
 	metrics, err := telemetry.NewMetrics(reg)
 	require.NoError(t, err)
 	cfg := platform.Config{
-		Common: platform.Common{NATSURL: stack.NATSURL, StreamReplicas: 1, ShutdownTimeout: 5 * time.Second, Concurrency: 4},
-		Store:  platform.StoreConfig{MongoURI: stack.MongoURI, MongoDatabase: "e2e"},
+		Common: platform.Common{NATSURL: srv.nats, StreamReplicas: 1, ShutdownTimeout: 5 * time.Second, Concurrency: 4},
+		Store:  platform.StoreConfig{MongoURI: srv.mongo, MongoDatabase: srv.mongoDB},
 		Gateway: platform.GatewayConfig{
-			HTTPAddr: "127.0.0.1:0", RedisURL: stack.RedisURL, BodyLimitBytes: 1 << 20,
+			HTTPAddr: "127.0.0.1:0", RedisURL: srv.redis, BodyLimitBytes: 1 << 20,
 			AssessmentTimeout: assessmentTimeout, SSEKeepAlive: time.Second, ReportCacheTTL: time.Minute,
 		},
 		Synth: platform.SynthConfig{SweepInterval: 200 * time.Millisecond},
@@ -72,13 +83,15 @@ func startSystem(t tb, roles platform.Roles, assessmentTimeout time.Duration) *s
 		cancel()
 		require.NoError(t, <-done)
 		p.Close(context.Background())
-		stack.Close()
 	})
 
 	sign := func(tenant string) string {
 		tok, err := signer.Issue("user-"+tenant, tenant, []string{"owner"}, time.Hour)
 		require.NoError(t, err)
 		return tok
+	}
+	if !roles.Gateway {
+		return &system{sign: sign}
 	}
 	base := "http://" + p.GatewayAddr()
 	c, err := client.New(base, sign("acme"), nil)
