@@ -88,7 +88,24 @@ type Config struct {
 	ReconnectWait time.Duration
 	// Logger receives connection and consumer events (nil: slog.Default()).
 	Logger *slog.Logger
+	// Observer is told every settled message and every publish (metrics); may be nil.
+	Observer Observer
 }
+
+// Observer receives what the bus does, for metrics. Outcomes are "ack",
+// "nak", "deadletter", and "abandoned" (left for redelivery at shutdown).
+// Published is called once per message the stream stored, not for a
+// duplicate it dropped.
+type Observer interface {
+	Handled(consumer, outcome string, took time.Duration)
+	Published(eventType string)
+}
+
+// noObserver is used when Config.Observer is nil.
+type noObserver struct{}
+
+func (noObserver) Handled(string, string, time.Duration) {}
+func (noObserver) Published(string)                      {}
 
 // Bus is a connection to JetStream with Infra Mind's streams declared.
 type Bus struct {
@@ -96,6 +113,7 @@ type Bus struct {
 	JS jetstream.JetStream
 
 	log    *slog.Logger
+	obs    Observer
 	closed chan struct{}
 }
 
@@ -195,7 +213,11 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 			return nil, fmt.Errorf("bus: declare stream %s: %w", sc.Name, err)
 		}
 	}
-	return &Bus{NC: nc, JS: js, log: log, closed: closed}, nil
+	var obs Observer = noObserver{}
+	if cfg.Observer != nil {
+		obs = cfg.Observer
+	}
+	return &Bus{NC: nc, JS: js, log: log, obs: obs, closed: closed}, nil
 }
 
 // closeWait bounds how long Close waits for the drain to finish.
@@ -242,4 +264,11 @@ func (b *Bus) logger() *slog.Logger {
 		return slog.Default()
 	}
 	return b.log
+}
+
+func (b *Bus) observer() Observer {
+	if b.obs == nil {
+		return noObserver{}
+	}
+	return b.obs
 }

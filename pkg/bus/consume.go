@@ -264,9 +264,13 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 	ctx = propagation.TraceContext{}.Extract(ctx, HeaderCarrier(msg.Headers()))
 	log := r.log.With("id", ev.ID, "subject", ev.Subject, "stream_seq", ev.StreamSeq, "deliveries", ev.Deliveries)
 
+	start := time.Now()
 	herr := r.call(ctx, ev, log)
+	took := time.Since(start)
+	obs := r.b.observer()
 	if r.abandoned.Load() {
 		log.Warn("handler finished after the drain timeout; message left for redelivery", "err", herr)
+		obs.Handled(r.spec.Durable, "abandoned", took)
 		return
 	}
 	opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
@@ -278,12 +282,16 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		log.Debug("acked")
+		obs.Handled(r.spec.Durable, "ack", took)
 	case errors.Is(herr, ErrPermanent):
 		r.deadLetter(opCtx, msg, ev, reasonOf(herr), log)
+		obs.Handled(r.spec.Durable, "deadletter", took)
 	case r.spec.MaxDeliver > 0 && ev.Deliveries >= uint64(r.spec.MaxDeliver):
 		reason := fmt.Sprintf("max deliveries (%d) exceeded: %s", r.spec.MaxDeliver, reasonOf(herr))
 		r.deadLetter(opCtx, msg, ev, reason, log)
+		obs.Handled(r.spec.Durable, "deadletter", took)
 	default:
+		obs.Handled(r.spec.Durable, "nak", took)
 		delay := r.spec.nakDelay(ev.Deliveries)
 		log.Warn("handler failed; retrying", "err", herr, "delay", delay)
 		if err := msg.NakWithDelay(delay); err != nil {

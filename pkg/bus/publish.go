@@ -96,7 +96,9 @@ func (b *Bus) Publish(ctx context.Context, m Message) error {
 	}
 	if ack.Duplicate {
 		b.logger().Debug("duplicate publish ignored by the stream", "id", m.ID, "subject", m.Subject, "stream", ack.Stream)
+		return nil
 	}
+	b.observer().Published(m.Type)
 	return nil
 }
 

@@ -74,6 +74,7 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 
 	p.Bus, err = bus.Connect(ctx, bus.Config{
 		URL: cfg.NATSURL, Name: "infra-mind", Replicas: cfg.StreamReplicas, Logger: d.Logger,
+		Observer: d.Metrics.Messages(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)

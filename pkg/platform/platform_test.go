@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -185,6 +187,25 @@ func TestExampleAssessmentRunsEndToEnd(t *testing.T) {
 			require.Equal(t, "completed", got.Status)
 		})
 	}
+
+	// The bus reports what it handled to the metrics every service serves
+	// (the synthesizer acks its last message just after announcing completion).
+	want := []string{
+		`inframind_messages_handled_total{consumer="family-cloud",outcome="ack"} 3`,
+		`inframind_messages_handled_total{consumer="synthesizer",outcome="ack"} 18`,
+		`inframind_messages_published_total{type="dev.inframind.assessment.completed.v1"} 3`,
+		`inframind_assessments_finished_total{status="completed"} 3`,
+	}
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		resp, err := http.Get(sys.base + "/metrics")
+		require.NoError(c, err)
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(c, err)
+		for _, w := range want {
+			assert.Contains(c, string(body), w)
+		}
+	}, 10*time.Second, 100*time.Millisecond)
 }
 
 func TestAnotherTenantCannotSeeTheAssessment(t *testing.T) {

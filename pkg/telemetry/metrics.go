@@ -3,6 +3,7 @@ package telemetry
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,6 +18,8 @@ const (
 	OutcomeNak        = "nak"
 	OutcomeTerm       = "term"
 	OutcomeDeadLetter = "deadletter"
+	// OutcomeAbandoned: the handler outlived the shutdown drain; the message is redelivered later.
+	OutcomeAbandoned = "abandoned"
 )
 
 // NewRegistry returns a Prometheus registry with the Go runtime and process collectors, so every service
@@ -122,4 +125,22 @@ func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error)
 	}
 	var zero T
 	return zero, fmt.Errorf("register metric: %w", err)
+}
+
+// MessageObserver records the bus's settled messages and publishes on
+// Metrics (it satisfies bus.Observer).
+type MessageObserver struct{ m *Metrics }
+
+// Messages returns the observer that records message metrics.
+func (m *Metrics) Messages() MessageObserver { return MessageObserver{m: m} }
+
+// Handled records one settled message.
+func (o MessageObserver) Handled(consumer, outcome string, took time.Duration) {
+	o.m.MessagesHandled.WithLabelValues(consumer, outcome).Inc()
+	o.m.HandlerSeconds.WithLabelValues(consumer).Observe(took.Seconds())
+}
+
+// Published records one published message of eventType.
+func (o MessageObserver) Published(eventType string) {
+	o.m.Published.WithLabelValues(eventType).Inc()
 }
