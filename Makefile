@@ -1,0 +1,101 @@
+# Infra Mind: the commands people and CI use. `make help` lists them.
+#
+# Everything runs from the repository root in go.work mode, so the package
+# patterns below cover every module of the workspace.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO ?= go
+
+# Modules of the workspace (each has its own go.mod) and their packages. A
+# pattern such as ./services/... cannot span several modules, so each module
+# gets its own ./<module>/... pattern.
+SERVICES     := $(patsubst services/%/main.go,%,$(wildcard services/*/main.go))
+SERVICE_MODS := $(patsubst %/go.mod,%,$(wildcard services/*/go.mod))
+MODULES      := pkg $(SERVICE_MODS) deploy
+PKGS         := $(foreach m,$(MODULES),./$(m)/...)
+
+# Packages that hold integration tests (they need the servers scripts/integration.sh starts).
+INTEGRATION_PKGS := $(foreach m,pkg $(SERVICE_MODS),./$(m)/...)
+
+# Benchmarks: the raw JetStream baseline (pkg/bus) and the end-to-end pipeline (pkg/platform).
+BENCH_PKGS := ./pkg/bus/ ./pkg/platform/
+BENCHTIME  ?= 2s
+
+# Tools run through `go run` at pinned versions: nothing is installed globally.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+BUF_VERSION := v1.75.0
+BUF := $(GO) run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+
+BIN_DIR := bin
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## run the whole system in one process on embedded servers (data under ./data)
+	$(GO) run ./services/cli dev
+
+.PHONY: build
+build: ## build every service binary into ./bin (the CLI as bin/infra-mind)
+	@mkdir -p $(BIN_DIR)
+	@for svc in $(SERVICES); do \
+		out=$$svc; [ "$$svc" = cli ] && out=infra-mind; \
+		echo "go build -o $(BIN_DIR)/$$out ./services/$$svc"; \
+		CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN_DIR)/$$out ./services/$$svc; \
+	done
+
+.PHONY: test
+test: ## hermetic tests of every module (embedded servers, random ports, temp dirs)
+	$(GO) test -count=1 $(PKGS)
+
+.PHONY: test-integration
+test-integration: ## integration tests against real nats-server, FerretDB on PostgreSQL and Redis
+	bash scripts/integration.sh $(GO) test -count=1 -tags integration -run Integration -p 1 $(INTEGRATION_PKGS)
+
+.PHONY: bench
+bench: ## benchmarks: JetStream publish+consume baseline and end-to-end assessments
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime=$(BENCHTIME) $(BENCH_PKGS)
+
+.PHONY: lint
+lint: fmt-check vet golangci-lint ## gofmt, go vet and golangci-lint
+
+.PHONY: fmt-check
+fmt-check: ## fail when a Go file is not gofmt-formatted
+	@files=$$(gofmt -l $(MODULES)); \
+	if [ -n "$$files" ]; then echo "gofmt needed on:"; echo "$$files"; exit 1; fi
+
+.PHONY: fmt
+fmt: ## gofmt every module in place
+	gofmt -w $(MODULES)
+
+.PHONY: vet
+vet: ## go vet every module (integration-tagged files included)
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags integration $(PKGS)
+
+.PHONY: golangci-lint
+golangci-lint: ## golangci-lint with .golangci.yml (built through go run at a pinned version)
+	$(GOLANGCI_LINT) run $(PKGS)
+
+.PHONY: generate
+generate: ## lint the protobuf schemas and regenerate pkg/gen
+	cd proto && $(BUF) lint && $(BUF) generate
+
+.PHONY: check-generated
+check-generated: generate ## fail when the committed pkg/gen differs from what `make generate` writes
+	@git diff --exit-code -- pkg/gen || { echo "pkg/gen is out of date: run make generate and commit"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- pkg/gen); \
+	if [ -n "$$untracked" ]; then echo "untracked generated files:"; echo "$$untracked"; exit 1; fi
+
+.PHONY: ci
+ci: ## what .ci/run does
+	bash .ci/run
+
+.PHONY: clean
+clean: ## remove build outputs (not ./data)
+	rm -rf $(BIN_DIR)
