@@ -19,6 +19,7 @@ PKGS         := $(foreach m,$(MODULES),./$(m)/...)
 
 # Packages that hold integration tests (they need the servers scripts/integration.sh starts).
 INTEGRATION_PKGS := $(foreach m,pkg $(SERVICE_MODS),./$(m)/...)
+INTEGRATION_LOG  := .ci/cache/logs/integration-tests.log
 
 # Benchmarks: the raw JetStream baseline (pkg/bus) and the end-to-end pipeline (pkg/platform).
 BENCH_PKGS := ./pkg/bus/ ./pkg/platform/
@@ -55,7 +56,14 @@ test: ## hermetic tests of every module (embedded servers, random ports, temp di
 
 .PHONY: test-integration
 test-integration: ## integration tests against real nats-server, FerretDB on PostgreSQL and Redis
-	bash scripts/integration.sh $(GO) test -count=1 -tags integration -run Integration -p 1 $(INTEGRATION_PKGS)
+	@mkdir -p $(dir $(INTEGRATION_LOG))
+	@status=0; \
+	bash scripts/integration.sh $(GO) test -count=1 -v -tags integration -run Integration -p 1 $(INTEGRATION_PKGS) \
+		2>&1 | tee $(INTEGRATION_LOG) || status=$$?; \
+	passed=$$(grep -c '^--- PASS: ' $(INTEGRATION_LOG) || true); \
+	failed=$$(grep -c '^--- FAIL: ' $(INTEGRATION_LOG) || true); \
+	echo; echo "integration: $$passed passed, $$failed failed"; \
+	exit $$status
 
 .PHONY: bench
 bench: ## benchmarks: JetStream publish+consume baseline and end-to-end assessments
