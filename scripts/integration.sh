@@ -10,7 +10,10 @@
 #     (the machine's Debian nats-server on 4222 is older than the JetStream
 #     features we rely on, and broker-restart tests need a binary we own);
 #   - FerretDB v1.24.2 on the machine's PostgreSQL (127.0.0.1:5432, user
-#     postgres, trust auth), in a database dropped and recreated each run;
+#     postgres, trust auth), in a fresh database per run (inframind_it_<pid>,
+#     so that runs side by side on one machine do not drop each other's data),
+#     dropped when the run ends; databases left by runs that were killed are
+#     dropped at the next start;
 #   - the machine's Redis on 127.0.0.1:6379 (checked, not started).
 # It fails loudly when PostgreSQL or Redis is not reachable: an integration run
 # that silently skipped its servers would prove nothing.
@@ -23,7 +26,8 @@
 #
 # Settings (environment, all optional):
 #   IM_IT_CACHE_DIR    where pinned binaries and logs live (default .ci/cache)
-#   IM_IT_PG_HOST/PORT/USER/DATABASE   PostgreSQL for FerretDB
+#   IM_IT_PG_HOST/PORT/USER            PostgreSQL for FerretDB
+#   IM_IT_PG_DATABASE  database for FerretDB (default inframind_it_<pid>)
 #   IM_IT_REDIS_HOST/PORT/DB           Redis handed to the tests
 set -euo pipefail
 
@@ -38,7 +42,8 @@ LOG_DIR=$CACHE_DIR/logs
 PG_HOST=${IM_IT_PG_HOST:-127.0.0.1}
 PG_PORT=${IM_IT_PG_PORT:-5432}
 PG_USER=${IM_IT_PG_USER:-postgres}
-PG_DATABASE=${IM_IT_PG_DATABASE:-inframind_it}
+PG_DB_PREFIX=inframind_it_
+PG_DATABASE=${IM_IT_PG_DATABASE:-$PG_DB_PREFIX$$}
 REDIS_HOST=${IM_IT_REDIS_HOST:-127.0.0.1}
 REDIS_PORT=${IM_IT_REDIS_PORT:-6379}
 REDIS_DB=${IM_IT_REDIS_DB:-5}
@@ -274,11 +279,25 @@ command -v psql >/dev/null 2>&1 ||
 install_nats
 install_ferretdb
 
-log "recreating PostgreSQL database $PG_DATABASE for FerretDB"
-PGOPTIONS="-c client_min_messages=warning" psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -w -q -v ON_ERROR_STOP=1 \
-	-c "DROP DATABASE IF EXISTS \"$PG_DATABASE\" WITH (FORCE)" \
-	-c "CREATE DATABASE \"$PG_DATABASE\"" >/dev/null ||
-	die "could not recreate PostgreSQL database $PG_DATABASE"
+pg() {
+	PGOPTIONS="-c client_min_messages=warning" psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres \
+		-w -q -v ON_ERROR_STOP=1 "$@"
+}
+
+# Drop the databases of earlier runs whose process is gone (killed before its
+# cleanup could run).
+for db in $(pg -tAc "SELECT datname FROM pg_database WHERE datname LIKE '${PG_DB_PREFIX}%'"); do
+	pid=${db#"$PG_DB_PREFIX"}
+	case $pid in '' | *[!0-9]*) continue ;; esac
+	if [ "$pid" != "$$" ] && ! kill -0 "$pid" 2>/dev/null; then
+		log "dropping $db, left by a run that no longer exists"
+		pg -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true
+	fi
+done
+
+log "creating PostgreSQL database $PG_DATABASE for FerretDB"
+pg -c "DROP DATABASE IF EXISTS \"$PG_DATABASE\" WITH (FORCE)" -c "CREATE DATABASE \"$PG_DATABASE\"" >/dev/null ||
+	die "could not create PostgreSQL database $PG_DATABASE"
 DB_CREATED=1
 
 start_nats
