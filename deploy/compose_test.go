@@ -362,3 +362,88 @@ func writeFile(t *testing.T, root, name, content string) {
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 }
+
+// TestDockerfileCopiesTheWorkspace checks that deploy/Dockerfile copies every
+// module go.work names (the workspace build fails without one) and that
+// deploy/Dockerfile.dockerignore lets each copied path into the build context.
+func TestDockerfileCopiesTheWorkspace(t *testing.T) {
+	t.Parallel()
+
+	dockerfile := readLines(t, filepath.Join(repoRoot, "deploy", "Dockerfile"))
+	ignore := readLines(t, filepath.Join(repoRoot, "deploy", "Dockerfile.dockerignore"))
+
+	var copied []string
+	for _, line := range dockerfile {
+		fields := strings.Fields(line)
+		if len(fields) < 3 || !strings.EqualFold(fields[0], "COPY") || strings.HasPrefix(fields[1], "--from") {
+			continue
+		}
+		for _, src := range fields[1 : len(fields)-1] {
+			if !strings.HasPrefix(src, "--") {
+				copied = append(copied, filepath.Clean(src))
+			}
+		}
+	}
+	require.NotEmpty(t, copied, "deploy/Dockerfile copies nothing from the build context")
+
+	allowed := map[string]bool{}
+	for _, line := range ignore {
+		if rest, ok := strings.CutPrefix(line, "!"); ok {
+			allowed[filepath.Clean(rest)] = true
+		}
+	}
+	for _, src := range copied {
+		_, err := os.Stat(filepath.Join(repoRoot, src))
+		require.NoError(t, err, "deploy/Dockerfile copies %s, which does not exist", src)
+		require.True(t, allowed[src], "deploy/Dockerfile.dockerignore must let %s into the build context", src)
+	}
+
+	covered := func(module string) bool {
+		for _, src := range copied {
+			if src == module || src == filepath.Join(module, "go.mod") || strings.HasPrefix(module, src+string(filepath.Separator)) {
+				return true
+			}
+		}
+		return false
+	}
+	modules := workspaceModules(t)
+	require.Contains(t, modules, "pkg")
+	for _, m := range modules {
+		require.True(t, covered(m), "go.work uses ./%s, which deploy/Dockerfile does not copy", m)
+	}
+}
+
+// workspaceModules returns the folders listed in go.work's use directives.
+func workspaceModules(t *testing.T) []string {
+	t.Helper()
+	var modules []string
+	inUse := false
+	for _, line := range readLines(t, filepath.Join(repoRoot, "go.work")) {
+		switch {
+		case line == "use (":
+			inUse = true
+		case inUse && line == ")":
+			inUse = false
+		case inUse:
+			modules = append(modules, filepath.Clean(line))
+		case strings.HasPrefix(line, "use "):
+			modules = append(modules, filepath.Clean(strings.TrimPrefix(line, "use ")))
+		}
+	}
+	return modules
+}
+
+// readLines returns the trimmed, non-empty, non-comment lines of a file.
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var lines []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
