@@ -250,6 +250,17 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 		}
 		s.log.InfoContext(ctx, "assessment finished", "assessment_id", a.ID, "tenant_id", a.TenantID,
 			"status", closed.Status, "missing", closed.MissingFamilies)
+		// Another handler may still be about to publish its family's
+		// progress; publishing every family's event here first (the same
+		// ids, so deduplicated) keeps each one ahead of the terminal events
+		// in the stream, where a reader stops.
+		done := answered(results)
+		for i, f := range done {
+			if err := s.publishStatus(ctx, a, f, "family_completed", i+1,
+				fmt.Sprintf("%s finished: %s", f, results[f].GetSummary())); err != nil {
+				return err
+			}
+		}
 	}
 	return s.complete(ctx, closed, results)
 }
