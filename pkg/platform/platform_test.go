@@ -56,6 +56,11 @@ func startSystem(t tb, roles platform.Roles, assessmentTimeout time.Duration) *s
 func startSystemOn(t tb, srv servers, roles platform.Roles, assessmentTimeout time.Duration) *system {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	// The service default, unless a test waits for a short deadline to pass.
+	sweep := 5 * time.Second
+	if assessmentTimeout < 10*time.Second {
+		sweep = 200 * time.Millisecond
+	}
 	key, err := auth.GenerateKey()
 	require.NoError(t, err)
 	pub, _ := key.Public().(ed25519.PublicKey)
@@ -71,7 +76,7 @@ func startSystemOn(t tb, srv servers, roles platform.Roles, assessmentTimeout ti
 			HTTPAddr: "127.0.0.1:0", RedisURL: srv.redis, BodyLimitBytes: 1 << 20,
 			AssessmentTimeout: assessmentTimeout, SSEKeepAlive: time.Second, ReportCacheTTL: time.Minute,
 		},
-		Synth: platform.SynthConfig{SweepInterval: 200 * time.Millisecond},
+		Synth: platform.SynthConfig{SweepInterval: sweep},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p, err := platform.New(ctx, cfg, roles, platform.Deps{

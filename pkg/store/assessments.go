@@ -34,7 +34,9 @@ const (
 // Assessment is the stored assessment. Request holds the protojson of the
 // AssessmentRequest as submitted (validated).
 type Assessment struct {
-	ID              string                 `bson:"_id" json:"id"`
+	// Key is the primary key, AssessmentKey(TenantID, ID); the repository sets it.
+	Key             string                 `bson:"_id" json:"-"`
+	ID              string                 `bson:"assessment_id" json:"id"`
 	TenantID        string                 `bson:"tenant_id" json:"tenant_id"`
 	Name            string                 `bson:"name" json:"name"`
 	Status          string                 `bson:"status" json:"status"`
@@ -134,6 +136,7 @@ func (r *Assessments) Create(ctx context.Context, a Assessment) error {
 	if a.Families == nil {
 		a.Families = map[string]FamilyState{}
 	}
+	a.Key = AssessmentKey(a.TenantID, a.ID)
 	if _, err := r.coll.InsertOne(ctx, a); err != nil {
 		return wrap("create assessment "+a.ID, err)
 	}
@@ -146,17 +149,16 @@ func (r *Assessments) Get(ctx context.Context, tenant, id string) (Assessment, e
 		return Assessment{}, err
 	}
 	var a Assessment
-	if err := r.coll.FindOne(ctx, byID(tenant, id)).Decode(&a); err != nil {
+	if err := findByKey(ctx, r.coll, tenant, AssessmentKey(tenant, id), &a, func() string { return a.TenantID }); err != nil {
 		return Assessment{}, wrap("get assessment "+id, err)
 	}
 	return a, nil
 }
 
-// byID is the hot-path filter: the primary key plus the tenant, so another
-// tenant's id reads exactly like a missing one.
-func byID(tenant, id string) bson.D {
-	return bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenant}}
-}
+// AssessmentKey is the primary key of a tenant's assessment. The tenant is
+// part of the key, so a lookup by key is tenant-scoped by construction and
+// another tenant's id reads exactly like a missing one.
+func AssessmentKey(tenant, id string) string { return tenant + "/" + id }
 
 // ListOptions pages a tenant's assessments newest first.
 type ListOptions struct {
@@ -193,7 +195,7 @@ func (r *Assessments) List(ctx context.Context, tenant string, opt ListOptions) 
 		// Strictly after (at, id) in (created_at desc, _id desc) order.
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: at}}}},
-			bson.D{{Key: "created_at", Value: at}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: id}}}},
+			bson.D{{Key: "created_at", Value: at}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: AssessmentKey(tenant, id)}}}},
 		}})
 	}
 	// One extra document tells whether a next page exists without a count.
@@ -257,30 +259,33 @@ func (r *Assessments) MarkFamilyCompleted(ctx context.Context, tenant, id, famil
 	at = orNow(at)
 	defer r.locks.lock(id)()
 
-	path := "families." + family
-	// The family condition makes a redelivery match nothing, so the first
-	// completion time and summary are kept.
-	filter := append(byID(tenant, id),
-		bson.E{Key: "status", Value: bson.D{{Key: "$in", Value: nonTerminal()}}},
-		bson.E{Key: path + ".status", Value: bson.D{{Key: "$ne", Value: FamilyCompleted}}},
-	)
-	update := bson.D{{Key: "$set", Value: bson.D{
-		{Key: path, Value: FamilyState{Status: FamilyCompleted, CompletedAt: at, Summary: summary}},
+	a, err := r.Get(ctx, tenant, id)
+	if err != nil {
+		return Assessment{}, err
+	}
+	if assessment.Status(a.Status).Terminal() || a.Families[family].Status == FamilyCompleted {
+		// Terminal, or a redelivery: the first completion time and summary stay.
+		return a, nil
+	}
+	state := FamilyState{Status: FamilyCompleted, CompletedAt: at, Summary: summary}
+	// The filter is the primary key alone so FerretDB can look it up instead
+	// of scanning; the conditions above are checked under the stripe lock.
+	_, err = r.coll.UpdateOne(ctx, byKey(a.Key), bson.D{{Key: "$set", Value: bson.D{
+		{Key: "families." + family, Value: state},
 		{Key: "status", Value: string(assessment.StatusRunning)},
 		{Key: "updated_at", Value: at},
-	}}}
-	var a Assessment
-	err := r.coll.FindOneAndUpdate(ctx, filter, update,
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		// Already terminal, family already recorded, or absent: report as is.
-		return r.Get(ctx, tenant, id)
-	case err != nil:
+	}}})
+	if err != nil {
 		return Assessment{}, wrap("mark family "+family+" completed on "+id, err)
 	}
-	// On FerretDB a finish in another process may have been overwritten by
-	// this write; its claim puts the terminal status back.
+	if a.Families == nil {
+		a.Families = map[string]FamilyState{}
+	}
+	a.Families[family] = state
+	a.Status, a.UpdatedAt = string(assessment.StatusRunning), at
+	// A finish in another process may have happened between the read and
+	// the write and been overwritten by it; its claim puts the terminal
+	// status back.
 	c, found, err := r.claim(ctx, tenant, id)
 	if err != nil || !found {
 		return a, err
@@ -343,9 +348,9 @@ func (r *Assessments) Finish(ctx context.Context, tenant, id, status string, mis
 // claim reads the finish claim of an assessment, if any.
 func (r *Assessments) claim(ctx context.Context, tenant, id string) (finishClaim, bool, error) {
 	var c finishClaim
-	err := r.finishes.FindOne(ctx, byID(tenant, FinishID(tenant, id))).Decode(&c)
+	err := findByKey(ctx, r.finishes, tenant, FinishID(tenant, id), &c, func() string { return c.TenantID })
 	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
+	case errors.Is(err, ErrNotFound):
 		return finishClaim{}, false, nil
 	case err != nil:
 		return finishClaim{}, false, wrap("read finish claim of "+id, err)
@@ -368,7 +373,7 @@ func (r *Assessments) apply(ctx context.Context, c finishClaim) (Assessment, err
 		set = append(set, bson.E{Key: "reason", Value: c.Reason})
 	}
 	var a Assessment
-	err := r.coll.FindOneAndUpdate(ctx, byID(c.TenantID, c.AssessmentID), bson.D{{Key: "$set", Value: set}},
+	err := r.coll.FindOneAndUpdate(ctx, byKey(AssessmentKey(c.TenantID, c.AssessmentID)), bson.D{{Key: "$set", Value: set}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
 	if err != nil {
 		return Assessment{}, wrap("finish assessment "+c.AssessmentID, err)

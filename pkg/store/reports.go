@@ -45,7 +45,7 @@ func (r *Reports) Upsert(ctx context.Context, rep Report) error {
 		return fmt.Errorf("store: upsert report: %w: id %q is not ReportID(tenant, assessment)", ErrInvalid, rep.ID)
 	}
 	rep.CreatedAt = orNow(rep.CreatedAt)
-	if err := replaceUpsert(ctx, r.coll, byID(rep.TenantID, rep.ID), rep); err != nil {
+	if err := replaceUpsert(ctx, r.coll, byKey(rep.ID), rep); err != nil {
 		return wrap("upsert report of "+rep.AssessmentID, err)
 	}
 	return nil
@@ -57,7 +57,7 @@ func (r *Reports) Get(ctx context.Context, tenant, assessmentID string) (Report,
 		return Report{}, err
 	}
 	var rep Report
-	if err := r.coll.FindOne(ctx, byID(tenant, ReportID(tenant, assessmentID))).Decode(&rep); err != nil {
+	if err := findByKey(ctx, r.coll, tenant, ReportID(tenant, assessmentID), &rep, func() string { return rep.TenantID }); err != nil {
 		return Report{}, wrap("get report of "+assessmentID, err)
 	}
 	return rep, nil

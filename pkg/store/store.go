@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -163,6 +164,11 @@ func required(op string, fields ...string) error {
 		if fields[i+1] == "" {
 			return fmt.Errorf("store: %s: %w: %s is required", op, ErrInvalid, fields[i])
 		}
+		// The tenant is the first part of AssessmentKey ("tenant/id"): a
+		// slash in it could make two tenants' keys meet.
+		if fields[i] == "tenant" && strings.Contains(fields[i+1], "/") {
+			return fmt.Errorf("store: %s: %w: tenant must not contain '/'", op, ErrInvalid)
+		}
 	}
 	return nil
 }
@@ -185,6 +191,31 @@ func wrap(op string, err error) error {
 // way on MongoDB), so two concurrent upserts of one new _id can make the
 // loser fail with a duplicate key; by then the document exists, and a second
 // attempt replaces it.
+// byKey is the hot-path filter: the primary key alone. FerretDB v1 turns a
+// filter whose only field is a string _id into a primary-key lookup and scans
+// the collection for anything else (backends/sqlite/collection.go in
+// v1.24.2), so every key carries its tenant instead of the filter.
+func byKey(key string) bson.D { return bson.D{{Key: "_id", Value: key}} }
+
+// findByKey reads the document with primary key key into v, and reports
+// ErrNotFound unless it belongs to tenant (tenantOf reads the decoded
+// document's tenant): keys are derived from the tenant, so a mismatch means
+// a bug, and it must still never leak a document across tenants.
+func findByKey(ctx context.Context, coll *mongo.Collection, tenant, key string, v any, tenantOf func() string) error {
+	// On FerretDB's SQLite backend this is a scan that stops at the match
+	// (BenchmarkLookupByKey); MongoDB and FerretDB on PostgreSQL use the index.
+	if err := coll.FindOne(ctx, byKey(key)).Decode(v); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return ErrNotFound
+		}
+		return err
+	}
+	if tenantOf() != tenant {
+		return ErrNotFound
+	}
+	return nil
+}
+
 func replaceUpsert(ctx context.Context, coll *mongo.Collection, filter, doc any) error {
 	opts := options.Replace().SetUpsert(true)
 	_, err := coll.ReplaceOne(ctx, filter, doc, opts)

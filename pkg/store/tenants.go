@@ -28,10 +28,10 @@ func (r *Tenants) Upsert(ctx context.Context, t Tenant) error {
 	if err := required("upsert tenant", "tenant id", t.ID, "tenant name", t.Name); err != nil {
 		return err
 	}
-	filter := bson.D{{Key: "_id", Value: t.ID}, {Key: "tenant_id", Value: t.ID}}
+	filter := byKey(t.ID)
 	update := bson.D{
 		{Key: "$set", Value: bson.D{{Key: "name", Value: t.Name}}},
-		{Key: "$setOnInsert", Value: bson.D{{Key: "created_at", Value: orNow(t.CreatedAt)}}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "tenant_id", Value: t.ID}, {Key: "created_at", Value: orNow(t.CreatedAt)}}},
 	}
 	opts := options.UpdateOne().SetUpsert(true)
 	_, err := r.coll.UpdateOne(ctx, filter, update, opts)
@@ -51,8 +51,7 @@ func (r *Tenants) Get(ctx context.Context, id string) (Tenant, error) {
 		return Tenant{}, err
 	}
 	var t Tenant
-	filter := bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: id}}
-	if err := r.coll.FindOne(ctx, filter).Decode(&t); err != nil {
+	if err := findByKey(ctx, r.coll, id, id, &t, func() string { return t.ID }); err != nil {
 		return Tenant{}, wrap("get tenant "+id, err)
 	}
 	return t, nil
