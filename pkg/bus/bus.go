@@ -20,6 +20,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Stream names. Never rename: consumers and retained data are bound to them.
@@ -90,6 +92,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer is told every settled message and every publish (metrics); may be nil.
 	Observer Observer
+	// TracerProvider makes the consumer spans (nil: the global provider).
+	TracerProvider trace.TracerProvider
 }
 
 // Observer receives what the bus does, for metrics. Outcomes are "ack",
@@ -114,6 +118,7 @@ type Bus struct {
 
 	log    *slog.Logger
 	obs    Observer
+	tracer trace.Tracer
 	closed chan struct{}
 }
 
@@ -217,7 +222,11 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	if cfg.Observer != nil {
 		obs = cfg.Observer
 	}
-	return &Bus{NC: nc, JS: js, log: log, obs: obs, closed: closed}, nil
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	return &Bus{NC: nc, JS: js, log: log, obs: obs, tracer: tp.Tracer(tracerName), closed: closed}, nil
 }
 
 // closeWait bounds how long Close waits for the drain to finish.
@@ -271,4 +280,11 @@ func (b *Bus) observer() Observer {
 		return noObserver{}
 	}
 	return b.obs
+}
+
+func (b *Bus) tracerOrGlobal() trace.Tracer {
+	if b.tracer == nil {
+		return otel.Tracer(tracerName)
+	}
+	return b.tracer
 }

@@ -11,10 +11,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/devstack"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
@@ -572,4 +576,49 @@ func TestInProgressKeepsLongHandlerFromRedelivery(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 	require.NoError(t, stop())
 	require.Equal(t, int32(1), calls.Load())
+}
+
+func TestConsumerSpanContinuesTheProducersTrace(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	devstackMu.Lock()
+	st, err := devstack.Start(context.Background(), devstack.Config{DataDir: t.TempDir(), Logger: quietLogger()})
+	devstackMu.Unlock()
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	b, err := bus.Connect(context.Background(), bus.Config{URL: st.NATSURL, Name: t.Name(), Logger: quietLogger(), TracerProvider: tp})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+
+	traceID := trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
+	parent := trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}
+	pubCtx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: parent, TraceFlags: trace.FlagsSampled,
+	}))
+	require.NoError(t, b.Publish(pubCtx, bus.Message{
+		ID: "span-1", Type: bus.TypeStatusChanged, Source: "/test", Subject: bus.SubjectStatus("acme", "a1"), Data: []byte(`{}`),
+	}))
+	handled := make(chan trace.SpanContext, 1)
+	stop := runConsume(t, b, bus.ConsumerSpec{Stream: bus.StreamEvents, Durable: "spans"}, time.Second,
+		func(ctx context.Context, _ *bus.Event) error {
+			handled <- trace.SpanContextFromContext(ctx)
+			return errors.New("fail once to record an error")
+		})
+	sc := <-handled
+	require.Equal(t, traceID, sc.TraceID(), "same trace as the producer")
+	require.NotEqual(t, parent, sc.SpanID(), "the handler runs in its own span")
+	require.NoError(t, stop())
+
+	var found bool
+	for _, s := range rec.Ended() {
+		if s.Name() != "process EVENTS/spans" {
+			continue
+		}
+		found = true
+		require.Equal(t, trace.SpanKindConsumer, s.SpanKind())
+		require.Equal(t, parent, s.Parent().SpanID())
+		require.Equal(t, codes.Error, s.Status().Code)
+	}
+	require.True(t, found, "consumer span recorded")
 }

@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
@@ -25,6 +28,9 @@ const (
 	DefaultMaxDeliver  = 5
 	DefaultConcurrency = 1
 )
+
+// tracerName names the bus's spans.
+const tracerName = "github.com/infra-mind/infra-mind/pkg/bus"
 
 // DefaultBackOff is the redelivery schedule used when ConsumerSpec.BackOff is
 // empty: quick first retry for blips, then longer pauses for outages.
@@ -262,10 +268,26 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	ctx = propagation.TraceContext{}.Extract(ctx, HeaderCarrier(msg.Headers()))
+	// One consumer span per delivery, child of the producer's trace; what
+	// the handler publishes carries this span onwards.
+	ctx, span := r.b.tracerOrGlobal().Start(ctx, "process "+r.spec.Stream+"/"+r.spec.Durable,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.destination.name", ev.Subject),
+			attribute.String("messaging.message.id", ev.ID),
+			attribute.String("messaging.consumer.group.name", r.spec.Durable),
+			attribute.Int64("messaging.delivery_count", int64(ev.Deliveries)), //nolint:gosec // a delivery count fits
+		))
+	defer span.End()
 	log := r.log.With("id", ev.ID, "subject", ev.Subject, "stream_seq", ev.StreamSeq, "deliveries", ev.Deliveries)
 
 	start := time.Now()
 	herr := r.call(ctx, ev, log)
+	if herr != nil {
+		span.RecordError(herr)
+		span.SetStatus(codes.Error, reasonOf(herr))
+	}
 	took := time.Since(start)
 	obs := r.b.observer()
 	if r.abandoned.Load() {
