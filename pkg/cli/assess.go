@@ -85,6 +85,7 @@ func submitAndFollow(ctx context.Context, c *client.Client, body []byte, content
 		return acc.ID, acc.Status, nil
 	}
 	final := ""
+	seen := map[string]bool{}
 	err = c.Events(ctx, acc.ID, 0, func(e client.Event) error {
 		if e.Type == "completed" {
 			var c completedEvent
@@ -107,7 +108,10 @@ func submitAndFollow(ctx context.Context, c *client.Client, body []byte, content
 		}
 		switch {
 		case s.Family != "":
-			fmt.Fprintf(w, "  [%d/%d] %s\n", s.CompletedFamilies, s.TotalFamilies, s.Message)
+			// Families finish concurrently, so each event's own count is a
+			// snapshot; the families seen so far are the progress to show.
+			seen[s.Family] = true
+			fmt.Fprintf(w, "  [%d/%d] %s\n", len(seen), s.TotalFamilies, s.Message)
 		default:
 			fmt.Fprintf(w, "  %s\n", s.Status)
 		}
