@@ -1,0 +1,138 @@
+package sizing
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// SLO is a latency target for one replica; a zero field is not set.
+type SLO struct {
+	TTFTp95ms              float64 `json:"ttft_p95_ms,omitempty"`
+	ITLms                  float64 `json:"itl_ms,omitempty"`
+	MinTokensPerSecPerUser float64 `json:"min_tokens_per_sec_per_user,omitempty"`
+}
+
+// validate rejects negative or non-finite targets.
+func (s SLO) validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"slo.ttft_p95_ms", s.TTFTp95ms}, {"slo.itl_ms", s.ITLms}, {"slo.min_tokens_per_sec_per_user", s.MinTokensPerSecPerUser}} {
+		if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return invalid(f.name, "must be a non-negative number, got %v", f.v)
+		}
+	}
+	return nil
+}
+
+// What limited a replica's capacity.
+const (
+	LimitMemory          = "memory"                  // the model and one sequence do not fit
+	LimitKVCache         = "kv_cache"                // the KV cache holds no more sequences
+	LimitTTFT            = "ttft_p95"                // the time-to-first-token target
+	LimitITL             = "itl"                     // the inter-token latency target
+	LimitTokensPerSecond = "tokens_per_sec_per_user" // the per-user streaming rate target
+)
+
+// Capacity is the most a replica carries while meeting an SLO.
+type Capacity struct {
+	// MaxConcurrency is the largest concurrency that meets the SLO (0 when even one request fails it).
+	MaxConcurrency int `json:"max_concurrency"`
+	// RequestsPerSec is the replica's throughput at MaxConcurrency.
+	RequestsPerSec Range `json:"requests_per_sec"`
+	Meets          bool  `json:"meets"`
+	// Limit names the bound that stopped the search (Limit* constants); Reason says it in words.
+	Limit           string `json:"limit"`
+	Reason          string `json:"reason"`
+	ServingEstimate `json:"estimate"`
+}
+
+// sloFailure names the first SLO target the estimate misses at its pessimistic end, or "".
+// The pessimistic end is used so a plan meets the target across the whole estimated range.
+func sloFailure(e ServingEstimate, slo SLO) (string, string) {
+	switch {
+	case slo.TTFTp95ms > 0 && e.TTFTp95ms.High > slo.TTFTp95ms:
+		return LimitTTFT, fmt.Sprintf("TTFT p95 up to %.0f ms exceeds the %.0f ms target", e.TTFTp95ms.High, slo.TTFTp95ms)
+	case slo.ITLms > 0 && e.ITLms.High > slo.ITLms:
+		return LimitITL, fmt.Sprintf("inter-token latency up to %.1f ms exceeds the %.1f ms target", e.ITLms.High, slo.ITLms)
+	case slo.MinTokensPerSecPerUser > 0 && e.TokensPerSecPerUser.Low < slo.MinTokensPerSecPerUser:
+		return LimitTokensPerSecond, fmt.Sprintf("per-user rate down to %.1f tokens/s is below the %.1f target", e.TokensPerSecPerUser.Low, slo.MinTokensPerSecPerUser)
+	}
+	return "", ""
+}
+
+// CapacityAtSLO finds the largest concurrency (up to the KV cache's sequences) at which the replica meets
+// slo at the pessimistic end of every estimate, by binary search: latency never falls as concurrency
+// rises (checked by the package's property tests). When even one request misses the SLO, or the model
+// does not fit, it returns Meets=false with the limit and reason, and no error.
+func CapacityAtSLO(in ServingInput, slo SLO) (Capacity, error) {
+	if err := slo.validate(); err != nil {
+		return Capacity{}, err
+	}
+	in.Concurrency = 1
+	one, err := EstimateServing(in)
+	if errors.Is(err, ErrDoesNotFit) {
+		return Capacity{Limit: LimitMemory, Reason: err.Error(), ServingEstimate: one}, nil
+	}
+	if err != nil {
+		return Capacity{}, err
+	}
+	if limit, reason := sloFailure(one, slo); limit != "" {
+		return Capacity{Limit: limit, Reason: "even one request at a time: " + reason, ServingEstimate: one}, nil
+	}
+
+	estimate := func(c int) (ServingEstimate, error) {
+		in.Concurrency = c
+		return EstimateServing(in)
+	}
+	// Invariant: lo meets the SLO; hi is the first concurrency known to fail, or MaxSequences + 1.
+	lo, best := 1, one
+	hi := one.MaxSequences + 1
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		e, err := estimate(mid)
+		if err != nil {
+			return Capacity{}, err
+		}
+		if limit, _ := sloFailure(e, slo); limit == "" {
+			lo, best = mid, e
+		} else {
+			hi = mid
+		}
+	}
+	c := Capacity{MaxConcurrency: lo, RequestsPerSec: best.RequestsPerSec, Meets: true, ServingEstimate: best}
+	if lo == one.MaxSequences {
+		c.Limit = LimitKVCache
+		c.Reason = fmt.Sprintf("the KV cache holds %d sequences; more would queue for cache space", lo)
+	} else {
+		next, err := estimate(lo + 1)
+		if err != nil {
+			return Capacity{}, err
+		}
+		c.Limit, c.Reason = sloFailure(next, slo)
+		c.Reason = fmt.Sprintf("at concurrency %d %s", lo+1, c.Reason)
+	}
+	c.formula("capacity: largest concurrency meeting the SLO = %d, %s requests/s (requests/s = concurrency / request time, Little's law)",
+		lo, c.RequestsPerSec)
+	return c, nil
+}
+
+// Replicas is how many replicas carry peakRPS with a headroom fraction to spare (0.2 = 20%), as a range:
+// replicas = ceil(peak x (1 + headroom) / per-replica requests/s) (ai-infra-figures.md "Capacity"; the
+// per-replica rate is concurrency / request time by Little's law). The optimistic per-replica rate gives
+// the low count.
+func Replicas(peakRPS float64, perReplica Range, headroom float64) (low, high int, err error) {
+	switch {
+	case !(peakRPS >= 0) || math.IsInf(peakRPS, 0):
+		return 0, 0, invalid("peak_rps", "must be a non-negative number, got %v", peakRPS)
+	case !perReplica.valid() || perReplica.Low <= 0:
+		return 0, 0, invalid("per_replica_rps", "must be a positive range, got %s", perReplica)
+	case !(headroom >= 0) || math.IsInf(headroom, 0):
+		return 0, 0, invalid("headroom", "must be a non-negative fraction, got %v", headroom)
+	}
+	demand := peakRPS * (1 + headroom)
+	// The small tolerance keeps float rounding (3.0000000000000004) from adding a replica.
+	count := func(rate float64) int { return int(math.Ceil(demand/rate - 1e-9)) }
+	return count(perReplica.High), count(perReplica.Low), nil
+}
