@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -50,4 +51,21 @@ func (b *Bus) ReplayFrom(ctx context.Context, stream, subject string, afterSeq u
 			return fmt.Errorf("bus: replay %s: handler: %w", subject, err)
 		}
 	}
+}
+
+// LastSeq returns the stream sequence of the last message on subject, and
+// false when the stream holds none.
+func (b *Bus) LastSeq(ctx context.Context, stream, subject string) (uint64, bool, error) {
+	st, err := b.JS.Stream(ctx, stream)
+	if err != nil {
+		return 0, false, fmt.Errorf("bus: open stream %s: %w", stream, err)
+	}
+	msg, err := st.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("bus: last message on %s: %w", subject, err)
+	}
+	return msg.Sequence, true, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/bus"
@@ -181,18 +179,7 @@ func (s *Server) completedSeq(ctx context.Context, tenant, id string) (uint64, b
 
 // lastSeq returns the sequence of the last EVENTS message on subject.
 func (s *Server) lastSeq(ctx context.Context, subject string) (uint64, bool, error) {
-	st, err := s.deps.Bus.JS.Stream(ctx, bus.StreamEvents)
-	if err != nil {
-		return 0, false, fmt.Errorf("open events stream: %w", err)
-	}
-	msg, err := st.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("last message on %s: %w", subject, err)
-	}
-	return msg.Sequence, true, nil
+	return s.deps.Bus.LastSeq(ctx, bus.StreamEvents, subject)
 }
 
 // lastEventID reads the replay position from the Last-Event-ID header (sent

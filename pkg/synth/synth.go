@@ -250,17 +250,6 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 		}
 		s.log.InfoContext(ctx, "assessment finished", "assessment_id", a.ID, "tenant_id", a.TenantID,
 			"status", closed.Status, "missing", closed.MissingFamilies)
-		// Another handler may still be about to publish its family's
-		// progress; publishing every family's event here first (the same
-		// ids, so deduplicated) keeps each one ahead of the terminal events
-		// in the stream, where a reader stops.
-		done := answered(results)
-		for i, f := range done {
-			if err := s.publishStatus(ctx, a, f, "family_completed", i+1,
-				fmt.Sprintf("%s finished: %s", f, results[f].GetSummary())); err != nil {
-				return err
-			}
-		}
 	}
 	return s.complete(ctx, closed, results)
 }
@@ -283,7 +272,26 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 	}); err != nil {
 		return fmt.Errorf("store report of %s: %w", a.ID, err)
 	}
-	return s.publishOutcome(ctx, a, answered(results))
+	// Once the completed event is in the stream the outcome is published and
+	// every family's progress event precedes it; publishing again after the
+	// dedup window would duplicate them.
+	if _, found, err := s.bus.LastSeq(ctx, bus.StreamEvents, bus.SubjectCompleted(a.TenantID, a.ID)); err != nil {
+		return fmt.Errorf("look up completed event of %s: %w", a.ID, err)
+	} else if found {
+		return nil
+	}
+	// Another handler may not have published its family's progress yet (or
+	// never will: it saw the assessment already closed). Publishing every
+	// family's event here first, under the same ids, puts each one ahead of
+	// the terminal events, where a reader stops.
+	done := answered(results)
+	for i, f := range done {
+		if err := s.publishStatus(ctx, a, f, "family_completed", i+1,
+			fmt.Sprintf("%s finished: %s", f, results[f].GetSummary())); err != nil {
+			return err
+		}
+	}
+	return s.publishOutcome(ctx, a, done)
 }
 
 func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[string]*inframindv1.AgentResultPublished, error) {
