@@ -105,8 +105,11 @@ type Business struct {
 	// Months until production.
 	TimelineMonths int32    `protobuf:"varint,11,opt,name=timeline_months,json=timelineMonths,proto3" json:"timeline_months,omitempty"`
 	Goals          []string `protobuf:"bytes,12,rep,name=goals,proto3" json:"goals,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Regions (same codes as regions) that data must stay in; empty means the
+	// user states no residency requirement beyond what compliance implies.
+	DataResidency []string `protobuf:"bytes,13,rep,name=data_residency,json=dataResidency,proto3" json:"data_residency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Business) Reset() {
@@ -223,14 +226,31 @@ func (x *Business) GetGoals() []string {
 	return nil
 }
 
-// Growth is the projected demand as a multiple of today's.
+func (x *Business) GetDataResidency() []string {
+	if x != nil {
+		return x.DataResidency
+	}
+	return nil
+}
+
+// Growth is the projected demand, either as multiples of today's or as
+// absolute demand (users or requests per second) now and later; never both.
+// 0 means not stated: demand itself is never 0.
 type Growth struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Month_6Multiplier  float64                `protobuf:"fixed64,1,opt,name=month_6_multiplier,json=month6Multiplier,proto3" json:"month_6_multiplier,omitempty"`
 	Month_12Multiplier float64                `protobuf:"fixed64,2,opt,name=month_12_multiplier,json=month12Multiplier,proto3" json:"month_12_multiplier,omitempty"`
 	Month_24Multiplier float64                `protobuf:"fixed64,3,opt,name=month_24_multiplier,json=month24Multiplier,proto3" json:"month_24_multiplier,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Unit of the absolute figures: users or requests_per_second.
+	DemandUnit string `protobuf:"bytes,4,opt,name=demand_unit,json=demandUnit,proto3" json:"demand_unit,omitempty"`
+	// Demand today, in demand_unit.
+	CurrentDemand float64 `protobuf:"fixed64,5,opt,name=current_demand,json=currentDemand,proto3" json:"current_demand,omitempty"`
+	// Demand in 6, 12 and 24 months, in demand_unit; it may shrink.
+	Month_6Demand  float64 `protobuf:"fixed64,6,opt,name=month_6_demand,json=month6Demand,proto3" json:"month_6_demand,omitempty"`
+	Month_12Demand float64 `protobuf:"fixed64,7,opt,name=month_12_demand,json=month12Demand,proto3" json:"month_12_demand,omitempty"`
+	Month_24Demand float64 `protobuf:"fixed64,8,opt,name=month_24_demand,json=month24Demand,proto3" json:"month_24_demand,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Growth) Reset() {
@@ -280,6 +300,41 @@ func (x *Growth) GetMonth_12Multiplier() float64 {
 func (x *Growth) GetMonth_24Multiplier() float64 {
 	if x != nil {
 		return x.Month_24Multiplier
+	}
+	return 0
+}
+
+func (x *Growth) GetDemandUnit() string {
+	if x != nil {
+		return x.DemandUnit
+	}
+	return ""
+}
+
+func (x *Growth) GetCurrentDemand() float64 {
+	if x != nil {
+		return x.CurrentDemand
+	}
+	return 0
+}
+
+func (x *Growth) GetMonth_6Demand() float64 {
+	if x != nil {
+		return x.Month_6Demand
+	}
+	return 0
+}
+
+func (x *Growth) GetMonth_12Demand() float64 {
+	if x != nil {
+		return x.Month_12Demand
+	}
+	return 0
+}
+
+func (x *Growth) GetMonth_24Demand() float64 {
+	if x != nil {
+		return x.Month_24Demand
 	}
 	return 0
 }
@@ -383,11 +438,49 @@ type Workload struct {
 	CorpusGb            float64 `protobuf:"fixed64,16,opt,name=corpus_gb,json=corpusGb,proto3" json:"corpus_gb,omitempty"`
 	EmbeddingDimensions int32   `protobuf:"varint,17,opt,name=embedding_dimensions,json=embeddingDimensions,proto3" json:"embedding_dimensions,omitempty"`
 	// General services: vCPU and memory per instance.
-	Vcpu          float64 `protobuf:"fixed64,18,opt,name=vcpu,proto3" json:"vcpu,omitempty"`
-	MemoryGb      float64 `protobuf:"fixed64,19,opt,name=memory_gb,json=memoryGb,proto3" json:"memory_gb,omitempty"`
-	StorageGb     float64 `protobuf:"fixed64,20,opt,name=storage_gb,json=storageGb,proto3" json:"storage_gb,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Vcpu      float64 `protobuf:"fixed64,18,opt,name=vcpu,proto3" json:"vcpu,omitempty"`
+	MemoryGb  float64 `protobuf:"fixed64,19,opt,name=memory_gb,json=memoryGb,proto3" json:"memory_gb,omitempty"`
+	StorageGb float64 `protobuf:"fixed64,20,opt,name=storage_gb,json=storageGb,proto3" json:"storage_gb,omitempty"`
+	// A model not in the catalogue, described by its architecture; used instead
+	// of model (and of params_billion, which it makes redundant).
+	Architecture *ModelArchitecture `protobuf:"bytes,21,opt,name=architecture,proto3" json:"architecture,omitempty"`
+	// Precision of the KV cache: bf16, fp8, int8, int4; empty means the
+	// serving engine's default, the model's activation precision.
+	KvCachePrecision string `protobuf:"bytes,22,opt,name=kv_cache_precision,json=kvCachePrecision,proto3" json:"kv_cache_precision,omitempty"`
+	// Target inter-token latency (time between two output tokens of one
+	// response) at the 95th percentile, in milliseconds.
+	InterTokenLatencyMs float64 `protobuf:"fixed64,23,opt,name=inter_token_latency_ms,json=interTokenLatencyMs,proto3" json:"inter_token_latency_ms,omitempty"`
+	// Slowest acceptable decode speed seen by one user, in tokens per second.
+	MinTokensPerSecondPerUser float64 `protobuf:"fixed64,24,opt,name=min_tokens_per_second_per_user,json=minTokensPerSecondPerUser,proto3" json:"min_tokens_per_second_per_user,omitempty"`
+	// Training: unique tokens in the dataset, in billions; with epochs, an
+	// alternative to training_tokens_billion.
+	DatasetTokensBillion float64 `protobuf:"fixed64,25,opt,name=dataset_tokens_billion,json=datasetTokensBillion,proto3" json:"dataset_tokens_billion,omitempty"`
+	// Training: passes over the dataset; may be fractional.
+	Epochs float64 `protobuf:"fixed64,26,opt,name=epochs,proto3" json:"epochs,omitempty"`
+	// Training: days within which the job must finish.
+	DeadlineDays int32 `protobuf:"varint,27,opt,name=deadline_days,json=deadlineDays,proto3" json:"deadline_days,omitempty"`
+	// Training: GPUs the user wants to train on; 0 lets the plan choose.
+	PreferredGpuCount int32 `protobuf:"varint,28,opt,name=preferred_gpu_count,json=preferredGpuCount,proto3" json:"preferred_gpu_count,omitempty"`
+	// Batch inference: hours within which each day's tokens must be processed.
+	CompletionWindowHours float64 `protobuf:"fixed64,29,opt,name=completion_window_hours,json=completionWindowHours,proto3" json:"completion_window_hours,omitempty"`
+	// RAG: retrieval queries per second at peak (may exceed the generation
+	// request rate when one request retrieves several times).
+	QueriesPerSecond float64 `protobuf:"fixed64,30,opt,name=queries_per_second,json=queriesPerSecond,proto3" json:"queries_per_second,omitempty"`
+	// RAG: tokens per indexed chunk.
+	ChunkTokens int32 `protobuf:"varint,31,opt,name=chunk_tokens,json=chunkTokens,proto3" json:"chunk_tokens,omitempty"`
+	// RAG: vectors in the store; an alternative to deriving them from corpus_gb.
+	VectorCount int64 `protobuf:"varint,32,opt,name=vector_count,json=vectorCount,proto3" json:"vector_count,omitempty"`
+	// RAG: embedding model id (catalogue or hosted name).
+	EmbeddingModel string `protobuf:"bytes,33,opt,name=embedding_model,json=embeddingModel,proto3" json:"embedding_model,omitempty"`
+	// RAG: chunks retrieved per query.
+	TopK int32 `protobuf:"varint,34,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
+	// General services: sustained storage I/O operations per second.
+	StorageIops int32 `protobuf:"varint,35,opt,name=storage_iops,json=storageIops,proto3" json:"storage_iops,omitempty"`
+	// General services: requests per second one instance (vcpu, memory_gb)
+	// handles, as measured by the user's load test.
+	RequestsPerSecondPerInstance float64 `protobuf:"fixed64,36,opt,name=requests_per_second_per_instance,json=requestsPerSecondPerInstance,proto3" json:"requests_per_second_per_instance,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
 }
 
 func (x *Workload) Reset() {
@@ -560,6 +653,247 @@ func (x *Workload) GetStorageGb() float64 {
 	return 0
 }
 
+func (x *Workload) GetArchitecture() *ModelArchitecture {
+	if x != nil {
+		return x.Architecture
+	}
+	return nil
+}
+
+func (x *Workload) GetKvCachePrecision() string {
+	if x != nil {
+		return x.KvCachePrecision
+	}
+	return ""
+}
+
+func (x *Workload) GetInterTokenLatencyMs() float64 {
+	if x != nil {
+		return x.InterTokenLatencyMs
+	}
+	return 0
+}
+
+func (x *Workload) GetMinTokensPerSecondPerUser() float64 {
+	if x != nil {
+		return x.MinTokensPerSecondPerUser
+	}
+	return 0
+}
+
+func (x *Workload) GetDatasetTokensBillion() float64 {
+	if x != nil {
+		return x.DatasetTokensBillion
+	}
+	return 0
+}
+
+func (x *Workload) GetEpochs() float64 {
+	if x != nil {
+		return x.Epochs
+	}
+	return 0
+}
+
+func (x *Workload) GetDeadlineDays() int32 {
+	if x != nil {
+		return x.DeadlineDays
+	}
+	return 0
+}
+
+func (x *Workload) GetPreferredGpuCount() int32 {
+	if x != nil {
+		return x.PreferredGpuCount
+	}
+	return 0
+}
+
+func (x *Workload) GetCompletionWindowHours() float64 {
+	if x != nil {
+		return x.CompletionWindowHours
+	}
+	return 0
+}
+
+func (x *Workload) GetQueriesPerSecond() float64 {
+	if x != nil {
+		return x.QueriesPerSecond
+	}
+	return 0
+}
+
+func (x *Workload) GetChunkTokens() int32 {
+	if x != nil {
+		return x.ChunkTokens
+	}
+	return 0
+}
+
+func (x *Workload) GetVectorCount() int64 {
+	if x != nil {
+		return x.VectorCount
+	}
+	return 0
+}
+
+func (x *Workload) GetEmbeddingModel() string {
+	if x != nil {
+		return x.EmbeddingModel
+	}
+	return ""
+}
+
+func (x *Workload) GetTopK() int32 {
+	if x != nil {
+		return x.TopK
+	}
+	return 0
+}
+
+func (x *Workload) GetStorageIops() int32 {
+	if x != nil {
+		return x.StorageIops
+	}
+	return 0
+}
+
+func (x *Workload) GetRequestsPerSecondPerInstance() float64 {
+	if x != nil {
+		return x.RequestsPerSecondPerInstance
+	}
+	return 0
+}
+
+// ModelArchitecture describes a transformer that is not in the catalogue,
+// with the figures the memory and speed calculators need.
+type ModelArchitecture struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A display name for the model.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Total parameters in billions (all experts for a mixture of experts).
+	TotalParamsBillion float64 `protobuf:"fixed64,2,opt,name=total_params_billion,json=totalParamsBillion,proto3" json:"total_params_billion,omitempty"`
+	// Parameters used per token, in billions; 0 means dense (all of them).
+	ActiveParamsBillion float64 `protobuf:"fixed64,3,opt,name=active_params_billion,json=activeParamsBillion,proto3" json:"active_params_billion,omitempty"`
+	// Transformer layers.
+	Layers int32 `protobuf:"varint,4,opt,name=layers,proto3" json:"layers,omitempty"`
+	// Query attention heads; 0 means not stated.
+	AttentionHeads int32 `protobuf:"varint,5,opt,name=attention_heads,json=attentionHeads,proto3" json:"attention_heads,omitempty"`
+	// Key/value heads (mha and gqa).
+	KvHeads int32 `protobuf:"varint,6,opt,name=kv_heads,json=kvHeads,proto3" json:"kv_heads,omitempty"`
+	// Dimension of one attention head (mha and gqa).
+	HeadDim int32 `protobuf:"varint,7,opt,name=head_dim,json=headDim,proto3" json:"head_dim,omitempty"`
+	// Attention kind: mha, gqa or mla.
+	Attention string `protobuf:"bytes,8,opt,name=attention,proto3" json:"attention,omitempty"`
+	// MLA: elements cached per token per layer (the compressed KV latent plus
+	// the decoupled RoPE key).
+	MlaLatentDim int32 `protobuf:"varint,9,opt,name=mla_latent_dim,json=mlaLatentDim,proto3" json:"mla_latent_dim,omitempty"`
+	// Model (residual stream) width; 0 means not stated.
+	HiddenSize    int32 `protobuf:"varint,10,opt,name=hidden_size,json=hiddenSize,proto3" json:"hidden_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelArchitecture) Reset() {
+	*x = ModelArchitecture{}
+	mi := &file_inframind_v1_assessment_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelArchitecture) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelArchitecture) ProtoMessage() {}
+
+func (x *ModelArchitecture) ProtoReflect() protoreflect.Message {
+	mi := &file_inframind_v1_assessment_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelArchitecture.ProtoReflect.Descriptor instead.
+func (*ModelArchitecture) Descriptor() ([]byte, []int) {
+	return file_inframind_v1_assessment_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ModelArchitecture) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelArchitecture) GetTotalParamsBillion() float64 {
+	if x != nil {
+		return x.TotalParamsBillion
+	}
+	return 0
+}
+
+func (x *ModelArchitecture) GetActiveParamsBillion() float64 {
+	if x != nil {
+		return x.ActiveParamsBillion
+	}
+	return 0
+}
+
+func (x *ModelArchitecture) GetLayers() int32 {
+	if x != nil {
+		return x.Layers
+	}
+	return 0
+}
+
+func (x *ModelArchitecture) GetAttentionHeads() int32 {
+	if x != nil {
+		return x.AttentionHeads
+	}
+	return 0
+}
+
+func (x *ModelArchitecture) GetKvHeads() int32 {
+	if x != nil {
+		return x.KvHeads
+	}
+	return 0
+}
+
+func (x *ModelArchitecture) GetHeadDim() int32 {
+	if x != nil {
+		return x.HeadDim
+	}
+	return 0
+}
+
+func (x *ModelArchitecture) GetAttention() string {
+	if x != nil {
+		return x.Attention
+	}
+	return ""
+}
+
+func (x *ModelArchitecture) GetMlaLatentDim() int32 {
+	if x != nil {
+		return x.MlaLatentDim
+	}
+	return 0
+}
+
+func (x *ModelArchitecture) GetHiddenSize() int32 {
+	if x != nil {
+		return x.HiddenSize
+	}
+	return 0
+}
+
 // RequestAssessment is the command the gateway publishes for the agent families.
 type RequestAssessment struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -573,7 +907,7 @@ type RequestAssessment struct {
 
 func (x *RequestAssessment) Reset() {
 	*x = RequestAssessment{}
-	mi := &file_inframind_v1_assessment_proto_msgTypes[5]
+	mi := &file_inframind_v1_assessment_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +919,7 @@ func (x *RequestAssessment) String() string {
 func (*RequestAssessment) ProtoMessage() {}
 
 func (x *RequestAssessment) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_assessment_proto_msgTypes[5]
+	mi := &file_inframind_v1_assessment_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +932,7 @@ func (x *RequestAssessment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestAssessment.ProtoReflect.Descriptor instead.
 func (*RequestAssessment) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_assessment_proto_rawDescGZIP(), []int{5}
+	return file_inframind_v1_assessment_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RequestAssessment) GetMetadata() *Metadata {
@@ -630,7 +964,7 @@ const file_inframind_v1_assessment_proto_rawDesc = "" +
 	"\x11AssessmentRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\bbusiness\x18\x02 \x01(\v2\x16.inframind.v1.BusinessR\bbusiness\x124\n" +
-	"\tworkloads\x18\x03 \x03(\v2\x16.inframind.v1.WorkloadR\tworkloads\"\xd1\x03\n" +
+	"\tworkloads\x18\x03 \x03(\v2\x16.inframind.v1.WorkloadR\tworkloads\"\xf8\x03\n" +
 	"\bBusiness\x12!\n" +
 	"\fcompany_size\x18\x01 \x01(\tR\vcompanySize\x12\x1a\n" +
 	"\bindustry\x18\x02 \x01(\tR\bindustry\x12\x18\n" +
@@ -646,16 +980,23 @@ const file_inframind_v1_assessment_proto_rawDesc = "" +
 	"\x13provider_exclusions\x18\n" +
 	" \x03(\tR\x12providerExclusions\x12'\n" +
 	"\x0ftimeline_months\x18\v \x01(\x05R\x0etimelineMonths\x12\x14\n" +
-	"\x05goals\x18\f \x03(\tR\x05goals\"\x96\x01\n" +
+	"\x05goals\x18\f \x03(\tR\x05goals\x12%\n" +
+	"\x0edata_residency\x18\r \x03(\tR\rdataResidency\"\xd4\x02\n" +
 	"\x06Growth\x12,\n" +
 	"\x12month_6_multiplier\x18\x01 \x01(\x01R\x10month6Multiplier\x12.\n" +
 	"\x13month_12_multiplier\x18\x02 \x01(\x01R\x11month12Multiplier\x12.\n" +
-	"\x13month_24_multiplier\x18\x03 \x01(\x01R\x11month24Multiplier\"\x8a\x01\n" +
+	"\x13month_24_multiplier\x18\x03 \x01(\x01R\x11month24Multiplier\x12\x1f\n" +
+	"\vdemand_unit\x18\x04 \x01(\tR\n" +
+	"demandUnit\x12%\n" +
+	"\x0ecurrent_demand\x18\x05 \x01(\x01R\rcurrentDemand\x12$\n" +
+	"\x0emonth_6_demand\x18\x06 \x01(\x01R\fmonth6Demand\x12&\n" +
+	"\x0fmonth_12_demand\x18\a \x01(\x01R\rmonth12Demand\x12&\n" +
+	"\x0fmonth_24_demand\x18\b \x01(\x01R\rmonth24Demand\"\x8a\x01\n" +
 	"\x04Team\x12\x1c\n" +
 	"\tengineers\x18\x01 \x01(\x05R\tengineers\x12!\n" +
 	"\fml_engineers\x18\x02 \x01(\x05R\vmlEngineers\x12#\n" +
 	"\rops_engineers\x18\x03 \x01(\x05R\fopsEngineers\x12\x1c\n" +
-	"\texpertise\x18\x04 \x01(\tR\texpertise\"\xfb\x05\n" +
+	"\texpertise\x18\x04 \x01(\tR\texpertise\"\xde\v\n" +
 	"\bWorkload\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
@@ -678,7 +1019,36 @@ const file_inframind_v1_assessment_proto_rawDesc = "" +
 	"\x04vcpu\x18\x12 \x01(\x01R\x04vcpu\x12\x1b\n" +
 	"\tmemory_gb\x18\x13 \x01(\x01R\bmemoryGb\x12\x1d\n" +
 	"\n" +
-	"storage_gb\x18\x14 \x01(\x01R\tstorageGb\"\x9e\x01\n" +
+	"storage_gb\x18\x14 \x01(\x01R\tstorageGb\x12C\n" +
+	"\farchitecture\x18\x15 \x01(\v2\x1f.inframind.v1.ModelArchitectureR\farchitecture\x12,\n" +
+	"\x12kv_cache_precision\x18\x16 \x01(\tR\x10kvCachePrecision\x123\n" +
+	"\x16inter_token_latency_ms\x18\x17 \x01(\x01R\x13interTokenLatencyMs\x12A\n" +
+	"\x1emin_tokens_per_second_per_user\x18\x18 \x01(\x01R\x19minTokensPerSecondPerUser\x124\n" +
+	"\x16dataset_tokens_billion\x18\x19 \x01(\x01R\x14datasetTokensBillion\x12\x16\n" +
+	"\x06epochs\x18\x1a \x01(\x01R\x06epochs\x12#\n" +
+	"\rdeadline_days\x18\x1b \x01(\x05R\fdeadlineDays\x12.\n" +
+	"\x13preferred_gpu_count\x18\x1c \x01(\x05R\x11preferredGpuCount\x126\n" +
+	"\x17completion_window_hours\x18\x1d \x01(\x01R\x15completionWindowHours\x12,\n" +
+	"\x12queries_per_second\x18\x1e \x01(\x01R\x10queriesPerSecond\x12!\n" +
+	"\fchunk_tokens\x18\x1f \x01(\x05R\vchunkTokens\x12!\n" +
+	"\fvector_count\x18  \x01(\x03R\vvectorCount\x12'\n" +
+	"\x0fembedding_model\x18! \x01(\tR\x0eembeddingModel\x12\x13\n" +
+	"\x05top_k\x18\" \x01(\x05R\x04topK\x12!\n" +
+	"\fstorage_iops\x18# \x01(\x05R\vstorageIops\x12F\n" +
+	" requests_per_second_per_instance\x18$ \x01(\x01R\x1crequestsPerSecondPerInstance\"\xe9\x02\n" +
+	"\x11ModelArchitecture\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
+	"\x14total_params_billion\x18\x02 \x01(\x01R\x12totalParamsBillion\x122\n" +
+	"\x15active_params_billion\x18\x03 \x01(\x01R\x13activeParamsBillion\x12\x16\n" +
+	"\x06layers\x18\x04 \x01(\x05R\x06layers\x12'\n" +
+	"\x0fattention_heads\x18\x05 \x01(\x05R\x0eattentionHeads\x12\x19\n" +
+	"\bkv_heads\x18\x06 \x01(\x05R\akvHeads\x12\x19\n" +
+	"\bhead_dim\x18\a \x01(\x05R\aheadDim\x12\x1c\n" +
+	"\tattention\x18\b \x01(\tR\tattention\x12$\n" +
+	"\x0emla_latent_dim\x18\t \x01(\x05R\fmlaLatentDim\x12\x1f\n" +
+	"\vhidden_size\x18\n" +
+	" \x01(\x05R\n" +
+	"hiddenSize\"\x9e\x01\n" +
 	"\x11RequestAssessment\x122\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x16.inframind.v1.MetadataR\bmetadata\x129\n" +
 	"\arequest\x18\x02 \x01(\v2\x1f.inframind.v1.AssessmentRequestR\arequest\x12\x1a\n" +
@@ -696,28 +1066,30 @@ func file_inframind_v1_assessment_proto_rawDescGZIP() []byte {
 	return file_inframind_v1_assessment_proto_rawDescData
 }
 
-var file_inframind_v1_assessment_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_inframind_v1_assessment_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_inframind_v1_assessment_proto_goTypes = []any{
 	(*AssessmentRequest)(nil), // 0: inframind.v1.AssessmentRequest
 	(*Business)(nil),          // 1: inframind.v1.Business
 	(*Growth)(nil),            // 2: inframind.v1.Growth
 	(*Team)(nil),              // 3: inframind.v1.Team
 	(*Workload)(nil),          // 4: inframind.v1.Workload
-	(*RequestAssessment)(nil), // 5: inframind.v1.RequestAssessment
-	(*Metadata)(nil),          // 6: inframind.v1.Metadata
+	(*ModelArchitecture)(nil), // 5: inframind.v1.ModelArchitecture
+	(*RequestAssessment)(nil), // 6: inframind.v1.RequestAssessment
+	(*Metadata)(nil),          // 7: inframind.v1.Metadata
 }
 var file_inframind_v1_assessment_proto_depIdxs = []int32{
 	1, // 0: inframind.v1.AssessmentRequest.business:type_name -> inframind.v1.Business
 	4, // 1: inframind.v1.AssessmentRequest.workloads:type_name -> inframind.v1.Workload
 	2, // 2: inframind.v1.Business.growth:type_name -> inframind.v1.Growth
 	3, // 3: inframind.v1.Business.team:type_name -> inframind.v1.Team
-	6, // 4: inframind.v1.RequestAssessment.metadata:type_name -> inframind.v1.Metadata
-	0, // 5: inframind.v1.RequestAssessment.request:type_name -> inframind.v1.AssessmentRequest
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	5, // 4: inframind.v1.Workload.architecture:type_name -> inframind.v1.ModelArchitecture
+	7, // 5: inframind.v1.RequestAssessment.metadata:type_name -> inframind.v1.Metadata
+	0, // 6: inframind.v1.RequestAssessment.request:type_name -> inframind.v1.AssessmentRequest
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_inframind_v1_assessment_proto_init() }
@@ -732,7 +1104,7 @@ func file_inframind_v1_assessment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_inframind_v1_assessment_proto_rawDesc), len(file_inframind_v1_assessment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
