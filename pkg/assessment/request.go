@@ -175,7 +175,7 @@ func schemaFieldErrors(root *jsonschema.ValidationError, instance any) []FieldEr
 		case *kind.Required:
 			reason := "is required"
 			if strings.Contains(e.SchemaURL, "/then") {
-				reason = "is required when kind is " + kindAt(instance, loc)
+				reason = "is required when " + conditionAt(instance, loc)
 			}
 			for _, m := range k.Missing {
 				out = append(out, FieldError{Field: fieldPath(instance, append(slices.Clone(loc), m)), Reason: reason})
@@ -186,11 +186,19 @@ func schemaFieldErrors(root *jsonschema.ValidationError, instance any) []FieldEr
 				out = append(out, FieldError{Field: fieldPath(instance, append(slices.Clone(loc), p)), Reason: "is not a known field"})
 			}
 			return
+		case *kind.DependentRequired:
+			for _, m := range k.Missing {
+				out = append(out, FieldError{
+					Field:  fieldPath(instance, append(slices.Clone(loc), m)),
+					Reason: "is required when " + k.Prop + " is given",
+				})
+			}
+			return
 		case *kind.AnyOf:
 			if alts, ok := requiredAlternatives(e); ok {
 				out = append(out, FieldError{
 					Field:  fieldPath(instance, append(slices.Clone(loc), alts[0])),
-					Reason: fmt.Sprintf("kind %s needs %s", kindAt(instance, loc), strings.Join(alts, " or ")),
+					Reason: fmt.Sprintf("kind %s needs %s", kindAt(instance, loc), orList(alts)),
 				})
 				return
 			}
@@ -367,59 +375,52 @@ func fieldPath(instance any, loc []string) string {
 	return b.String()
 }
 
-// kindAt returns the "kind" of the workload object at loc.
-func kindAt(instance any, loc []string) string {
+// orList joins alternatives as "a or b" or "a, b or c".
+func orList(alts []string) string {
+	if len(alts) < 2 {
+		return strings.Join(alts, "")
+	}
+	return strings.Join(alts[:len(alts)-1], ", ") + " or " + alts[len(alts)-1]
+}
+
+// conditionAt names the schema condition that made a field required, from
+// the object at loc: a workload's kind or an architecture's attention.
+func conditionAt(instance any, loc []string) string {
+	if a, ok := stringAt(instance, loc, "attention"); ok {
+		return "attention is " + a
+	}
+	return "kind is " + kindAt(instance, loc)
+}
+
+// stringAt returns the text field key of the object at loc.
+func stringAt(instance any, loc []string, key string) (string, bool) {
 	cur := instance
 	for _, tok := range loc {
 		switch v := cur.(type) {
 		case []any:
 			i, err := strconv.Atoi(tok)
 			if err != nil || i < 0 || i >= len(v) {
-				return "this"
+				return "", false
 			}
 			cur = v[i]
 		case map[string]any:
 			cur = v[tok]
 		default:
-			return "this"
+			return "", false
 		}
 	}
-	if m, ok := cur.(map[string]any); ok {
-		if k, ok := m["kind"].(string); ok {
-			return k
-		}
+	m, ok := cur.(map[string]any)
+	if !ok {
+		return "", false
 	}
-	return "this"
+	s, ok := m[key].(string)
+	return s, ok
 }
 
-// semanticErrors checks what the schema cannot express: cross-field rules.
-func semanticErrors(req *inframindv1.AssessmentRequest) []FieldError {
-	var out []FieldError
-	seen := make(map[string]int, len(req.GetWorkloads()))
-	for i, w := range req.GetWorkloads() {
-		if first, dup := seen[w.GetName()]; dup {
-			out = append(out, FieldError{
-				Field:  fmt.Sprintf("workloads[%d].name", i),
-				Reason: fmt.Sprintf("%q is already the name of workloads[%d]; workload names must be unique", w.GetName(), first),
-			})
-		} else {
-			seen[w.GetName()] = i
-		}
-		if avg, peak := w.GetAvgRequestsPerSecond(), w.GetPeakRequestsPerSecond(); avg > 0 && peak > 0 && avg > peak {
-			out = append(out, FieldError{
-				Field:  fmt.Sprintf("workloads[%d].avg_requests_per_second", i),
-				Reason: fmt.Sprintf("must not exceed peak_requests_per_second (%g > %g)", avg, peak),
-			})
-		}
+// kindAt returns the "kind" of the workload object at loc.
+func kindAt(instance any, loc []string) string {
+	if k, ok := stringAt(instance, loc, "kind"); ok {
+		return k
 	}
-	b := req.GetBusiness()
-	for i, p := range b.GetProviderExclusions() {
-		if slices.Contains(b.GetProviderPreference(), p) {
-			out = append(out, FieldError{
-				Field:  fmt.Sprintf("business.provider_exclusions[%d]", i),
-				Reason: fmt.Sprintf("%s is also in provider_preference; a provider cannot be both preferred and excluded", p),
-			})
-		}
-	}
-	return out
+	return "this"
 }

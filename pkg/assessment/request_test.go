@@ -27,7 +27,7 @@ func TestParseRequestExamples(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
 	require.NoError(t, err)
-	want := []string{"chatbot-70b-hipaa-us.yaml", "finetune-gdpr-eu.yaml", "startup-rag.yaml"}
+	want := []string{"chatbot-70b-hipaa-us.yaml", "finetune-gdpr-eu.yaml", "startup-rag.yaml", "custom-architecture.yaml", "impossible.yaml"}
 	var names []string
 	for _, f := range files {
 		names = append(names, filepath.Base(f))
@@ -119,12 +119,12 @@ func TestParseRequestRejects(t *testing.T) {
 		{name: "camelCase field", doc: strings.Replace(validYAML, "peak_requests_per_second", "peakRequestsPerSecond", 1), field: "workloads[0].peakRequestsPerSecond", reason: "is not a known field"},
 		{name: "availability of 1", doc: strings.Replace(validYAML, "peak_requests_per_second: 5", "peak_requests_per_second: 5\n    availability_target: 1", 1), field: "workloads[0].availability_target", reason: "less than 1"},
 		{name: "fractional tokens", doc: strings.Replace(validYAML, "peak_requests_per_second: 5", "peak_requests_per_second: 5\n    mean_input_tokens: 1.5", 1), field: "workloads[0].mean_input_tokens", reason: "whole number"},
-		{name: "llm without model", doc: strings.Replace(validYAML, "model: llama-3.1-8b", "", 1), field: "workloads[0].model", reason: "kind llm_serving needs model or params_billion"},
+		{name: "llm without model", doc: strings.Replace(validYAML, "model: llama-3.1-8b", "", 1), field: "workloads[0].model", reason: "kind llm_serving needs model, params_billion or architecture"},
 		{name: "llm without rate", doc: strings.Replace(validYAML, "peak_requests_per_second: 5", "", 1), field: "workloads[0].peak_requests_per_second", reason: "required when kind is llm_serving"},
-		{name: "training without tokens", doc: "name: x\nbusiness: {company_size: startup, regions: [us]}\nworkloads:\n  - {name: ft, kind: training, params_billion: 8}\n", field: "workloads[0].training_tokens_billion", reason: "required when kind is training"},
-		{name: "training without model", doc: "name: x\nbusiness: {company_size: startup, regions: [us]}\nworkloads:\n  - {name: ft, kind: training, training_tokens_billion: 1}\n", field: "workloads[0].model", reason: "needs model or params_billion"},
+		{name: "training without tokens", doc: "name: x\nbusiness: {company_size: startup, regions: [us]}\nworkloads:\n  - {name: ft, kind: training, params_billion: 8}\n", field: "workloads[0].training_tokens_billion", reason: "kind training needs training_tokens_billion or dataset_tokens_billion"},
+		{name: "training without model", doc: "name: x\nbusiness: {company_size: startup, regions: [us]}\nworkloads:\n  - {name: ft, kind: training, training_tokens_billion: 1}\n", field: "workloads[0].model", reason: "kind training needs model, params_billion or architecture"},
 		{name: "batch without volume", doc: "name: x\nbusiness: {company_size: startup, regions: [us]}\nworkloads:\n  - {name: b, kind: batch_inference, model: llama-3.1-8b}\n", field: "workloads[0].tokens_per_day_million", reason: "required when kind is batch_inference"},
-		{name: "rag without corpus", doc: "name: x\nbusiness: {company_size: startup, regions: [us]}\nworkloads:\n  - {name: r, kind: rag}\n", field: "workloads[0].corpus_gb", reason: "required when kind is rag"},
+		{name: "rag without corpus", doc: "name: x\nbusiness: {company_size: startup, regions: [us]}\nworkloads:\n  - {name: r, kind: rag}\n", field: "workloads[0].corpus_gb", reason: "kind rag needs corpus_gb or vector_count"},
 		{name: "general without rate", doc: "name: x\nbusiness: {company_size: startup, regions: [us]}\nworkloads:\n  - {name: g, kind: general}\n", field: "workloads[0].peak_requests_per_second", reason: "required when kind is general"},
 		{name: "duplicate workload names", doc: "name: x\nbusiness: {company_size: startup, regions: [us]}\nworkloads:\n  - {name: api, kind: general, peak_requests_per_second: 1}\n  - {name: api, kind: general, peak_requests_per_second: 2}\n", field: "workloads[1].name", reason: "must be unique"},
 		{name: "average above peak", doc: strings.Replace(validYAML, "peak_requests_per_second: 5", "peak_requests_per_second: 5\n    avg_requests_per_second: 9", 1), field: "workloads[0].avg_requests_per_second", reason: "must not exceed peak"},
