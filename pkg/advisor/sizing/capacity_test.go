@@ -1,0 +1,85 @@
+package sizing
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCapacityAtSLO(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		in        ServingInput
+		slo       SLO
+		meets     bool
+		limit     string
+		minConcur int
+		maxConcur int
+	}{
+		{name: "no SLO: the KV cache limits", in: nimInput(1, FP8), meets: true, limit: LimitKVCache, minConcur: 65, maxConcur: 65},
+		{name: "40 ms ITL", in: nimInput(1, FP8), slo: SLO{ITLms: 40}, meets: true, limit: LimitITL, minConcur: 2, maxConcur: 25},
+		{name: "2 s TTFT p95", in: nimInput(1, FP8), slo: SLO{TTFTp95ms: 2000}, meets: true, limit: LimitTTFT, minConcur: 2, maxConcur: 50},
+		{name: "30 tokens/s per user", in: nimInput(1, FP8), slo: SLO{MinTokensPerSecPerUser: 30}, meets: true, limit: LimitTokensPerSecond, minConcur: 2, maxConcur: 50},
+		{name: "10 ms ITL is beyond the hardware", in: nimInput(1, FP8), slo: SLO{ITLms: 10}, limit: LimitITL},
+		{name: "70B BF16 on one H100 does not fit", in: ServingInput{Arch: llama70B(), Weights: BF16, KV: BF16, GPU: h100(),
+			TensorParallel: 1, InputTokens: 1000, OutputTokens: 100}, slo: SLO{ITLms: 50}, limit: LimitMemory},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := CapacityAtSLO(tc.in, tc.slo)
+			require.NoError(t, err)
+			require.Equal(t, tc.meets, c.Meets, c.Reason)
+			require.Equal(t, tc.limit, c.Limit, c.Reason)
+			require.NotEmpty(t, c.Reason)
+			if !tc.meets {
+				require.Zero(t, c.MaxConcurrency)
+				return
+			}
+			require.GreaterOrEqual(t, c.MaxConcurrency, tc.minConcur)
+			require.LessOrEqual(t, c.MaxConcurrency, tc.maxConcur)
+			require.Greater(t, c.RequestsPerSec.Low, 0.0)
+			// The answer is the largest: it meets the SLO and one more user does not (or would queue).
+			at, err := EstimateServing(withConcurrency(tc.in, c.MaxConcurrency))
+			require.NoError(t, err)
+			limit, _ := sloFailure(at, tc.slo)
+			require.Empty(t, limit)
+			next, err := EstimateServing(withConcurrency(tc.in, c.MaxConcurrency+1))
+			require.NoError(t, err)
+			limit, _ = sloFailure(next, tc.slo)
+			require.True(t, limit != "" || next.Saturated)
+		})
+	}
+}
+
+func withConcurrency(in ServingInput, c int) ServingInput {
+	in.Concurrency = c
+	return in
+}
+
+func TestReplicas(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		peak      float64
+		per       Range
+		headroom  float64
+		low, high int
+	}{
+		// 10 x 1.2 = 12 requests/s over 1.5-2.0 per replica = 6-8 replicas.
+		{name: "with 20% headroom", peak: 10, per: Range{Low: 1.5, High: 2}, headroom: 0.2, low: 6, high: 8},
+		// 0.3 / 0.1 is 2.9999999999999996 in floating point: still 3.
+		{name: "exact division is not rounded up", peak: 0.3, per: Range{Low: 0.1, High: 0.1}, low: 3, high: 3},
+		{name: "no traffic", peak: 0, per: Range{Low: 1, High: 2}, low: 0, high: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			low, high, err := Replicas(tc.peak, tc.per, tc.headroom)
+			require.NoError(t, err)
+			require.Equal(t, tc.low, low)
+			require.Equal(t, tc.high, high)
+		})
+	}
+}

@@ -1,0 +1,96 @@
+package sizing
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestConcurrencyNeverLowersLatency: adding users never makes a token arrive sooner.
+func TestConcurrencyNeverLowersLatency(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   ServingInput
+	}{
+		{name: "70B FP8 on 2x H100", in: nimInput(1, FP8)},
+		{name: "8B BF16 on one L4, short prompts", in: ServingInput{Arch: llama8B(), Weights: BF16, KV: BF16, GPU: l4(),
+			TensorParallel: 1, InputTokens: 200, OutputTokens: 300}},
+		{name: "Mixtral BF16 on 2x H100", in: ServingInput{Arch: mixtral(), Weights: BF16, KV: BF16, GPU: h100(),
+			TensorParallel: 2, InputTokens: 1000, OutputTokens: 200}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var prev ServingEstimate
+			for c := 1; c <= 150; c++ {
+				in := tc.in
+				in.Concurrency = c
+				e, err := EstimateServing(in)
+				require.NoError(t, err)
+				if c > 1 {
+					require.GreaterOrEqual(t, e.ITLms.Low, prev.ITLms.Low-1e-9, "ITL low at %d", c)
+					require.GreaterOrEqual(t, e.ITLms.High, prev.ITLms.High-1e-9, "ITL high at %d", c)
+					require.GreaterOrEqual(t, e.TTFTms.Low, prev.TTFTms.Low-1e-9, "TTFT low at %d", c)
+					require.GreaterOrEqual(t, e.TTFTms.High, prev.TTFTms.High-1e-9, "TTFT high at %d", c)
+					require.GreaterOrEqual(t, e.TTFTp95ms.High, prev.TTFTp95ms.High-1e-9, "TTFT p95 high at %d", c)
+				}
+				require.LessOrEqual(t, e.ITLms.Low, e.ITLms.High)
+				require.LessOrEqual(t, e.TTFTms.Low, e.TTFTms.High)
+				require.LessOrEqual(t, e.TTFTms.Low, e.TTFTp95ms.Low+1e-9)
+				prev = e
+			}
+		})
+	}
+}
+
+// TestHigherPrecisionNeedsMoreMemory: more bytes per parameter never needs less memory.
+func TestHigherPrecisionNeedsMoreMemory(t *testing.T) {
+	t.Parallel()
+	ordered := []Precision{INT4, INT8, FP8, FP16, BF16}
+	for _, a := range []Arch{llama8B(), llama70B(), mixtral(), deepseekV3()} {
+		var prev MemoryFit
+		for i, p := range ordered {
+			f, err := FitMemory(a, p, p, h100(), 8, 0, 4096)
+			require.NoError(t, err)
+			if i > 0 {
+				require.GreaterOrEqual(t, f.WeightsGB, prev.WeightsGB, "%s weights", p)
+				require.GreaterOrEqual(t, f.KVBytesPerToken, prev.KVBytesPerToken, "%s KV", p)
+				require.LessOrEqual(t, f.MaxSequences, prev.MaxSequences, "%s sequences", p)
+			}
+			prev = f
+		}
+	}
+}
+
+// TestMoreGPUsNeverSlower: training on more GPUs never takes longer.
+func TestMoreGPUsNeverSlower(t *testing.T) {
+	t.Parallel()
+	for _, method := range []string{MethodFull, MethodLoRA, MethodQLoRA} {
+		var prev TrainingEstimate
+		for g := 1; g <= 64; g++ {
+			e, err := EstimateTraining(TrainingInput{Arch: llama8B(), TokensB: 20, Method: method, Precision: BF16, GPU: h100(), GPUs: g})
+			require.NoError(t, err)
+			if g > 1 {
+				require.LessOrEqual(t, e.WallClockHours.Low, prev.WallClockHours.Low, "%s at %d GPUs", method, g)
+				require.LessOrEqual(t, e.WallClockHours.High, prev.WallClockHours.High, "%s at %d GPUs", method, g)
+			}
+			prev = e
+		}
+	}
+}
+
+// TestMoreTrafficNeverFewerReplicas: a higher peak never needs fewer replicas.
+func TestMoreTrafficNeverFewerReplicas(t *testing.T) {
+	t.Parallel()
+	perReplica := Range{Low: 1.2, High: 1.7}
+	prevLow, prevHigh := 0, 0
+	for rps := 0.0; rps <= 200; rps += 0.05 {
+		low, high, err := Replicas(rps, perReplica, 0.2)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, low, prevLow, "low at %v", rps)
+		require.GreaterOrEqual(t, high, prevHigh, "high at %v", rps)
+		require.LessOrEqual(t, low, high)
+		prevLow, prevHigh = low, high
+	}
+}
