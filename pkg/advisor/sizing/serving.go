@@ -330,7 +330,7 @@ func EstimateServing(in ServingInput) (ServingEstimate, error) {
 	if in.activeB() < in.ParamsTotalB && (in.Experts <= 0 || in.ExpertsPerToken <= 0) {
 		est.assume("mixture-of-experts decode reads only the active %.4g B parameters; larger batches touch more experts, so latency may be higher", in.activeB())
 	}
-	est.formula("prefill = 2 x %.4g e9 x %d tokens / (TP %d x %.4g TFLOPS x %s) = %.0f-%.0f ms (Kaplan et al. 2020)",
+	est.formula("prefill = 2 x %.4ge9 x %d tokens / (TP %d x %.4g TFLOPS x %s) = %.0f-%.0f ms (Kaplan et al. 2020)",
 		in.activeB(), in.InputTokens, in.TensorParallel, peak, eff.Prefill, opt.prefill*1e3, pes.prefill*1e3)
 	est.formula("decode step (batch %d) = (%.4g GB weights + %d x %.0f tokens x %.0f B KV) per GPU / (%.3g TB/s x %s) = %.2f-%.2f ms",
 		batch, m.weightBytesRead(batch)/gb, batch, m.avgContext, kvPerGPU, in.GPU.BandwidthTBs, eff.Decode, opt.step*1e3, pes.step*1e3)

@@ -188,6 +188,9 @@ func EstimateTraining(in TrainingInput) (TrainingEstimate, error) {
 			e.assume("hidden size unknown: adapter states are not counted")
 		}
 	}
+	if in.Precision == FP8 {
+		e.assume("FP8 training: the optimistic end uses the FP8 peak, the pessimistic end the BF16 peak, as parts of the step stay in BF16")
+	}
 	if in.Method == MethodQLoRA {
 		e.assume("QLoRA computes in 16-bit after de-quantising; the de-quantisation time is not counted")
 	}
