@@ -1,6 +1,7 @@
 package assessment
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -328,5 +329,37 @@ func TestExamplesUseTheRequirementsModel(t *testing.T) {
 			}
 			tc.check(t, byName, req.GetBusiness())
 		})
+	}
+}
+
+// Every field of the schema has a row in the request-format document, so a
+// field added to the schema cannot go undocumented.
+func TestRequestFormatDocumentsEveryField(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "request-format.md"))
+	require.NoError(t, err)
+	var schema struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+		Defs       map[string]struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"$defs"`
+	}
+	require.NoError(t, json.Unmarshal(RequestSchema(), &schema))
+	prefixes := map[string]string{
+		"Business": "business.", "Growth": "business.growth.", "Team": "business.team.",
+		"Workload": "workloads[].", "ModelArchitecture": "workloads[].architecture.",
+	}
+	for name, def := range schema.Defs {
+		if len(def.Properties) == 0 {
+			continue
+		}
+		prefix, ok := prefixes[name]
+		require.Truef(t, ok, "$defs.%s has fields but no documented section; add its prefix here and a table to docs/request-format.md", name)
+		for field := range def.Properties {
+			require.Truef(t, strings.Contains(string(doc), "| `"+prefix+field+"` |"), "docs/request-format.md has no row for %s%s", prefix, field)
+		}
+	}
+	for field := range schema.Properties {
+		require.Truef(t, strings.Contains(string(doc), "| `"+field+"` |"), "docs/request-format.md has no row for %s", field)
 	}
 }
