@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
@@ -97,8 +99,18 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 	}
 
 	wcfg := worker.Config{Concurrency: cfg.Concurrency, DrainTimeout: cfg.ShutdownTimeout}
+	var an *analysis.Analyzer
+	if len(roles.Families) > 0 {
+		cat, err := catalog.Load()
+		if err != nil {
+			return nil, fmt.Errorf("load the catalogue: %w", err)
+		}
+		if an, err = analysis.New(cat); err != nil {
+			return nil, err
+		}
+	}
 	for _, f := range roles.Families {
-		w, err := worker.New(f, p.Bus, d.Logger, wcfg)
+		w, err := worker.New(f, p.Bus, an, d.Logger, wcfg)
 		if err != nil {
 			return nil, err
 		}

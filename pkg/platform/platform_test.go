@@ -114,11 +114,12 @@ func example(t tb, name string) []byte {
 }
 
 type report struct {
-	AssessmentID string   `json:"assessment_id"`
-	TenantID     string   `json:"tenant_id"`
-	Status       string   `json:"status"`
-	Missing      []string `json:"missing_families"`
-	Families     []struct {
+	AssessmentID    string   `json:"assessment_id"`
+	TenantID        string   `json:"tenant_id"`
+	Status          string   `json:"status"`
+	Missing         []string `json:"missing_families"`
+	CatalogVersions []string `json:"catalog_versions"`
+	Families        []struct {
 		Family  string `json:"family"`
 		Status  string `json:"status"`
 		Metrics []struct {
@@ -178,6 +179,7 @@ func TestExampleAssessmentRunsEndToEnd(t *testing.T) {
 			require.Equal(t, acc.ID, rep.AssessmentID)
 			require.Equal(t, "acme", rep.TenantID)
 			require.Equal(t, "completed", rep.Status)
+			require.Len(t, rep.CatalogVersions, 1, "the report records the catalogue version")
 			require.Len(t, rep.Families, len(assessment.Families()))
 			for _, f := range rep.Families {
 				require.Equal(t, "ok", f.Status, "family %s", f.Family)

@@ -18,26 +18,30 @@ import (
 // Report is the document the synthesizer writes for an assessment. Every
 // number in it is a family's metric, carried with its formula and source.
 type Report struct {
-	AssessmentID string          `json:"assessment_id"`
-	TenantID     string          `json:"tenant_id"`
-	Name         string          `json:"name"`
-	Status       string          `json:"status"`
-	Summary      string          `json:"summary"`
-	Missing      []string        `json:"missing_families,omitempty"`
-	Reason       string          `json:"reason,omitempty"`
-	GeneratedAt  time.Time       `json:"generated_at"`
-	Families     []FamilySection `json:"families"`
+	AssessmentID string    `json:"assessment_id"`
+	TenantID     string    `json:"tenant_id"`
+	Name         string    `json:"name"`
+	Status       string    `json:"status"`
+	Summary      string    `json:"summary"`
+	Missing      []string  `json:"missing_families,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+	GeneratedAt  time.Time `json:"generated_at"`
+	// CatalogVersions are the catalogue versions the families used (normally one).
+	CatalogVersions []string        `json:"catalog_versions"`
+	Families        []FamilySection `json:"families"`
 }
 
 // FamilySection is one family's contribution to the report.
 type FamilySection struct {
-	Family     string    `json:"family"`
-	Status     string    `json:"status"`
-	Summary    string    `json:"summary,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	Metrics    []Metric  `json:"metrics,omitempty"`
-	Findings   []Finding `json:"findings,omitempty"`
-	FinishedAt time.Time `json:"finished_at,omitempty"`
+	Family  string `json:"family"`
+	Status  string `json:"status"`
+	Summary string `json:"summary,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// CatalogVersion is the catalogue this family's figures come from.
+	CatalogVersion string    `json:"catalog_version,omitempty"`
+	Metrics        []Metric  `json:"metrics,omitempty"`
+	Findings       []Finding `json:"findings,omitempty"`
+	FinishedAt     time.Time `json:"finished_at,omitempty"`
 }
 
 // Metric is a computed number with how it was obtained.
@@ -96,6 +100,8 @@ func buildReport(a store.Assessment, results map[string]*inframindv1.AgentResult
 			Summary:    res.GetSummary(),
 			Error:      res.GetError(),
 			FinishedAt: res.GetFinishedAt().AsTime().UTC(),
+
+			CatalogVersion: res.GetCatalogVersion(),
 		}
 		for _, m := range res.GetMetrics() {
 			sec.Metrics = append(sec.Metrics, Metric{
@@ -118,6 +124,7 @@ func buildReport(a store.Assessment, results map[string]*inframindv1.AgentResult
 		rep.Families = append(rep.Families, sec)
 	}
 	sort.Strings(missing)
+	rep.CatalogVersions = catalogVersions(results)
 	parts := []string{fmt.Sprintf("%d of %d families analysed %q", len(ok), len(assessment.Families()), a.Name)}
 	if len(failed) > 0 {
 		parts = append(parts, "could not analyse: "+strings.Join(failed, ", "))
@@ -135,4 +142,16 @@ func marshalReport(r Report) (string, error) {
 		return "", fmt.Errorf("encode report %s: %w", r.AssessmentID, err)
 	}
 	return string(b), nil
+}
+
+// catalogVersions lists the distinct catalogue versions of results, sorted.
+func catalogVersions(results map[string]*inframindv1.AgentResultPublished) []string {
+	out := []string{}
+	for _, r := range results {
+		if v := r.GetCatalogVersion(); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

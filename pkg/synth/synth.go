@@ -291,7 +291,7 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 			return err
 		}
 	}
-	return s.publishOutcome(ctx, a, done)
+	return s.publishOutcome(ctx, a, done, catalogVersions(results))
 }
 
 func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[string]*inframindv1.AgentResultPublished, error) {
@@ -308,7 +308,7 @@ func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[
 
 // publishOutcome publishes the terminal status event and the completed
 // event; their ids are deterministic, so a repeat is deduplicated.
-func (s *Synthesizer) publishOutcome(ctx context.Context, a store.Assessment, done []string) error {
+func (s *Synthesizer) publishOutcome(ctx context.Context, a store.Assessment, done, catalogs []string) error {
 	msg := fmt.Sprintf("assessment %s", a.Status)
 	if a.Reason != "" {
 		msg += ": " + a.Reason
@@ -323,6 +323,7 @@ func (s *Synthesizer) publishOutcome(ctx context.Context, a store.Assessment, do
 		MissingFamilies:   a.MissingFamilies,
 		ReportPath:        "/v1/assessments/" + a.ID + "/report",
 		Reason:            a.Reason,
+		CatalogVersions:   catalogs,
 	}
 	if err := s.bus.Publish(ctx, bus.Message{
 		ID:        ev.Metadata.EventId,

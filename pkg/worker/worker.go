@@ -65,23 +65,24 @@ func (c Config) withDefaults() Config {
 type Worker struct {
 	family assessment.Family
 	bus    *bus.Bus
+	an     *analysis.Analyzer
 	log    *slog.Logger
 	cfg    Config
 	now    func() time.Time
 }
 
-// New returns a worker for family publishing on b.
-func New(family assessment.Family, b *bus.Bus, logger *slog.Logger, cfg Config) (*Worker, error) {
+// New returns a worker for family publishing on b, analysing with an.
+func New(family assessment.Family, b *bus.Bus, an *analysis.Analyzer, logger *slog.Logger, cfg Config) (*Worker, error) {
 	if _, ok := assessment.ParseFamily(string(family)); !ok {
 		return nil, fmt.Errorf("worker: unknown family %q", family)
 	}
-	if b == nil {
-		return nil, errors.New("worker: bus is required")
+	if b == nil || an == nil {
+		return nil, errors.New("worker: bus and analyzer are required")
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Worker{family: family, bus: b, log: logger.With("family", string(family)), cfg: cfg.withDefaults(), now: time.Now}, nil
+	return &Worker{family: family, bus: b, an: an, log: logger.With("family", string(family)), cfg: cfg.withDefaults(), now: time.Now}, nil
 }
 
 // Spec is the consumer the worker declares: families without upstream read
@@ -132,15 +133,16 @@ func (w *Worker) Handle(ctx context.Context, e *bus.Event) error {
 			CorrelationId: meta.GetCorrelationId(),
 			Traceparent:   meta.GetTraceparent(),
 		},
-		Family:    string(w.family),
-		Request:   req,
-		StartedAt: timestamppb.New(started),
+		Family:         string(w.family),
+		Request:        req,
+		StartedAt:      timestamppb.New(started),
+		CatalogVersion: w.an.CatalogVersion(),
 	}
 	for _, f := range analysis.Upstream(w.family) {
 		result.UpstreamFamilies = append(result.UpstreamFamilies, string(f))
 	}
 
-	out, err := analysis.Analyze(w.family, req, upstream)
+	out, err := w.an.Analyze(w.family, req, upstream)
 	switch {
 	case errors.Is(err, analysis.ErrUnanalysable):
 		// The request cannot be analysed by this family: report it so the

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
@@ -32,7 +34,11 @@ func startBus(t *testing.T) *bus.Bus {
 
 func runWorker(t *testing.T, b *bus.Bus, f assessment.Family) {
 	t.Helper()
-	w, err := worker.New(f, b, slog.New(slog.NewTextHandler(io.Discard, nil)), worker.Config{
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+	an, err := analysis.New(cat)
+	require.NoError(t, err)
+	w, err := worker.New(f, b, an, slog.New(slog.NewTextHandler(io.Discard, nil)), worker.Config{
 		AckWait: time.Second, MaxDeliver: 2, BackOff: []time.Duration{100 * time.Millisecond}, DrainTimeout: time.Second,
 	})
 	require.NoError(t, err)
@@ -98,6 +104,7 @@ func TestCloudAndSimulationChainThroughTheBus(t *testing.T) {
 	require.Equal(t, worker.ResultID("a1", assessment.FamilySimulation), msg.Headers().Get("Nats-Msg-Id"))
 	require.NotEmpty(t, sim.GetMetrics())
 	require.Equal(t, "chatbot", sim.GetRequest().GetName(), "the result records the request it analysed")
+	require.NotEmpty(t, sim.GetCatalogVersion(), "the result records its catalogue version")
 }
 
 func TestUnanalysableRequestStillGetsAFailedResult(t *testing.T) {

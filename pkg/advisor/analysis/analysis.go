@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
@@ -37,10 +38,27 @@ const (
 	severityHigh   = "high"
 )
 
+// Analyzer runs the families' analyses over one catalogue version.
+type Analyzer struct {
+	cat *catalog.Catalog
+}
+
+// New returns an analyzer over c (catalog.Load gives the embedded one).
+func New(c *catalog.Catalog) (*Analyzer, error) {
+	if c == nil {
+		return nil, errors.New("analysis: catalogue is required")
+	}
+	return &Analyzer{cat: c}, nil
+}
+
+// CatalogVersion is the version of the catalogue every figure comes from;
+// results record it.
+func (a *Analyzer) CatalogVersion() string { return a.cat.Version }
+
 // Analyze runs family on req. upstream holds the results of the families this
 // one depends on (see Upstream); a missing required upstream result is an
 // error wrapping ErrUnanalysable.
-func Analyze(family assessment.Family, req *inframindv1.AssessmentRequest, upstream map[assessment.Family]*inframindv1.AgentResultPublished) (Outcome, error) {
+func (a *Analyzer) Analyze(family assessment.Family, req *inframindv1.AssessmentRequest, upstream map[assessment.Family]*inframindv1.AgentResultPublished) (Outcome, error) {
 	if req == nil {
 		return Outcome{}, unanalysable("request: missing")
 	}

@@ -48,7 +48,7 @@ func runAll(t *testing.T, req *inframindv1.AssessmentRequest) map[assessment.Fam
 	out := map[assessment.Family]analysis.Outcome{}
 	up := map[assessment.Family]*inframindv1.AgentResultPublished{}
 	for _, f := range assessment.Families() {
-		o, err := analysis.Analyze(f, req, up)
+		o, err := analyzer.Analyze(f, req, up)
 		require.NoError(t, err, "family %s", f)
 		out[f] = o
 		up[f] = &inframindv1.AgentResultPublished{Family: string(f), Summary: o.Summary, Metrics: o.Metrics, Findings: o.Findings}
@@ -162,7 +162,7 @@ func TestAnalyzeRejectsWhatItCannotAnalyse(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := analysis.Analyze(tc.family, tc.req, nil)
+			_, err := analyzer.Analyze(tc.family, tc.req, nil)
 			require.Error(t, err)
 			require.True(t, errors.Is(err, analysis.ErrUnanalysable))
 			require.Contains(t, err.Error(), tc.wantMsg)

@@ -9,12 +9,6 @@ import (
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
-// Names of the plan-level metrics the simulation family reads.
-const (
-	MetricMonthlyCostLow  = "monthly_cost_usd_low"
-	MetricMonthlyCostHigh = "monthly_cost_usd_high"
-)
-
 // assumedRPSPerInstance is a planning placeholder for general services, not a
 // measurement: a service's real per-instance throughput comes from a load test.
 const assumedRPSPerInstance = 50.0

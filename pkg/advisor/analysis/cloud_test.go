@@ -17,7 +17,7 @@ func cloudRequest(b *inframindv1.Business, ws ...*inframindv1.Workload) *inframi
 
 func analyzeCloud(t *testing.T, req *inframindv1.AssessmentRequest) analysis.Outcome {
 	t.Helper()
-	o, err := analysis.Analyze(assessment.FamilyCloud, req, nil)
+	o, err := analyzer.Analyze(assessment.FamilyCloud, req, nil)
 	require.NoError(t, err)
 	return o
 }
@@ -299,7 +299,7 @@ func TestCloudRejectsWhatItCannotSize(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := analysis.Analyze(assessment.FamilyCloud, cloudRequest(tc.business, tc.ws...), nil)
+			_, err := analyzer.Analyze(assessment.FamilyCloud, cloudRequest(tc.business, tc.ws...), nil)
 			require.Error(t, err)
 			require.True(t, errors.Is(err, analysis.ErrUnanalysable))
 			require.Contains(t, err.Error(), tc.wantMsg)

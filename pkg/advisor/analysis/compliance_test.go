@@ -76,7 +76,7 @@ func TestComplianceRegimes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			o, err := analysis.Analyze(assessment.FamilyCompliance, &inframindv1.AssessmentRequest{Business: tc.business}, nil)
+			o, err := analyzer.Analyze(assessment.FamilyCompliance, &inframindv1.AssessmentRequest{Business: tc.business}, nil)
 			require.NoError(t, err)
 			require.Equal(t, float64(tc.want), metricOf(t, o, "compliance_regimes_count", "").GetValue())
 			for part, sev := range tc.wantTitles {
@@ -99,7 +99,7 @@ func TestComplianceFormulaNamesItsInputs(t *testing.T) {
 	req := &inframindv1.AssessmentRequest{Business: &inframindv1.Business{
 		Regions: []string{"us", "eu"}, DataCategories: []string{"health", "payment_card"}, Compliance: []string{"soc2"},
 	}}
-	o, err := analysis.Analyze(assessment.FamilyCompliance, req, nil)
+	o, err := analyzer.Analyze(assessment.FamilyCompliance, req, nil)
 	require.NoError(t, err)
 	m := metricOf(t, o, "compliance_regimes_count", "")
 	require.Equal(t, 4.0, m.GetValue())
@@ -123,7 +123,7 @@ func TestComplianceRejects(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := analysis.Analyze(assessment.FamilyCompliance, &inframindv1.AssessmentRequest{Business: tc.b}, nil)
+			_, err := analyzer.Analyze(assessment.FamilyCompliance, &inframindv1.AssessmentRequest{Business: tc.b}, nil)
 			require.True(t, errors.Is(err, analysis.ErrUnanalysable), "%v", err)
 			require.Contains(t, err.Error(), tc.wantMsg)
 		})

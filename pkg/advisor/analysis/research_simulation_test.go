@@ -57,7 +57,7 @@ func TestResearchScopeAndFreshness(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			o, err := analysis.Analyze(assessment.FamilyResearch, &inframindv1.AssessmentRequest{Business: tc.business}, nil)
+			o, err := analyzer.Analyze(assessment.FamilyResearch, &inframindv1.AssessmentRequest{Business: tc.business}, nil)
 			require.NoError(t, err)
 			findingWithTitle(t, o, tc.wantScope)
 			require.Equal(t, tc.wantRegions, metricOf(t, o, "regions_count", "").GetValue())
@@ -84,7 +84,7 @@ func TestResearchScopeAndFreshness(t *testing.T) {
 
 func TestResearchRejectsUnknownProvider(t *testing.T) {
 	t.Parallel()
-	_, err := analysis.Analyze(assessment.FamilyResearch, &inframindv1.AssessmentRequest{
+	_, err := analyzer.Analyze(assessment.FamilyResearch, &inframindv1.AssessmentRequest{
 		Business: &inframindv1.Business{ProviderExclusions: []string{"aws", "amazon"}},
 	}, nil)
 	require.True(t, errors.Is(err, analysis.ErrUnanalysable))
@@ -144,7 +144,7 @@ func TestSimulationProjection(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			req := &inframindv1.AssessmentRequest{Business: &inframindv1.Business{Growth: tc.growth, MonthlyBudgetUsd: tc.budget}}
-			o, err := analysis.Analyze(assessment.FamilySimulation, req, cloudUpstream(1000, 2000))
+			o, err := analyzer.Analyze(assessment.FamilySimulation, req, cloudUpstream(1000, 2000))
 			require.NoError(t, err)
 			require.InDelta(t, tc.wantMonth24[0], metricOf(t, o, "monthly_cost_usd_low_month_24", "").GetValue(), 1e-9)
 			require.InDelta(t, tc.wantMonth24[1], metricOf(t, o, "monthly_cost_usd_high_month_24", "").GetValue(), 1e-9)
@@ -170,7 +170,7 @@ func TestSimulationFormulasShowTheirInputs(t *testing.T) {
 		Growth:           &inframindv1.Growth{Month_6Multiplier: 1.5, Month_12Multiplier: 2, Month_24Multiplier: 4},
 		MonthlyBudgetUsd: 5000,
 	}}
-	o, err := analysis.Analyze(assessment.FamilySimulation, req, cloudUpstream(1000, 2000))
+	o, err := analyzer.Analyze(assessment.FamilySimulation, req, cloudUpstream(1000, 2000))
 	require.NoError(t, err)
 	require.Equal(t, "$1000.00 (cloud monthly_cost_usd_low) x 1.5 (growth month_6_multiplier) = $1500.00",
 		metricOf(t, o, "monthly_cost_usd_low_month_6", "").GetFormula())
@@ -180,11 +180,11 @@ func TestSimulationFormulasShowTheirInputs(t *testing.T) {
 func TestSimulationReadsTheCloudPlan(t *testing.T) {
 	t.Parallel()
 	req := richRequest()
-	cloud, err := analysis.Analyze(assessment.FamilyCloud, req, nil)
+	cloud, err := analyzer.Analyze(assessment.FamilyCloud, req, nil)
 	require.NoError(t, err)
 	low := metricOf(t, cloud, analysis.MetricMonthlyCostLow, "").GetValue()
 	up := map[assessment.Family]*inframindv1.AgentResultPublished{assessment.FamilyCloud: {Metrics: cloud.Metrics}}
-	o, err := analysis.Analyze(assessment.FamilySimulation, req, up)
+	o, err := analyzer.Analyze(assessment.FamilySimulation, req, up)
 	require.NoError(t, err)
 	require.Greater(t, low, 0.0)
 	require.InDelta(t, low*4, metricOf(t, o, "monthly_cost_usd_low_month_24", "").GetValue(), 1e-6)
@@ -198,7 +198,7 @@ func TestSimulationMoreGrowthNeverLaterOverrun(t *testing.T) {
 			Growth:           &inframindv1.Growth{Month_6Multiplier: 1 + (m24-1)/4, Month_12Multiplier: 1 + (m24-1)/2, Month_24Multiplier: m24},
 			MonthlyBudgetUsd: 5000,
 		}}
-		o, err := analysis.Analyze(assessment.FamilySimulation, req, cloudUpstream(1000, 2000))
+		o, err := analyzer.Analyze(assessment.FamilySimulation, req, cloudUpstream(1000, 2000))
 		require.NoError(t, err)
 		month := 25.0
 		if hasMetric(o, "budget_exceeded_month_high", "") {
@@ -237,7 +237,7 @@ func TestSimulationRejects(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := analysis.Analyze(assessment.FamilySimulation, tc.req, tc.upstream)
+			_, err := analyzer.Analyze(assessment.FamilySimulation, tc.req, tc.upstream)
 			require.True(t, errors.Is(err, analysis.ErrUnanalysable), "%v", err)
 			require.Contains(t, err.Error(), tc.wantMsg)
 		})

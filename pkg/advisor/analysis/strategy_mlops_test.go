@@ -54,7 +54,7 @@ func TestStrategyRoadmap(t *testing.T) {
 				Business:  &inframindv1.Business{Team: tc.team, TimelineMonths: tc.timeline, MonthlyBudgetUsd: tc.budget},
 				Workloads: nWorkloads(tc.workloads),
 			}
-			o, err := analysis.Analyze(assessment.FamilyStrategy, req, nil)
+			o, err := analyzer.Analyze(assessment.FamilyStrategy, req, nil)
 			require.NoError(t, err)
 			require.Equal(t, tc.wantTeam, metricOf(t, o, "team_size_total", "").GetValue())
 			require.Equal(t, float64(tc.workloads), metricOf(t, o, "workloads_count", "").GetValue())
@@ -83,7 +83,7 @@ func TestStrategyGoalsComeFromTheRequest(t *testing.T) {
 		Business:  &inframindv1.Business{Team: &inframindv1.Team{Engineers: 2}, Goals: []string{"launch in the EU", " ", "halve support tickets"}},
 		Workloads: nWorkloads(1),
 	}
-	o, err := analysis.Analyze(assessment.FamilyStrategy, req, nil)
+	o, err := analyzer.Analyze(assessment.FamilyStrategy, req, nil)
 	require.NoError(t, err)
 	f := findingWithTitle(t, o, "2 business goals")
 	require.Contains(t, f.GetDetail(), `"launch in the EU"; "halve support tickets"`)
@@ -95,7 +95,7 @@ func TestStrategyMoreWorkloadsNeverFewerPhases(t *testing.T) {
 		prev := 0.0
 		for n := 1; n <= 12; n++ {
 			req := &inframindv1.AssessmentRequest{Business: &inframindv1.Business{Team: &inframindv1.Team{Engineers: team}}, Workloads: nWorkloads(n)}
-			o, err := analysis.Analyze(assessment.FamilyStrategy, req, nil)
+			o, err := analyzer.Analyze(assessment.FamilyStrategy, req, nil)
 			require.NoError(t, err)
 			phases := metricOf(t, o, "roadmap_phases", "").GetValue()
 			require.GreaterOrEqual(t, phases, prev, "team %d, %d workloads", team, n)
@@ -123,7 +123,7 @@ func TestStrategyRejects(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := analysis.Analyze(assessment.FamilyStrategy, tc.req, nil)
+			_, err := analyzer.Analyze(assessment.FamilyStrategy, tc.req, nil)
 			require.True(t, errors.Is(err, analysis.ErrUnanalysable), "%v", err)
 			require.Contains(t, err.Error(), tc.wantMsg)
 		})
@@ -152,7 +152,7 @@ func TestMLOpsMaturityLevel(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			req := &inframindv1.AssessmentRequest{Business: &inframindv1.Business{Team: tc.team}, Workloads: nWorkloads(1)}
-			o, err := analysis.Analyze(assessment.FamilyMLOps, req, nil)
+			o, err := analyzer.Analyze(assessment.FamilyMLOps, req, nil)
 			require.NoError(t, err)
 			m := metricOf(t, o, "mlops_maturity_level", "")
 			require.Equal(t, tc.want, m.GetValue())
@@ -172,7 +172,7 @@ func TestMLOpsEngineByWorkload(t *testing.T) {
 			{Name: "api", Kind: "general"},
 		},
 	}
-	o, err := analysis.Analyze(assessment.FamilyMLOps, req, nil)
+	o, err := analyzer.Analyze(assessment.FamilyMLOps, req, nil)
 	require.NoError(t, err)
 	require.Contains(t, findingWithTitle(t, o, "vLLM for chat").GetDetail(), "12 requests/s peak")
 	require.Contains(t, findingWithTitle(t, o, "vLLM (offline batch mode) for nightly").GetDetail(), "300 M tokens a day")
@@ -204,7 +204,7 @@ func TestMLOpsRejects(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := analysis.Analyze(assessment.FamilyMLOps, tc.req, nil)
+			_, err := analyzer.Analyze(assessment.FamilyMLOps, tc.req, nil)
 			require.True(t, errors.Is(err, analysis.ErrUnanalysable), "%v", err)
 			require.Contains(t, err.Error(), tc.wantMsg)
 		})

@@ -41,9 +41,11 @@ type AgentResultPublished struct {
 	// reports, so the assessment ends without waiting for its deadline.
 	Status string `protobuf:"bytes,10,opt,name=status,proto3" json:"status,omitempty"`
 	// Why the family failed, naming the field, when status is failed.
-	Error         string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Error string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	// Version of the catalogue every figure in this result comes from.
+	CatalogVersion string `protobuf:"bytes,12,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AgentResultPublished) Reset() {
@@ -149,6 +151,13 @@ func (x *AgentResultPublished) GetStatus() string {
 func (x *AgentResultPublished) GetError() string {
 	if x != nil {
 		return x.Error
+	}
+	return ""
+}
+
+func (x *AgentResultPublished) GetCatalogVersion() string {
+	if x != nil {
+		return x.CatalogVersion
 	}
 	return ""
 }
@@ -399,8 +408,10 @@ type AssessmentCompleted struct {
 	MissingFamilies   []string `protobuf:"bytes,4,rep,name=missing_families,json=missingFamilies,proto3" json:"missing_families,omitempty"`
 	ReportPath        string   `protobuf:"bytes,5,opt,name=report_path,json=reportPath,proto3" json:"report_path,omitempty"`
 	Reason            string   `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Catalogue versions the families' results used (normally one).
+	CatalogVersions []string `protobuf:"bytes,7,rep,name=catalog_versions,json=catalogVersions,proto3" json:"catalog_versions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AssessmentCompleted) Reset() {
@@ -473,6 +484,13 @@ func (x *AssessmentCompleted) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *AssessmentCompleted) GetCatalogVersions() []string {
+	if x != nil {
+		return x.CatalogVersions
+	}
+	return nil
 }
 
 // DeadLetter records a message that could not be processed, with why.
@@ -588,7 +606,7 @@ var File_inframind_v1_events_proto protoreflect.FileDescriptor
 
 const file_inframind_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x19inframind/v1/events.proto\x12\finframind.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinframind/v1/assessment.proto\x1a\x19inframind/v1/common.proto\"\xed\x03\n" +
+	"\x19inframind/v1/events.proto\x12\finframind.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinframind/v1/assessment.proto\x1a\x19inframind/v1/common.proto\"\x96\x04\n" +
 	"\x14AgentResultPublished\x122\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x16.inframind.v1.MetadataR\bmetadata\x12\x16\n" +
 	"\x06family\x18\x02 \x01(\tR\x06family\x12\x18\n" +
@@ -603,7 +621,8 @@ const file_inframind_v1_events_proto_rawDesc = "" +
 	"finishedAt\x12\x16\n" +
 	"\x06status\x18\n" +
 	" \x01(\tR\x06status\x12\x14\n" +
-	"\x05error\x18\v \x01(\tR\x05error\"\x94\x01\n" +
+	"\x05error\x18\v \x01(\tR\x05error\x12'\n" +
+	"\x0fcatalog_version\x18\f \x01(\tR\x0ecatalogVersion\"\x94\x01\n" +
 	"\x06Metric\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x12\n" +
@@ -621,7 +640,7 @@ const file_inframind_v1_events_proto_rawDesc = "" +
 	"\x06family\x18\x03 \x01(\tR\x06family\x12-\n" +
 	"\x12completed_families\x18\x04 \x01(\x05R\x11completedFamilies\x12%\n" +
 	"\x0etotal_families\x18\x05 \x01(\x05R\rtotalFamilies\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessage\"\xf4\x01\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"\x9f\x02\n" +
 	"\x13AssessmentCompleted\x122\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x16.inframind.v1.MetadataR\bmetadata\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12-\n" +
@@ -629,7 +648,8 @@ const file_inframind_v1_events_proto_rawDesc = "" +
 	"\x10missing_families\x18\x04 \x03(\tR\x0fmissingFamilies\x12\x1f\n" +
 	"\vreport_path\x18\x05 \x01(\tR\n" +
 	"reportPath\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xfc\x02\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12)\n" +
+	"\x10catalog_versions\x18\a \x03(\tR\x0fcatalogVersions\"\xfc\x02\n" +
 	"\n" +
 	"DeadLetter\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1a\n" +
