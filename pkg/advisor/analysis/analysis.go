@@ -64,17 +64,17 @@ func (a *Analyzer) Analyze(family assessment.Family, req *inframindv1.Assessment
 	}
 	switch family {
 	case assessment.FamilyStrategy:
-		return analyzeStrategy(req)
+		return analyzeStrategy(a.cat, req)
 	case assessment.FamilyCloud:
-		return analyzeCloud(req)
+		return analyzeCloud(a.cat, req)
 	case assessment.FamilyMLOps:
-		return analyzeMLOps(req)
+		return analyzeMLOps(a.cat, req)
 	case assessment.FamilyCompliance:
-		return analyzeCompliance(req)
+		return analyzeCompliance(a.cat, req)
 	case assessment.FamilyResearch:
-		return analyzeResearch(req)
+		return analyzeResearch(a.cat, req)
 	case assessment.FamilySimulation:
-		return analyzeSimulation(req, upstream[assessment.FamilyCloud])
+		return analyzeSimulation(a.cat, req, upstream[assessment.FamilyCloud])
 	default:
 		return Outcome{}, unanalysable("family %q: unknown agent family", family)
 	}

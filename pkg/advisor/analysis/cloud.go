@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"math"
 	"slices"
 	"strings"
@@ -29,7 +30,7 @@ type cloudPlan struct {
 func (p *cloudPlan) addMetric(m *inframindv1.Metric)   { p.metrics = append(p.metrics, m) }
 func (p *cloudPlan) addFinding(f *inframindv1.Finding) { p.findings = append(p.findings, f) }
 
-func analyzeCloud(req *inframindv1.AssessmentRequest) (Outcome, error) {
+func analyzeCloud(_ *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
 	workloads := req.GetWorkloads()
 	if len(workloads) == 0 {
 		return Outcome{}, unanalysable("workloads: at least one workload is required")

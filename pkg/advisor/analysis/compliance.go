@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"slices"
 	"sort"
 	"strings"
@@ -76,7 +77,7 @@ type applicability struct {
 	reasons  []string
 }
 
-func analyzeCompliance(req *inframindv1.AssessmentRequest) (Outcome, error) {
+func analyzeCompliance(_ *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
 	b := req.GetBusiness()
 	if b == nil {
 		return Outcome{}, unanalysable("business: missing; compliance needs its regions, data categories and declared regimes")

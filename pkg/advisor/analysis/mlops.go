@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"slices"
 
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
@@ -80,7 +81,7 @@ func engineFor(i int, w *inframindv1.Workload) (servingChoice, error) {
 	}
 }
 
-func analyzeMLOps(req *inframindv1.AssessmentRequest) (Outcome, error) {
+func analyzeMLOps(_ *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
 	t := req.GetBusiness().GetTeam()
 	if t == nil {
 		return Outcome{}, unanalysable("business.team: missing; the MLOps maturity level is fitted to the team")

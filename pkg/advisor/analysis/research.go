@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"slices"
 	"sort"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // The threshold itself is Infra Mind's assumption.
 const staleAfterDays = 180
 
-func analyzeResearch(req *inframindv1.AssessmentRequest) (Outcome, error) {
+func analyzeResearch(_ *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
 	b := req.GetBusiness()
 	scope, err := providerScope(b)
 	if err != nil {

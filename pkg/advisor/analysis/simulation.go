@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"math"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -82,7 +83,7 @@ func firstMonthOver(base, budget float64, g growthCurve) int {
 	return -1
 }
 
-func analyzeSimulation(req *inframindv1.AssessmentRequest, cloud *inframindv1.AgentResultPublished) (Outcome, error) {
+func analyzeSimulation(_ *catalog.Catalog, req *inframindv1.AssessmentRequest, cloud *inframindv1.AgentResultPublished) (Outcome, error) {
 	if cloud == nil {
 		return Outcome{}, unanalysable("upstream %s result: missing; simulation projects the cloud family's monthly cost", assessment.FamilyCloud)
 	}

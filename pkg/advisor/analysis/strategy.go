@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"math"
 	"strings"
 
@@ -15,7 +16,7 @@ const peoplePerTrack = 4
 
 const srcRoadmapRule = "Infra Mind planning rule (assumption): one foundation phase, then one delivery wave per workload per track of 4 people"
 
-func analyzeStrategy(req *inframindv1.AssessmentRequest) (Outcome, error) {
+func analyzeStrategy(_ *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
 	b := req.GetBusiness()
 	if b == nil {
 		return Outcome{}, unanalysable("business: missing; strategy needs the team, budget, timeline and goals")
