@@ -1,0 +1,190 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+)
+
+// Constraints are the user's constraints as the planner applies them.
+type Constraints struct {
+	// Providers is the scope: preference order first, then the other catalogue providers, without
+	// exclusions and without providers lacking a programme a declared regime needs.
+	Providers []string `json:"providers"`
+	// Preferred is the stated preference that survived the exclusions, best first.
+	Preferred []string `json:"preferred,omitempty"`
+	// Residency holds the codes data must stay in (jurisdiction or country codes); empty means none.
+	Residency []string `json:"residency,omitempty"`
+	// ResidencyFrom says where the residency came from (the request, or a regime's control).
+	ResidencyFrom string `json:"residency_from,omitempty"`
+	// AllowedRegions maps provider to its catalogue regions inside the residency (nil without one).
+	AllowedRegions map[string][]string `json:"allowed_regions,omitempty"`
+	// Excluded lists each provider left out and why.
+	Excluded []string `json:"excluded,omitempty"`
+}
+
+// regionAllowed reports whether provider's region satisfies the residency.
+func (c Constraints) regionAllowed(provider, region string) bool {
+	if len(c.Residency) == 0 {
+		return true
+	}
+	return slices.Contains(c.AllowedRegions[provider], region)
+}
+
+// norm lower-cases and trims a user-supplied code so "AWS " and "aws" match.
+func norm(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// catalogueProviders lists the providers with instances in the catalogue, sorted.
+func catalogueProviders(cat *catalog.Catalog) []string {
+	var out []string
+	for _, in := range cat.InstancesOf("") {
+		if !slices.Contains(out, in.Provider) {
+			out = append(out, in.Provider)
+		}
+	}
+	return out
+}
+
+// constraintsFor derives the constraints from the business block. Unknown provider names and
+// exclusions that leave nothing are findings: the plan then says what it could not do.
+func constraintsFor(cat *catalog.Catalog, b *inframindv1.Business) (Constraints, []Finding) {
+	var c Constraints
+	var fs []Finding
+	known := catalogueProviders(cat)
+	pick := func(field string, names []string) []string {
+		var out []string
+		for _, n := range names {
+			p := norm(n)
+			if !slices.Contains(known, p) {
+				fs = append(fs, Finding{Severity: SeverityLow, Title: "Unknown provider " + n,
+					Detail: fmt.Sprintf("business.%s names %q, which has no instances in the catalogue (known: %s); it is ignored.", field, n, strings.Join(known, ", "))})
+				continue
+			}
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	pref := pick("provider_preference", b.GetProviderPreference())
+	excl := pick("provider_exclusions", b.GetProviderExclusions())
+	for _, p := range excl {
+		c.Excluded = append(c.Excluded, p+": excluded by the request")
+	}
+
+	// A declared regime that needs a provider programme (a HIPAA BAA) rules out providers whose
+	// programme the catalogue records as unavailable (data/eligibility.yaml).
+	var needs []string
+	for _, r := range b.GetCompliance() {
+		needs = append(needs, norm(r))
+	}
+	ineligible := map[string]string{}
+	for _, p := range known {
+		for _, r := range needs {
+			es := cat.EligibilityFor(p, r)
+			if len(es) == 0 {
+				continue
+			}
+			if !slices.ContainsFunc(es, func(e catalog.Eligibility) bool { return e.Available }) {
+				ineligible[p] = fmt.Sprintf("%s: no %s %s programme (%s, as of %s)", p, r, es[0].Program, es[0].Source.Source, es[0].AsOf)
+			}
+		}
+	}
+	for _, p := range append(pref, known...) {
+		if slices.Contains(excl, p) || slices.Contains(c.Providers, p) {
+			continue
+		}
+		if why, bad := ineligible[p]; bad {
+			if !slices.Contains(c.Excluded, why) {
+				c.Excluded = append(c.Excluded, why)
+			}
+			continue
+		}
+		c.Providers = append(c.Providers, p)
+		if slices.Contains(pref, p) {
+			c.Preferred = append(c.Preferred, p)
+		}
+	}
+	if len(c.Providers) == 0 {
+		fs = append(fs, Finding{Severity: SeverityHigh, Title: "No provider left to plan on",
+			Detail: fmt.Sprintf("The catalogue prices %s; all are ruled out (%s), so no workload can be placed.", strings.Join(known, ", "), strings.Join(c.Excluded, "; "))})
+	}
+
+	// Residency: the request's data_residency; without it, a declared regime whose controls include
+	// residency (GDPR Chapter V) confines data to the regime's jurisdiction, since the plan cannot
+	// assume a transfer mechanism is in place.
+	for _, r := range b.GetDataResidency() {
+		if n := norm(r); n != "" && !slices.Contains(c.Residency, n) {
+			c.Residency = append(c.Residency, n)
+		}
+	}
+	if len(c.Residency) > 0 {
+		c.ResidencyFrom = "business.data_residency"
+	} else {
+		for _, id := range needs {
+			reg, ok := cat.Regime(id)
+			if !ok || reg.Jurisdiction == "" || reg.Jurisdiction == "global" {
+				continue
+			}
+			for _, ctl := range reg.Controls {
+				if ctl.ID == "residency" && !slices.Contains(c.Residency, reg.Jurisdiction) {
+					c.Residency = append(c.Residency, reg.Jurisdiction)
+					c.ResidencyFrom = fmt.Sprintf("%s control %q (%s)", reg.Name, ctl.Title, ctl.Citation)
+				}
+			}
+		}
+		if len(c.Residency) > 0 {
+			fs = append(fs, Finding{Severity: SeverityLow, Title: "Residency assumed from " + strings.Join(c.Residency, ", ") + " compliance",
+				Detail: fmt.Sprintf("No data_residency is stated, but %s applies; the plan keeps data in %s. A documented transfer mechanism would lift this; state data_residency to decide it explicitly.",
+					c.ResidencyFrom, strings.Join(c.Residency, ", "))})
+		}
+	}
+	if len(c.Residency) > 0 {
+		c.AllowedRegions = map[string][]string{}
+		for _, r := range cat.Regions {
+			if slices.Contains(c.Residency, r.Jurisdiction) || slices.Contains(c.Residency, r.Country) {
+				c.AllowedRegions[r.Provider] = append(c.AllowedRegions[r.Provider], r.ID)
+			}
+		}
+	}
+	return c, fs
+}
+
+// offer is one instance in one region it is offered in, with its GPU row.
+type offer struct {
+	inst catalog.Instance
+	gpu  catalog.GPU
+	// region is where the price applies (the instance's price region).
+	region string
+	// blocked is non-empty when the residency rules the offer out; it names the missing regional price.
+	blocked string
+}
+
+// eligibleInstances lists the offers in the provider scope, in scope order then name. An instance is
+// offered only in the regions the catalogue names (offered_in) and priced only in its price region, so
+// an offer outside the residency is kept, blocked, to say which regional price is missing.
+func eligibleInstances(cat *catalog.Catalog, c Constraints) []offer {
+	var out []offer
+	for _, p := range c.Providers {
+		for _, in := range cat.InstancesOf(p) {
+			g, ok := cat.GPU(in.GPU)
+			if !ok {
+				continue
+			}
+			o := offer{inst: in, gpu: g, region: in.PriceRegion}
+			if !slices.Contains(in.OfferedIn, in.PriceRegion) || !c.regionAllowed(p, in.PriceRegion) {
+				allowed := c.AllowedRegions[p]
+				want := "no catalogued region of " + p + " is in " + strings.Join(c.Residency, ", ")
+				if len(allowed) > 0 {
+					want = "a price in " + strings.Join(allowed, " or ")
+				}
+				o.blocked = fmt.Sprintf("priced only in %s, outside the residency (%s); needs %s", in.PriceRegion, strings.Join(c.Residency, ", "), want)
+			}
+			out = append(out, o)
+		}
+	}
+	return out
+}

@@ -1,0 +1,255 @@
+// Package plan turns an assessment request and the catalogue into a deployment plan: for every
+// workload the candidate deployments over the catalogue's instances (sized with pkg/advisor/sizing,
+// with the user's constraints applied), ranked, the recommended one and the cheapest per provider,
+// and the recommended plan's totals as ranges. It is pure: no I/O, the same input gives the same plan.
+package plan
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+)
+
+// ErrNoWorkloads marks a request with nothing to plan.
+var ErrNoWorkloads = errors.New("plan: the request has no workloads")
+
+// HoursPerMonth is the common cloud billing convention for a month of continuous use (365 x 24 / 12 =
+// 730; the catalogue's commitment prices use it too, see data/instances.yaml).
+const HoursPerMonth = 730.0
+
+// Workload kinds.
+const (
+	KindServing  = "llm_serving"
+	KindBatch    = "batch_inference"
+	KindTraining = "training"
+	KindRAG      = "rag"
+	KindGeneral  = "general"
+)
+
+// Finding severities, as the Finding message documents them.
+const (
+	SeverityInfo   = "info"
+	SeverityLow    = "low"
+	SeverityMedium = "medium"
+	SeverityHigh   = "high"
+)
+
+// Finding is a qualitative result of planning: an impossibility, a constraint that bit, an assumption
+// the user should check.
+type Finding struct {
+	Severity string `json:"severity"`
+	Title    string `json:"title"`
+	Detail   string `json:"detail"`
+	// Workload is the workload's label, empty for plan-level findings.
+	Workload string `json:"workload,omitempty"`
+}
+
+// IntRange is a count estimate with its optimistic and pessimistic ends.
+type IntRange struct {
+	Low  int `json:"low"`
+	High int `json:"high"`
+}
+
+// Float is the range as a sizing.Range.
+func (r IntRange) Float() sizing.Range { return sizing.NewRange(float64(r.Low), float64(r.High)) }
+
+// Costs are a deployment's monthly costs (USD, 730 h) by purchase option. A nil option is not
+// published for the instance in the catalogue.
+type Costs struct {
+	OnDemand sizing.Range  `json:"on_demand"`
+	Commit1Y *sizing.Range `json:"commit_1y,omitempty"`
+	Commit3Y *sizing.Range `json:"commit_3y,omitempty"`
+	Spot     *sizing.Range `json:"spot,omitempty"`
+}
+
+// Candidate is one way to deploy a workload on one instance type.
+type Candidate struct {
+	Provider string `json:"provider"`
+	Instance string `json:"instance"`
+	Region   string `json:"region"`
+	GPU      string `json:"gpu"`
+	// GPUsPerInstance is the instance's GPU count.
+	GPUsPerInstance int `json:"gpus_per_instance"`
+	// GPUMemoryGB is one GPU's memory.
+	GPUMemoryGB float64 `json:"gpu_memory_gb"`
+	// Feasible is false when the deployment cannot serve the workload; Reason says why.
+	Feasible bool   `json:"feasible"`
+	Reason   string `json:"reason,omitempty"`
+	// Serving: the tensor-parallel degree of a replica and how many replicas one instance holds.
+	TensorParallel      int `json:"tensor_parallel,omitempty"`
+	ReplicasPerInstance int `json:"replicas_per_instance,omitempty"`
+	// ReplicaCapacityRPS is what one replica serves within the SLO (serving) or at full batch (batch).
+	ReplicaCapacityRPS sizing.Range `json:"replica_capacity_rps,omitzero"`
+	MaxConcurrency     int          `json:"max_concurrency,omitempty"`
+	Replicas           IntRange     `json:"replicas,omitzero"`
+	Instances          IntRange     `json:"instances"`
+	GPUs               IntRange     `json:"gpus"`
+	// Monthly is the recurring cost; zero for a one-off training job.
+	Monthly Costs `json:"monthly"`
+	// ReplicaMonthlyUSD is the on-demand cost of one replica's share of its instance per month.
+	ReplicaMonthlyUSD float64 `json:"replica_monthly_usd,omitempty"`
+	// USDPerMTok is the on-demand cost per million output tokens at average load (0 when unknown).
+	USDPerMTok sizing.Range `json:"usd_per_mtok,omitzero"`
+	// Training is set for training workloads.
+	Training *TrainingResult `json:"training,omitempty"`
+	// Source is the catalogue rows' sources and as-of dates.
+	Source string `json:"source"`
+	sizing.Working
+}
+
+// TrainingResult is a training candidate's compute, time, memory and one-off cost.
+type TrainingResult struct {
+	GPUs           int          `json:"gpus"`
+	GPUHours       sizing.Range `json:"gpu_hours"`
+	WallClockHours sizing.Range `json:"wall_clock_hours"`
+	// DeadlineHours is 0 when no deadline is stated.
+	DeadlineHours float64 `json:"deadline_hours,omitempty"`
+	// MeetsDeadline is "yes" (even the pessimistic end meets it), "maybe" (only the optimistic end
+	// does), "no", or "" without a deadline.
+	MeetsDeadline string       `json:"meets_deadline,omitempty"`
+	CostUSD       sizing.Range `json:"cost_usd"`
+	// Strategy names the memory strategy (zero3, lora, qlora) and MemoryPerGPUGB its model states.
+	Strategy       string  `json:"strategy"`
+	MemoryPerGPUGB float64 `json:"memory_per_gpu_gb"`
+}
+
+// Component is a supporting piece of infrastructure (storage, vector store, load balancer, egress),
+// sized but not priced: the catalogue holds no prices for them.
+type Component struct {
+	Kind     string       `json:"kind"`
+	Name     string       `json:"name"`
+	Size     sizing.Range `json:"size"`
+	Unit     string       `json:"unit"`
+	Workload string       `json:"workload"`
+	sizing.Working
+}
+
+// ProviderBest is the cheapest feasible candidate of one provider, as an index into Candidates.
+type ProviderBest struct {
+	Provider string `json:"provider"`
+	Index    int    `json:"index"`
+}
+
+// WorkloadPlan is one workload's candidates, ranked, and the choice made.
+type WorkloadPlan struct {
+	Index int    `json:"index"`
+	Label string `json:"label"`
+	Kind  string `json:"kind"`
+	// Model describes the model sized (catalogue id or custom architecture), empty without one.
+	Model string `json:"model,omitempty"`
+	// Candidates are ranked: feasible first, then by the pessimistic monthly (or one-off) cost.
+	Candidates []Candidate `json:"candidates"`
+	// Recommended indexes Candidates; -1 when no candidate is feasible.
+	Recommended         int            `json:"recommended"`
+	CheapestPerProvider []ProviderBest `json:"cheapest_per_provider"`
+	Components          []Component    `json:"components,omitempty"`
+	Findings            []Finding      `json:"findings,omitempty"`
+	// PeakRPS is the stated peak request rate (0 when not stated).
+	PeakRPS float64 `json:"peak_rps,omitempty"`
+	// OutputTokensPerMonth is served at the stated average load (0 when unknown).
+	OutputTokensPerMonth float64 `json:"output_tokens_per_month,omitempty"`
+	// Instances is the general-service instance count when no GPU candidate applies.
+	Instances IntRange `json:"instances,omitzero"`
+	sizing.Working
+}
+
+// Chosen returns the recommended candidate, if any.
+func (w WorkloadPlan) Chosen() (Candidate, bool) {
+	if w.Recommended < 0 || w.Recommended >= len(w.Candidates) {
+		return Candidate{}, false
+	}
+	return w.Candidates[w.Recommended], true
+}
+
+// Totals are the recommended plan's sums over the workloads that have a recommended deployment.
+type Totals struct {
+	Monthly Costs `json:"monthly"`
+	// Commit1Y, Commit3Y and Spot in Monthly are set only when every priced workload's chosen
+	// instance publishes that price.
+	GPUs IntRange `json:"gpus"`
+	// OneOffUSD sums the training jobs' costs.
+	OneOffUSD            sizing.Range `json:"one_off_usd,omitzero"`
+	OutputTokensPerMonth float64      `json:"output_tokens_per_month,omitempty"`
+	// USDPerMTok is the LLM workloads' monthly on-demand cost per million output tokens at average load.
+	USDPerMTok sizing.Range `json:"usd_per_mtok,omitzero"`
+	// Priced and Unpriced name the workloads included in and left out of the monthly totals.
+	Priced   []string `json:"priced"`
+	Unpriced []string `json:"unpriced"`
+	// Sources lists the distinct catalogue sources behind the chosen instances.
+	Sources []string `json:"sources"`
+	sizing.Working
+}
+
+// Plan is the deployment plan for one request over one catalogue version.
+type Plan struct {
+	CatalogVersion string         `json:"catalog_version"`
+	Providers      []string       `json:"providers"`
+	Constraints    Constraints    `json:"constraints"`
+	Workloads      []WorkloadPlan `json:"workloads"`
+	Totals         Totals         `json:"totals"`
+	// BudgetUSD is the stated monthly budget (0 when not stated).
+	BudgetUSD float64   `json:"budget_usd,omitempty"`
+	Findings  []Finding `json:"findings,omitempty"`
+}
+
+// AllFindings returns the plan-level findings followed by every workload's, in order.
+func (p Plan) AllFindings() []Finding {
+	out := append([]Finding(nil), p.Findings...)
+	for _, w := range p.Workloads {
+		out = append(out, w.Findings...)
+	}
+	return out
+}
+
+// Build plans every workload of req over cat. Impossible requests (a model that fits nowhere, an SLO
+// no hardware meets, a budget below any feasible plan, residency with no priced region) give findings,
+// not errors; only a request with no workloads, or a workload the planner cannot read, is an error.
+func Build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Plan, error) {
+	if cat == nil {
+		return Plan{}, errors.New("plan: catalogue is required")
+	}
+	if len(req.GetWorkloads()) == 0 {
+		return Plan{}, ErrNoWorkloads
+	}
+	cons, findings := constraintsFor(cat, req.GetBusiness())
+	p := Plan{
+		CatalogVersion: cat.Version,
+		Providers:      cons.Providers,
+		Constraints:    cons,
+		BudgetUSD:      req.GetBusiness().GetMonthlyBudgetUsd(),
+		Findings:       findings,
+	}
+	pool := eligibleInstances(cat, cons)
+	for i, w := range req.GetWorkloads() {
+		if w == nil {
+			return Plan{}, fmt.Errorf("plan: workloads[%d]: missing", i)
+		}
+		wp, err := planWorkload(cat, cons, pool, i, w)
+		if err != nil {
+			return Plan{}, fmt.Errorf("plan: workloads[%d]: %w", i, err)
+		}
+		p.Workloads = append(p.Workloads, wp)
+	}
+	p.Totals = totals(p.Workloads)
+	p.Findings = append(p.Findings, budgetFindings(p)...)
+	return p, nil
+}
+
+// addFormula records a formula with its numbers in w.
+func addFormula(w *sizing.Working, format string, args ...any) {
+	w.Formulas = append(w.Formulas, fmt.Sprintf(format, args...))
+}
+
+// addAssumption records an assumption in w.
+func addAssumption(w *sizing.Working, format string, args ...any) {
+	w.Assumptions = append(w.Assumptions, fmt.Sprintf(format, args...))
+}
+
+// merge appends o's lines to w.
+func merge(w *sizing.Working, o sizing.Working) {
+	w.Assumptions = append(w.Assumptions, o.Assumptions...)
+	w.Formulas = append(w.Formulas, o.Formulas...)
+}

@@ -1,0 +1,435 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+)
+
+// Label names workload i: its name, or its position when the user gave none.
+func Label(i int, w *inframindv1.Workload) string {
+	if n := strings.TrimSpace(w.GetName()); n != "" {
+		return n
+	}
+	return fmt.Sprintf("workloads[%d]", i)
+}
+
+// planWorkload plans one workload by kind.
+func planWorkload(cat *catalog.Catalog, cons Constraints, pool []offer, i int, w *inframindv1.Workload) (WorkloadPlan, error) {
+	wp := WorkloadPlan{Index: i, Label: Label(i, w), Kind: norm(w.GetKind()), Recommended: -1, PeakRPS: w.GetPeakRequestsPerSecond()}
+	var err error
+	switch wp.Kind {
+	case KindServing:
+		err = planLLM(cat, pool, w, &wp, false)
+	case KindBatch:
+		err = planLLM(cat, pool, w, &wp, true)
+	case KindTraining:
+		err = planTraining(cat, pool, w, &wp)
+	case KindRAG:
+		planVectorStore(w, &wp)
+		if w.GetModel() != "" || w.GetArchitecture() != nil || w.GetParamsBillion() > 0 {
+			err = planLLM(cat, pool, w, &wp, false)
+		} else {
+			wp.Findings = append(wp.Findings, Finding{Severity: SeverityInfo, Workload: wp.Label, Title: "No generator model for " + wp.Label,
+				Detail: wp.Label + " names no model, so only its retrieval side (vector store) is sized; the generator it feeds is planned with the serving workload that uses it."})
+		}
+	case KindGeneral:
+		planGeneral(w, &wp)
+	default:
+		return wp, fmt.Errorf("kind: unknown workload kind %q (one of llm_serving, training, batch_inference, rag, general)", w.GetKind())
+	}
+	if err != nil {
+		return wp, err
+	}
+	rank(&wp, cons)
+	explain(&wp, cons)
+	return wp, nil
+}
+
+// planLLM sizes an LLM serving or batch workload on every offer.
+func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *WorkloadPlan, batch bool) error {
+	m := resolveModel(cat, w)
+	wp.Model = m.name
+	if !m.ok {
+		wp.Findings = append(wp.Findings, Finding{Severity: SeverityHigh, Workload: wp.Label, Title: "Model of " + wp.Label + " cannot be sized",
+			Detail: m.why + "."})
+		return nil
+	}
+	p, assumed := precisionOf(w)
+	if assumed {
+		addAssumption(&wp.Working, "no precision stated: bf16, the precision open models are published in")
+	}
+	kv := kvPrecisionOf(w)
+	in, out := int(w.GetMeanInputTokens()), int(w.GetMeanOutputTokens())
+	if in <= 0 || out <= 0 {
+		wp.Findings = append(wp.Findings, Finding{Severity: SeverityMedium, Workload: wp.Label, Title: "Token profile missing for " + wp.Label,
+			Detail: "mean_input_tokens and mean_output_tokens are needed to size latency and throughput; without them no replica count or cost can be computed."})
+		return nil
+	}
+	load := servingLoad{in: in, out: out, context: in + out, hours: HoursPerMonth, availability: w.GetAvailabilityTarget()}
+	if c := int(w.GetMaxContextTokens()); c > 0 {
+		load.context = c
+	}
+	addAssumption(&wp.Working, "model %s at %s weights, %s KV cache; each replica holds one %d-token sequence at least (%s)", m.name, p, kv, load.context, m.source)
+	if batch {
+		load.batch = true
+		window := w.GetCompletionWindowHours()
+		if window <= 0 {
+			window = 24
+			addAssumption(&wp.Working, "no completion window stated: the day's tokens are spread over 24 h")
+		}
+		tokensPerDay := w.GetTokensPerDayMillion() * 1e6
+		if tokensPerDay <= 0 {
+			wp.Findings = append(wp.Findings, Finding{Severity: SeverityMedium, Workload: wp.Label, Title: "No daily volume for " + wp.Label,
+				Detail: "tokens_per_day_million is needed to size a batch workload."})
+			return nil
+		}
+		perReq := float64(in + out)
+		load.peakRPS = tokensPerDay / (window * 3600) / perReq
+		// Machines run only during the window, every day: window x 730/24 hours a month.
+		load.hours = window * HoursPerMonth / 24
+		load.outputTokensPerMonth = tokensPerDay * float64(out) / perReq * HoursPerMonth / 24
+		wp.PeakRPS = load.peakRPS
+		addAssumption(&wp.Working, "tokens_per_day counts prompt and completion tokens together; machines run only during the %g-hour window", window)
+		addFormula(&wp.Working, "required rate = %.4g tokens/day / (%g h x 3600) / (%d + %d tokens per request) = %.4g requests/s",
+			tokensPerDay, window, in, out, load.peakRPS)
+		addFormula(&wp.Working, "billed hours = %g h x 730/24 days = %.4g h per month", window, load.hours)
+	} else {
+		load.peakRPS = w.GetPeakRequestsPerSecond()
+		load.avgRPS = w.GetAvgRequestsPerSecond()
+		load.headroomLow, load.headroomHigh = HeadroomLow, HeadroomHigh
+		load.slo = sizing.SLO{TTFTp95ms: w.GetTtftP95Ms(), ITLms: w.GetInterTokenLatencyMs(), MinTokensPerSecPerUser: w.GetMinTokensPerSecondPerUser()}
+		addAssumption(&wp.Working, "headroom %.0f%%-%.0f%% over the stated peak for bursts and rolling deploys (planning assumption)", HeadroomLow*100, HeadroomHigh*100)
+		if load.peakRPS <= 0 {
+			addAssumption(&wp.Working, "no peak request rate stated: one replica (two with the availability target) is planned")
+		}
+		if load.avgRPS > 0 {
+			load.outputTokensPerMonth = load.avgRPS * float64(out) * 3600 * HoursPerMonth
+			addFormula(&wp.Working, "output tokens per month = %.4g requests/s average x %d tokens x 3600 x 730 h = %.4g", load.avgRPS, out, load.outputTokensPerMonth)
+		} else {
+			addAssumption(&wp.Working, "no average request rate stated: cost per token is not computed")
+		}
+	}
+	wp.OutputTokensPerMonth = load.outputTokensPerMonth
+	for _, o := range pool {
+		c, err := servingCandidate(m, p, kv, o, load)
+		if err != nil {
+			return err
+		}
+		wp.Candidates = append(wp.Candidates, c)
+	}
+	if !batch {
+		bandwidthFloor(wp, m, p, pool, load.slo)
+	}
+	addStorage(wp, m, p)
+	if !batch {
+		addNetwork(wp, load)
+	}
+	return nil
+}
+
+// bandwidthFloor checks the inter-token target against the fastest offered machine at perfect
+// efficiency: a decode step reads every active weight once, so ITL >= active weight bytes / (GPUs x
+// bandwidth) (memory-bound decode, ai-infra-figures.md "Sizing formulas"; Williams et al., Roofline,
+// CACM 2009). A target below that floor is unmet by any hardware in the catalogue, fitted or not.
+func bandwidthFloor(wp *WorkloadPlan, m resolvedModel, p sizing.Precision, pool []offer, slo sizing.SLO) {
+	target := slo.ITLms
+	if slo.MinTokensPerSecPerUser > 0 && (target == 0 || 1000/slo.MinTokensPerSecPerUser < target) {
+		target = 1000 / slo.MinTokensPerSecPerUser
+	}
+	b, err := sizing.BytesPerParam(p)
+	if target <= 0 || err != nil || len(pool) == 0 {
+		return
+	}
+	active := m.arch.ParamsActiveB
+	if active <= 0 {
+		active = m.arch.ParamsTotalB
+	}
+	best, bestName := 0.0, ""
+	for _, o := range pool {
+		bw := float64(min(o.inst.GPUCount, sizing.MaxTensorParallel)) * o.gpu.BandwidthTBs
+		if bw > best {
+			best, bestName = bw, fmt.Sprintf("%s/%s (%d x %.4g TB/s)", o.inst.Provider, o.inst.Name, min(o.inst.GPUCount, sizing.MaxTensorParallel), o.gpu.BandwidthTBs)
+		}
+	}
+	floor := active * b / best // GB / (TB/s) = ms
+	if floor <= target {
+		return
+	}
+	wp.Findings = append(wp.Findings, Finding{Severity: SeverityHigh, Workload: wp.Label, Title: "No offered hardware meets the latency target of " + wp.Label,
+		Detail: fmt.Sprintf("Each output token reads every active weight once: %.4g B params x %g B = %.4g GB over the most bandwidth offered, %s = %.4g TB/s, takes at least %.3g ms even at 100%% efficiency (memory-bound decode, Roofline), against a %.3g ms target per token. Only a smaller or more quantised model, or a looser target, can meet it.",
+			active, b, active*b, bestName, best, floor, target)})
+}
+
+// addStorage sizes the object storage for the model weights the replicas load at start.
+func addStorage(wp *WorkloadPlan, m resolvedModel, p sizing.Precision) {
+	b, err := sizing.BytesPerParam(p)
+	if err != nil {
+		return
+	}
+	gbs := m.arch.ParamsTotalB * b
+	comp := Component{Kind: "storage", Name: "model weights (object storage)", Size: sizing.NewRange(gbs, gbs), Unit: "GB", Workload: wp.Label}
+	addFormula(&comp.Working, "weights = %.4g B params x %g B (%s) = %.4g GB (EleutherAI, Transformer Math 101)", m.arch.ParamsTotalB, b, p, gbs)
+	wp.Components = append(wp.Components, comp)
+}
+
+// BytesPerToken is the rule of thumb that one token is about four characters of English text
+// (OpenAI Help Center, "What are tokens and how to count them?"), one byte each in UTF-8 for ASCII.
+const BytesPerToken = 4.0
+
+// addNetwork sizes the load balancer and the response egress of a serving workload.
+func addNetwork(wp *WorkloadPlan, load servingLoad) {
+	lb := Component{Kind: "load_balancer", Name: "HTTPS load balancer in front of the replicas", Size: sizing.NewRange(load.peakRPS, load.peakRPS), Unit: "requests/s at peak", Workload: wp.Label}
+	addAssumption(&lb.Working, "one regional load balancer spreads requests over the replicas and health-checks them")
+	wp.Components = append(wp.Components, lb)
+	if load.avgRPS <= 0 {
+		return
+	}
+	gbs := load.avgRPS * float64(load.out) * BytesPerToken * 3600 * HoursPerMonth / 1e9
+	eg := Component{Kind: "egress", Name: "response egress to users", Size: sizing.NewRange(gbs, gbs), Unit: "GB per month", Workload: wp.Label}
+	addFormula(&eg.Working, "egress = %.4g requests/s x %d output tokens x %g bytes/token x 3600 x 730 h = %.4g GB per month", load.avgRPS, load.out, BytesPerToken, gbs)
+	addAssumption(&eg.Working, "text responses only, %g bytes per token (OpenAI tokenizer rule of thumb); streaming framing and TLS overhead are not counted", BytesPerToken)
+	wp.Components = append(wp.Components, eg)
+}
+
+// HNSW graph overhead per vector: hnswlib's ALGO_PARAMS.md puts the index memory at roughly M x 8-10
+// bytes per stored element, with M = 12-48 fine for most uses and 16 the common default (nmslib/hnswlib
+// ALGO_PARAMS.md). The range takes M 16 at 8 bytes and M 48 at 10 bytes.
+const (
+	hnswOverheadLowBytes  = 16 * 8
+	hnswOverheadHighBytes = 48 * 10
+	// float32Bytes is one embedding element stored as float32.
+	float32Bytes = 4
+)
+
+// planVectorStore sizes a RAG workload's vector store: vectors x dims x 4 bytes plus the HNSW graph.
+func planVectorStore(w *inframindv1.Workload, wp *WorkloadPlan) {
+	dims := float64(w.GetEmbeddingDimensions())
+	comp := Component{Kind: "vector_store", Name: "vector store (HNSW index in memory)", Unit: "GB", Workload: wp.Label}
+	vectors := float64(w.GetVectorCount())
+	if vectors > 0 {
+		addFormula(&comp.Working, "vectors = %.0f as stated", vectors)
+	} else if corpus, chunk := w.GetCorpusGb(), float64(w.GetChunkTokens()); corpus > 0 && chunk > 0 {
+		vectors = math.Ceil(corpus * 1e9 / BytesPerToken / chunk)
+		addFormula(&comp.Working, "vectors = %.4g GB x 1e9 / %g bytes per token / %g tokens per chunk = %.4g", corpus, BytesPerToken, chunk, vectors)
+		addAssumption(&comp.Working, "the corpus is plain text at about %g bytes per token (OpenAI tokenizer rule of thumb); chunks do not overlap", BytesPerToken)
+	}
+	if vectors <= 0 || dims <= 0 {
+		wp.Findings = append(wp.Findings, Finding{Severity: SeverityLow, Workload: wp.Label, Title: "Vector store not sized for " + wp.Label,
+			Detail: "Sizing the vector store needs embedding_dimensions and either vector_count or corpus_gb with chunk_tokens."})
+		return
+	}
+	raw := vectors * dims * float32Bytes / 1e9
+	comp.Size = sizing.NewRange(raw+vectors*hnswOverheadLowBytes/1e9, raw+vectors*hnswOverheadHighBytes/1e9)
+	addFormula(&comp.Working, "embeddings = %.4g vectors x %g dims x 4 bytes (float32) = %.4g GB", vectors, dims, raw)
+	addFormula(&comp.Working, "HNSW graph = %.4g vectors x %d-%d bytes (M 16-48 x 8-10 bytes, nmslib/hnswlib ALGO_PARAMS.md) => store %s GB in memory",
+		vectors, hnswOverheadLowBytes, hnswOverheadHighBytes, comp.Size)
+	if q := w.GetQueriesPerSecond(); q > 0 {
+		addAssumption(&comp.Working, "%g queries/s at peak against the index", q)
+	}
+	wp.Components = append(wp.Components, comp)
+	if s := w.GetStorageGb(); s > 0 || w.GetCorpusGb() > 0 {
+		size := math.Max(s, w.GetCorpusGb())
+		st := Component{Kind: "storage", Name: "document store (source corpus and chunks)", Size: sizing.NewRange(size, size), Unit: "GB", Workload: wp.Label}
+		addFormula(&st.Working, "document storage = max(storage_gb %g, corpus_gb %g) = %g GB", s, w.GetCorpusGb(), size)
+		wp.Components = append(wp.Components, st)
+	}
+}
+
+// planGeneral sizes a general service: instances from the peak rate and the per-instance rate.
+func planGeneral(w *inframindv1.Workload, wp *WorkloadPlan) {
+	peak := w.GetPeakRequestsPerSecond()
+	per := sizing.NewRange(w.GetRequestsPerSecondPerInstance(), w.GetRequestsPerSecondPerInstance())
+	measured := per.Low > 0
+	if !measured {
+		// No measurement: a planning range of 10-100 requests/s per instance, an assumption the
+		// user must replace with a load test of the service (no published figure applies to an
+		// arbitrary service).
+		per = sizing.NewRange(10, 100)
+		wp.Findings = append(wp.Findings, Finding{Severity: SeverityMedium, Workload: wp.Label, Title: "Load test needed for " + wp.Label,
+			Detail: "requests_per_second_per_instance is not given, so the instance count assumes 10-100 requests/s per instance; a load test of one instance replaces this assumption."})
+	}
+	if peak <= 0 {
+		wp.Findings = append(wp.Findings, Finding{Severity: SeverityLow, Workload: wp.Label, Title: "No peak rate for " + wp.Label,
+			Detail: "peak_requests_per_second is needed to size a general service."})
+		return
+	}
+	lo := int(math.Ceil(peak*(1+HeadroomLow)/per.High - 1e-9))
+	hi := int(math.Ceil(peak*(1+HeadroomHigh)/per.Low - 1e-9))
+	if w.GetAvailabilityTarget() >= HAAvailability {
+		lo, hi = max(lo, 2), max(hi, 2)
+	}
+	wp.Instances = IntRange{Low: max(lo, 1), High: max(hi, 1)}
+	addFormula(&wp.Working, "instances = ceil(%g requests/s x (1 + %.0f%%-%.0f%%) / %s requests/s per instance) = %d-%d (at least 2 from availability %g >= %.2f)",
+		peak, HeadroomLow*100, HeadroomHigh*100, per, wp.Instances.Low, wp.Instances.High, w.GetAvailabilityTarget(), HAAvailability)
+	if measured {
+		addAssumption(&wp.Working, "%g requests/s per instance from the user's load test", per.Low)
+	}
+	addAssumption(&wp.Working, "%g vCPU / %g GB per instance as stated; the catalogue has no CPU instance prices, so the service is sized, not priced", w.GetVcpu(), w.GetMemoryGb())
+	if s := w.GetStorageGb(); s > 0 {
+		st := Component{Kind: "storage", Name: "block storage", Size: sizing.NewRange(s, s), Unit: "GB", Workload: wp.Label}
+		addFormula(&st.Working, "storage = %g GB as stated, %d IOPS sustained", s, w.GetStorageIops())
+		wp.Components = append(wp.Components, st)
+	}
+	lb := Component{Kind: "load_balancer", Name: "HTTPS load balancer", Size: sizing.NewRange(peak, peak), Unit: "requests/s at peak", Workload: wp.Label}
+	addAssumption(&lb.Working, "one regional load balancer in front of %d-%d instances", wp.Instances.Low, wp.Instances.High)
+	wp.Components = append(wp.Components, lb)
+}
+
+// planTraining sizes a training job on every offer: GPU-hours, wall clock on the instance's GPUs (or
+// the preferred count), the deadline and the one-off cost.
+func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *WorkloadPlan) error {
+	m := resolveModel(cat, w)
+	wp.Model = m.name
+	if !m.ok {
+		wp.Findings = append(wp.Findings, Finding{Severity: SeverityHigh, Workload: wp.Label, Title: "Model of " + wp.Label + " cannot be sized", Detail: m.why + "."})
+		return nil
+	}
+	tokens := assessment.TrainingTokensBillion(w)
+	if tokens <= 0 {
+		wp.Findings = append(wp.Findings, Finding{Severity: SeverityMedium, Workload: wp.Label, Title: "Training tokens missing for " + wp.Label,
+			Detail: "training_tokens_billion (or dataset_tokens_billion with epochs) is needed to estimate compute, time and cost."})
+		return nil
+	}
+	method := norm(w.GetMethod())
+	if method == "" {
+		method = sizing.MethodFull
+		addAssumption(&wp.Working, "no method stated: full fine-tuning")
+	}
+	p, assumed := precisionOf(w)
+	if assumed {
+		addAssumption(&wp.Working, "no precision stated: bf16 mixed precision")
+	}
+	deadlineH := float64(w.GetDeadlineDays()) * 24
+	addFormula(&wp.Working, "tokens = %.4g B (training_tokens_billion, or dataset_tokens_billion x epochs)", tokens)
+	for _, o := range pool {
+		c := baseCandidate(o)
+		if o.blocked != "" {
+			c.Reason = o.blocked
+			wp.Candidates = append(wp.Candidates, c)
+			continue
+		}
+		if ok, why := supports(o.gpu, p); !ok {
+			c.Reason = why
+			wp.Candidates = append(wp.Candidates, c)
+			continue
+		}
+		gpus := o.inst.GPUCount
+		if pref := int(w.GetPreferredGpuCount()); pref > 0 {
+			gpus = pref
+		}
+		c.Instances = IntRange{Low: ceilDiv(gpus, o.inst.GPUCount), High: ceilDiv(gpus, o.inst.GPUCount)}
+		c.GPUs = IntRange{Low: gpus, High: gpus}
+		tp := p
+		if p == sizing.BF16 && o.gpu.BF16TFLOPS <= 0 {
+			tp = sizing.FP16 // T4/V100 train in FP16
+		}
+		if p == sizing.INT8 || p == sizing.INT4 {
+			tp = sizing.BF16 // adapters over a quantised base compute in 16-bit
+		}
+		est, err := sizing.EstimateTraining(sizing.TrainingInput{Arch: m.arch, TokensB: tokens, Method: method, Precision: tp, GPU: AcceleratorFromGPU(o.gpu), GPUs: gpus})
+		if err != nil {
+			return fmt.Errorf("training estimate on %s: %w", o.inst.Name, err)
+		}
+		merge(&c.Working, est.Working)
+		strategy := map[string]string{sizing.MethodFull: "zero3", sizing.MethodLoRA: "lora", sizing.MethodQLoRA: "qlora"}[method]
+		perGPUHour := o.inst.OnDemandHourly / float64(o.inst.GPUCount)
+		tr := &TrainingResult{GPUs: gpus, GPUHours: est.GPUHours, WallClockHours: est.WallClockHours, DeadlineHours: deadlineH,
+			CostUSD: est.Cost(perGPUHour), Strategy: strategy, MemoryPerGPUGB: est.MemoryPerGPUGB[strategy]}
+		// A partly used last machine is billed whole: cost covers instances x GPUs per instance.
+		billed := float64(c.Instances.High*o.inst.GPUCount) / float64(gpus)
+		tr.CostUSD = tr.CostUSD.Scale(billed)
+		addFormula(&c.Working, "cost = %s GPU-hours x $%g/h / %d GPUs per instance x %.3g (billed GPUs / used GPUs) = $%.2f-$%.2f one-off",
+			est.GPUHours, o.inst.OnDemandHourly, o.inst.GPUCount, billed, tr.CostUSD.Low, tr.CostUSD.High)
+		c.Training = tr
+		switch {
+		case !est.FitsPerGPU:
+			c.Reason = fmt.Sprintf("%s needs %.4g GB of model states per GPU, more than the %.4g GB of %s (activations come on top)", strategy, tr.MemoryPerGPUGB, o.gpu.MemoryGB, o.gpu.Name)
+		case deadlineH > 0 && est.WallClockHours.Low > deadlineH:
+			c.Reason = fmt.Sprintf("takes %s h on %d GPUs, beyond the %g-hour deadline even at the optimistic end", est.WallClockHours, gpus, deadlineH)
+			tr.MeetsDeadline = "no"
+		default:
+			c.Feasible = true
+			if deadlineH > 0 {
+				tr.MeetsDeadline = "yes"
+				if est.WallClockHours.High > deadlineH {
+					tr.MeetsDeadline = "maybe"
+				}
+			}
+		}
+		wp.Candidates = append(wp.Candidates, c)
+	}
+	addStorage(wp, m, p)
+	return nil
+}
+
+// ceilDiv is ceil(a / b) for positive integers.
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// costKey is what a candidate is ranked by: the pessimistic monthly on-demand cost, or the pessimistic
+// one-off cost for a training job.
+func costKey(c Candidate) float64 {
+	if c.Training != nil {
+		return c.Training.CostUSD.High
+	}
+	return c.Monthly.OnDemand.High
+}
+
+// costKeyLow breaks ties on the optimistic end.
+func costKeyLow(c Candidate) float64 {
+	if c.Training != nil {
+		return c.Training.CostUSD.Low
+	}
+	return c.Monthly.OnDemand.Low
+}
+
+// rank orders the candidates (feasible first, then by pessimistic cost, then provider order and name)
+// and picks the recommended candidate and the cheapest per provider.
+func rank(wp *WorkloadPlan, cons Constraints) {
+	order := func(p string) int { return slices.Index(cons.Providers, p) }
+	slices.SortStableFunc(wp.Candidates, func(a, b Candidate) int {
+		if a.Feasible != b.Feasible {
+			if a.Feasible {
+				return -1
+			}
+			return 1
+		}
+		if !a.Feasible {
+			// Infeasible: the machines with the most GPU memory first, as the nearest misses.
+			return cmp.Or(cmp.Compare(b.GPUMemoryGB*float64(b.GPUsPerInstance), a.GPUMemoryGB*float64(a.GPUsPerInstance)),
+				cmp.Compare(order(a.Provider), order(b.Provider)), cmp.Compare(a.Instance, b.Instance))
+		}
+		return cmp.Or(cmp.Compare(costKey(a), costKey(b)), cmp.Compare(costKeyLow(a), costKeyLow(b)),
+			cmp.Compare(order(a.Provider), order(b.Provider)), cmp.Compare(a.Instance, b.Instance))
+	})
+	wp.CheapestPerProvider = nil
+	for _, p := range cons.Providers {
+		for i, c := range wp.Candidates {
+			if c.Feasible && c.Provider == p {
+				wp.CheapestPerProvider = append(wp.CheapestPerProvider, ProviderBest{Provider: p, Index: i})
+				break
+			}
+		}
+	}
+	wp.Recommended = -1
+	// The preferred providers' cheapest feasible candidate wins; without one, the cheapest overall.
+	for i, c := range wp.Candidates {
+		if c.Feasible && slices.Contains(cons.Preferred, c.Provider) {
+			wp.Recommended = i
+			return
+		}
+	}
+	for i, c := range wp.Candidates {
+		if c.Feasible {
+			wp.Recommended = i
+			return
+		}
+	}
+}
