@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
@@ -64,6 +65,9 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Checks are the readiness checks /readyz runs (NATS, store, Redis).
 	Checks []telemetry.Check
+	// Catalog is the loaded catalogue the estimate routes compute with; nil
+	// means New loads the embedded one.
+	Catalog *catalog.Catalog
 }
 
 // Server is the gateway HTTP server.
@@ -71,6 +75,7 @@ type Server struct {
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
+	est  *estimator
 	echo *echo.Echo
 	srv  *http.Server
 
@@ -118,7 +123,18 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, deps: d, log: logger}
+	if d.Catalog == nil {
+		cat, err := catalog.Load()
+		if err != nil {
+			return nil, fmt.Errorf("gateway: load the catalogue: %w", err)
+		}
+		d.Catalog = cat
+	}
+	est, err := newEstimator(d.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, deps: d, log: logger, est: est}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.echo = s.routes()
 	s.srv = &http.Server{
@@ -168,6 +184,8 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/v1/assessments/:id", s.getAssessment, s.authenticate)
 	e.GET("/v1/assessments/:id/report", s.getReport, s.authenticate)
 	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate)
+	e.POST("/v1/estimates/inference", s.estimateInference, s.authenticate, s.limitBody)
+	e.POST("/v1/estimates/training", s.estimateTraining, s.authenticate, s.limitBody)
 	return e
 }
 

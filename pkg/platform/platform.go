@@ -100,11 +100,15 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 
 	wcfg := worker.Config{Concurrency: cfg.Concurrency, DrainTimeout: cfg.ShutdownTimeout}
 	var an *analysis.Analyzer
-	if len(roles.Families) > 0 {
-		cat, err := catalog.Load()
-		if err != nil {
+	// The catalogue is loaded once and shared by the families and the
+	// gateway's calculators.
+	var cat *catalog.Catalog
+	if len(roles.Families) > 0 || roles.Gateway {
+		if cat, err = catalog.Load(); err != nil {
 			return nil, fmt.Errorf("load the catalogue: %w", err)
 		}
+	}
+	if len(roles.Families) > 0 {
 		if an, err = analysis.New(cat); err != nil {
 			return nil, err
 		}
@@ -147,7 +151,7 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 			ReportCacheTTL:    cfg.Gateway.ReportCacheTTL,
 		}, gateway.Deps{
 			Bus: p.Bus, Store: p.Store, Cache: p.Cache, Verifier: v, Logger: d.Logger,
-			Metrics: d.Metrics, Registry: d.Registry, Checks: checks,
+			Metrics: d.Metrics, Registry: d.Registry, Checks: checks, Catalog: cat,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("build gateway: %w", err)

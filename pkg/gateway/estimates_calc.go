@@ -1,0 +1,634 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+)
+
+// hoursPerMonth turns hourly prices into monthly ones: 730 hours, the
+// convention of the catalogue's price sources (ai-infra-figures.md, "Monthly
+// figures use 730 hours a month"; pkg/advisor/catalog/data/instances.yaml).
+const hoursPerMonth = 730
+
+// defaultKVPrecision is the KV cache's precision when none is given: the
+// model's 16-bit activation precision, the serving engines' default (vLLM
+// kv_cache_dtype "auto"; the request format documents the same default).
+const defaultKVPrecision = sizing.BF16
+
+// subject is what was sized: a catalogue row (with its id) or a given
+// architecture.
+type subject struct {
+	ID            string  `json:"id,omitempty"`
+	Name          string  `json:"name"`
+	ParamsTotalB  float64 `json:"params_total_b,omitempty"`
+	ParamsActiveB float64 `json:"params_active_b,omitempty"`
+	MemoryGB      float64 `json:"memory_gb,omitempty"`
+}
+
+// catalogRow is one catalogue row an answer used, with its provenance.
+type catalogRow struct {
+	Table  string `json:"table"`
+	Key    string `json:"key"`
+	Source string `json:"source"`
+	AsOf   string `json:"as_of"`
+}
+
+// catalogUse is the catalogue version and the rows an answer used.
+type catalogUse struct {
+	Version string       `json:"version"`
+	Rows    []catalogRow `json:"rows"`
+}
+
+func (u *catalogUse) add(table, key string, s catalog.Source) {
+	r := catalogRow{Table: table, Key: key, Source: s.Source, AsOf: s.AsOf}
+	if !slices.Contains(u.Rows, r) {
+		u.Rows = append(u.Rows, r)
+	}
+}
+
+// memoryView is how a model sits in one replica's memory (totals over its GPUs).
+type memoryView struct {
+	WeightsGB       float64 `json:"weights_gb"`
+	OverheadGB      float64 `json:"overhead_gb"`
+	KVBytesPerToken float64 `json:"kv_bytes_per_token"`
+	KVBudgetGB      float64 `json:"kv_budget_gb"`
+	MaxTokensInKV   int     `json:"max_tokens_in_kv"`
+	MaxSequences    int     `json:"max_sequences"`
+	Fits            bool    `json:"fits"`
+}
+
+func memoryOf(f sizing.MemoryFit) memoryView {
+	return memoryView{
+		WeightsGB: f.WeightsGB, OverheadGB: f.OverheadGB, KVBytesPerToken: f.KVBytesPerToken,
+		KVBudgetGB: f.KVBudgetGB, MaxTokensInKV: f.MaxTokensInKV, MaxSequences: f.MaxSequences, Fits: f.Fits,
+	}
+}
+
+// servingPoint is one replica's latency and throughput at a concurrency.
+type servingPoint struct {
+	Concurrency         int          `json:"concurrency"`
+	RunningSequences    int          `json:"running_sequences"`
+	TTFTms              sizing.Range `json:"ttft_ms"`
+	TTFTp95ms           sizing.Range `json:"ttft_p95_ms"`
+	ITLms               sizing.Range `json:"itl_ms"`
+	TokensPerSecPerUser sizing.Range `json:"tokens_per_sec_per_user"`
+	OutputTokensPerSec  sizing.Range `json:"output_tokens_per_sec"`
+	RequestsPerSec      sizing.Range `json:"requests_per_sec"`
+	PrefillFraction     sizing.Range `json:"prefill_fraction"`
+	Saturated           bool         `json:"saturated"`
+	SaturationReason    string       `json:"saturation_reason,omitempty"`
+	MeetsSLO            *bool        `json:"meets_slo,omitempty"`
+}
+
+func pointOf(concurrency int, e sizing.ServingEstimate) *servingPoint {
+	return &servingPoint{
+		Concurrency: concurrency, RunningSequences: e.RunningSequences,
+		TTFTms: e.TTFTms, TTFTp95ms: e.TTFTp95ms, ITLms: e.ITLms, TokensPerSecPerUser: e.TokensPerSecPerUser,
+		OutputTokensPerSec: e.OutputTokensPerSec, RequestsPerSec: e.RequestsPerSec, PrefillFraction: e.PrefillFraction,
+		Saturated: e.Saturated, SaturationReason: e.SaturationReason,
+	}
+}
+
+// capacityView is the most one replica carries within the SLO.
+type capacityView struct {
+	Meets          bool          `json:"meets"`
+	MaxConcurrency int           `json:"max_concurrency"`
+	Limit          string        `json:"limit"`
+	Reason         string        `json:"reason"`
+	AtCapacity     *servingPoint `json:"at_capacity,omitempty"`
+}
+
+// replicasView is the replica count for a peak.
+type replicasView struct {
+	PeakRequestsPerSecond    float64      `json:"peak_requests_per_second"`
+	Headroom                 float64      `json:"headroom"`
+	PerReplicaRequestsPerSec sizing.Range `json:"per_replica_requests_per_sec"`
+	Replicas                 sizing.Range `json:"replicas"`
+}
+
+// instanceCost is the on-demand cost on one catalogue instance.
+type instanceCost struct {
+	Provider          string  `json:"provider"`
+	Name              string  `json:"name"`
+	GPUCount          int     `json:"gpu_count"`
+	PriceRegion       string  `json:"price_region"`
+	OnDemandHourlyUSD float64 `json:"on_demand_hourly_usd"`
+	Fits              bool    `json:"fits"`
+	Reason            string  `json:"reason,omitempty"`
+	// Serving.
+	ReplicasPerInstance       int           `json:"replicas_per_instance,omitempty"`
+	InstanceMonthlyUSD        float64       `json:"instance_monthly_usd,omitempty"`
+	USDPerMillionOutputTokens *sizing.Range `json:"usd_per_million_output_tokens,omitempty"`
+	InstancesForPeak          *sizing.Range `json:"instances_for_peak,omitempty"`
+	MonthlyUSDForPeak         *sizing.Range `json:"monthly_usd_for_peak,omitempty"`
+	// Training.
+	Instances int           `json:"instances,omitempty"`
+	RunUSD    *sizing.Range `json:"run_usd,omitempty"`
+}
+
+// inferenceAnswer is the 200 body of POST /v1/estimates/inference.
+type inferenceAnswer struct {
+	Feasible             bool           `json:"feasible"`
+	Reason               string         `json:"reason,omitempty"`
+	Model                subject        `json:"model"`
+	GPU                  subject        `json:"gpu"`
+	Instance             *instanceRef   `json:"instance,omitempty"`
+	Precision            string         `json:"precision"`
+	KVCachePrecision     string         `json:"kv_cache_precision"`
+	InputTokens          int            `json:"input_tokens"`
+	OutputTokens         int            `json:"output_tokens"`
+	TensorParallel       int            `json:"tensor_parallel"`
+	TensorParallelChosen string         `json:"tensor_parallel_chosen"`
+	Memory               memoryView     `json:"memory"`
+	AtConcurrency        *servingPoint  `json:"at_concurrency,omitempty"`
+	Capacity             *capacityView  `json:"capacity_at_slo,omitempty"`
+	Replicas             *replicasView  `json:"replicas_for_peak,omitempty"`
+	Costs                []instanceCost `json:"costs"`
+	Working              sizing.Working `json:"working"`
+	Catalog              catalogUse     `json:"catalog"`
+}
+
+// trainingAnswer is the 200 body of POST /v1/estimates/training.
+type trainingAnswer struct {
+	Feasible       bool               `json:"feasible"`
+	Reason         string             `json:"reason,omitempty"`
+	Model          subject            `json:"model"`
+	GPU            subject            `json:"gpu"`
+	Instance       *instanceRef       `json:"instance,omitempty"`
+	Method         string             `json:"method"`
+	Precision      string             `json:"precision"`
+	GPUs           int                `json:"gpus"`
+	TokensBillion  float64            `json:"tokens_billion"`
+	MFU            sizing.Range       `json:"mfu"`
+	FLOPs          float64            `json:"flops"`
+	FLOPsRange     sizing.Range       `json:"flops_range"`
+	GPUHours       sizing.Range       `json:"gpu_hours"`
+	WallClockHours sizing.Range       `json:"wall_clock_hours"`
+	MemoryPerGPUGB map[string]float64 `json:"memory_per_gpu_gb"`
+	MethodMemoryGB float64            `json:"method_memory_gb"`
+	FitsPerGPU     bool               `json:"fits_per_gpu"`
+	Costs          []instanceCost     `json:"costs"`
+	Working        sizing.Working     `json:"working"`
+	Catalog        catalogUse         `json:"catalog"`
+}
+
+// working helpers: sizing.Working's own recorders are unexported.
+
+func assume(w *sizing.Working, format string, args ...any) {
+	w.Assumptions = append(w.Assumptions, fmt.Sprintf(format, args...))
+}
+
+func formula(w *sizing.Working, format string, args ...any) {
+	w.Formulas = append(w.Formulas, fmt.Sprintf(format, args...))
+}
+
+// mergeWorking appends o's lines that w does not hold yet; formulas get the
+// prefix so a reader can tell which operating point they belong to.
+func mergeWorking(w *sizing.Working, o sizing.Working, prefix string) {
+	for _, a := range o.Assumptions {
+		if !slices.Contains(w.Assumptions, a) {
+			w.Assumptions = append(w.Assumptions, a)
+		}
+	}
+	for _, f := range o.Formulas {
+		if !slices.Contains(w.Formulas, f) && !slices.Contains(w.Formulas, prefix+f) {
+			w.Formulas = append(w.Formulas, prefix+f)
+		}
+	}
+}
+
+// archOf maps a catalogue model onto the calculators' architecture.
+func archOf(m catalog.Model) sizing.Arch {
+	a := sizing.Arch{
+		ParamsTotalB: m.ParamsTotalB, Layers: m.Layers, KVHeads: m.KVHeads, HeadDim: m.HeadDim,
+		Attention: m.Attention, MLALatentDim: m.MLALatentDim, HiddenSize: m.Hidden,
+		Experts: m.Experts, ExpertsPerToken: m.ActiveExperts,
+	}
+	if m.ParamsActiveB > 0 && m.ParamsActiveB < m.ParamsTotalB {
+		a.ParamsActiveB = m.ParamsActiveB
+	}
+	return a
+}
+
+// archOfBody maps a request's architecture block onto the calculators' one.
+func archOfBody(b *architectureBody) sizing.Arch {
+	return sizing.Arch{
+		ParamsTotalB: b.TotalParamsBillion, ParamsActiveB: b.ActiveParamsBillion, Layers: b.Layers,
+		KVHeads: b.KVHeads, HeadDim: b.HeadDim, Attention: b.Attention, MLALatentDim: b.MLALatentDim,
+		HiddenSize: b.HiddenSize,
+	}
+}
+
+// accelerator maps a catalogue GPU onto the calculators' accelerator.
+func accelerator(g catalog.GPU) sizing.Accelerator {
+	return sizing.Accelerator{
+		Name: g.Name, MemoryGB: g.MemoryGB, BandwidthTBs: g.BandwidthTBs,
+		BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS, FP16TFLOPS: g.FP16TFLOPS,
+	}
+}
+
+// oneOf checks that exactly one of two alternative fields is given.
+func oneOf(aName string, a bool, bName string, b bool) []assessment.FieldError {
+	switch {
+	case a && b:
+		return []assessment.FieldError{{Field: bName, Reason: "give " + aName + " or " + bName + ", not both"}}
+	case !a && !b:
+		return []assessment.FieldError{{Field: aName, Reason: "is required (or give " + bName + ")"}}
+	}
+	return nil
+}
+
+// resolveModel finds the model a request names, or maps its architecture.
+func (e *estimator) resolveModel(id string, arch *architectureBody, use *catalogUse) (sizing.Arch, subject, []assessment.FieldError) {
+	if arch != nil {
+		name := arch.Name
+		if name == "" {
+			name = "custom architecture"
+		}
+		a := archOfBody(arch)
+		return a, subject{Name: name, ParamsTotalB: a.ParamsTotalB, ParamsActiveB: arch.ActiveParamsBillion}, nil
+	}
+	m, ok := e.cat.Model(id)
+	if !ok {
+		return sizing.Arch{}, subject{}, []assessment.FieldError{{Field: "model",
+			Reason: fmt.Sprintf("%q is not in the catalogue (known: %s); describe other models with architecture", id, strings.Join(e.cat.ModelIDs(), ", "))}}
+	}
+	use.add("models", m.ID, m.Source)
+	return archOf(m), subject{ID: m.ID, Name: m.Name, ParamsTotalB: m.ParamsTotalB, ParamsActiveB: m.ParamsActiveB}, nil
+}
+
+// hardware is the GPU of an estimate, the instance asked for (if any) and
+// the instances costs are shown for.
+type hardware struct {
+	gpu        catalog.GPU
+	instance   *catalog.Instance
+	candidates []catalog.Instance
+}
+
+// resolveHardware finds the GPU or instance a request names.
+func (e *estimator) resolveHardware(gpuID string, ref *instanceRef, use *catalogUse) (hardware, []assessment.FieldError) {
+	var h hardware
+	if ref != nil {
+		in, ok := e.cat.Instance(ref.Provider, ref.Name)
+		if !ok {
+			var names []string
+			for _, i := range e.cat.InstancesOf(ref.Provider) {
+				names = append(names, i.Name)
+			}
+			return h, []assessment.FieldError{{Field: "instance.name",
+				Reason: fmt.Sprintf("%s has no instance %q in the catalogue (known: %s)", ref.Provider, ref.Name, strings.Join(names, ", "))}}
+		}
+		g, ok := e.cat.GPU(in.GPU)
+		if !ok {
+			// Load cross-checks every instance's GPU, so this is a broken catalogue.
+			return h, []assessment.FieldError{{Field: "instance.name", Reason: fmt.Sprintf("the catalogue has no GPU %q for %s", in.GPU, in.Name)}}
+		}
+		h.gpu, h.instance, h.candidates = g, &in, []catalog.Instance{in}
+	} else {
+		g, ok := e.cat.GPU(gpuID)
+		if !ok {
+			ids := make([]string, 0, len(e.cat.GPUs))
+			for _, g := range e.cat.GPUs {
+				ids = append(ids, g.ID)
+			}
+			return h, []assessment.FieldError{{Field: "gpu",
+				Reason: fmt.Sprintf("%q is not in the catalogue (known: %s)", gpuID, strings.Join(ids, ", "))}}
+		}
+		h.gpu = g
+		for _, in := range e.cat.InstancesOf("") {
+			if in.GPU == g.ID {
+				h.candidates = append(h.candidates, in)
+			}
+		}
+	}
+	use.add("gpus", h.gpu.ID, h.gpu.Source)
+	return h, nil
+}
+
+// requestField names the request field behind a calculator's input field.
+func requestField(f string, fromArchitecture bool) string {
+	switch f {
+	case "weights":
+		return "precision"
+	case "kv", "kv_precision":
+		return "kv_cache_precision"
+	case "tokens_b":
+		return "tokens_billion"
+	}
+	if !fromArchitecture {
+		return f
+	}
+	switch f {
+	case "params_total_b":
+		return "architecture.total_params_billion"
+	case "params_active_b":
+		return "architecture.active_params_billion"
+	case "layers", "kv_heads", "head_dim", "attention", "mla_latent_dim", "hidden_size":
+		return "architecture." + f
+	}
+	return f
+}
+
+// fromSizing turns a calculator's input error into a 400 naming the request
+// field; other errors pass through as server failures.
+func fromSizing(err error, fromArchitecture bool) error {
+	var ie *sizing.InputError
+	if errors.As(err, &ie) {
+		return invalidEstimate([]assessment.FieldError{{Field: requestField(ie.Field, fromArchitecture), Reason: ie.Reason}})
+	}
+	return fmt.Errorf("estimate: %w", err)
+}
+
+func (s sloBody) sizing() sizing.SLO {
+	return sizing.SLO{TTFTp95ms: s.TTFTp95ms, ITLms: s.InterTokenLatencyMs, MinTokensPerSecPerUser: s.MinTokensPerSecondPerUser}
+}
+
+// inferenceEstimate sizes one serving deployment. Malformed input is a 400
+// problem; a model that does not fit or an SLO no replica meets is an answer
+// with Feasible false.
+func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, error) {
+	ans := &inferenceAnswer{
+		Precision: req.Precision, KVCachePrecision: req.KVCachePrecision, Instance: req.Instance,
+		InputTokens: req.InputTokens, OutputTokens: req.OutputTokens,
+		Costs: []instanceCost{}, Catalog: catalogUse{Version: e.cat.Version, Rows: []catalogRow{}},
+		Working: sizing.Working{Assumptions: []string{}, Formulas: []string{}},
+	}
+	fes := oneOf("model", req.Model != "", "architecture", req.Architecture != nil)
+	fes = append(fes, oneOf("gpu", req.GPU != "", "instance", req.Instance != nil)...)
+	if len(fes) > 0 {
+		return nil, invalidEstimate(fes)
+	}
+	arch, model, mfes := e.resolveModel(req.Model, req.Architecture, &ans.Catalog)
+	hw, hfes := e.resolveHardware(req.GPU, req.Instance, &ans.Catalog)
+	if fes = append(mfes, hfes...); len(fes) > 0 {
+		return nil, invalidEstimate(fes)
+	}
+	if hw.instance != nil && req.TensorParallel > hw.instance.GPUCount {
+		return nil, invalidEstimate([]assessment.FieldError{{Field: "tensor_parallel",
+			Reason: fmt.Sprintf("is larger than the %d GPUs of %s", hw.instance.GPUCount, hw.instance.Name)}})
+	}
+	fromArch := req.Architecture != nil
+	ans.Model = model
+	ans.GPU = subject{ID: hw.gpu.ID, Name: hw.gpu.Name, MemoryGB: hw.gpu.MemoryGB}
+	w := &ans.Working
+	if ans.KVCachePrecision == "" {
+		ans.KVCachePrecision = string(defaultKVPrecision)
+		assume(w, "no kv_cache_precision given: the KV cache is 16-bit (bf16), the serving engines' default")
+	}
+	p, kv := sizing.Precision(req.Precision), sizing.Precision(ans.KVCachePrecision)
+	acc := accelerator(hw.gpu)
+	contextTokens := req.InputTokens + req.OutputTokens
+
+	// Memory and tensor parallelism.
+	var fit sizing.MemoryFit
+	var err error
+	if req.TensorParallel > 0 {
+		ans.TensorParallel, ans.TensorParallelChosen = req.TensorParallel, "requested"
+		if fit, err = sizing.FitMemory(arch, p, kv, acc, req.TensorParallel, 0, contextTokens); err != nil {
+			return nil, fromSizing(err, fromArch)
+		}
+		if !fit.Fits {
+			ans.Reason = fmt.Sprintf("%s (%s, %.4g GB of weights) and one %d-token sequence do not fit %d x %s; a larger tensor_parallel, a lower precision or a GPU with more memory may",
+				model.Name, p, fit.WeightsGB, contextTokens, req.TensorParallel, hw.gpu.Name)
+		}
+	} else {
+		maxGPUs := sizing.MaxTensorParallel
+		if hw.instance != nil {
+			maxGPUs = hw.instance.GPUCount
+		}
+		ans.TensorParallelChosen = "minimum that fits"
+		var tp int
+		tp, fit, err = sizing.MinTensorParallel(arch, p, kv, acc, maxGPUs, 0, contextTokens)
+		switch {
+		case errors.Is(err, sizing.ErrDoesNotFit):
+			ans.Reason = fmt.Sprintf("%s (%s, %.4g GB of weights) and one %d-token sequence do not fit on up to %d x %s, the largest tensor-parallel group considered; a lower precision or a GPU with more memory may",
+				model.Name, p, fit.WeightsGB, contextTokens, min(maxGPUs, sizing.MaxTensorParallel), hw.gpu.Name)
+		case err != nil:
+			return nil, fromSizing(err, fromArch)
+		default:
+			ans.TensorParallel = tp
+			formula(w, "tensor parallel = smallest of 1, 2, 4, 8 (up to %d GPUs) whose memory holds the weights, the overhead and one %d-token sequence = %d",
+				min(maxGPUs, sizing.MaxTensorParallel), contextTokens, tp)
+		}
+	}
+	ans.Memory = memoryOf(fit)
+	mergeWorking(w, fit.Working, "")
+	if !fit.Fits {
+		return ans, nil
+	}
+
+	in := sizing.ServingInput{Arch: arch, Weights: p, KV: kv, GPU: acc, TensorParallel: ans.TensorParallel,
+		InputTokens: req.InputTokens, OutputTokens: req.OutputTokens}
+	hasSLO := req.SLO != nil && (req.SLO.TTFTp95ms > 0 || req.SLO.InterTokenLatencyMs > 0 || req.SLO.MinTokensPerSecondPerUser > 0)
+	concurrency := req.Concurrency
+	if concurrency == 0 && !hasSLO {
+		concurrency = 1
+		assume(w, "no concurrency or slo given: one request at a time")
+	}
+	// operating is the per-replica point peak traffic and cost are sized at:
+	// the capacity at the SLO when one is given, otherwise the concurrency.
+	var operating sizing.ServingEstimate
+	if concurrency > 0 {
+		in.Concurrency = concurrency
+		est, err := sizing.EstimateServing(in)
+		if err != nil {
+			return nil, fromSizing(err, fromArch)
+		}
+		ans.AtConcurrency = pointOf(concurrency, est)
+		mergeWorking(w, est.Working, "")
+		operating = est
+	}
+	if hasSLO {
+		c, err := sizing.CapacityAtSLO(in, req.SLO.sizing())
+		if err != nil {
+			return nil, fromSizing(err, fromArch)
+		}
+		ans.Capacity = &capacityView{Meets: c.Meets, MaxConcurrency: c.MaxConcurrency, Limit: c.Limit, Reason: c.Reason}
+		if !c.Meets {
+			ans.Reason = fmt.Sprintf("the SLO cannot be met on %d x %s: %s", ans.TensorParallel, hw.gpu.Name, c.Reason)
+			mergeWorking(w, c.Working, "")
+			return ans, nil
+		}
+		ans.Capacity.AtCapacity = pointOf(c.MaxConcurrency, c.ServingEstimate)
+		mergeWorking(w, c.Working, fmt.Sprintf("at the SLO capacity (concurrency %d): ", c.MaxConcurrency))
+		if ans.AtConcurrency != nil {
+			meets := concurrency <= c.MaxConcurrency
+			ans.AtConcurrency.MeetsSLO = &meets
+		}
+		operating = c.ServingEstimate
+		assume(w, "peak replicas and cost per token are sized at the SLO capacity, %d requests in flight per replica", c.MaxConcurrency)
+	}
+
+	if req.PeakRequestsPerSecond > 0 {
+		low, high, err := sizing.Replicas(req.PeakRequestsPerSecond, operating.RequestsPerSec, req.Headroom)
+		if err != nil {
+			return nil, fromSizing(err, fromArch)
+		}
+		ans.Replicas = &replicasView{PeakRequestsPerSecond: req.PeakRequestsPerSecond, Headroom: req.Headroom,
+			PerReplicaRequestsPerSec: operating.RequestsPerSec, Replicas: sizing.Range{Low: float64(low), High: float64(high)}}
+		// Replicas = ceil(peak x (1 + headroom) / per-replica rate) (ai-infra-figures.md "Capacity").
+		formula(w, "replicas = ceil(%.4g requests/s x (1 + %.4g) / %s requests/s per replica) = %d-%d (ai-infra-figures.md, Capacity)",
+			req.PeakRequestsPerSecond, req.Headroom, operating.RequestsPerSec, low, high)
+		if req.Headroom == 0 {
+			assume(w, "no headroom: the peak is carried with nothing to spare")
+		}
+	}
+	ans.Costs = servingCosts(hw, ans.TensorParallel, operating.OutputTokensPerSec, ans.Replicas, w, &ans.Catalog)
+	ans.Feasible = true
+	return ans, nil
+}
+
+// servingCosts prices one replica (and the peak, if sized) on each candidate
+// instance.
+func servingCosts(hw hardware, tp int, tokensPerSec sizing.Range, reps *replicasView, w *sizing.Working, use *catalogUse) []instanceCost {
+	out := []instanceCost{}
+	if len(hw.candidates) == 0 {
+		assume(w, "the catalogue lists no instance with %s, so no cost is shown", hw.gpu.Name)
+		return out
+	}
+	assume(w, "on-demand prices in each instance's price region, %d hours a month; cost per token assumes each replica is kept busy at the operating point", hoursPerMonth)
+	for _, in := range hw.candidates {
+		use.add("instances", in.Provider+"/"+in.Name, in.Source)
+		c := instanceCost{Provider: in.Provider, Name: in.Name, GPUCount: in.GPUCount, PriceRegion: in.PriceRegion, OnDemandHourlyUSD: in.OnDemandHourly}
+		if in.GPUCount < tp {
+			c.Reason = fmt.Sprintf("a replica needs %d GPUs in one machine; this one has %d", tp, in.GPUCount)
+			out = append(out, c)
+			continue
+		}
+		c.Fits = true
+		c.ReplicasPerInstance = in.GPUCount / tp
+		c.InstanceMonthlyUSD = in.OnDemandHourly * hoursPerMonth
+		replicaHourly := in.OnDemandHourly / float64(c.ReplicasPerInstance)
+		if tokensPerSec.Low > 0 {
+			// USD per million tokens = replica USD/h / (tokens/s x 3600 s/h) x 1e6.
+			r := sizing.NewRange(replicaHourly/(tokensPerSec.High*3600)*1e6, replicaHourly/(tokensPerSec.Low*3600)*1e6)
+			c.USDPerMillionOutputTokens = &r
+			formula(w, "%s/%s: %d GPUs / TP %d = %d replicas; $%.4g/h / %d / (%s output tokens/s x 3600) x 1e6 = $%s per million output tokens",
+				in.Provider, in.Name, in.GPUCount, tp, c.ReplicasPerInstance, in.OnDemandHourly, c.ReplicasPerInstance, tokensPerSec, r)
+		}
+		if reps != nil {
+			per := float64(c.ReplicasPerInstance)
+			n := sizing.Range{Low: math.Ceil(reps.Replicas.Low / per), High: math.Ceil(reps.Replicas.High / per)}
+			cost := n.Scale(c.InstanceMonthlyUSD)
+			c.InstancesForPeak, c.MonthlyUSDForPeak = &n, &cost
+			formula(w, "%s/%s for the peak: ceil(%s replicas / %d per machine) = %s machines x $%.4g/h x %d h = $%.0f-%.0f a month",
+				in.Provider, in.Name, reps.Replicas, c.ReplicasPerInstance, n, in.OnDemandHourly, hoursPerMonth, cost.Low, cost.High)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// methodMemoryKey is the memory strategy each training method is sized with.
+func methodMemoryKey(method string) string {
+	switch method {
+	case sizing.MethodLoRA:
+		return "lora"
+	case sizing.MethodQLoRA:
+		return "qlora"
+	default:
+		return "zero3"
+	}
+}
+
+// trainingEstimate sizes one training run. Malformed input is a 400
+// problem; model states that do not fit a GPU are an answer with Feasible
+// false.
+func (e *estimator) trainingEstimate(req trainingRequest) (*trainingAnswer, error) {
+	ans := &trainingAnswer{
+		Method: req.Method, Precision: req.Precision, Instance: req.Instance,
+		Costs: []instanceCost{}, Catalog: catalogUse{Version: e.cat.Version, Rows: []catalogRow{}},
+		Working: sizing.Working{Assumptions: []string{}, Formulas: []string{}},
+	}
+	fes := oneOf("model", req.Model != "", "architecture", req.Architecture != nil)
+	fes = append(fes, oneOf("gpu", req.GPU != "", "instance", req.Instance != nil)...)
+	fes = append(fes, oneOf("tokens_billion", req.TokensBillion > 0, "dataset_tokens_billion", req.DatasetTokensBillion > 0)...)
+	if req.GPU != "" && req.Instance == nil && req.GPUs == 0 {
+		fes = append(fes, assessment.FieldError{Field: "gpus", Reason: "is required with gpu (with instance it defaults to the instance's GPU count)"})
+	}
+	if len(fes) > 0 {
+		return nil, invalidEstimate(fes)
+	}
+	arch, model, mfes := e.resolveModel(req.Model, req.Architecture, &ans.Catalog)
+	hw, hfes := e.resolveHardware(req.GPU, req.Instance, &ans.Catalog)
+	if fes = append(mfes, hfes...); len(fes) > 0 {
+		return nil, invalidEstimate(fes)
+	}
+	w := &ans.Working
+	ans.Model = model
+	ans.GPU = subject{ID: hw.gpu.ID, Name: hw.gpu.Name, MemoryGB: hw.gpu.MemoryGB}
+	ans.TokensBillion = req.TokensBillion
+	if ans.TokensBillion == 0 {
+		ans.TokensBillion = req.DatasetTokensBillion * req.Epochs
+		formula(w, "training tokens = %.4g B dataset tokens x %.4g epochs = %.4g B", req.DatasetTokensBillion, req.Epochs, ans.TokensBillion)
+	}
+	ans.GPUs = req.GPUs
+	if ans.GPUs == 0 {
+		ans.GPUs = hw.instance.GPUCount
+		assume(w, "no gpus given: the run uses the %d GPUs of one %s", ans.GPUs, hw.instance.Name)
+	}
+	in := sizing.TrainingInput{Arch: arch, TokensB: ans.TokensBillion, Method: req.Method, Precision: sizing.Precision(req.Precision),
+		GPU: accelerator(hw.gpu), GPUs: ans.GPUs, LoRARank: req.LoRARank}
+	if req.MFU != nil {
+		in.MFU = *req.MFU
+	}
+	est, err := sizing.EstimateTraining(in)
+	if err != nil {
+		return nil, fromSizing(err, req.Architecture != nil)
+	}
+	ans.MFU = in.MFU
+	if ans.MFU.IsZero() {
+		ans.MFU = sizing.DefaultMFU()
+	}
+	ans.FLOPs, ans.FLOPsRange, ans.GPUHours, ans.WallClockHours = est.FLOPs, est.FLOPsRange, est.GPUHours, est.WallClockHours
+	ans.MemoryPerGPUGB, ans.FitsPerGPU = est.MemoryPerGPUGB, est.FitsPerGPU
+	ans.MethodMemoryGB = est.MemoryPerGPUGB[methodMemoryKey(req.Method)]
+	mergeWorking(w, est.Working, "")
+	if !est.FitsPerGPU {
+		ans.Reason = fmt.Sprintf("%s training needs %.4g GB of model and optimizer states per GPU, more than the %.4g GB of a %s (activations come on top)",
+			req.Method, ans.MethodMemoryGB, hw.gpu.MemoryGB, hw.gpu.Name)
+		switch req.Method {
+		case sizing.MethodFull:
+			// ZeRO-3 divides the states by the data-parallel degree (ZeRO, arXiv 1910.02054).
+			need := int(math.Ceil(est.MemoryPerGPUGB["full_adam"] / hw.gpu.MemoryGB))
+			ans.Reason += fmt.Sprintf("; ZeRO-3 spreads them thinly enough from %d GPUs", need)
+		case sizing.MethodLoRA:
+			if est.MemoryPerGPUGB["qlora"] <= hw.gpu.MemoryGB {
+				ans.Reason += fmt.Sprintf("; qlora needs %.4g GB and fits", est.MemoryPerGPUGB["qlora"])
+			}
+		}
+		return ans, nil
+	}
+	ans.Costs = trainingCosts(hw, ans.GPUs, est.WallClockHours, w, &ans.Catalog)
+	ans.Feasible = true
+	return ans, nil
+}
+
+// trainingCosts prices the run on each candidate instance: whole machines
+// are rented for the wall-clock time.
+func trainingCosts(hw hardware, gpus int, wallClock sizing.Range, w *sizing.Working, use *catalogUse) []instanceCost {
+	out := []instanceCost{}
+	if len(hw.candidates) == 0 {
+		assume(w, "the catalogue lists no instance with %s, so no cost is shown", hw.gpu.Name)
+		return out
+	}
+	assume(w, "on-demand prices in each instance's price region; whole machines are rented for the wall-clock time")
+	for _, in := range hw.candidates {
+		use.add("instances", in.Provider+"/"+in.Name, in.Source)
+		machines := (gpus + in.GPUCount - 1) / in.GPUCount
+		cost := wallClock.Scale(float64(machines) * in.OnDemandHourly)
+		c := instanceCost{Provider: in.Provider, Name: in.Name, GPUCount: in.GPUCount, PriceRegion: in.PriceRegion,
+			OnDemandHourlyUSD: in.OnDemandHourly, Fits: true, Instances: machines, RunUSD: &cost}
+		formula(w, "%s/%s: ceil(%d GPUs / %d per machine) = %d machines x $%.4g/h x %s h = $%.0f-%.0f",
+			in.Provider, in.Name, gpus, in.GPUCount, machines, in.OnDemandHourly, wallClock, cost.Low, cost.High)
+		out = append(out, c)
+	}
+	return out
+}

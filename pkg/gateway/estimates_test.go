@@ -1,0 +1,267 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+)
+
+// estimateEnv is one gateway on devstack shared by the estimate tests: the
+// routes are stateless, so the subtests cannot disturb each other.
+func estimateEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnv(t, Config{})
+}
+
+// postEstimate posts body to an estimate route as tenant acme.
+func postEstimate(t *testing.T, e *env, route, body string) *http.Response {
+	t.Helper()
+	return e.do(t, http.MethodPost, "/v1/estimates/"+route, "acme", "application/json", strings.NewReader(body), nil)
+}
+
+func TestEstimates(t *testing.T) {
+	t.Parallel()
+	e := estimateEnv(t)
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+
+	t.Run("70B FP8 on H100 picks TP 2 with sensible ranges and costs", func(t *testing.T) {
+		t.Parallel()
+		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","gpu":"h100-sxm",
+			"input_tokens":1000,"output_tokens":200,"concurrency":1,"peak_requests_per_second":10,"headroom":0.2}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[inferenceAnswer](t, resp)
+		require.True(t, ans.Feasible, ans.Reason)
+		require.Equal(t, 2, ans.TensorParallel, "70 GB of FP8 weights plus 20%% overhead exceed one 80 GB H100")
+		require.Equal(t, "minimum that fits", ans.TensorParallelChosen)
+		require.Equal(t, "bf16", ans.KVCachePrecision)
+		require.InDelta(t, 70, ans.Memory.WeightsGB, 0.01)
+		require.True(t, ans.Memory.Fits)
+
+		at := ans.AtConcurrency
+		require.NotNil(t, at)
+		// Decode reads 35 GB per GPU at 3.35 TB/s x 0.5-0.6: about 17-21 ms per token.
+		require.GreaterOrEqual(t, at.ITLms.Low, 10.0)
+		require.LessOrEqual(t, at.ITLms.High, 40.0)
+		require.Less(t, at.ITLms.Low, at.ITLms.High, "an estimate is a range")
+		require.Greater(t, at.TTFTms.Low, 0.0)
+		require.LessOrEqual(t, at.TTFTms.High, 1000.0)
+		require.Greater(t, at.RequestsPerSec.Low, 0.0)
+
+		require.NotNil(t, ans.Replicas)
+		require.GreaterOrEqual(t, ans.Replicas.Replicas.High, ans.Replicas.Replicas.Low)
+		require.Greater(t, ans.Replicas.Replicas.Low, 1.0, "10 requests/s of 200 tokens is more than one single-stream replica carries")
+
+		// Every catalogue instance with H100 SXM is priced; an 8-GPU machine holds 4 replicas of TP 2.
+		require.NotEmpty(t, ans.Costs)
+		for _, c := range ans.Costs {
+			in, ok := cat.Instance(c.Provider, c.Name)
+			require.True(t, ok)
+			require.Equal(t, "h100-sxm", in.GPU)
+			require.True(t, c.Fits)
+			require.Equal(t, in.GPUCount/2, c.ReplicasPerInstance)
+			require.InDelta(t, in.OnDemandHourly*730, c.InstanceMonthlyUSD, 1e-6)
+			require.NotNil(t, c.USDPerMillionOutputTokens)
+			require.Less(t, c.USDPerMillionOutputTokens.Low, c.USDPerMillionOutputTokens.High)
+			require.NotNil(t, c.MonthlyUSDForPeak)
+			require.GreaterOrEqual(t, c.MonthlyUSDForPeak.Low, c.InstanceMonthlyUSD)
+		}
+
+		// The working and the provenance of every row used.
+		require.NotEmpty(t, ans.Working.Assumptions)
+		require.NotEmpty(t, ans.Working.Formulas)
+		require.Equal(t, cat.Version, ans.Catalog.Version)
+		tables := map[string]bool{}
+		for _, r := range ans.Catalog.Rows {
+			tables[r.Table] = true
+			require.NotEmpty(t, r.Source, r.Key)
+			require.NotEmpty(t, r.AsOf, r.Key)
+		}
+		require.Equal(t, map[string]bool{"models": true, "gpus": true, "instances": true}, tables)
+	})
+
+	t.Run("an SLO gives the capacity and replicas are sized at it", func(t *testing.T) {
+		t.Parallel()
+		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","instance":{"provider":"aws","name":"p5.48xlarge"},
+			"input_tokens":1000,"output_tokens":200,"concurrency":64,"slo":{"inter_token_latency_ms":40},"peak_requests_per_second":20}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[inferenceAnswer](t, resp)
+		require.True(t, ans.Feasible, ans.Reason)
+		require.NotNil(t, ans.Capacity)
+		require.True(t, ans.Capacity.Meets)
+		require.NotNil(t, ans.Capacity.AtCapacity)
+		require.LessOrEqual(t, ans.Capacity.AtCapacity.ITLms.High, 40.0)
+		require.NotNil(t, ans.AtConcurrency.MeetsSLO)
+		require.Equal(t, 64 <= ans.Capacity.MaxConcurrency, *ans.AtConcurrency.MeetsSLO)
+		require.Equal(t, ans.Capacity.AtCapacity.RequestsPerSec, ans.Replicas.PerReplicaRequestsPerSec)
+		require.Len(t, ans.Costs, 1)
+		require.Equal(t, "p5.48xlarge", ans.Costs[0].Name)
+	})
+
+	t.Run("405B BF16 on one L4 is infeasible, not an error", func(t *testing.T) {
+		t.Parallel()
+		for _, body := range []string{
+			`{"model":"llama-3.1-405b","precision":"bf16","gpu":"l4","tensor_parallel":1,"input_tokens":1000,"output_tokens":200}`,
+			`{"model":"llama-3.1-405b","precision":"bf16","instance":{"provider":"aws","name":"g6.2xlarge"},"input_tokens":1000,"output_tokens":200}`,
+		} {
+			resp := postEstimate(t, e, "inference", body)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			ans := decodeBody[inferenceAnswer](t, resp)
+			require.False(t, ans.Feasible)
+			require.Contains(t, ans.Reason, "do not fit")
+			require.Contains(t, ans.Reason, "L4")
+			require.False(t, ans.Memory.Fits)
+			require.InDelta(t, 810, ans.Memory.WeightsGB, 0.01)
+			require.Empty(t, ans.Costs)
+			require.NotEmpty(t, ans.Catalog.Rows)
+		}
+	})
+
+	t.Run("an SLO beyond the hardware is infeasible with the reason", func(t *testing.T) {
+		t.Parallel()
+		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","gpu":"h100-sxm",
+			"input_tokens":1000,"output_tokens":200,"slo":{"inter_token_latency_ms":5}}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[inferenceAnswer](t, resp)
+		require.False(t, ans.Feasible)
+		require.Contains(t, ans.Reason, "SLO cannot be met")
+		require.Equal(t, sizing.LimitITL, ans.Capacity.Limit)
+	})
+
+	t.Run("training a 70B with QLoRA on p5 gives compute, time, memory and cost", func(t *testing.T) {
+		t.Parallel()
+		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"qlora","precision":"bf16",
+			"instance":{"provider":"aws","name":"p5.48xlarge"},"dataset_tokens_billion":0.5,"epochs":2}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[trainingAnswer](t, resp)
+		require.True(t, ans.Feasible, ans.Reason)
+		require.Equal(t, 8, ans.GPUs, "defaults to the instance's GPUs")
+		require.InDelta(t, 1.0, ans.TokensBillion, 1e-9)
+		// 6 x 70e9 x 1e9 = 4.2e20 FLOPs.
+		require.InDelta(t, 4.2e20, ans.FLOPs, 1e12)
+		require.Less(t, ans.GPUHours.Low, ans.GPUHours.High)
+		require.InDelta(t, ans.GPUHours.High/8, ans.WallClockHours.High, 1e-9)
+		// 70e9 x 4.127 bits / 8 = 36.1 GB of NF4 base, plus small adapter states.
+		require.InDelta(t, 36.4, ans.MethodMemoryGB, 0.5)
+		require.Less(t, ans.FLOPsRange.Low, ans.FLOPsRange.High, "adapters take 4ND-6ND")
+		require.Len(t, ans.Costs, 1)
+		p5, ok := cat.Instance("aws", "p5.48xlarge")
+		require.True(t, ok)
+		require.InDelta(t, ans.WallClockHours.High*p5.OnDemandHourly, ans.Costs[0].RunUSD.High, 1e-6)
+	})
+
+	t.Run("LoRA of 70B on H100 is infeasible and points to QLoRA", func(t *testing.T) {
+		t.Parallel()
+		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":8,"tokens_billion":1}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[trainingAnswer](t, resp)
+		require.False(t, ans.Feasible)
+		require.Contains(t, ans.Reason, "qlora needs")
+	})
+
+	t.Run("full training of 70B on one H100 is infeasible and says how many GPUs", func(t *testing.T) {
+		t.Parallel()
+		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[trainingAnswer](t, resp)
+		require.False(t, ans.Feasible)
+		// 70e9 x 16 B = 1120 GB of states over 80 GB GPUs: 14.
+		require.Contains(t, ans.Reason, "from 14 GPUs")
+	})
+}
+
+func TestEstimatesRejectMalformedBodies(t *testing.T) {
+	t.Parallel()
+	e := estimateEnv(t)
+	const inf = `"precision":"fp8","input_tokens":1000,"output_tokens":200`
+	tests := []struct {
+		name, route, body, field string
+	}{
+		{name: "no model", route: "inference", body: `{"gpu":"h100-sxm",` + inf + `}`, field: "model"},
+		{name: "model and architecture", route: "inference", field: "architecture",
+			body: `{"model":"llama-3.1-8b","architecture":{"total_params_billion":8,"layers":32,"attention":"gqa","kv_heads":8,"head_dim":128},"gpu":"h100-sxm",` + inf + `}`},
+		{name: "unknown model", route: "inference", body: `{"model":"gpt-9","gpu":"h100-sxm",` + inf + `}`, field: "model"},
+		{name: "unknown GPU", route: "inference", body: `{"model":"llama-3.1-8b","gpu":"h900",` + inf + `}`, field: "gpu"},
+		{name: "gpu and instance", route: "inference", field: "instance",
+			body: `{"model":"llama-3.1-8b","gpu":"l4","instance":{"provider":"aws","name":"g6.2xlarge"},` + inf + `}`},
+		{name: "unknown instance", route: "inference", body: `{"model":"llama-3.1-8b","instance":{"provider":"aws","name":"x1"},` + inf + `}`, field: "instance.name"},
+		{name: "unknown provider", route: "inference", body: `{"model":"llama-3.1-8b","instance":{"provider":"ibm","name":"x1"},` + inf + `}`, field: "instance.provider"},
+		{name: "unknown precision", route: "inference", body: `{"model":"llama-3.1-8b","gpu":"l4","precision":"fp4","input_tokens":1,"output_tokens":1}`, field: "precision"},
+		{name: "missing precision", route: "inference", body: `{"model":"llama-3.1-8b","gpu":"l4","input_tokens":1,"output_tokens":1}`, field: "precision"},
+		{name: "zero input tokens", route: "inference", body: `{"model":"llama-3.1-8b","gpu":"l4","precision":"fp8","input_tokens":0,"output_tokens":1}`, field: "input_tokens"},
+		{name: "text for a number", route: "inference", body: `{"model":"llama-3.1-8b","gpu":"l4","precision":"fp8","input_tokens":"many","output_tokens":1}`, field: "input_tokens"},
+		{name: "TP of 3", route: "inference", body: `{"model":"llama-3.1-8b","gpu":"l4","tensor_parallel":3,` + inf + `}`, field: "tensor_parallel"},
+		{name: "TP above the instance", route: "inference", body: `{"model":"llama-3.1-8b","instance":{"provider":"aws","name":"g6.2xlarge"},"tensor_parallel":2,` + inf + `}`, field: "tensor_parallel"},
+		{name: "negative SLO", route: "inference", body: `{"model":"llama-3.1-8b","gpu":"l4","slo":{"ttft_p95_ms":-1},` + inf + `}`, field: "slo.ttft_p95_ms"},
+		{name: "unknown SLO field", route: "inference", body: `{"model":"llama-3.1-8b","gpu":"l4","slo":{"p99":1},` + inf + `}`, field: "slo.p99"},
+		{name: "unknown field", route: "inference", body: `{"model":"llama-3.1-8b","gpu":"l4","colour":"red",` + inf + `}`, field: "colour"},
+		{name: "architecture without heads", route: "inference", field: "architecture.kv_heads",
+			body: `{"architecture":{"total_params_billion":8,"layers":32,"attention":"gqa","head_dim":128},"gpu":"l4",` + inf + `}`},
+		{name: "not JSON", route: "inference", body: `{"model":`, field: ""},
+		{name: "no tokens", route: "training", body: `{"model":"llama-3.1-8b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":1}`, field: "tokens_billion"},
+		{name: "epochs without dataset", route: "training", body: `{"model":"llama-3.1-8b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":1,"epochs":2}`, field: "dataset_tokens_billion"},
+		{name: "gpu without gpus", route: "training", body: `{"model":"llama-3.1-8b","method":"lora","precision":"bf16","gpu":"h100-sxm","tokens_billion":1}`, field: "gpus"},
+		{name: "unknown method", route: "training", body: `{"model":"llama-3.1-8b","method":"dpo","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1}`, field: "method"},
+		{name: "MFU above 1", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1,"mfu":{"low":0.5,"high":2}}`, field: "mfu"},
+		{name: "FP8 on A100", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"fp8","gpu":"a100-80gb","gpus":8,"tokens_billion":1}`, field: "precision"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp := postEstimate(t, e, tc.route, tc.body)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			require.Equal(t, contentTypeProblem, resp.Header.Get("Content-Type"))
+			p := decodeBody[Problem](t, resp)
+			require.Equal(t, ProblemInvalidRequest, p.Type)
+			require.NotEmpty(t, p.Errors)
+			var fields []string
+			for _, fe := range p.Errors {
+				fields = append(fields, fe.Field)
+				require.NotEmpty(t, fe.Reason)
+			}
+			require.Contains(t, fields, tc.field, "%+v", p.Errors)
+		})
+	}
+}
+
+func TestEstimatesNeedAToken(t *testing.T) {
+	t.Parallel()
+	e := estimateEnv(t)
+	for _, route := range []string{"inference", "training"} {
+		resp := e.do(t, http.MethodPost, "/v1/estimates/"+route, "", "application/json", strings.NewReader(`{}`), nil)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, route)
+		require.Contains(t, resp.Header.Get("WWW-Authenticate"), "Bearer")
+		p := decodeBody[Problem](t, resp)
+		require.Equal(t, ProblemUnauthorized, p.Type)
+	}
+	// A body in another format is refused before it is read.
+	resp := e.do(t, http.MethodPost, "/v1/estimates/inference", "acme", "application/yaml", strings.NewReader("model: x"), nil)
+	require.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode)
+	_ = resp.Body.Close()
+}
+
+func TestOpenAPIListsTheEstimateRoutes(t *testing.T) {
+	t.Parallel()
+	var doc openAPIDoc
+	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))
+	for _, p := range []string{"/v1/estimates/inference", "/v1/estimates/training"} {
+		ops, ok := doc.Paths[p]
+		require.True(t, ok, p)
+		_, ok = ops["post"]
+		require.True(t, ok, p)
+	}
+	for _, name := range []string{"InferenceEstimateRequest", "TrainingEstimateRequest", "InferenceEstimate", "TrainingEstimate"} {
+		require.Contains(t, doc.Components.Schemas, name)
+	}
+	// The request schemas compile: the gateway validates with them.
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+	_, err = newEstimator(cat)
+	require.NoError(t, err)
+}
