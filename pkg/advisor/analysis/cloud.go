@@ -1,377 +1,334 @@
 package analysis
 
 import (
+	"errors"
 	"fmt"
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
-	"math"
-	"slices"
 	"strings"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
+	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
-// assumedRPSPerInstance is a planning placeholder for general services, not a
-// measurement: a service's real per-instance throughput comes from a load test.
-const assumedRPSPerInstance = 50.0
+// topCandidates is how many ranked candidates per workload the result shows.
+const topCandidates = 3
 
-// workloadKinds lists the accepted workload kinds, for error messages.
-const workloadKinds = "llm_serving, training, batch_inference, rag, general"
+// srcPlanMonth names the billing convention every monthly figure uses.
+const srcPlanMonth = "730 hours per month, the cloud billing convention the catalogue's commitment prices use (pkg/advisor/catalog data/instances.yaml)"
 
-// cloudPlan accumulates the cloud family's result over the workloads.
-type cloudPlan struct {
+// srcPlan names the calculators behind a serving plan.
+const srcPlan = "pkg/advisor/sizing (memory fit: EleutherAI Transformer Math 101, vLLM kv_cache_interface.py; latency: roofline decode and prefill calibrated on NVIDIA NIM Llama-3.3-70B; replicas: Little's law, ai-infra-figures.md Capacity)"
+
+// cloudResult accumulates the cloud family's metrics and findings.
+type cloudResult struct {
 	metrics  []*inframindv1.Metric
 	findings []*inframindv1.Finding
-	// low and high are the plan's monthly on-demand range over priced workloads.
-	low, high float64
-	priced    []string
-	unpriced  []string
 }
 
-func (p *cloudPlan) addMetric(m *inframindv1.Metric)   { p.metrics = append(p.metrics, m) }
-func (p *cloudPlan) addFinding(f *inframindv1.Finding) { p.findings = append(p.findings, f) }
+func (r *cloudResult) metric(name string, value float64, unit, formula, source, workload string) {
+	r.metrics = append(r.metrics, metric(name, value, unit, formula, source, workload))
+}
 
-func analyzeCloud(_ *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
-	workloads := req.GetWorkloads()
-	if len(workloads) == 0 {
+func (r *cloudResult) finding(severity, title, detail string) {
+	r.findings = append(r.findings, finding(severity, title, detail))
+}
+
+// rangeMetrics emits name_low and name_high for a range.
+func (r *cloudResult) rangeMetrics(name string, v sizing.Range, unit, formula, source, workload string) {
+	r.metric(name+"_low", v.Low, unit, formula, source, workload)
+	r.metric(name+"_high", v.High, unit, formula, source, workload)
+}
+
+// analyzeCloud plans every workload over the catalogue (pkg/advisor/plan) and reports, per workload,
+// the ranked candidates, the recommended deployment, the cheapest per provider, the supporting
+// components and the contract metrics (contract.go). Impossible requests become findings.
+func analyzeCloud(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
+	p, err := plan.Build(cat, req)
+	if errors.Is(err, plan.ErrNoWorkloads) {
 		return Outcome{}, unanalysable("workloads: at least one workload is required")
 	}
-	scope, err := providerScope(req.GetBusiness())
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{}, unanalysable("%v", err)
 	}
-	plan := &cloudPlan{}
-	for i, w := range workloads {
-		if w == nil {
-			return Outcome{}, unanalysable("workloads[%d]: missing", i)
+	r := &cloudResult{}
+	for _, f := range p.Findings {
+		r.finding(f.Severity, f.Title, f.Detail)
+	}
+	if cons := p.Constraints; len(cons.Excluded) > 0 || len(cons.Residency) > 0 {
+		detail := fmt.Sprintf("Providers planned on, in preference order: %s.", strings.Join(p.Providers, ", "))
+		if len(cons.Excluded) > 0 {
+			detail += " Left out: " + strings.Join(cons.Excluded, "; ") + "."
 		}
-		label := workloadLabel(i, w)
-		switch kind := norm(w.GetKind()); kind {
-		case "llm_serving", "batch_inference":
-			if err := planServing(plan, i, label, kind, w, scope); err != nil {
-				return Outcome{}, err
-			}
-		case "rag":
-			if strings.TrimSpace(w.GetModel()) == "" && w.GetParamsBillion() == 0 {
-				plan.unpriced = append(plan.unpriced, label)
-				plan.addFinding(finding(severityLow, "No generator model for "+label,
-					fmt.Sprintf("%s is a RAG workload without model or params_billion, so its generator is not sized or priced; its retrieval index is not sized yet either.", label)))
-				continue
-			}
-			if err := planServing(plan, i, label, kind, w, scope); err != nil {
-				return Outcome{}, err
-			}
-		case "training":
-			if err := planTraining(plan, i, label, w, scope); err != nil {
-				return Outcome{}, err
-			}
-		case "general":
-			if err := planGeneral(plan, i, label, w); err != nil {
-				return Outcome{}, err
-			}
-		default:
-			return Outcome{}, unanalysable("workloads[%d].kind: unknown kind %q (one of %s)", i, w.GetKind(), workloadKinds)
+		if len(cons.Residency) > 0 {
+			detail += fmt.Sprintf(" Residency %s (from %s): only regions in it are eligible.", strings.Join(cons.Residency, ", "), cons.ResidencyFrom)
 		}
+		r.finding(severityInfo, "Constraints applied", detail)
 	}
-
-	scopeText := strings.Join(scope, ", ")
-	pricedText := "no priced workloads"
-	if len(plan.priced) > 0 {
-		pricedText = "sum over " + strings.Join(plan.priced, ", ")
+	for _, w := range p.Workloads {
+		reportWorkload(r, w)
 	}
-	notPriced := ""
-	if len(plan.unpriced) > 0 {
-		notPriced = "; not priced: " + strings.Join(plan.unpriced, ", ")
-	}
-	plan.addMetric(metric(MetricMonthlyCostLow, plan.low, "USD/month",
-		fmt.Sprintf("%s of each workload's cheapest fitting on-demand plan among %s (one replica, 730 h)%s = %s",
-			pricedText, scopeText, notPriced, usd(plan.low)),
-		srcMonth+"; instance prices as cited on each workload's metrics", ""))
-	plan.addMetric(metric(MetricMonthlyCostHigh, plan.high, "USD/month",
-		fmt.Sprintf("%s of each workload's dearest per-provider cheapest plan among %s (one replica, 730 h)%s = %s",
-			pricedText, scopeText, notPriced, usd(plan.high)),
-		srcMonth+"; instance prices as cited on each workload's metrics", ""))
-
-	summary := fmt.Sprintf("Sized %s across %s: the priced part of the plan costs %s to %s a month on demand (memory floor, one replica per workload).",
-		plural(len(workloads), "workload"), scopeText, usd(plan.low), usd(plan.high))
-	if len(plan.priced) == 0 {
-		summary = fmt.Sprintf("Sized %s across %s; none could be priced from the catalogue yet.", plural(len(workloads), "workload"), scopeText)
-	}
-	return Outcome{Summary: summary, Metrics: plan.metrics, Findings: plan.findings}, nil
+	reportTotals(r, p)
+	return Outcome{Summary: cloudSummary(p), Metrics: r.metrics, Findings: r.findings}, nil
 }
 
-// resolvedModel is a workload's parameter count and where it came from.
-type resolvedModel struct {
-	paramsB float64
-	text    string
-	source  string
+// describe is one line for a candidate: where, how many, what it costs.
+func describe(c plan.Candidate) string {
+	s := fmt.Sprintf("%s %s (%d x %s) in %s", c.Provider, c.Instance, c.GPUsPerInstance, c.GPU, c.Region)
+	if c.Training != nil {
+		return fmt.Sprintf("%s: %d GPUs, %s GPU-hours, %s h wall clock, %s-%s one-off (%s)",
+			s, c.Training.GPUs, c.Training.GPUHours, c.Training.WallClockHours, usd(c.Training.CostUSD.Low), usd(c.Training.CostUSD.High), c.Training.Strategy)
+	}
+	s += fmt.Sprintf(": %d-%d instances", c.Instances.Low, c.Instances.High)
+	if c.TensorParallel > 0 {
+		s += fmt.Sprintf(", %d-%d replicas at TP %d (%s requests/s each within the SLO)", c.Replicas.Low, c.Replicas.High, c.TensorParallel, c.ReplicaCapacityRPS)
+	}
+	s += fmt.Sprintf(", %s-%s a month on demand", usd(c.Monthly.OnDemand.Low), usd(c.Monthly.OnDemand.High))
+	if c.Monthly.Commit1Y != nil {
+		s += fmt.Sprintf(", %s-%s with a 1-year commitment", usd(c.Monthly.Commit1Y.Low), usd(c.Monthly.Commit1Y.High))
+	}
+	if c.Monthly.Spot != nil {
+		s += fmt.Sprintf(", %s-%s on spot", usd(c.Monthly.Spot.Low), usd(c.Monthly.Spot.High))
+	}
+	return s
 }
 
-// resolveModel finds the parameter count: a known model id wins; otherwise
-// params_billion is used as given.
-func resolveModel(i int, w *inframindv1.Workload) (resolvedModel, error) {
-	id := norm(w.GetModel())
-	params := w.GetParamsBillion()
-	if params < 0 || math.IsNaN(params) || math.IsInf(params, 0) {
-		return resolvedModel{}, unanalysable("workloads[%d].params_billion: must be a positive number, got %v", i, params)
+// working joins a working's lines for a formula field.
+func working(w sizing.Working) string {
+	parts := append([]string(nil), w.Formulas...)
+	if len(w.Assumptions) > 0 {
+		parts = append(parts, "assumptions: "+strings.Join(w.Assumptions, "; "))
 	}
-	if m, ok := models()[id]; ok {
-		return resolvedModel{
-			paramsB: m.paramsBillion(),
-			text: fmt.Sprintf("%s has %s B parameters (counted from %d layers, hidden %d, FFN %d, %d KV heads, vocab %d)",
-				m.name, num(m.paramsBillion()), m.layers, m.hidden, m.ffn, m.kvHeads, m.vocab),
-			source: m.source,
-		}, nil
+	return strings.Join(parts, "; ")
+}
+
+// reportWorkload emits one workload's findings and metrics.
+func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
+	for _, f := range w.Findings {
+		r.finding(f.Severity, f.Title, f.Detail)
 	}
-	if params > 0 {
-		text := fmt.Sprintf("params_billion %s as given", num(params))
-		if id != "" {
-			text += fmt.Sprintf(" (model %q is not in the catalogue)", w.GetModel())
+	label := w.Label
+	if w.PeakRPS > 0 {
+		src := "the request's peak_requests_per_second"
+		formula := fmt.Sprintf("peak_requests_per_second = %s as stated", num(w.PeakRPS))
+		if w.Kind == plan.KindBatch {
+			src = "the request's tokens_per_day_million, completion_window_hours and token profile"
+			formula = "required rate: " + working(w.Working)
 		}
-		return resolvedModel{paramsB: params, text: text, source: "the request's params_billion"}, nil
+		r.metric(MetricPeakRPS, w.PeakRPS, "requests/s", formula, src, label)
 	}
-	if id != "" {
-		return resolvedModel{}, unanalysable("workloads[%d].model: unknown model %q and no params_billion (known models: %s)",
-			i, w.GetModel(), strings.Join(modelIDs(), ", "))
+	if w.Kind == plan.KindGeneral && w.Instances.High > 0 {
+		r.rangeMetrics("instances", w.Instances.Float(), "instances", working(w.Working),
+			"the request's peak rate and requests_per_second_per_instance (or the stated 10-100 requests/s planning range); headroom 20-30% (planning assumption)", label)
+		r.finding(severityInfo, fmt.Sprintf("General service %s: %d-%d instances", label, w.Instances.Low, w.Instances.High),
+			working(w.Working)+". Not priced: the catalogue has no CPU instance prices.")
 	}
-	return resolvedModel{}, unanalysable("workloads[%d]: a %s workload needs model or params_billion", i, norm(w.GetKind()))
-}
-
-// resolvePrecision returns the precision and its bytes per parameter; an
-// empty precision means bf16, the precision open models are published in.
-func resolvePrecision(i int, w *inframindv1.Workload) (name string, bytes float64, assumed bool, err error) {
-	name = norm(w.GetPrecision())
-	if name == "" {
-		name, assumed = "bf16", true
+	for _, comp := range w.Components {
+		reportComponent(r, comp)
 	}
-	bytes, ok := precisionBytes()[name]
+	if len(w.Candidates) == 0 {
+		return
+	}
+	// Ranked candidates: the top feasible ones with their working.
+	var lines []string
+	for i, c := range w.Candidates {
+		if i >= topCandidates || !c.Feasible {
+			break
+		}
+		lines = append(lines, fmt.Sprintf("%d. %s", i+1, describe(c)))
+		r.metric(fmt.Sprintf("candidate_%d_cost_usd_high", i+1), costHigh(c), costUnit(c),
+			fmt.Sprintf("%s %s: %s", c.Provider, c.Instance, working(c.Working)), c.Source+"; "+srcPlan+"; "+srcPlanMonth, label)
+	}
+	feasible := 0
+	for _, c := range w.Candidates {
+		if c.Feasible {
+			feasible++
+		}
+	}
+	if len(lines) > 0 {
+		r.finding(severityInfo, fmt.Sprintf("Ranked deployments for %s (%d of %d candidates feasible)", label, feasible, len(w.Candidates)),
+			strings.Join(lines, "\n"))
+	}
+	var per []string
+	for _, pb := range w.CheapestPerProvider {
+		per = append(per, describe(w.Candidates[pb.Index]))
+	}
+	if len(per) > 0 {
+		r.finding(severityInfo, "Cheapest feasible deployment per provider for "+label, strings.Join(per, "\n"))
+	}
+	c, ok := w.Chosen()
 	if !ok {
-		return "", 0, false, unanalysable("workloads[%d].precision: unknown precision %q (one of bf16, fp16, fp8, int8, int4)", i, w.GetPrecision())
+		return
 	}
-	return name, bytes, assumed, nil
-}
-
-// deployment is one way to hold a model in memory on a listed instance type.
-type deployment struct {
-	inst      instance
-	gpusUsed  int
-	instances int
-	monthly   float64
-}
-
-func (d deployment) describe() string {
-	return fmt.Sprintf("%d x %s %s (%dx %s, %s/h) x 730 h = %s",
-		d.instances, d.inst.provider, d.inst.name, d.inst.gpuCount, d.inst.gpu.name, rate(d.inst.usdPerHour), usd(d.monthly))
-}
-
-// cheapestPerProvider returns, for each provider in scope (in scope order),
-// the cheapest deployment whose GPUs hold needGB. A model is split across the
-// GPUs of one instance by tensor parallelism; only 8-GPU machines of the
-// 80 GB class (p4de/p5, ND96isr, a3-highgpu-8g: the ones built for multi-node
-// work) are considered for spreading over several instances, since splitting
-// a model over separate small machines is not a serving setup. FP8 needs GPUs
-// with native FP8 support.
-func cheapestPerProvider(needGB float64, precision string, scope []string) []deployment {
-	best := map[string]deployment{}
-	for _, in := range instances() {
-		if !slices.Contains(scope, in.provider) || (precision == "fp8" && !in.gpu.fp8) {
-			continue
+	r.finding(severityInfo, fmt.Sprintf("Recommended for %s: %s %s", label, c.Provider, c.Instance),
+		describe(c)+". Chosen as the cheapest feasible deployment (pessimistic end) on the preferred providers, else overall. Working: "+working(c.Working))
+	src := c.Source + "; " + srcPlan + "; " + srcPlanMonth
+	if c.Training != nil {
+		t := c.Training
+		r.rangeMetrics("training_gpu_hours", t.GPUHours, "GPU-hours", working(c.Working), c.Source+"; sizing.EstimateTraining (6ND, Kaplan et al. 2020; MFU 0.35-0.45)", label)
+		r.rangeMetrics("training_wall_clock_hours", t.WallClockHours, "hours", fmt.Sprintf("%s GPU-hours / %d GPUs = %s h", t.GPUHours, t.GPUs, t.WallClockHours), c.Source, label)
+		r.rangeMetrics("training_cost_usd", t.CostUSD, "USD", working(c.Working), src, label)
+		r.metric("training_memory_per_gpu_gb", t.MemoryPerGPUGB, "GB", fmt.Sprintf("%s model states per GPU (activations on top)", t.Strategy),
+			"sizing.EstimateTraining (ZeRO arXiv 1910.02054; LoRA arXiv 2106.09685; QLoRA arXiv 2305.14314)", label)
+		if t.DeadlineHours > 0 {
+			sev := severityInfo
+			if t.MeetsDeadline == "maybe" {
+				sev = severityMedium
+			}
+			r.finding(sev, fmt.Sprintf("Deadline for %s: %s", label, t.MeetsDeadline),
+				fmt.Sprintf("%s h of wall clock on %d GPUs against a %s-hour deadline (yes: even the pessimistic end meets it; maybe: only the optimistic end does).",
+					t.WallClockHours, t.GPUs, num(t.DeadlineHours)))
 		}
-		gpus := int(math.Ceil(needGB / in.gpu.memoryGB))
-		count := 1
-		if gpus > in.gpuCount {
-			if in.gpu.memoryGB < gpuClassGB || in.gpuCount < 8 {
+		return
+	}
+	r.rangeMetrics("monthly_on_demand_usd", c.Monthly.OnDemand, "USD/month", working(c.Working), src, label)
+	r.rangeMetrics("gpus", c.GPUs.Float(), "GPUs", fmt.Sprintf("%d-%d instances x %d GPUs", c.Instances.Low, c.Instances.High, c.GPUsPerInstance), src, label)
+	if c.TensorParallel > 0 {
+		r.metric("tensor_parallel", float64(c.TensorParallel), "GPUs per replica",
+			fmt.Sprintf("smallest degree holding the model and one sequence, or a larger one needing fewer instances, on %s: TP %d", c.Instance, c.TensorParallel), src, label)
+		r.rangeMetrics("replicas", c.Replicas.Float(), "replicas", working(c.Working), src, label)
+		r.rangeMetrics("replica_capacity_rps", c.ReplicaCapacityRPS, "requests/s",
+			fmt.Sprintf("largest concurrency meeting the SLO = %d; requests/s = concurrency / request time (Little's law) = %s", c.MaxConcurrency, c.ReplicaCapacityRPS), src, label)
+		r.metric(MetricReplicaMonthlyUSD, c.ReplicaMonthlyUSD, "USD/month",
+			formulaWith(c.Working, "one replica"), src, label)
+	}
+	if !c.USDPerMTok.IsZero() {
+		r.rangeMetrics("usd_per_mtok", c.USDPerMTok, "USD per million output tokens",
+			fmt.Sprintf("%s-%s a month / %s M output tokens a month at average load", usd(c.Monthly.OnDemand.Low), usd(c.Monthly.OnDemand.High), num(w.OutputTokensPerMonth/1e6)), src, label)
+	}
+}
+
+// costHigh is a candidate's pessimistic cost: monthly, or one-off for training.
+func costHigh(c plan.Candidate) float64 {
+	if c.Training != nil {
+		return c.Training.CostUSD.High
+	}
+	return c.Monthly.OnDemand.High
+}
+
+// costUnit is the unit of costHigh.
+func costUnit(c plan.Candidate) string {
+	if c.Training != nil {
+		return "USD"
+	}
+	return "USD/month"
+}
+
+// reportComponent emits a supporting component as a finding and its size as a metric.
+func reportComponent(r *cloudResult, c plan.Component) {
+	name := c.Key
+	src := "sizes from the request; formulas cited in the working"
+	if c.Kind == "vector_store" {
+		src = "embeddings x dims x 4 bytes (float32); HNSW graph M x 8-10 bytes per element (nmslib/hnswlib ALGO_PARAMS.md); 4 bytes per token (OpenAI tokenizer rule of thumb)"
+	}
+	if c.Kind == "egress" {
+		src = "4 bytes per token (OpenAI Help Center, What are tokens and how to count them?)"
+	}
+	if c.Kind == "storage" && strings.HasPrefix(c.Name, "model weights") {
+		src = "EleutherAI, Transformer Math 101: weights = params x bytes per param"
+	}
+	if c.Size.Low == c.Size.High {
+		r.metric(name, c.Size.Low, c.Unit, c.Name+": "+working(c.Working), src, c.Workload)
+	} else {
+		r.rangeMetrics(name, c.Size, c.Unit, c.Name+": "+working(c.Working), src, c.Workload)
+	}
+	r.finding(severityInfo, fmt.Sprintf("%s for %s: %s %s", capitalise(c.Name), c.Workload, c.Size, c.Unit),
+		working(c.Working)+". Sized, not priced: the catalogue holds no storage, network or load-balancer prices.")
+}
+
+// capitalise upper-cases the first letter.
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// reportTotals emits the plan-level contract metrics; a figure the plan cannot support is left out.
+func reportTotals(r *cloudResult, p plan.Plan) {
+	t := p.Totals
+	notPriced := ""
+	if len(t.Unpriced) > 0 {
+		notPriced = "; not in the monthly total: " + strings.Join(t.Unpriced, ", ")
+	}
+	src := strings.Join(t.Sources, " | ") + "; " + srcPlanMonth
+	if len(t.Priced) > 0 {
+		sum := "sum over " + strings.Join(t.Priced, ", ") + " of each recommended deployment: " + working(t.Working) + notPriced
+		r.metric(MetricMonthlyCostLow, t.Monthly.OnDemand.Low, "USD/month", sum, src, "")
+		r.metric(MetricMonthlyCostHigh, t.Monthly.OnDemand.High, "USD/month", sum, src, "")
+		for _, o := range []struct {
+			low, high string
+			v         *sizing.Range
+			what      string
+		}{
+			{MetricMonthlyCommit1YLow, MetricMonthlyCommit1YHigh, t.Monthly.Commit1Y, "1-year commitment"},
+			{MetricMonthlyCommit3YLow, MetricMonthlyCommit3YHigh, t.Monthly.Commit3Y, "3-year commitment"},
+			{MetricMonthlySpotLow, MetricMonthlySpotHigh, t.Monthly.Spot, "spot"},
+		} {
+			if o.v == nil {
 				continue
 			}
-			count = int(math.Ceil(float64(gpus) / float64(in.gpuCount)))
+			f := fmt.Sprintf("%s prices of every recommended instance summed over %s = %s-%s", o.what, strings.Join(t.Priced, ", "), usd(o.v.Low), usd(o.v.High))
+			r.metric(o.low, o.v.Low, "USD/month", f, src, "")
+			r.metric(o.high, o.v.High, "USD/month", f, src, "")
 		}
-		d := deployment{inst: in, gpusUsed: gpus, instances: count, monthly: float64(count) * in.usdPerHour * hoursPerMonth}
-		if cur, ok := best[in.provider]; !ok || d.monthly < cur.monthly {
-			best[in.provider] = d
-		}
+		g := fmt.Sprintf("GPUs of the recommended deployments at peak, summed over %s = %d-%d", strings.Join(t.Priced, ", "), t.GPUs.Low, t.GPUs.High)
+		r.metric(MetricPlanGPUsLow, float64(t.GPUs.Low), "GPUs", g, src, "")
+		r.metric(MetricPlanGPUsHigh, float64(t.GPUs.High), "GPUs", g, src, "")
 	}
-	out := make([]deployment, 0, len(best))
-	for _, p := range scope {
-		if d, ok := best[p]; ok {
-			out = append(out, d)
-		}
+	if t.OutputTokensPerMonth > 0 {
+		r.metric(MetricOutputTokensPerMonth, t.OutputTokensPerMonth, "tokens/month",
+			fmt.Sprintf("sum over LLM workloads of average requests/s x mean output tokens x 3600 x 730 (batch: daily tokens x output share x 730/24) = %.4g", t.OutputTokensPerMonth),
+			"the request's avg_requests_per_second, mean_output_tokens and tokens_per_day_million; "+srcPlanMonth, "")
+		f := working(sizing.Working{Formulas: lastFormula(t.Working)})
+		r.metric(MetricSelfHostedUSDPerMTokLow, t.USDPerMTok.Low, "USD per million output tokens", f, src, "")
+		r.metric(MetricSelfHostedUSDPerMTokHigh, t.USDPerMTok.High, "USD per million output tokens", f, src, "")
 	}
-	return out
+	if !t.OneOffUSD.IsZero() {
+		r.rangeMetrics("one_off_training_usd", t.OneOffUSD, "USD", "sum of the recommended training jobs: "+working(t.Working), src, "")
+	}
 }
 
-func planServing(plan *cloudPlan, i int, label, kind string, w *inframindv1.Workload, scope []string) error {
-	m, err := resolveModel(i, w)
-	if err != nil {
-		return err
-	}
-	precision, bytes, assumed, err := resolvePrecision(i, w)
-	if err != nil {
-		return err
-	}
-	if assumed {
-		plan.addFinding(finding(severityLow, "Precision assumed for "+label,
-			fmt.Sprintf("%s gives no precision; bf16 (2 bytes per parameter) is assumed. fp8 or int8 would halve the weight memory.", label)))
-	}
-	weights := m.paramsB * bytes
-	need := weights * servingOverhead
-	gpus80 := math.Ceil(need / gpuClassGB)
-
-	plan.addMetric(metric("params_billion", m.paramsB, "billion parameters", m.text, m.source, label))
-	plan.addMetric(metric("weights_gb", weights, "GB",
-		fmt.Sprintf("%s B parameters x %s bytes (%s) = %s GB", num(m.paramsB), num(bytes), precision, num(weights)), srcPrecision, label))
-	plan.addMetric(metric("serving_memory_gb", need, "GB",
-		fmt.Sprintf("%s GB weights x %s runtime overhead = %s GB (KV cache for long contexts or many concurrent requests comes on top)", num(weights), num(servingOverhead), num(need)),
-		srcOverhead, label))
-	plan.addMetric(metric("gpus_80gb_min", gpus80, "GPUs",
-		fmt.Sprintf("ceil(%s GB / 80 GB per GPU) = %s", num(need), num(gpus80)),
-		srcOverhead+"; H100 SXM and A100 80GB hold 80 GB (stas00/ml-engineering)", label))
-
-	deps := cheapestPerProvider(need, precision, scope)
-	if len(deps) == 0 {
-		plan.unpriced = append(plan.unpriced, label)
-		plan.addFinding(finding(severityHigh, "No listed instance fits "+label,
-			fmt.Sprintf("%s needs %s GB at %s and no listed instance among %s holds it.", label, num(need), precision, strings.Join(scope, ", "))))
-		return nil
-	}
-	lowDep, highDep := deps[0], deps[0]
-	for _, d := range deps[1:] {
-		if d.monthly < lowDep.monthly {
-			lowDep = d
-		}
-		if d.monthly > highDep.monthly {
-			highDep = d
+// formulaWith returns the first formula line starting with prefix.
+func formulaWith(w sizing.Working, prefix string) string {
+	for _, f := range w.Formulas {
+		if strings.HasPrefix(f, prefix) {
+			return f
 		}
 	}
-	plan.addMetric(metric("monthly_on_demand_usd_low", lowDep.monthly, "USD/month",
-		"cheapest fitting plan: "+lowDep.describe(), lowDep.inst.source.label()+"; "+srcMonth, label))
-	plan.addMetric(metric("monthly_on_demand_usd_high", highDep.monthly, "USD/month",
-		"dearest provider's cheapest fitting plan: "+highDep.describe(), highDep.inst.source.label()+"; "+srcMonth, label))
-	plan.low += lowDep.monthly
-	plan.high += highDep.monthly
-	plan.priced = append(plan.priced, label)
-
-	lines := make([]string, 0, len(deps))
-	for _, d := range deps {
-		line := fmt.Sprintf("%s: %s, needing the memory of %d of its %d GPUs", d.inst.provider, d.describe(), d.gpusUsed, d.instances*d.inst.gpuCount)
-		if d.instances > 1 {
-			line += " across several machines (multi-node parallelism)"
-		}
-		lines = append(lines, line)
-	}
-	detail := fmt.Sprintf("%s at %s needs %s GB. Cheapest fitting on-demand plan per provider: %s. This is the memory floor for one replica",
-		label, precision, num(need), strings.Join(lines, "; "))
-	switch kind {
-	case "batch_inference":
-		detail += ", priced for continuous use all month (a job that runs part of the day costs proportionally less); throughput for the daily token volume is not sized yet."
-	default:
-		if peak := w.GetPeakRequestsPerSecond(); peak > 0 {
-			detail += fmt.Sprintf("; throughput for %s requests/s at peak is not sized yet, so more replicas may be needed.", num(peak))
-		} else {
-			detail += "; no peak request rate is given, so throughput is not sized."
-		}
-	}
-	plan.addFinding(finding(severityInfo, "Memory floor for "+label+": "+num(gpus80)+" x 80 GB GPU", detail))
-	return nil
+	return working(w)
 }
 
-func planTraining(plan *cloudPlan, i int, label string, w *inframindv1.Workload, scope []string) error {
-	m, err := resolveModel(i, w)
-	if err != nil {
-		return err
-	}
-	method := norm(w.GetMethod())
-	var bytes float64
-	var how, src string
-	switch method {
-	case "full":
-		bytes, how, src = adamBytesPerParam, "full fine-tuning with mixed-precision Adam", srcZeRO
-	case "lora":
-		precision, b, _, err := resolvePrecision(i, w)
-		if err != nil {
-			return err
-		}
-		bytes, how, src = b, "LoRA with a frozen "+precision+" base (adapter states are small and left out)", srcPrecision
-	case "qlora":
-		bytes, how, src = qloraBytesPerParam, "QLoRA with a frozen 4-bit base (adapter states and quantisation scales left out)", srcQLoRA
-	default:
-		return unanalysable("workloads[%d].method: unknown training method %q (one of full, lora, qlora)", i, w.GetMethod())
-	}
-	tokens := w.GetTrainingTokensBillion()
-	if tokens < 0 || math.IsNaN(tokens) || math.IsInf(tokens, 0) {
-		return unanalysable("workloads[%d].training_tokens_billion: must be a positive number, got %v", i, tokens)
-	}
-	states := m.paramsB * bytes
-	gpus80 := math.Ceil(states / gpuClassGB)
-	plan.unpriced = append(plan.unpriced, label+" (one-off training job)")
-	plan.addMetric(metric("params_billion", m.paramsB, "billion parameters", m.text, m.source, label))
-	plan.addMetric(metric("training_state_memory_gb", states, "GB",
-		fmt.Sprintf("%s B parameters x %s bytes (%s) = %s GB of model states; activations come on top", num(m.paramsB), num(bytes), how, num(states)),
-		src, label))
-	plan.addMetric(metric("gpus_80gb_min", gpus80, "GPUs",
-		fmt.Sprintf("ceil(%s GB / 80 GB per GPU) = %s, a floor since activations are not counted", num(states), num(gpus80)), src, label))
-
-	if tokens == 0 {
-		plan.addFinding(finding(severityLow, "Training compute not estimated for "+label,
-			fmt.Sprintf("%s gives no training_tokens_billion, so its compute, GPU-hours and cost are not estimated; it needs at least %s x 80 GB GPUs for model states.", label, num(gpus80))))
+// lastFormula returns the last formula line (the per-token cost), if any.
+func lastFormula(w sizing.Working) []string {
+	if len(w.Formulas) == 0 {
 		return nil
 	}
-	flops := 6 * m.paramsB * 1e9 * tokens * 1e9
-	hoursLow := flops / (h100BF16FLOPS * mfuHigh) / 3600
-	hoursHigh := flops / (h100BF16FLOPS * mfuLow) / 3600
-	upper := ""
-	if method != "full" {
-		upper = " (an upper bound for " + method + ", which skips the frozen base's weight gradients)"
-	}
-	plan.addMetric(metric("training_flops", flops, "FLOP",
-		fmt.Sprintf("6 x %s B parameters x %s B tokens = %.3e FLOP%s", num(m.paramsB), num(tokens), flops, upper), srcTraining, label))
-	plan.addMetric(metric("h100_gpu_hours_low", hoursLow, "GPU-hours",
-		fmt.Sprintf("%.3e FLOP / (989 TFLOPS x MFU %s) / 3600 = %s", flops, num(mfuHigh), num(hoursLow)), srcTraining, label))
-	plan.addMetric(metric("h100_gpu_hours_high", hoursHigh, "GPU-hours",
-		fmt.Sprintf("%.3e FLOP / (989 TFLOPS x MFU %s) / 3600 = %s", flops, num(mfuLow), num(hoursHigh)), srcTraining, label))
-
-	var cheap, dear *instance
-	for _, in := range instances() {
-		if in.gpu.name != "H100 80GB" || !slices.Contains(scope, in.provider) {
-			continue
-		}
-		if cheap == nil || in.usdPerHour/float64(in.gpuCount) < cheap.usdPerHour/float64(cheap.gpuCount) {
-			cheap = &in
-		}
-		if dear == nil || in.usdPerHour/float64(in.gpuCount) > dear.usdPerHour/float64(dear.gpuCount) {
-			dear = &in
-		}
-	}
-	if cheap == nil {
-		plan.addFinding(finding(severityMedium, "Training cost not priced for "+label,
-			fmt.Sprintf("No H100 instance is listed for %s, so the %s to %s H100 GPU-hours are not priced.", strings.Join(scope, ", "), num(hoursLow), num(hoursHigh))))
-		return nil
-	}
-	perGPU := func(in *instance) float64 { return in.usdPerHour / float64(in.gpuCount) }
-	costLow := hoursLow * perGPU(cheap)
-	costHigh := hoursHigh * perGPU(dear)
-	plan.addMetric(metric("training_cost_usd_low", costLow, "USD",
-		fmt.Sprintf("%s GPU-hours x %s per GPU-hour (%s %s %s/h / %d GPUs) = %s", num(hoursLow), usd(perGPU(cheap)), cheap.provider, cheap.name, rate(cheap.usdPerHour), cheap.gpuCount, usd(costLow)),
-		cheap.source.label()+"; "+srcTraining, label))
-	plan.addMetric(metric("training_cost_usd_high", costHigh, "USD",
-		fmt.Sprintf("%s GPU-hours x %s per GPU-hour (%s %s %s/h / %d GPUs) = %s", num(hoursHigh), usd(perGPU(dear)), dear.provider, dear.name, rate(dear.usdPerHour), dear.gpuCount, usd(costHigh)),
-		dear.source.label()+"; "+srcTraining, label))
-	plan.addFinding(finding(severityInfo, "Training job "+label+": "+usd(costLow)+" to "+usd(costHigh)+" one-off",
-		fmt.Sprintf("%s (%s) needs at least %s x 80 GB GPUs for model states and %s to %s H100 GPU-hours at MFU %s-%s. It is a one-off cost, so it is not part of the monthly plan.",
-			label, how, num(gpus80), num(hoursLow), num(hoursHigh), num(mfuLow), num(mfuHigh))))
-	return nil
+	return w.Formulas[len(w.Formulas)-1:]
 }
 
-func planGeneral(plan *cloudPlan, i int, label string, w *inframindv1.Workload) error {
-	peak := w.GetPeakRequestsPerSecond()
-	if !(peak > 0) || math.IsInf(peak, 0) {
-		return unanalysable("workloads[%d].peak_requests_per_second: must be > 0 for a general workload, got %v", i, peak)
+// cloudSummary says what the plan came to in a sentence or two.
+func cloudSummary(p plan.Plan) string {
+	t := p.Totals
+	n := plural(len(p.Workloads), "workload")
+	var high int
+	for _, f := range p.AllFindings() {
+		if f.Severity == severityHigh {
+			high++
+		}
 	}
-	n := math.Ceil(peak / assumedRPSPerInstance)
-	plan.unpriced = append(plan.unpriced, label)
-	plan.addMetric(metric("instances", n, "instances",
-		fmt.Sprintf("ceil(%s requests/s at peak / %s requests/s per instance, assumed) = %s", num(peak), num(assumedRPSPerInstance), num(n)),
-		"assumption: 50 requests/s per instance is a planning placeholder, not a measurement; replace it with a load test of the service", label))
-	plan.addFinding(finding(severityMedium, "General service "+label+" not priced",
-		fmt.Sprintf("%s needs about %s instances of %s vCPU / %s GB at %s requests/s if one instance serves %s requests/s (an assumption to replace with a load test). The catalogue has no CPU instance prices yet, so it is left out of the monthly cost.",
-			label, num(n), num(w.GetVcpu()), num(w.GetMemoryGb()), num(peak), num(assumedRPSPerInstance))))
-	return nil
+	s := fmt.Sprintf("Planned %s across %s.", n, strings.Join(p.Providers, ", "))
+	if len(t.Priced) > 0 {
+		s += fmt.Sprintf(" The recommended plan costs %s to %s a month on demand for %s, on %d-%d GPUs at peak.",
+			usd(t.Monthly.OnDemand.Low), usd(t.Monthly.OnDemand.High), strings.Join(t.Priced, ", "), t.GPUs.Low, t.GPUs.High)
+	} else {
+		s += " No workload could be given a priced deployment."
+	}
+	if !t.OneOffUSD.IsZero() {
+		s += fmt.Sprintf(" Training adds %s to %s one-off.", usd(t.OneOffUSD.Low), usd(t.OneOffUSD.High))
+	}
+	if high > 0 {
+		s += fmt.Sprintf(" %s need attention (severity high).", plural(high, "finding"))
+	}
+	return s
 }

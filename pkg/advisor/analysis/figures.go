@@ -1,9 +1,6 @@
 package analysis
 
-import (
-	"sort"
-	"time"
-)
+import "time"
 
 // The figures below come from the team's checked reference figures
 // (shared/reference/ai-infra-figures.md, collected 2026-11-26), each with its
@@ -14,103 +11,6 @@ import (
 // measured against it, never against the wall clock, so analysis stays pure.
 func catalogueCollected() time.Time {
 	return time.Date(2026, time.November, 26, 0, 0, 0, 0, time.UTC)
-}
-
-const (
-	// hoursPerMonth is the common cloud billing convention for a month of
-	// continuous use (365 x 24 / 12 = 730).
-	hoursPerMonth = 730.0
-	// servingOverhead is the factor over weight memory commonly allowed for
-	// inference runtime overhead (EleutherAI, "Transformer Math 101", 2023).
-	servingOverhead = 1.2
-	// gpuClassGB is the memory of the 80 GB class (H100 SXM, A100 80GB) used
-	// for the headline GPU count.
-	gpuClassGB = 80.0
-	// adamBytesPerParam is the model-state memory of mixed-precision Adam:
-	// weights 2 + gradients 2 + FP32 master 4 + two moments 8 (Rajbhandari et
-	// al., "ZeRO", arXiv 1910.02054, 2019).
-	adamBytesPerParam = 16.0
-	// qloraBytesPerParam is the frozen base of QLoRA held in 4 bits (Dettmers
-	// et al., "QLoRA", arXiv 2305.14314, 2023), before quantisation scales.
-	qloraBytesPerParam = 0.5
-	// h100BF16FLOPS is H100 SXM dense BF16 peak (stas00/ml-engineering
-	// compute/accelerator/README.md).
-	h100BF16FLOPS = 989e12
-	// mfuLow and mfuHigh bound model FLOPs utilisation for training; 0.35-0.45
-	// is the reference's sound default (PaLM 540B reached 46.2%, Chowdhery et
-	// al., arXiv 2204.02311).
-	mfuLow  = 0.35
-	mfuHigh = 0.45
-)
-
-const (
-	srcOverhead  = "EleutherAI, Transformer Math 101 (2023): weights = params x bytes per param, ~20% serving overhead"
-	srcPrecision = "EleutherAI, Transformer Math 101 (2023): bytes per parameter BF16/FP16 2, FP8/INT8 1, INT4 0.5"
-	srcMonth     = "730 hours per month, the common cloud billing convention (reference figures, collected 2026-11-26)"
-	srcZeRO      = "Rajbhandari et al., ZeRO, arXiv 1910.02054 (2019): mixed-precision Adam holds 16 bytes per parameter"
-	srcQLoRA     = "Dettmers et al., QLoRA, arXiv 2305.14314 (2023): 4-bit frozen base"
-	srcTraining  = "Kaplan et al., arXiv 2001.08361 (2020): training compute ~ 6 x params x tokens; H100 SXM BF16 989 TFLOPS (stas00/ml-engineering); MFU 0.35-0.45 (PaLM 46.2%, arXiv 2204.02311)"
-)
-
-// precisionBytes maps a serving precision to bytes per parameter
-// (EleutherAI, Transformer Math 101). int8/int4 mean weight-only quantisation.
-func precisionBytes() map[string]float64 {
-	return map[string]float64{"bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
-}
-
-// model is a dense decoder-only transformer with SwiGLU MLP, RMSNorm, no
-// biases and untied input/output embeddings: the shape of Llama 3.x and
-// Mistral 7B, whose parameter count follows from these dimensions.
-type model struct {
-	id      string
-	name    string
-	layers  int
-	hidden  int
-	ffn     int
-	heads   int
-	kvHeads int
-	vocab   int
-	source  string
-}
-
-// paramsBillion counts the parameters from the architecture: input and
-// output embeddings (2 x vocab x hidden), per layer the Q and O projections
-// (2 x hidden^2), K and V with grouped-query heads (2 x hidden x kvHeads x
-// headDim), the three SwiGLU matrices (3 x hidden x ffn) and two norms, and
-// the final norm.
-func (m model) paramsBillion() float64 {
-	h := float64(m.hidden)
-	headDim := h / float64(m.heads)
-	perLayer := 2*h*h + 2*h*float64(m.kvHeads)*headDim + 3*h*float64(m.ffn) + 2*h
-	total := 2*float64(m.vocab)*h + float64(m.layers)*perLayer + h
-	return total / 1e9
-}
-
-// models lists the open models the analysis knows by id.
-func models() map[string]model {
-	const llamaSrc = "Llama 3 Herd of Models, arXiv 2407.21783 (July 2024) Table 3; vocab 128256 and untied embeddings from the meta-llama/Llama-3.1 config.json"
-	ms := []model{
-		{id: "llama-3.1-8b", name: "Llama 3.1 8B", layers: 32, hidden: 4096, ffn: 14336, heads: 32, kvHeads: 8, vocab: 128256, source: llamaSrc},
-		{id: "llama-3.1-70b", name: "Llama 3.1 70B", layers: 80, hidden: 8192, ffn: 28672, heads: 64, kvHeads: 8, vocab: 128256, source: llamaSrc},
-		{id: "llama-3.1-405b", name: "Llama 3.1 405B", layers: 126, hidden: 16384, ffn: 53248, heads: 128, kvHeads: 8, vocab: 128256, source: llamaSrc},
-		{id: "mistral-7b", name: "Mistral 7B", layers: 32, hidden: 4096, ffn: 14336, heads: 32, kvHeads: 8, vocab: 32000,
-			source: "Jiang et al., Mistral 7B, arXiv 2310.06825 (Oct 2023) Table 1"},
-	}
-	out := make(map[string]model, len(ms))
-	for _, m := range ms {
-		out[m.id] = m
-	}
-	return out
-}
-
-// modelIDs lists the known model ids, sorted, for error messages.
-func modelIDs() []string {
-	ids := make([]string, 0, 4)
-	for id := range models() {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
 }
 
 // gpu is one accelerator type with the figures the sizing uses.

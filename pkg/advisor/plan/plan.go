@@ -119,6 +119,8 @@ type TrainingResult struct {
 // Component is a supporting piece of infrastructure (storage, vector store, load balancer, egress),
 // sized but not priced: the catalogue holds no prices for them.
 type Component struct {
+	// Key names the component in metric names (model_weights_gb, vector_store_gb, ...).
+	Key      string       `json:"key"`
 	Kind     string       `json:"kind"`
 	Name     string       `json:"name"`
 	Size     sizing.Range `json:"size"`

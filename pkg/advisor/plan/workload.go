@@ -175,7 +175,7 @@ func addStorage(wp *WorkloadPlan, m resolvedModel, p sizing.Precision) {
 		return
 	}
 	gbs := m.arch.ParamsTotalB * b
-	comp := Component{Kind: "storage", Name: "model weights (object storage)", Size: sizing.NewRange(gbs, gbs), Unit: "GB", Workload: wp.Label}
+	comp := Component{Key: "model_weights_gb", Kind: "storage", Name: "model weights (object storage)", Size: sizing.NewRange(gbs, gbs), Unit: "GB", Workload: wp.Label}
 	addFormula(&comp.Working, "weights = %.4g B params x %g B (%s) = %.4g GB (EleutherAI, Transformer Math 101)", m.arch.ParamsTotalB, b, p, gbs)
 	wp.Components = append(wp.Components, comp)
 }
@@ -186,14 +186,14 @@ const BytesPerToken = 4.0
 
 // addNetwork sizes the load balancer and the response egress of a serving workload.
 func addNetwork(wp *WorkloadPlan, load servingLoad) {
-	lb := Component{Kind: "load_balancer", Name: "HTTPS load balancer in front of the replicas", Size: sizing.NewRange(load.peakRPS, load.peakRPS), Unit: "requests/s at peak", Workload: wp.Label}
+	lb := Component{Key: "load_balancer_peak_rps", Kind: "load_balancer", Name: "HTTPS load balancer in front of the replicas", Size: sizing.NewRange(load.peakRPS, load.peakRPS), Unit: "requests/s at peak", Workload: wp.Label}
 	addAssumption(&lb.Working, "one regional load balancer spreads requests over the replicas and health-checks them")
 	wp.Components = append(wp.Components, lb)
 	if load.avgRPS <= 0 {
 		return
 	}
 	gbs := load.avgRPS * float64(load.out) * BytesPerToken * 3600 * HoursPerMonth / 1e9
-	eg := Component{Kind: "egress", Name: "response egress to users", Size: sizing.NewRange(gbs, gbs), Unit: "GB per month", Workload: wp.Label}
+	eg := Component{Key: "egress_gb_per_month", Kind: "egress", Name: "response egress to users", Size: sizing.NewRange(gbs, gbs), Unit: "GB per month", Workload: wp.Label}
 	addFormula(&eg.Working, "egress = %.4g requests/s x %d output tokens x %g bytes/token x 3600 x 730 h = %.4g GB per month", load.avgRPS, load.out, BytesPerToken, gbs)
 	addAssumption(&eg.Working, "text responses only, %g bytes per token (OpenAI tokenizer rule of thumb); streaming framing and TLS overhead are not counted", BytesPerToken)
 	wp.Components = append(wp.Components, eg)
@@ -212,7 +212,7 @@ const (
 // planVectorStore sizes a RAG workload's vector store: vectors x dims x 4 bytes plus the HNSW graph.
 func planVectorStore(w *inframindv1.Workload, wp *WorkloadPlan) {
 	dims := float64(w.GetEmbeddingDimensions())
-	comp := Component{Kind: "vector_store", Name: "vector store (HNSW index in memory)", Unit: "GB", Workload: wp.Label}
+	comp := Component{Key: "vector_store_gb", Kind: "vector_store", Name: "vector store (HNSW index in memory)", Unit: "GB", Workload: wp.Label}
 	vectors := float64(w.GetVectorCount())
 	if vectors > 0 {
 		addFormula(&comp.Working, "vectors = %.0f as stated", vectors)
@@ -237,7 +237,7 @@ func planVectorStore(w *inframindv1.Workload, wp *WorkloadPlan) {
 	wp.Components = append(wp.Components, comp)
 	if s := w.GetStorageGb(); s > 0 || w.GetCorpusGb() > 0 {
 		size := math.Max(s, w.GetCorpusGb())
-		st := Component{Kind: "storage", Name: "document store (source corpus and chunks)", Size: sizing.NewRange(size, size), Unit: "GB", Workload: wp.Label}
+		st := Component{Key: "document_storage_gb", Kind: "storage", Name: "document store (source corpus and chunks)", Size: sizing.NewRange(size, size), Unit: "GB", Workload: wp.Label}
 		addFormula(&st.Working, "document storage = max(storage_gb %g, corpus_gb %g) = %g GB", s, w.GetCorpusGb(), size)
 		wp.Components = append(wp.Components, st)
 	}
@@ -274,11 +274,11 @@ func planGeneral(w *inframindv1.Workload, wp *WorkloadPlan) {
 	}
 	addAssumption(&wp.Working, "%g vCPU / %g GB per instance as stated; the catalogue has no CPU instance prices, so the service is sized, not priced", w.GetVcpu(), w.GetMemoryGb())
 	if s := w.GetStorageGb(); s > 0 {
-		st := Component{Kind: "storage", Name: "block storage", Size: sizing.NewRange(s, s), Unit: "GB", Workload: wp.Label}
+		st := Component{Key: "block_storage_gb", Kind: "storage", Name: "block storage", Size: sizing.NewRange(s, s), Unit: "GB", Workload: wp.Label}
 		addFormula(&st.Working, "storage = %g GB as stated, %d IOPS sustained", s, w.GetStorageIops())
 		wp.Components = append(wp.Components, st)
 	}
-	lb := Component{Kind: "load_balancer", Name: "HTTPS load balancer", Size: sizing.NewRange(peak, peak), Unit: "requests/s at peak", Workload: wp.Label}
+	lb := Component{Key: "load_balancer_peak_rps", Kind: "load_balancer", Name: "HTTPS load balancer", Size: sizing.NewRange(peak, peak), Unit: "requests/s at peak", Workload: wp.Label}
 	addAssumption(&lb.Working, "one regional load balancer in front of %d-%d instances", wp.Instances.Low, wp.Instances.High)
 	wp.Components = append(wp.Components, lb)
 }
