@@ -1,0 +1,225 @@
+package plan_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
+	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+)
+
+func load(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	c, err := catalog.Load()
+	require.NoError(t, err)
+	return c
+}
+
+func example(t *testing.T, file string) *inframindv1.AssessmentRequest {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", file))
+	require.NoError(t, err)
+	req, err := assessment.ParseRequest(doc)
+	require.NoError(t, err)
+	return req
+}
+
+func serving(peak float64) *inframindv1.Workload {
+	return &inframindv1.Workload{Name: "chat", Kind: "llm_serving", Model: "llama-3.1-8b", Precision: "bf16",
+		PeakRequestsPerSecond: peak, AvgRequestsPerSecond: peak / 2, MeanInputTokens: 1000, MeanOutputTokens: 200,
+		TtftP95Ms: 2000, InterTokenLatencyMs: 60, AvailabilityTarget: 0.999}
+}
+
+func candidate(t *testing.T, w plan.WorkloadPlan, provider, name string) plan.Candidate {
+	t.Helper()
+	for _, c := range w.Candidates {
+		if c.Provider == provider && c.Instance == name {
+			return c
+		}
+	}
+	require.Failf(t, "candidate missing", "%s/%s", provider, name)
+	return plan.Candidate{}
+}
+
+func TestArchMapping(t *testing.T) {
+	t.Parallel()
+	cat := load(t)
+	ds, ok := cat.Model("deepseek-v3")
+	require.True(t, ok)
+	a := plan.ArchFromModel(ds)
+	require.Equal(t, sizing.AttentionMLA, a.Attention)
+	require.Equal(t, 576, a.MLALatentDim)
+	require.Equal(t, 256, a.Experts)
+	require.Equal(t, 8, a.ExpertsPerToken)
+	require.NoError(t, a.Validate())
+	// MLA caches 61 x 576 x 2 B per token, not 2 x L x kv_heads x head_dim.
+	kv, err := sizing.KVBytesPerToken(a, sizing.BF16)
+	require.NoError(t, err)
+	require.Equal(t, 61.0*576*2, kv)
+
+	custom := plan.ArchFromRequest(example(t, "custom-architecture.yaml").GetWorkloads()[0].GetArchitecture())
+	require.Equal(t, 576, custom.MLALatentDim)
+	require.Equal(t, 37.0, custom.ParamsActiveB)
+	require.NoError(t, custom.Validate())
+}
+
+// The serving plan for one candidate: replicas, instances and cost follow from its capacity by the
+// stated formulas, and availability 0.999 puts at least two replicas on two machines.
+func TestServingCandidateArithmetic(t *testing.T) {
+	t.Parallel()
+	p, err := plan.Build(load(t), &inframindv1.AssessmentRequest{Workloads: []*inframindv1.Workload{serving(10)}})
+	require.NoError(t, err)
+	c := candidate(t, p.Workloads[0], "gcp", "a2-ultragpu-1g")
+	require.True(t, c.Feasible, c.Reason)
+	require.Equal(t, 1, c.TensorParallel)
+	lo, _, err := sizing.Replicas(10, c.ReplicaCapacityRPS, plan.HeadroomLow)
+	require.NoError(t, err)
+	_, hi, err := sizing.Replicas(10, c.ReplicaCapacityRPS, plan.HeadroomHigh)
+	require.NoError(t, err)
+	require.Equal(t, plan.IntRange{Low: max(lo, 2), High: max(hi, 2)}, c.Replicas)
+	require.Equal(t, c.Replicas, c.Instances) // one GPU per machine, TP 1
+	require.InDelta(t, float64(c.Instances.High)*5.068798*730, c.Monthly.OnDemand.High, 1e-6)
+	require.NotNil(t, c.Monthly.Spot)
+	require.InDelta(t, float64(c.Instances.Low)*2.0275*730, c.Monthly.Spot.Low, 1e-6)
+	require.Nil(t, c.Monthly.Commit1Y, "a2-ultragpu-1g publishes no commitment price")
+	require.NotEmpty(t, c.Formulas)
+	require.Contains(t, c.Source, "Cyclenerd")
+	// Cost per million output tokens at 5 requests/s x 200 tokens x 3600 x 730.
+	require.InDelta(t, c.Monthly.OnDemand.High/(5*200*3600*730/1e6), c.USDPerMTok.High, 1e-9)
+}
+
+// More traffic never needs fewer replicas on the same machine, nor costs less.
+func TestMonotoneInTraffic(t *testing.T) {
+	t.Parallel()
+	cat := load(t)
+	prev := map[string]plan.Candidate{}
+	for _, peak := range []float64{0.5, 1, 3, 9, 27, 81} {
+		p, err := plan.Build(cat, &inframindv1.AssessmentRequest{Workloads: []*inframindv1.Workload{serving(peak)}})
+		require.NoError(t, err)
+		for _, c := range p.Workloads[0].Candidates {
+			if !c.Feasible {
+				continue
+			}
+			key := c.Provider + "/" + c.Instance
+			if old, ok := prev[key]; ok && old.TensorParallel == c.TensorParallel {
+				require.GreaterOrEqual(t, c.Replicas.Low, old.Replicas.Low, key)
+				require.GreaterOrEqual(t, c.Replicas.High, old.Replicas.High, key)
+				require.GreaterOrEqual(t, c.Monthly.OnDemand.High, old.Monthly.OnDemand.High, key)
+			}
+			prev[key] = c
+		}
+	}
+}
+
+func TestConstraints(t *testing.T) {
+	t.Parallel()
+	cat := load(t)
+	tests := []struct {
+		name     string
+		business *inframindv1.Business
+		check    func(t *testing.T, p plan.Plan)
+	}{
+		{name: "exclusion removes the provider", business: &inframindv1.Business{ProviderExclusions: []string{"aws"}},
+			check: func(t *testing.T, p plan.Plan) {
+				require.Equal(t, []string{"azure", "gcp"}, p.Providers)
+				for _, c := range p.Workloads[0].Candidates {
+					require.NotEqual(t, "aws", c.Provider)
+				}
+			}},
+		{name: "preference picks the preferred provider's cheapest", business: &inframindv1.Business{ProviderPreference: []string{"azure"}},
+			check: func(t *testing.T, p plan.Plan) {
+				c, ok := p.Workloads[0].Chosen()
+				require.True(t, ok)
+				require.Equal(t, "azure", c.Provider)
+				require.Len(t, p.Workloads[0].CheapestPerProvider, 3)
+			}},
+		{name: "GDPR without data_residency keeps data in the EU", business: &inframindv1.Business{Compliance: []string{"gdpr"}},
+			check: func(t *testing.T, p plan.Plan) {
+				require.Equal(t, []string{"eu"}, p.Constraints.Residency)
+				_, ok := p.Workloads[0].Chosen()
+				require.False(t, ok, "every price is in a US region")
+				require.Contains(t, p.Constraints.AllowedRegions["gcp"], "europe-west4")
+			}},
+		{name: "fp8 only on GPUs with FP8", business: nil,
+			check: func(t *testing.T, p plan.Plan) {
+				for _, c := range p.Workloads[1].Candidates {
+					if c.GPU == "a100-80gb" || c.GPU == "a10g" {
+						require.False(t, c.Feasible, c.Instance)
+						require.Contains(t, c.Reason, "no FP8")
+					}
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fp8 := serving(2)
+			fp8.Name, fp8.Precision = "fp8", "fp8"
+			p, err := plan.Build(cat, &inframindv1.AssessmentRequest{Business: tc.business, Workloads: []*inframindv1.Workload{serving(2), fp8}})
+			require.NoError(t, err)
+			tc.check(t, p)
+		})
+	}
+}
+
+// LoRA on llama-3.1-8b over 0.5 B tokens (finetune example without residency): compute 4ND-6ND, GPU-hours
+// at MFU 0.35-0.45, cost at the instance's price per GPU-hour.
+func TestTrainingCandidate(t *testing.T) {
+	t.Parallel()
+	req := example(t, "finetune-gdpr-eu.yaml")
+	req.Business.DataResidency = nil
+	req.Business.Compliance = nil
+	p, err := plan.Build(load(t), req)
+	require.NoError(t, err)
+	w := p.Workloads[0]
+	c := candidate(t, w, "gcp", "a2-highgpu-8g")
+	require.True(t, c.Feasible, c.Reason)
+	tr := c.Training
+	require.NotNil(t, tr)
+	m, ok := load(t).Model("llama-3.1-8b")
+	require.True(t, ok)
+	n, d := m.ParamsTotalB*1e9, 0.5e9
+	require.InDelta(t, 4*n*d/(312e12*0.45)/3600, tr.GPUHours.Low, 1e-6)
+	require.InDelta(t, 6*n*d/(312e12*0.35)/3600, tr.GPUHours.High, 1e-6)
+	require.Equal(t, 8, tr.GPUs)
+	require.InDelta(t, tr.GPUHours.High*29.38708/8, tr.CostUSD.High, 1e-6)
+	require.Equal(t, "yes", tr.MeetsDeadline)
+	require.Equal(t, "lora", tr.Strategy)
+	require.False(t, p.Totals.OneOffUSD.IsZero())
+}
+
+func TestImpossibleAndMalformed(t *testing.T) {
+	t.Parallel()
+	cat := load(t)
+	_, err := plan.Build(cat, &inframindv1.AssessmentRequest{})
+	require.True(t, errors.Is(err, plan.ErrNoWorkloads))
+
+	p, err := plan.Build(cat, example(t, "impossible.yaml"))
+	require.NoError(t, err)
+	_, ok := p.Workloads[0].Chosen()
+	require.False(t, ok)
+	var titles []string
+	for _, f := range p.AllFindings() {
+		require.Equal(t, plan.SeverityHigh, f.Severity)
+		titles = append(titles, f.Title)
+	}
+	require.Len(t, titles, 2, "fits nowhere, and the 5 ms target is below the bandwidth floor: %v", titles)
+	require.Empty(t, p.Totals.Priced)
+}
+
+func TestDeterministic(t *testing.T) {
+	t.Parallel()
+	cat := load(t)
+	a, err := plan.Build(cat, example(t, "chatbot-70b-hipaa-us.yaml"))
+	require.NoError(t, err)
+	b, err := plan.Build(cat, example(t, "chatbot-70b-hipaa-us.yaml"))
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+}
