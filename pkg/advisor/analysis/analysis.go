@@ -64,7 +64,7 @@ func (a *Analyzer) Analyze(family assessment.Family, req *inframindv1.Assessment
 	}
 	switch family {
 	case assessment.FamilyStrategy:
-		return analyzeStrategy(a.cat, req)
+		return analyzeStrategy(a.cat, req, upstream[assessment.FamilyCloud])
 	case assessment.FamilyCloud:
 		return analyzeCloud(a.cat, req)
 	case assessment.FamilyMLOps:
@@ -81,12 +81,15 @@ func (a *Analyzer) Analyze(family assessment.Family, req *inframindv1.Assessment
 }
 
 // Upstream returns the families whose results family consumes: simulation
-// projects the cloud family's plan; every other family reads only the request.
+// projects the cloud family's plan and strategy prices it over time and
+// against hosted APIs; every other family reads only the request.
 func Upstream(family assessment.Family) []assessment.Family {
-	if family == assessment.FamilySimulation {
+	switch family {
+	case assessment.FamilySimulation, assessment.FamilyStrategy:
 		return []assessment.Family{assessment.FamilyCloud}
+	default:
+		return nil
 	}
-	return nil
 }
 
 // unanalysable builds an error wrapping ErrUnanalysable whose message names

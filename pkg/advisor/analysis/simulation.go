@@ -2,109 +2,48 @@ package analysis
 
 import (
 	"fmt"
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"math"
+	"strings"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
-// horizonMonths is how far the projection runs: the request's growth
-// projection ends at month 24.
-const horizonMonths = 24
+// reportMonths are the months whose cost the simulation reports; the
+// projection itself runs month by month.
+func reportMonths() []int { return []int{0, 6, 12, 18, 24, 30, 36} }
 
-const srcScaling = "the cloud family's plan and the request's business.growth; assumption: cost scales linearly with demand (real capacity comes in whole-GPU steps) and the multiplier is linear between the stated months"
+// budgetHorizons are the horizons over which the probability of exceeding
+// the budget (in any month up to the horizon) is reported.
+func budgetHorizons() []int { return []int{12, 24, 36} }
 
-// growthCurve is demand as a multiple of today's at months 0, 6, 12 and 24.
-type growthCurve struct {
-	months [4]int
-	mult   [4]float64
+// maxStepsReported caps the replica steps listed per workload; a workload of
+// hundreds of replicas would otherwise list hundreds of months.
+const maxStepsReported = 12
+
+// Sources of the commitment and spot comparisons.
+const (
+	srcCommit = "commitment billed for its whole term whether used or not (Google Cloud, Committed use discounts: 1- or 3-year contracts committing to a minimum usage or spend, docs.cloud.google.com/compute/docs/instances/reservations-with-commitments); prices from the cloud family's plan"
+	srcSpot   = "spot price from the cloud family's plan; interruption: AWS issues a Spot interruption notice two minutes before it stops or terminates the instance (docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html)"
+)
+
+type simulation struct {
+	metrics  []*inframindv1.Metric
+	findings []*inframindv1.Finding
+	summary  []string
 }
 
-// at returns the multiplier at month m, interpolated linearly between the
-// stated months.
-func (g growthCurve) at(m int) float64 {
-	for k := 1; k < len(g.months); k++ {
-		if m <= g.months[k] {
-			m0, m1 := g.months[k-1], g.months[k]
-			f := float64(m-m0) / float64(m1-m0)
-			return g.mult[k-1] + f*(g.mult[k]-g.mult[k-1])
-		}
-	}
-	return g.mult[len(g.mult)-1]
-}
-
-func (g growthCurve) text() string {
-	return fmt.Sprintf("month 0 x1, month 6 x%s, month 12 x%s, month 24 x%s", num(g.mult[1]), num(g.mult[2]), num(g.mult[3]))
-}
-
-// readGrowth validates the growth projection. No projection at all means flat
-// demand (reported as a finding); a partial one is an error naming the field.
-func readGrowth(g *inframindv1.Growth) (growthCurve, bool, error) {
-	c := growthCurve{months: [4]int{0, 6, 12, 24}, mult: [4]float64{1, 1, 1, 1}}
-	vals := []struct {
-		field string
-		v     float64
-	}{{"month_6_multiplier", g.GetMonth_6Multiplier()}, {"month_12_multiplier", g.GetMonth_12Multiplier()}, {"month_24_multiplier", g.GetMonth_24Multiplier()}}
-	if vals[0].v == 0 && vals[1].v == 0 && vals[2].v == 0 {
-		return c, true, nil
-	}
-	for k, v := range vals {
-		if !(v.v > 0) || math.IsInf(v.v, 0) {
-			return c, false, unanalysable("business.growth.%s: must be > 0 when a growth projection is given, got %v", v.field, v.v)
-		}
-		c.mult[k+1] = v.v
-	}
-	return c, false, nil
-}
-
-// planMetric returns the plan-level metric name from the cloud result.
-func planMetric(cloud *inframindv1.AgentResultPublished, name string) (float64, error) {
-	for _, m := range cloud.GetMetrics() {
-		if m.GetName() == name && m.GetWorkload() == "" {
-			v := m.GetValue()
-			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-				return 0, unanalysable("upstream %s result: metric %s is %v, not a cost", assessment.FamilyCloud, name, v)
-			}
-			return v, nil
-		}
-	}
-	return 0, unanalysable("upstream %s result: metric %s missing", assessment.FamilyCloud, name)
-}
-
-// firstMonthOver returns the first month in 0..horizon whose projected cost
-// exceeds budget, or -1.
-func firstMonthOver(base, budget float64, g growthCurve) int {
-	for m := 0; m <= horizonMonths; m++ {
-		if base*g.at(m) > budget {
-			return m
-		}
-	}
-	return -1
-}
+func (s *simulation) add(m *inframindv1.Metric)   { s.metrics = append(s.metrics, m) }
+func (s *simulation) note(f *inframindv1.Finding) { s.findings = append(s.findings, f) }
 
 func analyzeSimulation(_ *catalog.Catalog, req *inframindv1.AssessmentRequest, cloud *inframindv1.AgentResultPublished) (Outcome, error) {
-	if cloud == nil {
-		return Outcome{}, unanalysable("upstream %s result: missing; simulation projects the cloud family's monthly cost", assessment.FamilyCloud)
-	}
-	// A cloud family that could not analyse the request still reports (status
-	// "failed" with its reason); pass the reason on rather than a missing metric.
-	if cloud.GetStatus() == "failed" {
-		return Outcome{}, unanalysable("upstream %s result: failed: %s", assessment.FamilyCloud, cloud.GetError())
-	}
-	low, err := planMetric(cloud, MetricMonthlyCostLow)
+	plan, err := readCloudPlan(cloud, assessment.FamilySimulation)
 	if err != nil {
 		return Outcome{}, err
-	}
-	high, err := planMetric(cloud, MetricMonthlyCostHigh)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if low > high {
-		return Outcome{}, unanalysable("upstream %s result: %s %v exceeds %s %v", assessment.FamilyCloud, MetricMonthlyCostLow, low, MetricMonthlyCostHigh, high)
 	}
 	b := req.GetBusiness()
-	g, flat, err := readGrowth(b.GetGrowth())
+	g, err := readGrowth(b.GetGrowth())
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -113,73 +52,336 @@ func analyzeSimulation(_ *catalog.Catalog, req *inframindv1.AssessmentRequest, c
 		return Outcome{}, unanalysable("business.monthly_budget_usd: must be >= 0, got %v", budget)
 	}
 
-	var metrics []*inframindv1.Metric
-	var findings []*inframindv1.Finding
-	if flat {
-		findings = append(findings, finding(severityLow, "No growth projection given",
-			"business.growth is empty, so demand is held flat at today's level for 24 months."))
+	s := &simulation{}
+	s.growthScenarios(g)
+
+	odLow, odHigh, haveCost := plan.pair(MetricMonthlyCostLow, MetricMonthlyCostHigh)
+	model := s.buildModel(plan, odLow, odHigh, haveCost)
+	s.capacitySteps(model, g)
+	if haveCost {
+		s.costProjection(model, g, budget)
+		s.monteCarlo(model, g, budget)
+	} else {
+		s.note(missingFinding([]string{MetricMonthlyCostLow, MetricMonthlyCostHigh},
+			"no cost projection, Monte Carlo range or budget probability can be computed; the demand scenarios and capacity steps still hold"))
+		s.summary = append(s.summary, fmt.Sprintf("Demand grows to x%s by month 24 and x%s by month 36 (%s); the plan's cost is not available.",
+			num(g.at(24)), num(g.at(projectionMonths)), g.text()))
 	}
-	fields := map[int]string{6: "month_6_multiplier", 12: "month_12_multiplier", 24: "month_24_multiplier"}
-	for k, m := range g.months[1:] {
-		mult := g.mult[k+1]
-		for _, side := range []struct {
+	s.breakEven(plan, odLow, odHigh, haveCost)
+	return Outcome{Summary: strings.Join(s.summary, " "), Metrics: s.metrics, Findings: s.findings}, nil
+}
+
+// growthScenarios reports demand month by month in the base scenario, and
+// the low and high scenarios at the reported months.
+func (s *simulation) growthScenarios(g growthCurve) {
+	if g.flat {
+		s.note(finding(severityLow, "No growth projection given",
+			"business.growth is empty, so demand is held flat at today's level for 36 months in every scenario."))
+	}
+	for m := 0; m <= projectionMonths; m++ {
+		s.add(metric(fmt.Sprintf("demand_multiplier_month_%d", m), g.at(m), "x today",
+			fmt.Sprintf("growth(%d) with %s = x%s", m, g.text(), num(g.at(m))), srcGrowth, ""))
+	}
+	for _, m := range reportMonths() {
+		for _, sc := range []struct {
 			name string
-			base float64
-		}{{MetricMonthlyCostLow, low}, {MetricMonthlyCostHigh, high}} {
-			v := side.base * mult
-			metrics = append(metrics, metric(fmt.Sprintf("%s_month_%d", side.name, m), v, "USD/month",
-				fmt.Sprintf("%s (cloud %s) x %s (growth %s) = %s", usd(side.base), side.name, num(mult), fields[m], usd(v)),
-				srcScaling, ""))
+			k    float64
+		}{{"low", scenarioLowK}, {"high", scenarioHighK}} {
+			v := g.scenario(m, sc.k)
+			s.add(metric(fmt.Sprintf("demand_multiplier_%s_month_%d", sc.name, m), v, "x today",
+				fmt.Sprintf("growth(%d)^%s = %s^%s = x%s (%s scenario: %s the projected change on a log scale)", m, num(sc.k), num(g.at(m)), num(sc.k), num(v), sc.name, num(sc.k)),
+				srcGrowth+"; scenario exponents 0.5 and 1.5 are Infra Mind's planning assumption", ""))
 		}
 	}
+	s.findings = append(s.findings, finding(severityInfo, "Growth scenarios",
+		fmt.Sprintf("Base: %s, linear between the stated months and compounding at the average rate of months 0-24 after month 24 (x%s at month 36). Low and high scenarios realise half and one and a half times the projected change: x%s and x%s at month 24.",
+			g.text(), num(g.at(projectionMonths)), num(g.scenario(24, scenarioLowK)), num(g.scenario(24, scenarioHighK)))))
+}
 
-	summary := fmt.Sprintf("Monthly on-demand cost grows from %s-%s now to %s-%s at month 24 (%s).",
-		usd(low), usd(high), usd(low*g.mult[3]), usd(high*g.mult[3]), g.text())
-	if budget == 0 {
-		findings = append(findings, finding(severityLow, "No budget to compare",
-			"business.monthly_budget_usd is not set, so no month of budget overrun can be found."))
-		return Outcome{Summary: summary, Metrics: metrics, Findings: findings}, nil
+// buildModel splits the plan's cost into stepped workloads (those with the
+// replica figures) and the rest, reporting workloads it cannot step.
+func (s *simulation) buildModel(plan cloudPlanView, odLow, odHigh float64, haveCost bool) costModel {
+	var model costModel
+	var stepLow, stepHigh float64
+	described := 0
+	for _, w := range plan.workloads {
+		ok, missing := w.steppable()
+		if len(missing) < len(stepInputs()) {
+			described++
+		}
+		if !ok {
+			// A workload with none of the step inputs (training, a general
+			// service) is simply not stepped; one with some is reported.
+			if len(missing) > 0 && len(missing) < len(stepInputs()) {
+				s.note(finding(severityLow, "No capacity steps for "+w.name,
+					fmt.Sprintf("The cloud plan gives %s no %s, so its replicas are not stepped month by month; its cost stays in the part of the plan that scales linearly with demand.", w.name, strings.Join(missing, ", "))))
+			}
+			continue
+		}
+		m := w.metrics
+		sw := steppedWorkload{name: w.name, peak: m[MetricPeakRPS], capLow: m[MetricReplicaCapacityRPSLow], capHigh: m[MetricReplicaCapacityRPSHigh], price: m[MetricReplicaMonthlyUSD]}
+		sw.replicasLow = replicasAt(sw.peak, 1, sw.capHigh)
+		sw.replicasHi = replicasAt(sw.peak, 1, sw.capLow)
+		stepLow += sw.replicasLow * sw.price
+		stepHigh += sw.replicasHi * sw.price
+		model.workloads = append(model.workloads, sw)
 	}
+	if described == 0 {
+		s.note(finding(severityLow, "No per-workload replica figures in the cloud plan",
+			fmt.Sprintf("The cloud plan carries no %s per workload, so no capacity steps are computed and the whole plan's cost is scaled linearly with demand.", strings.Join(stepInputs(), ", "))))
+	}
+	if !haveCost {
+		return model
+	}
+	model.restLow, model.restHigh = odLow-stepLow, odHigh-stepHigh
+	if model.restLow < 0 || model.restHigh < 0 {
+		s.note(finding(severityLow, "Stepped replicas cost more than the plan",
+			fmt.Sprintf("ceil(peak / capacity) x replica price sums to %s-%s a month, more than the plan's %s-%s (the plan may count replicas differently); the rest of the plan is taken as 0.",
+				usd(stepLow), usd(stepHigh), usd(odLow), usd(odHigh))))
+		model.restLow, model.restHigh = math.Max(0, model.restLow), math.Max(0, model.restHigh)
+	}
+	return model
+}
 
-	overLow := firstMonthOver(low, budget, g)
-	overHigh := firstMonthOver(high, budget, g)
-	exceedFormula := func(base float64, side string, m int) string {
-		return fmt.Sprintf("first month m in 0..24 where %s (cloud %s) x growth(m) > %s budget, growth linear between %s: month %d x%s = %s",
-			usd(base), side, usd(budget), g.text(), m, num(g.at(m)), usd(base*g.at(m)))
+// capacitySteps reports, per stepped workload, the month each added replica
+// is first needed in the base scenario: early at the low per-replica
+// capacity, late at the high one.
+func (s *simulation) capacitySteps(model costModel, g growthCurve) {
+	for _, w := range model.workloads {
+		formula := func(capName string, capacity float64, m int) string {
+			return fmt.Sprintf("first month m where ceil(%s rps peak x growth(m) / %s rps per replica (%s)) reaches the count: month %d, ceil(%s x %s / %s) = %s",
+				num(w.peak), num(capacity), capName, m, num(w.peak), num(g.at(m)), num(capacity), num(replicasAt(w.peak, g.at(m), capacity)))
+		}
+		maxCount := w.replicasHi
+		for m := 0; m <= projectionMonths; m++ {
+			maxCount = math.Max(maxCount, replicasAt(w.peak, g.at(m), w.capLow))
+		}
+		reported := 0
+		for n := w.replicasLow + 1; n <= maxCount; n++ {
+			if reported == maxStepsReported {
+				s.note(finding(severityInfo, "More capacity steps for "+w.name,
+					fmt.Sprintf("%s reaches %s replicas within 36 months at the low capacity; only the first %d steps are listed.", w.name, num(maxCount), maxStepsReported)))
+				break
+			}
+			early := firstMonthReaching(w.peak, w.capLow, n, g)
+			late := firstMonthReaching(w.peak, w.capHigh, n, g)
+			if early < 0 {
+				break
+			}
+			reported++
+			s.add(metric(fmt.Sprintf("replica_%d_needed_month_low", int(n)), float64(early), "month",
+				formula(MetricReplicaCapacityRPSLow, w.capLow, early), srcReplicas+"; "+srcGrowth, w.name))
+			if late >= 0 {
+				s.add(metric(fmt.Sprintf("replica_%d_needed_month_high", int(n)), float64(late), "month",
+					formula(MetricReplicaCapacityRPSHigh, w.capHigh, late), srcReplicas+"; "+srcGrowth, w.name))
+			}
+		}
+		for _, m := range []int{12, 24, 36} {
+			for _, side := range []struct {
+				name     string
+				capacity float64
+				capName  string
+			}{{"low", w.capHigh, MetricReplicaCapacityRPSHigh}, {"high", w.capLow, MetricReplicaCapacityRPSLow}} {
+				r := replicasAt(w.peak, g.at(m), side.capacity)
+				s.add(metric(fmt.Sprintf("replicas_%s_month_%d", side.name, m), r, "replicas",
+					fmt.Sprintf("ceil(%s rps peak x %s (growth month %d) / %s rps per replica (%s)) = %s", num(w.peak), num(g.at(m)), m, num(side.capacity), side.capName, num(r)),
+					srcReplicas+"; "+srcGrowth, w.name))
+			}
+		}
+		s.note(finding(severityInfo, fmt.Sprintf("Capacity steps for %s", w.name),
+			fmt.Sprintf("%s starts with %s-%s replicas (peak %s rps, %s-%s rps per replica) and needs %s-%s by month 24 and %s-%s by month 36 in the base scenario.",
+				w.name, num(w.replicasLow), num(w.replicasHi), num(w.peak), num(w.capLow), num(w.capHigh),
+				num(replicasAt(w.peak, g.at(24), w.capHigh)), num(replicasAt(w.peak, g.at(24), w.capLow)),
+				num(replicasAt(w.peak, g.at(projectionMonths), w.capHigh)), num(replicasAt(w.peak, g.at(projectionMonths), w.capLow)))))
+	}
+}
+
+// firstMonthReaching returns the first month whose replicas reach n, or -1.
+func firstMonthReaching(peak, capacity, n float64, g growthCurve) int {
+	for m := 0; m <= projectionMonths; m++ {
+		if replicasAt(peak, g.at(m), capacity) >= n {
+			return m
+		}
+	}
+	return -1
+}
+
+// modelText explains the cost model in a formula.
+func (c costModel) text(side string) string {
+	if len(c.workloads) == 0 {
+		return fmt.Sprintf("plan %s x growth(m)", side)
+	}
+	names := make([]string, len(c.workloads))
+	for i, w := range c.workloads {
+		names[i] = w.name
+	}
+	return fmt.Sprintf("sum over %s of ceil(peak x growth(m) / replica capacity) x replica_monthly_usd + (plan %s - those replicas at month 0) x growth(m)", strings.Join(names, ", "), side)
+}
+
+// costProjection reports the base and scenario costs at the reported months
+// and the first month the budget is exceeded.
+func (s *simulation) costProjection(model costModel, g growthCurve, budget float64) {
+	src := srcReplicas + "; " + srcGrowth + "; assumption: the plan's cost outside stepped workloads scales linearly with demand"
+	for _, m := range reportMonths() {
+		low, high := model.lowCost(g.at(m)), model.highCost(g.at(m))
+		s.add(metric(fmt.Sprintf("monthly_cost_usd_low_month_%d", m), low, "USD/month",
+			fmt.Sprintf("%s at growth(%d) = x%s, capacity at its high end = %s", model.text(MetricMonthlyCostLow), m, num(g.at(m)), usd(low)), src, ""))
+		s.add(metric(fmt.Sprintf("monthly_cost_usd_high_month_%d", m), high, "USD/month",
+			fmt.Sprintf("%s at growth(%d) = x%s, capacity at its low end = %s", model.text(MetricMonthlyCostHigh), m, num(g.at(m)), usd(high)), src, ""))
+		lowSc, highSc := model.lowCost(g.scenario(m, scenarioLowK)), model.highCost(g.scenario(m, scenarioHighK))
+		s.add(metric(fmt.Sprintf("monthly_cost_usd_scenario_low_month_%d", m), lowSc, "USD/month",
+			fmt.Sprintf("low scenario, low side: demand x%s -> %s", num(g.scenario(m, scenarioLowK)), usd(lowSc)), src, ""))
+		s.add(metric(fmt.Sprintf("monthly_cost_usd_scenario_high_month_%d", m), highSc, "USD/month",
+			fmt.Sprintf("high scenario, high side: demand x%s -> %s", num(g.scenario(m, scenarioHighK)), usd(highSc)), src, ""))
+	}
+	s.summary = append(s.summary, fmt.Sprintf("Monthly on-demand cost goes from %s-%s now to %s-%s at month 24 and %s-%s at month 36 (%s).",
+		usd(model.lowCost(1)), usd(model.highCost(1)), usd(model.lowCost(g.at(24))), usd(model.highCost(g.at(24))),
+		usd(model.lowCost(g.at(projectionMonths))), usd(model.highCost(g.at(projectionMonths))), g.text()))
+	if budget == 0 {
+		s.note(finding(severityLow, "No budget to compare",
+			"business.monthly_budget_usd is not set, so no month of budget overrun or probability of exceeding it can be given."))
+		return
+	}
+	overLow := firstMonthOver(model.lowCost, budget, g)
+	overHigh := firstMonthOver(model.highCost, budget, g)
+	exceedFormula := func(side string, cost func(float64) float64, m int) string {
+		return fmt.Sprintf("first month m in 0..36 where %s > %s budget: month %d, growth x%s -> %s",
+			model.text(side), usd(budget), m, num(g.at(m)), usd(cost(g.at(m))))
 	}
 	if overHigh >= 0 {
-		metrics = append(metrics, metric("budget_exceeded_month_high", float64(overHigh), "month",
-			exceedFormula(high, MetricMonthlyCostHigh, overHigh), srcScaling, ""))
+		s.add(metric("budget_exceeded_month_high", float64(overHigh), "month", exceedFormula(MetricMonthlyCostHigh, model.highCost, overHigh), srcReplicas+"; "+srcGrowth, ""))
 	}
 	if overLow >= 0 {
-		metrics = append(metrics, metric("budget_exceeded_month_low", float64(overLow), "month",
-			exceedFormula(low, MetricMonthlyCostLow, overLow), srcScaling, ""))
+		s.add(metric("budget_exceeded_month_low", float64(overLow), "month", exceedFormula(MetricMonthlyCostLow, model.lowCost, overLow), srcReplicas+"; "+srcGrowth, ""))
 	}
 	switch {
 	case overLow >= 0:
-		findings = append(findings, finding(severityHigh, fmt.Sprintf("Budget exceeded from month %d even on the low estimate", overLow),
+		s.note(finding(severityHigh, fmt.Sprintf("Budget exceeded from month %d even on the low estimate", overLow),
 			fmt.Sprintf("At month %d demand is x%s and even the low estimate reaches %s against the %s budget; the high estimate crosses it at month %d.",
-				overLow, num(g.at(overLow)), usd(low*g.at(overLow)), usd(budget), overHigh)))
-		summary += fmt.Sprintf(" The %s budget is exceeded from month %d on the high estimate and month %d on the low.", usd(budget), overHigh, overLow)
+				overLow, num(g.at(overLow)), usd(model.lowCost(g.at(overLow))), usd(budget), overHigh)))
+		s.summary = append(s.summary, fmt.Sprintf("The %s budget is exceeded from month %d on the high estimate and month %d on the low.", usd(budget), overHigh, overLow))
 	case overHigh >= 0:
-		findings = append(findings, finding(severityMedium, fmt.Sprintf("Budget may be exceeded from month %d", overHigh),
-			fmt.Sprintf("At month %d demand is x%s and the high estimate reaches %s against the %s budget; the low estimate stays within it through month 24 (%s at month 24).",
-				overHigh, num(g.at(overHigh)), usd(high*g.at(overHigh)), usd(budget), usd(low*g.mult[3]))))
-		summary += fmt.Sprintf(" The %s budget is exceeded from month %d on the high estimate only.", usd(budget), overHigh)
+		s.note(finding(severityMedium, fmt.Sprintf("Budget may be exceeded from month %d", overHigh),
+			fmt.Sprintf("At month %d demand is x%s and the high estimate reaches %s against the %s budget; the low estimate stays within it through month 36.",
+				overHigh, num(g.at(overHigh)), usd(model.highCost(g.at(overHigh))), usd(budget))))
+		s.summary = append(s.summary, fmt.Sprintf("The %s budget is exceeded from month %d on the high estimate only.", usd(budget), overHigh))
 	default:
-		findings = append(findings, finding(severityInfo, "Within budget through month 24",
-			fmt.Sprintf("Even the high estimate stays within the %s budget through month 24 (%s at its peak).", usd(budget), usd(high*maxMult(g)))))
-		summary += fmt.Sprintf(" It stays within the %s budget through month 24.", usd(budget))
+		s.note(finding(severityInfo, "Within budget through month 36",
+			fmt.Sprintf("Even the high estimate stays within the %s budget in every month through month 36 in the base scenario.", usd(budget))))
+		s.summary = append(s.summary, fmt.Sprintf("It stays within the %s budget through month 36.", usd(budget)))
 	}
-	return Outcome{Summary: summary, Metrics: metrics, Findings: findings}, nil
 }
 
-// maxMult is the largest multiplier on the curve; with linear segments the
-// peak is at one of the stated months.
-func maxMult(g growthCurve) float64 {
-	out := g.mult[0]
-	for _, v := range g.mult[1:] {
-		out = math.Max(out, v)
+// firstMonthOver returns the first month in 0..36 whose projected cost
+// exceeds budget, or -1.
+func firstMonthOver(cost func(float64) float64, budget float64, g growthCurve) int {
+	for m := 0; m <= projectionMonths; m++ {
+		if cost(g.at(m)) > budget {
+			return m
+		}
 	}
-	return out
+	return -1
+}
+
+// monteCarlo reports P10/P50/P90 monthly cost and the probability of
+// exceeding the budget per horizon.
+func (s *simulation) monteCarlo(model costModel, g growthCurve, budget float64) {
+	r := monteCarlo(model, g, reportMonths(), budgetHorizons(), budget)
+	for _, m := range reportMonths() {
+		for _, p := range []struct {
+			name string
+			v    float64
+		}{{"p10", r.p10[m]}, {"p50", r.p50[m]}, {"p90", r.p90[m]}} {
+			s.add(metric(fmt.Sprintf("monthly_cost_usd_%s_month_%d", p.name, m), p.v, "USD/month",
+				fmt.Sprintf("%s of %d simulated month-%d costs, each = price drift^%d x (%s) = %s", strings.ToUpper(p.name), mcRuns, m, m, model.text("cost"), usd(p.v)),
+				srcMonteCarlo, ""))
+		}
+	}
+	s.summary = append(s.summary, fmt.Sprintf("Monte Carlo (fixed seed): month 24 costs %s (P10) / %s (P50) / %s (P90).", usd(r.p10[24]), usd(r.p50[24]), usd(r.p90[24])))
+	if budget == 0 {
+		return
+	}
+	for _, h := range budgetHorizons() {
+		s.add(metric(fmt.Sprintf("budget_exceeded_probability_%dm", h), r.exceed[h], "probability",
+			fmt.Sprintf("share of %d runs whose cost exceeds the %s budget in any month 0..%d = %s", mcRuns, usd(budget), h, num(r.exceed[h])),
+			srcMonteCarlo, ""))
+	}
+	sev := severityInfo
+	switch {
+	case r.exceed[24] >= 0.5:
+		sev = severityHigh
+	case r.exceed[24] >= 0.1:
+		sev = severityMedium
+	case r.exceed[24] > 0:
+		sev = severityLow
+	}
+	s.note(finding(sev, fmt.Sprintf("%.0f%% chance of exceeding the budget within 24 months", 100*r.exceed[24]),
+		fmt.Sprintf("Of %d simulated futures, %.1f%% exceed the %s monthly budget in some month within 12 months, %.1f%% within 24 and %.1f%% within 36 (growth, replica capacity and price drift varied; price rises not modelled).",
+			mcRuns, 100*r.exceed[12], usd(budget), 100*r.exceed[24], 100*r.exceed[36])))
+}
+
+// breakEven compares on-demand with 1- and 3-year commitments and spot.
+// A commitment is paid every month of its term, so over a term of T months
+// it costs T x C; the same capacity used u months on demand costs u x OD.
+// The commitment wins once u > T x C / OD (the break-even months of use).
+func (s *simulation) breakEven(plan cloudPlanView, odLow, odHigh float64, haveCost bool) {
+	if !haveCost {
+		return
+	}
+	terms := []struct {
+		label     string
+		low, high string
+		months    float64
+	}{
+		{"1y", MetricMonthlyCommit1YLow, MetricMonthlyCommit1YHigh, 12},
+		{"3y", MetricMonthlyCommit3YLow, MetricMonthlyCommit3YHigh, 36},
+	}
+	var absent []string
+	for _, t := range terms {
+		cLow, cHigh, ok := plan.pair(t.low, t.high)
+		if !ok {
+			absent = append(absent, t.low+"/"+t.high)
+			continue
+		}
+		if odLow == 0 || odHigh == 0 {
+			continue
+		}
+		beLow, beHigh := t.months*cLow/odLow, t.months*cHigh/odHigh
+		for _, side := range []struct {
+			name     string
+			be, c, o float64
+		}{{"low", beLow, cLow, odLow}, {"high", beHigh, cHigh, odHigh}} {
+			s.add(metric(fmt.Sprintf("commit_%s_breakeven_months_%s", t.label, side.name), side.be, "months of use",
+				fmt.Sprintf("%s-month term x %s commitment / %s on demand = %s months of use", num(t.months), usd(side.c), usd(side.o), num(side.be)),
+				srcCommit, ""))
+		}
+		lo, hi := math.Min(beLow, beHigh), math.Max(beLow, beHigh)
+		sev, verdict := severityInfo, fmt.Sprintf("commit if the capacity will run more than %s-%s of the %s months", num(lo), num(hi), num(t.months))
+		if lo >= t.months {
+			sev, verdict = severityLow, "the commitment never pays back within its term at these prices"
+		}
+		s.note(finding(sev, fmt.Sprintf("%s commitment breaks even after %s-%s months of use", t.label, num(lo), num(hi)),
+			fmt.Sprintf("It costs %s-%s a month for %s months against %s-%s on demand: %s. Growth above today's capacity stays on demand.",
+				usd(cLow), usd(cHigh), num(t.months), usd(odLow), usd(odHigh), verdict)))
+	}
+	if spotLow, spotHigh, ok := plan.pair(MetricMonthlySpotLow, MetricMonthlySpotHigh); ok {
+		for _, side := range []struct {
+			name    string
+			sp, od  float64
+			odName  string
+			spotKey string
+		}{{"low", spotLow, odLow, MetricMonthlyCostLow, MetricMonthlySpotLow}, {"high", spotHigh, odHigh, MetricMonthlyCostHigh, MetricMonthlySpotHigh}} {
+			save := side.od - side.sp
+			s.add(metric("spot_savings_usd_month_"+side.name, save, "USD/month",
+				fmt.Sprintf("%s (%s) - %s (%s) = %s", usd(side.od), side.odName, usd(side.sp), side.spotKey, usd(save)), srcSpot, ""))
+		}
+		s.note(finding(severityMedium, "Spot saves money only for work that tolerates interruption",
+			fmt.Sprintf("Spot would cost %s-%s a month against %s-%s on demand, but spot capacity can be reclaimed at short notice (two minutes on AWS), so it suits batch inference, training with checkpoints and replicas above a committed or on-demand floor, not the only replica of a latency SLO.",
+				usd(spotLow), usd(spotHigh), usd(odLow), usd(odHigh))))
+	} else {
+		absent = append(absent, MetricMonthlySpotLow+"/"+MetricMonthlySpotHigh)
+	}
+	if len(absent) > 0 {
+		s.note(missingFinding(absent, "the matching commitment or spot comparison is left out (no published price for the plan's instances)"))
+	}
 }

@@ -1,0 +1,157 @@
+package analysis
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// srcReplicas is the capacity rule every stepped workload follows.
+const srcReplicas = "replicas = ceil(demand / per-replica throughput at the SLO) (capacity rule, shared reference ai-infra-figures.md, collected 2026-11-26); per-replica throughput and price from the cloud family's plan"
+
+// ceilSlack absorbs floating-point noise in peak x demand / capacity, so a
+// demand of exactly two replicas' capacity is not rounded up to three.
+const ceilSlack = 1e-9
+
+// replicasAt is ceil(peak x demand / capacity): the replicas a workload
+// needs when its peak grows by demand (capacity rule, reference figures).
+func replicasAt(peak, demand, capacity float64) float64 {
+	return math.Ceil(peak*demand/capacity - ceilSlack)
+}
+
+// steppedWorkload is a workload whose replica count is recomputed every
+// month from the cloud plan's figures.
+type steppedWorkload struct {
+	name                    string
+	peak, capLow, capHigh   float64
+	price                   float64 // on-demand USD per replica per month
+	replicasLow, replicasHi float64 // replicas at month 0: at capHigh and at capLow
+}
+
+// costModel is the plan's monthly on-demand cost as a function of demand:
+// stepped workloads add whole replicas; the rest of the plan (workloads the
+// cloud family gives no replica figures for, storage, networking) is assumed
+// to scale linearly with demand.
+type costModel struct {
+	workloads []steppedWorkload
+	// restLow and restHigh are the plan's cost at month 0 not explained by
+	// the stepped workloads, on the low and high side.
+	restLow, restHigh float64
+}
+
+// side evaluates the model with one capacity per workload and one rest.
+func (c costModel) cost(demand float64, capacities []float64, rest float64) float64 {
+	total := rest * demand
+	for i, w := range c.workloads {
+		total += replicasAt(w.peak, demand, capacities[i]) * w.price
+	}
+	return total
+}
+
+// lowCost is the optimistic side: every replica at its high capacity.
+func (c costModel) lowCost(demand float64) float64 {
+	caps := make([]float64, len(c.workloads))
+	for i, w := range c.workloads {
+		caps[i] = w.capHigh
+	}
+	return c.cost(demand, caps, c.restLow)
+}
+
+// highCost is the pessimistic side: every replica at its low capacity.
+func (c costModel) highCost(demand float64) float64 {
+	caps := make([]float64, len(c.workloads))
+	for i, w := range c.workloads {
+		caps[i] = w.capLow
+	}
+	return c.cost(demand, caps, c.restHigh)
+}
+
+// Monte Carlo settings. The generator is math/rand/v2's PCG with a fixed
+// seed, so the same request and plan always give the same percentiles (the
+// runs are reproducible, as the simulation family promises); 2,000 runs keep
+// the P10/P90 estimates stable to about a percent while taking milliseconds.
+const (
+	mcRuns  = 2000
+	mcSeed1 = 20261126 // the catalogue's collection date, an arbitrary fixed value
+	mcSeed2 = 36       // the projection horizon in months, likewise arbitrary
+	// priceFloor36 is the lowest price multiplier the runs reach by month 36:
+	// one cut as deep as AWS's June 2025 P-family cut (up to 45%, shared
+	// reference ai-infra-figures.md) within the horizon. No dated price rise
+	// is recorded in the catalogue, so rises are not modelled (an optimistic
+	// assumption, stated with every Monte Carlo metric).
+	priceFloor36 = 0.55
+)
+
+// srcMonteCarlo states the Monte Carlo's inputs and assumptions.
+const srcMonteCarlo = "Monte Carlo, 2,000 runs, math/rand/v2 PCG seeded (20261126, 36): per run growth exponent k ~ triangular(0.5, 1, 1.5) on demand = growth(t)^k; " +
+	"each workload's replica capacity ~ uniform(replica_capacity_rps_low, _high); the rest of the plan ~ uniform between the plan's low and high; " +
+	"price drift: monthly factor ~ uniform(0.55^(1/36), 1), prices x factor^t (down to a 45% cut by month 36, as AWS's June 2025 P-family cut, ai-infra-figures.md; rises not modelled); " +
+	"percentiles by nearest rank (Hyndman and Fan 1996, definition 1)"
+
+// mcResult holds the Monte Carlo percentiles per reported month and the
+// probability of exceeding the budget in any month up to each horizon.
+type mcResult struct {
+	p10, p50, p90 map[int]float64
+	exceed        map[int]float64
+}
+
+// triangular draws from triangular(a, c, b) by inverting its CDF (Kotz and
+// van Dorp, "Beyond Beta", 2004, ch. 1).
+func triangular(u, a, c, b float64) float64 {
+	if u < (c-a)/(b-a) {
+		return a + math.Sqrt(u*(b-a)*(c-a))
+	}
+	return b - math.Sqrt((1-u)*(b-a)*(b-c))
+}
+
+// nearestRank returns the p-quantile of sorted values by nearest rank, the
+// inverse of the empirical CDF (Hyndman and Fan 1996, definition 1).
+func nearestRank(sorted []float64, p float64) float64 {
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// monteCarlo simulates the monthly cost over the projection. Every run draws
+// its inputs in the same order whatever the request, so a larger growth
+// projection raises every run's cost path and never lowers a percentile.
+func monteCarlo(model costModel, g growthCurve, reportMonths, horizons []int, budget float64) mcResult {
+	rng := rand.New(rand.NewPCG(mcSeed1, mcSeed2))
+	perMonth := map[int][]float64{}
+	overBy := map[int]int{}
+	caps := make([]float64, len(model.workloads))
+	driftMin := math.Pow(priceFloor36, 1.0/projectionMonths)
+	for range mcRuns {
+		k := triangular(rng.Float64(), scenarioLowK, 1, scenarioHighK)
+		rest := model.restLow + rng.Float64()*(model.restHigh-model.restLow)
+		drift := driftMin + rng.Float64()*(1-driftMin)
+		for i, w := range model.workloads {
+			caps[i] = w.capLow + rng.Float64()*(w.capHigh-w.capLow)
+		}
+		firstOver := -1
+		for m := 0; m <= projectionMonths; m++ {
+			c := math.Pow(drift, float64(m)) * model.cost(g.scenario(m, k), caps, rest)
+			if slices.Contains(reportMonths, m) {
+				perMonth[m] = append(perMonth[m], c)
+			}
+			if budget > 0 && firstOver < 0 && c > budget {
+				firstOver = m
+			}
+		}
+		for _, h := range horizons {
+			if firstOver >= 0 && firstOver <= h {
+				overBy[h]++
+			}
+		}
+	}
+	out := mcResult{p10: map[int]float64{}, p50: map[int]float64{}, p90: map[int]float64{}, exceed: map[int]float64{}}
+	for m, vals := range perMonth {
+		slices.Sort(vals)
+		out.p10[m] = nearestRank(vals, 0.10)
+		out.p50[m] = nearestRank(vals, 0.50)
+		out.p90[m] = nearestRank(vals, 0.90)
+	}
+	for _, h := range horizons {
+		out.exceed[h] = float64(overBy[h]) / mcRuns
+	}
+	return out
+}
