@@ -8,25 +8,45 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
+func analyzeCompliance(t *testing.T, a *analysis.Analyzer, b *inframindv1.Business) analysis.Outcome {
+	t.Helper()
+	o, err := a.Analyze(assessment.FamilyCompliance, &inframindv1.AssessmentRequest{Business: b}, nil)
+	require.NoError(t, err)
+	return o
+}
+
+func allDetails(o analysis.Outcome) string {
+	var parts []string
+	for _, f := range o.Findings {
+		parts = append(parts, f.GetTitle()+": "+f.GetDetail())
+	}
+	return strings.Join(parts, "\n")
+}
+
+// The expectations follow the catalogue's applies_when rules by hand:
+// hipaa {health} x {us}; gdpr {personal, health, financial, children} x {eu};
+// pci_dss {payment_card}; eu_ai_act {eu}; ccpa {personal} x {us}; soc2 and
+// iso27001 are declared only.
 func TestComplianceRegimes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
 		business   *inframindv1.Business
-		want       int
+		want       float64
 		wantTitles map[string]string // title part -> severity
-		wantWhy    []string          // text that must appear in some finding's detail
+		wantWhy    []string          // text that must appear in some finding
 	}{
 		{
 			name:       "health data in the us infers hipaa",
-			business:   &inframindv1.Business{Regions: []string{"US"}, DataCategories: []string{"health"}},
+			business:   &inframindv1.Business{Regions: []string{"us"}, DataCategories: []string{"health"}},
 			want:       1,
-			wantTitles: map[string]string{"HIPAA applies but is not declared": "high"},
-			wantWhy:    []string{"health data is handled and users or data are in the us", "164.312"},
+			wantTitles: map[string]string{"HIPAA applies but is not declared": "high", "HIPAA: 7 controls with 12 infrastructure actions": "info"},
+			wantWhy:    []string{"data categories [health] matched health; regions [us] matched us", "45 CFR 164.312(b)", "Sign the provider's BAA"},
 		},
 		{
 			name:       "health data outside the us and eu infers nothing",
@@ -35,58 +55,56 @@ func TestComplianceRegimes(t *testing.T) {
 			wantTitles: map[string]string{"No compliance regime applies": "info"},
 		},
 		{
-			name:       "personal data in the eu infers gdpr",
+			// gdpr by data and region (high); eu_ai_act by region alone (medium).
+			name:       "personal data in the eu infers gdpr and the eu ai act",
 			business:   &inframindv1.Business{Regions: []string{"eu"}, DataCategories: []string{"personal"}},
-			want:       1,
-			wantTitles: map[string]string{"GDPR applies but is not declared": "high"},
-			wantWhy:    []string{"personal data", "handled in eu", "Art. 33"},
+			want:       2,
+			wantTitles: map[string]string{"GDPR applies but is not declared": "high", "EU AI Act applies but is not declared": "medium"},
+			wantWhy:    []string{"regions [eu] matched eu", "GDPR Art. 33"},
 		},
 		{
-			name:       "personal data in the uk and germany infers gdpr once",
-			business:   &inframindv1.Business{Regions: []string{"uk", "de", "us"}, DataCategories: []string{"personal"}},
-			want:       1,
-			wantTitles: map[string]string{"GDPR applies but is not declared": "high"},
-			wantWhy:    []string{"handled in uk, de"},
+			name:       "a member state counts as the eu",
+			business:   &inframindv1.Business{Regions: []string{"de"}, DataCategories: []string{"financial"}, Compliance: []string{"eu_ai_act"}},
+			want:       2,
+			wantTitles: map[string]string{"GDPR applies but is not declared": "high", "EU AI Act applies (declared and inferred)": "info"},
+			wantWhy:    []string{"regions [eu] matched de"},
 		},
 		{
-			name:     "personal data in the us alone infers no gdpr",
-			business: &inframindv1.Business{Regions: []string{"us"}, DataCategories: []string{"personal"}},
-			want:     0,
+			name:       "personal data in the us infers ccpa, not gdpr",
+			business:   &inframindv1.Business{Regions: []string{"us"}, DataCategories: []string{"personal"}},
+			want:       1,
+			wantTitles: map[string]string{"CCPA applies but is not declared": "high"},
+			wantWhy:    []string{"100,000 consumers"},
 		},
 		{
 			name:       "payment cards infer pci dss anywhere",
 			business:   &inframindv1.Business{Regions: []string{"in"}, DataCategories: []string{"payment_card"}},
 			want:       1,
 			wantTitles: map[string]string{"PCI DSS applies but is not declared": "high"},
-			wantWhy:    []string{"payment card data is handled", "Req. 10.5.1"},
+			wantWhy:    []string{"PCI DSS 4.0.1 Requirement 10.5.1", "Retain audit logs 12 months"},
 		},
 		{
-			name: "declared and inferred hipaa, declared soc2 spelt loosely, unknown declared regime",
+			name: "declared and inferred hipaa, soc2 spelt loosely, a regime the catalogue lacks",
 			business: &inframindv1.Business{Regions: []string{"us"}, DataCategories: []string{"health"},
-				Compliance: []string{"HIPAA", "SOC-2", "fedramp"}},
+				Compliance: []string{"HIPAA", "SOC-2", "uk_gdpr"}},
 			want: 3,
 			wantTitles: map[string]string{
 				"HIPAA applies (declared and inferred)": "info",
 				"SOC 2 applies (declared)":              "info",
-				"fedramp applies (declared)":            "low",
+				"UK GDPR applies (declared)":            "low",
 			},
-			wantWhy: []string{"declared in the request; health data", "no controls for this regime yet"},
+			wantWhy: []string{"declared in the request; catalogue rule applies_when", "no controls for this regime yet"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			o, err := analyzer.Analyze(assessment.FamilyCompliance, &inframindv1.AssessmentRequest{Business: tc.business}, nil)
-			require.NoError(t, err)
-			require.Equal(t, float64(tc.want), metricOf(t, o, "compliance_regimes_count", "").GetValue())
+			o := analyzeCompliance(t, analyzer, tc.business)
+			require.Equal(t, tc.want, metricOf(t, o, "compliance_regimes_count", "").GetValue())
 			for part, sev := range tc.wantTitles {
 				require.Equal(t, sev, findingWithTitle(t, o, part).GetSeverity(), part)
 			}
-			var details []string
-			for _, f := range o.Findings {
-				details = append(details, f.GetDetail())
-			}
-			all := strings.Join(details, "\n")
+			all := allDetails(o)
 			for _, why := range tc.wantWhy {
 				require.Contains(t, all, why)
 			}
@@ -96,16 +114,162 @@ func TestComplianceRegimes(t *testing.T) {
 
 func TestComplianceFormulaNamesItsInputs(t *testing.T) {
 	t.Parallel()
-	req := &inframindv1.AssessmentRequest{Business: &inframindv1.Business{
+	o := analyzeCompliance(t, analyzer, &inframindv1.Business{
 		Regions: []string{"us", "eu"}, DataCategories: []string{"health", "payment_card"}, Compliance: []string{"soc2"},
-	}}
-	o, err := analyzer.Analyze(assessment.FamilyCompliance, req, nil)
-	require.NoError(t, err)
+	})
 	m := metricOf(t, o, "compliance_regimes_count", "")
-	require.Equal(t, 4.0, m.GetValue())
-	require.Contains(t, m.GetFormula(), "declared {soc2} union inferred {gdpr, hipaa, pci_dss} = 4")
-	require.Equal(t, 3.0, metricOf(t, o, "undeclared_regimes_count", "").GetValue())
-	require.Equal(t, "4 compliance regimes apply: gdpr, hipaa, pci_dss, soc2. Not declared by the user but inferred from the data and regions: gdpr, hipaa, pci_dss.", o.Summary)
+	require.Equal(t, 5.0, m.GetValue())
+	require.Contains(t, m.GetFormula(), "declared {soc2} union inferred {eu_ai_act, gdpr, hipaa, pci_dss} = {eu_ai_act, gdpr, hipaa, pci_dss, soc2}, 5")
+	require.Contains(t, m.GetSource(), "hipaa: Shared reference ai-infra-figures.md")
+	require.Contains(t, m.GetSource(), "as of 2026-11-26")
+	require.Equal(t, 4.0, metricOf(t, o, "undeclared_regimes_count", "").GetValue())
+	require.True(t, strings.HasPrefix(o.Summary, "5 compliance regimes apply: eu_ai_act, gdpr, hipaa, pci_dss, soc2. Not declared by the user but inferred from the data and regions: eu_ai_act, gdpr, hipaa, pci_dss."), o.Summary)
+}
+
+// Allowed regions by hand from regions.yaml: jurisdiction eu is aws
+// eu-west-1, eu-central-1; azure westeurope, northeurope; gcp europe-west1,
+// europe-west4. No instance is priced in any of them (all price regions are
+// in the us), so the plan's prices are not for a compliant region.
+func TestComplianceResidency(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		business    *inframindv1.Business
+		wantAllowed map[string]float64
+		wantPriced  map[string]float64
+		wantTitles  map[string]string
+	}{
+		{
+			name:        "gdpr keeps data in catalogue eu regions",
+			business:    &inframindv1.Business{Regions: []string{"eu"}, DataCategories: []string{"personal"}},
+			wantAllowed: map[string]float64{"aws": 2, "azure": 2, "gcp": 2},
+			wantPriced:  map[string]float64{"aws": 0, "azure": 0, "gcp": 0},
+			wantTitles: map[string]string{
+				"Allowed regions: aws: eu-west-1, eu-central-1; azure: westeurope, northeurope; gcp: europe-west1, europe-west4": "info",
+				"No priced GPU instance in the allowed regions":                                                                  "high",
+			},
+		},
+		{
+			name:        "residency in germany narrows the eu to frankfurt",
+			business:    &inframindv1.Business{Regions: []string{"de"}, DataCategories: []string{"personal"}, DataResidency: []string{"de"}},
+			wantAllowed: map[string]float64{"aws": 1, "azure": 0, "gcp": 0},
+			wantTitles:  map[string]string{"Allowed regions: aws: eu-central-1; azure: none; gcp: none": "info"},
+		},
+		{
+			// Counted by hand from instances.yaml: aws has 13 rows priced in
+			// us-east-1, azure 7 in eastus, gcp 8 in us-central1 and 1 in
+			// us-west1.
+			name:        "us residency is met where the catalogue prices",
+			business:    &inframindv1.Business{Regions: []string{"us"}, DataResidency: []string{"us"}},
+			wantAllowed: map[string]float64{"aws": 1, "azure": 1, "gcp": 2},
+			wantPriced:  map[string]float64{"aws": 13, "azure": 7, "gcp": 9},
+		},
+		{
+			name:        "us residency and gdpr conflict",
+			business:    &inframindv1.Business{Regions: []string{"us", "eu"}, DataCategories: []string{"personal"}, DataResidency: []string{"us"}},
+			wantAllowed: map[string]float64{"aws": 0, "azure": 0, "gcp": 0},
+			wantTitles:  map[string]string{"No catalogue region satisfies the residency constraints": "high"},
+		},
+		{
+			name:       "a residency code no catalogue region carries",
+			business:   &inframindv1.Business{Regions: []string{"jp"}, DataResidency: []string{"jp"}},
+			wantTitles: map[string]string{`No catalogue region in "jp"`: "medium", "No catalogue region satisfies the residency constraints": "high"},
+		},
+		{
+			name:       "no residency, no constraint",
+			business:   &inframindv1.Business{Regions: []string{"us"}, DataCategories: []string{"health"}},
+			wantTitles: map[string]string{"No data residency constraint": "info"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := analyzeCompliance(t, analyzer, tc.business)
+			for p, n := range tc.wantAllowed {
+				require.Equal(t, n, metricOf(t, o, "allowed_regions_count_"+p, "").GetValue(), p)
+			}
+			for p, n := range tc.wantPriced {
+				require.Equal(t, n, metricOf(t, o, "priced_gpu_instances_in_allowed_regions_"+p, "").GetValue(), p)
+			}
+			for part, sev := range tc.wantTitles {
+				require.Equal(t, sev, findingWithTitle(t, o, part).GetSeverity(), part)
+			}
+		})
+	}
+}
+
+// withoutEligibility copies the embedded catalogue without one provider's
+// programme for a regime, to see how a missing BAA is reported.
+func withoutEligibility(t *testing.T, provider, regime string) *analysis.Analyzer {
+	t.Helper()
+	c, err := catalog.Load()
+	require.NoError(t, err)
+	var kept []catalog.Eligibility
+	for _, e := range c.Eligibility {
+		if e.Provider != provider || e.Regime != regime {
+			kept = append(kept, e)
+		}
+	}
+	require.Len(t, kept, len(c.Eligibility)-1, "the catalogue must hold %s %s", provider, regime)
+	c.Eligibility = kept
+	a, err := analysis.New(c)
+	require.NoError(t, err)
+	return a
+}
+
+func TestComplianceEligibility(t *testing.T) {
+	t.Parallel()
+	hipaa := &inframindv1.Business{Regions: []string{"us"}, DataCategories: []string{"health"}}
+	o := analyzeCompliance(t, analyzer, hipaa)
+	require.Equal(t, 3.0, metricOf(t, o, "eligible_providers_hipaa", "").GetValue())
+	require.Contains(t, findingWithTitle(t, o, "HIPAA BAA available from aws").GetDetail(), "AWS Artifact")
+
+	noGCP := withoutEligibility(t, "gcp", "hipaa")
+	tests := []struct {
+		name     string
+		pref     []string
+		severity string
+	}{
+		{name: "preferred provider without a baa is a high gap", pref: []string{"gcp"}, severity: "high"},
+		{name: "another provider without a baa is a medium gap", pref: []string{"aws"}, severity: "medium"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := &inframindv1.Business{Regions: []string{"us"}, DataCategories: []string{"health"}, ProviderPreference: tc.pref}
+			o := analyzeCompliance(t, noGCP, b)
+			require.Equal(t, 2.0, metricOf(t, o, "eligible_providers_hipaa", "").GetValue())
+			require.Equal(t, tc.severity, findingWithTitle(t, o, "No HIPAA programme recorded for gcp").GetSeverity())
+		})
+	}
+}
+
+// Retention by hand from regimes.yaml: pci_dss 365 days (12 months,
+// Req. 10.5.1), eu_ai_act 183 (6 months rounded up), hipaa 2190 (6 years).
+func TestComplianceLogRetention(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		business *inframindv1.Business
+		want     float64
+		by       string
+	}{
+		{name: "pci dss keeps logs 12 months", business: &inframindv1.Business{Regions: []string{"in"}, DataCategories: []string{"payment_card"}}, want: 365, by: "pci_dss"},
+		{name: "eu ai act alone", business: &inframindv1.Business{Regions: []string{"eu"}, DataCategories: []string{"public"}}, want: 183, by: "eu_ai_act"},
+		{name: "the longest wins", business: &inframindv1.Business{Regions: []string{"us", "eu"}, DataCategories: []string{"health", "payment_card"}}, want: 2190, by: "hipaa"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := analyzeCompliance(t, analyzer, tc.business)
+			m := metricOf(t, o, "log_retention_days", "")
+			require.Equal(t, tc.want, m.GetValue())
+			require.Contains(t, m.GetFormula(), "required by "+tc.by)
+			require.Contains(t, m.GetSource(), "as of 2026-11-26")
+		})
+	}
+	o := analyzeCompliance(t, analyzer, &inframindv1.Business{Regions: []string{"us"}, Compliance: []string{"soc2"}})
+	require.False(t, hasMetric(o, "log_retention_days", ""), "soc2 fixes no retention period")
 }
 
 func TestComplianceRejects(t *testing.T) {
@@ -119,6 +283,8 @@ func TestComplianceRejects(t *testing.T) {
 		{name: "unknown data category", b: &inframindv1.Business{DataCategories: []string{"personal", "genomes"}},
 			wantMsg: `business.data_categories[1]: unknown data category "genomes"`},
 		{name: "empty regime", b: &inframindv1.Business{Compliance: []string{" "}}, wantMsg: "business.compliance[0]: empty regime name"},
+		{name: "empty residency", b: &inframindv1.Business{DataResidency: []string{"eu", ""}}, wantMsg: "business.data_residency[1]: empty region code"},
+		{name: "unknown provider", b: &inframindv1.Business{ProviderPreference: []string{"oracle"}}, wantMsg: `business.provider_preference[0]: unknown provider "oracle"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,202 @@
+package analysis
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+)
+
+// hoursPerMonthCommit converts the catalogue's monthly commitment prices to
+// hourly ones: the catalogue states them for 730 hours a month (365 x 24 /
+// 12, instances.yaml header; the common cloud billing convention).
+const hoursPerMonthCommit = 730.0
+
+// gpuQuote is one provider's cheapest price per GPU-hour for one GPU class
+// under one pricing model, and the instance it comes from.
+type gpuQuote struct {
+	provider string
+	perGPU   float64
+	in       catalog.Instance
+	formula  string
+}
+
+// classComparison holds the quotes for one GPU class.
+type classComparison struct {
+	gpu                          catalog.GPU
+	onDemand, spot, c1y, c3y     []gpuQuote
+	missing                      []string // providers in scope with no instance of the class
+	priceRegions, outsideRegions []string
+}
+
+// cheapestPer returns, for provider p, the instance of gpu with the lowest
+// per-GPU-hour price under price (which returns 0 when the row publishes
+// none).
+func cheapestPer(cat *catalog.Catalog, p, gpu string, price func(catalog.Instance) (float64, string)) (gpuQuote, bool) {
+	var best gpuQuote
+	found := false
+	for _, in := range cat.InstancesOf(p) {
+		if in.GPU != gpu || in.GPUCount <= 0 {
+			continue
+		}
+		v, f := price(in)
+		if v <= 0 {
+			continue
+		}
+		q := gpuQuote{provider: p, perGPU: v / float64(in.GPUCount), in: in, formula: f}
+		if !found || q.perGPU < best.perGPU {
+			best, found = q, true
+		}
+	}
+	return best, found
+}
+
+// Pricing models, each as the whole-machine hourly price and how it was
+// derived. Commitments are published per month; dividing by 730 hours gives
+// the hourly equivalent (hoursPerMonthCommit).
+func onDemandPrice(in catalog.Instance) (float64, string) {
+	return in.OnDemandHourly, fmt.Sprintf("%s on demand %s/h", in.Name, rate(in.OnDemandHourly))
+}
+
+func spotPrice(in catalog.Instance) (float64, string) {
+	return in.SpotHourly, fmt.Sprintf("%s spot %s/h", in.Name, rate(in.SpotHourly))
+}
+
+func commit1YPrice(in catalog.Instance) (float64, string) {
+	return in.Commit1YMonthly / hoursPerMonthCommit, fmt.Sprintf("%s 1-year commitment %s/month / 730 h", in.Name, usd(in.Commit1YMonthly))
+}
+
+func commit3YPrice(in catalog.Instance) (float64, string) {
+	return in.Commit3YMonthly / hoursPerMonthCommit, fmt.Sprintf("%s 3-year commitment %s/month / 730 h", in.Name, usd(in.Commit3YMonthly))
+}
+
+// userServedBy reports whether a catalogue region sits where a request
+// region code points: its country, its jurisdiction, or the EU for an EU
+// member state.
+func userServedBy(code string, r catalog.Region) bool {
+	return r.Country == code || r.Jurisdiction == code || (r.Jurisdiction == "eu" && slices.Contains(euMemberStates(), code))
+}
+
+// compareClass builds the cross-provider comparison of one GPU class.
+func compareClass(cat *catalog.Catalog, g catalog.GPU, scope, userRegions []string) classComparison {
+	c := classComparison{gpu: g}
+	for _, p := range scope {
+		od, ok := cheapestPer(cat, p, g.ID, onDemandPrice)
+		if !ok {
+			c.missing = append(c.missing, p)
+			continue
+		}
+		c.onDemand = append(c.onDemand, od)
+		if q, ok := cheapestPer(cat, p, g.ID, spotPrice); ok {
+			c.spot = append(c.spot, q)
+		}
+		if q, ok := cheapestPer(cat, p, g.ID, commit1YPrice); ok {
+			c.c1y = append(c.c1y, q)
+		}
+		if q, ok := cheapestPer(cat, p, g.ID, commit3YPrice); ok {
+			c.c3y = append(c.c3y, q)
+		}
+		for _, in := range cat.InstancesOf(p) {
+			if in.GPU != g.ID {
+				continue
+			}
+			c.priceRegions = appendUnique(c.priceRegions, p+" "+in.PriceRegion)
+		}
+	}
+	// Which of the user's regions no priced instance of this class sits in.
+	for _, code := range userRegions {
+		served := false
+		for _, q := range c.onDemand {
+			for _, in := range cat.InstancesOf(q.provider) {
+				if in.GPU != g.ID {
+					continue
+				}
+				if r, ok := cat.Region(in.Provider, in.PriceRegion); ok && userServedBy(code, r) {
+					served = true
+				}
+			}
+		}
+		if !served {
+			c.outsideRegions = append(c.outsideRegions, code)
+		}
+	}
+	return c
+}
+
+// comparisonResults turns a class comparison into metrics and findings.
+func comparisonResults(c classComparison) ([]*inframindv1.Metric, []*inframindv1.Finding) {
+	var metrics []*inframindv1.Metric
+	var findings []*inframindv1.Finding
+	if len(c.onDemand) == 0 {
+		return nil, []*inframindv1.Finding{finding(severityLow, "No priced instance with "+c.gpu.Name,
+			fmt.Sprintf("None of the providers in scope (%s) has a catalogue instance with this GPU.", strings.Join(c.missing, ", ")))}
+	}
+	models := []struct {
+		key, words string
+		quotes     []gpuQuote
+	}{
+		{"on_demand", "on demand", c.onDemand}, {"spot", "spot", c.spot},
+		{"commit_1y", "1-year commitment", c.c1y}, {"commit_3y", "3-year commitment", c.c3y},
+	}
+	var lines []string
+	for _, m := range models {
+		if len(m.quotes) == 0 {
+			continue
+		}
+		qs := slices.Clone(m.quotes)
+		slices.SortStableFunc(qs, func(a, b gpuQuote) int {
+			switch {
+			case a.perGPU < b.perGPU:
+				return -1
+			case a.perGPU > b.perGPU:
+				return 1
+			}
+			return 0
+		})
+		var parts []string
+		for _, q := range qs {
+			metrics = append(metrics, metric(fmt.Sprintf("usd_per_gpu_hour_%s_%s_%s", m.key, c.gpu.ID, q.provider), q.perGPU, "USD/GPU-hour",
+				fmt.Sprintf("%s / %s = %s per GPU-hour (%s)", q.formula, plural(q.in.GPUCount, "GPU"), usd(q.perGPU), q.in.PriceRegion),
+				rowSource(q.in.Source)+"; GPU "+c.gpu.ID+": "+rowSource(c.gpu.Source), ""))
+			parts = append(parts, fmt.Sprintf("%s %s (%s, %s)", q.provider, usd(q.perGPU), q.in.Name, q.in.PriceRegion))
+		}
+		line := m.words + ": " + strings.Join(parts, ", ")
+		if len(qs) > 1 {
+			line += fmt.Sprintf(" (dearest %sx the cheapest)", num(qs[len(qs)-1].perGPU/qs[0].perGPU))
+		}
+		lines = append(lines, line)
+	}
+	findings = append(findings, finding(severityInfo, c.gpu.Name+" per GPU-hour, cheapest first", strings.Join(lines, "; ")+"."))
+
+	// Availability caveats: where the prices hold, what is not published,
+	// and notes the catalogue records (e.g. sizes sold only as spot).
+	var caveats []string
+	caveats = append(caveats, "priced only in "+strings.Join(c.priceRegions, ", ")+"; the catalogue records no availability elsewhere (offered_in lists only the price region)")
+	if len(c.missing) > 0 {
+		caveats = append(caveats, "not offered in the catalogue by "+strings.Join(c.missing, ", "))
+	}
+	for _, q := range c.onDemand {
+		var none []string
+		if q.in.SpotHourly == 0 {
+			none = append(none, "spot")
+		}
+		if q.in.Commit1YMonthly == 0 && q.in.Commit3YMonthly == 0 {
+			none = append(none, "commitment")
+		}
+		if len(none) > 0 {
+			caveats = append(caveats, fmt.Sprintf("%s %s publishes no %s price here", q.provider, q.in.Name, strings.Join(none, " or ")))
+		}
+		if q.in.Notes != "" {
+			caveats = append(caveats, fmt.Sprintf("%s %s: %s", q.provider, q.in.Name, strings.TrimSuffix(q.in.Notes, ".")))
+		}
+	}
+	severity := severityInfo
+	if len(c.outsideRegions) > 0 {
+		severity = severityMedium
+		caveats = append(caveats, fmt.Sprintf("none of these prices is for a region in %s, where the request's users or data are", strings.Join(c.outsideRegions, ", ")))
+	}
+	findings = append(findings, finding(severity, "Availability caveats for "+c.gpu.Name, strings.Join(caveats, "; ")+"."))
+	return metrics, findings
+}

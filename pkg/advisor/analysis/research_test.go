@@ -1,0 +1,263 @@
+package analysis_test
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+)
+
+func analyzeResearch(t *testing.T, req *inframindv1.AssessmentRequest) analysis.Outcome {
+	t.Helper()
+	o, err := analyzer.Analyze(assessment.FamilyResearch, req, nil)
+	require.NoError(t, err)
+	return o
+}
+
+// researchChat8B is a Llama 3.1 8B chat workload with stated token lengths.
+func researchChat8B() *inframindv1.Workload {
+	return &inframindv1.Workload{Name: "chat", Kind: "llm_serving", Model: "llama-3.1-8b", Precision: "bf16",
+		PeakRequestsPerSecond: 2, MeanInputTokens: 1000, MeanOutputTokens: 200}
+}
+
+// Ages by hand against collected_on 2026-11-26:
+//   - azure and aws p-family (datareceipts) as of 2026-11-09: 17 days;
+//   - gcp (Cyclenerd) as of 2025-03-06: 365 to 2026-03-06, + 245 to
+//     2026-11-06, + 20 = 630 days;
+//   - openai gpt-4o rows, month-only 2026-05: from 2026-05-31, 179 days, to
+//     2026-05-01, 209 days;
+//   - anthropic as of 2025-11-15: 365 + 11 = 376 days.
+func TestResearchFreshness(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		business   *inframindv1.Business
+		workloads  []*inframindv1.Workload
+		wantScope  string
+		wantAges   map[string]float64
+		wantNoAges []string
+		wantRows   float64
+		wantStale  float64
+	}{
+		{
+			name:      "everything in scope, a model served",
+			business:  &inframindv1.Business{Regions: []string{"us", "eu"}},
+			workloads: []*inframindv1.Workload{researchChat8B()},
+			wantScope: "Providers in scope: aws, azure, gcp",
+			wantAges: map[string]float64{
+				"price_age_days_instances_azure_2026-11-09":      17,
+				"price_age_days_instances_aws_2026-11-09":        17,
+				"price_age_days_instances_gcp_2025-03-06":        630,
+				"price_age_days_low_hosted_api_openai_2026-05":   179,
+				"price_age_days_high_hosted_api_openai_2026-05":  209,
+				"price_age_days_hosted_api_anthropic_2025-11-15": 376,
+				"oldest_price_age_days":                          630,
+				"month_only_price_rows_count":                    4,
+				"price_age_days_instances_aws_2026-11-26":        0,
+				"price_age_days_hosted_api_openai_2026-05-07":    203,
+				"price_age_days_high_hosted_api_google_2026-03":  270,
+				"price_age_days_low_hosted_api_google_2026-03":   240,
+				"stale_price_rows_count":                         15, // 9 gcp + gpt-4.1 + 3 anthropic + 2 google
+				"prices_checked_count":                           37, // 13 aws + 7 azure + 9 gcp + 8 hosted
+				"usd_per_gpu_hour_on_demand_h100-sxm_aws":        6.88,
+				"usd_per_gpu_hour_spot_h100-sxm_gcp":             4.4244625,
+				"usd_per_gpu_hour_commit_3y_h100-sxm_gcp":        28371.0 / 730 / 8,
+				"usd_per_gpu_hour_on_demand_l4_gcp":              0.706832,
+			},
+			wantRows: 37, wantStale: 15,
+		},
+		{
+			name:       "azure preferred, gcp excluded, no model: no hosted prices",
+			business:   &inframindv1.Business{ProviderPreference: []string{"Azure"}, ProviderExclusions: []string{"gcp"}},
+			workloads:  generalWorkloads(1),
+			wantScope:  "Providers in scope: azure, aws",
+			wantAges:   map[string]float64{"price_age_days_instances_azure_2026-11-09": 17},
+			wantNoAges: []string{"price_age_days_instances_gcp_2025-03-06", "price_age_days_hosted_api_anthropic_2025-11-15"},
+			wantRows:   20, wantStale: 0,
+		},
+		{
+			name:       "gcp only",
+			business:   &inframindv1.Business{Regions: []string{"eu"}, ProviderExclusions: []string{"aws", "azure"}},
+			wantScope:  "Providers in scope: gcp",
+			wantAges:   map[string]float64{"price_age_days_instances_gcp_2025-03-06": 630},
+			wantNoAges: []string{"price_age_days_instances_azure_2026-11-09"},
+			wantRows:   9, wantStale: 9,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: tc.business, Workloads: tc.workloads})
+			findingWithTitle(t, o, tc.wantScope)
+			for name, want := range tc.wantAges {
+				require.InDelta(t, want, metricOf(t, o, name, "").GetValue(), 1e-9, name)
+			}
+			for _, name := range tc.wantNoAges {
+				require.False(t, hasMetric(o, name, ""), name)
+			}
+			require.Equal(t, tc.wantRows, metricOf(t, o, "prices_checked_count", "").GetValue())
+			require.Equal(t, tc.wantStale, metricOf(t, o, "stale_price_rows_count", "").GetValue())
+		})
+	}
+}
+
+func TestResearchFlagsStaleAndMonthOnlyPrices(t *testing.T) {
+	t.Parallel()
+	o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{}, Workloads: []*inframindv1.Workload{researchChat8B()}})
+	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 630 days old: gcp instances").GetSeverity())
+	require.Equal(t, "low", findingWithTitle(t, o, "Month-only date (2026-05): openai hosted api (gpt-4o, gpt-4o-mini)").GetSeverity())
+	// 179-209 days straddles the 180-day threshold: possibly stale, not surely.
+	require.Equal(t, "low", findingWithTitle(t, o, "Prices may be stale (179-209 days old)").GetSeverity())
+	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 270 days old: google hosted api").GetSeverity())
+}
+
+// With no LLM workload every offered class is compared; per GPU-hour by
+// hand: aws p5.48xlarge 55.04 / 8 = 6.88, azure ND96isr_H100_v5 98.32 / 8 =
+// 12.29, gcp a3-highgpu-8g 88.49 / 8 = 11.06125 (spot 35.3957 / 8 =
+// 4.4244625; 1-year 44810.08 / 730 / 8 = 7.67296).
+func TestResearchComparesProvidersPerGPUHour(t *testing.T) {
+	t.Parallel()
+	o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{Regions: []string{"eu"}}, Workloads: generalWorkloads(1)})
+	for name, want := range map[string]float64{
+		"usd_per_gpu_hour_on_demand_h100-sxm_aws":   6.88,
+		"usd_per_gpu_hour_on_demand_h100-sxm_azure": 12.29,
+		"usd_per_gpu_hour_on_demand_h100-sxm_gcp":   11.06125,
+		"usd_per_gpu_hour_spot_h100-sxm_gcp":        4.4244625,
+		"usd_per_gpu_hour_commit_1y_h100-sxm_gcp":   44810.08 / 730 / 8,
+	} {
+		require.InDelta(t, want, metricOf(t, o, name, "").GetValue(), 1e-9, name)
+	}
+	require.False(t, hasMetric(o, "usd_per_gpu_hour_spot_h100-sxm_aws", ""), "aws publishes no spot price in the catalogue")
+	f := findingWithTitle(t, o, "NVIDIA H100 SXM 80GB per GPU-hour, cheapest first")
+	require.Contains(t, f.GetDetail(), "on demand: aws $6.88 (p5.48xlarge, us-east-1), gcp $11.06 (a3-highgpu-8g, us-central1), azure $12.29 (ND96isr_H100_v5, eastus) (dearest 1.79x the cheapest)")
+	caveat := findingWithTitle(t, o, "Availability caveats for NVIDIA H100 SXM 80GB")
+	require.Equal(t, "medium", caveat.GetSeverity(), "no price is for a region in the eu")
+	require.Contains(t, caveat.GetDetail(), "offered only as Spot/Flex-start")
+	require.Contains(t, findingWithTitle(t, o, "Accelerator classes compared").GetDetail(), "every GPU class")
+}
+
+// One GPU worked by hand: Llama 3.1 8B (8 B params, 32 layers, 8 KV heads of
+// 128) in bf16 on gcp g2-standard-4 (1 x L4 24 GB, 0.3 TB/s, $0.706832/h).
+// Weights 16 GB + 20% overhead = 19.2 GB; KV budget 24 x 0.9 - 19.2 = 2.4 GB;
+// KV per token 2 x 32 x 8 x 128 x 2 B = 131,072 B, so 18,310 tokens, 15
+// sequences of 1,200 tokens: with no SLO the replica runs at concurrency 15.
+// A decode step then reads 16 GB of weights + 15 x 1,100 x 131,072 B = 18.16
+// GB at most 0.6 x 0.3 TB/s: >= 100.9 ms for 15 tokens, so throughput <=
+// 148.6 tokens/s and the cost >= 0.706832 / (148.6 x 3600) x 1e6 = $1.32 per
+// million output tokens before prefill is counted.
+func TestResearchCostPerTokenOnOneGPU(t *testing.T) {
+	t.Parallel()
+	req := &inframindv1.AssessmentRequest{
+		Business:  &inframindv1.Business{ProviderExclusions: []string{"aws", "azure"}},
+		Workloads: []*inframindv1.Workload{researchChat8B()},
+	}
+	o := analyzeResearch(t, req)
+	tpsHigh := metricOf(t, o, "output_tokens_per_sec_high_l4", "chat")
+	tpsLow := metricOf(t, o, "output_tokens_per_sec_low_l4", "chat")
+	require.Contains(t, tpsHigh.GetFormula(), "at concurrency 15")
+	require.Contains(t, tpsHigh.GetFormula(), "limited by kv_cache")
+	require.LessOrEqual(t, tpsHigh.GetValue(), 148.6)
+
+	low := metricOf(t, o, "usd_per_mtok_output_low_l4", "chat")
+	high := metricOf(t, o, "usd_per_mtok_output_high_l4", "chat")
+	require.InDelta(t, 0.706832/(tpsHigh.GetValue()*3600)*1e6, low.GetValue(), 1e-9)
+	require.InDelta(t, 0.706832/(tpsLow.GetValue()*3600)*1e6, high.GetValue(), 1e-9)
+	require.GreaterOrEqual(t, low.GetValue(), 1.32)
+	require.Contains(t, low.GetFormula(), "g2-standard-4 $0.706832/h")
+	require.Contains(t, low.GetSource(), "as of 2025-03-06")
+
+	// The throughput is the sizing calculator's, not a figure of its own.
+	c, err := catalog.Load()
+	require.NoError(t, err)
+	m, _ := c.Model("llama-3.1-8b")
+	g, _ := c.GPU("l4")
+	capacity, err := sizing.CapacityAtSLO(sizing.ServingInput{
+		Arch:    sizing.Arch{ParamsTotalB: m.ParamsTotalB, Layers: m.Layers, KVHeads: m.KVHeads, HeadDim: m.HeadDim, Attention: m.Attention, HiddenSize: m.Hidden},
+		Weights: sizing.BF16, KV: sizing.BF16, TensorParallel: 1, InputTokens: 1000, OutputTokens: 200,
+		GPU: sizing.Accelerator{Name: g.Name, MemoryGB: g.MemoryGB, BandwidthTBs: g.BandwidthTBs, BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS},
+	}, sizing.SLO{})
+	require.NoError(t, err)
+	require.Equal(t, 15, capacity.MaxConcurrency)
+	require.InDelta(t, capacity.OutputTokensPerSec.High, tpsHigh.GetValue(), 1e-9)
+
+	// Hosted at 1000 in / 200 out: gpt-4o 10 + 2.5 x 5 = $22.50; gemini-2.5-flash 2.5 + 0.3 x 5 = $4.00.
+	require.InDelta(t, 22.5, metricOf(t, o, "hosted_usd_per_mtok_output_openai_gpt-4o", "chat").GetValue(), 1e-9)
+	require.InDelta(t, 4.0, metricOf(t, o, "hosted_usd_per_mtok_output_google_gemini-2.5-flash", "chat").GetValue(), 1e-9)
+	findingWithTitle(t, o, "Cost per million output tokens for chat")
+}
+
+// A stricter latency target never makes a token cheaper: fewer requests fit
+// in flight, so each machine-hour yields fewer tokens.
+func TestResearchStricterSLONeverCheaper(t *testing.T) {
+	t.Parallel()
+	prev := 0.0
+	for _, ttft := range []float64{20000, 5000, 2000, 1000, 500, 300} {
+		w := researchChat8B()
+		w.TtftP95Ms = ttft
+		o := analyzeResearch(t, &inframindv1.AssessmentRequest{
+			Business:  &inframindv1.Business{ProviderExclusions: []string{"aws", "azure"}},
+			Workloads: []*inframindv1.Workload{w},
+		})
+		cost := math.Inf(1)
+		if hasMetric(o, "usd_per_mtok_output_high_l4", "chat") {
+			cost = metricOf(t, o, "usd_per_mtok_output_high_l4", "chat").GetValue()
+		}
+		require.GreaterOrEqual(t, cost, prev, "ttft %v", ttft)
+		prev = cost
+	}
+}
+
+func TestResearchMissingDataIsAFinding(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		workload *inframindv1.Workload
+		title    string
+	}{
+		{name: "parameters only", workload: &inframindv1.Workload{Name: "w", Kind: "llm_serving", ParamsBillion: 13, PeakRequestsPerSecond: 1}, title: "No architecture for w"},
+		{name: "no token lengths", workload: &inframindv1.Workload{Name: "w", Kind: "llm_serving", Model: "mistral-7b", PeakRequestsPerSecond: 1}, title: "Token lengths not stated for w"},
+		{name: "model not in the catalogue", workload: &inframindv1.Workload{Name: "w", Kind: "llm_serving", Model: "gpt-neo-2b", PeakRequestsPerSecond: 1}, title: "Unknown model for w"},
+		{name: "nothing fits the slo", workload: &inframindv1.Workload{Name: "w", Kind: "llm_serving", Model: "llama-3.1-8b", PeakRequestsPerSecond: 1,
+			MeanInputTokens: 1000, MeanOutputTokens: 200, TtftP95Ms: 1}, title: "No self-hosted alternative meets the SLO for w"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{}, Workloads: []*inframindv1.Workload{tc.workload}})
+			findingWithTitle(t, o, tc.title)
+			require.NotEmpty(t, o.Summary)
+		})
+	}
+}
+
+func TestResearchRejects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		req     *inframindv1.AssessmentRequest
+		wantMsg string
+	}{
+		{name: "unknown exclusion", req: &inframindv1.AssessmentRequest{Business: &inframindv1.Business{ProviderExclusions: []string{"aws", "amazon"}}},
+			wantMsg: `business.provider_exclusions[1]: unknown provider "amazon"`},
+		{name: "everything excluded", req: &inframindv1.AssessmentRequest{Business: &inframindv1.Business{ProviderExclusions: []string{"aws", "azure", "gcp"}}},
+			wantMsg: "business.provider_exclusions: excludes every provider"},
+		{name: "unknown precision", req: &inframindv1.AssessmentRequest{Business: &inframindv1.Business{},
+			Workloads: []*inframindv1.Workload{{Kind: "llm_serving", Model: "llama-3.1-8b", Precision: "fp4"}}},
+			wantMsg: `workloads[0].precision: unknown precision "fp4"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := analyzer.Analyze(assessment.FamilyResearch, tc.req, nil)
+			require.True(t, errors.Is(err, analysis.ErrUnanalysable), "%v", err)
+			require.Contains(t, err.Error(), tc.wantMsg)
+		})
+	}
+}

@@ -1,0 +1,300 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+)
+
+// researchAlternatives is how many GPU alternatives are shown per workload:
+// the cheapest few by cost per token, enough to compare without burying
+// the reader.
+const researchAlternatives = 4
+
+// servedModel is an LLM workload's model, as the sizing calculators need it.
+type servedModel struct {
+	index   int
+	label   string
+	w       *inframindv1.Workload
+	arch    sizing.Arch
+	name    string
+	source  string
+	weights sizing.Precision
+	kv      sizing.Precision
+	in, out int
+	slo     sizing.SLO
+}
+
+// servesModel reports whether a workload generates tokens with an LLM.
+func servesModel(w *inframindv1.Workload) bool {
+	switch norm(w.GetKind()) {
+	case "llm_serving", "batch_inference":
+		return true
+	case "rag":
+		return w.GetModel() != "" || w.GetArchitecture() != nil || w.GetParamsBillion() > 0
+	}
+	return false
+}
+
+// researchPrecision reads a precision field; empty means 16-bit (the
+// precision open models are published in, and vLLM's default KV cache).
+func researchPrecision(field, v string) (sizing.Precision, error) {
+	switch p := sizing.Precision(norm(v)); p {
+	case "":
+		return sizing.BF16, nil
+	case sizing.BF16, sizing.FP16, sizing.FP8, sizing.INT8, sizing.INT4:
+		return p, nil
+	default:
+		return "", unanalysable("%s: unknown precision %q (one of bf16, fp8, int8, int4)", field, v)
+	}
+}
+
+// resolveServedModel maps an LLM workload onto the sizing inputs. It returns
+// ok=false with a finding when data the sizing needs is missing, and an error
+// only for malformed input.
+func resolveServedModel(cat *catalog.Catalog, i int, w *inframindv1.Workload) (servedModel, *inframindv1.Finding, error) {
+	m := servedModel{index: i, label: workloadLabel(i, w), w: w}
+	var err error
+	if m.weights, err = researchPrecision(fmt.Sprintf("workloads[%d].precision", i), w.GetPrecision()); err != nil {
+		return m, nil, err
+	}
+	if m.kv, err = researchPrecision(fmt.Sprintf("workloads[%d].kv_cache_precision", i), w.GetKvCachePrecision()); err != nil {
+		return m, nil, err
+	}
+	switch a := w.GetArchitecture(); {
+	case w.GetModel() != "":
+		row, ok := cat.Model(w.GetModel())
+		if !ok {
+			return m, finding(severityMedium, "Unknown model for "+m.label,
+				fmt.Sprintf("workloads[%d].model %q is not in the catalogue (known: %s), so no cost per token is computed for it.", i, w.GetModel(), strings.Join(cat.ModelIDs(), ", "))), nil
+		}
+		m.name, m.source = row.Name, rowSource(row.Source)
+		m.arch = sizing.Arch{ParamsTotalB: row.ParamsTotalB, ParamsActiveB: row.ParamsActiveB, Layers: row.Layers, KVHeads: row.KVHeads,
+			HeadDim: row.HeadDim, Attention: row.Attention, MLALatentDim: row.MLALatentDim, HiddenSize: row.Hidden,
+			Experts: row.Experts, ExpertsPerToken: row.ActiveExperts}
+	case a != nil:
+		m.name, m.source = a.GetName(), fmt.Sprintf("the request's workloads[%d].architecture", i)
+		if m.name == "" {
+			m.name = "custom architecture"
+		}
+		m.arch = sizing.Arch{ParamsTotalB: a.GetTotalParamsBillion(), ParamsActiveB: assessment.ActiveParamsBillion(a), Layers: int(a.GetLayers()),
+			KVHeads: int(a.GetKvHeads()), HeadDim: int(a.GetHeadDim()), Attention: norm(a.GetAttention()), MLALatentDim: int(a.GetMlaLatentDim()),
+			HiddenSize: int(a.GetHiddenSize())}
+	default:
+		return m, finding(severityLow, "No architecture for "+m.label,
+			fmt.Sprintf("%s gives only a parameter count (or no model), so its KV cache, and hence its throughput and cost per token, cannot be sized; name a catalogue model or give workloads[%d].architecture.", m.label, i)), nil
+	}
+	if err := m.arch.Validate(); err != nil {
+		return m, nil, unanalysable("workloads[%d].architecture: %v", i, err)
+	}
+	m.in, m.out = int(w.GetMeanInputTokens()), int(w.GetMeanOutputTokens())
+	if m.in <= 0 || m.out <= 0 {
+		return m, finding(severityLow, "Token lengths not stated for "+m.label,
+			fmt.Sprintf("workloads[%d].mean_input_tokens and mean_output_tokens are needed to size throughput per GPU; without them no cost per token is computed.", i)), nil
+	}
+	m.slo = sizing.SLO{TTFTp95ms: w.GetTtftP95Ms(), ITLms: w.GetInterTokenLatencyMs(), MinTokensPerSecPerUser: w.GetMinTokensPerSecondPerUser()}
+	return m, nil, nil
+}
+
+// sloText states the SLO a throughput was sized at.
+func sloText(s sizing.SLO) string {
+	var parts []string
+	if s.TTFTp95ms > 0 {
+		parts = append(parts, "TTFT p95 <= "+num(s.TTFTp95ms)+" ms")
+	}
+	if s.ITLms > 0 {
+		parts = append(parts, "inter-token latency <= "+num(s.ITLms)+" ms")
+	}
+	if s.MinTokensPerSecPerUser > 0 {
+		parts = append(parts, ">= "+num(s.MinTokensPerSecPerUser)+" tokens/s per user")
+	}
+	if len(parts) == 0 {
+		return "no latency SLO stated (concurrency up to what the KV cache holds)"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// accelerator maps a catalogue GPU row onto the sizing input.
+func accelerator(g catalog.GPU) sizing.Accelerator {
+	return sizing.Accelerator{Name: g.Name, MemoryGB: g.MemoryGB, BandwidthTBs: g.BandwidthTBs, BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS, FP16TFLOPS: g.FP16TFLOPS}
+}
+
+// precisionSupported is Infra Mind's rule for which GPUs run a precision:
+// FP8 weights need native FP8 (Hopper, Ada; the catalogue's fp8_tflops > 0),
+// and every precision needs 16-bit activations in BF16 or FP16.
+func precisionSupported(p sizing.Precision, g catalog.GPU) bool {
+	if p == sizing.FP8 && g.FP8TFLOPS <= 0 {
+		return false
+	}
+	return g.BF16TFLOPS > 0 || g.FP16TFLOPS > 0
+}
+
+// tokenAlternative is one instance running the model, with its cost per
+// million output tokens at the SLO.
+type tokenAlternative struct {
+	in            catalog.Instance
+	gpu           catalog.GPU
+	tp, replicas  int
+	cap           sizing.Capacity
+	tokensPerSec  sizing.Range // whole machine
+	usdPerMTok    sizing.Range
+	formula, tput string
+}
+
+// costPerToken sizes the model on one instance: the smallest tensor-parallel
+// group that holds it, as many replicas as the machine's GPUs allow, each at
+// the largest concurrency meeting the SLO (sizing.CapacityAtSLO), and
+// USD per million output tokens = hourly price / (output tokens/s x 3600) x
+// 1e6, the optimistic throughput giving the low end.
+func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU) (tokenAlternative, string, error) {
+	acc := accelerator(g)
+	tp, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, acc, in.GPUCount, 0, m.in+m.out)
+	if errors.Is(err, sizing.ErrDoesNotFit) {
+		return tokenAlternative{}, "does not fit", nil
+	}
+	if err != nil {
+		return tokenAlternative{}, "", fmt.Errorf("size %s on %s: %w", m.label, in.Name, err)
+	}
+	c, err := sizing.CapacityAtSLO(sizing.ServingInput{Arch: m.arch, Weights: m.weights, KV: m.kv, GPU: acc, TensorParallel: tp,
+		InputTokens: m.in, OutputTokens: m.out}, m.slo)
+	if err != nil {
+		return tokenAlternative{}, "", fmt.Errorf("capacity of %s on %s: %w", m.label, in.Name, err)
+	}
+	if !c.Meets {
+		return tokenAlternative{}, c.Reason, nil
+	}
+	replicas := in.GPUCount / tp
+	a := tokenAlternative{in: in, gpu: g, tp: tp, replicas: replicas, cap: c}
+	a.tokensPerSec = c.OutputTokensPerSec.Scale(float64(replicas))
+	a.usdPerMTok = sizing.NewRange(in.OnDemandHourly/(a.tokensPerSec.High*3600)*1e6, in.OnDemandHourly/(a.tokensPerSec.Low*3600)*1e6)
+	a.tput = fmt.Sprintf("%s of TP %d x %s output tokens/s at concurrency %d (%s; sizing.CapacityAtSLO, limited by %s) = %s tokens/s",
+		plural(replicas, "replica"), tp, c.OutputTokensPerSec, c.MaxConcurrency, sloText(m.slo), c.Limit, a.tokensPerSec)
+	a.formula = fmt.Sprintf("%s %s/h / (%s tokens/s x 3600 s) x 1e6 = %s-%s per million output tokens",
+		in.Name, rate(in.OnDemandHourly), a.tokensPerSec, usd(a.usdPerMTok.Low), usd(a.usdPerMTok.High))
+	return a, "", nil
+}
+
+// neededClasses returns the GPU classes on which a model fits within one
+// in-scope instance, at a precision the GPU runs.
+func neededClasses(cat *catalog.Catalog, m servedModel, scope []string) []string {
+	var out []string
+	for _, g := range cat.GPUs {
+		if !precisionSupported(m.weights, g) {
+			continue
+		}
+		maxGPUs := 0
+		for _, p := range scope {
+			for _, in := range cat.InstancesOf(p) {
+				if in.GPU == g.ID {
+					maxGPUs = max(maxGPUs, in.GPUCount)
+				}
+			}
+		}
+		if maxGPUs == 0 {
+			continue
+		}
+		if _, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, accelerator(g), maxGPUs, 0, m.in+m.out); err == nil {
+			out = append(out, g.ID)
+		}
+	}
+	return out
+}
+
+// tokenResults compares, for one LLM workload, the cheapest few GPU
+// alternatives by cost per million output tokens with the hosted APIs'
+// prices at the workload's input:output mix.
+func tokenResults(cat *catalog.Catalog, m servedModel, scope []string) ([]*inframindv1.Metric, []*inframindv1.Finding, error) {
+	var metrics []*inframindv1.Metric
+	var findings []*inframindv1.Finding
+	best := map[string]tokenAlternative{}
+	var rejected []string
+	for _, p := range scope {
+		for _, in := range cat.InstancesOf(p) {
+			g, ok := cat.GPU(in.GPU)
+			if !ok || !precisionSupported(m.weights, g) {
+				continue
+			}
+			a, why, err := costPerToken(m, in, g)
+			if err != nil {
+				return nil, nil, err
+			}
+			if why != "" {
+				if why != "does not fit" {
+					rejected = append(rejected, fmt.Sprintf("%s %s: %s", p, in.Name, why))
+				}
+				continue
+			}
+			if cur, ok := best[g.ID]; !ok || a.usdPerMTok.High < cur.usdPerMTok.High {
+				best[g.ID] = a
+			}
+		}
+	}
+	alts := make([]tokenAlternative, 0, len(best))
+	for _, a := range best {
+		alts = append(alts, a)
+	}
+	slices.SortFunc(alts, func(a, b tokenAlternative) int {
+		switch {
+		case a.usdPerMTok.High < b.usdPerMTok.High:
+			return -1
+		case a.usdPerMTok.High > b.usdPerMTok.High:
+			return 1
+		}
+		return strings.Compare(a.gpu.ID, b.gpu.ID)
+	})
+	if len(alts) > researchAlternatives {
+		alts = alts[:researchAlternatives]
+	}
+	var lines []string
+	for _, a := range alts {
+		src := fmt.Sprintf("%s; GPU %s: %s; model %s: %s; sizing calibration: sizing.DefaultEfficiencies (NVIDIA NIM Llama-3.3-70B, ai-infra-figures.md)",
+			rowSource(a.in.Source), a.gpu.ID, rowSource(a.gpu.Source), m.name, m.source)
+		metrics = append(metrics,
+			metric("output_tokens_per_sec_low_"+a.gpu.ID, a.tokensPerSec.Low, "tokens/s", a.tput, src, m.label),
+			metric("output_tokens_per_sec_high_"+a.gpu.ID, a.tokensPerSec.High, "tokens/s", a.tput, src, m.label),
+			metric("usd_per_mtok_output_low_"+a.gpu.ID, a.usdPerMTok.Low, "USD per million output tokens", a.formula, src, m.label),
+			metric("usd_per_mtok_output_high_"+a.gpu.ID, a.usdPerMTok.High, "USD per million output tokens", a.formula, src, m.label),
+		)
+		lines = append(lines, fmt.Sprintf("%s on %s %s (%s): %s-%s", a.gpu.Name, a.in.Provider, a.in.Name, a.in.PriceRegion, usd(a.usdPerMTok.Low), usd(a.usdPerMTok.High)))
+	}
+
+	// Hosted APIs at the same request mix: each output token carries
+	// in/out input tokens, so USD per million output tokens = output price +
+	// input price x mean_input / mean_output.
+	ratio := float64(m.in) / float64(m.out)
+	var hosted []string
+	minHosted, maxHosted := 0.0, 0.0
+	for i, h := range cat.HostedAPIs {
+		v := h.OutputUSDPerMTok + h.InputUSDPerMTok*ratio
+		metrics = append(metrics, metric(fmt.Sprintf("hosted_usd_per_mtok_output_%s_%s", h.Provider, h.Model), v, "USD per million output tokens",
+			fmt.Sprintf("%s output + %s input x %d/%d input tokens per output token = %s", rate(h.OutputUSDPerMTok), rate(h.InputUSDPerMTok), m.in, m.out, usd(v)),
+			rowSource(h.Source), m.label))
+		hosted = append(hosted, fmt.Sprintf("%s %s %s", h.Provider, h.Model, usd(v)))
+		if i == 0 || v < minHosted {
+			minHosted = v
+		}
+		if i == 0 || v > maxHosted {
+			maxHosted = v
+		}
+	}
+	assumptions := fmt.Sprintf("Assumptions: %d input and %d output tokens per request, %s weights, %s KV cache, %s; each replica kept busy at the largest concurrency that meets the SLO (at lower load the cost per token rises in proportion); on-demand prices; hosted models are not the same model and differ in quality.",
+		m.in, m.out, m.weights, m.kv, sloText(m.slo))
+	if len(alts) == 0 {
+		detail := fmt.Sprintf("No in-scope instance runs %s within the SLO (%s).", m.name, sloText(m.slo))
+		if len(rejected) > 0 {
+			detail += " Closest misses: " + strings.Join(rejected[:min(3, len(rejected))], "; ") + "."
+		}
+		findings = append(findings, finding(severityMedium, "No self-hosted alternative meets the SLO for "+m.label, detail+" Hosted APIs at this mix: "+strings.Join(hosted, ", ")+"."))
+		return metrics, findings, nil
+	}
+	findings = append(findings, finding(severityInfo, fmt.Sprintf("Cost per million output tokens for %s: self-hosted from %s, hosted APIs %s-%s", m.label, usd(alts[0].usdPerMTok.Low), usd(minHosted), usd(maxHosted)),
+		fmt.Sprintf("%s self-hosted, cheapest first: %s. Hosted APIs at this workload's input:output mix: %s. %s",
+			m.name, strings.Join(lines, "; "), strings.Join(hosted, ", "), assumptions)))
+	return metrics, findings, nil
+}
