@@ -28,6 +28,7 @@ const usage = `infra-mind: infrastructure advice for AI workloads
 Usage:
   infra-mind dev      [flags]          run everything in one process on embedded servers
   infra-mind assess   -f request.yaml  submit an assessment to a gateway and follow it
+  infra-mind estimate inference|training [flags]  size a model in one call, without an assessment
   infra-mind token    [flags]          print a development bearer token
   infra-mind keygen   --dir DIR        create a development signing key pair
 
@@ -47,6 +48,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runDev(ctx, args[1:], io)
 	case "assess":
 		err = runAssess(ctx, args[1:], io)
+	case "estimate":
+		err = runEstimate(ctx, args[1:], io)
 	case "token":
 		err = runToken(args[1:], io)
 	case "keygen":
