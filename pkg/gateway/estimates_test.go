@@ -123,6 +123,25 @@ func TestEstimates(t *testing.T) {
 		}
 	})
 
+	t.Run("a custom architecture sizes like its catalogue twin", func(t *testing.T) {
+		t.Parallel()
+		const tail = `"precision":"bf16","gpu":"l4","input_tokens":2000,"output_tokens":200,"concurrency":4}`
+		resp := postEstimate(t, e, "inference", `{"architecture":{"name":"my-8b","total_params_billion":8,"layers":32,
+			"attention":"gqa","kv_heads":8,"head_dim":128,"hidden_size":4096},`+tail)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		custom := decodeBody[inferenceAnswer](t, resp)
+		resp = postEstimate(t, e, "inference", `{"model":"llama-3.1-8b",`+tail)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		twin := decodeBody[inferenceAnswer](t, resp)
+		require.True(t, custom.Feasible, custom.Reason)
+		require.Equal(t, "my-8b", custom.Model.Name)
+		require.Equal(t, twin.Memory, custom.Memory)
+		require.Equal(t, twin.AtConcurrency.ITLms, custom.AtConcurrency.ITLms)
+		for _, r := range custom.Catalog.Rows {
+			require.NotEqual(t, "models", r.Table, "a custom architecture uses no model row")
+		}
+	})
+
 	t.Run("an SLO beyond the hardware is infeasible with the reason", func(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","gpu":"h100-sxm",
