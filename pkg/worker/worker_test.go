@@ -110,8 +110,10 @@ func TestCloudAndSimulationChainThroughTheBus(t *testing.T) {
 func TestUnanalysableRequestStillGetsAFailedResult(t *testing.T) {
 	b := startBus(t)
 	runWorker(t, b, assessment.FamilyCloud)
+	// A request without workloads is one the cloud family cannot analyse
+	// (an impossible workload is analysed: its infeasibility is a finding).
 	req := request()
-	req.Workloads[0].Model = "no-such-model"
+	req.Workloads = nil
 	publishRequest(t, b, "a2", "acme", &inframindv1.RequestAssessment{
 		Metadata: &inframindv1.Metadata{EventId: "a2", TenantId: "acme", AssessmentId: "a2"},
 		Request:  req,
@@ -119,7 +121,7 @@ func TestUnanalysableRequestStillGetsAFailedResult(t *testing.T) {
 	var res inframindv1.AgentResultPublished
 	require.NoError(t, protojson.Unmarshal(next(t, b, bus.StreamResults, bus.SubjectResult("acme", "cloud")).Data(), &res))
 	require.Equal(t, "failed", res.GetStatus())
-	require.Contains(t, res.GetError(), "workloads[0].model")
+	require.Contains(t, res.GetError(), "workloads")
 }
 
 func TestBadInputsAreDeadLetteredWithTheReason(t *testing.T) {
@@ -142,10 +144,10 @@ func TestBadInputsAreDeadLetteredWithTheReason(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := startBus(t)
-			runWorker(t, b, assessment.FamilyStrategy)
+			runWorker(t, b, assessment.FamilyMLOps)
 			publishRequest(t, b, "bad-"+tt.name, tt.tenant, tt.data)
 			var dl inframindv1.DeadLetter
-			msg := next(t, b, bus.StreamDeadLetter, bus.SubjectDeadLetter(bus.StreamAssessments, worker.DurableName(assessment.FamilyStrategy)))
+			msg := next(t, b, bus.StreamDeadLetter, bus.SubjectDeadLetter(bus.StreamAssessments, worker.DurableName(assessment.FamilyMLOps)))
 			require.NoError(t, protojson.Unmarshal(msg.Data(), &dl))
 			require.Contains(t, dl.GetReason(), tt.reason)
 			require.Equal(t, bus.SubjectRequested(tt.tenant), dl.GetSubject())

@@ -2,6 +2,7 @@ package analysis_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,7 +48,13 @@ func runAll(t *testing.T, req *inframindv1.AssessmentRequest) map[assessment.Fam
 	t.Helper()
 	out := map[assessment.Family]analysis.Outcome{}
 	up := map[assessment.Family]*inframindv1.AgentResultPublished{}
-	for _, f := range assessment.Families() {
+	// Families without upstream first, so strategy and simulation see the
+	// cloud result as they do through the bus.
+	order := slices.Clone(assessment.Families())
+	slices.SortStableFunc(order, func(a, b assessment.Family) int {
+		return len(analysis.Upstream(a)) - len(analysis.Upstream(b))
+	})
+	for _, f := range order {
 		o, err := analyzer.Analyze(f, req, up)
 		require.NoError(t, err, "family %s", f)
 		out[f] = o
@@ -141,7 +148,7 @@ func TestUpstream(t *testing.T) {
 	t.Parallel()
 	for _, f := range assessment.Families() {
 		want := []assessment.Family(nil)
-		if f == assessment.FamilySimulation {
+		if f == assessment.FamilySimulation || f == assessment.FamilyStrategy {
 			want = []assessment.Family{assessment.FamilyCloud}
 		}
 		require.Equal(t, want, analysis.Upstream(f), "family %s", f)

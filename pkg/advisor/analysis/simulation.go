@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	advisorplan "github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	"math"
 	"strings"
 
@@ -119,9 +120,21 @@ func (s *simulation) buildModel(plan cloudPlanView, odLow, odHigh float64, haveC
 			continue
 		}
 		m := w.metrics
-		sw := steppedWorkload{name: w.name, peak: m[MetricPeakRPS], capLow: m[MetricReplicaCapacityRPSLow], capHigh: m[MetricReplicaCapacityRPSHigh], price: m[MetricReplicaMonthlyUSD]}
-		sw.replicasLow = replicasAt(sw.peak, 1, sw.capHigh)
-		sw.replicasHi = replicasAt(sw.peak, 1, sw.capLow)
+		// Size replicas as the planner does: the peak plus headroom (the
+		// planner's 20-30%, taken at 30% on both sides so the capacity range
+		// keeps its order), folded into the capacity so ceil(peak x growth /
+		// capacity) stays the formula, and never below the plan's replica
+		// count today (its high-availability minimum).
+		sw := steppedWorkload{
+			name:    w.name,
+			peak:    m[MetricPeakRPS],
+			capLow:  m[MetricReplicaCapacityRPSLow] / (1 + advisorplan.HeadroomHigh),
+			capHigh: m[MetricReplicaCapacityRPSHigh] / (1 + advisorplan.HeadroomHigh),
+			price:   m[MetricReplicaMonthlyUSD],
+			floor:   m[MetricReplicasLow],
+		}
+		sw.replicasLow = math.Max(sw.floor, replicasAt(sw.peak, 1, sw.capHigh))
+		sw.replicasHi = math.Max(sw.floor, replicasAt(sw.peak, 1, sw.capLow))
 		stepLow += sw.replicasLow * sw.price
 		stepHigh += sw.replicasHi * sw.price
 		model.workloads = append(model.workloads, sw)

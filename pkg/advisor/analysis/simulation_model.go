@@ -26,6 +26,9 @@ type steppedWorkload struct {
 	peak, capLow, capHigh   float64
 	price                   float64 // on-demand USD per replica per month
 	replicasLow, replicasHi float64 // replicas at month 0: at capHigh and at capLow
+	// floor is the plan's replica count today (its high-availability
+	// minimum); demand never takes a workload below it.
+	floor float64
 }
 
 // costModel is the plan's monthly on-demand cost as a function of demand:
@@ -43,7 +46,7 @@ type costModel struct {
 func (c costModel) cost(demand float64, capacities []float64, rest float64) float64 {
 	total := rest * demand
 	for i, w := range c.workloads {
-		total += replicasAt(w.peak, demand, capacities[i]) * w.price
+		total += math.Max(w.floor, replicasAt(w.peak, demand, capacities[i])) * w.price
 	}
 	return total
 }
