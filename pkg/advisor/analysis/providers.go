@@ -46,3 +46,8 @@ func providerScope(b *inframindv1.Business) ([]string, error) {
 	}
 	return scope, nil
 }
+
+// providers lists the cloud providers the catalogue prices, in a fixed order.
+func providers() []string {
+	return []string{"aws", "azure", "gcp"}
+}
