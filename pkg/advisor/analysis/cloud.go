@@ -158,6 +158,7 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 	}
 	c, ok := w.Chosen()
 	if !ok {
+		reportUnpricedTraining(r, w)
 		return
 	}
 	r.finding(severityInfo, fmt.Sprintf("Recommended for %s: %s %s", label, c.Provider, c.Instance),
@@ -331,4 +332,38 @@ func cloudSummary(p plan.Plan) string {
 		s += fmt.Sprintf(" %s need attention (severity high).", plural(high, "finding"))
 	}
 	return s
+}
+
+// reportUnpricedTraining gives a training job the residency leaves without a
+// priced region its compute, time and memory anyway (they do not depend on the
+// region): from the candidate outside the residency whose model states fit a
+// GPU and that finishes first. The cost stays unknown until a regional price
+// is catalogued.
+func reportUnpricedTraining(r *cloudResult, w plan.WorkloadPlan) {
+	var best *plan.Candidate
+	for i := range w.Candidates {
+		c := &w.Candidates[i]
+		t := c.Training
+		if t == nil || !t.Unpriced || !t.FitsPerGPU {
+			continue
+		}
+		if best == nil || t.WallClockHours.High < best.Training.WallClockHours.High {
+			best = c
+		}
+	}
+	if best == nil {
+		return
+	}
+	t, label := best.Training, w.Label
+	src := best.Source + "; sizing.EstimateTraining (6ND, Kaplan et al. 2020; MFU 0.35-0.45)"
+	r.rangeMetrics("training_gpu_hours", t.GPUHours, "GPU-hours", working(best.Working), src, label)
+	r.rangeMetrics("training_wall_clock_hours", t.WallClockHours, "hours", fmt.Sprintf("%s GPU-hours / %d GPUs = %s h", t.GPUHours, t.GPUs, t.WallClockHours), best.Source, label)
+	r.metric("training_memory_per_gpu_gb", t.MemoryPerGPUGB, "GB", fmt.Sprintf("%s model states per GPU (activations on top)", t.Strategy),
+		"sizing.EstimateTraining (ZeRO arXiv 1910.02054; LoRA arXiv 2106.09685; QLoRA arXiv 2305.14314)", label)
+	detail := fmt.Sprintf("On %d x %s (%s %s, the fastest fitting machine outside the residency): %s GPU-hours, %s hours, %.4g GB of %s model states per GPU. No cost: no instance is priced inside the residency.",
+		t.GPUs, best.GPU, best.Provider, best.Instance, t.GPUHours, t.WallClockHours, t.MemoryPerGPUGB, t.Strategy)
+	if t.DeadlineHours > 0 {
+		detail += fmt.Sprintf(" Deadline %g hours: %s.", t.DeadlineHours, t.MeetsDeadline)
+	}
+	r.finding(severityMedium, "Compute for "+label+" without a priced region", detail)
 }

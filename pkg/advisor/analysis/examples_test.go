@@ -56,6 +56,14 @@ func TestBundledExamples(t *testing.T) {
 				// a specific finding instead of a price from elsewhere.
 				require.Equal(t, "high", findingWithTitle(t, cloud, "No priced region in eu for claims-lora").GetSeverity())
 				require.False(t, hasMetric(cloud, analysis.MetricMonthlyCostLow, ""))
+				// The fine-tune's compute does not depend on the region: it is
+				// still sized. LoRA over 8B: 6ND = 6 x 8.03e9 x 0.5e9 (0.25 B x 2
+				// epochs) = 2.4e19 FLOPs (4ND-6ND for adapters): about 13-19 GPU-hours on
+				// an H100 at MFU 0.35-0.45, more on slower GPUs.
+				gh := metricOf(t, cloud, "training_gpu_hours_high", "claims-lora").GetValue()
+				require.Greater(t, gh, 0.0)
+				require.Less(t, gh, 100.0)
+				require.Equal(t, "medium", findingWithTitle(t, cloud, "Compute for claims-lora without a priced region").GetSeverity())
 				require.Equal(t, 2.0, metricOf(t, out[assessment.FamilyMLOps], "mlops_maturity_level", "").GetValue())
 				require.Equal(t, "info", findingWithTitle(t, out[assessment.FamilyCompliance], "GDPR applies (declared and inferred)").GetSeverity())
 			},

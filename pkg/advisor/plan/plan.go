@@ -114,6 +114,10 @@ type TrainingResult struct {
 	// Strategy names the memory strategy (zero3, lora, qlora) and MemoryPerGPUGB its model states.
 	Strategy       string  `json:"strategy"`
 	MemoryPerGPUGB float64 `json:"memory_per_gpu_gb"`
+	// FitsPerGPU reports whether the model states fit one GPU of the candidate.
+	FitsPerGPU bool `json:"fits_per_gpu"`
+	// Unpriced is set on a candidate outside the residency: compute, time and memory hold, CostUSD is zero.
+	Unpriced bool `json:"unpriced,omitempty"`
 }
 
 // Component is a supporting piece of infrastructure (storage, vector store, load balancer, egress),

@@ -311,13 +311,11 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 	addFormula(&wp.Working, "tokens = %.4g B (training_tokens_billion, or dataset_tokens_billion x epochs)", tokens)
 	for _, o := range pool {
 		c := baseCandidate(o)
-		if o.blocked != "" {
-			c.Reason = o.blocked
-			wp.Candidates = append(wp.Candidates, c)
-			continue
-		}
 		if ok, why := supports(o.gpu, p); !ok {
 			c.Reason = why
+			if o.blocked != "" {
+				c.Reason = o.blocked
+			}
 			wp.Candidates = append(wp.Candidates, c)
 			continue
 		}
@@ -342,7 +340,7 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 		strategy := map[string]string{sizing.MethodFull: "zero3", sizing.MethodLoRA: "lora", sizing.MethodQLoRA: "qlora"}[method]
 		perGPUHour := o.inst.OnDemandHourly / float64(o.inst.GPUCount)
 		tr := &TrainingResult{GPUs: gpus, GPUHours: est.GPUHours, WallClockHours: est.WallClockHours, DeadlineHours: deadlineH,
-			CostUSD: est.Cost(perGPUHour), Strategy: strategy, MemoryPerGPUGB: est.MemoryPerGPUGB[strategy]}
+			CostUSD: est.Cost(perGPUHour), Strategy: strategy, MemoryPerGPUGB: est.MemoryPerGPUGB[strategy], FitsPerGPU: est.FitsPerGPU}
 		// A partly used last machine is billed whole: cost covers instances x GPUs per instance.
 		billed := float64(c.Instances.High*o.inst.GPUCount) / float64(gpus)
 		tr.CostUSD = tr.CostUSD.Scale(billed)
@@ -350,6 +348,13 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 			est.GPUHours, o.inst.OnDemandHourly, o.inst.GPUCount, billed, tr.CostUSD.Low, tr.CostUSD.High)
 		c.Training = tr
 		switch {
+		case o.blocked != "":
+			// Outside the residency: the compute, time and memory still hold
+			// (they do not depend on the region), the price does not.
+			c.Reason = o.blocked
+			tr.CostUSD = sizing.Range{}
+			tr.Unpriced = true
+			tr.MeetsDeadline = deadlineStatus(est.WallClockHours, deadlineH)
 		case !est.FitsPerGPU:
 			c.Reason = fmt.Sprintf("%s needs %.4g GB of model states per GPU, more than the %.4g GB of %s (activations come on top)", strategy, tr.MemoryPerGPUGB, o.gpu.MemoryGB, o.gpu.Name)
 		case deadlineH > 0 && est.WallClockHours.Low > deadlineH:
@@ -431,5 +436,21 @@ func rank(wp *WorkloadPlan, cons Constraints) {
 			wp.Recommended = i
 			return
 		}
+	}
+}
+
+// deadlineStatus is "yes" when even the pessimistic wall clock meets the
+// deadline, "maybe" when only the optimistic one does, "no" otherwise, and ""
+// without a deadline.
+func deadlineStatus(wall sizing.Range, deadlineH float64) string {
+	switch {
+	case deadlineH <= 0:
+		return ""
+	case wall.High <= deadlineH:
+		return "yes"
+	case wall.Low <= deadlineH:
+		return "maybe"
+	default:
+		return "no"
 	}
 }
