@@ -120,16 +120,18 @@ func (s *simulation) buildModel(plan cloudPlanView, odLow, odHigh float64, haveC
 			continue
 		}
 		m := w.metrics
-		// Size replicas as the planner does: the peak plus headroom (the
-		// planner's 20-30%, taken at 30% on both sides so the capacity range
-		// keeps its order), folded into the capacity so ceil(peak x growth /
-		// capacity) stays the formula, and never below the plan's replica
-		// count today (its high-availability minimum).
+		// Size replicas as the planner does, so month 0 reproduces the plan:
+		// the peak plus headroom (30% on the pessimistic side, 20% on the
+		// optimistic one) folded into the capacity, so ceil(peak x growth /
+		// capacity) stays the formula; the optimistic capacity never below
+		// the pessimistic one; never fewer replicas than the plan has today
+		// (its high-availability minimum).
+		capLow := m[MetricReplicaCapacityRPSLow] / (1 + advisorplan.HeadroomHigh)
 		sw := steppedWorkload{
 			name:    w.name,
 			peak:    m[MetricPeakRPS],
-			capLow:  m[MetricReplicaCapacityRPSLow] / (1 + advisorplan.HeadroomHigh),
-			capHigh: m[MetricReplicaCapacityRPSHigh] / (1 + advisorplan.HeadroomHigh),
+			capLow:  capLow,
+			capHigh: math.Max(capLow, m[MetricReplicaCapacityRPSHigh]/(1+advisorplan.HeadroomLow)),
 			price:   m[MetricReplicaMonthlyUSD],
 			floor:   m[MetricReplicasLow],
 		}
