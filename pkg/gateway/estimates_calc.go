@@ -577,6 +577,11 @@ func (e *estimator) trainingEstimate(req trainingRequest) (*trainingAnswer, erro
 	in := sizing.TrainingInput{Arch: arch, TokensB: ans.TokensBillion, Method: req.Method, Precision: sizing.Precision(req.Precision),
 		GPU: accelerator(hw.gpu), GPUs: ans.GPUs, LoRARank: req.LoRARank}
 	if req.MFU != nil {
+		// A stated MFU of 0 is a mistake, not "use the default": no run does
+		// useful work at zero utilisation.
+		if req.MFU.Low <= 0 || req.MFU.High <= 0 {
+			return nil, invalidEstimate([]assessment.FieldError{{Field: "mfu", Reason: "low and high must be greater than 0 (model FLOPs utilisation, within (0, 1])"}})
+		}
 		in.MFU = *req.MFU
 	}
 	est, err := sizing.EstimateTraining(in)

@@ -227,6 +227,7 @@ func TestEstimatesRejectMalformedBodies(t *testing.T) {
 		{name: "epochs without dataset", route: "training", body: `{"model":"llama-3.1-8b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":1,"epochs":2}`, field: "dataset_tokens_billion"},
 		{name: "gpu without gpus", route: "training", body: `{"model":"llama-3.1-8b","method":"lora","precision":"bf16","gpu":"h100-sxm","tokens_billion":1}`, field: "gpus"},
 		{name: "unknown method", route: "training", body: `{"model":"llama-3.1-8b","method":"dpo","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1}`, field: "method"},
+		{name: "MFU of zero", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1,"mfu":{"low":0,"high":0}}`, field: "mfu"},
 		{name: "MFU above 1", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1,"mfu":{"low":0.5,"high":2}}`, field: "mfu"},
 		{name: "FP8 on A100", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"fp8","gpu":"a100-80gb","gpus":8,"tokens_billion":1}`, field: "precision"},
 	}
