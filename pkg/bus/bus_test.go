@@ -622,3 +622,36 @@ func TestConsumerSpanContinuesTheProducersTrace(t *testing.T) {
 	}
 	require.True(t, found, "consumer span recorded")
 }
+
+// A message whose every allowed delivery ends without an outcome (the handler
+// hangs past AckWait, as a crashed process would) is dead-lettered on the
+// server's one extra delivery, without running the handler again.
+func TestDeliveriesThatNeverFinishAreDeadLettered(t *testing.T) {
+	t.Parallel()
+	b := startBus(t)
+	m := statusMessage("acme", "hang", "hang-1", 1)
+	require.NoError(t, b.Publish(context.Background(), m))
+
+	var calls atomic.Int32
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	stop := runConsume(t, b, bus.ConsumerSpec{
+		Stream: bus.StreamEvents, Durable: "hangs", AckWait: 300 * time.Millisecond,
+		MaxDeliver: 2, BackOff: []time.Duration{300 * time.Millisecond}, Concurrency: 4,
+	}, 0, func(ctx context.Context, _ *bus.Event) error {
+		calls.Add(1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	require.Eventually(t, func() bool {
+		return subjectCount(t, b, bus.StreamDeadLetter, bus.SubjectDeadLetter(bus.StreamEvents, "hangs")) == 1
+	}, 10*time.Second, 50*time.Millisecond, "dead-lettered after the allowed deliveries")
+	dl, _ := lastDeadLetter(t, b, bus.StreamEvents, "hangs")
+	require.Contains(t, dl.GetReason(), "no delivery finished")
+	require.EqualValues(t, 3, dl.GetDeliveries())
+	require.EqualValues(t, 2, calls.Load(), "the extra delivery does not run the handler")
+	require.NoError(t, stop())
+}

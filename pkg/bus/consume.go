@@ -107,13 +107,22 @@ func (s ConsumerSpec) consumerConfig() jetstream.ConsumerConfig {
 	for i := range n {
 		serverBackOff[i] = max(s.AckWait, s.BackOff[i])
 	}
+	// The server may deliver once more than the runner allows: when the last
+	// allowed delivery never reports back (the process died, the handler
+	// overran AckWait), that extra delivery reaches the runner, which
+	// dead-letters it unhandled. Without it the server would stop silently
+	// and the message would leave no record.
+	serverMax := s.MaxDeliver
+	if serverMax > 0 {
+		serverMax++
+	}
 	return jetstream.ConsumerConfig{
 		Durable:        s.Durable,
 		FilterSubjects: s.FilterSubjects,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        s.AckWait,
-		MaxDeliver:     s.MaxDeliver,
+		MaxDeliver:     serverMax,
 		BackOff:        serverBackOff,
 		MaxAckPending:  s.MaxAckPending,
 	}
@@ -282,6 +291,19 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 	defer span.End()
 	log := r.log.With("id", ev.ID, "subject", ev.Subject, "stream_seq", ev.StreamSeq, "deliveries", ev.Deliveries)
 
+	obs := r.b.observer()
+	if r.spec.MaxDeliver > 0 && ev.Deliveries > uint64(r.spec.MaxDeliver) {
+		// The server's extra delivery (see consumerConfig): every allowed
+		// delivery ended without an outcome, so record it instead of trying again.
+		opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+		defer cancel()
+		reason := fmt.Sprintf("max deliveries (%d) exceeded: no delivery finished (handler crashed, hung or overran AckWait)", r.spec.MaxDeliver)
+		span.SetStatus(codes.Error, reason)
+		r.deadLetter(opCtx, msg, ev, reason, log)
+		obs.Handled(r.spec.Durable, "deadletter", 0)
+		return
+	}
+
 	start := time.Now()
 	herr := r.call(ctx, ev, log)
 	if herr != nil {
@@ -289,7 +311,6 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 		span.SetStatus(codes.Error, reasonOf(herr))
 	}
 	took := time.Since(start)
-	obs := r.b.observer()
 	if r.abandoned.Load() {
 		log.Warn("handler finished after the drain timeout; message left for redelivery", "err", herr)
 		obs.Handled(r.spec.Durable, "abandoned", took)
