@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -55,6 +56,14 @@ func SubjectStatus(tenant, assessmentID string) string {
 // SubjectCompleted carries the AssessmentCompleted CloudEvent.
 func SubjectCompleted(tenant, assessmentID string) string {
 	return "im.assessment.completed." + tenant + "." + assessmentID
+}
+
+// SubjectHasTenant reports whether subject (one of those above, whose fourth
+// token is the tenant) carries tenant. Subscribers may be limited by subject,
+// so a consumer refuses a payload naming another tenant than its subject.
+func SubjectHasTenant(subject, tenant string) bool {
+	parts := strings.Split(subject, ".")
+	return len(parts) >= 4 && parts[0] == "im" && tenant != "" && parts[3] == tenant
 }
 
 // ErrPermanent marks a handler error that retrying cannot fix: the runner

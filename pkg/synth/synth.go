@@ -137,6 +137,8 @@ func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) error {
 		return bus.Permanent(errors.New("metadata.tenant_id and metadata.assessment_id are required"))
 	case tenant != e.Tenant:
 		return bus.Permanent(fmt.Errorf("metadata.tenant_id %q does not match the event's tenant %q", tenant, e.Tenant))
+	case !bus.SubjectHasTenant(e.Subject, tenant):
+		return bus.Permanent(fmt.Errorf("metadata.tenant_id %q does not match the subject %q", tenant, e.Subject))
 	case !ok:
 		return bus.Permanent(fmt.Errorf("family %q is unknown", res.GetFamily()))
 	}

@@ -215,6 +215,8 @@ func (w *Worker) decode(e *bus.Event) (*inframindv1.Metadata, *inframindv1.Asses
 		return nil, nil, nil, bus.Permanent(errors.New("metadata.assessment_id and metadata.tenant_id are required"))
 	case meta.GetTenantId() != e.Tenant:
 		return nil, nil, nil, bus.Permanent(fmt.Errorf("metadata.tenant_id %q does not match the event's tenant %q", meta.GetTenantId(), e.Tenant))
+	case !bus.SubjectHasTenant(e.Subject, meta.GetTenantId()):
+		return nil, nil, nil, bus.Permanent(fmt.Errorf("metadata.tenant_id %q does not match the subject %q", meta.GetTenantId(), e.Subject))
 	case req == nil:
 		return nil, nil, nil, bus.Permanent(errors.New("request is missing"))
 	}

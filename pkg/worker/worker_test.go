@@ -128,14 +128,19 @@ func TestBadInputsAreDeadLetteredWithTheReason(t *testing.T) {
 	tests := []struct {
 		name   string
 		tenant string
-		data   any
-		reason string
+		// subject is the tenant of the subject when it differs from the ce-tenant header.
+		subject string
+		data    any
+		reason  string
 	}{
 		{name: "undecodable", tenant: "acme", data: []byte(`{"metadata": 42`), reason: "undecodable"},
 		{name: "unknown field", tenant: "acme", data: []byte(`{"surprise": true}`), reason: "surprise"},
 		{name: "tenant mismatch", tenant: "acme", data: &inframindv1.RequestAssessment{
 			Metadata: &inframindv1.Metadata{EventId: "x", TenantId: "globex", AssessmentId: "x"}, Request: request(),
 		}, reason: "does not match"},
+		{name: "subject of another tenant", tenant: "globex", subject: "acme", data: &inframindv1.RequestAssessment{
+			Metadata: &inframindv1.Metadata{EventId: "z", TenantId: "globex", AssessmentId: "z"}, Request: request(),
+		}, reason: "does not match the subject"},
 		{name: "no request", tenant: "acme", data: &inframindv1.RequestAssessment{
 			Metadata: &inframindv1.Metadata{EventId: "y", TenantId: "acme", AssessmentId: "y"},
 		}, reason: "request is missing"},
@@ -145,12 +150,19 @@ func TestBadInputsAreDeadLetteredWithTheReason(t *testing.T) {
 			t.Parallel()
 			b := startBus(t)
 			runWorker(t, b, assessment.FamilyMLOps)
-			publishRequest(t, b, "bad-"+tt.name, tt.tenant, tt.data)
+			subject := tt.tenant
+			if tt.subject != "" {
+				subject = tt.subject
+			}
+			require.NoError(t, b.Publish(context.Background(), bus.Message{
+				ID: "bad-" + tt.name, Type: bus.TypeAssessmentRequested, Source: "/test", Subject: bus.SubjectRequested(subject),
+				Tenant: tt.tenant, CESubject: "bad", Time: time.Now(), Data: tt.data,
+			}))
 			var dl inframindv1.DeadLetter
 			msg := next(t, b, bus.StreamDeadLetter, bus.SubjectDeadLetter(bus.StreamAssessments, worker.DurableName(assessment.FamilyMLOps)))
 			require.NoError(t, protojson.Unmarshal(msg.Data(), &dl))
 			require.Contains(t, dl.GetReason(), tt.reason)
-			require.Equal(t, bus.SubjectRequested(tt.tenant), dl.GetSubject())
+			require.Equal(t, bus.SubjectRequested(subject), dl.GetSubject())
 		})
 	}
 }
