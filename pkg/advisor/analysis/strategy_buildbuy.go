@@ -104,10 +104,11 @@ func buildVsBuy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, plan c
 	}
 	n := len(cat.HostedAPIs)
 	verdict := "depends on the model tier you need"
+	// A strict majority decides; an even split is left to the model tier.
 	switch {
-	case 2*len(build) >= n:
+	case 2*len(build) > n:
 		verdict = "build (self-host)"
-	case 2*len(buy) >= n:
+	case 2*len(buy) > n:
 		verdict = "buy (hosted API)"
 	}
 	var reasons []string
@@ -129,7 +130,7 @@ func buildVsBuy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, plan c
 		reasons = append(reasons, "the team has no ML or ops engineers to run self-hosted serving")
 	}
 	findings = append(findings, finding(severityInfo, "Build vs buy: "+verdict,
-		"Rule: build when self-hosting is cheaper than at least half the catalogued APIs even on its high estimate, buy when it is dearer than at least half on its low estimate, otherwise it depends on the tier. "+
+		"Rule: build when self-hosting is cheaper than more than half the catalogued APIs even on its high estimate, buy when it is dearer than more than half on its low estimate, otherwise (an even split included) it depends on the tier. "+
 			strings.Join(reasons, "; ")+". The catalogue ranks no model quality: compare against the tier whose quality you need."))
 	return metrics, findings, verdict
 }
