@@ -171,8 +171,8 @@ func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) error {
 	}
 	if status := assessment.Status(a.Status); status.Terminal() {
 		// A late result (after the deadline closed the assessment) is kept
-		// and shown as late; completing again is idempotent and covers a
-		// crash between closing and publishing.
+		// in the results collection; completing again is idempotent and
+		// covers a crash between closing and writing or publishing.
 		return s.complete(ctx, a, results)
 	}
 
@@ -260,6 +260,17 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 // outcome. Both are idempotent, so it runs again on every redelivery: a crash
 // between closing and publishing loses nothing.
 func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
+	// A written report is final: readers and the gateway's cache hold it,
+	// and a result arriving after the close is kept in the results
+	// collection instead. Only a close whose report was never written (a
+	// crash in between) writes it here.
+	_, err := s.store.Reports.Get(ctx, a.TenantID, a.ID)
+	switch {
+	case err == nil:
+		return s.announce(ctx, a, results)
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("read report of %s: %w", a.ID, err)
+	}
 	body, err := marshalReport(buildReport(a, results, s.now()))
 	if err != nil {
 		return bus.Permanent(err)
@@ -274,6 +285,11 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 	}); err != nil {
 		return fmt.Errorf("store report of %s: %w", a.ID, err)
 	}
+	return s.announce(ctx, a, results)
+}
+
+// announce publishes a closed assessment's progress and outcome, once.
+func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
 	// Once the completed event is in the stream the outcome is published and
 	// every family's progress event precedes it; publishing again after the
 	// dedup window would duplicate them.

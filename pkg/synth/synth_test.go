@@ -186,25 +186,24 @@ func TestLateResultIsKeptButDoesNotReopen(t *testing.T) {
 	_, err := e.synth.Sweep(ctx)
 	require.NoError(t, err)
 	waitStatus(t, e.store, "acme", "late", assessment.StatusFailed)
+	before, err := e.store.Reports.Get(ctx, "acme", "late")
+	require.NoError(t, err)
 
 	e.publishResult(t, "acme", "late", assessment.FamilyCloud, "late-cloud")
 	require.Eventually(t, func() bool {
-		rep, err := e.store.Reports.Get(ctx, "acme", "late")
-		if err != nil {
-			return false
-		}
-		var body synth.Report
-		require.NoError(t, json.Unmarshal([]byte(rep.Body), &body))
-		for _, f := range body.Families {
-			if f.Family == "cloud" {
-				return f.Status == "late"
-			}
-		}
-		return false
-	}, 10*time.Second, 50*time.Millisecond)
+		rows, err := e.store.Results.List(ctx, "acme", "late")
+		return err == nil && len(rows) == 1
+	}, 10*time.Second, 50*time.Millisecond, "the late result is stored")
+
+	// The written report is final (readers and caches hold it) and the
+	// assessment stays closed.
+	after, err := e.store.Reports.Get(ctx, "acme", "late")
+	require.NoError(t, err)
+	require.Equal(t, before.Body, after.Body)
 	a, err := e.store.Assessments.Get(ctx, "acme", "late")
 	require.NoError(t, err)
 	require.Equal(t, "failed", a.Status)
+	require.EqualValues(t, 1, e.subjectCounts(t)[bus.SubjectCompleted("acme", "late")])
 }
 
 func TestSweepRacingTheLastResultClosesOnce(t *testing.T) {
