@@ -145,7 +145,89 @@ func decodeDocument(doc []byte) ([]byte, any, *ValidationError) {
 	if err != nil {
 		return nil, nil, invalid("", "not valid JSON: "+jsonSyntaxReason(trimmed, err))
 	}
+	if field, dup := duplicateKey(jsonDoc); dup {
+		// Decoders keep the last of two equal keys silently; which one the
+		// user meant cannot be known, so neither is taken.
+		return nil, nil, invalid(field, "is given more than once")
+	}
 	return jsonDoc, instance, nil
+}
+
+// duplicateKey finds the first object key that appears twice in the same
+// object of a valid JSON document and returns its field path.
+func duplicateKey(doc []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	type frame struct {
+		path  string
+		keys  map[string]bool // nil for arrays
+		index int
+		key   string // the key whose value comes next, in an object
+	}
+	var stack []*frame
+	child := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if f.keys == nil {
+			p := fmt.Sprintf("%s[%d]", f.path, f.index)
+			f.index++
+			return p
+		}
+		if f.path == "" {
+			return f.key
+		}
+		return f.path + "." + f.key
+	}
+	expectKey := func() bool {
+		if len(stack) == 0 {
+			return false
+		}
+		f := stack[len(stack)-1]
+		return f.keys != nil && f.key == ""
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false // io.EOF: the document was already checked to be valid JSON
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, &frame{path: child(), keys: map[string]bool{}})
+			case '[':
+				stack = append(stack, &frame{path: child()})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+					stack[len(stack)-1].key = ""
+				}
+			}
+		case string:
+			if expectKey() {
+				f := stack[len(stack)-1]
+				if f.keys[t] {
+					if f.path == "" {
+						return t, true
+					}
+					return f.path + "." + t, true
+				}
+				f.keys[t] = true
+				f.key = t
+				continue
+			}
+			child()
+			if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+				stack[len(stack)-1].key = ""
+			}
+		default:
+			child()
+			if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+				stack[len(stack)-1].key = ""
+			}
+		}
+	}
 }
 
 // jsonSyntaxReason turns a decoder error into "line N, column M: ..." so the
