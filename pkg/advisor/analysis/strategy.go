@@ -43,7 +43,7 @@ func analyzeStrategy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, c
 	if err != nil {
 		return Outcome{}, err
 	}
-	scope, err := providerScope(b)
+	scope, err := catalogueProviderScope(cat, b)
 	if err != nil {
 		return Outcome{}, err
 	}
