@@ -42,6 +42,9 @@ const (
 	CollReports     = "reports"
 	// CollFinishes holds one claim per finished assessment; see Assessments.Finish.
 	CollFinishes = "assessment_finishes"
+	// CollWebhooks holds tenants' webhook subscriptions; CollDeliveries their delivery log.
+	CollWebhooks   = "webhooks"
+	CollDeliveries = "webhook_deliveries"
 )
 
 // DefaultAppName is sent to the server (it shows in server logs and
@@ -59,6 +62,7 @@ type Store struct {
 	Assessments *Assessments
 	Results     *Results
 	Reports     *Reports
+	Webhooks    *Webhooks
 
 	client *mongo.Client
 	db     *mongo.Database
@@ -83,6 +87,7 @@ func Connect(ctx context.Context, uri, database string) (*Store, error) {
 		Assessments: &Assessments{coll: db.Collection(CollAssessments), finishes: db.Collection(CollFinishes)},
 		Results:     &Results{coll: db.Collection(CollResults)},
 		Reports:     &Reports{coll: db.Collection(CollReports)},
+		Webhooks:    &Webhooks{coll: db.Collection(CollWebhooks), deliveries: db.Collection(CollDeliveries)},
 		client:      client,
 		db:          db,
 	}
@@ -120,6 +125,14 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{CollReports, []mongo.IndexModel{{
 			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "assessment_id", Value: 1}},
 			Options: options.Index().SetName("tenant_assessment").SetUnique(true),
+		}}},
+		{CollWebhooks, []mongo.IndexModel{{
+			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "created_at", Value: 1}},
+			Options: options.Index().SetName("tenant_created"),
+		}}},
+		{CollDeliveries, []mongo.IndexModel{{
+			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "webhook_id", Value: 1}, {Key: "created_at", Value: -1}},
+			Options: options.Index().SetName("tenant_webhook_created"),
 		}}},
 	}
 	// One createIndexes command per index: FerretDB v1.24.2 panics (and drops
