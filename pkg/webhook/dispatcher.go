@@ -1,0 +1,361 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// Stream, subjects and durable consumers of the dispatcher. Never rename:
+// retained deliveries and consumer positions are bound to them.
+const (
+	// StreamWebhooks holds one message per (event, endpoint) still to deliver.
+	StreamWebhooks = "WEBHOOKS"
+	// DurableFanOut reads EVENTS and fans each event out to its endpoints.
+	DurableFanOut = "webhooks"
+	// DurableDelivery posts each fanned-out message to its endpoint.
+	DurableDelivery = "webhook-delivery"
+	// TypeDelivery is the ce-type of a fanned-out delivery message.
+	TypeDelivery = "dev.inframind.webhook.delivery.v1"
+	source       = "/services/synthesizer/webhooks"
+)
+
+// Event types a webhook subscribes to (the API's event_types).
+const (
+	EventAssessmentCompleted = "assessment.completed"
+	EventAssessmentStatus    = "assessment.status"
+)
+
+// EventTypes lists the event types a webhook may subscribe to.
+func EventTypes() []string {
+	return []string{EventAssessmentCompleted, EventAssessmentStatus}
+}
+
+// EventTypeOf maps a CloudEvents type to the webhook event type ("" if none).
+func EventTypeOf(ceType string) string {
+	switch ceType {
+	case bus.TypeAssessmentCompleted:
+		return EventAssessmentCompleted
+	case bus.TypeStatusChanged:
+		return EventAssessmentStatus
+	}
+	return ""
+}
+
+// SubjectDelivery is where the deliveries of tenant's events wait.
+func SubjectDelivery(tenant string) string { return "im.webhook.delivery." + tenant }
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultTimeout     = 10 * time.Second
+	DefaultMaxAttempts = 6
+	DefaultMaxAge      = 7 * 24 * time.Hour
+)
+
+// DefaultBackOff is the pause after each failed attempt: a quick retry for a
+// blip, then hours for an endpoint that is down (about 3h in all).
+func DefaultBackOff() []time.Duration {
+	return []time.Duration{10 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour}
+}
+
+// Config tunes the dispatcher.
+type Config struct {
+	Policy Policy
+	// Timeout bounds one attempt, redirects included (default 10s).
+	Timeout time.Duration
+	// BackOff is the pause after attempt n failed (entry n-1, the last repeating).
+	BackOff []time.Duration
+	// MaxAttempts per (event, endpoint); the last failure is dead-lettered (default 6).
+	MaxAttempts  int
+	Concurrency  int
+	DrainTimeout time.Duration
+	// Replicas and MaxAge of the WEBHOOKS stream (default 1 and 7 days).
+	Replicas int
+	MaxAge   time.Duration
+}
+
+// Dispatcher delivers events to webhooks.
+type Dispatcher struct {
+	bus    *bus.Bus
+	hooks  *store.Webhooks
+	log    *slog.Logger
+	cfg    Config
+	client *http.Client
+	now    func() time.Time
+}
+
+// New validates the dependencies and applies defaults.
+func New(b *bus.Bus, hooks *store.Webhooks, log *slog.Logger, cfg Config) (*Dispatcher, error) {
+	if b == nil || hooks == nil {
+		return nil, errors.New("webhook: bus and webhook store are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if len(cfg.BackOff) == 0 {
+		cfg.BackOff = DefaultBackOff()
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = cfg.Timeout + 5*time.Second
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	return &Dispatcher{
+		bus: b, hooks: hooks, log: log.With("component", "webhooks"), cfg: cfg,
+		client: cfg.Policy.Client(cfg.Timeout), now: time.Now,
+	}, nil
+}
+
+// StreamConfig is the WEBHOOKS stream Run declares.
+func (d *Dispatcher) StreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:       StreamWebhooks,
+		Subjects:   []string{"im.webhook.delivery.>"},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		Discard:    jetstream.DiscardOld,
+		MaxAge:     d.cfg.MaxAge,
+		Duplicates: min(bus.DefaultDuplicateWindow, d.cfg.MaxAge),
+		Replicas:   d.cfg.Replicas,
+	}
+}
+
+// Run declares the WEBHOOKS stream and runs the fan-out and delivery
+// consumers until ctx is cancelled.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if _, err := d.bus.JS.CreateOrUpdateStream(ctx, d.StreamConfig()); err != nil {
+		return fmt.Errorf("webhook: declare stream %s: %w", StreamWebhooks, err)
+	}
+	// An attempt may take the whole timeout; the ack deadline leaves room
+	// for recording it.
+	ackWait := d.cfg.Timeout + 30*time.Second
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return d.bus.Consume(ctx, bus.ConsumerSpec{
+			Stream:         bus.StreamEvents,
+			Durable:        DurableFanOut,
+			FilterSubjects: []string{"im.assessment.completed.>", "im.assessment.status.>"},
+			AckWait:        30 * time.Second,
+			MaxDeliver:     bus.DefaultMaxDeliver,
+			BackOff:        bus.DefaultBackOff(),
+			Concurrency:    d.cfg.Concurrency,
+		}, d.cfg.DrainTimeout, d.FanOut)
+	})
+	g.Go(func() error {
+		return d.bus.Consume(ctx, bus.ConsumerSpec{
+			Stream:         StreamWebhooks,
+			Durable:        DurableDelivery,
+			FilterSubjects: []string{"im.webhook.delivery.>"},
+			AckWait:        ackWait,
+			MaxDeliver:     d.cfg.MaxAttempts,
+			BackOff:        d.cfg.BackOff,
+			Concurrency:    d.cfg.Concurrency,
+		}, d.cfg.DrainTimeout, d.Deliver)
+	})
+	return g.Wait()
+}
+
+// cloudEvent is a CloudEvent in structured JSON mode (CloudEvents JSON event
+// format 1.0), the body every delivery posts.
+type cloudEvent struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Subject         string          `json:"subject,omitempty"`
+	Time            string          `json:"time,omitempty"`
+	Tenant          string          `json:"tenant"`
+	DataContentType string          `json:"datacontenttype"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// task is one fanned-out delivery: the endpoint and the exact body, built
+// once so every retry sends the same bytes.
+type task struct {
+	WebhookID string          `json:"webhook_id"`
+	EventID   string          `json:"event_id"`
+	EventType string          `json:"event_type"`
+	Body      json.RawMessage `json:"body"`
+}
+
+// FanOut handles one EVENTS message: it publishes one delivery message per
+// subscribed endpoint of the event's tenant, with a deterministic id, so a
+// redelivered event fans out to the same messages.
+func (d *Dispatcher) FanOut(ctx context.Context, e *bus.Event) error {
+	typ := EventTypeOf(e.Type)
+	if typ == "" {
+		return nil
+	}
+	if !bus.SubjectHasTenant(e.Subject, e.Tenant) {
+		return bus.Permanent(fmt.Errorf("event %s: tenant %q is not its subject's (%s)", e.ID, e.Tenant, e.Subject))
+	}
+	if !json.Valid(e.Data) {
+		return bus.Undecodable(fmt.Errorf("event %s: data is not JSON", e.ID))
+	}
+	hooks, err := d.hooks.List(ctx, e.Tenant)
+	if err != nil {
+		return fmt.Errorf("list webhooks of %s: %w", e.Tenant, err)
+	}
+	body, err := json.Marshal(cloudEvent{
+		SpecVersion: bus.SpecVersion, ID: e.ID, Source: e.Source, Type: e.Type, Subject: e.CESubject,
+		Time: e.Headers.Get(bus.HeaderTime), Tenant: e.Tenant, DataContentType: bus.ContentTypeJSON, Data: e.Data,
+	})
+	if err != nil {
+		return bus.Permanent(fmt.Errorf("encode event %s: %w", e.ID, err))
+	}
+	for _, h := range hooks {
+		// An endpoint registered after the event was produced did not ask
+		// for it (this matters when the consumer is first created and reads
+		// the retained history).
+		if !h.Subscribes(typ) || (!e.Time.IsZero() && e.Time.Before(h.CreatedAt)) {
+			continue
+		}
+		t, err := json.Marshal(task{WebhookID: h.ID, EventID: e.ID, EventType: typ, Body: body})
+		if err != nil {
+			return bus.Permanent(fmt.Errorf("encode delivery of %s: %w", e.ID, err))
+		}
+		err = d.bus.Publish(ctx, bus.Message{
+			ID:      "webhook." + store.DeliveryID(e.Tenant, h.ID, e.ID),
+			Type:    TypeDelivery,
+			Source:  source,
+			Subject: SubjectDelivery(e.Tenant),
+			Tenant:  e.Tenant,
+			// The CloudEvents subject of a delivery is the event it carries.
+			CESubject: e.ID,
+			Data:      t,
+		})
+		if err != nil {
+			return fmt.Errorf("fan out %s to webhook %s: %w", e.ID, h.ID, err)
+		}
+	}
+	return nil
+}
+
+// Deliver handles one delivery message: it posts the event to its endpoint
+// and records the attempt. A delivery already recorded as succeeded is not
+// sent again; a failure returns an error so the message is retried after the
+// backoff, and the last allowed failure is dead-lettered by the bus.
+func (d *Dispatcher) Deliver(ctx context.Context, e *bus.Event) error {
+	if !bus.SubjectHasTenant(e.Subject, e.Tenant) {
+		return bus.Permanent(fmt.Errorf("delivery %s: tenant %q is not its subject's (%s)", e.ID, e.Tenant, e.Subject))
+	}
+	var t task
+	if err := e.Decode(&t); err != nil {
+		return err
+	}
+	if t.WebhookID == "" || t.EventID == "" || len(t.Body) == 0 {
+		return bus.Undecodable(fmt.Errorf("delivery %s lacks webhook, event or body", e.ID))
+	}
+	tenant := e.Tenant
+	id := store.DeliveryID(tenant, t.WebhookID, t.EventID)
+	rec, err := d.hooks.GetDelivery(ctx, tenant, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		rec = store.Delivery{ID: id, TenantID: tenant, WebhookID: t.WebhookID, EventID: t.EventID, EventType: t.EventType}
+	case err != nil:
+		return fmt.Errorf("load delivery %s: %w", id, err)
+	}
+	if rec.Status == store.DeliverySucceeded || rec.Status == store.DeliveryFailed {
+		return nil // settled by an earlier delivery of this message
+	}
+	hook, err := d.hooks.Get(ctx, tenant, t.WebhookID)
+	if errors.Is(err, store.ErrNotFound) {
+		d.log.InfoContext(ctx, "webhook deleted; delivery dropped", "tenant", tenant, "webhook_id", t.WebhookID, "event_id", t.EventID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load webhook %s: %w", t.WebhookID, err)
+	}
+
+	now := d.now()
+	status, sendErr := d.post(ctx, hook, id, now, t.Body)
+	att := store.DeliveryAttempt{Attempt: len(rec.Attempts) + 1, At: now.UTC().Truncate(time.Millisecond), StatusCode: status}
+	last := e.Deliveries >= uint64(d.cfg.MaxAttempts) //nolint:gosec // MaxAttempts is positive
+	switch {
+	case sendErr == nil:
+		rec.Status = store.DeliverySucceeded
+	case last:
+		att.Error = sendErr.Error()
+		rec.Status = store.DeliveryFailed
+	default:
+		att.Error = sendErr.Error()
+		att.NextRetry = now.Add(d.backOff(e.Deliveries)).UTC().Truncate(time.Millisecond)
+		rec.Status = store.DeliveryPending
+	}
+	rec.Attempts = append(rec.Attempts, att)
+	// Recorded before the message is acked: a redelivery after a crash
+	// finds the success and does not post again.
+	if err := d.hooks.SaveDelivery(ctx, rec); err != nil {
+		return fmt.Errorf("record delivery %s attempt %d: %w", id, att.Attempt, err)
+	}
+	if sendErr != nil {
+		d.log.WarnContext(ctx, "webhook delivery failed", "tenant", tenant, "webhook_id", hook.ID,
+			"event_id", t.EventID, "attempt", att.Attempt, "error", sendErr)
+		return fmt.Errorf("deliver %s to webhook %s: %w", t.EventID, hook.ID, sendErr)
+	}
+	return nil
+}
+
+// backOff is the pause after delivery n failed; it matches the bus's nak delay.
+func (d *Dispatcher) backOff(n uint64) time.Duration {
+	i := int(min(n, uint64(len(d.cfg.BackOff)))) - 1 //nolint:gosec // bounded by len
+	return d.cfg.BackOff[max(i, 0)]
+}
+
+// maxResponseRead bounds how much of an answer is read (to reuse the connection).
+const maxResponseRead = 64 << 10
+
+// post sends body to hook, signed at now. It returns the status code, and an
+// error for anything but a 2xx answer.
+func (d *Dispatcher) post(ctx context.Context, hook store.Webhook, deliveryID string, now time.Time, body []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("build request: %w", err)
+	}
+	ts := now.Unix()
+	req.Header.Set("Content-Type", ContentType)
+	req.Header.Set("User-Agent", "infra-mind-webhooks/1")
+	// Webhook-Id is the delivery id, equal on every retry, so a receiver
+	// can discard a delivery it already processed.
+	req.Header.Set(HeaderID, deliveryID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderSignature, Sign(hook.Secret, ts, body))
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("post: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("endpoint answered HTTP %d", resp.StatusCode)
+	}
+	return resp.StatusCode, nil
+}
