@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -45,6 +46,8 @@ const (
 	// CollWebhooks holds tenants' webhook subscriptions; CollDeliveries their delivery log.
 	CollWebhooks   = "webhooks"
 	CollDeliveries = "webhook_deliveries"
+	// CollRecommendations holds one document per assessment with its whole ranked list.
+	CollRecommendations = "recommendations"
 )
 
 // DefaultAppName is sent to the server (it shows in server logs and
@@ -63,13 +66,24 @@ type Store struct {
 	Results     *Results
 	Reports     *Reports
 	Webhooks    *Webhooks
+	// Recommendations holds each assessment's ranked list.
+	Recommendations *RecommendationsRepo
 
 	client *mongo.Client
 	db     *mongo.Database
 }
 
+// Option adjusts the driver's client options before Connect dials.
+type Option func(*options.ClientOptions)
+
+// WithCommandMonitor observes every command the store sends (tests count
+// round trips with it).
+func WithCommandMonitor(m *event.CommandMonitor) Option {
+	return func(o *options.ClientOptions) { o.SetMonitor(m) }
+}
+
 // Connect dials uri, selects database, and creates indexes idempotently.
-func Connect(ctx context.Context, uri, database string) (*Store, error) {
+func Connect(ctx context.Context, uri, database string, extra ...Option) (*Store, error) {
 	if database == "" {
 		return nil, fmt.Errorf("store: connect: %w: database name is required", ErrInvalid)
 	}
@@ -77,19 +91,23 @@ func Connect(ctx context.Context, uri, database string) (*Store, error) {
 	if opts.AppName == nil {
 		opts.SetAppName(DefaultAppName)
 	}
+	for _, o := range extra {
+		o(opts)
+	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	db := client.Database(database)
 	s := &Store{
-		Tenants:     &Tenants{coll: db.Collection(CollTenants)},
-		Assessments: &Assessments{coll: db.Collection(CollAssessments), finishes: db.Collection(CollFinishes)},
-		Results:     &Results{coll: db.Collection(CollResults)},
-		Reports:     &Reports{coll: db.Collection(CollReports)},
-		Webhooks:    &Webhooks{coll: db.Collection(CollWebhooks), deliveries: db.Collection(CollDeliveries)},
-		client:      client,
-		db:          db,
+		Tenants:         &Tenants{coll: db.Collection(CollTenants)},
+		Assessments:     &Assessments{coll: db.Collection(CollAssessments), finishes: db.Collection(CollFinishes)},
+		Results:         &Results{coll: db.Collection(CollResults)},
+		Reports:         &Reports{coll: db.Collection(CollReports)},
+		Webhooks:        &Webhooks{coll: db.Collection(CollWebhooks), deliveries: db.Collection(CollDeliveries)},
+		Recommendations: &RecommendationsRepo{coll: db.Collection(CollRecommendations)},
+		client:          client,
+		db:              db,
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))

@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/recommend"
+)
+
+// Recommendations is an assessment's whole ranked list, kept in one document
+// so the gateway serves any page of it from a single read by key, however long
+// the list is. _id = RecommendationsID(tenant, assessment).
+type Recommendations struct {
+	ID           string        `bson:"_id" json:"id"`
+	TenantID     string        `bson:"tenant_id" json:"tenant_id"`
+	AssessmentID string        `bson:"assessment_id" json:"assessment_id"`
+	Status       string        `bson:"status" json:"status"`
+	Set          recommend.Set `bson:"set" json:"set"`
+	CreatedAt    time.Time     `bson:"created_at" json:"created_at"`
+}
+
+// RecommendationsID is the _id of an assessment's recommendations:
+// assessment.DeterministicID(tenant, assessmentID, "recommendations"), so it is
+// tenant-scoped by construction (docs/adr/0005) and differs from ReportID.
+func RecommendationsID(tenant, assessmentID string) string {
+	return assessment.DeterministicID(tenant, assessmentID, "recommendations")
+}
+
+// RecommendationsRepo stores one recommendations document per assessment.
+type RecommendationsRepo struct {
+	coll *mongo.Collection
+}
+
+// Upsert stores the recommendations of an assessment (idempotent: the same
+// set under the same key). An empty ID is filled with RecommendationsID; any
+// other ID is refused (ErrInvalid), since Get reads by that id.
+func (r *RecommendationsRepo) Upsert(ctx context.Context, rec Recommendations) error {
+	if err := required("upsert recommendations", "tenant", rec.TenantID, "assessment id", rec.AssessmentID); err != nil {
+		return err
+	}
+	want := RecommendationsID(rec.TenantID, rec.AssessmentID)
+	if rec.ID == "" {
+		rec.ID = want
+	}
+	if rec.ID != want {
+		return fmt.Errorf("store: upsert recommendations: %w: id %q is not RecommendationsID(tenant, assessment)", ErrInvalid, rec.ID)
+	}
+	rec.CreatedAt = orNow(rec.CreatedAt)
+	if err := replaceUpsert(ctx, r.coll, byKey(rec.ID), rec); err != nil {
+		return wrap("upsert recommendations of "+rec.AssessmentID, err)
+	}
+	return nil
+}
+
+// Get returns the recommendations of one assessment of tenant, read by key
+// alone (one round trip); ErrNotFound when none are written yet or the
+// assessment is another tenant's.
+func (r *RecommendationsRepo) Get(ctx context.Context, tenant, assessmentID string) (Recommendations, error) {
+	if err := required("get recommendations", "tenant", tenant, "assessment id", assessmentID); err != nil {
+		return Recommendations{}, err
+	}
+	var rec Recommendations
+	if err := findByKey(ctx, r.coll, tenant, RecommendationsID(tenant, assessmentID), &rec, func() string { return rec.TenantID }); err != nil {
+		return Recommendations{}, wrap("get recommendations of "+assessmentID, err)
+	}
+	return rec, nil
+}
