@@ -410,8 +410,15 @@ type AssessmentCompleted struct {
 	Reason            string   `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Catalogue versions the families' results used (normally one).
 	CatalogVersions []string `protobuf:"bytes,7,rep,name=catalog_versions,json=catalogVersions,proto3" json:"catalog_versions,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Whole plan's on-demand monthly cost in USD as the cloud family computed it
+	// (monthly_cost_usd_low/high); absent when the plan could not be priced.
+	MonthlyCost *MonthlyCostRange `protobuf:"bytes,8,opt,name=monthly_cost,json=monthlyCost,proto3" json:"monthly_cost,omitempty"`
+	// The three most urgent recommendations, in rank order.
+	TopRecommendations []*RecommendationSummary `protobuf:"bytes,9,rep,name=top_recommendations,json=topRecommendations,proto3" json:"top_recommendations,omitempty"`
+	// Where to read the outcome.
+	Links         *CompletedLinks `protobuf:"bytes,10,opt,name=links,proto3" json:"links,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AssessmentCompleted) Reset() {
@@ -493,6 +500,212 @@ func (x *AssessmentCompleted) GetCatalogVersions() []string {
 	return nil
 }
 
+func (x *AssessmentCompleted) GetMonthlyCost() *MonthlyCostRange {
+	if x != nil {
+		return x.MonthlyCost
+	}
+	return nil
+}
+
+func (x *AssessmentCompleted) GetTopRecommendations() []*RecommendationSummary {
+	if x != nil {
+		return x.TopRecommendations
+	}
+	return nil
+}
+
+func (x *AssessmentCompleted) GetLinks() *CompletedLinks {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+// MonthlyCostRange is a monthly cost in USD as a low/high range.
+type MonthlyCostRange struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	LowUsd  float64                `protobuf:"fixed64,1,opt,name=low_usd,json=lowUsd,proto3" json:"low_usd,omitempty"`
+	HighUsd float64                `protobuf:"fixed64,2,opt,name=high_usd,json=highUsd,proto3" json:"high_usd,omitempty"`
+	// How it was obtained (metric names and the family that computed them).
+	Basis         string `protobuf:"bytes,3,opt,name=basis,proto3" json:"basis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MonthlyCostRange) Reset() {
+	*x = MonthlyCostRange{}
+	mi := &file_inframind_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MonthlyCostRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MonthlyCostRange) ProtoMessage() {}
+
+func (x *MonthlyCostRange) ProtoReflect() protoreflect.Message {
+	mi := &file_inframind_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MonthlyCostRange.ProtoReflect.Descriptor instead.
+func (*MonthlyCostRange) Descriptor() ([]byte, []int) {
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *MonthlyCostRange) GetLowUsd() float64 {
+	if x != nil {
+		return x.LowUsd
+	}
+	return 0
+}
+
+func (x *MonthlyCostRange) GetHighUsd() float64 {
+	if x != nil {
+		return x.HighUsd
+	}
+	return 0
+}
+
+func (x *MonthlyCostRange) GetBasis() string {
+	if x != nil {
+		return x.Basis
+	}
+	return ""
+}
+
+// RecommendationSummary is one recommendation as a subscriber first needs it.
+type RecommendationSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// One of: critical, high, medium, low.
+	Priority      string `protobuf:"bytes,2,opt,name=priority,proto3" json:"priority,omitempty"`
+	Action        string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecommendationSummary) Reset() {
+	*x = RecommendationSummary{}
+	mi := &file_inframind_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecommendationSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecommendationSummary) ProtoMessage() {}
+
+func (x *RecommendationSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_inframind_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecommendationSummary.ProtoReflect.Descriptor instead.
+func (*RecommendationSummary) Descriptor() ([]byte, []int) {
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RecommendationSummary) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecommendationSummary) GetPriority() string {
+	if x != nil {
+		return x.Priority
+	}
+	return ""
+}
+
+func (x *RecommendationSummary) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+// CompletedLinks are the API paths of an assessment's outputs.
+type CompletedLinks struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Report          string                 `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	Recommendations string                 `protobuf:"bytes,2,opt,name=recommendations,proto3" json:"recommendations,omitempty"`
+	Events          string                 `protobuf:"bytes,3,opt,name=events,proto3" json:"events,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CompletedLinks) Reset() {
+	*x = CompletedLinks{}
+	mi := &file_inframind_v1_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompletedLinks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompletedLinks) ProtoMessage() {}
+
+func (x *CompletedLinks) ProtoReflect() protoreflect.Message {
+	mi := &file_inframind_v1_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompletedLinks.ProtoReflect.Descriptor instead.
+func (*CompletedLinks) Descriptor() ([]byte, []int) {
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CompletedLinks) GetReport() string {
+	if x != nil {
+		return x.Report
+	}
+	return ""
+}
+
+func (x *CompletedLinks) GetRecommendations() string {
+	if x != nil {
+		return x.Recommendations
+	}
+	return ""
+}
+
+func (x *CompletedLinks) GetEvents() string {
+	if x != nil {
+		return x.Events
+	}
+	return ""
+}
+
 // DeadLetter records a message that could not be processed, with why.
 type DeadLetter struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -511,7 +724,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_inframind_v1_events_proto_msgTypes[5]
+	mi := &file_inframind_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +736,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[5]
+	mi := &file_inframind_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +749,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeadLetter) GetStream() string {
@@ -640,7 +853,7 @@ const file_inframind_v1_events_proto_rawDesc = "" +
 	"\x06family\x18\x03 \x01(\tR\x06family\x12-\n" +
 	"\x12completed_families\x18\x04 \x01(\x05R\x11completedFamilies\x12%\n" +
 	"\x0etotal_families\x18\x05 \x01(\x05R\rtotalFamilies\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessage\"\x9f\x02\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"\xec\x03\n" +
 	"\x13AssessmentCompleted\x122\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x16.inframind.v1.MetadataR\bmetadata\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12-\n" +
@@ -649,7 +862,23 @@ const file_inframind_v1_events_proto_rawDesc = "" +
 	"\vreport_path\x18\x05 \x01(\tR\n" +
 	"reportPath\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12)\n" +
-	"\x10catalog_versions\x18\a \x03(\tR\x0fcatalogVersions\"\xfc\x02\n" +
+	"\x10catalog_versions\x18\a \x03(\tR\x0fcatalogVersions\x12A\n" +
+	"\fmonthly_cost\x18\b \x01(\v2\x1e.inframind.v1.MonthlyCostRangeR\vmonthlyCost\x12T\n" +
+	"\x13top_recommendations\x18\t \x03(\v2#.inframind.v1.RecommendationSummaryR\x12topRecommendations\x122\n" +
+	"\x05links\x18\n" +
+	" \x01(\v2\x1c.inframind.v1.CompletedLinksR\x05links\"\\\n" +
+	"\x10MonthlyCostRange\x12\x17\n" +
+	"\alow_usd\x18\x01 \x01(\x01R\x06lowUsd\x12\x19\n" +
+	"\bhigh_usd\x18\x02 \x01(\x01R\ahighUsd\x12\x14\n" +
+	"\x05basis\x18\x03 \x01(\tR\x05basis\"[\n" +
+	"\x15RecommendationSummary\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bpriority\x18\x02 \x01(\tR\bpriority\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\"j\n" +
+	"\x0eCompletedLinks\x12\x16\n" +
+	"\x06report\x18\x01 \x01(\tR\x06report\x12(\n" +
+	"\x0frecommendations\x18\x02 \x01(\tR\x0frecommendations\x12\x16\n" +
+	"\x06events\x18\x03 \x01(\tR\x06events\"\xfc\x02\n" +
 	"\n" +
 	"DeadLetter\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1a\n" +
@@ -679,35 +908,41 @@ func file_inframind_v1_events_proto_rawDescGZIP() []byte {
 	return file_inframind_v1_events_proto_rawDescData
 }
 
-var file_inframind_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_inframind_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_inframind_v1_events_proto_goTypes = []any{
 	(*AgentResultPublished)(nil),    // 0: inframind.v1.AgentResultPublished
 	(*Metric)(nil),                  // 1: inframind.v1.Metric
 	(*Finding)(nil),                 // 2: inframind.v1.Finding
 	(*AssessmentStatusChanged)(nil), // 3: inframind.v1.AssessmentStatusChanged
 	(*AssessmentCompleted)(nil),     // 4: inframind.v1.AssessmentCompleted
-	(*DeadLetter)(nil),              // 5: inframind.v1.DeadLetter
-	nil,                             // 6: inframind.v1.DeadLetter.HeadersEntry
-	(*Metadata)(nil),                // 7: inframind.v1.Metadata
-	(*AssessmentRequest)(nil),       // 8: inframind.v1.AssessmentRequest
-	(*timestamppb.Timestamp)(nil),   // 9: google.protobuf.Timestamp
+	(*MonthlyCostRange)(nil),        // 5: inframind.v1.MonthlyCostRange
+	(*RecommendationSummary)(nil),   // 6: inframind.v1.RecommendationSummary
+	(*CompletedLinks)(nil),          // 7: inframind.v1.CompletedLinks
+	(*DeadLetter)(nil),              // 8: inframind.v1.DeadLetter
+	nil,                             // 9: inframind.v1.DeadLetter.HeadersEntry
+	(*Metadata)(nil),                // 10: inframind.v1.Metadata
+	(*AssessmentRequest)(nil),       // 11: inframind.v1.AssessmentRequest
+	(*timestamppb.Timestamp)(nil),   // 12: google.protobuf.Timestamp
 }
 var file_inframind_v1_events_proto_depIdxs = []int32{
-	7,  // 0: inframind.v1.AgentResultPublished.metadata:type_name -> inframind.v1.Metadata
+	10, // 0: inframind.v1.AgentResultPublished.metadata:type_name -> inframind.v1.Metadata
 	1,  // 1: inframind.v1.AgentResultPublished.metrics:type_name -> inframind.v1.Metric
 	2,  // 2: inframind.v1.AgentResultPublished.findings:type_name -> inframind.v1.Finding
-	8,  // 3: inframind.v1.AgentResultPublished.request:type_name -> inframind.v1.AssessmentRequest
-	9,  // 4: inframind.v1.AgentResultPublished.started_at:type_name -> google.protobuf.Timestamp
-	9,  // 5: inframind.v1.AgentResultPublished.finished_at:type_name -> google.protobuf.Timestamp
-	7,  // 6: inframind.v1.AssessmentStatusChanged.metadata:type_name -> inframind.v1.Metadata
-	7,  // 7: inframind.v1.AssessmentCompleted.metadata:type_name -> inframind.v1.Metadata
-	6,  // 8: inframind.v1.DeadLetter.headers:type_name -> inframind.v1.DeadLetter.HeadersEntry
-	9,  // 9: inframind.v1.DeadLetter.time:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	11, // 3: inframind.v1.AgentResultPublished.request:type_name -> inframind.v1.AssessmentRequest
+	12, // 4: inframind.v1.AgentResultPublished.started_at:type_name -> google.protobuf.Timestamp
+	12, // 5: inframind.v1.AgentResultPublished.finished_at:type_name -> google.protobuf.Timestamp
+	10, // 6: inframind.v1.AssessmentStatusChanged.metadata:type_name -> inframind.v1.Metadata
+	10, // 7: inframind.v1.AssessmentCompleted.metadata:type_name -> inframind.v1.Metadata
+	5,  // 8: inframind.v1.AssessmentCompleted.monthly_cost:type_name -> inframind.v1.MonthlyCostRange
+	6,  // 9: inframind.v1.AssessmentCompleted.top_recommendations:type_name -> inframind.v1.RecommendationSummary
+	7,  // 10: inframind.v1.AssessmentCompleted.links:type_name -> inframind.v1.CompletedLinks
+	9,  // 11: inframind.v1.DeadLetter.headers:type_name -> inframind.v1.DeadLetter.HeadersEntry
+	12, // 12: inframind.v1.DeadLetter.time:type_name -> google.protobuf.Timestamp
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_inframind_v1_events_proto_init() }
@@ -723,7 +958,7 @@ func file_inframind_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_inframind_v1_events_proto_rawDesc), len(file_inframind_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
