@@ -19,6 +19,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/recommend"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -267,7 +268,7 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 	_, err := s.store.Reports.Get(ctx, a.TenantID, a.ID)
 	switch {
 	case err == nil:
-		return s.announce(ctx, a, results)
+		return s.recommendAndAnnounce(ctx, a, results)
 	case !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("read report of %s: %w", a.ID, err)
 	}
@@ -285,11 +286,21 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 	}); err != nil {
 		return fmt.Errorf("store report of %s: %w", a.ID, err)
 	}
-	return s.announce(ctx, a, results)
+	return s.recommendAndAnnounce(ctx, a, results)
+}
+
+// recommendAndAnnounce writes the recommendations after the report (both
+// before the completed event, so a subscriber's links resolve) and announces.
+func (s *Synthesizer) recommendAndAnnounce(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
+	set, err := s.recommendations(ctx, a, results)
+	if err != nil {
+		return err
+	}
+	return s.announce(ctx, a, results, set)
 }
 
 // announce publishes a closed assessment's progress and outcome, once.
-func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
+func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished, set recommend.Set) error {
 	// Once the completed event is in the stream the outcome is published and
 	// every family's progress event precedes it; publishing again after the
 	// dedup window would duplicate them.
@@ -309,7 +320,9 @@ func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results 
 			return err
 		}
 	}
-	return s.publishOutcome(ctx, a, done, catalogVersions(results))
+	return s.publishOutcome(ctx, a, done, catalogVersions(results), func(ev *inframindv1.AssessmentCompleted) {
+		summarize(ev, a, results, set)
+	})
 }
 
 func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[string]*inframindv1.AgentResultPublished, error) {
@@ -326,7 +339,7 @@ func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[
 
 // publishOutcome publishes the terminal status event and the completed
 // event; their ids are deterministic, so a repeat is deduplicated.
-func (s *Synthesizer) publishOutcome(ctx context.Context, a store.Assessment, done, catalogs []string) error {
+func (s *Synthesizer) publishOutcome(ctx context.Context, a store.Assessment, done, catalogs []string, withSummary func(*inframindv1.AssessmentCompleted)) error {
 	msg := fmt.Sprintf("assessment %s", a.Status)
 	if a.Reason != "" {
 		msg += ": " + a.Reason
@@ -343,6 +356,7 @@ func (s *Synthesizer) publishOutcome(ctx context.Context, a store.Assessment, do
 		Reason:            a.Reason,
 		CatalogVersions:   catalogs,
 	}
+	withSummary(ev)
 	if err := s.bus.Publish(ctx, bus.Message{
 		ID:        ev.Metadata.EventId,
 		Type:      bus.TypeAssessmentCompleted,
