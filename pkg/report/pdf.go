@@ -74,7 +74,13 @@ func (p *pdfWriter) row(cells []string, widths []float64, bold bool) {
 	_, pageH := p.f.GetPageSize()
 	lines := 1
 	for i, c := range cells {
-		n := len(p.f.SplitText(p.text(c), widths[i]*pdfWidth-2))
+		// An estimate from the string width: fpdf's SplitText reads its input as
+		// UTF-8 and panics on translated cp1252 bytes. Word wrapping can add a
+		// line, hence the +1 for anything that wraps.
+		n := int(p.f.GetStringWidth(p.text(c))/(widths[i]*pdfWidth-2)) + 1
+		if n > 1 {
+			n++
+		}
 		lines = max(lines, n)
 	}
 	h := float64(lines) * (pdfLine - 1)

@@ -1,0 +1,232 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/report"
+)
+
+// storedReport runs the six families' analyses on a bundled example, as the
+// workers do (families without upstream first), and writes the report
+// document in the synthesizer's shape.
+func storedReport(t testing.TB, file string) []byte {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "examples", file))
+	require.NoError(t, err)
+	req, err := assessment.ParseRequest(doc)
+	require.NoError(t, err)
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+	an, err := analysis.New(cat)
+	require.NoError(t, err)
+	order := slices.Clone(assessment.Families())
+	slices.SortStableFunc(order, func(a, b assessment.Family) int {
+		return len(analysis.Upstream(a)) - len(analysis.Upstream(b))
+	})
+	up := map[assessment.Family]*inframindv1.AgentResultPublished{}
+	secs := map[assessment.Family]report.StoredFamily{}
+	for _, f := range order {
+		o, err := an.Analyze(f, req, up)
+		sec := report.StoredFamily{Family: string(f), Status: "ok", CatalogVersion: an.CatalogVersion(), Summary: o.Summary}
+		if err != nil {
+			sec.Status, sec.Error = "failed", err.Error()
+		}
+		for _, m := range o.Metrics {
+			sec.Metrics = append(sec.Metrics, report.StoredMetric{Name: m.GetName(), Value: m.GetValue(), Unit: m.GetUnit(),
+				Workload: m.GetWorkload(), Formula: m.GetFormula(), Source: m.GetSource()})
+		}
+		for _, fd := range o.Findings {
+			sec.Findings = append(sec.Findings, report.Item{Title: fd.GetTitle(), Detail: fd.GetDetail(), Severity: fd.GetSeverity()})
+		}
+		secs[f] = sec
+		up[f] = &inframindv1.AgentResultPublished{Family: string(f), Summary: o.Summary, Metrics: o.Metrics, Findings: o.Findings}
+	}
+	s := report.Stored{AssessmentID: "0190f7a4-5c1e-7c7a-9a53-3f4a1b2c3d4e", TenantID: "acme", Name: req.GetName(),
+		Status: "completed", Summary: "6 of 6 families analysed.", GeneratedAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
+		CatalogVersions: []string{an.CatalogVersion()}}
+	for _, f := range assessment.Families() {
+		s.Families = append(s.Families, secs[f])
+	}
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	return b
+}
+
+func examples(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for i, f := range files {
+		files[i] = filepath.Base(f)
+	}
+	return files
+}
+
+// headings returns the text of every h2 and the ids of every svg in an HTML document.
+func headings(t *testing.T, doc []byte) (h2 []string, svgs []string) {
+	t.Helper()
+	root, err := html.Parse(bytes.NewReader(doc))
+	require.NoError(t, err)
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "h2" && n.FirstChild != nil {
+			h2 = append(h2, n.FirstChild.Data)
+		}
+		if n.Type == html.ElementNode && n.Data == "svg" {
+			for _, a := range n.Attr {
+				if a.Key == "id" {
+					svgs = append(svgs, a.Val)
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(root)
+	return h2, svgs
+}
+
+func TestEveryExampleRendersEverySection(t *testing.T) {
+	t.Parallel()
+	for _, file := range examples(t) {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			m, err := report.FromJSON(storedReport(t, file))
+			require.NoError(t, err)
+
+			md := string(report.Markdown(m))
+			for _, s := range report.Sections() {
+				require.Contains(t, md, "\n## "+s+"\n", "markdown section %q", s)
+			}
+
+			doc, err := report.HTML(m)
+			require.NoError(t, err)
+			h2, svgs := headings(t, doc)
+			require.Equal(t, report.Sections(), h2)
+			require.ElementsMatch(t, []string{"cost-chart", "projection-chart"}, svgs)
+
+			pdf, err := report.PDF(m)
+			require.NoError(t, err)
+			require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")))
+			require.Contains(t, string(pdf), "/Type /Pages")
+			require.GreaterOrEqual(t, bytes.Count(pdf, []byte("/Type /Page\n")), 2)
+
+			js, err := report.JSON(m)
+			require.NoError(t, err)
+			var back report.Model
+			require.NoError(t, json.Unmarshal(js, &back))
+			require.Equal(t, m.AssessmentID, back.AssessmentID)
+		})
+	}
+}
+
+func TestChatbotReportCarriesTheFamiliesFigures(t *testing.T) {
+	t.Parallel()
+	m, err := report.FromJSON(storedReport(t, "chatbot-70b-hipaa-us.yaml"))
+	require.NoError(t, err)
+
+	// Architecture per workload, with the cloud family's choice and provider.
+	require.Equal(t, "patient-chat", m.Architecture[0].Name)
+	require.Equal(t, "azure", m.Architecture[0].Provider)
+	require.Contains(t, m.Architecture[0].Recommendation, "NC80adis_H100_v5")
+
+	// Cost options: on demand is priced; a missing commitment price is shown as
+	// unavailable, never as zero.
+	require.Equal(t, "On demand", m.Cost.Options[0].Option)
+	require.True(t, m.Cost.Options[0].Available)
+	require.Less(t, m.Cost.Options[0].Low, m.Cost.Options[0].High)
+	for _, o := range m.Cost.Options {
+		if !o.Available {
+			require.Zero(t, o.Low)
+		}
+	}
+	// The provider breakdown adds up the workloads.
+	var wl, pv float64
+	for _, l := range m.Cost.ByWorkload {
+		wl += l.High
+	}
+	for _, l := range m.Cost.ByProvider {
+		pv += l.High
+	}
+	require.InDelta(t, wl, pv, 1e-6)
+	require.NotEmpty(t, m.Cost.ByWorkload)
+
+	// Projection: P10 <= P50 <= P90 each month, months ascending.
+	require.NotEmpty(t, m.Projection.Bands)
+	for i, b := range m.Projection.Bands {
+		require.LessOrEqual(t, b.P10, b.P50)
+		require.LessOrEqual(t, b.P50, b.P90)
+		if i > 0 {
+			require.Greater(t, b.Month, m.Projection.Bands[i-1].Month)
+		}
+	}
+	// Risk register sorted by score, with a mitigation each.
+	require.NotEmpty(t, m.Risks)
+	for i, r := range m.Risks {
+		require.NotEmpty(t, r.Mitigation, r.Title)
+		if i > 0 {
+			require.LessOrEqual(t, r.Score, m.Risks[i-1].Score)
+		}
+	}
+	// Every figure's source is listed once, with the catalogue version.
+	require.NotEmpty(t, m.Sources.Sources)
+	require.NotEmpty(t, m.Sources.CatalogVersions)
+	texts := map[string]bool{}
+	for _, s := range m.Sources.Sources {
+		require.False(t, texts[s.Text], "duplicate source %q", s.Text)
+		texts[s.Text] = true
+	}
+}
+
+func TestTextIsEscapedAndUTF8KeepsThePDFValid(t *testing.T) {
+	t.Parallel()
+	s := report.Stored{AssessmentID: "a1", Name: `<script>alert("x")</script> Zürich ≥ 2× → 日本`, Status: "completed",
+		Families: []report.StoredFamily{{Family: "strategy", Status: "ok", Findings: []report.Item{{Title: "Risk: <b>bold</b> (P1 x I2 = 2)", Detail: "Why: – “quoted” Mitigation: ✓ done"}}}}}
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	m, err := report.FromJSON(b)
+	require.NoError(t, err)
+	doc, err := report.HTML(m)
+	require.NoError(t, err)
+	require.NotContains(t, string(doc), "<script>alert")
+	require.NotContains(t, string(doc), "<b>bold</b>")
+	require.Contains(t, string(doc), "Zürich")
+	pdf, err := report.PDF(m)
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")))
+	require.True(t, strings.HasSuffix(strings.TrimSpace(string(pdf)), "%%EOF"))
+}
+
+func TestFromJSONRejectsWhatIsNotAReport(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		doc  string
+	}{
+		{"not json", "{"},
+		{"no assessment id", `{"name":"x"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := report.FromJSON([]byte(tc.doc))
+			require.Error(t, err)
+		})
+	}
+}
