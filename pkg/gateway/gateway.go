@@ -25,6 +25,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
+	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -52,6 +53,9 @@ type Config struct {
 	KeepAlive time.Duration
 	// ReportCacheTTL is how long a report stays in the Redis cache (5m).
 	ReportCacheTTL time.Duration
+	// WebhookPolicy decides which webhook URLs may be registered (zero:
+	// https to public addresses only).
+	WebhookPolicy webhook.Policy
 }
 
 // Deps are the gateway's collaborators.
@@ -186,6 +190,10 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate)
 	e.POST("/v1/estimates/inference", s.estimateInference, s.authenticate, s.limitBody)
 	e.POST("/v1/estimates/training", s.estimateTraining, s.authenticate, s.limitBody)
+	e.POST("/v1/webhooks", s.createWebhook, s.authenticate, s.limitBody)
+	e.GET("/v1/webhooks", s.listWebhooks, s.authenticate)
+	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, s.authenticate)
+	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, s.authenticate)
 	return e
 }
 
