@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+func TestReportFormats(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	id := e.create(t, "acme", "chat bot")
+	_, _, err := e.store.Assessments.Finish(ctx, "acme", id, "completed", nil, "", time.Now())
+	require.NoError(t, err)
+	body := `{"assessment_id":"` + id + `","tenant_id":"acme","name":"Chat bot: 70B","status":"completed","catalog_versions":["v1"],` +
+		`"families":[{"family":"cloud","status":"ok","metrics":[{"name":"monthly_cost_usd_low","value":10,"unit":"USD/month","source":"s1"},` +
+		`{"name":"monthly_cost_usd_high","value":20,"unit":"USD/month","source":"s1"}]}]}`
+	require.NoError(t, e.store.Reports.Upsert(ctx, store.Report{
+		ID: assessment.DeterministicID("acme", id), TenantID: "acme", AssessmentID: id, Status: "completed", Body: body, CreatedAt: time.Now(),
+	}))
+	path := "/v1/assessments/" + id + "/report"
+	tests := []struct {
+		name, query, accept string
+		status              int
+		contentType         string
+		disposition         string
+		bodyPrefix          string
+	}{
+		{name: "default json", status: 200, contentType: "application/json", bodyPrefix: "{"},
+		{name: "format json", query: "json", status: 200, contentType: "application/json", bodyPrefix: "{"},
+		{name: "format markdown", query: "markdown", status: 200, contentType: "text/markdown",
+			disposition: `attachment; filename=infra-mind-chat-bot-70b-` + id + `.md`, bodyPrefix: "# Infra Mind report"},
+		{name: "format html", query: "html", status: 200, contentType: "text/html", disposition: "inline; filename=infra-mind-chat-bot-70b-" + id + ".html", bodyPrefix: "<!DOCTYPE html>"},
+		{name: "format pdf", query: "pdf", status: 200, contentType: "application/pdf",
+			disposition: `attachment; filename=infra-mind-chat-bot-70b-` + id + `.pdf`, bodyPrefix: "%PDF-"},
+		{name: "accept pdf", accept: "application/pdf", status: 200, contentType: "application/pdf", bodyPrefix: "%PDF-"},
+		{name: "accept markdown", accept: "text/markdown", status: 200, contentType: "text/markdown", bodyPrefix: "# "},
+		{name: "accept html from a browser", accept: "text/html,application/xhtml+xml,*/*;q=0.8", status: 200, contentType: "text/html", bodyPrefix: "<!DOCTYPE"},
+		{name: "accept q values", accept: "application/json;q=0.2, application/pdf", status: 200, contentType: "application/pdf", bodyPrefix: "%PDF-"},
+		{name: "query beats accept", query: "markdown", accept: "application/pdf", status: 200, contentType: "text/markdown", bodyPrefix: "# "},
+		{name: "unsupported accept", accept: "image/png", status: 406, contentType: "application/problem+json"},
+		{name: "excluded by q=0", accept: "application/json;q=0", status: 406, contentType: "application/problem+json"},
+		{name: "bad format", query: "docx", status: 400, contentType: "application/problem+json", bodyPrefix: "{"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := path
+			if tc.query != "" {
+				p += "?format=" + tc.query
+			}
+			hdr := map[string]string{}
+			if tc.accept != "" {
+				hdr["Accept"] = tc.accept
+			}
+			resp := e.do(t, http.MethodGet, p, "acme", "", nil, hdr)
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.Equal(t, tc.status, resp.StatusCode, string(b))
+			require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), tc.contentType), resp.Header.Get("Content-Type"))
+			if tc.disposition != "" {
+				require.Equal(t, tc.disposition, resp.Header.Get("Content-Disposition"))
+			}
+			require.True(t, strings.HasPrefix(string(b), tc.bodyPrefix), string(b[:min(len(b), 80)]))
+			if tc.status == 400 {
+				require.Contains(t, string(b), `"field":"format"`)
+			}
+			if tc.contentType == "application/json" {
+				// Today's fields stay, the sections are added.
+				require.Contains(t, string(b), `"families"`)
+				require.Contains(t, string(b), `"executive_summary"`)
+			}
+		})
+	}
+
+	// Another tenant gets no report in any format.
+	resp := e.do(t, http.MethodGet, path+"?format=pdf", "globex", "", nil, nil)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp.Body.Close()
+}
+
+func TestReportFileName(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{"plain", "Patient support chatbot (Llama 3.1 70B)", "infra-mind-patient-support-chatbot-llama-3-1-70b-ID.pdf"},
+		{"only symbols", "***", "infra-mind-ID.pdf"},
+		{"non-ascii dropped", "Zürich bot", "infra-mind-z-rich-bot-ID.pdf"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, reportFileName(tc.in, "ID", "pdf"))
+		})
+	}
+}
