@@ -70,6 +70,10 @@ test-integration: ## integration tests against real nats-server, FerretDB on Pos
 	echo; echo "integration: $$passed passed, $$failed failed"; \
 	exit $$status
 
+.PHONY: check-pdf
+check-pdf: ## render a generated report PDF to PNG pages with pdftoppm (poppler-utils)
+	$(GO) test -count=1 -tags integration -run TestIntegrationPDFRendersToImages ./pkg/report/
+
 .PHONY: bench
 bench: ## benchmarks: JetStream publish+consume baseline and end-to-end assessments
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime=$(BENCHTIME) $(BENCH_PKGS)
