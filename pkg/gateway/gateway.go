@@ -188,6 +188,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/v1/assessments/:id", s.getAssessment, s.authenticate)
 	e.GET("/v1/assessments/:id/report", s.getReport, s.authenticate)
 	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate)
+	e.GET("/v1/assessments/:id/recommendations", s.getRecommendations, s.authenticate)
 	e.POST("/v1/estimates/inference", s.estimateInference, s.authenticate, s.limitBody)
 	e.POST("/v1/estimates/training", s.estimateTraining, s.authenticate, s.limitBody)
 	e.POST("/v1/webhooks", s.createWebhook, s.authenticate, s.limitBody)
