@@ -43,10 +43,21 @@ type SynthConfig struct {
 	SweepInterval time.Duration `env:"IM_SWEEP_INTERVAL" envDefault:"5s"`
 }
 
+// WebhookConfig is read by the gateway (which URLs may be registered) and
+// the synthesizer (which delivers).
+type WebhookConfig struct {
+	// AllowPrivate is the development opt-in: plain http and private,
+	// loopback and link-local receivers. Never true in production.
+	AllowPrivate bool          `env:"IM_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
+	Timeout      time.Duration `env:"IM_WEBHOOK_TIMEOUT" envDefault:"10s"`
+	MaxAttempts  int           `env:"IM_WEBHOOK_MAX_ATTEMPTS" envDefault:"6"`
+}
+
 // Config is everything a process may need; a service reads only its parts.
 type Config struct {
 	Common
 	Store   StoreConfig
 	Gateway GatewayConfig
 	Synth   SynthConfig
+	Webhook WebhookConfig
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/synth"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
+	"github.com/infra-mind/infra-mind/pkg/webhook"
 	"github.com/infra-mind/infra-mind/pkg/worker"
 )
 
@@ -55,6 +56,7 @@ type Platform struct {
 	gateway *gateway.Server
 	workers []*worker.Worker
 	synth   *synth.Synthesizer
+	hooks   *webhook.Dispatcher
 	metrics *telemetry.Server
 }
 
@@ -130,6 +132,18 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 		if err != nil {
 			return nil, err
 		}
+		// The synthesizer publishes the events, so it also delivers them to webhooks.
+		p.hooks, err = webhook.New(p.Bus, p.Store.Webhooks, d.Logger, webhook.Config{
+			Policy:       webhook.Policy{AllowPrivate: cfg.Webhook.AllowPrivate},
+			Timeout:      cfg.Webhook.Timeout,
+			MaxAttempts:  cfg.Webhook.MaxAttempts,
+			Concurrency:  cfg.Concurrency,
+			DrainTimeout: cfg.ShutdownTimeout,
+			Replicas:     cfg.StreamReplicas,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if roles.Gateway {
 		v := d.Verifier
@@ -149,6 +163,7 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 			AssessmentTimeout: cfg.Gateway.AssessmentTimeout,
 			KeepAlive:         cfg.Gateway.SSEKeepAlive,
 			ReportCacheTTL:    cfg.Gateway.ReportCacheTTL,
+			WebhookPolicy:     webhook.Policy{AllowPrivate: cfg.Webhook.AllowPrivate},
 		}, gateway.Deps{
 			Bus: p.Bus, Store: p.Store, Cache: p.Cache, Verifier: v, Logger: d.Logger,
 			Metrics: d.Metrics, Registry: d.Registry, Checks: checks, Catalog: cat,
@@ -200,6 +215,9 @@ func (p *Platform) Run(ctx context.Context) error {
 	}
 	if p.synth != nil {
 		g.Go(func() error { return p.synth.Run(ctx) })
+	}
+	if p.hooks != nil {
+		g.Go(func() error { return p.hooks.Run(ctx) })
 	}
 	return g.Wait()
 }
