@@ -192,6 +192,27 @@ func TestExampleAssessmentRunsEndToEnd(t *testing.T) {
 			got, err := sys.client.Get(ctx, acc.ID)
 			require.NoError(t, err)
 			require.Equal(t, "completed", got.Status)
+
+			// The completed event carries the summary, and its link serves
+			// the ranked recommendations.
+			links, _ := completed["links"].(map[string]any)
+			require.Equal(t, "/v1/assessments/"+acc.ID+"/recommendations", links["recommendations"], "completed event: %v", completed)
+			require.NotEmpty(t, completed["top_recommendations"])
+			if name == "chatbot-70b-hipaa-us.yaml" {
+				require.NotNil(t, completed["monthly_cost"], "the priced plan's range is in the event")
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, sys.base+links["recommendations"].(string), nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+sys.sign("acme"))
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer func() { _ = resp.Body.Close() }()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			var recs struct {
+				Items []map[string]any `json:"items"`
+			}
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&recs))
+			require.NotEmpty(t, recs.Items)
 		})
 	}
 
