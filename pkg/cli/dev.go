@@ -76,6 +76,8 @@ func runDev(ctx context.Context, args []string, io IO) error {
 			ReportCacheTTL: 5 * time.Minute,
 		},
 		Synth: platform.SynthConfig{SweepInterval: 2 * time.Second},
+		// Development: webhooks may point at receivers on this machine.
+		Webhook: platform.WebhookConfig{AllowPrivate: true, Timeout: 10 * time.Second, MaxAttempts: 6},
 	}
 	p, err := platform.New(ctx, cfg, platform.AllRoles(), platform.Deps{
 		Logger: log, Registry: reg, Metrics: metrics, Verifier: verifier,
