@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -50,7 +51,23 @@ type Assessment struct {
 	// Deadline after which a still-running assessment is closed as partial/failed.
 	Deadline    time.Time `bson:"deadline" json:"deadline"`
 	CompletedAt time.Time `bson:"completed_at,omitempty" json:"completed_at,omitempty"`
+	// ParentID is the base assessment of a version or a scenario; empty on a base.
+	ParentID string `bson:"parent_id,omitempty" json:"parent_id,omitempty"`
+	// Kind is KindBase (""), KindVersion or KindScenario.
+	Kind string `bson:"kind,omitempty" json:"kind,omitempty"`
+	// Version is a version's number (2, 3, ...; the base is version 1).
+	Version int `bson:"version,omitempty" json:"version,omitempty"`
+	// Overrides is the JSON of a scenario's applied what-if overrides.
+	Overrides string `bson:"overrides,omitempty" json:"overrides,omitempty"`
 }
+
+// Assessment kinds stored in Assessment.Kind. A version or a scenario is a
+// child assessment of its base (ParentID) that runs through the same pipeline.
+const (
+	KindBase     = ""
+	KindVersion  = "version"
+	KindScenario = "scenario"
+)
 
 // Assessments repository.
 //
@@ -401,6 +418,42 @@ func (r *Assessments) Overdue(ctx context.Context, now time.Time, limit int) ([]
 	var out []Assessment
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, wrap("overdue assessments", err)
+	}
+	return out, nil
+}
+
+// VersionID is the id of version n (2, 3, ...) of base assessment baseID: a
+// name-based UUIDv5 (RFC 9562 section 5.5), so two concurrent re-runs that
+// pick the same number collide on the primary key and one moves on to n+1.
+func VersionID(baseID string, n int) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://infra-mind.dev/assessment/"+baseID+"/v/"+strconv.Itoa(n))).String()
+}
+
+// MaxChildren bounds the versions or scenarios Children returns.
+const MaxChildren = 1000
+
+// Children lists the child assessments of kind (KindVersion or KindScenario)
+// of tenant's assessment parentID, oldest first. The filter is tenant-scoped;
+// on FerretDB's SQLite backend it scans the tenant's assessments (secondary
+// indexes are not used there), which is acceptable for a per-assessment list;
+// MongoDB uses the tenant_parent_kind index.
+func (r *Assessments) Children(ctx context.Context, tenant, parentID, kind string) ([]Assessment, error) {
+	if err := required("list child assessments", "tenant", tenant, "parent id", parentID, "kind", kind); err != nil {
+		return nil, err
+	}
+	filter := bson.D{
+		{Key: "tenant_id", Value: tenant},
+		{Key: "parent_id", Value: parentID},
+		{Key: "kind", Value: kind},
+	}
+	fo := options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(MaxChildren)
+	cur, err := r.coll.Find(ctx, filter, fo)
+	if err != nil {
+		return nil, wrap("list children of "+parentID, err)
+	}
+	out := []Assessment{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, wrap("list children of "+parentID, err)
 	}
 	return out, nil
 }

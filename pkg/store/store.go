@@ -135,6 +135,11 @@ func (s *Store) createIndexes(ctx context.Context) error {
 				Keys:    bson.D{{Key: "status", Value: 1}, {Key: "deadline", Value: 1}},
 				Options: options.Index().SetName("status_deadline"),
 			},
+			{
+				// Children: an assessment's versions and scenarios.
+				Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "parent_id", Value: 1}, {Key: "kind", Value: 1}},
+				Options: options.Index().SetName("tenant_parent_kind"),
+			},
 		}},
 		{CollResults, []mongo.IndexModel{{
 			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "assessment_id", Value: 1}, {Key: "family", Value: 1}},
