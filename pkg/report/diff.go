@@ -231,9 +231,16 @@ func diffMetrics(d *ReportDiff, bi, oi map[metricKey]StoredMetric) {
 	slices.SortFunc(keys, func(a, b metricKey) int {
 		ca, aCost := isCost(a)
 		cb, bCost := isCost(b)
-		if aCost && bCost {
+		switch {
+		case aCost && bCost:
 			// Plan-level first, then by workload, each in the contract's order.
 			return cmp.Or(cmp.Compare(a.workload, b.workload), cmp.Compare(ca, cb))
+		case aCost != bCost:
+			// Cost metrics go to their own list; keeping them apart keeps the order total.
+			if aCost {
+				return -1
+			}
+			return 1
 		}
 		return cmp.Or(cmp.Compare(famRank(a.family), famRank(b.family)), cmp.Compare(a.family, b.family),
 			cmp.Compare(a.workload, b.workload), cmp.Compare(a.name, b.name))
@@ -364,16 +371,17 @@ func sameImpact(a, b *recommend.CostImpact) bool {
 	return a.LowUSD == b.LowUSD && a.HighUSD == b.HighUSD
 }
 
+// fmtRange shows a low/high pair as the report's Markdown does; either end may be absent.
 func fmtRange(lo, hi StoredMetric, okLo, okHi bool) string {
 	switch {
 	case !okLo && !okHi:
 		return "none"
 	case !okLo:
-		return fmt.Sprintf("%.2f %s", hi.Value, hi.Unit)
-	case !okHi || lo.Value == hi.Value:
-		return fmt.Sprintf("%.2f %s", lo.Value, lo.Unit)
+		lo = hi
+	case !okHi:
+		hi = lo
 	}
-	return fmt.Sprintf("%.2f-%.2f %s", lo.Value, hi.Value, lo.Unit)
+	return rangeText(Figure{Low: lo.Value, High: hi.Value, Unit: cmp.Or(lo.Unit, hi.Unit)})
 }
 
 // rangeLine describes a plan-level low/high pair of the cloud family when either end changed.
@@ -396,7 +404,7 @@ func rangeLine(d ReportDiff, bi, oi map[metricKey]StoredMetric, label, low, high
 	if okBL && okBH && okOL && okOH {
 		// The midpoints' relative change: ((ol+oh)/2 - (bl+bh)/2) / |(bl+bh)/2| x 100.
 		if mb := (bl.Value + bh.Value) / 2; mb != 0 {
-			s += fmt.Sprintf(" (%+.1f%%)", ((ol.Value+oh.Value)/2-mb)/abs(mb)*100)
+			s += fmt.Sprintf(" (midpoint %+.1f%%)", ((ol.Value+oh.Value)/2-mb)/abs(mb)*100)
 		}
 	}
 	return s, true
