@@ -187,26 +187,7 @@ func (s *Server) createAssessment(c echo.Context) error {
 		}
 		id = u.String()
 	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	families := make(map[string]store.FamilyState, len(assessment.Families()))
-	for _, f := range assessment.Families() {
-		families[string(f)] = store.FamilyState{Status: "pending"}
-	}
-	a := store.Assessment{
-		ID:            id,
-		TenantID:      tenant,
-		Name:          req.GetName(),
-		Status:        string(assessment.StatusQueued),
-		Request:       string(reqJSON),
-		Families:      families,
-		CorrelationID: requestID(c),
-		CreatedAt:     now,
-		UpdatedAt:     now,
-		Deadline:      now.Add(s.cfg.AssessmentTimeout),
-	}
-	if a.CorrelationID == "" {
-		a.CorrelationID = newRequestID()
-	}
+	a := s.newAssessment(c, id, req, string(reqJSON))
 	err = s.deps.Store.Assessments.Create(ctx, a)
 	switch {
 	case err == nil:
@@ -229,10 +210,48 @@ func (s *Server) createAssessment(c echo.Context) error {
 	default:
 		return fmt.Errorf("create assessment %s: %w", id, err)
 	}
+	if err := s.queue(c, a, req, "Retry with the same Idempotency-Key header to avoid a duplicate."); err != nil {
+		return err
+	}
+	return s.accepted(c, a)
+}
+
+// newAssessment builds the queued document of a new assessment running req
+// (reqJSON is its protojson), with every family pending and the deadline set.
+// POST /v1/assessments, versions and scenarios all start here.
+func (s *Server) newAssessment(c echo.Context, id string, req *inframindv1.AssessmentRequest, reqJSON string) store.Assessment {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	families := make(map[string]store.FamilyState, len(assessment.Families()))
+	for _, f := range assessment.Families() {
+		families[string(f)] = store.FamilyState{Status: "pending"}
+	}
+	a := store.Assessment{
+		ID:            id,
+		TenantID:      tenantOf(c),
+		Name:          req.GetName(),
+		Status:        string(assessment.StatusQueued),
+		Request:       reqJSON,
+		Families:      families,
+		CorrelationID: requestID(c),
+		CreatedAt:     now,
+		UpdatedAt:     now,
+		Deadline:      now.Add(s.cfg.AssessmentTimeout),
+	}
+	if a.CorrelationID == "" {
+		a.CorrelationID = newRequestID()
+	}
+	return a
+}
+
+// queue publishes a stored, queued assessment to the pipeline; when the
+// broker refuses, it sets Retry-After and returns a 503 whose detail ends
+// with retryHint (how to retry without a duplicate).
+func (s *Server) queue(c echo.Context, a store.Assessment, req *inframindv1.AssessmentRequest, retryHint string) error {
+	ctx := c.Request().Context()
 	if err := s.publishRequested(ctx, a, req); err != nil {
-		s.log.ErrorContext(ctx, "publish assessment request", "error", err.Error(), "assessment_id", a.ID, "tenant", tenant)
+		s.log.ErrorContext(ctx, "publish assessment request", "error", err.Error(), "assessment_id", a.ID, "tenant", a.TenantID)
 		p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "Assessment not queued",
-			"The assessment could not be queued. Retry with the same Idempotency-Key header to avoid a duplicate.")
+			"The assessment could not be queued. "+retryHint)
 		p.cause = err
 		c.Response().Header().Set("Retry-After", "5")
 		return p
