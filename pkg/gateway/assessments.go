@@ -256,7 +256,7 @@ func (s *Server) queue(c echo.Context, a store.Assessment, req *inframindv1.Asse
 		c.Response().Header().Set("Retry-After", "5")
 		return p
 	}
-	return s.accepted(c, a)
+	return nil
 }
 
 func (s *Server) accepted(c echo.Context, a store.Assessment) error {
