@@ -68,6 +68,8 @@ type Store struct {
 	Webhooks    *Webhooks
 	// Recommendations holds each assessment's ranked list.
 	Recommendations *RecommendationsRepo
+	// Audit is the append-only audit log.
+	Audit *AuditLog
 
 	client *mongo.Client
 	db     *mongo.Database
@@ -106,6 +108,7 @@ func Connect(ctx context.Context, uri, database string, extra ...Option) (*Store
 		Reports:         &Reports{coll: db.Collection(CollReports)},
 		Webhooks:        &Webhooks{coll: db.Collection(CollWebhooks), deliveries: db.Collection(CollDeliveries)},
 		Recommendations: &RecommendationsRepo{coll: db.Collection(CollRecommendations)},
+		Audit:           &AuditLog{coll: db.Collection(CollAudit)},
 		client:          client,
 		db:              db,
 	}
@@ -156,6 +159,11 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{CollDeliveries, []mongo.IndexModel{{
 			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "webhook_id", Value: 1}, {Key: "created_at", Value: -1}},
 			Options: options.Index().SetName("tenant_webhook_created"),
+		}}},
+		{CollAudit, []mongo.IndexModel{{
+			// AuditLog.List: a tenant's records newest first, keyset-paged.
+			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},
+			Options: options.Index().SetName("tenant_time"),
 		}}},
 	}
 	// One createIndexes command per index: FerretDB v1.24.2 panics (and drops
