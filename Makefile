@@ -30,6 +30,8 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 BUF_VERSION := v1.75.0
 BUF := $(GO) run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+GITLEAKS_VERSION := v8.30.1
+GITLEAKS := $(GO) run github.com/zricethezav/gitleaks/v8@$(GITLEAKS_VERSION)
 
 BIN_DIR := bin
 
@@ -98,6 +100,11 @@ vet: ## go vet every module (integration-tagged files included)
 .PHONY: golangci-lint
 golangci-lint: ## golangci-lint with .golangci.yml (built through go run at a pinned version)
 	$(GOLANGCI_LINT) run $(PKGS)
+
+.PHONY: secrets-scan
+secrets-scan: ## fail when a secret was ever committed (gitleaks over the whole git history)
+	@# --redact keeps a found secret out of the CI log; exit code 1 on any finding.
+	$(GITLEAKS) git --redact --no-banner --exit-code 1 .
 
 .PHONY: generate
 generate: ## lint the protobuf schemas and regenerate pkg/gen
