@@ -56,6 +56,9 @@ type Config struct {
 	// WebhookPolicy decides which webhook URLs may be registered (zero:
 	// https to public addresses only).
 	WebhookPolicy webhook.Policy
+	// Limits are the rate limits, the cap on active assessments and the
+	// CORS allow-list (limits.go).
+	Limits Limits
 }
 
 // Deps are the gateway's collaborators.
@@ -80,6 +83,7 @@ type Server struct {
 	deps Deps
 	log  *slog.Logger
 	est  *estimator
+	prot *protection
 	echo *echo.Echo
 	srv  *http.Server
 
@@ -138,7 +142,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: d, log: logger, est: est}
+	prot, err := newProtection(cfg.Limits, d.Cache, d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, deps: d, log: logger, est: est, prot: prot}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.echo = s.routes()
 	s.srv = &http.Server{
@@ -174,6 +182,9 @@ func (s *Server) routes() *echo.Echo {
 			return err
 		},
 	}))
+	if cors := s.prot.cors(); cors != nil {
+		e.Use(cors)
+	}
 
 	ops := echo.WrapHandler(telemetry.NewServer("", s.deps.Registry, s.deps.Checks...).WithLogger(s.log).Handler())
 	e.GET("/healthz", ops)
@@ -183,24 +194,24 @@ func (s *Server) routes() *echo.Echo {
 
 	// Auth is attached per route rather than with Group.Use, which would add
 	// a catch-all route under /v1 and turn 405 answers into 404s.
-	e.POST("/v1/assessments", s.createAssessment, s.authenticate, s.limitBody)
-	e.GET("/v1/assessments", s.listAssessments, s.authenticate)
-	e.GET("/v1/assessments/:id", s.getAssessment, s.authenticate)
-	e.GET("/v1/assessments/:id/report", s.getReport, s.authenticate)
-	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate)
-	e.GET("/v1/assessments/:id/recommendations", s.getRecommendations, s.authenticate)
-	e.POST("/v1/assessments/:id/versions", s.createVersion, s.authenticate, s.limitBody)
-	e.GET("/v1/assessments/:id/versions", s.listVersions, s.authenticate)
-	e.GET("/v1/assessments/:id/versions/diff", s.diffVersions, s.authenticate)
-	e.POST("/v1/assessments/:id/scenarios", s.createScenario, s.authenticate, s.limitBody)
-	e.GET("/v1/assessments/:id/scenarios", s.listScenarios, s.authenticate)
-	e.GET("/v1/assessments/:id/scenarios/:sid", s.getScenario, s.authenticate)
-	e.POST("/v1/estimates/inference", s.estimateInference, s.authenticate, s.limitBody)
-	e.POST("/v1/estimates/training", s.estimateTraining, s.authenticate, s.limitBody)
-	e.POST("/v1/webhooks", s.createWebhook, s.authenticate, s.limitBody)
-	e.GET("/v1/webhooks", s.listWebhooks, s.authenticate)
-	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, s.authenticate)
-	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, s.authenticate)
+	e.POST("/v1/assessments", s.createAssessment, s.authenticate, s.rateLimit, s.limitBody, s.capActive)
+	e.GET("/v1/assessments", s.listAssessments, s.authenticate, s.rateLimit)
+	e.GET("/v1/assessments/:id", s.getAssessment, s.authenticate, s.rateLimit)
+	e.GET("/v1/assessments/:id/report", s.getReport, s.authenticate, s.rateLimit)
+	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate, s.rateLimit)
+	e.GET("/v1/assessments/:id/recommendations", s.getRecommendations, s.authenticate, s.rateLimit)
+	e.POST("/v1/assessments/:id/versions", s.createVersion, s.authenticate, s.rateLimit, s.limitBody, s.capActive)
+	e.GET("/v1/assessments/:id/versions", s.listVersions, s.authenticate, s.rateLimit)
+	e.GET("/v1/assessments/:id/versions/diff", s.diffVersions, s.authenticate, s.rateLimit)
+	e.POST("/v1/assessments/:id/scenarios", s.createScenario, s.authenticate, s.rateLimit, s.limitBody, s.capActive)
+	e.GET("/v1/assessments/:id/scenarios", s.listScenarios, s.authenticate, s.rateLimit)
+	e.GET("/v1/assessments/:id/scenarios/:sid", s.getScenario, s.authenticate, s.rateLimit)
+	e.POST("/v1/estimates/inference", s.estimateInference, s.authenticate, s.rateLimit, s.limitBody)
+	e.POST("/v1/estimates/training", s.estimateTraining, s.authenticate, s.rateLimit, s.limitBody)
+	e.POST("/v1/webhooks", s.createWebhook, s.authenticate, s.rateLimit, s.limitBody)
+	e.GET("/v1/webhooks", s.listWebhooks, s.authenticate, s.rateLimit)
+	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, s.authenticate, s.rateLimit)
+	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, s.authenticate, s.rateLimit)
 	return e
 }
 

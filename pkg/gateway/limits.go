@@ -1,0 +1,361 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/cache"
+	"github.com/infra-mind/infra-mind/pkg/ratelimit"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// Problem types of the protection limits (RFC 9457 "type").
+const (
+	ProblemRateLimited       = problemBase + "rate-limited"
+	ProblemTooManyActive     = problemBase + "too-many-active-assessments"
+	headerRetryAfter         = "Retry-After"
+	headerRateLimitLimit     = "RateLimit-Limit"
+	headerRateLimitRemaining = "RateLimit-Remaining"
+	headerRateLimitReset     = "RateLimit-Reset"
+)
+
+// Default protection limits. They are product policy, not measurements: they
+// leave an interactive user and a CI client room (a page load is a handful of
+// requests) while bounding what one tenant, user or address can cost.
+const (
+	DefaultTenantRequests    = 1200 // per window, all of a tenant's users together
+	DefaultUserRequests      = 600  // per window, one token subject
+	DefaultExpensiveRequests = 60   // per window, one client address on expensive routes
+	DefaultRateWindow        = time.Minute
+	// DefaultMaxActiveAssessments caps a tenant's queued and running
+	// assessments (versions and scenarios included).
+	DefaultMaxActiveAssessments = 20
+	// activeGrace keeps an assessment's slot a little past its deadline,
+	// while the synthesizer's deadline sweep finishes it.
+	activeGrace = time.Minute
+	// reservationPrefix marks a slot held by a create request in progress,
+	// before the assessment it creates has an id.
+	reservationPrefix = "req-"
+)
+
+// Limits are the gateway's protection limits. Zero values take the defaults
+// above, except CORSAllowedOrigins: empty means no CORS headers at all.
+type Limits struct {
+	// TenantRequests and UserRequests bound /v1 requests per RateWindow for a
+	// tenant and for one user (token subject) within it.
+	TenantRequests int
+	UserRequests   int
+	// ExpensiveRequests bounds, per client address within a tenant, the
+	// routes that start computation: creating assessments, versions and
+	// scenarios, and the estimate calculators (see expensiveRoutes).
+	ExpensiveRequests int
+	// RateWindow is the window of the three request limits (1m).
+	RateWindow time.Duration
+	// MaxActiveAssessments caps a tenant's assessments that are queued or
+	// running at once (20).
+	MaxActiveAssessments int
+	// CORSAllowedOrigins lists the exact origins (scheme://host[:port]) a
+	// browser may call the API from.
+	CORSAllowedOrigins []string
+}
+
+// withDefaults fills zero fields.
+func (l Limits) withDefaults() Limits {
+	if l.TenantRequests <= 0 {
+		l.TenantRequests = DefaultTenantRequests
+	}
+	if l.UserRequests <= 0 {
+		l.UserRequests = DefaultUserRequests
+	}
+	if l.ExpensiveRequests <= 0 {
+		l.ExpensiveRequests = DefaultExpensiveRequests
+	}
+	if l.RateWindow <= 0 {
+		l.RateWindow = DefaultRateWindow
+	}
+	if l.MaxActiveAssessments <= 0 {
+		l.MaxActiveAssessments = DefaultMaxActiveAssessments
+	}
+	return l
+}
+
+// expensiveRoutes start computation (a pipeline run or a calculator), so they
+// get a stricter per-address limit on top of the tenant and user limits. The
+// API has no login or token route yet; when one is added it belongs here too.
+var expensiveRoutes = map[string]bool{
+	http.MethodPost + " /v1/assessments":               true,
+	http.MethodPost + " /v1/assessments/:id/versions":  true,
+	http.MethodPost + " /v1/assessments/:id/scenarios": true,
+	http.MethodPost + " /v1/estimates/inference":       true,
+	http.MethodPost + " /v1/estimates/training":        true,
+}
+
+// protection holds the shared limiters and their metric.
+type protection struct {
+	limits  Limits
+	limiter *ratelimit.Limiter
+	slots   *ratelimit.Slots
+	// decisions counts limit checks by check and outcome (allowed, refused,
+	// redis_error), so a Redis outage that opens the limits is visible.
+	decisions *prometheus.CounterVec
+}
+
+func newProtection(l Limits, c *cache.Cache, reg *prometheus.Registry) (*protection, error) {
+	l = l.withDefaults()
+	for _, o := range l.CORSAllowedOrigins {
+		if o == "*" || !strings.Contains(o, "://") || strings.HasSuffix(o, "/") {
+			return nil, fmt.Errorf("gateway: CORS origin %q must be an exact scheme://host[:port]", o)
+		}
+	}
+	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "inframind_gateway_limit_checks_total",
+		Help: "Protection limit checks by check (tenant, user, address, active) and outcome (allowed, refused, redis_error).",
+	}, []string{"check", "outcome"})
+	if err := reg.Register(decisions); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return nil, fmt.Errorf("gateway: register limit metric: %w", err)
+		}
+		decisions = are.ExistingCollector.(*prometheus.CounterVec)
+	}
+	return &protection{
+		limits:    l,
+		limiter:   ratelimit.NewLimiter(c.Client()),
+		slots:     ratelimit.NewSlots(c.Client()),
+		decisions: decisions,
+	}, nil
+}
+
+// keyPart makes a subject or address safe as a cache.Key part (no ':').
+func keyPart(s string) string { return strings.ReplaceAll(s, ":", "_") }
+
+// clientAddress is the connection's peer address. X-Forwarded-For is not
+// trusted: any client can set it, which would let it pick its own bucket.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// rateLimit applies the tenant and user limits to an authenticated /v1
+// request, and the per-address limit to expensive routes. It goes after
+// authenticate, which provides the tenant and subject.
+//
+// When Redis fails the request is let through (fail open) with a warning and
+// a redis_error count: the limits protect capacity, not data (tokens are
+// still verified and tenants still isolated), and refusing every request
+// while the cache is down would turn a cache outage into an API outage.
+func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := s.prot
+		cl, _ := c.Get(claimsKey).(*auth.Claims)
+		if cl == nil {
+			return next(c)
+		}
+		w := p.limits.RateWindow
+		checks := []struct {
+			name, key string
+			lim       ratelimit.Limit
+		}{
+			{"tenant", cache.Key(cl.Tenant, "rl", "tenant"), ratelimit.Limit{Requests: p.limits.TenantRequests, Window: w}},
+			{"user", cache.Key(cl.Tenant, "rl", "user", keyPart(cl.Subject)), ratelimit.Limit{Requests: p.limits.UserRequests, Window: w}},
+		}
+		if expensiveRoutes[c.Request().Method+" "+c.Path()] {
+			checks = append(checks, struct {
+				name, key string
+				lim       ratelimit.Limit
+			}{"address", cache.Key(cl.Tenant, "rl", "addr", keyPart(clientAddress(c.Request()))), ratelimit.Limit{Requests: p.limits.ExpensiveRequests, Window: w}})
+		}
+		ctx := c.Request().Context()
+		var shown *ratelimit.Result
+		for _, ch := range checks {
+			r, err := p.limiter.Allow(ctx, ch.key, ch.lim)
+			if err != nil {
+				p.decisions.WithLabelValues(ch.name, "redis_error").Inc()
+				s.log.WarnContext(ctx, "rate limit unavailable, request allowed",
+					slog.String("check", ch.name), slog.String("error", err.Error()),
+					slog.String("request_id", requestID(c)))
+				continue
+			}
+			if !r.Allowed {
+				p.decisions.WithLabelValues(ch.name, "refused").Inc()
+				setRateHeaders(c, r)
+				return rateLimited(ch.name, r)
+			}
+			p.decisions.WithLabelValues(ch.name, "allowed").Inc()
+			// Report the limit closest to being spent.
+			if shown == nil || r.Remaining < shown.Remaining {
+				shown = &r
+			}
+		}
+		if shown != nil {
+			setRateHeaders(c, *shown)
+		}
+		return next(c)
+	}
+}
+
+// setRateHeaders writes the RateLimit fields (draft-ietf-httpapi-ratelimit-
+// headers: limit, remaining, seconds until reset).
+func setRateHeaders(c echo.Context, r ratelimit.Result) {
+	h := c.Response().Header()
+	h.Set(headerRateLimitLimit, strconv.Itoa(r.Limit))
+	h.Set(headerRateLimitRemaining, strconv.Itoa(r.Remaining))
+	h.Set(headerRateLimitReset, strconv.Itoa(r.ResetSeconds()))
+}
+
+// rateLimited is the 429 for a spent request limit; Retry-After (RFC 9110
+// section 10.2.3, RFC 6585 section 4) says when the window resets.
+func rateLimited(check string, r ratelimit.Result) *Problem {
+	what := map[string]string{
+		"tenant":  "your organisation's request limit",
+		"user":    "your request limit",
+		"address": "the limit for requests that start computation from your address",
+	}[check]
+	p := problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
+		fmt.Sprintf("You have used %s (%d requests per window). Retry after %d seconds.", what, r.Limit, r.ResetSeconds()))
+	p.header = http.Header{headerRetryAfter: {strconv.Itoa(r.ResetSeconds())}}
+	return p
+}
+
+// capActive bounds a tenant's queued and running assessments on the routes
+// that create one (assessments, versions, scenarios). Over the cap it answers
+// 429 naming the limit.
+//
+// The count lives in Redis, not in a store query: admission is one atomic
+// script (check and add), so two replicas cannot both admit the last slot,
+// and the store is only read by key. Each slot holder is an assessment id
+// whose slot expires after the assessment's deadline (plus the sweep's
+// grace); before admitting, the holders are checked against the store and
+// finished ones released, so the store stays the truth about what is still
+// running. Counting in the store instead would need a filtered scan of the
+// tenant's assessments (FerretDB's SQLite backend uses no secondary index)
+// and a count-then-insert that races across replicas.
+//
+// A create request holds a reservation slot while it runs; on success its
+// assessment (the id in Location) takes the slot over. Redis failures fail
+// open for the reasons given on rateLimit.
+func (s *Server) capActive(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := s.prot
+		tenant := tenantOf(c)
+		if tenant == "" {
+			return next(c)
+		}
+		ctx := c.Request().Context()
+		key := cache.Key(tenant, "active")
+		until := time.Now().Add(s.cfg.AssessmentTimeout + activeGrace)
+		reservation := reservationPrefix + requestID(c)
+		if err := s.releaseFinished(ctx, tenant, key); err != nil {
+			return s.activeUnavailable(c, next, err)
+		}
+		ok, held, err := p.slots.Acquire(ctx, key, reservation, p.limits.MaxActiveAssessments, until)
+		if err != nil {
+			return s.activeUnavailable(c, next, err)
+		}
+		if !ok {
+			p.decisions.WithLabelValues("active", "refused").Inc()
+			pr := problem(http.StatusTooManyRequests, ProblemTooManyActive, "Too many active assessments",
+				fmt.Sprintf("Your organisation has %d assessments queued or running, the limit of active assessments is %d. "+
+					"Retry when one has finished.", held, p.limits.MaxActiveAssessments))
+			// A hint, not a promise: the earliest a slot frees is when an
+			// assessment finishes, at the latest its deadline.
+			pr.header = http.Header{headerRetryAfter: {strconv.Itoa(int(s.cfg.AssessmentTimeout / time.Second))}}
+			return pr
+		}
+		p.decisions.WithLabelValues("active", "allowed").Inc()
+		herr := next(c)
+		// Cleanup outlives a cancelled request so the reservation is not left
+		// to expire on its own.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if herr == nil && c.Response().Status < 300 {
+			if id, ok := strings.CutPrefix(c.Response().Header().Get(echo.HeaderLocation), "/v1/assessments/"); ok && id != "" && !strings.Contains(id, "/") {
+				if err := p.slots.Hold(cctx, key, id, until); err != nil {
+					s.log.WarnContext(ctx, "active assessment not recorded", slog.String("error", err.Error()))
+				}
+			}
+		}
+		if err := p.slots.Release(cctx, key, reservation); err != nil {
+			s.log.WarnContext(ctx, "active assessment reservation not released", slog.String("error", err.Error()))
+		}
+		return herr
+	}
+}
+
+// activeUnavailable lets a create through when Redis fails (fail open).
+func (s *Server) activeUnavailable(c echo.Context, next echo.HandlerFunc, err error) error {
+	s.prot.decisions.WithLabelValues("active", "redis_error").Inc()
+	s.log.WarnContext(c.Request().Context(), "active assessment cap unavailable, request allowed",
+		slog.String("error", err.Error()), slog.String("request_id", requestID(c)))
+	return next(c)
+}
+
+// releaseFinished frees the slots of tenant's assessments that have reached a
+// terminal status (or no longer exist). Holders are at most the cap, each
+// read by key.
+func (s *Server) releaseFinished(ctx context.Context, tenant, key string) error {
+	holders, err := s.prot.slots.Holders(ctx, key)
+	if err != nil {
+		return err
+	}
+	var done []string
+	for _, id := range holders {
+		if strings.HasPrefix(id, reservationPrefix) {
+			continue
+		}
+		a, err := s.deps.Store.Assessments.Get(ctx, tenant, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			done = append(done, id)
+		case err != nil:
+			// Keep the slot: unsure means still running.
+			s.log.WarnContext(ctx, "active assessment status unknown", slog.String("assessment", id), slog.String("error", err.Error()))
+		case assessment.Status(a.Status).Terminal():
+			done = append(done, id)
+		}
+	}
+	if err := s.prot.slots.Release(ctx, key, done...); err != nil {
+		return fmt.Errorf("release finished assessments: %w", err)
+	}
+	return nil
+}
+
+// cors returns the CORS middleware for the allow-list, or nil when the list
+// is empty (no CORS headers at all). Origins match exactly: no wildcards or
+// subdomain patterns, so a look-alike origin never passes. A preflight from
+// an origin not on the list gets no Access-Control headers, so the browser
+// blocks the call.
+func (p *protection) cors() echo.MiddlewareFunc {
+	if len(p.limits.CORSAllowedOrigins) == 0 {
+		return nil
+	}
+	allowed := make(map[string]bool, len(p.limits.CORSAllowedOrigins))
+	for _, o := range p.limits.CORSAllowedOrigins {
+		allowed[o] = true
+	}
+	return middleware.CORSWithConfig(middleware.CORSConfig{
+		AllowOriginFunc: func(origin string) (bool, error) { return allowed[origin], nil },
+		AllowMethods:    []string{http.MethodGet, http.MethodPost, http.MethodDelete},
+		AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType, "Idempotency-Key",
+			"Last-Event-ID", echo.HeaderXRequestID},
+		ExposeHeaders: []string{echo.HeaderLocation, echo.HeaderXRequestID, headerRetryAfter,
+			headerRateLimitLimit, headerRateLimitRemaining, headerRateLimitReset},
+		MaxAge: int((10 * time.Minute) / time.Second),
+	})
+}
