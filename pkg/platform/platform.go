@@ -164,6 +164,11 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 			KeepAlive:         cfg.Gateway.SSEKeepAlive,
 			ReportCacheTTL:    cfg.Gateway.ReportCacheTTL,
 			WebhookPolicy:     webhook.Policy{AllowPrivate: cfg.Webhook.AllowPrivate},
+			Limits: gateway.Limits{
+				TenantRequests: cfg.Gateway.RateLimitTenant, UserRequests: cfg.Gateway.RateLimitUser,
+				ExpensiveRequests: cfg.Gateway.RateLimitExpensive, RateWindow: cfg.Gateway.RateLimitWindow,
+				MaxActiveAssessments: cfg.Gateway.MaxActiveAssessments, CORSAllowedOrigins: cfg.Gateway.CORSAllowedOrigins,
+			},
 		}, gateway.Deps{
 			Bus: p.Bus, Store: p.Store, Cache: p.Cache, Verifier: v, Logger: d.Logger,
 			Metrics: d.Metrics, Registry: d.Registry, Checks: checks, Catalog: cat,
