@@ -27,15 +27,18 @@ type StoreConfig struct {
 
 // GatewayConfig is read by the gateway.
 type GatewayConfig struct {
-	HTTPAddr          string        `env:"IM_HTTP_ADDR" envDefault:":8080"`
-	RedisURL          string        `env:"IM_REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
-	AuthPublicKeyFile string        `env:"IM_AUTH_PUBLIC_KEY_FILE"`
-	AuthIssuer        string        `env:"IM_AUTH_ISSUER" envDefault:"infra-mind"`
-	AuthAudience      string        `env:"IM_AUTH_AUDIENCE" envDefault:"infra-mind-api"`
-	BodyLimitBytes    int64         `env:"IM_HTTP_BODY_LIMIT_BYTES" envDefault:"1048576"`
-	AssessmentTimeout time.Duration `env:"IM_ASSESSMENT_TIMEOUT" envDefault:"2m"`
-	SSEKeepAlive      time.Duration `env:"IM_SSE_KEEPALIVE" envDefault:"15s"`
-	ReportCacheTTL    time.Duration `env:"IM_REPORT_CACHE_TTL" envDefault:"5m"`
+	HTTPAddr          string `env:"IM_HTTP_ADDR" envDefault:":8080"`
+	RedisURL          string `env:"IM_REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	AuthPublicKeyFile string `env:"IM_AUTH_PUBLIC_KEY_FILE"`
+	// AuthPublicKeySecret, when set, names the secret holding the PEM public
+	// key; it then comes from the IM_SECRETS_PROVIDER instead of the file.
+	AuthPublicKeySecret string        `env:"IM_AUTH_PUBLIC_KEY_SECRET"`
+	AuthIssuer          string        `env:"IM_AUTH_ISSUER" envDefault:"infra-mind"`
+	AuthAudience        string        `env:"IM_AUTH_AUDIENCE" envDefault:"infra-mind-api"`
+	BodyLimitBytes      int64         `env:"IM_HTTP_BODY_LIMIT_BYTES" envDefault:"1048576"`
+	AssessmentTimeout   time.Duration `env:"IM_ASSESSMENT_TIMEOUT" envDefault:"2m"`
+	SSEKeepAlive        time.Duration `env:"IM_SSE_KEEPALIVE" envDefault:"15s"`
+	ReportCacheTTL      time.Duration `env:"IM_REPORT_CACHE_TTL" envDefault:"5m"`
 	// Protection limits, shared by every gateway replica through Redis.
 	RateLimitTenant      int           `env:"IM_RATE_LIMIT_TENANT" envDefault:"1200"`
 	RateLimitUser        int           `env:"IM_RATE_LIMIT_USER" envDefault:"600"`
@@ -61,9 +64,27 @@ type WebhookConfig struct {
 	MaxAttempts  int           `env:"IM_WEBHOOK_MAX_ATTEMPTS" envDefault:"6"`
 }
 
+// SecretsConfig says where secrets come from (see pkg/secrets).
+type SecretsConfig struct {
+	// Provider is env, file or vault; empty means no provider (keys come
+	// from their *_FILE settings).
+	Provider        string        `env:"IM_SECRETS_PROVIDER"`
+	Dir             string        `env:"IM_SECRETS_DIR"`
+	VaultAddr       string        `env:"IM_VAULT_ADDR"`
+	VaultTokenFile  string        `env:"IM_VAULT_TOKEN_FILE"`
+	VaultMount      string        `env:"IM_VAULT_MOUNT" envDefault:"secret"`
+	VaultPath       string        `env:"IM_VAULT_PATH" envDefault:"infra-mind"`
+	VaultMaxRetries int           `env:"IM_VAULT_MAX_RETRIES" envDefault:"2"`
+	CacheTTL        time.Duration `env:"IM_SECRETS_CACHE_TTL" envDefault:"1m"`
+	// Env holds the IM_SECRET_* variables for the env provider; main fills
+	// it (LoadWithSecretEnv), the parser does not.
+	Env map[string]string `env:"-"`
+}
+
 // Config is everything a process may need; a service reads only its parts.
 type Config struct {
 	Common
+	Secrets SecretsConfig
 	Store   StoreConfig
 	Gateway GatewayConfig
 	Synth   SynthConfig

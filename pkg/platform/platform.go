@@ -41,7 +41,7 @@ type Deps struct {
 	Registry *prometheus.Registry
 	Metrics  *telemetry.Metrics
 	// Verifier checks bearer tokens at the gateway; nil means the gateway
-	// loads the public key from GatewayConfig.AuthPublicKeyFile.
+	// builds one with NewGatewayVerifier (key file or secret provider).
 	Verifier *auth.Verifier
 }
 
@@ -148,14 +148,9 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 	if roles.Gateway {
 		v := d.Verifier
 		if v == nil {
-			if cfg.Gateway.AuthPublicKeyFile == "" {
-				return nil, errors.New("IM_AUTH_PUBLIC_KEY_FILE is required: the gateway verifies tokens with it")
+			if v, err = NewGatewayVerifier(ctx, cfg); err != nil {
+				return nil, err
 			}
-			pub, err := auth.LoadPublicKeyPEM(cfg.Gateway.AuthPublicKeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("IM_AUTH_PUBLIC_KEY_FILE: %w", err)
-			}
-			v = auth.NewVerifier(pub, cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience)
 		}
 		p.gateway, err = gateway.New(gateway.Config{
 			Addr:              cfg.Gateway.HTTPAddr,
