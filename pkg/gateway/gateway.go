@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
@@ -87,6 +88,9 @@ type Server struct {
 	echo *echo.Echo
 	srv  *http.Server
 
+	// audit queues the audit log's records (audit.go).
+	audit *audit.Recorder
+
 	// streams is cancelled when Serve begins shutting down, so open SSE
 	// streams end instead of holding the graceful shutdown open.
 	streams      context.Context
@@ -148,6 +152,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, deps: d, log: logger, est: est, prot: prot}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
+	if s.audit, err = audit.NewRecorder(d.Store.Audit, audit.Options{Logger: logger, Registry: d.Registry}); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	s.echo = s.routes()
 	s.srv = &http.Server{
 		Handler: s.echo,
@@ -172,6 +179,8 @@ func (s *Server) routes() *echo.Echo {
 
 	e.Use(assignRequestID)
 	e.Use(securityHeaders)
+	// Outside observe, which renders errors: the audit record gets the final status.
+	e.Use(s.recordAudit)
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisablePrintStack: false,
@@ -212,6 +221,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/v1/webhooks", s.listWebhooks, s.authenticate, s.rateLimit)
 	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, s.authenticate, s.rateLimit)
 	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, s.authenticate, s.rateLimit)
+	e.GET("/v1/audit", s.listAudit, s.authenticate)
 	return e
 }
 
@@ -247,6 +257,8 @@ func (s *Server) Addr() string {
 // gracefully, waiting up to 10s for in-flight requests. It listens first if
 // Listen was not called. It returns nil after a clean shutdown.
 func (s *Server) Serve(ctx context.Context) error {
+	// Deferred: runs after the last request ended, so its record is stored.
+	defer s.drainAudit(ctx)
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()

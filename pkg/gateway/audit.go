@@ -1,0 +1,260 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/infra-mind/infra-mind/pkg/audit"
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// auditActorKey is the echo context key a handler that authenticates by
+// other means than a bearer token (a login) sets with setAuditActor.
+const auditActorKey = "inframind.audit.actor"
+
+// canReadAudit reports whether roles include one allowed to read the
+// tenant's audit log (owner or admin).
+func canReadAudit(roles []string) bool {
+	return slices.Contains(roles, "owner") || slices.Contains(roles, "admin")
+}
+
+// auditActor is an identity a handler verified itself.
+type auditActor struct {
+	tenant, subject string
+	roles           []string
+}
+
+// setAuditActor tells the audit log who a request turned out to be, for
+// handlers that verify an identity themselves (a password login): the
+// bearer-token claims are used otherwise. Call it only after verifying.
+func setAuditActor(c echo.Context, tenant, subject string, roles []string) {
+	c.Set(auditActorKey, auditActor{tenant: tenant, subject: subject, roles: roles})
+}
+
+// auditedPath reports whether requests to p are recorded: the API under
+// /v1, where every route reads or changes tenant data or authenticates.
+// Health, readiness, metrics and the OpenAPI document carry no tenant data.
+func auditedPath(p string) bool { return p == "/v1" || strings.HasPrefix(p, "/v1/") }
+
+// auditRoute names the action and resource type of a route template. It is
+// the one place actions are named; a route missing here is still recorded,
+// as action "request" on resource type "route".
+func auditRoute(method, route string) (action, resourceType string) {
+	switch method + " " + route {
+	case "POST /v1/assessments":
+		return "assessment.create", "assessment"
+	case "GET /v1/assessments":
+		return "assessment.list", "assessment"
+	case "GET /v1/assessments/:id":
+		return "assessment.read", "assessment"
+	case "GET /v1/assessments/:id/report":
+		return "report.read", "assessment"
+	case "GET /v1/assessments/:id/events":
+		return "events.read", "assessment"
+	case "GET /v1/assessments/:id/recommendations":
+		return "recommendations.read", "assessment"
+	case "POST /v1/assessments/:id/versions":
+		return "version.create", "assessment"
+	case "GET /v1/assessments/:id/versions":
+		return "version.list", "assessment"
+	case "GET /v1/assessments/:id/versions/diff":
+		return "version.diff", "assessment"
+	case "POST /v1/assessments/:id/scenarios":
+		return "scenario.create", "assessment"
+	case "GET /v1/assessments/:id/scenarios":
+		return "scenario.list", "assessment"
+	case "GET /v1/assessments/:id/scenarios/:sid":
+		return "scenario.read", "assessment"
+	case "POST /v1/estimates/inference", "POST /v1/estimates/training":
+		return "estimate.run", "estimate"
+	case "POST /v1/webhooks":
+		return "webhook.create", "webhook"
+	case "GET /v1/webhooks":
+		return "webhook.list", "webhook"
+	case "DELETE /v1/webhooks/:id":
+		return "webhook.delete", "webhook"
+	case "GET /v1/webhooks/:id/deliveries":
+		return "webhook.deliveries.read", "webhook"
+	case "GET /v1/audit":
+		return "audit.read", "audit"
+	}
+	return "request", "route"
+}
+
+// auditResource identifies what the request acted on: the created
+// resource (from the Location header of a 201/202), else the path's ids.
+func auditResource(c echo.Context, resourceType, route string, status int) audit.Resource {
+	r := audit.Resource{Type: resourceType}
+	switch {
+	case resourceType == "route":
+		if route == "" {
+			route = "unmatched " + c.Request().URL.Path
+		}
+		r.ID = c.Request().Method + " " + route
+	case resourceType == "estimate":
+		r.ID = path.Base(route) // inference or training
+	case c.Param("sid") != "":
+		r.ID, r.Parent = c.Param("sid"), c.Param("id")
+	default:
+		r.ID = c.Param("id")
+	}
+	if loc := c.Response().Header().Get(echo.HeaderLocation); loc != "" && status < 300 && resourceType != "route" {
+		if r.ID != "" {
+			r.Parent = r.ID // a version or scenario created under its base
+		}
+		r.ID = path.Base(loc)
+	}
+	r.ID, r.Parent = audit.Clip(r.ID), audit.Clip(r.Parent)
+	return r
+}
+
+// recordAudit records every /v1 request once, after the handler and the
+// error mapper ran, so the record carries the final status. It never fails
+// or delays the request: the recorder queues without blocking.
+func (s *Server) recordAudit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if s.audit == nil || !auditedPath(req.URL.Path) {
+			return next(c)
+		}
+		// The time the request arrived, at the database's precision.
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		id, idErr := audit.NewID()
+
+		if err := next(c); err != nil {
+			c.Error(err) // render it now so the status below is final
+		}
+
+		if idErr != nil {
+			s.log.ErrorContext(req.Context(), "audit record without id", slog.String("error", idErr.Error()),
+				slog.String("request_id", requestID(c)))
+			return nil
+		}
+		status := c.Response().Status
+		route := c.Path()
+		action, resourceType := auditRoute(req.Method, route)
+		rec := audit.Record{
+			ID:         id,
+			Time:       at,
+			Actor:      audit.Anonymous,
+			Action:     action,
+			Resource:   auditResource(c, resourceType, route, status),
+			Outcome:    audit.OutcomeOf(status),
+			Status:     status,
+			RequestID:  requestID(c),
+			SourceAddr: audit.Clip(c.RealIP()),
+			PeerAddr:   peerAddr(req.RemoteAddr),
+			UserAgent:  audit.Clip(req.UserAgent()),
+		}
+		switch {
+		case status == http.StatusUnauthorized:
+			// Whatever the token claimed is unverified: the record stays
+			// anonymous and outside every tenant's log.
+			rec.Action = audit.ActionAuthFailed
+		default:
+			if a, ok := c.Get(auditActorKey).(auditActor); ok {
+				rec.Tenant, rec.Actor, rec.Roles = a.tenant, a.subject, a.roles
+			} else if cl, ok := c.Get(claimsKey).(*auth.Claims); ok {
+				rec.Tenant, rec.Actor, rec.Roles = cl.Tenant, cl.Subject, cl.Roles
+			}
+		}
+		if rec.Actor == "" {
+			rec.Actor = audit.Anonymous
+		}
+		s.audit.Record(rec)
+		return nil
+	}
+}
+
+// peerAddr is the host of the TCP peer address.
+func peerAddr(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return audit.Clip(remote)
+	}
+	return host
+}
+
+// drainAudit stops the recorder and waits (bounded) until every queued
+// record is stored; Serve calls it after the last request finished.
+func (s *Server) drainAudit(ctx context.Context) {
+	if s.audit == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := s.audit.Close(ctx); err != nil {
+		s.log.Error("audit log not drained", slog.String("error", err.Error()))
+	}
+}
+
+// auditList is the body of GET /v1/audit.
+type auditList struct {
+	Items      []audit.Record `json:"items"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// maxAuditFilterLen bounds the action and actor filters.
+const maxAuditFilterLen = 256
+
+// listAudit handles GET /v1/audit: the caller's tenant's audit log, newest
+// first, for owners and admins. The log is the caller's own tenant's, so an
+// insufficient role is a 403 (not the 404 used for another tenant's data).
+func (s *Server) listAudit(c echo.Context) error {
+	cl, _ := c.Get(claimsKey).(*auth.Claims)
+	if cl == nil || !canReadAudit(cl.Roles) {
+		return problem(http.StatusForbidden, problemBase+"forbidden", "Forbidden",
+			"Reading the audit log needs the owner or admin role.")
+	}
+	q := store.AuditQuery{Limit: defaultPageSize, Cursor: c.QueryParam("cursor")}
+	if raw := c.QueryParam("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > maxPageSize {
+			return invalidField("limit", fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize))
+		}
+		q.Limit = n
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"action", &q.Action}, {"actor", &q.Actor}} {
+		v := c.QueryParam(f.name)
+		if len(v) > maxAuditFilterLen {
+			return invalidField(f.name, fmt.Sprintf("must be at most %d characters", maxAuditFilterLen))
+		}
+		*f.dst = v
+	}
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		raw := c.QueryParam(f.name)
+		if raw == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil {
+			return invalidField(f.name, "must be an RFC 3339 time such as 2026-01-31T09:00:00Z")
+		}
+		*f.dst = t
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.To.After(q.From) {
+		return invalidField("to", "must be later than from")
+	}
+	page, err := s.deps.Store.Audit.List(c.Request().Context(), cl.Tenant, q)
+	if err != nil {
+		return fmt.Errorf("list audit records: %w", err)
+	}
+	return c.JSON(http.StatusOK, auditList{Items: page.Items, NextCursor: page.NextCursor})
+}
