@@ -60,7 +60,7 @@ type Limits struct {
 	UserRequests   int
 	// ExpensiveRequests bounds, per client address within a tenant, the
 	// routes that start computation: creating assessments, versions and
-	// scenarios, and the estimate calculators (see expensiveRoutes).
+	// scenarios, and the estimate calculators (see isExpensive).
 	ExpensiveRequests int
 	// RateWindow is the window of the three request limits (1m).
 	RateWindow time.Duration
@@ -92,15 +92,19 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// expensiveRoutes start computation (a pipeline run or a calculator), so they
+// isExpensive tells the routes that start computation (a pipeline run or a calculator), so they
 // get a stricter per-address limit on top of the tenant and user limits. The
 // API has no login or token route yet; when one is added it belongs here too.
-var expensiveRoutes = map[string]bool{
-	http.MethodPost + " /v1/assessments":               true,
-	http.MethodPost + " /v1/assessments/:id/versions":  true,
-	http.MethodPost + " /v1/assessments/:id/scenarios": true,
-	http.MethodPost + " /v1/estimates/inference":       true,
-	http.MethodPost + " /v1/estimates/training":        true,
+func isExpensive(method, route string) bool {
+	if method != http.MethodPost {
+		return false
+	}
+	switch route {
+	case "/v1/assessments", "/v1/assessments/:id/versions", "/v1/assessments/:id/scenarios",
+		"/v1/estimates/inference", "/v1/estimates/training":
+		return true
+	}
+	return false
 }
 
 // protection holds the shared limiters and their metric.
@@ -164,7 +168,7 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		p := s.prot
 		cl, _ := c.Get(claimsKey).(*auth.Claims)
-		if cl == nil {
+		if p == nil || cl == nil {
 			return next(c)
 		}
 		w := p.limits.RateWindow
@@ -175,7 +179,7 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			{"tenant", cache.Key(cl.Tenant, "rl", "tenant"), ratelimit.Limit{Requests: p.limits.TenantRequests, Window: w}},
 			{"user", cache.Key(cl.Tenant, "rl", "user", keyPart(cl.Subject)), ratelimit.Limit{Requests: p.limits.UserRequests, Window: w}},
 		}
-		if expensiveRoutes[c.Request().Method+" "+c.Path()] {
+		if isExpensive(c.Request().Method, c.Path()) {
 			checks = append(checks, struct {
 				name, key string
 				lim       ratelimit.Limit
@@ -254,7 +258,7 @@ func (s *Server) capActive(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		p := s.prot
 		tenant := tenantOf(c)
-		if tenant == "" {
+		if p == nil || tenant == "" {
 			return next(c)
 		}
 		ctx := c.Request().Context()
@@ -342,7 +346,7 @@ func (s *Server) releaseFinished(ctx context.Context, tenant, key string) error 
 // an origin not on the list gets no Access-Control headers, so the browser
 // blocks the call.
 func (p *protection) cors() echo.MiddlewareFunc {
-	if len(p.limits.CORSAllowedOrigins) == 0 {
+	if p == nil || len(p.limits.CORSAllowedOrigins) == 0 {
 		return nil
 	}
 	allowed := make(map[string]bool, len(p.limits.CORSAllowedOrigins))

@@ -47,11 +47,11 @@ func (r Result) ResetSeconds() int {
 // incrScript counts one request in a window and sets the window's expiry on
 // its first request, atomically, so concurrent replicas never lose a count
 // or leave a counter without expiry.
-var incrScript = redis.NewScript(`
+const incrScript = `
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
-`)
+`
 
 // Limiter enforces fixed-window limits. A fixed window (count per aligned
 // window, one key per window) costs one round trip and one small key, and
@@ -59,13 +59,14 @@ return n
 // epoch; its known weakness is that a caller may send up to twice the limit
 // across a window boundary, acceptable for abuse protection.
 type Limiter struct {
-	rdb redis.Scripter
-	now func() time.Time
+	rdb  redis.Scripter
+	incr *redis.Script
+	now  func() time.Time
 }
 
 // NewLimiter returns a limiter on rdb (the shared Redis client).
 func NewLimiter(rdb redis.Scripter) *Limiter {
-	return &Limiter{rdb: rdb, now: time.Now}
+	return &Limiter{rdb: rdb, incr: redis.NewScript(incrScript), now: time.Now}
 }
 
 // Allow counts one request against key under lim and reports whether it is
@@ -83,7 +84,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Result, err
 	reset := time.Duration((idx+1)*win-ms) * time.Millisecond
 	// The key outlives its window by one window so a replica whose clock
 	// runs slightly behind still finds the count.
-	n, err := incrScript.Run(ctx, l.rdb, []string{key + ":" + strconv.FormatInt(idx, 10)}, 2*win).Int()
+	n, err := l.incr.Run(ctx, l.rdb, []string{key + ":" + strconv.FormatInt(idx, 10)}, 2*win).Int()
 	if err != nil {
 		return Result{}, fmt.Errorf("ratelimit: count %s: %w", key, err)
 	}
@@ -99,7 +100,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Result, err
 // cap hold a slot (or member already holds one). It returns {admitted, held}.
 // Doing it in one script makes the check-and-add atomic across replicas, so
 // two concurrent requests cannot both take the last slot.
-var acquireScript = redis.NewScript(`
+const acquireScript = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
   redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
@@ -111,29 +112,31 @@ redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], top[2])
 return {1, n + 1}
-`)
+`
 
 // holdScript adds a holder and keeps the set until its latest holder's
 // expiry (never shortening it for the others).
-var holdScript = redis.NewScript(`
+const holdScript = `
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], top[2])
 return 1
-`)
+`
 
 // Slots caps how many things (assessments in flight) one key may hold at
 // once. Each holder is a member of a sorted set scored by the time its hold
 // expires, so a holder that is never released (a crashed replica) frees its
 // slot at that time without a sweeper.
 type Slots struct {
-	rdb redis.Cmdable
-	now func() time.Time
+	rdb     redis.Cmdable
+	acquire *redis.Script
+	hold    *redis.Script
+	now     func() time.Time
 }
 
 // NewSlots returns slots on rdb (the shared Redis client).
 func NewSlots(rdb redis.Cmdable) *Slots {
-	return &Slots{rdb: rdb, now: time.Now}
+	return &Slots{rdb: rdb, acquire: redis.NewScript(acquireScript), hold: redis.NewScript(holdScript), now: time.Now}
 }
 
 // Acquire gives member a slot of key until until, unless capacity slots are
@@ -146,7 +149,7 @@ func (s *Slots) Acquire(ctx context.Context, key, member string, capacity int, u
 	if !until.After(now) {
 		return false, 0, fmt.Errorf("ratelimit: acquire %s: hold ends in the past", key)
 	}
-	res, err := acquireScript.Run(ctx, s.rdb, []string{key},
+	res, err := s.acquire.Run(ctx, s.rdb, []string{key},
 		now.UnixMilli(), capacity, member, until.UnixMilli()).Int64Slice()
 	if err != nil {
 		return false, 0, fmt.Errorf("ratelimit: acquire %s: %w", key, err)
@@ -161,7 +164,7 @@ func (s *Slots) Acquire(ctx context.Context, key, member string, capacity int, u
 // holder that replaces one admitted by Acquire (the created assessment
 // taking over its request's reservation).
 func (s *Slots) Hold(ctx context.Context, key, member string, until time.Time) error {
-	if err := holdScript.Run(ctx, s.rdb, []string{key}, until.UnixMilli(), member).Err(); err != nil {
+	if err := s.hold.Run(ctx, s.rdb, []string{key}, until.UnixMilli(), member).Err(); err != nil {
 		return fmt.Errorf("ratelimit: hold %s: %w", key, err)
 	}
 	return nil

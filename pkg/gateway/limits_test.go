@@ -1,0 +1,299 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/devstack"
+)
+
+// longWindow keeps a test's requests inside one rate window: windows are
+// aligned to the epoch, so a short one could roll over mid-test.
+const longWindow = 24 * time.Hour
+
+// sharedStack starts one devstack whose servers several gateways share, as
+// replicas in production share Redis.
+func sharedStack(t *testing.T) *devstack.Stack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	devstackStart.Lock()
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir()})
+	devstackStart.Unlock()
+	require.NoError(t, err)
+	t.Cleanup(stack.Close)
+	return stack
+}
+
+// doAs sends a request with a token for subject in tenant.
+func (e *env) doAs(t *testing.T, method, path, tenant, subject, body string, hdr map[string]string) *http.Response {
+	t.Helper()
+	tok, err := e.signer.Issue(subject, tenant, []string{"owner"}, time.Hour)
+	require.NoError(t, err)
+	req, err := http.NewRequest(method, e.http.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
+// requireTooMany checks a 429 problem with a usable Retry-After.
+func requireTooMany(t *testing.T, resp *http.Response, wantType string) Problem {
+	t.Helper()
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Equal(t, contentTypeProblem, resp.Header.Get("Content-Type"))
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	require.NoError(t, err, "Retry-After is whole seconds")
+	require.Positive(t, secs)
+	p := decodeBody[Problem](t, resp)
+	require.Equal(t, wantType, p.Type)
+	require.Equal(t, http.StatusTooManyRequests, p.Status)
+	return p
+}
+
+func TestRateLimitsAreSharedAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	stack := sharedStack(t)
+	cfg := Config{Limits: Limits{TenantRequests: 4, UserRequests: 100, ExpensiveRequests: 2, RateWindow: longWindow}}
+	a := newEnvAt(t, cfg, stack.NATSURL, stack.MongoURI, stack.RedisURL)
+	b := newEnvAt(t, cfg, stack.NATSURL, stack.MongoURI, stack.RedisURL)
+
+	t.Run("tenant limit spent across both replicas", func(t *testing.T) {
+		t.Parallel()
+		for i, e := range []*env{a, b, a, b} {
+			resp := e.doAs(t, http.MethodGet, "/v1/assessments", "acme", "user-1", "", nil)
+			require.Equal(t, http.StatusOK, resp.StatusCode, "request %d", i+1)
+			require.Equal(t, "4", resp.Header.Get("RateLimit-Limit"))
+			require.Equal(t, strconv.Itoa(3-i), resp.Header.Get("RateLimit-Remaining"))
+			reset, err := strconv.Atoi(resp.Header.Get("RateLimit-Reset"))
+			require.NoError(t, err)
+			require.Positive(t, reset)
+			resp.Body.Close()
+		}
+		for _, e := range []*env{a, b} {
+			resp := e.doAs(t, http.MethodGet, "/v1/assessments", "acme", "user-2", "", nil)
+			p := requireTooMany(t, resp, ProblemRateLimited)
+			require.Contains(t, p.Detail, "organisation")
+			require.Equal(t, "0", resp.Header.Get("RateLimit-Remaining"))
+		}
+
+		resp := b.doAs(t, http.MethodGet, "/v1/assessments", "globex", "user-1", "", nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "another tenant is unaffected")
+		resp.Body.Close()
+	})
+
+	t.Run("user limit", func(t *testing.T) {
+		t.Parallel()
+		e := newEnvAt(t, Config{Limits: Limits{TenantRequests: 100, UserRequests: 2, RateWindow: longWindow}},
+			stack.NATSURL, stack.MongoURI, stack.RedisURL)
+		for range 2 {
+			resp := e.doAs(t, http.MethodGet, "/v1/assessments", "initech", "ann", "", nil)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			resp.Body.Close()
+		}
+		p := requireTooMany(t, e.doAs(t, http.MethodGet, "/v1/assessments", "initech", "ann", "", nil), ProblemRateLimited)
+		require.Contains(t, p.Detail, "your request limit")
+		resp := e.doAs(t, http.MethodGet, "/v1/assessments", "initech", "bob", "", nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "another user of the tenant is unaffected")
+		resp.Body.Close()
+	})
+
+	t.Run("expensive routes are stricter per address", func(t *testing.T) {
+		t.Parallel()
+		// Bad bodies still count: the limit guards the route, not success.
+		for i, e := range []*env{a, b} {
+			resp := e.doAs(t, http.MethodPost, "/v1/estimates/inference", "umbrella", "user-1", "{}", nil)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "request %d", i+1)
+			resp.Body.Close()
+		}
+		p := requireTooMany(t, a.doAs(t, http.MethodPost, "/v1/estimates/training", "umbrella", "user-1", "{}", nil), ProblemRateLimited)
+		require.Contains(t, p.Detail, "start computation")
+
+		// The fourth request of the tenant: within the tenant limit.
+		resp := a.doAs(t, http.MethodGet, "/v1/assessments", "umbrella", "user-1", "", nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "ordinary routes keep their own limits")
+		resp.Body.Close()
+	})
+}
+
+func TestActiveAssessmentsCap(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{Limits: Limits{MaxActiveAssessments: 2}})
+	first := e.create(t, "acme", "one")
+	e.create(t, "acme", "two")
+
+	p := requireTooMany(t, e.do(t, http.MethodPost, "/v1/assessments", "acme", "application/yaml",
+		strings.NewReader(string(readExample(t, "startup-rag.yaml"))), nil), ProblemTooManyActive)
+	require.Contains(t, p.Detail, "limit of active assessments is 2")
+	p = requireTooMany(t, e.do(t, http.MethodPost, "/v1/assessments/"+first+"/scenarios", "acme", "application/json",
+		strings.NewReader(`{}`), nil), ProblemTooManyActive)
+	require.Contains(t, p.Detail, "2 assessments queued or running")
+
+	e.create(t, "globex", "other tenant") // another tenant has its own cap
+
+	_, won, err := e.store.Assessments.Finish(context.Background(), "acme", first, string(assessment.StatusCompleted), nil, "", time.Now())
+	require.NoError(t, err)
+	require.True(t, won)
+	e.create(t, "acme", "three") // a finished assessment frees its slot
+
+	resp := e.do(t, http.MethodPost, "/v1/assessments", "acme", "application/yaml",
+		strings.NewReader(string(readExample(t, "startup-rag.yaml"))), nil)
+	requireTooMany(t, resp, ProblemTooManyActive)
+
+	// A rejected create leaves no slot behind: the reservations are gone.
+	holders, err := e.srv.prot.slots.Holders(context.Background(), "im:acme:active")
+	require.NoError(t, err)
+	require.Len(t, holders, 2)
+	for _, h := range holders {
+		require.NotContains(t, h, reservationPrefix)
+	}
+}
+
+func TestLimitsFailOpenWhenRedisIsDown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{Limits: Limits{TenantRequests: 1, MaxActiveAssessments: 1, RateWindow: longWindow}})
+	require.NoError(t, e.cache.Close())
+	for range 2 {
+		resp := e.do(t, http.MethodGet, "/v1/assessments", "acme", "", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+	}
+	e.create(t, "acme", "one")
+	e.create(t, "acme", "two")
+	d := e.srv.prot.decisions
+	require.Positive(t, testutil.ToFloat64(d.WithLabelValues("tenant", "redis_error")))
+	require.Equal(t, float64(2), testutil.ToFloat64(d.WithLabelValues("active", "redis_error")))
+	require.Zero(t, testutil.ToFloat64(d.WithLabelValues("tenant", "refused")))
+}
+
+func TestCORSAllowList(t *testing.T) {
+	t.Parallel()
+	const allowed, other = "https://app.example.com", "https://evil.example.com"
+	stack := sharedStack(t)
+	strict := newEnvAt(t, Config{Limits: Limits{CORSAllowedOrigins: []string{allowed}}}, stack.NATSURL, stack.MongoURI, stack.RedisURL)
+	none := newEnvAt(t, Config{}, stack.NATSURL, stack.MongoURI, stack.RedisURL)
+
+	tests := []struct {
+		name      string
+		e         *env
+		method    string
+		origin    string
+		wantAllow string
+	}{
+		{"allowed origin", strict, http.MethodGet, allowed, allowed},
+		{"other origin", strict, http.MethodGet, other, ""},
+		{"look-alike subdomain", strict, http.MethodGet, "https://app.example.com.evil.net", ""},
+		{"allowed preflight", strict, http.MethodOptions, allowed, allowed},
+		{"other preflight", strict, http.MethodOptions, other, ""},
+		{"no allow-list", none, http.MethodGet, allowed, ""},
+		{"no allow-list preflight", none, http.MethodOptions, allowed, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(tc.method, tc.e.http.URL+"/v1/assessments", nil)
+			require.NoError(t, err)
+			req.Header.Set("Origin", tc.origin)
+			if tc.method == http.MethodOptions {
+				req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+				req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+			} else {
+				req.Header.Set("Authorization", "Bearer "+tc.e.token("acme"))
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, tc.wantAllow, resp.Header.Get("Access-Control-Allow-Origin"))
+			if tc.wantAllow == "" {
+				require.Empty(t, resp.Header.Get("Access-Control-Allow-Methods"))
+				require.Empty(t, resp.Header.Get("Access-Control-Expose-Headers"))
+				return
+			}
+			if tc.method == http.MethodOptions {
+				require.Equal(t, http.StatusNoContent, resp.StatusCode)
+				require.Contains(t, resp.Header.Get("Access-Control-Allow-Methods"), http.MethodPost)
+				require.Contains(t, resp.Header.Get("Access-Control-Allow-Headers"), "Authorization")
+			} else {
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				require.Contains(t, resp.Header.Get("Access-Control-Expose-Headers"), "Retry-After")
+			}
+		})
+	}
+}
+
+func TestProtectionRejectsLooseCORSOrigins(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		origin string
+	}{
+		{"wildcard", "*"},
+		{"no scheme", "app.example.com"},
+		{"trailing slash", "https://app.example.com/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := newProtection(Limits{CORSAllowedOrigins: []string{tc.origin}}, nil, nil)
+			require.ErrorContains(t, err, "exact scheme://host")
+		})
+	}
+}
+
+func TestListPageSizeIsCapped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	tests := []struct {
+		name, query string
+		want        int
+	}{
+		{"largest page", "?limit=100", http.StatusOK},
+		{"over the cap", "?limit=101", http.StatusBadRequest},
+		{"zero", "?limit=0", http.StatusBadRequest},
+		{"not a number", "?limit=lots", http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp := e.do(t, http.MethodGet, "/v1/assessments"+tc.query, "acme", "", nil, nil)
+			require.Equal(t, tc.want, resp.StatusCode)
+			if tc.want == http.StatusBadRequest {
+				p := decodeBody[Problem](t, resp)
+				require.Equal(t, "limit", p.Errors[0].Field)
+				require.Contains(t, p.Errors[0].Reason, "from 1 to 100")
+				return
+			}
+			resp.Body.Close()
+		})
+	}
+}
+
+func TestExpensiveRoutesExist(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	var expensive []string
+	for _, r := range e.srv.echo.Routes() {
+		if isExpensive(r.Method, r.Path) {
+			expensive = append(expensive, r.Path)
+		}
+	}
+	// Every route isExpensive names is a real route, so a renamed route
+	// cannot silently lose its stricter limit.
+	require.ElementsMatch(t, []string{"/v1/assessments", "/v1/assessments/:id/versions", "/v1/assessments/:id/scenarios",
+		"/v1/estimates/inference", "/v1/estimates/training"}, expensive)
+}
