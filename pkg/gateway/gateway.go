@@ -221,7 +221,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/v1/webhooks", s.listWebhooks, s.authenticate, s.rateLimit)
 	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, s.authenticate, s.rateLimit)
 	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, s.authenticate, s.rateLimit)
-	e.GET("/v1/audit", s.listAudit, s.authenticate)
+	e.GET("/v1/audit", s.listAudit, s.authenticate, s.rateLimit)
 	return e
 }
 
