@@ -160,8 +160,10 @@ func (s *Server) recordAudit(next echo.HandlerFunc) echo.HandlerFunc {
 		switch {
 		case status == http.StatusUnauthorized:
 			// Whatever the token claimed is unverified: the record stays
-			// anonymous and outside every tenant's log.
+			// anonymous and outside every tenant's log. The resource is the
+			// route that was tried, which names the action refused.
 			rec.Action = audit.ActionAuthFailed
+			rec.Resource = auditResource(c, "route", route, status)
 		default:
 			if a, ok := c.Get(auditActorKey).(auditActor); ok {
 				rec.Tenant, rec.Actor, rec.Roles = a.tenant, a.subject, a.roles
