@@ -19,27 +19,10 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
-// auditActorKey is the echo context key a handler that authenticates by
-// other means than a bearer token (a login) sets with setAuditActor.
-const auditActorKey = "inframind.audit.actor"
-
 // canReadAudit reports whether roles include one allowed to read the
 // tenant's audit log (owner or admin).
 func canReadAudit(roles []string) bool {
 	return slices.Contains(roles, "owner") || slices.Contains(roles, "admin")
-}
-
-// auditActor is an identity a handler verified itself.
-type auditActor struct {
-	tenant, subject string
-	roles           []string
-}
-
-// setAuditActor tells the audit log who a request turned out to be, for
-// handlers that verify an identity themselves (a password login): the
-// bearer-token claims are used otherwise. Call it only after verifying.
-func setAuditActor(c echo.Context, tenant, subject string, roles []string) {
-	c.Set(auditActorKey, auditActor{tenant: tenant, subject: subject, roles: roles})
 }
 
 // auditedPath reports whether requests to p are recorded: the API under
@@ -165,9 +148,10 @@ func (s *Server) recordAudit(next echo.HandlerFunc) echo.HandlerFunc {
 			rec.Action = audit.ActionAuthFailed
 			rec.Resource = auditResource(c, "route", route, status)
 		default:
-			if a, ok := c.Get(auditActorKey).(auditActor); ok {
-				rec.Tenant, rec.Actor, rec.Roles = a.tenant, a.subject, a.roles
-			} else if cl, ok := c.Get(claimsKey).(*auth.Claims); ok {
+			// Verified claims only: authenticate sets them after checking the
+			// token (a handler that verifies an identity another way, such as
+			// a password login, sets them the same way for its record).
+			if cl, ok := c.Get(claimsKey).(*auth.Claims); ok {
 				rec.Tenant, rec.Actor, rec.Roles = cl.Tenant, cl.Subject, cl.Roles
 			}
 		}
