@@ -12,5 +12,6 @@ import (
 )
 
 func main() {
-	os.Exit(platform.Main("gateway", platform.Roles{Gateway: true}, env.ParseAs[platform.Config]))
+	// The environment provider of secrets reads IM_SECRET_<NAME> from here.
+	os.Exit(platform.Main("gateway", platform.Roles{Gateway: true}, platform.LoadWithSecretEnv(env.ParseAs[platform.Config], os.Environ())))
 }
