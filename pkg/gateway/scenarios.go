@@ -152,18 +152,9 @@ func (s *Server) createScenario(c echo.Context) error {
 
 // listScenarios handles GET /v1/assessments/{id}/scenarios, oldest first.
 func (s *Server) listScenarios(c echo.Context) error {
-	ctx := c.Request().Context()
-	id, err := pathID(c)
+	_, children, err := s.childrenOf(c, store.KindScenario)
 	if err != nil {
 		return err
-	}
-	base, err := s.loadBase(ctx, tenantOf(c), id)
-	if err != nil {
-		return err
-	}
-	children, err := s.deps.Store.Assessments.Children(ctx, base.TenantID, base.ID, store.KindScenario)
-	if err != nil {
-		return fmt.Errorf("list scenarios of %s: %w", base.ID, err)
 	}
 	body := scenariosBody{Items: make([]scenarioView, 0, len(children))}
 	for _, a := range children {

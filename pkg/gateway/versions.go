@@ -143,18 +143,9 @@ func acceptedChild(c echo.Context, child store.Assessment) error {
 // listVersions handles GET /v1/assessments/{id}/versions: version 1 is the
 // base, then each re-run by number.
 func (s *Server) listVersions(c echo.Context) error {
-	ctx := c.Request().Context()
-	id, err := pathID(c)
+	base, children, err := s.childrenOf(c, store.KindVersion)
 	if err != nil {
 		return err
-	}
-	base, err := s.loadBase(ctx, tenantOf(c), id)
-	if err != nil {
-		return err
-	}
-	children, err := s.deps.Store.Assessments.Children(ctx, base.TenantID, base.ID, store.KindVersion)
-	if err != nil {
-		return fmt.Errorf("list versions of %s: %w", base.ID, err)
 	}
 	slices.SortFunc(children, func(a, b store.Assessment) int { return a.Version - b.Version })
 	body := versionsBody{Items: make([]versionView, 0, len(children)+1)}
@@ -273,4 +264,23 @@ func (s *Server) diff(ctx context.Context, base, other store.Assessment) (report
 		return report.ReportDiff{}, fmt.Errorf("compare %s with %s: %w", base.ID, other.ID, err)
 	}
 	return d, nil
+}
+
+// childrenOf loads the base assessment named in the path (within the
+// caller's tenant) and its children of kind.
+func (s *Server) childrenOf(c echo.Context, kind string) (store.Assessment, []store.Assessment, error) {
+	ctx := c.Request().Context()
+	id, err := pathID(c)
+	if err != nil {
+		return store.Assessment{}, nil, err
+	}
+	base, err := s.loadBase(ctx, tenantOf(c), id)
+	if err != nil {
+		return store.Assessment{}, nil, err
+	}
+	children, err := s.deps.Store.Assessments.Children(ctx, base.TenantID, base.ID, kind)
+	if err != nil {
+		return store.Assessment{}, nil, fmt.Errorf("list %s children of %s: %w", kind, base.ID, err)
+	}
+	return base, children, nil
 }
