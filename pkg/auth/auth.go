@@ -28,6 +28,34 @@ var ErrInvalidToken = errors.New("invalid token")
 // closes the "alg: none" and HMAC-with-public-key confusion attacks.
 const algorithm = "EdDSA"
 
+// Roles a caller may hold. Owner, admin, analyst and viewer act inside one
+// tenant; the platform operator provisions tenants and reads none of their
+// data. The gateway's route x role matrix (pkg/gateway/access.go) says what
+// each may do.
+const (
+	RoleOwner    = "owner"
+	RoleAdmin    = "admin"
+	RoleAnalyst  = "analyst"
+	RoleViewer   = "viewer"
+	RoleOperator = "platform-operator"
+)
+
+// PlatformTenant is the tenant claim of platform-operator tokens. It holds no
+// tenant data, and tenant ids starting with '_' cannot be created.
+const PlatformTenant = "_platform"
+
+// TenantRoles are the roles a user or API key inside a tenant may hold.
+var TenantRoles = []string{RoleOwner, RoleAdmin, RoleAnalyst, RoleViewer}
+
+// ValidTenantRole reports whether r is one of TenantRoles.
+func ValidTenantRole(r string) bool {
+	switch r {
+	case RoleOwner, RoleAdmin, RoleAnalyst, RoleViewer:
+		return true
+	}
+	return false
+}
+
 // Claims are the JWT claims of an Infra Mind access token.
 type Claims struct {
 	jwt.RegisteredClaims
@@ -35,6 +63,10 @@ type Claims struct {
 	Tenant string `json:"tenant"`
 	// Roles granted inside the tenant.
 	Roles []string `json:"roles,omitempty"`
+	// Session is the sign-in session (refresh-token family) the token was
+	// issued for; empty for tokens minted outside a sign-in (development
+	// tokens) and for API keys. Revoking the session revokes the token.
+	Session string `json:"sid,omitempty"`
 }
 
 // GenerateKey returns a new random Ed25519 private key.
