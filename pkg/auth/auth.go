@@ -218,16 +218,33 @@ func NewSigner(k ed25519.PrivateKey, issuer, audience string) *Signer {
 	return &Signer{key: k, kid: KeyID(pub), issuer: issuer, audience: audience, now: time.Now}
 }
 
+// Issued is a signed access token with the claims a caller needs to track it.
+type Issued struct {
+	Token     string
+	ID        string // the jti, for revocation
+	ExpiresAt time.Time
+}
+
 // Issue returns a signed token for subject in tenant, valid from now for ttl.
 func (s *Signer) Issue(subject, tenant string, roles []string, ttl time.Duration) (string, error) {
+	iss, err := s.IssueAccess(subject, tenant, roles, "", ttl)
+	if err != nil {
+		return "", err
+	}
+	return iss.Token, nil
+}
+
+// IssueAccess returns a signed access token for subject in tenant with roles,
+// bound to the sign-in session (empty for none), valid from now for ttl.
+func (s *Signer) IssueAccess(subject, tenant string, roles []string, session string, ttl time.Duration) (Issued, error) {
 	if !ValidTenant(tenant) {
-		return "", fmt.Errorf("issue token: tenant %q is not a valid tenant id", tenant)
+		return Issued{}, fmt.Errorf("issue token: tenant %q is not a valid tenant id", tenant)
 	}
 	if ttl <= 0 {
-		return "", errors.New("issue token: ttl must be positive")
+		return Issued{}, errors.New("issue token: ttl must be positive")
 	}
 	if len(s.key) != ed25519.PrivateKeySize {
-		return "", errors.New("issue token: signer has no valid ed25519 key")
+		return Issued{}, errors.New("issue token: signer has no valid ed25519 key")
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	claims := Claims{
@@ -240,16 +257,17 @@ func (s *Signer) Issue(subject, tenant string, roles []string, ttl time.Duration
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        uuid.NewString(),
 		},
-		Tenant: tenant,
-		Roles:  roles,
+		Tenant:  tenant,
+		Roles:   roles,
+		Session: session,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	tok.Header["kid"] = s.kid
 	signed, err := tok.SignedString(s.key)
 	if err != nil {
-		return "", fmt.Errorf("issue token: %w", err)
+		return Issued{}, fmt.Errorf("issue token: %w", err)
 	}
-	return signed, nil
+	return Issued{Token: signed, ID: claims.ID, ExpiresAt: claims.ExpiresAt.Time}, nil
 }
 
 // Verifier checks tokens against one public key, issuer and audience.
