@@ -1,10 +1,12 @@
 // Package auth issues and verifies the bearer tokens the gateway accepts:
-// Ed25519-signed JWTs (EdDSA) that name the caller's tenant. It is the
-// development-grade identity layer; a full identity provider comes later and
-// only has to produce tokens this verifier accepts.
+// Ed25519-signed JWTs (EdDSA) that name the caller's tenant and role. A
+// KeyRing holds the signing key and the public keys that still verify
+// (previous keys until their tokens expire) and publishes them as a JWKS, so
+// other services and event subscribers can verify tokens too.
 package auth
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -93,17 +95,35 @@ func WritePrivateKeyPEM(path string, k ed25519.PrivateKey) error {
 
 // LoadPrivateKeyPEM reads a PKCS#8 PEM Ed25519 private key.
 func LoadPrivateKeyPEM(path string) (ed25519.PrivateKey, error) {
-	der, err := readPEM(path, "PRIVATE KEY")
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read key %s: %w", path, err)
 	}
-	key, err := x509.ParsePKCS8PrivateKey(der)
+	k, err := ParsePrivateKeyPEM(data)
 	if err != nil {
 		return nil, fmt.Errorf("load private key %s: %w", path, err)
 	}
+	return k, nil
+}
+
+// ParsePrivateKeyPEM parses a PKCS#8 "PRIVATE KEY" PEM Ed25519 key, the
+// format WritePrivateKeyPEM writes and `openssl genpkey -algorithm ed25519`
+// prints.
+func ParsePrivateKeyPEM(b []byte) (ed25519.PrivateKey, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, errors.New("no PEM block")
+	}
+	if block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("PEM block is %q, want \"PRIVATE KEY\"", block.Type)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse private key: %w", err)
+	}
 	priv, ok := key.(ed25519.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("load private key %s: %T is not an ed25519 key", path, key)
+		return nil, fmt.Errorf("%T is not an ed25519 key", key)
 	}
 	return priv, nil
 }
@@ -120,19 +140,64 @@ func WritePublicKeyPEM(path string, k ed25519.PublicKey) error {
 	return writePEM(path, "PUBLIC KEY", der, 0o644)
 }
 
-// LoadPublicKeyPEM reads a PKIX PEM Ed25519 public key.
+// LoadPublicKeyPEM reads a PKIX PEM Ed25519 public key (the first key of
+// the file).
 func LoadPublicKeyPEM(path string) (ed25519.PublicKey, error) {
-	der, err := readPEM(path, "PUBLIC KEY")
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read key %s: %w", path, err)
 	}
-	key, err := x509.ParsePKIXPublicKey(der)
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("load public key %s: no PEM block", path)
+	}
+	pub, err := parsePublicKeyBlock(block)
 	if err != nil {
 		return nil, fmt.Errorf("load public key %s: %w", path, err)
 	}
+	return pub, nil
+}
+
+// ParsePublicKeysPEM parses a bundle of one or more PKIX "PUBLIC KEY" PEM
+// Ed25519 keys (the blocks WritePublicKeyPEM writes, concatenated), such as
+// the verification-only keys an operator lists during a rotation. Anything
+// in the bundle that is not such a key is an error, so a damaged bundle is
+// not half-applied.
+func ParsePublicKeysPEM(b []byte) ([]ed25519.PublicKey, error) {
+	var pubs []ed25519.PublicKey
+	rest := b
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		pub, err := parsePublicKeyBlock(block)
+		if err != nil {
+			return nil, fmt.Errorf("public key %d: %w", len(pubs)+1, err)
+		}
+		pubs = append(pubs, pub)
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, fmt.Errorf("after %d public key(s): data that is not a PEM block", len(pubs))
+	}
+	if len(pubs) == 0 {
+		return nil, errors.New("no PEM block")
+	}
+	return pubs, nil
+}
+
+func parsePublicKeyBlock(block *pem.Block) (ed25519.PublicKey, error) {
+	if block.Type != "PUBLIC KEY" {
+		return nil, fmt.Errorf("PEM block is %q, want \"PUBLIC KEY\"", block.Type)
+	}
+	key, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse public key: %w", err)
+	}
 	pub, ok := key.(ed25519.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("load public key %s: %T is not an ed25519 key", path, key)
+		return nil, fmt.Errorf("%T is not an ed25519 key", key)
 	}
 	return pub, nil
 }
@@ -157,21 +222,6 @@ func writePEM(path, blockType string, der []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-func readPEM(path, blockType string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read key %s: %w", path, err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("read key %s: no PEM block", path)
-	}
-	if block.Type != blockType {
-		return nil, fmt.Errorf("read key %s: PEM block is %q, want %q", path, block.Type, blockType)
-	}
-	return block.Bytes, nil
 }
 
 // KeyID derives a stable key id from pub: the unpadded base64url of the first
@@ -203,19 +253,19 @@ func ValidTenant(id string) bool {
 	return true
 }
 
-// Signer issues tokens with one private key for one issuer and audience.
+// Signer issues tokens for one issuer and audience, signed with the
+// current key of its KeyRing.
 type Signer struct {
-	key      ed25519.PrivateKey
-	kid      string
+	ring     *KeyRing
 	issuer   string
 	audience string
 	now      func() time.Time
 }
 
-// NewSigner returns a Signer for k that stamps issuer and audience on every token.
+// NewSigner returns a Signer for k that stamps issuer and audience on every
+// token: a KeyRing of k alone. An invalid k makes every Issue fail.
 func NewSigner(k ed25519.PrivateKey, issuer, audience string) *Signer {
-	pub, _ := k.Public().(ed25519.PublicKey)
-	return &Signer{key: k, kid: KeyID(pub), issuer: issuer, audience: audience, now: time.Now}
+	return &Signer{ring: signingRing(k), issuer: issuer, audience: audience, now: time.Now}
 }
 
 // Issued is a signed access token with the claims a caller needs to track it.
@@ -243,7 +293,8 @@ func (s *Signer) IssueAccess(subject, tenant string, roles []string, session str
 	if ttl <= 0 {
 		return Issued{}, errors.New("issue token: ttl must be positive")
 	}
-	if len(s.key) != ed25519.PrivateKeySize {
+	key, kid, ok := s.ring.signing()
+	if !ok {
 		return Issued{}, errors.New("issue token: signer has no valid ed25519 key")
 	}
 	now := s.now().UTC().Truncate(time.Second)
@@ -262,45 +313,49 @@ func (s *Signer) IssueAccess(subject, tenant string, roles []string, session str
 		Session: session,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
-	tok.Header["kid"] = s.kid
-	signed, err := tok.SignedString(s.key)
+	tok.Header["kid"] = kid
+	signed, err := tok.SignedString(key)
 	if err != nil {
 		return Issued{}, fmt.Errorf("issue token: %w", err)
 	}
 	return Issued{Token: signed, ID: claims.ID, ExpiresAt: claims.ExpiresAt.Time}, nil
 }
 
-// Verifier checks tokens against one public key, issuer and audience.
+// Verifier checks tokens against the keys of a KeyRing, one issuer and one
+// audience.
 type Verifier struct {
-	key      ed25519.PublicKey
-	kid      string
-	issuer   string
-	audience string
-	parser   *jwt.Parser
+	ring   *KeyRing
+	parser *jwt.Parser
 }
 
-// clockSkew tolerated on exp, nbf and iat between the issuer's and our clocks.
-const clockSkew = 30 * time.Second
+// ClockSkew is the difference between the issuer's and our clocks tolerated
+// on exp, nbf and iat. A key rotated out must keep verifying for the
+// access-token TTL plus ClockSkew.
+const ClockSkew = 30 * time.Second
 
 // NewVerifier returns a Verifier accepting only EdDSA tokens signed by pub's
 // private key, issued by issuer for audience.
 func NewVerifier(pub ed25519.PublicKey, issuer, audience string) *Verifier {
-	return newVerifier(pub, issuer, audience, time.Now)
+	return newRingVerifier(verificationRing(pub), issuer, audience, time.Now)
 }
 
-func newVerifier(pub ed25519.PublicKey, issuer, audience string, now func() time.Time) *Verifier {
+// NewRingVerifier returns a Verifier accepting only EdDSA tokens issued by
+// issuer for audience and signed by a key ring holds at verification time,
+// chosen by the token's kid header.
+func NewRingVerifier(ring *KeyRing, issuer, audience string) *Verifier {
+	return newRingVerifier(ring, issuer, audience, time.Now)
+}
+
+func newRingVerifier(ring *KeyRing, issuer, audience string, now func() time.Time) *Verifier {
 	return &Verifier{
-		key:      pub,
-		kid:      KeyID(pub),
-		issuer:   issuer,
-		audience: audience,
+		ring: ring,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{algorithm}),
 			jwt.WithIssuer(issuer),
 			jwt.WithAudience(audience),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
-			jwt.WithLeeway(clockSkew),
+			jwt.WithLeeway(ClockSkew),
 			jwt.WithTimeFunc(now),
 		),
 	}
@@ -310,16 +365,19 @@ func newVerifier(pub ed25519.PublicKey, issuer, audience string, now func() time
 // key id, issuer, audience, validity window, token id and tenant all check
 // out. Every failure wraps ErrInvalidToken.
 func (v *Verifier) Verify(token string) (*Claims, error) {
-	if len(v.key) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("%w: verifier has no valid ed25519 key", ErrInvalidToken)
+	if v.ring == nil {
+		return nil, fmt.Errorf("%w: verifier has no key ring", ErrInvalidToken)
 	}
 	claims := &Claims{}
 	_, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		// Only keys of the ring, picked by kid: a token cannot bring its own
+		// key (jwk/jku/x5u headers are never read).
 		kid, _ := t.Header["kid"].(string)
-		if kid != v.kid {
+		pub, ok := v.ring.publicKey(kid)
+		if !ok {
 			return nil, fmt.Errorf("unknown key id %q", kid)
 		}
-		return v.key, nil
+		return pub, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)

@@ -1,10 +1,17 @@
 package auth
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -301,4 +308,328 @@ func TestKeyIDStable(t *testing.T) {
 	require.Equal(t, KeyID(pa), KeyID(append(ed25519.PublicKey(nil), pa...)))
 	require.NotEqual(t, KeyID(pa), KeyID(b.Public().(ed25519.PublicKey)))
 	require.Len(t, KeyID(pa), 16)
+}
+
+// testClock is a settable clock shared by a ring and its verifier, so key
+// windows and token lifetimes are checked without sleeping.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// ringFixture is a key ring on a test clock with a verifier for testIssuer
+// and testAudience, the way the gateway holds them.
+type ringFixture struct {
+	clock    *testClock
+	ring     *KeyRing
+	priv     ed25519.PrivateKey
+	kid      string
+	verifier *Verifier
+}
+
+func newRingFixture(t *testing.T, at time.Time) *ringFixture {
+	t.Helper()
+	priv := mustKey(t)
+	ring, err := NewKeyRing(priv)
+	require.NoError(t, err)
+	clock := &testClock{now: at}
+	ring.now = clock.Now
+	return &ringFixture{
+		clock: clock, ring: ring, priv: priv, kid: KeyID(priv.Public().(ed25519.PublicKey)),
+		verifier: newRingVerifier(ring, testIssuer, testAudience, clock.Now),
+	}
+}
+
+// issue signs a token with the ring's current key through its Signer.
+func (f *ringFixture) issue(t *testing.T, ttl time.Duration) string {
+	t.Helper()
+	iss, err := f.ring.Signer(testIssuer, testAudience).IssueAccess("user-1", "acme", []string{RoleAnalyst}, "sid-1", ttl)
+	require.NoError(t, err)
+	return iss.Token
+}
+
+// reencodeSegment decodes one base64url segment of tok, lets edit change
+// the bytes, and puts them back, leaving the other segments untouched.
+func reencodeSegment(t *testing.T, tok string, seg int, edit func([]byte) []byte) string {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	require.Len(t, parts, 3)
+	raw, err := base64.RawURLEncoding.DecodeString(parts[seg])
+	require.NoError(t, err)
+	parts[seg] = base64.RawURLEncoding.EncodeToString(edit(raw))
+	return strings.Join(parts, ".")
+}
+
+// TestOWASPAPI2JWTAttacks is the token part of the OWASP API Security Top 10
+// (2023) API2:2023 Broken Authentication suite: forged, stale, misdirected
+// and incomplete access tokens are refused with ErrInvalidToken (the gateway
+// answers 401), while the "accepted" rows prove each attack's base token is
+// otherwise good, so every rejection is for the attack alone. Revoked jti and
+// sessions are checked by the gateway after this verification.
+func TestOWASPAPI2JWTAttacks(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	attacker := mustKey(t)
+	attackerKID := KeyID(attacker.Public().(ed25519.PublicKey))
+	const accessTTL = 15 * time.Minute
+	retain := accessTTL + ClockSkew
+
+	tests := []struct {
+		name  string
+		token func(t *testing.T, f *ringFixture) string
+		// reject is a phrase of the expected error; "" means the token is
+		// accepted (the control rows).
+		reject string
+	}{
+		{
+			name:  "accepted: token the ring signed",
+			token: func(t *testing.T, f *ringFixture) string { return f.issue(t, accessTTL) },
+		},
+		{
+			name: "accepted: hand-built base claims of the attack rows",
+			token: func(t *testing.T, f *ringFixture) string {
+				return sign(t, jwt.SigningMethodEdDSA, f.priv, f.kid, validClaims(t0))
+			},
+		},
+		{
+			name:   "alg none",
+			reject: "signing method",
+			token: func(t *testing.T, f *ringFixture) string {
+				return sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, f.kid, validClaims(t0))
+			},
+		},
+		{
+			name:   "algorithm confusion: HS256 keyed with the Ed25519 public key",
+			reject: "signing method",
+			token: func(t *testing.T, f *ringFixture) string {
+				return sign(t, jwt.SigningMethodHS256, []byte(f.priv.Public().(ed25519.PublicKey)), f.kid, validClaims(t0))
+			},
+		},
+		{
+			name:   "RS256 token",
+			reject: "signing method",
+			token: func(t *testing.T, f *ringFixture) string {
+				return sign(t, jwt.SigningMethodRS256, rsaKey, f.kid, validClaims(t0))
+			},
+		},
+		{
+			name:   "ES256 token",
+			reject: "signing method",
+			token: func(t *testing.T, f *ringFixture) string {
+				return sign(t, jwt.SigningMethodES256, ecKey, f.kid, validClaims(t0))
+			},
+		},
+		{
+			name:   "expired",
+			reject: "expired",
+			token: func(t *testing.T, f *ringFixture) string {
+				tok := f.issue(t, accessTTL)
+				f.clock.Advance(accessTTL + ClockSkew + time.Second)
+				return tok
+			},
+		},
+		{
+			name: "accepted: expired by less than the clock skew",
+			token: func(t *testing.T, f *ringFixture) string {
+				tok := f.issue(t, accessTTL)
+				f.clock.Advance(accessTTL + ClockSkew - time.Second)
+				return tok
+			},
+		},
+		{
+			name:   "nbf in the future beyond the clock skew",
+			reject: "not valid yet",
+			token: func(t *testing.T, f *ringFixture) string {
+				c := validClaims(t0)
+				c.NotBefore = jwt.NewNumericDate(t0.Add(ClockSkew + time.Second))
+				return sign(t, jwt.SigningMethodEdDSA, f.priv, f.kid, c)
+			},
+		},
+		{
+			name: "accepted: nbf in the future within the clock skew",
+			token: func(t *testing.T, f *ringFixture) string {
+				c := validClaims(t0)
+				c.NotBefore = jwt.NewNumericDate(t0.Add(ClockSkew - time.Second))
+				return sign(t, jwt.SigningMethodEdDSA, f.priv, f.kid, c)
+			},
+		},
+		{
+			name:   "wrong issuer",
+			reject: "issuer",
+			token: func(t *testing.T, f *ringFixture) string {
+				c := validClaims(t0)
+				c.Issuer = "https://evil.test"
+				return sign(t, jwt.SigningMethodEdDSA, f.priv, f.kid, c)
+			},
+		},
+		{
+			name:   "wrong audience",
+			reject: "audience",
+			token: func(t *testing.T, f *ringFixture) string {
+				c := validClaims(t0)
+				c.Audience = jwt.ClaimStrings{"another-api"}
+				return sign(t, jwt.SigningMethodEdDSA, f.priv, f.kid, c)
+			},
+		},
+		{
+			name:   "tampered payload with the original signature (tenant and role raised)",
+			reject: "signature is invalid",
+			token: func(t *testing.T, f *ringFixture) string {
+				return reencodeSegment(t, f.issue(t, accessTTL), 1, func(b []byte) []byte {
+					var c map[string]any
+					require.NoError(t, json.Unmarshal(b, &c))
+					c["tenant"], c["roles"] = "other-tenant", []string{RoleOwner}
+					out, err := json.Marshal(c)
+					require.NoError(t, err)
+					return out
+				})
+			},
+		},
+		{
+			name:   "tampered signature",
+			reject: "signature is invalid",
+			token: func(t *testing.T, f *ringFixture) string {
+				return reencodeSegment(t, f.issue(t, accessTTL), 2, func(b []byte) []byte {
+					b[0] ^= 0x01
+					return b
+				})
+			},
+		},
+		{
+			name:   "signed by another key under our kid",
+			reject: "signature is invalid",
+			token: func(t *testing.T, f *ringFixture) string {
+				return sign(t, jwt.SigningMethodEdDSA, attacker, f.kid, validClaims(t0))
+			},
+		},
+		{
+			name:   "unknown kid",
+			reject: "unknown key id",
+			token: func(t *testing.T, _ *ringFixture) string {
+				return sign(t, jwt.SigningMethodEdDSA, attacker, attackerKID, validClaims(t0))
+			},
+		},
+		{
+			name:   "missing kid",
+			reject: "unknown key id",
+			token: func(t *testing.T, f *ringFixture) string {
+				return sign(t, jwt.SigningMethodEdDSA, f.priv, "", validClaims(t0))
+			},
+		},
+		{
+			name:   "own key embedded in a jwk header",
+			reject: "unknown key id",
+			token: func(t *testing.T, _ *ringFixture) string {
+				tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, validClaims(t0))
+				tok.Header["kid"] = attackerKID
+				tok.Header["jwk"] = map[string]string{
+					"kty": "OKP", "crv": "Ed25519", "kid": attackerKID,
+					"x": base64.RawURLEncoding.EncodeToString(attacker.Public().(ed25519.PublicKey)),
+				}
+				s, err := tok.SignedString(attacker)
+				require.NoError(t, err)
+				return s
+			},
+		},
+		{
+			name: "accepted: key rotated out, inside its retain window",
+			token: func(t *testing.T, f *ringFixture) string {
+				tok := f.issue(t, accessTTL)
+				require.NoError(t, f.ring.Rotate(mustKey(t), retain))
+				f.clock.Advance(retain - time.Second)
+				return tok
+			},
+		},
+		{
+			name:   "key rotated out, after its retain window",
+			reject: "unknown key id",
+			token: func(t *testing.T, f *ringFixture) string {
+				// A long-lived token, so only the key's window can refuse it.
+				tok := f.issue(t, 24*time.Hour)
+				require.NoError(t, f.ring.Rotate(mustKey(t), retain))
+				f.clock.Advance(retain)
+				return tok
+			},
+		},
+		{
+			name:   "verification-only key removed from the bundle",
+			reject: "unknown key id",
+			token: func(t *testing.T, f *ringFixture) string {
+				require.NoError(t, f.ring.SetVerificationKeys([]ed25519.PublicKey{attacker.Public().(ed25519.PublicKey)}))
+				tok := sign(t, jwt.SigningMethodEdDSA, attacker, attackerKID, validClaims(t0))
+				_, err := f.verifier.Verify(tok)
+				require.NoError(t, err, "listed, the key verifies")
+				require.NoError(t, f.ring.SetVerificationKeys(nil))
+				return tok
+			},
+		},
+		{
+			name:   "missing jti",
+			reject: "jti claim is missing",
+			token: func(t *testing.T, f *ringFixture) string {
+				c := validClaims(t0)
+				c.ID = ""
+				return sign(t, jwt.SigningMethodEdDSA, f.priv, f.kid, c)
+			},
+		},
+		{
+			name:   "missing tenant",
+			reject: "tenant claim is missing",
+			token: func(t *testing.T, f *ringFixture) string {
+				c := validClaims(t0)
+				c.Tenant = ""
+				return sign(t, jwt.SigningMethodEdDSA, f.priv, f.kid, c)
+			},
+		},
+		{
+			name:   "missing iat",
+			reject: "nbf and iat claims are required",
+			token: func(t *testing.T, f *ringFixture) string {
+				c := validClaims(t0)
+				c.IssuedAt = nil
+				return sign(t, jwt.SigningMethodEdDSA, f.priv, f.kid, c)
+			},
+		},
+		{
+			name:   "missing exp",
+			reject: "exp claim is required",
+			token: func(t *testing.T, f *ringFixture) string {
+				c := validClaims(t0)
+				c.ExpiresAt = nil
+				return sign(t, jwt.SigningMethodEdDSA, f.priv, f.kid, c)
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newRingFixture(t, t0)
+			tok := tc.token(t, f)
+			claims, err := f.verifier.Verify(tok)
+			if tc.reject == "" {
+				require.NoError(t, err)
+				require.Equal(t, "acme", claims.Tenant)
+				return
+			}
+			require.Nil(t, claims)
+			require.ErrorIs(t, err, ErrInvalidToken)
+			require.ErrorContains(t, err, tc.reject)
+		})
+	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -52,9 +51,13 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	if created {
 		fmt.Fprintf(io.Stdout, "generated a development signing key in %s\n", filepath.Join(*dataDir, "keys"))
 	}
-	pub, _ := key.Public().(ed25519.PublicKey)
-	verifier := auth.NewVerifier(pub, devIssuer, devAudience)
-	token, err := auth.NewSigner(key, devIssuer, devAudience).Issue("dev-user", devTenant, []string{"owner"}, 24*time.Hour)
+	// The gateway signs and verifies with this ring; the printed token comes
+	// from it too.
+	keys, err := auth.NewKeyRing(key)
+	if err != nil {
+		return fmt.Errorf("development signing key: %w", err)
+	}
+	token, err := keys.Signer(devIssuer, devAudience).Issue("dev-user", devTenant, []string{auth.RoleOwner}, 24*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -72,6 +75,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		Store: platform.StoreConfig{MongoURI: stack.MongoURI, MongoDatabase: "inframind"},
 		Gateway: platform.GatewayConfig{
 			HTTPAddr: *httpAddr, RedisURL: stack.RedisURL, AuthIssuer: devIssuer, AuthAudience: devAudience,
+			AuthAccessTTL: 15 * time.Minute, AuthRefreshTTL: 720 * time.Hour,
 			BodyLimitBytes: 1 << 20, AssessmentTimeout: timeout, SSEKeepAlive: 15 * time.Second,
 			ReportCacheTTL: 5 * time.Minute,
 		},
@@ -80,7 +84,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		Webhook: platform.WebhookConfig{AllowPrivate: true, Timeout: 10 * time.Second, MaxAttempts: 6},
 	}
 	p, err := platform.New(ctx, cfg, platform.AllRoles(), platform.Deps{
-		Logger: log, Registry: reg, Metrics: metrics, Verifier: verifier,
+		Logger: log, Registry: reg, Metrics: metrics, Keys: keys,
 	})
 	if err != nil {
 		return err

@@ -27,18 +27,29 @@ type StoreConfig struct {
 
 // GatewayConfig is read by the gateway.
 type GatewayConfig struct {
-	HTTPAddr          string `env:"IM_HTTP_ADDR" envDefault:":8080"`
-	RedisURL          string `env:"IM_REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
-	AuthPublicKeyFile string `env:"IM_AUTH_PUBLIC_KEY_FILE"`
-	// AuthPublicKeySecret, when set, names the secret holding the PEM public
-	// key; it then comes from the IM_SECRETS_PROVIDER instead of the file.
-	AuthPublicKeySecret string        `env:"IM_AUTH_PUBLIC_KEY_SECRET"`
-	AuthIssuer          string        `env:"IM_AUTH_ISSUER" envDefault:"infra-mind"`
-	AuthAudience        string        `env:"IM_AUTH_AUDIENCE" envDefault:"infra-mind-api"`
-	BodyLimitBytes      int64         `env:"IM_HTTP_BODY_LIMIT_BYTES" envDefault:"1048576"`
-	AssessmentTimeout   time.Duration `env:"IM_ASSESSMENT_TIMEOUT" envDefault:"2m"`
-	SSEKeepAlive        time.Duration `env:"IM_SSE_KEEPALIVE" envDefault:"15s"`
-	ReportCacheTTL      time.Duration `env:"IM_REPORT_CACHE_TTL" envDefault:"5m"`
+	HTTPAddr string `env:"IM_HTTP_ADDR" envDefault:":8080"`
+	RedisURL string `env:"IM_REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	// The token signing key (PKCS#8 PEM Ed25519): from a file, or, when
+	// AuthPrivateKeySecret names a secret, from the IM_SECRETS_PROVIDER,
+	// re-read every AuthKeyRefreshInterval so a new version rotates it.
+	AuthPrivateKeyFile   string `env:"IM_AUTH_PRIVATE_KEY_FILE"`
+	AuthPrivateKeySecret string `env:"IM_AUTH_PRIVATE_KEY_SECRET"`
+	// An optional bundle of extra verification-only public keys (PEM): the
+	// previous or next keys of a planned rotation. Same two sources.
+	AuthPublicKeyFile      string        `env:"IM_AUTH_PUBLIC_KEY_FILE"`
+	AuthPublicKeySecret    string        `env:"IM_AUTH_PUBLIC_KEY_SECRET"`
+	AuthKeyRefreshInterval time.Duration `env:"IM_AUTH_KEY_REFRESH_INTERVAL" envDefault:"1m"`
+	AuthIssuer             string        `env:"IM_AUTH_ISSUER" envDefault:"infra-mind"`
+	AuthAudience           string        `env:"IM_AUTH_AUDIENCE" envDefault:"infra-mind-api"`
+	// AuthAccessTTL is the lifetime of access tokens; a rotated-out signing
+	// key keeps verifying for AuthAccessTTL plus the clock skew.
+	AuthAccessTTL time.Duration `env:"IM_AUTH_ACCESS_TTL" envDefault:"15m"`
+	// AuthRefreshTTL is the lifetime of a sign-in session's refresh tokens.
+	AuthRefreshTTL    time.Duration `env:"IM_AUTH_REFRESH_TTL" envDefault:"720h"`
+	BodyLimitBytes    int64         `env:"IM_HTTP_BODY_LIMIT_BYTES" envDefault:"1048576"`
+	AssessmentTimeout time.Duration `env:"IM_ASSESSMENT_TIMEOUT" envDefault:"2m"`
+	SSEKeepAlive      time.Duration `env:"IM_SSE_KEEPALIVE" envDefault:"15s"`
+	ReportCacheTTL    time.Duration `env:"IM_REPORT_CACHE_TTL" envDefault:"5m"`
 	// Protection limits, shared by every gateway replica through Redis.
 	RateLimitTenant      int           `env:"IM_RATE_LIMIT_TENANT" envDefault:"1200"`
 	RateLimitUser        int           `env:"IM_RATE_LIMIT_USER" envDefault:"600"`

@@ -40,8 +40,11 @@ type Deps struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 	Metrics  *telemetry.Metrics
-	// Verifier checks bearer tokens at the gateway; nil means the gateway
-	// builds one with NewGatewayVerifier (key file or secret provider).
+	// Keys is the gateway's token key ring: it signs tokens at sign-in and
+	// verifies them. Nil means New builds it with NewGatewayKeys from the
+	// configuration, unless Verifier is set (a gateway that only verifies).
+	Keys *auth.KeyRing
+	// Verifier checks bearer tokens at the gateway; nil means one on Keys.
 	Verifier *auth.Verifier
 }
 
@@ -58,6 +61,11 @@ type Platform struct {
 	synth   *synth.Synthesizer
 	hooks   *webhook.Dispatcher
 	metrics *telemetry.Server
+
+	// Keys is the gateway's token key ring (nil without a gateway, or when
+	// Deps gave only a Verifier).
+	Keys     *auth.KeyRing
+	stopKeys func()
 }
 
 // New connects what roles need and builds the components. The gateway, if
@@ -146,11 +154,15 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 		}
 	}
 	if roles.Gateway {
-		v := d.Verifier
-		if v == nil {
-			if v, err = NewGatewayVerifier(ctx, cfg); err != nil {
+		p.Keys = d.Keys
+		if p.Keys == nil && d.Verifier == nil {
+			if p.Keys, p.stopKeys, err = NewGatewayKeys(ctx, cfg, d.Logger); err != nil {
 				return nil, err
 			}
+		}
+		v := d.Verifier
+		if v == nil {
+			v = auth.NewRingVerifier(p.Keys, cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience)
 		}
 		p.gateway, err = gateway.New(gateway.Config{
 			Addr:              cfg.Gateway.HTTPAddr,
@@ -224,6 +236,9 @@ func (p *Platform) Run(ctx context.Context) error {
 
 // Close releases the connections; safe on a partly built platform.
 func (p *Platform) Close(ctx context.Context) {
+	if p.stopKeys != nil {
+		p.stopKeys()
+	}
 	if p.Cache != nil {
 		if err := p.Cache.Close(); err != nil {
 			p.log.Warn("close redis", "error", err)

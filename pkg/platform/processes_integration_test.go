@@ -51,7 +51,8 @@ func TestIntegrationServicesAsSeparateProcesses(t *testing.T) {
 		"IM_MONGO_DATABASE="+srv.mongoDB,
 		"IM_REDIS_URL="+srv.redis,
 		"IM_HTTP_ADDR="+httpAddr,
-		"IM_AUTH_PUBLIC_KEY_FILE="+filepath.Join(keys, "signing.pub"),
+		// The gateway signs (at sign-in) and verifies with the private key.
+		"IM_AUTH_PRIVATE_KEY_FILE="+filepath.Join(keys, "signing.pem"),
 		"IM_METRICS_ADDR=127.0.0.1:0",
 		"IM_LOG_LEVEL=info",
 		"IM_SWEEP_INTERVAL=1s",
