@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,12 +17,6 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
-
-// canReadAudit reports whether roles include one allowed to read the
-// tenant's audit log (owner or admin).
-func canReadAudit(roles []string) bool {
-	return slices.Contains(roles, "owner") || slices.Contains(roles, "admin")
-}
 
 // auditedPath reports whether requests to p are recorded: the API under
 // /v1, where every route reads or changes tenant data or authenticates.
@@ -195,13 +188,15 @@ type auditList struct {
 const maxAuditFilterLen = 256
 
 // listAudit handles GET /v1/audit: the caller's tenant's audit log, newest
-// first, for owners and admins. The log is the caller's own tenant's, so an
-// insufficient role is a 403 (not the 404 used for another tenant's data).
+// first. Who may read it (owners and admins) is the access matrix's call
+// (access.go); the log is the caller's own tenant's, so an insufficient role
+// is a 403 there, not the 404 used for another tenant's data.
 func (s *Server) listAudit(c echo.Context) error {
-	cl, _ := c.Get(claimsKey).(*auth.Claims)
-	if cl == nil || !canReadAudit(cl.Roles) {
-		return problem(http.StatusForbidden, problemBase+"forbidden", "Forbidden",
-			"Reading the audit log needs the owner or admin role.")
+	tenant := tenantOf(c)
+	if tenant == "" {
+		// Failed authentications are stored without a tenant: an empty
+		// tenant must never reach the query.
+		return unauthorized("Send an access token as 'Authorization: Bearer <token>'.", false, nil)
 	}
 	q := store.AuditQuery{Limit: defaultPageSize, Cursor: c.QueryParam("cursor")}
 	if raw := c.QueryParam("limit"); raw != "" {
@@ -238,7 +233,7 @@ func (s *Server) listAudit(c echo.Context) error {
 	if !q.From.IsZero() && !q.To.IsZero() && !q.To.After(q.From) {
 		return invalidField("to", "must be later than from")
 	}
-	page, err := s.deps.Store.Audit.List(c.Request().Context(), cl.Tenant, q)
+	page, err := s.deps.Store.Audit.List(c.Request().Context(), tenant, q)
 	if err != nil {
 		return fmt.Errorf("list audit records: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,6 +61,13 @@ type Config struct {
 	// Limits are the rate limits, the cap on active assessments and the
 	// CORS allow-list (limits.go).
 	Limits Limits
+	// TrustedProxies are the CIDRs (such as 10.0.0.0/8 or 192.0.2.7/32) of
+	// the reverse proxies in front of the gateway, whose X-Forwarded-For
+	// entries are believed. The client address (per-address rate limits,
+	// the audit log's source address) is then the nearest X-Forwarded-For
+	// entry outside these ranges. Empty: the TCP peer is the client and
+	// X-Forwarded-For is ignored, since any client can write it.
+	TrustedProxies []string
 }
 
 // Deps are the gateway's collaborators.
@@ -85,8 +93,10 @@ type Server struct {
 	log  *slog.Logger
 	est  *estimator
 	prot *protection
-	echo *echo.Echo
-	srv  *http.Server
+	// trusted are the parsed Config.TrustedProxies.
+	trusted []*net.IPNet
+	echo    *echo.Echo
+	srv     *http.Server
 
 	// audit queues the audit log's records (audit.go).
 	audit *audit.Recorder
@@ -150,7 +160,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: d, log: logger, est: est, prot: prot}
+	trusted, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, deps: d, log: logger, est: est, prot: prot, trusted: trusted}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	if s.audit, err = audit.NewRecorder(d.Store.Audit, audit.Options{Logger: logger, Registry: d.Registry}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -168,6 +182,35 @@ func New(cfg Config, d Deps) (*Server, error) {
 	return s, nil
 }
 
+// parseTrustedProxies parses the trusted proxies' CIDRs.
+func parseTrustedProxies(cidrs []string) ([]*net.IPNet, error) {
+	out := make([]*net.IPNet, 0, len(cidrs))
+	for _, c := range cidrs {
+		_, n, err := net.ParseCIDR(strings.TrimSpace(c))
+		if err != nil {
+			return nil, fmt.Errorf("gateway: trusted proxy %q is not a CIDR such as 10.0.0.0/8 or 192.0.2.7/32: %w", c, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// ipExtractor resolves the client address echo's RealIP reports. With no
+// trusted proxy it is the TCP peer. Otherwise it walks X-Forwarded-For from
+// the nearest entry and takes the first address outside the trusted ranges;
+// echo's default trust of loopback, link-local and private addresses is
+// turned off, so only the configured ranges vouch for an entry.
+func (s *Server) ipExtractor() echo.IPExtractor {
+	if len(s.trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range s.trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
 // routes wires middleware and handlers. Middleware order matters: request id
 // and security headers apply to every response, observe sees the final status
 // of errors and panics, and Recover turns a panic into a 500 problem.
@@ -176,6 +219,7 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = s.ipExtractor()
 
 	e.Use(assignRequestID)
 	e.Use(securityHeaders)
@@ -202,26 +246,32 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/openapi.json", serveOpenAPI)
 
 	// Auth is attached per route rather than with Group.Use, which would add
-	// a catch-all route under /v1 and turn 405 answers into 404s.
-	e.POST("/v1/assessments", s.createAssessment, s.authenticate, s.rateLimit, s.limitBody, s.capActive)
-	e.GET("/v1/assessments", s.listAssessments, s.authenticate, s.rateLimit)
-	e.GET("/v1/assessments/:id", s.getAssessment, s.authenticate, s.rateLimit)
-	e.GET("/v1/assessments/:id/report", s.getReport, s.authenticate, s.rateLimit)
-	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate, s.rateLimit)
-	e.GET("/v1/assessments/:id/recommendations", s.getRecommendations, s.authenticate, s.rateLimit)
-	e.POST("/v1/assessments/:id/versions", s.createVersion, s.authenticate, s.rateLimit, s.limitBody, s.capActive)
-	e.GET("/v1/assessments/:id/versions", s.listVersions, s.authenticate, s.rateLimit)
-	e.GET("/v1/assessments/:id/versions/diff", s.diffVersions, s.authenticate, s.rateLimit)
-	e.POST("/v1/assessments/:id/scenarios", s.createScenario, s.authenticate, s.rateLimit, s.limitBody, s.capActive)
-	e.GET("/v1/assessments/:id/scenarios", s.listScenarios, s.authenticate, s.rateLimit)
-	e.GET("/v1/assessments/:id/scenarios/:sid", s.getScenario, s.authenticate, s.rateLimit)
-	e.POST("/v1/estimates/inference", s.estimateInference, s.authenticate, s.rateLimit, s.limitBody)
-	e.POST("/v1/estimates/training", s.estimateTraining, s.authenticate, s.rateLimit, s.limitBody)
-	e.POST("/v1/webhooks", s.createWebhook, s.authenticate, s.rateLimit, s.limitBody)
-	e.GET("/v1/webhooks", s.listWebhooks, s.authenticate, s.rateLimit)
-	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, s.authenticate, s.rateLimit)
-	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, s.authenticate, s.rateLimit)
-	e.GET("/v1/audit", s.listAudit, s.authenticate, s.rateLimit)
+	// a catch-all route under /v1 and turn 405 answers into 404s. Every
+	// authenticated route runs authenticate, then authorize (the route x
+	// role matrix, access.go), then the rate limits. A route taking a body
+	// reads it under limitBody and refuses server-set fields
+	// (rejectServerSet) before its handler or the active-assessment cap.
+	// Pre-authentication routes (sign-in, refresh) take rateLimitAnonymous
+	// in place of authenticate, authorize and rateLimit.
+	e.POST("/v1/assessments", s.createAssessment, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive)
+	e.GET("/v1/assessments", s.listAssessments, s.authenticate, s.authorize, s.rateLimit)
+	e.GET("/v1/assessments/:id", s.getAssessment, s.authenticate, s.authorize, s.rateLimit)
+	e.GET("/v1/assessments/:id/report", s.getReport, s.authenticate, s.authorize, s.rateLimit)
+	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate, s.authorize, s.rateLimit)
+	e.GET("/v1/assessments/:id/recommendations", s.getRecommendations, s.authenticate, s.authorize, s.rateLimit)
+	e.POST("/v1/assessments/:id/versions", s.createVersion, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive)
+	e.GET("/v1/assessments/:id/versions", s.listVersions, s.authenticate, s.authorize, s.rateLimit)
+	e.GET("/v1/assessments/:id/versions/diff", s.diffVersions, s.authenticate, s.authorize, s.rateLimit)
+	e.POST("/v1/assessments/:id/scenarios", s.createScenario, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive)
+	e.GET("/v1/assessments/:id/scenarios", s.listScenarios, s.authenticate, s.authorize, s.rateLimit)
+	e.GET("/v1/assessments/:id/scenarios/:sid", s.getScenario, s.authenticate, s.authorize, s.rateLimit)
+	e.POST("/v1/estimates/inference", s.estimateInference, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet)
+	e.POST("/v1/estimates/training", s.estimateTraining, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet)
+	e.POST("/v1/webhooks", s.createWebhook, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet)
+	e.GET("/v1/webhooks", s.listWebhooks, s.authenticate, s.authorize, s.rateLimit)
+	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, s.authenticate, s.authorize, s.rateLimit)
+	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, s.authenticate, s.authorize, s.rateLimit)
+	e.GET("/v1/audit", s.listAudit, s.authenticate, s.authorize, s.rateLimit)
 	return e
 }
 

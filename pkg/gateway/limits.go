@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,7 +38,12 @@ const (
 	DefaultTenantRequests    = 1200 // per window, all of a tenant's users together
 	DefaultUserRequests      = 600  // per window, one token subject
 	DefaultExpensiveRequests = 60   // per window, one client address on expensive routes
-	DefaultRateWindow        = time.Minute
+	// DefaultAuthRequests is per window and client address on sign-in and
+	// token refresh: a person signs in a few times a day and a client
+	// refreshes every quarter hour, while a password guesser needs
+	// thousands of tries.
+	DefaultAuthRequests = 10
+	DefaultRateWindow   = time.Minute
 	// DefaultMaxActiveAssessments caps a tenant's queued and running
 	// assessments (versions and scenarios included).
 	DefaultMaxActiveAssessments = 20
@@ -62,7 +66,12 @@ type Limits struct {
 	// routes that start computation: creating assessments, versions and
 	// scenarios, and the estimate calculators (see isExpensive).
 	ExpensiveRequests int
-	// RateWindow is the window of the three request limits (1m).
+	// AuthRequests bounds, per client address and across all tenants, the
+	// pre-authentication routes (sign-in and token refresh; see
+	// rateLimitAnonymous), which have no tenant or user to count against
+	// yet (10).
+	AuthRequests int
+	// RateWindow is the window of the request limits (1m).
 	RateWindow time.Duration
 	// MaxActiveAssessments caps a tenant's assessments that are queued or
 	// running at once (20).
@@ -83,6 +92,9 @@ func (l Limits) withDefaults() Limits {
 	if l.ExpensiveRequests <= 0 {
 		l.ExpensiveRequests = DefaultExpensiveRequests
 	}
+	if l.AuthRequests <= 0 {
+		l.AuthRequests = DefaultAuthRequests
+	}
 	if l.RateWindow <= 0 {
 		l.RateWindow = DefaultRateWindow
 	}
@@ -92,20 +104,28 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// isExpensive tells the routes that start computation (a pipeline run or a calculator), so they
-// get a stricter per-address limit on top of the tenant and user limits. The
-// API has no login or token route yet; when one is added it belongs here too.
+// isExpensive tells the routes that start computation (a pipeline run or a
+// calculator) or check a credential (sign-in, token refresh), so they get a
+// stricter per-address limit on top of the tenant and user limits. The
+// credential routes run before there is a tenant; rateLimitAnonymous gives
+// them their per-address limit.
 func isExpensive(method, route string) bool {
 	if method != http.MethodPost {
 		return false
 	}
 	switch route {
 	case "/v1/assessments", "/v1/assessments/:id/versions", "/v1/assessments/:id/scenarios",
-		"/v1/estimates/inference", "/v1/estimates/training":
+		"/v1/estimates/inference", "/v1/estimates/training",
+		"/v1/auth/login", "/v1/auth/refresh":
 		return true
 	}
 	return false
 }
+
+// anonymousScope is the cache-key scope of limits counted before there is a
+// tenant. Tenant ids cannot start with '_', so no tenant's keys collide
+// with it.
+const anonymousScope = "_anonymous"
 
 // protection holds the shared limiters and their metric.
 type protection struct {
@@ -126,7 +146,7 @@ func newProtection(l Limits, c *cache.Cache, reg *prometheus.Registry) (*protect
 	}
 	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "inframind_gateway_limit_checks_total",
-		Help: "Protection limit checks by check (tenant, user, address, active) and outcome (allowed, refused, redis_error).",
+		Help: "Protection limit checks by check (tenant, user, address, auth-address, active) and outcome (allowed, refused, redis_error).",
 	}, []string{"check", "outcome"})
 	if err := reg.Register(decisions); err != nil {
 		var are prometheus.AlreadyRegisteredError
@@ -146,14 +166,16 @@ func newProtection(l Limits, c *cache.Cache, reg *prometheus.Registry) (*protect
 // keyPart makes a subject or address safe as a cache.Key part (no ':').
 func keyPart(s string) string { return strings.ReplaceAll(s, ":", "_") }
 
-// clientAddress is the connection's peer address. X-Forwarded-For is not
-// trusted: any client can set it, which would let it pick its own bucket.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// clientAddress is the client's address as echo's IPExtractor resolves it
+// (routes sets it from Config.TrustedProxies): the connection's peer, or the
+// X-Forwarded-For entry a trusted proxy vouches for. An untrusted peer's
+// X-Forwarded-For is ignored, or any client could pick its own bucket.
+func clientAddress(c echo.Context) string { return c.RealIP() }
+
+// limitCheck is one request limit to spend.
+type limitCheck struct {
+	name, key string
+	lim       ratelimit.Limit
 }
 
 // rateLimit applies the tenant and user limits to an authenticated /v1
@@ -172,46 +194,68 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		w := p.limits.RateWindow
-		checks := []struct {
-			name, key string
-			lim       ratelimit.Limit
-		}{
+		checks := []limitCheck{
 			{"tenant", cache.Key(cl.Tenant, "rl", "tenant"), ratelimit.Limit{Requests: p.limits.TenantRequests, Window: w}},
 			{"user", cache.Key(cl.Tenant, "rl", "user", keyPart(cl.Subject)), ratelimit.Limit{Requests: p.limits.UserRequests, Window: w}},
 		}
 		if isExpensive(c.Request().Method, c.Path()) {
-			checks = append(checks, struct {
-				name, key string
-				lim       ratelimit.Limit
-			}{"address", cache.Key(cl.Tenant, "rl", "addr", keyPart(clientAddress(c.Request()))), ratelimit.Limit{Requests: p.limits.ExpensiveRequests, Window: w}})
+			checks = append(checks, limitCheck{"address", cache.Key(cl.Tenant, "rl", "addr", keyPart(clientAddress(c))),
+				ratelimit.Limit{Requests: p.limits.ExpensiveRequests, Window: w}})
 		}
-		ctx := c.Request().Context()
-		var shown *ratelimit.Result
-		for _, ch := range checks {
-			r, err := p.limiter.Allow(ctx, ch.key, ch.lim)
-			if err != nil {
-				p.decisions.WithLabelValues(ch.name, "redis_error").Inc()
-				s.log.WarnContext(ctx, "rate limit unavailable, request allowed",
-					slog.String("check", ch.name), slog.String("error", err.Error()),
-					slog.String("request_id", requestID(c)))
-				continue
-			}
-			if !r.Allowed {
-				p.decisions.WithLabelValues(ch.name, "refused").Inc()
-				setRateHeaders(c, r)
-				return rateLimited(ch.name, r)
-			}
-			p.decisions.WithLabelValues(ch.name, "allowed").Inc()
-			// Report the limit closest to being spent.
-			if shown == nil || r.Remaining < shown.Remaining {
-				shown = &r
-			}
-		}
-		if shown != nil {
-			setRateHeaders(c, *shown)
-		}
-		return next(c)
+		return s.spendLimits(c, next, checks)
 	}
+}
+
+// rateLimitAnonymous bounds the pre-authentication routes (sign-in and token
+// refresh) per client address, across all tenants: before the credential is
+// checked there is no tenant or user to count against, and a guesser
+// spreading tries over many tenants or accounts is still one address. The
+// per-account lockout of sign-in is separate; this caps what one address can
+// try at all. Attach it to a route in place of authenticate and rateLimit.
+// Redis failures fail open as in rateLimit.
+func (s *Server) rateLimitAnonymous(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := s.prot
+		if p == nil {
+			return next(c)
+		}
+		return s.spendLimits(c, next, []limitCheck{{"auth-address",
+			cache.Key(anonymousScope, "rl", "auth", "addr", keyPart(clientAddress(c))),
+			ratelimit.Limit{Requests: p.limits.AuthRequests, Window: p.limits.RateWindow}}})
+	}
+}
+
+// spendLimits spends one request of each check in order; the first spent
+// limit answers 429, and otherwise the RateLimit headers report the limit
+// closest to being spent.
+func (s *Server) spendLimits(c echo.Context, next echo.HandlerFunc, checks []limitCheck) error {
+	p := s.prot
+	ctx := c.Request().Context()
+	var shown *ratelimit.Result
+	for _, ch := range checks {
+		r, err := p.limiter.Allow(ctx, ch.key, ch.lim)
+		if err != nil {
+			p.decisions.WithLabelValues(ch.name, "redis_error").Inc()
+			s.log.WarnContext(ctx, "rate limit unavailable, request allowed",
+				slog.String("check", ch.name), slog.String("error", err.Error()),
+				slog.String("request_id", requestID(c)))
+			continue
+		}
+		if !r.Allowed {
+			p.decisions.WithLabelValues(ch.name, "refused").Inc()
+			setRateHeaders(c, r)
+			return rateLimited(ch.name, r)
+		}
+		p.decisions.WithLabelValues(ch.name, "allowed").Inc()
+		// Report the limit closest to being spent.
+		if shown == nil || r.Remaining < shown.Remaining {
+			shown = &r
+		}
+	}
+	if shown != nil {
+		setRateHeaders(c, *shown)
+	}
+	return next(c)
 }
 
 // setRateHeaders writes the RateLimit fields (draft-ietf-httpapi-ratelimit-
@@ -227,9 +271,10 @@ func setRateHeaders(c echo.Context, r ratelimit.Result) {
 // section 10.2.3, RFC 6585 section 4) says when the window resets.
 func rateLimited(check string, r ratelimit.Result) *Problem {
 	what := map[string]string{
-		"tenant":  "your organisation's request limit",
-		"user":    "your request limit",
-		"address": "the limit for requests that start computation from your address",
+		"tenant":       "your organisation's request limit",
+		"user":         "your request limit",
+		"address":      "the limit for requests that start computation from your address",
+		"auth-address": "the limit for sign-in and token requests from your address",
 	}[check]
 	p := problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
 		fmt.Sprintf("You have used %s (%d requests per window). Retry after %d seconds.", what, r.Limit, r.ResetSeconds()))

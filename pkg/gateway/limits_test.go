@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
@@ -293,7 +294,146 @@ func TestExpensiveRoutesExist(t *testing.T) {
 		}
 	}
 	// Every route isExpensive names is a real route, so a renamed route
-	// cannot silently lose its stricter limit.
-	require.ElementsMatch(t, []string{"/v1/assessments", "/v1/assessments/:id/versions", "/v1/assessments/:id/scenarios",
-		"/v1/estimates/inference", "/v1/estimates/training"}, expensive)
+	// cannot silently lose its stricter limit. Sign-in and refresh count
+	// once their handlers are registered.
+	want := []string{"/v1/assessments", "/v1/assessments/:id/versions", "/v1/assessments/:id/scenarios",
+		"/v1/estimates/inference", "/v1/estimates/training"}
+	for _, r := range e.srv.echo.Routes() {
+		if r.Method == http.MethodPost && (r.Path == "/v1/auth/login" || r.Path == "/v1/auth/refresh") {
+			want = append(want, r.Path)
+		}
+	}
+	require.ElementsMatch(t, want, expensive)
+	require.True(t, isExpensive(http.MethodPost, "/v1/auth/login"))
+	require.True(t, isExpensive(http.MethodPost, "/v1/auth/refresh"))
+}
+
+// anonymousRoute registers a stand-in for a pre-authentication route (the
+// sign-in handler lands separately) behind rateLimitAnonymous. Call it
+// before the env serves any request.
+func anonymousRoute(e *env) string {
+	const path = "/test/anonymous"
+	e.srv.echo.POST(path, func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, e.srv.rateLimitAnonymous)
+	return path
+}
+
+// postFrom posts to path with an X-Forwarded-For header ("" for none).
+func postFrom(t *testing.T, e *env, path, xff string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.http.URL+path, nil)
+	require.NoError(t, err)
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
+func TestRateLimitAnonymousPerAddress(t *testing.T) {
+	t.Parallel()
+	stack := sharedStack(t)
+	cfg := Config{Limits: Limits{AuthRequests: 3, RateWindow: longWindow}}
+	a := newEnvAt(t, cfg, stack.NATSURL, stack.MongoURI, stack.RedisURL)
+	b := newEnvAt(t, cfg, stack.NATSURL, stack.MongoURI, stack.RedisURL)
+	pa, pb := anonymousRoute(a), anonymousRoute(b)
+
+	// Three tries from one address, spread over two replicas, spend the limit.
+	for i, try := range []struct {
+		e    *env
+		path string
+	}{{a, pa}, {b, pb}, {a, pa}} {
+		resp := postFrom(t, try.e, try.path, "")
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, "try %d", i+1)
+		require.Equal(t, "3", resp.Header.Get("RateLimit-Limit"))
+		require.Equal(t, strconv.Itoa(2-i), resp.Header.Get("RateLimit-Remaining"))
+		resp.Body.Close()
+	}
+	p := requireTooMany(t, postFrom(t, b, pb, ""), ProblemRateLimited)
+	require.Contains(t, p.Detail, "sign-in and token requests from your address")
+	require.Contains(t, p.Detail, "3 requests per window")
+
+	// The tenant limits are untouched: the anonymous count has its own key.
+	resp := a.doAs(t, http.MethodGet, "/v1/assessments", "acme", "user-1", "", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+	require.Equal(t, float64(1), testutil.ToFloat64(b.srv.prot.decisions.WithLabelValues("auth-address", "refused")))
+}
+
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	limits := Limits{AuthRequests: 2, RateWindow: longWindow}
+	tests := []struct {
+		name    string
+		trusted []string
+		// spoofed says whether the X-Forwarded-For entry becomes the client
+		// address.
+		believed bool
+	}{
+		{"no proxy configured: X-Forwarded-For is ignored", nil, false},
+		{"the peer is not a trusted proxy", []string{"10.0.0.0/8", "2001:db8::/32"}, false},
+		{"the peer is a trusted proxy", []string{"127.0.0.1/32"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// A Redis of its own: the untrusted cases would share the peer's bucket.
+			e := newEnv(t, Config{Limits: limits, TrustedProxies: tc.trusted})
+			path := anonymousRoute(e)
+			statuses := make([]int, 0, 3)
+			for i := range 3 {
+				resp := postFrom(t, e, path, "203.0.113."+strconv.Itoa(i+1))
+				statuses = append(statuses, resp.StatusCode)
+				resp.Body.Close()
+			}
+			if tc.believed {
+				// Each forwarded client has its own bucket.
+				require.Equal(t, []int{http.StatusNoContent, http.StatusNoContent, http.StatusNoContent}, statuses)
+			} else {
+				// One bucket, the peer's, however the header is spoofed.
+				require.Equal(t, []int{http.StatusNoContent, http.StatusNoContent, http.StatusTooManyRequests}, statuses)
+			}
+
+			// The audit log's source address follows the same rule.
+			const forwarded = "192.0.2.44"
+			req, err := http.NewRequest(http.MethodGet, e.http.URL+"/v1/assessments", nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+e.token("acme-proxies"))
+			req.Header.Set("X-Forwarded-For", forwarded)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			rec := byRequestID(t, e.store, resp.Header.Get("X-Request-Id"))[0]
+			require.Equal(t, "127.0.0.1", rec.PeerAddr)
+			if tc.believed {
+				require.Equal(t, forwarded, rec.SourceAddr)
+			} else {
+				require.Equal(t, "127.0.0.1", rec.SourceAddr)
+			}
+		})
+	}
+}
+
+func TestNewRejectsInvalidTrustedProxy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	tests := []struct {
+		name, cidr string
+	}{
+		{"bare address", "10.0.0.1"},
+		{"hostname", "proxy.internal"},
+		{"bad mask", "10.0.0.0/33"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, err := New(Config{TrustedProxies: []string{"192.0.2.0/24", tc.cidr}}, e.srv.deps)
+			require.ErrorContains(t, err, `trusted proxy "`+tc.cidr+`" is not a CIDR`)
+			require.Nil(t, srv)
+		})
+	}
+	nets, err := parseTrustedProxies([]string{"192.0.2.0/24", " 2001:db8::/32 "})
+	require.NoError(t, err)
+	require.Len(t, nets, 2)
 }

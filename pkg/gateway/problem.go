@@ -19,8 +19,11 @@ const problemBase = "https://infra-mind.dev/problems/"
 
 // Problem type URIs (RFC 9457 "type").
 const (
-	ProblemInvalidRequest  = problemBase + "invalid-request"
-	ProblemUnauthorized    = problemBase + "unauthorized"
+	ProblemInvalidRequest = problemBase + "invalid-request"
+	ProblemUnauthorized   = problemBase + "unauthorized"
+	// ProblemForbidden: the token is valid but its role may not call the
+	// route (access.go).
+	ProblemForbidden       = problemBase + "forbidden"
 	ProblemNotFound        = problemBase + "not-found"
 	ProblemReportNotReady  = problemBase + "report-not-ready"
 	ProblemTooLarge        = problemBase + "payload-too-large"
