@@ -48,6 +48,15 @@ const (
 	CollDeliveries = "webhook_deliveries"
 	// CollRecommendations holds one document per assessment with its whole ranked list.
 	CollRecommendations = "recommendations"
+	// CollUsers holds tenants' users; CollSessions their sign-in sessions
+	// (refresh-token families); CollRefreshTokens each issued refresh token
+	// and CollRefreshUses one claim per used refresh token (see Sessions.UseRefresh).
+	CollUsers         = "users"
+	CollSessions      = "sessions"
+	CollRefreshTokens = "refresh_tokens"
+	CollRefreshUses   = "refresh_token_uses"
+	// CollAPIKeys holds tenants' API keys (the SHA-256 of each secret, never the secret).
+	CollAPIKeys = "api_keys"
 )
 
 // DefaultAppName is sent to the server (it shows in server logs and
@@ -70,6 +79,10 @@ type Store struct {
 	Recommendations *RecommendationsRepo
 	// Audit is the append-only audit log.
 	Audit *AuditLog
+	// Users, Sessions (with their refresh tokens) and APIKeys are the identity repositories.
+	Users    *Users
+	Sessions *Sessions
+	APIKeys  *APIKeys
 
 	client *mongo.Client
 	db     *mongo.Database
@@ -109,6 +122,9 @@ func Connect(ctx context.Context, uri, database string, extra ...Option) (*Store
 		Webhooks:        &Webhooks{coll: db.Collection(CollWebhooks), deliveries: db.Collection(CollDeliveries)},
 		Recommendations: &RecommendationsRepo{coll: db.Collection(CollRecommendations)},
 		Audit:           &AuditLog{coll: db.Collection(CollAudit)},
+		Users:           &Users{coll: db.Collection(CollUsers)},
+		Sessions:        &Sessions{coll: db.Collection(CollSessions), tokens: db.Collection(CollRefreshTokens), uses: db.Collection(CollRefreshUses)},
+		APIKeys:         &APIKeys{coll: db.Collection(CollAPIKeys)},
 		client:          client,
 		db:              db,
 	}
@@ -164,6 +180,27 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			// AuditLog.List: a tenant's records newest first, keyset-paged.
 			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},
 			Options: options.Index().SetName("tenant_time"),
+		}}},
+		{CollUsers, []mongo.IndexModel{
+			{
+				// Users.GetByEmail (sign-in) and one account per email in a tenant.
+				Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "email", Value: 1}},
+				Options: options.Index().SetName("tenant_email").SetUnique(true),
+			},
+			{
+				// Users.List and the owner count.
+				Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "created_at", Value: 1}},
+				Options: options.Index().SetName("tenant_created"),
+			},
+		}},
+		{CollSessions, []mongo.IndexModel{{
+			// Sessions.RevokeUser: a user's open sessions.
+			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}},
+			Options: options.Index().SetName("tenant_user"),
+		}}},
+		{CollAPIKeys, []mongo.IndexModel{{
+			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "created_at", Value: 1}},
+			Options: options.Index().SetName("tenant_created"),
 		}}},
 	}
 	// One createIndexes command per index: FerretDB v1.24.2 panics (and drops

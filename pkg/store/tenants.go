@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -55,4 +56,61 @@ func (r *Tenants) Get(ctx context.Context, id string) (Tenant, error) {
 		return Tenant{}, wrap("get tenant "+id, err)
 	}
 	return t, nil
+}
+
+// Create inserts a new tenant; ErrConflict if its id exists. The insert on
+// _id is atomic on MongoDB and FerretDB alike, so of two concurrent creates
+// of one id exactly one succeeds.
+func (r *Tenants) Create(ctx context.Context, t Tenant) (Tenant, error) {
+	if err := required("create tenant", "tenant id", t.ID, "tenant name", t.Name); err != nil {
+		return Tenant{}, err
+	}
+	t.CreatedAt = orNow(t.CreatedAt).UTC().Truncate(time.Millisecond)
+	doc := bson.D{
+		{Key: "_id", Value: t.ID},
+		{Key: "tenant_id", Value: t.ID},
+		{Key: "name", Value: t.Name},
+		{Key: "created_at", Value: t.CreatedAt},
+	}
+	if _, err := r.coll.InsertOne(ctx, doc); err != nil {
+		return Tenant{}, wrap("create tenant "+t.ID, err)
+	}
+	return t, nil
+}
+
+// List returns every tenant, oldest first. It is the platform operator's
+// view and the one read that is not scoped to a tenant; it returns the
+// tenant documents only, never tenant data.
+func (r *Tenants) List(ctx context.Context) ([]Tenant, error) {
+	cur, err := r.coll.Find(ctx, bson.D{},
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, wrap("list tenants", err)
+	}
+	out := []Tenant{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, wrap("list tenants", err)
+	}
+	for i := range out {
+		out[i].CreatedAt = out[i].CreatedAt.UTC()
+	}
+	return out, nil
+}
+
+// Delete removes a tenant's own document (not its data); ErrNotFound if
+// none. Without transactions, creating a tenant and its first user are two
+// writes: Delete undoes the first when the second fails, so a retry does
+// not meet a tenant that has no owner.
+func (r *Tenants) Delete(ctx context.Context, id string) error {
+	if err := required("delete tenant", "tenant id", id); err != nil {
+		return err
+	}
+	res, err := r.coll.DeleteOne(ctx, byKey(id))
+	if err != nil {
+		return wrap("delete tenant "+id, err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("store: delete tenant %s: %w", id, ErrNotFound)
+	}
+	return nil
 }

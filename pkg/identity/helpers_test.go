@@ -1,0 +1,136 @@
+package identity_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/devstack"
+	"github.com/infra-mind/infra-mind/pkg/identity"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+const (
+	issuer   = "infra-mind-test"
+	audience = "infra-mind-api"
+)
+
+// startStore runs the embedded FerretDB (devstack) for one top-level test;
+// its subtests share it and keep apart by using their own tenants.
+func startStore(t *testing.T) *store.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(stack.Close)
+	st, err := store.Connect(ctx, stack.MongoURI, "identity_test")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	return st
+}
+
+// clock is the service's clock: the wall clock (which the token signer and
+// the verifier also use) plus an offset a test moves forward to reach an
+// expiry the application checks.
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// env is one service with its own Redis-protocol server (miniredis, the
+// server devstack embeds) so a test can move Redis's clock (FastForward)
+// to reach a TTL-driven expiry such as the end of a lockout.
+type env struct {
+	svc      *identity.Service
+	st       *store.Store
+	rdb      *redis.Client
+	mr       *miniredis.Miniredis
+	verifier *auth.Verifier
+	clock    *clock
+}
+
+func newEnv(t *testing.T, st *store.Store) *env {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	e := newEnvWith(t, st, rdb)
+	e.mr = mr
+	return e
+}
+
+// newEnvWith is an env on a given Redis; mr stays nil, so tests that move
+// Redis's clock or stop it cannot run on it.
+func newEnvWith(t *testing.T, st *store.Store, rdb *redis.Client) *env {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	c := &clock{}
+	svc, err := identity.New(st, rdb, auth.NewSigner(priv, issuer, audience), identity.Options{Now: c.Now})
+	require.NoError(t, err)
+	return &env{svc: svc, st: st, rdb: rdb, verifier: auth.NewVerifier(pub, issuer, audience), clock: c}
+}
+
+// uniq returns prefix plus random hex, so subtests sharing a database never meet.
+func uniq(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+const testPassword = "correct horse battery staple"
+
+// newTenant creates a tenant whose owner has testPassword and returns both.
+func (e *env) newTenant(t *testing.T) (string, identity.User) {
+	t.Helper()
+	id := uniq("t")
+	_, owner, pw, err := e.svc.CreateTenant(context.Background(), id, "Tenant "+id,
+		identity.NewUser{Email: "owner@" + id + ".example.com", Name: "Owner", Password: testPassword})
+	require.NoError(t, err)
+	require.Empty(t, pw, "no password is generated when one is given")
+	return id, owner
+}
+
+// newUser adds a user with role and testPassword to tenant.
+func (e *env) newUser(t *testing.T, tenant, role string) identity.User {
+	t.Helper()
+	u, _, err := e.svc.CreateUser(context.Background(), tenant,
+		identity.NewUser{Email: uniq("u") + "@example.com", Name: "User", Role: role, Password: testPassword})
+	require.NoError(t, err)
+	return u
+}
+
+func (e *env) login(t *testing.T, u identity.User) identity.Session {
+	t.Helper()
+	s, err := e.svc.Login(context.Background(), identity.LoginInput{Tenant: u.Tenant, Email: u.Email, Password: testPassword})
+	require.NoError(t, err)
+	return s
+}
+
+// claims verifies an access token as the gateway does.
+func (e *env) claims(t *testing.T, token string) *auth.Claims {
+	t.Helper()
+	cl, err := e.verifier.Verify(token)
+	require.NoError(t, err)
+	return cl
+}
+
+// requireField asserts err is a *FieldError naming field.
+func requireField(t *testing.T, err error, field string) {
+	t.Helper()
+	var fe *identity.FieldError
+	require.True(t, errors.As(err, &fe), "want a FieldError for %s, got %v", field, err)
+	require.Equal(t, field, fe.Field, "reason: %s", fe.Reason)
+	require.NotEmpty(t, fe.Reason)
+}

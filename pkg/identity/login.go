@@ -1,0 +1,188 @@
+package identity
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/google/uuid"
+
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// reserveScript counts a sign-in attempt against (tenant, email) before
+// the password is checked: INCR, and start the window on the first
+// attempt. Past MaxFailures it undoes its own count and answers "locked"
+// with the window's remaining milliseconds. Counting first, atomically,
+// means parallel guesses cannot all slip in below the limit; an attempt
+// that turns out not to be a failure gives its count back (releaseScript)
+// or clears the counter (success).
+// KEYS[1] counter; ARGV[1] window ms; ARGV[2] max failures.
+const reserveScript = `
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then
+  redis.call('DECR', KEYS[1])
+  return {0, redis.call('PTTL', KEYS[1])}
+end
+return {1, n}
+`
+
+// releaseScript gives back one reserved attempt (the password was right
+// but a TOTP code is still needed, or the store failed).
+const releaseScript = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 1 then return redis.call('DECR', KEYS[1]) end
+redis.call('DEL', KEYS[1])
+return 0
+`
+
+// lockKey is the failure counter of (tenant, email). The email is hashed:
+// it is user input (it may contain ':') and need not sit in Redis in clear.
+func lockKey(tenant, email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return "auth:lock:" + tenant + ":" + hex.EncodeToString(sum[:])
+}
+
+// Login signs a user in to a tenant and starts a session. Unknown tenant,
+// unknown email, wrong password and disabled user all answer
+// ErrInvalidCredentials after the same work (a dummy hash is compared), and
+// all count towards the lockout of (tenant, email); once it is locked the
+// answer is a *LockedError before any password is checked.
+func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
+	if in.Tenant == "" {
+		return Session{}, &FieldError{Field: "tenant", Reason: "is required"}
+	}
+	if !auth.ValidTenant(in.Tenant) {
+		return Session{}, &FieldError{Field: "tenant", Reason: "must be 1 to 64 letters, digits, '-' or '_'"}
+	}
+	email, err := normalizeEmail("email", in.Email)
+	if err != nil {
+		return Session{}, err
+	}
+	if err := validLoginPassword(in.Password); err != nil {
+		return Session{}, err
+	}
+	if in.TOTPCode != "" {
+		if err := validTOTPCode(in.TOTPCode); err != nil {
+			return Session{}, err
+		}
+	}
+
+	key := lockKey(in.Tenant, email)
+	res, err := s.reserve.Run(ctx, s.rdb, []string{key},
+		s.opt.LockoutWindow.Milliseconds(), s.opt.MaxFailures).Int64Slice()
+	if err != nil {
+		return Session{}, fmt.Errorf("identity: login: count attempt: %w", err)
+	}
+	if len(res) != 2 {
+		return Session{}, fmt.Errorf("identity: login: count attempt: unexpected reply %v", res)
+	}
+	if res[0] == 0 {
+		retry := time.Duration(res[1]) * time.Millisecond
+		s.log.InfoContext(ctx, "sign-in refused: locked out", "tenant", in.Tenant, "retry_after", retry)
+		return Session{}, &LockedError{RetryAfter: max(retry, 0)}
+	}
+
+	u, err := s.checkCredentials(ctx, in.Tenant, email, in.Password, in.TOTPCode)
+	switch {
+	case err == nil:
+		if err := s.rdb.Del(ctx, key).Err(); err != nil {
+			return Session{}, fmt.Errorf("identity: login: clear failures: %w", err)
+		}
+	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrInvalidMFACode):
+		return Session{}, err // the reserved attempt stays counted
+	default:
+		if rerr := s.release.Run(ctx, s.rdb, []string{key}).Err(); rerr != nil {
+			s.log.WarnContext(ctx, "sign-in: give back attempt", "err", rerr)
+		}
+		return Session{}, err
+	}
+	return s.startSession(ctx, u)
+}
+
+// checkCredentials returns the user whose credentials these are, or
+// ErrInvalidCredentials, ErrMFARequired, ErrInvalidMFACode, or a store or
+// Redis error.
+func (s *Service) checkCredentials(ctx context.Context, tenant, email, password, code string) (store.User, error) {
+	if _, err := s.st.Tenants.Get(ctx, tenant); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.User{}, fmt.Errorf("identity: login: %w", err)
+		}
+		s.compareDummy(password)
+		return store.User{}, ErrInvalidCredentials
+	}
+	u, err := s.st.Users.GetByEmail(ctx, tenant, email)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.User{}, fmt.Errorf("identity: login: %w", err)
+		}
+		s.compareDummy(password)
+		return store.User{}, ErrInvalidCredentials
+	}
+	ok, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
+	if err != nil {
+		return store.User{}, fmt.Errorf("identity: login: user %s has an unreadable password hash: %w", u.ID, err)
+	}
+	if !ok || u.Disabled {
+		return store.User{}, ErrInvalidCredentials
+	}
+	if !u.MFAEnabled {
+		return u, nil
+	}
+	if code == "" {
+		return store.User{}, ErrMFARequired
+	}
+	if err := s.useTOTPCode(ctx, u, u.TOTPSecret, code); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// compareDummy spends the time a real comparison takes.
+func (s *Service) compareDummy(password string) {
+	_, _ = argon2id.ComparePasswordAndHash(password, s.dummyHash)
+}
+
+// startSession creates a session for u with its first refresh token and
+// an access token.
+func (s *Service) startSession(ctx context.Context, u store.User) (Session, error) {
+	now := s.now()
+	sess, err := s.st.Sessions.Create(ctx, store.Session{
+		ID: uuid.NewString(), TenantID: u.TenantID, UserID: u.ID,
+		CreatedAt: now, ExpiresAt: now.Add(s.opt.RefreshTTL),
+	})
+	if err != nil {
+		return Session{}, fmt.Errorf("identity: start session: %w", err)
+	}
+	return s.issue(ctx, u, sess, now)
+}
+
+// issue mints a refresh token in sess (expiring with it) and an access
+// token carrying u's current role.
+func (s *Service) issue(ctx context.Context, u store.User, sess store.Session, now time.Time) (Session, error) {
+	refresh, hash, err := newRefreshToken()
+	if err != nil {
+		return Session{}, fmt.Errorf("identity: %w", err)
+	}
+	if _, err := s.st.Sessions.CreateRefresh(ctx, store.RefreshToken{
+		ID: hash, TenantID: u.TenantID, UserID: u.ID, SessionID: sess.ID,
+		CreatedAt: now, ExpiresAt: sess.ExpiresAt,
+	}); err != nil {
+		return Session{}, fmt.Errorf("identity: store refresh token: %w", err)
+	}
+	access, err := s.iss.IssueAccess(u.ID, u.TenantID, []string{u.Role}, sess.ID, s.opt.AccessTTL)
+	if err != nil {
+		return Session{}, fmt.Errorf("identity: issue access token: %w", err)
+	}
+	return Session{
+		AccessToken: access.Token, TokenID: access.ID, AccessExpiresAt: access.ExpiresAt,
+		RefreshToken: refresh, RefreshExpiresAt: sess.ExpiresAt,
+		SessionID: sess.ID, User: toUser(u),
+	}, nil
+}

@@ -1,0 +1,249 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// refreshPrefix starts every refresh token, so one is recognisable in a
+// secret scanner or a log, and never mistaken for an API key ("imk_").
+const refreshPrefix = "imr_"
+
+// tokenBytes of randomness in a refresh token or an API key secret: 256 bits.
+const tokenBytes = 32
+
+// revocationSkew outlives a revoked token by the clock skew the verifier
+// tolerates on exp, so a token still accepted somewhere stays revoked.
+const revocationSkew = 30 * time.Second
+
+// Redis key prefixes of the revocation lists. Every key part after them is
+// ours (token ids, session ids, user ids, tenant ids that cannot hold ':').
+const (
+	revokedJTI = "auth:revoked:jti:"
+	revokedSID = "auth:revoked:sid:"
+	revokedSub = "auth:revoked:sub:"
+)
+
+// newRefreshToken returns a new opaque refresh token and the hex SHA-256
+// it is stored under.
+func newRefreshToken() (token, hash string, err error) {
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("generate refresh token: %w", err)
+	}
+	token = refreshPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return token, sha256Hex(token), nil
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// wellFormedRefresh reports whether t looks like a token newRefreshToken
+// made, so garbage is refused without a database read.
+func wellFormedRefresh(t string) bool {
+	rest, ok := strings.CutPrefix(t, refreshPrefix)
+	if !ok {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(rest)
+	return err == nil && len(b) == tokenBytes
+}
+
+// Refresh rotates a refresh token: the presented one is used up and a new
+// one in the same session (expiring with it) is returned, with an access
+// token carrying the user's current role. Presenting a used token again is
+// reuse (it was stolen, or the client is broken): the whole session is
+// revoked, including access tokens already issued for it, and the answer
+// is ErrRefreshReused.
+//
+// A process that stops after using up the token and before answering
+// leaves the client with a used token; its retry is treated as reuse and
+// the user signs in again. That errs on the side of the stolen-token case.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, error) {
+	if !wellFormedRefresh(refreshToken) {
+		return Session{}, ErrRefreshInvalid
+	}
+	now := s.now()
+	tok, err := s.st.Sessions.UseRefresh(ctx, sha256Hex(refreshToken), now)
+	switch {
+	case errors.Is(err, store.ErrRefreshUsed):
+		s.log.WarnContext(ctx, "refresh token reused; revoking its session",
+			"tenant", tok.TenantID, "user", tok.UserID, "session", tok.SessionID)
+		if err := s.revokeSession(ctx, tok.TenantID, tok.SessionID, now); err != nil {
+			return Session{}, fmt.Errorf("identity: refresh: revoke reused session: %w", err)
+		}
+		return Session{}, ErrRefreshReused
+	case errors.Is(err, store.ErrNotFound):
+		return Session{}, ErrRefreshInvalid
+	case err != nil:
+		return Session{}, fmt.Errorf("identity: refresh: %w", err)
+	}
+	if !now.Before(tok.ExpiresAt) {
+		return Session{}, ErrRefreshInvalid
+	}
+	sess, err := s.st.Sessions.Get(ctx, tok.TenantID, tok.SessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrRefreshInvalid
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("identity: refresh: %w", err)
+	}
+	if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) {
+		return Session{}, ErrRefreshInvalid
+	}
+	u, err := s.st.Users.Get(ctx, tok.TenantID, tok.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrRefreshInvalid
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("identity: refresh: %w", err)
+	}
+	// A session created in the same millisecond as a "sign out everywhere"
+	// may have been created before it: it is revoked too.
+	if u.Disabled || (!u.SessionsRevokedAt.IsZero() && !sess.CreatedAt.After(u.SessionsRevokedAt)) {
+		return Session{}, ErrRefreshInvalid
+	}
+	return s.issue(ctx, u, sess, now)
+}
+
+// revokeSession revokes a session in Redis (its access tokens, at once on
+// every replica) and in the store (its refresh tokens). A session that is
+// not in the store (a development token's) only gets the Redis entry.
+func (s *Service) revokeSession(ctx context.Context, tenant, sid string, now time.Time) error {
+	if err := s.rdb.Set(ctx, revokedSID+sid, "1", s.opt.AccessTTL+revocationSkew).Err(); err != nil {
+		return fmt.Errorf("revoke session %s: %w", sid, err)
+	}
+	if err := s.st.Sessions.Revoke(ctx, tenant, sid, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("revoke session %s: %w", sid, err)
+	}
+	return nil
+}
+
+// Logout revokes the access token cl came from (its jti, until it
+// expires) and, when it names one, its session with every token of it.
+func (s *Service) Logout(ctx context.Context, cl *auth.Claims) error {
+	if cl == nil {
+		return errors.New("identity: logout: no claims")
+	}
+	now := s.now()
+	if cl.ID != "" && cl.ExpiresAt != nil {
+		if ttl := cl.ExpiresAt.Sub(now) + revocationSkew; ttl > 0 {
+			if err := s.rdb.Set(ctx, revokedJTI+cl.ID, "1", ttl).Err(); err != nil {
+				return fmt.Errorf("identity: logout: revoke token: %w", err)
+			}
+		}
+	}
+	if cl.Session != "" {
+		if err := s.revokeSession(ctx, cl.Tenant, cl.Session, now); err != nil {
+			return fmt.Errorf("identity: logout: %w", err)
+		}
+	}
+	return nil
+}
+
+// RevokeUserSessions signs one of tenant's users out everywhere: every
+// open session and its refresh tokens are revoked in the store, and every
+// access token issued to the user until now is revoked in Redis.
+//
+// Access tokens carry their issue time in whole seconds, so a token issued
+// in the same second as the revocation, even just after it, is revoked
+// too: a user who signs in again within that second must refresh once.
+func (s *Service) RevokeUserSessions(ctx context.Context, tenant, userID string) error {
+	if err := validTenantArg(tenant); err != nil {
+		return err
+	}
+	now := s.now()
+	// The store first: it proves userID is one of tenant's users before
+	// it becomes part of a Redis key.
+	if _, err := s.st.Users.RevokeSessions(ctx, tenant, userID, now); err != nil {
+		return notFound("revoke user sessions", err)
+	}
+	sids, err := s.st.Sessions.RevokeUser(ctx, tenant, userID, now)
+	if err != nil {
+		return fmt.Errorf("identity: revoke user sessions: %w", err)
+	}
+	ttl := s.opt.AccessTTL + revocationSkew
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, subjectKey(tenant, userID), strconv.FormatInt(now.Unix(), 10), ttl)
+		for _, sid := range sids {
+			p.Set(ctx, revokedSID+sid, "1", ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("identity: revoke user sessions: %w", err)
+	}
+	return nil
+}
+
+func subjectKey(tenant, subject string) string { return revokedSub + tenant + ":" + subject }
+
+// CheckRevoked answers whether a verified access token was revoked, in one
+// Redis round trip: nil, ErrRevoked, or a Redis error (the caller must
+// refuse the request: a revocation it cannot see must not let a token in).
+func (s *Service) CheckRevoked(ctx context.Context, cl *auth.Claims) error {
+	if cl == nil {
+		return errors.New("identity: check revoked: no claims")
+	}
+	var keys []string
+	jti, sid, sub := -1, -1, -1
+	if cl.ID != "" {
+		jti = len(keys)
+		keys = append(keys, revokedJTI+cl.ID)
+	}
+	if cl.Session != "" {
+		sid = len(keys)
+		keys = append(keys, revokedSID+cl.Session)
+	}
+	if cl.Subject != "" && cl.Tenant != "" && cl.IssuedAt != nil {
+		sub = len(keys)
+		keys = append(keys, subjectKey(cl.Tenant, cl.Subject))
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return fmt.Errorf("identity: check revoked: %w", err)
+	}
+	if (jti >= 0 && vals[jti] != nil) || (sid >= 0 && vals[sid] != nil) {
+		return ErrRevoked
+	}
+	if sub >= 0 && vals[sub] != nil {
+		str, _ := vals[sub].(string)
+		before, err := strconv.ParseInt(str, 10, 64)
+		if err != nil {
+			return fmt.Errorf("identity: check revoked: unreadable revocation time %q", str)
+		}
+		if cl.IssuedAt.Unix() <= before {
+			return ErrRevoked
+		}
+	}
+	return nil
+}
+
+// validTenantArg checks a tenant argument that comes from verified claims.
+func validTenantArg(tenant string) error {
+	if tenant == "" {
+		return &FieldError{Field: "tenant", Reason: "is required"}
+	}
+	if !auth.ValidTenant(tenant) {
+		return &FieldError{Field: "tenant", Reason: "must be 1 to 64 letters, digits, '-' or '_'"}
+	}
+	return nil
+}
