@@ -246,8 +246,8 @@ func TestComposeFile(t *testing.T) {
 	gateway := p.Services[built["gateway"][0]]
 	require.Equal(t, types.ServiceConditionCompletedSuccessfully, gateway.DependsOn["keygen"].Condition,
 		"the gateway must start after the signing key exists")
-	require.NotNil(t, gateway.Environment["IM_AUTH_PUBLIC_KEY_FILE"])
-	require.Equal(t, "/keys/signing.pub", *gateway.Environment["IM_AUTH_PUBLIC_KEY_FILE"])
+	require.NotNil(t, gateway.Environment["IM_AUTH_PRIVATE_KEY_FILE"])
+	require.Equal(t, "/keys/signing.pem", *gateway.Environment["IM_AUTH_PRIVATE_KEY_FILE"])
 	keygen := p.Services["keygen"]
 	require.Equal(t, []string{"cli"}, []string{*keygen.Build.Args["SERVICE"]})
 	require.Equal(t, types.ShellCommand{"keygen", "--dir", "/keys"}, keygen.Command)

@@ -64,6 +64,38 @@ func auditRoute(method, route string) (action, resourceType string) {
 		return "webhook.deliveries.read", "webhook"
 	case "GET /v1/audit":
 		return "audit.read", "audit"
+	case "POST /v1/auth/login":
+		return "auth.login", "session"
+	case "POST /v1/auth/refresh":
+		return "auth.refresh", "session"
+	case "POST /v1/auth/logout":
+		return "auth.logout", "session"
+	case "GET /v1/me":
+		return "me.read", "user"
+	case "POST /v1/me/mfa/totp":
+		return "mfa.enroll", "user"
+	case "POST /v1/me/mfa/totp/confirm":
+		return "mfa.confirm", "user"
+	case "GET /v1/users":
+		return "user.list", "user"
+	case "POST /v1/users":
+		return "user.create", "user"
+	case "GET /v1/users/:id":
+		return "user.read", "user"
+	case "PATCH /v1/users/:id":
+		return "user.update", "user"
+	case "POST /v1/users/:id/revoke-sessions":
+		return "user.revoke_sessions", "user"
+	case "GET /v1/api-keys":
+		return "api_key.list", "api_key"
+	case "POST /v1/api-keys":
+		return "api_key.create", "api_key"
+	case "DELETE /v1/api-keys/:id":
+		return "api_key.revoke", "api_key"
+	case "GET /v1/tenants":
+		return "tenant.list", "tenant"
+	case "POST /v1/tenants":
+		return "tenant.create", "tenant"
 	}
 	return "request", "route"
 }
@@ -80,6 +112,10 @@ func auditResource(c echo.Context, resourceType, route string, status int) audit
 		r.ID = c.Request().Method + " " + route
 	case resourceType == "estimate":
 		r.ID = path.Base(route) // inference or training
+	case resourceType == "session":
+		r.ID = claimsOf(c).Session // the session signed in to, refreshed or ended
+	case resourceType == "user" && c.Param("id") == "":
+		r.ID = claimsOf(c).Subject // the caller's own account (/v1/me)
 	case c.Param("sid") != "":
 		r.ID, r.Parent = c.Param("sid"), c.Param("id")
 	default:
@@ -133,7 +169,14 @@ func (s *Server) recordAudit(next echo.HandlerFunc) echo.HandlerFunc {
 			PeerAddr:   peerAddr(req.RemoteAddr),
 			UserAgent:  audit.Clip(req.UserAgent()),
 		}
+		attempt, tried := c.Get(attemptKey).(signInAttempt)
 		switch {
+		case tried:
+			// A refused sign-in to an existing tenant: recorded in that
+			// tenant's log under the account tried, still anonymous (the
+			// password did not prove who sent it).
+			rec.Tenant = attempt.Tenant
+			rec.Resource = audit.Resource{Type: "user", ID: audit.Clip(attempt.Email)}
 		case status == http.StatusUnauthorized:
 			// Whatever the token claimed is unverified: the record stays
 			// anonymous and outside every tenant's log. The resource is the

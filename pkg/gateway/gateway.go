@@ -25,6 +25,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
@@ -84,6 +85,11 @@ type Deps struct {
 	// Catalog is the loaded catalogue the estimate routes compute with; nil
 	// means New loads the embedded one.
 	Catalog *catalog.Catalog
+	// Identity signs users in and checks revocation and API keys; nil leaves
+	// only tokens from Verifier accepted (no sign-in, no revocation check).
+	Identity *identity.Service
+	// Keys is the signing key ring published at /.well-known/jwks.json.
+	Keys *auth.KeyRing
 }
 
 // Server is the gateway HTTP server.
@@ -272,6 +278,25 @@ func (s *Server) routes() *echo.Echo {
 	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, s.authenticate, s.authorize, s.rateLimit)
 	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, s.authenticate, s.authorize, s.rateLimit)
 	e.GET("/v1/audit", s.listAudit, s.authenticate, s.authorize, s.rateLimit)
+
+	// Identity (identity.go).
+	e.GET("/.well-known/jwks.json", s.jwks)
+	e.POST("/v1/auth/login", s.login, s.rateLimitAnonymous, s.needIdentity, s.limitBody, s.rejectServerSet)
+	e.POST("/v1/auth/refresh", s.refresh, s.rateLimitAnonymous, s.needIdentity, s.limitBody, s.rejectServerSet)
+	e.POST("/v1/auth/logout", s.logout, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.GET("/v1/me", s.me, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.POST("/v1/me/mfa/totp", s.enrollTOTP, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.POST("/v1/me/mfa/totp/confirm", s.confirmTOTP, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
+	e.GET("/v1/users", s.listUsers, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.POST("/v1/users", s.createUser, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
+	e.GET("/v1/users/:id", s.getUser, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.PATCH("/v1/users/:id", s.updateUser, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
+	e.POST("/v1/users/:id/revoke-sessions", s.revokeUserSessions, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.GET("/v1/api-keys", s.listAPIKeys, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.POST("/v1/api-keys", s.createAPIKey, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
+	e.DELETE("/v1/api-keys/:id", s.revokeAPIKey, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.GET("/v1/tenants", s.listTenants, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.POST("/v1/tenants", s.createTenant, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
 	return e
 }
 

@@ -3,6 +3,8 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
@@ -130,24 +133,63 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// authenticate requires a valid bearer token and records its claims.
+// authenticate requires a valid credential and records its claims: an API
+// key ("imk_...", read from the store on every request, so revoking one
+// takes effect at once) or an access token (signature, then the revocation
+// list in Redis that every replica shares). The revocation check fails
+// closed: without Redis a token is refused with 503, not accepted unchecked.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
 		if h == "" {
-			return unauthorized("Send an access token as 'Authorization: Bearer <token>'.", false, nil)
+			return unauthorized("Send an access token or API key as 'Authorization: Bearer <token>'.", false, nil)
 		}
 		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		token = strings.TrimSpace(token)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 			return unauthorized("The Authorization header must be 'Bearer <token>'.", true, nil)
 		}
-		claims, err := s.deps.Verifier.Verify(strings.TrimSpace(token))
+		ctx := c.Request().Context()
+		if strings.HasPrefix(token, apiKeyPrefix) {
+			if s.deps.Identity == nil {
+				return unauthorized("This gateway accepts no API keys.", true, nil)
+			}
+			claims, err := s.deps.Identity.AuthenticateAPIKey(ctx, token)
+			switch {
+			case errors.Is(err, identity.ErrInvalidCredentials):
+				return unauthorized("The API key is invalid, expired or revoked.", true, err)
+			case err != nil:
+				return credentialsUnavailable(fmt.Errorf("check API key: %w", err))
+			}
+			c.Set(claimsKey, claims)
+			return next(c)
+		}
+		claims, err := s.deps.Verifier.Verify(token)
 		if err != nil {
 			return unauthorized("The access token is invalid or expired.", true, err)
+		}
+		if s.deps.Identity != nil {
+			err := s.deps.Identity.CheckRevoked(ctx, claims)
+			switch {
+			case errors.Is(err, identity.ErrRevoked):
+				return unauthorized("The access token has been revoked. Sign in again.", true, err)
+			case err != nil:
+				return credentialsUnavailable(fmt.Errorf("check token revocation: %w", err))
+			}
 		}
 		c.Set(claimsKey, claims)
 		return next(c)
 	}
+}
+
+// credentialsUnavailable is the 503 for a credential that could not be
+// checked (store or Redis down).
+func credentialsUnavailable(cause error) *Problem {
+	p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "Service unavailable",
+		"Your credentials cannot be checked right now. Retry shortly.")
+	p.header = http.Header{headerRetryAfter: {"5"}}
+	p.cause = cause
+	return p
 }
 
 // tenantOf returns the caller's tenant; authenticate guarantees it is set.

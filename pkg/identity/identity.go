@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -172,5 +173,6 @@ func (s *Service) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: list tenants: %w", err)
 	}
-	return ts, nil
+	// The operators' own tenant is the platform's, not a customer's.
+	return slices.DeleteFunc(ts, func(t store.Tenant) bool { return t.ID == auth.PlatformTenant }), nil
 }

@@ -214,3 +214,25 @@ func (s *Service) CreateTenant(ctx context.Context, id, name string, owner NewUs
 	}
 	return t, u, pw, nil
 }
+
+// CreateOperator creates a platform operator: a user of the reserved tenant
+// auth.PlatformTenant with the platform-operator role, who may provision
+// tenants and reads no tenant's data. The tenant is created on first use.
+// An empty Password is generated and returned once. Operators are made from
+// the command line (infra-mind operator), never through the API.
+func (s *Service) CreateOperator(ctx context.Context, nu NewUser) (User, string, error) {
+	if nu.Role != "" && nu.Role != auth.RoleOperator {
+		return User{}, "", &FieldError{Field: "role", Reason: "must be " + auth.RoleOperator}
+	}
+	// validNewUser knows the tenant roles only; check the rest with one.
+	nu.Role = auth.RoleOwner
+	nu, err := validNewUser("", nu)
+	if err != nil {
+		return User{}, "", err
+	}
+	nu.Role = auth.RoleOperator
+	if err := s.st.Tenants.Upsert(ctx, store.Tenant{ID: auth.PlatformTenant, Name: "Platform operators", CreatedAt: s.now()}); err != nil {
+		return User{}, "", fmt.Errorf("identity: create operator: %w", err)
+	}
+	return s.createUser(ctx, auth.PlatformTenant, nu)
+}

@@ -51,11 +51,17 @@ type GatewayConfig struct {
 	SSEKeepAlive      time.Duration `env:"IM_SSE_KEEPALIVE" envDefault:"15s"`
 	ReportCacheTTL    time.Duration `env:"IM_REPORT_CACHE_TTL" envDefault:"5m"`
 	// Protection limits, shared by every gateway replica through Redis.
-	RateLimitTenant      int           `env:"IM_RATE_LIMIT_TENANT" envDefault:"1200"`
-	RateLimitUser        int           `env:"IM_RATE_LIMIT_USER" envDefault:"600"`
-	RateLimitExpensive   int           `env:"IM_RATE_LIMIT_EXPENSIVE" envDefault:"60"`
-	RateLimitWindow      time.Duration `env:"IM_RATE_LIMIT_WINDOW" envDefault:"1m"`
-	MaxActiveAssessments int           `env:"IM_MAX_ACTIVE_ASSESSMENTS" envDefault:"20"`
+	RateLimitTenant    int           `env:"IM_RATE_LIMIT_TENANT" envDefault:"1200"`
+	RateLimitUser      int           `env:"IM_RATE_LIMIT_USER" envDefault:"600"`
+	RateLimitExpensive int           `env:"IM_RATE_LIMIT_EXPENSIVE" envDefault:"60"`
+	RateLimitWindow    time.Duration `env:"IM_RATE_LIMIT_WINDOW" envDefault:"1m"`
+	// RateLimitAuth bounds sign-in and refresh requests per client address
+	// and window, before any tenant is known.
+	RateLimitAuth int `env:"IM_RATE_LIMIT_AUTH" envDefault:"10"`
+	// TrustedProxies are the CIDRs of reverse proxies whose X-Forwarded-For
+	// is believed (comma separated); empty: the peer address is the client.
+	TrustedProxies       []string `env:"IM_TRUSTED_PROXIES" envSeparator:","`
+	MaxActiveAssessments int      `env:"IM_MAX_ACTIVE_ASSESSMENTS" envDefault:"20"`
 	// CORSAllowedOrigins is comma separated; empty sends no CORS headers.
 	CORSAllowedOrigins []string `env:"IM_CORS_ALLOWED_ORIGINS" envSeparator:","`
 }

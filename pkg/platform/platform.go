@@ -16,6 +16,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/gateway"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/synth"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
@@ -66,6 +67,9 @@ type Platform struct {
 	// Deps gave only a Verifier).
 	Keys     *auth.KeyRing
 	stopKeys func()
+	// Identity is the gateway's sign-in service (nil without Keys); the
+	// development command seeds its first users with it.
+	Identity *identity.Service
 }
 
 // New connects what roles need and builds the components. The gateway, if
@@ -164,6 +168,15 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 		if v == nil {
 			v = auth.NewRingVerifier(p.Keys, cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience)
 		}
+		// With a signing key the gateway signs users in; a verifier-only
+		// gateway (tests that pass one) accepts tokens and nothing else.
+		if p.Keys != nil {
+			p.Identity, err = identity.New(p.Store, p.Cache.Client(), p.Keys.Signer(cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience),
+				identity.Options{AccessTTL: cfg.Gateway.AuthAccessTTL, RefreshTTL: cfg.Gateway.AuthRefreshTTL, Logger: d.Logger})
+			if err != nil {
+				return nil, fmt.Errorf("build identity service: %w", err)
+			}
+		}
 		p.gateway, err = gateway.New(gateway.Config{
 			Addr:              cfg.Gateway.HTTPAddr,
 			BodyLimit:         cfg.Gateway.BodyLimitBytes,
@@ -171,14 +184,17 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 			KeepAlive:         cfg.Gateway.SSEKeepAlive,
 			ReportCacheTTL:    cfg.Gateway.ReportCacheTTL,
 			WebhookPolicy:     webhook.Policy{AllowPrivate: cfg.Webhook.AllowPrivate},
+			TrustedProxies:    cfg.Gateway.TrustedProxies,
 			Limits: gateway.Limits{
 				TenantRequests: cfg.Gateway.RateLimitTenant, UserRequests: cfg.Gateway.RateLimitUser,
 				ExpensiveRequests: cfg.Gateway.RateLimitExpensive, RateWindow: cfg.Gateway.RateLimitWindow,
+				AuthRequests:         cfg.Gateway.RateLimitAuth,
 				MaxActiveAssessments: cfg.Gateway.MaxActiveAssessments, CORSAllowedOrigins: cfg.Gateway.CORSAllowedOrigins,
 			},
 		}, gateway.Deps{
 			Bus: p.Bus, Store: p.Store, Cache: p.Cache, Verifier: v, Logger: d.Logger,
 			Metrics: d.Metrics, Registry: d.Registry, Checks: checks, Catalog: cat,
+			Identity: p.Identity, Keys: p.Keys,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("build gateway: %w", err)

@@ -1,0 +1,647 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/labstack/echo/v4"
+
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/identity"
+)
+
+// Problem types of sign-in and identity management.
+const (
+	ProblemSignInLocked  = problemBase + "sign-in-locked"
+	ProblemMFARequired   = problemBase + "mfa-required"
+	ProblemRefreshReused = problemBase + "refresh-token-reused"
+	ProblemConflict      = problemBase + "conflict"
+)
+
+// apiKeyPrefix starts every API key, so authenticate can tell one from a JWT.
+const apiKeyPrefix = "imk_"
+
+// readJSON decodes a JSON body strictly into dst: the media type must be
+// JSON and an unknown field is a 400 naming it. Server-set fields were
+// refused by name before (rejectServerSet).
+func readJSON(c echo.Context, dst any) error {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != echo.MIMEApplicationJSON {
+		return problem(http.StatusUnsupportedMediaType, ProblemUnsupportedType, "Unsupported media type",
+			"Set Content-Type to application/json.")
+	}
+	raw, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return fmt.Errorf("read request body: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &ute) && ute.Field != "":
+			return invalidField(ute.Field, "must be a "+ute.Type.String())
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return invalidField(f, "is not a field of this request")
+		}
+		return invalidField("body", "is not valid JSON: "+err.Error())
+	}
+	if dec.More() {
+		return invalidField("body", "must hold one JSON object")
+	}
+	return nil
+}
+
+// identityProblem maps the identity service's errors to the problem a user
+// sees; nil when err is not one of them.
+func identityProblem(err error) *Problem {
+	var fe *identity.FieldError
+	var le *identity.LockedError
+	switch {
+	case errors.As(err, &fe):
+		return invalidField(fe.Field, fe.Reason)
+	case errors.As(err, &le):
+		secs := int(le.RetryAfter.Round(time.Second) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		p := problem(http.StatusTooManyRequests, ProblemSignInLocked, "Sign-in locked",
+			fmt.Sprintf("Too many failed sign-ins for this account. Retry after %d seconds.", secs))
+		p.header = http.Header{headerRetryAfter: {strconv.Itoa(secs)}}
+		return p
+	case errors.Is(err, identity.ErrMFARequired):
+		return problem(http.StatusUnauthorized, ProblemMFARequired, "Second factor required",
+			"This account uses an authenticator app: send its current code as totp_code.")
+	case errors.Is(err, identity.ErrInvalidMFACode):
+		return unauthorized("The authenticator code is wrong, expired or already used.", false, err)
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		return unauthorized("The tenant, email or password is wrong.", false, err)
+	case errors.Is(err, identity.ErrRefreshReused):
+		p := problem(http.StatusUnauthorized, ProblemRefreshReused, "Refresh token reused",
+			"This refresh token was already used, so the session it belongs to has been revoked. Sign in again.")
+		return p
+	case errors.Is(err, identity.ErrRefreshInvalid):
+		return unauthorized("The refresh token is invalid, expired or revoked. Sign in again.", false, err)
+	case errors.Is(err, identity.ErrNotFound):
+		return notFound("No such resource.")
+	case errors.Is(err, identity.ErrConflict):
+		return problem(http.StatusConflict, ProblemConflict, "Conflict", conflictDetail(err))
+	}
+	return nil
+}
+
+// conflictDetail is the identity error's own words after the sentinel.
+func conflictDetail(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	if msg == identity.ErrConflict.Error() {
+		return "The resource already exists or the change would leave the tenant without an owner."
+	}
+	return msg
+}
+
+// identityErr returns the mapped problem, or err wrapped with what failed.
+func identityErr(what string, err error) error {
+	if p := identityProblem(err); p != nil {
+		return p
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// userView is a user as the API shows it.
+type userView struct {
+	ID         string    `json:"id"`
+	Tenant     string    `json:"tenant"`
+	Email      string    `json:"email"`
+	Name       string    `json:"name,omitempty"`
+	Role       string    `json:"role"`
+	MFAEnabled bool      `json:"mfa_enabled"`
+	Disabled   bool      `json:"disabled"`
+	CreatedAt  time.Time `json:"created_at"`
+	// Password is set once, in the answer that created the user with a
+	// generated password.
+	Password string `json:"password,omitempty"`
+}
+
+func userViewOf(u identity.User) userView {
+	return userView{ID: u.ID, Tenant: u.Tenant, Email: u.Email, Name: u.Name, Role: u.Role,
+		MFAEnabled: u.MFAEnabled, Disabled: u.Disabled, CreatedAt: u.CreatedAt}
+}
+
+// tokenResponse is the answer to a sign-in or a refresh (RFC 6749 section
+// 5.1 names, so OAuth-aware clients read it).
+type tokenResponse struct {
+	AccessToken      string   `json:"access_token"`
+	TokenType        string   `json:"token_type"`
+	ExpiresIn        int64    `json:"expires_in"`
+	RefreshToken     string   `json:"refresh_token"`
+	RefreshExpiresIn int64    `json:"refresh_expires_in"`
+	SessionID        string   `json:"session_id"`
+	User             userView `json:"user"`
+}
+
+func tokenResponseOf(s identity.Session, now time.Time) tokenResponse {
+	return tokenResponse{
+		AccessToken: s.AccessToken, TokenType: "Bearer",
+		ExpiresIn:        int64(s.AccessExpiresAt.Sub(now).Round(time.Second) / time.Second),
+		RefreshToken:     s.RefreshToken,
+		RefreshExpiresIn: int64(s.RefreshExpiresAt.Sub(now).Round(time.Second) / time.Second),
+		SessionID:        s.SessionID,
+		User:             userViewOf(s.User),
+	}
+}
+
+// signedIn records the identity a sign-in or refresh established, so the
+// audit record and the log line name it like an authenticated request.
+func signedIn(c echo.Context, s identity.Session) {
+	c.Set(claimsKey, &auth.Claims{Tenant: s.User.Tenant, Roles: []string{s.User.Role}, Session: s.SessionID,
+		RegisteredClaims: jwtSubject(s.User.ID)})
+}
+
+type loginRequest struct {
+	Tenant   string `json:"tenant"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	TOTPCode string `json:"totp_code"`
+}
+
+// login handles POST /v1/auth/login.
+func (s *Server) login(c echo.Context) error {
+	var req loginRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{{"tenant", req.Tenant}, {"email", req.Email}, {"password", req.Password}} {
+		if f.v == "" {
+			return invalidField(f.name, "is required")
+		}
+	}
+	ctx := c.Request().Context()
+	sess, err := s.deps.Identity.Login(ctx, identity.LoginInput{
+		Tenant: req.Tenant, Email: req.Email, Password: req.Password, TOTPCode: req.TOTPCode,
+	})
+	if err != nil {
+		// A refused sign-in to a tenant that exists goes to that tenant's
+		// audit log, so its admins see attempts on their accounts; one naming
+		// no tenant stays in the anonymous log only (audit.go).
+		if _, terr := s.deps.Store.Tenants.Get(ctx, req.Tenant); terr == nil {
+			c.Set(attemptKey, signInAttempt{Tenant: req.Tenant, Email: strings.ToLower(strings.TrimSpace(req.Email))})
+		}
+		return identityErr("sign in", err)
+	}
+	signedIn(c, sess)
+	return c.JSON(http.StatusOK, tokenResponseOf(sess, time.Now()))
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// refresh handles POST /v1/auth/refresh: rotate the refresh token.
+func (s *Server) refresh(c echo.Context) error {
+	var req refreshRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	if req.RefreshToken == "" {
+		return invalidField("refresh_token", "is required")
+	}
+	sess, err := s.deps.Identity.Refresh(c.Request().Context(), req.RefreshToken)
+	if err != nil {
+		return identityErr("refresh", err)
+	}
+	signedIn(c, sess)
+	return c.JSON(http.StatusOK, tokenResponseOf(sess, time.Now()))
+}
+
+// logout handles POST /v1/auth/logout: the presented access token and its
+// session stop working on every gateway replica at once.
+func (s *Server) logout(c echo.Context) error {
+	cl := claimsOf(c)
+	if isAPIKey(cl) {
+		return invalidField("Authorization", "an API key has no session; revoke it with DELETE /v1/api-keys/{id}")
+	}
+	if err := s.deps.Identity.Logout(c.Request().Context(), cl); err != nil {
+		return identityErr("sign out", err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// meView is GET /v1/me: who the credentials are.
+type meView struct {
+	Subject string    `json:"subject"`
+	Tenant  string    `json:"tenant"`
+	Roles   []string  `json:"roles"`
+	Kind    string    `json:"kind"` // user, api_key or token
+	Session string    `json:"session_id,omitempty"`
+	User    *userView `json:"user,omitempty"`
+}
+
+// me handles GET /v1/me.
+func (s *Server) me(c echo.Context) error {
+	cl := claimsOf(c)
+	v := meView{Subject: cl.Subject, Tenant: cl.Tenant, Roles: cl.Roles, Session: cl.Session, Kind: "token"}
+	switch {
+	case isAPIKey(cl):
+		v.Kind = "api_key"
+	case cl.Session != "":
+		u, err := s.deps.Identity.GetUser(c.Request().Context(), cl.Tenant, cl.Subject)
+		if err != nil {
+			return identityErr("read the signed-in user", err)
+		}
+		uv := userViewOf(u)
+		v.Kind, v.User = "user", &uv
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// signedInUser returns the caller's user id, or a 400 when the credentials
+// are not a signed-in user's (an API key or a development token).
+func signedInUser(c echo.Context) (*auth.Claims, error) {
+	cl := claimsOf(c)
+	if isAPIKey(cl) || cl.Session == "" {
+		return nil, invalidField("Authorization", "sign in as a user (POST /v1/auth/login) to manage your own account")
+	}
+	return cl, nil
+}
+
+// enrollTOTP handles POST /v1/me/mfa/totp: a new authenticator secret,
+// pending until confirmed. The secret is shown in this answer only.
+func (s *Server) enrollTOTP(c echo.Context) error {
+	cl, err := signedInUser(c)
+	if err != nil {
+		return err
+	}
+	en, err := s.deps.Identity.EnrollTOTP(c.Request().Context(), cl.Tenant, cl.Subject)
+	if err != nil {
+		return identityErr("enrol an authenticator", err)
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"secret": en.Secret, "otpauth_url": en.URL})
+}
+
+type totpConfirmRequest struct {
+	Code string `json:"code"`
+}
+
+// confirmTOTP handles POST /v1/me/mfa/totp/confirm: a valid code turns MFA on.
+func (s *Server) confirmTOTP(c echo.Context) error {
+	cl, err := signedInUser(c)
+	if err != nil {
+		return err
+	}
+	var req totpConfirmRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Code == "" {
+		return invalidField("code", "is required")
+	}
+	if err := s.deps.Identity.ConfirmTOTP(c.Request().Context(), cl.Tenant, cl.Subject, req.Code); err != nil {
+		if errors.Is(err, identity.ErrInvalidMFACode) {
+			return invalidField("code", "is wrong or expired; send the current code from the authenticator app")
+		}
+		return identityErr("confirm the authenticator", err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type createUserRequest struct {
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Password string `json:"password"`
+}
+
+// mayGrant reports whether the caller may give or take role: only an owner
+// makes or changes owners.
+func mayGrant(cl *auth.Claims, role string) bool {
+	return role != auth.RoleOwner || hasRole(cl, auth.RoleOwner)
+}
+
+func hasRole(cl *auth.Claims, role string) bool {
+	for _, r := range cl.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// listUsers handles GET /v1/users.
+func (s *Server) listUsers(c echo.Context) error {
+	users, err := s.deps.Identity.ListUsers(c.Request().Context(), tenantOf(c))
+	if err != nil {
+		return identityErr("list users", err)
+	}
+	items := make([]userView, 0, len(users))
+	for _, u := range users {
+		items = append(items, userViewOf(u))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+// createUser handles POST /v1/users. Without a password one is generated
+// and shown once in the answer.
+func (s *Server) createUser(c echo.Context) error {
+	var req createUserRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	cl := claimsOf(c)
+	if !mayGrant(cl, req.Role) {
+		return forbiddenBecause("Only an owner can create another owner.")
+	}
+	u, pw, err := s.deps.Identity.CreateUser(c.Request().Context(), cl.Tenant, identity.NewUser{
+		Email: req.Email, Name: req.Name, Role: req.Role, Password: req.Password,
+	})
+	if err != nil {
+		return identityErr("create user", err)
+	}
+	v := userViewOf(u)
+	v.Password = pw
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/users/"+u.ID)
+	return c.JSON(http.StatusCreated, v)
+}
+
+// pathUserID returns the :id of a user route, or 404 for one that cannot exist.
+func pathUserID(c echo.Context) (string, error) {
+	id := c.Param("id")
+	if !validID(id) {
+		return "", notFound("No such user.")
+	}
+	return id, nil
+}
+
+// getUser handles GET /v1/users/{id}.
+func (s *Server) getUser(c echo.Context) error {
+	id, err := pathUserID(c)
+	if err != nil {
+		return err
+	}
+	u, err := s.deps.Identity.GetUser(c.Request().Context(), tenantOf(c), id)
+	if err != nil {
+		return identityErr("read user", err)
+	}
+	return c.JSON(http.StatusOK, userViewOf(u))
+}
+
+type updateUserRequest struct {
+	Role     *string `json:"role"`
+	Disabled *bool   `json:"disabled"`
+}
+
+// updateUser handles PATCH /v1/users/{id}: change the role or disable the
+// user (which also revokes every session of theirs).
+func (s *Server) updateUser(c echo.Context) error {
+	id, err := pathUserID(c)
+	if err != nil {
+		return err
+	}
+	var req updateUserRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Role == nil && req.Disabled == nil {
+		return invalidField("body", "set role or disabled")
+	}
+	if req.Disabled != nil && !*req.Disabled {
+		return invalidField("disabled", "a disabled user cannot be enabled again; create a new user")
+	}
+	ctx := c.Request().Context()
+	cl := claimsOf(c)
+	u, err := s.deps.Identity.GetUser(ctx, cl.Tenant, id)
+	if err != nil {
+		return identityErr("read user", err)
+	}
+	if !mayGrant(cl, u.Role) || (req.Role != nil && !mayGrant(cl, *req.Role)) {
+		return forbiddenBecause("Only an owner can change an owner or make one.")
+	}
+	if req.Role != nil {
+		if u, err = s.deps.Identity.SetRole(ctx, cl.Tenant, id, *req.Role); err != nil {
+			return identityErr("change role", err)
+		}
+	}
+	if req.Disabled != nil {
+		if err := s.deps.Identity.DisableUser(ctx, cl.Tenant, id); err != nil {
+			return identityErr("disable user", err)
+		}
+		if u, err = s.deps.Identity.GetUser(ctx, cl.Tenant, id); err != nil {
+			return identityErr("read user", err)
+		}
+	}
+	return c.JSON(http.StatusOK, userViewOf(u))
+}
+
+// revokeUserSessions handles POST /v1/users/{id}/revoke-sessions: every
+// access and refresh token of the user stops working on every replica.
+func (s *Server) revokeUserSessions(c echo.Context) error {
+	id, err := pathUserID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cl := claimsOf(c)
+	u, err := s.deps.Identity.GetUser(ctx, cl.Tenant, id)
+	if err != nil {
+		return identityErr("read user", err)
+	}
+	if !mayGrant(cl, u.Role) {
+		return forbiddenBecause("Only an owner can revoke an owner's sessions.")
+	}
+	if err := s.deps.Identity.RevokeUserSessions(ctx, cl.Tenant, id); err != nil {
+		return identityErr("revoke sessions", err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// apiKeyView is an API key as the API shows it; Key only in the 201 answer.
+type apiKeyView struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	Prefix    string     `json:"prefix"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	Key       string     `json:"key,omitempty"`
+}
+
+func apiKeyViewOf(k identity.APIKey) apiKeyView {
+	return apiKeyView{ID: k.ID, Name: k.Name, Role: k.Role, Prefix: k.Prefix, CreatedBy: k.CreatedBy,
+		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
+}
+
+type createAPIKeyRequest struct {
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// listAPIKeys handles GET /v1/api-keys.
+func (s *Server) listAPIKeys(c echo.Context) error {
+	keys, err := s.deps.Identity.ListAPIKeys(c.Request().Context(), tenantOf(c))
+	if err != nil {
+		return identityErr("list API keys", err)
+	}
+	items := make([]apiKeyView, 0, len(keys))
+	for _, k := range keys {
+		items = append(items, apiKeyViewOf(k))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+// createAPIKey handles POST /v1/api-keys: the key is in this answer only.
+func (s *Server) createAPIKey(c echo.Context) error {
+	var req createAPIKeyRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	cl := claimsOf(c)
+	if !mayGrant(cl, req.Role) {
+		return forbiddenBecause("Only an owner can create an owner API key.")
+	}
+	nk := identity.NewAPIKey{Name: req.Name, Role: req.Role, CreatedBy: cl.Subject}
+	if req.ExpiresAt != nil {
+		nk.ExpiresAt = *req.ExpiresAt
+	}
+	k, key, err := s.deps.Identity.CreateAPIKey(c.Request().Context(), cl.Tenant, nk)
+	if err != nil {
+		return identityErr("create API key", err)
+	}
+	v := apiKeyViewOf(k)
+	v.Key = key
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/api-keys/"+k.ID)
+	return c.JSON(http.StatusCreated, v)
+}
+
+// revokeAPIKey handles DELETE /v1/api-keys/{id}: the key stops working at
+// once (every request reads it).
+func (s *Server) revokeAPIKey(c echo.Context) error {
+	id := c.Param("id")
+	if !validID(id) {
+		return notFound("No such API key.")
+	}
+	if err := s.deps.Identity.RevokeAPIKey(c.Request().Context(), tenantOf(c), id); err != nil {
+		return identityErr("revoke API key", err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type createTenantRequest struct {
+	ID    string           `json:"id"`
+	Name  string           `json:"name"`
+	Owner createUserRequest `json:"owner"`
+}
+
+// tenantView is a tenant as the operator sees it: no tenant data.
+type tenantView struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	Owner     *userView `json:"owner,omitempty"`
+}
+
+// listTenants handles GET /v1/tenants (platform operators).
+func (s *Server) listTenants(c echo.Context) error {
+	ts, err := s.deps.Identity.ListTenants(c.Request().Context())
+	if err != nil {
+		return identityErr("list tenants", err)
+	}
+	items := make([]tenantView, 0, len(ts))
+	for _, t := range ts {
+		items = append(items, tenantView{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+// createTenant handles POST /v1/tenants (platform operators): a tenant and
+// its first owner, whose generated password is shown once.
+func (s *Server) createTenant(c echo.Context) error {
+	var req createTenantRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Owner.Role != "" && req.Owner.Role != auth.RoleOwner {
+		return invalidField("owner.role", "the first user of a tenant is its owner; leave role out")
+	}
+	t, u, pw, err := s.deps.Identity.CreateTenant(c.Request().Context(), req.ID, req.Name, identity.NewUser{
+		Email: req.Owner.Email, Name: req.Owner.Name, Role: auth.RoleOwner, Password: req.Owner.Password,
+	})
+	if err != nil {
+		return identityErr("create tenant", err)
+	}
+	ov := userViewOf(u)
+	ov.Password = pw
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/tenants/"+t.ID)
+	return c.JSON(http.StatusCreated, tenantView{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, Owner: &ov})
+}
+
+// jwks handles GET /.well-known/jwks.json: the public keys access tokens
+// are verified with, so other services and subscribers can verify them.
+func (s *Server) jwks(c echo.Context) error {
+	if s.deps.Keys == nil {
+		return notFound("This gateway publishes no signing keys.")
+	}
+	body, err := s.deps.Keys.JWKSJSON()
+	if err != nil {
+		return fmt.Errorf("encode JWKS: %w", err)
+	}
+	// Public data. Kept short: a rotated key signs at once, so verifiers
+	// refetch on an unknown kid and should not hold a stale set for long.
+	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=60")
+	return c.Blob(http.StatusOK, "application/jwk-set+json", body)
+}
+
+// attemptKey is the echo context key of a refused sign-in's signInAttempt.
+const attemptKey = "inframind.signin_attempt"
+
+// signInAttempt names the account a refused sign-in tried, for its audit record.
+type signInAttempt struct{ Tenant, Email string }
+
+// claimsOf returns the verified claims authenticate (or a sign-in) set.
+func claimsOf(c echo.Context) *auth.Claims {
+	cl, _ := c.Get(claimsKey).(*auth.Claims)
+	if cl == nil {
+		return &auth.Claims{}
+	}
+	return cl
+}
+
+// isAPIKey reports whether the claims came from an API key.
+func isAPIKey(cl *auth.Claims) bool {
+	return strings.HasPrefix(cl.Subject, identity.APIKeySubjectPrefix)
+}
+
+// jwtSubject is registered claims naming only the subject.
+func jwtSubject(sub string) jwt.RegisteredClaims { return jwt.RegisteredClaims{Subject: sub} }
+
+// forbiddenBecause is a 403 for a rule beyond the route's roles (only an
+// owner acts on owners).
+func forbiddenBecause(detail string) *Problem {
+	return problem(http.StatusForbidden, ProblemForbidden, "Forbidden", detail)
+}
+
+// needIdentity answers 503 on the identity routes of a gateway built
+// without the identity service (a verifier-only deployment).
+func (s *Server) needIdentity(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.deps.Identity == nil {
+			return problem(http.StatusServiceUnavailable, ProblemUnavailable, "Sign-in unavailable",
+				"This gateway has no signing key configured, so it cannot sign anyone in.")
+		}
+		return next(c)
+	}
+}
