@@ -17,7 +17,7 @@ func runAssess(ctx context.Context, args []string, io IO) error {
 	fs := newFlagSet("assess", io)
 	file := fs.String("f", "", "assessment request file (YAML or JSON)")
 	url := fs.String("url", envOr(io.Env, "IM_GATEWAY_URL", "http://127.0.0.1:8080"), "gateway URL")
-	token := fs.String("token", envOr(io.Env, "IM_TOKEN", ""), "bearer token (default $IM_TOKEN; `infra-mind token` prints one)")
+	token := tokenFlag(fs, io.Env)
 	out := fs.String("out", "", "write the finished report (JSON) to this file")
 	wait := fs.Bool("wait", true, "follow progress until the assessment ends")
 	if err := parse(fs, args); err != nil {
@@ -26,14 +26,14 @@ func runAssess(ctx context.Context, args []string, io IO) error {
 	if *file == "" {
 		return usageError{errors.New("-f is required")}
 	}
-	if *token == "" {
+	if token.v == "" {
 		return usageError{errors.New("no token: pass --token or set IM_TOKEN")}
 	}
 	body, err := os.ReadFile(*file)
 	if err != nil {
 		return fmt.Errorf("read request: %w", err)
 	}
-	c, err := client.New(*url, *token, nil)
+	c, err := client.New(*url, token.v, nil)
 	if err != nil {
 		return usageError{err}
 	}

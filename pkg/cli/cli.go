@@ -1,6 +1,8 @@
 // Package cli is the infra-mind command: `dev` runs the whole system in one
 // process on embedded servers, `assess` submits a request to a gateway and
-// shows its progress, `token` and `keygen` manage development credentials.
+// shows its progress, `estimate` sizes a model, `login` signs a user in,
+// `operator create` makes a platform operator, and `token` and `keygen`
+// manage development credentials.
 package cli
 
 import (
@@ -18,6 +20,9 @@ type Env func(string) (string, bool)
 
 // IO is where commands read and write.
 type IO struct {
+	// Stdin is read by `login` for the password when IM_PASSWORD is unset;
+	// nil reads nothing.
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Env    Env
@@ -29,7 +34,9 @@ Usage:
   infra-mind dev      [flags]          run everything in one process on embedded servers
   infra-mind assess   -f request.yaml  submit an assessment to a gateway and follow it
   infra-mind estimate inference|training [flags]  size a model in one call, without an assessment
-  infra-mind token    [flags]          print a development bearer token
+  infra-mind login    --tenant T --email E  sign in (password from $IM_PASSWORD or stdin), print the access token
+  infra-mind operator create --email E  create a platform operator in the store (password printed once)
+  infra-mind token    [flags]          print a development bearer token signed with the local key
   infra-mind keygen   --dir DIR        create a development signing key pair
 
 Run "infra-mind <command> -h" for a command's flags.
@@ -50,6 +57,10 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runAssess(ctx, args[1:], io)
 	case "estimate":
 		err = runEstimate(ctx, args[1:], io)
+	case "login":
+		err = runLogin(ctx, args[1:], io)
+	case "operator":
+		err = runOperator(ctx, args[1:], io)
 	case "token":
 		err = runToken(args[1:], io)
 	case "keygen":
@@ -118,4 +129,21 @@ func envDuration(e Env, key string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %w", key, err)
 	}
 	return d, nil
+}
+
+// secretFlag is a credential flag whose value, which may come from the
+// environment, is never shown as its default in -h output.
+type secretFlag struct{ v string }
+
+// String is empty so that flag's usage output shows no default.
+func (s *secretFlag) String() string { return "" }
+
+// Set takes the value given on the command line.
+func (s *secretFlag) Set(v string) error { s.v = v; return nil }
+
+// tokenFlag defines --token, defaulting to $IM_TOKEN.
+func tokenFlag(fs *flag.FlagSet, e Env) *secretFlag {
+	s := &secretFlag{v: envOr(e, "IM_TOKEN", "")}
+	fs.Var(s, "token", "bearer `token`: an access token from infra-mind login, or an API key imk_... (default $IM_TOKEN)")
+	return s
 }

@@ -20,8 +20,14 @@ import (
 
 func run(t *testing.T, ctx context.Context, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
+	return runWithStdin(t, ctx, env, "", args...)
+}
+
+// runWithStdin runs the command with stdin holding the given text.
+func runWithStdin(t *testing.T, ctx context.Context, env map[string]string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code := cli.Run(ctx, args, cli.IO{Stdout: &out, Stderr: &errOut, Env: func(k string) (string, bool) {
+	code := cli.Run(ctx, args, cli.IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, Env: func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	}})
@@ -34,15 +40,15 @@ func repoRoot(t *testing.T) string {
 }
 
 // TestDevRunsTheExampleAndStopsCleanly is what `make run` does, ending after
-// the example instead of at Ctrl-C.
+// the example instead of at Ctrl-C, then what a second `make run` on the same
+// data prints.
 func TestDevRunsTheExampleAndStopsCleanly(t *testing.T) {
 	data := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	code, out, errOut := run(t, ctx, nil, "dev", "--data", data, "--http", "127.0.0.1:0",
 		"--example", filepath.Join(repoRoot(t), "examples", "chatbot-70b-hipaa-us.yaml"), "--exit-after-example")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
-	require.Contains(t, out, "token:")
 	require.Contains(t, out, "[6/6]")
 	require.Contains(t, out, "stopped cleanly")
 	m := regexp.MustCompile(`saved in (\S+\.json)`).FindStringSubmatch(out)
@@ -57,10 +63,74 @@ func TestDevRunsTheExampleAndStopsCleanly(t *testing.T) {
 	require.Equal(t, "completed", rep.Status)
 	require.Equal(t, "demo", rep.TenantID)
 
-	// The key it generated stays private to the user.
-	st, err := os.Stat(filepath.Join(data, "keys", "signing.pem"))
+	// The key it generated and the passwords stay private to the user.
+	for _, f := range []string{filepath.Join("keys", "signing.pem"), "dev-credentials.json"} {
+		st, err := os.Stat(filepath.Join(data, f))
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), f)
+	}
+
+	// Generated passwords, and a token from signing the owner in.
+	owner, operator := devAccounts(t, out)
+	require.Equal(t, "new", owner.status)
+	require.Equal(t, "new", operator.status)
+	require.Len(t, owner.password, 20)
+	require.NotEqual(t, owner.password, operator.password)
+	require.Contains(t, out, "export IM_TOKEN=$(IM_PASSWORD="+owner.password+" go run ./services/cli login --url http://127.0.0.1:")
+	require.Contains(t, out, "the owner signed in")
+	pub, err := auth.LoadPublicKeyPEM(filepath.Join(data, "keys", "signing.pub"))
 	require.NoError(t, err)
-	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	verify := func(out string) *auth.Claims {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^  token:\s+(\S+)$`).FindStringSubmatch(out)
+		require.Len(t, m, 2, out)
+		cl, err := auth.NewVerifier(pub, "infra-mind", "infra-mind-api").Verify(m[1])
+		require.NoError(t, err)
+		return cl
+	}
+	cl := verify(out)
+	require.Equal(t, "demo", cl.Tenant)
+	require.Equal(t, []string{auth.RoleOwner}, cl.Roles)
+	require.NotEmpty(t, cl.Session, "the token comes from a sign-in")
+
+	t.Run("a second run keeps the accounts and their passwords", func(t *testing.T) {
+		code, out, errOut := run(t, ctx, nil, "dev", "--data", data, "--http", "127.0.0.1:0", "--example", "", "--exit-after-example")
+		require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+		owner2, operator2 := devAccounts(t, out)
+		require.Equal(t, devAccount{password: owner.password, status: "from an earlier run"}, owner2)
+		require.Equal(t, devAccount{password: operator.password, status: "from an earlier run"}, operator2)
+		require.NotEmpty(t, verify(out).Session)
+	})
+
+	t.Run("without the recorded passwords it still starts, and says why", func(t *testing.T) {
+		require.NoError(t, os.Remove(filepath.Join(data, "dev-credentials.json")))
+		code, out, errOut := run(t, ctx, nil, "dev", "--data", data, "--http", "127.0.0.1:0", "--example", "", "--exit-after-example")
+		require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+		require.Contains(t, out, "email dev@example.com, password unknown")
+		require.Contains(t, out, "delete the data folder to start afresh")
+		require.NotContains(t, out, "export IM_TOKEN")
+		require.Contains(t, out, "a development token signed with the local key, valid 24h, because the owner's password was not recorded")
+		cl := verify(out)
+		require.Equal(t, "demo", cl.Tenant)
+		require.Empty(t, cl.Session)
+	})
+}
+
+// devAccount is a seeded account as `dev` printed it.
+type devAccount struct{ password, status string }
+
+// devAccounts reads the owner and operator lines of dev's output.
+func devAccounts(t *testing.T, out string) (owner, operator devAccount) {
+	t.Helper()
+	for label, acc := range map[string]*devAccount{
+		"owner:    tenant demo, email dev@example.com":           &owner,
+		"operator: tenant _platform, email operator@example.com": &operator,
+	} {
+		m := regexp.MustCompile(regexp.QuoteMeta(label) + `, password (\S+)   \(([^)]*)\)`).FindStringSubmatch(out)
+		require.Len(t, m, 3, out)
+		*acc = devAccount{password: m[1], status: m[2]}
+	}
+	return owner, operator
 }
 
 func TestKeygenAndTokenMakeAVerifiableToken(t *testing.T) {
@@ -101,6 +171,9 @@ func TestCommandLineMistakesExitWithUsage(t *testing.T) {
 		{name: "assess without token", args: []string{"assess", "-f", "x.yaml"}, want: "no token"},
 		{name: "token with empty tenant", args: []string{"token", "--tenant", ""}, want: "--tenant must not be empty"},
 		{name: "bad flag", args: []string{"dev", "--nope"}, want: "flag provided but not defined"},
+		{name: "operator without subcommand", args: []string{"operator"}, want: "the subcommand is create"},
+		{name: "operator unknown subcommand", args: []string{"operator", "delete"}, want: "the subcommand is create"},
+		{name: "operator without email", args: []string{"operator", "create"}, want: "--email is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

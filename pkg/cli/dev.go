@@ -12,12 +12,12 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/client"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/platform"
-	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
 // runDev starts the embedded servers and every service in this process,
-// seeds the demo tenant, runs the example assessment through the REST API,
+// seeds the demo tenant's owner and a platform operator, signs the owner
+// in, runs the example assessment through the REST API with that token,
 // then serves until ctx ends (Ctrl-C).
 func runDev(ctx context.Context, args []string, io IO) error {
 	fs := newFlagSet("dev", io)
@@ -51,15 +51,10 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	if created {
 		fmt.Fprintf(io.Stdout, "generated a development signing key in %s\n", filepath.Join(*dataDir, "keys"))
 	}
-	// The gateway signs and verifies with this ring; the printed token comes
-	// from it too.
+	// The gateway signs and verifies with this ring.
 	keys, err := auth.NewKeyRing(key)
 	if err != nil {
 		return fmt.Errorf("development signing key: %w", err)
-	}
-	token, err := keys.Signer(devIssuer, devAudience).Issue("dev-user", devTenant, []string{auth.RoleOwner}, 24*time.Hour)
-	if err != nil {
-		return err
 	}
 
 	reg := telemetry.NewRegistry()
@@ -90,8 +85,13 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer p.Close(context.WithoutCancel(ctx))
-	if err := p.Store.Tenants.Upsert(ctx, store.Tenant{ID: devTenant, Name: "Demo tenant"}); err != nil {
-		return fmt.Errorf("seed demo tenant: %w", err)
+	creds, err := seedDev(ctx, p.Identity, *dataDir)
+	if err != nil {
+		return err
+	}
+	token, how, err := devToken(ctx, p.Identity, keys, creds.Owner)
+	if err != nil {
+		return err
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -103,11 +103,18 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	fmt.Fprintf(io.Stdout, `
 Infra Mind is running (embedded NATS JetStream, FerretDB and Redis under %s).
   API:      %s   (OpenAPI: %s/openapi.json, metrics: %s/metrics)
-  tenant:   %s
+%s%s            passwords are generated on first start and kept in %s
   token:    %s
-  try:      curl -H "Authorization: Bearer $IM_TOKEN" %s/v1/assessments
+            (%s)
+`, *dataDir, base, base, base, accountLine("owner", creds.Owner), accountLine("operator", creds.Operator),
+		filepath.Join(*dataDir, devCredentialsFile), token, how)
+	if creds.Owner.Password != "" {
+		fmt.Fprintf(io.Stdout, "  sign in:  export IM_TOKEN=$(IM_PASSWORD=%s go run ./services/cli login --url %s --tenant %s --email %s)\n",
+			creds.Owner.Password, base, creds.Owner.Tenant, creds.Owner.Email)
+	}
+	fmt.Fprintf(io.Stdout, `  try:      curl -H "Authorization: Bearer $IM_TOKEN" %s/v1/assessments
   assess:   IM_TOKEN=<token> go run ./services/cli assess -f examples/startup-rag.yaml --url %s
-`, *dataDir, base, base, base, devTenant, token, base, base)
+`, base, base)
 
 	if *example != "" {
 		if err := runExample(runCtx, base, token, *example, *dataDir, io); err != nil {
@@ -150,4 +157,13 @@ func runExample(ctx context.Context, base, token, path, dataDir string, io IO) e
 	fmt.Fprintf(io.Stdout, "\nAssessment %s ended %s. Its report is at %s/v1/assessments/%s/report\nand saved in %s\n",
 		acc, status, base, acc, filepath.Join(dataDir, "reports", acc+".json"))
 	return nil
+}
+
+// accountLine is one seeded account in the printed block.
+func accountLine(label string, a devAccount) string {
+	head := fmt.Sprintf("  %-9s tenant %s, email %s, password", label+":", a.Tenant, a.Email)
+	if a.status == accountUnknown {
+		return head + " unknown   (made by an earlier run, missing from the credentials file; delete the data folder to start afresh)\n"
+	}
+	return fmt.Sprintf("%s %s   (%s)\n", head, a.Password, a.status)
 }

@@ -44,14 +44,15 @@ func runEstimate(ctx context.Context, args []string, io IO) error {
 
 // gatewayFlags are the flags every estimate shares.
 type gatewayFlags struct {
-	url, token, file *string
-	json             *bool
+	url, file *string
+	token     *secretFlag
+	json      *bool
 }
 
 func addGatewayFlags(fs *flag.FlagSet, io IO) gatewayFlags {
 	return gatewayFlags{
 		url:   fs.String("url", envOr(io.Env, "IM_GATEWAY_URL", "http://127.0.0.1:8080"), "gateway URL"),
-		token: fs.String("token", envOr(io.Env, "IM_TOKEN", ""), "bearer token (default $IM_TOKEN; `infra-mind token` prints one)"),
+		token: tokenFlag(fs, io.Env),
 		file:  fs.String("f", "", "send this JSON request body instead of one built from the flags"),
 		json:  fs.Bool("json", false, "print the gateway's JSON answer instead of a summary"),
 	}
@@ -124,10 +125,10 @@ func requestBody(fs *flag.FlagSet, g gatewayFlags, b body) ([]byte, error) {
 // otherwise through summarise.
 func call(ctx context.Context, g gatewayFlags, reqBody []byte, w io.Writer,
 	fn func(*client.Client, context.Context, []byte) (json.RawMessage, error), summarise func(io.Writer, []byte) error) error {
-	if *g.token == "" {
+	if g.token.v == "" {
 		return usageError{errors.New("no token: pass --token or set IM_TOKEN")}
 	}
-	c, err := client.New(*g.url, *g.token, nil)
+	c, err := client.New(*g.url, g.token.v, nil)
 	if err != nil {
 		return usageError{err}
 	}

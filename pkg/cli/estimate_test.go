@@ -2,58 +2,23 @@ package cli_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/infra-mind/infra-mind/pkg/auth"
-	"github.com/infra-mind/infra-mind/pkg/devstack"
-	"github.com/infra-mind/infra-mind/pkg/platform"
-	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
 // startGateway runs a platform hosting the gateway on embedded servers and
 // returns its URL and a token for tenant acme.
 func startGateway(t *testing.T) (string, string) {
 	t.Helper()
-	stack, err := devstack.Start(context.Background(), devstack.Config{DataDir: t.TempDir()})
+	g := startPlatform(t)
+	tok, err := g.Ring.Signer(testIssuer, testAudience).Issue("user-acme", "acme", []string{"owner"}, time.Hour)
 	require.NoError(t, err)
-	t.Cleanup(stack.Close)
-
-	key, err := auth.GenerateKey()
-	require.NoError(t, err)
-	pub, _ := key.Public().(ed25519.PublicKey)
-	reg := telemetry.NewRegistry()
-	metrics, err := telemetry.NewMetrics(reg)
-	require.NoError(t, err)
-	cfg := platform.Config{
-		Common:  platform.Common{NATSURL: stack.NATSURL, StreamReplicas: 1, ShutdownTimeout: 5 * time.Second, Concurrency: 2},
-		Store:   platform.StoreConfig{MongoURI: stack.MongoURI, MongoDatabase: "cli"},
-		Gateway: platform.GatewayConfig{HTTPAddr: "127.0.0.1:0", RedisURL: stack.RedisURL, BodyLimitBytes: 1 << 20},
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, cfg, platform.Roles{Gateway: true}, platform.Deps{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Metrics: metrics,
-		Verifier: auth.NewVerifier(pub, "infra-mind", "infra-mind-api"),
-	})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-		p.Close(context.Background())
-	})
-	tok, err := auth.NewSigner(key, "infra-mind", "infra-mind-api").Issue("user-acme", "acme", []string{"owner"}, time.Hour)
-	require.NoError(t, err)
-	return "http://" + p.GatewayAddr(), tok
+	return g.URL, tok
 }
 
 func TestEstimateAgainstARunningGateway(t *testing.T) {

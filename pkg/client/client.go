@@ -40,6 +40,8 @@ func New(baseURL, token string, hc *http.Client) (*Client, error) {
 
 // Problem is an RFC 9457 error returned by the gateway.
 type Problem struct {
+	// Type names the kind of problem (a URL), for callers that branch on it.
+	Type   string `json:"type"`
 	Status int    `json:"status"`
 	Title  string `json:"title"`
 	Detail string `json:"detail"`

@@ -58,7 +58,7 @@ var bodyServerFields = map[string][]string{
 	routeKey(http.MethodPatch, "/v1/users/:id"):                serverSetFields("role"),
 	routeKey(http.MethodPost, "/v1/users/:id/revoke-sessions"): serverSetFields(),
 	routeKey(http.MethodPost, "/v1/api-keys"):                  serverSetFields("role"),
-	routeKey(http.MethodPost, "/v1/tenants"):                   serverSetFields("id"),
+	routeKey(http.MethodPost, "/v1/tenants"):                   serverSetFields("id", "owner"),
 }
 
 // rejectServerFields answers 400 naming each top-level key of body that is
