@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -49,17 +50,49 @@ func readJSON(c echo.Context, dst any) error {
 		var ute *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &ute) && ute.Field != "":
-			return invalidField(ute.Field, "must be a "+ute.Type.String())
+			return invalidField(ute.Field, "must be "+jsonTypeName(ute.Type))
+		case errors.As(err, &ute):
+			// The document is JSON of the wrong shape ([], "x", 1).
+			return invalidField("body", "must be a JSON object")
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return invalidField(f, "is not a field of this request")
 		}
-		return invalidField("body", "is not valid JSON: "+err.Error())
+		return invalidField("body", "is not valid JSON: "+strings.TrimPrefix(err.Error(), "json: "))
 	}
-	if dec.More() {
+	// Anything but white space after the object is a second document or
+	// trailing garbage; dec.More alone misses a stray '}' or ']'.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return invalidField("body", "must hold one JSON object")
 	}
 	return nil
+}
+
+// jsonTypeName names the JSON type a Go type decodes from, for a reason a
+// client can act on ("must be a string", not "must be a *gateway.x").
+func jsonTypeName(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "a JSON value"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "a JSON value of another type"
 }
 
 // identityProblem maps the identity service's errors to the problem a user
@@ -80,16 +113,15 @@ func identityProblem(err error) *Problem {
 		p.header = http.Header{headerRetryAfter: {strconv.Itoa(secs)}}
 		return p
 	case errors.Is(err, identity.ErrMFARequired):
-		return problem(http.StatusUnauthorized, ProblemMFARequired, "Second factor required",
-			"This account uses an authenticator app: send its current code as totp_code.")
+		return withChallenge(problem(http.StatusUnauthorized, ProblemMFARequired, "Second factor required",
+			"This account uses an authenticator app: send its current code as totp_code."))
 	case errors.Is(err, identity.ErrInvalidMFACode):
 		return unauthorized("The authenticator code is wrong, expired or already used.", false, err)
 	case errors.Is(err, identity.ErrInvalidCredentials):
 		return unauthorized("The tenant, email or password is wrong.", false, err)
 	case errors.Is(err, identity.ErrRefreshReused):
-		p := problem(http.StatusUnauthorized, ProblemRefreshReused, "Refresh token reused",
-			"This refresh token was already used, so the session it belongs to has been revoked. Sign in again.")
-		return p
+		return withChallenge(problem(http.StatusUnauthorized, ProblemRefreshReused, "Refresh token reused",
+			"This refresh token was already used, so the session it belongs to has been revoked. Sign in again."))
 	case errors.Is(err, identity.ErrRefreshInvalid):
 		return unauthorized("The refresh token is invalid, expired or revoked. Sign in again.", false, err)
 	case errors.Is(err, identity.ErrNotFound):
@@ -98,6 +130,13 @@ func identityProblem(err error) *Problem {
 		return problem(http.StatusConflict, ProblemConflict, "Conflict", conflictDetail(err))
 	}
 	return nil
+}
+
+// withChallenge adds the challenge every 401 must carry (RFC 9110 section
+// 15.5.2), the one unauthorized() sends, to a 401 of another problem type.
+func withChallenge(p *Problem) *Problem {
+	p.header = unauthorized("", false, nil).header
+	return p
 }
 
 // conflictDetail is the identity error's own words after the sentinel.
@@ -195,7 +234,11 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		// A refused sign-in to a tenant that exists goes to that tenant's
 		// audit log, so its admins see attempts on their accounts; one naming
-		// no tenant stays in the anonymous log only (audit.go).
+		// no tenant stays in the anonymous log only (audit.go). An id that
+		// cannot be a tenant's is not looked up.
+		if !auth.ValidTenant(req.Tenant) {
+			return identityErr("sign in", err)
+		}
 		if _, terr := s.deps.Store.Tenants.Get(ctx, req.Tenant); terr == nil {
 			c.Set(attemptKey, signInAttempt{Tenant: req.Tenant, Email: strings.ToLower(strings.TrimSpace(req.Email))})
 		}
@@ -309,8 +352,13 @@ func (s *Server) confirmTOTP(c echo.Context) error {
 		return invalidField("code", "is required")
 	}
 	if err := s.deps.Identity.ConfirmTOTP(c.Request().Context(), cl.Tenant, cl.Subject, req.Code); err != nil {
-		if errors.Is(err, identity.ErrInvalidMFACode) {
+		var fe *identity.FieldError
+		switch {
+		case errors.Is(err, identity.ErrInvalidMFACode):
 			return invalidField("code", "is wrong or expired; send the current code from the authenticator app")
+		case errors.As(err, &fe) && fe.Field == "totp_code":
+			// The service names the sign-in field; this request calls it code.
+			return invalidField("code", fe.Reason)
 		}
 		return identityErr("confirm the authenticator", err)
 	}
@@ -485,9 +533,11 @@ func apiKeyViewOf(k identity.APIKey) apiKeyView {
 }
 
 type createAPIKeyRequest struct {
-	Name      string     `json:"name"`
-	Role      string     `json:"role"`
-	ExpiresAt *time.Time `json:"expires_at"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// ExpiresAt is parsed by the handler: time.Time's own decoding error
+	// does not say which field it was.
+	ExpiresAt *string `json:"expires_at"`
 }
 
 // listAPIKeys handles GET /v1/api-keys.
@@ -515,7 +565,11 @@ func (s *Server) createAPIKey(c echo.Context) error {
 	}
 	nk := identity.NewAPIKey{Name: req.Name, Role: req.Role, CreatedBy: cl.Subject}
 	if req.ExpiresAt != nil {
-		nk.ExpiresAt = *req.ExpiresAt
+		at, err := time.Parse(time.RFC3339Nano, *req.ExpiresAt)
+		if err != nil {
+			return invalidField("expires_at", "must be an RFC 3339 time such as 2026-01-31T09:00:00Z")
+		}
+		nk.ExpiresAt = at
 	}
 	k, key, err := s.deps.Identity.CreateAPIKey(c.Request().Context(), cl.Tenant, nk)
 	if err != nil {
@@ -531,7 +585,7 @@ func (s *Server) createAPIKey(c echo.Context) error {
 // once (every request reads it).
 func (s *Server) revokeAPIKey(c echo.Context) error {
 	id := c.Param("id")
-	if !validID(id) {
+	if !validAPIKeyID(id) {
 		return notFound("No such API key.")
 	}
 	if err := s.deps.Identity.RevokeAPIKey(c.Request().Context(), tenantOf(c), id); err != nil {
@@ -541,8 +595,8 @@ func (s *Server) revokeAPIKey(c echo.Context) error {
 }
 
 type createTenantRequest struct {
-	ID    string           `json:"id"`
-	Name  string           `json:"name"`
+	ID    string            `json:"id"`
+	Name  string            `json:"name"`
 	Owner createUserRequest `json:"owner"`
 }
 
@@ -552,6 +606,21 @@ type tenantView struct {
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
 	Owner     *userView `json:"owner,omitempty"`
+}
+
+// validAPIKeyID reports whether id can name an API key: identity makes
+// them of lower-case base32 letters and digits, which validID (hex and
+// '-', for UUIDs) would refuse.
+func validAPIKeyID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // listTenants handles GET /v1/tenants (platform operators).
@@ -581,6 +650,11 @@ func (s *Server) createTenant(c echo.Context) error {
 		Email: req.Owner.Email, Name: req.Owner.Name, Role: auth.RoleOwner, Password: req.Owner.Password,
 	})
 	if err != nil {
+		var fe *identity.FieldError
+		if errors.As(err, &fe) && fe.Field == "tenant" {
+			// The service's name for the tenant id; this request calls it id.
+			return invalidField("id", fe.Reason)
+		}
 		return identityErr("create tenant", err)
 	}
 	ov := userViewOf(u)
