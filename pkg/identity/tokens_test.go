@@ -133,11 +133,18 @@ func testRefreshCurrentRole(t *testing.T, e *env) {
 	s := e.login(t, u)
 	_, err := e.svc.SetRole(ctx, tenant, u.ID, auth.RoleViewer)
 	require.NoError(t, err)
-	require.Equal(t, []string{auth.RoleAdmin}, e.claims(t, s.AccessToken).Roles, "an issued token keeps its role until it expires")
+	require.Equal(t, []string{auth.RoleAdmin}, e.claims(t, s.AccessToken).Roles, "an issued token names the role it was issued with")
+	require.ErrorIs(t, e.svc.CheckRevoked(ctx, e.claims(t, s.AccessToken)), identity.ErrRevoked,
+		"a role change revokes the tokens naming the old role")
+	// Tokens carry their issue time in whole seconds (RFC 7519 NumericDate)
+	// and the signer reads the wall clock: wait for the next second so the
+	// refreshed token is issued after the change, as a client's refresh is.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
 	s2, err := e.svc.Refresh(ctx, s.RefreshToken)
 	require.NoError(t, err)
 	require.Equal(t, []string{auth.RoleViewer}, e.claims(t, s2.AccessToken).Roles)
 	require.Equal(t, auth.RoleViewer, s2.User.Role)
+	require.NoError(t, e.svc.CheckRevoked(ctx, e.claims(t, s2.AccessToken)), "the refreshed token with the new role works")
 }
 
 func testRefreshExpires(t *testing.T, e *env) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -118,6 +119,13 @@ func (s *Service) SetRole(ctx context.Context, tenant, id, role string) (User, e
 	}
 	if err != nil {
 		return User{}, notFound("set role", err)
+	}
+	// The access tokens already issued name the old role: revoke them (not
+	// the sessions), so the next refresh issues one with the new role and
+	// the old one stops on every replica now rather than at its expiry.
+	if err := s.rdb.Set(ctx, subjectKey(tenant, id), strconv.FormatInt(s.now().Unix(), 10),
+		s.opt.AccessTTL+revocationSkew).Err(); err != nil {
+		return User{}, fmt.Errorf("identity: set role: revoke access tokens with the old role: %w", err)
 	}
 	return toUser(u), nil
 }
