@@ -23,6 +23,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
@@ -46,6 +47,9 @@ type env struct {
 	cache  *cache.Cache
 	signer *auth.Signer
 	key    ed25519.PrivateKey
+	// ident is the gateway's identity service; ring its signing key ring.
+	ident *identity.Service
+	ring  *auth.KeyRing
 }
 
 func newEnv(t *testing.T, cfg Config) *env {
@@ -84,17 +88,23 @@ func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	ring, err := auth.NewKeyRing(key)
+	require.NoError(t, err)
+	signer := ring.Signer(testIssuer, testAudience)
+	ident, err := identity.New(st, ch.Client(), signer, identity.Options{Logger: logger})
+	require.NoError(t, err)
 	srv, err := New(cfg, Deps{
 		Bus: b, Store: st, Cache: ch,
-		Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey), testIssuer, testAudience),
+		Verifier: auth.NewRingVerifier(ring, testIssuer, testAudience),
 		Logger:   logger, Metrics: metrics, Registry: reg,
-		Checks: []telemetry.Check{{Name: "nats", Fn: b.Ping}, {Name: "store", Fn: st.Ping}},
+		Checks:   []telemetry.Check{{Name: "nats", Fn: b.Ping}, {Name: "store", Fn: st.Ping}},
+		Identity: ident, Keys: ring,
 	})
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	t.Cleanup(srv.closeStreams) // end open SSE streams before the server closes
-	return &env{t: t, srv: srv, http: hs, bus: b, store: st, cache: ch, signer: auth.NewSigner(key, testIssuer, testAudience), key: key}
+	return &env{t: t, srv: srv, http: hs, bus: b, store: st, cache: ch, signer: signer, key: key, ident: ident, ring: ring}
 }
 
 func (e *env) token(tenant string) string {

@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 )
 
 // longWindow keeps a test's requests inside one rate window: windows are
@@ -165,17 +167,57 @@ func TestActiveAssessmentsCap(t *testing.T) {
 	}
 }
 
-func TestLimitsFailOpenWhenRedisIsDown(t *testing.T) {
+// TestLimitsFailOpenButRevocationFailsClosedWhenRedisIsDown shows the two
+// answers to a Redis outage (ADR 0009): an access token is refused with 503,
+// since whether it was revoked cannot be known, while an API key, which is
+// checked in the store, still gets through, because the rate limits and the
+// active-assessment cap protect capacity, not data, and fail open.
+func TestLimitsFailOpenButRevocationFailsClosedWhenRedisIsDown(t *testing.T) {
 	t.Parallel()
+	const tenant = "acme"
 	e := newEnv(t, Config{Limits: Limits{TenantRequests: 1, MaxActiveAssessments: 1, RateWindow: longWindow}})
+	_, key, err := e.ident.CreateAPIKey(t.Context(), tenant, identity.NewAPIKey{
+		Name: "ci", Role: auth.RoleAnalyst, CreatedBy: "user-" + tenant,
+	})
+	require.NoError(t, err)
+	withKey := func(method, path, contentType, body string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, e.http.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		return resp
+	}
+
 	require.NoError(t, e.cache.Close())
+
+	// Fail closed: a token whose revocation cannot be checked is not let in.
+	resp := e.do(t, http.MethodGet, "/v1/assessments", tenant, "", nil, nil)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, contentTypeProblem, resp.Header.Get("Content-Type"))
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	require.NoError(t, err, "Retry-After is whole seconds")
+	require.Positive(t, secs)
+	p := decodeBody[Problem](t, resp)
+	require.Equal(t, ProblemUnavailable, p.Type)
+
+	// Fail open: over the tenant's limit of 1 request and its cap of 1
+	// active assessment, the API key's requests still pass.
 	for range 2 {
-		resp := e.do(t, http.MethodGet, "/v1/assessments", "acme", "", nil, nil)
+		resp := withKey(http.MethodGet, "/v1/assessments", "", "")
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		resp.Body.Close()
 	}
-	e.create(t, "acme", "one")
-	e.create(t, "acme", "two")
+	doc := string(readExample(t, "startup-rag.yaml"))
+	for range 2 {
+		resp := withKey(http.MethodPost, "/v1/assessments", "application/yaml", doc)
+		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+		resp.Body.Close()
+	}
 	d := e.srv.prot.decisions
 	require.Positive(t, testutil.ToFloat64(d.WithLabelValues("tenant", "redis_error")))
 	require.Equal(t, float64(2), testutil.ToFloat64(d.WithLabelValues("active", "redis_error")))

@@ -3,16 +3,21 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 )
 
 func TestOpenAPIPublishedCopyIsIdentical(t *testing.T) {
@@ -47,7 +52,10 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		_, ok = ops[strings.ToLower(r.Method)]
 		require.Truef(t, ok, "route %s %s is not in the OpenAPI document", r.Method, path)
 	}
-	require.Len(t, e.Routes(), 23)
+	// 23 routes before the identity work, 17 after it: the key set, sign-in,
+	// refresh, sign-out, /v1/me, two MFA routes, five user, three API-key
+	// and two tenant routes.
+	require.Len(t, e.Routes(), 40)
 }
 
 func TestOpenAPIRequestSchemaMatchesValidator(t *testing.T) {
@@ -194,8 +202,21 @@ func TestOpenAPIDocumentsAuthErrorsAndRateLimits(t *testing.T) {
 		}
 		require.Equalf(t, "#/components/schemas/Problem", tooMany.Content[contentTypeProblem].Schema.Ref, "%s: 429 is not a problem", name)
 
-		_, has401 := response(t, op, components, "401")
-		require.Equalf(t, access.Kind != AccessPublic, has401, "%s: 401 is documented exactly when a token is needed", name)
+		if access.Kind != AccessPublic {
+			unauth, ok := response(t, op, components, "401")
+			require.Truef(t, ok, "%s: a token is needed, so 401 is documented", name)
+			require.Equalf(t, "#/components/schemas/Problem", unauth.Content[contentTypeProblem].Schema.Ref, "%s: 401 is not a problem", name)
+			// The credential check fails closed (revocation list or key store
+			// unreachable): a 503 with Retry-After, never an unchecked token.
+			unavailable, ok := response(t, op, components, "503")
+			require.Truef(t, ok, "%s: the credential check can answer 503, so 503 is documented", name)
+			require.Containsf(t, unavailable.Headers, "Retry-After", "%s: 503 does not document Retry-After", name)
+		} else if raw, ok := op.Responses["401"]; ok {
+			// A public route refuses only the credential it checks itself
+			// (a password, a refresh token), never a missing bearer token.
+			require.NotContainsf(t, string(raw), "#/components/responses/Unauthorized",
+				"%s: a public route does not answer 401 for a missing bearer token", name)
+		}
 		forbidden, has403 := response(t, op, components, "403")
 		require.Equalf(t, access.Kind == AccessRoles, has403, "%s: 403 is documented exactly when the route is role-limited", name)
 		if has403 {
@@ -203,7 +224,7 @@ func TestOpenAPIDocumentsAuthErrorsAndRateLimits(t *testing.T) {
 		}
 		checked++
 	}
-	require.GreaterOrEqual(t, checked, 19, "every existing /v1 operation was checked")
+	require.GreaterOrEqual(t, checked, 35, "every existing /v1 operation was checked")
 }
 
 func TestOpenAPIListsEveryProblemType(t *testing.T) {
@@ -227,7 +248,228 @@ func TestOpenAPIListsEveryProblemType(t *testing.T) {
 		ProblemInvalidRequest, ProblemUnauthorized, ProblemForbidden, ProblemNotFound, ProblemReportNotReady,
 		ProblemTooLarge, ProblemUnsupportedType, ProblemIdempotencyKey, ProblemMethod, ProblemUnavailable,
 		ProblemInternal, ProblemRateLimited, ProblemTooManyActive, ProblemRecommendationsNotReady, ProblemNotAcceptable,
+		ProblemSignInLocked, ProblemMFARequired, ProblemRefreshReused, ProblemConflict,
 	} {
 		require.Truef(t, slices.Contains(enum, typ), "problem type %s is not listed in the OpenAPI document", typ)
 	}
+}
+
+// oasSchemas compiles schemas out of the served OpenAPI document, with
+// formats (email, uuid, date-time, uri) asserted, to check that examples
+// and live answers have the shapes the document promises.
+type oasSchemas struct {
+	c *jsonschema.Compiler
+}
+
+func newOASSchemas(t *testing.T) *oasSchemas {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(OpenAPI()))
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	require.NoError(t, c.AddResource(openAPIURL, doc))
+	return &oasSchemas{c: c}
+}
+
+// requireValid checks the JSON doc against the schema at the document's
+// JSON pointer, such as "/components/schemas/User".
+func (s *oasSchemas) requireValid(t *testing.T, pointer string, doc []byte) {
+	t.Helper()
+	sch, err := s.c.Compile(openAPIURL + "#" + pointer)
+	require.NoErrorf(t, err, "compile %s", pointer)
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	require.NoErrorf(t, err, "%s: not JSON: %s", pointer, doc)
+	require.NoErrorf(t, sch.Validate(v), "%s does not describe %s", pointer, doc)
+}
+
+// oasPointerToken escapes one JSON pointer token (RFC 6901 section 3).
+func oasPointerToken(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+func TestOpenAPIExamplesMatchTheirSchemas(t *testing.T) {
+	t.Parallel()
+	var doc any
+	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))
+	schemas := newOASSchemas(t)
+
+	// Walk the document: a JSON Schema's examples is an array of instances;
+	// a JSON media type's (or a parameter's) examples is a map of Example
+	// objects whose value is an instance of the sibling schema, and its
+	// example is one instance.
+	checked := map[string]int{}
+	check := func(pointer, schemaPointer string, example any) {
+		b, err := json.Marshal(example)
+		require.NoError(t, err)
+		schemas.requireValid(t, schemaPointer, b)
+		checked[pointer]++
+	}
+	var walk func(pointer, key string, node any)
+	walk = func(pointer, key string, node any) {
+		switch n := node.(type) {
+		case []any:
+			for i, v := range n {
+				walk(pointer+"/"+strconv.Itoa(i), "", v)
+			}
+		case map[string]any:
+			_, hasSchema := n["schema"]
+			jsonMedia := !strings.HasPrefix(pointer, "/components/schemas") && (strings.HasSuffix(key, "json") || !strings.Contains(key, "/"))
+			switch ex := n["examples"].(type) {
+			case []any:
+				for _, v := range ex {
+					check(pointer, pointer, v)
+				}
+			case map[string]any:
+				if hasSchema && jsonMedia {
+					for name, v := range ex {
+						obj, ok := v.(map[string]any)
+						require.Truef(t, ok, "%s/examples/%s is not an Example object", pointer, name)
+						check(pointer, pointer+"/schema", obj["value"])
+					}
+				}
+			}
+			if ex, ok := n["example"]; ok && hasSchema && jsonMedia {
+				check(pointer, pointer+"/schema", ex)
+			}
+			for k, v := range n {
+				if k == "examples" || k == "example" {
+					continue
+				}
+				walk(pointer+"/"+oasPointerToken(k), k, v)
+			}
+		}
+	}
+	walk("", "", doc)
+
+	// The sign-in examples are among those checked.
+	for _, p := range []string{
+		"/components/schemas/LoginRequest",
+		"/components/schemas/TokenResponse",
+		"/paths/~1v1~1auth~1login/post/requestBody/content/application~1json",
+		"/paths/~1v1~1auth~1login/post/responses/200/content/application~1json",
+		"/paths/~1v1~1auth~1login/post/responses/401/content/application~1problem+json",
+		"/paths/~1v1~1auth~1login/post/responses/429/content/application~1problem+json",
+	} {
+		require.Positivef(t, checked[p], "the examples of %s were not checked", p)
+	}
+	t.Logf("%d example sets checked against their schemas", len(checked))
+}
+
+// oasSend sends a request with an optional bearer credential and JSON body
+// and returns the status, content type and body.
+func oasSend(t *testing.T, e *env, method, path, bearer, body string) (int, string, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.http.URL+path, rd)
+	require.NoError(t, err)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), b
+}
+
+// TestOpenAPIIdentityAnswersMatchTheirSchemas calls every identity
+// operation that answers with a body, as a client following the document
+// would, and checks each request it sends and each answer it gets against
+// the schemas the document names for them.
+func TestOpenAPIIdentityAnswersMatchTheirSchemas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	schemas := newOASSchemas(t)
+	ctx := t.Context()
+	const tenant, email, password = "acme-oas", "owner@acme-oas.example", "a long enough passphrase"
+	_, _, _, err := e.ident.CreateTenant(ctx, tenant, "Acme OAS", identity.NewUser{Email: email, Password: password})
+	require.NoError(t, err)
+	const opEmail, opPassword = "operator@platform.example", "operator passphrase here"
+	_, _, err = e.ident.CreateOperator(ctx, identity.NewUser{Email: opEmail, Password: opPassword})
+	require.NoError(t, err)
+
+	// call sends body (checked against the request schema, when named) and
+	// checks the answer's status and body against the response schema.
+	call := func(t *testing.T, method, path, bearer, reqSchema, body string, want int, respSchema string) []byte {
+		t.Helper()
+		if reqSchema != "" {
+			schemas.requireValid(t, "/components/schemas/"+reqSchema, []byte(body))
+		}
+		status, ct, got := oasSend(t, e, method, path, bearer, body)
+		require.Equalf(t, want, status, "%s %s: %s", method, path, got)
+		if respSchema != "" {
+			schemas.requireValid(t, "/components/schemas/"+respSchema, got)
+		}
+		if len(got) > 0 && want >= 400 {
+			require.Equal(t, contentTypeProblem, ct)
+		}
+		return got
+	}
+	field := func(t *testing.T, doc []byte, path ...string) string {
+		t.Helper()
+		var v any
+		require.NoError(t, json.Unmarshal(doc, &v))
+		for _, p := range path {
+			m, ok := v.(map[string]any)
+			require.Truef(t, ok, "%s has no %v", doc, path)
+			v = m[p]
+		}
+		s, ok := v.(string)
+		require.Truef(t, ok, "%s: %v is not a string", doc, path)
+		return s
+	}
+
+	login := call(t, http.MethodPost, "/v1/auth/login", "", "LoginRequest",
+		`{"tenant":"`+tenant+`","email":"`+email+`","password":"`+password+`"}`, http.StatusOK, "TokenResponse")
+	call(t, http.MethodGet, "/v1/me", field(t, login, "access_token"), "", "", http.StatusOK, "Me")
+	refreshed := call(t, http.MethodPost, "/v1/auth/refresh", "", "RefreshRequest",
+		`{"refresh_token":"`+field(t, login, "refresh_token")+`"}`, http.StatusOK, "TokenResponse")
+	owner := field(t, refreshed, "access_token")
+
+	status, ct, jwks := oasSend(t, e, http.MethodGet, "/.well-known/jwks.json", "", "")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "application/jwk-set+json", ct)
+	schemas.requireValid(t, "/components/schemas/JSONWebKeySet", jwks)
+
+	call(t, http.MethodPost, "/v1/me/mfa/totp", owner, "", "", http.StatusCreated, "TOTPEnrollment")
+	call(t, http.MethodPost, "/v1/me/mfa/totp/confirm", owner, "TOTPConfirmRequest", `{"code":"000000"}`,
+		http.StatusBadRequest, "Problem")
+
+	user := call(t, http.MethodPost, "/v1/users", owner, "CreateUserRequest",
+		`{"email":"li@acme-oas.example","name":"Li","role":"analyst"}`, http.StatusCreated, "UserCreated")
+	require.NotEmpty(t, field(t, user, "password"), "a generated password is returned once")
+	userPath := "/v1/users/" + field(t, user, "id")
+	call(t, http.MethodGet, "/v1/users", owner, "", "", http.StatusOK, "UserList")
+	call(t, http.MethodGet, userPath, owner, "", "", http.StatusOK, "User")
+	call(t, http.MethodPatch, userPath, owner, "UpdateUserRequest", `{"role":"viewer"}`, http.StatusOK, "User")
+	call(t, http.MethodPost, userPath+"/revoke-sessions", owner, "", "", http.StatusNoContent, "")
+	call(t, http.MethodPost, "/v1/users", owner, "CreateUserRequest",
+		`{"email":"li@acme-oas.example","role":"viewer"}`, http.StatusConflict, "Problem")
+
+	key := call(t, http.MethodPost, "/v1/api-keys", owner, "CreateAPIKeyRequest",
+		`{"name":"ci","role":"viewer","expires_at":"2099-01-01T00:00:00Z"}`, http.StatusCreated, "APIKeyCreated")
+	call(t, http.MethodGet, "/v1/me", field(t, key, "key"), "", "", http.StatusOK, "Me")
+	call(t, http.MethodGet, "/v1/api-keys", owner, "", "", http.StatusOK, "APIKeyList")
+	// The id the document gives the key is the id DELETE takes.
+	call(t, http.MethodDelete, "/v1/api-keys/"+field(t, key, "id"), owner, "", "", http.StatusNoContent, "")
+
+	opLogin := call(t, http.MethodPost, "/v1/auth/login", "", "LoginRequest",
+		`{"tenant":"_platform","email":"`+opEmail+`","password":"`+opPassword+`"}`, http.StatusOK, "TokenResponse")
+	operator := field(t, opLogin, "access_token")
+	call(t, http.MethodGet, "/v1/me", operator, "", "", http.StatusOK, "Me")
+	call(t, http.MethodPost, "/v1/tenants", operator, "CreateTenantRequest",
+		`{"id":"globex-oas","name":"Globex","owner":{"email":"root@globex.example"}}`, http.StatusCreated, "TenantCreated")
+	call(t, http.MethodGet, "/v1/tenants", operator, "", "", http.StatusOK, "TenantList")
+
+	call(t, http.MethodPost, "/v1/auth/logout", owner, "", "", http.StatusNoContent, "")
+	call(t, http.MethodPost, "/v1/auth/refresh", "", "RefreshRequest",
+		`{"refresh_token":"`+field(t, login, "refresh_token")+`"}`, http.StatusUnauthorized, "Problem")
 }
