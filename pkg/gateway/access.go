@@ -142,8 +142,10 @@ var accessMatrix = map[string]Access{
 	routeKey(http.MethodGet, "/v1/assessments/:id/versions/diff"):   onlyRoles(rolesReaders...),
 	routeKey(http.MethodGet, "/v1/assessments/:id/scenarios"):       onlyRoles(rolesReaders...),
 	routeKey(http.MethodGet, "/v1/assessments/:id/scenarios/:sid"):  onlyRoles(rolesReaders...),
-	routeKey(http.MethodPost, "/v1/me/mfa/totp"):                    onlyRoles(rolesReaders...),
-	routeKey(http.MethodPost, "/v1/me/mfa/totp/confirm"):            onlyRoles(rolesReaders...),
+	// Any signed-in person, operators (the most privileged accounts)
+	// included; the handler refuses API keys and tokens without a session.
+	routeKey(http.MethodPost, "/v1/me/mfa/totp"):         anyCaller(),
+	routeKey(http.MethodPost, "/v1/me/mfa/totp/confirm"): anyCaller(),
 
 	// Starting computation.
 	routeKey(http.MethodPost, "/v1/assessments"):               onlyRoles(rolesWriters...),

@@ -119,7 +119,7 @@ func TestAuthorize(t *testing.T) {
 		{"analyst cannot manage users", http.MethodPost, "/v1/users/:id/revoke-sessions", claims("acme", auth.RoleAnalyst), http.StatusForbidden},
 		{"viewer cannot create API keys", http.MethodPost, "/v1/api-keys", claims("acme", auth.RoleViewer), http.StatusForbidden},
 		{"viewer enrols a second factor", http.MethodPost, "/v1/me/mfa/totp", claims("acme", auth.RoleViewer), http.StatusOK},
-		{"operator enrols no tenant second factor", http.MethodPost, "/v1/me/mfa/totp/confirm", claims(auth.PlatformTenant, auth.RoleOperator), http.StatusForbidden},
+		{"operator enrols a second factor", http.MethodPost, "/v1/me/mfa/totp/confirm", claims(auth.PlatformTenant, auth.RoleOperator), http.StatusOK},
 		{"operator reads itself", http.MethodGet, "/v1/me", claims(auth.PlatformTenant, auth.RoleOperator), http.StatusOK},
 		{"a token without roles reads itself", http.MethodGet, "/v1/me", claims("acme"), http.StatusOK},
 		{"a token without roles logs out", http.MethodPost, "/v1/auth/logout", claims("acme"), http.StatusOK},
@@ -185,12 +185,12 @@ var wantRoles = func() map[string][]string {
 		"GET /.well-known/jwks.json": everyone,
 		"POST /v1/auth/login":        everyone,
 		"POST /v1/auth/refresh":      everyone,
-		// The caller's own session and identity, whatever its role; a
-		// second factor only for a tenant's users.
+		// The caller's own session, identity and second factor, whatever
+		// its role (operators included).
 		"POST /v1/auth/logout":         everyone,
 		"GET /v1/me":                   everyone,
-		"POST /v1/me/mfa/totp":         readers,
-		"POST /v1/me/mfa/totp/confirm": readers,
+		"POST /v1/me/mfa/totp":         everyone,
+		"POST /v1/me/mfa/totp/confirm": everyone,
 		// People and machine keys of the tenant.
 		"GET /v1/users":                      managers,
 		"POST /v1/users":                     managers,

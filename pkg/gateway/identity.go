@@ -141,14 +141,23 @@ func withChallenge(p *Problem) *Problem {
 
 // conflictDetail is the identity error's own words after the sentinel.
 func conflictDetail(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		msg = msg[i+2:]
+	// "identity: <operation>: <what conflicts>: <ErrConflict>"
+	msg, ok := strings.CutSuffix(err.Error(), ": "+identity.ErrConflict.Error())
+	if i := strings.LastIndex(msg, ": "); ok && i >= 0 && i+2 < len(msg) {
+		d := msg[i+2:]
+		return strings.ToUpper(d[:1]) + d[1:] + "."
 	}
-	if msg == identity.ErrConflict.Error() {
-		return "The resource already exists or the change would leave the tenant without an owner."
+	return "The resource already exists or the change would leave the tenant without an owner."
+}
+
+// signInErr maps a sign-in or refresh failure: the caller's mistakes to
+// their problem, anything else (the store or Redis down) to 503 with
+// Retry-After, like a token whose revocation cannot be checked.
+func signInErr(what string, err error) error {
+	if p := identityProblem(err); p != nil {
+		return p
 	}
-	return msg
+	return credentialsUnavailable(fmt.Errorf("%s: %w", what, err))
 }
 
 // identityErr returns the mapped problem, or err wrapped with what failed.
@@ -237,12 +246,12 @@ func (s *Server) login(c echo.Context) error {
 		// no tenant stays in the anonymous log only (audit.go). An id that
 		// cannot be a tenant's is not looked up.
 		if !auth.ValidTenant(req.Tenant) {
-			return identityErr("sign in", err)
+			return signInErr("sign in", err)
 		}
 		if _, terr := s.deps.Store.Tenants.Get(ctx, req.Tenant); terr == nil {
 			c.Set(attemptKey, signInAttempt{Tenant: req.Tenant, Email: strings.ToLower(strings.TrimSpace(req.Email))})
 		}
-		return identityErr("sign in", err)
+		return signInErr("sign in", err)
 	}
 	signedIn(c, sess)
 	return c.JSON(http.StatusOK, tokenResponseOf(sess, time.Now()))
@@ -263,7 +272,7 @@ func (s *Server) refresh(c echo.Context) error {
 	}
 	sess, err := s.deps.Identity.Refresh(c.Request().Context(), req.RefreshToken)
 	if err != nil {
-		return identityErr("refresh", err)
+		return signInErr("refresh", err)
 	}
 	signedIn(c, sess)
 	return c.JSON(http.StatusOK, tokenResponseOf(sess, time.Now()))
@@ -659,7 +668,6 @@ func (s *Server) createTenant(c echo.Context) error {
 	}
 	ov := userViewOf(u)
 	ov.Password = pw
-	c.Response().Header().Set(echo.HeaderLocation, "/v1/tenants/"+t.ID)
 	return c.JSON(http.StatusCreated, tenantView{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, Owner: &ov})
 }
 

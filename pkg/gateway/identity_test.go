@@ -826,7 +826,7 @@ func TestIdentityTenants(t *testing.T) {
 		"id": "globex-t", "name": "Globex", "owner": map[string]string{"email": "boss@globex.test", "name": "Boss"},
 	})
 	r.requireStatus(t, http.StatusCreated)
-	require.Equal(t, "/v1/tenants/globex-t", r.Header.Get("Location"))
+	require.Empty(t, r.Header.Get("Location"), "there is no route to read one tenant, so no Location pointing at one")
 	tv := idDecode[tenantView](t, r)
 	require.Equal(t, "globex-t", tv.ID)
 	require.Equal(t, "Globex", tv.Name)

@@ -400,7 +400,7 @@ func (p *protection) cors() echo.MiddlewareFunc {
 	}
 	return middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOriginFunc: func(origin string) (bool, error) { return allowed[origin], nil },
-		AllowMethods:    []string{http.MethodGet, http.MethodPost, http.MethodDelete},
+		AllowMethods:    []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
 		AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType, "Idempotency-Key",
 			"Last-Event-ID", echo.HeaderXRequestID},
 		ExposeHeaders: []string{echo.HeaderLocation, echo.HeaderXRequestID, headerRetryAfter,

@@ -1,12 +1,8 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -54,20 +50,9 @@ func webhookViewOf(w store.Webhook) webhookView {
 
 // createWebhook handles POST /v1/webhooks.
 func (s *Server) createWebhook(c echo.Context) error {
-	ct := c.Request().Header.Get(echo.HeaderContentType)
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != echo.MIMEApplicationJSON {
-		return problem(http.StatusUnsupportedMediaType, ProblemUnsupportedType, "Unsupported media type",
-			"Set Content-Type to application/json.")
-	}
-	raw, err := io.ReadAll(c.Request().Body)
-	if err != nil {
-		return fmt.Errorf("read webhook request: %w", err)
-	}
 	var req webhookRequest
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return invalidField("body", "is not a webhook registration: "+err.Error())
+	if err := readJSON(c, &req); err != nil {
+		return err
 	}
 	types, perr := eventTypes(req.EventTypes)
 	if perr != nil {

@@ -106,7 +106,7 @@ func TestWebhookRegistrationRefusesInternalURLs(t *testing.T) {
 		{name: "no url", body: `{"event_types":["assessment.completed"]}`, field: "url"},
 		{name: "no event types", body: `{"url":"` + publicURL + `"}`, field: "event_types"},
 		{name: "unknown event type", body: `{"url":"` + publicURL + `","event_types":["assessment.deleted"]}`, field: "event_types"},
-		{name: "unknown field", body: `{"url":"` + publicURL + `","event_types":["assessment.completed"],"colour":"blue"}`, field: "body"},
+		{name: "unknown field", body: `{"url":"` + publicURL + `","event_types":["assessment.completed"],"colour":"blue"}`, field: "colour"},
 		{name: "own secret", body: `{"url":"` + publicURL + `","event_types":["assessment.completed"],"secret":"mine"}`, field: "secret"},
 	}
 	for _, tc := range tests {
