@@ -794,7 +794,7 @@ func TestOWASPAPI2BrokenAuthentication(t *testing.T) {
 		}, 10*time.Second, 100*time.Millisecond, "an expired API key is refused")
 	})
 
-	t.Logf("OWASP API2: %d probes over HTTP on two replicas sharing store, Redis and signing key: forged/stale/misdirected tokens, "+
+	t.Logf("OWASP API2: %d probes over HTTP on two replicas sharing the store, Redis and one key ring; forged, stale and misdirected tokens, "+
 		"logout, refresh reuse, sign-out-everywhere, disabling, lockout and API key revocation seen by the other replica", probes)
 }
 
