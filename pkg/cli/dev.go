@@ -70,7 +70,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		Store: platform.StoreConfig{MongoURI: stack.MongoURI, MongoDatabase: "inframind"},
 		Gateway: platform.GatewayConfig{
 			HTTPAddr: *httpAddr, RedisURL: stack.RedisURL, AuthIssuer: devIssuer, AuthAudience: devAudience,
-			AuthAccessTTL: 15 * time.Minute, AuthRefreshTTL: 720 * time.Hour,
+			AuthAccessTTL: 15 * time.Minute, AuthRefreshTTL: 720 * time.Hour, AuthPurgeInterval: time.Hour,
 			BodyLimitBytes: 1 << 20, AssessmentTimeout: timeout, SSEKeepAlive: 15 * time.Second,
 			ReportCacheTTL: 5 * time.Minute,
 		},

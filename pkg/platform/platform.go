@@ -171,6 +171,10 @@ func New(ctx context.Context, cfg Config, roles Roles, d Deps) (_ *Platform, err
 		// With a signing key the gateway signs users in; a verifier-only
 		// gateway (tests that pass one) accepts tokens and nothing else.
 		if p.Keys != nil {
+			if cfg.Gateway.AuthPurgeInterval < 0 {
+				return nil, fmt.Errorf("IM_AUTH_PURGE_INTERVAL must not be negative (0 turns the purge off), got %s",
+					cfg.Gateway.AuthPurgeInterval)
+			}
 			p.Identity, err = identity.New(p.Store, p.Cache.Client(), p.Keys.Signer(cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience),
 				identity.Options{AccessTTL: cfg.Gateway.AuthAccessTTL, RefreshTTL: cfg.Gateway.AuthRefreshTTL, Logger: d.Logger})
 			if err != nil {
@@ -246,6 +250,16 @@ func (p *Platform) Run(ctx context.Context) error {
 	}
 	if p.hooks != nil {
 		g.Go(func() error { return p.hooks.Run(ctx) })
+	}
+	// Every gateway replica purges expired sign-in data: the deletes are
+	// idempotent, so replicas purging at once only share the work. Run
+	// returns after the purge stops, so Close never pulls the store from
+	// under it.
+	if p.Identity != nil && p.cfg.Gateway.AuthPurgeInterval > 0 {
+		g.Go(func() error {
+			p.Identity.RunPurge(ctx, p.cfg.Gateway.AuthPurgeInterval)
+			return nil
+		})
 	}
 	return g.Wait()
 }

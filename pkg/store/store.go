@@ -193,10 +193,26 @@ func (s *Store) createIndexes(ctx context.Context) error {
 				Options: options.Index().SetName("tenant_created"),
 			},
 		}},
-		{CollSessions, []mongo.IndexModel{{
-			// Sessions.RevokeUser: a user's open sessions.
-			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}},
-			Options: options.Index().SetName("tenant_user"),
+		{CollSessions, []mongo.IndexModel{
+			{
+				// Sessions.RevokeUser: a user's open sessions.
+				Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}},
+				Options: options.Index().SetName("tenant_user"),
+			},
+			{
+				// Sessions.PurgeExpired (plain indexes, not TTL: FerretDB v1
+				// has none; the application expires).
+				Keys:    bson.D{{Key: "expires_at", Value: 1}},
+				Options: options.Index().SetName("expires"),
+			},
+		}},
+		{CollRefreshTokens, []mongo.IndexModel{{
+			Keys:    bson.D{{Key: "expires_at", Value: 1}},
+			Options: options.Index().SetName("expires"),
+		}}},
+		{CollRefreshUses, []mongo.IndexModel{{
+			Keys:    bson.D{{Key: "expires_at", Value: 1}},
+			Options: options.Index().SetName("expires"),
 		}}},
 		{CollAPIKeys, []mongo.IndexModel{{
 			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "created_at", Value: 1}},
