@@ -144,8 +144,12 @@ var accessMatrix = map[string]Access{
 	routeKey(http.MethodGet, "/v1/assessments/:id/scenarios/:sid"):  onlyRoles(rolesReaders...),
 	// Any signed-in person, operators (the most privileged accounts)
 	// included; the handler refuses API keys and tokens without a session.
+	// Turning the second factor off and changing the password also ask for
+	// a code or the password, which an access token alone does not carry.
 	routeKey(http.MethodPost, "/v1/me/mfa/totp"):         anyCaller(),
 	routeKey(http.MethodPost, "/v1/me/mfa/totp/confirm"): anyCaller(),
+	routeKey(http.MethodDelete, "/v1/me/mfa/totp"):       anyCaller(),
+	routeKey(http.MethodPost, "/v1/me/password"):         anyCaller(),
 
 	// Starting computation.
 	routeKey(http.MethodPost, "/v1/assessments"):               onlyRoles(rolesWriters...),
@@ -165,6 +169,8 @@ var accessMatrix = map[string]Access{
 	routeKey(http.MethodGet, "/v1/users/:id"):                  onlyRoles(rolesManagers...),
 	routeKey(http.MethodPatch, "/v1/users/:id"):                onlyRoles(rolesManagers...),
 	routeKey(http.MethodPost, "/v1/users/:id/revoke-sessions"): onlyRoles(rolesManagers...),
+	routeKey(http.MethodPost, "/v1/users/:id/mfa/reset"):       onlyRoles(rolesManagers...),
+	routeKey(http.MethodPost, "/v1/users/:id/password"):        onlyRoles(rolesManagers...),
 	routeKey(http.MethodGet, "/v1/api-keys"):                   onlyRoles(rolesManagers...),
 	routeKey(http.MethodPost, "/v1/api-keys"):                  onlyRoles(rolesManagers...),
 	routeKey(http.MethodDelete, "/v1/api-keys/:id"):            onlyRoles(rolesManagers...),

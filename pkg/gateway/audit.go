@@ -76,6 +76,10 @@ func auditRoute(method, route string) (action, resourceType string) {
 		return "mfa.enroll", "user"
 	case "POST /v1/me/mfa/totp/confirm":
 		return "mfa.confirm", "user"
+	case "DELETE /v1/me/mfa/totp":
+		return "mfa.disable", "user"
+	case "POST /v1/me/password":
+		return "password.change", "user"
 	case "GET /v1/users":
 		return "user.list", "user"
 	case "POST /v1/users":
@@ -86,6 +90,10 @@ func auditRoute(method, route string) (action, resourceType string) {
 		return "user.update", "user"
 	case "POST /v1/users/:id/revoke-sessions":
 		return "user.revoke_sessions", "user"
+	case "POST /v1/users/:id/mfa/reset":
+		return "user.mfa_reset", "user"
+	case "POST /v1/users/:id/password":
+		return "user.password_reset", "user"
 	case "GET /v1/api-keys":
 		return "api_key.list", "api_key"
 	case "POST /v1/api-keys":

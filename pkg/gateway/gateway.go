@@ -285,7 +285,7 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/v1/auth/refresh", s.refresh, s.rateLimitAnonymous, s.needIdentity, s.limitBody, s.rejectServerSet)
 	e.POST("/v1/auth/logout", s.logout, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
 	e.GET("/v1/me", s.me, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
-	e.POST("/v1/me/mfa/totp", s.enrollTOTP, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.POST("/v1/me/mfa/totp", s.enrollTOTP, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
 	e.POST("/v1/me/mfa/totp/confirm", s.confirmTOTP, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
 	e.GET("/v1/users", s.listUsers, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
 	e.POST("/v1/users", s.createUser, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
@@ -297,6 +297,7 @@ func (s *Server) routes() *echo.Echo {
 	e.DELETE("/v1/api-keys/:id", s.revokeAPIKey, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
 	e.GET("/v1/tenants", s.listTenants, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
 	e.POST("/v1/tenants", s.createTenant, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
+	s.identityRoutes(e)
 	return e
 }
 

@@ -329,18 +329,55 @@ func signedInUser(c echo.Context) (*auth.Claims, error) {
 	return cl, nil
 }
 
+// totpEnrollRequest is the optional body of POST /v1/me/mfa/totp.
+type totpEnrollRequest struct {
+	// Code is a current code of the authenticator in use, required when
+	// MFA is on: replacing it must take more than an access token.
+	Code string `json:"code"`
+}
+
 // enrollTOTP handles POST /v1/me/mfa/totp: a new authenticator secret,
-// pending until confirmed. The secret is shown in this answer only.
+// pending until confirmed. The secret is shown in this answer only. With
+// MFA on, the body must carry a current code of the authenticator in use,
+// so a stolen access token cannot swap in the thief's authenticator.
 func (s *Server) enrollTOTP(c echo.Context) error {
 	cl, err := signedInUser(c)
 	if err != nil {
 		return err
 	}
-	en, err := s.deps.Identity.EnrollTOTP(c.Request().Context(), cl.Tenant, cl.Subject)
+	var req totpEnrollRequest
+	if err := readOptionalJSON(c, &req); err != nil {
+		return err
+	}
+	en, err := s.deps.Identity.EnrollTOTPWithCode(c.Request().Context(), cl.Tenant, cl.Subject, req.Code)
 	if err != nil {
+		switch {
+		case errors.Is(err, identity.ErrMFARequired):
+			return invalidField("code", "is required: this account's second factor is on, so replacing it needs the current code from the authenticator app")
+		case errors.Is(err, identity.ErrInvalidMFACode):
+			return invalidField("code", reasonWrongCode)
+		}
 		return identityErr("enrol an authenticator", err)
 	}
 	return c.JSON(http.StatusCreated, map[string]string{"secret": en.Secret, "otpauth_url": en.URL})
+}
+
+// reasonWrongCode is the 400 reason for a TOTP code that proves nothing.
+const reasonWrongCode = "is wrong, expired or already used; send the current code from the authenticator app"
+
+// readOptionalJSON is readJSON for a body that may be left out: an empty
+// body, whatever its Content-Type, leaves dst as it is.
+func readOptionalJSON(c echo.Context, dst any) error {
+	req := c.Request()
+	raw, err := io.ReadAll(req.Body)
+	if err != nil {
+		return fmt.Errorf("read request body: %w", err)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	req.Body = io.NopCloser(bytes.NewReader(raw))
+	return readJSON(c, dst)
 }
 
 type totpConfirmRequest struct {
@@ -372,6 +409,152 @@ func (s *Server) confirmTOTP(c echo.Context) error {
 		return identityErr("confirm the authenticator", err)
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// totpDisableRequest is the body of DELETE /v1/me/mfa/totp: one proof
+// that the caller is the account's holder and not only its token's.
+type totpDisableRequest struct {
+	Code     string `json:"code"`
+	Password string `json:"password"`
+}
+
+// disableTOTP handles DELETE /v1/me/mfa/totp: with a current code (or the
+// password) the second factor is turned off and sign-in needs the password
+// alone. A wrong code or password is a 400 naming it, not a 401: the access
+// token is good, and clients take a 401 for "sign in again".
+func (s *Server) disableTOTP(c echo.Context) error {
+	cl, err := signedInUser(c)
+	if err != nil {
+		return err
+	}
+	var req totpDisableRequest
+	if err := readOptionalJSON(c, &req); err != nil {
+		return err
+	}
+	err = s.deps.Identity.DisableTOTP(c.Request().Context(), cl.Tenant, cl.Subject,
+		identity.Reauth{Code: req.Code, Password: req.Password})
+	switch {
+	case err == nil:
+		return c.NoContent(http.StatusNoContent)
+	case errors.Is(err, identity.ErrInvalidMFACode):
+		return invalidField("code", reasonWrongCode)
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		return invalidField("password", "is wrong (wrong passwords count towards the account's sign-in lockout)")
+	}
+	return identityErr("turn the second factor off", err)
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword handles POST /v1/me/password: the signed-in user's own
+// password change. Every other session of the user ends on every replica;
+// the session the change is made in goes on. A wrong current password is a
+// 400 naming current_password and counts towards the account's sign-in
+// lockout (then 429 sign-in-locked).
+func (s *Server) changePassword(c echo.Context) error {
+	cl, err := signedInUser(c)
+	if err != nil {
+		return err
+	}
+	var req changePasswordRequest
+	if err := readJSON(c, &req); err != nil {
+		return err
+	}
+	err = s.deps.Identity.ChangePassword(c.Request().Context(), cl.Tenant, cl.Subject, cl.Session,
+		req.CurrentPassword, req.NewPassword)
+	if errors.Is(err, identity.ErrInvalidCredentials) {
+		return invalidField("current_password", "is wrong (wrong passwords count towards the account's sign-in lockout)")
+	}
+	if err != nil {
+		return identityErr("change password", err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// managedUser loads the user a user-management route names by :id and
+// applies the rules beyond the route's roles: only an owner acts on an
+// owner, and a caller acting on their own account uses the /v1/me route,
+// which asks for proof (self names it) that an access token alone lacks.
+func (s *Server) managedUser(c echo.Context, owner, self string) (identity.User, error) {
+	id, err := pathUserID(c)
+	if err != nil {
+		return identity.User{}, err
+	}
+	cl := claimsOf(c)
+	u, err := s.deps.Identity.GetUser(c.Request().Context(), cl.Tenant, id)
+	if err != nil {
+		return identity.User{}, identityErr("read user", err)
+	}
+	if !mayGrant(cl, u.Role) {
+		return identity.User{}, forbiddenBecause(owner)
+	}
+	if u.ID == cl.Subject {
+		return identity.User{}, forbiddenBecause(self)
+	}
+	return u, nil
+}
+
+// resetUserMFA handles POST /v1/users/{id}/mfa/reset: for a user who lost
+// their authenticator, the second factor is turned off and every session of
+// theirs revoked; they sign in with the password and may enrol again.
+func (s *Server) resetUserMFA(c echo.Context) error {
+	u, err := s.managedUser(c, "Only an owner can reset an owner's second factor.",
+		"Turn your own second factor off with DELETE /v1/me/mfa/totp, which asks for a code or your password.")
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Identity.ResetMFA(c.Request().Context(), u.Tenant, u.ID); err != nil {
+		return identityErr("reset the second factor", err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type resetPasswordRequest struct {
+	NewPassword string `json:"new_password"`
+}
+
+// resetUserPassword handles POST /v1/users/{id}/password: an owner's or
+// admin's reset for a user who forgot their password. Without new_password
+// one is generated and shown once in the answer. Every session of the user
+// is revoked and the account's sign-in lockout cleared.
+func (s *Server) resetUserPassword(c echo.Context) error {
+	if _, err := pathUserID(c); err != nil {
+		return err
+	}
+	var req resetPasswordRequest
+	if err := readOptionalJSON(c, &req); err != nil {
+		return err
+	}
+	u, err := s.managedUser(c, "Only an owner can reset an owner's password.",
+		"Change your own password with POST /v1/me/password, which asks for the current one.")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	pw, err := s.deps.Identity.ResetPassword(ctx, u.Tenant, u.ID, req.NewPassword)
+	if err != nil {
+		return identityErr("reset password", err)
+	}
+	if u, err = s.deps.Identity.GetUser(ctx, u.Tenant, u.ID); err != nil {
+		return identityErr("read user", err)
+	}
+	v := userViewOf(u)
+	v.Password = pw
+	return c.JSON(http.StatusOK, v)
+}
+
+// identityRoutes registers the account recovery routes: turning a second
+// factor off, changing one's password, and an admin's resets of both.
+// routes() calls it after the other identity routes; the middleware chains
+// follow the rules written there.
+func (s *Server) identityRoutes(e *echo.Echo) {
+	e.DELETE("/v1/me/mfa/totp", s.disableTOTP, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
+	e.POST("/v1/me/password", s.changePassword, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
+	e.POST("/v1/users/:id/mfa/reset", s.resetUserMFA, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
+	e.POST("/v1/users/:id/password", s.resetUserPassword, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
 }
 
 type createUserRequest struct {

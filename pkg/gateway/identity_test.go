@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
 
@@ -1131,4 +1133,525 @@ func TestIdentityMalformedBodies(t *testing.T) {
 	require.Equal(t, auth.RoleOwner, u.Role)
 	require.False(t, u.Disabled)
 	require.False(t, u.MFAEnabled)
+}
+
+// deleteJSON sends DELETE with a JSON body ("" for none).
+func (h *identityHarness) deleteJSON(t *testing.T, path, bearer, body string) idResponse {
+	t.Helper()
+	ct := ""
+	if body != "" {
+		ct = "application/json"
+	}
+	return h.send(t, http.MethodDelete, path, bearer, ct, body)
+}
+
+// totpCode is secret's code now plus offset. Tests use the current step
+// and the next one only: both stay valid (one step of skew) if the clock
+// crosses a step boundary between making the code and sending it.
+func totpCode(t *testing.T, secret string, offset time.Duration) string {
+	t.Helper()
+	code, err := totp.GenerateCode(secret, time.Now().Add(offset))
+	require.NoError(t, err)
+	return code
+}
+
+// wrongTOTPCode is six digits no step around now gives for secret.
+func wrongTOTPCode(t *testing.T, secret string) string {
+	t.Helper()
+	near := map[string]bool{}
+	for _, off := range []time.Duration{-time.Minute, -30 * time.Second, 0, 30 * time.Second, time.Minute} {
+		near[totpCode(t, secret, off)] = true
+	}
+	for _, c := range []string{"000000", "111111", "222222", "333333", "444444", "555555"} {
+		if !near[c] {
+			return c
+		}
+	}
+	t.Fatal("no wrong code found")
+	return ""
+}
+
+// enrolMFA enrols and confirms a second factor for the signed-in bearer
+// over HTTP (MFA off) and returns the secret; the current step's code is
+// used up by the confirmation.
+func (h *identityHarness) enrolMFA(t *testing.T, bearer string) string {
+	t.Helper()
+	r := h.send(t, http.MethodPost, "/v1/me/mfa/totp", bearer, "", "")
+	r.requireStatus(t, http.StatusCreated)
+	secret := idDecode[map[string]string](t, r)["secret"]
+	h.postJSON(t, "/v1/me/mfa/totp/confirm", bearer, map[string]string{"code": totpCode(t, secret, 0)}).
+		requireStatus(t, http.StatusNoContent)
+	return secret
+}
+
+func (h *identityHarness) mfaOn(t *testing.T, bearer string) bool {
+	t.Helper()
+	r := h.get(t, "/v1/me", bearer)
+	r.requireStatus(t, http.StatusOK)
+	return idDecode[meView](t, r).User.MFAEnabled
+}
+
+// TestIdentityMFAReenrolAndDisable: once MFA is on, replacing the
+// authenticator or turning it off takes a current code (or, to turn it
+// off, the password): an access token alone is not enough.
+func TestIdentityMFAReenrolAndDisable(t *testing.T) {
+	t.Parallel()
+	h := newIdentityHarness(t)
+	tenant := "acme-mfa-off"
+	email, pw := h.seedTenant(t, tenant)
+	tok := h.login(t, tenant, email, pw, "").AccessToken
+
+	// MFA off: the body is optional, and a code has nothing to prove.
+	for _, body := range []string{"", `{}`, `{"code":"123456"}`} {
+		r := h.send(t, http.MethodPost, "/v1/me/mfa/totp", tok, "application/json", body)
+		r.requireStatus(t, http.StatusCreated)
+	}
+	h.postJSON(t, "/v1/me/mfa/totp", tok, `{"code":"abc"}`).requireField(t, "code")
+	secret := h.enrolMFA(t, tok)
+	require.True(t, h.mfaOn(t, tok))
+
+	// MFA on: no code, a malformed or wrong one, or anything but the code
+	// is refused with 400, and nothing is enrolled.
+	wrong := wrongTOTPCode(t, secret)
+	tests := []struct {
+		name, contentType, body, field string
+	}{
+		{"no body", "", "", "code"},
+		{"no code", "application/json", `{}`, "code"},
+		{"empty code", "application/json", `{"code":""}`, "code"},
+		{"five digits", "application/json", `{"code":"12345"}`, "code"},
+		{"wrong code", "application/json", jsonDoc(t, map[string]string{"code": wrong}), "code"},
+		{"a number", "application/json", `{"code":123456}`, "code"},
+		{"unknown field", "application/json", `{"code":"123456","secret":"MYOWNSECRET"}`, "secret"},
+		{"server-set field", "application/json", `{"code":"123456","id":"x"}`, "id"},
+	}
+	for _, tc := range tests {
+		t.Run("re-enrol: "+tc.name, func(t *testing.T) {
+			p := h.send(t, http.MethodPost, "/v1/me/mfa/totp", tok, tc.contentType, tc.body).requireField(t, tc.field)
+			if tc.field == "code" && tc.body != `{"code":"12345"}` && tc.body != `{"code":123456}` {
+				require.Contains(t, p.Detail, "authenticator app", "the reason says where the code comes from")
+			}
+		})
+	}
+	h.send(t, http.MethodPost, "/v1/me/mfa/totp", tok, "text/plain", `{"code":"123456"}`).
+		requireStatus(t, http.StatusUnsupportedMediaType)
+	// The wrong code above counted towards the account's sign-in lockout
+	// (pkg/identity tests that five lock it); the right one below clears it.
+
+	// A current code starts the replacement; it is then used up, here and
+	// at sign-in.
+	code := totpCode(t, secret, 30*time.Second)
+	r := h.postJSON(t, "/v1/me/mfa/totp", tok, map[string]string{"code": code})
+	r.requireStatus(t, http.StatusCreated)
+	next := idDecode[map[string]string](t, r)["secret"]
+	require.NotEqual(t, secret, next)
+	h.postJSON(t, "/v1/me/mfa/totp", tok, map[string]string{"code": code}).requireField(t, "code")
+	r = h.postJSON(t, "/v1/auth/login", "", loginBody(tenant, email, pw, code))
+	r.requireStatus(t, http.StatusUnauthorized)
+	require.Equal(t, ProblemUnauthorized, r.problem(t).Type, "the re-enrolment's code does not sign in")
+
+	// Confirmed, the new authenticator is the one sign-in asks for.
+	h.postJSON(t, "/v1/me/mfa/totp/confirm", tok, map[string]string{"code": totpCode(t, next, 0)}).
+		requireStatus(t, http.StatusNoContent)
+	h.login(t, tenant, email, pw, totpCode(t, next, 30*time.Second))
+
+	// Turning it off: refusals first, none of which changes anything.
+	offTests := []struct {
+		name, body, field string
+	}{
+		{"no body", "", "code"},
+		{"no proof", `{}`, "code"},
+		{"both proofs", jsonDoc(t, map[string]string{"code": wrong, "password": pw}), "password"},
+		{"wrong code", jsonDoc(t, map[string]string{"code": wrongTOTPCode(t, next)}), "code"},
+		{"wrong password", `{"password":"not the password at all"}`, "password"},
+		{"unknown field", `{"password":"x","force":true}`, "force"},
+		{"server-set field", `{"password":"x","tenant":"globex"}`, "tenant"},
+	}
+	for _, tc := range offTests {
+		t.Run("turn off: "+tc.name, func(t *testing.T) {
+			h.deleteJSON(t, "/v1/me/mfa/totp", tok, tc.body).requireField(t, tc.field)
+		})
+	}
+	h.deleteJSON(t, "/v1/me/mfa/totp", h.token(tenant), `{"password":"x"}`).requireField(t, "Authorization")
+	require.True(t, h.mfaOn(t, tok))
+
+	// The password turns it off; sign-in then needs no code.
+	h.deleteJSON(t, "/v1/me/mfa/totp", tok, jsonDoc(t, map[string]string{"password": pw})).requireStatus(t, http.StatusNoContent)
+	require.False(t, h.mfaOn(t, tok))
+	require.False(t, h.login(t, tenant, email, pw, "").User.MFAEnabled)
+	r = h.deleteJSON(t, "/v1/me/mfa/totp", tok, jsonDoc(t, map[string]string{"password": pw}))
+	r.requireStatus(t, http.StatusConflict)
+	require.Equal(t, ProblemConflict, r.problem(t).Type)
+
+	// So does a current code, for another user.
+	u, upw := h.addUser(t, tenant, "coder", auth.RoleViewer)
+	utok := h.login(t, tenant, u.Email, upw, "").AccessToken
+	usecret := h.enrolMFA(t, utok)
+	r = h.deleteJSON(t, "/v1/me/mfa/totp", utok, jsonDoc(t, map[string]string{"code": totpCode(t, usecret, 30*time.Second)}))
+	r.requireStatus(t, http.StatusNoContent)
+	require.False(t, h.login(t, tenant, u.Email, upw, "").User.MFAEnabled)
+	rec := byRequestID(t, h.store, r.Header.Get("X-Request-Id"))[0]
+	require.Equal(t, "mfa.disable", rec.Action)
+	require.Equal(t, u.ID, rec.Actor)
+	require.Equal(t, audit.Resource{Type: "user", ID: u.ID}, rec.Resource)
+}
+
+// TestIdentityMFAPasswordProofLocks: a wrong password sent to turn MFA off
+// counts towards the account's sign-in lockout, like a failed sign-in.
+func TestIdentityMFAPasswordProofLocks(t *testing.T) {
+	t.Parallel()
+	h := newIdentityHarness(t)
+	tenant := "acme-mfa-lock"
+	h.seedTenant(t, tenant)
+	u, pw := h.addUser(t, tenant, "target", auth.RoleAdmin)
+	tok := h.login(t, tenant, u.Email, pw, "").AccessToken
+	secret := h.enrolMFA(t, tok)
+	for range identity.DefaultMaxFailures {
+		h.deleteJSON(t, "/v1/me/mfa/totp", tok, `{"password":"a guess at the password"}`).requireField(t, "password")
+	}
+	for _, r := range []idResponse{
+		h.deleteJSON(t, "/v1/me/mfa/totp", tok, jsonDoc(t, map[string]string{"password": pw})),
+		h.postJSON(t, "/v1/auth/login", "", loginBody(tenant, u.Email, pw, totpCode(t, secret, 30*time.Second))),
+	} {
+		r.requireStatus(t, http.StatusTooManyRequests)
+		require.Equal(t, ProblemSignInLocked, r.problem(t).Type)
+		require.NotEmpty(t, r.Header.Get("Retry-After"))
+	}
+	require.True(t, h.mfaOn(t, tok), "the locked account keeps its second factor")
+}
+
+// TestIdentityPasswordChange: a signed-in user changes their password with
+// the current one; their other sessions end, this one goes on.
+func TestIdentityPasswordChange(t *testing.T) {
+	t.Parallel()
+	h := newIdentityHarness(t)
+	tenant := "acme-passwd"
+	ownerEmail, ownerPW := h.seedTenant(t, tenant)
+	owner := h.login(t, tenant, ownerEmail, ownerPW, "")
+	u, pw := h.addUser(t, tenant, "changer", auth.RoleAnalyst)
+	here := h.login(t, tenant, u.Email, pw, "")
+	elsewhere := h.login(t, tenant, u.Email, pw, "")
+	const newPW = "a much better passphrase"
+
+	r := h.postJSON(t, "/v1/api-keys", owner.AccessToken, map[string]string{"name": "ci", "role": auth.RoleAnalyst})
+	r.requireStatus(t, http.StatusCreated)
+	apiKey := idDecode[apiKeyView](t, r).Key
+
+	tests := []struct {
+		name, bearer, body, field string
+	}{
+		{"no current password", here.AccessToken, jsonDoc(t, map[string]string{"new_password": newPW}), "current_password"},
+		{"no new password", here.AccessToken, jsonDoc(t, map[string]string{"current_password": pw}), "new_password"},
+		{"new password too short", here.AccessToken, jsonDoc(t, map[string]string{"current_password": pw, "new_password": "short"}), "new_password"},
+		{"new password too long", here.AccessToken, jsonDoc(t, map[string]string{"current_password": pw, "new_password": strings.Repeat("x", 129)}), "new_password"},
+		{"the same password", here.AccessToken, jsonDoc(t, map[string]string{"current_password": pw, "new_password": pw}), "new_password"},
+		{"wrong current password", here.AccessToken, jsonDoc(t, map[string]string{"current_password": "not my password", "new_password": newPW}), "current_password"},
+		{"unknown field", here.AccessToken, `{"current_password":"x","new_password":"y","email":"a@b.c"}`, "email"},
+		{"server-set field", here.AccessToken, `{"current_password":"x","new_password":"y","role":"owner"}`, "role"},
+		{"not an object", here.AccessToken, `["x"]`, "body"},
+		{"an API key", apiKey, jsonDoc(t, map[string]string{"current_password": pw, "new_password": newPW}), "Authorization"},
+		{"a token without a session", h.token(tenant), jsonDoc(t, map[string]string{"current_password": pw, "new_password": newPW}), "Authorization"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h.postJSON(t, "/v1/me/password", tc.bearer, tc.body).requireField(t, tc.field)
+		})
+	}
+	h.send(t, http.MethodPost, "/v1/me/password", here.AccessToken, "", "").requireStatus(t, http.StatusUnsupportedMediaType)
+	require.Equal(t, http.StatusOK, h.meStatus(t, elsewhere.AccessToken), "refusals end no session")
+
+	r = h.postJSON(t, "/v1/me/password", here.AccessToken, map[string]string{"current_password": pw, "new_password": newPW})
+	r.requireStatus(t, http.StatusNoContent)
+	rec := byRequestID(t, h.store, r.Header.Get("X-Request-Id"))[0]
+	require.Equal(t, "password.change", rec.Action)
+	require.Equal(t, tenant, rec.Tenant)
+	require.Equal(t, u.ID, rec.Actor)
+	require.Equal(t, audit.Success, rec.Outcome)
+
+	// This session goes on; the other one is out on the spot.
+	require.Equal(t, http.StatusOK, h.meStatus(t, here.AccessToken))
+	require.Equal(t, http.StatusUnauthorized, h.meStatus(t, elsewhere.AccessToken))
+	h.postJSON(t, "/v1/auth/refresh", "", map[string]string{"refresh_token": elsewhere.RefreshToken}).requireStatus(t, http.StatusUnauthorized)
+	h.postJSON(t, "/v1/auth/refresh", "", map[string]string{"refresh_token": here.RefreshToken}).requireStatus(t, http.StatusOK)
+	require.Equal(t, http.StatusOK, h.meStatus(t, owner.AccessToken), "other users are untouched")
+	h.postJSON(t, "/v1/auth/login", "", loginBody(tenant, u.Email, pw, "")).requireStatus(t, http.StatusUnauthorized)
+	h.login(t, tenant, u.Email, newPW, "")
+
+	t.Run("wrong current passwords lock the account", func(t *testing.T) {
+		v, vpw := h.addUser(t, tenant, "guessed", auth.RoleViewer)
+		s := h.login(t, tenant, v.Email, vpw, "")
+		for range identity.DefaultMaxFailures {
+			h.postJSON(t, "/v1/me/password", s.AccessToken, map[string]string{"current_password": "a guess", "new_password": newPW}).
+				requireField(t, "current_password")
+		}
+		for _, r := range []idResponse{
+			h.postJSON(t, "/v1/me/password", s.AccessToken, map[string]string{"current_password": vpw, "new_password": newPW}),
+			h.postJSON(t, "/v1/auth/login", "", loginBody(tenant, v.Email, vpw, "")),
+		} {
+			r.requireStatus(t, http.StatusTooManyRequests)
+			require.Equal(t, ProblemSignInLocked, r.problem(t).Type)
+			require.NotEmpty(t, r.Header.Get("Retry-After"))
+		}
+		require.Equal(t, http.StatusOK, h.meStatus(t, s.AccessToken), "a locked account's session goes on")
+	})
+
+	t.Run("a platform operator changes theirs", func(t *testing.T) {
+		op := h.operator(t)
+		h.postJSON(t, "/v1/me/password", op.AccessToken, map[string]string{
+			"current_password": "platform operator password", "new_password": "a new operator passphrase",
+		}).requireStatus(t, http.StatusNoContent)
+		h.login(t, auth.PlatformTenant, "ops@platform.test", "a new operator passphrase", "")
+	})
+}
+
+// TestIdentityAdminResets: an owner or admin resets a user's lost second
+// factor or forgotten password; both end the user's sessions. Only an
+// owner acts on an owner, and nobody resets their own account this way.
+func TestIdentityAdminResets(t *testing.T) {
+	t.Parallel()
+	h := newIdentityHarness(t)
+	tenant := "acme-resets"
+	ownerEmail, ownerPW := h.seedTenant(t, tenant)
+	owner := h.login(t, tenant, ownerEmail, ownerPW, "")
+	admin, adminPW := h.addUser(t, tenant, "admin", auth.RoleAdmin)
+	adminTok := h.login(t, tenant, admin.Email, adminPW, "").AccessToken
+	h.seedTenant(t, "globex-resets")
+	globex, err := h.ident.ListUsers(t.Context(), "globex-resets")
+	require.NoError(t, err)
+	foreignID := globex[0].ID
+
+	t.Run("lost authenticator", func(t *testing.T) {
+		u, upw := h.addUser(t, tenant, "lost-phone", auth.RoleAnalyst)
+		s := h.login(t, tenant, u.Email, upw, "")
+		h.enrolMFA(t, s.AccessToken)
+		h.postJSON(t, "/v1/auth/login", "", loginBody(tenant, u.Email, upw, "")).requireStatus(t, http.StatusUnauthorized)
+
+		path := "/v1/users/" + u.ID + "/mfa/reset"
+		h.send(t, http.MethodPost, path, s.AccessToken, "", "").requireStatus(t, http.StatusForbidden)
+		r := h.send(t, http.MethodPost, path, adminTok, "", "")
+		r.requireStatus(t, http.StatusNoContent)
+		rec := byRequestID(t, h.store, r.Header.Get("X-Request-Id"))[0]
+		require.Equal(t, "user.mfa_reset", rec.Action)
+		require.Equal(t, admin.ID, rec.Actor)
+		require.Equal(t, audit.Resource{Type: "user", ID: u.ID}, rec.Resource)
+
+		// Whoever held the user's session is out; the password alone signs in.
+		require.Equal(t, http.StatusUnauthorized, h.meStatus(t, s.AccessToken))
+		h.postJSON(t, "/v1/auth/refresh", "", map[string]string{"refresh_token": s.RefreshToken}).requireStatus(t, http.StatusUnauthorized)
+		require.False(t, h.login(t, tenant, u.Email, upw, "").User.MFAEnabled)
+		got, err := h.ident.GetUser(t.Context(), tenant, u.ID)
+		require.NoError(t, err)
+		require.False(t, got.MFAEnabled)
+	})
+
+	t.Run("forgotten password, generated", func(t *testing.T) {
+		u, upw := h.addUser(t, tenant, "forgetful", auth.RoleViewer)
+		s := h.login(t, tenant, u.Email, upw, "")
+		// Guessing locked the account.
+		for range identity.DefaultMaxFailures {
+			h.postJSON(t, "/v1/auth/login", "", loginBody(tenant, u.Email, "was it this one?", "")).requireStatus(t, http.StatusUnauthorized)
+		}
+		path := "/v1/users/" + u.ID + "/password"
+		r := h.send(t, http.MethodPost, path, owner.AccessToken, "", "")
+		r.requireStatus(t, http.StatusOK)
+		v := idDecode[userView](t, r)
+		require.Equal(t, u.ID, v.ID)
+		require.Len(t, v.Password, 20, "the generated password, shown once")
+		require.NotContains(t, string(r.Body), "argon2")
+		rec := byRequestID(t, h.store, r.Header.Get("X-Request-Id"))[0]
+		require.Equal(t, "user.password_reset", rec.Action)
+		require.Equal(t, audit.Resource{Type: "user", ID: u.ID}, rec.Resource)
+
+		require.Equal(t, http.StatusUnauthorized, h.meStatus(t, s.AccessToken), "the user's sessions end")
+		h.postJSON(t, "/v1/auth/refresh", "", map[string]string{"refresh_token": s.RefreshToken}).requireStatus(t, http.StatusUnauthorized)
+		h.postJSON(t, "/v1/auth/login", "", loginBody(tenant, u.Email, upw, "")).requireStatus(t, http.StatusUnauthorized)
+		h.login(t, tenant, u.Email, v.Password, "") // the lockout was cleared
+		r = h.get(t, "/v1/users/"+u.ID, owner.AccessToken)
+		require.NotContains(t, string(r.Body), v.Password, "shown once only")
+	})
+
+	t.Run("forgotten password, chosen", func(t *testing.T) {
+		u, _ := h.addUser(t, tenant, "chosen", auth.RoleViewer)
+		path := "/v1/users/" + u.ID + "/password"
+		refusals := []struct{ name, contentType, body, field string }{
+			{"too short", "application/json", `{"new_password":"short"}`, "new_password"},
+			{"not a string", "application/json", `{"new_password":12345678901234}`, "new_password"},
+			{"unknown field", "application/json", `{"password":"twelve chars or more"}`, "password"},
+			{"server-set field", "application/json", `{"role":"owner"}`, "role"},
+		}
+		for _, tc := range refusals {
+			h.send(t, http.MethodPost, path, adminTok, tc.contentType, tc.body).requireField(t, tc.field)
+		}
+		h.send(t, http.MethodPost, path, adminTok, "text/plain", `{"new_password":"twelve chars or more"}`).
+			requireStatus(t, http.StatusUnsupportedMediaType)
+		r := h.postJSON(t, path, adminTok, map[string]string{"new_password": "twelve chars or more"})
+		r.requireStatus(t, http.StatusOK)
+		require.NotContains(t, string(r.Body), "password", "a chosen password is not echoed")
+		h.login(t, tenant, u.Email, "twelve chars or more", "")
+	})
+
+	t.Run("only an owner resets an owner; nobody resets themselves", func(t *testing.T) {
+		for _, suffix := range []string{"/mfa/reset", "/password"} {
+			tests := []struct {
+				name, bearer, id string
+				status           int
+			}{
+				{"admin on the owner", adminTok, owner.User.ID, http.StatusForbidden},
+				{"admin on themselves", adminTok, admin.ID, http.StatusForbidden},
+				{"owner on themselves", owner.AccessToken, owner.User.ID, http.StatusForbidden},
+				{"another tenant's user", owner.AccessToken, foreignID, http.StatusNotFound},
+				{"no such user", owner.AccessToken, "00000000-0000-4000-8000-000000000000", http.StatusNotFound},
+				{"not an id", owner.AccessToken, "not_an_id", http.StatusNotFound},
+			}
+			for _, tc := range tests {
+				t.Run(suffix+" "+tc.name, func(t *testing.T) {
+					r := h.send(t, http.MethodPost, "/v1/users/"+tc.id+suffix, tc.bearer, "", "")
+					r.requireStatus(t, tc.status)
+					if tc.status == http.StatusForbidden {
+						require.Equal(t, ProblemForbidden, r.problem(t).Type)
+					}
+				})
+			}
+		}
+		require.Equal(t, http.StatusOK, h.meStatus(t, owner.AccessToken), "the owner was not touched")
+		require.Equal(t, http.StatusOK, h.meStatus(t, adminTok), "nor the admin")
+		g, err := h.ident.GetUser(t.Context(), "globex-resets", foreignID)
+		require.NoError(t, err)
+		require.False(t, g.Disabled)
+		h.login(t, "globex-resets", "owner@globex-resets.test", "correct horse globex-resets", "")
+		// An owner resets an admin.
+		h.send(t, http.MethodPost, "/v1/users/"+admin.ID+"/mfa/reset", owner.AccessToken, "", "").requireStatus(t, http.StatusNoContent)
+	})
+}
+
+// TestOpenAPIAccountRecoveryAnswersMatchTheirSchemas calls the account
+// recovery operations as a client following the document would: each
+// request is valid against its schema, each answer's status is one the
+// operation documents, and each body has the shape it names.
+func TestOpenAPIAccountRecoveryAnswersMatchTheirSchemas(t *testing.T) {
+	t.Parallel()
+	h := newIdentityHarness(t)
+	schemas := newOASSchemas(t)
+	ops, _ := docOperations(t)
+	const tenant = "acme-oas-recovery"
+	email, pw := h.seedTenant(t, tenant)
+	owner := h.login(t, tenant, email, pw, "").AccessToken
+	u, upw := h.addUser(t, tenant, "li", auth.RoleAnalyst)
+	userTok := h.login(t, tenant, u.Email, upw, "").AccessToken
+
+	call := func(t *testing.T, method, route, path, bearer, reqSchema, body string, want int, respSchema string) []byte {
+		t.Helper()
+		if reqSchema != "" {
+			schemas.requireValid(t, "/components/schemas/"+reqSchema, []byte(body))
+		}
+		status, ct, got := oasSend(t, h.env, method, path, bearer, body)
+		require.Equalf(t, want, status, "%s %s: %s", method, path, got)
+		op, ok := ops[method+" "+route]
+		require.Truef(t, ok, "%s %s is not documented", method, route)
+		require.Containsf(t, op.Responses, strconv.Itoa(status), "%s %s does not document %d", method, route, status)
+		if respSchema != "" {
+			schemas.requireValid(t, "/components/schemas/"+respSchema, got)
+		}
+		if want >= 400 {
+			require.Equal(t, contentTypeProblem, ct)
+			schemas.requireValid(t, "/components/schemas/Problem", got)
+		}
+		return got
+	}
+
+	// The user turns MFA on, replaces the authenticator, and turns it off.
+	call(t, http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "TOTPEnrollRequest", `{}`, http.StatusCreated, "TOTPEnrollment")
+	secret := h.enrolMFA(t, userTok)
+	call(t, http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "", "", http.StatusBadRequest, "")
+	call(t, http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "TOTPEnrollRequest",
+		jsonDoc(t, map[string]string{"code": totpCode(t, secret, 30*time.Second)}), http.StatusCreated, "TOTPEnrollment")
+	call(t, http.MethodDelete, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "TOTPDisableRequest",
+		`{"password":"not the password at all"}`, http.StatusBadRequest, "")
+	call(t, http.MethodDelete, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "TOTPDisableRequest",
+		jsonDoc(t, map[string]string{"password": upw}), http.StatusNoContent, "")
+	call(t, http.MethodDelete, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "TOTPDisableRequest",
+		jsonDoc(t, map[string]string{"password": upw}), http.StatusConflict, "")
+
+	// The user changes their password.
+	const newPW = "a much better passphrase"
+	call(t, http.MethodPost, "/v1/me/password", "/v1/me/password", userTok, "ChangePasswordRequest",
+		jsonDoc(t, map[string]string{"current_password": "not the password", "new_password": newPW}), http.StatusBadRequest, "")
+	call(t, http.MethodPost, "/v1/me/password", "/v1/me/password", userTok, "ChangePasswordRequest",
+		jsonDoc(t, map[string]string{"current_password": upw, "new_password": newPW}), http.StatusNoContent, "")
+
+	// The owner resets them.
+	userPath := "/v1/users/" + u.ID
+	call(t, http.MethodPost, "/v1/users/:id/mfa/reset", userPath+"/mfa/reset", owner, "", "", http.StatusNoContent, "")
+	call(t, http.MethodPost, "/v1/users/:id/mfa/reset", "/v1/users/"+uuid.NewString()+"/mfa/reset", owner, "", "", http.StatusNotFound, "")
+	got := call(t, http.MethodPost, "/v1/users/:id/password", userPath+"/password", owner, "", "", http.StatusOK, "PasswordReset")
+	require.Contains(t, string(got), `"password"`)
+	got = call(t, http.MethodPost, "/v1/users/:id/password", userPath+"/password", owner, "ResetPasswordRequest",
+		`{"new_password":"a temporary passphrase"}`, http.StatusOK, "PasswordReset")
+	require.NotContains(t, string(got), `"password"`)
+	call(t, http.MethodPost, "/v1/users/:id/password", userPath+"/password", owner, "", `{"new_password":"short"}`, http.StatusBadRequest, "")
+	call(t, http.MethodPost, "/v1/users/:id/password", userPath+"/password", userTok, "", "", http.StatusUnauthorized, "")
+}
+
+// TestOWASPAPI3MassAssignmentAccountRecovery is the mass-assignment probe
+// (OWASP API3:2023) for the account recovery bodies: an otherwise valid
+// body plus one field only the server sets answers 400 naming it and
+// changes nothing (no enrolment, MFA still on, passwords unchanged); the
+// same bodies without the field are then accepted.
+func TestOWASPAPI3MassAssignmentAccountRecovery(t *testing.T) {
+	t.Parallel()
+	h := newIdentityHarness(t)
+	ctx := t.Context()
+	const tenant = "acme-mass-recovery"
+	email, pw := h.seedTenant(t, tenant)
+	owner := h.login(t, tenant, email, pw, "")
+	analyst, analystPW := h.addUser(t, tenant, "analyst", auth.RoleAnalyst)
+	guarded, guardedPW := h.addUser(t, tenant, "guarded", auth.RoleViewer)
+	guardedTok := h.login(t, tenant, guarded.Email, guardedPW, "").AccessToken
+	h.enrolMFA(t, guardedTok)
+
+	withField := func(body, field string) string {
+		return `{"` + field + `":"` + field + `-from-client",` + strings.TrimPrefix(body, "{")
+	}
+	routes := []struct {
+		name, method, route, path, token, body string
+		accepted                               int
+	}{
+		{"enrolment", http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", owner.AccessToken,
+			`{"code":"123456"}`, http.StatusCreated},
+		{"second factor off", http.MethodDelete, "/v1/me/mfa/totp", "/v1/me/mfa/totp", guardedTok,
+			jsonDoc(t, map[string]string{"password": guardedPW}), http.StatusNoContent},
+		{"password change", http.MethodPost, "/v1/me/password", "/v1/me/password", owner.AccessToken,
+			jsonDoc(t, map[string]string{"current_password": pw, "new_password": "the owner's new passphrase"}), http.StatusNoContent},
+		{"password reset", http.MethodPost, "/v1/users/:id/password", "/v1/users/" + analyst.ID + "/password", owner.AccessToken,
+			`{"new_password":"chosen by the owner"}`, http.StatusOK},
+	}
+	var probes atomic.Int64
+	t.Run("probes", func(t *testing.T) {
+		for _, r := range routes {
+			fields := bodyServerFields[routeKey(r.method, r.route)]
+			require.NotEmptyf(t, fields, "%s %s has no server-set fields", r.method, r.route)
+			for _, field := range fields {
+				t.Run(r.name+" with "+field, func(t *testing.T) {
+					t.Parallel()
+					p := h.send(t, r.method, r.path, r.token, "application/json", withField(r.body, field)).requireField(t, field)
+					require.Equal(t, field+": is set by the server and cannot be sent", p.Detail)
+					probes.Add(1)
+				})
+			}
+		}
+	})
+
+	// Nothing refused changed anything.
+	stored, err := h.store.Users.Get(ctx, tenant, owner.User.ID)
+	require.NoError(t, err)
+	require.Empty(t, stored.TOTPPending, "no enrolment was started")
+	require.True(t, h.mfaOn(t, guardedTok), "the second factor is still on")
+	h.login(t, tenant, email, pw, "")
+	h.login(t, tenant, analyst.Email, analystPW, "")
+
+	for _, r := range routes {
+		h.send(t, r.method, r.path, r.token, "application/json", r.body).requireStatus(t, r.accepted)
+	}
+	t.Logf("OWASP API3:2023 mass assignment on account recovery routes: %d probes over %d body routes, each refused with 400",
+		probes.Load(), len(routes))
 }

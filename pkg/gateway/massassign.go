@@ -57,6 +57,10 @@ var bodyServerFields = map[string][]string{
 	routeKey(http.MethodPost, "/v1/users"):                     serverSetFields("role"),
 	routeKey(http.MethodPatch, "/v1/users/:id"):                serverSetFields("role"),
 	routeKey(http.MethodPost, "/v1/users/:id/revoke-sessions"): serverSetFields(),
+	routeKey(http.MethodDelete, "/v1/me/mfa/totp"):             serverSetFields(),
+	routeKey(http.MethodPost, "/v1/me/password"):               serverSetFields(),
+	routeKey(http.MethodPost, "/v1/users/:id/mfa/reset"):       serverSetFields(),
+	routeKey(http.MethodPost, "/v1/users/:id/password"):        serverSetFields(),
 	routeKey(http.MethodPost, "/v1/api-keys"):                  serverSetFields("role"),
 	routeKey(http.MethodPost, "/v1/tenants"):                   serverSetFields("id", "owner"),
 }

@@ -47,7 +47,7 @@ func TestOWASPAPI3MassAssignmentIdentityRoutes(t *testing.T) {
 	// control succeeding proves no refused probe used it.
 	routes := []struct {
 		name, method, route, path, token, body string
-		accepted                                int
+		accepted                               int
 	}{
 		{"sign-in", http.MethodPost, "/v1/auth/login", "/v1/auth/login", "",
 			`{"tenant":"` + tenant + `","email":"owner@acme.test","password":"` + password + `"}`, http.StatusOK},

@@ -412,6 +412,15 @@ func TestOWASPAPI1BrokenObjectLevelAuthorization(t *testing.T) {
 				{path: "/v1/users/" + a.owner.User.ID + "/revoke-sessions", twin: "/v1/users/" + rnd() + "/revoke-sessions"},
 				{path: "/v1/users/" + a.analyst.ID + "/revoke-sessions", twin: "/v1/users/" + rnd() + "/revoke-sessions"},
 			},
+			"POST /v1/users/:id/mfa/reset": {
+				{path: "/v1/users/" + a.owner.User.ID + "/mfa/reset", twin: "/v1/users/" + rnd() + "/mfa/reset"},
+				{path: "/v1/users/" + a.analyst.ID + "/mfa/reset", twin: "/v1/users/" + rnd() + "/mfa/reset"},
+			},
+			"POST /v1/users/:id/password": {
+				{path: "/v1/users/" + a.owner.User.ID + "/password", twin: "/v1/users/" + rnd() + "/password"},
+				{path: "/v1/users/" + a.analyst.ID + "/password", twin: "/v1/users/" + rnd() + "/password",
+					ct: ct, body: `{"new_password":"chosen by tenant B"}`},
+			},
 			"DELETE /v1/api-keys/:id": {{path: "/v1/api-keys/" + a.key.ID, twin: "/v1/api-keys/" + rndKey()}},
 		}
 		routes := map[string]bool{}
@@ -477,7 +486,7 @@ func TestOWASPAPI1BrokenObjectLevelAuthorization(t *testing.T) {
 	})
 
 	t.Run("tenant A is untouched", func(t *testing.T) {
-		bearer := a.owner.AccessToken // A's owner session survived B's revoke-sessions probes
+		bearer := a.owner.AccessToken // A's owner session survived B's revoke-sessions and reset probes
 		versions := owaspDecode[versionsBody](t, owaspSend(t, e, http.MethodGet, "/v1/assessments/"+a.base+"/versions", bearer, "", "", nil), http.StatusOK)
 		require.Len(t, versions.Items, 2, "B's version probes created none")
 		scenarios := owaspDecode[scenariosBody](t, owaspSend(t, e, http.MethodGet, "/v1/assessments/"+a.base+"/scenarios", bearer, "", "", nil), http.StatusOK)
@@ -1173,12 +1182,15 @@ func TestOWASPAPI4ResourceConsumption(t *testing.T) {
 			"PATCH /v1/users/:id":                auth.RoleOwner,
 			"POST /v1/api-keys":                  auth.RoleOwner,
 			"POST /v1/me/mfa/totp/confirm":       auth.RoleViewer,
+			"POST /v1/me/mfa/totp":               auth.RoleViewer,
+			"POST /v1/me/password":               auth.RoleViewer,
+			"POST /v1/users/:id/password":        auth.RoleOwner,
 			"POST /v1/tenants":                   auth.RoleOperator,
 			"POST /v1/auth/login":                "", // pre-authentication: the subtest below
 			"POST /v1/auth/refresh":              "",
 			"POST /v1/auth/logout":               "-", // reads no body
-			"POST /v1/me/mfa/totp":               "-",
 			"POST /v1/users/:id/revoke-sessions": "-",
+			"POST /v1/users/:id/mfa/reset":       "-",
 		}
 		n := 0
 		for _, rt := range r1.srv.echo.Routes() {

@@ -1,10 +1,16 @@
 package identity
 
 import (
+	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
 // passwordParams are the OWASP Password Storage Cheat Sheet's argon2id
@@ -57,4 +63,159 @@ func hashPassword(pw string) (string, error) {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	return h, nil
+}
+
+// validCurrentPassword bounds a presented password sent under field, as
+// validLoginPassword does for sign-in.
+func validCurrentPassword(field, pw string) error {
+	if err := validLoginPassword(pw); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return &FieldError{Field: field, Reason: fe.Reason}
+		}
+		return err
+	}
+	return nil
+}
+
+// verifyPassword checks a signed-in user's password under the sign-in
+// lockout of their (tenant, email): the attempt is counted before the
+// comparison, exactly as a sign-in is (reserveScript), so a stolen access
+// token cannot be used to guess the password faster than the sign-in form
+// allows, and a locked account refuses the right password too. A wrong
+// password (or a disabled user) is ErrInvalidCredentials and stays
+// counted; the right one clears the count, as a sign-in does; a locked
+// account is a *LockedError.
+func (s *Service) verifyPassword(ctx context.Context, u store.User, password string) error {
+	key := lockKey(u.TenantID, u.Email)
+	res, err := s.reserve.Run(ctx, s.rdb, []string{key},
+		s.opt.LockoutWindow.Milliseconds(), s.opt.MaxFailures).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("identity: check password: count attempt: %w", err)
+	}
+	if len(res) != 2 {
+		return fmt.Errorf("identity: check password: count attempt: unexpected reply %v", res)
+	}
+	if res[0] == 0 {
+		retry := time.Duration(res[1]) * time.Millisecond
+		s.log.InfoContext(ctx, "password check refused: locked out", "tenant", u.TenantID, "user", u.ID, "retry_after", retry)
+		return &LockedError{RetryAfter: max(retry, 0)}
+	}
+	ok, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
+	if err != nil {
+		if rerr := s.release.Run(ctx, s.rdb, []string{key}).Err(); rerr != nil {
+			s.log.WarnContext(ctx, "password check: give back attempt", "err", rerr)
+		}
+		return fmt.Errorf("identity: check password: user %s has an unreadable password hash: %w", u.ID, err)
+	}
+	if !ok || u.Disabled {
+		return ErrInvalidCredentials // the reserved attempt stays counted
+	}
+	if err := s.rdb.Del(ctx, key).Err(); err != nil {
+		return fmt.Errorf("identity: check password: clear failures: %w", err)
+	}
+	return nil
+}
+
+// ChangePassword is a signed-in user changing their own password: current
+// must be their password (checked under the sign-in lockout, see
+// verifyPassword) and next follows the password policy and differs from it.
+// Every other session of the user is then revoked, with its refresh tokens
+// and access tokens, on every replica: whoever knew the old password and
+// signed in with it is out. The session keep (the one the change was made
+// in) stays signed in; an empty keep revokes every session.
+//
+// Errors: a FieldError naming current_password or new_password,
+// ErrInvalidCredentials for a wrong current password, *LockedError, and
+// ErrNotFound for another tenant's user.
+func (s *Service) ChangePassword(ctx context.Context, tenant, userID, keep, current, next string) error {
+	if current == "" {
+		return &FieldError{Field: "current_password", Reason: "is required"}
+	}
+	if err := validCurrentPassword("current_password", current); err != nil {
+		return err
+	}
+	if next == "" {
+		return &FieldError{Field: "new_password", Reason: "is required"}
+	}
+	if err := validPassword("new_password", next); err != nil {
+		return err
+	}
+	u, err := s.getUser(ctx, "change password", tenant, userID)
+	if err != nil {
+		return err
+	}
+	if err := s.verifyPassword(ctx, u, current); err != nil {
+		return err
+	}
+	if next == current {
+		return &FieldError{Field: "new_password", Reason: "must differ from the current password"}
+	}
+	if err := s.setPassword(ctx, "change password", tenant, userID, next); err != nil {
+		return err
+	}
+	now := s.now()
+	sids, err := s.st.Sessions.RevokeUserExcept(ctx, tenant, userID, keep, now)
+	if err != nil {
+		return fmt.Errorf("identity: change password: revoke other sessions: %w", err)
+	}
+	ttl := s.opt.AccessTTL + revocationSkew
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, sid := range sids {
+			p.Set(ctx, revokedSID+sid, "1", ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("identity: change password: revoke the other sessions' access tokens: %w", err)
+	}
+	return nil
+}
+
+// ResetPassword is an owner's or admin's reset of one of tenant's users'
+// password, for a user who forgot theirs: with an empty password one is
+// generated and returned (the only time it is shown); otherwise it must
+// follow the policy and the returned string is empty. Every session of the
+// user is revoked, and the sign-in lockout of the account is cleared so the
+// new password works at once. The second factor is left as it is (ResetMFA
+// is separate). Errors: a FieldError naming new_password, ErrNotFound.
+func (s *Service) ResetPassword(ctx context.Context, tenant, userID, password string) (string, error) {
+	if password != "" {
+		if err := validPassword("new_password", password); err != nil {
+			return "", err
+		}
+	}
+	u, err := s.getUser(ctx, "reset password", tenant, userID)
+	if err != nil {
+		return "", err
+	}
+	generated := ""
+	if password == "" {
+		if password, err = generatePassword(); err != nil {
+			return "", fmt.Errorf("identity: reset password: %w", err)
+		}
+		generated = password
+	}
+	if err := s.setPassword(ctx, "reset password", tenant, userID, password); err != nil {
+		return "", err
+	}
+	if err := s.RevokeUserSessions(ctx, tenant, userID); err != nil {
+		return "", err
+	}
+	if err := s.rdb.Del(ctx, lockKey(u.TenantID, u.Email)).Err(); err != nil {
+		return "", fmt.Errorf("identity: reset password: clear the lockout: %w", err)
+	}
+	return generated, nil
+}
+
+// setPassword hashes pw and stores it as the user's password.
+func (s *Service) setPassword(ctx context.Context, op, tenant, userID, pw string) error {
+	hash, err := hashPassword(pw)
+	if err != nil {
+		return fmt.Errorf("identity: %s: %w", op, err)
+	}
+	if _, err := s.st.Users.SetPassword(ctx, tenant, userID, hash); err != nil {
+		return notFound(op, err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,13 +32,43 @@ var totpOpts = totp.ValidateOpts{
 	Algorithm: otp.AlgorithmSHA1,
 }
 
-// EnrollTOTP starts TOTP enrolment: a new secret is stored as pending and
-// returned with its otpauth:// URL. MFA is unchanged (off, or on with the
-// current secret) until ConfirmTOTP proves the user's app has the new one.
+// EnrollTOTP starts a first TOTP enrolment: a new secret is stored as
+// pending and returned with its otpauth:// URL. When MFA is already on it
+// answers ErrMFARequired: replacing the authenticator needs a current code
+// from it (EnrollTOTPWithCode), so that an access token alone cannot.
 func (s *Service) EnrollTOTP(ctx context.Context, tenant, userID string) (TOTPEnrollment, error) {
+	return s.EnrollTOTPWithCode(ctx, tenant, userID, "")
+}
+
+// EnrollTOTPWithCode starts TOTP enrolment: a new secret is stored as
+// pending and returned with its otpauth:// URL. MFA is unchanged (off, or
+// on with the current secret) until ConfirmTOTP proves the user's app has
+// the new one.
+//
+// When MFA is on, code must be a current, unused code of the confirmed
+// secret: ErrMFARequired without one, ErrInvalidMFACode for a wrong or used
+// one (it counts towards the account's sign-in lockout, so a stolen access
+// token cannot guess codes; a right one is used up, so it cannot be
+// replayed at sign-in or here; see verifyCode). When MFA is off, code may be empty and
+// is not checked; a code that is not six digits is a FieldError ("code")
+// either way.
+func (s *Service) EnrollTOTPWithCode(ctx context.Context, tenant, userID, code string) (TOTPEnrollment, error) {
+	if code != "" {
+		if err := validCode("code", code); err != nil {
+			return TOTPEnrollment{}, err
+		}
+	}
 	u, err := s.getUser(ctx, "enrol totp", tenant, userID)
 	if err != nil {
 		return TOTPEnrollment{}, err
+	}
+	if u.MFAEnabled {
+		if code == "" {
+			return TOTPEnrollment{}, fmt.Errorf("identity: enrol totp: MFA is on: %w", ErrMFARequired)
+		}
+		if err := s.verifyCode(ctx, u, code); err != nil {
+			return TOTPEnrollment{}, err
+		}
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer: s.opt.TOTPIssuer, AccountName: u.Email,
@@ -50,6 +81,88 @@ func (s *Service) EnrollTOTP(ctx context.Context, tenant, userID string) (TOTPEn
 		return TOTPEnrollment{}, notFound("enrol totp", err)
 	}
 	return TOTPEnrollment{Secret: key.Secret(), URL: key.URL()}, nil
+}
+
+// Reauth is what a signed-in user proves again before a change an access
+// token alone must not make (turning MFA off): a current code from their
+// authenticator app, or their password. Exactly one is set.
+type Reauth struct {
+	Code     string
+	Password string
+}
+
+// DisableTOTP turns one of tenant's users' second factor off, after proof
+// that the request comes from the user and not only from their access
+// token: a current, unused TOTP code (a wrong one counts towards the
+// sign-in lockout, a right one is used up), or the password (a wrong one counts towards the
+// sign-in lockout of the account, like a failed sign-in). Errors: a
+// FieldError ("code" or "password") for a missing, doubled or malformed
+// proof, ErrInvalidMFACode, ErrInvalidCredentials, *LockedError, and
+// ErrConflict when MFA is not on. The pending enrolment, if any, goes too;
+// the user's sessions stay open.
+func (s *Service) DisableTOTP(ctx context.Context, tenant, userID string, proof Reauth) error {
+	switch {
+	case proof.Code == "" && proof.Password == "":
+		return &FieldError{Field: "code", Reason: "is required: send the current code from the authenticator app, or password"}
+	case proof.Code != "" && proof.Password != "":
+		return &FieldError{Field: "password", Reason: "send code or password, not both"}
+	case proof.Code != "":
+		if err := validCode("code", proof.Code); err != nil {
+			return err
+		}
+	default:
+		if err := validCurrentPassword("password", proof.Password); err != nil {
+			return err
+		}
+	}
+	u, err := s.getUser(ctx, "disable totp", tenant, userID)
+	if err != nil {
+		return err
+	}
+	if !u.MFAEnabled {
+		return fmt.Errorf("identity: disable totp: the second factor is not on: %w", ErrConflict)
+	}
+	if proof.Code != "" {
+		err = s.verifyCode(ctx, u, proof.Code)
+	} else {
+		err = s.verifyPassword(ctx, u, proof.Password)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.st.Users.DisableTOTP(ctx, tenant, userID); err != nil {
+		return notFound("disable totp", err)
+	}
+	return nil
+}
+
+// ResetMFA is an admin's answer to a lost authenticator: one of tenant's
+// users' second factor is turned off (secret and pending enrolment
+// removed) and every session of theirs revoked, so whoever holds one of
+// their sessions has to sign in again, with the password alone, and can
+// then enrol a new authenticator. Resetting a user without MFA still
+// revokes their sessions. ErrNotFound for another tenant's user.
+func (s *Service) ResetMFA(ctx context.Context, tenant, userID string) error {
+	if _, err := s.getUser(ctx, "reset mfa", tenant, userID); err != nil {
+		return err
+	}
+	if _, err := s.st.Users.DisableTOTP(ctx, tenant, userID); err != nil {
+		return notFound("reset mfa", err)
+	}
+	return s.RevokeUserSessions(ctx, tenant, userID)
+}
+
+// validCode checks a TOTP code sent under field (the sign-in calls it
+// totp_code; the account routes call it code).
+func validCode(field, code string) error {
+	if err := validTOTPCode(code); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return &FieldError{Field: field, Reason: fe.Reason}
+		}
+		return err
+	}
+	return nil
 }
 
 // ConfirmTOTP turns MFA on with the pending secret when code is a valid,
@@ -71,6 +184,38 @@ func (s *Service) ConfirmTOTP(ctx context.Context, tenant, userID, code string) 
 	}
 	if _, err := s.st.Users.EnableTOTP(ctx, tenant, userID, u.TOTPPending); err != nil {
 		return notFound("confirm totp", err)
+	}
+	return nil
+}
+
+// verifyCode checks a signed-in user's current code before a change an
+// access token alone must not make. Like verifyPassword it runs under the
+// account's sign-in lockout: a wrong or replayed code stays counted, so a
+// stolen access token cannot guess codes (a million of them) at the
+// request rate; the right one clears the count.
+func (s *Service) verifyCode(ctx context.Context, u store.User, code string) error {
+	key := lockKey(u.TenantID, u.Email)
+	res, err := s.reserve.Run(ctx, s.rdb, []string{key},
+		s.opt.LockoutWindow.Milliseconds(), s.opt.MaxFailures).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("identity: check code: count attempt: %w", err)
+	}
+	if len(res) != 2 {
+		return fmt.Errorf("identity: check code: count attempt: unexpected reply %v", res)
+	}
+	if res[0] == 0 {
+		return &LockedError{RetryAfter: max(time.Duration(res[1])*time.Millisecond, 0)}
+	}
+	if err := s.useTOTPCode(ctx, u, u.TOTPSecret, code); err != nil {
+		if !errors.Is(err, ErrInvalidMFACode) {
+			if rerr := s.release.Run(ctx, s.rdb, []string{key}).Err(); rerr != nil {
+				s.log.WarnContext(ctx, "code check: give back attempt", "err", rerr)
+			}
+		}
+		return err // a wrong or replayed code stays counted
+	}
+	if err := s.rdb.Del(ctx, key).Err(); err != nil {
+		return fmt.Errorf("identity: check code: clear failures: %w", err)
 	}
 	return nil
 }
