@@ -74,33 +74,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 		}
 	}
 
-	key := lockKey(in.Tenant, email)
-	res, err := s.reserve.Run(ctx, s.rdb, []string{key},
-		s.opt.LockoutWindow.Milliseconds(), s.opt.MaxFailures).Int64Slice()
+	var u store.User
+	err = s.underLockout(ctx, lockKey(in.Tenant, email), "login", func() error {
+		var err error
+		u, err = s.checkCredentials(ctx, in.Tenant, email, in.Password, in.TOTPCode)
+		return err
+	})
 	if err != nil {
-		return Session{}, fmt.Errorf("identity: login: count attempt: %w", err)
-	}
-	if len(res) != 2 {
-		return Session{}, fmt.Errorf("identity: login: count attempt: unexpected reply %v", res)
-	}
-	if res[0] == 0 {
-		retry := time.Duration(res[1]) * time.Millisecond
-		s.log.InfoContext(ctx, "sign-in refused: locked out", "tenant", in.Tenant, "retry_after", retry)
-		return Session{}, &LockedError{RetryAfter: max(retry, 0)}
-	}
-
-	u, err := s.checkCredentials(ctx, in.Tenant, email, in.Password, in.TOTPCode)
-	switch {
-	case err == nil:
-		if err := s.rdb.Del(ctx, key).Err(); err != nil {
-			return Session{}, fmt.Errorf("identity: login: clear failures: %w", err)
-		}
-	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrInvalidMFACode):
-		return Session{}, err // the reserved attempt stays counted
-	default:
-		if rerr := s.release.Run(ctx, s.rdb, []string{key}).Err(); rerr != nil {
-			s.log.WarnContext(ctx, "sign-in: give back attempt", "err", rerr)
-		}
 		return Session{}, err
 	}
 	return s.startSession(ctx, u)
@@ -185,4 +165,42 @@ func (s *Service) issue(ctx context.Context, u store.User, sess store.Session, n
 		RefreshToken: refresh, RefreshExpiresAt: sess.ExpiresAt,
 		SessionID: sess.ID, User: toUser(u),
 	}, nil
+}
+
+// underLockout runs check as one attempt against the account lockout at
+// key, shared by sign-in and every re-authentication (password change, MFA
+// changes). The attempt is counted before check runs (an atomic script, so
+// parallel guesses cannot all slip in under the limit); a locked account is
+// a *LockedError without running check. ErrInvalidCredentials and
+// ErrInvalidMFACode stay counted; success clears the count; any other
+// outcome (MFA required, a store or Redis error) gives the attempt back.
+func (s *Service) underLockout(ctx context.Context, key, op string, check func() error) error {
+	res, err := s.reserve.Run(ctx, s.rdb, []string{key},
+		s.opt.LockoutWindow.Milliseconds(), s.opt.MaxFailures).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("identity: %s: count attempt: %w", op, err)
+	}
+	if len(res) != 2 {
+		return fmt.Errorf("identity: %s: count attempt: unexpected reply %v", op, res)
+	}
+	if res[0] == 0 {
+		retry := time.Duration(res[1]) * time.Millisecond
+		s.log.InfoContext(ctx, "refused: locked out", "op", op, "retry_after", retry)
+		return &LockedError{RetryAfter: max(retry, 0)}
+	}
+	err = check()
+	switch {
+	case err == nil:
+		if err := s.rdb.Del(ctx, key).Err(); err != nil {
+			return fmt.Errorf("identity: %s: clear failures: %w", op, err)
+		}
+		return nil
+	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrInvalidMFACode):
+		return err // the reserved attempt stays counted
+	default:
+		if rerr := s.release.Run(ctx, s.rdb, []string{key}).Err(); rerr != nil {
+			s.log.WarnContext(ctx, "give back attempt", "op", op, "err", rerr)
+		}
+		return err
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/redis/go-redis/v9"
@@ -87,34 +86,16 @@ func validCurrentPassword(field, pw string) error {
 // counted; the right one clears the count, as a sign-in does; a locked
 // account is a *LockedError.
 func (s *Service) verifyPassword(ctx context.Context, u store.User, password string) error {
-	key := lockKey(u.TenantID, u.Email)
-	res, err := s.reserve.Run(ctx, s.rdb, []string{key},
-		s.opt.LockoutWindow.Milliseconds(), s.opt.MaxFailures).Int64Slice()
-	if err != nil {
-		return fmt.Errorf("identity: check password: count attempt: %w", err)
-	}
-	if len(res) != 2 {
-		return fmt.Errorf("identity: check password: count attempt: unexpected reply %v", res)
-	}
-	if res[0] == 0 {
-		retry := time.Duration(res[1]) * time.Millisecond
-		s.log.InfoContext(ctx, "password check refused: locked out", "tenant", u.TenantID, "user", u.ID, "retry_after", retry)
-		return &LockedError{RetryAfter: max(retry, 0)}
-	}
-	ok, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
-	if err != nil {
-		if rerr := s.release.Run(ctx, s.rdb, []string{key}).Err(); rerr != nil {
-			s.log.WarnContext(ctx, "password check: give back attempt", "err", rerr)
+	return s.underLockout(ctx, lockKey(u.TenantID, u.Email), "check password", func() error {
+		ok, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
+		if err != nil {
+			return fmt.Errorf("identity: check password: user %s has an unreadable password hash: %w", u.ID, err)
 		}
-		return fmt.Errorf("identity: check password: user %s has an unreadable password hash: %w", u.ID, err)
-	}
-	if !ok || u.Disabled {
-		return ErrInvalidCredentials // the reserved attempt stays counted
-	}
-	if err := s.rdb.Del(ctx, key).Err(); err != nil {
-		return fmt.Errorf("identity: check password: clear failures: %w", err)
-	}
-	return nil
+		if !ok || u.Disabled {
+			return ErrInvalidCredentials
+		}
+		return nil
+	})
 }
 
 // ChangePassword is a signed-in user changing their own password: current

@@ -194,30 +194,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, tenant, userID, code string) 
 // stolen access token cannot guess codes (a million of them) at the
 // request rate; the right one clears the count.
 func (s *Service) verifyCode(ctx context.Context, u store.User, code string) error {
-	key := lockKey(u.TenantID, u.Email)
-	res, err := s.reserve.Run(ctx, s.rdb, []string{key},
-		s.opt.LockoutWindow.Milliseconds(), s.opt.MaxFailures).Int64Slice()
-	if err != nil {
-		return fmt.Errorf("identity: check code: count attempt: %w", err)
-	}
-	if len(res) != 2 {
-		return fmt.Errorf("identity: check code: count attempt: unexpected reply %v", res)
-	}
-	if res[0] == 0 {
-		return &LockedError{RetryAfter: max(time.Duration(res[1])*time.Millisecond, 0)}
-	}
-	if err := s.useTOTPCode(ctx, u, u.TOTPSecret, code); err != nil {
-		if !errors.Is(err, ErrInvalidMFACode) {
-			if rerr := s.release.Run(ctx, s.rdb, []string{key}).Err(); rerr != nil {
-				s.log.WarnContext(ctx, "code check: give back attempt", "err", rerr)
-			}
-		}
-		return err // a wrong or replayed code stays counted
-	}
-	if err := s.rdb.Del(ctx, key).Err(); err != nil {
-		return fmt.Errorf("identity: check code: clear failures: %w", err)
-	}
-	return nil
+	return s.underLockout(ctx, lockKey(u.TenantID, u.Email), "check code", func() error {
+		return s.useTOTPCode(ctx, u, u.TOTPSecret, code)
+	})
 }
 
 // useTOTPCode accepts code for secret once: it must be valid now (within
