@@ -18,6 +18,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/identity"
+	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
 // Problem types of sign-in and identity management.
@@ -246,6 +247,12 @@ func (s *Server) login(c echo.Context) error {
 		// no tenant stays in the anonymous log only (audit.go). An id that
 		// cannot be a tenant's is not looked up.
 		if !auth.ValidTenant(req.Tenant) {
+			return signInErr("sign in", err)
+		}
+		// Not for input refused as malformed: then the email field may hold
+		// anything (a pasted password), which must not reach a tenant's log.
+		var fe *identity.FieldError
+		if errors.As(err, &fe) {
 			return signInErr("sign in", err)
 		}
 		if _, terr := s.deps.Store.Tenants.Get(ctx, req.Tenant); terr == nil {
@@ -780,7 +787,19 @@ func (s *Server) revokeAPIKey(c echo.Context) error {
 	if !validAPIKeyID(id) {
 		return notFound("No such API key.")
 	}
-	if err := s.deps.Identity.RevokeAPIKey(c.Request().Context(), tenantOf(c), id); err != nil {
+	ctx := c.Request().Context()
+	cl := claimsOf(c)
+	k, err := s.deps.Store.APIKeys.Get(ctx, cl.Tenant, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("No such API key.")
+	}
+	if err != nil {
+		return fmt.Errorf("read API key %s: %w", id, err)
+	}
+	if !mayGrant(cl, k.Role) {
+		return forbiddenBecause("Only an owner can revoke an owner API key.")
+	}
+	if err := s.deps.Identity.RevokeAPIKey(ctx, cl.Tenant, id); err != nil {
 		return identityErr("revoke API key", err)
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -811,8 +811,10 @@ func TestIdentityAPIKeys(t *testing.T) {
 			}
 			r.requireStatus(t, tc.status)
 		}
-		// An owner may make an owner key.
-		create(t, ownerTok, map[string]string{"name": "root", "role": auth.RoleOwner})
+		// An owner may make an owner key; only an owner may revoke it.
+		root := create(t, ownerTok, map[string]string{"name": "root", "role": auth.RoleOwner})
+		h.send(t, http.MethodDelete, "/v1/api-keys/"+root.ID, adminTok, "", "").requireStatus(t, http.StatusForbidden)
+		h.send(t, http.MethodDelete, "/v1/api-keys/"+root.ID, ownerTok, "", "").requireStatus(t, http.StatusNoContent)
 	})
 }
 

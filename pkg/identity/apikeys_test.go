@@ -24,6 +24,7 @@ func TestAPIKeys(t *testing.T) {
 		{"a revoked key stops working; another tenant cannot revoke it", testAPIKeyRevoke},
 		{"a key stops working when it expires", testAPIKeyExpiry},
 		{"the store keeps only the secret's hash", testAPIKeyHashed},
+		{"a disabled or demoted creator's keys that outrank them stop working", testAPIKeyCreatorRemoved},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,4 +141,36 @@ func testAPIKeyHashed(t *testing.T, e *env) {
 	require.Len(t, stored.SecretSHA256, 64)
 	require.NotContains(t, stored.SecretSHA256, secret)
 	require.NotEqual(t, secret, stored.SecretSHA256)
+}
+
+func testAPIKeyCreatorRemoved(t *testing.T, e *env) {
+	ctx := context.Background()
+	tenant, _ := e.newTenant(t)
+	admin := e.newUser(t, tenant, auth.RoleAdmin)
+	mint := func(creator, role string) string {
+		_, key, err := e.svc.CreateAPIKey(ctx, tenant, identity.NewAPIKey{Name: role + " key", Role: role, CreatedBy: creator})
+		require.NoError(t, err)
+		return key
+	}
+	adminKey, analystKey, viewerKey, otherKey := mint(admin.ID, auth.RoleAdmin), mint(admin.ID, auth.RoleAnalyst),
+		mint(admin.ID, auth.RoleViewer), mint("someone-else", auth.RoleAdmin)
+
+	// Demoted to analyst: the admin key goes, keys at or below analyst stay.
+	_, err := e.svc.SetRole(ctx, tenant, admin.ID, auth.RoleAnalyst)
+	require.NoError(t, err)
+	_, err = e.svc.AuthenticateAPIKey(ctx, adminKey)
+	require.ErrorIs(t, err, identity.ErrInvalidCredentials, "a demoted admin keeps no admin access through a key")
+	for _, k := range []string{analystKey, viewerKey, otherKey} {
+		_, err = e.svc.AuthenticateAPIKey(ctx, k)
+		require.NoError(t, err)
+	}
+
+	// Disabled: every key they made goes; another person's key stays.
+	require.NoError(t, e.svc.DisableUser(ctx, tenant, admin.ID))
+	for _, k := range []string{analystKey, viewerKey} {
+		_, err = e.svc.AuthenticateAPIKey(ctx, k)
+		require.ErrorIs(t, err, identity.ErrInvalidCredentials, "a disabled user's keys stop working")
+	}
+	_, err = e.svc.AuthenticateAPIKey(ctx, otherKey)
+	require.NoError(t, err)
 }

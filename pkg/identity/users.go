@@ -120,9 +120,13 @@ func (s *Service) SetRole(ctx context.Context, tenant, id, role string) (User, e
 	if err != nil {
 		return User{}, notFound("set role", err)
 	}
-	// The access tokens already issued name the old role: revoke them (not
-	// the sessions), so the next refresh issues one with the new role and
-	// the old one stops on every replica now rather than at its expiry.
+	// Keys the user made that outrank the new role go, as the person's
+	// own access does: the access tokens already issued name the old role,
+	// so revoke them (not the sessions); the next refresh issues one with
+	// the new role, and the old one stops on every replica now.
+	if err := s.revokeKeysOf(ctx, "set role", tenant, id, role); err != nil {
+		return User{}, err
+	}
 	if err := s.rdb.Set(ctx, subjectKey(tenant, id), strconv.FormatInt(s.now().Unix(), 10),
 		s.opt.AccessTTL+revocationSkew).Err(); err != nil {
 		return User{}, fmt.Errorf("identity: set role: revoke access tokens with the old role: %w", err)
@@ -147,7 +151,32 @@ func (s *Service) DisableUser(ctx context.Context, tenant, id string) error {
 	if err != nil {
 		return notFound("disable user", err)
 	}
+	if err := s.revokeKeysOf(ctx, "disable user", tenant, id, ""); err != nil {
+		return err
+	}
 	return s.RevokeUserSessions(ctx, tenant, id)
+}
+
+// roleRank orders the tenant roles by what they may do.
+var roleRank = map[string]int{auth.RoleViewer: 1, auth.RoleAnalyst: 2, auth.RoleAdmin: 3, auth.RoleOwner: 4}
+
+// revokeKeysOf revokes the API keys userID created whose role outranks
+// upTo (every one of them when upTo is empty), so that a removed or
+// demoted person keeps no access through a key they made.
+func (s *Service) revokeKeysOf(ctx context.Context, op, tenant, userID, upTo string) error {
+	keys, err := s.st.APIKeys.List(ctx, tenant)
+	if err != nil {
+		return fmt.Errorf("identity: %s: list API keys: %w", op, err)
+	}
+	for _, k := range keys {
+		if k.CreatedBy != userID || k.RevokedAt != nil || (upTo != "" && roleRank[k.Role] <= roleRank[upTo]) {
+			continue
+		}
+		if _, err := s.st.APIKeys.Revoke(ctx, tenant, k.ID, s.now()); err != nil {
+			return fmt.Errorf("identity: %s: revoke API key %s: %w", op, k.ID, err)
+		}
+	}
+	return nil
 }
 
 // keepAnOwner applies a change that takes an enabled owner away, unless it
