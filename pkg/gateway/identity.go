@@ -29,9 +29,6 @@ const (
 	ProblemConflict      = problemBase + "conflict"
 )
 
-// apiKeyPrefix starts every API key, so authenticate can tell one from a JWT.
-const apiKeyPrefix = "imk_"
-
 // readJSON decodes a JSON body strictly into dst: the media type must be
 // JSON and an unknown field is a 400 naming it. Server-set fields were
 // refused by name before (rejectServerSet).
@@ -784,7 +781,7 @@ func (s *Server) createAPIKey(c echo.Context) error {
 // once (every request reads it).
 func (s *Server) revokeAPIKey(c echo.Context) error {
 	id := c.Param("id")
-	if !validAPIKeyID(id) {
+	if !identity.ValidAPIKeyID(id) {
 		return notFound("No such API key.")
 	}
 	ctx := c.Request().Context()
@@ -817,21 +814,6 @@ type tenantView struct {
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
 	Owner     *userView `json:"owner,omitempty"`
-}
-
-// validAPIKeyID reports whether id can name an API key: identity makes
-// them of lower-case base32 letters and digits, which validID (hex and
-// '-', for UUIDs) would refuse.
-func validAPIKeyID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // listTenants handles GET /v1/tenants (platform operators).

@@ -150,7 +150,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return unauthorized("The Authorization header must be 'Bearer <token>'.", true, nil)
 		}
 		ctx := c.Request().Context()
-		if strings.HasPrefix(token, apiKeyPrefix) {
+		if strings.HasPrefix(token, identity.APIKeyPrefix) {
 			if s.deps.Identity == nil {
 				return unauthorized("This gateway accepts no API keys.", true, nil)
 			}

@@ -22,7 +22,8 @@ import (
 // characters, 60 bits, never '_') names the stored key, the secret (32
 // random bytes, base64url) proves possession.
 const (
-	apiKeyPrefix = "imk_"
+	// APIKeyPrefix starts every API key, so a caller can tell one from a JWT.
+	APIKeyPrefix = "imk_"
 	apiKeyIDLen  = 12
 	// APIKeySubjectPrefix starts the subject of an API key's claims, so
 	// the audit log and the gateway can tell a key from a user.
@@ -76,7 +77,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, tenant string, nk NewAPIKey)
 		if err != nil {
 			return APIKey{}, "", fmt.Errorf("identity: create api key: %w", err)
 		}
-		return toAPIKey(created), apiKeyPrefix + id + "_" + secret, nil
+		return toAPIKey(created), APIKeyPrefix + id + "_" + secret, nil
 	}
 }
 
@@ -91,15 +92,12 @@ func newAPIKeyParts() (id, secret string, err error) {
 
 // parseAPIKey splits a presented key into its id and secret.
 func parseAPIKey(presented string) (id, secret string, ok bool) {
-	rest, ok := strings.CutPrefix(presented, apiKeyPrefix)
+	rest, ok := strings.CutPrefix(presented, APIKeyPrefix)
 	if !ok {
 		return "", "", false
 	}
 	id, secret, ok = strings.Cut(rest, "_")
-	if !ok || len(id) != apiKeyIDLen {
-		return "", "", false
-	}
-	if _, err := apiKeyIDEncoding.DecodeString(id); err != nil {
+	if !ok || !ValidAPIKeyID(id) {
 		return "", "", false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(secret)
@@ -107,6 +105,16 @@ func parseAPIKey(presented string) (id, secret string, ok bool) {
 		return "", "", false
 	}
 	return id, secret, true
+}
+
+// ValidAPIKeyID reports whether id can be an API key's id (12 lower-case
+// base32 characters), so callers can answer 404 without a lookup.
+func ValidAPIKeyID(id string) bool {
+	if len(id) != apiKeyIDLen {
+		return false
+	}
+	_, err := apiKeyIDEncoding.DecodeString(id)
+	return err == nil
 }
 
 // AuthenticateAPIKey returns the claims of a presented API key, or
@@ -174,5 +182,5 @@ func (s *Service) RevokeAPIKey(ctx context.Context, tenant, id string) error {
 
 func toAPIKey(k store.APIKey) APIKey {
 	return APIKey{ID: k.ID, Tenant: k.TenantID, Name: k.Name, Role: k.Role, CreatedBy: k.CreatedBy,
-		Prefix: apiKeyPrefix + k.ID, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
+		Prefix: APIKeyPrefix + k.ID, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
 }
