@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -571,16 +572,7 @@ type createUserRequest struct {
 // mayGrant reports whether the caller may give or take role: only an owner
 // makes or changes owners.
 func mayGrant(cl *auth.Claims, role string) bool {
-	return role != auth.RoleOwner || hasRole(cl, auth.RoleOwner)
-}
-
-func hasRole(cl *auth.Claims, role string) bool {
-	for _, r := range cl.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
+	return role != auth.RoleOwner || slices.Contains(cl.Roles, auth.RoleOwner)
 }
 
 // listUsers handles GET /v1/users.

@@ -2,8 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -45,8 +43,7 @@ return 0
 // lockKey is the failure counter of (tenant, email). The email is hashed:
 // it is user input (it may contain ':') and need not sit in Redis in clear.
 func lockKey(tenant, email string) string {
-	sum := sha256.Sum256([]byte(email))
-	return "auth:lock:" + tenant + ":" + hex.EncodeToString(sum[:])
+	return "auth:lock:" + tenant + ":" + sha256Hex(email)
 }
 
 // Login signs a user in to a tenant and starts a session. Unknown tenant,

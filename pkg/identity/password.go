@@ -140,11 +140,8 @@ func (s *Service) ChangePassword(ctx context.Context, tenant, userID, keep, curr
 	if err != nil {
 		return fmt.Errorf("identity: change password: revoke other sessions: %w", err)
 	}
-	ttl := s.opt.AccessTTL + revocationSkew
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, sid := range sids {
-			p.Set(ctx, revokedSID+sid, "1", ttl)
-		}
+		s.queueSessionRevocations(ctx, p, sids)
 		return nil
 	})
 	if err != nil {

@@ -180,15 +180,22 @@ func (s *Service) RevokeUserSessions(ctx context.Context, tenant, userID string)
 	ttl := s.opt.AccessTTL + revocationSkew
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, subjectKey(tenant, userID), strconv.FormatInt(now.Unix(), 10), ttl)
-		for _, sid := range sids {
-			p.Set(ctx, revokedSID+sid, "1", ttl)
-		}
+		s.queueSessionRevocations(ctx, p, sids)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("identity: revoke user sessions: %w", err)
 	}
 	return nil
+}
+
+// queueSessionRevocations adds to p the revocation of each session in sids:
+// their access tokens stop on every replica (their refresh tokens are
+// stopped by the sessions' revoked_at in the store).
+func (s *Service) queueSessionRevocations(ctx context.Context, p redis.Pipeliner, sids []string) {
+	for _, sid := range sids {
+		p.Set(ctx, revokedSID+sid, "1", s.opt.AccessTTL+revocationSkew)
+	}
 }
 
 func subjectKey(tenant, subject string) string { return revokedSub + tenant + ":" + subject }

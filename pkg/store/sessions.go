@@ -117,32 +117,7 @@ func (r *Sessions) Revoke(ctx context.Context, tenant, id string, at time.Time) 
 // revoked at at and returns their ids (so their access tokens can be
 // revoked too).
 func (r *Sessions) RevokeUser(ctx context.Context, tenant, userID string, at time.Time) ([]string, error) {
-	if err := required("revoke user sessions", "tenant", tenant, "user id", userID); err != nil {
-		return nil, err
-	}
-	at = orNow(at).UTC().Truncate(time.Millisecond)
-	open := bson.D{
-		{Key: "tenant_id", Value: tenant}, {Key: "user_id", Value: userID},
-		{Key: "revoked_at", Value: nil}, {Key: "expires_at", Value: bson.D{{Key: "$gt", Value: at}}},
-	}
-	cur, err := r.coll.Find(ctx, open, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, wrap("revoke user sessions", err)
-	}
-	var found []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &found); err != nil {
-		return nil, wrap("revoke user sessions", err)
-	}
-	if _, err := r.coll.UpdateMany(ctx, open, bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: at}}}}); err != nil {
-		return nil, wrap("revoke user sessions", err)
-	}
-	ids := make([]string, 0, len(found))
-	for _, f := range found {
-		ids = append(ids, f.ID)
-	}
-	return ids, nil
+	return r.RevokeUserExcept(ctx, tenant, userID, "", at)
 }
 
 // CreateRefresh stores a new refresh token (by hash); ErrConflict if it exists.
