@@ -283,8 +283,8 @@ func planGeneral(w *inframindv1.Workload, wp *WorkloadPlan) {
 	wp.Components = append(wp.Components, lb)
 }
 
-// planTraining sizes a training job on every offer: GPU-hours, wall clock on the instance's GPUs (or
-// the preferred count), the deadline and the one-off cost.
+// planTraining sizes a training job on every offer: the fewest GPUs the method fits on (rounded up to
+// whole instances, or the preferred count), GPU-hours, wall clock, the deadline and the one-off cost.
 func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *WorkloadPlan) error {
 	m := resolveModel(cat, w)
 	wp.Model = m.name
@@ -309,6 +309,15 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 	}
 	deadlineH := float64(w.GetDeadlineDays()) * 24
 	addFormula(&wp.Working, "tokens = %.4g B (training_tokens_billion, or dataset_tokens_billion x epochs)", tokens)
+	seq := int(w.GetMaxContextTokens())
+	if seq > 0 {
+		addAssumption(&wp.Working, "activations sized at max_context_tokens = %d tokens per training sequence", seq)
+	}
+	heads := 0
+	if cm, ok := cat.Model(w.GetModel()); ok && w.GetArchitecture() == nil {
+		heads = cm.Heads
+	}
+	pref := int(w.GetPreferredGpuCount())
 	for _, o := range pool {
 		c := baseCandidate(o)
 		if ok, why := supports(o.gpu, p); !ok {
@@ -319,12 +328,6 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 			wp.Candidates = append(wp.Candidates, c)
 			continue
 		}
-		gpus := o.inst.GPUCount
-		if pref := int(w.GetPreferredGpuCount()); pref > 0 {
-			gpus = pref
-		}
-		c.Instances = IntRange{Low: ceilDiv(gpus, o.inst.GPUCount), High: ceilDiv(gpus, o.inst.GPUCount)}
-		c.GPUs = IntRange{Low: gpus, High: gpus}
 		tp := p
 		if p == sizing.BF16 && o.gpu.BF16TFLOPS <= 0 {
 			tp = sizing.FP16 // T4/V100 train in FP16
@@ -332,20 +335,50 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 		if p == sizing.INT8 || p == sizing.INT4 {
 			tp = sizing.BF16 // adapters over a quantised base compute in 16-bit
 		}
-		est, err := sizing.EstimateTraining(sizing.TrainingInput{Arch: m.arch, TokensB: tokens, Method: method, Precision: tp, GPU: AcceleratorFromGPU(o.gpu), GPUs: gpus})
+		per := o.inst.GPUCount
+		in := sizing.TrainingInput{Arch: m.arch, TokensB: tokens, Method: method, Precision: tp, GPU: AcceleratorFromGPU(o.gpu),
+			GPUs: per, Heads: heads, SeqTokens: seq, GPUsPerNode: per}
+		est, err := sizing.EstimateTraining(in)
 		if err != nil {
 			return fmt.Errorf("training estimate on %s: %w", o.inst.Name, err)
 		}
+		// The fewest GPUs a method fits on does not depend on the count the estimate was made at: use at
+		// least that many, in whole instances, unless the user prefers a count.
+		need := est.Chosen.MinGPUs
+		gpus := per
+		if need > per {
+			gpus = ceilDiv(need, per) * per
+		}
+		if pref > 0 {
+			gpus = pref
+		}
+		if gpus != per {
+			in.GPUs = gpus
+			if est, err = sizing.EstimateTraining(in); err != nil {
+				return fmt.Errorf("training estimate on %s: %w", o.inst.Name, err)
+			}
+		}
+		ch := est.Chosen
+		c.Instances = IntRange{Low: ceilDiv(gpus, per), High: ceilDiv(gpus, per)}
+		c.GPUs = IntRange{Low: gpus, High: gpus}
 		merge(&c.Working, est.Working)
-		strategy := map[string]string{sizing.MethodFull: "zero3", sizing.MethodLoRA: "lora", sizing.MethodQLoRA: "qlora"}[method]
-		perGPUHour := o.inst.OnDemandHourly / float64(o.inst.GPUCount)
+		switch {
+		case pref > 0:
+			addFormula(&c.Working, "GPUs = preferred_gpu_count %d (%s fits from %d GPUs of %s)", pref, method, need, o.gpu.Name)
+		case need > 0:
+			addFormula(&c.Working, "GPUs = max(%d per instance, %d that %s fits on rounded up to whole instances) = %d on %d instances", per, need, method, gpus, c.Instances.High)
+		}
+		if c.Instances.High > 1 {
+			addAssumption(&c.Working, "the run spans %d machines: the MFU range assumes a fast interconnect between them (InfiniBand, EFA or similar); the catalogue records none", c.Instances.High)
+		}
+		perGPUHour := o.inst.OnDemandHourly / float64(per)
 		tr := &TrainingResult{GPUs: gpus, GPUHours: est.GPUHours, WallClockHours: est.WallClockHours, DeadlineHours: deadlineH,
-			CostUSD: est.Cost(perGPUHour), Strategy: strategy, MemoryPerGPUGB: est.MemoryPerGPUGB[strategy], FitsPerGPU: est.FitsPerGPU}
+			CostUSD: est.Cost(perGPUHour), Strategy: ch.Strategy, MemoryPerGPUGB: ch.StatesGB, FitsPerGPU: ch.Fits}
 		// A partly used last machine is billed whole: cost covers instances x GPUs per instance.
-		billed := float64(c.Instances.High*o.inst.GPUCount) / float64(gpus)
+		billed := float64(c.Instances.High*per) / float64(gpus)
 		tr.CostUSD = tr.CostUSD.Scale(billed)
 		addFormula(&c.Working, "cost = %s GPU-hours x $%g/h / %d GPUs per instance x %.3g (billed GPUs / used GPUs) = $%.2f-$%.2f one-off",
-			est.GPUHours, o.inst.OnDemandHourly, o.inst.GPUCount, billed, tr.CostUSD.Low, tr.CostUSD.High)
+			est.GPUHours, o.inst.OnDemandHourly, per, billed, tr.CostUSD.Low, tr.CostUSD.High)
 		c.Training = tr
 		switch {
 		case o.blocked != "":
@@ -355,8 +388,15 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 			tr.CostUSD = sizing.Range{}
 			tr.Unpriced = true
 			tr.MeetsDeadline = deadlineStatus(est.WallClockHours, deadlineH)
-		case !est.FitsPerGPU:
-			c.Reason = fmt.Sprintf("%s needs %.4g GB of model states per GPU, more than the %.4g GB of %s (activations come on top)", strategy, tr.MemoryPerGPUGB, o.gpu.MemoryGB, o.gpu.Name)
+		case need == 0:
+			c.Reason = fmt.Sprintf("%s fits no layout on %s up to %d GPUs: at %d tokens per sequence the activations and gathered layers (%s GB per GPU, %s) leave no room in the %.4g GB usable; a shorter sequence, a smaller model or a GPU with more memory may",
+				method, o.gpu.Name, sizing.MaxTrainingGPUs, est.SeqTokens, ch.ActivationsGB, ch.Description, ch.UsableGB)
+		case pref > 0 && pref < need:
+			c.Reason = fmt.Sprintf("preferred_gpu_count %d is below the %d GPUs %s needs on %s (%s at %s GB per GPU of %.4g GB usable)",
+				pref, need, method, o.gpu.Name, ch.Strategy, ch.MemoryAtMinGB, ch.UsableGB)
+		case !ch.Fits:
+			c.Reason = fmt.Sprintf("%s needs %s GB per GPU (states %.4g + activations %s), more than the %.4g GB usable of %s",
+				ch.Description, ch.MemoryPerGPUGB, ch.StatesGB, ch.ActivationsGB, ch.UsableGB, o.gpu.Name)
 		case deadlineH > 0 && est.WallClockHours.Low > deadlineH:
 			c.Reason = fmt.Sprintf("takes %s h on %d GPUs, beyond the %g-hour deadline even at the optimistic end", est.WallClockHours, gpus, deadlineH)
 			tr.MeetsDeadline = "no"
