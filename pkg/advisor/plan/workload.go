@@ -359,6 +359,11 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 			}
 		}
 		ch := est.Chosen
+		// Multi-machine training is planned only on 8-GPU NVLink (SXM) machines, the HGX-class instances
+		// clouds pair with an RDMA fabric (AWS p4d/p5 with EFA, Azure ND with InfiniBand, GCP a2/a3 with
+		// GPUDirect); the MFU range does not hold for sharded or pipelined training over ordinary
+		// networking between smaller machines. A planning rule: the catalogue records no network.
+		multiMachine := per >= sizing.MaxTensorParallel && strings.Contains(o.gpu.Interconnect, "SXM")
 		c.Instances = IntRange{Low: ceilDiv(gpus, per), High: ceilDiv(gpus, per)}
 		c.GPUs = IntRange{Low: gpus, High: gpus}
 		merge(&c.Working, est.Working)
@@ -391,6 +396,13 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 		case need == 0:
 			c.Reason = fmt.Sprintf("%s fits no layout on %s up to %d GPUs: at %d tokens per sequence the activations and gathered layers (%s GB per GPU, %s) leave no room in the %.4g GB usable; a shorter sequence, a smaller model or a GPU with more memory may",
 				method, o.gpu.Name, sizing.MaxTrainingGPUs, est.SeqTokens, ch.ActivationsGB, ch.Description, ch.UsableGB)
+		case c.Instances.High > 1 && !multiMachine:
+			why := fmt.Sprintf("%s needs %d GPUs of %s (%s at %s GB per GPU)", method, need, o.gpu.Name, ch.Strategy, ch.MemoryAtMinGB)
+			if pref > 0 {
+				why = fmt.Sprintf("preferred_gpu_count %d", pref)
+			}
+			c.Reason = fmt.Sprintf("%s spans %d %s machines of %d GPUs; multi-machine training is planned only on 8-GPU NVLink machines with an RDMA fabric",
+				why, c.Instances.High, o.inst.Name, per)
 		case pref > 0 && pref < need:
 			c.Reason = fmt.Sprintf("preferred_gpu_count %d is below the %d GPUs %s needs on %s (%s at %s GB per GPU of %.4g GB usable)",
 				pref, need, method, o.gpu.Name, ch.Strategy, ch.MemoryAtMinGB, ch.UsableGB)
