@@ -67,6 +67,9 @@ func TestInvalidInputsNameTheField(t *testing.T) {
 			in.GPU = Accelerator{Name: "A100", MemoryGB: 80, BandwidthTBs: 2.039, BF16TFLOPS: 312}
 		}), field: "precision"},
 		{name: "MFU above 1", call: training(func(in *TrainingInput) { in.MFU = Range{Low: 0.5, High: 2} }), field: "mfu"},
+		{name: "negative heads", call: training(func(in *TrainingInput) { in.Heads = -1 }), field: "heads"},
+		{name: "negative sequence", call: training(func(in *TrainingInput) { in.SeqTokens = -4096 }), field: "seq_tokens"},
+		{name: "negative machine size", call: training(func(in *TrainingInput) { in.GPUsPerNode = -8 }), field: "gpus_per_node"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
