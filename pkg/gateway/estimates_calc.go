@@ -174,9 +174,24 @@ type trainingAnswer struct {
 	MemoryPerGPUGB map[string]float64 `json:"memory_per_gpu_gb"`
 	MethodMemoryGB float64            `json:"method_memory_gb"`
 	FitsPerGPU     bool               `json:"fits_per_gpu"`
-	Costs          []instanceCost     `json:"costs"`
-	Working        sizing.Working     `json:"working"`
-	Catalog        catalogUse         `json:"catalog"`
+	// Strategy names the method's layout on these GPUs (lora, lora_fsdp, zero3, tp_pp, ...) and
+	// StrategyDescription says it in words; Parallelism is its data x tensor x pipeline split.
+	Strategy            string                     `json:"strategy"`
+	StrategyDescription string                     `json:"strategy_description"`
+	Parallelism         sizing.TrainingParallelism `json:"parallelism"`
+	// MinGPUs is the fewest GPUs the method fits on (0: none up to sizing.MaxTrainingGPUs).
+	MinGPUs int `json:"min_gpus"`
+	// ActivationsGB and MemoryWithActivationsGB are per GPU; UsableMemoryGB is what one GPU offers them.
+	ActivationsGB           sizing.Range `json:"activations_gb"`
+	MemoryWithActivationsGB sizing.Range `json:"memory_with_activations_gb"`
+	UsableMemoryGB          float64      `json:"usable_memory_gb"`
+	SeqTokens               int          `json:"seq_tokens"`
+	PipelineBubble          sizing.Range `json:"pipeline_bubble,omitzero"`
+	// Methods sizes full, lora and qlora on the same GPUs, for comparison.
+	Methods []sizing.TrainingMethodSizing `json:"methods"`
+	Costs   []instanceCost                `json:"costs"`
+	Working sizing.Working                `json:"working"`
+	Catalog catalogUse                    `json:"catalog"`
 }
 
 // working helpers: sizing.Working's own recorders are unexported.
@@ -526,18 +541,6 @@ func servingCosts(hw hardware, tp int, tokensPerSec sizing.Range, reps *replicas
 	return out
 }
 
-// methodMemoryKey is the memory strategy each training method is sized with.
-func methodMemoryKey(method string) string {
-	switch method {
-	case sizing.MethodLoRA:
-		return "lora"
-	case sizing.MethodQLoRA:
-		return "qlora"
-	default:
-		return "zero3"
-	}
-}
-
 // trainingEstimate sizes one training run. Malformed input is a 400
 // problem; model states that do not fit a GPU are an answer with Feasible
 // false.
@@ -576,6 +579,12 @@ func (e *estimator) trainingEstimate(req trainingRequest) (*trainingAnswer, erro
 	}
 	in := sizing.TrainingInput{Arch: arch, TokensB: ans.TokensBillion, Method: req.Method, Precision: sizing.Precision(req.Precision),
 		GPU: accelerator(hw.gpu), GPUs: ans.GPUs, LoRARank: req.LoRARank}
+	if m, ok := e.cat.Model(req.Model); ok && req.Architecture == nil {
+		in.Heads = m.Heads
+	}
+	if hw.instance != nil {
+		in.GPUsPerNode = hw.instance.GPUCount
+	}
 	if req.MFU != nil {
 		// A stated MFU of 0 is a mistake, not "use the default": no run does
 		// useful work at zero utilisation.
@@ -593,27 +602,56 @@ func (e *estimator) trainingEstimate(req trainingRequest) (*trainingAnswer, erro
 		ans.MFU = sizing.DefaultMFU()
 	}
 	ans.FLOPs, ans.FLOPsRange, ans.GPUHours, ans.WallClockHours = est.FLOPs, est.FLOPsRange, est.GPUHours, est.WallClockHours
-	ans.MemoryPerGPUGB, ans.FitsPerGPU = est.MemoryPerGPUGB, est.FitsPerGPU
-	ans.MethodMemoryGB = est.MemoryPerGPUGB[methodMemoryKey(req.Method)]
+	ch := est.Chosen
+	ans.MemoryPerGPUGB, ans.FitsPerGPU, ans.MethodMemoryGB = est.MemoryPerGPUGB, est.FitsPerGPU, ch.StatesGB
+	ans.Strategy, ans.StrategyDescription, ans.Parallelism, ans.MinGPUs = ch.Strategy, ch.Description, ch.Parallelism, ch.MinGPUs
+	ans.ActivationsGB, ans.MemoryWithActivationsGB, ans.UsableMemoryGB = ch.ActivationsGB, ch.MemoryPerGPUGB, ch.UsableGB
+	ans.SeqTokens, ans.PipelineBubble, ans.Methods = est.SeqTokens, est.PipelineBubble, est.Methods
 	mergeWorking(w, est.Working, "")
 	if !est.FitsPerGPU {
-		ans.Reason = fmt.Sprintf("%s training needs %.4g GB of model and optimizer states per GPU, more than the %.4g GB of a %s (activations come on top)",
-			req.Method, ans.MethodMemoryGB, hw.gpu.MemoryGB, hw.gpu.Name)
-		switch req.Method {
-		case sizing.MethodFull:
-			// ZeRO-3 divides the states by the data-parallel degree (ZeRO, arXiv 1910.02054).
-			need := int(math.Ceil(est.MemoryPerGPUGB["full_adam"] / hw.gpu.MemoryGB))
-			ans.Reason += fmt.Sprintf("; ZeRO-3 spreads them thinly enough from %d GPUs", need)
-		case sizing.MethodLoRA:
-			if est.MemoryPerGPUGB["qlora"] <= hw.gpu.MemoryGB {
-				ans.Reason += fmt.Sprintf("; qlora needs %.4g GB and fits", est.MemoryPerGPUGB["qlora"])
-			}
-		}
+		ans.Reason = trainingShortfall(req.Method, ans.GPUs, hw.gpu.Name, est)
 		return ans, nil
 	}
 	ans.Costs = trainingCosts(hw, ans.GPUs, est.WallClockHours, w, &ans.Catalog)
 	ans.Feasible = true
 	return ans, nil
+}
+
+// trainingShortfall says why a run does not fit its GPUs, how many it fits on, and which cheaper
+// method fits the GPUs given.
+func trainingShortfall(method string, gpus int, gpu string, est sizing.TrainingEstimate) string {
+	ch := est.Chosen
+	if ch.MinGPUs == 0 {
+		return fmt.Sprintf("%s training fits no layout on %s up to %d GPUs: at %d tokens per sequence the activations and gathered layers (%s GB per GPU) leave no room for the states in the %.4g GB usable; a GPU with more memory may",
+			method, gpu, sizing.MaxTrainingGPUs, est.SeqTokens, ch.ActivationsGB, ch.UsableGB)
+	}
+	why := fmt.Sprintf("%s training needs %s GB per GPU on %d x %s (%.4g GB of model and optimizer states + %s GB of activations), more than the %.4g GB usable",
+		method, ch.MemoryPerGPUGB, gpus, gpu, ch.StatesGB, ch.ActivationsGB, ch.UsableGB)
+	// The fewest GPUs, in the layout that gets there: ZeRO-3/FSDP divides the states by the
+	// data-parallel degree (ZeRO, arXiv 1910.02054; FSDP, arXiv 2304.11277); tensor x pipeline
+	// parallelism splits the layers (Megatron-LM, arXiv 2104.04473).
+	par := ch.MinParallelism
+	switch ch.Layout {
+	case sizing.TrainingSharded:
+		why += fmt.Sprintf("; ZeRO-3/FSDP spreads them thinly enough from %d GPUs (%s GB per GPU)", ch.MinGPUs, ch.MemoryAtMinGB)
+	case sizing.TrainingModelParallel:
+		why += fmt.Sprintf("; tensor parallel %d x pipeline %d spreads them thinly enough from %d GPUs (%s GB per GPU)", par.Tensor, par.Pipeline, ch.MinGPUs, ch.MemoryAtMinGB)
+	}
+	// A method with fewer bytes per parameter that fits the GPUs given.
+	lighter := map[string][]string{sizing.MethodFull: {sizing.MethodLoRA, sizing.MethodQLoRA}, sizing.MethodLoRA: {sizing.MethodQLoRA}}[method]
+	for _, m := range est.Methods {
+		if m.Fits && slices.Contains(lighter, m.Method) {
+			why += fmt.Sprintf("; %s needs %s GB per GPU and fits (%s)", m.Method, m.MemoryPerGPUGB, m.Description)
+		}
+	}
+	return why
+}
+
+// multiMachineGPU reports whether machines of this GPU are planned for multi-machine training: 8-GPU
+// NVLink (SXM) machines, the HGX-class instances clouds pair with an RDMA fabric (AWS EFA, Azure
+// InfiniBand, GCP GPUDirect), as the planner decides (pkg/advisor/plan planTraining).
+func multiMachineGPU(in catalog.Instance, g catalog.GPU) bool {
+	return in.GPUCount >= sizing.MaxTensorParallel && strings.Contains(g.Interconnect, "SXM")
 }
 
 // trainingCosts prices the run on each candidate instance: whole machines
@@ -631,6 +669,11 @@ func trainingCosts(hw hardware, gpus int, wallClock sizing.Range, w *sizing.Work
 		cost := wallClock.Scale(float64(machines) * in.OnDemandHourly)
 		c := instanceCost{Provider: in.Provider, Name: in.Name, GPUCount: in.GPUCount, PriceRegion: in.PriceRegion,
 			OnDemandHourlyUSD: in.OnDemandHourly, Fits: true, Instances: machines, RunUSD: &cost}
+		if machines > 1 && !multiMachineGPU(in, hw.gpu) {
+			c.Fits = false
+			c.Reason = fmt.Sprintf("%d GPUs span %d machines of %d; multi-machine training is planned only on 8-GPU NVLink machines with an RDMA fabric",
+				gpus, machines, in.GPUCount)
+		}
 		formula(w, "%s/%s: ceil(%d GPUs / %d per machine) = %d machines x $%.4g/h x %s h = $%.0f-%.0f",
 			in.Provider, in.Name, gpus, in.GPUCount, machines, in.OnDemandHourly, wallClock, cost.Low, cost.High)
 		out = append(out, c)

@@ -175,12 +175,28 @@ func TestEstimates(t *testing.T) {
 		require.InDelta(t, ans.WallClockHours.High*p5.OnDemandHourly, ans.Costs[0].RunUSD.High, 1e-6)
 	})
 
-	t.Run("LoRA of 70B on H100 is infeasible and points to QLoRA", func(t *testing.T) {
+	t.Run("LoRA of 70B on 8 H100s fits with the frozen base sharded by FSDP", func(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":8,"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		ans := decodeBody[trainingAnswer](t, resp)
+		require.True(t, ans.Feasible, ans.Reason)
+		// (70e9 x 2 B + 16.4e6 adapter params x 16 B) / 8 = 17.53 GB per GPU, plus 8.26-15.38 GB of activations.
+		require.Equal(t, "lora_fsdp", ans.Strategy)
+		require.InDelta(t, 17.53, ans.MethodMemoryGB, 0.01)
+		require.InDelta(t, 32.91, ans.MemoryWithActivationsGB.High, 0.01)
+		require.Equal(t, 4, ans.MinGPUs)
+		require.Len(t, ans.Methods, 3)
+		require.NotEmpty(t, ans.Costs)
+	})
+
+	t.Run("LoRA of 70B on one H100 is infeasible, names the FSDP minimum and points to QLoRA", func(t *testing.T) {
+		t.Parallel()
+		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[trainingAnswer](t, resp)
 		require.False(t, ans.Feasible)
+		require.Contains(t, ans.Reason, "ZeRO-3/FSDP spreads them thinly enough from 4 GPUs")
 		require.Contains(t, ans.Reason, "qlora needs")
 	})
 
@@ -190,8 +206,39 @@ func TestEstimates(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		ans := decodeBody[trainingAnswer](t, resp)
 		require.False(t, ans.Feasible)
-		// 70e9 x 16 B = 1120 GB of states over 80 GB GPUs: 14.
-		require.Contains(t, ans.Reason, "from 14 GPUs")
+		// 70e9 x 16 B = 1120 GB of states: tensor 8 x pipeline 2 = 16 GPUs hold 70 GB each plus
+		// 0.81-1.48 GB of activations, within 72 GB usable (pkg/advisor/sizing hand-worked cases).
+		require.Contains(t, ans.Reason, "tensor parallel 8 x pipeline 2 spreads them thinly enough from 16 GPUs")
+		require.Equal(t, 16, ans.MinGPUs)
+	})
+
+	t.Run("405B full training on one p5 names the 112 GPUs it needs", func(t *testing.T) {
+		t.Parallel()
+		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-405b","method":"full","precision":"bf16",
+			"instance":{"provider":"aws","name":"p5.48xlarge"},"tokens_billion":1}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[trainingAnswer](t, resp)
+		require.False(t, ans.Feasible)
+		require.Equal(t, 112, ans.MinGPUs)
+		require.Contains(t, ans.Reason, "tensor parallel 8 x pipeline 14 spreads them thinly enough from 112 GPUs")
+		require.Contains(t, ans.Reason, "qlora needs")
+	})
+
+	t.Run("405B full training on 112 H100s is feasible, pipelined, with its bubble", func(t *testing.T) {
+		t.Parallel()
+		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-405b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":112,"tokens_billion":1}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[trainingAnswer](t, resp)
+		require.True(t, ans.Feasible, ans.Reason)
+		require.Equal(t, "tp_pp", ans.Strategy)
+		require.Equal(t, sizing.TrainingParallelism{Data: 1, Tensor: 8, Pipeline: 14}, ans.Parallelism)
+		require.Positive(t, ans.PipelineBubble.Low)
+		for _, c := range ans.Costs {
+			if c.Provider == "aws" && c.Name == "p5.48xlarge" {
+				require.True(t, c.Fits, c.Reason)
+				require.Equal(t, 14, c.Instances)
+			}
+		}
 	})
 }
 

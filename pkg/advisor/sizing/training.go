@@ -423,19 +423,23 @@ func describeTraining(method, layout string, par TrainingParallelism) string {
 	if method != MethodFull {
 		what = "base"
 	}
+	gpus := fmt.Sprintf("%d GPUs", par.Data)
+	if par.Data == 1 {
+		gpus = "one GPU"
+	}
 	switch layout {
 	case TrainingReplicated:
 		if method == MethodFull {
-			return fmt.Sprintf("full, states replicated on each of %d GPUs (DDP)", par.Data)
+			return "full, states replicated on each of " + gpus + " (DDP)"
 		}
-		return fmt.Sprintf("%s, base replicated on each of %d GPUs", method, par.Data)
+		return method + ", base replicated on each of " + gpus
 	case TrainingSharded:
 		if method == MethodFull {
-			return fmt.Sprintf("full + ZeRO-3/FSDP, states sharded over %d GPUs", par.Data)
+			return "full + ZeRO-3/FSDP, states sharded over " + gpus
 		}
-		return fmt.Sprintf("%s + FSDP, base sharded over %d GPUs", method, par.Data)
+		return method + " + FSDP, base sharded over " + gpus
 	}
-	return fmt.Sprintf("%s, %s split by tensor parallel %d (within a machine) x pipeline %d (across machines) x %d data-parallel copies with ZeRO-1",
+	return fmt.Sprintf("%s, %s split by tensor parallel %d (within a machine) x pipeline %d (across machines) x data parallel %d with ZeRO-1",
 		method, what, par.Tensor, par.Pipeline, par.Data)
 }
 
