@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,20 +139,48 @@ func decodeDocument(doc []byte) ([]byte, any, *ValidationError) {
 	if trimmed[0] != '{' && trimmed[0] != '[' {
 		j, err := yaml.YAMLToJSON(trimmed)
 		if err != nil {
+			if reason, ok := nonFiniteYAML(doc, err); ok {
+				return nil, nil, invalid("", reason)
+			}
 			return nil, nil, invalid("", "not valid YAML: "+strings.TrimPrefix(err.Error(), "error converting YAML to JSON: "))
 		}
 		jsonDoc = j
 	}
 	instance, err := jsonschema.UnmarshalJSON(bytes.NewReader(jsonDoc))
 	if err != nil {
-		return nil, nil, invalid("", "not valid JSON: "+jsonSyntaxReason(trimmed, err))
+		return nil, nil, invalid("", "not valid JSON: "+jsonSyntaxReason(doc, bytes.Index(doc, trimmed), err))
 	}
 	if field, dup := duplicateKey(jsonDoc); dup {
 		// Decoders keep the last of two equal keys silently; which one the
 		// user meant cannot be known, so neither is taken.
 		return nil, nil, invalid(field, "is given more than once")
 	}
+	if fes := NumberErrors(instance); len(fes) > 0 {
+		return nil, nil, &ValidationError{Errors: fes}
+	}
 	return jsonDoc, instance, nil
+}
+
+// yamlNonFinite matches YAML's spellings of NaN and the infinities as a
+// value: after a key, a list dash, or inside a flow collection.
+var yamlNonFinite = regexp.MustCompile(`(?:^|[:\[,\-{]\s*)([-+]?\.(?:nan|NaN|NAN|inf|Inf|INF))\s*(?:$|[,\]}#])`)
+
+// nonFiniteYAML explains a YAML document that failed to become JSON because
+// it holds .nan or .inf: no request figure is NaN or infinite, and the
+// converter's own message ("json: unsupported value: NaN") says neither
+// where nor why.
+func nonFiniteYAML(doc []byte, err error) (string, bool) {
+	msg := err.Error()
+	if !strings.HasSuffix(msg, "unsupported value: NaN") && !strings.HasSuffix(msg, "unsupported value: +Inf") &&
+		!strings.HasSuffix(msg, "unsupported value: -Inf") {
+		return "", false
+	}
+	for i, line := range strings.Split(string(doc), "\n") {
+		if m := yamlNonFinite.FindStringSubmatch(line); m != nil {
+			return fmt.Sprintf("line %d: %s is not a finite number; every number in a request must be finite", i+1, m[1]), true
+		}
+	}
+	return "a number is .nan or .inf; every number in a request must be finite", true
 }
 
 // duplicateKey finds the first object key that appears twice in the same
@@ -231,11 +261,12 @@ func duplicateKey(doc []byte) (string, bool) {
 }
 
 // jsonSyntaxReason turns a decoder error into "line N, column M: ..." so the
-// user can find the mistake.
-func jsonSyntaxReason(doc []byte, err error) string {
+// user can find the mistake; the decoder read doc from byte lead on (after
+// the leading white space), so its offset counts from there.
+func jsonSyntaxReason(doc []byte, lead int, err error) string {
 	var se *json.SyntaxError
-	if errors.As(err, &se) && se.Offset > 0 && int(se.Offset) <= len(doc) {
-		before := doc[:se.Offset]
+	if errors.As(err, &se) && se.Offset > 0 && lead+int(se.Offset) <= len(doc) {
+		before := doc[:lead+int(se.Offset)]
 		line := bytes.Count(before, []byte("\n")) + 1
 		col := int(se.Offset) - bytes.LastIndexByte(before, '\n') - 1
 		return fmt.Sprintf("line %d, column %d: %s", line, col, se.Error())
@@ -353,16 +384,16 @@ func leafReason(k jsonschema.ErrorKind) string {
 		}
 		return fmt.Sprintf("must be one of %s (got %q)", strings.Join(want, ", "), fmt.Sprint(k.Got))
 	case *kind.Minimum:
-		return "must be at least " + ratString(k.Want) + " (got " + ratString(k.Got) + ")"
+		return MinimumReason(k.Want, k.Got)
 	case *kind.ExclusiveMinimum:
 		if k.Want.Sign() == 0 {
-			return "must be greater than 0 (got " + ratString(k.Got) + ")"
+			return "must be greater than 0 (got " + RatString(k.Got) + ")"
 		}
-		return "must be greater than " + ratString(k.Want) + " (got " + ratString(k.Got) + ")"
+		return "must be greater than " + RatString(k.Want) + " (got " + RatString(k.Got) + ")"
 	case *kind.Maximum:
-		return "must be at most " + ratString(k.Want) + " (got " + ratString(k.Got) + ")"
+		return "must be at most " + RatString(k.Want) + " (got " + RatString(k.Got) + ")"
 	case *kind.ExclusiveMaximum:
-		return "must be less than " + ratString(k.Want) + " (got " + ratString(k.Got) + ")"
+		return "must be less than " + RatString(k.Want) + " (got " + RatString(k.Got) + ")"
 	case *kind.MinLength:
 		if k.Want == 1 {
 			return "must not be empty"
@@ -417,15 +448,37 @@ func typeName(got string) string {
 	}
 }
 
-func ratString(r *big.Rat) string {
+// MinimumReason says a number is below the schema's minimum. A floor above
+// 0 is a physical one (an MFU of at least 0.01), so a value of 0 or less is
+// told both that it must be greater than 0 and how far.
+func MinimumReason(want, got *big.Rat) string {
+	if want != nil && got != nil && want.Sign() > 0 && got.Sign() <= 0 {
+		return "must be greater than 0: at least " + RatString(want) + " (got " + RatString(got) + ")"
+	}
+	return "must be at least " + RatString(want) + " (got " + RatString(got) + ")"
+}
+
+// RatString prints a schema bound or a request's number the way a person
+// writes it: 0.000001 rather than 1e-06, 1e-7 rather than 1e-07, and 1e400
+// rather than +Inf for a number float64 cannot hold.
+func RatString(r *big.Rat) string {
 	if r == nil {
 		return "?"
 	}
-	if r.IsInt() {
+	if r.IsInt() && r.Num().IsInt64() {
 		return r.Num().String()
 	}
 	f, _ := r.Float64()
-	return strconv.FormatFloat(f, 'g', -1, 64)
+	var s string
+	switch a := math.Abs(f); {
+	case a >= 1e-6 && a < 1e21:
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	case a != 0 && !math.IsInf(f, 0):
+		s = strconv.FormatFloat(f, 'g', -1, 64)
+	default:
+		s = new(big.Float).SetRat(r).Text('g', 6)
+	}
+	return strings.NewReplacer("e+0", "e", "e-0", "e-", "e+", "e").Replace(s)
 }
 
 // fieldPath renders an instance location as "workloads[0].name": tokens that

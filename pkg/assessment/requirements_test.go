@@ -172,7 +172,7 @@ func TestParseRequestRejectsRequirements(t *testing.T) {
 		reason string
 	}{
 		{name: "negative epochs", doc: withWorkloads("", training+"dataset_tokens_billion: 1, epochs: -2}"),
-			field: "workloads[0].epochs", reason: "greater than 0 (got -2)"},
+			field: "workloads[0].epochs", reason: "greater than 0: at least 0.01 (got -2)"},
 		{name: "epochs without dataset", doc: withWorkloads("", training+"training_tokens_billion: 1, epochs: 2}"),
 			field: "workloads[0].dataset_tokens_billion", reason: "is required when epochs is given"},
 		{name: "dataset without epochs", doc: withWorkloads("", training+"dataset_tokens_billion: 1}"),

@@ -131,14 +131,16 @@ func workloadErrors(path string, w *inframindv1.Workload) []FieldError {
 		if w.GetParamsBillion() > 0 {
 			add("params_billion", "architecture.total_params_billion already gives the size; leave params_billion out")
 		}
-		out = append(out, architectureErrors(path+".architecture", a)...)
+		out = append(out, ArchitectureErrors(path+".architecture", a)...)
 	}
 	return out
 }
 
-// architectureErrors checks a custom architecture for figures that cannot
-// belong to one transformer.
-func architectureErrors(path string, a *inframindv1.ModelArchitecture) []FieldError {
+// ArchitectureErrors checks a custom architecture for figures that cannot
+// belong to one transformer; path prefixes each field ("architecture" on the
+// estimate routes, "workloads[0].architecture" in an assessment). It is the
+// one rule set for both, so the same mistake gets the same message.
+func ArchitectureErrors(path string, a *inframindv1.ModelArchitecture) []FieldError {
 	var out []FieldError
 	add := func(field, format string, args ...any) {
 		out = append(out, FieldError{Field: path + "." + field, Reason: fmt.Sprintf(format, args...)})

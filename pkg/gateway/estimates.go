@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"mime"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -22,6 +20,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
 // openAPIURL is the base the OpenAPI document is compiled under, so the
@@ -127,13 +126,45 @@ type trainingRequest struct {
 	LoRARank             int               `json:"lora_rank,omitempty"`
 }
 
+// proto maps the block onto the assessment request's architecture, so one
+// validator (assessment.ArchitectureErrors) judges both. The schema bounds
+// every figure far inside int32.
+func (b *architectureBody) proto() *inframindv1.ModelArchitecture {
+	return &inframindv1.ModelArchitecture{
+		Name: b.Name, TotalParamsBillion: b.TotalParamsBillion, ActiveParamsBillion: b.ActiveParamsBillion,
+		Layers: int32(b.Layers), AttentionHeads: int32(b.AttentionHeads), KvHeads: int32(b.KVHeads),
+		HeadDim: int32(b.HeadDim), Attention: b.Attention, MlaLatentDim: int32(b.MLALatentDim),
+		HiddenSize: int32(b.HiddenSize),
+	}
+}
+
+// architectureErrors applies the assessments' architecture rules to an
+// estimate's architecture block, with the same messages.
+func architectureErrors(b *architectureBody) []assessment.FieldError {
+	if b == nil {
+		return nil
+	}
+	return assessment.ArchitectureErrors("architecture", b.proto())
+}
+
+// fieldErrors checks what the schema cannot express, before any computation.
+func (r inferenceRequest) fieldErrors() []assessment.FieldError {
+	return architectureErrors(r.Architecture)
+}
+
+// fieldErrors checks what the schema cannot express, before any computation.
+func (r trainingRequest) fieldErrors() []assessment.FieldError {
+	fes := architectureErrors(r.Architecture)
+	if m := r.MFU; m != nil && m.Low > m.High {
+		fes = append(fes, assessment.FieldError{Field: "mfu.low",
+			Reason: fmt.Sprintf("must not exceed mfu.high (%g > %g): low is the pessimistic end", m.Low, m.High)})
+	}
+	return fes
+}
+
 // estimateInference handles POST /v1/estimates/inference. It stores nothing.
 func (s *Server) estimateInference(c echo.Context) error {
-	var req inferenceRequest
-	if err := readEstimateBody(c, s.est.inference, &req); err != nil {
-		return err
-	}
-	out, err := s.est.inferenceEstimate(req)
+	out, err := s.est.answerInference(c)
 	if err != nil {
 		return err
 	}
@@ -142,15 +173,58 @@ func (s *Server) estimateInference(c echo.Context) error {
 
 // estimateTraining handles POST /v1/estimates/training. It stores nothing.
 func (s *Server) estimateTraining(c echo.Context) error {
-	var req trainingRequest
-	if err := readEstimateBody(c, s.est.training, &req); err != nil {
-		return err
-	}
-	out, err := s.est.trainingEstimate(req)
+	out, err := s.est.answerTraining(c)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// answerInference reads, validates and sizes an inference estimate request:
+// the route's whole path but writing the answer, so the fuzz tests drive
+// exactly what a client does.
+func (e *estimator) answerInference(c echo.Context) (*inferenceAnswer, error) {
+	var req inferenceRequest
+	if err := readEstimateBody(c, e.inference, &req); err != nil {
+		return nil, err
+	}
+	return e.inferenceEstimate(req)
+}
+
+// answerTraining reads, validates and sizes a training estimate request.
+func (e *estimator) answerTraining(c echo.Context) (*trainingAnswer, error) {
+	var req trainingRequest
+	if err := readEstimateBody(c, e.training, &req); err != nil {
+		return nil, err
+	}
+	return e.trainingEstimate(req)
+}
+
+// CheckEstimateRequest validates an estimate request body as POST
+// /v1/estimates/inference or /training (kind "inference" or "training")
+// does before computing anything: its numbers, the OpenAPI schema and the
+// rules between fields. It needs no catalogue, so a model or GPU id is checked
+// for its form only. The command line uses it to refuse a mistake with the
+// server's own rule and message before sending. The error is for an unknown
+// kind or a broken embedded document, never for the body.
+func CheckEstimateRequest(kind string, body []byte) ([]assessment.FieldError, error) {
+	e, err := newEstimator(nil)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "inference":
+		err = decodeEstimate(body, e.inference, &inferenceRequest{})
+	case "training":
+		err = decodeEstimate(body, e.training, &trainingRequest{})
+	default:
+		return nil, fmt.Errorf("gateway: no estimate %q (want inference or training)", kind)
+	}
+	var p *Problem
+	if errors.As(err, &p) {
+		return p.Errors, nil
+	}
+	return nil, err
 }
 
 // invalidEstimate is the 400 problem for a body that breaks the schema or a
@@ -162,9 +236,15 @@ func invalidEstimate(fes []assessment.FieldError) *Problem {
 	return p
 }
 
-// readEstimateBody checks the content type, validates the JSON body against
-// sch and decodes it into out.
-func readEstimateBody(c echo.Context, sch *jsonschema.Schema, out any) error {
+// estimateBody is a decoded estimate request that checks its own rules
+// between fields.
+type estimateBody interface {
+	fieldErrors() []assessment.FieldError
+}
+
+// readEstimateBody checks the content type, reads the body and decodes and
+// validates it into out (decodeEstimate).
+func readEstimateBody(c echo.Context, sch *jsonschema.Schema, out estimateBody) error {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || (mt != echo.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
@@ -179,12 +259,24 @@ func readEstimateBody(c echo.Context, sch *jsonschema.Schema, out any) error {
 		}
 		return problem(http.StatusBadRequest, ProblemInvalidRequest, "Invalid request", "The request body could not be read.")
 	}
+	return decodeEstimate(body, sch, out)
+}
+
+// decodeEstimate validates a JSON body against sch, decodes it into out and
+// checks out's rules between fields, all before any computation; every
+// mistake is a 400 problem naming its field.
+func decodeEstimate(body []byte, sch *jsonschema.Schema, out estimateBody) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return invalidEstimate([]assessment.FieldError{{Reason: "the request body is empty; send a JSON object"}})
 	}
 	instance, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	if err != nil {
 		return invalidEstimate([]assessment.FieldError{{Reason: "not valid JSON: " + err.Error()}})
+	}
+	// Numbers float64 cannot hold are refused before the schema, whose
+	// validator cannot even parse an exponent such as 1e9999999.
+	if fes := assessment.NumberErrors(instance); len(fes) > 0 {
+		return invalidEstimate(fes)
 	}
 	if err := sch.Validate(instance); err != nil {
 		var ve *jsonschema.ValidationError
@@ -201,6 +293,9 @@ func readEstimateBody(c echo.Context, sch *jsonschema.Schema, out any) error {
 			return invalidEstimate([]assessment.FieldError{{Field: te.Field, Reason: "must be a whole number written without a fraction or exponent"}})
 		}
 		return invalidEstimate([]assessment.FieldError{{Reason: "does not match the estimate request format: " + err.Error()}})
+	}
+	if fes := out.fieldErrors(); len(fes) > 0 {
+		return invalidEstimate(fes)
 	}
 	return nil
 }
@@ -268,11 +363,11 @@ func keywordReason(k jsonschema.ErrorKind) string {
 		}
 		return fmt.Sprintf("must be one of %s (got %v)", strings.Join(want, ", "), k.Got)
 	case *kind.Minimum:
-		return "must be at least " + ratText(k.Want) + " (got " + ratText(k.Got) + ")"
+		return assessment.MinimumReason(k.Want, k.Got)
 	case *kind.ExclusiveMinimum:
-		return "must be greater than " + ratText(k.Want) + " (got " + ratText(k.Got) + ")"
+		return "must be greater than " + assessment.RatString(k.Want) + " (got " + assessment.RatString(k.Got) + ")"
 	case *kind.Maximum:
-		return "must be at most " + ratText(k.Want) + " (got " + ratText(k.Got) + ")"
+		return "must be at most " + assessment.RatString(k.Want) + " (got " + assessment.RatString(k.Got) + ")"
 	case *kind.MinLength:
 		return "must not be empty"
 	case *kind.MaxLength:
@@ -294,15 +389,4 @@ func article(t string) string {
 	default:
 		return "a " + t
 	}
-}
-
-func ratText(r *big.Rat) string {
-	if r == nil {
-		return "?"
-	}
-	if r.IsInt() {
-		return r.Num().String()
-	}
-	f, _ := r.Float64()
-	return strconv.FormatFloat(f, 'g', -1, 64)
 }

@@ -274,8 +274,19 @@ func TestEstimatesRejectMalformedBodies(t *testing.T) {
 		{name: "epochs without dataset", route: "training", body: `{"model":"llama-3.1-8b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":1,"epochs":2}`, field: "dataset_tokens_billion"},
 		{name: "gpu without gpus", route: "training", body: `{"model":"llama-3.1-8b","method":"lora","precision":"bf16","gpu":"h100-sxm","tokens_billion":1}`, field: "gpus"},
 		{name: "unknown method", route: "training", body: `{"model":"llama-3.1-8b","method":"dpo","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1}`, field: "method"},
-		{name: "MFU of zero", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1,"mfu":{"low":0,"high":0}}`, field: "mfu"},
-		{name: "MFU above 1", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1,"mfu":{"low":0.5,"high":2}}`, field: "mfu"},
+		{name: "MFU of zero", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1,"mfu":{"low":0,"high":0}}`, field: "mfu.low"},
+		{name: "MFU above 1", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1,"mfu":{"low":0.5,"high":2}}`, field: "mfu.high"},
+		// Once a 500 ("json: unsupported value: +Inf"): the hours divide by the MFU.
+		{name: "MFU of 1e-300", route: "training", body: `{"model":"llama-3.1-405b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1024,"tokens_billion":1000000,"mfu":{"low":1e-300,"high":1e-300}}`, field: "mfu.low"},
+		{name: "MFU low above high", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1,"mfu":{"low":0.5,"high":0.4}}`, field: "mfu.low"},
+		{name: "dataset x epochs rounding to 0", route: "training", body: `{"model":"llama-3.1-8b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":1,"dataset_tokens_billion":1e-300,"epochs":1e-300}`, field: "epochs"},
+		{name: "an exponent beyond any number", route: "training", body: `{"model":"llama-3.1-8b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1e9999999}`, field: "tokens_billion"},
+		{name: "a rate float64 reads as 0", route: "inference", body: `{"model":"llama-3.1-8b","gpu":"l4","peak_requests_per_second":1e-400,` + inf + `}`, field: "peak_requests_per_second"},
+		// Once accepted: assessments refused these architectures, estimates did not.
+		{name: "gqa kv_heads not dividing the heads", route: "inference", field: "architecture.kv_heads",
+			body: `{"architecture":{"total_params_billion":8,"layers":32,"attention":"gqa","attention_heads":32,"kv_heads":7,"head_dim":128},"gpu":"l4",` + inf + `}`},
+		{name: "mha kv_heads differing from the heads", route: "training", field: "architecture.kv_heads",
+			body: `{"architecture":{"total_params_billion":7,"layers":32,"attention":"mha","attention_heads":32,"kv_heads":8,"head_dim":128},"method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1}`},
 		{name: "FP8 on A100", route: "training", body: `{"model":"llama-3.1-8b","method":"full","precision":"fp8","gpu":"a100-80gb","gpus":8,"tokens_billion":1}`, field: "precision"},
 	}
 	for _, tc := range tests {
