@@ -80,6 +80,21 @@ check-pdf: ## render a generated report PDF to PNG pages with pdftoppm (poppler-
 bench: ## benchmarks: JetStream publish+consume baseline and end-to-end assessments
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime=$(BENCHTIME) $(BENCH_PKGS)
 
+# Fuzz targets as package:name. Each explores from its seeds (f.Add and the
+# package's testdata/fuzz/<name>/); plain `go test` runs the seeds alone.
+FUZZ_TARGETS := ./pkg/assessment/:FuzzParseRequest \
+	./pkg/gateway/:FuzzInferenceEstimate ./pkg/gateway/:FuzzTrainingEstimate \
+	./pkg/gateway/:FuzzInferenceFigures ./pkg/gateway/:FuzzTrainingFigures
+FUZZTIME ?= 20s
+
+.PHONY: fuzz
+fuzz: ## fuzz the assessment and estimate request decoders, FUZZTIME (20s) per target
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "go test -run '^$$' -fuzz '^$$name\$$' -fuzztime=$(FUZZTIME) $$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
 .PHONY: lint
 lint: fmt-check vet golangci-lint ## gofmt, go vet and golangci-lint
 
