@@ -13,7 +13,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/client"
+	"github.com/infra-mind/infra-mind/pkg/gateway"
 )
 
 const estimateUsage = `Usage:
@@ -58,50 +60,145 @@ func addGatewayFlags(fs *flag.FlagSet, io IO) gatewayFlags {
 	}
 }
 
-// body is a request under construction: only flags the user set are sent,
-// so the gateway's defaults apply to the rest.
-type body map[string]any
+// finiteFloat is a number flag that refuses NaN and the infinities when the
+// command line is parsed, naming the flag: JSON cannot carry them, and no
+// figure of an estimate is infinite.
+type finiteFloat float64
 
-func (b body) str(key, v string) {
-	if v != "" {
-		b[key] = v
+// String prints the value for flag's usage output.
+func (f *finiteFloat) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 64) }
+
+// Set parses the value given on the command line.
+func (f *finiteFloat) Set(s string) error {
+	v, err := parseFinite(s)
+	if err != nil {
+		return err
+	}
+	*f = finiteFloat(v)
+	return nil
+}
+
+// parseFinite reads a finite number; flag prefixes its error with the flag.
+func parseFinite(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return 0, errors.New("is too large: give a finite number")
+	case err != nil:
+		return 0, errors.New("is not a number")
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return 0, errors.New("must be a finite number, not NaN or infinity")
+	}
+	return v, nil
+}
+
+func floatFlag(fs *flag.FlagSet, name, usage string) *finiteFloat {
+	f := new(finiteFloat)
+	fs.Var(f, name, usage)
+	return f
+}
+
+// request is an estimate request built from the flags. A flag the user set
+// is sent as given, 0 and "" included, so the gateway's rules judge it: 0 is
+// a value, not "absent". A flag left alone is left out, so the gateway's
+// default applies. It remembers which flag fills which field, so a refusal
+// names the flag.
+type request struct {
+	set    map[string]bool
+	body   map[string]any
+	flagOf map[string]string // request field ("slo.ttft_p95_ms") -> "--ttft-ms"
+}
+
+// newRequest starts a request from the flags fs parsed.
+func newRequest(fs *flag.FlagSet) *request {
+	r := &request{set: map[string]bool{}, body: map[string]any{}, flagOf: map[string]string{}}
+	fs.Visit(func(f *flag.Flag) { r.set[f.Name] = true })
+	return r
+}
+
+// put sends v as field (a dotted path) when the flag was set.
+func (r *request) put(flagName, field string, v any) {
+	r.flagOf[field] = "--" + flagName
+	if r.set[flagName] {
+		r.always(field, v)
 	}
 }
 
-func (b body) num(key string, v float64) {
-	if v != 0 {
-		b[key] = v
+// always sends v as field whether or not its flag was set: a flag whose
+// default the request needs (--precision).
+func (r *request) always(field string, v any) {
+	m := r.body
+	parts := strings.Split(field, ".")
+	for _, p := range parts[:len(parts)-1] {
+		sub, ok := m[p].(map[string]any)
+		if !ok {
+			sub = map[string]any{}
+			m[p] = sub
+		}
+		m = sub
 	}
+	m[parts[len(parts)-1]] = v
 }
 
-func (b body) integer(key string, v int) {
-	if v != 0 {
-		b[key] = v
-	}
-}
-
-// instanceFlag parses "provider/name" into the request's instance object.
-func (b body) instance(v string) error {
-	if v == "" {
+// instance parses --instance "provider/name" into the request's instance.
+func (r *request) instance(v string) error {
+	r.flagOf["instance"], r.flagOf["instance.provider"], r.flagOf["instance.name"] = "--instance", "--instance", "--instance"
+	if !r.set["instance"] {
 		return nil
 	}
 	provider, name, ok := strings.Cut(v, "/")
 	if !ok || provider == "" || name == "" {
 		return usageError{fmt.Errorf("--instance %q: write provider/name, like aws/p5.48xlarge", v)}
 	}
-	b["instance"] = map[string]string{"provider": provider, "name": name}
+	r.always("instance", map[string]string{"provider": provider, "name": name})
 	return nil
 }
 
-// requestBody returns the -f file when given (then no body flag may be set),
-// or the body built from the flags.
-func requestBody(fs *flag.FlagSet, g gatewayFlags, b body) ([]byte, error) {
-	if *g.file == "" {
-		out, err := json.Marshal(b)
-		if err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
+// mfu parses --mfu "low-high" into the request's mfu range.
+func (r *request) mfu(v string) error {
+	r.flagOf["mfu"], r.flagOf["mfu.low"], r.flagOf["mfu.high"] = "--mfu", "--mfu", "--mfu"
+	if !r.set["mfu"] {
+		return nil
+	}
+	low, high, err := parseRange(v)
+	if err != nil {
+		return usageError{fmt.Errorf("--mfu %q: %w; write low-high, like 0.3-0.4", v, err)}
+	}
+	r.always("mfu", map[string]float64{"low": low, "high": high})
+	return nil
+}
+
+// parseRange reads "low-high". The separating '-' is the first one that
+// neither starts the text nor follows an exponent's e, so 1e-2-0.5 reads as
+// 0.01 and 0.5.
+func parseRange(s string) (float64, float64, error) {
+	for i := 1; i < len(s); i++ {
+		if s[i] != '-' || s[i-1] == 'e' || s[i-1] == 'E' {
+			continue
 		}
-		return out, nil
+		low, err := parseFinite(s[:i])
+		if err != nil {
+			return 0, 0, fmt.Errorf("low %w", err)
+		}
+		high, err := parseFinite(s[i+1:])
+		if err != nil {
+			return 0, 0, fmt.Errorf("high %w", err)
+		}
+		return low, high, nil
+	}
+	return 0, 0, errors.New("no '-' between low and high")
+}
+
+// requestBody returns the -f file when given (then no body flag may be set),
+// or the body built from the flags, with the flag behind each field (nil for
+// a file, whose fields are named as they are).
+func requestBody(fs *flag.FlagSet, g gatewayFlags, r *request) ([]byte, map[string]string, error) {
+	if *g.file == "" {
+		out, err := json.Marshal(r.body)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode request: %w", err)
+		}
+		return out, r.flagOf, nil
 	}
 	var clash []string
 	fs.Visit(func(f *flag.Flag) {
@@ -112,27 +209,51 @@ func requestBody(fs *flag.FlagSet, g gatewayFlags, b body) ([]byte, error) {
 		}
 	})
 	if len(clash) > 0 {
-		return nil, usageError{fmt.Errorf("-f sends the file as it is; drop %s", strings.Join(clash, ", "))}
+		return nil, nil, usageError{fmt.Errorf("-f sends the file as it is; drop %s", strings.Join(clash, ", "))}
 	}
 	out, err := os.ReadFile(*g.file)
 	if err != nil {
-		return nil, fmt.Errorf("read request: %w", err)
+		return nil, nil, fmt.Errorf("read request: %w", err)
 	}
-	return out, nil
+	return out, nil, nil
 }
 
-// call sends the body with fn and prints the answer: raw JSON with --json,
-// otherwise through summarise.
-func call(ctx context.Context, g gatewayFlags, reqBody []byte, w io.Writer,
-	fn func(*client.Client, context.Context, []byte) (json.RawMessage, error), summarise func(io.Writer, []byte) error) error {
+// estimateCall is one estimate: its kind, the body, the flag behind each
+// field, and how to send it and summarise the answer.
+type estimateCall struct {
+	kind      string // inference or training
+	body      []byte
+	flagOf    map[string]string
+	send      func(*client.Client, context.Context, []byte) (json.RawMessage, error)
+	summarise func(io.Writer, []byte) error
+}
+
+// errNotFeasible is a plan the gateway sized and found impossible: the
+// answer is printed, and the command exits 1 so a script can tell.
+type errNotFeasible struct{ reason string }
+
+func (e errNotFeasible) Error() string { return "not feasible: " + e.reason }
+
+// call checks the body with the gateway's own rules (a mistake is a usage
+// error naming the flag), sends it and prints the answer: raw JSON with
+// --json, otherwise through summarise. A not-feasible answer is printed in
+// full and returned as errNotFeasible.
+func call(ctx context.Context, g gatewayFlags, ec estimateCall, w io.Writer) error {
 	if g.token.v == "" {
 		return usageError{errors.New("no token: pass --token or set IM_TOKEN")}
+	}
+	fes, err := gateway.CheckEstimateRequest(ec.kind, ec.body)
+	if err != nil {
+		return err
+	}
+	if len(fes) > 0 {
+		return usageError{refusal(fes, ec.flagOf)}
 	}
 	c, err := client.New(*g.url, g.token.v, nil)
 	if err != nil {
 		return usageError{err}
 	}
-	ans, err := fn(c, ctx, reqBody)
+	ans, err := ec.send(c, ctx, ec.body)
 	if err != nil {
 		return fmt.Errorf("estimate: %w", err)
 	}
@@ -142,10 +263,40 @@ func call(ctx context.Context, g gatewayFlags, reqBody []byte, w io.Writer,
 			return fmt.Errorf("format the answer: %w", err)
 		}
 		out.WriteByte('\n')
-		_, err := w.Write(out.Bytes())
+		if _, err := w.Write(out.Bytes()); err != nil {
+			return err
+		}
+	} else if err := ec.summarise(w, ans); err != nil {
 		return err
 	}
-	return summarise(w, ans)
+	var verdict struct {
+		Feasible bool   `json:"feasible"`
+		Reason   string `json:"reason"`
+	}
+	if err := json.Unmarshal(ans, &verdict); err != nil {
+		return fmt.Errorf("decode the answer: %w", err)
+	}
+	if !verdict.Feasible {
+		return errNotFeasible{reason: verdict.Reason}
+	}
+	return nil
+}
+
+// refusal lists the request's mistakes, each under the flag that set the
+// field (or the field's name for a -f file).
+func refusal(fes []assessment.FieldError, flagOf map[string]string) error {
+	var b strings.Builder
+	b.WriteString("the gateway would refuse this request:")
+	for _, fe := range fes {
+		name := fe.Field
+		if f, ok := flagOf[fe.Field]; ok {
+			name = f
+		} else if name == "" {
+			name = "request"
+		}
+		fmt.Fprintf(&b, "\n  %s: %s", name, fe.Reason)
+	}
+	return errors.New(b.String())
 }
 
 func runEstimateInference(ctx context.Context, args []string, io IO) error {
@@ -160,40 +311,38 @@ func runEstimateInference(ctx context.Context, args []string, io IO) error {
 	in := fs.Int("input-tokens", 0, "mean prompt tokens")
 	out := fs.Int("output-tokens", 0, "mean completion tokens")
 	conc := fs.Int("concurrency", 0, "requests in flight per replica (default 1 without an SLO)")
-	ttft := fs.Float64("ttft-ms", 0, "SLO: 95th-percentile time to first token, ms")
-	itl := fs.Float64("itl-ms", 0, "SLO: inter-token latency, ms")
-	tps := fs.Float64("min-tps", 0, "SLO: slowest per-user speed, tokens/s")
-	peak := fs.Float64("peak-rps", 0, "peak requests per second to size replicas for")
-	headroom := fs.Float64("headroom", 0, "spare capacity above the peak, as a fraction (0.2 = 20%)")
+	ttft := floatFlag(fs, "ttft-ms", "SLO: 95th-percentile time to first token, in `ms`")
+	itl := floatFlag(fs, "itl-ms", "SLO: inter-token latency, in `ms`")
+	tps := floatFlag(fs, "min-tps", "SLO: slowest per-user speed, in `tokens/s`")
+	peak := floatFlag(fs, "peak-rps", "peak `requests/s` to size replicas for")
+	headroom := floatFlag(fs, "headroom", "spare capacity above the peak, as a `fraction` (0.2 = 20%)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	b := body{}
-	b.str("model", *model)
-	b.str("precision", *precision)
-	b.str("kv_cache_precision", *kv)
-	b.str("gpu", *gpu)
-	if err := b.instance(*inst); err != nil {
+	r := newRequest(fs)
+	r.put("model", "model", *model)
+	r.flagOf["precision"] = "--precision"
+	r.always("precision", *precision)
+	r.put("kv-precision", "kv_cache_precision", *kv)
+	r.put("gpu", "gpu", *gpu)
+	if err := r.instance(*inst); err != nil {
 		return err
 	}
-	b.integer("tensor_parallel", *tp)
-	b.integer("input_tokens", *in)
-	b.integer("output_tokens", *out)
-	b.integer("concurrency", *conc)
-	slo := body{}
-	slo.num("ttft_p95_ms", *ttft)
-	slo.num("inter_token_latency_ms", *itl)
-	slo.num("min_tokens_per_second_per_user", *tps)
-	if len(slo) > 0 {
-		b["slo"] = slo
-	}
-	b.num("peak_requests_per_second", *peak)
-	b.num("headroom", *headroom)
-	reqBody, err := requestBody(fs, g, b)
+	r.put("tp", "tensor_parallel", *tp)
+	r.put("input-tokens", "input_tokens", *in)
+	r.put("output-tokens", "output_tokens", *out)
+	r.put("concurrency", "concurrency", *conc)
+	r.put("ttft-ms", "slo.ttft_p95_ms", float64(*ttft))
+	r.put("itl-ms", "slo.inter_token_latency_ms", float64(*itl))
+	r.put("min-tps", "slo.min_tokens_per_second_per_user", float64(*tps))
+	r.put("peak-rps", "peak_requests_per_second", float64(*peak))
+	r.put("headroom", "headroom", float64(*headroom))
+	body, flagOf, err := requestBody(fs, g, r)
 	if err != nil {
 		return err
 	}
-	return call(ctx, g, reqBody, io.Stdout, (*client.Client).EstimateInference, summariseInference)
+	return call(ctx, g, estimateCall{kind: "inference", body: body, flagOf: flagOf,
+		send: (*client.Client).EstimateInference, summarise: summariseInference}, io.Stdout)
 }
 
 func runEstimateTraining(ctx context.Context, args []string, io IO) error {
@@ -205,41 +354,37 @@ func runEstimateTraining(ctx context.Context, args []string, io IO) error {
 	gpu := fs.String("gpu", "", "catalogue GPU id, e.g. h100-sxm (costs for every instance with it)")
 	inst := fs.String("instance", "", "catalogue instance as provider/name, e.g. aws/p5.48xlarge (instead of --gpu)")
 	gpus := fs.Int("gpus", 0, "GPUs the run uses (default with --instance: its GPU count)")
-	tokens := fs.Float64("tokens-billion", 0, "training tokens, in billions")
-	dataset := fs.Float64("dataset-tokens-billion", 0, "dataset tokens, in billions (with --epochs, instead of --tokens-billion)")
-	epochs := fs.Float64("epochs", 0, "passes over the dataset")
-	mfu := fs.String("mfu", "", "model FLOPs utilisation range low-high, e.g. 0.3-0.4 (default 0.35-0.45)")
+	tokens := floatFlag(fs, "tokens-billion", "training tokens, in `billions`")
+	dataset := floatFlag(fs, "dataset-tokens-billion", "dataset tokens, in `billions` (with --epochs, instead of --tokens-billion)")
+	epochs := floatFlag(fs, "epochs", "passes over the dataset, a `number` such as 2 or 1.5")
+	mfu := fs.String("mfu", "", "model FLOPs utilisation range low-high, each within 0.01-1, e.g. 0.3-0.4 (default 0.35-0.45)")
 	rank := fs.Int("lora-rank", 0, "adapter rank for lora and qlora (default 8)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	b := body{}
-	b.str("model", *model)
-	b.str("method", *method)
-	b.str("precision", *precision)
-	b.str("gpu", *gpu)
-	if err := b.instance(*inst); err != nil {
+	r := newRequest(fs)
+	r.put("model", "model", *model)
+	r.put("method", "method", *method)
+	r.flagOf["precision"] = "--precision"
+	r.always("precision", *precision)
+	r.put("gpu", "gpu", *gpu)
+	if err := r.instance(*inst); err != nil {
 		return err
 	}
-	b.integer("gpus", *gpus)
-	b.num("tokens_billion", *tokens)
-	b.num("dataset_tokens_billion", *dataset)
-	b.num("epochs", *epochs)
-	b.integer("lora_rank", *rank)
-	if *mfu != "" {
-		lo, hi, ok := strings.Cut(*mfu, "-")
-		low, err1 := strconv.ParseFloat(lo, 64)
-		high, err2 := strconv.ParseFloat(hi, 64)
-		if !ok || err1 != nil || err2 != nil {
-			return usageError{fmt.Errorf("--mfu %q: write low-high, like 0.3-0.4", *mfu)}
-		}
-		b["mfu"] = map[string]float64{"low": low, "high": high}
+	r.put("gpus", "gpus", *gpus)
+	r.put("tokens-billion", "tokens_billion", float64(*tokens))
+	r.put("dataset-tokens-billion", "dataset_tokens_billion", float64(*dataset))
+	r.put("epochs", "epochs", float64(*epochs))
+	r.put("lora-rank", "lora_rank", *rank)
+	if err := r.mfu(*mfu); err != nil {
+		return err
 	}
-	reqBody, err := requestBody(fs, g, b)
+	body, flagOf, err := requestBody(fs, g, r)
 	if err != nil {
 		return err
 	}
-	return call(ctx, g, reqBody, io.Stdout, (*client.Client).EstimateTraining, summariseTraining)
+	return call(ctx, g, estimateCall{kind: "training", body: body, flagOf: flagOf,
+		send: (*client.Client).EstimateTraining, summarise: summariseTraining}, io.Stdout)
 }
 
 // span is a range in an answer.
