@@ -40,7 +40,10 @@ type GPU struct {
 	// FP16TFLOPS is set for GPUs without BF16 (T4, V100); 0 otherwise.
 	FP16TFLOPS   float64 `json:"fp16_tflops,omitempty"`
 	Interconnect string  `json:"interconnect"`
-	Notes        string  `json:"notes,omitempty"`
+	// LinkGBs is one GPU's bandwidth to its peers in one direction (GB/s), what a tensor-parallel
+	// all-reduce moves data at; 0 when not published.
+	LinkGBs float64 `json:"link_gbs,omitempty"`
+	Notes   string  `json:"notes,omitempty"`
 	Source
 }
 
@@ -101,6 +104,46 @@ type Model struct {
 	Notes         string `json:"notes,omitempty"`
 	Source
 }
+
+// ServingBenchmark is a published load-vs-latency curve of one serving setup, measured at several
+// concurrencies (closed loop). Role fit marks the curves the serving model's defaults are fitted on;
+// held_out curves only test it.
+type ServingBenchmark struct {
+	ID   string `json:"id"`
+	Role string `json:"role"`
+	// Model and GPU are catalogue ids.
+	Model          string `json:"model"`
+	GPU            string `json:"gpu"`
+	GPUs           int    `json:"gpus"`
+	TensorParallel int    `json:"tensor_parallel"`
+	// Weights and KVCache are precisions (bf16, fp16, fp8, ...); KVCache is empty when not published.
+	Weights          string           `json:"weights"`
+	KVCache          string           `json:"kv_cache,omitempty"`
+	Engine           string           `json:"engine"`
+	InputTokens      int              `json:"input_tokens"`
+	OutputTokens     int              `json:"output_tokens"`
+	LatencyStatistic string           `json:"latency_statistic"`
+	Licence          string           `json:"licence"`
+	Points           []BenchmarkPoint `json:"points"`
+	Source
+}
+
+// BenchmarkPoint is one measured concurrency of a ServingBenchmark.
+type BenchmarkPoint struct {
+	Concurrency int `json:"concurrency"`
+	// Run numbers repeated measurements at the same concurrency (0 when there is one).
+	Run                int     `json:"run,omitempty"`
+	TTFTms             float64 `json:"ttft_ms"`
+	TTFTp95ms          float64 `json:"ttft_p95_ms,omitempty"`
+	ITLms              float64 `json:"itl_ms"`
+	OutputTokensPerSec float64 `json:"output_tokens_per_sec"`
+}
+
+// Benchmark roles.
+const (
+	BenchmarkFit     = "fit"
+	BenchmarkHeldOut = "held_out"
+)
 
 // HostedAPI is a hosted model's token price, for build-vs-buy comparisons.
 type HostedAPI struct {
@@ -192,6 +235,8 @@ type Catalog struct {
 	Regimes     []Regime
 	Eligibility []Eligibility
 	Regions     []Region
+	// Benchmarks are the published serving curves the serving model is calibrated and tested on.
+	Benchmarks []ServingBenchmark
 }
 
 // Load parses, schema-validates and cross-checks the embedded catalogue.

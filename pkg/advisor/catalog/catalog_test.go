@@ -112,7 +112,7 @@ func TestParseRejectsBrokenData(t *testing.T) {
 		{
 			name:    "row without source",
 			file:    "data/gpus.yaml",
-			old:     `    source: "stas00/ml-engineering compute/accelerator/README.md; cli99/llm-analysis gpu_configs/h100-sxm-80gb.json (via shared reference ai-infra-figures.md)"` + "\n",
+			old:     `    source: "stas00/ml-engineering compute/accelerator/README.md; cli99/llm-analysis gpu_configs/h100-sxm-80gb.json (via shared reference ai-infra-figures.md); link_gbs: NVIDIA H100 Tensor Core GPU datasheet: NVLink 900 GB/s (both directions)"` + "\n",
 			new:     "",
 			wantErr: "gpus.yaml does not match the schema",
 		},

@@ -42,6 +42,7 @@ func dataFiles() []dataFile {
 		{"regimes.yaml", "regimesFile"},
 		{"eligibility.yaml", "eligibilityFile"},
 		{"regions.yaml", "regionsFile"},
+		{"serving_benchmarks.yaml", "servingBenchmarksFile"},
 	}
 }
 
@@ -81,16 +82,20 @@ func Parse(files fs.FS) (*Catalog, error) {
 		regions struct {
 			Regions []Region `json:"regions"`
 		}
+		benchmarks struct {
+			Benchmarks []ServingBenchmark `json:"benchmarks"`
+		}
 	)
 	targets := map[string]any{
-		"catalog.yaml":     &meta,
-		"gpus.yaml":        &gpus,
-		"instances.yaml":   &instances,
-		"models.yaml":      &models,
-		"hosted_apis.yaml": &hosted,
-		"regimes.yaml":     &regimes,
-		"eligibility.yaml": &eligibility,
-		"regions.yaml":     &regions,
+		"catalog.yaml":            &meta,
+		"gpus.yaml":               &gpus,
+		"instances.yaml":          &instances,
+		"models.yaml":             &models,
+		"hosted_apis.yaml":        &hosted,
+		"regimes.yaml":            &regimes,
+		"eligibility.yaml":        &eligibility,
+		"regions.yaml":            &regions,
+		"serving_benchmarks.yaml": &benchmarks,
 	}
 	for _, f := range dataFiles() {
 		if err := decodeFile(files, f, schemas[f.def], targets[f.name]); err != nil {
@@ -107,6 +112,7 @@ func Parse(files fs.FS) (*Catalog, error) {
 		Regimes:     regimes.Regimes,
 		Eligibility: eligibility.Eligibility,
 		Regions:     regions.Regions,
+		Benchmarks:  benchmarks.Benchmarks,
 	}
 	if problems := crossCheck(c); len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
@@ -287,6 +293,35 @@ func crossCheck(c *Catalog) []string {
 		if !regimes[e.Regime] {
 			add("eligibility: %s refers to unknown regime %q", key, e.Regime)
 		}
+	}
+
+	benchmarks := map[string]bool{}
+	roles := map[string]int{}
+	for _, b := range c.Benchmarks {
+		if benchmarks[b.ID] {
+			add("serving_benchmarks: duplicate id %q", b.ID)
+		}
+		benchmarks[b.ID] = true
+		roles[b.Role]++
+		if !models[b.Model] {
+			add("serving_benchmarks: %s refers to unknown model %q", b.ID, b.Model)
+		}
+		if !gpus[b.GPU] {
+			add("serving_benchmarks: %s refers to unknown GPU %q", b.ID, b.GPU)
+		}
+		if b.TensorParallel > b.GPUs {
+			add("serving_benchmarks: %s tensor_parallel %d exceeds its %d GPUs", b.ID, b.TensorParallel, b.GPUs)
+		}
+		for i := 1; i < len(b.Points); i++ {
+			if b.Points[i].Concurrency < b.Points[i-1].Concurrency {
+				add("serving_benchmarks: %s points must be in order of concurrency", b.ID)
+				break
+			}
+		}
+	}
+	// A calibration needs curves to fit on and at least one whole curve held out to test it.
+	if len(c.Benchmarks) > 0 && (roles[BenchmarkFit] == 0 || roles[BenchmarkHeldOut] == 0) {
+		add("serving_benchmarks: need at least one %s and one %s curve", BenchmarkFit, BenchmarkHeldOut)
 	}
 	return p
 }

@@ -56,6 +56,7 @@ func AcceleratorFromGPU(g catalog.GPU) sizing.Accelerator {
 		BF16TFLOPS:   g.BF16TFLOPS,
 		FP8TFLOPS:    g.FP8TFLOPS,
 		FP16TFLOPS:   g.FP16TFLOPS,
+		LinkGBs:      g.LinkGBs,
 	}
 }
 

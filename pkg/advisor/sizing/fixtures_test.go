@@ -3,9 +3,10 @@ package sizing
 // Test fixtures: figures from /work/shared/reference/ai-infra-figures.md (collected 2026-11-26) and the
 // models' published configurations.
 
-// h100 is an H100 SXM: 80 GB, 3.35 TB/s, 989 BF16 / 1979 FP8 dense TFLOPS (stas00/ml-engineering).
+// h100 is an H100 SXM: 80 GB, 3.35 TB/s, 989 BF16 / 1979 FP8 dense TFLOPS (stas00/ml-engineering), NVLink
+// 450 GB/s each way (NVIDIA H100 datasheet).
 func h100() Accelerator {
-	return Accelerator{Name: "H100 SXM", MemoryGB: 80, BandwidthTBs: 3.35, BF16TFLOPS: 989, FP8TFLOPS: 1979}
+	return Accelerator{Name: "H100 SXM", MemoryGB: 80, BandwidthTBs: 3.35, BF16TFLOPS: 989, FP8TFLOPS: 1979, LinkGBs: 450}
 }
 
 // l4 is an NVIDIA L4: 24 GB, 0.3 TB/s, 121 BF16 / 242 FP8 dense TFLOPS (NVIDIA L4 datasheet).

@@ -15,6 +15,10 @@ const (
 	RuntimeOverheadFraction = 0.20
 	// MaxTensorParallel is the largest tensor-parallel degree considered: one 8-GPU NVLink node.
 	MaxTensorParallel = 8
+	// MaxPipelineParallel is the most machines one serving replica is split over (pipeline stages, one
+	// per machine). Four 8-GPU machines hold 2.5 TB of weights at 80 GB per GPU, more than any catalogue
+	// model needs; beyond that the inter-node hops dominate latency.
+	MaxPipelineParallel = 4
 
 	gb = 1e9
 )
@@ -90,6 +94,14 @@ func (g Accelerator) Validate() error {
 	return nil
 }
 
+// validPP accepts 1 to MaxPipelineParallel pipeline stages.
+func validPP(pp int) error {
+	if pp < 1 || pp > MaxPipelineParallel {
+		return invalid("pipeline_parallel", "must be between 1 and %d, got %d", MaxPipelineParallel, pp)
+	}
+	return nil
+}
+
 // validTP accepts the tensor-parallel degrees serving engines run: 1, 2, 4 or 8 within one node.
 func validTP(tp int) error {
 	if tp < 1 || tp > MaxTensorParallel || tp&(tp-1) != 0 {
@@ -145,16 +157,26 @@ type MemoryFit struct {
 	// Fits is true when the weights and at least one full-context sequence fit.
 	Fits           bool `json:"fits"`
 	TensorParallel int  `json:"tensor_parallel"`
+	// PipelineParallel is the number of pipeline stages (machines) the layers are split over; 1 is none.
+	PipelineParallel int `json:"pipeline_parallel"`
 	Working
 }
 
 // FitMemory places the weights, the runtime overhead and the KV cache on tensorParallel GPUs that may use
 // utilisation of their memory (zero means 0.9), and counts the full-context sequences that fit.
+func FitMemory(a Arch, p, kv Precision, gpu Accelerator, tensorParallel int, utilisation float64, contextTokens int) (MemoryFit, error) {
+	return FitMemoryLayout(a, p, kv, gpu, tensorParallel, 1, utilisation, contextTokens)
+}
+
+// FitMemoryLayout is FitMemory on tensorParallel x pipelineParallel GPUs: the layers are split into
+// pipelineParallel stages (one per machine), each stage's layers over tensorParallel GPUs.
 //
 // Weights = N x b (EleutherAI, Transformer Math 101); overhead = 20% of the weights (same source);
-// KV budget per GPU = memory x utilisation - (weights + overhead)/TP (vLLM's gpu_memory_utilization and
-// KV-cache profiling, vllm-project/vllm vllm/worker).
-func FitMemory(a Arch, p, kv Precision, gpu Accelerator, tensorParallel int, utilisation float64, contextTokens int) (MemoryFit, error) {
+// KV budget per GPU = memory x utilisation - (weights + overhead)/(TP x PP) (vLLM's gpu_memory_utilization and
+// KV-cache profiling, vllm-project/vllm vllm/worker). A stage holds ceil(L / PP) layers, so the KV cache
+// per token per GPU is the TP figure x ceil(L/PP) / L (Narayanan et al., "Efficient Large-Scale Language
+// Model Training on GPU Clusters Using Megatron-LM", arXiv 2104.04473: pipeline stages split the layers).
+func FitMemoryLayout(a Arch, p, kv Precision, gpu Accelerator, tensorParallel, pipelineParallel int, utilisation float64, contextTokens int) (MemoryFit, error) {
 	if err := a.Validate(); err != nil {
 		return MemoryFit{}, err
 	}
@@ -162,6 +184,9 @@ func FitMemory(a Arch, p, kv Precision, gpu Accelerator, tensorParallel int, uti
 		return MemoryFit{}, err
 	}
 	if err := validTP(tensorParallel); err != nil {
+		return MemoryFit{}, err
+	}
+	if err := validPP(pipelineParallel); err != nil {
 		return MemoryFit{}, err
 	}
 	if utilisation == 0 {
@@ -184,7 +209,8 @@ func FitMemory(a Arch, p, kv Precision, gpu Accelerator, tensorParallel int, uti
 
 	var f MemoryFit
 	f.TensorParallel = tensorParallel
-	tp := float64(tensorParallel)
+	f.PipelineParallel = pipelineParallel
+	gpus := float64(tensorParallel * pipelineParallel)
 	f.WeightsGB = a.ParamsTotalB * bw
 	f.OverheadGB = f.WeightsGB * RuntimeOverheadFraction
 	f.formula("weights = N %.4g B params x %.3g B = %.4g GB (EleutherAI Transformer Math 101)", a.ParamsTotalB, bw, f.WeightsGB)
@@ -192,13 +218,19 @@ func FitMemory(a Arch, p, kv Precision, gpu Accelerator, tensorParallel int, uti
 
 	perGPU, kvFormula := kvBytesPerTokenPerGPU(a, bkv, tensorParallel)
 	f.formula("%s (vllm kv_cache_interface.py)", kvFormula)
-	f.KVBytesPerToken = perGPU * tp
+	if pipelineParallel > 1 {
+		stage := math.Ceil(float64(a.Layers) / float64(pipelineParallel))
+		perGPU *= stage / float64(a.Layers)
+		f.formula("KV per token per GPU over %d pipeline stages = x ceil(L %d / PP %d) / L = %.0f B (Megatron-LM, arXiv 2104.04473)",
+			pipelineParallel, a.Layers, pipelineParallel, perGPU)
+	}
+	f.KVBytesPerToken = perGPU * gpus
 
-	budgetPerGPU := gpu.MemoryGB*utilisation - (f.WeightsGB+f.OverheadGB)/tp
-	f.formula("KV budget per GPU = %.4g GB x %.2f - (%.4g + %.4g) GB / TP %d = %.4g GB (vLLM gpu_memory_utilization)",
-		gpu.MemoryGB, utilisation, f.WeightsGB, f.OverheadGB, tensorParallel, budgetPerGPU)
+	budgetPerGPU := gpu.MemoryGB*utilisation - (f.WeightsGB+f.OverheadGB)/gpus
+	f.formula("KV budget per GPU = %.4g GB x %.2f - (%.4g + %.4g) GB / (TP %d x PP %d) = %.4g GB (vLLM gpu_memory_utilization)",
+		gpu.MemoryGB, utilisation, f.WeightsGB, f.OverheadGB, tensorParallel, pipelineParallel, budgetPerGPU)
 	if budgetPerGPU > 0 {
-		f.KVBudgetGB = budgetPerGPU * tp
+		f.KVBudgetGB = budgetPerGPU * gpus
 		f.MaxTokensInKV = int(math.Floor(budgetPerGPU * gb / perGPU))
 		f.MaxSequences = f.MaxTokensInKV / contextTokens
 	}
@@ -206,9 +238,9 @@ func FitMemory(a Arch, p, kv Precision, gpu Accelerator, tensorParallel int, uti
 		math.Max(budgetPerGPU, 0), perGPU, f.MaxTokensInKV, contextTokens, f.MaxSequences)
 	f.Fits = f.MaxSequences >= 1
 
-	f.assume("%s weights, %s KV cache on %d x %s (%.4g GB each), memory utilisation %.2f", p, kv, tensorParallel, gpu.Name, gpu.MemoryGB, utilisation)
+	f.assume("%s weights, %s KV cache on %d x %s (%.4g GB each), memory utilisation %.2f", p, kv, tensorParallel*pipelineParallel, gpu.Name, gpu.MemoryGB, utilisation)
 	f.assume("runtime overhead (activations, CUDA graphs, quantisation scales) taken as %.0f%% of the weights", RuntimeOverheadFraction*100)
-	f.assume("each sequence reserves its full context of %d tokens, so no sequence is pre-empted", contextTokens)
+	f.assume("sequences counted at %d tokens each: the full context one request may hold", contextTokens)
 	if a.Attention != AttentionMLA && a.KVHeads < tensorParallel {
 		f.assume("KV heads (%d) fewer than TP (%d): heads are replicated on each GPU", a.KVHeads, tensorParallel)
 	}

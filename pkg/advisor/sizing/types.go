@@ -115,6 +115,8 @@ type Accelerator struct {
 	BF16TFLOPS   float64 `json:"bf16_tflops"`
 	FP8TFLOPS    float64 `json:"fp8_tflops,omitempty"`
 	FP16TFLOPS   float64 `json:"fp16_tflops,omitempty"`
+	// LinkGBs is the GPU's bandwidth to its peers in one direction (GB/s); zero means PCIe Gen4 x16.
+	LinkGBs float64 `json:"link_gbs,omitempty"`
 }
 
 // Working is what an estimate shows of itself: the assumptions it rests on and the formulas with numbers.
