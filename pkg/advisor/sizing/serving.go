@@ -209,7 +209,7 @@ type scenario struct {
 // scenarioResult is one end's figures in seconds.
 type scenarioResult struct {
 	ttft, ttftP95, itl, request, step, prefill, service, rho, slotWait float64
-	running                                                           int
+	running                                                            int
 }
 
 // servingModel holds the per-replica constants both scenarios share.
