@@ -86,14 +86,13 @@ func TestCloudChatbotHandWorked(t *testing.T) {
 	require.InDelta(t, 80+vecs*128/1e9, metricOf(t, o, "vector_store_gb_low", "care-guidelines-search").GetValue(), 1e-6)
 	require.InDelta(t, 80+vecs*480/1e9, metricOf(t, o, "vector_store_gb_high", "care-guidelines-search").GetValue(), 1e-6)
 
-	// Plan totals are the one priced workload's, and within the $60,000 budget: no budget finding.
+	// Plan totals are the one priced workload's. The pessimistic end (5 replicas, $64,386 a month) crosses
+	// the $60,000 budget, so the budget finding says the plan may exceed it.
 	require.Equal(t, metricOf(t, o, "monthly_on_demand_usd_high", w).GetValue(), metricOf(t, o, analysis.MetricMonthlyCostHigh, "").GetValue())
 	require.Equal(t, repHigh*2, metricOf(t, o, analysis.MetricPlanGPUsHigh, "").GetValue())
 	// 4 requests/s x 350 tokens x 3600 x 730.
 	require.InDelta(t, 4*350*3600*730.0, metricOf(t, o, analysis.MetricOutputTokensPerMonth, "").GetValue(), 1e-3)
-	for _, f := range o.Findings {
-		require.NotContains(t, f.GetTitle(), "budget")
-	}
+	findingWithTitle(t, o, "Recommended plan may exceed the budget")
 }
 
 func TestCloudProviderExclusionHonoured(t *testing.T) {
@@ -214,7 +213,8 @@ func TestCloudExamples(t *testing.T) {
 		{file: "chatbot-70b-hipaa-us.yaml", priced: []string{"patient-chat"}, withToken: true},
 		{file: "startup-rag.yaml", priced: []string{"help-centre-rag"}, withToken: true},
 		{file: "finetune-gdpr-eu.yaml"},
-		{file: "custom-architecture.yaml"},
+		// DeepSeek-V3 fits no single machine: it is served over two 8-GPU machines (pipeline stages).
+		{file: "custom-architecture.yaml", priced: []string{"case-law-chat"}, withToken: true},
 		{file: "impossible.yaml"},
 	}
 	for _, tc := range tests {

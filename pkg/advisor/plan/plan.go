@@ -79,8 +79,13 @@ type Candidate struct {
 	Feasible bool   `json:"feasible"`
 	Reason   string `json:"reason,omitempty"`
 	// Serving: the tensor-parallel degree of a replica and how many replicas one instance holds.
-	TensorParallel      int `json:"tensor_parallel,omitempty"`
+	TensorParallel int `json:"tensor_parallel,omitempty"`
+	// PipelineParallel is the machines one replica spans (pipeline stages); 0 or 1 is one machine.
+	PipelineParallel    int `json:"pipeline_parallel,omitempty"`
 	ReplicasPerInstance int `json:"replicas_per_instance,omitempty"`
+	// Layouts are every replica layout sized on this instance, cheapest feasible first; the chosen one is
+	// TensorParallel x PipelineParallel.
+	Layouts []Layout `json:"layouts,omitempty"`
 	// ReplicaCapacityRPS is what one replica serves within the SLO (serving) or at full batch (batch).
 	ReplicaCapacityRPS sizing.Range `json:"replica_capacity_rps,omitzero"`
 	MaxConcurrency     int          `json:"max_concurrency,omitempty"`

@@ -1,9 +1,12 @@
 package plan
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 )
@@ -78,9 +81,55 @@ func price(c *Candidate, o offer, hours float64) {
 	}
 }
 
-// servingCandidate sizes one LLM workload on one offer: the smallest tensor-parallel degree that holds
-// the model, then each larger degree up to the machine's GPUs; the degree needing the fewest
-// instances at the pessimistic end wins. Infeasible offers come back with the reason.
+// Layout is one way to build a serving replica on an instance type: TensorParallel GPUs of one machine
+// per pipeline stage, PipelineParallel machines per replica (1 = one machine), with what it costs to carry
+// the workload that way.
+type Layout struct {
+	TensorParallel   int    `json:"tensor_parallel"`
+	PipelineParallel int    `json:"pipeline_parallel"`
+	Feasible         bool   `json:"feasible"`
+	Reason           string `json:"reason,omitempty"`
+	// MaxConcurrency and ReplicaCapacityRPS are one replica's capacity within the SLO.
+	MaxConcurrency     int          `json:"max_concurrency,omitempty"`
+	ReplicaCapacityRPS sizing.Range `json:"replica_capacity_rps,omitzero"`
+	Replicas           IntRange     `json:"replicas,omitzero"`
+	Instances          IntRange     `json:"instances,omitzero"`
+	MonthlyOnDemand    sizing.Range `json:"monthly_on_demand,omitzero"`
+}
+
+// String names the layout the way the working does: "TP 8" or "PP 2 x TP 8".
+func (l Layout) String() string {
+	if l.PipelineParallel > 1 {
+		return fmt.Sprintf("PP %d x TP %d", l.PipelineParallel, l.TensorParallel)
+	}
+	return fmt.Sprintf("TP %d", l.TensorParallel)
+}
+
+// layouts lists the replica layouts an instance type allows: tensor parallel 1, 2, 4 and 8 within one
+// machine, and, for a model that fits no single machine, pipeline stages over 2 to 4 machines with tensor
+// parallelism over each machine's GPUs (Narayanan et al., Megatron-LM, arXiv 2104.04473: tensor parallel
+// within a node, pipeline parallel across nodes).
+func layouts(gpus int, fitsOneMachine bool) [][2]int {
+	var out [][2]int
+	for tp := 1; tp <= gpus && tp <= sizing.MaxTensorParallel; tp *= 2 {
+		out = append(out, [2]int{tp, 1})
+	}
+	if !fitsOneMachine && gpus >= 4 {
+		tp := min(gpus, sizing.MaxTensorParallel)
+		if tp&(tp-1) == 0 {
+			for pp := 2; pp <= sizing.MaxPipelineParallel; pp++ {
+				out = append(out, [2]int{tp, pp})
+			}
+		}
+	}
+	return out
+}
+
+// servingCandidate sizes one LLM workload on one offer. Every replica layout is sized and priced
+// (tensor parallel 1-8 within a machine; pipeline stages over machines when the model fits none); the
+// cheapest that meets every SLO at peak wins, by its pessimistic then optimistic monthly cost, then the
+// fewest GPUs. The candidate keeps every layout, so a reader sees why the winner won. Infeasible offers
+// come back with the reason.
 func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load servingLoad) (Candidate, error) {
 	c := baseCandidate(o)
 	if o.blocked != "" {
@@ -92,63 +141,123 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		return c, nil
 	}
 	acc := AcceleratorFromGPU(o.gpu)
-	minTP, fit, err := sizing.MinTensorParallel(m.arch, p, kv, acc, o.inst.GPUCount, 0, load.context)
-	if errors.Is(err, sizing.ErrDoesNotFit) {
-		c.Reason = fmt.Sprintf("does not fit: weights %.4g GB + overhead %.4g GB + one %d-token sequence exceed %d x %.4g GB at 0.9 utilisation; splitting over several machines (pipeline parallelism) is not sized",
-			fit.WeightsGB, fit.OverheadGB, load.context, min(o.inst.GPUCount, sizing.MaxTensorParallel), o.gpu.MemoryGB)
-		merge(&c.Working, fit.Working)
-		return c, nil
-	}
-	if err != nil {
+	_, fit, err := sizing.MinTensorParallel(m.arch, p, kv, acc, o.inst.GPUCount, 0, load.context)
+	fitsOne := err == nil
+	if err != nil && !errors.Is(err, sizing.ErrDoesNotFit) {
 		return c, fmt.Errorf("size %s on %s: %w", m.name, o.inst.Name, err)
 	}
 
 	var best *Candidate
-	firstReason := ""
-	for tp := minTP; tp <= o.inst.GPUCount && tp <= sizing.MaxTensorParallel; tp *= 2 {
-		in := sizing.ServingInput{Arch: m.arch, Weights: p, KV: kv, GPU: acc, TensorParallel: tp, InputTokens: load.in, OutputTokens: load.out}
+	var options []Layout
+	var misses []string
+	for _, lay := range layouts(o.inst.GPUCount, fitsOne) {
+		tp, pp := lay[0], lay[1]
+		opt := Layout{TensorParallel: tp, PipelineParallel: pp}
+		in := sizing.ServingInput{Arch: m.arch, Weights: p, KV: kv, GPU: acc, TensorParallel: tp, PipelineParallel: pp,
+			InputTokens: load.in, OutputTokens: load.out, ContextTokens: load.context}
 		capy, err := sizing.CapacityAtSLO(in, load.slo)
 		if err != nil {
-			return c, fmt.Errorf("capacity of %s on %s at TP %d: %w", m.name, o.inst.Name, tp, err)
+			return c, fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
 		}
 		if !capy.Meets {
-			if firstReason == "" {
-				firstReason = fmt.Sprintf("TP %d: %s", tp, capy.Reason)
+			opt.Reason = capy.Reason
+			if capy.Limit != sizing.LimitMemory {
+				misses = append(misses, fmt.Sprintf("%s: %s", opt, capy.Reason))
 			}
+			options = append(options, opt)
 			continue
 		}
 		cand := c
 		cand.Working = sizing.Working{}
-		if err := sizeReplicas(&cand, o, tp, capy, load); err != nil {
+		if err := sizeReplicas(&cand, o, tp, pp, capy, load); err != nil {
 			return c, err
 		}
-		if best == nil || cand.Instances.High < best.Instances.High ||
-			(cand.Instances.High == best.Instances.High && cand.Instances.Low < best.Instances.Low) {
+		opt.Feasible, opt.MaxConcurrency, opt.ReplicaCapacityRPS = true, capy.MaxConcurrency, capy.RequestsPerSec
+		opt.Replicas, opt.Instances, opt.MonthlyOnDemand = cand.Replicas, cand.Instances, cand.Monthly.OnDemand
+		options = append(options, opt)
+		if best == nil || cheaper(cand, *best) {
 			best = &cand
 		}
 	}
-	if best == nil {
-		if load.batch {
-			c.Reason = "no tensor-parallel degree runs a batch: " + firstReason
-		} else {
-			c.Reason = "SLO unmet even at concurrency 1: " + firstReason
+	slices.SortStableFunc(options, func(a, b Layout) int {
+		if a.Feasible != b.Feasible {
+			if a.Feasible {
+				return -1
+			}
+			return 1
 		}
-		c.TensorParallel = minTP
+		return cmp.Or(cmp.Compare(a.MonthlyOnDemand.High, b.MonthlyOnDemand.High), cmp.Compare(a.MonthlyOnDemand.Low, b.MonthlyOnDemand.Low),
+			cmp.Compare(a.TensorParallel*a.PipelineParallel, b.TensorParallel*b.PipelineParallel))
+	})
+	if best == nil {
+		c.Layouts = options
+		switch {
+		case len(misses) == 0:
+			c.Reason = fmt.Sprintf("does not fit: weights %.4g GB + overhead %.4g GB + one %d-token sequence exceed every layout up to %d machines of %d x %.4g GB at 0.9 utilisation",
+				fit.WeightsGB, fit.OverheadGB, load.context, sizing.MaxPipelineParallel, o.inst.GPUCount, o.gpu.MemoryGB)
+			merge(&c.Working, fit.Working)
+		case load.batch:
+			c.Reason = "no layout runs a batch: " + strings.Join(misses, "; ")
+		default:
+			c.Reason = "SLO unmet even at concurrency 1 in every layout that fits: " + strings.Join(misses, "; ")
+		}
 		return c, nil
 	}
+	best.Layouts = options
+	explainLayout(best, options)
 	return *best, nil
 }
 
+// cheaper orders feasible candidates of one offer: pessimistic then optimistic monthly on-demand cost,
+// then the fewest GPUs.
+func cheaper(a, b Candidate) bool {
+	return cmp.Or(cmp.Compare(a.Monthly.OnDemand.High, b.Monthly.OnDemand.High), cmp.Compare(a.Monthly.OnDemand.Low, b.Monthly.OnDemand.Low),
+		cmp.Compare(a.GPUs.High, b.GPUs.High)) < 0
+}
+
+// explainLayout says in the working why the chosen layout beat the runner-up, with both layouts' replica
+// counts and costs: "TP 8: 2 replicas at $22,000-$44,000 a month beat TP 4: 25-30 replicas at ...".
+func explainLayout(c *Candidate, options []Layout) {
+	var won, next *Layout
+	for i := range options {
+		o := &options[i]
+		if o.TensorParallel == c.TensorParallel && o.PipelineParallel == max(c.PipelineParallel, 1) {
+			won = o
+		} else if next == nil {
+			next = o
+		}
+	}
+	if won == nil {
+		return
+	}
+	desc := func(l Layout) string {
+		if !l.Feasible {
+			return fmt.Sprintf("%s: %s", l, l.Reason)
+		}
+		return fmt.Sprintf("%s: %d-%d replicas on %d-%d instances at $%.0f-$%.0f a month", l, l.Replicas.Low, l.Replicas.High,
+			l.Instances.Low, l.Instances.High, l.MonthlyOnDemand.Low, l.MonthlyOnDemand.High)
+	}
+	if next == nil {
+		addFormula(&c.Working, "layout: %s, the only one this instance allows", desc(*won))
+		return
+	}
+	addFormula(&c.Working, "layout: %s beats %s (cheapest of %d layouts meeting the SLO at peak)", desc(*won), desc(*next), len(options))
+}
+
 // sizeReplicas turns a replica's capacity into replicas, instances, GPUs and cost.
-func sizeReplicas(c *Candidate, o offer, tp int, capy sizing.Capacity, load servingLoad) error {
+func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load servingLoad) error {
 	c.Feasible = true
 	c.TensorParallel = tp
+	c.PipelineParallel = pp
 	c.ReplicasPerInstance = o.inst.GPUCount / tp
+	if pp > 1 {
+		c.ReplicasPerInstance = 0 // one replica spans pp instances
+	}
 	c.ReplicaCapacityRPS = capy.RequestsPerSec
 	c.MaxConcurrency = capy.MaxConcurrency
 	merge(&c.Working, capy.Working)
-	addFormula(&c.Working, "capacity per replica (TP %d on %s) = %d concurrent requests, %s requests/s within the SLO; limit: %s",
-		tp, o.gpu.Name, capy.MaxConcurrency, capy.RequestsPerSec, capy.Reason)
+	addFormula(&c.Working, "capacity per replica (TP %d x PP %d on %s) = %d concurrent requests, %s requests/s within the SLO; limit: %s",
+		tp, pp, o.gpu.Name, capy.MaxConcurrency, capy.RequestsPerSec, capy.Reason)
 
 	lo, _, err := sizing.Replicas(load.peakRPS, capy.RequestsPerSec, load.headroomLow)
 	if err != nil {
@@ -175,17 +284,25 @@ func sizeReplicas(c *Candidate, o offer, tp int, capy sizing.Capacity, load serv
 		minInstances = 2
 	}
 	c.Replicas = IntRange{Low: lo, High: hi}
-	per := c.ReplicasPerInstance
-	c.Instances = IntRange{
-		Low:  max(minInstances, int(math.Ceil(float64(lo)/float64(per)))),
-		High: max(minInstances, int(math.Ceil(float64(hi)/float64(per)))),
+	if pp > 1 {
+		c.Instances = IntRange{Low: max(minInstances, lo*pp), High: max(minInstances, hi*pp)}
+		c.GPUs = IntRange{Low: c.Instances.Low * o.inst.GPUCount, High: c.Instances.High * o.inst.GPUCount}
+		addFormula(&c.Working, "instances = %d-%d replicas x %d machines per replica (pipeline stages) = %d-%d; GPUs = %d-%d",
+			lo, hi, pp, c.Instances.Low, c.Instances.High, c.GPUs.Low, c.GPUs.High)
+	} else {
+		per := c.ReplicasPerInstance
+		c.Instances = IntRange{
+			Low:  max(minInstances, int(math.Ceil(float64(lo)/float64(per)))),
+			High: max(minInstances, int(math.Ceil(float64(hi)/float64(per)))),
+		}
+		c.GPUs = IntRange{Low: c.Instances.Low * o.inst.GPUCount, High: c.Instances.High * o.inst.GPUCount}
+		addFormula(&c.Working, "instances = max(%d, ceil(%d-%d replicas / %d per %s (%d GPUs / TP %d))) = %d-%d; GPUs = %d-%d",
+			minInstances, lo, hi, per, o.inst.Name, o.inst.GPUCount, tp, c.Instances.Low, c.Instances.High, c.GPUs.Low, c.GPUs.High)
 	}
-	c.GPUs = IntRange{Low: c.Instances.Low * o.inst.GPUCount, High: c.Instances.High * o.inst.GPUCount}
-	addFormula(&c.Working, "instances = max(%d, ceil(%d-%d replicas / %d per %s (%d GPUs / TP %d))) = %d-%d; GPUs = %d-%d",
-		minInstances, lo, hi, per, o.inst.Name, o.inst.GPUCount, tp, c.Instances.Low, c.Instances.High, c.GPUs.Low, c.GPUs.High)
 	price(c, o, load.hours)
-	c.ReplicaMonthlyUSD = o.inst.OnDemandHourly * float64(tp) / float64(o.inst.GPUCount) * load.hours
-	addFormula(&c.Working, "one replica = $%g/h x TP %d / %d GPUs x %g h = $%.2f per month", o.inst.OnDemandHourly, tp, o.inst.GPUCount, load.hours, c.ReplicaMonthlyUSD)
+	c.ReplicaMonthlyUSD = o.inst.OnDemandHourly * float64(tp*pp) / float64(o.inst.GPUCount) * load.hours
+	addFormula(&c.Working, "one replica = $%g/h x %d GPUs (TP %d x PP %d) / %d GPUs per instance x %g h = $%.2f per month",
+		o.inst.OnDemandHourly, tp*pp, tp, pp, o.inst.GPUCount, load.hours, c.ReplicaMonthlyUSD)
 	if load.outputTokensPerMonth > 0 {
 		mtok := load.outputTokensPerMonth / 1e6
 		c.USDPerMTok = c.Monthly.OnDemand.Scale(1 / mtok)
