@@ -307,7 +307,7 @@ func runEstimateInference(ctx context.Context, args []string, io IO) error {
 	kv := fs.String("kv-precision", "", "KV cache precision (default 16-bit)")
 	gpu := fs.String("gpu", "", "catalogue GPU id, e.g. h100-sxm (costs for every instance with it)")
 	inst := fs.String("instance", "", "catalogue instance as provider/name, e.g. aws/p5.48xlarge (instead of --gpu)")
-	tp := fs.Int("tp", 0, "tensor-parallel degree (default: the minimum that fits)")
+	tp := fs.Int("tp", 0, "tensor-parallel degree (default: every degree that fits is sized and the cheapest meeting the targets chosen)")
 	in := fs.Int("input-tokens", 0, "mean prompt tokens")
 	out := fs.Int("output-tokens", 0, "mean completion tokens")
 	conc := fs.Int("concurrency", 0, "requests in flight per replica (default 1 without an SLO)")
@@ -510,7 +510,17 @@ func summariseInference(w io.Writer, raw []byte) error {
 		OutputTokens         int        `json:"output_tokens"`
 		TensorParallel       int        `json:"tensor_parallel"`
 		TensorParallelChosen string     `json:"tensor_parallel_chosen"`
-		Memory               struct {
+		Layouts              []struct {
+			TensorParallel int    `json:"tensor_parallel"`
+			Fits           bool   `json:"fits"`
+			Feasible       bool   `json:"feasible"`
+			Reason         string `json:"reason"`
+			Replicas       *span  `json:"replicas_for_peak"`
+			Monthly        *span  `json:"cheapest_monthly_usd_for_peak"`
+			PerMTok        *span  `json:"cheapest_usd_per_million_output_tokens"`
+			Instance       string `json:"cheapest_instance"`
+		} `json:"layouts"`
+		Memory struct {
 			WeightsGB    float64 `json:"weights_gb"`
 			OverheadGB   float64 `json:"overhead_gb"`
 			KVBudgetGB   float64 `json:"kv_budget_gb"`
@@ -541,6 +551,19 @@ func summariseInference(w io.Writer, raw []byte) error {
 	feasibility(w, a.Feasible, a.Reason)
 	if a.TensorParallel > 0 {
 		fmt.Fprintf(w, "  tensor parallel: %d GPUs per replica (%s)\n", a.TensorParallel, a.TensorParallelChosen)
+	}
+	for _, l := range a.Layouts {
+		fmt.Fprintf(w, "    TP %d: ", l.TensorParallel)
+		switch {
+		case !l.Feasible:
+			fmt.Fprintf(w, "no: %s\n", l.Reason)
+		case l.Monthly != nil:
+			fmt.Fprintf(w, "%s replicas, $%s a month on %s\n", l.Replicas, l.Monthly, l.Instance)
+		case l.PerMTok != nil:
+			fmt.Fprintf(w, "$%s per million output tokens on %s\n", l.PerMTok, l.Instance)
+		default:
+			fmt.Fprintln(w, "meets the targets (no priced instance)")
+		}
 	}
 	fmt.Fprintf(w, "  memory per replica: weights %s GB + overhead %s GB; KV cache %s GB holds %d sequences of %d tokens\n",
 		num(a.Memory.WeightsGB), num(a.Memory.OverheadGB), num(a.Memory.KVBudgetGB), a.Memory.MaxSequences, a.InputTokens+a.OutputTokens)

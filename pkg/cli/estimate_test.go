@@ -86,7 +86,7 @@ func TestEstimateAgainstARunningGateway(t *testing.T) {
 		code, out, errOut := run(t, ctx, env, "estimate", "inference", "--model", "llama-3.1-70b", "--precision", "fp8",
 			"--gpu", "h100-sxm", "--input-tokens", "1000", "--output-tokens", "200", "--itl-ms", "1")
 		require.Equal(t, 1, code, errOut)
-		require.Contains(t, out, "NOT FEASIBLE: the SLO cannot be met")
+		require.Contains(t, out, "NOT FEASIBLE: no tensor-parallel degree meets the targets")
 		line := out[strings.Index(out, "NOT FEASIBLE: "):]
 		line = line[:strings.IndexByte(line, '\n')]
 		require.Contains(t, errOut, "not feasible: "+strings.TrimPrefix(line, "NOT FEASIBLE: ")+"\n")

@@ -135,24 +135,28 @@ type instanceCost struct {
 
 // inferenceAnswer is the 200 body of POST /v1/estimates/inference.
 type inferenceAnswer struct {
-	Feasible             bool           `json:"feasible"`
-	Reason               string         `json:"reason,omitempty"`
-	Model                subject        `json:"model"`
-	GPU                  subject        `json:"gpu"`
-	Instance             *instanceRef   `json:"instance,omitempty"`
-	Precision            string         `json:"precision"`
-	KVCachePrecision     string         `json:"kv_cache_precision"`
-	InputTokens          int            `json:"input_tokens"`
-	OutputTokens         int            `json:"output_tokens"`
-	TensorParallel       int            `json:"tensor_parallel"`
-	TensorParallelChosen string         `json:"tensor_parallel_chosen"`
-	Memory               memoryView     `json:"memory"`
-	AtConcurrency        *servingPoint  `json:"at_concurrency,omitempty"`
-	Capacity             *capacityView  `json:"capacity_at_slo,omitempty"`
-	Replicas             *replicasView  `json:"replicas_for_peak,omitempty"`
-	Costs                []instanceCost `json:"costs"`
-	Working              sizing.Working `json:"working"`
-	Catalog              catalogUse     `json:"catalog"`
+	Feasible             bool         `json:"feasible"`
+	Reason               string       `json:"reason,omitempty"`
+	Model                subject      `json:"model"`
+	GPU                  subject      `json:"gpu"`
+	Instance             *instanceRef `json:"instance,omitempty"`
+	Precision            string       `json:"precision"`
+	KVCachePrecision     string       `json:"kv_cache_precision"`
+	InputTokens          int          `json:"input_tokens"`
+	OutputTokens         int          `json:"output_tokens"`
+	TensorParallel       int          `json:"tensor_parallel"`
+	TensorParallelChosen string       `json:"tensor_parallel_chosen"`
+	// Layouts are the tensor-parallel degrees sized when none was requested, with why the chosen one won.
+	Layouts []layoutView `json:"layouts,omitempty"`
+	// tried is the degree this answer sized, kept when TensorParallel is cleared because nothing fits.
+	tried         int
+	Memory        memoryView     `json:"memory"`
+	AtConcurrency *servingPoint  `json:"at_concurrency,omitempty"`
+	Capacity      *capacityView  `json:"capacity_at_slo,omitempty"`
+	Replicas      *replicasView  `json:"replicas_for_peak,omitempty"`
+	Costs         []instanceCost `json:"costs"`
+	Working       sizing.Working `json:"working"`
+	Catalog       catalogUse     `json:"catalog"`
 }
 
 // trainingAnswer is the 200 body of POST /v1/estimates/training.
@@ -245,7 +249,7 @@ func archOfBody(b *architectureBody) sizing.Arch {
 func accelerator(g catalog.GPU) sizing.Accelerator {
 	return sizing.Accelerator{
 		Name: g.Name, MemoryGB: g.MemoryGB, BandwidthTBs: g.BandwidthTBs,
-		BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS, FP16TFLOPS: g.FP16TFLOPS,
+		BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS, FP16TFLOPS: g.FP16TFLOPS, LinkGBs: g.LinkGBs,
 	}
 }
 
@@ -398,48 +402,193 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 		assume(w, "no kv_cache_precision given: the KV cache is 16-bit (bf16), the serving engines' default")
 	}
 	p, kv := sizing.Precision(req.Precision), sizing.Precision(ans.KVCachePrecision)
+	sz := tpSizer{e: e, req: req, arch: arch, model: model, hw: hw, p: p, kv: kv, fromArch: fromArch}
+	if req.TensorParallel > 0 {
+		out, err := sz.at(ans, req.TensorParallel)
+		if err != nil {
+			return nil, err
+		}
+		out.TensorParallelChosen = "requested"
+		return out, nil
+	}
+
+	// No tensor_parallel: every degree that fits is sized and priced, and the cheapest that meets the
+	// targets wins (the planner's rule): the lowest pessimistic monthly cost for the peak when a peak is
+	// given, else the lowest pessimistic cost per million output tokens, else the fewest GPUs.
+	maxGPUs := sizing.MaxTensorParallel
+	if hw.instance != nil {
+		maxGPUs = min(maxGPUs, hw.instance.GPUCount)
+	}
+	var all []*inferenceAnswer
+	for tp := 1; tp <= maxGPUs; tp *= 2 {
+		out, err := sz.at(ans, tp)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, out)
+	}
+	var best, fallback *inferenceAnswer
+	for _, a := range all {
+		if a.Memory.Fits {
+			fallback = a
+		}
+		if a.Feasible && (best == nil || layoutScore(a) < layoutScore(best)) {
+			best = a
+		}
+	}
+	layouts := make([]layoutView, 0, len(all))
+	for _, a := range all {
+		layouts = append(layouts, layoutOf(a))
+	}
+	switch {
+	case best != nil:
+	case fallback != nil:
+		best = fallback
+	default:
+		// Nothing fits: answer with the largest group's memory and say so.
+		best = all[len(all)-1]
+		best.TensorParallel = 0
+		best.Reason = fmt.Sprintf("%s (%s, %.4g GB of weights) and one %d-token sequence do not fit on up to %d x %s, the largest tensor-parallel group considered; a lower precision or a GPU with more memory may fit it",
+			model.Name, p, best.Memory.WeightsGB, req.InputTokens+req.OutputTokens, maxGPUs, hw.gpu.Name)
+	}
+	best.TensorParallelChosen = "cheapest that meets the targets"
+	best.Layouts = layouts
+	if best.Feasible {
+		var runner *layoutView
+		for i := range layouts {
+			if layouts[i].TensorParallel != best.TensorParallel && layouts[i].Feasible &&
+				(runner == nil || layouts[i].score < runner.score) {
+				runner = &layouts[i]
+			}
+		}
+		won := layoutOf(best)
+		if runner != nil {
+			formula(&best.Working, "layout: %s beats %s (tensor parallel 1-%d sized; the cheapest meeting the targets wins)", won.describe(), runner.describe(), maxGPUs)
+		} else {
+			formula(&best.Working, "layout: %s, the only tensor-parallel degree up to %d that meets the targets", won.describe(), maxGPUs)
+		}
+	} else if best.Reason != "" && len(all) > 1 {
+		var why []string
+		for _, l := range layouts {
+			if l.Reason != "" {
+				why = append(why, fmt.Sprintf("TP %d: %s", l.TensorParallel, l.Reason))
+			}
+		}
+		best.Reason = "no tensor-parallel degree meets the targets: " + strings.Join(why, "; ")
+	}
+	return best, nil
+}
+
+// layoutView is one tensor-parallel degree an inference estimate sized.
+type layoutView struct {
+	TensorParallel int    `json:"tensor_parallel"`
+	Fits           bool   `json:"fits"`
+	Feasible       bool   `json:"feasible"`
+	Reason         string `json:"reason,omitempty"`
+	MaxConcurrency int    `json:"max_concurrency,omitempty"`
+	// Replicas is the count for the peak, when a peak is given.
+	Replicas *sizing.Range `json:"replicas_for_peak,omitempty"`
+	// CheapestMonthlyUSDForPeak and CheapestUSDPerMillionOutputTokens are the best over the priced instances.
+	CheapestMonthlyUSDForPeak         *sizing.Range `json:"cheapest_monthly_usd_for_peak,omitempty"`
+	CheapestUSDPerMillionOutputTokens *sizing.Range `json:"cheapest_usd_per_million_output_tokens,omitempty"`
+	CheapestInstance                  string        `json:"cheapest_instance,omitempty"`
+	score                             float64
+}
+
+// describe says a layout's figures in the working: "TP 8: 1-2 replicas, $21,996-$43,992 a month on aws/g6e.48xlarge".
+func (l layoutView) describe() string {
+	out := fmt.Sprintf("TP %d", l.TensorParallel)
+	if l.Replicas != nil {
+		out += fmt.Sprintf(": %.0f-%.0f replicas", l.Replicas.Low, l.Replicas.High)
+	} else if l.MaxConcurrency > 0 {
+		out += fmt.Sprintf(": %d requests in flight per replica", l.MaxConcurrency)
+	}
+	switch {
+	case l.CheapestMonthlyUSDForPeak != nil:
+		out += fmt.Sprintf(", $%.0f-$%.0f a month on %s", l.CheapestMonthlyUSDForPeak.Low, l.CheapestMonthlyUSDForPeak.High, l.CheapestInstance)
+	case l.CheapestUSDPerMillionOutputTokens != nil:
+		out += fmt.Sprintf(", $%.4g-$%.4g per million output tokens on %s", l.CheapestUSDPerMillionOutputTokens.Low, l.CheapestUSDPerMillionOutputTokens.High, l.CheapestInstance)
+	}
+	return out
+}
+
+// layoutScore ranks feasible answers: pessimistic monthly cost for the peak, else pessimistic cost per
+// million output tokens, else GPUs.
+func layoutScore(a *inferenceAnswer) float64 { return layoutOf(a).score }
+
+// layoutOf summarises one degree's answer and scores it.
+func layoutOf(a *inferenceAnswer) layoutView {
+	v := layoutView{TensorParallel: a.TensorParallel, Fits: a.Memory.Fits, Feasible: a.Feasible, Reason: a.Reason, score: float64(a.TensorParallel)}
+	if a.TensorParallel == 0 && len(a.Layouts) == 0 {
+		v.TensorParallel = a.tried
+	}
+	if a.Capacity != nil {
+		v.MaxConcurrency = a.Capacity.MaxConcurrency
+	}
+	if a.Replicas != nil {
+		r := a.Replicas.Replicas
+		v.Replicas = &r
+	}
+	for _, c := range a.Costs {
+		if !c.Fits {
+			continue
+		}
+		name := c.Provider + "/" + c.Name
+		if c.MonthlyUSDForPeak != nil && (v.CheapestMonthlyUSDForPeak == nil || c.MonthlyUSDForPeak.High < v.CheapestMonthlyUSDForPeak.High) {
+			m := *c.MonthlyUSDForPeak
+			v.CheapestMonthlyUSDForPeak, v.CheapestInstance = &m, name
+		}
+		if v.CheapestMonthlyUSDForPeak == nil && c.USDPerMillionOutputTokens != nil &&
+			(v.CheapestUSDPerMillionOutputTokens == nil || c.USDPerMillionOutputTokens.High < v.CheapestUSDPerMillionOutputTokens.High) {
+			m := *c.USDPerMillionOutputTokens
+			v.CheapestUSDPerMillionOutputTokens, v.CheapestInstance = &m, name
+		}
+	}
+	switch {
+	case v.CheapestMonthlyUSDForPeak != nil:
+		v.score = 1e6 + v.CheapestMonthlyUSDForPeak.High + v.CheapestMonthlyUSDForPeak.Low*1e-6
+	case v.CheapestUSDPerMillionOutputTokens != nil:
+		v.score = 1e6 + v.CheapestUSDPerMillionOutputTokens.High + v.CheapestUSDPerMillionOutputTokens.Low*1e-6
+	}
+	return v
+}
+
+// tpSizer sizes one inference request at a given tensor-parallel degree.
+type tpSizer struct {
+	e        *estimator
+	req      inferenceRequest
+	arch     sizing.Arch
+	model    subject
+	hw       hardware
+	p, kv    sizing.Precision
+	fromArch bool
+}
+
+// at sizes the request on tp GPUs per replica, from a copy of base: memory, the concurrency and SLO
+// operating points, the replicas for the peak and the costs. A model that does not fit or an SLO the
+// replica misses is an answer with Feasible false and the reason.
+func (t tpSizer) at(base *inferenceAnswer, tp int) (*inferenceAnswer, error) {
+	ans := *base
+	ans.Working = sizing.Working{Assumptions: slices.Clone(base.Working.Assumptions), Formulas: slices.Clone(base.Working.Formulas)}
+	ans.Catalog = catalogUse{Version: base.Catalog.Version, Rows: slices.Clone(base.Catalog.Rows)}
+	ans.Costs = []instanceCost{}
+	ans.TensorParallel, ans.tried = tp, tp
+	req, hw, w := t.req, t.hw, &ans.Working
 	acc := accelerator(hw.gpu)
 	contextTokens := req.InputTokens + req.OutputTokens
-
-	// Memory and tensor parallelism.
-	var fit sizing.MemoryFit
-	var err error
-	if req.TensorParallel > 0 {
-		ans.TensorParallel, ans.TensorParallelChosen = req.TensorParallel, "requested"
-		if fit, err = sizing.FitMemory(arch, p, kv, acc, req.TensorParallel, 0, contextTokens); err != nil {
-			return nil, fromSizing(err, fromArch)
-		}
-		if !fit.Fits {
-			ans.Reason = fmt.Sprintf("%s (%s, %.4g GB of weights) and one %d-token sequence do not fit %d x %s; a larger tensor_parallel, a lower precision or a GPU with more memory may",
-				model.Name, p, fit.WeightsGB, contextTokens, req.TensorParallel, hw.gpu.Name)
-		}
-	} else {
-		maxGPUs := sizing.MaxTensorParallel
-		if hw.instance != nil {
-			maxGPUs = hw.instance.GPUCount
-		}
-		ans.TensorParallelChosen = "minimum that fits"
-		var tp int
-		tp, fit, err = sizing.MinTensorParallel(arch, p, kv, acc, maxGPUs, 0, contextTokens)
-		switch {
-		case errors.Is(err, sizing.ErrDoesNotFit):
-			ans.Reason = fmt.Sprintf("%s (%s, %.4g GB of weights) and one %d-token sequence do not fit on up to %d x %s, the largest tensor-parallel group considered; a lower precision or a GPU with more memory may",
-				model.Name, p, fit.WeightsGB, contextTokens, min(maxGPUs, sizing.MaxTensorParallel), hw.gpu.Name)
-		case err != nil:
-			return nil, fromSizing(err, fromArch)
-		default:
-			ans.TensorParallel = tp
-			formula(w, "tensor parallel = smallest of 1, 2, 4, 8 (up to %d GPUs) whose memory holds the weights, the overhead and one %d-token sequence = %d",
-				min(maxGPUs, sizing.MaxTensorParallel), contextTokens, tp)
-		}
+	fit, err := sizing.FitMemory(t.arch, t.p, t.kv, acc, tp, 0, contextTokens)
+	if err != nil {
+		return nil, fromSizing(err, t.fromArch)
 	}
 	ans.Memory = memoryOf(fit)
 	mergeWorking(w, fit.Working, "")
 	if !fit.Fits {
-		return ans, nil
+		ans.Reason = fmt.Sprintf("%s (%s, %.4g GB of weights) and one %d-token sequence do not fit %d x %s; a larger tensor_parallel, a lower precision or a GPU with more memory may fit it",
+			t.model.Name, t.p, fit.WeightsGB, contextTokens, tp, hw.gpu.Name)
+		return &ans, nil
 	}
 
-	in := sizing.ServingInput{Arch: arch, Weights: p, KV: kv, GPU: acc, TensorParallel: ans.TensorParallel,
+	in := sizing.ServingInput{Arch: t.arch, Weights: t.p, KV: t.kv, GPU: acc, TensorParallel: tp,
 		InputTokens: req.InputTokens, OutputTokens: req.OutputTokens}
 	hasSLO := req.SLO != nil && (req.SLO.TTFTp95ms > 0 || req.SLO.InterTokenLatencyMs > 0 || req.SLO.MinTokensPerSecondPerUser > 0)
 	concurrency := req.Concurrency
@@ -454,7 +603,7 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 		in.Concurrency = concurrency
 		est, err := sizing.EstimateServing(in)
 		if err != nil {
-			return nil, fromSizing(err, fromArch)
+			return nil, fromSizing(err, t.fromArch)
 		}
 		ans.AtConcurrency = pointOf(concurrency, est)
 		mergeWorking(w, est.Working, "")
@@ -463,13 +612,13 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 	if hasSLO {
 		c, err := sizing.CapacityAtSLO(in, req.SLO.sizing())
 		if err != nil {
-			return nil, fromSizing(err, fromArch)
+			return nil, fromSizing(err, t.fromArch)
 		}
 		ans.Capacity = &capacityView{Meets: c.Meets, MaxConcurrency: c.MaxConcurrency, Limit: c.Limit, Reason: c.Reason}
 		if !c.Meets {
-			ans.Reason = fmt.Sprintf("the SLO cannot be met on %d x %s: %s", ans.TensorParallel, hw.gpu.Name, c.Reason)
+			ans.Reason = fmt.Sprintf("the SLO cannot be met on %d x %s: %s", tp, hw.gpu.Name, c.Reason)
 			mergeWorking(w, c.Working, "")
-			return ans, nil
+			return &ans, nil
 		}
 		ans.Capacity.AtCapacity = pointOf(c.MaxConcurrency, c.ServingEstimate)
 		mergeWorking(w, c.Working, fmt.Sprintf("at the SLO capacity (concurrency %d): ", c.MaxConcurrency))
@@ -484,20 +633,20 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 	if req.PeakRequestsPerSecond > 0 {
 		low, high, err := sizing.Replicas(req.PeakRequestsPerSecond, operating.RequestsPerSec, req.Headroom)
 		if err != nil {
-			return nil, fromSizing(err, fromArch)
+			return nil, fromSizing(err, t.fromArch)
 		}
 		ans.Replicas = &replicasView{PeakRequestsPerSecond: req.PeakRequestsPerSecond, Headroom: req.Headroom,
 			PerReplicaRequestsPerSec: operating.RequestsPerSec, Replicas: sizing.Range{Low: float64(low), High: float64(high)}}
-		// Replicas = ceil(peak x (1 + headroom) / per-replica rate) (ai-infra-figures.md "Capacity").
-		formula(w, "replicas = ceil(%.4g requests/s x (1 + %.4g) / %s requests/s per replica) = %d-%d (ai-infra-figures.md, Capacity)",
+		// Replicas = ceil(peak x (1 + headroom) / per-replica rate) (Little's law capacity rule).
+		formula(w, "replicas = ceil(%.4g requests/s x (1 + %.4g) / %s requests/s per replica) = %d-%d",
 			req.PeakRequestsPerSecond, req.Headroom, operating.RequestsPerSec, low, high)
 		if req.Headroom == 0 {
 			assume(w, "no headroom: the peak is carried with nothing to spare")
 		}
 	}
-	ans.Costs = servingCosts(hw, ans.TensorParallel, operating.OutputTokensPerSec, ans.Replicas, w, &ans.Catalog)
+	ans.Costs = servingCosts(hw, tp, operating.OutputTokensPerSec, ans.Replicas, w, &ans.Catalog)
 	ans.Feasible = true
-	return ans, nil
+	return &ans, nil
 }
 
 // servingCosts prices one replica (and the peak, if sized) on each candidate

@@ -25,21 +25,72 @@ func postEstimate(t *testing.T, e *env, route, body string) *http.Response {
 	return e.do(t, http.MethodPost, "/v1/estimates/"+route, "acme", "application/json", strings.NewReader(body), nil)
 }
 
+// chosenLayout is the answer's own entry in its layouts.
+func chosenLayout(t *testing.T, ans inferenceAnswer) layoutView {
+	t.Helper()
+	for _, l := range ans.Layouts {
+		if l.TensorParallel == ans.TensorParallel {
+			return l
+		}
+	}
+	t.Fatalf("no layout for the chosen TP %d", ans.TensorParallel)
+	return layoutView{}
+}
+
 func TestEstimates(t *testing.T) {
 	t.Parallel()
 	e := estimateEnv(t)
 	cat, err := catalog.Load()
 	require.NoError(t, err)
 
-	t.Run("70B FP8 on H100 picks TP 2 with sensible ranges and costs", func(t *testing.T) {
+	t.Run("70B BF16 on L40S at 1 request/s takes TP 8, not the fewest GPUs that hold it", func(t *testing.T) {
+		t.Parallel()
+		// 141 GB of weights fit 4 x L40S with almost no KV cache left, so TP 4 carries one or two
+		// requests at a time; TP 8 carries many at the same price per GPU.
+		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"bf16","gpu":"l40s",
+			"input_tokens":1000,"output_tokens":250,"slo":{"ttft_p95_ms":2000,"inter_token_latency_ms":100},
+			"peak_requests_per_second":1,"headroom":0.2}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[inferenceAnswer](t, resp)
+		require.True(t, ans.Feasible, ans.Reason)
+		require.Equal(t, 8, ans.TensorParallel)
+		var four layoutView
+		for _, l := range ans.Layouts {
+			if l.TensorParallel == 4 {
+				four = l
+			}
+		}
+		require.True(t, four.Fits)
+		if four.Feasible {
+			require.Greater(t, four.CheapestMonthlyUSDForPeak.High, chosenLayout(t, ans).CheapestMonthlyUSDForPeak.High)
+		}
+		found := false
+		for _, f := range ans.Working.Formulas {
+			if strings.HasPrefix(f, "layout: TP 8") && strings.Contains(f, "beats TP") {
+				found = true
+			}
+		}
+		require.True(t, found, "the working says why TP 8 won: %v", ans.Working.Formulas)
+	})
+
+	t.Run("70B FP8 on H100 picks the cheapest tensor-parallel degree with sensible ranges and costs", func(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","gpu":"h100-sxm",
 			"input_tokens":1000,"output_tokens":200,"concurrency":1,"peak_requests_per_second":10,"headroom":0.2}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		ans := decodeBody[inferenceAnswer](t, resp)
 		require.True(t, ans.Feasible, ans.Reason)
-		require.Equal(t, 2, ans.TensorParallel, "70 GB of FP8 weights plus 20%% overhead exceed one 80 GB H100")
-		require.Equal(t, "minimum that fits", ans.TensorParallelChosen)
+		require.Equal(t, "cheapest that meets the targets", ans.TensorParallelChosen)
+		require.Len(t, ans.Layouts, 4, "TP 1, 2, 4 and 8 are sized")
+		require.False(t, ans.Layouts[0].Fits, "70 GB of FP8 weights plus 20%% overhead exceed one 80 GB H100")
+		for _, l := range ans.Layouts {
+			if l.Feasible {
+				require.NotNil(t, l.CheapestMonthlyUSDForPeak, "TP %d", l.TensorParallel)
+				require.LessOrEqual(t, chosenLayout(t, ans).CheapestMonthlyUSDForPeak.High, l.CheapestMonthlyUSDForPeak.High,
+					"the chosen TP %d is the cheapest for the peak", ans.TensorParallel)
+			}
+		}
+		require.GreaterOrEqual(t, ans.TensorParallel, 2)
 		require.Equal(t, "bf16", ans.KVCachePrecision)
 		require.InDelta(t, 70, ans.Memory.WeightsGB, 0.01)
 		require.True(t, ans.Memory.Fits)
@@ -58,14 +109,14 @@ func TestEstimates(t *testing.T) {
 		require.GreaterOrEqual(t, ans.Replicas.Replicas.High, ans.Replicas.Replicas.Low)
 		require.Greater(t, ans.Replicas.Replicas.Low, 1.0, "10 requests/s of 200 tokens is more than one single-stream replica carries")
 
-		// Every catalogue instance with H100 SXM is priced; an 8-GPU machine holds 4 replicas of TP 2.
+		// Every catalogue instance with H100 SXM is priced; an 8-GPU machine holds 8 / TP replicas.
 		require.NotEmpty(t, ans.Costs)
 		for _, c := range ans.Costs {
 			in, ok := cat.Instance(c.Provider, c.Name)
 			require.True(t, ok)
 			require.Equal(t, "h100-sxm", in.GPU)
 			require.True(t, c.Fits)
-			require.Equal(t, in.GPUCount/2, c.ReplicasPerInstance)
+			require.Equal(t, in.GPUCount/ans.TensorParallel, c.ReplicasPerInstance)
 			require.InDelta(t, in.OnDemandHourly*730, c.InstanceMonthlyUSD, 1e-6)
 			require.NotNil(t, c.USDPerMillionOutputTokens)
 			require.Less(t, c.USDPerMillionOutputTokens.Low, c.USDPerMillionOutputTokens.High)

@@ -106,15 +106,17 @@ func (l Layout) String() string {
 }
 
 // layouts lists the replica layouts an instance type allows: tensor parallel 1, 2, 4 and 8 within one
-// machine, and, for a model that fits no single machine, pipeline stages over 2 to 4 machines with tensor
-// parallelism over each machine's GPUs (Narayanan et al., Megatron-LM, arXiv 2104.04473: tensor parallel
-// within a node, pipeline parallel across nodes).
-func layouts(gpus int, fitsOneMachine bool) [][2]int {
+// machine, and pipeline stages over 2 to 4 machines with tensor parallelism over each machine's GPUs
+// (Narayanan et al., Megatron-LM, arXiv 2104.04473: tensor parallel within a node, pipeline parallel across
+// nodes) on machines of 4 GPUs or more. The multi-machine layouts are offered even when one machine holds
+// the model: they can hold more running sequences for the same bandwidth, and leaving them out only when
+// the model fits would let a longer context (which forces them) make a plan cheaper.
+func layouts(gpus int) [][2]int {
 	var out [][2]int
 	for tp := 1; tp <= gpus && tp <= sizing.MaxTensorParallel; tp *= 2 {
 		out = append(out, [2]int{tp, 1})
 	}
-	if !fitsOneMachine && gpus >= 4 {
+	if gpus >= 4 {
 		tp := min(gpus, sizing.MaxTensorParallel)
 		if tp&(tp-1) == 0 {
 			for pp := 2; pp <= sizing.MaxPipelineParallel; pp++ {
@@ -142,7 +144,6 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 	}
 	acc := AcceleratorFromGPU(o.gpu)
 	_, fit, err := sizing.MinTensorParallel(m.arch, p, kv, acc, o.inst.GPUCount, 0, load.context)
-	fitsOne := err == nil
 	if err != nil && !errors.Is(err, sizing.ErrDoesNotFit) {
 		return c, fmt.Errorf("size %s on %s: %w", m.name, o.inst.Name, err)
 	}
@@ -150,7 +151,7 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 	var best *Candidate
 	var options []Layout
 	var misses []string
-	for _, lay := range layouts(o.inst.GPUCount, fitsOne) {
+	for _, lay := range layouts(o.inst.GPUCount) {
 		tp, pp := lay[0], lay[1]
 		opt := Layout{TensorParallel: tp, PipelineParallel: pp}
 		in := sizing.ServingInput{Arch: m.arch, Weights: p, KV: kv, GPU: acc, TensorParallel: tp, PipelineParallel: pp,

@@ -1,7 +1,10 @@
 package sizing
 
 import (
+	"math"
+	"math/rand"
 	"testing"
+	"testing/quick"
 
 	"github.com/stretchr/testify/require"
 )
@@ -93,4 +96,45 @@ func TestMoreTrafficNeverFewerReplicas(t *testing.T) {
 		require.LessOrEqual(t, low, high)
 		prevLow, prevHigh = low, high
 	}
+}
+
+// TestCapacityNeverRisesWithDemand: at a fixed layout, longer prompts, longer outputs and tighter
+// latency targets never raise what one replica carries, and every estimate is finite with ordered
+// ranges (testing/quick over random models, GPUs, layouts and targets).
+func TestCapacityNeverRisesWithDemand(t *testing.T) {
+	t.Parallel()
+	archs := []Arch{llama8B(), llama70B(), mixtral()}
+	gpus := []Accelerator{h100(), l4()}
+	prop := func(ai, gi, tpi uint8, in, out uint16, ttft, itl uint16, dIn, dOut uint16, tighten uint8) bool {
+		base := ServingInput{Arch: archs[int(ai)%len(archs)], Weights: FP8, KV: BF16, GPU: gpus[int(gi)%len(gpus)],
+			TensorParallel: 1 << (tpi % 4), InputTokens: 20 + int(in)%4000, OutputTokens: 10 + int(out)%800}
+		slo := SLO{TTFTp95ms: 200 + float64(ttft%5000), ITLms: 10 + float64(itl%200)}
+		a, err := CapacityAtSLO(base, slo)
+		require.NoError(t, err)
+		if !a.Meets {
+			return true
+		}
+		require.LessOrEqual(t, a.RequestsPerSec.Low, a.RequestsPerSec.High)
+		longer := base
+		longer.InputTokens += int(dIn % 3000)
+		longer.OutputTokens += int(dOut % 500)
+		tighter := slo
+		k := 0.3 + 0.7*float64(tighten)/255
+		tighter.TTFTp95ms *= k
+		tighter.ITLms *= k
+		for _, c := range []struct {
+			in  ServingInput
+			slo SLO
+		}{{longer, slo}, {base, tighter}} {
+			b, err := CapacityAtSLO(c.in, c.slo)
+			require.NoError(t, err)
+			if !b.Meets {
+				continue
+			}
+			require.LessOrEqual(t, b.RequestsPerSec.Low, a.RequestsPerSec.Low*(1+1e-9), "requests/s within the SLO rose")
+			require.False(t, math.IsNaN(b.TTFTms.High) || math.IsInf(b.TTFTms.High, 0))
+		}
+		return true
+	}
+	require.NoError(t, quick.Check(prop, &quick.Config{MaxCount: 400, Rand: rand.New(rand.NewSource(7))}))
 }
