@@ -81,7 +81,11 @@ func describe(c plan.Candidate) string {
 	}
 	s += fmt.Sprintf(": %d-%d instances", c.Instances.Low, c.Instances.High)
 	if c.TensorParallel > 0 {
-		s += fmt.Sprintf(", %d-%d replicas at TP %d (%s requests/s each within the SLO)", c.Replicas.Low, c.Replicas.High, c.TensorParallel, c.ReplicaCapacityRPS)
+		layout := fmt.Sprintf("TP %d", c.TensorParallel)
+		if c.PipelineParallel > 1 {
+			layout = fmt.Sprintf("PP %d x TP %d over %d machines each", c.PipelineParallel, c.TensorParallel, c.PipelineParallel)
+		}
+		s += fmt.Sprintf(", %d-%d replicas at %s (%s requests/s each within the SLO)", c.Replicas.Low, c.Replicas.High, layout, c.ReplicaCapacityRPS)
 	}
 	s += fmt.Sprintf(", %s-%s a month on demand", usd(c.Monthly.OnDemand.Low), usd(c.Monthly.OnDemand.High))
 	if c.Monthly.Commit1Y != nil {
@@ -91,6 +95,16 @@ func describe(c plan.Candidate) string {
 		s += fmt.Sprintf(", %s-%s on spot", usd(c.Monthly.Spot.Low), usd(c.Monthly.Spot.High))
 	}
 	return s
+}
+
+// whyLayout is the working's line that says why the replica layout won, as a sentence, or "".
+func whyLayout(c plan.Candidate) string {
+	for _, f := range c.Formulas {
+		if strings.HasPrefix(f, "layout: ") {
+			return " Layout " + strings.TrimPrefix(f, "layout: ") + "."
+		}
+	}
+	return ""
 }
 
 // working joins a working's lines for a formula field.
@@ -162,7 +176,7 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 		return
 	}
 	r.finding(severityInfo, fmt.Sprintf("Recommended for %s: %s %s", label, c.Provider, c.Instance),
-		describe(c)+". Chosen as the cheapest feasible deployment (pessimistic end) on the preferred providers, else overall. Working: "+working(c.Working))
+		describe(c)+". Chosen as the cheapest feasible deployment (pessimistic end) on the preferred providers, else overall."+whyLayout(c)+" Working: "+working(c.Working))
 	src := c.Source + "; " + srcPlan + "; " + srcPlanMonth
 	if c.Training != nil {
 		t := c.Training
