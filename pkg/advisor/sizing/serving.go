@@ -327,11 +327,10 @@ func (m servingModel) solve(running int, s scenario) scenarioResult {
 	others := running - 1
 	step := m.decodeStep(max(running, 1), s)
 	// The iterations the prompt joins decode the other running sequences.
-	chunks := 1.0
+	// With no budget left beside the decodes, the scheduler still takes one prompt token per iteration.
+	chunks := float64(m.in.InputTokens)
 	if left := s.budget - others; left > 0 {
 		chunks = math.Ceil(float64(m.in.InputTokens) / float64(left))
-	} else {
-		chunks = float64(m.in.InputTokens)
 	}
 	own := pre + s.stepOverhead + m.commSeconds(0, s)
 	residual := 0.0
