@@ -160,20 +160,15 @@ func TestResearchCostPerTokenOnOneGPU(t *testing.T) {
 	}
 	o := analyzeResearch(t, req)
 	tpsHigh := metricOf(t, o, "output_tokens_per_sec_high_l4", "chat")
-	tpsLow := metricOf(t, o, "output_tokens_per_sec_low_l4", "chat")
-	require.Contains(t, tpsHigh.GetFormula(), "at concurrency 15")
-	require.Contains(t, tpsHigh.GetFormula(), "limited by kv_cache")
-	require.LessOrEqual(t, tpsHigh.GetValue(), 148.6)
-
+	require.Contains(t, tpsHigh.GetFormula(), "the cheapest tensor-parallel degree")
 	low := metricOf(t, o, "usd_per_mtok_output_low_l4", "chat")
 	high := metricOf(t, o, "usd_per_mtok_output_high_l4", "chat")
-	require.InDelta(t, 0.706832/(tpsHigh.GetValue()*3600)*1e6, low.GetValue(), 1e-9)
-	require.InDelta(t, 0.706832/(tpsLow.GetValue()*3600)*1e6, high.GetValue(), 1e-9)
-	require.GreaterOrEqual(t, low.GetValue(), 1.32)
-	require.Contains(t, low.GetFormula(), "g2-standard-4 $0.706832/h")
+	require.LessOrEqual(t, low.GetValue(), high.GetValue())
 	require.Contains(t, low.GetSource(), "as of 2025-03-06")
 
-	// The throughput is the sizing calculator's, not a figure of its own.
+	// One L4 (g2-standard-4, $0.706832/h) at TP 1 is one of the choices searched: the chosen cost per
+	// token is never dearer. Its throughput is the sizing calculator's: at 1000 in / 200 out the KV cache
+	// holds 15 sequences.
 	c, err := catalog.Load()
 	require.NoError(t, err)
 	m, _ := c.Model("llama-3.1-8b")
@@ -181,11 +176,12 @@ func TestResearchCostPerTokenOnOneGPU(t *testing.T) {
 	capacity, err := sizing.CapacityAtSLO(sizing.ServingInput{
 		Arch:    sizing.Arch{ParamsTotalB: m.ParamsTotalB, Layers: m.Layers, KVHeads: m.KVHeads, HeadDim: m.HeadDim, Attention: m.Attention, HiddenSize: m.Hidden},
 		Weights: sizing.BF16, KV: sizing.BF16, TensorParallel: 1, InputTokens: 1000, OutputTokens: 200,
-		GPU: sizing.Accelerator{Name: g.Name, MemoryGB: g.MemoryGB, BandwidthTBs: g.BandwidthTBs, BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS},
+		GPU: sizing.Accelerator{Name: g.Name, MemoryGB: g.MemoryGB, BandwidthTBs: g.BandwidthTBs, BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS, LinkGBs: g.LinkGBs},
 	}, sizing.SLO{})
 	require.NoError(t, err)
 	require.Equal(t, 15, capacity.MaxConcurrency)
-	require.InDelta(t, capacity.OutputTokensPerSec.High, tpsHigh.GetValue(), 1e-9)
+	require.LessOrEqual(t, high.GetValue(), 0.706832/(capacity.OutputTokensPerSec.Low*3600)*1e6+1e-9)
+	require.LessOrEqual(t, low.GetValue(), 0.706832/(capacity.OutputTokensPerSec.High*3600)*1e6+1e-9)
 
 	// Hosted at 1000 in / 200 out: gpt-4o 10 + 2.5 x 5 = $22.50; gemini-2.5-flash 2.5 + 0.3 x 5 = $4.00.
 	require.InDelta(t, 22.5, metricOf(t, o, "hosted_usd_per_mtok_output_openai_gpt-4o", "chat").GetValue(), 1e-9)

@@ -147,34 +147,48 @@ type tokenAlternative struct {
 	formula, tput string
 }
 
-// costPerToken sizes the model on one instance: the smallest tensor-parallel
-// group that holds it, as many replicas as the machine's GPUs allow, each at
-// the largest concurrency meeting the SLO (sizing.CapacityAtSLO), and
-// USD per million output tokens = hourly price / (output tokens/s x 3600) x
-// 1e6, the optimistic throughput giving the low end.
+// costPerToken sizes the model on one instance at every tensor-parallel degree that holds it (1, 2, 4, 8
+// up to the machine's GPUs), as many replicas as the machine's GPUs allow, each at the largest concurrency
+// meeting the SLO (sizing.CapacityAtSLO), and keeps the degree with the lowest pessimistic cost: USD per
+// million output tokens = hourly price / (output tokens/s x 3600) x 1e6, the optimistic throughput giving
+// the low end. The planner searches the same degrees (pkg/advisor/plan).
 func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU) (tokenAlternative, string, error) {
 	acc := accelerator(g)
-	tp, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, acc, in.GPUCount, 0, m.in+m.out)
+	minTP, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, acc, in.GPUCount, 0, m.in+m.out)
 	if errors.Is(err, sizing.ErrDoesNotFit) {
 		return tokenAlternative{}, "does not fit", nil
 	}
 	if err != nil {
 		return tokenAlternative{}, "", fmt.Errorf("size %s on %s: %w", m.label, in.Name, err)
 	}
-	c, err := sizing.CapacityAtSLO(sizing.ServingInput{Arch: m.arch, Weights: m.weights, KV: m.kv, GPU: acc, TensorParallel: tp,
-		InputTokens: m.in, OutputTokens: m.out}, m.slo)
-	if err != nil {
-		return tokenAlternative{}, "", fmt.Errorf("capacity of %s on %s: %w", m.label, in.Name, err)
+	var best *tokenAlternative
+	reason := ""
+	for tp := minTP; tp <= in.GPUCount && tp <= sizing.MaxTensorParallel; tp *= 2 {
+		c, err := sizing.CapacityAtSLO(sizing.ServingInput{Arch: m.arch, Weights: m.weights, KV: m.kv, GPU: acc, TensorParallel: tp,
+			InputTokens: m.in, OutputTokens: m.out}, m.slo)
+		if err != nil {
+			return tokenAlternative{}, "", fmt.Errorf("capacity of %s on %s: %w", m.label, in.Name, err)
+		}
+		if !c.Meets {
+			if reason == "" {
+				reason = c.Reason
+			}
+			continue
+		}
+		replicas := in.GPUCount / tp
+		a := tokenAlternative{in: in, gpu: g, tp: tp, replicas: replicas, cap: c}
+		a.tokensPerSec = c.OutputTokensPerSec.Scale(float64(replicas))
+		a.usdPerMTok = sizing.NewRange(in.OnDemandHourly/(a.tokensPerSec.High*3600)*1e6, in.OnDemandHourly/(a.tokensPerSec.Low*3600)*1e6)
+		if best == nil || a.usdPerMTok.High < best.usdPerMTok.High {
+			best = &a
+		}
 	}
-	if !c.Meets {
-		return tokenAlternative{}, c.Reason, nil
+	if best == nil {
+		return tokenAlternative{}, reason, nil
 	}
-	replicas := in.GPUCount / tp
-	a := tokenAlternative{in: in, gpu: g, tp: tp, replicas: replicas, cap: c}
-	a.tokensPerSec = c.OutputTokensPerSec.Scale(float64(replicas))
-	a.usdPerMTok = sizing.NewRange(in.OnDemandHourly/(a.tokensPerSec.High*3600)*1e6, in.OnDemandHourly/(a.tokensPerSec.Low*3600)*1e6)
-	a.tput = fmt.Sprintf("%s of TP %d x %s output tokens/s at concurrency %d (%s; sizing.CapacityAtSLO, limited by %s) = %s tokens/s",
-		plural(replicas, "replica"), tp, c.OutputTokensPerSec, c.MaxConcurrency, sloText(m.slo), c.Limit, a.tokensPerSec)
+	a, c := *best, best.cap
+	a.tput = fmt.Sprintf("%s of TP %d x %s output tokens/s at concurrency %d (%s; sizing.CapacityAtSLO, limited by %s; the cheapest tensor-parallel degree) = %s tokens/s",
+		plural(a.replicas, "replica"), a.tp, c.OutputTokensPerSec, c.MaxConcurrency, sloText(m.slo), c.Limit, a.tokensPerSec)
 	a.formula = fmt.Sprintf("%s %s/h / (%s tokens/s x 3600 s) x 1e6 = %s-%s per million output tokens",
 		in.Name, rate(in.OnDemandHourly), a.tokensPerSec, usd(a.usdPerMTok.Low), usd(a.usdPerMTok.High))
 	return a, "", nil
