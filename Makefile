@@ -116,6 +116,10 @@ vet: ## go vet every module (integration-tagged files included)
 golangci-lint: ## golangci-lint with .golangci.yml (built through go run at a pinned version)
 	$(GOLANGCI_LINT) run $(PKGS)
 
+.PHONY: check-tracked
+check-tracked: ## fail when a tracked file is a binary or over 1 MB (generated code and the OpenAPI documents excepted by name)
+	@bash scripts/check-tracked.sh
+
 .PHONY: secrets-scan
 secrets-scan: ## fail when a secret was ever committed (gitleaks over the whole git history)
 	@# --redact keeps a found secret out of the CI log; exit code 1 on any finding.
