@@ -97,6 +97,7 @@ func TestDevRunsTheExampleAndStopsCleanly(t *testing.T) {
 		code, out, errOut := run(t, ctx, nil, "dev", "--data", data, "--http", "127.0.0.1:0", "--example", "", "--exit-after-example")
 		require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 		owner2, operator2 := devAccounts(t, out)
+		require.Contains(t, out, "webhooks may reach plain http and private addresses (development; --webhook-allow-private=false applies the production policy)")
 		require.Equal(t, devAccount{password: owner.password, status: "from an earlier run"}, owner2)
 		require.Equal(t, devAccount{password: operator.password, status: "from an earlier run"}, operator2)
 		require.NotEmpty(t, verify(out).Session)
@@ -104,8 +105,10 @@ func TestDevRunsTheExampleAndStopsCleanly(t *testing.T) {
 
 	t.Run("without the recorded passwords it still starts, and says why", func(t *testing.T) {
 		require.NoError(t, os.Remove(filepath.Join(data, "dev-credentials.json")))
-		code, out, errOut := run(t, ctx, nil, "dev", "--data", data, "--http", "127.0.0.1:0", "--example", "", "--exit-after-example")
+		code, out, errOut := run(t, ctx, nil, "dev", "--data", data, "--http", "127.0.0.1:0", "--example", "", "--exit-after-example",
+			"--webhook-allow-private=false")
 		require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+		require.Contains(t, out, "webhooks follow the production policy: https to public addresses only")
 		require.Contains(t, out, "email dev@example.com, password unknown")
 		require.Contains(t, out, "delete the data folder to start afresh")
 		require.NotContains(t, out, "export IM_TOKEN")

@@ -26,6 +26,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	example := fs.String("example", "examples/chatbot-70b-hipaa-us.yaml", "request to submit at start (empty: none)")
 	logLevel := fs.String("log-level", envOr(io.Env, "IM_LOG_LEVEL", "warn"), "log level of the services (debug, info, warn, error)")
 	exit := fs.Bool("exit-after-example", false, "stop after the example assessment ends (for scripts)")
+	allowPrivate := fs.Bool("webhook-allow-private", true, "let webhooks reach plain http and private addresses, such as a receiver on this machine (false: the production policy)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -57,6 +58,12 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		return fmt.Errorf("development signing key: %w", err)
 	}
 
+	if *allowPrivate {
+		fmt.Fprintln(io.Stdout, "webhooks may reach plain http and private addresses (development; --webhook-allow-private=false applies the production policy)")
+	} else {
+		fmt.Fprintln(io.Stdout, "webhooks follow the production policy: https to public addresses only")
+	}
+
 	reg := telemetry.NewRegistry()
 	metrics, err := telemetry.NewMetrics(reg)
 	if err != nil {
@@ -75,8 +82,8 @@ func runDev(ctx context.Context, args []string, io IO) error {
 			ReportCacheTTL: 5 * time.Minute,
 		},
 		Synth: platform.SynthConfig{SweepInterval: 2 * time.Second},
-		// Development: webhooks may point at receivers on this machine.
-		Webhook: platform.WebhookConfig{AllowPrivate: true, Timeout: 10 * time.Second, MaxAttempts: 6},
+		// Development: webhooks may point at receivers on this machine unless turned off.
+		Webhook: platform.WebhookConfig{AllowPrivate: *allowPrivate, Timeout: 10 * time.Second, MaxAttempts: 6},
 	}
 	p, err := platform.New(ctx, cfg, platform.AllRoles(), platform.Deps{
 		Logger: log, Registry: reg, Metrics: metrics, Keys: keys,

@@ -159,7 +159,9 @@ func (p Policy) checkHost(ctx context.Context, host string) error {
 	}
 	addrs, err := r.LookupNetIP(ctx, "ip", host)
 	if err != nil {
-		return fmt.Errorf("%w: host %s does not resolve: %w", ErrForbiddenURL, host, err)
+		// The resolver's error names the DNS server the platform uses; a tenant learns only that the
+		// name does not resolve.
+		return fmt.Errorf("%w: host %s does not resolve", ErrForbiddenURL, host)
 	}
 	if len(addrs) == 0 {
 		return fmt.Errorf("%w: host %s has no address", ErrForbiddenURL, host)

@@ -2,7 +2,7 @@ package webhook
 
 import (
 	"context"
-	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -19,7 +19,8 @@ func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Ad
 	if a, ok := f[host]; ok {
 		return a, nil
 	}
-	return nil, errors.New("no such host")
+	// The shape of the standard resolver's error, naming the DNS server it asked.
+	return nil, &net.DNSError{Err: "no such host", Name: host, Server: "10.0.0.2:53", IsNotFound: true}
 }
 
 func addrs(s ...string) []netip.Addr {
@@ -144,5 +145,20 @@ func TestDeliveryRefusesRedirectToPrivateAddress(t *testing.T) {
 			require.ErrorIs(t, err, ErrForbiddenURL)
 			require.ErrorContains(t, err, "redirect to")
 		})
+	}
+}
+
+// A name that does not resolve is refused without anything of the resolver: its address is the
+// platform's, not the tenant's.
+func TestUnresolvableHostHidesTheResolver(t *testing.T) {
+	t.Parallel()
+	p := Policy{Resolver: fakeResolver{}}
+	for _, raw := range []string{"https://metadata.google.internal/x", "https://127.0.0.1.nip.io/x", "https://localtest.me/x"} {
+		_, err := p.CheckURL(context.Background(), raw)
+		require.ErrorIs(t, err, ErrForbiddenURL, raw)
+		require.Contains(t, err.Error(), "does not resolve")
+		require.NotContains(t, err.Error(), "10.0.0.2")
+		require.NotContains(t, err.Error(), ":53")
+		require.NotContains(t, err.Error(), "no such host")
 	}
 }
