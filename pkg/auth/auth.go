@@ -370,6 +370,12 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	}
 	claims := &Claims{}
 	_, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		// RFC 7515 section 4.1.11: a recipient must reject a token whose
+		// "crit" header names extensions it does not understand, and this
+		// verifier understands none.
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New(`the "crit" header names extensions this verifier does not process`)
+		}
 		// Only keys of the ring, picked by kid: a token cannot bring its own
 		// key (jwk/jku/x5u headers are never read).
 		kid, _ := t.Header["kid"].(string)

@@ -117,6 +117,19 @@ func TestVerifyRejects(t *testing.T) {
 			want: "signing method",
 		},
 		{
+			name: "a crit header it does not understand (RFC 7515 4.1.11)",
+			token: func(t *testing.T) string {
+				tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, validClaims(now))
+				tok.Header["kid"] = kid
+				tok.Header["crit"] = []string{"exp-ext"}
+				tok.Header["exp-ext"] = true
+				out, err := tok.SignedString(priv)
+				require.NoError(t, err)
+				return out
+			},
+			want: "crit",
+		},
+		{
 			name: "wrong kid",
 			token: func(t *testing.T) string {
 				return sign(t, jwt.SigningMethodEdDSA, priv, "not-our-key", validClaims(now))
