@@ -128,7 +128,7 @@ func layouts(gpus int) [][2]int {
 }
 
 // servingCandidate sizes one LLM workload on one offer. Every replica layout is sized and priced
-// (tensor parallel 1-8 within a machine; pipeline stages over machines when the model fits none); the
+// (tensor parallel 1-8 within a machine; pipeline stages over 2-4 machines, see layouts); the
 // cheapest that meets every SLO at peak wins, by its pessimistic then optimistic monthly cost, then the
 // fewest GPUs. The candidate keeps every layout, so a reader sees why the winner won. Infeasible offers
 // come back with the reason.

@@ -221,7 +221,7 @@ func FitMemoryLayout(a Arch, p, kv Precision, gpu Accelerator, tensorParallel, p
 	if pipelineParallel > 1 {
 		stage := math.Ceil(float64(a.Layers) / float64(pipelineParallel))
 		perGPU *= stage / float64(a.Layers)
-		f.formula("KV per token per GPU over %d pipeline stages = x ceil(L %d / PP %d) / L = %.0f B (Megatron-LM, arXiv 2104.04473)",
+		f.formula("KV per token per GPU with %d pipeline stages = the TP figure x ceil(L %d / PP %d) / L = %.0f B (Megatron-LM, arXiv 2104.04473)",
 			pipelineParallel, a.Layers, pipelineParallel, perGPU)
 	}
 	f.KVBytesPerToken = perGPU * gpus
