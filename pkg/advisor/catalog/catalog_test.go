@@ -117,6 +117,20 @@ func TestParseRejectsBrokenData(t *testing.T) {
 			wantErr: "gpus.yaml does not match the schema",
 		},
 		{
+			name:    "benchmark of a model not in the catalogue",
+			file:    "data/serving_benchmarks.yaml",
+			old:     "    model: llama-3.3-70b\n",
+			new:     "    model: llama-9-70b\n",
+			wantErr: `refers to unknown model "llama-9-70b"`,
+		},
+		{
+			name:    "benchmark without a licence",
+			file:    "data/serving_benchmarks.yaml",
+			old:     `    licence: "NVIDIA documentation (NVIDIA terms of use); figures cited with attribution"` + "\n",
+			new:     "",
+			wantErr: "serving_benchmarks.yaml does not match the schema",
+		},
+		{
 			name:    "row without as_of",
 			file:    "data/models.yaml",
 			old:     `    as_of: "2024-12-27"` + "\n",
