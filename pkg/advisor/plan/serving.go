@@ -216,33 +216,38 @@ func cheaper(a, b Candidate) bool {
 		cmp.Compare(a.GPUs.High, b.GPUs.High)) < 0
 }
 
-// explainLayout says in the working why the chosen layout beat the runner-up, with both layouts' replica
-// counts and costs: "TP 8: 2 replicas at $22,000-$44,000 a month beat TP 4: 25-30 replicas at ...".
+// explainLayout says in the working why the chosen layout beat the runner-up meeting the SLO, with both
+// layouts' replica counts and costs ("TP 8: 1-1 replicas ... beats TP 4: 3-4 replicas ..."), or, when no
+// other layout meets it, why the others do not.
 func explainLayout(c *Candidate, options []Layout) {
 	var won, next *Layout
+	var others []string
 	for i := range options {
 		o := &options[i]
-		if o.TensorParallel == c.TensorParallel && o.PipelineParallel == max(c.PipelineParallel, 1) {
+		switch {
+		case o.TensorParallel == c.TensorParallel && o.PipelineParallel == max(c.PipelineParallel, 1):
 			won = o
-		} else if next == nil {
+		case o.Feasible && next == nil:
 			next = o
+		case !o.Feasible:
+			others = append(others, fmt.Sprintf("%s: %s", o, o.Reason))
 		}
 	}
 	if won == nil {
 		return
 	}
 	desc := func(l Layout) string {
-		if !l.Feasible {
-			return fmt.Sprintf("%s: %s", l, l.Reason)
-		}
 		return fmt.Sprintf("%s: %d-%d replicas on %d-%d instances at $%.0f-$%.0f a month", l, l.Replicas.Low, l.Replicas.High,
 			l.Instances.Low, l.Instances.High, l.MonthlyOnDemand.Low, l.MonthlyOnDemand.High)
 	}
-	if next == nil {
+	switch {
+	case next != nil:
+		addFormula(&c.Working, "layout: %s beats %s (cheapest of the %d layouts sized that meet the SLO at peak)", desc(*won), desc(*next), len(options))
+	case len(others) > 0:
+		addFormula(&c.Working, "layout: %s, the only one of the %d layouts sized that meets the SLO at peak (%s)", desc(*won), len(options), strings.Join(others, "; "))
+	default:
 		addFormula(&c.Working, "layout: %s, the only one this instance allows", desc(*won))
-		return
 	}
-	addFormula(&c.Working, "layout: %s beats %s (cheapest of %d layouts meeting the SLO at peak)", desc(*won), desc(*next), len(options))
 }
 
 // sizeReplicas turns a replica's capacity into replicas, instances, GPUs and cost.
