@@ -467,7 +467,7 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 		} else {
 			formula(&best.Working, "layout: %s, the only tensor-parallel degree up to %d that meets the targets", won.describe(), maxGPUs)
 		}
-	} else if best.Reason != "" && len(all) > 1 {
+	} else if best.TensorParallel > 0 && len(all) > 1 {
 		var why []string
 		for _, l := range layouts {
 			if l.Reason != "" {
@@ -518,10 +518,7 @@ func layoutScore(a *inferenceAnswer) float64 { return layoutOf(a).score }
 
 // layoutOf summarises one degree's answer and scores it.
 func layoutOf(a *inferenceAnswer) layoutView {
-	v := layoutView{TensorParallel: a.TensorParallel, Fits: a.Memory.Fits, Feasible: a.Feasible, Reason: a.Reason, score: float64(a.TensorParallel)}
-	if a.TensorParallel == 0 && len(a.Layouts) == 0 {
-		v.TensorParallel = a.tried
-	}
+	v := layoutView{TensorParallel: a.tried, Fits: a.Memory.Fits, Feasible: a.Feasible, Reason: a.Reason, score: float64(a.tried)}
 	if a.Capacity != nil {
 		v.MaxConcurrency = a.Capacity.MaxConcurrency
 	}

@@ -43,6 +43,21 @@ func TestEstimates(t *testing.T) {
 	cat, err := catalog.Load()
 	require.NoError(t, err)
 
+	t.Run("a model no tensor-parallel group holds says so once, with every degree tried", func(t *testing.T) {
+		t.Parallel()
+		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-405b","precision":"bf16","gpu":"l4",
+			"input_tokens":1000,"output_tokens":200}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		ans := decodeBody[inferenceAnswer](t, resp)
+		require.False(t, ans.Feasible)
+		require.Zero(t, ans.TensorParallel)
+		require.Contains(t, ans.Reason, "do not fit on up to 8 x NVIDIA L4")
+		require.Len(t, ans.Layouts, 4)
+		for _, l := range ans.Layouts {
+			require.False(t, l.Fits, "TP %d", l.TensorParallel)
+		}
+	})
+
 	t.Run("70B BF16 on L40S at 1 request/s takes TP 8, not the fewest GPUs that hold it", func(t *testing.T) {
 		t.Parallel()
 		// 141 GB of weights fit 4 x L40S with almost no KV cache left, so TP 4 carries one or two
