@@ -51,6 +51,7 @@ func TestDevRunsTheExampleAndStopsCleanly(t *testing.T) {
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	require.Contains(t, out, "[6/6]")
 	require.Contains(t, out, "stopped cleanly")
+	require.Regexp(t, `metrics:  http://127\.0\.0\.1:[1-9][0-9]*/metrics`, out, "the operations listener is on its own port")
 	m := regexp.MustCompile(`saved in (\S+\.json)`).FindStringSubmatch(out)
 	require.Len(t, m, 2, out)
 	b, err := os.ReadFile(m[1])

@@ -26,6 +26,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	example := fs.String("example", "examples/chatbot-70b-hipaa-us.yaml", "request to submit at start (empty: none)")
 	logLevel := fs.String("log-level", envOr(io.Env, "IM_LOG_LEVEL", "warn"), "log level of the services (debug, info, warn, error)")
 	exit := fs.Bool("exit-after-example", false, "stop after the example assessment ends (for scripts)")
+	metricsAddr := fs.String("metrics", envOr(io.Env, "IM_METRICS_ADDR", "127.0.0.1:0"), "operations listener for /metrics and detailed /readyz (port 0: any free port, printed at start)")
 	allowPrivate := fs.Bool("webhook-allow-private", true, "let webhooks reach plain http and private addresses, such as a receiver on this machine (false: the production policy)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -71,7 +72,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	}
 	cfg := platform.Config{
 		Common: platform.Common{
-			NATSURL: stack.NATSURL, StreamReplicas: 1, LogLevel: *logLevel,
+			NATSURL: stack.NATSURL, StreamReplicas: 1, LogLevel: *logLevel, MetricsAddr: *metricsAddr,
 			ShutdownTimeout: 10 * time.Second, Concurrency: 4,
 		},
 		Store: platform.StoreConfig{MongoURI: stack.MongoURI, MongoDatabase: "inframind"},
@@ -109,11 +110,12 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	base := "http://" + p.GatewayAddr()
 	fmt.Fprintf(io.Stdout, `
 Infra Mind is running (embedded NATS JetStream, FerretDB and Redis under %s).
-  API:      %s   (OpenAPI: %s/openapi.json, metrics: %s/metrics)
+  API:      %s   (OpenAPI: %s/openapi.json)
+  metrics:  http://%s/metrics   (operations listener; also /readyz with each dependency)
 %s%s            passwords are generated on first start and kept in %s
   token:    %s
             (%s)
-`, *dataDir, base, base, base, accountLine("owner", creds.Owner), accountLine("operator", creds.Operator),
+`, *dataDir, base, base, p.MetricsAddr(), accountLine("owner", creds.Owner), accountLine("operator", creds.Operator),
 		filepath.Join(*dataDir, devCredentialsFile), token, how)
 	if creds.Owner.Password != "" {
 		fmt.Fprintf(io.Stdout, "  sign in:  export IM_TOKEN=$(IM_PASSWORD=%s go run ./services/cli login --url %s --tenant %s --email %s)\n",

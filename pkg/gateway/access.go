@@ -122,7 +122,6 @@ var accessMatrix = map[string]Access{
 	// Operations and sign-in: no token.
 	routeKey(http.MethodGet, "/healthz"):               openToAll(),
 	routeKey(http.MethodGet, "/readyz"):                openToAll(),
-	routeKey(http.MethodGet, "/metrics"):               openToAll(),
 	routeKey(http.MethodGet, "/openapi.json"):          openToAll(),
 	routeKey(http.MethodGet, "/.well-known/jwks.json"): openToAll(),
 	routeKey(http.MethodPost, "/v1/auth/login"):        openToAll(),

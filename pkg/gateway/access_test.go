@@ -159,7 +159,6 @@ var wantRoles = func() map[string][]string {
 	return map[string][]string{
 		"GET /healthz":                            everyone,
 		"GET /readyz":                             everyone,
-		"GET /metrics":                            everyone,
 		"GET /openapi.json":                       everyone,
 		"GET /v1/assessments":                     readers,
 		"GET /v1/assessments/:id":                 readers,

@@ -245,10 +245,11 @@ func (s *Server) routes() *echo.Echo {
 		e.Use(cors)
 	}
 
-	ops := echo.WrapHandler(telemetry.NewServer("", s.deps.Registry, s.deps.Checks...).WithLogger(s.log).Handler())
+	// The public port answers health and readiness only; /metrics and the per-component readiness are
+	// served on the operations listener (IM_METRICS_ADDR), which the public does not reach.
+	ops := echo.WrapHandler(telemetry.NewServer("", s.deps.Registry, s.deps.Checks...).WithLogger(s.log).PublicHandler())
 	e.GET("/healthz", ops)
 	e.GET("/readyz", ops)
-	e.GET("/metrics", ops)
 	e.GET("/openapi.json", serveOpenAPI)
 
 	// Auth is attached per route rather than with Group.Use, which would add

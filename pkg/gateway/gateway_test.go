@@ -539,7 +539,7 @@ func TestEventsStreamEndsOnShutdown(t *testing.T) {
 func TestOperationalEndpoints(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/openapi.json"} {
+	for _, path := range []string{"/healthz", "/readyz", "/openapi.json"} {
 		resp := e.do(t, http.MethodGet, path, "", "", nil, nil)
 		body, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
@@ -548,10 +548,28 @@ func TestOperationalEndpoints(t *testing.T) {
 		require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 		require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
 		require.NotEmpty(t, resp.Header.Get("X-Request-Id"))
-		if path == "/metrics" {
-			require.Contains(t, string(body), `inframind_http_requests_total{code="200",method="GET",route="/healthz"}`)
+		if path == "/readyz" {
+			// Ready or not, and nothing of which dependencies there are.
+			require.JSONEq(t, `{"status":"ready"}`, string(body))
 		}
 	}
+	// Metrics are on the operations listener, not the public port; the requests above are counted there.
+	resp := e.do(t, http.MethodGet, "/metrics", "", "", nil, nil)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	families, err := e.srv.deps.Registry.Gather()
+	require.NoError(t, err)
+	var counted bool
+	for _, f := range families {
+		if f.GetName() == "inframind_http_requests_total" {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					counted = counted || (l.GetName() == "route" && l.GetValue() == "/healthz")
+				}
+			}
+		}
+	}
+	require.True(t, counted, "the public requests are still counted for the operations listener")
 }
 
 func TestErrorsNeverLeakOrPanic(t *testing.T) {

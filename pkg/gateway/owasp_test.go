@@ -1633,7 +1633,7 @@ func TestOWASPAPI8SecurityMisconfiguration(t *testing.T) {
 		}{
 			{"health", http.MethodGet, "/healthz", "", "", "", http.StatusOK},
 			{"readiness", http.MethodGet, "/readyz", "", "", "", http.StatusOK},
-			{"metrics", http.MethodGet, "/metrics", "", "", "", http.StatusOK},
+			{"metrics are not on the public port", http.MethodGet, "/metrics", "", "", "", http.StatusNotFound},
 			{"OpenAPI", http.MethodGet, "/openapi.json", "", "", "", http.StatusOK},
 			{"JWKS", http.MethodGet, "/.well-known/jwks.json", "", "", "", http.StatusOK},
 			{"list", http.MethodGet, "/v1/assessments", owner(), "", "", http.StatusOK},
@@ -1659,11 +1659,27 @@ func TestOWASPAPI8SecurityMisconfiguration(t *testing.T) {
 		for _, c := range classes {
 			check(t, c.name, owaspSend(t, e, c.method, c.path, c.bearer, c.ct, c.body, nil), c.want)
 		}
-		// The metrics are public: they carry route templates, never a tenant or an id.
+		// The metrics are not public; on the operations listener they carry route templates, never a
+		// tenant or an id.
 		m := owaspSend(t, e, http.MethodGet, "/metrics", "", "", "", nil)
 		probes++
-		require.NotContains(t, string(m.Body), tenant)
-		require.NotContains(t, string(m.Body), id)
+		require.Equal(t, http.StatusNotFound, m.Status)
+		families, err := e.srv.deps.Registry.Gather()
+		require.NoError(t, err)
+		for _, f := range families {
+			for _, mt := range f.GetMetric() {
+				for _, l := range mt.GetLabel() {
+					require.NotContains(t, l.GetValue(), tenant)
+					require.NotContains(t, l.GetValue(), id)
+				}
+			}
+		}
+		// Public readiness says ready or not, never which dependencies there are.
+		r := owaspSend(t, e, http.MethodGet, "/readyz", "", "", "", nil)
+		probes++
+		for _, name := range []string{"nats", "store", "redis", "mongo"} {
+			require.NotContains(t, strings.ToLower(string(r.Body)), name)
+		}
 	})
 
 	t.Run("malformed bodies name the field, not the implementation", func(t *testing.T) {
@@ -1856,7 +1872,7 @@ func TestOWASPAPI9InventoryManagement(t *testing.T) {
 	require.Empty(t, missing(documented, served), "in the OpenAPI document but not served (stale)")
 	require.Empty(t, missing(served, matrix), "served but not in the access matrix")
 	require.Empty(t, missing(matrix, served), "in the access matrix but not served (stale)")
-	operational := []string{"/healthz", "/readyz", "/metrics", "/openapi.json", "/.well-known/jwks.json"}
+	operational := []string{"/healthz", "/readyz", "/openapi.json", "/.well-known/jwks.json"}
 	for name := range served {
 		_, path, _ := strings.Cut(name, " ")
 		require.Truef(t, strings.HasPrefix(path, "/v1/") || slices.Contains(operational, path), "%s is outside the versioned API", name)

@@ -29,6 +29,8 @@ type system struct {
 	client *client.Client
 	sign   func(tenant string) string
 	base   string
+	// metrics is the operations listener, where /metrics is served.
+	metrics string
 }
 
 type tb interface {
@@ -70,8 +72,9 @@ func startSystemOn(t tb, srv servers, roles platform.Roles, assessmentTimeout ti
 	metrics, err := telemetry.NewMetrics(reg)
 	require.NoError(t, err)
 	cfg := platform.Config{
-		Common: platform.Common{NATSURL: srv.nats, StreamReplicas: 1, ShutdownTimeout: 5 * time.Second, Concurrency: 4},
-		Store:  platform.StoreConfig{MongoURI: srv.mongo, MongoDatabase: srv.mongoDB},
+		Common: platform.Common{NATSURL: srv.nats, StreamReplicas: 1, ShutdownTimeout: 5 * time.Second, Concurrency: 4,
+			MetricsAddr: "127.0.0.1:0"},
+		Store: platform.StoreConfig{MongoURI: srv.mongo, MongoDatabase: srv.mongoDB},
 		Gateway: platform.GatewayConfig{
 			HTTPAddr: "127.0.0.1:0", RedisURL: srv.redis, BodyLimitBytes: 1 << 20,
 			AssessmentTimeout: assessmentTimeout, SSEKeepAlive: time.Second, ReportCacheTTL: time.Minute,
@@ -103,7 +106,7 @@ func startSystemOn(t tb, srv servers, roles platform.Roles, assessmentTimeout ti
 	base := "http://" + p.GatewayAddr()
 	c, err := client.New(base, sign("acme"), nil)
 	require.NoError(t, err)
-	return &system{client: c, sign: sign, base: base}
+	return &system{client: c, sign: sign, base: base, metrics: "http://" + p.MetricsAddr()}
 }
 
 func example(t tb, name string) []byte {
@@ -225,7 +228,7 @@ func TestExampleAssessmentRunsEndToEnd(t *testing.T) {
 		`inframind_assessments_finished_total{status="completed"} 3`,
 	}
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		resp, err := http.Get(sys.base + "/metrics")
+		resp, err := http.Get(sys.metrics + "/metrics")
 		require.NoError(c, err)
 		defer func() { _ = resp.Body.Close() }()
 		body, err := io.ReadAll(resp.Body)

@@ -108,6 +108,34 @@ func (s *Server) Handler() http.Handler {
 	return s.mux
 }
 
+// PublicHandler serves /healthz and a /readyz that answers only ready or unavailable, for a port the
+// public can reach: the component names and their messages, like /metrics, stay on the operations
+// listener (Handler), and failures are still logged in full.
+func (s *Server) PublicHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{header: http.Header{}}
+		s.readyz(rec, r)
+		body := statusBody{Status: "ready"}
+		if rec.code != http.StatusOK {
+			body.Status = "unavailable"
+		}
+		writeJSON(w, rec.code, body)
+	})
+	return mux
+}
+
+// statusRecorder keeps the status code of a handler whose body is not passed on.
+type statusRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(code int)        { r.code = code }
+
 // Listen binds the address. After it returns, Addr reports the bound address (useful with port 0).
 func (s *Server) Listen() error {
 	s.mu.Lock()

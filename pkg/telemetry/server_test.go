@@ -250,3 +250,32 @@ func TestServerRunAndErrors(t *testing.T) {
 		require.NoError(t, s.Run(ctx))
 	})
 }
+
+// The public readiness answers ready or unavailable and nothing about the dependencies, and the public
+// handler serves no metrics.
+func TestPublicHandlerHidesTheDependencies(t *testing.T) {
+	t.Parallel()
+	reg := telemetry.NewRegistry()
+	failing := telemetry.Check{Name: "redis", Fn: func(context.Context) error {
+		return &telemetry.CheckError{Message: "redis down at 10.0.0.7:6379", Err: errors.New("dial tcp 10.0.0.7:6379")}
+	}}
+	for _, tc := range []struct {
+		name   string
+		checks []telemetry.Check
+		code   int
+		body   string
+	}{
+		{"ready", []telemetry.Check{okCheck("nats"), okCheck("store")}, http.StatusOK, `{"status":"ready"}`},
+		{"a dependency down", []telemetry.Check{okCheck("nats"), failing}, http.StatusServiceUnavailable, `{"status":"unavailable"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := telemetry.NewServer("", reg, tc.checks...).PublicHandler()
+			res, body := get(t, h, "/readyz")
+			require.Equal(t, tc.code, res.StatusCode)
+			require.JSONEq(t, tc.body, body)
+			res, _ = get(t, h, "/metrics")
+			require.Equal(t, http.StatusNotFound, res.StatusCode)
+		})
+	}
+}
