@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 )
@@ -245,14 +246,6 @@ func archOfBody(b *architectureBody) sizing.Arch {
 	}
 }
 
-// accelerator maps a catalogue GPU onto the calculators' accelerator.
-func accelerator(g catalog.GPU) sizing.Accelerator {
-	return sizing.Accelerator{
-		Name: g.Name, MemoryGB: g.MemoryGB, BandwidthTBs: g.BandwidthTBs,
-		BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS, FP16TFLOPS: g.FP16TFLOPS, LinkGBs: g.LinkGBs,
-	}
-}
-
 // oneOf checks that exactly one of two alternative fields is given.
 func oneOf(aName string, a bool, bName string, b bool) []assessment.FieldError {
 	switch {
@@ -427,18 +420,17 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 		}
 		all = append(all, out)
 	}
+	layouts := make([]layoutView, len(all))
 	var best, fallback *inferenceAnswer
-	for _, a := range all {
+	bestAt := -1
+	for i, a := range all {
+		layouts[i] = layoutOf(a)
 		if a.Memory.Fits {
 			fallback = a
 		}
-		if a.Feasible && (best == nil || layoutScore(a) < layoutScore(best)) {
-			best = a
+		if a.Feasible && (bestAt < 0 || layouts[i].score < layouts[bestAt].score) {
+			best, bestAt = a, i
 		}
-	}
-	layouts := make([]layoutView, 0, len(all))
-	for _, a := range all {
-		layouts = append(layouts, layoutOf(a))
 	}
 	switch {
 	case best != nil:
@@ -461,7 +453,7 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 				runner = &layouts[i]
 			}
 		}
-		won := layoutOf(best)
+		won := layouts[bestAt]
 		if runner != nil {
 			formula(&best.Working, "layout: %s beats %s (tensor parallel 1-%d sized; the cheapest meeting the targets wins)", won.describe(), runner.describe(), maxGPUs)
 		} else {
@@ -512,11 +504,8 @@ func (l layoutView) describe() string {
 	return out
 }
 
-// layoutScore ranks feasible answers: pessimistic monthly cost for the peak, else pessimistic cost per
-// million output tokens, else GPUs.
-func layoutScore(a *inferenceAnswer) float64 { return layoutOf(a).score }
-
-// layoutOf summarises one degree's answer and scores it.
+// layoutOf summarises one degree's answer and scores it for ranking feasible answers: pessimistic
+// monthly cost for the peak, else pessimistic cost per million output tokens, else GPUs.
 func layoutOf(a *inferenceAnswer) layoutView {
 	v := layoutView{TensorParallel: a.tried, Fits: a.Memory.Fits, Feasible: a.Feasible, Reason: a.Reason, score: float64(a.tried)}
 	if a.Capacity != nil {
@@ -571,7 +560,7 @@ func (t tpSizer) at(base *inferenceAnswer, tp int) (*inferenceAnswer, error) {
 	ans.Costs = []instanceCost{}
 	ans.TensorParallel, ans.tried = tp, tp
 	req, hw, w := t.req, t.hw, &ans.Working
-	acc := accelerator(hw.gpu)
+	acc := plan.AcceleratorFromGPU(hw.gpu)
 	contextTokens := req.InputTokens + req.OutputTokens
 	fit, err := sizing.FitMemory(t.arch, t.p, t.kv, acc, tp, 0, contextTokens)
 	if err != nil {
@@ -724,7 +713,7 @@ func (e *estimator) trainingEstimate(req trainingRequest) (*trainingAnswer, erro
 		assume(w, "no gpus given: the run uses the %d GPUs of one %s", ans.GPUs, hw.instance.Name)
 	}
 	in := sizing.TrainingInput{Arch: arch, TokensB: ans.TokensBillion, Method: req.Method, Precision: sizing.Precision(req.Precision),
-		GPU: accelerator(hw.gpu), GPUs: ans.GPUs, LoRARank: req.LoRARank}
+		GPU: plan.AcceleratorFromGPU(hw.gpu), GPUs: ans.GPUs, LoRARank: req.LoRARank}
 	if m, ok := e.cat.Model(req.Model); ok && req.Architecture == nil {
 		in.Heads = m.Heads
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
@@ -120,11 +121,6 @@ func sloText(s sizing.SLO) string {
 	return strings.Join(parts, ", ")
 }
 
-// accelerator maps a catalogue GPU row onto the sizing input.
-func accelerator(g catalog.GPU) sizing.Accelerator {
-	return sizing.Accelerator{Name: g.Name, MemoryGB: g.MemoryGB, BandwidthTBs: g.BandwidthTBs, BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS, FP16TFLOPS: g.FP16TFLOPS}
-}
-
 // precisionSupported is Infra Mind's rule for which GPUs run a precision:
 // FP8 weights need native FP8 (Hopper, Ada; the catalogue's fp8_tflops > 0),
 // and every precision needs 16-bit activations in BF16 or FP16.
@@ -153,7 +149,7 @@ type tokenAlternative struct {
 // million output tokens = hourly price / (output tokens/s x 3600) x 1e6, the optimistic throughput giving
 // the low end. The planner searches the same degrees (pkg/advisor/plan).
 func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU) (tokenAlternative, string, error) {
-	acc := accelerator(g)
+	acc := plan.AcceleratorFromGPU(g)
 	minTP, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, acc, in.GPUCount, 0, m.in+m.out)
 	if errors.Is(err, sizing.ErrDoesNotFit) {
 		return tokenAlternative{}, "does not fit", nil
@@ -213,7 +209,7 @@ func neededClasses(cat *catalog.Catalog, m servedModel, scope []string) []string
 		if maxGPUs == 0 {
 			continue
 		}
-		if _, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, accelerator(g), maxGPUs, 0, m.in+m.out); err == nil {
+		if _, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, plan.AcceleratorFromGPU(g), maxGPUs, 0, m.in+m.out); err == nil {
 			out = append(out, g.ID)
 		}
 	}

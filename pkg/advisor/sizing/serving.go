@@ -397,17 +397,16 @@ func (m servingModel) solveWave(running int, s scenario) scenarioResult {
 	n := float64(running)
 	// Counted as a fluid over the iterations (group index j / k rather than floor(j / k)), so the figures
 	// never fall as the wave grows by one request.
+	group := k*pre + oh
 	var mean, p95, burst float64
 	if n <= k {
 		mean = n*pre + oh
 		p95, burst = mean, mean
 	} else {
-		group := k*pre + oh
 		mean = group * (n/k + 1) / 2
 		p95 = math.Max(mean, group*0.95*n/k)
 		burst = group * n / k
 	}
-	group := k*pre + oh
 	step := m.decodeStep(running, s)
 	out := float64(m.in.OutputTokens - 1)
 	r := s.requestOverhead + burst + out*step
