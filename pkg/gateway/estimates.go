@@ -18,25 +18,28 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
-	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
 // openAPIURL is the base the OpenAPI document is compiled under, so the
 // estimate bodies are validated by the very schemas the document publishes.
 const openAPIURL = "https://infra-mind.dev/openapi.json"
 
-// estimator answers the stateless calculator routes from one loaded
-// catalogue and the request schemas compiled from the OpenAPI document.
+// estimator answers the stateless calculator routes: it validates a body
+// against the request schemas compiled from the OpenAPI document, maps it to
+// the engine's input and hands the answer back to be encoded.
 type estimator struct {
 	cat       *catalog.Catalog
+	engine    *estimate.Engine
 	inference *jsonschema.Schema
 	training  *jsonschema.Schema
 }
 
 // newEstimator compiles the estimate request schemas from the embedded
-// OpenAPI document.
+// OpenAPI document. A nil catalogue gives an estimator that only checks
+// bodies (CheckEstimateRequest).
 func newEstimator(cat *catalog.Catalog) (*estimator, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(openAPIDocument))
 	if err != nil {
@@ -55,6 +58,11 @@ func newEstimator(cat *catalog.Catalog) (*estimator, error) {
 		return sch, nil
 	}
 	e := &estimator{cat: cat}
+	if cat != nil {
+		if e.engine, err = estimate.New(cat); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
 	if e.inference, err = compile("InferenceEstimateRequest"); err != nil {
 		return nil, err
 	}
@@ -126,41 +134,55 @@ type trainingRequest struct {
 	LoRARank             int               `json:"lora_rank,omitempty"`
 }
 
-// proto maps the block onto the assessment request's architecture, so one
-// validator (assessment.ArchitectureErrors) judges both. The schema bounds
-// every figure far inside int32.
-func (b *architectureBody) proto() *inframindv1.ModelArchitecture {
-	return &inframindv1.ModelArchitecture{
-		Name: b.Name, TotalParamsBillion: b.TotalParamsBillion, ActiveParamsBillion: b.ActiveParamsBillion,
-		Layers: int32(b.Layers), AttentionHeads: int32(b.AttentionHeads), KvHeads: int32(b.KVHeads),
-		HeadDim: int32(b.HeadDim), Attention: b.Attention, MlaLatentDim: int32(b.MLALatentDim),
-		HiddenSize: int32(b.HiddenSize),
-	}
-}
-
-// architectureErrors applies the assessments' architecture rules to an
-// estimate's architecture block, with the same messages.
-func architectureErrors(b *architectureBody) []assessment.FieldError {
+// input maps the block onto the engine's architecture.
+func (b *architectureBody) input() *estimate.Architecture {
 	if b == nil {
 		return nil
 	}
-	return assessment.ArchitectureErrors("architecture", b.proto())
-}
-
-// fieldErrors checks what the schema cannot express, before any computation.
-func (r inferenceRequest) fieldErrors() []assessment.FieldError {
-	return architectureErrors(r.Architecture)
-}
-
-// fieldErrors checks what the schema cannot express, before any computation.
-func (r trainingRequest) fieldErrors() []assessment.FieldError {
-	fes := architectureErrors(r.Architecture)
-	if m := r.MFU; m != nil && m.Low > m.High {
-		fes = append(fes, assessment.FieldError{Field: "mfu.low",
-			Reason: fmt.Sprintf("must not exceed mfu.high (%g > %g): low is the pessimistic end", m.Low, m.High)})
+	return &estimate.Architecture{
+		Name: b.Name, TotalParamsBillion: b.TotalParamsBillion, ActiveParamsBillion: b.ActiveParamsBillion,
+		Layers: b.Layers, AttentionHeads: b.AttentionHeads, KVHeads: b.KVHeads, HeadDim: b.HeadDim,
+		Attention: b.Attention, MLALatentDim: b.MLALatentDim, HiddenSize: b.HiddenSize,
 	}
-	return fes
 }
+
+// input maps the reference onto the engine's.
+func (r *instanceRef) input() *estimate.InstanceRef {
+	if r == nil {
+		return nil
+	}
+	return &estimate.InstanceRef{Provider: r.Provider, Name: r.Name}
+}
+
+// input maps the body onto the engine's input.
+func (r inferenceRequest) input() estimate.InferenceInput {
+	in := estimate.InferenceInput{
+		Model: r.Model, Architecture: r.Architecture.input(), Precision: r.Precision, KVCachePrecision: r.KVCachePrecision,
+		GPU: r.GPU, Instance: r.Instance.input(), TensorParallel: r.TensorParallel, InputTokens: r.InputTokens,
+		OutputTokens: r.OutputTokens, Concurrency: r.Concurrency, PeakRequestsPerSecond: r.PeakRequestsPerSecond, Headroom: r.Headroom,
+	}
+	if r.SLO != nil {
+		in.SLO = &estimate.SLO{TTFTp95ms: r.SLO.TTFTp95ms, InterTokenLatencyMs: r.SLO.InterTokenLatencyMs,
+			MinTokensPerSecondPerUser: r.SLO.MinTokensPerSecondPerUser}
+	}
+	return in
+}
+
+// input maps the body onto the engine's input.
+func (r trainingRequest) input() estimate.TrainingInput {
+	return estimate.TrainingInput{
+		Model: r.Model, Architecture: r.Architecture.input(), TokensBillion: r.TokensBillion,
+		DatasetTokensBillion: r.DatasetTokensBillion, Epochs: r.Epochs, Method: r.Method, Precision: r.Precision,
+		GPU: r.GPU, Instance: r.Instance.input(), GPUs: r.GPUs, MFU: r.MFU, LoRARank: r.LoRARank,
+	}
+}
+
+// fieldErrors checks what the schema cannot express, before any computation:
+// the engine's own rules between fields.
+func (r inferenceRequest) fieldErrors() []assessment.FieldError { return r.input().Check() }
+
+// fieldErrors checks what the schema cannot express, before any computation.
+func (r trainingRequest) fieldErrors() []assessment.FieldError { return r.input().Check() }
 
 // estimateInference handles POST /v1/estimates/inference. It stores nothing.
 func (s *Server) estimateInference(c echo.Context) error {
@@ -183,21 +205,21 @@ func (s *Server) estimateTraining(c echo.Context) error {
 // answerInference reads, validates and sizes an inference estimate request:
 // the route's whole path but writing the answer, so the fuzz tests drive
 // exactly what a client does.
-func (e *estimator) answerInference(c echo.Context) (*inferenceAnswer, error) {
+func (e *estimator) answerInference(c echo.Context) (*estimate.Inference, error) {
 	var req inferenceRequest
 	if err := readEstimateBody(c, e.inference, &req); err != nil {
 		return nil, err
 	}
-	return e.inferenceEstimate(req)
+	return e.engine.Inference(req.input())
 }
 
 // answerTraining reads, validates and sizes a training estimate request.
-func (e *estimator) answerTraining(c echo.Context) (*trainingAnswer, error) {
+func (e *estimator) answerTraining(c echo.Context) (*estimate.Training, error) {
 	var req trainingRequest
 	if err := readEstimateBody(c, e.training, &req); err != nil {
 		return nil, err
 	}
-	return e.trainingEstimate(req)
+	return e.engine.Training(req.input())
 }
 
 // CheckEstimateRequest validates an estimate request body as POST

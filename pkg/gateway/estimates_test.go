@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 )
 
@@ -26,7 +27,7 @@ func postEstimate(t *testing.T, e *env, route, body string) *http.Response {
 }
 
 // chosenLayout is the answer's own entry in its layouts.
-func chosenLayout(t *testing.T, ans inferenceAnswer) layoutView {
+func chosenLayout(t *testing.T, ans estimate.Inference) estimate.LayoutView {
 	t.Helper()
 	for _, l := range ans.Layouts {
 		if l.TensorParallel == ans.TensorParallel {
@@ -34,7 +35,7 @@ func chosenLayout(t *testing.T, ans inferenceAnswer) layoutView {
 		}
 	}
 	t.Fatalf("no layout for the chosen TP %d", ans.TensorParallel)
-	return layoutView{}
+	return estimate.LayoutView{}
 }
 
 func TestEstimates(t *testing.T) {
@@ -48,7 +49,7 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-405b","precision":"bf16","gpu":"l4",
 			"input_tokens":1000,"output_tokens":200}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[inferenceAnswer](t, resp)
+		ans := decodeBody[estimate.Inference](t, resp)
 		require.False(t, ans.Feasible)
 		require.Zero(t, ans.TensorParallel)
 		require.Contains(t, ans.Reason, "do not fit on up to 8 x NVIDIA L4")
@@ -66,10 +67,10 @@ func TestEstimates(t *testing.T) {
 			"input_tokens":1000,"output_tokens":250,"slo":{"ttft_p95_ms":2000,"inter_token_latency_ms":100},
 			"peak_requests_per_second":1,"headroom":0.2}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[inferenceAnswer](t, resp)
+		ans := decodeBody[estimate.Inference](t, resp)
 		require.True(t, ans.Feasible, ans.Reason)
 		require.Equal(t, 8, ans.TensorParallel)
-		var four layoutView
+		var four estimate.LayoutView
 		for _, l := range ans.Layouts {
 			if l.TensorParallel == 4 {
 				four = l
@@ -93,7 +94,7 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","gpu":"h100-sxm",
 			"input_tokens":1000,"output_tokens":200,"concurrency":1,"peak_requests_per_second":10,"headroom":0.2}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[inferenceAnswer](t, resp)
+		ans := decodeBody[estimate.Inference](t, resp)
 		require.True(t, ans.Feasible, ans.Reason)
 		require.Equal(t, "cheapest that meets the targets", ans.TensorParallelChosen)
 		require.Len(t, ans.Layouts, 4, "TP 1, 2, 4 and 8 are sized")
@@ -157,7 +158,7 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","instance":{"provider":"aws","name":"p5.48xlarge"},
 			"input_tokens":1000,"output_tokens":200,"concurrency":64,"slo":{"inter_token_latency_ms":40},"peak_requests_per_second":20}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[inferenceAnswer](t, resp)
+		ans := decodeBody[estimate.Inference](t, resp)
 		require.True(t, ans.Feasible, ans.Reason)
 		require.NotNil(t, ans.Capacity)
 		require.True(t, ans.Capacity.Meets)
@@ -178,7 +179,7 @@ func TestEstimates(t *testing.T) {
 		} {
 			resp := postEstimate(t, e, "inference", body)
 			require.Equal(t, http.StatusOK, resp.StatusCode)
-			ans := decodeBody[inferenceAnswer](t, resp)
+			ans := decodeBody[estimate.Inference](t, resp)
 			require.False(t, ans.Feasible)
 			require.Contains(t, ans.Reason, "do not fit")
 			require.Contains(t, ans.Reason, "L4")
@@ -195,10 +196,10 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "inference", `{"architecture":{"name":"my-8b","total_params_billion":8,"layers":32,
 			"attention":"gqa","kv_heads":8,"head_dim":128,"hidden_size":4096},`+tail)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		custom := decodeBody[inferenceAnswer](t, resp)
+		custom := decodeBody[estimate.Inference](t, resp)
 		resp = postEstimate(t, e, "inference", `{"model":"llama-3.1-8b",`+tail)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		twin := decodeBody[inferenceAnswer](t, resp)
+		twin := decodeBody[estimate.Inference](t, resp)
 		require.True(t, custom.Feasible, custom.Reason)
 		require.Equal(t, "my-8b", custom.Model.Name)
 		require.Equal(t, twin.Memory, custom.Memory)
@@ -213,7 +214,7 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","gpu":"h100-sxm",
 			"input_tokens":1000,"output_tokens":200,"slo":{"inter_token_latency_ms":5}}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[inferenceAnswer](t, resp)
+		ans := decodeBody[estimate.Inference](t, resp)
 		require.False(t, ans.Feasible)
 		require.Contains(t, ans.Reason, "SLO cannot be met")
 		require.Equal(t, sizing.LimitITL, ans.Capacity.Limit)
@@ -224,7 +225,7 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"qlora","precision":"bf16",
 			"instance":{"provider":"aws","name":"p5.48xlarge"},"dataset_tokens_billion":0.5,"epochs":2}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[trainingAnswer](t, resp)
+		ans := decodeBody[estimate.Training](t, resp)
 		require.True(t, ans.Feasible, ans.Reason)
 		require.Equal(t, 8, ans.GPUs, "defaults to the instance's GPUs")
 		require.InDelta(t, 1.0, ans.TokensBillion, 1e-9)
@@ -245,7 +246,7 @@ func TestEstimates(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":8,"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[trainingAnswer](t, resp)
+		ans := decodeBody[estimate.Training](t, resp)
 		require.True(t, ans.Feasible, ans.Reason)
 		// (70e9 x 2 B + 16.4e6 adapter params x 16 B) / 8 = 17.53 GB per GPU, plus 8.26-15.38 GB of activations.
 		require.Equal(t, "lora_fsdp", ans.Strategy)
@@ -260,7 +261,7 @@ func TestEstimates(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[trainingAnswer](t, resp)
+		ans := decodeBody[estimate.Training](t, resp)
 		require.False(t, ans.Feasible)
 		require.Contains(t, ans.Reason, "ZeRO-3/FSDP spreads them thinly enough from 4 GPUs")
 		require.Contains(t, ans.Reason, "qlora needs")
@@ -270,7 +271,7 @@ func TestEstimates(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[trainingAnswer](t, resp)
+		ans := decodeBody[estimate.Training](t, resp)
 		require.False(t, ans.Feasible)
 		// 70e9 x 16 B = 1120 GB of states: tensor 8 x pipeline 2 = 16 GPUs hold 70 GB each plus
 		// 0.81-1.48 GB of activations, within 72 GB usable (pkg/advisor/sizing hand-worked cases).
@@ -283,7 +284,7 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-405b","method":"full","precision":"bf16",
 			"instance":{"provider":"aws","name":"p5.48xlarge"},"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[trainingAnswer](t, resp)
+		ans := decodeBody[estimate.Training](t, resp)
 		require.False(t, ans.Feasible)
 		require.Equal(t, 112, ans.MinGPUs)
 		require.Contains(t, ans.Reason, "tensor parallel 8 x pipeline 14 spreads them thinly enough from 112 GPUs")
@@ -294,7 +295,7 @@ func TestEstimates(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-405b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":112,"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[trainingAnswer](t, resp)
+		ans := decodeBody[estimate.Training](t, resp)
 		require.True(t, ans.Feasible, ans.Reason)
 		require.Equal(t, "tp_pp", ans.Strategy)
 		require.Equal(t, sizing.TrainingParallelism{Data: 1, Tensor: 8, Pipeline: 14}, ans.Parallelism)

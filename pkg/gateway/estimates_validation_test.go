@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -32,9 +31,9 @@ func estimateRefusal(t *testing.T, est *estimator, route, body string) []assessm
 	case "training":
 		_, err = est.answerTraining(c)
 	}
-	var p *Problem
-	require.Truef(t, errors.As(err, &p), "%s %s: want a 400, got %v", route, body, err)
-	require.Equal(t, http.StatusBadRequest, p.Status)
+	require.Errorf(t, err, "%s %s: want a 400, got an answer", route, body)
+	p := toProblem(err)
+	require.Equalf(t, http.StatusBadRequest, p.Status, "%s %s: want a 400, got %v", route, body, err)
 	return p.Errors
 }
 

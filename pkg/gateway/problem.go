@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -106,6 +107,10 @@ func toProblem(err error) *Problem {
 			"The request does not match the assessment request format; see errors for each field.")
 		p.Errors = verr.Errors
 		return p
+	}
+	var eie *estimate.InvalidInputError
+	if errors.As(err, &eie) {
+		return invalidEstimate(eie.Errors)
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

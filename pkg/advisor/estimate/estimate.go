@@ -1,4 +1,4 @@
-package gateway
+package estimate
 
 import (
 	"errors"
@@ -23,9 +23,9 @@ const hoursPerMonth = 730
 // kv_cache_dtype "auto"; the request format documents the same default).
 const defaultKVPrecision = sizing.BF16
 
-// subject is what was sized: a catalogue row (with its id) or a given
+// Subject is what was sized: a catalogue row (with its id) or a given
 // architecture.
-type subject struct {
+type Subject struct {
 	ID            string  `json:"id,omitempty"`
 	Name          string  `json:"name"`
 	ParamsTotalB  float64 `json:"params_total_b,omitempty"`
@@ -33,29 +33,29 @@ type subject struct {
 	MemoryGB      float64 `json:"memory_gb,omitempty"`
 }
 
-// catalogRow is one catalogue row an answer used, with its provenance.
-type catalogRow struct {
+// CatalogRow is one catalogue row an answer used, with its provenance.
+type CatalogRow struct {
 	Table  string `json:"table"`
 	Key    string `json:"key"`
 	Source string `json:"source"`
 	AsOf   string `json:"as_of"`
 }
 
-// catalogUse is the catalogue version and the rows an answer used.
-type catalogUse struct {
+// CatalogUse is the catalogue version and the rows an answer used.
+type CatalogUse struct {
 	Version string       `json:"version"`
-	Rows    []catalogRow `json:"rows"`
+	Rows    []CatalogRow `json:"rows"`
 }
 
-func (u *catalogUse) add(table, key string, s catalog.Source) {
-	r := catalogRow{Table: table, Key: key, Source: s.Source, AsOf: s.AsOf}
+func (u *CatalogUse) add(table, key string, s catalog.Source) {
+	r := CatalogRow{Table: table, Key: key, Source: s.Source, AsOf: s.AsOf}
 	if !slices.Contains(u.Rows, r) {
 		u.Rows = append(u.Rows, r)
 	}
 }
 
-// memoryView is how a model sits in one replica's memory (totals over its GPUs).
-type memoryView struct {
+// MemoryView is how a model sits in one replica's memory (totals over its GPUs).
+type MemoryView struct {
 	WeightsGB       float64 `json:"weights_gb"`
 	OverheadGB      float64 `json:"overhead_gb"`
 	KVBytesPerToken float64 `json:"kv_bytes_per_token"`
@@ -65,15 +65,15 @@ type memoryView struct {
 	Fits            bool    `json:"fits"`
 }
 
-func memoryOf(f sizing.MemoryFit) memoryView {
-	return memoryView{
+func memoryOf(f sizing.MemoryFit) MemoryView {
+	return MemoryView{
 		WeightsGB: f.WeightsGB, OverheadGB: f.OverheadGB, KVBytesPerToken: f.KVBytesPerToken,
 		KVBudgetGB: f.KVBudgetGB, MaxTokensInKV: f.MaxTokensInKV, MaxSequences: f.MaxSequences, Fits: f.Fits,
 	}
 }
 
-// servingPoint is one replica's latency and throughput at a concurrency.
-type servingPoint struct {
+// ServingPoint is one replica's latency and throughput at a concurrency.
+type ServingPoint struct {
 	Concurrency         int          `json:"concurrency"`
 	RunningSequences    int          `json:"running_sequences"`
 	TTFTms              sizing.Range `json:"ttft_ms"`
@@ -88,8 +88,8 @@ type servingPoint struct {
 	MeetsSLO            *bool        `json:"meets_slo,omitempty"`
 }
 
-func pointOf(concurrency int, e sizing.ServingEstimate) *servingPoint {
-	return &servingPoint{
+func pointOf(concurrency int, e sizing.ServingEstimate) *ServingPoint {
+	return &ServingPoint{
 		Concurrency: concurrency, RunningSequences: e.RunningSequences,
 		TTFTms: e.TTFTms, TTFTp95ms: e.TTFTp95ms, ITLms: e.ITLms, TokensPerSecPerUser: e.TokensPerSecPerUser,
 		OutputTokensPerSec: e.OutputTokensPerSec, RequestsPerSec: e.RequestsPerSec, PrefillFraction: e.PrefillFraction,
@@ -97,25 +97,25 @@ func pointOf(concurrency int, e sizing.ServingEstimate) *servingPoint {
 	}
 }
 
-// capacityView is the most one replica carries within the SLO.
-type capacityView struct {
+// CapacityView is the most one replica carries within the SLO.
+type CapacityView struct {
 	Meets          bool          `json:"meets"`
 	MaxConcurrency int           `json:"max_concurrency"`
 	Limit          string        `json:"limit"`
 	Reason         string        `json:"reason"`
-	AtCapacity     *servingPoint `json:"at_capacity,omitempty"`
+	AtCapacity     *ServingPoint `json:"at_capacity,omitempty"`
 }
 
-// replicasView is the replica count for a peak.
-type replicasView struct {
+// ReplicasView is the replica count for a peak.
+type ReplicasView struct {
 	PeakRequestsPerSecond    float64      `json:"peak_requests_per_second"`
 	Headroom                 float64      `json:"headroom"`
 	PerReplicaRequestsPerSec sizing.Range `json:"per_replica_requests_per_sec"`
 	Replicas                 sizing.Range `json:"replicas"`
 }
 
-// instanceCost is the on-demand cost on one catalogue instance.
-type instanceCost struct {
+// InstanceCost is the on-demand cost on one catalogue instance.
+type InstanceCost struct {
 	Provider          string  `json:"provider"`
 	Name              string  `json:"name"`
 	GPUCount          int     `json:"gpu_count"`
@@ -134,13 +134,13 @@ type instanceCost struct {
 	RunUSD    *sizing.Range `json:"run_usd,omitempty"`
 }
 
-// inferenceAnswer is the 200 body of POST /v1/estimates/inference.
-type inferenceAnswer struct {
+// Inference is a serving estimate; its JSON is the answer of POST /v1/estimates/inference.
+type Inference struct {
 	Feasible             bool         `json:"feasible"`
 	Reason               string       `json:"reason,omitempty"`
-	Model                subject      `json:"model"`
-	GPU                  subject      `json:"gpu"`
-	Instance             *instanceRef `json:"instance,omitempty"`
+	Model                Subject      `json:"model"`
+	GPU                  Subject      `json:"gpu"`
+	Instance             *InstanceRef `json:"instance,omitempty"`
 	Precision            string       `json:"precision"`
 	KVCachePrecision     string       `json:"kv_cache_precision"`
 	InputTokens          int          `json:"input_tokens"`
@@ -148,25 +148,25 @@ type inferenceAnswer struct {
 	TensorParallel       int          `json:"tensor_parallel"`
 	TensorParallelChosen string       `json:"tensor_parallel_chosen"`
 	// Layouts are the tensor-parallel degrees sized when none was requested, with why the chosen one won.
-	Layouts []layoutView `json:"layouts,omitempty"`
+	Layouts []LayoutView `json:"layouts,omitempty"`
 	// tried is the degree this answer sized, kept when TensorParallel is cleared because nothing fits.
 	tried         int
-	Memory        memoryView     `json:"memory"`
-	AtConcurrency *servingPoint  `json:"at_concurrency,omitempty"`
-	Capacity      *capacityView  `json:"capacity_at_slo,omitempty"`
-	Replicas      *replicasView  `json:"replicas_for_peak,omitempty"`
-	Costs         []instanceCost `json:"costs"`
+	Memory        MemoryView     `json:"memory"`
+	AtConcurrency *ServingPoint  `json:"at_concurrency,omitempty"`
+	Capacity      *CapacityView  `json:"capacity_at_slo,omitempty"`
+	Replicas      *ReplicasView  `json:"replicas_for_peak,omitempty"`
+	Costs         []InstanceCost `json:"costs"`
 	Working       sizing.Working `json:"working"`
-	Catalog       catalogUse     `json:"catalog"`
+	Catalog       CatalogUse     `json:"catalog"`
 }
 
-// trainingAnswer is the 200 body of POST /v1/estimates/training.
-type trainingAnswer struct {
+// Training is a training-run estimate; its JSON is the answer of POST /v1/estimates/training.
+type Training struct {
 	Feasible       bool               `json:"feasible"`
 	Reason         string             `json:"reason,omitempty"`
-	Model          subject            `json:"model"`
-	GPU            subject            `json:"gpu"`
-	Instance       *instanceRef       `json:"instance,omitempty"`
+	Model          Subject            `json:"model"`
+	GPU            Subject            `json:"gpu"`
+	Instance       *InstanceRef       `json:"instance,omitempty"`
 	Method         string             `json:"method"`
 	Precision      string             `json:"precision"`
 	GPUs           int                `json:"gpus"`
@@ -194,9 +194,9 @@ type trainingAnswer struct {
 	PipelineBubble          sizing.Range `json:"pipeline_bubble,omitzero"`
 	// Methods sizes full, lora and qlora on the same GPUs, for comparison.
 	Methods []sizing.TrainingMethodSizing `json:"methods"`
-	Costs   []instanceCost                `json:"costs"`
+	Costs   []InstanceCost                `json:"costs"`
 	Working sizing.Working                `json:"working"`
-	Catalog catalogUse                    `json:"catalog"`
+	Catalog CatalogUse                    `json:"catalog"`
 }
 
 // working helpers: sizing.Working's own recorders are unexported.
@@ -237,8 +237,8 @@ func archOf(m catalog.Model) sizing.Arch {
 	return a
 }
 
-// archOfBody maps a request's architecture block onto the calculators' one.
-func archOfBody(b *architectureBody) sizing.Arch {
+// archOfInput maps an input's architecture onto the calculators' one.
+func archOfInput(b *Architecture) sizing.Arch {
 	return sizing.Arch{
 		ParamsTotalB: b.TotalParamsBillion, ParamsActiveB: b.ActiveParamsBillion, Layers: b.Layers,
 		KVHeads: b.KVHeads, HeadDim: b.HeadDim, Attention: b.Attention, MLALatentDim: b.MLALatentDim,
@@ -258,22 +258,22 @@ func oneOf(aName string, a bool, bName string, b bool) []assessment.FieldError {
 }
 
 // resolveModel finds the model a request names, or maps its architecture.
-func (e *estimator) resolveModel(id string, arch *architectureBody, use *catalogUse) (sizing.Arch, subject, []assessment.FieldError) {
+func (e *Engine) resolveModel(id string, arch *Architecture, use *CatalogUse) (sizing.Arch, Subject, []assessment.FieldError) {
 	if arch != nil {
 		name := arch.Name
 		if name == "" {
 			name = "custom architecture"
 		}
-		a := archOfBody(arch)
-		return a, subject{Name: name, ParamsTotalB: a.ParamsTotalB, ParamsActiveB: arch.ActiveParamsBillion}, nil
+		a := archOfInput(arch)
+		return a, Subject{Name: name, ParamsTotalB: a.ParamsTotalB, ParamsActiveB: arch.ActiveParamsBillion}, nil
 	}
 	m, ok := e.cat.Model(id)
 	if !ok {
-		return sizing.Arch{}, subject{}, []assessment.FieldError{{Field: "model",
+		return sizing.Arch{}, Subject{}, []assessment.FieldError{{Field: "model",
 			Reason: fmt.Sprintf("%q is not in the catalogue (known: %s); describe other models with architecture", id, strings.Join(e.cat.ModelIDs(), ", "))}}
 	}
 	use.add("models", m.ID, m.Source)
-	return archOf(m), subject{ID: m.ID, Name: m.Name, ParamsTotalB: m.ParamsTotalB, ParamsActiveB: m.ParamsActiveB}, nil
+	return archOf(m), Subject{ID: m.ID, Name: m.Name, ParamsTotalB: m.ParamsTotalB, ParamsActiveB: m.ParamsActiveB}, nil
 }
 
 // hardware is the GPU of an estimate, the instance asked for (if any) and
@@ -285,7 +285,7 @@ type hardware struct {
 }
 
 // resolveHardware finds the GPU or instance a request names.
-func (e *estimator) resolveHardware(gpuID string, ref *instanceRef, use *catalogUse) (hardware, []assessment.FieldError) {
+func (e *Engine) resolveHardware(gpuID string, ref *InstanceRef, use *CatalogUse) (hardware, []assessment.FieldError) {
 	var h hardware
 	if ref != nil {
 		in, ok := e.cat.Instance(ref.Provider, ref.Name)
@@ -348,47 +348,50 @@ func requestField(f string, fromArchitecture bool) string {
 	return f
 }
 
-// fromSizing turns a calculator's input error into a 400 naming the request
-// field; other errors pass through as server failures.
+// fromSizing turns a calculator's input error into an *InvalidInputError
+// naming the input field; other errors pass through as failures.
 func fromSizing(err error, fromArchitecture bool) error {
 	var ie *sizing.InputError
 	if errors.As(err, &ie) {
-		return invalidEstimate([]assessment.FieldError{{Field: requestField(ie.Field, fromArchitecture), Reason: ie.Reason}})
+		return invalid([]assessment.FieldError{{Field: requestField(ie.Field, fromArchitecture), Reason: ie.Reason}})
 	}
 	return fmt.Errorf("estimate: %w", err)
 }
 
-func (s sloBody) sizing() sizing.SLO {
+func (s SLO) sizing() sizing.SLO {
 	return sizing.SLO{TTFTp95ms: s.TTFTp95ms, ITLms: s.InterTokenLatencyMs, MinTokensPerSecPerUser: s.MinTokensPerSecondPerUser}
 }
 
-// inferenceEstimate sizes one serving deployment. Malformed input is a 400
-// problem; a model that does not fit or an SLO no replica meets is an answer
-// with Feasible false.
-func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, error) {
-	ans := &inferenceAnswer{
+// Inference sizes one serving deployment. Input it refuses is an
+// *InvalidInputError naming each field; a model that does not fit or an SLO
+// no replica meets is an answer with Feasible false.
+func (e *Engine) Inference(req InferenceInput) (*Inference, error) {
+	if fes := req.Check(); len(fes) > 0 {
+		return nil, invalid(fes)
+	}
+	ans := &Inference{
 		Precision: req.Precision, KVCachePrecision: req.KVCachePrecision, Instance: req.Instance,
 		InputTokens: req.InputTokens, OutputTokens: req.OutputTokens,
-		Costs: []instanceCost{}, Catalog: catalogUse{Version: e.cat.Version, Rows: []catalogRow{}},
+		Costs: []InstanceCost{}, Catalog: CatalogUse{Version: e.cat.Version, Rows: []CatalogRow{}},
 		Working: sizing.Working{Assumptions: []string{}, Formulas: []string{}},
 	}
 	fes := oneOf("model", req.Model != "", "architecture", req.Architecture != nil)
 	fes = append(fes, oneOf("gpu", req.GPU != "", "instance", req.Instance != nil)...)
 	if len(fes) > 0 {
-		return nil, invalidEstimate(fes)
+		return nil, invalid(fes)
 	}
 	arch, model, mfes := e.resolveModel(req.Model, req.Architecture, &ans.Catalog)
 	hw, hfes := e.resolveHardware(req.GPU, req.Instance, &ans.Catalog)
 	if fes = append(mfes, hfes...); len(fes) > 0 {
-		return nil, invalidEstimate(fes)
+		return nil, invalid(fes)
 	}
 	if hw.instance != nil && req.TensorParallel > hw.instance.GPUCount {
-		return nil, invalidEstimate([]assessment.FieldError{{Field: "tensor_parallel",
+		return nil, invalid([]assessment.FieldError{{Field: "tensor_parallel",
 			Reason: fmt.Sprintf("is larger than the %d GPUs of %s", hw.instance.GPUCount, hw.instance.Name)}})
 	}
 	fromArch := req.Architecture != nil
 	ans.Model = model
-	ans.GPU = subject{ID: hw.gpu.ID, Name: hw.gpu.Name, MemoryGB: hw.gpu.MemoryGB}
+	ans.GPU = Subject{ID: hw.gpu.ID, Name: hw.gpu.Name, MemoryGB: hw.gpu.MemoryGB}
 	w := &ans.Working
 	if ans.KVCachePrecision == "" {
 		ans.KVCachePrecision = string(defaultKVPrecision)
@@ -412,7 +415,7 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 	if hw.instance != nil {
 		maxGPUs = min(maxGPUs, hw.instance.GPUCount)
 	}
-	var all []*inferenceAnswer
+	var all []*Inference
 	for tp := 1; tp <= maxGPUs; tp *= 2 {
 		out, err := sz.at(ans, tp)
 		if err != nil {
@@ -420,8 +423,8 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 		}
 		all = append(all, out)
 	}
-	layouts := make([]layoutView, len(all))
-	var best, fallback *inferenceAnswer
+	layouts := make([]LayoutView, len(all))
+	var best, fallback *Inference
 	bestAt := -1
 	for i, a := range all {
 		layouts[i] = layoutOf(a)
@@ -446,7 +449,7 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 	best.TensorParallelChosen = "cheapest that meets the targets"
 	best.Layouts = layouts
 	if best.Feasible {
-		var runner *layoutView
+		var runner *LayoutView
 		for i := range layouts {
 			if layouts[i].TensorParallel != best.TensorParallel && layouts[i].Feasible &&
 				(runner == nil || layouts[i].score < runner.score) {
@@ -471,8 +474,8 @@ func (e *estimator) inferenceEstimate(req inferenceRequest) (*inferenceAnswer, e
 	return best, nil
 }
 
-// layoutView is one tensor-parallel degree an inference estimate sized.
-type layoutView struct {
+// LayoutView is one tensor-parallel degree an inference estimate sized.
+type LayoutView struct {
 	TensorParallel int    `json:"tensor_parallel"`
 	Fits           bool   `json:"fits"`
 	Feasible       bool   `json:"feasible"`
@@ -488,7 +491,7 @@ type layoutView struct {
 }
 
 // describe says a layout's figures in the working: "TP 8: 1-2 replicas, $21,996-$43,992 a month on aws/g6e.48xlarge".
-func (l layoutView) describe() string {
+func (l LayoutView) describe() string {
 	out := fmt.Sprintf("TP %d", l.TensorParallel)
 	if l.Replicas != nil {
 		out += fmt.Sprintf(": %.0f-%.0f replicas", l.Replicas.Low, l.Replicas.High)
@@ -506,8 +509,8 @@ func (l layoutView) describe() string {
 
 // layoutOf summarises one degree's answer and scores it for ranking feasible answers: pessimistic
 // monthly cost for the peak, else pessimistic cost per million output tokens, else GPUs.
-func layoutOf(a *inferenceAnswer) layoutView {
-	v := layoutView{TensorParallel: a.tried, Fits: a.Memory.Fits, Feasible: a.Feasible, Reason: a.Reason, score: float64(a.tried)}
+func layoutOf(a *Inference) LayoutView {
+	v := LayoutView{TensorParallel: a.tried, Fits: a.Memory.Fits, Feasible: a.Feasible, Reason: a.Reason, score: float64(a.tried)}
 	if a.Capacity != nil {
 		v.MaxConcurrency = a.Capacity.MaxConcurrency
 	}
@@ -541,10 +544,10 @@ func layoutOf(a *inferenceAnswer) layoutView {
 
 // tpSizer sizes one inference request at a given tensor-parallel degree.
 type tpSizer struct {
-	e        *estimator
-	req      inferenceRequest
+	e        *Engine
+	req      InferenceInput
 	arch     sizing.Arch
-	model    subject
+	model    Subject
 	hw       hardware
 	p, kv    sizing.Precision
 	fromArch bool
@@ -553,11 +556,11 @@ type tpSizer struct {
 // at sizes the request on tp GPUs per replica, from a copy of base: memory, the concurrency and SLO
 // operating points, the replicas for the peak and the costs. A model that does not fit or an SLO the
 // replica misses is an answer with Feasible false and the reason.
-func (t tpSizer) at(base *inferenceAnswer, tp int) (*inferenceAnswer, error) {
+func (t tpSizer) at(base *Inference, tp int) (*Inference, error) {
 	ans := *base
 	ans.Working = sizing.Working{Assumptions: slices.Clone(base.Working.Assumptions), Formulas: slices.Clone(base.Working.Formulas)}
-	ans.Catalog = catalogUse{Version: base.Catalog.Version, Rows: slices.Clone(base.Catalog.Rows)}
-	ans.Costs = []instanceCost{}
+	ans.Catalog = CatalogUse{Version: base.Catalog.Version, Rows: slices.Clone(base.Catalog.Rows)}
+	ans.Costs = []InstanceCost{}
 	ans.TensorParallel, ans.tried = tp, tp
 	req, hw, w := t.req, t.hw, &ans.Working
 	acc := plan.AcceleratorFromGPU(hw.gpu)
@@ -600,7 +603,7 @@ func (t tpSizer) at(base *inferenceAnswer, tp int) (*inferenceAnswer, error) {
 		if err != nil {
 			return nil, fromSizing(err, t.fromArch)
 		}
-		ans.Capacity = &capacityView{Meets: c.Meets, MaxConcurrency: c.MaxConcurrency, Limit: c.Limit, Reason: c.Reason}
+		ans.Capacity = &CapacityView{Meets: c.Meets, MaxConcurrency: c.MaxConcurrency, Limit: c.Limit, Reason: c.Reason}
 		if !c.Meets {
 			ans.Reason = fmt.Sprintf("the SLO cannot be met on %d x %s: %s", tp, hw.gpu.Name, c.Reason)
 			mergeWorking(w, c.Working, "")
@@ -621,7 +624,7 @@ func (t tpSizer) at(base *inferenceAnswer, tp int) (*inferenceAnswer, error) {
 		if err != nil {
 			return nil, fromSizing(err, t.fromArch)
 		}
-		ans.Replicas = &replicasView{PeakRequestsPerSecond: req.PeakRequestsPerSecond, Headroom: req.Headroom,
+		ans.Replicas = &ReplicasView{PeakRequestsPerSecond: req.PeakRequestsPerSecond, Headroom: req.Headroom,
 			PerReplicaRequestsPerSec: operating.RequestsPerSec, Replicas: sizing.Range{Low: float64(low), High: float64(high)}}
 		// Replicas = ceil(peak x (1 + headroom) / per-replica rate) (Little's law capacity rule).
 		formula(w, "replicas = ceil(%.4g requests/s x (1 + %.4g) / %s requests/s per replica) = %d-%d",
@@ -637,8 +640,8 @@ func (t tpSizer) at(base *inferenceAnswer, tp int) (*inferenceAnswer, error) {
 
 // servingCosts prices one replica (and the peak, if sized) on each candidate
 // instance.
-func servingCosts(hw hardware, tp int, tokensPerSec sizing.Range, reps *replicasView, w *sizing.Working, use *catalogUse) []instanceCost {
-	out := []instanceCost{}
+func servingCosts(hw hardware, tp int, tokensPerSec sizing.Range, reps *ReplicasView, w *sizing.Working, use *CatalogUse) []InstanceCost {
+	out := []InstanceCost{}
 	if len(hw.candidates) == 0 {
 		assume(w, "the catalogue lists no instance with %s, so no cost is shown", hw.gpu.Name)
 		return out
@@ -646,7 +649,7 @@ func servingCosts(hw hardware, tp int, tokensPerSec sizing.Range, reps *replicas
 	assume(w, "on-demand prices in each instance's price region, %d hours a month; cost per token assumes each replica is kept busy at the operating point", hoursPerMonth)
 	for _, in := range hw.candidates {
 		use.add("instances", in.Provider+"/"+in.Name, in.Source)
-		c := instanceCost{Provider: in.Provider, Name: in.Name, GPUCount: in.GPUCount, PriceRegion: in.PriceRegion, OnDemandHourlyUSD: in.OnDemandHourly}
+		c := InstanceCost{Provider: in.Provider, Name: in.Name, GPUCount: in.GPUCount, PriceRegion: in.PriceRegion, OnDemandHourlyUSD: in.OnDemandHourly}
 		if in.GPUCount < tp {
 			c.Reason = fmt.Sprintf("a replica needs %d GPUs in one machine; this one has %d", tp, in.GPUCount)
 			out = append(out, c)
@@ -676,13 +679,16 @@ func servingCosts(hw hardware, tp int, tokensPerSec sizing.Range, reps *replicas
 	return out
 }
 
-// trainingEstimate sizes one training run. Malformed input is a 400
-// problem; model states that do not fit a GPU are an answer with Feasible
-// false.
-func (e *estimator) trainingEstimate(req trainingRequest) (*trainingAnswer, error) {
-	ans := &trainingAnswer{
+// Training sizes one training run. Input it refuses is an
+// *InvalidInputError naming each field; model states that do not fit a GPU
+// are an answer with Feasible false.
+func (e *Engine) Training(req TrainingInput) (*Training, error) {
+	if fes := req.Check(); len(fes) > 0 {
+		return nil, invalid(fes)
+	}
+	ans := &Training{
 		Method: req.Method, Precision: req.Precision, Instance: req.Instance,
-		Costs: []instanceCost{}, Catalog: catalogUse{Version: e.cat.Version, Rows: []catalogRow{}},
+		Costs: []InstanceCost{}, Catalog: CatalogUse{Version: e.cat.Version, Rows: []CatalogRow{}},
 		Working: sizing.Working{Assumptions: []string{}, Formulas: []string{}},
 	}
 	fes := oneOf("model", req.Model != "", "architecture", req.Architecture != nil)
@@ -692,16 +698,16 @@ func (e *estimator) trainingEstimate(req trainingRequest) (*trainingAnswer, erro
 		fes = append(fes, assessment.FieldError{Field: "gpus", Reason: "is required with gpu (with instance it defaults to the instance's GPU count)"})
 	}
 	if len(fes) > 0 {
-		return nil, invalidEstimate(fes)
+		return nil, invalid(fes)
 	}
 	arch, model, mfes := e.resolveModel(req.Model, req.Architecture, &ans.Catalog)
 	hw, hfes := e.resolveHardware(req.GPU, req.Instance, &ans.Catalog)
 	if fes = append(mfes, hfes...); len(fes) > 0 {
-		return nil, invalidEstimate(fes)
+		return nil, invalid(fes)
 	}
 	w := &ans.Working
 	ans.Model = model
-	ans.GPU = subject{ID: hw.gpu.ID, Name: hw.gpu.Name, MemoryGB: hw.gpu.MemoryGB}
+	ans.GPU = Subject{ID: hw.gpu.ID, Name: hw.gpu.Name, MemoryGB: hw.gpu.MemoryGB}
 	ans.TokensBillion = req.TokensBillion
 	if ans.TokensBillion == 0 {
 		ans.TokensBillion = req.DatasetTokensBillion * req.Epochs
@@ -724,7 +730,7 @@ func (e *estimator) trainingEstimate(req trainingRequest) (*trainingAnswer, erro
 		// A stated MFU of 0 is a mistake, not "use the default": no run does
 		// useful work at zero utilisation.
 		if req.MFU.Low <= 0 || req.MFU.High <= 0 {
-			return nil, invalidEstimate([]assessment.FieldError{{Field: "mfu", Reason: "low and high must be greater than 0 (model FLOPs utilisation, within (0, 1])"}})
+			return nil, invalid([]assessment.FieldError{{Field: "mfu", Reason: "low and high must be greater than 0 (model FLOPs utilisation, within (0, 1])"}})
 		}
 		in.MFU = *req.MFU
 	}
@@ -791,8 +797,8 @@ func multiMachineGPU(in catalog.Instance, g catalog.GPU) bool {
 
 // trainingCosts prices the run on each candidate instance: whole machines
 // are rented for the wall-clock time.
-func trainingCosts(hw hardware, gpus int, wallClock sizing.Range, w *sizing.Working, use *catalogUse) []instanceCost {
-	out := []instanceCost{}
+func trainingCosts(hw hardware, gpus int, wallClock sizing.Range, w *sizing.Working, use *CatalogUse) []InstanceCost {
+	out := []InstanceCost{}
 	if len(hw.candidates) == 0 {
 		assume(w, "the catalogue lists no instance with %s, so no cost is shown", hw.gpu.Name)
 		return out
@@ -802,7 +808,7 @@ func trainingCosts(hw hardware, gpus int, wallClock sizing.Range, w *sizing.Work
 		use.add("instances", in.Provider+"/"+in.Name, in.Source)
 		machines := (gpus + in.GPUCount - 1) / in.GPUCount
 		cost := wallClock.Scale(float64(machines) * in.OnDemandHourly)
-		c := instanceCost{Provider: in.Provider, Name: in.Name, GPUCount: in.GPUCount, PriceRegion: in.PriceRegion,
+		c := InstanceCost{Provider: in.Provider, Name: in.Name, GPUCount: in.GPUCount, PriceRegion: in.PriceRegion,
 			OnDemandHourlyUSD: in.OnDemandHourly, Fits: true, Instances: machines, RunUSD: &cost}
 		if machines > 1 && !multiMachineGPU(in, hw.gpu) {
 			c.Fits = false
