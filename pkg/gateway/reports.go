@@ -141,37 +141,53 @@ func (s *Server) getReport(c echo.Context) error {
 	c.Response().Header().Set("X-Cache", cacheState)
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 
-	model, err := report.FromJSON(body)
-	if err != nil {
-		if format.name == "json" {
-			// A document the model cannot read is still served as stored.
-			return c.JSONBlob(http.StatusOK, body)
-		}
-		return fmt.Errorf("report of %s: %w", id, err)
-	}
-	var out []byte
-	contentType := format.mediaType + "; charset=utf-8"
-	switch format.name {
-	case "json":
-		out, err = report.JSONWithSections(body, model)
-	case "markdown":
-		out = report.Markdown(model)
-	case "html":
-		out, err = report.HTML(model)
-	case "pdf":
-		out, err = report.PDF(model)
-		contentType = format.mediaType
-	}
+	// The synthesizer stored the report model when the assessment closed:
+	// JSON is the stored document itself, the other formats render it.
+	out, name, err := renderReport(body, format.name)
 	if err != nil {
 		return fmt.Errorf("render report of %s as %s: %w", id, format.name, err)
+	}
+	contentType := format.mediaType + "; charset=utf-8"
+	if format.name == "pdf" {
+		contentType = format.mediaType
 	}
 	disposition := "inline"
 	if format.attachment {
 		disposition = "attachment"
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition,
-		mime.FormatMediaType(disposition, map[string]string{"filename": reportFileName(model.Name, id, format.ext)}))
+		mime.FormatMediaType(disposition, map[string]string{"filename": reportFileName(name, id, format.ext)}))
 	return c.Blob(http.StatusOK, contentType, out)
+}
+
+// renderReport renders a stored report document in a format and returns it
+// with the assessment's name (for the download's file name).
+func renderReport(body []byte, format string) ([]byte, string, error) {
+	if format == "json" {
+		var head struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(body, &head); err != nil {
+			return nil, "", fmt.Errorf("decode stored report: %w", err)
+		}
+		return body, head.Name, nil
+	}
+	doc, err := report.Decode(body)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []byte
+	switch format {
+	case "markdown":
+		out = report.Markdown(doc.Model)
+	case "html":
+		out, err = report.HTML(doc.Model)
+	case "pdf":
+		out, err = report.PDF(doc.Model)
+	default:
+		err = fmt.Errorf("unknown report format %q", format)
+	}
+	return out, doc.Name, err
 }
 
 // storedReport returns the stored report JSON of a finished assessment, from

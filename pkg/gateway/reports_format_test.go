@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -21,9 +23,15 @@ func TestReportFormats(t *testing.T) {
 	id := e.create(t, "acme", "chat bot")
 	_, _, err := e.store.Assessments.Finish(ctx, "acme", id, "completed", nil, "", time.Now())
 	require.NoError(t, err)
-	body := `{"assessment_id":"` + id + `","tenant_id":"acme","name":"Chat bot: 70B","status":"completed","catalog_versions":["v1"],` +
-		`"families":[{"family":"cloud","status":"ok","metrics":[{"name":"monthly_cost_usd_low","value":10,"unit":"USD/month","source":"s1"},` +
-		`{"name":"monthly_cost_usd_high","value":20,"unit":"USD/month","source":"s1"}]}]}`
+	// The report as the synthesizer writes it: the families' results and the model built from them.
+	doc, err := report.Encode(report.Build(report.Input{AssessmentID: id, TenantID: "acme", Name: "Chat bot: 70B", Status: "completed",
+		Results: map[string]*inframindv1.AgentResultPublished{"cloud": {Family: "cloud", Status: "ok", CatalogVersion: "v1",
+			Metrics: []*inframindv1.Metric{
+				{Name: "monthly_cost_usd_low", Value: 10, Unit: "USD/month", Source: "s1"},
+				{Name: "monthly_cost_usd_high", Value: 20, Unit: "USD/month", Source: "s1"},
+			}}}}))
+	require.NoError(t, err)
+	body := string(doc)
 	require.NoError(t, e.store.Reports.Upsert(ctx, store.Report{
 		ID: assessment.DeterministicID("acme", id), TenantID: "acme", AssessmentID: id, Status: "completed", Body: body, CreatedAt: time.Now(),
 	}))
@@ -75,7 +83,7 @@ func TestReportFormats(t *testing.T) {
 				require.Contains(t, string(b), `"field":"format"`)
 			}
 			if tc.contentType == "application/json" {
-				// Today's fields stay, the sections are added.
+				// The stored document: the families' results and the model's sections.
 				require.Contains(t, string(b), `"families"`)
 				require.Contains(t, string(b), `"executive_summary"`)
 			}

@@ -104,6 +104,10 @@ type Recommendation struct {
 	Effort     string      `json:"effort" bson:"effort"`
 	Confidence float64     `json:"confidence" bson:"confidence"`
 	Risks      []string    `json:"risks_addressed,omitempty" bson:"risks_addressed,omitempty"`
+
+	// kind is the kind of the finding it follows from (analysis.Kind*), for
+	// conflict resolution; never stored or shown.
+	kind string
 }
 
 // Resolution records how a conflict between families was settled.
@@ -227,11 +231,11 @@ func quote(m *inframindv1.Metric) string {
 func (b *builder) serving() {
 	cloud := string(assessment.FamilyCloud)
 	for _, f := range b.r.findings(cloud) {
-		wl, ok := strings.CutPrefix(f.GetTitle(), "Recommended for ")
-		if !ok {
+		if f.GetKind() != analysis.KindDeployment {
 			continue
 		}
-		wl, choice, _ := strings.Cut(wl, ": ")
+		wl, d := f.GetWorkload(), f.GetDeployment()
+		choice := d.GetProvider() + " " + d.GetInstance()
 		rec := Recommendation{
 			Category: CategoryArchitecture, Priority: PriorityHigh, Family: cloud, Workload: wl,
 			Action:    fmt.Sprintf("Deploy %s on %s", wl, choice),
@@ -292,8 +296,8 @@ func (b *builder) commitments() {
 }
 
 // familyCategory is the category of a finding-based recommendation.
-func familyCategory(family, title string) string {
-	if strings.HasPrefix(title, "Risk: ") {
+func familyCategory(family string, f *inframindv1.Finding) string {
+	if f.GetKind() == analysis.KindRisk {
 		return CategoryRisk
 	}
 	switch assessment.Family(family) {
@@ -319,15 +323,15 @@ func (b *builder) findings() {
 	for _, fam := range assessment.Families() {
 		family := string(fam)
 		for _, f := range b.r.findings(family) {
-			title, sev := f.GetTitle(), f.GetSeverity()
-			stack := fam == assessment.FamilyMLOps && strings.HasPrefix(title, "MLOps stack: ")
+			sev := f.GetSeverity()
+			stack := fam == assessment.FamilyMLOps && f.GetKind() == analysis.KindMLOpsStack
 			if sev != "low" && sev != "medium" && sev != "high" && !stack {
 				continue
 			}
-			cat := familyCategory(family, title)
+			cat := familyCategory(family, f)
 			rec := Recommendation{
-				Category: cat, Family: family, Action: action(cat, title), Rationale: f.GetDetail(),
-				Confidence: 0.75, Effort: effort(cat, title), Risks: risks(cat, title),
+				Category: cat, Family: family, Action: action(cat, f), Rationale: f.GetDetail(),
+				Confidence: 0.75, Effort: effort(cat, f), Risks: risks(cat, f), kind: f.GetKind(),
 			}
 			switch {
 			case stack:
@@ -335,14 +339,14 @@ func (b *builder) findings() {
 			case sev == "high" && cat == CategoryCompliance:
 				// A legal obligation unmet blocks going live.
 				rec.Priority = PriorityCritical
-			case sev == "high" && cat == CategoryRisk && riskScore(title) >= 20:
+			case sev == "high" && cat == CategoryRisk && f.GetRisk().GetScore() >= 20:
 				// Risk scores are probability x impact on 1-5 scales (strategy_risks.go); 20+ is the top band.
 				rec.Priority = PriorityCritical
 			default:
 				rec.Priority = sev
 			}
 			if cat == CategoryScaling || cat == CategoryRisk {
-				b.attachBudget(&rec, title)
+				b.attachBudget(&rec, f)
 			}
 			b.add(rec)
 		}
@@ -350,8 +354,8 @@ func (b *builder) findings() {
 }
 
 // attachBudget quotes the simulation's budget-crossing months in a budget recommendation.
-func (b *builder) attachBudget(rec *Recommendation, title string) {
-	if !strings.Contains(strings.ToLower(title), "budget") {
+func (b *builder) attachBudget(rec *Recommendation, f *inframindv1.Finding) {
+	if f.GetTopic() != analysis.TopicBudget {
 		return
 	}
 	sim := string(assessment.FamilySimulation)
@@ -368,35 +372,20 @@ func (b *builder) attachBudget(rec *Recommendation, title string) {
 	}
 }
 
-// riskScore reads "P5 x I5 = 25" from a strategy risk title; 0 when absent.
-func riskScore(title string) int {
-	i := strings.LastIndex(title, "= ")
-	if i < 0 {
-		return 0
-	}
-	n, err := strconv.Atoi(strings.TrimSuffix(title[i+2:], ")"))
-	if err != nil {
-		return 0
-	}
-	return n
-}
-
-func action(cat, title string) string {
-	switch cat {
-	case CategoryRisk:
-		name, _, _ := strings.Cut(strings.TrimPrefix(title, "Risk: "), " (")
-		return "Mitigate: " + name
-	case CategoryMLOps:
-		return "Adopt the " + strings.TrimPrefix(title, "MLOps stack: ")
-	default:
-		return "Address: " + title
-	}
-}
-
-func effort(cat, title string) string {
-	lt := strings.ToLower(title)
+func action(cat string, f *inframindv1.Finding) string {
 	switch {
-	case cat == CategoryArchitecture || strings.Contains(lt, "region"):
+	case cat == CategoryRisk:
+		return "Mitigate: " + f.GetRisk().GetTitle()
+	case f.GetKind() == analysis.KindMLOpsStack:
+		return "Adopt the " + f.GetSubject()
+	default:
+		return "Address: " + f.GetTitle()
+	}
+}
+
+func effort(cat string, f *inframindv1.Finding) string {
+	switch {
+	case cat == CategoryArchitecture || f.GetTopic() == analysis.TopicRegion:
 		return EffortL
 	case cat == CategoryMLOps || cat == CategoryCompliance || cat == CategoryCost:
 		return EffortM
@@ -405,17 +394,16 @@ func effort(cat, title string) string {
 	}
 }
 
-func risks(cat, title string) []string {
+func risks(cat string, f *inframindv1.Finding) []string {
 	switch cat {
 	case CategoryRisk:
-		name, _, _ := strings.Cut(strings.TrimPrefix(title, "Risk: "), " (")
-		return []string{name}
+		return []string{f.GetRisk().GetTitle()}
 	case CategoryCompliance:
 		return []string{"Compliance gap"}
 	case CategoryCost:
 		return []string{"Stale price snapshot"}
 	case CategoryScaling:
-		if strings.Contains(strings.ToLower(title), "budget") {
+		if f.GetTopic() == analysis.TopicBudget {
 			return []string{"Budget overrun"}
 		}
 		return []string{"Capacity shortfall"}
@@ -434,7 +422,7 @@ func (b *builder) resolve() {
 	var dropped []string
 	kept := b.recs[:0]
 	for _, rec := range b.recs {
-		if rec.Family == string(assessment.FamilyCloud) && strings.Contains(rec.Action, "without a priced region") {
+		if rec.kind == analysis.KindOutsideResidency {
 			dropped = append(dropped, rec.ID)
 			continue
 		}

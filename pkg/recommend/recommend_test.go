@@ -18,6 +18,34 @@ func fd(sev, title string) *inframindv1.Finding {
 	return &inframindv1.Finding{Severity: sev, Title: title, Detail: "detail of " + title}
 }
 
+// deployment is the cloud family's recommended deployment of a workload.
+func deployment(workload, provider, instance string) *inframindv1.Finding {
+	f := fd("info", "Recommended for "+workload+": "+provider+" "+instance)
+	f.Kind, f.Workload, f.Deployment = analysis.KindDeployment, workload, &inframindv1.Deployment{Provider: provider, Instance: instance}
+	return f
+}
+
+// risk is a strategy risk finding scored probability x impact.
+func risk(sev, title string, p, i int32, topic string) *inframindv1.Finding {
+	f := fd(sev, "Risk: "+title)
+	f.Kind, f.Topic = analysis.KindRisk, topic
+	f.Risk = &inframindv1.Risk{Title: title, Probability: p, Impact: i, Score: p * i}
+	return f
+}
+
+// mlopsStack is the mlops family's stack choice.
+func mlopsStack(name string) *inframindv1.Finding {
+	f := fd("info", "MLOps stack: "+name)
+	f.Kind, f.Subject = analysis.KindMLOpsStack, name
+	return f
+}
+
+// with sets a finding's kind and topic.
+func with(f *inframindv1.Finding, kind, topic string) *inframindv1.Finding {
+	f.Kind, f.Topic = kind, topic
+	return f
+}
+
 func res(status string, metrics []*inframindv1.Metric, findings ...*inframindv1.Finding) *inframindv1.AgentResultPublished {
 	return &inframindv1.AgentResultPublished{Status: status, Metrics: metrics, Findings: findings}
 }
@@ -28,7 +56,7 @@ func cloudPlan() *inframindv1.AgentResultPublished {
 		m(analysis.MetricMonthlyCommit1YLow, 14000, ""), m(analysis.MetricMonthlyCommit1YHigh, 28000, ""),
 		m(analysis.MetricReplicasLow, 2, "chat"), m(analysis.MetricReplicasHigh, 4, "chat"),
 		m(analysis.MetricReplicaMonthlyUSD, 10000, "chat"),
-	}, fd("info", "Recommended for chat: azure NC80"), fd("info", "Constraints applied"))
+	}, deployment("chat", "azure", "NC80"), fd("info", "Constraints applied"))
 }
 
 func find(t *testing.T, set recommend.Set, action string) recommend.Recommendation {
@@ -86,8 +114,9 @@ func TestBuild(t *testing.T) {
 		{
 			name: "residency beats a machine outside it, and the resolution is recorded",
 			results: map[string]*inframindv1.AgentResultPublished{
-				"cloud":      res("ok", nil, fd("high", "No priced region in eu for tune"), fd("medium", "Compute for tune without a priced region")),
-				"compliance": res("ok", nil, fd("high", "No priced GPU instance in the allowed regions")),
+				"cloud": res("ok", nil, with(fd("high", "No priced region in eu for tune"), "", analysis.TopicRegion),
+					with(fd("medium", "Compute for tune without a priced region"), analysis.KindOutsideResidency, analysis.TopicRegion)),
+				"compliance": res("ok", nil, with(fd("high", "No priced GPU instance in the allowed regions"), "", analysis.TopicRegion)),
 			},
 			check: func(t *testing.T, set recommend.Set) {
 				for _, r := range set.Recommendations {
@@ -105,8 +134,8 @@ func TestBuild(t *testing.T) {
 			results: map[string]*inframindv1.AgentResultPublished{
 				"cloud": cloudPlan(),
 				"simulation": res("ok", []*inframindv1.Metric{m("budget_exceeded_month_high", 4, ""), m("budget_exceeded_month_low", 10, "")},
-					fd("high", "Budget exceeded from month 10 even on the low estimate")),
-				"strategy": res("ok", nil, fd("high", "Risk: Budget overrun (P5 x I5 = 25)"), fd("low", "Risk: Single-provider dependency (P2 x I3 = 6)")),
+					with(fd("high", "Budget exceeded from month 10 even on the low estimate"), "", analysis.TopicBudget)),
+				"strategy": res("ok", nil, risk("high", "Budget overrun", 5, 5, analysis.TopicBudget), risk("low", "Single-provider dependency", 2, 3, "")),
 			},
 			check: func(t *testing.T, set recommend.Set) {
 				require.Len(t, set.Resolutions, 1)
@@ -130,12 +159,29 @@ func TestBuild(t *testing.T) {
 		{
 			name: "info findings are facts, not actions; the MLOps stack is",
 			results: map[string]*inframindv1.AgentResultPublished{
-				"mlops": res("ok", nil, fd("info", "MLOps stack: open source on EKS"), fd("info", "Serving: vLLM")),
+				"mlops": res("ok", nil, mlopsStack("open source on EKS"), fd("info", "Serving: vLLM")),
 			},
 			check: func(t *testing.T, set recommend.Set) {
 				require.Len(t, set.Recommendations, 1)
 				require.Equal(t, "Adopt the open source on EKS", set.Recommendations[0].Action)
 				require.Equal(t, recommend.CategoryMLOps, set.Recommendations[0].Category)
+			},
+		},
+		{
+			// Titles are text for people: only the typed fields say what a finding is.
+			name: "a title that reads like a risk, a deployment or a region change is a plain finding without its kind",
+			results: map[string]*inframindv1.AgentResultPublished{
+				"cloud":    res("ok", nil, fd("info", "Recommended for chat: azure NC80")),
+				"strategy": res("ok", nil, fd("high", "Risk: Budget overrun (P5 x I5 = 25)")),
+				"mlops":    res("ok", nil, fd("medium", "Retraining stays manual for region-router")),
+			},
+			check: func(t *testing.T, set recommend.Set) {
+				require.Len(t, set.Recommendations, 2)
+				risk := find(t, set, "Address: Risk: Budget overrun (P5 x I5 = 25)")
+				require.Equal(t, recommend.CategoryStrategy, risk.Category)
+				require.Equal(t, recommend.PriorityHigh, risk.Priority)
+				manual := find(t, set, "Address: Retraining stays manual for region-router")
+				require.Equal(t, recommend.EffortM, manual.Effort, "a workload named region-router is not a region change")
 			},
 		},
 	}
@@ -154,7 +200,7 @@ func TestBuildIsDeterministicAndRanked(t *testing.T) {
 		"cloud":      cloudPlan(),
 		"compliance": res("ok", nil, fd("high", "CCPA applies but is not declared")),
 		"research":   res("ok", nil, fd("medium", "Prices 630 days old"), fd("low", "Month-only date")),
-		"strategy":   res("ok", nil, fd("medium", "Risk: Timeline slip (P3 x I3 = 9)")),
+		"strategy":   res("ok", nil, risk("medium", "Timeline slip", 3, 3, "")),
 	}
 	a, b := recommend.Build(in), recommend.Build(in)
 	require.Equal(t, a, b)

@@ -123,7 +123,7 @@ func costWorkloadMetrics() []string {
 type metricKey struct{ family, workload, name string }
 
 // Diff compares two stored reports (the JSON the synthesizer stores, see
-// pkg/synth/report.go and FromJSON) and, when both are given, their
+// Document) and, when both are given, their
 // recommendation lists (pkg/recommend.Set JSON as stored; nil or empty when
 // there is none). The result is deterministic.
 func Diff(baseReport, otherReport []byte, baseRecs, otherRecs []byte) (ReportDiff, error) {
@@ -166,13 +166,13 @@ func Diff(baseReport, otherReport []byte, baseRecs, otherRecs []byte) (ReportDif
 	return d, nil
 }
 
-func decodeStored(b []byte, which string) (Stored, error) {
-	var s Stored
+func decodeStored(b []byte, which string) (Document, error) {
+	var s Document
 	if err := json.Unmarshal(b, &s); err != nil {
-		return Stored{}, fmt.Errorf("decode %s report: %w", which, err)
+		return Document{}, fmt.Errorf("decode %s report: %w", which, err)
 	}
 	if s.AssessmentID == "" {
-		return Stored{}, fmt.Errorf("decode %s report: no assessment_id", which)
+		return Document{}, fmt.Errorf("decode %s report: no assessment_id", which)
 	}
 	return s, nil
 }
@@ -187,8 +187,8 @@ func decodeRecs(b []byte, which string) (recommend.Set, error) {
 
 // metricIndex maps every metric of a report by (family, workload, name); the
 // first of duplicates wins, as in the report's own lookups (find).
-func metricIndex(s Stored) map[metricKey]StoredMetric {
-	out := map[metricKey]StoredMetric{}
+func metricIndex(s Document) map[metricKey]Metric {
+	out := map[metricKey]Metric{}
 	for _, f := range s.Families {
 		for _, m := range f.Metrics {
 			k := metricKey{f.Family, m.Workload, m.Name}
@@ -200,7 +200,7 @@ func metricIndex(s Stored) map[metricKey]StoredMetric {
 	return out
 }
 
-func diffMetrics(d *ReportDiff, bi, oi map[metricKey]StoredMetric) {
+func diffMetrics(d *ReportDiff, bi, oi map[metricKey]Metric) {
 	keys := make([]metricKey, 0, len(bi)+len(oi))
 	for k := range bi {
 		keys = append(keys, k)
@@ -294,7 +294,7 @@ func abs(v float64) float64 {
 
 type findingKey struct{ family, title string }
 
-func findingIndex(s Stored) map[findingKey]Item {
+func findingIndex(s Document) map[findingKey]Item {
 	out := map[findingKey]Item{}
 	for _, f := range s.Families {
 		for _, it := range f.Findings {
@@ -307,7 +307,7 @@ func findingIndex(s Stored) map[findingKey]Item {
 	return out
 }
 
-func diffFindings(base, other Stored) FindingsDiff {
+func diffFindings(base, other Document) FindingsDiff {
 	bi, oi := findingIndex(base), findingIndex(other)
 	onlyIn := func(a, b map[findingKey]Item) []FindingRef {
 		out := []FindingRef{}
@@ -372,7 +372,7 @@ func sameImpact(a, b *recommend.CostImpact) bool {
 }
 
 // fmtRange shows a low/high pair as the report's Markdown does; either end may be absent.
-func fmtRange(lo, hi StoredMetric, okLo, okHi bool) string {
+func fmtRange(lo, hi Metric, okLo, okHi bool) string {
 	switch {
 	case !okLo && !okHi:
 		return "none"
@@ -385,7 +385,7 @@ func fmtRange(lo, hi StoredMetric, okLo, okHi bool) string {
 }
 
 // rangeLine describes a plan-level low/high pair of the cloud family when either end changed.
-func rangeLine(d ReportDiff, bi, oi map[metricKey]StoredMetric, label, low, high string) (string, bool) {
+func rangeLine(d ReportDiff, bi, oi map[metricKey]Metric, label, low, high string) (string, bool) {
 	changed := false
 	for _, c := range d.Cost {
 		if c.Workload == "" && (c.Name == low || c.Name == high) {
@@ -410,7 +410,7 @@ func rangeLine(d ReportDiff, bi, oi map[metricKey]StoredMetric, label, low, high
 	return s, true
 }
 
-func summarize(d ReportDiff, bi, oi map[metricKey]StoredMetric) string {
+func summarize(d ReportDiff, bi, oi map[metricKey]Metric) string {
 	if !d.Changed {
 		return fmt.Sprintf("No differences between %s and %s.", d.BaseID, d.OtherID)
 	}

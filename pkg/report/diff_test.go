@@ -13,14 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
-	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/recommend"
 	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
-func storedJSON(t *testing.T, s report.Stored) []byte {
+func storedJSON(t *testing.T, s report.Document) []byte {
 	t.Helper()
 	b, err := json.Marshal(s)
 	require.NoError(t, err)
@@ -36,17 +34,17 @@ func recsJSON(t *testing.T, recs ...recommend.Recommendation) []byte {
 
 // handReport is a small report with a plan cost, a per-workload figure, a
 // simulation metric and a finding.
-func handReport(id string, monthlyLow, monthlyHigh float64) report.Stored {
-	return report.Stored{
-		AssessmentID: id, Status: "completed", CatalogVersions: []string{"2026-11-26"},
-		Families: []report.StoredFamily{
-			{Family: "cloud", Status: "ok", Metrics: []report.StoredMetric{
+func handReport(id string, monthlyLow, monthlyHigh float64) report.Document {
+	return report.Document{
+		Model: report.Model{AssessmentID: id, Status: "completed", CatalogVersions: []string{"2026-11-26"}},
+		Families: []report.FamilySection{
+			{Family: "cloud", Status: "ok", Metrics: []report.Metric{
 				{Name: analysis.MetricMonthlyCostLow, Value: monthlyLow, Unit: "USD/month"},
 				{Name: analysis.MetricMonthlyCostHigh, Value: monthlyHigh, Unit: "USD/month"},
 				{Name: analysis.MetricReplicasLow, Value: 2, Unit: "replicas", Workload: "chat"},
 				{Name: analysis.MetricReplicaCapacityRPSLow, Value: 6, Unit: "req/s", Workload: "chat"},
 			}, Findings: []report.Item{{Title: "Recommended for chat: aws p5.48xlarge", Severity: "info"}}},
-			{Family: "simulation", Status: "ok", Metrics: []report.StoredMetric{
+			{Family: "simulation", Status: "ok", Metrics: []report.Metric{
 				{Name: "budget_exceeded_probability_24m", Value: 0.25, Unit: "probability"},
 			}},
 		},
@@ -67,14 +65,14 @@ func TestDiffHandMade(t *testing.T) {
 	doubled := handReport("a2", 2000, 3000)
 	onlyOne := handReport("a3", 1000, 1500)
 	onlyOne.Families[1].Metrics = nil
-	onlyOne.Families[0].Metrics = append(onlyOne.Families[0].Metrics, report.StoredMetric{Name: analysis.MetricPlanGPUsLow, Value: 16, Unit: "GPUs"})
+	onlyOne.Families[0].Metrics = append(onlyOne.Families[0].Metrics, report.Metric{Name: analysis.MetricPlanGPUsLow, Value: 16, Unit: "GPUs"})
 	moved := handReport("a4", 1000, 1500)
 	moved.Families[0].Findings = []report.Item{{Title: "Recommended for chat: azure ND H100 v5", Severity: "info"}}
 	moved.Status = "partial"
 
 	tests := []struct {
 		name                string
-		other               report.Stored
+		other               report.Document
 		baseRecs, otherRecs []byte
 		check               func(t *testing.T, d report.ReportDiff)
 	}{
@@ -199,8 +197,8 @@ func TestDiffMetricsCapped(t *testing.T) {
 	base, other := handReport("a1", 1, 2), handReport("a2", 1, 2)
 	for i := range report.MaxMetricChanges + 5 {
 		name := fmt.Sprintf("monthly_cost_usd_p50_month_%03d", i)
-		base.Families[1].Metrics = append(base.Families[1].Metrics, report.StoredMetric{Name: name, Value: float64(i)})
-		other.Families[1].Metrics = append(other.Families[1].Metrics, report.StoredMetric{Name: name, Value: float64(i + 1)})
+		base.Families[1].Metrics = append(base.Families[1].Metrics, report.Metric{Name: name, Value: float64(i)})
+		other.Families[1].Metrics = append(other.Families[1].Metrics, report.Metric{Name: name, Value: float64(i + 1)})
 	}
 	d, err := report.Diff(storedJSON(t, base), storedJSON(t, other), nil, nil)
 	require.NoError(t, err)
@@ -216,41 +214,13 @@ func analysed(t *testing.T, id string, doc []byte) (rep, recs []byte) {
 	t.Helper()
 	req, err := assessment.ParseRequest(doc)
 	require.NoError(t, err)
-	cat, err := catalog.Load()
+	all := analyse(t, req)
+	rep, err = report.Encode(report.Build(report.Input{AssessmentID: id, TenantID: "acme", Name: req.GetName(), Status: "completed",
+		GeneratedAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), Results: all}))
 	require.NoError(t, err)
-	an, err := analysis.New(cat)
-	require.NoError(t, err)
-	order := slices.Clone(assessment.Families())
-	slices.SortStableFunc(order, func(a, b assessment.Family) int {
-		return len(analysis.Upstream(a)) - len(analysis.Upstream(b))
-	})
-	up := map[assessment.Family]*inframindv1.AgentResultPublished{}
-	all := map[string]*inframindv1.AgentResultPublished{}
-	secs := map[assessment.Family]report.StoredFamily{}
-	for _, f := range order {
-		o, err := an.Analyze(f, req, up)
-		require.NoError(t, err, f)
-		sec := report.StoredFamily{Family: string(f), Status: "ok", CatalogVersion: an.CatalogVersion(), Summary: o.Summary}
-		for _, m := range o.Metrics {
-			sec.Metrics = append(sec.Metrics, report.StoredMetric{Name: m.GetName(), Value: m.GetValue(), Unit: m.GetUnit(),
-				Workload: m.GetWorkload(), Formula: m.GetFormula(), Source: m.GetSource()})
-		}
-		for _, fd := range o.Findings {
-			sec.Findings = append(sec.Findings, report.Item{Title: fd.GetTitle(), Detail: fd.GetDetail(), Severity: fd.GetSeverity()})
-		}
-		secs[f] = sec
-		res := &inframindv1.AgentResultPublished{Family: string(f), Status: "ok", Summary: o.Summary, Metrics: o.Metrics, Findings: o.Findings}
-		up[f] = res
-		all[string(f)] = res
-	}
-	s := report.Stored{AssessmentID: id, TenantID: "acme", Name: req.GetName(), Status: "completed",
-		GeneratedAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), CatalogVersions: []string{an.CatalogVersion()}}
-	for _, f := range assessment.Families() {
-		s.Families = append(s.Families, secs[f])
-	}
 	recs, err = json.Marshal(recommend.Build(all))
 	require.NoError(t, err)
-	return storedJSON(t, s), recs
+	return rep, recs
 }
 
 // TestDiffChatbotDoubledTraffic compares the bundled chatbot example with the

@@ -182,31 +182,3 @@ func Markdown(m Model) []byte {
 	}
 	return []byte(b.String())
 }
-
-// JSONWithSections returns the stored report document with the model's
-// sections added next to its fields, so clients of the stored document keep
-// every field they read today.
-func JSONWithSections(stored []byte, m Model) ([]byte, error) {
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(stored, &doc); err != nil {
-		return nil, fmt.Errorf("decode stored report: %w", err)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encode report %s: %w", m.AssessmentID, err)
-	}
-	var sections map[string]json.RawMessage
-	if err := json.Unmarshal(b, &sections); err != nil {
-		return nil, fmt.Errorf("decode report model: %w", err)
-	}
-	for k, v := range sections {
-		if _, ok := doc[k]; !ok {
-			doc[k] = v
-		}
-	}
-	out, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("encode report %s: %w", m.AssessmentID, err)
-	}
-	return out, nil
-}

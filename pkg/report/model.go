@@ -5,11 +5,16 @@ package report
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
 // Section titles, in the order every format shows them.
@@ -31,33 +36,31 @@ func Sections() []string {
 		SectionCompliance, SectionMLOps, SectionRoadmap, SectionRisks, SectionSources}
 }
 
-// Stored is the report document the synthesizer writes (pkg/synth.Report).
-type Stored struct {
-	AssessmentID    string         `json:"assessment_id"`
-	TenantID        string         `json:"tenant_id"`
-	Name            string         `json:"name"`
-	Status          string         `json:"status"`
-	Summary         string         `json:"summary"`
-	Missing         []string       `json:"missing_families,omitempty"`
-	Reason          string         `json:"reason,omitempty"`
-	GeneratedAt     time.Time      `json:"generated_at"`
-	CatalogVersions []string       `json:"catalog_versions"`
-	Families        []StoredFamily `json:"families"`
+// Document is the stored report: the families' results as they arrived and
+// the model built from them once, when the assessment closes. Readers decode
+// it and render; nothing rebuilds it.
+type Document struct {
+	Model
+	// Summary says how many families answered and which did not.
+	Summary  string          `json:"summary"`
+	Families []FamilySection `json:"families"`
 }
 
-// StoredFamily is one family's section of the stored report.
-type StoredFamily struct {
-	Family         string         `json:"family"`
-	Status         string         `json:"status"`
-	Summary        string         `json:"summary,omitempty"`
-	Error          string         `json:"error,omitempty"`
-	CatalogVersion string         `json:"catalog_version,omitempty"`
-	Metrics        []StoredMetric `json:"metrics,omitempty"`
-	Findings       []Item         `json:"findings,omitempty"`
+// FamilySection is one family's result as the report keeps it.
+type FamilySection struct {
+	Family  string `json:"family"`
+	Status  string `json:"status"`
+	Summary string `json:"summary,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// CatalogVersion is the catalogue this family's figures come from.
+	CatalogVersion string    `json:"catalog_version,omitempty"`
+	Metrics        []Metric  `json:"metrics,omitempty"`
+	Findings       []Item    `json:"findings,omitempty"`
+	FinishedAt     time.Time `json:"finished_at,omitempty"`
 }
 
-// StoredMetric is a computed number with its formula and source.
-type StoredMetric struct {
+// Metric is a computed number with its formula and source.
+type Metric struct {
 	Name     string  `json:"name"`
 	Value    float64 `json:"value"`
 	Unit     string  `json:"unit,omitempty"`
@@ -223,42 +226,157 @@ const (
 	famCloud      = "cloud"
 	famMLOps      = "mlops"
 	famCompliance = "compliance"
-	famResearch   = "research"
 	famSimulation = "simulation"
 )
 
-// FromJSON builds the model from a stored report document.
-func FromJSON(b []byte) (Model, error) {
-	var s Stored
-	if err := json.Unmarshal(b, &s); err != nil {
-		return Model{}, fmt.Errorf("decode stored report: %w", err)
-	}
-	if s.AssessmentID == "" {
-		return Model{}, fmt.Errorf("decode stored report: no assessment_id")
-	}
-	return Build(s), nil
+// Family statuses a report shows besides a result's own (ok, failed).
+const (
+	// StatusMissing: no result arrived before the assessment closed.
+	StatusMissing = "missing"
+	// StatusLate: the result arrived after the deadline closed the assessment.
+	StatusLate = "late"
+
+	resultFailed = "failed"
+)
+
+// Input is what the synthesizer knows when an assessment closes.
+type Input struct {
+	AssessmentID string
+	TenantID     string
+	Name         string
+	// Status is the assessment's terminal status.
+	Status string
+	// Missing are the families the deadline closed the assessment without.
+	Missing     []string
+	Reason      string
+	GeneratedAt time.Time
+	// Results are the families' results by family name.
+	Results map[string]*inframindv1.AgentResultPublished
 }
 
-// Build organises a stored report into the model's sections.
-func Build(s Stored) Model {
-	fams := map[string]StoredFamily{}
-	for _, f := range s.Families {
-		fams[f.Family] = f
+// family is one family's stored section and its typed result (nil when missing).
+type family struct {
+	sec FamilySection
+	res *inframindv1.AgentResultPublished
+}
+
+// findings are the family's typed findings, in order.
+func (f family) findings() []*inframindv1.Finding { return f.res.GetFindings() }
+
+// Build writes the report of a closed assessment from its families' typed
+// results, in the fixed family order. It is pure: the same input always gives
+// the same document.
+func Build(in Input) Document {
+	d := Document{Model: Model{
+		AssessmentID: in.AssessmentID, TenantID: in.TenantID, Name: in.Name, Status: in.Status,
+		GeneratedAt: in.GeneratedAt.UTC(), CatalogVersions: catalogVersions(in.Results), Missing: in.Missing, Reason: in.Reason,
+	}}
+	fams := map[string]family{}
+	var answered, failed, missing []string
+	for _, f := range assessment.Families() {
+		name := string(f)
+		res, found := in.Results[name]
+		if !found {
+			missing = append(missing, name)
+			sec := FamilySection{Family: name, Status: StatusMissing}
+			d.Families = append(d.Families, sec)
+			fams[name] = family{sec: sec}
+			continue
+		}
+		sec := FamilySection{
+			Family: name, Status: res.GetStatus(), Summary: res.GetSummary(), Error: res.GetError(),
+			CatalogVersion: res.GetCatalogVersion(), FinishedAt: res.GetFinishedAt().AsTime().UTC(),
+		}
+		for _, m := range res.GetMetrics() {
+			sec.Metrics = append(sec.Metrics, Metric{Name: m.GetName(), Value: m.GetValue(), Unit: m.GetUnit(),
+				Workload: m.GetWorkload(), Formula: m.GetFormula(), Source: m.GetSource()})
+		}
+		for _, fd := range res.GetFindings() {
+			sec.Findings = append(sec.Findings, Item{Title: fd.GetTitle(), Detail: fd.GetDetail(), Severity: fd.GetSeverity()})
+		}
+		if slices.Contains(in.Missing, name) {
+			sec.Status = StatusLate
+		}
+		if res.GetStatus() == resultFailed {
+			failed = append(failed, name)
+		} else {
+			answered = append(answered, name)
+		}
+		d.Families = append(d.Families, sec)
+		fams[name] = family{sec: sec, res: res}
 	}
-	m := Model{
-		AssessmentID: s.AssessmentID, TenantID: s.TenantID, Name: s.Name, Status: s.Status,
-		GeneratedAt: s.GeneratedAt, CatalogVersions: nonNil(s.CatalogVersions), Missing: s.Missing, Reason: s.Reason,
+	sort.Strings(missing)
+	parts := []string{fmt.Sprintf("%d of %d families analysed %q", len(answered), len(assessment.Families()), in.Name)}
+	if len(failed) > 0 {
+		parts = append(parts, "could not analyse: "+strings.Join(failed, ", "))
 	}
-	m.Executive = buildExecutive(s, fams)
+	if len(missing) > 0 {
+		parts = append(parts, "no result from: "+strings.Join(missing, ", "))
+	}
+	d.Summary = strings.Join(parts, "; ") + "."
+
+	m := &d.Model
+	m.Executive = buildExecutive(d, fams)
 	m.Architecture = buildArchitecture(fams)
 	m.Cost = buildCost(fams, m.Architecture)
 	m.Projection = buildProjection(fams[famSimulation])
-	m.Compliance = buildCompliance(fams[famCompliance])
-	mf := fams[famMLOps]
+	m.Compliance = buildCompliance(fams[famCompliance].sec)
+	mf := fams[famMLOps].sec
 	m.MLOps = Topic{Summary: mf.Summary, Items: mf.Findings, Figures: figures(mf.Metrics, "")}
 	m.Roadmap, m.Risks = buildStrategy(fams[famStrategy])
-	m.Sources = buildSources(s)
-	return m
+	m.Sources = buildSources(d)
+	return d
+}
+
+// catalogVersions lists the distinct catalogue versions of results, sorted.
+func catalogVersions(results map[string]*inframindv1.AgentResultPublished) []string {
+	out := []string{}
+	for _, r := range results {
+		if v := r.GetCatalogVersion(); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Encode is the stored form of a document: JSON with its top-level fields in
+// name order, as readers have always received it.
+func Encode(d Document) ([]byte, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode report %s: %w", d.AssessmentID, err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, fmt.Errorf("encode report %s: %w", d.AssessmentID, err)
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("encode report %s: %w", d.AssessmentID, err)
+	}
+	return out, nil
+}
+
+// ErrNoModel marks a stored report written before reports carried their
+// model: it can be served as stored JSON but not rendered.
+var ErrNoModel = errors.New("stored report has no report model")
+
+// Decode reads a stored report document. A document written before reports
+// carried their model decodes with an error wrapping ErrNoModel.
+func Decode(b []byte) (Document, error) {
+	var d Document
+	if err := json.Unmarshal(b, &d); err != nil {
+		return Document{}, fmt.Errorf("decode stored report: %w", err)
+	}
+	if d.AssessmentID == "" {
+		return Document{}, fmt.Errorf("decode stored report: no assessment_id")
+	}
+	// Every built model lists every family in its executive summary.
+	if len(d.Executive.Families) == 0 {
+		return Document{}, fmt.Errorf("decode stored report %s: %w", d.AssessmentID, ErrNoModel)
+	}
+	return d, nil
 }
 
 func nonNil(v []string) []string {
@@ -268,9 +386,9 @@ func nonNil(v []string) []string {
 	return v
 }
 
-func buildExecutive(s Stored, fams map[string]StoredFamily) Executive {
-	e := Executive{Summary: s.Summary, KeyFigures: []Figure{}}
-	for _, f := range s.Families {
+func buildExecutive(d Document, fams map[string]family) Executive {
+	e := Executive{Summary: d.Summary, KeyFigures: []Figure{}}
+	for _, f := range d.Families {
 		sum := f.Summary
 		if sum == "" {
 			sum = f.Error
@@ -283,7 +401,7 @@ func buildExecutive(s Stored, fams map[string]StoredFamily) Executive {
 		}
 	}
 	add := func(fam, base, label string) {
-		if fig, ok := rangeOf(fams[fam].Metrics, base, ""); ok {
+		if fig, ok := rangeOf(fams[fam].sec.Metrics, base, ""); ok {
 			fig.Label = label
 			e.KeyFigures = append(e.KeyFigures, fig)
 		}
@@ -297,7 +415,7 @@ func buildExecutive(s Stored, fams map[string]StoredFamily) Executive {
 }
 
 // rangeOf returns base_low/base_high (or base alone) as a figure.
-func rangeOf(ms []StoredMetric, base, workload string) (Figure, bool) {
+func rangeOf(ms []Metric, base, workload string) (Figure, bool) {
 	lo, okLo := find(ms, base+"_low", workload)
 	hi, okHi := find(ms, base+"_high", workload)
 	if okLo && okHi {
@@ -309,13 +427,13 @@ func rangeOf(ms []StoredMetric, base, workload string) (Figure, bool) {
 	return Figure{}, false
 }
 
-func find(ms []StoredMetric, name, workload string) (StoredMetric, bool) {
+func find(ms []Metric, name, workload string) (Metric, bool) {
 	for _, m := range ms {
 		if m.Name == name && m.Workload == workload {
 			return m, true
 		}
 	}
-	return StoredMetric{}, false
+	return Metric{}, false
 }
 
 func label(name string) string {
@@ -327,7 +445,7 @@ func label(name string) string {
 }
 
 // figures pairs a workload's name_low/name_high metrics into ranges, in order.
-func figures(ms []StoredMetric, workload string) []Figure {
+func figures(ms []Metric, workload string) []Figure {
 	var out []Figure
 	seen := map[string]bool{}
 	for _, m := range ms {
@@ -354,7 +472,7 @@ func figures(ms []StoredMetric, workload string) []Figure {
 }
 
 // workloads lists the workload names the cloud family reports on, in order.
-func workloads(ms []StoredMetric) []string {
+func workloads(ms []Metric) []string {
 	var out []string
 	for _, m := range ms {
 		if m.Workload != "" && !contains(out, m.Workload) {
@@ -373,41 +491,26 @@ func contains(v []string, s string) bool {
 	return false
 }
 
-// mentions reports whether a finding's title names the workload as a whole word.
-func mentions(title, w string) bool {
-	for i := 0; ; {
-		j := strings.Index(title[i:], w)
-		if j < 0 {
-			return false
-		}
-		end := i + j + len(w)
-		if end == len(title) || strings.ContainsRune(" :,.)", rune(title[end])) {
-			return true
-		}
-		i = end
-	}
-}
-
-func buildArchitecture(fams map[string]StoredFamily) []Workload {
+func buildArchitecture(fams map[string]family) []Workload {
 	cloud := fams[famCloud]
 	out := []Workload{}
-	for _, w := range workloads(cloud.Metrics) {
-		wl := Workload{Name: w, Figures: figures(cloud.Metrics, w)}
-		for _, it := range cloud.Findings {
-			if !mentions(it.Title, w) {
+	for _, w := range workloads(cloud.sec.Metrics) {
+		wl := Workload{Name: w, Figures: figures(cloud.sec.Metrics, w)}
+		for _, f := range cloud.findings() {
+			if f.GetWorkload() != w {
 				continue
 			}
-			// The cloud family names its choice "Recommended for <workload>: <provider> <instance>".
-			if rest, ok := strings.CutPrefix(it.Title, "Recommended for "+w+": "); ok {
-				wl.Recommendation = rest + ". " + it.Detail
-				wl.Provider, _, _ = strings.Cut(rest, " ")
+			if f.GetKind() == analysis.KindDeployment {
+				d := f.GetDeployment()
+				wl.Recommendation = d.GetProvider() + " " + d.GetInstance() + ". " + f.GetDetail()
+				wl.Provider = d.GetProvider()
 				continue
 			}
-			wl.Items = append(wl.Items, it)
+			wl.Items = append(wl.Items, item(f))
 		}
-		for _, it := range fams[famMLOps].Findings {
-			if mentions(it.Title, w) {
-				wl.Items = append(wl.Items, it)
+		for _, f := range fams[famMLOps].findings() {
+			if f.GetWorkload() == w {
+				wl.Items = append(wl.Items, item(f))
 			}
 		}
 		out = append(out, wl)
@@ -415,8 +518,12 @@ func buildArchitecture(fams map[string]StoredFamily) []Workload {
 	return out
 }
 
-func buildCost(fams map[string]StoredFamily, arch []Workload) Cost {
-	cloud := fams[famCloud]
+func item(f *inframindv1.Finding) Item {
+	return Item{Title: f.GetTitle(), Detail: f.GetDetail(), Severity: f.GetSeverity()}
+}
+
+func buildCost(fams map[string]family, arch []Workload) Cost {
+	cloud := fams[famCloud].sec
 	c := Cost{ByWorkload: []CostLine{}, ByProvider: []CostLine{}}
 	for _, opt := range []struct{ name, base string }{
 		{"On demand", "monthly_cost_usd"},
@@ -452,73 +559,30 @@ func buildCost(fams map[string]StoredFamily, arch []Workload) Cost {
 	for _, p := range provs {
 		c.ByProvider = append(c.ByProvider, *byProv[p])
 	}
-	for _, it := range cloud.Findings {
-		if strings.Contains(it.Detail, "not priced") {
-			c.Unpriced = append(c.Unpriced, it)
+	for _, f := range fams[famCloud].findings() {
+		if f.GetKind() == analysis.KindUnpriced {
+			c.Unpriced = append(c.Unpriced, item(f))
 		}
 	}
 	return c
 }
 
-// monthMetric parses "<prefix><month>" names such as monthly_cost_usd_p50_month_12.
-func monthMetric(name, prefix string) (int, bool) {
-	rest, ok := strings.CutPrefix(name, prefix)
-	if !ok {
-		return 0, false
+func buildProjection(sim family) Projection {
+	p := Projection{Summary: sim.sec.Summary, Items: sim.sec.Findings}
+	for _, b := range sim.res.GetCostBands() {
+		p.Bands = append(p.Bands, Band{Month: int(b.GetMonth()), P10: b.GetP10Usd(), P50: b.GetP50Usd(), P90: b.GetP90Usd()})
+		p.Plan = append(p.Plan, PlanPoint{Month: int(b.GetMonth()), Low: b.GetLowUsd(), High: b.GetHighUsd()})
+		p.Source = b.GetSource()
 	}
-	n, err := strconv.Atoi(rest)
-	return n, err == nil
-}
-
-func buildProjection(sim StoredFamily) Projection {
-	p := Projection{Summary: sim.Summary, Items: sim.Findings}
-	bands := map[int]*Band{}
-	plan := map[int]*PlanPoint{}
-	for _, m := range sim.Metrics {
-		for _, q := range []string{"p10", "p50", "p90"} {
-			if mo, ok := monthMetric(m.Name, "monthly_cost_usd_"+q+"_month_"); ok {
-				if bands[mo] == nil {
-					bands[mo] = &Band{Month: mo}
-				}
-				switch q {
-				case "p10":
-					bands[mo].P10 = m.Value
-				case "p50":
-					bands[mo].P50 = m.Value
-				default:
-					bands[mo].P90 = m.Value
-				}
-				p.Source = m.Source
-			}
-		}
-		for _, end := range []string{"low", "high"} {
-			if mo, ok := monthMetric(m.Name, "monthly_cost_usd_"+end+"_month_"); ok {
-				if plan[mo] == nil {
-					plan[mo] = &PlanPoint{Month: mo}
-				}
-				if end == "low" {
-					plan[mo].Low = m.Value
-				} else {
-					plan[mo].High = m.Value
-				}
-			}
-		}
+	for _, m := range sim.sec.Metrics {
 		if strings.HasPrefix(m.Name, "budget_exceeded") {
 			p.Figures = append(p.Figures, Figure{Label: label(m.Name), Low: m.Value, High: m.Value, Unit: m.Unit, Source: m.Source})
 		}
 	}
-	for _, b := range bands {
-		p.Bands = append(p.Bands, *b)
-	}
-	sort.Slice(p.Bands, func(i, j int) bool { return p.Bands[i].Month < p.Bands[j].Month })
-	for _, pt := range plan {
-		p.Plan = append(p.Plan, *pt)
-	}
-	sort.Slice(p.Plan, func(i, j int) bool { return p.Plan[i].Month < p.Plan[j].Month })
 	return p
 }
 
-func buildCompliance(f StoredFamily) Topic {
+func buildCompliance(f FamilySection) Topic {
 	t := Topic{Summary: f.Summary, Figures: figures(f.Metrics, "")}
 	for _, it := range f.Findings {
 		// The compliance family marks what the user must still act on as medium or high.
@@ -532,19 +596,23 @@ func buildCompliance(f StoredFamily) Topic {
 }
 
 // buildStrategy splits the strategy family's findings into the roadmap and the risk register.
-func buildStrategy(f StoredFamily) (Topic, []Risk) {
-	road := Topic{Summary: f.Summary}
+func buildStrategy(f family) (Topic, []Risk) {
+	road := Topic{Summary: f.sec.Summary}
 	risks := []Risk{}
-	for _, it := range f.Findings {
-		switch {
-		case strings.HasPrefix(it.Title, "Risk: "):
-			risks = append(risks, parseRisk(it))
-		case strings.HasPrefix(it.Title, "Phase ") || strings.HasPrefix(it.Title, "Timeline"):
-			road.Items = append(road.Items, it)
+	for _, fd := range f.findings() {
+		switch fd.GetKind() {
+		case analysis.KindRisk:
+			r := fd.GetRisk()
+			risks = append(risks, Risk{
+				Title:    fmt.Sprintf("%s (P%d x I%d = %d)", r.GetTitle(), r.GetProbability(), r.GetImpact(), r.GetScore()),
+				Severity: fd.GetSeverity(), Score: int(r.GetScore()), Why: r.GetWhy(), Mitigation: r.GetMitigation(),
+			})
+		case analysis.KindRoadmap:
+			road.Items = append(road.Items, item(fd))
 		}
 	}
 	for _, name := range []string{"roadmap_phases", "roadmap_months", "months_per_phase", "delivery_tracks", "team_size_total"} {
-		if fig, ok := rangeOf(f.Metrics, name, ""); ok {
+		if fig, ok := rangeOf(f.sec.Metrics, name, ""); ok {
 			road.Figures = append(road.Figures, fig)
 		}
 	}
@@ -552,30 +620,13 @@ func buildStrategy(f StoredFamily) (Topic, []Risk) {
 	return road, risks
 }
 
-// parseRisk reads "Risk: <title> (P<p> x I<i> = <score>)" and "Why: ... Mitigation: ...".
-func parseRisk(it Item) Risk {
-	r := Risk{Title: strings.TrimPrefix(it.Title, "Risk: "), Severity: it.Severity, Why: it.Detail}
-	if i := strings.LastIndex(r.Title, " = "); i >= 0 && strings.HasSuffix(r.Title, ")") {
-		if n, err := strconv.Atoi(r.Title[i+3 : len(r.Title)-1]); err == nil {
-			r.Score = n
-		}
-	}
-	if why, mit, ok := strings.Cut(it.Detail, "Mitigation: "); ok {
-		r.Why = strings.TrimSpace(strings.TrimPrefix(why, "Why: "))
-		r.Mitigation = strings.TrimSpace(mit)
-	} else {
-		r.Why = strings.TrimPrefix(it.Detail, "Why: ")
-	}
-	return r
-}
-
 // buildSources collects the distinct source of every figure, with the
 // families that use it; sources that declare themselves assumptions are listed
 // as assumptions too.
-func buildSources(s Stored) Sources {
-	out := Sources{CatalogVersions: nonNil(s.CatalogVersions), Sources: []Source{}}
+func buildSources(d Document) Sources {
+	out := Sources{CatalogVersions: nonNil(d.CatalogVersions), Sources: []Source{}}
 	idx := map[string]int{}
-	for _, f := range s.Families {
+	for _, f := range d.Families {
 		for _, m := range f.Metrics {
 			if m.Source == "" {
 				continue

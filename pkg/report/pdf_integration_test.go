@@ -19,8 +19,7 @@ import (
 func TestIntegrationPDFRendersToImages(t *testing.T) {
 	tool, err := exec.LookPath("pdftoppm")
 	require.NoError(t, err, "pdftoppm is missing: install poppler-utils (apt-get install -y poppler-utils)")
-	m, err := report.FromJSON(storedReport(t, "chatbot-70b-hipaa-us.yaml"))
-	require.NoError(t, err)
+	m := model(t, storedReport(t, "chatbot-70b-hipaa-us.yaml"))
 	pdf, err := report.PDF(m)
 	require.NoError(t, err)
 	dir := t.TempDir()

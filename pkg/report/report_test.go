@@ -20,15 +20,20 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
-// storedReport runs the six families' analyses on a bundled example, as the
-// workers do (families without upstream first), and writes the report
-// document in the synthesizer's shape.
-func storedReport(t testing.TB, file string) []byte {
+// exampleResults runs the six families' analyses on a bundled example, as
+// the workers do (families without upstream first).
+func exampleResults(t testing.TB, file string) (*inframindv1.AssessmentRequest, map[string]*inframindv1.AgentResultPublished) {
 	t.Helper()
 	doc, err := os.ReadFile(filepath.Join("..", "..", "examples", file))
 	require.NoError(t, err)
 	req, err := assessment.ParseRequest(doc)
 	require.NoError(t, err)
+	return req, analyse(t, req)
+}
+
+// analyse runs the six families' analyses on req.
+func analyse(t testing.TB, req *inframindv1.AssessmentRequest) map[string]*inframindv1.AgentResultPublished {
+	t.Helper()
 	cat, err := catalog.Load()
 	require.NoError(t, err)
 	an, err := analysis.New(cat)
@@ -38,32 +43,36 @@ func storedReport(t testing.TB, file string) []byte {
 		return len(analysis.Upstream(a)) - len(analysis.Upstream(b))
 	})
 	up := map[assessment.Family]*inframindv1.AgentResultPublished{}
-	secs := map[assessment.Family]report.StoredFamily{}
+	all := map[string]*inframindv1.AgentResultPublished{}
 	for _, f := range order {
 		o, err := an.Analyze(f, req, up)
-		sec := report.StoredFamily{Family: string(f), Status: "ok", CatalogVersion: an.CatalogVersion(), Summary: o.Summary}
+		res := &inframindv1.AgentResultPublished{Family: string(f), Status: "ok", CatalogVersion: an.CatalogVersion(),
+			Summary: o.Summary, Metrics: o.Metrics, Findings: o.Findings, CostBands: o.CostBands}
 		if err != nil {
-			sec.Status, sec.Error = "failed", err.Error()
+			res = &inframindv1.AgentResultPublished{Family: string(f), Status: "failed", Error: err.Error(), CatalogVersion: an.CatalogVersion()}
 		}
-		for _, m := range o.Metrics {
-			sec.Metrics = append(sec.Metrics, report.StoredMetric{Name: m.GetName(), Value: m.GetValue(), Unit: m.GetUnit(),
-				Workload: m.GetWorkload(), Formula: m.GetFormula(), Source: m.GetSource()})
-		}
-		for _, fd := range o.Findings {
-			sec.Findings = append(sec.Findings, report.Item{Title: fd.GetTitle(), Detail: fd.GetDetail(), Severity: fd.GetSeverity()})
-		}
-		secs[f] = sec
-		up[f] = &inframindv1.AgentResultPublished{Family: string(f), Summary: o.Summary, Metrics: o.Metrics, Findings: o.Findings}
+		up[f], all[string(f)] = res, res
 	}
-	s := report.Stored{AssessmentID: "0190f7a4-5c1e-7c7a-9a53-3f4a1b2c3d4e", TenantID: "acme", Name: req.GetName(),
-		Status: "completed", Summary: "6 of 6 families analysed.", GeneratedAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
-		CatalogVersions: []string{an.CatalogVersion()}}
-	for _, f := range assessment.Families() {
-		s.Families = append(s.Families, secs[f])
-	}
-	b, err := json.Marshal(s)
+	return all
+}
+
+// storedReport writes the report document of a bundled example as the
+// synthesizer does.
+func storedReport(t testing.TB, file string) []byte {
+	t.Helper()
+	req, results := exampleResults(t, file)
+	b, err := report.Encode(report.Build(report.Input{AssessmentID: "0190f7a4-5c1e-7c7a-9a53-3f4a1b2c3d4e", TenantID: "acme",
+		Name: req.GetName(), Status: "completed", GeneratedAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), Results: results}))
 	require.NoError(t, err)
 	return b
+}
+
+// model decodes a stored report document's model.
+func model(t testing.TB, b []byte) report.Model {
+	t.Helper()
+	d, err := report.Decode(b)
+	require.NoError(t, err)
+	return d.Model
 }
 
 func examples(t *testing.T) []string {
@@ -107,8 +116,7 @@ func TestEveryExampleRendersEverySection(t *testing.T) {
 	for _, file := range examples(t) {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
-			m, err := report.FromJSON(storedReport(t, file))
-			require.NoError(t, err)
+			m := model(t, storedReport(t, file))
 
 			md := string(report.Markdown(m))
 			for _, s := range report.Sections() {
@@ -138,8 +146,7 @@ func TestEveryExampleRendersEverySection(t *testing.T) {
 
 func TestChatbotReportCarriesTheFamiliesFigures(t *testing.T) {
 	t.Parallel()
-	m, err := report.FromJSON(storedReport(t, "chatbot-70b-hipaa-us.yaml"))
-	require.NoError(t, err)
+	m := model(t, storedReport(t, "chatbot-70b-hipaa-us.yaml"))
 
 	// Architecture per workload, with the cloud family's choice and provider.
 	require.Equal(t, "patient-chat", m.Architecture[0].Name)
@@ -196,12 +203,12 @@ func TestChatbotReportCarriesTheFamiliesFigures(t *testing.T) {
 
 func TestTextIsEscapedAndUTF8KeepsThePDFValid(t *testing.T) {
 	t.Parallel()
-	s := report.Stored{AssessmentID: "a1", Name: `<script>alert("x")</script> Zürich ≥ 2× → 日本`, Status: "completed",
-		Families: []report.StoredFamily{{Family: "strategy", Status: "ok", Findings: []report.Item{{Title: "Risk: <b>bold</b> (P1 x I2 = 2)", Detail: "Why: – “quoted” Mitigation: ✓ done"}}}}}
-	b, err := json.Marshal(s)
+	risk := &inframindv1.Finding{Title: "Risk: <b>bold</b> (P1 x I2 = 2)", Detail: "Why: – “quoted” Mitigation: ✓ done", Kind: analysis.KindRisk,
+		Risk: &inframindv1.Risk{Title: "<b>bold</b>", Probability: 1, Impact: 2, Score: 2, Why: "– “quoted”", Mitigation: "✓ done"}}
+	b, err := report.Encode(report.Build(report.Input{AssessmentID: "a1", Name: `<script>alert("x")</script> Zürich ≥ 2× → 日本`, Status: "completed",
+		Results: map[string]*inframindv1.AgentResultPublished{"strategy": {Family: "strategy", Status: "ok", Findings: []*inframindv1.Finding{risk}}}}))
 	require.NoError(t, err)
-	m, err := report.FromJSON(b)
-	require.NoError(t, err)
+	m := model(t, b)
 	doc, err := report.HTML(m)
 	require.NoError(t, err)
 	require.NotContains(t, string(doc), "<script>alert")
@@ -213,7 +220,7 @@ func TestTextIsEscapedAndUTF8KeepsThePDFValid(t *testing.T) {
 	require.True(t, strings.HasSuffix(strings.TrimSpace(string(pdf)), "%%EOF"))
 }
 
-func TestFromJSONRejectsWhatIsNotAReport(t *testing.T) {
+func TestDecodeRejectsWhatIsNotAReport(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
@@ -221,11 +228,12 @@ func TestFromJSONRejectsWhatIsNotAReport(t *testing.T) {
 	}{
 		{"not json", "{"},
 		{"no assessment id", `{"name":"x"}`},
+		{"no report model", `{"assessment_id":"a1","families":[{"family":"cloud","status":"ok"}]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := report.FromJSON([]byte(tc.doc))
+			_, err := report.Decode([]byte(tc.doc))
 			require.Error(t, err)
 		})
 	}

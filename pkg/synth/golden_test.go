@@ -52,7 +52,7 @@ func exampleOutputs(t *testing.T, file string) map[string][]byte {
 	for _, f := range order {
 		o, err := an.Analyze(f, req, up)
 		res := &inframindv1.AgentResultPublished{
-			Family: string(f), Summary: o.Summary, Metrics: o.Metrics, Findings: o.Findings, Status: "ok",
+			Family: string(f), Summary: o.Summary, Metrics: o.Metrics, Findings: o.Findings, CostBands: o.CostBands, Status: "ok",
 			CatalogVersion: an.CatalogVersion(), FinishedAt: timestamppb.New(at),
 		}
 		if err != nil {
@@ -70,12 +70,12 @@ func exampleOutputs(t *testing.T, file string) map[string][]byte {
 	}
 
 	a := store.Assessment{ID: "0190f7a4-5c1e-7c7a-9a53-3f4a1b2c3d4e", TenantID: "acme", Name: req.GetName(), Status: "completed"}
-	stored, err := marshalReport(buildReport(a, results, at))
+	stored, err := buildReport(a, results, at)
 	require.NoError(t, err)
-	model, err := report.FromJSON([]byte(stored))
+	document, err := report.Decode([]byte(stored))
 	require.NoError(t, err)
-	reportJSON, err := report.JSONWithSections([]byte(stored), model)
-	require.NoError(t, err)
+	// GET /report answers the stored document as JSON and renders the rest.
+	reportJSON := []byte(stored)
 
 	set := recommend.Build(results)
 	recs, err := json.Marshal(set)
@@ -90,7 +90,7 @@ func exampleOutputs(t *testing.T, file string) map[string][]byte {
 		"report.json":          indent(t, reportJSON),
 		"recommendations.json": indent(t, recs),
 		"completed.json":       indent(t, completed),
-		"report.md":            report.Markdown(model),
+		"report.md":            report.Markdown(document.Model),
 	}
 }
 

@@ -1,65 +1,17 @@
 package synth
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
-
-// Report is the document the synthesizer writes for an assessment. Every
-// number in it is a family's metric, carried with its formula and source.
-type Report struct {
-	AssessmentID string    `json:"assessment_id"`
-	TenantID     string    `json:"tenant_id"`
-	Name         string    `json:"name"`
-	Status       string    `json:"status"`
-	Summary      string    `json:"summary"`
-	Missing      []string  `json:"missing_families,omitempty"`
-	Reason       string    `json:"reason,omitempty"`
-	GeneratedAt  time.Time `json:"generated_at"`
-	// CatalogVersions are the catalogue versions the families used (normally one).
-	CatalogVersions []string        `json:"catalog_versions"`
-	Families        []FamilySection `json:"families"`
-}
-
-// FamilySection is one family's contribution to the report.
-type FamilySection struct {
-	Family  string `json:"family"`
-	Status  string `json:"status"`
-	Summary string `json:"summary,omitempty"`
-	Error   string `json:"error,omitempty"`
-	// CatalogVersion is the catalogue this family's figures come from.
-	CatalogVersion string    `json:"catalog_version,omitempty"`
-	Metrics        []Metric  `json:"metrics,omitempty"`
-	Findings       []Finding `json:"findings,omitempty"`
-	FinishedAt     time.Time `json:"finished_at,omitempty"`
-}
-
-// Metric is a computed number with how it was obtained.
-type Metric struct {
-	Name     string  `json:"name"`
-	Value    float64 `json:"value"`
-	Unit     string  `json:"unit,omitempty"`
-	Workload string  `json:"workload,omitempty"`
-	Formula  string  `json:"formula,omitempty"`
-	Source   string  `json:"source,omitempty"`
-}
-
-// Finding is a qualitative result.
-type Finding struct {
-	Title    string `json:"title"`
-	Detail   string `json:"detail,omitempty"`
-	Severity string `json:"severity,omitempty"`
-}
 
 // decodeResults parses stored results, keyed by family.
 func decodeResults(rows []store.Result) (map[string]*inframindv1.AgentResultPublished, error) {
@@ -74,72 +26,15 @@ func decodeResults(rows []store.Result) (map[string]*inframindv1.AgentResultPubl
 	return out, nil
 }
 
-// buildReport assembles the report from the assessment and its results, in
-// the fixed family order.
-func buildReport(a store.Assessment, results map[string]*inframindv1.AgentResultPublished, at time.Time) Report {
-	rep := Report{
-		AssessmentID: a.ID,
-		TenantID:     a.TenantID,
-		Name:         a.Name,
-		Status:       a.Status,
-		Missing:      a.MissingFamilies,
-		Reason:       a.Reason,
-		GeneratedAt:  at.UTC(),
-	}
-	var ok, failed, missing []string
-	for _, f := range assessment.Families() {
-		res, found := results[string(f)]
-		if !found {
-			missing = append(missing, string(f))
-			rep.Families = append(rep.Families, FamilySection{Family: string(f), Status: "missing"})
-			continue
-		}
-		sec := FamilySection{
-			Family:     string(f),
-			Status:     res.GetStatus(),
-			Summary:    res.GetSummary(),
-			Error:      res.GetError(),
-			FinishedAt: res.GetFinishedAt().AsTime().UTC(),
-
-			CatalogVersion: res.GetCatalogVersion(),
-		}
-		for _, m := range res.GetMetrics() {
-			sec.Metrics = append(sec.Metrics, Metric{
-				Name: m.GetName(), Value: m.GetValue(), Unit: m.GetUnit(), Workload: m.GetWorkload(),
-				Formula: m.GetFormula(), Source: m.GetSource(),
-			})
-		}
-		for _, fd := range res.GetFindings() {
-			sec.Findings = append(sec.Findings, Finding{Title: fd.GetTitle(), Detail: fd.GetDetail(), Severity: fd.GetSeverity()})
-		}
-		if slices.Contains(a.MissingFamilies, string(f)) {
-			// Arrived after the deadline closed the assessment.
-			sec.Status = "late"
-		}
-		if res.GetStatus() == resultFailed {
-			failed = append(failed, string(f))
-		} else {
-			ok = append(ok, string(f))
-		}
-		rep.Families = append(rep.Families, sec)
-	}
-	sort.Strings(missing)
-	rep.CatalogVersions = catalogVersions(results)
-	parts := []string{fmt.Sprintf("%d of %d families analysed %q", len(ok), len(assessment.Families()), a.Name)}
-	if len(failed) > 0 {
-		parts = append(parts, "could not analyse: "+strings.Join(failed, ", "))
-	}
-	if len(missing) > 0 {
-		parts = append(parts, "no result from: "+strings.Join(missing, ", "))
-	}
-	rep.Summary = strings.Join(parts, "; ") + "."
-	return rep
-}
-
-func marshalReport(r Report) (string, error) {
-	b, err := json.Marshal(r)
+// buildReport writes the report of a closed assessment: the model is built
+// here, once, and readers only render what is stored.
+func buildReport(a store.Assessment, results map[string]*inframindv1.AgentResultPublished, at time.Time) (string, error) {
+	b, err := report.Encode(report.Build(report.Input{
+		AssessmentID: a.ID, TenantID: a.TenantID, Name: a.Name, Status: a.Status,
+		Missing: a.MissingFamilies, Reason: a.Reason, GeneratedAt: at, Results: results,
+	}))
 	if err != nil {
-		return "", fmt.Errorf("encode report %s: %w", r.AssessmentID, err)
+		return "", err
 	}
 	return string(b), nil
 }

@@ -272,7 +272,7 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 	case !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("read report of %s: %w", a.ID, err)
 	}
-	body, err := marshalReport(buildReport(a, results, s.now()))
+	body, err := buildReport(a, results, s.now())
 	if err != nil {
 		return bus.Permanent(err)
 	}

@@ -2,7 +2,6 @@ package synth_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/synth"
 )
@@ -167,8 +167,8 @@ func TestSweepClosesOverdueAssessmentsNamingMissingFamilies(t *testing.T) {
 
 	rep, err := e.store.Reports.Get(ctx, "acme", "some")
 	require.NoError(t, err)
-	var body synth.Report
-	require.NoError(t, json.Unmarshal([]byte(rep.Body), &body))
+	body, err := report.Decode([]byte(rep.Body))
+	require.NoError(t, err)
 	require.Equal(t, "partial", body.Status)
 	require.Equal(t, some.MissingFamilies, body.Missing)
 

@@ -157,6 +157,7 @@ func (w *Worker) Handle(ctx context.Context, e *bus.Event) error {
 		result.Summary = out.Summary
 		result.Metrics = out.Metrics
 		result.Findings = out.Findings
+		result.CostBands = out.CostBands
 	}
 	finished := w.now()
 	result.FinishedAt = timestamppb.New(finished)

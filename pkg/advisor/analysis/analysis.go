@@ -24,6 +24,9 @@ type Outcome struct {
 	Metrics []*inframindv1.Metric
 	// Findings are qualitative results derived from the request.
 	Findings []*inframindv1.Finding
+	// CostBands are the projected monthly costs by month (simulation only);
+	// each value is also one of Metrics.
+	CostBands []*inframindv1.CostBand
 }
 
 // ErrUnanalysable marks input a family cannot analyse; retrying cannot help,
@@ -111,6 +114,48 @@ func metric(name string, value float64, unit, formula, source, workload string) 
 
 func finding(severity, title, detail string) *inframindv1.Finding {
 	return &inframindv1.Finding{Title: title, Detail: detail, Severity: severity}
+}
+
+// Finding kinds and topics, as the Finding message documents them: readers
+// branch on these, never on a finding's title.
+const (
+	KindDeployment       = "deployment"
+	KindRisk             = "risk"
+	KindRoadmap          = "roadmap"
+	KindMLOpsStack       = "mlops_stack"
+	KindUnpriced         = "unpriced"
+	KindOutsideResidency = "outside_residency"
+
+	TopicBudget = "budget"
+	TopicRegion = "region"
+)
+
+// about sets the workload a finding is about.
+func about(f *inframindv1.Finding, workload string) *inframindv1.Finding {
+	f.Workload = workload
+	return f
+}
+
+// budgetFinding is a finding about the plan's cost against the stated budget.
+func budgetFinding(severity, title, detail string) *inframindv1.Finding {
+	return topic(finding(severity, title, detail), TopicBudget)
+}
+
+// regionFinding is a finding whose remedy is another region or provider.
+func regionFinding(severity, title, detail string) *inframindv1.Finding {
+	return topic(finding(severity, title, detail), TopicRegion)
+}
+
+// kind sets what a finding is.
+func kind(f *inframindv1.Finding, k string) *inframindv1.Finding {
+	f.Kind = k
+	return f
+}
+
+// topic sets what acting on a finding concerns.
+func topic(f *inframindv1.Finding, t string) *inframindv1.Finding {
+	f.Topic = t
+	return f
 }
 
 // num formats v for formulas and summaries: at most two decimals, no

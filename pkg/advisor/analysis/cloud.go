@@ -30,8 +30,10 @@ func (r *cloudResult) metric(name string, value float64, unit, formula, source, 
 	r.metrics = append(r.metrics, metric(name, value, unit, formula, source, workload))
 }
 
-func (r *cloudResult) finding(severity, title, detail string) {
-	r.findings = append(r.findings, finding(severity, title, detail))
+func (r *cloudResult) finding(severity, title, detail string) *inframindv1.Finding {
+	f := finding(severity, title, detail)
+	r.findings = append(r.findings, f)
+	return f
 }
 
 // rangeMetrics emits name_low and name_high for a range.
@@ -53,7 +55,7 @@ func analyzeCloud(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Out
 	}
 	r := &cloudResult{}
 	for _, f := range p.Findings {
-		r.finding(f.Severity, f.Title, f.Detail)
+		r.finding(f.Severity, f.Title, f.Detail).Workload = f.Workload
 	}
 	if cons := p.Constraints; len(cons.Excluded) > 0 || len(cons.Residency) > 0 {
 		detail := fmt.Sprintf("Providers planned on, in preference order: %s.", strings.Join(p.Providers, ", "))
@@ -119,7 +121,7 @@ func working(w sizing.Working) string {
 // reportWorkload emits one workload's findings and metrics.
 func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 	for _, f := range w.Findings {
-		r.finding(f.Severity, f.Title, f.Detail)
+		r.finding(f.Severity, f.Title, f.Detail).Workload = f.Workload
 	}
 	label := w.Label
 	if w.PeakRPS > 0 {
@@ -134,8 +136,9 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 	if w.Kind == plan.KindGeneral && w.Instances.High > 0 {
 		r.rangeMetrics("instances", w.Instances.Float(), "instances", working(w.Working),
 			"the request's peak rate and requests_per_second_per_instance (or the stated 10-100 requests/s planning range); headroom 20-30% (planning assumption)", label)
-		r.finding(severityInfo, fmt.Sprintf("General service %s: %d-%d instances", label, w.Instances.Low, w.Instances.High),
+		f := r.finding(severityInfo, fmt.Sprintf("General service %s: %d-%d instances", label, w.Instances.Low, w.Instances.High),
 			working(w.Working)+". Not priced: the catalogue has no CPU instance prices.")
+		f.Kind, f.Workload = KindUnpriced, label
 	}
 	for _, comp := range w.Components {
 		reportComponent(r, comp)
@@ -161,22 +164,24 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 	}
 	if len(lines) > 0 {
 		r.finding(severityInfo, fmt.Sprintf("Ranked deployments for %s (%d of %d candidates feasible)", label, feasible, len(w.Candidates)),
-			strings.Join(lines, "\n"))
+			strings.Join(lines, "\n")).Workload = label
 	}
 	var per []string
 	for _, pb := range w.CheapestPerProvider {
 		per = append(per, describe(w.Candidates[pb.Index]))
 	}
 	if len(per) > 0 {
-		r.finding(severityInfo, "Cheapest feasible deployment per provider for "+label, strings.Join(per, "\n"))
+		r.finding(severityInfo, "Cheapest feasible deployment per provider for "+label, strings.Join(per, "\n")).Workload = label
 	}
 	c, ok := w.Chosen()
 	if !ok {
 		reportUnpricedTraining(r, w)
 		return
 	}
-	r.finding(severityInfo, fmt.Sprintf("Recommended for %s: %s %s", label, c.Provider, c.Instance),
+	f := r.finding(severityInfo, fmt.Sprintf("Recommended for %s: %s %s", label, c.Provider, c.Instance),
 		describe(c)+". Chosen as the cheapest feasible deployment (pessimistic end) on the preferred providers, else overall."+whyLayout(c)+" Working: "+working(c.Working))
+	f.Kind, f.Workload, f.Subject = KindDeployment, label, c.Provider+" "+c.Instance
+	f.Deployment = &inframindv1.Deployment{Provider: c.Provider, Instance: c.Instance}
 	src := c.Source + "; " + srcPlan + "; " + srcPlanMonth
 	if c.Training != nil {
 		t := c.Training
@@ -192,7 +197,7 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 			}
 			r.finding(sev, fmt.Sprintf("Deadline for %s: %s", label, t.MeetsDeadline),
 				fmt.Sprintf("%s h of wall clock on %d GPUs against a %s-hour deadline (yes: even the pessimistic end meets it; maybe: only the optimistic end does).",
-					t.WallClockHours, t.GPUs, num(t.DeadlineHours)))
+					t.WallClockHours, t.GPUs, num(t.DeadlineHours))).Workload = label
 		}
 		return
 	}
@@ -247,8 +252,9 @@ func reportComponent(r *cloudResult, c plan.Component) {
 	} else {
 		r.rangeMetrics(name, c.Size, c.Unit, c.Name+": "+working(c.Working), src, c.Workload)
 	}
-	r.finding(severityInfo, fmt.Sprintf("%s for %s: %s %s", capitalise(c.Name), c.Workload, c.Size, c.Unit),
+	f := r.finding(severityInfo, fmt.Sprintf("%s for %s: %s %s", capitalise(c.Name), c.Workload, c.Size, c.Unit),
 		working(c.Working)+". Sized, not priced: the catalogue holds no storage, network or load-balancer prices.")
+	f.Kind, f.Workload = KindUnpriced, c.Workload
 }
 
 // capitalise upper-cases the first letter.
@@ -379,5 +385,6 @@ func reportUnpricedTraining(r *cloudResult, w plan.WorkloadPlan) {
 	if t.DeadlineHours > 0 {
 		detail += fmt.Sprintf(" Deadline %g hours: %s.", t.DeadlineHours, t.MeetsDeadline)
 	}
-	r.finding(severityMedium, "Compute for "+label+" without a priced region", detail)
+	f := r.finding(severityMedium, "Compute for "+label+" without a priced region", detail)
+	f.Kind, f.Workload, f.Topic = KindOutsideResidency, label, TopicRegion
 }

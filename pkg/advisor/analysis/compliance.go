@@ -410,7 +410,7 @@ func residencyResults(cat *catalog.Catalog, regimes []applicableRegime, in compl
 	for _, c := range cons {
 		for _, code := range c.codes {
 			if !slices.ContainsFunc(cat.Regions, func(r catalog.Region) bool { return r.Jurisdiction == code || r.Country == code }) {
-				out.findings = append(out.findings, finding(severityMedium, fmt.Sprintf("No catalogue region in %q", code),
+				out.findings = append(out.findings, regionFinding(severityMedium, fmt.Sprintf("No catalogue region in %q", code),
 					fmt.Sprintf("%s names %q, but no catalogue region has that jurisdiction or country, so it cannot be met by a listed region; check the provider's region list before committing.", c.origin, code)))
 			}
 		}
@@ -454,17 +454,17 @@ func residencyResults(cat *catalog.Catalog, regimes []applicableRegime, in compl
 	out.findings = append(out.findings, finding(severityInfo, "Allowed regions: "+strings.Join(lines, "; "), detail))
 	switch {
 	case !anyAllowed:
-		out.findings = append(out.findings, finding(severityHigh, "No catalogue region satisfies the residency constraints",
+		out.findings = append(out.findings, regionFinding(severityHigh, "No catalogue region satisfies the residency constraints",
 			fmt.Sprintf("No region of %s meets all of: %s. The constraints conflict, or the catalogue lists no region there; resolve before choosing infrastructure.",
 				strings.Join(in.scope, ", "), strings.Join(terms, "; "))))
 	case !anyPriced:
-		out.findings = append(out.findings, finding(severityHigh, "No priced GPU instance in the allowed regions",
+		out.findings = append(out.findings, regionFinding(severityHigh, "No priced GPU instance in the allowed regions",
 			fmt.Sprintf("The catalogue prices GPU instances only in regions outside the allowed ones (%s), so no cost in this report is for a compliant region; get prices for the allowed regions before committing.",
 				strings.Join(lines, "; "))))
 	}
 	for _, p := range in.preferred {
 		if slices.Contains(in.scope, p) && len(out.allowed[p]) == 0 && anyAllowed {
-			out.findings = append(out.findings, finding(severityMedium, fmt.Sprintf("Preferred provider %s has no allowed region in the catalogue", p),
+			out.findings = append(out.findings, regionFinding(severityMedium, fmt.Sprintf("Preferred provider %s has no allowed region in the catalogue", p),
 				fmt.Sprintf("%s is preferred, but none of its catalogue regions meets %s.", p, strings.Join(terms, "; "))))
 		}
 	}

@@ -147,7 +147,7 @@ func analyzeMLOps(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Out
 			return Outcome{}, err
 		}
 		label := workloadLabel(i, w)
-		workloadFindings = append(workloadFindings, finding(severityInfo, fmt.Sprintf("%s for %s", c.engine, label), fmt.Sprintf("%s (%s): %s.", label, norm(w.GetKind()), c.why)))
+		workloadFindings = append(workloadFindings, about(finding(severityInfo, fmt.Sprintf("%s for %s", c.engine, label), fmt.Sprintf("%s (%s): %s.", label, norm(w.GetKind()), c.why)), label))
 		switch norm(w.GetKind()) {
 		case "training":
 			mix.training++
@@ -175,7 +175,9 @@ func analyzeMLOps(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Out
 	stack := chooseMLOpsStack(t, expertise, b.GetProviderPreference(), scope)
 	metrics = append(metrics, metric("mlops_managed_stack", boolValue(stack.managed), "flag (1 managed, 0 open source)",
 		stack.reason, "Infra Mind's stack rule (an assumption) over business.team and business.provider_preference; products are named as options with their documentation", ""))
-	findings = append(findings, finding(severityInfo, "MLOps stack: "+stack.name, stack.reason+". "+stack.alternative))
+	stackFinding := finding(severityInfo, "MLOps stack: "+stack.name, stack.reason+". "+stack.alternative)
+	stackFinding.Kind, stackFinding.Subject = KindMLOpsStack, stack.name
+	findings = append(findings, stackFinding)
 
 	comps := mlopsComponents(stack, level, mix)
 	for _, c := range comps {
@@ -193,11 +195,11 @@ func analyzeMLOps(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Out
 	findings = append(findings, workloadFindings...)
 	for _, label := range trainingNames {
 		if level == 0 {
-			findings = append(findings, finding(severityMedium, "Retraining stays manual for "+label,
-				fmt.Sprintf("%s is a training workload, and at level 0 each retraining and redeployment is done by hand; level 1 automates it once the team has an ML engineer and an ops engineer with intermediate expertise.", label)))
+			findings = append(findings, about(finding(severityMedium, "Retraining stays manual for "+label,
+				fmt.Sprintf("%s is a training workload, and at level 0 each retraining and redeployment is done by hand; level 1 automates it once the team has an ML engineer and an ops engineer with intermediate expertise.", label)), label))
 		} else {
-			findings = append(findings, finding(severityInfo, "Continuous training pipeline for "+label,
-				fmt.Sprintf("At level %d, %s runs as a pipeline (data validation, training, evaluation, registration) triggered by new data or a schedule, on %s.", level, label, stack.orchestration.choice)))
+			findings = append(findings, about(finding(severityInfo, "Continuous training pipeline for "+label,
+				fmt.Sprintf("At level %d, %s runs as a pipeline (data validation, training, evaluation, registration) triggered by new data or a schedule, on %s.", level, label, stack.orchestration.choice)), label))
 		}
 	}
 	metrics = append(metrics,

@@ -39,7 +39,7 @@ func analyzeResearch(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (
 	o.Findings = append(o.Findings, finding(severityInfo, "Providers in scope: "+strings.Join(scope, ", "),
 		fmt.Sprintf("Compared in this order (stated preference first): %s. Excluded by the request: %s.", strings.Join(scope, ", "), excluded)))
 	if len(regions) == 0 {
-		o.Findings = append(o.Findings, finding(severityLow, "No regions stated",
+		o.Findings = append(o.Findings, regionFinding(severityLow, "No regions stated",
 			"business.regions is empty, so regional availability cannot be checked against where users are."))
 	}
 

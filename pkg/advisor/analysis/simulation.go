@@ -33,6 +33,20 @@ type simulation struct {
 	metrics  []*inframindv1.Metric
 	findings []*inframindv1.Finding
 	summary  []string
+	// bands holds the projected cost per reported month, in reportMonths order.
+	bands []*inframindv1.CostBand
+}
+
+// band returns the cost band of month m, adding it on first use.
+func (s *simulation) band(m int) *inframindv1.CostBand {
+	for _, b := range s.bands {
+		if int(b.GetMonth()) == m {
+			return b
+		}
+	}
+	b := &inframindv1.CostBand{Month: int32(m)}
+	s.bands = append(s.bands, b)
+	return b
 }
 
 func (s *simulation) add(m *inframindv1.Metric)   { s.metrics = append(s.metrics, m) }
@@ -69,7 +83,7 @@ func analyzeSimulation(_ *catalog.Catalog, req *inframindv1.AssessmentRequest, c
 			num(g.at(24)), num(g.at(projectionMonths)), g.text()))
 	}
 	s.breakEven(plan, odLow, odHigh, haveCost)
-	return Outcome{Summary: strings.Join(s.summary, " "), Metrics: s.metrics, Findings: s.findings}, nil
+	return Outcome{Summary: strings.Join(s.summary, " "), Metrics: s.metrics, Findings: s.findings, CostBands: s.bands}, nil
 }
 
 // growthScenarios reports demand month by month in the base scenario, and
@@ -239,6 +253,8 @@ func (s *simulation) costProjection(model costModel, g growthCurve, budget float
 	src := srcReplicas + "; " + srcGrowth + "; assumption: the plan's cost outside stepped workloads scales linearly with demand"
 	for _, m := range reportMonths() {
 		low, high := model.lowCost(g.at(m)), model.highCost(g.at(m))
+		b := s.band(m)
+		b.LowUsd, b.HighUsd = low, high
 		s.add(metric(fmt.Sprintf("monthly_cost_usd_low_month_%d", m), low, "USD/month",
 			fmt.Sprintf("%s at growth(%d) = x%s, capacity at its high end = %s", model.text(MetricMonthlyCostLow), m, num(g.at(m)), usd(low)), src, ""))
 		s.add(metric(fmt.Sprintf("monthly_cost_usd_high_month_%d", m), high, "USD/month",
@@ -253,7 +269,7 @@ func (s *simulation) costProjection(model costModel, g growthCurve, budget float
 		usd(model.lowCost(1)), usd(model.highCost(1)), usd(model.lowCost(g.at(24))), usd(model.highCost(g.at(24))),
 		usd(model.lowCost(g.at(projectionMonths))), usd(model.highCost(g.at(projectionMonths))), g.text()))
 	if budget == 0 {
-		s.note(finding(severityLow, "No budget to compare",
+		s.note(budgetFinding(severityLow, "No budget to compare",
 			"business.monthly_budget_usd is not set, so no month of budget overrun or probability of exceeding it can be given."))
 		return
 	}
@@ -271,17 +287,17 @@ func (s *simulation) costProjection(model costModel, g growthCurve, budget float
 	}
 	switch {
 	case overLow >= 0:
-		s.note(finding(severityHigh, fmt.Sprintf("Budget exceeded from month %d even on the low estimate", overLow),
+		s.note(budgetFinding(severityHigh, fmt.Sprintf("Budget exceeded from month %d even on the low estimate", overLow),
 			fmt.Sprintf("At month %d demand is x%s and even the low estimate reaches %s against the %s budget; the high estimate crosses it at month %d.",
 				overLow, num(g.at(overLow)), usd(model.lowCost(g.at(overLow))), usd(budget), overHigh)))
 		s.summary = append(s.summary, fmt.Sprintf("The %s budget is exceeded from month %d on the high estimate and month %d on the low.", usd(budget), overHigh, overLow))
 	case overHigh >= 0:
-		s.note(finding(severityMedium, fmt.Sprintf("Budget may be exceeded from month %d", overHigh),
+		s.note(budgetFinding(severityMedium, fmt.Sprintf("Budget may be exceeded from month %d", overHigh),
 			fmt.Sprintf("At month %d demand is x%s and the high estimate reaches %s against the %s budget; the low estimate stays within it through month 36.",
 				overHigh, num(g.at(overHigh)), usd(model.highCost(g.at(overHigh))), usd(budget))))
 		s.summary = append(s.summary, fmt.Sprintf("The %s budget is exceeded from month %d on the high estimate only.", usd(budget), overHigh))
 	default:
-		s.note(finding(severityInfo, "Within budget through month 36",
+		s.note(budgetFinding(severityInfo, "Within budget through month 36",
 			fmt.Sprintf("Even the high estimate stays within the %s budget in every month through month 36 in the base scenario.", usd(budget))))
 		s.summary = append(s.summary, fmt.Sprintf("It stays within the %s budget through month 36.", usd(budget)))
 	}
@@ -303,6 +319,8 @@ func firstMonthOver(cost func(float64) float64, budget float64, g growthCurve) i
 func (s *simulation) monteCarlo(model costModel, g growthCurve, budget float64) {
 	r := monteCarlo(model, g, reportMonths(), budgetHorizons(), budget)
 	for _, m := range reportMonths() {
+		b := s.band(m)
+		b.P10Usd, b.P50Usd, b.P90Usd, b.Source = r.p10[m], r.p50[m], r.p90[m], srcMonteCarlo
 		for _, p := range []struct {
 			name string
 			v    float64
@@ -330,7 +348,7 @@ func (s *simulation) monteCarlo(model costModel, g growthCurve, budget float64) 
 	case r.exceed[24] > 0:
 		sev = severityLow
 	}
-	s.note(finding(sev, fmt.Sprintf("%.0f%% chance of exceeding the budget within 24 months", 100*r.exceed[24]),
+	s.note(budgetFinding(sev, fmt.Sprintf("%.0f%% chance of exceeding the budget within 24 months", 100*r.exceed[24]),
 		fmt.Sprintf("Of %d simulated futures, %.1f%% exceed the %s monthly budget in some month within 12 months, %.1f%% within 24 and %.1f%% within 36 (growth, replica capacity and price drift varied; price rises not modelled).",
 			mcRuns, 100*r.exceed[12], usd(budget), 100*r.exceed[24], 100*r.exceed[36])))
 }

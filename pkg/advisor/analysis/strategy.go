@@ -85,8 +85,8 @@ func analyzeStrategy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, c
 	for i, p := range plist {
 		roadLow += p.low
 		roadHigh += p.high
-		findings = append(findings, finding(severityInfo, fmt.Sprintf("Phase %d: %s, %s-%s months", i+1, p.name, num(p.low), num(p.high)),
-			fmt.Sprintf("Delivers: %s. Duration from the planning rule with the %s expertise factor x%s.", p.delivers, expertise, num(factor))))
+		findings = append(findings, kind(finding(severityInfo, fmt.Sprintf("Phase %d: %s, %s-%s months", i+1, p.name, num(p.low), num(p.high)),
+			fmt.Sprintf("Delivers: %s. Duration from the planning rule with the %s expertise factor x%s.", p.delivers, expertise, num(factor))), KindRoadmap))
 	}
 	metrics = append(metrics,
 		metric("roadmap_months_low", roadLow, "months", fmt.Sprintf("sum of %d phases' low durations x expertise %s = %s", len(plist), num(factor), num(roadLow)), srcRoadmapRule, ""),
@@ -101,9 +101,9 @@ func analyzeStrategy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, c
 		if perPhase < 1 {
 			sev, note = severityHigh, "less than a month a phase: cut scope for the first release, add people, or extend the timeline."
 		}
-		findings = append(findings, finding(sev, fmt.Sprintf("Timeline: %d months for %d phases", timeline, phases),
+		findings = append(findings, kind(finding(sev, fmt.Sprintf("Timeline: %d months for %d phases", timeline, phases),
 			fmt.Sprintf("%d months to production over %d phases (1 foundation + %d delivery waves with %s) gives %s months a phase; the sized roadmap needs %s-%s months; %s",
-				timeline, phases, waves, plural(tracks, "track"), num(perPhase), num(roadLow), num(roadHigh), note)))
+				timeline, phases, waves, plural(tracks, "track"), num(perPhase), num(roadLow), num(roadHigh), note)), KindRoadmap))
 	} else {
 		findings = append(findings, finding(severityLow, "No timeline stated",
 			fmt.Sprintf("business.timeline_months is not set, so the %d phases (%s-%s months) cannot be checked against a date.", phases, num(roadLow), num(roadHigh))))
@@ -114,8 +114,8 @@ func analyzeStrategy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, c
 		metrics = append(metrics, metric("budget_per_workload_usd", per, "USD/month",
 			fmt.Sprintf("%s monthly budget / %d workloads = %s", usd(budget), workloads, usd(per)), "the request's business.monthly_budget_usd", ""))
 	} else {
-		findings = append(findings, finding(severityMedium, "No monthly budget stated",
-			fmt.Sprintf("business.monthly_budget_usd is not set, so the cost of the %s cannot be checked against a budget.", plural(workloads, "workload"))))
+		findings = append(findings, topic(finding(severityMedium, "No monthly budget stated",
+			fmt.Sprintf("business.monthly_budget_usd is not set, so the cost of the %s cannot be checked against a budget.", plural(workloads, "workload"))), TopicBudget))
 	}
 
 	if havePlan {
@@ -162,9 +162,9 @@ func budgetAlignment(plan cloudPlanView, budget float64) (string, *inframindv1.F
 	case budget < high:
 		status, sev = "at risk against", severityMedium
 	}
-	return status, finding(sev, "Budget alignment: "+strings.TrimSuffix(status, " against"),
+	return status, topic(finding(sev, "Budget alignment: "+strings.TrimSuffix(status, " against"),
 		fmt.Sprintf("The plan costs %s-%s a month on demand today against a %s budget: within when the high estimate fits, at risk when only the low one does, over when neither does. The simulation family projects it with growth.",
-			usd(low), usd(high), usd(budget))), true
+			usd(low), usd(high), usd(budget))), TopicBudget), true
 }
 
 func quoteAll(s []string) []string {

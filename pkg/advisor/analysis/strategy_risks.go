@@ -15,6 +15,9 @@ const srcRiskRubric = "consequence/likelihood matrix (IEC 31010:2019, risk asses
 	"impact 1 negligible, 2 minor (<10% over budget or weeks of delay), 3 moderate (10-25% or a month), 4 major (25-50%, a quarter, or an audit finding), 5 severe (>50%, a regulatory breach or a blocked launch); score = probability x impact"
 
 // risk is one register entry.
+// riskBudgetOverrun is the id of the budget risk; readers group it with the other budget findings.
+const riskBudgetOverrun = "budget_overrun"
+
 type risk struct {
 	id, title           string
 	probability, impact int
@@ -81,7 +84,7 @@ func budgetRisk(in riskInputs) (risk, bool) {
 	case hi > budget:
 		p = (hi - budget) / (hi - lo)
 	}
-	return risk{id: "budget_overrun", title: "Budget overrun",
+	return risk{id: riskBudgetOverrun, title: "Budget overrun",
 		probability: probabilityScore(p), impact: overrunImpact((hi - budget) / budget),
 		why: fmt.Sprintf("at month 12 (growth x%s) the plan costs %s-%s a month against the %s budget: %s of the range lies above it",
 			num(g12), usd(lo), usd(hi), usd(budget), fmt.Sprintf("%.0f%%", 100*p)),
@@ -244,8 +247,16 @@ func riskRegister(in riskInputs) ([]*inframindv1.Metric, []*inframindv1.Finding)
 		case score >= 4:
 			sev = severityLow
 		}
-		findings = append(findings, finding(sev, fmt.Sprintf("Risk: %s (P%d x I%d = %d)", r.title, r.probability, r.impact, score),
-			fmt.Sprintf("Why: %s. Mitigation: %s.", r.why, r.mitigation)))
+		why, mitigation := r.why+".", r.mitigation+"."
+		f := finding(sev, fmt.Sprintf("Risk: %s (P%d x I%d = %d)", r.title, r.probability, r.impact, score),
+			"Why: "+why+" Mitigation: "+mitigation)
+		f.Kind, f.Subject = KindRisk, r.title
+		f.Risk = &inframindv1.Risk{Id: r.id, Title: r.title, Probability: int32(r.probability), Impact: int32(r.impact),
+			Score: int32(score), Why: why, Mitigation: mitigation}
+		if r.id == riskBudgetOverrun {
+			f.Topic = TopicBudget
+		}
+		findings = append(findings, f)
 	}
 	return metrics, findings
 }

@@ -44,8 +44,11 @@ type AgentResultPublished struct {
 	Error string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
 	// Version of the catalogue every figure in this result comes from.
 	CatalogVersion string `protobuf:"bytes,12,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The projected monthly cost by month (simulation), so readers need not
+	// read month numbers out of metric names. Each value is also a metric.
+	CostBands     []*CostBand `protobuf:"bytes,13,rep,name=cost_bands,json=costBands,proto3" json:"cost_bands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AgentResultPublished) Reset() {
@@ -162,6 +165,109 @@ func (x *AgentResultPublished) GetCatalogVersion() string {
 	return ""
 }
 
+func (x *AgentResultPublished) GetCostBands() []*CostBand {
+	if x != nil {
+		return x.CostBands
+	}
+	return nil
+}
+
+// CostBand is the projected monthly cost at one month, USD: the Monte Carlo
+// percentiles and the deterministic plan's low and high ends.
+type CostBand struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Months from today (0 is today).
+	Month   int32   `protobuf:"varint,1,opt,name=month,proto3" json:"month,omitempty"`
+	P10Usd  float64 `protobuf:"fixed64,2,opt,name=p10_usd,json=p10Usd,proto3" json:"p10_usd,omitempty"`
+	P50Usd  float64 `protobuf:"fixed64,3,opt,name=p50_usd,json=p50Usd,proto3" json:"p50_usd,omitempty"`
+	P90Usd  float64 `protobuf:"fixed64,4,opt,name=p90_usd,json=p90Usd,proto3" json:"p90_usd,omitempty"`
+	LowUsd  float64 `protobuf:"fixed64,5,opt,name=low_usd,json=lowUsd,proto3" json:"low_usd,omitempty"`
+	HighUsd float64 `protobuf:"fixed64,6,opt,name=high_usd,json=highUsd,proto3" json:"high_usd,omitempty"`
+	// Where the percentiles come from.
+	Source        string `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CostBand) Reset() {
+	*x = CostBand{}
+	mi := &file_inframind_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CostBand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CostBand) ProtoMessage() {}
+
+func (x *CostBand) ProtoReflect() protoreflect.Message {
+	mi := &file_inframind_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CostBand.ProtoReflect.Descriptor instead.
+func (*CostBand) Descriptor() ([]byte, []int) {
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CostBand) GetMonth() int32 {
+	if x != nil {
+		return x.Month
+	}
+	return 0
+}
+
+func (x *CostBand) GetP10Usd() float64 {
+	if x != nil {
+		return x.P10Usd
+	}
+	return 0
+}
+
+func (x *CostBand) GetP50Usd() float64 {
+	if x != nil {
+		return x.P50Usd
+	}
+	return 0
+}
+
+func (x *CostBand) GetP90Usd() float64 {
+	if x != nil {
+		return x.P90Usd
+	}
+	return 0
+}
+
+func (x *CostBand) GetLowUsd() float64 {
+	if x != nil {
+		return x.LowUsd
+	}
+	return 0
+}
+
+func (x *CostBand) GetHighUsd() float64 {
+	if x != nil {
+		return x.HighUsd
+	}
+	return 0
+}
+
+func (x *CostBand) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 // Metric is one computed number with how it was obtained.
 type Metric struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -180,7 +286,7 @@ type Metric struct {
 
 func (x *Metric) Reset() {
 	*x = Metric{}
-	mi := &file_inframind_v1_events_proto_msgTypes[1]
+	mi := &file_inframind_v1_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -192,7 +298,7 @@ func (x *Metric) String() string {
 func (*Metric) ProtoMessage() {}
 
 func (x *Metric) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[1]
+	mi := &file_inframind_v1_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -205,7 +311,7 @@ func (x *Metric) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metric.ProtoReflect.Descriptor instead.
 func (*Metric) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Metric) GetName() string {
@@ -256,14 +362,35 @@ type Finding struct {
 	Title  string                 `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
 	Detail string                 `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
 	// One of: info, low, medium, high.
-	Severity      string `protobuf:"bytes,3,opt,name=severity,proto3" json:"severity,omitempty"`
+	Severity string `protobuf:"bytes,3,opt,name=severity,proto3" json:"severity,omitempty"`
+	// What the finding is, so readers never parse its title. One of:
+	// "" (a general finding), deployment (the recommended deployment of a
+	// workload; deployment is set), risk (a row of the risk register; risk is
+	// set), roadmap (a roadmap phase or the timeline), mlops_stack (the
+	// recommended MLOps stack; subject names it), unpriced (a component sized
+	// but not priced), outside_residency (compute sized outside the allowed
+	// regions because none inside them is priced).
+	Kind string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The workload it is about, when it is about one.
+	Workload string `protobuf:"bytes,5,opt,name=workload,proto3" json:"workload,omitempty"`
+	// What the finding names, in a few words, for actions built from it (the
+	// MLOps stack's name).
+	Subject string `protobuf:"bytes,6,opt,name=subject,proto3" json:"subject,omitempty"`
+	// What acting on it concerns, for readers that group by it. One of: ""
+	// , budget (the plan's cost against the stated budget), region (acting on
+	// it means choosing another region or provider).
+	Topic string `protobuf:"bytes,7,opt,name=topic,proto3" json:"topic,omitempty"`
+	// Set when kind is risk.
+	Risk *Risk `protobuf:"bytes,8,opt,name=risk,proto3" json:"risk,omitempty"`
+	// Set when kind is deployment.
+	Deployment    *Deployment `protobuf:"bytes,9,opt,name=deployment,proto3" json:"deployment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Finding) Reset() {
 	*x = Finding{}
-	mi := &file_inframind_v1_events_proto_msgTypes[2]
+	mi := &file_inframind_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +402,7 @@ func (x *Finding) String() string {
 func (*Finding) ProtoMessage() {}
 
 func (x *Finding) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[2]
+	mi := &file_inframind_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +415,7 @@ func (x *Finding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finding.ProtoReflect.Descriptor instead.
 func (*Finding) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Finding) GetTitle() string {
@@ -312,6 +439,196 @@ func (x *Finding) GetSeverity() string {
 	return ""
 }
 
+func (x *Finding) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Finding) GetWorkload() string {
+	if x != nil {
+		return x.Workload
+	}
+	return ""
+}
+
+func (x *Finding) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Finding) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *Finding) GetRisk() *Risk {
+	if x != nil {
+		return x.Risk
+	}
+	return nil
+}
+
+func (x *Finding) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+// Risk is one row of the risk register, scored on 1-5 scales.
+type Risk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stable identifier of the risk (budget_overrun, single_provider, ...).
+	Id          string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title       string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Probability int32  `protobuf:"varint,3,opt,name=probability,proto3" json:"probability,omitempty"`
+	Impact      int32  `protobuf:"varint,4,opt,name=impact,proto3" json:"impact,omitempty"`
+	// probability x impact.
+	Score         int32  `protobuf:"varint,5,opt,name=score,proto3" json:"score,omitempty"`
+	Why           string `protobuf:"bytes,6,opt,name=why,proto3" json:"why,omitempty"`
+	Mitigation    string `protobuf:"bytes,7,opt,name=mitigation,proto3" json:"mitigation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Risk) Reset() {
+	*x = Risk{}
+	mi := &file_inframind_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Risk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Risk) ProtoMessage() {}
+
+func (x *Risk) ProtoReflect() protoreflect.Message {
+	mi := &file_inframind_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Risk.ProtoReflect.Descriptor instead.
+func (*Risk) Descriptor() ([]byte, []int) {
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Risk) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Risk) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Risk) GetProbability() int32 {
+	if x != nil {
+		return x.Probability
+	}
+	return 0
+}
+
+func (x *Risk) GetImpact() int32 {
+	if x != nil {
+		return x.Impact
+	}
+	return 0
+}
+
+func (x *Risk) GetScore() int32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *Risk) GetWhy() string {
+	if x != nil {
+		return x.Why
+	}
+	return ""
+}
+
+func (x *Risk) GetMitigation() string {
+	if x != nil {
+		return x.Mitigation
+	}
+	return ""
+}
+
+// Deployment is where a workload is recommended to run.
+type Deployment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Provider      string                 `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	Instance      string                 `protobuf:"bytes,2,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deployment) Reset() {
+	*x = Deployment{}
+	mi := &file_inframind_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deployment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deployment) ProtoMessage() {}
+
+func (x *Deployment) ProtoReflect() protoreflect.Message {
+	mi := &file_inframind_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
+func (*Deployment) Descriptor() ([]byte, []int) {
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Deployment) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *Deployment) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
 // AssessmentStatusChanged reports progress: a family finished, or the assessment ended.
 type AssessmentStatusChanged struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -328,7 +645,7 @@ type AssessmentStatusChanged struct {
 
 func (x *AssessmentStatusChanged) Reset() {
 	*x = AssessmentStatusChanged{}
-	mi := &file_inframind_v1_events_proto_msgTypes[3]
+	mi := &file_inframind_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +657,7 @@ func (x *AssessmentStatusChanged) String() string {
 func (*AssessmentStatusChanged) ProtoMessage() {}
 
 func (x *AssessmentStatusChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[3]
+	mi := &file_inframind_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +670,7 @@ func (x *AssessmentStatusChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssessmentStatusChanged.ProtoReflect.Descriptor instead.
 func (*AssessmentStatusChanged) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AssessmentStatusChanged) GetMetadata() *Metadata {
@@ -423,7 +740,7 @@ type AssessmentCompleted struct {
 
 func (x *AssessmentCompleted) Reset() {
 	*x = AssessmentCompleted{}
-	mi := &file_inframind_v1_events_proto_msgTypes[4]
+	mi := &file_inframind_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +752,7 @@ func (x *AssessmentCompleted) String() string {
 func (*AssessmentCompleted) ProtoMessage() {}
 
 func (x *AssessmentCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[4]
+	mi := &file_inframind_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +765,7 @@ func (x *AssessmentCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssessmentCompleted.ProtoReflect.Descriptor instead.
 func (*AssessmentCompleted) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AssessmentCompleted) GetMetadata() *Metadata {
@@ -534,7 +851,7 @@ type MonthlyCostRange struct {
 
 func (x *MonthlyCostRange) Reset() {
 	*x = MonthlyCostRange{}
-	mi := &file_inframind_v1_events_proto_msgTypes[5]
+	mi := &file_inframind_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +863,7 @@ func (x *MonthlyCostRange) String() string {
 func (*MonthlyCostRange) ProtoMessage() {}
 
 func (x *MonthlyCostRange) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[5]
+	mi := &file_inframind_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +876,7 @@ func (x *MonthlyCostRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonthlyCostRange.ProtoReflect.Descriptor instead.
 func (*MonthlyCostRange) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MonthlyCostRange) GetLowUsd() float64 {
@@ -596,7 +913,7 @@ type RecommendationSummary struct {
 
 func (x *RecommendationSummary) Reset() {
 	*x = RecommendationSummary{}
-	mi := &file_inframind_v1_events_proto_msgTypes[6]
+	mi := &file_inframind_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +925,7 @@ func (x *RecommendationSummary) String() string {
 func (*RecommendationSummary) ProtoMessage() {}
 
 func (x *RecommendationSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[6]
+	mi := &file_inframind_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +938,7 @@ func (x *RecommendationSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommendationSummary.ProtoReflect.Descriptor instead.
 func (*RecommendationSummary) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RecommendationSummary) GetId() string {
@@ -657,7 +974,7 @@ type CompletedLinks struct {
 
 func (x *CompletedLinks) Reset() {
 	*x = CompletedLinks{}
-	mi := &file_inframind_v1_events_proto_msgTypes[7]
+	mi := &file_inframind_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +986,7 @@ func (x *CompletedLinks) String() string {
 func (*CompletedLinks) ProtoMessage() {}
 
 func (x *CompletedLinks) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[7]
+	mi := &file_inframind_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +999,7 @@ func (x *CompletedLinks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompletedLinks.ProtoReflect.Descriptor instead.
 func (*CompletedLinks) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CompletedLinks) GetReport() string {
@@ -724,7 +1041,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_inframind_v1_events_proto_msgTypes[8]
+	mi := &file_inframind_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +1053,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[8]
+	mi := &file_inframind_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +1066,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeadLetter) GetStream() string {
@@ -819,7 +1136,7 @@ var File_inframind_v1_events_proto protoreflect.FileDescriptor
 
 const file_inframind_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x19inframind/v1/events.proto\x12\finframind.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinframind/v1/assessment.proto\x1a\x19inframind/v1/common.proto\"\x96\x04\n" +
+	"\x19inframind/v1/events.proto\x12\finframind.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinframind/v1/assessment.proto\x1a\x19inframind/v1/common.proto\"\xcd\x04\n" +
 	"\x14AgentResultPublished\x122\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x16.inframind.v1.MetadataR\bmetadata\x12\x16\n" +
 	"\x06family\x18\x02 \x01(\tR\x06family\x12\x18\n" +
@@ -835,18 +1152,50 @@ const file_inframind_v1_events_proto_rawDesc = "" +
 	"\x06status\x18\n" +
 	" \x01(\tR\x06status\x12\x14\n" +
 	"\x05error\x18\v \x01(\tR\x05error\x12'\n" +
-	"\x0fcatalog_version\x18\f \x01(\tR\x0ecatalogVersion\"\x94\x01\n" +
+	"\x0fcatalog_version\x18\f \x01(\tR\x0ecatalogVersion\x125\n" +
+	"\n" +
+	"cost_bands\x18\r \x03(\v2\x16.inframind.v1.CostBandR\tcostBands\"\xb7\x01\n" +
+	"\bCostBand\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\x05R\x05month\x12\x17\n" +
+	"\ap10_usd\x18\x02 \x01(\x01R\x06p10Usd\x12\x17\n" +
+	"\ap50_usd\x18\x03 \x01(\x01R\x06p50Usd\x12\x17\n" +
+	"\ap90_usd\x18\x04 \x01(\x01R\x06p90Usd\x12\x17\n" +
+	"\alow_usd\x18\x05 \x01(\x01R\x06lowUsd\x12\x19\n" +
+	"\bhigh_usd\x18\x06 \x01(\x01R\ahighUsd\x12\x16\n" +
+	"\x06source\x18\a \x01(\tR\x06source\"\x94\x01\n" +
 	"\x06Metric\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x12\n" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x18\n" +
 	"\aformula\x18\x04 \x01(\tR\aformula\x12\x16\n" +
 	"\x06source\x18\x05 \x01(\tR\x06source\x12\x1a\n" +
-	"\bworkload\x18\x06 \x01(\tR\bworkload\"S\n" +
+	"\bworkload\x18\x06 \x01(\tR\bworkload\"\x95\x02\n" +
 	"\aFinding\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x1a\n" +
-	"\bseverity\x18\x03 \x01(\tR\bseverity\"\xed\x01\n" +
+	"\bseverity\x18\x03 \x01(\tR\bseverity\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bworkload\x18\x05 \x01(\tR\bworkload\x12\x18\n" +
+	"\asubject\x18\x06 \x01(\tR\asubject\x12\x14\n" +
+	"\x05topic\x18\a \x01(\tR\x05topic\x12&\n" +
+	"\x04risk\x18\b \x01(\v2\x12.inframind.v1.RiskR\x04risk\x128\n" +
+	"\n" +
+	"deployment\x18\t \x01(\v2\x18.inframind.v1.DeploymentR\n" +
+	"deployment\"\xae\x01\n" +
+	"\x04Risk\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\vprobability\x18\x03 \x01(\x05R\vprobability\x12\x16\n" +
+	"\x06impact\x18\x04 \x01(\x05R\x06impact\x12\x14\n" +
+	"\x05score\x18\x05 \x01(\x05R\x05score\x12\x10\n" +
+	"\x03why\x18\x06 \x01(\tR\x03why\x12\x1e\n" +
+	"\n" +
+	"mitigation\x18\a \x01(\tR\n" +
+	"mitigation\"D\n" +
+	"\n" +
+	"Deployment\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x1a\n" +
+	"\binstance\x18\x02 \x01(\tR\binstance\"\xed\x01\n" +
 	"\x17AssessmentStatusChanged\x122\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x16.inframind.v1.MetadataR\bmetadata\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x16\n" +
@@ -908,41 +1257,47 @@ func file_inframind_v1_events_proto_rawDescGZIP() []byte {
 	return file_inframind_v1_events_proto_rawDescData
 }
 
-var file_inframind_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_inframind_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_inframind_v1_events_proto_goTypes = []any{
 	(*AgentResultPublished)(nil),    // 0: inframind.v1.AgentResultPublished
-	(*Metric)(nil),                  // 1: inframind.v1.Metric
-	(*Finding)(nil),                 // 2: inframind.v1.Finding
-	(*AssessmentStatusChanged)(nil), // 3: inframind.v1.AssessmentStatusChanged
-	(*AssessmentCompleted)(nil),     // 4: inframind.v1.AssessmentCompleted
-	(*MonthlyCostRange)(nil),        // 5: inframind.v1.MonthlyCostRange
-	(*RecommendationSummary)(nil),   // 6: inframind.v1.RecommendationSummary
-	(*CompletedLinks)(nil),          // 7: inframind.v1.CompletedLinks
-	(*DeadLetter)(nil),              // 8: inframind.v1.DeadLetter
-	nil,                             // 9: inframind.v1.DeadLetter.HeadersEntry
-	(*Metadata)(nil),                // 10: inframind.v1.Metadata
-	(*AssessmentRequest)(nil),       // 11: inframind.v1.AssessmentRequest
-	(*timestamppb.Timestamp)(nil),   // 12: google.protobuf.Timestamp
+	(*CostBand)(nil),                // 1: inframind.v1.CostBand
+	(*Metric)(nil),                  // 2: inframind.v1.Metric
+	(*Finding)(nil),                 // 3: inframind.v1.Finding
+	(*Risk)(nil),                    // 4: inframind.v1.Risk
+	(*Deployment)(nil),              // 5: inframind.v1.Deployment
+	(*AssessmentStatusChanged)(nil), // 6: inframind.v1.AssessmentStatusChanged
+	(*AssessmentCompleted)(nil),     // 7: inframind.v1.AssessmentCompleted
+	(*MonthlyCostRange)(nil),        // 8: inframind.v1.MonthlyCostRange
+	(*RecommendationSummary)(nil),   // 9: inframind.v1.RecommendationSummary
+	(*CompletedLinks)(nil),          // 10: inframind.v1.CompletedLinks
+	(*DeadLetter)(nil),              // 11: inframind.v1.DeadLetter
+	nil,                             // 12: inframind.v1.DeadLetter.HeadersEntry
+	(*Metadata)(nil),                // 13: inframind.v1.Metadata
+	(*AssessmentRequest)(nil),       // 14: inframind.v1.AssessmentRequest
+	(*timestamppb.Timestamp)(nil),   // 15: google.protobuf.Timestamp
 }
 var file_inframind_v1_events_proto_depIdxs = []int32{
-	10, // 0: inframind.v1.AgentResultPublished.metadata:type_name -> inframind.v1.Metadata
-	1,  // 1: inframind.v1.AgentResultPublished.metrics:type_name -> inframind.v1.Metric
-	2,  // 2: inframind.v1.AgentResultPublished.findings:type_name -> inframind.v1.Finding
-	11, // 3: inframind.v1.AgentResultPublished.request:type_name -> inframind.v1.AssessmentRequest
-	12, // 4: inframind.v1.AgentResultPublished.started_at:type_name -> google.protobuf.Timestamp
-	12, // 5: inframind.v1.AgentResultPublished.finished_at:type_name -> google.protobuf.Timestamp
-	10, // 6: inframind.v1.AssessmentStatusChanged.metadata:type_name -> inframind.v1.Metadata
-	10, // 7: inframind.v1.AssessmentCompleted.metadata:type_name -> inframind.v1.Metadata
-	5,  // 8: inframind.v1.AssessmentCompleted.monthly_cost:type_name -> inframind.v1.MonthlyCostRange
-	6,  // 9: inframind.v1.AssessmentCompleted.top_recommendations:type_name -> inframind.v1.RecommendationSummary
-	7,  // 10: inframind.v1.AssessmentCompleted.links:type_name -> inframind.v1.CompletedLinks
-	9,  // 11: inframind.v1.DeadLetter.headers:type_name -> inframind.v1.DeadLetter.HeadersEntry
-	12, // 12: inframind.v1.DeadLetter.time:type_name -> google.protobuf.Timestamp
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	13, // 0: inframind.v1.AgentResultPublished.metadata:type_name -> inframind.v1.Metadata
+	2,  // 1: inframind.v1.AgentResultPublished.metrics:type_name -> inframind.v1.Metric
+	3,  // 2: inframind.v1.AgentResultPublished.findings:type_name -> inframind.v1.Finding
+	14, // 3: inframind.v1.AgentResultPublished.request:type_name -> inframind.v1.AssessmentRequest
+	15, // 4: inframind.v1.AgentResultPublished.started_at:type_name -> google.protobuf.Timestamp
+	15, // 5: inframind.v1.AgentResultPublished.finished_at:type_name -> google.protobuf.Timestamp
+	1,  // 6: inframind.v1.AgentResultPublished.cost_bands:type_name -> inframind.v1.CostBand
+	4,  // 7: inframind.v1.Finding.risk:type_name -> inframind.v1.Risk
+	5,  // 8: inframind.v1.Finding.deployment:type_name -> inframind.v1.Deployment
+	13, // 9: inframind.v1.AssessmentStatusChanged.metadata:type_name -> inframind.v1.Metadata
+	13, // 10: inframind.v1.AssessmentCompleted.metadata:type_name -> inframind.v1.Metadata
+	8,  // 11: inframind.v1.AssessmentCompleted.monthly_cost:type_name -> inframind.v1.MonthlyCostRange
+	9,  // 12: inframind.v1.AssessmentCompleted.top_recommendations:type_name -> inframind.v1.RecommendationSummary
+	10, // 13: inframind.v1.AssessmentCompleted.links:type_name -> inframind.v1.CompletedLinks
+	12, // 14: inframind.v1.DeadLetter.headers:type_name -> inframind.v1.DeadLetter.HeadersEntry
+	15, // 15: inframind.v1.DeadLetter.time:type_name -> google.protobuf.Timestamp
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_inframind_v1_events_proto_init() }
@@ -958,7 +1313,7 @@ func file_inframind_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_inframind_v1_events_proto_rawDesc), len(file_inframind_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
