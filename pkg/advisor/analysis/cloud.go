@@ -101,12 +101,10 @@ func describe(c plan.Candidate) string {
 
 // whyLayout is the working's line that says why the replica layout won, as a sentence, or "".
 func whyLayout(c plan.Candidate) string {
-	for _, f := range c.Formulas {
-		if strings.HasPrefix(f, "layout: ") {
-			return " Layout " + strings.TrimPrefix(f, "layout: ") + "."
-		}
+	if c.LayoutWhy == "" {
+		return ""
 	}
-	return ""
+	return " Layout " + c.LayoutWhy + "."
 }
 
 // working joins a working's lines for a formula field.
@@ -210,7 +208,7 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 		r.rangeMetrics("replica_capacity_rps", c.ReplicaCapacityRPS, "requests/s",
 			fmt.Sprintf("largest concurrency meeting the SLO = %d; requests/s = concurrency / request time (Little's law) = %s", c.MaxConcurrency, c.ReplicaCapacityRPS), src, label)
 		r.metric(MetricReplicaMonthlyUSD, c.ReplicaMonthlyUSD, "USD/month",
-			formulaWith(c.Working, "one replica"), src, label)
+			c.ReplicaMonthlyFormula, src, label)
 	}
 	if !c.USDPerMTok.IsZero() {
 		r.rangeMetrics("usd_per_mtok", c.USDPerMTok, "USD per million output tokens",
@@ -308,16 +306,6 @@ func reportTotals(r *cloudResult, p plan.Plan) {
 	if !t.OneOffUSD.IsZero() {
 		r.rangeMetrics("one_off_training_usd", t.OneOffUSD, "USD", "sum of the recommended training jobs: "+working(t.Working), src, "")
 	}
-}
-
-// formulaWith returns the first formula line starting with prefix.
-func formulaWith(w sizing.Working, prefix string) string {
-	for _, f := range w.Formulas {
-		if strings.HasPrefix(f, prefix) {
-			return f
-		}
-	}
-	return working(w)
 }
 
 // lastFormula returns the last formula line (the per-token cost), if any.

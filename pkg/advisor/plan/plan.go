@@ -86,6 +86,10 @@ type Candidate struct {
 	// Layouts are every replica layout sized on this instance, cheapest feasible first; the chosen one is
 	// TensorParallel x PipelineParallel.
 	Layouts []Layout `json:"layouts,omitempty"`
+	// LayoutWhy says why the chosen layout won over the others sized; empty when no layout was compared.
+	LayoutWhy string `json:"layout_why,omitempty"`
+	// ReplicaMonthlyFormula is the working of ReplicaMonthlyUSD.
+	ReplicaMonthlyFormula string `json:"replica_monthly_formula,omitempty"`
 	// ReplicaCapacityRPS is what one replica serves within the SLO (serving) or at full batch (batch).
 	ReplicaCapacityRPS sizing.Range `json:"replica_capacity_rps,omitzero"`
 	MaxConcurrency     int          `json:"max_concurrency,omitempty"`

@@ -242,12 +242,13 @@ func explainLayout(c *Candidate, options []Layout) {
 	}
 	switch {
 	case next != nil:
-		addFormula(&c.Working, "layout: %s beats %s (cheapest of the %d layouts sized that meet the SLO at peak)", desc(*won), desc(*next), len(options))
+		c.LayoutWhy = fmt.Sprintf("%s beats %s (cheapest of the %d layouts sized that meet the SLO at peak)", desc(*won), desc(*next), len(options))
 	case len(others) > 0:
-		addFormula(&c.Working, "layout: %s, the only one of the %d layouts sized that meets the SLO at peak (%s)", desc(*won), len(options), strings.Join(others, "; "))
+		c.LayoutWhy = fmt.Sprintf("%s, the only one of the %d layouts sized that meets the SLO at peak (%s)", desc(*won), len(options), strings.Join(others, "; "))
 	default:
-		addFormula(&c.Working, "layout: %s, the only one this instance allows", desc(*won))
+		c.LayoutWhy = fmt.Sprintf("%s, the only one this instance allows", desc(*won))
 	}
+	addFormula(&c.Working, "layout: %s", c.LayoutWhy)
 }
 
 // sizeReplicas turns a replica's capacity into replicas, instances, GPUs and cost.
@@ -307,8 +308,9 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 	}
 	price(c, o, load.hours)
 	c.ReplicaMonthlyUSD = o.inst.OnDemandHourly * float64(tp*pp) / float64(o.inst.GPUCount) * load.hours
-	addFormula(&c.Working, "one replica = $%g/h x %d GPUs (TP %d x PP %d) / %d GPUs per instance x %g h = $%.2f per month",
+	c.ReplicaMonthlyFormula = fmt.Sprintf("one replica = $%g/h x %d GPUs (TP %d x PP %d) / %d GPUs per instance x %g h = $%.2f per month",
 		o.inst.OnDemandHourly, tp*pp, tp, pp, o.inst.GPUCount, load.hours, c.ReplicaMonthlyUSD)
+	addFormula(&c.Working, "%s", c.ReplicaMonthlyFormula)
 	if load.outputTokensPerMonth > 0 {
 		mtok := load.outputTokensPerMonth / 1e6
 		c.USDPerMTok = c.Monthly.OnDemand.Scale(1 / mtok)
