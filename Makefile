@@ -32,6 +32,8 @@ BUF_VERSION := v1.75.0
 BUF := $(GO) run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 GITLEAKS_VERSION := v8.30.1
 GITLEAKS := $(GO) run github.com/zricethezav/gitleaks/v8@$(GITLEAKS_VERSION)
+OAPI_CODEGEN_VERSION := v2.8.2
+OAPI_CODEGEN := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@$(OAPI_CODEGEN_VERSION)
 
 BIN_DIR := bin
 
@@ -125,14 +127,23 @@ secrets-scan: ## fail when a secret was ever committed (gitleaks over the whole 
 	@# --redact keeps a found secret out of the CI log; exit code 1 on any finding.
 	$(GITLEAKS) git --redact --no-banner --exit-code 1 .
 
+# What `make generate` writes, and check-generated compares with the commit.
+GENERATED := pkg/gen pkg/api/api.gen.go docs/api/openapi.json docs/api/assessment-request.schema.json
+
 .PHONY: generate
-generate: ## lint the protobuf schemas and regenerate pkg/gen
+generate: generate-api ## lint the protobuf schemas and regenerate pkg/gen, pkg/api and the docs/api copies
 	cd proto && $(BUF) lint && $(BUF) generate
 
+.PHONY: generate-api
+generate-api: ## regenerate pkg/api from the OpenAPI document and copy the API documents to docs/api
+	cd pkg/api && $(OAPI_CODEGEN) -config oapi-codegen.yaml ../gateway/openapi/openapi.json
+	cp pkg/gateway/openapi/openapi.json docs/api/openapi.json
+	cp pkg/assessment/schema/assessment-request.schema.json docs/api/assessment-request.schema.json
+
 .PHONY: check-generated
-check-generated: generate ## fail when the committed pkg/gen differs from what `make generate` writes
-	@git diff --exit-code -- pkg/gen || { echo "pkg/gen is out of date: run make generate and commit"; exit 1; }
-	@untracked=$$(git ls-files --others --exclude-standard -- pkg/gen); \
+check-generated: generate ## fail when the committed generated files differ from what `make generate` writes
+	@git diff --exit-code -- $(GENERATED) || { echo "generated files are out of date: run make generate and commit"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- $(GENERATED)); \
 	if [ -n "$$untracked" ]; then echo "untracked generated files:"; echo "$$untracked"; exit 1; fi
 
 .PHONY: ci

@@ -182,5 +182,5 @@ func TestSchemaPublishedCopyIsIdentical(t *testing.T) {
 	published, err := os.ReadFile(filepath.Join("..", "..", "docs", "api", "assessment-request.schema.json"))
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(RequestSchema(), published),
-		"docs/api/assessment-request.schema.json differs from pkg/assessment/schema/assessment-request.schema.json; copy the latter over the former")
+		"docs/api/assessment-request.schema.json differs from pkg/assessment/schema/assessment-request.schema.json; run make generate")
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // openAPIDocument is the hand-written OpenAPI 3.1 description of this API.
-// docs/api/openapi.json must be byte-identical (a test checks it).
+// `make generate` copies it to docs/api/openapi.json and generates the Go
+// types of pkg/api from it.
 //
 //go:embed openapi/openapi.json
 var openAPIDocument []byte

@@ -25,7 +25,7 @@ func TestOpenAPIPublishedCopyIsIdentical(t *testing.T) {
 	published, err := os.ReadFile(filepath.Join("..", "..", "docs", "api", "openapi.json"))
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(OpenAPI(), published),
-		"docs/api/openapi.json differs from pkg/gateway/openapi/openapi.json; copy the latter over the former")
+		"docs/api/openapi.json differs from pkg/gateway/openapi/openapi.json; run make generate")
 }
 
 type openAPIDoc struct {
