@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/client"
 )
 
@@ -56,20 +57,13 @@ func contentTypeOf(path string) string {
 	}
 }
 
-// statusEvent is the part of a progress event the terminal shows.
-type statusEvent struct {
-	Status            string `json:"status"`
-	Family            string `json:"family"`
-	CompletedFamilies int    `json:"completed_families"`
-	TotalFamilies     int    `json:"total_families"`
-	Message           string `json:"message"`
-}
-
-// completedEvent is the part of the completed event the terminal shows.
-type completedEvent struct {
-	Status          string   `json:"status"`
-	MissingFamilies []string `json:"missing_families"`
-	Reason          string   `json:"reason"`
+// val is what p points to, or T's zero value for an absent (nil) field.
+func val[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }
 
 // submitAndFollow submits body, prints progress as it arrives and, when the
@@ -82,38 +76,38 @@ func submitAndFollow(ctx context.Context, c *client.Client, body []byte, content
 	}
 	fmt.Fprintf(w, "submitted assessment %s (%s)\n", acc.ID, acc.Status)
 	if !wait {
-		return acc.ID, acc.Status, nil
+		return acc.ID, string(acc.Status), nil
 	}
 	final := ""
 	seen := map[string]bool{}
 	err = c.Events(ctx, acc.ID, 0, func(e client.Event) error {
 		if e.Type == "completed" {
-			var c completedEvent
+			var c api.CompletedEvent
 			if err := json.Unmarshal(e.Data, &c); err != nil {
 				return fmt.Errorf("decode event %d: %w", e.ID, err)
 			}
-			final = c.Status
-			fmt.Fprintf(w, "assessment %s: %s\n", acc.ID, c.Status)
-			if len(c.MissingFamilies) > 0 {
-				fmt.Fprintf(w, "  missing: %s\n", strings.Join(c.MissingFamilies, ", "))
+			final = string(val(c.Status))
+			fmt.Fprintf(w, "assessment %s: %s\n", acc.ID, final)
+			if missing := val(c.MissingFamilies); len(missing) > 0 {
+				fmt.Fprintf(w, "  missing: %s\n", strings.Join(missing, ", "))
 			}
-			if c.Reason != "" {
-				fmt.Fprintf(w, "  reason: %s\n", c.Reason)
+			if reason := val(c.Reason); reason != "" {
+				fmt.Fprintf(w, "  reason: %s\n", reason)
 			}
 			return nil
 		}
-		var s statusEvent
+		var s api.StatusEvent
 		if err := json.Unmarshal(e.Data, &s); err != nil {
 			return fmt.Errorf("decode event %d: %w", e.ID, err)
 		}
-		switch {
-		case s.Family != "":
+		switch family := val(s.Family); {
+		case family != "":
 			// Families finish concurrently, so each event's own count is a
 			// snapshot; the families seen so far are the progress to show.
-			seen[s.Family] = true
-			fmt.Fprintf(w, "  [%d/%d] %s\n", len(seen), s.TotalFamilies, s.Message)
+			seen[family] = true
+			fmt.Fprintf(w, "  [%d/%d] %s\n", len(seen), val(s.TotalFamilies), val(s.Message))
 		default:
-			fmt.Fprintf(w, "  %s\n", s.Status)
+			fmt.Fprintf(w, "  %s\n", val(s.Status))
 		}
 		return nil
 	})

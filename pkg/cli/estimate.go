@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/client"
 	"github.com/infra-mind/infra-mind/pkg/gateway"
@@ -426,53 +427,12 @@ func (s span) String() string {
 	return num(s.Low) + "-" + num(s.High)
 }
 
-type subjectOut struct {
-	ID       string  `json:"id"`
-	Name     string  `json:"name"`
-	MemoryGB float64 `json:"memory_gb"`
-}
-
-type pointOut struct {
-	Concurrency         int    `json:"concurrency"`
-	TTFTms              span   `json:"ttft_ms"`
-	TTFTp95ms           span   `json:"ttft_p95_ms"`
-	ITLms               span   `json:"itl_ms"`
-	TokensPerSecPerUser span   `json:"tokens_per_sec_per_user"`
-	OutputTokensPerSec  span   `json:"output_tokens_per_sec"`
-	RequestsPerSec      span   `json:"requests_per_sec"`
-	Saturated           bool   `json:"saturated"`
-	SaturationReason    string `json:"saturation_reason"`
-	MeetsSLO            *bool  `json:"meets_slo"`
-}
-
-type costOut struct {
-	Provider                  string  `json:"provider"`
-	Name                      string  `json:"name"`
-	GPUCount                  int     `json:"gpu_count"`
-	PriceRegion               string  `json:"price_region"`
-	OnDemandHourlyUSD         float64 `json:"on_demand_hourly_usd"`
-	Fits                      bool    `json:"fits"`
-	Reason                    string  `json:"reason"`
-	ReplicasPerInstance       int     `json:"replicas_per_instance"`
-	InstanceMonthlyUSD        float64 `json:"instance_monthly_usd"`
-	USDPerMillionOutputTokens *span   `json:"usd_per_million_output_tokens"`
-	InstancesForPeak          *span   `json:"instances_for_peak"`
-	MonthlyUSDForPeak         *span   `json:"monthly_usd_for_peak"`
-	Instances                 int     `json:"instances"`
-	RunUSD                    *span   `json:"run_usd"`
-}
-
-type workingOut struct {
-	Assumptions []string `json:"assumptions"`
-}
-
-type catalogOut struct {
-	Version string `json:"version"`
-	Rows    []struct {
-		Table string `json:"table"`
-		Key   string `json:"key"`
-		AsOf  string `json:"as_of"`
-	} `json:"rows"`
+// rng is an answer's range as a span, the zero span when it is absent.
+func rng(r *api.EstimateRange) span {
+	if r == nil {
+		return span{}
+	}
+	return span{Low: r.Low, High: r.High}
 }
 
 func feasibility(w io.Writer, feasible bool, reason string) {
@@ -483,7 +443,7 @@ func feasibility(w io.Writer, feasible bool, reason string) {
 	fmt.Fprintf(w, "  NOT FEASIBLE: %s\n", reason)
 }
 
-func printFooter(w io.Writer, work workingOut, cat catalogOut) {
+func printFooter(w io.Writer, work api.EstimateWorking, cat api.CatalogUse) {
 	if len(work.Assumptions) > 0 {
 		fmt.Fprintln(w, "  assumptions:")
 		for _, a := range work.Assumptions {
@@ -499,115 +459,74 @@ func printFooter(w io.Writer, work workingOut, cat catalogOut) {
 }
 
 func summariseInference(w io.Writer, raw []byte) error {
-	var a struct {
-		Feasible             bool       `json:"feasible"`
-		Reason               string     `json:"reason"`
-		Model                subjectOut `json:"model"`
-		GPU                  subjectOut `json:"gpu"`
-		Precision            string     `json:"precision"`
-		KVCachePrecision     string     `json:"kv_cache_precision"`
-		InputTokens          int        `json:"input_tokens"`
-		OutputTokens         int        `json:"output_tokens"`
-		TensorParallel       int        `json:"tensor_parallel"`
-		TensorParallelChosen string     `json:"tensor_parallel_chosen"`
-		Layouts              []struct {
-			TensorParallel int    `json:"tensor_parallel"`
-			Fits           bool   `json:"fits"`
-			Feasible       bool   `json:"feasible"`
-			Reason         string `json:"reason"`
-			Replicas       *span  `json:"replicas_for_peak"`
-			Monthly        *span  `json:"cheapest_monthly_usd_for_peak"`
-			PerMTok        *span  `json:"cheapest_usd_per_million_output_tokens"`
-			Instance       string `json:"cheapest_instance"`
-		} `json:"layouts"`
-		Memory struct {
-			WeightsGB    float64 `json:"weights_gb"`
-			OverheadGB   float64 `json:"overhead_gb"`
-			KVBudgetGB   float64 `json:"kv_budget_gb"`
-			MaxSequences int     `json:"max_sequences"`
-		} `json:"memory"`
-		AtConcurrency *pointOut `json:"at_concurrency"`
-		Capacity      *struct {
-			Meets          bool      `json:"meets"`
-			MaxConcurrency int       `json:"max_concurrency"`
-			Limit          string    `json:"limit"`
-			Reason         string    `json:"reason"`
-			AtCapacity     *pointOut `json:"at_capacity"`
-		} `json:"capacity_at_slo"`
-		Replicas *struct {
-			Peak     float64 `json:"peak_requests_per_second"`
-			Headroom float64 `json:"headroom"`
-			Replicas span    `json:"replicas"`
-		} `json:"replicas_for_peak"`
-		Costs   []costOut  `json:"costs"`
-		Working workingOut `json:"working"`
-		Catalog catalogOut `json:"catalog"`
-	}
+	var a api.InferenceEstimate
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return fmt.Errorf("decode the answer: %w", err)
 	}
 	fmt.Fprintf(w, "%s, %s weights, %s KV cache, on %s; %d input / %d output tokens\n",
 		a.Model.Name, a.Precision, a.KVCachePrecision, a.GPU.Name, a.InputTokens, a.OutputTokens)
-	feasibility(w, a.Feasible, a.Reason)
-	if a.TensorParallel > 0 {
-		fmt.Fprintf(w, "  tensor parallel: %d GPUs per replica (%s)\n", a.TensorParallel, a.TensorParallelChosen)
+	feasibility(w, a.Feasible, val(a.Reason))
+	if tp := val(a.TensorParallel); tp > 0 {
+		fmt.Fprintf(w, "  tensor parallel: %d GPUs per replica (%s)\n", tp, val(a.TensorParallelChosen))
 	}
-	for _, l := range a.Layouts {
+	for _, l := range val(a.Layouts) {
 		fmt.Fprintf(w, "    TP %d: ", l.TensorParallel)
 		switch {
 		case !l.Feasible:
-			fmt.Fprintf(w, "no: %s\n", l.Reason)
-		case l.Monthly != nil:
-			fmt.Fprintf(w, "%s replicas, $%s a month on %s\n", l.Replicas, l.Monthly, l.Instance)
-		case l.PerMTok != nil:
-			fmt.Fprintf(w, "$%s per million output tokens on %s\n", l.PerMTok, l.Instance)
+			fmt.Fprintf(w, "no: %s\n", val(l.Reason))
+		case l.CheapestMonthlyUSDForPeak != nil:
+			fmt.Fprintf(w, "%s replicas, $%s a month on %s\n", rng(l.ReplicasForPeak), rng(l.CheapestMonthlyUSDForPeak), val(l.CheapestInstance))
+		case l.CheapestUSDPerMillionOutputTokens != nil:
+			fmt.Fprintf(w, "$%s per million output tokens on %s\n", rng(l.CheapestUSDPerMillionOutputTokens), val(l.CheapestInstance))
 		default:
 			fmt.Fprintln(w, "meets the targets (no priced instance)")
 		}
 	}
+	mem := val(a.Memory)
 	fmt.Fprintf(w, "  memory per replica: weights %s GB + overhead %s GB; KV cache %s GB holds %d sequences of %d tokens\n",
-		num(a.Memory.WeightsGB), num(a.Memory.OverheadGB), num(a.Memory.KVBudgetGB), a.Memory.MaxSequences, a.InputTokens+a.OutputTokens)
-	printPoint := func(title string, p *pointOut) {
+		num(val(mem.WeightsGB)), num(val(mem.OverheadGB)), num(val(mem.KVBudgetGB)), val(mem.MaxSequences), a.InputTokens+a.OutputTokens)
+	printPoint := func(title string, p *api.ServingPoint) {
 		fmt.Fprintf(w, "  %s:\n", title)
-		fmt.Fprintf(w, "    time to first token  %s ms (p95 %s ms)\n", p.TTFTms, p.TTFTp95ms)
-		fmt.Fprintf(w, "    inter-token latency  %s ms\n", p.ITLms)
-		fmt.Fprintf(w, "    per-user speed       %s tokens/s\n", p.TokensPerSecPerUser)
-		fmt.Fprintf(w, "    replica throughput   %s output tokens/s, %s requests/s\n", p.OutputTokensPerSec, p.RequestsPerSec)
-		if p.Saturated {
-			fmt.Fprintf(w, "    saturated: %s\n", p.SaturationReason)
+		fmt.Fprintf(w, "    time to first token  %s ms (p95 %s ms)\n", rng(p.TTFTMs), rng(p.TTFTP95Ms))
+		fmt.Fprintf(w, "    inter-token latency  %s ms\n", rng(p.ITLMs))
+		fmt.Fprintf(w, "    per-user speed       %s tokens/s\n", rng(p.TokensPerSecPerUser))
+		fmt.Fprintf(w, "    replica throughput   %s output tokens/s, %s requests/s\n", rng(p.OutputTokensPerSec), rng(p.RequestsPerSec))
+		if val(p.Saturated) {
+			fmt.Fprintf(w, "    saturated: %s\n", val(p.SaturationReason))
 		}
 		if p.MeetsSLO != nil && !*p.MeetsSLO {
 			fmt.Fprintln(w, "    this concurrency misses the SLO: see the capacity below")
 		}
 	}
-	if a.AtConcurrency != nil {
-		printPoint(fmt.Sprintf("at concurrency %d", a.AtConcurrency.Concurrency), a.AtConcurrency)
+	if p := a.AtConcurrency; p != nil {
+		printPoint(fmt.Sprintf("at concurrency %d", val(p.Concurrency)), p)
 	}
-	if c := a.Capacity; c != nil {
-		if c.Meets && c.AtCapacity != nil {
-			printPoint(fmt.Sprintf("capacity at the SLO: %d concurrent requests per replica (next limit: %s)", c.MaxConcurrency, c.Reason), c.AtCapacity)
+	if c := a.CapacityAtSLO; c != nil {
+		if val(c.Meets) && c.AtCapacity != nil {
+			printPoint(fmt.Sprintf("capacity at the SLO: %d concurrent requests per replica (next limit: %s)", val(c.MaxConcurrency), val(c.Reason)), c.AtCapacity)
 		} else {
-			fmt.Fprintf(w, "  capacity at the SLO: none (%s)\n", c.Reason)
+			fmt.Fprintf(w, "  capacity at the SLO: none (%s)\n", val(c.Reason))
 		}
 	}
-	if r := a.Replicas; r != nil {
-		fmt.Fprintf(w, "  replicas for %s requests/s with %s%% headroom: %s\n", num(r.Peak), num(r.Headroom*100), r.Replicas)
+	if r := a.ReplicasForPeak; r != nil {
+		fmt.Fprintf(w, "  replicas for %s requests/s with %s%% headroom: %s\n", num(val(r.PeakRequestsPerSecond)), num(val(r.Headroom)*100), rng(r.Replicas))
 	}
-	if len(a.Costs) > 0 {
+	costs := val(a.Costs)
+	if len(costs) > 0 {
 		fmt.Fprintln(w, "  on-demand cost:")
 	}
-	for _, c := range a.Costs {
+	for _, c := range costs {
 		fmt.Fprintf(w, "    %s %s (%d GPUs, %s, $%s/h): ", c.Provider, c.Name, c.GPUCount, c.PriceRegion, money(c.OnDemandHourlyUSD))
 		if !c.Fits {
-			fmt.Fprintf(w, "does not fit: %s\n", c.Reason)
+			fmt.Fprintf(w, "does not fit: %s\n", val(c.Reason))
 			continue
 		}
-		fmt.Fprintf(w, "%d replicas per machine, $%s a month per machine", c.ReplicasPerInstance, money(c.InstanceMonthlyUSD))
+		fmt.Fprintf(w, "%d replicas per machine, $%s a month per machine", val(c.ReplicasPerInstance), money(val(c.InstanceMonthlyUSD)))
 		if c.USDPerMillionOutputTokens != nil {
-			fmt.Fprintf(w, ", $%s per million output tokens", c.USDPerMillionOutputTokens)
+			fmt.Fprintf(w, ", $%s per million output tokens", rng(c.USDPerMillionOutputTokens))
 		}
 		if c.MonthlyUSDForPeak != nil {
-			fmt.Fprintf(w, "; peak: %s machines, $%s a month", c.InstancesForPeak, c.MonthlyUSDForPeak)
+			fmt.Fprintf(w, "; peak: %s machines, $%s a month", rng(c.InstancesForPeak), rng(c.MonthlyUSDForPeak))
 		}
 		fmt.Fprintln(w)
 	}
@@ -616,46 +535,31 @@ func summariseInference(w io.Writer, raw []byte) error {
 }
 
 func summariseTraining(w io.Writer, raw []byte) error {
-	var a struct {
-		Feasible       bool               `json:"feasible"`
-		Reason         string             `json:"reason"`
-		Model          subjectOut         `json:"model"`
-		GPU            subjectOut         `json:"gpu"`
-		Method         string             `json:"method"`
-		Precision      string             `json:"precision"`
-		GPUs           int                `json:"gpus"`
-		TokensBillion  float64            `json:"tokens_billion"`
-		MFU            span               `json:"mfu"`
-		FLOPsRange     span               `json:"flops_range"`
-		GPUHours       span               `json:"gpu_hours"`
-		WallClockHours span               `json:"wall_clock_hours"`
-		MemoryPerGPUGB map[string]float64 `json:"memory_per_gpu_gb"`
-		MethodMemoryGB float64            `json:"method_memory_gb"`
-		Costs          []costOut          `json:"costs"`
-		Working        workingOut         `json:"working"`
-		Catalog        catalogOut         `json:"catalog"`
-	}
+	var a api.TrainingEstimate
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return fmt.Errorf("decode the answer: %w", err)
 	}
 	fmt.Fprintf(w, "%s, %s training in %s on %d x %s, %s billion tokens\n",
-		a.Model.Name, a.Method, a.Precision, a.GPUs, a.GPU.Name, num(a.TokensBillion))
-	feasibility(w, a.Feasible, a.Reason)
-	fmt.Fprintf(w, "  compute     %s FLOPs\n", a.FLOPsRange)
-	fmt.Fprintf(w, "  GPU-hours   %s at MFU %s\n", a.GPUHours, a.MFU)
-	days := span{Low: a.WallClockHours.Low / 24, High: a.WallClockHours.High / 24}
-	fmt.Fprintf(w, "  wall clock  %s hours (%s days)\n", a.WallClockHours, days)
+		a.Model.Name, a.Method, a.Precision, a.Gpus, a.GPU.Name, num(a.TokensBillion))
+	feasibility(w, a.Feasible, val(a.Reason))
+	fmt.Fprintf(w, "  compute     %s FLOPs\n", rng(a.FlopsRange))
+	fmt.Fprintf(w, "  GPU-hours   %s at MFU %s\n", rng(a.GPUHours), rng(a.MFU))
+	hours := rng(a.WallClockHours)
+	days := span{Low: hours.Low / 24, High: hours.High / 24}
+	fmt.Fprintf(w, "  wall clock  %s hours (%s days)\n", hours, days)
 	fmt.Fprintf(w, "  model and optimizer states per GPU (activations not counted), GB:")
+	perGPU := val(a.MemoryPerGPUGB)
 	for _, k := range []string{"full_adam", "zero3", "lora", "qlora"} {
-		fmt.Fprintf(w, " %s %s", k, num(a.MemoryPerGPUGB[k]))
+		fmt.Fprintf(w, " %s %s", k, num(perGPU[k]))
 	}
-	fmt.Fprintf(w, "\n  this run: %s GB of the %s GB per GPU\n", num(a.MethodMemoryGB), num(a.GPU.MemoryGB))
-	if len(a.Costs) > 0 {
+	fmt.Fprintf(w, "\n  this run: %s GB of the %s GB per GPU\n", num(val(a.MethodMemoryGB)), num(val(a.GPU.MemoryGB)))
+	costs := val(a.Costs)
+	if len(costs) > 0 {
 		fmt.Fprintln(w, "  on-demand cost of the run:")
 	}
-	for _, c := range a.Costs {
+	for _, c := range costs {
 		fmt.Fprintf(w, "    %s %s (%d GPUs, %s): %d machines x $%s/h = $%s\n",
-			c.Provider, c.Name, c.GPUCount, c.PriceRegion, c.Instances, money(c.OnDemandHourlyUSD), c.RunUSD)
+			c.Provider, c.Name, c.GPUCount, c.PriceRegion, val(c.Instances), money(c.OnDemandHourlyUSD), rng(c.RunUSD))
 	}
 	printFooter(w, a.Working, a.Catalog)
 	return nil

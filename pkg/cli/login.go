@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/client"
 )
 
@@ -49,7 +51,11 @@ func runLogin(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return usageError{err}
 	}
-	tok, err := c.Login(ctx, client.Credentials{Tenant: *tenant, Email: *email, Password: pw, TOTPCode: *totp})
+	in := api.LoginRequest{Tenant: *tenant, Email: *email, Password: &pw}
+	if *totp != "" {
+		in.TOTPCode = totp
+	}
+	tok, raw, err := c.Login(ctx, in)
 	if err != nil {
 		var p *client.Problem
 		if errors.As(err, &p) && p.Type == client.ProblemMFARequired && *totp == "" {
@@ -58,11 +64,12 @@ func runLogin(ctx context.Context, args []string, io IO) error {
 		return fmt.Errorf("sign in: %w", err)
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(tok, "", "  ")
-		if err != nil {
+		// The gateway's answer as sent, indented: its fields in its order.
+		var b bytes.Buffer
+		if err := json.Indent(&b, bytes.TrimSpace(raw), "", "  "); err != nil {
 			return fmt.Errorf("encode answer: %w", err)
 		}
-		fmt.Fprintln(io.Stdout, string(b))
+		fmt.Fprintln(io.Stdout, b.String())
 		return nil
 	}
 	fmt.Fprintln(io.Stdout, tok.AccessToken)

@@ -17,6 +17,8 @@ import (
 
 	"github.com/sethvargo/go-retry"
 	"github.com/tmaxmax/go-sse"
+
+	"github.com/infra-mind/infra-mind/pkg/api"
 )
 
 // Client calls one gateway with one bearer token.
@@ -38,60 +40,50 @@ func New(baseURL, token string, hc *http.Client) (*Client, error) {
 	return &Client{base: u, token: token, http: hc}, nil
 }
 
-// Problem is an RFC 9457 error returned by the gateway.
+// Problem is an RFC 9457 error returned by the gateway: the document's
+// Problem schema, as an error.
 type Problem struct {
-	// Type names the kind of problem (a URL), for callers that branch on it.
-	Type   string `json:"type"`
-	Status int    `json:"status"`
-	Title  string `json:"title"`
-	Detail string `json:"detail"`
-	Errors []struct {
-		Field  string `json:"field"`
-		Reason string `json:"reason"`
-	} `json:"errors"`
+	api.Problem
 }
 
 func (p *Problem) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d %s", p.Status, p.Title)
-	if p.Detail != "" {
-		b.WriteString(": " + p.Detail)
+	if d := p.DetailText(); d != "" {
+		b.WriteString(": " + d)
 	}
-	for _, e := range p.Errors {
+	for _, e := range p.FieldErrors() {
 		fmt.Fprintf(&b, "\n  %s: %s", e.Field, e.Reason)
 	}
 	return b.String()
 }
 
-// Accepted is the gateway's answer to a submitted assessment.
-type Accepted struct {
-	ID        string `json:"id"`
-	Status    string `json:"status"`
-	StatusURL string `json:"status_url"`
-	EventsURL string `json:"events_url"`
-	ReportURL string `json:"report_url"`
+// DetailText is the problem's detail, "" when it has none.
+func (p *Problem) DetailText() string {
+	if p.Detail == nil {
+		return ""
+	}
+	return *p.Detail
+}
+
+// FieldErrors are the fields an invalid request got wrong, if any.
+func (p *Problem) FieldErrors() []api.FieldError {
+	if p.Errors == nil {
+		return nil
+	}
+	return *p.Errors
 }
 
 // Submit posts an assessment request (JSON or YAML, by contentType).
-func (c *Client) Submit(ctx context.Context, body []byte, contentType string) (Accepted, error) {
-	var out Accepted
+func (c *Client) Submit(ctx context.Context, body []byte, contentType string) (api.AssessmentCreated, error) {
+	var out api.AssessmentCreated
 	err := c.do(ctx, http.MethodPost, "/v1/assessments", body, contentType, http.StatusAccepted, &out)
 	return out, err
 }
 
-// Assessment is the gateway's view of one assessment.
-type Assessment struct {
-	ID              string                     `json:"id"`
-	Name            string                     `json:"name"`
-	Status          string                     `json:"status"`
-	Families        map[string]json.RawMessage `json:"families"`
-	MissingFamilies []string                   `json:"missing_families"`
-	Reason          string                     `json:"reason"`
-}
-
 // Get returns one assessment.
-func (c *Client) Get(ctx context.Context, id string) (Assessment, error) {
-	var out Assessment
+func (c *Client) Get(ctx context.Context, id string) (api.Assessment, error) {
+	var out api.Assessment
 	err := c.do(ctx, http.MethodGet, "/v1/assessments/"+url.PathEscape(id), nil, "", http.StatusOK, &out)
 	return out, err
 }
@@ -224,10 +216,11 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, conte
 }
 
 func decodeProblem(resp *http.Response) error {
-	p := &Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}
+	p := &Problem{api.Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if len(b) > 0 && json.Unmarshal(b, p) != nil {
-		p.Detail = strings.TrimSpace(string(b))
+	if len(b) > 0 && json.Unmarshal(b, &p.Problem) != nil {
+		detail := strings.TrimSpace(string(b))
+		p.Detail = &detail
 	}
 	p.Status = resp.StatusCode
 	return p

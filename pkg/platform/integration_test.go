@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/client"
 	"github.com/infra-mind/infra-mind/pkg/platform"
@@ -179,7 +180,7 @@ func TestIntegrationFamilyDownThenBackCompletesFromTheStream(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	a, err := c.Get(ctx, acc.ID)
 	require.NoError(t, err)
-	require.Equal(t, "running", a.Status)
+	require.Equal(t, api.AssessmentStatusRunning, a.Status)
 
 	// The compliance service starts (as its own process would) and works
 	// through what waited in the stream.

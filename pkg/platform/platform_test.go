@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/client"
@@ -194,7 +195,7 @@ func TestExampleAssessmentRunsEndToEnd(t *testing.T) {
 
 			got, err := sys.client.Get(ctx, acc.ID)
 			require.NoError(t, err)
-			require.Equal(t, "completed", got.Status)
+			require.Equal(t, api.AssessmentStatusCompleted, got.Status)
 
 			// The completed event carries the summary, and its link serves
 			// the ranked recommendations.

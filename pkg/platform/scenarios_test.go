@@ -11,19 +11,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/client"
 	"github.com/infra-mind/infra-mind/pkg/platform"
-	reportpkg "github.com/infra-mind/infra-mind/pkg/report"
 )
 
 // planCost returns the plan's on-demand monthly cost change from a diff.
-func planCost(d reportpkg.ReportDiff, name string) (reportpkg.MetricChange, bool) {
+func planCost(d api.ReportDiff, name string) (api.MetricChange, bool) {
 	for _, m := range d.Cost {
-		if m.Name == name && m.Workload == "" {
+		if m.Name == name && m.Workload == nil {
 			return m, true
 		}
 	}
-	return reportpkg.MetricChange{}, false
+	return api.MetricChange{}, false
 }
 
 // problemOf asserts err is a problem with status and returns it.
@@ -44,7 +44,8 @@ func TestScenariosAndVersionsRunThroughThePipeline(t *testing.T) {
 	require.Equal(t, "completed", completed["status"])
 
 	// What if traffic doubles: the scenario runs as its own assessment.
-	sc, err := sys.client.CreateScenario(ctx, acc.ID, "Traffic x2", json.RawMessage(`{"traffic_multiplier":2}`))
+	name, twice := "Traffic x2", 2.0
+	sc, err := sys.client.CreateScenario(ctx, acc.ID, api.ScenarioRequest{Name: &name, Overrides: api.ScenarioOverrides{TrafficMultiplier: &twice}})
 	require.NoError(t, err)
 	require.Equal(t, acc.ID, sc.BaseID)
 	require.NotEqual(t, acc.ID, sc.ID)
@@ -53,8 +54,8 @@ func TestScenariosAndVersionsRunThroughThePipeline(t *testing.T) {
 
 	got, err := sys.client.Scenario(ctx, acc.ID, sc.ID)
 	require.NoError(t, err)
-	require.Equal(t, "completed", got.Status)
-	require.JSONEq(t, `{"traffic_multiplier":2}`, string(got.Overrides))
+	require.Equal(t, api.AssessmentStatusCompleted, got.Status)
+	require.Equal(t, api.ScenarioOverrides{TrafficMultiplier: &twice}, got.Overrides)
 	require.NotNil(t, got.Diff, "both reports exist, so the diff is shown")
 	require.Equal(t, acc.ID, got.Diff.BaseID)
 	require.Equal(t, sc.ID, got.Diff.OtherID)
@@ -73,7 +74,8 @@ func TestScenariosAndVersionsRunThroughThePipeline(t *testing.T) {
 	// A re-run on the same catalogue is version 2, and costs the same.
 	v, err := sys.client.CreateVersion(ctx, acc.ID)
 	require.NoError(t, err)
-	require.Equal(t, 2, v.Version)
+	require.NotNil(t, v.Version)
+	require.Equal(t, 2, *v.Version)
 	_, completed = follow(t, sys.client, v.ID)
 	require.Equal(t, "completed", completed["status"])
 	versions, err := sys.client.Versions(ctx, acc.ID)
@@ -89,7 +91,7 @@ func TestScenariosAndVersionsRunThroughThePipeline(t *testing.T) {
 
 	_, err = sys.client.DiffVersions(ctx, acc.ID, 1, 7)
 	p := problemOf(t, err, http.StatusNotFound)
-	require.Contains(t, p.Detail, "version 7")
+	require.Contains(t, p.DetailText(), "version 7")
 
 	// Malformed input names the field.
 	raw := func(tenant, method, path, body string) (int, string) {
