@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,13 +24,13 @@ func (c *Client) Login(ctx context.Context, in api.LoginRequest) (api.TokenRespo
 	if err != nil {
 		return api.TokenResponse{}, nil, fmt.Errorf("encode sign-in: %w", err)
 	}
-	anon := &Client{base: c.base, http: c.http}
+	anon := &Client{base: c.base, http: c.http, strict: c.strict}
 	var raw json.RawMessage
 	if err := anon.do(ctx, http.MethodPost, "/v1/auth/login", body, "application/json", http.StatusOK, &raw); err != nil {
 		return api.TokenResponse{}, nil, err
 	}
 	var out api.TokenResponse
-	if err := json.Unmarshal(raw, &out); err != nil {
+	if err := c.decode(bytes.NewReader(raw), &out); err != nil {
 		return api.TokenResponse{}, nil, fmt.Errorf("POST /v1/auth/login: decode response: %w", err)
 	}
 	return out, raw, nil

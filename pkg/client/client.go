@@ -23,13 +23,22 @@ import (
 
 // Client calls one gateway with one bearer token.
 type Client struct {
-	base  *url.URL
-	token string
-	http  *http.Client
+	base   *url.URL
+	token  string
+	http   *http.Client
+	strict bool
 }
 
+// Option configures a Client.
+type Option func(*Client)
+
+// Strict makes the client refuse an answer that holds a field the API
+// document does not name, for conformance tests of a gateway. Leave it off
+// elsewhere, so that fields a newer gateway adds do not break older clients.
+func Strict() Option { return func(c *Client) { c.strict = true } }
+
 // New returns a client of the gateway at baseURL.
-func New(baseURL, token string, hc *http.Client) (*Client, error) {
+func New(baseURL, token string, hc *http.Client, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("client: gateway URL %q is not an absolute URL", baseURL)
@@ -37,7 +46,21 @@ func New(baseURL, token string, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	return &Client{base: u, token: token, http: hc}, nil
+	c := &Client{base: u, token: token, http: hc}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// decode reads one JSON answer into out, refusing unknown fields when the
+// client is strict.
+func (c *Client) decode(r io.Reader, out any) error {
+	dec := json.NewDecoder(r)
+	if c.strict {
+		dec.DisallowUnknownFields()
+	}
+	return dec.Decode(out)
 }
 
 // Problem is an RFC 9457 error returned by the gateway: the document's
@@ -209,7 +232,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, conte
 	if resp.StatusCode != want {
 		return decodeProblem(resp)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	if err := c.decode(resp.Body, out); err != nil {
 		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
 	}
 	return nil

@@ -105,7 +105,9 @@ func startSystemOn(t tb, srv servers, roles platform.Roles, assessmentTimeout ti
 		return &system{sign: sign}
 	}
 	base := "http://" + p.GatewayAddr()
-	c, err := client.New(base, sign("acme"), nil)
+	// Strict: every answer the suite reads must decode into the generated API
+	// types with no field the OpenAPI document leaves out.
+	c, err := client.New(base, sign("acme"), nil, client.Strict())
 	require.NoError(t, err)
 	return &system{client: c, sign: sign, base: base, metrics: "http://" + p.MetricsAddr()}
 }
