@@ -227,6 +227,7 @@ type estimateCall struct {
 	flagOf    map[string]string
 	send      func(*client.Client, context.Context, []byte) (json.RawMessage, error)
 	summarise func(io.Writer, []byte) error
+	verdict   func([]byte) (feasible bool, reason string, err error)
 }
 
 // errNotFeasible is a plan the gateway sized and found impossible: the
@@ -270,15 +271,12 @@ func call(ctx context.Context, g gatewayFlags, ec estimateCall, w io.Writer) err
 	} else if err := ec.summarise(w, ans); err != nil {
 		return err
 	}
-	var verdict struct {
-		Feasible bool   `json:"feasible"`
-		Reason   string `json:"reason"`
-	}
-	if err := json.Unmarshal(ans, &verdict); err != nil {
+	feasible, reason, err := ec.verdict(ans)
+	if err != nil {
 		return fmt.Errorf("decode the answer: %w", err)
 	}
-	if !verdict.Feasible {
-		return errNotFeasible{reason: verdict.Reason}
+	if !feasible {
+		return errNotFeasible{reason: reason}
 	}
 	return nil
 }
@@ -343,7 +341,7 @@ func runEstimateInference(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	return call(ctx, g, estimateCall{kind: "inference", body: body, flagOf: flagOf,
-		send: (*client.Client).EstimateInference, summarise: summariseInference}, io.Stdout)
+		send: (*client.Client).EstimateInference, summarise: summariseInference, verdict: inferenceVerdict}, io.Stdout)
 }
 
 func runEstimateTraining(ctx context.Context, args []string, io IO) error {
@@ -385,7 +383,7 @@ func runEstimateTraining(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	return call(ctx, g, estimateCall{kind: "training", body: body, flagOf: flagOf,
-		send: (*client.Client).EstimateTraining, summarise: summariseTraining}, io.Stdout)
+		send: (*client.Client).EstimateTraining, summarise: summariseTraining, verdict: trainingVerdict}, io.Stdout)
 }
 
 // span is a range in an answer.
@@ -456,6 +454,20 @@ func printFooter(w io.Writer, work api.EstimateWorking, cat api.CatalogUse) {
 	}
 	fmt.Fprintf(w, "  catalogue %s: %s\n", cat.Version, strings.Join(rows, "; "))
 	fmt.Fprintln(w, "  (--json shows every formula with its numbers)")
+}
+
+// inferenceVerdict reads whether an inference answer is feasible, and why not.
+func inferenceVerdict(raw []byte) (bool, string, error) {
+	var a api.InferenceEstimate
+	err := json.Unmarshal(raw, &a)
+	return a.Feasible, val(a.Reason), err
+}
+
+// trainingVerdict reads whether a training answer is feasible, and why not.
+func trainingVerdict(raw []byte) (bool, string, error) {
+	var a api.TrainingEstimate
+	err := json.Unmarshal(raw, &a)
+	return a.Feasible, val(a.Reason), err
 }
 
 func summariseInference(w io.Writer, raw []byte) error {
