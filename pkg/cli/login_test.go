@@ -70,6 +70,22 @@ func TestLoginAgainstARunningGateway(t *testing.T) {
 		require.Equal(t, g.verify(t, got.AccessToken).Session, got.SessionID)
 		require.Equal(t, "owner@acme.example", got.User.Email)
 		require.Equal(t, auth.RoleOwner, got.User.Role)
+		// The fields in the order the gateway sends them, indented, as before
+		// the CLI used the generated types (whose fields are alphabetical).
+		require.True(t, strings.HasPrefix(out, "{\n  \"access_token\": "), out)
+		var order []string
+		for _, key := range []string{"access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in",
+			"session_id", "user", "id", "tenant", "email", "role", "mfa_enabled", "disabled", "created_at"} {
+			order = append(order, key)
+			require.Containsf(t, out, `"`+key+`": `, "--json shows %s", key)
+		}
+		require.IsIncreasing(t, func() []int {
+			at := make([]int, 0, len(order))
+			for _, key := range order {
+				at = append(at, strings.Index(out, `"`+key+`": `))
+			}
+			return at
+		}(), out)
 	})
 
 	t.Run("a wrong password is refused", func(t *testing.T) {
