@@ -26,17 +26,12 @@ func BenchmarkJetStreamPublishConsume(b *testing.B) {
 	var once sync.Once
 	done := make(chan struct{})
 	target := int64(b.N)
-	stop := runConsume(b, bb, bus.ConsumerSpec{
-		Stream:         bus.StreamResults,
-		Durable:        "bench",
-		FilterSubjects: []string{"im.agent.result.>"},
-		Concurrency:    workers,
-	}, 5*time.Second, func(context.Context, *bus.Event) error {
+	stop := runConsume(b, bb, "bench", bus.Results(), func(context.Context, *bus.Event) ([]bus.Message, error) {
 		if handled.Add(1) >= target {
 			once.Do(func() { close(done) })
 		}
-		return nil
-	})
+		return nil, nil
+	}, bus.Concurrency(workers), bus.DrainTimeout(5*time.Second))
 
 	ctx := context.Background()
 	b.SetBytes(int64(len(payload)))

@@ -1,14 +1,32 @@
-// Package bus is Infra Mind's JetStream transport: stream and consumer
-// declarations, CloudEvents publishing with deterministic message ids, and a
-// consumer runner where only the runner acknowledges.
+// Package bus is Infra Mind's JetStream transport and messaging policy: the
+// one place that names streams and subjects, CloudEvents publishing with
+// deterministic message ids, and a consumer runner in the shape of
+// watermill's router, where only the runner acknowledges.
 //
 // Events travel as CloudEvents 1.0 in binary mode: attributes in ce-* NATS
 // headers, JSON data, W3C trace context in traceparent/tracestate. Delivery is
 // at least once; deterministic Nats-Msg-Id values and idempotent handlers make
-// it effectively once. A handler returns an error and the runner settles the
-// message: ack on success, nak with backoff on a transient error, and
-// dead-letter (to im.deadletter.<stream>.<consumer>) then terminate on a
-// permanent or undecodable one or when MaxDeliver is used up.
+// it effectively once.
+//
+// The runner's contract (Consume): a consumer is a durable name, a
+// Subscription and a Handler, with its Policy (AckWait, MaxDeliver, BackOff,
+// concurrency, drain timeout) given as options whose defaults live here. For
+// every delivery the runner
+//  1. checks the tenant once (CheckTenant: ce-tenant header = the subject's
+//     tenant token = the payload's metadata.tenant_id); a mismatch is
+//     dead-lettered with the reason and terminated, and no handler sees it;
+//  2. calls the handler, which does its idempotent side effects (store
+//     upserts, HTTP deliveries) and returns the messages to publish;
+//  3. publishes them in order (their ids deduplicate a repeat) and only then
+//     acks;
+//  4. on an error: undecodable or permanent -> dead-letter (to
+//     im.deadletter.<stream>.<consumer>) then terminate; the last allowed
+//     delivery failing -> dead-letter; anything else, a failed publish
+//     included -> nak with the BackOff delay. A panic is a transient error.
+//
+// Long handlers heartbeat with Event.InProgress. On shutdown the runner stops
+// fetching and waits up to the drain timeout; what has not finished is left
+// unacked and redelivered.
 package bus
 
 import (
@@ -16,21 +34,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
-)
-
-// Stream names. Never rename: consumers and retained data are bound to them.
-const (
-	StreamAssessments = "ASSESSMENTS" // im.assessment.requested.<tenant>
-	StreamResults     = "RESULTS"     // im.agent.result.<tenant>.<family>
-	StreamEvents      = "EVENTS"      // im.assessment.status.<tenant>.<assessment>, im.assessment.completed.<tenant>.<assessment>
-	StreamDeadLetter  = "DEADLETTER"  // im.deadletter.<stream>.<consumer>
 )
 
 // CloudEvents types (the ce-type header).
@@ -41,30 +50,6 @@ const (
 	TypeAssessmentCompleted  = "dev.inframind.assessment.completed.v1"
 	TypeDeadLetter           = "dev.inframind.deadletter.v1"
 )
-
-// SubjectRequested is where the gateway publishes RequestAssessment.
-func SubjectRequested(tenant string) string { return "im.assessment.requested." + tenant }
-
-// SubjectResult is where a family publishes its AgentResultPublished.
-func SubjectResult(tenant, family string) string { return "im.agent.result." + tenant + "." + family }
-
-// SubjectStatus carries AssessmentStatusChanged for one assessment (SSE reads it).
-func SubjectStatus(tenant, assessmentID string) string {
-	return "im.assessment.status." + tenant + "." + assessmentID
-}
-
-// SubjectCompleted carries the AssessmentCompleted CloudEvent.
-func SubjectCompleted(tenant, assessmentID string) string {
-	return "im.assessment.completed." + tenant + "." + assessmentID
-}
-
-// SubjectHasTenant reports whether subject (one of those above, whose fourth
-// token is the tenant) carries tenant. Subscribers may be limited by subject,
-// so a consumer refuses a payload naming another tenant than its subject.
-func SubjectHasTenant(subject, tenant string) bool {
-	parts := strings.Split(subject, ".")
-	return len(parts) >= 4 && parts[0] == "im" && tenant != "" && parts[3] == tenant
-}
 
 // ErrPermanent marks a handler error that retrying cannot fix: the runner
 // terminates the message and dead-letters it with the reason.
@@ -129,30 +114,6 @@ type Bus struct {
 	obs    Observer
 	tracer trace.Tracer
 	closed chan struct{}
-}
-
-// StreamConfigs returns the stream declarations Connect applies, with cfg's
-// defaults filled in. Exposed so operators and tests can see exactly what is declared.
-func StreamConfigs(cfg Config) []jetstream.StreamConfig {
-	cfg = withDefaults(cfg)
-	mk := func(name string, maxAge time.Duration, subjects ...string) jetstream.StreamConfig {
-		return jetstream.StreamConfig{
-			Name:       name,
-			Subjects:   subjects,
-			Storage:    jetstream.FileStorage,
-			Retention:  jetstream.LimitsPolicy,
-			Discard:    jetstream.DiscardOld,
-			MaxAge:     maxAge,
-			Duplicates: cfg.DuplicateWindow,
-			Replicas:   cfg.Replicas,
-		}
-	}
-	return []jetstream.StreamConfig{
-		mk(StreamAssessments, cfg.MaxAge, "im.assessment.requested.>"),
-		mk(StreamResults, cfg.MaxAge, "im.agent.result.>"),
-		mk(StreamEvents, cfg.MaxAge, "im.assessment.status.>", "im.assessment.completed.>"),
-		mk(StreamDeadLetter, cfg.DeadLetterMaxAge, "im.deadletter.>"),
-	}
 }
 
 func withDefaults(cfg Config) Config {

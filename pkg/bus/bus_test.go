@@ -144,10 +144,10 @@ func TestPublishConsumeRoundtripCarriesCloudEventsAndTrace(t *testing.T) {
 		ctx context.Context
 	}
 	gotc := make(chan got, 1)
-	stop := runConsume(t, b, fastSpec("roundtrip"), time.Second, func(ctx context.Context, e *bus.Event) error {
+	stop := runConsume(t, b, "roundtrip", statuses(), ok(func(ctx context.Context, e *bus.Event) error {
 		gotc <- got{ev: e, ctx: ctx}
 		return nil
-	})
+	}), fast()...)
 	var g got
 	select {
 	case g = <-gotc:
@@ -224,7 +224,7 @@ func TestTransientFailuresAreRetriedThenAckedOnce(t *testing.T) {
 			var mu sync.Mutex
 			var deliveries []uint64
 			var successes atomic.Int32
-			stop := runConsume(t, b, fastSpec("retry"), time.Second, func(_ context.Context, e *bus.Event) error {
+			stop := runConsume(t, b, "retry", statuses(), ok(func(_ context.Context, e *bus.Event) error {
 				mu.Lock()
 				deliveries = append(deliveries, e.Deliveries)
 				n := len(deliveries)
@@ -234,7 +234,7 @@ func TestTransientFailuresAreRetriedThenAckedOnce(t *testing.T) {
 				}
 				successes.Add(1)
 				return nil
-			})
+			}), fast()...)
 			require.Eventually(t, func() bool { return successes.Load() == 1 }, 10*time.Second, 20*time.Millisecond)
 			// Longer than AckWait: an unacked message would be back by now.
 			time.Sleep(1200 * time.Millisecond)
@@ -256,7 +256,7 @@ func TestPermanentFailuresAreDeadLettered(t *testing.T) {
 	tests := []struct {
 		name    string
 		data    any
-		handler bus.Handler
+		handler func(context.Context, *bus.Event) error
 		reason  string
 	}{
 		{
@@ -299,10 +299,10 @@ func TestPermanentFailuresAreDeadLettered(t *testing.T) {
 			require.NoError(t, b.Publish(context.Background(), m))
 
 			var calls atomic.Int32
-			stop := runConsume(t, b, fastSpec("dl"), time.Second, func(ctx context.Context, e *bus.Event) error {
+			stop := runConsume(t, b, "dl", statuses(), ok(func(ctx context.Context, e *bus.Event) error {
 				calls.Add(1)
 				return tc.handler(ctx, e)
-			})
+			}), fast()...)
 			dlSubject := bus.SubjectDeadLetter(bus.StreamEvents, "dl")
 			require.Eventually(t, func() bool { return subjectCount(t, b, bus.StreamDeadLetter, dlSubject) == 1 },
 				10*time.Second, 20*time.Millisecond)
@@ -336,14 +336,12 @@ func TestMaxDeliverExhaustedIsDeadLettered(t *testing.T) {
 	require.NoError(t, b.Publish(context.Background(), statusMessage("acme", "a-1", "flaky-1", 1)))
 	var mu sync.Mutex
 	var deliveries []uint64
-	spec := fastSpec("exhaust")
-	spec.MaxDeliver = 3
-	stop := runConsume(t, b, spec, time.Second, func(_ context.Context, e *bus.Event) error {
+	stop := runConsume(t, b, "exhaust", statuses(), ok(func(_ context.Context, e *bus.Event) error {
 		mu.Lock()
 		deliveries = append(deliveries, e.Deliveries)
 		mu.Unlock()
 		return errors.New("model endpoint timed out")
-	})
+	}), fast(bus.MaxDeliver(3))...)
 	dlSubject := bus.SubjectDeadLetter(bus.StreamEvents, "exhaust")
 	require.Eventually(t, func() bool { return subjectCount(t, b, bus.StreamDeadLetter, dlSubject) == 1 },
 		10*time.Second, 20*time.Millisecond)
@@ -365,13 +363,13 @@ func TestCancelDrainsInFlightHandler(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	handlerCtxErr := make(chan error, 1)
-	stop := runConsume(t, b, fastSpec("drain"), 10*time.Second, func(ctx context.Context, e *bus.Event) error {
+	stop := runConsume(t, b, "drain", statuses(), func(ctx context.Context, e *bus.Event) ([]bus.Message, error) {
 		close(started)
 		<-release
 		handlerCtxErr <- ctx.Err()
-		// The handler can still publish its output while the consumer drains.
-		return b.Publish(ctx, statusMessage("acme", "a-1", "output-of-slow-1", 2))
-	})
+		// The handler's output is still published while the consumer drains.
+		return []bus.Message{statusMessage("acme", "a-1", "output-of-slow-1", 2)}, nil
+	}, fast(bus.DrainTimeout(10*time.Second))...)
 	<-started
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
@@ -397,19 +395,19 @@ func TestDrainTimeoutLeavesMessageForRedelivery(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	defer close(release)
-	stop := runConsume(t, b, fastSpec("stuck"), 0, func(ctx context.Context, _ *bus.Event) error {
+	stop := runConsume(t, b, "stuck", statuses(), ok(func(ctx context.Context, _ *bus.Event) error {
 		close(started)
 		<-release
 		return nil
-	})
+	}), fast(bus.DrainTimeout(time.Millisecond))...)
 	<-started
 	require.NoError(t, stop(), "returns although the handler is stuck")
 
 	got := make(chan uint64, 1)
-	stop2 := runConsume(t, b, fastSpec("stuck"), time.Second, func(_ context.Context, e *bus.Event) error {
+	stop2 := runConsume(t, b, "stuck", statuses(), ok(func(_ context.Context, e *bus.Event) error {
 		got <- e.Deliveries
 		return nil
-	})
+	}), fast()...)
 	select {
 	case n := <-got:
 		require.Equal(t, uint64(2), n)
@@ -422,21 +420,22 @@ func TestDrainTimeoutLeavesMessageForRedelivery(t *testing.T) {
 func TestConsumeRejectsInvalidSpec(t *testing.T) {
 	t.Parallel()
 	b := startBus(t)
-	h := func(context.Context, *bus.Event) error { return nil }
+	h := ok(func(context.Context, *bus.Event) error { return nil })
 	tests := []struct {
-		name string
-		spec bus.ConsumerSpec
-		h    bus.Handler
+		name    string
+		durable string
+		sub     bus.Subscription
+		h       bus.Handler
 	}{
-		{name: "missing stream", spec: bus.ConsumerSpec{Durable: "x"}, h: h},
-		{name: "missing durable", spec: bus.ConsumerSpec{Stream: bus.StreamEvents}, h: h},
-		{name: "dotted durable", spec: bus.ConsumerSpec{Stream: bus.StreamEvents, Durable: "a.b"}, h: h},
-		{name: "nil handler", spec: bus.ConsumerSpec{Stream: bus.StreamEvents, Durable: "x"}},
+		{name: "missing stream", durable: "x", h: h},
+		{name: "missing durable", sub: statuses(), h: h},
+		{name: "dotted durable", durable: "a.b", sub: statuses(), h: h},
+		{name: "nil handler", durable: "x", sub: statuses()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			require.Error(t, b.Consume(context.Background(), tc.spec, 0, tc.h))
+			require.Error(t, b.Consume(context.Background(), tc.durable, tc.sub, tc.h))
 		})
 	}
 }
@@ -557,19 +556,18 @@ func TestInProgressKeepsLongHandlerFromRedelivery(t *testing.T) {
 	b := startBus(t)
 	require.NoError(t, b.Publish(context.Background(), statusMessage("acme", "a-1", "long-1", 1)))
 	var calls atomic.Int32
-	spec := fastSpec("long")
-	spec.Concurrency = 2 // a free slot would take a redelivery at once
-	stop := runConsume(t, b, spec, 5*time.Second, func(_ context.Context, e *bus.Event) error {
+	const ackWait = 500 * time.Millisecond
+	stop := runConsume(t, b, "long", statuses(), ok(func(_ context.Context, e *bus.Event) error {
 		calls.Add(1)
 		// Three times AckWait in all, heartbeating at less than half of it.
 		for range 8 {
-			time.Sleep(spec.AckWait * 3 / 8)
+			time.Sleep(ackWait * 3 / 8)
 			if err := e.InProgress(); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}), fast(bus.AckWait(ackWait), bus.Concurrency(2), bus.DrainTimeout(5*time.Second))...) // a free slot would take a redelivery at once
 	require.Eventually(t, func() bool {
 		info := consumerInfo(t, b, bus.StreamEvents, "long")
 		return info.AckFloor.Stream == 1 && info.NumAckPending == 0
@@ -597,14 +595,14 @@ func TestConsumerSpanContinuesTheProducersTrace(t *testing.T) {
 		TraceID: traceID, SpanID: parent, TraceFlags: trace.FlagsSampled,
 	}))
 	require.NoError(t, b.Publish(pubCtx, bus.Message{
-		ID: "span-1", Type: bus.TypeStatusChanged, Source: "/test", Subject: bus.SubjectStatus("acme", "a1"), Data: []byte(`{}`),
+		ID: "span-1", Type: bus.TypeStatusChanged, Source: "/test", Subject: bus.SubjectStatus("acme", "a1"), Tenant: "acme", Data: []byte(`{}`),
 	}))
 	handled := make(chan trace.SpanContext, 1)
-	stop := runConsume(t, b, bus.ConsumerSpec{Stream: bus.StreamEvents, Durable: "spans"}, time.Second,
-		func(ctx context.Context, _ *bus.Event) error {
+	stop := runConsume(t, b, "spans", bus.AssessmentEvents(),
+		ok(func(ctx context.Context, _ *bus.Event) error {
 			handled <- trace.SpanContextFromContext(ctx)
 			return errors.New("fail once to record an error")
-		})
+		}), bus.DrainTimeout(time.Second))
 	sc := <-handled
 	require.Equal(t, traceID, sc.TraceID(), "same trace as the producer")
 	require.NotEqual(t, parent, sc.SpanID(), "the handler runs in its own span")
@@ -635,17 +633,15 @@ func TestDeliveriesThatNeverFinishAreDeadLettered(t *testing.T) {
 	var calls atomic.Int32
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	stop := runConsume(t, b, bus.ConsumerSpec{
-		Stream: bus.StreamEvents, Durable: "hangs", AckWait: 300 * time.Millisecond,
-		MaxDeliver: 2, BackOff: []time.Duration{300 * time.Millisecond}, Concurrency: 4,
-	}, 0, func(ctx context.Context, _ *bus.Event) error {
+	stop := runConsume(t, b, "hangs", bus.AssessmentEvents(), ok(func(ctx context.Context, _ *bus.Event) error {
 		calls.Add(1)
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
 		return nil
-	})
+	}), bus.AckWait(300*time.Millisecond), bus.MaxDeliver(2), bus.BackOff(300*time.Millisecond),
+		bus.Concurrency(4), bus.DrainTimeout(time.Millisecond))
 	require.Eventually(t, func() bool {
 		return subjectCount(t, b, bus.StreamDeadLetter, bus.SubjectDeadLetter(bus.StreamEvents, "hangs")) == 1
 	}, 10*time.Second, 50*time.Millisecond, "dead-lettered after the allowed deliveries")

@@ -22,156 +22,67 @@ import (
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
-// Defaults applied by Consume when a ConsumerSpec field is zero.
-const (
-	DefaultAckWait     = 30 * time.Second
-	DefaultMaxDeliver  = 5
-	DefaultConcurrency = 1
-)
-
 // tracerName names the bus's spans.
 const tracerName = "github.com/infra-mind/infra-mind/pkg/bus"
 
-// DefaultBackOff is the redelivery schedule used when ConsumerSpec.BackOff is
-// empty: quick first retry for blips, then longer pauses for outages.
-func DefaultBackOff() []time.Duration {
-	return []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second}
-}
+// Handler processes one event and returns the messages to publish. The
+// runner checks the event's tenant before calling it, publishes what it
+// returns (in order) once it returns nil, and only then acknowledges. An
+// ErrPermanent or undecodable error -> term and dead-letter; any other error
+// -> nak with backoff; MaxDeliver reached -> dead-letter. What a handler
+// returns with an error is not published. A panic is recovered and treated as
+// a transient error. Side effects that are not publishes (store upserts, HTTP
+// calls) stay in the handler and must be idempotent: a message may come again.
+type Handler func(ctx context.Context, e *Event) ([]Message, error)
 
-// Handler processes one event. nil -> ack; ErrPermanent or undecodable -> term
-// and dead-letter; any other error -> nak with backoff; MaxDeliver reached ->
-// dead-letter. The handler must publish its outputs before returning nil.
-// A panic is recovered and treated as a transient error.
-type Handler func(ctx context.Context, e *Event) error
-
-// ConsumerSpec declares a durable pull consumer. Durable names are constants in
-// the caller and are never renamed casually.
-type ConsumerSpec struct {
-	Stream         string
-	Durable        string
-	FilterSubjects []string
-	// AckWait is how long a delivery may stay unacknowledged before JetStream
-	// redelivers it (default 30s). Long handlers call Event.InProgress.
-	AckWait time.Duration
-	// MaxDeliver bounds deliveries (default 5; -1 = unlimited). The last
-	// allowed delivery that fails is dead-lettered instead of retried.
-	MaxDeliver int
-	// BackOff is the pause before redelivery n+1 after delivery n failed
-	// (entry n-1, the last entry repeating; default 1s, 5s, 15s, 30s). It is
-	// also sent to the server, raised to at least AckWait per entry, as the
-	// ack deadline of each delivery, so a crashed worker's message comes
-	// back on the same growing schedule.
-	BackOff       []time.Duration
-	MaxAckPending int // 0 = server default
-	// Concurrency is how many handlers run at once (default 1).
-	Concurrency int
-}
-
-func (s ConsumerSpec) validate() error {
+func validateConsumer(durable string, sub Subscription) error {
 	switch {
-	case s.Stream == "":
-		return errors.New("bus: consumer Stream is required")
-	case s.Durable == "":
-		return errors.New("bus: consumer Durable is required")
-	case strings.ContainsAny(s.Durable, ".*> \t"):
-		return fmt.Errorf("bus: durable name %q may not contain '.', '*', '>' or whitespace", s.Durable)
+	case sub.Stream == "":
+		return errors.New("bus: consumer stream is required")
+	case durable == "":
+		return errors.New("bus: consumer durable name is required")
+	case strings.ContainsAny(durable, ".*> \t"):
+		return fmt.Errorf("bus: durable name %q may not contain '.', '*', '>' or whitespace", durable)
 	}
 	return nil
-}
-
-func (s ConsumerSpec) withDefaults() ConsumerSpec {
-	if s.AckWait <= 0 {
-		s.AckWait = DefaultAckWait
-	}
-	if s.MaxDeliver == 0 {
-		s.MaxDeliver = DefaultMaxDeliver
-	}
-	if len(s.BackOff) == 0 {
-		s.BackOff = DefaultBackOff()
-	}
-	if s.Concurrency <= 0 {
-		s.Concurrency = DefaultConcurrency
-	}
-	return s
-}
-
-// consumerConfig is the server-side declaration of s (defaults applied).
-func (s ConsumerSpec) consumerConfig() jetstream.ConsumerConfig {
-	// The server uses BackOff[0] as the AckWait and BackOff[n] as the ack
-	// deadline of delivery n+1, and rejects more entries than MaxDeliver.
-	n := len(s.BackOff)
-	if s.MaxDeliver > 0 && n > s.MaxDeliver {
-		n = s.MaxDeliver
-	}
-	serverBackOff := make([]time.Duration, n)
-	for i := range n {
-		serverBackOff[i] = max(s.AckWait, s.BackOff[i])
-	}
-	// The server may deliver once more than the runner allows: when the last
-	// allowed delivery never reports back (the process died, the handler
-	// overran AckWait), that extra delivery reaches the runner, which
-	// dead-letters it unhandled. Without it the server would stop silently
-	// and the message would leave no record.
-	serverMax := s.MaxDeliver
-	if serverMax > 0 {
-		serverMax++
-	}
-	return jetstream.ConsumerConfig{
-		Durable:        s.Durable,
-		FilterSubjects: s.FilterSubjects,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        s.AckWait,
-		MaxDeliver:     serverMax,
-		BackOff:        serverBackOff,
-		MaxAckPending:  s.MaxAckPending,
-	}
-}
-
-// nakDelay is the pause before the delivery after delivery number n.
-func (s ConsumerSpec) nakDelay(n uint64) time.Duration {
-	i := int(min(n, uint64(len(s.BackOff)))) - 1
-	if i < 0 {
-		i = 0
-	}
-	return s.BackOff[i]
-}
-
-// SubjectDeadLetter is where the runner dead-letters messages of a consumer.
-func SubjectDeadLetter(stream, durable string) string {
-	return "im.deadletter." + stream + "." + durable
 }
 
 // retryWait is the pause before re-declaring a consumer after the message
 // iterator failed (consumer deleted, connection trouble).
 const retryWait = time.Second
 
-// opTimeout bounds each ack and dead-letter publish the runner makes.
+// opTimeout bounds what the runner does after a handler returns: publishing
+// its outputs, then the ack, nak or dead letter.
 const opTimeout = 10 * time.Second
 
-// Consume declares the consumer idempotently and runs h on every message until
-// ctx is cancelled; then it stops fetching, waits up to drainTimeout for
+// Consume declares the durable consumer idempotently and runs h on every
+// message of sub until ctx is cancelled; opts set its Policy (NewPolicy shows
+// the defaults). Then it stops fetching, waits up to the drain timeout for
 // in-flight handlers, and returns nil. Handlers get a context that is not
-// cancelled by ctx but only when drainTimeout has passed, so they can finish
-// and publish. Messages whose handler did not finish by then, or that were
-// fetched but not started, are not acked and are redelivered after AckWait.
-func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, drainTimeout time.Duration, h Handler) error {
+// cancelled by ctx but only when the drain timeout has passed, so they can
+// finish and their outputs be published. Messages whose handler did not
+// finish by then, or that were fetched but not started, are not acked and are
+// redelivered after AckWait. Durable names are constants of the consumer and
+// are never renamed casually: a new name re-consumes every retained message.
+func (b *Bus) Consume(ctx context.Context, durable string, sub Subscription, h Handler, opts ...Option) error {
 	if h == nil {
 		return errors.New("bus: nil handler")
 	}
-	if err := spec.validate(); err != nil {
+	if err := validateConsumer(durable, sub); err != nil {
 		return err
 	}
-	spec = spec.withDefaults()
-	cons, err := b.JS.CreateOrUpdateConsumer(ctx, spec.Stream, spec.consumerConfig())
-	if err != nil {
-		return fmt.Errorf("bus: declare consumer %s on %s: %w", spec.Durable, spec.Stream, err)
-	}
 	r := &runner{
-		b:    b,
-		spec: spec,
-		h:    h,
-		log:  b.logger().With("stream", spec.Stream, "consumer", spec.Durable),
+		b:       b,
+		stream:  sub.Stream,
+		durable: durable,
+		policy:  NewPolicy(opts...),
+		h:       h,
+		log:     b.logger().With("stream", sub.Stream, "consumer", durable),
+	}
+	r.config = r.policy.ConsumerConfig(durable, sub)
+	cons, err := b.JS.CreateOrUpdateConsumer(ctx, sub.Stream, r.config)
+	if err != nil {
+		return fmt.Errorf("bus: declare consumer %s on %s: %w", durable, sub.Stream, err)
 	}
 	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHandlers()
@@ -181,23 +92,26 @@ func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, drainTimeout time.
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	timer := time.NewTimer(drainTimeout)
+	timer := time.NewTimer(r.policy.DrainTimeout)
 	defer timer.Stop()
 	select {
 	case <-done:
 	case <-timer.C:
 		r.abandoned.Store(true)
-		r.log.Warn("drain timeout: in-flight messages left unacked for redelivery", "drain_timeout", drainTimeout)
+		r.log.Warn("drain timeout: in-flight messages left unacked for redelivery", "drain_timeout", r.policy.DrainTimeout)
 	}
 	return loopErr
 }
 
 // runner owns the acknowledgement of every message of one Consume call.
 type runner struct {
-	b    *Bus
-	spec ConsumerSpec
-	h    Handler
-	log  *slog.Logger
+	b       *Bus
+	stream  string
+	durable string
+	policy  Policy
+	config  jetstream.ConsumerConfig
+	h       Handler
+	log     *slog.Logger
 	// abandoned is set when the drain timeout passes: handlers still running
 	// then behave as if their process had died, and their messages are left
 	// for redelivery.
@@ -206,7 +120,7 @@ type runner struct {
 
 // loop fetches messages while a worker slot is free, until ctx is done.
 func (r *runner) loop(ctx, handlerCtx context.Context, cons jetstream.Consumer, wg *sync.WaitGroup) error {
-	slots := make(chan struct{}, r.spec.Concurrency)
+	slots := make(chan struct{}, r.policy.Concurrency)
 	var iter jetstream.MessagesContext
 	defer func() {
 		if iter != nil {
@@ -219,7 +133,7 @@ func (r *runner) loop(ctx, handlerCtx context.Context, cons jetstream.Consumer, 
 			// Buffer no more than the workers can start, so fetched messages
 			// do not sit out their AckWait in the client.
 			iter, err = cons.Messages(
-				jetstream.PullMaxMessages(r.spec.Concurrency),
+				jetstream.PullMaxMessages(r.policy.Concurrency),
 				jetstream.WithMessagesErrOnMissingHeartbeat(false),
 			)
 			if err != nil {
@@ -243,7 +157,7 @@ func (r *runner) loop(ctx, handlerCtx context.Context, cons jetstream.Consumer, 
 				return nil
 			}
 			if r.b.NC.IsClosed() {
-				return fmt.Errorf("bus: consumer %s: connection closed: %w", r.spec.Durable, err)
+				return fmt.Errorf("bus: consumer %s: connection closed: %w", r.durable, err)
 			}
 			r.log.Warn("message iterator failed; declaring the consumer again", "err", err)
 			iter.Stop()
@@ -251,7 +165,7 @@ func (r *runner) loop(ctx, handlerCtx context.Context, cons jetstream.Consumer, 
 			if !sleepCtx(ctx, retryWait) {
 				return nil
 			}
-			c, derr := r.b.JS.CreateOrUpdateConsumer(ctx, r.spec.Stream, r.spec.consumerConfig())
+			c, derr := r.b.JS.CreateOrUpdateConsumer(ctx, r.stream, r.config)
 			if derr != nil {
 				r.log.Warn("declare consumer", "err", derr)
 				continue
@@ -268,7 +182,8 @@ func (r *runner) loop(ctx, handlerCtx context.Context, cons jetstream.Consumer, 
 	}
 }
 
-// handle runs the handler on one message and settles it.
+// handle checks one message's tenant, runs the handler, publishes its
+// outputs and settles the message.
 func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 	ev, err := NewEvent(msg)
 	if err != nil {
@@ -276,79 +191,103 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 		r.log.Error("message without JetStream metadata", "subject", msg.Subject(), "err", err)
 		return
 	}
+	ev.lastDelivery = r.policy.lastDelivery(ev.Deliveries)
+	ev.retryDelay = r.policy.RetryDelay(ev.Deliveries)
 	ctx = propagation.TraceContext{}.Extract(ctx, HeaderCarrier(msg.Headers()))
 	// One consumer span per delivery, child of the producer's trace; what
-	// the handler publishes carries this span onwards.
-	ctx, span := r.b.tracerOrGlobal().Start(ctx, "process "+r.spec.Stream+"/"+r.spec.Durable,
+	// the handler returns is published under this span.
+	ctx, span := r.b.tracerOrGlobal().Start(ctx, "process "+r.stream+"/"+r.durable,
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
 			attribute.String("messaging.system", "nats"),
 			attribute.String("messaging.destination.name", ev.Subject),
 			attribute.String("messaging.message.id", ev.ID),
-			attribute.String("messaging.consumer.group.name", r.spec.Durable),
+			attribute.String("messaging.consumer.group.name", r.durable),
 			attribute.Int64("messaging.delivery_count", int64(ev.Deliveries)), //nolint:gosec // a delivery count fits
 		))
 	defer span.End()
 	log := r.log.With("id", ev.ID, "subject", ev.Subject, "stream_seq", ev.StreamSeq, "deliveries", ev.Deliveries)
 
 	obs := r.b.observer()
-	if r.spec.MaxDeliver > 0 && ev.Deliveries > uint64(r.spec.MaxDeliver) {
-		// The server's extra delivery (see consumerConfig): every allowed
+	var unhandled string
+	if r.policy.MaxDeliver > 0 && ev.Deliveries > uint64(r.policy.MaxDeliver) {
+		// The server's extra delivery (see ConsumerConfig): every allowed
 		// delivery ended without an outcome, so record it instead of trying again.
+		unhandled = fmt.Sprintf("max deliveries (%d) exceeded: no delivery finished (handler crashed, hung or overran AckWait)", r.policy.MaxDeliver)
+	} else if err := CheckTenant(ev); err != nil {
+		// A message naming two tenants is refused before any handler sees
+		// it: retrying cannot reconcile them.
+		unhandled = reasonOf(err)
+	}
+	if unhandled != "" {
 		opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 		defer cancel()
-		reason := fmt.Sprintf("max deliveries (%d) exceeded: no delivery finished (handler crashed, hung or overran AckWait)", r.spec.MaxDeliver)
-		span.SetStatus(codes.Error, reason)
-		r.deadLetter(opCtx, msg, ev, reason, log)
-		obs.Handled(r.spec.Durable, "deadletter", 0)
+		span.SetStatus(codes.Error, unhandled)
+		r.deadLetter(opCtx, msg, ev, unhandled, log)
+		obs.Handled(r.durable, "deadletter", 0)
 		return
 	}
 
 	start := time.Now()
-	herr := r.call(ctx, ev, log)
-	if herr != nil {
-		span.RecordError(herr)
-		span.SetStatus(codes.Error, reasonOf(herr))
-	}
-	took := time.Since(start)
+	outputs, herr := r.call(ctx, ev, log)
 	if r.abandoned.Load() {
 		log.Warn("handler finished after the drain timeout; message left for redelivery", "err", herr)
-		obs.Handled(r.spec.Durable, "abandoned", took)
+		obs.Handled(r.durable, "abandoned", time.Since(start))
 		return
 	}
 	opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
+	if herr == nil {
+		// Outputs before the ack: a crash in between redelivers the message,
+		// and the outputs' deterministic ids make the repeat a no-op.
+		herr = r.publish(opCtx, outputs)
+	}
+	took := time.Since(start)
+	if herr != nil {
+		span.RecordError(herr)
+		span.SetStatus(codes.Error, reasonOf(herr))
+	}
 	switch {
 	case herr == nil:
 		if err := msg.DoubleAck(opCtx); err != nil {
 			log.Warn("ack failed; the message will be redelivered", "err", err)
 			return
 		}
-		log.Debug("acked")
-		obs.Handled(r.spec.Durable, "ack", took)
+		log.Debug("acked", "published", len(outputs))
+		obs.Handled(r.durable, "ack", took)
 	case errors.Is(herr, ErrPermanent):
 		r.deadLetter(opCtx, msg, ev, reasonOf(herr), log)
-		obs.Handled(r.spec.Durable, "deadletter", took)
-	case r.spec.MaxDeliver > 0 && ev.Deliveries >= uint64(r.spec.MaxDeliver):
-		reason := fmt.Sprintf("max deliveries (%d) exceeded: %s", r.spec.MaxDeliver, reasonOf(herr))
+		obs.Handled(r.durable, "deadletter", took)
+	case ev.lastDelivery:
+		reason := fmt.Sprintf("max deliveries (%d) exceeded: %s", r.policy.MaxDeliver, reasonOf(herr))
 		r.deadLetter(opCtx, msg, ev, reason, log)
-		obs.Handled(r.spec.Durable, "deadletter", took)
+		obs.Handled(r.durable, "deadletter", took)
 	default:
-		obs.Handled(r.spec.Durable, "nak", took)
-		delay := r.spec.nakDelay(ev.Deliveries)
-		log.Warn("handler failed; retrying", "err", herr, "delay", delay)
-		if err := msg.NakWithDelay(delay); err != nil {
+		obs.Handled(r.durable, "nak", took)
+		log.Warn("handler failed; retrying", "err", herr, "delay", ev.retryDelay)
+		if err := msg.NakWithDelay(ev.retryDelay); err != nil {
 			log.Warn("nak failed; the message will be redelivered after AckWait", "err", err)
 		}
 	}
 }
 
+// publish sends a handler's outputs in order. A failure is transient: the
+// message is retried and the outputs already stored are deduplicated.
+func (r *runner) publish(ctx context.Context, outputs []Message) error {
+	for i, m := range outputs {
+		if err := r.b.Publish(ctx, m); err != nil {
+			return fmt.Errorf("publish output %d of %d: %w", i+1, len(outputs), err)
+		}
+	}
+	return nil
+}
+
 // call runs the handler, turning a panic into a transient error.
-func (r *runner) call(ctx context.Context, ev *Event, log *slog.Logger) (err error) {
+func (r *runner) call(ctx context.Context, ev *Event, log *slog.Logger) (outputs []Message, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("handler panicked", "panic", p, "stack", string(debug.Stack()))
-			err = fmt.Errorf("handler panic: %v", p)
+			outputs, err = nil, fmt.Errorf("handler panic: %v", p)
 		}
 	}()
 	return r.h(ctx, ev)
@@ -363,8 +302,8 @@ func (r *runner) deadLetter(ctx context.Context, msg jetstream.Msg, ev *Event, r
 		headers[k] = strings.Join(v, ", ")
 	}
 	dl := &inframindv1.DeadLetter{
-		Stream:         r.spec.Stream,
-		Consumer:       r.spec.Durable,
+		Stream:         r.stream,
+		Consumer:       r.durable,
 		Subject:        ev.Subject,
 		StreamSequence: ev.StreamSeq,
 		Deliveries:     ev.Deliveries,
@@ -375,16 +314,16 @@ func (r *runner) deadLetter(ctx context.Context, msg jetstream.Msg, ev *Event, r
 	}
 	err := r.b.Publish(ctx, Message{
 		// One record per stored message, however often it is dead-lettered.
-		ID:        DeadLetterID(r.spec.Stream, r.spec.Durable, ev.StreamSeq),
+		ID:        DeadLetterID(r.stream, r.durable, ev.StreamSeq),
 		Type:      TypeDeadLetter,
-		Source:    "/bus/" + r.spec.Stream + "/" + r.spec.Durable,
-		Subject:   SubjectDeadLetter(r.spec.Stream, r.spec.Durable),
+		Source:    "/bus/" + r.stream + "/" + r.durable,
+		Subject:   SubjectDeadLetter(r.stream, r.durable),
 		Tenant:    ev.Tenant,
 		CESubject: ev.ID,
 		Data:      dl,
 	})
 	if err != nil {
-		delay := r.spec.nakDelay(ev.Deliveries)
+		delay := r.policy.RetryDelay(ev.Deliveries)
 		log.Error("dead-letter publish failed; retrying the message", "reason", reason, "err", err, "delay", delay)
 		if nerr := msg.NakWithDelay(delay); nerr != nil {
 			log.Warn("nak failed", "err", nerr)

@@ -52,6 +52,9 @@ type Event struct {
 	StreamSeq uint64
 
 	msg jetstream.Msg
+	// Set by the runner from its Policy.
+	lastDelivery bool
+	retryDelay   time.Duration
 }
 
 // NewEvent reads the CloudEvents attributes and JetStream metadata of msg.
@@ -93,6 +96,14 @@ func (e *Event) InProgress() error {
 	}
 	return nil
 }
+
+// LastDelivery reports whether a failure of this delivery is dead-lettered
+// rather than retried (the consumer's MaxDeliver is reached).
+func (e *Event) LastDelivery() bool { return e.lastDelivery }
+
+// RetryDelay is how long the runner waits before the next delivery if this
+// one fails (the consumer's BackOff entry for this delivery).
+func (e *Event) RetryDelay() time.Duration { return e.retryDelay }
 
 // Decode unmarshals Data (protojson, unknown fields rejected) into v; any
 // other v is decoded with encoding/json. A failure wraps ErrUndecodable (and

@@ -52,19 +52,19 @@ func connect(t testing.TB, url string) *bus.Bus {
 
 // runConsume starts Consume in the background and returns a stop function
 // that cancels it and returns its error.
-func runConsume(t testing.TB, b *bus.Bus, spec bus.ConsumerSpec, drain time.Duration, h bus.Handler) (stop func() error) {
+func runConsume(t testing.TB, b *bus.Bus, durable string, sub bus.Subscription, h bus.Handler, opts ...bus.Option) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- b.Consume(ctx, spec, drain, h) }()
+	go func() { errc <- b.Consume(ctx, durable, sub, h, opts...) }()
 	t.Cleanup(cancel)
 	// Return once the durable exists, so callers may poll its state at once.
 	require.Eventually(t, func() bool {
 		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
 		defer ccancel()
-		_, err := b.JS.Consumer(cctx, spec.Stream, spec.Durable)
+		_, err := b.JS.Consumer(cctx, sub.Stream, durable)
 		return err == nil
-	}, 10*time.Second, 10*time.Millisecond, "consumer %s declared", spec.Durable)
+	}, 10*time.Second, 10*time.Millisecond, "consumer %s declared", durable)
 	return func() error {
 		cancel()
 		select {
@@ -133,14 +133,20 @@ func statusMessage(tenant, assessmentID, id string, completed int32) bus.Message
 	}
 }
 
-// fastSpec is a consumer on EVENTS with short timers so retries happen quickly.
-func fastSpec(durable string) bus.ConsumerSpec {
-	return bus.ConsumerSpec{
-		Stream:         bus.StreamEvents,
-		Durable:        durable,
-		FilterSubjects: []string{"im.assessment.status.>"},
-		AckWait:        500 * time.Millisecond,
-		MaxDeliver:     5,
-		BackOff:        []time.Duration{50 * time.Millisecond},
-	}
+// statuses is a subscription to the status events of every tenant.
+func statuses() bus.Subscription {
+	return bus.Subscription{Stream: bus.StreamEvents, Subjects: []string{bus.SubjectStatus("*", ">")}}
+}
+
+// fast is a policy with short timers so retries happen quickly; extra
+// options follow and override it.
+func fast(extra ...bus.Option) []bus.Option {
+	return append([]bus.Option{
+		bus.AckWait(500 * time.Millisecond), bus.MaxDeliver(5), bus.BackOff(50 * time.Millisecond), bus.DrainTimeout(time.Second),
+	}, extra...)
+}
+
+// ok wraps a handler that publishes nothing.
+func ok(h func(ctx context.Context, e *bus.Event) error) bus.Handler {
+	return func(ctx context.Context, e *bus.Event) ([]bus.Message, error) { return nil, h(ctx, e) }
 }

@@ -125,16 +125,15 @@ func connectEventually(t *testing.T, url string) *bus.Bus {
 	return b
 }
 
-// requestSpec consumes assessment requests with short timers.
-func requestSpec(durable string) bus.ConsumerSpec {
-	return bus.ConsumerSpec{
-		Stream:         bus.StreamAssessments,
-		Durable:        durable,
-		FilterSubjects: []string{"im.assessment.requested.>"},
-		AckWait:        time.Second,
-		MaxDeliver:     10,
-		BackOff:        []time.Duration{100 * time.Millisecond},
-	}
+// requestAckWait is the AckWait of requestPolicy.
+const requestAckWait = time.Second
+
+// requestPolicy consumes assessment requests with short timers; extra
+// options follow and override it.
+func requestPolicy(extra ...bus.Option) []bus.Option {
+	return append([]bus.Option{
+		bus.AckWait(requestAckWait), bus.MaxDeliver(10), bus.BackOff(100 * time.Millisecond), bus.DrainTimeout(time.Second),
+	}, extra...)
 }
 
 func requestMessage(tenant, id string) bus.Message {
@@ -149,10 +148,10 @@ func requestMessage(tenant, id string) bus.Message {
 	}
 }
 
-// publishResult is what a worker does with a request: publish its result
-// under an id derived from the request, so a retry lands on the same message.
-func publishResult(ctx context.Context, b *bus.Bus, e *bus.Event) error {
-	return b.Publish(ctx, bus.Message{
+// resultOf is what a worker makes of a request: its result under an id
+// derived from the request, so a retry lands on the same message.
+func resultOf(e *bus.Event) []bus.Message {
+	return []bus.Message{{
 		ID:        assessment.DeterministicID("result", e.ID, "cloud"),
 		Type:      bus.TypeAgentResultPublished,
 		Source:    "/services/cloud",
@@ -160,7 +159,7 @@ func publishResult(ctx context.Context, b *bus.Bus, e *bus.Event) error {
 		Tenant:    e.Tenant,
 		CESubject: e.ID,
 		Data:      &inframindv1.AgentResultPublished{Family: "cloud", Summary: "result for " + e.ID},
-	})
+	}}
 }
 
 func TestIntegrationKilledWorkerLosesAndDuplicatesNothing(t *testing.T) {
@@ -170,21 +169,23 @@ func TestIntegrationKilledWorkerLosesAndDuplicatesNothing(t *testing.T) {
 	b1 := connectEventually(t, srv.url())
 	require.NoError(t, b1.Publish(ctx, requestMessage("t-kill", "req-1")))
 
-	// The first worker publishes its result and dies before acking.
+	// The first worker's result reaches the stream and the worker dies
+	// before acking (the result is published here, as the runner would,
+	// and the handler never returns).
 	received := make(chan struct{})
 	hang := make(chan struct{})
 	defer close(hang)
 	cctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- b1.Consume(cctx, requestSpec("cloud"), 0, func(ctx context.Context, e *bus.Event) error {
-			if err := publishResult(ctx, b1, e); err != nil {
-				return err
+		errc <- b1.Consume(cctx, "cloud", bus.Requests(), func(ctx context.Context, e *bus.Event) ([]bus.Message, error) {
+			if err := b1.Publish(ctx, resultOf(e)[0]); err != nil {
+				return nil, err
 			}
 			close(received)
 			<-hang
-			return nil
-		})
+			return nil, nil
+		}, requestPolicy(bus.DrainTimeout(time.Millisecond))...)
 	}()
 	select {
 	case <-received:
@@ -199,12 +200,12 @@ func TestIntegrationKilledWorkerLosesAndDuplicatesNothing(t *testing.T) {
 	b2 := connectEventually(t, srv.url())
 	var deliveries []uint64
 	var mu sync.Mutex
-	stop := runConsume(t, b2, requestSpec("cloud"), time.Second, func(ctx context.Context, e *bus.Event) error {
+	stop := runConsume(t, b2, "cloud", bus.Requests(), func(_ context.Context, e *bus.Event) ([]bus.Message, error) {
 		mu.Lock()
 		deliveries = append(deliveries, e.Deliveries)
 		mu.Unlock()
-		return publishResult(ctx, b2, e)
-	})
+		return resultOf(e), nil
+	}, requestPolicy()...)
 	require.Eventually(t, func() bool {
 		info := consumerInfo(t, b2, bus.StreamAssessments, "cloud")
 		return info.AckFloor.Stream == 1 && info.NumAckPending == 0
@@ -226,24 +227,20 @@ func TestIntegrationDuplicatePublishAndRedeliveryYieldOneResult(t *testing.T) {
 	require.NoError(t, b.Publish(ctx, requestMessage("t-dup", "req-1")))
 	require.Equal(t, uint64(1), subjectCount(t, b, bus.StreamAssessments, bus.SubjectRequested("t-dup")))
 
-	spec := requestSpec("cloud")
-	// Two workers' worth of slots, so the redelivery is taken while the
-	// first, slow delivery is still running.
-	spec.Concurrency = 2
 	var mu sync.Mutex
 	var deliveries []uint64
-	stop := runConsume(t, b, spec, 5*time.Second, func(ctx context.Context, e *bus.Event) error {
+	stop := runConsume(t, b, "cloud", bus.Requests(), func(_ context.Context, e *bus.Event) ([]bus.Message, error) {
 		mu.Lock()
 		deliveries = append(deliveries, e.Deliveries)
 		mu.Unlock()
-		if err := publishResult(ctx, b, e); err != nil {
-			return err
-		}
 		if e.Deliveries == 1 {
-			time.Sleep(2 * spec.AckWait) // outlive AckWait once
+			time.Sleep(2 * requestAckWait) // outlive AckWait once
 		}
-		return nil
-	})
+		return resultOf(e), nil
+	}, requestPolicy(
+		// Two workers' worth of slots, so the redelivery is taken while the
+		// first, slow delivery is still running.
+		bus.Concurrency(2), bus.DrainTimeout(5*time.Second))...)
 	require.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -271,20 +268,15 @@ func TestIntegrationBrokerRestartLosesNothing(t *testing.T) {
 	handled := map[string]int{}
 	var paused atomic.Bool
 	gate := make(chan struct{})
-	spec := requestSpec("cloud")
-	spec.Concurrency = 2
-	stop := runConsume(t, b, spec, 5*time.Second, func(ctx context.Context, e *bus.Event) error {
+	stop := runConsume(t, b, "cloud", bus.Requests(), func(_ context.Context, e *bus.Event) ([]bus.Message, error) {
 		if paused.Load() {
 			<-gate
-		}
-		if err := publishResult(ctx, b, e); err != nil {
-			return err
 		}
 		mu.Lock()
 		handled[e.ID]++
 		mu.Unlock()
-		return nil
-	})
+		return resultOf(e), nil
+	}, requestPolicy(bus.Concurrency(2), bus.DrainTimeout(5*time.Second))...)
 	distinct := func() int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -331,7 +323,7 @@ func TestIntegrationDeadLetters(t *testing.T) {
 		name       string
 		data       []byte
 		maxDeliver int
-		handler    bus.Handler
+		handler    func(context.Context, *bus.Event) error
 		reason     string
 		deliveries uint64
 	}{
@@ -363,17 +355,15 @@ func TestIntegrationDeadLetters(t *testing.T) {
 			m := requestMessage("t-dl", "req-1")
 			m.Data = tc.data
 			require.NoError(t, b.Publish(context.Background(), m))
-			spec := requestSpec("cloud")
-			spec.MaxDeliver = tc.maxDeliver
 			var calls atomic.Int32
-			stop := runConsume(t, b, spec, time.Second, func(ctx context.Context, e *bus.Event) error {
+			stop := runConsume(t, b, "cloud", bus.Requests(), ok(func(ctx context.Context, e *bus.Event) error {
 				calls.Add(1)
 				return tc.handler(ctx, e)
-			})
+			}), requestPolicy(bus.MaxDeliver(tc.maxDeliver))...)
 			dlSubject := bus.SubjectDeadLetter(bus.StreamAssessments, "cloud")
 			require.Eventually(t, func() bool { return subjectCount(t, b, bus.StreamDeadLetter, dlSubject) == 1 },
 				15*time.Second, 50*time.Millisecond)
-			time.Sleep(2 * spec.AckWait) // a terminated message is not delivered again
+			time.Sleep(2 * requestAckWait) // a terminated message is not delivered again
 			require.NoError(t, stop())
 			require.Equal(t, int32(tc.deliveries), calls.Load())
 			dl, _ := lastDeadLetter(t, b, bus.StreamAssessments, "cloud")

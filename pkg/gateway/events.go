@@ -23,9 +23,6 @@ const (
 	sseCompleted = "completed"
 )
 
-// eventsSubject matches every status and completed event of one assessment.
-func eventsSubject(tenant, id string) string { return "im.assessment.*." + tenant + "." + id }
-
 // streamEvents handles GET /v1/assessments/{id}/events: Server-Sent Events
 // replayed from the EVENTS stream after Last-Event-ID (the stream sequence of
 // the last event the client saw), then followed live until the completed event.
@@ -83,7 +80,7 @@ func (s *Server) streamEvents(c echo.Context) error {
 	events := make(chan *bus.Event)
 	replayErr := make(chan error, 1)
 	go func() {
-		replayErr <- s.deps.Bus.ReplayFrom(ctx, bus.StreamEvents, eventsSubject(tenant, id), lastID, func(e *bus.Event) error {
+		replayErr <- s.deps.Bus.ReplayFrom(ctx, bus.StreamEvents, bus.SubjectAssessmentEvents(tenant, id), lastID, func(e *bus.Event) error {
 			select {
 			case events <- e:
 				return nil

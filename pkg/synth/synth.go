@@ -31,41 +31,51 @@ const (
 	source       = "/services/synthesizer"
 )
 
-// Config tunes the synthesizer.
+// Config tunes the synthesizer; the bus's policy defaults fill what is zero.
 type Config struct {
-	AckWait       time.Duration
-	MaxDeliver    int
-	BackOff       []time.Duration
 	Concurrency   int
 	DrainTimeout  time.Duration
 	SweepInterval time.Duration // how often overdue assessments are closed
+	// Consumer is further consumer policy (retries, ack deadline), applied last.
+	Consumer []bus.Option
 }
 
 func (c Config) withDefaults() Config {
-	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
-	}
-	if c.MaxDeliver == 0 {
-		c.MaxDeliver = 8
-	}
-	if len(c.BackOff) == 0 {
-		c.BackOff = []time.Duration{500 * time.Millisecond, 2 * time.Second, 10 * time.Second, 30 * time.Second}
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = 4
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 15 * time.Second
-	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = 5 * time.Second
 	}
 	return c
 }
 
+// resultsPolicy is the results consumer's retry schedule: more and quicker
+// retries than the bus's default, because every assessment's completion
+// waits on it and its failures are mostly brief store contention.
+func resultsPolicy() []bus.Option {
+	return []bus.Option{
+		bus.MaxDeliver(8),
+		bus.BackOff(500*time.Millisecond, 2*time.Second, 10*time.Second, 30*time.Second),
+	}
+}
+
+// publisher is where the synthesizer's events go: the bus for the deadline
+// sweep, and for a consumed result an outbox the runner publishes from.
+type publisher interface {
+	Publish(ctx context.Context, m bus.Message) error
+}
+
+// outbox collects the messages of one delivery for the runner to publish
+// after the handler returns, in order.
+type outbox struct{ msgs []bus.Message }
+
+func (o *outbox) Publish(_ context.Context, m bus.Message) error {
+	o.msgs = append(o.msgs, m)
+	return nil
+}
+
 // Synthesizer turns results into reports.
 type Synthesizer struct {
 	bus   *bus.Bus
+	pub   publisher
 	store *store.Store
 	log   *slog.Logger
 	cfg   Config
@@ -83,20 +93,7 @@ func New(b *bus.Bus, s *store.Store, logger *slog.Logger, cfg Config, onFinished
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Synthesizer{bus: b, store: s, log: logger, cfg: cfg.withDefaults(), now: time.Now, onFinished: onFinished}, nil
-}
-
-// Spec is the synthesizer's consumer on every family's results.
-func (s *Synthesizer) Spec() bus.ConsumerSpec {
-	return bus.ConsumerSpec{
-		Stream:         bus.StreamResults,
-		Durable:        DurableName,
-		FilterSubjects: []string{"im.agent.result.>"},
-		AckWait:        s.cfg.AckWait,
-		MaxDeliver:     s.cfg.MaxDeliver,
-		BackOff:        s.cfg.BackOff,
-		Concurrency:    s.cfg.Concurrency,
-	}
+	return &Synthesizer{bus: b, pub: b, store: s, log: logger, cfg: cfg.withDefaults(), now: time.Now, onFinished: onFinished}, nil
 }
 
 // Run consumes results and sweeps overdue assessments until ctx is cancelled.
@@ -119,13 +116,26 @@ func (s *Synthesizer) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	err := s.bus.Consume(ctx, s.Spec(), s.cfg.DrainTimeout, s.Handle)
+	opts := append(resultsPolicy(), bus.Concurrency(s.cfg.Concurrency), bus.DrainTimeout(s.cfg.DrainTimeout))
+	err := s.bus.Consume(ctx, DurableName, bus.Results(), s.Handle, append(opts, s.cfg.Consumer...)...)
 	<-sweepDone
 	return err
 }
 
-// Handle processes one family result.
-func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) error {
+// Handle processes one family result: it stores it and, when the assessment
+// closes, its report, and returns the events to publish (progress, outcome)
+// for the runner to publish before it acknowledges.
+func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) ([]bus.Message, error) {
+	out := &outbox{}
+	delivery := *s
+	delivery.pub = out
+	if err := delivery.handle(ctx, e); err != nil {
+		return nil, err
+	}
+	return out.msgs, nil
+}
+
+func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 	var res inframindv1.AgentResultPublished
 	if err := e.Decode(&res); err != nil {
 		return err // already marked undecodable: dead-lettered, never retried
@@ -136,10 +146,6 @@ func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) error {
 	switch {
 	case tenant == "" || id == "":
 		return bus.Permanent(errors.New("metadata.tenant_id and metadata.assessment_id are required"))
-	case tenant != e.Tenant:
-		return bus.Permanent(fmt.Errorf("metadata.tenant_id %q does not match the event's tenant %q", tenant, e.Tenant))
-	case !bus.SubjectHasTenant(e.Subject, tenant):
-		return bus.Permanent(fmt.Errorf("metadata.tenant_id %q does not match the subject %q", tenant, e.Subject))
 	case !ok:
 		return bus.Permanent(fmt.Errorf("family %q is unknown", res.GetFamily()))
 	}
@@ -357,7 +363,7 @@ func (s *Synthesizer) publishOutcome(ctx context.Context, a store.Assessment, do
 		CatalogVersions:   catalogs,
 	}
 	withSummary(ev)
-	if err := s.bus.Publish(ctx, bus.Message{
+	if err := s.pub.Publish(ctx, bus.Message{
 		ID:        ev.Metadata.EventId,
 		Type:      bus.TypeAssessmentCompleted,
 		Source:    source,
@@ -381,7 +387,7 @@ func (s *Synthesizer) publishStatus(ctx context.Context, a store.Assessment, fam
 		TotalFamilies:     int32(len(assessment.Families())),
 		Message:           message,
 	}
-	if err := s.bus.Publish(ctx, bus.Message{
+	if err := s.pub.Publish(ctx, bus.Message{
 		ID:        ev.Metadata.EventId,
 		Type:      bus.TypeStatusChanged,
 		Source:    source,

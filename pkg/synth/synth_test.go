@@ -39,7 +39,7 @@ func start(t *testing.T, run bool) *env {
 	s, err := store.Connect(ctx, stack.MongoURI, "synth_test")
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sy, err := synth.New(b, s, log, synth.Config{AckWait: 2 * time.Second, SweepInterval: time.Hour, DrainTimeout: time.Second}, nil)
+	sy, err := synth.New(b, s, log, synth.Config{SweepInterval: time.Hour, DrainTimeout: time.Second, Consumer: []bus.Option{bus.AckWait(2 * time.Second)}}, nil)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	if run {

@@ -19,11 +19,11 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
-// Stream, subjects and durable consumers of the dispatcher. Never rename:
-// retained deliveries and consumer positions are bound to them.
+// Stream and durable consumers of the dispatcher (its subjects are named in
+// bus). Never rename: retained deliveries and consumer positions are bound to them.
 const (
 	// StreamWebhooks holds one message per (event, endpoint) still to deliver.
-	StreamWebhooks = "WEBHOOKS"
+	StreamWebhooks = bus.StreamWebhooks
 	// DurableFanOut reads EVENTS and fans each event out to its endpoints.
 	DurableFanOut = "webhooks"
 	// DurableDelivery posts each fanned-out message to its endpoint.
@@ -55,14 +55,10 @@ func EventTypeOf(ceType string) string {
 	return ""
 }
 
-// SubjectDelivery is where the deliveries of tenant's events wait.
-func SubjectDelivery(tenant string) string { return "im.webhook.delivery." + tenant }
-
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultTimeout     = 10 * time.Second
 	DefaultMaxAttempts = 6
-	DefaultMaxAge      = 7 * 24 * time.Hour
 )
 
 // DefaultBackOff is the pause after each failed attempt: a quick retry for a
@@ -82,7 +78,7 @@ type Config struct {
 	MaxAttempts  int
 	Concurrency  int
 	DrainTimeout time.Duration
-	// Replicas and MaxAge of the WEBHOOKS stream (default 1 and 7 days).
+	// Replicas and MaxAge of the WEBHOOKS stream (default 1 and bus.DefaultMaxAge).
 	Replicas int
 	MaxAge   time.Duration
 }
@@ -114,17 +110,8 @@ func New(b *bus.Bus, hooks *store.Webhooks, log *slog.Logger, cfg Config) (*Disp
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 1
-	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = cfg.Timeout + 5*time.Second
-	}
-	if cfg.Replicas <= 0 {
-		cfg.Replicas = 1
-	}
-	if cfg.MaxAge <= 0 {
-		cfg.MaxAge = DefaultMaxAge
 	}
 	return &Dispatcher{
 		bus: b, hooks: hooks, log: log.With("component", "webhooks"), cfg: cfg,
@@ -134,16 +121,7 @@ func New(b *bus.Bus, hooks *store.Webhooks, log *slog.Logger, cfg Config) (*Disp
 
 // StreamConfig is the WEBHOOKS stream Run declares.
 func (d *Dispatcher) StreamConfig() jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:       StreamWebhooks,
-		Subjects:   []string{"im.webhook.delivery.>"},
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.LimitsPolicy,
-		Discard:    jetstream.DiscardOld,
-		MaxAge:     d.cfg.MaxAge,
-		Duplicates: min(bus.DefaultDuplicateWindow, d.cfg.MaxAge),
-		Replicas:   d.cfg.Replicas,
-	}
+	return bus.WebhookStreamConfig(d.cfg.Replicas, d.cfg.MaxAge)
 }
 
 // Run declares the WEBHOOKS stream and runs the fan-out and delivery
@@ -152,31 +130,18 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	if _, err := d.bus.JS.CreateOrUpdateStream(ctx, d.StreamConfig()); err != nil {
 		return fmt.Errorf("webhook: declare stream %s: %w", StreamWebhooks, err)
 	}
-	// An attempt may take the whole timeout; the ack deadline leaves room
-	// for recording it.
-	ackWait := d.cfg.Timeout + 30*time.Second
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return d.bus.Consume(ctx, bus.ConsumerSpec{
-			Stream:         bus.StreamEvents,
-			Durable:        DurableFanOut,
-			FilterSubjects: []string{"im.assessment.completed.>", "im.assessment.status.>"},
-			AckWait:        30 * time.Second,
-			MaxDeliver:     bus.DefaultMaxDeliver,
-			BackOff:        bus.DefaultBackOff(),
-			Concurrency:    d.cfg.Concurrency,
-		}, d.cfg.DrainTimeout, d.FanOut)
+		return d.bus.Consume(ctx, DurableFanOut, bus.AssessmentEvents(), d.FanOut,
+			bus.Concurrency(d.cfg.Concurrency), bus.DrainTimeout(d.cfg.DrainTimeout))
 	})
 	g.Go(func() error {
-		return d.bus.Consume(ctx, bus.ConsumerSpec{
-			Stream:         StreamWebhooks,
-			Durable:        DurableDelivery,
-			FilterSubjects: []string{"im.webhook.delivery.>"},
-			AckWait:        ackWait,
-			MaxDeliver:     d.cfg.MaxAttempts,
-			BackOff:        d.cfg.BackOff,
-			Concurrency:    d.cfg.Concurrency,
-		}, d.cfg.DrainTimeout, d.Deliver)
+		return d.bus.Consume(ctx, DurableDelivery, bus.WebhookDeliveries(), d.Deliver,
+			// An attempt may take the whole timeout; the ack deadline leaves
+			// room for recording it.
+			bus.AckWait(d.cfg.Timeout+30*time.Second),
+			bus.MaxDeliver(d.cfg.MaxAttempts), bus.BackOff(d.cfg.BackOff...),
+			bus.Concurrency(d.cfg.Concurrency), bus.DrainTimeout(d.cfg.DrainTimeout))
 	})
 	return g.Wait()
 }
@@ -204,31 +169,29 @@ type task struct {
 	Body      json.RawMessage `json:"body"`
 }
 
-// FanOut handles one EVENTS message: it publishes one delivery message per
+// FanOut handles one EVENTS message: it returns one delivery message per
 // subscribed endpoint of the event's tenant, with a deterministic id, so a
 // redelivered event fans out to the same messages.
-func (d *Dispatcher) FanOut(ctx context.Context, e *bus.Event) error {
+func (d *Dispatcher) FanOut(ctx context.Context, e *bus.Event) ([]bus.Message, error) {
 	typ := EventTypeOf(e.Type)
 	if typ == "" {
-		return nil
-	}
-	if !bus.SubjectHasTenant(e.Subject, e.Tenant) {
-		return bus.Permanent(fmt.Errorf("event %s: tenant %q is not its subject's (%s)", e.ID, e.Tenant, e.Subject))
+		return nil, nil
 	}
 	if !json.Valid(e.Data) {
-		return bus.Undecodable(fmt.Errorf("event %s: data is not JSON", e.ID))
+		return nil, bus.Undecodable(fmt.Errorf("event %s: data is not JSON", e.ID))
 	}
 	hooks, err := d.hooks.List(ctx, e.Tenant)
 	if err != nil {
-		return fmt.Errorf("list webhooks of %s: %w", e.Tenant, err)
+		return nil, fmt.Errorf("list webhooks of %s: %w", e.Tenant, err)
 	}
 	body, err := json.Marshal(cloudEvent{
 		SpecVersion: bus.SpecVersion, ID: e.ID, Source: e.Source, Type: e.Type, Subject: e.CESubject,
 		Time: e.Headers.Get(bus.HeaderTime), Tenant: e.Tenant, DataContentType: bus.ContentTypeJSON, Data: e.Data,
 	})
 	if err != nil {
-		return bus.Permanent(fmt.Errorf("encode event %s: %w", e.ID, err))
+		return nil, bus.Permanent(fmt.Errorf("encode event %s: %w", e.ID, err))
 	}
+	var out []bus.Message
 	for _, h := range hooks {
 		// An endpoint registered after the event was produced did not ask
 		// for it (this matters when the consumer is first created and reads
@@ -238,33 +201,32 @@ func (d *Dispatcher) FanOut(ctx context.Context, e *bus.Event) error {
 		}
 		t, err := json.Marshal(task{WebhookID: h.ID, EventID: e.ID, EventType: typ, Body: body})
 		if err != nil {
-			return bus.Permanent(fmt.Errorf("encode delivery of %s: %w", e.ID, err))
+			return nil, bus.Permanent(fmt.Errorf("encode delivery of %s: %w", e.ID, err))
 		}
-		err = d.bus.Publish(ctx, bus.Message{
+		out = append(out, bus.Message{
 			ID:      "webhook." + store.DeliveryID(e.Tenant, h.ID, e.ID),
 			Type:    TypeDelivery,
 			Source:  source,
-			Subject: SubjectDelivery(e.Tenant),
+			Subject: bus.SubjectWebhookDelivery(e.Tenant),
 			Tenant:  e.Tenant,
 			// The CloudEvents subject of a delivery is the event it carries.
 			CESubject: e.ID,
 			Data:      t,
 		})
-		if err != nil {
-			return fmt.Errorf("fan out %s to webhook %s: %w", e.ID, h.ID, err)
-		}
 	}
-	return nil
+	return out, nil
 }
 
 // Deliver handles one delivery message: it posts the event to its endpoint
-// and records the attempt. A delivery already recorded as succeeded is not
-// sent again; a failure returns an error so the message is retried after the
-// backoff, and the last allowed failure is dead-lettered by the bus.
-func (d *Dispatcher) Deliver(ctx context.Context, e *bus.Event) error {
-	if !bus.SubjectHasTenant(e.Subject, e.Tenant) {
-		return bus.Permanent(fmt.Errorf("delivery %s: tenant %q is not its subject's (%s)", e.ID, e.Tenant, e.Subject))
-	}
+// and records the attempt; it publishes nothing. A delivery already recorded
+// as succeeded is not sent again; a failure returns an error so the message
+// is retried after the backoff, and the last allowed failure is dead-lettered
+// by the bus.
+func (d *Dispatcher) Deliver(ctx context.Context, e *bus.Event) ([]bus.Message, error) {
+	return nil, d.deliver(ctx, e)
+}
+
+func (d *Dispatcher) deliver(ctx context.Context, e *bus.Event) error {
 	var t task
 	if err := e.Decode(&t); err != nil {
 		return err
@@ -296,16 +258,15 @@ func (d *Dispatcher) Deliver(ctx context.Context, e *bus.Event) error {
 	now := d.now()
 	status, sendErr := d.post(ctx, hook, id, now, t.Body)
 	att := store.DeliveryAttempt{Attempt: len(rec.Attempts) + 1, At: now.UTC().Truncate(time.Millisecond), StatusCode: status}
-	last := e.Deliveries >= uint64(d.cfg.MaxAttempts) //nolint:gosec // MaxAttempts is positive
 	switch {
 	case sendErr == nil:
 		rec.Status = store.DeliverySucceeded
-	case last:
+	case e.LastDelivery():
 		att.Error = sendErr.Error()
 		rec.Status = store.DeliveryFailed
 	default:
 		att.Error = sendErr.Error()
-		att.NextRetry = now.Add(d.backOff(e.Deliveries)).UTC().Truncate(time.Millisecond)
+		att.NextRetry = now.Add(e.RetryDelay()).UTC().Truncate(time.Millisecond)
 		rec.Status = store.DeliveryPending
 	}
 	rec.Attempts = append(rec.Attempts, att)
@@ -320,12 +281,6 @@ func (d *Dispatcher) Deliver(ctx context.Context, e *bus.Event) error {
 		return fmt.Errorf("deliver %s to webhook %s: %w", t.EventID, hook.ID, sendErr)
 	}
 	return nil
-}
-
-// backOff is the pause after delivery n failed; it matches the bus's nak delay.
-func (d *Dispatcher) backOff(n uint64) time.Duration {
-	i := int(min(n, uint64(len(d.cfg.BackOff)))) - 1 //nolint:gosec // bounded by len
-	return d.cfg.BackOff[max(i, 0)]
 }
 
 // maxResponseRead bounds how much of an answer is read (to reuse the connection).

@@ -1,6 +1,6 @@
 // Package worker runs one agent family: it consumes the inputs the family
-// needs from JetStream, runs the family's pure analysis and publishes a typed
-// result. Only the bus runner acknowledges, after the result is published.
+// needs from JetStream, runs the family's pure analysis and returns a typed
+// result, which the bus runner publishes before it acknowledges.
 package worker
 
 import (
@@ -33,32 +33,12 @@ func ResultID(assessmentID string, f assessment.Family) string {
 	return assessment.DeterministicID(assessmentID, string(f), "result")
 }
 
-// Config tunes a worker's consumer.
+// Config tunes a worker's consumer; the bus's policy defaults fill what is zero.
 type Config struct {
-	AckWait      time.Duration
-	MaxDeliver   int
-	BackOff      []time.Duration
 	Concurrency  int
 	DrainTimeout time.Duration
-}
-
-func (c Config) withDefaults() Config {
-	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
-	}
-	if c.MaxDeliver == 0 {
-		c.MaxDeliver = 5
-	}
-	if len(c.BackOff) == 0 {
-		c.BackOff = []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second}
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = 4
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 15 * time.Second
-	}
-	return c
+	// Consumer is further consumer policy (retries, ack deadline), applied last.
+	Consumer []bus.Option
 }
 
 // Worker runs one family.
@@ -82,47 +62,40 @@ func New(family assessment.Family, b *bus.Bus, an *analysis.Analyzer, logger *sl
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Worker{family: family, bus: b, an: an, log: logger.With("family", string(family)), cfg: cfg.withDefaults(), now: time.Now}, nil
+	return &Worker{family: family, bus: b, an: an, log: logger.With("family", string(family)), cfg: cfg, now: time.Now}, nil
 }
 
-// Spec is the consumer the worker declares: families without upstream read
+// Subscription is what the worker consumes: families without upstream read
 // the requests; a family with upstream subscribes to that family's results.
-func (w *Worker) Spec() bus.ConsumerSpec {
-	spec := bus.ConsumerSpec{
-		Stream:         bus.StreamAssessments,
-		Durable:        DurableName(w.family),
-		FilterSubjects: []string{"im.assessment.requested.>"},
-		AckWait:        w.cfg.AckWait,
-		MaxDeliver:     w.cfg.MaxDeliver,
-		BackOff:        w.cfg.BackOff,
-		Concurrency:    w.cfg.Concurrency,
+func (w *Worker) Subscription() bus.Subscription {
+	up := analysis.Upstream(w.family)
+	if len(up) == 0 {
+		return bus.Requests()
 	}
-	if up := analysis.Upstream(w.family); len(up) > 0 {
-		spec.Stream = bus.StreamResults
-		spec.FilterSubjects = nil
-		for _, f := range up {
-			spec.FilterSubjects = append(spec.FilterSubjects, "im.agent.result.*."+string(f))
-		}
+	families := make([]string, 0, len(up))
+	for _, f := range up {
+		families = append(families, string(f))
 	}
-	return spec
+	return bus.Results(families...)
 }
 
 // Run consumes until ctx is cancelled, then drains in-flight messages.
 func (w *Worker) Run(ctx context.Context) error {
-	return w.bus.Consume(ctx, w.Spec(), w.cfg.DrainTimeout, w.Handle)
+	opts := append([]bus.Option{bus.Concurrency(w.cfg.Concurrency), bus.DrainTimeout(w.cfg.DrainTimeout)}, w.cfg.Consumer...)
+	return w.bus.Consume(ctx, DurableName(w.family), w.Subscription(), w.Handle, opts...)
 }
 
-// Handle processes one input event; exported for tests that drive a worker
-// without a consumer.
-func (w *Worker) Handle(ctx context.Context, e *bus.Event) error {
+// Handle analyses one input event and returns the family's result for the
+// runner to publish; exported for tests that drive a worker without a consumer.
+func (w *Worker) Handle(ctx context.Context, e *bus.Event) ([]bus.Message, error) {
 	started := w.now()
 	meta, req, upstream, err := w.decode(e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if up := analysis.Upstream(w.family); len(up) > 0 && len(upstream) < len(up) {
 		// Only one upstream family exists today; with more, a join store is needed.
-		return bus.Permanent(fmt.Errorf("family %s needs %v, got %d results", w.family, up, len(upstream)))
+		return nil, bus.Permanent(fmt.Errorf("family %s needs %v, got %d results", w.family, up, len(upstream)))
 	}
 
 	result := &inframindv1.AgentResultPublished{
@@ -151,7 +124,7 @@ func (w *Worker) Handle(ctx context.Context, e *bus.Event) error {
 		result.Error = err.Error()
 		result.Summary = fmt.Sprintf("%s could not analyse the request: %v", w.family, err)
 	case err != nil:
-		return fmt.Errorf("analyse %s: %w", w.family, err)
+		return nil, fmt.Errorf("analyse %s: %w", w.family, err)
 	default:
 		result.Status = ResultOK
 		result.Summary = out.Summary
@@ -162,8 +135,10 @@ func (w *Worker) Handle(ctx context.Context, e *bus.Event) error {
 	finished := w.now()
 	result.FinishedAt = timestamppb.New(finished)
 	result.Metadata.Time = timestamppb.New(finished)
-
-	err = w.bus.Publish(ctx, bus.Message{
+	w.log.InfoContext(ctx, "family analysed",
+		"assessment_id", meta.GetAssessmentId(), "tenant_id", meta.GetTenantId(),
+		"status", result.Status, "took_ms", finished.Sub(started).Milliseconds())
+	return []bus.Message{{
 		ID:        result.Metadata.EventId,
 		Type:      bus.TypeAgentResultPublished,
 		Source:    "/services/" + string(w.family),
@@ -172,18 +147,11 @@ func (w *Worker) Handle(ctx context.Context, e *bus.Event) error {
 		CESubject: meta.GetAssessmentId(),
 		Time:      finished,
 		Data:      result,
-	})
-	if err != nil {
-		return fmt.Errorf("publish %s result for %s: %w", w.family, meta.GetAssessmentId(), err)
-	}
-	w.log.InfoContext(ctx, "family result published",
-		"assessment_id", meta.GetAssessmentId(), "tenant_id", meta.GetTenantId(),
-		"status", result.Status, "took_ms", finished.Sub(started).Milliseconds())
-	return nil
+	}}, nil
 }
 
-// decode reads the event the worker consumes and checks that the tenant in
-// the payload is the tenant of the subject and headers.
+// decode reads the event the worker consumes (the runner has already checked
+// that its tenants agree).
 func (w *Worker) decode(e *bus.Event) (*inframindv1.Metadata, *inframindv1.AssessmentRequest, map[assessment.Family]*inframindv1.AgentResultPublished, error) {
 	var (
 		meta     *inframindv1.Metadata
@@ -214,10 +182,6 @@ func (w *Worker) decode(e *bus.Event) (*inframindv1.Metadata, *inframindv1.Asses
 	switch {
 	case meta.GetAssessmentId() == "" || meta.GetTenantId() == "":
 		return nil, nil, nil, bus.Permanent(errors.New("metadata.assessment_id and metadata.tenant_id are required"))
-	case meta.GetTenantId() != e.Tenant:
-		return nil, nil, nil, bus.Permanent(fmt.Errorf("metadata.tenant_id %q does not match the event's tenant %q", meta.GetTenantId(), e.Tenant))
-	case !bus.SubjectHasTenant(e.Subject, meta.GetTenantId()):
-		return nil, nil, nil, bus.Permanent(fmt.Errorf("metadata.tenant_id %q does not match the subject %q", meta.GetTenantId(), e.Subject))
 	case req == nil:
 		return nil, nil, nil, bus.Permanent(errors.New("request is missing"))
 	}

@@ -39,7 +39,8 @@ func runWorker(t *testing.T, b *bus.Bus, f assessment.Family) {
 	an, err := analysis.New(cat)
 	require.NoError(t, err)
 	w, err := worker.New(f, b, an, slog.New(slog.NewTextHandler(io.Discard, nil)), worker.Config{
-		AckWait: time.Second, MaxDeliver: 2, BackOff: []time.Duration{100 * time.Millisecond}, DrainTimeout: time.Second,
+		DrainTimeout: time.Second,
+		Consumer:     []bus.Option{bus.AckWait(time.Second), bus.MaxDeliver(2), bus.BackOff(100 * time.Millisecond)},
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,0 +1,147 @@
+package bus
+
+import (
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names. Never rename: consumers and retained data are bound to them.
+const (
+	StreamAssessments = "ASSESSMENTS" // im.assessment.requested.<tenant>
+	StreamResults     = "RESULTS"     // im.agent.result.<tenant>.<family>
+	StreamEvents      = "EVENTS"      // im.assessment.status.<tenant>.<assessment>, im.assessment.completed.<tenant>.<assessment>
+	StreamDeadLetter  = "DEADLETTER"  // im.deadletter.<stream>.<consumer>
+	// StreamWebhooks holds one message per (event, endpoint) still to
+	// deliver: im.webhook.delivery.<tenant>. Only the webhook dispatcher
+	// declares it (WebhookStreamConfig).
+	StreamWebhooks = "WEBHOOKS"
+)
+
+// Subject prefixes. Every subject is im.<kind>.<kind>.<tenant>[...]: the
+// tenant is always the fourth token, so a subscriber can be limited to one
+// tenant by subject permission and the runner can check it.
+const (
+	prefixRequested       = "im.assessment.requested."
+	prefixResult          = "im.agent.result."
+	prefixStatus          = "im.assessment.status."
+	prefixCompleted       = "im.assessment.completed."
+	prefixAssessmentEvent = "im.assessment.*."
+	prefixDeadLetter      = "im.deadletter."
+	prefixWebhookDelivery = "im.webhook.delivery."
+	// tenantToken is the index of the tenant among a subject's tokens.
+	tenantToken = 3
+)
+
+// SubjectRequested is where the gateway publishes RequestAssessment.
+func SubjectRequested(tenant string) string { return prefixRequested + tenant }
+
+// SubjectResult is where a family publishes its AgentResultPublished.
+func SubjectResult(tenant, family string) string { return prefixResult + tenant + "." + family }
+
+// SubjectStatus carries AssessmentStatusChanged for one assessment (SSE reads it).
+func SubjectStatus(tenant, assessmentID string) string {
+	return prefixStatus + tenant + "." + assessmentID
+}
+
+// SubjectCompleted carries the AssessmentCompleted CloudEvent.
+func SubjectCompleted(tenant, assessmentID string) string {
+	return prefixCompleted + tenant + "." + assessmentID
+}
+
+// SubjectAssessmentEvents matches every status and completed event of one
+// assessment (the filter of its Server-Sent Events replay).
+func SubjectAssessmentEvents(tenant, assessmentID string) string {
+	return prefixAssessmentEvent + tenant + "." + assessmentID
+}
+
+// SubjectWebhookDelivery is where the deliveries of tenant's events wait.
+func SubjectWebhookDelivery(tenant string) string { return prefixWebhookDelivery + tenant }
+
+// SubjectDeadLetter is where the runner dead-letters messages of a consumer.
+func SubjectDeadLetter(stream, durable string) string {
+	return prefixDeadLetter + stream + "." + durable
+}
+
+// TenantOfSubject returns the tenant token of one of the subjects above, and
+// false for a subject that is not Infra Mind's or has no tenant token.
+func TenantOfSubject(subject string) (string, bool) {
+	parts := strings.Split(subject, ".")
+	if len(parts) <= tenantToken || parts[0] != "im" || parts[tenantToken] == "" {
+		return "", false
+	}
+	return parts[tenantToken], true
+}
+
+// Subscription is what a consumer reads: a stream and the subjects in it.
+type Subscription struct {
+	Stream   string
+	Subjects []string
+}
+
+// Requests is every tenant's assessment requests.
+func Requests() Subscription {
+	return Subscription{Stream: StreamAssessments, Subjects: []string{prefixRequested + ">"}}
+}
+
+// Results is every tenant's results of the given families, or of every
+// family when none is given.
+func Results(families ...string) Subscription {
+	if len(families) == 0 {
+		return Subscription{Stream: StreamResults, Subjects: []string{prefixResult + ">"}}
+	}
+	subjects := make([]string, 0, len(families))
+	for _, f := range families {
+		subjects = append(subjects, SubjectResult("*", f))
+	}
+	return Subscription{Stream: StreamResults, Subjects: subjects}
+}
+
+// AssessmentEvents is every tenant's completed and status events.
+func AssessmentEvents() Subscription {
+	return Subscription{Stream: StreamEvents, Subjects: []string{prefixCompleted + ">", prefixStatus + ">"}}
+}
+
+// WebhookDeliveries is every tenant's pending webhook deliveries.
+func WebhookDeliveries() Subscription {
+	return Subscription{Stream: StreamWebhooks, Subjects: []string{prefixWebhookDelivery + ">"}}
+}
+
+// StreamConfigs returns the stream declarations Connect applies, with cfg's
+// defaults filled in. Exposed so operators and tests can see exactly what is declared.
+func StreamConfigs(cfg Config) []jetstream.StreamConfig {
+	cfg = withDefaults(cfg)
+	return []jetstream.StreamConfig{
+		streamConfig(StreamAssessments, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixRequested+">"),
+		streamConfig(StreamResults, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixResult+">"),
+		streamConfig(StreamEvents, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixStatus+">", prefixCompleted+">"),
+		streamConfig(StreamDeadLetter, cfg.DeadLetterMaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixDeadLetter+">"),
+	}
+}
+
+// WebhookStreamConfig is the WEBHOOKS stream (replicas and retention as
+// given; zero or less: 1 replica, DefaultMaxAge).
+func WebhookStreamConfig(replicas int, maxAge time.Duration) jetstream.StreamConfig {
+	if replicas <= 0 {
+		replicas = 1
+	}
+	if maxAge <= 0 {
+		maxAge = DefaultMaxAge
+	}
+	// The dedup window may not exceed the retention (server rule).
+	return streamConfig(StreamWebhooks, maxAge, min(DefaultDuplicateWindow, maxAge), replicas, prefixWebhookDelivery+">")
+}
+
+func streamConfig(name string, maxAge, dupes time.Duration, replicas int, subjects ...string) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:       name,
+		Subjects:   subjects,
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		Discard:    jetstream.DiscardOld,
+		MaxAge:     maxAge,
+		Duplicates: dupes,
+		Replicas:   replicas,
+	}
+}
