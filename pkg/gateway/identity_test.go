@@ -866,6 +866,9 @@ func TestIdentityTenants(t *testing.T) {
 			field  string
 		}{
 			{"exists", `{"id":"globex-t","name":"Again","owner":{"email":"a@globex.test"}}`, 409, ""},
+			{"exists in upper case", `{"id":"GLOBEX-T","name":"Again","owner":{"email":"a@globex.test"}}`, 409, ""},
+			{"look-alike of an existing id", `{"id":"gl0bex_t","name":"Impostor","owner":{"email":"a@globex.test"}}`, 409, ""},
+			{"look-alike of the platform's id", `{"id":"-platform","name":"Impostor","owner":{"email":"a@evil.test"}}`, 409, ""},
 			{"reserved id", `{"id":"_evil","name":"Evil","owner":{"email":"a@evil.test"}}`, 400, "id"},
 			{"the platform's id", `{"id":"_platform","name":"Evil","owner":{"email":"a@evil.test"}}`, 400, "id"},
 			{"id with a dot", `{"id":"a.b","name":"AB","owner":{"email":"a@ab.test"}}`, 400, "id"},
@@ -887,6 +890,12 @@ func TestIdentityTenants(t *testing.T) {
 			}
 			r.requireStatus(t, tc.status)
 		}
+		alike := h.postJSON(t, "/v1/tenants", opTok, `{"id":"GL0BEX_T","name":"Impostor","owner":{"email":"a@globex.test"}}`)
+		alike.requireStatus(t, http.StatusConflict)
+		require.Equal(t, "Gl0bex_t looks like the existing tenant globex-t.", alike.problem(t).Detail)
+		// Tenant ids are compared without case: the owner signs in with any.
+		h.login(t, "GLOBEX-T", "boss@globex.test", tv.Owner.Password, "")
+
 		// A refused owner left no tenant behind: the id is still free.
 		r := h.postJSON(t, "/v1/tenants", opTok, `{"id":"initech","name":"Initech","owner":{"email":"a@initech.test","password":"a long enough password"}}`)
 		r.requireStatus(t, http.StatusCreated)

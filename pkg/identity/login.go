@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -52,6 +53,8 @@ func lockKey(tenant, email string) string {
 // all count towards the lockout of (tenant, email); once it is locked the
 // answer is a *LockedError before any password is checked.
 func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
+	// Tenant ids are lower case (CreateTenant), so "ACME" signs in to acme.
+	in.Tenant = strings.ToLower(in.Tenant)
 	if in.Tenant == "" {
 		return Session{}, &FieldError{Field: "tenant", Reason: "is required"}
 	}

@@ -210,10 +210,14 @@ func (s *Service) keepAnOwner(ctx context.Context, op, tenant string, apply func
 }
 
 // CreateTenant creates a tenant and its first user, an owner (owner.Role
-// may be empty or "owner"). Ids starting with '_' are reserved for the
-// platform; ErrConflict if the tenant exists. The owner's fields are
-// reported as "owner.email", "owner.password", ... in a FieldError.
+// may be empty or "owner"). The id is lower-cased: tenant ids are compared
+// without case, so "ACME" names acme. Ids starting with '_' are reserved for
+// the platform; ErrConflict if the tenant exists or another tenant's id reads
+// the same (store.TenantNameKey: "acme_corp" and "acrne-c0rp" are
+// "acme-corp"). The owner's fields are reported as "owner.email",
+// "owner.password", ... in a FieldError.
 func (s *Service) CreateTenant(ctx context.Context, id, name string, owner NewUser) (store.Tenant, User, string, error) {
+	id = strings.ToLower(id)
 	if err := validTenantID("tenant", id); err != nil {
 		return store.Tenant{}, User{}, "", err
 	}
@@ -234,7 +238,15 @@ func (s *Service) CreateTenant(ctx context.Context, id, name string, owner NewUs
 	if err != nil {
 		return store.Tenant{}, User{}, "", err
 	}
+	if other, err := s.lookAlike(ctx, id); err != nil {
+		return store.Tenant{}, User{}, "", fmt.Errorf("identity: create tenant: %w", err)
+	} else if other != "" {
+		return store.Tenant{}, User{}, "", fmt.Errorf("identity: create tenant: %s looks like the existing tenant %s: %w", id, other, ErrConflict)
+	}
 	t, err := s.st.Tenants.Create(ctx, store.Tenant{ID: id, Name: name, CreatedAt: s.now()})
+	if errors.Is(err, store.ErrLookAlike) {
+		return store.Tenant{}, User{}, "", fmt.Errorf("identity: create tenant: %s looks like an existing tenant: %w", id, ErrConflict)
+	}
 	if errors.Is(err, store.ErrConflict) {
 		return store.Tenant{}, User{}, "", fmt.Errorf("identity: create tenant: %s exists: %w", id, ErrConflict)
 	}
@@ -250,6 +262,24 @@ func (s *Service) CreateTenant(ctx context.Context, id, name string, owner NewUs
 		return store.Tenant{}, User{}, "", err
 	}
 	return t, u, pw, nil
+}
+
+// lookAlike returns the id of another tenant that reads like id, or "". The
+// store refuses look-alikes of tenants it holds a name claim for; this also
+// covers tenants created before the claims existed (and the platform's own).
+// Creating a tenant is an operator's rare act, so reading the list is fine.
+func (s *Service) lookAlike(ctx context.Context, id string) (string, error) {
+	ts, err := s.st.Tenants.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	key := store.TenantNameKey(id)
+	for _, t := range ts {
+		if t.ID != id && store.TenantNameKey(t.ID) == key {
+			return t.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // CreateOperator creates a platform operator: a user of the reserved tenant

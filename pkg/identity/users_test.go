@@ -20,6 +20,7 @@ func TestUsersAndTenants(t *testing.T) {
 		run  func(t *testing.T, e *env)
 	}{
 		{"a tenant is created with its owner, once", testCreateTenant},
+		{"tenant ids are lower case and look-alikes are refused", testTenantIDCase},
 		{"a generated password is shown once and signs in", testGeneratedPassword},
 		{"an email is taken once per tenant", testEmailConflict},
 		{"another tenant cannot read, change, disable or revoke a user", testUserIsolation},
@@ -33,6 +34,29 @@ func TestUsersAndTenants(t *testing.T) {
 			tc.run(t, newEnv(t, st))
 		})
 	}
+}
+
+func testTenantIDCase(t *testing.T, e *env) {
+	ctx := context.Background()
+	id := uniq("globex-corp") // random hex after it: no letter of it folds
+	tn, _, _, err := e.svc.CreateTenant(ctx, strings.ToUpper(id), "Globex", identity.NewUser{Email: "boss@globex.example", Password: testPassword})
+	require.NoError(t, err)
+	require.Equal(t, id, tn.ID, "the id is stored lower case")
+
+	for _, alike := range []string{id, strings.ToUpper(id), strings.Replace(id, "globex-corp", "gl0bex_corp", 1)} {
+		_, _, _, err = e.svc.CreateTenant(ctx, alike, "Impostor", identity.NewUser{Email: "x@y.example", Password: testPassword})
+		require.ErrorIs(t, err, identity.ErrConflict, alike)
+	}
+	_, _, _, err = e.svc.CreateTenant(ctx, strings.Replace(id, "globex-corp", "gl0bex_corp", 1), "Impostor", identity.NewUser{Email: "x@y.example", Password: testPassword})
+	require.ErrorContains(t, err, "looks like the existing tenant "+id)
+	// The platform's own tenant has no name claim (it is upserted, not created); its look-alike is refused too.
+	require.NoError(t, e.st.Tenants.Upsert(ctx, store.Tenant{ID: auth.PlatformTenant, Name: "Platform operators"}))
+	_, _, _, err = e.svc.CreateTenant(ctx, "-platform", "Impostor", identity.NewUser{Email: "x@y.example", Password: testPassword})
+	require.ErrorIs(t, err, identity.ErrConflict)
+
+	// Sign-in takes the id in any case.
+	_, err = e.svc.Login(ctx, identity.LoginInput{Tenant: strings.ToUpper(id), Email: "boss@globex.example", Password: testPassword})
+	require.NoError(t, err)
 }
 
 func testCreateTenant(t *testing.T, e *env) {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func runIdentityContract(t *testing.T, s *store.Store) {
 		run  func(t *testing.T, s *store.Store)
 	}{
 		{"a tenant is created once and listed", testTenantCreateList},
+		{"two tenant ids that read alike cannot both be created", testTenantLookAlikes},
 		{"users stay within their tenant and an email is unique per tenant", testUsersIsolation},
 		{"user updates: role, disabled, totp, sessions revoked", testUserUpdates},
 		{"identity repositories refuse empty required fields", testIdentityValidation},
@@ -80,6 +82,42 @@ func testTenantCreateList(t *testing.T, s *store.Store) {
 	_, err = s.Tenants.Get(ctx, id)
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.ErrorIs(t, s.Tenants.Delete(ctx, id), store.ErrNotFound)
+}
+
+func testTenantLookAlikes(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	id := uniq("acme-corp") // random hex after it: no letter of it folds
+	_, err := s.Tenants.Create(ctx, store.Tenant{ID: id, Name: "Acme"})
+	require.NoError(t, err)
+	for _, alike := range []string{
+		strings.ToUpper(id),
+		strings.Replace(id, "acme-corp", "acme_corp", 1),
+		strings.Replace(id, "acme-corp", "acrne-c0rp", 1),
+		strings.Replace(id, "acme-corp", "AcMe_COrp", 1),
+	} {
+		_, err := s.Tenants.Create(ctx, store.Tenant{ID: alike, Name: "Impostor"})
+		require.ErrorIs(t, err, store.ErrLookAlike, alike)
+		_, err = s.Tenants.Get(ctx, alike)
+		require.ErrorIs(t, err, store.ErrNotFound, "a refused look-alike leaves no tenant")
+	}
+	_, err = s.Tenants.Create(ctx, store.Tenant{ID: strings.Replace(id, "acme-corp", "acme-co", 1), Name: "Other"})
+	require.NoError(t, err, "a different id is not a look-alike")
+
+	// Deleting the tenant releases its name: the undo of a failed create must not block a retry.
+	require.NoError(t, s.Tenants.Delete(ctx, id))
+	_, err = s.Tenants.Create(ctx, store.Tenant{ID: strings.Replace(id, "acme-corp", "acme_corp", 1), Name: "Acme"})
+	require.NoError(t, err)
+}
+
+func TestTenantNameKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ a, b string }{
+		{"acme", "ACME"}, {"acme-corp", "acme_corp"}, {"google", "g00gle"}, {"paypal", "paypa1"},
+		{"modern", "rnodern"}, {"wave", "vvave"}, {"silo", "5ilo"}, {"bill", "biII"},
+	} {
+		require.Equal(t, store.TenantNameKey(tc.a), store.TenantNameKey(tc.b), "%s ~ %s", tc.a, tc.b)
+	}
+	require.NotEqual(t, store.TenantNameKey("acme"), store.TenantNameKey("acne"))
 }
 
 func testUsersIsolation(t *testing.T, s *store.Store) {

@@ -37,7 +37,9 @@ var ErrBadCursor = errors.New("bad cursor")
 
 // Collection names.
 const (
-	CollTenants     = "tenants"
+	CollTenants = "tenants"
+	// CollTenantNames holds one claim per tenant id's look-alike key (TenantNameKey).
+	CollTenantNames = "tenant_names"
 	CollAssessments = "assessments"
 	CollResults     = "agent_results"
 	CollReports     = "reports"
@@ -115,7 +117,7 @@ func Connect(ctx context.Context, uri, database string, extra ...Option) (*Store
 	}
 	db := client.Database(database)
 	s := &Store{
-		Tenants:         &Tenants{coll: db.Collection(CollTenants)},
+		Tenants:         &Tenants{coll: db.Collection(CollTenants), names: db.Collection(CollTenantNames)},
 		Assessments:     &Assessments{coll: db.Collection(CollAssessments), finishes: db.Collection(CollFinishes)},
 		Results:         &Results{coll: db.Collection(CollResults)},
 		Reports:         &Reports{coll: db.Collection(CollReports)},

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -21,7 +23,24 @@ type Tenant struct {
 // Tenants repository.
 type Tenants struct {
 	coll *mongo.Collection
+	// names holds a claim per TenantNameKey, so two ids that read alike
+	// cannot both be created.
+	names *mongo.Collection
 }
+
+// TenantNameKey is what a tenant id looks like to a person: lower case, '_'
+// read as '-', and the ASCII confusables of Unicode TS #39 (Unicode Security
+// Mechanisms, confusables.txt: "0" ~ "o", "1", "I" and "i" ~ "l", "5" ~ "s",
+// "rn" ~ "m", "vv" ~ "w") folded. Two ids with one key are look-alikes
+// ("acme-corp", "ACME_corp", "acrne-c0rp").
+func TenantNameKey(id string) string {
+	s := strings.ToLower(id)
+	s = strings.NewReplacer("_", "-", "0", "o", "1", "l", "i", "l", "5", "s").Replace(s)
+	return strings.NewReplacer("rn", "m", "vv", "w").Replace(s)
+}
+
+// ErrLookAlike is wrapped by Create when another tenant's id reads the same (TenantNameKey).
+var ErrLookAlike = errors.New("tenant id looks like an existing one")
 
 // Upsert creates or renames a tenant. CreatedAt is kept from the first
 // insert (now when zero).
@@ -66,6 +85,21 @@ func (r *Tenants) Create(ctx context.Context, t Tenant) (Tenant, error) {
 		return Tenant{}, err
 	}
 	t.CreatedAt = orNow(t.CreatedAt).UTC().Truncate(time.Millisecond)
+	// Claim the id's look-alike key first: the insert on _id is atomic, so of
+	// two concurrent creates of look-alike ids exactly one gets it.
+	key := TenantNameKey(t.ID)
+	if _, err := r.names.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "tenant_id", Value: t.ID}}); err != nil {
+		if !mongo.IsDuplicateKeyError(err) {
+			return Tenant{}, wrap("create tenant "+t.ID, err)
+		}
+		var claim struct {
+			TenantID string `bson:"tenant_id"`
+		}
+		if gerr := r.names.FindOne(ctx, byKey(key)).Decode(&claim); gerr == nil && claim.TenantID != t.ID {
+			return Tenant{}, fmt.Errorf("store: create tenant %s: %w (%s)", t.ID, ErrLookAlike, claim.TenantID)
+		}
+		// The same id claimed it: the insert below tells whether the tenant exists.
+	}
 	doc := bson.D{
 		{Key: "_id", Value: t.ID},
 		{Key: "tenant_id", Value: t.ID},
@@ -107,6 +141,9 @@ func (r *Tenants) Delete(ctx context.Context, id string) error {
 	}
 	res, err := r.coll.DeleteOne(ctx, byKey(id))
 	if err != nil {
+		return wrap("delete tenant "+id, err)
+	}
+	if _, err := r.names.DeleteOne(ctx, bson.D{{Key: "_id", Value: TenantNameKey(id)}, {Key: "tenant_id", Value: id}}); err != nil {
 		return wrap("delete tenant "+id, err)
 	}
 	if res.DeletedCount == 0 {
