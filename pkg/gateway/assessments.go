@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,15 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"go.opentelemetry.io/otel"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
-	"github.com/infra-mind/infra-mind/pkg/bus"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -36,14 +30,6 @@ const (
 	maxPageSize     = 100
 	maxIdemKeyLen   = 255
 )
-
-// idempotentID derives the assessment id of an Idempotency-Key: a name-based
-// UUIDv5 (RFC 9562 section 5.5) of tenant and key, so a retry lands on the same
-// assessment and two tenants' keys never collide. Tenant ids cannot contain
-// '/', which keeps the name unambiguous.
-func idempotentID(tenant, key string) string {
-	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://infra-mind.dev/idempotency-key/"+tenant+"/"+key)).String()
-}
 
 // createdBody is the 202 answer to POST /v1/assessments.
 type createdBody struct {
@@ -160,10 +146,13 @@ func readRequest(c echo.Context) (*inframindv1.AssessmentRequest, error) {
 	return assessment.ParseRequest(body)
 }
 
+// caller is who the request runs as, for the use cases.
+func caller(c echo.Context) app.Caller {
+	return app.Caller{Tenant: tenantOf(c), CorrelationID: requestID(c)}
+}
+
 // createAssessment handles POST /v1/assessments.
 func (s *Server) createAssessment(c echo.Context) error {
-	ctx := c.Request().Context()
-	tenant := tenantOf(c)
 	idemKey := c.Request().Header.Get(HeaderIdempotencyKey)
 	if len(idemKey) > maxIdemKeyLen || strings.ContainsFunc(idemKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		return invalidField(HeaderIdempotencyKey, "must be 1 to 255 visible ASCII characters")
@@ -172,91 +161,11 @@ func (s *Server) createAssessment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	reqJSON, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(req)
+	a, err := s.app.Submit(c.Request().Context(), app.Submission{Caller: caller(c), IdempotencyKey: idemKey, Request: req})
 	if err != nil {
-		return fmt.Errorf("encode request: %w", err)
-	}
-
-	var id string
-	if idemKey != "" {
-		id = idempotentID(tenant, idemKey)
-	} else {
-		u, err := uuid.NewV7()
-		if err != nil {
-			return fmt.Errorf("new assessment id: %w", err)
-		}
-		id = u.String()
-	}
-	a := s.newAssessment(c, id, req, string(reqJSON))
-	err = s.deps.Store.Assessments.Create(ctx, a)
-	switch {
-	case err == nil:
-	case errors.Is(err, store.ErrConflict) && idemKey != "":
-		existing, gerr := s.deps.Store.Assessments.Get(ctx, tenant, id)
-		if gerr != nil {
-			return fmt.Errorf("load assessment %s for idempotent retry: %w", id, gerr)
-		}
-		stored := &inframindv1.AssessmentRequest{}
-		if uerr := protojson.Unmarshal([]byte(existing.Request), stored); uerr != nil || !proto.Equal(stored, req) {
-			return problem(http.StatusUnprocessableEntity, ProblemIdempotencyKey, "Idempotency key reused",
-				"This Idempotency-Key was already used with a different request; use a new key for a new assessment.")
-		}
-		a = existing
-		req = stored
-		if assessment.Status(a.Status) != assessment.StatusQueued {
-			// Already picked up: the first publish reached the workers.
-			return s.accepted(c, a)
-		}
-	default:
-		return fmt.Errorf("create assessment %s: %w", id, err)
-	}
-	if err := s.queue(c, a, req, "Retry with the same Idempotency-Key header to avoid a duplicate."); err != nil {
 		return err
 	}
 	return s.accepted(c, a)
-}
-
-// newAssessment builds the queued document of a new assessment running req
-// (reqJSON is its protojson), with every family pending and the deadline set.
-// POST /v1/assessments, versions and scenarios all start here.
-func (s *Server) newAssessment(c echo.Context, id string, req *inframindv1.AssessmentRequest, reqJSON string) store.Assessment {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	families := make(map[string]store.FamilyState, len(assessment.Families()))
-	for _, f := range assessment.Families() {
-		families[string(f)] = store.FamilyState{Status: "pending"}
-	}
-	a := store.Assessment{
-		ID:            id,
-		TenantID:      tenantOf(c),
-		Name:          req.GetName(),
-		Status:        string(assessment.StatusQueued),
-		Request:       reqJSON,
-		Families:      families,
-		CorrelationID: requestID(c),
-		CreatedAt:     now,
-		UpdatedAt:     now,
-		Deadline:      now.Add(s.cfg.AssessmentTimeout),
-	}
-	if a.CorrelationID == "" {
-		a.CorrelationID = newRequestID()
-	}
-	return a
-}
-
-// queue publishes a stored, queued assessment to the pipeline; when the
-// broker refuses, it sets Retry-After and returns a 503 whose detail ends
-// with retryHint (how to retry without a duplicate).
-func (s *Server) queue(c echo.Context, a store.Assessment, req *inframindv1.AssessmentRequest, retryHint string) error {
-	ctx := c.Request().Context()
-	if err := s.publishRequested(ctx, a, req); err != nil {
-		s.log.ErrorContext(ctx, "publish assessment request", "error", err.Error(), "assessment_id", a.ID, "tenant", a.TenantID)
-		p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "Assessment not queued",
-			"The assessment could not be queued. "+retryHint)
-		p.cause = err
-		c.Response().Header().Set("Retry-After", "5")
-		return p
-	}
-	return nil
 }
 
 func (s *Server) accepted(c echo.Context, a store.Assessment) error {
@@ -265,58 +174,6 @@ func (s *Server) accepted(c echo.Context, a store.Assessment) error {
 		ID: a.ID, Status: a.Status, StatusURL: assessmentURL(a.ID),
 		EventsURL: assessmentURL(a.ID) + "/events", ReportURL: assessmentURL(a.ID) + "/report",
 	})
-}
-
-// publishRequested publishes the queued status event, then the
-// RequestAssessment command. Both carry deterministic ids, so a retry is
-// deduplicated by JetStream. The status goes first so a progress stream
-// always starts with "queued".
-func (s *Server) publishRequested(ctx context.Context, a store.Assessment, req *inframindv1.AssessmentRequest) error {
-	carrier := map[string]string{}
-	otel.GetTextMapPropagator().Inject(ctx, mapCarrier(carrier))
-	meta := func(eventID string) *inframindv1.Metadata {
-		return &inframindv1.Metadata{
-			EventId: eventID, TenantId: a.TenantID, AssessmentId: a.ID,
-			CorrelationId: a.CorrelationID, Traceparent: carrier["traceparent"],
-			Time: timestamppb.New(a.CreatedAt),
-		}
-	}
-	families := make([]string, 0, len(assessment.Families()))
-	for _, f := range assessment.Families() {
-		families = append(families, string(f))
-	}
-	statusID := assessment.DeterministicID(a.ID, string(assessment.StatusQueued))
-	if err := s.deps.Bus.Publish(ctx, bus.Message{
-		ID: statusID, Type: bus.TypeStatusChanged, Source: source,
-		Subject: bus.SubjectStatus(a.TenantID, a.ID), Tenant: a.TenantID, CESubject: a.ID, Time: a.CreatedAt,
-		Data: &inframindv1.AssessmentStatusChanged{
-			Metadata: meta(statusID), Status: string(assessment.StatusQueued),
-			TotalFamilies: int32(len(families)), Message: "assessment queued",
-		},
-	}); err != nil {
-		return fmt.Errorf("publish queued status of %s: %w", a.ID, err)
-	}
-	if err := s.deps.Bus.Publish(ctx, bus.Message{
-		ID: a.ID, Type: bus.TypeAssessmentRequested, Source: source,
-		Subject: bus.SubjectRequested(a.TenantID), Tenant: a.TenantID, CESubject: a.ID, Time: a.CreatedAt,
-		Data: &inframindv1.RequestAssessment{Metadata: meta(a.ID), Request: req, Families: families},
-	}); err != nil {
-		return fmt.Errorf("publish request of %s: %w", a.ID, err)
-	}
-	return nil
-}
-
-// mapCarrier adapts a map to the propagator's carrier interface.
-type mapCarrier map[string]string
-
-func (m mapCarrier) Get(k string) string { return m[k] }
-func (m mapCarrier) Set(k, v string)     { m[k] = v }
-func (m mapCarrier) Keys() []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // listAssessments handles GET /v1/assessments.
@@ -329,10 +186,9 @@ func (s *Server) listAssessments(c echo.Context) error {
 		}
 		limit = n
 	}
-	page, err := s.deps.Store.Assessments.List(c.Request().Context(), tenantOf(c),
-		store.ListOptions{Limit: limit, Cursor: c.QueryParam("cursor")})
+	page, err := s.app.List(c.Request().Context(), tenantOf(c), store.ListOptions{Limit: limit, Cursor: c.QueryParam("cursor")})
 	if err != nil {
-		return fmt.Errorf("list assessments: %w", err)
+		return err
 	}
 	body := listBody{Items: make([]assessmentView, 0, len(page.Items)), NextCursor: page.NextCursor}
 	for _, a := range page.Items {
@@ -347,9 +203,9 @@ func (s *Server) getAssessment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.deps.Store.Assessments.Get(c.Request().Context(), tenantOf(c), id)
+	a, err := s.app.Get(c.Request().Context(), tenantOf(c), id)
 	if err != nil {
-		return fmt.Errorf("get assessment %s: %w", id, err)
+		return err
 	}
 	return c.JSON(http.StatusOK, viewOf(a, true))
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/app"
+	"github.com/infra-mind/infra-mind/pkg/app/adapters"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
@@ -73,13 +75,17 @@ type Config struct {
 
 // Deps are the gateway's collaborators.
 type Deps struct {
-	Bus      *bus.Bus
-	Store    *store.Store
-	Cache    *cache.Cache
-	Verifier *auth.Verifier
-	Logger   *slog.Logger
-	Metrics  *telemetry.Metrics
-	Registry *prometheus.Registry
+	Bus   *bus.Bus
+	Store *store.Store
+	// Assessments and Queue are what the assessment use cases (pkg/app)
+	// store and queue with; nil takes Store.Assessments and a queue on Bus.
+	Assessments app.Assessments
+	Queue       app.Queue
+	Cache       *cache.Cache
+	Verifier    *auth.Verifier
+	Logger      *slog.Logger
+	Metrics     *telemetry.Metrics
+	Registry    *prometheus.Registry
 	// Checks are the readiness checks /readyz runs (NATS, store, Redis).
 	Checks []telemetry.Check
 	// Catalog is the loaded catalogue the estimate routes compute with; nil
@@ -98,6 +104,8 @@ type Server struct {
 	deps Deps
 	log  *slog.Logger
 	est  *estimator
+	// app runs the assessment use cases the handlers call.
+	app  *app.Service
 	prot *protection
 	// trusted are the parsed Config.TrustedProxies.
 	trusted []*net.IPNet
@@ -162,6 +170,18 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.Assessments == nil {
+		d.Assessments = d.Store.Assessments
+	}
+	if d.Queue == nil {
+		if d.Queue, err = adapters.NewBusQueue(d.Bus, source); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
+	svc, err := app.New(d.Assessments, d.Queue, app.Options{Timeout: cfg.AssessmentTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	prot, err := newProtection(cfg.Limits, d.Cache, d.Registry)
 	if err != nil {
 		return nil, err
@@ -170,7 +190,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: d, log: logger, est: est, prot: prot, trusted: trusted}
+	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, prot: prot, trusted: trusted}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	if s.audit, err = audit.NewRecorder(d.Store.Audit, audit.Options{Logger: logger, Registry: d.Registry}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
+	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -108,6 +110,9 @@ func toProblem(err error) *Problem {
 		p.Errors = verr.Errors
 		return p
 	}
+	if p := appProblem(err); p != nil {
+		return p
+	}
 	var eie *estimate.InvalidInputError
 	if errors.As(err, &eie) {
 		return invalidEstimate(eie.Errors)
@@ -189,4 +194,36 @@ func formatBytes(n int64) string {
 	default:
 		return strconv.FormatInt(n, 10) + " bytes"
 	}
+}
+
+// appProblem maps the assessment use cases' errors (pkg/app), or returns nil.
+func appProblem(err error) *Problem {
+	var nq *app.NotQueuedError
+	var nb *app.NotBaseError
+	var nv *app.NoVersionError
+	switch {
+	case errors.Is(err, app.ErrIdempotencyKeyReused):
+		return problem(http.StatusUnprocessableEntity, ProblemIdempotencyKey, "Idempotency key reused",
+			"This Idempotency-Key was already used with a different request; use a new key for a new assessment.")
+	case errors.As(err, &nq):
+		p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "Assessment not queued",
+			"The assessment could not be queued. "+nq.Retry)
+		p.cause = err
+		p.header = http.Header{headerRetryAfter: {"5"}}
+		return p
+	case errors.As(err, &nb):
+		return problem(http.StatusConflict, ProblemInvalidRequest, "Not a base assessment",
+			fmt.Sprintf("This assessment is a %s of %s; versions and scenarios are made from the base, %s.",
+				nb.Kind, nb.ParentID, assessmentURL(nb.ParentID)))
+	case errors.Is(err, app.ErrTooManyVersions):
+		return problem(http.StatusConflict, ProblemUnavailable, "Version not created",
+			"Too many re-runs of this assessment at once; retry in a moment.")
+	case errors.As(err, &nv):
+		p := notFound(fmt.Sprintf("This assessment has no version %d (%s=%d).", nv.Version, nv.Param, nv.Version))
+		p.Errors = []assessment.FieldError{{Field: nv.Param, Reason: fmt.Sprintf("version %d does not exist", nv.Version)}}
+		return p
+	case errors.Is(err, app.ErrNoScenario):
+		return notFound("No such scenario of this assessment.")
+	}
+	return nil
 }

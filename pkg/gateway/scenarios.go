@@ -12,10 +12,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/scenario"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -99,14 +98,15 @@ func readScenario(c echo.Context) (scenarioRequest, scenario.Overrides, error) {
 
 // createScenario handles POST /v1/assessments/{id}/scenarios: the base's
 // request with the overrides applied runs through the pipeline as a child
-// assessment, and its report is compared with the base's on read.
+// assessment (app.CreateScenario), and its report is compared with the base's
+// on read.
 func (s *Server) createScenario(c echo.Context) error {
 	ctx := c.Request().Context()
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	base, err := s.loadBase(ctx, tenantOf(c), id)
+	base, err := s.app.Base(ctx, tenantOf(c), id)
 	if err != nil {
 		return err
 	}
@@ -114,37 +114,8 @@ func (s *Server) createScenario(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := storedRequest(base)
+	child, err := s.app.CreateScenario(ctx, caller(c), base, app.Scenario{Name: sr.Name, Overrides: o})
 	if err != nil {
-		return err
-	}
-	scReq, _, err := scenario.Apply(req, o)
-	if err != nil {
-		return err // a *assessment.ValidationError names the field: 400
-	}
-	reqJSON, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(scReq)
-	if err != nil {
-		return fmt.Errorf("encode scenario request: %w", err)
-	}
-	overrides, err := json.Marshal(o)
-	if err != nil {
-		return fmt.Errorf("encode overrides: %w", err)
-	}
-	u, err := uuid.NewV7()
-	if err != nil {
-		return fmt.Errorf("new scenario id: %w", err)
-	}
-	child := s.newAssessment(c, u.String(), scReq, string(reqJSON))
-	child.ParentID, child.Kind, child.Overrides = base.ID, store.KindScenario, string(overrides)
-	if sr.Name != "" {
-		child.Name = sr.Name
-	} else {
-		child.Name = base.Name + " (what-if)"
-	}
-	if err := s.deps.Store.Assessments.Create(ctx, child); err != nil {
-		return fmt.Errorf("create scenario of %s: %w", base.ID, err)
-	}
-	if err := s.queue(c, child, scReq, "Retry the request; it creates a new scenario."); err != nil {
 		return err
 	}
 	return acceptedChild(c, child)
@@ -152,7 +123,11 @@ func (s *Server) createScenario(c echo.Context) error {
 
 // listScenarios handles GET /v1/assessments/{id}/scenarios, oldest first.
 func (s *Server) listScenarios(c echo.Context) error {
-	_, children, err := s.childrenOf(c, store.KindScenario)
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	children, err := s.app.Scenarios(c.Request().Context(), tenantOf(c), id)
 	if err != nil {
 		return err
 	}
@@ -176,16 +151,9 @@ func (s *Server) getScenario(c echo.Context) error {
 	if !validID(sid) {
 		return notFound("No such scenario.")
 	}
-	base, err := s.loadBase(ctx, tenantOf(c), id)
+	base, sc, err := s.app.Scenario(ctx, tenantOf(c), id, sid)
 	if err != nil {
 		return err
-	}
-	sc, err := s.deps.Store.Assessments.Get(ctx, base.TenantID, sid)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (sc.Kind != store.KindScenario || sc.ParentID != base.ID)) {
-		return notFound("No such scenario of this assessment.")
-	}
-	if err != nil {
-		return fmt.Errorf("get scenario %s: %w", sid, err)
 	}
 	v := scenarioViewOf(sc)
 	d, err := s.diff(ctx, base, sc)

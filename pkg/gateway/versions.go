@@ -6,22 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/infra-mind/infra-mind/pkg/assessment"
-	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
-
-// maxVersionAttempts bounds how many version numbers one re-run tries when
-// concurrent re-runs take the ones it picked.
-const maxVersionAttempts = 8
 
 // childLinks are the links of a version or a scenario.
 type childLinks struct {
@@ -55,76 +47,15 @@ func childLinksFor(id, base string) childLinks {
 	return childLinks{links: linksFor(id), Base: assessmentURL(base)}
 }
 
-// loadBase reads tenant's assessment id and requires it to be a base:
-// versions and scenarios hang off the base (version 1), never off a child.
-func (s *Server) loadBase(ctx context.Context, tenant, id string) (store.Assessment, error) {
-	a, err := s.deps.Store.Assessments.Get(ctx, tenant, id)
-	if err != nil {
-		return store.Assessment{}, fmt.Errorf("get assessment %s: %w", id, err)
-	}
-	if a.Kind != store.KindBase {
-		return store.Assessment{}, problem(http.StatusConflict, ProblemInvalidRequest, "Not a base assessment",
-			fmt.Sprintf("This assessment is a %s of %s; versions and scenarios are made from the base, %s.",
-				a.Kind, a.ParentID, assessmentURL(a.ParentID)))
-	}
-	return a, nil
-}
-
-// storedRequest decodes the request an assessment ran.
-func storedRequest(a store.Assessment) (*inframindv1.AssessmentRequest, error) {
-	req := &inframindv1.AssessmentRequest{}
-	if err := protojson.Unmarshal([]byte(a.Request), req); err != nil {
-		return nil, fmt.Errorf("decode the stored request of %s: %w", a.ID, err)
-	}
-	return req, nil
-}
-
 // createVersion handles POST /v1/assessments/{id}/versions: it runs the
-// base's stored request again (against the catalogue loaded now) as the next
-// version, a child assessment with its own id, events and report.
+// base's stored request again as the next version (app.CreateVersion).
 func (s *Server) createVersion(c echo.Context) error {
-	ctx := c.Request().Context()
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	base, err := s.loadBase(ctx, tenantOf(c), id)
+	child, err := s.app.CreateVersion(c.Request().Context(), caller(c), id)
 	if err != nil {
-		return err
-	}
-	req, err := storedRequest(base)
-	if err != nil {
-		return err
-	}
-	versions, err := s.deps.Store.Assessments.Children(ctx, base.TenantID, base.ID, store.KindVersion)
-	if err != nil {
-		return fmt.Errorf("list versions of %s: %w", base.ID, err)
-	}
-	next := 2 // version 1 is the base itself
-	for _, v := range versions {
-		next = max(next, v.Version+1)
-	}
-	// Insert first on the deterministic id of the version number: of two
-	// concurrent re-runs picking the same number, one gets the primary key
-	// and the other moves on to the next number.
-	var child store.Assessment
-	for attempt := 0; ; attempt++ {
-		if attempt == maxVersionAttempts {
-			return problem(http.StatusConflict, ProblemUnavailable, "Version not created",
-				"Too many re-runs of this assessment at once; retry in a moment.")
-		}
-		child = s.newAssessment(c, store.VersionID(base.ID, next), req, base.Request)
-		child.ParentID, child.Kind, child.Version = base.ID, store.KindVersion, next
-		err = s.deps.Store.Assessments.Create(ctx, child)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("create version %d of %s: %w", next, base.ID, err)
-		}
-		next++
-	}
-	if err := s.queue(c, child, req, "Retry the request; it creates the next version."); err != nil {
 		return err
 	}
 	return acceptedChild(c, child)
@@ -143,11 +74,14 @@ func acceptedChild(c echo.Context, child store.Assessment) error {
 // listVersions handles GET /v1/assessments/{id}/versions: version 1 is the
 // base, then each re-run by number.
 func (s *Server) listVersions(c echo.Context) error {
-	base, children, err := s.childrenOf(c, store.KindVersion)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(children, func(a, b store.Assessment) int { return a.Version - b.Version })
+	base, children, err := s.app.Versions(c.Request().Context(), tenantOf(c), id)
+	if err != nil {
+		return err
+	}
 	body := versionsBody{Items: make([]versionView, 0, len(children)+1)}
 	body.Items = append(body.Items, versionViewOf(base, 1, base.ID))
 	for _, v := range children {
@@ -176,23 +110,6 @@ func versionParam(c echo.Context, name string) (int, error) {
 	return n, nil
 }
 
-// version loads version n of base (1 is the base itself).
-func (s *Server) version(ctx context.Context, base store.Assessment, n int, param string) (store.Assessment, error) {
-	if n == 1 {
-		return base, nil
-	}
-	v, err := s.deps.Store.Assessments.Get(ctx, base.TenantID, store.VersionID(base.ID, n))
-	if errors.Is(err, store.ErrNotFound) {
-		p := notFound(fmt.Sprintf("This assessment has no version %d (%s=%d).", n, param, n))
-		p.Errors = []assessment.FieldError{{Field: param, Reason: fmt.Sprintf("version %d does not exist", n)}}
-		return store.Assessment{}, p
-	}
-	if err != nil {
-		return store.Assessment{}, fmt.Errorf("get version %d of %s: %w", n, base.ID, err)
-	}
-	return v, nil
-}
-
 // diffVersions handles GET /v1/assessments/{id}/versions/diff?from=&to=.
 func (s *Server) diffVersions(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -208,15 +125,7 @@ func (s *Server) diffVersions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	base, err := s.loadBase(ctx, tenantOf(c), id)
-	if err != nil {
-		return err
-	}
-	a, err := s.version(ctx, base, from, "from")
-	if err != nil {
-		return err
-	}
-	b, err := s.version(ctx, base, to, "to")
+	a, b, err := s.app.VersionPair(ctx, tenantOf(c), id, from, to)
 	if err != nil {
 		return err
 	}
@@ -264,23 +173,4 @@ func (s *Server) diff(ctx context.Context, base, other store.Assessment) (report
 		return report.ReportDiff{}, fmt.Errorf("compare %s with %s: %w", base.ID, other.ID, err)
 	}
 	return d, nil
-}
-
-// childrenOf loads the base assessment named in the path (within the
-// caller's tenant) and its children of kind.
-func (s *Server) childrenOf(c echo.Context, kind string) (store.Assessment, []store.Assessment, error) {
-	ctx := c.Request().Context()
-	id, err := pathID(c)
-	if err != nil {
-		return store.Assessment{}, nil, err
-	}
-	base, err := s.loadBase(ctx, tenantOf(c), id)
-	if err != nil {
-		return store.Assessment{}, nil, err
-	}
-	children, err := s.deps.Store.Assessments.Children(ctx, base.TenantID, base.ID, kind)
-	if err != nil {
-		return store.Assessment{}, nil, fmt.Errorf("list %s children of %s: %w", kind, base.ID, err)
-	}
-	return base, children, nil
 }

@@ -1,0 +1,95 @@
+// Package adapters holds the real implementations of pkg/app's ports that
+// need more than a store repository: the queue publishes to JetStream. The
+// repository port is implemented by *store.Assessments as it is. The
+// contract suites in this package's tests run against these and against the
+// fakes of pkg/app/apptest.
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.opentelemetry.io/otel"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/bus"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// Publisher publishes one message; *bus.Bus is the real one.
+type Publisher interface {
+	Publish(ctx context.Context, m bus.Message) error
+}
+
+// BusQueue queues assessments on JetStream (app.Queue).
+type BusQueue struct {
+	pub    Publisher
+	source string
+}
+
+// NewBusQueue returns a queue publishing through pub; source is the
+// CloudEvents source of what it publishes ("/services/gateway").
+func NewBusQueue(pub Publisher, source string) (*BusQueue, error) {
+	if pub == nil {
+		return nil, errors.New("adapters: a publisher is required")
+	}
+	if source == "" {
+		return nil, errors.New("adapters: a CloudEvents source is required")
+	}
+	return &BusQueue{pub: pub, source: source}, nil
+}
+
+// Enqueue publishes the queued status event, then the RequestAssessment
+// command. Both carry deterministic ids, so a retry is deduplicated by
+// JetStream. The status goes first so a progress stream always starts with
+// "queued". The trace context of ctx travels in the metadata.
+func (q *BusQueue) Enqueue(ctx context.Context, a store.Assessment, req *inframindv1.AssessmentRequest) error {
+	carrier := map[string]string{}
+	otel.GetTextMapPropagator().Inject(ctx, mapCarrier(carrier))
+	meta := func(eventID string) *inframindv1.Metadata {
+		return &inframindv1.Metadata{
+			EventId: eventID, TenantId: a.TenantID, AssessmentId: a.ID,
+			CorrelationId: a.CorrelationID, Traceparent: carrier["traceparent"],
+			Time: timestamppb.New(a.CreatedAt),
+		}
+	}
+	families := make([]string, 0, len(assessment.Families()))
+	for _, f := range assessment.Families() {
+		families = append(families, string(f))
+	}
+	statusID := assessment.DeterministicID(a.ID, string(assessment.StatusQueued))
+	if err := q.pub.Publish(ctx, bus.Message{
+		ID: statusID, Type: bus.TypeStatusChanged, Source: q.source,
+		Subject: bus.SubjectStatus(a.TenantID, a.ID), Tenant: a.TenantID, CESubject: a.ID, Time: a.CreatedAt,
+		Data: &inframindv1.AssessmentStatusChanged{
+			Metadata: meta(statusID), Status: string(assessment.StatusQueued),
+			TotalFamilies: int32(len(families)), Message: "assessment queued",
+		},
+	}); err != nil {
+		return fmt.Errorf("publish queued status of %s: %w", a.ID, err)
+	}
+	if err := q.pub.Publish(ctx, bus.Message{
+		ID: a.ID, Type: bus.TypeAssessmentRequested, Source: q.source,
+		Subject: bus.SubjectRequested(a.TenantID), Tenant: a.TenantID, CESubject: a.ID, Time: a.CreatedAt,
+		Data: &inframindv1.RequestAssessment{Metadata: meta(a.ID), Request: req, Families: families},
+	}); err != nil {
+		return fmt.Errorf("publish request of %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// mapCarrier adapts a map to the propagator's carrier interface.
+type mapCarrier map[string]string
+
+func (m mapCarrier) Get(k string) string { return m[k] }
+func (m mapCarrier) Set(k, v string)     { m[k] = v }
+func (m mapCarrier) Keys() []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,78 @@
+// Package app holds the assessment use cases the HTTP API offers: submit an
+// assessment (idempotently stored, then queued to the pipeline), read and list
+// them, re-run one as a new version and run a what-if scenario of it. It talks
+// to storage and the broker only through the small ports below, so its tests
+// run on in-process fakes (pkg/app/apptest) and one contract suite per port
+// (pkg/app/adapters) keeps those fakes true to the real adapters.
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// Assessments stores assessment documents; *store.Assessments is the real
+// one. Every call is scoped to a tenant: another tenant's id reads like a
+// missing one (store.ErrNotFound); Create refuses an id that exists
+// (store.ErrConflict).
+type Assessments interface {
+	Create(ctx context.Context, a store.Assessment) error
+	Get(ctx context.Context, tenant, id string) (store.Assessment, error)
+	List(ctx context.Context, tenant string, opt store.ListOptions) (store.Page, error)
+	Children(ctx context.Context, tenant, parentID, kind string) ([]store.Assessment, error)
+}
+
+// Queue hands a stored, queued assessment to the pipeline: the "queued"
+// status, then the RequestAssessment command, each under a deterministic id
+// so queueing the same assessment twice runs it once.
+type Queue interface {
+	Enqueue(ctx context.Context, a store.Assessment, req *inframindv1.AssessmentRequest) error
+}
+
+// DefaultTimeout is the deadline given to a new assessment when Options
+// leaves it zero.
+const DefaultTimeout = 2 * time.Minute
+
+// Options tunes the use cases. Zero values take the defaults.
+type Options struct {
+	// Timeout is the deadline given to each new assessment.
+	Timeout time.Duration
+	// Now is the clock (time.Now).
+	Now func() time.Time
+}
+
+// Service runs the assessment use cases.
+type Service struct {
+	repo    Assessments
+	queue   Queue
+	timeout time.Duration
+	now     func() time.Time
+}
+
+// New returns the use cases over a repository and a queue.
+func New(repo Assessments, queue Queue, opt Options) (*Service, error) {
+	switch {
+	case repo == nil:
+		return nil, errors.New("app: an assessment repository is required")
+	case queue == nil:
+		return nil, errors.New("app: a queue is required")
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = DefaultTimeout
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Service{repo: repo, queue: queue, timeout: opt.Timeout, now: opt.Now}, nil
+}
+
+// Caller is who runs a use case: the tenant every read and write is scoped
+// to, and the correlation id new assessments and their events carry.
+type Caller struct {
+	Tenant        string
+	CorrelationID string
+}
