@@ -13,15 +13,17 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 )
 
-// estimateEnv is one gateway on devstack shared by the estimate tests: the
-// routes are stateless, so the subtests cannot disturb each other.
-func estimateEnv(t *testing.T) *env {
+// estimateEnv serves the estimate routes on fakes, shared by the estimate
+// tests: the routes store and publish nothing, so they need no server and the
+// subtests cannot disturb each other. Authentication and the route x role
+// matrix are guarded on real servers (TestEstimatesNeedAToken, access_test.go).
+func estimateEnv(t *testing.T) *fakeEnv {
 	t.Helper()
-	return newEnv(t, Config{})
+	return newFakeEnv(t)
 }
 
 // postEstimate posts body to an estimate route as tenant acme.
-func postEstimate(t *testing.T, e *env, route, body string) *http.Response {
+func postEstimate(t *testing.T, e *fakeEnv, route, body string) *http.Response {
 	t.Helper()
 	return e.do(t, http.MethodPost, "/v1/estimates/"+route, "acme", "application/json", strings.NewReader(body), nil)
 }
@@ -377,7 +379,7 @@ func TestEstimatesRejectMalformedBodies(t *testing.T) {
 
 func TestEstimatesNeedAToken(t *testing.T) {
 	t.Parallel()
-	e := estimateEnv(t)
+	e := newEnv(t, Config{})
 	for _, route := range []string{"inference", "training"} {
 		resp := e.do(t, http.MethodPost, "/v1/estimates/"+route, "", "application/json", strings.NewReader(`{}`), nil)
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, route)

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/app/apptest"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -21,13 +22,13 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
-// The tests in this file drive the assessment handlers (decode, call the use
+// The tests in this file (and the estimate tests) drive the handlers (decode, call the use
 // case, encode, map errors to problems) on in-process fakes of the use cases'
 // ports, with no server: authentication, the route x role matrix, rate limits
 // and tenant isolation are guarded by the end-to-end tests on real servers
 // (gateway_test.go, access_test.go, owasp_test.go).
 
-// fakeEnv serves the assessment routes over HTTP on fakes.
+// fakeEnv serves the assessment and estimate routes over HTTP on fakes.
 type fakeEnv struct {
 	repo  *apptest.Assessments
 	queue *apptest.Queue
@@ -43,8 +44,12 @@ func newFakeEnv(t *testing.T) *fakeEnv {
 	repo, queue := apptest.NewAssessments(), apptest.NewQueue()
 	svc, err := app.New(repo, queue, app.Options{Timeout: 90 * time.Second})
 	require.NoError(t, err)
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+	est, err := newEstimator(cat)
+	require.NoError(t, err)
 	s := &Server{cfg: Config{BodyLimit: DefaultBodyLimit, AssessmentTimeout: 90 * time.Second},
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), app: svc}
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), app: svc, est: est}
 	e := echo.New()
 	e.HTTPErrorHandler = s.handleError
 	e.Use(assignRequestID)
@@ -61,6 +66,8 @@ func newFakeEnv(t *testing.T) *fakeEnv {
 	e.GET("/v1/assessments/:id/versions", s.listVersions, as)
 	e.POST("/v1/assessments/:id/scenarios", s.createScenario, as, s.limitBody, s.rejectServerSet)
 	e.GET("/v1/assessments/:id/scenarios", s.listScenarios, as)
+	e.POST("/v1/estimates/inference", s.estimateInference, as, s.limitBody, s.rejectServerSet)
+	e.POST("/v1/estimates/training", s.estimateTraining, as, s.limitBody, s.rejectServerSet)
 	hs := httptest.NewServer(e)
 	t.Cleanup(hs.Close)
 	return &fakeEnv{repo: repo, queue: queue, http: hs}
