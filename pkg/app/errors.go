@@ -5,15 +5,15 @@ import (
 	"fmt"
 )
 
-// ErrIdempotencyKeyReused: an idempotency key came back with a different
+// ErrIdempotencyKeyReused is an idempotency key that came back with a different
 // request than the one it first created.
 var ErrIdempotencyKeyReused = errors.New("app: idempotency key reused with a different request")
 
-// ErrTooManyVersions: concurrent re-runs kept taking the version numbers
+// ErrTooManyVersions is a re-run whose concurrent re-runs kept taking the version numbers
 // this one picked.
 var ErrTooManyVersions = errors.New("app: too many concurrent re-runs of one assessment")
 
-// ErrNoScenario: the scenario does not exist, is another assessment's or is
+// ErrNoScenario is a scenario that does not exist, is another assessment's or is
 // not a scenario.
 var ErrNoScenario = errors.New("app: no such scenario of this assessment")
 
@@ -25,7 +25,9 @@ type NotQueuedError struct {
 	Err   error
 }
 
-func (e *NotQueuedError) Error() string { return fmt.Sprintf("app: queue assessment %s: %v", e.ID, e.Err) }
+func (e *NotQueuedError) Error() string {
+	return fmt.Sprintf("app: queue assessment %s: %v", e.ID, e.Err)
+}
 
 func (e *NotQueuedError) Unwrap() error { return e.Err }
 

@@ -14,7 +14,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -45,17 +44,6 @@ func firstOnSubject(t *testing.T, b *bus.Bus, stream, subject string) *bus.Event
 	require.NoError(t, err)
 	require.NotNil(t, got, "no message on %s", subject)
 	return got
-}
-
-func countOnSubject(t *testing.T, b *bus.Bus, stream, subject string) uint64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	st, err := b.JS.Stream(ctx, stream)
-	require.NoError(t, err)
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
-	require.NoError(t, err)
-	return info.State.Subjects[subject]
 }
 
 func TestAuthentication(t *testing.T) {
