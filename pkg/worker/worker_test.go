@@ -167,3 +167,44 @@ func TestBadInputsAreDeadLetteredWithTheReason(t *testing.T) {
 		})
 	}
 }
+
+// The worker returns its result for the runner to publish; it publishes
+// nothing itself, so an unacked input never leaves a result behind it.
+func TestHandleReturnsTheResultWithoutPublishing(t *testing.T) {
+	b := startBus(t)
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+	an, err := analysis.New(cat)
+	require.NoError(t, err)
+	w, err := worker.New(assessment.FamilyCloud, b, an, slog.New(slog.DiscardHandler), worker.Config{})
+	require.NoError(t, err)
+	require.Equal(t, bus.Requests(), w.Subscription())
+
+	e, err := bus.EventFor(context.Background(), bus.Message{
+		ID: "a3", Type: bus.TypeAssessmentRequested, Source: "/test", Subject: bus.SubjectRequested("acme"), Tenant: "acme",
+		Data: &inframindv1.RequestAssessment{
+			Metadata: &inframindv1.Metadata{EventId: "a3", TenantId: "acme", AssessmentId: "a3"},
+			Request:  request(),
+		},
+	})
+	require.NoError(t, err)
+	out, err := w.Handle(context.Background(), e)
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	require.Equal(t, worker.ResultID("a3", assessment.FamilyCloud), out[0].ID)
+	require.Equal(t, bus.SubjectResult("acme", "cloud"), out[0].Subject)
+	require.Equal(t, "acme", out[0].Tenant)
+	res, ok := out[0].Data.(*inframindv1.AgentResultPublished)
+	require.True(t, ok)
+	require.Equal(t, "ok", res.GetStatus(), res.GetError())
+
+	st, err := b.JS.Stream(context.Background(), bus.StreamResults)
+	require.NoError(t, err)
+	info, err := st.Info(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, info.State.Msgs, "nothing published by the handler")
+
+	sim, err := worker.New(assessment.FamilySimulation, b, an, slog.New(slog.DiscardHandler), worker.Config{})
+	require.NoError(t, err)
+	require.Equal(t, bus.Results("cloud"), sim.Subscription())
+}
