@@ -21,8 +21,8 @@ PKGS         := $(foreach m,$(MODULES),./$(m)/...)
 INTEGRATION_PKGS := $(foreach m,pkg $(SERVICE_MODS),./$(m)/...)
 INTEGRATION_LOG  := .ci/cache/logs/integration-tests.log
 
-# Benchmarks: the raw JetStream baseline (pkg/bus) and the end-to-end pipeline (pkg/platform).
-BENCH_PKGS := ./pkg/bus/ ./pkg/platform/
+# Benchmarks: the raw JetStream baseline (pkg/bus) and the end-to-end pipeline (pkg/platform/compose).
+BENCH_PKGS := ./pkg/bus/ ./pkg/platform/compose/
 BENCHTIME  ?= 2s
 
 # Tools run through `go run` at pinned versions: nothing is installed globally.

@@ -12,6 +12,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/client"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/compose"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
@@ -86,7 +87,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		// Development: webhooks may point at receivers on this machine unless turned off.
 		Webhook: platform.WebhookConfig{AllowPrivate: *allowPrivate, Timeout: 10 * time.Second, MaxAttempts: 6},
 	}
-	p, err := platform.New(ctx, cfg, platform.AllRoles(), platform.Deps{
+	p, err := compose.New(ctx, cfg, compose.AllRoles(), compose.Deps{
 		Logger: log, Registry: reg, Metrics: metrics, Keys: keys,
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/compose"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
@@ -26,7 +27,7 @@ const (
 type testGateway struct {
 	URL   string
 	Stack *devstack.Stack
-	P     *platform.Platform
+	P     *compose.Platform
 	Ring  *auth.KeyRing
 }
 
@@ -57,7 +58,7 @@ func startPlatform(t *testing.T) *testGateway {
 		},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, cfg, platform.Roles{Gateway: true}, platform.Deps{
+	p, err := compose.New(ctx, cfg, compose.Roles{Gateway: true}, compose.Deps{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Metrics: metrics, Keys: ring,
 	})
 	require.NoError(t, err)

@@ -1,7 +1,8 @@
-// Package platform wires Infra Mind's services: it connects the broker, the
-// store and the cache, builds the gateway, the agent workers and the
-// synthesizer, and runs whichever of them a process hosts. Each service's
-// main and the all-in-one development command call it.
+// Package platform is what every Infra Mind process shares: the
+// configuration, the broker connection, telemetry, and the run and shutdown
+// of the roles a process hosts. The roles themselves (familyrole, synthrole,
+// gatewayrole) are subpackages, so each service links only what it runs;
+// compose hosts any set of them in one process (development and tests).
 package platform
 
 import (

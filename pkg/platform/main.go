@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,10 +11,10 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
-// Main runs one service until SIGINT or SIGTERM and returns its exit code.
-// load parses the configuration (each service's main passes the
-// environment parser, so nothing below main reads the environment).
-func Main(service string, roles Roles, load func() (Config, error)) int {
+// Main runs one service hosting roles until SIGINT or SIGTERM and returns
+// its exit code. load parses the configuration (each service's main passes
+// the environment parser, so nothing below main reads the environment).
+func Main(service string, load func() (Config, error), roles ...Role) int {
 	cfg, err := load()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: configuration: %v\n", service, err)
@@ -45,17 +46,37 @@ func Main(service string, roles Roles, load func() (Config, error)) int {
 		log.Error("register metrics", "error", err)
 		return 1
 	}
-	p, err := New(ctx, cfg, roles, Deps{Logger: log, Registry: reg, Metrics: metrics})
+	h, err := start(ctx, cfg, roles, Deps{Logger: log, Registry: reg, Metrics: metrics})
+	if h != nil {
+		defer h.Close(context.WithoutCancel(ctx))
+	}
 	if err != nil {
 		log.Error("start", "error", err)
 		return 1
 	}
-	defer p.Close(context.WithoutCancel(ctx))
-	log.Info("started", "gateway", p.GatewayAddr(), "metrics", p.MetricsAddr())
-	if err := p.Run(ctx); err != nil {
+	log.Info("started", append(h.Announced(), "metrics", h.MetricsAddr())...)
+	if err := h.Run(ctx); err != nil {
 		log.Error("stopped with an error", "error", err)
 		return 1
 	}
 	log.Info("stopped cleanly")
 	return 0
+}
+
+// start connects the host, builds each role on it, then opens the
+// operations listener with every role's readiness checks.
+func start(ctx context.Context, cfg Config, roles []Role, d Deps) (*Host, error) {
+	if len(roles) == 0 {
+		return nil, errors.New("platform: no role to run")
+	}
+	h, err := NewHost(ctx, cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range roles {
+		if err := r(ctx, h); err != nil {
+			return h, err
+		}
+	}
+	return h, h.ServeMetrics()
 }

@@ -9,9 +9,10 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/familyrole"
 )
 
 func main() {
-	roles := platform.Roles{Families: []assessment.Family{assessment.FamilyCloud}}
-	os.Exit(platform.Main("cloud", roles, env.ParseAs[platform.Config]))
+	family := familyrole.Role(assessment.FamilyCloud)
+	os.Exit(platform.Main("cloud", env.ParseAs[platform.Config], family))
 }

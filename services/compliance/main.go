@@ -9,9 +9,10 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/familyrole"
 )
 
 func main() {
-	roles := platform.Roles{Families: []assessment.Family{assessment.FamilyCompliance}}
-	os.Exit(platform.Main("compliance", roles, env.ParseAs[platform.Config]))
+	family := familyrole.Role(assessment.FamilyCompliance)
+	os.Exit(platform.Main("compliance", env.ParseAs[platform.Config], family))
 }

@@ -9,9 +9,11 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/gatewayrole"
 )
 
 func main() {
 	// The environment provider of secrets reads IM_SECRET_<NAME> from here.
-	os.Exit(platform.Main("gateway", platform.Roles{Gateway: true}, platform.LoadWithSecretEnv(env.ParseAs[platform.Config], os.Environ())))
+	load := gatewayrole.LoadWithSecretEnv(env.ParseAs[platform.Config], os.Environ())
+	os.Exit(platform.Main("gateway", load, gatewayrole.Role()))
 }

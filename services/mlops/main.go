@@ -9,9 +9,10 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/familyrole"
 )
 
 func main() {
-	roles := platform.Roles{Families: []assessment.Family{assessment.FamilyMLOps}}
-	os.Exit(platform.Main("mlops", roles, env.ParseAs[platform.Config]))
+	family := familyrole.Role(assessment.FamilyMLOps)
+	os.Exit(platform.Main("mlops", env.ParseAs[platform.Config], family))
 }

@@ -9,9 +9,10 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/familyrole"
 )
 
 func main() {
-	roles := platform.Roles{Families: []assessment.Family{assessment.FamilyResearch}}
-	os.Exit(platform.Main("research", roles, env.ParseAs[platform.Config]))
+	family := familyrole.Role(assessment.FamilyResearch)
+	os.Exit(platform.Main("research", env.ParseAs[platform.Config], family))
 }

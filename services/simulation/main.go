@@ -9,9 +9,10 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/familyrole"
 )
 
 func main() {
-	roles := platform.Roles{Families: []assessment.Family{assessment.FamilySimulation}}
-	os.Exit(platform.Main("simulation", roles, env.ParseAs[platform.Config]))
+	family := familyrole.Role(assessment.FamilySimulation)
+	os.Exit(platform.Main("simulation", env.ParseAs[platform.Config], family))
 }

@@ -9,9 +9,10 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/familyrole"
 )
 
 func main() {
-	roles := platform.Roles{Families: []assessment.Family{assessment.FamilyStrategy}}
-	os.Exit(platform.Main("strategy", roles, env.ParseAs[platform.Config]))
+	family := familyrole.Role(assessment.FamilyStrategy)
+	os.Exit(platform.Main("strategy", env.ParseAs[platform.Config], family))
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/synthrole"
 )
 
 func main() {
-	os.Exit(platform.Main("synthesizer", platform.Roles{Synthesizer: true}, env.ParseAs[platform.Config]))
+	os.Exit(platform.Main("synthesizer", env.ParseAs[platform.Config], synthrole.Role()))
 }

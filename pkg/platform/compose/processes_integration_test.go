@@ -1,6 +1,6 @@
 //go:build integration
 
-package platform_test
+package compose_test
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ import (
 func TestIntegrationServicesAsSeparateProcesses(t *testing.T) {
 	srv := realServers(t, mustEnv(t, "IM_TEST_NATS_URL"))
 	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
+	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
 	bin := t.TempDir()
 
 	services := []string{"gateway", "strategy", "cloud", "mlops", "compliance", "research", "simulation", "synthesizer"}

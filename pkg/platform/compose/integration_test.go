@@ -1,6 +1,6 @@
 //go:build integration
 
-package platform_test
+package compose_test
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/client"
-	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/compose"
 )
 
 func mustEnv(t *testing.T, key string) string {
@@ -62,7 +62,7 @@ func uniqueTenant(sys *system, t *testing.T) *client.Client {
 
 func TestIntegrationExamplesOnRealServers(t *testing.T) {
 	srv := realServers(t, mustEnv(t, "IM_TEST_NATS_URL"))
-	sys := startSystemOn(t, srv, platform.AllRoles(), time.Minute)
+	sys := startSystemOn(t, srv, compose.AllRoles(), time.Minute)
 	c := uniqueTenant(sys, t)
 	ctx := context.Background()
 	for _, name := range []string{"chatbot-70b-hipaa-us.yaml", "finetune-gdpr-eu.yaml", "startup-rag.yaml"} {
@@ -122,7 +122,7 @@ func TestIntegrationBrokerKilledMidAssessmentsLosesNothing(t *testing.T) {
 		}
 	})
 	srv := realServers(t, n.url())
-	sys := startSystemOn(t, srv, platform.AllRoles(), 3*time.Minute)
+	sys := startSystemOn(t, srv, compose.AllRoles(), 3*time.Minute)
 	c := uniqueTenant(sys, t)
 	ctx := context.Background()
 
@@ -166,7 +166,7 @@ func TestIntegrationFamilyDownThenBackCompletesFromTheStream(t *testing.T) {
 			others = append(others, f)
 		}
 	}
-	sys := startSystemOn(t, srv, platform.Roles{Gateway: true, Synthesizer: true, Families: others}, 3*time.Minute)
+	sys := startSystemOn(t, srv, compose.Roles{Gateway: true, Synthesizer: true, Families: others}, 3*time.Minute)
 	c := uniqueTenant(sys, t)
 	ctx := context.Background()
 	acc, err := c.Submit(ctx, example(t, "finetune-gdpr-eu.yaml"), "application/yaml")
@@ -184,7 +184,7 @@ func TestIntegrationFamilyDownThenBackCompletesFromTheStream(t *testing.T) {
 
 	// The compliance service starts (as its own process would) and works
 	// through what waited in the stream.
-	startSystemOn(t, srv, platform.Roles{Families: []assessment.Family{assessment.FamilyCompliance}}, 3*time.Minute)
+	startSystemOn(t, srv, compose.Roles{Families: []assessment.Family{assessment.FamilyCompliance}}, 3*time.Minute)
 	_, completed := follow(t, c, acc.ID)
 	require.Equal(t, "completed", completed["status"])
 }

@@ -1,4 +1,4 @@
-package platform_test
+package compose_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/client"
-	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/compose"
 )
 
 // runOne submits body and waits for the completed event over SSE, returning
@@ -35,7 +35,7 @@ func runOne(ctx context.Context, b *testing.B, c *client.Client, body []byte) ti
 // assessment at a time through the whole pipeline (gateway, JetStream, six
 // workers, synthesizer, FerretDB, SSE), on the embedded servers.
 func BenchmarkAssessmentLatency(b *testing.B) {
-	sys := startSystem(b, platform.AllRoles(), time.Minute)
+	sys := startSystem(b, compose.AllRoles(), time.Minute)
 	body := example(b, "startup-rag.yaml")
 	ctx := context.Background()
 	runOne(ctx, b, sys.client, body) // warm-up: streams, consumers, indexes
@@ -53,7 +53,7 @@ func BenchmarkAssessmentLatency(b *testing.B) {
 // BenchmarkAssessmentThroughput keeps 8 assessments in flight and reports
 // sustained assessments per second through the real pipeline.
 func BenchmarkAssessmentThroughput(b *testing.B) {
-	sys := startSystem(b, platform.AllRoles(), 5*time.Minute)
+	sys := startSystem(b, compose.AllRoles(), 5*time.Minute)
 	body := example(b, "startup-rag.yaml")
 	ctx := context.Background()
 	runOne(ctx, b, sys.client, body)

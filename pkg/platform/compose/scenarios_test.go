@@ -1,4 +1,4 @@
-package platform_test
+package compose_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/client"
-	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/compose"
 )
 
 // planCost returns the plan's on-demand monthly cost change from a diff.
@@ -36,7 +36,7 @@ func problemOf(t *testing.T, err error, status int) *client.Problem {
 }
 
 func TestScenariosAndVersionsRunThroughThePipeline(t *testing.T) {
-	sys := startSystem(t, platform.AllRoles(), time.Minute)
+	sys := startSystem(t, compose.AllRoles(), time.Minute)
 	ctx := context.Background()
 	acc, err := sys.client.Submit(ctx, example(t, "chatbot-70b-hipaa-us.yaml"), "application/yaml")
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package platform_test
+package compose_test
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/client"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/compose"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
@@ -47,7 +48,7 @@ type servers struct {
 }
 
 // startSystem runs the embedded servers and a platform hosting roles.
-func startSystem(t tb, roles platform.Roles, assessmentTimeout time.Duration) *system {
+func startSystem(t tb, roles compose.Roles, assessmentTimeout time.Duration) *system {
 	t.Helper()
 	stack, err := devstack.Start(context.Background(), devstack.Config{DataDir: t.TempDir()})
 	require.NoError(t, err)
@@ -56,7 +57,7 @@ func startSystem(t tb, roles platform.Roles, assessmentTimeout time.Duration) *s
 }
 
 // startSystemOn runs a platform hosting roles against srv.
-func startSystemOn(t tb, srv servers, roles platform.Roles, assessmentTimeout time.Duration) *system {
+func startSystemOn(t tb, srv servers, roles compose.Roles, assessmentTimeout time.Duration) *system {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// The service default, unless a test waits for a short deadline to pass.
@@ -83,7 +84,7 @@ func startSystemOn(t tb, srv servers, roles platform.Roles, assessmentTimeout ti
 		Synth: platform.SynthConfig{SweepInterval: sweep},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	p, err := platform.New(ctx, cfg, roles, platform.Deps{
+	p, err := compose.New(ctx, cfg, roles, compose.Deps{
 		Logger: log, Registry: reg, Metrics: metrics,
 		Verifier: auth.NewVerifier(pub, "infra-mind", "infra-mind-api"),
 	})
@@ -114,7 +115,7 @@ func startSystemOn(t tb, srv servers, roles platform.Roles, assessmentTimeout ti
 
 func example(t tb, name string) []byte {
 	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "examples", name))
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "examples", name))
 	require.NoError(t, err)
 	return b
 }
@@ -160,7 +161,7 @@ func follow(t *testing.T, c *client.Client, id string) (statuses []string, compl
 }
 
 func TestExampleAssessmentRunsEndToEnd(t *testing.T) {
-	sys := startSystem(t, platform.AllRoles(), time.Minute)
+	sys := startSystem(t, compose.AllRoles(), time.Minute)
 	ctx := context.Background()
 
 	for _, name := range []string{"chatbot-70b-hipaa-us.yaml", "finetune-gdpr-eu.yaml", "startup-rag.yaml"} {
@@ -243,7 +244,7 @@ func TestExampleAssessmentRunsEndToEnd(t *testing.T) {
 }
 
 func TestAnotherTenantCannotSeeTheAssessment(t *testing.T) {
-	sys := startSystem(t, platform.AllRoles(), time.Minute)
+	sys := startSystem(t, compose.AllRoles(), time.Minute)
 	ctx := context.Background()
 	acc, err := sys.client.Submit(ctx, example(t, "startup-rag.yaml"), "application/yaml")
 	require.NoError(t, err)
@@ -268,7 +269,7 @@ func TestMissingFamilyEndsPartialAfterDeadline(t *testing.T) {
 			families = append(families, f)
 		}
 	}
-	sys := startSystem(t, platform.Roles{Gateway: true, Synthesizer: true, Families: families}, 2*time.Second)
+	sys := startSystem(t, compose.Roles{Gateway: true, Synthesizer: true, Families: families}, 2*time.Second)
 	ctx := context.Background()
 	acc, err := sys.client.Submit(ctx, example(t, "startup-rag.yaml"), "application/yaml")
 	require.NoError(t, err)

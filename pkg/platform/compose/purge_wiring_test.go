@@ -1,4 +1,4 @@
-package platform_test
+package compose_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/compose"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
@@ -27,7 +28,7 @@ func TestGatewayPurgesExpiredSessions(t *testing.T) {
 	require.NoError(t, err)
 	ring, err := auth.NewKeyRing(key)
 	require.NoError(t, err)
-	build := func(interval time.Duration) (*platform.Platform, error) {
+	build := func(interval time.Duration) (*compose.Platform, error) {
 		reg := telemetry.NewRegistry()
 		metrics, err := telemetry.NewMetrics(reg)
 		require.NoError(t, err)
@@ -41,7 +42,7 @@ func TestGatewayPurgesExpiredSessions(t *testing.T) {
 				AuthPurgeInterval: interval,
 			},
 		}
-		return platform.New(context.Background(), cfg, platform.Roles{Gateway: true}, platform.Deps{
+		return compose.New(context.Background(), cfg, compose.Roles{Gateway: true}, compose.Deps{
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Metrics: metrics, Keys: ring,
 		})
 	}

@@ -1,4 +1,4 @@
-package platform_test
+package gatewayrole_test
 
 import (
 	"bytes"
@@ -24,6 +24,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/gatewayrole"
 	"github.com/infra-mind/infra-mind/pkg/secrets"
 )
 
@@ -175,7 +176,7 @@ func TestNewGatewayKeys(t *testing.T) {
 	tokenFile := write("vault-token", "vault-token\n")
 
 	envProvider := func(c *platform.Config, vars map[string]string) {
-		c.Secrets.Provider, c.Secrets.Env = platform.SecretsEnv, vars
+		c.Secrets.Provider, c.Secrets.Env = gatewayrole.SecretsEnv, vars
 	}
 	tests := []struct {
 		name string
@@ -200,11 +201,11 @@ func TestNewGatewayKeys(t *testing.T) {
 			c.Gateway.AuthPrivateKeySecret, c.Gateway.AuthPublicKeySecret = privateSecret, publicSecret
 		}},
 		{name: "file provider: key and bundle secrets", bundle: true, edit: func(c *platform.Config) {
-			c.Secrets.Provider, c.Secrets.Dir = platform.SecretsFile, secretDir
+			c.Secrets.Provider, c.Secrets.Dir = gatewayrole.SecretsFile, secretDir
 			c.Gateway.AuthPrivateKeySecret, c.Gateway.AuthPublicKeySecret = privateSecret, publicSecret
 		}},
 		{name: "vault provider (fake KV v2): key and bundle secrets", bundle: true, edit: func(c *platform.Config) {
-			c.Secrets.Provider, c.Secrets.VaultTokenFile = platform.SecretsVault, tokenFile
+			c.Secrets.Provider, c.Secrets.VaultTokenFile = gatewayrole.SecretsVault, tokenFile
 			c.Secrets.VaultAddr = fakeKVv2(t, false, newFakeKV(map[string]any{privateSecret: privPEM, publicSecret: bundlePEM}))
 			c.Gateway.AuthPrivateKeySecret, c.Gateway.AuthPublicKeySecret = privateSecret, publicSecret
 		}},
@@ -245,7 +246,7 @@ func TestNewGatewayKeys(t *testing.T) {
 			c.Secrets.Provider, c.Gateway.AuthPrivateKeySecret = "consul", privateSecret
 		}, wantMsg: []string{`IM_SECRETS_PROVIDER="consul"`}},
 		{name: "vault sealed at start fails start", edit: func(c *platform.Config) {
-			c.Secrets.Provider, c.Secrets.VaultTokenFile = platform.SecretsVault, tokenFile
+			c.Secrets.Provider, c.Secrets.VaultTokenFile = gatewayrole.SecretsVault, tokenFile
 			c.Secrets.VaultAddr = fakeKVv2(t, true, nil)
 			c.Gateway.AuthPrivateKeySecret = privateSecret
 		}, wantErr: secrets.ErrSealed},
@@ -268,7 +269,7 @@ func TestNewGatewayKeys(t *testing.T) {
 			t.Parallel()
 			cfg := keysConfig()
 			tt.edit(&cfg)
-			ring, stop, err := platform.NewGatewayKeys(context.Background(), cfg, testLogger(io.Discard))
+			ring, stop, err := gatewayrole.NewGatewayKeys(context.Background(), cfg, testLogger(io.Discard))
 			if tt.wantErr != nil || tt.wantMsg != nil {
 				require.Nil(t, ring)
 				require.Error(t, err)
@@ -315,13 +316,13 @@ func TestNewGatewayKeysFollowsSecretRotation(t *testing.T) {
 	kv := newFakeKV(map[string]any{privateSecret: privatePEM(t, first), publicSecret: ""})
 
 	cfg := keysConfig()
-	cfg.Secrets.Provider, cfg.Secrets.VaultTokenFile = platform.SecretsVault, tokenFile
+	cfg.Secrets.Provider, cfg.Secrets.VaultTokenFile = gatewayrole.SecretsVault, tokenFile
 	cfg.Secrets.VaultAddr = fakeKVv2(t, false, kv)
 	// Re-read often and do not cache, so the test waits for the watcher only.
 	cfg.Secrets.CacheTTL, cfg.Gateway.AuthKeyRefreshInterval = time.Nanosecond, testRefreshTick
 	cfg.Gateway.AuthPrivateKeySecret, cfg.Gateway.AuthPublicKeySecret = privateSecret, publicSecret
 	logs := &syncBuffer{}
-	ring, stop, err := platform.NewGatewayKeys(context.Background(), cfg, testLogger(logs))
+	ring, stop, err := gatewayrole.NewGatewayKeys(context.Background(), cfg, testLogger(logs))
 	require.NoError(t, err)
 	t.Cleanup(stop)
 	signer, v := ring.Signer(testIssuer, testAudience), auth.NewRingVerifier(ring, testIssuer, testAudience)
@@ -364,7 +365,7 @@ func TestNewGatewayKeysFollowsSecretRotation(t *testing.T) {
 
 func TestLoadWithSecretEnv(t *testing.T) {
 	t.Parallel()
-	load := platform.LoadWithSecretEnv(func() (platform.Config, error) { return platform.Config{}, nil },
+	load := gatewayrole.LoadWithSecretEnv(func() (platform.Config, error) { return platform.Config{}, nil },
 		[]string{"IM_SECRET_LLM_API_KEY=k", "IM_NATS_URL=nats://x"})
 	cfg, err := load()
 	require.NoError(t, err)

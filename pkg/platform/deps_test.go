@@ -1,0 +1,90 @@
+package platform_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Each service links only the roles it hosts. The budgets are the number of
+// packages (standard library included) `go list -deps` reports for the
+// service, measured on 2026-12-06 with Go 1.26 after each service got its own
+// role wiring, plus a little headroom: families 454 (before, every service
+// linked every role: 615), gateway 614, synthesizer 530. A service that grows
+// past its budget has started linking something it may not run: find what
+// with `go list -deps ./services/<name>`, and raise the budget only for a
+// dependency the service needs, with the new figure and date here.
+const (
+	familyBudget      = 470
+	gatewayBudget     = 630
+	synthesizerBudget = 545
+)
+
+const module = "github.com/infra-mind/infra-mind/"
+
+// Server code a family never runs: the HTTP API and its sign-in, PDF
+// reports, TOTP, the secret providers with Vault, the document store and
+// the cache, and the synthesizer.
+var notInFamilies = []string{
+	module + "pkg/gateway", module + "pkg/identity", module + "pkg/secrets", module + "pkg/auth",
+	module + "pkg/store", module + "pkg/cache", module + "pkg/synth", module + "pkg/webhook", module + "pkg/report",
+	module + "pkg/platform/gatewayrole", module + "pkg/platform/synthrole", module + "pkg/platform/compose",
+	"github.com/labstack/echo/v4", "github.com/go-pdf/fpdf", "github.com/pquerna/otp",
+	"github.com/hashicorp/vault/api", "go.mongodb.org/mongo-driver", "github.com/redis/go-redis",
+}
+
+func TestServicesLinkOnlyTheirRoles(t *testing.T) {
+	t.Parallel()
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command lists each service's packages")
+	_, file, _, _ := runtime.Caller(0)
+	services := filepath.Join(filepath.Dir(file), "..", "..", "services")
+
+	tests := []struct {
+		name      string
+		budget    int
+		forbidden []string
+	}{
+		{name: "strategy", budget: familyBudget, forbidden: notInFamilies},
+		{name: "cloud", budget: familyBudget, forbidden: notInFamilies},
+		{name: "mlops", budget: familyBudget, forbidden: notInFamilies},
+		{name: "compliance", budget: familyBudget, forbidden: notInFamilies},
+		{name: "research", budget: familyBudget, forbidden: notInFamilies},
+		{name: "simulation", budget: familyBudget, forbidden: notInFamilies},
+		{name: "gateway", budget: gatewayBudget, forbidden: []string{
+			module + "pkg/worker", module + "pkg/synth",
+			module + "pkg/platform/familyrole", module + "pkg/platform/synthrole", module + "pkg/platform/compose",
+		}},
+		{name: "synthesizer", budget: synthesizerBudget, forbidden: []string{
+			module + "pkg/gateway", module + "pkg/identity", module + "pkg/secrets", module + "pkg/cache",
+			module + "pkg/worker", module + "pkg/platform/gatewayrole", module + "pkg/platform/familyrole",
+			module + "pkg/platform/compose",
+			"github.com/labstack/echo/v4", "github.com/go-pdf/fpdf", "github.com/pquerna/otp",
+			"github.com/hashicorp/vault/api", "github.com/redis/go-redis",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(goBin, "list", "-deps", ".")
+			cmd.Dir = filepath.Join(services, tt.name)
+			out, err := cmd.Output()
+			require.NoError(t, err, "go list -deps ./services/%s", tt.name)
+			deps := strings.Fields(string(out))
+			require.NotEmpty(t, deps)
+			for _, f := range tt.forbidden {
+				i := slices.IndexFunc(deps, func(d string) bool { return d == f || strings.HasPrefix(d, f+"/") })
+				if i >= 0 {
+					t.Errorf("%s links %s, code it never runs", tt.name, deps[i])
+				}
+			}
+			require.LessOrEqual(t, len(deps), tt.budget,
+				"%s links %d packages, past its budget of %d: see what it started linking", tt.name, len(deps), tt.budget)
+		})
+	}
+}

@@ -1,0 +1,145 @@
+// Package gatewayrole hosts the gateway: the public HTTP API with its
+// sign-in service, its token keys (and the secret provider they may come
+// from), the document store and the cache. Only processes that serve the
+// API link it.
+package gatewayrole
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/cache"
+	"github.com/infra-mind/infra-mind/pkg/gateway"
+	"github.com/infra-mind/infra-mind/pkg/identity"
+	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/webhook"
+)
+
+// Deps are the connections and keys a gateway is built on.
+type Deps struct {
+	Store   *store.Store
+	Cache   *cache.Cache
+	Catalog *catalog.Catalog
+	// Keys is the token key ring: it signs tokens at sign-in and verifies
+	// them. Nil means Add builds it with NewGatewayKeys from the
+	// configuration, unless Verifier is set (a gateway that only verifies).
+	Keys *auth.KeyRing
+	// Verifier checks bearer tokens; nil means one on Keys.
+	Verifier *auth.Verifier
+}
+
+// Gateway is a hosted gateway's parts others may use.
+type Gateway struct {
+	Server *gateway.Server
+	// Keys is the token key ring (nil when Deps gave only a Verifier).
+	Keys *auth.KeyRing
+	// Identity is the sign-in service (nil without Keys); the development
+	// command seeds its first users with it.
+	Identity *identity.Service
+}
+
+// Role hosts the gateway, connecting the store and the cache and loading
+// the catalogue itself.
+func Role() platform.Role {
+	return func(ctx context.Context, h *platform.Host) error {
+		cfg := h.Config
+		st, err := store.Connect(ctx, cfg.Store.MongoURI, cfg.Store.MongoDatabase)
+		if err != nil {
+			return fmt.Errorf("connect to the document store: %w", err)
+		}
+		h.Adopt("store", st.Ping, st.Close)
+		c, err := ConnectCache(ctx, h)
+		if err != nil {
+			return err
+		}
+		cat, err := catalog.Load()
+		if err != nil {
+			return fmt.Errorf("load the catalogue: %w", err)
+		}
+		_, err = Add(ctx, h, Deps{Store: st, Cache: c, Catalog: cat})
+		return err
+	}
+}
+
+// ConnectCache connects Redis and makes it part of h (its readiness check
+// and its close).
+func ConnectCache(ctx context.Context, h *platform.Host) (*cache.Cache, error) {
+	c, err := cache.Connect(ctx, h.Config.Gateway.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Redis: %w", err)
+	}
+	h.Adopt("redis", c.Ping, func(context.Context) error { return c.Close() })
+	return c, nil
+}
+
+// Add builds the gateway on d, listening when it returns, and adds it (and
+// the purge of expired sign-in data) to h.
+func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) {
+	cfg := h.Config
+	gw := &Gateway{Keys: d.Keys}
+	if gw.Keys == nil && d.Verifier == nil {
+		var stop func()
+		if gw.Keys, stop, err = NewGatewayKeys(ctx, cfg, h.Logger); err != nil {
+			return nil, err
+		}
+		h.OnClose(func(context.Context) { stop() })
+	}
+	v := d.Verifier
+	if v == nil {
+		v = auth.NewRingVerifier(gw.Keys, cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience)
+	}
+	// With a signing key the gateway signs users in; a verifier-only
+	// gateway (tests that pass one) accepts tokens and nothing else.
+	if gw.Keys != nil {
+		if cfg.Gateway.AuthPurgeInterval < 0 {
+			return nil, fmt.Errorf("IM_AUTH_PURGE_INTERVAL must not be negative (0 turns the purge off), got %s",
+				cfg.Gateway.AuthPurgeInterval)
+		}
+		gw.Identity, err = identity.New(d.Store, d.Cache.Client(), gw.Keys.Signer(cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience),
+			identity.Options{AccessTTL: cfg.Gateway.AuthAccessTTL, RefreshTTL: cfg.Gateway.AuthRefreshTTL, Logger: h.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("build identity service: %w", err)
+		}
+	}
+	gw.Server, err = gateway.New(gateway.Config{
+		Addr:              cfg.Gateway.HTTPAddr,
+		BodyLimit:         cfg.Gateway.BodyLimitBytes,
+		AssessmentTimeout: cfg.Gateway.AssessmentTimeout,
+		KeepAlive:         cfg.Gateway.SSEKeepAlive,
+		ReportCacheTTL:    cfg.Gateway.ReportCacheTTL,
+		WebhookPolicy:     webhook.Policy{AllowPrivate: cfg.Webhook.AllowPrivate},
+		TrustedProxies:    cfg.Gateway.TrustedProxies,
+		Limits: gateway.Limits{
+			TenantRequests: cfg.Gateway.RateLimitTenant, UserRequests: cfg.Gateway.RateLimitUser,
+			ExpensiveRequests: cfg.Gateway.RateLimitExpensive, RateWindow: cfg.Gateway.RateLimitWindow,
+			AuthRequests:         cfg.Gateway.RateLimitAuth,
+			MaxActiveAssessments: cfg.Gateway.MaxActiveAssessments, CORSAllowedOrigins: cfg.Gateway.CORSAllowedOrigins,
+		},
+	}, gateway.Deps{
+		Bus: h.Bus, Store: d.Store, Cache: d.Cache, Verifier: v, Logger: h.Logger,
+		Metrics: h.Metrics, Registry: h.Registry, Checks: h.Checks(), Catalog: d.Catalog,
+		Identity: gw.Identity, Keys: gw.Keys,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build gateway: %w", err)
+	}
+	if err := gw.Server.Listen(); err != nil {
+		return nil, fmt.Errorf("gateway listen on %s: %w", cfg.Gateway.HTTPAddr, err)
+	}
+	h.Announce("gateway", gw.Server.Addr())
+	h.Go(gw.Server.Serve)
+	// Every gateway replica purges expired sign-in data: the deletes are
+	// idempotent, so replicas purging at once only share the work. Run
+	// returns after the purge stops, so Close never pulls the store from
+	// under it.
+	if gw.Identity != nil && cfg.Gateway.AuthPurgeInterval > 0 {
+		h.Go(func(ctx context.Context) error {
+			gw.Identity.RunPurge(ctx, cfg.Gateway.AuthPurgeInterval)
+			return nil
+		})
+	}
+	return gw, nil
+}

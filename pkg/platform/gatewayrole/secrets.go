@@ -1,0 +1,143 @@
+package gatewayrole
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/secrets"
+)
+
+// Secret providers IM_SECRETS_PROVIDER may name.
+const (
+	SecretsEnv   = "env"
+	SecretsFile  = "file"
+	SecretsVault = "vault"
+)
+
+// LoadWithSecretEnv wraps a configuration parser so that Secrets.Env carries
+// the IM_SECRET_* variables of environ. A service's main passes os.Environ(),
+// so the env provider gets its values without anything below main reading
+// the environment.
+func LoadWithSecretEnv(load func() (platform.Config, error), environ []string) func() (platform.Config, error) {
+	return func() (platform.Config, error) {
+		cfg, err := load()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Secrets.Env = secrets.EnvFromEnviron(environ)
+		return cfg, nil
+	}
+}
+
+// NewSecretProvider builds the provider cfg.Provider names, cached for
+// cfg.CacheTTL; nil (and no error) when none is configured. For Vault it
+// checks at once that Vault answers and is unsealed, so a process fails
+// start with secrets.ErrSealed or secrets.ErrUnreachable rather than on its
+// first request.
+func NewSecretProvider(ctx context.Context, cfg platform.SecretsConfig) (secrets.Provider, error) {
+	var p secrets.Provider
+	switch cfg.Provider {
+	case "":
+		return nil, nil
+	case SecretsEnv:
+		p = secrets.NewEnv(cfg.Env)
+	case SecretsFile:
+		if cfg.Dir == "" {
+			return nil, errors.New("IM_SECRETS_DIR is required with IM_SECRETS_PROVIDER=file")
+		}
+		f, err := secrets.NewFile(cfg.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("IM_SECRETS_DIR: %w", err)
+		}
+		p = f
+	case SecretsVault:
+		if cfg.VaultTokenFile == "" {
+			return nil, errors.New("IM_VAULT_TOKEN_FILE is required with IM_SECRETS_PROVIDER=vault")
+		}
+		tok, err := os.ReadFile(cfg.VaultTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("IM_VAULT_TOKEN_FILE: %w", err)
+		}
+		v, err := secrets.NewVault(secrets.VaultConfig{
+			Addr: cfg.VaultAddr, Token: strings.TrimSpace(string(tok)),
+			Mount: cfg.VaultMount, Path: cfg.VaultPath, MaxRetries: cfg.VaultMaxRetries,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := v.Ping(ctx); err != nil {
+			return nil, fmt.Errorf("IM_SECRETS_PROVIDER=vault at start: %w", err)
+		}
+		p = v
+	default:
+		return nil, fmt.Errorf("IM_SECRETS_PROVIDER=%q: want %s, %s or %s", cfg.Provider, SecretsEnv, SecretsFile, SecretsVault)
+	}
+	return secrets.NewCached(p, cfg.CacheTTL, nil)
+}
+
+// checkKeySource says what is wrong with one key's pair of settings.
+func checkKeySource(k auth.KeySource, required bool) error {
+	switch {
+	case k.File != "" && k.Secret != "":
+		return fmt.Errorf("set one of %s and %s, not both", k.FileSetting, k.SecretSetting)
+	case required && k.File == "" && k.Secret == "":
+		return fmt.Errorf("%s or %s (with IM_SECRETS_PROVIDER) is required: the gateway signs and verifies access tokens with it",
+			k.FileSetting, k.SecretSetting)
+	}
+	return nil
+}
+
+// NewGatewayKeys builds the gateway's token key ring from its settings (see
+// auth.LoadKeyRing for the keys' lifecycle). The signing key comes from
+// IM_AUTH_PRIVATE_KEY_FILE or, with IM_AUTH_PRIVATE_KEY_SECRET, from the
+// secret provider, re-read every IM_AUTH_KEY_REFRESH_INTERVAL; the previous
+// key keeps verifying for IM_AUTH_ACCESS_TTL plus the clock skew. The
+// optional public-key bundle (IM_AUTH_PUBLIC_KEY_FILE or _SECRET) adds
+// verification-only keys. The provider is built only when a key names a
+// secret. stop ends the re-reads; they also end with ctx.
+func NewGatewayKeys(ctx context.Context, cfg platform.Config, log *slog.Logger) (_ *auth.KeyRing, stop func(), err error) {
+	g := cfg.Gateway
+	if log == nil {
+		return nil, nil, errors.New("gateway keys: logger is required")
+	}
+	priv := auth.KeySource{FileSetting: "IM_AUTH_PRIVATE_KEY_FILE", SecretSetting: "IM_AUTH_PRIVATE_KEY_SECRET",
+		File: g.AuthPrivateKeyFile, Secret: g.AuthPrivateKeySecret}
+	pub := auth.KeySource{FileSetting: "IM_AUTH_PUBLIC_KEY_FILE", SecretSetting: "IM_AUTH_PUBLIC_KEY_SECRET",
+		File: g.AuthPublicKeyFile, Secret: g.AuthPublicKeySecret}
+	if err := checkKeySource(priv, true); err != nil {
+		return nil, nil, err
+	}
+	if err := checkKeySource(pub, false); err != nil {
+		return nil, nil, err
+	}
+	if g.AuthAccessTTL <= 0 {
+		return nil, nil, fmt.Errorf("IM_AUTH_ACCESS_TTL must be positive, got %s", g.AuthAccessTTL)
+	}
+
+	var provider secrets.Provider
+	if priv.Secret != "" || pub.Secret != "" {
+		if g.AuthKeyRefreshInterval <= 0 {
+			return nil, nil, fmt.Errorf("IM_AUTH_KEY_REFRESH_INTERVAL must be positive, got %s", g.AuthKeyRefreshInterval)
+		}
+		if provider, err = NewSecretProvider(ctx, cfg.Secrets); err != nil {
+			return nil, nil, err
+		}
+		if provider == nil {
+			name := priv.SecretSetting
+			if priv.Secret == "" {
+				name = pub.SecretSetting
+			}
+			return nil, nil, fmt.Errorf("%s is set but IM_SECRETS_PROVIDER is not", name)
+		}
+	}
+	return auth.LoadKeyRing(ctx, auth.KeySources{
+		Signing: priv, Verification: pub, Provider: provider,
+		Refresh: g.AuthKeyRefreshInterval, Retain: g.AuthAccessTTL + auth.ClockSkew, Logger: log,
+	})
+}

@@ -1,0 +1,136 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/telemetry"
+)
+
+// Deps are what the caller owns and passes in.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Metrics  *telemetry.Metrics
+}
+
+// A Role is one part of the system a process hosts (the gateway, an agent
+// family's worker, the synthesizer): it builds its components on the host's
+// shared connections and registers what to run, check and close. Each role
+// lives in its own package, so a binary links only the roles it hosts.
+type Role func(ctx context.Context, h *Host) error
+
+// Host is what every role of a process shares: the configuration, the
+// logger and metrics, the broker connection, the readiness checks, and the
+// components to run and resources to close.
+type Host struct {
+	Config   Config
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Metrics  *telemetry.Metrics
+	Bus      *bus.Bus
+
+	checks  []telemetry.Check
+	runs    []func(context.Context) error
+	closers []func(context.Context)
+	// addrs are the listeners roles announced, for the start log line.
+	addrs   []any
+	metrics *telemetry.Server
+}
+
+// NewHost connects the broker every role needs. Close it, even when a
+// role fails to build afterwards.
+func NewHost(ctx context.Context, cfg Config, d Deps) (_ *Host, err error) {
+	if d.Logger == nil || d.Registry == nil || d.Metrics == nil {
+		return nil, errors.New("platform: logger, registry and metrics are required")
+	}
+	h := &Host{Config: cfg, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics}
+	h.Bus, err = bus.Connect(ctx, bus.Config{
+		URL: cfg.NATSURL, Name: "infra-mind", Replicas: cfg.StreamReplicas, Logger: d.Logger,
+		Observer: d.Metrics.Messages(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+	}
+	h.Adopt("nats", h.Bus.Ping, func(context.Context) error { return h.Bus.Close() })
+	return h, nil
+}
+
+// Adopt makes a connection part of the host: ping becomes the readiness
+// check called name, and close runs at Close (in reverse order of adoption).
+func (h *Host) Adopt(name string, ping, close func(context.Context) error) {
+	h.AddCheck(telemetry.Check{Name: name, Fn: ping})
+	h.OnClose(func(ctx context.Context) {
+		if err := close(ctx); err != nil {
+			h.Logger.Warn("close "+name, "error", err)
+		}
+	})
+}
+
+// AddCheck adds a readiness check served by the operations listener.
+func (h *Host) AddCheck(c telemetry.Check) { h.checks = append(h.checks, c) }
+
+// Checks are the readiness checks added so far.
+func (h *Host) Checks() []telemetry.Check { return append([]telemetry.Check(nil), h.checks...) }
+
+// Go adds a component to run until Run's context ends.
+func (h *Host) Go(run func(context.Context) error) { h.runs = append(h.runs, run) }
+
+// OnClose adds a release to run at Close, before those added earlier.
+func (h *Host) OnClose(fn func(context.Context)) { h.closers = append(h.closers, fn) }
+
+// Announce records a listener's address for the start log line.
+func (h *Host) Announce(name, addr string) { h.addrs = append(h.addrs, name, addr) }
+
+// Announced are the recorded listeners as log attributes.
+func (h *Host) Announced() []any { return append([]any(nil), h.addrs...) }
+
+// ServeMetrics starts the operations listener (metrics, liveness and the
+// readiness checks added so far) when IM_METRICS_ADDR is set; call it after
+// every role is built.
+func (h *Host) ServeMetrics() error {
+	if h.Config.MetricsAddr == "" {
+		return nil
+	}
+	h.metrics = telemetry.NewServer(h.Config.MetricsAddr, h.Registry, h.checks...)
+	if err := h.metrics.Listen(); err != nil {
+		return fmt.Errorf("metrics listen on %s: %w", h.Config.MetricsAddr, err)
+	}
+	return nil
+}
+
+// MetricsAddr is the operations listener's bound address ("" without one).
+func (h *Host) MetricsAddr() string {
+	if h.metrics == nil {
+		return ""
+	}
+	return h.metrics.Addr()
+}
+
+// Run runs every component until ctx is cancelled, then lets each drain
+// within the shutdown timeout. The first component to fail stops the rest.
+func (h *Host) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	if h.metrics != nil {
+		g.Go(func() error { return h.metrics.Serve(ctx) })
+	}
+	for _, run := range h.runs {
+		g.Go(func() error { return run(ctx) })
+	}
+	return g.Wait()
+}
+
+// Close releases what the roles adopted, last adopted first; safe on a
+// partly built host.
+func (h *Host) Close(ctx context.Context) {
+	for i := len(h.closers) - 1; i >= 0; i-- {
+		h.closers[i](ctx)
+	}
+	h.closers = nil
+}
