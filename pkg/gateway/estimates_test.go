@@ -144,7 +144,9 @@ func TestEstimates(t *testing.T) {
 
 		// The working and the provenance of every row used.
 		require.NotEmpty(t, ans.Working.Assumptions)
+		require.Contains(t, strings.Join(ans.Working.Assumptions, "\n"), "price region, 730 hours a month;")
 		require.NotEmpty(t, ans.Working.Formulas)
+		require.Regexp(t, `machines x \$[0-9.]+/h x 730 h = \$`, strings.Join(ans.Working.Formulas, "\n"))
 		require.Equal(t, cat.Version, ans.Catalog.Version)
 		tables := map[string]bool{}
 		for _, r := range ans.Catalog.Rows {

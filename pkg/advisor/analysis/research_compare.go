@@ -6,13 +6,9 @@ import (
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
-
-// hoursPerMonthCommit converts the catalogue's monthly commitment prices to
-// hourly ones: the catalogue states them for 730 hours a month (365 x 24 /
-// 12, instances.yaml header; the common cloud billing convention).
-const hoursPerMonthCommit = 730.0
 
 // gpuQuote is one provider's cheapest price per GPU-hour for one GPU class
 // under one pricing model, and the instance it comes from.
@@ -55,7 +51,7 @@ func cheapestPer(cat *catalog.Catalog, p, gpu string, price func(catalog.Instanc
 
 // Pricing models, each as the whole-machine hourly price and how it was
 // derived. Commitments are published per month; dividing by 730 hours gives
-// the hourly equivalent (hoursPerMonthCommit).
+// the hourly equivalent (plan.HoursPerMonth, the month the catalogue states them for).
 func onDemandPrice(in catalog.Instance) (float64, string) {
 	return in.OnDemandHourly, fmt.Sprintf("%s on demand %s/h", in.Name, rate(in.OnDemandHourly))
 }
@@ -65,11 +61,11 @@ func spotPrice(in catalog.Instance) (float64, string) {
 }
 
 func commit1YPrice(in catalog.Instance) (float64, string) {
-	return in.Commit1YMonthly / hoursPerMonthCommit, fmt.Sprintf("%s 1-year commitment %s/month / 730 h", in.Name, usd(in.Commit1YMonthly))
+	return in.Commit1YMonthly / plan.HoursPerMonth, fmt.Sprintf("%s 1-year commitment %s/month / 730 h", in.Name, usd(in.Commit1YMonthly))
 }
 
 func commit3YPrice(in catalog.Instance) (float64, string) {
-	return in.Commit3YMonthly / hoursPerMonthCommit, fmt.Sprintf("%s 3-year commitment %s/month / 730 h", in.Name, usd(in.Commit3YMonthly))
+	return in.Commit3YMonthly / plan.HoursPerMonth, fmt.Sprintf("%s 3-year commitment %s/month / 730 h", in.Name, usd(in.Commit3YMonthly))
 }
 
 // userServedBy reports whether a catalogue region sits where a request

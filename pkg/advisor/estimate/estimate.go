@@ -13,11 +13,6 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 )
 
-// hoursPerMonth turns hourly prices into monthly ones: 730 hours, the
-// convention of the catalogue's price sources (ai-infra-figures.md, "Monthly
-// figures use 730 hours a month"; pkg/advisor/catalog/data/instances.yaml).
-const hoursPerMonth = 730
-
 // defaultKVPrecision is the KV cache's precision when none is given: the
 // model's 16-bit activation precision, the serving engines' default (vLLM
 // kv_cache_dtype "auto"; the request format documents the same default).
@@ -646,7 +641,7 @@ func servingCosts(hw hardware, tp int, tokensPerSec sizing.Range, reps *Replicas
 		assume(w, "the catalogue lists no instance with %s, so no cost is shown", hw.gpu.Name)
 		return out
 	}
-	assume(w, "on-demand prices in each instance's price region, %d hours a month; cost per token assumes each replica is kept busy at the operating point", hoursPerMonth)
+	assume(w, "on-demand prices in each instance's price region, %g hours a month; cost per token assumes each replica is kept busy at the operating point", plan.HoursPerMonth)
 	for _, in := range hw.candidates {
 		use.add("instances", in.Provider+"/"+in.Name, in.Source)
 		c := InstanceCost{Provider: in.Provider, Name: in.Name, GPUCount: in.GPUCount, PriceRegion: in.PriceRegion, OnDemandHourlyUSD: in.OnDemandHourly}
@@ -657,7 +652,7 @@ func servingCosts(hw hardware, tp int, tokensPerSec sizing.Range, reps *Replicas
 		}
 		c.Fits = true
 		c.ReplicasPerInstance = in.GPUCount / tp
-		c.InstanceMonthlyUSD = in.OnDemandHourly * hoursPerMonth
+		c.InstanceMonthlyUSD = in.OnDemandHourly * plan.HoursPerMonth
 		replicaHourly := in.OnDemandHourly / float64(c.ReplicasPerInstance)
 		if tokensPerSec.Low > 0 {
 			// USD per million tokens = replica USD/h / (tokens/s x 3600 s/h) x 1e6.
@@ -671,8 +666,8 @@ func servingCosts(hw hardware, tp int, tokensPerSec sizing.Range, reps *Replicas
 			n := sizing.Range{Low: math.Ceil(reps.Replicas.Low / per), High: math.Ceil(reps.Replicas.High / per)}
 			cost := n.Scale(c.InstanceMonthlyUSD)
 			c.InstancesForPeak, c.MonthlyUSDForPeak = &n, &cost
-			formula(w, "%s/%s for the peak: ceil(%s replicas / %d per machine) = %s machines x $%.4g/h x %d h = $%.0f-%.0f a month",
-				in.Provider, in.Name, reps.Replicas, c.ReplicasPerInstance, n, in.OnDemandHourly, hoursPerMonth, cost.Low, cost.High)
+			formula(w, "%s/%s for the peak: ceil(%s replicas / %d per machine) = %s machines x $%.4g/h x %g h = $%.0f-%.0f a month",
+				in.Provider, in.Name, reps.Replicas, c.ReplicasPerInstance, n, in.OnDemandHourly, plan.HoursPerMonth, cost.Low, cost.High)
 		}
 		out = append(out, c)
 	}
