@@ -1,7 +1,9 @@
 // Package secrets gives the services their secrets (token verification
 // keys, signing keys, LLM API keys) through one small interface, so the same
 // code reads them from the environment in development, from mounted files in
-// Kubernetes, and from HashiCorp Vault's KV v2 engine in production.
+// Kubernetes, and from HashiCorp Vault's KV v2 engine in production (the
+// Vault provider is pkg/secrets/vault, so only processes that use it link
+// its client).
 package secrets
 
 import (

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/secrets"
+	"github.com/infra-mind/infra-mind/pkg/secrets/vault"
 )
 
 // adapter is one Provider with a way to change a secret's value the way
@@ -50,7 +51,7 @@ func adapters() []adapter {
 				data[k] = v
 			}
 			f.put(data)
-			p, err := secrets.NewVault(secrets.VaultConfig{Addr: srv.URL, Token: "good-token", Mount: "secret", Path: "infra-mind/gateway"})
+			p, err := vault.New(vault.Config{Addr: srv.URL, Token: "good-token", Mount: "secret", Path: "infra-mind/gateway"})
 			require.NoError(t, err)
 			return p, func(name, value string) {
 				next := map[string]any{}

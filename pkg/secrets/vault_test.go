@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/secrets"
+	"github.com/infra-mind/infra-mind/pkg/secrets/vault"
 )
 
 const (
@@ -15,9 +16,9 @@ const (
 	path  = "infra-mind/gateway"
 )
 
-func newVault(t *testing.T, addr, token string) *secrets.Vault {
+func newVault(t *testing.T, addr, token string) *vault.Provider {
 	t.Helper()
-	v, err := secrets.NewVault(secrets.VaultConfig{Addr: addr, Token: token, Mount: mount, Path: path, Timeout: 5 * time.Second})
+	v, err := vault.New(vault.Config{Addr: addr, Token: token, Mount: mount, Path: path, Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	return v
 }
@@ -171,17 +172,17 @@ func TestNewVaultValidates(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		cfg  secrets.VaultConfig
+		cfg  vault.Config
 	}{
-		{name: "no address", cfg: secrets.VaultConfig{Token: "t", Mount: "m", Path: "p"}},
-		{name: "no token", cfg: secrets.VaultConfig{Addr: "http://x", Mount: "m", Path: "p"}},
-		{name: "no mount", cfg: secrets.VaultConfig{Addr: "http://x", Token: "t", Path: "p"}},
-		{name: "no path", cfg: secrets.VaultConfig{Addr: "http://x", Token: "t", Mount: "m"}},
+		{name: "no address", cfg: vault.Config{Token: "t", Mount: "m", Path: "p"}},
+		{name: "no token", cfg: vault.Config{Addr: "http://x", Mount: "m", Path: "p"}},
+		{name: "no mount", cfg: vault.Config{Addr: "http://x", Token: "t", Path: "p"}},
+		{name: "no path", cfg: vault.Config{Addr: "http://x", Token: "t", Mount: "m"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := secrets.NewVault(tt.cfg)
+			_, err := vault.New(tt.cfg)
 			require.Error(t, err)
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/secrets"
+	"github.com/infra-mind/infra-mind/pkg/secrets/vault"
 )
 
 // Secret providers IM_SECRETS_PROVIDER may name.
@@ -64,7 +65,7 @@ func NewSecretProvider(ctx context.Context, cfg platform.SecretsConfig) (secrets
 		if err != nil {
 			return nil, fmt.Errorf("IM_VAULT_TOKEN_FILE: %w", err)
 		}
-		v, err := secrets.NewVault(secrets.VaultConfig{
+		v, err := vault.New(vault.Config{
 			Addr: cfg.VaultAddr, Token: strings.TrimSpace(string(tok)),
 			Mount: cfg.VaultMount, Path: cfg.VaultPath, MaxRetries: cfg.VaultMaxRetries,
 		})
