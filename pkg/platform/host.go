@@ -63,11 +63,11 @@ func NewHost(ctx context.Context, cfg Config, d Deps) (_ *Host, err error) {
 }
 
 // Adopt makes a connection part of the host: ping becomes the readiness
-// check called name, and close runs at Close (in reverse order of adoption).
-func (h *Host) Adopt(name string, ping, close func(context.Context) error) {
+// check called name, and release runs at Close (in reverse order of adoption).
+func (h *Host) Adopt(name string, ping, release func(context.Context) error) {
 	h.AddCheck(telemetry.Check{Name: name, Fn: ping})
 	h.OnClose(func(ctx context.Context) {
-		if err := close(ctx); err != nil {
+		if err := release(ctx); err != nil {
 			h.Logger.Warn("close "+name, "error", err)
 		}
 	})
