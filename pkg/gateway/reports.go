@@ -16,6 +16,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/report"
+	"github.com/infra-mind/infra-mind/pkg/report/render"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -179,11 +180,11 @@ func renderReport(body []byte, format string) ([]byte, string, error) {
 	var out []byte
 	switch format {
 	case "markdown":
-		out = report.Markdown(doc.Model)
+		out = render.Markdown(doc.Model)
 	case "html":
-		out, err = report.HTML(doc.Model)
+		out, err = render.HTML(doc.Model)
 	case "pdf":
-		out, err = report.PDF(doc.Model)
+		out, err = render.PDF(doc.Model)
 	default:
 		err = fmt.Errorf("unknown report format %q", format)
 	}

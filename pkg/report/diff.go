@@ -381,7 +381,7 @@ func fmtRange(lo, hi Metric, okLo, okHi bool) string {
 	case !okHi:
 		hi = lo
 	}
-	return rangeText(Figure{Low: lo.Value, High: hi.Value, Unit: cmp.Or(lo.Unit, hi.Unit)})
+	return Figure{Low: lo.Value, High: hi.Value, Unit: cmp.Or(lo.Unit, hi.Unit)}.Text()
 }
 
 // rangeLine describes a plan-level low/high pair of the cloud family when either end changed.

@@ -1,6 +1,8 @@
-// Package report turns the synthesizer's stored report into the document people
-// read: one Model organised in the report's sections, rendered as JSON,
-// Markdown, self-contained HTML and PDF. Every figure keeps its source.
+// Package report builds the report of a closed assessment from its families'
+// typed results: one Model organised in the report's sections, stored with the
+// results as a Document, and compared between versions (Diff). Every figure
+// keeps its source. Rendering to Markdown, HTML and PDF is package render, so
+// the synthesizer, which only builds, links no renderer.
 package report
 
 import (
@@ -11,6 +13,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -84,6 +89,29 @@ type Figure struct {
 	Unit     string  `json:"unit,omitempty"`
 	Workload string  `json:"workload,omitempty"`
 	Source   string  `json:"source,omitempty"`
+}
+
+// Text shows a figure as "low-high unit" (one value when the ends agree),
+// USD with thousands separators.
+func (f Figure) Text() string {
+	var s string
+	if strings.HasPrefix(f.Unit, "USD") {
+		s = Money(f.Low)
+		if f.High != f.Low {
+			s += " - " + Money(f.High)
+		}
+		return strings.TrimSpace(s + " " + strings.TrimPrefix(strings.TrimPrefix(f.Unit, "USD"), " "))
+	}
+	s = message.NewPrinter(language.English).Sprintf("%.4g", f.Low)
+	if f.High != f.Low {
+		s += " - " + message.NewPrinter(language.English).Sprintf("%.4g", f.High)
+	}
+	return strings.TrimSpace(s + " " + f.Unit)
+}
+
+// Money formats USD with cents and thousands separators.
+func Money(v float64) string {
+	return message.NewPrinter(language.English).Sprintf("$%.2f", v)
 }
 
 // Model is the report organised in its sections; every renderer reads it.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/infra-mind/infra-mind/pkg/report"
+	"github.com/infra-mind/infra-mind/pkg/report/render"
 )
 
 // The PDF must open in a real reader: poppler's pdftoppm renders its pages to
@@ -20,7 +20,7 @@ func TestIntegrationPDFRendersToImages(t *testing.T) {
 	tool, err := exec.LookPath("pdftoppm")
 	require.NoError(t, err, "pdftoppm is missing: install poppler-utils (apt-get install -y poppler-utils)")
 	m := model(t, storedReport(t, "chatbot-70b-hipaa-us.yaml"))
-	pdf, err := report.PDF(m)
+	pdf, err := render.PDF(m)
 	require.NoError(t, err)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "report.pdf")

@@ -18,6 +18,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/report"
+	"github.com/infra-mind/infra-mind/pkg/report/render"
 )
 
 // exampleResults runs the six families' analyses on a bundled example, as
@@ -118,24 +119,24 @@ func TestEveryExampleRendersEverySection(t *testing.T) {
 			t.Parallel()
 			m := model(t, storedReport(t, file))
 
-			md := string(report.Markdown(m))
+			md := string(render.Markdown(m))
 			for _, s := range report.Sections() {
 				require.Contains(t, md, "\n## "+s+"\n", "markdown section %q", s)
 			}
 
-			doc, err := report.HTML(m)
+			doc, err := render.HTML(m)
 			require.NoError(t, err)
 			h2, svgs := headings(t, doc)
 			require.Equal(t, report.Sections(), h2)
 			require.ElementsMatch(t, []string{"cost-chart", "projection-chart"}, svgs)
 
-			pdf, err := report.PDF(m)
+			pdf, err := render.PDF(m)
 			require.NoError(t, err)
 			require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")))
 			require.Contains(t, string(pdf), "/Type /Pages")
 			require.GreaterOrEqual(t, bytes.Count(pdf, []byte("/Type /Page\n")), 2)
 
-			js, err := report.JSON(m)
+			js, err := render.JSON(m)
 			require.NoError(t, err)
 			var back report.Model
 			require.NoError(t, json.Unmarshal(js, &back))
@@ -209,12 +210,12 @@ func TestTextIsEscapedAndUTF8KeepsThePDFValid(t *testing.T) {
 		Results: map[string]*inframindv1.AgentResultPublished{"strategy": {Family: "strategy", Status: "ok", Findings: []*inframindv1.Finding{risk}}}}))
 	require.NoError(t, err)
 	m := model(t, b)
-	doc, err := report.HTML(m)
+	doc, err := render.HTML(m)
 	require.NoError(t, err)
 	require.NotContains(t, string(doc), "<script>alert")
 	require.NotContains(t, string(doc), "<b>bold</b>")
 	require.Contains(t, string(doc), "Zürich")
-	pdf, err := report.PDF(m)
+	pdf, err := render.PDF(m)
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")))
 	require.True(t, strings.HasSuffix(strings.TrimSpace(string(pdf)), "%%EOF"))

@@ -21,6 +21,7 @@ import (
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/recommend"
 	"github.com/infra-mind/infra-mind/pkg/report"
+	"github.com/infra-mind/infra-mind/pkg/report/render"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -90,7 +91,7 @@ func exampleOutputs(t *testing.T, file string) map[string][]byte {
 		"report.json":          indent(t, reportJSON),
 		"recommendations.json": indent(t, recs),
 		"completed.json":       indent(t, completed),
-		"report.md":            report.Markdown(document.Model),
+		"report.md":            render.Markdown(document.Model),
 	}
 }
 

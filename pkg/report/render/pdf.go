@@ -1,4 +1,4 @@
-package report
+package render
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/go-pdf/fpdf"
+
+	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
 // PDF page layout, millimetres on A4 portrait.
@@ -47,7 +49,7 @@ func (p *pdfWriter) para(s string) {
 	p.f.Ln(1)
 }
 
-func (p *pdfWriter) items(its []Item) {
+func (p *pdfWriter) items(its []report.Item) {
 	for _, it := range its {
 		sev := ""
 		if it.Severity != "" {
@@ -98,7 +100,7 @@ func (p *pdfWriter) row(cells []string, widths []float64, bold bool) {
 	p.f.SetXY(pdfMargin, y+h)
 }
 
-func (p *pdfWriter) figures(fs []Figure) {
+func (p *pdfWriter) figures(fs []report.Figure) {
 	if len(fs) == 0 {
 		return
 	}
@@ -111,7 +113,7 @@ func (p *pdfWriter) figures(fs []Figure) {
 }
 
 // costChart draws the by-workload cost bars with fpdf primitives.
-func (p *pdfWriter) costChart(lines []CostLine) {
+func (p *pdfWriter) costChart(lines []report.CostLine) {
 	bars, ticks := costBars(lines)
 	if len(bars) == 0 {
 		return
@@ -143,7 +145,7 @@ func (p *pdfWriter) costChart(lines []CostLine) {
 }
 
 // projectionChart draws the P10-P90 band and the P50 line.
-func (p *pdfWriter) projectionChart(bands []Band) {
+func (p *pdfWriter) projectionChart(bands []report.Band) {
 	if len(bands) == 0 {
 		return
 	}
@@ -192,7 +194,7 @@ func (p *pdfWriter) projectionChart(bands []Band) {
 }
 
 // PDF renders the model as a PDF document with the same sections as the other formats.
-func PDF(m Model) ([]byte, error) {
+func PDF(m report.Model) ([]byte, error) {
 	f := fpdf.New("P", "mm", "A4", "")
 	f.SetMargins(pdfMargin, pdfMargin, pdfMargin)
 	f.SetAutoPageBreak(true, pdfMargin)
@@ -213,7 +215,7 @@ func PDF(m Model) ([]byte, error) {
 	p.para(fmt.Sprintf("Assessment %s, status %s, generated %s, catalogue %s.", m.AssessmentID, m.Status,
 		m.GeneratedAt.UTC().Format("2006-01-02 15:04 MST"), strings.Join(m.CatalogVersions, ", ")))
 
-	p.heading(SectionExecutive, 13)
+	p.heading(report.SectionExecutive, 13)
 	p.para(m.Executive.Summary)
 	for _, fl := range m.Executive.Families {
 		p.para(fmt.Sprintf("%s (%s): %s", fl.Family, fl.Status, fl.Summary))
@@ -224,7 +226,7 @@ func PDF(m Model) ([]byte, error) {
 		p.items(m.Executive.Attention)
 	}
 
-	p.heading(SectionArchitecture, 13)
+	p.heading(report.SectionArchitecture, 13)
 	if len(m.Architecture) == 0 {
 		p.para("No workload was planned.")
 	}
@@ -237,7 +239,7 @@ func PDF(m Model) ([]byte, error) {
 		p.figures(wl.Figures)
 	}
 
-	p.heading(SectionCost, 13)
+	p.heading(report.SectionCost, 13)
 	ws := []float64{0.25, 0.3, 0.45}
 	p.row([]string{"option", "monthly cost (whole plan)", "source"}, ws, true)
 	for _, o := range m.Cost.Options {
@@ -272,7 +274,7 @@ func PDF(m Model) ([]byte, error) {
 		p.items(m.Cost.Unpriced)
 	}
 
-	p.heading(SectionProjection, 13)
+	p.heading(report.SectionProjection, 13)
 	p.para(m.Projection.Summary)
 	p.projectionChart(m.Projection.Bands)
 	if len(m.Projection.Bands) > 0 {
@@ -286,7 +288,7 @@ func PDF(m Model) ([]byte, error) {
 	p.figures(m.Projection.Figures)
 	p.items(m.Projection.Items)
 
-	p.heading(SectionCompliance, 13)
+	p.heading(report.SectionCompliance, 13)
 	p.para(m.Compliance.Summary)
 	p.items(m.Compliance.Items)
 	p.heading("Gaps", 10)
@@ -296,24 +298,24 @@ func PDF(m Model) ([]byte, error) {
 	p.items(m.Compliance.Gaps)
 	p.figures(m.Compliance.Figures)
 
-	p.heading(SectionMLOps, 13)
+	p.heading(report.SectionMLOps, 13)
 	p.para(m.MLOps.Summary)
 	p.items(m.MLOps.Items)
 	p.figures(m.MLOps.Figures)
 
-	p.heading(SectionRoadmap, 13)
+	p.heading(report.SectionRoadmap, 13)
 	p.para(m.Roadmap.Summary)
 	p.items(m.Roadmap.Items)
 	p.figures(m.Roadmap.Figures)
 
-	p.heading(SectionRisks, 13)
+	p.heading(report.SectionRisks, 13)
 	wr := []float64{0.2, 0.1, 0.08, 0.32, 0.3}
 	p.row([]string{"risk", "severity", "score", "why", "mitigation"}, wr, true)
 	for _, r := range m.Risks {
 		p.row([]string{r.Title, r.Severity, fmt.Sprint(r.Score), r.Why, r.Mitigation}, wr, false)
 	}
 
-	p.heading(SectionSources, 13)
+	p.heading(report.SectionSources, 13)
 	p.para("Catalogue version: " + strings.Join(m.Sources.CatalogVersions, ", "))
 	if len(m.Sources.Assumptions) > 0 {
 		p.heading("Assumptions", 10)

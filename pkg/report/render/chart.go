@@ -1,8 +1,10 @@
-package report
+package render
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
 // Chart geometry shared by the HTML (SVG) and PDF renderers, in chart units.
@@ -31,7 +33,7 @@ type axisTick struct {
 
 // costBars lays out one bar per cost line, the full height being the high end
 // and a marker at the low end.
-func costBars(lines []CostLine) ([]bar, []axisTick) {
+func costBars(lines []report.CostLine) ([]bar, []axisTick) {
 	maxV := 0.0
 	for _, l := range lines {
 		maxV = max(maxV, l.High)
@@ -67,7 +69,7 @@ func yTicks(maxV float64) []axisTick {
 
 // projectionGeometry returns the P10-P90 band polygon, the P50 line (SVG
 // point lists) and the axis ticks.
-func projectionGeometry(bands []Band) (band, median string, xt, yt []axisTick) {
+func projectionGeometry(bands []report.Band) (band, median string, xt, yt []axisTick) {
 	if len(bands) == 0 {
 		return "", "", nil, nil
 	}

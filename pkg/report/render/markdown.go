@@ -1,16 +1,17 @@
-package report
+// Package render turns a report model into the formats people read:
+// Markdown, self-contained HTML with inline SVG charts, and PDF.
+package render
 
 import (
 	"encoding/json"
 	"fmt"
 	"strings"
 
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
+	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
 // JSON renders the model as indented JSON.
-func JSON(m Model) ([]byte, error) {
+func JSON(m report.Model) ([]byte, error) {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode report %s: %w", m.AssessmentID, err)
@@ -19,31 +20,10 @@ func JSON(m Model) ([]byte, error) {
 }
 
 // money formats USD with thousands separators.
-func money(v float64) string {
-	return message.NewPrinter(language.English).Sprintf("$%.2f", v)
-}
-
-// num formats a figure compactly.
-func num(v float64) string {
-	return message.NewPrinter(language.English).Sprintf("%.4g", v)
-}
+func money(v float64) string { return report.Money(v) }
 
 // rangeText shows a figure as "low-high unit" (one value when the ends agree).
-func rangeText(f Figure) string {
-	var s string
-	if strings.HasPrefix(f.Unit, "USD") {
-		s = money(f.Low)
-		if f.High != f.Low {
-			s += " - " + money(f.High)
-		}
-		return strings.TrimSpace(s + " " + strings.TrimPrefix(strings.TrimPrefix(f.Unit, "USD"), " "))
-	}
-	s = num(f.Low)
-	if f.High != f.Low {
-		s += " - " + num(f.High)
-	}
-	return strings.TrimSpace(s + " " + f.Unit)
-}
+func rangeText(f report.Figure) string { return f.Text() }
 
 func costText(lo, hi float64) string { return money(lo) + " - " + money(hi) }
 
@@ -53,10 +33,10 @@ func mdCell(s string) string {
 }
 
 // Markdown renders the model as a Markdown document.
-func Markdown(m Model) []byte {
+func Markdown(m report.Model) []byte {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	items := func(its []Item) {
+	items := func(its []report.Item) {
 		for _, it := range its {
 			sev := ""
 			if it.Severity != "" {
@@ -65,7 +45,7 @@ func Markdown(m Model) []byte {
 			w("- **%s**%s: %s\n", mdCell(it.Title), sev, it.Detail)
 		}
 	}
-	figs := func(fs []Figure) {
+	figs := func(fs []report.Figure) {
 		if len(fs) == 0 {
 			return
 		}
@@ -78,7 +58,7 @@ func Markdown(m Model) []byte {
 	w("Assessment `%s`, status **%s**, generated %s, catalogue %s.\n\n", m.AssessmentID, m.Status,
 		m.GeneratedAt.UTC().Format("2006-01-02 15:04 MST"), strings.Join(m.CatalogVersions, ", "))
 
-	w("## %s\n\n%s\n\n", SectionExecutive, m.Executive.Summary)
+	w("## %s\n\n%s\n\n", report.SectionExecutive, m.Executive.Summary)
 	for _, f := range m.Executive.Families {
 		w("- **%s** (%s): %s\n", f.Family, f.Status, f.Summary)
 	}
@@ -88,7 +68,7 @@ func Markdown(m Model) []byte {
 		items(m.Executive.Attention)
 	}
 
-	w("\n## %s\n\n", SectionArchitecture)
+	w("\n## %s\n\n", report.SectionArchitecture)
 	if len(m.Architecture) == 0 {
 		w("No workload was planned.\n")
 	}
@@ -102,7 +82,7 @@ func Markdown(m Model) []byte {
 		w("\n")
 	}
 
-	w("\n## %s\n\nWhole plan, USD per month (730 hours):\n\n| option | monthly cost | source |\n|---|---|---|\n", SectionCost)
+	w("\n## %s\n\nWhole plan, USD per month (730 hours):\n\n| option | monthly cost | source |\n|---|---|---|\n", report.SectionCost)
 	for _, o := range m.Cost.Options {
 		v := "no published price for the chosen instances"
 		if o.Available {
@@ -129,7 +109,7 @@ func Markdown(m Model) []byte {
 		items(m.Cost.Unpriced)
 	}
 
-	w("\n## %s\n\n%s\n\n", SectionProjection, m.Projection.Summary)
+	w("\n## %s\n\n%s\n\n", report.SectionProjection, m.Projection.Summary)
 	if len(m.Projection.Bands) > 0 {
 		w("Monte Carlo monthly cost (USD per month):\n\n| month | P10 | P50 | P90 |\n|---|---|---|---|\n")
 		for _, bd := range m.Projection.Bands {
@@ -147,7 +127,7 @@ func Markdown(m Model) []byte {
 	w("\n")
 	items(m.Projection.Items)
 
-	topic := func(title string, t Topic, gapsTitle string) {
+	topic := func(title string, t report.Topic, gapsTitle string) {
 		w("\n## %s\n\n%s\n\n", title, t.Summary)
 		items(t.Items)
 		if gapsTitle != "" {
@@ -159,16 +139,16 @@ func Markdown(m Model) []byte {
 		}
 		figs(t.Figures)
 	}
-	topic(SectionCompliance, m.Compliance, "Gaps")
-	topic(SectionMLOps, m.MLOps, "")
-	topic(SectionRoadmap, m.Roadmap, "")
+	topic(report.SectionCompliance, m.Compliance, "Gaps")
+	topic(report.SectionMLOps, m.MLOps, "")
+	topic(report.SectionRoadmap, m.Roadmap, "")
 
-	w("\n## %s\n\n| risk | severity | score | why | mitigation |\n|---|---|---|---|---|\n", SectionRisks)
+	w("\n## %s\n\n| risk | severity | score | why | mitigation |\n|---|---|---|---|---|\n", report.SectionRisks)
 	for _, r := range m.Risks {
 		w("| %s | %s | %d | %s | %s |\n", mdCell(r.Title), r.Severity, r.Score, mdCell(r.Why), mdCell(r.Mitigation))
 	}
 
-	w("\n## %s\n\nCatalogue version: %s\n\n", SectionSources, strings.Join(m.Sources.CatalogVersions, ", "))
+	w("\n## %s\n\nCatalogue version: %s\n\n", report.SectionSources, strings.Join(m.Sources.CatalogVersions, ", "))
 	if len(m.Sources.Assumptions) > 0 {
 		w("Assumptions:\n\n")
 		for _, a := range m.Sources.Assumptions {

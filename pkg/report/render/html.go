@@ -1,4 +1,4 @@
-package report
+package render
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
 // templates holds the HTML layout (immutable embedded data).
@@ -15,7 +17,7 @@ var templates embed.FS
 
 // htmlView is what the HTML template reads: the model plus the chart geometry.
 type htmlView struct {
-	M          Model
+	M          report.Model
 	S          sectionNames
 	Generated  string
 	W, H       float64
@@ -33,7 +35,7 @@ type sectionNames struct {
 
 // HTML renders the model as one self-contained HTML page: inline CSS and
 // inline SVG charts, every text escaped by html/template.
-func HTML(m Model) ([]byte, error) {
+func HTML(m report.Model) ([]byte, error) {
 	t, err := template.New("report.html.tmpl").Funcs(template.FuncMap{
 		"join":      func(v []string) string { return strings.Join(v, ", ") },
 		"money":     money,
@@ -46,8 +48,8 @@ func HTML(m Model) ([]byte, error) {
 	}
 	v := htmlView{
 		M: m, Generated: m.GeneratedAt.UTC().Format("2006-01-02 15:04 MST"), W: chartW, H: chartH,
-		S: sectionNames{SectionExecutive, SectionArchitecture, SectionCost, SectionProjection, SectionCompliance,
-			SectionMLOps, SectionRoadmap, SectionRisks, SectionSources},
+		S: sectionNames{report.SectionExecutive, report.SectionArchitecture, report.SectionCost, report.SectionProjection, report.SectionCompliance,
+			report.SectionMLOps, report.SectionRoadmap, report.SectionRisks, report.SectionSources},
 	}
 	v.Bars, v.YTicksCost = costBars(m.Cost.ByWorkload)
 	v.Band, v.Median, v.XTicksProj, v.YTicksProj = projectionGeometry(m.Projection.Bands)
