@@ -42,21 +42,19 @@ func (s *Server) streamEvents(c echo.Context) error {
 		return fmt.Errorf("get assessment %s: %w", id, err)
 	}
 
-	// A finished assessment whose completed event the client already saw has
-	// nothing more to say: answer 204 so EventSource stops reconnecting
-	// (HTML Living Standard, server-sent events, "204 No Content").
-	finalSeq, finalKnown := uint64(0), false
-	if assessment.Status(a.Status).Terminal() {
-		finalSeq, finalKnown, err = s.completedSeq(reqCtx, tenant, id)
-		if err != nil {
-			return err
-		}
-		if finalKnown && lastID >= finalSeq {
-			return c.NoContent(http.StatusNoContent)
-		}
+	plan, err := s.planStream(reqCtx, tenant, a, lastID)
+	if err != nil {
+		return err
+	}
+	if plan.noContent {
+		return c.NoContent(http.StatusNoContent)
 	}
 
 	ctx, cancel := context.WithCancel(reqCtx)
+	if !plan.waitUntil.IsZero() {
+		cancel()
+		ctx, cancel = context.WithDeadline(reqCtx, plan.waitUntil)
+	}
 	defer cancel()
 	stop := context.AfterFunc(s.streams, cancel) // server shutdown ends the stream
 	defer stop()
@@ -70,11 +68,9 @@ func (s *Server) streamEvents(c echo.Context) error {
 	w.WriteHeader(http.StatusOK)
 	w.Flush()
 
-	if assessment.Status(a.Status).Terminal() && !finalKnown {
-		// The completed event is no longer retained (or was never published):
-		// replay what is left, then close with the stored outcome so the
-		// client is not left waiting for an event that will not come.
-		return s.replayThenClose(ctx, c, tenant, a, lastID)
+	if plan.replayOnly {
+		s.replayRetained(ctx, w, tenant, id, lastID)
+		return nil
 	}
 
 	events := make(chan *bus.Event)
@@ -125,43 +121,80 @@ func (s *Server) streamEvents(c echo.Context) error {
 	}
 }
 
-// replayThenClose sends the retained status events after lastID without
-// following the stream, then a final completed event built from the stored
-// assessment.
-func (s *Server) replayThenClose(ctx context.Context, c echo.Context, tenant string, a store.Assessment, lastID uint64) error {
-	w := c.Response()
+// streamPlan is how the event stream of one request goes.
+type streamPlan struct {
+	// noContent: nothing more to send (204).
+	noContent bool
+	// replayOnly: send the retained status events, then end.
+	replayOnly bool
+	// waitUntil, when set, ends a followed stream that has not seen the
+	// completed event by then.
+	waitUntil time.Time
+}
+
+// planStream decides how the stream of assessment a goes for a client that
+// has seen up to lastID. A finished assessment whose completed event the
+// client already saw has nothing more to say: 204, so EventSource stops
+// reconnecting (HTML Living Standard, server-sent events, "204 No Content").
+//
+// The synthesizer closes an assessment in the store before its completed
+// event is published (outputs follow the store writes, ADR 0014), so the
+// stream may not hold it yet: the stream is followed for it, for
+// Config.CompletedWait after the close. Past that the event will not come
+// (or is no longer retained) and only the events the stream holds are sent:
+// every event a client receives is a stored one, with its id.
+func (s *Server) planStream(ctx context.Context, tenant string, a store.Assessment, lastID uint64) (streamPlan, error) {
+	if !assessment.Status(a.Status).Terminal() {
+		return streamPlan{}, nil
+	}
+	finalSeq, finalKnown, err := s.completedSeq(ctx, tenant, a.ID)
+	switch {
+	case err != nil:
+		return streamPlan{}, err
+	case finalKnown:
+		return streamPlan{noContent: lastID >= finalSeq}, nil
+	}
+	closedAt := a.CompletedAt
+	if closedAt.IsZero() {
+		closedAt = a.UpdatedAt
+	}
+	plan := streamPlan{waitUntil: closedAt.Add(s.cfg.CompletedWait)}
+	if time.Now().Before(plan.waitUntil) {
+		return plan, nil
+	}
 	upTo, found, err := s.lastSeq(ctx, bus.SubjectStatus(tenant, a.ID))
 	if err != nil {
-		s.log.WarnContext(ctx, "look up last status event", slog.String("error", err.Error()), slog.String("assessment_id", a.ID))
+		return streamPlan{}, fmt.Errorf("look up last status event of %s: %w", a.ID, err)
 	}
-	if found && upTo > lastID {
-		// Bounded: the events are already stored, so this only guards
-		// against a stream that changes underneath us.
-		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
-		_ = s.deps.Bus.ReplayFrom(rctx, bus.StreamEvents, bus.SubjectStatus(tenant, a.ID), lastID, func(e *bus.Event) error {
-			if name, ok := sseName(e.Type); ok {
-				if werr := writeEvent(w, strconv.FormatUint(e.StreamSeq, 10), name, e.Data); werr != nil {
-					return werr
-				}
-			}
-			if e.StreamSeq >= upTo {
-				rcancel()
-			}
-			return nil
-		})
-		rcancel()
-	}
-	final, err := json.Marshal(map[string]any{
-		"metadata":         map[string]string{"tenant_id": tenant, "assessment_id": a.ID},
-		"status":           a.Status,
-		"missing_families": a.MissingFamilies,
-		"reason":           a.Reason,
-	})
+	return streamPlan{replayOnly: true, noContent: !found || upTo <= lastID}, nil
+}
+
+// replayRetained sends the retained status events after lastID without
+// following the stream, for an assessment whose completed event will not come.
+func (s *Server) replayRetained(ctx context.Context, w *echo.Response, tenant, id string, lastID uint64) {
+	upTo, found, err := s.lastSeq(ctx, bus.SubjectStatus(tenant, id))
 	if err != nil {
-		return nil // nothing more can be sent on a started stream
+		s.log.WarnContext(ctx, "look up last status event", slog.String("error", err.Error()), slog.String("assessment_id", id))
+		return
 	}
-	_ = writeEvent(w, "", sseCompleted, final)
-	return nil
+	if !found || upTo <= lastID {
+		return
+	}
+	// Bounded: the events are already stored, so this only guards against a
+	// stream that changes underneath us.
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer rcancel()
+	_ = s.deps.Bus.ReplayFrom(rctx, bus.StreamEvents, bus.SubjectStatus(tenant, id), lastID, func(e *bus.Event) error {
+		if name, ok := sseName(e.Type); ok {
+			if werr := writeEvent(w, strconv.FormatUint(e.StreamSeq, 10), name, e.Data); werr != nil {
+				return werr
+			}
+		}
+		if e.StreamSeq >= upTo {
+			rcancel()
+		}
+		return nil
+	})
 }
 
 // completedSeq returns the stream sequence of the assessment's completed

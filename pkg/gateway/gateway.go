@@ -40,6 +40,7 @@ const (
 	DefaultAssessmentTimeout = 2 * time.Minute
 	DefaultKeepAlive         = 15 * time.Second
 	DefaultReportCacheTTL    = 5 * time.Minute
+	DefaultCompletedWait     = 2 * time.Minute
 	// shutdownGrace bounds how long Serve waits for in-flight requests.
 	shutdownGrace = 10 * time.Second
 	// bodyReadTimeout bounds reading a request body, so a client trickling
@@ -56,6 +57,11 @@ type Config struct {
 	// KeepAlive is the interval of SSE keep-alive comments (15s), short
 	// enough that proxies do not close an idle progress stream.
 	KeepAlive time.Duration
+	// CompletedWait is how long after an assessment closed its event stream
+	// waits for the completed event (2m). The synthesizer publishes it just
+	// after closing the assessment, or on the redelivery after its 30 s ack
+	// deadline when it stopped in between.
+	CompletedWait time.Duration
 	// ReportCacheTTL is how long a report stays in the Redis cache (5m).
 	ReportCacheTTL time.Duration
 	// WebhookPolicy decides which webhook URLs may be registered (zero:
@@ -151,6 +157,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = DefaultKeepAlive
+	}
+	if cfg.CompletedWait <= 0 {
+		cfg.CompletedWait = DefaultCompletedWait
 	}
 	if cfg.ReportCacheTTL <= 0 {
 		cfg.ReportCacheTTL = DefaultReportCacheTTL

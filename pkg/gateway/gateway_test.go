@@ -449,3 +449,81 @@ func TestServeShutsDownWithOpenStreams(t *testing.T) {
 		t.Fatal("stream still open after shutdown")
 	}
 }
+
+// TestEventsWaitForTheRealCompletedEvent drives the window between the
+// synthesizer closing an assessment in the store and its completed event
+// reaching the stream: a client connecting then gets the stored completed
+// event, with its id, once it is published, and never one made up from the store.
+func TestEventsWaitForTheRealCompletedEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{KeepAlive: time.Hour})
+	id := e.create(t, "acme", "closing")
+	publishStatus(t, e.bus, "acme", id, "family_completed", "cloud")
+	_, _, err := e.store.Assessments.Finish(context.Background(), "acme", id, "completed", nil, "", time.Now())
+	require.NoError(t, err)
+
+	resp, s := openStream(t, e, "/v1/assessments/"+id+"/events", "acme", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "queued/", statusOf(t, s.next(t)))
+	cloud := s.next(t)
+	require.Equal(t, "family_completed/cloud", statusOf(t, cloud))
+
+	// Only now, with the stream already sent what the store and the stream
+	// held, is the completed event published.
+	publishCompleted(t, e.bus, "acme", id)
+	done := s.next(t)
+	require.Equal(t, "completed", done.Event)
+	seq, ok, err := e.srv.completedSeq(context.Background(), "acme", id)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, fmt.Sprint(seq), done.ID, "the client gets the stored event, with its id")
+	require.Contains(t, done.Data, `"report_path"`)
+	select {
+	case _, ok := <-s.Events:
+		require.False(t, ok, "the stream ends after the completed event")
+	case <-time.After(15 * time.Second):
+		t.Fatal("stream did not end after completed")
+	}
+}
+
+// TestEventsNeverInventACompletedEvent: when the completed event did not
+// come within the wait (or is no longer retained), the stream replays what
+// the stream holds and ends; a client that has seen it all is told to stop.
+func TestEventsNeverInventACompletedEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{KeepAlive: time.Hour, CompletedWait: time.Minute})
+	id := e.create(t, "acme", "long closed")
+	publishStatus(t, e.bus, "acme", id, "family_completed", "cloud")
+	_, _, err := e.store.Assessments.Finish(context.Background(), "acme", id, "partial", []string{"mlops"}, "deadline passed", time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+
+	path := "/v1/assessments/" + id + "/events"
+	resp, s := openStream(t, e, path, "acme", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "queued/", statusOf(t, s.next(t)))
+	last := s.next(t)
+	require.Equal(t, "family_completed/cloud", statusOf(t, last))
+	select {
+	case ev, ok := <-s.Events:
+		require.False(t, ok, "no event after the stored ones, got %+v", ev)
+	case <-time.After(15 * time.Second):
+		t.Fatal("stream did not end")
+	}
+	resp, _ = openStream(t, e, path, "acme", map[string]string{"Last-Event-ID": last.ID})
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+
+	// Closed moments before the wait runs out: the stream follows, then ends
+	// at the end of the wait with nothing made up.
+	soon := e.create(t, "acme", "closed just now")
+	_, _, err = e.store.Assessments.Finish(context.Background(), "acme", soon, "failed", nil, "", time.Now().Add(-time.Minute+time.Second))
+	require.NoError(t, err)
+	resp, s = openStream(t, e, "/v1/assessments/"+soon+"/events", "acme", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "queued/", statusOf(t, s.next(t)))
+	select {
+	case ev, ok := <-s.Events:
+		require.False(t, ok, "no event after the stored ones, got %+v", ev)
+	case <-time.After(15 * time.Second):
+		t.Fatal("stream did not end when the wait ran out")
+	}
+}
