@@ -85,9 +85,10 @@ const (
 //     overwritten by a concurrent one; the stored results (Results, one
 //     document per family) are the lossless record of which families answered.
 type Assessments struct {
-	coll     *mongo.Collection
-	finishes *mongo.Collection
-	locks    stripes
+	coll          *mongo.Collection
+	finishes      *mongo.Collection
+	announcements *mongo.Collection
+	locks         stripes
 }
 
 // stripes serializes writes to one assessment within a process without a
@@ -312,9 +313,8 @@ func (r *Assessments) MarkFamilyCompleted(ctx context.Context, tenant, id, famil
 
 // Finish moves a non-terminal assessment to a terminal status atomically. It
 // returns (updated, true) when this call made the change and (current, false)
-// when the assessment was already terminal, so exactly one caller publishes
-// the completed event first (and a retry republishes with the same msg id).
-// status must be terminal.
+// when the assessment was already terminal, so exactly one outcome wins.
+// Who announces it is decided by ClaimAnnouncement. status must be terminal.
 func (r *Assessments) Finish(ctx context.Context, tenant, id, status string, missing []string, reason string, at time.Time) (Assessment, bool, error) {
 	if err := required("finish assessment", "tenant", tenant, "assessment id", id); err != nil {
 		return Assessment{}, false, err
@@ -360,6 +360,45 @@ func (r *Assessments) Finish(ctx context.Context, tenant, id, status string, mis
 	}
 	a, err := r.apply(ctx, won)
 	return a, false, err
+}
+
+// Announcement is the claim to announce an assessment's outcome: Owner names
+// the one caller that publishes the completed event, At when it claimed.
+type Announcement struct {
+	ID           string    `bson:"_id"`
+	TenantID     string    `bson:"tenant_id"`
+	AssessmentID string    `bson:"assessment_id"`
+	Owner        string    `bson:"owner"`
+	At           time.Time `bson:"at"`
+}
+
+// AnnouncementID is the _id of an assessment's announcement claim in CollAnnouncements.
+func AnnouncementID(tenant, assessmentID string) string {
+	return assessment.DeterministicID(tenant, assessmentID, "announce")
+}
+
+// ClaimAnnouncement makes owner the announcer of a closed assessment unless
+// another owner already is, and returns the claim that holds. Like Finish it
+// inserts against a deterministic _id, the one write that is atomic on
+// MongoDB and FerretDB alike, so of any number of concurrent callers, in
+// any number of processes, exactly one owns the announcement.
+func (r *Assessments) ClaimAnnouncement(ctx context.Context, tenant, id, owner string, at time.Time) (Announcement, error) {
+	if err := required("claim announcement", "tenant", tenant, "assessment id", id, "owner", owner); err != nil {
+		return Announcement{}, err
+	}
+	c := Announcement{ID: AnnouncementID(tenant, id), TenantID: tenant, AssessmentID: id, Owner: owner, At: orNow(at).UTC().Truncate(time.Millisecond)}
+	_, err := r.announcements.InsertOne(ctx, c)
+	switch {
+	case err == nil:
+		return c, nil
+	case !mongo.IsDuplicateKeyError(err):
+		return Announcement{}, wrap("claim announcement of "+id, err)
+	}
+	var won Announcement
+	if err := findByKey(ctx, r.announcements, tenant, c.ID, &won, func() string { return won.TenantID }); err != nil {
+		return Announcement{}, wrap("read announcement claim of "+id, err)
+	}
+	return won, nil
 }
 
 // claim reads the finish claim of an assessment, if any.

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -34,6 +35,7 @@ func runContract(t *testing.T, s *store.Store) {
 		{"mark family completed is idempotent", testMarkFamilyIdempotent},
 		{"finish happens exactly once", testFinishOnce},
 		{"a finish whose claimant stopped is completed by the next caller", testFinishRecovers},
+		{"an announcement has one owner", func(t *testing.T, s *store.Store) { testAnnouncementOwner(t, s, s) }},
 		{"overdue lists only open assessments past deadline", testOverdue},
 		{"result upsert twice keeps one row", testResults},
 		{"report upsert and get", testReports},
@@ -410,6 +412,50 @@ func testFinishRecovers(t *testing.T, s *store.Store) {
 	require.Equal(t, got, stored)
 }
 
+// testAnnouncementOwner races claims to announce one assessment from s1 and
+// s2: every caller is told the same single owner, who stays the owner.
+func testAnnouncementOwner(t *testing.T, s1, s2 *store.Store) {
+	ctx := t.Context()
+	tenant := uniq("tenant")
+	a := create(t, s1, newAssessment(tenant, ms(time.Now())))
+	const racers = 6
+	var wg sync.WaitGroup
+	owners := make(chan string, racers)
+	errs := make(chan error, racers)
+	for i := range racers {
+		s := []*store.Store{s1, s2}[i%2]
+		wg.Go(func() {
+			c, err := s.Assessments.ClaimAnnouncement(ctx, tenant, a.ID, fmt.Sprintf("racer %d", i), time.Now())
+			if err != nil {
+				errs <- err
+				return
+			}
+			owners <- c.Owner
+		})
+	}
+	wg.Wait()
+	close(owners)
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	var seen []string
+	for o := range owners {
+		seen = append(seen, o)
+	}
+	require.Len(t, seen, racers)
+	won := seen[0]
+	for _, o := range seen {
+		require.Equal(t, won, o, "every caller is told the same owner")
+	}
+	again, err := s2.Assessments.ClaimAnnouncement(ctx, tenant, a.ID, won, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, won, again.Owner, "the owner claiming again still owns it")
+
+	_, err = s1.Assessments.ClaimAnnouncement(ctx, tenant, a.ID, "", time.Now())
+	require.ErrorIs(t, err, store.ErrInvalid)
+}
+
 // runAcrossProcesses checks the guarantees that must hold between two
 // services sharing one database: s1 and s2 are separate connections to it.
 func runAcrossProcesses(t *testing.T, s1, s2 *store.Store) {
@@ -451,6 +497,7 @@ func runAcrossProcesses(t *testing.T, s1, s2 *store.Store) {
 			require.Equal(t, string(assessment.StatusCompleted), got.Status)
 		}
 	})
+	t.Run("an announcement has one owner across connections", func(t *testing.T) { testAnnouncementOwner(t, s1, s2) })
 	t.Run("concurrent result upserts keep one row", func(t *testing.T) {
 		ctx := t.Context()
 		tenant := uniq("tenant")

@@ -45,6 +45,8 @@ const (
 	CollReports     = "reports"
 	// CollFinishes holds one claim per finished assessment; see Assessments.Finish.
 	CollFinishes = "assessment_finishes"
+	// CollAnnouncements holds one claim per announced assessment; see Assessments.ClaimAnnouncement.
+	CollAnnouncements = "assessment_announcements"
 	// CollWebhooks holds tenants' webhook subscriptions; CollDeliveries their delivery log.
 	CollWebhooks   = "webhooks"
 	CollDeliveries = "webhook_deliveries"
@@ -118,7 +120,7 @@ func Connect(ctx context.Context, uri, database string, extra ...Option) (*Store
 	db := client.Database(database)
 	s := &Store{
 		Tenants:         &Tenants{coll: db.Collection(CollTenants), names: db.Collection(CollTenantNames)},
-		Assessments:     &Assessments{coll: db.Collection(CollAssessments), finishes: db.Collection(CollFinishes)},
+		Assessments:     &Assessments{coll: db.Collection(CollAssessments), finishes: db.Collection(CollFinishes), announcements: db.Collection(CollAnnouncements)},
 		Results:         &Results{coll: db.Collection(CollResults)},
 		Reports:         &Reports{coll: db.Collection(CollReports)},
 		Webhooks:        &Webhooks{coll: db.Collection(CollWebhooks), deliveries: db.Collection(CollDeliveries)},

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -29,6 +30,11 @@ const DurableName = "synthesizer"
 const (
 	resultFailed = "failed"
 	source       = "/services/synthesizer"
+	// announceTakeover is how long an announcement claim binds: longer
+	// than the owner's whole retry schedule (8 deliveries, each up to the
+	// 30 s ack deadline plus backoff), after which the owner is taken to
+	// have given up and any later delivery for the assessment announces.
+	announceTakeover = 10 * time.Minute
 )
 
 // Config tunes the synthesizer; the bus's policy defaults fill what is zero.
@@ -83,6 +89,9 @@ type Synthesizer struct {
 	// onFinished is told the terminal status of each assessment this
 	// instance finished (for metrics); may be nil.
 	onFinished func(status string)
+	// owner names the work in hand when claiming an announcement: the
+	// delivered result (the same on its redelivery) or one sweep pass.
+	owner string
 }
 
 // New returns a synthesizer.
@@ -129,6 +138,7 @@ func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) ([]bus.Message, 
 	out := &outbox{}
 	delivery := *s
 	delivery.pub = out
+	delivery.owner = "result " + e.ID
 	if err := delivery.handle(ctx, e); err != nil {
 		return nil, err
 	}
@@ -200,6 +210,12 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 // Sweep closes every overdue assessment as partial (some families answered)
 // or failed (none did), naming the missing families. It returns how many it closed.
 func (s *Synthesizer) Sweep(ctx context.Context) (int, error) {
+	pass := *s
+	pass.owner = "sweep " + uuid.NewString()
+	return pass.sweep(ctx)
+}
+
+func (s *Synthesizer) sweep(ctx context.Context) (int, error) {
 	overdue, err := s.store.Assessments.Overdue(ctx, s.now(), 100)
 	if err != nil {
 		return 0, fmt.Errorf("list overdue assessments: %w", err)
@@ -313,6 +329,18 @@ func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results 
 	if _, found, err := s.bus.LastSeq(ctx, bus.StreamEvents, bus.SubjectCompleted(a.TenantID, a.ID)); err != nil {
 		return fmt.Errorf("look up completed event of %s: %w", a.ID, err)
 	} else if found {
+		return nil
+	}
+	// Two handlers can both get here before either's outputs are published;
+	// JetStream would store their completed events once, but core NATS
+	// subscribers would get both. One owner per assessment announces
+	// (ADR 0016); a redelivery of the owner's result is the same owner, so
+	// a stop before the publish loses nothing.
+	claim, err := s.store.Assessments.ClaimAnnouncement(ctx, a.TenantID, a.ID, s.owner, s.now())
+	if err != nil {
+		return fmt.Errorf("claim announcement of %s: %w", a.ID, err)
+	}
+	if claim.Owner != s.owner && s.now().Sub(claim.At) < announceTakeover {
 		return nil
 	}
 	// Another handler may not have published its family's progress yet (or

@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -25,6 +27,8 @@ type env struct {
 	bus   *bus.Bus
 	store *store.Store
 	synth *synth.Synthesizer
+	// mongoURI lets a test connect a second replica to the same database.
+	mongoURI string
 }
 
 // start runs a synthesizer on embedded servers; run=false leaves its
@@ -54,7 +58,7 @@ func start(t *testing.T, run bool) *env {
 		_ = b.Close()
 		stack.Close()
 	})
-	return &env{bus: b, store: s, synth: sy}
+	return &env{bus: b, store: s, synth: sy, mongoURI: stack.MongoURI}
 }
 
 func (e *env) create(t *testing.T, tenant, id string, deadline time.Time) {
@@ -234,4 +238,164 @@ func TestSweepRacingTheLastResultClosesOnce(t *testing.T) {
 	rep, err := e.store.Reports.Get(context.Background(), "acme", "race")
 	require.NoError(t, err)
 	require.Equal(t, a.Status, rep.Status, "the report follows the status that won")
+}
+
+// resultEvent is the delivery of a family's result as the runner hands it
+// to the synthesizer's handler.
+func resultEvent(t *testing.T, tenant, id string, f assessment.Family, msgID string, seq uint64) *bus.Event {
+	t.Helper()
+	data, err := bus.EncodeData(&inframindv1.AgentResultPublished{
+		Metadata: &inframindv1.Metadata{EventId: msgID, TenantId: tenant, AssessmentId: id, Time: timestamppb.Now()},
+		Family:   string(f),
+		Status:   "ok",
+		Summary:  string(f) + " summary",
+		Metrics:  []*inframindv1.Metric{{Name: "n", Value: 1, Unit: "count", Formula: "one", Source: "test"}},
+		Request:  &inframindv1.AssessmentRequest{Name: "x"},
+	})
+	require.NoError(t, err)
+	return &bus.Event{
+		ID: msgID, Type: bus.TypeAgentResultPublished, Source: "/test", Subject: bus.SubjectResult(tenant, string(f)),
+		Tenant: tenant, CESubject: id, Time: time.Now(), Data: data, Deliveries: 1, StreamSeq: seq,
+	}
+}
+
+// racingReplicas sets up two synthesizer replicas (separate store
+// connections, one bus) and an assessment of which every family but the
+// last two has answered. It returns a core NATS subscription to the
+// assessment's completed subject.
+func racingReplicas(t *testing.T, e *env, tenant, id string) ([]*synth.Synthesizer, *nats.Subscription) {
+	t.Helper()
+	ctx := context.Background()
+	other, err := store.Connect(ctx, e.mongoURI, "synth_test")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = other.Close(context.Background()) })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	replica, err := synth.New(e.bus, other, log, synth.Config{SweepInterval: time.Hour}, nil)
+	require.NoError(t, err)
+
+	e.create(t, tenant, id, time.Now().Add(time.Hour))
+	sub, err := e.bus.NC.SubscribeSync(bus.SubjectCompleted(tenant, id))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	// Both racing results are stored before either handler reads the
+	// results: each replica then sees every family answered.
+	for _, f := range assessment.Families() {
+		res := resultEvent(t, tenant, id, f, "r-"+string(f), 0)
+		require.NoError(t, e.store.Results.Upsert(ctx, store.Result{
+			ID: store.ResultID(tenant, id, string(f)), TenantID: tenant, AssessmentID: id, Family: string(f),
+			Data: string(res.Data), ReceivedAt: time.Now(),
+		}))
+		if !slices.Contains(racingFamilies(), f) {
+			_, err := e.store.Assessments.MarkFamilyCompleted(ctx, tenant, id, string(f), "done", time.Now())
+			require.NoError(t, err)
+		}
+	}
+	return []*synth.Synthesizer{e.synth, replica}, sub
+}
+
+// racingFamilies are the last two results, handled one on each replica.
+func racingFamilies() []assessment.Family {
+	return []assessment.Family{assessment.FamilyResearch, assessment.FamilySimulation}
+}
+
+func publishAll(t *testing.T, b *bus.Bus, msgs []bus.Message) {
+	t.Helper()
+	for _, m := range msgs {
+		require.NoError(t, b.Publish(context.Background(), m))
+	}
+}
+
+// deliveries counts the messages a core NATS subscription receives until
+// the subject has been quiet for a second.
+func deliveries(t *testing.T, b *bus.Bus, sub *nats.Subscription) int {
+	t.Helper()
+	require.NoError(t, b.NC.Flush())
+	n := 0
+	for {
+		if _, err := sub.NextMsg(time.Second); err != nil {
+			require.ErrorIs(t, err, nats.ErrTimeout)
+			return n
+		}
+		n++
+	}
+}
+
+// TestTwoReplicasAnnounceACompletedAssessmentOnce drives the race of two
+// synthesizer replicas handling the last two results of one assessment:
+// both see every family answered before either's outputs are published (the
+// runner publishes after the handler returns). A core NATS subscriber, which
+// JetStream's dedup does not protect, must still get the completed event once.
+func TestTwoReplicasAnnounceACompletedAssessmentOnce(t *testing.T) {
+	e := start(t, false)
+	ctx := context.Background()
+	const tenant, id = "acme", "twice"
+	replicas, sub := racingReplicas(t, e, tenant, id)
+
+	var outputs [][]bus.Message
+	for i, sy := range replicas {
+		f := racingFamilies()[i]
+		out, err := sy.Handle(ctx, resultEvent(t, tenant, id, f, "r-"+string(f), uint64(i+1)))
+		require.NoError(t, err)
+		outputs = append(outputs, out)
+	}
+	// Each runner publishes its handler's outputs, in order, then acks.
+	for _, out := range outputs {
+		publishAll(t, e.bus, out)
+	}
+	require.Equal(t, 1, deliveries(t, e.bus, sub), "core NATS deliveries of the completed event")
+	require.EqualValues(t, 1, e.subjectCounts(t)[bus.SubjectCompleted(tenant, id)])
+	// Every family's progress and the terminal status precede it in the stream.
+	require.EqualValues(t, len(assessment.Families())+1, e.subjectCounts(t)[bus.SubjectStatus(tenant, id)])
+}
+
+// TestAnnouncementSurvivesTheAnnouncerStopping: the replica that owns the
+// announcement stops before its runner publishes; the redelivery of its
+// result, on the other replica, announces.
+func TestAnnouncementSurvivesTheAnnouncerStopping(t *testing.T) {
+	e := start(t, false)
+	ctx := context.Background()
+	const tenant, id = "acme", "stopped"
+	replicas, sub := racingReplicas(t, e, tenant, id)
+
+	owner := resultEvent(t, tenant, id, racingFamilies()[0], "r-"+string(racingFamilies()[0]), 1)
+	_, err := replicas[0].Handle(ctx, owner) // outputs lost with the process
+	require.NoError(t, err)
+	f := racingFamilies()[1]
+	out, err := replicas[1].Handle(ctx, resultEvent(t, tenant, id, f, "r-"+string(f), 2))
+	require.NoError(t, err)
+	publishAll(t, e.bus, out)
+
+	redelivered := *owner
+	redelivered.Deliveries = 2
+	out, err = replicas[1].Handle(ctx, &redelivered)
+	require.NoError(t, err)
+	publishAll(t, e.bus, out)
+	require.Equal(t, 1, deliveries(t, e.bus, sub), "core NATS deliveries of the completed event")
+	require.EqualValues(t, 1, e.subjectCounts(t)[bus.SubjectCompleted(tenant, id)])
+
+	// Once it is in the stream, no later delivery announces again.
+	out, err = replicas[0].Handle(ctx, &redelivered)
+	require.NoError(t, err)
+	require.Empty(t, out)
+}
+
+// TestAnAbandonedAnnouncementIsTakenOver: an owner that never published
+// (its result dead-lettered) binds only for a while; a later delivery for
+// the assessment then announces.
+func TestAnAbandonedAnnouncementIsTakenOver(t *testing.T) {
+	e := start(t, false)
+	ctx := context.Background()
+	const tenant, id = "acme", "abandoned"
+	replicas, sub := racingReplicas(t, e, tenant, id)
+	_, err := e.store.Database().Collection(store.CollAnnouncements).InsertOne(ctx, store.Announcement{
+		ID: store.AnnouncementID(tenant, id), TenantID: tenant, AssessmentID: id, Owner: "result gone", At: time.Now().Add(-time.Hour),
+	})
+	require.NoError(t, err)
+	for i, sy := range replicas {
+		f := racingFamilies()[i]
+		out, err := sy.Handle(ctx, resultEvent(t, tenant, id, f, "r-"+string(f), uint64(i+1)))
+		require.NoError(t, err)
+		publishAll(t, e.bus, out)
+	}
+	require.Equal(t, 1, deliveries(t, e.bus, sub), "core NATS deliveries of the completed event")
 }
