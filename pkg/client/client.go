@@ -125,6 +125,12 @@ type Event struct {
 	Data json.RawMessage
 }
 
+// ErrNoMoreEvents is returned by Events when the gateway answers 204: the
+// assessment has ended and its event stream holds nothing more for this
+// client (its completed event was not published in time or is no longer
+// retained). Get returns the assessment's outcome.
+var ErrNoMoreEvents = errors.New("the assessment has ended and its event stream holds nothing more")
+
 // errCompleted ends a stream after its completed event.
 var errCompleted = errors.New("completed")
 
@@ -135,11 +141,29 @@ func (e fnError) Error() string { return e.err.Error() }
 
 // Events streams an assessment's progress to fn from after lastID (0 = from
 // the start), reconnecting with Last-Event-ID when the connection drops, and
-// returns after the completed event or when fn or ctx ends it.
+// returns after the completed event or when fn or ctx ends it. Delivery is at
+// least once, so fn sees each event once by its CloudEvent id
+// (metadata.event_id): a repeat is skipped. When the stream has nothing more
+// to send before a completed event it returns ErrNoMoreEvents.
 func (c *Client) Events(ctx context.Context, id string, lastID uint64, fn func(Event) error) error {
 	backoff := retry.WithMaxRetries(20, retry.WithCappedDuration(5*time.Second, retry.NewExponential(200*time.Millisecond)))
+	seen := map[string]bool{}
+	once := func(e Event) error {
+		var ev struct {
+			Metadata struct {
+				EventID string `json:"event_id"`
+			} `json:"metadata"`
+		}
+		if json.Unmarshal(e.Data, &ev) == nil && ev.Metadata.EventID != "" {
+			if seen[ev.Metadata.EventID] {
+				return nil
+			}
+			seen[ev.Metadata.EventID] = true
+		}
+		return fn(e)
+	}
 	err := retry.Do(ctx, backoff, func(ctx context.Context) error {
-		err := c.stream(ctx, id, &lastID, fn)
+		err := c.stream(ctx, id, &lastID, once)
 		var (
 			p     *Problem
 			fnErr fnError
@@ -150,6 +174,8 @@ func (c *Client) Events(ctx context.Context, id string, lastID uint64, fn func(E
 			return retry.RetryableError(errors.New("event stream closed before the assessment ended"))
 		case errors.Is(err, errCompleted):
 			return nil
+		case errors.Is(err, ErrNoMoreEvents):
+			return err
 		case errors.As(err, &fnErr):
 			return fnErr.err
 		case errors.As(err, &p) && p.Status < 500:
@@ -175,7 +201,11 @@ func (c *Client) stream(ctx context.Context, id string, lastID *uint64, fn func(
 		return fmt.Errorf("open event stream: %w", err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNoContent:
+		return ErrNoMoreEvents
+	default:
 		return decodeProblem(resp)
 	}
 	for ev, err := range sse.Read(resp.Body, &sse.ReadConfig{MaxEventSize: 1 << 20}) {
