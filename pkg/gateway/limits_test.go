@@ -18,8 +18,8 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/identity"
 )
 
-// longWindow keeps a test's requests inside one rate window: windows are
-// aligned to the epoch, so a short one could roll over mid-test.
+// longWindow keeps a test's requests inside one rate window, so none
+// leaves it mid-test.
 const longWindow = 24 * time.Hour
 
 // sharedStack starts one devstack whose servers several gateways share, as

@@ -6,7 +6,6 @@ import (
 	"context"
 	"net/url"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -42,9 +41,9 @@ func TestIntegrationScriptsOnRedis(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, i < 2, r.Allowed, "request %d", i+1)
 	}
-	ttl, err := rdb.PTTL(ctx, "im:acme:rl:tenant:"+itoa(time.Now().UnixMilli()/lim.Window.Milliseconds())).Result()
+	ttl, err := rdb.PTTL(ctx, "im:acme:rl:tenant").Result()
 	require.NoError(t, err)
-	require.Positive(t, ttl, "the window's counter expires")
+	require.Positive(t, ttl, "the window's log expires")
 
 	s := NewSlots(rdb)
 	until := time.Now().Add(time.Minute)
@@ -63,5 +62,3 @@ func TestIntegrationScriptsOnRedis(t *testing.T) {
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"a1", "a3"}, holders)
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

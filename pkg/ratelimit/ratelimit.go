@@ -1,11 +1,13 @@
 // Package ratelimit holds the request limits every gateway replica shares
-// through Redis: fixed-window request counters (Limiter) and a cap on the
+// through Redis: sliding-window request limits (Limiter) and a cap on the
 // things a tenant may have in flight at once (Slots). Callers build keys with
 // cache.Key so every key carries its tenant.
 package ratelimit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -44,52 +46,81 @@ func (r Result) ResetSeconds() int {
 	return s
 }
 
-// incrScript counts one request in a window and sets the window's expiry on
-// its first request, atomically, so concurrent replicas never lose a count
-// or leave a counter without expiry.
-const incrScript = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
+// slideScript is a sliding-window log: the key is a sorted set of the
+// admitted requests scored by their time in milliseconds. It drops the
+// entries older than the window, admits the request only if fewer than the
+// limit remain, and returns {admitted, counted, oldest}: counted includes
+// this request when admitted, oldest is the time of the oldest entry still
+// in the window. Refused requests are not logged, so a caller hammering a
+// spent limit neither grows the set nor delays its own reset. One script
+// makes the check-and-add atomic across replicas.
+//
+// ARGV: now (ms), window (ms), limit, member (unique per request).
+const slideScript = `
+local now = tonumber(ARGV[1])
+local win = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
+local n = redis.call('ZCARD', KEYS[1])
+local admitted = 0
+if n < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  n = n + 1
+  admitted = 1
+end
+local oldest = now
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if first[2] then oldest = tonumber(first[2]) end
+redis.call('PEXPIRE', KEYS[1], win)
+return {admitted, n, oldest}
 `
 
-// Limiter enforces fixed-window limits. A fixed window (count per aligned
-// window, one key per window) costs one round trip and one small key, and
-// every replica agrees on the window because windows are aligned to the Unix
-// epoch; its known weakness is that a caller may send up to twice the limit
-// across a window boundary, acceptable for abuse protection.
+// Limiter enforces sliding-window limits: at most Limit.Requests requests
+// are admitted in any interval of length Limit.Window, wherever it starts.
+// A fixed window (one counter per aligned window) would let a burst
+// straddling a window edge pass twice the limit; a token bucket (GCRA) with
+// a burst of the limit allows the burst plus a refill within one window,
+// again up to twice the limit. The log keeps one small entry per admitted
+// request (at most the limit per key) and costs one round trip; see
+// docs/adr/0016-sliding-window-rate-limits.md.
 type Limiter struct {
-	rdb  redis.Scripter
-	incr *redis.Script
-	now  func() time.Time
+	rdb   redis.Scripter
+	slide *redis.Script
+	now   func() time.Time
 }
 
 // NewLimiter returns a limiter on rdb (the shared Redis client).
 func NewLimiter(rdb redis.Scripter) *Limiter {
-	return &Limiter{rdb: rdb, incr: redis.NewScript(incrScript), now: time.Now}
+	return &Limiter{rdb: rdb, slide: redis.NewScript(slideScript), now: time.Now}
 }
 
 // Allow counts one request against key under lim and reports whether it is
-// within the limit. key identifies the caller (tenant, class, subject); the
-// window number is appended here. Errors are Redis failures: the caller
-// decides whether to fail open.
+// within the limit. key identifies the caller (tenant, class, subject).
+// Errors are Redis failures: the caller decides whether to fail open.
+//
+// The request's time is this replica's clock: replicas' clocks must agree
+// to well under a window (NTP keeps them within milliseconds).
 func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Result, error) {
 	if !lim.Valid() {
 		return Result{}, fmt.Errorf("ratelimit: invalid limit %d per %s", lim.Requests, lim.Window)
 	}
-	now := l.now()
+	now := l.now().UnixMilli()
 	win := lim.Window.Milliseconds()
-	ms := now.UnixMilli()
-	idx := ms / win
-	reset := time.Duration((idx+1)*win-ms) * time.Millisecond
-	// The key outlives its window by one window so a replica whose clock
-	// runs slightly behind still finds the count.
-	n, err := l.incr.Run(ctx, l.rdb, []string{key + ":" + strconv.FormatInt(idx, 10)}, 2*win).Int()
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:]) // crypto/rand.Read never fails (Go 1.24+)
+	member := strconv.FormatInt(now, 10) + "-" + hex.EncodeToString(nonce[:])
+	vals, err := l.slide.Run(ctx, l.rdb, []string{key}, now, win, lim.Requests, member).Int64Slice()
 	if err != nil {
 		return Result{}, fmt.Errorf("ratelimit: count %s: %w", key, err)
 	}
+	if len(vals) != 3 {
+		return Result{}, fmt.Errorf("ratelimit: count %s: unexpected reply %v", key, vals)
+	}
+	admitted, n, oldest := vals[0] == 1, int(vals[1]), vals[2]
+	// The oldest counted request leaves the window at oldest+win; then one
+	// more request fits.
+	reset := time.Duration(max(0, oldest+win-now)) * time.Millisecond
 	return Result{
-		Allowed:   n <= lim.Requests,
+		Allowed:   admitted,
 		Limit:     lim.Requests,
 		Remaining: max(0, lim.Requests-n),
 		Reset:     reset,

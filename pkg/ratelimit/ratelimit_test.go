@@ -24,11 +24,10 @@ func fixedClock(at time.Time) (func() time.Time, func(time.Time)) {
 	return func() time.Time { return cur }, func(t time.Time) { cur = t }
 }
 
-func TestLimiterCountsPerWindowAndKey(t *testing.T) {
+func TestLimiterCountsPerKeyAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	rdb := newRedis(t)
-	// Near the real time: Redis expires keys by its own clock.
-	start := time.Now().Truncate(time.Minute).Add(10 * time.Second) // 10s into a minute window
+	start := time.Now().Truncate(time.Minute).Add(10 * time.Second)
 	now, set := fixedClock(start)
 	a, b := NewLimiter(rdb), NewLimiter(rdb) // two replicas, one Redis
 	a.now, b.now = now, now
@@ -36,17 +35,19 @@ func TestLimiterCountsPerWindowAndKey(t *testing.T) {
 	ctx := context.Background()
 
 	for i, l := range []*Limiter{a, b, a} {
+		set(start.Add(time.Duration(i) * time.Second))
 		r, err := l.Allow(ctx, "im:acme:rl:tenant", lim)
 		require.NoError(t, err)
 		require.True(t, r.Allowed, "request %d", i+1)
 		require.Equal(t, 3-(i+1), r.Remaining)
 	}
+	set(start.Add(20 * time.Second))
 	r, err := b.Allow(ctx, "im:acme:rl:tenant", lim)
 	require.NoError(t, err)
 	require.False(t, r.Allowed, "the fourth request across both replicas is over the limit")
 	require.Equal(t, 0, r.Remaining)
-	require.Equal(t, 50*time.Second, r.Reset)
-	require.Equal(t, 50, r.ResetSeconds())
+	require.Equal(t, 40*time.Second, r.Reset, "the first request leaves the window a minute after it was made")
+	require.Equal(t, 40, r.ResetSeconds())
 
 	other, err := a.Allow(ctx, "im:globex:rl:tenant", lim)
 	require.NoError(t, err)
@@ -55,7 +56,57 @@ func TestLimiterCountsPerWindowAndKey(t *testing.T) {
 	set(start.Add(time.Minute))
 	r, err = a.Allow(ctx, "im:acme:rl:tenant", lim)
 	require.NoError(t, err)
-	require.True(t, r.Allowed, "a new window starts a new count")
+	require.True(t, r.Allowed, "the first request has left the window")
+	r, err = a.Allow(ctx, "im:acme:rl:tenant", lim)
+	require.NoError(t, err)
+	require.False(t, r.Allowed, "the second is still in it")
+	require.Equal(t, time.Second, r.Reset)
+}
+
+// TestLimiterBurstStraddlingTheWindowEdge sends a full burst just before a
+// minute boundary and another just after it, then steady traffic, and checks
+// that no interval of one window, wherever it starts, admitted more than the
+// limit. A fixed window counted per aligned minute admits both bursts: twice
+// the limit within two seconds.
+func TestLimiterBurstStraddlingTheWindowEdge(t *testing.T) {
+	t.Parallel()
+	rdb := newRedis(t)
+	edge := time.Now().Truncate(time.Minute).Add(time.Minute)
+	now, set := fixedClock(edge)
+	l := NewLimiter(rdb)
+	l.now = now
+	lim := Limit{Requests: 10, Window: time.Minute}
+	ctx := context.Background()
+
+	var sent []time.Time
+	for i := range 20 {
+		sent = append(sent, edge.Add(-time.Second+time.Duration(i)*100*time.Millisecond)) // edge-1s .. edge+0.9s
+	}
+	for i := range 150 { // then one request every second for 150 s
+		sent = append(sent, edge.Add(time.Second+time.Duration(i)*time.Second))
+	}
+	var admitted []time.Time
+	for _, at := range sent {
+		set(at)
+		r, err := l.Allow(ctx, "im:acme:rl:user:ann", lim)
+		require.NoError(t, err)
+		if r.Allowed {
+			admitted = append(admitted, at)
+		}
+	}
+	require.Len(t, admitted[:10], 10, "the first burst is within the limit")
+	for i := range admitted {
+		// Every interval of one window starting at an admitted request.
+		in := 0
+		for _, at := range admitted[i:] {
+			if at.Sub(admitted[i]) < lim.Window {
+				in++
+			}
+		}
+		require.LessOrEqual(t, in, lim.Requests, "window starting %s admitted %d", admitted[i].Sub(edge), in)
+	}
+	// The limit is used, not just refused: 10 per minute over 2.5 minutes.
+	require.GreaterOrEqual(t, len(admitted), 30)
 }
 
 func TestLimiterRejectsInvalidLimitsAndReportsRedisErrors(t *testing.T) {
