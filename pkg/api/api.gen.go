@@ -629,6 +629,7 @@ const (
 	HTTPSInfraMindDevProblemsReportNotReady           ProblemType = "https://infra-mind.dev/problems/report-not-ready"
 	HTTPSInfraMindDevProblemsSignInLocked             ProblemType = "https://infra-mind.dev/problems/sign-in-locked"
 	HTTPSInfraMindDevProblemsTooManyActiveAssessments ProblemType = "https://infra-mind.dev/problems/too-many-active-assessments"
+	HTTPSInfraMindDevProblemsTooManyEventStreams      ProblemType = "https://infra-mind.dev/problems/too-many-event-streams"
 	HTTPSInfraMindDevProblemsUnauthorized             ProblemType = "https://infra-mind.dev/problems/unauthorized"
 	HTTPSInfraMindDevProblemsUnavailable              ProblemType = "https://infra-mind.dev/problems/unavailable"
 	HTTPSInfraMindDevProblemsUnsupportedMediaType     ProblemType = "https://infra-mind.dev/problems/unsupported-media-type"
@@ -668,6 +669,8 @@ func (e ProblemType) Valid() bool {
 	case HTTPSInfraMindDevProblemsSignInLocked:
 		return true
 	case HTTPSInfraMindDevProblemsTooManyActiveAssessments:
+		return true
+	case HTTPSInfraMindDevProblemsTooManyEventStreams:
 		return true
 	case HTTPSInfraMindDevProblemsUnauthorized:
 		return true

@@ -293,7 +293,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/v1/assessments", s.listAssessments, s.authenticate, s.authorize, s.rateLimit)
 	e.GET("/v1/assessments/:id", s.getAssessment, s.authenticate, s.authorize, s.rateLimit)
 	e.GET("/v1/assessments/:id/report", s.getReport, s.authenticate, s.authorize, s.rateLimit)
-	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate, s.authorize, s.rateLimit)
+	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate, s.authorize, s.rateLimit, s.capStreams)
 	e.GET("/v1/assessments/:id/recommendations", s.getRecommendations, s.authenticate, s.authorize, s.rateLimit)
 	e.POST("/v1/assessments/:id/versions", s.createVersion, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive)
 	e.GET("/v1/assessments/:id/versions", s.listVersions, s.authenticate, s.authorize, s.rateLimit)

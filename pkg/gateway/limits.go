@@ -25,6 +25,7 @@ import (
 const (
 	ProblemRateLimited       = problemBase + "rate-limited"
 	ProblemTooManyActive     = problemBase + "too-many-active-assessments"
+	ProblemTooManyStreams    = problemBase + "too-many-event-streams"
 	headerRetryAfter         = "Retry-After"
 	headerRateLimitLimit     = "RateLimit-Limit"
 	headerRateLimitRemaining = "RateLimit-Remaining"
@@ -47,6 +48,21 @@ const (
 	// DefaultMaxActiveAssessments caps a tenant's queued and running
 	// assessments (versions and scenarios included).
 	DefaultMaxActiveAssessments = 20
+	// DefaultMaxStreamsPerCredential caps the event streams one credential
+	// (a user's token or an API key) holds open at once: a console tab
+	// follows one assessment, and a browser opens at most six connections
+	// per origin over HTTP/1.1.
+	DefaultMaxStreamsPerCredential = 10
+	// DefaultMaxStreamsPerTenant caps the event streams of all of a
+	// tenant's credentials together.
+	DefaultMaxStreamsPerTenant = 100
+	// streamLease is how long a stream's slot is held without renewal; an
+	// open stream renews it every streamLease/3, so only a replica that
+	// died leaves a slot behind, and only for this long.
+	streamLease = time.Minute
+	// streamRetryAfter is the Retry-After of a refused stream: streams end
+	// when their assessment does, within the assessment timeout.
+	streamRetryAfter = 30
 	// activeGrace keeps an assessment's slot a little past its deadline,
 	// while the synthesizer's deadline sweep finishes it.
 	activeGrace = time.Minute
@@ -76,6 +92,12 @@ type Limits struct {
 	// MaxActiveAssessments caps a tenant's assessments that are queued or
 	// running at once (20).
 	MaxActiveAssessments int
+	// MaxStreamsPerCredential and MaxStreamsPerTenant cap the event streams
+	// (GET /v1/assessments/{id}/events) open at once for one credential (the
+	// token subject; an API key's is apikey:<id>) and for a tenant, across
+	// replicas (10 and 100).
+	MaxStreamsPerCredential int
+	MaxStreamsPerTenant     int
 	// CORSAllowedOrigins lists the exact origins (scheme://host[:port]) a
 	// browser may call the API from.
 	CORSAllowedOrigins []string
@@ -100,6 +122,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxActiveAssessments <= 0 {
 		l.MaxActiveAssessments = DefaultMaxActiveAssessments
+	}
+	if l.MaxStreamsPerCredential <= 0 {
+		l.MaxStreamsPerCredential = DefaultMaxStreamsPerCredential
+	}
+	if l.MaxStreamsPerTenant <= 0 {
+		l.MaxStreamsPerTenant = DefaultMaxStreamsPerTenant
 	}
 	return l
 }
@@ -146,7 +174,7 @@ func newProtection(l Limits, c *cache.Cache, reg *prometheus.Registry) (*protect
 	}
 	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "inframind_gateway_limit_checks_total",
-		Help: "Protection limit checks by check (tenant, user, address, auth-address, active) and outcome (allowed, refused, redis_error).",
+		Help: "Protection limit checks by check (tenant, user, address, auth-address, active, stream-credential, stream-tenant) and outcome (allowed, refused, redis_error).",
 	}, []string{"check", "outcome"})
 	if err := reg.Register(decisions); err != nil {
 		var are prometheus.AlreadyRegisteredError
@@ -383,6 +411,105 @@ func (s *Server) releaseFinished(ctx context.Context, tenant, key string) error 
 		return fmt.Errorf("release finished assessments: %w", err)
 	}
 	return nil
+}
+
+// capStreams bounds the event streams open at once per credential and per
+// tenant. Each stream holds a slot in both sets (ratelimit.Slots, shared by
+// every replica through Redis), renews it while open and releases it when
+// the handler returns, which it does when the stream ends, the server shuts
+// down or the client goes away. A slot's member is random, never the
+// client's X-Request-Id, which a client could repeat to reuse one slot for
+// many streams. Over a cap it answers 429 naming the cap. Redis failures fail
+// open for the reasons given on rateLimit.
+func (s *Server) capStreams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := s.prot
+		cl, _ := c.Get(claimsKey).(*auth.Claims)
+		if p == nil || cl == nil {
+			return next(c)
+		}
+		ctx := c.Request().Context()
+		member := newRequestID()
+		caps := []struct {
+			check, key string
+			limit      int
+		}{
+			{"stream-credential", cache.Key(cl.Tenant, "sse", "cred", keyPart(cl.Subject)), p.limits.MaxStreamsPerCredential},
+			{"stream-tenant", cache.Key(cl.Tenant, "sse", "tenant"), p.limits.MaxStreamsPerTenant},
+		}
+		var held []string
+		release := func() {
+			if len(held) == 0 {
+				return
+			}
+			// Cleanup outlives the cancelled request of a departed client.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			for _, key := range held {
+				if err := p.slots.Release(cctx, key, member); err != nil {
+					s.log.WarnContext(ctx, "event stream slot not released", slog.String("error", err.Error()))
+				}
+			}
+		}
+		defer release()
+		for _, cp := range caps {
+			ok, n, err := p.slots.Acquire(ctx, cp.key, member, cp.limit, time.Now().Add(streamLease))
+			if err != nil {
+				p.decisions.WithLabelValues(cp.check, "redis_error").Inc()
+				s.log.WarnContext(ctx, "event stream cap unavailable, stream allowed", slog.String("check", cp.check),
+					slog.String("error", err.Error()), slog.String("request_id", requestID(c)))
+				continue
+			}
+			if !ok {
+				p.decisions.WithLabelValues(cp.check, "refused").Inc()
+				return tooManyStreams(cp.check, n, cp.limit)
+			}
+			p.decisions.WithLabelValues(cp.check, "allowed").Inc()
+			held = append(held, cp.key)
+		}
+		renewCtx, stopRenew := context.WithCancel(ctx)
+		renewed := make(chan struct{})
+		go func() {
+			defer close(renewed)
+			s.renewStreamSlots(renewCtx, held, member)
+		}()
+		err := next(c)
+		stopRenew()
+		<-renewed
+		return err
+	}
+}
+
+// renewStreamSlots extends a stream's slots every streamLease/3 until ctx
+// ends.
+func (s *Server) renewStreamSlots(ctx context.Context, keys []string, member string) {
+	t := time.NewTicker(streamLease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, key := range keys {
+				if err := s.prot.slots.Hold(ctx, key, member, time.Now().Add(streamLease)); err != nil && ctx.Err() == nil {
+					s.log.WarnContext(ctx, "event stream slot not renewed", slog.String("error", err.Error()))
+				}
+			}
+		}
+	}
+}
+
+// tooManyStreams is the 429 for a spent event-stream cap.
+func tooManyStreams(check string, open, limit int) *Problem {
+	what := map[string]string{
+		"stream-credential": "this credential's limit of open event streams",
+		"stream-tenant":     "your organisation's limit of open event streams",
+	}[check]
+	p := problem(http.StatusTooManyRequests, ProblemTooManyStreams, "Too many event streams",
+		fmt.Sprintf("%d event streams are open, %s is %d. Close one, or retry after %d seconds.",
+			open, what, limit, streamRetryAfter))
+	p.header = http.Header{headerRetryAfter: {strconv.Itoa(streamRetryAfter)}}
+	return p
 }
 
 // cors returns the CORS middleware for the allow-list, or nil when the list

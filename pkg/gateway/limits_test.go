@@ -479,3 +479,50 @@ func TestNewRejectsInvalidTrustedProxy(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, nets, 2)
 }
+
+// TestEventStreamsAreCappedPerCredentialAndTenant opens event streams on two
+// replicas sharing Redis: a credential may hold MaxStreamsPerCredential at
+// once and a tenant MaxStreamsPerTenant, whatever replica serves them and
+// whatever X-Request-Id the client repeats; the next answers 429 naming the
+// cap, and a stream the client closes frees its slot.
+func TestEventStreamsAreCappedPerCredentialAndTenant(t *testing.T) {
+	t.Parallel()
+	stack := sharedStack(t)
+	cfg := Config{Limits: Limits{MaxStreamsPerCredential: 2, MaxStreamsPerTenant: 3}}
+	rs := owaspReplicas(t, cfg, stack.NATSURL, stack.MongoURI, stack.RedisURL, 2) // one store, one key
+	a, b := rs[0], rs[1]
+	id := a.create(t, "acme", "followed")
+	path := "/v1/assessments/" + id + "/events"
+	sameID := map[string]string{"X-Request-Id": "one-id-for-every-stream"}
+	open := func(e *env, subject string) *http.Response {
+		t.Helper()
+		resp := e.doAs(t, http.MethodGet, path, "acme", subject, "", sameID)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+
+	first := open(a, "ann")
+	require.Equal(t, http.StatusOK, first.StatusCode)
+	require.Equal(t, http.StatusOK, open(b, "ann").StatusCode, "a second stream on another replica")
+	p := requireTooMany(t, open(b, "ann"), ProblemTooManyStreams)
+	require.Contains(t, p.Detail, "this credential's limit of open event streams is 2")
+	require.Equal(t, http.StatusOK, open(a, "bob").StatusCode, "another credential has its own cap")
+	p = requireTooMany(t, open(a, "bob"), ProblemTooManyStreams)
+	require.Contains(t, p.Detail, "your organisation's limit of open event streams is 3")
+
+	other := b.create(t, "globex", "other tenant")
+	resp := b.doAs(t, http.MethodGet, "/v1/assessments/"+other+"/events", "globex", "ann", "", nil)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "another tenant has its own caps")
+
+	// The client goes away: its slot is released when the server notices.
+	require.NoError(t, first.Body.Close())
+	require.Eventually(t, func() bool {
+		resp := a.doAs(t, http.MethodGet, path, "acme", "ann", "", sameID)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 100*time.Millisecond, "a closed stream frees its slot")
+	holders, err := a.srv.prot.slots.Holders(context.Background(), "im:acme:sse:tenant")
+	require.NoError(t, err)
+	require.Len(t, holders, 3, "refused streams hold no slot")
+}

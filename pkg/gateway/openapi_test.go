@@ -247,7 +247,7 @@ func TestOpenAPIListsEveryProblemType(t *testing.T) {
 	for _, typ := range []string{
 		ProblemInvalidRequest, ProblemUnauthorized, ProblemForbidden, ProblemNotFound, ProblemReportNotReady,
 		ProblemTooLarge, ProblemUnsupportedType, ProblemIdempotencyKey, ProblemMethod, ProblemUnavailable,
-		ProblemInternal, ProblemRateLimited, ProblemTooManyActive, ProblemRecommendationsNotReady, ProblemNotAcceptable,
+		ProblemInternal, ProblemRateLimited, ProblemTooManyActive, ProblemTooManyStreams, ProblemRecommendationsNotReady, ProblemNotAcceptable,
 		ProblemSignInLocked, ProblemMFARequired, ProblemRefreshReused, ProblemConflict,
 	} {
 		require.Truef(t, slices.Contains(enum, typ), "problem type %s is not listed in the OpenAPI document", typ)

@@ -67,6 +67,9 @@ type GatewayConfig struct {
 	// is believed (comma separated); empty: the peer address is the client.
 	TrustedProxies       []string `env:"IM_TRUSTED_PROXIES" envSeparator:","`
 	MaxActiveAssessments int      `env:"IM_MAX_ACTIVE_ASSESSMENTS" envDefault:"20"`
+	// SSE stream caps: open event streams per credential and per tenant.
+	MaxStreamsPerCredential int `env:"IM_SSE_MAX_STREAMS_PER_CREDENTIAL" envDefault:"10"`
+	MaxStreamsPerTenant     int `env:"IM_SSE_MAX_STREAMS_PER_TENANT" envDefault:"100"`
 	// CORSAllowedOrigins is comma separated; empty sends no CORS headers.
 	CORSAllowedOrigins []string `env:"IM_CORS_ALLOWED_ORIGINS" envSeparator:","`
 }

@@ -117,6 +117,7 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 			ExpensiveRequests: cfg.Gateway.RateLimitExpensive, RateWindow: cfg.Gateway.RateLimitWindow,
 			AuthRequests:         cfg.Gateway.RateLimitAuth,
 			MaxActiveAssessments: cfg.Gateway.MaxActiveAssessments, CORSAllowedOrigins: cfg.Gateway.CORSAllowedOrigins,
+			MaxStreamsPerCredential: cfg.Gateway.MaxStreamsPerCredential, MaxStreamsPerTenant: cfg.Gateway.MaxStreamsPerTenant,
 		},
 	}, gateway.Deps{
 		Bus: h.Bus, Store: d.Store, Cache: d.Cache, Verifier: v, Logger: h.Logger,
