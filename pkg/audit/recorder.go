@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -27,52 +28,82 @@ var ErrClosed = errors.New("audit: recorder closed")
 // Defaults for Options' zero fields.
 const (
 	// DefaultBuffer holds about a few seconds of a busy gateway's requests,
-	// enough to ride out a slow insert without dropping.
+	// enough to ride out a slow insert or a failover without refusing any.
 	DefaultBuffer = 4096
 	// DefaultWriteTimeout bounds one insert, so a hung database cannot stall
-	// the writer forever.
+	// the writer forever; a timed-out insert is retried.
 	DefaultWriteTimeout = 5 * time.Second
+	// DefaultRetryMin and DefaultRetryMax bound the backoff between retries
+	// of a failed insert (exponential, with jitter).
+	DefaultRetryMin = 50 * time.Millisecond
+	DefaultRetryMax = 5 * time.Second
 )
 
 // Results counted by the records metric.
 const (
 	resultWritten = "written"
-	resultDropped = "dropped"
+	resultRetried = "retried"
+	resultRefused = "refused"
 	resultFailed  = "failed"
 )
 
 // Options tunes a Recorder. Zero values take the defaults.
 type Options struct {
-	Buffer       int           // records queued before Record drops (DefaultBuffer)
+	Buffer       int           // records queued or reserved at once (DefaultBuffer)
 	WriteTimeout time.Duration // bound on one insert (DefaultWriteTimeout)
+	RetryMin     time.Duration // first backoff after a failed insert (DefaultRetryMin)
+	RetryMax     time.Duration // longest backoff between retries (DefaultRetryMax)
 	Logger       *slog.Logger  // nil discards
 	// Registry receives the inframind_audit_records_total counter; nil
 	// keeps it unregistered.
 	Registry prometheus.Registerer
 }
 
-// Recorder queues records in a bounded channel drained by one writer
-// goroutine.
+// Recorder queues records in a bounded queue drained by one writer
+// goroutine, which retries a failed insert with backoff until it is stored.
 //
-// When the queue is full Record drops the record instead of blocking. The
-// queue only fills when the database is slow or down; blocking (even with a
-// short timeout) would then add that stall to every API request, and turn a
-// database incident into a gateway outage for routes that do not need the
-// database at all. A dropped record is not silent: it is counted in
-// inframind_audit_records_total{result="dropped"} (alert on it) and written
-// in full to the log at warning level, so the log pipeline keeps the trail.
+// A record is never dropped while the process lives: a caller reserves a
+// place before it acts (Reserve) and is refused when the queue is full, so
+// the gateway fails closed (503) before a request does anything it could not
+// record. The queue only fills when the database is slow or down for longer
+// than the buffer covers; refusals are counted in
+// inframind_audit_records_total{result="refused"} (alert on it). Close stops
+// reservations and drains the queue, still retrying, until its context
+// ends; only a record still unstored then is lost to the database, and it is
+// written in full to the error log and counted as failed.
 type Recorder struct {
-	sink    Appender
-	log     *slog.Logger
-	timeout time.Duration
-	records *prometheus.CounterVec
+	sink     Appender
+	log      *slog.Logger
+	timeout  time.Duration
+	retryMin time.Duration
+	retryMax time.Duration
+	records  *prometheus.CounterVec
 
-	// mu guards closed and the send on queue: Record holds it shared, Close
-	// exclusively, so nothing sends on the channel after it is closed.
-	mu     sync.RWMutex
-	closed bool
-	queue  chan Record
-	done   chan struct{}
+	// mu guards closed and abandoned: Reserve and Commit hold it shared,
+	// Close exclusively while it changes them.
+	mu sync.RWMutex
+	// closed: no new reservation. abandoned: the drain gave up, so a late
+	// commit is logged instead of queued.
+	closed, abandoned bool
+	// slots holds one token per reservation not yet stored or cancelled;
+	// its capacity is the bound. queue has the same capacity, so a commit
+	// never blocks.
+	slots chan struct{}
+	queue chan Record
+	// pending counts reservations not yet stored or cancelled; Close waits
+	// for it.
+	pending sync.WaitGroup
+	// stop ends the writer: cancelled when the drain finishes or gives up.
+	ctx  context.Context
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// Reservation is a place in the queue for one record, taken before the
+// action it records. Exactly one of Commit or Cancel must be called.
+type Reservation struct {
+	r    *Recorder
+	once sync.Once
 }
 
 // NewRecorder starts the writer goroutine; Close stops it after draining.
@@ -86,6 +117,12 @@ func NewRecorder(sink Appender, opt Options) (*Recorder, error) {
 	if opt.WriteTimeout <= 0 {
 		opt.WriteTimeout = DefaultWriteTimeout
 	}
+	if opt.RetryMin <= 0 {
+		opt.RetryMin = DefaultRetryMin
+	}
+	if opt.RetryMax < opt.RetryMin {
+		opt.RetryMax = max(DefaultRetryMax, opt.RetryMin)
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -93,7 +130,8 @@ func NewRecorder(sink Appender, opt Options) (*Recorder, error) {
 		Namespace: "inframind",
 		Subsystem: "audit",
 		Name:      "records_total",
-		Help:      "Audit records by result: written, dropped (queue full) or failed (insert error).",
+		Help: "Audit records by result: written, retried (an insert failed and is tried again), refused (queue full: " +
+			"the request was refused with 503) or failed (not stored when the drain at shutdown gave up; logged in full).",
 	}, []string{"result"})
 	if opt.Registry != nil {
 		if err := opt.Registry.Register(counter); err != nil {
@@ -110,37 +148,84 @@ func NewRecorder(sink Appender, opt Options) (*Recorder, error) {
 		}
 	}
 	r := &Recorder{
-		sink:    sink,
-		log:     opt.Logger,
-		timeout: opt.WriteTimeout,
-		records: counter,
-		queue:   make(chan Record, opt.Buffer),
-		done:    make(chan struct{}),
+		sink:     sink,
+		log:      opt.Logger,
+		timeout:  opt.WriteTimeout,
+		retryMin: opt.RetryMin,
+		retryMax: opt.RetryMax,
+		records:  counter,
+		slots:    make(chan struct{}, opt.Buffer),
+		queue:    make(chan Record, opt.Buffer),
+		done:     make(chan struct{}),
 	}
+	r.ctx, r.stop = context.WithCancel(context.Background())
 	go r.run()
 	return r, nil
 }
 
-// Record queues rec without blocking. It reports false when rec was dropped
-// (queue full, or the recorder closed).
-func (r *Recorder) Record(rec Record) bool {
+// Reserve takes a place in the queue for one record, or returns nil when
+// the queue is full or the recorder closed: the caller must then not
+// perform the action it would record.
+func (r *Recorder) Reserve() *Reservation {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if !r.closed {
-		select {
-		case r.queue <- rec:
-			return true
-		default:
-		}
+	if r.closed {
+		r.records.WithLabelValues(resultRefused).Inc()
+		return nil
 	}
-	r.records.WithLabelValues(resultDropped).Inc()
-	r.log.Warn("audit record dropped: queue full or closed", recordAttrs(rec)...)
-	return false
+	select {
+	case r.slots <- struct{}{}:
+		r.pending.Add(1)
+		return &Reservation{r: r}
+	default:
+		r.records.WithLabelValues(resultRefused).Inc()
+		return nil
+	}
 }
 
-// Close stops accepting records and waits until every queued record is
-// written, or until ctx is done (the records still queued are then written
-// by the goroutine in the background as long as the process lives).
+// Commit queues rec in the reserved place; it never blocks.
+func (v *Reservation) Commit(rec Record) {
+	v.once.Do(func() {
+		r := v.r
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		if r.abandoned {
+			// The drain gave up and the writer stopped: keep the record in
+			// the log pipeline at least.
+			r.lost(rec, errors.New("recorder closed before the record was queued"))
+			r.release()
+			return
+		}
+		r.queue <- rec
+	})
+}
+
+// Cancel gives the reserved place back without a record.
+func (v *Reservation) Cancel() { v.once.Do(v.r.release) }
+
+// release frees one reservation.
+func (r *Recorder) release() {
+	<-r.slots
+	r.pending.Done()
+}
+
+// Record reserves a place and queues rec at once. It reports false, and
+// logs the record in full, when the queue is full or the recorder closed;
+// callers that can refuse the action instead use Reserve first.
+func (r *Recorder) Record(rec Record) bool {
+	v := r.Reserve()
+	if v == nil {
+		r.log.Error("audit record not queued: queue full or closed", recordAttrs(rec)...)
+		return false
+	}
+	v.Commit(rec)
+	return true
+}
+
+// Close stops reservations and waits until every reserved record is
+// stored, retrying failed inserts, or until ctx is done. Then the records
+// still queued are written in full to the error log, counted as failed, and
+// an error is returned.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -148,43 +233,93 @@ func (r *Recorder) Close(ctx context.Context) error {
 		return ErrClosed
 	}
 	r.closed = true
-	close(r.queue)
 	r.mu.Unlock()
+	drained := make(chan struct{})
+	go func() {
+		r.pending.Wait()
+		close(drained)
+	}()
+	var err error
 	select {
-	case <-r.done:
-		return nil
+	case <-drained:
 	case <-ctx.Done():
-		return fmt.Errorf("audit: drain queue: %w", ctx.Err())
+		err = fmt.Errorf("audit: drain queue: %w", ctx.Err())
+	}
+	r.mu.Lock()
+	r.abandoned = true
+	r.mu.Unlock()
+	r.stop()
+	<-r.done
+	// The writer has stopped: whatever is still queued will not be stored.
+	for {
+		select {
+		case rec := <-r.queue:
+			r.lost(rec, err)
+			r.release()
+		default:
+			return err
+		}
 	}
 }
 
 // run is the single writer: one insert at a time, in arrival order.
 func (r *Recorder) run() {
 	defer close(r.done)
-	for rec := range r.queue {
-		r.write(rec)
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case rec := <-r.queue:
+			if err := r.write(rec); err != nil {
+				r.lost(rec, err)
+			}
+			r.release()
+		}
 	}
 }
 
-// write inserts one record, retrying once: a database failover or a lost
-// connection fails one insert and the next succeeds. A duplicate id on the
-// retry means the first insert was stored and only its answer was lost.
-func (r *Recorder) write(rec Record) {
-	var err error
-	for attempt := range 2 {
-		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		err = r.sink.Append(ctx, rec)
+// write inserts one record, retrying with exponential backoff until it is
+// stored or the recorder gives up its drain: a database failover, a lost
+// connection or an insert timed out under a burst fails an attempt and a
+// later one succeeds. A duplicate id on a retry means an earlier attempt was
+// stored and only its answer was lost.
+func (r *Recorder) write(rec Record) error {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval = r.retryMin, r.retryMax
+	attempt := 0
+	_, err := backoff.Retry(r.ctx, func() (struct{}, error) {
+		attempt++
+		ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+		err := r.sink.Append(ctx, rec)
 		cancel()
-		if err == nil || (attempt > 0 && errors.Is(err, ErrDuplicate)) {
-			r.records.WithLabelValues(resultWritten).Inc()
-			return
+		switch {
+		case err == nil, attempt > 1 && errors.Is(err, ErrDuplicate):
+			return struct{}{}, nil
+		case errors.Is(err, ErrDuplicate):
+			// A fresh UUIDv7 colliding is a bug, not a transient failure.
+			return struct{}{}, backoff.Permanent(err)
 		}
-		if errors.Is(err, ErrDuplicate) {
-			break // a fresh UUIDv7 colliding is a bug, not a transient failure
-		}
+		r.records.WithLabelValues(resultRetried).Inc()
+		r.log.Warn("audit insert failed, retrying", slog.String("audit_id", rec.ID),
+			slog.Int("attempt", attempt), slog.String("error", err.Error()))
+		return struct{}{}, err
+	}, backoff.WithBackOff(bo), backoff.WithMaxElapsedTime(0))
+	if err != nil {
+		return err
 	}
+	r.records.WithLabelValues(resultWritten).Inc()
+	return nil
+}
+
+// lost records that rec will not reach the database: counted, and written
+// in full to the log so the log pipeline keeps the trail.
+func (r *Recorder) lost(rec Record, cause error) {
 	r.records.WithLabelValues(resultFailed).Inc()
-	r.log.Error("audit record not stored", append(recordAttrs(rec), slog.String("error", err.Error()))...)
+	msg := "unknown"
+	if cause != nil {
+		msg = cause.Error()
+	}
+	r.log.Error("audit record not stored", append(recordAttrs(rec), slog.String("error", msg))...)
 }
 
 // recordAttrs renders rec for the log, so a record that could not be stored

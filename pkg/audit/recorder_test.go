@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -158,53 +160,134 @@ func TestCloseDrainsTheQueue(t *testing.T) {
 	require.ErrorIs(t, r.Close(t.Context()), ErrClosed)
 }
 
-func TestFullQueueDropsInsteadOfBlocking(t *testing.T) {
+func TestFullQueueRefusesReservations(t *testing.T) {
 	t.Parallel()
 	sink := &memLog{gate: make(chan struct{})}
 	r, err := NewRecorder(sink, Options{Buffer: 2})
 	require.NoError(t, err)
-	accepted := 0
-	for i := range 10 {
-		if r.Record(rec(t, i)) {
-			accepted++
-		}
+	var held []*Reservation
+	for range 2 {
+		v := r.Reserve()
+		require.NotNil(t, v)
+		held = append(held, v)
 	}
-	// Two queued, plus at most one the writer took and holds in Append.
-	require.GreaterOrEqual(t, accepted, 2)
-	require.LessOrEqual(t, accepted, 3)
-	require.Equal(t, 10-accepted, count(r, resultDropped))
+	require.Nil(t, r.Reserve(), "no place left: the caller must refuse its action")
+	require.False(t, r.Record(rec(t, 9)), "nor can a record be queued without a place")
+	require.Equal(t, 2, count(r, resultRefused))
+
+	held[0].Cancel()
+	v := r.Reserve()
+	require.NotNil(t, v, "a cancelled reservation frees its place")
+	held[1].Commit(rec(t, 1))
+	v.Commit(rec(t, 2))
+	// A record being written still holds its place until it is stored.
+	require.Nil(t, r.Reserve())
 	close(sink.gate)
 	require.NoError(t, r.Close(t.Context()))
-	require.Len(t, sink.ids(), accepted)
+	require.Len(t, sink.ids(), 2)
 }
 
-func TestWriteRetriesOnce(t *testing.T) {
+// fastRetry keeps the backoff of a test's retries short.
+var fastRetry = Options{RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}
+
+// TestFailedInsertsAreRetriedUntilStored: a store that fails the first 50
+// inserts of a burst of 200 (timeouts under load, a failover) still ends
+// with every record stored, each once, in arrival order; nothing is lost.
+func TestFailedInsertsAreRetriedUntilStored(t *testing.T) {
 	t.Parallel()
-	boom := errors.New("connection reset")
-	tests := []struct {
-		name           string
-		fail           int
-		err            error
-		stored         int
-		written, fail2 int
-	}{
-		{"a transient failure is retried", 1, boom, 1, 1, 0},
-		{"two failures give up and count", 2, boom, 0, 0, 1},
-		{"a duplicate on the first try is a bug, not retried", 1, ErrDuplicate, 0, 0, 1},
+	sink := &memLog{fail: 50, failErr: context.DeadlineExceeded}
+	opt := fastRetry
+	opt.Buffer = 200
+	r, err := NewRecorder(sink, opt)
+	require.NoError(t, err)
+	var want []string
+	for i := range 200 {
+		x := rec(t, i)
+		require.True(t, r.Record(x))
+		want = append(want, x.ID)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			sink := &memLog{fail: tc.fail, failErr: tc.err}
-			r, err := NewRecorder(sink, Options{})
-			require.NoError(t, err)
-			require.True(t, r.Record(rec(t, 1)))
-			require.NoError(t, r.Close(t.Context()))
-			require.Len(t, sink.ids(), tc.stored)
-			require.Equal(t, tc.written, count(r, resultWritten))
-			require.Equal(t, tc.fail2, count(r, resultFailed))
-		})
+	require.Eventually(t, func() bool { return len(sink.ids()) == 200 }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, want, sink.ids())
+	require.Equal(t, 200, count(r, resultWritten))
+	require.Equal(t, 50, count(r, resultRetried))
+	require.Equal(t, 0, count(r, resultFailed))
+	require.NoError(t, r.Close(t.Context()))
+}
+
+// TestCloseDrainsThroughRetries: records queued while the store fails are
+// all stored by Close, which keeps retrying until they are.
+func TestCloseDrainsThroughRetries(t *testing.T) {
+	t.Parallel()
+	sink := &memLog{fail: 20, failErr: errors.New("connection reset")}
+	r, err := NewRecorder(sink, fastRetry)
+	require.NoError(t, err)
+	var want []string
+	for i := range 10 {
+		x := rec(t, i)
+		require.True(t, r.Record(x))
+		want = append(want, x.ID)
 	}
+	require.NoError(t, r.Close(t.Context()))
+	require.Equal(t, want, sink.ids(), "every record stored before Close returns")
+	require.Nil(t, r.Reserve(), "a closed recorder takes no reservation")
+}
+
+// TestCloseGivesUpAtItsDeadlineAndLogsWhatIsLeft: a store down for good
+// cannot take the records; Close returns at its deadline with an error and
+// every record left is counted as failed and logged in full.
+func TestCloseGivesUpAtItsDeadlineAndLogsWhatIsLeft(t *testing.T) {
+	t.Parallel()
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	opt := fastRetry
+	opt.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: &logged, mu: &mu}, nil))
+	sink := &memLog{fail: 1 << 30, failErr: errors.New("no reachable servers")}
+	r, err := NewRecorder(sink, opt)
+	require.NoError(t, err)
+	late := r.Reserve() // a request still running when the drain gives up
+	require.NotNil(t, late)
+	var ids []string
+	for i := range 3 {
+		x := rec(t, i)
+		require.True(t, r.Record(x))
+		ids = append(ids, x.ID)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	require.Error(t, r.Close(ctx))
+	lateRec := rec(t, 4)
+	late.Commit(lateRec)
+	ids = append(ids, lateRec.ID)
+	require.Empty(t, sink.ids())
+	require.Equal(t, 4, count(r, resultFailed))
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		require.Contains(t, logged.String(), id, "a record not stored is kept in the log")
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestADuplicateOnTheFirstTryIsNotRetried(t *testing.T) {
+	t.Parallel()
+	sink := &memLog{fail: 1, failErr: fmt.Errorf("insert: %w", ErrDuplicate)}
+	r, err := NewRecorder(sink, fastRetry)
+	require.NoError(t, err)
+	require.True(t, r.Record(rec(t, 1)))
+	require.NoError(t, r.Close(t.Context()))
+	require.Empty(t, sink.ids())
+	require.Equal(t, 1, count(r, resultFailed), "a colliding fresh id is a bug, reported")
+	require.Equal(t, 0, count(r, resultRetried))
 }
 
 // dupAfterLostAck stores the record on the first call but reports an
@@ -222,7 +305,7 @@ func (d *dupAfterLostAck) Append(context.Context, Record) error {
 func TestDuplicateOnRetryCountsAsWritten(t *testing.T) {
 	t.Parallel()
 	sink := &dupAfterLostAck{}
-	r, err := NewRecorder(sink, Options{})
+	r, err := NewRecorder(sink, fastRetry)
 	require.NoError(t, err)
 	require.True(t, r.Record(rec(t, 1)))
 	require.NoError(t, r.Close(t.Context()))

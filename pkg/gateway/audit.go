@@ -140,8 +140,13 @@ func auditResource(c echo.Context, resourceType, route string, status int) audit
 }
 
 // recordAudit records every /v1 request once, after the handler and the
-// error mapper ran, so the record carries the final status. It never fails
-// or delays the request: the recorder queues without blocking.
+// error mapper ran, so the record carries the final status. It reserves the
+// record's place in the recorder's queue before the handler runs: when the
+// queue is full (the audit database has been failing or slow for longer
+// than the queue covers) the request is refused with 503 before it does
+// anything, since an action that cannot be recorded must not be performed.
+// Otherwise it never delays the request: the record is queued, and the
+// recorder retries its insert until it is stored.
 func (s *Server) recordAudit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -151,12 +156,20 @@ func (s *Server) recordAudit(next echo.HandlerFunc) echo.HandlerFunc {
 		// The time the request arrived, at the database's precision.
 		at := time.Now().UTC().Truncate(time.Millisecond)
 		id, idErr := audit.NewID()
+		place := s.audit.Reserve()
+		if place == nil {
+			s.log.WarnContext(req.Context(), "request refused: the audit queue is full",
+				slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.String("request_id", requestID(c)))
+			c.Error(auditUnavailable())
+			return nil
+		}
 
 		if err := next(c); err != nil {
 			c.Error(err) // render it now so the status below is final
 		}
 
 		if idErr != nil {
+			place.Cancel()
 			s.log.ErrorContext(req.Context(), "audit record without id", slog.String("error", idErr.Error()),
 				slog.String("request_id", requestID(c)))
 			return nil
@@ -202,9 +215,17 @@ func (s *Server) recordAudit(next echo.HandlerFunc) echo.HandlerFunc {
 		if rec.Actor == "" {
 			rec.Actor = audit.Anonymous
 		}
-		s.audit.Record(rec)
+		place.Commit(rec)
 		return nil
 	}
+}
+
+// auditUnavailable is the 503 for a request that could not be recorded.
+func auditUnavailable() *Problem {
+	p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "Service unavailable",
+		"This request was not performed because it could not be recorded in the audit log right now. Retry shortly.")
+	p.header = http.Header{headerRetryAfter: {"5"}}
+	return p
 }
 
 // peerAddr is the host of the TCP peer address.

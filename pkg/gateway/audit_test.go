@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -316,4 +318,85 @@ func TestAuditRecordsUnknownRoutesGenerically(t *testing.T) {
 		bson.D{{Key: "request_id", Value: resp.Header.Get("X-Request-Id")}})
 	require.NoError(t, err)
 	require.Zero(t, n)
+}
+
+// flakyAudit fails its first fail inserts (as inserts timed out under a
+// burst did) and can hold every insert until gate is closed.
+type flakyAudit struct {
+	next audit.Appender
+	mu   sync.Mutex
+	fail int
+	gate chan struct{}
+}
+
+func (f *flakyAudit) Append(ctx context.Context, rec audit.Record) error {
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	failing := f.fail > 0
+	f.fail--
+	f.mu.Unlock()
+	if failing {
+		return context.DeadlineExceeded
+	}
+	return f.next.Append(ctx, rec)
+}
+
+// TestAuditRecordsSurviveFailingInserts: with the audit store failing its
+// first 25 inserts during a burst of 40 requests, every request's record is
+// still stored, once.
+func TestAuditRecordsSurviveFailingInserts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	rec, err := audit.NewRecorder(&flakyAudit{next: e.store.Audit, fail: 25},
+		audit.Options{RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond})
+	require.NoError(t, err)
+	e.srv.audit = rec
+	tok := "Bearer " + e.token("acme-flaky")
+	const n = 40
+	for range n {
+		require.Equal(t, http.StatusNotFound, e.call(t, http.MethodGet, "/v1/assessments/missing", tok).StatusCode)
+	}
+	require.NoError(t, rec.Close(t.Context()), "the drain stores every queued record")
+	page, err := e.store.Audit.List(context.Background(), "acme-flaky", store.AuditQuery{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, page.Items, n, "no record lost")
+}
+
+// TestAuditQueueFullFailsClosed: when no record can be queued the request
+// is refused with 503 before its handler runs, so nothing happens that the
+// audit log does not hold; once the queue has room requests pass again.
+func TestAuditQueueFullFailsClosed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	gate := make(chan struct{})
+	rec, err := audit.NewRecorder(&flakyAudit{next: e.store.Audit, gate: gate}, audit.Options{Buffer: 1})
+	require.NoError(t, err)
+	e.srv.audit = rec
+	tok := "Bearer " + e.token("acme-full")
+
+	require.Equal(t, http.StatusOK, e.call(t, http.MethodGet, "/v1/assessments", tok).StatusCode,
+		"the first request's record takes the only place, held while its insert waits")
+	resp := e.do(t, http.MethodPost, "/v1/assessments", "acme-full", "application/yaml",
+		strings.NewReader(string(readExample(t, "startup-rag.yaml"))), nil)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, "5", resp.Header.Get("Retry-After"))
+	p := decodeBody[Problem](t, resp)
+	require.Equal(t, ProblemUnavailable, p.Type)
+	require.Contains(t, p.Detail, "audit log")
+	list, err := e.store.Assessments.List(context.Background(), "acme-full", store.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, list.Items, "the refused create did nothing")
+
+	close(gate)
+	require.Eventually(t, func() bool {
+		return e.call(t, http.MethodGet, "/v1/assessments", tok).StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond, "the queue has room again once the insert is stored")
+	require.NoError(t, rec.Close(t.Context()))
 }
