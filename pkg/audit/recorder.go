@@ -33,10 +33,10 @@ const (
 	// DefaultWriteTimeout bounds one insert, so a hung database cannot stall
 	// the writer forever; a timed-out insert is retried.
 	DefaultWriteTimeout = 5 * time.Second
-	// DefaultRetryMin and DefaultRetryMax bound the backoff between retries
+	// DefaultRetryInitial and DefaultRetryCap bound the backoff between retries
 	// of a failed insert (exponential, with jitter).
-	DefaultRetryMin = 50 * time.Millisecond
-	DefaultRetryMax = 5 * time.Second
+	DefaultRetryInitial = 50 * time.Millisecond
+	DefaultRetryCap     = 5 * time.Second
 )
 
 // Results counted by the records metric.
@@ -51,8 +51,8 @@ const (
 type Options struct {
 	Buffer       int           // records queued or reserved at once (DefaultBuffer)
 	WriteTimeout time.Duration // bound on one insert (DefaultWriteTimeout)
-	RetryMin     time.Duration // first backoff after a failed insert (DefaultRetryMin)
-	RetryMax     time.Duration // longest backoff between retries (DefaultRetryMax)
+	RetryInitial time.Duration // first backoff after a failed insert (DefaultRetryInitial)
+	RetryCap     time.Duration // longest backoff between retries (DefaultRetryCap)
 	Logger       *slog.Logger  // nil discards
 	// Registry receives the inframind_audit_records_total counter; nil
 	// keeps it unregistered.
@@ -72,12 +72,12 @@ type Options struct {
 // ends; only a record still unstored then is lost to the database, and it is
 // written in full to the error log and counted as failed.
 type Recorder struct {
-	sink     Appender
-	log      *slog.Logger
-	timeout  time.Duration
-	retryMin time.Duration
-	retryMax time.Duration
-	records  *prometheus.CounterVec
+	sink         Appender
+	log          *slog.Logger
+	timeout      time.Duration
+	retryInitial time.Duration
+	retryCap     time.Duration
+	records      *prometheus.CounterVec
 
 	// mu guards closed and abandoned: Reserve and Commit hold it shared,
 	// Close exclusively while it changes them.
@@ -117,11 +117,11 @@ func NewRecorder(sink Appender, opt Options) (*Recorder, error) {
 	if opt.WriteTimeout <= 0 {
 		opt.WriteTimeout = DefaultWriteTimeout
 	}
-	if opt.RetryMin <= 0 {
-		opt.RetryMin = DefaultRetryMin
+	if opt.RetryInitial <= 0 {
+		opt.RetryInitial = DefaultRetryInitial
 	}
-	if opt.RetryMax < opt.RetryMin {
-		opt.RetryMax = max(DefaultRetryMax, opt.RetryMin)
+	if opt.RetryCap < opt.RetryInitial {
+		opt.RetryCap = max(DefaultRetryCap, opt.RetryInitial)
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -148,15 +148,15 @@ func NewRecorder(sink Appender, opt Options) (*Recorder, error) {
 		}
 	}
 	r := &Recorder{
-		sink:     sink,
-		log:      opt.Logger,
-		timeout:  opt.WriteTimeout,
-		retryMin: opt.RetryMin,
-		retryMax: opt.RetryMax,
-		records:  counter,
-		slots:    make(chan struct{}, opt.Buffer),
-		queue:    make(chan Record, opt.Buffer),
-		done:     make(chan struct{}),
+		sink:         sink,
+		log:          opt.Logger,
+		timeout:      opt.WriteTimeout,
+		retryInitial: opt.RetryInitial,
+		retryCap:     opt.RetryCap,
+		records:      counter,
+		slots:        make(chan struct{}, opt.Buffer),
+		queue:        make(chan Record, opt.Buffer),
+		done:         make(chan struct{}),
 	}
 	r.ctx, r.stop = context.WithCancel(context.Background())
 	go r.run()
@@ -285,7 +285,7 @@ func (r *Recorder) run() {
 // stored and only its answer was lost.
 func (r *Recorder) write(rec Record) error {
 	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval, bo.MaxInterval = r.retryMin, r.retryMax
+	bo.InitialInterval, bo.MaxInterval = r.retryInitial, r.retryCap
 	attempt := 0
 	_, err := backoff.Retry(r.ctx, func() (struct{}, error) {
 		attempt++

@@ -188,7 +188,7 @@ func TestFullQueueRefusesReservations(t *testing.T) {
 }
 
 // fastRetry keeps the backoff of a test's retries short.
-var fastRetry = Options{RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}
+var fastRetry = Options{RetryInitial: time.Millisecond, RetryCap: 5 * time.Millisecond}
 
 // TestFailedInsertsAreRetriedUntilStored: a store that fails the first 50
 // inserts of a burst of 200 (timeouts under load, a failover) still ends

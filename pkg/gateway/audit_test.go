@@ -354,7 +354,7 @@ func TestAuditRecordsSurviveFailingInserts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
 	rec, err := audit.NewRecorder(&flakyAudit{next: e.store.Audit, fail: 25},
-		audit.Options{RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond})
+		audit.Options{RetryInitial: time.Millisecond, RetryCap: 10 * time.Millisecond})
 	require.NoError(t, err)
 	e.srv.audit = rec
 	tok := "Bearer " + e.token("acme-flaky")
