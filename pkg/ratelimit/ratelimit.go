@@ -81,7 +81,7 @@ return {admitted, n, oldest}
 // a burst of the limit allows the burst plus a refill within one window,
 // again up to twice the limit. The log keeps one small entry per admitted
 // request (at most the limit per key) and costs one round trip; see
-// docs/adr/0016-sliding-window-rate-limits.md.
+// docs/adr/0017-sliding-window-rate-limits.md.
 type Limiter struct {
 	rdb   redis.Scripter
 	slide *redis.Script
