@@ -2530,14 +2530,17 @@ type TOTPDisableRequest0 = interface{}
 // TOTPDisableRequest1 defines model for TOTPDisableRequest.1.
 type TOTPDisableRequest1 = interface{}
 
-// TOTPEnrollRequest Optional while the second factor is off. Unknown fields are refused with 400 naming them.
+// TOTPEnrollRequest The proof the account's state asks for: the password while the second factor is off, the current code of the authenticator in use once it is on. Unknown fields are refused with 400 naming them.
 //
-// Examples: {}, {"code":"492039"}
+// Examples: {"password":"correct horse battery staple"}, {"code":"492039"}
 type TOTPEnrollRequest struct {
 	// Code The current code of the authenticator app in use; required once the second factor is on, not checked while it is off. Each code is accepted once.
 	//
 	// Examples: 492039
 	Code *string `json:"code,omitempty"`
+
+	// Password The user's password; required while the second factor is off, not checked once it is on. A wrong one counts towards the sign-in lockout.
+	Password *string `json:"password,omitempty"`
 }
 
 // TOTPEnrollment defines model for TOTPEnrollment.

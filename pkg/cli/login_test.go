@@ -102,7 +102,7 @@ func TestLoginAgainstARunningGateway(t *testing.T) {
 	t.Run("an account with MFA needs --totp-code", func(t *testing.T) {
 		u, _, err := g.P.Identity.CreateUser(ctx, "acme", identity.NewUser{Email: "mfa@acme.example", Role: auth.RoleAnalyst, Password: password})
 		require.NoError(t, err)
-		en, err := g.P.Identity.EnrollTOTP(ctx, "acme", u.ID)
+		en, err := g.P.Identity.EnrollTOTP(ctx, "acme", u.ID, identity.Reauth{Password: password})
 		require.NoError(t, err)
 		now := time.Now()
 		confirm, err := totp.GenerateCode(en.Secret, now)

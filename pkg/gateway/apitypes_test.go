@@ -186,7 +186,8 @@ func TestIdentityAnswersDecodeStrictlyIntoTheGeneratedTypes(t *testing.T) {
 		`{"refresh_token":"`+login.RefreshToken+`"}`, http.StatusOK))
 	strictInto[api.Me](t, "GET /v1/me", call(t, http.MethodGet, "/v1/me", owner, "", http.StatusOK))
 	strictInto[api.JSONWebKeySet](t, "GET /.well-known/jwks.json", call(t, http.MethodGet, "/.well-known/jwks.json", "", "", http.StatusOK))
-	strictInto[api.TOTPEnrollment](t, "POST /v1/me/mfa/totp", call(t, http.MethodPost, "/v1/me/mfa/totp", owner, "", http.StatusCreated))
+	strictInto[api.TOTPEnrollment](t, "POST /v1/me/mfa/totp", call(t, http.MethodPost, "/v1/me/mfa/totp", owner,
+		`{"password":"`+password+`"}`, http.StatusCreated))
 
 	user := strictInto[api.UserCreated](t, "POST /v1/users", call(t, http.MethodPost, "/v1/users", owner,
 		`{"email":"li@acme-strict.example","name":"Li","role":"analyst"}`, http.StatusCreated))

@@ -334,17 +334,22 @@ func signedInUser(c echo.Context) (*auth.Claims, error) {
 	return cl, nil
 }
 
-// totpEnrollRequest is the optional body of POST /v1/me/mfa/totp.
+// totpEnrollRequest is the body of POST /v1/me/mfa/totp: the proof the
+// account's state asks for.
 type totpEnrollRequest struct {
+	// Password is the account's password, required while MFA is off: a
+	// stolen access token alone must not enrol the thief's authenticator.
+	Password string `json:"password"`
 	// Code is a current code of the authenticator in use, required when
 	// MFA is on: replacing it must take more than an access token.
 	Code string `json:"code"`
 }
 
 // enrollTOTP handles POST /v1/me/mfa/totp: a new authenticator secret,
-// pending until confirmed. The secret is shown in this answer only. With
-// MFA on, the body must carry a current code of the authenticator in use,
-// so a stolen access token cannot swap in the thief's authenticator.
+// pending until confirmed. The secret is shown in this answer only. The
+// body must carry the password (MFA off) or a current code of the
+// authenticator in use (MFA on), so a stolen access token cannot put the
+// thief's authenticator on the account.
 func (s *Server) enrollTOTP(c echo.Context) error {
 	cl, err := signedInUser(c)
 	if err != nil {
@@ -354,18 +359,25 @@ func (s *Server) enrollTOTP(c echo.Context) error {
 	if err := readOptionalJSON(c, &req); err != nil {
 		return err
 	}
-	en, err := s.deps.Identity.EnrollTOTPWithCode(c.Request().Context(), cl.Tenant, cl.Subject, req.Code)
+	en, err := s.deps.Identity.EnrollTOTP(c.Request().Context(), cl.Tenant, cl.Subject,
+		identity.Reauth{Code: req.Code, Password: req.Password})
 	if err != nil {
 		switch {
 		case errors.Is(err, identity.ErrMFARequired):
 			return invalidField("code", "is required: this account's second factor is on, so replacing it needs the current code from the authenticator app")
 		case errors.Is(err, identity.ErrInvalidMFACode):
 			return invalidField("code", reasonWrongCode)
+		case errors.Is(err, identity.ErrInvalidCredentials):
+			return invalidField("password", reasonWrongPassword)
 		}
 		return identityErr("enrol an authenticator", err)
 	}
 	return c.JSON(http.StatusCreated, map[string]string{"secret": en.Secret, "otpauth_url": en.URL})
 }
+
+// reasonWrongPassword is the 400 reason for a wrong password sent as proof
+// by a signed-in user (not a 401: the access token is good).
+const reasonWrongPassword = "is wrong (wrong passwords count towards the account's sign-in lockout)"
 
 // reasonWrongCode is the 400 reason for a TOTP code that proves nothing.
 const reasonWrongCode = "is wrong, expired or already used; send the current code from the authenticator app"
@@ -444,7 +456,7 @@ func (s *Server) disableTOTP(c echo.Context) error {
 	case errors.Is(err, identity.ErrInvalidMFACode):
 		return invalidField("code", reasonWrongCode)
 	case errors.Is(err, identity.ErrInvalidCredentials):
-		return invalidField("password", "is wrong (wrong passwords count towards the account's sign-in lockout)")
+		return invalidField("password", reasonWrongPassword)
 	}
 	return identityErr("turn the second factor off", err)
 }

@@ -383,7 +383,13 @@ func TestIdentityMFA(t *testing.T) {
 	// token (no session) is told so.
 	h.send(t, http.MethodPost, "/v1/me/mfa/totp", h.token(tenant), "", "").requireField(t, "Authorization")
 
-	r := h.send(t, http.MethodPost, "/v1/me/mfa/totp", tok, "", "")
+	// An access token alone does not enrol (a thief holding one would
+	// lock the owner out): the password is asked for, and a wrong one is
+	// refused like a wrong proof elsewhere.
+	for _, body := range []string{"", `{}`, `{"code":"123456"}`, `{"password":"a guess at the password"}`} {
+		h.send(t, http.MethodPost, "/v1/me/mfa/totp", tok, "application/json", body).requireField(t, "password")
+	}
+	r := h.postJSON(t, "/v1/me/mfa/totp", tok, map[string]string{"password": pw})
 	r.requireStatus(t, http.StatusCreated)
 	en := idDecode[map[string]string](t, r)
 	secret := en["secret"]
@@ -1185,9 +1191,9 @@ func wrongTOTPCode(t *testing.T, secret string) string {
 // enrolMFA enrols and confirms a second factor for the signed-in bearer
 // over HTTP (MFA off) and returns the secret; the current step's code is
 // used up by the confirmation.
-func (h *identityHarness) enrolMFA(t *testing.T, bearer string) string {
+func (h *identityHarness) enrolMFA(t *testing.T, bearer, password string) string {
 	t.Helper()
-	r := h.send(t, http.MethodPost, "/v1/me/mfa/totp", bearer, "", "")
+	r := h.postJSON(t, "/v1/me/mfa/totp", bearer, map[string]string{"password": password})
 	r.requireStatus(t, http.StatusCreated)
 	secret := idDecode[map[string]string](t, r)["secret"]
 	h.postJSON(t, "/v1/me/mfa/totp/confirm", bearer, map[string]string{"code": totpCode(t, secret, 0)}).
@@ -1212,13 +1218,13 @@ func TestIdentityMFAReenrolAndDisable(t *testing.T) {
 	email, pw := h.seedTenant(t, tenant)
 	tok := h.login(t, tenant, email, pw, "").AccessToken
 
-	// MFA off: the body is optional, and a code has nothing to prove.
-	for _, body := range []string{"", `{}`, `{"code":"123456"}`} {
+	// MFA off: the password is the proof, and a code has nothing to prove.
+	for _, body := range []string{jsonDoc(t, map[string]string{"password": pw}), jsonDoc(t, map[string]string{"password": pw, "code": "123456"})} {
 		r := h.send(t, http.MethodPost, "/v1/me/mfa/totp", tok, "application/json", body)
 		r.requireStatus(t, http.StatusCreated)
 	}
-	h.postJSON(t, "/v1/me/mfa/totp", tok, `{"code":"abc"}`).requireField(t, "code")
-	secret := h.enrolMFA(t, tok)
+	h.postJSON(t, "/v1/me/mfa/totp", tok, jsonDoc(t, map[string]string{"password": pw, "code": "abc"})).requireField(t, "code")
+	secret := h.enrolMFA(t, tok, pw)
 	require.True(t, h.mfaOn(t, tok))
 
 	// MFA on: no code, a malformed or wrong one, or anything but the code
@@ -1297,7 +1303,7 @@ func TestIdentityMFAReenrolAndDisable(t *testing.T) {
 	// So does a current code, for another user.
 	u, upw := h.addUser(t, tenant, "coder", auth.RoleViewer)
 	utok := h.login(t, tenant, u.Email, upw, "").AccessToken
-	usecret := h.enrolMFA(t, utok)
+	usecret := h.enrolMFA(t, utok, upw)
 	r = h.deleteJSON(t, "/v1/me/mfa/totp", utok, jsonDoc(t, map[string]string{"code": totpCode(t, usecret, 30*time.Second)}))
 	r.requireStatus(t, http.StatusNoContent)
 	require.False(t, h.login(t, tenant, u.Email, upw, "").User.MFAEnabled)
@@ -1316,7 +1322,7 @@ func TestIdentityMFAPasswordProofLocks(t *testing.T) {
 	h.seedTenant(t, tenant)
 	u, pw := h.addUser(t, tenant, "target", auth.RoleAdmin)
 	tok := h.login(t, tenant, u.Email, pw, "").AccessToken
-	secret := h.enrolMFA(t, tok)
+	secret := h.enrolMFA(t, tok, pw)
 	for range identity.DefaultMaxFailures {
 		h.deleteJSON(t, "/v1/me/mfa/totp", tok, `{"password":"a guess at the password"}`).requireField(t, "password")
 	}
@@ -1434,7 +1440,7 @@ func TestIdentityAdminResets(t *testing.T) {
 	t.Run("lost authenticator", func(t *testing.T) {
 		u, upw := h.addUser(t, tenant, "lost-phone", auth.RoleAnalyst)
 		s := h.login(t, tenant, u.Email, upw, "")
-		h.enrolMFA(t, s.AccessToken)
+		h.enrolMFA(t, s.AccessToken, upw)
 		h.postJSON(t, "/v1/auth/login", "", loginBody(tenant, u.Email, upw, "")).requireStatus(t, http.StatusUnauthorized)
 
 		path := "/v1/users/" + u.ID + "/mfa/reset"
@@ -1571,8 +1577,12 @@ func TestOpenAPIAccountRecoveryAnswersMatchTheirSchemas(t *testing.T) {
 	}
 
 	// The user turns MFA on, replaces the authenticator, and turns it off.
-	call(t, http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "TOTPEnrollRequest", `{}`, http.StatusCreated, "TOTPEnrollment")
-	secret := h.enrolMFA(t, userTok)
+	call(t, http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "TOTPEnrollRequest", `{}`, http.StatusBadRequest, "")
+	call(t, http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "TOTPEnrollRequest",
+		`{"password":"not the password at all"}`, http.StatusBadRequest, "")
+	call(t, http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "TOTPEnrollRequest",
+		jsonDoc(t, map[string]string{"password": upw}), http.StatusCreated, "TOTPEnrollment")
+	secret := h.enrolMFA(t, userTok, upw)
 	call(t, http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "", "", http.StatusBadRequest, "")
 	call(t, http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", userTok, "TOTPEnrollRequest",
 		jsonDoc(t, map[string]string{"code": totpCode(t, secret, 30*time.Second)}), http.StatusCreated, "TOTPEnrollment")
@@ -1618,7 +1628,7 @@ func TestOWASPAPI3MassAssignmentAccountRecovery(t *testing.T) {
 	analyst, analystPW := h.addUser(t, tenant, "analyst", auth.RoleAnalyst)
 	guarded, guardedPW := h.addUser(t, tenant, "guarded", auth.RoleViewer)
 	guardedTok := h.login(t, tenant, guarded.Email, guardedPW, "").AccessToken
-	h.enrolMFA(t, guardedTok)
+	h.enrolMFA(t, guardedTok, guardedPW)
 
 	withField := func(body, field string) string {
 		return `{"` + field + `":"` + field + `-from-client",` + strings.TrimPrefix(body, "{")
@@ -1628,7 +1638,7 @@ func TestOWASPAPI3MassAssignmentAccountRecovery(t *testing.T) {
 		accepted                               int
 	}{
 		{"enrolment", http.MethodPost, "/v1/me/mfa/totp", "/v1/me/mfa/totp", owner.AccessToken,
-			`{"code":"123456"}`, http.StatusCreated},
+			jsonDoc(t, map[string]string{"password": pw, "code": "123456"}), http.StatusCreated},
 		{"second factor off", http.MethodDelete, "/v1/me/mfa/totp", "/v1/me/mfa/totp", guardedTok,
 			jsonDoc(t, map[string]string{"password": guardedPW}), http.StatusNoContent},
 		{"password change", http.MethodPost, "/v1/me/password", "/v1/me/password", owner.AccessToken,

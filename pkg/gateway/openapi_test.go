@@ -439,7 +439,9 @@ func TestOpenAPIIdentityAnswersMatchTheirSchemas(t *testing.T) {
 	require.Equal(t, "application/jwk-set+json", ct)
 	schemas.requireValid(t, "/components/schemas/JSONWebKeySet", jwks)
 
-	call(t, http.MethodPost, "/v1/me/mfa/totp", owner, "", "", http.StatusCreated, "TOTPEnrollment")
+	call(t, http.MethodPost, "/v1/me/mfa/totp", owner, "", "", http.StatusBadRequest, "Problem")
+	call(t, http.MethodPost, "/v1/me/mfa/totp", owner, "TOTPEnrollRequest", `{"password":"`+password+`"}`,
+		http.StatusCreated, "TOTPEnrollment")
 	call(t, http.MethodPost, "/v1/me/mfa/totp/confirm", owner, "TOTPConfirmRequest", `{"code":"000000"}`,
 		http.StatusBadRequest, "Problem")
 

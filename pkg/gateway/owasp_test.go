@@ -879,7 +879,7 @@ func TestOWASPAPI3PropertyExposure(t *testing.T) {
 	}
 
 	enrol := owaspDecode[map[string]string](t, oneTime(t, "TOTP enrolment",
-		owaspSend(t, e, http.MethodPost, "/v1/me/mfa/totp", bearer, "", "", nil), http.StatusCreated), http.StatusCreated)
+		owaspSend(t, e, http.MethodPost, "/v1/me/mfa/totp", bearer, ct, owaspJSON(t, map[string]string{"password": w.password}), nil), http.StatusCreated), http.StatusCreated)
 	totpSecret := enrol["secret"]
 	require.NotEmpty(t, totpSecret)
 	code, err := totp.GenerateCode(totpSecret, time.Now())
@@ -1330,7 +1330,7 @@ func TestOWASPAPI6SignInBruteForce(t *testing.T) {
 	}
 	mfaUser, err := e.store.Users.GetByEmail(ctx, tenant, "mfa@brute.test")
 	require.NoError(t, err)
-	en, err := e.ident.EnrollTOTP(ctx, tenant, mfaUser.ID)
+	en, err := e.ident.EnrollTOTP(ctx, tenant, mfaUser.ID, identity.Reauth{Password: pw})
 	require.NoError(t, err)
 	code, err := totp.GenerateCode(en.Secret, time.Now())
 	require.NoError(t, err)

@@ -168,7 +168,7 @@ func testSuccessClearsFailures(t *testing.T, e *env) {
 func enableMFA(t *testing.T, e *env, u identity.User) string {
 	t.Helper()
 	ctx := context.Background()
-	enr, err := e.svc.EnrollTOTP(ctx, u.Tenant, u.ID)
+	enr, err := e.svc.EnrollTOTP(ctx, u.Tenant, u.ID, identity.Reauth{Password: testPassword})
 	require.NoError(t, err)
 	code, err := totp.GenerateCode(enr.Secret, e.clock.Now())
 	require.NoError(t, err)
@@ -182,7 +182,7 @@ func testMFA(t *testing.T, e *env) {
 	tenant, _ := e.newTenant(t)
 	u := e.newUser(t, tenant, auth.RoleAdmin)
 
-	enr, err := e.svc.EnrollTOTP(ctx, tenant, u.ID)
+	enr, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Password: testPassword})
 	require.NoError(t, err)
 	require.NotEmpty(t, enr.Secret)
 	require.True(t, strings.HasPrefix(enr.URL, "otpauth://totp/Infra%20Mind:"), enr.URL)
@@ -268,7 +268,7 @@ func testMFAConfirm(t *testing.T, e *env) {
 	err := e.svc.ConfirmTOTP(ctx, tenant, u.ID, "123456")
 	require.ErrorIs(t, err, identity.ErrConflict, "nothing to confirm")
 
-	enr, err := e.svc.EnrollTOTP(ctx, tenant, u.ID)
+	enr, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Password: testPassword})
 	require.NoError(t, err)
 	valid, err := totp.GenerateCode(enr.Secret, e.clock.Now())
 	require.NoError(t, err)
@@ -284,7 +284,7 @@ func testMFAConfirm(t *testing.T, e *env) {
 
 	// Another tenant cannot enrol or confirm this user.
 	other := e.mustTenant(t)
-	_, err = e.svc.EnrollTOTP(ctx, other, u.ID)
+	_, err = e.svc.EnrollTOTP(ctx, other, u.ID, identity.Reauth{Password: testPassword})
 	require.ErrorIs(t, err, identity.ErrNotFound)
 	require.ErrorIs(t, e.svc.ConfirmTOTP(ctx, other, u.ID, valid), identity.ErrNotFound)
 

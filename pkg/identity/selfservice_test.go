@@ -23,7 +23,8 @@ func TestAccountRecovery(t *testing.T) {
 		run  func(t *testing.T, e *env)
 	}{
 		{"MFA on: replacing the authenticator needs a current, unused code", testReenrollNeedsCode},
-		{"MFA off: enrolling needs no code", testEnrollWithoutMFA},
+		{"MFA off: enrolling needs the password, not a code", testEnrollWithoutMFA},
+		{"MFA off: an access token alone cannot enrol; wrong passwords lock", testFirstEnrollNeedsPassword},
 		{"turning MFA off with a current code", testDisableTOTPWithCode},
 		{"turning MFA off with the password, under the sign-in lockout", testDisableTOTPWithPassword},
 		{"turning MFA off: the proof is checked before anything changes", testDisableTOTPRefusals},
@@ -81,17 +82,21 @@ func testReenrollNeedsCode(t *testing.T, e *env) {
 	u := e.newUser(t, tenant, auth.RoleAnalyst)
 	oldSecret := enableMFA(t, e, u)
 
-	// An access token alone (no code) cannot replace the authenticator.
-	_, err := e.svc.EnrollTOTP(ctx, tenant, u.ID)
+	// An access token alone (no code) cannot replace the authenticator,
+	// nor can the password: the authenticator in use is the proof asked for.
+	_, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{})
 	require.ErrorIs(t, err, identity.ErrMFARequired)
-	_, err = e.svc.EnrollTOTPWithCode(ctx, tenant, u.ID, "")
+	_, err = e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Password: testPassword})
 	require.ErrorIs(t, err, identity.ErrMFARequired)
-	requireField(t, func() error { _, err := e.svc.EnrollTOTPWithCode(ctx, tenant, u.ID, "12345"); return err }(), "code")
+	requireField(t, func() error {
+		_, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Code: "12345"})
+		return err
+	}(), "code")
 
 	// A wrong code is refused and stores nothing; it counts towards the
 	// account's lockout (below), and the right code clears the count.
 	wrong := notCode(t, e, oldSecret)
-	_, err = e.svc.EnrollTOTPWithCode(ctx, tenant, u.ID, wrong)
+	_, err = e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Code: wrong})
 	require.ErrorIs(t, err, identity.ErrInvalidMFACode)
 	stored, err := e.st.Users.Get(ctx, tenant, u.ID)
 	require.NoError(t, err)
@@ -101,7 +106,7 @@ func testReenrollNeedsCode(t *testing.T, e *env) {
 	// until it is confirmed the old authenticator stays the one sign-in
 	// asks for.
 	code := codeAt(t, e, oldSecret, 0)
-	enr, err := e.svc.EnrollTOTPWithCode(ctx, tenant, u.ID, code)
+	enr, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Code: code})
 	require.NoError(t, err)
 	require.NotEqual(t, oldSecret, enr.Secret)
 	stored, err = e.st.Users.Get(ctx, tenant, u.ID)
@@ -113,7 +118,7 @@ func testReenrollNeedsCode(t *testing.T, e *env) {
 	// That code was used up: it neither signs in nor enrols again.
 	_, err = e.svc.Login(ctx, identity.LoginInput{Tenant: tenant, Email: u.Email, Password: testPassword, TOTPCode: code})
 	require.ErrorIs(t, err, identity.ErrInvalidMFACode, "the re-enrolment's code is not replayable at sign-in")
-	_, err = e.svc.EnrollTOTPWithCode(ctx, tenant, u.ID, code)
+	_, err = e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Code: code})
 	require.ErrorIs(t, err, identity.ErrInvalidMFACode, "nor for another re-enrolment")
 	// The right code cleared the count; the two replays since are counted,
 	// below the lockout.
@@ -132,7 +137,7 @@ func testReenrollNeedsCode(t *testing.T, e *env) {
 	require.NoError(t, err)
 
 	// Another tenant cannot replace this user's authenticator.
-	_, err = e.svc.EnrollTOTPWithCode(ctx, e.mustTenant(t), u.ID, codeAt(t, e, enr.Secret, 30*time.Second))
+	_, err = e.svc.EnrollTOTP(ctx, e.mustTenant(t), u.ID, identity.Reauth{Code: codeAt(t, e, enr.Secret, 30*time.Second)})
 	require.ErrorIs(t, err, identity.ErrNotFound)
 }
 
@@ -141,17 +146,53 @@ func testEnrollWithoutMFA(t *testing.T, e *env) {
 	tenant, _ := e.newTenant(t)
 	u := e.newUser(t, tenant, auth.RoleViewer)
 	tests := []struct {
-		name, code string
+		name  string
+		proof identity.Reauth
 	}{
-		{"no code", ""},
-		{"a code, which there is nothing to check against", "123456"},
+		{"the password", identity.Reauth{Password: testPassword}},
+		{"the password and a code, which there is nothing to check against", identity.Reauth{Password: testPassword, Code: "123456"}},
 	}
 	for _, tc := range tests {
-		enr, err := e.svc.EnrollTOTPWithCode(ctx, tenant, u.ID, tc.code)
+		enr, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, tc.proof)
 		require.NoError(t, err, tc.name)
 		require.NotEmpty(t, enr.Secret, tc.name)
 	}
-	requireField(t, func() error { _, err := e.svc.EnrollTOTPWithCode(ctx, tenant, u.ID, "abcdef"); return err }(), "code")
+	requireField(t, func() error {
+		_, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Password: testPassword, Code: "abcdef"})
+		return err
+	}(), "code")
+}
+
+// testFirstEnrollNeedsPassword: an access token alone cannot enrol the
+// first authenticator (a thief holding one would lock the owner out): the
+// password is required, and wrong ones lock the account like failed
+// sign-ins.
+func testFirstEnrollNeedsPassword(t *testing.T, e *env) {
+	ctx := context.Background()
+	tenant, _ := e.newTenant(t)
+	u := e.newUser(t, tenant, auth.RoleViewer)
+
+	for _, proof := range []identity.Reauth{{}, {Code: "123456"}} {
+		requireField(t, func() error { _, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, proof); return err }(), "password")
+	}
+	for range identity.DefaultMaxFailures {
+		_, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Password: "a guess at the password"})
+		require.ErrorIs(t, err, identity.ErrInvalidCredentials)
+	}
+	stored, err := e.st.Users.Get(ctx, tenant, u.ID)
+	require.NoError(t, err)
+	require.Empty(t, stored.TOTPPending, "a refused enrolment stores nothing")
+	// Locked now: even the right password is refused, here and at sign-in.
+	_, err = e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Password: testPassword})
+	requireLocked(t, err)
+	_, err = e.svc.Login(ctx, identity.LoginInput{Tenant: tenant, Email: u.Email, Password: testPassword})
+	requireLocked(t, err)
+
+	// Once the lockout ends, the password enrols.
+	e.mr.FastForward(identity.DefaultLockoutWindow)
+	enr, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Password: testPassword})
+	require.NoError(t, err)
+	require.NotEmpty(t, enr.Secret)
 }
 
 func testDisableTOTPWithCode(t *testing.T, e *env) {
@@ -160,7 +201,7 @@ func testDisableTOTPWithCode(t *testing.T, e *env) {
 	u := e.newUser(t, tenant, auth.RoleViewer)
 	secret := enableMFA(t, e, u)
 	// A pending re-enrolment goes with the second factor.
-	_, err := e.svc.EnrollTOTPWithCode(ctx, tenant, u.ID, codeAt(t, e, secret, 0))
+	_, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Code: codeAt(t, e, secret, 0)})
 	require.NoError(t, err)
 
 	// Wrong codes count towards the sign-in lockout, so a stolen access
@@ -278,7 +319,7 @@ func testResetMFA(t *testing.T, e *env) {
 	// The user signs in with the password alone and may enrol again.
 	again := e.login(t, u)
 	require.False(t, again.User.MFAEnabled)
-	_, err = e.svc.EnrollTOTP(ctx, tenant, u.ID)
+	_, err = e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Password: testPassword})
 	require.NoError(t, err)
 	// Resetting a user without MFA is allowed (and still signs them out).
 	require.NoError(t, e.svc.ResetMFA(ctx, tenant, u.ID))

@@ -32,29 +32,34 @@ var totpOpts = totp.ValidateOpts{
 	Algorithm: otp.AlgorithmSHA1,
 }
 
-// EnrollTOTP starts a first TOTP enrolment: a new secret is stored as
-// pending and returned with its otpauth:// URL. When MFA is already on it
-// answers ErrMFARequired: replacing the authenticator needs a current code
-// from it (EnrollTOTPWithCode), so that an access token alone cannot.
-func (s *Service) EnrollTOTP(ctx context.Context, tenant, userID string) (TOTPEnrollment, error) {
-	return s.EnrollTOTPWithCode(ctx, tenant, userID, "")
-}
-
-// EnrollTOTPWithCode starts TOTP enrolment: a new secret is stored as
-// pending and returned with its otpauth:// URL. MFA is unchanged (off, or
-// on with the current secret) until ConfirmTOTP proves the user's app has
-// the new one.
+// EnrollTOTP starts TOTP enrolment: a new secret is stored as pending and
+// returned with its otpauth:// URL. MFA is unchanged (off, or on with the
+// current secret) until ConfirmTOTP proves the user's app has the new one.
 //
-// When MFA is on, code must be a current, unused code of the confirmed
-// secret: ErrMFARequired without one, ErrInvalidMFACode for a wrong or used
-// one (it counts towards the account's sign-in lockout, so a stolen access
-// token cannot guess codes; a right one is used up, so it cannot be
-// replayed at sign-in or here; see verifyCode). When MFA is off, code may be empty and
-// is not checked; a code that is not six digits is a FieldError ("code")
-// either way.
-func (s *Service) EnrollTOTPWithCode(ctx context.Context, tenant, userID, code string) (TOTPEnrollment, error) {
-	if code != "" {
-		if err := validCode("code", code); err != nil {
+// An access token alone never enrols, so a stolen one cannot put the
+// thief's authenticator on the account and lock its owner out:
+//   - While MFA is off (the first enrolment), proof.Password must be the
+//     user's password: a FieldError ("password") without one, and
+//     ErrInvalidCredentials for a wrong one, which counts towards the
+//     account's sign-in lockout like a failed sign-in (see verifyPassword).
+//     A code sent is not checked: there is nothing to check it against.
+//   - While MFA is on (replacing the authenticator), proof.Code must be a
+//     current, unused code of the confirmed secret: ErrMFARequired without
+//     one, ErrInvalidMFACode for a wrong or used one (it counts towards the
+//     lockout too; a right one is used up, so it cannot be replayed at
+//     sign-in or here; see verifyCode). A password sent is not checked:
+//     the authenticator in use is the stronger proof.
+//
+// A code that is not six digits is a FieldError ("code") either way, and a
+// locked account is a *LockedError.
+func (s *Service) EnrollTOTP(ctx context.Context, tenant, userID string, proof Reauth) (TOTPEnrollment, error) {
+	if proof.Code != "" {
+		if err := validCode("code", proof.Code); err != nil {
+			return TOTPEnrollment{}, err
+		}
+	}
+	if proof.Password != "" {
+		if err := validCurrentPassword("password", proof.Password); err != nil {
 			return TOTPEnrollment{}, err
 		}
 	}
@@ -62,13 +67,18 @@ func (s *Service) EnrollTOTPWithCode(ctx context.Context, tenant, userID, code s
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}
-	if u.MFAEnabled {
-		if code == "" {
-			return TOTPEnrollment{}, fmt.Errorf("identity: enrol totp: MFA is on: %w", ErrMFARequired)
-		}
-		if err := s.verifyCode(ctx, u, code); err != nil {
-			return TOTPEnrollment{}, err
-		}
+	switch {
+	case u.MFAEnabled && proof.Code == "":
+		return TOTPEnrollment{}, fmt.Errorf("identity: enrol totp: MFA is on: %w", ErrMFARequired)
+	case u.MFAEnabled:
+		err = s.verifyCode(ctx, u, proof.Code)
+	case proof.Password == "":
+		return TOTPEnrollment{}, &FieldError{Field: "password", Reason: "is required: enrolling an authenticator needs the account's password"}
+	default:
+		err = s.verifyPassword(ctx, u, proof.Password)
+	}
+	if err != nil {
+		return TOTPEnrollment{}, err
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer: s.opt.TOTPIssuer, AccountName: u.Email,
@@ -84,8 +94,10 @@ func (s *Service) EnrollTOTPWithCode(ctx context.Context, tenant, userID, code s
 }
 
 // Reauth is what a signed-in user proves again before a change an access
-// token alone must not make (turning MFA off): a current code from their
-// authenticator app, or their password. Exactly one is set.
+// token alone must not make (enrolling or turning off a second factor): a
+// current code from their authenticator app, or their password.
+// DisableTOTP takes exactly one; EnrollTOTP takes the one the account's
+// state asks for.
 type Reauth struct {
 	Code     string
 	Password string

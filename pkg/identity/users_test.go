@@ -148,7 +148,7 @@ func testUserIsolation(t *testing.T, e *env) {
 	require.ErrorIs(t, err, identity.ErrNotFound)
 	require.ErrorIs(t, e.svc.DisableUser(ctx, b, userA.ID), identity.ErrNotFound)
 	require.ErrorIs(t, e.svc.RevokeUserSessions(ctx, b, userA.ID), identity.ErrNotFound)
-	_, err = e.svc.EnrollTOTP(ctx, b, userA.ID)
+	_, err = e.svc.EnrollTOTP(ctx, b, userA.ID, identity.Reauth{Password: testPassword})
 	require.ErrorIs(t, err, identity.ErrNotFound)
 	_, err = e.svc.SetRole(ctx, b, ownerA.ID, auth.RoleViewer)
 	require.ErrorIs(t, err, identity.ErrNotFound)
