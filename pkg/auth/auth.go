@@ -277,7 +277,7 @@ type Issued struct {
 
 // Issue returns a signed token for subject in tenant, valid from now for ttl.
 func (s *Signer) Issue(subject, tenant string, roles []string, ttl time.Duration) (string, error) {
-	iss, err := s.IssueAccess(subject, tenant, roles, "", ttl)
+	iss, err := s.IssueAccess(subject, tenant, roles, "", ttl, time.Time{})
 	if err != nil {
 		return "", err
 	}
@@ -285,8 +285,11 @@ func (s *Signer) Issue(subject, tenant string, roles []string, ttl time.Duration
 }
 
 // IssueAccess returns a signed access token for subject in tenant with roles,
-// bound to the sign-in session (empty for none), valid from now for ttl.
-func (s *Signer) IssueAccess(subject, tenant string, roles []string, session string, ttl time.Duration) (Issued, error) {
+// bound to the sign-in session (empty for none), valid for ttl from now, or
+// from from when that is later (the identity service issues from the second
+// after a revocation, so that iat, a whole second, tells the tokens the
+// revocation covers from those it does not).
+func (s *Signer) IssueAccess(subject, tenant string, roles []string, session string, ttl time.Duration, from time.Time) (Issued, error) {
 	if !ValidTenant(tenant) {
 		return Issued{}, fmt.Errorf("issue token: tenant %q is not a valid tenant id", tenant)
 	}
@@ -298,6 +301,9 @@ func (s *Signer) IssueAccess(subject, tenant string, roles []string, session str
 		return Issued{}, errors.New("issue token: signer has no valid ed25519 key")
 	}
 	now := s.now().UTC().Truncate(time.Second)
+	if from = from.UTC().Truncate(time.Second); from.After(now) {
+		now = from
+	}
 	claims := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,

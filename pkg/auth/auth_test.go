@@ -368,7 +368,7 @@ func newRingFixture(t *testing.T, at time.Time) *ringFixture {
 // issue signs a token with the ring's current key through its Signer.
 func (f *ringFixture) issue(t *testing.T, ttl time.Duration) string {
 	t.Helper()
-	iss, err := f.ring.Signer(testIssuer, testAudience).IssueAccess("user-1", "acme", []string{RoleAnalyst}, "sid-1", ttl)
+	iss, err := f.ring.Signer(testIssuer, testAudience).IssueAccess("user-1", "acme", []string{RoleAnalyst}, "sid-1", ttl, time.Time{})
 	require.NoError(t, err)
 	return iss.Token
 }
@@ -643,6 +643,37 @@ func TestOWASPAPI2JWTAttacks(t *testing.T) {
 			require.Nil(t, claims)
 			require.ErrorIs(t, err, ErrInvalidToken)
 			require.ErrorContains(t, err, tc.reject)
+		})
+	}
+}
+
+// TestIssueAccessFrom: a token asked for from a later time is issued from
+// that second (iat, nbf and exp follow it) and still verifies within the
+// clock-skew leeway; an earlier or zero time changes nothing.
+func TestIssueAccessFrom(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 400_000_000, time.UTC)
+	f := newRingFixture(t, at)
+	signer := f.ring.Signer(testIssuer, testAudience)
+	tests := []struct {
+		name string
+		from time.Time
+		want time.Time
+	}{
+		{"no from: now, in whole seconds", time.Time{}, at.Truncate(time.Second)},
+		{"an earlier from: now", at.Add(-time.Hour), at.Truncate(time.Second)},
+		{"the next second", at.Truncate(time.Second).Add(time.Second), at.Truncate(time.Second).Add(time.Second)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			iss, err := signer.IssueAccess("user-1", "acme", []string{RoleAnalyst}, "sid-1", time.Minute, tc.from)
+			require.NoError(t, err)
+			cl, err := f.verifier.Verify(iss.Token)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, cl.IssuedAt.Time.UTC())
+			require.Equal(t, tc.want, cl.NotBefore.Time.UTC())
+			require.Equal(t, tc.want.Add(time.Minute), cl.ExpiresAt.Time.UTC())
+			require.Equal(t, tc.want.Add(time.Minute), iss.ExpiresAt)
 		})
 	}
 }

@@ -20,9 +20,10 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
-// Issuer mints access tokens; *auth.Signer implements it.
+// Issuer mints access tokens, issued now or at from when that is later;
+// *auth.Signer implements it.
 type Issuer interface {
-	IssueAccess(subject, tenant string, roles []string, session string, ttl time.Duration) (auth.Issued, error)
+	IssueAccess(subject, tenant string, roles []string, session string, ttl time.Duration, from time.Time) (auth.Issued, error)
 }
 
 // Options tune the service; zero values take the defaults named below.

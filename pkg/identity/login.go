@@ -156,7 +156,11 @@ func (s *Service) issue(ctx context.Context, u store.User, sess store.Session, n
 	}); err != nil {
 		return Session{}, fmt.Errorf("identity: store refresh token: %w", err)
 	}
-	access, err := s.iss.IssueAccess(u.ID, u.TenantID, []string{u.Role}, sess.ID, s.opt.AccessTTL)
+	from, err := s.issueFrom(ctx, u)
+	if err != nil {
+		return Session{}, fmt.Errorf("identity: issue access token: %w", err)
+	}
+	access, err := s.iss.IssueAccess(u.ID, u.TenantID, []string{u.Role}, sess.ID, s.opt.AccessTTL, from)
 	if err != nil {
 		return Session{}, fmt.Errorf("identity: issue access token: %w", err)
 	}

@@ -157,12 +157,11 @@ func (s *Service) Logout(ctx context.Context, cl *auth.Claims) error {
 }
 
 // RevokeUserSessions signs one of tenant's users out everywhere: every
-// open session and its refresh tokens are revoked in the store, and every
-// access token issued to the user until now is revoked in Redis.
-//
-// Access tokens carry their issue time in whole seconds, so a token issued
-// in the same second as the revocation, even just after it, is revoked
-// too: a user who signs in again within that second must refresh once.
+// open session and its refresh tokens are revoked in the store, each of
+// those sessions by id in Redis (so every access token of theirs stops, on
+// every replica), and every access token issued to the user until now by
+// the subject entry. A sign-in after the revocation, even within the same
+// second, works: its tokens are issued from the next second (issueFrom).
 func (s *Service) RevokeUserSessions(ctx context.Context, tenant, userID string) error {
 	if err := validTenantArg(tenant); err != nil {
 		return err
@@ -237,11 +236,54 @@ func (s *Service) CheckRevoked(ctx context.Context, cl *auth.Claims) error {
 		if err != nil {
 			return fmt.Errorf("identity: check revoked: unreadable revocation time %q", str)
 		}
-		if cl.IssuedAt.Unix() <= before {
+		if revokedBySubject(cl, before) {
 			return ErrRevoked
 		}
 	}
 	return nil
+}
+
+// revokedBySubject reports whether the subject entry of a "sign out
+// everywhere" or a role change made in second revokedAt covers the token
+// cl: every token issued up to and including that second. issueFrom makes
+// sure no token issued after the entry was written carries that second.
+func revokedBySubject(cl *auth.Claims, revokedAt int64) bool {
+	return cl.IssuedAt.Unix() <= revokedAt
+}
+
+// issueFrom is the earliest issue time a new access token for u may carry:
+// zero (now) normally, and the second after the subject entry's when one
+// is in force.
+//
+// An access token's iat is a whole second (an RFC 7519 NumericDate as JWT
+// libraries write and read it; golang-jwt truncates fractions on reading
+// unless a process-wide setting says otherwise), so the iat alone cannot
+// tell a token issued just before a revocation from one issued just after
+// it in the same second. The subject entry revokes the whole second
+// (revokedBySubject), so a token issued before the revocation is never let
+// in, and a token issued after it starts from the next second: its iat and
+// nbf are then up to one second ahead of the clock, well inside the
+// verifier's 30-second leeway (auth.ClockSkew), and a sign-in right after a
+// revocation works at once instead of being refused until it refreshes.
+// The alternatives weighed: a fractional iat (valid per RFC 7519 section 2,
+// but needing a custom claims codec, and read as a whole second by other
+// verifiers of our JWKS), and judging the revocation's own second by the
+// token's session (which fails for role changes, whose entry revokes
+// tokens and not sessions). A revocation written between this read and
+// the signing revokes the new token too, which errs on the safe side.
+func (s *Service) issueFrom(ctx context.Context, u store.User) (time.Time, error) {
+	v, err := s.rdb.Get(ctx, subjectKey(u.TenantID, u.ID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the subject's revocation: %w", err)
+	}
+	at, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("unreadable revocation time %q", v)
+	}
+	return time.Unix(at+1, 0), nil
 }
 
 // validTenantArg checks a tenant argument that comes from verified claims.

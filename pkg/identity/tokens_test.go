@@ -29,6 +29,7 @@ func TestTokens(t *testing.T) {
 		{"logout revokes the token and its session", testLogout},
 		{"revoking a user's sessions kills access and refresh tokens", testRevokeUserSessions},
 		{"a revocation check fails closed when Redis is down", testCheckRevokedRedisDown},
+		{"a sign-in in the same second as a revocation keeps its tokens", testSignInSameSecondAsRevocation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,8 +220,8 @@ func testRevokeUserSessions(t *testing.T, e *env) {
 	}
 	require.NoError(t, e.svc.CheckRevoked(ctx, e.claims(t, bystander.AccessToken)))
 
-	// The subject entry covers tokens issued up to the revocation, whatever
-	// their session, and none issued later.
+	// The subject entry covers tokens issued up to and including the
+	// revocation's second, whatever their session, and none issued later.
 	v, err := e.rdb.Get(ctx, "auth:revoked:sub:"+tenant+":"+u.ID).Result()
 	require.NoError(t, err)
 	at, err := strconv.ParseInt(v, 10, 64)
@@ -230,6 +231,9 @@ func testRevokeUserSessions(t *testing.T, e *env) {
 	require.ErrorIs(t, e.svc.CheckRevoked(ctx, cl), identity.ErrRevoked)
 	cl.IssuedAt = jwt.NewNumericDate(time.Unix(at+1, 0))
 	require.NoError(t, e.svc.CheckRevoked(ctx, cl))
+	cl.Session = uniq("a-session-open-before")
+	cl.IssuedAt = jwt.NewNumericDate(time.Unix(at-1, 0))
+	require.ErrorIs(t, e.svc.CheckRevoked(ctx, cl), identity.ErrRevoked)
 
 	// Signing in again starts a session that refreshes.
 	c := e.login(t, u)
@@ -249,4 +253,40 @@ func testCheckRevokedRedisDown(t *testing.T, e *env) {
 	_, err = e.svc.Login(ctx, identity.LoginInput{Tenant: owner.Tenant, Email: owner.Email, Password: testPassword})
 	require.Error(t, err, "no sign-in without the lockout counter")
 	require.NotErrorIs(t, err, identity.ErrInvalidCredentials)
+}
+
+// testSignInSameSecondAsRevocation: "sign out everywhere" followed by a
+// fresh sign-in within the same second (token issue times are whole
+// seconds) revokes the old sessions' tokens and not the new one's, which
+// is issued from the next second.
+func testSignInSameSecondAsRevocation(t *testing.T, e *env) {
+	ctx := context.Background()
+	tenant, _ := e.newTenant(t)
+	u := e.newUser(t, tenant, auth.RoleAnalyst)
+	for attempt := range 5 {
+		before := e.login(t, u)
+		// Start at the top of a second, so the revocation and the sign-in
+		// (one argon2id hash, tens of milliseconds) fit in it.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		require.NoError(t, e.svc.RevokeUserSessions(ctx, tenant, u.ID))
+		after := e.login(t, u)
+		done := time.Now().Unix()
+		v, err := e.rdb.Get(ctx, "auth:revoked:sub:"+tenant+":"+u.ID).Result()
+		require.NoError(t, err)
+		at, err := strconv.ParseInt(v, 10, 64)
+		require.NoError(t, err)
+		if done != at {
+			t.Logf("attempt %d: the sign-in ended in the next second; again", attempt)
+			continue
+		}
+		require.ErrorIs(t, e.svc.CheckRevoked(ctx, e.claims(t, before.AccessToken)), identity.ErrRevoked)
+		fresh := e.claims(t, after.AccessToken)
+		require.Equal(t, at+1, fresh.IssuedAt.Unix(), "issued from the second after the revocation")
+		require.NoError(t, e.svc.CheckRevoked(ctx, fresh), "the sign-in after the revocation, in its second, is not revoked")
+		refreshed, err := e.svc.Refresh(ctx, after.RefreshToken)
+		require.NoError(t, err)
+		require.NoError(t, e.svc.CheckRevoked(ctx, e.claims(t, refreshed.AccessToken)))
+		return
+	}
+	t.Fatal("no sign-in ended in the revocation's second in 5 attempts")
 }
