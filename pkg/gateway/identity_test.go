@@ -1362,6 +1362,7 @@ func TestIdentityPasswordChange(t *testing.T) {
 		{"new password too short", here.AccessToken, jsonDoc(t, map[string]string{"current_password": pw, "new_password": "short"}), "new_password"},
 		{"new password too long", here.AccessToken, jsonDoc(t, map[string]string{"current_password": pw, "new_password": strings.Repeat("x", 129)}), "new_password"},
 		{"the same password", here.AccessToken, jsonDoc(t, map[string]string{"current_password": pw, "new_password": pw}), "new_password"},
+		{"a commonly breached new password", here.AccessToken, jsonDoc(t, map[string]string{"current_password": pw, "new_password": "1Qaz2Wsx3Edc"}), "new_password"},
 		{"wrong current password", here.AccessToken, jsonDoc(t, map[string]string{"current_password": "not my password", "new_password": newPW}), "current_password"},
 		{"unknown field", here.AccessToken, `{"current_password":"x","new_password":"y","email":"a@b.c"}`, "email"},
 		{"server-set field", here.AccessToken, `{"current_password":"x","new_password":"y","role":"owner"}`, "role"},

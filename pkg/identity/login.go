@@ -105,9 +105,9 @@ func (s *Service) checkCredentials(ctx context.Context, tenant, email, password,
 		s.compareDummy(password)
 		return store.User{}, ErrInvalidCredentials
 	}
-	ok, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
+	ok, err := s.matchPassword(ctx, u, password)
 	if err != nil {
-		return store.User{}, fmt.Errorf("identity: login: user %s has an unreadable password hash: %w", u.ID, err)
+		return store.User{}, fmt.Errorf("identity: login: %w", err)
 	}
 	if !ok || u.Disabled {
 		return store.User{}, ErrInvalidCredentials
@@ -124,9 +124,15 @@ func (s *Service) checkCredentials(ctx context.Context, tenant, email, password,
 	return u, nil
 }
 
-// compareDummy spends the time a real comparison takes.
+// compareDummy spends the time a real comparison takes: two comparisons
+// when the password is not in its normalised form, as matchPassword makes
+// for a wrong one.
 func (s *Service) compareDummy(password string) {
-	_, _ = argon2id.ComparePasswordAndHash(password, s.dummyHash)
+	normal := normalizePassword(password)
+	_, _ = argon2id.ComparePasswordAndHash(normal, s.dummyHash)
+	if normal != password {
+		_, _ = argon2id.ComparePasswordAndHash(password, s.dummyHash)
+	}
 }
 
 // startSession creates a session for u with its first refresh token and

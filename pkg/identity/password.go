@@ -3,11 +3,14 @@ package identity
 import (
 	"context"
 	"crypto/rand"
+	_ "embed" // the breached-password list
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -55,9 +58,35 @@ func generatePassword() (string, error) {
 	return string(out), nil
 }
 
-// hashPassword returns the argon2id hash of pw with passwordParams.
+// normalizePassword is the form of a password that is hashed and compared:
+// its Unicode NFKC normalisation, so that one password typed on two
+// keyboards or systems (a composed "é" or an "e" and a combining accent, a
+// full-width "Ａ" or an "A") is one password (NIST SP 800-63B section
+// 5.1.1.2: "the verifier SHOULD apply the Normalization Process for
+// Stabilized Strings using either the NFKC or NFKD normalization").
+func normalizePassword(pw string) string { return norm.NFKC.String(pw) }
+
+// breachedPasswords is breached/passwords.txt: the entries of 12 characters
+// or more of the UK NCSC's 100,000 most used passwords, lower case, one a
+// line (source, licence and filter in breached/README.md).
+//
+//go:embed breached/passwords.txt
+var breachedPasswords string
+
+// isBreached reports whether the normalised password pw, in lower case, is
+// on the breached list.
+func isBreached(pw string) bool {
+	key := strings.ToLower(pw)
+	if key == "" || strings.Contains(key, "\n") {
+		return false
+	}
+	return strings.HasPrefix(breachedPasswords, key+"\n") || strings.Contains(breachedPasswords, "\n"+key+"\n")
+}
+
+// hashPassword returns the argon2id hash of pw's normalised form with
+// passwordParams.
 func hashPassword(pw string) (string, error) {
-	h, err := argon2id.CreateHash(pw, passwordParams)
+	h, err := argon2id.CreateHash(normalizePassword(pw), passwordParams)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
@@ -87,15 +116,48 @@ func validCurrentPassword(field, pw string) error {
 // account is a *LockedError.
 func (s *Service) verifyPassword(ctx context.Context, u store.User, password string) error {
 	return s.underLockout(ctx, lockKey(u.TenantID, u.Email), "check password", func() error {
-		ok, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
+		ok, err := s.matchPassword(ctx, u, password)
 		if err != nil {
-			return fmt.Errorf("identity: check password: user %s has an unreadable password hash: %w", u.ID, err)
+			return fmt.Errorf("identity: check password: %w", err)
 		}
 		if !ok || u.Disabled {
 			return ErrInvalidCredentials
 		}
 		return nil
 	})
+}
+
+// matchPassword compares a presented password with u's stored hash, in its
+// normalised form (normalizePassword). Passwords set before normalisation
+// was applied were hashed as typed, so when the normalised form does not
+// match and differs from the presented one, the presented one is compared
+// too; if that matches, the hash is replaced by one of the normalised form
+// (only if it is still the hash compared, so a change made meanwhile is
+// not undone), and the next sign-in needs one comparison. An ASCII password
+// is its own NFKC form, so only non-ASCII passwords ever take the second
+// comparison (compareDummy does the same, so timing tells nothing of
+// whether the account exists).
+func (s *Service) matchPassword(ctx context.Context, u store.User, password string) (bool, error) {
+	normal := normalizePassword(password)
+	ok, err := argon2id.ComparePasswordAndHash(normal, u.PasswordHash)
+	if err != nil {
+		return false, fmt.Errorf("user %s has an unreadable password hash: %w", u.ID, err)
+	}
+	if ok || normal == password {
+		return ok, nil
+	}
+	if ok, err = argon2id.ComparePasswordAndHash(password, u.PasswordHash); err != nil || !ok {
+		return false, err
+	}
+	hash, err := hashPassword(normal)
+	if err == nil {
+		_, err = s.st.Users.RehashPassword(ctx, u.TenantID, u.ID, u.PasswordHash, hash)
+	}
+	if err != nil {
+		// The password was right; the rehash is tried again next time.
+		s.log.WarnContext(ctx, "could not store the normalised password hash", "tenant", u.TenantID, "user", u.ID, "err", err)
+	}
+	return true, nil
 }
 
 // ChangePassword is a signed-in user changing their own password: current
@@ -129,7 +191,7 @@ func (s *Service) ChangePassword(ctx context.Context, tenant, userID, keep, curr
 	if err := s.verifyPassword(ctx, u, current); err != nil {
 		return err
 	}
-	if next == current {
+	if normalizePassword(next) == normalizePassword(current) {
 		return &FieldError{Field: "new_password", Reason: "must differ from the current password"}
 	}
 	if err := s.setPassword(ctx, "change password", tenant, userID, next); err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/argon2id"
 	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
 
@@ -33,6 +34,8 @@ func TestAccountRecovery(t *testing.T) {
 		{"a wrong current password counts towards the sign-in lockout", testChangePasswordLockout},
 		{"a new password follows the policy; refusals change nothing", testChangePasswordRefusals},
 		{"an admin resets a password: generated or given, sessions and lockout cleared", testResetPassword},
+		{"a commonly breached password is refused wherever one is set", testBreachedPasswordRefused},
+		{"passwords are compared in NFKC form; one stored as typed still signs in, once rehashed", testPasswordNormalised},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -455,4 +458,67 @@ func testResetPassword(t *testing.T, e *env) {
 	require.Empty(t, got)
 	_, err = signIn(t, e, u, chosen, "")
 	require.NoError(t, err)
+}
+
+func testBreachedPasswordRefused(t *testing.T, e *env) {
+	ctx := context.Background()
+	tenant, _ := e.newTenant(t)
+	u := e.newUser(t, tenant, auth.RoleViewer)
+	const breached = "Qwerty123456" // on the list in lower case
+	const reason = "is in a list of commonly breached passwords"
+	requireReason := func(t *testing.T, err error, field string) {
+		t.Helper()
+		requireField(t, err, field)
+		require.EqualError(t, err, field+": "+reason)
+	}
+
+	_, _, err := e.svc.CreateUser(ctx, tenant, identity.NewUser{Email: uniq("u") + "@example.com", Role: auth.RoleViewer, Password: breached})
+	requireReason(t, err, "password")
+	_, _, _, err = e.svc.CreateTenant(ctx, uniq("t"), "T", identity.NewUser{Email: "o@example.com", Password: "ＱＷＥＲＴＹ１２３４５６"})
+	requireReason(t, err, "owner.password")
+	requireReason(t, e.svc.ChangePassword(ctx, tenant, u.ID, "", testPassword, breached), "new_password")
+	_, err = e.svc.ResetPassword(ctx, tenant, u.ID, breached)
+	requireReason(t, err, "new_password")
+	// Nothing changed: the password in use still signs in.
+	e.login(t, u)
+}
+
+func testPasswordNormalised(t *testing.T, e *env) {
+	ctx := context.Background()
+	tenant, _ := e.newTenant(t)
+
+	// Set as "ﬁ" (a ligature) and an "e" with a combining accent; signs in
+	// typed with plain letters and a precomposed "é", and the other way.
+	const typed, other = "\ufb01ne cafe\u0301 passphrase", "fine caf\u00e9 passphrase"
+	u, _, err := e.svc.CreateUser(ctx, tenant, identity.NewUser{Email: uniq("u") + "@example.com", Role: auth.RoleViewer, Password: typed})
+	require.NoError(t, err)
+	for _, pw := range []string{typed, other} {
+		_, err := e.svc.Login(ctx, identity.LoginInput{Tenant: tenant, Email: u.Email, Password: pw})
+		require.NoError(t, err)
+	}
+	requireField(t, e.svc.ChangePassword(ctx, tenant, u.ID, "", other, typed), "new_password")
+
+	// A password stored before normalisation was hashed as typed: it still
+	// signs in as typed, and that sign-in stores the normalised form's hash,
+	// so from then on any form of it signs in.
+	legacy, err := argon2id.CreateHash(typed, argon2id.DefaultParams)
+	require.NoError(t, err)
+	_, err = e.st.Users.SetPassword(ctx, tenant, u.ID, legacy)
+	require.NoError(t, err)
+	_, err = e.svc.Login(ctx, identity.LoginInput{Tenant: tenant, Email: u.Email, Password: other})
+	require.ErrorIs(t, err, identity.ErrInvalidCredentials, "the hash is of the typed form only")
+	_, err = e.svc.Login(ctx, identity.LoginInput{Tenant: tenant, Email: u.Email, Password: typed})
+	require.NoError(t, err)
+	stored, err := e.st.Users.Get(ctx, tenant, u.ID)
+	require.NoError(t, err)
+	require.NotEqual(t, legacy, stored.PasswordHash, "rehashed")
+	ok, err := argon2id.ComparePasswordAndHash(other, stored.PasswordHash)
+	require.NoError(t, err)
+	require.True(t, ok, "the new hash is of the normalised form")
+	for _, pw := range []string{typed, other} {
+		_, err := e.svc.Login(ctx, identity.LoginInput{Tenant: tenant, Email: u.Email, Password: pw})
+		require.NoError(t, err)
+	}
+	_, err = e.svc.Login(ctx, identity.LoginInput{Tenant: tenant, Email: u.Email, Password: "fine cafe passphrase"})
+	require.ErrorIs(t, err, identity.ErrInvalidCredentials, "an accent is not dropped")
 }

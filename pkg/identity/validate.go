@@ -60,16 +60,25 @@ func normalizeEmail(field, email string) (string, error) {
 	return strings.ToLower(addr.Address), nil
 }
 
-// validPassword applies the password policy to a new password.
+// validPassword applies the password policy to a new password, in the
+// normalised form it is stored in (normalizePassword): 12 to 128
+// characters, and not on the list of commonly breached passwords (NIST SP
+// 800-63B section 5.1.1.2: a verifier SHALL compare new passwords against
+// "passwords obtained from previous breach corpuses"), compared in lower
+// case so that changing the case of a listed password does not pass.
 func validPassword(field, pw string) error {
-	n := utf8.RuneCountInString(pw)
-	switch {
-	case !utf8.ValidString(pw):
+	if !utf8.ValidString(pw) {
 		return &FieldError{Field: field, Reason: "must be valid UTF-8"}
+	}
+	normal := normalizePassword(pw)
+	n := utf8.RuneCountInString(normal)
+	switch {
 	case n < minPasswordLen:
 		return &FieldError{Field: field, Reason: "must be at least 12 characters"}
 	case n > maxPasswordLen:
 		return &FieldError{Field: field, Reason: "must be at most 128 characters"}
+	case isBreached(normal):
+		return &FieldError{Field: field, Reason: "is in a list of commonly breached passwords"}
 	}
 	return nil
 }

@@ -17,6 +17,23 @@ func (r *Users) SetPassword(ctx context.Context, tenant, id, hash string) (User,
 	return r.update(ctx, "set password", tenant, id, bson.D{{Key: "password_hash", Value: hash}})
 }
 
+// RehashPassword replaces a user's password hash with next only while it
+// is still prev, and reports whether it did: a rehash made at sign-in must
+// not undo a password change or reset made meanwhile.
+func (r *Users) RehashPassword(ctx context.Context, tenant, id, prev, next string) (bool, error) {
+	if err := required("rehash password", "tenant", tenant, "user id", id, "password hash", prev, "new password hash", next); err != nil {
+		return false, err
+	}
+	filter := append(byKey(UserKey(tenant, id)), bson.E{Key: "tenant_id", Value: tenant}, bson.E{Key: "password_hash", Value: prev})
+	res, err := r.coll.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "password_hash", Value: next}, {Key: "updated_at", Value: nowUTC()},
+	}}})
+	if err != nil {
+		return false, wrap("rehash password "+id, err)
+	}
+	return res.ModifiedCount == 1, nil
+}
+
 // DisableTOTP turns a user's second factor off: MFA off, and both the
 // confirmed and any pending secret removed, so that turning it on again
 // starts from a new secret.

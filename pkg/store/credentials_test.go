@@ -32,6 +32,7 @@ func runCredentialsContract(t *testing.T, s *store.Store) {
 		run  func(t *testing.T, s *store.Store)
 	}{
 		{"a password hash is replaced within the tenant only", testSetPassword},
+		{"a rehash replaces only the hash it was made from", testRehashPassword},
 		{"turning TOTP off removes both secrets", testDisableTOTP},
 		{"revoking a user's other sessions keeps the one named", testRevokeUserExcept},
 	}
@@ -63,6 +64,30 @@ func testSetPassword(t *testing.T, s *store.Store) {
 	got, err = s.Users.Get(ctx, tenant, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, "$argon2id$new", got.PasswordHash)
+}
+
+func testRehashPassword(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	tenant := uniq("acme")
+	u, err := s.Users.Create(ctx, newUser(tenant, "a@example.com"))
+	require.NoError(t, err)
+
+	done, err := s.Users.RehashPassword(ctx, uniq("globex"), u.ID, u.PasswordHash, "$argon2id$other")
+	require.NoError(t, err)
+	require.False(t, done, "another tenant's user is not touched")
+	done, err = s.Users.RehashPassword(ctx, tenant, u.ID, "$argon2id$not-the-stored-one", "$argon2id$other")
+	require.NoError(t, err)
+	require.False(t, done, "a hash changed meanwhile is not overwritten")
+	got, err := s.Users.Get(ctx, tenant, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, u.PasswordHash, got.PasswordHash)
+
+	done, err = s.Users.RehashPassword(ctx, tenant, u.ID, u.PasswordHash, "$argon2id$rehashed")
+	require.NoError(t, err)
+	require.True(t, done)
+	got, err = s.Users.Get(ctx, tenant, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, "$argon2id$rehashed", got.PasswordHash)
 }
 
 func testDisableTOTP(t *testing.T, s *store.Store) {
