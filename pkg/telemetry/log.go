@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/infra-mind/infra-mind/pkg/redact"
 )
 
 // Log attribute keys shared by every service, so dashboards and log queries can join on them.
@@ -35,7 +37,7 @@ func NewLogger(w io.Writer, service, level string) (*slog.Logger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new logger: %w", err)
 	}
-	base := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl})
+	base := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: redact.ReplaceAttr})
 	return slog.New(traceHandler{next: base}).With(slog.String(LogKeyService, service)), nil
 }
 

@@ -130,3 +130,26 @@ func TestNewLoggerKeepsAttrsAcrossWith(t *testing.T) {
 	require.Equal(t, "synthesizer", lines[0]["service"])
 	require.Equal(t, span.SpanContext().TraceID().String(), lines[0]["trace_id"])
 }
+
+// TestNewLoggerRedactsCredentials: a credential handed to a service's logger
+// is masked in the written line, whatever attribute or message carries it.
+func TestNewLoggerRedactsCredentials(t *testing.T) {
+	t.Parallel()
+	const (
+		apiKey = "imk_abcdefghijk2_Q2hhbmdlIG1lIGlmIHlvdSBjYW4gcmVhZCB0aGlzLg0"
+		secret = "a-password-without-shape"
+	)
+	var buf bytes.Buffer
+	logger, err := telemetry.NewLogger(&buf, "gateway", "info")
+	require.NoError(t, err)
+	logger.With(slog.String("password", secret)).Info("http request",
+		slog.String("path", "/v1/api-keys/"+apiKey), slog.String("authorization", "Bearer "+apiKey))
+
+	written := buf.String() // decodeLines drains buf
+	require.NotContains(t, written, apiKey)
+	require.NotContains(t, written, secret)
+	lines := decodeLines(t, &buf)
+	require.Len(t, lines, 1)
+	require.Equal(t, "/v1/api-keys/imk_abcdefghijk2_[REDACTED]", lines[0]["path"])
+	require.Equal(t, "[REDACTED]", lines[0]["password"])
+}
