@@ -15,6 +15,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -135,7 +136,9 @@ func auditResource(c echo.Context, resourceType, route string, status int) audit
 		}
 		r.ID = path.Base(loc)
 	}
-	r.ID, r.Parent = audit.Clip(r.ID), audit.Clip(r.Parent)
+	// Ids come from the path, where a caller may paste a credential (an
+	// API key where its id belongs): the audit log keeps its shape only.
+	r.ID, r.Parent = audit.Clip(redact.String(r.ID)), audit.Clip(redact.String(r.Parent))
 	return r
 }
 
@@ -188,7 +191,7 @@ func (s *Server) recordAudit(next echo.HandlerFunc) echo.HandlerFunc {
 			RequestID:  requestID(c),
 			SourceAddr: audit.Clip(c.RealIP()),
 			PeerAddr:   peerAddr(req.RemoteAddr),
-			UserAgent:  audit.Clip(req.UserAgent()),
+			UserAgent:  audit.Clip(redact.String(req.UserAgent())),
 		}
 		attempt, tried := c.Get(attemptKey).(signInAttempt)
 		switch {

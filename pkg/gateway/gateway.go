@@ -28,6 +28,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/identity"
+	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
@@ -213,6 +214,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		// context). Headers are bounded here and bodies per request in limitBody.
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		// net/http's errors (TLS handshakes, hijacked writes) go to the
+		// service's logger, not the standard library's stderr logger.
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
@@ -253,6 +257,11 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
+	// echo's own logger writes plain text to stdout; its lines go through
+	// the service's logger instead, with its redaction.
+	if s.log != nil {
+		e.Logger.SetOutput(slog.NewLogLogger(s.log.Handler(), slog.LevelWarn).Writer())
+	}
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = s.ipExtractor()
 
@@ -265,7 +274,7 @@ func (s *Server) routes() *echo.Echo {
 		DisablePrintStack: false,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			s.log.ErrorContext(c.Request().Context(), "panic serving request",
-				slog.String("error", err.Error()), slog.String("stack", string(stack)),
+				slog.String("error", redact.String(err.Error())), slog.String("stack", redact.String(string(stack))),
 				slog.String("request_id", requestID(c)))
 			return err
 		},

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -50,6 +49,9 @@ type env struct {
 	// ident is the gateway's identity service; ring its signing key ring.
 	ident *identity.Service
 	ring  *auth.KeyRing
+	// logs holds what the gateway logged and the credentials its traffic
+	// carried (logcheck_test.go).
+	logs *logSink
 }
 
 func newEnv(t *testing.T, cfg Config) *env {
@@ -67,6 +69,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 // newEnvAt builds the gateway against servers at the given addresses.
 func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env {
 	t.Helper()
+	logs := newLogSink(t) // first, so it is checked after the server closed
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := bus.Connect(ctx, bus.Config{URL: natsURL, Name: "gateway-test"})
@@ -84,10 +87,7 @@ func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env
 	reg := telemetry.NewRegistry()
 	metrics, err := telemetry.NewMetrics(reg)
 	require.NoError(t, err)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
+	logger := logs.log
 	ring, err := auth.NewKeyRing(key)
 	require.NoError(t, err)
 	signer := ring.Signer(testIssuer, testAudience)
@@ -101,10 +101,10 @@ func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env
 		Identity: ident, Keys: ring,
 	})
 	require.NoError(t, err)
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(logs.record(srv.Handler()))
 	t.Cleanup(hs.Close)
 	t.Cleanup(srv.closeStreams) // end open SSE streams before the server closes
-	return &env{t: t, srv: srv, http: hs, bus: b, store: st, cache: ch, signer: signer, key: key, ident: ident, ring: ring}
+	return &env{t: t, srv: srv, http: hs, bus: b, store: st, cache: ch, signer: signer, key: key, ident: ident, ring: ring, logs: logs}
 }
 
 func (e *env) token(tenant string) string {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/identity"
+	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
@@ -119,7 +120,10 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		attrs := []slog.Attr{
 			slog.String("method", req.Method),
 			slog.String("route", route),
-			slog.String("path", req.URL.Path),
+			// The path, not the URL: a query string may carry a token. A
+			// path segment may still hold a pasted credential (an API key
+			// sent where its id belongs), which redact masks.
+			slog.String("path", redact.String(req.URL.Path)),
 			slog.Int("status", status),
 			slog.Duration("duration", elapsed),
 			slog.Int64("bytes_out", c.Response().Size),

@@ -19,12 +19,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -161,13 +159,14 @@ func owaspReplicas(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string,
 	require.NoError(t, err)
 	db := "gw_owasp_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
 	out := make([]*env, n)
+	logs := newLogSink(t) // one log for the replicas: a credential one issued must not reach another's log
 	for i := range out {
-		out[i] = owaspReplica(t, cfg, natsURL, mongoURI, redisURL, db, key, i)
+		out[i] = owaspReplica(t, cfg, natsURL, mongoURI, redisURL, db, key, i, logs)
 	}
 	return out
 }
 
-func owaspReplica(t *testing.T, cfg Config, natsURL, mongoURI, redisURL, db string, key ed25519.PrivateKey, i int) *env {
+func owaspReplica(t *testing.T, cfg Config, natsURL, mongoURI, redisURL, db string, key ed25519.PrivateKey, i int, logs *logSink) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -184,10 +183,7 @@ func owaspReplica(t *testing.T, cfg Config, natsURL, mongoURI, redisURL, db stri
 	reg := telemetry.NewRegistry()
 	metrics, err := telemetry.NewMetrics(reg)
 	require.NoError(t, err)
-	logger := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
+	logger := logs.log.With("replica", i)
 	ring, err := auth.NewKeyRing(key)
 	require.NoError(t, err)
 	signer := ring.Signer(testIssuer, testAudience)
@@ -201,10 +197,10 @@ func owaspReplica(t *testing.T, cfg Config, natsURL, mongoURI, redisURL, db stri
 		Identity: ident, Keys: ring,
 	})
 	require.NoError(t, err)
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(logs.record(srv.Handler()))
 	t.Cleanup(hs.Close)
 	t.Cleanup(srv.closeStreams)
-	return &env{t: t, srv: srv, http: hs, bus: b, store: st, cache: ch, signer: signer, key: key, ident: ident, ring: ring}
+	return &env{t: t, srv: srv, http: hs, bus: b, store: st, cache: ch, signer: signer, key: key, ident: ident, ring: ring, logs: logs}
 }
 
 // owaspWorld is one tenant with one of every kind of resource, created
@@ -1906,7 +1902,7 @@ func newOWASPReceiver(t *testing.T, h func(w http.ResponseWriter, r *http.Reques
 // the test ends.
 func owaspRunDispatcher(t *testing.T, e *env, policy webhook.Policy) {
 	t.Helper()
-	d, err := webhook.New(e.bus, e.store.Webhooks, nil, webhook.Config{
+	d, err := webhook.New(e.bus, e.store.Webhooks, e.logs.log, webhook.Config{
 		Policy: policy, Timeout: time.Second, MaxAttempts: 2, BackOff: []time.Duration{20 * time.Millisecond},
 	})
 	require.NoError(t, err)

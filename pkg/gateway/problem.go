@@ -13,6 +13,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -156,7 +157,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		// A streaming response already started; only log.
 		s.log.WarnContext(c.Request().Context(), "error after response started",
-			slog.String("error", err.Error()), slog.String("request_id", requestID(c)))
+			slog.String("error", redact.String(err.Error())), slog.String("request_id", requestID(c)))
 		return
 	}
 	p := *toProblem(err) // copy: problems may be shared values
@@ -164,8 +165,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	p.RequestID = requestID(c)
 	if p.Status >= 500 {
 		s.log.ErrorContext(c.Request().Context(), "request failed",
-			slog.String("error", err.Error()), slog.Int("status", p.Status),
-			slog.String("method", c.Request().Method), slog.String("path", c.Request().URL.Path),
+			slog.String("error", redact.String(err.Error())), slog.Int("status", p.Status),
+			slog.String("method", c.Request().Method), slog.String("path", redact.String(c.Request().URL.Path)),
 			slog.String("request_id", p.RequestID))
 	}
 	for k, vs := range p.header {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -305,6 +307,12 @@ func (d *Dispatcher) post(ctx context.Context, hook store.Webhook, deliveryID st
 	req.Header.Set(HeaderSignature, Sign(hook.Secret, ts, body))
 	resp, err := d.client.Do(req)
 	if err != nil {
+		// The error names the URL, and it is logged and stored with the
+		// attempt: a token in the URL's query is masked there.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redact.URL(ue.URL)
+		}
 		return 0, fmt.Errorf("post: %w", err)
 	}
 	defer resp.Body.Close()

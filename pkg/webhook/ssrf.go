@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"syscall"
 	"time"
+
+	"github.com/infra-mind/infra-mind/pkg/redact"
 )
 
 // ErrForbiddenURL is wrapped by every refusal of a webhook URL or of an
@@ -210,10 +212,10 @@ func (p Policy) Client(timeout time.Duration) *http.Client {
 				return fmt.Errorf("%w: more than %d redirects", ErrForbiddenURL, maxRedirects)
 			}
 			if _, err := p.checkSyntax(req.URL.String()); err != nil {
-				return fmt.Errorf("redirect to %s: %w", req.URL.Redacted(), err)
+				return fmt.Errorf("redirect to %s: %w", redact.URL(req.URL.String()), err)
 			}
 			if err := p.checkHost(req.Context(), req.URL.Hostname()); err != nil {
-				return fmt.Errorf("redirect to %s: %w", req.URL.Redacted(), err)
+				return fmt.Errorf("redirect to %s: %w", redact.URL(req.URL.String()), err)
 			}
 			return nil
 		},
