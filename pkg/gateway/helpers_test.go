@@ -72,7 +72,7 @@ func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env
 	logs := newLogSink(t) // first, so it is checked after the server closed
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := bus.Connect(ctx, bus.Config{URL: natsURL, Name: "gateway-test"})
+	b, err := bus.Connect(ctx, bus.Config{URL: natsURL, Name: "gateway-test", Logger: logs.log})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	st, err := store.Connect(ctx, mongoURI, "gw_"+strings.ReplaceAll(uuid.NewString()[:8], "-", ""))

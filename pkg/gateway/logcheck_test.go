@@ -70,6 +70,13 @@ func (s *logSink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// text returns everything logged so far.
+func (s *logSink) text() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lines.String()
+}
+
 // add records a credential the traffic carried.
 func (s *logSink) add(v string) {
 	v = strings.TrimSpace(v)

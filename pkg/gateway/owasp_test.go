@@ -170,7 +170,7 @@ func owaspReplica(t *testing.T, cfg Config, natsURL, mongoURI, redisURL, db stri
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := bus.Connect(ctx, bus.Config{URL: natsURL, Name: "gateway-owasp-" + strconv.Itoa(i)})
+	b, err := bus.Connect(ctx, bus.Config{URL: natsURL, Name: "gateway-owasp-" + strconv.Itoa(i), Logger: logs.log})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	st, err := store.Connect(ctx, mongoURI, db)

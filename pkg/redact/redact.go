@@ -97,7 +97,7 @@ func URL(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	u.Fragment, u.RawFragment = "", ""
-	return u.String()
+	return strings.ReplaceAll(u.String(), url.QueryEscape(Mask), Mask)
 }
 
 // sensitiveKeys are attribute keys whose value is a credential whatever its

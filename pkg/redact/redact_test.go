@@ -62,7 +62,7 @@ func TestString(t *testing.T) {
 func TestURL(t *testing.T) {
 	t.Parallel()
 	got := redact.URL("https://ops:pa55word@hooks.example.com/in?t=" + refreshTk + "&team=a#frag")
-	require.Equal(t, "https://ops:"+strings.NewReplacer("[", "%5B", "]", "%5D").Replace(redact.Mask)+"@hooks.example.com/in?t=%5BREDACTED%5D&team=%5BREDACTED%5D", got)
+	require.Equal(t, "https://ops:[REDACTED]@hooks.example.com/in?t=[REDACTED]&team=[REDACTED]", got)
 	require.NotContains(t, got, refreshTk)
 	require.NotContains(t, got, "pa55word")
 	require.Equal(t, "https://hooks.example.com/in", redact.URL("https://hooks.example.com/in"))
