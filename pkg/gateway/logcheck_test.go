@@ -105,7 +105,7 @@ func (s *logSink) check(t *testing.T) {
 		for i, line := range lines {
 			for _, f := range forms {
 				if strings.Contains(line, f) {
-					t.Errorf("log line %d holds a credential the test used (%d characters, starting %.4q): %s", i+1, len(c), c, line)
+					t.Errorf("log line %d holds a credential the test used (%d characters, starting %.4q): %s", i+1, len(c), c, strings.ReplaceAll(line, f, "<credential>"))
 				}
 			}
 		}
