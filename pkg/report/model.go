@@ -297,7 +297,7 @@ func (f family) findings() []*inframindv1.Finding { return f.res.GetFindings() }
 func Build(in Input) Document {
 	d := Document{Model: Model{
 		AssessmentID: in.AssessmentID, TenantID: in.TenantID, Name: in.Name, Status: in.Status,
-		GeneratedAt: in.GeneratedAt.UTC(), CatalogVersions: catalogVersions(in.Results), Missing: in.Missing, Reason: in.Reason,
+		GeneratedAt: in.GeneratedAt.UTC(), CatalogVersions: CatalogVersions(in.Results), Missing: in.Missing, Reason: in.Reason,
 	}}
 	fams := map[string]family{}
 	var answered, failed, missing []string
@@ -356,8 +356,8 @@ func Build(in Input) Document {
 	return d
 }
 
-// catalogVersions lists the distinct catalogue versions of results, sorted.
-func catalogVersions(results map[string]*inframindv1.AgentResultPublished) []string {
+// CatalogVersions lists the distinct catalogue versions of results, sorted.
+func CatalogVersions(results map[string]*inframindv1.AgentResultPublished) []string {
 	out := []string{}
 	for _, r := range results {
 		if v := r.GetCatalogVersion(); v != "" && !slices.Contains(out, v) {

@@ -2,8 +2,6 @@ package synth
 
 import (
 	"fmt"
-	"slices"
-	"sort"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -37,16 +35,4 @@ func buildReport(a store.Assessment, results map[string]*inframindv1.AgentResult
 		return "", err
 	}
 	return string(b), nil
-}
-
-// catalogVersions lists the distinct catalogue versions of results, sorted.
-func catalogVersions(results map[string]*inframindv1.AgentResultPublished) []string {
-	out := []string{}
-	for _, r := range results {
-		if v := r.GetCatalogVersion(); v != "" && !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/recommend"
+	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -354,7 +355,7 @@ func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results 
 			return err
 		}
 	}
-	return s.publishOutcome(ctx, a, done, catalogVersions(results), func(ev *inframindv1.AssessmentCompleted) {
+	return s.publishOutcome(ctx, a, done, report.CatalogVersions(results), func(ev *inframindv1.AssessmentCompleted) {
 		summarize(ev, a, results, set)
 	})
 }
