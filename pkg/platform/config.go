@@ -18,6 +18,11 @@ type Common struct {
 	MetricsAddr     string        `env:"IM_METRICS_ADDR" envDefault:":9090"`
 	ShutdownTimeout time.Duration `env:"IM_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	Concurrency     int           `env:"IM_CONCURRENCY" envDefault:"4"`
+	// Profiling serves Go's pprof profiles on the operations listener and
+	// records blocking events (the block profile), for load tests; off in
+	// production, where profiles would show internals to whoever reaches
+	// that listener and block recording costs a little on every wait.
+	Profiling bool `env:"IM_PPROF" envDefault:"false"`
 }
 
 // StoreConfig is read by the services that use the document store.

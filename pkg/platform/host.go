@@ -99,6 +99,10 @@ func (h *Host) ServeMetrics() error {
 		return nil
 	}
 	h.metrics = telemetry.NewServer(h.Config.MetricsAddr, h.Registry, h.checks...)
+	if h.Config.Profiling {
+		telemetry.RecordBlocking()
+		h.metrics.WithProfiling()
+	}
 	if err := h.metrics.Listen(); err != nil {
 		return fmt.Errorf("metrics listen on %s: %w", h.Config.MetricsAddr, err)
 	}

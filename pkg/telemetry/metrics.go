@@ -48,6 +48,9 @@ type Metrics struct {
 	HTTPSeconds *prometheus.HistogramVec
 	// AssessmentsFinished counts assessments reaching a final status, by status.
 	AssessmentsFinished *prometheus.CounterVec
+	// StoreCommands counts the commands sent to the document store, by
+	// command name (find, insert, update, findAndModify, ...): its round trips.
+	StoreCommands *prometheus.CounterVec
 }
 
 // NewMetrics creates the shared metrics under the "inframind" namespace and registers them on reg.
@@ -106,6 +109,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Name:      "assessments_finished_total",
 		Help:      "Assessments that reached a final status, by status.",
 	}, []string{"status"})); err != nil {
+		return nil, err
+	}
+	if m.StoreCommands, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace,
+		Name:      "store_commands_total",
+		Help:      "Commands sent to the document store, by command name.",
+	}, []string{"command"})); err != nil {
 		return nil, err
 	}
 	return &m, nil

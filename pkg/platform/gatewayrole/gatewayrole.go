@@ -46,7 +46,9 @@ type Gateway struct {
 func Role() platform.Role {
 	return func(ctx context.Context, h *platform.Host) error {
 		cfg := h.Config
-		st, err := store.Connect(ctx, cfg.Store.MongoURI, cfg.Store.MongoDatabase)
+		commands := h.Metrics.StoreCommands
+		st, err := store.Connect(ctx, cfg.Store.MongoURI, cfg.Store.MongoDatabase,
+			store.CountCommands(func(c string) { commands.WithLabelValues(c).Inc() }))
 		if err != nil {
 			return fmt.Errorf("connect to the document store: %w", err)
 		}

@@ -27,7 +27,9 @@ func Role() platform.Role {
 // ConnectStore connects the document store and makes it part of h (its
 // readiness check and its close).
 func ConnectStore(ctx context.Context, h *platform.Host) (*store.Store, error) {
-	st, err := store.Connect(ctx, h.Config.Store.MongoURI, h.Config.Store.MongoDatabase)
+	commands := h.Metrics.StoreCommands
+	st, err := store.Connect(ctx, h.Config.Store.MongoURI, h.Config.Store.MongoDatabase,
+		store.CountCommands(func(c string) { commands.WithLabelValues(c).Inc() }))
 	if err != nil {
 		return nil, fmt.Errorf("connect to the document store: %w", err)
 	}
