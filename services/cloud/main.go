@@ -5,8 +5,6 @@ package main
 import (
 	"os"
 
-	"github.com/caarlos0/env/v11"
-
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/platform/familyrole"
@@ -14,5 +12,5 @@ import (
 
 func main() {
 	family := familyrole.Role(assessment.FamilyCloud)
-	os.Exit(platform.Main("cloud", env.ParseAs[platform.Config], family))
+	os.Exit(platform.Main("cloud", platform.ParseEnv(os.Environ()), family))
 }

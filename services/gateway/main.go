@@ -6,14 +6,12 @@ package main
 import (
 	"os"
 
-	"github.com/caarlos0/env/v11"
-
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/platform/gatewayrole"
 )
 
 func main() {
 	// The environment provider of secrets reads IM_SECRET_<NAME> from here.
-	load := gatewayrole.LoadWithSecretEnv(env.ParseAs[platform.Config], os.Environ())
+	load := gatewayrole.LoadWithSecretEnv(platform.ParseEnv(os.Environ()), os.Environ())
 	os.Exit(platform.Main("gateway", load, gatewayrole.Role()))
 }

@@ -6,12 +6,10 @@ package main
 import (
 	"os"
 
-	"github.com/caarlos0/env/v11"
-
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/platform/synthrole"
 )
 
 func main() {
-	os.Exit(platform.Main("synthesizer", env.ParseAs[platform.Config], synthrole.Role()))
+	os.Exit(platform.Main("synthesizer", platform.ParseEnv(os.Environ()), synthrole.Role()))
 }
