@@ -59,8 +59,12 @@ func EventTypeOf(ceType string) string {
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultTimeout     = 10 * time.Second
-	DefaultMaxAttempts = 6
+	DefaultTimeout           = 10 * time.Second
+	DefaultMaxAttempts       = 6
+	DefaultTenantConcurrency = 4
+	DefaultMaxPending        = 1024
+	DefaultBreakerFailures   = 3
+	DefaultBreakerOpen       = 30 * time.Second
 )
 
 // DefaultBackOff is the pause after each failed attempt: a quick retry for a
@@ -77,9 +81,24 @@ type Config struct {
 	// BackOff is the pause after attempt n failed (entry n-1, the last repeating).
 	BackOff []time.Duration
 	// MaxAttempts per (event, endpoint); the last failure is dead-lettered (default 6).
-	MaxAttempts  int
-	Concurrency  int
-	DrainTimeout time.Duration
+	MaxAttempts int
+	// Concurrency is how many events are fanned out at once.
+	Concurrency int
+	// TenantConcurrency bounds the posts in flight for one tenant (default
+	// 4): a tenant's slow endpoints hold at most that many, and every other
+	// tenant's deliveries go out beside them.
+	TenantConcurrency int
+	// MaxPending bounds the deliveries held at once, posting or waiting for
+	// their tenant's turn (default 1024).
+	MaxPending int
+	// BreakerFailures is how many failures in a row of one endpoint open its
+	// circuit breaker (default 3); BreakerOpen is how long it then stays open
+	// before one delivery is let through to probe it (default 30s). While open,
+	// deliveries to the endpoint are not sent: each is recorded as a failed
+	// attempt and retried on the usual schedule.
+	BreakerFailures int
+	BreakerOpen     time.Duration
+	DrainTimeout    time.Duration
 	// Replicas and MaxAge of the WEBHOOKS stream (default 1 and bus.DefaultMaxAge).
 	Replicas int
 	MaxAge   time.Duration
@@ -93,6 +112,10 @@ type Dispatcher struct {
 	cfg    Config
 	client *http.Client
 	now    func() time.Time
+	// tenants admits at most cfg.TenantConcurrency posts per tenant.
+	tenants *tenantGates
+	// breakers holds one circuit breaker per endpoint (webhook id).
+	breakers *breakers
 }
 
 // New validates the dependencies and applies defaults.
@@ -115,9 +138,23 @@ func New(b *bus.Bus, hooks *store.Webhooks, log *slog.Logger, cfg Config) (*Disp
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = cfg.Timeout + 5*time.Second
 	}
+	if cfg.TenantConcurrency <= 0 {
+		cfg.TenantConcurrency = DefaultTenantConcurrency
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.BreakerFailures <= 0 {
+		cfg.BreakerFailures = DefaultBreakerFailures
+	}
+	if cfg.BreakerOpen <= 0 {
+		cfg.BreakerOpen = DefaultBreakerOpen
+	}
 	return &Dispatcher{
 		bus: b, hooks: hooks, log: log.With("component", "webhooks"), cfg: cfg,
 		client: cfg.Policy.Client(cfg.Timeout), now: time.Now,
+		tenants:  newTenantGates(cfg.TenantConcurrency),
+		breakers: newBreakers(cfg.BreakerFailures, cfg.BreakerOpen),
 	}, nil
 }
 
@@ -140,13 +177,23 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	g.Go(func() error {
 		return d.bus.Consume(ctx, DurableDelivery, bus.WebhookDeliveries(), d.Deliver,
 			// An attempt may take the whole timeout; the ack deadline leaves
-			// room for recording it.
-			bus.AckWait(d.cfg.Timeout+30*time.Second),
+			// room for recording it (a delivery waiting for its tenant's turn
+			// reports progress instead).
+			bus.AckWait(d.ackWait()),
 			bus.MaxDeliver(d.cfg.MaxAttempts), bus.BackOff(d.cfg.BackOff...),
-			bus.Concurrency(d.cfg.Concurrency), bus.DrainTimeout(d.cfg.DrainTimeout))
+			// Every tenant's deliveries arrive on one consumer in stream
+			// order. Taking many at once and bounding posts per tenant
+			// (deliver) keeps a tenant whose endpoints are slow from
+			// holding every worker while other tenants' deliveries wait.
+			bus.Concurrency(d.cfg.MaxPending), bus.MaxAckPending(d.cfg.MaxPending),
+			bus.DrainTimeout(d.cfg.DrainTimeout))
 	})
 	return g.Wait()
 }
+
+// ackWait is the delivery consumer's ack deadline: an attempt may take the
+// whole timeout, and recording it needs a little more.
+func (d *Dispatcher) ackWait() time.Duration { return d.cfg.Timeout + 30*time.Second }
 
 // cloudEvent is a CloudEvent in structured JSON mode (CloudEvents JSON event
 // format 1.0), the body every delivery posts.
@@ -250,6 +297,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e *bus.Event) error {
 	}
 	hook, err := d.hooks.Get(ctx, tenant, t.WebhookID)
 	if errors.Is(err, store.ErrNotFound) {
+		d.breakers.forget(t.WebhookID)
 		d.log.InfoContext(ctx, "webhook deleted; delivery dropped", "tenant", tenant, "webhook_id", t.WebhookID, "event_id", t.EventID)
 		return nil
 	}
@@ -257,8 +305,15 @@ func (d *Dispatcher) deliver(ctx context.Context, e *bus.Event) error {
 		return fmt.Errorf("load webhook %s: %w", t.WebhookID, err)
 	}
 
+	// Wait for one of the tenant's posting slots, telling the server the
+	// delivery is in progress meanwhile so it is not redelivered.
+	release, err := d.tenants.acquire(ctx, tenant, d.ackWait()/3, e.InProgress)
+	if err != nil {
+		return fmt.Errorf("wait for a delivery slot of tenant %s: %w", tenant, err)
+	}
 	now := d.now()
-	status, sendErr := d.post(ctx, hook, id, now, t.Body)
+	status, sendErr := d.breakers.run(hook.ID, func() (int, error) { return d.post(ctx, hook, id, now, t.Body) })
+	release()
 	att := store.DeliveryAttempt{Attempt: len(rec.Attempts) + 1, At: now.UTC().Truncate(time.Millisecond), StatusCode: status}
 	switch {
 	case sendErr == nil:

@@ -104,15 +104,22 @@ func newDispatchEnv(t *testing.T, cfg Config) *dispatchEnv {
 
 func (e *dispatchEnv) register(t *testing.T, tenant string, r *receiver, types ...string) store.Webhook {
 	t.Helper()
+	w := e.registerURL(t, tenant, r.srv.URL+"/hooks", types...)
+	r.mu.Lock()
+	r.secret = w.Secret
+	r.mu.Unlock()
+	return w
+}
+
+// registerURL stores a webhook of tenant for url with a new secret.
+func (e *dispatchEnv) registerURL(t *testing.T, tenant, url string, types ...string) store.Webhook {
+	t.Helper()
 	secret, err := NewSecret()
 	require.NoError(t, err)
 	w, err := e.store.Webhooks.Create(context.Background(), store.Webhook{
-		ID: uuid.NewString(), TenantID: tenant, URL: r.srv.URL + "/hooks", EventTypes: types, Secret: secret,
+		ID: uuid.NewString(), TenantID: tenant, URL: url, EventTypes: types, Secret: secret,
 	})
 	require.NoError(t, err)
-	r.mu.Lock()
-	r.secret = secret
-	r.mu.Unlock()
 	return w
 }
 
