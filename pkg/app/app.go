@@ -1,8 +1,11 @@
-// Package app holds the assessment use cases the HTTP API offers: submit an
-// assessment (idempotently stored, then queued to the pipeline), read and list
-// them, re-run one as a new version and run a what-if scenario of it. It talks
-// to storage and the broker only through the small ports below, so its tests
-// run on in-process fakes (pkg/app/apptest) and one contract suite per port
+// Package app holds the use cases the HTTP API offers: submit an assessment
+// (idempotently stored, then queued to the pipeline), read and list them,
+// re-run one as a new version and run a what-if scenario of it (Service);
+// read a finished assessment's report in a format, its recommendations and
+// the comparison of two reports (Reports); register and inspect webhooks
+// (Webhooks); and read the audit log (Audit). It talks to storage, the cache
+// and the broker only through the small ports each declares, so its tests run
+// on in-process fakes (pkg/app/apptest) and one contract suite per port
 // (pkg/app/adapters) keeps those fakes true to the real adapters.
 package app
 

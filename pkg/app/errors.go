@@ -51,3 +51,63 @@ type NoVersionError struct {
 func (e *NoVersionError) Error() string {
 	return fmt.Sprintf("app: no version %d (%s)", e.Version, e.Param)
 }
+
+// NotReadyError is a report or recommendation list asked of an assessment
+// before it was written: the assessment is still running (Status), or ended
+// and its outputs are not stored yet.
+type NotReadyError struct {
+	// What is "report" or "recommendations".
+	What   string
+	ID     string
+	Status string
+}
+
+func (e *NotReadyError) Error() string {
+	return fmt.Sprintf("app: the %s of %s is not written yet (status %s)", e.What, e.ID, e.Status)
+}
+
+// NotComparableError is a comparison (a version or scenario diff) one of whose
+// assessments has no report yet.
+type NotComparableError struct {
+	ID, Status string
+}
+
+func (e *NotComparableError) Error() string {
+	return fmt.Sprintf("app: assessment %s has no report to compare yet (status %s)", e.ID, e.Status)
+}
+
+// NotRenderableError is a report stored before reports carried their model
+// (Err wraps report.ErrNoModel) asked for in a format other than JSON: its
+// stored JSON is all there is to serve.
+type NotRenderableError struct {
+	ID     string
+	Format Format
+	Err    error
+}
+
+func (e *NotRenderableError) Error() string {
+	return fmt.Sprintf("app: report of %s cannot be rendered as %s: %v", e.ID, e.Format, e.Err)
+}
+
+func (e *NotRenderableError) Unwrap() error { return e.Err }
+
+// ErrTooManyWebhooks is a registration by a tenant that has
+// MaxWebhooksPerTenant endpoints already.
+var ErrTooManyWebhooks = errors.New("app: too many webhooks")
+
+// ErrNoWebhook is a webhook that does not exist or is another tenant's.
+var ErrNoWebhook = errors.New("app: no such webhook")
+
+// ErrNoTenant is a tenant-scoped read by a caller without a verified tenant.
+var ErrNoTenant = errors.New("app: no tenant")
+
+// FieldError is an input a use case refuses, naming the field as the API
+// spells it and why, in words a person can act on.
+type FieldError struct {
+	Field, Reason string
+	Err           error
+}
+
+func (e *FieldError) Error() string { return "app: " + e.Field + ": " + e.Reason }
+
+func (e *FieldError) Unwrap() error { return e.Err }

@@ -112,8 +112,13 @@ type Server struct {
 	log  *slog.Logger
 	est  *estimator
 	// app runs the assessment use cases the handlers call.
-	app  *app.Service
-	prot *protection
+	app *app.Service
+	// reports runs the report, recommendation and diff use cases.
+	reports *app.Reports
+	// hooks runs the webhook use cases; auditLog reads the audit log.
+	hooks    *app.Webhooks
+	auditLog *app.Audit
+	prot     *protection
 	// trusted are the parsed Config.TrustedProxies.
 	trusted []*net.IPNet
 	echo    *echo.Echo
@@ -192,6 +197,24 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	reportCache, err := adapters.NewRedisReportCache(d.Cache, cfg.ReportCacheTTL)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	reports, err := app.NewReports(app.ReportDeps{Assessments: d.Assessments, Reports: d.Store.Reports,
+		Recommendations: d.Store.Recommendations, Cache: reportCache, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	hooks, err := app.NewWebhooks(app.WebhookDeps{Store: d.Store.Webhooks, Policy: adapters.WebhookURLPolicy{Policy: cfg.WebhookPolicy},
+		EventTypes: webhook.EventTypes(), NewSecret: webhook.NewSecret})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	auditLog, err := app.NewAudit(d.Store.Audit)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	prot, err := newProtection(cfg.Limits, d.Cache, d.Registry)
 	if err != nil {
 		return nil, err
@@ -200,7 +223,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, prot: prot, trusted: trusted}
+	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, reports: reports, hooks: hooks, auditLog: auditLog, prot: prot, trusted: trusted}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	if s.audit, err = audit.NewRecorder(d.Store.Audit, audit.Options{Logger: logger, Registry: d.Registry}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

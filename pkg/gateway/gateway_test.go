@@ -184,24 +184,28 @@ func TestListPagination(t *testing.T) {
 
 func TestReport(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	f := newFakeEnv(t)
 	ctx := context.Background()
-	id := e.create(t, "acme", "report me")
-
-	resp := e.do(t, http.MethodGet, "/v1/assessments/"+id+"/report", "acme", "", nil, nil)
+	running := f.finished(t, "acme", "running", "running")
+	resp := f.do(t, http.MethodGet, "/v1/assessments/"+running+"/report", "acme", "", nil, nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
-	require.Equal(t, ProblemReportNotReady, decodeBody[Problem](t, resp).Type)
+	p := decodeBody[Problem](t, resp)
+	require.Equal(t, ProblemReportNotReady, p.Type)
+	require.Contains(t, p.Detail, "/v1/assessments/"+running+"/events", "a running assessment's answer points at its progress")
 
-	_, changed, err := e.store.Assessments.Finish(ctx, "acme", id, "completed", nil, "", time.Now())
-	require.NoError(t, err)
-	require.True(t, changed)
-	require.NoError(t, e.store.Reports.Upsert(ctx, store.Report{
-		ID: assessment.DeterministicID("acme", id), TenantID: "acme", AssessmentID: id, Status: "completed",
-		Body: `{"assessment_id":"` + id + `","recommendations":[{"rank":1,"provider":"gcp"}]}`, CreatedAt: time.Now(),
+	id := f.finished(t, "acme", "report me", "completed")
+	resp = f.do(t, http.MethodGet, "/v1/assessments/"+id+"/report", "acme", "", nil, nil)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	p = decodeBody[Problem](t, resp)
+	require.Equal(t, ProblemReportNotReady, p.Type, "finished, report not stored yet")
+	require.Contains(t, p.Detail, "ended as completed")
+
+	require.NoError(t, f.reports.Upsert(ctx, store.Report{
+		TenantID: "acme", AssessmentID: id, Status: "completed",
+		Body: `{"assessment_id":"` + id + `","recommendations":[{"rank":1,"provider":"gcp"}]}`,
 	}))
-
 	for _, wantCache := range []string{"miss", "hit"} {
-		resp = e.do(t, http.MethodGet, "/v1/assessments/"+id+"/report", "acme", "", nil, nil)
+		resp = f.do(t, http.MethodGet, "/v1/assessments/"+id+"/report", "acme", "", nil, nil)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, wantCache, resp.Header.Get("X-Cache"))
 		require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"))
@@ -210,9 +214,16 @@ func TestReport(t *testing.T) {
 	}
 
 	// Another tenant never gets the cached copy.
-	resp = e.do(t, http.MethodGet, "/v1/assessments/"+id+"/report", "globex", "", nil, nil)
+	resp = f.do(t, http.MethodGet, "/v1/assessments/"+id+"/report", "globex", "", nil, nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
-	resp.Body.Close()
+	require.Equal(t, ProblemNotFound, decodeBody[Problem](t, resp).Type)
+
+	// The cache is an optimisation: with Redis down the store answers.
+	f.cache.SetFail(errors.New("connection refused"))
+	resp = f.do(t, http.MethodGet, "/v1/assessments/"+id+"/report", "acme", "", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "miss", resp.Header.Get("X-Cache"))
+	require.NoError(t, resp.Body.Close())
 }
 
 // publishStatus publishes a progress event the way the synthesizer does.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,15 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/app"
+	"github.com/infra-mind/infra-mind/pkg/app/adapters"
 	"github.com/infra-mind/infra-mind/pkg/app/apptest"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
 
 // The tests in this file (and the estimate tests) drive the handlers (decode, call the use
@@ -28,11 +32,17 @@ import (
 // and tenant isolation are guarded by the end-to-end tests on real servers
 // (gateway_test.go, access_test.go, owasp_test.go).
 
-// fakeEnv serves the assessment and estimate routes over HTTP on fakes.
+// fakeEnv serves the assessment, estimate, report, recommendation, webhook
+// and audit routes over HTTP on fakes.
 type fakeEnv struct {
-	repo  *apptest.Assessments
-	queue *apptest.Queue
-	http  *httptest.Server
+	repo    *apptest.Assessments
+	queue   *apptest.Queue
+	reports *apptest.Reports
+	recs    *apptest.Recommendations
+	cache   *apptest.ReportCache
+	hooks   *apptest.Webhooks
+	audit   *apptest.AuditLog
+	http    *httptest.Server
 }
 
 // headerTestTenant names the tenant a fakeEnv request runs as, in place of a
@@ -41,15 +51,30 @@ const headerTestTenant = "X-Test-Tenant"
 
 func newFakeEnv(t *testing.T) *fakeEnv {
 	t.Helper()
-	repo, queue := apptest.NewAssessments(), apptest.NewQueue()
+	return newFakeEnvWith(t, Config{})
+}
+
+// newFakeEnvWith is newFakeEnv with cfg's webhook policy.
+func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
+	t.Helper()
+	f := &fakeEnv{repo: apptest.NewAssessments(), queue: apptest.NewQueue(), reports: apptest.NewReports(),
+		recs: apptest.NewRecommendations(), cache: apptest.NewReportCache(), hooks: apptest.NewWebhooks(), audit: apptest.NewAuditLog()}
+	repo, queue := f.repo, f.queue
 	svc, err := app.New(repo, queue, app.Options{Timeout: 90 * time.Second})
+	require.NoError(t, err)
+	reports, err := app.NewReports(app.ReportDeps{Assessments: repo, Reports: f.reports, Recommendations: f.recs, Cache: f.cache})
+	require.NoError(t, err)
+	hooks, err := app.NewWebhooks(app.WebhookDeps{Store: f.hooks, Policy: adapters.WebhookURLPolicy{Policy: cfg.WebhookPolicy},
+		EventTypes: webhook.EventTypes(), NewSecret: webhook.NewSecret})
+	require.NoError(t, err)
+	auditLog, err := app.NewAudit(f.audit)
 	require.NoError(t, err)
 	cat, err := catalog.Load()
 	require.NoError(t, err)
 	est, err := newEstimator(cat)
 	require.NoError(t, err)
 	s := &Server{cfg: Config{BodyLimit: DefaultBodyLimit, AssessmentTimeout: 90 * time.Second},
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), app: svc, est: est}
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), app: svc, est: est, reports: reports, hooks: hooks, auditLog: auditLog}
 	e := echo.New()
 	e.HTTPErrorHandler = s.handleError
 	e.Use(assignRequestID)
@@ -68,9 +93,27 @@ func newFakeEnv(t *testing.T) *fakeEnv {
 	e.GET("/v1/assessments/:id/scenarios", s.listScenarios, as)
 	e.POST("/v1/estimates/inference", s.estimateInference, as, s.limitBody, s.rejectServerSet)
 	e.POST("/v1/estimates/training", s.estimateTraining, as, s.limitBody, s.rejectServerSet)
+	e.GET("/v1/assessments/:id/report", s.getReport, as)
+	e.GET("/v1/assessments/:id/recommendations", s.getRecommendations, as)
+	e.GET("/v1/assessments/:id/versions/diff", s.diffVersions, as)
+	e.GET("/v1/assessments/:id/scenarios/:sid", s.getScenario, as)
+	e.POST("/v1/webhooks", s.createWebhook, as, s.limitBody, s.rejectServerSet)
+	e.GET("/v1/webhooks", s.listWebhooks, as)
+	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, as)
+	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, as)
+	e.GET("/v1/audit", s.listAudit, as)
 	hs := httptest.NewServer(e)
 	t.Cleanup(hs.Close)
-	return &fakeEnv{repo: repo, queue: queue, http: hs}
+	f.http = hs
+	return f
+}
+
+// finished stores a finished assessment of tenant and returns its id.
+func (f *fakeEnv) finished(t *testing.T, tenant, name, status string) string {
+	t.Helper()
+	id := uuid.NewString()
+	require.NoError(t, f.repo.Create(context.Background(), store.Assessment{ID: id, TenantID: tenant, Name: name, Status: status}))
+	return id
 }
 
 // do sends a request as tenant.

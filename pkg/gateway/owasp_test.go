@@ -39,6 +39,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
@@ -1250,7 +1251,7 @@ func TestOWASPAPI4ResourceConsumption(t *testing.T) {
 
 	t.Run("a tenant's webhooks are capped", func(t *testing.T) {
 		const tenant = "rl-hooks"
-		for range maxWebhooksPerTenant {
+		for range app.MaxWebhooksPerTenant {
 			_, err := r1.store.Webhooks.Create(ctx, store.Webhook{ID: uuid.NewString(), TenantID: tenant, URL: owaspPublicURL,
 				EventTypes: []string{webhook.EventAssessmentStatus}, Secret: "whsec_fixture"})
 			require.NoError(t, err)
@@ -1292,7 +1293,7 @@ func TestOWASPAPI4ResourceConsumption(t *testing.T) {
 
 	t.Logf("OWASP API4: %d probes on two replicas sharing Redis: tenant, user and per-address pre-auth limits and the "+
 		"active-assessment cap answer 429 with Retry-After across replicas; bodies over %d bytes 413 on every body route "+
-		"(declared and chunked); page sizes over the cap 400 naming limit; webhooks capped at %d", probes, bodyLimit, maxWebhooksPerTenant)
+		"(declared and chunked); page sizes over the cap 400 naming limit; webhooks capped at %d", probes, bodyLimit, app.MaxWebhooksPerTenant)
 }
 
 // owaspNormalise is a problem answer without its request id, path and

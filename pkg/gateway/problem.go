@@ -202,7 +202,22 @@ func appProblem(err error) *Problem {
 	var nq *app.NotQueuedError
 	var nb *app.NotBaseError
 	var nv *app.NoVersionError
+	var nr *app.NotReadyError
+	var nc *app.NotComparableError
+	var nrr *app.NotRenderableError
+	var fe *app.FieldError
 	switch {
+	case errors.As(err, &fe):
+		return invalidField(fe.Field, fe.Reason)
+	case errors.Is(err, app.ErrNoWebhook):
+		return notFound("No such webhook.")
+	case errors.Is(err, app.ErrTooManyWebhooks):
+		return problem(http.StatusConflict, ProblemInvalidRequest, "Too many webhooks",
+			fmt.Sprintf("A tenant may register at most %d webhooks; delete one first.", app.MaxWebhooksPerTenant))
+	case errors.Is(err, app.ErrNoTenant):
+		// Failed authentications are stored without a tenant: a caller
+		// without one reads nothing.
+		return unauthorized("Send an access token as 'Authorization: Bearer <token>'.", false, nil)
 	case errors.Is(err, app.ErrIdempotencyKeyReused):
 		return problem(http.StatusUnprocessableEntity, ProblemIdempotencyKey, "Idempotency key reused",
 			"This Idempotency-Key was already used with a different request; use a new key for a new assessment.")
@@ -225,6 +240,23 @@ func appProblem(err error) *Problem {
 		return p
 	case errors.Is(err, app.ErrNoScenario):
 		return notFound("No such scenario of this assessment.")
+	case errors.As(err, &nr) && nr.What == "recommendations":
+		return problem(http.StatusNotFound, ProblemRecommendationsNotReady, "Recommendations not ready",
+			fmt.Sprintf("The assessment is %s; its recommendations are written when it finishes. Follow %s for progress.", nr.Status, linksFor(nr.ID).Events))
+	case errors.As(err, &nr) && assessment.Status(nr.Status).Terminal():
+		return problem(http.StatusNotFound, ProblemReportNotReady, "Report not ready",
+			fmt.Sprintf("The assessment ended as %s and its report has not been stored yet.", nr.Status))
+	case errors.As(err, &nr):
+		return problem(http.StatusNotFound, ProblemReportNotReady, "Report not ready",
+			fmt.Sprintf("The assessment is %s; its report is written when it finishes. Follow %s for progress.", nr.Status, linksFor(nr.ID).Events))
+	case errors.As(err, &nc):
+		return problem(http.StatusConflict, ProblemReportNotReady, "Report not ready",
+			fmt.Sprintf("Assessment %s is %s and has no report yet; follow %s and retry when it completes.",
+				nc.ID, nc.Status, linksFor(nc.ID).Events))
+	case errors.As(err, &nrr):
+		return problem(http.StatusNotAcceptable, ProblemNotAcceptable, "Report not available in this format",
+			fmt.Sprintf("This report was stored before reports could be rendered as %s; it is available as JSON (format=json). "+
+				"Re-running the assessment (POST %s/versions) writes a report in every format.", nrr.Format, assessmentURL(nrr.ID)))
 	}
 	return nil
 }

@@ -5,38 +5,24 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/recommend"
-	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
 // ProblemRecommendationsNotReady is returned before an assessment's recommendations are written.
 const ProblemRecommendationsNotReady = problemBase + "recommendations-not-ready"
 
-// Sort keys of the recommendations list.
-const (
-	sortPriority   = "priority"
-	sortCost       = "cost"
-	sortConfidence = "confidence"
-)
-
 // recommendationsQuery is a validated query of the recommendations list.
-type recommendationsQuery struct {
-	Category, Family, Priority string
-	MinConfidence              float64
-	Sort, Order                string
-	Limit, Offset              int
-}
+type recommendationsQuery app.RecommendationQuery
 
 // fingerprint identifies the filters and sort a cursor was issued for, so a
 // cursor replayed with another query is refused instead of skipping items.
@@ -87,11 +73,11 @@ func parseRecommendationsQuery(c echo.Context) (recommendationsQuery, error) {
 		}
 		q.MinConfidence = v
 	}
-	if q.Sort, err = oneOf("sort", []string{sortPriority, sortCost, sortConfidence}); err != nil {
+	if q.Sort, err = oneOf("sort", []string{app.SortPriority, app.SortCost, app.SortConfidence}); err != nil {
 		return q, err
 	}
 	if q.Sort == "" {
-		q.Sort = sortPriority
+		q.Sort = app.SortPriority
 	}
 	if q.Order, err = oneOf("order", []string{"asc", "desc"}); err != nil {
 		return q, err
@@ -99,7 +85,7 @@ func parseRecommendationsQuery(c echo.Context) (recommendationsQuery, error) {
 	if q.Order == "" {
 		// The natural reading of each key: most urgent, largest cost impact,
 		// most certain first.
-		q.Order = map[string]string{sortPriority: "asc", sortCost: "desc", sortConfidence: "desc"}[q.Sort]
+		q.Order = map[string]string{app.SortPriority: "asc", app.SortCost: "desc", app.SortConfidence: "desc"}[q.Sort]
 	}
 	if raw := c.QueryParam("limit"); raw != "" {
 		n, perr := strconv.Atoi(raw)
@@ -133,10 +119,8 @@ type recommendationsBody struct {
 	ConfidenceRule string                     `json:"confidence_rule"`
 }
 
-// getRecommendations handles GET /v1/assessments/{id}/recommendations. The
-// whole list is one document read by key, filtered, sorted and paged here: a
-// page costs one database round trip (two when the list is not written yet,
-// to tell "not ready" from "no such assessment"), whatever the list's length.
+// getRecommendations handles GET /v1/assessments/{id}/recommendations
+// (app.Reports.Recommendations).
 func (s *Server) getRecommendations(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -146,87 +130,16 @@ func (s *Server) getRecommendations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	tenant := tenantOf(c)
-	doc, err := s.deps.Store.Recommendations.Get(ctx, tenant, id)
-	if errors.Is(err, store.ErrNotFound) {
-		// The key carries the tenant: another tenant's assessment is not
-		// found here, and the assessment read below is tenant-scoped too.
-		a, aerr := s.deps.Store.Assessments.Get(ctx, tenant, id)
-		if aerr != nil {
-			return fmt.Errorf("get assessment %s: %w", id, aerr)
-		}
-		return problem(http.StatusNotFound, ProblemRecommendationsNotReady, "Recommendations not ready",
-			fmt.Sprintf("The assessment is %s; its recommendations are written when it finishes. Follow %s for progress.", a.Status, linksFor(id).Events))
-	}
+	page, err := s.reports.Recommendations(c.Request().Context(), tenantOf(c), id, app.RecommendationQuery(q))
 	if err != nil {
-		return fmt.Errorf("get recommendations of %s: %w", id, err)
+		return err
 	}
-	items := selectRecommendations(doc.Set.Recommendations, q)
 	body := recommendationsBody{
-		AssessmentID: id, Total: len(items),
-		Resolutions: doc.Set.Resolutions, EffortRule: doc.Set.EffortRule, ConfidenceRule: doc.Set.ConfidenceRule,
+		AssessmentID: id, Items: page.Items, Total: page.Total,
+		Resolutions: page.Resolutions, EffortRule: page.EffortRule, ConfidenceRule: page.ConfidenceRule,
 	}
-	if body.Resolutions == nil {
-		body.Resolutions = []recommend.Resolution{}
-	}
-	start := min(q.Offset, len(items))
-	end := min(start+q.Limit, len(items))
-	body.Items = items[start:end]
-	if end < len(items) {
-		body.NextCursor = encodeRecCursor(recCursor{Offset: end, Query: q.fingerprint()})
+	if page.Next > 0 {
+		body.NextCursor = encodeRecCursor(recCursor{Offset: page.Next, Query: q.fingerprint()})
 	}
 	return c.JSON(http.StatusOK, body)
-}
-
-// selectRecommendations filters and sorts the stored list; ties keep the
-// stored rank, so every order is deterministic.
-func selectRecommendations(all []recommend.Recommendation, q recommendationsQuery) []recommend.Recommendation {
-	type ranked struct {
-		rec  recommend.Recommendation
-		rank int
-	}
-	var out []ranked
-	for i, r := range all {
-		if (q.Category != "" && r.Category != q.Category) || (q.Family != "" && r.Family != q.Family) ||
-			(q.Priority != "" && r.Priority != q.Priority) || r.Confidence < q.MinConfidence {
-			continue
-		}
-		out = append(out, ranked{r, i})
-	}
-	desc := q.Order == "desc"
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		var cmp float64
-		switch q.Sort {
-		case sortCost:
-			// A recommendation without a cost impact sorts last either way.
-			ca, cb := a.rec.MonthlyUSD, b.rec.MonthlyUSD
-			switch {
-			case ca == nil && cb == nil:
-			case ca == nil:
-				return false
-			case cb == nil:
-				return true
-			default:
-				cmp = ca.HighUSD - cb.HighUSD
-			}
-		case sortConfidence:
-			cmp = a.rec.Confidence - b.rec.Confidence
-		default:
-			cmp = float64(recommend.PriorityRank(a.rec.Priority) - recommend.PriorityRank(b.rec.Priority))
-		}
-		if desc {
-			cmp = -cmp
-		}
-		if cmp != 0 {
-			return cmp < 0
-		}
-		return a.rank < b.rank
-	})
-	recs := make([]recommend.Recommendation, 0, len(out))
-	for _, r := range out {
-		recs = append(recs, r.rec)
-	}
-	return recs
 }

@@ -142,13 +142,12 @@ func TestRecommendationsServedFromAFixedNumberOfRoundTrips(t *testing.T) {
 }
 
 func TestRecommendationsQueries(t *testing.T) {
-	e := newEnv(t, Config{})
+	t.Parallel()
+	e := newFakeEnv(t)
 	ctx := context.Background()
-	id := e.create(t, "acme", "recs")
-	pending := e.create(t, "acme", "pending")
-	_, _, err := e.store.Assessments.Finish(ctx, "acme", id, "completed", nil, "", time.Now())
-	require.NoError(t, err)
-	require.NoError(t, e.store.Recommendations.Upsert(ctx, store.Recommendations{TenantID: "acme", AssessmentID: id, Set: hundred()}))
+	id := e.finished(t, "acme", "recs", "completed")
+	pending := e.finished(t, "acme", "pending", "queued")
+	require.NoError(t, e.recs.Upsert(ctx, store.Recommendations{TenantID: "acme", AssessmentID: id, Set: hundred()}))
 	base := "/v1/assessments/" + id + "/recommendations"
 
 	tests := []struct {

@@ -1,10 +1,7 @@
 package gateway
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"mime"
 	"net/http"
 	"sort"
@@ -13,11 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/infra-mind/infra-mind/pkg/assessment"
-	"github.com/infra-mind/infra-mind/pkg/cache"
-	"github.com/infra-mind/infra-mind/pkg/report"
-	"github.com/infra-mind/infra-mind/pkg/report/render"
-	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/app"
 )
 
 // ProblemNotAcceptable is the problem type for an Accept header no report format satisfies.
@@ -122,10 +115,9 @@ func reportFileName(name, id, ext string) string {
 }
 
 // getReport handles GET /v1/assessments/{id}/report in JSON, Markdown, HTML or
-// PDF. The stored JSON is read through a tenant-keyed Redis cache (a finished
-// report does not change, and clients poll this endpoint) and rendered per
-// request. The cache is an optimisation only, so its failures are logged and
-// the store answers.
+// PDF (app.Reports.Report). The stored JSON is read through a tenant-keyed
+// Redis cache (a finished report does not change, and clients poll this
+// endpoint) and rendered per request.
 func (s *Server) getReport(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -135,19 +127,16 @@ func (s *Server) getReport(c echo.Context) error {
 	if prob != nil {
 		return prob
 	}
-	body, cacheState, err := s.storedReport(c, id)
+	out, err := s.reports.Report(c.Request().Context(), tenantOf(c), id, app.Format(format.name))
 	if err != nil {
 		return err
 	}
+	cacheState := "miss"
+	if out.Cached {
+		cacheState = "hit"
+	}
 	c.Response().Header().Set("X-Cache", cacheState)
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
-
-	// The synthesizer stored the report model when the assessment closed:
-	// JSON is the stored document itself, the other formats render it.
-	out, name, err := renderReport(body, format.name)
-	if err != nil {
-		return fmt.Errorf("render report of %s as %s: %w", id, format.name, err)
-	}
 	contentType := format.mediaType + "; charset=utf-8"
 	if format.name == "pdf" {
 		contentType = format.mediaType
@@ -157,78 +146,6 @@ func (s *Server) getReport(c echo.Context) error {
 		disposition = "attachment"
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition,
-		mime.FormatMediaType(disposition, map[string]string{"filename": reportFileName(name, id, format.ext)}))
-	return c.Blob(http.StatusOK, contentType, out)
-}
-
-// renderReport renders a stored report document in a format and returns it
-// with the assessment's name (for the download's file name).
-func renderReport(body []byte, format string) ([]byte, string, error) {
-	if format == "json" {
-		var head struct {
-			Name string `json:"name"`
-		}
-		if err := json.Unmarshal(body, &head); err != nil {
-			return nil, "", fmt.Errorf("decode stored report: %w", err)
-		}
-		return body, head.Name, nil
-	}
-	doc, err := report.Decode(body)
-	if err != nil {
-		return nil, "", err
-	}
-	var out []byte
-	switch format {
-	case "markdown":
-		out = render.Markdown(doc.Model)
-	case "html":
-		out, err = render.HTML(doc.Model)
-	case "pdf":
-		out, err = render.PDF(doc.Model)
-	default:
-		err = fmt.Errorf("unknown report format %q", format)
-	}
-	return out, doc.Name, err
-}
-
-// storedReport returns the stored report JSON of a finished assessment, from
-// the cache when it holds it, and whether the cache answered ("hit"/"miss").
-func (s *Server) storedReport(c echo.Context, id string) (json.RawMessage, string, error) {
-	ctx := c.Request().Context()
-	tenant := tenantOf(c)
-	key := cache.Key(tenant, "report", id)
-
-	var cached json.RawMessage
-	hit, err := s.deps.Cache.GetJSON(ctx, key, &cached)
-	if err != nil {
-		s.log.WarnContext(ctx, "report cache read failed", slog.String("error", err.Error()), slog.String("assessment_id", id))
-	}
-	if hit && err == nil && json.Valid(cached) {
-		return cached, "hit", nil
-	}
-
-	a, err := s.deps.Store.Assessments.Get(ctx, tenant, id)
-	if err != nil {
-		return nil, "", fmt.Errorf("get assessment %s: %w", id, err)
-	}
-	if !assessment.Status(a.Status).Terminal() {
-		return nil, "", problem(http.StatusNotFound, ProblemReportNotReady, "Report not ready",
-			fmt.Sprintf("The assessment is %s; its report is written when it finishes. Follow %s for progress.", a.Status, linksFor(id).Events))
-	}
-	rep, err := s.deps.Store.Reports.Get(ctx, tenant, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", problem(http.StatusNotFound, ProblemReportNotReady, "Report not ready",
-			fmt.Sprintf("The assessment ended as %s and its report has not been stored yet.", a.Status))
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("get report of %s: %w", id, err)
-	}
-	body := json.RawMessage(rep.Body)
-	if !json.Valid(body) {
-		return nil, "", fmt.Errorf("report of %s: stored body is not JSON", id)
-	}
-	if err := s.deps.Cache.SetJSON(ctx, key, body, s.cfg.ReportCacheTTL); err != nil {
-		s.log.WarnContext(ctx, "report cache write failed", slog.String("error", err.Error()), slog.String("assessment_id", id))
-	}
-	return body, "miss", nil
+		mime.FormatMediaType(disposition, map[string]string{"filename": reportFileName(out.Name, id, format.ext)}))
+	return c.Blob(http.StatusOK, contentType, out.Body)
 }

@@ -18,11 +18,9 @@ import (
 
 func TestReportFormats(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	f := newFakeEnv(t)
 	ctx := context.Background()
-	id := e.create(t, "acme", "chat bot")
-	_, _, err := e.store.Assessments.Finish(ctx, "acme", id, "completed", nil, "", time.Now())
-	require.NoError(t, err)
+	id := f.finished(t, "acme", "chat bot", "completed")
 	// The report as the synthesizer writes it: the families' results and the model built from them.
 	doc, err := report.Encode(report.Build(report.Input{AssessmentID: id, TenantID: "acme", Name: "Chat bot: 70B", Status: "completed",
 		Results: map[string]*inframindv1.AgentResultPublished{"cloud": {Family: "cloud", Status: "ok", CatalogVersion: "v1",
@@ -32,7 +30,7 @@ func TestReportFormats(t *testing.T) {
 			}}}}))
 	require.NoError(t, err)
 	body := string(doc)
-	require.NoError(t, e.store.Reports.Upsert(ctx, store.Report{
+	require.NoError(t, f.reports.Upsert(ctx, store.Report{
 		ID: assessment.DeterministicID("acme", id), TenantID: "acme", AssessmentID: id, Status: "completed", Body: body, CreatedAt: time.Now(),
 	}))
 	path := "/v1/assessments/" + id + "/report"
@@ -69,7 +67,7 @@ func TestReportFormats(t *testing.T) {
 			if tc.accept != "" {
 				hdr["Accept"] = tc.accept
 			}
-			resp := e.do(t, http.MethodGet, p, "acme", "", nil, hdr)
+			resp := f.do(t, http.MethodGet, p, "acme", "", nil, hdr)
 			defer resp.Body.Close()
 			b, err := io.ReadAll(resp.Body)
 			require.NoError(t, err)
@@ -91,9 +89,41 @@ func TestReportFormats(t *testing.T) {
 	}
 
 	// Another tenant gets no report in any format.
-	resp := e.do(t, http.MethodGet, path+"?format=pdf", "globex", "", nil, nil)
+	resp := f.do(t, http.MethodGet, path+"?format=pdf", "globex", "", nil, nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	resp.Body.Close()
+}
+
+// A report stored before reports carried their model is served as JSON and,
+// in any other format, answers a problem saying so: never a 500.
+func TestReportStoredWithoutAModel(t *testing.T) {
+	t.Parallel()
+	f := newFakeEnv(t)
+	id := f.finished(t, "acme", "old report", "completed")
+	require.NoError(t, f.reports.Upsert(context.Background(), store.Report{TenantID: "acme", AssessmentID: id, Status: "completed",
+		Body: `{"assessment_id":"` + id + `","name":"Old report","status":"completed","families":[{"family":"cloud","status":"ok"}]}`}))
+	path := "/v1/assessments/" + id + "/report"
+
+	resp := f.do(t, http.MethodGet, path, "acme", "", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "Old report", decodeBody[map[string]any](t, resp)["name"])
+	for _, format := range []string{"markdown", "html", "pdf"} {
+		t.Run(format, func(t *testing.T) {
+			for _, hdr := range []map[string]string{nil, {"Accept": map[string]string{"markdown": "text/markdown", "html": "text/html", "pdf": "application/pdf"}[format]}} {
+				p := path + "?format=" + format
+				if hdr != nil {
+					p = path
+				}
+				resp := f.do(t, http.MethodGet, p, "acme", "", nil, hdr)
+				require.Equal(t, http.StatusNotAcceptable, resp.StatusCode)
+				require.Equal(t, contentTypeProblem, resp.Header.Get("Content-Type"))
+				prob := decodeBody[Problem](t, resp)
+				require.Equal(t, ProblemNotAcceptable, prob.Type)
+				require.Contains(t, prob.Detail, "available as JSON")
+				require.Contains(t, prob.Detail, path[:len(path)-len("/report")]+"/versions", "the answer says how to get a renderable report")
+			}
+		})
+	}
 }
 
 func TestReportFileName(t *testing.T) {

@@ -156,12 +156,12 @@ func (s *Server) getScenario(c echo.Context) error {
 		return err
 	}
 	v := scenarioViewOf(sc)
-	d, err := s.diff(ctx, base, sc)
-	var p *Problem
+	d, err := s.reports.Diff(ctx, base, sc)
+	var nc *app.NotComparableError
 	switch {
 	case err == nil:
 		v.Diff = &d
-	case errors.As(err, &p) && p.Type == ProblemReportNotReady:
+	case errors.As(err, &nc):
 		// Not both reports yet: the scenario is shown without its diff.
 	default:
 		return err

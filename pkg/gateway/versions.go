@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,7 +8,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -129,48 +125,9 @@ func (s *Server) diffVersions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.diff(ctx, a, b)
+	d, err := s.reports.Diff(ctx, a, b)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, d)
-}
-
-// diff compares the stored reports and recommendations of two assessments
-// of one tenant. A report not written yet is a 409 naming the assessment.
-func (s *Server) diff(ctx context.Context, base, other store.Assessment) (report.ReportDiff, error) {
-	reports := make([][]byte, 2)
-	recs := make([][]byte, 2)
-	for i, a := range []store.Assessment{base, other} {
-		rep, err := s.deps.Store.Reports.Get(ctx, a.TenantID, a.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			p := problem(http.StatusConflict, ProblemReportNotReady, "Report not ready",
-				fmt.Sprintf("Assessment %s is %s and has no report yet; follow %s and retry when it completes.",
-					a.ID, a.Status, linksFor(a.ID).Events))
-			return report.ReportDiff{}, p
-		}
-		if err != nil {
-			return report.ReportDiff{}, fmt.Errorf("get report of %s: %w", a.ID, err)
-		}
-		reports[i] = []byte(rep.Body)
-		rec, err := s.deps.Store.Recommendations.Get(ctx, a.TenantID, a.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			// A report without recommendations (a failed assessment): the
-			// lists are then not compared.
-		case err != nil:
-			return report.ReportDiff{}, fmt.Errorf("get recommendations of %s: %w", a.ID, err)
-		default:
-			b, err := json.Marshal(rec.Set)
-			if err != nil {
-				return report.ReportDiff{}, fmt.Errorf("encode recommendations of %s: %w", a.ID, err)
-			}
-			recs[i] = b
-		}
-	}
-	d, err := report.Diff(reports[0], reports[1], recs[0], recs[1])
-	if err != nil {
-		return report.ReportDiff{}, fmt.Errorf("compare %s with %s: %w", base.ID, other.ID, err)
-	}
-	return d, nil
 }

@@ -19,7 +19,7 @@ const publicURL = "https://93.184.215.14/hooks/infra-mind"
 
 func TestWebhookLifecycleIsTenantScoped(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newFakeEnv(t)
 	ctx := context.Background()
 
 	resp := e.do(t, http.MethodPost, "/v1/webhooks", "acme", "application/json",
@@ -34,7 +34,7 @@ func TestWebhookLifecycleIsTenantScoped(t *testing.T) {
 	require.True(t, strings.HasPrefix(created.Secret, webhook.SecretPrefix))
 
 	// The dispatcher signs with the secret the tenant was shown.
-	stored, err := e.store.Webhooks.Get(ctx, "acme", created.ID)
+	stored, err := e.hooks.Get(ctx, "acme", created.ID)
 	require.NoError(t, err)
 	require.Equal(t, created.Secret, stored.Secret)
 
@@ -69,7 +69,7 @@ func TestWebhookLifecycleIsTenantScoped(t *testing.T) {
 		EventID: "event-1", EventType: webhook.EventAssessmentCompleted, Status: store.DeliverySucceeded,
 		Attempts: []store.DeliveryAttempt{{Attempt: 1, StatusCode: 500, Error: "endpoint answered HTTP 500"}, {Attempt: 2, StatusCode: 204}},
 	}
-	require.NoError(t, e.store.Webhooks.SaveDelivery(ctx, att))
+	require.NoError(t, e.hooks.SaveDelivery(ctx, att))
 	resp = e.do(t, http.MethodGet, "/v1/webhooks/"+created.ID+"/deliveries", "acme", "", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	log := decodeBody[struct{ Items []store.Delivery }](t, resp)
@@ -89,7 +89,7 @@ func TestWebhookLifecycleIsTenantScoped(t *testing.T) {
 
 func TestWebhookRegistrationRefusesInternalURLs(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newFakeEnv(t)
 	tests := []struct {
 		name, body, field string
 		status            int
@@ -130,7 +130,7 @@ func TestWebhookRegistrationRefusesInternalURLs(t *testing.T) {
 
 func TestWebhookDevelopmentOptInAcceptsLocalReceivers(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{WebhookPolicy: webhook.Policy{AllowPrivate: true}})
+	e := newFakeEnvWith(t, Config{WebhookPolicy: webhook.Policy{AllowPrivate: true}})
 	resp := e.do(t, http.MethodPost, "/v1/webhooks", "acme", "application/json",
 		strings.NewReader(`{"url":"http://127.0.0.1:9999/hooks","event_types":["assessment.status"]}`), nil)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)

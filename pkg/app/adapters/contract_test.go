@@ -18,6 +18,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/app/apptest"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -54,6 +55,11 @@ func TestContracts(t *testing.T) {
 	b, err := bus.Connect(ctx, bus.Config{URL: stack.NATSURL, Name: "app-contract"})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
+
+	ch, err := cache.Connect(ctx, stack.RedisURL)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ch.Close() })
+	readerContracts(t, st, ch)
 
 	repos := map[string]func() app.Assessments{
 		"fake":  func() app.Assessments { return apptest.NewAssessments() },

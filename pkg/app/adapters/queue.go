@@ -1,8 +1,9 @@
 // Package adapters holds the real implementations of pkg/app's ports that
-// need more than a store repository: the queue publishes to JetStream. The
-// repository port is implemented by *store.Assessments as it is. The
-// contract suites in this package's tests run against these and against the
-// fakes of pkg/app/apptest.
+// need more than a store repository: the queue publishes to JetStream and
+// the report cache keeps reports in Redis. The repository ports are
+// implemented by the store's repositories as they are. The contract suites
+// in this package's tests run against these and against the fakes of
+// pkg/app/apptest.
 package adapters
 
 import (
