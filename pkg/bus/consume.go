@@ -12,11 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
@@ -118,68 +120,96 @@ type runner struct {
 	abandoned atomic.Bool
 }
 
-// loop fetches messages while a worker slot is free, until ctx is done.
+// fetchWait bounds one pull request: a fetch ends when its batch is full,
+// after fetchWait, on a reconnect, or when ctx is done, and the next one
+// asks again. An idle consumer sends one request per fetchWait to the
+// broker and nothing else.
+const fetchWait = 10 * time.Second
+
+// fetchHeartbeat is how often the broker signals a waiting pull request is
+// alive; two missed heartbeats end the fetch (a consumer leader moved).
+const fetchHeartbeat = 2 * time.Second
+
+// loop fetches as many messages as there are free workers, until ctx is done.
+//
+// Each fetch is one pull request for exactly the free workers, delivered
+// through its own buffer of twice that size. A long-lived iterator
+// (Consumer.Messages) instead keeps a buffer the size of one batch and, after
+// a reconnect, asks for a whole new batch while the one fetched before the
+// restart still waits there for busy workers: the client then drops the
+// overflow ("nats: slow consumer, messages dropped") and every dropped
+// message sits out its ack deadline before the broker sends it again.
 func (r *runner) loop(ctx, handlerCtx context.Context, cons jetstream.Consumer, wg *sync.WaitGroup) error {
-	slots := make(chan struct{}, r.policy.Concurrency)
-	var iter jetstream.MessagesContext
-	defer func() {
-		if iter != nil {
-			iter.Stop()
+	workers := r.policy.Concurrency
+	slots := semaphore.NewWeighted(int64(workers))
+	// A pull request waiting on a broker that restarted is gone: end the
+	// fetch in hand at once and ask the broker again.
+	reconnected := r.b.NC.StatusChanged(nats.CONNECTED)
+	defer r.b.NC.RemoveStatusListener(reconnected)
+	var current atomic.Pointer[context.CancelFunc]
+	go func() {
+		for range reconnected {
+			if cancel := current.Load(); cancel != nil {
+				(*cancel)()
+			}
 		}
 	}()
 	for {
-		if iter == nil {
-			var err error
-			// Buffer no more than the workers can start, so fetched messages
-			// do not sit out their AckWait in the client.
-			iter, err = cons.Messages(
-				jetstream.PullMaxMessages(r.policy.Concurrency),
-				jetstream.WithMessagesErrOnMissingHeartbeat(false),
-			)
-			if err != nil {
-				iter = nil
-				r.log.Warn("open message iterator", "err", err)
-				if !sleepCtx(ctx, retryWait) {
-					return nil
-				}
-				continue
-			}
-		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
+		if err := slots.Acquire(ctx, 1); err != nil {
 			return nil
 		}
-		msg, err := iter.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			<-slots
-			if ctx.Err() != nil {
-				return nil
-			}
-			if r.b.NC.IsClosed() {
-				return fmt.Errorf("bus: consumer %s: connection closed: %w", r.durable, err)
-			}
-			r.log.Warn("message iterator failed; declaring the consumer again", "err", err)
-			iter.Stop()
-			iter = nil
-			if !sleepCtx(ctx, retryWait) {
-				return nil
-			}
-			c, derr := r.b.JS.CreateOrUpdateConsumer(ctx, r.stream, r.config)
-			if derr != nil {
-				r.log.Warn("declare consumer", "err", derr)
-				continue
-			}
-			cons = c
+		n := 1
+		for n < workers && slots.TryAcquire(1) {
+			n++
+		}
+		fctx, cancel := context.WithTimeout(ctx, fetchWait)
+		current.Store(&cancel)
+		got, err := r.fetch(fctx, handlerCtx, cons, n, slots, wg)
+		current.Store(nil)
+		cancel()
+		slots.Release(int64(n - got))
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+			errors.Is(err, jetstream.ErrNoHeartbeat):
+			continue
+		case r.b.NC.IsClosed():
+			return fmt.Errorf("bus: consumer %s: connection closed: %w", r.durable, err)
+		}
+		r.log.Warn("fetch failed; declaring the consumer again", "err", err)
+		if !sleepCtx(ctx, retryWait) {
+			return nil
+		}
+		c, derr := r.b.JS.CreateOrUpdateConsumer(ctx, r.stream, r.config)
+		if derr != nil {
+			r.log.Warn("declare consumer", "err", derr)
 			continue
 		}
+		cons = c
+	}
+}
+
+// fetch asks for n messages and starts a handler for each as it arrives,
+// on a slot already taken for it; it returns how many arrived.
+func (r *runner) fetch(fctx, handlerCtx context.Context, cons jetstream.Consumer, n int, slots *semaphore.Weighted, wg *sync.WaitGroup) (int, error) {
+	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(fetchHeartbeat))
+	if err != nil {
+		return 0, err
+	}
+	got := 0
+	// Messages that arrived before a cancellation are handled too: the
+	// broker has delivered them, and a shutdown drains them like the rest.
+	for msg := range batch.Messages() {
+		got++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-slots }()
+			defer slots.Release(1)
 			r.handle(handlerCtx, msg)
 		}()
 	}
+	return got, batch.Error()
 }
 
 // handle checks one message's tenant, runs the handler, publishes its
