@@ -23,6 +23,9 @@
 #   IM_TEST_NATS_SERVER_BIN  absolute path of the pinned nats-server binary
 #   IM_TEST_MONGO_URI        mongodb://127.0.0.1:<port>/
 #   IM_TEST_REDIS_URL        redis://127.0.0.1:6379/5
+#   IM_TEST_POSTGRES_URL     postgres://postgres@127.0.0.1:5432/<FerretDB's database>
+#                            (tests read pg_stat_user_tables to see how
+#                            PostgreSQL served FerretDB's queries)
 #
 # Settings (environment, all optional):
 #   IM_IT_CACHE_DIR    where pinned binaries and logs live (default .ci/cache)
@@ -307,6 +310,7 @@ export IM_TEST_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 export IM_TEST_NATS_SERVER_BIN="$BIN_DIR/nats-server"
 export IM_TEST_MONGO_URI="mongodb://127.0.0.1:$FERRETDB_PORT/"
 export IM_TEST_REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/$REDIS_DB"
+export IM_TEST_POSTGRES_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DATABASE"
 
 log "nats-server $NATS_VERSION  $IM_TEST_NATS_URL (pid $NATS_PID)"
 log "ferretdb    $FERRETDB_VERSION  $IM_TEST_MONGO_URI (pid $FERRETDB_PID, PostgreSQL database $PG_DATABASE)"

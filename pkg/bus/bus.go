@@ -142,8 +142,9 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
-// Connect dials NATS, and declares every stream idempotently
-// (CreateOrUpdateStream), so any service may start first.
+// Connect dials NATS, and declares every stream and key-value bucket
+// idempotently (CreateOrUpdateStream, CreateOrUpdateKeyValue), so any
+// service may start first.
 func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("bus: URL is required")
@@ -186,6 +187,12 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("bus: declare stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, kc := range KeyValueConfigs(cfg) {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("bus: declare key-value bucket %s: %w", kc.Bucket, err)
 		}
 	}
 	var obs Observer = noObserver{}

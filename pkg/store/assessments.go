@@ -311,6 +311,57 @@ func (r *Assessments) MarkFamilyCompleted(ctx context.Context, tenant, id, famil
 	return r.apply(ctx, c)
 }
 
+// SetFamilyCompleted records that family finished and that the assessment
+// is running, and returns the assessment after the update; ErrNotFound when
+// it does not exist. It is one findOneAndUpdate by key and checks nothing
+// else: the caller decides from its own state (package progress) whether the
+// assessment is already closed, and calls Close again when a close raced the
+// update. Writes to one assessment are serialized inside a process; across
+// processes on FerretDB one family's mark may overwrite another's (ADR 0004),
+// so the marks are progress shown to people, not the record of completeness.
+func (r *Assessments) SetFamilyCompleted(ctx context.Context, tenant, id, family, summary string, at time.Time) (Assessment, error) {
+	if err := required("set family completed", "tenant", tenant, "assessment id", id, "family", family); err != nil {
+		return Assessment{}, err
+	}
+	if _, ok := assessment.ParseFamily(family); !ok {
+		return Assessment{}, fmt.Errorf("store: set family completed: %w: unknown family %q", ErrInvalid, family)
+	}
+	at = orNow(at)
+	defer r.locks.lock(id)()
+	var a Assessment
+	err := r.coll.FindOneAndUpdate(ctx, byKey(AssessmentKey(tenant, id)), bson.D{{Key: "$set", Value: bson.D{
+		{Key: "families." + family, Value: FamilyState{Status: FamilyCompleted, CompletedAt: at, Summary: summary}},
+		{Key: "status", Value: string(assessment.StatusRunning)},
+		{Key: "updated_at", Value: at},
+	}}}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
+	if err == nil && a.TenantID != tenant {
+		err = mongo.ErrNoDocuments
+	}
+	if err != nil {
+		return Assessment{}, wrap("set family "+family+" completed on "+id, err)
+	}
+	return a, nil
+}
+
+// Close writes a terminal status, its missing families and reason onto the
+// assessment and returns it; ErrNotFound when it does not exist. The caller
+// must hold the assessment's finish claim (package progress) and pass its
+// values, so closing any number of times gives one result.
+func (r *Assessments) Close(ctx context.Context, tenant, id, status string, missing []string, reason string, at time.Time) (Assessment, error) {
+	if err := required("close assessment", "tenant", tenant, "assessment id", id); err != nil {
+		return Assessment{}, err
+	}
+	if !assessment.Status(status).Terminal() {
+		return Assessment{}, fmt.Errorf("store: close assessment: %w: status %q is not terminal", ErrInvalid, status)
+	}
+	defer r.locks.lock(id)()
+	a, err := r.apply(ctx, finishClaim{TenantID: tenant, AssessmentID: id, Status: status, MissingFamilies: missing, Reason: reason, At: orNow(at)})
+	if err == nil && a.TenantID != tenant {
+		err = wrap("close assessment "+id, ErrNotFound)
+	}
+	return a, err
+}
+
 // Finish moves a non-terminal assessment to a terminal status atomically. It
 // returns (updated, true) when this call made the change and (current, false)
 // when the assessment was already terminal, so exactly one outcome wins.

@@ -39,6 +39,8 @@ func runContract(t *testing.T, s *store.Store) {
 		{"overdue lists only open assessments past deadline", testOverdue},
 		{"result upsert twice keeps one row", testResults},
 		{"report upsert and get", testReports},
+		{"a written report and recommendations stay as written", testCreateOnce},
+		{"family marks and the close are writes by key", testSetFamilyAndClose},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -616,4 +618,64 @@ func testReports(t *testing.T, s *store.Store) {
 	require.True(t, rep.CreatedAt.Equal(got.CreatedAt))
 
 	require.ErrorIs(t, s.Reports.Upsert(ctx, store.Report{ID: "other", TenantID: tenant, AssessmentID: a.ID}), store.ErrInvalid)
+}
+
+func testCreateOnce(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	tenant := uniq("tenant")
+	a := create(t, s, newAssessment(tenant, ms(time.Now())))
+
+	rep := store.Report{TenantID: tenant, AssessmentID: a.ID, Status: string(assessment.StatusCompleted), Body: `{"v":1}`}
+	require.NoError(t, s.Reports.Create(ctx, rep))
+	rep.Body = `{"v":2}`
+	require.ErrorIs(t, s.Reports.Create(ctx, rep), store.ErrConflict)
+	got, err := s.Reports.Get(ctx, tenant, a.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"v":1}`, got.Body, "the first report holds")
+	require.ErrorIs(t, s.Reports.Create(ctx, store.Report{ID: "other", TenantID: tenant, AssessmentID: a.ID}), store.ErrInvalid)
+
+	rec := store.Recommendations{TenantID: tenant, AssessmentID: a.ID, Status: string(assessment.StatusCompleted)}
+	require.NoError(t, s.Recommendations.Create(ctx, rec))
+	rec.Status = string(assessment.StatusPartial)
+	require.ErrorIs(t, s.Recommendations.Create(ctx, rec), store.ErrConflict)
+	gotRec, err := s.Recommendations.Get(ctx, tenant, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, string(assessment.StatusCompleted), gotRec.Status)
+}
+
+func testSetFamilyAndClose(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	tenant := uniq("tenant")
+	a := create(t, s, newAssessment(tenant, ms(time.Now())))
+	at := ms(time.Now())
+
+	got, err := s.Assessments.SetFamilyCompleted(ctx, tenant, a.ID, "cloud", "plan ready", at)
+	require.NoError(t, err)
+	require.Equal(t, string(assessment.StatusRunning), got.Status)
+	require.Equal(t, store.FamilyCompleted, got.Families["cloud"].Status)
+	require.Equal(t, "plan ready", got.Families["cloud"].Summary)
+	got, err = s.Assessments.SetFamilyCompleted(ctx, tenant, a.ID, "mlops", "stack chosen", at)
+	require.NoError(t, err)
+	require.Equal(t, store.FamilyCompleted, got.Families["cloud"].Status, "an earlier mark is kept")
+	require.Equal(t, store.FamilyCompleted, got.Families["mlops"].Status)
+
+	_, err = s.Assessments.SetFamilyCompleted(ctx, uniq("other"), a.ID, "cloud", "", at)
+	require.ErrorIs(t, err, store.ErrNotFound, "another tenant's assessment reads as missing")
+	_, err = s.Assessments.SetFamilyCompleted(ctx, tenant, a.ID, "astrology", "", at)
+	require.ErrorIs(t, err, store.ErrInvalid)
+
+	closed, err := s.Assessments.Close(ctx, tenant, a.ID, string(assessment.StatusPartial), []string{"research"}, "deadline passed", at)
+	require.NoError(t, err)
+	require.Equal(t, string(assessment.StatusPartial), closed.Status)
+	require.Equal(t, []string{"research"}, closed.MissingFamilies)
+	require.Equal(t, "deadline passed", closed.Reason)
+	require.True(t, at.Equal(closed.CompletedAt))
+	again, err := s.Assessments.Close(ctx, tenant, a.ID, string(assessment.StatusPartial), []string{"research"}, "deadline passed", at)
+	require.NoError(t, err)
+	require.Equal(t, closed.Status, again.Status, "closing again with the same claim changes nothing")
+
+	_, err = s.Assessments.Close(ctx, tenant, a.ID, string(assessment.StatusRunning), nil, "", at)
+	require.ErrorIs(t, err, store.ErrInvalid)
+	_, err = s.Assessments.Close(ctx, uniq("other"), a.ID, string(assessment.StatusFailed), nil, "", at)
+	require.ErrorIs(t, err, store.ErrNotFound)
 }

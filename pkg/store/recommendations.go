@@ -56,6 +56,27 @@ func (r *RecommendationsRepo) Upsert(ctx context.Context, rec Recommendations) e
 	return nil
 }
 
+// Create stores the recommendations of an assessment unless some are
+// written, in which case it returns ErrConflict and leaves them as they are
+// (one insert; see Reports.Create).
+func (r *RecommendationsRepo) Create(ctx context.Context, rec Recommendations) error {
+	if err := required("create recommendations", "tenant", rec.TenantID, "assessment id", rec.AssessmentID); err != nil {
+		return err
+	}
+	want := RecommendationsID(rec.TenantID, rec.AssessmentID)
+	if rec.ID == "" {
+		rec.ID = want
+	}
+	if rec.ID != want {
+		return fmt.Errorf("store: create recommendations: %w: id %q is not RecommendationsID(tenant, assessment)", ErrInvalid, rec.ID)
+	}
+	rec.CreatedAt = orNow(rec.CreatedAt)
+	if _, err := r.coll.InsertOne(ctx, rec); err != nil {
+		return wrap("create recommendations of "+rec.AssessmentID, err)
+	}
+	return nil
+}
+
 // Get returns the recommendations of one assessment of tenant, read by key
 // alone (one round trip); ErrNotFound when none are written yet or the
 // assessment is another tenant's.

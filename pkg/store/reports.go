@@ -51,6 +51,29 @@ func (r *Reports) Upsert(ctx context.Context, rep Report) error {
 	return nil
 }
 
+// Create stores the report of an assessment unless one is written, in which
+// case it returns ErrConflict and leaves it as it is: a written report is
+// final. It is one insert, which FerretDB on PostgreSQL checks against its
+// primary-key index without reading the table, where a read or an upsert
+// scans it (ADR 0021).
+func (r *Reports) Create(ctx context.Context, rep Report) error {
+	if err := required("create report", "tenant", rep.TenantID, "assessment id", rep.AssessmentID); err != nil {
+		return err
+	}
+	want := ReportID(rep.TenantID, rep.AssessmentID)
+	if rep.ID == "" {
+		rep.ID = want
+	}
+	if rep.ID != want {
+		return fmt.Errorf("store: create report: %w: id %q is not ReportID(tenant, assessment)", ErrInvalid, rep.ID)
+	}
+	rep.CreatedAt = orNow(rep.CreatedAt)
+	if _, err := r.coll.InsertOne(ctx, rep); err != nil {
+		return wrap("create report of "+rep.AssessmentID, err)
+	}
+	return nil
+}
+
 // Get returns the report of one assessment of tenant, read by its id.
 func (r *Reports) Get(ctx context.Context, tenant, assessmentID string) (Report, error) {
 	if err := required("get report", "tenant", tenant, "assessment id", assessmentID); err != nil {

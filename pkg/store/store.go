@@ -287,15 +287,15 @@ func wrap(op string, err error) error {
 	}
 }
 
-// replaceUpsert replaces the document matching filter or inserts doc. An
-// upsert is "find, then insert if none" on FerretDB v1 (and may race the same
-// way on MongoDB), so two concurrent upserts of one new _id can make the
-// loser fail with a duplicate key; by then the document exists, and a second
-// attempt replaces it.
-// byKey is the hot-path filter: the primary key alone. FerretDB v1 turns a
-// filter whose only field is a string _id into a primary-key lookup and scans
-// the collection for anything else (backends/sqlite/collection.go in
-// v1.24.2), so every key carries its tenant instead of the filter.
+// byKey is the hot-path filter: the primary key alone, with the tenant inside
+// the key instead of in the filter. FerretDB v1.24.2's SQLite backend
+// evaluates a filter whose only field is a string _id inside SQLite and
+// decodes every document in Go for anything else (backends/sqlite). Its
+// PostgreSQL backend turns this filter into `_jsonb->'_id' @> '"key"'`, which
+// its btree index on `_jsonb->'_id'` cannot serve: PostgreSQL reads the whole
+// table (a sequential scan in EXPLAIN and in pg_stat_user_tables; measured in
+// ADR 0021). No filter form avoids that there, so the pipeline's per-result
+// state does not live in this store.
 func byKey(key string) bson.D { return bson.D{{Key: "_id", Value: key}} }
 
 // findByKey reads the document with primary key key into v, and reports
@@ -303,8 +303,9 @@ func byKey(key string) bson.D { return bson.D{{Key: "_id", Value: key}} }
 // document's tenant): keys are derived from the tenant, so a mismatch means
 // a bug, and it must still never leak a document across tenants.
 func findByKey(ctx context.Context, coll *mongo.Collection, tenant, key string, v any, tenantOf func() string) error {
-	// On FerretDB's SQLite backend this is a scan that stops at the match
-	// (BenchmarkLookupByKey); MongoDB and FerretDB on PostgreSQL use the index.
+	// MongoDB serves this from the _id index. FerretDB v1.24.2 does not: on
+	// SQLite it is a scan that stops at the match (BenchmarkLookupByKey), on
+	// PostgreSQL a sequential scan of the whole table (ADR 0021).
 	if err := coll.FindOne(ctx, byKey(key)).Decode(v); err != nil {
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return ErrNotFound
@@ -317,6 +318,11 @@ func findByKey(ctx context.Context, coll *mongo.Collection, tenant, key string, 
 	return nil
 }
 
+// replaceUpsert replaces the document matching filter or inserts doc. An
+// upsert is "find, then insert if none" on FerretDB v1 (and may race the same
+// way on MongoDB), so two concurrent upserts of one new _id can make the
+// loser fail with a duplicate key; by then the document exists, and a second
+// attempt replaces it.
 func replaceUpsert(ctx context.Context, coll *mongo.Collection, filter, doc any) error {
 	opts := options.Replace().SetUpsert(true)
 	_, err := coll.ReplaceOne(ctx, filter, doc, opts)

@@ -19,6 +19,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/recommend"
 	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/report/render"
@@ -63,7 +64,7 @@ func exampleOutputs(t *testing.T, file string) map[string][]byte {
 		// Through the store's encoding, as the synthesizer reads results back.
 		b, err := protojson.Marshal(res)
 		require.NoError(t, err)
-		rows := []store.Result{{Family: string(f), Data: string(b)}}
+		rows := []progress.Result{{Family: string(f), Data: b}}
 		decoded, err := decodeResults(rows)
 		require.NoError(t, err)
 		results[string(f)] = decoded[string(f)]

@@ -20,21 +20,24 @@ const topRecommendations = 3
 // written set is final: a result arriving after the close does not rewrite
 // what readers already hold.
 func (s *Synthesizer) recommendations(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) (recommend.Set, error) {
-	got, err := s.store.Recommendations.Get(ctx, a.TenantID, a.ID)
-	switch {
-	case err == nil:
-		return got.Set, nil
-	case !errors.Is(err, store.ErrNotFound):
-		return recommend.Set{}, fmt.Errorf("read recommendations of %s: %w", a.ID, err)
-	}
+	// Written with an insert (no read on the way, as for the report); only
+	// when a set is already written is it read back, since that one holds.
 	set := recommend.Build(results)
-	if err := s.store.Recommendations.Upsert(ctx, store.Recommendations{
+	err := s.store.Recommendations.Create(ctx, store.Recommendations{
 		TenantID:     a.TenantID,
 		AssessmentID: a.ID,
 		Status:       a.Status,
 		Set:          set,
 		CreatedAt:    s.now(),
-	}); err != nil {
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		got, err := s.store.Recommendations.Get(ctx, a.TenantID, a.ID)
+		if err != nil {
+			return recommend.Set{}, fmt.Errorf("read recommendations of %s: %w", a.ID, err)
+		}
+		return got.Set, nil
+	case err != nil:
 		return recommend.Set{}, fmt.Errorf("store recommendations of %s: %w", a.ID, err)
 	}
 	return set, nil

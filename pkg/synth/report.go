@@ -7,16 +7,17 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
 // decodeResults parses stored results, keyed by family.
-func decodeResults(rows []store.Result) (map[string]*inframindv1.AgentResultPublished, error) {
+func decodeResults(rows []progress.Result) (map[string]*inframindv1.AgentResultPublished, error) {
 	out := make(map[string]*inframindv1.AgentResultPublished, len(rows))
 	for _, r := range rows {
 		var res inframindv1.AgentResultPublished
-		if err := protojson.Unmarshal([]byte(r.Data), &res); err != nil {
+		if err := protojson.Unmarshal(r.Data, &res); err != nil {
 			return nil, fmt.Errorf("decode stored %s result: %w", r.Family, err)
 		}
 		out[r.Family] = &res

@@ -20,6 +20,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/recommend"
 	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -45,6 +46,9 @@ type Config struct {
 	SweepInterval time.Duration // how often overdue assessments are closed
 	// Consumer is further consumer policy (retries, ack deadline), applied last.
 	Consumer []bus.Option
+	// Progress adjusts the pipeline state's client (for example to count its
+	// round trips).
+	Progress []progress.Option
 }
 
 func (c Config) withDefaults() Config {
@@ -84,6 +88,10 @@ type Synthesizer struct {
 	bus   *bus.Bus
 	pub   publisher
 	store *store.Store
+	// state holds each assessment's results and its finish and announcement
+	// claims: key lookups, where the document store would read a whole
+	// table on FerretDB with PostgreSQL (ADR 0021).
+	state *progress.State
 	log   *slog.Logger
 	cfg   Config
 	now   func() time.Time
@@ -95,15 +103,20 @@ type Synthesizer struct {
 	owner string
 }
 
-// New returns a synthesizer.
-func New(b *bus.Bus, s *store.Store, logger *slog.Logger, cfg Config, onFinished func(status string)) (*Synthesizer, error) {
+// New returns a synthesizer; it binds to the pipeline state's bucket, which
+// bus.Connect declared.
+func New(ctx context.Context, b *bus.Bus, s *store.Store, logger *slog.Logger, cfg Config, onFinished func(status string)) (*Synthesizer, error) {
 	if b == nil || s == nil {
 		return nil, errors.New("synth: bus and store are required")
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Synthesizer{bus: b, pub: b, store: s, log: logger, cfg: cfg.withDefaults(), now: time.Now, onFinished: onFinished}, nil
+	state, err := progress.Open(ctx, b.JS, cfg.Progress...)
+	if err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+	return &Synthesizer{bus: b, pub: b, store: s, state: state, log: logger, cfg: cfg.withDefaults(), now: time.Now, onFinished: onFinished}, nil
 }
 
 // Run consumes results and sweeps overdue assessments until ctx is cancelled.
@@ -166,37 +179,33 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		return bus.Permanent(fmt.Errorf("encode result: %w", err))
 	}
 	now := s.now()
-	if err := s.store.Results.Upsert(ctx, store.Result{
-		ID:           store.ResultID(tenant, id, string(family)),
-		TenantID:     tenant,
-		AssessmentID: id,
-		Family:       string(family),
-		Data:         string(data),
-		ReceivedAt:   now,
-	}); err != nil {
+	first, err := s.state.PutResult(ctx, progress.Result{
+		TenantID: tenant, AssessmentID: id, Family: string(family), Data: data, ReceivedAt: now,
+	})
+	if err != nil {
 		return fmt.Errorf("store %s result of %s: %w", family, id, err)
 	}
-	a, err := s.store.Assessments.MarkFamilyCompleted(ctx, tenant, id, string(family), res.GetSummary(), now)
+	a, closed, err := s.markProgress(ctx, tenant, id, string(family), res.GetSummary(), first, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return bus.Permanent(fmt.Errorf("assessment %s of tenant %s does not exist", id, tenant))
 	}
 	if err != nil {
-		return fmt.Errorf("mark %s completed on %s: %w", family, id, err)
+		return err
 	}
 	results, err := s.loadResults(ctx, a)
 	if err != nil {
 		return err
 	}
-	if status := assessment.Status(a.Status); status.Terminal() {
+	if closed {
 		// A late result (after the deadline closed the assessment) is kept
-		// in the results collection; completing again is idempotent and
-		// covers a crash between closing and writing or publishing.
+		// with the others; completing again is idempotent and covers a
+		// crash between closing and writing or publishing.
 		return s.complete(ctx, a, results)
 	}
 
-	// Completeness comes from the results collection (one document per
-	// family), not from the assessment's family marks: on FerretDB two
-	// replicas marking different families at once can lose one mark.
+	// Completeness comes from the stored results (one per family), not from
+	// the assessment's family marks: on FerretDB two replicas marking
+	// different families at once can lose one mark.
 	done := answered(results)
 	if err := s.publishStatus(ctx, a, string(family), "family_completed", len(done),
 		fmt.Sprintf("%s finished: %s", family, res.GetSummary())); err != nil {
@@ -206,6 +215,50 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		return nil
 	}
 	return s.finish(ctx, a, results, nil, "")
+}
+
+// markProgress shows a family's completion on the assessment people read and
+// returns the assessment and whether it is closed. A closed assessment is
+// not marked again. A redelivered result (not the family's first) is marked
+// only when the first delivery stopped before marking. A close that raced
+// the mark (its claim appeared meanwhile) is written again, since the mark
+// may have overwritten it.
+func (s *Synthesizer) markProgress(ctx context.Context, tenant, id, family, summary string, first bool, at time.Time) (store.Assessment, bool, error) {
+	fin, closed, err := s.state.Finished(ctx, tenant, id)
+	if err != nil {
+		return store.Assessment{}, false, err
+	}
+	if closed {
+		a, err := s.close(ctx, fin)
+		return a, true, err
+	}
+	if !first {
+		a, err := s.store.Assessments.Get(ctx, tenant, id)
+		if err != nil {
+			return store.Assessment{}, false, fmt.Errorf("read assessment %s: %w", id, err)
+		}
+		if a.Families[family].Status == store.FamilyCompleted {
+			return a, false, nil
+		}
+	}
+	a, err := s.store.Assessments.SetFamilyCompleted(ctx, tenant, id, family, summary, at)
+	if err != nil {
+		return store.Assessment{}, false, fmt.Errorf("mark %s completed on %s: %w", family, id, err)
+	}
+	if fin, closed, err = s.state.Finished(ctx, tenant, id); err != nil || !closed {
+		return a, false, err
+	}
+	a, err = s.close(ctx, fin)
+	return a, true, err
+}
+
+// close writes a finish claim onto its assessment.
+func (s *Synthesizer) close(ctx context.Context, fin progress.Finish) (store.Assessment, error) {
+	a, err := s.store.Assessments.Close(ctx, fin.TenantID, fin.AssessmentID, fin.Status, fin.MissingFamilies, fin.Reason, fin.At)
+	if err != nil {
+		return store.Assessment{}, fmt.Errorf("close assessment %s: %w", fin.AssessmentID, err)
+	}
+	return a, nil
 }
 
 // Sweep closes every overdue assessment as partial (some families answered)
@@ -266,9 +319,20 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 		}
 		reason += "could not analyse: " + strings.Join(failed, "; ")
 	}
-	closed, changed, err := s.store.Assessments.Finish(ctx, a.TenantID, a.ID, string(status), missing, reason, s.now())
+	// The first claim decides the outcome (the last result and the deadline
+	// sweep may race, and so may replicas); every caller then writes the
+	// winning claim onto the assessment, which also completes a close whose
+	// claimant stopped before writing it.
+	fin, changed, err := s.state.ClaimFinish(ctx, progress.Finish{
+		TenantID: a.TenantID, AssessmentID: a.ID, Status: string(status), MissingFamilies: missing, Reason: reason,
+		At: s.now().UTC().Truncate(time.Millisecond),
+	})
 	if err != nil {
-		return fmt.Errorf("close assessment %s: %w", a.ID, err)
+		return fmt.Errorf("claim close of assessment %s: %w", a.ID, err)
+	}
+	closed, err := s.close(ctx, fin)
+	if err != nil {
+		return err
 	}
 	if changed {
 		if s.onFinished != nil {
@@ -285,28 +349,24 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 // between closing and publishing loses nothing.
 func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
 	// A written report is final: readers and the gateway's cache hold it,
-	// and a result arriving after the close is kept in the results
-	// collection instead. Only a close whose report was never written (a
-	// crash in between) writes it here.
-	_, err := s.store.Reports.Get(ctx, a.TenantID, a.ID)
-	switch {
-	case err == nil:
-		return s.recommendAndAnnounce(ctx, a, results)
-	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("read report of %s: %w", a.ID, err)
-	}
+	// and a result arriving after the close is kept with the other results
+	// instead. The report is written with an insert, which leaves a written
+	// one as it is and costs no read (a read by key scans the table on
+	// FerretDB with PostgreSQL, ADR 0021); a close whose report was never
+	// written (a crash in between) writes it here.
 	body, err := buildReport(a, results, s.now())
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	if err := s.store.Reports.Upsert(ctx, store.Report{
+	err = s.store.Reports.Create(ctx, store.Report{
 		ID:           store.ReportID(a.TenantID, a.ID),
 		TenantID:     a.TenantID,
 		AssessmentID: a.ID,
 		Status:       a.Status,
 		Body:         body,
 		CreatedAt:    s.now(),
-	}); err != nil {
+	})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("store report of %s: %w", a.ID, err)
 	}
 	return s.recommendAndAnnounce(ctx, a, results)
@@ -337,7 +397,9 @@ func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results 
 	// subscribers would get both. One owner per assessment announces
 	// (ADR 0016); a redelivery of the owner's result is the same owner, so
 	// a stop before the publish loses nothing.
-	claim, err := s.store.Assessments.ClaimAnnouncement(ctx, a.TenantID, a.ID, s.owner, s.now())
+	claim, err := s.state.ClaimAnnouncement(ctx, progress.Announcement{
+		TenantID: a.TenantID, AssessmentID: a.ID, Owner: s.owner, At: s.now().UTC().Truncate(time.Millisecond),
+	})
 	if err != nil {
 		return fmt.Errorf("claim announcement of %s: %w", a.ID, err)
 	}
@@ -361,7 +423,7 @@ func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results 
 }
 
 func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[string]*inframindv1.AgentResultPublished, error) {
-	rows, err := s.store.Results.List(ctx, a.TenantID, a.ID)
+	rows, err := s.state.Results(ctx, a.TenantID, a.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load results of %s: %w", a.ID, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/synth"
@@ -26,6 +27,8 @@ import (
 type env struct {
 	bus   *bus.Bus
 	store *store.Store
+	// state is the pipeline state the synthesizer keeps (results, claims).
+	state *progress.State
 	synth *synth.Synthesizer
 	// mongoURI lets a test connect a second replica to the same database.
 	mongoURI string
@@ -43,7 +46,7 @@ func start(t *testing.T, run bool) *env {
 	s, err := store.Connect(ctx, stack.MongoURI, "synth_test")
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sy, err := synth.New(b, s, log, synth.Config{SweepInterval: time.Hour, DrainTimeout: time.Second, Consumer: []bus.Option{bus.AckWait(2 * time.Second)}}, nil)
+	sy, err := synth.New(ctx, b, s, log, synth.Config{SweepInterval: time.Hour, DrainTimeout: time.Second, Consumer: []bus.Option{bus.AckWait(2 * time.Second)}}, nil)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	if run {
@@ -58,7 +61,9 @@ func start(t *testing.T, run bool) *env {
 		_ = b.Close()
 		stack.Close()
 	})
-	return &env{bus: b, store: s, synth: sy, mongoURI: stack.MongoURI}
+	state, err := progress.Open(ctx, b.JS)
+	require.NoError(t, err)
+	return &env{bus: b, store: s, state: state, synth: sy, mongoURI: stack.MongoURI}
 }
 
 func (e *env) create(t *testing.T, tenant, id string, deadline time.Time) {
@@ -124,7 +129,7 @@ func TestDuplicateResultsProduceOneOfEverything(t *testing.T) {
 	}
 	waitStatus(t, e.store, "acme", "a1", assessment.StatusCompleted)
 
-	rows, err := e.store.Results.List(context.Background(), "acme", "a1")
+	rows, err := e.state.Results(context.Background(), "acme", "a1")
 	require.NoError(t, err)
 	require.Len(t, rows, len(assessment.Families()))
 
@@ -151,9 +156,8 @@ func TestSweepClosesOverdueAssessmentsNamingMissingFamilies(t *testing.T) {
 	e.create(t, "acme", "later", time.Now().Add(time.Hour))
 	for _, f := range []assessment.Family{assessment.FamilyCloud, assessment.FamilyStrategy} {
 		data := `{"metadata":{"tenant_id":"acme","assessment_id":"some"},"family":"` + string(f) + `","status":"ok","summary":"s"}`
-		require.NoError(t, e.store.Results.Upsert(ctx, store.Result{
-			ID: store.ResultID("acme", "some", string(f)), TenantID: "acme", AssessmentID: "some", Family: string(f), Data: data,
-		}))
+		_, err := e.state.PutResult(ctx, progress.Result{TenantID: "acme", AssessmentID: "some", Family: string(f), Data: []byte(data)})
+		require.NoError(t, err)
 	}
 
 	n, err := e.synth.Sweep(ctx)
@@ -195,7 +199,7 @@ func TestLateResultIsKeptButDoesNotReopen(t *testing.T) {
 
 	e.publishResult(t, "acme", "late", assessment.FamilyCloud, "late-cloud")
 	require.Eventually(t, func() bool {
-		rows, err := e.store.Results.List(ctx, "acme", "late")
+		rows, err := e.state.Results(ctx, "acme", "late")
 		return err == nil && len(rows) == 1
 	}, 10*time.Second, 50*time.Millisecond, "the late result is stored")
 
@@ -270,7 +274,7 @@ func racingReplicas(t *testing.T, e *env, tenant, id string) ([]*synth.Synthesiz
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = other.Close(context.Background()) })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	replica, err := synth.New(e.bus, other, log, synth.Config{SweepInterval: time.Hour}, nil)
+	replica, err := synth.New(ctx, e.bus, other, log, synth.Config{SweepInterval: time.Hour}, nil)
 	require.NoError(t, err)
 
 	e.create(t, tenant, id, time.Now().Add(time.Hour))
@@ -281,12 +285,12 @@ func racingReplicas(t *testing.T, e *env, tenant, id string) ([]*synth.Synthesiz
 	// results: each replica then sees every family answered.
 	for _, f := range assessment.Families() {
 		res := resultEvent(t, tenant, id, f, "r-"+string(f), 0)
-		require.NoError(t, e.store.Results.Upsert(ctx, store.Result{
-			ID: store.ResultID(tenant, id, string(f)), TenantID: tenant, AssessmentID: id, Family: string(f),
-			Data: string(res.Data), ReceivedAt: time.Now(),
-		}))
+		_, err := e.state.PutResult(ctx, progress.Result{
+			TenantID: tenant, AssessmentID: id, Family: string(f), Data: res.Data, ReceivedAt: time.Now(),
+		})
+		require.NoError(t, err)
 		if !slices.Contains(racingFamilies(), f) {
-			_, err := e.store.Assessments.MarkFamilyCompleted(ctx, tenant, id, string(f), "done", time.Now())
+			_, err := e.store.Assessments.SetFamilyCompleted(ctx, tenant, id, string(f), "done", time.Now())
 			require.NoError(t, err)
 		}
 	}
@@ -387,8 +391,8 @@ func TestAnAbandonedAnnouncementIsTakenOver(t *testing.T) {
 	ctx := context.Background()
 	const tenant, id = "acme", "abandoned"
 	replicas, sub := racingReplicas(t, e, tenant, id)
-	_, err := e.store.Database().Collection(store.CollAnnouncements).InsertOne(ctx, store.Announcement{
-		ID: store.AnnouncementID(tenant, id), TenantID: tenant, AssessmentID: id, Owner: "result gone", At: time.Now().Add(-time.Hour),
+	_, err := e.state.ClaimAnnouncement(ctx, progress.Announcement{
+		TenantID: tenant, AssessmentID: id, Owner: "result gone", At: time.Now().Add(-time.Hour),
 	})
 	require.NoError(t, err)
 	for i, sy := range replicas {

@@ -107,7 +107,7 @@ func New(ctx context.Context, cfg platform.Config, roles Roles, d Deps) (_ *Plat
 		return nil, err
 	}
 	if roles.Synthesizer {
-		if err := synthrole.Add(h, p.Store); err != nil {
+		if err := synthrole.Add(ctx, h, p.Store); err != nil {
 			return nil, err
 		}
 	}

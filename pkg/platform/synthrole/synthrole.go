@@ -20,7 +20,7 @@ func Role() platform.Role {
 		if err != nil {
 			return err
 		}
-		return Add(h, st)
+		return Add(ctx, h, st)
 	}
 }
 
@@ -38,10 +38,10 @@ func ConnectStore(ctx context.Context, h *platform.Host) (*store.Store, error) {
 }
 
 // Add builds the synthesizer and the webhook dispatcher on st and adds them to h.
-func Add(h *platform.Host, st *store.Store) error {
+func Add(ctx context.Context, h *platform.Host, st *store.Store) error {
 	cfg := h.Config
 	finished := h.Metrics.AssessmentsFinished
-	s, err := synth.New(h.Bus, st, h.Logger, synth.Config{
+	s, err := synth.New(ctx, h.Bus, st, h.Logger, synth.Config{
 		Concurrency:   cfg.Concurrency,
 		DrainTimeout:  cfg.ShutdownTimeout,
 		SweepInterval: cfg.Synth.SweepInterval,

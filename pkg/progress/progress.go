@@ -1,0 +1,239 @@
+// Package progress keeps the pipeline state of each assessment in flight (its
+// families' results, and the claims that finish and announce it) in a
+// JetStream key-value bucket (bus.BucketProgress). Every read and write is one
+// lookup by a key derived from the tenant and the assessment, whose cost does
+// not grow with the number of assessments stored: FerretDB on PostgreSQL
+// reads a whole table for any document lookup (ADR 0021). The document store
+// keeps what people read and list: assessments, reports, recommendations.
+package progress
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/bus"
+)
+
+// ErrInvalid is wrapped by errors for arguments State refuses (an empty
+// tenant, assessment, family or owner, an unknown family).
+var ErrInvalid = errors.New("invalid argument")
+
+// Result is one family's result: Data holds the protojson of the
+// AgentResultPublished.
+type Result struct {
+	TenantID     string    `json:"tenant_id"`
+	AssessmentID string    `json:"assessment_id"`
+	Family       string    `json:"family"`
+	Data         []byte    `json:"data"`
+	ReceivedAt   time.Time `json:"received_at"`
+}
+
+// Finish is the claim that closed an assessment: the first caller to create
+// it decides the terminal status, missing families and reason.
+type Finish struct {
+	TenantID        string    `json:"tenant_id"`
+	AssessmentID    string    `json:"assessment_id"`
+	Status          string    `json:"status"`
+	MissingFamilies []string  `json:"missing_families,omitempty"`
+	Reason          string    `json:"reason,omitempty"`
+	At              time.Time `json:"at"`
+}
+
+// Announcement is the claim to announce an assessment's outcome: Owner
+// names the one caller that publishes the completed event, At when it claimed.
+type Announcement struct {
+	TenantID     string    `json:"tenant_id"`
+	AssessmentID string    `json:"assessment_id"`
+	Owner        string    `json:"owner"`
+	At           time.Time `json:"at"`
+}
+
+// State reads and writes the bucket. Its methods are safe for concurrent use.
+type State struct {
+	kv    jetstream.KeyValue
+	count func(op string)
+}
+
+// Option adjusts a State.
+type Option func(*State)
+
+// CountOps calls count with "get", "create" or "put" for every request State
+// sends to the bucket, so a benchmark or a metric can show the round trips
+// per assessment.
+func CountOps(count func(op string)) Option {
+	return func(s *State) { s.count = count }
+}
+
+// Open binds to the bucket that bus.Connect declared.
+func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*State, error) {
+	kv, err := js.KeyValue(ctx, bus.BucketProgress)
+	if err != nil {
+		return nil, fmt.Errorf("progress: open bucket %s: %w", bus.BucketProgress, err)
+	}
+	s := &State{kv: kv, count: func(string) {}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// key is where one part of an assessment's state lives. The tenant is part
+// of the hashed prefix, so another tenant's assessment id reads as missing;
+// the hash also keeps any id within the bucket's key alphabet.
+func key(tenant, assessmentID string, part ...string) string {
+	k := assessment.DeterministicID(tenant, assessmentID)
+	for _, p := range part {
+		k += "." + p
+	}
+	return k
+}
+
+func required(op string, fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i+1] == "" {
+			return fmt.Errorf("progress: %s: %w: %s is required", op, ErrInvalid, fields[i])
+		}
+	}
+	return nil
+}
+
+// PutResult stores a family's result, replacing an earlier one, and reports
+// whether it is the family's first (false on a redelivery).
+func (s *State) PutResult(ctx context.Context, r Result) (bool, error) {
+	if err := required("put result", "tenant", r.TenantID, "assessment id", r.AssessmentID, "family", r.Family); err != nil {
+		return false, err
+	}
+	if _, ok := assessment.ParseFamily(r.Family); !ok {
+		return false, fmt.Errorf("progress: put result: %w: unknown family %q", ErrInvalid, r.Family)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return false, fmt.Errorf("progress: encode %s result of %s: %w", r.Family, r.AssessmentID, err)
+	}
+	k := key(r.TenantID, r.AssessmentID, "result", r.Family)
+	s.count("create")
+	_, err = s.kv.Create(ctx, k, b)
+	switch {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, jetstream.ErrKeyExists):
+		return false, fmt.Errorf("progress: store %s result of %s: %w", r.Family, r.AssessmentID, err)
+	}
+	s.count("put")
+	if _, err := s.kv.Put(ctx, k, b); err != nil {
+		return false, fmt.Errorf("progress: store %s result of %s: %w", r.Family, r.AssessmentID, err)
+	}
+	return false, nil
+}
+
+// Results returns the stored results of one assessment of tenant, in the
+// order of assessment.Families, one lookup per family.
+func (s *State) Results(ctx context.Context, tenant, assessmentID string) ([]Result, error) {
+	if err := required("read results", "tenant", tenant, "assessment id", assessmentID); err != nil {
+		return nil, err
+	}
+	out := []Result{}
+	for _, f := range assessment.Families() {
+		var r Result
+		found, err := s.get(ctx, key(tenant, assessmentID, "result", string(f)), &r)
+		if err != nil {
+			return nil, fmt.Errorf("progress: read %s result of %s: %w", f, assessmentID, err)
+		}
+		if found && r.TenantID == tenant {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// ClaimFinish makes f the assessment's finish unless another caller's claim
+// came first, and returns the claim that holds and whether it is f. Creating
+// a key is atomic in JetStream, so of any number of concurrent callers in any
+// number of processes exactly one wins.
+func (s *State) ClaimFinish(ctx context.Context, f Finish) (Finish, bool, error) {
+	if err := required("claim finish", "tenant", f.TenantID, "assessment id", f.AssessmentID, "status", f.Status); err != nil {
+		return Finish{}, false, err
+	}
+	if !assessment.Status(f.Status).Terminal() {
+		return Finish{}, false, fmt.Errorf("progress: claim finish: %w: status %q is not terminal", ErrInvalid, f.Status)
+	}
+	won, created, err := claim(ctx, s, key(f.TenantID, f.AssessmentID, "finish"), f, &Finish{})
+	if err != nil {
+		return Finish{}, false, fmt.Errorf("progress: claim finish of %s: %w", f.AssessmentID, err)
+	}
+	return *won, created, nil
+}
+
+// Finished returns the assessment's finish claim, if it has one.
+func (s *State) Finished(ctx context.Context, tenant, assessmentID string) (Finish, bool, error) {
+	if err := required("read finish", "tenant", tenant, "assessment id", assessmentID); err != nil {
+		return Finish{}, false, err
+	}
+	var f Finish
+	found, err := s.get(ctx, key(tenant, assessmentID, "finish"), &f)
+	if err != nil {
+		return Finish{}, false, fmt.Errorf("progress: read finish of %s: %w", assessmentID, err)
+	}
+	return f, found && f.TenantID == tenant, nil
+}
+
+// ClaimAnnouncement makes a.Owner the announcer of a closed assessment
+// unless another owner already is, and returns the claim that holds.
+func (s *State) ClaimAnnouncement(ctx context.Context, a Announcement) (Announcement, error) {
+	if err := required("claim announcement", "tenant", a.TenantID, "assessment id", a.AssessmentID, "owner", a.Owner); err != nil {
+		return Announcement{}, err
+	}
+	won, _, err := claim(ctx, s, key(a.TenantID, a.AssessmentID, "announce"), a, &Announcement{})
+	if err != nil {
+		return Announcement{}, fmt.Errorf("progress: claim announcement of %s: %w", a.AssessmentID, err)
+	}
+	return *won, nil
+}
+
+// claim creates k with v; when k exists it decodes the holder into into and
+// returns it instead.
+func claim[T any](ctx context.Context, s *State, k string, v T, into *T) (*T, bool, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, false, err
+	}
+	s.count("create")
+	_, err = s.kv.Create(ctx, k, b)
+	switch {
+	case err == nil:
+		return &v, true, nil
+	case !errors.Is(err, jetstream.ErrKeyExists):
+		return nil, false, err
+	}
+	found, err := s.get(ctx, k, into)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case !found:
+		// Created and then removed (the bucket's age limit) between the two
+		// requests: a caller retries.
+		return nil, false, errors.New("claim vanished")
+	}
+	return into, false, nil
+}
+
+func (s *State) get(ctx context.Context, k string, v any) (bool, error) {
+	s.count("get")
+	e, err := s.kv.Get(ctx, k)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", k, err)
+	}
+	return true, nil
+}

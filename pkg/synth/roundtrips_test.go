@@ -1,0 +1,102 @@
+package synth_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/event"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/devstack"
+	"github.com/infra-mind/infra-mind/pkg/progress"
+	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/synth"
+)
+
+// tally counts named operations from several goroutines.
+type tally struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *tally) add(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[op]++
+}
+
+// take returns the counts so far and starts again from zero.
+func (c *tally) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.n
+	c.n = map[string]int{}
+	return out
+}
+
+// TestRoundTripsPerAssessment counts what one assessment costs the
+// synthesizer (its six results handled, their outputs published): commands
+// to the document store, requests to the pipeline state and messages
+// published. The counts are exact, so a change that adds a round trip to the
+// hot path fails here and has to say why.
+func TestRoundTripsPerAssessment(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(stack.Close)
+	b, err := bus.Connect(ctx, bus.Config{URL: stack.NATSURL, Name: "synth-roundtrips"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+
+	commands, kv := &tally{n: map[string]int{}}, &tally{n: map[string]int{}}
+	s, err := store.Connect(ctx, stack.MongoURI, "synth_roundtrips", store.WithCommandMonitor(&event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) { commands.add(e.CommandName) },
+	}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sy, err := synth.New(ctx, b, s, log, synth.Config{SweepInterval: time.Hour, Progress: []progress.Option{progress.CountOps(kv.add)}}, nil)
+	require.NoError(t, err)
+	e := &env{bus: b, store: s, synth: sy}
+
+	for i, id := range []string{"warm", "counted"} {
+		commands.take()
+		kv.take()
+		e.create(t, "acme", id, time.Now().Add(time.Hour))
+		published := 0
+		for j, f := range assessment.Families() {
+			out, err := sy.Handle(ctx, resultEvent(t, "acme", id, f, id+"-"+string(f), uint64(i*10+j+1)))
+			require.NoError(t, err)
+			publishAll(t, b, out)
+			published += len(out)
+		}
+		got, err := s.Assessments.Get(ctx, "acme", id)
+		require.NoError(t, err)
+		require.Equal(t, string(assessment.StatusCompleted), got.Status)
+		if id == "warm" {
+			continue // the first assessment also pays for the driver's connection set-up
+		}
+		docs, state := commands.take(), kv.take()
+		t.Logf("one assessment: store commands %v, pipeline state requests %v, messages published %d", docs, state, published)
+
+		// The gateway's insert of the assessment; a progress mark per family
+		// and the close (findAndModify by key); the report and the
+		// recommendations, one insert each; the test's own read above.
+		require.Equal(t, map[string]int{"insert": 3, "findAndModify": 7, "find": 1}, docs)
+		// Per result: store it (create), check for a close before and after
+		// the mark (2 gets), read the six results (6 gets); then the finish
+		// and the announcement claims (create each).
+		require.Equal(t, map[string]int{"create": 8, "get": 6 * (2 + 6)}, state)
+		// A progress event per result; the announcer publishes every
+		// family's progress again under the same ids (deduplicated by
+		// JetStream), then the terminal status and the completed event.
+		require.Equal(t, 6+6+2, published)
+	}
+}
