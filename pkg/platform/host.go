@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -42,7 +43,13 @@ type Host struct {
 	// addrs are the listeners roles announced, for the start log line.
 	addrs   []any
 	metrics *telemetry.Server
+	// consumers are the durable consumers the roles run, whose backlog
+	// /metrics exports.
+	consumers []consumerRef
 }
+
+// consumerRef names one durable consumer on a stream.
+type consumerRef struct{ stream, durable string }
 
 // NewHost connects the broker every role needs. Close it, even when a
 // role fails to build afterwards.
@@ -59,7 +66,41 @@ func NewHost(ctx context.Context, cfg Config, d Deps) (_ *Host, err error) {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
 	}
 	h.Adopt("nats", h.Bus.Ping, func(context.Context) error { return h.Bus.Close() })
+	if err := d.Registry.Register(telemetry.NewConsumerCollector(h.consumerStates)); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return h, fmt.Errorf("register the consumer metrics: %w", err)
+		}
+		// One registry shared by several hosts (tests): the first host's consumers are exported.
+	}
 	return h, nil
+}
+
+// WatchConsumer adds a durable consumer a role runs to those whose pending
+// and unacknowledged messages /metrics exports.
+func (h *Host) WatchConsumer(stream, durable string) {
+	h.consumers = append(h.consumers, consumerRef{stream: stream, durable: durable})
+}
+
+// consumerStates reads each watched consumer's backlog from the broker. A
+// consumer not declared yet (its role has not started) is left out.
+func (h *Host) consumerStates(ctx context.Context) ([]telemetry.ConsumerState, error) {
+	out := make([]telemetry.ConsumerState, 0, len(h.consumers))
+	for _, c := range h.consumers {
+		cons, err := h.Bus.JS.Consumer(ctx, c.stream, c.durable)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("consumer %s on %s: %w", c.durable, c.stream, err)
+		}
+		info := cons.CachedInfo()
+		out = append(out, telemetry.ConsumerState{
+			Stream: c.stream, Consumer: c.durable,
+			Pending: info.NumPending, AckPending: uint64(max(info.NumAckPending, 0)), //nolint:gosec // clamped at 0
+		})
+	}
+	return out, nil
 }
 
 // Adopt makes a connection part of the host: ping becomes the readiness

@@ -65,16 +65,21 @@ func New(family assessment.Family, b *bus.Bus, an *analysis.Analyzer, logger *sl
 	return &Worker{family: family, bus: b, an: an, log: logger.With("family", string(family)), cfg: cfg, now: time.Now}, nil
 }
 
-// Subscription is what the worker consumes: families without upstream read
-// the requests; a family with upstream subscribes to that family's results.
-func (w *Worker) Subscription() bus.Subscription {
-	up := analysis.Upstream(w.family)
+// Subscription is what the worker consumes (SubscriptionOf its family).
+func (w *Worker) Subscription() bus.Subscription { return SubscriptionOf(w.family) }
+
+// SubscriptionOf is what family f's worker consumes: families without
+// upstream read the requests; a family with upstream subscribes to that
+// family's results. Deployment manifests scale each family on this stream
+// and DurableName's consumer (deploy/chart_test.go checks the chart).
+func SubscriptionOf(f assessment.Family) bus.Subscription {
+	up := analysis.Upstream(f)
 	if len(up) == 0 {
 		return bus.Requests()
 	}
 	families := make([]string, 0, len(up))
-	for _, f := range up {
-		families = append(families, string(f))
+	for _, u := range up {
+		families = append(families, string(u))
 	}
 	return bus.Results(families...)
 }

@@ -40,6 +40,7 @@ func Add(h *platform.Host, cat *catalog.Catalog, families []assessment.Family) e
 		if err != nil {
 			return err
 		}
+		h.WatchConsumer(w.Subscription().Stream, worker.DurableName(f))
 		h.Go(w.Run)
 	}
 	return nil

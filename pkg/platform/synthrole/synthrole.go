@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/synth"
@@ -60,6 +61,7 @@ func Add(ctx context.Context, h *platform.Host, st *store.Store) error {
 	if err != nil {
 		return err
 	}
+	h.WatchConsumer(bus.StreamResults, synth.DurableName)
 	h.Go(s.Run)
 	h.Go(hooks.Run)
 	return nil
