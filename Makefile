@@ -113,10 +113,15 @@ fmt: ## gofmt every module in place
 vet: ## go vet every module (integration-tagged files included)
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
+	$(GO) vet -tags chart ./deploy/...
 
 .PHONY: golangci-lint
 golangci-lint: ## golangci-lint with .golangci.yml (built through go run at a pinned version)
 	$(GOLANGCI_LINT) run $(PKGS)
+
+.PHONY: chart-check
+chart-check: ## helm lint and template of charts/infra-mind for each values file, and the chart's Go tests (strict decoding, KEDA schema, real lag)
+	@bash scripts/chart-check.sh
 
 .PHONY: check-tracked
 check-tracked: ## fail when a tracked file is a binary or over 1 MB (generated code and the OpenAPI documents excepted by name)
