@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -94,59 +93,11 @@ func jsonTypeName(t reflect.Type) string {
 	return "a JSON value of another type"
 }
 
-// identityProblem maps the identity service's errors to the problem a user
-// sees; nil when err is not one of them.
-func identityProblem(err error) *Problem {
-	var fe *identity.FieldError
-	var le *identity.LockedError
-	switch {
-	case errors.As(err, &fe):
-		return invalidField(fe.Field, fe.Reason)
-	case errors.As(err, &le):
-		secs := int(le.RetryAfter.Round(time.Second) / time.Second)
-		if secs < 1 {
-			secs = 1
-		}
-		p := problem(http.StatusTooManyRequests, ProblemSignInLocked, "Sign-in locked",
-			fmt.Sprintf("Too many failed sign-ins for this account. Retry after %d seconds.", secs))
-		p.header = http.Header{headerRetryAfter: {strconv.Itoa(secs)}}
-		return p
-	case errors.Is(err, identity.ErrMFARequired):
-		return withChallenge(problem(http.StatusUnauthorized, ProblemMFARequired, "Second factor required",
-			"This account uses an authenticator app: send its current code as totp_code."))
-	case errors.Is(err, identity.ErrInvalidMFACode):
-		return unauthorized("The authenticator code is wrong, expired or already used.", false, err)
-	case errors.Is(err, identity.ErrInvalidCredentials):
-		return unauthorized("The tenant, email or password is wrong.", false, err)
-	case errors.Is(err, identity.ErrRefreshReused):
-		return withChallenge(problem(http.StatusUnauthorized, ProblemRefreshReused, "Refresh token reused",
-			"This refresh token was already used, so the session it belongs to has been revoked. Sign in again."))
-	case errors.Is(err, identity.ErrRefreshInvalid):
-		return unauthorized("The refresh token is invalid, expired or revoked. Sign in again.", false, err)
-	case errors.Is(err, identity.ErrNotFound):
-		return notFound("No such resource.")
-	case errors.Is(err, identity.ErrConflict):
-		return problem(http.StatusConflict, ProblemConflict, "Conflict", conflictDetail(err))
-	}
-	return nil
-}
-
 // withChallenge adds the challenge every 401 must carry (RFC 9110 section
 // 15.5.2), the one unauthorized() sends, to a 401 of another problem type.
 func withChallenge(p *Problem) *Problem {
 	p.header = unauthorized("", false, nil).header
 	return p
-}
-
-// conflictDetail is the identity error's own words after the sentinel.
-func conflictDetail(err error) string {
-	// "identity: <operation>: <what conflicts>: <ErrConflict>"
-	msg, ok := strings.CutSuffix(err.Error(), ": "+identity.ErrConflict.Error())
-	if i := strings.LastIndex(msg, ": "); ok && i >= 0 && i+2 < len(msg) {
-		d := msg[i+2:]
-		return strings.ToUpper(d[:1]) + d[1:] + "."
-	}
-	return "The resource already exists or the change would leave the tenant without an owner."
 }
 
 // signInErr maps a sign-in or refresh failure: the caller's mistakes to

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -112,6 +115,9 @@ func toProblem(err error) *Problem {
 		return p
 	}
 	if p := appProblem(err); p != nil {
+		return p
+	}
+	if p := identityProblem(err); p != nil {
 		return p
 	}
 	var eie *estimate.InvalidInputError
@@ -259,4 +265,53 @@ func appProblem(err error) *Problem {
 				"Re-running the assessment (POST %s/versions) writes a report in every format.", nrr.Format, assessmentURL(nrr.ID)))
 	}
 	return nil
+}
+
+// identityProblem maps the identity service's errors to the problem a user
+// sees; nil when err is not one of them.
+func identityProblem(err error) *Problem {
+	var fe *identity.FieldError
+	var le *identity.LockedError
+	var ce *identity.ConflictError
+	switch {
+	case errors.As(err, &fe):
+		return invalidField(fe.Field, fe.Reason)
+	case errors.As(err, &le):
+		secs := int(le.RetryAfter.Round(time.Second) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		p := problem(http.StatusTooManyRequests, ProblemSignInLocked, "Sign-in locked",
+			fmt.Sprintf("Too many failed sign-ins for this account. Retry after %d seconds.", secs))
+		p.header = http.Header{headerRetryAfter: {strconv.Itoa(secs)}}
+		return p
+	case errors.Is(err, identity.ErrMFARequired):
+		return withChallenge(problem(http.StatusUnauthorized, ProblemMFARequired, "Second factor required",
+			"This account uses an authenticator app: send its current code as totp_code."))
+	case errors.Is(err, identity.ErrInvalidMFACode):
+		return unauthorized("The authenticator code is wrong, expired or already used.", false, err)
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		return unauthorized("The tenant, email or password is wrong.", false, err)
+	case errors.Is(err, identity.ErrRefreshReused):
+		return withChallenge(problem(http.StatusUnauthorized, ProblemRefreshReused, "Refresh token reused",
+			"This refresh token was already used, so the session it belongs to has been revoked. Sign in again."))
+	case errors.Is(err, identity.ErrRefreshInvalid):
+		return unauthorized("The refresh token is invalid, expired or revoked. Sign in again.", false, err)
+	case errors.Is(err, identity.ErrNotFound):
+		return notFound("No such resource.")
+	case errors.As(err, &ce):
+		return problem(http.StatusConflict, ProblemConflict, "Conflict", sentence(ce.Detail))
+	case errors.Is(err, identity.ErrConflict):
+		return problem(http.StatusConflict, ProblemConflict, "Conflict",
+			"The resource already exists or the change would leave the tenant without an owner.")
+	}
+	return nil
+}
+
+// sentence makes a detail fragment ("email a@b.c is taken") a sentence.
+func sentence(d string) string {
+	if d == "" {
+		return d
+	}
+	return strings.ToUpper(d[:1]) + d[1:] + "."
 }

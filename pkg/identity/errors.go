@@ -39,6 +39,27 @@ var (
 	ErrConflict = fmt.Errorf("identity: %w", store.ErrConflict)
 )
 
+// ConflictError is a change refused because of what exists: the email is
+// taken, the tenant exists, the tenant would lose its last enabled owner,
+// there is no second factor to disable or confirm. It wraps ErrConflict.
+type ConflictError struct {
+	// Op is the operation refused ("create user").
+	Op string
+	// Detail says what conflicts, in words the caller can act on
+	// ("email a@b.c is taken in tenant acme").
+	Detail string
+}
+
+func (e *ConflictError) Error() string {
+	return "identity: " + e.Op + ": " + e.Detail + ": " + ErrConflict.Error()
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+func conflict(op, format string, args ...any) error {
+	return &ConflictError{Op: op, Detail: fmt.Sprintf(format, args...)}
+}
+
 // LockedError refuses a sign-in while its (tenant, email) is locked out.
 type LockedError struct {
 	// RetryAfter is how long until the lockout window ends.

@@ -132,7 +132,7 @@ func (s *Service) DisableTOTP(ctx context.Context, tenant, userID string, proof 
 		return err
 	}
 	if !u.MFAEnabled {
-		return fmt.Errorf("identity: disable totp: the second factor is not on: %w", ErrConflict)
+		return conflict("disable totp", "the second factor is not on")
 	}
 	if proof.Code != "" {
 		err = s.verifyCode(ctx, u, proof.Code)
@@ -189,7 +189,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, tenant, userID, code string) 
 		return err
 	}
 	if u.TOTPPending == "" {
-		return fmt.Errorf("identity: confirm totp: no enrolment is pending: %w", ErrConflict)
+		return conflict("confirm totp", "no enrolment is pending")
 	}
 	if err := s.useTOTPCode(ctx, u, u.TOTPPending, code); err != nil {
 		return err

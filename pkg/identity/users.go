@@ -49,7 +49,7 @@ func (s *Service) createUser(ctx context.Context, tenant string, nu NewUser) (Us
 		PasswordHash: hash, CreatedAt: s.now(),
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return User{}, "", fmt.Errorf("identity: create user: email %s is taken in tenant %s: %w", nu.Email, tenant, ErrConflict)
+		return User{}, "", conflict("create user", "email %s is taken in tenant %s", nu.Email, tenant)
 	}
 	if err != nil {
 		return User{}, "", fmt.Errorf("identity: create user: %w", err)
@@ -190,7 +190,7 @@ func (s *Service) keepAnOwner(ctx context.Context, op, tenant string, apply func
 		return store.User{}, err
 	}
 	if n <= 1 {
-		return store.User{}, fmt.Errorf("identity: %s: the tenant's last enabled owner must stay: %w", op, ErrConflict)
+		return store.User{}, conflict(op, "the tenant's last enabled owner must stay")
 	}
 	u, err := apply()
 	if err != nil {
@@ -204,7 +204,7 @@ func (s *Service) keepAnOwner(ctx context.Context, op, tenant string, apply func
 		if err := undo(); err != nil {
 			return store.User{}, fmt.Errorf("identity: %s: undo after the last owner went: %w", op, err)
 		}
-		return store.User{}, fmt.Errorf("identity: %s: the tenant's last enabled owner must stay: %w", op, ErrConflict)
+		return store.User{}, conflict(op, "the tenant's last enabled owner must stay")
 	}
 	return u, nil
 }
@@ -241,14 +241,14 @@ func (s *Service) CreateTenant(ctx context.Context, id, name string, owner NewUs
 	if other, err := s.lookAlike(ctx, id); err != nil {
 		return store.Tenant{}, User{}, "", fmt.Errorf("identity: create tenant: %w", err)
 	} else if other != "" {
-		return store.Tenant{}, User{}, "", fmt.Errorf("identity: create tenant: %s looks like the existing tenant %s: %w", id, other, ErrConflict)
+		return store.Tenant{}, User{}, "", conflict("create tenant", "%s looks like the existing tenant %s", id, other)
 	}
 	t, err := s.st.Tenants.Create(ctx, store.Tenant{ID: id, Name: name, CreatedAt: s.now()})
 	if errors.Is(err, store.ErrLookAlike) {
-		return store.Tenant{}, User{}, "", fmt.Errorf("identity: create tenant: %s looks like an existing tenant: %w", id, ErrConflict)
+		return store.Tenant{}, User{}, "", conflict("create tenant", "%s looks like an existing tenant", id)
 	}
 	if errors.Is(err, store.ErrConflict) {
-		return store.Tenant{}, User{}, "", fmt.Errorf("identity: create tenant: %s exists: %w", id, ErrConflict)
+		return store.Tenant{}, User{}, "", conflict("create tenant", "%s exists", id)
 	}
 	if err != nil {
 		return store.Tenant{}, User{}, "", fmt.Errorf("identity: create tenant: %w", err)

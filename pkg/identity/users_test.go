@@ -49,6 +49,10 @@ func testTenantIDCase(t *testing.T, e *env) {
 	}
 	_, _, _, err = e.svc.CreateTenant(ctx, strings.Replace(id, "globex-corp", "gl0bex_corp", 1), "Impostor", identity.NewUser{Email: "x@y.example", Password: testPassword})
 	require.ErrorContains(t, err, "looks like the existing tenant "+id)
+	var ce *identity.ConflictError
+	require.ErrorAs(t, err, &ce, "the conflict is typed, so no caller parses its text")
+	require.Equal(t, "create tenant", ce.Op)
+	require.Equal(t, strings.Replace(id, "globex-corp", "gl0bex_corp", 1)+" looks like the existing tenant "+id, ce.Detail)
 	// The platform's own tenant has no name claim (it is upserted, not created); its look-alike is refused too.
 	require.NoError(t, e.st.Tenants.Upsert(ctx, store.Tenant{ID: auth.PlatformTenant, Name: "Platform operators"}))
 	_, _, _, err = e.svc.CreateTenant(ctx, "-platform", "Impostor", identity.NewUser{Email: "x@y.example", Password: testPassword})
