@@ -348,9 +348,9 @@ func Build(in Input) Document {
 	m.Architecture = buildArchitecture(fams)
 	m.Cost = buildCost(fams, m.Architecture)
 	m.Projection = buildProjection(fams[famSimulation])
-	m.Compliance = buildCompliance(fams[famCompliance].sec)
+	m.Compliance = buildCompliance(fams[famCompliance])
 	mf := fams[famMLOps].sec
-	m.MLOps = Topic{Summary: mf.Summary, Items: mf.Findings, Figures: figures(mf.Metrics, "")}
+	m.MLOps = Topic{Summary: mf.Summary, Items: mf.Findings, Figures: figures(fams[famMLOps].res.GetMetrics(), "")}
 	m.Roadmap, m.Risks = buildStrategy(fams[famStrategy])
 	m.Sources = buildSources(d)
 	return d
@@ -429,7 +429,7 @@ func buildExecutive(d Document, fams map[string]family) Executive {
 		}
 	}
 	add := func(fam, base, label string) {
-		if fig, ok := rangeOf(fams[fam].sec.Metrics, base, ""); ok {
+		if fig, ok := rangeOf(fams[fam].res.GetMetrics(), base, ""); ok {
 			fig.Label = label
 			e.KeyFigures = append(e.KeyFigures, fig)
 		}
@@ -442,26 +442,30 @@ func buildExecutive(d Document, fams map[string]family) Executive {
 	return e
 }
 
-// rangeOf returns base_low/base_high (or base alone) as a figure.
-func rangeOf(ms []Metric, base, workload string) (Figure, bool) {
-	lo, okLo := find(ms, base+"_low", workload)
-	hi, okHi := find(ms, base+"_high", workload)
+// rangeOf returns the range named base (its two ends, paired by the metrics'
+// typed range and bound fields), or the single metric named base, as a figure.
+func rangeOf(ms []*inframindv1.Metric, base, workload string) (Figure, bool) {
+	lo, okLo := rangeEnd(ms, base, analysis.BoundLow, workload)
+	hi, okHi := rangeEnd(ms, base, analysis.BoundHigh, workload)
 	if okLo && okHi {
-		return Figure{Label: label(base), Low: lo.Value, High: hi.Value, Unit: lo.Unit, Workload: workload, Source: lo.Source}, true
+		return Figure{Label: label(base), Low: lo.GetValue(), High: hi.GetValue(), Unit: lo.GetUnit(), Workload: workload, Source: lo.GetSource()}, true
 	}
-	if one, ok := find(ms, base, workload); ok {
-		return Figure{Label: label(base), Low: one.Value, High: one.Value, Unit: one.Unit, Workload: workload, Source: one.Source}, true
+	for _, m := range ms {
+		if m.GetName() == base && m.GetWorkload() == workload {
+			return Figure{Label: label(base), Low: m.GetValue(), High: m.GetValue(), Unit: m.GetUnit(), Workload: workload, Source: m.GetSource()}, true
+		}
 	}
 	return Figure{}, false
 }
 
-func find(ms []Metric, name, workload string) (Metric, bool) {
+// rangeEnd finds the bound end of the range rng for workload.
+func rangeEnd(ms []*inframindv1.Metric, rng, bound, workload string) (*inframindv1.Metric, bool) {
 	for _, m := range ms {
-		if m.Name == name && m.Workload == workload {
+		if m.GetRange() == rng && m.GetBound() == bound && m.GetWorkload() == workload {
 			return m, true
 		}
 	}
-	return Metric{}, false
+	return nil, false
 }
 
 func label(name string) string {
@@ -472,19 +476,19 @@ func label(name string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// figures pairs a workload's name_low/name_high metrics into ranges, in order.
-func figures(ms []Metric, workload string) []Figure {
+// figures turns a workload's metrics into figures, in order: a range's two
+// ends (by their typed range and bound) become one figure, anything else one
+// figure of its own.
+func figures(ms []*inframindv1.Metric, workload string) []Figure {
 	var out []Figure
 	seen := map[string]bool{}
 	for _, m := range ms {
-		if m.Workload != workload {
+		if m.GetWorkload() != workload {
 			continue
 		}
-		base := m.Name
-		if b, ok := strings.CutSuffix(m.Name, "_low"); ok {
-			base = b
-		} else if b, ok := strings.CutSuffix(m.Name, "_high"); ok {
-			base = b
+		base := m.GetName()
+		if m.GetBound() != "" {
+			base = m.GetRange()
 		}
 		if seen[base] {
 			continue
@@ -493,7 +497,7 @@ func figures(ms []Metric, workload string) []Figure {
 		if f, ok := rangeOf(ms, base, workload); ok {
 			out = append(out, f)
 		} else {
-			out = append(out, Figure{Label: label(m.Name), Low: m.Value, High: m.Value, Unit: m.Unit, Workload: workload, Source: m.Source})
+			out = append(out, Figure{Label: label(m.GetName()), Low: m.GetValue(), High: m.GetValue(), Unit: m.GetUnit(), Workload: workload, Source: m.GetSource()})
 		}
 	}
 	return out
@@ -523,7 +527,7 @@ func buildArchitecture(fams map[string]family) []Workload {
 	cloud := fams[famCloud]
 	out := []Workload{}
 	for _, w := range workloads(cloud.sec.Metrics) {
-		wl := Workload{Name: w, Figures: figures(cloud.sec.Metrics, w)}
+		wl := Workload{Name: w, Figures: figures(cloud.res.GetMetrics(), w)}
 		for _, f := range cloud.findings() {
 			if f.GetWorkload() != w {
 				continue
@@ -551,7 +555,7 @@ func item(f *inframindv1.Finding) Item {
 }
 
 func buildCost(fams map[string]family, arch []Workload) Cost {
-	cloud := fams[famCloud].sec
+	cloud := fams[famCloud].res.GetMetrics()
 	c := Cost{ByWorkload: []CostLine{}, ByProvider: []CostLine{}}
 	for _, opt := range []struct{ name, base string }{
 		{"On demand", "monthly_cost_usd"},
@@ -559,14 +563,14 @@ func buildCost(fams map[string]family, arch []Workload) Cost {
 		{"3-year commitment", "monthly_cost_commit_3y_usd"},
 		{"Spot / preemptible", "monthly_cost_spot_usd"},
 	} {
-		f, ok := rangeOf(cloud.Metrics, opt.base, "")
+		f, ok := rangeOf(cloud, opt.base, "")
 		// A metric the plan cannot support is absent, never zero (analysis contract).
 		c.Options = append(c.Options, CostOption{Option: opt.name, Available: ok, Low: f.Low, High: f.High, Source: f.Source})
 	}
 	byProv := map[string]*CostLine{}
 	var provs []string
 	for _, w := range arch {
-		if f, ok := rangeOf(cloud.Metrics, "monthly_on_demand_usd", w.Name); ok {
+		if f, ok := rangeOf(cloud, "monthly_on_demand_usd", w.Name); ok {
 			c.ByWorkload = append(c.ByWorkload, CostLine{Name: w.Name, Provider: w.Provider, Low: f.Low, High: f.High, Source: f.Source})
 			p := w.Provider
 			if p == "" {
@@ -579,7 +583,7 @@ func buildCost(fams map[string]family, arch []Workload) Cost {
 			byProv[p].Low += f.Low
 			byProv[p].High += f.High
 		}
-		if f, ok := rangeOf(cloud.Metrics, "training_cost_usd", w.Name); ok {
+		if f, ok := rangeOf(cloud, "training_cost_usd", w.Name); ok {
 			c.OneOff = append(c.OneOff, CostLine{Name: w.Name, Provider: w.Provider, Low: f.Low, High: f.High, Source: f.Source})
 		}
 	}
@@ -610,8 +614,9 @@ func buildProjection(sim family) Projection {
 	return p
 }
 
-func buildCompliance(f FamilySection) Topic {
-	t := Topic{Summary: f.Summary, Figures: figures(f.Metrics, "")}
+func buildCompliance(fam family) Topic {
+	f := fam.sec
+	t := Topic{Summary: f.Summary, Figures: figures(fam.res.GetMetrics(), "")}
 	for _, it := range f.Findings {
 		// The compliance family marks what the user must still act on as medium or high.
 		if it.Severity == "high" || it.Severity == "medium" || it.Severity == "critical" {
@@ -640,7 +645,7 @@ func buildStrategy(f family) (Topic, []Risk) {
 		}
 	}
 	for _, name := range []string{"roadmap_phases", "roadmap_months", "months_per_phase", "delivery_tracks", "team_size_total"} {
-		if fig, ok := rangeOf(f.sec.Metrics, name, ""); ok {
+		if fig, ok := rangeOf(f.res.GetMetrics(), name, ""); ok {
 			road.Figures = append(road.Figures, fig)
 		}
 	}

@@ -112,6 +112,21 @@ func metric(name string, value float64, unit, formula, source, workload string) 
 	}
 }
 
+// rangeEnd marks m as the bound (BoundLow or BoundHigh) end of the range
+// named rng, so readers pair the ends by these fields, not by m's name.
+func rangeEnd(m *inframindv1.Metric, rng, bound string) *inframindv1.Metric {
+	m.Range, m.Bound = rng, bound
+	return m
+}
+
+// rangeMetrics returns rng_low and rng_high, each marked as its end of rng.
+func rangeMetrics(rng string, low, high float64, unit, formula, source, workload string) []*inframindv1.Metric {
+	return []*inframindv1.Metric{
+		rangeEnd(metric(rng+"_low", low, unit, formula, source, workload), rng, BoundLow),
+		rangeEnd(metric(rng+"_high", high, unit, formula, source, workload), rng, BoundHigh),
+	}
+}
+
 func finding(severity, title, detail string) *inframindv1.Finding {
 	return &inframindv1.Finding{Title: title, Detail: detail, Severity: severity}
 }

@@ -36,10 +36,9 @@ func (r *cloudResult) finding(severity, title, detail string) *inframindv1.Findi
 	return f
 }
 
-// rangeMetrics emits name_low and name_high for a range.
+// rangeMetrics emits name_low and name_high for a range, marked as its ends.
 func (r *cloudResult) rangeMetrics(name string, v sizing.Range, unit, formula, source, workload string) {
-	r.metric(name+"_low", v.Low, unit, formula, source, workload)
-	r.metric(name+"_high", v.High, unit, formula, source, workload)
+	r.metrics = append(r.metrics, rangeMetrics(name, v.Low, v.High, unit, formula, source, workload)...)
 }
 
 // analyzeCloud plans every workload over the catalogue (pkg/advisor/plan) and reports, per workload,
@@ -151,8 +150,9 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 			break
 		}
 		lines = append(lines, fmt.Sprintf("%d. %s", i+1, describe(c)))
-		r.metric(fmt.Sprintf("candidate_%d_cost_usd_high", i+1), costHigh(c), costUnit(c),
-			fmt.Sprintf("%s %s: %s", c.Provider, c.Instance, working(c.Working)), c.Source+"; "+srcPlan+"; "+srcPlanMonth, label)
+		r.metrics = append(r.metrics, rangeEnd(metric(fmt.Sprintf("candidate_%d_cost_usd_high", i+1), costHigh(c), costUnit(c),
+			fmt.Sprintf("%s %s: %s", c.Provider, c.Instance, working(c.Working)), c.Source+"; "+srcPlan+"; "+srcPlanMonth, label),
+			fmt.Sprintf("candidate_%d_cost_usd", i+1), BoundHigh))
 	}
 	feasible := 0
 	for _, c := range w.Candidates {
@@ -204,8 +204,8 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 	if c.TensorParallel > 0 {
 		r.metric("tensor_parallel", float64(c.TensorParallel), "GPUs per replica",
 			fmt.Sprintf("smallest degree holding the model and one sequence, or a larger one needing fewer instances, on %s: TP %d", c.Instance, c.TensorParallel), src, label)
-		r.rangeMetrics("replicas", c.Replicas.Float(), "replicas", working(c.Working), src, label)
-		r.rangeMetrics("replica_capacity_rps", c.ReplicaCapacityRPS, "requests/s",
+		r.rangeMetrics(RangeReplicas, c.Replicas.Float(), "replicas", working(c.Working), src, label)
+		r.rangeMetrics(RangeReplicaCapacityRPS, c.ReplicaCapacityRPS, "requests/s",
 			fmt.Sprintf("largest concurrency meeting the SLO = %d; requests/s = concurrency / request time (Little's law) = %s", c.MaxConcurrency, c.ReplicaCapacityRPS), src, label)
 		r.metric(MetricReplicaMonthlyUSD, c.ReplicaMonthlyUSD, "USD/month",
 			c.ReplicaMonthlyFormula, src, label)
@@ -273,35 +273,31 @@ func reportTotals(r *cloudResult, p plan.Plan) {
 	src := strings.Join(t.Sources, " | ") + "; " + srcPlanMonth
 	if len(t.Priced) > 0 {
 		sum := "sum over " + strings.Join(t.Priced, ", ") + " of each recommended deployment: " + working(t.Working) + notPriced
-		r.metric(MetricMonthlyCostLow, t.Monthly.OnDemand.Low, "USD/month", sum, src, "")
-		r.metric(MetricMonthlyCostHigh, t.Monthly.OnDemand.High, "USD/month", sum, src, "")
+		r.rangeMetrics(RangeMonthlyCost, t.Monthly.OnDemand, "USD/month", sum, src, "")
 		for _, o := range []struct {
-			low, high string
-			v         *sizing.Range
-			what      string
+			rng  string
+			v    *sizing.Range
+			what string
 		}{
-			{MetricMonthlyCommit1YLow, MetricMonthlyCommit1YHigh, t.Monthly.Commit1Y, "1-year commitment"},
-			{MetricMonthlyCommit3YLow, MetricMonthlyCommit3YHigh, t.Monthly.Commit3Y, "3-year commitment"},
-			{MetricMonthlySpotLow, MetricMonthlySpotHigh, t.Monthly.Spot, "spot"},
+			{RangeMonthlyCommit1Y, t.Monthly.Commit1Y, "1-year commitment"},
+			{RangeMonthlyCommit3Y, t.Monthly.Commit3Y, "3-year commitment"},
+			{RangeMonthlySpot, t.Monthly.Spot, "spot"},
 		} {
 			if o.v == nil {
 				continue
 			}
 			f := fmt.Sprintf("%s prices of every recommended instance summed over %s = %s-%s", o.what, strings.Join(t.Priced, ", "), usd(o.v.Low), usd(o.v.High))
-			r.metric(o.low, o.v.Low, "USD/month", f, src, "")
-			r.metric(o.high, o.v.High, "USD/month", f, src, "")
+			r.rangeMetrics(o.rng, *o.v, "USD/month", f, src, "")
 		}
 		g := fmt.Sprintf("GPUs of the recommended deployments at peak, summed over %s = %d-%d", strings.Join(t.Priced, ", "), t.GPUs.Low, t.GPUs.High)
-		r.metric(MetricPlanGPUsLow, float64(t.GPUs.Low), "GPUs", g, src, "")
-		r.metric(MetricPlanGPUsHigh, float64(t.GPUs.High), "GPUs", g, src, "")
+		r.metrics = append(r.metrics, rangeMetrics(RangePlanGPUs, float64(t.GPUs.Low), float64(t.GPUs.High), "GPUs", g, src, "")...)
 	}
 	if t.OutputTokensPerMonth > 0 {
 		r.metric(MetricOutputTokensPerMonth, t.OutputTokensPerMonth, "tokens/month",
 			fmt.Sprintf("sum over LLM workloads of average requests/s x mean output tokens x 3600 x 730 (batch: daily tokens x output share x 730/24) = %.4g", t.OutputTokensPerMonth),
 			"the request's avg_requests_per_second, mean_output_tokens and tokens_per_day_million; "+srcPlanMonth, "")
 		f := working(sizing.Working{Formulas: lastFormula(t.Working)})
-		r.metric(MetricSelfHostedUSDPerMTokLow, t.USDPerMTok.Low, "USD per million output tokens", f, src, "")
-		r.metric(MetricSelfHostedUSDPerMTokHigh, t.USDPerMTok.High, "USD per million output tokens", f, src, "")
+		r.rangeMetrics(RangeSelfHostedUSDPerMTok, t.USDPerMTok, "USD per million output tokens", f, src, "")
 	}
 	if !t.OneOffUSD.IsZero() {
 		r.rangeMetrics("one_off_training_usd", t.OneOffUSD, "USD", "sum of the recommended training jobs: "+working(t.Working), src, "")

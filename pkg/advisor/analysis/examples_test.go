@@ -106,3 +106,50 @@ func TestBundledExamples(t *testing.T) {
 		})
 	}
 }
+
+// requireRangesTyped checks that every metric named as one end of a range
+// (a "low" or "high" word in its name) says so in its typed fields, which is
+// what readers pair the ends by, and that a range's ends agree on workload
+// and unit.
+func requireRangesTyped(t *testing.T, family string, o outcome) {
+	t.Helper()
+	type end struct{ workload, unit string }
+	ends := map[string][]end{}
+	for _, m := range o.Metrics {
+		var word string
+		for _, w := range strings.Split(m.GetName(), "_") {
+			if w == analysis.BoundLow || w == analysis.BoundHigh {
+				word = w
+			}
+		}
+		require.Equal(t, word, m.GetBound(), "family %s: metric %s", family, m.GetName())
+		if word == "" {
+			require.Empty(t, m.GetRange(), "family %s: metric %s", family, m.GetName())
+			continue
+		}
+		require.NotEmpty(t, m.GetRange(), "family %s: metric %s", family, m.GetName())
+		key := m.GetRange() + "/" + m.GetWorkload() + "/" + m.GetBound()
+		ends[key] = append(ends[key], end{m.GetWorkload(), m.GetUnit()})
+		require.Len(t, ends[key], 1, "family %s: range %s has two %s ends for one workload", family, m.GetRange(), m.GetBound())
+	}
+}
+
+// Every bundled example's range ends carry their typed fields.
+func TestExampleRangesAreTyped(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "examples", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
+			doc, err := os.ReadFile(file)
+			require.NoError(t, err)
+			req, err := assessment.ParseRequest(doc)
+			require.NoError(t, err)
+			for f, o := range runAll(t, req) {
+				requireRangesTyped(t, string(f), o)
+			}
+		})
+	}
+}

@@ -109,10 +109,12 @@ func researchFreshness(cat *catalog.Catalog, scope []string, hosted bool) freshn
 		if span.monthOnly {
 			res.monthOnly += len(g.rows)
 			res.metrics = append(res.metrics,
-				metric("price_age_days_low_"+g.key(), float64(young), "days",
+				rangeEnd(metric("price_age_days_low_"+g.key(), float64(young), "days",
 					fmt.Sprintf("%s - %s (last day of %s) = %d days; %s", cat.CollectedOn, span.last.Format(time.DateOnly), g.src.AsOf, young, label), src(g), ""),
-				metric("price_age_days_high_"+g.key(), float64(old), "days",
-					fmt.Sprintf("%s - %s (first day of %s) = %d days; %s", cat.CollectedOn, span.first.Format(time.DateOnly), g.src.AsOf, old, label), src(g), ""))
+					"price_age_days_"+g.key(), BoundLow),
+				rangeEnd(metric("price_age_days_high_"+g.key(), float64(old), "days",
+					fmt.Sprintf("%s - %s (first day of %s) = %d days; %s", cat.CollectedOn, span.first.Format(time.DateOnly), g.src.AsOf, old, label), src(g), ""),
+					"price_age_days_"+g.key(), BoundHigh))
 			res.findings = append(res.findings, finding(severityLow, fmt.Sprintf("Month-only date (%s): %s", g.src.AsOf, label),
 				fmt.Sprintf("The source gives only the month, so the prices are %d to %d days old at collection. Source: %s.", young, old, g.src.Source)))
 		} else {

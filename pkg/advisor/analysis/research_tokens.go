@@ -266,10 +266,10 @@ func tokenResults(cat *catalog.Catalog, m servedModel, scope []string) ([]*infra
 		src := fmt.Sprintf("%s; GPU %s: %s; model %s: %s; sizing calibration: sizing.DefaultEfficiencies (NVIDIA NIM Llama-3.3-70B, ai-infra-figures.md)",
 			rowSource(a.in.Source), a.gpu.ID, rowSource(a.gpu.Source), m.name, m.source)
 		metrics = append(metrics,
-			metric("output_tokens_per_sec_low_"+a.gpu.ID, a.tokensPerSec.Low, "tokens/s", a.tput, src, m.label),
-			metric("output_tokens_per_sec_high_"+a.gpu.ID, a.tokensPerSec.High, "tokens/s", a.tput, src, m.label),
-			metric("usd_per_mtok_output_low_"+a.gpu.ID, a.usdPerMTok.Low, "USD per million output tokens", a.formula, src, m.label),
-			metric("usd_per_mtok_output_high_"+a.gpu.ID, a.usdPerMTok.High, "USD per million output tokens", a.formula, src, m.label),
+			rangeEnd(metric("output_tokens_per_sec_low_"+a.gpu.ID, a.tokensPerSec.Low, "tokens/s", a.tput, src, m.label), "output_tokens_per_sec_"+a.gpu.ID, BoundLow),
+			rangeEnd(metric("output_tokens_per_sec_high_"+a.gpu.ID, a.tokensPerSec.High, "tokens/s", a.tput, src, m.label), "output_tokens_per_sec_"+a.gpu.ID, BoundHigh),
+			rangeEnd(metric("usd_per_mtok_output_low_"+a.gpu.ID, a.usdPerMTok.Low, "USD per million output tokens", a.formula, src, m.label), "usd_per_mtok_output_"+a.gpu.ID, BoundLow),
+			rangeEnd(metric("usd_per_mtok_output_high_"+a.gpu.ID, a.usdPerMTok.High, "USD per million output tokens", a.formula, src, m.label), "usd_per_mtok_output_"+a.gpu.ID, BoundHigh),
 		)
 		lines = append(lines, fmt.Sprintf("%s on %s %s (%s): %s-%s", a.gpu.Name, a.in.Provider, a.in.Name, a.in.PriceRegion, usd(a.usdPerMTok.Low), usd(a.usdPerMTok.High)))
 	}

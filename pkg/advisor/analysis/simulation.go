@@ -101,11 +101,12 @@ func (s *simulation) growthScenarios(g growthCurve) {
 		for _, sc := range []struct {
 			name string
 			k    float64
-		}{{"low", scenarioLowK}, {"high", scenarioHighK}} {
+		}{{BoundLow, scenarioLowK}, {BoundHigh, scenarioHighK}} {
 			v := g.scenario(m, sc.k)
-			s.add(metric(fmt.Sprintf("demand_multiplier_%s_month_%d", sc.name, m), v, "x today",
+			s.add(rangeEnd(metric(fmt.Sprintf("demand_multiplier_%s_month_%d", sc.name, m), v, "x today",
 				fmt.Sprintf("growth(%d)^%s = %s^%s = x%s (%s scenario: %s the projected change on a log scale)", m, num(sc.k), num(g.at(m)), num(sc.k), num(v), sc.name, num(sc.k)),
-				srcGrowth+"; scenario exponents 0.5 and 1.5 are Infra Mind's planning assumption", ""))
+				srcGrowth+"; scenario exponents 0.5 and 1.5 are Infra Mind's planning assumption", ""),
+				fmt.Sprintf("demand_multiplier_scenario_month_%d", m), sc.name))
 		}
 	}
 	s.findings = append(s.findings, finding(severityInfo, "Growth scenarios",
@@ -198,11 +199,12 @@ func (s *simulation) capacitySteps(model costModel, g growthCurve) {
 				break
 			}
 			reported++
-			s.add(metric(fmt.Sprintf("replica_%d_needed_month_low", int(n)), float64(early), "month",
-				formula(MetricReplicaCapacityRPSLow, w.capLow, early), srcReplicas+"; "+srcGrowth, w.name))
+			needed := fmt.Sprintf("replica_%d_needed_month", int(n))
+			s.add(rangeEnd(metric(needed+"_low", float64(early), "month",
+				formula(MetricReplicaCapacityRPSLow, w.capLow, early), srcReplicas+"; "+srcGrowth, w.name), needed, BoundLow))
 			if late >= 0 {
-				s.add(metric(fmt.Sprintf("replica_%d_needed_month_high", int(n)), float64(late), "month",
-					formula(MetricReplicaCapacityRPSHigh, w.capHigh, late), srcReplicas+"; "+srcGrowth, w.name))
+				s.add(rangeEnd(metric(needed+"_high", float64(late), "month",
+					formula(MetricReplicaCapacityRPSHigh, w.capHigh, late), srcReplicas+"; "+srcGrowth, w.name), needed, BoundHigh))
 			}
 		}
 		for _, m := range []int{12, 24, 36} {
@@ -210,11 +212,11 @@ func (s *simulation) capacitySteps(model costModel, g growthCurve) {
 				name     string
 				capacity float64
 				capName  string
-			}{{"low", w.capHigh, MetricReplicaCapacityRPSHigh}, {"high", w.capLow, MetricReplicaCapacityRPSLow}} {
+			}{{BoundLow, w.capHigh, MetricReplicaCapacityRPSHigh}, {BoundHigh, w.capLow, MetricReplicaCapacityRPSLow}} {
 				r := replicasAt(w.peak, g.at(m), side.capacity)
-				s.add(metric(fmt.Sprintf("replicas_%s_month_%d", side.name, m), r, "replicas",
+				s.add(rangeEnd(metric(fmt.Sprintf("replicas_%s_month_%d", side.name, m), r, "replicas",
 					fmt.Sprintf("ceil(%s rps peak x %s (growth month %d) / %s rps per replica (%s)) = %s", num(w.peak), num(g.at(m)), m, num(side.capacity), side.capName, num(r)),
-					srcReplicas+"; "+srcGrowth, w.name))
+					srcReplicas+"; "+srcGrowth, w.name), fmt.Sprintf("replicas_month_%d", m), side.name))
 			}
 		}
 		s.note(finding(severityInfo, fmt.Sprintf("Capacity steps for %s", w.name),
@@ -255,15 +257,17 @@ func (s *simulation) costProjection(model costModel, g growthCurve, budget float
 		low, high := model.lowCost(g.at(m)), model.highCost(g.at(m))
 		b := s.band(m)
 		b.LowUsd, b.HighUsd = low, high
-		s.add(metric(fmt.Sprintf("monthly_cost_usd_low_month_%d", m), low, "USD/month",
-			fmt.Sprintf("%s at growth(%d) = x%s, capacity at its high end = %s", model.text(MetricMonthlyCostLow), m, num(g.at(m)), usd(low)), src, ""))
-		s.add(metric(fmt.Sprintf("monthly_cost_usd_high_month_%d", m), high, "USD/month",
-			fmt.Sprintf("%s at growth(%d) = x%s, capacity at its low end = %s", model.text(MetricMonthlyCostHigh), m, num(g.at(m)), usd(high)), src, ""))
+		rng := fmt.Sprintf("monthly_cost_usd_month_%d", m)
+		s.add(rangeEnd(metric(fmt.Sprintf("monthly_cost_usd_low_month_%d", m), low, "USD/month",
+			fmt.Sprintf("%s at growth(%d) = x%s, capacity at its high end = %s", model.text(MetricMonthlyCostLow), m, num(g.at(m)), usd(low)), src, ""), rng, BoundLow))
+		s.add(rangeEnd(metric(fmt.Sprintf("monthly_cost_usd_high_month_%d", m), high, "USD/month",
+			fmt.Sprintf("%s at growth(%d) = x%s, capacity at its low end = %s", model.text(MetricMonthlyCostHigh), m, num(g.at(m)), usd(high)), src, ""), rng, BoundHigh))
 		lowSc, highSc := model.lowCost(g.scenario(m, scenarioLowK)), model.highCost(g.scenario(m, scenarioHighK))
-		s.add(metric(fmt.Sprintf("monthly_cost_usd_scenario_low_month_%d", m), lowSc, "USD/month",
-			fmt.Sprintf("low scenario, low side: demand x%s -> %s", num(g.scenario(m, scenarioLowK)), usd(lowSc)), src, ""))
-		s.add(metric(fmt.Sprintf("monthly_cost_usd_scenario_high_month_%d", m), highSc, "USD/month",
-			fmt.Sprintf("high scenario, high side: demand x%s -> %s", num(g.scenario(m, scenarioHighK)), usd(highSc)), src, ""))
+		scRng := fmt.Sprintf("monthly_cost_usd_scenario_month_%d", m)
+		s.add(rangeEnd(metric(fmt.Sprintf("monthly_cost_usd_scenario_low_month_%d", m), lowSc, "USD/month",
+			fmt.Sprintf("low scenario, low side: demand x%s -> %s", num(g.scenario(m, scenarioLowK)), usd(lowSc)), src, ""), scRng, BoundLow))
+		s.add(rangeEnd(metric(fmt.Sprintf("monthly_cost_usd_scenario_high_month_%d", m), highSc, "USD/month",
+			fmt.Sprintf("high scenario, high side: demand x%s -> %s", num(g.scenario(m, scenarioHighK)), usd(highSc)), src, ""), scRng, BoundHigh))
 	}
 	s.summary = append(s.summary, fmt.Sprintf("Monthly on-demand cost goes from %s-%s now to %s-%s at month 24 and %s-%s at month 36 (%s).",
 		usd(model.lowCost(1)), usd(model.highCost(1)), usd(model.lowCost(g.at(24))), usd(model.highCost(g.at(24))),
@@ -280,10 +284,12 @@ func (s *simulation) costProjection(model costModel, g growthCurve, budget float
 			model.text(side), usd(budget), m, num(g.at(m)), usd(cost(g.at(m))))
 	}
 	if overHigh >= 0 {
-		s.add(metric("budget_exceeded_month_high", float64(overHigh), "month", exceedFormula(MetricMonthlyCostHigh, model.highCost, overHigh), srcReplicas+"; "+srcGrowth, ""))
+		s.add(rangeEnd(metric("budget_exceeded_month_high", float64(overHigh), "month", exceedFormula(MetricMonthlyCostHigh, model.highCost, overHigh), srcReplicas+"; "+srcGrowth, ""),
+			"budget_exceeded_month", BoundHigh))
 	}
 	if overLow >= 0 {
-		s.add(metric("budget_exceeded_month_low", float64(overLow), "month", exceedFormula(MetricMonthlyCostLow, model.lowCost, overLow), srcReplicas+"; "+srcGrowth, ""))
+		s.add(rangeEnd(metric("budget_exceeded_month_low", float64(overLow), "month", exceedFormula(MetricMonthlyCostLow, model.lowCost, overLow), srcReplicas+"; "+srcGrowth, ""),
+			"budget_exceeded_month", BoundLow))
 	}
 	switch {
 	case overLow >= 0:
@@ -383,10 +389,10 @@ func (s *simulation) breakEven(plan cloudPlanView, odLow, odHigh float64, haveCo
 		for _, side := range []struct {
 			name     string
 			be, c, o float64
-		}{{"low", beLow, cLow, odLow}, {"high", beHigh, cHigh, odHigh}} {
-			s.add(metric(fmt.Sprintf("commit_%s_breakeven_months_%s", t.label, side.name), side.be, "months of use",
+		}{{BoundLow, beLow, cLow, odLow}, {BoundHigh, beHigh, cHigh, odHigh}} {
+			s.add(rangeEnd(metric(fmt.Sprintf("commit_%s_breakeven_months_%s", t.label, side.name), side.be, "months of use",
 				fmt.Sprintf("%s-month term x %s commitment / %s on demand = %s months of use", num(t.months), usd(side.c), usd(side.o), num(side.be)),
-				srcCommit, ""))
+				srcCommit, ""), fmt.Sprintf("commit_%s_breakeven_months", t.label), side.name))
 		}
 		lo, hi := math.Min(beLow, beHigh), math.Max(beLow, beHigh)
 		sev, verdict := severityInfo, fmt.Sprintf("commit if the capacity will run more than %s-%s of the %s months", num(lo), num(hi), num(t.months))
@@ -403,10 +409,11 @@ func (s *simulation) breakEven(plan cloudPlanView, odLow, odHigh float64, haveCo
 			sp, od  float64
 			odName  string
 			spotKey string
-		}{{"low", spotLow, odLow, MetricMonthlyCostLow, MetricMonthlySpotLow}, {"high", spotHigh, odHigh, MetricMonthlyCostHigh, MetricMonthlySpotHigh}} {
+		}{{BoundLow, spotLow, odLow, MetricMonthlyCostLow, MetricMonthlySpotLow}, {BoundHigh, spotHigh, odHigh, MetricMonthlyCostHigh, MetricMonthlySpotHigh}} {
 			save := side.od - side.sp
-			s.add(metric("spot_savings_usd_month_"+side.name, save, "USD/month",
-				fmt.Sprintf("%s (%s) - %s (%s) = %s", usd(side.od), side.odName, usd(side.sp), side.spotKey, usd(save)), srcSpot, ""))
+			s.add(rangeEnd(metric("spot_savings_usd_month_"+side.name, save, "USD/month",
+				fmt.Sprintf("%s (%s) - %s (%s) = %s", usd(side.od), side.odName, usd(side.sp), side.spotKey, usd(save)), srcSpot, ""),
+				"spot_savings_usd_month", side.name))
 		}
 		s.note(finding(severityMedium, "Spot saves money only for work that tolerates interruption",
 			fmt.Sprintf("Spot would cost %s-%s a month against %s-%s on demand, but spot capacity can be reclaimed at short notice (two minutes on AWS), so it suits batch inference, training with checkpoints and replicas above a committed or on-demand floor, not the only replica of a latency SLO.",

@@ -89,8 +89,8 @@ func analyzeStrategy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, c
 			fmt.Sprintf("Delivers: %s. Duration from the planning rule with the %s expertise factor x%s.", p.delivers, expertise, num(factor))), KindRoadmap))
 	}
 	metrics = append(metrics,
-		metric("roadmap_months_low", roadLow, "months", fmt.Sprintf("sum of %d phases' low durations x expertise %s = %s", len(plist), num(factor), num(roadLow)), srcRoadmapRule, ""),
-		metric("roadmap_months_high", roadHigh, "months", fmt.Sprintf("sum of %d phases' high durations x expertise %s = %s", len(plist), num(factor), num(roadHigh)), srcRoadmapRule, ""))
+		rangeEnd(metric("roadmap_months_low", roadLow, "months", fmt.Sprintf("sum of %d phases' low durations x expertise %s = %s", len(plist), num(factor), num(roadLow)), srcRoadmapRule, ""), "roadmap_months", BoundLow),
+		rangeEnd(metric("roadmap_months_high", roadHigh, "months", fmt.Sprintf("sum of %d phases' high durations x expertise %s = %s", len(plist), num(factor), num(roadHigh)), srcRoadmapRule, ""), "roadmap_months", BoundHigh))
 	summary := fmt.Sprintf("A team of %d (%s) delivers %s in %s over %s-%s months", team, plural(tracks, "track"), plural(workloads, "workload"), plural(phases, "phase"), num(roadLow), num(roadHigh))
 
 	if timeline > 0 {

@@ -86,11 +86,11 @@ func buildVsBuy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, plan c
 			for _, side := range []struct {
 				name string
 				s    float64
-			}{{"low", sLow}, {"high", sHigh}} {
+			}{{BoundLow, sLow}, {BoundHigh, sHigh}} {
 				v := side.s * mtok / h
-				metrics = append(metrics, metric(fmt.Sprintf("breakeven_mtok_per_month_%s_%s", id, side.name), v, "million output tokens/month",
+				metrics = append(metrics, rangeEnd(metric(fmt.Sprintf("breakeven_mtok_per_month_%s_%s", id, side.name), v, "million output tokens/month",
 					fmt.Sprintf("self-hosted monthly cost %s/Mtok x %s Mtok/month (%s) / %s hosted per Mtok = %s Mtok/month", usd(side.s), num(mtok), MetricOutputTokensPerMonth, usd(h), num(v)),
-					src+"; "+srcCloudPlan, ""))
+					src+"; "+srcCloudPlan, ""), "breakeven_mtok_per_month_"+id, side.name))
 			}
 		}
 		switch {

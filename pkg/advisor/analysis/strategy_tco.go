@@ -72,8 +72,10 @@ func tco(plan cloudPlanView, g growthCurve) ([]*inframindv1.Metric, []*inframind
 				return fmt.Sprintf("sum over months 0..%d of %s commitment + %s x max(0, growth(m) - 1) (%s) = %s", months-1, usd(commit), usd(od), g.text(), usd(v))
 			}
 			metrics = append(metrics,
-				metric(fmt.Sprintf("tco_%s_%dy_usd_low", o.key, years), lo, "USD", formula(o.commitLow, o.onDemandLow, lo), srcTCO, ""),
-				metric(fmt.Sprintf("tco_%s_%dy_usd_high", o.key, years), hi, "USD", formula(o.commitHi, o.onDemHi, hi), srcTCO, ""))
+				rangeEnd(metric(fmt.Sprintf("tco_%s_%dy_usd_low", o.key, years), lo, "USD", formula(o.commitLow, o.onDemandLow, lo), srcTCO, ""),
+					fmt.Sprintf("tco_%s_%dy_usd", o.key, years), BoundLow),
+				rangeEnd(metric(fmt.Sprintf("tco_%s_%dy_usd_high", o.key, years), hi, "USD", formula(o.commitHi, o.onDemHi, hi), srcTCO, ""),
+					fmt.Sprintf("tco_%s_%dy_usd", o.key, years), BoundHigh))
 			if cur, seen := bestHigh[years]; !seen || hi < cur {
 				best[years], bestHigh[years] = o.label, hi
 			}

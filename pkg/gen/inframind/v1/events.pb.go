@@ -279,7 +279,14 @@ type Metric struct {
 	// Where the formula or figure comes from.
 	Source string `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
 	// The workload it is about, when it is about one.
-	Workload      string `protobuf:"bytes,6,opt,name=workload,proto3" json:"workload,omitempty"`
+	Workload string `protobuf:"bytes,6,opt,name=workload,proto3" json:"workload,omitempty"`
+	// Which end of a range the metric is, so readers pair a range's two ends
+	// by these fields and never by reading the name. One of: "" (a single
+	// value), low, high.
+	Bound string `protobuf:"bytes,7,opt,name=bound,proto3" json:"bound,omitempty"`
+	// The name of the range both ends share (monthly_cost_usd for
+	// monthly_cost_usd_low and monthly_cost_usd_high); set with bound.
+	Range         string `protobuf:"bytes,8,opt,name=range,proto3" json:"range,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -352,6 +359,20 @@ func (x *Metric) GetSource() string {
 func (x *Metric) GetWorkload() string {
 	if x != nil {
 		return x.Workload
+	}
+	return ""
+}
+
+func (x *Metric) GetBound() string {
+	if x != nil {
+		return x.Bound
+	}
+	return ""
+}
+
+func (x *Metric) GetRange() string {
+	if x != nil {
+		return x.Range
 	}
 	return ""
 }
@@ -1162,14 +1183,16 @@ const file_inframind_v1_events_proto_rawDesc = "" +
 	"\ap90_usd\x18\x04 \x01(\x01R\x06p90Usd\x12\x17\n" +
 	"\alow_usd\x18\x05 \x01(\x01R\x06lowUsd\x12\x19\n" +
 	"\bhigh_usd\x18\x06 \x01(\x01R\ahighUsd\x12\x16\n" +
-	"\x06source\x18\a \x01(\tR\x06source\"\x94\x01\n" +
+	"\x06source\x18\a \x01(\tR\x06source\"\xc0\x01\n" +
 	"\x06Metric\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x12\n" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x18\n" +
 	"\aformula\x18\x04 \x01(\tR\aformula\x12\x16\n" +
 	"\x06source\x18\x05 \x01(\tR\x06source\x12\x1a\n" +
-	"\bworkload\x18\x06 \x01(\tR\bworkload\"\x95\x02\n" +
+	"\bworkload\x18\x06 \x01(\tR\bworkload\x12\x14\n" +
+	"\x05bound\x18\a \x01(\tR\x05bound\x12\x14\n" +
+	"\x05range\x18\b \x01(\tR\x05range\"\x95\x02\n" +
 	"\aFinding\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x1a\n" +
