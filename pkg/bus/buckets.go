@@ -12,6 +12,32 @@ import (
 // of assessments in flight lives under this name.
 const BucketProgress = "PROGRESS"
 
+// BucketWebhookDeliveries holds the state of each webhook delivery (its
+// attempts and whether the delivery log has them), read before every attempt;
+// the webhook dispatcher declares it with the WEBHOOKS stream. Never rename it.
+const BucketWebhookDeliveries = "WEBHOOK_DELIVERIES"
+
+// WebhookDeliveriesBucketConfig is the BucketWebhookDeliveries bucket with the
+// WEBHOOKS stream's replicas and retention (zero or less: 1 replica,
+// DefaultMaxAge): a delivery's state is needed while its message can be
+// delivered.
+func WebhookDeliveriesBucketConfig(replicas int, maxAge time.Duration) jetstream.KeyValueConfig {
+	if replicas <= 0 {
+		replicas = 1
+	}
+	if maxAge <= 0 {
+		maxAge = DefaultMaxAge
+	}
+	return jetstream.KeyValueConfig{
+		Bucket:      BucketWebhookDeliveries,
+		Description: "state of each webhook delivery: attempts, and whether the delivery log holds them",
+		History:     1,
+		TTL:         maxAge,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	}
+}
+
 // KeyValueConfigs are the key-value buckets Connect declares, with the
 // streams' replicas and retention: the state of an assessment is needed as
 // long as any of its messages can still be delivered.

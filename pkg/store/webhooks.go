@@ -158,6 +158,24 @@ func (r *Webhooks) GetDelivery(ctx context.Context, tenant, id string) (Delivery
 	return d, nil
 }
 
+// CreateDelivery inserts a delivery record; ErrConflict when one with its id
+// exists. It is one insert, which FerretDB on PostgreSQL checks against its
+// primary-key index without reading the table (ADR 0021).
+func (r *Webhooks) CreateDelivery(ctx context.Context, d Delivery) error {
+	if err := required("create delivery", "tenant", d.TenantID, "delivery id", d.ID, "webhook id", d.WebhookID, "event id", d.EventID); err != nil {
+		return err
+	}
+	if d.ID != DeliveryID(d.TenantID, d.WebhookID, d.EventID) {
+		return fmt.Errorf("store: create delivery: %w: id is not DeliveryID(tenant, webhook, event)", ErrInvalid)
+	}
+	d.CreatedAt = orNow(d.CreatedAt)
+	d.UpdatedAt = nowUTC()
+	if _, err := r.deliveries.InsertOne(ctx, d); err != nil {
+		return wrap("create delivery "+d.ID, err)
+	}
+	return nil
+}
+
 // SaveDelivery replaces (or inserts) a delivery record. Only the one
 // handler that holds the delivery's message writes it, so a whole-document
 // replace loses nothing and needs no update operator FerretDB may lack.

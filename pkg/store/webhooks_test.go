@@ -98,7 +98,8 @@ func testDeliveryLog(t *testing.T, s *store.Store) {
 	d := store.Delivery{ID: store.DeliveryID(tenant, w.ID, "e1"), TenantID: tenant, WebhookID: w.ID, EventID: "e1",
 		EventType: "assessment.completed", Status: store.DeliveryPending,
 		Attempts: []store.DeliveryAttempt{{Attempt: 1, StatusCode: 500, Error: "endpoint answered HTTP 500"}}}
-	require.NoError(t, s.Webhooks.SaveDelivery(ctx, d))
+	require.NoError(t, s.Webhooks.CreateDelivery(ctx, d))
+	require.ErrorIs(t, s.Webhooks.CreateDelivery(ctx, d), store.ErrConflict, "a delivery's record is created once")
 	d.Attempts = append(d.Attempts, store.DeliveryAttempt{Attempt: 2, StatusCode: 204})
 	d.Status = store.DeliverySucceeded
 	require.NoError(t, s.Webhooks.SaveDelivery(ctx, d))
@@ -106,6 +107,7 @@ func testDeliveryLog(t *testing.T, s *store.Store) {
 	bad := d
 	bad.ID = "made-up"
 	require.ErrorIs(t, s.Webhooks.SaveDelivery(ctx, bad), store.ErrInvalid)
+	require.ErrorIs(t, s.Webhooks.CreateDelivery(ctx, bad), store.ErrInvalid)
 
 	got, err := s.Webhooks.GetDelivery(ctx, tenant, d.ID)
 	require.NoError(t, err)

@@ -116,6 +116,18 @@ type Dispatcher struct {
 	tenants *tenantGates
 	// breakers holds one circuit breaker per endpoint (webhook id).
 	breakers *breakers
+	// deliveries is the BucketWebhookDeliveries bucket, bound by Run: each
+	// delivery's attempts, read by key before an attempt, where the
+	// delivery log's read would scan a table that grows with every event on
+	// FerretDB with PostgreSQL (ADR 0021).
+	deliveries jetstream.KeyValue
+}
+
+// deliveryState is a delivery's record as the last attempt left it, and
+// whether the delivery log holds that record yet.
+type deliveryState struct {
+	Delivery store.Delivery `json:"delivery"`
+	Recorded bool           `json:"recorded"`
 }
 
 // New validates the dependencies and applies defaults.
@@ -163,12 +175,17 @@ func (d *Dispatcher) StreamConfig() jetstream.StreamConfig {
 	return bus.WebhookStreamConfig(d.cfg.Replicas, d.cfg.MaxAge)
 }
 
-// Run declares the WEBHOOKS stream and runs the fan-out and delivery
-// consumers until ctx is cancelled.
+// Run declares the WEBHOOKS stream and the deliveries' bucket and runs the
+// fan-out and delivery consumers until ctx is cancelled.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if _, err := d.bus.JS.CreateOrUpdateStream(ctx, d.StreamConfig()); err != nil {
 		return fmt.Errorf("webhook: declare stream %s: %w", StreamWebhooks, err)
 	}
+	kv, err := d.bus.JS.CreateOrUpdateKeyValue(ctx, bus.WebhookDeliveriesBucketConfig(d.cfg.Replicas, d.cfg.MaxAge))
+	if err != nil {
+		return fmt.Errorf("webhook: declare bucket %s: %w", bus.BucketWebhookDeliveries, err)
+	}
+	d.deliveries = kv
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return d.bus.Consume(ctx, DurableFanOut, bus.AssessmentEvents(), d.FanOut,
@@ -285,15 +302,21 @@ func (d *Dispatcher) deliver(ctx context.Context, e *bus.Event) error {
 	}
 	tenant := e.Tenant
 	id := store.DeliveryID(tenant, t.WebhookID, t.EventID)
-	rec, err := d.hooks.GetDelivery(ctx, tenant, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		rec = store.Delivery{ID: id, TenantID: tenant, WebhookID: t.WebhookID, EventID: t.EventID, EventType: t.EventType}
-	case err != nil:
+	st, found, err := d.state(ctx, id)
+	if err != nil {
 		return fmt.Errorf("load delivery %s: %w", id, err)
 	}
+	rec := st.Delivery
+	if !found {
+		rec = store.Delivery{ID: id, TenantID: tenant, WebhookID: t.WebhookID, EventID: t.EventID, EventType: t.EventType}
+	}
 	if rec.Status == store.DeliverySucceeded || rec.Status == store.DeliveryFailed {
-		return nil // settled by an earlier delivery of this message
+		// Settled by an earlier delivery of this message, which may have
+		// stopped before the delivery log had the outcome.
+		if !st.Recorded {
+			return d.record(ctx, rec, false)
+		}
+		return nil
 	}
 	hook, err := d.hooks.Get(ctx, tenant, t.WebhookID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -327,10 +350,17 @@ func (d *Dispatcher) deliver(ctx context.Context, e *bus.Event) error {
 		rec.Status = store.DeliveryPending
 	}
 	rec.Attempts = append(rec.Attempts, att)
-	// Recorded before the message is acked: a redelivery after a crash
-	// finds the success and does not post again.
-	if err := d.hooks.SaveDelivery(ctx, rec); err != nil {
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now.UTC().Truncate(time.Millisecond)
+	}
+	// Kept before the message is acked and before the delivery log is
+	// written: a redelivery after a crash finds the success and does not
+	// post again, and writes the log if it was not written.
+	if err := d.putState(ctx, deliveryState{Delivery: rec}); err != nil {
 		return fmt.Errorf("record delivery %s attempt %d: %w", id, att.Attempt, err)
+	}
+	if err := d.record(ctx, rec, !found); err != nil {
+		return err
 	}
 	if sendErr != nil {
 		d.log.WarnContext(ctx, "webhook delivery failed", "tenant", tenant, "webhook_id", hook.ID,
@@ -338,6 +368,54 @@ func (d *Dispatcher) deliver(ctx context.Context, e *bus.Event) error {
 		return fmt.Errorf("deliver %s to webhook %s: %w", t.EventID, hook.ID, sendErr)
 	}
 	return nil
+}
+
+// record writes a delivery's record to the delivery log people read, then
+// notes in its state that the log has it. The first attempt's record is an
+// insert (no read on the way); later ones replace it.
+func (d *Dispatcher) record(ctx context.Context, rec store.Delivery, first bool) error {
+	err := store.ErrConflict
+	if first {
+		err = d.hooks.CreateDelivery(ctx, rec)
+	}
+	if errors.Is(err, store.ErrConflict) {
+		err = d.hooks.SaveDelivery(ctx, rec)
+	}
+	if err != nil {
+		return fmt.Errorf("record delivery %s attempt %d: %w", rec.ID, len(rec.Attempts), err)
+	}
+	if err := d.putState(ctx, deliveryState{Delivery: rec, Recorded: true}); err != nil {
+		return fmt.Errorf("record delivery %s attempt %d: %w", rec.ID, len(rec.Attempts), err)
+	}
+	return nil
+}
+
+// state reads a delivery's state from the bucket.
+func (d *Dispatcher) state(ctx context.Context, id string) (deliveryState, bool, error) {
+	if d.deliveries == nil {
+		return deliveryState{}, false, errors.New("webhook: the dispatcher is not running (Run binds its bucket)")
+	}
+	e, err := d.deliveries.Get(ctx, id)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return deliveryState{}, false, nil
+	case err != nil:
+		return deliveryState{}, false, err
+	}
+	var st deliveryState
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		return deliveryState{}, false, fmt.Errorf("decode delivery state %s: %w", id, err)
+	}
+	return st, true, nil
+}
+
+func (d *Dispatcher) putState(ctx context.Context, st deliveryState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = d.deliveries.Put(ctx, st.Delivery.ID, b)
+	return err
 }
 
 // maxResponseRead bounds how much of an answer is read (to reuse the connection).
