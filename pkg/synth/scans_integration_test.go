@@ -57,23 +57,28 @@ func collectionStats(ctx context.Context, t *testing.T, pg *pgx.Conn, db string)
 	return out
 }
 
+// statsQuiet is how long the counters must stay unchanged before they are
+// taken as complete: PostgreSQL 15 backends flush their counters when idle,
+// after at most PGSTAT_IDLE_INTERVAL (10 s, src/backend/utils/activity/pgstat.c)
+// when the shared counters are busy, and FerretDB spreads its statements over
+// a pool of backends.
+const statsQuiet = 11 * time.Second
+
 // settledStats waits until FerretDB's PostgreSQL backends have reported
-// their counters (a backend flushes them about a second after it goes idle)
-// and they have stopped moving, and returns them. wantInserted is the number
-// of assessments inserted so far, which the counters must show.
+// their counters and they have stopped moving, and returns them.
+// wantInserted is the number of assessments inserted so far, which the
+// counters must show.
 func settledStats(ctx context.Context, t *testing.T, pg *pgx.Conn, db string, wantInserted int64) map[string]tableStats {
 	t.Helper()
 	var last map[string]tableStats
-	stable := 0
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+	var since time.Time
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		cur := collectionStats(ctx, t, pg, db)
-		if fmt.Sprint(cur) == fmt.Sprint(last) && cur[store.CollAssessments].Inserted == wantInserted {
-			stable++
-			if stable == 4 {
-				return cur
-			}
-		} else {
-			stable = 0
+		switch {
+		case fmt.Sprint(cur) != fmt.Sprint(last) || cur[store.CollAssessments].Inserted != wantInserted:
+			since = time.Now()
+		case time.Since(since) >= statsQuiet:
+			return cur
 		}
 		last = cur
 	}
