@@ -51,6 +51,10 @@ type Metrics struct {
 	// StoreCommands counts the commands sent to the document store, by
 	// command name (find, insert, update, findAndModify, ...): its round trips.
 	StoreCommands *prometheus.CounterVec
+	// StateRequests counts the requests sent to the pipeline's key-value
+	// bucket (package progress), by operation (get, create, put): the rest of
+	// the synthesizer's round trips.
+	StateRequests *prometheus.CounterVec
 }
 
 // NewMetrics creates the shared metrics under the "inframind" namespace and registers them on reg.
@@ -116,6 +120,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Name:      "store_commands_total",
 		Help:      "Commands sent to the document store, by command name.",
 	}, []string{"command"})); err != nil {
+		return nil, err
+	}
+	if m.StateRequests, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace,
+		Name:      "state_requests_total",
+		Help:      "Requests sent to the pipeline state's key-value bucket, by operation.",
+	}, []string{"op"})); err != nil {
 		return nil, err
 	}
 	return &m, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/synth"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
@@ -41,11 +42,12 @@ func ConnectStore(ctx context.Context, h *platform.Host) (*store.Store, error) {
 // Add builds the synthesizer and the webhook dispatcher on st and adds them to h.
 func Add(ctx context.Context, h *platform.Host, st *store.Store) error {
 	cfg := h.Config
-	finished := h.Metrics.AssessmentsFinished
+	finished, requests := h.Metrics.AssessmentsFinished, h.Metrics.StateRequests
 	s, err := synth.New(ctx, h.Bus, st, h.Logger, synth.Config{
 		Concurrency:   cfg.Concurrency,
 		DrainTimeout:  cfg.ShutdownTimeout,
 		SweepInterval: cfg.Synth.SweepInterval,
+		Progress:      []progress.Option{progress.CountOps(func(op string) { requests.WithLabelValues(op).Inc() })},
 	}, func(status string) { finished.WithLabelValues(status).Inc() })
 	if err != nil {
 		return err
