@@ -133,15 +133,16 @@ secrets-scan: ## fail when a secret was ever committed (gitleaks over the whole 
 	$(GITLEAKS) git --redact --no-banner --exit-code 1 .
 
 # What `make generate` writes, and check-generated compares with the commit.
-GENERATED := pkg/gen pkg/api/api.gen.go docs/api/openapi.json docs/api/assessment-request.schema.json
+GENERATED := pkg/gen pkg/api/api.gen.go pkg/gateway/gatewayapi/server.gen.go docs/api/openapi.json docs/api/assessment-request.schema.json
 
 .PHONY: generate
 generate: generate-api ## lint the protobuf schemas and regenerate pkg/gen, pkg/api and the docs/api copies
 	cd proto && $(BUF) lint && $(BUF) generate
 
 .PHONY: generate-api
-generate-api: ## regenerate pkg/api from the OpenAPI document and copy the API documents to docs/api
+generate-api: ## regenerate pkg/api and the gateway's server interface from the OpenAPI document and copy the API documents to docs/api
 	cd pkg/api && $(OAPI_CODEGEN) -config oapi-codegen.yaml ../gateway/openapi/openapi.json
+	cd pkg/gateway/gatewayapi && $(OAPI_CODEGEN) -config oapi-codegen.yaml ../openapi/openapi.json
 	cp pkg/gateway/openapi/openapi.json docs/api/openapi.json
 	cp pkg/assessment/schema/assessment-request.schema.json docs/api/assessment-request.schema.json
 

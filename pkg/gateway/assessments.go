@@ -176,15 +176,24 @@ func (s *Server) accepted(c echo.Context, a store.Assessment) error {
 	})
 }
 
+// pageLimit parses the limit query parameter of a list (defaultPageSize when absent).
+func pageLimit(c echo.Context) (int, error) {
+	raw := c.QueryParam("limit")
+	if raw == "" {
+		return defaultPageSize, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > maxPageSize {
+		return 0, invalidField("limit", fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize))
+	}
+	return n, nil
+}
+
 // listAssessments handles GET /v1/assessments.
 func (s *Server) listAssessments(c echo.Context) error {
-	limit := defaultPageSize
-	if raw := c.QueryParam("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxPageSize {
-			return invalidField("limit", fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize))
-		}
-		limit = n
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
 	}
 	page, err := s.app.List(c.Request().Context(), tenantOf(c), store.ListOptions{Limit: limit, Cursor: c.QueryParam("cursor")})
 	if err != nil {

@@ -262,16 +262,13 @@ type auditList struct {
 // maxAuditFilterLen bounds the action and actor filters.
 const maxAuditFilterLen = 256
 
-// listAudit handles GET /v1/audit (app.Audit.List): the caller's tenant's
-// audit log, newest first. Who may read it (owners and admins) is the access matrix's call
-// (access.go); the log is the caller's own tenant's, so an insufficient role
-// is a 403 there, not the 404 used for another tenant's data.
-func (s *Server) listAudit(c echo.Context) error {
+// auditQuery parses the audit log's query parameters.
+func auditQuery(c echo.Context) (store.AuditQuery, error) {
 	q := store.AuditQuery{Limit: defaultPageSize, Cursor: c.QueryParam("cursor")}
 	if raw := c.QueryParam("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > maxPageSize {
-			return invalidField("limit", fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize))
+			return q, invalidField("limit", fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize))
 		}
 		q.Limit = n
 	}
@@ -281,7 +278,7 @@ func (s *Server) listAudit(c echo.Context) error {
 	}{{"action", &q.Action}, {"actor", &q.Actor}} {
 		v := c.QueryParam(f.name)
 		if len(v) > maxAuditFilterLen {
-			return invalidField(f.name, fmt.Sprintf("must be at most %d characters", maxAuditFilterLen))
+			return q, invalidField(f.name, fmt.Sprintf("must be at most %d characters", maxAuditFilterLen))
 		}
 		*f.dst = v
 	}
@@ -295,9 +292,21 @@ func (s *Server) listAudit(c echo.Context) error {
 		}
 		t, err := time.Parse(time.RFC3339Nano, raw)
 		if err != nil {
-			return invalidField(f.name, "must be an RFC 3339 time such as 2026-01-31T09:00:00Z")
+			return q, invalidField(f.name, "must be an RFC 3339 time such as 2026-01-31T09:00:00Z")
 		}
 		*f.dst = t
+	}
+	return q, nil
+}
+
+// listAudit handles GET /v1/audit (app.Audit.List): the caller's tenant's
+// audit log, newest first. Who may read it (owners and admins) is the access matrix's call
+// (access.go); the log is the caller's own tenant's, so an insufficient role
+// is a 403 there, not the 404 used for another tenant's data.
+func (s *Server) listAudit(c echo.Context) error {
+	q, err := auditQuery(c)
+	if err != nil {
+		return err
 	}
 	page, err := s.auditLog.List(c.Request().Context(), tenantOf(c), q)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
+	"github.com/infra-mind/infra-mind/pkg/gateway/gatewayapi"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -309,57 +310,16 @@ func (s *Server) routes() *echo.Echo {
 	// The public port answers health and readiness only; /metrics and the per-component readiness are
 	// served on the operations listener (IM_METRICS_ADDR), which the public does not reach.
 	ops := echo.WrapHandler(telemetry.NewServer("", s.deps.Registry, s.deps.Checks...).WithLogger(s.log).PublicHandler())
-	e.GET("/healthz", ops)
-	e.GET("/readyz", ops)
-	e.GET("/openapi.json", serveOpenAPI)
 
-	// Auth is attached per route rather than with Group.Use, which would add
-	// a catch-all route under /v1 and turn 405 answers into 404s. Every
-	// authenticated route runs authenticate, then authorize (the route x
-	// role matrix, access.go), then the rate limits. A route taking a body
-	// reads it under limitBody and refuses server-set fields
-	// (rejectServerSet) before its handler or the active-assessment cap.
-	// Pre-authentication routes (sign-in, refresh) take rateLimitAnonymous
-	// in place of authenticate, authorize and rateLimit.
-	e.POST("/v1/assessments", s.createAssessment, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive)
-	e.GET("/v1/assessments", s.listAssessments, s.authenticate, s.authorize, s.rateLimit)
-	e.GET("/v1/assessments/:id", s.getAssessment, s.authenticate, s.authorize, s.rateLimit)
-	e.GET("/v1/assessments/:id/report", s.getReport, s.authenticate, s.authorize, s.rateLimit)
+	// Every operation of the OpenAPI document is registered by the code
+	// generated from it (gatewayapi), each with its middleware
+	// (operationMiddlewares, server_api.go). Auth is attached per route rather
+	// than with Group.Use, which would add a catch-all route under /v1 and
+	// turn 405 answers into 404s. The event stream, whose resume parameters
+	// the generator cannot name, is registered here.
+	gatewayapi.RegisterHandlersWithOptions(e, apiServer{Server: s, ops: ops},
+		gatewayapi.RegisterHandlersOptions{OperationMiddlewares: s.operationMiddlewares()})
 	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate, s.authorize, s.rateLimit, s.capStreams)
-	e.GET("/v1/assessments/:id/recommendations", s.getRecommendations, s.authenticate, s.authorize, s.rateLimit)
-	e.POST("/v1/assessments/:id/versions", s.createVersion, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive)
-	e.GET("/v1/assessments/:id/versions", s.listVersions, s.authenticate, s.authorize, s.rateLimit)
-	e.GET("/v1/assessments/:id/versions/diff", s.diffVersions, s.authenticate, s.authorize, s.rateLimit)
-	e.POST("/v1/assessments/:id/scenarios", s.createScenario, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive)
-	e.GET("/v1/assessments/:id/scenarios", s.listScenarios, s.authenticate, s.authorize, s.rateLimit)
-	e.GET("/v1/assessments/:id/scenarios/:sid", s.getScenario, s.authenticate, s.authorize, s.rateLimit)
-	e.POST("/v1/estimates/inference", s.estimateInference, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet)
-	e.POST("/v1/estimates/training", s.estimateTraining, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet)
-	e.POST("/v1/webhooks", s.createWebhook, s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet)
-	e.GET("/v1/webhooks", s.listWebhooks, s.authenticate, s.authorize, s.rateLimit)
-	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, s.authenticate, s.authorize, s.rateLimit)
-	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, s.authenticate, s.authorize, s.rateLimit)
-	e.GET("/v1/audit", s.listAudit, s.authenticate, s.authorize, s.rateLimit)
-
-	// Identity (identity.go).
-	e.GET("/.well-known/jwks.json", s.jwks)
-	e.POST("/v1/auth/login", s.login, s.rateLimitAnonymous, s.needIdentity, s.limitBody, s.rejectServerSet)
-	e.POST("/v1/auth/refresh", s.refresh, s.rateLimitAnonymous, s.needIdentity, s.limitBody, s.rejectServerSet)
-	e.POST("/v1/auth/logout", s.logout, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
-	e.GET("/v1/me", s.me, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
-	e.POST("/v1/me/mfa/totp", s.enrollTOTP, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
-	e.POST("/v1/me/mfa/totp/confirm", s.confirmTOTP, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
-	e.GET("/v1/users", s.listUsers, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
-	e.POST("/v1/users", s.createUser, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
-	e.GET("/v1/users/:id", s.getUser, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
-	e.PATCH("/v1/users/:id", s.updateUser, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
-	e.POST("/v1/users/:id/revoke-sessions", s.revokeUserSessions, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
-	e.GET("/v1/api-keys", s.listAPIKeys, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
-	e.POST("/v1/api-keys", s.createAPIKey, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
-	e.DELETE("/v1/api-keys/:id", s.revokeAPIKey, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
-	e.GET("/v1/tenants", s.listTenants, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
-	e.POST("/v1/tenants", s.createTenant, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
-	s.identityRoutes(e)
 	return e
 }
 

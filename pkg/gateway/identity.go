@@ -514,17 +514,6 @@ func (s *Server) resetUserPassword(c echo.Context) error {
 	return c.JSON(http.StatusOK, v)
 }
 
-// identityRoutes registers the account recovery routes: turning a second
-// factor off, changing one's password, and an admin's resets of both.
-// routes() calls it after the other identity routes; the middleware chains
-// follow the rules written there.
-func (s *Server) identityRoutes(e *echo.Echo) {
-	e.DELETE("/v1/me/mfa/totp", s.disableTOTP, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
-	e.POST("/v1/me/password", s.changePassword, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
-	e.POST("/v1/users/:id/mfa/reset", s.resetUserMFA, s.authenticate, s.authorize, s.rateLimit, s.needIdentity)
-	e.POST("/v1/users/:id/password", s.resetUserPassword, s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet)
-}
-
 type createUserRequest struct {
 	Email    string `json:"email"`
 	Name     string `json:"name"`

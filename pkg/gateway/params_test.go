@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+// Routes are registered by the code generated from the OpenAPI document,
+// whose wrapper binds typed query parameters before the handler runs. A value
+// of the wrong type must still be refused naming the field, as the
+// handler's own parsing does, never with a bare 400.
+func TestQueryParameterErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	id := uuid.NewString()
+	tests := []struct {
+		name, path, field string
+	}{
+		{"list limit not a number", "/v1/assessments?limit=ten", "limit"},
+		{"recommendations limit not a number", "/v1/assessments/" + id + "/recommendations?limit=x", "limit"},
+		{"recommendations confidence not a number", "/v1/assessments/" + id + "/recommendations?min_confidence=high", "min_confidence"},
+		{"diff from not a number", "/v1/assessments/" + id + "/versions/diff?from=first&to=2", "from"},
+		{"diff without to", "/v1/assessments/" + id + "/versions/diff?from=1", "to"},
+		{"audit limit not a number", "/v1/audit?limit=ten", "limit"},
+		{"audit from not a time", "/v1/audit?from=yesterday", "from"},
+	}
+	tok := "Bearer " + e.tokenWithRoles(t, "acme-params", "root", "owner")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(http.MethodGet, e.http.URL+tc.path, nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", tok)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			p := decodeBody[Problem](t, resp)
+			require.Len(t, p.Errors, 1, p.Detail)
+			require.Equal(t, tc.field, p.Errors[0].Field)
+		})
+	}
+}
+
+// Every operation but the public ones runs middleware: an operationId
+// missing from operationMiddlewares would register its route unprotected.
+func TestEveryOperationHasItsMiddleware(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))
+	methods := map[string]bool{"get": true, "post": true, "put": true, "patch": true, "delete": true}
+	public := map[string]bool{"healthz": true, "readyz": true, "openapi": true, "getJWKS": true, "streamAssessmentEvents": true}
+	mws := (&Server{}).operationMiddlewares()
+	n := 0
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			if !methods[method] {
+				continue
+			}
+			var op struct {
+				OperationID string `json:"operationId"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &op))
+			require.NotEmptyf(t, op.OperationID, "%s %s has no operationId", method, path)
+			n++
+			if public[op.OperationID] {
+				require.NotContainsf(t, mws, op.OperationID, "%s is public", op.OperationID)
+				continue
+			}
+			require.NotEmptyf(t, mws[op.OperationID], "%s %s (%s) has no middleware", method, path, op.OperationID)
+		}
+	}
+	require.Equal(t, 43, n)
+	require.Len(t, mws, 43-len(public))
+}

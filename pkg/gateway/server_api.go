@@ -1,0 +1,232 @@
+package gateway
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/infra-mind/infra-mind/pkg/api"
+	"github.com/infra-mind/infra-mind/pkg/gateway/gatewayapi"
+)
+
+// apiServer is the gateway as the server interface generated from the
+// OpenAPI document (gatewayapi.ServerInterface): one method per operation,
+// each calling its handler. The compiler refuses a document operation
+// without a handler. The handlers read their parameters themselves, so the
+// typed parameters the generated wrapper binds are not used: the gateway's
+// own parsing names the field in its problems (checkQuery runs it before the
+// wrapper binds, whose errors name nothing).
+type apiServer struct {
+	*Server
+	// ops serves /healthz and /readyz (the telemetry server's public handler).
+	ops echo.HandlerFunc
+}
+
+var _ gatewayapi.ServerInterface = apiServer{}
+
+// GetJWKS serves GET /.well-known/jwks.json.
+func (a apiServer) GetJWKS(c echo.Context) error { return a.jwks(c) }
+
+// Healthz serves GET /healthz.
+func (a apiServer) Healthz(c echo.Context) error { return a.ops(c) }
+
+// Openapi serves GET /openapi.json.
+func (a apiServer) Openapi(c echo.Context) error { return serveOpenAPI(c) }
+
+// Readyz serves GET /readyz.
+func (a apiServer) Readyz(c echo.Context) error { return a.ops(c) }
+
+// ListAPIKeys serves GET /v1/api-keys.
+func (a apiServer) ListAPIKeys(c echo.Context) error { return a.listAPIKeys(c) }
+
+// CreateAPIKey serves POST /v1/api-keys.
+func (a apiServer) CreateAPIKey(c echo.Context) error { return a.createAPIKey(c) }
+
+// RevokeAPIKey serves DELETE /v1/api-keys/{id}.
+func (a apiServer) RevokeAPIKey(c echo.Context, _ string) error { return a.revokeAPIKey(c) }
+
+// ListAssessments serves GET /v1/assessments.
+func (a apiServer) ListAssessments(c echo.Context, _ api.ListAssessmentsParams) error {
+	return a.listAssessments(c)
+}
+
+// CreateAssessment serves POST /v1/assessments.
+func (a apiServer) CreateAssessment(c echo.Context, _ api.CreateAssessmentParams) error {
+	return a.createAssessment(c)
+}
+
+// GetAssessment serves GET /v1/assessments/{id}.
+func (a apiServer) GetAssessment(c echo.Context, _ string) error { return a.getAssessment(c) }
+
+// ListRecommendations serves GET /v1/assessments/{id}/recommendations.
+func (a apiServer) ListRecommendations(c echo.Context, _ string, _ api.ListRecommendationsParams) error {
+	return a.getRecommendations(c)
+}
+
+// GetReport serves GET /v1/assessments/{id}/report.
+func (a apiServer) GetReport(c echo.Context, _ string, _ api.GetReportParams) error {
+	return a.getReport(c)
+}
+
+// ListScenarios serves GET /v1/assessments/{id}/scenarios.
+func (a apiServer) ListScenarios(c echo.Context, _ string) error { return a.listScenarios(c) }
+
+// CreateScenario serves POST /v1/assessments/{id}/scenarios.
+func (a apiServer) CreateScenario(c echo.Context, _ string) error { return a.createScenario(c) }
+
+// GetScenario serves GET /v1/assessments/{id}/scenarios/{sid}.
+func (a apiServer) GetScenario(c echo.Context, _ string, _ string) error { return a.getScenario(c) }
+
+// ListVersions serves GET /v1/assessments/{id}/versions.
+func (a apiServer) ListVersions(c echo.Context, _ string) error { return a.listVersions(c) }
+
+// CreateVersion serves POST /v1/assessments/{id}/versions.
+func (a apiServer) CreateVersion(c echo.Context, _ string) error { return a.createVersion(c) }
+
+// DiffVersions serves GET /v1/assessments/{id}/versions/diff.
+func (a apiServer) DiffVersions(c echo.Context, _ string, _ api.DiffVersionsParams) error {
+	return a.diffVersions(c)
+}
+
+// ListAuditRecords serves GET /v1/audit.
+func (a apiServer) ListAuditRecords(c echo.Context, _ api.ListAuditRecordsParams) error {
+	return a.listAudit(c)
+}
+
+// Login serves POST /v1/auth/login.
+func (a apiServer) Login(c echo.Context) error { return a.login(c) }
+
+// Logout serves POST /v1/auth/logout.
+func (a apiServer) Logout(c echo.Context) error { return a.logout(c) }
+
+// RefreshTokens serves POST /v1/auth/refresh.
+func (a apiServer) RefreshTokens(c echo.Context) error { return a.refresh(c) }
+
+// EstimateInference serves POST /v1/estimates/inference.
+func (a apiServer) EstimateInference(c echo.Context) error { return a.estimateInference(c) }
+
+// EstimateTraining serves POST /v1/estimates/training.
+func (a apiServer) EstimateTraining(c echo.Context) error { return a.estimateTraining(c) }
+
+// GetMe serves GET /v1/me.
+func (a apiServer) GetMe(c echo.Context) error { return a.me(c) }
+
+// DisableTOTP serves DELETE /v1/me/mfa/totp.
+func (a apiServer) DisableTOTP(c echo.Context) error { return a.disableTOTP(c) }
+
+// EnrollTOTP serves POST /v1/me/mfa/totp.
+func (a apiServer) EnrollTOTP(c echo.Context) error { return a.enrollTOTP(c) }
+
+// ConfirmTOTP serves POST /v1/me/mfa/totp/confirm.
+func (a apiServer) ConfirmTOTP(c echo.Context) error { return a.confirmTOTP(c) }
+
+// ChangePassword serves POST /v1/me/password.
+func (a apiServer) ChangePassword(c echo.Context) error { return a.changePassword(c) }
+
+// ListTenants serves GET /v1/tenants.
+func (a apiServer) ListTenants(c echo.Context) error { return a.listTenants(c) }
+
+// CreateTenant serves POST /v1/tenants.
+func (a apiServer) CreateTenant(c echo.Context) error { return a.createTenant(c) }
+
+// ListUsers serves GET /v1/users.
+func (a apiServer) ListUsers(c echo.Context) error { return a.listUsers(c) }
+
+// CreateUser serves POST /v1/users.
+func (a apiServer) CreateUser(c echo.Context) error { return a.createUser(c) }
+
+// GetUser serves GET /v1/users/{id}.
+func (a apiServer) GetUser(c echo.Context, _ string) error { return a.getUser(c) }
+
+// UpdateUser serves PATCH /v1/users/{id}.
+func (a apiServer) UpdateUser(c echo.Context, _ string) error { return a.updateUser(c) }
+
+// ResetUserMFA serves POST /v1/users/{id}/mfa/reset.
+func (a apiServer) ResetUserMFA(c echo.Context, _ string) error { return a.resetUserMFA(c) }
+
+// ResetUserPassword serves POST /v1/users/{id}/password.
+func (a apiServer) ResetUserPassword(c echo.Context, _ string) error { return a.resetUserPassword(c) }
+
+// RevokeUserSessions serves POST /v1/users/{id}/revoke-sessions.
+func (a apiServer) RevokeUserSessions(c echo.Context, _ string) error { return a.revokeUserSessions(c) }
+
+// ListWebhooks serves GET /v1/webhooks.
+func (a apiServer) ListWebhooks(c echo.Context) error { return a.listWebhooks(c) }
+
+// CreateWebhook serves POST /v1/webhooks.
+func (a apiServer) CreateWebhook(c echo.Context) error { return a.createWebhook(c) }
+
+// DeleteWebhook serves DELETE /v1/webhooks/{id}.
+func (a apiServer) DeleteWebhook(c echo.Context, _ string) error { return a.deleteWebhook(c) }
+
+// ListWebhookDeliveries serves GET /v1/webhooks/{id}/deliveries.
+func (a apiServer) ListWebhookDeliveries(c echo.Context, _ string) error { return a.listDeliveries(c) }
+
+// operationMiddlewares is each operation's middleware, by operationId, in the
+// order it runs: authentication, the route x role matrix (access.go), rate
+// limits, then the body's size limit and server-set field refusal, the caps,
+// and the query checks. Pre-authentication routes (sign-in, refresh) take
+// rateLimitAnonymous in place of authenticate, authorize and rateLimit.
+func (s *Server) operationMiddlewares() map[string][]echo.MiddlewareFunc {
+	return map[string][]echo.MiddlewareFunc{
+		"listAPIKeys":           {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
+		"createAPIKey":          {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"revokeAPIKey":          {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
+		"listAssessments":       {s.authenticate, s.authorize, s.rateLimit, checkQuery(pageLimit)},
+		"createAssessment":      {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive},
+		"getAssessment":         {s.authenticate, s.authorize, s.rateLimit},
+		"listRecommendations":   {s.authenticate, s.authorize, s.rateLimit, checkQuery(parseRecommendationsQuery)},
+		"getReport":             {s.authenticate, s.authorize, s.rateLimit},
+		"listScenarios":         {s.authenticate, s.authorize, s.rateLimit},
+		"createScenario":        {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive},
+		"getScenario":           {s.authenticate, s.authorize, s.rateLimit},
+		"listVersions":          {s.authenticate, s.authorize, s.rateLimit},
+		"createVersion":         {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive},
+		"diffVersions":          {s.authenticate, s.authorize, s.rateLimit, checkQuery(versionParams)},
+		"listAuditRecords":      {s.authenticate, s.authorize, s.rateLimit, checkQuery(auditQuery)},
+		"login":                 {s.rateLimitAnonymous, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"logout":                {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
+		"refreshTokens":         {s.rateLimitAnonymous, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"estimateInference":     {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet},
+		"estimateTraining":      {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet},
+		"getMe":                 {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
+		"disableTOTP":           {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"enrollTOTP":            {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"confirmTOTP":           {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"changePassword":        {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"listTenants":           {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
+		"createTenant":          {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"listUsers":             {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
+		"createUser":            {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"getUser":               {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
+		"updateUser":            {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"resetUserMFA":          {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
+		"resetUserPassword":     {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
+		"revokeUserSessions":    {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
+		"listWebhooks":          {s.authenticate, s.authorize, s.rateLimit},
+		"createWebhook":         {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet},
+		"deleteWebhook":         {s.authenticate, s.authorize, s.rateLimit},
+		"listWebhookDeliveries": {s.authenticate, s.authorize, s.rateLimit},
+	}
+}
+
+// checkQuery refuses a request whose query parse refuses, before the
+// generated wrapper binds the typed parameters: its problem names the field.
+func checkQuery[T any](parse func(echo.Context) (T, error)) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if _, err := parse(c); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+// versionParams parses the from and to versions of a diff.
+func versionParams(c echo.Context) ([2]int, error) {
+	from, err := versionParam(c, "from")
+	if err != nil {
+		return [2]int{}, err
+	}
+	to, err := versionParam(c, "to")
+	return [2]int{from, to}, err
+}
