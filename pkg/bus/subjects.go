@@ -145,3 +145,8 @@ func streamConfig(name string, maxAge, dupes time.Duration, replicas int, subjec
 		Replicas:   replicas,
 	}
 }
+
+// FamilyConsumer is the durable consumer of a family's worker (on the
+// requests, or on the results of the family it builds on). Never rename it:
+// a new name re-consumes every retained message.
+func FamilyConsumer(family string) string { return "family-" + family }

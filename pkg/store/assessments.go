@@ -362,6 +362,31 @@ func (r *Assessments) Close(ctx context.Context, tenant, id, status string, miss
 	return a, err
 }
 
+// ExtendDeadline moves the assessment's deadline to deadline and returns
+// the assessment after the update; ErrNotFound when it does not exist. The
+// deadline sweep calls it while the families an overdue assessment waits
+// for are still working through their queues. Like SetFamilyCompleted it is
+// one findOneAndUpdate by key: the caller checks the finish claim (package
+// progress) afterwards and closes again when a close raced the update.
+func (r *Assessments) ExtendDeadline(ctx context.Context, tenant, id string, deadline, at time.Time) (Assessment, error) {
+	if err := required("extend deadline", "tenant", tenant, "assessment id", id); err != nil {
+		return Assessment{}, err
+	}
+	defer r.locks.lock(id)()
+	var a Assessment
+	err := r.coll.FindOneAndUpdate(ctx, byKey(AssessmentKey(tenant, id)), bson.D{{Key: "$set", Value: bson.D{
+		{Key: "deadline", Value: deadline},
+		{Key: "updated_at", Value: orNow(at)},
+	}}}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
+	if err == nil && a.TenantID != tenant {
+		err = mongo.ErrNoDocuments
+	}
+	if err != nil {
+		return Assessment{}, wrap("extend deadline of "+id, err)
+	}
+	return a, nil
+}
+
 // Finish moves a non-terminal assessment to a terminal status atomically. It
 // returns (updated, true) when this call made the change and (current, false)
 // when the assessment was already terminal, so exactly one outcome wins.

@@ -37,6 +37,7 @@ func runContract(t *testing.T, s *store.Store) {
 		{"a finish whose claimant stopped is completed by the next caller", testFinishRecovers},
 		{"an announcement has one owner", func(t *testing.T, s *store.Store) { testAnnouncementOwner(t, s, s) }},
 		{"overdue lists only open assessments past deadline", testOverdue},
+		{"a deadline moves on only while the assessment is open", testExtendDeadline},
 		{"result upsert twice keeps one row", testResults},
 		{"report upsert and get", testReports},
 		{"a written report and recommendations stay as written", testCreateOnce},
@@ -521,6 +522,31 @@ func runAcrossProcesses(t *testing.T, s1, s2 *store.Store) {
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 	})
+}
+
+func testExtendDeadline(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	tenant := uniq("tenant")
+	now := ms(time.Now())
+	open := newAssessment(tenant, now)
+	open.Deadline = now.Add(-time.Minute)
+	create(t, s, open)
+	later := now.Add(time.Minute)
+	got, err := s.Assessments.ExtendDeadline(ctx, tenant, open.ID, later, now)
+	require.NoError(t, err)
+	require.True(t, got.Deadline.Equal(later), "deadline %s, want %s", got.Deadline, later)
+	got, err = s.Assessments.Get(ctx, tenant, open.ID)
+	require.NoError(t, err)
+	require.True(t, got.Deadline.Equal(later), "stored deadline %s, want %s", got.Deadline, later)
+	require.Equal(t, string(assessment.StatusQueued), got.Status)
+	overdue, err := s.Assessments.Overdue(ctx, now, 0)
+	require.NoError(t, err)
+	for _, a := range overdue {
+		require.NotEqual(t, open.ID, a.ID, "no longer overdue")
+	}
+
+	_, err = s.Assessments.ExtendDeadline(ctx, uniq("other"), open.ID, later, now)
+	require.ErrorIs(t, err, store.ErrNotFound, "another tenant's assessment is not found")
 }
 
 func testOverdue(t *testing.T, s *store.Store) {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
@@ -44,6 +45,13 @@ type Config struct {
 	Concurrency   int
 	DrainTimeout  time.Duration
 	SweepInterval time.Duration // how often overdue assessments are closed
+	// StallAfter is how long a family (or the synthesizer's own consumer)
+	// holding unacknowledged work may go without acknowledging anything
+	// before it is taken to be down. While one it waits for is working
+	// through its queue, an overdue assessment's deadline moves on by
+	// StallAfter instead of the assessment closing: the deadline measures a
+	// family that is down, not a queue that is long.
+	StallAfter time.Duration
 	// Consumer is further consumer policy (retries, ack deadline), applied last.
 	Consumer []bus.Option
 	// Progress adjusts the pipeline state's client (for example to count its
@@ -54,6 +62,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.SweepInterval == 0 {
 		c.SweepInterval = 5 * time.Second
+	}
+	if c.StallAfter == 0 {
+		c.StallAfter = time.Minute
 	}
 	return c
 }
@@ -275,6 +286,7 @@ func (s *Synthesizer) sweep(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("list overdue assessments: %w", err)
 	}
 	n := 0
+	known := map[string]bool{} // consumer -> working, read once per pass
 	for _, a := range overdue {
 		results, err := s.loadResults(ctx, a)
 		if err != nil {
@@ -287,6 +299,27 @@ func (s *Synthesizer) sweep(ctx context.Context) (int, error) {
 				missing = append(missing, string(f))
 			}
 		}
+		working, err := s.working(ctx, missing, known)
+		if err != nil {
+			return n, err
+		}
+		if working {
+			if _, err := s.store.Assessments.ExtendDeadline(ctx, a.TenantID, a.ID, s.now().Add(s.cfg.StallAfter), s.now()); err != nil {
+				return n, fmt.Errorf("extend deadline of %s: %w", a.ID, err)
+			}
+			// The last result may have closed the assessment meanwhile, and
+			// the extension overwritten the close: write it again.
+			if fin, closed, err := s.state.Finished(ctx, a.TenantID, a.ID); err != nil {
+				return n, err
+			} else if closed {
+				if _, err := s.close(ctx, fin); err != nil {
+					return n, err
+				}
+			}
+			s.log.DebugContext(ctx, "deadline extended: the families it waits for are working through their queues",
+				"assessment_id", a.ID, "tenant_id", a.TenantID, "missing", missing)
+			continue
+		}
 		reason := "deadline passed with no result from: " + strings.Join(missing, ", ")
 		if err := s.finish(ctx, a, results, missing, reason); err != nil {
 			return n, err
@@ -294,6 +327,37 @@ func (s *Synthesizer) sweep(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// working reports whether a consumer the assessment still waits on is
+// working through a queue: the synthesizer's own (results stored in the
+// stream but not yet handled) or a missing family's. known caches what the
+// broker said per consumer during one sweep pass.
+func (s *Synthesizer) working(ctx context.Context, missing []string, known map[string]bool) (bool, error) {
+	type input struct{ stream, durable string }
+	inputs := []input{{bus.StreamResults, DurableName}}
+	for _, f := range missing {
+		stream := bus.StreamAssessments
+		if len(analysis.Upstream(assessment.Family(f))) > 0 {
+			stream = bus.StreamResults
+		}
+		inputs = append(inputs, input{stream, bus.FamilyConsumer(f)})
+	}
+	for _, in := range inputs {
+		w, ok := known[in.durable]
+		if !ok {
+			p, found, err := s.bus.ConsumerProgress(ctx, in.stream, in.durable)
+			if err != nil {
+				return false, err
+			}
+			w = found && p.Working(s.now(), s.cfg.StallAfter)
+			known[in.durable] = w
+		}
+		if w {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // finish closes the assessment, then writes its report and publishes the

@@ -403,3 +403,66 @@ func TestAnAbandonedAnnouncementIsTakenOver(t *testing.T) {
 	}
 	require.Equal(t, 1, deliveries(t, e.bus, sub), "core NATS deliveries of the completed event")
 }
+
+// A burst leaves a family with a long queue: an assessment waiting in it
+// passes its deadline while the family is working. The sweep moves the
+// deadline on instead of closing the assessment; once the family stops
+// acknowledging anything for StallAfter it is taken to be down and the
+// assessment closes naming what is missing.
+func TestSweepWaitsForAFamilyWorkingThroughItsQueue(t *testing.T) {
+	e := start(t, false)
+	ctx := context.Background()
+	const stall = time.Second
+	sy, err := synth.New(ctx, e.bus, e.store, slog.New(slog.NewTextHandler(io.Discard, nil)), synth.Config{StallAfter: stall}, nil)
+	require.NoError(t, err)
+	e.create(t, "acme", "queued", time.Now().Add(-time.Second))
+
+	// The cloud family acknowledges one request, then works on the next
+	// for as long as the test holds it, with a third waiting behind it.
+	var handled sync.WaitGroup
+	handled.Add(1)
+	release := make(chan struct{})
+	cctx, cancel := context.WithCancel(ctx)
+	consumed := make(chan error, 1)
+	go func() {
+		first := true
+		consumed <- e.bus.Consume(cctx, "family-cloud", bus.Requests(), func(context.Context, *bus.Event) ([]bus.Message, error) {
+			if first {
+				first = false
+				defer handled.Done()
+				return nil, nil
+			}
+			<-release
+			return nil, nil
+		}, bus.DrainTimeout(time.Second))
+	}()
+	t.Cleanup(func() {
+		close(release)
+		cancel()
+		require.NoError(t, <-consumed)
+	})
+	for i := range 3 {
+		id := "req-" + string(rune('a'+i))
+		require.NoError(t, e.bus.Publish(ctx, bus.Message{
+			ID: id, Type: bus.TypeAssessmentRequested, Source: "/test", Subject: bus.SubjectRequested("acme"),
+			Tenant: "acme", CESubject: id, Data: []byte(`{}`),
+		}))
+	}
+	handled.Wait()
+
+	n, err := sy.Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing closed while cloud works through its queue")
+	a, err := e.store.Assessments.Get(ctx, "acme", "queued")
+	require.NoError(t, err)
+	require.Equal(t, string(assessment.StatusQueued), a.Status)
+	require.True(t, a.Deadline.After(time.Now()), "deadline moved on: %s", a.Deadline)
+
+	// Cloud acknowledges nothing more: past StallAfter it is down.
+	time.Sleep(stall + 500*time.Millisecond)
+	n, err = sy.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	closed := waitStatus(t, e.store, "acme", "queued", assessment.StatusFailed)
+	require.Len(t, closed.MissingFamilies, len(assessment.Families()))
+}

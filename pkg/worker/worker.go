@@ -26,7 +26,7 @@ const (
 
 // DurableName is the durable consumer of a family. Never rename it: a new
 // name re-consumes every retained message.
-func DurableName(f assessment.Family) string { return "family-" + string(f) }
+func DurableName(f assessment.Family) string { return bus.FamilyConsumer(string(f)) }
 
 // ResultID is the deterministic message id of a family's result for an assessment.
 func ResultID(assessmentID string, f assessment.Family) string {

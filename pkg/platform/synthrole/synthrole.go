@@ -48,6 +48,7 @@ func Add(ctx context.Context, h *platform.Host, st *store.Store) error {
 		DrainTimeout:  cfg.ShutdownTimeout,
 		SweepInterval: cfg.Synth.SweepInterval,
 		Progress:      []progress.Option{progress.CountOps(func(op string) { requests.WithLabelValues(op).Inc() })},
+		StallAfter:    cfg.Synth.StallAfter,
 	}, func(status string) { finished.WithLabelValues(status).Inc() })
 	if err != nil {
 		return err
