@@ -49,6 +49,8 @@ const (
 	TypeStatusChanged        = "dev.inframind.assessment.status.v1"
 	TypeAssessmentCompleted  = "dev.inframind.assessment.completed.v1"
 	TypeDeadLetter           = "dev.inframind.deadletter.v1"
+	// TypeNarrativeReady is the consultant's: an assessment's narrative is stored.
+	TypeNarrativeReady = "dev.inframind.assessment.narrative.v1"
 )
 
 // ErrPermanent marks a handler error that retrying cannot fix: the runner

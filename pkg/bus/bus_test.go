@@ -52,7 +52,7 @@ func TestStreamConfigsApplyDefaults(t *testing.T) {
 			}
 			require.Equal(t, []string{"im.assessment.requested.>"}, got[bus.StreamAssessments].Subjects)
 			require.Equal(t, []string{"im.agent.result.>"}, got[bus.StreamResults].Subjects)
-			require.Equal(t, []string{"im.assessment.status.>", "im.assessment.completed.>"}, got[bus.StreamEvents].Subjects)
+			require.Equal(t, []string{"im.assessment.status.>", "im.assessment.completed.>", "im.assessment.narrative.>"}, got[bus.StreamEvents].Subjects)
 			require.Equal(t, []string{"im.deadletter.>"}, got[bus.StreamDeadLetter].Subjects)
 			require.Equal(t, tc.maxAge, got[bus.StreamEvents].MaxAge)
 			require.Equal(t, tc.dlMaxAge, got[bus.StreamDeadLetter].MaxAge)

@@ -11,7 +11,7 @@ import (
 const (
 	StreamAssessments = "ASSESSMENTS" // im.assessment.requested.<tenant>
 	StreamResults     = "RESULTS"     // im.agent.result.<tenant>.<family>
-	StreamEvents      = "EVENTS"      // im.assessment.status.<tenant>.<assessment>, im.assessment.completed.<tenant>.<assessment>
+	StreamEvents      = "EVENTS"      // im.assessment.{status,completed,narrative}.<tenant>.<assessment>
 	StreamDeadLetter  = "DEADLETTER"  // im.deadletter.<stream>.<consumer>
 	// StreamWebhooks holds one message per (event, endpoint) still to
 	// deliver: im.webhook.delivery.<tenant>. Only the webhook dispatcher
@@ -27,6 +27,7 @@ const (
 	prefixResult          = "im.agent.result."
 	prefixStatus          = "im.assessment.status."
 	prefixCompleted       = "im.assessment.completed."
+	prefixNarrative       = "im.assessment.narrative."
 	prefixAssessmentEvent = "im.assessment.*."
 	prefixDeadLetter      = "im.deadletter."
 	prefixWebhookDelivery = "im.webhook.delivery."
@@ -48,6 +49,11 @@ func SubjectStatus(tenant, assessmentID string) string {
 // SubjectCompleted carries the AssessmentCompleted CloudEvent.
 func SubjectCompleted(tenant, assessmentID string) string {
 	return prefixCompleted + tenant + "." + assessmentID
+}
+
+// SubjectNarrative carries the consultant's NarrativeReady.
+func SubjectNarrative(tenant, assessmentID string) string {
+	return prefixNarrative + tenant + "." + assessmentID
 }
 
 // SubjectAssessmentEvents matches every status and completed event of one
@@ -103,6 +109,11 @@ func AssessmentEvents() Subscription {
 	return Subscription{Stream: StreamEvents, Subjects: []string{prefixCompleted + ">", prefixStatus + ">"}}
 }
 
+// Completed is every tenant's completed events (the consultant reads them).
+func Completed() Subscription {
+	return Subscription{Stream: StreamEvents, Subjects: []string{prefixCompleted + ">"}}
+}
+
 // WebhookDeliveries is every tenant's pending webhook deliveries.
 func WebhookDeliveries() Subscription {
 	return Subscription{Stream: StreamWebhooks, Subjects: []string{prefixWebhookDelivery + ">"}}
@@ -115,7 +126,7 @@ func StreamConfigs(cfg Config) []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		streamConfig(StreamAssessments, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixRequested+">"),
 		streamConfig(StreamResults, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixResult+">"),
-		streamConfig(StreamEvents, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixStatus+">", prefixCompleted+">"),
+		streamConfig(StreamEvents, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixStatus+">", prefixCompleted+">", prefixNarrative+">"),
 		streamConfig(StreamDeadLetter, cfg.DeadLetterMaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixDeadLetter+">"),
 	}
 }

@@ -26,6 +26,10 @@ type IO struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Env    Env
+	// Environ lists the whole environment (KEY=value); main passes
+	// os.Environ. `dev` reads the consultant's numbered provider list
+	// (IM_LLM_PROVIDER_<n>_*) and IM_SECRET_* from it; nil reads none.
+	Environ func() []string
 }
 
 const usage = `infra-mind: infrastructure advice for AI workloads

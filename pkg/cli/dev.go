@@ -8,11 +8,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/caarlos0/env/v11"
+
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/client"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/platform/compose"
+	"github.com/infra-mind/infra-mind/pkg/platform/consultantrole"
+	"github.com/infra-mind/infra-mind/pkg/secrets"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
@@ -66,12 +70,22 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		fmt.Fprintln(io.Stdout, "webhooks follow the production policy: https to public addresses only")
 	}
 
+	consult, err := consultantSettings(io)
+	if err != nil {
+		return usageError{err}
+	}
+	if consultantrole.Enabled(consult) {
+		fmt.Fprintf(io.Stdout, "the consultant writes narratives with %d language model provider(s) (IM_LLM_PROVIDER_<n>_*)\n", len(consult.Consultant.Providers))
+	}
+
 	reg := telemetry.NewRegistry()
 	metrics, err := telemetry.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
 	cfg := platform.Config{
+		Consultant: consult.Consultant,
+		Secrets:    consult.Secrets,
 		Common: platform.Common{
 			NATSURL: stack.NATSURL, StreamReplicas: 1, LogLevel: *logLevel, MetricsAddr: *metricsAddr,
 			ShutdownTimeout: 10 * time.Second, Concurrency: 4,
@@ -176,4 +190,21 @@ func accountLine(label string, a devAccount) string {
 		return head + " unknown   (made by an earlier run, missing from the credentials file; delete the data folder to start afresh)\n"
 	}
 	return fmt.Sprintf("%s %s   (%s)\n", head, a.Password, a.status)
+}
+
+// consultantSettings reads the consultant's settings (IM_LLM_*,
+// IM_CONSULTANT_*) and the secret provider for its API keys
+// (IM_SECRETS_*, IM_SECRET_*) with the same parser and defaults as the
+// services. None set: the consultant stays off.
+func consultantSettings(io IO) (platform.Config, error) {
+	if io.Environ == nil {
+		return env.ParseAsWithOptions[platform.Config](env.Options{Environment: map[string]string{}})
+	}
+	environ := io.Environ()
+	cfg, err := env.ParseAsWithOptions[platform.Config](env.Options{Environment: env.ToMap(environ)})
+	if err != nil {
+		return platform.Config{}, fmt.Errorf("consultant settings: %w", err)
+	}
+	cfg.Secrets.Env = secrets.EnvFromEnviron(environ)
+	return cfg, nil
 }

@@ -114,12 +114,54 @@ type SecretsConfig struct {
 	Env map[string]string `env:"-"`
 }
 
+// LLMProviderConfig is one language model provider of the consultant's
+// ordered list: IM_LLM_PROVIDER_0_KIND, IM_LLM_PROVIDER_0_MODEL, ... for
+// the first, IM_LLM_PROVIDER_1_* for the next (see pkg/llm).
+type LLMProviderConfig struct {
+	// Kind is openai, azure or compatible (vLLM, Ollama, any
+	// OpenAI-compatible server).
+	Kind string `env:"KIND"`
+	// Name labels the provider in the report, logs and metrics (default: the kind and position).
+	Name    string `env:"NAME"`
+	BaseURL string `env:"BASE_URL"`
+	Model   string `env:"MODEL"`
+	// APIKeySecret names the API key in the IM_SECRETS_PROVIDER (never a
+	// key itself); empty sends no key (a local server).
+	APIKeySecret    string `env:"API_KEY_SECRET"`
+	AzureDeployment string `env:"AZURE_DEPLOYMENT"`
+	AzureAPIVersion string `env:"AZURE_API_VERSION"`
+	// Timeout bounds one attempt; MaxRetries retries 429, 5xx and timeouts
+	// on this provider; a Retry-After longer than MaxRetryAfter moves on.
+	Timeout       time.Duration `env:"TIMEOUT" envDefault:"60s"`
+	MaxRetries    int           `env:"MAX_RETRIES" envDefault:"2"`
+	MaxRetryAfter time.Duration `env:"MAX_RETRY_AFTER" envDefault:"30s"`
+}
+
+// ConsultantConfig is read by the consultant; with no provider it is off.
+type ConsultantConfig struct {
+	Providers []LLMProviderConfig `envPrefix:"IM_LLM_PROVIDER"`
+	// HedgeDelay starts the next provider when one has not answered within
+	// it (0: no hedging).
+	HedgeDelay      time.Duration `env:"IM_LLM_HEDGE_DELAY" envDefault:"0s"`
+	BreakerFailures int           `env:"IM_LLM_BREAKER_FAILURES" envDefault:"5"`
+	BreakerCooldown time.Duration `env:"IM_LLM_BREAKER_COOLDOWN" envDefault:"30s"`
+	// KeyRefreshInterval is how often API keys are re-read from the secret
+	// provider, so a rotation takes effect without a restart.
+	KeyRefreshInterval time.Duration `env:"IM_LLM_KEY_REFRESH_INTERVAL" envDefault:"1m"`
+	// Audiences are written for each assessment: cto, cfo, engineer.
+	Audiences []string `env:"IM_CONSULTANT_AUDIENCES" envSeparator:"," envDefault:"cto"`
+	MaxWords  int      `env:"IM_CONSULTANT_MAX_WORDS" envDefault:"180"`
+	MaxTokens int      `env:"IM_CONSULTANT_MAX_TOKENS" envDefault:"400"`
+	MaxChars  int      `env:"IM_CONSULTANT_MAX_CHARS" envDefault:"2000"`
+}
+
 // Config is everything a process may need; a service reads only its parts.
 type Config struct {
 	Common
-	Secrets SecretsConfig
-	Store   StoreConfig
-	Gateway GatewayConfig
-	Synth   SynthConfig
-	Webhook WebhookConfig
+	Secrets    SecretsConfig
+	Store      StoreConfig
+	Gateway    GatewayConfig
+	Synth      SynthConfig
+	Webhook    WebhookConfig
+	Consultant ConsultantConfig
 }

@@ -16,7 +16,9 @@ import (
 // service, measured on 2026-12-06 with Go 1.26 after each service got its own
 // role wiring, plus a little headroom: families 454, gateway 616, synthesizer
 // 531 once the report renderers left pkg/report (before, every service linked
-// every role: 615 to 616). A service that
+// every role: 615 to 616). The consultant, added on 2026-12-06, links 565:
+// the synthesizer's base (store, report model) plus the language model
+// client and the secret providers for its API keys. A service that
 // grows past its budget has started linking something it may not run: find
 // what with `go list -deps ./services/<name>`, and raise the budget only for a
 // dependency the service needs, with the new figure and date here.
@@ -24,6 +26,7 @@ const (
 	familyBudget      = 470
 	gatewayBudget     = 630
 	synthesizerBudget = 545
+	consultantBudget  = 580
 )
 
 const module = "github.com/infra-mind/infra-mind/"
@@ -37,6 +40,7 @@ var notInFamilies = []string{
 	module + "pkg/platform/gatewayrole", module + "pkg/platform/synthrole", module + "pkg/platform/compose",
 	"github.com/labstack/echo/v4", "github.com/go-pdf/fpdf", "github.com/pquerna/otp",
 	"github.com/hashicorp/vault/api", "go.mongodb.org/mongo-driver", "github.com/redis/go-redis",
+	module + "pkg/llm", module + "pkg/consultant", module + "pkg/platform/consultantrole", "github.com/sashabaranov/go-openai",
 }
 
 func TestServicesLinkOnlyTheirRoles(t *testing.T) {
@@ -60,14 +64,25 @@ func TestServicesLinkOnlyTheirRoles(t *testing.T) {
 		{name: "gateway", budget: gatewayBudget, forbidden: []string{
 			module + "pkg/worker", module + "pkg/synth",
 			module + "pkg/platform/familyrole", module + "pkg/platform/synthrole", module + "pkg/platform/compose",
+			module + "pkg/consultant", module + "pkg/platform/consultantrole", "github.com/sashabaranov/go-openai",
 		}},
 		// The synthesizer builds the report model (pkg/report) and renders nothing.
 		{name: "synthesizer", budget: synthesizerBudget, forbidden: []string{
 			module + "pkg/gateway", module + "pkg/identity", module + "pkg/secrets", module + "pkg/cache",
 			module + "pkg/worker", module + "pkg/platform/gatewayrole", module + "pkg/platform/familyrole",
 			module + "pkg/platform/compose", module + "pkg/report/render",
+			module + "pkg/consultant", module + "pkg/platform/consultantrole", "github.com/sashabaranov/go-openai",
 			"github.com/labstack/echo/v4", "github.com/pquerna/otp", "github.com/go-pdf/fpdf",
 			"github.com/hashicorp/vault/api", "github.com/redis/go-redis",
+		}},
+		// The consultant reads reports and its API keys; it serves no HTTP,
+		// runs no family or synthesizer and renders nothing.
+		{name: "consultant", budget: consultantBudget, forbidden: []string{
+			module + "pkg/gateway", module + "pkg/identity", module + "pkg/cache", module + "pkg/worker",
+			module + "pkg/synth", module + "pkg/webhook", module + "pkg/report/render",
+			module + "pkg/platform/gatewayrole", module + "pkg/platform/familyrole", module + "pkg/platform/synthrole",
+			module + "pkg/platform/compose",
+			"github.com/labstack/echo/v4", "github.com/pquerna/otp", "github.com/go-pdf/fpdf", "github.com/redis/go-redis",
 		}},
 	}
 	for _, tt := range tests {

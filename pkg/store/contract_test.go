@@ -42,6 +42,7 @@ func runContract(t *testing.T, s *store.Store) {
 		{"report upsert and get", testReports},
 		{"a written report and recommendations stay as written", testCreateOnce},
 		{"family marks and the close are writes by key", testSetFamilyAndClose},
+		{"narrative upsert and get per audience, tenant-scoped", testNarratives},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -704,4 +705,31 @@ func testSetFamilyAndClose(t *testing.T, s *store.Store) {
 	require.ErrorIs(t, err, store.ErrInvalid)
 	_, err = s.Assessments.Close(ctx, uniq("other"), a.ID, string(assessment.StatusFailed), nil, "", at)
 	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func testNarratives(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	tenant, other := uniq("tenant"), uniq("tenant")
+	id := uniq("assessment")
+	_, err := s.Narratives.Get(ctx, tenant, id, "cto")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	n := store.Narrative{TenantID: tenant, AssessmentID: id, Audience: "cto", Body: `{"v":1}`, CreatedAt: ms(time.Now())}
+	require.NoError(t, s.Narratives.Upsert(ctx, n))
+	n.Body = `{"v":2}`
+	require.NoError(t, s.Narratives.Upsert(ctx, n), "a repeated write replaces the same document")
+	require.NoError(t, s.Narratives.Upsert(ctx, store.Narrative{TenantID: tenant, AssessmentID: id, Audience: "cfo", Body: `{"cfo":true}`}))
+
+	got, err := s.Narratives.Get(ctx, tenant, id, "cto")
+	require.NoError(t, err)
+	require.Equal(t, store.NarrativeID(tenant, id, "cto"), got.ID)
+	require.Equal(t, `{"v":2}`, got.Body)
+	cfo, err := s.Narratives.Get(ctx, tenant, id, "cfo")
+	require.NoError(t, err)
+	require.Equal(t, `{"cfo":true}`, cfo.Body, "each audience has its own narrative")
+
+	_, err = s.Narratives.Get(ctx, other, id, "cto")
+	require.ErrorIs(t, err, store.ErrNotFound, "another tenant cannot read it")
+	require.ErrorIs(t, s.Narratives.Upsert(ctx, store.Narrative{ID: "chosen", TenantID: tenant, AssessmentID: id, Audience: "cto"}), store.ErrInvalid)
+	require.ErrorIs(t, s.Narratives.Upsert(ctx, store.Narrative{TenantID: tenant, AssessmentID: id}), store.ErrInvalid)
 }

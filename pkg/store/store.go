@@ -61,6 +61,8 @@ const (
 	CollRefreshUses   = "refresh_token_uses"
 	// CollAPIKeys holds tenants' API keys (the SHA-256 of each secret, never the secret).
 	CollAPIKeys = "api_keys"
+	// CollNarratives holds the consultant's narratives, one per (assessment, audience).
+	CollNarratives = "narratives"
 )
 
 // DefaultAppName is sent to the server (it shows in server logs and
@@ -87,6 +89,8 @@ type Store struct {
 	Users    *Users
 	Sessions *Sessions
 	APIKeys  *APIKeys
+	// Narratives are the consultant's written narratives.
+	Narratives *Narratives
 
 	client *mongo.Client
 	db     *mongo.Database
@@ -129,6 +133,7 @@ func Connect(ctx context.Context, uri, database string, extra ...Option) (*Store
 		Users:           &Users{coll: db.Collection(CollUsers)},
 		Sessions:        &Sessions{coll: db.Collection(CollSessions), tokens: db.Collection(CollRefreshTokens), uses: db.Collection(CollRefreshUses)},
 		APIKeys:         &APIKeys{coll: db.Collection(CollAPIKeys)},
+		Narratives:      &Narratives{coll: db.Collection(CollNarratives)},
 		client:          client,
 		db:              db,
 	}

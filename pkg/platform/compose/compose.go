@@ -19,6 +19,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/consultantrole"
 	"github.com/infra-mind/infra-mind/pkg/platform/familyrole"
 	"github.com/infra-mind/infra-mind/pkg/platform/gatewayrole"
 	"github.com/infra-mind/infra-mind/pkg/platform/synthrole"
@@ -31,11 +32,14 @@ type Roles struct {
 	Gateway     bool
 	Families    []assessment.Family
 	Synthesizer bool
+	// Consultant runs only when the configuration names a language model
+	// provider (consultantrole.Enabled); otherwise it adds nothing.
+	Consultant bool
 }
 
 // AllRoles hosts everything in one process (development).
 func AllRoles() Roles {
-	return Roles{Gateway: true, Families: assessment.Families(), Synthesizer: true}
+	return Roles{Gateway: true, Families: assessment.Families(), Synthesizer: true, Consultant: true}
 }
 
 // Deps are what the caller owns and passes in.
@@ -71,7 +75,8 @@ type Platform struct {
 // broker, store and cache connection between them. The gateway, if hosted,
 // is listening when New returns (GatewayAddr tells where).
 func New(ctx context.Context, cfg platform.Config, roles Roles, d Deps) (_ *Platform, err error) {
-	if !roles.Gateway && !roles.Synthesizer && len(roles.Families) == 0 {
+	consult := roles.Consultant && consultantrole.Enabled(cfg)
+	if !roles.Gateway && !roles.Synthesizer && !consult && len(roles.Families) == 0 {
 		return nil, errors.New("platform: no role to run")
 	}
 	h, err := platform.NewHost(ctx, cfg, platform.Deps{Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics})
@@ -85,7 +90,7 @@ func New(ctx context.Context, cfg platform.Config, roles Roles, d Deps) (_ *Plat
 		}
 	}()
 
-	if roles.Gateway || roles.Synthesizer {
+	if roles.Gateway || roles.Synthesizer || consult {
 		if p.Store, err = synthrole.ConnectStore(ctx, h); err != nil {
 			return nil, err
 		}
@@ -108,6 +113,11 @@ func New(ctx context.Context, cfg platform.Config, roles Roles, d Deps) (_ *Plat
 	}
 	if roles.Synthesizer {
 		if err := synthrole.Add(ctx, h, p.Store); err != nil {
+			return nil, err
+		}
+	}
+	if consult {
+		if err := consultantrole.Add(ctx, h, p.Store); err != nil {
 			return nil, err
 		}
 	}

@@ -33,6 +33,8 @@ type system struct {
 	base   string
 	// metrics is the operations listener, where /metrics is served.
 	metrics string
+	// platform is the running process (its store, for checks the API does not serve).
+	platform *compose.Platform
 }
 
 type tb interface {
@@ -48,16 +50,17 @@ type servers struct {
 }
 
 // startSystem runs the embedded servers and a platform hosting roles.
-func startSystem(t tb, roles compose.Roles, assessmentTimeout time.Duration) *system {
+func startSystem(t tb, roles compose.Roles, assessmentTimeout time.Duration, configure ...func(*platform.Config)) *system {
 	t.Helper()
 	stack, err := devstack.Start(context.Background(), devstack.Config{DataDir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(stack.Close)
-	return startSystemOn(t, servers{nats: stack.NATSURL, mongo: stack.MongoURI, mongoDB: "e2e", redis: stack.RedisURL}, roles, assessmentTimeout)
+	return startSystemOn(t, servers{nats: stack.NATSURL, mongo: stack.MongoURI, mongoDB: "e2e", redis: stack.RedisURL}, roles, assessmentTimeout, configure...)
 }
 
-// startSystemOn runs a platform hosting roles against srv.
-func startSystemOn(t tb, srv servers, roles compose.Roles, assessmentTimeout time.Duration) *system {
+// startSystemOn runs a platform hosting roles against srv; configure
+// adjusts the configuration first.
+func startSystemOn(t tb, srv servers, roles compose.Roles, assessmentTimeout time.Duration, configure ...func(*platform.Config)) *system {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// The service default, unless a test waits for a short deadline to pass.
@@ -83,6 +86,9 @@ func startSystemOn(t tb, srv servers, roles compose.Roles, assessmentTimeout tim
 		},
 		Synth: platform.SynthConfig{SweepInterval: sweep},
 	}
+	for _, c := range configure {
+		c(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p, err := compose.New(ctx, cfg, roles, compose.Deps{
 		Logger: log, Registry: reg, Metrics: metrics,
@@ -103,14 +109,14 @@ func startSystemOn(t tb, srv servers, roles compose.Roles, assessmentTimeout tim
 		return tok
 	}
 	if !roles.Gateway {
-		return &system{sign: sign}
+		return &system{sign: sign, platform: p}
 	}
 	base := "http://" + p.GatewayAddr()
 	// Strict: every answer the suite reads must decode into the generated API
 	// types with no field the OpenAPI document leaves out.
 	c, err := client.New(base, sign("acme"), nil, client.Strict())
 	require.NoError(t, err)
-	return &system{client: c, sign: sign, base: base, metrics: "http://" + p.MetricsAddr()}
+	return &system{client: c, sign: sign, base: base, metrics: "http://" + p.MetricsAddr(), platform: p}
 }
 
 func example(t tb, name string) []byte {

@@ -1153,6 +1153,123 @@ func (x *DeadLetter) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// NarrativeReady is published once the consultant has stored an assessment's
+// narrative for an audience (only when a language model is configured).
+type NarrativeReady struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Metadata *Metadata              `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// One of: cto, cfo, engineer.
+	Audience string `protobuf:"bytes,2,opt,name=audience,proto3" json:"audience,omitempty"`
+	// The configured name of the provider that wrote the generated sections,
+	// and the model it reported.
+	Provider string `protobuf:"bytes,3,opt,name=provider,proto3" json:"provider,omitempty"`
+	Model    string `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	// Sections written, and how many of them are generated text that passed
+	// the number check; the others are the deterministic summary.
+	Sections          int32 `protobuf:"varint,5,opt,name=sections,proto3" json:"sections,omitempty"`
+	GeneratedSections int32 `protobuf:"varint,6,opt,name=generated_sections,json=generatedSections,proto3" json:"generated_sections,omitempty"`
+	// Where to read it: the report, whose narrative section shows it.
+	ReportPath string `protobuf:"bytes,7,opt,name=report_path,json=reportPath,proto3" json:"report_path,omitempty"`
+	// Tokens every call for this narrative used, as the provider reported them.
+	PromptTokens     int32 `protobuf:"varint,8,opt,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
+	CompletionTokens int32 `protobuf:"varint,9,opt,name=completion_tokens,json=completionTokens,proto3" json:"completion_tokens,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *NarrativeReady) Reset() {
+	*x = NarrativeReady{}
+	mi := &file_inframind_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NarrativeReady) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NarrativeReady) ProtoMessage() {}
+
+func (x *NarrativeReady) ProtoReflect() protoreflect.Message {
+	mi := &file_inframind_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NarrativeReady.ProtoReflect.Descriptor instead.
+func (*NarrativeReady) Descriptor() ([]byte, []int) {
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *NarrativeReady) GetMetadata() *Metadata {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *NarrativeReady) GetAudience() string {
+	if x != nil {
+		return x.Audience
+	}
+	return ""
+}
+
+func (x *NarrativeReady) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *NarrativeReady) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *NarrativeReady) GetSections() int32 {
+	if x != nil {
+		return x.Sections
+	}
+	return 0
+}
+
+func (x *NarrativeReady) GetGeneratedSections() int32 {
+	if x != nil {
+		return x.GeneratedSections
+	}
+	return 0
+}
+
+func (x *NarrativeReady) GetReportPath() string {
+	if x != nil {
+		return x.ReportPath
+	}
+	return ""
+}
+
+func (x *NarrativeReady) GetPromptTokens() int32 {
+	if x != nil {
+		return x.PromptTokens
+	}
+	return 0
+}
+
+func (x *NarrativeReady) GetCompletionTokens() int32 {
+	if x != nil {
+		return x.CompletionTokens
+	}
+	return 0
+}
+
 var File_inframind_v1_events_proto protoreflect.FileDescriptor
 
 const file_inframind_v1_events_proto_rawDesc = "" +
@@ -1266,7 +1383,18 @@ const file_inframind_v1_events_proto_rawDesc = "" +
 	"\x04time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01BCZAgithub.com/infra-mind/infra-mind/pkg/gen/inframind/v1;inframindv1b\x06proto3"
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd0\x02\n" +
+	"\x0eNarrativeReady\x122\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x16.inframind.v1.MetadataR\bmetadata\x12\x1a\n" +
+	"\baudience\x18\x02 \x01(\tR\baudience\x12\x1a\n" +
+	"\bprovider\x18\x03 \x01(\tR\bprovider\x12\x14\n" +
+	"\x05model\x18\x04 \x01(\tR\x05model\x12\x1a\n" +
+	"\bsections\x18\x05 \x01(\x05R\bsections\x12-\n" +
+	"\x12generated_sections\x18\x06 \x01(\x05R\x11generatedSections\x12\x1f\n" +
+	"\vreport_path\x18\a \x01(\tR\n" +
+	"reportPath\x12#\n" +
+	"\rprompt_tokens\x18\b \x01(\x05R\fpromptTokens\x12+\n" +
+	"\x11completion_tokens\x18\t \x01(\x05R\x10completionTokensBCZAgithub.com/infra-mind/infra-mind/pkg/gen/inframind/v1;inframindv1b\x06proto3"
 
 var (
 	file_inframind_v1_events_proto_rawDescOnce sync.Once
@@ -1280,7 +1408,7 @@ func file_inframind_v1_events_proto_rawDescGZIP() []byte {
 	return file_inframind_v1_events_proto_rawDescData
 }
 
-var file_inframind_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_inframind_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_inframind_v1_events_proto_goTypes = []any{
 	(*AgentResultPublished)(nil),    // 0: inframind.v1.AgentResultPublished
 	(*CostBand)(nil),                // 1: inframind.v1.CostBand
@@ -1294,33 +1422,35 @@ var file_inframind_v1_events_proto_goTypes = []any{
 	(*RecommendationSummary)(nil),   // 9: inframind.v1.RecommendationSummary
 	(*CompletedLinks)(nil),          // 10: inframind.v1.CompletedLinks
 	(*DeadLetter)(nil),              // 11: inframind.v1.DeadLetter
-	nil,                             // 12: inframind.v1.DeadLetter.HeadersEntry
-	(*Metadata)(nil),                // 13: inframind.v1.Metadata
-	(*AssessmentRequest)(nil),       // 14: inframind.v1.AssessmentRequest
-	(*timestamppb.Timestamp)(nil),   // 15: google.protobuf.Timestamp
+	(*NarrativeReady)(nil),          // 12: inframind.v1.NarrativeReady
+	nil,                             // 13: inframind.v1.DeadLetter.HeadersEntry
+	(*Metadata)(nil),                // 14: inframind.v1.Metadata
+	(*AssessmentRequest)(nil),       // 15: inframind.v1.AssessmentRequest
+	(*timestamppb.Timestamp)(nil),   // 16: google.protobuf.Timestamp
 }
 var file_inframind_v1_events_proto_depIdxs = []int32{
-	13, // 0: inframind.v1.AgentResultPublished.metadata:type_name -> inframind.v1.Metadata
+	14, // 0: inframind.v1.AgentResultPublished.metadata:type_name -> inframind.v1.Metadata
 	2,  // 1: inframind.v1.AgentResultPublished.metrics:type_name -> inframind.v1.Metric
 	3,  // 2: inframind.v1.AgentResultPublished.findings:type_name -> inframind.v1.Finding
-	14, // 3: inframind.v1.AgentResultPublished.request:type_name -> inframind.v1.AssessmentRequest
-	15, // 4: inframind.v1.AgentResultPublished.started_at:type_name -> google.protobuf.Timestamp
-	15, // 5: inframind.v1.AgentResultPublished.finished_at:type_name -> google.protobuf.Timestamp
+	15, // 3: inframind.v1.AgentResultPublished.request:type_name -> inframind.v1.AssessmentRequest
+	16, // 4: inframind.v1.AgentResultPublished.started_at:type_name -> google.protobuf.Timestamp
+	16, // 5: inframind.v1.AgentResultPublished.finished_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: inframind.v1.AgentResultPublished.cost_bands:type_name -> inframind.v1.CostBand
 	4,  // 7: inframind.v1.Finding.risk:type_name -> inframind.v1.Risk
 	5,  // 8: inframind.v1.Finding.deployment:type_name -> inframind.v1.Deployment
-	13, // 9: inframind.v1.AssessmentStatusChanged.metadata:type_name -> inframind.v1.Metadata
-	13, // 10: inframind.v1.AssessmentCompleted.metadata:type_name -> inframind.v1.Metadata
+	14, // 9: inframind.v1.AssessmentStatusChanged.metadata:type_name -> inframind.v1.Metadata
+	14, // 10: inframind.v1.AssessmentCompleted.metadata:type_name -> inframind.v1.Metadata
 	8,  // 11: inframind.v1.AssessmentCompleted.monthly_cost:type_name -> inframind.v1.MonthlyCostRange
 	9,  // 12: inframind.v1.AssessmentCompleted.top_recommendations:type_name -> inframind.v1.RecommendationSummary
 	10, // 13: inframind.v1.AssessmentCompleted.links:type_name -> inframind.v1.CompletedLinks
-	12, // 14: inframind.v1.DeadLetter.headers:type_name -> inframind.v1.DeadLetter.HeadersEntry
-	15, // 15: inframind.v1.DeadLetter.time:type_name -> google.protobuf.Timestamp
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	13, // 14: inframind.v1.DeadLetter.headers:type_name -> inframind.v1.DeadLetter.HeadersEntry
+	16, // 15: inframind.v1.DeadLetter.time:type_name -> google.protobuf.Timestamp
+	14, // 16: inframind.v1.NarrativeReady.metadata:type_name -> inframind.v1.Metadata
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_inframind_v1_events_proto_init() }
@@ -1336,7 +1466,7 @@ func file_inframind_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_inframind_v1_events_proto_rawDesc), len(file_inframind_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,118 @@
+// Package consultantrole hosts the consultant: it writes each finished
+// assessment's narrative with the configured language model providers and
+// stores it. With no provider configured it adds nothing, and the system
+// runs exactly as without it.
+package consultantrole
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/consultant"
+	"github.com/infra-mind/infra-mind/pkg/llm"
+	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/secretsource"
+	"github.com/infra-mind/infra-mind/pkg/secrets"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// Enabled says whether cfg configures a provider.
+func Enabled(cfg platform.Config) bool { return len(cfg.Consultant.Providers) > 0 }
+
+// Role hosts the consultant, connecting the document store itself; off
+// (nothing added) without a provider.
+func Role() platform.Role {
+	return func(ctx context.Context, h *platform.Host) error {
+		if !Enabled(h.Config) {
+			h.Logger.Info("consultant off: no language model provider is configured (IM_LLM_PROVIDER_0_KIND)")
+			return nil
+		}
+		st, err := store.Connect(ctx, h.Config.Store.MongoURI, h.Config.Store.MongoDatabase)
+		if err != nil {
+			return fmt.Errorf("connect to the document store: %w", err)
+		}
+		h.Adopt("store", st.Ping, st.Close)
+		return Add(ctx, h, st)
+	}
+}
+
+// Add builds the consultant on st and adds it to h; off without a provider.
+func Add(ctx context.Context, h *platform.Host, st *store.Store) error {
+	cfg := h.Config
+	if !Enabled(cfg) {
+		return nil
+	}
+	m, err := consultant.NewMetrics(h.Registry)
+	if err != nil {
+		return err
+	}
+	router, err := NewRouter(ctx, cfg, h, m)
+	if err != nil {
+		return err
+	}
+	w, err := consultant.NewWriter(router, consultant.WriterConfig{
+		MaxWords: cfg.Consultant.MaxWords, MaxTokens: cfg.Consultant.MaxTokens, MaxChars: cfg.Consultant.MaxChars,
+	}, m)
+	if err != nil {
+		return err
+	}
+	svc, err := consultant.New(h.Bus, st.Reports, st.Narratives, w, consultant.Config{
+		Audiences: cfg.Consultant.Audiences, Concurrency: cfg.Concurrency, DrainTimeout: cfg.ShutdownTimeout,
+	}, h.Logger)
+	if err != nil {
+		return err
+	}
+	h.Logger.Info("consultant on", "providers", strings.Join(router.Providers(), ", "), "audiences", strings.Join(cfg.Consultant.Audiences, ","))
+	h.Go(svc.Run)
+	return nil
+}
+
+// NewRouter builds the ordered provider list from the IM_LLM_* settings.
+// API keys are read from the IM_SECRETS_PROVIDER and re-read every
+// IM_LLM_KEY_REFRESH_INTERVAL until the host closes.
+func NewRouter(ctx context.Context, cfg platform.Config, h *platform.Host, m *consultant.Metrics) (*llm.Router, error) {
+	var provider secrets.Provider
+	watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	h.OnClose(func(context.Context) { stop() })
+	var out []llm.ProviderConfig
+	for i, p := range cfg.Consultant.Providers {
+		setting := fmt.Sprintf("IM_LLM_PROVIDER_%d_", i)
+		name := p.Name
+		if name == "" {
+			name = fmt.Sprintf("%s-%d", p.Kind, i)
+		}
+		pc := llm.ProviderConfig{
+			Name: name, Kind: p.Kind, BaseURL: p.BaseURL, Model: p.Model,
+			AzureDeployment: p.AzureDeployment, AzureAPIVersion: p.AzureAPIVersion,
+			Timeout: p.Timeout, MaxRetries: p.MaxRetries, MaxRetryAfter: p.MaxRetryAfter,
+		}
+		if p.APIKeySecret != "" {
+			if provider == nil {
+				var err error
+				if provider, err = secretsource.NewSecretProvider(ctx, cfg.Secrets); err != nil {
+					return nil, err
+				}
+				if provider == nil {
+					return nil, fmt.Errorf("%sAPI_KEY_SECRET names a secret, but IM_SECRETS_PROVIDER is not set", setting)
+				}
+			}
+			key, err := llm.WatchKey(watchCtx, provider, p.APIKeySecret, cfg.Consultant.KeyRefreshInterval, h.Logger)
+			if err != nil {
+				return nil, fmt.Errorf("%sAPI_KEY_SECRET: %w", setting, err)
+			}
+			pc.Key = key
+		} else if p.Kind == llm.KindOpenAI || p.Kind == llm.KindAzure {
+			return nil, fmt.Errorf("%sAPI_KEY_SECRET is required for kind %s", setting, p.Kind)
+		}
+		if err := pc.Validate(); err != nil {
+			return nil, fmt.Errorf("%s*: %w", setting, err)
+		}
+		out = append(out, pc)
+	}
+	return llm.New(llm.Config{
+		Providers: out, HedgeDelay: cfg.Consultant.HedgeDelay,
+		BreakerFailures: cfg.Consultant.BreakerFailures, BreakerCooldown: cfg.Consultant.BreakerCooldown,
+		Logger: h.Logger, OnAttempt: m.Attempt,
+	})
+}
