@@ -133,11 +133,16 @@ secrets-scan: ## fail when a secret was ever committed (gitleaks over the whole 
 	$(GITLEAKS) git --redact --no-banner --exit-code 1 .
 
 # What `make generate` writes, and check-generated compares with the commit.
-GENERATED := pkg/gen pkg/api/api.gen.go pkg/gateway/gatewayapi/server.gen.go docs/api/openapi.json docs/api/assessment-request.schema.json
+GENERATED := pkg/gen pkg/api/api.gen.go pkg/gateway/gatewayapi/server.gen.go docs/api/openapi.json docs/api/assessment-request.schema.json \
+	pkg/advisor/catalog/data/instances.yaml pkg/advisor/catalog/data/catalog.yaml pkg/advisor/catalog/data/history
 
 .PHONY: generate
-generate: generate-api ## lint the protobuf schemas and regenerate pkg/gen, pkg/api and the docs/api copies
+generate: generate-api generate-catalogue ## lint the protobuf schemas and regenerate pkg/gen, pkg/api, the docs/api copies and the catalogue's instance rows
 	cd proto && $(BUF) lint && $(BUF) generate
+
+.PHONY: generate-catalogue
+generate-catalogue: ## import the committed public price data into the catalogue (data/instances.yaml; the previous version goes to data/history)
+	$(GO) run ./services/cli catalogue import --from pkg/advisor/catalog/pricing/skypilot-catalog
 
 .PHONY: generate-api
 generate-api: ## regenerate pkg/api and the gateway's server interface from the OpenAPI document and copy the API documents to docs/api

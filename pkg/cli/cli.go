@@ -1,8 +1,9 @@
 // Package cli is the infra-mind command: `dev` runs the whole system in one
 // process on embedded servers, `assess` submits a request to a gateway and
 // shows its progress, `estimate` sizes a model, `login` signs a user in,
-// `operator create` makes a platform operator, and `token` and `keygen`
-// manage development credentials.
+// `operator create` makes a platform operator, `token` and `keygen`
+// manage development credentials, and `catalogue` imports price data and
+// compares catalogue versions.
 package cli
 
 import (
@@ -42,6 +43,7 @@ Usage:
   infra-mind operator create --email E  create a platform operator in the store (password printed once)
   infra-mind token    [flags]          print a development bearer token signed with the local key
   infra-mind keygen   --dir DIR        create a development signing key pair
+  infra-mind catalogue import|diff|versions  import public price data, compare catalogue versions
 
 Run "infra-mind <command> -h" for a command's flags.
 `
@@ -69,6 +71,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runToken(args[1:], io)
 	case "keygen":
 		err = runKeygen(args[1:], io)
+	case "catalogue":
+		err = runCatalogue(args[1:], io)
 	case "help", "-h", "--help":
 		fmt.Fprint(io.Stdout, usage)
 		return 0

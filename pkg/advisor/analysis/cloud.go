@@ -177,7 +177,7 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 		return
 	}
 	f := r.finding(severityInfo, fmt.Sprintf("Recommended for %s: %s %s", label, c.Provider, c.Instance),
-		describe(c)+". Chosen as the cheapest feasible deployment (pessimistic end) on the preferred providers, else overall."+whyLayout(c)+" Working: "+working(c.Working))
+		describe(c)+". Chosen as the cheapest feasible deployment (pessimistic end) on the preferred providers in the users' regions (business.regions), else on the preferred providers, else in the users' regions, else overall."+whyLayout(c)+" Working: "+working(c.Working))
 	f.Kind, f.Workload, f.Subject = KindDeployment, label, c.Provider+" "+c.Instance
 	f.Deployment = &inframindv1.Deployment{Provider: c.Provider, Instance: c.Instance}
 	src := c.Source + "; " + srcPlan + "; " + srcPlanMonth

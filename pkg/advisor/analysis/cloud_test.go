@@ -119,8 +119,9 @@ func TestCloudResidencyHonoured(t *testing.T) {
 		wantPrice bool
 	}{
 		{name: "us residency keeps the US-priced instances", residency: []string{"us"}, wantPrice: true},
-		{name: "eu residency has no priced region", residency: []string{"eu"}},
-		{name: "uk residency has no priced region", residency: []string{"uk"}},
+		{name: "eu residency is priced in EU regions", residency: []string{"eu"}, wantPrice: true},
+		{name: "uk residency is priced in UK regions", residency: []string{"uk"}, wantPrice: true},
+		{name: "brazil residency has no priced region", residency: []string{"br"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,10 +170,14 @@ func TestCloudImpossibleRequestsGiveFindings(t *testing.T) {
 			w.TtftP95Ms = 1 // a 1,000-token prompt cannot be prefilled in 1 ms
 			return cloudRequest(nil, w)
 		}, title: "No offered hardware meets the SLO"},
-		{name: "budget below any feasible plan", req: func(t *testing.T) *inframindv1.AssessmentRequest { return loadExample(t, "startup-rag.yaml") },
-			title: "Budget below any feasible plan"},
-		{name: "residency with no priced region", req: func(t *testing.T) *inframindv1.AssessmentRequest { return loadExample(t, "finetune-gdpr-eu.yaml") },
-			title: "No priced region in eu"},
+		{name: "budget below any feasible plan", req: func(t *testing.T) *inframindv1.AssessmentRequest {
+			req := loadExample(t, "startup-rag.yaml")
+			req.Business.MonthlyBudgetUsd = 500
+			return req
+		}, title: "Budget below any feasible plan"},
+		{name: "residency with no priced region", req: func(*testing.T) *inframindv1.AssessmentRequest {
+			return cloudRequest(&inframindv1.Business{DataResidency: []string{"br"}}, chat8B(4))
+		}, title: "No priced region in br"},
 		{name: "model not in the catalogue", req: func(*testing.T) *inframindv1.AssessmentRequest {
 			return cloudRequest(nil, &inframindv1.Workload{Name: "x", Kind: "llm_serving", Model: "no-such-model", MeanInputTokens: 10, MeanOutputTokens: 10})
 		}, title: "cannot be sized"},
@@ -212,7 +217,7 @@ func TestCloudExamples(t *testing.T) {
 	}{
 		{file: "chatbot-70b-hipaa-us.yaml", priced: []string{"patient-chat"}, withToken: true},
 		{file: "startup-rag.yaml", priced: []string{"help-centre-rag"}, withToken: true},
-		{file: "finetune-gdpr-eu.yaml"},
+		{file: "finetune-gdpr-eu.yaml", priced: []string{"claims-assistant"}, withToken: true},
 		// DeepSeek-V3 fits no single machine: it is served over two 8-GPU machines (pipeline stages).
 		{file: "custom-architecture.yaml", priced: []string{"case-law-chat"}, withToken: true},
 		{file: "impossible.yaml"},

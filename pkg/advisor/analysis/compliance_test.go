@@ -140,29 +140,29 @@ func TestComplianceResidency(t *testing.T) {
 		wantTitles  map[string]string
 	}{
 		{
-			name:        "gdpr keeps data in catalogue eu regions",
-			business:    &inframindv1.Business{Regions: []string{"eu"}, DataCategories: []string{"personal"}},
-			wantAllowed: map[string]float64{"aws": 2, "azure": 2, "gcp": 2},
-			wantPriced:  map[string]float64{"aws": 0, "azure": 0, "gcp": 0},
+			name:     "gdpr keeps data in catalogue eu regions",
+			business: &inframindv1.Business{Regions: []string{"eu"}, DataCategories: []string{"personal"}},
+			// Counted from regions.yaml and instances.yaml: aws prices g5.xlarge in its four EU
+			// regions and g6e.xlarge in two; gcp 19 machine types-regions in six; azure none.
+			wantAllowed: map[string]float64{"aws": 4, "azure": 2, "gcp": 6},
+			wantPriced:  map[string]float64{"aws": 6, "azure": 0, "gcp": 19},
 			wantTitles: map[string]string{
-				"Allowed regions: aws: eu-west-1, eu-central-1; azure: westeurope, northeurope; gcp: europe-west1, europe-west4": "info",
-				"No priced GPU instance in the allowed regions":                                                                  "high",
+				"Allowed regions: aws: eu-west-1, eu-central-1, eu-north-1, eu-south-2; azure: westeurope, northeurope; gcp: europe-west1, europe-west4, europe-north1, europe-west3, europe-west8, europe-west9": "info",
 			},
 		},
 		{
 			name:        "residency in germany narrows the eu to frankfurt",
 			business:    &inframindv1.Business{Regions: []string{"de"}, DataCategories: []string{"personal"}, DataResidency: []string{"de"}},
-			wantAllowed: map[string]float64{"aws": 1, "azure": 0, "gcp": 0},
-			wantTitles:  map[string]string{"Allowed regions: aws: eu-central-1; azure: none; gcp: none": "info"},
+			wantAllowed: map[string]float64{"aws": 1, "azure": 0, "gcp": 1},
+			wantTitles:  map[string]string{"Allowed regions: aws: eu-central-1; azure: none; gcp: europe-west3": "info"},
 		},
 		{
-			// Counted by hand from instances.yaml: aws has 13 rows priced in
-			// us-east-1, azure 7 in eastus, gcp 8 in us-central1 and 1 in
-			// us-west1.
+			// Counted from instances.yaml: aws prices 18 instance types-regions in us-east-1,
+			// us-east-2 and us-west-2, azure 7 in eastus, gcp 42 in eight US regions.
 			name:        "us residency is met where the catalogue prices",
 			business:    &inframindv1.Business{Regions: []string{"us"}, DataResidency: []string{"us"}},
-			wantAllowed: map[string]float64{"aws": 1, "azure": 1, "gcp": 2},
-			wantPriced:  map[string]float64{"aws": 13, "azure": 7, "gcp": 9},
+			wantAllowed: map[string]float64{"aws": 3, "azure": 1, "gcp": 8},
+			wantPriced:  map[string]float64{"aws": 18, "azure": 7, "gcp": 42},
 		},
 		{
 			name:        "us residency and gdpr conflict",
@@ -172,8 +172,8 @@ func TestComplianceResidency(t *testing.T) {
 		},
 		{
 			name:       "a residency code no catalogue region carries",
-			business:   &inframindv1.Business{Regions: []string{"jp"}, DataResidency: []string{"jp"}},
-			wantTitles: map[string]string{`No catalogue region in "jp"`: "medium", "No catalogue region satisfies the residency constraints": "high"},
+			business:   &inframindv1.Business{Regions: []string{"br"}, DataResidency: []string{"br"}},
+			wantTitles: map[string]string{`No catalogue region in "br"`: "medium", "No catalogue region satisfies the residency constraints": "high"},
 		},
 		{
 			name:       "no residency, no constraint",

@@ -52,18 +52,22 @@ func TestBundledExamples(t *testing.T) {
 				for _, m := range cloud.Metrics {
 					require.NotContains(t, m.GetFormula(), "aws ", "aws is excluded: %s", m.GetName())
 				}
-				// data_residency [eu] and the catalogue prices no instance in the EU:
-				// a specific finding instead of a price from elsewhere.
-				require.Equal(t, "high", findingWithTitle(t, cloud, "No priced region in eu for claims-lora").GetSeverity())
-				require.False(t, hasMetric(cloud, analysis.MetricMonthlyCostLow, ""))
-				// The fine-tune's compute does not depend on the region: it is
-				// still sized. LoRA over 8B: 6ND = 6 x 8.03e9 x 0.5e9 (0.25 B x 2
-				// epochs) = 2.4e19 FLOPs (4ND-6ND for adapters): about 13-19 GPU-hours on
-				// an H100 at MFU 0.35-0.45, more on slower GPUs.
+				// data_residency [eu]: the imported prices cover GCP's EU regions, so every
+				// workload gets a priced plan there, and nothing is priced outside the EU.
+				require.True(t, hasMetric(cloud, analysis.MetricMonthlyCostLow, ""))
+				for _, f := range cloud.Findings {
+					require.NotContains(t, f.GetTitle(), "No priced region", "the EU is priced")
+				}
+				for _, w := range []string{"claims-lora", "claims-assistant", "nightly-claim-triage"} {
+					rec := findingWithTitle(t, cloud, "Recommended for "+w)
+					require.Regexp(t, `gcp \S+ \([^)]*\) in europe-`, rec.GetDetail(), w)
+				}
+				// LoRA over 8B: 6ND = 6 x 8.03e9 x 0.5e9 (0.25 B x 2 epochs) = 2.4e19 FLOPs
+				// (4ND-6ND for adapters): about 13-19 GPU-hours on an H100 at MFU 0.35-0.45,
+				// more on slower GPUs.
 				gh := metricOf(t, cloud, "training_gpu_hours_high", "claims-lora").GetValue()
 				require.Greater(t, gh, 0.0)
 				require.Less(t, gh, 100.0)
-				require.Equal(t, "medium", findingWithTitle(t, cloud, "Compute for claims-lora without a priced region").GetSeverity())
 				require.Equal(t, 2.0, metricOf(t, out[assessment.FamilyMLOps], "mlops_maturity_level", "").GetValue())
 				require.Equal(t, "info", findingWithTitle(t, out[assessment.FamilyCompliance], "GDPR applies (declared and inferred)").GetSeverity())
 			},
@@ -71,9 +75,9 @@ func TestBundledExamples(t *testing.T) {
 		{
 			file: "startup-rag.yaml",
 			check: func(t *testing.T, out map[assessment.Family]outcome) {
-				// The cheapest feasible plan is above the $3,000 budget, so the cloud
-				// family says so and the budget is exceeded from month 0.
-				require.Equal(t, "high", findingWithTitle(t, out[assessment.FamilyCloud], "Budget below any feasible plan").GetSeverity())
+				// The recommended plan (the preferred provider's) costs more than the $3,000
+				// budget; the cheapest feasible plan (an L40S on aws g6e.xlarge) starts below it.
+				require.Equal(t, "high", findingWithTitle(t, out[assessment.FamilyCloud], "Recommended plan may exceed the budget").GetSeverity())
 				sim := out[assessment.FamilySimulation]
 				require.Equal(t, 0.0, metricOf(t, sim, "budget_exceeded_month_high", "").GetValue())
 				require.Equal(t, 0.0, metricOf(t, sim, "budget_exceeded_month_low", "").GetValue())

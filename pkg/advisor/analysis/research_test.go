@@ -27,13 +27,15 @@ func researchChat8B() *inframindv1.Workload {
 		PeakRequestsPerSecond: 2, MeanInputTokens: 1000, MeanOutputTokens: 200}
 }
 
-// Ages by hand against collected_on 2026-11-26:
-//   - azure and aws p-family (datareceipts) as of 2026-11-09: 17 days;
-//   - gcp (Cyclenerd) as of 2025-03-06: 365 to 2026-03-06, + 245 to
-//     2026-11-06, + 20 = 630 days;
-//   - openai gpt-4o rows, month-only 2026-05: from 2026-05-31, 179 days, to
-//     2026-05-01, 209 days;
-//   - anthropic as of 2025-11-15: 365 + 11 = 376 days.
+// Ages by hand against collected_on 2026-12-06 (the price import's retrieval date):
+//   - rows imported from the SkyPilot catalogue, as of 2026-12-06: 0 days;
+//   - curated aws rows from the 2026 SkyPilot snapshot, as of 2026-11-26: 10 days;
+//   - azure and aws p-family (datareceipts) as of 2026-11-09: 27 days;
+//   - gcp (Cyclenerd) as of 2025-03-06: 365 to 2026-03-06, + 275 to
+//     2026-12-06 = 640 days;
+//   - openai gpt-4o rows, month-only 2026-05: from 2026-05-31, 189 days, to
+//     2026-05-01, 219 days (both beyond 180: stale);
+//   - anthropic as of 2025-11-15: 365 + 21 = 386 days.
 func TestResearchFreshness(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -52,43 +54,46 @@ func TestResearchFreshness(t *testing.T) {
 			workloads: []*inframindv1.Workload{researchChat8B()},
 			wantScope: "Providers in scope: aws, azure, gcp",
 			wantAges: map[string]float64{
-				"price_age_days_instances_azure_2026-11-09":      17,
-				"price_age_days_instances_aws_2026-11-09":        17,
-				"price_age_days_instances_gcp_2025-03-06":        630,
-				"price_age_days_low_hosted_api_openai_2026-05":   179,
-				"price_age_days_high_hosted_api_openai_2026-05":  209,
-				"price_age_days_hosted_api_anthropic_2025-11-15": 376,
-				"oldest_price_age_days":                          630,
+				"price_age_days_instances_azure_2026-11-09":      27,
+				"price_age_days_instances_aws_2026-11-09":        27,
+				"price_age_days_instances_gcp_2025-03-06":        640,
+				"price_age_days_instances_gcp_2026-12-06":        0,
+				"price_age_days_instances_aws_2026-12-06":        0,
+				"price_age_days_low_hosted_api_openai_2026-05":   189,
+				"price_age_days_high_hosted_api_openai_2026-05":  219,
+				"price_age_days_hosted_api_anthropic_2025-11-15": 386,
+				"oldest_price_age_days":                          640,
 				"month_only_price_rows_count":                    4,
-				"price_age_days_instances_aws_2026-11-26":        0,
-				"price_age_days_hosted_api_openai_2026-05-07":    203,
-				"price_age_days_high_hosted_api_google_2026-03":  270,
-				"price_age_days_low_hosted_api_google_2026-03":   240,
-				"stale_price_rows_count":                         15, // 9 gcp + gpt-4.1 + 3 anthropic + 2 google
-				"prices_checked_count":                           37, // 13 aws + 7 azure + 9 gcp + 8 hosted
+				"price_age_days_instances_aws_2026-11-26":        10,
+				"price_age_days_hosted_api_openai_2026-05-07":    213,
+				"price_age_days_high_hosted_api_google_2026-03":  280,
+				"price_age_days_low_hosted_api_google_2026-03":   250,
+				"stale_price_rows_count":                         12,  // 4 curated gcp + gpt-4o, gpt-4o-mini, gpt-4.1 + 3 anthropic + 2 google
+				"prices_checked_count":                           141, // 35 aws + 7 azure + 91 gcp + 8 hosted
 				"usd_per_gpu_hour_on_demand_h100-sxm_aws":        6.88,
-				"usd_per_gpu_hour_spot_h100-sxm_gcp":             4.4244625,
-				"usd_per_gpu_hour_commit_3y_h100-sxm_gcp":        28371.0 / 730 / 8,
-				"usd_per_gpu_hour_on_demand_l4_gcp":              0.706832,
+				// a3-highgpu-8g in europe-north1: host spot $1.61762 + 8 H100 spot $10.6952, / 8.
+				"usd_per_gpu_hour_spot_h100-sxm_gcp": (1.61762 + 10.6952) / 8,
+				"usd_per_gpu_hour_on_demand_l4_gcp":  0.706832,
 			},
-			wantRows: 37, wantStale: 15,
+			wantNoAges: []string{"usd_per_gpu_hour_commit_3y_h100-sxm_gcp"},
+			wantRows:   141, wantStale: 12,
 		},
 		{
 			name:       "azure preferred, gcp excluded, no model: no hosted prices",
 			business:   &inframindv1.Business{ProviderPreference: []string{"Azure"}, ProviderExclusions: []string{"gcp"}},
 			workloads:  generalWorkloads(1),
 			wantScope:  "Providers in scope: azure, aws",
-			wantAges:   map[string]float64{"price_age_days_instances_azure_2026-11-09": 17},
+			wantAges:   map[string]float64{"price_age_days_instances_azure_2026-11-09": 27},
 			wantNoAges: []string{"price_age_days_instances_gcp_2025-03-06", "price_age_days_hosted_api_anthropic_2025-11-15"},
-			wantRows:   20, wantStale: 0,
+			wantRows:   42, wantStale: 0,
 		},
 		{
 			name:       "gcp only",
 			business:   &inframindv1.Business{Regions: []string{"eu"}, ProviderExclusions: []string{"aws", "azure"}},
 			wantScope:  "Providers in scope: gcp",
-			wantAges:   map[string]float64{"price_age_days_instances_gcp_2025-03-06": 630},
+			wantAges:   map[string]float64{"price_age_days_instances_gcp_2025-03-06": 640, "price_age_days_instances_gcp_2026-12-06": 0},
 			wantNoAges: []string{"price_age_days_instances_azure_2026-11-09"},
-			wantRows:   9, wantStale: 9,
+			wantRows:   91, wantStale: 4,
 		},
 	}
 	for _, tc := range tests {
@@ -111,35 +116,41 @@ func TestResearchFreshness(t *testing.T) {
 func TestResearchFlagsStaleAndMonthOnlyPrices(t *testing.T) {
 	t.Parallel()
 	o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{}, Workloads: []*inframindv1.Workload{researchChat8B()}})
-	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 630 days old: gcp instances").GetSeverity())
+	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 640 days old: gcp instances (a2-highgpu-1g, g2-standard-32, g2-standard-4, g2-standard-48)").GetSeverity())
 	require.Equal(t, "low", findingWithTitle(t, o, "Month-only date (2026-05): openai hosted api (gpt-4o, gpt-4o-mini)").GetSeverity())
-	// 179-209 days straddles the 180-day threshold: possibly stale, not surely.
-	require.Equal(t, "low", findingWithTitle(t, o, "Prices may be stale (179-209 days old)").GetSeverity())
-	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 270 days old: google hosted api").GetSeverity())
+	// 189-219 days is beyond the 180-day threshold at both ends of the month: stale, not possibly.
+	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 219 days old: openai hosted api (gpt-4o, gpt-4o-mini)").GetSeverity())
+	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 280 days old: google hosted api").GetSeverity())
+	for _, f := range o.Findings {
+		require.NotContains(t, f.GetTitle(), "days old: aws", "the imported and curated aws rows are at most 27 days old")
+	}
 }
 
 // With no LLM workload every offered class is compared; per GPU-hour by
 // hand: aws p5.48xlarge 55.04 / 8 = 6.88, azure ND96isr_H100_v5 98.32 / 8 =
-// 12.29, gcp a3-highgpu-8g 88.49 / 8 = 11.06125 (spot 35.3957 / 8 =
-// 4.4244625; 1-year 44810.08 / 730 / 8 = 7.67296).
+// 12.29, gcp a3-highgpu-8g in us-central1 (host 9.46006 + 8 H100 33.60609) / 8 =
+// 5.38326875, spot in europe-north1 (1.61762 + 10.6952) / 8 = 1.5391025; the
+// imported rows publish no commitment price.
 func TestResearchComparesProvidersPerGPUHour(t *testing.T) {
 	t.Parallel()
 	o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{Regions: []string{"eu"}}, Workloads: generalWorkloads(1)})
 	for name, want := range map[string]float64{
 		"usd_per_gpu_hour_on_demand_h100-sxm_aws":   6.88,
 		"usd_per_gpu_hour_on_demand_h100-sxm_azure": 12.29,
-		"usd_per_gpu_hour_on_demand_h100-sxm_gcp":   11.06125,
-		"usd_per_gpu_hour_spot_h100-sxm_gcp":        4.4244625,
-		"usd_per_gpu_hour_commit_1y_h100-sxm_gcp":   44810.08 / 730 / 8,
+		"usd_per_gpu_hour_on_demand_h100-sxm_gcp":   (9.46006 + 33.60609) / 8,
+		"usd_per_gpu_hour_spot_h100-sxm_gcp":        (1.61762 + 10.6952) / 8,
 	} {
 		require.InDelta(t, want, metricOf(t, o, name, "").GetValue(), 1e-9, name)
 	}
 	require.False(t, hasMetric(o, "usd_per_gpu_hour_spot_h100-sxm_aws", ""), "aws publishes no spot price in the catalogue")
 	f := findingWithTitle(t, o, "NVIDIA H100 SXM 80GB per GPU-hour, cheapest first")
-	require.Contains(t, f.GetDetail(), "on demand: aws $6.88 (p5.48xlarge, us-east-1), gcp $11.06 (a3-highgpu-8g, us-central1), azure $12.29 (ND96isr_H100_v5, eastus) (dearest 1.79x the cheapest)")
+	require.Contains(t, f.GetDetail(), "on demand: gcp $5.38 (a3-highgpu-8g, us-central1), aws $6.88 (p5.48xlarge, us-east-1), azure $12.29 (ND96isr_H100_v5, eastus) (dearest 2.28x the cheapest)")
+	require.False(t, hasMetric(o, "usd_per_gpu_hour_commit_1y_h100-sxm_gcp", ""), "no commitment price for GCP H100 machines any more")
 	caveat := findingWithTitle(t, o, "Availability caveats for NVIDIA H100 SXM 80GB")
-	require.Equal(t, "medium", caveat.GetSeverity(), "no price is for a region in the eu")
-	require.Contains(t, caveat.GetDetail(), "offered only as Spot/Flex-start")
+	require.Equal(t, "info", caveat.GetSeverity(), "gcp prices H100 machines in EU regions")
+	require.Contains(t, caveat.GetDetail(), "gcp europe-west4")
+	l4 := findingWithTitle(t, o, "Availability caveats for NVIDIA L4")
+	require.Contains(t, l4.GetDetail(), "gcp europe-west1", "the L4 caveat lists the EU regions it is priced in")
 	require.Contains(t, findingWithTitle(t, o, "Accelerator classes compared").GetDetail(), "every GPU class")
 }
 
@@ -159,16 +170,17 @@ func TestResearchCostPerTokenOnOneGPU(t *testing.T) {
 		Workloads: []*inframindv1.Workload{researchChat8B()},
 	}
 	o := analyzeResearch(t, req)
-	tpsHigh := metricOf(t, o, "output_tokens_per_sec_high_l4", "chat")
+	// The cheapest alternatives shown are H200, H100 and A100 machines; the L4 is searched too.
+	tpsHigh := metricOf(t, o, "output_tokens_per_sec_high_h100-sxm", "chat")
 	require.Contains(t, tpsHigh.GetFormula(), "the cheapest tensor-parallel degree")
-	low := metricOf(t, o, "usd_per_mtok_output_low_l4", "chat")
-	high := metricOf(t, o, "usd_per_mtok_output_high_l4", "chat")
+	low := metricOf(t, o, "usd_per_mtok_output_low_h100-sxm", "chat")
+	high := metricOf(t, o, "usd_per_mtok_output_high_h100-sxm", "chat")
 	require.LessOrEqual(t, low.GetValue(), high.GetValue())
-	require.Contains(t, low.GetSource(), "as of 2025-03-06")
+	require.Contains(t, low.GetSource(), "skypilot-org/skypilot-catalog catalogs/v8/gcp/vms.csv")
 
-	// One L4 (g2-standard-4, $0.706832/h) at TP 1 is one of the choices searched: the chosen cost per
-	// token is never dearer. Its throughput is the sizing calculator's: at 1000 in / 200 out the KV cache
-	// holds 15 sequences.
+	// One L4 (g2-standard-4, $0.706832/h) at TP 1 is one of the choices searched: the cheapest cost
+	// per token shown is never dearer. Its throughput is the sizing calculator's: at 1000 in / 200
+	// out the KV cache holds 15 sequences.
 	c, err := catalog.Load()
 	require.NoError(t, err)
 	m, _ := c.Model("llama-3.1-8b")

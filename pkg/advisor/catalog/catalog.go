@@ -16,7 +16,7 @@ import (
 // dataFS holds the catalogue's data files and their JSON Schema. It is
 // immutable embedded data, read only through Load.
 //
-//go:embed data/*.yaml schema/catalog.schema.json
+//go:embed data/*.yaml data/history/*.yaml schema/catalog.schema.json
 var dataFS embed.FS
 
 // Source says where a row's figures come from and when they were true.
@@ -229,7 +229,10 @@ type Catalog struct {
 	// CollectedOn is the date the figures were collected (YYYY-MM-DD).
 	CollectedOn string
 	GPUs        []GPU
-	Instances   []Instance
+	// Instances holds one row per instance type and price region.
+	Instances []Instance
+	// Imports lists the public price data the instance rows were imported from.
+	Imports     []Import
 	Models      []Model
 	HostedAPIs  []HostedAPI
 	Regimes     []Regime
@@ -295,18 +298,35 @@ func (c *Catalog) Region(provider, id string) (Region, bool) {
 	return Region{}, false
 }
 
-// Instance returns a provider's instance by name.
+// Instance returns a provider's instance by name: its row in the cheapest region it is priced in
+// (the first such region by id when two cost the same).
 func (c *Catalog) Instance(provider, name string) (Instance, bool) {
+	var best Instance
+	found := false
 	for _, in := range c.Instances {
-		if in.Provider == provider && in.Name == name {
+		if in.Provider != provider || in.Name != name {
+			continue
+		}
+		if !found || in.OnDemandHourly < best.OnDemandHourly ||
+			(in.OnDemandHourly == best.OnDemandHourly && in.PriceRegion < best.PriceRegion) {
+			best, found = in, true
+		}
+	}
+	return best, found
+}
+
+// InstanceIn returns a provider's instance priced in one region.
+func (c *Catalog) InstanceIn(provider, name, region string) (Instance, bool) {
+	for _, in := range c.Instances {
+		if in.Provider == provider && in.Name == name && in.PriceRegion == region {
 			return in, true
 		}
 	}
 	return Instance{}, false
 }
 
-// InstancesOf returns a provider's instances ("" for all), sorted by
-// provider then name. The slice is a copy the caller may change.
+// InstancesOf returns a provider's instance rows ("" for all), one per instance type and price
+// region, sorted by provider, name, then region. The slice is a copy the caller may change.
 func (c *Catalog) InstancesOf(provider string) []Instance {
 	out := make([]Instance, 0, len(c.Instances))
 	for _, in := range c.Instances {
@@ -315,7 +335,7 @@ func (c *Catalog) InstancesOf(provider string) []Instance {
 		}
 	}
 	slices.SortFunc(out, func(a, b Instance) int {
-		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Name, b.Name), cmp.Compare(a.PriceRegion, b.PriceRegion))
 	})
 	return out
 }

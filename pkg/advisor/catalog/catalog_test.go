@@ -37,7 +37,7 @@ func TestLoad(t *testing.T) {
 	c, err := Load()
 	require.NoError(t, err)
 	require.Regexp(t, `^\d{4}-\d{2}-\d{2}\.\d+$`, c.Version)
-	require.Equal(t, "2026-11-26", c.CollectedOn)
+	require.Equal(t, "2026-12-06", c.CollectedOn)
 	require.NotEmpty(t, c.GPUs)
 	require.NotEmpty(t, c.Instances)
 	require.NotEmpty(t, c.Models)
@@ -182,22 +182,22 @@ func TestParseRejectsBrokenData(t *testing.T) {
 		{
 			name:    "unknown GPU reference",
 			file:    "data/instances.yaml",
-			old:     "    gpu: l40s\n",
-			new:     "    gpu: l40x\n",
+			old:     "  gpu: l40s\n",
+			new:     "  gpu: l40x\n",
 			wantErr: `refers to unknown GPU "l40x"`,
 		},
 		{
 			name:    "unknown price region",
 			file:    "data/instances.yaml",
-			old:     "    price_region: us-west1\n    on_demand_hourly: 4.001665\n    offered_in: [us-west1]",
-			new:     "    price_region: us-west9\n    on_demand_hourly: 4.001665\n    offered_in: [us-west9]",
+			old:     "  offered_in:\n  - us-west1\n  on_demand_hourly: 4.001665\n  price_region: us-west1\n",
+			new:     "  offered_in:\n  - us-west9\n  on_demand_hourly: 4.001665\n  price_region: us-west9\n",
 			wantErr: "priced in unknown region gcp/us-west9",
 		},
 		{
 			name:    "offered_in without the price region",
 			file:    "data/instances.yaml",
-			old:     "    offered_in: [us-west1]",
-			new:     "    offered_in: [us-central1]",
+			old:     "  offered_in:\n  - us-west1\n  on_demand_hourly: 4.001665",
+			new:     "  offered_in:\n  - us-central1\n  on_demand_hourly: 4.001665",
 			wantErr: "offered_in must include its price region us-west1",
 		},
 		{
@@ -217,9 +217,9 @@ func TestParseRejectsBrokenData(t *testing.T) {
 		{
 			name:    "duplicate instance",
 			file:    "data/instances.yaml",
-			old:     "    name: g5.4xlarge\n",
-			new:     "    name: g5.xlarge\n",
-			wantErr: "duplicate instance aws/g5.xlarge",
+			old:     "  name: g5.4xlarge\n",
+			new:     "  name: g5.xlarge\n",
+			wantErr: "duplicate instance aws/g5.xlarge in us-east-1",
 		},
 		{
 			name:    "duplicate region",
@@ -454,14 +454,18 @@ func TestCoverage(t *testing.T) {
 		require.Len(t, elig, 1, "%s HIPAA BAA", p)
 		require.True(t, elig[0].Available)
 	}
-	// Every instance is offered in its price region, and the reference's
-	// prices are all for US regions.
+	// Every instance is offered in its price region, a region the catalogue knows; the imported
+	// price data prices GPU machines in EU regions of AWS and GCP (the Azure rows are curated,
+	// US only).
+	inEU := map[string]bool{}
 	for _, in := range c.Instances {
 		require.Contains(t, in.OfferedIn, in.PriceRegion)
 		r, ok := c.Region(in.Provider, in.PriceRegion)
 		require.True(t, ok)
-		require.Equal(t, "us", r.Jurisdiction, in.Name)
+		inEU[in.Provider] = inEU[in.Provider] || r.Jurisdiction == "eu"
 	}
+	require.True(t, inEU["aws"], "aws GPU prices in the EU")
+	require.True(t, inEU["gcp"], "gcp GPU prices in the EU")
 	for _, r := range c.Regimes {
 		for _, ctl := range r.Controls {
 			require.NotEmpty(t, ctl.Citation, "%s/%s", r.ID, ctl.ID)

@@ -64,10 +64,8 @@ func Parse(files fs.FS) (*Catalog, error) {
 		gpus struct {
 			GPUs []GPU `json:"gpus"`
 		}
-		instances struct {
-			Instances []Instance `json:"instances"`
-		}
-		models struct {
+		instances PriceTable
+		models    struct {
 			Models []Model `json:"models"`
 		}
 		hosted struct {
@@ -107,6 +105,7 @@ func Parse(files fs.FS) (*Catalog, error) {
 		CollectedOn: meta.CollectedOn,
 		GPUs:        gpus.GPUs,
 		Instances:   instances.Instances,
+		Imports:     instances.Imports,
 		Models:      models.Models,
 		HostedAPIs:  hosted.HostedAPIs,
 		Regimes:     regimes.Regimes,
@@ -114,7 +113,11 @@ func Parse(files fs.FS) (*Catalog, error) {
 		Regions:     regions.Regions,
 		Benchmarks:  benchmarks.Benchmarks,
 	}
-	if problems := crossCheck(c); len(problems) > 0 {
+	problems := crossCheck(c)
+	if instances.Version != "" && instances.Version != c.Version {
+		problems = append(problems, fmt.Sprintf("instances.yaml is version %s but catalog.yaml says %s (run make generate)", instances.Version, c.Version))
+	}
+	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
 	}
 	return c, nil
@@ -199,7 +202,7 @@ func crossCheck(c *Catalog) []string {
 
 	instances := map[string]bool{}
 	for _, in := range c.Instances {
-		key := in.Provider + "/" + in.Name
+		key := in.Provider + "/" + in.Name + " in " + in.PriceRegion
 		if instances[key] {
 			add("instances: duplicate instance %s", key)
 		}
@@ -324,4 +327,28 @@ func crossCheck(c *Catalog) []string {
 		add("serving_benchmarks: need at least one %s and one %s curve", BenchmarkFit, BenchmarkHeldOut)
 	}
 	return p
+}
+
+// ParseReference loads only a catalogue's GPUs and regions: what an import of price data checks
+// its rows against. It does not read the instance rows, so it works while they are regenerated.
+func ParseReference(files fs.FS) (*Catalog, error) {
+	schemas, err := compileSchemas(files)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		gpus struct {
+			GPUs []GPU `json:"gpus"`
+		}
+		regions struct {
+			Regions []Region `json:"regions"`
+		}
+	)
+	if err := decodeFile(files, dataFile{"gpus.yaml", "gpusFile"}, schemas["gpusFile"], &gpus); err != nil {
+		return nil, err
+	}
+	if err := decodeFile(files, dataFile{"regions.yaml", "regionsFile"}, schemas["regionsFile"], &regions); err != nil {
+		return nil, err
+	}
+	return &Catalog{GPUs: gpus.GPUs, Regions: regions.Regions}, nil
 }

@@ -309,9 +309,16 @@ func (e *Engine) resolveHardware(gpuID string, ref *InstanceRef, use *CatalogUse
 				Reason: fmt.Sprintf("%q is not in the catalogue (known: %s)", gpuID, strings.Join(ids, ", "))}}
 		}
 		h.gpu = g
+		// One candidate per instance type, in its cheapest price region (the catalogue has a row
+		// per region; the cost shown names the region).
+		seen := map[string]bool{}
 		for _, in := range e.cat.InstancesOf("") {
-			if in.GPU == g.ID {
-				h.candidates = append(h.candidates, in)
+			if in.GPU != g.ID || seen[in.Provider+"/"+in.Name] {
+				continue
+			}
+			seen[in.Provider+"/"+in.Name] = true
+			if cheapest, ok := e.cat.Instance(in.Provider, in.Name); ok {
+				h.candidates = append(h.candidates, cheapest)
 			}
 		}
 	}

@@ -24,6 +24,15 @@ type Constraints struct {
 	AllowedRegions map[string][]string `json:"allowed_regions,omitempty"`
 	// Excluded lists each provider left out and why.
 	Excluded []string `json:"excluded,omitempty"`
+	// NearUsers maps provider to its catalogue regions where the request's users and data are
+	// (business.regions: a region whose country or jurisdiction is one of the codes). Not a
+	// constraint: the recommendation prefers these regions when one of them has a feasible deployment.
+	NearUsers map[string][]string `json:"near_users,omitempty"`
+}
+
+// nearUsers reports whether provider's region is where the request's users are.
+func (c Constraints) nearUsers(provider, region string) bool {
+	return slices.Contains(c.NearUsers[provider], region)
 }
 
 // regionAllowed reports whether provider's region satisfies the residency.
@@ -140,6 +149,17 @@ func constraintsFor(cat *catalog.Catalog, b *inframindv1.Business) (Constraints,
 			fs = append(fs, Finding{Severity: SeverityLow, Title: "Residency assumed from " + strings.Join(c.Residency, ", ") + " compliance",
 				Detail: fmt.Sprintf("No data_residency is stated, but %s applies; the plan keeps data in %s. A documented transfer mechanism would lift this; state data_residency to decide it explicitly.",
 					c.ResidencyFrom, strings.Join(c.Residency, ", "))})
+		}
+	}
+	for _, code := range b.GetRegions() {
+		code = norm(code)
+		for _, r := range cat.Regions {
+			if (r.Country == code || r.Jurisdiction == code) && !slices.Contains(c.NearUsers[r.Provider], r.ID) {
+				if c.NearUsers == nil {
+					c.NearUsers = map[string][]string{}
+				}
+				c.NearUsers[r.Provider] = append(c.NearUsers[r.Provider], r.ID)
+			}
 		}
 	}
 	if len(c.Residency) > 0 {

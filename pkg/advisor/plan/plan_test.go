@@ -37,6 +37,19 @@ func serving(peak float64) *inframindv1.Workload {
 		TtftP95Ms: 2000, InterTokenLatencyMs: 60, AvailabilityTarget: 0.999}
 }
 
+// candidateIn finds the candidate of one instance type in one price region.
+func candidateIn(t *testing.T, w plan.WorkloadPlan, provider, name, region string) plan.Candidate {
+	t.Helper()
+	for _, c := range w.Candidates {
+		if c.Provider == provider && c.Instance == name && c.Region == region {
+			return c
+		}
+	}
+	require.Failf(t, "candidate missing", "%s/%s in %s", provider, name, region)
+	return plan.Candidate{}
+}
+
+// candidate finds the first candidate of an instance type (its first price region by id).
 func candidate(t *testing.T, w plan.WorkloadPlan, provider, name string) plan.Candidate {
 	t.Helper()
 	for _, c := range w.Candidates {
@@ -76,7 +89,7 @@ func TestServingCandidateArithmetic(t *testing.T) {
 	t.Parallel()
 	p, err := plan.Build(load(t), &inframindv1.AssessmentRequest{Workloads: []*inframindv1.Workload{serving(10)}})
 	require.NoError(t, err)
-	c := candidate(t, p.Workloads[0], "gcp", "a2-ultragpu-1g")
+	c := candidateIn(t, p.Workloads[0], "gcp", "a2-ultragpu-1g", "us-central1")
 	require.True(t, c.Feasible, c.Reason)
 	require.Equal(t, 1, c.TensorParallel)
 	lo, _, err := sizing.Replicas(10, c.ReplicaCapacityRPS, plan.HeadroomLow)
@@ -85,12 +98,13 @@ func TestServingCandidateArithmetic(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, plan.IntRange{Low: max(lo, 2), High: max(hi, 2)}, c.Replicas)
 	require.Equal(t, c.Replicas, c.Instances) // one GPU per machine, TP 1
-	require.InDelta(t, float64(c.Instances.High)*5.068798*730, c.Monthly.OnDemand.High, 1e-6)
+	// SkyPilot's GCP rows: host $1.09962/h + one A100 80GB $1.8462/h; spot $0.54978 + $1.964.
+	require.InDelta(t, float64(c.Instances.High)*(1.09962+1.8462)*730, c.Monthly.OnDemand.High, 1e-6)
 	require.NotNil(t, c.Monthly.Spot)
-	require.InDelta(t, float64(c.Instances.Low)*2.0275*730, c.Monthly.Spot.Low, 1e-6)
-	require.Nil(t, c.Monthly.Commit1Y, "a2-ultragpu-1g publishes no commitment price")
+	require.InDelta(t, float64(c.Instances.Low)*(0.54978+1.964)*730, c.Monthly.Spot.Low, 1e-6)
+	require.Nil(t, c.Monthly.Commit1Y, "the imported data publishes no commitment price")
 	require.NotEmpty(t, c.Formulas)
-	require.Contains(t, c.Source, "Cyclenerd")
+	require.Contains(t, c.Source, "skypilot-org/skypilot-catalog catalogs/v8/gcp/vms.csv")
 	// Cost per million output tokens at 5 requests/s x 200 tokens x 3600 x 730.
 	require.InDelta(t, c.Monthly.OnDemand.High/(5*200*3600*730/1e6), c.USDPerMTok.High, 1e-9)
 }
@@ -107,7 +121,7 @@ func TestMonotoneInTraffic(t *testing.T) {
 			if !c.Feasible {
 				continue
 			}
-			key := c.Provider + "/" + c.Instance
+			key := c.Provider + "/" + c.Instance + " in " + c.Region
 			if old, ok := prev[key]; ok && old.TensorParallel == c.TensorParallel {
 				require.GreaterOrEqual(t, c.Replicas.Low, old.Replicas.Low, key)
 				require.GreaterOrEqual(t, c.Replicas.High, old.Replicas.High, key)
@@ -143,9 +157,15 @@ func TestConstraints(t *testing.T) {
 		{name: "GDPR without data_residency keeps data in the EU", business: &inframindv1.Business{Compliance: []string{"gdpr"}},
 			check: func(t *testing.T, p plan.Plan) {
 				require.Equal(t, []string{"eu"}, p.Constraints.Residency)
-				_, ok := p.Workloads[0].Chosen()
-				require.False(t, ok, "every price is in a US region")
+				c, ok := p.Workloads[0].Chosen()
+				require.True(t, ok, "the catalogue prices GPU machines in EU regions")
+				require.Contains(t, p.Constraints.AllowedRegions[c.Provider], c.Region)
 				require.Contains(t, p.Constraints.AllowedRegions["gcp"], "europe-west4")
+				for _, c := range p.Workloads[0].Candidates {
+					if c.Feasible {
+						require.Contains(t, p.Constraints.AllowedRegions[c.Provider], c.Region, "%s/%s", c.Provider, c.Instance)
+					}
+				}
 			}},
 		{name: "fp8 only on GPUs with FP8", business: nil,
 			check: func(t *testing.T, p plan.Plan) {
@@ -179,7 +199,7 @@ func TestTrainingCandidate(t *testing.T) {
 	p, err := plan.Build(load(t), req)
 	require.NoError(t, err)
 	w := p.Workloads[0]
-	c := candidate(t, w, "gcp", "a2-highgpu-8g")
+	c := candidateIn(t, w, "gcp", "a2-highgpu-8g", "us-central1")
 	require.True(t, c.Feasible, c.Reason)
 	tr := c.Training
 	require.NotNil(t, tr)
@@ -222,4 +242,27 @@ func TestDeterministic(t *testing.T) {
 	b, err := plan.Build(cat, example(t, "chatbot-70b-hipaa-us.yaml"))
 	require.NoError(t, err)
 	require.Equal(t, a, b)
+}
+
+// Without a residency every region is allowed, but the recommendation stays in a region where the
+// users are when one has a feasible deployment, even if another continent is cheaper.
+func TestRecommendationPrefersTheUsersRegions(t *testing.T) {
+	t.Parallel()
+	cat := load(t)
+	anywhere, err := plan.Build(cat, &inframindv1.AssessmentRequest{Workloads: []*inframindv1.Workload{serving(10)}})
+	require.NoError(t, err)
+	cheapest, ok := anywhere.Workloads[0].Chosen()
+	require.True(t, ok)
+	for _, code := range []string{"eu", "jp", "us"} {
+		p, err := plan.Build(cat, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{Regions: []string{code}},
+			Workloads: []*inframindv1.Workload{serving(10)}})
+		require.NoError(t, err)
+		c, ok := p.Workloads[0].Chosen()
+		require.True(t, ok, code)
+		r, ok := cat.Region(c.Provider, c.Region)
+		require.True(t, ok)
+		require.True(t, r.Jurisdiction == code || r.Country == code, "%s: chose %s %s in %s", code, c.Provider, c.Instance, c.Region)
+		require.GreaterOrEqual(t, c.Monthly.OnDemand.High, cheapest.Monthly.OnDemand.High, "the users' region may cost more, never less, than the cheapest anywhere")
+		require.Empty(t, p.Constraints.Residency, "a preference, not a residency")
+	}
 }

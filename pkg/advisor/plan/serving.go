@@ -132,7 +132,7 @@ func layouts(gpus int) [][2]int {
 // cheapest that meets every SLO at peak wins, by its pessimistic then optimistic monthly cost, then the
 // fewest GPUs. The candidate keeps every layout, so a reader sees why the winner won. Infeasible offers
 // come back with the reason.
-func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load servingLoad) (Candidate, error) {
+func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load servingLoad, memo *sizingMemo) (Candidate, error) {
 	c := baseCandidate(o)
 	if o.blocked != "" {
 		c.Reason = o.blocked
@@ -143,7 +143,10 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		return c, nil
 	}
 	acc := AcceleratorFromGPU(o.gpu)
-	_, fit, err := sizing.MinTensorParallel(m.arch, p, kv, acc, o.inst.GPUCount, 0, load.context)
+	fit, err := memo.fit(o, func() (sizing.MemoryFit, error) {
+		_, fit, err := sizing.MinTensorParallel(m.arch, p, kv, acc, o.inst.GPUCount, 0, load.context)
+		return fit, err
+	})
 	if err != nil && !errors.Is(err, sizing.ErrDoesNotFit) {
 		return c, fmt.Errorf("size %s on %s: %w", m.name, o.inst.Name, err)
 	}
@@ -156,7 +159,7 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		opt := Layout{TensorParallel: tp, PipelineParallel: pp}
 		in := sizing.ServingInput{Arch: m.arch, Weights: p, KV: kv, GPU: acc, TensorParallel: tp, PipelineParallel: pp,
 			InputTokens: load.in, OutputTokens: load.out, ContextTokens: load.context}
-		capy, err := sizing.CapacityAtSLO(in, load.slo)
+		capy, err := memo.capacity(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityAtSLO(in, load.slo) })
 		if err != nil {
 			return c, fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
 		}
@@ -318,4 +321,58 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 			c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High, mtok, c.USDPerMTok.Low, c.USDPerMTok.High)
 	}
 	return nil
+}
+
+// sizingMemo remembers one workload's sizing results by GPU model and layout. The catalogue has a
+// row per instance type and region, so many offers share a GPU, and what fits on it and how fast it
+// serves do not depend on the machine's price or region: each is computed once per workload.
+type sizingMemo struct {
+	fits       map[fitKey]memoFit
+	capacities map[capKey]memoCapacity
+}
+
+type (
+	fitKey struct {
+		gpu   string
+		count int
+	}
+	capKey struct {
+		gpu    string
+		tp, pp int
+	}
+	memoFit struct {
+		fit sizing.MemoryFit
+		err error
+	}
+	memoCapacity struct {
+		capy sizing.Capacity
+		err  error
+	}
+)
+
+func newSizingMemo() *sizingMemo {
+	return &sizingMemo{fits: map[fitKey]memoFit{}, capacities: map[capKey]memoCapacity{}}
+}
+
+// fit returns the memory fit of the workload on the offer's GPUs, computing it on first use.
+func (m *sizingMemo) fit(o offer, compute func() (sizing.MemoryFit, error)) (sizing.MemoryFit, error) {
+	k := fitKey{o.gpu.ID, o.inst.GPUCount}
+	r, ok := m.fits[k]
+	if !ok {
+		r.fit, r.err = compute()
+		m.fits[k] = r
+	}
+	return r.fit, r.err
+}
+
+// capacity returns a replica's capacity at the SLO on the offer's GPU in a layout, computing it on
+// first use. The returned Working shares its slices with later calls: callers only read it.
+func (m *sizingMemo) capacity(o offer, tp, pp int, compute func() (sizing.Capacity, error)) (sizing.Capacity, error) {
+	k := capKey{o.gpu.ID, tp, pp}
+	r, ok := m.capacities[k]
+	if !ok {
+		r.capy, r.err = compute()
+		m.capacities[k] = r
+	}
+	return r.capy, r.err
 }

@@ -118,8 +118,9 @@ func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *Wo
 		}
 	}
 	wp.OutputTokensPerMonth = load.outputTokensPerMonth
+	memo := newSizingMemo()
 	for _, o := range pool {
-		c, err := servingCandidate(m, p, kv, o, load)
+		c, err := servingCandidate(m, p, kv, o, load, memo)
 		if err != nil {
 			return err
 		}
@@ -476,17 +477,24 @@ func rank(wp *WorkloadPlan, cons Constraints) {
 		}
 	}
 	wp.Recommended = -1
-	// The preferred providers' cheapest feasible candidate wins; without one, the cheapest overall.
-	for i, c := range wp.Candidates {
-		if c.Feasible && slices.Contains(cons.Preferred, c.Provider) {
-			wp.Recommended = i
-			return
-		}
+	// The cheapest feasible candidate wins, looked for first on a preferred provider in a region
+	// where the users are (business.regions), then on a preferred provider anywhere, then in the
+	// users' regions on any provider, then anywhere. With one row per instance type and region, the
+	// cheapest region overall may sit on another continent from the users.
+	tiers := []func(Candidate) bool{
+		func(c Candidate) bool {
+			return slices.Contains(cons.Preferred, c.Provider) && cons.nearUsers(c.Provider, c.Region)
+		},
+		func(c Candidate) bool { return slices.Contains(cons.Preferred, c.Provider) },
+		func(c Candidate) bool { return cons.nearUsers(c.Provider, c.Region) },
+		func(Candidate) bool { return true },
 	}
-	for i, c := range wp.Candidates {
-		if c.Feasible {
-			wp.Recommended = i
-			return
+	for _, ok := range tiers {
+		for i, c := range wp.Candidates {
+			if c.Feasible && ok(c) {
+				wp.Recommended = i
+				return
+			}
 		}
 	}
 }

@@ -1,0 +1,183 @@
+package priceimport
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+)
+
+// gpuIDs maps the GPU names price data uses to catalogue GPU ids. A name not listed is skipped
+// and counted: a catalogue row must refer to a GPU whose figures the catalogue holds.
+var gpuIDs = map[string]string{
+	"A10G":      "a10g",
+	"L4":        "l4",
+	"L40S":      "l40s",
+	"T4":        "t4",
+	"A100":      "a100-40gb",
+	"A100-80GB": "a100-80gb",
+	"H100":      "h100-sxm",
+	"H100-MEGA": "h100-sxm",
+	"H200":      "h200-sxm",
+}
+
+// gcpAttached is the GPU model and count each GCP accelerator-optimised machine type comes with.
+// GCP price data prices the host and its GPUs on separate rows; the whole machine is their sum.
+// Source: Google Cloud documentation, GPU machine types (cloud.google.com/compute/docs/gpus):
+// A2 Standard a2-highgpu-Ng and a2-megagpu-16g carry N (16) A100 40GB, A2 Ultra a2-ultragpu-Ng
+// N A100 80GB, A3 High a3-highgpu-Ng N H100 80GB, A3 Mega a3-megagpu-8g 8 H100 80GB (Mega),
+// A3 Ultra a3-ultragpu-8g 8 H200 141GB, G2 g2-standard-4 to -32 one L4, -24 two, -48 four, -96 eight.
+var gcpAttached = map[string]struct {
+	name  string
+	count int
+}{
+	"a2-highgpu-1g": {"A100", 1}, "a2-highgpu-2g": {"A100", 2}, "a2-highgpu-4g": {"A100", 4}, "a2-highgpu-8g": {"A100", 8},
+	"a2-megagpu-16g": {"A100", 16},
+	"a2-ultragpu-1g": {"A100-80GB", 1}, "a2-ultragpu-2g": {"A100-80GB", 2}, "a2-ultragpu-4g": {"A100-80GB", 4}, "a2-ultragpu-8g": {"A100-80GB", 8},
+	"a3-highgpu-8g":  {"H100", 8},
+	"a3-megagpu-8g":  {"H100-MEGA", 8},
+	"a3-ultragpu-8g": {"H200", 8},
+	"g2-standard-4":  {"L4", 1}, "g2-standard-8": {"L4", 1}, "g2-standard-12": {"L4", 1}, "g2-standard-16": {"L4", 1},
+	"g2-standard-24": {"L4", 2}, "g2-standard-32": {"L4", 1}, "g2-standard-48": {"L4", 4}, "g2-standard-96": {"L4", 8},
+}
+
+// gcpSpotOnly are machine types GCP sells only as Spot or Flex-start VMs (Google Cloud
+// documentation, GPU machine types: A3 High with 1, 2 or 4 GPUs). Price data may still list an
+// on-demand price for them; a plan cannot buy one on demand, so they are skipped.
+var gcpSpotOnly = map[string]bool{"a3-highgpu-1g": true, "a3-highgpu-2g": true, "a3-highgpu-4g": true}
+
+// Options are what Build checks rows against and how it cites them.
+type Options struct {
+	// Provider is aws, azure or gcp.
+	Provider string
+	// KnownRegion reports whether the catalogue has the region (with its jurisdiction); rows in
+	// other regions are skipped and counted, since residency rules could not be applied to them.
+	KnownRegion func(provider, region string) bool
+	// KnownGPU reports whether the catalogue has the GPU id.
+	KnownGPU func(id string) bool
+	// Source and AsOf are written on every row.
+	Source string
+	AsOf   string
+}
+
+// Result is what Build made of the rows and what it left out, by reason.
+type Result struct {
+	Instances []catalog.Instance
+	// Skipped counts left-out rows (or instance-region pairs) by reason.
+	Skipped map[string]int
+}
+
+// key is one instance type in one region.
+type key struct{ name, region string }
+
+// agg gathers the zone rows of one instance type in one region. On-demand prices do not vary by
+// zone; spot prices do, and the region's spot price is the highest zone's, so a plan does not
+// count on the cheapest zone having capacity.
+type agg struct {
+	vcpu, mem   float64
+	accel       string
+	count       float64
+	price, spot float64
+	hasSpot     bool
+}
+
+func (a *agg) add(r Row) {
+	a.vcpu, a.mem, a.accel, a.count = r.VCPU, r.MemoryGiB, r.Accelerator, r.AcceleratorCount
+	a.price = max(a.price, r.Price)
+	if r.HasSpot {
+		a.spot, a.hasSpot = max(a.spot, r.Spot), true
+	}
+}
+
+// Build turns a provider's rows into catalogue instances, one per GPU instance type and region,
+// sorted by name then region. CPU-only machines are skipped (counted): the catalogue prices GPU
+// machines. Rows with a zero price (not sold on demand) are skipped too.
+func Build(rows []Row, o Options) (Result, error) {
+	if o.KnownRegion == nil || o.KnownGPU == nil || o.Provider == "" || o.Source == "" || o.AsOf == "" {
+		return Result{}, fmt.Errorf("priceimport: Options needs Provider, KnownRegion, KnownGPU, Source and AsOf")
+	}
+	res := Result{Skipped: map[string]int{}}
+	hosts := map[key]*agg{}
+	accels := map[key]*agg{} // GCP: key.name is "NAME:count"
+	for _, r := range rows {
+		if r.Price <= 0 {
+			res.Skipped["no on-demand price"]++
+			continue
+		}
+		m, k := hosts, key{r.Instance, r.Region}
+		if r.Instance == "" {
+			m, k = accels, key{fmt.Sprintf("%s:%g", r.Accelerator, r.AcceleratorCount), r.Region}
+		}
+		if m[k] == nil {
+			m[k] = &agg{}
+		}
+		m[k].add(r)
+	}
+	keys := make([]key, 0, len(hosts))
+	for k := range hosts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.region, b.region)) })
+	for _, k := range keys {
+		h := hosts[k]
+		price, spot, hasSpot := h.price, h.spot, h.hasSpot
+		name, count := h.accel, h.count
+		if o.Provider == "gcp" {
+			if gcpSpotOnly[k.name] {
+				res.Skipped["sold only as Spot or Flex-start ("+k.name+")"]++
+				continue
+			}
+			att, ok := gcpAttached[k.name]
+			if !ok {
+				res.Skipped["no GPU (CPU-only machine)"]++
+				continue
+			}
+			a := accels[key{fmt.Sprintf("%s:%d", att.name, att.count), k.region}]
+			if a == nil {
+				res.Skipped["GCP host without its GPU price in the region"]++
+				continue
+			}
+			name, count = att.name, float64(att.count)
+			price += a.price
+			spot += a.spot
+			hasSpot = hasSpot && a.hasSpot
+		}
+		if name == "" {
+			res.Skipped["no GPU (CPU-only machine)"]++
+			continue
+		}
+		gpu, ok := gpuIDs[name]
+		if !ok || !o.KnownGPU(gpu) {
+			res.Skipped["GPU not in the catalogue ("+name+")"]++
+			continue
+		}
+		if count < 1 || count != float64(int(count)) {
+			res.Skipped["fractional GPU"]++
+			continue
+		}
+		if !o.KnownRegion(o.Provider, k.region) {
+			res.Skipped["region not in the catalogue ("+k.region+")"]++
+			continue
+		}
+		in := catalog.Instance{
+			Provider: o.Provider, Name: k.name, GPU: gpu, GPUCount: int(count),
+			VCPU: int(h.vcpu), MemoryGB: h.mem,
+			PriceRegion: k.region, OnDemandHourly: round(price), OfferedIn: []string{k.region},
+			Source: catalog.Source{Source: o.Source, AsOf: o.AsOf},
+		}
+		if hasSpot && spot > 0 {
+			if spot <= price {
+				in.SpotHourly = round(spot)
+			} else {
+				res.Skipped["spot price above on-demand (spot left out)"]++
+			}
+		}
+		res.Instances = append(res.Instances, in)
+	}
+	return res, nil
+}
+
+// round keeps six decimals: sums of two prices otherwise carry float noise into the catalogue.
+func round(v float64) float64 { return math.Round(v*1e6) / 1e6 }

@@ -1,0 +1,163 @@
+package priceimport
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+)
+
+// Rows below are copied from skypilot-org/skypilot-catalog (Apache-2.0): catalogs/v8/aws/vms.csv
+// at 00148f2af367 (GpuInfo left in one row as published) and catalogs/v8/gcp/vms.csv at 006059e0f18a.
+const awsExcerpt = `InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,AvailabilityZone,Arch
+a1.large,,,2.0,4.0,,0.0582,0.058200,eu-central-1,euc1-az2,arm64
+g5.xlarge,A10G,1.0,4.0,16.0,"{'Gpus': [{'Name': 'A10G', 'Manufacturer': 'NVIDIA', 'Count': 1, 'LogicalGpuCount': 1, 'GpuPartitionSize': 1.0, 'Workloads': ['graphics', 'ml-ai'], 'MemoryInfo': {'SizeInMiB': 22888}}], 'TotalGpuMemoryInMiB': 22888}",1.258,0.617800,eu-central-1,euc1-az1,x86_64
+g5.xlarge,A10G,1.0,4.0,16.0,,1.258,0.651000,eu-central-1,euc1-az2,x86_64
+g5.xlarge,A10G,1.0,4.0,16.0,,1.258,0.605900,eu-central-1,euc1-az3,x86_64
+g5.xlarge,A10G,1.0,4.0,16.0,,1.5488,1.516300,ap-east-1,ape1-az1,x86_64
+g5g.2xlarge,T4g,1.0,8.0,16.0,,0.6955,0.257600,eu-central-1,euc1-az1,arm64
+g6f.2xlarge,L4,0.25,8.0,32.0,,0.594,0.283000,eu-central-1,euc1-az2,x86_64
+g6e.xlarge,L40S,1.0,4.0,32.0,,1.961,,eu-south-2,eus2-az2,x86_64
+`
+
+const gcpExcerpt = `InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice
+a2-ultragpu-1g,12.0,170.0,,,,europe-west4,europe-west4-a,1.2105,0.47328
+a3-highgpu-1g,26.0,234.0,,,,europe-west8,europe-west8-c,1.37171,0.2469
+a4-highgpu-8g,224.0,3968.0,,,,europe-west4,europe-west4-b,0.0,0.0
+n4-highmem-8,8.0,64.0,,,,europe-west4,europe-west4-a,0.49988,0.13883
+,,,A100-80GB,1,{'Gpus': [{'MemoryInfo': {'SizeInMiB': 81920}}]},europe-west4,europe-west4-a,2.03285,2.1626
+,,,H100,1,{'Gpus': [{'MemoryInfo': {'SizeInMiB': 81920}}]},europe-west4,europe-west4-b,12.73552,2.9112
+`
+
+func reference(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	ref, err := catalog.ParseReference(os.DirFS(".."))
+	require.NoError(t, err)
+	return ref
+}
+
+func opts(t *testing.T, provider string) Options {
+	ref := reference(t)
+	return Options{
+		Provider:    provider,
+		KnownRegion: func(p, r string) bool { _, ok := ref.Region(p, r); return ok && r != "ap-east-1" },
+		KnownGPU:    func(id string) bool { _, ok := ref.GPU(id); return ok },
+		Source:      "test excerpt", AsOf: "2026-12-06",
+	}
+}
+
+func TestAWSRowsBecomeOneInstancePerRegion(t *testing.T) {
+	t.Parallel()
+	rows, err := ReadSkyPilotVMs([]byte(awsExcerpt))
+	require.NoError(t, err)
+	require.Len(t, rows, 8)
+	res, err := Build(rows, opts(t, "aws"))
+	require.NoError(t, err)
+	require.Len(t, res.Instances, 2, "%+v", res.Instances)
+
+	g5 := res.Instances[0]
+	require.Equal(t, "g5.xlarge", g5.Name)
+	require.Equal(t, "eu-central-1", g5.PriceRegion)
+	require.Equal(t, []string{"eu-central-1"}, g5.OfferedIn)
+	require.Equal(t, "a10g", g5.GPU)
+	require.Equal(t, 1, g5.GPUCount)
+	require.Equal(t, 4, g5.VCPU)
+	require.InDelta(t, 16.0, g5.MemoryGB, 1e-9)
+	require.InDelta(t, 1.258, g5.OnDemandHourly, 1e-9)
+	require.InDelta(t, 0.651, g5.SpotHourly, 1e-9, "the region's spot price is its dearest zone's")
+	require.Equal(t, "test excerpt", g5.Source.Source)
+
+	l40s := res.Instances[1]
+	require.Equal(t, "g6e.xlarge", l40s.Name)
+	require.Zero(t, l40s.SpotHourly, "no spot price published")
+
+	require.Equal(t, map[string]int{
+		"no GPU (CPU-only machine)":               1,
+		"GPU not in the catalogue (T4g)":          1,
+		"fractional GPU":                          1,
+		"region not in the catalogue (ap-east-1)": 1,
+	}, res.Skipped)
+}
+
+func TestGCPHostsAndGPUsAreSummed(t *testing.T) {
+	t.Parallel()
+	rows, err := ReadSkyPilotVMs([]byte(gcpExcerpt))
+	require.NoError(t, err)
+	res, err := Build(rows, opts(t, "gcp"))
+	require.NoError(t, err)
+	require.Len(t, res.Instances, 1)
+	in := res.Instances[0]
+	require.Equal(t, "a2-ultragpu-1g", in.Name)
+	require.Equal(t, "a100-80gb", in.GPU)
+	require.Equal(t, 1, in.GPUCount)
+	require.InDelta(t, 1.2105+2.03285, in.OnDemandHourly, 1e-9, "host plus its GPU")
+	require.InDelta(t, 0.47328+2.1626, in.SpotHourly, 1e-9)
+	require.Equal(t, 12, in.VCPU)
+	require.Equal(t, map[string]int{
+		"no on-demand price":                              1,
+		"no GPU (CPU-only machine)":                       1,
+		"sold only as Spot or Flex-start (a3-highgpu-1g)": 1,
+	}, res.Skipped)
+}
+
+func TestSpotAboveOnDemandIsLeftOut(t *testing.T) {
+	t.Parallel()
+	rows := []Row{{Instance: "g5.xlarge", Accelerator: "A10G", AcceleratorCount: 1, Region: "eu-west-1", Price: 1, Spot: 2, HasSpot: true}}
+	res, err := Build(rows, opts(t, "aws"))
+	require.NoError(t, err)
+	require.Len(t, res.Instances, 1)
+	require.Zero(t, res.Instances[0].SpotHourly)
+	require.Equal(t, 1, res.Skipped["spot price above on-demand (spot left out)"])
+}
+
+func TestReadRejectsBadData(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, csv, want string
+	}{
+		{"missing column", "InstanceType,Price\ng5.xlarge,1\n", "no AcceleratorName column"},
+		{"price not a number", strings.Replace(awsExcerpt, "1.258,0.651000", "1.25x,0.651000", 1), `line 4: Price "1.25x" is not a number`},
+		{"no price", strings.Replace(awsExcerpt, "1.258,0.651000", ",0.651000", 1), "line 4: no Price"},
+		{"no region", strings.Replace(awsExcerpt, "0.651000,eu-central-1", "0.651000,", 1), "line 4: needs a region"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ReadSkyPilotVMs([]byte(tt.csv))
+			require.ErrorIs(t, err, ErrFormat)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestManifestIsChecked(t *testing.T) {
+	t.Parallel()
+	_, err := ParseManifest([]byte("repository: a/b\nlicence: MIT\nretrieved: 2026-12\ncatalogue_version: 2026-12-06.x\nfiles:\n- provider: oracle\n  file: x\n  path: y\n  commit: abc\n"))
+	require.ErrorIs(t, err, ErrFormat)
+	for _, want := range []string{`retrieved "2026-12"`, `catalogue_version "2026-12-06.x"`, `provider "oracle"`, `commit "abc"`} {
+		require.ErrorContains(t, err, want)
+	}
+}
+
+// TestCommittedCatalogueIsTheImportOfTheCommittedData regenerates data/instances.yaml from the
+// price folder and the curated rows and requires the committed file to match, so hand edits of
+// the generated file, or data committed without running the import, fail here.
+func TestCommittedCatalogueIsTheImportOfTheCommittedData(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../curated/instances.yaml")
+	require.NoError(t, err)
+	var curated catalog.PriceTable
+	require.NoError(t, yaml.UnmarshalStrict(raw, &curated))
+	res, err := ImportFolder(os.DirFS("../pricing/skypilot-catalog"), reference(t), curated.Instances)
+	require.NoError(t, err)
+	require.Empty(t, res.Replaced, "a curated row the import replaces should be deleted from the curated file")
+	got, err := MarshalTable(res.Table)
+	require.NoError(t, err)
+	want, err := os.ReadFile("../data/instances.yaml")
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got), "run make generate")
+}

@@ -1,0 +1,182 @@
+package catalog
+
+import (
+	"cmp"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Import records public price data a catalogue version's instance rows came from.
+type Import struct {
+	Provider   string `json:"provider"`
+	Repository string `json:"repository"`
+	// Path is the file inside Repository, e.g. catalogs/v8/aws/vms.csv.
+	Path   string `json:"path"`
+	Commit string `json:"commit"`
+	// Licence is the data's licence, e.g. Apache-2.0.
+	Licence string `json:"licence"`
+	// Retrieved is the date the file was read (YYYY-MM-DD).
+	Retrieved string `json:"retrieved"`
+	// Instances counts the rows this file contributed.
+	Instances int `json:"instances"`
+}
+
+// PriceTable is one catalogue version's instance rows: the current one (data/instances.yaml) or
+// an earlier one kept in data/history/<version>.yaml, so price moves can be traced.
+type PriceTable struct {
+	Version   string     `json:"version"`
+	Imports   []Import   `json:"imports,omitempty"`
+	Instances []Instance `json:"instances"`
+}
+
+// historyDir holds earlier versions' instance files, one per version.
+const historyDir = "data/history"
+
+// PriceTables returns every catalogue version's instance rows held in the embedded files, oldest
+// first: the history and the current version.
+func PriceTables() ([]PriceTable, error) {
+	return ParsePriceTables(dataFS)
+}
+
+// ParsePriceTables is PriceTables over any file system with the catalogue layout.
+func ParsePriceTables(files fs.FS) ([]PriceTable, error) {
+	schemas, err := compileSchemas(files)
+	if err != nil {
+		return nil, err
+	}
+	sch := schemas["instancesFile"]
+	var out []PriceTable
+	names, err := fs.Glob(files, historyDir+"/*.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("list catalogue history: %w", err)
+	}
+	for _, n := range names {
+		var t PriceTable
+		if err := decodeFile(files, dataFile{name: strings.TrimPrefix(n, "data/"), def: "instancesFile"}, sch, &t); err != nil {
+			return nil, err
+		}
+		if want := strings.TrimSuffix(path.Base(n), ".yaml"); t.Version != want {
+			return nil, fmt.Errorf("%w: %s holds version %q", ErrInvalid, n, t.Version)
+		}
+		out = append(out, t)
+	}
+	var cur PriceTable
+	if err := decodeFile(files, dataFile{name: "instances.yaml", def: "instancesFile"}, sch, &cur); err != nil {
+		return nil, err
+	}
+	out = append(out, cur)
+	slices.SortFunc(out, func(a, b PriceTable) int { return CompareVersions(a.Version, b.Version) })
+	for i := 1; i < len(out); i++ {
+		if out[i].Version == out[i-1].Version {
+			return nil, fmt.Errorf("%w: version %s is held twice (history and current)", ErrInvalid, out[i].Version)
+		}
+	}
+	return out, nil
+}
+
+// CompareVersions orders catalogue versions (YYYY-MM-DD.N) by date, then by counter as a number.
+func CompareVersions(a, b string) int {
+	da, na, _ := strings.Cut(a, ".")
+	db, nb, _ := strings.Cut(b, ".")
+	ia, _ := strconv.Atoi(na)
+	ib, _ := strconv.Atoi(nb)
+	return cmp.Or(cmp.Compare(da, db), cmp.Compare(ia, ib), cmp.Compare(a, b))
+}
+
+// FindPriceTable returns one version's instance rows.
+func FindPriceTable(tables []PriceTable, version string) (PriceTable, bool) {
+	for _, t := range tables {
+		if t.Version == version {
+			return t, true
+		}
+	}
+	return PriceTable{}, false
+}
+
+// PriceMove is one instance type in one region whose price differs between two versions.
+type PriceMove struct {
+	Provider string `json:"provider"`
+	Name     string `json:"name"`
+	Region   string `json:"region"`
+	// OnDemandFrom and OnDemandTo are USD per hour; SpotFrom and SpotTo 0 when not published.
+	OnDemandFrom float64 `json:"on_demand_hourly_from"`
+	OnDemandTo   float64 `json:"on_demand_hourly_to"`
+	SpotFrom     float64 `json:"spot_hourly_from,omitempty"`
+	SpotTo       float64 `json:"spot_hourly_to,omitempty"`
+	// Change is (OnDemandTo - OnDemandFrom) / OnDemandFrom.
+	Change float64 `json:"on_demand_change"`
+}
+
+// PricedInstance names one instance type priced in one region.
+type PricedInstance struct {
+	Provider       string  `json:"provider"`
+	Name           string  `json:"name"`
+	Region         string  `json:"region"`
+	GPU            string  `json:"gpu"`
+	GPUCount       int     `json:"gpu_count"`
+	OnDemandHourly float64 `json:"on_demand_hourly"`
+}
+
+// PriceDiff is what changed in the instance rows from one version to another.
+type PriceDiff struct {
+	From  string      `json:"from"`
+	To    string      `json:"to"`
+	Moved []PriceMove `json:"moved"`
+	// Added and Removed are instance-region pairs priced in only one of the two versions.
+	Added   []PricedInstance `json:"added"`
+	Removed []PricedInstance `json:"removed"`
+	// Unchanged counts instance-region pairs priced the same in both.
+	Unchanged int `json:"unchanged"`
+}
+
+// DiffPrices compares two versions' rows by provider, instance and region. Lists are sorted by
+// provider, name, region.
+func DiffPrices(a, b PriceTable) PriceDiff {
+	type k struct{ p, n, r string }
+	index := func(t PriceTable) map[k]Instance {
+		m := make(map[k]Instance, len(t.Instances))
+		for _, in := range t.Instances {
+			m[k{in.Provider, in.Name, in.PriceRegion}] = in
+		}
+		return m
+	}
+	ia, ib := index(a), index(b)
+	d := PriceDiff{From: a.Version, To: b.Version, Moved: []PriceMove{}, Added: []PricedInstance{}, Removed: []PricedInstance{}}
+	priced := func(in Instance) PricedInstance {
+		return PricedInstance{Provider: in.Provider, Name: in.Name, Region: in.PriceRegion, GPU: in.GPU, GPUCount: in.GPUCount, OnDemandHourly: in.OnDemandHourly}
+	}
+	for key, x := range ia {
+		y, ok := ib[key]
+		switch {
+		case !ok:
+			d.Removed = append(d.Removed, priced(x))
+		case x.OnDemandHourly != y.OnDemandHourly || x.SpotHourly != y.SpotHourly:
+			d.Moved = append(d.Moved, PriceMove{Provider: key.p, Name: key.n, Region: key.r,
+				OnDemandFrom: x.OnDemandHourly, OnDemandTo: y.OnDemandHourly, SpotFrom: x.SpotHourly, SpotTo: y.SpotHourly,
+				Change: (y.OnDemandHourly - x.OnDemandHourly) / x.OnDemandHourly})
+		default:
+			d.Unchanged++
+		}
+	}
+	for key, y := range ib {
+		if _, ok := ia[key]; !ok {
+			d.Added = append(d.Added, priced(y))
+		}
+	}
+	byKey := func(p1, n1, r1, p2, n2, r2 string) int {
+		return cmp.Or(cmp.Compare(p1, p2), cmp.Compare(n1, n2), cmp.Compare(r1, r2))
+	}
+	slices.SortFunc(d.Moved, func(x, y PriceMove) int { return byKey(x.Provider, x.Name, x.Region, y.Provider, y.Name, y.Region) })
+	sortPriced := func(s []PricedInstance) {
+		slices.SortFunc(s, func(x, y PricedInstance) int {
+			return byKey(x.Provider, x.Name, x.Region, y.Provider, y.Name, y.Region)
+		})
+	}
+	sortPriced(d.Added)
+	sortPriced(d.Removed)
+	return d
+}
