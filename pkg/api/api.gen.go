@@ -2351,7 +2351,7 @@ type RefreshRequest struct {
 	RefreshToken *string `json:"refresh_token,omitempty"`
 }
 
-// Report The synthesized report: ranked recommendations, per-family results with their metrics (each with formula, source and unit), findings, and the assumptions used. New sections may be added over time, so clients must ignore members they do not know.
+// Report The synthesized report: ranked recommendations, per-family results with their metrics (each with formula, source and unit), findings, and the assumptions used. When a language model provider is configured, `narratives` holds the consultant's executive narratives (one per audience: `audience`, `provider`, `model`, an `overall` section and one per family in `families`, each with `text`, `generated` and, when the text is the deterministic summary, a `note`); without one, `narrative_note` says no narrative was requested. New sections may be added over time, so clients must ignore members they do not know.
 type Report map[string]interface{}
 
 // ReportDiff What changed from one report (base) to another: cost, every other metric, recommendations and findings.

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,12 @@ type ReportCache interface {
 	Put(ctx context.Context, tenant, id string, body []byte) error
 }
 
+// NarrativeStore reads the consultant's stored narratives; *store.Narratives
+// is the real one. Another tenant's read like missing ones (store.ErrNotFound).
+type NarrativeStore interface {
+	Get(ctx context.Context, tenant, assessmentID, audience string) (store.Narrative, error)
+}
+
 // Format is a way a report can be rendered.
 type Format string
 
@@ -55,6 +62,7 @@ type Reports struct {
 	reports     ReportStore
 	recs        RecommendationStore
 	cache       ReportCache
+	narratives  NarrativeStore
 	log         *slog.Logger
 }
 
@@ -65,7 +73,9 @@ type ReportDeps struct {
 	Reports         ReportStore
 	Recommendations RecommendationStore
 	Cache           ReportCache
-	Logger          *slog.Logger
+	// Narratives may be nil: reports then say no narrative was requested.
+	Narratives NarrativeStore
+	Logger     *slog.Logger
 }
 
 // NewReports returns the report use cases.
@@ -81,7 +91,8 @@ func NewReports(d ReportDeps) (*Reports, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Reports{assessments: d.Assessments, reports: d.Reports, recs: d.Recommendations, cache: d.Cache, log: d.Logger}, nil
+	return &Reports{assessments: d.Assessments, reports: d.Reports, recs: d.Recommendations, cache: d.Cache,
+		narratives: d.Narratives, log: d.Logger}, nil
 }
 
 // Rendered is a report in one format.
@@ -102,6 +113,12 @@ func (r *Reports) Report(ctx context.Context, tenant, id string, f Format) (Rend
 	if err != nil {
 		return Rendered{}, err
 	}
+	// Narratives are read on every request, not cached with the report:
+	// the consultant writes them after the report, whenever it gets to it.
+	narratives, err := r.readNarratives(ctx, tenant, id)
+	if err != nil {
+		return Rendered{}, err
+	}
 	if f == FormatJSON {
 		var head struct {
 			Name string `json:"name"`
@@ -109,7 +126,11 @@ func (r *Reports) Report(ctx context.Context, tenant, id string, f Format) (Rend
 		if err := json.Unmarshal(body, &head); err != nil {
 			return Rendered{}, fmt.Errorf("decode stored report of %s: %w", id, err)
 		}
-		return Rendered{Body: body, Name: head.Name, Cached: cached}, nil
+		out, err := withNarratives(body, narratives)
+		if err != nil {
+			return Rendered{}, fmt.Errorf("report of %s: %w", id, err)
+		}
+		return Rendered{Body: out, Name: head.Name, Cached: cached}, nil
 	}
 	doc, err := report.Decode(body)
 	if errors.Is(err, report.ErrNoModel) {
@@ -118,6 +139,7 @@ func (r *Reports) Report(ctx context.Context, tenant, id string, f Format) (Rend
 	if err != nil {
 		return Rendered{}, fmt.Errorf("report of %s: %w", id, err)
 	}
+	doc.Narratives = narratives
 	var out []byte
 	switch f {
 	case FormatMarkdown:
@@ -133,6 +155,59 @@ func (r *Reports) Report(ctx context.Context, tenant, id string, f Format) (Rend
 		return Rendered{}, fmt.Errorf("render report of %s as %s: %w", id, f, err)
 	}
 	return Rendered{Body: out, Name: doc.Name, Cached: cached}, nil
+}
+
+// readNarratives returns the assessment's stored narratives, one per
+// audience written, in report.Audiences order.
+func (r *Reports) readNarratives(ctx context.Context, tenant, id string) ([]report.Narrative, error) {
+	if r.narratives == nil {
+		return nil, nil
+	}
+	var out []report.Narrative
+	for _, audience := range report.Audiences() {
+		got, err := r.narratives.Get(ctx, tenant, id, audience)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get %s narrative of %s: %w", audience, id, err)
+		}
+		var n report.Narrative
+		if err := json.Unmarshal([]byte(got.Body), &n); err != nil {
+			return nil, fmt.Errorf("decode %s narrative of %s: %w", audience, id, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// withNarratives adds the narratives to a stored report's JSON object as
+// "narratives", or, with none, "narrative_note" saying none was requested;
+// the stored fields are kept byte for byte.
+func withNarratives(body []byte, narratives []report.Narrative) ([]byte, error) {
+	trimmed := bytes.TrimRight(body, " \t\r\n")
+	if len(trimmed) < 2 || trimmed[len(trimmed)-1] != '}' {
+		return nil, errors.New("stored report is not a JSON object")
+	}
+	var field []byte
+	var err error
+	if len(narratives) > 0 {
+		field, err = json.Marshal(narratives)
+		field = append([]byte(`"narratives":`), field...)
+	} else {
+		field, err = json.Marshal(report.NoNarrative)
+		field = append([]byte(`"narrative_note":`), field...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encode narratives: %w", err)
+	}
+	out := make([]byte, 0, len(trimmed)+len(field)+1)
+	out = append(out, trimmed[:len(trimmed)-1]...)
+	if len(bytes.TrimSpace(trimmed[1:len(trimmed)-1])) > 0 {
+		out = append(out, ',')
+	}
+	out = append(out, field...)
+	return append(out, '}'), nil
 }
 
 // stored returns the stored report JSON of a finished assessment, from the

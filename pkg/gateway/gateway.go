@@ -203,7 +203,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	reports, err := app.NewReports(app.ReportDeps{Assessments: d.Assessments, Reports: d.Store.Reports,
-		Recommendations: d.Store.Recommendations, Cache: reportCache, Logger: logger})
+		Recommendations: d.Store.Recommendations, Cache: reportCache, Narratives: d.Store.Narratives, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

@@ -37,7 +37,7 @@ const (
 
 // Sections lists the section titles in order.
 func Sections() []string {
-	return []string{SectionExecutive, SectionArchitecture, SectionCost, SectionProjection,
+	return []string{SectionExecutive, SectionNarrative, SectionArchitecture, SectionCost, SectionProjection,
 		SectionCompliance, SectionMLOps, SectionRoadmap, SectionRisks, SectionSources}
 }
 
@@ -133,6 +133,9 @@ type Model struct {
 	Roadmap         Topic      `json:"roadmap"`
 	Risks           []Risk     `json:"risks"`
 	Sources         Sources    `json:"assumptions_and_sources"`
+	// Narratives are the consultant's, attached when the report is served
+	// (the stored report never holds them); none shows NoNarrative.
+	Narratives []Narrative `json:"narratives,omitempty"`
 }
 
 // Executive is the summary a CTO reads first.

@@ -33,6 +33,11 @@ type recommendationStore interface {
 	Upsert(ctx context.Context, rec store.Recommendations) error
 }
 
+type narrativeStore interface {
+	app.NarrativeStore
+	Upsert(ctx context.Context, n store.Narrative) error
+}
+
 type webhookStore interface {
 	app.WebhookStore
 	SaveDelivery(ctx context.Context, d store.Delivery) error
@@ -58,6 +63,12 @@ func readerContracts(t *testing.T, st *store.Store, ch *cache.Cache) {
 		t.Run("recommendations/"+name, func(t *testing.T) {
 			t.Parallel()
 			testRecommendationStoreContract(t, r)
+		})
+	}
+	for name, n := range map[string]narrativeStore{"fake": apptest.NewNarratives(), "store": st.Narratives} {
+		t.Run("narratives/"+name, func(t *testing.T) {
+			t.Parallel()
+			testNarrativeStoreContract(t, n)
 		})
 	}
 	for name, c := range map[string]app.ReportCache{"fake": apptest.NewReportCache(), "redis": redisCache} {
@@ -316,4 +327,24 @@ func testAuditLogContract(t *testing.T, l auditLog) {
 	require.ErrorIs(t, err, store.ErrBadCursor)
 	_, err = l.List(ctx, "", store.AuditQuery{})
 	require.ErrorIs(t, err, store.ErrInvalid)
+}
+
+func testNarrativeStoreContract(t *testing.T, n narrativeStore) {
+	ctx := context.Background()
+	tenant, other := uniq("acme"), uniq("globex")
+	id := uuid.NewString()
+	_, err := n.Get(ctx, tenant, id, "cto")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	require.NoError(t, n.Upsert(ctx, store.Narrative{TenantID: tenant, AssessmentID: id, Audience: "cto", Body: `{"v":1}`}))
+	require.NoError(t, n.Upsert(ctx, store.Narrative{TenantID: tenant, AssessmentID: id, Audience: "cto", Body: `{"v":2}`}), "upsert replaces")
+	got, err := n.Get(ctx, tenant, id, "cto")
+	require.NoError(t, err)
+	require.Equal(t, store.NarrativeID(tenant, id, "cto"), got.ID, "an empty id becomes NarrativeID")
+	require.Equal(t, `{"v":2}`, got.Body)
+	_, err = n.Get(ctx, tenant, id, "cfo")
+	require.ErrorIs(t, err, store.ErrNotFound, "each audience is its own narrative")
+	_, err = n.Get(ctx, other, id, "cto")
+	require.ErrorIs(t, err, store.ErrNotFound, "another tenant's reads as missing")
+	require.ErrorIs(t, n.Upsert(ctx, store.Narrative{ID: "x", TenantID: tenant, AssessmentID: id, Audience: "cto"}), store.ErrInvalid)
 }

@@ -30,7 +30,9 @@ type htmlView struct {
 }
 
 type sectionNames struct {
-	Executive, Architecture, Cost, Projection, Compliance, MLOps, Roadmap, Risks, Sources string
+	Executive, Narrative, Architecture, Cost, Projection, Compliance, MLOps, Roadmap, Risks, Sources string
+	// NoNarrative is what the narrative section says without one.
+	NoNarrative string
 }
 
 // HTML renders the model as one self-contained HTML page: inline CSS and
@@ -48,8 +50,8 @@ func HTML(m report.Model) ([]byte, error) {
 	}
 	v := htmlView{
 		M: m, Generated: m.GeneratedAt.UTC().Format("2006-01-02 15:04 MST"), W: chartW, H: chartH,
-		S: sectionNames{report.SectionExecutive, report.SectionArchitecture, report.SectionCost, report.SectionProjection, report.SectionCompliance,
-			report.SectionMLOps, report.SectionRoadmap, report.SectionRisks, report.SectionSources},
+		S: sectionNames{report.SectionExecutive, report.SectionNarrative, report.SectionArchitecture, report.SectionCost, report.SectionProjection,
+			report.SectionCompliance, report.SectionMLOps, report.SectionRoadmap, report.SectionRisks, report.SectionSources, report.NoNarrative},
 	}
 	v.Bars, v.YTicksCost = costBars(m.Cost.ByWorkload)
 	v.Band, v.Median, v.XTicksProj, v.YTicksProj = projectionGeometry(m.Projection.Bands)

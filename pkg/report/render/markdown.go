@@ -68,6 +68,23 @@ func Markdown(m report.Model) []byte {
 		items(m.Executive.Attention)
 	}
 
+	w("\n## %s\n\n", report.SectionNarrative)
+	if len(m.Narratives) == 0 {
+		w("%s\n", report.NoNarrative)
+	}
+	for _, n := range m.Narratives {
+		w("*%s*\n\n%s\n", n.Label(), mdText(n.Overall.Text))
+		if n.Overall.Note != "" {
+			w("\n*%s*\n", mdText(n.Overall.Note))
+		}
+		for _, s := range n.Families {
+			w("\n**%s**: %s\n", s.Family, mdText(s.Text))
+			if s.Note != "" {
+				w("\n*%s*\n", mdText(s.Note))
+			}
+		}
+	}
+
 	w("\n## %s\n\n", report.SectionArchitecture)
 	if len(m.Architecture) == 0 {
 		w("No workload was planned.\n")
@@ -161,4 +178,11 @@ func Markdown(m report.Model) []byte {
 		w("- %s (%d figures; %s)\n", s.Text, s.Figures, strings.Join(s.Families, ", "))
 	}
 	return []byte(b.String())
+}
+
+// mdText keeps generated text a paragraph of plain text: no raw HTML, no
+// line breaks that would start a heading or a list.
+func mdText(s string) string {
+	s = strings.NewReplacer("<", "&lt;", ">", "&gt;", "\r", " ", "\n", " ").Replace(s)
+	return strings.TrimSpace(s)
 }

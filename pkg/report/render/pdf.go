@@ -226,6 +226,25 @@ func PDF(m report.Model) ([]byte, error) {
 		p.items(m.Executive.Attention)
 	}
 
+	p.heading(report.SectionNarrative, 13)
+	if len(m.Narratives) == 0 {
+		p.para(report.NoNarrative)
+	}
+	for _, n := range m.Narratives {
+		p.para(n.Label())
+		p.para(n.Overall.Text)
+		if n.Overall.Note != "" {
+			p.para(n.Overall.Note)
+		}
+		for _, s := range n.Families {
+			p.heading(s.Family, 10)
+			p.para(s.Text)
+			if s.Note != "" {
+				p.para(s.Note)
+			}
+		}
+	}
+
 	p.heading(report.SectionArchitecture, 13)
 	if len(m.Architecture) == 0 {
 		p.para("No workload was planned.")
