@@ -22,7 +22,7 @@ INTEGRATION_PKGS := $(foreach m,pkg $(SERVICE_MODS),./$(m)/...)
 INTEGRATION_LOG  := .ci/cache/logs/integration-tests.log
 
 # Benchmarks: the raw JetStream baseline (pkg/bus) and the end-to-end pipeline (pkg/platform/compose).
-BENCH_PKGS := ./pkg/bus/ ./pkg/platform/compose/
+BENCH_PKGS := ./pkg/bus/ ./pkg/platform/compose/ ./pkg/advisor/plan/
 BENCHTIME  ?= 2s
 
 # Tools run through `go run` at pinned versions: nothing is installed globally.
