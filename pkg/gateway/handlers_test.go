@@ -22,6 +22,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/app/apptest"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/gateway/gatewayapi"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
@@ -32,8 +33,9 @@ import (
 // and tenant isolation are guarded by the end-to-end tests on real servers
 // (gateway_test.go, access_test.go, owasp_test.go).
 
-// fakeEnv serves the assessment, estimate, report, recommendation, webhook
-// and audit routes over HTTP on fakes.
+// fakeEnv serves the API's routes over HTTP on fakes; the assessment,
+// estimate, report, recommendation, webhook and audit routes work (identity
+// routes answer 503: no identity service).
 type fakeEnv struct {
 	repo    *apptest.Assessments
 	queue   *apptest.Queue
@@ -84,24 +86,11 @@ func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 			return next(c)
 		}
 	}
-	e.POST("/v1/assessments", s.createAssessment, as, s.limitBody, s.rejectServerSet)
-	e.GET("/v1/assessments", s.listAssessments, as)
-	e.GET("/v1/assessments/:id", s.getAssessment, as)
-	e.POST("/v1/assessments/:id/versions", s.createVersion, as, s.limitBody, s.rejectServerSet)
-	e.GET("/v1/assessments/:id/versions", s.listVersions, as)
-	e.POST("/v1/assessments/:id/scenarios", s.createScenario, as, s.limitBody, s.rejectServerSet)
-	e.GET("/v1/assessments/:id/scenarios", s.listScenarios, as)
-	e.POST("/v1/estimates/inference", s.estimateInference, as, s.limitBody, s.rejectServerSet)
-	e.POST("/v1/estimates/training", s.estimateTraining, as, s.limitBody, s.rejectServerSet)
-	e.GET("/v1/assessments/:id/report", s.getReport, as)
-	e.GET("/v1/assessments/:id/recommendations", s.getRecommendations, as)
-	e.GET("/v1/assessments/:id/versions/diff", s.diffVersions, as)
-	e.GET("/v1/assessments/:id/scenarios/:sid", s.getScenario, as)
-	e.POST("/v1/webhooks", s.createWebhook, as, s.limitBody, s.rejectServerSet)
-	e.GET("/v1/webhooks", s.listWebhooks, as)
-	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, as)
-	e.GET("/v1/webhooks/:id/deliveries", s.listDeliveries, as)
-	e.GET("/v1/audit", s.listAudit, as)
+	// The routes as production registers them (the generated server
+	// interface, each operation's middleware), with as in place of
+	// authentication, the role matrix and rate limits.
+	gatewayapi.RegisterHandlersWithOptions(e, apiServer{Server: s, ops: func(c echo.Context) error { return c.NoContent(http.StatusOK) }},
+		gatewayapi.RegisterHandlersOptions{OperationMiddlewares: s.operationMiddlewaresWith([]echo.MiddlewareFunc{as})})
 	hs := httptest.NewServer(e)
 	t.Cleanup(hs.Close)
 	f.http = hs

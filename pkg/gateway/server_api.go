@@ -166,45 +166,55 @@ func (a apiServer) ListWebhookDeliveries(c echo.Context, _ string) error { retur
 // and the query checks. Pre-authentication routes (sign-in, refresh) take
 // rateLimitAnonymous in place of authenticate, authorize and rateLimit.
 func (s *Server) operationMiddlewares() map[string][]echo.MiddlewareFunc {
+	return s.operationMiddlewaresWith([]echo.MiddlewareFunc{s.authenticate, s.authorize, s.rateLimit})
+}
+
+// operationMiddlewaresWith is operationMiddlewares with authed in place of
+// authentication, authorisation and rate limits (the handler tests on fakes
+// pass a stand-in that sets the caller).
+func (s *Server) operationMiddlewaresWith(authed []echo.MiddlewareFunc) map[string][]echo.MiddlewareFunc {
+	with := func(head []echo.MiddlewareFunc, rest ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
+		return append(append(make([]echo.MiddlewareFunc, 0, len(head)+len(rest)), head...), rest...)
+	}
 	return map[string][]echo.MiddlewareFunc{
-		"listAPIKeys":           {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
-		"createAPIKey":          {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"revokeAPIKey":          {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
-		"listAssessments":       {s.authenticate, s.authorize, s.rateLimit, checkQuery(pageLimit)},
-		"createAssessment":      {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive},
-		"getAssessment":         {s.authenticate, s.authorize, s.rateLimit},
-		"listRecommendations":   {s.authenticate, s.authorize, s.rateLimit, checkQuery(parseRecommendationsQuery)},
-		"getReport":             {s.authenticate, s.authorize, s.rateLimit},
-		"listScenarios":         {s.authenticate, s.authorize, s.rateLimit},
-		"createScenario":        {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive},
-		"getScenario":           {s.authenticate, s.authorize, s.rateLimit},
-		"listVersions":          {s.authenticate, s.authorize, s.rateLimit},
-		"createVersion":         {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet, s.capActive},
-		"diffVersions":          {s.authenticate, s.authorize, s.rateLimit, checkQuery(versionParams)},
-		"listAuditRecords":      {s.authenticate, s.authorize, s.rateLimit, checkQuery(auditQuery)},
+		"listAPIKeys":           with(authed, s.needIdentity),
+		"createAPIKey":          with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
+		"revokeAPIKey":          with(authed, s.needIdentity),
+		"listAssessments":       with(authed, checkQuery(pageLimit)),
+		"createAssessment":      with(authed, s.limitBody, s.rejectServerSet, s.capActive),
+		"getAssessment":         with(authed),
+		"listRecommendations":   with(authed, checkQuery(parseRecommendationsQuery)),
+		"getReport":             with(authed),
+		"listScenarios":         with(authed),
+		"createScenario":        with(authed, s.limitBody, s.rejectServerSet, s.capActive),
+		"getScenario":           with(authed),
+		"listVersions":          with(authed),
+		"createVersion":         with(authed, s.limitBody, s.rejectServerSet, s.capActive),
+		"diffVersions":          with(authed, checkQuery(versionParams)),
+		"listAuditRecords":      with(authed, checkQuery(auditQuery)),
 		"login":                 {s.rateLimitAnonymous, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"logout":                {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
+		"logout":                with(authed, s.needIdentity),
 		"refreshTokens":         {s.rateLimitAnonymous, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"estimateInference":     {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet},
-		"estimateTraining":      {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet},
-		"getMe":                 {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
-		"disableTOTP":           {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"enrollTOTP":            {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"confirmTOTP":           {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"changePassword":        {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"listTenants":           {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
-		"createTenant":          {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"listUsers":             {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
-		"createUser":            {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"getUser":               {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
-		"updateUser":            {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"resetUserMFA":          {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
-		"resetUserPassword":     {s.authenticate, s.authorize, s.rateLimit, s.needIdentity, s.limitBody, s.rejectServerSet},
-		"revokeUserSessions":    {s.authenticate, s.authorize, s.rateLimit, s.needIdentity},
-		"listWebhooks":          {s.authenticate, s.authorize, s.rateLimit},
-		"createWebhook":         {s.authenticate, s.authorize, s.rateLimit, s.limitBody, s.rejectServerSet},
-		"deleteWebhook":         {s.authenticate, s.authorize, s.rateLimit},
-		"listWebhookDeliveries": {s.authenticate, s.authorize, s.rateLimit},
+		"estimateInference":     with(authed, s.limitBody, s.rejectServerSet),
+		"estimateTraining":      with(authed, s.limitBody, s.rejectServerSet),
+		"getMe":                 with(authed, s.needIdentity),
+		"disableTOTP":           with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
+		"enrollTOTP":            with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
+		"confirmTOTP":           with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
+		"changePassword":        with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
+		"listTenants":           with(authed, s.needIdentity),
+		"createTenant":          with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
+		"listUsers":             with(authed, s.needIdentity),
+		"createUser":            with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
+		"getUser":               with(authed, s.needIdentity),
+		"updateUser":            with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
+		"resetUserMFA":          with(authed, s.needIdentity),
+		"resetUserPassword":     with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
+		"revokeUserSessions":    with(authed, s.needIdentity),
+		"listWebhooks":          with(authed),
+		"createWebhook":         with(authed, s.limitBody, s.rejectServerSet),
+		"deleteWebhook":         with(authed),
+		"listWebhookDeliveries": with(authed),
 	}
 }
 
