@@ -36,6 +36,20 @@ type Queue interface {
 	Enqueue(ctx context.Context, a store.Assessment, req *inframindv1.AssessmentRequest) error
 }
 
+// Admission decides whether the pipeline can take one more assessment now:
+// Admit returns a release to call once the assessment is queued (or was
+// not created), or a *BusyError when the assessments already in flight are
+// as many as the pipeline can finish in time. Refusing before the
+// assessment is stored means no accepted work is ever turned away.
+type Admission interface {
+	Admit(ctx context.Context) (release func(), err error)
+}
+
+// admitAll is the Admission of a Service given none.
+type admitAll struct{}
+
+func (admitAll) Admit(context.Context) (func(), error) { return func() {}, nil }
+
 // DefaultTimeout is the deadline given to a new assessment when Options
 // leaves it zero.
 const DefaultTimeout = 2 * time.Minute
@@ -46,6 +60,8 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Admission bounds the assessments in flight (nil admits all).
+	Admission Admission
 }
 
 // Service runs the assessment use cases.
@@ -54,6 +70,7 @@ type Service struct {
 	queue   Queue
 	timeout time.Duration
 	now     func() time.Time
+	admit   Admission
 }
 
 // New returns the use cases over a repository and a queue.
@@ -70,7 +87,10 @@ func New(repo Assessments, queue Queue, opt Options) (*Service, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Service{repo: repo, queue: queue, timeout: opt.Timeout, now: opt.Now}, nil
+	if opt.Admission == nil {
+		opt.Admission = admitAll{}
+	}
+	return &Service{repo: repo, queue: queue, timeout: opt.Timeout, now: opt.Now, admit: opt.Admission}, nil
 }
 
 // Caller is who runs a use case: the tenant every read and write is scoped

@@ -61,6 +61,11 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (store.Assessment,
 		}
 		id = u.String()
 	}
+	release, err := s.admit.Admit(ctx)
+	if err != nil {
+		return store.Assessment{}, err
+	}
+	defer release()
 	a := s.newAssessment(sub.Caller, id, req, string(reqJSON))
 	err = s.repo.Create(ctx, a)
 	switch {
@@ -183,6 +188,11 @@ func (s *Service) CreateVersion(ctx context.Context, c Caller, id string) (store
 	if err != nil {
 		return store.Assessment{}, fmt.Errorf("list versions of %s: %w", base.ID, err)
 	}
+	release, err := s.admit.Admit(ctx)
+	if err != nil {
+		return store.Assessment{}, err
+	}
+	defer release()
 	next := 2 // version 1 is the base itself
 	for _, v := range versions {
 		next = max(next, v.Version+1)
@@ -285,6 +295,11 @@ func (s *Service) CreateScenario(ctx context.Context, c Caller, base store.Asses
 	if err != nil {
 		return store.Assessment{}, fmt.Errorf("encode overrides: %w", err)
 	}
+	release, err := s.admit.Admit(ctx)
+	if err != nil {
+		return store.Assessment{}, err
+	}
+	defer release()
 	u, err := uuid.NewV7()
 	if err != nil {
 		return store.Assessment{}, fmt.Errorf("new scenario id: %w", err)

@@ -180,3 +180,37 @@ func TestScenarios(t *testing.T) {
 	require.Error(t, err)
 	require.Len(t, f.queue.Of("acme"), 2, "a refused scenario is not queued")
 }
+
+// busy is an Admission that refuses everything, counting the asks.
+type busy struct{ asked int }
+
+func (b *busy) Admit(context.Context) (func(), error) {
+	b.asked++
+	return nil, &app.BusyError{InFlight: 7, Limit: 7, RetryAfter: 3 * time.Second}
+}
+
+func TestSubmitRefusedWhenThePipelineIsFullStoresNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	base, err := f.svc.Submit(ctx, app.Submission{Caller: acme, Request: request("bot")})
+	require.NoError(t, err)
+	b := &busy{}
+	svc, err := app.New(f.repo, f.queue, app.Options{Timeout: time.Minute, Admission: b})
+	require.NoError(t, err)
+
+	_, err = svc.Submit(ctx, app.Submission{Caller: acme, Request: request("bot")})
+	var be *app.BusyError
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, 3*time.Second, be.RetryAfter)
+	_, err = svc.CreateVersion(ctx, acme, base.ID)
+	require.ErrorAs(t, err, &be)
+	double := 2.0
+	_, err = svc.CreateScenario(ctx, acme, base, app.Scenario{Overrides: scenario.Overrides{TrafficMultiplier: &double}})
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, 3, b.asked)
+
+	page, err := f.repo.List(ctx, "acme", store.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 1, "only the first submission is stored")
+	require.Len(t, f.queue.Of("acme"), 1, "and queued")
+}

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrIdempotencyKeyReused is an idempotency key that came back with a different
@@ -16,6 +17,18 @@ var ErrTooManyVersions = errors.New("app: too many concurrent re-runs of one ass
 // ErrNoScenario is a scenario that does not exist, is another assessment's or is
 // not a scenario.
 var ErrNoScenario = errors.New("app: no such scenario of this assessment")
+
+// BusyError is a new assessment refused before it was stored because the
+// pipeline already has as many in flight as it can finish in time.
+// RetryAfter is when to try again; InFlight and Limit say why.
+type BusyError struct {
+	InFlight, Limit int
+	RetryAfter      time.Duration
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("app: %d assessments in flight, the limit is %d", e.InFlight, e.Limit)
+}
 
 // NotQueuedError is an assessment stored but not handed to the pipeline.
 // Retry says how to retry without creating a duplicate.

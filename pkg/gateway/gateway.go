@@ -66,6 +66,10 @@ type Config struct {
 	CompletedWait time.Duration
 	// ReportCacheTTL is how long a report stays in the Redis cache (5m).
 	ReportCacheTTL time.Duration
+	// MaxInFlight bounds the assessments the whole deployment has in flight
+	// (on the broker, see adapters.BrokerAdmission): past it a new one is
+	// refused with 429 and Retry-After before it is stored. 0: no bound.
+	MaxInFlight int
 	// WebhookPolicy decides which webhook URLs may be registered (zero:
 	// https to public addresses only).
 	WebhookPolicy webhook.Policy
@@ -89,11 +93,14 @@ type Deps struct {
 	// store and queue with; nil takes Store.Assessments and a queue on Bus.
 	Assessments app.Assessments
 	Queue       app.Queue
-	Cache       *cache.Cache
-	Verifier    *auth.Verifier
-	Logger      *slog.Logger
-	Metrics     *telemetry.Metrics
-	Registry    *prometheus.Registry
+	// Admission bounds the assessments in flight; nil builds a
+	// BrokerAdmission on Bus when Config.MaxInFlight is set.
+	Admission app.Admission
+	Cache     *cache.Cache
+	Verifier  *auth.Verifier
+	Logger    *slog.Logger
+	Metrics   *telemetry.Metrics
+	Registry  *prometheus.Registry
 	// Checks are the readiness checks /readyz runs (NATS, store, Redis).
 	Checks []telemetry.Check
 	// Catalog is the loaded catalogue the estimate routes compute with; nil
@@ -194,7 +201,12 @@ func New(cfg Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
-	svc, err := app.New(d.Assessments, d.Queue, app.Options{Timeout: cfg.AssessmentTimeout})
+	if d.Admission == nil && cfg.MaxInFlight > 0 {
+		if d.Admission, err = adapters.NewBrokerAdmission(d.Bus, cfg.MaxInFlight, 0); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
+	svc, err := app.New(d.Assessments, d.Queue, app.Options{Timeout: cfg.AssessmentTimeout, Admission: d.Admission})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

@@ -25,6 +25,7 @@ import (
 const (
 	ProblemRateLimited       = problemBase + "rate-limited"
 	ProblemTooManyActive     = problemBase + "too-many-active-assessments"
+	ProblemPipelineBusy      = problemBase + "pipeline-busy"
 	ProblemTooManyStreams    = problemBase + "too-many-event-streams"
 	headerRetryAfter         = "Retry-After"
 	headerRateLimitLimit     = "RateLimit-Limit"

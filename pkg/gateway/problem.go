@@ -212,7 +212,15 @@ func appProblem(err error) *Problem {
 	var nc *app.NotComparableError
 	var nrr *app.NotRenderableError
 	var fe *app.FieldError
+	var busy *app.BusyError
 	switch {
+	case errors.As(err, &busy):
+		secs := max(1, int((busy.RetryAfter+time.Second-1)/time.Second))
+		p := problem(http.StatusTooManyRequests, ProblemPipelineBusy, "Too many assessments in flight",
+			fmt.Sprintf("The service has %d assessments in progress, as many as it can finish in time (%d); "+
+				"nothing was stored. Retry after %d seconds.", busy.InFlight, busy.Limit, secs))
+		p.header = http.Header{headerRetryAfter: {strconv.Itoa(secs)}}
+		return p
 	case errors.As(err, &fe):
 		return invalidField(fe.Field, fe.Reason)
 	case errors.Is(err, app.ErrNoWebhook):

@@ -72,6 +72,9 @@ type GatewayConfig struct {
 	// is believed (comma separated); empty: the peer address is the client.
 	TrustedProxies       []string `env:"IM_TRUSTED_PROXIES" envSeparator:","`
 	MaxActiveAssessments int      `env:"IM_MAX_ACTIVE_ASSESSMENTS" envDefault:"20"`
+	// MaxInFlightAssessments bounds the deployment's assessments in flight,
+	// measured on the broker; 0 turns the bound off.
+	MaxInFlightAssessments int `env:"IM_MAX_IN_FLIGHT_ASSESSMENTS" envDefault:"100"`
 	// SSE stream caps: open event streams per credential and per tenant.
 	MaxStreamsPerCredential int `env:"IM_SSE_MAX_STREAMS_PER_CREDENTIAL" envDefault:"10"`
 	MaxStreamsPerTenant     int `env:"IM_SSE_MAX_STREAMS_PER_TENANT" envDefault:"100"`

@@ -112,6 +112,7 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 		AssessmentTimeout: cfg.Gateway.AssessmentTimeout,
 		KeepAlive:         cfg.Gateway.SSEKeepAlive,
 		ReportCacheTTL:    cfg.Gateway.ReportCacheTTL,
+		MaxInFlight:       cfg.Gateway.MaxInFlightAssessments,
 		WebhookPolicy:     webhook.Policy{AllowPrivate: cfg.Webhook.AllowPrivate},
 		TrustedProxies:    cfg.Gateway.TrustedProxies,
 		Limits: gateway.Limits{
