@@ -58,6 +58,13 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	if created {
 		fmt.Fprintf(io.Stdout, "generated a development signing key in %s\n", filepath.Join(*dataDir, "keys"))
 	}
+	totpKeys, createdTOTP, err := ensureTOTPKeys(filepath.Join(*dataDir, "keys"))
+	if err != nil {
+		return err
+	}
+	if createdTOTP {
+		fmt.Fprintf(io.Stdout, "generated a development key set for TOTP secrets in %s\n", totpKeys)
+	}
 	// The gateway signs and verifies with this ring.
 	keys, err := auth.NewKeyRing(key)
 	if err != nil {
@@ -95,7 +102,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 			HTTPAddr: *httpAddr, RedisURL: stack.RedisURL, AuthIssuer: devIssuer, AuthAudience: devAudience,
 			AuthAccessTTL: 15 * time.Minute, AuthRefreshTTL: 720 * time.Hour, AuthPurgeInterval: time.Hour,
 			BodyLimitBytes: 1 << 20, AssessmentTimeout: timeout, SSEKeepAlive: 15 * time.Second,
-			ReportCacheTTL: 5 * time.Minute,
+			ReportCacheTTL: 5 * time.Minute, AuthTOTPKeysFile: totpKeys,
 		},
 		Synth: platform.SynthConfig{SweepInterval: 2 * time.Second},
 		// Development: webhooks may point at receivers on this machine unless turned off.

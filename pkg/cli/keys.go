@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 )
 
 // Development credentials: the key pair is generated on first use and kept
@@ -17,6 +18,7 @@ import (
 const (
 	privateKeyFile = "signing.pem"
 	publicKeyFile  = "signing.pub"
+	totpKeysFile   = "totp.keys"
 	devTenant      = "demo"
 	devIssuer      = "infra-mind"
 	devAudience    = "infra-mind-api"
@@ -37,6 +39,29 @@ func ensureKeys(dir string) (priv ed25519.PrivateKey, created bool, err error) {
 	}
 	k, err = auth.LoadPrivateKeyPEM(path)
 	return k, true, err
+}
+
+// ensureTOTPKeys returns the path of the development TOTP key set in dir,
+// writing one with a new key (0600) when there is none.
+func ensureTOTPKeys(dir string) (path string, created bool, err error) {
+	path = filepath.Join(dir, totpKeysFile)
+	if _, err := os.Stat(path); err == nil {
+		return path, false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, fmt.Errorf("TOTP key set %s: %w", path, err)
+	}
+	line, err := identity.NewTOTPKeyLine("dev1")
+	if err != nil {
+		return "", false, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, fmt.Errorf("create key folder: %w", err)
+	}
+	text := "# Development TOTP key set: the first key encrypts, every key decrypts.\n" + line + "\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return "", false, fmt.Errorf("write TOTP key set: %w", err)
+	}
+	return path, true, nil
 }
 
 func writeKeys(dir string) error {

@@ -91,7 +91,7 @@ func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env
 	ring, err := auth.NewKeyRing(key)
 	require.NoError(t, err)
 	signer := ring.Signer(testIssuer, testAudience)
-	ident, err := identity.New(st, ch.Client(), signer, identity.Options{Logger: logger})
+	ident, err := identity.New(st, ch.Client(), signer, identity.Options{Logger: logger, TOTPKeys: testTOTPKeys(t)})
 	require.NoError(t, err)
 	srv, err := New(cfg, Deps{
 		Bus: b, Store: st, Cache: ch,

@@ -58,6 +58,9 @@ type env struct {
 	mr       *miniredis.Miniredis
 	verifier *auth.Verifier
 	clock    *clock
+	totpKeys *identity.TOTPKeyRing
+	// totpLines are the key lines the test made, by id.
+	totpLines map[string]string
 }
 
 func newEnv(t *testing.T, st *store.Store) *env {
@@ -77,9 +80,35 @@ func newEnvWith(t *testing.T, st *store.Store, rdb *redis.Client) *env {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	c := &clock{}
-	svc, err := identity.New(st, rdb, auth.NewSigner(priv, issuer, audience), identity.Options{Now: c.Now})
+	// Every test's TOTP secrets are sealed, as in production.
+	k1 := totpKeyLines(t, "k1")
+	parsed, err := identity.ParseTOTPKeys([]byte(k1))
 	require.NoError(t, err)
-	return &env{svc: svc, st: st, rdb: rdb, verifier: auth.NewVerifier(pub, issuer, audience), clock: c}
+	keys := identity.NewTOTPKeyRing(parsed)
+	svc, err := identity.New(st, rdb, auth.NewSigner(priv, issuer, audience), identity.Options{Now: c.Now, TOTPKeys: keys})
+	require.NoError(t, err)
+	return &env{svc: svc, st: st, rdb: rdb, verifier: auth.NewVerifier(pub, issuer, audience), clock: c,
+		totpKeys: keys, totpLines: map[string]string{"k1": k1}}
+}
+
+// newTOTPKeys is a key set of new keys with the given ids, the first encrypting.
+func newTOTPKeys(t *testing.T, ids ...string) *identity.TOTPKeys {
+	t.Helper()
+	k, err := identity.ParseTOTPKeys([]byte(totpKeyLines(t, ids...)))
+	require.NoError(t, err)
+	return k
+}
+
+// totpKeyLines makes one new key line per id.
+func totpKeyLines(t *testing.T, ids ...string) string {
+	t.Helper()
+	var text string
+	for _, id := range ids {
+		line, err := identity.NewTOTPKeyLine(id)
+		require.NoError(t, err)
+		text += line + "\n"
+	}
+	return text
 }
 
 // uniq returns prefix plus random hex, so subtests sharing a database never meet.
@@ -133,4 +162,13 @@ func requireField(t *testing.T, err error, field string) {
 	require.True(t, errors.As(err, &fe), "want a FieldError for %s, got %v", field, err)
 	require.Equal(t, field, fe.Field, "reason: %s", fe.Reason)
 	require.NotEmpty(t, fe.Reason)
+}
+
+// openTOTP reads a stored TOTP secret of one of tenant's users back with the
+// env's keys.
+func (e *env) openTOTP(t *testing.T, tenant, userID, stored string) string {
+	t.Helper()
+	plain, err := identity.OpenTOTP(e.totpKeys.Keys(), tenant, userID, stored)
+	require.NoError(t, err)
+	return plain
 }

@@ -33,8 +33,11 @@ type Options struct {
 	MaxFailures   int           // 5 failed sign-ins per (tenant, email) ...
 	LockoutWindow time.Duration // ... within 15m lock it until the window ends
 	TOTPIssuer    string        // "Infra Mind"
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// TOTPKeys encrypts TOTP secrets at rest (see totpkeys.go). Nil keeps
+	// them in plain text, as before encryption; New logs a warning then.
+	TOTPKeys *TOTPKeyRing
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Defaults applied by New to zero Options fields.
@@ -102,6 +105,11 @@ func New(st *store.Store, rdb *redis.Client, iss Issuer, opt Options) (*Service,
 	dummy, err := argon2id.CreateHash(pw, passwordParams)
 	if err != nil {
 		return nil, fmt.Errorf("identity: dummy hash: %w", err)
+	}
+	if opt.TOTPKeys == nil {
+		log.Warn("no TOTP key set: TOTP secrets are stored in plain text (set IM_AUTH_TOTP_KEYS_SECRET or IM_AUTH_TOTP_KEYS_FILE)")
+	} else if opt.TOTPKeys.Keys() == nil {
+		return nil, errors.New("identity: the TOTP key ring holds no key set")
 	}
 	return &Service{
 		st: st, rdb: rdb, iss: iss, opt: opt, log: log.With("component", "identity"),

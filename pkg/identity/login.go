@@ -118,7 +118,7 @@ func (s *Service) checkCredentials(ctx context.Context, tenant, email, password,
 	if code == "" {
 		return store.User{}, ErrMFARequired
 	}
-	if err := s.useTOTPCode(ctx, u, u.TOTPSecret, code); err != nil {
+	if _, err := s.useTOTPCode(ctx, u, store.FieldTOTPSecret, u.TOTPSecret, code); err != nil {
 		return store.User{}, err
 	}
 	return u, nil

@@ -291,7 +291,7 @@ func testMFAConfirm(t *testing.T, e *env) {
 	require.NoError(t, e.svc.ConfirmTOTP(ctx, tenant, u.ID, valid))
 	stored, err := e.st.Users.Get(ctx, tenant, u.ID)
 	require.NoError(t, err)
-	require.Equal(t, enr.Secret, stored.TOTPSecret)
+	require.Equal(t, enr.Secret, e.openTOTP(t, tenant, u.ID, stored.TOTPSecret))
 	require.Empty(t, stored.TOTPPending)
 	require.ErrorIs(t, e.svc.ConfirmTOTP(ctx, tenant, u.ID, valid), identity.ErrConflict, "confirmed: nothing pending")
 }

@@ -115,8 +115,8 @@ func testReenrollNeedsCode(t *testing.T, e *env) {
 	stored, err = e.st.Users.Get(ctx, tenant, u.ID)
 	require.NoError(t, err)
 	require.True(t, stored.MFAEnabled)
-	require.Equal(t, oldSecret, stored.TOTPSecret)
-	require.Equal(t, enr.Secret, stored.TOTPPending)
+	require.Equal(t, oldSecret, e.openTOTP(t, tenant, u.ID, stored.TOTPSecret))
+	require.Equal(t, enr.Secret, e.openTOTP(t, tenant, u.ID, stored.TOTPPending))
 
 	// That code was used up: it neither signs in nor enrols again.
 	_, err = e.svc.Login(ctx, identity.LoginInput{Tenant: tenant, Email: u.Email, Password: testPassword, TOTPCode: code})

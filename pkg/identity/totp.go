@@ -87,7 +87,11 @@ func (s *Service) EnrollTOTP(ctx context.Context, tenant, userID string, proof R
 	if err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("identity: enrol totp: %w", err)
 	}
-	if _, err := s.st.Users.SetPendingTOTP(ctx, tenant, userID, key.Secret()); err != nil {
+	stored, err := s.sealTOTP(tenant, userID, key.Secret())
+	if err != nil {
+		return TOTPEnrollment{}, fmt.Errorf("identity: enrol totp: %w", err)
+	}
+	if _, err := s.st.Users.SetPendingTOTP(ctx, tenant, userID, stored); err != nil {
 		return TOTPEnrollment{}, notFound("enrol totp", err)
 	}
 	return TOTPEnrollment{Secret: key.Secret(), URL: key.URL()}, nil
@@ -191,10 +195,12 @@ func (s *Service) ConfirmTOTP(ctx context.Context, tenant, userID, code string) 
 	if u.TOTPPending == "" {
 		return conflict("confirm totp", "no enrolment is pending")
 	}
-	if err := s.useTOTPCode(ctx, u, u.TOTPPending, code); err != nil {
+	stored, err := s.useTOTPCode(ctx, u, store.FieldTOTPPending, u.TOTPPending, code)
+	if err != nil {
 		return err
 	}
-	if _, err := s.st.Users.EnableTOTP(ctx, tenant, userID, u.TOTPPending); err != nil {
+	// The sealed form moves as it is: it is bound to the user, not the field.
+	if _, err := s.st.Users.EnableTOTP(ctx, tenant, userID, stored); err != nil {
 		return notFound("confirm totp", err)
 	}
 	return nil
@@ -207,29 +213,88 @@ func (s *Service) ConfirmTOTP(ctx context.Context, tenant, userID, code string) 
 // request rate; the right one clears the count.
 func (s *Service) verifyCode(ctx context.Context, u store.User, code string) error {
 	return s.underLockout(ctx, lockKey(u.TenantID, u.Email), "check code", func() error {
-		return s.useTOTPCode(ctx, u, u.TOTPSecret, code)
+		_, err := s.useTOTPCode(ctx, u, store.FieldTOTPSecret, u.TOTPSecret, code)
+		return err
 	})
 }
 
-// useTOTPCode accepts code for secret once: it must be valid now (within
-// the skew) and not used by u before while still valid. ErrInvalidMFACode
-// otherwise.
-func (s *Service) useTOTPCode(ctx context.Context, u store.User, secret, code string) error {
+// useTOTPCode accepts code once for the secret stored in u's field: it must
+// be valid now (within the skew) and not used by u before while still
+// valid. ErrInvalidMFACode otherwise. It returns the secret's stored form,
+// sealed again with the current key when it was in plain text or under an
+// older key (and stored so, unless it changed meanwhile).
+func (s *Service) useTOTPCode(ctx context.Context, u store.User, field, stored, code string) (string, error) {
+	secret, err := s.openTOTP(u, stored)
+	if err != nil {
+		return "", fmt.Errorf("identity: totp secret of user %s: %w", u.ID, err)
+	}
 	ok, err := totp.ValidateCustom(code, secret, s.opt.Now(), totpOpts)
 	if err != nil {
-		return fmt.Errorf("identity: validate totp code: %w", err)
+		return "", fmt.Errorf("identity: validate totp code: %w", err)
 	}
 	if !ok {
-		return ErrInvalidMFACode
+		return "", ErrInvalidMFACode
 	}
 	// The key parts are ours: a tenant id, a user id and six digits.
 	key := "auth:totp:used:" + u.TenantID + ":" + u.ID + ":" + code
 	fresh, err := s.rdb.SetNX(ctx, key, "1", totpUsedTTL).Result()
 	if err != nil {
-		return fmt.Errorf("identity: record totp code: %w", err)
+		return "", fmt.Errorf("identity: record totp code: %w", err)
 	}
 	if !fresh {
-		return ErrInvalidMFACode
+		return "", ErrInvalidMFACode
 	}
-	return nil
+	return s.resealTOTP(ctx, u, field, stored, secret), nil
+}
+
+// sealTOTP is the form a new secret of one of tenant's users is stored in:
+// sealed with the current key, or plain text without a key set.
+func (s *Service) sealTOTP(tenant, userID, secret string) (string, error) {
+	if s.opt.TOTPKeys == nil {
+		return secret, nil
+	}
+	return s.opt.TOTPKeys.Keys().seal(tenant, userID, secret)
+}
+
+// openTOTP returns the secret a stored form holds.
+func (s *Service) openTOTP(u store.User, stored string) (string, error) {
+	if !isSealed(stored) {
+		return stored, nil // stored before encryption, or without a key set
+	}
+	if s.opt.TOTPKeys == nil {
+		return "", errors.New("the secret is encrypted and no TOTP key set is configured")
+	}
+	secret, _, err := s.opt.TOTPKeys.Keys().open(u.TenantID, u.ID, stored)
+	return secret, err
+}
+
+// resealTOTP migrates a stored secret that is in plain text or under a key
+// other than the current one: it is sealed with the current key and
+// replaced in field, only if the field still holds stored. It returns the
+// form to use from now on; a failure is logged and the old form kept (it
+// still opens, and the next use tries again).
+func (s *Service) resealTOTP(ctx context.Context, u store.User, field, stored, secret string) string {
+	if s.opt.TOTPKeys == nil {
+		return stored
+	}
+	keys := s.opt.TOTPKeys.Keys()
+	if sealedKeyID(stored) == keys.Current() {
+		return stored
+	}
+	next, err := keys.seal(u.TenantID, u.ID, secret)
+	if err != nil {
+		s.log.WarnContext(ctx, "seal totp secret again", "tenant", u.TenantID, "user_id", u.ID, "err", err)
+		return stored
+	}
+	done, err := s.st.Users.ReplaceTOTPSecret(ctx, u.TenantID, u.ID, field, stored, next)
+	if err != nil {
+		s.log.WarnContext(ctx, "store totp secret sealed again", "tenant", u.TenantID, "user_id", u.ID, "err", err)
+		return stored
+	}
+	if !done {
+		return stored // changed meanwhile: the new value is not ours to replace
+	}
+	s.log.InfoContext(ctx, "totp secret sealed with the current key", "tenant", u.TenantID, "user_id", u.ID,
+		"from_key", sealedKeyID(stored), "to_key", keys.Current())
+	return next
 }

@@ -45,8 +45,14 @@ type GatewayConfig struct {
 	AuthPublicKeyFile      string        `env:"IM_AUTH_PUBLIC_KEY_FILE"`
 	AuthPublicKeySecret    string        `env:"IM_AUTH_PUBLIC_KEY_SECRET"`
 	AuthKeyRefreshInterval time.Duration `env:"IM_AUTH_KEY_REFRESH_INTERVAL" envDefault:"1m"`
-	AuthIssuer             string        `env:"IM_AUTH_ISSUER" envDefault:"infra-mind"`
-	AuthAudience           string        `env:"IM_AUTH_AUDIENCE" envDefault:"infra-mind-api"`
+	// The key set that encrypts TOTP secrets at rest (identity.ParseTOTPKeys):
+	// from a file read at start, or, when AuthTOTPKeysSecret names a secret,
+	// from the IM_SECRETS_PROVIDER, re-read every AuthKeyRefreshInterval.
+	// Neither: TOTP secrets are stored in plain text (a warning at start).
+	AuthTOTPKeysFile   string `env:"IM_AUTH_TOTP_KEYS_FILE"`
+	AuthTOTPKeysSecret string `env:"IM_AUTH_TOTP_KEYS_SECRET"`
+	AuthIssuer         string `env:"IM_AUTH_ISSUER" envDefault:"infra-mind"`
+	AuthAudience       string `env:"IM_AUTH_AUDIENCE" envDefault:"infra-mind-api"`
 	// AuthAccessTTL is the lifetime of access tokens; a rotated-out signing
 	// key keeps verifying for AuthAccessTTL plus the clock skew.
 	AuthAccessTTL time.Duration `env:"IM_AUTH_ACCESS_TTL" envDefault:"15m"`

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -30,6 +31,33 @@ func (r *Users) RehashPassword(ctx context.Context, tenant, id, prev, next strin
 	}}})
 	if err != nil {
 		return false, wrap("rehash password "+id, err)
+	}
+	return res.ModifiedCount == 1, nil
+}
+
+// TOTP secret fields of a user, for ReplaceTOTPSecret.
+const (
+	FieldTOTPSecret  = "totp_secret"
+	FieldTOTPPending = "totp_pending"
+)
+
+// ReplaceTOTPSecret replaces a user's TOTP secret (field is FieldTOTPSecret
+// or FieldTOTPPending) with next only while it is still prev, and reports
+// whether it did: sealing a secret again with a new key must not undo an
+// enrolment, a confirmation or a reset made meanwhile.
+func (r *Users) ReplaceTOTPSecret(ctx context.Context, tenant, id, field, prev, next string) (bool, error) {
+	if err := required("replace totp secret", "tenant", tenant, "user id", id, "secret", prev, "new secret", next); err != nil {
+		return false, err
+	}
+	if field != FieldTOTPSecret && field != FieldTOTPPending {
+		return false, fmt.Errorf("store: replace totp secret: unknown field %q", field)
+	}
+	filter := append(byKey(UserKey(tenant, id)), bson.E{Key: "tenant_id", Value: tenant}, bson.E{Key: field, Value: prev})
+	res, err := r.coll.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{
+		{Key: field, Value: next}, {Key: "updated_at", Value: nowUTC()},
+	}}})
+	if err != nil {
+		return false, wrap("replace totp secret "+id, err)
 	}
 	return res.ModifiedCount == 1, nil
 }

@@ -100,8 +100,15 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 			return nil, fmt.Errorf("IM_AUTH_PURGE_INTERVAL must not be negative (0 turns the purge off), got %s",
 				cfg.Gateway.AuthPurgeInterval)
 		}
+		totpCtx, stopTOTP := context.WithCancel(ctx)
+		h.OnClose(func(context.Context) { stopTOTP() })
+		var totpKeys *identity.TOTPKeyRing
+		if totpKeys, err = NewTOTPKeys(totpCtx, cfg, h.Logger); err != nil {
+			return nil, err
+		}
 		gw.Identity, err = identity.New(d.Store, d.Cache.Client(), gw.Keys.Signer(cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience),
-			identity.Options{AccessTTL: cfg.Gateway.AuthAccessTTL, RefreshTTL: cfg.Gateway.AuthRefreshTTL, Logger: h.Logger})
+			identity.Options{AccessTTL: cfg.Gateway.AuthAccessTTL, RefreshTTL: cfg.Gateway.AuthRefreshTTL, Logger: h.Logger,
+				TOTPKeys: totpKeys})
 		if err != nil {
 			return nil, fmt.Errorf("build identity service: %w", err)
 		}

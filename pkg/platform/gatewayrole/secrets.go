@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/platform/secretsource"
 	"github.com/infra-mind/infra-mind/pkg/secrets"
@@ -88,4 +90,44 @@ func NewGatewayKeys(ctx context.Context, cfg platform.Config, log *slog.Logger) 
 		Signing: priv, Verification: pub, Provider: provider,
 		Refresh: g.AuthKeyRefreshInterval, Retain: g.AuthAccessTTL + auth.ClockSkew, Logger: log,
 	})
+}
+
+// NewTOTPKeys builds the key ring that encrypts TOTP secrets at rest: from
+// IM_AUTH_TOTP_KEYS_FILE (read once), or from the secret
+// IM_AUTH_TOTP_KEYS_SECRET names, re-read every IM_AUTH_KEY_REFRESH_INTERVAL
+// until ctx ends so a new version rotates the keys. Nil (and no error) when
+// neither is set.
+func NewTOTPKeys(ctx context.Context, cfg platform.Config, log *slog.Logger) (*identity.TOTPKeyRing, error) {
+	g := cfg.Gateway
+	switch {
+	case g.AuthTOTPKeysFile != "" && g.AuthTOTPKeysSecret != "":
+		return nil, errors.New("set one of IM_AUTH_TOTP_KEYS_FILE and IM_AUTH_TOTP_KEYS_SECRET, not both")
+	case g.AuthTOTPKeysFile != "":
+		b, err := os.ReadFile(g.AuthTOTPKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("IM_AUTH_TOTP_KEYS_FILE: %w", err)
+		}
+		k, err := identity.ParseTOTPKeys(b)
+		if err != nil {
+			return nil, fmt.Errorf("IM_AUTH_TOTP_KEYS_FILE %s: %w", g.AuthTOTPKeysFile, err)
+		}
+		return identity.NewTOTPKeyRing(k), nil
+	case g.AuthTOTPKeysSecret != "":
+		if g.AuthKeyRefreshInterval <= 0 {
+			return nil, fmt.Errorf("IM_AUTH_KEY_REFRESH_INTERVAL must be positive, got %s", g.AuthKeyRefreshInterval)
+		}
+		provider, err := NewSecretProvider(ctx, cfg.Secrets)
+		if err != nil {
+			return nil, err
+		}
+		if provider == nil {
+			return nil, errors.New("IM_AUTH_TOTP_KEYS_SECRET is set but IM_SECRETS_PROVIDER is not")
+		}
+		ring, err := identity.WatchTOTPKeys(ctx, provider, g.AuthTOTPKeysSecret, g.AuthKeyRefreshInterval, log)
+		if err != nil {
+			return nil, fmt.Errorf("IM_AUTH_TOTP_KEYS_SECRET: %w", err)
+		}
+		return ring, nil
+	}
+	return nil, nil
 }
