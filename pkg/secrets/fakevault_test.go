@@ -15,16 +15,31 @@ import (
 // can be built or installed here (see docs/adr/0008-secrets-provider.md). It
 // implements only what the provider calls, with the status codes and JSON
 // shapes of Vault's documented API: GET /v1/sys/health (sealed and
-// initialized flags, honouring sealedcode), GET /v1/<mount>/data/<path>
-// with ?version=, 403 for a wrong X-Vault-Token, 503 while sealed, 404 for
-// an unknown path or version.
+// initialized flags, honouring activecode and sealedcode), GET
+// /v1/<mount>/data/<path> with ?version=, 404 with metadata and no data for
+// a soft-deleted version, 403 for a wrong X-Vault-Token, 503 while sealed,
+// 404 for an unknown path or version. vaultdocs_test.go checks each shape
+// against Vault's published API documentation.
 type fakeVault struct {
 	mount, path, token string
 
 	mu       sync.Mutex
 	sealed   bool
 	versions []map[string]any // versions[i] is version i+1
+	deleted  map[int]time.Time
 	reads    int
+}
+
+// deleteVersion soft-deletes version n, as `vault kv delete -versions=n`
+// does: reading it then answers 404 with the version's metadata (its
+// deletion_time set) and no data.
+func (f *fakeVault) deleteVersion(n int, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.deleted == nil {
+		f.deleted = map[int]time.Time{}
+	}
+	f.deleted[n] = at
 }
 
 func newFakeVault(t *testing.T, mount, path, token string) (*fakeVault, *httptest.Server) {
@@ -77,6 +92,9 @@ func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/v1/sys/health" {
 		// Vault answers 503 when sealed unless the caller picks another code.
 		code := http.StatusOK
+		if c, err := strconv.Atoi(r.URL.Query().Get("activecode")); err == nil && !f.sealed {
+			code = c
+		}
 		if f.sealed {
 			code = http.StatusServiceUnavailable
 			if c, err := strconv.Atoi(r.URL.Query().Get("sealedcode")); err == nil {
@@ -112,13 +130,18 @@ func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		vaultErrors(w, http.StatusNotFound)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	code, data, deletion := http.StatusOK, any(f.versions[v-1]), ""
+	if at, ok := f.deleted[v]; ok {
+		code, data, deletion = http.StatusNotFound, nil, at.UTC().Format(time.RFC3339Nano)
+	}
+	writeJSON(w, code, map[string]any{
 		"request_id": "fake", "lease_id": "", "renewable": false, "lease_duration": 0,
+		"wrap_info": nil, "warnings": nil, "auth": nil,
 		"data": map[string]any{
-			"data": f.versions[v-1],
+			"data": data,
 			"metadata": map[string]any{
 				"version": v, "created_time": time.Date(2026, 1, 1, 0, 0, v, 0, time.UTC).Format(time.RFC3339Nano),
-				"deletion_time": "", "destroyed": false, "custom_metadata": nil,
+				"deletion_time": deletion, "destroyed": false, "custom_metadata": nil,
 			},
 		},
 	})
