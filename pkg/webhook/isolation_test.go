@@ -167,9 +167,13 @@ func TestAPausedEndpointIsProbedAfterThePause(t *testing.T) {
 	require.Equal(t, store.DeliverySucceeded, got.Status)
 	requests, _ := recovering.counts()
 	require.Equal(t, 3, requests, "two failures, then the probe after the pause")
-	require.Len(t, got.Attempts, 4)
-	require.Contains(t, got.Attempts[2].Error, "not sent")
-	require.Equal(t, http.StatusNoContent, got.Attempts[3].StatusCode)
+	// Attempt 3 is due 10 ms after the breaker opened and is normally not
+	// sent; on a stalled machine it may come after the pause and be the probe.
+	last := got.Attempts[len(got.Attempts)-1]
+	require.Equal(t, http.StatusNoContent, last.StatusCode)
+	for _, a := range got.Attempts[2 : len(got.Attempts)-1] {
+		require.Contains(t, a.Error, "not sent")
+	}
 
 	// Closed again, the endpoint takes the next event at once.
 	next := e.publishCompleted(t, "acme", uuid.NewString())
