@@ -63,6 +63,15 @@ build: ## build every service binary into ./bin (the CLI as bin/infra-mind)
 test: ## hermetic tests of every module (embedded servers, random ports, temp dirs)
 	$(GO) test -count=1 $(PKGS)
 
+.PHONY: owasp
+owasp: ## the OWASP API Security Top 10 suite, printing each case's attack count and the log check's totals
+	$(GO) test -count=1 -v -run 'OWASP' ./pkg/gateway/ ./pkg/auth/ 2>&1 | \
+		grep -E '^\s+\S+_test\.go:[0-9]+: (OWASP API|log check)|^(ok|FAIL|--- FAIL)' | \
+		awk '{ print } \
+			/: OWASP API/ { cases++; if (match($$0, /: [0-9]+ (probes|cells)/)) { n = substr($$0, RSTART + 2, RLENGTH); sub(/ .*/, "", n); probes += n } } \
+			/: log check: / { sets++; for (i = 1; i <= NF; i++) { if ($$(i+1) == "log") lines += $$i; if ($$(i+1) == "credentials,") creds += $$i } } \
+			END { printf "OWASP suite: %d cases, %d probes; log check: %d gateway sets, %d log lines, %d credentials, none logged\n", cases, probes, sets, lines, creds }'
+
 .PHONY: test-integration
 test-integration: ## integration tests against real nats-server, FerretDB on PostgreSQL and Redis
 	@mkdir -p $(dir $(INTEGRATION_LOG))
