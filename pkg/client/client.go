@@ -27,7 +27,25 @@ type Client struct {
 	token  string
 	http   *http.Client
 	strict bool
+	// busyRetries is how often a request refused with 429 and Retry-After
+	// is sent again after the wait the gateway asked for.
+	busyRetries uint64
 }
+
+// DefaultBusyRetries is how often a request the gateway refused with 429
+// and Retry-After (a rate limit, or the pipeline already holding as many
+// assessments as it can finish in time) is sent again, each after the wait
+// the gateway named.
+const DefaultBusyRetries = 5
+
+// maxRetryAfter caps one wait the gateway asks for.
+const maxRetryAfter = 2 * time.Minute
+
+// BusyRetries sets how often a request refused with 429 and Retry-After is
+// retried (DefaultBusyRetries; 0 returns the refusal at once). A 429 is
+// answered before the request has any effect, so retrying a submission
+// creates no duplicate.
+func BusyRetries(n uint64) Option { return func(c *Client) { c.busyRetries = n } }
 
 // Option configures a Client.
 type Option func(*Client)
@@ -46,7 +64,7 @@ func New(baseURL, token string, hc *http.Client, opts ...Option) (*Client, error
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	c := &Client{base: u, token: token, http: hc}
+	c := &Client{base: u, token: token, http: hc, busyRetries: DefaultBusyRetries}
 	for _, o := range opts {
 		o(c)
 	}
@@ -67,6 +85,9 @@ func (c *Client) decode(r io.Reader, out any) error {
 // Problem schema, as an error.
 type Problem struct {
 	api.Problem
+	// RetryAfter is the wait the answer's Retry-After header asked for
+	// (whole seconds), 0 without one.
+	RetryAfter time.Duration
 }
 
 func (p *Problem) Error() string {
@@ -248,7 +269,23 @@ func (c *Client) request(ctx context.Context, method, path string, body []byte, 
 	return req, nil
 }
 
+// do sends one request and decodes its answer, sending it again after the
+// wait a 429 with Retry-After names (refused before it had any effect).
 func (c *Client) do(ctx context.Context, method, path string, body []byte, contentType string, want int, out any) error {
+	var wait time.Duration
+	backoff := retry.WithMaxRetries(c.busyRetries, retry.BackoffFunc(func() (time.Duration, bool) { return wait, false }))
+	return retry.Do(ctx, backoff, func(ctx context.Context) error {
+		err := c.doOnce(ctx, method, path, body, contentType, want, out)
+		var p *Problem
+		if errors.As(err, &p) && p.Status == http.StatusTooManyRequests && p.RetryAfter > 0 {
+			wait = min(p.RetryAfter, maxRetryAfter)
+			return retry.RetryableError(err)
+		}
+		return err
+	})
+}
+
+func (c *Client) doOnce(ctx context.Context, method, path string, body []byte, contentType string, want int, out any) error {
 	req, err := c.request(ctx, method, path, body, contentType)
 	if err != nil {
 		return err
@@ -269,12 +306,15 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, conte
 }
 
 func decodeProblem(resp *http.Response) error {
-	p := &Problem{api.Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}}
+	p := &Problem{Problem: api.Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if len(b) > 0 && json.Unmarshal(b, &p.Problem) != nil {
 		detail := strings.TrimSpace(string(b))
 		p.Detail = &detail
 	}
 	p.Status = resp.StatusCode
+	if secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && secs > 0 {
+		p.RetryAfter = time.Duration(secs) * time.Second
+	}
 	return p
 }
