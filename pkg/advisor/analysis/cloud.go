@@ -18,7 +18,7 @@ const topCandidates = 3
 const srcPlanMonth = "730 hours per month, the cloud billing convention the catalogue's commitment prices use (pkg/advisor/catalog data/instances.yaml)"
 
 // srcPlan names the calculators behind a serving plan.
-const srcPlan = "pkg/advisor/sizing (memory fit: EleutherAI Transformer Math 101, vLLM kv_cache_interface.py; latency: roofline decode and prefill calibrated on NVIDIA NIM Llama-3.3-70B; replicas: Little's law, ai-infra-figures.md Capacity)"
+const srcPlan = "pkg/advisor/sizing (memory fit: EleutherAI Transformer Math 101, vLLM kv_cache_interface.py; latency: roofline decode and prefill calibrated on NVIDIA NIM Llama-3.3-70B; replicas: Little's law, Little 1961)"
 
 // cloudResult accumulates the cloud family's metrics and findings.
 type cloudResult struct {

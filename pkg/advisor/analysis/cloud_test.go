@@ -66,7 +66,7 @@ func TestCloudChatbotHandWorked(t *testing.T) {
 	require.Greater(t, capHigh, capLow)
 	// One replica of a 70B model on two H100-class GPUs carries a handful of requests per second at an
 	// 800 ms TTFT and 50 ms ITL: NIM measures 623-814 output tokens/s at 25-50 users on 2 x H100
-	// (ai-infra-figures.md), i.e. 1.8-2.3 requests/s of 350 tokens at a looser latency. Anything
+	// (NVIDIA NIM benchmarking docs), i.e. 1.8-2.3 requests/s of 350 tokens at a looser latency. Anything
 	// outside 1-20 requests/s would be a sizing error.
 	require.InDelta(t, 10, capLow, 9)
 	require.InDelta(t, 10, capHigh, 9)

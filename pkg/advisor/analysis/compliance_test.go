@@ -120,7 +120,7 @@ func TestComplianceFormulaNamesItsInputs(t *testing.T) {
 	m := metricOf(t, o, "compliance_regimes_count", "")
 	require.Equal(t, 5.0, m.GetValue())
 	require.Contains(t, m.GetFormula(), "declared {soc2} union inferred {eu_ai_act, gdpr, hipaa, pci_dss} = {eu_ai_act, gdpr, hipaa, pci_dss, soc2}, 5")
-	require.Contains(t, m.GetSource(), "hipaa: Shared reference ai-infra-figures.md")
+	require.Contains(t, m.GetSource(), "hipaa: 45 CFR Part 164 (HIPAA Security Rule)")
 	require.Contains(t, m.GetSource(), "as of 2026-11-26")
 	require.Equal(t, 4.0, metricOf(t, o, "undeclared_regimes_count", "").GetValue())
 	require.True(t, strings.HasPrefix(o.Summary, "5 compliance regimes apply: eu_ai_act, gdpr, hipaa, pci_dss, soc2. Not declared by the user but inferred from the data and regions: eu_ai_act, gdpr, hipaa, pci_dss."), o.Summary)

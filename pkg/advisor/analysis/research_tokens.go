@@ -263,7 +263,7 @@ func tokenResults(cat *catalog.Catalog, m servedModel, scope []string) ([]*infra
 	}
 	var lines []string
 	for _, a := range alts {
-		src := fmt.Sprintf("%s; GPU %s: %s; model %s: %s; sizing calibration: sizing.DefaultEfficiencies (NVIDIA NIM Llama-3.3-70B, ai-infra-figures.md)",
+		src := fmt.Sprintf("%s; GPU %s: %s; model %s: %s; sizing calibration: sizing.DefaultEfficiencies (NVIDIA NIM LLM benchmarking documentation: Llama-3.3-70B-Instruct FP8 on 2 x H100, TP 2)",
 			rowSource(a.in.Source), a.gpu.ID, rowSource(a.gpu.Source), m.name, m.source)
 		metrics = append(metrics,
 			rangeEnd(metric("output_tokens_per_sec_low_"+a.gpu.ID, a.tokensPerSec.Low, "tokens/s", a.tput, src, m.label), "output_tokens_per_sec_"+a.gpu.ID, BoundLow),

@@ -7,7 +7,7 @@ import (
 )
 
 // srcReplicas is the capacity rule every stepped workload follows.
-const srcReplicas = "replicas = ceil(demand / per-replica throughput at the SLO) (capacity rule, shared reference ai-infra-figures.md, collected 2026-11-26); per-replica throughput and price from the cloud family's plan"
+const srcReplicas = "replicas = ceil(demand / per-replica throughput at the SLO) (capacity by Little's law, Little 1961); per-replica throughput and price from the cloud family's plan"
 
 // ceilSlack absorbs floating-point noise in peak x demand / capacity, so a
 // demand of exactly two replicas' capacity is not rounded up to three.
@@ -78,8 +78,8 @@ const (
 	mcSeed1 = 20261126 // the catalogue's collection date, an arbitrary fixed value
 	mcSeed2 = 36       // the projection horizon in months, likewise arbitrary
 	// priceFloor36 is the lowest price multiplier the runs reach by month 36:
-	// one cut as deep as AWS's June 2025 P-family cut (up to 45%, shared
-	// reference ai-infra-figures.md) within the horizon. No dated price rise
+	// one cut as deep as AWS's June 2025 P-family cut (up to 45% on P4 and P5
+	// on-demand prices, AWS What's New, June 2025) within the horizon. No dated price rise
 	// is recorded in the catalogue, so rises are not modelled (an optimistic
 	// assumption, stated with every Monte Carlo metric).
 	priceFloor36 = 0.55
@@ -88,7 +88,7 @@ const (
 // srcMonteCarlo states the Monte Carlo's inputs and assumptions.
 const srcMonteCarlo = "Monte Carlo, 2,000 runs, math/rand/v2 PCG seeded (20261126, 36): per run growth exponent k ~ triangular(0.5, 1, 1.5) on demand = growth(t)^k; " +
 	"each workload's replica capacity ~ uniform(replica_capacity_rps_low, _high); the rest of the plan ~ uniform between the plan's low and high; " +
-	"price drift: monthly factor ~ uniform(0.55^(1/36), 1), prices x factor^t (down to a 45% cut by month 36, as AWS's June 2025 P-family cut, ai-infra-figures.md; rises not modelled); " +
+	"price drift: monthly factor ~ uniform(0.55^(1/36), 1), prices x factor^t (down to a 45% cut by month 36, as AWS's June 2025 cut of up to 45% on P4 and P5 on-demand prices (AWS What's New, June 2025); rises not modelled); " +
 	"percentiles by nearest rank (Hyndman and Fan 1996, definition 1)"
 
 // mcResult holds the Monte Carlo percentiles per reported month and the

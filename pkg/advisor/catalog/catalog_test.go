@@ -112,9 +112,23 @@ func TestParseRejectsBrokenData(t *testing.T) {
 		{
 			name:    "row without source",
 			file:    "data/gpus.yaml",
-			old:     `    source: "stas00/ml-engineering compute/accelerator/README.md; cli99/llm-analysis gpu_configs/h100-sxm-80gb.json (via shared reference ai-infra-figures.md); link_gbs: NVIDIA H100 Tensor Core GPU datasheet: NVLink 900 GB/s (both directions)"` + "\n",
+			old:     `    source: "stas00/ml-engineering compute/accelerator/README.md; cli99/llm-analysis gpu_configs/h100-sxm-80gb.json; link_gbs: NVIDIA H100 Tensor Core GPU datasheet: NVLink 900 GB/s (both directions)"` + "\n",
 			new:     "",
 			wantErr: "gpus.yaml does not match the schema",
+		},
+		{
+			name:    "row citing an internal reference file instead of its source",
+			file:    "data/gpus.yaml",
+			old:     `    source: "stas00/ml-engineering compute/accelerator/README.md; cli99/llm-analysis gpu_configs/h100-sxm-80gb.json;`,
+			new:     `    source: "shared reference ai-infra-figures.md;`,
+			wantErr: `gpus: h100-sxm cites "ai-infra-figures", a project file, not a public document or dataset`,
+		},
+		{
+			name:    "regime citing a local path",
+			file:    "data/regimes.yaml",
+			old:     `    source: "Regulation (EU) 2016/679 (GDPR), eur-lex.europa.eu:`,
+			new:     `    source: "/work/notes/compliance.md:`,
+			wantErr: `regimes: gdpr cites "/work/"`,
 		},
 		{
 			name:    "benchmark of a model not in the catalogue",
@@ -286,7 +300,8 @@ func TestParseMissingFile(t *testing.T) {
 }
 
 // TestFiguresTheReferenceFlagsAsCommonErrors checks the figures that public
-// tables are known to get wrong (shared reference, "Known data errors").
+// tables are known to get wrong (LLM-Viewer's H100 bandwidth, sparse figures
+// quoted as dense, an AWS price list's g6.48xlarge GPU memory).
 func TestFiguresTheReferenceFlagsAsCommonErrors(t *testing.T) {
 	t.Parallel()
 	c, err := Load()

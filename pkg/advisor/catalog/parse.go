@@ -114,6 +114,7 @@ func Parse(files fs.FS) (*Catalog, error) {
 		Benchmarks:  benchmarks.Benchmarks,
 	}
 	problems := crossCheck(c)
+	problems = append(problems, citationProblems(c)...)
 	if instances.Version != "" && instances.Version != c.Version {
 		problems = append(problems, fmt.Sprintf("instances.yaml is version %s but catalog.yaml says %s (run make generate)", instances.Version, c.Version))
 	}
@@ -351,4 +352,48 @@ func ParseReference(files fs.FS) (*Catalog, error) {
 		return nil, err
 	}
 	return &Catalog{GPUs: gpus.GPUs, Regions: regions.Regions}, nil
+}
+
+// notPublic are strings that mark a citation of the project's own working files rather than the
+// public document or dataset a figure comes from: a reader of a report cannot open them.
+var notPublic = []string{"ai-infra-figures", "shared reference", "shared/reference", "/work/", "file://"}
+
+// citationProblems finds rows whose source names a project file instead of a public document or
+// dataset (a vendor datasheet, paper, regulation, model card, provider page or public repository).
+func citationProblems(c *Catalog) []string {
+	var p []string
+	check := func(what, id, src string) {
+		low := strings.ToLower(src)
+		for _, bad := range notPublic {
+			if strings.Contains(low, bad) {
+				p = append(p, fmt.Sprintf("%s: %s cites %q, a project file, not a public document or dataset", what, id, bad))
+				return
+			}
+		}
+	}
+	for _, r := range c.GPUs {
+		check("gpus", r.ID, r.Source.Source)
+	}
+	for _, r := range c.Instances {
+		check("instances", r.Provider+"/"+r.Name+" in "+r.PriceRegion, r.Source.Source)
+	}
+	for _, r := range c.Models {
+		check("models", r.ID, r.Source.Source)
+	}
+	for _, r := range c.HostedAPIs {
+		check("hosted_apis", r.Provider+"/"+r.Model, r.Source.Source)
+	}
+	for _, r := range c.Regimes {
+		check("regimes", r.ID, r.Source.Source)
+	}
+	for _, r := range c.Eligibility {
+		check("eligibility", r.Provider+"/"+r.Regime, r.Source.Source)
+	}
+	for _, r := range c.Regions {
+		check("regions", r.Provider+"/"+r.ID, r.Source.Source)
+	}
+	for _, r := range c.Benchmarks {
+		check("serving_benchmarks", r.ID, r.Source.Source)
+	}
+	return p
 }

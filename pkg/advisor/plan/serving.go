@@ -278,10 +278,10 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 		return fmt.Errorf("replicas on %s: %w", o.inst.Name, err)
 	}
 	if load.batch {
-		addFormula(&c.Working, "replicas = ceil(%.4g requests/s needed / %s requests/s per replica) = %d-%d (ai-infra-figures.md Capacity)",
+		addFormula(&c.Working, "replicas = ceil(%.4g requests/s needed / %s requests/s per replica) = %d-%d (capacity by Little's law, Little 1961)",
 			load.peakRPS, capy.RequestsPerSec, lo, hi)
 	} else {
-		addFormula(&c.Working, "replicas = ceil(peak %.4g requests/s x (1 + headroom %.0f%%-%.0f%%) / %s requests/s per replica) = %d-%d (ai-infra-figures.md Capacity)",
+		addFormula(&c.Working, "replicas = ceil(peak %.4g requests/s x (1 + headroom %.0f%%-%.0f%%) / %s requests/s per replica) = %d-%d (capacity by Little's law, Little 1961)",
 			load.peakRPS, load.headroomLow*100, load.headroomHigh*100, capy.RequestsPerSec, lo, hi)
 	}
 	lo, hi = max(lo, 1), max(hi, 1)

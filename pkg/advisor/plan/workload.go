@@ -138,7 +138,7 @@ func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *Wo
 
 // bandwidthFloor checks the inter-token target against the fastest offered machine at perfect
 // efficiency: a decode step reads every active weight once, so ITL >= active weight bytes / (GPUs x
-// bandwidth) (memory-bound decode, ai-infra-figures.md "Sizing formulas"; Williams et al., Roofline,
+// bandwidth) (memory-bound decode; Williams et al., Roofline,
 // CACM 2009). A target below that floor is unmet by any hardware in the catalogue, fitted or not.
 func bandwidthFloor(wp *WorkloadPlan, m resolvedModel, p sizing.Precision, pool []offer, slo sizing.SLO) {
 	target := slo.ITLms

@@ -121,7 +121,7 @@ func CapacityAtSLO(in ServingInput, slo SLO) (Capacity, error) {
 }
 
 // Replicas is how many replicas carry peakRPS with a headroom fraction to spare (0.2 = 20%), as a range:
-// replicas = ceil(peak x (1 + headroom) / per-replica requests/s) (ai-infra-figures.md "Capacity"; the
+// replicas = ceil(peak x (1 + headroom) / per-replica requests/s) (capacity by Little's law, J. D. C. Little, Operations Research 9(3), 1961; the
 // per-replica rate is concurrency / request time by Little's law). The optimistic per-replica rate gives
 // the low count.
 func Replicas(peakRPS float64, perReplica Range, headroom float64) (low, high int, err error) {

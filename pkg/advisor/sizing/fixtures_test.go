@@ -1,6 +1,6 @@
 package sizing
 
-// Test fixtures: figures from /work/shared/reference/ai-infra-figures.md (collected 2026-11-26) and the
+// Test fixtures: figures from the sources the catalogue cites (collected 2026-11-26) and the
 // models' published configurations.
 
 // h100 is an H100 SXM: 80 GB, 3.35 TB/s, 989 BF16 / 1979 FP8 dense TFLOPS (stas00/ml-engineering), NVLink

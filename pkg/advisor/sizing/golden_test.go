@@ -7,7 +7,7 @@ import (
 )
 
 // TestGoldenNIMLlama70B checks the serving model against NVIDIA NIM's published benchmark (NIM LLM
-// benchmarking docs, via ai-infra-figures.md "Calibration points", 2026-11-26): Llama-3.3-70B-Instruct,
+// benchmarking docs, collected 2026-11-26): Llama-3.3-70B-Instruct,
 // FP8, 2x H100 80GB, TP 2, 5000 input / 500 output tokens. Every estimate range must contain the measured
 // figure; at concurrency 100 NIM measured 8.0 s TTFT (saturated), which the estimate must flag.
 //
@@ -64,7 +64,7 @@ func TestHandWorked(t *testing.T) {
 
 	t.Run("Llama-3-70B BF16 KV per token", func(t *testing.T) {
 		t.Parallel()
-		// 2 x 80 layers x 8 KV heads x 128 x 2 bytes = 327,680 (ai-infra-figures.md).
+		// 2 x 80 layers x 8 KV heads x 128 x 2 bytes = 327,680 (vLLM kv_cache_interface.py per-token formula).
 		got, err := KVBytesPerToken(llama70B(), BF16)
 		require.NoError(t, err)
 		require.InDelta(t, 327680, got, 0.5)
