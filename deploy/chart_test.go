@@ -60,6 +60,11 @@ const (
 	release  = "infra-mind"
 )
 
+// consultantOn turns the optional consultant on with one provider.
+var consultantOn = []string{"consultant.enabled=true", "consultant.env.IM_LLM_PROVIDER_0_KIND=openai",
+	"consultant.env.IM_LLM_PROVIDER_0_MODEL=gpt-4o-mini", "consultant.env.IM_LLM_PROVIDER_0_API_KEY_SECRET=openai_api_key",
+	"consultant.existingSecret=infra-mind-llm"}
+
 // valuesFiles are the chart's three profiles.
 var valuesFiles = []string{"values.yaml", "values-trial.yaml", "values-production.yaml"}
 
@@ -270,6 +275,7 @@ func TestChartRendersStrictly(t *testing.T) {
 		{name: "hpa fallback", files: []string{"values.yaml"}, sets: []string{"autoscaling.mode=hpa"}},
 		{name: "fixed replicas", files: []string{"values.yaml"}, sets: []string{"autoscaling.mode=none"}},
 		{name: "scale to zero", files: []string{"values.yaml"}, sets: []string{"families.research.scaleToZero=true"}},
+		{name: "consultant", files: []string{"values-production.yaml"}, sets: consultantOn},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -278,6 +284,8 @@ func TestChartRendersStrictly(t *testing.T) {
 			for _, svc := range append([]string{"gateway", "synthesizer"}, familyNames()...) {
 				require.Contains(t, deployments, release+"-"+svc, "a Deployment per service")
 			}
+			_, consultant := deployments[release+"-consultant"]
+			require.Equal(t, tc.name == "consultant", consultant, "the consultant runs only when enabled")
 		})
 	}
 }
@@ -410,9 +418,17 @@ func TestEveryPodIsHardened(t *testing.T) {
 	ops := httptest.NewServer(telemetry.NewServer(":0", nil).Handler())
 	t.Cleanup(ops.Close)
 
+	profiles := map[string][]string{"with the consultant": consultantOn}
 	for _, file := range valuesFiles {
-		t.Run(file, func(t *testing.T) {
-			objs := renderAndDecode(t, []string{file})
+		profiles[file] = nil
+	}
+	for name, sets := range profiles {
+		file := "values.yaml"
+		if sets == nil {
+			file = name
+		}
+		t.Run(name, func(t *testing.T) {
+			objs := renderAndDecode(t, []string{file}, sets...)
 			pdbs := byKind[*policyv1.PodDisruptionBudget](objs)
 			type workload struct {
 				name   string
