@@ -21,8 +21,16 @@ PKGS         := $(foreach m,$(MODULES),./$(m)/...)
 INTEGRATION_PKGS := $(foreach m,pkg $(SERVICE_MODS),./$(m)/...)
 INTEGRATION_LOG  := .ci/cache/logs/integration-tests.log
 
-# Benchmarks: the raw JetStream baseline (pkg/bus) and the end-to-end pipeline (pkg/platform/compose).
-BENCH_PKGS := ./pkg/bus/ ./pkg/platform/compose/ ./pkg/advisor/plan/
+# make bench: `infra-mind bench` on the embedded deployment and on every
+# service as its own process against the integration harness's nats-server
+# and FerretDB on PostgreSQL. BENCH_FLAGS adds or overrides flags
+# (`bin/infra-mind bench -h` lists them), e.g. BENCH_FLAGS='--preload 0,10000'.
+BENCH_FLAGS ?=
+BENCH_SERVERS := nats-server v2.15.2, FerretDB v1.24.2 on PostgreSQL $(shell psql -V 2>/dev/null | awk '{print $$3}'), Redis $(shell redis-server --version 2>/dev/null | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+
+# Go micro-benchmarks make bench runs after it: the raw JetStream baseline
+# (pkg/bus) and the deployment planner over the catalogue (pkg/advisor/plan).
+BENCH_PKGS := ./pkg/bus/ ./pkg/advisor/plan/
 BENCHTIME  ?= 2s
 
 # Tools run through `go run` at pinned versions: nothing is installed globally.
@@ -88,7 +96,9 @@ check-pdf: ## render a generated report PDF to PNG pages with pdftoppm (poppler-
 	$(GO) test -count=1 -tags integration -run TestIntegrationPDFRendersToImages ./pkg/report/
 
 .PHONY: bench
-bench: ## benchmarks: JetStream publish+consume baseline and end-to-end assessments
+bench: build ## latency, throughput and growth of both deployments against the infrastructure's bound; report under .bench/
+	bash scripts/integration.sh $(BIN_DIR)/infra-mind bench --bin-dir $(BIN_DIR) --out .bench \
+		--servers "$(BENCH_SERVERS)" $(BENCH_FLAGS)
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime=$(BENCHTIME) $(BENCH_PKGS)
 
 # Fuzz targets as package:name. Each explores from its seeds (f.Add and the

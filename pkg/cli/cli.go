@@ -44,6 +44,7 @@ Usage:
   infra-mind token    [flags]          print a development bearer token signed with the local key
   infra-mind keygen   --dir DIR        create a development signing key pair
   infra-mind catalogue import|diff|versions  import public price data, compare catalogue versions
+  infra-mind bench    [flags]          measure latency, throughput and growth against the infrastructure's bound (make bench)
 
 Run "infra-mind <command> -h" for a command's flags.
 `
@@ -73,6 +74,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runKeygen(args[1:], io)
 	case "catalogue":
 		err = runCatalogue(args[1:], io)
+	case "bench":
+		err = runBench(ctx, args[1:], io)
 	case "help", "-h", "--help":
 		fmt.Fprint(io.Stdout, usage)
 		return 0

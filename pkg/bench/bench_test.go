@@ -1,0 +1,164 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+)
+
+func TestPercentileIsNearestRank(t *testing.T) {
+	t.Parallel()
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	var lat []time.Duration
+	for i := 1; i <= 200; i++ {
+		lat = append(lat, ms(i))
+	}
+	tests := []struct {
+		name string
+		in   []time.Duration
+		p    int
+		want time.Duration
+	}{
+		{name: "empty", in: nil, p: 50, want: 0},
+		{name: "one sample", in: []time.Duration{ms(7)}, p: 99, want: ms(7)},
+		{name: "p50 of 200", in: lat, p: 50, want: ms(100)},
+		{name: "p99 of 200 is the 198th", in: lat, p: 99, want: ms(198)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, percentile(tt.in, tt.p))
+		})
+	}
+}
+
+// Counts are growth between two snapshots divided by the assessments, with
+// store commands sorted into reads, writes and the rest.
+func TestCountsBetweenSnapshots(t *testing.T) {
+	t.Parallel()
+	a := snapshot{
+		streams:   map[string]uint64{"RESULTS": 100, "EVENTS": 50},
+		consumers: map[string]uint64{"RESULTS/synthesizer": 100, "ASSESSMENTS/cloud": 10},
+		api:       40,
+		store:     map[string]float64{"find": 10, "insert": 5, "hello": 3},
+	}
+	b := snapshot{
+		streams:   map[string]uint64{"RESULTS": 112, "EVENTS": 66, "ASSESSMENTS": 2},
+		consumers: map[string]uint64{"RESULTS/synthesizer": 112, "ASSESSMENTS/cloud": 12, "EVENTS/new": 4},
+		api:       44,
+		store:     map[string]float64{"find": 18, "insert": 9, "update": 4, "findAndModify": 2, "hello": 5},
+	}
+	c := countsBetween(a, b, 2)
+	require.InDelta(t, 15.0, c.Published, 1e-9) // (12+16+2)/2
+	require.InDelta(t, 9.0, c.Delivered, 1e-9)  // (12+2+4)/2
+	require.InDelta(t, 12.0, c.Messages(), 1e-9)
+	require.InDelta(t, 2.0, c.APIRequests, 1e-9)
+	require.InDelta(t, 4.0, c.Reads, 1e-9)
+	require.InDelta(t, 5.0, c.Writes, 1e-9) // insert 2 + update 2 + findAndModify 1
+	require.InDelta(t, 1.0, c.Other, 1e-9)
+	require.Equal(t, "find 4.0, insert 2.0, update 2.0, findAndModify 1.0, hello 1.0", c.commandList())
+}
+
+func TestBoundsAreTheLowerOfBusAndStore(t *testing.T) {
+	t.Parallel()
+	r := Result{
+		Baseline: Baseline{JetStreamPerSecond: 10000, LookupsPerSecond: 2000, InsertsPerSecond: 1000},
+		Counts:   Counts{Published: 16, Delivered: 12, Reads: 20, Writes: 10},
+	}
+	b := r.Bounds()
+	require.InDelta(t, 10000.0/14, b.Bus, 1e-9)
+	require.InDelta(t, 1/(20.0/2000+10.0/1000), b.Store, 1e-9) // 50 assessments/s
+	require.InDelta(t, 50.0, b.Bound(), 1e-9)
+}
+
+// A copy of a stored document gets the _id the store would give the new
+// assessment, and names it wherever the original named the template.
+func TestCloneRekeysLikeTheStore(t *testing.T) {
+	t.Parallel()
+	p := &preloader{tenant: "acme"}
+	tests := []struct {
+		name  string
+		id    string
+		newID func(string) string
+	}{
+		{name: "tenant/assessment key", id: "acme/a-1", newID: func(n string) string { return "acme/" + n }},
+		{name: "hashed report id", id: assessment.DeterministicID("acme", "a-1"), newID: func(n string) string { return assessment.DeterministicID("acme", n) }},
+		{name: "hashed result id", id: assessment.DeterministicID("acme", "a-1", "cloud"), newID: func(n string) string { return assessment.DeterministicID("acme", n, "cloud") }},
+		{name: "hashed finish claim", id: assessment.DeterministicID("acme", "a-1", "finish"), newID: func(n string) string { return assessment.DeterministicID("acme", n, "finish") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			doc := bson.D{{Key: "_id", Value: tt.id}, {Key: "tenant_id", Value: "acme"}, {Key: "assessment_id", Value: "a-1"},
+				{Key: "body", Value: strings.Repeat("x", 1000)}}
+			keyer, err := p.keyer("c", doc, "a-1")
+			require.NoError(t, err)
+			td := templateDoc{coll: "c", doc: doc, id: keyer}
+			got := asMap(td.clone("a-1", "b-2", 0))
+			require.Equal(t, tt.newID("b-2"), got["_id"])
+			require.Equal(t, "b-2", got["assessment_id"])
+			require.Equal(t, "acme", got["tenant_id"])
+			require.Len(t, got["body"], 1000)
+			require.Len(t, asMap(td.clone("a-1", "b-3", 100))["body"], 100, "a field limit cuts long strings")
+		})
+	}
+}
+
+// The embedded deployment runs end to end at a tiny size: every figure the
+// table is built from is measured (none is zero), and the report is written.
+func TestRunEmbeddedSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole pipeline")
+	}
+	_, file, _, _ := runtime.Caller(0)
+	body, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "examples", "startup-rag.yaml"))
+	require.NoError(t, err)
+	var out, log strings.Builder
+	cfg := Config{
+		Request: body, Samples: 3, InFlight: []int{2}, PerLevel: 4, Preload: []int{0, 20}, PreloadSamples: 2,
+		BaselineMessages: 500, StoreOps: 100, ProfileAt: 2, ProfileFor: time.Second, PhaseBudget: time.Minute,
+		OutDir: t.TempDir(), Deployments: []Deployment{Embedded{}}, Out: &out, Log: &log,
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	results, err := Run(ctx, cfg)
+	require.NoError(t, err, log.String())
+	require.Len(t, results, 1)
+	r := results[0]
+	require.Equal(t, 3, r.Single.N)
+	require.Zero(t, r.Single.NotCompleted, r.Single.Errors)
+	require.Positive(t, r.Single.P50)
+	require.Positive(t, r.Baseline.JetStreamPerSecond)
+	require.Positive(t, r.Baseline.LookupsPerSecond)
+	require.Positive(t, r.Baseline.InsertsPerSecond)
+	require.Positive(t, r.Counts.Published, "messages stored per assessment")
+	require.Positive(t, r.Counts.Delivered, "deliveries per assessment")
+	require.Positive(t, r.Counts.Reads, "store reads per assessment")
+	require.Positive(t, r.Counts.Writes, "store writes per assessment")
+	require.Len(t, r.Sustained, 1)
+	require.Positive(t, r.Sustained[0].PerSecond)
+	require.Len(t, r.Preloaded, 2)
+	require.Equal(t, 20, r.Preloaded[1].Stored)
+	require.Positive(t, r.Preloaded[1].Docs)
+	require.Equal(t, 2, r.Preloaded[1].Latency.N)
+	require.Len(t, r.Profiles, 2, "CPU and block profiles")
+	require.Contains(t, out.String(), "| sustained, 2 in flight |")
+	require.Contains(t, out.String(), "report.md")
+}
+
+func asMap(d bson.D) map[string]any {
+	m := map[string]any{}
+	for _, e := range d {
+		m[e.Key] = e.Value
+	}
+	return m
+}

@@ -1,0 +1,226 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+)
+
+// preloadBatch is how many documents one InsertMany carries.
+const preloadBatch = 1000
+
+// preloader stores copies of one finished assessment (every document the
+// pipeline wrote for it: the assessment, each family's result, the report,
+// the recommendations, the finish and announcement claims, ...) under new
+// assessment ids, in bulk, straight into the store's collections.
+type preloader struct {
+	mc     *mongo.Client
+	db     *mongo.Database
+	tenant string
+	docs   []templateDoc
+	stored int
+	// Notes say which documents could not be keyed like the original.
+	Notes []string
+}
+
+// templateDoc is one stored document of the template assessment.
+type templateDoc struct {
+	coll string
+	doc  bson.D
+	// id makes the copy's _id for a new assessment id.
+	id func(newID string) any
+}
+
+// newPreloader reads the documents the pipeline stored for templateID of
+// tenant, from every collection.
+func newPreloader(ctx context.Context, uri, database, tenant, templateID string) (*preloader, error) {
+	mc, err := mongo.Connect(options.Client().ApplyURI(uri).SetAppName("infra-mind-bench"))
+	if err != nil {
+		return nil, err
+	}
+	p := &preloader{mc: mc, db: mc.Database(database), tenant: tenant}
+	names, err := p.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		p.close(ctx)
+		return nil, fmt.Errorf("list collections: %w", err)
+	}
+	for _, name := range names {
+		if name == baselineColl || strings.HasPrefix(name, "system.") {
+			continue
+		}
+		cur, err := p.db.Collection(name).Find(ctx, bson.D{{Key: "tenant_id", Value: tenant}, {Key: "assessment_id", Value: templateID}})
+		if err != nil {
+			p.close(ctx)
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		var docs []bson.D
+		if err := cur.All(ctx, &docs); err != nil {
+			p.close(ctx)
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		for _, d := range docs {
+			td := templateDoc{coll: name, doc: d}
+			td.id, err = p.keyer(name, d, templateID)
+			if err != nil {
+				p.close(ctx)
+				return nil, err
+			}
+			p.docs = append(p.docs, td)
+		}
+	}
+	if len(p.docs) == 0 {
+		p.close(ctx)
+		return nil, fmt.Errorf("no stored document of assessment %s of tenant %s", templateID, tenant)
+	}
+	return p, nil
+}
+
+// idSuffixes are the last parts of the store's deterministic ids
+// (assessment.DeterministicID(tenant, assessment, suffix)).
+func idSuffixes() []string {
+	s := []string{"finish", "announce", "recommendations", "report"}
+	for _, f := range assessment.Families() {
+		s = append(s, string(f))
+	}
+	return s
+}
+
+// keyer finds how the template document's _id derives from its tenant and
+// assessment id, so each copy gets the _id the store would give it.
+func (p *preloader) keyer(coll string, d bson.D, templateID string) (func(string) any, error) {
+	var id any
+	for _, e := range d {
+		if e.Key == "_id" {
+			id = e.Value
+		}
+	}
+	s, ok := id.(string)
+	if !ok {
+		return nil, fmt.Errorf("%s: _id %v is not a string", coll, id)
+	}
+	if strings.Contains(s, templateID) {
+		return func(n string) any { return strings.ReplaceAll(s, templateID, n) }, nil
+	}
+	if s == assessment.DeterministicID(p.tenant, templateID) {
+		return func(n string) any { return assessment.DeterministicID(p.tenant, n) }, nil
+	}
+	for _, suffix := range idSuffixes() {
+		if s == assessment.DeterministicID(p.tenant, templateID, suffix) {
+			return func(n string) any { return assessment.DeterministicID(p.tenant, n, suffix) }, nil
+		}
+	}
+	p.Notes = append(p.Notes, fmt.Sprintf("%s: _id %s is not derived from a known key; copies get random ids", coll, s))
+	return func(string) any { return uuid.NewString() }, nil
+}
+
+// clone is the template document for newID: its _id, and every short
+// string field that names the template assessment, rewritten.
+// With limit above 0, longer strings are cut to limit bytes.
+func (t templateDoc) clone(templateID, newID string, limit int) bson.D {
+	out := make(bson.D, 0, len(t.doc))
+	for _, e := range t.doc {
+		if v, ok := e.Value.(string); ok {
+			switch {
+			case e.Key == "_id":
+				e.Value = t.id(newID)
+			case len(v) < 256 && strings.Contains(v, templateID):
+				e.Value = strings.ReplaceAll(v, templateID, newID)
+			case limit > 0 && len(v) > limit:
+				e.Value = v[:limit]
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// templateAssessmentID is the template's assessment id, read back from its documents.
+func (p *preloader) templateAssessmentID() string {
+	for _, e := range p.docs[0].doc {
+		if e.Key == "assessment_id" {
+			if s, ok := e.Value.(string); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// PreloadResult is a preload level: how it was stored and the latency after it.
+type PreloadResult struct {
+	Stored  int
+	Added   int
+	Docs    int
+	LoadFor time.Duration
+	Latency Latency
+}
+
+// load stores n more copies, two collections' batches at a time, and
+// returns how many documents it wrote.
+func (p *preloader) load(ctx context.Context, n, fieldLimit int, log io.Writer) (int, error) {
+	tid := p.templateAssessmentID()
+	type batch struct {
+		coll string
+		docs []any
+	}
+	batches := make(chan batch)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	written := 0
+	for range 2 {
+		wg.Go(func() {
+			for b := range batches {
+				_, err := p.db.Collection(b.coll).InsertMany(ctx, b.docs, options.InsertMany().SetOrdered(false))
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("insert into %s: %w", b.coll, err)
+				}
+				written += len(b.docs)
+				mu.Unlock()
+			}
+		})
+	}
+	pending := map[string][]any{}
+	start := time.Now()
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		newID := fmt.Sprintf("preload-%s-%07d", tid[:min(8, len(tid))], p.stored+i)
+		for _, t := range p.docs {
+			pending[t.coll] = append(pending[t.coll], t.clone(tid, newID, fieldLimit))
+			if len(pending[t.coll]) >= preloadBatch {
+				batches <- batch{coll: t.coll, docs: pending[t.coll]}
+				pending[t.coll] = nil
+			}
+		}
+		if (i+1)%10000 == 0 {
+			logf(log, "  preloaded %d of %d assessments (%s)", i+1, n, time.Since(start).Round(time.Second))
+		}
+	}
+	for coll, docs := range pending {
+		if len(docs) > 0 {
+			batches <- batch{coll: coll, docs: docs}
+		}
+	}
+	close(batches)
+	wg.Wait()
+	if firstErr != nil {
+		return written, firstErr
+	}
+	p.stored += n
+	return written, ctx.Err()
+}
+
+func (p *preloader) close(ctx context.Context) { _ = p.mc.Disconnect(context.WithoutCancel(ctx)) }
