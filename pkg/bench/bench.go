@@ -42,9 +42,11 @@ type Config struct {
 	// data): the same documents and keys in a fraction of the space. 0
 	// stores full copies (about 670 KB per assessment with the example request).
 	PreloadFieldLimit int
-	// PhaseBudget bounds each one-at-a-time run and each sustained run's
-	// submissions; a run that spends it stops early and says so (0: no bound).
-	PhaseBudget time.Duration
+	// PhaseBudget bounds each one-at-a-time run, SustainedBudget each
+	// sustained run's submissions (the assessments in flight then finish);
+	// a run that spends its budget stops early and says so (0: no bound).
+	PhaseBudget     time.Duration
+	SustainedBudget time.Duration
 	// PreloadSamples is the number of one-at-a-time assessments per preload level.
 	PreloadSamples int
 	// BaselineMessages is how many messages the raw JetStream baseline moves.

@@ -125,7 +125,7 @@ func TestRunEmbeddedSmoke(t *testing.T) {
 	var out, log strings.Builder
 	cfg := Config{
 		Request: body, Samples: 3, InFlight: []int{2}, PerLevel: 4, Preload: []int{0, 20}, PreloadSamples: 2,
-		BaselineMessages: 500, StoreOps: 100, ProfileAt: 2, ProfileFor: time.Second, PhaseBudget: time.Minute,
+		BaselineMessages: 500, StoreOps: 100, ProfileAt: 2, ProfileFor: time.Second, PhaseBudget: time.Minute, SustainedBudget: time.Minute,
 		OutDir: t.TempDir(), Deployments: []Deployment{Embedded{}}, Out: &out, Log: &log,
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)

@@ -143,7 +143,7 @@ func measure(ctx context.Context, cfg Config, d Deployment) (res Result, err err
 				profiled <- perr
 			}()
 		}
-		s := drv.concurrent(ctx, level, n, workerTenant(level), cfg.PhaseBudget)
+		s := drv.concurrent(ctx, level, n, workerTenant(level), cfg.SustainedBudget)
 		res.Sustained = append(res.Sustained, s)
 		logf(cfg.Log, "%s: %.2f assessments/s, %d not completed, %d refused and retried", d.Name(), s.PerSecond, s.NotCompleted, s.Retries)
 		if profiled != nil {

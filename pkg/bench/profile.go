@@ -19,7 +19,8 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
-// ProfileSummary is one profile's top-10 table (`go tool pprof -top`).
+// ProfileSummary is one profile's top-10 table (`go tool pprof -top`;
+// block profiles sorted by cumulative time).
 type ProfileSummary struct {
 	ProfileFile
 	Top string
@@ -36,7 +37,14 @@ func summarise(ctx context.Context, files []ProfileFile) ([]ProfileSummary, erro
 		if lookErr != nil {
 			s.Top = "(no go command to summarise " + f.Path + ")"
 		} else {
-			cmd := exec.CommandContext(ctx, goBin, "tool", "pprof", "-top", "-nodecount=10", f.Path)
+			args := []string{"tool", "pprof", "-top", "-nodecount=10"}
+			if f.Kind == "block" {
+				// Waiting shows in a handful of runtime primitives (select,
+				// channel receive); sorted by cumulative time the table
+				// names the code that waits.
+				args = append(args, "-cum")
+			}
+			cmd := exec.CommandContext(ctx, goBin, append(args, f.Path)...) //nolint:gosec // the go command on a profile this run wrote
 			b, err := cmd.CombinedOutput()
 			if err != nil {
 				s.Top = fmt.Sprintf("(go tool pprof failed: %v)\n%s", err, b)

@@ -193,7 +193,7 @@ func details(w *strings.Builder, r Result) {
 	if len(r.Profiles) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\n### Profiles at %d in flight (top 10 by own time; block: time spent waiting)\n", r.ProfiledAt)
+	fmt.Fprintf(w, "\n### Profiles at %d in flight (CPU: top 10 by own time; block: top 10 by cumulative time spent waiting)\n", r.ProfiledAt)
 	for _, p := range r.Profiles {
 		fmt.Fprintf(w, "\n#### %s %s (%s)\n\n```\n%s\n```\n", p.Service, p.Kind, p.Path, p.Top)
 	}

@@ -22,7 +22,8 @@ func runBench(ctx context.Context, args []string, io IO) error {
 	perLevel := fs.Int("per-level", 0, "assessments per sustained run; 0: 4 x the level, so the middle half it is read over has every slot busy")
 	preload := fs.String("preload", "0,10000,100000", "stored assessments latency is measured after (0 is the one-at-a-time run)")
 	fieldLimit := fs.Int("preload-field-limit", 0, "cut each string field of the preloaded copies to this many bytes (0: full copies, about 670 KB per assessment of the example request)")
-	budget := fs.Duration("phase-budget", 10*time.Minute, "time bound of each one-at-a-time run and each sustained run's submissions (0: none); a run that spends it stops early and the table says so")
+	budget := fs.Duration("phase-budget", 10*time.Minute, "time bound of each one-at-a-time run (0: none); a run that spends it stops early and the table says so")
+	sustainedBudget := fs.Duration("sustained-budget", 10*time.Minute, "time bound of each sustained run's submissions (0: none); the assessments in flight then finish")
 	preloadSamples := fs.Int("preload-samples", 50, "assessments one at a time after each preload")
 	baselineMsgs := fs.Int("baseline-messages", 20000, "messages the raw JetStream baseline moves")
 	storeOps := fs.Int("store-ops", 2000, "inserts and key lookups the store baseline makes")
@@ -53,7 +54,7 @@ func runBench(ctx context.Context, args []string, io IO) error {
 	}
 	cfg := bench.Config{
 		Request: body, Samples: *samples, InFlight: levels, PerLevel: *perLevel, Preload: sizes,
-		PreloadSamples: *preloadSamples, PreloadFieldLimit: *fieldLimit, PhaseBudget: *budget, BaselineMessages: *baselineMsgs, StoreOps: *storeOps,
+		PreloadSamples: *preloadSamples, PreloadFieldLimit: *fieldLimit, PhaseBudget: *budget, SustainedBudget: *sustainedBudget, BaselineMessages: *baselineMsgs, StoreOps: *storeOps,
 		ProfileAt: *profileAt, ProfileFor: *profileFor, OutDir: *out, Log: io.Stderr, Out: io.Stdout,
 	}
 	for d := range strings.SplitSeq(*deployments, ",") {
