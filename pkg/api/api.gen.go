@@ -1638,6 +1638,48 @@ type CatalogUse struct {
 // CatalogUseRowsTable defines model for CatalogUse.Rows.Table.
 type CatalogUseRowsTable string
 
+// CatalogueDiff What changed in the catalogue's instance rows from one version to another.
+type CatalogueDiff struct {
+	Added   []CataloguePricedInstance `json:"added"`
+	From    string                    `json:"from"`
+	Moved   []CataloguePriceMove      `json:"moved"`
+	Removed []CataloguePricedInstance `json:"removed"`
+	To      string                    `json:"to"`
+
+	// Unchanged Instance-region pairs priced the same in both versions.
+	Unchanged int `json:"unchanged"`
+}
+
+// CataloguePriceMove defines model for CataloguePriceMove.
+type CataloguePriceMove struct {
+	Name string `json:"name"`
+
+	// OnDemandChange (to - from) / from.
+	OnDemandChange     float64 `json:"on_demand_change"`
+	OnDemandHourlyFrom float64 `json:"on_demand_hourly_from"`
+	OnDemandHourlyTo   float64 `json:"on_demand_hourly_to"`
+	Provider           string  `json:"provider"`
+	Region             string  `json:"region"`
+
+	// SpotHourlyFrom 0 or absent when not published.
+	SpotHourlyFrom *float64 `json:"spot_hourly_from,omitempty"`
+
+	// SpotHourlyTo 0 or absent when not published.
+	SpotHourlyTo *float64 `json:"spot_hourly_to,omitempty"`
+}
+
+// CataloguePricedInstance defines model for CataloguePricedInstance.
+type CataloguePricedInstance struct {
+	GPU      string `json:"gpu"`
+	GPUCount int    `json:"gpu_count"`
+	Name     string `json:"name"`
+
+	// OnDemandHourly USD per hour for the whole machine.
+	OnDemandHourly float64 `json:"on_demand_hourly"`
+	Provider       string  `json:"provider"`
+	Region         string  `json:"region"`
+}
+
 // ChangePasswordRequest Examples: {"current_password":"correct horse battery staple","new_password":"a much better passphrase"}
 type ChangePasswordRequest struct {
 	// CurrentPassword The password now; a wrong one counts towards the sign-in lockout.
@@ -3221,6 +3263,12 @@ type ListAuditRecordsParams struct {
 
 	// Cursor The next_cursor of the previous page.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// DiffCatalogueVersionsParams defines parameters for DiffCatalogueVersions.
+type DiffCatalogueVersionsParams struct {
+	// From Catalogue version compared from; the version before {version} when absent.
+	From *string `form:"from,omitempty" json:"from,omitempty"`
 }
 
 // CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.

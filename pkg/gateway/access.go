@@ -151,11 +151,12 @@ var accessMatrix = map[string]Access{
 	routeKey(http.MethodPost, "/v1/me/password"):         anyCaller(),
 
 	// Starting computation.
-	routeKey(http.MethodPost, "/v1/assessments"):               onlyRoles(rolesWriters...),
-	routeKey(http.MethodPost, "/v1/assessments/:id/versions"):  onlyRoles(rolesWriters...),
-	routeKey(http.MethodPost, "/v1/assessments/:id/scenarios"): onlyRoles(rolesWriters...),
-	routeKey(http.MethodPost, "/v1/estimates/inference"):       onlyRoles(rolesWriters...),
-	routeKey(http.MethodPost, "/v1/estimates/training"):        onlyRoles(rolesWriters...),
+	routeKey(http.MethodPost, "/v1/assessments"):                     onlyRoles(rolesWriters...),
+	routeKey(http.MethodPost, "/v1/assessments/:id/versions"):        onlyRoles(rolesWriters...),
+	routeKey(http.MethodPost, "/v1/assessments/:id/scenarios"):       onlyRoles(rolesWriters...),
+	routeKey(http.MethodPost, "/v1/estimates/inference"):             onlyRoles(rolesWriters...),
+	routeKey(http.MethodGet, "/v1/catalogue/versions/:version/diff"): onlyRoles(rolesReaders...),
+	routeKey(http.MethodPost, "/v1/estimates/training"):              onlyRoles(rolesWriters...),
 
 	// Managing the tenant: integrations, audit, people and machine keys.
 	routeKey(http.MethodPost, "/v1/webhooks"):                  onlyRoles(rolesManagers...),

@@ -126,7 +126,10 @@ type Server struct {
 	// hooks runs the webhook use cases; auditLog reads the audit log.
 	hooks    *app.Webhooks
 	auditLog *app.Audit
-	prot     *protection
+	// priceTables are the catalogue versions' instance rows this build holds, oldest first,
+	// loaded once (GET /v1/catalogue/versions/{version}/diff).
+	priceTables []catalog.PriceTable
+	prot        *protection
 	// trusted are the parsed Config.TrustedProxies.
 	trusted []*net.IPNet
 	echo    *echo.Echo
@@ -193,6 +196,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	priceTables, err := catalog.PriceTables()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: load the catalogue's versions: %w", err)
+	}
 	if d.Assessments == nil {
 		d.Assessments = d.Store.Assessments
 	}
@@ -236,7 +243,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, reports: reports, hooks: hooks, auditLog: auditLog, prot: prot, trusted: trusted}
+	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, reports: reports, hooks: hooks, auditLog: auditLog, prot: prot, trusted: trusted,
+		priceTables: priceTables}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	if s.audit, err = audit.NewRecorder(d.Store.Audit, audit.Options{Logger: logger, Registry: d.Registry}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -77,6 +77,8 @@ func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 	require.NoError(t, err)
 	s := &Server{cfg: Config{BodyLimit: DefaultBodyLimit, AssessmentTimeout: 90 * time.Second},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), app: svc, est: est, reports: reports, hooks: hooks, auditLog: auditLog}
+	s.priceTables, err = catalog.PriceTables()
+	require.NoError(t, err)
 	e := echo.New()
 	e.HTTPErrorHandler = s.handleError
 	e.Use(assignRequestID)

@@ -103,6 +103,11 @@ func (a apiServer) RefreshTokens(c echo.Context) error { return a.refresh(c) }
 // EstimateInference serves POST /v1/estimates/inference.
 func (a apiServer) EstimateInference(c echo.Context) error { return a.estimateInference(c) }
 
+// DiffCatalogueVersions serves GET /v1/catalogue/versions/{version}/diff.
+func (a apiServer) DiffCatalogueVersions(c echo.Context, _ string, _ api.DiffCatalogueVersionsParams) error {
+	return a.diffCatalogueVersions(c)
+}
+
 // EstimateTraining serves POST /v1/estimates/training.
 func (a apiServer) EstimateTraining(c echo.Context) error { return a.estimateTraining(c) }
 
@@ -196,6 +201,7 @@ func (s *Server) operationMiddlewaresWith(authed []echo.MiddlewareFunc) map[stri
 		"logout":                with(authed, s.needIdentity),
 		"refreshTokens":         {s.rateLimitAnonymous, s.needIdentity, s.limitBody, s.rejectServerSet},
 		"estimateInference":     with(authed, s.limitBody, s.rejectServerSet),
+		"diffCatalogueVersions": with(authed),
 		"estimateTraining":      with(authed, s.limitBody, s.rejectServerSet),
 		"getMe":                 with(authed, s.needIdentity),
 		"disableTOTP":           with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),

@@ -80,6 +80,9 @@ type ServerInterface interface {
 	// RefreshTokens Trade a refresh token for new tokens
 	// (POST /v1/auth/refresh)
 	RefreshTokens(ctx echo.Context) error
+	// DiffCatalogueVersions Price moves between two catalogue versions
+	// (GET /v1/catalogue/versions/{version}/diff)
+	DiffCatalogueVersions(ctx echo.Context, version string, params DiffCatalogueVersionsParams) error
 	// EstimateInference Size an LLM serving deployment
 	// (POST /v1/estimates/inference)
 	EstimateInference(ctx echo.Context) error
@@ -586,6 +589,31 @@ func (w *ServerInterfaceWrapper) RefreshTokens(ctx echo.Context) error {
 	return err
 }
 
+// DiffCatalogueVersions converts echo context to params.
+func (w *ServerInterfaceWrapper) DiffCatalogueVersions(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "version" -------------
+	var version string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "version", ctx.Param("version"), &version, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter version: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DiffCatalogueVersionsParams
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DiffCatalogueVersions(ctx, version, params)
+	return err
+}
+
 // EstimateInference converts echo context to params.
 func (w *ServerInterfaceWrapper) EstimateInference(ctx echo.Context) error {
 	var err error
@@ -884,6 +912,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/auth/login", wrapper.Login, options.OperationMiddlewares["login"]...)
 	router.POST(options.BaseURL+"/v1/auth/logout", wrapper.Logout, options.OperationMiddlewares["logout"]...)
 	router.POST(options.BaseURL+"/v1/auth/refresh", wrapper.RefreshTokens, options.OperationMiddlewares["refreshTokens"]...)
+	router.GET(options.BaseURL+"/v1/catalogue/versions/:version/diff", wrapper.DiffCatalogueVersions, options.OperationMiddlewares["diffCatalogueVersions"]...)
 	router.POST(options.BaseURL+"/v1/estimates/inference", wrapper.EstimateInference, options.OperationMiddlewares["estimateInference"]...)
 	router.POST(options.BaseURL+"/v1/estimates/training", wrapper.EstimateTraining, options.OperationMiddlewares["estimateTraining"]...)
 	router.GET(options.BaseURL+"/v1/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
