@@ -43,6 +43,7 @@ func HTML(m report.Model) ([]byte, error) {
 		"money":     money,
 		"cost":      costText,
 		"rangeText": rangeText,
+		"notes":     numberSources,
 		"addW":      func(a, b float64) float64 { return a + b },
 	}).ParseFS(templates, "templates/report.html.tmpl")
 	if err != nil {

@@ -49,9 +49,20 @@ func Markdown(m report.Model) []byte {
 		if len(fs) == 0 {
 			return
 		}
-		w("\n| figure | value | source |\n|---|---|---|\n")
-		for _, f := range fs {
-			w("| %s | %s | %s |\n", mdCell(f.Label), mdCell(rangeText(f)), mdCell(f.Source))
+		n := numberSources(fs)
+		w("\n| figure | value | note |\n|---|---|---|\n")
+		for _, r := range n.Rows {
+			note := ""
+			if r.Note > 0 {
+				note = fmt.Sprintf("[%d]", r.Note)
+			}
+			w("| %s | %s | %s |\n", mdCell(r.Label), mdCell(rangeText(r.Figure)), note)
+		}
+		if len(n.Notes) > 0 {
+			w("\nNotes:\n\n")
+			for i, src := range n.Notes {
+				w("%d. %s\n", i+1, mdText(src))
+			}
 		}
 	}
 	w("# Infra Mind report: %s\n\n", m.Name)
