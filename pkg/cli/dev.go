@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -32,6 +33,10 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	logLevel := fs.String("log-level", envOr(io.Env, "IM_LOG_LEVEL", "warn"), "log level of the services (debug, info, warn, error)")
 	exit := fs.Bool("exit-after-example", false, "stop after the example assessment ends (for scripts)")
 	metricsAddr := fs.String("metrics", envOr(io.Env, "IM_METRICS_ADDR", "127.0.0.1:0"), "operations listener for /metrics and detailed /readyz (port 0: any free port, printed at start)")
+	natsURL := fs.String("nats", envOr(io.Env, "IM_NATS_URL", ""), "external NATS server with JetStream (empty: an embedded one)")
+	mongoURI := fs.String("mongo", envOr(io.Env, "IM_MONGO_URI", ""), "external MongoDB-protocol store, MongoDB or FerretDB (empty: an embedded FerretDB on SQLite)")
+	mongoDB := fs.String("mongo-database", envOr(io.Env, "IM_MONGO_DATABASE", "inframind"), "database of the store")
+	redisURL := fs.String("redis", envOr(io.Env, "IM_REDIS_URL", ""), "external Redis or Valkey (empty: an embedded Redis-protocol server)")
 	allowPrivate := fs.Bool("webhook-allow-private", true, "let webhooks reach plain http and private addresses, such as a receiver on this machine (false: the production policy)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -45,11 +50,23 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--log-level: %w", err)}
 	}
-	stack, err := devstack.Start(ctx, devstack.Config{DataDir: *dataDir, Logger: log})
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: *dataDir, Logger: log,
+		SkipNATS: *natsURL != "", SkipMongo: *mongoURI != "", SkipRedis: *redisURL != ""})
 	if err != nil {
 		return err
 	}
 	defer stack.Close()
+	for _, ext := range []struct {
+		what string
+		url  *string
+		own  string
+	}{{"NATS", natsURL, stack.NATSURL}, {"store", mongoURI, stack.MongoURI}, {"Redis", redisURL, stack.RedisURL}} {
+		if *ext.url == "" {
+			*ext.url = ext.own
+		} else {
+			fmt.Fprintf(io.Stdout, "using the external %s at %s\n", ext.what, redactURL(*ext.url))
+		}
+	}
 
 	key, created, err := ensureKeys(filepath.Join(*dataDir, "keys"))
 	if err != nil {
@@ -94,12 +111,12 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		Consultant: consult.Consultant,
 		Secrets:    consult.Secrets,
 		Common: platform.Common{
-			NATSURL: stack.NATSURL, StreamReplicas: 1, LogLevel: *logLevel, MetricsAddr: *metricsAddr,
+			NATSURL: *natsURL, StreamReplicas: 1, LogLevel: *logLevel, MetricsAddr: *metricsAddr,
 			ShutdownTimeout: 10 * time.Second, Concurrency: 4,
 		},
-		Store: platform.StoreConfig{MongoURI: stack.MongoURI, MongoDatabase: "inframind"},
+		Store: platform.StoreConfig{MongoURI: *mongoURI, MongoDatabase: *mongoDB},
 		Gateway: platform.GatewayConfig{
-			HTTPAddr: *httpAddr, RedisURL: stack.RedisURL, AuthIssuer: devIssuer, AuthAudience: devAudience,
+			HTTPAddr: *httpAddr, RedisURL: *redisURL, AuthIssuer: devIssuer, AuthAudience: devAudience,
 			AuthAccessTTL: 15 * time.Minute, AuthRefreshTTL: 720 * time.Hour, AuthPurgeInterval: time.Hour,
 			BodyLimitBytes: 1 << 20, AssessmentTimeout: timeout, SSEKeepAlive: 15 * time.Second,
 			ReportCacheTTL: 5 * time.Minute, AuthTOTPKeysFile: totpKeys,
@@ -214,4 +231,13 @@ func consultantSettings(io IO) (platform.Config, error) {
 	}
 	cfg.Secrets.Env = secrets.EnvFromEnviron(environ)
 	return cfg, nil
+}
+
+// redactURL shows a server address without the password it may carry.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(an address that is not a URL)"
+	}
+	return u.Redacted()
 }

@@ -31,6 +31,9 @@ type Config struct {
 	MongoPort int
 	RedisPort int
 	Logger    *slog.Logger
+	// SkipNATS, SkipMongo and SkipRedis leave a server out, for a caller
+	// that uses an external one instead; its URL in Stack stays empty.
+	SkipNATS, SkipMongo, SkipRedis bool
 }
 
 // Stack is the running set of embedded servers.
@@ -62,66 +65,72 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 	}()
 
-	natsDir := filepath.Join(cfg.DataDir, "nats")
-	if err := os.MkdirAll(natsDir, 0o750); err != nil {
-		return nil, fmt.Errorf("devstack: nats store dir: %w", err)
+	if !cfg.SkipNATS {
+		natsDir := filepath.Join(cfg.DataDir, "nats")
+		if err := os.MkdirAll(natsDir, 0o750); err != nil {
+			return nil, fmt.Errorf("devstack: nats store dir: %w", err)
+		}
+		natsPort := cfg.NATSPort
+		if natsPort == 0 {
+			natsPort = server.RANDOM_PORT
+		}
+		ns, err := server.NewServer(&server.Options{
+			ServerName: "infra-mind-dev",
+			Host:       "127.0.0.1",
+			Port:       natsPort,
+			JetStream:  true,
+			StoreDir:   natsDir,
+			NoSigs:     true,
+			NoLog:      true,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("devstack: nats: %w", err)
+		}
+		s.nats = ns
+		ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			return nil, errors.New("devstack: nats did not become ready in 10s")
+		}
+		s.NATSURL = ns.ClientURL()
 	}
-	natsPort := cfg.NATSPort
-	if natsPort == 0 {
-		natsPort = server.RANDOM_PORT
-	}
-	ns, err := server.NewServer(&server.Options{
-		ServerName: "infra-mind-dev",
-		Host:       "127.0.0.1",
-		Port:       natsPort,
-		JetStream:  true,
-		StoreDir:   natsDir,
-		NoSigs:     true,
-		NoLog:      true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("devstack: nats: %w", err)
-	}
-	s.nats = ns
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		return nil, errors.New("devstack: nats did not become ready in 10s")
-	}
-	s.NATSURL = ns.ClientURL()
 
-	ferretDir := filepath.Join(cfg.DataDir, "ferretdb")
-	if err := os.MkdirAll(ferretDir, 0o750); err != nil {
-		return nil, fmt.Errorf("devstack: ferretdb dir: %w", err)
+	if !cfg.SkipMongo {
+		ferretDir := filepath.Join(cfg.DataDir, "ferretdb")
+		if err := os.MkdirAll(ferretDir, 0o750); err != nil {
+			return nil, fmt.Errorf("devstack: ferretdb dir: %w", err)
+		}
+		// ferretdb.New writes a package variable of FerretDB's (its version
+		// info), so stacks started at once in parallel tests must take turns.
+		ferretNewMu.Lock()
+		fdb, err := ferretdb.New(&ferretdb.Config{
+			Listener: ferretdb.ListenerConfig{TCP: fmt.Sprintf("127.0.0.1:%d", cfg.MongoPort)},
+			// FerretDB logs every command it does not implement (endSessions, ...)
+			// as a warning; only its errors matter to a developer.
+			Logger:    slog.New(minLevel{Handler: logger.With("component", "ferretdb").Handler(), min: slog.LevelError}),
+			Handler:   "sqlite",
+			SQLiteURL: "file:" + ferretDir + "/",
+		})
+		ferretNewMu.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("devstack: ferretdb: %w", err)
+		}
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.ferret = cancel
+		s.done = make(chan error, 1)
+		go func() { s.done <- fdb.Run(fctx) }()
+		s.MongoURI = fdb.MongoDBURI()
 	}
-	// ferretdb.New writes a package variable of FerretDB's (its version
-	// info), so stacks started at once in parallel tests must take turns.
-	ferretNewMu.Lock()
-	fdb, err := ferretdb.New(&ferretdb.Config{
-		Listener: ferretdb.ListenerConfig{TCP: fmt.Sprintf("127.0.0.1:%d", cfg.MongoPort)},
-		// FerretDB logs every command it does not implement (endSessions, ...)
-		// as a warning; only its errors matter to a developer.
-		Logger:    slog.New(minLevel{Handler: logger.With("component", "ferretdb").Handler(), min: slog.LevelError}),
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + ferretDir + "/",
-	})
-	ferretNewMu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("devstack: ferretdb: %w", err)
-	}
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.ferret = cancel
-	s.done = make(chan error, 1)
-	go func() { s.done <- fdb.Run(fctx) }()
-	s.MongoURI = fdb.MongoDBURI()
 
-	rs := miniredis.NewMiniRedis()
-	// Expire keys on wall-clock time, as a real Redis does.
-	rs.ClockTTL(true)
-	if err := rs.StartAddr(fmt.Sprintf("127.0.0.1:%d", cfg.RedisPort)); err != nil {
-		return nil, fmt.Errorf("devstack: redis: %w", err)
+	if !cfg.SkipRedis {
+		rs := miniredis.NewMiniRedis()
+		// Expire keys on wall-clock time, as a real Redis does.
+		rs.ClockTTL(true)
+		if err := rs.StartAddr(fmt.Sprintf("127.0.0.1:%d", cfg.RedisPort)); err != nil {
+			return nil, fmt.Errorf("devstack: redis: %w", err)
+		}
+		s.redis = rs
+		s.RedisURL = "redis://" + rs.Addr()
 	}
-	s.redis = rs
-	s.RedisURL = "redis://" + rs.Addr()
 
 	ok = true
 	return s, nil
