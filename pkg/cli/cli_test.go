@@ -16,6 +16,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/cli"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 )
 
 func run(t *testing.T, ctx context.Context, env map[string]string, args ...string) (int, string, string) {
@@ -142,8 +143,14 @@ func TestKeygenAndTokenMakeAVerifiableToken(t *testing.T) {
 	code, out, errOut := run(t, context.Background(), nil, "keygen", "--dir", dir)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "signing.pem")
+	require.Contains(t, out, "totp.keys")
+	totpBefore, err := os.ReadFile(filepath.Join(dir, "totp.keys"))
+	require.NoError(t, err)
+	_, err = identity.ParseTOTPKeys(totpBefore)
+	require.NoError(t, err, "keygen writes a TOTP key set the gateway accepts")
 
-	// A second keygen keeps the pair.
+	// A second keygen, even with --force, keeps the TOTP key set: a new one
+	// would leave every enrolled user's secret undecryptable.
 	pemBefore, err := os.ReadFile(filepath.Join(dir, "signing.pem"))
 	require.NoError(t, err)
 	code, out, _ = run(t, context.Background(), nil, "keygen", "--dir", dir)
@@ -152,6 +159,11 @@ func TestKeygenAndTokenMakeAVerifiableToken(t *testing.T) {
 	pemAfter, err := os.ReadFile(filepath.Join(dir, "signing.pem"))
 	require.NoError(t, err)
 	require.Equal(t, pemBefore, pemAfter)
+	code, _, _ = run(t, context.Background(), nil, "keygen", "--dir", dir, "--force")
+	require.Equal(t, 0, code)
+	totpAfter, err := os.ReadFile(filepath.Join(dir, "totp.keys"))
+	require.NoError(t, err)
+	require.Equal(t, totpBefore, totpAfter)
 
 	code, out, errOut = run(t, context.Background(), map[string]string{"IM_SIGNING_KEY_FILE": filepath.Join(dir, "signing.pem")},
 		"token", "--tenant", "acme", "--ttl", "1h")

@@ -80,10 +80,22 @@ func writeKeys(dir string) error {
 
 func runKeygen(args []string, io IO) error {
 	fs := newFlagSet("keygen", io)
-	dir := fs.String("dir", envOr(io.Env, "IM_KEY_DIR", "data/keys"), "folder for signing.pem (private, 0600) and signing.pub")
-	force := fs.Bool("force", false, "replace an existing key pair")
+	dir := fs.String("dir", envOr(io.Env, "IM_KEY_DIR", "data/keys"), "folder for signing.pem (private, 0600), signing.pub and totp.keys (0600)")
+	force := fs.Bool("force", false, "replace an existing key pair (an existing TOTP key set is always kept: replacing it would lock every enrolled user out)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	// The TOTP key set is written whenever it is missing, also next to a
+	// signing key made before it existed, so every deployment that runs
+	// keygen encrypts its users' TOTP secrets at rest.
+	totpPath, totpCreated, err := ensureTOTPKeys(*dir)
+	if err != nil {
+		return err
+	}
+	if totpCreated {
+		fmt.Fprintf(io.Stdout, "wrote %s\n", totpPath)
+	} else {
+		fmt.Fprintf(io.Stdout, "TOTP key set already exists in %s (kept)\n", totpPath)
 	}
 	if _, err := os.Stat(filepath.Join(*dir, privateKeyFile)); err == nil && !*force {
 		fmt.Fprintf(io.Stdout, "signing key already exists in %s (use --force to replace it)\n", *dir)
