@@ -35,7 +35,7 @@ func TestBurstIsAdmittedUpToTheLimitAndEveryAcceptedOneCompletes(t *testing.T) {
 
 	type answer struct {
 		tenant, id, retryAfter, contentType, problemType string
-		status                                          int
+		status                                           int
 	}
 	answers := make([]answer, burst)
 	start := make(chan struct{})
