@@ -42,7 +42,7 @@ Usage:
   infra-mind login    --tenant T --email E  sign in (password from $IM_PASSWORD or stdin), print the access token
   infra-mind operator create --email E  create a platform operator in the store (password printed once)
   infra-mind token    [flags]          print a development bearer token signed with the local key
-  infra-mind keygen   --dir DIR        create a development signing key pair
+  infra-mind keygen   --dir DIR        create a signing key pair and a TOTP key set
   infra-mind catalogue import|diff|versions  import public price data, compare catalogue versions
   infra-mind bench    [flags]          measure latency, throughput and growth against the infrastructure's bound (make bench)
 
