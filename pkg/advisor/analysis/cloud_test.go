@@ -36,6 +36,21 @@ func loadExample(t *testing.T, file string) *inframindv1.AssessmentRequest {
 	return req
 }
 
+// eachExample runs check, as a parallel subtest, on every bundled example
+// parsed as a user's file would be.
+func eachExample(t *testing.T, check func(t *testing.T, req *inframindv1.AssessmentRequest)) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "examples", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
+			check(t, loadExample(t, filepath.Base(file)))
+		})
+	}
+}
+
 // chat8B is a small serving workload whose load a test can vary.
 func chat8B(peak float64) *inframindv1.Workload {
 	return &inframindv1.Workload{Name: "chat", Kind: "llm_serving", Model: "llama-3.1-8b", Precision: "bf16",

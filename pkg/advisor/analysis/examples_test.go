@@ -10,6 +10,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
 type outcome = analysis.Outcome
@@ -141,19 +142,9 @@ func requireRangesTyped(t *testing.T, family string, o outcome) {
 // Every bundled example's range ends carry their typed fields.
 func TestExampleRangesAreTyped(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join("..", "..", "..", "examples", "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			t.Parallel()
-			doc, err := os.ReadFile(file)
-			require.NoError(t, err)
-			req, err := assessment.ParseRequest(doc)
-			require.NoError(t, err)
-			for f, o := range runAll(t, req) {
-				requireRangesTyped(t, string(f), o)
-			}
-		})
-	}
+	eachExample(t, func(t *testing.T, req *inframindv1.AssessmentRequest) {
+		for f, o := range runAll(t, req) {
+			requireRangesTyped(t, string(f), o)
+		}
+	})
 }
