@@ -39,9 +39,10 @@ type ReportCache interface {
 }
 
 // NarrativeStore reads the consultant's stored narratives; *store.Narratives
-// is the real one. Another tenant's read like missing ones (store.ErrNotFound).
+// is the real one. List returns an assessment's narratives, one per audience
+// written, in any order; another tenant's are not listed.
 type NarrativeStore interface {
-	Get(ctx context.Context, tenant, assessmentID, audience string) (store.Narrative, error)
+	List(ctx context.Context, tenant, assessmentID string) ([]store.Narrative, error)
 }
 
 // Format is a way a report can be rendered.
@@ -163,14 +164,19 @@ func (r *Reports) readNarratives(ctx context.Context, tenant, id string) ([]repo
 	if r.narratives == nil {
 		return nil, nil
 	}
+	stored, err := r.narratives.List(ctx, tenant, id)
+	if err != nil {
+		return nil, fmt.Errorf("list narratives of %s: %w", id, err)
+	}
+	byAudience := make(map[string]store.Narrative, len(stored))
+	for _, s := range stored {
+		byAudience[s.Audience] = s
+	}
 	var out []report.Narrative
 	for _, audience := range report.Audiences() {
-		got, err := r.narratives.Get(ctx, tenant, id, audience)
-		if errors.Is(err, store.ErrNotFound) {
+		got, ok := byAudience[audience]
+		if !ok {
 			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get %s narrative of %s: %w", audience, id, err)
 		}
 		var n report.Narrative
 		if err := json.Unmarshal([]byte(got.Body), &n); err != nil {

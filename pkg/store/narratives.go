@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -63,4 +64,23 @@ func (r *Narratives) Get(ctx context.Context, tenant, assessmentID, audience str
 		return Narrative{}, wrap("get narrative of "+assessmentID, err)
 	}
 	return n, nil
+}
+
+// List returns tenant's narratives of an assessment, one per audience
+// written, in one query: a report read wants every audience's, and one
+// filtered find costs FerretDB one table read where a Get per audience costs
+// one each. Order is unspecified.
+func (r *Narratives) List(ctx context.Context, tenant, assessmentID string) ([]Narrative, error) {
+	if err := required("list narratives", "tenant", tenant, "assessment id", assessmentID); err != nil {
+		return nil, err
+	}
+	cur, err := r.coll.Find(ctx, bson.D{{Key: "tenant_id", Value: tenant}, {Key: "assessment_id", Value: assessmentID}})
+	if err != nil {
+		return nil, wrap("list narratives of "+assessmentID, err)
+	}
+	var out []Narrative
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, wrap("list narratives of "+assessmentID, err)
+	}
+	return out, nil
 }

@@ -177,6 +177,11 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "assessment_id", Value: 1}},
 			Options: options.Index().SetName("tenant_assessment").SetUnique(true),
 		}}},
+		{CollNarratives, []mongo.IndexModel{{
+			// Narratives.List: an assessment's narratives for a report read.
+			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "assessment_id", Value: 1}},
+			Options: options.Index().SetName("tenant_assessment"),
+		}}},
 		{CollWebhooks, []mongo.IndexModel{{
 			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "created_at", Value: 1}},
 			Options: options.Index().SetName("tenant_created"),

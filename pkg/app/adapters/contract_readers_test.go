@@ -35,6 +35,7 @@ type recommendationStore interface {
 
 type narrativeStore interface {
 	app.NarrativeStore
+	Get(ctx context.Context, tenant, assessmentID, audience string) (store.Narrative, error)
 	Upsert(ctx context.Context, n store.Narrative) error
 }
 
@@ -346,5 +347,17 @@ func testNarrativeStoreContract(t *testing.T, n narrativeStore) {
 	require.ErrorIs(t, err, store.ErrNotFound, "each audience is its own narrative")
 	_, err = n.Get(ctx, other, id, "cto")
 	require.ErrorIs(t, err, store.ErrNotFound, "another tenant's reads as missing")
+	require.NoError(t, n.Upsert(ctx, store.Narrative{TenantID: tenant, AssessmentID: id, Audience: "cfo", Body: `{"cfo":1}`}))
+	require.NoError(t, n.Upsert(ctx, store.Narrative{TenantID: tenant, AssessmentID: uuid.NewString(), Audience: "cto", Body: `{}`}))
+	listed, err := n.List(ctx, tenant, id)
+	require.NoError(t, err)
+	bodies := map[string]string{}
+	for _, l := range listed {
+		bodies[l.Audience] = l.Body
+	}
+	require.Equal(t, map[string]string{"cto": `{"v":2}`, "cfo": `{"cfo":1}`}, bodies, "List returns the assessment's narratives, each audience once")
+	listed, err = n.List(ctx, other, id)
+	require.NoError(t, err)
+	require.Empty(t, listed, "another tenant lists none")
 	require.ErrorIs(t, n.Upsert(ctx, store.Narrative{ID: "x", TenantID: tenant, AssessmentID: id, Audience: "cto"}), store.ErrInvalid)
 }

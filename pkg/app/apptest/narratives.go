@@ -55,3 +55,19 @@ func (n *Narratives) Get(_ context.Context, tenant, assessmentID, audience strin
 	}
 	return doc, nil
 }
+
+// List returns tenant's narratives of an assessment, as store.Narratives.List does.
+func (n *Narratives) List(_ context.Context, tenant, assessmentID string) ([]store.Narrative, error) {
+	if err := required("list narratives", "tenant", tenant, "assessment id", assessmentID); err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []store.Narrative
+	for _, doc := range n.docs {
+		if doc.TenantID == tenant && doc.AssessmentID == assessmentID {
+			out = append(out, doc)
+		}
+	}
+	return out, nil
+}
