@@ -3,7 +3,8 @@
 // re-run one as a new version and run a what-if scenario of it (Service);
 // read a finished assessment's report in a format, its recommendations and
 // the comparison of two reports (Reports); register and inspect webhooks
-// (Webhooks); and read the audit log (Audit). It talks to storage, the cache
+// (Webhooks); read the audit log (Audit); and follow an assessment's
+// progress events from where a client left off (Progress). It talks to storage, the cache
 // and the broker only through the small ports each declares, so its tests run
 // on in-process fakes (pkg/app/apptest) and one contract suite per port
 // (pkg/app/adapters) keeps those fakes true to the real adapters.

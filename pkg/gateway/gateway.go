@@ -96,11 +96,14 @@ type Deps struct {
 	// Admission bounds the assessments in flight; nil builds a
 	// BrokerAdmission on Bus when Config.MaxInFlight is set.
 	Admission app.Admission
-	Cache     *cache.Cache
-	Verifier  *auth.Verifier
-	Logger    *slog.Logger
-	Metrics   *telemetry.Metrics
-	Registry  *prometheus.Registry
+	// Events is the progress events' log the event stream reads; nil
+	// reads the EVENTS stream on Bus.
+	Events   app.EventLog
+	Cache    *cache.Cache
+	Verifier *auth.Verifier
+	Logger   *slog.Logger
+	Metrics  *telemetry.Metrics
+	Registry *prometheus.Registry
 	// Checks are the readiness checks /readyz runs (NATS, store, Redis).
 	Checks []telemetry.Check
 	// Catalog is the loaded catalogue the estimate routes compute with; nil
@@ -123,6 +126,8 @@ type Server struct {
 	app *app.Service
 	// reports runs the report, recommendation and diff use cases.
 	reports *app.Reports
+	// progress runs the live-progress use case of the event stream.
+	progress *app.Progress
 	// hooks runs the webhook use cases; auditLog reads the audit log.
 	hooks    *app.Webhooks
 	auditLog *app.Audit
@@ -217,6 +222,15 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	if d.Events == nil {
+		if d.Events, err = adapters.NewJetStreamEvents(d.Bus); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
+	progress, err := app.NewProgress(d.Assessments, d.Events, app.ProgressOptions{CompletedWait: cfg.CompletedWait})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	reportCache, err := adapters.NewRedisReportCache(d.Cache, cfg.ReportCacheTTL)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -243,7 +257,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, reports: reports, hooks: hooks, auditLog: auditLog, prot: prot, trusted: trusted,
+	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, progress: progress, reports: reports, hooks: hooks, auditLog: auditLog, prot: prot, trusted: trusted,
 		priceTables: priceTables}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	if s.audit, err = audit.NewRecorder(d.Store.Audit, audit.Options{Logger: logger, Registry: d.Registry}); err != nil {

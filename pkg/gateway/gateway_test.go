@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
@@ -332,7 +333,7 @@ func TestEventsReplay(t *testing.T) {
 	// Once finished, a client that saw the completed event is told to stop.
 	_, _, err := e.store.Assessments.Finish(context.Background(), "acme", id, "completed", nil, "", time.Now())
 	require.NoError(t, err)
-	seq, ok, err := e.srv.completedSeq(context.Background(), "acme", id)
+	seq, ok, err := e.srv.deps.Events.Last(context.Background(), "acme", id, app.EventCompleted)
 	require.NoError(t, err)
 	require.True(t, ok)
 	resp, _ = openStream(t, e, path, "acme", map[string]string{"Last-Event-ID": fmt.Sprint(seq)})
@@ -484,7 +485,7 @@ func TestEventsWaitForTheRealCompletedEvent(t *testing.T) {
 	publishCompleted(t, e.bus, "acme", id)
 	done := s.next(t)
 	require.Equal(t, "completed", done.Event)
-	seq, ok, err := e.srv.completedSeq(context.Background(), "acme", id)
+	seq, ok, err := e.srv.deps.Events.Last(context.Background(), "acme", id, app.EventCompleted)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, fmt.Sprint(seq), done.ID, "the client gets the stored event, with its id")

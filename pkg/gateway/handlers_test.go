@@ -44,6 +44,7 @@ type fakeEnv struct {
 	cache   *apptest.ReportCache
 	hooks   *apptest.Webhooks
 	audit   *apptest.AuditLog
+	events  *apptest.EventLog
 	http    *httptest.Server
 }
 
@@ -60,7 +61,8 @@ func newFakeEnv(t *testing.T) *fakeEnv {
 func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 	t.Helper()
 	f := &fakeEnv{repo: apptest.NewAssessments(), queue: apptest.NewQueue(), reports: apptest.NewReports(),
-		recs: apptest.NewRecommendations(), cache: apptest.NewReportCache(), hooks: apptest.NewWebhooks(), audit: apptest.NewAuditLog()}
+		recs: apptest.NewRecommendations(), cache: apptest.NewReportCache(), hooks: apptest.NewWebhooks(), audit: apptest.NewAuditLog(),
+		events: apptest.NewEventLog()}
 	repo, queue := f.repo, f.queue
 	svc, err := app.New(repo, queue, app.Options{Timeout: 90 * time.Second})
 	require.NoError(t, err)
@@ -71,12 +73,20 @@ func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 	require.NoError(t, err)
 	auditLog, err := app.NewAudit(f.audit)
 	require.NoError(t, err)
+	progress, err := app.NewProgress(repo, f.events, app.ProgressOptions{CompletedWait: cfg.CompletedWait})
+	require.NoError(t, err)
 	cat, err := catalog.Load()
 	require.NoError(t, err)
 	est, err := newEstimator(cat)
 	require.NoError(t, err)
-	s := &Server{cfg: Config{BodyLimit: DefaultBodyLimit, AssessmentTimeout: 90 * time.Second},
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), app: svc, est: est, reports: reports, hooks: hooks, auditLog: auditLog}
+	keepAlive := cfg.KeepAlive
+	if keepAlive <= 0 {
+		keepAlive = time.Hour
+	}
+	s := &Server{cfg: Config{BodyLimit: DefaultBodyLimit, AssessmentTimeout: 90 * time.Second, KeepAlive: keepAlive},
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), app: svc, est: est, reports: reports, hooks: hooks, auditLog: auditLog,
+		progress: progress}
+	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.priceTables, err = catalog.PriceTables()
 	require.NoError(t, err)
 	e := echo.New()
@@ -93,8 +103,10 @@ func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 	// authentication, the role matrix and rate limits.
 	gatewayapi.RegisterHandlersWithOptions(e, apiServer{Server: s, ops: func(c echo.Context) error { return c.NoContent(http.StatusOK) }},
 		gatewayapi.RegisterHandlersOptions{OperationMiddlewares: s.operationMiddlewaresWith([]echo.MiddlewareFunc{as})})
+	e.GET("/v1/assessments/:id/events", s.streamEvents, as)
 	hs := httptest.NewServer(e)
 	t.Cleanup(hs.Close)
+	t.Cleanup(s.closeStreams) // end open streams before the server closes
 	f.http = hs
 	return f
 }

@@ -60,6 +60,7 @@ func TestContracts(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ch.Close() })
 	readerContracts(t, st, ch)
+	runEventLogContracts(t, b)
 
 	repos := map[string]func() app.Assessments{
 		"fake":  func() app.Assessments { return apptest.NewAssessments() },

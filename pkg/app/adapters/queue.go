@@ -1,6 +1,7 @@
 // Package adapters holds the real implementations of pkg/app's ports that
-// need more than a store repository: the queue publishes to JetStream and
-// the report cache keeps reports in Redis. The repository ports are
+// need more than a store repository: the queue publishes to JetStream, the
+// event log reads the EVENTS stream and the report cache keeps reports in
+// Redis. The repository ports are
 // implemented by the store's repositories as they are. The contract suites
 // in this package's tests run against these and against the fakes of
 // pkg/app/apptest.
