@@ -164,7 +164,7 @@ func measure(ctx context.Context, cfg Config, d Deployment) (res Result, err err
 			continue
 		}
 		if pre == nil {
-			if pre, err = newPreloader(ctx, sys.MongoURI(), sys.MongoDatabase(), soloTenant, warm.ID); err != nil {
+			if pre, err = newPreloader(ctx, sys.NATSURL(), sys.MongoURI(), sys.MongoDatabase(), soloTenant, warm.ID); err != nil {
 				return res, fmt.Errorf("preload: %w", err)
 			}
 			defer pre.close(ctx)

@@ -6,29 +6,39 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/store/readmodel"
 )
 
 // preloadBatch is how many documents one InsertMany carries.
 const preloadBatch = 1000
 
 // preloader stores copies of one finished assessment (every document the
-// pipeline wrote for it: the assessment, each family's result, the report,
-// the recommendations, the finish and announcement claims, ...) under new
-// assessment ids, in bulk, straight into the store's collections.
+// pipeline wrote for it: the assessment, the report, the recommendations,
+// ...) under new assessment ids, in bulk, straight into the store's
+// collections and into the read model (package readmodel) the services
+// read them from, as the services would have written them.
 type preloader struct {
-	mc     *mongo.Client
-	db     *mongo.Database
-	tenant string
-	docs   []templateDoc
-	stored int
+	mc    *mongo.Client
+	db    *mongo.Database
+	nc    *nats.Conn
+	views *readmodel.Loader
+	// viewErrs counts read model writes the broker refused.
+	viewErrs atomic.Int64
+	tenant   string
+	docs     []templateDoc
+	stored   int
 	// Notes say which documents could not be keyed like the original.
 	Notes []string
 }
@@ -43,12 +53,28 @@ type templateDoc struct {
 
 // newPreloader reads the documents the pipeline stored for templateID of
 // tenant, from every collection.
-func newPreloader(ctx context.Context, uri, database, tenant, templateID string) (*preloader, error) {
+func newPreloader(ctx context.Context, natsURL, uri, database, tenant, templateID string) (*preloader, error) {
 	mc, err := mongo.Connect(options.Client().ApplyURI(uri).SetAppName("infra-mind-bench"))
 	if err != nil {
 		return nil, err
 	}
 	p := &preloader{mc: mc, db: mc.Database(database), tenant: tenant}
+	if p.nc, err = nats.Connect(natsURL, nats.Name("infra-mind-bench-preload")); err != nil {
+		p.close(ctx)
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	js, err := jetstream.New(p.nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) { p.viewErrs.Add(1) }))
+	if err != nil {
+		p.close(ctx)
+		return nil, err
+	}
+	rm, err := readmodel.Open(ctx, js)
+	if err != nil {
+		p.close(ctx)
+		return nil, err
+	}
+	p.views = rm.NewLoader()
 	names, err := p.db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		p.close(ctx)
@@ -199,7 +225,13 @@ func (p *preloader) load(ctx context.Context, n, fieldLimit int, log io.Writer) 
 		}
 		newID := fmt.Sprintf("preload-%s-%07d", tid[:min(8, len(tid))], p.stored+i)
 		for _, t := range p.docs {
-			pending[t.coll] = append(pending[t.coll], t.clone(tid, newID, fieldLimit))
+			doc := t.clone(tid, newID, fieldLimit)
+			if err := p.view(ctx, t.coll, newID, doc); err != nil {
+				close(batches)
+				wg.Wait()
+				return written, err
+			}
+			pending[t.coll] = append(pending[t.coll], doc)
 			if len(pending[t.coll]) >= preloadBatch {
 				batches <- batch{coll: t.coll, docs: pending[t.coll]}
 				pending[t.coll] = nil
@@ -219,8 +251,47 @@ func (p *preloader) load(ctx context.Context, n, fieldLimit int, log io.Writer) 
 	if firstErr != nil {
 		return written, firstErr
 	}
+	if err := p.views.Flush(ctx); err != nil {
+		return written, fmt.Errorf("read model: %w", err)
+	}
+	if n := p.viewErrs.Load(); n > 0 {
+		return written, fmt.Errorf("read model: the broker refused %d writes", n)
+	}
 	p.stored += n
 	return written, ctx.Err()
 }
 
-func (p *preloader) close(ctx context.Context) { _ = p.mc.Disconnect(context.WithoutCancel(ctx)) }
+// view writes a copy's read model entry: the assessment with its list
+// key, the report and the recommendations, as the store's repositories
+// would have.
+func (p *preloader) view(ctx context.Context, coll, id string, doc bson.D) error {
+	switch coll {
+	case store.CollAssessments:
+		b, err := bson.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		var a store.Assessment
+		if err := bson.Unmarshal(b, &a); err != nil {
+			return fmt.Errorf("decode the copied assessment: %w", err)
+		}
+		return p.views.Assessment(ctx, a)
+	case store.CollReports, store.CollRecommendations:
+		b, err := bson.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		if coll == store.CollReports {
+			return p.views.Report(p.tenant, id, b)
+		}
+		return p.views.Recommendations(p.tenant, id, b)
+	}
+	return nil
+}
+
+func (p *preloader) close(ctx context.Context) {
+	if p.nc != nil {
+		p.nc.Close()
+	}
+	_ = p.mc.Disconnect(context.WithoutCancel(ctx))
+}

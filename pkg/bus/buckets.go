@@ -12,6 +12,12 @@ import (
 // of assessments in flight lives under this name.
 const BucketProgress = "PROGRESS"
 
+// BucketReadModel holds the copy of what people read (assessments,
+// reports, recommendations) and each tenant's list in key order (see
+// package readmodel). It keeps what it holds until it is deleted: no age
+// limit. Never rename it.
+const BucketReadModel = "READ_MODEL"
+
 // BucketWebhookDeliveries holds the state of each webhook delivery (its
 // attempts and whether the delivery log has them), read before every attempt;
 // the webhook dispatcher declares it with the WEBHOOKS stream. Never rename it.
@@ -43,7 +49,17 @@ func WebhookDeliveriesBucketConfig(replicas int, maxAge time.Duration) jetstream
 // long as any of its messages can still be delivered.
 func KeyValueConfigs(cfg Config) []jetstream.KeyValueConfig {
 	cfg = withDefaults(cfg)
-	return []jetstream.KeyValueConfig{progressBucket(cfg.MaxAge, cfg.Replicas)}
+	return []jetstream.KeyValueConfig{progressBucket(cfg.MaxAge, cfg.Replicas), readModelBucket(cfg.Replicas)}
+}
+
+func readModelBucket(replicas int) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      BucketReadModel,
+		Description: "what people read: assessments, reports, recommendations, and each tenant's list in key order",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	}
 }
 
 func progressBucket(maxAge time.Duration, replicas int) jetstream.KeyValueConfig {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 )
@@ -89,6 +91,8 @@ type Assessments struct {
 	finishes      *mongo.Collection
 	announcements *mongo.Collection
 	locks         stripes
+	// views is the read model (nil: none); see Store.UseReadModel.
+	views *views
 }
 
 // stripes serializes writes to one assessment within a process without a
@@ -156,9 +160,25 @@ func (r *Assessments) Create(ctx context.Context, a Assessment) error {
 	}
 	a.Key = AssessmentKey(a.TenantID, a.ID)
 	if _, err := r.coll.InsertOne(ctx, a); err != nil {
-		return wrap("create assessment "+a.ID, err)
+		err = wrap("create assessment "+a.ID, err)
+		if errors.Is(err, ErrConflict) && r.views != nil {
+			// A retry: the first call may have stopped before its copy.
+			r.views.repair(ctx, "assessment", a.ID,
+				func() (bool, error) {
+					_, found, err := r.views.rm.GetAssessment(ctx, a.TenantID, a.ID)
+					return found, err
+				},
+				func() error {
+					var cur Assessment
+					if err := findByKey(ctx, r.coll, a.TenantID, a.Key, &cur, func() string { return cur.TenantID }); err != nil {
+						return err
+					}
+					return r.views.rm.PutAssessment(ctx, cur)
+				})
+		}
+		return err
 	}
-	return nil
+	return r.views.putAssessment(ctx, a)
 }
 
 // Get returns one assessment of tenant; ErrNotFound for another tenant's id.
@@ -166,9 +186,25 @@ func (r *Assessments) Get(ctx context.Context, tenant, id string) (Assessment, e
 	if err := required("get assessment", "tenant", tenant, "assessment id", id); err != nil {
 		return Assessment{}, err
 	}
+	if r.views != nil {
+		a, found, err := r.views.rm.GetAssessment(ctx, tenant, id)
+		switch {
+		case err != nil:
+			r.views.log.WarnContext(ctx, "read model read failed; reading the document store",
+				"assessment_id", id, "error", err.Error())
+		case found && a.TenantID == tenant:
+			return a, nil
+		case r.views.authoritative(ctx):
+			return Assessment{}, wrap("get assessment "+id, ErrNotFound)
+		}
+	}
 	var a Assessment
 	if err := findByKey(ctx, r.coll, tenant, AssessmentKey(tenant, id), &a, func() string { return a.TenantID }); err != nil {
 		return Assessment{}, wrap("get assessment "+id, err)
+	}
+	if r.views != nil {
+		// Stored before the read model, or its copy was lost in a crash.
+		r.views.backfill(ctx, "assessment", id, func() error { return r.views.rm.PutAssessment(ctx, a) })
 	}
 	return a, nil
 }
@@ -204,12 +240,74 @@ func (r *Assessments) List(ctx context.Context, tenant string, opt ListOptions) 
 	case limit > MaxListLimit:
 		limit = MaxListLimit
 	}
-	filter := bson.D{{Key: "tenant_id", Value: tenant}}
+	var before *ListPosition
 	if opt.Cursor != "" {
 		at, id, err := decodeCursor(opt.Cursor)
 		if err != nil {
 			return Page{}, fmt.Errorf("store: list assessments: %w", err)
 		}
+		before = &ListPosition{At: at, ID: id}
+	}
+	var items []Assessment
+	if r.views != nil {
+		// The read model keeps each tenant's list in key order: a page
+		// costs the same however many assessments are stored.
+		pos, err := r.views.rm.ListAssessments(ctx, tenant, before, limit+1)
+		if err != nil {
+			return Page{}, wrap("list assessments", err)
+		}
+		if items, err = r.getAll(ctx, tenant, pos); err != nil {
+			return Page{}, err
+		}
+	} else {
+		var err error
+		if items, err = r.findPage(ctx, tenant, before, limit); err != nil {
+			return Page{}, err
+		}
+	}
+	page := Page{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		last := page.Items[limit-1]
+		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	}
+	if page.Items == nil {
+		page.Items = []Assessment{}
+	}
+	return page, nil
+}
+
+// getAll reads the tenant's assessments at pos, in that order, a few at a
+// time; each is a read by key.
+func (r *Assessments) getAll(ctx context.Context, tenant string, pos []ListPosition) ([]Assessment, error) {
+	out := make([]Assessment, len(pos))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, p := range pos {
+		g.Go(func() error {
+			a, err := r.Get(gctx, tenant, p.ID)
+			if errors.Is(err, ErrNotFound) {
+				return nil // erased since it was listed
+			}
+			if err != nil {
+				return err
+			}
+			out[i] = a
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(out, func(a Assessment) bool { return a.ID == "" }), nil
+}
+
+// findPage reads a page (and one more) of the tenant's list from the
+// document store.
+func (r *Assessments) findPage(ctx context.Context, tenant string, before *ListPosition, limit int) ([]Assessment, error) {
+	filter := bson.D{{Key: "tenant_id", Value: tenant}}
+	if before != nil {
+		at, id := before.At, before.ID
 		// Strictly after (at, id) in (created_at desc, _id desc) order.
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: at}}}},
@@ -222,22 +320,13 @@ func (r *Assessments) List(ctx context.Context, tenant string, opt ListOptions) 
 		SetLimit(int64(limit + 1))
 	cur, err := r.coll.Find(ctx, filter, fo)
 	if err != nil {
-		return Page{}, wrap("list assessments", err)
+		return nil, wrap("list assessments", err)
 	}
 	var items []Assessment
 	if err := cur.All(ctx, &items); err != nil {
-		return Page{}, wrap("list assessments", err)
+		return nil, wrap("list assessments", err)
 	}
-	page := Page{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		last := page.Items[limit-1]
-		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
-	}
-	if page.Items == nil {
-		page.Items = []Assessment{}
-	}
-	return page, nil
+	return items, nil
 }
 
 // encodeCursor packs the sort key of the last item of a page. It is opaque to
@@ -301,6 +390,9 @@ func (r *Assessments) MarkFamilyCompleted(ctx context.Context, tenant, id, famil
 	}
 	a.Families[family] = state
 	a.Status, a.UpdatedAt = string(assessment.StatusRunning), at
+	if err := r.views.putAssessment(ctx, a); err != nil {
+		return Assessment{}, err
+	}
 	// A finish in another process may have happened between the read and
 	// the write and been overwritten by it; its claim puts the terminal
 	// status back.
@@ -340,7 +432,7 @@ func (r *Assessments) SetFamilyCompleted(ctx context.Context, tenant, id, family
 	if err != nil {
 		return Assessment{}, wrap("set family "+family+" completed on "+id, err)
 	}
-	return a, nil
+	return a, r.views.putAssessment(ctx, a)
 }
 
 // Close writes a terminal status, its missing families and reason onto the
@@ -384,7 +476,7 @@ func (r *Assessments) ExtendDeadline(ctx context.Context, tenant, id string, dea
 	if err != nil {
 		return Assessment{}, wrap("extend deadline of "+id, err)
 	}
-	return a, nil
+	return a, r.views.putAssessment(ctx, a)
 }
 
 // Finish moves a non-terminal assessment to a terminal status atomically. It
@@ -510,7 +602,10 @@ func (r *Assessments) apply(ctx context.Context, c finishClaim) (Assessment, err
 	if err != nil {
 		return Assessment{}, wrap("finish assessment "+c.AssessmentID, err)
 	}
-	return a, nil
+	if a.TenantID != c.TenantID {
+		return a, nil
+	}
+	return a, r.views.putAssessment(ctx, a)
 }
 
 // Overdue lists non-terminal assessments of every tenant whose deadline is
@@ -555,6 +650,16 @@ const MaxChildren = 1000
 func (r *Assessments) Children(ctx context.Context, tenant, parentID, kind string) ([]Assessment, error) {
 	if err := required("list child assessments", "tenant", tenant, "parent id", parentID, "kind", kind); err != nil {
 		return nil, err
+	}
+	if r.views != nil {
+		pos, err := r.views.rm.Children(ctx, tenant, parentID, kind)
+		if err != nil {
+			return nil, wrap("list children of "+parentID, err)
+		}
+		if len(pos) > MaxChildren {
+			pos = pos[:MaxChildren]
+		}
+		return r.getAll(ctx, tenant, pos)
 	}
 	filter := bson.D{
 		{Key: "tenant_id", Value: tenant},

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -33,6 +34,8 @@ func RecommendationsID(tenant, assessmentID string) string {
 // RecommendationsRepo stores one recommendations document per assessment.
 type RecommendationsRepo struct {
 	coll *mongo.Collection
+	// views is the read model (nil: none); see Store.UseReadModel.
+	views *views
 }
 
 // Upsert stores the recommendations of an assessment (idempotent: the same
@@ -49,11 +52,11 @@ func (r *RecommendationsRepo) Upsert(ctx context.Context, rec Recommendations) e
 	if rec.ID != want {
 		return fmt.Errorf("store: upsert recommendations: %w: id %q is not RecommendationsID(tenant, assessment)", ErrInvalid, rec.ID)
 	}
-	rec.CreatedAt = orNow(rec.CreatedAt)
+	rec.CreatedAt = orNow(rec.CreatedAt).UTC().Truncate(time.Millisecond)
 	if err := replaceUpsert(ctx, r.coll, byKey(rec.ID), rec); err != nil {
 		return wrap("upsert recommendations of "+rec.AssessmentID, err)
 	}
-	return nil
+	return r.views.putRecommendations(ctx, rec, true)
 }
 
 // Create stores the recommendations of an assessment unless some are
@@ -70,11 +73,27 @@ func (r *RecommendationsRepo) Create(ctx context.Context, rec Recommendations) e
 	if rec.ID != want {
 		return fmt.Errorf("store: create recommendations: %w: id %q is not RecommendationsID(tenant, assessment)", ErrInvalid, rec.ID)
 	}
-	rec.CreatedAt = orNow(rec.CreatedAt)
+	rec.CreatedAt = orNow(rec.CreatedAt).UTC().Truncate(time.Millisecond)
 	if _, err := r.coll.InsertOne(ctx, rec); err != nil {
-		return wrap("create recommendations of "+rec.AssessmentID, err)
+		err = wrap("create recommendations of "+rec.AssessmentID, err)
+		if errors.Is(err, ErrConflict) && r.views != nil {
+			// A retry: the first call may have stopped before its copy.
+			r.views.repair(ctx, "recommendations", rec.AssessmentID,
+				func() (bool, error) {
+					_, found, err := r.views.rm.GetRecommendations(ctx, rec.TenantID, rec.AssessmentID)
+					return found, err
+				},
+				func() error {
+					var cur Recommendations
+					if err := findByKey(ctx, r.coll, rec.TenantID, rec.ID, &cur, func() string { return cur.TenantID }); err != nil {
+						return err
+					}
+					return r.views.rm.PutRecommendations(ctx, cur, false)
+				})
+		}
+		return err
 	}
-	return nil
+	return r.views.putRecommendations(ctx, rec, false)
 }
 
 // Get returns the recommendations of one assessment of tenant, read by key
@@ -84,9 +103,24 @@ func (r *RecommendationsRepo) Get(ctx context.Context, tenant, assessmentID stri
 	if err := required("get recommendations", "tenant", tenant, "assessment id", assessmentID); err != nil {
 		return Recommendations{}, err
 	}
+	if r.views != nil {
+		rec, found, err := r.views.rm.GetRecommendations(ctx, tenant, assessmentID)
+		switch {
+		case err != nil:
+			r.views.log.WarnContext(ctx, "read model read failed; reading the document store",
+				"assessment_id", assessmentID, "error", err.Error())
+		case found && rec.TenantID == tenant:
+			return rec, nil
+		case r.views.authoritative(ctx):
+			return Recommendations{}, wrap("get recommendations of "+assessmentID, ErrNotFound)
+		}
+	}
 	var rec Recommendations
 	if err := findByKey(ctx, r.coll, tenant, RecommendationsID(tenant, assessmentID), &rec, func() string { return rec.TenantID }); err != nil {
 		return Recommendations{}, wrap("get recommendations of "+assessmentID, err)
+	}
+	if r.views != nil {
+		r.views.backfill(ctx, "recommendations", assessmentID, func() error { return r.views.rm.PutRecommendations(ctx, rec, false) })
 	}
 	return rec, nil
 }

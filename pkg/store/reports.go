@@ -1,10 +1,15 @@
 package store
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -28,6 +33,75 @@ func ReportID(tenant, assessmentID string) string {
 // Reports repository.
 type Reports struct {
 	coll *mongo.Collection
+	// views is the read model (nil: none); see Store.UseReadModel.
+	views *views
+}
+
+// reportDoc is a report as stored: its body gzip-compressed (RFC 1952).
+// A report's JSON repeats each figure's source and formula across the
+// families' metrics and the sections built from them; compressed it is
+// about an eighth of the size (ADR 0030), and readers get the same bytes
+// back. Reports written before compression keep their plain body.
+type reportDoc struct {
+	ID           string    `bson:"_id"`
+	TenantID     string    `bson:"tenant_id"`
+	AssessmentID string    `bson:"assessment_id"`
+	Status       string    `bson:"status"`
+	Body         string    `bson:"body,omitempty"`
+	BodyGzip     []byte    `bson:"body_gzip,omitempty"`
+	CreatedAt    time.Time `bson:"created_at"`
+}
+
+// toDoc compresses a report's body for storage.
+func toDoc(rep Report) (reportDoc, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := io.WriteString(zw, rep.Body); err != nil {
+		return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
+	}
+	if err := zw.Close(); err != nil {
+		return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
+	}
+	return reportDoc{ID: rep.ID, TenantID: rep.TenantID, AssessmentID: rep.AssessmentID, Status: rep.Status,
+		BodyGzip: buf.Bytes(), CreatedAt: rep.CreatedAt}, nil
+}
+
+// report expands a stored report.
+func (d reportDoc) report() (Report, error) {
+	rep := Report{ID: d.ID, TenantID: d.TenantID, AssessmentID: d.AssessmentID, Status: d.Status, Body: d.Body, CreatedAt: d.CreatedAt}
+	if d.BodyGzip == nil {
+		return rep, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(d.BodyGzip))
+	if err != nil {
+		return Report{}, fmt.Errorf("expand report of %s: %w", d.AssessmentID, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return Report{}, fmt.Errorf("expand report of %s: %w", d.AssessmentID, err)
+	}
+	rep.Body = string(b)
+	return rep, nil
+}
+
+// MarshalReport is a report's stored form (BSON, body compressed), for a
+// read model to keep.
+func MarshalReport(rep Report) ([]byte, error) {
+	d, err := toDoc(rep)
+	if err != nil {
+		return nil, err
+	}
+	return bson.Marshal(d)
+}
+
+// UnmarshalReport reverses MarshalReport; it also reads a report document
+// as the store holds it.
+func UnmarshalReport(b []byte) (Report, error) {
+	var d reportDoc
+	if err := bson.Unmarshal(b, &d); err != nil {
+		return Report{}, fmt.Errorf("decode stored report: %w", err)
+	}
+	return d.report()
 }
 
 // Upsert stores the report of an assessment (idempotent). An empty ID is
@@ -44,11 +118,15 @@ func (r *Reports) Upsert(ctx context.Context, rep Report) error {
 	if rep.ID != want {
 		return fmt.Errorf("store: upsert report: %w: id %q is not ReportID(tenant, assessment)", ErrInvalid, rep.ID)
 	}
-	rep.CreatedAt = orNow(rep.CreatedAt)
-	if err := replaceUpsert(ctx, r.coll, byKey(rep.ID), rep); err != nil {
+	rep.CreatedAt = orNow(rep.CreatedAt).UTC().Truncate(time.Millisecond)
+	doc, err := toDoc(rep)
+	if err != nil {
+		return err
+	}
+	if err := replaceUpsert(ctx, r.coll, byKey(rep.ID), doc); err != nil {
 		return wrap("upsert report of "+rep.AssessmentID, err)
 	}
-	return nil
+	return r.views.putReport(ctx, rep, true)
 }
 
 // Create stores the report of an assessment unless one is written, in which
@@ -67,11 +145,35 @@ func (r *Reports) Create(ctx context.Context, rep Report) error {
 	if rep.ID != want {
 		return fmt.Errorf("store: create report: %w: id %q is not ReportID(tenant, assessment)", ErrInvalid, rep.ID)
 	}
-	rep.CreatedAt = orNow(rep.CreatedAt)
-	if _, err := r.coll.InsertOne(ctx, rep); err != nil {
-		return wrap("create report of "+rep.AssessmentID, err)
+	rep.CreatedAt = orNow(rep.CreatedAt).UTC().Truncate(time.Millisecond)
+	doc, err := toDoc(rep)
+	if err != nil {
+		return err
 	}
-	return nil
+	if _, err := r.coll.InsertOne(ctx, doc); err != nil {
+		err = wrap("create report of "+rep.AssessmentID, err)
+		if errors.Is(err, ErrConflict) && r.views != nil {
+			// A retry: the first call may have stopped before its copy.
+			r.views.repair(ctx, "report", rep.AssessmentID,
+				func() (bool, error) {
+					_, found, err := r.views.rm.GetReport(ctx, rep.TenantID, rep.AssessmentID)
+					return found, err
+				},
+				func() error {
+					var cur reportDoc
+					if err := findByKey(ctx, r.coll, rep.TenantID, rep.ID, &cur, func() string { return cur.TenantID }); err != nil {
+						return err
+					}
+					stored, err := cur.report()
+					if err != nil {
+						return err
+					}
+					return r.views.rm.PutReport(ctx, stored, false)
+				})
+		}
+		return err
+	}
+	return r.views.putReport(ctx, rep, false)
 }
 
 // Get returns the report of one assessment of tenant, read by its id.
@@ -79,9 +181,28 @@ func (r *Reports) Get(ctx context.Context, tenant, assessmentID string) (Report,
 	if err := required("get report", "tenant", tenant, "assessment id", assessmentID); err != nil {
 		return Report{}, err
 	}
-	var rep Report
-	if err := findByKey(ctx, r.coll, tenant, ReportID(tenant, assessmentID), &rep, func() string { return rep.TenantID }); err != nil {
+	if r.views != nil {
+		rep, found, err := r.views.rm.GetReport(ctx, tenant, assessmentID)
+		switch {
+		case err != nil:
+			r.views.log.WarnContext(ctx, "read model read failed; reading the document store",
+				"assessment_id", assessmentID, "error", err.Error())
+		case found && rep.TenantID == tenant:
+			return rep, nil
+		case r.views.authoritative(ctx):
+			return Report{}, wrap("get report of "+assessmentID, ErrNotFound)
+		}
+	}
+	var doc reportDoc
+	if err := findByKey(ctx, r.coll, tenant, ReportID(tenant, assessmentID), &doc, func() string { return doc.TenantID }); err != nil {
 		return Report{}, wrap("get report of "+assessmentID, err)
+	}
+	rep, err := doc.report()
+	if err != nil {
+		return Report{}, wrap("get report of "+assessmentID, err)
+	}
+	if r.views != nil {
+		r.views.backfill(ctx, "report", assessmentID, func() error { return r.views.rm.PutReport(ctx, rep, false) })
 	}
 	return rep, nil
 }

@@ -94,6 +94,7 @@ type Store struct {
 
 	client *mongo.Client
 	db     *mongo.Database
+	views  *views
 }
 
 // Option adjusts the driver's client options before Connect dials.

@@ -15,6 +15,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/platform/secretsource"
 	"github.com/infra-mind/infra-mind/pkg/secrets"
 	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/store/readmodel"
 )
 
 // Enabled says whether cfg configures a provider.
@@ -33,6 +34,9 @@ func Role() platform.Role {
 			return fmt.Errorf("connect to the document store: %w", err)
 		}
 		h.Adopt("store", st.Ping, st.Close)
+		if _, err := readmodel.Use(ctx, h.Bus.JS, st, h.Logger); err != nil {
+			return err
+		}
 		return Add(ctx, h, st)
 	}
 }

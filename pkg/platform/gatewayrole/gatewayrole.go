@@ -15,6 +15,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/store/readmodel"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
 
@@ -53,6 +54,12 @@ func Role() platform.Role {
 			return fmt.Errorf("connect to the document store: %w", err)
 		}
 		h.Adopt("store", st.Ping, st.Close)
+		rm, err := readmodel.Use(ctx, h.Bus.JS, st, h.Logger)
+		if err != nil {
+			return err
+		}
+		// Assessments stored before the read model existed: copied once.
+		h.Go(rm.BackfillTask(st.Database(), h.Logger))
 		c, err := ConnectCache(ctx, h)
 		if err != nil {
 			return err

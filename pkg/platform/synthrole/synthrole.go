@@ -11,6 +11,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/store/readmodel"
 	"github.com/infra-mind/infra-mind/pkg/synth"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
@@ -36,6 +37,12 @@ func ConnectStore(ctx context.Context, h *platform.Host) (*store.Store, error) {
 		return nil, fmt.Errorf("connect to the document store: %w", err)
 	}
 	h.Adopt("store", st.Ping, st.Close)
+	rm, err := readmodel.Use(ctx, h.Bus.JS, st, h.Logger)
+	if err != nil {
+		return nil, err
+	}
+	// Assessments stored before the read model existed: copied once.
+	h.Go(rm.BackfillTask(st.Database(), h.Logger))
 	return st, nil
 }
 

@@ -1,0 +1,563 @@
+// Package readmodel is the store's read model (store.ReadModel) on a
+// JetStream key-value bucket (bus.BucketReadModel): assessments, reports
+// and recommendations by key, and each tenant's list and each assessment's
+// children as keys that sort by creation time. A read is a direct get of
+// one key and a page of a list walks only the keys of the hours it shows,
+// so neither grows with the number of assessments stored; FerretDB on
+// PostgreSQL reads a whole table for every filtered read (ADR 0030).
+//
+// Keys (th is a hash of the tenant, so every key is the tenant's alone; ids
+// are base64url so any id fits the bucket's key alphabet):
+//
+//	a.<th>.<id>                         the assessment (BSON of store.Assessment)
+//	r.<th>.<id>                         its report (store.MarshalReport: body compressed)
+//	c.<th>.<id>                         its recommendations (BSON)
+//	h.<th>                              the hours (since 1970) the tenant created assessments in, newest first
+//	l.<th>.<hour>.<created ms>.<id>     one per assessment, for the tenant's list
+//	k.<th>.<parent>.<kind>.<ms>.<id>    one per version or scenario, for its base's children
+package readmodel
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/store"
+)
+
+// maxAttempts bounds the compare-and-set retries of one write.
+const maxAttempts = 32
+
+// Model is the read model on the bucket. Its methods are safe for
+// concurrent use, in any number of processes.
+type Model struct {
+	js jetstream.JetStream
+	kv jetstream.KeyValue
+}
+
+var _ store.ReadModel = (*Model)(nil)
+
+// Open binds to the bucket that bus.Connect declared.
+func Open(ctx context.Context, js jetstream.JetStream) (*Model, error) {
+	kv, err := js.KeyValue(ctx, bus.BucketReadModel)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: open bucket %s: %w", bus.BucketReadModel, err)
+	}
+	return &Model{js: js, kv: kv}, nil
+}
+
+func tenantHash(tenant string) string { return assessment.DeterministicID("read-model", tenant) }
+
+func idToken(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+func docKey(kind, tenant, id string) string {
+	return kind + "." + tenantHash(tenant) + "." + idToken(id)
+}
+
+func hoursKey(tenant string) string { return "h." + tenantHash(tenant) }
+
+func hourOf(t time.Time) int64 { return t.UnixMilli() / int64(time.Hour/time.Millisecond) }
+
+func listKey(tenant string, at time.Time, id string) string {
+	return fmt.Sprintf("l.%s.%d.%d.%s", tenantHash(tenant), hourOf(at), at.UnixMilli(), idToken(id))
+}
+
+func childKey(a store.Assessment) string {
+	return fmt.Sprintf("k.%s.%s.%s.%d.%s", tenantHash(a.TenantID), idToken(a.ParentID), a.Kind, a.CreatedAt.UnixMilli(), idToken(a.ID))
+}
+
+// position parses the last two tokens of a list or child key.
+func position(key string) (store.ListPosition, bool) {
+	parts := strings.Split(key, ".")
+	if len(parts) < 2 {
+		return store.ListPosition{}, false
+	}
+	msTok, idTok := parts[len(parts)-2], parts[len(parts)-1]
+	ms, err := strconv.ParseInt(msTok, 10, 64)
+	if err != nil {
+		return store.ListPosition{}, false
+	}
+	id, err := base64.RawURLEncoding.DecodeString(idTok)
+	if err != nil {
+		return store.ListPosition{}, false
+	}
+	return store.ListPosition{At: time.UnixMilli(ms).UTC(), ID: string(id)}, true
+}
+
+// newer orders positions newest first by (created_at, id), like the store's list.
+func newer(x, y store.ListPosition) int {
+	if c := y.At.Compare(x.At); c != 0 {
+		return c
+	}
+	return strings.Compare(y.ID, x.ID)
+}
+
+// get reads key; found is false when it does not exist.
+func (m *Model) get(ctx context.Context, key string) (jetstream.KeyValueEntry, bool, error) {
+	e, err := m.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return e, true, nil
+}
+
+// conflict says a compare-and-set lost to another writer.
+func conflict(err error) bool {
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// GetAssessment returns tenant's assessment id, if the read model has it.
+func (m *Model) GetAssessment(ctx context.Context, tenant, id string) (store.Assessment, bool, error) {
+	e, found, err := m.get(ctx, docKey("a", tenant, id))
+	if err != nil || !found {
+		return store.Assessment{}, false, err
+	}
+	var a store.Assessment
+	if err := bson.Unmarshal(e.Value(), &a); err != nil {
+		return store.Assessment{}, false, fmt.Errorf("readmodel: decode assessment %s: %w", id, err)
+	}
+	if a.TenantID != tenant || a.ID != id {
+		return store.Assessment{}, false, nil
+	}
+	return a, true, nil
+}
+
+// PutAssessment merges a into the stored copy (store.MergeAssessment). The
+// first copy of an assessment is written after its list and child keys, so
+// an assessment the read model has is always listed.
+func (m *Model) PutAssessment(ctx context.Context, a store.Assessment) error {
+	if a.TenantID == "" || a.ID == "" {
+		return fmt.Errorf("readmodel: put assessment: %w: tenant and id are required", store.ErrInvalid)
+	}
+	a.Key = store.AssessmentKey(a.TenantID, a.ID)
+	key := docKey("a", a.TenantID, a.ID)
+	for range maxAttempts {
+		e, found, err := m.get(ctx, key)
+		if err != nil {
+			return fmt.Errorf("readmodel: read assessment %s: %w", a.ID, err)
+		}
+		if !found {
+			if err := m.index(ctx, a); err != nil {
+				return err
+			}
+			b, err := bson.Marshal(a)
+			if err != nil {
+				return fmt.Errorf("readmodel: encode assessment %s: %w", a.ID, err)
+			}
+			_, err = m.kv.Create(ctx, key, b)
+			if conflict(err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("readmodel: write assessment %s: %w", a.ID, err)
+			}
+			return nil
+		}
+		var cur store.Assessment
+		if err := bson.Unmarshal(e.Value(), &cur); err != nil {
+			return fmt.Errorf("readmodel: decode assessment %s: %w", a.ID, err)
+		}
+		merged := store.MergeAssessment(cur, a)
+		b, err := bson.Marshal(merged)
+		if err != nil {
+			return fmt.Errorf("readmodel: encode assessment %s: %w", a.ID, err)
+		}
+		if string(b) == string(e.Value()) {
+			return nil // a repeated write
+		}
+		_, err = m.kv.Update(ctx, key, b, e.Revision())
+		if conflict(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("readmodel: write assessment %s: %w", a.ID, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("readmodel: write assessment %s: %d concurrent writers won", a.ID, maxAttempts)
+}
+
+// index writes an assessment's list key, its child key and its hour.
+func (m *Model) index(ctx context.Context, a store.Assessment) error {
+	if err := m.addHour(ctx, a.TenantID, hourOf(a.CreatedAt)); err != nil {
+		return err
+	}
+	if _, err := m.kv.Put(ctx, listKey(a.TenantID, a.CreatedAt, a.ID), nil); err != nil {
+		return fmt.Errorf("readmodel: list assessment %s: %w", a.ID, err)
+	}
+	if a.ParentID != "" && a.Kind != "" {
+		if _, err := m.kv.Put(ctx, childKey(a), nil); err != nil {
+			return fmt.Errorf("readmodel: list %s %s of %s: %w", a.Kind, a.ID, a.ParentID, err)
+		}
+	}
+	return nil
+}
+
+// hours reads the tenant's hours, newest first, and the entry's revision.
+func (m *Model) hours(ctx context.Context, tenant string) ([]int64, uint64, bool, error) {
+	e, found, err := m.get(ctx, hoursKey(tenant))
+	if err != nil || !found {
+		return nil, 0, false, err
+	}
+	var hs []int64
+	if err := json.Unmarshal(e.Value(), &hs); err != nil {
+		return nil, 0, false, fmt.Errorf("readmodel: decode the hours of a tenant: %w", err)
+	}
+	return hs, e.Revision(), true, nil
+}
+
+// addHour adds hour to the tenant's hours unless it is there.
+func (m *Model) addHour(ctx context.Context, tenant string, hour int64) error {
+	for range maxAttempts {
+		hs, rev, found, err := m.hours(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		i, ok := slices.BinarySearchFunc(hs, hour, func(x, h int64) int { return int(h - x) })
+		if ok {
+			return nil
+		}
+		hs = slices.Insert(hs, i, hour)
+		b, err := json.Marshal(hs)
+		if err != nil {
+			return err
+		}
+		if found {
+			_, err = m.kv.Update(ctx, hoursKey(tenant), b, rev)
+		} else {
+			_, err = m.kv.Create(ctx, hoursKey(tenant), b)
+		}
+		if conflict(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("readmodel: write the hours of a tenant: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("readmodel: write the hours of a tenant: %d concurrent writers won", maxAttempts)
+}
+
+// keys lists the keys matching filter.
+func (m *Model) keys(ctx context.Context, filter string) ([]string, error) {
+	lister, err := m.kv.ListKeysFiltered(ctx, filter)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for k := range lister.Keys() {
+		out = append(out, k)
+	}
+	// The channel closes once every key is delivered and the lister has
+	// stopped itself (a second Stop only reports that), or when ctx ends.
+	return out, ctx.Err()
+}
+
+// ListAssessments walks the tenant's hours from the newest (or the
+// cursor's) down, reading only the list keys of the hours the page needs.
+func (m *Model) ListAssessments(ctx context.Context, tenant string, before *store.ListPosition, limit int) ([]store.ListPosition, error) {
+	hs, _, _, err := m.hours(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.ListPosition
+	for _, h := range hs {
+		if before != nil && h > hourOf(before.At) {
+			continue
+		}
+		keys, err := m.keys(ctx, fmt.Sprintf("l.%s.%d.>", tenantHash(tenant), h))
+		if err != nil {
+			return nil, fmt.Errorf("readmodel: list hour %d: %w", h, err)
+		}
+		var page []store.ListPosition
+		for _, k := range keys {
+			p, ok := position(k)
+			if !ok || (before != nil && newer(*before, p) >= 0) {
+				continue
+			}
+			page = append(page, p)
+		}
+		slices.SortFunc(page, newer)
+		out = append(out, page...)
+		if len(out) >= limit {
+			return out[:limit], nil
+		}
+	}
+	return out, nil
+}
+
+// Children lists the child keys of the tenant's parentID of kind, oldest first.
+func (m *Model) Children(ctx context.Context, tenant, parentID, kind string) ([]store.ListPosition, error) {
+	keys, err := m.keys(ctx, fmt.Sprintf("k.%s.%s.%s.>", tenantHash(tenant), idToken(parentID), kind))
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: list children of %s: %w", parentID, err)
+	}
+	out := make([]store.ListPosition, 0, len(keys))
+	for _, k := range keys {
+		if p, ok := position(k); ok {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(x, y store.ListPosition) int { return newer(y, x) })
+	return out, nil
+}
+
+// GetReport returns the tenant's report of assessmentID, if the read model has it.
+func (m *Model) GetReport(ctx context.Context, tenant, assessmentID string) (store.Report, bool, error) {
+	e, found, err := m.get(ctx, docKey("r", tenant, assessmentID))
+	if err != nil || !found {
+		return store.Report{}, false, err
+	}
+	rep, err := store.UnmarshalReport(e.Value())
+	if err != nil {
+		return store.Report{}, false, fmt.Errorf("readmodel: %w", err)
+	}
+	return rep, rep.TenantID == tenant && rep.AssessmentID == assessmentID, nil
+}
+
+// PutReport stores a copy of a report; replace false keeps an existing one.
+func (m *Model) PutReport(ctx context.Context, rep store.Report, replace bool) error {
+	b, err := store.MarshalReport(rep)
+	if err != nil {
+		return fmt.Errorf("readmodel: %w", err)
+	}
+	return m.put(ctx, docKey("r", rep.TenantID, rep.AssessmentID), b, replace)
+}
+
+// GetRecommendations returns the tenant's recommendations of assessmentID,
+// if the read model has them.
+func (m *Model) GetRecommendations(ctx context.Context, tenant, assessmentID string) (store.Recommendations, bool, error) {
+	e, found, err := m.get(ctx, docKey("c", tenant, assessmentID))
+	if err != nil || !found {
+		return store.Recommendations{}, false, err
+	}
+	var rec store.Recommendations
+	if err := bson.Unmarshal(e.Value(), &rec); err != nil {
+		return store.Recommendations{}, false, fmt.Errorf("readmodel: decode recommendations of %s: %w", assessmentID, err)
+	}
+	return rec, rec.TenantID == tenant && rec.AssessmentID == assessmentID, nil
+}
+
+// PutRecommendations stores a copy of recommendations; replace false keeps
+// an existing one.
+func (m *Model) PutRecommendations(ctx context.Context, rec store.Recommendations, replace bool) error {
+	b, err := bson.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("readmodel: encode recommendations of %s: %w", rec.AssessmentID, err)
+	}
+	return m.put(ctx, docKey("c", rec.TenantID, rec.AssessmentID), b, replace)
+}
+
+func (m *Model) put(ctx context.Context, key string, b []byte, replace bool) error {
+	var err error
+	if replace {
+		_, err = m.kv.Put(ctx, key, b)
+	} else if _, err = m.kv.Create(ctx, key, b); conflict(err) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("readmodel: write %s: %w", key, err)
+	}
+	return nil
+}
+
+// Use opens the read model on js and makes st keep it and read from it.
+// Every process that writes or reads assessments, reports or
+// recommendations through st calls it, so the copy never misses a write.
+func Use(ctx context.Context, js jetstream.JetStream, st *store.Store, log *slog.Logger) (*Model, error) {
+	m, err := Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	st.UseReadModel(m, log)
+	return m, nil
+}
+
+// backfilledKey marks that every assessment stored before the read model
+// existed has been copied into it.
+const backfilledKey = "meta.backfilled"
+
+// Backfill copies every assessment, report and recommendations document
+// of the document store into the read model, once per bucket: a deployment that stored assessments before the
+// read model existed lists them afterwards. It reads the assessments
+// collection once, in batches; copies merge (PutAssessment), so it may run
+// beside the writers and in several processes. It reports how many it
+// copied (0 when the bucket was backfilled before).
+func (m *Model) Backfill(ctx context.Context, db *mongo.Database) (int, error) {
+	if _, found, err := m.get(ctx, backfilledKey); err != nil || found {
+		return 0, err
+	}
+	cur, err := db.Collection(store.CollAssessments).Find(ctx, bson.D{}, options.Find().SetBatchSize(500))
+	if err != nil {
+		return 0, fmt.Errorf("readmodel: backfill: %w", err)
+	}
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	n := 0
+	for cur.Next(ctx) {
+		var a store.Assessment
+		if err := cur.Decode(&a); err != nil {
+			return n, fmt.Errorf("readmodel: backfill: decode: %w", err)
+		}
+		if a.TenantID == "" || a.ID == "" {
+			continue
+		}
+		if err := m.PutAssessment(ctx, a); err != nil {
+			return n, fmt.Errorf("readmodel: backfill: %w", err)
+		}
+		n++
+	}
+	if err := cur.Err(); err != nil {
+		return n, fmt.Errorf("readmodel: backfill: %w", err)
+	}
+	// Reports and recommendations: a copy already made is final.
+	if err := each(ctx, db.Collection(store.CollReports), func(raw bson.Raw) error {
+		rep, err := store.UnmarshalReport(raw)
+		if err != nil || rep.TenantID == "" || rep.AssessmentID == "" {
+			return err
+		}
+		return m.PutReport(ctx, rep, false)
+	}); err != nil {
+		return n, err
+	}
+	if err := each(ctx, db.Collection(store.CollRecommendations), func(raw bson.Raw) error {
+		var rec store.Recommendations
+		if err := bson.Unmarshal(raw, &rec); err != nil || rec.TenantID == "" || rec.AssessmentID == "" {
+			return err
+		}
+		return m.PutRecommendations(ctx, rec, false)
+	}); err != nil {
+		return n, err
+	}
+	if _, err := m.kv.Put(ctx, backfilledKey, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+		return n, fmt.Errorf("readmodel: backfill: mark done: %w", err)
+	}
+	return n, nil
+}
+
+// each calls fn with every document of coll, in batches.
+func each(ctx context.Context, coll *mongo.Collection, fn func(bson.Raw) error) error {
+	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetBatchSize(100))
+	if err != nil {
+		return fmt.Errorf("readmodel: backfill %s: %w", coll.Name(), err)
+	}
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	for cur.Next(ctx) {
+		if err := fn(cur.Current); err != nil {
+			return fmt.Errorf("readmodel: backfill %s: %w", coll.Name(), err)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("readmodel: backfill %s: %w", coll.Name(), err)
+	}
+	return nil
+}
+
+// Complete says Backfill has run to its end on this bucket.
+func (m *Model) Complete(ctx context.Context) (bool, error) {
+	_, found, err := m.get(ctx, backfilledKey)
+	return found, err
+}
+
+// BackfillTask runs Backfill and logs its outcome; it never fails, so a
+// host may run it beside its other components. A stopped backfill is
+// resumed from the start by the next one (copies merge).
+func (m *Model) BackfillTask(db *mongo.Database, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		n, err := m.Backfill(ctx, db)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.WarnContext(ctx, "read model backfill stopped; the next start resumes it", "copied", n, "error", err.Error())
+		case err == nil && n > 0:
+			log.InfoContext(ctx, "read model backfilled", "assessments", n)
+		}
+		return nil
+	}
+}
+
+// Loader writes many documents into the read model without waiting for
+// each write's acknowledgement, for bulk loads (the benchmark's preload of
+// stored assessments). It writes what it is given as it is: no merge with
+// an existing copy. Flush waits for every write.
+type Loader struct {
+	m     *Model
+	hours map[string]bool
+}
+
+// NewLoader returns a bulk loader on m.
+func (m *Model) NewLoader() *Loader { return &Loader{m: m, hours: map[string]bool{}} }
+
+func (l *Loader) publish(key string, b []byte) error {
+	if _, err := l.m.js.PublishAsync("$KV."+bus.BucketReadModel+"."+key, b); err != nil {
+		return fmt.Errorf("readmodel: load %s: %w", key, err)
+	}
+	return nil
+}
+
+// Assessment loads an assessment with its list and child keys.
+func (l *Loader) Assessment(ctx context.Context, a store.Assessment) error {
+	h := tenantHash(a.TenantID) + "." + strconv.FormatInt(hourOf(a.CreatedAt), 10)
+	if !l.hours[h] {
+		if err := l.m.addHour(ctx, a.TenantID, hourOf(a.CreatedAt)); err != nil {
+			return err
+		}
+		l.hours[h] = true
+	}
+	if err := l.publish(listKey(a.TenantID, a.CreatedAt, a.ID), nil); err != nil {
+		return err
+	}
+	if a.ParentID != "" && a.Kind != "" {
+		if err := l.publish(childKey(a), nil); err != nil {
+			return err
+		}
+	}
+	a.Key = store.AssessmentKey(a.TenantID, a.ID)
+	b, err := bson.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("readmodel: encode assessment %s: %w", a.ID, err)
+	}
+	return l.publish(docKey("a", a.TenantID, a.ID), b)
+}
+
+// Report loads a report document as the store holds it (BSON).
+func (l *Loader) Report(tenant, assessmentID string, stored []byte) error {
+	return l.publish(docKey("r", tenant, assessmentID), stored)
+}
+
+// Recommendations loads a recommendations document as the store holds it (BSON).
+func (l *Loader) Recommendations(tenant, assessmentID string, stored []byte) error {
+	return l.publish(docKey("c", tenant, assessmentID), stored)
+}
+
+// Flush waits until every write is acknowledged.
+func (l *Loader) Flush(ctx context.Context) error {
+	select {
+	case <-l.m.js.PublishAsyncComplete():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
