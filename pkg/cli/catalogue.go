@@ -124,8 +124,8 @@ func runCatalogueImport(args []string, io IO) error {
 	}
 	w := io.Stdout
 	c := countTable(res.Table)
-	fmt.Fprintf(w, "catalogue %s: %d instance rows, %d instance types in %d regions, %d GPU models\n",
-		res.Table.Version, len(res.Table.Instances), c.types, c.regions, c.gpus)
+	fmt.Fprintf(w, "catalogue %s: %d instance rows, %d instance types (%d of them CPU machines) in %d regions, %d GPU models\n",
+		res.Table.Version, len(res.Table.Instances), c.types, c.cpuTypes, c.regions, c.gpus)
 	for _, im := range res.Table.Imports {
 		fmt.Fprintf(w, "  %s: %d rows from %s %s at %s\n", im.Provider, im.Instances, im.Repository, im.Path, im.Commit[:12])
 		sk := res.Skipped[im.Provider]
@@ -135,6 +135,9 @@ func runCatalogueImport(args []string, io IO) error {
 	}
 	for _, in := range res.Replaced {
 		fmt.Fprintf(w, "  curated row replaced by imported data: %s %s in %s\n", in.Provider, in.Name, in.PriceRegion)
+	}
+	for _, in := range res.Carried {
+		fmt.Fprintf(w, "  curated commitment prices kept on the imported row: %s %s in %s\n", in.Provider, in.Name, in.PriceRegion)
 	}
 	return nil
 }
@@ -183,16 +186,22 @@ func checkCatalogue(dir string, writes map[string][]byte) error {
 	return err
 }
 
-type tableCounts struct{ types, regions, gpus int }
+// tableCounts are a version's instance types (GPU and CPU machines), the provider regions they are
+// priced in, and the GPU models of the GPU machines.
+type tableCounts struct{ types, cpuTypes, regions, gpus int }
 
 func countTable(t catalog.PriceTable) tableCounts {
-	types, regions, gpus := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	types, cpu, regions, gpus := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, in := range t.Instances {
 		types[in.Provider+"/"+in.Name] = true
 		regions[in.Provider+"/"+in.PriceRegion] = true
-		gpus[in.GPU] = true
+		if in.HasGPU() {
+			gpus[in.GPU] = true
+		} else {
+			cpu[in.Provider+"/"+in.Name] = true
+		}
 	}
-	return tableCounts{len(types), len(regions), len(gpus)}
+	return tableCounts{len(types), len(cpu), len(regions), len(gpus)}
 }
 
 func runCatalogueVersions(args []string, io IO) error {
@@ -214,7 +223,7 @@ func runCatalogueVersions(args []string, io IO) error {
 			}
 			src = strings.Join(parts, "; ")
 		}
-		fmt.Fprintf(io.Stdout, "%s: %d instance types in %d regions, %d GPU models (%s)\n", t.Version, c.types, c.regions, c.gpus, src)
+		fmt.Fprintf(io.Stdout, "%s: %d instance rows, %d instance types (%d CPU) in %d regions, %d GPU models (%s)\n", t.Version, len(t.Instances), c.types, c.cpuTypes, c.regions, c.gpus, src)
 	}
 	return nil
 }

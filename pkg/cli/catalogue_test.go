@@ -42,14 +42,14 @@ func TestCatalogueDiffNeedsKnownVersions(t *testing.T) {
 	require.Contains(t, errOut, "give two catalogue versions")
 	code, _, errOut = run(t, context.Background(), nil, "catalogue", "diff", "2026-12-06.1", "1999-01-01.1")
 	require.Equal(t, 2, code)
-	require.Contains(t, errOut, `no catalogue version "1999-01-01.1" (this build holds 2026-12-06.1, 2026-12-06.2)`)
+	require.Contains(t, errOut, `no catalogue version "1999-01-01.1" (this build holds 2026-12-06.1, 2026-12-06.2, 2026-12-06.3)`)
 }
 
 func TestCatalogueVersionsCountsRows(t *testing.T) {
 	t.Parallel()
 	code, out, errOut := run(t, context.Background(), nil, "catalogue", "versions")
 	require.Equal(t, 0, code, errOut)
-	require.Contains(t, out, "2026-12-06.1: 29 instance types in 4 regions, 9 GPU models (curated rows only)")
+	require.Contains(t, out, "2026-12-06.1: 29 instance rows, 29 instance types (0 CPU) in 4 regions, 9 GPU models (curated rows only)")
 	require.Contains(t, out, "2026-12-06.2: ")
 	require.Contains(t, out, "skypilot-org/skypilot-catalog@00148f2af367 retrieved 2026-12-06")
 }
@@ -88,8 +88,8 @@ func TestCatalogueImportWritesANewVersionAndKeepsTheOld(t *testing.T) {
 	// The committed data imports to the committed version: nothing new.
 	code, out, errOut := run(t, context.Background(), nil, "catalogue", "import", "--from", from, "--catalogue", catDir)
 	require.Equal(t, 0, code, errOut)
-	require.Contains(t, out, "catalogue 2026-12-06.2: ")
-	require.NoFileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.2.yaml"))
+	require.Contains(t, out, "catalogue 2026-12-06.3: ")
+	require.NoFileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.3.yaml"))
 
 	// A newer extract: g5.xlarge in eu-west-1 up by 10 cents, under a new version.
 	csvPath := filepath.Join(from, "aws", "vms.csv")
@@ -99,12 +99,12 @@ func TestCatalogueImportWritesANewVersionAndKeepsTheOld(t *testing.T) {
 	manifest := filepath.Join(from, "source.yaml")
 	b, err := os.ReadFile(manifest)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(manifest, []byte(strings.Replace(string(b), `catalogue_version: "2026-12-06.2"`, `catalogue_version: "2026-12-07.1"`, 1)), 0o644))
+	require.NoError(t, os.WriteFile(manifest, []byte(strings.Replace(string(b), `catalogue_version: "2026-12-06.3"`, `catalogue_version: "2026-12-07.1"`, 1)), 0o644))
 
 	code, out, errOut = run(t, context.Background(), nil, "catalogue", "import", "--from", from, "--catalogue", catDir)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "catalogue 2026-12-07.1: ")
-	require.FileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.2.yaml"), "the previous version is kept")
+	require.FileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.3.yaml"), "the previous version is kept")
 	meta, err := os.ReadFile(filepath.Join(catDir, "data", "catalog.yaml"))
 	require.NoError(t, err)
 	require.Contains(t, string(meta), `version: "2026-12-07.1"`)

@@ -428,7 +428,7 @@ func residencyResults(cat *catalog.Catalog, regimes []applicableRegime, in compl
 			srcs = append(srcs, r.ID+": "+rowSource(r.Source))
 		}
 		for _, inst := range cat.InstancesOf(p) {
-			if slices.Contains(allowed, inst.PriceRegion) {
+			if inst.HasGPU() && slices.Contains(allowed, inst.PriceRegion) {
 				priced = appendUnique(priced, inst.Name+" in "+inst.PriceRegion)
 			}
 		}

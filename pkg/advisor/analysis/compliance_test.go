@@ -126,10 +126,9 @@ func TestComplianceFormulaNamesItsInputs(t *testing.T) {
 	require.True(t, strings.HasPrefix(o.Summary, "5 compliance regimes apply: eu_ai_act, gdpr, hipaa, pci_dss, soc2. Not declared by the user but inferred from the data and regions: eu_ai_act, gdpr, hipaa, pci_dss."), o.Summary)
 }
 
-// Allowed regions by hand from regions.yaml: jurisdiction eu is aws
-// eu-west-1, eu-central-1; azure westeurope, northeurope; gcp europe-west1,
-// europe-west4. No instance is priced in any of them (all price regions are
-// in the us), so the plan's prices are not for a compliant region.
+// Allowed regions counted by hand from regions.yaml (jurisdiction or country),
+// priced GPU machine types-regions from instances.yaml (CPU machines are not
+// counted).
 func TestComplianceResidency(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -142,27 +141,27 @@ func TestComplianceResidency(t *testing.T) {
 		{
 			name:     "gdpr keeps data in catalogue eu regions",
 			business: &inframindv1.Business{Regions: []string{"eu"}, DataCategories: []string{"personal"}},
-			// Counted from regions.yaml and instances.yaml: aws prices g5.xlarge in its four EU
-			// regions and g6e.xlarge in two; gcp 19 machine types-regions in six; azure none.
-			wantAllowed: map[string]float64{"aws": 4, "azure": 2, "gcp": 6},
-			wantPriced:  map[string]float64{"aws": 6, "azure": 0, "gcp": 19},
+			// Counted from regions.yaml and instances.yaml: aws prices 13 GPU machine types-regions
+			// in four of its six EU regions, gcp 46 in five of eleven, azure none.
+			wantAllowed: map[string]float64{"aws": 6, "azure": 2, "gcp": 11},
+			wantPriced:  map[string]float64{"aws": 13, "azure": 0, "gcp": 46},
 			wantTitles: map[string]string{
-				"Allowed regions: aws: eu-west-1, eu-central-1, eu-north-1, eu-south-2; azure: westeurope, northeurope; gcp: europe-west1, europe-west4, europe-north1, europe-west3, europe-west8, europe-west9": "info",
+				"Allowed regions: aws: eu-west-1, eu-central-1, eu-north-1, eu-south-2, eu-south-1, eu-west-3; azure: westeurope, northeurope; gcp: europe-west1, europe-west4, europe-north1, europe-west3, europe-west8, europe-west9, europe-central2, europe-north2, europe-southwest1, europe-west10, europe-west12": "info",
 			},
 		},
 		{
 			name:        "residency in germany narrows the eu to frankfurt",
 			business:    &inframindv1.Business{Regions: []string{"de"}, DataCategories: []string{"personal"}, DataResidency: []string{"de"}},
-			wantAllowed: map[string]float64{"aws": 1, "azure": 0, "gcp": 1},
-			wantTitles:  map[string]string{"Allowed regions: aws: eu-central-1; azure: none; gcp: europe-west3": "info"},
+			wantAllowed: map[string]float64{"aws": 1, "azure": 0, "gcp": 2},
+			wantTitles:  map[string]string{"Allowed regions: aws: eu-central-1; azure: none; gcp: europe-west3, europe-west10": "info"},
 		},
 		{
-			// Counted from instances.yaml: aws prices 18 instance types-regions in us-east-1,
-			// us-east-2 and us-west-2, azure 7 in eastus, gcp 42 in eight US regions.
+			// Counted from instances.yaml: aws prices 29 GPU machine types-regions in its four US
+			// regions, azure 7 in eastus, gcp 93 in eight of its nine US regions.
 			name:        "us residency is met where the catalogue prices",
 			business:    &inframindv1.Business{Regions: []string{"us"}, DataResidency: []string{"us"}},
-			wantAllowed: map[string]float64{"aws": 3, "azure": 1, "gcp": 8},
-			wantPriced:  map[string]float64{"aws": 18, "azure": 7, "gcp": 42},
+			wantAllowed: map[string]float64{"aws": 4, "azure": 1, "gcp": 9},
+			wantPriced:  map[string]float64{"aws": 29, "azure": 7, "gcp": 93},
 		},
 		{
 			name:        "us residency and gdpr conflict",
@@ -172,8 +171,8 @@ func TestComplianceResidency(t *testing.T) {
 		},
 		{
 			name:       "a residency code no catalogue region carries",
-			business:   &inframindv1.Business{Regions: []string{"br"}, DataResidency: []string{"br"}},
-			wantTitles: map[string]string{`No catalogue region in "br"`: "medium", "No catalogue region satisfies the residency constraints": "high"},
+			business:   &inframindv1.Business{Regions: []string{"ar"}, DataResidency: []string{"ar"}},
+			wantTitles: map[string]string{`No catalogue region in "ar"`: "medium", "No catalogue region satisfies the residency constraints": "high"},
 		},
 		{
 			name:       "no residency, no constraint",

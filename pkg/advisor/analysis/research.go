@@ -127,7 +127,9 @@ func researchClasses(cat *catalog.Catalog, models []servedModel, scope []string)
 	}
 	for _, p := range scope {
 		for _, in := range cat.InstancesOf(p) {
-			classes = appendUnique(classes, in.GPU)
+			if in.HasGPU() {
+				classes = appendUnique(classes, in.GPU)
+			}
 		}
 	}
 	slices.Sort(classes)

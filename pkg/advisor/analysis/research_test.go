@@ -55,7 +55,6 @@ func TestResearchFreshness(t *testing.T) {
 			wantScope: "Providers in scope: aws, azure, gcp",
 			wantAges: map[string]float64{
 				"price_age_days_instances_azure_2026-11-09":      27,
-				"price_age_days_instances_aws_2026-11-09":        27,
 				"price_age_days_instances_gcp_2025-03-06":        640,
 				"price_age_days_instances_gcp_2026-12-06":        0,
 				"price_age_days_instances_aws_2026-12-06":        0,
@@ -68,15 +67,16 @@ func TestResearchFreshness(t *testing.T) {
 				"price_age_days_hosted_api_openai_2026-05-07":    213,
 				"price_age_days_high_hosted_api_google_2026-03":  280,
 				"price_age_days_low_hosted_api_google_2026-03":   250,
-				"stale_price_rows_count":                         12,  // 4 curated gcp + gpt-4o, gpt-4o-mini, gpt-4.1 + 3 anthropic + 2 google
-				"prices_checked_count":                           141, // 35 aws + 7 azure + 91 gcp + 8 hosted
+				"stale_price_rows_count":                         10,  // 2 gcp rows with 2025 commitment prices + gpt-4o, gpt-4o-mini, gpt-4.1 + 3 anthropic + 2 google
+				"prices_checked_count":                           561, // 123 aws + 7 azure + 423 gcp + 8 hosted
 				"usd_per_gpu_hour_on_demand_h100-sxm_aws":        6.88,
 				// a3-highgpu-8g in europe-north1: host spot $1.61762 + 8 H100 spot $10.6952, / 8.
 				"usd_per_gpu_hour_spot_h100-sxm_gcp": (1.61762 + 10.6952) / 8,
-				"usd_per_gpu_hour_on_demand_l4_gcp":  0.706832,
+				// g2-standard-4 in us-east4: host $0.14631 + 1 L4 $0.55821.
+				"usd_per_gpu_hour_on_demand_l4_gcp": 0.14631 + 0.55821,
 			},
-			wantNoAges: []string{"usd_per_gpu_hour_commit_3y_h100-sxm_gcp"},
-			wantRows:   141, wantStale: 12,
+			wantNoAges: []string{"usd_per_gpu_hour_commit_3y_h100-sxm_gcp", "price_age_days_instances_aws_2026-11-09"},
+			wantRows:   561, wantStale: 10,
 		},
 		{
 			name:       "azure preferred, gcp excluded, no model: no hosted prices",
@@ -85,7 +85,7 @@ func TestResearchFreshness(t *testing.T) {
 			wantScope:  "Providers in scope: azure, aws",
 			wantAges:   map[string]float64{"price_age_days_instances_azure_2026-11-09": 27},
 			wantNoAges: []string{"price_age_days_instances_gcp_2025-03-06", "price_age_days_hosted_api_anthropic_2025-11-15"},
-			wantRows:   42, wantStale: 0,
+			wantRows:   130, wantStale: 0,
 		},
 		{
 			name:       "gcp only",
@@ -93,7 +93,7 @@ func TestResearchFreshness(t *testing.T) {
 			wantScope:  "Providers in scope: gcp",
 			wantAges:   map[string]float64{"price_age_days_instances_gcp_2025-03-06": 640, "price_age_days_instances_gcp_2026-12-06": 0},
 			wantNoAges: []string{"price_age_days_instances_azure_2026-11-09"},
-			wantRows:   91, wantStale: 4,
+			wantRows:   423, wantStale: 2,
 		},
 	}
 	for _, tc := range tests {
@@ -116,7 +116,7 @@ func TestResearchFreshness(t *testing.T) {
 func TestResearchFlagsStaleAndMonthOnlyPrices(t *testing.T) {
 	t.Parallel()
 	o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{}, Workloads: []*inframindv1.Workload{researchChat8B()}})
-	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 640 days old: gcp instances (a2-highgpu-1g, g2-standard-32, g2-standard-4, g2-standard-48)").GetSeverity())
+	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 640 days old: gcp instances (a2-highgpu-1g, g2-standard-4)").GetSeverity())
 	require.Equal(t, "low", findingWithTitle(t, o, "Month-only date (2026-05): openai hosted api (gpt-4o, gpt-4o-mini)").GetSeverity())
 	// 189-219 days is beyond the 180-day threshold at both ends of the month: stale, not possibly.
 	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 219 days old: openai hosted api (gpt-4o, gpt-4o-mini)").GetSeverity())
@@ -127,9 +127,11 @@ func TestResearchFlagsStaleAndMonthOnlyPrices(t *testing.T) {
 }
 
 // With no LLM workload every offered class is compared; per GPU-hour by
-// hand: aws p5.48xlarge 55.04 / 8 = 6.88, azure ND96isr_H100_v5 98.32 / 8 =
-// 12.29, gcp a3-highgpu-8g in us-central1 (host 9.46006 + 8 H100 33.60609) / 8 =
-// 5.38326875, spot in europe-north1 (1.61762 + 10.6952) / 8 = 1.5391025; the
+// hand: aws p5.48xlarge 55.04 / 8 = 6.88, spot in us-east-2 (dearest zone
+// use2-az3) 11.9912 / 8 = 1.4989, azure ND96isr_H100_v5 98.32 / 8 = 12.29, gcp
+// a3-edgegpu-8g in us-central1 (host 9.46006 + 8 H100 33.60609) / 8 =
+// 5.38326875 (a3-highgpu-8g costs the same and sorts after it), spot
+// a3-highgpu-8g in europe-north1 (1.61762 + 10.6952) / 8 = 1.5391025; the
 // imported rows publish no commitment price.
 func TestResearchComparesProvidersPerGPUHour(t *testing.T) {
 	t.Parallel()
@@ -139,12 +141,12 @@ func TestResearchComparesProvidersPerGPUHour(t *testing.T) {
 		"usd_per_gpu_hour_on_demand_h100-sxm_azure": 12.29,
 		"usd_per_gpu_hour_on_demand_h100-sxm_gcp":   (9.46006 + 33.60609) / 8,
 		"usd_per_gpu_hour_spot_h100-sxm_gcp":        (1.61762 + 10.6952) / 8,
+		"usd_per_gpu_hour_spot_h100-sxm_aws":        11.9912 / 8,
 	} {
 		require.InDelta(t, want, metricOf(t, o, name, "").GetValue(), 1e-9, name)
 	}
-	require.False(t, hasMetric(o, "usd_per_gpu_hour_spot_h100-sxm_aws", ""), "aws publishes no spot price in the catalogue")
 	f := findingWithTitle(t, o, "NVIDIA H100 SXM 80GB per GPU-hour, cheapest first")
-	require.Contains(t, f.GetDetail(), "on demand: gcp $5.38 (a3-highgpu-8g, us-central1), aws $6.88 (p5.48xlarge, us-east-1), azure $12.29 (ND96isr_H100_v5, eastus) (dearest 2.28x the cheapest)")
+	require.Contains(t, f.GetDetail(), "on demand: gcp $5.38 (a3-edgegpu-8g, us-central1), aws $6.88 (p5.48xlarge, us-east-1), azure $12.29 (ND96isr_H100_v5, eastus) (dearest 2.28x the cheapest)")
 	require.False(t, hasMetric(o, "usd_per_gpu_hour_commit_1y_h100-sxm_gcp", ""), "no commitment price for GCP H100 machines any more")
 	caveat := findingWithTitle(t, o, "Availability caveats for NVIDIA H100 SXM 80GB")
 	require.Equal(t, "info", caveat.GetSeverity(), "gcp prices H100 machines in EU regions")

@@ -47,15 +47,17 @@ type GPU struct {
 	Source
 }
 
-// Instance is one cloud machine type with its GPUs and prices in PriceRegion.
+// Instance is one cloud machine type with its GPUs and prices in PriceRegion. A CPU machine (a
+// general-purpose family priced for services) has no GPU: GPU is empty and GPUCount 0, and its
+// VCPU and MemoryGB are always set.
 type Instance struct {
 	// Provider is aws, azure or gcp.
 	Provider string `json:"provider"`
 	Name     string `json:"name"`
-	// GPU is a GPU.ID in the same catalogue.
-	GPU      string `json:"gpu"`
-	GPUCount int    `json:"gpu_count"`
-	// VCPU and MemoryGB are 0 when no source was recorded for them.
+	// GPU is a GPU.ID in the same catalogue; empty on a CPU machine.
+	GPU      string `json:"gpu,omitempty"`
+	GPUCount int    `json:"gpu_count,omitempty"`
+	// VCPU and MemoryGB are 0 when no source was recorded for them (GPU machines only).
 	VCPU        int     `json:"vcpu,omitempty"`
 	MemoryGB    float64 `json:"memory_gb,omitempty"`
 	PriceRegion string  `json:"price_region"`
@@ -324,6 +326,9 @@ func (c *Catalog) InstanceIn(provider, name, region string) (Instance, bool) {
 	}
 	return Instance{}, false
 }
+
+// HasGPU reports whether the instance is a GPU machine (false for the CPU machines priced for services).
+func (in Instance) HasGPU() bool { return in.GPU != "" }
 
 // InstancesOf returns a provider's instance rows ("" for all), one per instance type and price
 // region, sorted by provider, name, then region. The slice is a copy the caller may change.

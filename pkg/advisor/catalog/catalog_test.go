@@ -168,8 +168,22 @@ func TestParseRejectsBrokenData(t *testing.T) {
 		{
 			name:    "negative spot price",
 			file:    "data/instances.yaml",
-			old:     "spot_hourly: 1.293355",
-			new:     "spot_hourly: -1.293355",
+			old:     "spot_hourly: 0.4507\n",
+			new:     "spot_hourly: -0.4507\n",
+			wantErr: "instances.yaml does not match the schema",
+		},
+		{
+			name:    "CPU machine without vCPUs",
+			file:    "data/instances.yaml",
+			old:     "  memory_gb: 16\n  name: m7i.xlarge\n  offered_in:\n  - us-east-1\n",
+			new:     "  name: m7i.xlarge\n  offered_in:\n  - us-east-1\n",
+			wantErr: "instances.yaml does not match the schema",
+		},
+		{
+			name:    "CPU machine with a GPU count but no GPU",
+			file:    "data/instances.yaml",
+			old:     "  memory_gb: 16\n  name: m7i.xlarge\n  offered_in:\n  - us-east-1\n",
+			new:     "  gpu_count: 1\n  memory_gb: 16\n  name: m7i.xlarge\n  offered_in:\n  - us-east-1\n",
 			wantErr: "instances.yaml does not match the schema",
 		},
 		{
@@ -203,16 +217,16 @@ func TestParseRejectsBrokenData(t *testing.T) {
 		{
 			name:    "unknown price region",
 			file:    "data/instances.yaml",
-			old:     "  offered_in:\n  - us-west1\n  on_demand_hourly: 4.001665\n  price_region: us-west1\n",
-			new:     "  offered_in:\n  - us-west9\n  on_demand_hourly: 4.001665\n  price_region: us-west9\n",
-			wantErr: "priced in unknown region gcp/us-west9",
+			old:     "  offered_in:\n  - eastus\n  on_demand_hourly: 3.673\n  price_region: eastus\n",
+			new:     "  offered_in:\n  - eastus9\n  on_demand_hourly: 3.673\n  price_region: eastus9\n",
+			wantErr: "priced in unknown region azure/eastus9",
 		},
 		{
 			name:    "offered_in without the price region",
 			file:    "data/instances.yaml",
-			old:     "  offered_in:\n  - us-west1\n  on_demand_hourly: 4.001665",
-			new:     "  offered_in:\n  - us-central1\n  on_demand_hourly: 4.001665",
-			wantErr: "offered_in must include its price region us-west1",
+			old:     "  offered_in:\n  - eastus\n  on_demand_hourly: 3.673\n",
+			new:     "  offered_in:\n  - westeurope\n  on_demand_hourly: 3.673\n",
+			wantErr: "offered_in must include its price region eastus",
 		},
 		{
 			name:    "duplicate GPU id",
@@ -252,8 +266,8 @@ func TestParseRejectsBrokenData(t *testing.T) {
 		{
 			name:    "spot above on-demand",
 			file:    "data/instances.yaml",
-			old:     "spot_hourly: 0.279932",
-			new:     "spot_hourly: 0.9",
+			old:     "spot_hourly: 0.28184\n",
+			new:     "spot_hourly: 0.9\n",
 			wantErr: "spot price 0.9000 exceeds on-demand",
 		},
 		{

@@ -208,7 +208,7 @@ func crossCheck(c *Catalog) []string {
 			add("instances: duplicate instance %s", key)
 		}
 		instances[key] = true
-		if !gpus[in.GPU] {
+		if in.HasGPU() && !gpus[in.GPU] {
 			add("instances: %s refers to unknown GPU %q", key, in.GPU)
 		}
 		if !regions[in.Provider+"/"+in.PriceRegion] {

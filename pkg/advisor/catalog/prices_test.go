@@ -73,11 +73,13 @@ func TestDiffPricesBetweenVersions(t *testing.T) {
 func TestParseRejectsAStaleGeneratedVersion(t *testing.T) {
 	t.Parallel()
 	files := embeddedCopy(t)
+	cur, err := Load()
+	require.NoError(t, err)
 	meta := string(files["data/catalog.yaml"].Data)
-	files["data/catalog.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(meta, `version: "2026-12-06.2"`, `version: "2026-12-06.3"`, 1))}
-	_, err := Parse(files)
+	files["data/catalog.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(meta, `version: "`+cur.Version+`"`, `version: "2099-01-01.1"`, 1))}
+	_, err = Parse(files)
 	require.ErrorIs(t, err, ErrInvalid)
-	require.ErrorContains(t, err, "instances.yaml is version 2026-12-06.2 but catalog.yaml says 2026-12-06.3")
+	require.ErrorContains(t, err, "instances.yaml is version "+cur.Version+" but catalog.yaml says 2099-01-01.1")
 }
 
 func TestPriceTablesRejectAMisnamedHistoryFile(t *testing.T) {

@@ -292,6 +292,10 @@ func (e *Engine) resolveHardware(gpuID string, ref *InstanceRef, use *CatalogUse
 			return h, []assessment.FieldError{{Field: "instance.name",
 				Reason: fmt.Sprintf("%s has no instance %q in the catalogue (known: %s)", ref.Provider, ref.Name, strings.Join(names, ", "))}}
 		}
+		if !in.HasGPU() {
+			return h, []assessment.FieldError{{Field: "instance.name",
+				Reason: fmt.Sprintf("%s %s is a CPU machine (priced for services); name a GPU machine", ref.Provider, ref.Name)}}
+		}
 		g, ok := e.cat.GPU(in.GPU)
 		if !ok {
 			// Load cross-checks every instance's GPU, so this is a broken catalogue.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 )
@@ -21,6 +22,7 @@ var gpuIDs = map[string]string{
 	"H100":      "h100-sxm",
 	"H100-MEGA": "h100-sxm",
 	"H200":      "h200-sxm",
+	"V100":      "v100-16gb",
 }
 
 // gcpAttached is the GPU model and count each GCP accelerator-optimised machine type comes with.
@@ -28,7 +30,7 @@ var gpuIDs = map[string]string{
 // Source: Google Cloud documentation, GPU machine types (cloud.google.com/compute/docs/gpus):
 // A2 Standard a2-highgpu-Ng and a2-megagpu-16g carry N (16) A100 40GB, A2 Ultra a2-ultragpu-Ng
 // N A100 80GB, A3 High a3-highgpu-Ng N H100 80GB, A3 Mega a3-megagpu-8g 8 H100 80GB (Mega),
-// A3 Ultra a3-ultragpu-8g 8 H200 141GB, G2 g2-standard-4 to -32 one L4, -24 two, -48 four, -96 eight.
+// A3 Edge a3-edgegpu-8g 8 H100 80GB, A3 Ultra a3-ultragpu-8g 8 H200 141GB, G2 g2-standard-4 to -32 one L4, -24 two, -48 four, -96 eight.
 var gcpAttached = map[string]struct {
 	name  string
 	count int
@@ -36,11 +38,41 @@ var gcpAttached = map[string]struct {
 	"a2-highgpu-1g": {"A100", 1}, "a2-highgpu-2g": {"A100", 2}, "a2-highgpu-4g": {"A100", 4}, "a2-highgpu-8g": {"A100", 8},
 	"a2-megagpu-16g": {"A100", 16},
 	"a2-ultragpu-1g": {"A100-80GB", 1}, "a2-ultragpu-2g": {"A100-80GB", 2}, "a2-ultragpu-4g": {"A100-80GB", 4}, "a2-ultragpu-8g": {"A100-80GB", 8},
+	"a3-edgegpu-8g":  {"H100", 8},
 	"a3-highgpu-8g":  {"H100", 8},
 	"a3-megagpu-8g":  {"H100-MEGA", 8},
 	"a3-ultragpu-8g": {"H200", 8},
 	"g2-standard-4":  {"L4", 1}, "g2-standard-8": {"L4", 1}, "g2-standard-12": {"L4", 1}, "g2-standard-16": {"L4", 1},
 	"g2-standard-24": {"L4", 2}, "g2-standard-32": {"L4", 1}, "g2-standard-48": {"L4", 4}, "g2-standard-96": {"L4", 8},
+}
+
+// cpuFamilies are the general-purpose CPU machine families the catalogue prices for services
+// (general workloads sized by vCPU and memory): one current family per provider with a balanced
+// vCPU:memory ratio, plus GCP's shared-core E2. Other CPU-only machines (compute- or
+// memory-optimised, burstable, bare metal) are skipped and counted. A family matches by the
+// instance type's prefix. Sources: AWS EC2 general purpose instances (aws.amazon.com/ec2/instance-types,
+// M7i and M6i), Google Cloud general-purpose machine family (cloud.google.com/compute/docs/general-purpose-machines,
+// E2 and N2 standard), Microsoft Learn Dv5 and Dsv5 sizes (learn.microsoft.com/azure/virtual-machines/dv5-dsv5-series).
+var cpuFamilies = map[string][]string{
+	"aws":   {"m7i.", "m6i."},
+	"gcp":   {"e2-standard-", "n2-standard-"},
+	"azure": {"Standard_D"},
+}
+
+// isCPUFamily reports whether a CPU-only machine belongs to a general-purpose family the catalogue
+// prices. Azure's D family is narrowed to the v5 generation with premium storage (Dsv5, Ddsv5,
+// Dasv5): the Standard_D prefix alone also matches older generations.
+func isCPUFamily(provider, name string) bool {
+	for _, pre := range cpuFamilies[provider] {
+		if !strings.HasPrefix(name, pre) {
+			continue
+		}
+		if provider == "azure" {
+			return strings.HasSuffix(name, "s_v5") && !strings.Contains(name, "-")
+		}
+		return !strings.Contains(name, "metal")
+	}
+	return false
 }
 
 // gcpSpotOnly are machine types GCP sells only as Spot or Flex-start VMs (Google Cloud
@@ -91,9 +123,10 @@ func (a *agg) add(r Row) {
 	}
 }
 
-// Build turns a provider's rows into catalogue instances, one per GPU instance type and region,
-// sorted by name then region. CPU-only machines are skipped (counted): the catalogue prices GPU
-// machines. Rows with a zero price (not sold on demand) are skipped too.
+// Build turns a provider's rows into catalogue instances, one per instance type and region, sorted
+// by name then region: GPU machines whose GPU the catalogue holds, and CPU machines of the
+// general-purpose families (cpuFamilies) for services. Everything else is skipped and counted by
+// reason, as are rows with a zero price (not sold on demand).
 func Build(rows []Row, o Options) (Result, error) {
 	if o.KnownRegion == nil || o.KnownGPU == nil || o.Provider == "" || o.Source == "" || o.AsOf == "" {
 		return Result{}, fmt.Errorf("priceimport: Options needs Provider, KnownRegion, KnownGPU, Source and AsOf")
@@ -121,62 +154,81 @@ func Build(rows []Row, o Options) (Result, error) {
 	}
 	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.region, b.region)) })
 	for _, k := range keys {
-		h := hosts[k]
-		price, spot, hasSpot := h.price, h.spot, h.hasSpot
-		name, count := h.accel, h.count
-		if o.Provider == "gcp" {
-			if gcpSpotOnly[k.name] {
-				res.Skipped["sold only as Spot or Flex-start ("+k.name+")"]++
-				continue
+		in, why := buildOne(k, hosts[k], accels, o)
+		if why != "" {
+			res.Skipped[why]++
+			continue
+		}
+		if spot, ok := in.spot(); ok {
+			if spot <= in.OnDemandHourly {
+				in.SpotHourly = spot
+			} else {
+				res.Skipped["spot price above on-demand (spot left out)"]++
 			}
-			att, ok := gcpAttached[k.name]
-			if !ok {
-				res.Skipped["no GPU (CPU-only machine)"]++
-				continue
-			}
+		}
+		res.Instances = append(res.Instances, in.Instance)
+	}
+	return res, nil
+}
+
+// built is an instance row with the spot price its zones published, before the spot check.
+type built struct {
+	catalog.Instance
+	spotPrice float64
+	hasSpot   bool
+}
+
+func (b built) spot() (float64, bool) { return b.spotPrice, b.hasSpot && b.spotPrice > 0 }
+
+// buildOne makes the row of one instance type in one region, or says why it is left out. A GPU
+// machine needs its GPU in the catalogue (GCP: host plus the GPU row of the count the machine type
+// carries); a CPU-only machine is kept when it belongs to a general-purpose family (cpuFamilies).
+func buildOne(k key, h *agg, accels map[key]*agg, o Options) (built, string) {
+	price, spot, hasSpot := h.price, h.spot, h.hasSpot
+	name, count := h.accel, h.count
+	if o.Provider == "gcp" && name == "" {
+		if gcpSpotOnly[k.name] {
+			return built{}, "sold only as Spot or Flex-start (" + k.name + ")"
+		}
+		if att, ok := gcpAttached[k.name]; ok {
 			a := accels[key{fmt.Sprintf("%s:%d", att.name, att.count), k.region}]
 			if a == nil {
-				res.Skipped["GCP host without its GPU price in the region"]++
-				continue
+				return built{}, "GCP host without its GPU price in the region"
 			}
 			name, count = att.name, float64(att.count)
 			price += a.price
 			spot += a.spot
 			hasSpot = hasSpot && a.hasSpot
 		}
-		if name == "" {
-			res.Skipped["no GPU (CPU-only machine)"]++
-			continue
-		}
-		gpu, ok := gpuIDs[name]
-		if !ok || !o.KnownGPU(gpu) {
-			res.Skipped["GPU not in the catalogue ("+name+")"]++
-			continue
+	}
+	var gpu string
+	switch {
+	case name == "" && !isCPUFamily(o.Provider, k.name):
+		return built{}, "CPU-only machine outside the general-purpose families"
+	case name == "" && (h.vcpu < 1 || h.mem <= 0):
+		return built{}, "CPU machine without vCPUs or memory"
+	case name != "":
+		id, ok := gpuIDs[name]
+		if !ok || !o.KnownGPU(id) {
+			return built{}, "GPU not in the catalogue (" + name + ")"
 		}
 		if count < 1 || count != float64(int(count)) {
-			res.Skipped["fractional GPU"]++
-			continue
+			return built{}, "fractional GPU"
 		}
-		if !o.KnownRegion(o.Provider, k.region) {
-			res.Skipped["region not in the catalogue ("+k.region+")"]++
-			continue
-		}
-		in := catalog.Instance{
+		gpu = id
+	}
+	if !o.KnownRegion(o.Provider, k.region) {
+		return built{}, "region not in the catalogue (" + k.region + ")"
+	}
+	return built{
+		Instance: catalog.Instance{
 			Provider: o.Provider, Name: k.name, GPU: gpu, GPUCount: int(count),
 			VCPU: int(h.vcpu), MemoryGB: h.mem,
 			PriceRegion: k.region, OnDemandHourly: round(price), OfferedIn: []string{k.region},
 			Source: catalog.Source{Source: o.Source, AsOf: o.AsOf},
-		}
-		if hasSpot && spot > 0 {
-			if spot <= price {
-				in.SpotHourly = round(spot)
-			} else {
-				res.Skipped["spot price above on-demand (spot left out)"]++
-			}
-		}
-		res.Instances = append(res.Instances, in)
-	}
-	return res, nil
+		},
+		spotPrice: round(spot), hasSpot: hasSpot,
+	}, ""
 }
 
 // round keeps six decimals: sums of two prices otherwise carry float noise into the catalogue.

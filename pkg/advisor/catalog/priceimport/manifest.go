@@ -112,6 +112,8 @@ type Imported struct {
 	Table catalog.PriceTable
 	// Replaced are curated rows an imported row took the place of.
 	Replaced []catalog.Instance
+	// Carried are curated rows whose commitment prices an imported row took over (Merge).
+	Carried []catalog.Instance
 	// Skipped counts left-out rows by provider and reason.
 	Skipped map[string]map[string]int
 }
@@ -155,8 +157,8 @@ func ImportFolder(folder fs.FS, ref *catalog.Catalog, curated []catalog.Instance
 		imports = append(imports, catalog.Import{Provider: f.Provider, Repository: m.Repository, Path: f.Path, Commit: f.Commit,
 			Licence: m.Licence, Retrieved: m.Retrieved, Instances: len(res.Instances)})
 	}
-	rows, replaced := Merge(curated, all)
+	rows, replaced, carried := Merge(curated, all)
 	out.Table = catalog.PriceTable{Version: m.CatalogueVersion, Imports: imports, Instances: rows}
-	out.Replaced = replaced
+	out.Replaced, out.Carried = replaced, carried
 	return out, nil
 }

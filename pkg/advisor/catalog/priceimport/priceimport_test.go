@@ -76,10 +76,10 @@ func TestAWSRowsBecomeOneInstancePerRegion(t *testing.T) {
 	require.Zero(t, l40s.SpotHourly, "no spot price published")
 
 	require.Equal(t, map[string]int{
-		"no GPU (CPU-only machine)":               1,
-		"GPU not in the catalogue (T4g)":          1,
-		"fractional GPU":                          1,
-		"region not in the catalogue (ap-east-1)": 1,
+		"CPU-only machine outside the general-purpose families": 1,
+		"GPU not in the catalogue (T4g)":                        1,
+		"fractional GPU":                                        1,
+		"region not in the catalogue (ap-east-1)":               1,
 	}, res.Skipped)
 }
 
@@ -98,10 +98,82 @@ func TestGCPHostsAndGPUsAreSummed(t *testing.T) {
 	require.InDelta(t, 0.47328+2.1626, in.SpotHourly, 1e-9)
 	require.Equal(t, 12, in.VCPU)
 	require.Equal(t, map[string]int{
-		"no on-demand price":                              1,
-		"no GPU (CPU-only machine)":                       1,
-		"sold only as Spot or Flex-start (a3-highgpu-1g)": 1,
+		"no on-demand price": 1,
+		"CPU-only machine outside the general-purpose families": 1,
+		"sold only as Spot or Flex-start (a3-highgpu-1g)":       1,
 	}, res.Skipped)
+}
+
+// Rows copied from the same files: AWS m7i.xlarge (catalogs/v8/aws/vms.csv at 00148f2af367) and
+// GCP e2-standard-2 (catalogs/v8/gcp/vms.csv at 006059e0f18a), general-purpose CPU machines the
+// catalogue prices for services, beside a CPU machine of another family that is left out.
+const cpuAWS = `InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,AvailabilityZone,Arch
+m7i.xlarge,,,4.0,16.0,,0.2415,0.129500,eu-central-1,euc1-az1,x86_64
+m7i.xlarge,,,4.0,16.0,,0.2415,0.132200,eu-central-1,euc1-az2,x86_64
+m7i.xlarge,,,4.0,16.0,,0.2415,0.130400,eu-central-1,euc1-az3,x86_64
+r4.large,,,2.0,15.25,,0.16005,0.065100,eu-central-1,euc1-az1,x86_64
+`
+
+const cpuGCP = `InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice
+e2-standard-2,2.0,8.0,,,,europe-west4,europe-west4-a,0.07377,0.03071
+e2-standard-2,2.0,8.0,,,,europe-west4,europe-west4-b,0.07377,0.03071
+f1-micro,1.0,0.599609375,,,,europe-west4,europe-west4-a,0.0084,0.00076
+`
+
+func TestGeneralPurposeCPUMachinesAreKept(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, provider, csv, instance string
+		vcpu                          int
+		mem, price, spot              float64
+	}{
+		{"aws m7i", "aws", cpuAWS, "m7i.xlarge", 4, 16, 0.2415, 0.1322},
+		{"gcp e2-standard", "gcp", cpuGCP, "e2-standard-2", 2, 8, 0.07377, 0.03071},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rows, err := ReadSkyPilotVMs([]byte(tt.csv))
+			require.NoError(t, err)
+			res, err := Build(rows, opts(t, tt.provider))
+			require.NoError(t, err)
+			require.Len(t, res.Instances, 1)
+			in := res.Instances[0]
+			require.Equal(t, tt.instance, in.Name)
+			require.False(t, in.HasGPU())
+			require.Zero(t, in.GPUCount)
+			require.Equal(t, tt.vcpu, in.VCPU)
+			require.InDelta(t, tt.mem, in.MemoryGB, 1e-9)
+			require.InDelta(t, tt.price, in.OnDemandHourly, 1e-9)
+			require.InDelta(t, tt.spot, in.SpotHourly, 1e-9)
+			require.Equal(t, map[string]int{"CPU-only machine outside the general-purpose families": 1}, res.Skipped)
+		})
+	}
+}
+
+func TestMergeCarriesCuratedCommitmentPrices(t *testing.T) {
+	t.Parallel()
+	src := func(s, d string) catalog.Source { return catalog.Source{Source: s, AsOf: d} }
+	imported := []catalog.Instance{
+		{Provider: "gcp", Name: "g2-standard-4", GPU: "l4", GPUCount: 1, PriceRegion: "us-central1", OnDemandHourly: 0.70683, OfferedIn: []string{"us-central1"}, Source: src("public price data", "2026-12-06")},
+		{Provider: "aws", Name: "p5.48xlarge", GPU: "h100-sxm", GPUCount: 8, PriceRegion: "us-east-1", OnDemandHourly: 55.04, OfferedIn: []string{"us-east-1"}, Source: src("public price data", "2026-12-06")},
+	}
+	curated := []catalog.Instance{
+		{Provider: "gcp", Name: "g2-standard-4", GPU: "l4", GPUCount: 1, PriceRegion: "us-central1", OnDemandHourly: 0.706832, Commit1YMonthly: 325.07, Commit3YMonthly: 232.19, OfferedIn: []string{"us-central1"}, Source: src("commitment source", "2025-03-06")},
+		{Provider: "aws", Name: "p5.48xlarge", GPU: "h100-sxm", GPUCount: 8, PriceRegion: "us-east-1", OnDemandHourly: 55.04, OfferedIn: []string{"us-east-1"}, Source: src("older list", "2026-11-09")},
+		{Provider: "azure", Name: "NC24ads_A100_v4", GPU: "a100-80gb", GPUCount: 1, PriceRegion: "eastus", OnDemandHourly: 3.673, OfferedIn: []string{"eastus"}, Source: src("curated", "2026-11-09")},
+	}
+	rows, replaced, carried := Merge(curated, imported)
+	require.Len(t, rows, 3)
+	require.Equal(t, []string{"p5.48xlarge"}, []string{replaced[0].Name}, "a curated row with nothing the import lacks is replaced")
+	require.Len(t, carried, 1)
+	g2 := rows[2]
+	require.Equal(t, "g2-standard-4", g2.Name)
+	require.InDelta(t, 0.70683, g2.OnDemandHourly, 1e-9, "the imported on-demand price wins")
+	require.InDelta(t, 325.07, g2.Commit1YMonthly, 1e-9)
+	require.InDelta(t, 232.19, g2.Commit3YMonthly, 1e-9)
+	require.Equal(t, "2025-03-06", g2.AsOf, "the row holds a figure as old as the curated commitment")
+	require.Contains(t, g2.Source.Source, "public price data")
+	require.Contains(t, g2.Source.Source, "commitment source")
 }
 
 func TestSpotAboveOnDemandIsLeftOut(t *testing.T) {
@@ -155,6 +227,9 @@ func TestCommittedCatalogueIsTheImportOfTheCommittedData(t *testing.T) {
 	res, err := ImportFolder(os.DirFS("../pricing/skypilot-catalog"), reference(t), curated.Instances)
 	require.NoError(t, err)
 	require.Empty(t, res.Replaced, "a curated row the import replaces should be deleted from the curated file")
+	for _, in := range res.Carried {
+		require.True(t, in.Commit1YMonthly > 0 || in.Commit3YMonthly > 0, "a carried curated row is kept for its commitment prices")
+	}
 	got, err := MarshalTable(res.Table)
 	require.NoError(t, err)
 	want, err := os.ReadFile("../data/instances.yaml")

@@ -14,26 +14,37 @@ import (
 // Merge joins the imported rows with the hand-curated ones (instances the public data does not
 // cover: other providers, other machine types, commitment prices). An imported row replaces a
 // curated row of the same provider, instance and region, since it is the newer figure; the
-// replaced rows are returned so the caller can say so. The result is sorted by provider, name,
-// region.
-func Merge(curated, imported []catalog.Instance) (rows []catalog.Instance, replaced []catalog.Instance) {
+// replaced rows are returned so the caller can say so. A curated row that publishes commitment
+// prices the imported row lacks is not replaced but carried: the imported row takes its commitment
+// prices, names both sources, and keeps the older as-of date, since it then holds a figure that
+// old. The result is sorted by provider, name, region.
+func Merge(curated, imported []catalog.Instance) (rows, replaced, carried []catalog.Instance) {
 	type k struct{ p, n, r string }
-	have := map[k]bool{}
-	for _, in := range imported {
-		have[k{in.Provider, in.Name, in.PriceRegion}] = true
-	}
+	at := map[k]int{}
 	rows = append(rows, imported...)
+	for i, in := range rows {
+		at[k{in.Provider, in.Name, in.PriceRegion}] = i
+	}
 	for _, in := range curated {
-		if have[k{in.Provider, in.Name, in.PriceRegion}] {
+		i, ok := at[k{in.Provider, in.Name, in.PriceRegion}]
+		switch {
+		case !ok:
+			rows = append(rows, in)
+		case rows[i].Commit1YMonthly == 0 && rows[i].Commit3YMonthly == 0 && (in.Commit1YMonthly > 0 || in.Commit3YMonthly > 0):
+			r := &rows[i]
+			r.Commit1YMonthly, r.Commit3YMonthly = in.Commit1YMonthly, in.Commit3YMonthly
+			r.Source.Source = r.Source.Source + "; 1- and 3-year commitment prices: " + in.Source.Source
+			r.Notes = fmt.Sprintf("On-demand and spot prices as of %s; commitment prices as of %s.", r.AsOf, in.AsOf)
+			r.AsOf = min(r.AsOf, in.AsOf)
+			carried = append(carried, in)
+		default:
 			replaced = append(replaced, in)
-			continue
 		}
-		rows = append(rows, in)
 	}
 	slices.SortFunc(rows, func(a, b catalog.Instance) int {
 		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Name, b.Name), cmp.Compare(a.PriceRegion, b.PriceRegion))
 	})
-	return rows, replaced
+	return rows, replaced, carried
 }
 
 // generatedHeader opens every file MarshalTable writes; Go's convention marks it as generated.
