@@ -134,7 +134,10 @@ type Server struct {
 	// priceTables are the catalogue versions' instance rows this build holds, oldest first,
 	// loaded once (GET /v1/catalogue/versions/{version}/diff).
 	priceTables []catalog.PriceTable
-	prot        *protection
+	// params are the query parameters and headers of each operation of the
+	// OpenAPI document (repeated.go).
+	params map[string][]docParam
+	prot   *protection
 	// trusted are the parsed Config.TrustedProxies.
 	trusted []*net.IPNet
 	echo    *echo.Echo
@@ -249,6 +252,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	params, err := operationParams(openAPIDocument)
+	if err != nil {
+		return nil, err
+	}
 	prot, err := newProtection(cfg.Limits, d.Cache, d.Registry)
 	if err != nil {
 		return nil, err
@@ -257,7 +264,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, progress: progress, reports: reports, hooks: hooks, auditLog: auditLog, prot: prot, trusted: trusted,
+	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, progress: progress, reports: reports, hooks: hooks, auditLog: auditLog, params: params, prot: prot, trusted: trusted,
 		priceTables: priceTables}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	if s.audit, err = audit.NewRecorder(d.Store.Audit, audit.Options{Logger: logger, Registry: d.Registry}); err != nil {
@@ -353,7 +360,8 @@ func (s *Server) routes() *echo.Echo {
 	// the generator cannot name, is registered here.
 	gatewayapi.RegisterHandlersWithOptions(e, apiServer{Server: s, ops: ops},
 		gatewayapi.RegisterHandlersOptions{OperationMiddlewares: s.operationMiddlewares()})
-	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate, s.authorize, s.rateLimit, s.capStreams)
+	e.GET("/v1/assessments/:id/events", s.streamEvents, s.authenticate, s.authorize, s.rateLimit,
+		onceEach(s.params["streamAssessmentEvents"]), s.capStreams)
 	return e
 }
 

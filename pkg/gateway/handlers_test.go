@@ -87,6 +87,8 @@ func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), app: svc, est: est, reports: reports, hooks: hooks, auditLog: auditLog,
 		progress: progress}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
+	s.params, err = operationParams(OpenAPI())
+	require.NoError(t, err)
 	s.priceTables, err = catalog.PriceTables()
 	require.NoError(t, err)
 	e := echo.New()
@@ -103,7 +105,7 @@ func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 	// authentication, the role matrix and rate limits.
 	gatewayapi.RegisterHandlersWithOptions(e, apiServer{Server: s, ops: func(c echo.Context) error { return c.NoContent(http.StatusOK) }},
 		gatewayapi.RegisterHandlersOptions{OperationMiddlewares: s.operationMiddlewaresWith([]echo.MiddlewareFunc{as})})
-	e.GET("/v1/assessments/:id/events", s.streamEvents, as)
+	e.GET("/v1/assessments/:id/events", s.streamEvents, as, onceEach(s.params["streamAssessmentEvents"]))
 	hs := httptest.NewServer(e)
 	t.Cleanup(hs.Close)
 	t.Cleanup(s.closeStreams) // end open streams before the server closes

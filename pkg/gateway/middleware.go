@@ -144,6 +144,13 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 // closed: without Redis a token is refused with 503, not accepted unchecked.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if n := len(c.Request().Header.Values(echo.HeaderAuthorization)); n > 1 {
+			// RFC 6750 section 3.1: a request that repeats a parameter is an
+			// invalid_request (400), not a credential to pick from.
+			p := invalidField(echo.HeaderAuthorization, fmt.Sprintf("the header was sent %d times; send one credential", n))
+			p.header = http.Header{"WWW-Authenticate": {`Bearer realm="infra-mind", error="invalid_request"`}}
+			return p
+		}
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
 		if h == "" {
 			return unauthorized("Send an access token or API key as 'Authorization: Bearer <token>'.", false, nil)

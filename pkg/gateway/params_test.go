@@ -3,9 +3,13 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 )
 
@@ -73,4 +77,73 @@ func TestEveryOperationHasItsMiddleware(t *testing.T) {
 	}
 	require.Equal(t, 44, n)
 	require.Len(t, mws, 44-len(public))
+}
+
+// Every query parameter and header of the document is a single value: sent
+// twice, it is refused with a 400 naming it, on every operation that takes
+// it, before the handler or the generated wrapper picks a value.
+func TestRepeatedParametersNameTheField(t *testing.T) {
+	t.Parallel()
+	f := newFakeEnv(t)
+	params, err := operationParams(OpenAPI())
+	require.NoError(t, err)
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))
+	n := 0
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			if !httpMethods[method] {
+				continue
+			}
+			var op struct {
+				OperationID string `json:"operationId"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &op))
+			for _, p := range params[op.OperationID] {
+				n++
+				t.Run(op.OperationID+" "+p.In+" "+p.Name, func(t *testing.T) {
+					t.Parallel()
+					url := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllStringFunc(path, func(string) string { return uuid.NewString() })
+					if p.In == "query" {
+						url += "?" + p.Name + "=1&" + p.Name + "=2"
+					}
+					req, err := http.NewRequest(strings.ToUpper(method), f.http.URL+url, strings.NewReader("{}"))
+					require.NoError(t, err)
+					req.Header.Set(headerTestTenant, "acme")
+					req.Header.Set("Content-Type", "application/json")
+					if p.In == "header" {
+						req.Header.Add(p.Name, "1")
+						req.Header.Add(p.Name, "2")
+					}
+					resp, err := http.DefaultClient.Do(req)
+					require.NoError(t, err)
+					require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+					pr := decodeBody[Problem](t, resp)
+					require.Len(t, pr.Errors, 1, pr.Detail)
+					require.Equal(t, p.Name, pr.Errors[0].Field)
+					require.Contains(t, pr.Errors[0].Reason, "sent 2 times")
+				})
+			}
+		}
+	}
+	require.GreaterOrEqual(t, n, 20, "the document's parameters were read")
+}
+
+// RFC 6750 section 3.1: a request repeating the credential is an
+// invalid_request (400) naming the header, not a credential to pick from.
+func TestRepeatedAuthorizationIsRefused(t *testing.T) {
+	t.Parallel()
+	req := httptest.NewRequest(http.MethodGet, "/v1/assessments", nil)
+	req.Header.Add("Authorization", "Bearer a")
+	req.Header.Add("Authorization", "Bearer b")
+	c := echo.New().NewContext(req, httptest.NewRecorder())
+	called := false
+	err := (&Server{}).authenticate(func(echo.Context) error { called = true; return nil })(c)
+	require.False(t, called)
+	p := toProblem(err)
+	require.Equal(t, http.StatusBadRequest, p.Status)
+	require.Equal(t, "Authorization", p.Errors[0].Field)
+	require.Contains(t, p.header["WWW-Authenticate"], `Bearer realm="infra-mind", error="invalid_request"`)
 }

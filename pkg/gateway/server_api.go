@@ -181,7 +181,7 @@ func (s *Server) operationMiddlewaresWith(authed []echo.MiddlewareFunc) map[stri
 	with := func(head []echo.MiddlewareFunc, rest ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
 		return append(append(make([]echo.MiddlewareFunc, 0, len(head)+len(rest)), head...), rest...)
 	}
-	return map[string][]echo.MiddlewareFunc{
+	m := map[string][]echo.MiddlewareFunc{
 		"listAPIKeys":           with(authed, s.needIdentity),
 		"createAPIKey":          with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
 		"revokeAPIKey":          with(authed, s.needIdentity),
@@ -222,6 +222,14 @@ func (s *Server) operationMiddlewaresWith(authed []echo.MiddlewareFunc) map[stri
 		"deleteWebhook":         with(authed),
 		"listWebhookDeliveries": with(authed),
 	}
+	// A repeated query parameter or header is refused, naming it, right
+	// after authentication (every operation that takes one is authed).
+	for op, params := range s.params {
+		if chain, ok := m[op]; ok && len(params) > 0 && len(chain) >= len(authed) {
+			m[op] = with(chain[:len(authed)], append([]echo.MiddlewareFunc{onceEach(params)}, chain[len(authed):]...)...)
+		}
+	}
+	return m
 }
 
 // checkQuery refuses a request whose query parse refuses, before the
