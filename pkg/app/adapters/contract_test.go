@@ -22,6 +22,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/store/readmodel"
 )
 
 // One contract per port of pkg/app, run against the in-process fake
@@ -61,10 +62,21 @@ func TestContracts(t *testing.T) {
 	t.Cleanup(func() { _ = ch.Close() })
 	readerContracts(t, st, ch)
 	runEventLogContracts(t, b)
+	// The same database read through the read model, as the services run.
+	viewed, err := store.Connect(ctx, stack.MongoURI, st.Database().Name())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = viewed.Close(context.Background()) })
+	_, err = readmodel.Use(ctx, b.JS, viewed, nil)
+	require.NoError(t, err)
+	t.Run("read-model", func(t *testing.T) {
+		t.Parallel()
+		readerContracts(t, viewed, ch)
+	})
 
 	repos := map[string]func() app.Assessments{
-		"fake":  func() app.Assessments { return apptest.NewAssessments() },
-		"store": func() app.Assessments { return st.Assessments },
+		"fake":             func() app.Assessments { return apptest.NewAssessments() },
+		"store":            func() app.Assessments { return st.Assessments },
+		"store-read-model": func() app.Assessments { return viewed.Assessments },
 	}
 	queues := map[string]func(t *testing.T) queueHarness{
 		"fake": func(*testing.T) queueHarness {
