@@ -9,6 +9,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/identity"
+	identityadapters "github.com/infra-mind/infra-mind/pkg/identity/adapters"
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -82,7 +83,11 @@ func runOperatorCreate(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	ids, err := identity.New(st, rc.Client(), auth.NewSigner(key, "infra-mind-operator-create", "none"), identity.Options{})
+	ports, err := identityadapters.Ports(st, rc.Client())
+	if err != nil {
+		return err
+	}
+	ids, err := identity.New(ports, auth.NewSigner(key, "infra-mind-operator-create", "none"), identity.Options{})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/identity"
+	identityadapters "github.com/infra-mind/infra-mind/pkg/identity/adapters"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
@@ -91,7 +92,7 @@ func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env
 	ring, err := auth.NewKeyRing(key)
 	require.NoError(t, err)
 	signer := ring.Signer(testIssuer, testAudience)
-	ident, err := identity.New(st, ch.Client(), signer, identity.Options{Logger: logger, TOTPKeys: testTOTPKeys(t)})
+	ident, err := identity.New(realIdentityPorts(t, st, ch), signer, identity.Options{Logger: logger, TOTPKeys: testTOTPKeys(t)})
 	require.NoError(t, err)
 	srv, err := New(cfg, Deps{
 		Bus: b, Store: st, Cache: ch,
@@ -105,6 +106,14 @@ func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env
 	t.Cleanup(hs.Close)
 	t.Cleanup(srv.closeStreams) // end open SSE streams before the server closes
 	return &env{t: t, srv: srv, http: hs, bus: b, store: st, cache: ch, signer: signer, key: key, ident: ident, ring: ring, logs: logs}
+}
+
+// realIdentityPorts are the identity service's ports on st and ch's Redis.
+func realIdentityPorts(t *testing.T, st *store.Store, ch *cache.Cache) identity.Ports {
+	t.Helper()
+	p, err := identityadapters.Ports(st, ch.Client())
+	require.NoError(t, err)
+	return p
 }
 
 func (e *env) token(tenant string) string {

@@ -772,7 +772,7 @@ func TestIdentityAPIKeys(t *testing.T) {
 	t.Run("expired key", func(t *testing.T) {
 		// A second service on the same store whose clock is two hours
 		// behind creates a key that expired an hour ago by the gateway's.
-		past, err := identity.New(h.store, h.cache.Client(), h.signer, identity.Options{
+		past, err := identity.New(realIdentityPorts(t, h.store, h.cache), h.signer, identity.Options{
 			Now: func() time.Time { return time.Now().Add(-2 * time.Hour) },
 		})
 		require.NoError(t, err)

@@ -188,7 +188,7 @@ func owaspReplica(t *testing.T, cfg Config, natsURL, mongoURI, redisURL, db stri
 	ring, err := auth.NewKeyRing(key)
 	require.NoError(t, err)
 	signer := ring.Signer(testIssuer, testAudience)
-	ident, err := identity.New(st, ch.Client(), signer, identity.Options{Logger: logger, TOTPKeys: testTOTPKeys(t)})
+	ident, err := identity.New(realIdentityPorts(t, st, ch), signer, identity.Options{Logger: logger, TOTPKeys: testTOTPKeys(t)})
 	require.NoError(t, err)
 	srv, err := New(cfg, Deps{
 		Bus: b, Store: st, Cache: ch,

@@ -165,6 +165,19 @@ func (s *Service) ListAPIKeys(ctx context.Context, tenant string) ([]APIKey, err
 	return out, nil
 }
 
+// GetAPIKey returns one of tenant's keys (ErrNotFound for another
+// tenant's, or an id that cannot be a key's).
+func (s *Service) GetAPIKey(ctx context.Context, tenant, id string) (APIKey, error) {
+	if !ValidAPIKeyID(id) {
+		return APIKey{}, fmt.Errorf("identity: get api key: %w", ErrNotFound)
+	}
+	k, err := s.st.APIKeys.Get(ctx, tenant, id)
+	if err != nil {
+		return APIKey{}, notFound("get api key", err)
+	}
+	return toAPIKey(k), nil
+}
+
 // RevokeAPIKey revokes one of tenant's keys (ErrNotFound for another
 // tenant's); it stops working on the next request.
 func (s *Service) RevokeAPIKey(ctx context.Context, tenant, id string) error {

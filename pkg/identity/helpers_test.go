@@ -17,6 +17,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/identity"
+	identityadapters "github.com/infra-mind/infra-mind/pkg/identity/adapters"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -85,10 +86,18 @@ func newEnvWith(t *testing.T, st *store.Store, rdb *redis.Client) *env {
 	parsed, err := identity.ParseTOTPKeys([]byte(k1))
 	require.NoError(t, err)
 	keys := identity.NewTOTPKeyRing(parsed)
-	svc, err := identity.New(st, rdb, auth.NewSigner(priv, issuer, audience), identity.Options{Now: c.Now, TOTPKeys: keys})
+	svc, err := identity.New(realPorts(t, st, rdb), auth.NewSigner(priv, issuer, audience), identity.Options{Now: c.Now, TOTPKeys: keys})
 	require.NoError(t, err)
 	return &env{svc: svc, st: st, rdb: rdb, verifier: auth.NewVerifier(pub, issuer, audience), clock: c,
 		totpKeys: keys, totpLines: map[string]string{"k1": k1}}
+}
+
+// realPorts are the service's ports on st and rdb.
+func realPorts(t *testing.T, st *store.Store, rdb *redis.Client) identity.Ports {
+	t.Helper()
+	p, err := identityadapters.Ports(st, rdb)
+	require.NoError(t, err)
+	return p
 }
 
 // newTOTPKeys is a key set of new keys with the given ids, the first encrypting.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -52,23 +51,28 @@ const (
 // Service is the identity application: every method takes the tenant it
 // acts in, and never reads or changes another tenant's users or keys.
 type Service struct {
-	st  *store.Store
-	rdb *redis.Client
+	st  Ports
 	iss Issuer
 	opt Options
 	log *slog.Logger
 	// dummyHash is compared against when the tenant or email is unknown,
 	// so the answer takes as long as for a wrong password.
 	dummyHash string
-	reserve   *redis.Script
-	release   *redis.Script
 }
 
-// New returns a Service over st (users, sessions, keys), rdb (lockout,
-// one-time TOTP codes, revocation) and iss (access tokens).
-func New(st *store.Store, rdb *redis.Client, iss Issuer, opt Options) (*Service, error) {
-	if st == nil || rdb == nil || iss == nil {
-		return nil, errors.New("identity: store, redis client and issuer are required")
+func errMissingPort(name string) error {
+	return fmt.Errorf("identity: the %s port is required", name)
+}
+
+// New returns a Service over its ports (users, credentials, tenants,
+// sessions, API keys, sign-in attempts, revocations) and iss (access
+// tokens); adapters.Ports wires the store and Redis.
+func New(p Ports, iss Issuer, opt Options) (*Service, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	if iss == nil {
+		return nil, errors.New("identity: an issuer is required")
 	}
 	if opt.AccessTTL < 0 || opt.RefreshTTL < 0 || opt.MaxFailures < 0 || opt.LockoutWindow < 0 {
 		return nil, errors.New("identity: durations and MaxFailures must not be negative")
@@ -111,12 +115,7 @@ func New(st *store.Store, rdb *redis.Client, iss Issuer, opt Options) (*Service,
 	} else if opt.TOTPKeys.Keys() == nil {
 		return nil, errors.New("identity: the TOTP key ring holds no key set")
 	}
-	return &Service{
-		st: st, rdb: rdb, iss: iss, opt: opt, log: log.With("component", "identity"),
-		dummyHash: dummy,
-		reserve:   redis.NewScript(reserveScript),
-		release:   redis.NewScript(releaseScript),
-	}, nil
+	return &Service{st: p, iss: iss, opt: opt, log: log.With("component", "identity"), dummyHash: dummy}, nil
 }
 
 // now is the service's clock in UTC, to the millisecond the store keeps.
@@ -174,6 +173,22 @@ type APIKey struct {
 type NewAPIKey struct {
 	Name, Role, CreatedBy string
 	ExpiresAt             time.Time
+}
+
+// TenantExists reports whether tenant is a tenant's id, exactly as given.
+// An id that cannot be a tenant's is false without a read.
+func (s *Service) TenantExists(ctx context.Context, tenant string) (bool, error) {
+	if !auth.ValidTenant(tenant) {
+		return false, nil
+	}
+	_, err := s.st.Tenants.Get(ctx, tenant)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("identity: read tenant: %w", err)
 }
 
 // ListTenants returns every tenant (the platform operator's view).

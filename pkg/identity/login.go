@@ -14,39 +14,6 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
-// reserveScript counts a sign-in attempt against (tenant, email) before
-// the password is checked: INCR, and start the window on the first
-// attempt. Past MaxFailures it undoes its own count and answers "locked"
-// with the window's remaining milliseconds. Counting first, atomically,
-// means parallel guesses cannot all slip in below the limit; an attempt
-// that turns out not to be a failure gives its count back (releaseScript)
-// or clears the counter (success).
-// KEYS[1] counter; ARGV[1] window ms; ARGV[2] max failures.
-const reserveScript = `
-local n = redis.call('INCR', KEYS[1])
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-if n > tonumber(ARGV[2]) then
-  redis.call('DECR', KEYS[1])
-  return {0, redis.call('PTTL', KEYS[1])}
-end
-return {1, n}
-`
-
-// releaseScript gives back one reserved attempt (the password was right
-// but a TOTP code is still needed, or the store failed).
-const releaseScript = `
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 1 then return redis.call('DECR', KEYS[1]) end
-redis.call('DEL', KEYS[1])
-return 0
-`
-
-// lockKey is the failure counter of (tenant, email). The email is hashed:
-// it is user input (it may contain ':') and need not sit in Redis in clear.
-func lockKey(tenant, email string) string {
-	return "auth:lock:" + tenant + ":" + sha256Hex(email)
-}
-
 // Login signs a user in to a tenant and starts a session. Unknown tenant,
 // unknown email, wrong password and disabled user all answer
 // ErrInvalidCredentials after the same work (a dummy hash is compared), and
@@ -75,7 +42,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	}
 
 	var u store.User
-	err = s.underLockout(ctx, lockKey(in.Tenant, email), "login", func() error {
+	err = s.underLockout(ctx, in.Tenant, email, "login", func() error {
 		var err error
 		u, err = s.checkCredentials(ctx, in.Tenant, email, in.Password, in.TOTPCode)
 		return err
@@ -177,38 +144,33 @@ func (s *Service) issue(ctx context.Context, u store.User, sess store.Session, n
 	}, nil
 }
 
-// underLockout runs check as one attempt against the account lockout at
-// key, shared by sign-in and every re-authentication (password change, MFA
-// changes). The attempt is counted before check runs (an atomic script, so
+// underLockout runs check as one attempt against the account lockout of
+// (tenant, email), shared by sign-in and every re-authentication (password change, MFA
+// changes). The attempt is counted before check runs (atomically, so
 // parallel guesses cannot all slip in under the limit); a locked account is
 // a *LockedError without running check. ErrInvalidCredentials and
 // ErrInvalidMFACode stay counted; success clears the count; any other
 // outcome (MFA required, a store or Redis error) gives the attempt back.
-func (s *Service) underLockout(ctx context.Context, key, op string, check func() error) error {
-	res, err := s.reserve.Run(ctx, s.rdb, []string{key},
-		s.opt.LockoutWindow.Milliseconds(), s.opt.MaxFailures).Int64Slice()
+func (s *Service) underLockout(ctx context.Context, tenant, email, op string, check func() error) error {
+	ok, retry, err := s.st.Attempts.Reserve(ctx, tenant, email, s.opt.LockoutWindow, s.opt.MaxFailures)
 	if err != nil {
 		return fmt.Errorf("identity: %s: count attempt: %w", op, err)
 	}
-	if len(res) != 2 {
-		return fmt.Errorf("identity: %s: count attempt: unexpected reply %v", op, res)
-	}
-	if res[0] == 0 {
-		retry := time.Duration(res[1]) * time.Millisecond
+	if !ok {
 		s.log.InfoContext(ctx, "refused: locked out", "op", op, "retry_after", retry)
 		return &LockedError{RetryAfter: max(retry, 0)}
 	}
 	err = check()
 	switch {
 	case err == nil:
-		if err := s.rdb.Del(ctx, key).Err(); err != nil {
+		if err := s.st.Attempts.Clear(ctx, tenant, email); err != nil {
 			return fmt.Errorf("identity: %s: clear failures: %w", op, err)
 		}
 		return nil
 	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrInvalidMFACode):
 		return err // the reserved attempt stays counted
 	default:
-		if rerr := s.release.Run(ctx, s.rdb, []string{key}).Err(); rerr != nil {
+		if rerr := s.st.Attempts.Release(ctx, tenant, email); rerr != nil {
 			s.log.WarnContext(ctx, "give back attempt", "op", op, "err", rerr)
 		}
 		return err

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/alexedwards/argon2id"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -108,14 +107,14 @@ func validCurrentPassword(field, pw string) error {
 
 // verifyPassword checks a signed-in user's password under the sign-in
 // lockout of their (tenant, email): the attempt is counted before the
-// comparison, exactly as a sign-in is (reserveScript), so a stolen access
+// comparison, exactly as a sign-in is (Attempts.Reserve), so a stolen access
 // token cannot be used to guess the password faster than the sign-in form
 // allows, and a locked account refuses the right password too. A wrong
 // password (or a disabled user) is ErrInvalidCredentials and stays
 // counted; the right one clears the count, as a sign-in does; a locked
 // account is a *LockedError.
 func (s *Service) verifyPassword(ctx context.Context, u store.User, password string) error {
-	return s.underLockout(ctx, lockKey(u.TenantID, u.Email), "check password", func() error {
+	return s.underLockout(ctx, u.TenantID, u.Email, "check password", func() error {
 		ok, err := s.matchPassword(ctx, u, password)
 		if err != nil {
 			return fmt.Errorf("identity: check password: %w", err)
@@ -151,7 +150,7 @@ func (s *Service) matchPassword(ctx context.Context, u store.User, password stri
 	}
 	hash, err := hashPassword(normal)
 	if err == nil {
-		_, err = s.st.Users.RehashPassword(ctx, u.TenantID, u.ID, u.PasswordHash, hash)
+		_, err = s.st.Credentials.RehashPassword(ctx, u.TenantID, u.ID, u.PasswordHash, hash)
 	}
 	if err != nil {
 		// The password was right; the rehash is tried again next time.
@@ -202,11 +201,7 @@ func (s *Service) ChangePassword(ctx context.Context, tenant, userID, keep, curr
 	if err != nil {
 		return fmt.Errorf("identity: change password: revoke other sessions: %w", err)
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		s.queueSessionRevocations(ctx, p, sids)
-		return nil
-	})
-	if err != nil {
+	if err := s.st.Revocations.RevokeSessions(ctx, sids, s.revocationTTL()); err != nil {
 		return fmt.Errorf("identity: change password: revoke the other sessions' access tokens: %w", err)
 	}
 	return nil
@@ -242,7 +237,7 @@ func (s *Service) ResetPassword(ctx context.Context, tenant, userID, password st
 	if err := s.RevokeUserSessions(ctx, tenant, userID); err != nil {
 		return "", err
 	}
-	if err := s.rdb.Del(ctx, lockKey(u.TenantID, u.Email)).Err(); err != nil {
+	if err := s.st.Attempts.Clear(ctx, u.TenantID, u.Email); err != nil {
 		return "", fmt.Errorf("identity: reset password: clear the lockout: %w", err)
 	}
 	return generated, nil
@@ -254,7 +249,7 @@ func (s *Service) setPassword(ctx context.Context, op, tenant, userID, pw string
 	if err != nil {
 		return fmt.Errorf("identity: %s: %w", op, err)
 	}
-	if _, err := s.st.Users.SetPassword(ctx, tenant, userID, hash); err != nil {
+	if _, err := s.st.Credentials.SetPassword(ctx, tenant, userID, hash); err != nil {
 		return notFound(op, err)
 	}
 	return nil

@@ -147,7 +147,7 @@ func loggedService(t *testing.T, st *store.Store) (*identity.Service, *clock, *r
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	c, recs := &clock{}, &records{}
-	svc, err := identity.New(st, rdb, auth.NewSigner(priv, issuer, audience),
+	svc, err := identity.New(realPorts(t, st, rdb), auth.NewSigner(priv, issuer, audience),
 		identity.Options{Now: c.Now, Logger: slog.New(recs)})
 	require.NoError(t, err)
 	return svc, c, recs

@@ -8,11 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -29,13 +26,9 @@ const tokenBytes = 32
 // tolerates on exp, so a token still accepted somewhere stays revoked.
 const revocationSkew = 30 * time.Second
 
-// Redis key prefixes of the revocation lists. Every key part after them is
-// ours (token ids, session ids, user ids, tenant ids that cannot hold ':').
-const (
-	revokedJTI = "auth:revoked:jti:"
-	revokedSID = "auth:revoked:sid:"
-	revokedSub = "auth:revoked:sub:"
-)
+// revocationTTL is how long a revocation entry lasts: as long as an access
+// token it names could still be accepted.
+func (s *Service) revocationTTL() time.Duration { return s.opt.AccessTTL + revocationSkew }
 
 // newRefreshToken returns a new opaque refresh token and the hex SHA-256
 // it is stored under.
@@ -121,11 +114,11 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, er
 	return s.issue(ctx, u, sess, now)
 }
 
-// revokeSession revokes a session in Redis (its access tokens, at once on
-// every replica) and in the store (its refresh tokens). A session that is
-// not in the store (a development token's) only gets the Redis entry.
+// revokeSession revokes a session in the revocation list (its access
+// tokens, at once on every replica) and in the store (its refresh tokens). A session that is
+// not in the store (a development token's) only gets the revocation entry.
 func (s *Service) revokeSession(ctx context.Context, tenant, sid string, now time.Time) error {
-	if err := s.rdb.Set(ctx, revokedSID+sid, "1", s.opt.AccessTTL+revocationSkew).Err(); err != nil {
+	if err := s.st.Revocations.RevokeSessions(ctx, []string{sid}, s.revocationTTL()); err != nil {
 		return fmt.Errorf("revoke session %s: %w", sid, err)
 	}
 	if err := s.st.Sessions.Revoke(ctx, tenant, sid, now); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -143,7 +136,7 @@ func (s *Service) Logout(ctx context.Context, cl *auth.Claims) error {
 	now := s.now()
 	if cl.ID != "" && cl.ExpiresAt != nil {
 		if ttl := cl.ExpiresAt.Sub(now) + revocationSkew; ttl > 0 {
-			if err := s.rdb.Set(ctx, revokedJTI+cl.ID, "1", ttl).Err(); err != nil {
+			if err := s.st.Revocations.RevokeToken(ctx, cl.ID, ttl); err != nil {
 				return fmt.Errorf("identity: logout: revoke token: %w", err)
 			}
 		}
@@ -158,7 +151,7 @@ func (s *Service) Logout(ctx context.Context, cl *auth.Claims) error {
 
 // RevokeUserSessions signs one of tenant's users out everywhere: every
 // open session and its refresh tokens are revoked in the store, each of
-// those sessions by id in Redis (so every access token of theirs stops, on
+// those sessions by id in the revocation list (so every access token of theirs stops, on
 // every replica), and every access token issued to the user until now by
 // the subject entry. A sign-in after the revocation, even within the same
 // second, works: its tokens are issued from the next second (issueFrom).
@@ -168,7 +161,7 @@ func (s *Service) RevokeUserSessions(ctx context.Context, tenant, userID string)
 	}
 	now := s.now()
 	// The store first: it proves userID is one of tenant's users before
-	// it becomes part of a Redis key.
+	// it becomes part of a revocation entry.
 	if _, err := s.st.Users.RevokeSessions(ctx, tenant, userID, now); err != nil {
 		return notFound("revoke user sessions", err)
 	}
@@ -176,69 +169,35 @@ func (s *Service) RevokeUserSessions(ctx context.Context, tenant, userID string)
 	if err != nil {
 		return fmt.Errorf("identity: revoke user sessions: %w", err)
 	}
-	ttl := s.opt.AccessTTL + revocationSkew
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, subjectKey(tenant, userID), strconv.FormatInt(now.Unix(), 10), ttl)
-		s.queueSessionRevocations(ctx, p, sids)
-		return nil
-	})
-	if err != nil {
+	if err := s.st.Revocations.RevokeSubject(ctx, tenant, userID, now, sids, s.revocationTTL()); err != nil {
 		return fmt.Errorf("identity: revoke user sessions: %w", err)
 	}
 	return nil
 }
 
-// queueSessionRevocations adds to p the revocation of each session in sids:
-// their access tokens stop on every replica (their refresh tokens are
-// stopped by the sessions' revoked_at in the store).
-func (s *Service) queueSessionRevocations(ctx context.Context, p redis.Pipeliner, sids []string) {
-	for _, sid := range sids {
-		p.Set(ctx, revokedSID+sid, "1", s.opt.AccessTTL+revocationSkew)
-	}
-}
-
-func subjectKey(tenant, subject string) string { return revokedSub + tenant + ":" + subject }
-
 // CheckRevoked answers whether a verified access token was revoked, in one
-// Redis round trip: nil, ErrRevoked, or a Redis error (the caller must
+// round trip to the revocation list: nil, ErrRevoked, or a Redis error (the caller must
 // refuse the request: a revocation it cannot see must not let a token in).
 func (s *Service) CheckRevoked(ctx context.Context, cl *auth.Claims) error {
 	if cl == nil {
 		return errors.New("identity: check revoked: no claims")
 	}
-	var keys []string
-	jti, sid, sub := -1, -1, -1
-	if cl.ID != "" {
-		jti = len(keys)
-		keys = append(keys, revokedJTI+cl.ID)
-	}
-	if cl.Session != "" {
-		sid = len(keys)
-		keys = append(keys, revokedSID+cl.Session)
-	}
+	q := RevocationQuery{TokenID: cl.ID, Session: cl.Session}
 	if cl.Subject != "" && cl.Tenant != "" && cl.IssuedAt != nil {
-		sub = len(keys)
-		keys = append(keys, subjectKey(cl.Tenant, cl.Subject))
+		q.Tenant, q.Subject = cl.Tenant, cl.Subject
 	}
-	if len(keys) == 0 {
+	if q == (RevocationQuery{}) {
 		return nil
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	st, err := s.st.Revocations.Check(ctx, q)
 	if err != nil {
 		return fmt.Errorf("identity: check revoked: %w", err)
 	}
-	if (jti >= 0 && vals[jti] != nil) || (sid >= 0 && vals[sid] != nil) {
+	if st.Revoked {
 		return ErrRevoked
 	}
-	if sub >= 0 && vals[sub] != nil {
-		str, _ := vals[sub].(string)
-		before, err := strconv.ParseInt(str, 10, 64)
-		if err != nil {
-			return fmt.Errorf("identity: check revoked: unreadable revocation time %q", str)
-		}
-		if revokedBySubject(cl, before) {
-			return ErrRevoked
-		}
+	if !st.SubjectRevokedAt.IsZero() && revokedBySubject(cl, st.SubjectRevokedAt.Unix()) {
+		return ErrRevoked
 	}
 	return nil
 }
@@ -272,18 +231,14 @@ func revokedBySubject(cl *auth.Claims, revokedAt int64) bool {
 // tokens and not sessions). A revocation written between this read and
 // the signing revokes the new token too, which errs on the safe side.
 func (s *Service) issueFrom(ctx context.Context, u store.User) (time.Time, error) {
-	v, err := s.rdb.Get(ctx, subjectKey(u.TenantID, u.ID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return time.Time{}, nil
-	}
+	at, err := s.st.Revocations.SubjectRevokedAt(ctx, u.TenantID, u.ID)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read the subject's revocation: %w", err)
 	}
-	at, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("unreadable revocation time %q", v)
+	if at.IsZero() {
+		return time.Time{}, nil
 	}
-	return time.Unix(at+1, 0), nil
+	return time.Unix(at.Unix()+1, 0), nil
 }
 
 // validTenantArg checks a tenant argument that comes from verified claims.

@@ -91,7 +91,7 @@ func (s *Service) EnrollTOTP(ctx context.Context, tenant, userID string, proof R
 	if err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("identity: enrol totp: %w", err)
 	}
-	if _, err := s.st.Users.SetPendingTOTP(ctx, tenant, userID, stored); err != nil {
+	if _, err := s.st.Credentials.SetPendingTOTP(ctx, tenant, userID, stored); err != nil {
 		return TOTPEnrollment{}, notFound("enrol totp", err)
 	}
 	return TOTPEnrollment{Secret: key.Secret(), URL: key.URL()}, nil
@@ -146,7 +146,7 @@ func (s *Service) DisableTOTP(ctx context.Context, tenant, userID string, proof 
 	if err != nil {
 		return err
 	}
-	if _, err := s.st.Users.DisableTOTP(ctx, tenant, userID); err != nil {
+	if _, err := s.st.Credentials.DisableTOTP(ctx, tenant, userID); err != nil {
 		return notFound("disable totp", err)
 	}
 	return nil
@@ -162,7 +162,7 @@ func (s *Service) ResetMFA(ctx context.Context, tenant, userID string) error {
 	if _, err := s.getUser(ctx, "reset mfa", tenant, userID); err != nil {
 		return err
 	}
-	if _, err := s.st.Users.DisableTOTP(ctx, tenant, userID); err != nil {
+	if _, err := s.st.Credentials.DisableTOTP(ctx, tenant, userID); err != nil {
 		return notFound("reset mfa", err)
 	}
 	return s.RevokeUserSessions(ctx, tenant, userID)
@@ -200,7 +200,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, tenant, userID, code string) 
 		return err
 	}
 	// The sealed form moves as it is: it is bound to the user, not the field.
-	if _, err := s.st.Users.EnableTOTP(ctx, tenant, userID, stored); err != nil {
+	if _, err := s.st.Credentials.EnableTOTP(ctx, tenant, userID, stored); err != nil {
 		return notFound("confirm totp", err)
 	}
 	return nil
@@ -212,7 +212,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, tenant, userID, code string) 
 // stolen access token cannot guess codes (a million of them) at the
 // request rate; the right one clears the count.
 func (s *Service) verifyCode(ctx context.Context, u store.User, code string) error {
-	return s.underLockout(ctx, lockKey(u.TenantID, u.Email), "check code", func() error {
+	return s.underLockout(ctx, u.TenantID, u.Email, "check code", func() error {
 		_, err := s.useTOTPCode(ctx, u, store.FieldTOTPSecret, u.TOTPSecret, code)
 		return err
 	})
@@ -235,9 +235,7 @@ func (s *Service) useTOTPCode(ctx context.Context, u store.User, field, stored, 
 	if !ok {
 		return "", ErrInvalidMFACode
 	}
-	// The key parts are ours: a tenant id, a user id and six digits.
-	key := "auth:totp:used:" + u.TenantID + ":" + u.ID + ":" + code
-	fresh, err := s.rdb.SetNX(ctx, key, "1", totpUsedTTL).Result()
+	fresh, err := s.st.Attempts.UseCode(ctx, u.TenantID, u.ID, code, totpUsedTTL)
 	if err != nil {
 		return "", fmt.Errorf("identity: record totp code: %w", err)
 	}
@@ -286,7 +284,7 @@ func (s *Service) resealTOTP(ctx context.Context, u store.User, field, stored, s
 		s.log.WarnContext(ctx, "seal totp secret again", "tenant", u.TenantID, "user_id", u.ID, "err", err)
 		return stored
 	}
-	done, err := s.st.Users.ReplaceTOTPSecret(ctx, u.TenantID, u.ID, field, stored, next)
+	done, err := s.st.Credentials.ReplaceTOTPSecret(ctx, u.TenantID, u.ID, field, stored, next)
 	if err != nil {
 		s.log.WarnContext(ctx, "store totp secret sealed again", "tenant", u.TenantID, "user_id", u.ID, "err", err)
 		return stored

@@ -135,7 +135,7 @@ func TestTOTPSecretsAreEncryptedAtRest(t *testing.T) {
 	t.Run("without a key set secrets stay plain and sealed ones are refused", func(t *testing.T) {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		require.NoError(t, err)
-		plainSvc, err := identity.New(st, e.rdb, auth.NewSigner(priv, issuer, audience), identity.Options{Now: e.clock.Now})
+		plainSvc, err := identity.New(realPorts(t, st, e.rdb), auth.NewSigner(priv, issuer, audience), identity.Options{Now: e.clock.Now})
 		require.NoError(t, err)
 		e.clock.Advance(2 * time.Minute)
 		code, err := totp.GenerateCode(secret, e.clock.Now())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -127,8 +126,7 @@ func (s *Service) SetRole(ctx context.Context, tenant, id, role string) (User, e
 	if err := s.revokeKeysOf(ctx, "set role", tenant, id, role); err != nil {
 		return User{}, err
 	}
-	if err := s.rdb.Set(ctx, subjectKey(tenant, id), strconv.FormatInt(s.now().Unix(), 10),
-		s.opt.AccessTTL+revocationSkew).Err(); err != nil {
+	if err := s.st.Revocations.RevokeSubject(ctx, tenant, id, s.now(), nil, s.revocationTTL()); err != nil {
 		return User{}, fmt.Errorf("identity: set role: revoke access tokens with the old role: %w", err)
 	}
 	return toUser(u), nil

@@ -13,6 +13,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/gateway"
 	"github.com/infra-mind/infra-mind/pkg/identity"
+	identityadapters "github.com/infra-mind/infra-mind/pkg/identity/adapters"
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/store/readmodel"
@@ -113,7 +114,11 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 		if totpKeys, err = NewTOTPKeys(totpCtx, cfg, h.Logger); err != nil {
 			return nil, err
 		}
-		gw.Identity, err = identity.New(d.Store, d.Cache.Client(), gw.Keys.Signer(cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience),
+		ports, err := identityadapters.Ports(d.Store, d.Cache.Client())
+		if err != nil {
+			return nil, fmt.Errorf("build identity service: %w", err)
+		}
+		gw.Identity, err = identity.New(ports, gw.Keys.Signer(cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience),
 			identity.Options{AccessTTL: cfg.Gateway.AuthAccessTTL, RefreshTTL: cfg.Gateway.AuthRefreshTTL, Logger: h.Logger,
 				TOTPKeys: totpKeys})
 		if err != nil {
