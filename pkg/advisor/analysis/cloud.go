@@ -76,6 +76,9 @@ func analyzeCloud(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Out
 // describe is one line for a candidate: where, how many, what it costs.
 func describe(c plan.Candidate) string {
 	s := fmt.Sprintf("%s %s (%d x %s) in %s", c.Provider, c.Instance, c.GPUsPerInstance, c.GPU, c.Region)
+	if c.GPU == "" {
+		s = fmt.Sprintf("%s %s (CPU) in %s", c.Provider, c.Instance, c.Region)
+	}
 	if c.Training != nil {
 		return fmt.Sprintf("%s: %d GPUs, %s GPU-hours, %s h wall clock, %s-%s one-off (%s)",
 			s, c.Training.GPUs, c.Training.GPUHours, c.Training.WallClockHours, usd(c.Training.CostUSD.Low), usd(c.Training.CostUSD.High), c.Training.Strategy)
@@ -133,9 +136,14 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 	if w.Kind == plan.KindGeneral && w.Instances.High > 0 {
 		r.rangeMetrics("instances", w.Instances.Float(), "instances", working(w.Working),
 			"the request's peak rate and requests_per_second_per_instance (or the stated 10-100 requests/s planning range); headroom 20-30% (planning assumption)", label)
-		f := r.finding(severityInfo, fmt.Sprintf("General service %s: %d-%d instances", label, w.Instances.Low, w.Instances.High),
-			working(w.Working)+". Not priced: the catalogue has no CPU instance prices.")
-		f.Kind, f.Workload = KindUnpriced, label
+		if c, ok := w.Chosen(); ok {
+			r.finding(severityInfo, fmt.Sprintf("General service %s: %d-%d instances", label, w.Instances.Low, w.Instances.High),
+				fmt.Sprintf("%s. Priced on %s %s in %s.", working(w.Working), c.Provider, c.Instance, c.Region)).Workload = label
+		} else {
+			f := r.finding(severityInfo, fmt.Sprintf("General service %s: %d-%d instances", label, w.Instances.Low, w.Instances.High),
+				working(w.Working)+". Not priced: no general-purpose CPU machine in scope holds the stated vCPU and memory per instance.")
+			f.Kind, f.Workload = KindUnpriced, label
+		}
 	}
 	for _, comp := range w.Components {
 		reportComponent(r, comp)
@@ -200,7 +208,9 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 		return
 	}
 	r.rangeMetrics("monthly_on_demand_usd", c.Monthly.OnDemand, "USD/month", working(c.Working), src, label)
-	r.rangeMetrics("gpus", c.GPUs.Float(), "GPUs", fmt.Sprintf("%d-%d instances x %d GPUs", c.Instances.Low, c.Instances.High, c.GPUsPerInstance), src, label)
+	if c.GPU != "" {
+		r.rangeMetrics("gpus", c.GPUs.Float(), "GPUs", fmt.Sprintf("%d-%d instances x %d GPUs", c.Instances.Low, c.Instances.High, c.GPUsPerInstance), src, label)
+	}
 	if c.TensorParallel > 0 {
 		r.metric("tensor_parallel", float64(c.TensorParallel), "GPUs per replica",
 			fmt.Sprintf("smallest degree holding the model and one sequence, or a larger one needing fewer instances, on %s: TP %d", c.Instance, c.TensorParallel), src, label)

@@ -183,7 +183,7 @@ type offer struct {
 	blocked string
 }
 
-// eligibleInstances lists the offers in the provider scope, in scope order then name. An instance is
+// eligibleInstances lists the GPU offers in the provider scope, in scope order then name. An instance is
 // offered only in the regions the catalogue names (offered_in) and priced only in its price region, so
 // an offer outside the residency is kept, blocked, to say which regional price is missing.
 func eligibleInstances(cat *catalog.Catalog, c Constraints) []offer {
@@ -194,17 +194,36 @@ func eligibleInstances(cat *catalog.Catalog, c Constraints) []offer {
 			if !ok {
 				continue
 			}
-			o := offer{inst: in, gpu: g, region: in.PriceRegion}
-			if !slices.Contains(in.OfferedIn, in.PriceRegion) || !c.regionAllowed(p, in.PriceRegion) {
-				allowed := c.AllowedRegions[p]
-				want := "no catalogued region of " + p + " is in " + strings.Join(c.Residency, ", ")
-				if len(allowed) > 0 {
-					want = "a price in " + strings.Join(allowed, " or ")
-				}
-				o.blocked = fmt.Sprintf("priced only in %s, outside the residency (%s); needs %s", in.PriceRegion, strings.Join(c.Residency, ", "), want)
-			}
-			out = append(out, o)
+			out = append(out, offer{inst: in, gpu: g, region: in.PriceRegion, blocked: c.blocked(in)})
 		}
 	}
 	return out
+}
+
+// cpuOffers lists the CPU machines (general-purpose families priced for services) in the provider
+// scope, in scope order then name, blocked like eligibleInstances outside the residency.
+func cpuOffers(cat *catalog.Catalog, c Constraints) []offer {
+	var out []offer
+	for _, p := range c.Providers {
+		for _, in := range cat.InstancesOf(p) {
+			if !in.HasGPU() {
+				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: c.blocked(in)})
+			}
+		}
+	}
+	return out
+}
+
+// blocked says why the residency rules an instance's price out, or "" when it does not.
+func (c Constraints) blocked(in catalog.Instance) string {
+	p := in.Provider
+	if slices.Contains(in.OfferedIn, in.PriceRegion) && c.regionAllowed(p, in.PriceRegion) {
+		return ""
+	}
+	allowed := c.AllowedRegions[p]
+	want := "no catalogued region of " + p + " is in " + strings.Join(c.Residency, ", ")
+	if len(allowed) > 0 {
+		want = "a price in " + strings.Join(allowed, " or ")
+	}
+	return fmt.Sprintf("priced only in %s, outside the residency (%s); needs %s", in.PriceRegion, strings.Join(c.Residency, ", "), want)
 }

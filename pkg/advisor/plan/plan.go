@@ -240,11 +240,12 @@ func Build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Plan, erro
 		Findings:       findings,
 	}
 	pool := eligibleInstances(cat, cons)
+	cpus := cpuOffers(cat, cons)
 	for i, w := range req.GetWorkloads() {
 		if w == nil {
 			return Plan{}, fmt.Errorf("plan: workloads[%d]: missing", i)
 		}
-		wp, err := planWorkload(cat, cons, pool, i, w)
+		wp, err := planWorkload(cat, cons, pool, cpus, i, w)
 		if err != nil {
 			return Plan{}, fmt.Errorf("plan: workloads[%d]: %w", i, err)
 		}

@@ -266,3 +266,50 @@ func TestRecommendationPrefersTheUsersRegions(t *testing.T) {
 		require.Empty(t, p.Constraints.Residency, "a preference, not a residency")
 	}
 }
+
+// A general service is priced on the cheapest general-purpose CPU machine that holds its stated
+// vCPU and memory per instance. Prices by hand from data/instances.yaml: gcp e2-standard-2 (2 vCPU,
+// 8 GB) $0.06701/h in us-central1; aws m7i.xlarge (4 vCPU, 16 GB) $0.2142/h in eu-north-1, the
+// cheapest of its EU regions. A service no catalogued CPU machine holds stays unpriced.
+func TestGeneralServicesArePricedOnCPUMachines(t *testing.T) {
+	t.Parallel()
+	cat := load(t)
+	service := func(vcpu, mem float64) *inframindv1.Workload {
+		return &inframindv1.Workload{Name: "api", Kind: "general", PeakRequestsPerSecond: 100,
+			RequestsPerSecondPerInstance: 50, Vcpu: vcpu, MemoryGb: mem, AvailabilityTarget: 0.999}
+	}
+	tests := []struct {
+		name                     string
+		business                 *inframindv1.Business
+		vcpu, mem                float64
+		provider, instance, zone string
+		hourly                   float64
+	}{
+		{"anywhere", &inframindv1.Business{}, 2, 4, "gcp", "e2-standard-2", "us-central1", 0.06701},
+		{"aws in the eu", &inframindv1.Business{DataResidency: []string{"eu"}, ProviderExclusions: []string{"gcp", "azure"}}, 2, 4, "aws", "m7i.xlarge", "eu-north-1", 0.2142},
+		{"too big for any CPU machine", &inframindv1.Business{}, 64, 256, "", "", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := plan.Build(cat, &inframindv1.AssessmentRequest{Business: tt.business, Workloads: []*inframindv1.Workload{service(tt.vcpu, tt.mem)}})
+			require.NoError(t, err)
+			w := p.Workloads[0]
+			require.Positive(t, w.Instances.Low)
+			c, ok := w.Chosen()
+			if tt.provider == "" {
+				require.False(t, ok)
+				require.Contains(t, p.Totals.Unpriced, "api (no priced CPU machine in scope holds it)")
+				require.Contains(t, w.Findings[len(w.Findings)-1].Title, "No feasible deployment for api")
+				return
+			}
+			require.True(t, ok)
+			require.Equal(t, []string{tt.provider, tt.instance, tt.zone}, []string{c.Provider, c.Instance, c.Region})
+			require.Empty(t, c.GPU)
+			require.InDelta(t, float64(w.Instances.Low)*tt.hourly*plan.HoursPerMonth, c.Monthly.OnDemand.Low, 1e-6)
+			require.InDelta(t, float64(w.Instances.High)*tt.hourly*plan.HoursPerMonth, c.Monthly.OnDemand.High, 1e-6)
+			require.Contains(t, p.Totals.Priced, "api")
+			require.InDelta(t, c.Monthly.OnDemand.High, p.Totals.Monthly.OnDemand.High, 1e-9)
+		})
+	}
+}

@@ -151,37 +151,68 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		return c, fmt.Errorf("size %s on %s: %w", m.name, o.inst.Name, err)
 	}
 
-	var best *Candidate
-	var options []Layout
-	var misses []string
-	for _, lay := range layouts(o.inst.GPUCount) {
-		tp, pp := lay[0], lay[1]
-		opt := Layout{TensorParallel: tp, PipelineParallel: pp}
-		in := sizing.ServingInput{Arch: m.arch, Weights: p, KV: kv, GPU: acc, TensorParallel: tp, PipelineParallel: pp,
-			InputTokens: load.in, OutputTokens: load.out, ContextTokens: load.context}
-		capy, err := memo.capacity(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityAtSLO(in, load.slo) })
-		if err != nil {
-			return c, fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
-		}
-		if !capy.Meets {
-			opt.Reason = capy.Reason
-			if capy.Limit != sizing.LimitMemory {
-				misses = append(misses, fmt.Sprintf("%s: %s", opt, capy.Reason))
+	// The layouts' replica and instance counts depend on the machine's shape, not its price or region:
+	// work them out once per GPU model and count, then price each offer's layouts and size only the
+	// cheapest one in full (its working names this offer's price).
+	shape, err := memo.shape(o, func() (layoutShape, error) {
+		var sh layoutShape
+		for _, lay := range layouts(o.inst.GPUCount) {
+			tp, pp := lay[0], lay[1]
+			opt := Layout{TensorParallel: tp, PipelineParallel: pp}
+			in := sizing.ServingInput{Arch: m.arch, Weights: p, KV: kv, GPU: acc, TensorParallel: tp, PipelineParallel: pp,
+				InputTokens: load.in, OutputTokens: load.out, ContextTokens: load.context}
+			capy, err := memo.capacity(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityAtSLO(in, load.slo) })
+			if err != nil {
+				return sh, fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
 			}
-			options = append(options, opt)
+			if !capy.Meets {
+				opt.Reason = capy.Reason
+				if capy.Limit != sizing.LimitMemory {
+					sh.misses = append(sh.misses, fmt.Sprintf("%s: %s", opt, capy.Reason))
+				}
+				sh.options = append(sh.options, opt)
+				sh.capacities = append(sh.capacities, capy)
+				continue
+			}
+			var sized Candidate
+			if err := sizeReplicas(&sized, o, tp, pp, capy, load); err != nil {
+				return sh, err
+			}
+			opt.Feasible, opt.MaxConcurrency, opt.ReplicaCapacityRPS = true, capy.MaxConcurrency, capy.RequestsPerSec
+			opt.Replicas, opt.Instances = sized.Replicas, sized.Instances
+			sh.options = append(sh.options, opt)
+			sh.capacities = append(sh.capacities, capy)
+		}
+		return sh, nil
+	})
+	if err != nil {
+		return c, err
+	}
+	misses := shape.misses
+	options := slices.Clone(shape.options)
+	bestIdx, bestCost := -1, Candidate{}
+	for i := range options {
+		opt := &options[i]
+		if !opt.Feasible {
 			continue
 		}
-		cand := c
-		cand.Working = sizing.Working{}
-		if err := sizeReplicas(&cand, o, tp, pp, capy, load); err != nil {
+		// As price() computes it: instances x USD/h x hours.
+		opt.MonthlyOnDemand = sizing.NewRange(float64(opt.Instances.Low)*o.inst.OnDemandHourly*load.hours, float64(opt.Instances.High)*o.inst.OnDemandHourly*load.hours)
+		cost := Candidate{Monthly: Costs{OnDemand: opt.MonthlyOnDemand},
+			GPUs: IntRange{Low: opt.Instances.Low * o.inst.GPUCount, High: opt.Instances.High * o.inst.GPUCount}}
+		if bestIdx < 0 || cheaper(cost, bestCost) {
+			bestIdx, bestCost = i, cost
+		}
+	}
+	var best *Candidate
+	if bestIdx >= 0 {
+		chosen := c
+		chosen.Working = sizing.Working{}
+		opt := options[bestIdx]
+		if err := sizeReplicas(&chosen, o, opt.TensorParallel, opt.PipelineParallel, shape.capacities[bestIdx], load); err != nil {
 			return c, err
 		}
-		opt.Feasible, opt.MaxConcurrency, opt.ReplicaCapacityRPS = true, capy.MaxConcurrency, capy.RequestsPerSec
-		opt.Replicas, opt.Instances, opt.MonthlyOnDemand = cand.Replicas, cand.Instances, cand.Monthly.OnDemand
-		options = append(options, opt)
-		if best == nil || cheaper(cand, *best) {
-			best = &cand
-		}
+		best = &chosen
 	}
 	slices.SortStableFunc(options, func(a, b Layout) int {
 		if a.Feasible != b.Feasible {
@@ -329,6 +360,32 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 type sizingMemo struct {
 	fits       map[fitKey]memoFit
 	capacities map[capKey]memoCapacity
+	shapes     map[fitKey]memoShape
+}
+
+// layoutShape is every layout of one machine shape (GPU model and count) with its replica and
+// instance counts, without prices; capacities holds each layout's capacity, in the same order.
+type layoutShape struct {
+	options    []Layout
+	capacities []sizing.Capacity
+	misses     []string
+}
+
+type memoShape struct {
+	shape layoutShape
+	err   error
+}
+
+// shape returns the layouts of the offer's machine shape, computing them on first use. Callers copy
+// options before changing them.
+func (m *sizingMemo) shape(o offer, compute func() (layoutShape, error)) (layoutShape, error) {
+	k := fitKey{o.gpu.ID, o.inst.GPUCount}
+	r, ok := m.shapes[k]
+	if !ok {
+		r.shape, r.err = compute()
+		m.shapes[k] = r
+	}
+	return r.shape, r.err
 }
 
 type (
@@ -351,7 +408,7 @@ type (
 )
 
 func newSizingMemo() *sizingMemo {
-	return &sizingMemo{fits: map[fitKey]memoFit{}, capacities: map[capKey]memoCapacity{}}
+	return &sizingMemo{fits: map[fitKey]memoFit{}, capacities: map[capKey]memoCapacity{}, shapes: map[fitKey]memoShape{}}
 }
 
 // fit returns the memory fit of the workload on the offer's GPUs, computing it on first use.

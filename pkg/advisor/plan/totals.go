@@ -75,8 +75,8 @@ func explain(wp *WorkloadPlan, cons Constraints) {
 	}
 }
 
-// totals sums the recommended deployments. Training is a one-off cost and general services are not
-// priced (no CPU prices in the catalogue); both are named.
+// totals sums the recommended deployments. Training is a one-off cost; a general service is priced
+// on its CPU machine, or named unpriced when no CPU machine in scope holds it.
 func totals(ws []WorkloadPlan) Totals {
 	var t Totals
 	c1, c3, spot := true, true, true
@@ -89,7 +89,7 @@ func totals(ws []WorkloadPlan) Totals {
 				t.Unpriced = append(t.Unpriced, w.Label)
 			}
 			if w.Kind == KindGeneral {
-				t.Unpriced = append(t.Unpriced, w.Label+" (no CPU prices in the catalogue)")
+				t.Unpriced = append(t.Unpriced, w.Label+" (no priced CPU machine in scope holds it)")
 			}
 			continue
 		}

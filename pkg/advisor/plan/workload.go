@@ -22,7 +22,7 @@ func Label(i int, w *inframindv1.Workload) string {
 }
 
 // planWorkload plans one workload by kind.
-func planWorkload(cat *catalog.Catalog, cons Constraints, pool []offer, i int, w *inframindv1.Workload) (WorkloadPlan, error) {
+func planWorkload(cat *catalog.Catalog, cons Constraints, pool, cpus []offer, i int, w *inframindv1.Workload) (WorkloadPlan, error) {
 	wp := WorkloadPlan{Index: i, Label: Label(i, w), Kind: norm(w.GetKind()), Recommended: -1, PeakRPS: w.GetPeakRequestsPerSecond()}
 	var err error
 	switch wp.Kind {
@@ -42,6 +42,7 @@ func planWorkload(cat *catalog.Catalog, cons Constraints, pool []offer, i int, w
 		}
 	case KindGeneral:
 		planGeneral(w, &wp)
+		priceGeneral(cpus, w, &wp)
 	default:
 		return wp, fmt.Errorf("kind: unknown workload kind %q (one of llm_serving, training, batch_inference, rag, general)", w.GetKind())
 	}
@@ -273,7 +274,7 @@ func planGeneral(w *inframindv1.Workload, wp *WorkloadPlan) {
 	if measured {
 		addAssumption(&wp.Working, "%g requests/s per instance from the user's load test", per.Low)
 	}
-	addAssumption(&wp.Working, "%g vCPU / %g GB per instance as stated; the catalogue has no CPU instance prices, so the service is sized, not priced", w.GetVcpu(), w.GetMemoryGb())
+	addAssumption(&wp.Working, "%g vCPU / %g GB per instance as stated; priced on the general-purpose CPU machines that have at least that much", w.GetVcpu(), w.GetMemoryGb())
 	if s := w.GetStorageGb(); s > 0 {
 		st := Component{Key: "block_storage_gb", Kind: "storage", Name: "block storage", Size: sizing.NewRange(s, s), Unit: "GB", Workload: wp.Label}
 		addFormula(&st.Working, "storage = %g GB as stated, %d IOPS sustained", s, w.GetStorageIops())
@@ -282,6 +283,32 @@ func planGeneral(w *inframindv1.Workload, wp *WorkloadPlan) {
 	lb := Component{Key: "load_balancer_peak_rps", Kind: "load_balancer", Name: "HTTPS load balancer", Size: sizing.NewRange(peak, peak), Unit: "requests/s at peak", Workload: wp.Label}
 	addAssumption(&lb.Working, "one regional load balancer in front of %d-%d instances", wp.Instances.Low, wp.Instances.High)
 	wp.Components = append(wp.Components, lb)
+}
+
+// priceGeneral prices a sized general service on every CPU machine in scope: the instance count
+// planGeneral found times the machine's hourly price. A machine with fewer vCPUs or less memory than
+// the stated per-instance size is infeasible, so the cheapest feasible machine is the smallest one
+// that holds the service (per-instance throughput was measured or assumed at the stated size).
+func priceGeneral(cpus []offer, w *inframindv1.Workload, wp *WorkloadPlan) {
+	if wp.Instances.High == 0 {
+		return
+	}
+	vcpu, mem := w.GetVcpu(), w.GetMemoryGb()
+	for _, o := range cpus {
+		in := o.inst
+		c := Candidate{Provider: in.Provider, Instance: in.Name, Region: o.region, Instances: wp.Instances, Feasible: true,
+			Source: fmt.Sprintf("catalogue instance %s/%s: %s, as of %s", in.Provider, in.Name, in.Source.Source, in.AsOf)}
+		switch {
+		case o.blocked != "":
+			c.Feasible, c.Reason = false, o.blocked
+		case float64(in.VCPU) < vcpu || in.MemoryGB < mem:
+			c.Feasible, c.Reason = false, fmt.Sprintf("has %d vCPU / %g GB, below the %g vCPU / %g GB per instance stated", in.VCPU, in.MemoryGB, vcpu, mem)
+		default:
+			addFormula(&c.Working, "%s has %d vCPU / %g GB >= %g vCPU / %g GB per instance", in.Name, in.VCPU, in.MemoryGB, vcpu, mem)
+			price(&c, o, HoursPerMonth)
+		}
+		wp.Candidates = append(wp.Candidates, c)
+	}
 }
 
 // planTraining sizes a training job on every offer: the fewest GPUs the method fits on (rounded up to
