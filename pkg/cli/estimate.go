@@ -386,10 +386,9 @@ func runEstimateTraining(ctx context.Context, args []string, io IO) error {
 		send: (*client.Client).EstimateTraining, summarise: summariseTraining, verdict: trainingVerdict}, io.Stdout)
 }
 
-// span is a range in an answer.
+// span is a range of an answer (api.EstimateRange) as the summary prints it.
 type span struct {
-	Low  float64 `json:"low"`
-	High float64 `json:"high"`
+	Low, High float64
 }
 
 // num prints a figure with as many decimals as its size deserves; whole

@@ -170,16 +170,16 @@ func (c *Client) Events(ctx context.Context, id string, lastID uint64, fn func(E
 	backoff := retry.WithMaxRetries(20, retry.WithCappedDuration(5*time.Second, retry.NewExponential(200*time.Millisecond)))
 	seen := map[string]bool{}
 	once := func(e Event) error {
+		// Status and completed events both carry the metadata block.
 		var ev struct {
-			Metadata struct {
-				EventID string `json:"event_id"`
-			} `json:"metadata"`
+			Metadata api.EventMetadata `json:"metadata"`
 		}
-		if json.Unmarshal(e.Data, &ev) == nil && ev.Metadata.EventID != "" {
-			if seen[ev.Metadata.EventID] {
+		if json.Unmarshal(e.Data, &ev) == nil && ev.Metadata.EventID != nil && *ev.Metadata.EventID != "" {
+			id := *ev.Metadata.EventID
+			if seen[id] {
 				return nil
 			}
-			seen[ev.Metadata.EventID] = true
+			seen[id] = true
 		}
 		return fn(e)
 	}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +8,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
@@ -30,66 +29,6 @@ const (
 	maxPageSize     = 100
 	maxIdemKeyLen   = 255
 )
-
-// createdBody is the 202 answer to POST /v1/assessments.
-type createdBody struct {
-	ID        string `json:"id"`
-	Status    string `json:"status"`
-	StatusURL string `json:"status_url"`
-	EventsURL string `json:"events_url"`
-	ReportURL string `json:"report_url"`
-}
-
-// assessmentView is an assessment as the API shows it.
-type assessmentView struct {
-	ID              string                       `json:"id"`
-	Name            string                       `json:"name"`
-	Status          string                       `json:"status"`
-	Families        map[string]store.FamilyState `json:"families"`
-	MissingFamilies []string                     `json:"missing_families,omitempty"`
-	Reason          string                       `json:"reason,omitempty"`
-	CorrelationID   string                       `json:"correlation_id,omitempty"`
-	CreatedAt       time.Time                    `json:"created_at"`
-	UpdatedAt       time.Time                    `json:"updated_at,omitzero"`
-	Deadline        time.Time                    `json:"deadline"`
-	CompletedAt     time.Time                    `json:"completed_at,omitzero"`
-	// Request is the request as submitted (snake_case JSON); omitted in lists.
-	Request json.RawMessage `json:"request,omitempty"`
-	Links   links           `json:"links"`
-}
-
-type links struct {
-	Self   string `json:"self"`
-	Events string `json:"events"`
-	Report string `json:"report"`
-}
-
-type listBody struct {
-	Items      []assessmentView `json:"items"`
-	NextCursor string           `json:"next_cursor,omitempty"`
-}
-
-func assessmentURL(id string) string { return "/v1/assessments/" + id }
-
-func linksFor(id string) links {
-	return links{Self: assessmentURL(id), Events: assessmentURL(id) + "/events", Report: assessmentURL(id) + "/report"}
-}
-
-func viewOf(a store.Assessment, withRequest bool) assessmentView {
-	v := assessmentView{
-		ID: a.ID, Name: a.Name, Status: a.Status, Families: a.Families,
-		MissingFamilies: a.MissingFamilies, Reason: a.Reason, CorrelationID: a.CorrelationID,
-		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, Deadline: a.Deadline, CompletedAt: a.CompletedAt,
-		Links: linksFor(a.ID),
-	}
-	if v.Families == nil {
-		v.Families = map[string]store.FamilyState{}
-	}
-	if withRequest && json.Valid([]byte(a.Request)) {
-		v.Request = json.RawMessage(a.Request)
-	}
-	return v
-}
 
 // validID reports whether id can be an assessment id: ids become NATS
 // subject tokens, so only UUID characters are allowed.
@@ -170,10 +109,7 @@ func (s *Server) createAssessment(c echo.Context) error {
 
 func (s *Server) accepted(c echo.Context, a store.Assessment) error {
 	c.Response().Header().Set(echo.HeaderLocation, assessmentURL(a.ID))
-	return c.JSON(http.StatusAccepted, createdBody{
-		ID: a.ID, Status: a.Status, StatusURL: assessmentURL(a.ID),
-		EventsURL: assessmentURL(a.ID) + "/events", ReportURL: assessmentURL(a.ID) + "/report",
-	})
+	return c.JSON(http.StatusAccepted, createdOf(a))
 }
 
 // pageLimit parses the limit query parameter of a list (defaultPageSize when absent).
@@ -199,9 +135,13 @@ func (s *Server) listAssessments(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body := listBody{Items: make([]assessmentView, 0, len(page.Items)), NextCursor: page.NextCursor}
+	body := api.AssessmentList{Items: make([]api.Assessment, 0, len(page.Items)), NextCursor: optional(page.NextCursor)}
 	for _, a := range page.Items {
-		body.Items = append(body.Items, viewOf(a, false))
+		v, err := assessmentOf(a, false)
+		if err != nil {
+			return err
+		}
+		body.Items = append(body.Items, v)
 	}
 	return c.JSON(http.StatusOK, body)
 }
@@ -216,5 +156,9 @@ func (s *Server) getAssessment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, viewOf(a, true))
+	v, err := assessmentOf(a, true)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
 }

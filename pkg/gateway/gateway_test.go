@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/auth"
@@ -115,13 +116,13 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	resp := e.do(t, http.MethodGet, "/v1/assessments", "tenant-b", "", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Empty(t, decodeBody[listBody](t, resp).Items)
+	require.Empty(t, decodeBody[api.AssessmentList](t, resp).Items)
 
 	resp = e.do(t, http.MethodGet, "/v1/assessments/"+id, "tenant-a", "", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp.Body.Close()
 	resp = e.do(t, http.MethodGet, "/v1/assessments", "tenant-a", "", nil, nil)
-	items := decodeBody[listBody](t, resp).Items
+	items := decodeBody[api.AssessmentList](t, resp).Items
 	require.Len(t, items, 1)
 	require.Equal(t, id, items[0].ID)
 	require.Nil(t, items[0].Request, "lists omit the request body")
@@ -149,18 +150,18 @@ func TestListPagination(t *testing.T) {
 		}
 		resp := e.do(t, http.MethodGet, path, "acme", "", nil, nil)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		page := decodeBody[listBody](t, resp)
+		page := decodeBody[api.AssessmentList](t, resp)
 		require.LessOrEqual(t, len(page.Items), 2)
 		for _, it := range page.Items {
 			got = append(got, it.ID)
-			require.Equal(t, "queued", it.Status)
+			require.Equal(t, api.AssessmentStatus("queued"), it.Status)
 			require.Equal(t, "/v1/assessments/"+it.ID, it.Links.Self)
 		}
 		pages++
-		if page.NextCursor == "" {
+		if page.NextCursor == nil {
 			break
 		}
-		cursor = page.NextCursor
+		cursor = *page.NextCursor
 		require.Less(t, pages, 10)
 	}
 	require.Equal(t, want, got)

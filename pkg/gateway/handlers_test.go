@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/app/adapters"
 	"github.com/infra-mind/infra-mind/pkg/app/apptest"
@@ -156,9 +157,9 @@ func TestCreateAssessment(t *testing.T) {
 			before := time.Now()
 			resp := f.do(t, http.MethodPost, "/v1/assessments", "acme", tc.contentType, bytes.NewReader(tc.body), nil)
 			require.Equal(t, http.StatusAccepted, resp.StatusCode)
-			created := decodeBody[createdBody](t, resp)
+			created := decodeBody[api.AssessmentCreated](t, resp)
 			require.Equal(t, "/v1/assessments/"+created.ID, resp.Header.Get("Location"))
-			require.Equal(t, "queued", created.Status)
+			require.Equal(t, api.AssessmentStatus("queued"), created.Status)
 			require.Equal(t, "/v1/assessments/"+created.ID, created.StatusURL)
 			require.Equal(t, "/v1/assessments/"+created.ID+"/events", created.EventsURL)
 			require.Equal(t, "/v1/assessments/"+created.ID+"/report", created.ReportURL)
@@ -211,16 +212,16 @@ func TestCreateAssessmentIdempotencyKey(t *testing.T) {
 	}
 	first := post("acme", "order-42", body)
 	require.Equal(t, http.StatusAccepted, first.StatusCode)
-	a := decodeBody[createdBody](t, first)
+	a := decodeBody[api.AssessmentCreated](t, first)
 	again := post("acme", "order-42", body)
 	require.Equal(t, http.StatusAccepted, again.StatusCode)
-	b := decodeBody[createdBody](t, again)
+	b := decodeBody[api.AssessmentCreated](t, again)
 	require.Equal(t, a.ID, b.ID)
 	require.Len(t, f.queue.Of("acme"), 1, "one command despite two POSTs")
 
 	other := post("globex", "order-42", body)
 	require.Equal(t, http.StatusAccepted, other.StatusCode)
-	require.NotEqual(t, a.ID, decodeBody[createdBody](t, other).ID, "keys are per tenant")
+	require.NotEqual(t, a.ID, decodeBody[api.AssessmentCreated](t, other).ID, "keys are per tenant")
 
 	changed := post("acme", "order-42", bytes.Replace(body, []byte("corpus_gb: 5"), []byte("corpus_gb: 6"), 1))
 	require.Equal(t, http.StatusUnprocessableEntity, changed.StatusCode)
@@ -319,7 +320,7 @@ func TestCreateAssessmentQueueDown(t *testing.T) {
 	f.queue.Fail = nil
 	resp = f.do(t, http.MethodPost, "/v1/assessments", "acme", "application/yaml", bytes.NewReader(body), hdr)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
-	created := decodeBody[createdBody](t, resp)
+	created := decodeBody[api.AssessmentCreated](t, resp)
 	require.Equal(t, app.IdempotentID("acme", "k-1"), created.ID)
 	require.Len(t, f.queue.Of("acme"), 1)
 }
@@ -332,20 +333,21 @@ func TestVersionsAndScenarios(t *testing.T) {
 	f := newFakeEnv(t)
 	resp := f.do(t, http.MethodPost, "/v1/assessments", "acme", "application/yaml", bytes.NewReader(readExample(t, "startup-rag.yaml")), nil)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
-	base := decodeBody[createdBody](t, resp)
+	base := decodeBody[api.AssessmentCreated](t, resp)
 
 	for want := 2; want <= 3; want++ {
 		resp = f.do(t, http.MethodPost, "/v1/assessments/"+base.ID+"/versions", "acme", "", nil, nil)
 		require.Equal(t, http.StatusAccepted, resp.StatusCode)
-		v := decodeBody[childAccepted](t, resp)
-		require.Equal(t, want, v.Version)
+		v := decodeBody[api.ChildCreated](t, resp)
+		require.NotNil(t, v.Version)
+		require.Equal(t, want, *v.Version)
 		require.Equal(t, base.ID, v.BaseID)
 		require.Equal(t, store.VersionID(base.ID, want), v.ID)
 		require.Equal(t, "/v1/assessments/"+base.ID, v.Links.Base)
 	}
 	resp = f.do(t, http.MethodGet, "/v1/assessments/"+base.ID+"/versions", "acme", "", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	versions := decodeBody[versionsBody](t, resp)
+	versions := decodeBody[api.VersionList](t, resp)
 	require.Len(t, versions.Items, 3)
 	for i, v := range versions.Items {
 		require.Equal(t, i+1, v.Version)
@@ -355,7 +357,7 @@ func TestVersionsAndScenarios(t *testing.T) {
 	resp = f.do(t, http.MethodPost, "/v1/assessments/"+base.ID+"/scenarios", "acme", "application/json",
 		strings.NewReader(`{"name":"double traffic","overrides":{"traffic_multiplier":2}}`), nil)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode, "%s", readAll(t, resp))
-	sc := decodeBody[childAccepted](t, resp)
+	sc := decodeBody[api.ChildCreated](t, resp)
 	stored, err := f.repo.Get(t.Context(), "acme", sc.ID)
 	require.NoError(t, err)
 	require.Equal(t, "double traffic", stored.Name)

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
@@ -163,7 +164,7 @@ func (e *env) create(t *testing.T, tenant, name string) string {
 	doc := strings.Replace(string(readExample(t, "startup-rag.yaml")), "name: Help-centre Q&A for a small SaaS", "name: "+name, 1)
 	resp := e.do(t, http.MethodPost, "/v1/assessments", tenant, "application/yaml", strings.NewReader(doc), nil)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
-	created := decodeBody[createdBody](t, resp)
+	created := decodeBody[api.AssessmentCreated](t, resp)
 	require.NotEmpty(t, created.ID)
 	return created.ID
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 )
 
@@ -151,9 +152,9 @@ func TestOWASPAPI3MassAssignment(t *testing.T) {
 	// Nothing refused was stored: the tenant has only the base and what the
 	// control requests below create.
 	resp := e.do(t, http.MethodGet, "/v1/assessments", tenant, "", nil, nil)
-	require.Len(t, decodeBody[listBody](t, resp).Items, 1)
+	require.Len(t, decodeBody[api.AssessmentList](t, resp).Items, 1)
 	resp = e.do(t, http.MethodGet, "/v1/webhooks", tenant, "", nil, nil)
-	require.Empty(t, decodeBody[struct{ Items []webhookView }](t, resp).Items)
+	require.Empty(t, decodeBody[api.WebhookList](t, resp).Items)
 
 	for _, r := range routes {
 		t.Run("control "+r.name, func(t *testing.T) {

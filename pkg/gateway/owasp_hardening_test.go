@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/identity"
@@ -259,7 +260,7 @@ func TestOWASPWebhookFloodDoesNotDelayOtherTenants(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(hang))
 		servers = append(servers, srv)
 		probes++
-		owaspDecode[webhookView](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", flooder, ct,
+		owaspDecode[api.WebhookCreated](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", flooder, ct,
 			`{"url":"`+srv.URL+`/hook","event_types":["assessment.completed"]}`, nil), http.StatusCreated)
 	}
 	for range 3 {
@@ -271,7 +272,7 @@ func TestOWASPWebhookFloodDoesNotDelayOtherTenants(t *testing.T) {
 	victim := owaspDevToken(t, e, "victim", "owner")
 	healthy := newOWASPReceiver(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	probes++
-	hook := owaspDecode[webhookView](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", victim, ct,
+	hook := owaspDecode[api.WebhookCreated](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", victim, ct,
 		`{"url":"`+healthy.srv.URL+`/hook","event_types":["assessment.completed"]}`, nil), http.StatusCreated)
 	owaspPublishCompleted(t, e, "victim")
 	probes++

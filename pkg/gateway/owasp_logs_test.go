@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
@@ -81,7 +82,7 @@ func TestOWASPCredentialsNeverLogged(t *testing.T) {
 	const hookToken = "receiver-token-3f9c2a7d41"
 	e.logs.add(hookToken)
 	require.Equal(t, http.StatusNoContent, send(http.MethodDelete, "/v1/webhooks/"+w.webhook.ID, owner, "", nil).Status)
-	hook := owaspDecode[webhookView](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", owner, ct,
+	hook := owaspDecode[api.WebhookCreated](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", owner, ct,
 		`{"url":"http://`+closedAddr+`/in?token=`+hookToken+`","event_types":["assessment.completed"]}`, nil), http.StatusCreated)
 	owaspPublishCompleted(t, e, "logs")
 	d, _ := owaspSettled(t, e, owner, hook.ID)

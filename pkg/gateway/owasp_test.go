@@ -39,6 +39,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/audit"
@@ -208,12 +209,12 @@ func owaspReplica(t *testing.T, cfg Config, natsURL, mongoURI, redisURL, db stri
 // through the API by its signed-in owner.
 type owaspWorld struct {
 	tenant, ownerEmail, password string
-	owner                        tokenResponse // the owner, signed in
-	analyst                      userView      // Password: generated, shown once
-	key                          apiKeyView    // an owner API key; Key shown once
-	base, version, scenario      string        // assessment ids
-	webhook                      webhookView   // Secret shown once
-	delivery                     string        // a delivery of webhook
+	owner                        tokenResponse      // the owner, signed in
+	analyst                      userView           // Password: generated, shown once
+	key                          apiKeyView         // an owner API key; Key shown once
+	base, version, scenario      string             // assessment ids
+	webhook                      api.WebhookCreated // Secret shown once
+	delivery                     string             // a delivery of webhook
 }
 
 func owaspNewWorld(t *testing.T, e *env, tenant string) owaspWorld {
@@ -234,12 +235,12 @@ func owaspNewWorld(t *testing.T, e *env, tenant string) owaspWorld {
 	require.NotEmpty(t, w.key.Key)
 
 	w.base = owaspCreate(t, e, bearer, "OWASP "+tenant, nil)
-	w.version = owaspDecode[childAccepted](t, owaspSend(t, e, http.MethodPost, "/v1/assessments/"+w.base+"/versions",
+	w.version = owaspDecode[api.ChildCreated](t, owaspSend(t, e, http.MethodPost, "/v1/assessments/"+w.base+"/versions",
 		bearer, "", "", nil), http.StatusAccepted).ID
-	w.scenario = owaspDecode[childAccepted](t, owaspSend(t, e, http.MethodPost, "/v1/assessments/"+w.base+"/scenarios",
+	w.scenario = owaspDecode[api.ChildCreated](t, owaspSend(t, e, http.MethodPost, "/v1/assessments/"+w.base+"/scenarios",
 		bearer, ct, `{"name":"double traffic","overrides":{"traffic_multiplier":2}}`, nil), http.StatusAccepted).ID
 
-	w.webhook = owaspDecode[webhookView](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", bearer, ct,
+	w.webhook = owaspDecode[api.WebhookCreated](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", bearer, ct,
 		`{"url":"`+owaspPublicURL+`","event_types":["assessment.completed"]}`, nil), http.StatusCreated)
 	require.NotEmpty(t, w.webhook.Secret)
 	w.delivery = store.DeliveryID(tenant, w.webhook.ID, "event-"+tenant)
@@ -255,7 +256,7 @@ func owaspNewWorld(t *testing.T, e *env, tenant string) owaspWorld {
 func owaspCreate(t *testing.T, e *env, bearer, name string, hdr map[string]string) string {
 	t.Helper()
 	doc := strings.Replace(string(readExample(t, "startup-rag.yaml")), "name: Help-centre Q&A for a small SaaS", "name: "+name, 1)
-	return owaspDecode[createdBody](t, owaspSend(t, e, http.MethodPost, "/v1/assessments", bearer, "application/yaml", doc, hdr),
+	return owaspDecode[api.AssessmentCreated](t, owaspSend(t, e, http.MethodPost, "/v1/assessments", bearer, "application/yaml", doc, hdr),
 		http.StatusAccepted).ID
 }
 
@@ -485,7 +486,7 @@ func TestOWASPAPI1BrokenObjectLevelAuthorization(t *testing.T) {
 
 	t.Run("tenant A is untouched", func(t *testing.T) {
 		bearer := a.owner.AccessToken // A's owner session survived B's revoke-sessions and reset probes
-		versions := owaspDecode[versionsBody](t, owaspSend(t, e, http.MethodGet, "/v1/assessments/"+a.base+"/versions", bearer, "", "", nil), http.StatusOK)
+		versions := owaspDecode[api.VersionList](t, owaspSend(t, e, http.MethodGet, "/v1/assessments/"+a.base+"/versions", bearer, "", "", nil), http.StatusOK)
 		require.Len(t, versions.Items, 2, "B's version probes created none")
 		scenarios := owaspDecode[scenariosBody](t, owaspSend(t, e, http.MethodGet, "/v1/assessments/"+a.base+"/scenarios", bearer, "", "", nil), http.StatusOK)
 		require.Len(t, scenarios.Items, 1, "B's scenario probes created none")
@@ -948,7 +949,7 @@ func TestOWASPAPI3PropertyExposure(t *testing.T) {
 	t.Run("control: the scan sees a one-time secret", func(t *testing.T) {
 		created := oneTime(t, "webhook creation", owaspSend(t, e, http.MethodPost, "/v1/webhooks", bearer, ct,
 			`{"url":"`+owaspPublicURL+`","event_types":["assessment.status"]}`, nil), http.StatusCreated)
-		hook := owaspDecode[webhookView](t, created, http.StatusCreated)
+		hook := owaspDecode[api.WebhookCreated](t, created, http.StatusCreated)
 		require.Contains(t, string(created.Body), hook.Secret)
 		require.True(t, slices.ContainsFunc(owaspJSONMembers(created.Body), secretMember.MatchString))
 		key := oneTime(t, "API key creation", owaspSend(t, e, http.MethodPost, "/v1/api-keys", bearer, ct,
@@ -1513,7 +1514,7 @@ func TestOWASPAPI7SSRF(t *testing.T) {
 		probes++
 		require.Equalf(t, http.StatusCreated, r.Status, "%s: %s", u, r.Body)
 	}
-	list := owaspDecode[struct{ Items []webhookView }](t, owaspSend(t, e, http.MethodGet, "/v1/webhooks", owner, "", "", nil), http.StatusOK)
+	list := owaspDecode[api.WebhookList](t, owaspSend(t, e, http.MethodGet, "/v1/webhooks", owner, "", "", nil), http.StatusOK)
 	require.Len(t, list.Items, 2, "only the two public endpoints were stored")
 
 	t.Logf("OWASP API7: %d probes: %d internal, reserved or malformed webhook URLs refused with 400 naming url, 2 public controls accepted, nothing refused stored",
@@ -1618,7 +1619,7 @@ func TestOWASPAPI8SecurityMisconfiguration(t *testing.T) {
 
 	t.Run("every class of answer", func(t *testing.T) {
 		id := owaspCreate(t, e, owner(), "misconf", nil)
-		hook := owaspDecode[webhookView](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", owner(), ct,
+		hook := owaspDecode[api.WebhookCreated](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", owner(), ct,
 			`{"url":"`+owaspPublicURL+`","event_types":["assessment.completed"]}`, nil), http.StatusCreated)
 		spent := owaspDevToken(t, e, tenant, auth.RoleViewer)
 		for range 3 {
@@ -2016,7 +2017,7 @@ func TestOWASPAPI10UnsafeConsumption(t *testing.T) {
 		for i, rc := range receivers {
 			tenant := "consume-" + strconv.Itoa(i)
 			owner := owaspDevToken(t, e, tenant, auth.RoleOwner)
-			hook := owaspDecode[webhookView](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", owner, echo.MIMEApplicationJSON,
+			hook := owaspDecode[api.WebhookCreated](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", owner, echo.MIMEApplicationJSON,
 				`{"url":"`+rc.rc.srv.URL+`/hook","event_types":["assessment.completed"]}`, nil), http.StatusCreated)
 			owaspPublishCompleted(t, e, tenant)
 			d, raw := owaspSettled(t, e, owner, hook.ID)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/scenario"
@@ -38,7 +39,7 @@ type scenarioView struct {
 	Overrides   json.RawMessage `json:"overrides"`
 	CreatedAt   time.Time       `json:"created_at"`
 	CompletedAt time.Time       `json:"completed_at,omitzero"`
-	Links       childLinks      `json:"links"`
+	Links       api.ChildLinks  `json:"links"`
 	// Diff compares the base's report with the scenario's, once both exist.
 	Diff *report.ReportDiff `json:"diff,omitempty"`
 }

@@ -2,41 +2,17 @@ package gateway
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
-	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
 // webhookRequest is the body of POST /v1/webhooks.
 type webhookRequest struct {
 	URL        string   `json:"url"`
 	EventTypes []string `json:"event_types"`
-}
-
-// webhookView is a webhook as the API shows it; Secret only in the 201 answer.
-type webhookView struct {
-	ID         string       `json:"id"`
-	URL        string       `json:"url"`
-	EventTypes []string     `json:"event_types"`
-	CreatedAt  time.Time    `json:"created_at"`
-	Secret     string       `json:"secret,omitempty"`
-	Links      webhookLinks `json:"links"`
-}
-
-type webhookLinks struct {
-	Self       string `json:"self"`
-	Deliveries string `json:"deliveries"`
-}
-
-func webhookViewOf(w store.Webhook) webhookView {
-	self := "/v1/webhooks/" + w.ID
-	return webhookView{
-		ID: w.ID, URL: w.URL, EventTypes: w.EventTypes, CreatedAt: w.CreatedAt,
-		Links: webhookLinks{Self: self, Deliveries: self + "/deliveries"},
-	}
 }
 
 // createWebhook handles POST /v1/webhooks (app.Webhooks.Create).
@@ -49,10 +25,14 @@ func (s *Server) createWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := webhookViewOf(w)
+	h := webhookOf(w)
 	// The only time the secret leaves the store: the dispatcher signs with
 	// it and the receiver verifies with it.
-	v.Secret = w.Secret
+	v := api.WebhookCreated{ID: h.ID, URL: h.URL, CreatedAt: h.CreatedAt, Links: h.Links, Secret: w.Secret,
+		EventTypes: make([]api.WebhookCreatedEventTypes, 0, len(h.EventTypes))}
+	for _, t := range h.EventTypes {
+		v.EventTypes = append(v.EventTypes, api.WebhookCreatedEventTypes(t))
+	}
 	c.Response().Header().Set(echo.HeaderLocation, v.Links.Self)
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	return c.JSON(http.StatusCreated, v)
@@ -64,11 +44,11 @@ func (s *Server) listWebhooks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items := make([]webhookView, 0, len(hooks))
+	body := api.WebhookList{Items: make([]api.Webhook, 0, len(hooks))}
 	for _, w := range hooks {
-		items = append(items, webhookViewOf(w))
+		body.Items = append(body.Items, webhookOf(w))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": items})
+	return c.JSON(http.StatusOK, body)
 }
 
 // webhookID returns the :id parameter, or a 404 for one that cannot exist.

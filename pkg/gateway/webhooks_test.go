@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
@@ -26,11 +27,11 @@ func TestWebhookLifecycleIsTenantScoped(t *testing.T) {
 		strings.NewReader(`{"url":"`+publicURL+`","event_types":["assessment.completed","assessment.status","assessment.completed"]}`), nil)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	require.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-	created := decodeBody[webhookView](t, resp)
+	created := decodeBody[api.WebhookCreated](t, resp)
 	require.NotEmpty(t, created.ID)
 	require.Equal(t, "/v1/webhooks/"+created.ID, resp.Header.Get("Location"))
 	require.Equal(t, publicURL, created.URL)
-	require.Equal(t, []string{"assessment.completed", "assessment.status"}, created.EventTypes, "duplicates dropped")
+	require.Equal(t, []api.WebhookCreatedEventTypes{"assessment.completed", "assessment.status"}, created.EventTypes, "duplicates dropped")
 	require.True(t, strings.HasPrefix(created.Secret, webhook.SecretPrefix))
 
 	// The dispatcher signs with the secret the tenant was shown.
@@ -51,7 +52,7 @@ func TestWebhookLifecycleIsTenantScoped(t *testing.T) {
 	// Another tenant sees nothing of it.
 	resp = e.do(t, http.MethodGet, "/v1/webhooks", "globex", "", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	list := decodeBody[struct{ Items []webhookView }](t, resp)
+	list := decodeBody[api.WebhookList](t, resp)
 	require.Empty(t, list.Items)
 	for _, r := range []struct{ method, path string }{
 		{http.MethodGet, "/v1/webhooks/" + created.ID + "/deliveries"},
@@ -124,7 +125,7 @@ func TestWebhookRegistrationRefusesInternalURLs(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 
 	resp = e.do(t, http.MethodGet, "/v1/webhooks", "acme", "", nil, nil)
-	list := decodeBody[struct{ Items []webhookView }](t, resp)
+	list := decodeBody[api.WebhookList](t, resp)
 	require.Empty(t, list.Items, "nothing refused was stored")
 }
 
