@@ -18,7 +18,6 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/identity"
-	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
 // Problem types of sign-in and identity management.
@@ -204,7 +203,7 @@ func (s *Server) login(c echo.Context) error {
 		if errors.As(err, &fe) {
 			return signInErr("sign in", err)
 		}
-		if _, terr := s.deps.Store.Tenants.Get(ctx, req.Tenant); terr == nil {
+		if known, _ := s.deps.Identity.TenantExists(ctx, req.Tenant); known {
 			c.Set(attemptKey, signInAttempt{Tenant: req.Tenant, Email: strings.ToLower(strings.TrimSpace(req.Email))})
 		}
 		return signInErr("sign in", err)
@@ -730,8 +729,8 @@ func (s *Server) revokeAPIKey(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	cl := claimsOf(c)
-	k, err := s.deps.Store.APIKeys.Get(ctx, cl.Tenant, id)
-	if errors.Is(err, store.ErrNotFound) {
+	k, err := s.deps.Identity.GetAPIKey(ctx, cl.Tenant, id)
+	if errors.Is(err, identity.ErrNotFound) {
 		return notFound("No such API key.")
 	}
 	if err != nil {

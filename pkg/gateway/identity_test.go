@@ -24,18 +24,6 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
-// identityHarness is a gateway on the embedded servers with the identity
-// service. The per-address sign-in limit is raised so that the tests' own
-// sign-ins from 127.0.0.1 never meet it (limits_test.go covers that limit).
-type identityHarness struct {
-	*env
-}
-
-func newIdentityHarness(t *testing.T) *identityHarness {
-	t.Helper()
-	return &identityHarness{env: newEnv(t, Config{Limits: Limits{AuthRequests: 10_000}})}
-}
-
 // idResponse is an answer read whole.
 type idResponse struct {
 	Status int
@@ -772,7 +760,7 @@ func TestIdentityAPIKeys(t *testing.T) {
 	t.Run("expired key", func(t *testing.T) {
 		// A second service on the same store whose clock is two hours
 		// behind creates a key that expired an hour ago by the gateway's.
-		past, err := identity.New(realIdentityPorts(t, h.store, h.cache), h.signer, identity.Options{
+		past, err := identity.New(h.ports, h.signer, identity.Options{
 			Now: func() time.Time { return time.Now().Add(-2 * time.Hour) },
 		})
 		require.NoError(t, err)
@@ -1015,7 +1003,7 @@ func TestIdentityAudit(t *testing.T) {
 	r := h.postJSON(t, "/v1/auth/login", "", loginBody(tenant, email, pw, ""))
 	r.requireStatus(t, http.StatusOK)
 	tr := idDecode[tokenResponse](t, r)
-	recs := byRequestID(t, h.store, r.Header.Get("X-Request-Id"))
+	recs := h.auditOf(t, r.Header.Get("X-Request-Id"))
 	require.Len(t, recs, 1)
 	rec := recs[0]
 	require.Equal(t, tenant, rec.Tenant)
@@ -1028,7 +1016,7 @@ func TestIdentityAudit(t *testing.T) {
 	// A refresh likewise.
 	r = h.postJSON(t, "/v1/auth/refresh", "", map[string]string{"refresh_token": tr.RefreshToken})
 	r.requireStatus(t, http.StatusOK)
-	rec = byRequestID(t, h.store, r.Header.Get("X-Request-Id"))[0]
+	rec = h.auditOf(t, r.Header.Get("X-Request-Id"))[0]
 	require.Equal(t, tenant, rec.Tenant)
 	require.Equal(t, "auth.refresh", rec.Action)
 	require.Equal(t, tr.User.ID, rec.Actor)
@@ -1049,7 +1037,7 @@ func TestIdentityAudit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := h.postJSON(t, "/v1/auth/login", "", loginBody(tc.tenant, tc.email, "not the password", ""))
 			r.requireStatus(t, http.StatusUnauthorized)
-			recs := byRequestID(t, h.store, r.Header.Get("X-Request-Id"))
+			recs := h.auditOf(t, r.Header.Get("X-Request-Id"))
 			require.Len(t, recs, 1)
 			rec := recs[0]
 			require.Equal(t, tc.wantTenant, rec.Tenant)
@@ -1060,7 +1048,7 @@ func TestIdentityAudit(t *testing.T) {
 			require.Equal(t, audit.Denied, rec.Outcome)
 			require.Equal(t, http.StatusUnauthorized, rec.Status)
 			if tc.wantTenant == "" {
-				page, err := h.store.Audit.List(t.Context(), tc.tenant, store.AuditQuery{})
+				page, err := h.auditLog.List(t.Context(), tc.tenant, store.AuditQuery{})
 				require.NoError(t, err)
 				require.Empty(t, page.Items, "a tenant that does not exist gets no log")
 			}
@@ -1307,7 +1295,7 @@ func TestIdentityMFAReenrolAndDisable(t *testing.T) {
 	r = h.deleteJSON(t, "/v1/me/mfa/totp", utok, jsonDoc(t, map[string]string{"code": totpCode(t, usecret, 30*time.Second)}))
 	r.requireStatus(t, http.StatusNoContent)
 	require.False(t, h.login(t, tenant, u.Email, upw, "").User.MFAEnabled)
-	rec := byRequestID(t, h.store, r.Header.Get("X-Request-Id"))[0]
+	rec := h.auditOf(t, r.Header.Get("X-Request-Id"))[0]
 	require.Equal(t, "mfa.disable", rec.Action)
 	require.Equal(t, u.ID, rec.Actor)
 	require.Equal(t, audit.Resource{Type: "user", ID: u.ID}, rec.Resource)
@@ -1380,7 +1368,7 @@ func TestIdentityPasswordChange(t *testing.T) {
 
 	r = h.postJSON(t, "/v1/me/password", here.AccessToken, map[string]string{"current_password": pw, "new_password": newPW})
 	r.requireStatus(t, http.StatusNoContent)
-	rec := byRequestID(t, h.store, r.Header.Get("X-Request-Id"))[0]
+	rec := h.auditOf(t, r.Header.Get("X-Request-Id"))[0]
 	require.Equal(t, "password.change", rec.Action)
 	require.Equal(t, tenant, rec.Tenant)
 	require.Equal(t, u.ID, rec.Actor)
@@ -1448,7 +1436,7 @@ func TestIdentityAdminResets(t *testing.T) {
 		h.send(t, http.MethodPost, path, s.AccessToken, "", "").requireStatus(t, http.StatusForbidden)
 		r := h.send(t, http.MethodPost, path, adminTok, "", "")
 		r.requireStatus(t, http.StatusNoContent)
-		rec := byRequestID(t, h.store, r.Header.Get("X-Request-Id"))[0]
+		rec := h.auditOf(t, r.Header.Get("X-Request-Id"))[0]
 		require.Equal(t, "user.mfa_reset", rec.Action)
 		require.Equal(t, admin.ID, rec.Actor)
 		require.Equal(t, audit.Resource{Type: "user", ID: u.ID}, rec.Resource)
@@ -1476,7 +1464,7 @@ func TestIdentityAdminResets(t *testing.T) {
 		require.Equal(t, u.ID, v.ID)
 		require.Len(t, v.Password, 20, "the generated password, shown once")
 		require.NotContains(t, string(r.Body), "argon2")
-		rec := byRequestID(t, h.store, r.Header.Get("X-Request-Id"))[0]
+		rec := h.auditOf(t, r.Header.Get("X-Request-Id"))[0]
 		require.Equal(t, "user.password_reset", rec.Action)
 		require.Equal(t, audit.Resource{Type: "user", ID: u.ID}, rec.Resource)
 
@@ -1664,7 +1652,7 @@ func TestOWASPAPI3MassAssignmentAccountRecovery(t *testing.T) {
 	})
 
 	// Nothing refused changed anything.
-	stored, err := h.store.Users.Get(ctx, tenant, owner.User.ID)
+	stored, err := h.ports.Users.Get(ctx, tenant, owner.User.ID)
 	require.NoError(t, err)
 	require.Empty(t, stored.TOTPPending, "no enrolment was started")
 	require.True(t, h.mfaOn(t, guardedTok), "the second factor is still on")

@@ -397,7 +397,7 @@ func (s *Server) releaseFinished(ctx context.Context, tenant, key string) error 
 		if strings.HasPrefix(id, reservationPrefix) {
 			continue
 		}
-		a, err := s.deps.Store.Assessments.Get(ctx, tenant, id)
+		a, err := s.deps.Assessments.Get(ctx, tenant, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			done = append(done, id)

@@ -23,7 +23,7 @@ import (
 // and keys, id and owner for a new tenant) are not probed.
 func TestOWASPAPI3MassAssignmentIdentityRoutes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{Limits: Limits{AuthRequests: 1000}})
+	e := newFakeIdentityEnv(t, Config{Limits: Limits{AuthRequests: 1000}})
 	ctx := context.Background()
 	const tenant = "acme-mass-id"
 	const password = "correct horse battery staple"
