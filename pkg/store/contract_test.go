@@ -43,6 +43,7 @@ func runContract(t *testing.T, s *store.Store) {
 		{"a written report and recommendations stay as written", testCreateOnce},
 		{"family marks and the close are writes by key", testSetFamilyAndClose},
 		{"narrative upsert and get per audience, tenant-scoped", testNarratives},
+		{"erasure removes an assessment and what was derived from it, nothing else", testErase},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

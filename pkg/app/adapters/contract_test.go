@@ -71,7 +71,9 @@ func TestContracts(t *testing.T) {
 	t.Run("read-model", func(t *testing.T) {
 		t.Parallel()
 		readerContracts(t, viewed, ch)
+		erasureContracts(t, viewed, b, ch)
 	})
+	erasureContracts(t, st, b, ch)
 
 	repos := map[string]func() app.Assessments{
 		"fake":             func() app.Assessments { return apptest.NewAssessments() },

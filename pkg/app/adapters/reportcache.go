@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/infra-mind/infra-mind/pkg/cache"
@@ -37,7 +38,21 @@ func (r *RedisReportCache) Get(ctx context.Context, tenant, id string) ([]byte, 
 	return body, true, nil
 }
 
-// Put caches the report JSON of tenant's assessment id.
+// Put caches the report JSON of tenant's assessment id, unless the
+// assessment was erased meanwhile (Forget): a read that loaded the report
+// before the erasure must not leave it cached after. The mark is checked
+// after the write, so an erasure either sees the copy or is seen.
 func (r *RedisReportCache) Put(ctx context.Context, tenant, id string, body []byte) error {
-	return r.c.SetJSON(ctx, cache.Key(tenant, "report", id), json.RawMessage(body), r.ttl)
+	key := cache.Key(tenant, "report", id)
+	if err := r.c.SetJSON(ctx, key, json.RawMessage(body), r.ttl); err != nil {
+		return err
+	}
+	n, err := r.c.Client().Exists(ctx, erasedKey(tenant, id)).Result()
+	if err != nil {
+		return fmt.Errorf("adapters: check %s is not erased: %w", id, err)
+	}
+	if n > 0 {
+		return r.c.Delete(ctx, key)
+	}
+	return nil
 }

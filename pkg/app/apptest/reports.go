@@ -121,6 +121,8 @@ type ReportCache struct {
 	mu      sync.Mutex
 	entries map[[2]string][]byte
 	fail    error
+	// forgotten are the erased assessments, whose copies Put drops.
+	forgotten map[[2]string]bool
 }
 
 // SetFail makes Get and Put fail with err from now on (nil: work again).
@@ -131,7 +133,9 @@ func (c *ReportCache) SetFail(err error) {
 }
 
 // NewReportCache returns an empty cache.
-func NewReportCache() *ReportCache { return &ReportCache{entries: map[[2]string][]byte{}} }
+func NewReportCache() *ReportCache {
+	return &ReportCache{entries: map[[2]string][]byte{}, forgotten: map[[2]string]bool{}}
+}
 
 // Get returns the cached report of tenant's assessment id.
 func (c *ReportCache) Get(_ context.Context, tenant, id string) ([]byte, bool, error) {
@@ -151,6 +155,22 @@ func (c *ReportCache) Put(_ context.Context, tenant, id string, body []byte) err
 	if c.fail != nil {
 		return fmt.Errorf("apptest: cache put: %w", c.fail)
 	}
+	if c.forgotten[[2]string{tenant, id}] {
+		return nil
+	}
 	c.entries[[2]string{tenant, id}] = slices.Clone(body)
+	return nil
+}
+
+// Forget drops the cached report of tenant's assessment id, and every copy
+// put after (a read that began before the erasure).
+func (c *ReportCache) Forget(_ context.Context, tenant, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		return fmt.Errorf("apptest: cache forget: %w", c.fail)
+	}
+	delete(c.entries, [2]string{tenant, id})
+	c.forgotten[[2]string{tenant, id}] = true
 	return nil
 }
