@@ -613,6 +613,7 @@ func (e PasswordResetRole) Valid() bool {
 
 // Defines values for ProblemType.
 const (
+	HTTPSInfraMindDevProblemsAssessmentRunning        ProblemType = "https://infra-mind.dev/problems/assessment-running"
 	HTTPSInfraMindDevProblemsConflict                 ProblemType = "https://infra-mind.dev/problems/conflict"
 	HTTPSInfraMindDevProblemsForbidden                ProblemType = "https://infra-mind.dev/problems/forbidden"
 	HTTPSInfraMindDevProblemsIdempotencyKeyReused     ProblemType = "https://infra-mind.dev/problems/idempotency-key-reused"
@@ -638,6 +639,8 @@ const (
 // Valid indicates whether the value is a known member of the ProblemType enum.
 func (e ProblemType) Valid() bool {
 	switch e {
+	case HTTPSInfraMindDevProblemsAssessmentRunning:
+		return true
 	case HTTPSInfraMindDevProblemsConflict:
 		return true
 	case HTTPSInfraMindDevProblemsForbidden:

@@ -1,9 +1,9 @@
 // Package cli is the infra-mind command: `dev` runs the whole system in one
 // process on embedded servers, `assess` submits a request to a gateway and
-// shows its progress, `estimate` sizes a model, `login` signs a user in,
-// `operator create` makes a platform operator, `token` and `keygen`
-// manage development credentials, and `catalogue` imports price data and
-// compares catalogue versions.
+// shows its progress, `delete` erases one, `estimate` sizes a model, `login`
+// signs a user in, `operator create` makes a platform operator, `token` and
+// `keygen` manage development credentials, and `catalogue` imports price
+// data and compares catalogue versions.
 package cli
 
 import (
@@ -38,6 +38,7 @@ const usage = `infra-mind: infrastructure advice for AI workloads
 Usage:
   infra-mind dev      [flags]          run everything in one process on embedded servers
   infra-mind assess   -f request.yaml  submit an assessment to a gateway and follow it
+  infra-mind delete   ID               erase an assessment and everything derived from it (owner or admin)
   infra-mind estimate inference|training [flags]  size a model in one call, without an assessment
   infra-mind login    --tenant T --email E  sign in (password from $IM_PASSWORD or stdin), print the access token
   infra-mind operator create --email E  create a platform operator in the store (password printed once)
@@ -62,6 +63,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runDev(ctx, args[1:], io)
 	case "assess":
 		err = runAssess(ctx, args[1:], io)
+	case "delete":
+		err = runDelete(ctx, args[1:], io)
 	case "estimate":
 		err = runEstimate(ctx, args[1:], io)
 	case "login":

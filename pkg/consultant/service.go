@@ -42,8 +42,16 @@ type Narratives interface {
 	Upsert(ctx context.Context, n store.Narrative) error
 }
 
+// Erasures says whether an assessment was erased (progress.State).
+type Erasures interface {
+	Erased(ctx context.Context, tenant, assessmentID string) (bool, error)
+}
+
 // Config is the service's.
 type Config struct {
+	// Erasures, when set, lets a completed event of an erased assessment
+	// (its report gone) be dropped instead of retried and dead-lettered.
+	Erasures Erasures
 	// Audiences are written for each assessment (default: cto).
 	Audiences    []string
 	Concurrency  int
@@ -112,6 +120,18 @@ func (s *Service) Handle(ctx context.Context, e *bus.Event) ([]bus.Message, erro
 		return nil, bus.Undecodable(errors.New("completed event without metadata.tenant_id or metadata.assessment_id"))
 	}
 	rep, err := s.reports.Get(ctx, tenant, id)
+	if errors.Is(err, store.ErrNotFound) && s.cfg.Erasures != nil {
+		// Erased after it completed (docs/adr/0032): nothing to write, and
+		// no copy of the event to keep in a dead letter.
+		erased, eerr := s.cfg.Erasures.Erased(ctx, tenant, id)
+		if eerr != nil {
+			return nil, fmt.Errorf("read tombstone of %s: %w", id, eerr)
+		}
+		if erased {
+			s.log.InfoContext(ctx, "completed event of an erased assessment dropped", "assessment_id", id, "tenant_id", tenant)
+			return nil, nil
+		}
+	}
 	if err != nil {
 		// The synthesizer stores the report before it publishes the event.
 		return nil, fmt.Errorf("read report of %s: %w", id, err)

@@ -172,8 +172,10 @@ var accessMatrix = map[string]Access{
 	routeKey(http.MethodPost, "/v1/users/:id/mfa/reset"):       onlyRoles(rolesManagers...),
 	routeKey(http.MethodPost, "/v1/users/:id/password"):        onlyRoles(rolesManagers...),
 	routeKey(http.MethodGet, "/v1/api-keys"):                   onlyRoles(rolesManagers...),
-	routeKey(http.MethodPost, "/v1/api-keys"):                  onlyRoles(rolesManagers...),
-	routeKey(http.MethodDelete, "/v1/api-keys/:id"):            onlyRoles(rolesManagers...),
+	// Erasing an assessment (the right to erasure) cannot be undone.
+	routeKey(http.MethodDelete, "/v1/assessments/:id"): onlyRoles(rolesManagers...),
+	routeKey(http.MethodPost, "/v1/api-keys"):          onlyRoles(rolesManagers...),
+	routeKey(http.MethodDelete, "/v1/api-keys/:id"):    onlyRoles(rolesManagers...),
 
 	// Provisioning tenants: the platform operator only.
 	routeKey(http.MethodGet, "/v1/tenants"):  onlyRoles(rolesOperator...),

@@ -170,6 +170,7 @@ var wantRoles = func() map[string][]string {
 		"GET /v1/catalogue/versions/:version/diff": readers,
 		"GET /v1/assessments/:id/scenarios":        readers,
 		"GET /v1/assessments/:id/scenarios/:sid":   readers,
+		"DELETE /v1/assessments/:id":               managers,
 		"POST /v1/assessments":                     writers,
 		"POST /v1/assessments/:id/versions":        writers,
 		"POST /v1/assessments/:id/scenarios":       writers,

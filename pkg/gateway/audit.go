@@ -35,6 +35,8 @@ func auditRoute(method, route string) (action, resourceType string) {
 		return "assessment.list", "assessment"
 	case "GET /v1/assessments/:id":
 		return "assessment.read", "assessment"
+	case "DELETE /v1/assessments/:id":
+		return "assessment.delete", "assessment"
 	case "GET /v1/assessments/:id/report":
 		return "report.read", "assessment"
 	case "GET /v1/assessments/:id/events":

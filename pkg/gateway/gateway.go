@@ -76,6 +76,11 @@ type Config struct {
 	// Limits are the rate limits, the cap on active assessments and the
 	// CORS allow-list (limits.go).
 	Limits Limits
+	// ErasureSweepInterval is how often RunErasureSweep looks for erasures
+	// to sweep again (1m); ErasureGrace is how long after an erasure that
+	// happens (10m): longer than a writer already running can take.
+	ErasureSweepInterval time.Duration
+	ErasureGrace         time.Duration
 	// TrustedProxies are the CIDRs (such as 10.0.0.0/8 or 192.0.2.7/32) of
 	// the reverse proxies in front of the gateway, whose X-Forwarded-For
 	// entries are believed. The client address (per-address rate limits,
@@ -93,6 +98,10 @@ type Deps struct {
 	// store and queue with; nil takes Store.Assessments and a queue on Bus.
 	Assessments app.Assessments
 	Queue       app.Queue
+	// ErasureStore and ErasureBroker are what the right to erasure removes
+	// through; nil takes Store's and Bus's.
+	ErasureStore  app.ErasureStore
+	ErasureBroker app.ErasureBroker
 	// Admission bounds the assessments in flight; nil builds a
 	// BrokerAdmission on Bus when Config.MaxInFlight is set.
 	Admission app.Admission
@@ -131,6 +140,8 @@ type Server struct {
 	// hooks runs the webhook use cases; auditLog reads the audit log.
 	hooks    *app.Webhooks
 	auditLog *app.Audit
+	// erasure erases assessments (DELETE /v1/assessments/{id}).
+	erasure *app.Erasure
 	// priceTables are the catalogue versions' instance rows this build holds, oldest first,
 	// loaded once (GET /v1/catalogue/versions/{version}/diff).
 	priceTables []catalog.PriceTable
@@ -188,6 +199,12 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	if cfg.ReportCacheTTL <= 0 {
 		cfg.ReportCacheTTL = DefaultReportCacheTTL
+	}
+	if cfg.ErasureSweepInterval <= 0 {
+		cfg.ErasureSweepInterval = DefaultErasureSweepInterval
+	}
+	if cfg.ErasureGrace <= 0 {
+		cfg.ErasureGrace = DefaultErasureGrace
 	}
 	logger := d.Logger
 	if logger == nil {
@@ -256,6 +273,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	erasure, err := newErasure(&d, reportCache, logger)
+	if err != nil {
+		return nil, err
+	}
 	prot, err := newProtection(cfg.Limits, d.Cache, d.Registry)
 	if err != nil {
 		return nil, err
@@ -265,7 +286,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, progress: progress, reports: reports, hooks: hooks, auditLog: auditLog, params: params, prot: prot, trusted: trusted,
-		priceTables: priceTables}
+		priceTables: priceTables, erasure: erasure}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	if s.audit, err = audit.NewRecorder(d.Store.Audit, audit.Options{Logger: logger, Registry: d.Registry}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -46,6 +46,7 @@ type fakeEnv struct {
 	hooks   *apptest.Webhooks
 	audit   *apptest.AuditLog
 	events  *apptest.EventLog
+	broker  *apptest.Broker
 	http    *httptest.Server
 }
 
@@ -76,6 +77,10 @@ func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 	require.NoError(t, err)
 	progress, err := app.NewProgress(repo, f.events, app.ProgressOptions{CompletedWait: cfg.CompletedWait})
 	require.NoError(t, err)
+	f.broker = apptest.NewBroker()
+	erasure, err := app.NewErasure(app.ErasureDeps{Assessments: repo, Broker: f.broker, Cache: f.cache,
+		Store: &apptest.ErasureStore{Assessments: repo, Reports: f.reports, Recommendations: f.recs, Webhooks: f.hooks}})
+	require.NoError(t, err)
 	cat, err := catalog.Load()
 	require.NoError(t, err)
 	est, err := newEstimator(cat)
@@ -86,7 +91,7 @@ func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 	}
 	s := &Server{cfg: Config{BodyLimit: DefaultBodyLimit, AssessmentTimeout: 90 * time.Second, KeepAlive: keepAlive},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), app: svc, est: est, reports: reports, hooks: hooks, auditLog: auditLog,
-		progress: progress}
+		progress: progress, erasure: erasure}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.params, err = operationParams(OpenAPI())
 	require.NoError(t, err)

@@ -396,6 +396,8 @@ func TestOWASPAPI1BrokenObjectLevelAuthorization(t *testing.T) {
 				// B's scenario under A's base.
 				{path: "/v1/assessments/" + a.base + "/scenarios/" + b.scenario, twin: "/v1/assessments/" + rnd() + "/scenarios/" + b.scenario},
 			},
+			// B erasing A's assessment: a 404 like a never-existed id, and A's stays.
+			"DELETE /v1/assessments/:id":      perAssessment("", "", ""),
 			"DELETE /v1/webhooks/:id":         {{path: "/v1/webhooks/" + a.webhook.ID, twin: "/v1/webhooks/" + rnd()}},
 			"GET /v1/webhooks/:id/deliveries": {{path: "/v1/webhooks/" + a.webhook.ID + "/deliveries", twin: "/v1/webhooks/" + rnd() + "/deliveries", own: true}},
 			"GET /v1/users/:id": {
@@ -490,6 +492,10 @@ func TestOWASPAPI1BrokenObjectLevelAuthorization(t *testing.T) {
 		require.Len(t, versions.Items, 2, "B's version probes created none")
 		scenarios := owaspDecode[scenariosBody](t, owaspSend(t, e, http.MethodGet, "/v1/assessments/"+a.base+"/scenarios", bearer, "", "", nil), http.StatusOK)
 		require.Len(t, scenarios.Items, 1, "B's scenario probes created none")
+		for _, id := range []string{a.base, a.version, a.scenario} {
+			r := owaspSend(t, e, http.MethodGet, "/v1/assessments/"+id, bearer, "", "", nil)
+			require.Equal(t, http.StatusOK, r.Status, "B's DELETE erased A's assessment %s: %s", id, r.Body)
+		}
 		hooks := owaspSend(t, e, http.MethodGet, "/v1/webhooks", bearer, "", "", nil)
 		require.Contains(t, string(hooks.Body), a.webhook.ID, "B's DELETE left A's webhook")
 		analyst := owaspDecode[userView](t, owaspSend(t, e, http.MethodGet, "/v1/users/"+a.analyst.ID, bearer, "", "", nil), http.StatusOK)

@@ -213,6 +213,9 @@ func appProblem(err error) *Problem {
 	var nrr *app.NotRenderableError
 	var fe *app.FieldError
 	var busy *app.BusyError
+	if p := erasureProblem(err); p != nil {
+		return p
+	}
 	switch {
 	case errors.As(err, &busy):
 		secs := max(1, int((busy.RetryAfter+time.Second-1)/time.Second))

@@ -53,6 +53,9 @@ func (a apiServer) CreateAssessment(c echo.Context, _ api.CreateAssessmentParams
 	return a.createAssessment(c)
 }
 
+// DeleteAssessment serves DELETE /v1/assessments/{id}.
+func (a apiServer) DeleteAssessment(c echo.Context, _ string) error { return a.deleteAssessment(c) }
+
 // GetAssessment serves GET /v1/assessments/{id}.
 func (a apiServer) GetAssessment(c echo.Context, _ string) error { return a.getAssessment(c) }
 
@@ -188,6 +191,7 @@ func (s *Server) operationMiddlewaresWith(authed []echo.MiddlewareFunc) map[stri
 		"listAssessments":       with(authed, checkQuery(pageLimit)),
 		"createAssessment":      with(authed, s.limitBody, s.rejectServerSet, s.capActive),
 		"getAssessment":         with(authed),
+		"deleteAssessment":      with(authed),
 		"listRecommendations":   with(authed, checkQuery(parseRecommendationsQuery)),
 		"getReport":             with(authed),
 		"listScenarios":         with(authed),

@@ -198,7 +198,7 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 	}
 	a, closed, err := s.markProgress(ctx, tenant, id, string(family), res.GetSummary(), first, now)
 	if errors.Is(err, store.ErrNotFound) {
-		return bus.Permanent(fmt.Errorf("assessment %s of tenant %s does not exist", id, tenant))
+		return s.gone(ctx, tenant, id)
 	}
 	if err != nil {
 		return err
@@ -226,6 +226,25 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		return nil
 	}
 	return s.finish(ctx, a, results, nil, "")
+}
+
+// gone handles a result of an assessment that does not exist. One that was
+// erased (a late result, after the erasure: docs/adr/0032) leaves nothing
+// behind: the state just stored is removed and the message acknowledged,
+// not dead-lettered with its content. Any other is a permanent failure.
+func (s *Synthesizer) gone(ctx context.Context, tenant, id string) error {
+	erased, err := s.state.Erased(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	if !erased {
+		return bus.Permanent(fmt.Errorf("assessment %s of tenant %s does not exist", id, tenant))
+	}
+	if _, err := s.state.Erase(ctx, tenant, id); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "result of an erased assessment dropped", "assessment_id", id, "tenant_id", tenant)
+	return nil
 }
 
 // markProgress shows a family's completion on the assessment people read and

@@ -41,6 +41,9 @@ type ServerInterface interface {
 	// CreateAssessment Submit an assessment
 	// (POST /v1/assessments)
 	CreateAssessment(ctx echo.Context, params CreateAssessmentParams) error
+	// DeleteAssessment Erase an assessment and everything derived from it
+	// (DELETE /v1/assessments/{id})
+	DeleteAssessment(ctx echo.Context, id string) error
 	// GetAssessment Get an assessment and its progress
 	// (GET /v1/assessments/{id})
 	GetAssessment(ctx echo.Context, id string) error
@@ -271,6 +274,22 @@ func (w *ServerInterfaceWrapper) CreateAssessment(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateAssessment(ctx, params)
+	return err
+}
+
+// DeleteAssessment converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteAssessment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteAssessment(ctx, id)
 	return err
 }
 
@@ -899,6 +918,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/api-keys/:id", wrapper.RevokeAPIKey, options.OperationMiddlewares["revokeAPIKey"]...)
 	router.GET(options.BaseURL+"/v1/assessments", wrapper.ListAssessments, options.OperationMiddlewares["listAssessments"]...)
 	router.POST(options.BaseURL+"/v1/assessments", wrapper.CreateAssessment, options.OperationMiddlewares["createAssessment"]...)
+	router.DELETE(options.BaseURL+"/v1/assessments/:id", wrapper.DeleteAssessment, options.OperationMiddlewares["deleteAssessment"]...)
 	router.GET(options.BaseURL+"/v1/assessments/:id", wrapper.GetAssessment, options.OperationMiddlewares["getAssessment"]...)
 	router.GET(options.BaseURL+"/v1/assessments/:id/recommendations", wrapper.ListRecommendations, options.OperationMiddlewares["listRecommendations"]...)
 	router.GET(options.BaseURL+"/v1/assessments/:id/report", wrapper.GetReport, options.OperationMiddlewares["getReport"]...)

@@ -13,6 +13,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/llm"
 	"github.com/infra-mind/infra-mind/pkg/platform"
 	"github.com/infra-mind/infra-mind/pkg/platform/secretsource"
+	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/secrets"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/store/readmodel"
@@ -61,8 +62,13 @@ func Add(ctx context.Context, h *platform.Host, st *store.Store) error {
 	if err != nil {
 		return err
 	}
+	tombstones, err := progress.Open(ctx, h.Bus.JS)
+	if err != nil {
+		return err
+	}
 	svc, err := consultant.New(h.Bus, st.Reports, st.Narratives, w, consultant.Config{
 		Audiences: cfg.Consultant.Audiences, Concurrency: cfg.Concurrency, DrainTimeout: cfg.ShutdownTimeout,
+		Erasures: tombstones,
 	}, h.Logger)
 	if err != nil {
 		return err

@@ -85,8 +85,8 @@ func ConnectCache(ctx context.Context, h *platform.Host) (*cache.Cache, error) {
 	return c, nil
 }
 
-// Add builds the gateway on d, listening when it returns, and adds it (and
-// the purge of expired sign-in data) to h.
+// Add builds the gateway on d, listening when it returns, and adds it (with
+// the purge of expired sign-in data and the erasure sweep) to h.
 func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) {
 	cfg := h.Config
 	gw := &Gateway{Keys: d.Keys}
@@ -164,5 +164,11 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 			return nil
 		})
 	}
+	// Every replica also sweeps erased assessments again once writers that
+	// were running at the erasure have finished (idempotent as well).
+	h.Go(func(ctx context.Context) error {
+		gw.Server.RunErasureSweep(ctx)
+		return nil
+	})
 	return gw, nil
 }
