@@ -66,7 +66,7 @@ func erasureContracts(t *testing.T, st *store.Store, b *bus.Bus, ch *cache.Cache
 			testErasureStoreContract(t, h())
 		})
 	}
-	real, err := adapters.NewBrokerErasure(context.Background(), b)
+	jetStream, err := adapters.NewBrokerErasure(context.Background(), b)
 	require.NoError(t, err)
 	state, err := progress.Open(context.Background(), b.JS)
 	require.NoError(t, err)
@@ -75,7 +75,7 @@ func erasureContracts(t *testing.T, st *store.Store, b *bus.Bus, ch *cache.Cache
 		"fake": {broker: fake, publish: func(_ *testing.T, tenant, id string, events []string) {
 			fake.Published(tenant, id, events, 1, 1)
 		}},
-		"bus": {broker: real, publish: func(t *testing.T, tenant, id string, events []string) {
+		"bus": {broker: jetStream, publish: func(t *testing.T, tenant, id string, events []string) {
 			ctx := t.Context()
 			for _, ev := range events {
 				require.NoError(t, b.Publish(ctx, bus.Message{ID: ev, Type: bus.TypeStatusChanged, Source: "/test",
