@@ -26,8 +26,9 @@ func (e Erased) Total() int64 {
 // assessment id: its report, recommendations, narratives, the family results
 // and the finish and announcement claims older deployments wrote, and the
 // delivery log records of the given events (the assessment's events, whose
-// ids the caller collects). The assessment document itself stays: Delete
-// removes it last, so an erasure that stopped half way is found and finished
+// ids the caller collects), and the read model's copies of the report and
+// recommendations. The assessment document itself stays: Delete removes it
+// (and its read model copy) last, so an erasure that stopped half way is found and finished
 // by a retry. Removing what is already gone is not an error.
 func (s *Store) EraseDerived(ctx context.Context, tenant, id string, eventIDs []string) (Erased, error) {
 	if err := required("erase assessment", "tenant", tenant, "assessment id", id); err != nil {
@@ -61,6 +62,13 @@ func (s *Store) EraseDerived(ctx context.Context, tenant, id string, eventIDs []
 		return out, wrap("erase narratives of "+id, err)
 	}
 	out[CollNarratives] += res.DeletedCount
+	if s.views != nil {
+		n, err := s.views.rm.EraseOutputs(ctx, tenant, id)
+		if err != nil {
+			return out, wrap("erase the read model's copies of "+id, err)
+		}
+		out[readModelCopies] += int64(n)
+	}
 	if len(eventIDs) > 0 {
 		res, err := s.Webhooks.deliveries.DeleteMany(ctx, bson.D{
 			{Key: "tenant_id", Value: tenant},
@@ -73,6 +81,9 @@ func (s *Store) EraseDerived(ctx context.Context, tenant, id string, eventIDs []
 	}
 	return out, nil
 }
+
+// readModelCopies names the read model's copies in Erased.
+const readModelCopies = "read_model"
 
 // resultKeys are the primary keys of an assessment's family results.
 func resultKeys(tenant, id string) []string {
@@ -140,6 +151,14 @@ func (r *Assessments) Delete(ctx context.Context, tenant, id string) error {
 	res, err := r.coll.DeleteOne(ctx, byKey(AssessmentKey(tenant, id)))
 	if err != nil {
 		return wrap("delete assessment "+id, err)
+	}
+	// After the document, so a retry of a Delete that stopped in between
+	// still finds the assessment through the read model; and whether or
+	// not the document was there, so that retry leaves no copy behind.
+	if r.views != nil {
+		if _, err := r.views.rm.EraseAssessment(ctx, tenant, id); err != nil {
+			return wrap("erase the read model's copy of "+id, err)
+		}
 	}
 	if res.DeletedCount == 0 {
 		return fmt.Errorf("store: delete assessment %s: %w", id, ErrNotFound)

@@ -73,13 +73,35 @@ func testErase(t *testing.T, s *store.Store) {
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{store.DeliveryID(tenant, hook.ID, "ev-gone-1"), store.DeliveryID(tenant, hook.ID, "ev-gone-2")}, ids)
 
+	// A version of the erased assessment, erased with it by the use case.
+	child := newAssessment(tenant, ms(time.Now()))
+	child.ParentID, child.Kind, child.Version = gone.ID, store.KindVersion, 2
+	child = create(t, s, child)
+	kids, err := s.Assessments.Children(ctx, tenant, gone.ID, store.KindVersion)
+	require.NoError(t, err)
+	require.Len(t, kids, 1)
+	_, err = s.EraseDerived(ctx, tenant, child.ID, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Assessments.Delete(ctx, tenant, child.ID))
+
 	erased, err := s.EraseDerived(ctx, tenant, gone.ID, []string{"ev-gone-1", "ev-gone-2"})
 	require.NoError(t, err)
+	if n, ok := erased["read_model"]; ok {
+		require.EqualValues(t, 2, n, "the read model's copies of the report and recommendations")
+		delete(erased, "read_model")
+	}
 	require.Equal(t, store.Erased{store.CollReports: 1, store.CollRecommendations: 1, store.CollNarratives: 2, store.CollResults: 1,
 		store.CollFinishes: 1, store.CollAnnouncements: 1, store.CollDeliveries: 2}, erased)
 	require.NoError(t, s.Assessments.Delete(ctx, tenant, gone.ID))
 
 	requireDerived(t, s, gone, false, "the erased assessment")
+	kids, err = s.Assessments.Children(ctx, tenant, gone.ID, store.KindVersion)
+	require.NoError(t, err)
+	require.Empty(t, kids, "the erased version is not listed")
+	page, err := s.Assessments.List(ctx, tenant, store.ListOptions{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 1, "the list shows only the tenant's other assessment")
+	require.Equal(t, kept.ID, page.Items[0].ID)
 	requireDerived(t, s, kept, true, "the tenant's other assessment")
 	requireDerived(t, s, twin, true, "another tenant's assessment under the same id")
 	logged, err := s.Webhooks.ListDeliveries(ctx, tenant, hook.ID)

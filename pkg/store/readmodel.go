@@ -44,6 +44,13 @@ type ReadModel interface {
 	// existing copy is kept (a written report is final).
 	PutReport(ctx context.Context, rep Report, replace bool) error
 	PutRecommendations(ctx context.Context, rec Recommendations, replace bool) error
+	// EraseOutputs removes the copies of an assessment's report and
+	// recommendations, and EraseAssessment the assessment's own copy with
+	// its list and child keys (the right to erasure, docs/adr/0032); each
+	// returns how many keys it removed, and removing what is gone is not an
+	// error.
+	EraseOutputs(ctx context.Context, tenant, id string) (int, error)
+	EraseAssessment(ctx context.Context, tenant, id string) (int, error)
 	// Complete says every document stored before the read model existed
 	// has been copied into it (package readmodel's Backfill): from then on
 	// what the read model lacks does not exist, and a read of a missing id

@@ -385,6 +385,44 @@ func (m *Model) put(ctx context.Context, key string, b []byte, replace bool) err
 	return nil
 }
 
+// EraseOutputs removes the copies of tenant's report and recommendations
+// of id.
+func (m *Model) EraseOutputs(ctx context.Context, tenant, id string) (int, error) {
+	return m.purge(ctx, docKey("r", tenant, id), docKey("c", tenant, id))
+}
+
+// EraseAssessment removes the copy of tenant's assessment id and its list
+// and child keys (found by the id's token, whatever their time).
+func (m *Model) EraseAssessment(ctx context.Context, tenant, id string) (int, error) {
+	th, tok := tenantHash(tenant), idToken(id)
+	keys := []string{docKey("a", tenant, id)}
+	for _, filter := range []string{"l." + th + ".*.*." + tok, "k." + th + ".*.*.*." + tok} {
+		found, err := m.keys(ctx, filter)
+		if err != nil {
+			return 0, fmt.Errorf("readmodel: list keys of %s: %w", id, err)
+		}
+		keys = append(keys, found...)
+	}
+	return m.purge(ctx, keys...)
+}
+
+// purge removes keys (their earlier revisions too) and counts those that held a value.
+func (m *Model) purge(ctx context.Context, keys ...string) (int, error) {
+	n := 0
+	for _, k := range keys {
+		if _, found, err := m.get(ctx, k); err != nil {
+			return n, fmt.Errorf("readmodel: read %s: %w", k, err)
+		} else if !found {
+			continue
+		}
+		if err := m.kv.Purge(ctx, k); err != nil {
+			return n, fmt.Errorf("readmodel: purge %s: %w", k, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
 // Use opens the read model on js and makes st keep it and read from it.
 // Every process that writes or reads assessments, reports or
 // recommendations through st calls it, so the copy never misses a write.
