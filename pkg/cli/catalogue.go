@@ -22,7 +22,8 @@ import (
 
 const catalogueUsage = `Usage:
   infra-mind catalogue import --from DIR [--catalogue DIR]
-      read public price data (a SkyPilot-format folder with source.yaml and per-cloud vms.csv),
+      read public price data (a folder with source.yaml and the files it names: SkyPilot vms.csv
+      per cloud, or Azure Retail Prices API pages),
       merge it with the curated rows and write the catalogue version source.yaml names
       (the previous version's rows are kept in data/history)
   infra-mind catalogue diff A B [--json]
@@ -61,7 +62,7 @@ var (
 
 func runCatalogueImport(args []string, io IO) error {
 	fs := newFlagSet("catalogue import", io)
-	from := fs.String("from", "", "price data folder: source.yaml and the vms.csv files it names")
+	from := fs.String("from", "", "price data folder: source.yaml and the price files it names")
 	catDir := fs.String("catalogue", "pkg/advisor/catalog", "the catalogue package folder to write (data/, curated/, schema/)")
 	if err := parse(fs, args); err != nil {
 		return err

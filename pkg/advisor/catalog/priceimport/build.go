@@ -23,6 +23,7 @@ var gpuIDs = map[string]string{
 	"H100-MEGA": "h100-sxm",
 	"H200":      "h200-sxm",
 	"V100":      "v100-16gb",
+	"H100-NVL":  "h100-nvl",
 }
 
 // gcpAttached is the GPU model and count each GCP accelerator-optimised machine type comes with.

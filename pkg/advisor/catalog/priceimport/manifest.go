@@ -22,9 +22,11 @@ type Manifest struct {
 	Files            []ManifestFile `json:"files"`
 }
 
-// ManifestFile is one provider's vms.csv in the folder.
+// ManifestFile is one provider's price file in the folder.
 type ManifestFile struct {
 	Provider string `json:"provider"`
+	// Format is skypilot-vms-csv (the default) or azure-retail-prices (Azure Retail Prices API pages).
+	Format string `json:"format,omitempty"`
 	// File is the path inside the folder; Path the path inside Repository.
 	File   string `json:"file"`
 	Path   string `json:"path"`
@@ -58,6 +60,9 @@ func isVersion(s string) bool {
 	return ok && isDate(d) && err == nil && !strings.HasPrefix(n, "-") && !strings.HasPrefix(n, "+")
 }
 
+// shortCommit is the first 12 characters of a commit id ("" when none is recorded).
+func shortCommit(c string) string { return c[:min(12, len(c))] }
+
 // isCommit is a full 40-hex git commit id.
 func isCommit(s string) bool {
 	if len(s) != 40 {
@@ -70,6 +75,12 @@ func isCommit(s string) bool {
 	}
 	return true
 }
+
+// Price file formats a manifest can name.
+const (
+	FormatSkyPilot    = "skypilot-vms-csv"
+	FormatAzureRetail = "azure-retail-prices"
+)
 
 // ParseManifest decodes and checks source.yaml.
 func ParseManifest(b []byte) (Manifest, error) {
@@ -93,6 +104,9 @@ func ParseManifest(b []byte) (Manifest, error) {
 	for i, f := range m.Files {
 		if !slices.Contains([]string{"aws", "azure", "gcp"}, f.Provider) {
 			bad = append(bad, fmt.Sprintf("files[%d].provider %q is not aws, azure or gcp", i, f.Provider))
+		}
+		if !slices.Contains([]string{"", FormatSkyPilot, FormatAzureRetail}, f.Format) {
+			bad = append(bad, fmt.Sprintf("files[%d].format %q is not %s or %s", i, f.Format, FormatSkyPilot, FormatAzureRetail))
 		}
 		if f.File == "" || f.Path == "" {
 			bad = append(bad, fmt.Sprintf("files[%d] needs file and path", i))
@@ -140,17 +154,30 @@ func ImportFolder(folder fs.FS, ref *catalog.Catalog, curated []catalog.Instance
 		if err != nil {
 			return Imported{}, fmt.Errorf("read %s: %w", f.File, err)
 		}
-		rows, err := ReadSkyPilotVMs(data)
+		var rows []Row
+		readSkipped := map[string]int{}
+		switch f.Format {
+		case FormatAzureRetail:
+			rows, readSkipped, err = ReadAzureRetailPrices(data)
+		default:
+			rows, err = ReadSkyPilotVMs(data)
+		}
 		if err != nil {
 			return Imported{}, fmt.Errorf("%s: %w", f.File, err)
 		}
-		src := fmt.Sprintf("%s %s at commit %s (%s), retrieved %s; spot is the highest zone's price in the region", m.Repository, f.Path, f.Commit[:12], m.Licence, m.Retrieved)
+		src := fmt.Sprintf("%s %s at commit %s (%s), retrieved %s; spot is the highest zone's price in the region", m.Repository, f.Path, shortCommit(f.Commit), m.Licence, m.Retrieved)
+		if f.Format == FormatAzureRetail {
+			src = fmt.Sprintf("Azure Retail Prices API (prices.azure.com/api/retail/prices) response %s, retrieved %s; Linux pay-as-you-go and Spot meters, USD per hour", f.Path, m.Retrieved)
+		}
 		if f.Provider == "gcp" {
 			src += "; host and attached GPUs summed (GCP prices them apart; GPU count per machine type from Google Cloud's GPU machine types documentation)"
 		}
 		res, err := Build(rows, Options{Provider: f.Provider, KnownRegion: knownRegion, KnownGPU: knownGPU, Source: src, AsOf: m.Retrieved})
 		if err != nil {
 			return Imported{}, err
+		}
+		for why, n := range readSkipped {
+			res.Skipped[why] += n
 		}
 		out.Skipped[f.Provider] = res.Skipped
 		all = append(all, res.Instances...)

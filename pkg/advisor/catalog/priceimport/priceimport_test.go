@@ -208,9 +208,9 @@ func TestReadRejectsBadData(t *testing.T) {
 
 func TestManifestIsChecked(t *testing.T) {
 	t.Parallel()
-	_, err := ParseManifest([]byte("repository: a/b\nlicence: MIT\nretrieved: 2026-12\ncatalogue_version: 2026-12-06.x\nfiles:\n- provider: oracle\n  file: x\n  path: y\n  commit: abc\n"))
+	_, err := ParseManifest([]byte("repository: a/b\nlicence: MIT\nretrieved: 2026-12\ncatalogue_version: 2026-12-06.x\nfiles:\n- provider: oracle\n  format: xml\n  file: x\n  path: y\n  commit: abc\n"))
 	require.ErrorIs(t, err, ErrFormat)
-	for _, want := range []string{`retrieved "2026-12"`, `catalogue_version "2026-12-06.x"`, `provider "oracle"`, `commit "abc"`} {
+	for _, want := range []string{`retrieved "2026-12"`, `catalogue_version "2026-12-06.x"`, `provider "oracle"`, `format "xml"`, `commit "abc"`} {
 		require.ErrorContains(t, err, want)
 	}
 }

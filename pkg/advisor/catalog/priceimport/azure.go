@@ -1,0 +1,143 @@
+package priceimport
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// azureSKU is what the Azure Retail Prices API does not carry for a VM size: its GPUs, vCPUs and
+// memory. Sources: Microsoft Learn virtual machine size pages (learn.microsoft.com/azure/virtual-machines/sizes):
+// NC A100 v4 series (NC24ads 1, NC48ads 2, NC96ads 4 x A100 80GB PCIe; 24/48/96 vCPU, 220/440/880 GiB),
+// NCads H100 v5 series (NC40ads 1, NC80adis 2 x H100 NVL; 40/80 vCPU, 320/640 GiB), ND H100 v5
+// (ND96isr, 8 x H100 80GB SXM, 96 vCPU, 1900 GiB), ND A100 v4 (ND96asr, 8 x A100 40GB, 96 vCPU,
+// 900 GiB), Dsv5 series (D2s to D16s v5: 2-16 vCPU, 4 GiB per vCPU).
+var azureSKUs = map[string]struct {
+	accel     string
+	count     int
+	vcpu      int
+	memoryGiB float64
+}{
+	"Standard_NC24ads_A100_v4":  {"A100-80GB", 1, 24, 220},
+	"Standard_NC48ads_A100_v4":  {"A100-80GB", 2, 48, 440},
+	"Standard_NC96ads_A100_v4":  {"A100-80GB", 4, 96, 880},
+	"Standard_NC40ads_H100_v5":  {"H100-NVL", 1, 40, 320},
+	"Standard_NC80adis_H100_v5": {"H100-NVL", 2, 80, 640},
+	"Standard_ND96isr_H100_v5":  {"H100", 8, 96, 1900},
+	"Standard_ND96asr_A100_v4":  {"A100", 8, 96, 900},
+	"Standard_D2s_v5":           {"", 0, 2, 8},
+	"Standard_D4s_v5":           {"", 0, 4, 16},
+	"Standard_D8s_v5":           {"", 0, 8, 32},
+	"Standard_D16s_v5":          {"", 0, 16, 64},
+}
+
+// azurePage is one page of the Azure Retail Prices API (prices.azure.com/api/retail/prices), the
+// fields the import reads; the API documents the rest (Microsoft Learn, Azure Retail Prices overview).
+type azurePage struct {
+	BillingCurrency string      `json:"BillingCurrency"`
+	Items           []azureItem `json:"Items"`
+	NextPageLink    *string     `json:"NextPageLink"`
+	Count           int         `json:"Count"`
+}
+
+type azureItem struct {
+	CurrencyCode  string  `json:"currencyCode"`
+	RetailPrice   float64 `json:"retailPrice"`
+	ArmRegionName string  `json:"armRegionName"`
+	MeterName     string  `json:"meterName"`
+	ProductName   string  `json:"productName"`
+	SkuName       string  `json:"skuName"`
+	ServiceName   string  `json:"serviceName"`
+	UnitOfMeasure string  `json:"unitOfMeasure"`
+	Type          string  `json:"type"`
+	ArmSkuName    string  `json:"armSkuName"`
+}
+
+// ReadAzureRetailPrices reads Azure Retail Prices API responses: one page object, or a JSON array
+// of pages (a paged download). It keeps Linux pay-as-you-go virtual machine prices in USD per hour:
+// the on-demand meter, and the Spot meter as the spot price. Windows products, Low Priority meters,
+// reservations, dev/test rates and other currencies or units are left out and counted by reason in
+// skipped; so are VM sizes azureSKUs does not describe (the API carries no GPU, vCPU or memory).
+func ReadAzureRetailPrices(data []byte) (rows []Row, skipped map[string]int, err error) {
+	var pages []azurePage
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		err = json.Unmarshal(trimmed, &pages)
+	} else {
+		var p azurePage
+		err = json.Unmarshal(trimmed, &p)
+		pages = []azurePage{p}
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: Azure Retail Prices page: %w", ErrFormat, err)
+	}
+	skipped = map[string]int{}
+	type key struct{ sku, region string }
+	at := map[key]int{}
+	for pi, p := range pages {
+		if p.Items == nil {
+			return nil, nil, fmt.Errorf("%w: Azure Retail Prices page %d has no Items", ErrFormat, pi)
+		}
+		for ii, it := range p.Items {
+			why := azureSkip(it)
+			if why != "" {
+				skipped[why]++
+				continue
+			}
+			if it.ArmSkuName == "" || it.ArmRegionName == "" || it.RetailPrice <= 0 {
+				return nil, nil, fmt.Errorf("%w: page %d item %d: needs armSkuName, armRegionName and a positive retailPrice", ErrFormat, pi, ii)
+			}
+			sku, ok := azureSKUs[it.ArmSkuName]
+			if !ok {
+				skipped["VM size without recorded GPU, vCPU and memory"]++
+				continue
+			}
+			k := key{it.ArmSkuName, it.ArmRegionName}
+			i, seen := at[k]
+			if !seen {
+				rows = append(rows, Row{Instance: it.ArmSkuName, Accelerator: sku.accel, AcceleratorCount: float64(sku.count),
+					VCPU: float64(sku.vcpu), MemoryGiB: sku.memoryGiB, Region: it.ArmRegionName})
+				i = len(rows) - 1
+				at[k] = i
+			}
+			if isSpotMeter(it) {
+				rows[i].Spot, rows[i].HasSpot = it.RetailPrice, true
+			} else {
+				rows[i].Price = it.RetailPrice
+			}
+		}
+	}
+	kept := rows[:0]
+	for _, r := range rows {
+		if r.Price <= 0 {
+			skipped["spot price without an on-demand price"]++
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, skipped, nil
+}
+
+func isSpotMeter(it azureItem) bool {
+	return strings.HasSuffix(it.MeterName, " Spot") || strings.HasSuffix(it.SkuName, " Spot")
+}
+
+// azureSkip says why an item is not a Linux pay-as-you-go VM price in USD per hour, or "".
+func azureSkip(it azureItem) string {
+	switch {
+	case it.ServiceName != "" && it.ServiceName != "Virtual Machines":
+		return "not a virtual machine (" + it.ServiceName + ")"
+	case it.Type != "Consumption":
+		return "not pay-as-you-go (" + it.Type + ")"
+	case strings.HasSuffix(it.ProductName, " Windows"):
+		return "Windows licence included"
+	case strings.Contains(it.MeterName, "Low Priority") || strings.Contains(it.SkuName, "Low Priority"):
+		return "Low Priority meter"
+	case it.CurrencyCode != "USD":
+		return "not in USD (" + it.CurrencyCode + ")"
+	case it.UnitOfMeasure != "1 Hour":
+		return "not priced per hour (" + it.UnitOfMeasure + ")"
+	}
+	return ""
+}

@@ -1,0 +1,121 @@
+package priceimport
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// azureExcerpt is a real Azure Retail Prices API page as published in
+// holgerjs/az-sdk-py-samples py-get-azure-pricing-from-the-price-api.md at commit 2bda381408c0
+// (a query for serviceName 'Virtual Machines' in westeurope; read 2026-12-06): the page envelope
+// with its first item, a dev/test rate of a Windows VM.
+const azureExcerpt = `{
+    "BillingCurrency": "USD",
+    "CustomerEntityId": "Default",
+    "CustomerEntityType": "Retail",
+    "Items": [
+        {
+            "currencyCode": "USD",
+            "tierMinimumUnits": 0.0,
+            "retailPrice": 5.536,
+            "unitPrice": 5.536,
+            "armRegionName": "westeurope",
+            "location": "EU West",
+            "effectiveStartDate": "2020-06-01T00:00:00Z",
+            "meterId": "ff052bc0-bdca-5b48-b96e-37c82dda2ae8",
+            "meterName": "E64-32ds v4",
+            "productId": "DZH318Z0CSHB",
+            "skuId": "DZH318Z0CSHB/006X",
+            "availabilityId": null,
+            "productName": "Virtual Machines Edsv4 Series Windows",
+            "skuName": "E64-32ds v4",
+            "serviceName": "Virtual Machines",
+            "serviceId": "DZH313Z7MMC8",
+            "serviceFamily": "Compute",
+            "unitOfMeasure": "1 Hour",
+            "type": "DevTestConsumption",
+            "isPrimaryMeterRegion": true,
+            "armSkuName": "Standard_E64-32ds_v4"
+        }
+    ],
+    "NextPageLink": "https://prices.azure.com:443/api/retail/prices?$filter=serviceName%20eq%20%27Virtual%20Machines%27%20and%20armRegionName%20eq%20%27westeurope%27&$skip=100",
+    "Count": 100
+}`
+
+// item builds an item in the API's documented field layout (Microsoft Learn, Azure Retail Prices
+// overview: API property details). These are constructed, not captured: no public capture of a
+// Linux GPU VM page was found; the figures are the curated eastus rows' (3.673 USD/h for
+// NC24ads_A100_v4) and made-up spot and regional values.
+func item(sku, region, product, meter, typ string, price float64) string {
+	return `{"currencyCode":"USD","retailPrice":` + jsonNum(price) + `,"armRegionName":"` + region + `","meterName":"` + meter +
+		`","productName":"` + product + `","skuName":"` + meter + `","serviceName":"Virtual Machines","unitOfMeasure":"1 Hour","type":"` + typ +
+		`","armSkuName":"` + sku + `"}`
+}
+
+func jsonNum(v float64) string { return string(must(json.Marshal(v))) }
+
+func TestAzureRealExcerptIsReadAndItsDevTestWindowsRowLeftOut(t *testing.T) {
+	t.Parallel()
+	rows, skipped, err := ReadAzureRetailPrices([]byte(azureExcerpt))
+	require.NoError(t, err)
+	require.Empty(t, rows)
+	require.Equal(t, map[string]int{"not pay-as-you-go (DevTestConsumption)": 1}, skipped)
+}
+
+func TestAzureLinuxOnDemandAndSpotBecomeOneRow(t *testing.T) {
+	t.Parallel()
+	page := `[{"BillingCurrency":"USD","Items":[` +
+		item("Standard_NC24ads_A100_v4", "eastus", "Virtual Machines NCadsA100v4 Series", "NC24ads A100 v4", "Consumption", 3.673) + `,` +
+		item("Standard_NC24ads_A100_v4", "eastus", "Virtual Machines NCadsA100v4 Series", "NC24ads A100 v4 Spot", "Consumption", 0.7345) + `,` +
+		item("Standard_NC24ads_A100_v4", "eastus", "Virtual Machines NCadsA100v4 Series Windows", "NC24ads A100 v4", "Consumption", 3.857) + `,` +
+		item("Standard_NC24ads_A100_v4", "eastus", "Virtual Machines NCadsA100v4 Series", "NC24ads A100 v4 Low Priority", "Consumption", 0.7) +
+		`],"NextPageLink":"x","Count":4},{"BillingCurrency":"USD","Items":[` +
+		item("Standard_NC24ads_A100_v4", "westeurope", "Virtual Machines NCadsA100v4 Series", "NC24ads A100 v4", "Consumption", 4.1) + `,` +
+		item("Standard_NC24ads_A100_v4", "westeurope", "Virtual Machines NCadsA100v4 Series", "NC24ads A100 v4", "Reservation", 20000) + `,` +
+		item("Standard_D4s_v5", "westeurope", "Virtual Machines Dsv5 Series", "D4s v5", "Consumption", 0.2) + `,` +
+		item("Standard_L8s_v3", "westeurope", "Virtual Machines Lsv3 Series", "L8s v3", "Consumption", 0.6) +
+		`],"NextPageLink":null,"Count":4}]`
+	rows, skipped, err := ReadAzureRetailPrices([]byte(page))
+	require.NoError(t, err)
+	require.Len(t, rows, 3)
+	require.Equal(t, Row{Instance: "Standard_NC24ads_A100_v4", Accelerator: "A100-80GB", AcceleratorCount: 1, VCPU: 24, MemoryGiB: 220,
+		Region: "eastus", Price: 3.673, Spot: 0.7345, HasSpot: true}, rows[0])
+	require.Equal(t, "westeurope", rows[1].Region)
+	require.False(t, rows[1].HasSpot)
+	require.Equal(t, map[string]int{"Windows licence included": 1, "Low Priority meter": 1, "not pay-as-you-go (Reservation)": 1,
+		"VM size without recorded GPU, vCPU and memory": 1}, skipped)
+
+	res, err := Build(rows, opts(t, "azure"))
+	require.NoError(t, err)
+	var names []string
+	for _, in := range res.Instances {
+		names = append(names, in.Name+" "+in.PriceRegion+" "+in.GPU)
+	}
+	require.Contains(t, names, "Standard_NC24ads_A100_v4 eastus a100-80gb")
+	require.Contains(t, names, "Standard_D4s_v5 westeurope ", "a Dsv5 CPU machine is kept for services")
+}
+
+func TestAzureBadPagesAreFormatErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, page, want string }{
+		{"not json", "{", "Azure Retail Prices page"},
+		{"no items", `{"BillingCurrency":"USD"}`, "has no Items"},
+		{"no sku", `{"Items":[` + item("", "eastus", "Virtual Machines X", "X", "Consumption", 1) + `]}`, "needs armSkuName"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, err := ReadAzureRetailPrices([]byte(tt.page))
+			require.ErrorIs(t, err, ErrFormat)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
