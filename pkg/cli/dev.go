@@ -120,6 +120,8 @@ func runDev(ctx context.Context, args []string, io IO) error {
 			AuthAccessTTL: 15 * time.Minute, AuthRefreshTTL: 720 * time.Hour, AuthPurgeInterval: time.Hour,
 			BodyLimitBytes: 1 << 20, AssessmentTimeout: timeout, SSEKeepAlive: 15 * time.Second,
 			ReportCacheTTL: 5 * time.Minute, AuthTOTPKeysFile: totpKeys,
+			// The console is served over plain HTTP on this machine.
+			ConsoleSecureCookies: false,
 		},
 		Synth: platform.SynthConfig{SweepInterval: 2 * time.Second},
 		// Development: webhooks may point at receivers on this machine unless turned off.
@@ -148,13 +150,14 @@ func runDev(ctx context.Context, args []string, io IO) error {
 
 	base := "http://" + p.GatewayAddr()
 	fmt.Fprintf(io.Stdout, `
+Console: %s/   (open it in a browser; sign in with the owner below)
 Infra Mind is running (embedded NATS JetStream, FerretDB and Redis under %s).
   API:      %s   (OpenAPI: %s/openapi.json)
   metrics:  http://%s/metrics   (operations listener; also /readyz with each dependency)
 %s%s            passwords are generated on first start and kept in %s
   token:    %s
             (%s)
-`, *dataDir, base, base, p.MetricsAddr(), accountLine("owner", creds.Owner), accountLine("operator", creds.Operator),
+`, base, *dataDir, base, base, p.MetricsAddr(), accountLine("owner", creds.Owner), accountLine("operator", creds.Operator),
 		filepath.Join(*dataDir, devCredentialsFile), token, how)
 	if creds.Owner.Password != "" {
 		fmt.Fprintf(io.Stdout, "  sign in:  export IM_TOKEN=$(IM_PASSWORD=%s go run ./services/cli login --url %s --tenant %s --email %s)\n",

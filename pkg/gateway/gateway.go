@@ -88,6 +88,9 @@ type Config struct {
 	// entry outside these ranges. Empty: the TCP peer is the client and
 	// X-Forwarded-For is ignored, since any client can write it.
 	TrustedProxies []string
+	// ConsoleSecureCookies marks the console's session cookies Secure (with
+	// the __Host- prefix); off only for plain-HTTP development.
+	ConsoleSecureCookies bool
 }
 
 // Deps are the gateway's collaborators.
@@ -152,7 +155,12 @@ type Server struct {
 	// trusted are the parsed Config.TrustedProxies.
 	trusted []*net.IPNet
 	echo    *echo.Echo
-	srv     *http.Server
+	// console serves the web console's pages (console.go); nil without an
+	// identity service.
+	console *echo.Echo
+	// consolePaths are the first path segments the console serves.
+	consolePaths map[string]bool
+	srv          *http.Server
 
 	// audit queues the audit log's records (audit.go).
 	audit *audit.Recorder
@@ -292,8 +300,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s.echo = s.routes()
+	if s.console, s.consolePaths, err = s.consoleRoutes(); err != nil {
+		return nil, err
+	}
 	s.srv = &http.Server{
-		Handler: s.echo,
+		Handler: s.dispatch(),
 		// No ReadTimeout or WriteTimeout: both are connection deadlines that
 		// would cut SSE responses, which stay open for the life of an
 		// assessment (an expired read deadline also cancels the request
@@ -387,7 +398,7 @@ func (s *Server) routes() *echo.Echo {
 }
 
 // Handler returns the gateway's HTTP handler (for tests and embedding).
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler { return s.dispatch() }
 
 // Listen binds the configured address; Addr then reports the bound address.
 func (s *Server) Listen() error {

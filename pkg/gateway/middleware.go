@@ -18,13 +18,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/console"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
-// claimsKey is the echo context key of the verified token claims.
-const claimsKey = "inframind.claims"
+// claimsKey is the echo context key of the verified token claims; the
+// console's pages keep their caller under the same key.
+const claimsKey = console.ClaimsKey
 
 // newRequestID returns 16 random bytes in hex: unguessable and log-friendly.
 func newRequestID() string {

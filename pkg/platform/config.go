@@ -86,6 +86,9 @@ type GatewayConfig struct {
 	MaxStreamsPerTenant     int `env:"IM_SSE_MAX_STREAMS_PER_TENANT" envDefault:"100"`
 	// CORSAllowedOrigins is comma separated; empty sends no CORS headers.
 	CORSAllowedOrigins []string `env:"IM_CORS_ALLOWED_ORIGINS" envSeparator:","`
+	// ConsoleSecureCookies marks the web console's session cookies Secure;
+	// set false only to use the console over plain HTTP in development.
+	ConsoleSecureCookies bool `env:"IM_CONSOLE_SECURE_COOKIES" envDefault:"true"`
 }
 
 // SynthConfig is read by the synthesizer.

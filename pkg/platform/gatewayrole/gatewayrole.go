@@ -126,14 +126,15 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 		}
 	}
 	gw.Server, err = gateway.New(gateway.Config{
-		Addr:              cfg.Gateway.HTTPAddr,
-		BodyLimit:         cfg.Gateway.BodyLimitBytes,
-		AssessmentTimeout: cfg.Gateway.AssessmentTimeout,
-		KeepAlive:         cfg.Gateway.SSEKeepAlive,
-		ReportCacheTTL:    cfg.Gateway.ReportCacheTTL,
-		MaxInFlight:       cfg.Gateway.MaxInFlightAssessments,
-		WebhookPolicy:     webhook.Policy{AllowPrivate: cfg.Webhook.AllowPrivate},
-		TrustedProxies:    cfg.Gateway.TrustedProxies,
+		Addr:                 cfg.Gateway.HTTPAddr,
+		BodyLimit:            cfg.Gateway.BodyLimitBytes,
+		AssessmentTimeout:    cfg.Gateway.AssessmentTimeout,
+		KeepAlive:            cfg.Gateway.SSEKeepAlive,
+		ReportCacheTTL:       cfg.Gateway.ReportCacheTTL,
+		MaxInFlight:          cfg.Gateway.MaxInFlightAssessments,
+		WebhookPolicy:        webhook.Policy{AllowPrivate: cfg.Webhook.AllowPrivate},
+		TrustedProxies:       cfg.Gateway.TrustedProxies,
+		ConsoleSecureCookies: cfg.Gateway.ConsoleSecureCookies,
 		Limits: gateway.Limits{
 			TenantRequests: cfg.Gateway.RateLimitTenant, UserRequests: cfg.Gateway.RateLimitUser,
 			ExpensiveRequests: cfg.Gateway.RateLimitExpensive, RateWindow: cfg.Gateway.RateLimitWindow,

@@ -1,0 +1,435 @@
+package console_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/infra-mind/infra-mind/pkg/cli"
+)
+
+// chromium finds Debian's Chromium (or IM_CHROMIUM). Outside CI a machine
+// without it skips the browser tests and says how to get it; in CI
+// (CI=true) a missing browser fails, since .ci/run installs it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("IM_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("the console's browser tests need Chromium and CI must have it: .ci/run installs Debian's chromium package")
+	}
+	t.Skip("skipping the console's browser tests: no Chromium found (apt-get install chromium, or set IM_CHROMIUM)")
+	return ""
+}
+
+// shotsDir is where screenshots go: IM_CONSOLE_SCREENSHOTS, or the test's
+// temporary folder (its path is logged).
+func shotsDir(t *testing.T) string {
+	if d := os.Getenv("IM_CONSOLE_SCREENSHOTS"); d != "" {
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		return d
+	}
+	return t.TempDir()
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// devSystem is `infra-mind dev` running in this process: the whole
+// system on embedded servers, as `make run` starts it.
+type devSystem struct {
+	URL                             string
+	OwnerPassword, OperatorPassword string
+}
+
+// startDev runs the dev command until the test ends and reads the console
+// URL and the generated passwords from what it prints.
+func startDev(t *testing.T) devSystem {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var errOut bytes.Buffer
+	go func() {
+		done <- cli.Run(ctx, []string{"dev", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--example", ""},
+			cli.IO{Stdin: strings.NewReader(""), Stdout: pw, Stderr: &errOut, Env: func(string) (string, bool) { return "", false }})
+		_ = pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("dev exited %d: %s", code, errOut.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("dev did not stop within 30s")
+		}
+	})
+	var d devSystem
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default: // nobody reads any more: keep draining
+			}
+		}
+		close(lines)
+	}()
+	consoleRE := regexp.MustCompile(`^Console: (http://\S+)/ `)
+	passRE := regexp.MustCompile(`^  (owner|operator): .*, password (\S+) `)
+	deadline := time.After(2 * time.Minute)
+	for d.URL == "" || d.OwnerPassword == "" || d.OperatorPassword == "" {
+		select {
+		case l, ok := <-lines:
+			require.True(t, ok, "dev stopped before it was ready: %s", errOut.String())
+			if m := consoleRE.FindStringSubmatch(l); m != nil {
+				require.Empty(t, d.URL+d.OwnerPassword, "the console URL comes first")
+				d.URL = m[1]
+			}
+			if m := passRE.FindStringSubmatch(l); m != nil {
+				if m[1] == "owner" {
+					d.OwnerPassword = m[2]
+				} else {
+					d.OperatorPassword = m[2]
+				}
+			}
+		case <-deadline:
+			t.Fatalf("dev was not ready within 2 minutes: %s", errOut.String())
+		}
+	}
+	return d
+}
+
+// browser is one Chromium tab with the test's helpers.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string
+	n     int
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.WindowSize(1280, 900))
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to sandbox as root
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	require.NoError(t, chromedp.Do(ctx), "start Chromium")
+	b := &browser{t: t, ctx: ctx, base: base, shots: shotsDir(t)}
+	t.Logf("screenshots in %s", b.shots)
+	return b
+}
+
+// do runs actions with a bound on each step.
+func (b *browser) do(timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	require.NoError(b.t, chromedp.Do(ctx, actions...))
+}
+
+func run[T any](b *browser, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(b.t, err)
+	return v
+}
+
+func (b *browser) open(path string) {
+	b.t.Helper()
+	b.do(30*time.Second, chromedp.Navigate(b.base+path), chromedp.WaitReady(chromedp.CSS("main")))
+}
+
+func (b *browser) text(css string) string {
+	b.t.Helper()
+	return run(b, chromedp.Text(chromedp.CSS(css)))
+}
+
+func (b *browser) location() string {
+	b.t.Helper()
+	return run(b, chromedp.Location())
+}
+
+// shot saves a full-page screenshot as NN-name.png.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	b.n++
+	png := run(b, chromedp.FullScreenshot(100))
+	require.NoError(b.t, os.WriteFile(filepath.Join(b.shots, strings.ReplaceAll(
+		strings.ToLower(strings.TrimSpace(strings.Join([]string{twoDigits(b.n), name}, "-"))), " ", "-")+".png"), png, 0o644))
+}
+
+func twoDigits(n int) string { return string([]byte{byte('0' + n/10), byte('0' + n%10)}) }
+
+// set fills an input or select by id.
+func (b *browser) set(id, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.SetValue(chromedp.CSS("#"+id), value)
+}
+
+// check ticks the checkbox of name with value.
+func check(name, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Click(chromedp.CSS(`input[type=checkbox][name="` + name + `"][value="` + value + `"]`))
+}
+
+// waitFor polls a JavaScript condition from Go, so a navigation while it
+// waits (a form post, the script opening the report) does not end the wait.
+func (b *browser) waitFor(expr string, timeout time.Duration) {
+	b.t.Helper()
+	end := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(end) {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.t.Fatalf("waiting %s for %s (at %s): %v", timeout, expr, b.location(), last)
+}
+
+// noHorizontalScroll fails when the page is wider than the viewport.
+func (b *browser) noHorizontalScroll(page string) {
+	b.t.Helper()
+	wide := run(b, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if wide {
+		// Name the widest elements that stick out, to say what to fix.
+		culprits := run(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest(".table-wrap"))
+			.slice(0, 8).map(e => e.tagName.toLowerCase() + "." + e.className + " " + Math.round(e.getBoundingClientRect().right) + "px")`))
+		b.t.Fatalf("%s scrolls sideways at %d px: %v", page, run(b, chromedp.Evaluate[int](`window.innerWidth`)), culprits)
+	}
+}
+
+// apiJSON calls the API with a bearer token.
+func apiJSON(t *testing.T, method, url, token, contentType string, body []byte, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", contentType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if out != nil {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	return resp.StatusCode
+}
+
+func login(t *testing.T, base, tenant, email, password string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"tenant": tenant, "email": email, "password": password})
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.Equal(t, http.StatusOK, apiJSON(t, http.MethodPost, base+"/v1/auth/login", "", "application/json", body, &tok))
+	return tok.AccessToken
+}
+
+// otherTenantAssessment makes a second tenant through the operator and
+// submits an assessment in it through the API; its id is what a user of
+// the first tenant must not be able to open.
+func otherTenantAssessment(t *testing.T, d devSystem) string {
+	t.Helper()
+	op := login(t, d.URL, "_platform", "operator@example.com", d.OperatorPassword)
+	body, _ := json.Marshal(map[string]any{"id": "rival", "name": "Rival Corp", "owner": map[string]string{"email": "owner@rival.test"}})
+	var created struct {
+		Owner struct {
+			Password string `json:"password"`
+		} `json:"owner"`
+	}
+	require.Equal(t, http.StatusCreated, apiJSON(t, http.MethodPost, d.URL+"/v1/tenants", op, "application/json", body, &created))
+	tok := login(t, d.URL, "rival", "owner@rival.test", created.Owner.Password)
+	yaml, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "startup-rag.yaml"))
+	require.NoError(t, err)
+	var acc struct {
+		ID string `json:"id"`
+	}
+	require.Equal(t, http.StatusAccepted, apiJSON(t, http.MethodPost, d.URL+"/v1/assessments", tok, "application/yaml", yaml, &acc))
+	return acc.ID
+}
+
+// TestConsoleInABrowser drives the console in headless Chromium as a
+// person would, against the whole system: sign in, an invalid form and its
+// field error, the chatbot example entered through the guided form, its
+// progress to completion, the report, the PDF download, a what-if and its
+// side-by-side diff, another tenant's URL, the pages at phone width, and
+// sign out. Each page is saved as a screenshot.
+func TestConsoleInABrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test runs the whole system; skipped with -short")
+	}
+	chromium(t)
+	d := startDev(t)
+	b := newBrowser(t, d.URL)
+
+	// A page needs a session: it sends the visitor to sign in and back.
+	b.open("/assessments")
+	require.Contains(t, b.location(), "/sign-in?next=%2Fassessments")
+	b.shot("sign-in")
+	b.do(10*time.Second, b.set("f-tenant", "demo"), b.set("f-email", "dev@example.com"), b.set("f-password", "not the password"),
+		chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitReady(chromedp.CSS("main")))
+	require.Contains(t, b.text(".alert"), "password is wrong", "a wrong password is refused on the page")
+	b.do(10*time.Second, b.set("f-tenant", "demo"), b.set("f-email", "dev@example.com"), b.set("f-password", d.OwnerPassword),
+		chromedp.Click(chromedp.CSS("form button[type=submit]")))
+	b.waitFor(`location.pathname === "/assessments" && document.querySelector("h1") !== null`, 10*time.Second)
+	require.Equal(t, "Assessments", b.text("h1"))
+	b.shot("assessments-empty")
+
+	// An invalid form comes back with the server's reason beside the field.
+	b.open("/assessments/new")
+	b.do(10*time.Second,
+		b.set("f-name", "Invalid on purpose"), b.set("f-business-company-size", "startup"), check("business.regions", "us"),
+		b.set("f-workloads-0-name", "chat"), b.set("f-workloads-0-kind", "llm_serving"), b.set("f-workloads-0-model", "llama-3.1-8b"),
+		b.set("f-workloads-0-peak-requests-per-second", "-3"),
+		chromedp.Click(chromedp.CSS("form.guided button.primary")), chromedp.WaitReady(chromedp.CSS("main")))
+	errText := b.text("#e-f-workloads-0-peak-requests-per-second")
+	require.Contains(t, errText, "workloads[0].peak_requests_per_second")
+	require.Equal(t, "true", run(b, chromedp.AttributeValue(chromedp.CSS("#f-workloads-0-peak-requests-per-second"), "aria-invalid")).Value)
+	require.Equal(t, "-3", run(b, chromedp.Value(chromedp.CSS("#f-workloads-0-peak-requests-per-second"))), "the form keeps what was typed")
+	b.shot("new-assessment-field-error")
+
+	// The chatbot example (examples/chatbot-70b-hipaa-us.yaml) through the guided form.
+	b.open("/assessments/new")
+	b.do(20*time.Second,
+		b.set("f-name", "Patient support chatbot (Llama 3.1 70B)"), b.set("f-business-company-size", "mid_market"),
+		b.set("f-business-industry", "healthcare"), check("business.regions", "us"), check("business.data_residency", "us"),
+		check("business.data_categories", "health"), check("business.data_categories", "personal"),
+		check("business.compliance", "hipaa"), check("business.compliance", "soc2"),
+		check("business.provider_preference", "aws"), check("business.provider_preference", "azure"),
+		b.set("f-business-monthly-budget-usd", "60000"), b.set("f-business-timeline-months", "4"),
+		b.set("f-business-team-engineers", "25"), b.set("f-business-team-ml-engineers", "4"), b.set("f-business-team-ops-engineers", "3"),
+		b.set("f-business-team-expertise", "intermediate"),
+		b.set("f-business-growth-month-6-multiplier", "1.5"), b.set("f-business-growth-month-12-multiplier", "2.5"),
+		b.set("f-business-growth-month-24-multiplier", "4"),
+		b.set("f-business-goals", "Answer routine patient questions around the clock\nCut nurse-line call volume by 30%"),
+		b.set("f-workloads-0-name", "patient-chat"), b.set("f-workloads-0-kind", "llm_serving"), b.set("f-workloads-0-model", "llama-3.1-70b"),
+		b.set("f-workloads-0-precision", "fp8"), b.set("f-workloads-0-peak-requests-per-second", "12"),
+		b.set("f-workloads-0-avg-requests-per-second", "4"), b.set("f-workloads-0-mean-input-tokens", "1200"),
+		b.set("f-workloads-0-mean-output-tokens", "350"), b.set("f-workloads-0-max-context-tokens", "8192"),
+		b.set("f-workloads-0-ttft-p95-ms", "800"), b.set("f-workloads-0-inter-token-latency-ms", "50"),
+		b.set("f-workloads-0-availability-target", "0.999"),
+		chromedp.Click(chromedp.CSS(`button[name=add_workload]`)), chromedp.WaitReady(chromedp.CSS("#f-workloads-1-name")))
+	require.Equal(t, "patient-chat", run(b, chromedp.Value(chromedp.CSS("#f-workloads-0-name"))), "adding a workload keeps the first")
+	b.do(20*time.Second,
+		b.set("f-workloads-1-name", "care-guidelines-search"), b.set("f-workloads-1-kind", "rag"),
+		b.set("f-workloads-1-corpus-gb", "40"), b.set("f-workloads-1-embedding-model", "bge-large-en-v1.5"),
+		b.set("f-workloads-1-peak-requests-per-second", "12"), b.set("f-workloads-1-queries-per-second", "24"),
+		b.set("f-workloads-1-storage-gb", "200"))
+	b.shot("new-assessment-filled")
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS("form.guided button.primary")))
+
+	// Live progress: the families light up from the event stream, and the
+	// page opens the report when the completed event arrives.
+	b.waitFor(`document.getElementById("progress") !== null`, 15*time.Second)
+	progressURL := b.location()
+	require.Regexp(t, `/assessments/[0-9a-f-]{36}$`, progressURL)
+	id := progressURL[strings.LastIndex(progressURL, "/")+1:]
+	b.waitFor(`document.querySelectorAll(".family.f-completed").length >= 1 || location.pathname.endsWith("/report")`, 3*time.Minute)
+	if !strings.HasSuffix(b.location(), "/report") {
+		b.shot("progress")
+	}
+	b.waitFor(`location.pathname.endsWith("/report") && document.querySelector("#executive") !== null`, 3*time.Minute)
+	require.Equal(t, "Patient support chatbot (Llama 3.1 70B)", b.text("h1"))
+
+	// A reload of the progress page replays the stream: every family is lit.
+	b.open("/assessments/" + id)
+	require.Equal(t, 6, run(b, chromedp.Evaluate[int](`document.querySelectorAll(".family.f-completed").length`)))
+	b.shot("progress-completed")
+
+	// The report: summary, architecture per workload with its working,
+	// cost tables, the growth chart as SVG, compliance and risks.
+	b.open("/assessments/" + id + "/report")
+	for _, sel := range []string{"#executive", "#architecture .workload-report", "#cost table", "#growth svg polyline.p50",
+		"#growth svg polygon.band", "#compliance", "#risks"} {
+		require.Equalf(t, 1, min(1, run(b, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(sel)+`).length`))), "the report shows %s", sel)
+	}
+	require.Contains(t, b.text("#architecture"), "patient-chat")
+	b.shot("report")
+	b.noHorizontalScroll("the report at 1280 px")
+
+	// The PDF comes from the report use case, with the browser's session.
+	pdfHead := run(b, chromedp.Evaluate[string](`fetch("/assessments/`+id+`/download/pdf").then(async r => r.headers.get("content-type") + " " + new TextDecoder().decode((await r.arrayBuffer()).slice(0, 5)))`, chromedp.EvalAwaitPromise))
+	require.Equal(t, "application/pdf %PDF-", pdfHead)
+
+	// A what-if: twice the traffic, compared side by side once it ran.
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS(`a[href$="/what-if"]`)), chromedp.WaitReady(chromedp.CSS("#f-traffic-multiplier")))
+	b.do(10*time.Second, b.set("f-name", "Traffic x2"), b.set("f-traffic-multiplier", "2"))
+	b.shot("what-if")
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS("main form button.primary")))
+	b.waitFor(`location.pathname.includes("/scenarios/") && document.getElementById("diff-summary") !== null`, 3*time.Minute)
+	require.NotEmpty(t, b.text("#diff-summary"))
+	require.GreaterOrEqual(t, run(b, chromedp.Evaluate[int](`document.querySelectorAll("table.diff tbody tr").length`)), 1)
+	require.Contains(t, b.text("table.diff thead"), "What-if")
+	b.shot("what-if-diff")
+
+	// Another tenant's assessment reads like a missing one.
+	other := otherTenantAssessment(t, d)
+	resp := run(b, chromedp.NavigateResponse(d.URL+"/assessments/"+other+"/report"))
+	require.EqualValues(t, http.StatusNotFound, resp.Status)
+	require.Equal(t, "Not found", b.text("h1"))
+	require.NotContains(t, b.text("main"), "Rival")
+	b.shot("cross-tenant-not-found")
+
+	// The list shows the assessment and its what-if.
+	b.open("/assessments")
+	require.Contains(t, b.text("main table"), "Patient support chatbot")
+	require.Contains(t, b.text("main table"), "Traffic x2")
+	b.shot("assessments")
+
+	// Phone width: the pages reflow without sideways scrolling.
+	b.do(10*time.Second, chromedp.EmulateViewport(390, 844))
+	for _, p := range []string{"/assessments", "/assessments/new", "/assessments/" + id + "/report"} {
+		b.open(p)
+		b.noHorizontalScroll(p + " at 390 px")
+	}
+	b.shot("report-phone")
+	b.do(10*time.Second, chromedp.EmulateViewport(1280, 900))
+
+	// Sign out ends the session: the next page asks to sign in again.
+	b.open("/assessments")
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS(".signout button")))
+	b.waitFor(`location.pathname === "/sign-in"`, 10*time.Second)
+	b.open("/assessments")
+	require.Contains(t, b.location(), "/sign-in")
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
