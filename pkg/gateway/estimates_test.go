@@ -127,12 +127,22 @@ func TestEstimates(t *testing.T) {
 		require.GreaterOrEqual(t, ans.Replicas.Replicas.High, ans.Replicas.Replicas.Low)
 		require.Greater(t, ans.Replicas.Replicas.Low, 1.0, "10 requests/s of 200 tokens is more than one single-stream replica carries")
 
-		// Every catalogue instance with H100 SXM is priced; an 8-GPU machine holds 8 / TP replicas.
+		// Every catalogue instance with H100 SXM is listed; one with fewer GPUs than the
+		// tensor-parallel degree cannot hold a replica and says so, and an 8-GPU machine
+		// holds 8 / TP replicas.
 		require.NotEmpty(t, ans.Costs)
+		fitting := 0
 		for _, c := range ans.Costs {
 			in, ok := cat.Instance(c.Provider, c.Name)
 			require.True(t, ok)
 			require.Equal(t, "h100-sxm", in.GPU)
+			if in.GPUCount < ans.TensorParallel {
+				require.False(t, c.Fits, "%s/%s has %d GPUs", c.Provider, c.Name, in.GPUCount)
+				require.Contains(t, c.Reason, "needs")
+				require.Nil(t, c.MonthlyUSDForPeak)
+				continue
+			}
+			fitting++
 			require.True(t, c.Fits)
 			require.Equal(t, in.GPUCount/ans.TensorParallel, c.ReplicasPerInstance)
 			require.InDelta(t, in.OnDemandHourly*730, c.InstanceMonthlyUSD, 1e-6)
@@ -141,6 +151,7 @@ func TestEstimates(t *testing.T) {
 			require.NotNil(t, c.MonthlyUSDForPeak)
 			require.GreaterOrEqual(t, c.MonthlyUSDForPeak.Low, c.InstanceMonthlyUSD)
 		}
+		require.Positive(t, fitting, "at least one H100 machine holds a replica")
 
 		// The working and the provenance of every row used.
 		require.NotEmpty(t, ans.Working.Assumptions)
