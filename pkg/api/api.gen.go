@@ -224,6 +224,69 @@ func (e CatalogUseRowsTable) Valid() bool {
 	}
 }
 
+// Defines values for ChatMessageRole.
+const (
+	ChatMessageRoleAssistant ChatMessageRole = "assistant"
+	ChatMessageRoleUser      ChatMessageRole = "user"
+)
+
+// Valid indicates whether the value is a known member of the ChatMessageRole enum.
+func (e ChatMessageRole) Valid() bool {
+	switch e {
+	case ChatMessageRoleAssistant:
+		return true
+	case ChatMessageRoleUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChatToolEventStatus.
+const (
+	ChatToolEventStatusDone    ChatToolEventStatus = "done"
+	ChatToolEventStatusFailed  ChatToolEventStatus = "failed"
+	ChatToolEventStatusStarted ChatToolEventStatus = "started"
+)
+
+// Valid indicates whether the value is a known member of the ChatToolEventStatus enum.
+func (e ChatToolEventStatus) Valid() bool {
+	switch e {
+	case ChatToolEventStatusDone:
+		return true
+	case ChatToolEventStatusFailed:
+		return true
+	case ChatToolEventStatusStarted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChatToolUseName.
+const (
+	EstimateInference ChatToolUseName = "estimate_inference"
+	EstimateTraining  ChatToolUseName = "estimate_training"
+	ReadReport        ChatToolUseName = "read_report"
+	RunScenario       ChatToolUseName = "run_scenario"
+)
+
+// Valid indicates whether the value is a known member of the ChatToolUseName enum.
+func (e ChatToolUseName) Valid() bool {
+	switch e {
+	case EstimateInference:
+		return true
+	case EstimateTraining:
+		return true
+	case ReadReport:
+		return true
+	case RunScenario:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CompletedEventStatus.
 const (
 	CompletedEventStatusCompleted CompletedEventStatus = "completed"
@@ -1692,6 +1755,67 @@ type ChangePasswordRequest struct {
 	NewPassword *string `json:"new_password,omitempty"`
 }
 
+// ChatMessage defines model for ChatMessage.
+type ChatMessage struct {
+	Content   string    `json:"content"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// Generated The answer was written by the model and passed the number check.
+	Generated *bool   `json:"generated,omitempty"`
+	Model     *string `json:"model,omitempty"`
+
+	// Note Why the answer is deterministic, or that it was cut.
+	Note     *string         `json:"note,omitempty"`
+	Provider *string         `json:"provider,omitempty"`
+	Role     ChatMessageRole `json:"role"`
+	Tools    *[]ChatToolUse  `json:"tools,omitempty"`
+}
+
+// ChatMessageRole defines model for ChatMessage.Role.
+type ChatMessageRole string
+
+// ChatMessageRequest defines model for ChatMessageRequest.
+type ChatMessageRequest struct {
+	// Content The question.
+	Content string `json:"content"`
+}
+
+// ChatRetractEvent defines model for ChatRetractEvent.
+type ChatRetractEvent struct {
+	Reason string `json:"reason"`
+}
+
+// ChatTokenEvent defines model for ChatTokenEvent.
+type ChatTokenEvent struct {
+	Text string `json:"text"`
+}
+
+// ChatToolEvent defines model for ChatToolEvent.
+type ChatToolEvent struct {
+	Error  *string             `json:"error,omitempty"`
+	Name   string              `json:"name"`
+	Status ChatToolEventStatus `json:"status"`
+}
+
+// ChatToolEventStatus defines model for ChatToolEvent.Status.
+type ChatToolEventStatus string
+
+// ChatToolUse defines model for ChatToolUse.
+type ChatToolUse struct {
+	// Arguments The call's JSON arguments.
+	Arguments string `json:"arguments"`
+
+	// Error Why the call failed or was refused.
+	Error *string         `json:"error,omitempty"`
+	Name  ChatToolUseName `json:"name"`
+
+	// Result The tool's JSON result (cut at 6,000 characters).
+	Result *string `json:"result,omitempty"`
+}
+
+// ChatToolUseName defines model for ChatToolUse.Name.
+type ChatToolUseName string
+
 // ChildCreated Answer to a new version or scenario: where to follow it.
 type ChildCreated struct {
 	BaseID    string     `json:"base_id"`
@@ -1753,6 +1877,30 @@ type CompletedEvent struct {
 
 // CompletedEventStatus defines model for CompletedEvent.Status.
 type CompletedEventStatus string
+
+// Conversation defines model for Conversation.
+type Conversation struct {
+	AssessmentID string         `json:"assessment_id"`
+	CreatedAt    time.Time      `json:"created_at"`
+	ID           string         `json:"id"`
+	Messages     *[]ChatMessage `json:"messages,omitempty"`
+	Title        string         `json:"title"`
+
+	// Turns How many messages it holds.
+	Turns     int       `json:"turns"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ConversationList defines model for ConversationList.
+type ConversationList struct {
+	Items []Conversation `json:"items"`
+}
+
+// ConversationRequest defines model for ConversationRequest.
+type ConversationRequest struct {
+	// Title A name for the conversation (optional).
+	Title *string `json:"title,omitempty"`
+}
 
 // CreateAPIKeyRequest Examples: {"expires_at":"2027-01-01T00:00:00Z","name":"ci-pipeline","role":"analyst"}
 type CreateAPIKeyRequest struct {
@@ -3279,6 +3427,12 @@ type CreateAPIKeyJSONRequestBody = CreateAPIKeyRequest
 
 // CreateAssessmentJSONRequestBody defines body for CreateAssessment for application/json ContentType.
 type CreateAssessmentJSONRequestBody = AssessmentRequest
+
+// CreateConversationJSONRequestBody defines body for CreateConversation for application/json ContentType.
+type CreateConversationJSONRequestBody = ConversationRequest
+
+// SendChatMessageJSONRequestBody defines body for SendChatMessage for application/json ContentType.
+type SendChatMessageJSONRequestBody = ChatMessageRequest
 
 // CreateScenarioJSONRequestBody defines body for CreateScenario for application/json ContentType.
 type CreateScenarioJSONRequestBody = ScenarioRequest

@@ -163,6 +163,20 @@ func (g *Grounds) walk(key string, v any) {
 // Add grounds more values (a tool's result, in a chat).
 func (g *Grounds) Add(values ...float64) { g.values = append(g.values, values...) }
 
+// addText grounds the numbers of a tool's result: the values of its JSON
+// (as GroundsOf reads a report) or, for text that is not JSON (a result cut
+// at its length cap), the numbers written in it.
+func (g *Grounds) addText(s string) {
+	var v any
+	if json.Unmarshal([]byte(s), &v) == nil {
+		g.walk("", v)
+		return
+	}
+	for _, n := range ExtractNumbers(s) {
+		g.values = append(g.values, n.Value)
+	}
+}
+
 // Supports says whether n is one of the grounded values, as written or
 // rounded (a percentage may also be a grounded fraction).
 func (g Grounds) Supports(n Number) bool {

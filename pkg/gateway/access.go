@@ -141,6 +141,13 @@ var accessMatrix = map[string]Access{
 	routeKey(http.MethodGet, "/v1/assessments/:id/versions/diff"):   onlyRoles(rolesReaders...),
 	routeKey(http.MethodGet, "/v1/assessments/:id/scenarios"):       onlyRoles(rolesReaders...),
 	routeKey(http.MethodGet, "/v1/assessments/:id/scenarios/:sid"):  onlyRoles(rolesReaders...),
+	// Chatting about an assessment: every reader, each with the tools their
+	// role allows (a tool needs the access of its route, chatToolRoutes);
+	// a conversation is its user's alone.
+	routeKey(http.MethodGet, "/v1/assessments/:id/conversations"):                onlyRoles(rolesReaders...),
+	routeKey(http.MethodPost, "/v1/assessments/:id/conversations"):               onlyRoles(rolesReaders...),
+	routeKey(http.MethodGet, "/v1/assessments/:id/conversations/:cid"):           onlyRoles(rolesReaders...),
+	routeKey(http.MethodPost, "/v1/assessments/:id/conversations/:cid/messages"): onlyRoles(rolesReaders...),
 	// Any signed-in person, operators (the most privileged accounts)
 	// included; the handler refuses API keys and tokens without a session.
 	// Turning the second factor off and changing the password also ask for

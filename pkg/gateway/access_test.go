@@ -171,16 +171,21 @@ var wantRoles = func() map[string][]string {
 		"GET /v1/assessments/:id/scenarios":        readers,
 		"GET /v1/assessments/:id/scenarios/:sid":   readers,
 		"DELETE /v1/assessments/:id":               managers,
-		"POST /v1/assessments":                     writers,
-		"POST /v1/assessments/:id/versions":        writers,
-		"POST /v1/assessments/:id/scenarios":       writers,
-		"POST /v1/estimates/inference":             writers,
-		"POST /v1/estimates/training":              writers,
-		"POST /v1/webhooks":                        managers,
-		"GET /v1/webhooks":                         managers,
-		"DELETE /v1/webhooks/:id":                  managers,
-		"GET /v1/webhooks/:id/deliveries":          managers,
-		"GET /v1/audit":                            managers,
+		// Chatting: every reader; the tools follow their routes' policy.
+		"GET /v1/assessments/:id/conversations":                readers,
+		"POST /v1/assessments/:id/conversations":               readers,
+		"GET /v1/assessments/:id/conversations/:cid":           readers,
+		"POST /v1/assessments/:id/conversations/:cid/messages": readers,
+		"POST /v1/assessments":                                 writers,
+		"POST /v1/assessments/:id/versions":                    writers,
+		"POST /v1/assessments/:id/scenarios":                   writers,
+		"POST /v1/estimates/inference":                         writers,
+		"POST /v1/estimates/training":                          writers,
+		"POST /v1/webhooks":                                    managers,
+		"GET /v1/webhooks":                                     managers,
+		"DELETE /v1/webhooks/:id":                              managers,
+		"GET /v1/webhooks/:id/deliveries":                      managers,
+		"GET /v1/audit":                                        managers,
 
 		// Signing in and verifying tokens: no token needed.
 		"GET /.well-known/jwks.json": everyone,
@@ -225,7 +230,7 @@ func TestOWASPAPI5RoleMatrix(t *testing.T) {
 	e := newEnv(t, Config{Limits: Limits{AuthRequests: 100}})
 	const tenant = "acme-rbac"
 	id := e.create(t, tenant, "role matrix")
-	fill := strings.NewReplacer(":sid", uuid.NewString(), ":id", id)
+	fill := strings.NewReplacer(":sid", uuid.NewString(), ":cid", uuid.NewString(), ":id", id)
 	// Webhook ids are not assessment ids: a random one is a 404 once past
 	// authorization.
 	fillWebhook := strings.NewReplacer(":id", uuid.NewString())

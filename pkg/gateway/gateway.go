@@ -27,8 +27,10 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
+	"github.com/infra-mind/infra-mind/pkg/consultant"
 	"github.com/infra-mind/infra-mind/pkg/gateway/gatewayapi"
 	"github.com/infra-mind/infra-mind/pkg/identity"
+	"github.com/infra-mind/infra-mind/pkg/llm"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
@@ -91,6 +93,8 @@ type Config struct {
 	// ConsoleSecureCookies marks the console's session cookies Secure (with
 	// the __Host- prefix); off only for plain-HTTP development.
 	ConsoleSecureCookies bool
+	// Chat caps the consultant's chat (used when Deps.LLM is set).
+	Chat consultant.ChatConfig
 }
 
 // Deps are the gateway's collaborators.
@@ -126,6 +130,11 @@ type Deps struct {
 	Identity *identity.Service
 	// Keys is the signing key ring published at /.well-known/jwks.json.
 	Keys *auth.KeyRing
+	// LLM answers the consultant's chat; nil turns the chat routes off
+	// (503, problem type chat-off). LLMSecrets returns the providers'
+	// current API keys, which an answer must never contain.
+	LLM        llm.Completer
+	LLMSecrets func() []string
 }
 
 // Server is the gateway HTTP server.
@@ -145,6 +154,8 @@ type Server struct {
 	auditLog *app.Audit
 	// erasure erases assessments (DELETE /v1/assessments/{id}).
 	erasure *app.Erasure
+	// chat runs the consultant's chat; nil when no provider is configured.
+	chat *consultant.Chat
 	// priceTables are the catalogue versions' instance rows this build holds, oldest first,
 	// loaded once (GET /v1/catalogue/versions/{version}/diff).
 	priceTables []catalog.PriceTable
@@ -296,6 +307,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, progress: progress, reports: reports, hooks: hooks, auditLog: auditLog, params: params, prot: prot, trusted: trusted,
 		priceTables: priceTables, erasure: erasure}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
+	if d.LLM != nil {
+		if s.chat, err = s.newChat(cfg.Chat, d); err != nil {
+			return nil, err
+		}
+	}
 	if s.audit, err = audit.NewRecorder(d.Store.Audit, audit.Options{Logger: logger, Registry: d.Registry}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

@@ -71,6 +71,12 @@ func newEnv(t *testing.T, cfg Config) *env {
 // newEnvAt builds the gateway against servers at the given addresses.
 func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env {
 	t.Helper()
+	return newEnvWith(t, cfg, natsURL, mongoURI, redisURL, nil)
+}
+
+// newEnvWith is newEnvAt with more dependencies set by with (a language model).
+func newEnvWith(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string, with func(*Deps)) *env {
+	t.Helper()
 	logs := newLogSink(t) // first, so it is checked after the server closed
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -95,13 +101,17 @@ func newEnvAt(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string) *env
 	signer := ring.Signer(testIssuer, testAudience)
 	ident, err := identity.New(realIdentityPorts(t, st, ch), signer, identity.Options{Logger: logger, TOTPKeys: testTOTPKeys(t)})
 	require.NoError(t, err)
-	srv, err := New(cfg, Deps{
+	deps := Deps{
 		Bus: b, Store: st, Cache: ch,
 		Verifier: auth.NewRingVerifier(ring, testIssuer, testAudience),
 		Logger:   logger, Metrics: metrics, Registry: reg,
 		Checks:   []telemetry.Check{{Name: "nats", Fn: b.Ping}, {Name: "store", Fn: st.Ping}},
 		Identity: ident, Keys: ring,
-	})
+	}
+	if with != nil {
+		with(&deps)
+	}
+	srv, err := New(cfg, deps)
 	require.NoError(t, err)
 	hs := httptest.NewServer(logs.record(srv.Handler()))
 	t.Cleanup(hs.Close)

@@ -145,6 +145,7 @@ func isExpensive(method, route string) bool {
 	switch route {
 	case "/v1/assessments", "/v1/assessments/:id/versions", "/v1/assessments/:id/scenarios",
 		"/v1/estimates/inference", "/v1/estimates/training",
+		"/v1/assessments/:id/conversations/:cid/messages",
 		"/v1/auth/login", "/v1/auth/refresh":
 		return true
 	}

@@ -339,7 +339,7 @@ func TestExpensiveRoutesExist(t *testing.T) {
 	// cannot silently lose its stricter limit. Sign-in and refresh count
 	// once their handlers are registered.
 	want := []string{"/v1/assessments", "/v1/assessments/:id/versions", "/v1/assessments/:id/scenarios",
-		"/v1/estimates/inference", "/v1/estimates/training"}
+		"/v1/estimates/inference", "/v1/estimates/training", "/v1/assessments/:id/conversations/:cid/messages"}
 	for _, r := range e.srv.echo.Routes() {
 		if r.Method == http.MethodPost && (r.Path == "/v1/auth/login" || r.Path == "/v1/auth/refresh") {
 			want = append(want, r.Path)

@@ -46,6 +46,9 @@ var bodyServerFields = map[string][]string{
 	routeKey(http.MethodPost, "/v1/estimates/inference"):       serverSetFields(),
 	routeKey(http.MethodPost, "/v1/estimates/training"):        serverSetFields(),
 	routeKey(http.MethodPost, "/v1/webhooks"):                  append(serverSetFields(), "secret"),
+	// A conversation's owner is the caller; a message's role is the user's.
+	routeKey(http.MethodPost, "/v1/assessments/:id/conversations"):               append(serverSetFields(), "user_id", "turns", "messages"),
+	routeKey(http.MethodPost, "/v1/assessments/:id/conversations/:cid/messages"): append(serverSetFields(), "generated", "tools", "provider", "model"),
 
 	// Routes the identity work adds. Signing in names the tenant; an admin
 	// gives a user or an API key its role.

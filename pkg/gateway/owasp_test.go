@@ -215,6 +215,7 @@ type owaspWorld struct {
 	base, version, scenario      string             // assessment ids
 	webhook                      api.WebhookCreated // Secret shown once
 	delivery                     string             // a delivery of webhook
+	conversation                 string             // the owner's conversation about base (chat on only)
 }
 
 func owaspNewWorld(t *testing.T, e *env, tenant string) owaspWorld {
@@ -249,6 +250,10 @@ func owaspNewWorld(t *testing.T, e *env, tenant string) owaspWorld {
 		EventType: webhook.EventAssessmentCompleted, Status: store.DeliverySucceeded,
 		Attempts: []store.DeliveryAttempt{{Attempt: 1, StatusCode: http.StatusNoContent}},
 	}))
+	if e.srv.chat != nil {
+		w.conversation = owaspDecode[api.Conversation](t, owaspSend(t, e, http.MethodPost, "/v1/assessments/"+w.base+"/conversations",
+			bearer, ct, `{"title":"OWASP"}`, nil), http.StatusCreated).ID
+	}
 	return w
 }
 
@@ -262,12 +267,16 @@ func owaspCreate(t *testing.T, e *env, bearer, name string, hdr map[string]strin
 
 // ids names every identifier of the world another tenant must never see.
 func (w owaspWorld) ids() map[string]string {
-	return map[string]string{
+	ids := map[string]string{
 		"tenant": w.tenant, "owner email": w.ownerEmail, "owner id": w.owner.User.ID, "session": w.owner.SessionID,
 		"analyst id": w.analyst.ID, "analyst email": w.analyst.Email, "API key id": w.key.ID,
 		"assessment": w.base, "version": w.version, "scenario": w.scenario,
 		"webhook": w.webhook.ID, "delivery": w.delivery,
 	}
+	if w.conversation != "" {
+		ids["conversation"] = w.conversation
+	}
+	return ids
 }
 
 // owaspAuditLog reads tenant's whole audit log from the store.
@@ -304,7 +313,7 @@ type owaspBOLAProbe struct {
 // none of A's ids; nothing of A changes.
 func TestOWASPAPI1BrokenObjectLevelAuthorization(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{Limits: Limits{AuthRequests: 1000}})
+	e, _ := newChatEnv(t, Config{Limits: Limits{AuthRequests: 1000}})
 	a := owaspNewWorld(t, e, "bola-a")
 	b := owaspNewWorld(t, e, "bola-b")
 	aIDs := a.ids()
@@ -389,6 +398,19 @@ func TestOWASPAPI1BrokenObjectLevelAuthorization(t *testing.T) {
 			"GET /v1/assessments/:id/versions/diff":   perAssessment("/versions/diff?from=1&to=2", "", ""),
 			"POST /v1/assessments/:id/scenarios":      perAssessment("/scenarios", ct, scenarioBody),
 			"GET /v1/assessments/:id/scenarios":       perAssessment("/scenarios", "", ""),
+			"GET /v1/assessments/:id/conversations":   perAssessment("/conversations", "", ""),
+			"POST /v1/assessments/:id/conversations":  perAssessment("/conversations", ct, `{"title":"probe"}`),
+			"GET /v1/assessments/:id/conversations/:cid": {
+				{path: "/v1/assessments/" + a.base + "/conversations/" + a.conversation, twin: "/v1/assessments/" + rnd() + "/conversations/" + rnd(), own: true},
+				// A's conversation under B's own assessment.
+				{path: "/v1/assessments/" + b.base + "/conversations/" + a.conversation, twin: "/v1/assessments/" + b.base + "/conversations/" + rnd()},
+			},
+			"POST /v1/assessments/:id/conversations/:cid/messages": {
+				{path: "/v1/assessments/" + a.base + "/conversations/" + a.conversation + "/messages",
+					twin: "/v1/assessments/" + rnd() + "/conversations/" + rnd() + "/messages", ct: ct, body: `{"content":"show me"}`},
+				{path: "/v1/assessments/" + b.base + "/conversations/" + a.conversation + "/messages",
+					twin: "/v1/assessments/" + b.base + "/conversations/" + rnd() + "/messages", ct: ct, body: `{"content":"show me"}`},
+			},
 			"GET /v1/assessments/:id/scenarios/:sid": {
 				{path: "/v1/assessments/" + a.base + "/scenarios/" + a.scenario, twin: "/v1/assessments/" + rnd() + "/scenarios/" + rnd(), own: true},
 				// A's scenario under B's own base: the scenario id alone must not reach A's.
@@ -869,7 +891,7 @@ func owaspFirstEvent(t *testing.T, e *env, path, bearer string) string {
 // cacheable; refusals do not echo the credential presented.
 func TestOWASPAPI3PropertyExposure(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{Limits: Limits{AuthRequests: 1000}})
+	e, _ := newChatEnv(t, Config{Limits: Limits{AuthRequests: 1000}})
 	ctx := context.Background()
 	w := owaspNewWorld(t, e, "props")
 	bearer := w.owner.AccessToken
@@ -975,7 +997,11 @@ func TestOWASPAPI3PropertyExposure(t *testing.T) {
 			switch {
 			case strings.HasPrefix(rt.Path, "/v1/assessments/:id"):
 				for _, id := range []string{w.base, w.version, w.scenario} {
-					p := strings.NewReplacer(":id", id, ":sid", w.scenario).Replace(rt.Path)
+					conv := w.conversation
+					if conv == "" || id != w.base {
+						conv = uuid.NewString()
+					}
+					p := strings.NewReplacer(":id", id, ":sid", w.scenario, ":cid", conv).Replace(rt.Path)
 					if strings.HasSuffix(p, "/diff") {
 						p += "?from=1&to=2"
 					}
@@ -1179,25 +1205,27 @@ func TestOWASPAPI4ResourceConsumption(t *testing.T) {
 	t.Run("a body over the limit", func(t *testing.T) {
 		big := `{"name":"` + strings.Repeat("x", bodyLimit) + `"}`
 		takesBody := map[string]string{ // route -> the role that may call it
-			"POST /v1/assessments":               auth.RoleAnalyst,
-			"POST /v1/assessments/:id/versions":  auth.RoleAnalyst,
-			"POST /v1/assessments/:id/scenarios": auth.RoleAnalyst,
-			"POST /v1/estimates/inference":       auth.RoleAnalyst,
-			"POST /v1/estimates/training":        auth.RoleAnalyst,
-			"POST /v1/webhooks":                  auth.RoleOwner,
-			"POST /v1/users":                     auth.RoleOwner,
-			"PATCH /v1/users/:id":                auth.RoleOwner,
-			"POST /v1/api-keys":                  auth.RoleOwner,
-			"POST /v1/me/mfa/totp/confirm":       auth.RoleViewer,
-			"POST /v1/me/mfa/totp":               auth.RoleViewer,
-			"POST /v1/me/password":               auth.RoleViewer,
-			"POST /v1/users/:id/password":        auth.RoleOwner,
-			"POST /v1/tenants":                   auth.RoleOperator,
-			"POST /v1/auth/login":                "", // pre-authentication: the subtest below
-			"POST /v1/auth/refresh":              "",
-			"POST /v1/auth/logout":               "-", // reads no body
-			"POST /v1/users/:id/revoke-sessions": "-",
-			"POST /v1/users/:id/mfa/reset":       "-",
+			"POST /v1/assessments":                                 auth.RoleAnalyst,
+			"POST /v1/assessments/:id/versions":                    auth.RoleAnalyst,
+			"POST /v1/assessments/:id/scenarios":                   auth.RoleAnalyst,
+			"POST /v1/estimates/inference":                         auth.RoleAnalyst,
+			"POST /v1/estimates/training":                          auth.RoleAnalyst,
+			"POST /v1/webhooks":                                    auth.RoleOwner,
+			"POST /v1/assessments/:id/conversations":               auth.RoleViewer,
+			"POST /v1/assessments/:id/conversations/:cid/messages": auth.RoleViewer,
+			"POST /v1/users":                                       auth.RoleOwner,
+			"PATCH /v1/users/:id":                                  auth.RoleOwner,
+			"POST /v1/api-keys":                                    auth.RoleOwner,
+			"POST /v1/me/mfa/totp/confirm":                         auth.RoleViewer,
+			"POST /v1/me/mfa/totp":                                 auth.RoleViewer,
+			"POST /v1/me/password":                                 auth.RoleViewer,
+			"POST /v1/users/:id/password":                          auth.RoleOwner,
+			"POST /v1/tenants":                                     auth.RoleOperator,
+			"POST /v1/auth/login":                                  "", // pre-authentication: the subtest below
+			"POST /v1/auth/refresh":                                "",
+			"POST /v1/auth/logout":                                 "-", // reads no body
+			"POST /v1/users/:id/revoke-sessions":                   "-",
+			"POST /v1/users/:id/mfa/reset":                         "-",
 		}
 		n := 0
 		for _, rt := range r1.srv.echo.Routes() {

@@ -15,6 +15,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/consultant"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -205,6 +206,14 @@ func formatBytes(n int64) string {
 
 // appProblem maps the assessment use cases' errors (pkg/app), or returns nil.
 func appProblem(err error) *Problem {
+	var cfe *consultant.FieldError
+	var crn *consultant.ReportNotReadyError
+	switch {
+	case errors.As(err, &cfe):
+		return invalidField(cfe.Field, cfe.Reason)
+	case errors.As(err, &crn):
+		return appProblem(&app.NotReadyError{What: "report", ID: crn.ID, Status: crn.Status})
+	}
 	var nq *app.NotQueuedError
 	var nb *app.NotBaseError
 	var nv *app.NoVersionError
@@ -257,6 +266,12 @@ func appProblem(err error) *Problem {
 		return p
 	case errors.Is(err, app.ErrNoScenario):
 		return notFound("No such scenario of this assessment.")
+	case errors.Is(err, consultant.ErrNoConversation):
+		return notFound("No such conversation of yours about this assessment.")
+	case errors.Is(err, consultant.ErrConversationFull):
+		return problem(http.StatusConflict, ProblemInvalidRequest, "Conversation full",
+			"This conversation holds as many messages as one may; start a new conversation (POST "+
+				"/v1/assessments/{id}/conversations).")
 	case errors.As(err, &nr) && nr.What == "recommendations":
 		return problem(http.StatusNotFound, ProblemRecommendationsNotReady, "Recommendations not ready",
 			fmt.Sprintf("The assessment is %s; its recommendations are written when it finishes. Follow %s for progress.", nr.Status, linksFor(nr.ID).Events))

@@ -156,6 +156,22 @@ func (a apiServer) ResetUserPassword(c echo.Context, _ string) error { return a.
 // RevokeUserSessions serves POST /v1/users/{id}/revoke-sessions.
 func (a apiServer) RevokeUserSessions(c echo.Context, _ string) error { return a.revokeUserSessions(c) }
 
+// ListConversations serves GET /v1/assessments/{id}/conversations.
+func (a apiServer) ListConversations(c echo.Context, _ string) error { return a.listConversations(c) }
+
+// CreateConversation serves POST /v1/assessments/{id}/conversations.
+func (a apiServer) CreateConversation(c echo.Context, _ string) error { return a.createConversation(c) }
+
+// GetConversation serves GET /v1/assessments/{id}/conversations/{cid}.
+func (a apiServer) GetConversation(c echo.Context, _ string, _ string) error {
+	return a.getConversation(c)
+}
+
+// SendChatMessage serves POST /v1/assessments/{id}/conversations/{cid}/messages.
+func (a apiServer) SendChatMessage(c echo.Context, _ string, _ string) error {
+	return a.sendChatMessage(c)
+}
+
 // ListWebhooks serves GET /v1/webhooks.
 func (a apiServer) ListWebhooks(c echo.Context) error { return a.listWebhooks(c) }
 
@@ -221,6 +237,10 @@ func (s *Server) operationMiddlewaresWith(authed []echo.MiddlewareFunc) map[stri
 		"resetUserMFA":          with(authed, s.needIdentity),
 		"resetUserPassword":     with(authed, s.needIdentity, s.limitBody, s.rejectServerSet),
 		"revokeUserSessions":    with(authed, s.needIdentity),
+		"listConversations":     with(authed),
+		"createConversation":    with(authed, s.limitBody, s.rejectServerSet),
+		"getConversation":       with(authed),
+		"sendChatMessage":       with(authed, s.limitBody, s.rejectServerSet),
 		"listWebhooks":          with(authed),
 		"createWebhook":         with(authed, s.limitBody, s.rejectServerSet),
 		"deleteWebhook":         with(authed),

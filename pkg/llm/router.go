@@ -143,6 +143,18 @@ func (r *Router) Providers() []string {
 	return out
 }
 
+// Keys are the providers' current API keys (none for a provider without
+// one), so callers can make sure no answer ever repeats one.
+func (r *Router) Keys() []string {
+	var out []string
+	for _, p := range r.providers {
+		if v := p.cfg.Key.Value(); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Complete implements Completer.
 func (r *Router) Complete(ctx context.Context, req Request) (Response, error) {
 	res, p, done, err := race(ctx, r, func(ctx context.Context, p *provider) (Response, error) {

@@ -165,6 +165,12 @@ type ConsultantConfig struct {
 	MaxWords  int      `env:"IM_CONSULTANT_MAX_WORDS" envDefault:"180"`
 	MaxTokens int      `env:"IM_CONSULTANT_MAX_TOKENS" envDefault:"400"`
 	MaxChars  int      `env:"IM_CONSULTANT_MAX_CHARS" envDefault:"2000"`
+	// The gateway's chat (on when a provider is configured): each
+	// completion's token cap, the answer's character cap, and how long a
+	// what-if waits for its report.
+	ChatMaxTokens    int           `env:"IM_CHAT_MAX_TOKENS" envDefault:"600"`
+	ChatMaxChars     int           `env:"IM_CHAT_MAX_CHARS" envDefault:"3000"`
+	ChatScenarioWait time.Duration `env:"IM_CHAT_SCENARIO_WAIT" envDefault:"3m"`
 }
 
 // Config is everything a process may need; a service reads only its parts.

@@ -24,10 +24,13 @@ import (
 // dependency the service needs, with the new figure and date here. Gateway,
 // 2026-12-06: 631 (budget 632) with sony/gobreaker, one package, which the
 // webhook dispatcher's circuit breakers use and which comes with pkg/webhook,
-// whose SSRF policy the gateway checks registrations against.
+// whose SSRF policy the gateway checks registrations against. Gateway,
+// 2026-12-06: 636 (budget 640) with the consultant's chat (pkg/consultant,
+// consultantrole's provider list and go-openai), which the gateway answers
+// (ADR 0033).
 const (
 	familyBudget      = 470
-	gatewayBudget     = 632
+	gatewayBudget     = 640
 	synthesizerBudget = 545
 	consultantBudget  = 580
 )
@@ -67,7 +70,6 @@ func TestServicesLinkOnlyTheirRoles(t *testing.T) {
 		{name: "gateway", budget: gatewayBudget, forbidden: []string{
 			module + "pkg/worker", module + "pkg/synth",
 			module + "pkg/platform/familyrole", module + "pkg/platform/synthrole", module + "pkg/platform/compose",
-			module + "pkg/consultant", module + "pkg/platform/consultantrole", "github.com/sashabaranov/go-openai",
 		}},
 		// The synthesizer builds the report model (pkg/report) and renders nothing.
 		{name: "synthesizer", budget: synthesizerBudget, forbidden: []string{

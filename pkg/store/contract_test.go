@@ -44,6 +44,7 @@ func runContract(t *testing.T, s *store.Store) {
 		{"family marks and the close are writes by key", testSetFamilyAndClose},
 		{"narrative upsert and get per audience, tenant-scoped", testNarratives},
 		{"erasure removes an assessment and what was derived from it, nothing else", testErase},
+		{"a conversation is its user's, appended atomically", testConversations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -739,4 +740,48 @@ func testNarratives(t *testing.T, s *store.Store) {
 	require.ErrorIs(t, err, store.ErrNotFound, "another tenant cannot read it")
 	require.ErrorIs(t, s.Narratives.Upsert(ctx, store.Narrative{ID: "chosen", TenantID: tenant, AssessmentID: id, Audience: "cto"}), store.ErrInvalid)
 	require.ErrorIs(t, s.Narratives.Upsert(ctx, store.Narrative{TenantID: tenant, AssessmentID: id}), store.ErrInvalid)
+}
+
+func testConversations(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	tenant, other := uniq("tenant"), uniq("tenant")
+	aid, cid := uniq("assessment"), uniq("conversation")
+	c := store.Conversation{ConversationID: cid, TenantID: tenant, AssessmentID: aid, UserID: "u1", Title: "Why not H100?",
+		CreatedAt: ms(time.Now())}
+	require.NoError(t, s.Conversations.Create(ctx, c))
+	require.ErrorIs(t, s.Conversations.Create(ctx, c), store.ErrConflict, "an id is created once")
+	require.NoError(t, s.Conversations.Create(ctx, store.Conversation{ConversationID: uniq("conversation"), TenantID: tenant,
+		AssessmentID: aid, UserID: "u2", CreatedAt: ms(time.Now())}))
+
+	require.NoError(t, s.Conversations.Append(ctx, tenant, cid,
+		store.ChatMessage{Role: "user", Content: "Why not H100?"},
+		store.ChatMessage{Role: "assistant", Content: "It costs $12,300 a month.", Generated: true,
+			Tools: []store.ChatToolUse{{Name: "read_report", Arguments: `{"section":"cost"}`, Result: `{"low":12300}`}}}))
+	require.NoError(t, s.Conversations.Append(ctx, tenant, cid, store.ChatMessage{Role: "user", Content: "And in the EU?"}))
+
+	got, err := s.Conversations.Get(ctx, tenant, "u1", cid)
+	require.NoError(t, err)
+	require.Equal(t, 3, got.Turns)
+	require.Len(t, got.Messages, 3)
+	require.Equal(t, "Why not H100?", got.Messages[0].Content)
+	require.Equal(t, "read_report", got.Messages[1].Tools[0].Name)
+	require.True(t, got.Messages[1].Generated)
+	require.Equal(t, "And in the EU?", got.Messages[2].Content, "turns keep their order")
+
+	_, err = s.Conversations.Get(ctx, tenant, "u2", cid)
+	require.ErrorIs(t, err, store.ErrNotFound, "another user of the tenant cannot read it")
+	_, err = s.Conversations.Get(ctx, other, "u1", cid)
+	require.ErrorIs(t, err, store.ErrNotFound, "another tenant cannot read it")
+	require.ErrorIs(t, s.Conversations.Append(ctx, other, cid, store.ChatMessage{Role: "user", Content: "x"}), store.ErrNotFound,
+		"another tenant cannot append to it")
+
+	mine, err := s.Conversations.List(ctx, tenant, "u1", aid)
+	require.NoError(t, err)
+	require.Len(t, mine, 1, "a user lists only their own")
+	require.Equal(t, cid, mine[0].ConversationID)
+	require.Equal(t, 3, mine[0].Turns)
+	require.Empty(t, mine[0].Messages, "List leaves the messages out")
+	none, err := s.Conversations.List(ctx, other, "u1", aid)
+	require.NoError(t, err)
+	require.Empty(t, none)
 }

@@ -63,6 +63,8 @@ const (
 	CollAPIKeys = "api_keys"
 	// CollNarratives holds the consultant's narratives, one per (assessment, audience).
 	CollNarratives = "narratives"
+	// CollConversations holds users' chats with the consultant, one document per conversation.
+	CollConversations = "conversations"
 )
 
 // DefaultAppName is sent to the server (it shows in server logs and
@@ -91,6 +93,8 @@ type Store struct {
 	APIKeys  *APIKeys
 	// Narratives are the consultant's written narratives.
 	Narratives *Narratives
+	// Conversations are users' chats with the consultant about an assessment.
+	Conversations *Conversations
 
 	client *mongo.Client
 	db     *mongo.Database
@@ -135,6 +139,7 @@ func Connect(ctx context.Context, uri, database string, extra ...Option) (*Store
 		Sessions:        &Sessions{coll: db.Collection(CollSessions), tokens: db.Collection(CollRefreshTokens), uses: db.Collection(CollRefreshUses)},
 		APIKeys:         &APIKeys{coll: db.Collection(CollAPIKeys)},
 		Narratives:      &Narratives{coll: db.Collection(CollNarratives)},
+		Conversations:   &Conversations{coll: db.Collection(CollConversations)},
 		client:          client,
 		db:              db,
 	}
@@ -182,6 +187,11 @@ func (s *Store) createIndexes(ctx context.Context) error {
 			// Narratives.List: an assessment's narratives for a report read.
 			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "assessment_id", Value: 1}},
 			Options: options.Index().SetName("tenant_assessment"),
+		}}},
+		{CollConversations, []mongo.IndexModel{{
+			// Conversations.List: a user's conversations about an assessment.
+			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "assessment_id", Value: 1}, {Key: "user_id", Value: 1}, {Key: "created_at", Value: -1}},
+			Options: options.Index().SetName("tenant_assessment_user_created"),
 		}}},
 		{CollWebhooks, []mongo.IndexModel{{
 			Keys:    bson.D{{Key: "tenant_id", Value: 1}, {Key: "created_at", Value: 1}},

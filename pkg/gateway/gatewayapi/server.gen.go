@@ -47,6 +47,18 @@ type ServerInterface interface {
 	// GetAssessment Get an assessment and its progress
 	// (GET /v1/assessments/{id})
 	GetAssessment(ctx echo.Context, id string) error
+	// ListConversations List the caller's conversations about an assessment
+	// (GET /v1/assessments/{id}/conversations)
+	ListConversations(ctx echo.Context, id string) error
+	// CreateConversation Start a conversation with the consultant about an assessment
+	// (POST /v1/assessments/{id}/conversations)
+	CreateConversation(ctx echo.Context, id string) error
+	// GetConversation Read one of the caller's conversations with its messages
+	// (GET /v1/assessments/{id}/conversations/{cid})
+	GetConversation(ctx echo.Context, id string, cid string) error
+	// SendChatMessage Ask the consultant; the answer streams back as Server-Sent Events
+	// (POST /v1/assessments/{id}/conversations/{cid}/messages)
+	SendChatMessage(ctx echo.Context, id string, cid string) error
 	// ListRecommendations List the ranked recommendations
 	// (GET /v1/assessments/{id}/recommendations)
 	ListRecommendations(ctx echo.Context, id string, params ListRecommendationsParams) error
@@ -306,6 +318,86 @@ func (w *ServerInterfaceWrapper) GetAssessment(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetAssessment(ctx, id)
+	return err
+}
+
+// ListConversations converts echo context to params.
+func (w *ServerInterfaceWrapper) ListConversations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListConversations(ctx, id)
+	return err
+}
+
+// CreateConversation converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateConversation(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateConversation(ctx, id)
+	return err
+}
+
+// GetConversation converts echo context to params.
+func (w *ServerInterfaceWrapper) GetConversation(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "cid" -------------
+	var cid string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cid", ctx.Param("cid"), &cid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetConversation(ctx, id, cid)
+	return err
+}
+
+// SendChatMessage converts echo context to params.
+func (w *ServerInterfaceWrapper) SendChatMessage(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "cid" -------------
+	var cid string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cid", ctx.Param("cid"), &cid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SendChatMessage(ctx, id, cid)
 	return err
 }
 
@@ -920,6 +1012,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/assessments", wrapper.CreateAssessment, options.OperationMiddlewares["createAssessment"]...)
 	router.DELETE(options.BaseURL+"/v1/assessments/:id", wrapper.DeleteAssessment, options.OperationMiddlewares["deleteAssessment"]...)
 	router.GET(options.BaseURL+"/v1/assessments/:id", wrapper.GetAssessment, options.OperationMiddlewares["getAssessment"]...)
+	router.GET(options.BaseURL+"/v1/assessments/:id/conversations", wrapper.ListConversations, options.OperationMiddlewares["listConversations"]...)
+	router.POST(options.BaseURL+"/v1/assessments/:id/conversations", wrapper.CreateConversation, options.OperationMiddlewares["createConversation"]...)
+	router.GET(options.BaseURL+"/v1/assessments/:id/conversations/:cid", wrapper.GetConversation, options.OperationMiddlewares["getConversation"]...)
+	router.POST(options.BaseURL+"/v1/assessments/:id/conversations/:cid/messages", wrapper.SendChatMessage, options.OperationMiddlewares["sendChatMessage"]...)
 	router.GET(options.BaseURL+"/v1/assessments/:id/recommendations", wrapper.ListRecommendations, options.OperationMiddlewares["listRecommendations"]...)
 	router.GET(options.BaseURL+"/v1/assessments/:id/report", wrapper.GetReport, options.OperationMiddlewares["getReport"]...)
 	router.GET(options.BaseURL+"/v1/assessments/:id/scenarios", wrapper.ListScenarios, options.OperationMiddlewares["listScenarios"]...)

@@ -52,7 +52,7 @@ func Add(ctx context.Context, h *platform.Host, st *store.Store) error {
 	if err != nil {
 		return err
 	}
-	router, err := NewRouter(ctx, cfg, h, m)
+	router, err := NewRouter(ctx, cfg, h, m.Attempt)
 	if err != nil {
 		return err
 	}
@@ -80,8 +80,9 @@ func Add(ctx context.Context, h *platform.Host, st *store.Store) error {
 
 // NewRouter builds the ordered provider list from the IM_LLM_* settings.
 // API keys are read from the IM_SECRETS_PROVIDER and re-read every
-// IM_LLM_KEY_REFRESH_INTERVAL until the host closes.
-func NewRouter(ctx context.Context, cfg platform.Config, h *platform.Host, m *consultant.Metrics) (*llm.Router, error) {
+// IM_LLM_KEY_REFRESH_INTERVAL until the host closes. onAttempt (may be nil)
+// is told each attempt's provider and outcome.
+func NewRouter(ctx context.Context, cfg platform.Config, h *platform.Host, onAttempt func(provider, outcome string)) (*llm.Router, error) {
 	var provider secrets.Provider
 	watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	h.OnClose(func(context.Context) { stop() })
@@ -123,6 +124,6 @@ func NewRouter(ctx context.Context, cfg platform.Config, h *platform.Host, m *co
 	return llm.New(llm.Config{
 		Providers: out, HedgeDelay: cfg.Consultant.HedgeDelay,
 		BreakerFailures: cfg.Consultant.BreakerFailures, BreakerCooldown: cfg.Consultant.BreakerCooldown,
-		Logger: h.Logger, OnAttempt: m.Attempt,
+		Logger: h.Logger, OnAttempt: onAttempt,
 	})
 }

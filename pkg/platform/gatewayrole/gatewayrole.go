@@ -7,14 +7,18 @@ package gatewayrole
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/cache"
+	"github.com/infra-mind/infra-mind/pkg/consultant"
 	"github.com/infra-mind/infra-mind/pkg/gateway"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	identityadapters "github.com/infra-mind/infra-mind/pkg/identity/adapters"
+	"github.com/infra-mind/infra-mind/pkg/llm"
 	"github.com/infra-mind/infra-mind/pkg/platform"
+	"github.com/infra-mind/infra-mind/pkg/platform/consultantrole"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/store/readmodel"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
@@ -125,6 +129,24 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 			return nil, fmt.Errorf("build identity service: %w", err)
 		}
 	}
+	// With a language model provider configured the gateway answers the
+	// consultant's chat; without one the chat routes say it is off.
+	var completer llm.Completer
+	var llmKeys func() []string
+	if consultantrole.Enabled(cfg) {
+		attempts, err := consultant.NewChatAttempts(h.Registry)
+		if err != nil {
+			return nil, err
+		}
+		router, err := consultantrole.NewRouter(ctx, cfg, h, attempts)
+		if err != nil {
+			return nil, fmt.Errorf("chat: %w", err)
+		}
+		completer, llmKeys = router, router.Keys
+		h.Logger.Info("chat on", "providers", strings.Join(router.Providers(), ", "))
+	} else {
+		h.Logger.Info("chat off: no language model provider is configured (IM_LLM_PROVIDER_0_KIND)")
+	}
 	gw.Server, err = gateway.New(gateway.Config{
 		Addr:                 cfg.Gateway.HTTPAddr,
 		BodyLimit:            cfg.Gateway.BodyLimitBytes,
@@ -142,10 +164,12 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 			MaxActiveAssessments: cfg.Gateway.MaxActiveAssessments, CORSAllowedOrigins: cfg.Gateway.CORSAllowedOrigins,
 			MaxStreamsPerCredential: cfg.Gateway.MaxStreamsPerCredential, MaxStreamsPerTenant: cfg.Gateway.MaxStreamsPerTenant,
 		},
+		Chat: consultant.ChatConfig{MaxTokens: cfg.Consultant.ChatMaxTokens, MaxChars: cfg.Consultant.ChatMaxChars,
+			ScenarioWait: cfg.Consultant.ChatScenarioWait},
 	}, gateway.Deps{
 		Bus: h.Bus, Store: d.Store, Cache: d.Cache, Verifier: v, Logger: h.Logger,
 		Metrics: h.Metrics, Registry: h.Registry, Checks: h.Checks(), Catalog: d.Catalog,
-		Identity: gw.Identity, Keys: gw.Keys,
+		Identity: gw.Identity, Keys: gw.Keys, LLM: completer, LLMSecrets: llmKeys,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build gateway: %w", err)
