@@ -44,7 +44,7 @@ func chromium(t *testing.T) string {
 
 // shotsDir is where screenshots go: IM_CONSOLE_SCREENSHOTS, or the test's
 // temporary folder (its path is logged).
-func shotsDir(t *testing.T) string {
+func shotsDir(t testing.TB) string {
 	if d := os.Getenv("IM_CONSOLE_SCREENSHOTS"); d != "" {
 		require.NoError(t, os.MkdirAll(d, 0o755))
 		return d
@@ -66,7 +66,7 @@ type devSystem struct {
 
 // startDev runs the dev command until the test ends and reads the console
 // URL and the generated passwords from what it prints.
-func startDev(t *testing.T) devSystem {
+func startDev(t testing.TB) devSystem {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -234,7 +234,7 @@ func (b *browser) noHorizontalScroll(page string) {
 }
 
 // apiJSON calls the API with a bearer token.
-func apiJSON(t *testing.T, method, url, token, contentType string, body []byte, out any) int {
+func apiJSON(t testing.TB, method, url, token, contentType string, body []byte, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	require.NoError(t, err)
@@ -251,7 +251,7 @@ func apiJSON(t *testing.T, method, url, token, contentType string, body []byte, 
 	return resp.StatusCode
 }
 
-func login(t *testing.T, base, tenant, email, password string) string {
+func login(t testing.TB, base, tenant, email, password string) string {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"tenant": tenant, "email": email, "password": password})
 	var tok struct {
@@ -305,8 +305,16 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.do(10*time.Second, b.set("f-tenant", "demo"), b.set("f-email", "dev@example.com"), b.set("f-password", "not the password"),
 		chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitReady(chromedp.CSS("main")))
 	require.Contains(t, b.text(".alert"), "password is wrong", "a wrong password is refused on the page")
-	b.do(10*time.Second, b.set("f-tenant", "demo"), b.set("f-email", "dev@example.com"), b.set("f-password", d.OwnerPassword),
-		chromedp.Click(chromedp.CSS("form button[type=submit]")))
+	// Signing in works from the keyboard alone: Tab reaches the skip link
+	// first, Enter moves to the content, and Tab walks the labelled inputs.
+	b.open("/sign-in")
+	b.do(10*time.Second, chromedp.KeyEvent("\t"))
+	require.Equal(t, "skip", run(b, chromedp.Evaluate[string](`document.activeElement.className`)))
+	b.do(10*time.Second, chromedp.KeyEvent("\r"))
+	b.waitFor(`document.activeElement.id === "main"`, 5*time.Second)
+	b.do(10*time.Second, chromedp.KeyEvent("\t"))
+	require.Equal(t, "f-tenant", run(b, chromedp.Evaluate[string](`document.activeElement.id`)))
+	b.do(10*time.Second, chromedp.KeyEvent("demo\tdev@example.com\t"+d.OwnerPassword+"\r"))
 	b.waitFor(`location.pathname === "/assessments" && document.querySelector("h1") !== null`, 10*time.Second)
 	require.Equal(t, "Assessments", b.text("h1"))
 	b.shot("assessments-empty")

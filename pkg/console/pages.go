@@ -34,6 +34,8 @@ type listItem struct {
 	ID, Name, Status, Kind string
 	Created                time.Time
 	Done, Total            int
+	// Cost is the on-demand monthly cost range of a finished plan.
+	Cost app.CostRange
 }
 
 // validID mirrors the API's check: ids are UUID characters only.
@@ -92,6 +94,13 @@ func (c *Console) listPage(ec echo.Context) error {
 				continue
 			}
 			it := listItem{ID: a.ID, Name: a.Name, Status: a.Status, Kind: a.Kind, Created: a.CreatedAt, Total: len(a.Families)}
+			if assessment.Status(a.Status).Terminal() {
+				// The report's cost (through the report cache); an
+				// assessment without a report shows none.
+				if cost, err := c.d.Reports.MonthlyCost(ctx, caller(ec).Tenant, a.ID); err == nil {
+					it.Cost = cost
+				}
+			}
 			for _, f := range a.Families {
 				if f.Status == store.FamilyCompleted {
 					it.Done++

@@ -124,7 +124,7 @@ func (c *Console) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 				ec.Set(ClaimsKey, cl)
 				return next(ec)
 			}
-			if !errors.Is(err, identity.ErrInvalidCredentials) && !errors.Is(err, identity.ErrRevoked) {
+			if !c.signedOut(err) {
 				return fmt.Errorf("check the session: %w", err)
 			}
 		}
@@ -139,7 +139,7 @@ func (c *Console) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 				ec.Set(ClaimsKey, cl)
 				return next(ec)
 			}
-			if !errors.Is(err, identity.ErrInvalidCredentials) && !errors.Is(err, identity.ErrRevoked) {
+			if !c.signedOut(err) {
 				return fmt.Errorf("refresh the session: %w", err)
 			}
 		}
@@ -151,6 +151,14 @@ func (c *Console) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return ec.Redirect(http.StatusSeeOther, "/sign-in?next="+url.QueryEscape(ec.Request().URL.RequestURI()))
 	}
+}
+
+// signedOut reports whether a session error means the credentials are no
+// longer good (bad, expired, revoked or reused: the API's 401s), rather than
+// that they could not be checked.
+func (c *Console) signedOut(err error) bool {
+	return errors.Is(err, identity.ErrInvalidCredentials) || errors.Is(err, identity.ErrRevoked) ||
+		c.d.Explain(err).Status == http.StatusUnauthorized
 }
 
 // keepTokens stores a session's tokens in their cookies.

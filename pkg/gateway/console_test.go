@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/console"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 )
 
 // TestPagesFollowTheAccessMatrix: every console page names an API route of
@@ -138,4 +140,81 @@ func TestConsoleRoutingSessionsAndRoles(t *testing.T) {
 	require.NoError(t, err)
 	r = consoleGet(t, e, http.MethodGet, "/assessments", map[string]string{"im_access": op}, nil)
 	require.Equal(t, http.StatusForbidden, r.StatusCode)
+}
+
+// cookieOf returns the value a response last set for a cookie ("" when
+// none, or when it deleted it).
+func cookieOf(r *http.Response, name string) string {
+	v := ""
+	for _, c := range r.Cookies() {
+		if c.Name == name {
+			v = c.Value
+		}
+	}
+	return v
+}
+
+// TestConsoleSignInWithTOTPAndRefresh signs in through the console's form as
+// a user with TOTP on (the password first, then the code on a second step
+// that never shows the password again), then lets the access token go bad
+// and sees the page served from the refresh cookie, with new cookies.
+func TestConsoleSignInWithTOTPAndRefresh(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	ctx := t.Context()
+	const tenant = "acme-console-mfa"
+	email, pw := "owner@"+tenant+".test", "correct horse "+tenant
+	_, owner, _, err := e.ident.CreateTenant(ctx, tenant, "Tenant "+tenant, identity.NewUser{Email: email, Password: pw})
+	require.NoError(t, err)
+	en, err := e.ident.EnrollTOTP(ctx, tenant, owner.ID, identity.Reauth{Password: pw})
+	require.NoError(t, err)
+	code, err := totp.GenerateCode(en.Secret, time.Now())
+	require.NoError(t, err)
+	require.NoError(t, e.ident.ConfirmTOTP(ctx, tenant, owner.ID, code))
+
+	r := consoleGet(t, e, http.MethodGet, "/sign-in", nil, nil)
+	csrf := cookieOf(r, "im_csrf")
+	jar := map[string]string{"im_csrf": csrf}
+	r = consoleGet(t, e, http.MethodPost, "/sign-in", jar, url.Values{"csrf": {csrf}, "tenant": {tenant}, "email": {email},
+		"password": {pw}, "next": {"/assessments?status=completed"}})
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	page := readAll(t, r)
+	require.Contains(t, page, "Code from your authenticator app")
+	require.NotContains(t, page, pw, "the second step never shows the password")
+	require.Empty(t, cookieOf(r, "im_access"), "no session before the code")
+	mfa := cookieOf(r, "im_mfa")
+	require.NotEmpty(t, mfa)
+	require.NotContains(t, mfa, pw)
+
+	// A wrong code keeps the step; the right one signs in and goes back.
+	jar["im_mfa"] = mfa
+	r = consoleGet(t, e, http.MethodPost, "/sign-in", jar, url.Values{"csrf": {csrf}, "step": {"code"}, "code": {"000000"}, "next": {"/assessments?status=completed"}})
+	require.Equal(t, http.StatusUnauthorized, r.StatusCode)
+	require.Contains(t, readAll(t, r), "code: is not the current code")
+	jar["im_mfa"] = cookieOf(r, "im_mfa")
+	require.NotEmpty(t, jar["im_mfa"], "a new challenge for the next try")
+	next, err := totp.GenerateCode(en.Secret, time.Now().Add(30*time.Second))
+	require.NoError(t, err)
+	r = consoleGet(t, e, http.MethodPost, "/sign-in", jar, url.Values{"csrf": {csrf}, "step": {"code"}, "code": {next}, "next": {"/assessments?status=completed"}})
+	require.Equal(t, http.StatusSeeOther, r.StatusCode)
+	require.Equal(t, "/assessments?status=completed", r.Header.Get("Location"))
+	access, refresh := cookieOf(r, "im_access"), cookieOf(r, "im_refresh")
+	require.NotEmpty(t, access)
+	require.NotEmpty(t, refresh)
+
+	// The challenge was used: replaying the code step is refused.
+	r = consoleGet(t, e, http.MethodPost, "/sign-in", jar, url.Values{"csrf": {csrf}, "step": {"code"}, "code": {next}})
+	require.Equal(t, http.StatusBadRequest, r.StatusCode)
+
+	// An access token that no longer verifies is replaced from the refresh
+	// cookie and the page is served.
+	r = consoleGet(t, e, http.MethodGet, "/assessments", map[string]string{"im_access": access + "x", "im_refresh": refresh}, nil)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	require.NotEmpty(t, cookieOf(r, "im_access"))
+	require.NotEqual(t, refresh, cookieOf(r, "im_refresh"), "the refresh token rotates")
+
+	// The old refresh token was rotated away: alone it signs nobody in.
+	r = consoleGet(t, e, http.MethodGet, "/assessments", map[string]string{"im_refresh": refresh}, nil)
+	require.Equal(t, http.StatusSeeOther, r.StatusCode)
+	require.Contains(t, r.Header.Get("Location"), "/sign-in")
 }
