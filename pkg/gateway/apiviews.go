@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/infra-mind/infra-mind/pkg/api"
+	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -146,5 +147,16 @@ func webhookOf(w store.Webhook) api.Webhook {
 	}
 	v.Links.Self = "/v1/webhooks/" + w.ID
 	v.Links.Deliveries = v.Links.Self + "/deliveries"
+	return v
+}
+
+// auditRecordOf is one audit log record.
+func auditRecordOf(r audit.Record) api.AuditRecord {
+	v := api.AuditRecord{ID: r.ID, Time: r.Time, TenantID: r.Tenant, Actor: r.Actor, Roles: optionalSlice(r.Roles),
+		Action: r.Action, Outcome: api.AuditRecordOutcome(r.Outcome), Status: r.Status, RequestID: r.RequestID,
+		SourceAddr: r.SourceAddr, PeerAddr: optional(r.PeerAddr), UserAgent: optional(r.UserAgent)}
+	v.Resource.Type = r.Resource.Type
+	v.Resource.ID = optional(r.Resource.ID)
+	v.Resource.Parent = optional(r.Resource.Parent)
 	return v
 }

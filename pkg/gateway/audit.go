@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/redact"
@@ -255,12 +256,6 @@ func (s *Server) drainAudit(ctx context.Context) {
 	}
 }
 
-// auditList is the body of GET /v1/audit.
-type auditList struct {
-	Items      []audit.Record `json:"items"`
-	NextCursor string         `json:"next_cursor,omitempty"`
-}
-
 // maxAuditFilterLen bounds the action and actor filters.
 const maxAuditFilterLen = 256
 
@@ -314,5 +309,9 @@ func (s *Server) listAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, auditList{Items: page.Items, NextCursor: page.NextCursor})
+	body := api.AuditList{Items: make([]api.AuditRecord, 0, len(page.Items)), NextCursor: optional(page.NextCursor)}
+	for _, r := range page.Items {
+		body.Items = append(body.Items, auditRecordOf(r))
+	}
+	return c.JSON(http.StatusOK, body)
 }

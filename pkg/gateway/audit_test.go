@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -206,9 +207,10 @@ func TestAuditReadAccess(t *testing.T) {
 				require.Equal(t, audit.Denied, recs[0].Outcome)
 				return
 			}
-			body := decodeBody[auditList](t, resp)
+			body := decodeBody[api.AuditList](t, resp)
 			require.Len(t, body.Items, 1)
-			require.Equal(t, id, body.Items[0].Resource.ID)
+			require.NotNil(t, body.Items[0].Resource.ID)
+			require.Equal(t, id, *body.Items[0].Resource.ID)
 			require.Equal(t, "assessment.create", body.Items[0].Action)
 		})
 	}
@@ -221,7 +223,7 @@ func TestAuditReadAccess(t *testing.T) {
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Empty(t, decodeBody[auditList](t, resp).Items)
+	require.Empty(t, decodeBody[api.AuditList](t, resp).Items)
 }
 
 func TestAuditQueryValidation(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/identity"
@@ -1060,8 +1061,8 @@ func TestIdentityAudit(t *testing.T) {
 	r = h.get(t, "/v1/audit?action=auth.login", ownerTok)
 	r.requireStatus(t, http.StatusOK)
 	var denied int
-	for _, it := range idDecode[auditList](t, r).Items {
-		if it.Outcome == audit.Denied {
+	for _, it := range idDecode[api.AuditList](t, r).Items {
+		if it.Outcome == api.AuditRecordOutcome(audit.Denied) {
 			denied++
 		}
 	}
