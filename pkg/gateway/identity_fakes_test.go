@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/argon2id"
 	"github.com/alicebob/miniredis/v2"
 	"github.com/stretchr/testify/require"
 
@@ -90,7 +91,10 @@ func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	require.NoError(t, err)
 	signer := ring.Signer(testIssuer, testAudience)
 	ports := identitytest.Ports(nil)
-	ident, err := identity.New(ports, signer, identity.Options{Logger: logs.log, TOTPKeys: testTOTPKeys(t)})
+	// Light argon2id parameters: the hashing's cost is not what these tests
+	// are about (the OWASP suite runs with the production parameters).
+	ident, err := identity.New(ports, signer, identity.Options{Logger: logs.log, TOTPKeys: testTOTPKeys(t),
+		PasswordParams: &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
 	require.NoError(t, err)
 	reg := telemetry.NewRegistry()
 	metrics, err := telemetry.NewMetrics(reg)

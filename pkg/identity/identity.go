@@ -37,6 +37,11 @@ type Options struct {
 	TOTPKeys *TOTPKeyRing
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// PasswordParams are the argon2id parameters new password hashes are
+	// made with; nil takes the OWASP ones (passwordParams). Every hash
+	// carries its own, so any stored hash still verifies. Lower ones are
+	// for tests whose subject is not the hashing.
+	PasswordParams *argon2id.Params
 }
 
 // Defaults applied by New to zero Options fields.
@@ -98,6 +103,9 @@ func New(p Ports, iss Issuer, opt Options) (*Service, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.PasswordParams == nil {
+		opt.PasswordParams = passwordParams
+	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -106,7 +114,7 @@ func New(p Ports, iss Issuer, opt Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
-	dummy, err := argon2id.CreateHash(pw, passwordParams)
+	dummy, err := argon2id.CreateHash(pw, opt.PasswordParams)
 	if err != nil {
 		return nil, fmt.Errorf("identity: dummy hash: %w", err)
 	}

@@ -82,10 +82,10 @@ func isBreached(pw string) bool {
 	return strings.HasPrefix(breachedPasswords, key+"\n") || strings.Contains(breachedPasswords, "\n"+key+"\n")
 }
 
-// hashPassword returns the argon2id hash of pw's normalised form with
-// passwordParams.
-func hashPassword(pw string) (string, error) {
-	h, err := argon2id.CreateHash(normalizePassword(pw), passwordParams)
+// hashPassword returns the argon2id hash of pw's normalised form with the
+// service's parameters (passwordParams unless Options.PasswordParams).
+func (s *Service) hashPassword(pw string) (string, error) {
+	h, err := argon2id.CreateHash(normalizePassword(pw), s.opt.PasswordParams)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
@@ -148,7 +148,7 @@ func (s *Service) matchPassword(ctx context.Context, u store.User, password stri
 	if ok, err = argon2id.ComparePasswordAndHash(password, u.PasswordHash); err != nil || !ok {
 		return false, err
 	}
-	hash, err := hashPassword(normal)
+	hash, err := s.hashPassword(normal)
 	if err == nil {
 		_, err = s.st.Credentials.RehashPassword(ctx, u.TenantID, u.ID, u.PasswordHash, hash)
 	}
@@ -245,7 +245,7 @@ func (s *Service) ResetPassword(ctx context.Context, tenant, userID, password st
 
 // setPassword hashes pw and stores it as the user's password.
 func (s *Service) setPassword(ctx context.Context, op, tenant, userID, pw string) error {
-	hash, err := hashPassword(pw)
+	hash, err := s.hashPassword(pw)
 	if err != nil {
 		return fmt.Errorf("identity: %s: %w", op, err)
 	}

@@ -39,7 +39,7 @@ func (s *Service) createUser(ctx context.Context, tenant string, nu NewUser) (Us
 		}
 		nu.Password, generated = pw, pw
 	}
-	hash, err := hashPassword(nu.Password)
+	hash, err := s.hashPassword(nu.Password)
 	if err != nil {
 		return User{}, "", fmt.Errorf("identity: create user: %w", err)
 	}
