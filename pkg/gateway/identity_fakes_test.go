@@ -116,9 +116,14 @@ func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	if cfg.ReportCacheTTL <= 0 {
 		cfg.ReportCacheTTL = DefaultReportCacheTTL
 	}
+	repo, reportStore, recs, hookStore := apptest.NewAssessments(), apptest.NewReports(), apptest.NewRecommendations(), apptest.NewWebhooks()
+	reportCache := apptest.NewReportCache()
 	d := Deps{Cache: ch, Verifier: auth.NewRingVerifier(ring, testIssuer, testAudience), Logger: logs.log,
 		Metrics: metrics, Registry: reg, Identity: ident, Keys: ring,
-		Assessments: apptest.NewAssessments(), Queue: apptest.NewQueue()}
+		Assessments: repo, Queue: apptest.NewQueue(),
+		ErasureStore: &apptest.ErasureStore{Assessments: repo, Reports: reportStore, Recommendations: recs,
+			Narratives: apptest.NewNarratives(), Webhooks: hookStore},
+		ErasureBroker: apptest.NewBroker()}
 	cat, err := catalog.Load()
 	require.NoError(t, err)
 	d.Catalog = cat
@@ -126,10 +131,10 @@ func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	require.NoError(t, err)
 	svc, err := app.New(d.Assessments, d.Queue, app.Options{Timeout: cfg.AssessmentTimeout})
 	require.NoError(t, err)
-	reports, err := app.NewReports(app.ReportDeps{Assessments: d.Assessments, Reports: apptest.NewReports(),
-		Recommendations: apptest.NewRecommendations(), Cache: apptest.NewReportCache(), Logger: logs.log})
+	reports, err := app.NewReports(app.ReportDeps{Assessments: d.Assessments, Reports: reportStore,
+		Recommendations: recs, Cache: reportCache, Logger: logs.log})
 	require.NoError(t, err)
-	hooks, err := app.NewWebhooks(app.WebhookDeps{Store: apptest.NewWebhooks(), Policy: adapters.WebhookURLPolicy{Policy: cfg.WebhookPolicy},
+	hooks, err := app.NewWebhooks(app.WebhookDeps{Store: hookStore, Policy: adapters.WebhookURLPolicy{Policy: cfg.WebhookPolicy},
 		EventTypes: webhook.EventTypes(), NewSecret: webhook.NewSecret})
 	require.NoError(t, err)
 	auditLog := &auditSink{AuditLog: apptest.NewAuditLog(), byReq: map[string][]audit.Record{}}
@@ -139,18 +144,22 @@ func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	require.NoError(t, err)
 	params, err := operationParams(openAPIDocument)
 	require.NoError(t, err)
+	erasure, err := newErasure(&d, reportCache, logs.log)
+	require.NoError(t, err)
 	prot, err := newProtection(cfg.Limits, ch, reg)
 	require.NoError(t, err)
 	trusted, err := parseTrustedProxies(cfg.TrustedProxies)
 	require.NoError(t, err)
 	s := &Server{cfg: cfg, deps: d, log: logs.log, est: est, app: svc, reports: reports, hooks: hooks, auditLog: auditUC,
-		progress: progress, params: params, prot: prot, trusted: trusted}
+		progress: progress, params: params, prot: prot, trusted: trusted, erasure: erasure}
 	s.priceTables, err = catalog.PriceTables()
 	require.NoError(t, err)
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.audit, err = audit.NewRecorder(auditLog, audit.Options{Logger: logs.log, Registry: reg})
 	require.NoError(t, err)
 	s.echo = s.routes()
+	s.console, s.consolePaths, err = s.consoleRoutes()
+	require.NoError(t, err)
 	requireBuiltLikeNew(t, s)
 
 	hs := httptest.NewServer(logs.record(s.Handler()))
