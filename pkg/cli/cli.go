@@ -1,9 +1,10 @@
 // Package cli is the infra-mind command: `dev` runs the whole system in one
 // process on embedded servers, `assess` submits a request to a gateway and
-// shows its progress, `delete` erases one, `estimate` sizes a model, `login`
-// signs a user in, `operator create` makes a platform operator, `token` and
-// `keygen` manage development credentials, and `catalogue` imports price
-// data and compares catalogue versions.
+// shows its progress, `delete` erases one, `estimate` sizes a model, `chat`
+// talks with the consultant about an assessment, `login` signs a user in,
+// `operator create` makes a platform operator, `token` and `keygen` manage
+// development credentials, and `catalogue` imports price data and compares
+// catalogue versions.
 package cli
 
 import (
@@ -40,6 +41,7 @@ Usage:
   infra-mind assess   -f request.yaml  submit an assessment to a gateway and follow it
   infra-mind delete   ID               erase an assessment and everything derived from it (owner or admin)
   infra-mind estimate inference|training [flags]  size a model in one call, without an assessment
+  infra-mind chat     [flags] <assessment-id>  ask the consultant about an assessment, answers streamed
   infra-mind login    --tenant T --email E  sign in (password from $IM_PASSWORD or stdin), print the access token
   infra-mind operator create --email E  create a platform operator in the store (password printed once)
   infra-mind token    [flags]          print a development bearer token signed with the local key
@@ -67,6 +69,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runDelete(ctx, args[1:], io)
 	case "estimate":
 		err = runEstimate(ctx, args[1:], io)
+	case "chat":
+		err = runChat(ctx, args[1:], io)
 	case "login":
 		err = runLogin(ctx, args[1:], io)
 	case "operator":

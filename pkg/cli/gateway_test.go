@@ -36,6 +36,12 @@ type testGateway struct {
 // until the test ends.
 func startPlatform(t *testing.T) *testGateway {
 	t.Helper()
+	return startPlatformWith(t, nil)
+}
+
+// startPlatformWith is startPlatform with the configuration changed by with.
+func startPlatformWith(t *testing.T, with func(*platform.Config)) *testGateway {
+	t.Helper()
 	stack, err := devstack.Start(context.Background(), devstack.Config{DataDir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(stack.Close)
@@ -56,6 +62,9 @@ func startPlatform(t *testing.T) *testGateway {
 			// Every sign-in of the tests comes from 127.0.0.1.
 			RateLimitAuth: 1000,
 		},
+	}
+	if with != nil {
+		with(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := compose.New(ctx, cfg, compose.Roles{Gateway: true}, compose.Deps{
