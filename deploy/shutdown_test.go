@@ -138,11 +138,11 @@ func TestWorkerStopsWithinTheChartsGracePeriod(t *testing.T) {
 	require.Contains(t, first.logs.String(), "stopped cleanly")
 
 	after := info()
-	// A message the broker sent in the instant the worker cancelled its
-	// waiting pull request reaches no subscriber: the stopped worker never
-	// saw it, so it never ran, and the broker sends it again after AckWait
-	// (bus.Consume documents this). It is seen here about once in five runs;
-	// anything more than such stragglers means the worker abandoned work.
+	// A message the broker sent the worker's last pull request after the
+	// stop was released (nak) unhandled (bus.Consume keeps the request's
+	// subscription until it expires); the broker counts it unacknowledged
+	// until it delivers it again. Anything more than a pull request's worth
+	// of such messages means the worker abandoned work.
 	stranded := after.NumAckPending
 	require.LessOrEqual(t, stranded, before.NumAckPending+4,
 		"the stopped worker left no more than a pull request's worth of unseen messages unacknowledged")

@@ -186,9 +186,16 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
 	for _, sc := range StreamConfigs(cfg) {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		st, err := js.CreateOrUpdateStream(ctx, sc)
+		if err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("bus: declare stream %s: %w", sc.Name, err)
+		}
+		if sc.AllowMsgSchedules && !st.CachedInfo().Config.AllowMsgSchedules {
+			// A server before 2.12 ignores the setting and would store a
+			// deadline's schedule as a plain message that never falls due.
+			nc.Close()
+			return nil, fmt.Errorf("bus: stream %s: the server does not support message schedules (nats-server 2.12 or later is required)", sc.Name)
 		}
 	}
 	for _, kc := range KeyValueConfigs(cfg) {

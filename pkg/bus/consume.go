@@ -63,9 +63,12 @@ const opTimeout = 10 * time.Second
 // in-flight handlers, and returns nil. Handlers get a context that is not
 // cancelled by ctx but only when the drain timeout has passed, so they can
 // finish and their outputs be published. Messages whose handler did not
-// finish by then, or that were fetched but not started, are not acked and are
-// redelivered after AckWait. Durable names are constants of the consumer and
-// are never renamed casually: a new name re-consumes every retained message.
+// finish by then are not acked and are redelivered after AckWait. The pull
+// request waiting when ctx is cancelled is kept until it expires (at most
+// fetchWait): a message the broker sends it after the cancellation is not
+// handled but released (nak) at once, so it goes to another worker without
+// waiting out AckWait. Durable names are constants of the consumer and are
+// never renamed casually: a new name re-consumes every retained message.
 func (b *Bus) Consume(ctx context.Context, durable string, sub Subscription, h Handler, opts ...Option) error {
 	if h == nil {
 		return errors.New("bus: nil handler")
@@ -89,13 +92,27 @@ func (b *Bus) Consume(ctx context.Context, durable string, sub Subscription, h H
 	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHandlers()
 
+	// The drain timeout counts from the cancellation, while the pull
+	// request in hand runs out.
+	var stopped atomic.Pointer[time.Time]
+	stopStop := context.AfterFunc(ctx, func() { now := time.Now(); stopped.Store(&now) })
+	defer stopStop()
 	var wg sync.WaitGroup
 	loopErr := r.loop(ctx, handlerCtx, cons, &wg)
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	timer := time.NewTimer(r.policy.DrainTimeout)
+	drain := r.policy.DrainTimeout
+	if at := stopped.Load(); at != nil {
+		drain = max(0, drain-time.Since(*at))
+	}
+	timer := time.NewTimer(drain)
 	defer timer.Stop()
+	select {
+	case <-done:
+		return loopErr
+	default:
+	}
 	select {
 	case <-done:
 	case <-timer.C:
@@ -121,10 +138,11 @@ type runner struct {
 }
 
 // fetchWait bounds one pull request: a fetch ends when its batch is full,
-// after fetchWait, on a reconnect, or when ctx is done, and the next one
-// asks again. An idle consumer sends one request per fetchWait to the
-// broker and nothing else.
-const fetchWait = 10 * time.Second
+// after fetchWait or on a reconnect, and the next one asks again. An idle
+// consumer sends one request per fetchWait to the broker and nothing else.
+// A shutdown waits for the request in hand to run out (see Consume), so
+// this also bounds how much longer than its handlers a stop takes.
+const fetchWait = 5 * time.Second
 
 // fetchHeartbeat is how often the broker signals a waiting pull request is
 // alive; two missed heartbeats end the fetch (a consumer leader moved).
@@ -162,9 +180,11 @@ func (r *runner) loop(ctx, handlerCtx context.Context, cons jetstream.Consumer, 
 		for n < workers && slots.TryAcquire(1) {
 			n++
 		}
-		fctx, cancel := context.WithTimeout(ctx, fetchWait)
+		// Not ended by ctx: a request the broker still holds must have a
+		// subscriber until it expires (see fetch).
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchWait)
 		current.Store(&cancel)
-		got, err := r.fetch(fctx, handlerCtx, cons, n, slots, wg)
+		got, err := r.fetch(ctx, fctx, handlerCtx, cons, n, slots, wg)
 		current.Store(nil)
 		cancel()
 		slots.Release(int64(n - got))
@@ -191,17 +211,23 @@ func (r *runner) loop(ctx, handlerCtx context.Context, cons jetstream.Consumer, 
 }
 
 // fetch asks for n messages and starts a handler for each as it arrives,
-// on a slot already taken for it; it returns how many arrived.
-func (r *runner) fetch(fctx, handlerCtx context.Context, cons jetstream.Consumer, n int, slots *semaphore.Weighted, wg *sync.WaitGroup) (int, error) {
+// on a slot already taken for it; it returns how many arrived. Once ctx is
+// done it keeps the request's subscription until the request expires and
+// releases what still arrives: had it unsubscribed, a message the broker
+// sent in that instant would reach no one and wait out AckWait.
+func (r *runner) fetch(ctx, fctx, handlerCtx context.Context, cons jetstream.Consumer, n int, slots *semaphore.Weighted, wg *sync.WaitGroup) (int, error) {
 	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(fetchHeartbeat))
 	if err != nil {
 		return 0, err
 	}
 	got := 0
-	// Messages that arrived before a cancellation are handled too: the
-	// broker has delivered them, and a shutdown drains them like the rest.
 	for msg := range batch.Messages() {
 		got++
+		if ctx.Err() != nil {
+			r.release(msg)
+			slots.Release(1)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -210,6 +236,17 @@ func (r *runner) fetch(fctx, handlerCtx context.Context, cons jetstream.Consumer
 		}()
 	}
 	return got, batch.Error()
+}
+
+// release gives a message that arrived after the consumer stopped back to
+// the broker at once, unhandled.
+func (r *runner) release(msg jetstream.Msg) {
+	if err := msg.Nak(); err != nil {
+		r.log.Warn("release after stop failed; the message will be redelivered after AckWait", "subject", msg.Subject(), "err", err)
+		return
+	}
+	r.log.Debug("released a message that arrived after the consumer stopped", "subject", msg.Subject())
+	r.b.observer().Handled(r.durable, "nak", 0)
 }
 
 // handle checks one message's tenant, runs the handler, publishes its

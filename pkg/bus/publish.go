@@ -45,6 +45,19 @@ type Message struct {
 	// Data is any proto.Message (encoded with protojson) or []byte (sent as is);
 	// content type application/json either way.
 	Data any
+	// Schedule, when set, makes Subject a message schedule: the stream keeps
+	// the message and publishes it to Schedule.Target at Schedule.At.
+	Schedule *Schedule
+}
+
+// Schedule is when and where the broker publishes a scheduled message (a
+// JetStream message schedule: ADR-51 of nats-io/nats-architecture-and-design,
+// nats-server 2.12 and later). The published copy keeps the CloudEvents
+// headers and the data but not the Nats-Msg-Id. A later schedule on the same
+// subject replaces an earlier one that has not fired.
+type Schedule struct {
+	At     time.Time
+	Target string // a subject of the same stream
 }
 
 // Validate reports the first required field m lacks.
@@ -58,6 +71,8 @@ func (m Message) Validate() error {
 		return errors.New("bus: message Source is required")
 	case m.Subject == "":
 		return errors.New("bus: message Subject is required")
+	case m.Schedule != nil && (m.Schedule.At.IsZero() || m.Schedule.Target == "" || m.Schedule.Target == m.Subject):
+		return errors.New("bus: a scheduled message needs a time and a target subject other than its own")
 	}
 	return nil
 }
@@ -90,7 +105,17 @@ func (b *Bus) Publish(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	ack, err := b.JS.PublishMsg(ctx, msg)
+	var opts []jetstream.PublishOpt
+	if m.Schedule != nil {
+		// "@at" is to the second; rounding up keeps a deadline from firing
+		// before its time.
+		at := m.Schedule.At
+		if !at.Equal(at.Truncate(time.Second)) {
+			at = at.Truncate(time.Second).Add(time.Second)
+		}
+		opts = append(opts, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(m.Schedule.Target))
+	}
+	ack, err := b.JS.PublishMsg(ctx, msg, opts...)
 	if err != nil {
 		return fmt.Errorf("bus: publish %s to %s: %w", m.ID, m.Subject, err)
 	}

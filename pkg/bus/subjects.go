@@ -17,20 +17,27 @@ const (
 	// deliver: im.webhook.delivery.<tenant>. Only the webhook dispatcher
 	// declares it (WebhookStreamConfig).
 	StreamWebhooks = "WEBHOOKS"
+	// StreamDeadlines holds each running assessment's deadline as a
+	// JetStream message schedule (im.deadline.schedule.<tenant>.<assessment>)
+	// and the message the broker publishes when it falls due
+	// (im.deadline.due.<tenant>.<assessment>): ADR 0029.
+	StreamDeadlines = "DEADLINES"
 )
 
 // Subject prefixes. Every subject is im.<kind>.<kind>.<tenant>[...]: the
 // tenant is always the fourth token, so a subscriber can be limited to one
 // tenant by subject permission and the runner can check it.
 const (
-	prefixRequested       = "im.assessment.requested."
-	prefixResult          = "im.agent.result."
-	prefixStatus          = "im.assessment.status."
-	prefixCompleted       = "im.assessment.completed."
-	prefixNarrative       = "im.assessment.narrative."
-	prefixAssessmentEvent = "im.assessment.*."
-	prefixDeadLetter      = "im.deadletter."
-	prefixWebhookDelivery = "im.webhook.delivery."
+	prefixRequested        = "im.assessment.requested."
+	prefixResult           = "im.agent.result."
+	prefixStatus           = "im.assessment.status."
+	prefixCompleted        = "im.assessment.completed."
+	prefixNarrative        = "im.assessment.narrative."
+	prefixAssessmentEvent  = "im.assessment.*."
+	prefixDeadLetter       = "im.deadletter."
+	prefixWebhookDelivery  = "im.webhook.delivery."
+	prefixDeadlineSchedule = "im.deadline.schedule."
+	prefixDeadlineDue      = "im.deadline.due."
 	// tenantToken is the index of the tenant among a subject's tokens.
 	tenantToken = 3
 )
@@ -64,6 +71,19 @@ func SubjectAssessmentEvents(tenant, assessmentID string) string {
 
 // SubjectWebhookDelivery is where the deliveries of tenant's events wait.
 func SubjectWebhookDelivery(tenant string) string { return prefixWebhookDelivery + tenant }
+
+// SubjectDeadlineSchedule holds the schedule of one assessment's deadline:
+// a new schedule published there replaces the one before (the broker rolls
+// the subject up), so an assessment has one deadline at a time.
+func SubjectDeadlineSchedule(tenant, assessmentID string) string {
+	return prefixDeadlineSchedule + tenant + "." + assessmentID
+}
+
+// SubjectDeadlineDue is where the broker publishes an assessment's deadline
+// when its schedule falls due.
+func SubjectDeadlineDue(tenant, assessmentID string) string {
+	return prefixDeadlineDue + tenant + "." + assessmentID
+}
 
 // SubjectDeadLetter is where the runner dead-letters messages of a consumer.
 func SubjectDeadLetter(stream, durable string) string {
@@ -119,6 +139,11 @@ func WebhookDeliveries() Subscription {
 	return Subscription{Stream: StreamWebhooks, Subjects: []string{prefixWebhookDelivery + ">"}}
 }
 
+// DeadlinesDue is every tenant's deadlines that fell due (the synthesizer reads them).
+func DeadlinesDue() Subscription {
+	return Subscription{Stream: StreamDeadlines, Subjects: []string{prefixDeadlineDue + ">"}}
+}
+
 // StreamConfigs returns the stream declarations Connect applies, with cfg's
 // defaults filled in. Exposed so operators and tests can see exactly what is declared.
 func StreamConfigs(cfg Config) []jetstream.StreamConfig {
@@ -128,7 +153,18 @@ func StreamConfigs(cfg Config) []jetstream.StreamConfig {
 		streamConfig(StreamResults, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixResult+">"),
 		streamConfig(StreamEvents, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixStatus+">", prefixCompleted+">", prefixNarrative+">"),
 		streamConfig(StreamDeadLetter, cfg.DeadLetterMaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixDeadLetter+">"),
+		deadlinesStream(cfg),
 	}
+}
+
+// deadlinesStream is StreamDeadlines: message schedules (ADR-51 of
+// nats-io/nats-architecture-and-design, nats-server 2.12 and later) let the
+// broker hold each deadline and publish it when it falls due, so nothing
+// polls the store for overdue assessments.
+func deadlinesStream(cfg Config) jetstream.StreamConfig {
+	sc := streamConfig(StreamDeadlines, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixDeadlineSchedule+">", prefixDeadlineDue+">")
+	sc.AllowMsgSchedules = true
+	return sc
 }
 
 // WebhookStreamConfig is the WEBHOOKS stream (replicas and retention as

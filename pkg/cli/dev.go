@@ -123,7 +123,6 @@ func runDev(ctx context.Context, args []string, io IO) error {
 			// The console is served over plain HTTP on this machine.
 			ConsoleSecureCookies: false,
 		},
-		Synth: platform.SynthConfig{SweepInterval: 2 * time.Second},
 		// Development: webhooks may point at receivers on this machine unless turned off.
 		Webhook: platform.WebhookConfig{AllowPrivate: *allowPrivate, Timeout: 10 * time.Second, MaxAttempts: 6},
 	}

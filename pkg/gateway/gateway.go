@@ -31,6 +31,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/gateway/gatewayapi"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/llm"
+	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
@@ -50,6 +51,8 @@ const (
 	// bodyReadTimeout bounds reading a request body, so a client trickling
 	// bytes cannot hold a connection.
 	bodyReadTimeout = 30 * time.Second
+	// openTimeout bounds binding to the pipeline state's bucket at start.
+	openTimeout = 10 * time.Second
 )
 
 // Config tunes the gateway. Zero values take the defaults above.
@@ -245,7 +248,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, fmt.Errorf("gateway: load the catalogue's versions: %w", err)
 	}
 	if d.Assessments == nil {
-		d.Assessments = d.Store.Assessments
+		// An assessment's document is written when it closes; while it
+		// runs its progress is read from the pipeline state (ADR 0029).
+		octx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		state, err := progress.Open(octx, d.Bus.JS)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		if d.Assessments, err = adapters.NewLiveAssessments(d.Store.Assessments, state); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
 	}
 	if d.Queue == nil {
 		if d.Queue, err = adapters.NewBusQueue(d.Bus, source); err != nil {

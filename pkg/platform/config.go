@@ -93,7 +93,6 @@ type GatewayConfig struct {
 
 // SynthConfig is read by the synthesizer.
 type SynthConfig struct {
-	SweepInterval time.Duration `env:"IM_SWEEP_INTERVAL" envDefault:"5s"`
 	// StallAfter: an overdue assessment waits while a family it needs (or
 	// the synthesizer) has acknowledged work within this long.
 	StallAfter time.Duration `env:"IM_FAMILY_STALL_AFTER" envDefault:"1m"`

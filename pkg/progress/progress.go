@@ -35,14 +35,36 @@ type Result struct {
 }
 
 // Finish is the claim that closed an assessment: the first caller to create
-// it decides the terminal status, missing families and reason.
+// it decides the terminal status, missing families and reason, and the
+// families' marks the closed assessment shows.
 type Finish struct {
-	TenantID        string    `json:"tenant_id"`
-	AssessmentID    string    `json:"assessment_id"`
-	Status          string    `json:"status"`
-	MissingFamilies []string  `json:"missing_families,omitempty"`
-	Reason          string    `json:"reason,omitempty"`
-	At              time.Time `json:"at"`
+	TenantID        string          `json:"tenant_id"`
+	AssessmentID    string          `json:"assessment_id"`
+	Status          string          `json:"status"`
+	MissingFamilies []string        `json:"missing_families,omitempty"`
+	Reason          string          `json:"reason,omitempty"`
+	At              time.Time       `json:"at"`
+	Families        map[string]Mark `json:"families,omitempty"`
+}
+
+// Mark is one family's completion as people see it.
+type Mark struct {
+	CompletedAt time.Time `json:"completed_at"`
+	Summary     string    `json:"summary,omitempty"`
+}
+
+// Marks is what people see of an assessment in flight: the families that
+// have answered and, once it moved, the deadline. The document store's
+// assessment is not written while it runs (each write by key reads a whole
+// table on FerretDB with PostgreSQL, ADR 0029); readers lay these over it.
+type Marks struct {
+	TenantID     string          `json:"tenant_id"`
+	AssessmentID string          `json:"assessment_id"`
+	Families     map[string]Mark `json:"families"`
+	// Deadline is the assessment's deadline once the synthesizer moved it
+	// (zero until then).
+	Deadline  time.Time `json:"deadline,omitzero"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Announcement is the claim to announce an assessment's outcome: Owner
@@ -63,7 +85,7 @@ type State struct {
 // Option adjusts a State.
 type Option func(*State)
 
-// CountOps calls count with "get", "create" or "put" for every request State
+// CountOps calls count with "get", "create", "update" or "put" for every request State
 // sends to the bucket, so a benchmark or a metric can show the round trips
 // per assessment.
 func CountOps(count func(op string)) Option {
@@ -181,6 +203,131 @@ func (s *State) Finished(ctx context.Context, tenant, assessmentID string) (Fini
 		return Finish{}, false, fmt.Errorf("progress: read finish of %s: %w", assessmentID, err)
 	}
 	return f, found && f.TenantID == tenant, nil
+}
+
+// maxUpdateAttempts bounds the compare-and-set retries of one update of an
+// assessment's marks; each retry means another writer's update landed.
+const maxUpdateAttempts = 16
+
+// MarkFamily records that family answered (the first completion time and
+// summary stay on a redelivery) and returns the marks after the update. Two
+// writers marking families of one assessment at once both land: the update
+// is a compare-and-set on the key's revision, retried on a conflict.
+func (s *State) MarkFamily(ctx context.Context, tenant, assessmentID, family, summary string, at time.Time) (Marks, error) {
+	if err := required("mark family", "tenant", tenant, "assessment id", assessmentID, "family", family); err != nil {
+		return Marks{}, err
+	}
+	if _, ok := assessment.ParseFamily(family); !ok {
+		return Marks{}, fmt.Errorf("progress: mark family: %w: unknown family %q", ErrInvalid, family)
+	}
+	m, err := s.updateMarks(ctx, tenant, assessmentID, func(m *Marks) bool {
+		if _, done := m.Families[family]; done {
+			return false
+		}
+		m.Families[family] = Mark{CompletedAt: at, Summary: summary}
+		m.UpdatedAt = at
+		return true
+	})
+	if err != nil {
+		return Marks{}, fmt.Errorf("progress: mark %s on %s: %w", family, assessmentID, err)
+	}
+	return m, nil
+}
+
+// MoveDeadline records the assessment's new deadline and returns the marks
+// after the update.
+func (s *State) MoveDeadline(ctx context.Context, tenant, assessmentID string, deadline, at time.Time) (Marks, error) {
+	if err := required("move deadline", "tenant", tenant, "assessment id", assessmentID); err != nil {
+		return Marks{}, err
+	}
+	m, err := s.updateMarks(ctx, tenant, assessmentID, func(m *Marks) bool {
+		if !deadline.After(m.Deadline) {
+			return false
+		}
+		m.Deadline, m.UpdatedAt = deadline, at
+		return true
+	})
+	if err != nil {
+		return Marks{}, fmt.Errorf("progress: move deadline of %s: %w", assessmentID, err)
+	}
+	return m, nil
+}
+
+// Marks returns the assessment's marks, if any family answered or its
+// deadline moved.
+func (s *State) Marks(ctx context.Context, tenant, assessmentID string) (Marks, bool, error) {
+	if err := required("read marks", "tenant", tenant, "assessment id", assessmentID); err != nil {
+		return Marks{}, false, err
+	}
+	m, _, err := s.marks(ctx, tenant, assessmentID)
+	if err != nil {
+		return Marks{}, false, fmt.Errorf("progress: read marks of %s: %w", assessmentID, err)
+	}
+	return m, m.TenantID == tenant, nil
+}
+
+// marks reads the marks and their revision (0 when there are none).
+func (s *State) marks(ctx context.Context, tenant, assessmentID string) (Marks, uint64, error) {
+	s.count("get")
+	e, err := s.kv.Get(ctx, key(tenant, assessmentID, "marks"))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return Marks{}, 0, nil
+	case err != nil:
+		return Marks{}, 0, err
+	}
+	var m Marks
+	if err := json.Unmarshal(e.Value(), &m); err != nil {
+		return Marks{}, 0, fmt.Errorf("decode marks: %w", err)
+	}
+	if m.TenantID != tenant {
+		// Another tenant's assessment under a colliding hash: none of
+		// this tenant's.
+		return Marks{}, 0, errors.New("marks belong to another tenant")
+	}
+	return m, e.Revision(), nil
+}
+
+// updateMarks applies change to the assessment's marks with a
+// compare-and-set, reading and applying again when another writer's update
+// landed first. change reports whether it changed anything; nothing is
+// written when it did not.
+func (s *State) updateMarks(ctx context.Context, tenant, assessmentID string, change func(*Marks) bool) (Marks, error) {
+	k := key(tenant, assessmentID, "marks")
+	for range maxUpdateAttempts {
+		m, rev, err := s.marks(ctx, tenant, assessmentID)
+		if err != nil {
+			return Marks{}, err
+		}
+		if m.Families == nil {
+			m = Marks{TenantID: tenant, AssessmentID: assessmentID, Families: map[string]Mark{}}
+		}
+		if !change(&m) {
+			return m, nil
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return Marks{}, err
+		}
+		if rev == 0 {
+			s.count("create")
+			_, err = s.kv.Create(ctx, k, b)
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				continue
+			}
+		} else {
+			s.count("update")
+			_, err = s.kv.Update(ctx, k, b, rev)
+			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+				continue
+			}
+		}
+		if err != nil {
+			return Marks{}, err
+		}
+		return m, nil
+	}
+	return Marks{}, fmt.Errorf("%d concurrent updates in a row", maxUpdateAttempts)
 }
 
 // ClaimAnnouncement makes a.Owner the announcer of a closed assessment

@@ -186,3 +186,47 @@ func TestOpsAreCounted(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{"create": 2, "put": 1, "get": len(assessment.Families())}, ops)
 }
+
+// Six writers marking the families of one assessment at once (replicas of
+// the synthesizer handling its results in parallel) all land: each update is
+// a compare-and-set retried on a conflict, never a lost write. A repeated
+// mark keeps the first time and summary; a moved deadline only moves later.
+func TestConcurrentMarksAllLand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, startBus(t))
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+	var wg sync.WaitGroup
+	for _, f := range assessment.Families() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.MarkFamily(ctx, "acme", "a1", string(f), string(f)+" done", at)
+			require.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	m, found, err := s.Marks(ctx, "acme", "a1")
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Len(t, m.Families, len(assessment.Families()))
+
+	again, err := s.MarkFamily(ctx, "acme", "a1", "cloud", "later", at.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, progress.Mark{CompletedAt: at, Summary: "cloud done"}, again.Families["cloud"], "the first mark stays")
+
+	moved, err := s.MoveDeadline(ctx, "acme", "a1", at.Add(5*time.Minute), at)
+	require.NoError(t, err)
+	require.True(t, moved.Deadline.Equal(at.Add(5*time.Minute)))
+	moved, err = s.MoveDeadline(ctx, "acme", "a1", at.Add(time.Minute), at)
+	require.NoError(t, err)
+	require.True(t, moved.Deadline.Equal(at.Add(5*time.Minute)), "a deadline never moves earlier")
+	require.Len(t, moved.Families, len(assessment.Families()), "moving the deadline keeps the marks")
+
+	_, found, err = s.Marks(ctx, "globex", "a1")
+	require.NoError(t, err)
+	require.False(t, found, "another tenant's assessment with the same id has no marks")
+	_, err = s.MarkFamily(ctx, "acme", "a1", "astrology", "", at)
+	require.ErrorIs(t, err, progress.ErrInvalid)
+}

@@ -403,78 +403,45 @@ func (r *Assessments) MarkFamilyCompleted(ctx context.Context, tenant, id, famil
 	return r.apply(ctx, c)
 }
 
-// SetFamilyCompleted records that family finished and that the assessment
-// is running, and returns the assessment after the update; ErrNotFound when
-// it does not exist. It is one findOneAndUpdate by key and checks nothing
-// else: the caller decides from its own state (package progress) whether the
-// assessment is already closed, and calls Close again when a close raced the
-// update. Writes to one assessment are serialized inside a process; across
-// processes on FerretDB one family's mark may overwrite another's (ADR 0004),
-// so the marks are progress shown to people, not the record of completeness.
-func (r *Assessments) SetFamilyCompleted(ctx context.Context, tenant, id, family, summary string, at time.Time) (Assessment, error) {
-	if err := required("set family completed", "tenant", tenant, "assessment id", id, "family", family); err != nil {
-		return Assessment{}, err
-	}
-	if _, ok := assessment.ParseFamily(family); !ok {
-		return Assessment{}, fmt.Errorf("store: set family completed: %w: unknown family %q", ErrInvalid, family)
-	}
-	at = orNow(at)
-	defer r.locks.lock(id)()
-	var a Assessment
-	err := r.coll.FindOneAndUpdate(ctx, byKey(AssessmentKey(tenant, id)), bson.D{{Key: "$set", Value: bson.D{
-		{Key: "families." + family, Value: FamilyState{Status: FamilyCompleted, CompletedAt: at, Summary: summary}},
-		{Key: "status", Value: string(assessment.StatusRunning)},
-		{Key: "updated_at", Value: at},
-	}}}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
-	if err == nil && a.TenantID != tenant {
-		err = mongo.ErrNoDocuments
-	}
-	if err != nil {
-		return Assessment{}, wrap("set family "+family+" completed on "+id, err)
-	}
-	return a, r.views.putAssessment(ctx, a)
-}
-
-// Close writes a terminal status, its missing families and reason onto the
-// assessment and returns it; ErrNotFound when it does not exist. The caller
-// must hold the assessment's finish claim (package progress) and pass its
-// values, so closing any number of times gives one result.
-func (r *Assessments) Close(ctx context.Context, tenant, id, status string, missing []string, reason string, at time.Time) (Assessment, error) {
+// Close writes a terminal status, its missing families, reason and the
+// families' progress onto the assessment and returns it; ErrNotFound when it
+// does not exist. The caller must hold the assessment's finish claim
+// (package progress) and pass its values, so closing any number of times
+// gives one result. It is the one write to an assessment after its insert:
+// while it runs, its progress lives in the pipeline state (ADR 0029), so a
+// family map given here replaces the stored one whole. A nil map leaves the
+// stored one as it is.
+func (r *Assessments) Close(ctx context.Context, tenant, id, status string, missing []string, reason string, at time.Time, families map[string]FamilyState) (Assessment, error) {
 	if err := required("close assessment", "tenant", tenant, "assessment id", id); err != nil {
 		return Assessment{}, err
 	}
 	if !assessment.Status(status).Terminal() {
 		return Assessment{}, fmt.Errorf("store: close assessment: %w: status %q is not terminal", ErrInvalid, status)
 	}
-	defer r.locks.lock(id)()
-	a, err := r.apply(ctx, finishClaim{TenantID: tenant, AssessmentID: id, Status: status, MissingFamilies: missing, Reason: reason, At: orNow(at)})
-	if err == nil && a.TenantID != tenant {
-		err = wrap("close assessment "+id, ErrNotFound)
+	at = orNow(at)
+	set := bson.D{
+		{Key: "status", Value: status},
+		{Key: "completed_at", Value: at},
+		{Key: "updated_at", Value: at},
 	}
-	return a, err
-}
-
-// ExtendDeadline moves the assessment's deadline to deadline and returns
-// the assessment after the update; ErrNotFound when it does not exist. The
-// deadline sweep calls it while the families an overdue assessment waits
-// for are still working through their queues. Like SetFamilyCompleted it is
-// one findOneAndUpdate by key: the caller checks the finish claim (package
-// progress) afterwards and closes again when a close raced the update.
-func (r *Assessments) ExtendDeadline(ctx context.Context, tenant, id string, deadline, at time.Time) (Assessment, error) {
-	if err := required("extend deadline", "tenant", tenant, "assessment id", id); err != nil {
-		return Assessment{}, err
+	if families != nil {
+		set = append(set, bson.E{Key: "families", Value: families})
+	}
+	if len(missing) > 0 {
+		set = append(set, bson.E{Key: "missing_families", Value: missing})
+	}
+	if reason != "" {
+		set = append(set, bson.E{Key: "reason", Value: reason})
 	}
 	defer r.locks.lock(id)()
 	var a Assessment
-	err := r.coll.FindOneAndUpdate(ctx, byKey(AssessmentKey(tenant, id)), bson.D{{Key: "$set", Value: bson.D{
-		{Key: "deadline", Value: deadline},
-		{Key: "updated_at", Value: orNow(at)},
-	}}}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
+	err := r.coll.FindOneAndUpdate(ctx, byKey(AssessmentKey(tenant, id)), bson.D{{Key: "$set", Value: set}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
 	if err == nil && a.TenantID != tenant {
 		err = mongo.ErrNoDocuments
 	}
 	if err != nil {
-		return Assessment{}, wrap("extend deadline of "+id, err)
+		return Assessment{}, wrap("close assessment "+id, err)
 	}
 	return a, r.views.putAssessment(ctx, a)
 }

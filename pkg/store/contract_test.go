@@ -37,11 +37,10 @@ func runContract(t *testing.T, s *store.Store) {
 		{"a finish whose claimant stopped is completed by the next caller", testFinishRecovers},
 		{"an announcement has one owner", func(t *testing.T, s *store.Store) { testAnnouncementOwner(t, s, s) }},
 		{"overdue lists only open assessments past deadline", testOverdue},
-		{"a deadline moves on only while the assessment is open", testExtendDeadline},
 		{"result upsert twice keeps one row", testResults},
 		{"report upsert and get", testReports},
 		{"a written report and recommendations stay as written", testCreateOnce},
-		{"family marks and the close are writes by key", testSetFamilyAndClose},
+		{"the close writes the outcome and the families by key", testSetFamilyAndClose},
 		{"narrative upsert and get per audience, tenant-scoped", testNarratives},
 		{"erasure removes an assessment and what was derived from it, nothing else", testErase},
 		{"a conversation is its user's, appended atomically", testConversations},
@@ -527,31 +526,6 @@ func runAcrossProcesses(t *testing.T, s1, s2 *store.Store) {
 	})
 }
 
-func testExtendDeadline(t *testing.T, s *store.Store) {
-	ctx := t.Context()
-	tenant := uniq("tenant")
-	now := ms(time.Now())
-	open := newAssessment(tenant, now)
-	open.Deadline = now.Add(-time.Minute)
-	create(t, s, open)
-	later := now.Add(time.Minute)
-	got, err := s.Assessments.ExtendDeadline(ctx, tenant, open.ID, later, now)
-	require.NoError(t, err)
-	require.True(t, got.Deadline.Equal(later), "deadline %s, want %s", got.Deadline, later)
-	got, err = s.Assessments.Get(ctx, tenant, open.ID)
-	require.NoError(t, err)
-	require.True(t, got.Deadline.Equal(later), "stored deadline %s, want %s", got.Deadline, later)
-	require.Equal(t, string(assessment.StatusQueued), got.Status)
-	overdue, err := s.Assessments.Overdue(ctx, now, 0)
-	require.NoError(t, err)
-	for _, a := range overdue {
-		require.NotEqual(t, open.ID, a.ID, "no longer overdue")
-	}
-
-	_, err = s.Assessments.ExtendDeadline(ctx, uniq("other"), open.ID, later, now)
-	require.ErrorIs(t, err, store.ErrNotFound, "another tenant's assessment is not found")
-}
-
 func testOverdue(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	tenant := uniq("tenant")
@@ -678,34 +652,30 @@ func testSetFamilyAndClose(t *testing.T, s *store.Store) {
 	a := create(t, s, newAssessment(tenant, ms(time.Now())))
 	at := ms(time.Now())
 
-	got, err := s.Assessments.SetFamilyCompleted(ctx, tenant, a.ID, "cloud", "plan ready", at)
-	require.NoError(t, err)
-	require.Equal(t, string(assessment.StatusRunning), got.Status)
-	require.Equal(t, store.FamilyCompleted, got.Families["cloud"].Status)
-	require.Equal(t, "plan ready", got.Families["cloud"].Summary)
-	got, err = s.Assessments.SetFamilyCompleted(ctx, tenant, a.ID, "mlops", "stack chosen", at)
-	require.NoError(t, err)
-	require.Equal(t, store.FamilyCompleted, got.Families["cloud"].Status, "an earlier mark is kept")
-	require.Equal(t, store.FamilyCompleted, got.Families["mlops"].Status)
-
-	_, err = s.Assessments.SetFamilyCompleted(ctx, uniq("other"), a.ID, "cloud", "", at)
-	require.ErrorIs(t, err, store.ErrNotFound, "another tenant's assessment reads as missing")
-	_, err = s.Assessments.SetFamilyCompleted(ctx, tenant, a.ID, "astrology", "", at)
-	require.ErrorIs(t, err, store.ErrInvalid)
-
-	closed, err := s.Assessments.Close(ctx, tenant, a.ID, string(assessment.StatusPartial), []string{"research"}, "deadline passed", at)
+	families := map[string]store.FamilyState{
+		"cloud":    {Status: store.FamilyCompleted, CompletedAt: at, Summary: "plan ready"},
+		"research": {Status: store.FamilyPending},
+	}
+	closed, err := s.Assessments.Close(ctx, tenant, a.ID, string(assessment.StatusPartial), []string{"research"}, "deadline passed", at, families)
 	require.NoError(t, err)
 	require.Equal(t, string(assessment.StatusPartial), closed.Status)
 	require.Equal(t, []string{"research"}, closed.MissingFamilies)
 	require.Equal(t, "deadline passed", closed.Reason)
 	require.True(t, at.Equal(closed.CompletedAt))
-	again, err := s.Assessments.Close(ctx, tenant, a.ID, string(assessment.StatusPartial), []string{"research"}, "deadline passed", at)
+	require.Equal(t, store.FamilyCompleted, closed.Families["cloud"].Status)
+	require.Equal(t, "plan ready", closed.Families["cloud"].Summary)
+	require.Equal(t, store.FamilyPending, closed.Families["research"].Status)
+	again, err := s.Assessments.Close(ctx, tenant, a.ID, string(assessment.StatusPartial), []string{"research"}, "deadline passed", at, nil)
 	require.NoError(t, err)
 	require.Equal(t, closed.Status, again.Status, "closing again with the same claim changes nothing")
+	require.Equal(t, closed.Families, again.Families, "no family map leaves the stored one")
+	got, err := s.Assessments.Get(ctx, tenant, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, closed.Families, got.Families)
 
-	_, err = s.Assessments.Close(ctx, tenant, a.ID, string(assessment.StatusRunning), nil, "", at)
+	_, err = s.Assessments.Close(ctx, tenant, a.ID, string(assessment.StatusRunning), nil, "", at, nil)
 	require.ErrorIs(t, err, store.ErrInvalid)
-	_, err = s.Assessments.Close(ctx, uniq("other"), a.ID, string(assessment.StatusFailed), nil, "", at)
+	_, err = s.Assessments.Close(ctx, uniq("other"), a.ID, string(assessment.StatusFailed), nil, "", at, nil)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 

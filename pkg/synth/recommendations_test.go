@@ -74,9 +74,8 @@ func TestCompletedEventCarriesSummaryAndRecommendationsAreStored(t *testing.T) {
 func TestCompletedEventOmitsUnknownCost(t *testing.T) {
 	e := start(t, false)
 	ctx := context.Background()
-	e.create(t, "acme", "nocost", time.Now().Add(-time.Second))
-	_, err := e.synth.Sweep(ctx)
-	require.NoError(t, err)
+	e.create(t, "acme", "nocost", time.Now().Add(time.Hour))
+	e.expire(t, e.synth, "acme", "nocost")
 	st, err := e.bus.JS.Stream(ctx, bus.StreamEvents)
 	require.NoError(t, err)
 	msg, err := st.GetLastMsgForSubject(ctx, bus.SubjectCompleted("acme", "nocost"))

@@ -62,7 +62,7 @@ func TestRoundTripsPerAssessment(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sy, err := synth.New(ctx, b, s, log, synth.Config{SweepInterval: time.Hour, Progress: []progress.Option{progress.CountOps(kv.add)}}, nil)
+	sy, err := synth.New(ctx, b, s, log, synth.Config{Progress: []progress.Option{progress.CountOps(kv.add)}}, nil)
 	require.NoError(t, err)
 	e := &env{bus: b, store: s, synth: sy}
 
@@ -86,14 +86,18 @@ func TestRoundTripsPerAssessment(t *testing.T) {
 		docs, state := commands.take(), kv.take()
 		t.Logf("one assessment: store commands %v, pipeline state requests %v, messages published %d", docs, state, published)
 
-		// The gateway's insert of the assessment; a progress mark per family
-		// and the close (findAndModify by key); the report and the
-		// recommendations, one insert each; the test's own read above.
-		require.Equal(t, map[string]int{"insert": 3, "findAndModify": 7, "find": 1}, docs)
-		// Per result: store it (create), check for a close before and after
-		// the mark (2 gets), read the six results (6 gets); then the finish
-		// and the announcement claims (create each).
-		require.Equal(t, map[string]int{"create": 8, "get": 6 * (2 + 6)}, state)
+		// The gateway's insert of the assessment; a read by key at its first
+		// result (it must exist; the services' read model answers it without
+		// the store, ADR 0030); the close, its one write (findAndModify by
+		// key, with the families); the report and the recommendations, one
+		// insert each; the test's own read above. Progress while it runs is
+		// not written to the document (ADR 0029).
+		require.Equal(t, map[string]int{"insert": 3, "findAndModify": 1, "find": 2}, docs)
+		// Per result: store it (create), check for a close (get), mark the
+		// family (get, then create the marks or update them); after the
+		// last, read the six results (6 gets), then the finish and the
+		// announcement claims (create each).
+		require.Equal(t, map[string]int{"create": 6 + 1 + 2, "update": 5, "get": 6*2 + 6}, state)
 		// A progress event per result; the announcer publishes every
 		// family's progress again under the same ids (deduplicated by
 		// JetStream), then the terminal status and the completed event.

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -40,11 +40,14 @@ const (
 	announceTakeover = 10 * time.Minute
 )
 
+// DeadlineDurableName is the synthesizer's consumer of deadlines that fell
+// due. Never rename it.
+const DeadlineDurableName = "synthesizer-deadlines"
+
 // Config tunes the synthesizer; the bus's policy defaults fill what is zero.
 type Config struct {
-	Concurrency   int
-	DrainTimeout  time.Duration
-	SweepInterval time.Duration // how often overdue assessments are closed
+	Concurrency  int
+	DrainTimeout time.Duration
 	// StallAfter is how long a family (or the synthesizer's own consumer)
 	// holding unacknowledged work may go without acknowledging anything
 	// before it is taken to be down. While one it waits for is working
@@ -60,9 +63,6 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.SweepInterval == 0 {
-		c.SweepInterval = 5 * time.Second
-	}
 	if c.StallAfter == 0 {
 		c.StallAfter = time.Minute
 	}
@@ -79,8 +79,8 @@ func resultsPolicy() []bus.Option {
 	}
 }
 
-// publisher is where the synthesizer's events go: the bus for the deadline
-// sweep, and for a consumed result an outbox the runner publishes from.
+// publisher is where the synthesizer's events go: for a consumed result or
+// deadline, an outbox the runner publishes from.
 type publisher interface {
 	Publish(ctx context.Context, m bus.Message) error
 }
@@ -110,7 +110,7 @@ type Synthesizer struct {
 	// instance finished (for metrics); may be nil.
 	onFinished func(status string)
 	// owner names the work in hand when claiming an announcement: the
-	// delivered result (the same on its redelivery) or one sweep pass.
+	// delivered result or deadline (the same on its redelivery).
 	owner string
 }
 
@@ -130,30 +130,20 @@ func New(ctx context.Context, b *bus.Bus, s *store.Store, logger *slog.Logger, c
 	return &Synthesizer{bus: b, pub: b, store: s, state: state, log: logger, cfg: cfg.withDefaults(), now: time.Now, onFinished: onFinished}, nil
 }
 
-// Run consumes results and sweeps overdue assessments until ctx is cancelled.
+// Run consumes results and the deadlines that fall due until ctx is
+// cancelled. A deadline is a message the broker publishes when it falls due
+// (ADR 0029): nothing reads the store on a timer.
 func (s *Synthesizer) Run(ctx context.Context) error {
-	sweepDone := make(chan struct{})
-	go func() {
-		defer close(sweepDone)
-		t := time.NewTicker(s.cfg.SweepInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-					s.log.WarnContext(ctx, "deadline sweep failed", "error", err)
-				} else if n > 0 {
-					s.log.InfoContext(ctx, "closed overdue assessments", "count", n)
-				}
-			}
-		}
-	}()
-	opts := append(resultsPolicy(), bus.Concurrency(s.cfg.Concurrency), bus.DrainTimeout(s.cfg.DrainTimeout))
-	err := s.bus.Consume(ctx, DurableName, bus.Results(), s.Handle, append(opts, s.cfg.Consumer...)...)
-	<-sweepDone
-	return err
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		opts := append(resultsPolicy(), bus.Concurrency(s.cfg.Concurrency), bus.DrainTimeout(s.cfg.DrainTimeout))
+		return s.bus.Consume(gctx, DurableName, bus.Results(), s.Handle, append(opts, s.cfg.Consumer...)...)
+	})
+	g.Go(func() error {
+		opts := append(resultsPolicy(), bus.DrainTimeout(s.cfg.DrainTimeout))
+		return s.bus.Consume(gctx, DeadlineDurableName, bus.DeadlinesDue(), s.HandleDeadline, append(opts, s.cfg.Consumer...)...)
+	})
+	return g.Wait()
 }
 
 // Handle processes one family result: it stores it and, when the assessment
@@ -164,11 +154,17 @@ func (s *Synthesizer) Handle(ctx context.Context, e *bus.Event) ([]bus.Message, 
 	delivery := *s
 	delivery.pub = out
 	delivery.owner = "result " + e.ID
-	if err := delivery.handle(ctx, e); err != nil {
+	if err := delivery.handle(ctx, e); errors.Is(err, errErased) {
+		return nil, nil
+	} else if err != nil {
 		return nil, err
 	}
 	return out.msgs, nil
 }
+
+// errErased stops the work on an assessment that was erased (docs/adr/0032):
+// its state is removed and the message acknowledged, publishing nothing.
+var errErased = errors.New("assessment erased")
 
 func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 	var res inframindv1.AgentResultPublished
@@ -190,48 +186,93 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		return bus.Permanent(fmt.Errorf("encode result: %w", err))
 	}
 	now := s.now()
-	first, err := s.state.PutResult(ctx, progress.Result{
+	if _, err := s.state.PutResult(ctx, progress.Result{
 		TenantID: tenant, AssessmentID: id, Family: string(family), Data: data, ReceivedAt: now,
-	})
-	if err != nil {
+	}); err != nil {
 		return fmt.Errorf("store %s result of %s: %w", family, id, err)
 	}
-	a, closed, err := s.markProgress(ctx, tenant, id, string(family), res.GetSummary(), first, now)
-	if errors.Is(err, store.ErrNotFound) {
-		return s.gone(ctx, tenant, id)
-	}
+	// What the events need of the assessment comes with the result; the
+	// document is written once, when the assessment closes (ADR 0029).
+	a := store.Assessment{ID: id, TenantID: tenant, CorrelationID: meta.GetCorrelationId()}
+	fin, closed, err := s.state.Finished(ctx, tenant, id)
 	if err != nil {
-		return err
-	}
-	results, err := s.loadResults(ctx, a)
-	if err != nil {
-		return err
+		return fmt.Errorf("read finish of %s: %w", id, err)
 	}
 	if closed {
 		// A late result (after the deadline closed the assessment) is kept
 		// with the others; completing again is idempotent and covers a
 		// crash between closing and writing or publishing.
-		return s.complete(ctx, a, results)
+		closedA, err := s.close(ctx, fin)
+		if err != nil {
+			return err
+		}
+		results, _, err := s.loadResults(ctx, a)
+		if err != nil {
+			return err
+		}
+		return s.complete(ctx, closedA, results)
 	}
-
-	// Completeness comes from the stored results (one per family), not from
-	// the assessment's family marks: on FerretDB two replicas marking
-	// different families at once can lose one mark.
-	done := answered(results)
-	if err := s.publishStatus(ctx, a, string(family), "family_completed", len(done),
+	marks, err := s.state.MarkFamily(ctx, tenant, id, string(family), res.GetSummary(), now)
+	if err != nil {
+		return err
+	}
+	if len(marks.Families) == 1 {
+		// The assessment's first result (or a late one after an erasure
+		// removed the marks): it must exist. One read per assessment; the
+		// read model answers it where the services run one (ADR 0030).
+		if _, err := s.store.Assessments.Get(ctx, tenant, id); errors.Is(err, store.ErrNotFound) {
+			return s.gone(ctx, tenant, id)
+		} else if err != nil {
+			return fmt.Errorf("read assessment %s: %w", id, err)
+		}
+	}
+	if err := s.publishStatus(ctx, a, string(family), "family_completed", len(marks.Families),
 		fmt.Sprintf("%s finished: %s", family, res.GetSummary())); err != nil {
 		return err
 	}
-	if len(done) < len(assessment.Families()) {
+	if len(marks.Families) < len(assessment.Families()) {
 		return nil
 	}
-	return s.finish(ctx, a, results, nil, "")
+	results, stored, err := s.loadResults(ctx, a)
+	if err != nil {
+		return err
+	}
+	if len(results) < len(assessment.Families()) {
+		// Marked only after its result is stored, so this cannot last.
+		return fmt.Errorf("assessment %s: every family is marked but %d results are stored", id, len(results))
+	}
+	return s.finish(ctx, a, results, stored, nil, "")
 }
 
-// gone handles a result of an assessment that does not exist. One that was
-// erased (a late result, after the erasure: docs/adr/0032) leaves nothing
-// behind: the state just stored is removed and the message acknowledged,
-// not dead-lettered with its content. Any other is a permanent failure.
+// close writes a finish claim onto its assessment.
+func (s *Synthesizer) close(ctx context.Context, fin progress.Finish) (store.Assessment, error) {
+	var families map[string]store.FamilyState
+	if fin.Families != nil {
+		families = make(map[string]store.FamilyState, len(assessment.Families()))
+		for _, f := range assessment.Families() {
+			m, ok := fin.Families[string(f)]
+			if !ok {
+				families[string(f)] = store.FamilyState{Status: store.FamilyPending}
+				continue
+			}
+			families[string(f)] = store.FamilyState{Status: store.FamilyCompleted, CompletedAt: m.CompletedAt, Summary: m.Summary}
+		}
+	}
+	a, err := s.store.Assessments.Close(ctx, fin.TenantID, fin.AssessmentID, fin.Status, fin.MissingFamilies, fin.Reason, fin.At, families)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Assessment{}, s.gone(ctx, fin.TenantID, fin.AssessmentID)
+	}
+	if err != nil {
+		return store.Assessment{}, fmt.Errorf("close assessment %s: %w", fin.AssessmentID, err)
+	}
+	return a, nil
+}
+
+// gone handles the close of an assessment that does not exist. One that was
+// erased (a late result or deadline, after the erasure: docs/adr/0032)
+// leaves nothing behind: the state stored for it is removed and errErased
+// returned, so the message is acknowledged, not dead-lettered with its
+// content. Any other is a permanent failure.
 func (s *Synthesizer) gone(ctx context.Context, tenant, id string) error {
 	erased, err := s.state.Erased(ctx, tenant, id)
 	if err != nil {
@@ -243,115 +284,93 @@ func (s *Synthesizer) gone(ctx context.Context, tenant, id string) error {
 	if _, err := s.state.Erase(ctx, tenant, id); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "result of an erased assessment dropped", "assessment_id", id, "tenant_id", tenant)
-	return nil
+	s.log.InfoContext(ctx, "work on an erased assessment dropped", "assessment_id", id, "tenant_id", tenant)
+	return errErased
 }
 
-// markProgress shows a family's completion on the assessment people read and
-// returns the assessment and whether it is closed. A closed assessment is
-// not marked again. A redelivered result (not the family's first) is marked
-// only when the first delivery stopped before marking. A close that raced
-// the mark (its claim appeared meanwhile) is written again, since the mark
-// may have overwritten it.
-func (s *Synthesizer) markProgress(ctx context.Context, tenant, id, family, summary string, first bool, at time.Time) (store.Assessment, bool, error) {
-	fin, closed, err := s.state.Finished(ctx, tenant, id)
+// HandleDeadline handles an assessment's deadline falling due: unless the
+// assessment has finished, it closes it as partial (some families answered)
+// or failed (none did), naming the missing families, or, while a family it
+// waits for is working through its queue, schedules the deadline again
+// StallAfter later. It returns the events to publish, the new schedule
+// among them.
+func (s *Synthesizer) HandleDeadline(ctx context.Context, e *bus.Event) ([]bus.Message, error) {
+	var ev inframindv1.AssessmentDeadlineReached
+	if err := e.Decode(&ev); err != nil {
+		return nil, err
+	}
+	meta := ev.GetMetadata()
+	if meta.GetTenantId() == "" || meta.GetAssessmentId() == "" {
+		return nil, bus.Permanent(errors.New("metadata.tenant_id and metadata.assessment_id are required"))
+	}
+	out := &outbox{}
+	delivery := *s
+	delivery.pub = out
+	delivery.owner = "deadline " + e.ID
+	if _, err := delivery.expire(ctx, meta); errors.Is(err, errErased) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return out.msgs, nil
+}
+
+// expire closes the assessment md names, whose deadline has passed, unless it
+// finished or a family it waits for is still working. It reports whether it
+// closed it.
+func (s *Synthesizer) expire(ctx context.Context, md *inframindv1.Metadata) (bool, error) {
+	tenant, id := md.GetTenantId(), md.GetAssessmentId()
+	if _, closed, err := s.state.Finished(ctx, tenant, id); err != nil {
+		return false, fmt.Errorf("read finish of %s: %w", id, err)
+	} else if closed {
+		return false, nil
+	}
+	a := store.Assessment{ID: id, TenantID: tenant, CorrelationID: md.GetCorrelationId()}
+	results, stored, err := s.loadResults(ctx, a)
 	if err != nil {
-		return store.Assessment{}, false, err
+		return false, err
 	}
-	if closed {
-		a, err := s.close(ctx, fin)
-		return a, true, err
+	done := answered(results)
+	var missing []string
+	for _, f := range assessment.Families() {
+		if !slices.Contains(done, string(f)) {
+			missing = append(missing, string(f))
+		}
 	}
-	if !first {
-		a, err := s.store.Assessments.Get(ctx, tenant, id)
+	if len(missing) > 0 {
+		working, err := s.working(ctx, missing, map[string]bool{})
 		if err != nil {
-			return store.Assessment{}, false, fmt.Errorf("read assessment %s: %w", id, err)
-		}
-		if a.Families[family].Status == store.FamilyCompleted {
-			return a, false, nil
-		}
-	}
-	a, err := s.store.Assessments.SetFamilyCompleted(ctx, tenant, id, family, summary, at)
-	if err != nil {
-		return store.Assessment{}, false, fmt.Errorf("mark %s completed on %s: %w", family, id, err)
-	}
-	if fin, closed, err = s.state.Finished(ctx, tenant, id); err != nil || !closed {
-		return a, false, err
-	}
-	a, err = s.close(ctx, fin)
-	return a, true, err
-}
-
-// close writes a finish claim onto its assessment.
-func (s *Synthesizer) close(ctx context.Context, fin progress.Finish) (store.Assessment, error) {
-	a, err := s.store.Assessments.Close(ctx, fin.TenantID, fin.AssessmentID, fin.Status, fin.MissingFamilies, fin.Reason, fin.At)
-	if err != nil {
-		return store.Assessment{}, fmt.Errorf("close assessment %s: %w", fin.AssessmentID, err)
-	}
-	return a, nil
-}
-
-// Sweep closes every overdue assessment as partial (some families answered)
-// or failed (none did), naming the missing families. It returns how many it closed.
-func (s *Synthesizer) Sweep(ctx context.Context) (int, error) {
-	pass := *s
-	pass.owner = "sweep " + uuid.NewString()
-	return pass.sweep(ctx)
-}
-
-func (s *Synthesizer) sweep(ctx context.Context) (int, error) {
-	overdue, err := s.store.Assessments.Overdue(ctx, s.now(), 100)
-	if err != nil {
-		return 0, fmt.Errorf("list overdue assessments: %w", err)
-	}
-	n := 0
-	known := map[string]bool{} // consumer -> working, read once per pass
-	for _, a := range overdue {
-		results, err := s.loadResults(ctx, a)
-		if err != nil {
-			return n, err
-		}
-		done := answered(results)
-		var missing []string
-		for _, f := range assessment.Families() {
-			if !slices.Contains(done, string(f)) {
-				missing = append(missing, string(f))
-			}
-		}
-		working, err := s.working(ctx, missing, known)
-		if err != nil {
-			return n, err
+			return false, err
 		}
 		if working {
-			if _, err := s.store.Assessments.ExtendDeadline(ctx, a.TenantID, a.ID, s.now().Add(s.cfg.StallAfter), s.now()); err != nil {
-				return n, fmt.Errorf("extend deadline of %s: %w", a.ID, err)
+			deadline := s.now().Add(s.cfg.StallAfter)
+			// The new time is shown to people first, then scheduled; a
+			// stop in between redelivers this deadline, which moves it again.
+			if _, err := s.state.MoveDeadline(ctx, tenant, id, deadline, s.now()); err != nil {
+				return false, err
 			}
-			// The last result may have closed the assessment meanwhile, and
-			// the extension overwritten the close: write it again.
-			if fin, closed, err := s.state.Finished(ctx, a.TenantID, a.ID); err != nil {
-				return n, err
-			} else if closed {
-				if _, err := s.close(ctx, fin); err != nil {
-					return n, err
-				}
+			if err := s.pub.Publish(ctx, bus.DeadlineSchedule(source, md, deadline)); err != nil {
+				return false, fmt.Errorf("schedule the deadline of %s again: %w", id, err)
 			}
-			s.log.DebugContext(ctx, "deadline extended: the families it waits for are working through their queues",
-				"assessment_id", a.ID, "tenant_id", a.TenantID, "missing", missing)
-			continue
+			s.log.DebugContext(ctx, "deadline moved: the families it waits for are working through their queues",
+				"assessment_id", id, "tenant_id", tenant, "missing", missing, "deadline", deadline)
+			return false, nil
 		}
-		reason := "deadline passed with no result from: " + strings.Join(missing, ", ")
-		if err := s.finish(ctx, a, results, missing, reason); err != nil {
-			return n, err
-		}
-		n++
 	}
-	return n, nil
+	var reason string
+	if len(missing) > 0 {
+		reason = "deadline passed with no result from: " + strings.Join(missing, ", ")
+	}
+	if err := s.finish(ctx, a, results, stored, missing, reason); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // working reports whether a consumer the assessment still waits on is
 // working through a queue: the synthesizer's own (results stored in the
 // stream but not yet handled) or a missing family's. known caches what the
-// broker said per consumer during one sweep pass.
+// broker said per consumer during one call.
 func (s *Synthesizer) working(ctx context.Context, missing []string, known map[string]bool) (bool, error) {
 	type input struct{ stream, durable string }
 	inputs := []input{{bus.StreamResults, DurableName}}
@@ -380,9 +399,9 @@ func (s *Synthesizer) working(ctx context.Context, missing []string, known map[s
 }
 
 // finish closes the assessment, then writes its report and publishes the
-// outcome. Closing is one atomic update, so when the deadline sweep and the
-// last result race, exactly one status wins and the report follows it.
-func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished, missing []string, reason string) error {
+// outcome. The close is claimed with one atomic create, so when the deadline
+// and the last result race, exactly one status wins and the report follows it.
+func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished, stored []progress.Result, missing []string, reason string) error {
 	status := assessment.StatusCompleted
 	var failed []string
 	for _, f := range assessment.Families() {
@@ -403,12 +422,16 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 		reason += "could not analyse: " + strings.Join(failed, "; ")
 	}
 	// The first claim decides the outcome (the last result and the deadline
-	// sweep may race, and so may replicas); every caller then writes the
+	// may race, and so may replicas); every caller then writes the
 	// winning claim onto the assessment, which also completes a close whose
 	// claimant stopped before writing it.
+	marks := make(map[string]progress.Mark, len(stored))
+	for _, r := range stored {
+		marks[r.Family] = progress.Mark{CompletedAt: r.ReceivedAt.UTC().Truncate(time.Millisecond), Summary: results[r.Family].GetSummary()}
+	}
 	fin, changed, err := s.state.ClaimFinish(ctx, progress.Finish{
 		TenantID: a.TenantID, AssessmentID: a.ID, Status: string(status), MissingFamilies: missing, Reason: reason,
-		At: s.now().UTC().Truncate(time.Millisecond),
+		At: s.now().UTC().Truncate(time.Millisecond), Families: marks,
 	})
 	if err != nil {
 		return fmt.Errorf("claim close of assessment %s: %w", a.ID, err)
@@ -505,16 +528,17 @@ func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results 
 	})
 }
 
-func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[string]*inframindv1.AgentResultPublished, error) {
+// loadResults reads the assessment's stored results and decodes them.
+func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[string]*inframindv1.AgentResultPublished, []progress.Result, error) {
 	rows, err := s.state.Results(ctx, a.TenantID, a.ID)
 	if err != nil {
-		return nil, fmt.Errorf("load results of %s: %w", a.ID, err)
+		return nil, nil, fmt.Errorf("load results of %s: %w", a.ID, err)
 	}
 	results, err := decodeResults(rows)
 	if err != nil {
-		return nil, bus.Permanent(err)
+		return nil, nil, bus.Permanent(err)
 	}
-	return results, nil
+	return results, rows, nil
 }
 
 // publishOutcome publishes the terminal status event and the completed

@@ -35,7 +35,7 @@ type env struct {
 }
 
 // start runs a synthesizer on embedded servers; run=false leaves its
-// consumer stopped so a test can drive the sweep by hand.
+// consumers stopped so a test can hand it results and deadlines itself.
 func start(t *testing.T, run bool) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -46,7 +46,7 @@ func start(t *testing.T, run bool) *env {
 	s, err := store.Connect(ctx, stack.MongoURI, "synth_test")
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sy, err := synth.New(ctx, b, s, log, synth.Config{SweepInterval: time.Hour, DrainTimeout: time.Second, Consumer: []bus.Option{bus.AckWait(2 * time.Second)}}, nil)
+	sy, err := synth.New(ctx, b, s, log, synth.Config{DrainTimeout: time.Second, Consumer: []bus.Option{bus.AckWait(2 * time.Second)}}, nil)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	if run {
@@ -66,6 +66,8 @@ func start(t *testing.T, run bool) *env {
 	return &env{bus: b, store: s, state: state, synth: sy, mongoURI: stack.MongoURI}
 }
 
+// create stores a queued assessment and schedules its deadline, as the
+// gateway does.
 func (e *env) create(t *testing.T, tenant, id string, deadline time.Time) {
 	t.Helper()
 	fams := map[string]store.FamilyState{}
@@ -76,6 +78,29 @@ func (e *env) create(t *testing.T, tenant, id string, deadline time.Time) {
 		ID: id, TenantID: tenant, Name: "test " + id, Status: string(assessment.StatusQueued),
 		Families: fams, CorrelationID: id, Deadline: deadline,
 	}))
+	require.NoError(t, e.bus.Publish(context.Background(), bus.DeadlineSchedule("/test",
+		&inframindv1.Metadata{TenantId: tenant, AssessmentId: id, CorrelationId: id}, deadline)))
+}
+
+// deadlineEvent is the delivery of an assessment's deadline as the broker
+// publishes it when it falls due.
+func deadlineEvent(t *testing.T, tenant, id string) *bus.Event {
+	t.Helper()
+	m := bus.DeadlineSchedule("/test", &inframindv1.Metadata{TenantId: tenant, AssessmentId: id, CorrelationId: id}, time.Now())
+	m.Subject, m.Schedule = bus.SubjectDeadlineDue(tenant, id), nil
+	ev, err := bus.EventFor(context.Background(), m)
+	require.NoError(t, err)
+	return ev
+}
+
+// expire hands sy an assessment's deadline and publishes what it returns,
+// as the runner does; it returns the messages.
+func (e *env) expire(t *testing.T, sy *synth.Synthesizer, tenant, id string) []bus.Message {
+	t.Helper()
+	out, err := sy.HandleDeadline(context.Background(), deadlineEvent(t, tenant, id))
+	require.NoError(t, err)
+	publishAll(t, e.bus, out)
+	return out
 }
 
 // publishResult publishes a family's result under msgID (a redelivery past
@@ -148,30 +173,28 @@ func TestDuplicateResultsProduceOneOfEverything(t *testing.T) {
 	require.Equal(t, "completed", rep.Status)
 }
 
-func TestSweepClosesOverdueAssessmentsNamingMissingFamilies(t *testing.T) {
+func TestDeadlineClosesAssessmentsNamingMissingFamilies(t *testing.T) {
 	e := start(t, false)
 	ctx := context.Background()
-	e.create(t, "acme", "none", time.Now().Add(-time.Second))
-	e.create(t, "acme", "some", time.Now().Add(-time.Second))
-	e.create(t, "acme", "later", time.Now().Add(time.Hour))
+	e.create(t, "acme", "none", time.Now().Add(time.Hour))
+	e.create(t, "acme", "some", time.Now().Add(time.Hour))
 	for _, f := range []assessment.Family{assessment.FamilyCloud, assessment.FamilyStrategy} {
 		data := `{"metadata":{"tenant_id":"acme","assessment_id":"some"},"family":"` + string(f) + `","status":"ok","summary":"s"}`
 		_, err := e.state.PutResult(ctx, progress.Result{TenantID: "acme", AssessmentID: "some", Family: string(f), Data: []byte(data)})
 		require.NoError(t, err)
 	}
 
-	n, err := e.synth.Sweep(ctx)
-	require.NoError(t, err)
-	require.Equal(t, 2, n)
+	e.expire(t, e.synth, "acme", "none")
+	e.expire(t, e.synth, "acme", "some")
 
 	none := waitStatus(t, e.store, "acme", "none", assessment.StatusFailed)
 	require.Len(t, none.MissingFamilies, len(assessment.Families()))
 	some := waitStatus(t, e.store, "acme", "some", assessment.StatusPartial)
 	require.Equal(t, []string{"mlops", "compliance", "research", "simulation"}, some.MissingFamilies)
 	require.Contains(t, some.Reason, "mlops, compliance, research, simulation")
-	later, err := e.store.Assessments.Get(ctx, "acme", "later")
-	require.NoError(t, err)
-	require.Equal(t, "queued", later.Status)
+	require.Equal(t, store.FamilyCompleted, some.Families["cloud"].Status, "the families that answered are written with the close")
+	require.Equal(t, "s", some.Families["cloud"].Summary)
+	require.Equal(t, store.FamilyPending, some.Families["mlops"].Status)
 
 	rep, err := e.store.Reports.Get(ctx, "acme", "some")
 	require.NoError(t, err)
@@ -180,22 +203,39 @@ func TestSweepClosesOverdueAssessmentsNamingMissingFamilies(t *testing.T) {
 	require.Equal(t, "partial", body.Status)
 	require.Equal(t, some.MissingFamilies, body.Missing)
 
-	// A second sweep finds nothing left to close.
-	n, err = e.synth.Sweep(ctx)
-	require.NoError(t, err)
-	require.Zero(t, n)
+	// The same deadline again (a redelivery) finds nothing left to close.
+	require.Empty(t, e.expire(t, e.synth, "acme", "some"))
 	require.EqualValues(t, 1, e.subjectCounts(t)[bus.SubjectCompleted("acme", "some")])
+}
+
+// The broker holds the deadline the gateway scheduled and publishes it when
+// it falls due; the synthesizer's consumer closes the assessment then, and
+// not before.
+func TestTheBrokerDeliversTheDeadlineWhenItFallsDue(t *testing.T) {
+	e := start(t, true)
+	ctx := context.Background()
+	due := time.Now().Add(2 * time.Second)
+	e.create(t, "acme", "due", due)
+	e.create(t, "acme", "later", time.Now().Add(time.Hour))
+
+	a := waitStatus(t, e.store, "acme", "due", assessment.StatusFailed)
+	require.False(t, a.CompletedAt.Before(due.Truncate(time.Second)), "closed at %s, before its deadline %s", a.CompletedAt, due)
+	later, err := e.store.Assessments.Get(ctx, "acme", "later")
+	require.NoError(t, err)
+	require.Equal(t, string(assessment.StatusQueued), later.Status)
 }
 
 func TestLateResultIsKeptButDoesNotReopen(t *testing.T) {
 	e := start(t, true)
 	ctx := context.Background()
 	e.create(t, "acme", "late", time.Now().Add(-time.Second))
-	_, err := e.synth.Sweep(ctx)
-	require.NoError(t, err)
 	waitStatus(t, e.store, "acme", "late", assessment.StatusFailed)
-	before, err := e.store.Reports.Get(ctx, "acme", "late")
-	require.NoError(t, err)
+	var before store.Report
+	require.Eventually(t, func() bool {
+		var err error
+		before, err = e.store.Reports.Get(ctx, "acme", "late")
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "the report follows the close")
 
 	e.publishResult(t, "acme", "late", assessment.FamilyCloud, "late-cloud")
 	require.Eventually(t, func() bool {
@@ -214,7 +254,7 @@ func TestLateResultIsKeptButDoesNotReopen(t *testing.T) {
 	require.EqualValues(t, 1, e.subjectCounts(t)[bus.SubjectCompleted("acme", "late")])
 }
 
-func TestSweepRacingTheLastResultClosesOnce(t *testing.T) {
+func TestDeadlineRacingTheLastResultClosesOnce(t *testing.T) {
 	e := start(t, true)
 	e.create(t, "acme", "race", time.Now().Add(300*time.Millisecond))
 	var wg sync.WaitGroup
@@ -223,8 +263,9 @@ func TestSweepRacingTheLastResultClosesOnce(t *testing.T) {
 		defer wg.Done()
 		time.Sleep(300 * time.Millisecond)
 		for range 5 {
-			_, err := e.synth.Sweep(context.Background())
+			out, err := e.synth.HandleDeadline(context.Background(), deadlineEvent(t, "acme", "race"))
 			require.NoError(t, err)
+			publishAll(t, e.bus, out)
 		}
 	}()
 	for _, f := range assessment.Families() {
@@ -274,7 +315,7 @@ func racingReplicas(t *testing.T, e *env, tenant, id string) ([]*synth.Synthesiz
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = other.Close(context.Background()) })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	replica, err := synth.New(ctx, e.bus, other, log, synth.Config{SweepInterval: time.Hour}, nil)
+	replica, err := synth.New(ctx, e.bus, other, log, synth.Config{}, nil)
 	require.NoError(t, err)
 
 	e.create(t, tenant, id, time.Now().Add(time.Hour))
@@ -290,7 +331,7 @@ func racingReplicas(t *testing.T, e *env, tenant, id string) ([]*synth.Synthesiz
 		})
 		require.NoError(t, err)
 		if !slices.Contains(racingFamilies(), f) {
-			_, err := e.store.Assessments.SetFamilyCompleted(ctx, tenant, id, string(f), "done", time.Now())
+			_, err := e.state.MarkFamily(ctx, tenant, id, string(f), "done", time.Now())
 			require.NoError(t, err)
 		}
 	}
@@ -405,17 +446,17 @@ func TestAnAbandonedAnnouncementIsTakenOver(t *testing.T) {
 }
 
 // A burst leaves a family with a long queue: an assessment waiting in it
-// passes its deadline while the family is working. The sweep moves the
-// deadline on instead of closing the assessment; once the family stops
-// acknowledging anything for StallAfter it is taken to be down and the
-// assessment closes naming what is missing.
-func TestSweepWaitsForAFamilyWorkingThroughItsQueue(t *testing.T) {
+// passes its deadline while the family is working. The deadline is
+// scheduled again StallAfter later instead of the assessment closing; once
+// the family stops acknowledging anything for StallAfter it is taken to be
+// down and the assessment closes naming what is missing.
+func TestDeadlineWaitsForAFamilyWorkingThroughItsQueue(t *testing.T) {
 	e := start(t, false)
 	ctx := context.Background()
 	const stall = time.Second
 	sy, err := synth.New(ctx, e.bus, e.store, slog.New(slog.NewTextHandler(io.Discard, nil)), synth.Config{StallAfter: stall}, nil)
 	require.NoError(t, err)
-	e.create(t, "acme", "queued", time.Now().Add(-time.Second))
+	e.create(t, "acme", "queued", time.Now().Add(time.Hour))
 
 	// The cloud family acknowledges one request, then works on the next
 	// for as long as the test holds it, with a third waiting behind it.
@@ -450,19 +491,22 @@ func TestSweepWaitsForAFamilyWorkingThroughItsQueue(t *testing.T) {
 	}
 	handled.Wait()
 
-	n, err := sy.Sweep(ctx)
-	require.NoError(t, err)
-	require.Zero(t, n, "nothing closed while cloud works through its queue")
+	out := e.expire(t, sy, "acme", "queued")
+	require.Len(t, out, 1, "nothing closed while cloud works through its queue; the deadline is scheduled again")
+	require.NotNil(t, out[0].Schedule)
+	require.Equal(t, bus.SubjectDeadlineDue("acme", "queued"), out[0].Schedule.Target)
+	require.WithinDuration(t, time.Now().Add(stall), out[0].Schedule.At, time.Second)
 	a, err := e.store.Assessments.Get(ctx, "acme", "queued")
 	require.NoError(t, err)
 	require.Equal(t, string(assessment.StatusQueued), a.Status)
-	require.True(t, a.Deadline.After(time.Now()), "deadline moved on: %s", a.Deadline)
+	m, found, err := e.state.Marks(ctx, "acme", "queued")
+	require.NoError(t, err)
+	require.True(t, found)
+	require.True(t, m.Deadline.Equal(out[0].Schedule.At), "people see the deadline moved: %s", m.Deadline)
 
 	// Cloud acknowledges nothing more: past StallAfter it is down.
 	time.Sleep(stall + 500*time.Millisecond)
-	n, err = sy.Sweep(ctx)
-	require.NoError(t, err)
-	require.Equal(t, 1, n)
+	e.expire(t, sy, "acme", "queued")
 	closed := waitStatus(t, e.store, "acme", "queued", assessment.StatusFailed)
 	require.Len(t, closed.MissingFamilies, len(assessment.Families()))
 }

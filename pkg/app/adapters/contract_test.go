@@ -2,6 +2,7 @@ package adapters_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/infra-mind/infra-mind/pkg/app"
@@ -21,6 +23,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
+	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/store/readmodel"
 )
@@ -35,6 +38,7 @@ type queued struct {
 	ID, Tenant, CorrelationID, Status string
 	Families                          []string
 	Request                           *inframindv1.AssessmentRequest
+	Deadline                          time.Time
 }
 
 // queueHarness is a Queue and a way to read what it queued for a tenant.
@@ -75,10 +79,16 @@ func TestContracts(t *testing.T) {
 	})
 	erasureContracts(t, st, b, ch)
 
+	state, err := progress.Open(ctx, b.JS)
+	require.NoError(t, err)
+	// As the gateway runs it: the read model, with progress laid over it.
+	live, err := adapters.NewLiveAssessments(viewed.Assessments, state)
+	require.NoError(t, err)
 	repos := map[string]func() app.Assessments{
 		"fake":             func() app.Assessments { return apptest.NewAssessments() },
 		"store":            func() app.Assessments { return st.Assessments },
 		"store-read-model": func() app.Assessments { return viewed.Assessments },
+		"live":             func() app.Assessments { return live },
 	}
 	queues := map[string]func(t *testing.T) queueHarness{
 		"fake": func(*testing.T) queueHarness {
@@ -136,7 +146,7 @@ func readQueued(t *testing.T, b *bus.Bus, tenant string) []queued {
 		}
 		status := firstStatus(t, b, tenant, ev.ID)
 		out = append(out, queued{ID: ev.ID, Tenant: ev.Tenant, CorrelationID: cmd.GetMetadata().GetCorrelationId(),
-			Status: status, Families: cmd.GetFamilies(), Request: cmd.GetRequest()})
+			Status: status, Families: cmd.GetFamilies(), Request: cmd.GetRequest(), Deadline: scheduledDeadline(t, b, tenant, ev.ID)})
 		if len(out) == want {
 			rcancel()
 		}
@@ -144,6 +154,26 @@ func readQueued(t *testing.T, b *bus.Bus, tenant string) []queued {
 	}))
 	require.Len(t, out, want)
 	return out
+}
+
+// scheduledDeadline is the deadline scheduled for an assessment on the
+// DEADLINES stream (zero when none is).
+func scheduledDeadline(t *testing.T, b *bus.Bus, tenant, id string) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := b.JS.Stream(ctx, bus.StreamDeadlines)
+	require.NoError(t, err)
+	msg, err := st.GetLastMsgForSubject(ctx, bus.SubjectDeadlineSchedule(tenant, id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return time.Time{}
+	}
+	require.NoError(t, err)
+	require.Equal(t, bus.SubjectDeadlineDue(tenant, id), msg.Header.Get("Nats-Schedule-Target"))
+	var d inframindv1.AssessmentDeadlineReached
+	require.NoError(t, protojson.Unmarshal(msg.Data, &d))
+	require.Equal(t, id, d.GetMetadata().GetAssessmentId())
+	return d.GetDeadline().AsTime()
 }
 
 // firstStatus is the first status an assessment's progress stream carries.
@@ -178,8 +208,9 @@ func testQueueContract(t *testing.T, h queueHarness) {
 	ctx := context.Background()
 	tenant, other := uniq("acme"), uniq("globex")
 	req := &inframindv1.AssessmentRequest{Name: "Help-centre Q&A"}
+	now := time.Now().UTC().Truncate(time.Millisecond)
 	a := store.Assessment{ID: uuid.NewString(), TenantID: tenant, Name: req.GetName(), Status: "queued",
-		CorrelationID: "corr-1", CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+		CorrelationID: "corr-1", CreatedAt: now, Deadline: now.Add(time.Hour)}
 
 	require.NoError(t, h.queue.Enqueue(ctx, a, req))
 	require.NoError(t, h.queue.Enqueue(ctx, a, req), "queueing again is safe")
@@ -195,6 +226,7 @@ func testQueueContract(t *testing.T, h queueHarness) {
 		families = append(families, string(f))
 	}
 	require.Equal(t, families, got[0].Families, "every family is asked")
+	require.True(t, a.Deadline.Equal(got[0].Deadline), "the deadline is scheduled: got %s, want %s", got[0].Deadline, a.Deadline)
 	require.Empty(t, h.of(t, other), "a tenant's queue holds only its own assessments")
 }
 

@@ -44,9 +44,12 @@ func NewBusQueue(pub Publisher, source string) (*BusQueue, error) {
 	return &BusQueue{pub: pub, source: source}, nil
 }
 
-// Enqueue publishes the queued status event, then the RequestAssessment
-// command. Both carry deterministic ids, so a retry is deduplicated by
-// JetStream. The status goes first so a progress stream always starts with
+// Enqueue schedules the assessment's deadline, then publishes the queued
+// status event and the RequestAssessment command. All three carry
+// deterministic ids, so a retry is deduplicated by JetStream. The deadline
+// goes first so no queued assessment lacks one (the broker publishes it when
+// it falls due and the synthesizer closes what has not finished, ADR 0029);
+// the status goes before the command so a progress stream always starts with
 // "queued". The trace context of ctx travels in the metadata.
 func (q *BusQueue) Enqueue(ctx context.Context, a store.Assessment, req *inframindv1.AssessmentRequest) error {
 	carrier := map[string]string{}
@@ -61,6 +64,9 @@ func (q *BusQueue) Enqueue(ctx context.Context, a store.Assessment, req *inframi
 	families := make([]string, 0, len(assessment.Families()))
 	for _, f := range assessment.Families() {
 		families = append(families, string(f))
+	}
+	if err := q.pub.Publish(ctx, bus.DeadlineSchedule(q.source, meta(""), a.Deadline)); err != nil {
+		return fmt.Errorf("schedule the deadline of %s: %w", a.ID, err)
 	}
 	statusID := assessment.DeterministicID(a.ID, string(assessment.StatusQueued))
 	if err := q.pub.Publish(ctx, bus.Message{

@@ -190,6 +190,9 @@ type Queued struct {
 	Status        string
 	Families      []string
 	Request       *inframindv1.AssessmentRequest
+	// Deadline is when the pipeline closes the assessment if it has not
+	// finished (the schedule the queue set).
+	Deadline time.Time
 }
 
 // Queue is an in-memory app.Queue. Like JetStream's deduplication by message
@@ -222,7 +225,7 @@ func (q *Queue) Enqueue(_ context.Context, a store.Assessment, req *inframindv1.
 		families = append(families, string(f))
 	}
 	q.queued = append(q.queued, Queued{ID: a.ID, Tenant: a.TenantID, CorrelationID: a.CorrelationID,
-		Status: string(assessment.StatusQueued), Families: families, Request: proto.CloneOf(req)})
+		Status: string(assessment.StatusQueued), Families: families, Request: proto.CloneOf(req), Deadline: a.Deadline})
 	return nil
 }
 

@@ -63,11 +63,6 @@ func startSystem(t tb, roles compose.Roles, assessmentTimeout time.Duration, con
 func startSystemOn(t tb, srv servers, roles compose.Roles, assessmentTimeout time.Duration, configure ...func(*platform.Config)) *system {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	// The service default, unless a test waits for a short deadline to pass.
-	sweep := 5 * time.Second
-	if assessmentTimeout < 10*time.Second {
-		sweep = 200 * time.Millisecond
-	}
 	key, err := auth.GenerateKey()
 	require.NoError(t, err)
 	pub, _ := key.Public().(ed25519.PublicKey)
@@ -84,7 +79,6 @@ func startSystemOn(t tb, srv servers, roles compose.Roles, assessmentTimeout tim
 			HTTPAddr: "127.0.0.1:0", RedisURL: srv.redis, BodyLimitBytes: 1 << 20,
 			AssessmentTimeout: assessmentTimeout, SSEKeepAlive: time.Second, ReportCacheTTL: time.Minute,
 		},
-		Synth: platform.SynthConfig{SweepInterval: sweep},
 	}
 	for _, c := range configure {
 		c(&cfg)

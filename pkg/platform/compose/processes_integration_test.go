@@ -55,7 +55,6 @@ func TestIntegrationServicesAsSeparateProcesses(t *testing.T) {
 		"IM_AUTH_PRIVATE_KEY_FILE="+filepath.Join(keys, "signing.pem"),
 		"IM_METRICS_ADDR=127.0.0.1:0",
 		"IM_LOG_LEVEL=info",
-		"IM_SWEEP_INTERVAL=1s",
 	)
 	type proc struct {
 		name string

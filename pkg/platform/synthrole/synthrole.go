@@ -51,11 +51,10 @@ func Add(ctx context.Context, h *platform.Host, st *store.Store) error {
 	cfg := h.Config
 	finished, requests := h.Metrics.AssessmentsFinished, h.Metrics.StateRequests
 	s, err := synth.New(ctx, h.Bus, st, h.Logger, synth.Config{
-		Concurrency:   cfg.Concurrency,
-		DrainTimeout:  cfg.ShutdownTimeout,
-		SweepInterval: cfg.Synth.SweepInterval,
-		Progress:      []progress.Option{progress.CountOps(func(op string) { requests.WithLabelValues(op).Inc() })},
-		StallAfter:    cfg.Synth.StallAfter,
+		Concurrency:  cfg.Concurrency,
+		DrainTimeout: cfg.ShutdownTimeout,
+		Progress:     []progress.Option{progress.CountOps(func(op string) { requests.WithLabelValues(op).Inc() })},
+		StallAfter:   cfg.Synth.StallAfter,
 	}, func(status string) { finished.WithLabelValues(status).Inc() })
 	if err != nil {
 		return err

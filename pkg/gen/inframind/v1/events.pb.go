@@ -736,6 +736,63 @@ func (x *AssessmentStatusChanged) GetMessage() string {
 	return ""
 }
 
+// AssessmentDeadlineReached is published by the broker when an assessment's
+// deadline falls due: the gateway schedules it when it queues the assessment,
+// and the synthesizer schedules it again, later, while the families the
+// assessment waits for are working through their queues. The synthesizer then
+// closes the assessment unless it has finished.
+type AssessmentDeadlineReached struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *Metadata              `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssessmentDeadlineReached) Reset() {
+	*x = AssessmentDeadlineReached{}
+	mi := &file_inframind_v1_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssessmentDeadlineReached) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssessmentDeadlineReached) ProtoMessage() {}
+
+func (x *AssessmentDeadlineReached) ProtoReflect() protoreflect.Message {
+	mi := &file_inframind_v1_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssessmentDeadlineReached.ProtoReflect.Descriptor instead.
+func (*AssessmentDeadlineReached) Descriptor() ([]byte, []int) {
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AssessmentDeadlineReached) GetMetadata() *Metadata {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *AssessmentDeadlineReached) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
 // AssessmentCompleted is published once per assessment, whatever its outcome.
 type AssessmentCompleted struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -761,7 +818,7 @@ type AssessmentCompleted struct {
 
 func (x *AssessmentCompleted) Reset() {
 	*x = AssessmentCompleted{}
-	mi := &file_inframind_v1_events_proto_msgTypes[7]
+	mi := &file_inframind_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +830,7 @@ func (x *AssessmentCompleted) String() string {
 func (*AssessmentCompleted) ProtoMessage() {}
 
 func (x *AssessmentCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[7]
+	mi := &file_inframind_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +843,7 @@ func (x *AssessmentCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssessmentCompleted.ProtoReflect.Descriptor instead.
 func (*AssessmentCompleted) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AssessmentCompleted) GetMetadata() *Metadata {
@@ -872,7 +929,7 @@ type MonthlyCostRange struct {
 
 func (x *MonthlyCostRange) Reset() {
 	*x = MonthlyCostRange{}
-	mi := &file_inframind_v1_events_proto_msgTypes[8]
+	mi := &file_inframind_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +941,7 @@ func (x *MonthlyCostRange) String() string {
 func (*MonthlyCostRange) ProtoMessage() {}
 
 func (x *MonthlyCostRange) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[8]
+	mi := &file_inframind_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +954,7 @@ func (x *MonthlyCostRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonthlyCostRange.ProtoReflect.Descriptor instead.
 func (*MonthlyCostRange) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MonthlyCostRange) GetLowUsd() float64 {
@@ -934,7 +991,7 @@ type RecommendationSummary struct {
 
 func (x *RecommendationSummary) Reset() {
 	*x = RecommendationSummary{}
-	mi := &file_inframind_v1_events_proto_msgTypes[9]
+	mi := &file_inframind_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1003,7 @@ func (x *RecommendationSummary) String() string {
 func (*RecommendationSummary) ProtoMessage() {}
 
 func (x *RecommendationSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[9]
+	mi := &file_inframind_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1016,7 @@ func (x *RecommendationSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommendationSummary.ProtoReflect.Descriptor instead.
 func (*RecommendationSummary) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RecommendationSummary) GetId() string {
@@ -995,7 +1052,7 @@ type CompletedLinks struct {
 
 func (x *CompletedLinks) Reset() {
 	*x = CompletedLinks{}
-	mi := &file_inframind_v1_events_proto_msgTypes[10]
+	mi := &file_inframind_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1064,7 @@ func (x *CompletedLinks) String() string {
 func (*CompletedLinks) ProtoMessage() {}
 
 func (x *CompletedLinks) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[10]
+	mi := &file_inframind_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1077,7 @@ func (x *CompletedLinks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompletedLinks.ProtoReflect.Descriptor instead.
 func (*CompletedLinks) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CompletedLinks) GetReport() string {
@@ -1062,7 +1119,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_inframind_v1_events_proto_msgTypes[11]
+	mi := &file_inframind_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1131,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[11]
+	mi := &file_inframind_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1144,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeadLetter) GetStream() string {
@@ -1179,7 +1236,7 @@ type NarrativeReady struct {
 
 func (x *NarrativeReady) Reset() {
 	*x = NarrativeReady{}
-	mi := &file_inframind_v1_events_proto_msgTypes[12]
+	mi := &file_inframind_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1248,7 @@ func (x *NarrativeReady) String() string {
 func (*NarrativeReady) ProtoMessage() {}
 
 func (x *NarrativeReady) ProtoReflect() protoreflect.Message {
-	mi := &file_inframind_v1_events_proto_msgTypes[12]
+	mi := &file_inframind_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1261,7 @@ func (x *NarrativeReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NarrativeReady.ProtoReflect.Descriptor instead.
 func (*NarrativeReady) Descriptor() ([]byte, []int) {
-	return file_inframind_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_inframind_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NarrativeReady) GetMetadata() *Metadata {
@@ -1342,7 +1399,10 @@ const file_inframind_v1_events_proto_rawDesc = "" +
 	"\x06family\x18\x03 \x01(\tR\x06family\x12-\n" +
 	"\x12completed_families\x18\x04 \x01(\x05R\x11completedFamilies\x12%\n" +
 	"\x0etotal_families\x18\x05 \x01(\x05R\rtotalFamilies\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessage\"\xec\x03\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"\x87\x01\n" +
+	"\x19AssessmentDeadlineReached\x122\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x16.inframind.v1.MetadataR\bmetadata\x126\n" +
+	"\bdeadline\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"\xec\x03\n" +
 	"\x13AssessmentCompleted\x122\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x16.inframind.v1.MetadataR\bmetadata\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12-\n" +
@@ -1408,49 +1468,52 @@ func file_inframind_v1_events_proto_rawDescGZIP() []byte {
 	return file_inframind_v1_events_proto_rawDescData
 }
 
-var file_inframind_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_inframind_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_inframind_v1_events_proto_goTypes = []any{
-	(*AgentResultPublished)(nil),    // 0: inframind.v1.AgentResultPublished
-	(*CostBand)(nil),                // 1: inframind.v1.CostBand
-	(*Metric)(nil),                  // 2: inframind.v1.Metric
-	(*Finding)(nil),                 // 3: inframind.v1.Finding
-	(*Risk)(nil),                    // 4: inframind.v1.Risk
-	(*Deployment)(nil),              // 5: inframind.v1.Deployment
-	(*AssessmentStatusChanged)(nil), // 6: inframind.v1.AssessmentStatusChanged
-	(*AssessmentCompleted)(nil),     // 7: inframind.v1.AssessmentCompleted
-	(*MonthlyCostRange)(nil),        // 8: inframind.v1.MonthlyCostRange
-	(*RecommendationSummary)(nil),   // 9: inframind.v1.RecommendationSummary
-	(*CompletedLinks)(nil),          // 10: inframind.v1.CompletedLinks
-	(*DeadLetter)(nil),              // 11: inframind.v1.DeadLetter
-	(*NarrativeReady)(nil),          // 12: inframind.v1.NarrativeReady
-	nil,                             // 13: inframind.v1.DeadLetter.HeadersEntry
-	(*Metadata)(nil),                // 14: inframind.v1.Metadata
-	(*AssessmentRequest)(nil),       // 15: inframind.v1.AssessmentRequest
-	(*timestamppb.Timestamp)(nil),   // 16: google.protobuf.Timestamp
+	(*AgentResultPublished)(nil),      // 0: inframind.v1.AgentResultPublished
+	(*CostBand)(nil),                  // 1: inframind.v1.CostBand
+	(*Metric)(nil),                    // 2: inframind.v1.Metric
+	(*Finding)(nil),                   // 3: inframind.v1.Finding
+	(*Risk)(nil),                      // 4: inframind.v1.Risk
+	(*Deployment)(nil),                // 5: inframind.v1.Deployment
+	(*AssessmentStatusChanged)(nil),   // 6: inframind.v1.AssessmentStatusChanged
+	(*AssessmentDeadlineReached)(nil), // 7: inframind.v1.AssessmentDeadlineReached
+	(*AssessmentCompleted)(nil),       // 8: inframind.v1.AssessmentCompleted
+	(*MonthlyCostRange)(nil),          // 9: inframind.v1.MonthlyCostRange
+	(*RecommendationSummary)(nil),     // 10: inframind.v1.RecommendationSummary
+	(*CompletedLinks)(nil),            // 11: inframind.v1.CompletedLinks
+	(*DeadLetter)(nil),                // 12: inframind.v1.DeadLetter
+	(*NarrativeReady)(nil),            // 13: inframind.v1.NarrativeReady
+	nil,                               // 14: inframind.v1.DeadLetter.HeadersEntry
+	(*Metadata)(nil),                  // 15: inframind.v1.Metadata
+	(*AssessmentRequest)(nil),         // 16: inframind.v1.AssessmentRequest
+	(*timestamppb.Timestamp)(nil),     // 17: google.protobuf.Timestamp
 }
 var file_inframind_v1_events_proto_depIdxs = []int32{
-	14, // 0: inframind.v1.AgentResultPublished.metadata:type_name -> inframind.v1.Metadata
+	15, // 0: inframind.v1.AgentResultPublished.metadata:type_name -> inframind.v1.Metadata
 	2,  // 1: inframind.v1.AgentResultPublished.metrics:type_name -> inframind.v1.Metric
 	3,  // 2: inframind.v1.AgentResultPublished.findings:type_name -> inframind.v1.Finding
-	15, // 3: inframind.v1.AgentResultPublished.request:type_name -> inframind.v1.AssessmentRequest
-	16, // 4: inframind.v1.AgentResultPublished.started_at:type_name -> google.protobuf.Timestamp
-	16, // 5: inframind.v1.AgentResultPublished.finished_at:type_name -> google.protobuf.Timestamp
+	16, // 3: inframind.v1.AgentResultPublished.request:type_name -> inframind.v1.AssessmentRequest
+	17, // 4: inframind.v1.AgentResultPublished.started_at:type_name -> google.protobuf.Timestamp
+	17, // 5: inframind.v1.AgentResultPublished.finished_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: inframind.v1.AgentResultPublished.cost_bands:type_name -> inframind.v1.CostBand
 	4,  // 7: inframind.v1.Finding.risk:type_name -> inframind.v1.Risk
 	5,  // 8: inframind.v1.Finding.deployment:type_name -> inframind.v1.Deployment
-	14, // 9: inframind.v1.AssessmentStatusChanged.metadata:type_name -> inframind.v1.Metadata
-	14, // 10: inframind.v1.AssessmentCompleted.metadata:type_name -> inframind.v1.Metadata
-	8,  // 11: inframind.v1.AssessmentCompleted.monthly_cost:type_name -> inframind.v1.MonthlyCostRange
-	9,  // 12: inframind.v1.AssessmentCompleted.top_recommendations:type_name -> inframind.v1.RecommendationSummary
-	10, // 13: inframind.v1.AssessmentCompleted.links:type_name -> inframind.v1.CompletedLinks
-	13, // 14: inframind.v1.DeadLetter.headers:type_name -> inframind.v1.DeadLetter.HeadersEntry
-	16, // 15: inframind.v1.DeadLetter.time:type_name -> google.protobuf.Timestamp
-	14, // 16: inframind.v1.NarrativeReady.metadata:type_name -> inframind.v1.Metadata
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	15, // 9: inframind.v1.AssessmentStatusChanged.metadata:type_name -> inframind.v1.Metadata
+	15, // 10: inframind.v1.AssessmentDeadlineReached.metadata:type_name -> inframind.v1.Metadata
+	17, // 11: inframind.v1.AssessmentDeadlineReached.deadline:type_name -> google.protobuf.Timestamp
+	15, // 12: inframind.v1.AssessmentCompleted.metadata:type_name -> inframind.v1.Metadata
+	9,  // 13: inframind.v1.AssessmentCompleted.monthly_cost:type_name -> inframind.v1.MonthlyCostRange
+	10, // 14: inframind.v1.AssessmentCompleted.top_recommendations:type_name -> inframind.v1.RecommendationSummary
+	11, // 15: inframind.v1.AssessmentCompleted.links:type_name -> inframind.v1.CompletedLinks
+	14, // 16: inframind.v1.DeadLetter.headers:type_name -> inframind.v1.DeadLetter.HeadersEntry
+	17, // 17: inframind.v1.DeadLetter.time:type_name -> google.protobuf.Timestamp
+	15, // 18: inframind.v1.NarrativeReady.metadata:type_name -> inframind.v1.Metadata
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_inframind_v1_events_proto_init() }
@@ -1466,7 +1529,7 @@ func file_inframind_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_inframind_v1_events_proto_rawDesc), len(file_inframind_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
