@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/bus"
@@ -64,20 +65,24 @@ func TestHostExportsConsumerBacklog(t *testing.T) {
 		_, err := h.Bus.JS.Publish(ctx, bus.SubjectRequested("acme"), []byte("{}"))
 		require.NoError(t, err)
 	}
-	batch, err := cons.FetchNoWait(3)
+	// The broker tells a consumer of new messages asynchronously, after it
+	// acknowledged the publish: a no-wait pull sent at once can find nothing
+	// when the machine is busy (the test failed so under load). A waiting
+	// pull gets them once the consumer knows, and the counts settle.
+	batch, err := cons.Fetch(3, jetstream.FetchMaxWait(10*time.Second))
 	require.NoError(t, err)
 	fetched := 0
 	for range batch.Messages() {
 		fetched++
 	}
+	require.NoError(t, batch.Error())
 	require.Equal(t, 3, fetched)
 
-	pending, ok := gauge(t, h, "inframind_consumer_pending_messages", "family-cloud")
-	require.True(t, ok)
-	require.Equal(t, float64(4), pending)
-	inFlight, ok := gauge(t, h, "inframind_consumer_ack_pending_messages", "family-cloud")
-	require.True(t, ok)
-	require.Equal(t, float64(3), inFlight)
-	_, ok = gauge(t, h, "inframind_consumer_pending_messages", "family-simulation")
+	require.Eventually(t, func() bool {
+		pending, ok := gauge(t, h, "inframind_consumer_pending_messages", "family-cloud")
+		inFlight, ok2 := gauge(t, h, "inframind_consumer_ack_pending_messages", "family-cloud")
+		return ok && ok2 && pending == 4 && inFlight == 3
+	}, 10*time.Second, 20*time.Millisecond, "the consumer's backlog is exported: 4 waiting, 3 delivered and unacknowledged")
+	_, ok := gauge(t, h, "inframind_consumer_pending_messages", "family-simulation")
 	require.False(t, ok)
 }
