@@ -150,7 +150,8 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			// RFC 6750 section 3.1: a request that repeats a parameter is an
 			// invalid_request (400), not a credential to pick from.
 			p := invalidField(echo.HeaderAuthorization, fmt.Sprintf("the header was sent %d times; send one credential", n))
-			p.header = http.Header{"WWW-Authenticate": {`Bearer realm="infra-mind", error="invalid_request"`}}
+			p.header = http.Header{}
+			p.header.Set("WWW-Authenticate", `Bearer realm="infra-mind", error="invalid_request"`)
 			return p
 		}
 		h := c.Request().Header.Get(echo.HeaderAuthorization)

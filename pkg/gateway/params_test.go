@@ -145,5 +145,5 @@ func TestRepeatedAuthorizationIsRefused(t *testing.T) {
 	p := toProblem(err)
 	require.Equal(t, http.StatusBadRequest, p.Status)
 	require.Equal(t, "Authorization", p.Errors[0].Field)
-	require.Contains(t, p.header["WWW-Authenticate"], `Bearer realm="infra-mind", error="invalid_request"`)
+	require.Equal(t, `Bearer realm="infra-mind", error="invalid_request"`, p.header.Get("WWW-Authenticate"))
 }

@@ -96,7 +96,8 @@ func unauthorized(detail string, invalidToken bool, cause error) *Problem {
 	if invalidToken {
 		challenge += `, error="invalid_token"`
 	}
-	p.header = http.Header{"WWW-Authenticate": {challenge}}
+	p.header = http.Header{}
+	p.header.Set("WWW-Authenticate", challenge)
 	p.cause = cause
 	return p
 }
