@@ -248,10 +248,7 @@ func TestChatWhatIfRunsAScenarioOfTheBase(t *testing.T) {
 	require.Contains(t, *(*final.Tools)[0].Error, "/v1/assessments/"+id+"/scenarios/")
 
 	resp = e.chatRequest(t, http.MethodGet, "/v1/assessments/"+id+"/scenarios", tok, "")
-	var list struct {
-		Items []scenarioView `json:"items"`
-	}
-	list = decodeBody[struct {
+	list := decodeBody[struct {
 		Items []scenarioView `json:"items"`
 	}](t, resp)
 	require.Len(t, list.Items, 1)
