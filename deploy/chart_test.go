@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -609,7 +610,12 @@ func TestTrialChartCarriesTheTrialProfile(t *testing.T) {
 	require.NoError(t, err)
 	var n struct {
 		FullnameOverride string `json:"fullnameOverride"`
-		Config           struct {
+		Container        struct {
+			Image struct {
+				Tag string `json:"tag"`
+			} `json:"image"`
+		} `json:"container"`
+		Config struct {
 			Cluster struct {
 				Enabled  bool `json:"enabled"`
 				Replicas int  `json:"replicas"`
@@ -624,4 +630,9 @@ func TestTrialChartCarriesTheTrialProfile(t *testing.T) {
 	require.True(t, n.Config.Cluster.Enabled)
 	require.Equal(t, 3, n.Config.Cluster.Replicas)
 	require.True(t, n.Config.JetStream.Enabled)
+	// Deadlines are JetStream message schedules (ADR 0029): nats-server 2.12 or later.
+	var major, minor int
+	_, err = fmt.Sscanf(n.Container.Image.Tag, "%d.%d", &major, &minor)
+	require.NoError(t, err, "the NATS image tag %q names a version", n.Container.Image.Tag)
+	require.True(t, major > 2 || (major == 2 && minor >= 12), "the NATS image %q is older than 2.12", n.Container.Image.Tag)
 }
