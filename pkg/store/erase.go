@@ -23,7 +23,8 @@ func (e Erased) Total() int64 {
 }
 
 // EraseDerived removes every document the system derived from tenant's
-// assessment id: its report, recommendations, narratives, the family results
+// assessment id: its report, recommendations, narratives, users' chats about
+// it, the family results
 // and the finish and announcement claims older deployments wrote, and the
 // delivery log records of the given events (the assessment's events, whose
 // ids the caller collects), and the read model's copies of the report and
@@ -62,6 +63,12 @@ func (s *Store) EraseDerived(ctx context.Context, tenant, id string, eventIDs []
 		return out, wrap("erase narratives of "+id, err)
 	}
 	out[CollNarratives] += res.DeletedCount
+	// Users' chats about the assessment quote its figures: they go with it.
+	res, err = s.Conversations.coll.DeleteMany(ctx, bson.D{{Key: "tenant_id", Value: tenant}, {Key: "assessment_id", Value: id}})
+	if err != nil {
+		return out, wrap("erase conversations about "+id, err)
+	}
+	out[CollConversations] += res.DeletedCount
 	if s.views != nil {
 		n, err := s.views.rm.EraseOutputs(ctx, tenant, id)
 		if err != nil {

@@ -22,6 +22,11 @@ func seedDerived(t *testing.T, s *store.Store, a store.Assessment, hookID string
 		require.NoError(t, s.Narratives.Upsert(ctx, store.Narrative{TenantID: tenant, AssessmentID: a.ID, Audience: audience, Body: `{}`}))
 	}
 	require.NoError(t, s.Results.Upsert(ctx, store.Result{TenantID: tenant, AssessmentID: a.ID, Family: "cloud", Data: `{}`}))
+	conv := uniq("conversation")
+	require.NoError(t, s.Conversations.Create(ctx, store.Conversation{Key: store.ConversationKey(tenant, conv), ConversationID: conv,
+		TenantID: tenant, AssessmentID: a.ID, UserID: "u1", Title: "why not H100?",
+		Messages: []store.ChatMessage{{Role: "user", Content: "why not H100 for secret plan?", CreatedAt: ms(time.Now())}}, Turns: 1,
+		CreatedAt: ms(time.Now()), UpdatedAt: ms(time.Now())}))
 	_, _, err := s.Assessments.Finish(ctx, tenant, a.ID, string(assessment.StatusCompleted), nil, "", time.Time{})
 	require.NoError(t, err)
 	_, err = s.Assessments.ClaimAnnouncement(ctx, tenant, a.ID, "owner", time.Time{})
@@ -32,8 +37,8 @@ func seedDerived(t *testing.T, s *store.Store, a store.Assessment, hookID string
 	}
 }
 
-// requireDerived checks whether a's report, recommendations, narratives and
-// results are readable (want true) or all gone (want false).
+// requireDerived checks whether a's report, recommendations, narratives,
+// conversations and results are readable (want true) or all gone (want false).
 func requireDerived(t *testing.T, s *store.Store, a store.Assessment, want bool, msg string) {
 	t.Helper()
 	ctx := t.Context()
@@ -44,6 +49,9 @@ func requireDerived(t *testing.T, s *store.Store, a store.Assessment, want bool,
 	ns, err := s.Narratives.List(ctx, a.TenantID, a.ID)
 	require.NoError(t, err)
 	require.Equal(t, want, len(ns) == 2, "narratives: %s", msg)
+	cs, err := s.Conversations.List(ctx, a.TenantID, "u1", a.ID)
+	require.NoError(t, err)
+	require.Equal(t, want, len(cs) == 1, "conversations: %s", msg)
 	rs, err := s.Results.List(ctx, a.TenantID, a.ID)
 	require.NoError(t, err)
 	require.Equal(t, want, len(rs) == 1, "results: %s", msg)
@@ -91,7 +99,7 @@ func testErase(t *testing.T, s *store.Store) {
 		delete(erased, "read_model")
 	}
 	require.Equal(t, store.Erased{store.CollReports: 1, store.CollRecommendations: 1, store.CollNarratives: 2, store.CollResults: 1,
-		store.CollFinishes: 1, store.CollAnnouncements: 1, store.CollDeliveries: 2}, erased)
+		store.CollFinishes: 1, store.CollAnnouncements: 1, store.CollDeliveries: 2, store.CollConversations: 1}, erased)
 	require.NoError(t, s.Assessments.Delete(ctx, tenant, gone.ID))
 
 	requireDerived(t, s, gone, false, "the erased assessment")
