@@ -57,7 +57,7 @@ func (b *Bus) AssessmentEventIDs(ctx context.Context, tenant, assessmentID strin
 
 // EraseAssessment removes what the streams hold about one assessment: its
 // events (purged by subject from EVENTS), its request (ASSESSMENTS) and its
-// families' results (RESULTS), the webhook deliveries of its events and
+// families' results (RESULTS), its deadline schedule (DEADLINES), the webhook deliveries of its events and
 // their state (WEBHOOKS, BucketWebhookDeliveries) and the dead letters of
 // any of those. Requests, results and deliveries share a subject per tenant,
 // so the tenant's messages since the assessment was created are read (the
@@ -82,6 +82,15 @@ func (b *Bus) EraseAssessment(ctx context.Context, e Erasure) (map[string]int, e
 		return out, err
 	}
 	out[StreamEvents] = n
+	// Deadlines: the assessment's schedule and the deadline it published
+	// when due, one subject each, purged whole.
+	for _, subject := range []string{SubjectDeadlineSchedule(e.Tenant, e.AssessmentID), SubjectDeadlineDue(e.Tenant, e.AssessmentID)} {
+		n, err := b.purgeSubject(ctx, StreamDeadlines, subject)
+		if err != nil {
+			return out, err
+		}
+		out[StreamDeadlines] += n
+	}
 	for _, s := range []struct{ stream, subject string }{
 		{StreamAssessments, SubjectRequested(e.Tenant)},
 		{StreamResults, prefixResult + e.Tenant + ".>"},

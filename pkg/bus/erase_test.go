@@ -26,8 +26,8 @@ func startJetStream(t *testing.T) *bus.Bus {
 }
 
 // publishAssessment publishes what the pipeline publishes about one
-// assessment (its request, two results, two events), one webhook delivery
-// of each event and a dead letter of its request, and returns the events' ids.
+// assessment (its request, two results, two events, its due deadline), one
+// webhook delivery of each event and a dead letter of its request, and returns the events' ids.
 func publishAssessment(t *testing.T, b *bus.Bus, tenant, id string) []string {
 	t.Helper()
 	ctx := t.Context()
@@ -45,6 +45,8 @@ func publishAssessment(t *testing.T, b *bus.Bus, tenant, id string) []string {
 	for _, e := range events {
 		msg("webhook."+e, "dev.inframind.webhook.delivery.v1", bus.SubjectWebhookDelivery(tenant), e, []byte(`{"body":"secret"}`))
 	}
+	// The deadline the broker published when the assessment's schedule fell due.
+	msg(tenant+id+"deadline", "dev.inframind.assessment.deadline.v1", bus.SubjectDeadlineDue(tenant, id), id, []byte(`{}`))
 	msg("dl"+tenant+id, bus.TypeDeadLetter, bus.SubjectDeadLetter(bus.StreamAssessments, "family-cloud"), tenant+id+"req",
 		&inframindv1.DeadLetter{Reason: "test", Data: []byte(`{"secret":true}`), Headers: map[string]string{bus.HeaderSubject: id}})
 	return events
@@ -75,7 +77,7 @@ func TestEraseAssessmentRemovesItsMessagesOnly(t *testing.T) {
 	counts, err := b.EraseAssessment(ctx, bus.Erasure{Tenant: "acme", AssessmentID: "a1", Since: since, EventIDs: ids, DeliveryIDs: []string{"d-gone", "d-missing"}})
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{bus.StreamEvents: 2, bus.StreamAssessments: 1, bus.StreamResults: 2, bus.StreamWebhooks: 2,
-		bus.StreamDeadLetter: 1, bus.BucketWebhookDeliveries: 1}, counts)
+		bus.StreamDeadLetter: 1, bus.BucketWebhookDeliveries: 1, bus.StreamDeadlines: 1}, counts)
 
 	// What is left: each stream's messages with their CloudEvents subject.
 	left := func(stream string) []string {
@@ -99,6 +101,7 @@ func TestEraseAssessmentRemovesItsMessagesOnly(t *testing.T) {
 	require.ElementsMatch(t, []string{"acme/acmea2queued", "acme/acmea2completed", "globex/globexa1queued", "globex/globexa1completed"},
 		left(bus.StreamWebhooks))
 	require.ElementsMatch(t, []string{"acme/acmea2req", "globex/globexa1req"}, left(bus.StreamDeadLetter))
+	require.ElementsMatch(t, []string{"acme/a2", "globex/a1"}, left(bus.StreamDeadlines))
 	_, err = deliveries.Get(ctx, "d-gone")
 	require.ErrorIs(t, err, jetstream.ErrKeyNotFound)
 	_, err = deliveries.Get(ctx, "d-kept")

@@ -128,7 +128,16 @@ func checkErasure(t *testing.T, sys *system, tenant string, narrative bool) {
 		return err == nil && len(logged) >= 3
 	}, 30*time.Second, 50*time.Millisecond, "the delivery log has the deliveries")
 
-	routes := getRoutes(t, base, scenario.ID)
+	// With a provider, a user's chat about the assessment is erased with it.
+	var cid string
+	if narrative {
+		conv, err := c.StartConversation(ctx, base, marker)
+		require.NoError(t, err)
+		cid = conv.ID
+		_, err = c.Ask(ctx, base, cid, "Why this deployment for "+marker+"?", nil)
+		require.NoError(t, err)
+	}
+	routes := getRoutes(t, base, scenario.ID, cid, narrative)
 	for path, url := range routes {
 		code, b := httpCall(t, sys, token, http.MethodGet, url, nil)
 		if strings.HasSuffix(path, "/events") {
@@ -150,7 +159,7 @@ func checkErasure(t *testing.T, sys *system, tenant string, narrative bool) {
 	require.NoError(t, c.Delete(ctx, base))
 
 	for _, id := range ids {
-		for path, url := range getRoutes(t, id, scenario.ID) {
+		for path, url := range getRoutes(t, id, scenario.ID, cid, narrative) {
 			code, b := httpCall(t, sys, token, http.MethodGet, url, nil)
 			require.Equal(t, http.StatusNotFound, code, "%s of %s after the erasure: %s", path, id, b)
 			require.NotContains(t, string(b), marker)
@@ -232,25 +241,40 @@ func requireNone(t *testing.T, where string, b []byte, marker string, ids, event
 	}
 }
 
-// getRoutes are the OpenAPI document's GET routes of one assessment.
-func getRoutes(t *testing.T, id, sid string) map[string]string {
+// getRoutes are the OpenAPI document's GET routes of one assessment. The
+// chat's routes answer only when a language model provider is configured
+// (chat says so; cid is then a conversation about the assessment).
+func getRoutes(t *testing.T, id, sid, cid string, chat bool) map[string]string {
 	t.Helper()
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
 	require.NoError(t, json.Unmarshal(gateway.OpenAPI(), &doc))
 	out := map[string]string{}
+	chatRoutes := 0
 	for path, ops := range doc.Paths {
-		if _, ok := ops["get"]; !ok || !strings.HasPrefix(path, "/v1/assessments/{id}") {
+		get, ok := ops["get"]
+		if !ok || !strings.HasPrefix(path, "/v1/assessments/{id}") {
 			continue
 		}
-		url := strings.NewReplacer("{id}", id, "{sid}", sid).Replace(path)
+		var op map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(get, &op))
+		if _, needsLLM := op["x-requires-llm-provider"]; needsLLM {
+			if !chat {
+				continue
+			}
+			chatRoutes++
+		}
+		url := strings.NewReplacer("{id}", id, "{sid}", sid, "{cid}", cid).Replace(path)
 		if strings.HasSuffix(path, "/versions/diff") {
 			url += "?from=1&to=2"
 		}
 		out[path] = url
 	}
-	require.Len(t, out, 8, "the assessment's GET routes")
+	require.Len(t, out, 8+chatRoutes, "the assessment's GET routes")
+	if chat {
+		require.Equal(t, 2, chatRoutes, "the chat's GET routes")
+	}
 	return out
 }
 
