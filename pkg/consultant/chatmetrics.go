@@ -2,19 +2,16 @@ package consultant
 
 import (
 	"errors"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ChatMetrics are the chat's Prometheus metrics.
 type ChatMetrics struct {
-	checks    *prometheus.CounterVec
+	checks    *checkMetrics
 	answers   *prometheus.CounterVec
 	withdrawn *prometheus.CounterVec
 	tools     *prometheus.CounterVec
-	passed    atomic.Int64
-	checked   atomic.Int64
 }
 
 // NewChatMetrics registers the chat's metrics on reg.
@@ -23,10 +20,11 @@ func NewChatMetrics(reg prometheus.Registerer) (*ChatMetrics, error) {
 		return nil, errors.New("consultant: a metrics registry is required")
 	}
 	m := &ChatMetrics{
-		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "infra_mind_chat_answer_checks_total",
-			Help: "Generated chat answers checked (numbers grounded, no instructions or credentials repeated), by result (pass, fail).",
-		}, []string{"result"}),
+		checks: newCheckMetrics(
+			"infra_mind_chat_answer_checks_total",
+			"Generated chat answers checked (numbers grounded, no instructions or credentials repeated), by result (pass, fail).",
+			"infra_mind_chat_answer_check_pass_ratio",
+			"Share of generated chat answers that passed the check, since the process started (1 before any check)."),
 		answers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "infra_mind_chat_answers_total",
 			Help: "Chat answers given, by source: generated (passed the check) or deterministic (failed twice, or no provider answered).",
@@ -40,23 +38,10 @@ func NewChatMetrics(reg prometheus.Registerer) (*ChatMetrics, error) {
 			Help: "Tool calls of the chat, by tool and outcome (ok, error).",
 		}, []string{"tool", "outcome"}),
 	}
-	ratio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "infra_mind_chat_answer_check_pass_ratio",
-		Help: "Share of generated chat answers that passed the check, since the process started (1 before any check).",
-	}, func() float64 {
-		c := m.checked.Load()
-		if c == 0 {
-			return 1
-		}
-		return float64(m.passed.Load()) / float64(c)
-	})
-	for _, c := range []prometheus.Collector{m.checks, m.answers, m.withdrawn, m.tools, ratio} {
+	for _, c := range []prometheus.Collector{m.checks.results, m.checks.ratio, m.answers, m.withdrawn, m.tools} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
-	}
-	for _, r := range []string{"pass", "fail"} {
-		m.checks.WithLabelValues(r)
 	}
 	for _, s := range []string{"generated", "deterministic"} {
 		m.answers.WithLabelValues(s)
@@ -68,13 +53,7 @@ func (m *ChatMetrics) check(ok bool) {
 	if m == nil {
 		return
 	}
-	m.checked.Add(1)
-	if ok {
-		m.passed.Add(1)
-		m.checks.WithLabelValues("pass").Inc()
-		return
-	}
-	m.checks.WithLabelValues("fail").Inc()
+	m.checks.record(ok)
 }
 
 func (m *ChatMetrics) answer(generated bool) {
