@@ -30,10 +30,16 @@ type Assessments interface {
 	Children(ctx context.Context, tenant, parentID, kind string) ([]store.Assessment, error)
 }
 
-// Queue hands a stored, queued assessment to the pipeline: the "queued"
+// Queue hands assessments to the pipeline. ScheduleDeadline arranges for
+// the pipeline to close a at a.Deadline unless it has finished by then; the
+// use cases call it before storing a, so no stored assessment lacks a
+// deadline, whatever fails after the insert (a refused publish, a process
+// stopped before queueing): accepted work finishes or fails visibly.
+// Enqueue hands a stored, queued assessment to the pipeline: the "queued"
 // status, then the RequestAssessment command, each under a deterministic id
 // so queueing the same assessment twice runs it once.
 type Queue interface {
+	ScheduleDeadline(ctx context.Context, a store.Assessment) error
 	Enqueue(ctx context.Context, a store.Assessment, req *inframindv1.AssessmentRequest) error
 }
 

@@ -67,6 +67,11 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (store.Assessment,
 	}
 	defer release()
 	a := s.newAssessment(sub.Caller, id, req, string(reqJSON))
+	// A retry whose first call stored the assessment schedules a later
+	// deadline, which replaces the first: the work starts again now.
+	if err := s.schedule(ctx, a, "Retry the request; nothing was stored."); err != nil {
+		return store.Assessment{}, err
+	}
 	err = s.repo.Create(ctx, a)
 	switch {
 	case err == nil:
@@ -120,6 +125,17 @@ func (s *Service) newAssessment(c Caller, id string, req *inframindv1.Assessment
 		a.CorrelationID = hex.EncodeToString(b[:])
 	}
 	return a
+}
+
+// schedule sets the deadline of an assessment about to be stored: if it is
+// stored and never queued (the publish of the request fails, or the process
+// stops in between), the pipeline closes it at its deadline as failed
+// instead of leaving it queued for ever (ADR 0029). A failure stores nothing.
+func (s *Service) schedule(ctx context.Context, a store.Assessment, retry string) error {
+	if err := s.queue.ScheduleDeadline(ctx, a); err != nil {
+		return &NotQueuedError{ID: a.ID, Retry: retry, Err: err}
+	}
+	return nil
 }
 
 // enqueue hands a stored assessment to the pipeline; retry says how to retry
@@ -207,6 +223,9 @@ func (s *Service) CreateVersion(ctx context.Context, c Caller, id string) (store
 		}
 		child = s.newAssessment(c, store.VersionID(base.ID, next), req, base.Request)
 		child.ParentID, child.Kind, child.Version = base.ID, store.KindVersion, next
+		if err := s.schedule(ctx, child, "Retry the request; nothing was stored."); err != nil {
+			return store.Assessment{}, err
+		}
 		err = s.repo.Create(ctx, child)
 		if err == nil {
 			break
@@ -310,6 +329,9 @@ func (s *Service) CreateScenario(ctx context.Context, c Caller, base store.Asses
 		child.Name = sc.Name
 	} else {
 		child.Name = base.Name + " (what-if)"
+	}
+	if err := s.schedule(ctx, child, "Retry the request; nothing was stored."); err != nil {
+		return store.Assessment{}, err
 	}
 	if err := s.repo.Create(ctx, child); err != nil {
 		return store.Assessment{}, fmt.Errorf("create scenario of %s: %w", base.ID, err)

@@ -110,6 +110,54 @@ func TestSubmitQueueDown(t *testing.T) {
 	require.Len(t, f.queue.Of("acme"), 1)
 }
 
+// Accepted work finishes or fails visibly: every assessment stored has its
+// deadline scheduled before it was stored, so one whose request never
+// reached the pipeline (the publish refused, or the process stopped
+// between the insert and the publish, which a failing Enqueue stands for)
+// is closed by the pipeline at its deadline instead of staying queued.
+func TestEveryStoredAssessmentHasItsDeadlineEvenIfNeverQueued(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	base, err := f.svc.Submit(ctx, app.Submission{Caller: acme, Request: request("bot")})
+	require.NoError(t, err)
+
+	f.queue.Fail = errors.New("the process stopped before queueing")
+	var nq *app.NotQueuedError
+	_, err = f.svc.Submit(ctx, app.Submission{Caller: acme, Request: request("bot")})
+	require.ErrorAs(t, err, &nq)
+	_, err = f.svc.CreateVersion(ctx, acme, base.ID)
+	require.ErrorAs(t, err, &nq)
+	double := 2.0
+	whatIf := app.Scenario{Overrides: scenario.Overrides{TrafficMultiplier: &double}}
+	_, err = f.svc.CreateScenario(ctx, acme, base, whatIf)
+	require.ErrorAs(t, err, &nq)
+
+	page, err := f.repo.List(ctx, "acme", store.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 4)
+	for _, a := range page.Items {
+		d, ok := f.queue.DeadlineOf("acme", a.ID)
+		require.True(t, ok, "stored assessment %s (%s) has no deadline: it would stay queued for ever", a.ID, a.Kind)
+		require.Equal(t, a.Deadline, d.At)
+	}
+
+	// A deadline that cannot be scheduled stores nothing: the client is told
+	// to retry, and nothing is left queued without a deadline.
+	f.queue.Fail, f.queue.FailSchedule = nil, errors.New("broker down")
+	_, err = f.svc.Submit(ctx, app.Submission{Caller: acme, IdempotencyKey: "k", Request: request("bot")})
+	require.ErrorAs(t, err, &nq)
+	require.Equal(t, "Retry the request; nothing was stored.", nq.Retry)
+	_, err = f.repo.Get(ctx, "acme", app.IdempotentID("acme", "k"))
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = f.svc.CreateVersion(ctx, acme, base.ID)
+	require.ErrorAs(t, err, &nq)
+	_, err = f.svc.CreateScenario(ctx, acme, base, whatIf)
+	require.ErrorAs(t, err, &nq)
+	page, err = f.repo.List(ctx, "acme", store.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 4, "nothing stored without its deadline")
+}
+
 func TestVersions(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

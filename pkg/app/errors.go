@@ -30,7 +30,9 @@ func (e *BusyError) Error() string {
 	return fmt.Sprintf("app: %d assessments in flight, the limit is %d", e.InFlight, e.Limit)
 }
 
-// NotQueuedError is an assessment stored but not handed to the pipeline.
+// NotQueuedError is an assessment not handed to the pipeline: stored but
+// not queued (its deadline is scheduled, so it fails at it unless a retry
+// queues it), or not stored because its deadline could not be scheduled.
 // Retry says how to retry without creating a duplicate.
 type NotQueuedError struct {
 	ID    string

@@ -330,6 +330,24 @@ func (s *Synthesizer) expire(ctx context.Context, md *inframindv1.Metadata) (boo
 	if err != nil {
 		return false, err
 	}
+	if len(stored) == 0 {
+		// No family answered: the assessment may never have been stored (its
+		// deadline is scheduled before the insert, which can then fail). One
+		// read by key, at a deadline with nothing done, the rare case.
+		if _, err := s.store.Assessments.Get(ctx, tenant, id); errors.Is(err, store.ErrNotFound) {
+			erased, err := s.state.Erased(ctx, tenant, id)
+			if err != nil {
+				return false, err
+			}
+			if erased {
+				return false, s.gone(ctx, tenant, id)
+			}
+			s.log.InfoContext(ctx, "deadline of an assessment that was never stored dropped", "assessment_id", id, "tenant_id", tenant)
+			return false, nil
+		} else if err != nil {
+			return false, fmt.Errorf("read assessment %s: %w", id, err)
+		}
+	}
 	done := answered(results)
 	var missing []string
 	for _, f := range assessment.Families() {

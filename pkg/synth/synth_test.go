@@ -208,6 +208,20 @@ func TestDeadlineClosesAssessmentsNamingMissingFamilies(t *testing.T) {
 	require.EqualValues(t, 1, e.subjectCounts(t)[bus.SubjectCompleted("acme", "some")])
 }
 
+// The gateway schedules a deadline before it stores the assessment, so a
+// deadline can fall due for one whose insert failed: it is acknowledged
+// with nothing closed, claimed or published, not dead-lettered.
+func TestADeadlineOfAnAssessmentNeverStoredIsDropped(t *testing.T) {
+	e := start(t, false)
+	ctx := context.Background()
+	out, err := e.synth.HandleDeadline(ctx, deadlineEvent(t, "acme", "never-stored"))
+	require.NoError(t, err)
+	require.Empty(t, out)
+	_, closed, err := e.state.Finished(ctx, "acme", "never-stored")
+	require.NoError(t, err)
+	require.False(t, closed, "no finish is claimed for an assessment that does not exist")
+}
+
 // The broker holds the deadline the gateway scheduled and publishes it when
 // it falls due; the synthesizer's consumer closes the assessment then, and
 // not before.

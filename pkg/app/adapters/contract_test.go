@@ -45,6 +45,8 @@ type queued struct {
 type queueHarness struct {
 	queue app.Queue
 	of    func(t *testing.T, tenant string) []queued
+	// deadline is the deadline scheduled for an assessment (zero: none).
+	deadline func(t *testing.T, tenant, id string) time.Time
 }
 
 func TestContracts(t *testing.T) {
@@ -99,12 +101,16 @@ func TestContracts(t *testing.T) {
 					out = append(out, queued(e))
 				}
 				return out
+			}, deadline: func(_ *testing.T, tenant, id string) time.Time {
+				d, _ := q.DeadlineOf(tenant, id)
+				return d.At
 			}}
 		},
 		"bus": func(t *testing.T) queueHarness {
 			q, err := adapters.NewBusQueue(b, "/services/gateway")
 			require.NoError(t, err)
-			return queueHarness{queue: q, of: func(t *testing.T, tenant string) []queued { return readQueued(t, b, tenant) }}
+			return queueHarness{queue: q, of: func(t *testing.T, tenant string) []queued { return readQueued(t, b, tenant) },
+				deadline: func(t *testing.T, tenant, id string) time.Time { return scheduledDeadline(t, b, tenant, id) }}
 		},
 	}
 	for name, repo := range repos {
@@ -212,6 +218,16 @@ func testQueueContract(t *testing.T, h queueHarness) {
 	a := store.Assessment{ID: uuid.NewString(), TenantID: tenant, Name: req.GetName(), Status: "queued",
 		CorrelationID: "corr-1", CreatedAt: now, Deadline: now.Add(time.Hour)}
 
+	// The deadline is scheduled before the assessment is stored, and
+	// stands on its own: an assessment never queued still has it.
+	require.NoError(t, h.queue.ScheduleDeadline(ctx, a))
+	require.True(t, a.Deadline.Equal(h.deadline(t, tenant, a.ID)), "the deadline is scheduled before anything is queued")
+	require.Empty(t, h.of(t, tenant), "scheduling a deadline queues nothing")
+	later := a
+	later.Deadline = a.Deadline.Add(time.Minute)
+	require.NoError(t, h.queue.ScheduleDeadline(ctx, later))
+	require.True(t, later.Deadline.Equal(h.deadline(t, tenant, a.ID)), "a later schedule replaces the first")
+
 	require.NoError(t, h.queue.Enqueue(ctx, a, req))
 	require.NoError(t, h.queue.Enqueue(ctx, a, req), "queueing again is safe")
 	got := h.of(t, tenant)
@@ -226,7 +242,7 @@ func testQueueContract(t *testing.T, h queueHarness) {
 		families = append(families, string(f))
 	}
 	require.Equal(t, families, got[0].Families, "every family is asked")
-	require.True(t, a.Deadline.Equal(got[0].Deadline), "the deadline is scheduled: got %s, want %s", got[0].Deadline, a.Deadline)
+	require.True(t, later.Deadline.Equal(got[0].Deadline), "queueing leaves the deadline as scheduled: got %s, want %s", got[0].Deadline, later.Deadline)
 	require.Empty(t, h.of(t, other), "a tenant's queue holds only its own assessments")
 }
 

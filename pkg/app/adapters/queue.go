@@ -44,29 +44,45 @@ func NewBusQueue(pub Publisher, source string) (*BusQueue, error) {
 	return &BusQueue{pub: pub, source: source}, nil
 }
 
-// Enqueue schedules the assessment's deadline, then publishes the queued
-// status event and the RequestAssessment command. All three carry
-// deterministic ids, so a retry is deduplicated by JetStream. The deadline
-// goes first so no queued assessment lacks one (the broker publishes it when
-// it falls due and the synthesizer closes what has not finished, ADR 0029);
-// the status goes before the command so a progress stream always starts with
-// "queued". The trace context of ctx travels in the metadata.
-func (q *BusQueue) Enqueue(ctx context.Context, a store.Assessment, req *inframindv1.AssessmentRequest) error {
+// ScheduleDeadline schedules the assessment's deadline on the DEADLINES
+// stream: the broker publishes it when it falls due and the synthesizer
+// closes what has not finished (ADR 0029). Its id is deterministic in the
+// assessment and the time, so a retry is deduplicated by JetStream; a later
+// schedule of the same assessment replaces an earlier one.
+func (q *BusQueue) ScheduleDeadline(ctx context.Context, a store.Assessment) error {
+	md := &inframindv1.Metadata{TenantId: a.TenantID, AssessmentId: a.ID, CorrelationId: a.CorrelationID,
+		Traceparent: traceparent(ctx), Time: timestamppb.New(a.CreatedAt)}
+	if err := q.pub.Publish(ctx, bus.DeadlineSchedule(q.source, md, a.Deadline)); err != nil {
+		return fmt.Errorf("schedule the deadline of %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// traceparent is the W3C trace context of ctx, for the metadata.
+func traceparent(ctx context.Context) string {
 	carrier := map[string]string{}
 	otel.GetTextMapPropagator().Inject(ctx, mapCarrier(carrier))
+	return carrier["traceparent"]
+}
+
+// Enqueue publishes the queued status event and the RequestAssessment
+// command. Both carry deterministic ids, so a retry is deduplicated by
+// JetStream. The deadline was scheduled before the assessment was stored
+// (ScheduleDeadline). The status goes before the command so a progress
+// stream always starts with "queued". The trace context of ctx travels in
+// the metadata.
+func (q *BusQueue) Enqueue(ctx context.Context, a store.Assessment, req *inframindv1.AssessmentRequest) error {
+	tp := traceparent(ctx)
 	meta := func(eventID string) *inframindv1.Metadata {
 		return &inframindv1.Metadata{
 			EventId: eventID, TenantId: a.TenantID, AssessmentId: a.ID,
-			CorrelationId: a.CorrelationID, Traceparent: carrier["traceparent"],
+			CorrelationId: a.CorrelationID, Traceparent: tp,
 			Time: timestamppb.New(a.CreatedAt),
 		}
 	}
 	families := make([]string, 0, len(assessment.Families()))
 	for _, f := range assessment.Families() {
 		families = append(families, string(f))
-	}
-	if err := q.pub.Publish(ctx, bus.DeadlineSchedule(q.source, meta(""), a.Deadline)); err != nil {
-		return fmt.Errorf("schedule the deadline of %s: %w", a.ID, err)
 	}
 	statusID := assessment.DeterministicID(a.ID, string(assessment.StatusQueued))
 	if err := q.pub.Publish(ctx, bus.Message{

@@ -196,18 +196,48 @@ type Queued struct {
 }
 
 // Queue is an in-memory app.Queue. Like JetStream's deduplication by message
-// id, queueing one assessment twice records it once. Fail, when set, is
-// returned by Enqueue instead of queueing.
+// id, queueing one assessment twice records it once; like a schedule on the
+// broker, a later deadline of one assessment replaces the earlier. Fail,
+// when set, is returned by Enqueue instead of queueing, FailSchedule by
+// ScheduleDeadline.
 type Queue struct {
-	mu     sync.Mutex
-	queued []Queued
-	seen   map[string]bool
-	// Fail makes Enqueue fail with it (a broker outage).
+	mu        sync.Mutex
+	queued    []Queued
+	seen      map[string]bool
+	deadlines map[string]Deadline
+	// Fail makes Enqueue fail with it (the publish of the request refused).
 	Fail error
+	// FailSchedule makes ScheduleDeadline fail with it (a broker outage).
+	FailSchedule error
+}
+
+// Deadline is an assessment's deadline as scheduled.
+type Deadline struct {
+	ID, Tenant string
+	At         time.Time
 }
 
 // NewQueue returns an empty queue.
-func NewQueue() *Queue { return &Queue{seen: map[string]bool{}} }
+func NewQueue() *Queue { return &Queue{seen: map[string]bool{}, deadlines: map[string]Deadline{}} }
+
+// ScheduleDeadline records a's deadline, replacing one scheduled before.
+func (q *Queue) ScheduleDeadline(_ context.Context, a store.Assessment) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.FailSchedule != nil {
+		return fmt.Errorf("apptest: schedule the deadline of %s: %w", a.ID, q.FailSchedule)
+	}
+	q.deadlines[a.TenantID+"/"+a.ID] = Deadline{ID: a.ID, Tenant: a.TenantID, At: a.Deadline}
+	return nil
+}
+
+// DeadlineOf returns the deadline scheduled for tenant's assessment id.
+func (q *Queue) DeadlineOf(tenant, id string) (Deadline, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d, ok := q.deadlines[tenant+"/"+id]
+	return d, ok
+}
 
 // Enqueue records a as queued with every family.
 func (q *Queue) Enqueue(_ context.Context, a store.Assessment, req *inframindv1.AssessmentRequest) error {
@@ -225,7 +255,8 @@ func (q *Queue) Enqueue(_ context.Context, a store.Assessment, req *inframindv1.
 		families = append(families, string(f))
 	}
 	q.queued = append(q.queued, Queued{ID: a.ID, Tenant: a.TenantID, CorrelationID: a.CorrelationID,
-		Status: string(assessment.StatusQueued), Families: families, Request: proto.CloneOf(req), Deadline: a.Deadline})
+		Status: string(assessment.StatusQueued), Families: families, Request: proto.CloneOf(req),
+		Deadline: q.deadlines[a.TenantID+"/"+a.ID].At})
 	return nil
 }
 
