@@ -148,7 +148,10 @@ type tokenAlternative struct {
 // meeting the SLO (sizing.CapacityAtSLO), and keeps the degree with the lowest pessimistic cost: USD per
 // million output tokens = hourly price / (output tokens/s x 3600) x 1e6, the optimistic throughput giving
 // the low end. The planner searches the same degrees (pkg/advisor/plan).
-func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU) (tokenAlternative, string, error) {
+// The sizing depends on the GPU and the degree only, not on the region or
+// the price, so caps keeps each GPU and degree's capacity for the other
+// rows of the same machine.
+func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU, caps capacities) (tokenAlternative, string, error) {
 	acc := plan.AcceleratorFromGPU(g)
 	minTP, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, acc, in.GPUCount, 0, m.in+m.out)
 	if errors.Is(err, sizing.ErrDoesNotFit) {
@@ -160,8 +163,10 @@ func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU) (tokenAlter
 	var best *tokenAlternative
 	reason := ""
 	for tp := minTP; tp <= in.GPUCount && tp <= sizing.MaxTensorParallel; tp *= 2 {
-		c, err := sizing.CapacityAtSLO(sizing.ServingInput{Arch: m.arch, Weights: m.weights, KV: m.kv, GPU: acc, TensorParallel: tp,
-			InputTokens: m.in, OutputTokens: m.out}, m.slo)
+		c, err := caps.at(g.ID, tp, func() (sizing.Capacity, error) {
+			return sizing.CapacityAtSLO(sizing.ServingInput{Arch: m.arch, Weights: m.weights, KV: m.kv, GPU: acc, TensorParallel: tp,
+				InputTokens: m.in, OutputTokens: m.out}, m.slo)
+		})
 		if err != nil {
 			return tokenAlternative{}, "", fmt.Errorf("capacity of %s on %s: %w", m.label, in.Name, err)
 		}
@@ -188,6 +193,30 @@ func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU) (tokenAlter
 	a.formula = fmt.Sprintf("%s %s/h / (%s tokens/s x 3600 s) x 1e6 = %s-%s per million output tokens",
 		in.Name, rate(in.OnDemandHourly), a.tokensPerSec, usd(a.usdPerMTok.Low), usd(a.usdPerMTok.High))
 	return a, "", nil
+}
+
+// capacities are one model's capacities at its SLO by GPU and
+// tensor-parallel degree: the catalogue prices the same machine in many
+// regions, and each row would otherwise size it again.
+type capacities map[capacityKey]sizing.Capacity
+
+type capacityKey struct {
+	gpu string
+	tp  int
+}
+
+// at returns the capacity of gpu at degree tp, computing it once.
+func (c capacities) at(gpu string, tp int, compute func() (sizing.Capacity, error)) (sizing.Capacity, error) {
+	k := capacityKey{gpu, tp}
+	if v, ok := c[k]; ok {
+		return v, nil
+	}
+	v, err := compute()
+	if err != nil {
+		return sizing.Capacity{}, err
+	}
+	c[k] = v
+	return v, nil
 }
 
 // neededClasses returns the GPU classes on which a model fits within one
@@ -224,13 +253,14 @@ func tokenResults(cat *catalog.Catalog, m servedModel, scope []string) ([]*infra
 	var findings []*inframindv1.Finding
 	best := map[string]tokenAlternative{}
 	var rejected []string
+	caps := capacities{}
 	for _, p := range scope {
 		for _, in := range cat.InstancesOf(p) {
 			g, ok := cat.GPU(in.GPU)
 			if !ok || !precisionSupported(m.weights, g) {
 				continue
 			}
-			a, why, err := costPerToken(m, in, g)
+			a, why, err := costPerToken(m, in, g, caps)
 			if err != nil {
 				return nil, nil, err
 			}
