@@ -84,9 +84,11 @@ func CapacityAtSLO(in ServingInput, slo SLO) (Capacity, error) {
 		return Capacity{Limit: limit, Reason: "even one request at a time: " + reason, ServingEstimate: one}, nil
 	}
 
+	// The search keeps only each estimate's numbers; the one returned is
+	// estimated again with its working.
 	estimate := func(c int) (ServingEstimate, error) {
 		in.Concurrency = c
-		return EstimateServing(in)
+		return estimateServing(in, true)
 	}
 	// Invariant: lo meets the SLO; hi is the first concurrency known to fail, or MaxSequences + 1.
 	lo, best := 1, one
@@ -101,6 +103,12 @@ func CapacityAtSLO(in ServingInput, slo SLO) (Capacity, error) {
 			lo, best = mid, e
 		} else {
 			hi = mid
+		}
+	}
+	if lo > 1 {
+		in.Concurrency = lo
+		if best, err = EstimateServing(in); err != nil {
+			return Capacity{}, err
 		}
 	}
 	c := Capacity{MaxConcurrency: lo, RequestsPerSec: best.RequestsPerSec, Meets: true, ServingEstimate: best}

@@ -45,6 +45,15 @@ func TestCapacityAtSLO(t *testing.T) {
 			require.NoError(t, err)
 			limit, _ := sloFailure(at, tc.slo)
 			require.Empty(t, limit)
+			// The estimate it returns is that one, working included: the
+			// search's estimates leave their text out, the answer does not.
+			// (CapacityAtSLO adds its own formula last.)
+			got := c.ServingEstimate
+			require.NotEmpty(t, got.Formulas)
+			got.Formulas = got.Formulas[:len(got.Formulas)-1]
+			require.Equal(t, at, got)
+			require.NotEmpty(t, got.Assumptions)
+			require.NotEmpty(t, got.MemoryFit.Formulas)
 			next, err := EstimateServing(withConcurrency(tc.in, c.MaxConcurrency+1))
 			require.NoError(t, err)
 			limit, _ = sloFailure(next, tc.slo)

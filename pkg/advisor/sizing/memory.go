@@ -177,6 +177,11 @@ func FitMemory(a Arch, p, kv Precision, gpu Accelerator, tensorParallel int, uti
 // per token per GPU is the TP figure x ceil(L/PP) / L (Narayanan et al., "Efficient Large-Scale Language
 // Model Training on GPU Clusters Using Megatron-LM", arXiv 2104.04473: pipeline stages split the layers).
 func FitMemoryLayout(a Arch, p, kv Precision, gpu Accelerator, tensorParallel, pipelineParallel int, utilisation float64, contextTokens int) (MemoryFit, error) {
+	return fitMemoryLayout(a, p, kv, gpu, tensorParallel, pipelineParallel, utilisation, contextTokens, false)
+}
+
+// fitMemoryLayout is FitMemoryLayout; quiet leaves out the working's text.
+func fitMemoryLayout(a Arch, p, kv Precision, gpu Accelerator, tensorParallel, pipelineParallel int, utilisation float64, contextTokens int, quiet bool) (MemoryFit, error) {
 	if err := a.Validate(); err != nil {
 		return MemoryFit{}, err
 	}
@@ -208,6 +213,7 @@ func FitMemoryLayout(a Arch, p, kv Precision, gpu Accelerator, tensorParallel, p
 	}
 
 	var f MemoryFit
+	f.quiet = quiet
 	f.TensorParallel = tensorParallel
 	f.PipelineParallel = pipelineParallel
 	gpus := float64(tensorParallel * pipelineParallel)

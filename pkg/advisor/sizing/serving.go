@@ -492,6 +492,12 @@ func ends(eff Efficiencies) (opt, pes scenario) {
 // engine and the tensor-parallel all-reduces add their own time. A model that does not fit returns the
 // memory fit and an error wrapping ErrDoesNotFit.
 func EstimateServing(in ServingInput) (ServingEstimate, error) {
+	return estimateServing(in, false)
+}
+
+// estimateServing is EstimateServing; quiet leaves out the working's text
+// (the numbers are the same).
+func estimateServing(in ServingInput, quiet bool) (ServingEstimate, error) {
 	if err := in.validate(); err != nil {
 		return ServingEstimate{}, err
 	}
@@ -503,11 +509,12 @@ func EstimateServing(in ServingInput) (ServingEstimate, error) {
 	if in.ContextTokens > 0 {
 		context = in.ContextTokens
 	}
-	fit, err := FitMemoryLayout(in.Arch, in.Weights, in.KV, in.GPU, in.TensorParallel, in.PipelineParallel, in.Utilisation, context)
+	fit, err := fitMemoryLayout(in.Arch, in.Weights, in.KV, in.GPU, in.TensorParallel, in.PipelineParallel, in.Utilisation, context, quiet)
 	if err != nil {
 		return ServingEstimate{}, err
 	}
 	est := ServingEstimate{MemoryFit: fit}
+	est.Working.quiet = quiet
 	est.merge(fit.Working)
 	if !fit.Fits {
 		return est, fmt.Errorf("%w: %.4g B params (%s) and one %d-token sequence on %s",

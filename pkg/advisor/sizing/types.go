@@ -123,20 +123,33 @@ type Accelerator struct {
 type Working struct {
 	Assumptions []string `json:"assumptions"`
 	Formulas    []string `json:"formulas"`
+	// quiet skips the text: the estimates a search tries and discards
+	// (CapacityAtSLO) need only their numbers, and formatting every line
+	// was most of their cost.
+	quiet bool
 }
 
 // assume records an assumption.
 func (w *Working) assume(format string, args ...any) {
+	if w.quiet {
+		return
+	}
 	w.Assumptions = append(w.Assumptions, fmt.Sprintf(format, args...))
 }
 
 // formula records a formula with its numbers substituted.
 func (w *Working) formula(format string, args ...any) {
+	if w.quiet {
+		return
+	}
 	w.Formulas = append(w.Formulas, fmt.Sprintf(format, args...))
 }
 
 // merge appends another working's lines.
 func (w *Working) merge(o Working) {
+	if w.quiet {
+		return
+	}
 	w.Assumptions = append(w.Assumptions, o.Assumptions...)
 	w.Formulas = append(w.Formulas, o.Formulas...)
 }
