@@ -12,9 +12,10 @@ import (
 // analyzeResearch checks the freshness of every price the request could use,
 // compares the accelerator classes it needs across providers, and puts the
 // cost per token of a few GPU alternatives next to the hosted APIs'.
-func analyzeResearch(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
+func analyzeResearch(full *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
+	cat := &researchCatalog{Catalog: full, rows: map[string][]catalog.Instance{}}
 	b := req.GetBusiness()
-	scope, err := catalogueProviderScope(cat, b)
+	scope, err := catalogueProviderScope(full, b)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -31,7 +32,7 @@ func analyzeResearch(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (
 	o.Metrics = append(o.Metrics,
 		metric("providers_in_scope", float64(len(scope)), "providers",
 			fmt.Sprintf("catalogue providers {%s}, preference {%s} first, minus exclusions {%s} = {%s}",
-				strings.Join(catalogueProviders(cat), ", "), strings.Join(b.GetProviderPreference(), ", "), strings.Join(b.GetProviderExclusions(), ", "), strings.Join(scope, ", ")),
+				strings.Join(catalogueProviders(full), ", "), strings.Join(b.GetProviderPreference(), ", "), strings.Join(b.GetProviderExclusions(), ", "), strings.Join(scope, ", ")),
 			"the request's business.provider_preference and provider_exclusions; catalogue instances.yaml providers, version "+cat.Version, ""),
 		metric("regions_count", float64(len(regions)), "regions",
 			fmt.Sprintf("distinct regions {%s}", strings.Join(regions, ", ")), "the request's business.regions", ""),
@@ -52,7 +53,7 @@ func analyzeResearch(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (
 			continue
 		}
 		hosted = true
-		m, missing, err := resolveServedModel(cat, i, w)
+		m, missing, err := resolveServedModel(full, i, w)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -112,7 +113,7 @@ func analyzeResearch(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (
 // researchClasses picks the GPU classes to compare: those on which some LLM
 // workload's model fits within one in-scope instance at its precision; with
 // no LLM workload to size, every class the providers in scope offer.
-func researchClasses(cat *catalog.Catalog, models []servedModel, scope []string) ([]string, string) {
+func researchClasses(cat *researchCatalog, models []servedModel, scope []string) ([]string, string) {
 	var classes, reasons []string
 	for _, m := range models {
 		fit := neededClasses(cat, m, scope)
@@ -146,4 +147,23 @@ func cheapestTokenCost(ms []*inframindv1.Metric) (float64, bool) {
 		}
 	}
 	return best, ok
+}
+
+// researchCatalog is the catalogue as one research analysis reads it: each
+// provider's instance rows are copied and sorted once (catalog.InstancesOf)
+// instead of in every loop over GPU classes and pricing models.
+type researchCatalog struct {
+	*catalog.Catalog
+	rows map[string][]catalog.Instance
+}
+
+// InstancesOf returns provider's rows as catalog.InstancesOf does, shared
+// between callers: they only read them.
+func (c *researchCatalog) InstancesOf(provider string) []catalog.Instance {
+	rows, ok := c.rows[provider]
+	if !ok {
+		rows = c.Catalog.InstancesOf(provider)
+		c.rows[provider] = rows
+	}
+	return rows
 }

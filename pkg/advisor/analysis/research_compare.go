@@ -30,7 +30,7 @@ type classComparison struct {
 // cheapestPer returns, for provider p, the instance of gpu with the lowest
 // per-GPU-hour price under price (which returns 0 when the row publishes
 // none).
-func cheapestPer(cat *catalog.Catalog, p, gpu string, price func(catalog.Instance) (float64, string)) (gpuQuote, bool) {
+func cheapestPer(cat *researchCatalog, p, gpu string, price func(catalog.Instance) (float64, string)) (gpuQuote, bool) {
 	var best gpuQuote
 	found := false
 	for _, in := range cat.InstancesOf(p) {
@@ -76,7 +76,7 @@ func userServedBy(code string, r catalog.Region) bool {
 }
 
 // compareClass builds the cross-provider comparison of one GPU class.
-func compareClass(cat *catalog.Catalog, g catalog.GPU, scope, userRegions []string) classComparison {
+func compareClass(cat *researchCatalog, g catalog.GPU, scope, userRegions []string) classComparison {
 	c := classComparison{gpu: g}
 	for _, p := range scope {
 		od, ok := cheapestPer(cat, p, g.ID, onDemandPrice)

@@ -46,7 +46,7 @@ type freshnessResult struct {
 // priceGroups gathers the price rows a request could use: every instance of
 // the providers in scope and, when a workload serves a model, every hosted
 // API (the build-vs-buy comparison). Groups keep catalogue order.
-func priceGroups(cat *catalog.Catalog, scope []string, hosted bool) []priceGroup {
+func priceGroups(cat *researchCatalog, scope []string, hosted bool) []priceGroup {
 	var groups []priceGroup
 	add := func(kind, provider, row string, src catalog.Source) {
 		for i := range groups {
@@ -76,7 +76,7 @@ func priceGroups(cat *catalog.Catalog, scope []string, hosted bool) []priceGroup
 // stays a pure function of its inputs: age = collected_on - as_of in days.
 // A month-only as-of date gives a range: from its last day (youngest) to its
 // first (oldest).
-func researchFreshness(cat *catalog.Catalog, scope []string, hosted bool) freshnessResult {
+func researchFreshness(cat *researchCatalog, scope []string, hosted bool) freshnessResult {
 	res := freshnessResult{collection: cat.CollectedOn}
 	collected, err := time.Parse(time.DateOnly, cat.CollectedOn)
 	if err != nil {

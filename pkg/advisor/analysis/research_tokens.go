@@ -221,7 +221,7 @@ func (c capacities) at(gpu string, tp int, compute func() (sizing.Capacity, erro
 
 // neededClasses returns the GPU classes on which a model fits within one
 // in-scope instance, at a precision the GPU runs.
-func neededClasses(cat *catalog.Catalog, m servedModel, scope []string) []string {
+func neededClasses(cat *researchCatalog, m servedModel, scope []string) []string {
 	var out []string
 	for _, g := range cat.GPUs {
 		if !precisionSupported(m.weights, g) {
@@ -248,7 +248,7 @@ func neededClasses(cat *catalog.Catalog, m servedModel, scope []string) []string
 // tokenResults compares, for one LLM workload, the cheapest few GPU
 // alternatives by cost per million output tokens with the hosted APIs'
 // prices at the workload's input:output mix.
-func tokenResults(cat *catalog.Catalog, m servedModel, scope []string) ([]*inframindv1.Metric, []*inframindv1.Finding, error) {
+func tokenResults(cat *researchCatalog, m servedModel, scope []string) ([]*inframindv1.Metric, []*inframindv1.Finding, error) {
 	var metrics []*inframindv1.Metric
 	var findings []*inframindv1.Finding
 	best := map[string]tokenAlternative{}
