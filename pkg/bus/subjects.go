@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +21,9 @@ const (
 	// StreamDeadlines holds each running assessment's deadline as a
 	// JetStream message schedule (im.deadline.schedule.<tenant>.<assessment>)
 	// and the message the broker publishes when it falls due
-	// (im.deadline.due.<tenant>.<assessment>): ADR 0029.
+	// (im.deadline.due.<tenant>.<assessment>): ADR 0029. It also holds the
+	// purges of expired sign-in data (im.purge.schedule.all.<unix time>,
+	// due on im.purge.due.all): ADR 0041.
 	StreamDeadlines = "DEADLINES"
 )
 
@@ -38,6 +41,8 @@ const (
 	prefixWebhookDelivery  = "im.webhook.delivery."
 	prefixDeadlineSchedule = "im.deadline.schedule."
 	prefixDeadlineDue      = "im.deadline.due."
+	prefixPurgeSchedule    = "im.purge.schedule."
+	prefixPurgeDue         = "im.purge.due."
 	// tenantToken is the index of the tenant among a subject's tokens.
 	tenantToken = 3
 )
@@ -139,6 +144,25 @@ func WebhookDeliveries() Subscription {
 	return Subscription{Stream: StreamWebhooks, Subjects: []string{prefixWebhookDelivery + ">"}}
 }
 
+// PurgeScope is the tenant token of the purge subjects: the purge of
+// expired sign-in data is every tenant's at once.
+const PurgeScope = "all"
+
+// SubjectPurgeSchedule holds the schedule of the purge due at at (one
+// subject per time, so several purges may be scheduled at once).
+func SubjectPurgeSchedule(at time.Time) string {
+	return prefixPurgeSchedule + PurgeScope + "." + strconv.FormatInt(at.Unix(), 10)
+}
+
+// SubjectPurgeDue is where the broker publishes a purge when it falls due.
+func SubjectPurgeDue() string { return prefixPurgeDue + PurgeScope }
+
+// PurgesDue is the purges of expired sign-in data that fell due (the
+// gateway reads them).
+func PurgesDue() Subscription {
+	return Subscription{Stream: StreamDeadlines, Subjects: []string{prefixPurgeDue + ">"}}
+}
+
 // DeadlinesDue is every tenant's deadlines that fell due (the synthesizer reads them).
 func DeadlinesDue() Subscription {
 	return Subscription{Stream: StreamDeadlines, Subjects: []string{prefixDeadlineDue + ">"}}
@@ -162,7 +186,8 @@ func StreamConfigs(cfg Config) []jetstream.StreamConfig {
 // broker hold each deadline and publish it when it falls due, so nothing
 // polls the store for overdue assessments.
 func deadlinesStream(cfg Config) jetstream.StreamConfig {
-	sc := streamConfig(StreamDeadlines, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixDeadlineSchedule+">", prefixDeadlineDue+">")
+	sc := streamConfig(StreamDeadlines, cfg.MaxAge, cfg.DuplicateWindow, cfg.Replicas, prefixDeadlineSchedule+">", prefixDeadlineDue+">",
+		prefixPurgeSchedule+">", prefixPurgeDue+">")
 	sc.AllowMsgSchedules = true
 	return sc
 }

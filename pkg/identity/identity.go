@@ -42,6 +42,9 @@ type Options struct {
 	// carries its own, so any stored hash still verifies. Lower ones are
 	// for tests whose subject is not the hashing.
 	PasswordParams *argon2id.Params
+	// Purges schedules the purge of a sign-in session's data for when it
+	// expires (nil schedules nothing; PurgeExpired still runs when called).
+	Purges PurgeScheduler
 }
 
 // Defaults applied by New to zero Options fields.

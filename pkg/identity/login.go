@@ -113,6 +113,7 @@ func (s *Service) startSession(ctx context.Context, u store.User) (Session, erro
 	if err != nil {
 		return Session{}, fmt.Errorf("identity: start session: %w", err)
 	}
+	s.schedulePurge(ctx, sess)
 	return s.issue(ctx, u, sess, now)
 }
 

@@ -166,3 +166,10 @@ func (p Ports) check() error {
 	}
 	return nil
 }
+
+// PurgeScheduler arranges for PurgeExpired to run at or soon after a time,
+// once, without anything polling the store until then: the gateway's is a
+// JetStream message schedule (adapters.BusPurges, ADR 0041).
+type PurgeScheduler interface {
+	SchedulePurge(ctx context.Context, at time.Time) error
+}

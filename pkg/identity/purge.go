@@ -45,45 +45,40 @@ func (s *Service) PurgeExpired(ctx context.Context) (store.PurgeCounts, error) {
 	}
 }
 
-// RunPurge calls PurgeExpired at once and then every interval until ctx
-// ends, logging what each run removed. A failed run is logged and the next
-// one tries again: expired documents are refused on every read anyway, so
-// a late purge costs only space. An interval that is not positive turns
-// the purge off (RunPurge returns at once).
-func (s *Service) RunPurge(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
+// schedulePurge asks for a purge when sess has expired (plus purgeGrace):
+// its refresh tokens expire with it, and their use claims with them. A
+// failure does not fail the sign-in: expired documents are refused on every
+// read anyway, and the purge at the next gateway start removes them.
+func (s *Service) schedulePurge(ctx context.Context, sess store.Session) {
+	if s.opt.Purges == nil {
 		return
 	}
-	// At once, not after the first interval: a process restarted more often
-	// than that would otherwise never purge.
-	s.purgeOnce(ctx)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.purgeOnce(ctx)
-		}
+	if err := s.opt.Purges.SchedulePurge(ctx, sess.ExpiresAt.Add(purgeGrace)); err != nil {
+		s.log.WarnContext(ctx, "purge of a session not scheduled; it is purged at the next gateway start",
+			"session", sess.ID, "expires_at", sess.ExpiresAt, "error", err)
 	}
 }
 
-func (s *Service) purgeOnce(ctx context.Context) {
+// Purge runs PurgeExpired and logs what it removed, or its failure, which
+// it returns: the caller retries (a purge that falls due is redelivered).
+// Expired documents are refused on every read anyway, so a late purge costs
+// only space.
+func (s *Service) Purge(ctx context.Context) error {
 	c, err := s.PurgeExpired(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return // shutting down: not a failure
+			return err // shutting down: not worth a warning
 		}
-		s.log.WarnContext(ctx, "purge of expired sessions failed; retrying at the next interval", "error", err,
+		s.log.WarnContext(ctx, "purge of expired sessions failed", "error", err,
 			"sessions", c.Sessions, "refresh_tokens", c.RefreshTokens, "refresh_token_uses", c.RefreshUses)
-		return
+		return err
 	}
 	level := slog.LevelInfo
 	if c.Removed() == 0 && c.DatedUses == 0 {
-		level = slog.LevelDebug // an idle hourly line says nothing
+		level = slog.LevelDebug // a purge that found nothing says nothing
 	}
 	s.log.Log(ctx, level, "purged expired sessions",
 		"sessions", c.Sessions, "refresh_tokens", c.RefreshTokens, "refresh_token_uses", c.RefreshUses,
 		"dated_refresh_token_uses", c.DatedUses)
+	return nil
 }

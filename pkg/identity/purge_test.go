@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -153,27 +154,7 @@ func loggedService(t *testing.T, st *store.Store) (*identity.Service, *clock, *r
 	return svc, c, recs
 }
 
-// runPurge starts RunPurge and returns a stop that cancels it and
-// requires it to return.
-func runPurge(t *testing.T, svc *identity.Service, interval time.Duration) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		svc.RunPurge(ctx, interval)
-	}()
-	return func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("RunPurge did not return after its context ended")
-		}
-	}
-}
-
-func TestRunPurgePurgesAtOnceAndStopsWithItsContext(t *testing.T) {
+func TestPurgeRemovesWhatExpiredAndLogsIt(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := startStore(t)
@@ -183,20 +164,14 @@ func TestRunPurgePurgesAtOnceAndStopsWithItsContext(t *testing.T) {
 	require.NoError(t, err)
 	clk.Advance(time.Hour + 2*time.Minute)
 
-	// An interval no test waits for: the first purge runs at start.
-	stop := runPurge(t, svc, time.Hour)
-	require.Eventually(t, func() bool {
-		_, err := st.Sessions.Get(ctx, sess.TenantID, sess.ID)
-		return err != nil
-	}, 10*time.Second, 10*time.Millisecond, "the expired session is purged when RunPurge starts")
-	stop()
+	require.NoError(t, svc.Purge(ctx))
 	_, err = st.Sessions.Get(ctx, sess.TenantID, sess.ID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.Equal(t, 1, recs.count(slog.LevelInfo, "purged expired sessions"))
 	require.Equal(t, int64(1), recs.attr("purged expired sessions", "sessions").Int64(), "the log says what was removed")
 }
 
-func TestRunPurgeLogsAFailedRunAndKeepsGoing(t *testing.T) {
+func TestPurgeLogsAndReturnsAFailure(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -209,27 +184,47 @@ func TestRunPurgeLogsAFailedRunAndKeepsGoing(t *testing.T) {
 	require.NoError(t, st.Close(ctx))
 	svc, _, recs := loggedService(t, st)
 
-	_, err = svc.PurgeExpired(ctx)
-	require.Error(t, err)
-
-	const failed = "purge of expired sessions failed; retrying at the next interval"
-	stop := runPurge(t, svc, time.Millisecond)
-	require.Eventually(t, func() bool { return recs.count(slog.LevelWarn, failed) >= 3 },
-		10*time.Second, time.Millisecond, "every run fails, is logged, and the next one still runs")
-	stop()
+	require.Error(t, svc.Purge(ctx), "the caller retries a failed purge")
+	require.Equal(t, 1, recs.count(slog.LevelWarn, "purge of expired sessions failed"))
 }
 
-func TestRunPurgeWithoutAnIntervalIsOff(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st := startStore(t)
-	svc, clk, _ := loggedService(t, st)
-	sess, err := st.Sessions.Create(ctx, store.Session{ID: uniq("s"), TenantID: uniq("t"), UserID: "u1",
-		ExpiresAt: time.Now().Add(time.Hour)})
-	require.NoError(t, err)
-	clk.Advance(time.Hour + 2*time.Minute)
+// schedules records the purges a service asks for.
+type schedules struct {
+	mu   sync.Mutex
+	at   []time.Time
+	fail error
+}
 
-	svc.RunPurge(ctx, 0) // returns at once: a context that never ends would hang the test otherwise
-	_, err = st.Sessions.Get(ctx, sess.TenantID, sess.ID)
-	require.NoError(t, err, "a zero interval purges nothing")
+func (s *schedules) SchedulePurge(_ context.Context, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.at = append(s.at, at)
+	return nil
+}
+
+// A sign-in asks for a purge when its session (and with it every refresh
+// token of the session and their use claims) has expired, plus the grace
+// that lets a replica whose clock is behind still catch a token's reuse. A
+// schedule that fails does not fail the sign-in.
+func TestASignInSchedulesThePurgeOfItsSession(t *testing.T) {
+	t.Parallel()
+	st := startStore(t)
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	purges := &schedules{}
+	svc, err := identity.New(realPorts(t, st, rdb), auth.NewSigner(priv, issuer, audience),
+		identity.Options{Purges: purges, RefreshTTL: time.Hour})
+	require.NoError(t, err)
+	e := &env{svc: svc, st: st, rdb: rdb}
+	_, owner := e.newTenant(t)
+	sess := e.login(t, owner)
+	require.Equal(t, []time.Time{sess.RefreshExpiresAt.Add(time.Minute)}, purges.at)
+
+	purges.fail = errors.New("broker down")
+	e.login(t, owner)
 }

@@ -58,9 +58,10 @@ type GatewayConfig struct {
 	AuthAccessTTL time.Duration `env:"IM_AUTH_ACCESS_TTL" envDefault:"15m"`
 	// AuthRefreshTTL is the lifetime of a sign-in session's refresh tokens.
 	AuthRefreshTTL time.Duration `env:"IM_AUTH_REFRESH_TTL" envDefault:"720h"`
-	// AuthPurgeInterval is how often expired sessions, refresh tokens and
-	// their use claims are deleted (the store has no TTL indexes); 0 turns
-	// the purge off.
+	// AuthPurgeInterval is how late, at most, expired sessions, refresh
+	// tokens and their use claims are deleted (the store has no TTL
+	// indexes): purges are scheduled on the broker for when sessions
+	// expire, rounded up to it (ADR 0041); 0 turns the purge off.
 	AuthPurgeInterval time.Duration `env:"IM_AUTH_PURGE_INTERVAL" envDefault:"1h"`
 	BodyLimitBytes    int64         `env:"IM_HTTP_BODY_LIMIT_BYTES" envDefault:"1048576"`
 	AssessmentTimeout time.Duration `env:"IM_ASSESSMENT_TIMEOUT" envDefault:"2m"`

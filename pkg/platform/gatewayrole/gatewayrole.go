@@ -8,9 +8,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/consultant"
 	"github.com/infra-mind/infra-mind/pkg/gateway"
@@ -78,6 +80,10 @@ func Role() platform.Role {
 	}
 }
 
+// PurgeDurableName is the gateways' consumer of the purges of expired
+// sign-in data that fell due. Never rename it.
+const PurgeDurableName = "gateway-identity-purge"
+
 // ConnectCache connects Redis and makes it part of h (its readiness check
 // and its close).
 func ConnectCache(ctx context.Context, h *platform.Host) (*cache.Cache, error) {
@@ -122,9 +128,15 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 		if err != nil {
 			return nil, fmt.Errorf("build identity service: %w", err)
 		}
+		var purges identity.PurgeScheduler
+		if cfg.Gateway.AuthPurgeInterval > 0 {
+			if purges, err = identityadapters.NewBusPurges(h.Bus, "/services/gateway", cfg.Gateway.AuthPurgeInterval); err != nil {
+				return nil, fmt.Errorf("IM_AUTH_PURGE_INTERVAL: %w", err)
+			}
+		}
 		gw.Identity, err = identity.New(ports, gw.Keys.Signer(cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience),
 			identity.Options{AccessTTL: cfg.Gateway.AuthAccessTTL, RefreshTTL: cfg.Gateway.AuthRefreshTTL, Logger: h.Logger,
-				TOTPKeys: totpKeys})
+				TOTPKeys: totpKeys, Purges: purges})
 		if err != nil {
 			return nil, fmt.Errorf("build identity service: %w", err)
 		}
@@ -179,14 +191,28 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 	}
 	h.Announce("gateway", gw.Server.Addr())
 	h.Go(gw.Server.Serve)
-	// Every gateway replica purges expired sign-in data: the deletes are
-	// idempotent, so replicas purging at once only share the work. Run
-	// returns after the purge stops, so Close never pulls the store from
-	// under it.
+	// Expired sign-in data is purged when it falls due: each sign-in
+	// schedules a purge for when its session expires, and the broker
+	// publishes it then to one gateway replica (ADR 0041); nothing reads the
+	// store on a timer. Each start purges once too, which catches sessions
+	// whose schedule could not be published. The deletes are idempotent, so
+	// replicas purging at once only share the work. Run returns after the
+	// consumer stops, so Close never pulls the store from under it.
 	if gw.Identity != nil && cfg.Gateway.AuthPurgeInterval > 0 {
 		h.Go(func(ctx context.Context) error {
-			gw.Identity.RunPurge(ctx, cfg.Gateway.AuthPurgeInterval)
-			return nil
+			_ = gw.Identity.Purge(ctx) // logged; the next due purge tries again
+			return h.Bus.Consume(ctx, PurgeDurableName, bus.PurgesDue(), func(ctx context.Context, e *bus.Event) ([]bus.Message, error) {
+				due, err := bus.PurgeDue(e)
+				if err != nil {
+					return nil, err
+				}
+				if now := time.Now(); now.Before(due) {
+					// Fired at a hop (the stream's retention would drop a
+					// schedule held for longer): schedule the rest.
+					return []bus.Message{bus.PurgeSchedule("/services/gateway", due, now)}, nil
+				}
+				return nil, gw.Identity.Purge(ctx)
+			}, bus.DrainTimeout(cfg.ShutdownTimeout))
 		})
 	}
 	// Every replica also sweeps erased assessments again once writers that
