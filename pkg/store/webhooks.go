@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -80,6 +81,101 @@ func DeliveryID(tenant, webhookID, eventID string) string {
 type Webhooks struct {
 	coll       *mongo.Collection
 	deliveries *mongo.Collection
+	// endpoints is this process's copy of each tenant's webhooks (nil: none,
+	// Endpoints reads the store every time).
+	endpoints *endpointCache
+}
+
+// WebhookVersions says when a tenant's webhooks last changed, to every
+// process at once: a version that differs from the one a copy was read at
+// means the copy is stale. The read model's bucket is the real one
+// (readmodel.Model); 0 is a tenant whose webhooks never changed since it
+// exists.
+type WebhookVersions interface {
+	WebhooksVersion(ctx context.Context, tenant string) (uint64, error)
+	WebhooksChanged(ctx context.Context, tenant string) error
+}
+
+// endpointCache holds each tenant's webhooks with the version they were
+// read at.
+type endpointCache struct {
+	v        WebhookVersions
+	mu       sync.Mutex
+	byTenant map[string]versionedEndpoints
+}
+
+type versionedEndpoints struct {
+	version uint64
+	hooks   []Webhook
+}
+
+// UseVersions makes Endpoints and Endpoint answer from a copy of each
+// tenant's webhooks while v says they are unchanged, and Create and Delete
+// tell v of every change. Every process that writes webhooks must use it
+// (readmodel.Use does), or the others keep a stale copy.
+func (r *Webhooks) UseVersions(v WebhookVersions) {
+	r.endpoints = &endpointCache{v: v, byTenant: map[string]versionedEndpoints{}}
+}
+
+// changed tells the versions that tenant's webhooks changed.
+func (r *Webhooks) changed(ctx context.Context, tenant string) error {
+	if r.endpoints == nil {
+		return nil
+	}
+	if err := r.endpoints.v.WebhooksChanged(ctx, tenant); err != nil {
+		return fmt.Errorf("store: mark the webhooks of a tenant changed: %w", err)
+	}
+	return nil
+}
+
+// Endpoints returns tenant's webhooks as List does. With versions
+// (UseVersions) it reads the store only when the tenant's version moved
+// since its copy was read: one key read per call instead of a filtered find
+// on webhooks, which FerretDB on PostgreSQL serves with a sequential scan
+// and the webhook fan-out made once per event (ADR 0021). The version is
+// read before the list, so a change written after the read is seen at the
+// next call.
+func (r *Webhooks) Endpoints(ctx context.Context, tenant string) ([]Webhook, error) {
+	c := r.endpoints
+	if c == nil {
+		return r.List(ctx, tenant)
+	}
+	v, err := c.v.WebhooksVersion(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("store: read the webhooks version of a tenant: %w", err)
+	}
+	c.mu.Lock()
+	got, ok := c.byTenant[tenant]
+	c.mu.Unlock()
+	if ok && got.version == v {
+		return slices.Clone(got.hooks), nil
+	}
+	hooks, err := r.List(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.byTenant[tenant] = versionedEndpoints{version: v, hooks: slices.Clone(hooks)}
+	c.mu.Unlock()
+	return hooks, nil
+}
+
+// Endpoint returns one of tenant's webhooks as Get does, from the copy
+// Endpoints keeps when there is one (ErrNotFound if it is not among them).
+func (r *Webhooks) Endpoint(ctx context.Context, tenant, id string) (Webhook, error) {
+	if r.endpoints == nil {
+		return r.Get(ctx, tenant, id)
+	}
+	hooks, err := r.Endpoints(ctx, tenant)
+	if err != nil {
+		return Webhook{}, err
+	}
+	for _, h := range hooks {
+		if h.ID == id {
+			return h, nil
+		}
+	}
+	return Webhook{}, fmt.Errorf("store: get webhook %s: %w", id, ErrNotFound)
 }
 
 // MaxListedDeliveries bounds ListDeliveries.
@@ -97,6 +193,14 @@ func (r *Webhooks) Create(ctx context.Context, w Webhook) (Webhook, error) {
 	w.CreatedAt = orNow(w.CreatedAt)
 	if _, err := r.coll.InsertOne(ctx, w); err != nil {
 		return Webhook{}, wrap("create webhook "+w.ID, err)
+	}
+	if err := r.changed(ctx, w.TenantID); err != nil {
+		// Not seen by the other processes' copies: undone, so a retry
+		// creates it again instead of leaving an endpoint nobody posts to.
+		if _, derr := r.coll.DeleteOne(context.WithoutCancel(ctx), byKey(w.Key)); derr != nil {
+			return Webhook{}, fmt.Errorf("create webhook %s: %w (and undoing it: %w)", w.ID, err, derr)
+		}
+		return Webhook{}, fmt.Errorf("create webhook %s: %w", w.ID, err)
 	}
 	return w, nil
 }
@@ -139,6 +243,10 @@ func (r *Webhooks) Delete(ctx context.Context, tenant, id string) error {
 	res, err := r.coll.DeleteOne(ctx, byKey(WebhookKey(tenant, id)))
 	if err != nil {
 		return wrap("delete webhook "+id, err)
+	}
+	// Also when nothing was deleted: a retry after a failed mark marks it.
+	if err := r.changed(ctx, tenant); err != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, err)
 	}
 	if res.DeletedCount == 0 {
 		return fmt.Errorf("store: delete webhook %s: %w", id, ErrNotFound)

@@ -246,7 +246,9 @@ func (d *Dispatcher) FanOut(ctx context.Context, e *bus.Event) ([]bus.Message, e
 	if !json.Valid(e.Data) {
 		return nil, bus.Undecodable(fmt.Errorf("event %s: data is not JSON", e.ID))
 	}
-	hooks, err := d.hooks.List(ctx, e.Tenant)
+	// From this process's copy while the tenant's webhooks are unchanged:
+	// a key read per event instead of a find on webhooks.
+	hooks, err := d.hooks.Endpoints(ctx, e.Tenant)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks of %s: %w", e.Tenant, err)
 	}
@@ -318,7 +320,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e *bus.Event) error {
 		}
 		return nil
 	}
-	hook, err := d.hooks.Get(ctx, tenant, t.WebhookID)
+	hook, err := d.hooks.Endpoint(ctx, tenant, t.WebhookID)
 	if errors.Is(err, store.ErrNotFound) {
 		d.breakers.forget(t.WebhookID)
 		d.log.InfoContext(ctx, "webhook deleted; delivery dropped", "tenant", tenant, "webhook_id", t.WebhookID, "event_id", t.EventID)

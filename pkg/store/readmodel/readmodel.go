@@ -15,6 +15,7 @@
 //	h.<th>                              the hours (since 1970) the tenant created assessments in, newest first
 //	l.<th>.<hour>.<created ms>.<id>     one per assessment, for the tenant's list
 //	k.<th>.<parent>.<kind>.<ms>.<id>    one per version or scenario, for its base's children
+//	w.<th>                              a mark whose revision moves with every change of the tenant's webhooks
 package readmodel
 
 import (
@@ -423,6 +424,26 @@ func (m *Model) purge(ctx context.Context, keys ...string) (int, error) {
 	return n, nil
 }
 
+func webhooksKey(tenant string) string { return "w." + tenantHash(tenant) }
+
+// WebhooksVersion returns the revision of the tenant's webhooks mark (0:
+// never changed), which every change moves (store.WebhookVersions).
+func (m *Model) WebhooksVersion(ctx context.Context, tenant string) (uint64, error) {
+	e, found, err := m.get(ctx, webhooksKey(tenant))
+	if err != nil || !found {
+		return 0, err
+	}
+	return e.Revision(), nil
+}
+
+// WebhooksChanged moves the tenant's webhooks mark to a new revision.
+func (m *Model) WebhooksChanged(ctx context.Context, tenant string) error {
+	if _, err := m.kv.Put(ctx, webhooksKey(tenant), []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		return fmt.Errorf("readmodel: mark the webhooks of a tenant changed: %w", err)
+	}
+	return nil
+}
+
 // Use opens the read model on js and makes st keep it and read from it.
 // Every process that writes or reads assessments, reports or
 // recommendations through st calls it, so the copy never misses a write.
@@ -432,6 +453,7 @@ func Use(ctx context.Context, js jetstream.JetStream, st *store.Store, log *slog
 		return nil, err
 	}
 	st.UseReadModel(m, log)
+	st.Webhooks.UseVersions(m)
 	return m, nil
 }
 
