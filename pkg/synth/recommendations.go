@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
+	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/recommend"
@@ -88,6 +89,7 @@ func monthlyCost(results map[string]*inframindv1.AgentResultPublished) *inframin
 	return &inframindv1.MonthlyCostRange{
 		LowUsd:  lo.GetValue(),
 		HighUsd: hi.GetValue(),
-		Basis:   "cloud family " + analysis.MetricMonthlyCostLow + " / " + analysis.MetricMonthlyCostHigh + " (on demand, 730 hours a month)",
+		Basis: fmt.Sprintf("cloud family %s / %s (on demand, %g hours a month)",
+			analysis.MetricMonthlyCostLow, analysis.MetricMonthlyCostHigh, plan.HoursPerMonth),
 	}
 }

@@ -304,7 +304,7 @@ func reportTotals(r *cloudResult, p plan.Plan) {
 	}
 	if t.OutputTokensPerMonth > 0 {
 		r.metric(MetricOutputTokensPerMonth, t.OutputTokensPerMonth, "tokens/month",
-			fmt.Sprintf("sum over LLM workloads of average requests/s x mean output tokens x 3600 x 730 (batch: daily tokens x output share x 730/24) = %.4g", t.OutputTokensPerMonth),
+			fmt.Sprintf("sum over LLM workloads of average requests/s x mean output tokens x 3600 x %g (batch: daily tokens x output share x %g/24) = %.4g", plan.HoursPerMonth, plan.HoursPerMonth, t.OutputTokensPerMonth),
 			"the request's avg_requests_per_second, mean_output_tokens and tokens_per_day_million; "+srcPlanMonth, "")
 		f := working(sizing.Working{Formulas: lastFormula(t.Working)})
 		r.rangeMetrics(RangeSelfHostedUSDPerMTok, t.USDPerMTok, "USD per million output tokens", f, src, "")

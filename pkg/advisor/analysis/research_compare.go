@@ -61,11 +61,11 @@ func spotPrice(in catalog.Instance) (float64, string) {
 }
 
 func commit1YPrice(in catalog.Instance) (float64, string) {
-	return in.Commit1YMonthly / plan.HoursPerMonth, fmt.Sprintf("%s 1-year commitment %s/month / 730 h", in.Name, usd(in.Commit1YMonthly))
+	return in.Commit1YMonthly / plan.HoursPerMonth, fmt.Sprintf("%s 1-year commitment %s/month / %g h", in.Name, usd(in.Commit1YMonthly), plan.HoursPerMonth)
 }
 
 func commit3YPrice(in catalog.Instance) (float64, string) {
-	return in.Commit3YMonthly / plan.HoursPerMonth, fmt.Sprintf("%s 3-year commitment %s/month / 730 h", in.Name, usd(in.Commit3YMonthly))
+	return in.Commit3YMonthly / plan.HoursPerMonth, fmt.Sprintf("%s 3-year commitment %s/month / %g h", in.Name, usd(in.Commit3YMonthly), plan.HoursPerMonth)
 }
 
 // userServedBy reports whether a catalogue region sits where a request

@@ -62,8 +62,8 @@ func price(c *Candidate, o offer, hours float64) {
 	in := o.inst
 	n := c.Instances
 	c.Monthly.OnDemand = sizing.NewRange(float64(n.Low)*in.OnDemandHourly*hours, float64(n.High)*in.OnDemandHourly*hours)
-	addFormula(&c.Working, "on demand = %d-%d instances x $%g/h x %g h = $%.2f-$%.2f per month (catalogue %s price, 730 h = one month)",
-		n.Low, n.High, in.OnDemandHourly, hours, c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High, in.PriceRegion)
+	addFormula(&c.Working, "on demand = %d-%d instances x $%g/h x %g h = $%.2f-$%.2f per month (catalogue %s price, %g h = one month)",
+		n.Low, n.High, in.OnDemandHourly, hours, c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High, in.PriceRegion, HoursPerMonth)
 	if in.Commit1YMonthly > 0 {
 		r := sizing.NewRange(float64(n.Low)*in.Commit1YMonthly, float64(n.High)*in.Commit1YMonthly)
 		c.Monthly.Commit1Y = &r

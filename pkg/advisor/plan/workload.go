@@ -101,7 +101,7 @@ func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *Wo
 		addAssumption(&wp.Working, "tokens_per_day counts prompt and completion tokens together; machines run only during the %g-hour window", window)
 		addFormula(&wp.Working, "required rate = %.4g tokens/day / (%g h x 3600) / (%d + %d tokens per request) = %.4g requests/s",
 			tokensPerDay, window, in, out, load.peakRPS)
-		addFormula(&wp.Working, "billed hours = %g h x 730/24 days = %.4g h per month", window, load.hours)
+		addFormula(&wp.Working, "billed hours = %g h x %g/24 days = %.4g h per month", window, HoursPerMonth, load.hours)
 	} else {
 		load.peakRPS = w.GetPeakRequestsPerSecond()
 		load.avgRPS = w.GetAvgRequestsPerSecond()
@@ -113,7 +113,7 @@ func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *Wo
 		}
 		if load.avgRPS > 0 {
 			load.outputTokensPerMonth = load.avgRPS * float64(out) * 3600 * HoursPerMonth
-			addFormula(&wp.Working, "output tokens per month = %.4g requests/s average x %d tokens x 3600 x 730 h = %.4g", load.avgRPS, out, load.outputTokensPerMonth)
+			addFormula(&wp.Working, "output tokens per month = %.4g requests/s average x %d tokens x 3600 x %g h = %.4g", load.avgRPS, out, HoursPerMonth, load.outputTokensPerMonth)
 		} else {
 			addAssumption(&wp.Working, "no average request rate stated: cost per token is not computed")
 		}
@@ -196,7 +196,7 @@ func addNetwork(wp *WorkloadPlan, load servingLoad) {
 	}
 	gbs := load.avgRPS * float64(load.out) * BytesPerToken * 3600 * HoursPerMonth / 1e9
 	eg := Component{Key: "egress_gb_per_month", Kind: "egress", Name: "response egress to users", Size: sizing.NewRange(gbs, gbs), Unit: "GB per month", Workload: wp.Label}
-	addFormula(&eg.Working, "egress = %.4g requests/s x %d output tokens x %g bytes/token x 3600 x 730 h = %.4g GB per month", load.avgRPS, load.out, BytesPerToken, gbs)
+	addFormula(&eg.Working, "egress = %.4g requests/s x %d output tokens x %g bytes/token x 3600 x %g h = %.4g GB per month", load.avgRPS, load.out, BytesPerToken, HoursPerMonth, gbs)
 	addAssumption(&eg.Working, "text responses only, %g bytes per token (OpenAI tokenizer rule of thumb); streaming framing and TLS overhead are not counted", BytesPerToken)
 	wp.Components = append(wp.Components, eg)
 }

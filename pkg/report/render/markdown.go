@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
@@ -110,7 +111,7 @@ func Markdown(m report.Model) []byte {
 		w("\n")
 	}
 
-	w("\n## %s\n\nWhole plan, USD per month (730 hours):\n\n| option | monthly cost | source |\n|---|---|---|\n", report.SectionCost)
+	w("\n## %s\n\nWhole plan, USD per month (%g hours):\n\n| option | monthly cost | source |\n|---|---|---|\n", report.SectionCost, plan.HoursPerMonth)
 	for _, o := range m.Cost.Options {
 		v := "no published price for the chosen instances"
 		if o.Available {
