@@ -1902,6 +1902,21 @@ type ConversationRequest struct {
 	Title *string `json:"title,omitempty"`
 }
 
+// CostImpact A monthly cost change in USD as a range: positive adds cost, negative saves.
+type CostImpact struct {
+	// Basis What the range is computed from.
+	Basis   string  `json:"basis"`
+	HighUSD float64 `json:"high_usd"`
+	LowUSD  float64 `json:"low_usd"`
+}
+
+// CostImpactChange A recommendation's monthly cost impact in the base and in the other list; null where that list states none.
+type CostImpactChange struct {
+	Base    *CostImpact `json:"base"`
+	Changed bool        `json:"changed"`
+	Other   *CostImpact `json:"other"`
+}
+
 // CreateAPIKeyRequest Examples: {"expires_at":"2027-01-01T00:00:00Z","name":"ci-pipeline","role":"analyst"}
 type CreateAPIKeyRequest struct {
 	// ExpiresAt When the key stops working; must be in the future. Absent: never.
@@ -2034,6 +2049,22 @@ type FieldError struct {
 	//
 	// Examples: must be greater than 0 (got -3)
 	Reason string `json:"reason"`
+}
+
+// FindingRef Names a finding by family and title.
+type FindingRef struct {
+	Family   string  `json:"family"`
+	Severity *string `json:"severity,omitempty"`
+	Title    string  `json:"title"`
+}
+
+// FindingsDiff The findings, identified by family and title, that only one report has.
+type FindingsDiff struct {
+	// Added Only in the other report.
+	Added []FindingRef `json:"added"`
+
+	// Removed Only in the base report.
+	Removed []FindingRef `json:"removed"`
 }
 
 // Growth Projected demand, given one of two ways, not both: as multiples of today's demand (month_N_multiplier, 1 = no growth), or as absolute demand (demand_unit, current_demand and month_N_demand). Demand may shrink.
@@ -2419,6 +2450,13 @@ type NewTenantOwner struct {
 // NewTenantOwnerRole May be left out: the first user is the owner.
 type NewTenantOwnerRole string
 
+// NumberChange A number in the base and in the other report.
+type NumberChange struct {
+	Base    float64 `json:"base"`
+	Changed bool    `json:"changed"`
+	Other   float64 `json:"other"`
+}
+
 // PasswordReset defines model for PasswordReset.
 type PasswordReset struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -2489,20 +2527,9 @@ type Recommendation struct {
 	ID string `json:"id"`
 
 	// MonthlyCostImpact USD a month; negative saves. Absent when not computable.
-	MonthlyCostImpact *struct {
-		Basis   *string  `json:"basis,omitempty"`
-		HighUSD *float64 `json:"high_usd,omitempty"`
-		LowUSD  *float64 `json:"low_usd,omitempty"`
-	} `json:"monthly_cost_impact,omitempty"`
-	Numbers *[]struct {
-		Formula  *string  `json:"formula,omitempty"`
-		Name     *string  `json:"name,omitempty"`
-		Source   *string  `json:"source,omitempty"`
-		Unit     *string  `json:"unit,omitempty"`
-		Value    *float64 `json:"value,omitempty"`
-		Workload *string  `json:"workload,omitempty"`
-	} `json:"numbers,omitempty"`
-	Priority RecommendationPriority `json:"priority"`
+	MonthlyCostImpact *CostImpact             `json:"monthly_cost_impact,omitempty"`
+	Numbers           *[]RecommendationNumber `json:"numbers,omitempty"`
+	Priority          RecommendationPriority  `json:"priority"`
 
 	// Rationale Why, quoting the metrics behind it with their formulas.
 	Rationale      string    `json:"rationale"`
@@ -2519,23 +2546,49 @@ type RecommendationEffort string
 // RecommendationPriority defines model for Recommendation.Priority.
 type RecommendationPriority string
 
+// RecommendationChange A recommendation in both lists (same id, so same family, category, workload and action) whose ranking or figures moved.
+type RecommendationChange struct {
+	Action string `json:"action"`
+
+	// Confidence A number in the base and in the other report.
+	Confidence NumberChange `json:"confidence"`
+
+	// CostImpact A recommendation's monthly cost impact in the base and in the other list; null where that list states none.
+	CostImpact CostImpactChange `json:"cost_impact"`
+	ID         string           `json:"id"`
+
+	// Priority A value in the base and in the other report.
+	Priority StringChange `json:"priority"`
+}
+
 // RecommendationList defines model for RecommendationList.
 type RecommendationList struct {
 	AssessmentID   string           `json:"assessment_id"`
-	ConfidenceRule *string          `json:"confidence_rule,omitempty"`
-	EffortRule     *string          `json:"effort_rule,omitempty"`
+	ConfidenceRule string           `json:"confidence_rule"`
+	EffortRule     string           `json:"effort_rule"`
 	Items          []Recommendation `json:"items"`
 	NextCursor     *string          `json:"next_cursor,omitempty"`
-	Resolutions    []struct {
-		AffectedIds *[]string `json:"affected_ids,omitempty"`
-		Detail      *string   `json:"detail,omitempty"`
-		Loser       *string   `json:"loser,omitempty"`
-		Rule        *string   `json:"rule,omitempty"`
-		Winner      *string   `json:"winner,omitempty"`
-	} `json:"resolutions"`
+	Resolutions    []Resolution     `json:"resolutions"`
 
 	// Total How many match the filters.
 	Total int `json:"total"`
+}
+
+// RecommendationNumber A figure a recommendation rests on, with its unit, formula and source.
+type RecommendationNumber struct {
+	Formula  *string `json:"formula,omitempty"`
+	Name     string  `json:"name"`
+	Source   *string `json:"source,omitempty"`
+	Unit     *string `json:"unit,omitempty"`
+	Value    float64 `json:"value"`
+	Workload *string `json:"workload,omitempty"`
+}
+
+// RecommendationRef Names a recommendation.
+type RecommendationRef struct {
+	Action   string `json:"action"`
+	ID       string `json:"id"`
+	Priority string `json:"priority"`
 }
 
 // RefreshRequest Examples: {"refresh_token":"imr_3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
@@ -2549,26 +2602,32 @@ type Report map[string]interface{}
 
 // ReportDiff What changed from one report (base) to another: cost, every other metric, recommendations and findings.
 type ReportDiff struct {
-	BaseCatalogVersions *[]string `json:"base_catalog_versions,omitempty"`
-	BaseID              string    `json:"base_id"`
+	BaseCatalogVersions []string `json:"base_catalog_versions"`
+	BaseID              string   `json:"base_id"`
 
 	// Changed True when anything differs.
 	Changed bool `json:"changed"`
 
 	// Cost Plan-level cost metrics, then each workload's replicas and monthly cost, that changed.
-	Cost     []MetricChange          `json:"cost"`
-	Findings *map[string]interface{} `json:"findings,omitempty"`
+	Cost []MetricChange `json:"cost"`
+
+	// Findings The findings, identified by family and title, that only one report has.
+	Findings FindingsDiff `json:"findings"`
 
 	// Metrics Every other metric that changed (at most 200).
-	Metrics                 []MetricChange            `json:"metrics"`
-	MetricsOmitted          *int                      `json:"metrics_omitted,omitempty"`
-	OtherCatalogVersions    *[]string                 `json:"other_catalog_versions,omitempty"`
-	OtherID                 string                    `json:"other_id"`
-	RecommendationsAdded    *[]map[string]interface{} `json:"recommendations_added,omitempty"`
-	RecommendationsChanged  *[]map[string]interface{} `json:"recommendations_changed,omitempty"`
-	RecommendationsCompared *bool                     `json:"recommendations_compared,omitempty"`
-	RecommendationsRemoved  *[]map[string]interface{} `json:"recommendations_removed,omitempty"`
-	Status                  *map[string]interface{}   `json:"status,omitempty"`
+	Metrics                []MetricChange         `json:"metrics"`
+	MetricsOmitted         *int                   `json:"metrics_omitted,omitempty"`
+	OtherCatalogVersions   []string               `json:"other_catalog_versions"`
+	OtherID                string                 `json:"other_id"`
+	RecommendationsAdded   []RecommendationRef    `json:"recommendations_added"`
+	RecommendationsChanged []RecommendationChange `json:"recommendations_changed"`
+
+	// RecommendationsCompared The recommendation lists are compared only when both assessments have one.
+	RecommendationsCompared bool                `json:"recommendations_compared"`
+	RecommendationsRemoved  []RecommendationRef `json:"recommendations_removed"`
+
+	// Status The two assessments' statuses.
+	Status StringChange `json:"status"`
 
 	// Summary One paragraph with the headline numbers.
 	Summary string `json:"summary"`
@@ -2580,6 +2639,19 @@ type ReportDiff struct {
 type ResetPasswordRequest struct {
 	// NewPassword 12 to 128 characters, no composition rules (NIST SP 800-63B). Leave it out to have one generated.
 	NewPassword *string `json:"new_password,omitempty"`
+}
+
+// Resolution How a conflict between two families' recommendations was settled.
+type Resolution struct {
+	AffectedIds *[]string `json:"affected_ids,omitempty"`
+	Detail      string    `json:"detail"`
+
+	// Loser Id of the recommendation set aside or changed.
+	Loser string `json:"loser"`
+	Rule  string `json:"rule"`
+
+	// Winner Id of the recommendation kept.
+	Winner string `json:"winner"`
 }
 
 // Scenario defines model for Scenario.
@@ -2694,6 +2766,13 @@ type StatusEvent struct {
 
 // StatusEventStatus defines model for StatusEvent.Status.
 type StatusEventStatus string
+
+// StringChange A value in the base and in the other report.
+type StringChange struct {
+	Base    string `json:"base"`
+	Changed bool   `json:"changed"`
+	Other   string `json:"other"`
+}
 
 // TOTPConfirmRequest defines model for TOTPConfirmRequest.
 type TOTPConfirmRequest struct {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/audit"
+	"github.com/infra-mind/infra-mind/pkg/recommend"
+	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -33,6 +35,16 @@ func optional[T comparable](v T) *T {
 		return nil
 	}
 	return &v
+}
+
+// val is what p points to, or the zero value for nil (a field the
+// request left out).
+func val[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }
 
 func optionalTime(t time.Time) *time.Time {
@@ -159,4 +171,86 @@ func auditRecordOf(r audit.Record) api.AuditRecord {
 	v.Resource.ID = optional(r.Resource.ID)
 	v.Resource.Parent = optional(r.Resource.Parent)
 	return v
+}
+
+// mapSlice maps every element of in with f; a nil slice stays nil (null in
+// JSON) and an empty one empty ([]), so the answer keeps what its source had.
+func mapSlice[T, U any](in []T, f func(T) U) []U {
+	if in == nil {
+		return nil
+	}
+	out := make([]U, 0, len(in))
+	for _, v := range in {
+		out = append(out, f(v))
+	}
+	return out
+}
+
+// scenarioOf is a scenario as the API shows it, without its diff. The
+// overrides are stored as the JSON of scenario.Overrides, whose fields are
+// the document's; a stored value that cannot be read shows as none.
+func scenarioOf(a store.Assessment) api.Scenario {
+	v := api.Scenario{ID: a.ID, BaseID: a.ParentID, Name: a.Name, Status: api.AssessmentStatus(a.Status),
+		CreatedAt: a.CreatedAt, CompletedAt: optionalTime(a.CompletedAt), Links: childLinksFor(a.ID, a.ParentID)}
+	var o api.ScenarioOverrides
+	if json.Unmarshal([]byte(a.Overrides), &o) == nil {
+		v.Overrides = o
+	}
+	return v
+}
+
+// recommendationOf is one ranked recommendation.
+func recommendationOf(r recommend.Recommendation) api.Recommendation {
+	v := api.Recommendation{ID: r.ID, Category: api.RecommendationCategory(r.Category), Priority: api.RecommendationPriority(r.Priority),
+		Family: r.Family, Workload: optional(r.Workload), Action: r.Action, Rationale: r.Rationale,
+		Effort: api.RecommendationEffort(r.Effort), Confidence: r.Confidence, RisksAddressed: optionalSlice(r.Risks),
+		Numbers: optionalSlice(mapSlice(r.Numbers, func(n recommend.Number) api.RecommendationNumber {
+			return api.RecommendationNumber{Name: n.Name, Value: n.Value, Unit: optional(n.Unit), Workload: optional(n.Workload),
+				Formula: optional(n.Formula), Source: optional(n.Source)}
+		})),
+		MonthlyCostImpact: costImpactOf(r.MonthlyUSD)}
+	return v
+}
+
+// costImpactOf is a monthly cost impact, or nil when none is stated.
+func costImpactOf(c *recommend.CostImpact) *api.CostImpact {
+	if c == nil {
+		return nil
+	}
+	return &api.CostImpact{LowUSD: c.LowUSD, HighUSD: c.HighUSD, Basis: c.Basis}
+}
+
+// resolutionOf is one settled conflict between families.
+func resolutionOf(r recommend.Resolution) api.Resolution {
+	return api.Resolution{Rule: r.Rule, Winner: r.Winner, Loser: r.Loser, Detail: r.Detail, AffectedIds: optionalSlice(r.Affected)}
+}
+
+// reportDiffOf is the comparison of two reports (versions or a scenario
+// with its base).
+func reportDiffOf(d report.ReportDiff) api.ReportDiff {
+	metric := func(m report.MetricChange) api.MetricChange {
+		return api.MetricChange{Family: m.Family, Workload: optional(m.Workload), Name: m.Name, Unit: optional(m.Unit),
+			Base: m.Base, Other: m.Other, Delta: m.Delta, DeltaPct: m.DeltaPct}
+	}
+	rec := func(r report.RecRef) api.RecommendationRef {
+		return api.RecommendationRef{ID: r.ID, Priority: r.Priority, Action: r.Action}
+	}
+	finding := func(f report.FindingRef) api.FindingRef {
+		return api.FindingRef{Family: f.Family, Title: f.Title, Severity: optional(f.Severity)}
+	}
+	return api.ReportDiff{
+		BaseID: d.BaseID, OtherID: d.OtherID, BaseCatalogVersions: d.BaseCatalog, OtherCatalogVersions: d.OtherCatalog,
+		Status:  api.StringChange{Base: d.Status.Base, Other: d.Status.Other, Changed: d.Status.Changed},
+		Changed: d.Changed, Cost: mapSlice(d.Cost, metric), Metrics: mapSlice(d.Metrics, metric),
+		MetricsOmitted: optional(d.MetricsOmitted), RecommendationsCompared: d.RecommendationsCompared,
+		RecommendationsAdded: mapSlice(d.RecommendationsAdded, rec), RecommendationsRemoved: mapSlice(d.RecommendationsRemoved, rec),
+		RecommendationsChanged: mapSlice(d.RecommendationsChanged, func(c report.RecChange) api.RecommendationChange {
+			return api.RecommendationChange{ID: c.ID, Action: c.Action,
+				Priority:   api.StringChange{Base: c.Priority.Base, Other: c.Priority.Other, Changed: c.Priority.Changed},
+				Confidence: api.NumberChange{Base: c.Confidence.Base, Other: c.Confidence.Other, Changed: c.Confidence.Changed},
+				CostImpact: api.CostImpactChange{Base: costImpactOf(c.CostImpact.Base), Other: costImpactOf(c.CostImpact.Other), Changed: c.CostImpact.Changed}}
+		}),
+		Findings: api.FindingsDiff{Added: mapSlice(d.Findings.Added, finding), Removed: mapSlice(d.Findings.Removed, finding)},
+		Summary:  d.Summary,
+	}
 }

@@ -323,14 +323,14 @@ func (e chatEstimates) Estimate(_ context.Context, kind string, body []byte) (an
 	var out any
 	switch kind {
 	case "inference":
-		var req inferenceRequest
-		if err = decodeEstimate(body, e.est.inference, &req); err == nil {
-			out, err = e.est.engine.Inference(req.input())
+		var req api.InferenceEstimateRequest
+		if req, err = decodeEstimate(body, e.est.inference, inferenceErrors); err == nil {
+			out, err = e.est.engine.Inference(inferenceInput(req))
 		}
 	case "training":
-		var req trainingRequest
-		if err = decodeEstimate(body, e.est.training, &req); err == nil {
-			out, err = e.est.engine.Training(req.input())
+		var req api.TrainingEstimateRequest
+		if req, err = decodeEstimate(body, e.est.training, trainingErrors); err == nil {
+			out, err = e.est.engine.Training(trainingInput(req))
 		}
 	default:
 		return nil, fmt.Errorf("no estimate %q", kind)

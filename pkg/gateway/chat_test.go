@@ -248,12 +248,10 @@ func TestChatWhatIfRunsAScenarioOfTheBase(t *testing.T) {
 	require.Contains(t, *(*final.Tools)[0].Error, "/v1/assessments/"+id+"/scenarios/")
 
 	resp = e.chatRequest(t, http.MethodGet, "/v1/assessments/"+id+"/scenarios", tok, "")
-	list := decodeBody[struct {
-		Items []scenarioView `json:"items"`
-	}](t, resp)
+	list := decodeBody[api.ScenarioList](t, resp)
 	require.Len(t, list.Items, 1)
 	require.Equal(t, "Traffic x3", list.Items[0].Name)
-	require.JSONEq(t, `{"traffic_multiplier":3}`, string(list.Items[0].Overrides))
+	require.Equal(t, api.ScenarioOverrides{TrafficMultiplier: optional(3.0)}, list.Items[0].Overrides)
 }
 
 func chatConfigForTests() consultant.ChatConfig {

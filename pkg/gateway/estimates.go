@@ -20,6 +20,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 )
 
@@ -72,117 +73,68 @@ func newEstimator(cat *catalog.Catalog) (*estimator, error) {
 	return e, nil
 }
 
-// instanceRef names a catalogue instance.
-type instanceRef struct {
-	Provider string `json:"provider"`
-	Name     string `json:"name"`
-}
+// The estimate bodies are the document's InferenceEstimateRequest and
+// TrainingEstimateRequest (pkg/api); the engine takes its own inputs.
 
-// architectureBody is the request schema's ModelArchitecture block.
-type architectureBody struct {
-	Name                string  `json:"name,omitempty"`
-	TotalParamsBillion  float64 `json:"total_params_billion"`
-	ActiveParamsBillion float64 `json:"active_params_billion,omitempty"`
-	Layers              int     `json:"layers"`
-	AttentionHeads      int     `json:"attention_heads,omitempty"`
-	KVHeads             int     `json:"kv_heads,omitempty"`
-	HeadDim             int     `json:"head_dim,omitempty"`
-	Attention           string  `json:"attention"`
-	MLALatentDim        int     `json:"mla_latent_dim,omitempty"`
-	HiddenSize          int     `json:"hidden_size,omitempty"`
-}
-
-// sloBody is the latency target of an inference estimate.
-type sloBody struct {
-	TTFTp95ms                 float64 `json:"ttft_p95_ms,omitempty"`
-	InterTokenLatencyMs       float64 `json:"inter_token_latency_ms,omitempty"`
-	MinTokensPerSecondPerUser float64 `json:"min_tokens_per_second_per_user,omitempty"`
-}
-
-// inferenceRequest is the body of POST /v1/estimates/inference
-// (components.schemas.InferenceEstimateRequest).
-type inferenceRequest struct {
-	Model                 string            `json:"model,omitempty"`
-	Architecture          *architectureBody `json:"architecture,omitempty"`
-	Precision             string            `json:"precision"`
-	KVCachePrecision      string            `json:"kv_cache_precision,omitempty"`
-	GPU                   string            `json:"gpu,omitempty"`
-	Instance              *instanceRef      `json:"instance,omitempty"`
-	TensorParallel        int               `json:"tensor_parallel,omitempty"`
-	InputTokens           int               `json:"input_tokens"`
-	OutputTokens          int               `json:"output_tokens"`
-	Concurrency           int               `json:"concurrency,omitempty"`
-	SLO                   *sloBody          `json:"slo,omitempty"`
-	PeakRequestsPerSecond float64           `json:"peak_requests_per_second,omitempty"`
-	Headroom              float64           `json:"headroom,omitempty"`
-}
-
-// trainingRequest is the body of POST /v1/estimates/training
-// (components.schemas.TrainingEstimateRequest).
-type trainingRequest struct {
-	Model                string            `json:"model,omitempty"`
-	Architecture         *architectureBody `json:"architecture,omitempty"`
-	TokensBillion        float64           `json:"tokens_billion,omitempty"`
-	DatasetTokensBillion float64           `json:"dataset_tokens_billion,omitempty"`
-	Epochs               float64           `json:"epochs,omitempty"`
-	Method               string            `json:"method"`
-	Precision            string            `json:"precision"`
-	GPU                  string            `json:"gpu,omitempty"`
-	Instance             *instanceRef      `json:"instance,omitempty"`
-	GPUs                 int               `json:"gpus,omitempty"`
-	MFU                  *sizing.Range     `json:"mfu,omitempty"`
-	LoRARank             int               `json:"lora_rank,omitempty"`
-}
-
-// input maps the block onto the engine's architecture.
-func (b *architectureBody) input() *estimate.Architecture {
+// architectureInput maps the request's ModelArchitecture onto the engine's.
+func architectureInput(b *api.ModelArchitecture) *estimate.Architecture {
 	if b == nil {
 		return nil
 	}
 	return &estimate.Architecture{
-		Name: b.Name, TotalParamsBillion: b.TotalParamsBillion, ActiveParamsBillion: b.ActiveParamsBillion,
-		Layers: b.Layers, AttentionHeads: b.AttentionHeads, KVHeads: b.KVHeads, HeadDim: b.HeadDim,
-		Attention: b.Attention, MLALatentDim: b.MLALatentDim, HiddenSize: b.HiddenSize,
+		Name: val(b.Name), TotalParamsBillion: b.TotalParamsBillion, ActiveParamsBillion: val(b.ActiveParamsBillion),
+		Layers: b.Layers, AttentionHeads: val(b.AttentionHeads), KVHeads: val(b.KVHeads), HeadDim: val(b.HeadDim),
+		Attention: string(b.Attention), MLALatentDim: val(b.MlaLatentDim), HiddenSize: val(b.HiddenSize),
 	}
 }
 
-// input maps the reference onto the engine's.
-func (r *instanceRef) input() *estimate.InstanceRef {
+// instanceInput maps the reference onto the engine's.
+func instanceInput(r *api.InstanceRef) *estimate.InstanceRef {
 	if r == nil {
 		return nil
 	}
-	return &estimate.InstanceRef{Provider: r.Provider, Name: r.Name}
+	return &estimate.InstanceRef{Provider: string(r.Provider), Name: r.Name}
 }
 
-// input maps the body onto the engine's input.
-func (r inferenceRequest) input() estimate.InferenceInput {
+// inferenceInput maps the body onto the engine's input.
+func inferenceInput(r api.InferenceEstimateRequest) estimate.InferenceInput {
 	in := estimate.InferenceInput{
-		Model: r.Model, Architecture: r.Architecture.input(), Precision: r.Precision, KVCachePrecision: r.KVCachePrecision,
-		GPU: r.GPU, Instance: r.Instance.input(), TensorParallel: r.TensorParallel, InputTokens: r.InputTokens,
-		OutputTokens: r.OutputTokens, Concurrency: r.Concurrency, PeakRequestsPerSecond: r.PeakRequestsPerSecond, Headroom: r.Headroom,
+		Model: val(r.Model), Architecture: architectureInput(r.Architecture), Precision: string(r.Precision),
+		KVCachePrecision: string(val(r.KVCachePrecision)), GPU: val(r.GPU), Instance: instanceInput(r.Instance),
+		TensorParallel: int(val(r.TensorParallel)), InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
+		Concurrency: val(r.Concurrency), PeakRequestsPerSecond: val(r.PeakRequestsPerSecond), Headroom: val(r.Headroom),
 	}
 	if r.SLO != nil {
-		in.SLO = &estimate.SLO{TTFTp95ms: r.SLO.TTFTp95ms, InterTokenLatencyMs: r.SLO.InterTokenLatencyMs,
-			MinTokensPerSecondPerUser: r.SLO.MinTokensPerSecondPerUser}
+		in.SLO = &estimate.SLO{TTFTp95ms: val(r.SLO.TTFTP95Ms), InterTokenLatencyMs: val(r.SLO.InterTokenLatencyMs),
+			MinTokensPerSecondPerUser: val(r.SLO.MinTokensPerSecondPerUser)}
 	}
 	return in
 }
 
-// input maps the body onto the engine's input.
-func (r trainingRequest) input() estimate.TrainingInput {
-	return estimate.TrainingInput{
-		Model: r.Model, Architecture: r.Architecture.input(), TokensBillion: r.TokensBillion,
-		DatasetTokensBillion: r.DatasetTokensBillion, Epochs: r.Epochs, Method: r.Method, Precision: r.Precision,
-		GPU: r.GPU, Instance: r.Instance.input(), GPUs: r.GPUs, MFU: r.MFU, LoRARank: r.LoRARank,
+// trainingInput maps the body onto the engine's input.
+func trainingInput(r api.TrainingEstimateRequest) estimate.TrainingInput {
+	in := estimate.TrainingInput{
+		Model: val(r.Model), Architecture: architectureInput(r.Architecture), TokensBillion: val(r.TokensBillion),
+		DatasetTokensBillion: val(r.DatasetTokensBillion), Epochs: val(r.Epochs), Method: string(r.Method),
+		Precision: string(r.Precision), GPU: val(r.GPU), Instance: instanceInput(r.Instance), GPUs: val(r.Gpus),
+		LoRARank: val(r.LoraRank),
 	}
+	if r.MFU != nil {
+		in.MFU = &sizing.Range{Low: r.MFU.Low, High: r.MFU.High}
+	}
+	return in
 }
 
-// fieldErrors checks what the schema cannot express, before any computation:
-// the engine's own rules between fields.
-func (r inferenceRequest) fieldErrors() []assessment.FieldError { return r.input().Check() }
+// inferenceErrors checks what the schema cannot express, before any
+// computation: the engine's own rules between fields.
+func inferenceErrors(r api.InferenceEstimateRequest) []assessment.FieldError {
+	return inferenceInput(r).Check()
+}
 
-// fieldErrors checks what the schema cannot express, before any computation.
-func (r trainingRequest) fieldErrors() []assessment.FieldError { return r.input().Check() }
+// trainingErrors checks what the schema cannot express, before any computation.
+func trainingErrors(r api.TrainingEstimateRequest) []assessment.FieldError {
+	return trainingInput(r).Check()
+}
 
 // estimateInference handles POST /v1/estimates/inference. It stores nothing.
 func (s *Server) estimateInference(c echo.Context) error {
@@ -206,20 +158,20 @@ func (s *Server) estimateTraining(c echo.Context) error {
 // the route's whole path but writing the answer, so the fuzz tests drive
 // exactly what a client does.
 func (e *estimator) answerInference(c echo.Context) (*estimate.Inference, error) {
-	var req inferenceRequest
-	if err := readEstimateBody(c, e.inference, &req); err != nil {
+	req, err := readEstimateBody(c, e.inference, inferenceErrors)
+	if err != nil {
 		return nil, err
 	}
-	return e.engine.Inference(req.input())
+	return e.engine.Inference(inferenceInput(req))
 }
 
 // answerTraining reads, validates and sizes a training estimate request.
 func (e *estimator) answerTraining(c echo.Context) (*estimate.Training, error) {
-	var req trainingRequest
-	if err := readEstimateBody(c, e.training, &req); err != nil {
+	req, err := readEstimateBody(c, e.training, trainingErrors)
+	if err != nil {
 		return nil, err
 	}
-	return e.engine.Training(req.input())
+	return e.engine.Training(trainingInput(req))
 }
 
 // CheckEstimateRequest validates an estimate request body as POST
@@ -236,9 +188,9 @@ func CheckEstimateRequest(kind string, body []byte) ([]assessment.FieldError, er
 	}
 	switch kind {
 	case "inference":
-		err = decodeEstimate(body, e.inference, &inferenceRequest{})
+		_, err = decodeEstimate(body, e.inference, inferenceErrors)
 	case "training":
-		err = decodeEstimate(body, e.training, &trainingRequest{})
+		_, err = decodeEstimate(body, e.training, trainingErrors)
 	default:
 		return nil, fmt.Errorf("gateway: no estimate %q (want inference or training)", kind)
 	}
@@ -258,68 +210,64 @@ func invalidEstimate(fes []assessment.FieldError) *Problem {
 	return p
 }
 
-// estimateBody is a decoded estimate request that checks its own rules
-// between fields.
-type estimateBody interface {
-	fieldErrors() []assessment.FieldError
-}
-
 // readEstimateBody checks the content type, reads the body and decodes and
-// validates it into out (decodeEstimate).
-func readEstimateBody(c echo.Context, sch *jsonschema.Schema, out estimateBody) error {
+// validates it (decodeEstimate).
+func readEstimateBody[T any](c echo.Context, sch *jsonschema.Schema, check func(T) []assessment.FieldError) (T, error) {
+	var zero T
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || (mt != echo.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
-		return problem(http.StatusUnsupportedMediaType, ProblemUnsupportedType, "Unsupported media type",
+		return zero, problem(http.StatusUnsupportedMediaType, ProblemUnsupportedType, "Unsupported media type",
 			"Set Content-Type to application/json: estimate requests are JSON.")
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return mbe
+			return zero, mbe
 		}
-		return problem(http.StatusBadRequest, ProblemInvalidRequest, "Invalid request", "The request body could not be read.")
+		return zero, problem(http.StatusBadRequest, ProblemInvalidRequest, "Invalid request", "The request body could not be read.")
 	}
-	return decodeEstimate(body, sch, out)
+	return decodeEstimate(body, sch, check)
 }
 
-// decodeEstimate validates a JSON body against sch, decodes it into out and
-// checks out's rules between fields, all before any computation; every
+// decodeEstimate validates a JSON body against sch, decodes it and checks
+// its rules between fields with check, all before any computation; every
 // mistake is a 400 problem naming its field.
-func decodeEstimate(body []byte, sch *jsonschema.Schema, out estimateBody) error {
+func decodeEstimate[T any](body []byte, sch *jsonschema.Schema, check func(T) []assessment.FieldError) (T, error) {
+	var out T
 	if len(bytes.TrimSpace(body)) == 0 {
-		return invalidEstimate([]assessment.FieldError{{Reason: "the request body is empty; send a JSON object"}})
+		return out, invalidEstimate([]assessment.FieldError{{Reason: "the request body is empty; send a JSON object"}})
 	}
 	instance, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	if err != nil {
-		return invalidEstimate([]assessment.FieldError{{Reason: "not valid JSON: " + err.Error()}})
+		return out, invalidEstimate([]assessment.FieldError{{Reason: "not valid JSON: " + err.Error()}})
 	}
 	// Numbers float64 cannot hold are refused before the schema, whose
 	// validator cannot even parse an exponent such as 1e9999999.
 	if fes := assessment.NumberErrors(instance); len(fes) > 0 {
-		return invalidEstimate(fes)
+		return out, invalidEstimate(fes)
 	}
 	if err := sch.Validate(instance); err != nil {
 		var ve *jsonschema.ValidationError
 		if !errors.As(err, &ve) {
-			return fmt.Errorf("validate estimate request: %w", err)
+			return out, fmt.Errorf("validate estimate request: %w", err)
 		}
-		return invalidEstimate(estimateFieldErrors(ve))
+		return out, invalidEstimate(estimateFieldErrors(ve))
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := json.Unmarshal(body, &out); err != nil {
 		// The schema admitted it, so this is a number Go cannot hold (1e3 for
 		// an integer field): name the field.
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return invalidEstimate([]assessment.FieldError{{Field: te.Field, Reason: "must be a whole number written without a fraction or exponent"}})
+			return out, invalidEstimate([]assessment.FieldError{{Field: te.Field, Reason: "must be a whole number written without a fraction or exponent"}})
 		}
-		return invalidEstimate([]assessment.FieldError{{Reason: "does not match the estimate request format: " + err.Error()}})
+		return out, invalidEstimate([]assessment.FieldError{{Reason: "does not match the estimate request format: " + err.Error()}})
 	}
-	if fes := out.fieldErrors(); len(fes) > 0 {
-		return invalidEstimate(fes)
+	if fes := check(out); len(fes) > 0 {
+		return out, invalidEstimate(fes)
 	}
-	return nil
+	return out, nil
 }
 
 // estimateFieldErrors flattens the validator's error tree into one entry per

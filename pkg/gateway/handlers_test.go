@@ -371,7 +371,7 @@ func TestVersionsAndScenarios(t *testing.T) {
 
 	resp = f.do(t, http.MethodGet, "/v1/assessments/"+base.ID+"/scenarios", "acme", "", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	scs := decodeBody[scenariosBody](t, resp)
+	scs := decodeBody[api.ScenarioList](t, resp)
 	require.Len(t, scs.Items, 1)
 	require.Equal(t, sc.ID, scs.Items[0].ID)
 	require.Len(t, f.queue.Of("acme"), 4, "the base, two versions and the scenario")

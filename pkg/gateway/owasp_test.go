@@ -512,7 +512,7 @@ func TestOWASPAPI1BrokenObjectLevelAuthorization(t *testing.T) {
 		bearer := a.owner.AccessToken // A's owner session survived B's revoke-sessions and reset probes
 		versions := owaspDecode[api.VersionList](t, owaspSend(t, e, http.MethodGet, "/v1/assessments/"+a.base+"/versions", bearer, "", "", nil), http.StatusOK)
 		require.Len(t, versions.Items, 2, "B's version probes created none")
-		scenarios := owaspDecode[scenariosBody](t, owaspSend(t, e, http.MethodGet, "/v1/assessments/"+a.base+"/scenarios", bearer, "", "", nil), http.StatusOK)
+		scenarios := owaspDecode[api.ScenarioList](t, owaspSend(t, e, http.MethodGet, "/v1/assessments/"+a.base+"/scenarios", bearer, "", "", nil), http.StatusOK)
 		require.Len(t, scenarios.Items, 1, "B's scenario probes created none")
 		for _, id := range []string{a.base, a.version, a.scenario} {
 			r := owaspSend(t, e, http.MethodGet, "/v1/assessments/"+id, bearer, "", "", nil)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/recommend"
@@ -108,17 +109,6 @@ func parseRecommendationsQuery(c echo.Context) (recommendationsQuery, error) {
 	return q, nil
 }
 
-// recommendationsBody is one page of an assessment's recommendations.
-type recommendationsBody struct {
-	AssessmentID   string                     `json:"assessment_id"`
-	Items          []recommend.Recommendation `json:"items"`
-	Total          int                        `json:"total"`
-	NextCursor     string                     `json:"next_cursor,omitempty"`
-	Resolutions    []recommend.Resolution     `json:"resolutions"`
-	EffortRule     string                     `json:"effort_rule"`
-	ConfidenceRule string                     `json:"confidence_rule"`
-}
-
 // getRecommendations handles GET /v1/assessments/{id}/recommendations
 // (app.Reports.Recommendations).
 func (s *Server) getRecommendations(c echo.Context) error {
@@ -134,12 +124,12 @@ func (s *Server) getRecommendations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body := recommendationsBody{
-		AssessmentID: id, Items: page.Items, Total: page.Total,
-		Resolutions: page.Resolutions, EffortRule: page.EffortRule, ConfidenceRule: page.ConfidenceRule,
+	body := api.RecommendationList{
+		AssessmentID: id, Items: mapSlice(page.Items, recommendationOf), Total: page.Total,
+		Resolutions: mapSlice(page.Resolutions, resolutionOf), EffortRule: page.EffortRule, ConfidenceRule: page.ConfidenceRule,
 	}
 	if page.Next > 0 {
-		body.NextCursor = encodeRecCursor(recCursor{Offset: page.Next, Query: q.fingerprint()})
+		body.NextCursor = optional(encodeRecCursor(recCursor{Offset: page.Next, Query: q.fingerprint()}))
 	}
 	return c.JSON(http.StatusOK, body)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/event"
 
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
@@ -113,7 +114,7 @@ func TestRecommendationsServedFromAFixedNumberOfRoundTrips(t *testing.T) {
 			before := commands.Load()
 			resp := e.do(t, http.MethodGet, path, "acme", "", nil, nil)
 			require.Equal(t, http.StatusOK, resp.StatusCode, path)
-			body := decodeBody[recommendationsBody](t, resp)
+			body := decodeBody[api.RecommendationList](t, resp)
 			// Every page, whatever the list's length: one read by key (the
 			// monitor does see it, so the bound is not vacuous).
 			n := commands.Load() - before
@@ -123,7 +124,7 @@ func TestRecommendationsServedFromAFixedNumberOfRoundTrips(t *testing.T) {
 				seen = append(seen, r.ID)
 			}
 			pages++
-			cursor = body.NextCursor
+			cursor = val(body.NextCursor)
 			if cursor == "" {
 				require.Len(t, seen, body.Total, q)
 				break
@@ -153,35 +154,35 @@ func TestRecommendationsQueries(t *testing.T) {
 	tests := []struct {
 		name, path, tenant string
 		status             int
-		check              func(t *testing.T, body recommendationsBody)
+		check              func(t *testing.T, body api.RecommendationList)
 		problemField       string
 	}{
 		{name: "filters combine", path: base + "?category=cost&priority=medium", tenant: "acme", status: 200,
-			check: func(t *testing.T, body recommendationsBody) {
+			check: func(t *testing.T, body api.RecommendationList) {
 				require.NotEmpty(t, body.Items)
 				for _, r := range body.Items {
-					require.Equal(t, "cost", r.Category)
-					require.Equal(t, "medium", r.Priority)
+					require.Equal(t, api.RecommendationCategory("cost"), r.Category)
+					require.Equal(t, api.RecommendationPriority("medium"), r.Priority)
 				}
 				require.Len(t, body.Resolutions, 1)
 			}},
 		{name: "min confidence", path: base + "?min_confidence=0.85&limit=100", tenant: "acme", status: 200,
-			check: func(t *testing.T, body recommendationsBody) {
+			check: func(t *testing.T, body api.RecommendationList) {
 				require.Equal(t, 10, body.Total)
 				for _, r := range body.Items {
 					require.GreaterOrEqual(t, r.Confidence, 0.85)
 				}
 			}},
 		{name: "cost descending puts the largest impact first and unknown costs last", path: base + "?sort=cost&limit=100", tenant: "acme", status: 200,
-			check: func(t *testing.T, body recommendationsBody) {
+			check: func(t *testing.T, body api.RecommendationList) {
 				require.Equal(t, "rec_098", body.Items[0].ID)
-				require.Nil(t, body.Items[99].MonthlyUSD)
-				require.NotNil(t, body.Items[49].MonthlyUSD)
+				require.Nil(t, body.Items[99].MonthlyCostImpact)
+				require.NotNil(t, body.Items[49].MonthlyCostImpact)
 			}},
 		{name: "priority ascending is most urgent first", path: base + "?limit=100", tenant: "acme", status: 200,
-			check: func(t *testing.T, body recommendationsBody) {
-				require.Equal(t, "critical", body.Items[0].Priority)
-				require.Equal(t, "low", body.Items[99].Priority)
+			check: func(t *testing.T, body api.RecommendationList) {
+				require.Equal(t, api.RecommendationPriority("critical"), body.Items[0].Priority)
+				require.Equal(t, api.RecommendationPriority("low"), body.Items[99].Priority)
 			}},
 		{name: "unknown category names the field", path: base + "?category=vibes", tenant: "acme", status: 400, problemField: "category"},
 		{name: "bad confidence names the field", path: base + "?min_confidence=2", tenant: "acme", status: 400, problemField: "min_confidence"},
@@ -197,7 +198,7 @@ func TestRecommendationsQueries(t *testing.T) {
 			resp := e.do(t, http.MethodGet, tt.path, tt.tenant, "", nil, nil)
 			require.Equal(t, tt.status, resp.StatusCode)
 			if tt.check != nil {
-				tt.check(t, decodeBody[recommendationsBody](t, resp))
+				tt.check(t, decodeBody[api.RecommendationList](t, resp))
 				return
 			}
 			p := decodeBody[Problem](t, resp)
@@ -215,9 +216,9 @@ func TestRecommendationsQueries(t *testing.T) {
 
 	// A cursor is valid only with the query it was issued for.
 	resp := e.do(t, http.MethodGet, base+"?limit=5", "acme", "", nil, nil)
-	first := decodeBody[recommendationsBody](t, resp)
-	require.NotEmpty(t, first.NextCursor)
-	resp = e.do(t, http.MethodGet, base+"?limit=5&category=cost&cursor="+url.QueryEscape(first.NextCursor), "acme", "", nil, nil)
+	first := decodeBody[api.RecommendationList](t, resp)
+	require.NotEmpty(t, val(first.NextCursor))
+	resp = e.do(t, http.MethodGet, base+"?limit=5&category=cost&cursor="+url.QueryEscape(*first.NextCursor), "acme", "", nil, nil)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Equal(t, "cursor", decodeBody[Problem](t, resp).Errors[0].Field)
 }

@@ -9,92 +9,76 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
-	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/scenario"
-	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
 // maxScenarioName bounds a scenario's name, like a request's name.
 const maxScenarioName = 200
 
-// scenarioRequest is the body of POST /v1/assessments/{id}/scenarios.
-type scenarioRequest struct {
-	Name      string          `json:"name"`
-	Overrides json.RawMessage `json:"overrides"`
-}
-
-// scenarioView is a scenario as the API shows it.
-type scenarioView struct {
-	ID          string          `json:"id"`
-	BaseID      string          `json:"base_id"`
-	Name        string          `json:"name"`
-	Status      string          `json:"status"`
-	Overrides   json.RawMessage `json:"overrides"`
-	CreatedAt   time.Time       `json:"created_at"`
-	CompletedAt time.Time       `json:"completed_at,omitzero"`
-	Links       api.ChildLinks  `json:"links"`
-	// Diff compares the base's report with the scenario's, once both exist.
-	Diff *report.ReportDiff `json:"diff,omitempty"`
-}
-
-type scenariosBody struct {
-	Items []scenarioView `json:"items"`
-}
-
-func scenarioViewOf(a store.Assessment) scenarioView {
-	v := scenarioView{
-		ID: a.ID, BaseID: a.ParentID, Name: a.Name, Status: a.Status, Overrides: json.RawMessage("{}"),
-		CreatedAt: a.CreatedAt, CompletedAt: a.CompletedAt, Links: childLinksFor(a.ID, a.ParentID),
-	}
-	if json.Valid([]byte(a.Overrides)) {
-		v.Overrides = json.RawMessage(a.Overrides)
-	}
-	return v
-}
-
-// readScenario reads and checks the body of a scenario request.
-func readScenario(c echo.Context) (scenarioRequest, scenario.Overrides, error) {
-	var sr scenarioRequest
+// readScenario reads and checks the body of a scenario request, the
+// document's ScenarioRequest. Its overrides are taken out as sent and read
+// by scenario.Parse, which names the field and the reason of a mistake in
+// them; the rest is decoded into the generated type, refusing unknown fields.
+func readScenario(c echo.Context) (string, scenario.Overrides, error) {
 	mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return sr, scenario.Overrides{}, problem(http.StatusUnsupportedMediaType, ProblemUnsupportedType, "Unsupported media type",
+		return "", scenario.Overrides{}, problem(http.StatusUnsupportedMediaType, ProblemUnsupportedType, "Unsupported media type",
 			"Set Content-Type to application/json.")
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return sr, scenario.Overrides{}, mbe
+			return "", scenario.Overrides{}, mbe
 		}
-		return sr, scenario.Overrides{}, problem(http.StatusBadRequest, ProblemInvalidRequest, "Invalid request", "The request body could not be read.")
+		return "", scenario.Overrides{}, problem(http.StatusBadRequest, ProblemInvalidRequest, "Invalid request", "The request body could not be read.")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	var fields map[string]json.RawMessage
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&fields); err != nil {
+		return "", scenario.Overrides{}, invalidField("body", "must be a JSON object with name and overrides")
+	}
+	// encoding/json matches a key to a field regardless of case, so does this.
+	var overrides json.RawMessage
+	for k, v := range fields {
+		if strings.EqualFold(k, "overrides") && (overrides == nil || k == "overrides") {
+			overrides = v
+		}
+		if strings.EqualFold(k, "overrides") {
+			delete(fields, k)
+		}
+	}
+	rest, err := json.Marshal(fields)
+	if err != nil {
+		return "", scenario.Overrides{}, fmt.Errorf("re-encode the scenario request: %w", err)
+	}
+	var sr api.ScenarioRequest
+	dec := json.NewDecoder(bytes.NewReader(rest))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sr); err != nil {
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return sr, scenario.Overrides{}, invalidField(strings.Trim(name, `"`), "is not a scenario field; send name and overrides")
+			return "", scenario.Overrides{}, invalidField(strings.Trim(name, `"`), "is not a scenario field; send name and overrides")
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return sr, scenario.Overrides{}, invalidField(te.Field, "has the wrong type")
+			return "", scenario.Overrides{}, invalidField(te.Field, "has the wrong type")
 		}
-		return sr, scenario.Overrides{}, invalidField("body", "must be a JSON object with name and overrides")
+		return "", scenario.Overrides{}, invalidField("body", "must be a JSON object with name and overrides")
 	}
-	if n := utf8.RuneCountInString(sr.Name); n > maxScenarioName || !utf8.ValidString(sr.Name) {
-		return sr, scenario.Overrides{}, invalidField("name", fmt.Sprintf("must be at most %d characters", maxScenarioName))
+	name := val(sr.Name)
+	if n := utf8.RuneCountInString(name); n > maxScenarioName || !utf8.ValidString(name) {
+		return "", scenario.Overrides{}, invalidField("name", fmt.Sprintf("must be at most %d characters", maxScenarioName))
 	}
-	o, err := scenario.Parse(sr.Overrides)
+	o, err := scenario.Parse(overrides)
 	if err != nil {
-		return sr, scenario.Overrides{}, err
+		return "", scenario.Overrides{}, err
 	}
-	return sr, o, nil
+	return name, o, nil
 }
 
 // createScenario handles POST /v1/assessments/{id}/scenarios: the base's
@@ -111,11 +95,11 @@ func (s *Server) createScenario(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sr, o, err := readScenario(c)
+	name, o, err := readScenario(c)
 	if err != nil {
 		return err
 	}
-	child, err := s.app.CreateScenario(ctx, caller(c), base, app.Scenario{Name: sr.Name, Overrides: o})
+	child, err := s.app.CreateScenario(ctx, caller(c), base, app.Scenario{Name: name, Overrides: o})
 	if err != nil {
 		return err
 	}
@@ -132,9 +116,9 @@ func (s *Server) listScenarios(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body := scenariosBody{Items: make([]scenarioView, 0, len(children))}
+	body := api.ScenarioList{Items: make([]api.Scenario, 0, len(children))}
 	for _, a := range children {
-		body.Items = append(body.Items, scenarioViewOf(a))
+		body.Items = append(body.Items, scenarioOf(a))
 	}
 	return c.JSON(http.StatusOK, body)
 }
@@ -156,12 +140,13 @@ func (s *Server) getScenario(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := scenarioViewOf(sc)
+	v := scenarioOf(sc)
 	d, err := s.reports.Diff(ctx, base, sc)
 	var nc *app.NotComparableError
 	switch {
 	case err == nil:
-		v.Diff = &d
+		ad := reportDiffOf(d)
+		v.Diff = &ad
 	case errors.As(err, &nc):
 		// Not both reports yet: the scenario is shown without its diff.
 	default:
