@@ -65,6 +65,9 @@ func NewWebhooks(d WebhookDeps) (*Webhooks, error) {
 	return &Webhooks{d: d}, nil
 }
 
+// EventTypes are the event types an endpoint may subscribe to.
+func (w *Webhooks) EventTypes() []string { return slices.Clone(w.d.EventTypes) }
+
 // NewWebhook is a registration: the endpoint and the event types it wants.
 type NewWebhook struct {
 	URL        string

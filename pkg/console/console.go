@@ -75,6 +75,14 @@ type Deps struct {
 	Events echo.HandlerFunc
 	// Redis keeps sign-in challenges between the password and the TOTP code.
 	Redis *redis.Client
+	// Admin, Webhooks and AuditLog serve the settings pages: the tenant's
+	// users and API keys, webhooks with their delivery log, the audit log.
+	Admin    Admin
+	Webhooks *app.Webhooks
+	AuditLog *app.Audit
+	// Record writes a page's requests to the audit log as requests to the
+	// API route api it stands for; nil: pages are not recorded.
+	Record func(api string) echo.MiddlewareFunc
 	// SignInLimit bounds sign-in attempts per client address; PageLimit
 	// applies the tenant and user limits after the session is read. Nil: none.
 	SignInLimit, PageLimit echo.MiddlewareFunc
@@ -115,6 +123,8 @@ func New(cfg Config, d Deps) (*Console, error) {
 		return nil, errors.New("console: Allows, Explain and Events are required")
 	case d.Redis == nil:
 		return nil, errors.New("console: Redis is required")
+	case d.Admin == nil || d.Webhooks == nil || d.AuditLog == nil:
+		return nil, errors.New("console: Admin, Webhooks and AuditLog are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -160,6 +170,10 @@ func (c *Console) routes(e *echo.Echo) []Route {
 			return
 		}
 		mw := []echo.MiddlewareFunc{c.requireSession}
+		if c.d.Record != nil {
+			// After the session, before the checks: refusals are recorded.
+			mw = append(mw, c.d.Record(api))
+		}
 		if c.d.PageLimit != nil {
 			mw = append(mw, c.d.PageLimit)
 		}
@@ -187,6 +201,7 @@ func (c *Console) routes(e *echo.Echo) []Route {
 	page(http.MethodGet, "/assessments/:id/scenarios/:sid", "GET /v1/assessments/:id/scenarios/:sid", c.scenarioPage)
 	page(http.MethodPost, "/assessments/:id/versions", "POST /v1/assessments/:id/versions", c.createVersion)
 	page(http.MethodGet, "/assessments/:id/versions/diff", "GET /v1/assessments/:id/versions/diff", c.versionDiffPage)
+	c.settingsRoutes(page)
 	return out
 }
 

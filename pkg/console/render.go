@@ -151,7 +151,8 @@ func parsePages(st *assets) (*pages, error) {
 			return false
 		},
 	}
-	layout, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.tmpl", "templates/fields.tmpl")
+	// Files named _*.tmpl are parts every page may include.
+	layout, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.tmpl", "templates/fields.tmpl", "templates/_*.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("console: parse layout: %w", err)
 	}
@@ -162,7 +163,7 @@ func parsePages(st *assets) (*pages, error) {
 	p := &pages{byName: map[string]*template.Template{}}
 	for _, e := range entries {
 		name := strings.TrimSuffix(path.Base(e), ".tmpl")
-		if name == "layout" || name == "fields" {
+		if name == "layout" || name == "fields" || strings.HasPrefix(name, "_") {
 			continue
 		}
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, e)
@@ -211,7 +212,12 @@ type layoutView struct {
 	Page any
 	// Can holds the API routes the caller may call, for links and buttons.
 	Can map[string]bool
+	// Sections are the settings sections the caller may open.
+	Sections []section
 }
+
+// InSettings reports whether the page is a settings section.
+func (v layoutView) InSettings() bool { return strings.HasPrefix(v.Nav, "settings-") }
 
 // render writes a page inside the layout with the console's headers.
 func (c *Console) render(ec echo.Context, status int, name, title string, page any) error {
@@ -220,8 +226,19 @@ func (c *Console) render(ec echo.Context, status int, name, title string, page a
 		return fmt.Errorf("console: no page template %q", name)
 	}
 	v := layoutView{Title: title, Who: whoOf(claims(ec)), CSRF: c.csrfToken(ec), Page: page, Nav: name, Can: map[string]bool{}}
-	for _, api := range []string{"POST /v1/assessments", "GET /v1/assessments"} {
-		v.Can[api] = v.Who != nil && c.can(ec, api)
+	if v.Who != nil {
+		// Every page's API route, so a template can show only the links
+		// and buttons the caller's role may use.
+		for _, r := range c.routes(nil) {
+			if r.API != "" {
+				v.Can[r.API] = c.can(ec, r.API)
+			}
+		}
+	}
+	for _, s := range settingsSections() {
+		if v.Who != nil && c.can(ec, s.API) {
+			v.Sections = append(v.Sections, s)
+		}
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {

@@ -155,75 +155,99 @@ func auditResource(c echo.Context, resourceType, route string, status int) audit
 // recorder retries its insert until it is stored.
 func (s *Server) recordAudit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		req := c.Request()
-		if s.audit == nil || !auditedPath(req.URL.Path) {
+		if s.audit == nil || !auditedPath(c.Request().URL.Path) {
 			return next(c)
 		}
-		// The time the request arrived, at the database's precision.
-		at := time.Now().UTC().Truncate(time.Millisecond)
-		id, idErr := audit.NewID()
-		place := s.audit.Reserve()
-		if place == nil {
-			s.log.WarnContext(req.Context(), "request refused: the audit queue is full",
-				slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.String("request_id", requestID(c)))
-			c.Error(auditUnavailable())
-			return nil
-		}
+		return s.audited(c, next, func() (string, string) { return c.Request().Method, c.Path() })
+	}
+}
 
-		if err := next(c); err != nil {
-			c.Error(err) // render it now so the status below is final
-		}
-
-		if idErr != nil {
-			place.Cancel()
-			s.log.ErrorContext(req.Context(), "audit record without id", slog.String("error", idErr.Error()),
-				slog.String("request_id", requestID(c)))
-			return nil
-		}
-		status := c.Response().Status
-		route := c.Path()
-		action, resourceType := auditRoute(req.Method, route)
-		rec := audit.Record{
-			ID:         id,
-			Time:       at,
-			Actor:      audit.Anonymous,
-			Action:     action,
-			Resource:   auditResource(c, resourceType, route, status),
-			Outcome:    audit.OutcomeOf(status),
-			Status:     status,
-			RequestID:  requestID(c),
-			SourceAddr: audit.Clip(c.RealIP()),
-			PeerAddr:   peerAddr(req.RemoteAddr),
-			UserAgent:  audit.Clip(redact.String(req.UserAgent())),
-		}
-		attempt, tried := c.Get(attemptKey).(signInAttempt)
-		switch {
-		case tried:
-			// A refused sign-in to an existing tenant: recorded in that
-			// tenant's log under the account tried, still anonymous (the
-			// password did not prove who sent it).
-			rec.Tenant = attempt.Tenant
-			rec.Resource = audit.Resource{Type: "user", ID: audit.Clip(attempt.Email)}
-		case status == http.StatusUnauthorized:
-			// Whatever the token claimed is unverified: the record stays
-			// anonymous and outside every tenant's log. The resource is the
-			// route that was tried, which names the action refused.
-			rec.Action = audit.ActionAuthFailed
-			rec.Resource = auditResource(c, "route", route, status)
-		default:
-			// Verified claims only: authenticate sets them after checking the
-			// token (a handler that verifies an identity another way, such as
-			// a password login, sets them the same way for its record).
-			if cl, ok := c.Get(claimsKey).(*auth.Claims); ok {
-				rec.Tenant, rec.Actor, rec.Roles = cl.Tenant, cl.Subject, cl.Roles
+// auditConsole records a console page's requests as requests to the API
+// route api ("METHOD /v1/route") it stands for: the same action names,
+// resources and outcomes as recordAudit, so an action taken in the console
+// reads in the audit log like the same action taken through the API. The
+// console runs it after reading the session and before its own checks
+// (rate limit, CSRF, role), so refusals are recorded too.
+func (s *Server) auditConsole(api string) echo.MiddlewareFunc {
+	method, route, _ := strings.Cut(api, " ")
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if s.audit == nil {
+				return next(c)
 			}
+			return s.audited(c, next, func() (string, string) { return method, route })
 		}
-		if rec.Actor == "" {
-			rec.Actor = audit.Anonymous
-		}
-		place.Commit(rec)
+	}
+}
+
+// audited runs next and records it under the route that route names once
+// the handler and the error mapper ran (see recordAudit).
+func (s *Server) audited(c echo.Context, next echo.HandlerFunc, routeOf func() (method, route string)) error {
+	req := c.Request()
+	// The time the request arrived, at the database's precision.
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	id, idErr := audit.NewID()
+	place := s.audit.Reserve()
+	if place == nil {
+		s.log.WarnContext(req.Context(), "request refused: the audit queue is full",
+			slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.String("request_id", requestID(c)))
+		c.Error(auditUnavailable())
 		return nil
 	}
+
+	if err := next(c); err != nil {
+		c.Error(err) // render it now so the status below is final
+	}
+
+	if idErr != nil {
+		place.Cancel()
+		s.log.ErrorContext(req.Context(), "audit record without id", slog.String("error", idErr.Error()),
+			slog.String("request_id", requestID(c)))
+		return nil
+	}
+	status := c.Response().Status
+	method, route := routeOf()
+	action, resourceType := auditRoute(method, route)
+	rec := audit.Record{
+		ID:         id,
+		Time:       at,
+		Actor:      audit.Anonymous,
+		Action:     action,
+		Resource:   auditResource(c, resourceType, route, status),
+		Outcome:    audit.OutcomeOf(status),
+		Status:     status,
+		RequestID:  requestID(c),
+		SourceAddr: audit.Clip(c.RealIP()),
+		PeerAddr:   peerAddr(req.RemoteAddr),
+		UserAgent:  audit.Clip(redact.String(req.UserAgent())),
+	}
+	attempt, tried := c.Get(attemptKey).(signInAttempt)
+	switch {
+	case tried:
+		// A refused sign-in to an existing tenant: recorded in that
+		// tenant's log under the account tried, still anonymous (the
+		// password did not prove who sent it).
+		rec.Tenant = attempt.Tenant
+		rec.Resource = audit.Resource{Type: "user", ID: audit.Clip(attempt.Email)}
+	case status == http.StatusUnauthorized:
+		// Whatever the token claimed is unverified: the record stays
+		// anonymous and outside every tenant's log. The resource is the
+		// route that was tried, which names the action refused.
+		rec.Action = audit.ActionAuthFailed
+		rec.Resource = auditResource(c, "route", route, status)
+	default:
+		// Verified claims only: authenticate sets them after checking the
+		// token (a handler that verifies an identity another way, such as
+		// a password login, sets them the same way for its record).
+		if cl, ok := c.Get(claimsKey).(*auth.Claims); ok {
+			rec.Tenant, rec.Actor, rec.Roles = cl.Tenant, cl.Subject, cl.Roles
+		}
+	}
+	if rec.Actor == "" {
+		rec.Actor = audit.Anonymous
+	}
+	place.Commit(rec)
+	return nil
 }
 
 // auditUnavailable is the 503 for a request that could not be recorded.

@@ -105,6 +105,7 @@ func (s *Server) consoleRoutes() (*echo.Echo, map[string]bool, error) {
 		Allows: allows, Explain: explain, Redis: s.deps.Cache.Client(), Logger: s.log,
 		Events:      func(c echo.Context) error { return s.capStreams(s.streamEvents)(c) },
 		SignInLimit: s.rateLimitAnonymous, PageLimit: s.rateLimit,
+		Admin: consoleAdmin{s}, Webhooks: s.hooks, AuditLog: s.auditLog, Record: s.auditConsole,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: %w", err)

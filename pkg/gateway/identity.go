@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -441,17 +442,13 @@ func (s *Server) changePassword(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// managedUser loads the user a user-management route names by :id and
-// applies the rules beyond the route's roles: only an owner acts on an
-// owner, and a caller acting on their own account uses the /v1/me route,
-// which asks for proof (self names it) that an access token alone lacks.
-func (s *Server) managedUser(c echo.Context, owner, self string) (identity.User, error) {
-	id, err := pathUserID(c)
-	if err != nil {
-		return identity.User{}, err
-	}
-	cl := claimsOf(c)
-	u, err := s.deps.Identity.GetUser(c.Request().Context(), cl.Tenant, id)
+// managedUserAs loads user id of cl's tenant and applies the rules beyond
+// the route's roles: only an owner acts on an owner, and a caller acting on
+// their own account uses the /v1/me route, which asks for proof (self names
+// it) that an access token alone lacks. The API handlers and the console's
+// settings pages both call it.
+func (s *Server) managedUserAs(ctx context.Context, cl *auth.Claims, id, owner, self string) (identity.User, error) {
+	u, err := s.deps.Identity.GetUser(ctx, cl.Tenant, id)
 	if err != nil {
 		return identity.User{}, identityErr("read user", err)
 	}
@@ -464,19 +461,39 @@ func (s *Server) managedUser(c echo.Context, owner, self string) (identity.User,
 	return u, nil
 }
 
+// Refusals of the user-management rules, shared by the API and the console.
+const (
+	ownerMFAOnly      = "Only an owner can reset an owner's second factor."
+	selfMFA           = "Turn your own second factor off with DELETE /v1/me/mfa/totp, which asks for a code or your password."
+	ownerPasswordOnly = "Only an owner can reset an owner's password."
+	selfPassword      = "Change your own password with POST /v1/me/password, which asks for the current one."
+)
+
 // resetUserMFA handles POST /v1/users/{id}/mfa/reset: for a user who lost
 // their authenticator, the second factor is turned off and every session of
 // theirs revoked; they sign in with the password and may enrol again.
 func (s *Server) resetUserMFA(c echo.Context) error {
-	u, err := s.managedUser(c, "Only an owner can reset an owner's second factor.",
-		"Turn your own second factor off with DELETE /v1/me/mfa/totp, which asks for a code or your password.")
+	id, err := pathUserID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Identity.ResetMFA(c.Request().Context(), u.Tenant, u.ID); err != nil {
-		return identityErr("reset the second factor", err)
+	if err := s.resetMFAAs(c.Request().Context(), claimsOf(c), id); err != nil {
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// resetMFAAs turns user id's second factor off and revokes their sessions,
+// as cl, under managedUserAs's rules.
+func (s *Server) resetMFAAs(ctx context.Context, cl *auth.Claims, id string) error {
+	u, err := s.managedUserAs(ctx, cl, id, ownerMFAOnly, selfMFA)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Identity.ResetMFA(ctx, u.Tenant, u.ID); err != nil {
+		return identityErr("reset the second factor", err)
+	}
+	return nil
 }
 
 type resetPasswordRequest struct {
@@ -488,29 +505,39 @@ type resetPasswordRequest struct {
 // one is generated and shown once in the answer. Every session of the user
 // is revoked and the account's sign-in lockout cleared.
 func (s *Server) resetUserPassword(c echo.Context) error {
-	if _, err := pathUserID(c); err != nil {
+	id, err := pathUserID(c)
+	if err != nil {
 		return err
 	}
 	var req resetPasswordRequest
 	if err := readOptionalJSON(c, &req); err != nil {
 		return err
 	}
-	u, err := s.managedUser(c, "Only an owner can reset an owner's password.",
-		"Change your own password with POST /v1/me/password, which asks for the current one.")
+	u, pw, err := s.resetPasswordAs(c.Request().Context(), claimsOf(c), id, req.NewPassword)
 	if err != nil {
 		return err
-	}
-	ctx := c.Request().Context()
-	pw, err := s.deps.Identity.ResetPassword(ctx, u.Tenant, u.ID, req.NewPassword)
-	if err != nil {
-		return identityErr("reset password", err)
-	}
-	if u, err = s.deps.Identity.GetUser(ctx, u.Tenant, u.ID); err != nil {
-		return identityErr("read user", err)
 	}
 	v := userViewOf(u)
 	v.Password = pw
 	return c.JSON(http.StatusOK, v)
+}
+
+// resetPasswordAs sets user id's password (a generated one, returned, when
+// password is empty) as cl, under managedUserAs's rules, and returns the
+// user as they are afterwards.
+func (s *Server) resetPasswordAs(ctx context.Context, cl *auth.Claims, id, password string) (identity.User, string, error) {
+	u, err := s.managedUserAs(ctx, cl, id, ownerPasswordOnly, selfPassword)
+	if err != nil {
+		return identity.User{}, "", err
+	}
+	pw, err := s.deps.Identity.ResetPassword(ctx, u.Tenant, u.ID, password)
+	if err != nil {
+		return identity.User{}, "", identityErr("reset password", err)
+	}
+	if u, err = s.deps.Identity.GetUser(ctx, u.Tenant, u.ID); err != nil {
+		return identity.User{}, "", identityErr("read user", err)
+	}
+	return u, pw, nil
 }
 
 type createUserRequest struct {
@@ -546,20 +573,28 @@ func (s *Server) createUser(c echo.Context) error {
 	if err := readJSON(c, &req); err != nil {
 		return err
 	}
-	cl := claimsOf(c)
-	if !mayGrant(cl, req.Role) {
-		return forbiddenBecause("Only an owner can create another owner.")
-	}
-	u, pw, err := s.deps.Identity.CreateUser(c.Request().Context(), cl.Tenant, identity.NewUser{
+	u, pw, err := s.createUserAs(c.Request().Context(), claimsOf(c), identity.NewUser{
 		Email: req.Email, Name: req.Name, Role: req.Role, Password: req.Password,
 	})
 	if err != nil {
-		return identityErr("create user", err)
+		return err
 	}
 	v := userViewOf(u)
 	v.Password = pw
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/users/"+u.ID)
 	return c.JSON(http.StatusCreated, v)
+}
+
+// createUserAs adds a user to cl's tenant: only an owner creates an owner.
+func (s *Server) createUserAs(ctx context.Context, cl *auth.Claims, nu identity.NewUser) (identity.User, string, error) {
+	if !mayGrant(cl, nu.Role) {
+		return identity.User{}, "", forbiddenBecause("Only an owner can create another owner.")
+	}
+	u, pw, err := s.deps.Identity.CreateUser(ctx, cl.Tenant, nu)
+	if err != nil {
+		return identity.User{}, "", identityErr("create user", err)
+	}
+	return u, pw, nil
 }
 
 // pathUserID returns the :id of a user route, or 404 for one that cannot exist.
@@ -606,29 +641,37 @@ func (s *Server) updateUser(c echo.Context) error {
 	if req.Disabled != nil && !*req.Disabled {
 		return invalidField("disabled", "a disabled user cannot be enabled again; create a new user")
 	}
-	ctx := c.Request().Context()
-	cl := claimsOf(c)
-	u, err := s.deps.Identity.GetUser(ctx, cl.Tenant, id)
+	u, err := s.updateUserAs(c.Request().Context(), claimsOf(c), id, req.Role, req.Disabled != nil)
 	if err != nil {
-		return identityErr("read user", err)
-	}
-	if !mayGrant(cl, u.Role) || (req.Role != nil && !mayGrant(cl, *req.Role)) {
-		return forbiddenBecause("Only an owner can change an owner or make one.")
-	}
-	if req.Role != nil {
-		if u, err = s.deps.Identity.SetRole(ctx, cl.Tenant, id, *req.Role); err != nil {
-			return identityErr("change role", err)
-		}
-	}
-	if req.Disabled != nil {
-		if err := s.deps.Identity.DisableUser(ctx, cl.Tenant, id); err != nil {
-			return identityErr("disable user", err)
-		}
-		if u, err = s.deps.Identity.GetUser(ctx, cl.Tenant, id); err != nil {
-			return identityErr("read user", err)
-		}
+		return err
 	}
 	return c.JSON(http.StatusOK, userViewOf(u))
+}
+
+// updateUserAs changes user id's role (when role is set) and disables them
+// (when disable is), as cl: only an owner changes an owner or makes one.
+func (s *Server) updateUserAs(ctx context.Context, cl *auth.Claims, id string, role *string, disable bool) (identity.User, error) {
+	u, err := s.deps.Identity.GetUser(ctx, cl.Tenant, id)
+	if err != nil {
+		return identity.User{}, identityErr("read user", err)
+	}
+	if !mayGrant(cl, u.Role) || (role != nil && !mayGrant(cl, *role)) {
+		return identity.User{}, forbiddenBecause("Only an owner can change an owner or make one.")
+	}
+	if role != nil {
+		if u, err = s.deps.Identity.SetRole(ctx, cl.Tenant, id, *role); err != nil {
+			return identity.User{}, identityErr("change role", err)
+		}
+	}
+	if disable {
+		if err := s.deps.Identity.DisableUser(ctx, cl.Tenant, id); err != nil {
+			return identity.User{}, identityErr("disable user", err)
+		}
+		if u, err = s.deps.Identity.GetUser(ctx, cl.Tenant, id); err != nil {
+			return identity.User{}, identityErr("read user", err)
+		}
+	}
+	return u, nil
 }
 
 // revokeUserSessions handles POST /v1/users/{id}/revoke-sessions: every
@@ -638,8 +681,15 @@ func (s *Server) revokeUserSessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	cl := claimsOf(c)
+	if err := s.revokeSessionsAs(c.Request().Context(), claimsOf(c), id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// revokeSessionsAs signs user id out everywhere, as cl: only an owner
+// revokes an owner's sessions.
+func (s *Server) revokeSessionsAs(ctx context.Context, cl *auth.Claims, id string) error {
 	u, err := s.deps.Identity.GetUser(ctx, cl.Tenant, id)
 	if err != nil {
 		return identityErr("read user", err)
@@ -650,7 +700,7 @@ func (s *Server) revokeUserSessions(c echo.Context) error {
 	if err := s.deps.Identity.RevokeUserSessions(ctx, cl.Tenant, id); err != nil {
 		return identityErr("revoke sessions", err)
 	}
-	return c.NoContent(http.StatusNoContent)
+	return nil
 }
 
 // apiKeyView is an API key as the API shows it; Key only in the 201 answer.
@@ -699,9 +749,6 @@ func (s *Server) createAPIKey(c echo.Context) error {
 		return err
 	}
 	cl := claimsOf(c)
-	if !mayGrant(cl, req.Role) {
-		return forbiddenBecause("Only an owner can create an owner API key.")
-	}
 	nk := identity.NewAPIKey{Name: req.Name, Role: req.Role, CreatedBy: cl.Subject}
 	if req.ExpiresAt != nil {
 		at, err := time.Parse(time.RFC3339Nano, *req.ExpiresAt)
@@ -710,9 +757,9 @@ func (s *Server) createAPIKey(c echo.Context) error {
 		}
 		nk.ExpiresAt = at
 	}
-	k, key, err := s.deps.Identity.CreateAPIKey(c.Request().Context(), cl.Tenant, nk)
+	k, key, err := s.createAPIKeyAs(c.Request().Context(), cl, nk)
 	if err != nil {
-		return identityErr("create API key", err)
+		return err
 	}
 	v := apiKeyViewOf(k)
 	v.Key = key
@@ -720,15 +767,34 @@ func (s *Server) createAPIKey(c echo.Context) error {
 	return c.JSON(http.StatusCreated, v)
 }
 
+// createAPIKeyAs creates a key in cl's tenant: only an owner creates an
+// owner key. The key itself is returned this once.
+func (s *Server) createAPIKeyAs(ctx context.Context, cl *auth.Claims, nk identity.NewAPIKey) (identity.APIKey, string, error) {
+	if !mayGrant(cl, nk.Role) {
+		return identity.APIKey{}, "", forbiddenBecause("Only an owner can create an owner API key.")
+	}
+	k, key, err := s.deps.Identity.CreateAPIKey(ctx, cl.Tenant, nk)
+	if err != nil {
+		return identity.APIKey{}, "", identityErr("create API key", err)
+	}
+	return k, key, nil
+}
+
 // revokeAPIKey handles DELETE /v1/api-keys/{id}: the key stops working at
 // once (every request reads it).
 func (s *Server) revokeAPIKey(c echo.Context) error {
-	id := c.Param("id")
+	if err := s.revokeAPIKeyAs(c.Request().Context(), claimsOf(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// revokeAPIKeyAs revokes key id of cl's tenant: only an owner revokes an
+// owner key; an id that cannot exist, or another tenant's, is not found.
+func (s *Server) revokeAPIKeyAs(ctx context.Context, cl *auth.Claims, id string) error {
 	if !identity.ValidAPIKeyID(id) {
 		return notFound("No such API key.")
 	}
-	ctx := c.Request().Context()
-	cl := claimsOf(c)
 	k, err := s.deps.Identity.GetAPIKey(ctx, cl.Tenant, id)
 	if errors.Is(err, identity.ErrNotFound) {
 		return notFound("No such API key.")
@@ -742,7 +808,7 @@ func (s *Server) revokeAPIKey(c echo.Context) error {
 	if err := s.deps.Identity.RevokeAPIKey(ctx, cl.Tenant, id); err != nil {
 		return identityErr("revoke API key", err)
 	}
-	return c.NoContent(http.StatusNoContent)
+	return nil
 }
 
 type createTenantRequest struct {
