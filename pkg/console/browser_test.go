@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -395,7 +397,17 @@ func TestConsoleInABrowser(t *testing.T) {
 	pdfHead := run(b, chromedp.Evaluate[string](`fetch("/assessments/`+id+`/download/pdf").then(async r => r.headers.get("content-type") + " " + new TextDecoder().decode((await r.arrayBuffer()).slice(0, 5)))`, chromedp.EvalAwaitPromise))
 	require.Equal(t, "application/pdf %PDF-", pdfHead)
 
+	// Settings, as the owner: an API key shown once, a webhook that will
+	// receive the what-if's events below, and the users.
+	hooks := newReceiver(t)
+	apiKey := b.createAPIKey()
+	hookID := b.addWebhook(hooks.URL + "/infra-mind")
+	b.open("/settings/users")
+	require.Contains(t, b.text("main table"), "dev@example.com")
+	b.shot("settings-users")
+
 	// A what-if: twice the traffic, compared side by side once it ran.
+	b.open("/assessments/" + id + "/report")
 	b.do(10*time.Second, chromedp.Click(chromedp.CSS(`a[href$="/what-if"]`)), chromedp.WaitReady(chromedp.CSS("#f-traffic-multiplier")))
 	b.do(10*time.Second, b.set("f-name", "Traffic x2"), b.set("f-traffic-multiplier", "2"))
 	b.shot("what-if")
@@ -405,6 +417,19 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.GreaterOrEqual(t, run(b, chromedp.Evaluate[int](`document.querySelectorAll("table.diff tbody tr").length`)), 1)
 	require.Contains(t, b.text("table.diff thead"), "What-if")
 	b.shot("what-if-diff")
+
+	// The what-if's completion went to the webhook: its delivery log shows it.
+	b.deliveryLog(hookID)
+	require.NotZero(t, hooks.count(), "the receiver got the event")
+
+	// The audit log has the console's actions under the API's action names,
+	// filtered through the page's form from the keyboard.
+	b.open("/settings/audit")
+	b.do(10*time.Second, chromedp.Focus(chromedp.CSS("#f-action")), chromedp.KeyEvent("api_key.create\r"))
+	b.waitFor(`location.search.includes("action=api_key.create") && document.querySelector("main table") !== null`, 15*time.Second)
+	require.Contains(t, b.text("main table"), "api_key.create")
+	require.Contains(t, b.text("main table"), apiKey.id, "the record names the key created")
+	b.shot("settings-audit")
 
 	// Another tenant's assessment reads like a missing one.
 	other := otherTenantAssessment(t, d)
@@ -422,7 +447,8 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Phone width: the pages reflow without sideways scrolling.
 	b.do(10*time.Second, chromedp.EmulateViewport(390, 844))
-	for _, p := range []string{"/assessments", "/assessments/new", "/assessments/" + id + "/report"} {
+	for _, p := range []string{"/assessments", "/assessments/new", "/assessments/" + id + "/report", "/settings/users",
+		"/settings/api-keys", "/settings/webhooks", "/settings/webhooks/" + hookID, "/settings/audit"} {
 		b.open(p)
 		b.noHorizontalScroll(p + " at 390 px")
 	}
@@ -435,6 +461,96 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.waitFor(`location.pathname === "/sign-in"`, 10*time.Second)
 	b.open("/assessments")
 	require.Contains(t, b.location(), "/sign-in")
+}
+
+// createdKey is an API key created in the console.
+type createdKey struct{ id, key string }
+
+// createAPIKey creates an API key through the settings page from the
+// keyboard, checks it is shown once and works on the API, and returns it.
+func (b *browser) createAPIKey() createdKey {
+	b.t.Helper()
+	b.open("/settings/api-keys")
+	require.Equal(b.t, "API keys", b.text("h1"))
+	b.shot("settings-api-keys")
+	b.do(10*time.Second, b.set("f-role", "viewer"), chromedp.Focus(chromedp.CSS("#f-name")), chromedp.KeyEvent("ci-pipeline\r"))
+	b.waitFor(`document.getElementById("once-secret") !== null`, 15*time.Second)
+	key := run(b, chromedp.Value(chromedp.CSS("#once-secret")))
+	require.True(b.t, strings.HasPrefix(key, "imk_"), "the key is shown: %q", key)
+	require.Contains(b.t, b.text("#once-title"), "Copy the API key now")
+	b.shot("settings-api-key-created")
+	require.Equal(b.t, http.StatusOK, apiJSON(b.t, http.MethodGet, b.base+"/v1/assessments", key, "", nil, nil), "the key works")
+	// Shown once: the list shows its prefix, never the key again.
+	b.open("/settings/api-keys")
+	require.Zero(b.t, run(b, chromedp.Evaluate[int](`document.querySelectorAll("#once-secret").length`)))
+	page := run(b, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+	require.NotContains(b.t, page, key)
+	prefix := b.text("main table code")
+	require.True(b.t, strings.HasPrefix(key, prefix), "the list names the key by its prefix %q", prefix)
+	return createdKey{id: strings.TrimPrefix(prefix, "imk_"), key: key}
+}
+
+// addWebhook registers url for completed assessments through the settings
+// page and returns its id; its signing secret is shown once.
+func (b *browser) addWebhook(url string) string {
+	b.t.Helper()
+	b.open("/settings/webhooks")
+	b.do(10*time.Second, b.set("f-url", url), check("event_types", "assessment.completed"),
+		chromedp.Click(chromedp.CSS("main form button.primary")))
+	b.waitFor(`document.getElementById("once-secret") !== null`, 15*time.Second)
+	require.NotEmpty(b.t, run(b, chromedp.Value(chromedp.CSS("#once-secret"))))
+	require.Contains(b.t, b.text("main table"), url)
+	b.shot("settings-webhooks")
+	href := run(b, chromedp.Evaluate[string](`document.querySelector("main table a[href^='/settings/webhooks/']").getAttribute("href")`))
+	return strings.TrimPrefix(href, "/settings/webhooks/")
+}
+
+// deliveryLog opens the webhook's delivery log until a delivery succeeded.
+func (b *browser) deliveryLog(hookID string) {
+	b.t.Helper()
+	end := time.Now().Add(90 * time.Second)
+	for {
+		b.open("/settings/webhooks/" + hookID)
+		if run(b, chromedp.Evaluate[int](`document.querySelectorAll("table.deliveries .s-succeeded").length`)) > 0 {
+			break
+		}
+		if time.Now().After(end) {
+			b.t.Fatalf("no succeeded delivery in the log within 90s: %s", b.text("main"))
+		}
+		time.Sleep(time.Second)
+	}
+	row := b.text("table.deliveries tbody tr")
+	require.Contains(b.t, row, "assessment.completed")
+	require.Contains(b.t, row, "HTTP 204")
+	b.shot("settings-webhook-deliveries")
+}
+
+// receiver is a webhook endpoint on this machine that counts what it gets.
+type receiver struct {
+	URL string
+	mu  sync.Mutex
+	n   int
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	r := &receiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		r.mu.Lock()
+		r.n++
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL
+	return r
+}
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
 }
 
 func jsString(s string) string {

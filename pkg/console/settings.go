@@ -209,7 +209,11 @@ type shownOnce struct {
 	What, Name, Secret string
 }
 
-func roleOptions() []option { return opts(auth.TenantRoles...) }
+// roleOptions are the tenant roles, least privilege first, so a form left
+// as it is grants the least.
+func roleOptions() []option {
+	return opts(auth.RoleViewer, auth.RoleAnalyst, auth.RoleAdmin, auth.RoleOwner)
+}
 
 func (c *Console) usersView(ec echo.Context) (usersView, error) {
 	users, err := c.d.Admin.ListUsers(ec.Request().Context(), claims(ec))
