@@ -466,4 +466,3 @@ func TestConsoleSettingsAudit(t *testing.T) {
 	_, page = as.get("/settings/audit?actor=user-batch&from=" + url.QueryEscape(base.Add(60*time.Second).Format(time.RFC3339)))
 	require.Len(t, idRE.FindAllStringSubmatch(page, -1), 10, "from keeps the records at or after it")
 }
-
