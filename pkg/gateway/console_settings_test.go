@@ -88,10 +88,10 @@ func TestConsoleSettingsUsers(t *testing.T) {
 	owner := newConsoleTenant(t, e, tenant)
 	as := consoleAs(t, e, owner.ID, tenant, auth.RoleOwner)
 
-	r, page := as.get("/settings")
+	r, _ := as.get("/settings")
 	require.Equal(t, http.StatusSeeOther, r.StatusCode)
 	require.Equal(t, "/settings/users", r.Header.Get("Location"))
-	r, page = as.get("/settings/users")
+	r, page := as.get("/settings/users")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	require.Contains(t, page, owner.Email)
 	require.Contains(t, page, `<a href="/settings/users" aria-current="page">Settings</a>`, "the top bar offers the settings")
