@@ -81,6 +81,8 @@ type Completer interface {
 	// Complete returns the whole answer.
 	Complete(ctx context.Context, req Request) (Response, error)
 	// Stream passes the answer's text to onDelta as it arrives and returns
-	// the whole answer; onDelta's error stops the stream.
+	// the whole answer; onDelta's error stops the stream. A stream stopped
+	// after a provider answered returns what arrived, with Provider set,
+	// beside the error.
 	Stream(ctx context.Context, req Request, onDelta func(string) error) (Response, error)
 }

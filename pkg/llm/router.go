@@ -184,9 +184,16 @@ func (r *Router) Stream(ctx context.Context, req Request, onDelta func(string) e
 	defer done()
 	defer func() { _ = os.s.Close() }()
 	acc := accumulator{model: p.cfg.Model}
+	// A stream stopped after a provider answered returns what arrived with
+	// the provider named, so a caller metering use knows it was answered.
+	partial := func(err error) (Response, error) {
+		res := acc.response()
+		res.Provider = p.cfg.Name
+		return res, err
+	}
 	if !os.eof {
 		if err := acc.add(os.first, onDelta); err != nil {
-			return Response{}, err
+			return partial(err)
 		}
 		for {
 			chunk, err := os.s.Recv()
@@ -194,16 +201,14 @@ func (r *Router) Stream(ctx context.Context, req Request, onDelta func(string) e
 				break
 			}
 			if err != nil {
-				return Response{}, fmt.Errorf("llm provider %s: stream: %w", p.cfg.Name, err)
+				return partial(fmt.Errorf("llm provider %s: stream: %w", p.cfg.Name, err))
 			}
 			if err := acc.add(chunk, onDelta); err != nil {
-				return Response{}, err
+				return partial(err)
 			}
 		}
 	}
-	res := acc.response()
-	res.Provider = p.cfg.Name
-	return res, nil
+	return partial(nil)
 }
 
 // accumulator joins a stream's chunks: text, tool calls by index, usage.
