@@ -590,6 +590,48 @@ func (e JSONWebKeyUse) Valid() bool {
 	}
 }
 
+// Defines values for LLMBudgetExceededName.
+const (
+	LLMBudgetTokensPerDay   LLMBudgetExceededName = "tokens_per_day"
+	LLMBudgetTokensPerMonth LLMBudgetExceededName = "tokens_per_month"
+	LLMBudgetUSDPerDay      LLMBudgetExceededName = "usd_per_day"
+	LLMBudgetUSDPerMonth    LLMBudgetExceededName = "usd_per_month"
+)
+
+// Valid indicates whether the value is a known member of the LLMBudgetExceededName enum.
+func (e LLMBudgetExceededName) Valid() bool {
+	switch e {
+	case LLMBudgetTokensPerDay:
+		return true
+	case LLMBudgetTokensPerMonth:
+		return true
+	case LLMBudgetUSDPerDay:
+		return true
+	case LLMBudgetUSDPerMonth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LLMBudgetExceededUnit.
+const (
+	LLMBudgetUnitTokens LLMBudgetExceededUnit = "tokens"
+	LLMBudgetUnitUSD    LLMBudgetExceededUnit = "USD"
+)
+
+// Valid indicates whether the value is a known member of the LLMBudgetExceededUnit enum.
+func (e LLMBudgetExceededUnit) Valid() bool {
+	switch e {
+	case LLMBudgetUnitTokens:
+		return true
+	case LLMBudgetUnitUSD:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeKind.
 const (
 	MeKindAPIKey MeKind = "api_key"
@@ -682,6 +724,7 @@ const (
 	HTTPSInfraMindDevProblemsIdempotencyKeyReused     ProblemType = "https://infra-mind.dev/problems/idempotency-key-reused"
 	HTTPSInfraMindDevProblemsInternal                 ProblemType = "https://infra-mind.dev/problems/internal"
 	HTTPSInfraMindDevProblemsInvalidRequest           ProblemType = "https://infra-mind.dev/problems/invalid-request"
+	HTTPSInfraMindDevProblemsLlmBudgetExceeded        ProblemType = "https://infra-mind.dev/problems/llm-budget-exceeded"
 	HTTPSInfraMindDevProblemsMFARequired              ProblemType = "https://infra-mind.dev/problems/mfa-required"
 	HTTPSInfraMindDevProblemsMethodNotAllowed         ProblemType = "https://infra-mind.dev/problems/method-not-allowed"
 	HTTPSInfraMindDevProblemsNotAcceptable            ProblemType = "https://infra-mind.dev/problems/not-acceptable"
@@ -713,6 +756,8 @@ func (e ProblemType) Valid() bool {
 	case HTTPSInfraMindDevProblemsInternal:
 		return true
 	case HTTPSInfraMindDevProblemsInvalidRequest:
+		return true
+	case HTTPSInfraMindDevProblemsLlmBudgetExceeded:
 		return true
 	case HTTPSInfraMindDevProblemsMFARequired:
 		return true
@@ -2325,6 +2370,89 @@ type JSONWebKeySet struct {
 	Keys []JSONWebKey `json:"keys"`
 }
 
+// LLMBudgetExceeded With problem type llm-budget-exceeded: the tenant's language model budget that is used up. The count starts again at resets_at (the Retry-After header gives the seconds until then).
+type LLMBudgetExceeded struct {
+	// Limit The budget, in unit.
+	Limit float64 `json:"limit"`
+
+	// Name Which budget: tokens or US dollars, per UTC day or month (settings IM_LLM_BUDGET_TOKENS_PER_DAY, IM_LLM_BUDGET_TOKENS_PER_MONTH, IM_LLM_BUDGET_USD_PER_DAY, IM_LLM_BUDGET_USD_PER_MONTH).
+	Name LLMBudgetExceededName `json:"name"`
+
+	// ResetsAt When the period ends (UTC midnight, or the first of the next month) and the count starts again.
+	ResetsAt time.Time             `json:"resets_at"`
+	Unit     LLMBudgetExceededUnit `json:"unit"`
+
+	// Used Used in this period so far, in unit: settled calls and calls still running.
+	Used float64 `json:"used"`
+}
+
+// LLMBudgetExceededName Which budget: tokens or US dollars, per UTC day or month (settings IM_LLM_BUDGET_TOKENS_PER_DAY, IM_LLM_BUDGET_TOKENS_PER_MONTH, IM_LLM_BUDGET_USD_PER_DAY, IM_LLM_BUDGET_USD_PER_MONTH).
+type LLMBudgetExceededName string
+
+// LLMBudgetExceededUnit defines model for LLMBudgetExceeded.Unit.
+type LLMBudgetExceededUnit string
+
+// LLMModelUsage The settled use of one provider's model in the period.
+type LLMModelUsage struct {
+	// Calls Calls that were answered.
+	Calls            int `json:"calls"`
+	CompletionTokens int `json:"completion_tokens"`
+
+	// Model The model the provider reported answering with.
+	Model string `json:"model"`
+
+	// PriceSource Where the provider's price per token comes from: the catalogue's hosted-API row with its source and date, or the IM_LLM_PROVIDER_<n>_*_USD_PER_MTOK settings. Absent when the provider has no price (it then costs 0 USD).
+	PriceSource  *string `json:"price_source,omitempty"`
+	PromptTokens int     `json:"prompt_tokens"`
+
+	// Provider The provider's configured name (IM_LLM_PROVIDER_<n>_NAME).
+	Provider string `json:"provider"`
+
+	// USD Cost at the provider's price.
+	USD float64 `json:"usd"`
+}
+
+// LLMPeriodUsage Use in one UTC day or month.
+type LLMPeriodUsage struct {
+	// Models Per provider and model, by provider then model.
+	Models []LLMModelUsage `json:"models"`
+
+	// Period YYYY-MM-DD for the day, YYYY-MM for the month (UTC).
+	//
+	// Examples: 2026-12-06
+	Period string `json:"period"`
+
+	// ResetsAt When the period ends and its count starts again.
+	ResetsAt time.Time `json:"resets_at"`
+
+	// Tokens An amount used against one budget.
+	Tokens LLMUsageAmount `json:"tokens"`
+
+	// USD An amount used against one budget.
+	USD LLMUsageAmount `json:"usd"`
+}
+
+// LLMUsage The tenant's language model use (the consultant's narratives and chat) today and this month, against its budgets.
+type LLMUsage struct {
+	// Day Use in one UTC day or month.
+	Day LLMPeriodUsage `json:"day"`
+
+	// Month Use in one UTC day or month.
+	Month LLMPeriodUsage `json:"month"`
+}
+
+// LLMUsageAmount An amount used against one budget.
+type LLMUsageAmount struct {
+	// InFlight Estimates reserved by calls still running; they count against the budget too.
+	InFlight float64 `json:"in_flight"`
+
+	// Limit The budget; absent when this one is unlimited.
+	Limit *float64 `json:"limit,omitempty"`
+
+	// Used Settled calls' use, as the providers reported it.
+	Used float64 `json:"used"`
+}
+
 // Links defines model for Links.
 type Links struct {
 	Events string `json:"events"`
@@ -2487,6 +2615,9 @@ type PasswordResetRole string
 
 // Problem An RFC 9457 problem detail. Every error response of this API has this shape and the media type application/problem+json.
 type Problem struct {
+	// Budget With problem type llm-budget-exceeded: the tenant's language model budget that is used up. The count starts again at resets_at (the Retry-After header gives the seconds until then).
+	Budget *LLMBudgetExceeded `json:"budget,omitempty"`
+
 	// Detail What happened in this occurrence and what to do about it.
 	Detail *string `json:"detail,omitempty"`
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/infra-mind/infra-mind/pkg/llm"
+	"github.com/infra-mind/infra-mind/pkg/llm/budget"
 	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -165,8 +166,13 @@ type ChatDeps struct {
 	Estimates     Estimator
 	WhatIfs       WhatIfs
 	Secrets       func() []string
-	Metrics       *ChatMetrics
-	Logger        *slog.Logger
+	// Budget, when set, meters every call against the tenant's budgets: a
+	// message is refused before its answer starts when the tenant has no
+	// room for one call, and a call refused later gives the deterministic
+	// answer with a note.
+	Budget  Budget
+	Metrics *ChatMetrics
+	Logger  *slog.Logger
 }
 
 // Chat runs the chat use cases: start a conversation about an assessment,
@@ -258,6 +264,8 @@ type Turn struct {
 	conv    store.Conversation
 	doc     report.Document
 	content string
+	// llm is the model, metered against the tenant's budgets when they are.
+	llm llm.Completer
 }
 
 // Begin checks a new message of the caller in a conversation and loads
@@ -294,7 +302,16 @@ func (c *Chat) Begin(ctx context.Context, who Caller, assessmentID, id, content 
 	if err != nil {
 		return nil, fmt.Errorf("decode report of %s: %w", assessmentID, err)
 	}
-	return &Turn{chat: c, who: who, conv: conv, doc: doc, content: content}, nil
+	model := c.d.LLM
+	if c.d.Budget != nil {
+		// Room for the question and one capped completion, at least.
+		est := budget.EstimateOf(llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: content}}, MaxTokens: c.cfg.MaxTokens})
+		if err := c.d.Budget.Check(ctx, who.Tenant, est); err != nil {
+			return nil, err
+		}
+		model = c.d.Budget.Meter(who.Tenant, model)
+	}
+	return &Turn{chat: c, who: who, conv: conv, doc: doc, content: content, llm: model}, nil
 }
 
 // Sink receives an answer as it is written.

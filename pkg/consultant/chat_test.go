@@ -230,6 +230,12 @@ type chatEnv struct {
 
 func newChatEnv(t *testing.T, cfg consultant.ChatConfig) *chatEnv {
 	t.Helper()
+	return newChatEnvWith(t, cfg, nil)
+}
+
+// newChatEnvWith is newChatEnv with the tenants' budgets metered by b.
+func newChatEnvWith(t *testing.T, cfg consultant.ChatConfig, meter consultant.Budget) *chatEnv {
+	t.Helper()
 	f := fakeopenai.New()
 	t.Cleanup(f.Close)
 	key := "sk-test-" + strings.Repeat("k", 24)
@@ -260,7 +266,7 @@ func newChatEnv(t *testing.T, cfg consultant.ChatConfig) *chatEnv {
 		estimates: &fakeEstimator{}, whatifs: &fakeWhatIfs{readyAfter: 2, diff: report.ReportDiff{BaseID: aid, OtherID: "scenario-1", Changed: true,
 			Summary: "Monthly cost rises from $12,345.67 to $24,691.34 with traffic_multiplier 2."}}, reg: reg, key: key}
 	e.chat, err = consultant.NewChat(consultant.ChatDeps{LLM: r, Conversations: e.convs, Assessments: assessments, Reports: reports,
-		Estimates: e.estimates, WhatIfs: e.whatifs, Metrics: m, Secrets: func() []string { return []string{key} }}, cfg)
+		Estimates: e.estimates, WhatIfs: e.whatifs, Metrics: m, Secrets: func() []string { return []string{key} }, Budget: meter}, cfg)
 	require.NoError(t, err)
 	return e
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/llm"
+	"github.com/infra-mind/infra-mind/pkg/llm/budget"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -19,6 +20,7 @@ const (
 	NoteChatLeak       = "The generated answers repeated the consultant's instructions or a credential, twice; a deterministic answer is shown instead."
 	NoteChatEmpty      = "The generated answers were empty, twice; a deterministic answer is shown instead."
 	NoteChatNoProvider = "No language model provider answered; a deterministic answer is shown instead."
+	NoteChatOverBudget = "No further answer was generated: %s; a deterministic answer is shown instead."
 	NoteChatCapped     = "The answer was cut at %d characters."
 )
 
@@ -79,6 +81,7 @@ func (t *Turn) Run(ctx context.Context, sink Sink) (store.ChatMessage, error) {
 	answer := store.ChatMessage{Role: llm.RoleAssistant}
 	rounds := 0
 	var reasons []string
+	var budgetErr *budget.ExceededError
 	for attempt := 0; attempt < 2; attempt++ {
 		g.reset()
 		res, err := t.attempt(ctx, g, &msgs, offered, &rounds, &answer)
@@ -86,16 +89,22 @@ func (t *Turn) Run(ctx context.Context, sink Sink) (store.ChatMessage, error) {
 			if ctx.Err() != nil {
 				return store.ChatMessage{}, ctx.Err()
 			}
-			if !errors.Is(err, llm.ErrNoProvider) {
+			ee, over := overBudget(err)
+			if !over && !errors.Is(err, llm.ErrNoProvider) {
 				return store.ChatMessage{}, err
 			}
-			c.log.WarnContext(ctx, "chat: no language model provider answered", "error", err.Error())
+			why := "no language model provider answered"
+			reasons = []string{"provider"}
+			if over {
+				why, reasons = budgetNote(ee), []string{"budget"}
+				budgetErr = ee
+			}
+			c.log.WarnContext(ctx, "chat: no generated answer", "reason", why, "error", err.Error())
 			if g.sent.Len() > 0 {
-				if err := sink.Retract("no language model provider answered"); err != nil {
+				if err := sink.Retract(why); err != nil {
 					return store.ChatMessage{}, err
 				}
 			}
-			reasons = []string{"provider"}
 			break
 		}
 		if res.Provider != "" {
@@ -127,6 +136,9 @@ func (t *Turn) Run(ctx context.Context, sink Sink) (store.ChatMessage, error) {
 	answer.Generated = false
 	answer.Content = t.deterministic(answer.Tools)
 	answer.Note = noteFor(reasons, g)
+	if budgetErr != nil {
+		answer.Note = fmt.Sprintf(NoteChatOverBudget, budgetNote(budgetErr))
+	}
 	c.d.Metrics.answer(false)
 	if err := sink.Text(answer.Content); err != nil {
 		return store.ChatMessage{}, err
@@ -143,7 +155,7 @@ func (t *Turn) attempt(ctx context.Context, g *gate, msgs *[]llm.Message, offere
 		if *rounds < c.cfg.MaxToolRounds {
 			tools = toolDefs(offered)
 		}
-		res, err := c.d.LLM.Stream(ctx, llm.Request{Messages: *msgs, Tools: tools, MaxTokens: c.cfg.MaxTokens, Temperature: 0.2}, g.delta)
+		res, err := t.llm.Stream(ctx, llm.Request{Messages: *msgs, Tools: tools, MaxTokens: c.cfg.MaxTokens, Temperature: 0.2}, g.delta)
 		switch {
 		case errors.Is(err, errWithheld):
 			return last, nil

@@ -52,6 +52,9 @@ type Config struct {
 	// Erasures, when set, lets a completed event of an erased assessment
 	// (its report gone) be dropped instead of retried and dead-lettered.
 	Erasures Erasures
+	// Budget, when set, meters the narratives' calls against each tenant's
+	// budgets; sections over a budget are the deterministic summaries.
+	Budget Budget
 	// Audiences are written for each assessment (default: cto).
 	Audiences    []string
 	Concurrency  int
@@ -162,7 +165,7 @@ func (s *Service) narrative(ctx context.Context, e *bus.Event, tenant, id, audie
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return stored{}, fmt.Errorf("read narrative of %s: %w", id, err)
 	}
-	n, usage, err := s.writer.Write(ctx, doc, audience, func() { _ = e.InProgress() })
+	n, usage, err := s.writer.metered(s.cfg.Budget, tenant).Write(ctx, doc, audience, func() { _ = e.InProgress() })
 	if err != nil {
 		if !e.LastDelivery() || ctx.Err() != nil {
 			return stored{}, fmt.Errorf("write %s narrative of %s: %w", audience, id, err)

@@ -63,12 +63,25 @@ const (
 	NoteUngrounded = "The generated text stated numbers that are not in this report (%s), twice; the deterministic summary is shown instead."
 	NoteNoProvider = "No language model provider answered; the deterministic summary is shown instead."
 	NoteEmpty      = "The generated text was empty; the deterministic summary is shown instead."
+	NoteOverBudget = "No text was generated: %s; the deterministic summary is shown instead."
 )
+
+// metered is the writer with its model metered against tenant's budgets
+// (b nil: unchanged).
+func (w *Writer) metered(b Budget, tenant string) *Writer {
+	if b == nil {
+		return w
+	}
+	cp := *w
+	cp.llm = b.Meter(tenant, w.llm)
+	return &cp
+}
 
 // Write writes the narrative of doc for audience. progress is called after
 // each section (the consumer extends its ack deadline with it). An error
 // means no provider answered for some section: the caller retries later or
-// stores Fallback.
+// stores Fallback. A section refused by the tenant's budget, and every
+// section after it, is the deterministic summary with a note.
 func (w *Writer) Write(ctx context.Context, doc report.Document, audience string, progress func()) (report.Narrative, llm.Usage, error) {
 	if !ValidAudience(audience) {
 		return report.Narrative{}, llm.Usage{}, fmt.Errorf("consultant: audience %q: want one of %s", audience, strings.Join(Audiences(), ", "))
@@ -76,13 +89,26 @@ func (w *Writer) Write(ctx context.Context, doc report.Document, audience string
 	grounds := GroundsOf(doc)
 	var usage llm.Usage
 	var providers, models []string
+	overNote := ""
 	section := func(family string, data any, fallback, task string) (report.NarrativeSection, error) {
+		if overNote != "" {
+			w.metrics.section(false)
+			return report.NarrativeSection{Family: family, Text: fallback, Note: overNote}, nil
+		}
 		msgs, err := messages(audience, w.cfg.MaxWords, data, task)
 		if err != nil {
 			return report.NarrativeSection{}, err
 		}
 		s, u, res, err := w.section(ctx, grounds, msgs, family, fallback)
 		usage = addUsage(usage, u)
+		if ee, over := overBudget(err); over {
+			overNote = fmt.Sprintf(NoteOverBudget, budgetNote(ee))
+			w.metrics.section(false)
+			if progress != nil {
+				progress()
+			}
+			return report.NarrativeSection{Family: family, Text: fallback, Note: overNote}, nil
+		}
 		if err != nil {
 			return report.NarrativeSection{}, err
 		}

@@ -166,11 +166,14 @@ var accessMatrix = map[string]Access{
 	routeKey(http.MethodPost, "/v1/estimates/training"):              onlyRoles(rolesWriters...),
 
 	// Managing the tenant: integrations, audit, people and machine keys.
-	routeKey(http.MethodPost, "/v1/webhooks"):                  onlyRoles(rolesManagers...),
-	routeKey(http.MethodGet, "/v1/webhooks"):                   onlyRoles(rolesManagers...),
-	routeKey(http.MethodDelete, "/v1/webhooks/:id"):            onlyRoles(rolesManagers...),
-	routeKey(http.MethodGet, "/v1/webhooks/:id/deliveries"):    onlyRoles(rolesManagers...),
-	routeKey(http.MethodGet, "/v1/audit"):                      onlyRoles(rolesManagers...),
+	routeKey(http.MethodPost, "/v1/webhooks"):               onlyRoles(rolesManagers...),
+	routeKey(http.MethodGet, "/v1/webhooks"):                onlyRoles(rolesManagers...),
+	routeKey(http.MethodDelete, "/v1/webhooks/:id"):         onlyRoles(rolesManagers...),
+	routeKey(http.MethodGet, "/v1/webhooks/:id/deliveries"): onlyRoles(rolesManagers...),
+	routeKey(http.MethodGet, "/v1/audit"):                   onlyRoles(rolesManagers...),
+	// The tenant's language model use against its budgets: what it costs
+	// is the managers' to see.
+	routeKey(http.MethodGet, "/v1/usage/llm"):                  onlyRoles(rolesManagers...),
 	routeKey(http.MethodGet, "/v1/users"):                      onlyRoles(rolesManagers...),
 	routeKey(http.MethodPost, "/v1/users"):                     onlyRoles(rolesManagers...),
 	routeKey(http.MethodGet, "/v1/users/:id"):                  onlyRoles(rolesManagers...),

@@ -186,6 +186,7 @@ var wantRoles = func() map[string][]string {
 		"DELETE /v1/webhooks/:id":                              managers,
 		"GET /v1/webhooks/:id/deliveries":                      managers,
 		"GET /v1/audit":                                        managers,
+		"GET /v1/usage/llm":                                    managers,
 
 		// Signing in and verifying tokens: no token needed.
 		"GET /.well-known/jwks.json": everyone,

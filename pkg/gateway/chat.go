@@ -48,7 +48,7 @@ func (s *Server) newChat(cfg consultant.ChatConfig, d Deps) (*consultant.Chat, e
 	}
 	chat, err := consultant.NewChat(consultant.ChatDeps{
 		LLM: d.LLM, Conversations: d.Store.Conversations, Assessments: d.Assessments, Reports: d.Store.Reports,
-		Estimates: chatEstimates{est: s.est}, WhatIfs: chatWhatIfs{s: s}, Secrets: d.LLMSecrets, Metrics: m, Logger: s.log,
+		Estimates: chatEstimates{est: s.est}, WhatIfs: chatWhatIfs{s: s}, Secrets: d.LLMSecrets, Budget: d.LLMBudget, Metrics: m, Logger: s.log,
 	}, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,10 +12,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/consultant"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/llm"
+	"github.com/infra-mind/infra-mind/pkg/llm/budget"
 	"github.com/infra-mind/infra-mind/pkg/llm/fakeopenai"
 	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -23,6 +26,14 @@ import (
 // chatEnv is the gateway on embedded servers with the chat answered by the
 // fake OpenAI server.
 func newChatEnv(t *testing.T, cfg Config) (*env, *fakeopenai.Server) {
+	t.Helper()
+	return newChatEnvWithBudget(t, cfg, budget.Limits{})
+}
+
+// newChatEnvWithBudget is newChatEnv with the tenants' language model
+// budgets counted in the embedded Redis, the fake provider priced as the
+// catalogue prices gpt-4o-mini.
+func newChatEnvWithBudget(t *testing.T, cfg Config, limits budget.Limits) (*env, *fakeopenai.Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -37,8 +48,14 @@ func newChatEnv(t *testing.T, cfg Config) (*env, *fakeopenai.Server) {
 		Name: "fake-openai", Kind: llm.KindOpenAI, BaseURL: fake.BaseURL(), Model: "gpt-test", Key: llm.NewKey("sk-test-gateway-key-0123456789"),
 	}}})
 	require.NoError(t, err)
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+	price, ok := budget.CataloguePrice(cat.HostedAPIs, "gpt-4o-mini")
+	require.True(t, ok)
 	e := newEnvWith(t, cfg, stack.NATSURL, stack.MongoURI, stack.RedisURL, func(d *Deps) {
 		d.LLM, d.LLMSecrets = router, router.Keys
+		d.LLMBudget, err = budget.New(d.Cache.Client(), limits, map[string]budget.Price{"fake-openai": price}, budget.Options{})
+		require.NoError(t, err)
 	})
 	return e, fake
 }
@@ -256,4 +273,77 @@ func TestChatWhatIfRunsAScenarioOfTheBase(t *testing.T) {
 
 func chatConfigForTests() consultant.ChatConfig {
 	return consultant.ChatConfig{ScenarioWait: 300 * time.Millisecond, ScenarioPoll: 50 * time.Millisecond}
+}
+
+// A chat's use is counted per tenant and shown to its managers at
+// GET /v1/usage/llm; a message the day's budget has no room for is refused
+// with 429 naming the budget, before any event.
+func TestChatUseIsCountedAndABudgetUsedUpIsA429NamingIt(t *testing.T) {
+	t.Parallel()
+	e, fake := newChatEnvWithBudget(t, Config{}, budget.Limits{TokensPerDay: 2000, USDPerMonth: 10})
+	id := e.completedWithReport(t, "acme")
+	fake.Respond(func(fakeopenai.Request) fakeopenai.Reply {
+		return fakeopenai.Reply{Text: "It runs on 8 GPUs.", PromptTokens: 1400, CompletionTokens: 100, Model: "gpt-4o-mini-2024-07-18"}
+	})
+	owner := e.tokenWithRoles(t, "acme", "olga", "owner")
+	viewer := e.tokenWithRoles(t, "acme", "vic", "viewer")
+
+	resp := e.chatRequest(t, http.MethodPost, "/v1/assessments/"+id+"/conversations", owner, "")
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	conv := decodeBody[api.Conversation](t, resp)
+	messages := "/v1/assessments/" + id + "/conversations/" + conv.ID + "/messages"
+	resp = e.chatRequest(t, http.MethodPost, messages, owner, `{"content":"How many GPUs?"}`)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	events := 0
+	for range readSSE(resp.Body).Events {
+		events++
+	}
+	require.Positive(t, events)
+
+	resp = e.chatRequest(t, http.MethodGet, "/v1/usage/llm", owner, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	u := decodeBody[api.LLMUsage](t, resp)
+	require.Equal(t, time.Now().UTC().Format("2006-01-02"), u.Day.Period)
+	require.InDelta(t, 1500, u.Day.Tokens.Used, 0)
+	require.Zero(t, u.Day.Tokens.InFlight)
+	require.NotNil(t, u.Day.Tokens.Limit)
+	require.InDelta(t, 2000, *u.Day.Tokens.Limit, 0)
+	require.Nil(t, u.Day.USD.Limit, "no dollar budget per day")
+	require.InDelta(t, 10, *u.Month.USD.Limit, 0)
+	// 1,400 x 0.15 + 100 x 0.60 per million tokens = $0.00027.
+	require.InDelta(t, 0.00027, u.Month.USD.Used, 1e-9)
+	require.Len(t, u.Day.Models, 1)
+	m := u.Day.Models[0]
+	require.Equal(t, "fake-openai", m.Provider)
+	require.Equal(t, "gpt-4o-mini-2024-07-18", m.Model)
+	require.Equal(t, 1, m.Calls)
+	require.NotNil(t, m.PriceSource)
+	require.Contains(t, *m.PriceSource, "gpt-4o-mini")
+
+	other := e.tokenWithRoles(t, "globex", "gus", "owner")
+	resp = e.chatRequest(t, http.MethodGet, "/v1/usage/llm", other, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Zero(t, decodeBody[api.LLMUsage](t, resp).Day.Tokens.Used, "another tenant sees only its own use")
+	resp = e.chatRequest(t, http.MethodGet, "/v1/usage/llm", viewer, "")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	_ = resp.Body.Close()
+
+	// 500 tokens are left today; a message needs its 600-token cap at least.
+	before := len(fake.Requests())
+	resp = e.chatRequest(t, http.MethodPost, messages, owner, `{"content":"And the cost?"}`)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Equal(t, contentTypeProblem, resp.Header.Get("Content-Type"))
+	retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.Positive(t, retry)
+	require.LessOrEqual(t, retry, 86400, "the day's budget resets at the next UTC midnight")
+	p := decodeBody[api.Problem](t, resp)
+	require.Equal(t, api.ProblemType(ProblemLLMBudget), p.Type)
+	require.NotNil(t, p.Budget)
+	require.Equal(t, api.LLMBudgetTokensPerDay, p.Budget.Name)
+	require.Equal(t, api.LLMBudgetUnitTokens, p.Budget.Unit)
+	require.InDelta(t, 2000, p.Budget.Limit, 0)
+	require.InDelta(t, 1500, p.Budget.Used, 0)
+	require.Contains(t, *p.Detail, "tokens_per_day")
+	require.Len(t, fake.Requests(), before, "no provider was called")
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/gateway/gatewayapi"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/llm"
+	"github.com/infra-mind/infra-mind/pkg/llm/budget"
 	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -138,6 +139,10 @@ type Deps struct {
 	// current API keys, which an answer must never contain.
 	LLM        llm.Completer
 	LLMSecrets func() []string
+	// LLMBudget counts each tenant's language model use against its budgets
+	// (the chat's calls are metered through it; GET /v1/usage/llm reads it);
+	// nil counts on Cache without budgets or prices.
+	LLMBudget *budget.Ledger
 }
 
 // Server is the gateway HTTP server.
@@ -159,6 +164,8 @@ type Server struct {
 	erasure *app.Erasure
 	// chat runs the consultant's chat; nil when no provider is configured.
 	chat *consultant.Chat
+	// llmBudget counts the tenants' language model use.
+	llmBudget *budget.Ledger
 	// priceTables are the catalogue versions' instance rows this build holds, oldest first,
 	// loaded once (GET /v1/catalogue/versions/{version}/diff).
 	priceTables []catalog.PriceTable
@@ -320,6 +327,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, progress: progress, reports: reports, hooks: hooks, auditLog: auditLog, params: params, prot: prot, trusted: trusted,
 		priceTables: priceTables, erasure: erasure}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
+	if d.LLMBudget == nil {
+		if d.LLMBudget, err = budget.New(d.Cache.Client(), budget.Limits{}, nil, budget.Options{Logger: logger}); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		s.deps.LLMBudget = d.LLMBudget
+	}
+	s.llmBudget = d.LLMBudget
 	if d.LLM != nil {
 		if s.chat, err = s.newChat(cfg.Chat, d); err != nil {
 			return nil, err

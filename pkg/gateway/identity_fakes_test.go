@@ -22,6 +22,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/identity/identitytest"
+	"github.com/infra-mind/infra-mind/pkg/llm/budget"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
@@ -150,8 +151,10 @@ func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	require.NoError(t, err)
 	trusted, err := parseTrustedProxies(cfg.TrustedProxies)
 	require.NoError(t, err)
+	llmBudget, err := budget.New(ch.Client(), budget.Limits{}, nil, budget.Options{Logger: logs.log})
+	require.NoError(t, err)
 	s := &Server{cfg: cfg, deps: d, log: logs.log, est: est, app: svc, reports: reports, hooks: hooks, auditLog: auditUC,
-		progress: progress, params: params, prot: prot, trusted: trusted, erasure: erasure}
+		progress: progress, params: params, prot: prot, trusted: trusted, erasure: erasure, llmBudget: llmBudget}
 	s.priceTables, err = catalog.PriceTables()
 	require.NoError(t, err)
 	s.streams, s.closeStreams = context.WithCancel(context.Background())

@@ -55,8 +55,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	// 23 routes before the identity work, 21 after it: the key set, sign-in,
 	// refresh, sign-out, /v1/me, three MFA routes, the password change, seven
 	// user, three API-key and two tenant routes; /metrics left the public port for the operations listener;
-	// the catalogue version diff; the erasure of an assessment; the four chat routes.
-	require.Len(t, e.Routes(), 49)
+	// the catalogue version diff; the erasure of an assessment; the four chat routes; the language model usage.
+	require.Len(t, e.Routes(), 50)
 }
 
 func TestOpenAPIRequestSchemaMatchesValidator(t *testing.T) {
@@ -249,7 +249,7 @@ func TestOpenAPIListsEveryProblemType(t *testing.T) {
 		ProblemInvalidRequest, ProblemUnauthorized, ProblemForbidden, ProblemNotFound, ProblemReportNotReady,
 		ProblemTooLarge, ProblemUnsupportedType, ProblemIdempotencyKey, ProblemMethod, ProblemUnavailable,
 		ProblemInternal, ProblemRateLimited, ProblemTooManyActive, ProblemTooManyStreams, ProblemRecommendationsNotReady, ProblemNotAcceptable,
-		ProblemSignInLocked, ProblemMFARequired, ProblemRefreshReused, ProblemConflict,
+		ProblemSignInLocked, ProblemMFARequired, ProblemRefreshReused, ProblemConflict, ProblemLLMBudget,
 	} {
 		require.Truef(t, slices.Contains(enum, typ), "problem type %s is not listed in the OpenAPI document", typ)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/consultant"
@@ -56,6 +57,9 @@ type Problem struct {
 	Errors   []assessment.FieldError `json:"errors,omitempty"`
 	// RequestID lets a user quote the failing request to support.
 	RequestID string `json:"request_id,omitempty"`
+	// Budget names the language model budget that is used up (type
+	// llm-budget-exceeded).
+	Budget *api.LLMBudgetExceeded `json:"budget,omitempty"`
 
 	// header holds extra response headers (WWW-Authenticate).
 	header http.Header
@@ -117,6 +121,9 @@ func toProblem(err error) *Problem {
 		return p
 	}
 	if p := appProblem(err); p != nil {
+		return p
+	}
+	if p := budgetProblem(err, time.Now()); p != nil {
 		return p
 	}
 	if p := identityProblem(err); p != nil {

@@ -245,6 +245,7 @@ func (s *Server) operationMiddlewaresWith(authed []echo.MiddlewareFunc) map[stri
 		"createWebhook":         with(authed, s.limitBody, s.rejectServerSet),
 		"deleteWebhook":         with(authed),
 		"listWebhookDeliveries": with(authed),
+		"getLLMUsage":           with(authed),
 	}
 	// A repeated query parameter or header is refused, naming it, right
 	// after authentication (every operation that takes one is authed).
@@ -278,3 +279,6 @@ func versionParams(c echo.Context) ([2]int, error) {
 	to, err := versionParam(c, "to")
 	return [2]int{from, to}, err
 }
+
+// GetLLMUsage serves GET /v1/usage/llm.
+func (a apiServer) GetLLMUsage(c echo.Context) error { return a.getLLMUsage(c) }

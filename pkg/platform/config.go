@@ -147,6 +147,21 @@ type LLMProviderConfig struct {
 	Timeout       time.Duration `env:"TIMEOUT" envDefault:"60s"`
 	MaxRetries    int           `env:"MAX_RETRIES" envDefault:"2"`
 	MaxRetryAfter time.Duration `env:"MAX_RETRY_AFTER" envDefault:"30s"`
+	// InputUSDPerMTok and OutputUSDPerMTok price the provider's tokens (USD
+	// per million) for the budgets, in place of the catalogue's hosted-API
+	// row for Model; a self-hosted model has no row, so it is priced here or
+	// costs nothing. Both 0: the catalogue's row, if any.
+	InputUSDPerMTok  float64 `env:"INPUT_USD_PER_MTOK" envDefault:"0"`
+	OutputUSDPerMTok float64 `env:"OUTPUT_USD_PER_MTOK" envDefault:"0"`
+}
+
+// LLMBudgetConfig is every tenant's language model budget (0: unlimited),
+// counted by the gateway's chat and the consultant's narratives in Redis.
+type LLMBudgetConfig struct {
+	TokensPerDay   int64   `env:"IM_LLM_BUDGET_TOKENS_PER_DAY" envDefault:"0"`
+	TokensPerMonth int64   `env:"IM_LLM_BUDGET_TOKENS_PER_MONTH" envDefault:"0"`
+	USDPerDay      float64 `env:"IM_LLM_BUDGET_USD_PER_DAY" envDefault:"0"`
+	USDPerMonth    float64 `env:"IM_LLM_BUDGET_USD_PER_MONTH" envDefault:"0"`
 }
 
 // ConsultantConfig is read by the consultant; with no provider it is off.
@@ -160,6 +175,8 @@ type ConsultantConfig struct {
 	// KeyRefreshInterval is how often API keys are re-read from the secret
 	// provider, so a rotation takes effect without a restart.
 	KeyRefreshInterval time.Duration `env:"IM_LLM_KEY_REFRESH_INTERVAL" envDefault:"1m"`
+	// Budget is each tenant's tokens and USD per UTC day and month.
+	Budget LLMBudgetConfig
 	// Audiences are written for each assessment: cto, cfo, engineer.
 	Audiences []string `env:"IM_CONSULTANT_AUDIENCES" envSeparator:"," envDefault:"cto"`
 	MaxWords  int      `env:"IM_CONSULTANT_MAX_WORDS" envDefault:"180"`

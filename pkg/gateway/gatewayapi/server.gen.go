@@ -125,6 +125,9 @@ type ServerInterface interface {
 	// CreateTenant Create a tenant and its owner
 	// (POST /v1/tenants)
 	CreateTenant(ctx echo.Context) error
+	// GetLLMUsage The tenant's language model use against its budgets
+	// (GET /v1/usage/llm)
+	GetLLMUsage(ctx echo.Context) error
 	// ListUsers List the tenant's users
 	// (GET /v1/users)
 	ListUsers(ctx echo.Context) error
@@ -806,6 +809,15 @@ func (w *ServerInterfaceWrapper) CreateTenant(ctx echo.Context) error {
 	return err
 }
 
+// GetLLMUsage converts echo context to params.
+func (w *ServerInterfaceWrapper) GetLLMUsage(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetLLMUsage(ctx)
+	return err
+}
+
 // ListUsers converts echo context to params.
 func (w *ServerInterfaceWrapper) ListUsers(ctx echo.Context) error {
 	var err error
@@ -1038,6 +1050,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/me/password", wrapper.ChangePassword, options.OperationMiddlewares["changePassword"]...)
 	router.GET(options.BaseURL+"/v1/tenants", wrapper.ListTenants, options.OperationMiddlewares["listTenants"]...)
 	router.POST(options.BaseURL+"/v1/tenants", wrapper.CreateTenant, options.OperationMiddlewares["createTenant"]...)
+	router.GET(options.BaseURL+"/v1/usage/llm", wrapper.GetLLMUsage, options.OperationMiddlewares["getLLMUsage"]...)
 	router.GET(options.BaseURL+"/v1/users", wrapper.ListUsers, options.OperationMiddlewares["listUsers"]...)
 	router.POST(options.BaseURL+"/v1/users", wrapper.CreateUser, options.OperationMiddlewares["createUser"]...)
 	router.GET(options.BaseURL+"/v1/users/:id", wrapper.GetUser, options.OperationMiddlewares["getUser"]...)

@@ -272,12 +272,12 @@ func nano(usd float64) int64 { return int64(math.Round(usd * nanoPerUSD)) }
 // settles or is released. Its keys are the periods it was made in, so a
 // call that crosses midnight settles where it was counted.
 type Reservation struct {
-	l             *Ledger
-	tenant        string
-	day, month    period
-	tokens, nano  int64
-	est           Estimate
-	done          bool
+	l            *Ledger
+	tenant       string
+	day, month   period
+	tokens, nano int64
+	est          Estimate
+	done         bool
 }
 
 // Reserve holds est against the tenant's budgets, priced at the dearest

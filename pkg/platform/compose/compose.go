@@ -95,7 +95,8 @@ func New(ctx context.Context, cfg platform.Config, roles Roles, d Deps) (_ *Plat
 			return nil, err
 		}
 	}
-	if roles.Gateway {
+	// The consultant counts the tenants' language model use in Redis too.
+	if roles.Gateway || consult {
 		if p.Cache, err = gatewayrole.ConnectCache(ctx, h); err != nil {
 			return nil, err
 		}
@@ -117,7 +118,7 @@ func New(ctx context.Context, cfg platform.Config, roles Roles, d Deps) (_ *Plat
 		}
 	}
 	if consult {
-		if err := consultantrole.Add(ctx, h, p.Store); err != nil {
+		if err := consultantrole.Add(ctx, h, p.Store, p.Cache); err != nil {
 			return nil, err
 		}
 	}

@@ -145,6 +145,12 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 	// consultant's chat; without one the chat routes say it is off.
 	var completer llm.Completer
 	var llmKeys func() []string
+	// Every tenant's language model use is counted (and shown at
+	// GET /v1/usage/llm) against its budgets, shared with the consultant.
+	ledger, err := consultantrole.NewLedger(cfg, d.Cache, h)
+	if err != nil {
+		return nil, fmt.Errorf("chat: %w", err)
+	}
 	if consultantrole.Enabled(cfg) {
 		attempts, err := consultant.NewChatAttempts(h.Registry)
 		if err != nil {
@@ -181,7 +187,7 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 	}, gateway.Deps{
 		Bus: h.Bus, Store: d.Store, Cache: d.Cache, Verifier: v, Logger: h.Logger,
 		Metrics: h.Metrics, Registry: h.Registry, Checks: h.Checks(), Catalog: d.Catalog,
-		Identity: gw.Identity, Keys: gw.Keys, LLM: completer, LLMSecrets: llmKeys,
+		Identity: gw.Identity, Keys: gw.Keys, LLM: completer, LLMSecrets: llmKeys, LLMBudget: ledger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build gateway: %w", err)
