@@ -161,7 +161,7 @@ generate: generate-api generate-catalogue ## lint the protobuf schemas and regen
 
 .PHONY: generate-catalogue
 generate-catalogue: ## import the committed public price data into the catalogue (data/instances.yaml; the previous version goes to data/history)
-	$(GO) run ./services/cli catalogue import --from pkg/advisor/catalog/pricing/skypilot-catalog
+	$(GO) run ./services/cli catalogue import --from pkg/advisor/catalog/pricing
 
 .PHONY: generate-api
 generate-api: ## regenerate pkg/api and the gateway's server interface from the OpenAPI document and copy the API documents to docs/api

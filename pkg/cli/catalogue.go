@@ -23,7 +23,7 @@ import (
 const catalogueUsage = `Usage:
   infra-mind catalogue import --from DIR [--catalogue DIR]
       read public price data (a folder with source.yaml and the files it names: SkyPilot vms.csv
-      per cloud, or Azure Retail Prices API pages),
+      per cloud, Azure Retail Prices API pages, or the Google Cloud pricing calculator's pricing.yml),
       merge it with the curated rows and write the catalogue version source.yaml names
       (the previous version's rows are kept in data/history)
   infra-mind catalogue diff A B [--json]
@@ -127,9 +127,9 @@ func runCatalogueImport(args []string, io IO) error {
 	c := countTable(res.Table)
 	fmt.Fprintf(w, "catalogue %s: %d instance rows, %d instance types (%d of them CPU machines) in %d regions, %d GPU models\n",
 		res.Table.Version, len(res.Table.Instances), c.types, c.cpuTypes, c.regions, c.gpus)
-	for _, im := range res.Table.Imports {
+	for i, im := range res.Table.Imports {
 		fmt.Fprintf(w, "  %s: %d rows from %s %s at %s\n", im.Provider, im.Instances, im.Repository, im.Path, im.Commit[:12])
-		sk := res.Skipped[im.Provider]
+		sk := res.Skipped[i]
 		for _, reason := range slices.Sorted(maps.Keys(sk)) {
 			fmt.Fprintf(w, "    skipped %d: %s\n", sk[reason], reason)
 		}

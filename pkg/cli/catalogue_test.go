@@ -42,7 +42,7 @@ func TestCatalogueDiffNeedsKnownVersions(t *testing.T) {
 	require.Contains(t, errOut, "give two catalogue versions")
 	code, _, errOut = run(t, context.Background(), nil, "catalogue", "diff", "2026-12-06.1", "1999-01-01.1")
 	require.Equal(t, 2, code)
-	require.Contains(t, errOut, `no catalogue version "1999-01-01.1" (this build holds 2026-12-06.1, 2026-12-06.2, 2026-12-06.3)`)
+	require.Contains(t, errOut, `no catalogue version "1999-01-01.1" (this build holds 2026-12-06.1, 2026-12-06.2, 2026-12-06.3, 2026-12-06.4)`)
 }
 
 func TestCatalogueVersionsCountsRows(t *testing.T) {
@@ -83,28 +83,28 @@ func TestCatalogueImportWritesANewVersionAndKeepsTheOld(t *testing.T) {
 	dir := t.TempDir()
 	catDir := filepath.Join(dir, "catalog")
 	copyTree(t, filepath.Join(root, "pkg", "advisor", "catalog"), catDir)
-	from := filepath.Join(catDir, "pricing", "skypilot-catalog")
+	from := filepath.Join(catDir, "pricing")
 
 	// The committed data imports to the committed version: nothing new.
 	code, out, errOut := run(t, context.Background(), nil, "catalogue", "import", "--from", from, "--catalogue", catDir)
 	require.Equal(t, 0, code, errOut)
-	require.Contains(t, out, "catalogue 2026-12-06.3: ")
-	require.NoFileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.3.yaml"))
+	require.Contains(t, out, "catalogue 2026-12-06.4: ")
+	require.NoFileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.4.yaml"))
 
 	// A newer extract: g5.xlarge in eu-west-1 up by 10 cents, under a new version.
-	csvPath := filepath.Join(from, "aws", "vms.csv")
+	csvPath := filepath.Join(from, "skypilot-catalog", "aws", "vms.csv")
 	csv, err := os.ReadFile(csvPath)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(csvPath, []byte(strings.ReplaceAll(string(csv), "1.123,0.57", "1.223,0.57")), 0o644))
 	manifest := filepath.Join(from, "source.yaml")
 	b, err := os.ReadFile(manifest)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(manifest, []byte(strings.Replace(string(b), `catalogue_version: "2026-12-06.3"`, `catalogue_version: "2026-12-07.1"`, 1)), 0o644))
+	require.NoError(t, os.WriteFile(manifest, []byte(strings.Replace(string(b), `catalogue_version: "2026-12-06.4"`, `catalogue_version: "2026-12-07.1"`, 1)), 0o644))
 
 	code, out, errOut = run(t, context.Background(), nil, "catalogue", "import", "--from", from, "--catalogue", catDir)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "catalogue 2026-12-07.1: ")
-	require.FileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.3.yaml"), "the previous version is kept")
+	require.FileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.4.yaml"), "the previous version is kept")
 	meta, err := os.ReadFile(filepath.Join(catDir, "data", "catalog.yaml"))
 	require.NoError(t, err)
 	require.Contains(t, string(meta), `version: "2026-12-07.1"`)

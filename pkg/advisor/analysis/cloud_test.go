@@ -136,7 +136,8 @@ func TestCloudResidencyHonoured(t *testing.T) {
 		{name: "us residency keeps the US-priced instances", residency: []string{"us"}, wantPrice: true},
 		{name: "eu residency is priced in EU regions", residency: []string{"eu"}, wantPrice: true},
 		{name: "uk residency is priced in UK regions", residency: []string{"uk"}, wantPrice: true},
-		{name: "brazil residency has no priced region", residency: []string{"br"}},
+		// GCP's Mexico region (northamerica-south1) prices CPU machines only.
+		{name: "mexico residency has no priced GPU region", residency: []string{"mx"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,8 +192,8 @@ func TestCloudImpossibleRequestsGiveFindings(t *testing.T) {
 			return req
 		}, title: "Budget below any feasible plan"},
 		{name: "residency with no priced region", req: func(*testing.T) *inframindv1.AssessmentRequest {
-			return cloudRequest(&inframindv1.Business{DataResidency: []string{"br"}}, chat8B(4))
-		}, title: "No priced region in br"},
+			return cloudRequest(&inframindv1.Business{DataResidency: []string{"mx"}}, chat8B(4))
+		}, title: "No priced region in mx"},
 		{name: "model not in the catalogue", req: func(*testing.T) *inframindv1.AssessmentRequest {
 			return cloudRequest(nil, &inframindv1.Workload{Name: "x", Kind: "llm_serving", Model: "no-such-model", MeanInputTokens: 10, MeanOutputTokens: 10})
 		}, title: "cannot be sized"},

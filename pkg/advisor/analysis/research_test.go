@@ -31,8 +31,10 @@ func researchChat8B() *inframindv1.Workload {
 //   - rows imported from the SkyPilot catalogue, as of 2026-12-06: 0 days;
 //   - curated aws rows from the 2026 SkyPilot snapshot, as of 2026-11-26: 10 days;
 //   - azure and aws p-family (datareceipts) as of 2026-11-09: 27 days;
-//   - gcp (Cyclenerd) as of 2025-03-06: 365 to 2026-03-06, + 275 to
-//     2026-12-06 = 640 days;
+//   - gcp rows of the Google Cloud pricing calculator (Cyclenerd), and the imported gcp rows
+//     carrying its commitment prices, as of 2026-07-30: 1 + 31 + 30 + 31 + 30 + 6 = 129 days;
+//   - azure westeurope rows (zenml-io/zenml-projects) as of 2024-09-04: 730 to 2026-09-04,
+//   - 26 + 31 + 30 + 6 = 823 days (beyond 180: stale);
 //   - openai gpt-4o rows, month-only 2026-05: from 2026-05-31, 189 days, to
 //     2026-05-01, 219 days (both beyond 180: stale);
 //   - anthropic as of 2025-11-15: 365 + 21 = 386 days.
@@ -55,28 +57,29 @@ func TestResearchFreshness(t *testing.T) {
 			wantScope: "Providers in scope: aws, azure, gcp",
 			wantAges: map[string]float64{
 				"price_age_days_instances_azure_2026-11-09":      27,
-				"price_age_days_instances_gcp_2025-03-06":        640,
+				"price_age_days_instances_azure_2024-09-04":      823,
+				"price_age_days_instances_gcp_2026-07-30":        129,
 				"price_age_days_instances_gcp_2026-12-06":        0,
 				"price_age_days_instances_aws_2026-12-06":        0,
 				"price_age_days_low_hosted_api_openai_2026-05":   189,
 				"price_age_days_high_hosted_api_openai_2026-05":  219,
 				"price_age_days_hosted_api_anthropic_2025-11-15": 386,
-				"oldest_price_age_days":                          640,
+				"oldest_price_age_days":                          823,
 				"month_only_price_rows_count":                    4,
 				"price_age_days_instances_aws_2026-11-26":        10,
 				"price_age_days_hosted_api_openai_2026-05-07":    213,
 				"price_age_days_high_hosted_api_google_2026-03":  280,
 				"price_age_days_low_hosted_api_google_2026-03":   250,
-				"stale_price_rows_count":                         10,  // 2 gcp rows with 2025 commitment prices + gpt-4o, gpt-4o-mini, gpt-4.1 + 3 anthropic + 2 google
-				"prices_checked_count":                           561, // 123 aws + 7 azure + 423 gcp + 8 hosted
+				"stale_price_rows_count":                         33,   // 25 azure westeurope rows + gpt-4o, gpt-4o-mini, gpt-4.1 + 3 anthropic + 2 google
+				"prices_checked_count":                           1522, // 123 aws + 32 azure + 1359 gcp + 8 hosted
 				"usd_per_gpu_hour_on_demand_h100-sxm_aws":        6.88,
-				// a3-highgpu-8g in europe-north1: host spot $1.61762 + 8 H100 spot $10.6952, / 8.
-				"usd_per_gpu_hour_spot_h100-sxm_gcp": (1.61762 + 10.6952) / 8,
+				// a3-highgpu-8g in northamerica-northeast1 (pricing calculator): spot $9.065844, / 8.
+				"usd_per_gpu_hour_spot_h100-sxm_gcp": 9.065844 / 8,
 				// g2-standard-4 in us-east4: host $0.14631 + 1 L4 $0.55821.
 				"usd_per_gpu_hour_on_demand_l4_gcp": 0.14631 + 0.55821,
 			},
-			wantNoAges: []string{"usd_per_gpu_hour_commit_3y_h100-sxm_gcp", "price_age_days_instances_aws_2026-11-09"},
-			wantRows:   561, wantStale: 10,
+			wantNoAges: []string{"price_age_days_instances_aws_2026-11-09", "price_age_days_instances_gcp_2025-03-06"},
+			wantRows:   1522, wantStale: 33,
 		},
 		{
 			name:       "azure preferred, gcp excluded, no model: no hosted prices",
@@ -84,16 +87,16 @@ func TestResearchFreshness(t *testing.T) {
 			workloads:  generalWorkloads(1),
 			wantScope:  "Providers in scope: azure, aws",
 			wantAges:   map[string]float64{"price_age_days_instances_azure_2026-11-09": 27},
-			wantNoAges: []string{"price_age_days_instances_gcp_2025-03-06", "price_age_days_hosted_api_anthropic_2025-11-15"},
-			wantRows:   130, wantStale: 0,
+			wantNoAges: []string{"price_age_days_instances_gcp_2026-07-30", "price_age_days_hosted_api_anthropic_2025-11-15"},
+			wantRows:   155, wantStale: 25, // 123 aws + 32 azure; the 25 westeurope rows are stale
 		},
 		{
 			name:       "gcp only",
 			business:   &inframindv1.Business{Regions: []string{"eu"}, ProviderExclusions: []string{"aws", "azure"}},
 			wantScope:  "Providers in scope: gcp",
-			wantAges:   map[string]float64{"price_age_days_instances_gcp_2025-03-06": 640, "price_age_days_instances_gcp_2026-12-06": 0},
+			wantAges:   map[string]float64{"price_age_days_instances_gcp_2026-07-30": 129, "price_age_days_instances_gcp_2026-12-06": 0},
 			wantNoAges: []string{"price_age_days_instances_azure_2026-11-09"},
-			wantRows:   423, wantStale: 2,
+			wantRows:   1359, wantStale: 0,
 		},
 	}
 	for _, tc := range tests {
@@ -116,7 +119,7 @@ func TestResearchFreshness(t *testing.T) {
 func TestResearchFlagsStaleAndMonthOnlyPrices(t *testing.T) {
 	t.Parallel()
 	o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{}, Workloads: []*inframindv1.Workload{researchChat8B()}})
-	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 640 days old: gcp instances (a2-highgpu-1g, g2-standard-4)").GetSeverity())
+	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 823 days old: azure instances (D16s_v5, D2s_v5").GetSeverity())
 	require.Equal(t, "low", findingWithTitle(t, o, "Month-only date (2026-05): openai hosted api (gpt-4o, gpt-4o-mini)").GetSeverity())
 	// 189-219 days is beyond the 180-day threshold at both ends of the month: stale, not possibly.
 	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 219 days old: openai hosted api (gpt-4o, gpt-4o-mini)").GetSeverity())
@@ -131,8 +134,10 @@ func TestResearchFlagsStaleAndMonthOnlyPrices(t *testing.T) {
 // use2-az3) 11.9912 / 8 = 1.4989, azure ND96isr_H100_v5 98.32 / 8 = 12.29, gcp
 // a3-edgegpu-8g in us-central1 (host 9.46006 + 8 H100 33.60609) / 8 =
 // 5.38326875 (a3-highgpu-8g costs the same and sorts after it), spot
-// a3-highgpu-8g in europe-north1 (1.61762 + 10.6952) / 8 = 1.5391025; the
-// imported rows publish no commitment price.
+// a3-highgpu-8g in northamerica-northeast1 (Google Cloud pricing calculator,
+// whole machine) 9.065844 / 8 = 1.1332305; 1-year commitment from the same
+// file, a3-highgpu-8g in us-east1 (where the SkyPilot rows do not price it, so
+// nothing differs) 44810.080665 / 730 h / 8 = 7.673.
 func TestResearchComparesProvidersPerGPUHour(t *testing.T) {
 	t.Parallel()
 	o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{Regions: []string{"eu"}}, Workloads: generalWorkloads(1)})
@@ -140,14 +145,14 @@ func TestResearchComparesProvidersPerGPUHour(t *testing.T) {
 		"usd_per_gpu_hour_on_demand_h100-sxm_aws":   6.88,
 		"usd_per_gpu_hour_on_demand_h100-sxm_azure": 12.29,
 		"usd_per_gpu_hour_on_demand_h100-sxm_gcp":   (9.46006 + 33.60609) / 8,
-		"usd_per_gpu_hour_spot_h100-sxm_gcp":        (1.61762 + 10.6952) / 8,
+		"usd_per_gpu_hour_spot_h100-sxm_gcp":        9.065844 / 8,
+		"usd_per_gpu_hour_commit_1y_h100-sxm_gcp":   44810.080665 / 730 / 8,
 		"usd_per_gpu_hour_spot_h100-sxm_aws":        11.9912 / 8,
 	} {
 		require.InDelta(t, want, metricOf(t, o, name, "").GetValue(), 1e-9, name)
 	}
 	f := findingWithTitle(t, o, "NVIDIA H100 SXM 80GB per GPU-hour, cheapest first")
 	require.Contains(t, f.GetDetail(), "on demand: gcp $5.38 (a3-edgegpu-8g, us-central1), aws $6.88 (p5.48xlarge, us-east-1), azure $12.29 (ND96isr_H100_v5, eastus) (dearest 2.28x the cheapest)")
-	require.False(t, hasMetric(o, "usd_per_gpu_hour_commit_1y_h100-sxm_gcp", ""), "no commitment price for GCP H100 machines any more")
 	caveat := findingWithTitle(t, o, "Availability caveats for NVIDIA H100 SXM 80GB")
 	require.Equal(t, "info", caveat.GetSeverity(), "gcp prices H100 machines in EU regions")
 	require.Contains(t, caveat.GetDetail(), "gcp europe-west4")

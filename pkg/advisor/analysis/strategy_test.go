@@ -127,9 +127,9 @@ func TestStrategyRiskRegister(t *testing.T) {
 	require.Equal(t, 20.0, metricOf(t, o, "risk_compliance_gap_score", "").GetValue())
 	// Only gcp in scope: P3 x I3.
 	require.Equal(t, 9.0, metricOf(t, o, "risk_single_provider_score", "").GetValue())
-	// The curated gcp prices are 640 days old at collection: P4 x I3.
-	require.Equal(t, 12.0, metricOf(t, o, "risk_price_snapshot_age_score", "").GetValue())
-	require.Contains(t, metricOf(t, o, "risk_price_snapshot_age_score", "").GetFormula(), "640 days")
+	// The gcp prices of the pricing calculator (2026-07-30) are 129 days old at collection: P2 x I3.
+	require.Equal(t, 6.0, metricOf(t, o, "risk_price_snapshot_age_score", "").GetValue())
+	require.Contains(t, metricOf(t, o, "risk_price_snapshot_age_score", "").GetFormula(), "129 days")
 	// A one-month timeline cannot hold even the shortest roadmap: P5 x I3.
 	require.Equal(t, 15.0, metricOf(t, o, "risk_timeline_score", "").GetValue())
 	require.Equal(t, "high", findingWithTitle(t, o, "Risk: Compliance gap").GetSeverity())

@@ -270,7 +270,8 @@ func TestRecommendationPrefersTheUsersRegions(t *testing.T) {
 // A general service is priced on the cheapest general-purpose CPU machine that holds its stated
 // vCPU and memory per instance. Prices by hand from data/instances.yaml: gcp e2-standard-2 (2 vCPU,
 // 8 GB) $0.06701/h in us-central1; aws m7i.xlarge (4 vCPU, 16 GB) $0.2142/h in eu-north-1, the
-// cheapest of its EU regions. A service no catalogued CPU machine holds stays unpriced.
+// cheapest of its EU regions; azure D2s_v5 (2 vCPU, 8 GiB) $0.115/h in westeurope. A service no
+// catalogued CPU machine holds (the largest is gcp n2-standard-128: 128 vCPU, 512 GB) stays unpriced.
 func TestGeneralServicesArePricedOnCPUMachines(t *testing.T) {
 	t.Parallel()
 	cat := load(t)
@@ -287,7 +288,8 @@ func TestGeneralServicesArePricedOnCPUMachines(t *testing.T) {
 	}{
 		{"anywhere", &inframindv1.Business{}, 2, 4, "gcp", "e2-standard-2", "us-central1", 0.06701},
 		{"aws in the eu", &inframindv1.Business{DataResidency: []string{"eu"}, ProviderExclusions: []string{"gcp", "azure"}}, 2, 4, "aws", "m7i.xlarge", "eu-north-1", 0.2142},
-		{"too big for any CPU machine", &inframindv1.Business{}, 64, 256, "", "", "", 0},
+		{"azure in the eu", &inframindv1.Business{DataResidency: []string{"eu"}, ProviderExclusions: []string{"gcp", "aws"}}, 2, 4, "azure", "D2s_v5", "westeurope", 0.115},
+		{"too big for any CPU machine", &inframindv1.Business{}, 192, 768, "", "", "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,8 +11,12 @@ import (
 // memory. Sources: Microsoft Learn virtual machine size pages (learn.microsoft.com/azure/virtual-machines/sizes):
 // NC A100 v4 series (NC24ads 1, NC48ads 2, NC96ads 4 x A100 80GB PCIe; 24/48/96 vCPU, 220/440/880 GiB),
 // NCads H100 v5 series (NC40ads 1, NC80adis 2 x H100 NVL; 40/80 vCPU, 320/640 GiB), ND H100 v5
-// (ND96isr, 8 x H100 80GB SXM, 96 vCPU, 1900 GiB), ND A100 v4 (ND96asr, 8 x A100 40GB, 96 vCPU,
-// 900 GiB), Dsv5 series (D2s to D16s v5: 2-16 vCPU, 4 GiB per vCPU).
+// (ND96isr, 8 x H100 80GB SXM, 96 vCPU, 1900 GiB), ND A100 v4 (ND96asr_v4, 8 x A100 40GB, 96 vCPU,
+// 900 GiB), NDm A100 v4 (ND96amsr, 8 x A100 80GB, 96 vCPU, 1900 GiB), NCasT4_v3 (NC4as, NC8as,
+// NC16as 1 and NC64as 4 x T4; 4/8/16/64 vCPU, 28/56/110/440 GiB), NCv3 (NC6s, NC12s, NC24s, NC24rs
+// 1/2/4/4 x V100 16GB; 6/12/24/24 vCPU, 112/224/448/448 GiB), NDv2 (ND40rs, 8 x V100 32GB,
+// 40 vCPU, 672 GiB), Dsv5 series (D2s to D96s v5: 2-96 vCPU, 4 GiB per vCPU). Build also uses it
+// over a price file's own GPU columns.
 var azureSKUs = map[string]struct {
 	accel     string
 	count     int
@@ -25,11 +29,25 @@ var azureSKUs = map[string]struct {
 	"Standard_NC40ads_H100_v5":  {"H100-NVL", 1, 40, 320},
 	"Standard_NC80adis_H100_v5": {"H100-NVL", 2, 80, 640},
 	"Standard_ND96isr_H100_v5":  {"H100", 8, 96, 1900},
-	"Standard_ND96asr_A100_v4":  {"A100", 8, 96, 900},
+	"Standard_ND96asr_v4":       {"A100", 8, 96, 900},
+	"Standard_ND96amsr_A100_v4": {"A100-80GB", 8, 96, 1900},
+	"Standard_NC4as_T4_v3":      {"T4", 1, 4, 28},
+	"Standard_NC8as_T4_v3":      {"T4", 1, 8, 56},
+	"Standard_NC16as_T4_v3":     {"T4", 1, 16, 110},
+	"Standard_NC64as_T4_v3":     {"T4", 4, 64, 440},
+	"Standard_NC6s_v3":          {"V100", 1, 6, 112},
+	"Standard_NC12s_v3":         {"V100", 2, 12, 224},
+	"Standard_NC24s_v3":         {"V100", 4, 24, 448},
+	"Standard_NC24rs_v3":        {"V100", 4, 24, 448},
+	"Standard_ND40rs_v2":        {"V100-32GB", 8, 40, 672},
 	"Standard_D2s_v5":           {"", 0, 2, 8},
 	"Standard_D4s_v5":           {"", 0, 4, 16},
 	"Standard_D8s_v5":           {"", 0, 8, 32},
 	"Standard_D16s_v5":          {"", 0, 16, 64},
+	"Standard_D32s_v5":          {"", 0, 32, 128},
+	"Standard_D48s_v5":          {"", 0, 48, 192},
+	"Standard_D64s_v5":          {"", 0, 64, 256},
+	"Standard_D96s_v5":          {"", 0, 96, 384},
 }
 
 // azurePage is one page of the Azure Retail Prices API (prices.azure.com/api/retail/prices), the

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -23,6 +24,7 @@ var gpuIDs = map[string]string{
 	"H100-MEGA": "h100-sxm",
 	"H200":      "h200-sxm",
 	"V100":      "v100-16gb",
+	"V100-32GB": "v100-32gb",
 	"H100-NVL":  "h100-nvl",
 }
 
@@ -61,20 +63,24 @@ var cpuFamilies = map[string][]string{
 }
 
 // isCPUFamily reports whether a CPU-only machine belongs to a general-purpose family the catalogue
-// prices. Azure's D family is narrowed to the v5 generation with premium storage (Dsv5, Ddsv5,
-// Dasv5): the Standard_D prefix alone also matches older generations.
+// prices. Azure's D family is narrowed to Dsv5 (Standard_D<n>s_v5): the Standard_D prefix alone
+// also matches older generations, and the sibling v5 sizes (Ddsv5, Dasv5, Dpsv5 on Arm, Dlsv5 with
+// less memory) appear in published files with two prices for one size and region.
 func isCPUFamily(provider, name string) bool {
 	for _, pre := range cpuFamilies[provider] {
 		if !strings.HasPrefix(name, pre) {
 			continue
 		}
 		if provider == "azure" {
-			return strings.HasSuffix(name, "s_v5") && !strings.Contains(name, "-")
+			return azureDsv5.MatchString(name)
 		}
 		return !strings.Contains(name, "metal")
 	}
 	return false
 }
+
+// azureDsv5 is an Azure Dsv5 size name (Microsoft Learn, Dsv5 sizes: Standard_D2s_v5 to Standard_D96s_v5).
+var azureDsv5 = regexp.MustCompile(`^Standard_D[0-9]+s_v5$`)
 
 // gcpSpotOnly are machine types GCP sells only as Spot or Flex-start VMs (Google Cloud
 // documentation, GPU machine types: A3 High with 1, 2 or 4 GPUs). Price data may still list an
@@ -109,16 +115,18 @@ type key struct{ name, region string }
 // zone; spot prices do, and the region's spot price is the highest zone's, so a plan does not
 // count on the cheapest zone having capacity.
 type agg struct {
-	vcpu, mem   float64
-	accel       string
-	count       float64
-	price, spot float64
-	hasSpot     bool
+	vcpu, mem          float64
+	accel              string
+	count              float64
+	price, spot        float64
+	hasSpot            bool
+	commit1y, commit3y float64
 }
 
 func (a *agg) add(r Row) {
 	a.vcpu, a.mem, a.accel, a.count = r.VCPU, r.MemoryGiB, r.Accelerator, r.AcceleratorCount
 	a.price = max(a.price, r.Price)
+	a.commit1y, a.commit3y = max(a.commit1y, r.Commit1YMonthly), max(a.commit3y, r.Commit3YMonthly)
 	if r.HasSpot {
 		a.spot, a.hasSpot = max(a.spot, r.Spot), true
 	}
@@ -161,9 +169,14 @@ func Build(rows []Row, o Options) (Result, error) {
 			continue
 		}
 		if spot, ok := in.spot(); ok {
-			if spot <= in.OnDemandHourly {
+			switch {
+			case spot < in.OnDemandHourly:
 				in.SpotHourly = spot
-			} else {
+			case spot == in.OnDemandHourly:
+				// Published files repeat the on-demand price where a size has no spot offer (the
+				// Azure file's H100 sizes): it is not a spot price, and it would save nothing.
+				res.Skipped["spot price equal to on-demand (spot left out)"]++
+			default:
 				res.Skipped["spot price above on-demand (spot left out)"]++
 			}
 		}
@@ -187,10 +200,21 @@ func (b built) spot() (float64, bool) { return b.spotPrice, b.hasSpot && b.spotP
 func buildOne(k key, h *agg, accels map[key]*agg, o Options) (built, string) {
 	price, spot, hasSpot := h.price, h.spot, h.hasSpot
 	name, count := h.accel, h.count
-	if o.Provider == "gcp" && name == "" {
-		if gcpSpotOnly[k.name] {
-			return built{}, "sold only as Spot or Flex-start (" + k.name + ")"
+	vcpu, mem := h.vcpu, h.mem
+	instance := k.name
+	if o.Provider == "gcp" && gcpSpotOnly[k.name] {
+		return built{}, "sold only as Spot or Flex-start (" + k.name + ")"
+	}
+	if o.Provider == "azure" {
+		// The catalogue names Azure sizes without the Standard_ prefix of their ARM names.
+		instance = strings.TrimPrefix(k.name, "Standard_")
+		if sku, ok := azureSKUs[k.name]; ok {
+			// Microsoft's size documentation, not the price file, says what GPUs a size carries:
+			// price files have named the NVL H100 of NCads H100 v5 plain H100 and miscounted ND H100 v5.
+			name, count, vcpu, mem = sku.accel, float64(sku.count), float64(sku.vcpu), sku.memoryGiB
 		}
+	}
+	if o.Provider == "gcp" && name == "" {
 		if att, ok := gcpAttached[k.name]; ok {
 			a := accels[key{fmt.Sprintf("%s:%d", att.name, att.count), k.region}]
 			if a == nil {
@@ -206,7 +230,7 @@ func buildOne(k key, h *agg, accels map[key]*agg, o Options) (built, string) {
 	switch {
 	case name == "" && !isCPUFamily(o.Provider, k.name):
 		return built{}, "CPU-only machine outside the general-purpose families"
-	case name == "" && (h.vcpu < 1 || h.mem <= 0):
+	case name == "" && (vcpu < 1 || mem <= 0):
 		return built{}, "CPU machine without vCPUs or memory"
 	case name != "":
 		id, ok := gpuIDs[name]
@@ -223,9 +247,10 @@ func buildOne(k key, h *agg, accels map[key]*agg, o Options) (built, string) {
 	}
 	return built{
 		Instance: catalog.Instance{
-			Provider: o.Provider, Name: k.name, GPU: gpu, GPUCount: int(count),
-			VCPU: int(h.vcpu), MemoryGB: h.mem,
+			Provider: o.Provider, Name: instance, GPU: gpu, GPUCount: int(count),
+			VCPU: int(vcpu), MemoryGB: mem,
 			PriceRegion: k.region, OnDemandHourly: round(price), OfferedIn: []string{k.region},
+			Commit1YMonthly: round(h.commit1y), Commit3YMonthly: round(h.commit3y),
 			Source: catalog.Source{Source: o.Source, AsOf: o.AsOf},
 		},
 		spotPrice: round(spot), hasSpot: hasSpot,

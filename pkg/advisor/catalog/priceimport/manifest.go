@@ -1,8 +1,10 @@
 package priceimport
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,25 +15,48 @@ import (
 )
 
 // Manifest is a price data folder's source.yaml: where its files come from and which catalogue
-// version an import of them writes.
+// version an import of them writes. Repository, Licence and Retrieved are the defaults of every
+// file; a file from another repository names its own.
 type Manifest struct {
-	Repository       string         `json:"repository"`
-	Licence          string         `json:"licence"`
-	Retrieved        string         `json:"retrieved"`
+	Repository       string         `json:"repository,omitempty"`
+	Licence          string         `json:"licence,omitempty"`
+	Retrieved        string         `json:"retrieved,omitempty"`
 	CatalogueVersion string         `json:"catalogue_version"`
 	Files            []ManifestFile `json:"files"`
 }
 
-// ManifestFile is one provider's price file in the folder.
+// ManifestFile is one provider's price file in the folder. When two files price the same
+// instance type in the same region, the one listed first wins and a later one only adds the
+// commitment prices the first lacks (Merge); a later file's other rows are added.
 type ManifestFile struct {
 	Provider string `json:"provider"`
-	// Format is skypilot-vms-csv (the default) or azure-retail-prices (Azure Retail Prices API pages).
+	// Format is skypilot-vms-csv (the default), azure-retail-prices (Azure Retail Prices API pages)
+	// or gcp-pricing-calculator-yml (Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml).
 	Format string `json:"format,omitempty"`
 	// File is the path inside the folder; Path the path inside Repository.
 	File   string `json:"file"`
 	Path   string `json:"path"`
 	Commit string `json:"commit"`
+	// Repository, Licence and Retrieved override the manifest's defaults.
+	Repository string `json:"repository,omitempty"`
+	Licence    string `json:"licence,omitempty"`
+	Retrieved  string `json:"retrieved,omitempty"`
+	// Published is the date the source published these prices (its generation stamp or commit
+	// date), YYYY-MM-DD, when it is older than the retrieval: rows then carry it as their as-of
+	// date, so the catalogue's freshness checks see how old the prices are.
+	Published string `json:"published,omitempty"`
 }
+
+// resolved fills the file's repository, licence and retrieval date from the manifest's defaults.
+func (m Manifest) resolved(f ManifestFile) ManifestFile {
+	f.Repository = cmp.Or(f.Repository, m.Repository)
+	f.Licence = cmp.Or(f.Licence, m.Licence)
+	f.Retrieved = cmp.Or(f.Retrieved, m.Retrieved)
+	return f
+}
+
+// asOf is the date a file's rows carry: when the prices were published, else when they were read.
+func (f ManifestFile) asOf() string { return cmp.Or(f.Published, f.Retrieved) }
 
 // digitsAt reports whether s has the given length and digits everywhere but at the listed byte
 // positions, where it has the listed separator.
@@ -80,6 +105,7 @@ func isCommit(s string) bool {
 const (
 	FormatSkyPilot    = "skypilot-vms-csv"
 	FormatAzureRetail = "azure-retail-prices"
+	FormatGCPCalc     = "gcp-pricing-calculator-yml"
 )
 
 // ParseManifest decodes and checks source.yaml.
@@ -89,10 +115,7 @@ func ParseManifest(b []byte) (Manifest, error) {
 		return m, fmt.Errorf("%w: source.yaml: %w", ErrFormat, err)
 	}
 	var bad []string
-	if m.Repository == "" || m.Licence == "" {
-		bad = append(bad, "repository and licence are required")
-	}
-	if !isDate(m.Retrieved) {
+	if m.Retrieved != "" && !isDate(m.Retrieved) {
 		bad = append(bad, fmt.Sprintf("retrieved %q is not YYYY-MM-DD", m.Retrieved))
 	}
 	if !isVersion(m.CatalogueVersion) {
@@ -102,11 +125,21 @@ func ParseManifest(b []byte) (Manifest, error) {
 		bad = append(bad, "files is empty")
 	}
 	for i, f := range m.Files {
+		f = m.resolved(f)
+		if f.Repository == "" || f.Licence == "" {
+			bad = append(bad, fmt.Sprintf("files[%d] needs a repository and a licence (its own or the manifest's)", i))
+		}
+		if !isDate(f.Retrieved) {
+			bad = append(bad, fmt.Sprintf("files[%d].retrieved %q is not YYYY-MM-DD", i, f.Retrieved))
+		}
+		if f.Published != "" && (!isDate(f.Published) || f.Published > f.Retrieved) {
+			bad = append(bad, fmt.Sprintf("files[%d].published %q is not a YYYY-MM-DD date on or before its retrieval", i, f.Published))
+		}
 		if !slices.Contains([]string{"aws", "azure", "gcp"}, f.Provider) {
 			bad = append(bad, fmt.Sprintf("files[%d].provider %q is not aws, azure or gcp", i, f.Provider))
 		}
-		if !slices.Contains([]string{"", FormatSkyPilot, FormatAzureRetail}, f.Format) {
-			bad = append(bad, fmt.Sprintf("files[%d].format %q is not %s or %s", i, f.Format, FormatSkyPilot, FormatAzureRetail))
+		if !slices.Contains([]string{"", FormatSkyPilot, FormatAzureRetail, FormatGCPCalc}, f.Format) {
+			bad = append(bad, fmt.Sprintf("files[%d].format %q is not %s, %s or %s", i, f.Format, FormatSkyPilot, FormatAzureRetail, FormatGCPCalc))
 		}
 		if f.File == "" || f.Path == "" {
 			bad = append(bad, fmt.Sprintf("files[%d] needs file and path", i))
@@ -128,13 +161,15 @@ type Imported struct {
 	Replaced []catalog.Instance
 	// Carried are curated rows whose commitment prices an imported row took over (Merge).
 	Carried []catalog.Instance
-	// Skipped counts left-out rows by provider and reason.
-	Skipped map[string]map[string]int
+	// Skipped counts left-out rows by reason, one map per file in Table.Imports' order.
+	Skipped []map[string]int
 }
 
-// ImportFolder reads a SkyPilot-format price folder (source.yaml and the vms.csv files it names),
-// builds rows for every provider, checks them against ref's GPUs and regions and merges them
-// with the curated rows into the catalogue version source.yaml names.
+// ImportFolder reads a price folder (source.yaml and the price files it names), builds rows for
+// every provider, checks them against ref's GPUs and regions and merges them with the curated rows
+// into the catalogue version source.yaml names. Files of one provider are layered in the order
+// source.yaml lists them: an earlier file's row wins, a later file adds the rows the earlier lack
+// and the commitment prices missing on theirs.
 func ImportFolder(folder fs.FS, ref *catalog.Catalog, curated []catalog.Instance) (Imported, error) {
 	raw, err := fs.ReadFile(folder, "source.yaml")
 	if err != nil {
@@ -146,10 +181,12 @@ func ImportFolder(folder fs.FS, ref *catalog.Catalog, curated []catalog.Instance
 	}
 	knownRegion := func(p, r string) bool { _, ok := ref.Region(p, r); return ok }
 	knownGPU := func(id string) bool { _, ok := ref.GPU(id); return ok }
-	out := Imported{Skipped: map[string]map[string]int{}}
-	var all []catalog.Instance
+	var out Imported
+	byProvider := map[string][]catalog.Instance{}
+	var providers []string
 	var imports []catalog.Import
 	for _, f := range m.Files {
+		f = m.resolved(f)
 		data, err := fs.ReadFile(folder, f.File)
 		if err != nil {
 			return Imported{}, fmt.Errorf("read %s: %w", f.File, err)
@@ -159,33 +196,89 @@ func ImportFolder(folder fs.FS, ref *catalog.Catalog, curated []catalog.Instance
 		switch f.Format {
 		case FormatAzureRetail:
 			rows, readSkipped, err = ReadAzureRetailPrices(data)
+		case FormatGCPCalc:
+			rows, readSkipped, err = ReadGCPPricingCalculator(data)
 		default:
 			rows, err = ReadSkyPilotVMs(data)
 		}
 		if err != nil {
 			return Imported{}, fmt.Errorf("%s: %w", f.File, err)
 		}
-		src := fmt.Sprintf("%s %s at commit %s (%s), retrieved %s; spot is the highest zone's price in the region", m.Repository, f.Path, shortCommit(f.Commit), m.Licence, m.Retrieved)
-		if f.Format == FormatAzureRetail {
-			src = fmt.Sprintf("Azure Retail Prices API (prices.azure.com/api/retail/prices) response %s, retrieved %s; Linux pay-as-you-go and Spot meters, USD per hour", f.Path, m.Retrieved)
-		}
-		if f.Provider == "gcp" {
-			src += "; host and attached GPUs summed (GCP prices them apart; GPU count per machine type from Google Cloud's GPU machine types documentation)"
-		}
-		res, err := Build(rows, Options{Provider: f.Provider, KnownRegion: knownRegion, KnownGPU: knownGPU, Source: src, AsOf: m.Retrieved})
+		res, err := Build(rows, Options{Provider: f.Provider, KnownRegion: knownRegion, KnownGPU: knownGPU, Source: sourceOf(f), AsOf: f.asOf()})
 		if err != nil {
 			return Imported{}, err
 		}
 		for why, n := range readSkipped {
 			res.Skipped[why] += n
 		}
-		out.Skipped[f.Provider] = res.Skipped
-		all = append(all, res.Instances...)
-		imports = append(imports, catalog.Import{Provider: f.Provider, Repository: m.Repository, Path: f.Path, Commit: f.Commit,
-			Licence: m.Licence, Retrieved: m.Retrieved, Instances: len(res.Instances)})
+		out.Skipped = append(out.Skipped, res.Skipped)
+		if _, seen := byProvider[f.Provider]; !seen {
+			providers = append(providers, f.Provider)
+			byProvider[f.Provider] = res.Instances
+		} else {
+			var disagree int
+			byProvider[f.Provider], disagree = fillIn(byProvider[f.Provider], res.Instances)
+			if disagree > 0 {
+				res.Skipped["commitment prices left out: this file's on-demand price differs by over 1% from the earlier file's"] += disagree
+			}
+		}
+		imports = append(imports, catalog.Import{Provider: f.Provider, Repository: f.Repository, Path: f.Path, Commit: f.Commit,
+			Licence: f.Licence, Retrieved: f.Retrieved, Instances: len(res.Instances)})
+	}
+	var all []catalog.Instance
+	for _, p := range providers {
+		all = append(all, byProvider[p]...)
 	}
 	rows, replaced, carried := Merge(curated, all)
 	out.Table = catalog.PriceTable{Version: m.CatalogueVersion, Imports: imports, Instances: rows}
 	out.Replaced, out.Carried = replaced, carried
 	return out, nil
+}
+
+// fillIn layers a later file's rows of one provider under the earlier files' rows: a row the
+// earlier files lack is added; a row they have keeps its prices and takes the later row's
+// commitment prices when it has none, but only when both price the machine on demand within 1%.
+// A commitment discount applies to its own source's on-demand price: carried onto a different one
+// it could even exceed the on-demand cost. disagree counts the rows left without them for that.
+func fillIn(earlier, later []catalog.Instance) (rows []catalog.Instance, disagree int) {
+	var add, carry []catalog.Instance
+	at := map[key]catalog.Instance{}
+	for _, in := range earlier {
+		at[key{in.Name, in.PriceRegion}] = in
+	}
+	for _, in := range later {
+		e, ok := at[key{in.Name, in.PriceRegion}]
+		switch {
+		case !ok:
+			add = append(add, in)
+		case e.Commit1YMonthly > 0 || e.Commit3YMonthly > 0 || (in.Commit1YMonthly == 0 && in.Commit3YMonthly == 0):
+		case math.Abs(in.OnDemandHourly-e.OnDemandHourly) > 0.01*e.OnDemandHourly:
+			disagree++
+		default:
+			carry = append(carry, in)
+		}
+	}
+	// Merge adds the rows the earlier lack and carries the commitment prices of the others.
+	rows, _, _ = Merge(append(add, carry...), earlier)
+	return rows, disagree
+}
+
+// sourceOf is the citation every row of a file carries: repository, path, commit, licence and
+// dates, and how the import read the format.
+func sourceOf(f ManifestFile) string {
+	published := ""
+	if f.Published != "" {
+		published = ", published " + f.Published
+	}
+	switch f.Format {
+	case FormatAzureRetail:
+		return fmt.Sprintf("Azure Retail Prices API (prices.azure.com/api/retail/prices) response %s, retrieved %s; Linux pay-as-you-go and Spot meters, USD per hour", f.Path, f.Retrieved)
+	case FormatGCPCalc:
+		return fmt.Sprintf("%s %s at commit %s (%s)%s, retrieved %s; whole machine with its GPUs, spot and 1-/3-year committed-use prices as published", f.Repository, f.Path, shortCommit(f.Commit), f.Licence, published, f.Retrieved)
+	}
+	src := fmt.Sprintf("%s %s at commit %s (%s)%s, retrieved %s; spot is the highest zone's price in the region", f.Repository, f.Path, shortCommit(f.Commit), f.Licence, published, f.Retrieved)
+	if f.Provider == "gcp" {
+		src += "; host and attached GPUs summed (GCP prices them apart; GPU count per machine type from Google Cloud's GPU machine types documentation)"
+	}
+	return src
 }

@@ -193,7 +193,6 @@ func TestReadRejectsBadData(t *testing.T) {
 	}{
 		{"missing column", "InstanceType,Price\ng5.xlarge,1\n", "no AcceleratorName column"},
 		{"price not a number", strings.Replace(awsExcerpt, "1.258,0.651000", "1.25x,0.651000", 1), `line 4: Price "1.25x" is not a number`},
-		{"no price", strings.Replace(awsExcerpt, "1.258,0.651000", ",0.651000", 1), "line 4: no Price"},
 		{"no region", strings.Replace(awsExcerpt, "0.651000,eu-central-1", "0.651000,", 1), "line 4: needs a region"},
 	}
 	for _, tt := range tests {
@@ -215,6 +214,24 @@ func TestManifestIsChecked(t *testing.T) {
 	}
 }
 
+func TestManifestFilesNameTheirOwnSourceOrInheritIt(t *testing.T) {
+	t.Parallel()
+	const commit = "fd66b26ff84fee5cdd94f341ea89206e76c06b99"
+	m, err := ParseManifest([]byte("repository: a/b\nlicence: MIT\nretrieved: \"2026-12-06\"\ncatalogue_version: 2026-12-06.4\nfiles:\n" +
+		"- {provider: gcp, file: x, path: y, commit: " + commit + "}\n" +
+		"- {provider: azure, file: z, path: z, commit: " + commit + ", repository: c/d, licence: Apache-2.0, published: \"2024-09-04\"}\n"))
+	require.NoError(t, err)
+	first, second := m.resolved(m.Files[0]), m.resolved(m.Files[1])
+	require.Equal(t, "a/b MIT 2026-12-06", first.Repository+" "+first.Licence+" "+first.asOf())
+	require.Equal(t, "c/d Apache-2.0 2024-09-04", second.Repository+" "+second.Licence+" "+second.asOf(), "rows carry the publication date")
+
+	_, err = ParseManifest([]byte("catalogue_version: 2026-12-06.4\nfiles:\n" +
+		"- {provider: gcp, file: x, path: y, commit: " + commit + ", repository: c/d, retrieved: \"2026-12-06\", published: \"2026-12-07\"}\n"))
+	require.ErrorIs(t, err, ErrFormat)
+	require.ErrorContains(t, err, "files[0] needs a repository and a licence")
+	require.ErrorContains(t, err, `files[0].published "2026-12-07" is not a YYYY-MM-DD date on or before its retrieval`)
+}
+
 // TestCommittedCatalogueIsTheImportOfTheCommittedData regenerates data/instances.yaml from the
 // price folder and the curated rows and requires the committed file to match, so hand edits of
 // the generated file, or data committed without running the import, fail here.
@@ -224,7 +241,7 @@ func TestCommittedCatalogueIsTheImportOfTheCommittedData(t *testing.T) {
 	require.NoError(t, err)
 	var curated catalog.PriceTable
 	require.NoError(t, yaml.UnmarshalStrict(raw, &curated))
-	res, err := ImportFolder(os.DirFS("../pricing/skypilot-catalog"), reference(t), curated.Instances)
+	res, err := ImportFolder(os.DirFS("../pricing"), reference(t), curated.Instances)
 	require.NoError(t, err)
 	require.Empty(t, res.Replaced, "a curated row the import replaces should be deleted from the curated file")
 	for _, in := range res.Carried {

@@ -32,6 +32,10 @@ type Row struct {
 	Price   float64
 	Spot    float64
 	HasSpot bool
+	// Commit1YMonthly and Commit3YMonthly are 1- and 3-year commitment prices in USD per month,
+	// 0 when the format does not publish them.
+	Commit1YMonthly float64
+	Commit3YMonthly float64
 }
 
 // ReadSkyPilotVMs reads a SkyPilot catalogue vms.csv (skypilot-org/skypilot-catalog,
@@ -81,7 +85,6 @@ func ReadSkyPilotVMs(data []byte) ([]Row, error) {
 		}
 		row := Row{Instance: get("InstanceType"), Accelerator: get("AcceleratorName"), Region: get("Region"), Zone: get("AvailabilityZone")}
 		var errs []error
-		var ok bool
 		var e error
 		row.AcceleratorCount, _, e = num("AcceleratorCount")
 		errs = append(errs, e)
@@ -89,11 +92,9 @@ func ReadSkyPilotVMs(data []byte) ([]Row, error) {
 		errs = append(errs, e)
 		row.MemoryGiB, _, e = num("MemoryGiB")
 		errs = append(errs, e)
-		row.Price, ok, e = num("Price")
+		// An empty Price is published for sizes not sold on demand; Build skips and counts them.
+		row.Price, _, e = num("Price")
 		errs = append(errs, e)
-		if e == nil && !ok {
-			errs = append(errs, fmt.Errorf("%w: line %d: no Price", ErrFormat, line))
-		}
 		row.Spot, row.HasSpot, e = num("SpotPrice")
 		errs = append(errs, e)
 		if err := errors.Join(errs...); err != nil {
