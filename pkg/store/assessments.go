@@ -118,6 +118,8 @@ type finishClaim struct {
 	MissingFamilies []string  `bson:"missing_families,omitempty"`
 	Reason          string    `bson:"reason,omitempty"`
 	At              time.Time `bson:"at"`
+	// Families is each family's state at the close (Close; nil: unchanged).
+	Families map[string]FamilyState `bson:"families,omitempty"`
 }
 
 // FinishID is the _id of an assessment's finish claim in CollFinishes.
@@ -201,6 +203,10 @@ func (r *Assessments) Get(ctx context.Context, tenant, id string) (Assessment, e
 	var a Assessment
 	if err := findByKey(ctx, r.coll, tenant, AssessmentKey(tenant, id), &a, func() string { return a.TenantID }); err != nil {
 		return Assessment{}, wrap("get assessment "+id, err)
+	}
+	a, err := r.withClose(ctx, a)
+	if err != nil {
+		return Assessment{}, err
 	}
 	if r.views != nil {
 		// Stored before the read model, or its copy was lost in a crash.
@@ -326,7 +332,7 @@ func (r *Assessments) findPage(ctx context.Context, tenant string, before *ListP
 	if err := cur.All(ctx, &items); err != nil {
 		return nil, wrap("list assessments", err)
 	}
-	return items, nil
+	return r.withCloses(ctx, items)
 }
 
 // encodeCursor packs the sort key of the last item of a page. It is opaque to
@@ -403,14 +409,16 @@ func (r *Assessments) MarkFamilyCompleted(ctx context.Context, tenant, id, famil
 	return r.apply(ctx, c)
 }
 
-// Close writes a terminal status, its missing families, reason and the
-// families' progress onto the assessment and returns it; ErrNotFound when it
-// does not exist. The caller must hold the assessment's finish claim
-// (package progress) and pass its values, so closing any number of times
-// gives one result. It is the one write to an assessment after its insert:
-// while it runs, its progress lives in the pipeline state (ADR 0029), so a
-// family map given here replaces the stored one whole. A nil map leaves the
-// stored one as it is.
+// Close records an assessment's terminal status, its missing families,
+// reason and the families (when not nil) and returns the closed assessment.
+// The record is an insert into CollFinishes under FinishID, the one write
+// FerretDB v1.24.2 on PostgreSQL serves from the primary key alone: an
+// update or findAndModify first reads the table with a sequential scan
+// (ADR 0021), whose cost grows with every assessment stored (ADR 0040).
+// The assessment document keeps its inserted fields; every read of the
+// store lays the record over it (withClose), and the read model holds the
+// merged copy. A second close finds the first record and returns it: the
+// first close is final, whatever the later arguments say.
 func (r *Assessments) Close(ctx context.Context, tenant, id, status string, missing []string, reason string, at time.Time, families map[string]FamilyState) (Assessment, error) {
 	if err := required("close assessment", "tenant", tenant, "assessment id", id); err != nil {
 		return Assessment{}, err
@@ -418,32 +426,123 @@ func (r *Assessments) Close(ctx context.Context, tenant, id, status string, miss
 	if !assessment.Status(status).Terminal() {
 		return Assessment{}, fmt.Errorf("store: close assessment: %w: status %q is not terminal", ErrInvalid, status)
 	}
-	at = orNow(at)
-	set := bson.D{
-		{Key: "status", Value: status},
-		{Key: "completed_at", Value: at},
-		{Key: "updated_at", Value: at},
-	}
-	if families != nil {
-		set = append(set, bson.E{Key: "families", Value: families})
-	}
-	if len(missing) > 0 {
-		set = append(set, bson.E{Key: "missing_families", Value: missing})
-	}
-	if reason != "" {
-		set = append(set, bson.E{Key: "reason", Value: reason})
-	}
 	defer r.locks.lock(id)()
-	var a Assessment
-	err := r.coll.FindOneAndUpdate(ctx, byKey(AssessmentKey(tenant, id)), bson.D{{Key: "$set", Value: set}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
-	if err == nil && a.TenantID != tenant {
-		err = mongo.ErrNoDocuments
-	}
+	// The assessment first: nothing is written for one that does not exist
+	// (erased, or another tenant's id). Where the services run the read
+	// model this is a read by key there.
+	cur, err := r.Get(ctx, tenant, id)
 	if err != nil {
 		return Assessment{}, wrap("close assessment "+id, err)
 	}
+	c := finishClaim{
+		ID:              FinishID(tenant, id),
+		TenantID:        tenant,
+		AssessmentID:    id,
+		Status:          status,
+		MissingFamilies: missing,
+		Reason:          reason,
+		At:              orNow(at),
+		Families:        families,
+	}
+	if _, err := r.finishes.InsertOne(ctx, c); mongo.IsDuplicateKeyError(err) {
+		won, found, err := r.claim(ctx, tenant, id)
+		if err != nil {
+			return Assessment{}, err
+		}
+		if !found {
+			return Assessment{}, fmt.Errorf("store: close assessment %s: its record vanished", id)
+		}
+		c = won
+	} else if err != nil {
+		return Assessment{}, wrap("close assessment "+id, err)
+	}
+	a := c.applyTo(cur)
 	return a, r.views.putAssessment(ctx, a)
+}
+
+// applyTo lays a close record over its assessment. The values come from the
+// record only, so applying it any number of times gives one result.
+func (c finishClaim) applyTo(a Assessment) Assessment {
+	a.Status = c.Status
+	a.CompletedAt = c.At
+	a.UpdatedAt = c.At
+	if len(c.MissingFamilies) > 0 {
+		a.MissingFamilies = c.MissingFamilies
+	}
+	if c.Reason != "" {
+		a.Reason = c.Reason
+	}
+	if c.Families != nil {
+		a.Families = c.Families
+	}
+	return a
+}
+
+// withClose lays the assessment's close record, if one was written, over
+// the document read from the store (Close).
+func (r *Assessments) withClose(ctx context.Context, a Assessment) (Assessment, error) {
+	c, found, err := r.claim(ctx, a.TenantID, a.ID)
+	if err != nil || !found {
+		return a, err
+	}
+	return c.applyTo(a), nil
+}
+
+// withCloses is withClose over a list read from the store.
+func (r *Assessments) withCloses(ctx context.Context, as []Assessment) ([]Assessment, error) {
+	for i, a := range as {
+		var err error
+		if as[i], err = r.withClose(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	return as, nil
+}
+
+// EachStored calls fn with every assessment of the document store, each
+// with its close laid over it, reading the close records once first (a
+// backfill of the read model reads this way: one pass over each collection
+// instead of a lookup per assessment).
+func EachStored(ctx context.Context, db *mongo.Database, fn func(Assessment) error) error {
+	closes := map[string]finishClaim{}
+	cur, err := db.Collection(CollFinishes).Find(ctx, bson.D{}, options.Find().SetBatchSize(500))
+	if err != nil {
+		return wrap("read close records", err)
+	}
+	for cur.Next(ctx) {
+		var c finishClaim
+		if err := cur.Decode(&c); err != nil {
+			_ = cur.Close(ctx)
+			return wrap("decode a close record", err)
+		}
+		closes[c.ID] = c
+	}
+	if err := cur.Err(); err != nil {
+		_ = cur.Close(ctx)
+		return wrap("read close records", err)
+	}
+	_ = cur.Close(ctx)
+	cur, err = db.Collection(CollAssessments).Find(ctx, bson.D{}, options.Find().SetBatchSize(500))
+	if err != nil {
+		return wrap("read assessments", err)
+	}
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	for cur.Next(ctx) {
+		var a Assessment
+		if err := cur.Decode(&a); err != nil {
+			return wrap("decode an assessment", err)
+		}
+		if c, ok := closes[FinishID(a.TenantID, a.ID)]; ok && c.TenantID == a.TenantID {
+			a = c.applyTo(a)
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return wrap("read assessments", err)
+	}
+	return nil
 }
 
 // Finish moves a non-terminal assessment to a terminal status atomically. It
@@ -592,10 +691,16 @@ func (r *Assessments) Overdue(ctx context.Context, now time.Time, limit int) ([]
 	if err != nil {
 		return nil, wrap("overdue assessments", err)
 	}
-	var out []Assessment
-	if err := cur.All(ctx, &out); err != nil {
+	var found []Assessment
+	if err := cur.All(ctx, &found); err != nil {
 		return nil, wrap("overdue assessments", err)
 	}
+	found, err = r.withCloses(ctx, found)
+	if err != nil {
+		return nil, err
+	}
+	// A document still says queued or running after its close (Close).
+	out := slices.DeleteFunc(found, func(a Assessment) bool { return assessment.Status(a.Status).Terminal() })
 	return out, nil
 }
 
@@ -642,5 +747,5 @@ func (r *Assessments) Children(ctx context.Context, tenant, parentID, kind strin
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, wrap("list children of "+parentID, err)
 	}
-	return out, nil
+	return r.withCloses(ctx, out)
 }

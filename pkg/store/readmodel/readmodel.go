@@ -471,26 +471,18 @@ func (m *Model) Backfill(ctx context.Context, db *mongo.Database) (int, error) {
 	if _, found, err := m.get(ctx, backfilledKey); err != nil || found {
 		return 0, err
 	}
-	cur, err := db.Collection(store.CollAssessments).Find(ctx, bson.D{}, options.Find().SetBatchSize(500))
-	if err != nil {
-		return 0, fmt.Errorf("readmodel: backfill: %w", err)
-	}
-	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
 	n := 0
-	for cur.Next(ctx) {
-		var a store.Assessment
-		if err := cur.Decode(&a); err != nil {
-			return n, fmt.Errorf("readmodel: backfill: decode: %w", err)
-		}
+	err := store.EachStored(ctx, db, func(a store.Assessment) error {
 		if a.TenantID == "" || a.ID == "" {
-			continue
+			return nil
 		}
 		if err := m.PutAssessment(ctx, a); err != nil {
-			return n, fmt.Errorf("readmodel: backfill: %w", err)
+			return err
 		}
 		n++
-	}
-	if err := cur.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return n, fmt.Errorf("readmodel: backfill: %w", err)
 	}
 	// Reports and recommendations: a copy already made is final.
