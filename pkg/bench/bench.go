@@ -37,10 +37,10 @@ type Config struct {
 	// Preload are the numbers of stored assessments latency is measured
 	// after (0 is the one-at-a-time run itself).
 	Preload []int
-	// PreloadFieldLimit, when above 0, cuts every string field of the
-	// preloaded copies to that many bytes (the report body, the results'
-	// data): the same documents and keys in a fraction of the space. 0
-	// stores full copies (about 670 KB per assessment with the example request).
+	// PreloadFieldLimit, when above 0, cuts every string and binary field
+	// of the preloaded copies to that many bytes (the request, the
+	// compressed report body): the same documents and keys in a fraction of
+	// the space. 0 stores full copies.
 	PreloadFieldLimit int
 	// PhaseBudget bounds each one-at-a-time run, SustainedBudget each
 	// sustained run's submissions (the assessments in flight then finish);

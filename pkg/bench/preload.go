@@ -37,8 +37,12 @@ type preloader struct {
 	// viewErrs counts read model writes the broker refused.
 	viewErrs atomic.Int64
 	tenant   string
-	docs     []templateDoc
-	stored   int
+	// closed is the template assessment as people read it: its document
+	// with its close laid over (ADR 0040), which the copies' read model
+	// entries take their outcome from.
+	closed store.Assessment
+	docs   []templateDoc
+	stored int
 	// Notes say which documents could not be keyed like the original.
 	Notes []string
 }
@@ -75,6 +79,12 @@ func newPreloader(ctx context.Context, natsURL, uri, database, tenant, templateI
 		return nil, err
 	}
 	p.views = rm.NewLoader()
+	closed, found, err := rm.GetAssessment(ctx, tenant, templateID)
+	if err != nil || !found {
+		p.close(ctx)
+		return nil, fmt.Errorf("read the template assessment %s from the read model (found %t): %w", templateID, found, err)
+	}
+	p.closed = closed
 	names, err := p.db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		p.close(ctx)
@@ -151,10 +161,16 @@ func (p *preloader) keyer(coll string, d bson.D, templateID string) (func(string
 
 // clone is the template document for newID: its _id, and every short
 // string field that names the template assessment, rewritten.
-// With limit above 0, longer strings are cut to limit bytes.
+// With limit above 0, longer strings and binary values are cut to limit bytes.
 func (t templateDoc) clone(templateID, newID string, limit int) bson.D {
 	out := make(bson.D, 0, len(t.doc))
 	for _, e := range t.doc {
+		// Binary fields (the report's gzip body, ADR 0030) are cut too: a
+		// cut body no longer expands, and nothing reads the copies' reports.
+		if v, ok := e.Value.(bson.Binary); ok && limit > 0 && len(v.Data) > limit {
+			v.Data = v.Data[:limit]
+			e.Value = v
+		}
 		if v, ok := e.Value.(string); ok {
 			switch {
 			case e.Key == "_id":
@@ -275,6 +291,8 @@ func (p *preloader) view(ctx context.Context, coll, id string, doc bson.D) error
 		if err := bson.Unmarshal(b, &a); err != nil {
 			return fmt.Errorf("decode the copied assessment: %w", err)
 		}
+		a.Status, a.CompletedAt, a.UpdatedAt = p.closed.Status, p.closed.CompletedAt, p.closed.UpdatedAt
+		a.MissingFamilies, a.Reason, a.Families = p.closed.MissingFamilies, p.closed.Reason, p.closed.Families
 		return p.views.Assessment(ctx, a)
 	case store.CollReports, store.CollRecommendations:
 		b, err := bson.Marshal(doc)

@@ -21,7 +21,7 @@ func runBench(ctx context.Context, args []string, io IO) error {
 	inFlight := fs.String("in-flight", "8,32,128", "concurrency levels of the sustained runs")
 	perLevel := fs.Int("per-level", 0, "assessments per sustained run; 0: 4 x the level, so the middle half it is read over has every slot busy")
 	preload := fs.String("preload", "0,10000,100000", "stored assessments latency is measured after (0 is the one-at-a-time run)")
-	fieldLimit := fs.Int("preload-field-limit", 0, "cut each string field of the preloaded copies to this many bytes (0: full copies, about 670 KB per assessment of the example request)")
+	fieldLimit := fs.Int("preload-field-limit", 0, "cut each string and binary field of the preloaded copies (the compressed report body among them) to this many bytes (0: full copies)")
 	budget := fs.Duration("phase-budget", 10*time.Minute, "time bound of each one-at-a-time run (0: none); a run that spends it stops early and the table says so")
 	sustainedBudget := fs.Duration("sustained-budget", 10*time.Minute, "time bound of each sustained run's submissions (0: none); the assessments in flight then finish")
 	preloadSamples := fs.Int("preload-samples", 50, "assessments one at a time after each preload")
