@@ -14,7 +14,6 @@ import (
 )
 
 func TestAPIKeys(t *testing.T) {
-	st := startStore(t)
 	tests := []struct {
 		name string
 		run  func(t *testing.T, e *env)
@@ -29,7 +28,7 @@ func TestAPIKeys(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(t, newEnv(t, st))
+			tc.run(t, newFakeEnv(t))
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	identityadapters "github.com/infra-mind/infra-mind/pkg/identity/adapters"
+	"github.com/infra-mind/infra-mind/pkg/identity/identitytest"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -49,14 +51,34 @@ type clock struct{ off atomic.Int64 }
 func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
-// env is one service with its own Redis-protocol server (miniredis, the
-// server devstack embeds) so a test can move Redis's clock (FastForward)
-// to reach a TTL-driven expiry such as the end of a lockout.
+// repos are the repositories behind a service, which a test reads and
+// writes directly: the store's, or the identitytest fakes.
+type repos struct {
+	Users interface {
+		identity.Users
+		identity.Credentials
+	}
+	Tenants  identity.Tenants
+	Sessions identity.Sessions
+	APIKeys  identity.APIKeys
+}
+
+// storeRepos are the store's repositories.
+func storeRepos(st *store.Store) repos {
+	return repos{Users: st.Users, Tenants: st.Tenants, Sessions: st.Sessions, APIKeys: st.APIKeys}
+}
+
+// env is one service. On the real adapters it has its own Redis-protocol
+// server (miniredis, the server devstack embeds) so a test can move Redis's
+// clock (fastForward) to reach a TTL-driven expiry such as the end of a
+// lockout; on the fakes (newFakeEnv) the fakes' own clock moves instead.
 type env struct {
-	svc      *identity.Service
-	st       *store.Store
-	rdb      *redis.Client
-	mr       *miniredis.Miniredis
+	svc *identity.Service
+	st  repos
+	rdb *redis.Client
+	mr  *miniredis.Miniredis
+	// expiry is the fakes' Redis clock (nil on the real adapters).
+	expiry   *redisClock
 	verifier *auth.Verifier
 	clock    *clock
 	totpKeys *identity.TOTPKeyRing
@@ -88,8 +110,60 @@ func newEnvWith(t *testing.T, st *store.Store, rdb *redis.Client) *env {
 	keys := identity.NewTOTPKeyRing(parsed)
 	svc, err := identity.New(realPorts(t, st, rdb), auth.NewSigner(priv, issuer, audience), identity.Options{Now: c.Now, TOTPKeys: keys})
 	require.NoError(t, err)
-	return &env{svc: svc, st: st, rdb: rdb, verifier: auth.NewVerifier(pub, issuer, audience), clock: c,
+	return &env{svc: svc, st: storeRepos(st), rdb: rdb,
+		verifier: auth.NewVerifier(pub, issuer, audience), clock: c, totpKeys: keys, totpLines: map[string]string{"k1": k1}}
+}
+
+// newFakeEnv is an env on the identitytest fakes of every port, without
+// servers; adapters' contract suites keep the fakes and the real adapters
+// in agreement. The sign-in lockout and the revocations expire on their
+// own clock, as Redis's keys do on Redis's.
+func newFakeEnv(t *testing.T) *env {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	c, expiry := &clock{}, &redisClock{at: time.Now()}
+	k1 := totpKeyLines(t, "k1")
+	parsed, err := identity.ParseTOTPKeys([]byte(k1))
+	require.NoError(t, err)
+	keys := identity.NewTOTPKeyRing(parsed)
+	users := identitytest.NewUsers()
+	r := repos{Users: users, Tenants: identitytest.NewTenants(), Sessions: identitytest.NewSessions(), APIKeys: identitytest.NewAPIKeys()}
+	ports := identity.Ports{Users: users, Credentials: users, Tenants: r.Tenants, Sessions: r.Sessions, APIKeys: r.APIKeys,
+		Attempts: identitytest.NewAttempts(expiry.Now), Revocations: identitytest.NewRevocations(expiry.Now)}
+	svc, err := identity.New(ports, auth.NewSigner(priv, issuer, audience), identity.Options{Now: c.Now, TOTPKeys: keys})
+	require.NoError(t, err)
+	return &env{svc: svc, st: r, verifier: auth.NewVerifier(pub, issuer, audience), clock: c, expiry: expiry,
 		totpKeys: keys, totpLines: map[string]string{"k1": k1}}
+}
+
+// redisClock is the time the fakes' keys expire on. Like miniredis's, it
+// stands still unless a test moves it, so a test that waits out a TTL it
+// was told (a lockout's retry-after) reaches it exactly.
+type redisClock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *redisClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+func (c *redisClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = c.at.Add(d)
+}
+
+// fastForward moves the clock Redis's keys expire on by d.
+func (e *env) fastForward(d time.Duration) {
+	if e.mr != nil {
+		e.mr.FastForward(d)
+		return
+	}
+	e.expiry.Advance(d)
 }
 
 // realPorts are the service's ports on st and rdb.

@@ -15,7 +15,6 @@ import (
 )
 
 func TestLogin(t *testing.T) {
-	st := startStore(t)
 	tests := []struct {
 		name string
 		run  func(t *testing.T, e *env)
@@ -34,7 +33,7 @@ func TestLogin(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(t, newEnv(t, st))
+			tc.run(t, newFakeEnv(t))
 		})
 	}
 }
@@ -136,10 +135,10 @@ func testLockoutEnds(t *testing.T, e *env) {
 	_, err := e.svc.Login(context.Background(), identity.LoginInput{Tenant: tenant, Email: owner.Email, Password: testPassword})
 	le := requireLocked(t, err)
 
-	e.mr.FastForward(le.RetryAfter - time.Second)
+	e.fastForward(le.RetryAfter - time.Second)
 	_, err = e.svc.Login(context.Background(), identity.LoginInput{Tenant: tenant, Email: owner.Email, Password: testPassword})
 	requireLocked(t, err)
-	e.mr.FastForward(time.Second)
+	e.fastForward(time.Second)
 	e.login(t, owner)
 }
 

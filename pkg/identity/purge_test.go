@@ -220,7 +220,7 @@ func TestASignInSchedulesThePurgeOfItsSession(t *testing.T) {
 	svc, err := identity.New(realPorts(t, st, rdb), auth.NewSigner(priv, issuer, audience),
 		identity.Options{Purges: purges, RefreshTTL: time.Hour})
 	require.NoError(t, err)
-	e := &env{svc: svc, st: st, rdb: rdb}
+	e := &env{svc: svc, st: storeRepos(st), rdb: rdb}
 	_, owner := e.newTenant(t)
 	sess := e.login(t, owner)
 	require.Equal(t, []time.Time{sess.RefreshExpiresAt.Add(time.Minute)}, purges.at)

@@ -18,7 +18,6 @@ import (
 // (replace or turn off the second factor, change the password) and what an
 // owner or admin does for a user who lost theirs.
 func TestAccountRecovery(t *testing.T) {
-	st := startStore(t)
 	tests := []struct {
 		name string
 		run  func(t *testing.T, e *env)
@@ -40,7 +39,7 @@ func TestAccountRecovery(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(t, newEnv(t, st))
+			tc.run(t, newFakeEnv(t))
 		})
 	}
 }
@@ -192,7 +191,7 @@ func testFirstEnrollNeedsPassword(t *testing.T, e *env) {
 	requireLocked(t, err)
 
 	// Once the lockout ends, the password enrols.
-	e.mr.FastForward(identity.DefaultLockoutWindow)
+	e.fastForward(identity.DefaultLockoutWindow)
 	enr, err := e.svc.EnrollTOTP(ctx, tenant, u.ID, identity.Reauth{Password: testPassword})
 	require.NoError(t, err)
 	require.NotEmpty(t, enr.Secret)
@@ -220,7 +219,7 @@ func testDisableTOTPWithCode(t *testing.T, e *env) {
 	got, err := e.svc.GetUser(ctx, tenant, u.ID)
 	require.NoError(t, err)
 	require.True(t, got.MFAEnabled, "a wrong code changes nothing")
-	e.mr.FastForward(identity.DefaultLockoutWindow)
+	e.fastForward(identity.DefaultLockoutWindow)
 
 	code := codeAt(t, e, secret, 30*time.Second)
 	require.NoError(t, e.svc.DisableTOTP(ctx, tenant, u.ID, identity.Reauth{Code: code}))
@@ -259,7 +258,7 @@ func testDisableTOTPWithPassword(t *testing.T, e *env) {
 	require.True(t, got.MFAEnabled, "a locked account keeps its second factor")
 
 	// Once the lock ends, the right password turns MFA off.
-	e.mr.FastForward(identity.DefaultLockoutWindow)
+	e.fastForward(identity.DefaultLockoutWindow)
 	require.NoError(t, e.svc.DisableTOTP(ctx, tenant, u.ID, identity.Reauth{Password: testPassword}))
 	s := e.login(t, u)
 	require.False(t, s.User.MFAEnabled)
@@ -381,7 +380,7 @@ func testChangePasswordLockout(t *testing.T, e *env) {
 	_, err := signIn(t, e, u, testPassword, "")
 	requireLocked(t, err)
 
-	e.mr.FastForward(identity.DefaultLockoutWindow)
+	e.fastForward(identity.DefaultLockoutWindow)
 	require.NoError(t, e.svc.ChangePassword(ctx, tenant, u.ID, s.SessionID, testPassword, "another new password"))
 	// A right password clears the count, as a sign-in does.
 	failLogins(t, e, tenant, u.Email, identity.DefaultMaxFailures-1)

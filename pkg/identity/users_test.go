@@ -14,7 +14,6 @@ import (
 )
 
 func TestUsersAndTenants(t *testing.T) {
-	st := startStore(t)
 	tests := []struct {
 		name string
 		run  func(t *testing.T, e *env)
@@ -31,7 +30,7 @@ func TestUsersAndTenants(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(t, newEnv(t, st))
+			tc.run(t, newFakeEnv(t))
 		})
 	}
 }
