@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
@@ -72,15 +72,24 @@ func isCPUFamily(provider, name string) bool {
 			continue
 		}
 		if provider == "azure" {
-			return azureDsv5.MatchString(name)
+			return isAzureDsv5(name)
 		}
 		return !strings.Contains(name, "metal")
 	}
 	return false
 }
 
-// azureDsv5 is an Azure Dsv5 size name (Microsoft Learn, Dsv5 sizes: Standard_D2s_v5 to Standard_D96s_v5).
-var azureDsv5 = regexp.MustCompile(`^Standard_D[0-9]+s_v5$`)
+// isAzureDsv5 reports whether name is an Azure Dsv5 size, Standard_D<vCPUs>s_v5 (Microsoft Learn,
+// Dsv5 sizes: Standard_D2s_v5 to Standard_D96s_v5).
+func isAzureDsv5(name string) bool {
+	n, ok := strings.CutPrefix(name, "Standard_D")
+	if !ok {
+		return false
+	}
+	n, ok = strings.CutSuffix(n, "s_v5")
+	_, err := strconv.Atoi(n)
+	return ok && err == nil && !strings.HasPrefix(n, "-") && !strings.HasPrefix(n, "+")
+}
 
 // gcpSpotOnly are machine types GCP sells only as Spot or Flex-start VMs (Google Cloud
 // documentation, GPU machine types: A3 High with 1, 2 or 4 GPUs). Price data may still list an

@@ -3,7 +3,6 @@ package priceimport
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 
 	"sigs.k8s.io/yaml"
@@ -54,7 +53,7 @@ func ReadGCPPricingCalculator(data []byte) (rows []Row, skipped map[string]int, 
 		return nil, nil, fmt.Errorf("%w: pricing.yml has no compute.instance machine types", ErrFormat)
 	}
 	skipped = map[string]int{}
-	for _, name := range slices.Sorted(maps.Keys(f.Compute.Instance)) {
+	for _, name := range sortedKeys(f.Compute.Instance) {
 		attrs := f.Compute.Instance[name]
 		var vcpu, mem float64
 		var costs map[string]gcpCalcCost
@@ -70,7 +69,7 @@ func ReadGCPPricingCalculator(data []byte) (rows []Row, skipped map[string]int, 
 		var accel string
 		var count float64
 		unknown := ""
-		for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		for _, k := range sortedKeys(attrs) {
 			if gcpCalcAttributes[k] {
 				continue
 			}
@@ -88,7 +87,7 @@ func ReadGCPPricingCalculator(data []byte) (rows []Row, skipped map[string]int, 
 			skipped["machine type with an attribute the import does not read ("+unknown+")"]++
 			continue
 		}
-		for _, region := range slices.Sorted(maps.Keys(costs)) {
+		for _, region := range sortedKeys(costs) {
 			c := costs[region]
 			r := Row{Instance: name, Accelerator: accel, AcceleratorCount: count, VCPU: vcpu, MemoryGiB: mem, Region: region}
 			if c.Hour != nil {
@@ -107,4 +106,14 @@ func ReadGCPPricingCalculator(data []byte) (rows []Row, skipped map[string]int, 
 		}
 	}
 	return rows, skipped, nil
+}
+
+// sortedKeys returns a map's keys in order, so rows come out the same on every run.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
