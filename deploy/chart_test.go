@@ -62,9 +62,9 @@ const (
 )
 
 // consultantOn turns the optional consultant on with one provider.
-var consultantOn = []string{"consultant.enabled=true", "consultant.env.IM_LLM_PROVIDER_0_KIND=openai",
-	"consultant.env.IM_LLM_PROVIDER_0_MODEL=gpt-4o-mini", "consultant.env.IM_LLM_PROVIDER_0_API_KEY_SECRET=openai_api_key",
-	"consultant.existingSecret=infra-mind-llm"}
+var consultantOn = []string{"consultant.enabled=true", "llm.env.IM_LLM_PROVIDER_0_KIND=openai",
+	"llm.env.IM_LLM_PROVIDER_0_MODEL=gpt-4o-mini", "llm.env.IM_LLM_PROVIDER_0_API_KEY_SECRET=openai_api_key",
+	"llm.env.IM_LLM_BUDGET_USD_PER_DAY=20", "llm.existingSecret=infra-mind-llm"}
 
 // valuesFiles are the chart's three profiles.
 var valuesFiles = []string{"values.yaml", "values-trial.yaml", "values-production.yaml"}
@@ -635,4 +635,76 @@ func TestTrialChartCarriesTheTrialProfile(t *testing.T) {
 	_, err = fmt.Sscanf(n.Container.Image.Tag, "%d.%d", &major, &minor)
 	require.NoError(t, err, "the NATS image tag %q names a version", n.Container.Image.Tag)
 	require.True(t, major > 2 || (major == 2 && minor >= 12), "the NATS image %q is older than 2.12", n.Container.Image.Tag)
+}
+
+// TestLanguageModelSettingsReachTheGatewayAndTheConsultant: with a provider
+// in llm.env, the gateway (the chat) and the consultant (the narratives) both
+// get the providers and the tenants' budgets, both count in Redis, both read
+// the API keys from the Secret llm.existingSecret (mounted beside the
+// gateway's signing key), never from a value, and both may reach the
+// providers.
+func TestLanguageModelSettingsReachTheGatewayAndTheConsultant(t *testing.T) {
+	objs := renderAndDecode(t, []string{"values.yaml"}, consultantOn...)
+	deployments := byKind[*appsv1.Deployment](objs)
+	policies := byKind[*networkingv1.NetworkPolicy](objs)
+	for _, svc := range []string{"gateway", "consultant"} {
+		d := deployments[release+"-"+svc]
+		require.NotNil(t, d, svc)
+		c := d.Spec.Template.Spec.Containers[0]
+		for name, want := range map[string]string{"IM_LLM_PROVIDER_0_KIND": "openai",
+			"IM_LLM_PROVIDER_0_API_KEY_SECRET": "openai_api_key", "IM_LLM_BUDGET_USD_PER_DAY": "20", "IM_SECRETS_DIR": "/var/run/secrets/infra-mind"} {
+			got, ok := envValue(c, name)
+			require.True(t, ok, "%s lacks %s", svc, name)
+			require.Equal(t, want, got, "%s %s", svc, name)
+		}
+		var redis bool
+		for _, e := range c.Env {
+			redis = redis || e.Name == "IM_REDIS_URL"
+		}
+		require.True(t, redis, "%s counts the tenants' use in Redis", svc)
+		var keys []string
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			switch {
+			case v.Secret != nil:
+				keys = append(keys, v.Secret.SecretName)
+			case v.Projected != nil:
+				for _, src := range v.Projected.Sources {
+					if src.Secret != nil {
+						keys = append(keys, src.Secret.Name)
+					}
+				}
+			}
+		}
+		require.Contains(t, keys, "infra-mind-llm", "%s mounts the API keys' Secret", svc)
+		var https bool
+		for _, rule := range policies[release+"-"+svc].Spec.Egress {
+			for _, p := range rule.Ports {
+				https = https || p.Port.IntValue() == 443
+			}
+		}
+		require.True(t, https, "%s may reach the providers", svc)
+	}
+	gw := deployments[release+"-gateway"].Spec.Template.Spec.Containers[0]
+	got, _ := envValue(gw, "IM_AUTH_PRIVATE_KEY_SECRET")
+	require.Equal(t, "auth_private_key", got, "the signing key still comes from the same folder")
+
+	// With Vault as the secret provider the consultant reads its keys there.
+	vault := byKind[*appsv1.Deployment](renderAndDecode(t, []string{"values-production.yaml"}, consultantOn...))
+	cc := vault[release+"-consultant"].Spec.Template.Spec.Containers[0]
+	got, _ = envValue(cc, "IM_SECRETS_PROVIDER")
+	require.Equal(t, "vault", got)
+	_, ok := envValue(cc, "IM_VAULT_ADDR")
+	require.True(t, ok)
+
+	// Without a provider the gateway gets no language model settings and no
+	// egress to providers.
+	off := renderAndDecode(t, []string{"values-production.yaml"})
+	c := byKind[*appsv1.Deployment](off)[release+"-gateway"].Spec.Template.Spec.Containers[0]
+	_, ok = envValue(c, "IM_LLM_PROVIDER_0_KIND")
+	require.False(t, ok)
+	for _, rule := range byKind[*networkingv1.NetworkPolicy](off)[release+"-gateway"].Spec.Egress {
+		for _, p := range rule.Ports {
+			require.NotEqual(t, 443, p.Port.IntValue(), "no provider, no egress to one")
+		}
+	}
 }

@@ -223,7 +223,7 @@ func TestComposeFile(t *testing.T) {
 	require.Empty(t, checkProject(p, repoRoot))
 
 	built := builtServices(p)
-	want := []string{"gateway", "synthesizer"}
+	want := []string{"gateway", "synthesizer", "consultant"}
 	for _, f := range assessment.Families() {
 		want = append(want, string(f))
 	}
@@ -248,6 +248,20 @@ func TestComposeFile(t *testing.T) {
 		"the gateway must start after the signing key exists")
 	require.NotNil(t, gateway.Environment["IM_AUTH_PRIVATE_KEY_FILE"])
 	require.Equal(t, "/keys/signing.pem", *gateway.Environment["IM_AUTH_PRIVATE_KEY_FILE"])
+	// The language model settings and keys come from a file outside git,
+	// read by the chat (gateway) and the narratives (consultant) alike; the
+	// consultant counts the tenants' use in Redis with the gateway.
+	for _, svc := range []string{"gateway", "consultant"} {
+		s := p.Services[built[svc][0]]
+		require.Len(t, s.EnvFiles, 1, "%s reads llm.env", svc)
+		require.Equal(t, filepath.Join(p.WorkingDir, "llm.env"), s.EnvFiles[0].Path, svc)
+		require.False(t, bool(s.EnvFiles[0].Required), "%s starts without llm.env (no provider: off)", svc)
+		require.NotNil(t, s.Environment["IM_REDIS_URL"], svc)
+		require.Contains(t, s.DependsOn, "redis", svc)
+	}
+	ignored, err := os.ReadFile(filepath.Join(repoRoot, ".gitignore"))
+	require.NoError(t, err)
+	require.Contains(t, strings.Split(string(ignored), "\n"), "/llm.env", "llm.env holds API keys: git must ignore it")
 	keygen := p.Services["keygen"]
 	require.Equal(t, []string{"cli"}, []string{*keygen.Build.Args["SERVICE"]})
 	require.Equal(t, types.ShellCommand{"keygen", "--dir", "/keys"}, keygen.Command)

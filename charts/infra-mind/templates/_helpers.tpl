@@ -179,3 +179,22 @@ topologySpreadConstraints:
         {{- include "infra-mind.selector" . | nindent 8 }}
 {{- end }}
 {{- end -}}
+
+{{/* Redis, for the gateway and the consultant. */}}
+{{- define "infra-mind.redisEnv" -}}
+{{- $v := .Values -}}
+- name: IM_REDIS_URL
+{{- if $v.redis.urlSecret.name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.redis.urlSecret.name }}
+      key: {{ $v.redis.urlSecret.key }}
+{{- else }}
+  value: {{ required "redis.url or redis.urlSecret.name is required" $v.redis.url | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Whether a language model provider is configured ("true" or ""). */}}
+{{- define "infra-mind.llmOn" -}}
+{{- if .Values.llm.env.IM_LLM_PROVIDER_0_KIND }}true{{ end -}}
+{{- end -}}
