@@ -29,8 +29,10 @@ BENCH_FLAGS ?=
 BENCH_SERVERS := nats-server v2.15.2, FerretDB v1.24.2 on PostgreSQL $(shell psql -V 2>/dev/null | awk '{print $$3}'), Redis $(shell redis-server --version 2>/dev/null | sed -n 's/.* v=\([^ ]*\).*/\1/p')
 
 # Go micro-benchmarks make bench runs after it: the raw JetStream baseline
-# (pkg/bus) and the deployment planner over the catalogue (pkg/advisor/plan).
-BENCH_PKGS := ./pkg/bus/ ./pkg/advisor/plan/
+# (pkg/bus), the deployment planner over the catalogue (pkg/advisor/plan),
+# and the consultant's chat time to first token over the fake provider's
+# delay and narrative cost per example assessment (pkg/consultant).
+BENCH_PKGS := ./pkg/bus/ ./pkg/advisor/plan/ ./pkg/consultant/
 BENCHTIME  ?= 2s
 
 # Tools run through `go run` at pinned versions: nothing is installed globally.

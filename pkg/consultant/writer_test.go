@@ -228,7 +228,7 @@ func (m memReports) Get(_ context.Context, tenant, id string) (store.Report, err
 	return r, nil
 }
 
-func completedEvent(t *testing.T, tenant, id string) *bus.Event {
+func completedEvent(t testing.TB, tenant, id string) *bus.Event {
 	t.Helper()
 	ev := &inframindv1.AssessmentCompleted{Metadata: &inframindv1.Metadata{EventId: "e1", TenantId: tenant, AssessmentId: id, CorrelationId: "c1"}, Status: "completed"}
 	e, err := bus.EventFor(context.Background(), bus.Message{ID: "e1", Type: bus.TypeAssessmentCompleted, Source: "/test",
