@@ -315,3 +315,30 @@ func TestGeneralServicesArePricedOnCPUMachines(t *testing.T) {
 		})
 	}
 }
+
+// The GDPR fine-tuning example (EU residency, GCP then Azure preferred, AWS excluded) gets a priced
+// plan in the EU for every workload, and Azure offers a feasible one in westeurope, the EU region
+// the imported Azure prices cover.
+func TestFinetuneExampleIsPricedInTheEUOnBothPreferredClouds(t *testing.T) {
+	t.Parallel()
+	cat := load(t)
+	p, err := plan.Build(cat, example(t, "finetune-gdpr-eu.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, p.Workloads)
+	for _, w := range p.Workloads {
+		c, ok := w.Chosen()
+		require.True(t, ok, w.Label)
+		r, ok := cat.Region(c.Provider, c.Region)
+		require.True(t, ok)
+		require.Equal(t, "eu", r.Jurisdiction, "%s: %s %s in %s", w.Label, c.Provider, c.Instance, c.Region)
+		providers := map[string]plan.Candidate{}
+		for _, b := range w.CheapestPerProvider {
+			providers[b.Provider] = w.Candidates[b.Index]
+		}
+		require.Contains(t, providers, "gcp", w.Label)
+		require.Contains(t, providers, "azure", w.Label)
+		require.True(t, providers["azure"].Feasible, w.Label)
+		require.Equal(t, "westeurope", providers["azure"].Region, w.Label)
+		require.NotContains(t, providers, "aws", "excluded by the request")
+	}
+}
