@@ -28,6 +28,11 @@ import (
 // are kept; the gateway's middleware (rate limits, logs) reads the same key.
 const ClaimsKey = "inframind.claims"
 
+// CreatedKey is the echo context key under which a page that created
+// something (an assessment, a what-if, a version, a conversation) leaves its
+// id before redirecting, so the audit record names it as the API's does.
+const CreatedKey = "inframind.created"
+
 // Tokens are what a sign-in or a refresh gives: the access token, the refresh
 // token that replaces the one presented, and when each ends.
 type Tokens struct {
@@ -86,7 +91,14 @@ type Deps struct {
 	// SignInLimit bounds sign-in attempts per client address; PageLimit
 	// applies the tenant and user limits after the session is read. Nil: none.
 	SignInLimit, PageLimit echo.MiddlewareFunc
-	Logger                 *slog.Logger
+	// Eraser deletes an assessment as DELETE /v1/assessments/{id} does.
+	Eraser Eraser
+	// Estimates answers the calculator as POST /v1/estimates/... does.
+	Estimates Estimates
+	// Chat is the consultant's chat; nil when no language model provider
+	// is configured (the chat pages are then not offered).
+	Chat   Chat
+	Logger *slog.Logger
 }
 
 // Config tunes the console.
@@ -125,6 +137,8 @@ func New(cfg Config, d Deps) (*Console, error) {
 		return nil, errors.New("console: Redis is required")
 	case d.Admin == nil || d.Webhooks == nil || d.AuditLog == nil:
 		return nil, errors.New("console: Admin, Webhooks and AuditLog are required")
+	case d.Eraser == nil || d.Estimates == nil:
+		return nil, errors.New("console: Eraser and Estimates are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -170,7 +184,7 @@ func (c *Console) routes(e *echo.Echo) []Route {
 			return
 		}
 		mw := []echo.MiddlewareFunc{c.requireSession}
-		if c.d.Record != nil {
+		if c.d.Record != nil && performs(method, api) {
 			// After the session, before the checks: refusals are recorded.
 			mw = append(mw, c.d.Record(api))
 		}
@@ -201,9 +215,33 @@ func (c *Console) routes(e *echo.Echo) []Route {
 	page(http.MethodGet, "/assessments/:id/scenarios/:sid", "GET /v1/assessments/:id/scenarios/:sid", c.scenarioPage)
 	page(http.MethodPost, "/assessments/:id/versions", "POST /v1/assessments/:id/versions", c.createVersion)
 	page(http.MethodGet, "/assessments/:id/versions/diff", "GET /v1/assessments/:id/versions/diff", c.versionDiffPage)
+	page(http.MethodGet, "/assessments/:id/delete", "DELETE /v1/assessments/:id", c.deletePage)
+	page(http.MethodPost, "/assessments/:id/delete", "DELETE /v1/assessments/:id", c.deleteAssessment)
+	page(http.MethodGet, "/estimates", "POST /v1/estimates/inference", c.estimatePage)
+	page(http.MethodPost, "/estimates/inference", "POST /v1/estimates/inference", c.estimateInference)
+	page(http.MethodPost, "/estimates/training", "POST /v1/estimates/training", c.estimateTraining)
+	// The chat pages answer "chat is off" without a provider, as the
+	// chat routes do; nothing links to them then.
+	page(http.MethodGet, "/assessments/:id/chat", "GET /v1/assessments/:id/conversations", c.chatOn(c.chatListPage))
+	page(http.MethodPost, "/assessments/:id/chat", "POST /v1/assessments/:id/conversations", c.chatOn(c.startChat))
+	page(http.MethodGet, "/assessments/:id/chat/:cid", "GET /v1/assessments/:id/conversations/:cid", c.chatOn(c.chatPage))
+	page(http.MethodPost, "/assessments/:id/chat/:cid/messages", "POST /v1/assessments/:id/conversations/:cid/messages",
+		c.chatOn(c.sendChat))
 	c.settingsRoutes(page)
 	return out
 }
+
+// performs reports whether a page performs its API route (and is recorded
+// as it): every page but those that only show a form for a route that
+// changes something (GET /assessments/new for POST /v1/assessments), which
+// would otherwise read in the audit log as the action itself.
+func performs(method, api string) bool {
+	apiMethod, _ := splitAPI(api)
+	return method != http.MethodGet || apiMethod == http.MethodGet
+}
+
+// created leaves the id of what a page created for the audit record.
+func created(ec echo.Context, id string) { ec.Set(CreatedKey, id) }
 
 // Register adds the console's routes to e and makes its error handler e's.
 func (c *Console) Register(e *echo.Echo) {

@@ -321,6 +321,7 @@ func (c *Console) create(ec echo.Context) error {
 		if perr == nil {
 			a, serr := c.d.Assessments.Submit(ec.Request().Context(), app.Submission{Caller: caller(ec), Request: req})
 			if serr == nil {
+				created(ec, a.ID)
 				return ec.Redirect(http.StatusSeeOther, "/assessments/"+a.ID)
 			}
 			perr = serr

@@ -18,6 +18,10 @@ import (
 // listPageSize is how many assessments one page of the list shows.
 const listPageSize = 20
 
+// listScanLimit bounds how many assessments one filtered page reads before
+// it shows what it found and offers to look further.
+const listScanLimit = 500
+
 // listView is the assessments page.
 type listView struct {
 	Items []listItem
@@ -26,8 +30,11 @@ type listView struct {
 	Statuses []string
 	// Next is the URL of the next page, empty on the last.
 	Next, First string
-	// Scanned says how many assessments the filter looked through.
-	Filtered bool
+	// Scanned is how many assessments a filtered page read when it stopped
+	// looking before its page was full (0 when it did not).
+	Scanned int
+	// Deleted names the assessment just deleted, for the notice.
+	Deleted string
 }
 
 type listItem struct {
@@ -71,6 +78,9 @@ func (c *Console) listPage(ec echo.Context) error {
 	ctx := ec.Request().Context()
 	status := ec.QueryParam("status")
 	v := listView{Status: status}
+	if d := ec.QueryParam("deleted"); validID(d) {
+		v.Deleted = d
+	}
 	for _, s := range []assessment.Status{assessment.StatusQueued, assessment.StatusRunning, assessment.StatusCompleted,
 		assessment.StatusPartial, assessment.StatusFailed} {
 		v.Statuses = append(v.Statuses, string(s))
@@ -79,16 +89,25 @@ func (c *Console) listPage(ec echo.Context) error {
 		return &pageError{status: http.StatusBadRequest, title: "Invalid filter", detail: "status: must be one of queued, running, completed, partial or failed"}
 	}
 	cursor := ec.QueryParam("cursor")
-	// With a filter, read pages until one page of matches is full or the
-	// list ends: the use case pages by date, not by status.
-	for range 10 {
-		page, err := c.d.Assessments.List(ctx, caller(ec).Tenant, store.ListOptions{Limit: listPageSize, Cursor: cursor})
+	// The use case pages by date, not by status. With a filter, read on
+	// from the cursor, asking each time for no more assessments than the
+	// page still has room for: whatever a read returns is either shown or
+	// not a match, so the next cursor (after the last one read) skips
+	// nothing and repeats nothing, and no page holds more than
+	// listPageSize. A tenant with few matches among many assessments is
+	// read listScanLimit at a time; the page then says how far it looked
+	// and offers to look further from there.
+	scanned := 0
+	for {
+		limit := listPageSize - len(v.Items)
+		page, err := c.d.Assessments.List(ctx, caller(ec).Tenant, store.ListOptions{Limit: limit, Cursor: cursor})
 		if err != nil {
 			if errors.Is(err, store.ErrBadCursor) {
 				return &pageError{status: http.StatusBadRequest, title: "Invalid page", detail: "cursor: is not a cursor this list gave; start again from the first page"}
 			}
 			return err
 		}
+		scanned += len(page.Items)
 		for _, a := range page.Items {
 			if status != "" && a.Status != status {
 				continue
@@ -109,7 +128,11 @@ func (c *Console) listPage(ec echo.Context) error {
 			v.Items = append(v.Items, it)
 		}
 		cursor = page.NextCursor
-		if status == "" || len(v.Items) >= listPageSize || cursor == "" {
+		if len(v.Items) >= listPageSize || cursor == "" {
+			break
+		}
+		if scanned >= listScanLimit {
+			v.Scanned = scanned
 			break
 		}
 	}

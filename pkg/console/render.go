@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
@@ -142,6 +143,15 @@ func parsePages(st *assets) (*pages, error) {
 		"sfield": func(name, label, value string, fields map[string]string, auto string) inputView {
 			return inputView{Name: name, Label: label, Value: value, Fields: fields, Auto: auto}
 		},
+		"rng": rangeText,
+		"rngp": func(r *sizing.Range) string {
+			if r == nil {
+				return "—"
+			}
+			return rangeText(*r)
+		},
+		"usd":   usdRange,
+		"short": shortNumber,
 		"contains": func(list []string, v string) bool {
 			for _, x := range list {
 				if x == v {
@@ -290,7 +300,7 @@ func (c *Console) handleError(err error, ec echo.Context) {
 			v.Title, v.Detail = "Not found", "There is no such assessment in your tenant."
 		}
 	}
-	if v.Status >= 500 {
+	if v.Status >= 500 && pe == nil {
 		c.log.ErrorContext(ec.Request().Context(), "console page failed", slog.String("error", err.Error()),
 			slog.String("path", ec.Request().URL.Path), slog.String("request_id", v.RequestID))
 		v.Title, v.Detail = "Something went wrong", "The page could not be shown. Try again, and quote the request id if it keeps failing."

@@ -26,9 +26,11 @@ type reportView struct {
 	Chart       *growthChart
 	// CanWhatIf and CanRerun show the buttons the caller's role allows.
 	CanWhatIf, CanRerun bool
-	Scenarios           []store.Assessment
-	Versions            []store.Assessment
-	IsBase              bool
+	// CanDelete and CanChat show the delete and chat links.
+	CanDelete, CanChat bool
+	Scenarios          []store.Assessment
+	Versions           []store.Assessment
+	IsBase             bool
 }
 
 type familyMetrics struct {
@@ -55,7 +57,9 @@ func (c *Console) reportPage(ec echo.Context) error {
 		return err
 	}
 	v := reportView{ID: id, Doc: doc, Working: map[string][]report.Metric{}, Chart: chartOf(doc.Projection.Bands),
-		CanWhatIf: c.can(ec, "POST /v1/assessments/:id/scenarios"), CanRerun: c.can(ec, "POST /v1/assessments/:id/versions")}
+		CanWhatIf: c.can(ec, "POST /v1/assessments/:id/scenarios"), CanRerun: c.can(ec, "POST /v1/assessments/:id/versions"),
+		CanDelete: c.can(ec, "DELETE /v1/assessments/:id"),
+		CanChat:   c.d.Chat != nil && c.can(ec, "GET /v1/assessments/:id/conversations")}
 	for _, f := range doc.Families {
 		var plan []report.Metric
 		for _, m := range f.Metrics {
@@ -165,6 +169,7 @@ func (c *Console) createScenario(ec echo.Context) error {
 		if perr == nil {
 			child, cerr := c.d.Assessments.CreateScenario(ctx, caller(ec), base, app.Scenario{Name: name, Overrides: o})
 			if cerr == nil {
+				created(ec, child.ID)
 				return ec.Redirect(http.StatusSeeOther, "/assessments/"+child.ID)
 			}
 			perr = cerr
@@ -237,6 +242,7 @@ func (c *Console) createVersion(ec echo.Context) error {
 	if err != nil {
 		return err
 	}
+	created(ec, child.ID)
 	return ec.Redirect(http.StatusSeeOther, "/assessments/"+child.ID)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/console"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -114,14 +115,14 @@ func auditRoute(method, route string) (action, resourceType string) {
 
 // auditResource identifies what the request acted on: the created
 // resource (from the Location header of a 201/202), else the path's ids.
-func auditResource(c echo.Context, resourceType, route string, status int) audit.Resource {
+func auditResource(c echo.Context, resourceType, method, route string, status int) audit.Resource {
 	r := audit.Resource{Type: resourceType}
 	switch {
 	case resourceType == "route":
 		if route == "" {
 			route = "unmatched " + c.Request().URL.Path
 		}
-		r.ID = c.Request().Method + " " + route
+		r.ID = method + " " + route
 	case resourceType == "estimate":
 		r.ID = path.Base(route) // inference or training
 	case resourceType == "session":
@@ -133,11 +134,18 @@ func auditResource(c echo.Context, resourceType, route string, status int) audit
 	default:
 		r.ID = c.Param("id")
 	}
-	if loc := c.Response().Header().Get(echo.HeaderLocation); loc != "" && status < 300 && resourceType != "route" {
+	created := ""
+	if loc := c.Response().Header().Get(echo.HeaderLocation); loc != "" && status < 300 {
+		created = path.Base(loc)
+	}
+	if id, ok := c.Get(console.CreatedKey).(string); ok && id != "" && status < 400 {
+		created = id // a console page that created something and redirected
+	}
+	if created != "" && resourceType != "route" {
 		if r.ID != "" {
 			r.Parent = r.ID // a version or scenario created under its base
 		}
-		r.ID = path.Base(loc)
+		r.ID = created
 	}
 	// Ids come from the path, where a caller may paste a credential (an
 	// API key where its id belongs): the audit log keeps its shape only.
@@ -213,7 +221,7 @@ func (s *Server) audited(c echo.Context, next echo.HandlerFunc, routeOf func() (
 		Time:       at,
 		Actor:      audit.Anonymous,
 		Action:     action,
-		Resource:   auditResource(c, resourceType, route, status),
+		Resource:   auditResource(c, resourceType, method, route, status),
 		Outcome:    audit.OutcomeOf(status),
 		Status:     status,
 		RequestID:  requestID(c),
@@ -234,7 +242,7 @@ func (s *Server) audited(c echo.Context, next echo.HandlerFunc, routeOf func() (
 		// anonymous and outside every tenant's log. The resource is the
 		// route that was tried, which names the action refused.
 		rec.Action = audit.ActionAuthFailed
-		rec.Resource = auditResource(c, "route", route, status)
+		rec.Resource = auditResource(c, "route", method, route, status)
 	default:
 		// Verified claims only: authenticate sets them after checking the
 		// token (a handler that verifies an identity another way, such as

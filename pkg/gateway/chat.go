@@ -59,10 +59,16 @@ func (s *Server) newChat(cfg consultant.ChatConfig, d Deps) (*consultant.Chat, e
 // chatCaller is who chats: tenant, user and the tools their roles allow.
 func chatCaller(c echo.Context) consultant.Caller {
 	cl, _ := c.Get(claimsKey).(*auth.Claims)
-	who := consultant.Caller{Tenant: tenantOf(c), CorrelationID: requestID(c)}
+	return chatCallerOf(cl, requestID(c))
+}
+
+// chatCallerOf is the chat's caller for verified claims (nil: nobody).
+func chatCallerOf(cl *auth.Claims, correlationID string) consultant.Caller {
+	who := consultant.Caller{CorrelationID: correlationID}
 	if cl == nil {
 		return who
 	}
+	who.Tenant = cl.Tenant
 	who.User = cl.Subject
 	for _, tool := range consultant.Tools() {
 		r := chatToolRoutes[tool]

@@ -10,10 +10,13 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/console"
+	"github.com/infra-mind/infra-mind/pkg/consultant"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/redact"
+	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
 // firstSegment is the first segment of a path: "assessments" of
@@ -100,13 +103,18 @@ func (s *Server) consoleRoutes() (*echo.Echo, map[string]bool, error) {
 	if s.deps.Identity == nil {
 		return nil, nil, nil
 	}
-	c, err := console.New(console.Config{SecureCookies: s.cfg.ConsoleSecureCookies}, console.Deps{
+	deps := console.Deps{
 		Assessments: s.app, Reports: s.reports, Catalog: s.deps.Catalog, Sessions: consoleSessions{s},
 		Allows: allows, Explain: explain, Redis: s.deps.Cache.Client(), Logger: s.log,
 		Events:      func(c echo.Context) error { return s.capStreams(s.streamEvents)(c) },
 		SignInLimit: s.rateLimitAnonymous, PageLimit: s.rateLimit,
 		Admin: consoleAdmin{s}, Webhooks: s.hooks, AuditLog: s.auditLog, Record: s.auditConsole,
-	})
+		Eraser: consoleEraser{s}, Estimates: consoleEstimates{s.est},
+	}
+	if s.chat != nil {
+		deps.Chat = consoleChat{chat: s.chat, streams: s.streams}
+	}
+	c, err := console.New(console.Config{SecureCookies: s.cfg.ConsoleSecureCookies}, deps)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -138,6 +146,68 @@ func (s *Server) consoleRoutes() (*echo.Echo, map[string]bool, error) {
 	})
 	c.Register(e)
 	return e, consoleSegments(c), nil
+}
+
+// consoleEstimates answers the console's calculator with the estimate
+// routes' own validation (the OpenAPI schemas, then the rules between
+// fields) and engine.
+type consoleEstimates struct{ est *estimator }
+
+func (e consoleEstimates) Inference(_ context.Context, body []byte) (*estimate.Inference, error) {
+	req, err := decodeEstimate(body, e.est.inference, inferenceErrors)
+	if err != nil {
+		return nil, err
+	}
+	return e.est.engine.Inference(inferenceInput(req))
+}
+
+func (e consoleEstimates) Training(_ context.Context, body []byte) (*estimate.Training, error) {
+	req, err := decodeEstimate(body, e.est.training, trainingErrors)
+	if err != nil {
+		return nil, err
+	}
+	return e.est.engine.Training(trainingInput(req))
+}
+
+// consoleChat is the chat use cases for the console's pages, with the
+// caller's tools from the access matrix as for the chat routes.
+type consoleChat struct {
+	chat *consultant.Chat
+	// streams ends on shutdown, and with it an answer being written.
+	streams context.Context
+}
+
+func (c consoleChat) List(ctx context.Context, cl *auth.Claims, correlationID, assessmentID string) ([]store.Conversation, error) {
+	return c.chat.List(ctx, chatCallerOf(cl, correlationID), assessmentID)
+}
+
+func (c consoleChat) Start(ctx context.Context, cl *auth.Claims, correlationID, assessmentID, title string) (store.Conversation, error) {
+	return c.chat.Start(ctx, chatCallerOf(cl, correlationID), assessmentID, title)
+}
+
+func (c consoleChat) Get(ctx context.Context, cl *auth.Claims, correlationID, assessmentID, id string) (store.Conversation, error) {
+	return c.chat.Get(ctx, chatCallerOf(cl, correlationID), assessmentID, id)
+}
+
+func (c consoleChat) Begin(ctx context.Context, cl *auth.Claims, correlationID, assessmentID, id, content string) (console.ChatTurn, error) {
+	t, err := c.chat.Begin(ctx, chatCallerOf(cl, correlationID), assessmentID, id, content)
+	if err != nil {
+		return nil, err
+	}
+	return consoleTurn{t: t, streams: c.streams}, nil
+}
+
+type consoleTurn struct {
+	t       *consultant.Turn
+	streams context.Context
+}
+
+func (t consoleTurn) Run(ctx context.Context, sink console.ChatSink) (store.ChatMessage, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(t.streams, cancel) // server shutdown ends the answer
+	defer stop()
+	return t.t.Run(ctx, sink)
 }
 
 // dispatch sends the console's paths to the console, when there is one, and

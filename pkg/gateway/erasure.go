@@ -34,8 +34,16 @@ func (s *Server) deleteAssessment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	erased, err := s.erasure.Delete(ctx, tenantOf(c), id)
+	if err := s.erase(c.Request().Context(), tenantOf(c), id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// erase runs the erasure use case for the API route and the console's
+// delete page alike.
+func (s *Server) erase(ctx context.Context, tenant, id string) error {
+	erased, err := s.erasure.Delete(ctx, tenant, id)
 	if err != nil {
 		return err
 	}
@@ -43,12 +51,19 @@ func (s *Server) deleteAssessment(c echo.Context) error {
 	// slot of the active-assessment cap (capActive) until the next create
 	// releases them: an id is all they hold, and it goes now.
 	if s.prot != nil && s.prot.slots != nil {
-		if err := s.prot.slots.Release(ctx, cache.Key(tenantOf(c), "active"), erased.IDs...); err != nil {
+		if err := s.prot.slots.Release(ctx, cache.Key(tenant, "active"), erased.IDs...); err != nil {
 			s.log.WarnContext(ctx, "erased assessments' active slots not released; they expire at their deadline",
 				slog.String("error", err.Error()))
 		}
 	}
-	return c.NoContent(http.StatusNoContent)
+	return nil
+}
+
+// consoleEraser is the console's delete page's way to the erasure.
+type consoleEraser struct{ s *Server }
+
+func (e consoleEraser) Erase(ctx context.Context, tenant, id string) error {
+	return e.s.erase(ctx, tenant, id)
 }
 
 // runningProblem is the 409 of an erasure refused while the pipeline is
