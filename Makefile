@@ -30,9 +30,11 @@ BENCH_SERVERS := nats-server v2.15.2, FerretDB v1.24.2 on PostgreSQL $(shell psq
 
 # Go micro-benchmarks make bench runs after it: the raw JetStream baseline
 # (pkg/bus), the deployment planner over the catalogue (pkg/advisor/plan),
-# and the consultant's chat time to first token over the fake provider's
-# delay and narrative cost per example assessment (pkg/consultant).
-BENCH_PKGS := ./pkg/bus/ ./pkg/advisor/plan/ ./pkg/consultant/
+# the consultant's chat time to first token over the fake provider's
+# delay and narrative cost per example assessment (pkg/consultant), and
+# the console's page weight and report page against the same report as JSON
+# (pkg/console: page-ms/op, json-ms/op and their ratio page/json).
+BENCH_PKGS := ./pkg/bus/ ./pkg/advisor/plan/ ./pkg/consultant/ ./pkg/console/
 BENCHTIME  ?= 2s
 
 # Tools run through `go run` at pinned versions: nothing is installed globally.

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/cli"
+	"github.com/infra-mind/infra-mind/pkg/llm/fakeopenai"
 )
 
 // chromium finds Debian's Chromium (or IM_CHROMIUM). Outside CI a machine
@@ -67,8 +68,9 @@ type devSystem struct {
 }
 
 // startDev runs the dev command until the test ends and reads the console
-// URL and the generated passwords from what it prints.
-func startDev(t testing.TB) devSystem {
+// URL and the generated passwords from what it prints. environ is the
+// environment it sees (KEY=value; a language model provider, say).
+func startDev(t testing.TB, environ ...string) devSystem {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -76,7 +78,8 @@ func startDev(t testing.TB) devSystem {
 	var errOut bytes.Buffer
 	go func() {
 		done <- cli.Run(ctx, []string{"dev", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--example", ""},
-			cli.IO{Stdin: strings.NewReader(""), Stdout: pw, Stderr: &errOut, Env: func(string) (string, bool) { return "", false }})
+			cli.IO{Stdin: strings.NewReader(""), Stdout: pw, Stderr: &errOut, Env: func(string) (string, bool) { return "", false },
+				Environ: func() []string { return environ }})
 		_ = pw.Close()
 	}()
 	t.Cleanup(func() {
@@ -297,13 +300,26 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Skip("the browser test runs the whole system; skipped with -short")
 	}
 	chromium(t)
-	d := startDev(t)
+	// The consultant's provider is the named fake of the OpenAI wire
+	// protocol: the chat's questions (offered tools) get chatAnswer, the
+	// narratives "ok".
+	fake := fakeopenai.New()
+	t.Cleanup(fake.Close)
+	fake.Respond(func(r fakeopenai.Request) fakeopenai.Reply {
+		if len(r.Body.Tools) > 0 {
+			return fakeopenai.Reply{Text: chatAnswer}
+		}
+		return fakeopenai.Reply{Text: "ok"}
+	})
+	d := startDev(t, "IM_LLM_PROVIDER_0_KIND=compatible", "IM_LLM_PROVIDER_0_NAME=fake-openai",
+		"IM_LLM_PROVIDER_0_BASE_URL="+fake.BaseURL(), "IM_LLM_PROVIDER_0_MODEL=gpt-test")
 	b := newBrowser(t, d.URL)
 
 	// A page needs a session: it sends the visitor to sign in and back.
 	b.open("/assessments")
 	require.Contains(t, b.location(), "/sign-in?next=%2Fassessments")
 	b.shot("sign-in")
+	b.contrast("the sign-in page")
 	b.do(10*time.Second, b.set("f-tenant", "demo"), b.set("f-email", "dev@example.com"), b.set("f-password", "not the password"),
 		chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitReady(chromedp.CSS("main")))
 	require.Contains(t, b.text(".alert"), "password is wrong", "a wrong password is refused on the page")
@@ -333,6 +349,32 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.Equal(t, "true", run(b, chromedp.AttributeValue(chromedp.CSS("#f-workloads-0-peak-requests-per-second"), "aria-invalid")).Value)
 	require.Equal(t, "-3", run(b, chromedp.Value(chromedp.CSS("#f-workloads-0-peak-requests-per-second"))), "the form keeps what was typed")
 	b.shot("new-assessment-field-error")
+	b.contrast("the new-assessment form with a field error")
+
+	// A request pasted as YAML, and one uploaded as a file, each open
+	// their progress page. The pasted one is deleted further on.
+	rag, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "startup-rag.yaml"))
+	require.NoError(t, err)
+	b.open("/assessments/new")
+	b.do(10*time.Second, chromedp.SetValue(chromedp.CSS("#f-yaml"), string(rag)),
+		chromedp.Click(chromedp.CSS(`#f-yaml`)), chromedp.Click(chromedp.CSS(`form[enctype="multipart/form-data"] button.primary`)))
+	b.waitFor(`document.getElementById("progress") !== null`, 15*time.Second)
+	pastedURL := b.location()
+	require.Regexp(t, `/assessments/[0-9a-f-]{36}$`, pastedURL)
+	pastedID := pastedURL[strings.LastIndex(pastedURL, "/")+1:]
+	require.Equal(t, "Help-centre Q&A for a small SaaS", b.text("h1"))
+	b.open("/assessments/new")
+	b.do(10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#f-file"), []string{filepath.Join(repoRoot(), "examples", "impossible.yaml")}),
+		chromedp.Click(chromedp.CSS(`form[enctype="multipart/form-data"] button.primary`)))
+	b.waitFor(`document.getElementById("progress") !== null`, 15*time.Second)
+	impossible, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "impossible.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(impossible), "name: "+b.text("h1"), "the uploaded file's request was submitted")
+	b.shot("uploaded-yaml-progress")
+	// It cannot be met and ends soon; the page then opens its result. Wait
+	// for that, so the next navigation does not race it.
+	b.waitFor(`(document.getElementById("progress") !== null && document.getElementById("progress").dataset.terminal === "true") ||
+		document.getElementById("executive") !== null`, 3*time.Minute)
 
 	// The chatbot example (examples/chatbot-70b-hipaa-us.yaml) through the guided form.
 	b.open("/assessments/new")
@@ -417,6 +459,67 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.GreaterOrEqual(t, run(b, chromedp.Evaluate[int](`document.querySelectorAll("table.diff tbody tr").length`)), 1)
 	require.Contains(t, b.text("table.diff thead"), "What-if")
 	b.shot("what-if-diff")
+	b.contrast("the what-if comparison")
+
+	// Chat: the report links to it when a provider is configured; a
+	// question's answer streams into the page and stays in the history.
+	b.open("/assessments/" + id + "/report")
+	b.contrast("the report")
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS(`a[href$="/chat"]`)), chromedp.WaitReady(chromedp.CSS("#f-title")))
+	b.do(10*time.Second, b.set("f-title", "Why this GPU?"), chromedp.Click(chromedp.CSS("main form button.primary")))
+	b.waitFor(`document.getElementById("chat-form") !== null`, 10*time.Second)
+	chatURL := b.location()
+	b.do(10*time.Second, b.set("f-content", "Why was this GPU chosen?"), chromedp.Click(chromedp.CSS("#chat-form button.primary")))
+	b.waitFor(`document.querySelector(".msg-assistant[data-done]") !== null`, time.Minute)
+	require.Equal(t, chatURL, b.location(), "the answer streamed into the page")
+	require.Equal(t, chatAnswer, b.text(".msg-assistant[data-done] .msg-text"))
+	b.shot("chat")
+	b.contrast("the chat")
+	b.open(strings.TrimPrefix(chatURL, d.URL))
+	require.Equal(t, 2, run(b, chromedp.Evaluate[int](`document.querySelectorAll("#chat-log .msg").length`)), "the history keeps both")
+	require.Equal(t, chatAnswer, b.text("#latest .msg-text"))
+
+	// The estimate calculator answers as the inputs change, with no
+	// navigation; a refused input is named beside the field.
+	b.open("/estimates")
+	b.waitFor(`document.getElementById("estimate-costs") !== null`, 20*time.Second)
+	before := b.text("#estimate-result dl")
+	require.Contains(t, before, "Llama 3.1 8B")
+	b.do(10*time.Second, b.typeInto("f-output-tokens", "4000"))
+	b.waitFor(`document.querySelector("#estimate-result dl") && document.querySelector("#estimate-result dl").innerText !== `+jsString(before), 20*time.Second)
+	require.Equal(t, d.URL+"/estimates", b.location())
+	require.Contains(t, b.text("#estimate-result"), "Assumptions and formulas")
+	b.do(10*time.Second, b.typeInto("f-input-tokens", "-5"))
+	b.waitFor(`document.getElementById("estimate-errors") !== null`, 20*time.Second)
+	require.Contains(t, b.text("#estimate-errors"), "input_tokens")
+	require.Equal(t, "true", run(b, chromedp.AttributeValue(chromedp.CSS("#f-input-tokens"), "aria-invalid")).Value)
+	b.shot("estimate-field-error")
+	b.do(10*time.Second, b.typeInto("f-input-tokens", "1000"))
+	b.waitFor(`document.getElementById("estimate-costs") !== null`, 20*time.Second)
+	b.shot("estimate")
+	b.contrast("the estimate calculator")
+	b.open("/estimates?kind=training")
+	b.waitFor(`document.getElementById("estimate-costs") !== null`, 20*time.Second)
+	require.Contains(t, b.text("#estimate-result"), "GPU hours")
+	b.shot("estimate-training")
+
+	// Delete asks first, then erases: the list says so and the report's
+	// address is the not-found page.
+	b.waitForEnded(pastedID)
+	b.open("/assessments/" + pastedID + "/report")
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS("#delete-link")), chromedp.WaitReady(chromedp.CSS("#confirm-delete")))
+	require.Contains(t, b.text("h1"), "Delete")
+	require.Contains(t, b.text("main"), "cannot be undone")
+	b.shot("delete-confirm")
+	b.contrast("the delete question")
+	b.do(10*time.Second, chromedp.Click(chromedp.CSS("#confirm-delete")))
+	b.waitFor(`location.pathname === "/assessments" && document.querySelector(".notice") !== null`, 20*time.Second)
+	require.Contains(t, b.text(".notice"), pastedID)
+	b.shot("deleted")
+	resp := run(b, chromedp.NavigateResponse(d.URL+"/assessments/"+pastedID+"/report"))
+	require.EqualValues(t, http.StatusNotFound, resp.Status)
+	require.Equal(t, "Not found", b.text("h1"))
+	b.contrast("the not-found page")
 
 	// The what-if's completion went to the webhook: its delivery log shows it.
 	b.deliveryLog(hookID)
@@ -433,7 +536,7 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Another tenant's assessment reads like a missing one.
 	other := otherTenantAssessment(t, d)
-	resp := run(b, chromedp.NavigateResponse(d.URL+"/assessments/"+other+"/report"))
+	resp = run(b, chromedp.NavigateResponse(d.URL+"/assessments/"+other+"/report"))
 	require.EqualValues(t, http.StatusNotFound, resp.Status)
 	require.Equal(t, "Not found", b.text("h1"))
 	require.NotContains(t, b.text("main"), "Rival")
@@ -444,13 +547,20 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.Contains(t, b.text("main table"), "Patient support chatbot")
 	require.Contains(t, b.text("main table"), "Traffic x2")
 	b.shot("assessments")
+	b.contrast("the list")
 
 	// Phone width: the pages reflow without sideways scrolling.
 	b.do(10*time.Second, chromedp.EmulateViewport(390, 844))
-	for _, p := range []string{"/assessments", "/assessments/new", "/assessments/" + id + "/report", "/settings/users",
-		"/settings/api-keys", "/settings/webhooks", "/settings/webhooks/" + hookID, "/settings/audit"} {
+	for _, p := range []string{"/assessments", "/assessments/new", "/estimates", strings.TrimPrefix(chatURL, d.URL),
+		"/assessments/" + id + "/report", "/settings/users", "/settings/api-keys", "/settings/webhooks", "/settings/webhooks/" + hookID,
+		"/settings/audit"} {
 		b.open(p)
 		b.noHorizontalScroll(p + " at 390 px")
+		if p == "/estimates" {
+			b.waitFor(`document.getElementById("estimate-costs") !== null`, 20*time.Second)
+			b.noHorizontalScroll(p + " with its answer at 390 px")
+			b.shot("estimate-phone")
+		}
 	}
 	b.shot("report-phone")
 	b.do(10*time.Second, chromedp.EmulateViewport(1280, 900))
@@ -551,6 +661,102 @@ func (r *receiver) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.n
+}
+
+// chatAnswer is what the fake provider answers the chat: no figure, so
+// the consultant's check of figures against the report passes it.
+const chatAnswer = "The report chose it because it carries the peak within the latency target at the lowest monthly cost."
+
+// typeInto replaces an input's value as a person typing does: the input
+// and change events fire, so the page's script sees the change.
+func (b *browser) typeInto(id, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`(() => { const el = document.getElementById(` + jsString(id) + `); el.focus(); el.value = ` +
+		jsString(value) + `; el.dispatchEvent(new Event("input", {bubbles: true})); el.dispatchEvent(new Event("change", {bubbles: true})); })()`)
+}
+
+// waitForEnded waits until an assessment's progress page says it ended.
+func (b *browser) waitForEnded(id string) {
+	b.t.Helper()
+	end := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(end) {
+		b.open("/assessments/" + id)
+		if st := b.text("#overall-status"); st == "completed" || st == "partial" || st == "failed" {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	b.t.Fatalf("assessment %s did not end within 3 minutes", id)
+}
+
+// contrastCheck computes, for every visible element holding text, the
+// contrast ratio of its text colour on the first opaque background behind
+// it, as WCAG 2.2 defines them (W3C, Web Content Accessibility Guidelines
+// 2.2, 2023-10-05, definitions "relative luminance" and "contrast ratio":
+// L = 0.2126 R + 0.7152 G + 0.0722 B of the linearised sRGB channels,
+// ratio = (L1 + 0.05) / (L2 + 0.05)), and lists those under 4.5:1 (success
+// criterion 1.4.3, Contrast (Minimum), for text).
+const contrastCheck = `(() => {
+  const parse = (c) => {
+    const m = c.match(/rgba?\(([^)]+)\)/);
+    if (!m) return null;
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  };
+  const lin = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  const lum = (c) => 0.2126 * lin(c.r) + 0.7152 * lin(c.g) + 0.0722 * lin(c.b);
+  const over = (top, under) => ({ r: top.r * top.a + under.r * (1 - top.a), g: top.g * top.a + under.g * (1 - top.a),
+    b: top.b * top.a + under.b * (1 - top.a), a: 1 });
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+    }
+    let bg = { r: 255, g: 255, b: 255, a: 1 };
+    for (const c of layers.reverse()) bg = over(c, bg);
+    return bg;
+  };
+  const failures = [];
+  let checked = 0;
+  for (const el of document.querySelectorAll("body *")) {
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const cs = getComputedStyle(el);
+    const box = el.getBoundingClientRect();
+    if (cs.visibility === "hidden" || cs.display === "none" || box.width <= 1 || box.height <= 1 || box.right < 0 || box.bottom < 0) continue;
+    if (el.closest("svg")) continue; // the chart's text is checked by its fill below
+    const bg = background(el);
+    const fg = over(parse(cs.color), bg);
+    const l1 = lum(fg), l2 = lum(bg);
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    checked++;
+    if (ratio < 4.5) failures.push(el.tagName.toLowerCase() + "." + el.className + " " + cs.color + " on rgb(" +
+      [bg.r, bg.g, bg.b].map(Math.round).join(",") + ") = " + ratio.toFixed(2) + ": " + el.textContent.trim().slice(0, 40));
+  }
+  for (const el of document.querySelectorAll("svg text")) {
+    const fill = parse(getComputedStyle(el).fill);
+    if (!fill) continue;
+    const bg = background(el.closest("svg"));
+    const l1 = lum(over(fill, bg)), l2 = lum(bg);
+    checked++;
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    if (ratio < 4.5) failures.push("svg text " + getComputedStyle(el).fill + " = " + ratio.toFixed(2));
+  }
+  return { checked, failures: failures.slice(0, 12) };
+})()`
+
+// contrastResult is what contrastCheck returns.
+type contrastResult struct {
+	Checked  int      `json:"checked"`
+	Failures []string `json:"failures"`
+}
+
+// contrast fails when any text on the page is under 4.5:1 against its
+// background.
+func (b *browser) contrast(page string) {
+	b.t.Helper()
+	res := run(b, chromedp.Evaluate[contrastResult](contrastCheck))
+	require.Positivef(b.t, res.Checked, "%s has text to check", page)
+	require.Emptyf(b.t, res.Failures, "%s has text under 4.5:1 contrast", page)
 }
 
 func jsString(s string) string {
