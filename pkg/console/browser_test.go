@@ -217,6 +217,38 @@ func (b *browser) submit(css string) {
 	b.waitFor(`document.readyState === "complete" && !document.documentElement.dataset.leaving && document.querySelector("main")`, 20*time.Second)
 }
 
+// submittedID waits for the page a submitted assessment leads to and
+// returns its id: its progress page, or already its report when the
+// pipeline finished before the first look.
+func (b *browser) submittedID() string {
+	b.t.Helper()
+	b.waitFor(`document.getElementById("progress") !== null || (location.pathname.endsWith("/report") && document.querySelector("h1") !== null)`, 15*time.Second)
+	at := b.location()
+	m := regexp.MustCompile(`/assessments/([0-9a-f-]{36})(/report)?$`).FindStringSubmatch(at)
+	require.NotNil(b.t, m, "a submitted form leads to the assessment's progress or report page, not %s", at)
+	return m[1]
+}
+
+// heading reads the page's h1 with one script, retried: a progress page
+// moves on to its report by itself, and a node read as it goes away fails.
+func (b *browser) heading() string {
+	b.t.Helper()
+	end := time.Now().Add(20 * time.Second)
+	var last error
+	for time.Now().Before(end) {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		h, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("h1") || {textContent: ""}).textContent.trim()`))
+		cancel()
+		if err == nil && h != "" {
+			return h
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.t.Fatalf("no heading at %s: %v", b.location(), last)
+	return ""
+}
+
 // waitFor polls a JavaScript condition from Go, so a navigation while it
 // waits (a form post, the script opening the report) does not end the wait.
 func (b *browser) waitFor(expr string, timeout time.Duration) {
@@ -368,18 +400,15 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.open("/assessments/new")
 	b.do(10*time.Second, chromedp.SetValue(chromedp.CSS("#f-yaml"), string(rag)),
 		chromedp.Click(chromedp.CSS(`#f-yaml`)), chromedp.Click(chromedp.CSS(`form[enctype="multipart/form-data"] button.primary`)))
-	b.waitFor(`document.getElementById("progress") !== null`, 15*time.Second)
-	pastedURL := b.location()
-	require.Regexp(t, `/assessments/[0-9a-f-]{36}$`, pastedURL)
-	pastedID := pastedURL[strings.LastIndex(pastedURL, "/")+1:]
-	require.Equal(t, "Help-centre Q&A for a small SaaS", b.text("h1"))
+	pastedID := b.submittedID()
+	require.Equal(t, "Help-centre Q&A for a small SaaS", b.heading())
 	b.open("/assessments/new")
 	b.do(10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#f-file"), []string{filepath.Join(repoRoot(), "examples", "impossible.yaml")}),
 		chromedp.Click(chromedp.CSS(`form[enctype="multipart/form-data"] button.primary`)))
-	b.waitFor(`document.getElementById("progress") !== null`, 15*time.Second)
+	b.submittedID()
 	impossible, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "impossible.yaml"))
 	require.NoError(t, err)
-	require.Contains(t, string(impossible), "name: "+b.text("h1"), "the uploaded file's request was submitted")
+	require.Contains(t, string(impossible), "name: "+b.heading(), "the uploaded file's request was submitted")
 	b.shot("uploaded-yaml-progress")
 	// It cannot be met and ends soon; the page then opens its result. Wait
 	// for that, so the next navigation does not race it.
@@ -418,13 +447,7 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Live progress: the families light up from the event stream, and the
 	// page opens the report when the completed event arrives.
-	// A fast pipeline can finish before the first look, and the page has then
-	// already moved on to the report.
-	b.waitFor(`document.getElementById("progress") !== null || location.pathname.endsWith("/report")`, 15*time.Second)
-	progressURL := b.location()
-	m := regexp.MustCompile(`/assessments/([0-9a-f-]{36})(/report)?$`).FindStringSubmatch(progressURL)
-	require.NotNil(t, m, "the form leads to the assessment's progress or report page, not %s", progressURL)
-	id := m[1]
+	id := b.submittedID()
 	b.waitFor(`document.querySelectorAll(".family.f-completed").length >= 1 || location.pathname.endsWith("/report")`, 3*time.Minute)
 	if !strings.HasSuffix(b.location(), "/report") {
 		b.shot("progress")

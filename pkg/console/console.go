@@ -194,9 +194,14 @@ func (c *Console) routes(e *echo.Echo) []Route {
 		mw = append(mw, c.checkCSRF, c.allow(api))
 		e.Add(method, path, h, mw...)
 	}
-	signInMW := []echo.MiddlewareFunc{c.checkCSRF}
+	var signInMW []echo.MiddlewareFunc
+	if c.d.Record != nil {
+		// A sign-in is recorded as the API's: refused ones too.
+		signInMW = append(signInMW, c.d.Record(signInAPI))
+	}
+	signInMW = append(signInMW, c.checkCSRF)
 	if c.d.SignInLimit != nil {
-		signInMW = []echo.MiddlewareFunc{c.checkCSRF, c.d.SignInLimit}
+		signInMW = append(signInMW, c.d.SignInLimit)
 	}
 	public(http.MethodGet, "/static/:name", c.serveStatic)
 	public(http.MethodGet, "/", c.home)
@@ -230,6 +235,9 @@ func (c *Console) routes(e *echo.Echo) []Route {
 	c.settingsRoutes(page)
 	return out
 }
+
+// signInAPI is the API route a console sign-in stands for in the audit log.
+const signInAPI = "POST /v1/auth/login"
 
 // performs reports whether a page performs its API route (and is recorded
 // as it): every page but those that only show a form for a route that

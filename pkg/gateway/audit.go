@@ -17,6 +17,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/console"
+	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
@@ -183,8 +184,40 @@ func (s *Server) auditConsole(api string) echo.MiddlewareFunc {
 			if s.audit == nil {
 				return next(c)
 			}
+			if api == "POST /v1/auth/login" {
+				next = signInNoted(next)
+			}
 			return s.audited(c, next, func() (string, string) { return method, route })
 		}
+	}
+}
+
+// signInNote is what a console sign-in established, for its audit record:
+// the console's handler sees only a context, so the sign-in leaves its
+// outcome here and signInNoted moves it to where audited reads it, as the
+// API's login handler sets it directly.
+type signInNote struct {
+	session *identity.Session
+	attempt *signInAttempt
+}
+
+type signInNoteKey struct{}
+
+// signInNoted runs a console sign-in with a note in its request's context
+// and sets the identity it established, or the account a refused one tried.
+func signInNoted(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		note := &signInNote{}
+		req := c.Request()
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), signInNoteKey{}, note)))
+		err := next(c)
+		switch {
+		case note.session != nil:
+			signedIn(c, *note.session)
+		case note.attempt != nil:
+			c.Set(attemptKey, *note.attempt)
+		}
+		return err
 	}
 }
 

@@ -49,8 +49,17 @@ func tokensOf(sess identity.Session) console.Tokens {
 
 func (a consoleSessions) SignIn(ctx context.Context, tenant, email, password, code string) (console.Tokens, error) {
 	sess, err := a.s.deps.Identity.Login(ctx, identity.LoginInput{Tenant: tenant, Email: email, Password: password, TOTPCode: code})
+	note, _ := ctx.Value(signInNoteKey{}).(*signInNote)
 	if err != nil {
+		if note != nil {
+			if attempt, ok := a.s.refusedAttempt(ctx, tenant, email, err); ok {
+				note.attempt = &attempt
+			}
+		}
 		return console.Tokens{}, err
+	}
+	if note != nil {
+		note.session = &sess
 	}
 	return tokensOf(sess), nil
 }

@@ -466,3 +466,59 @@ func TestConsoleSettingsAudit(t *testing.T) {
 	_, page = as.get("/settings/audit?actor=user-batch&from=" + url.QueryEscape(base.Add(60*time.Second).Format(time.RFC3339)))
 	require.Len(t, idRE.FindAllStringSubmatch(page, -1), 10, "from keeps the records at or after it")
 }
+
+// TestConsoleSignInIsAudited: a sign-in through the console is in the
+// audit log as the API's POST /v1/auth/login is: a wrong password in the
+// tenant's log under the account tried and still anonymous, a good one under
+// the user it proved, and one naming no tenant outside every tenant's log.
+func TestConsoleSignInIsAudited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	const tenant = "acme-console-sign-in"
+	owner := newConsoleTenant(t, e, tenant)
+	r := consoleGet(t, e, http.MethodGet, "/sign-in", nil, nil)
+	csrf := cookieOf(r, "im_csrf")
+	require.NotEmpty(t, csrf)
+	jar := map[string]string{"im_csrf": csrf}
+	signIn := func(tenant, email, password string) *http.Response {
+		return consoleGet(t, e, http.MethodPost, "/sign-in", jar,
+			url.Values{"csrf": {csrf}, "tenant": {tenant}, "email": {email}, "password": {password}})
+	}
+
+	r = signIn(tenant, owner.Email, "not the password")
+	require.Equal(t, http.StatusUnauthorized, r.StatusCode, readAll(t, r))
+	r = signIn("no-such-tenant-here", owner.Email, "not the password")
+	require.Equal(t, http.StatusUnauthorized, r.StatusCode, readAll(t, r))
+	r = signIn(tenant, owner.Email, "correct horse "+tenant)
+	require.Equal(t, http.StatusSeeOther, r.StatusCode, readAll(t, r))
+	access := cookieOf(r, "im_access")
+	require.NotEmpty(t, access, "the sign-in leaves its session")
+
+	recs := auditOf(t, e, tenant, "auth.login", 2)
+	require.Len(t, recs, 2, "the sign-in naming another tenant is not in this tenant's log")
+	refused, good := recs[0], recs[1]
+	require.Equal(t, audit.Anonymous, refused.Actor, "a wrong password proves no one")
+	require.Equal(t, audit.Resource{Type: "user", ID: owner.Email}, refused.Resource)
+	require.NotEqual(t, audit.Success, refused.Outcome)
+	require.Equal(t, owner.ID, good.Actor)
+	require.Equal(t, []string{auth.RoleOwner}, good.Roles)
+	require.Equal(t, audit.Success, good.Outcome)
+
+	// The same as the API's records of the same two sign-ins.
+	for _, pw := range []string{"not the password", "correct horse " + tenant} {
+		resp := e.do(t, http.MethodPost, "/v1/auth/login", "", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"tenant":%q,"email":%q,"password":%q}`, tenant, owner.Email, pw)), nil)
+		resp.Body.Close()
+	}
+	recs = auditOf(t, e, tenant, "auth.login", 4)
+	sameRecord(t, recs[2], refused, "a refused sign-in")
+	sameRecord(t, recs[3], good, "a sign-in")
+
+	// Signing out is recorded under the same user.
+	r = consoleGet(t, e, http.MethodPost, "/sign-out", map[string]string{"im_access": access, "im_csrf": csrf},
+		url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, r.StatusCode, readAll(t, r))
+	out := auditOf(t, e, tenant, "auth.logout", 1)[0]
+	require.Equal(t, owner.ID, out.Actor)
+	require.Equal(t, audit.Success, out.Outcome)
+}

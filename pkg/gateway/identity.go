@@ -191,21 +191,8 @@ func (s *Server) login(c echo.Context) error {
 		Tenant: req.Tenant, Email: req.Email, Password: req.Password, TOTPCode: req.TOTPCode,
 	})
 	if err != nil {
-		// A refused sign-in to a tenant that exists goes to that tenant's
-		// audit log, so its admins see attempts on their accounts; one naming
-		// no tenant stays in the anonymous log only (audit.go). An id that
-		// cannot be a tenant's is not looked up.
-		if !auth.ValidTenant(req.Tenant) {
-			return signInErr("sign in", err)
-		}
-		// Not for input refused as malformed: then the email field may hold
-		// anything (a pasted password), which must not reach a tenant's log.
-		var fe *identity.FieldError
-		if errors.As(err, &fe) {
-			return signInErr("sign in", err)
-		}
-		if known, _ := s.deps.Identity.TenantExists(ctx, req.Tenant); known {
-			c.Set(attemptKey, signInAttempt{Tenant: req.Tenant, Email: strings.ToLower(strings.TrimSpace(req.Email))})
+		if attempt, ok := s.refusedAttempt(ctx, req.Tenant, req.Email, err); ok {
+			c.Set(attemptKey, attempt)
 		}
 		return signInErr("sign in", err)
 	}
@@ -878,6 +865,26 @@ func (s *Server) jwks(c echo.Context) error {
 	// refetch on an unknown kid and should not hold a stale set for long.
 	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=60")
 	return c.Blob(http.StatusOK, "application/jwk-set+json", body)
+}
+
+// refusedAttempt names the account a refused sign-in tried when its record
+// belongs in that tenant's audit log, so its admins see attempts on their
+// accounts; one naming no tenant stays in the anonymous log only (audit.go).
+// An id that cannot be a tenant's is not looked up, and input refused as
+// malformed is not named: then the email field may hold anything (a pasted
+// password), which must not reach a tenant's log.
+func (s *Server) refusedAttempt(ctx context.Context, tenant, email string, err error) (signInAttempt, bool) {
+	if !auth.ValidTenant(tenant) {
+		return signInAttempt{}, false
+	}
+	var fe *identity.FieldError
+	if errors.As(err, &fe) {
+		return signInAttempt{}, false
+	}
+	if known, _ := s.deps.Identity.TenantExists(ctx, tenant); !known {
+		return signInAttempt{}, false
+	}
+	return signInAttempt{Tenant: tenant, Email: strings.ToLower(strings.TrimSpace(email))}, true
 }
 
 // attemptKey is the echo context key of a refused sign-in's signInAttempt.
