@@ -14,8 +14,11 @@ import (
 // topCandidates is how many ranked candidates per workload the result shows.
 const topCandidates = 3
 
-// srcPlanMonth names the billing convention every monthly figure uses.
-const srcPlanMonth = "730 hours per month, the cloud billing convention the catalogue's commitment prices use (pkg/advisor/catalog data/instances.yaml)"
+// srcPlanMonth names the billing convention every monthly figure uses, with
+// its hours from plan.HoursPerMonth, the one month every formula uses.
+func srcPlanMonth() string {
+	return fmt.Sprintf("%g hours per month, the cloud billing convention the catalogue's commitment prices use (pkg/advisor/catalog data/instances.yaml)", plan.HoursPerMonth)
+}
 
 // srcPlan names the calculators behind a serving plan.
 const srcPlan = "pkg/advisor/sizing (memory fit: EleutherAI Transformer Math 101, vLLM kv_cache_interface.py; latency: roofline decode and prefill calibrated on NVIDIA NIM Llama-3.3-70B; replicas: Little's law, Little 1961)"
@@ -159,7 +162,7 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 		}
 		lines = append(lines, fmt.Sprintf("%d. %s", i+1, describe(c)))
 		r.metrics = append(r.metrics, rangeEnd(metric(fmt.Sprintf("candidate_%d_cost_usd_high", i+1), costHigh(c), costUnit(c),
-			fmt.Sprintf("%s %s: %s", c.Provider, c.Instance, working(c.Working)), c.Source+"; "+srcPlan+"; "+srcPlanMonth, label),
+			fmt.Sprintf("%s %s: %s", c.Provider, c.Instance, working(c.Working)), c.Source+"; "+srcPlan+"; "+srcPlanMonth(), label),
 			fmt.Sprintf("candidate_%d_cost_usd", i+1), BoundHigh))
 	}
 	feasible := 0
@@ -188,7 +191,7 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 		describe(c)+". Chosen as the cheapest feasible deployment (pessimistic end) on the preferred providers in the users' regions (business.regions), else on the preferred providers, else in the users' regions, else overall."+whyLayout(c)+" Working: "+working(c.Working))
 	f.Kind, f.Workload, f.Subject = KindDeployment, label, c.Provider+" "+c.Instance
 	f.Deployment = &inframindv1.Deployment{Provider: c.Provider, Instance: c.Instance}
-	src := c.Source + "; " + srcPlan + "; " + srcPlanMonth
+	src := c.Source + "; " + srcPlan + "; " + srcPlanMonth()
 	if c.Training != nil {
 		t := c.Training
 		r.rangeMetrics("training_gpu_hours", t.GPUHours, "GPU-hours", working(c.Working), c.Source+"; sizing.EstimateTraining (6ND, Kaplan et al. 2020; MFU 0.35-0.45)", label)
@@ -280,7 +283,7 @@ func reportTotals(r *cloudResult, p plan.Plan) {
 	if len(t.Unpriced) > 0 {
 		notPriced = "; not in the monthly total: " + strings.Join(t.Unpriced, ", ")
 	}
-	src := strings.Join(t.Sources, " | ") + "; " + srcPlanMonth
+	src := strings.Join(t.Sources, " | ") + "; " + srcPlanMonth()
 	if len(t.Priced) > 0 {
 		sum := "sum over " + strings.Join(t.Priced, ", ") + " of each recommended deployment: " + working(t.Working) + notPriced
 		r.rangeMetrics(RangeMonthlyCost, t.Monthly.OnDemand, "USD/month", sum, src, "")
@@ -305,7 +308,7 @@ func reportTotals(r *cloudResult, p plan.Plan) {
 	if t.OutputTokensPerMonth > 0 {
 		r.metric(MetricOutputTokensPerMonth, t.OutputTokensPerMonth, "tokens/month",
 			fmt.Sprintf("sum over LLM workloads of average requests/s x mean output tokens x 3600 x %g (batch: daily tokens x output share x %g/24) = %.4g", plan.HoursPerMonth, plan.HoursPerMonth, t.OutputTokensPerMonth),
-			"the request's avg_requests_per_second, mean_output_tokens and tokens_per_day_million; "+srcPlanMonth, "")
+			"the request's avg_requests_per_second, mean_output_tokens and tokens_per_day_million; "+srcPlanMonth(), "")
 		f := working(sizing.Working{Formulas: lastFormula(t.Working)})
 		r.rangeMetrics(RangeSelfHostedUSDPerMTok, t.USDPerMTok, "USD per million output tokens", f, src, "")
 	}
