@@ -2,8 +2,6 @@ package console
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/sse"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -219,17 +218,7 @@ func (discardSink) Retract(string) error            { return nil }
 // sseChatSink writes an answer's parts as the chat route's events.
 type sseChatSink struct{ w *echo.Response }
 
-func (s sseChatSink) event(name string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", name, b); err != nil {
-		return err
-	}
-	s.w.Flush()
-	return nil
-}
+func (s sseChatSink) event(name string, v any) error { return sse.JSON(s.w, name, v) }
 
 func (s sseChatSink) Text(text string) error {
 	return s.event("token", map[string]string{"text": text})

@@ -23,6 +23,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/consultant"
 	"github.com/infra-mind/infra-mind/pkg/report"
 	"github.com/infra-mind/infra-mind/pkg/scenario"
+	"github.com/infra-mind/infra-mind/pkg/sse"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -291,17 +292,7 @@ func (s *Server) sendChatMessage(c echo.Context) error {
 // sseSink writes an answer's parts as Server-Sent Events.
 type sseSink struct{ w *echo.Response }
 
-func (s sseSink) event(name string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", name, b); err != nil {
-		return err
-	}
-	s.w.Flush()
-	return nil
-}
+func (s sseSink) event(name string, v any) error { return sse.JSON(s.w, name, v) }
 
 func (s sseSink) Text(text string) error { return s.event("token", api.ChatTokenEvent{Text: text}) }
 

@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -13,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/infra-mind/infra-mind/pkg/app"
+	"github.com/infra-mind/infra-mind/pkg/sse"
 )
 
 // sseName is the SSE event name of a progress event kind, as the OpenAPI
@@ -69,7 +68,7 @@ func (s *Server) streamEvents(c echo.Context) error {
 	for {
 		select {
 		case <-ticker.C:
-			if err := writeComment(w, "keep-alive"); err != nil {
+			if err := sse.Comment(w, "keep-alive"); err != nil {
 				return nil // client went away
 			}
 		case e, ok := <-stream.Events():
@@ -79,7 +78,7 @@ func (s *Server) streamEvents(c echo.Context) error {
 				}
 				return nil
 			}
-			if err := writeEvent(w, strconv.FormatUint(e.Seq, 10), sseName(e.Kind), e.Data); err != nil {
+			if err := sse.Event(w, strconv.FormatUint(e.Seq, 10), sseName(e.Kind), e.Data); err != nil {
 				return nil // client went away
 			}
 		}
@@ -103,40 +102,4 @@ func lastEventID(c echo.Context) (uint64, error) {
 		return 0, invalidField(field, "must be the id of an event this stream sent (a whole number)")
 	}
 	return n, nil
-}
-
-// writeEvent writes one SSE event and flushes it. Data is compacted to one
-// line; SSE ends an event at a blank line, so raw newlines must not pass.
-func writeEvent(w *echo.Response, id, name string, data []byte) error {
-	var buf bytes.Buffer
-	if id != "" {
-		buf.WriteString("id: " + id + "\n")
-	}
-	buf.WriteString("event: " + name + "\n")
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, data); err == nil {
-		buf.WriteString("data: ")
-		buf.Write(compact.Bytes())
-		buf.WriteString("\n")
-	} else {
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			buf.WriteString("data: ")
-			buf.Write(bytes.TrimRight(line, "\r"))
-			buf.WriteString("\n")
-		}
-	}
-	buf.WriteString("\n")
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		return err
-	}
-	w.Flush()
-	return nil
-}
-
-func writeComment(w *echo.Response, text string) error {
-	if _, err := w.Write([]byte(": " + text + "\n\n")); err != nil {
-		return err
-	}
-	w.Flush()
-	return nil
 }
