@@ -157,14 +157,14 @@ secrets-scan: ## fail when a secret was ever committed (gitleaks over the whole 
 
 # What `make generate` writes, and check-generated compares with the commit.
 GENERATED := pkg/gen pkg/api/api.gen.go pkg/gateway/gatewayapi/server.gen.go docs/api/openapi.json docs/api/assessment-request.schema.json \
-	pkg/advisor/catalog/data/instances.yaml pkg/advisor/catalog/data/catalog.yaml pkg/advisor/catalog/data/history
+	pkg/advisor/catalog/data/instances pkg/advisor/catalog/data/catalog.yaml pkg/advisor/catalog/data/history
 
 .PHONY: generate
 generate: generate-api generate-catalogue ## lint the protobuf schemas and regenerate pkg/gen, pkg/api, the docs/api copies and the catalogue's instance rows
 	cd proto && $(BUF) lint && $(BUF) generate
 
 .PHONY: generate-catalogue
-generate-catalogue: ## import the committed public price data into the catalogue (data/instances.yaml; the previous version goes to data/history)
+generate-catalogue: ## import the committed public price data into the catalogue (data/instances/<provider>.yaml; the previous version goes to data/history)
 	$(GO) run ./services/cli catalogue import --from pkg/advisor/catalog/pricing
 
 .PHONY: generate-api

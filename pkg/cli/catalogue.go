@@ -25,7 +25,7 @@ const catalogueUsage = `Usage:
       read public price data (a folder with source.yaml and the files it names: SkyPilot vms.csv
       per cloud, Azure Retail Prices API pages, or the Google Cloud pricing calculator's pricing.yml),
       merge it with the curated rows and write the catalogue version source.yaml names
-      (the previous version's rows are kept in data/history)
+      (data/instances/<provider>.yaml; the previous version's rows are kept in data/history)
   infra-mind catalogue diff A B [--json]
       show what changed between two catalogue versions: price moves per instance and region,
       added and removed instances
@@ -87,7 +87,7 @@ func runCatalogueImport(args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	next, err := priceimport.MarshalTable(res.Table)
+	next, err := priceimport.MarshalTables(res.Table)
 	if err != nil {
 		return err
 	}
@@ -102,16 +102,39 @@ func runCatalogueImport(args []string, io IO) error {
 	meta = versionLine.ReplaceAll(meta, []byte(`version: "`+res.Table.Version+`"`))
 	meta = collectedLine.ReplaceAll(meta, []byte(`collected_on: "`+latestRetrieved(res.Table)+`"`))
 
-	curPath := filepath.Join(*catDir, "data", "instances.yaml")
-	writes := map[string][]byte{curPath: next, metaPath: meta}
-	if old, err := os.ReadFile(curPath); err == nil {
-		var prev catalog.PriceTable
-		if err := yaml.Unmarshal(old, &prev); err != nil {
-			return fmt.Errorf("decode %s: %w", curPath, err)
+	// writes maps a path to its new content; nil removes the file (a provider no longer priced).
+	curDir := filepath.Join(*catDir, "data", "instances")
+	writes := map[string][]byte{metaPath: meta}
+	for name, b := range next {
+		writes[filepath.Join(curDir, name)] = b
+	}
+	old, err := filepath.Glob(filepath.Join(curDir, "*.yaml"))
+	if err != nil {
+		return fmt.Errorf("list %s: %w", curDir, err)
+	}
+	prevVersion := ""
+	for _, p := range old {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
 		}
-		histPath := filepath.Join(*catDir, "data", "history", prev.Version+".yaml")
-		if _, err := os.Stat(histPath); prev.Version != "" && prev.Version != res.Table.Version && errors.Is(err, os.ErrNotExist) {
-			writes[histPath] = old
+		var prev catalog.PriceTable
+		if err := yaml.Unmarshal(b, &prev); err != nil {
+			return fmt.Errorf("decode %s: %w", p, err)
+		}
+		if prevVersion = prev.Version; prevVersion != "" && prevVersion != res.Table.Version {
+			// The previous version's files move to the history as they are.
+			writes[filepath.Join(*catDir, "data", "history", prevVersion, filepath.Base(p))] = b
+		}
+		if _, ok := next[filepath.Base(p)]; !ok {
+			writes[p] = nil
+		}
+	}
+	if prevVersion != "" && prevVersion != res.Table.Version {
+		for _, kept := range []string{filepath.Join(*catDir, "data", "history", prevVersion), filepath.Join(*catDir, "data", "history", prevVersion+".yaml")} {
+			if _, err := os.Stat(kept); !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("version %s is in data/instances and already in the history (%s): set a new catalogue_version in source.yaml", prevVersion, kept)
+			}
 		}
 	}
 	// Load the result the way the binaries will before writing anything.
@@ -119,6 +142,15 @@ func runCatalogueImport(args []string, io IO) error {
 		return fmt.Errorf("the imported catalogue does not load: %w", err)
 	}
 	for _, p := range slices.Sorted(maps.Keys(writes)) {
+		if writes[p] == nil {
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("remove %s: %w", p, err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", filepath.Dir(p), err)
+		}
 		if err := os.WriteFile(p, writes[p], 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", p, err)
 		}
@@ -152,7 +184,7 @@ func latestRetrieved(t catalog.PriceTable) string {
 	return d
 }
 
-// checkCatalogue parses the catalogue folder with the pending writes applied.
+// checkCatalogue parses the catalogue folder with the pending writes (nil: removals) applied.
 func checkCatalogue(dir string, writes map[string][]byte) error {
 	m := fstest.MapFS{}
 	root := os.DirFS(dir)
@@ -177,6 +209,10 @@ func checkCatalogue(dir string, writes map[string][]byte) error {
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
+		}
+		if b == nil {
+			delete(m, filepath.ToSlash(rel))
+			continue
 		}
 		m[filepath.ToSlash(rel)] = &fstest.MapFile{Data: b}
 	}

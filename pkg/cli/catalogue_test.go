@@ -89,7 +89,9 @@ func TestCatalogueImportWritesANewVersionAndKeepsTheOld(t *testing.T) {
 	code, out, errOut := run(t, context.Background(), nil, "catalogue", "import", "--from", from, "--catalogue", catDir)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "catalogue 2026-12-06.4: ")
-	require.NoFileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.4.yaml"))
+	require.NoDirExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.4"))
+	before, err := os.ReadFile(filepath.Join(catDir, "data", "instances", "gcp.yaml"))
+	require.NoError(t, err)
 
 	// A newer extract: g5.xlarge in eu-west-1 up by 10 cents, under a new version.
 	csvPath := filepath.Join(from, "skypilot-catalog", "aws", "vms.csv")
@@ -104,11 +106,16 @@ func TestCatalogueImportWritesANewVersionAndKeepsTheOld(t *testing.T) {
 	code, out, errOut = run(t, context.Background(), nil, "catalogue", "import", "--from", from, "--catalogue", catDir)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "catalogue 2026-12-07.1: ")
-	require.FileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.4.yaml"), "the previous version is kept")
+	for _, p := range []string{"aws", "azure", "gcp"} {
+		require.FileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.4", p+".yaml"), "the previous version is kept")
+	}
+	kept, err := os.ReadFile(filepath.Join(catDir, "data", "history", "2026-12-06.4", "gcp.yaml"))
+	require.NoError(t, err)
+	require.Equal(t, string(before), string(kept), "the previous version's files move to the history as they were")
 	meta, err := os.ReadFile(filepath.Join(catDir, "data", "catalog.yaml"))
 	require.NoError(t, err)
 	require.Contains(t, string(meta), `version: "2026-12-07.1"`)
-	cur, err := os.ReadFile(filepath.Join(catDir, "data", "instances.yaml"))
+	cur, err := os.ReadFile(filepath.Join(catDir, "data", "instances", "aws.yaml"))
 	require.NoError(t, err)
 	require.Contains(t, string(cur), "on_demand_hourly: 1.223\n  price_region: eu-west-1")
 
@@ -117,7 +124,7 @@ func TestCatalogueImportWritesANewVersionAndKeepsTheOld(t *testing.T) {
 	code, _, errOut = run(t, context.Background(), nil, "catalogue", "import", "--from", from, "--catalogue", catDir)
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "no InstanceType column")
-	after, err := os.ReadFile(filepath.Join(catDir, "data", "instances.yaml"))
+	after, err := os.ReadFile(filepath.Join(catDir, "data", "instances", "aws.yaml"))
 	require.NoError(t, err)
 	require.Equal(t, string(cur), string(after))
 }

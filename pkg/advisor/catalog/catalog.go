@@ -16,7 +16,7 @@ import (
 // dataFS holds the catalogue's data files and their JSON Schema. It is
 // immutable embedded data, read only through Load.
 //
-//go:embed data/*.yaml data/history/*.yaml schema/catalog.schema.json
+//go:embed data/*.yaml data/instances/*.yaml data/history schema/catalog.schema.json
 var dataFS embed.FS
 
 // Source says where a row's figures come from and when they were true.

@@ -31,12 +31,12 @@ type dataFile struct {
 	def  string
 }
 
-// dataFiles lists the catalogue's files in load order.
+// dataFiles lists the catalogue's files in load order. The instance rows are not among them:
+// they are one file per provider in data/instances (readInstanceFiles).
 func dataFiles() []dataFile {
 	return []dataFile{
 		{"catalog.yaml", "metaFile"},
 		{"gpus.yaml", "gpusFile"},
-		{"instances.yaml", "instancesFile"},
 		{"models.yaml", "modelsFile"},
 		{"hosted_apis.yaml", "hostedAPIsFile"},
 		{"regimes.yaml", "regimesFile"},
@@ -64,8 +64,7 @@ func Parse(files fs.FS) (*Catalog, error) {
 		gpus struct {
 			GPUs []GPU `json:"gpus"`
 		}
-		instances PriceTable
-		models    struct {
+		models struct {
 			Models []Model `json:"models"`
 		}
 		hosted struct {
@@ -87,7 +86,6 @@ func Parse(files fs.FS) (*Catalog, error) {
 	targets := map[string]any{
 		"catalog.yaml":            &meta,
 		"gpus.yaml":               &gpus,
-		"instances.yaml":          &instances,
 		"models.yaml":             &models,
 		"hosted_apis.yaml":        &hosted,
 		"regimes.yaml":            &regimes,
@@ -99,6 +97,10 @@ func Parse(files fs.FS) (*Catalog, error) {
 		if err := decodeFile(files, f, schemas[f.def], targets[f.name]); err != nil {
 			return nil, err
 		}
+	}
+	instances, err := readInstanceFiles(files, instancesDir, schemas["instancesFile"])
+	if err != nil {
+		return nil, err
 	}
 	c := &Catalog{
 		Version:     meta.Version,
@@ -116,7 +118,7 @@ func Parse(files fs.FS) (*Catalog, error) {
 	problems := crossCheck(c)
 	problems = append(problems, citationProblems(c)...)
 	if instances.Version != "" && instances.Version != c.Version {
-		problems = append(problems, fmt.Sprintf("instances.yaml is version %s but catalog.yaml says %s (run make generate)", instances.Version, c.Version))
+		problems = append(problems, fmt.Sprintf("%s is version %s but catalog.yaml says %s (run make generate)", instancesDir, instances.Version, c.Version))
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
@@ -140,12 +142,16 @@ func compileSchemas(files fs.FS) (map[string]*jsonschema.Schema, error) {
 		return nil, fmt.Errorf("add catalogue schema: %w", err)
 	}
 	out := make(map[string]*jsonschema.Schema)
+	defs := []string{"instancesFile"}
 	for _, f := range dataFiles() {
-		sch, err := c.Compile(schemaURL + "#/$defs/" + f.def)
+		defs = append(defs, f.def)
+	}
+	for _, def := range defs {
+		sch, err := c.Compile(schemaURL + "#/$defs/" + def)
 		if err != nil {
-			return nil, fmt.Errorf("compile catalogue schema %s: %w", f.def, err)
+			return nil, fmt.Errorf("compile catalogue schema %s: %w", def, err)
 		}
-		out[f.def] = sch
+		out[def] = sch
 	}
 	return out, nil
 }

@@ -2,12 +2,15 @@ package catalog
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Import records public price data a catalogue version's instance rows came from.
@@ -25,16 +28,23 @@ type Import struct {
 	Instances int `json:"instances"`
 }
 
-// PriceTable is one catalogue version's instance rows: the current one (data/instances.yaml) or
-// an earlier one kept in data/history/<version>.yaml, so price moves can be traced.
+// PriceTable is one catalogue version's instance rows: the current one (data/instances, one file
+// per provider) or an earlier one kept in data/history, so price moves can be traced.
 type PriceTable struct {
 	Version   string     `json:"version"`
 	Imports   []Import   `json:"imports,omitempty"`
 	Instances []Instance `json:"instances"`
 }
 
-// historyDir holds earlier versions' instance files, one per version.
-const historyDir = "data/history"
+const (
+	// instancesDir holds the current version's instance rows, one file per provider
+	// (aws.yaml, azure.yaml, gcp.yaml): one file for every cloud would outgrow the repository's
+	// 1 MB limit for a tracked file.
+	instancesDir = "data/instances"
+	// historyDir holds earlier versions' instance rows: a folder per version with one file per
+	// provider, or, for the versions written before the rows were split, one file per version.
+	historyDir = "data/history"
+)
 
 // PriceTables returns every catalogue version's instance rows held in the embedded files, oldest
 // first: the history and the current version.
@@ -50,22 +60,34 @@ func ParsePriceTables(files fs.FS) ([]PriceTable, error) {
 	}
 	sch := schemas["instancesFile"]
 	var out []PriceTable
-	names, err := fs.Glob(files, historyDir+"/*.yaml")
-	if err != nil {
+	entries, err := fs.ReadDir(files, historyDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("list catalogue history: %w", err)
 	}
-	for _, n := range names {
+	for _, e := range entries {
+		n := path.Join(historyDir, e.Name())
+		want := e.Name()
 		var t PriceTable
-		if err := decodeFile(files, dataFile{name: strings.TrimPrefix(n, "data/"), def: "instancesFile"}, sch, &t); err != nil {
-			return nil, err
+		switch {
+		case e.IsDir():
+			if t, err = readInstanceFiles(files, n, sch); err != nil {
+				return nil, err
+			}
+		case path.Ext(want) == ".yaml":
+			want = strings.TrimSuffix(want, ".yaml")
+			if err := decodeFile(files, dataFile{name: strings.TrimPrefix(n, "data/"), def: "instancesFile"}, sch, &t); err != nil {
+				return nil, err
+			}
+		default:
+			continue
 		}
-		if want := strings.TrimSuffix(path.Base(n), ".yaml"); t.Version != want {
+		if t.Version != want {
 			return nil, fmt.Errorf("%w: %s holds version %q", ErrInvalid, n, t.Version)
 		}
 		out = append(out, t)
 	}
-	var cur PriceTable
-	if err := decodeFile(files, dataFile{name: "instances.yaml", def: "instancesFile"}, sch, &cur); err != nil {
+	cur, err := readInstanceFiles(files, instancesDir, sch)
+	if err != nil {
 		return nil, err
 	}
 	out = append(out, cur)
@@ -74,6 +96,49 @@ func ParsePriceTables(files fs.FS) ([]PriceTable, error) {
 		if out[i].Version == out[i-1].Version {
 			return nil, fmt.Errorf("%w: version %s is held twice (history and current)", ErrInvalid, out[i].Version)
 		}
+	}
+	return out, nil
+}
+
+// readInstanceFiles reads one version's instance rows from a folder of per-provider files
+// (<provider>.yaml, each validated against the instances schema) and joins them in file name
+// order, which keeps the rows sorted by provider. Every file must hold the same version, and only
+// rows and imports of the provider it is named after.
+func readInstanceFiles(files fs.FS, dir string, sch *jsonschema.Schema) (PriceTable, error) {
+	names, err := fs.Glob(files, dir+"/*.yaml")
+	if err != nil {
+		return PriceTable{}, fmt.Errorf("list %s: %w", dir, err)
+	}
+	if len(names) == 0 {
+		return PriceTable{}, fmt.Errorf("read catalogue instance rows: no <provider>.yaml file in %s", dir)
+	}
+	var out PriceTable
+	for i, n := range names {
+		var t PriceTable
+		if err := decodeFile(files, dataFile{name: strings.TrimPrefix(n, "data/"), def: "instancesFile"}, sch, &t); err != nil {
+			return PriceTable{}, err
+		}
+		provider := strings.TrimSuffix(path.Base(n), ".yaml")
+		var bad []string
+		if i > 0 && t.Version != out.Version {
+			bad = append(bad, fmt.Sprintf("version %q, not %s's %q", t.Version, names[0], out.Version))
+		}
+		for _, im := range t.Imports {
+			if im.Provider != provider {
+				bad = append(bad, fmt.Sprintf("an import of provider %s", im.Provider))
+			}
+		}
+		for _, in := range t.Instances {
+			if in.Provider != provider {
+				bad = append(bad, fmt.Sprintf("instance %s/%s in %s", in.Provider, in.Name, in.PriceRegion))
+			}
+		}
+		if len(bad) > 0 {
+			return PriceTable{}, fmt.Errorf("%w: %s holds %s", ErrInvalid, n, strings.Join(bad, ", "))
+		}
+		out.Version = t.Version
+		out.Imports = append(out.Imports, t.Imports...)
+		out.Instances = append(out.Instances, t.Instances...)
 	}
 	return out, nil
 }

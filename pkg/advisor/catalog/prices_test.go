@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -79,7 +80,7 @@ func TestParseRejectsAStaleGeneratedVersion(t *testing.T) {
 	files["data/catalog.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(meta, `version: "`+cur.Version+`"`, `version: "2099-01-01.1"`, 1))}
 	_, err = Parse(files)
 	require.ErrorIs(t, err, ErrInvalid)
-	require.ErrorContains(t, err, "instances.yaml is version "+cur.Version+" but catalog.yaml says 2099-01-01.1")
+	require.ErrorContains(t, err, "data/instances is version "+cur.Version+" but catalog.yaml says 2099-01-01.1")
 }
 
 func TestPriceTablesRejectAMisnamedHistoryFile(t *testing.T) {
@@ -114,4 +115,73 @@ func TestInstanceIsTheCheapestRegion(t *testing.T) {
 	require.InDelta(t, 1.258, fra.OnDemandHourly, 1e-9)
 	_, ok = c.InstanceIn("aws", "g5.xlarge", "mars-1")
 	require.False(t, ok)
+}
+
+// maxDataFileBytes keeps every catalogue data file well under the repository's 1 MB limit for a
+// tracked file (scripts/check-tracked.sh): an import that grows a file past it must split the
+// rows further (data/instances holds one file per provider) instead of failing CI later.
+const maxDataFileBytes = 900 * 1024
+
+func TestNoDataFileNearTheTrackedFileLimit(t *testing.T) {
+	t.Parallel()
+	var n int
+	require.NoError(t, fs.WalkDir(dataFS, "data", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n++
+		require.LessOrEqual(t, info.Size(), int64(maxDataFileBytes),
+			"%s is %d bytes, over %d: split the generated rows further (see pkg/advisor/catalog/README.md)", p, info.Size(), maxDataFileBytes)
+		return nil
+	}))
+	require.Greater(t, n, 10, "the walk saw the data files")
+}
+
+func TestInstanceFilesHoldOneProviderAndOneVersion(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		edit    func(files fstest.MapFS)
+		wantErr string
+	}{
+		{
+			name: "a row of another provider",
+			edit: func(files fstest.MapFS) {
+				b := string(files["data/instances/azure.yaml"].Data)
+				files["data/instances/azure.yaml"] = &fstest.MapFile{Data: []byte(strings.ReplaceAll(b, "provider: azure\n", "provider: aws\n"))}
+			},
+			wantErr: "data/instances/azure.yaml holds an import of provider aws, instance aws/",
+		},
+		{
+			name: "files of two versions",
+			edit: func(files fstest.MapFS) {
+				b := string(files["data/instances/gcp.yaml"].Data)
+				files["data/instances/gcp.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(b, "\nversion: ", "\nversion: 2099-01-01.1 # was ", 1))}
+			},
+			wantErr: `data/instances/gcp.yaml holds version "2099-01-01.1", not data/instances/aws.yaml's`,
+		},
+		{
+			name: "no instance files",
+			edit: func(files fstest.MapFS) {
+				delete(files, "data/instances/aws.yaml")
+				delete(files, "data/instances/azure.yaml")
+				delete(files, "data/instances/gcp.yaml")
+			},
+			wantErr: "no <provider>.yaml file in data/instances",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			files := embeddedCopy(t)
+			tt.edit(files)
+			_, err := Parse(files)
+			require.Error(t, err)
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
 }

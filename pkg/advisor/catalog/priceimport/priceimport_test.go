@@ -1,7 +1,10 @@
 package priceimport
 
 import (
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -232,9 +235,9 @@ func TestManifestFilesNameTheirOwnSourceOrInheritIt(t *testing.T) {
 	require.ErrorContains(t, err, `files[0].published "2026-12-07" is not a YYYY-MM-DD date on or before its retrieval`)
 }
 
-// TestCommittedCatalogueIsTheImportOfTheCommittedData regenerates data/instances.yaml from the
-// price folder and the curated rows and requires the committed file to match, so hand edits of
-// the generated file, or data committed without running the import, fail here.
+// TestCommittedCatalogueIsTheImportOfTheCommittedData regenerates data/instances/<provider>.yaml
+// from the price folder and the curated rows and requires the committed files to match, so hand
+// edits of a generated file, or data committed without running the import, fail here.
 func TestCommittedCatalogueIsTheImportOfTheCommittedData(t *testing.T) {
 	t.Parallel()
 	raw, err := os.ReadFile("../curated/instances.yaml")
@@ -247,9 +250,18 @@ func TestCommittedCatalogueIsTheImportOfTheCommittedData(t *testing.T) {
 	for _, in := range res.Carried {
 		require.True(t, in.Commit1YMonthly > 0 || in.Commit3YMonthly > 0, "a carried curated row is kept for its commitment prices")
 	}
-	got, err := MarshalTable(res.Table)
+	got, err := MarshalTables(res.Table)
 	require.NoError(t, err)
-	want, err := os.ReadFile("../data/instances.yaml")
+	committed, err := filepath.Glob("../data/instances/*.yaml")
 	require.NoError(t, err)
-	require.Equal(t, string(want), string(got), "run make generate")
+	names := make([]string, 0, len(committed))
+	for _, p := range committed {
+		names = append(names, filepath.Base(p))
+	}
+	require.ElementsMatch(t, slices.Collect(maps.Keys(got)), names, "one file per provider; run make generate")
+	for name, b := range got {
+		want, err := os.ReadFile(filepath.Join("../data/instances", name))
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(b), "%s: run make generate", name)
+	}
 }
