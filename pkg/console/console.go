@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/app"
@@ -78,8 +77,9 @@ type Deps struct {
 	// Events serves the assessment id's event stream to the caller already
 	// authorised (the API's SSE handler, with Last-Event-ID replay).
 	Events echo.HandlerFunc
-	// Redis keeps sign-in challenges between the password and the TOTP code.
-	Redis *redis.Client
+	// Challenges keeps sign-in challenges between the password and the TOTP
+	// code (RedisChallenges).
+	Challenges Challenges
 	// Admin, Webhooks and AuditLog serve the settings pages: the tenant's
 	// users and API keys, webhooks with their delivery log, the audit log.
 	Admin    Admin
@@ -133,8 +133,8 @@ func New(cfg Config, d Deps) (*Console, error) {
 		return nil, errors.New("console: Sessions is required")
 	case d.Allows == nil || d.Explain == nil || d.Events == nil:
 		return nil, errors.New("console: Allows, Explain and Events are required")
-	case d.Redis == nil:
-		return nil, errors.New("console: Redis is required")
+	case d.Challenges == nil:
+		return nil, errors.New("console: Challenges is required")
 	case d.Admin == nil || d.Webhooks == nil || d.AuditLog == nil:
 		return nil, errors.New("console: Admin, Webhooks and AuditLog are required")
 	case d.Eraser == nil || d.Estimates == nil:

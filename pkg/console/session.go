@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/identity"
@@ -199,8 +198,6 @@ type challenge struct {
 	Sealed []byte `json:"sealed"`
 }
 
-func challengeKey(id string) string { return "console:mfa:" + id }
-
 // signIn handles both steps: tenant, email and password; then, for a user
 // with MFA on, the TOTP code.
 func (c *Console) signIn(ec echo.Context) error {
@@ -281,7 +278,7 @@ func (c *Console) putChallenge(ec echo.Context, tenant, email, password string) 
 		return fmt.Errorf("encode sign-in challenge: %w", err)
 	}
 	idHex := hex.EncodeToString(id[:])
-	if err := c.d.Redis.Set(ec.Request().Context(), challengeKey(idHex), b, mfaTTL).Err(); err != nil {
+	if err := c.d.Challenges.Put(ec.Request().Context(), idHex, b, mfaTTL); err != nil {
 		return fmt.Errorf("keep sign-in challenge: %w", err)
 	}
 	c.setCookie(ec, cookieMFA, idHex+"."+hex.EncodeToString(key[:]), c.cfg.Now().Add(mfaTTL))
@@ -298,12 +295,12 @@ func (c *Console) takeChallenge(ec echo.Context) (*challenge, string, error) {
 	if !ok || err != nil || len(key) != 16 || len(idHex) != 32 {
 		return nil, "", nil
 	}
-	b, err := c.d.Redis.GetDel(ec.Request().Context(), challengeKey(idHex)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, "", nil
-	}
+	b, ok, err := c.d.Challenges.Take(ec.Request().Context(), idHex)
 	if err != nil {
 		return nil, "", fmt.Errorf("read sign-in challenge: %w", err)
+	}
+	if !ok {
+		return nil, "", nil
 	}
 	var ch challenge
 	if err := json.Unmarshal(b, &ch); err != nil {

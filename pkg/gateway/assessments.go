@@ -18,8 +18,9 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
-// source is the CloudEvents source of everything the gateway publishes.
-const source = "/services/gateway"
+// Source is the CloudEvents source of everything the gateway publishes (the
+// composition root gives it to the queue and the purge schedules).
+const Source = "/services/gateway"
 
 // HeaderIdempotencyKey makes POST /v1/assessments safe to retry.
 const HeaderIdempotencyKey = "Idempotency-Key"

@@ -14,6 +14,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/api"
+	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/consultant"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/llm"
@@ -52,9 +53,12 @@ func newChatEnvWithBudget(t *testing.T, cfg Config, limits budget.Limits) (*env,
 	require.NoError(t, err)
 	price, ok := budget.CataloguePrice(cat.HostedAPIs, "gpt-4o-mini")
 	require.True(t, ok)
+	ch, err := cache.Connect(ctx, stack.RedisURL)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ch.Close() })
 	e := newEnvWith(t, cfg, stack.NATSURL, stack.MongoURI, stack.RedisURL, func(d *Deps) {
 		d.LLM, d.LLMSecrets = router, router.Keys
-		d.LLMBudget, err = budget.New(d.Cache.Client(), limits, map[string]budget.Price{"fake-openai": price}, budget.Options{})
+		d.LLMBudget, err = budget.New(ch.Client(), limits, map[string]budget.Price{"fake-openai": price}, budget.Options{})
 		require.NoError(t, err)
 	})
 	return e, fake

@@ -114,7 +114,7 @@ func (s *Server) consoleRoutes() (*echo.Echo, map[string]bool, error) {
 	}
 	deps := console.Deps{
 		Assessments: s.app, Reports: s.reports, Catalog: s.deps.Catalog, Sessions: consoleSessions{s},
-		Allows: allows, Explain: explain, Redis: s.deps.Cache.Client(), Logger: s.log,
+		Allows: allows, Explain: explain, Challenges: s.deps.Challenges, Logger: s.log,
 		Events:      func(c echo.Context) error { return s.capStreams(s.streamEvents)(c) },
 		SignInLimit: s.rateLimitAnonymous, PageLimit: s.rateLimit,
 		Admin: consoleAdmin{s}, Webhooks: s.hooks, AuditLog: s.auditLog, Record: s.auditConsole,

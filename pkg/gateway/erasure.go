@@ -12,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/infra-mind/infra-mind/pkg/app"
-	"github.com/infra-mind/infra-mind/pkg/app/adapters"
 	"github.com/infra-mind/infra-mind/pkg/cache"
 )
 
@@ -113,22 +112,10 @@ func (s *Server) RunErasureSweep(ctx context.Context) {
 	}
 }
 
-// newErasure builds the erasure use case on d's stores, filling in the
-// erasure ports d leaves nil.
-func newErasure(d *Deps, cache app.ErasureCache, logger *slog.Logger) (*app.Erasure, error) {
-	if d.ErasureStore == nil {
-		d.ErasureStore = adapters.StoreErasure{Store: d.Store}
-	}
-	if d.ErasureBroker == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		b, err := adapters.NewBrokerErasure(ctx, d.Bus)
-		if err != nil {
-			return nil, fmt.Errorf("gateway: %w", err)
-		}
-		d.ErasureBroker = b
-	}
-	e, err := app.NewErasure(app.ErasureDeps{Assessments: d.Assessments, Store: d.ErasureStore, Broker: d.ErasureBroker, Cache: cache, Logger: logger})
+// newErasure builds the erasure use case on d's ports.
+func newErasure(d Deps, logger *slog.Logger) (*app.Erasure, error) {
+	e, err := app.NewErasure(app.ErasureDeps{Assessments: d.Assessments, Store: d.ErasureStore, Broker: d.ErasureBroker,
+		Cache: d.ReportCache, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

@@ -25,16 +25,13 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/app/adapters"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
-	"github.com/infra-mind/infra-mind/pkg/bus"
-	"github.com/infra-mind/infra-mind/pkg/cache"
+	"github.com/infra-mind/infra-mind/pkg/console"
 	"github.com/infra-mind/infra-mind/pkg/consultant"
 	"github.com/infra-mind/infra-mind/pkg/gateway/gatewayapi"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/llm"
 	"github.com/infra-mind/infra-mind/pkg/llm/budget"
-	"github.com/infra-mind/infra-mind/pkg/progress"
 	"github.com/infra-mind/infra-mind/pkg/redact"
-	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
@@ -45,15 +42,12 @@ const (
 	DefaultBodyLimit         = 1 << 20 // 1 MiB: a 50-workload request is about 20 KiB.
 	DefaultAssessmentTimeout = 2 * time.Minute
 	DefaultKeepAlive         = 15 * time.Second
-	DefaultReportCacheTTL    = 5 * time.Minute
 	DefaultCompletedWait     = 2 * time.Minute
 	// shutdownGrace bounds how long Serve waits for in-flight requests.
 	shutdownGrace = 10 * time.Second
 	// bodyReadTimeout bounds reading a request body, so a client trickling
 	// bytes cannot hold a connection.
 	bodyReadTimeout = 30 * time.Second
-	// openTimeout bounds binding to the pipeline state's bucket at start.
-	openTimeout = 10 * time.Second
 )
 
 // Config tunes the gateway. Zero values take the defaults above.
@@ -70,12 +64,6 @@ type Config struct {
 	// after closing the assessment, or on the redelivery after its 30 s ack
 	// deadline when it stopped in between.
 	CompletedWait time.Duration
-	// ReportCacheTTL is how long a report stays in the Redis cache (5m).
-	ReportCacheTTL time.Duration
-	// MaxInFlight bounds the assessments the whole deployment has in flight
-	// (on the broker, see adapters.BrokerAdmission): past it a new one is
-	// refused with 429 and Retry-After before it is stored. 0: no bound.
-	MaxInFlight int
 	// WebhookPolicy decides which webhook URLs may be registered (zero:
 	// https to public addresses only).
 	WebhookPolicy webhook.Policy
@@ -101,29 +89,41 @@ type Config struct {
 	Chat consultant.ChatConfig
 }
 
-// Deps are the gateway's collaborators.
+// Deps are the gateway's collaborators. The use cases' ports are
+// interfaces: the composition root (pkg/platform/gatewayrole) builds them on
+// NATS, the document store and Redis; tests build them on in-process fakes
+// (pkg/app/apptest and the fakes next to each port).
 type Deps struct {
-	Bus   *bus.Bus
-	Store *store.Store
-	// Assessments and Queue are what the assessment use cases (pkg/app)
-	// store and queue with; nil takes Store.Assessments and a queue on Bus.
+	// Assessments stores assessments (and, while one runs, reads its
+	// progress from the pipeline state); Queue hands them to the pipeline.
 	Assessments app.Assessments
 	Queue       app.Queue
+	// Admission bounds the assessments in flight (on the broker, see
+	// adapters.BrokerAdmission): past it a new one is refused with 429 and
+	// Retry-After before it is stored. Nil admits all.
+	Admission app.Admission
+	// Events is the progress events' log the event stream reads.
+	Events app.EventLog
 	// ErasureStore and ErasureBroker are what the right to erasure removes
-	// through; nil takes Store's and Bus's.
+	// through.
 	ErasureStore  app.ErasureStore
 	ErasureBroker app.ErasureBroker
-	// Admission bounds the assessments in flight; nil builds a
-	// BrokerAdmission on Bus when Config.MaxInFlight is set.
-	Admission app.Admission
-	// Events is the progress events' log the event stream reads; nil
-	// reads the EVENTS stream on Bus.
-	Events   app.EventLog
-	Cache    *cache.Cache
-	Verifier *auth.Verifier
-	Logger   *slog.Logger
-	Metrics  *telemetry.Metrics
-	Registry *prometheus.Registry
+	// Store holds the repositories of the report, webhook, audit and chat
+	// use cases.
+	Store Stores
+	// ReportCache keeps finished reports for a while.
+	ReportCache ReportCache
+	// Limiter and Slots hold the rate limits and the caps on active
+	// assessments and open event streams, shared by every replica.
+	Limiter Limiter
+	Slots   Slots
+	// Challenges keeps the console's MFA sign-in challenges; required with
+	// Identity (the console serves sign-in).
+	Challenges console.Challenges
+	Verifier   *auth.Verifier
+	Logger     *slog.Logger
+	Metrics    *telemetry.Metrics
+	Registry   *prometheus.Registry
 	// Checks are the readiness checks /readyz runs (NATS, store, Redis).
 	Checks []telemetry.Check
 	// Catalog is the loaded catalogue the estimate routes compute with; nil
@@ -140,9 +140,55 @@ type Deps struct {
 	LLM        llm.Completer
 	LLMSecrets func() []string
 	// LLMBudget counts each tenant's language model use against its budgets
-	// (the chat's calls are metered through it; GET /v1/usage/llm reads it);
-	// nil counts on Cache without budgets or prices.
+	// (the chat's calls are metered through it; GET /v1/usage/llm reads it).
 	LLMBudget *budget.Ledger
+}
+
+// validate names the first required dependency d lacks.
+func (d Deps) validate() error {
+	missing := ""
+	switch {
+	case d.Assessments == nil:
+		missing = "Assessments"
+	case d.Queue == nil:
+		missing = "Queue"
+	case d.Events == nil:
+		missing = "Events"
+	case d.ErasureStore == nil:
+		missing = "ErasureStore"
+	case d.ErasureBroker == nil:
+		missing = "ErasureBroker"
+	case d.Store.Reports == nil:
+		missing = "Store.Reports"
+	case d.Store.Recommendations == nil:
+		missing = "Store.Recommendations"
+	case d.Store.Webhooks == nil:
+		missing = "Store.Webhooks"
+	case d.Store.Audit == nil:
+		missing = "Store.Audit"
+	case d.LLM != nil && d.Store.Conversations == nil:
+		missing = "Store.Conversations (with LLM)"
+	case d.ReportCache == nil:
+		missing = "ReportCache"
+	case d.Limiter == nil:
+		missing = "Limiter"
+	case d.Slots == nil:
+		missing = "Slots"
+	case d.Identity != nil && d.Challenges == nil:
+		missing = "Challenges (with Identity)"
+	case d.LLMBudget == nil:
+		missing = "LLMBudget"
+	case d.Verifier == nil:
+		missing = "Verifier"
+	case d.Metrics == nil || d.Metrics.HTTPRequests == nil || d.Metrics.HTTPSeconds == nil:
+		missing = "Metrics with HTTPRequests and HTTPSeconds"
+	case d.Registry == nil:
+		missing = "Registry"
+	}
+	if missing != "" {
+		return fmt.Errorf("gateway: %s is required", missing)
+	}
+	return nil
 }
 
 // Server is the gateway HTTP server.
@@ -197,19 +243,8 @@ type Server struct {
 
 // New validates the dependencies, applies defaults and builds the routes.
 func New(cfg Config, d Deps) (*Server, error) {
-	switch {
-	case d.Bus == nil:
-		return nil, errors.New("gateway: Bus is required")
-	case d.Store == nil:
-		return nil, errors.New("gateway: Store is required")
-	case d.Cache == nil:
-		return nil, errors.New("gateway: Cache is required")
-	case d.Verifier == nil:
-		return nil, errors.New("gateway: Verifier is required")
-	case d.Metrics == nil || d.Metrics.HTTPRequests == nil || d.Metrics.HTTPSeconds == nil:
-		return nil, errors.New("gateway: Metrics with HTTPRequests and HTTPSeconds is required")
-	case d.Registry == nil:
-		return nil, errors.New("gateway: Registry is required")
+	if err := d.validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
@@ -225,9 +260,6 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	if cfg.CompletedWait <= 0 {
 		cfg.CompletedWait = DefaultCompletedWait
-	}
-	if cfg.ReportCacheTTL <= 0 {
-		cfg.ReportCacheTTL = DefaultReportCacheTTL
 	}
 	if cfg.ErasureSweepInterval <= 0 {
 		cfg.ErasureSweepInterval = DefaultErasureSweepInterval
@@ -254,48 +286,16 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: load the catalogue's versions: %w", err)
 	}
-	if d.Assessments == nil {
-		// An assessment's document is written when it closes; while it
-		// runs its progress is read from the pipeline state (ADR 0029).
-		octx, cancel := context.WithTimeout(context.Background(), openTimeout)
-		state, err := progress.Open(octx, d.Bus.JS)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("gateway: %w", err)
-		}
-		if d.Assessments, err = adapters.NewLiveAssessments(d.Store.Assessments, state); err != nil {
-			return nil, fmt.Errorf("gateway: %w", err)
-		}
-	}
-	if d.Queue == nil {
-		if d.Queue, err = adapters.NewBusQueue(d.Bus, source); err != nil {
-			return nil, fmt.Errorf("gateway: %w", err)
-		}
-	}
-	if d.Admission == nil && cfg.MaxInFlight > 0 {
-		if d.Admission, err = adapters.NewBrokerAdmission(d.Bus, cfg.MaxInFlight, 0); err != nil {
-			return nil, fmt.Errorf("gateway: %w", err)
-		}
-	}
 	svc, err := app.New(d.Assessments, d.Queue, app.Options{Timeout: cfg.AssessmentTimeout, Admission: d.Admission})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	if d.Events == nil {
-		if d.Events, err = adapters.NewJetStreamEvents(d.Bus); err != nil {
-			return nil, fmt.Errorf("gateway: %w", err)
-		}
 	}
 	progress, err := app.NewProgress(d.Assessments, d.Events, app.ProgressOptions{CompletedWait: cfg.CompletedWait})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	reportCache, err := adapters.NewRedisReportCache(d.Cache, cfg.ReportCacheTTL)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
 	reports, err := app.NewReports(app.ReportDeps{Assessments: d.Assessments, Reports: d.Store.Reports,
-		Recommendations: d.Store.Recommendations, Cache: reportCache, Narratives: d.Store.Narratives, Logger: logger})
+		Recommendations: d.Store.Recommendations, Cache: d.ReportCache, Narratives: d.Store.Narratives, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -312,11 +312,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	erasure, err := newErasure(&d, reportCache, logger)
+	erasure, err := newErasure(d, logger)
 	if err != nil {
 		return nil, err
 	}
-	prot, err := newProtection(cfg.Limits, d.Cache, d.Registry)
+	prot, err := newProtection(cfg.Limits, d.Limiter, d.Slots, d.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -327,12 +327,6 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, progress: progress, reports: reports, hooks: hooks, auditLog: auditLog, params: params, prot: prot, trusted: trusted,
 		priceTables: priceTables, erasure: erasure}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
-	if d.LLMBudget == nil {
-		if d.LLMBudget, err = budget.New(d.Cache.Client(), budget.Limits{}, nil, budget.Options{Logger: logger}); err != nil {
-			return nil, fmt.Errorf("gateway: %w", err)
-		}
-		s.deps.LLMBudget = d.LLMBudget
-	}
 	s.llmBudget = d.LLMBudget
 	if d.LLM != nil {
 		if s.chat, err = s.newChat(cfg.Chat, d); err != nil {

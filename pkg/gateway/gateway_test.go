@@ -29,7 +29,7 @@ import (
 func TestNewValidatesDeps(t *testing.T) {
 	t.Parallel()
 	_, err := New(Config{}, Deps{})
-	require.ErrorContains(t, err, "Bus is required")
+	require.ErrorContains(t, err, "Assessments is required")
 }
 
 // firstOnSubject reads the first message on subject of stream.

@@ -101,13 +101,11 @@ func newEnvWith(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string, wi
 	signer := ring.Signer(testIssuer, testAudience)
 	ident, err := identity.New(realIdentityPorts(t, st, ch), signer, identity.Options{Logger: logger, TOTPKeys: testTOTPKeys(t)})
 	require.NoError(t, err)
-	deps := Deps{
-		Bus: b, Store: st, Cache: ch,
-		Verifier: auth.NewRingVerifier(ring, testIssuer, testAudience),
-		Logger:   logger, Metrics: metrics, Registry: reg,
-		Checks:   []telemetry.Check{{Name: "nats", Fn: b.Ping}, {Name: "store", Fn: st.Ping}},
-		Identity: ident, Keys: ring,
-	}
+	deps := realDeps(t, b, st, ch)
+	deps.Verifier = auth.NewRingVerifier(ring, testIssuer, testAudience)
+	deps.Logger, deps.Metrics, deps.Registry = logger, metrics, reg
+	deps.Checks = []telemetry.Check{{Name: "nats", Fn: b.Ping}, {Name: "store", Fn: st.Ping}}
+	deps.Identity, deps.Keys = ident, ring
 	if with != nil {
 		with(&deps)
 	}

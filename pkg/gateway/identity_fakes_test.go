@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"net/http/httptest"
-	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -13,18 +12,16 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
-	"github.com/infra-mind/infra-mind/pkg/app"
-	"github.com/infra-mind/infra-mind/pkg/app/adapters"
 	"github.com/infra-mind/infra-mind/pkg/app/apptest"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/cache"
+	"github.com/infra-mind/infra-mind/pkg/console/consoletest"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/identity/identitytest"
 	"github.com/infra-mind/infra-mind/pkg/llm/budget"
+	"github.com/infra-mind/infra-mind/pkg/ratelimit"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
-	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
 
 // identityHarness is the gateway with its whole middleware chain
@@ -101,96 +98,20 @@ func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	metrics, err := telemetry.NewMetrics(reg)
 	require.NoError(t, err)
 
-	// As New builds the server, with fakes where it takes the store and the bus.
-	if cfg.BodyLimit <= 0 {
-		cfg.BodyLimit = DefaultBodyLimit
-	}
-	if cfg.AssessmentTimeout <= 0 {
-		cfg.AssessmentTimeout = DefaultAssessmentTimeout
-	}
-	if cfg.KeepAlive <= 0 {
-		cfg.KeepAlive = DefaultKeepAlive
-	}
-	if cfg.CompletedWait <= 0 {
-		cfg.CompletedWait = DefaultCompletedWait
-	}
-	if cfg.ReportCacheTTL <= 0 {
-		cfg.ReportCacheTTL = DefaultReportCacheTTL
-	}
-	repo, reportStore, recs, hookStore := apptest.NewAssessments(), apptest.NewReports(), apptest.NewRecommendations(), apptest.NewWebhooks()
-	reportCache := apptest.NewReportCache()
-	d := Deps{Cache: ch, Verifier: auth.NewRingVerifier(ring, testIssuer, testAudience), Logger: logs.log,
-		Metrics: metrics, Registry: reg, Identity: ident, Keys: ring,
-		Assessments: repo, Queue: apptest.NewQueue(),
-		ErasureStore: &apptest.ErasureStore{Assessments: repo, Reports: reportStore, Recommendations: recs,
-			Narratives: apptest.NewNarratives(), Webhooks: hookStore},
-		ErasureBroker: apptest.NewBroker()}
-	cat, err := catalog.Load()
-	require.NoError(t, err)
-	d.Catalog = cat
-	est, err := newEstimator(cat)
-	require.NoError(t, err)
-	svc, err := app.New(d.Assessments, d.Queue, app.Options{Timeout: cfg.AssessmentTimeout})
-	require.NoError(t, err)
-	reports, err := app.NewReports(app.ReportDeps{Assessments: d.Assessments, Reports: reportStore,
-		Recommendations: recs, Cache: reportCache, Logger: logs.log})
-	require.NoError(t, err)
-	hooks, err := app.NewWebhooks(app.WebhookDeps{Store: hookStore, Policy: adapters.WebhookURLPolicy{Policy: cfg.WebhookPolicy},
-		EventTypes: webhook.EventTypes(), NewSecret: webhook.NewSecret})
-	require.NoError(t, err)
 	auditLog := &auditSink{AuditLog: apptest.NewAuditLog(), byReq: map[string][]audit.Record{}}
-	auditUC, err := app.NewAudit(auditLog)
+	fakes := newFakePorts(t, ch)
+	d := fakes.deps
+	d.Store.Audit = auditLog
+	d.Verifier, d.Logger, d.Metrics, d.Registry = auth.NewRingVerifier(ring, testIssuer, testAudience), logs.log, metrics, reg
+	d.Identity, d.Keys = ident, ring
+	s, err := New(cfg, d)
 	require.NoError(t, err)
-	progress, err := app.NewProgress(d.Assessments, apptest.NewEventLog(), app.ProgressOptions{CompletedWait: cfg.CompletedWait})
-	require.NoError(t, err)
-	params, err := operationParams(openAPIDocument)
-	require.NoError(t, err)
-	erasure, err := newErasure(&d, reportCache, logs.log)
-	require.NoError(t, err)
-	prot, err := newProtection(cfg.Limits, ch, reg)
-	require.NoError(t, err)
-	trusted, err := parseTrustedProxies(cfg.TrustedProxies)
-	require.NoError(t, err)
-	llmBudget, err := budget.New(ch.Client(), budget.Limits{}, nil, budget.Options{Logger: logs.log})
-	require.NoError(t, err)
-	s := &Server{cfg: cfg, deps: d, log: logs.log, est: est, app: svc, reports: reports, hooks: hooks, auditLog: auditUC,
-		progress: progress, params: params, prot: prot, trusted: trusted, erasure: erasure, llmBudget: llmBudget}
-	s.priceTables, err = catalog.PriceTables()
-	require.NoError(t, err)
-	s.streams, s.closeStreams = context.WithCancel(context.Background())
-	s.audit, err = audit.NewRecorder(auditLog, audit.Options{Logger: logs.log, Registry: reg})
-	require.NoError(t, err)
-	s.echo = s.routes()
-	s.console, s.consolePaths, err = s.consoleRoutes()
-	require.NoError(t, err)
-	requireBuiltLikeNew(t, s)
 
 	hs := httptest.NewServer(logs.record(s.Handler()))
 	t.Cleanup(hs.Close)
 	t.Cleanup(s.closeStreams)
 	e := &env{t: t, srv: s, http: hs, cache: ch, signer: signer, key: key, ident: ident, ring: ring, logs: logs}
 	return &identityHarness{env: e, ports: ports, auditLog: auditLog}
-}
-
-// requireBuiltLikeNew fails when a field New sets is left unset here: a
-// field New gains must be given to this harness too, or its tests would
-// run a server production never builds.
-func requireBuiltLikeNew(t *testing.T, s *Server) {
-	t.Helper()
-	v := reflect.ValueOf(s).Elem()
-	for i := range v.NumField() {
-		f, name := v.Field(i), v.Type().Field(i).Name
-		switch name {
-		case "srv", "ln", "trusted": // the listener's (Serve), and empty without trusted proxies
-			continue
-		case "chat": // nil without a language model provider, as New leaves it
-			continue
-		}
-		switch f.Kind() {
-		case reflect.Pointer, reflect.Map, reflect.Interface, reflect.Func, reflect.Slice:
-			require.Falsef(t, f.IsNil(), "Server.%s is not set by the fake harness; build it as New does", name)
-		}
-	}
 }
 
 // auditOf returns the audit records of the request with id reqID, waiting
@@ -203,4 +124,42 @@ func (h *identityHarness) auditOf(t *testing.T, reqID string) []audit.Record {
 		return len(out) > 0
 	}, 15*time.Second, 10*time.Millisecond, "audit record of request %s", reqID)
 	return out
+}
+
+// fakePorts are the gateway's ports on in-process fakes (pkg/app/apptest),
+// the console's sign-in challenges on consoletest's, and the rate limits,
+// the caps and the language model ledger on ch, an embedded Redis-protocol
+// server.
+type fakePorts struct {
+	deps    Deps
+	repo    *apptest.Assessments
+	queue   *apptest.Queue
+	reports *apptest.Reports
+	recs    *apptest.Recommendations
+	hooks   *apptest.Webhooks
+	audit   *apptest.AuditLog
+	events  *apptest.EventLog
+	cache   *apptest.ReportCache
+	broker  *apptest.Broker
+}
+
+func newFakePorts(t *testing.T, ch *cache.Cache) *fakePorts {
+	t.Helper()
+	f := &fakePorts{repo: apptest.NewAssessments(), queue: apptest.NewQueue(), reports: apptest.NewReports(),
+		recs: apptest.NewRecommendations(), hooks: apptest.NewWebhooks(), audit: apptest.NewAuditLog(),
+		events: apptest.NewEventLog(), cache: apptest.NewReportCache(), broker: apptest.NewBroker()}
+	narratives := apptest.NewNarratives()
+	f.deps = Deps{Assessments: f.repo, Queue: f.queue, Events: f.events,
+		ErasureStore: &apptest.ErasureStore{Assessments: f.repo, Reports: f.reports, Recommendations: f.recs,
+			Narratives: narratives, Webhooks: f.hooks},
+		ErasureBroker: f.broker,
+		Store:         Stores{Reports: f.reports, Recommendations: f.recs, Narratives: narratives, Webhooks: f.hooks, Audit: f.audit},
+		ReportCache:   f.cache,
+		Limiter:       ratelimit.NewLimiter(ch.Client()), Slots: ratelimit.NewSlots(ch.Client()),
+	}
+	f.deps.Challenges = consoletest.NewChallenges()
+	var err error
+	f.deps.LLMBudget, err = budget.New(ch.Client(), budget.Limits{}, nil, budget.Options{})
+	require.NoError(t, err)
+	return f
 }

@@ -160,14 +160,14 @@ const anonymousScope = "_anonymous"
 // protection holds the shared limiters and their metric.
 type protection struct {
 	limits  Limits
-	limiter *ratelimit.Limiter
-	slots   *ratelimit.Slots
+	limiter Limiter
+	slots   Slots
 	// decisions counts limit checks by check and outcome (allowed, refused,
 	// redis_error), so a Redis outage that opens the limits is visible.
 	decisions *prometheus.CounterVec
 }
 
-func newProtection(l Limits, c *cache.Cache, reg *prometheus.Registry) (*protection, error) {
+func newProtection(l Limits, limiter Limiter, slots Slots, reg *prometheus.Registry) (*protection, error) {
 	l = l.withDefaults()
 	for _, o := range l.CORSAllowedOrigins {
 		if o == "*" || !strings.Contains(o, "://") || strings.HasSuffix(o, "/") {
@@ -187,8 +187,8 @@ func newProtection(l Limits, c *cache.Cache, reg *prometheus.Registry) (*protect
 	}
 	return &protection{
 		limits:    l,
-		limiter:   ratelimit.NewLimiter(c.Client()),
-		slots:     ratelimit.NewSlots(c.Client()),
+		limiter:   limiter,
+		slots:     slots,
 		decisions: decisions,
 	}, nil
 }

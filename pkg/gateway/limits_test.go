@@ -292,7 +292,7 @@ func TestProtectionRejectsLooseCORSOrigins(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := newProtection(Limits{CORSAllowedOrigins: []string{tc.origin}}, nil, nil)
+			_, err := newProtection(Limits{CORSAllowedOrigins: []string{tc.origin}}, nil, nil, nil)
 			require.ErrorContains(t, err, "exact scheme://host")
 		})
 	}

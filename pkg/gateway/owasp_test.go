@@ -191,13 +191,12 @@ func owaspReplica(t *testing.T, cfg Config, natsURL, mongoURI, redisURL, db stri
 	signer := ring.Signer(testIssuer, testAudience)
 	ident, err := identity.New(realIdentityPorts(t, st, ch), signer, identity.Options{Logger: logger, TOTPKeys: testTOTPKeys(t)})
 	require.NoError(t, err)
-	srv, err := New(cfg, Deps{
-		Bus: b, Store: st, Cache: ch,
-		Verifier: auth.NewRingVerifier(ring, testIssuer, testAudience),
-		Logger:   logger, Metrics: metrics, Registry: reg,
-		Checks:   []telemetry.Check{{Name: "nats", Fn: b.Ping}, {Name: "store", Fn: st.Ping}},
-		Identity: ident, Keys: ring,
-	})
+	deps := realDeps(t, b, st, ch)
+	deps.Verifier = auth.NewRingVerifier(ring, testIssuer, testAudience)
+	deps.Logger, deps.Metrics, deps.Registry = logger, metrics, reg
+	deps.Checks = []telemetry.Check{{Name: "nats", Fn: b.Ping}, {Name: "store", Fn: st.Ping}}
+	deps.Identity, deps.Keys = ident, ring
+	srv, err := New(cfg, deps)
 	require.NoError(t, err)
 	hs := httptest.NewServer(logs.record(srv.Handler()))
 	t.Cleanup(hs.Close)

@@ -60,11 +60,10 @@ func newCountingEnv(t *testing.T) (*env, *atomic.Int64) {
 	reg := telemetry.NewRegistry()
 	metrics, err := telemetry.NewMetrics(reg)
 	require.NoError(t, err)
-	srv, err := New(Config{}, Deps{
-		Bus: b, Store: st, Cache: ch,
-		Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey), testIssuer, testAudience),
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics, Registry: reg,
-	})
+	deps := realDeps(t, b, st, ch)
+	deps.Verifier = auth.NewVerifier(key.Public().(ed25519.PublicKey), testIssuer, testAudience)
+	deps.Logger, deps.Metrics, deps.Registry = slog.New(slog.NewTextHandler(io.Discard, nil)), metrics, reg
+	srv, err := New(Config{}, deps)
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

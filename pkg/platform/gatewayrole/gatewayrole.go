@@ -130,7 +130,7 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 		}
 		var purges identity.PurgeScheduler
 		if cfg.Gateway.AuthPurgeInterval > 0 {
-			if purges, err = identityadapters.NewBusPurges(h.Bus, "/services/gateway", cfg.Gateway.AuthPurgeInterval); err != nil {
+			if purges, err = identityadapters.NewBusPurges(h.Bus, gateway.Source, cfg.Gateway.AuthPurgeInterval); err != nil {
 				return nil, fmt.Errorf("IM_AUTH_PURGE_INTERVAL: %w", err)
 			}
 		}
@@ -165,13 +165,16 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 	} else {
 		h.Logger.Info("chat off: no language model provider is configured (IM_LLM_PROVIDER_0_KIND)")
 	}
+	ports, err := NewPorts(ctx, h.Bus, d.Store, d.Cache, PortsConfig{
+		ReportCacheTTL: cfg.Gateway.ReportCacheTTL, MaxInFlight: cfg.Gateway.MaxInFlightAssessments})
+	if err != nil {
+		return nil, fmt.Errorf("build gateway: %w", err)
+	}
 	gw.Server, err = gateway.New(gateway.Config{
 		Addr:                 cfg.Gateway.HTTPAddr,
 		BodyLimit:            cfg.Gateway.BodyLimitBytes,
 		AssessmentTimeout:    cfg.Gateway.AssessmentTimeout,
 		KeepAlive:            cfg.Gateway.SSEKeepAlive,
-		ReportCacheTTL:       cfg.Gateway.ReportCacheTTL,
-		MaxInFlight:          cfg.Gateway.MaxInFlightAssessments,
 		WebhookPolicy:        webhook.Policy{AllowPrivate: cfg.Webhook.AllowPrivate},
 		TrustedProxies:       cfg.Gateway.TrustedProxies,
 		ConsoleSecureCookies: cfg.Gateway.ConsoleSecureCookies,
@@ -185,8 +188,10 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 		Chat: consultant.ChatConfig{MaxTokens: cfg.Consultant.ChatMaxTokens, MaxChars: cfg.Consultant.ChatMaxChars,
 			ScenarioWait: cfg.Consultant.ChatScenarioWait},
 	}, gateway.Deps{
-		Bus: h.Bus, Store: d.Store, Cache: d.Cache, Verifier: v, Logger: h.Logger,
-		Metrics: h.Metrics, Registry: h.Registry, Checks: h.Checks(), Catalog: d.Catalog,
+		Assessments: ports.Assessments, Queue: ports.Queue, Admission: ports.Admission, Events: ports.Events,
+		ErasureStore: ports.ErasureStore, ErasureBroker: ports.ErasureBroker, Store: ports.Store,
+		ReportCache: ports.ReportCache, Limiter: ports.Limiter, Slots: ports.Slots, Challenges: ports.Challenges,
+		Verifier: v, Logger: h.Logger, Metrics: h.Metrics, Registry: h.Registry, Checks: h.Checks(), Catalog: d.Catalog,
 		Identity: gw.Identity, Keys: gw.Keys, LLM: completer, LLMSecrets: llmKeys, LLMBudget: ledger,
 	})
 	if err != nil {
@@ -215,7 +220,7 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 				if now := time.Now(); now.Before(due) {
 					// Fired at a hop (the stream's retention would drop a
 					// schedule held for longer): schedule the rest.
-					return []bus.Message{bus.PurgeSchedule("/services/gateway", due, now)}, nil
+					return []bus.Message{bus.PurgeSchedule(gateway.Source, due, now)}, nil
 				}
 				return nil, gw.Identity.Purge(ctx)
 			}, bus.DrainTimeout(cfg.ShutdownTimeout))
