@@ -164,7 +164,7 @@ func TestAnswersDecodeStrictlyIntoTheGeneratedTypes(t *testing.T) {
 // sign-in, users, API keys, tenants and the key set.
 func TestIdentityAnswersDecodeStrictlyIntoTheGeneratedTypes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	ctx := t.Context()
 	const tenant, email, password = "acme-strict", "owner@acme-strict.example", "a long enough passphrase"
 	_, _, _, err := e.ident.CreateTenant(ctx, tenant, "Acme Strict", identity.NewUser{Email: email, Password: password})

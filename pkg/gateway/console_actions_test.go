@@ -36,7 +36,7 @@ func auditOf(t *testing.T, e *env, tenant, action string, n int) []audit.Record 
 	t.Helper()
 	var out []audit.Record
 	require.Eventually(t, func() bool {
-		page, err := e.store.Audit.List(context.Background(), tenant, store.AuditQuery{Limit: 100, Action: action})
+		page, err := e.srv.deps.Store.Audit.List(context.Background(), tenant, store.AuditQuery{Limit: 100, Action: action})
 		require.NoError(t, err)
 		out = page.Items
 		return len(out) >= n

@@ -82,7 +82,7 @@ func newConsoleTenant(t *testing.T, e *env, tenant string) identity.User {
 // without its CSRF token the expired-form page.
 func TestConsoleSettingsUsers(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	ctx := t.Context()
 	const tenant = "acme-settings-users"
 	owner := newConsoleTenant(t, e, tenant)
@@ -215,7 +215,7 @@ func TestConsoleSettingsUsers(t *testing.T) {
 // other tenants out.
 func TestConsoleSettingsAPIKeys(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	const tenant = "acme-settings-keys"
 	owner := newConsoleTenant(t, e, tenant)
 	as := consoleAs(t, e, owner.ID, tenant, auth.RoleOwner)
@@ -473,7 +473,7 @@ func TestConsoleSettingsAudit(t *testing.T) {
 // the user it proved, and one naming no tenant outside every tenant's log.
 func TestConsoleSignInIsAudited(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	const tenant = "acme-console-sign-in"
 	owner := newConsoleTenant(t, e, tenant)
 	r := consoleGet(t, e, http.MethodGet, "/sign-in", nil, nil)

@@ -66,7 +66,7 @@ func consoleGet(t *testing.T, e *env, method, path string, cookies map[string]st
 // assessment is the not-found page.
 func TestConsoleRoutingSessionsAndRoles(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 
 	r := consoleGet(t, e, http.MethodGet, "/", nil, nil)
 	require.Equal(t, http.StatusSeeOther, r.StatusCode)
@@ -160,7 +160,7 @@ func cookieOf(r *http.Response, name string) string {
 // and sees the page served from the refresh cookie, with new cookies.
 func TestConsoleSignInWithTOTPAndRefresh(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	ctx := t.Context()
 	const tenant = "acme-console-mfa"
 	email, pw := "owner@"+tenant+".test", "correct horse "+tenant

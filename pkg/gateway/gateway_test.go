@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
@@ -22,14 +23,62 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
+	"github.com/infra-mind/infra-mind/pkg/cache"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
 func TestNewValidatesDeps(t *testing.T) {
 	t.Parallel()
 	_, err := New(Config{}, Deps{})
 	require.ErrorContains(t, err, "Assessments is required")
+
+	// Every port taken away from a complete set is named, and New
+	// refuses to build without it.
+	mr := miniredis.RunT(t)
+	ch, err := cache.Connect(t.Context(), "redis://"+mr.Addr())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ch.Close() })
+	full := newFakePorts(t, ch).deps
+	reg := telemetry.NewRegistry()
+	full.Metrics, err = telemetry.NewMetrics(reg)
+	require.NoError(t, err)
+	full.Registry = reg
+	key, err := auth.GenerateKey()
+	require.NoError(t, err)
+	full.Verifier = auth.NewVerifier(key.Public().(ed25519.PublicKey), testIssuer, testAudience)
+	_, err = New(Config{}, full)
+	require.NoError(t, err, "the complete set builds")
+	tests := []struct {
+		name  string
+		field string
+		drop  func(*Deps)
+	}{
+		{"assessments", "Assessments", func(d *Deps) { d.Assessments = nil }},
+		{"queue", "Queue", func(d *Deps) { d.Queue = nil }},
+		{"events", "Events", func(d *Deps) { d.Events = nil }},
+		{"erasure store", "ErasureStore", func(d *Deps) { d.ErasureStore = nil }},
+		{"erasure broker", "ErasureBroker", func(d *Deps) { d.ErasureBroker = nil }},
+		{"reports", "Store.Reports", func(d *Deps) { d.Store.Reports = nil }},
+		{"recommendations", "Store.Recommendations", func(d *Deps) { d.Store.Recommendations = nil }},
+		{"webhooks", "Store.Webhooks", func(d *Deps) { d.Store.Webhooks = nil }},
+		{"audit", "Store.Audit", func(d *Deps) { d.Store.Audit = nil }},
+		{"report cache", "ReportCache", func(d *Deps) { d.ReportCache = nil }},
+		{"limiter", "Limiter", func(d *Deps) { d.Limiter = nil }},
+		{"slots", "Slots", func(d *Deps) { d.Slots = nil }},
+		{"ledger", "LLMBudget", func(d *Deps) { d.LLMBudget = nil }},
+		{"verifier", "Verifier", func(d *Deps) { d.Verifier = nil }},
+		{"registry", "Registry", func(d *Deps) { d.Registry = nil }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := full
+			tc.drop(&d)
+			_, err := New(Config{}, d)
+			require.EqualError(t, err, "gateway: "+tc.field+" is required")
+		})
+	}
 }
 
 // firstOnSubject reads the first message on subject of stream.
@@ -50,7 +99,7 @@ func firstOnSubject(t *testing.T, b *bus.Bus, stream, subject string) *bus.Event
 
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	past := time.Now().Add(-2 * time.Hour)
 	expiredTok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, auth.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -102,7 +151,7 @@ func TestAuthentication(t *testing.T) {
 
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{KeepAlive: time.Hour})
+	e := newEnvOnFakes(t, Config{KeepAlive: time.Hour})
 	id := e.create(t, "tenant-a", "A's secret plan")
 
 	for _, path := range []string{"/v1/assessments/" + id, "/v1/assessments/" + id + "/report", "/v1/assessments/" + id + "/events"} {
@@ -134,7 +183,7 @@ func TestTenantIsolation(t *testing.T) {
 
 func TestListPagination(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	var want []string
 	for i := range 5 {
 		want = append([]string{e.create(t, "acme", fmt.Sprintf("plan %d", i))}, want...) // newest first
@@ -361,7 +410,7 @@ func TestEventsStreamEndsOnShutdown(t *testing.T) {
 
 func TestOperationalEndpoints(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	for _, path := range []string{"/healthz", "/readyz", "/openapi.json"} {
 		resp := e.do(t, http.MethodGet, path, "", "", nil, nil)
 		body, err := io.ReadAll(resp.Body)
@@ -397,7 +446,7 @@ func TestOperationalEndpoints(t *testing.T) {
 
 func TestErrorsNeverLeakOrPanic(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	e.srv.echo.GET("/test/fail", func(echo.Context) error {
 		return errors.New("dial mongodb://admin:hunter2@db:27017 failed")
 	})

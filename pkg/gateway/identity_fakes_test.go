@@ -163,3 +163,10 @@ func newFakePorts(t *testing.T, ch *cache.Cache) *fakePorts {
 	require.NoError(t, err)
 	return f
 }
+
+// newEnvOnFakes is newEnv on the fake harness: the whole middleware chain
+// over in-process fakes, for the tests that only talk HTTP to the gateway.
+func newEnvOnFakes(t *testing.T, cfg Config) *env {
+	t.Helper()
+	return newFakeIdentityEnv(t, cfg).env
+}

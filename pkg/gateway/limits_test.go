@@ -300,7 +300,7 @@ func TestProtectionRejectsLooseCORSOrigins(t *testing.T) {
 
 func TestListPageSizeIsCapped(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	tests := []struct {
 		name, query string
 		want        int
@@ -328,7 +328,7 @@ func TestListPageSizeIsCapped(t *testing.T) {
 
 func TestExpensiveRoutesExist(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	var expensive []string
 	for _, r := range e.srv.echo.Routes() {
 		if isExpensive(r.Method, r.Path) {

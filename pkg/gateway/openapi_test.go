@@ -387,7 +387,7 @@ func oasSend(t *testing.T, e *env, method, path, bearer, body string) (int, stri
 // the schemas the document names for them.
 func TestOpenAPIIdentityAnswersMatchTheirSchemas(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	schemas := newOASSchemas(t)
 	ctx := t.Context()
 	const tenant, email, password = "acme-oas", "owner@acme-oas.example", "a long enough passphrase"
