@@ -20,7 +20,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/identity/identitytest"
 	"github.com/infra-mind/infra-mind/pkg/llm/budget"
-	"github.com/infra-mind/infra-mind/pkg/ratelimit"
+	"github.com/infra-mind/infra-mind/pkg/ratelimit/ratelimittest"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
 
@@ -29,10 +29,11 @@ import (
 // recorder, log redaction) over in-process fakes: the identity service on
 // the fakes of its ports (pkg/identity/identitytest), the assessment,
 // report, webhook and audit use cases on pkg/app/apptest's, the audit
-// recorder writing to a fake log. Only the rate limits keep a Redis-protocol
-// server, the embedded one (miniredis), which starts in milliseconds. The
-// contract suites of both fake packages keep the fakes true to the store and
-// Redis; the OWASP suite and the end-to-end tests still run on real servers.
+// recorder writing to a fake log, the rate limits and the console's
+// sign-in challenges on their fakes (fakePorts). Only the language model
+// ledger keeps a Redis-protocol server, the embedded one (miniredis), which
+// starts in milliseconds. The contract suites of the fake packages keep the
+// fakes true to the store and Redis; the OWASP suite and the end-to-end tests still run on real servers.
 // The per-address sign-in limit is raised so that the tests' own sign-ins
 // from 127.0.0.1 never meet it (limits_test.go covers that limit).
 type identityHarness struct {
@@ -126,10 +127,10 @@ func (h *identityHarness) auditOf(t *testing.T, reqID string) []audit.Record {
 	return out
 }
 
-// fakePorts are the gateway's ports on in-process fakes (pkg/app/apptest),
-// the console's sign-in challenges on consoletest's, and the rate limits,
-// the caps and the language model ledger on ch, an embedded Redis-protocol
-// server.
+// fakePorts are the gateway's ports on in-process fakes: pkg/app/apptest's,
+// the console's sign-in challenges (consoletest) and the rate limits and
+// caps (ratelimittest). Only the language model ledger, which is not a
+// port, counts on ch, an embedded Redis-protocol server.
 type fakePorts struct {
 	deps    Deps
 	repo    *apptest.Assessments
@@ -155,7 +156,7 @@ func newFakePorts(t *testing.T, ch *cache.Cache) *fakePorts {
 		ErasureBroker: f.broker,
 		Store:         Stores{Reports: f.reports, Recommendations: f.recs, Narratives: narratives, Webhooks: f.hooks, Audit: f.audit},
 		ReportCache:   f.cache,
-		Limiter:       ratelimit.NewLimiter(ch.Client()), Slots: ratelimit.NewSlots(ch.Client()),
+		Limiter:       ratelimittest.NewLimiter(nil), Slots: ratelimittest.NewSlots(nil),
 	}
 	f.deps.Challenges = consoletest.NewChallenges()
 	var err error
