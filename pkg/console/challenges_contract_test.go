@@ -31,11 +31,11 @@ func TestChallengesContract(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	real, err := console.NewRedisChallenges(rdb)
+	onRedis, err := console.NewRedisChallenges(rdb)
 	require.NoError(t, err)
 	runChallengesContract(t, map[string]challengesHarness{
 		"fake":      {c: fake, advance: func(_ *testing.T, d time.Duration) { fake.Advance(d) }},
-		"miniredis": {c: real, advance: func(_ *testing.T, d time.Duration) { mr.FastForward(d) }},
+		"miniredis": {c: onRedis, advance: func(_ *testing.T, d time.Duration) { mr.FastForward(d) }},
 	})
 }
 

@@ -30,12 +30,12 @@ func TestIntegrationChallengesContract(t *testing.T) {
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
 	require.NoError(t, rdb.Ping(t.Context()).Err())
-	real, err := console.NewRedisChallenges(rdb)
+	onRedis, err := console.NewRedisChallenges(rdb)
 	require.NoError(t, err)
 	fake := consoletest.NewChallenges()
 	runChallengesContract(t, map[string]challengesHarness{
 		"fake":         {c: fake, advance: func(_ *testing.T, d time.Duration) { fake.Advance(d) }},
-		"redis-server": {c: scaledTTL{real}, advance: func(_ *testing.T, d time.Duration) { time.Sleep(d / 60) }},
+		"redis-server": {c: scaledTTL{onRedis}, advance: func(_ *testing.T, d time.Duration) { time.Sleep(d / 60) }},
 	})
 }
 

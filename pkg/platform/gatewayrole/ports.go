@@ -21,9 +21,13 @@ import (
 // buckets at start.
 const openTimeout = 10 * time.Second
 
+// defaultReportCacheTTL is IM_REPORT_CACHE_TTL's default (platform.GatewayConfig).
+const defaultReportCacheTTL = 5 * time.Minute
+
 // PortsConfig tunes the real adapters.
 type PortsConfig struct {
-	// ReportCacheTTL is how long a report stays in the Redis cache.
+	// ReportCacheTTL is how long a report stays in the Redis cache; 0 takes
+	// five minutes, the default of IM_REPORT_CACHE_TTL.
 	ReportCacheTTL time.Duration
 	// MaxInFlight bounds the deployment's assessments in flight, counted on
 	// the broker; 0: no bound.
@@ -50,6 +54,9 @@ type Ports struct {
 func NewPorts(ctx context.Context, b *bus.Bus, st *store.Store, c *cache.Cache, cfg PortsConfig) (Ports, error) {
 	if b == nil || st == nil || c == nil {
 		return Ports{}, errors.New("the gateway's ports need the bus, the store and the cache")
+	}
+	if cfg.ReportCacheTTL <= 0 {
+		cfg.ReportCacheTTL = defaultReportCacheTTL
 	}
 	var p Ports
 	octx, cancel := context.WithTimeout(ctx, openTimeout)
