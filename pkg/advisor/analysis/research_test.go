@@ -71,7 +71,7 @@ func TestResearchFreshness(t *testing.T) {
 				"price_age_days_high_hosted_api_google_2026-03":  280,
 				"price_age_days_low_hosted_api_google_2026-03":   250,
 				"stale_price_rows_count":                         33,   // 25 azure westeurope rows + gpt-4o, gpt-4o-mini, gpt-4.1 + 3 anthropic + 2 google
-				"prices_checked_count":                           1522, // 123 aws + 32 azure + 1359 gcp + 8 hosted
+				"prices_checked_count":                           1497, // 123 aws + 32 azure + 1334 gcp + 8 hosted
 				"usd_per_gpu_hour_on_demand_h100-sxm_aws":        6.88,
 				// a3-highgpu-8g in northamerica-northeast1 (pricing calculator): spot $9.065844, / 8.
 				"usd_per_gpu_hour_spot_h100-sxm_gcp": 9.065844 / 8,
@@ -79,7 +79,7 @@ func TestResearchFreshness(t *testing.T) {
 				"usd_per_gpu_hour_on_demand_l4_gcp": 0.14631 + 0.55821,
 			},
 			wantNoAges: []string{"price_age_days_instances_aws_2026-11-09", "price_age_days_instances_gcp_2025-03-06"},
-			wantRows:   1522, wantStale: 33,
+			wantRows:   1497, wantStale: 33,
 		},
 		{
 			name:       "azure preferred, gcp excluded, no model: no hosted prices",
@@ -96,7 +96,7 @@ func TestResearchFreshness(t *testing.T) {
 			wantScope:  "Providers in scope: gcp",
 			wantAges:   map[string]float64{"price_age_days_instances_gcp_2026-07-30": 129, "price_age_days_instances_gcp_2026-12-06": 0},
 			wantNoAges: []string{"price_age_days_instances_azure_2026-11-09"},
-			wantRows:   1359, wantStale: 0,
+			wantRows:   1334, wantStale: 0,
 		},
 	}
 	for _, tc := range tests {
@@ -132,19 +132,19 @@ func TestResearchFlagsStaleAndMonthOnlyPrices(t *testing.T) {
 // With no LLM workload every offered class is compared; per GPU-hour by
 // hand: aws p5.48xlarge 55.04 / 8 = 6.88, spot in us-east-2 (dearest zone
 // use2-az3) 11.9912 / 8 = 1.4989, azure ND96isr_H100_v5 98.32 / 8 = 12.29, gcp
-// a3-edgegpu-8g in us-central1 (host 9.46006 + 8 H100 33.60609) / 8 =
-// 5.38326875 (a3-highgpu-8g costs the same and sorts after it), spot
+// a3-highgpu-8g in us-east4 (SkyPilot: host 9.46006 + 8 H100 78.37241, which the pricing calculator's
+// 88.556 confirms within 1%; its lower us-central1 price is replaced, ADR 0044) / 8 = 10.97905875, spot
 // a3-highgpu-8g in northamerica-northeast1 (Google Cloud pricing calculator,
 // whole machine) 9.065844 / 8 = 1.1332305; 1-year commitment from the same
-// file, a3-highgpu-8g in us-east1 (where the SkyPilot rows do not price it, so
-// nothing differs) 44810.080665 / 730 h / 8 = 7.673.
+// file, a3-highgpu-8g in us-central1 (the calculator's row since ADR 0044; us-east1 costs the same)
+// 44810.080665 / 730 h / 8 = 7.673.
 func TestResearchComparesProvidersPerGPUHour(t *testing.T) {
 	t.Parallel()
 	o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{Regions: []string{"eu"}}, Workloads: generalWorkloads(1)})
 	for name, want := range map[string]float64{
 		"usd_per_gpu_hour_on_demand_h100-sxm_aws":   6.88,
 		"usd_per_gpu_hour_on_demand_h100-sxm_azure": 12.29,
-		"usd_per_gpu_hour_on_demand_h100-sxm_gcp":   (9.46006 + 33.60609) / 8,
+		"usd_per_gpu_hour_on_demand_h100-sxm_gcp":   (9.46006 + 78.37241) / 8,
 		"usd_per_gpu_hour_spot_h100-sxm_gcp":        9.065844 / 8,
 		"usd_per_gpu_hour_commit_1y_h100-sxm_gcp":   44810.080665 / 730 / 8,
 		"usd_per_gpu_hour_spot_h100-sxm_aws":        11.9912 / 8,
@@ -152,7 +152,7 @@ func TestResearchComparesProvidersPerGPUHour(t *testing.T) {
 		require.InDelta(t, want, metricOf(t, o, name, "").GetValue(), 1e-9, name)
 	}
 	f := findingWithTitle(t, o, "NVIDIA H100 SXM 80GB per GPU-hour, cheapest first")
-	require.Contains(t, f.GetDetail(), "on demand: gcp $5.38 (a3-edgegpu-8g, us-central1), aws $6.88 (p5.48xlarge, us-east-1), azure $12.29 (ND96isr_H100_v5, eastus) (dearest 2.28x the cheapest)")
+	require.Contains(t, f.GetDetail(), "on demand: aws $6.88 (p5.48xlarge, us-east-1), gcp $10.98 (a3-highgpu-8g, us-east4), azure $12.29 (ND96isr_H100_v5, eastus) (dearest 1.79x the cheapest)")
 	caveat := findingWithTitle(t, o, "Availability caveats for NVIDIA H100 SXM 80GB")
 	require.Equal(t, "info", caveat.GetSeverity(), "gcp prices H100 machines in EU regions")
 	require.Contains(t, caveat.GetDetail(), "gcp europe-west4")

@@ -98,13 +98,14 @@ func TestServingCandidateArithmetic(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, plan.IntRange{Low: max(lo, 2), High: max(hi, 2)}, c.Replicas)
 	require.Equal(t, c.Replicas, c.Instances) // one GPU per machine, TP 1
-	// SkyPilot's GCP rows: host $1.09962/h + one A100 80GB $1.8462/h; spot $0.54978 + $1.964.
-	require.InDelta(t, float64(c.Instances.High)*(1.09962+1.8462)*730, c.Monthly.OnDemand.High, 1e-6)
+	// The pricing calculator's whole-machine row: $5.068798/h on demand, $2.759546 spot (SkyPilot's
+	// lower Flex-start-like price, $1.09962 + $1.8462, is replaced: ADR 0044).
+	require.InDelta(t, float64(c.Instances.High)*5.068798*730, c.Monthly.OnDemand.High, 1e-6)
 	require.NotNil(t, c.Monthly.Spot)
-	require.InDelta(t, float64(c.Instances.Low)*(0.54978+1.964)*730, c.Monthly.Spot.Low, 1e-6)
+	require.InDelta(t, float64(c.Instances.Low)*2.759546*730, c.Monthly.Spot.Low, 1e-6)
 	require.Nil(t, c.Monthly.Commit1Y, "the imported data publishes no commitment price")
 	require.NotEmpty(t, c.Formulas)
-	require.Contains(t, c.Source, "skypilot-org/skypilot-catalog catalogs/v8/gcp/vms.csv")
+	require.Contains(t, c.Source, "Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml")
 	// Cost per million output tokens at 5 requests/s x 200 tokens x 3600 x 730.
 	require.InDelta(t, c.Monthly.OnDemand.High/(5*200*3600*730/1e6), c.USDPerMTok.High, 1e-9)
 }

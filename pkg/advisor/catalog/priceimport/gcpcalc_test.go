@@ -215,12 +215,97 @@ func TestCommitmentsAreCarriedOnlyOntoTheSameOnDemandPrice(t *testing.T) {
 	// The two GCP files price a2-highgpu-1g in asia-northeast1 at 2.6539 and 4.049591 USD/h.
 	earlier := []catalog.Instance{row("a2-highgpu-1g", 2.6539, 0, 0), row("e2-standard-2", 0.07377, 0, 0)}
 	later := []catalog.Instance{row("a2-highgpu-1g", 4.049591, 1846.61, 1038.72), row("e2-standard-2", 0.0738, 33.93, 24.23), row("n2-standard-2", 0.1, 50, 40)}
-	rows, disagree := fillIn(earlier, later)
-	require.Equal(t, 1, disagree)
+	rows, l := fillIn(earlier, later, map[key]int{})
+	require.Equal(t, layered{disagree: 1}, l)
 	require.Len(t, rows, 3)
 	require.Equal(t, "a2-highgpu-1g", rows[0].Name)
 	require.InDelta(t, 2.6539, rows[0].OnDemandHourly, 1e-9)
 	require.Zero(t, rows[0].Commit1YMonthly, "a commitment price of another on-demand basis is not carried")
 	require.InDelta(t, 33.93, rows[1].Commit1YMonthly, 1e-9, "within 1%: carried")
 	require.Equal(t, "n2-standard-2", rows[2].Name, "a row the earlier file lacks is added")
+}
+
+// TestFlexStartFamilyPricesNeedConfirmation imports real excerpts of the two GCP files where they
+// disagree: SkyPilot's extract prices the 8 H100s of a3-highgpu-8g at 33.60609 USD/h in
+// us-central1 (4.20076 a GPU, the Flex-start-like price) and 78.37241 in us-east4 (9.79655 a
+// GPU); the pricing calculator prices the whole machine at 88.49 and 88.556 USD/h (ADR 0044).
+func TestFlexStartFamilyPricesNeedConfirmation(t *testing.T) {
+	t.Parallel()
+	// skypilot-org/skypilot-catalog catalogs/v8/gcp/vms.csv at 006059e0f18a (Apache-2.0), zone a rows.
+	const skyGCP = `InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice
+a3-edgegpu-8g,208.0,1872.0,,,,us-central1,us-central1-a,9.46006,2.88933
+a3-highgpu-8g,208.0,1872.0,,,,us-central1,us-central1-a,9.46006,2.88933
+a3-highgpu-8g,208.0,1872.0,,,,us-east4,us-east4-a,9.46006,2.15966
+,,,H100,8,,us-central1,us-central1-a,33.60609,23.9408
+,,,H100,8,,us-east4,us-east4-a,78.37241,17.8848
+`
+	// Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml at fd66b26ff84f (Apache-2.0), cut to two regions.
+	const calc = `compute:
+  instance:
+    a3-highgpu-8g:
+      cost:
+        us-central1:
+          hour: 88.4899999025753
+          hour_spot: 50.6095408219178
+          month: 64597.69992888
+          month_1y: 44810.08066464
+          month_3y: 28370.99821392
+          month_spot: 36944.9648
+        us-east4:
+          hour: 88.5557561512329
+          hour_spot: 36.3208366027397
+          month: 64645.7019904
+          month_1y: 44840.32514976
+          month_3y: 28392.60150768
+          month_spot: 26514.21072
+      cpu: 208
+      h100-80gb: 8
+      local-ssd: 6000
+      ram: 1872
+`
+	const manifest = `repository: skypilot-org/skypilot-catalog
+licence: Apache-2.0
+retrieved: "2026-12-06"
+catalogue_version: "2026-12-06.9"
+files:
+  - provider: gcp
+    file: gcp.csv
+    path: catalogs/v8/gcp/vms.csv
+    commit: 006059e0f18acb1341e22a27751e9f80df6ba92f
+  - provider: gcp
+    format: gcp-pricing-calculator-yml
+    file: pricing.yml
+    repository: Cyclenerd/google-cloud-pricing-cost-calculator
+    path: pricing.yml
+    commit: fd66b26ff84fee5cdd94f341ea89206e76c06b99
+    published: "2026-07-30"
+`
+	folder := fstest.MapFS{
+		"source.yaml": {Data: []byte(manifest)},
+		"gcp.csv":     {Data: []byte(skyGCP)},
+		"pricing.yml": {Data: []byte(calc)},
+	}
+	res, err := ImportFolder(folder, reference(t), nil)
+	require.NoError(t, err)
+	rows := map[string]catalog.Instance{}
+	for _, in := range res.Table.Instances {
+		rows[in.Name+" "+in.PriceRegion] = in
+	}
+	require.Len(t, rows, 2, "a3-edgegpu-8g in us-central1 is left out: only SkyPilot prices it, at the Flex-start-like GPU price")
+
+	central := rows["a3-highgpu-8g us-central1"]
+	require.InDelta(t, 88.49, central.OnDemandHourly, 1e-9, "the calculator's price replaces SkyPilot's 43.06615")
+	require.InDelta(t, 50.609541, central.SpotHourly, 1e-9)
+	require.InDelta(t, 44810.080665, central.Commit1YMonthly, 1e-9, "with its own commitment prices")
+	require.InDelta(t, 28370.998214, central.Commit3YMonthly, 1e-9)
+	require.Equal(t, "2026-07-30", central.AsOf)
+	require.True(t, strings.HasPrefix(central.Source.Source, "Cyclenerd/google-cloud-pricing-cost-calculator"), central.Source.Source)
+
+	east := rows["a3-highgpu-8g us-east4"]
+	require.InDelta(t, 9.46006+78.37241, east.OnDemandHourly, 1e-9, "confirmed within 1%: SkyPilot's row stays")
+	require.InDelta(t, 44840.32515, east.Commit1YMonthly, 1e-9, "and takes the calculator's commitment prices")
+	require.True(t, strings.HasPrefix(east.Source.Source, "skypilot-org/skypilot-catalog"), east.Source.Source)
+
+	require.Equal(t, 1, res.Skipped[0][unconfirmedReason])
+	require.Equal(t, 1, res.Skipped[1][replacedReason])
 }

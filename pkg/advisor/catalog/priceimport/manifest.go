@@ -183,9 +183,12 @@ func ImportFolder(folder fs.FS, ref *catalog.Catalog, curated []catalog.Instance
 	knownGPU := func(id string) bool { _, ok := ref.GPU(id); return ok }
 	var out Imported
 	byProvider := map[string][]catalog.Instance{}
+	// unconfirmed holds, per provider, the rows whose price only a later file may confirm
+	// (needsConfirmation), with the index of the file they came from.
+	unconfirmed := map[string]map[key]int{}
 	var providers []string
 	var imports []catalog.Import
-	for _, f := range m.Files {
+	for i, f := range m.Files {
 		f = m.resolved(f)
 		data, err := fs.ReadFile(folder, f.File)
 		if err != nil {
@@ -215,15 +218,40 @@ func ImportFolder(folder fs.FS, ref *catalog.Catalog, curated []catalog.Instance
 		if _, seen := byProvider[f.Provider]; !seen {
 			providers = append(providers, f.Provider)
 			byProvider[f.Provider] = res.Instances
+			unconfirmed[f.Provider] = map[key]int{}
 		} else {
-			var disagree int
-			byProvider[f.Provider], disagree = fillIn(byProvider[f.Provider], res.Instances)
-			if disagree > 0 {
-				res.Skipped["commitment prices left out: this file's on-demand price differs by over 1% from the earlier file's"] += disagree
+			var l layered
+			byProvider[f.Provider], l = fillIn(byProvider[f.Provider], res.Instances, unconfirmed[f.Provider])
+			if l.disagree > 0 {
+				res.Skipped["commitment prices left out: this file's on-demand price differs by over 1% from the earlier file's"] += l.disagree
+			}
+			if l.replaced > 0 {
+				res.Skipped[replacedReason] += l.replaced
+			}
+		}
+		for _, in := range res.Instances {
+			k := key{in.Name, in.PriceRegion}
+			if _, held := unconfirmed[f.Provider][k]; !held && needsConfirmation(f, in) && slices.ContainsFunc(byProvider[f.Provider], func(r catalog.Instance) bool {
+				return r.Name == in.Name && r.PriceRegion == in.PriceRegion && r.Source == in.Source
+			}) {
+				unconfirmed[f.Provider][k] = i
 			}
 		}
 		imports = append(imports, catalog.Import{Provider: f.Provider, Repository: f.Repository, Path: f.Path, Commit: f.Commit,
 			Licence: f.Licence, Retrieved: f.Retrieved, Instances: len(res.Instances)})
+	}
+	// A row no later file confirmed is left out: its price may be a Flex-start SKU's.
+	for _, p := range providers {
+		if len(unconfirmed[p]) == 0 {
+			continue
+		}
+		byProvider[p] = slices.DeleteFunc(byProvider[p], func(in catalog.Instance) bool {
+			i, ok := unconfirmed[p][key{in.Name, in.PriceRegion}]
+			if ok {
+				out.Skipped[i][unconfirmedReason]++
+			}
+			return ok
+		})
 	}
 	var all []catalog.Instance
 	for _, p := range providers {
@@ -235,32 +263,83 @@ func ImportFolder(folder fs.FS, ref *catalog.Catalog, curated []catalog.Instance
 	return out, nil
 }
 
+// flexStartFamilies are the GCP machine families whose vCPUs, memory and GPUs Google also sells
+// at a discount as Flex-start VMs, through Flex-start (Dynamic Workload Scheduler) SKUs of their
+// own (Google Cloud documentation, About Flex-start VMs: "For A4, A3, A2, and H4D machine types,
+// you obtain vCPUs, memory, and any attached GPUs at a discounted price").
+var flexStartFamilies = []string{"a2-", "a3-", "a4-", "h4d-"}
+
+// needsConfirmation reports whether a file's row holds a price that only a later file of its
+// provider may confirm. SkyPilot's GCP fetcher (skypilot-org/skypilot
+// sky/catalog/data_fetchers/fetch_gcp.py) prices a GPU with the first on-demand SKU whose
+// description contains the GPU's name, and leaves out commitment, reserved, custom, premium and
+// sole-tenancy SKUs but not Flex-start ones; for the Flex-start families its price can be the
+// discounted Flex-start price: in its extract at 006059e0f18a the H100 costs 4.20076 USD/h in
+// us-central1 and 9.79655 in us-east4. The pricing calculator matches SKU descriptions from their
+// start ("Nvidia H100 80GB GPU running%"), which a Flex-start SKU's does not share. See ADR 0044.
+func needsConfirmation(f ManifestFile, in catalog.Instance) bool {
+	if f.Provider != "gcp" || cmp.Or(f.Format, FormatSkyPilot) != FormatSkyPilot {
+		return false
+	}
+	return slices.ContainsFunc(flexStartFamilies, func(pre string) bool { return strings.HasPrefix(in.Name, pre) })
+}
+
+// Reasons the import counts for the rows needsConfirmation holds back.
+const (
+	replacedReason    = "GCP Flex-start-family rows of an earlier file replaced by this file's: on-demand prices over 1% apart (ADR 0044)"
+	unconfirmedReason = "GCP Flex-start-family price no later file confirms, left out: it may be a Flex-start SKU's (ADR 0044)"
+)
+
+// layered counts what fillIn did with the rows both files price.
+type layered struct {
+	// disagree counts rows left without the later file's commitment prices, their on-demand
+	// prices being over 1% apart; replaced, unconfirmed rows the later file's row took the place of.
+	disagree, replaced int
+}
+
 // fillIn layers a later file's rows of one provider under the earlier files' rows: a row the
 // earlier files lack is added; a row they have keeps its prices and takes the later row's
 // commitment prices when it has none, but only when both price the machine on demand within 1%.
 // A commitment discount applies to its own source's on-demand price: carried onto a different one
-// it could even exceed the on-demand cost. disagree counts the rows left without them for that.
-func fillIn(earlier, later []catalog.Instance) (rows []catalog.Instance, disagree int) {
+// it could even exceed the on-demand cost. An earlier row in unconfirmed (needsConfirmation) is
+// confirmed by a later row within 1% (and leaves the set), and replaced by a later row further
+// apart, whose prices are then the row's.
+func fillIn(earlier, later []catalog.Instance, unconfirmed map[key]int) (rows []catalog.Instance, l layered) {
 	var add, carry []catalog.Instance
 	at := map[key]catalog.Instance{}
 	for _, in := range earlier {
 		at[key{in.Name, in.PriceRegion}] = in
 	}
+	replace := map[key]bool{}
 	for _, in := range later {
-		e, ok := at[key{in.Name, in.PriceRegion}]
+		k := key{in.Name, in.PriceRegion}
+		e, ok := at[k]
+		_, pending := unconfirmed[k]
+		apart := ok && math.Abs(in.OnDemandHourly-e.OnDemandHourly) > 0.01*e.OnDemandHourly
 		switch {
 		case !ok:
 			add = append(add, in)
+		case pending && apart:
+			replace[k] = true
+			delete(unconfirmed, k)
+			add = append(add, in)
+			l.replaced++
+		case pending:
+			delete(unconfirmed, k)
+			if e.Commit1YMonthly == 0 && e.Commit3YMonthly == 0 && (in.Commit1YMonthly > 0 || in.Commit3YMonthly > 0) {
+				carry = append(carry, in)
+			}
 		case e.Commit1YMonthly > 0 || e.Commit3YMonthly > 0 || (in.Commit1YMonthly == 0 && in.Commit3YMonthly == 0):
-		case math.Abs(in.OnDemandHourly-e.OnDemandHourly) > 0.01*e.OnDemandHourly:
-			disagree++
+		case apart:
+			l.disagree++
 		default:
 			carry = append(carry, in)
 		}
 	}
+	kept := slices.DeleteFunc(slices.Clone(earlier), func(in catalog.Instance) bool { return replace[key{in.Name, in.PriceRegion}] })
 	// Merge adds the rows the earlier lack and carries the commitment prices of the others.
-	rows, _, _ = Merge(append(add, carry...), earlier)
-	return rows, disagree
+	rows, _, _ = Merge(append(add, carry...), kept)
+	return rows, l
 }
 
 // sourceOf is the citation every row of a file carries: repository, path, commit, licence and
