@@ -141,10 +141,10 @@ func TestComplianceResidency(t *testing.T) {
 		{
 			name:     "gdpr keeps data in catalogue eu regions",
 			business: &inframindv1.Business{Regions: []string{"eu"}, DataCategories: []string{"personal"}},
-			// Counted from regions.yaml and instances.yaml: aws prices 13 GPU machine types-regions
-			// in four of its six EU regions, gcp 183 in ten of eleven, azure 17 in westeurope.
+			// Counted from regions.yaml and instances.yaml: aws prices 137 GPU machine types-regions
+			// in all six of its EU regions, gcp 183 in ten of eleven, azure 17 in westeurope.
 			wantAllowed: map[string]float64{"aws": 6, "azure": 2, "gcp": 11},
-			wantPriced:  map[string]float64{"aws": 13, "azure": 17, "gcp": 183},
+			wantPriced:  map[string]float64{"aws": 137, "azure": 17, "gcp": 183},
 			wantTitles: map[string]string{
 				"Allowed regions: aws: eu-west-1, eu-central-1, eu-north-1, eu-south-2, eu-south-1, eu-west-3; azure: westeurope, northeurope; gcp: europe-west1, europe-west4, europe-north1, europe-west3, europe-west8, europe-west9, europe-central2, europe-north2, europe-southwest1, europe-west10, europe-west12": "info",
 			},
@@ -156,12 +156,12 @@ func TestComplianceResidency(t *testing.T) {
 			wantTitles:  map[string]string{"Allowed regions: aws: eu-central-1; azure: none; gcp: europe-west3, europe-west10": "info"},
 		},
 		{
-			// Counted from instances.yaml: aws prices 29 GPU machine types-regions in its four US
+			// Counted from instances.yaml: aws prices 133 GPU machine types-regions in its four US
 			// regions, azure 7 in eastus, gcp 165 in its nine US regions.
 			name:        "us residency is met where the catalogue prices",
 			business:    &inframindv1.Business{Regions: []string{"us"}, DataResidency: []string{"us"}},
 			wantAllowed: map[string]float64{"aws": 4, "azure": 1, "gcp": 9},
-			wantPriced:  map[string]float64{"aws": 29, "azure": 7, "gcp": 165},
+			wantPriced:  map[string]float64{"aws": 133, "azure": 7, "gcp": 165},
 		},
 		{
 			name:        "us residency and gdpr conflict",

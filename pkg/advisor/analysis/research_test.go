@@ -66,20 +66,19 @@ func TestResearchFreshness(t *testing.T) {
 				"price_age_days_hosted_api_anthropic_2025-11-15": 386,
 				"oldest_price_age_days":                          823,
 				"month_only_price_rows_count":                    4,
-				"price_age_days_instances_aws_2026-11-26":        10,
 				"price_age_days_hosted_api_openai_2026-05-07":    213,
 				"price_age_days_high_hosted_api_google_2026-03":  280,
 				"price_age_days_low_hosted_api_google_2026-03":   250,
 				"stale_price_rows_count":                         33,   // 25 azure westeurope rows + gpt-4o, gpt-4o-mini, gpt-4.1 + 3 anthropic + 2 google
-				"prices_checked_count":                           1497, // 123 aws + 32 azure + 1334 gcp + 8 hosted
+				"prices_checked_count":                           1965, // 591 aws + 32 azure + 1334 gcp + 8 hosted
 				"usd_per_gpu_hour_on_demand_h100-sxm_aws":        6.88,
 				// a3-highgpu-8g in northamerica-northeast1 (pricing calculator): spot $9.065844, / 8.
 				"usd_per_gpu_hour_spot_h100-sxm_gcp": 9.065844 / 8,
 				// g2-standard-4 in us-east4: host $0.14631 + 1 L4 $0.55821.
 				"usd_per_gpu_hour_on_demand_l4_gcp": 0.14631 + 0.55821,
 			},
-			wantNoAges: []string{"price_age_days_instances_aws_2026-11-09", "price_age_days_instances_gcp_2025-03-06"},
-			wantRows:   1497, wantStale: 33,
+			wantNoAges: []string{"price_age_days_instances_aws_2026-11-09", "price_age_days_instances_aws_2026-11-26", "price_age_days_instances_gcp_2025-03-06"},
+			wantRows:   1965, wantStale: 33,
 		},
 		{
 			name:       "azure preferred, gcp excluded, no model: no hosted prices",
@@ -88,7 +87,7 @@ func TestResearchFreshness(t *testing.T) {
 			wantScope:  "Providers in scope: azure, aws",
 			wantAges:   map[string]float64{"price_age_days_instances_azure_2026-11-09": 27},
 			wantNoAges: []string{"price_age_days_instances_gcp_2026-07-30", "price_age_days_hosted_api_anthropic_2025-11-15"},
-			wantRows:   155, wantStale: 25, // 123 aws + 32 azure; the 25 westeurope rows are stale
+			wantRows:   623, wantStale: 25, // 591 aws + 32 azure; the 25 westeurope rows are stale
 		},
 		{
 			name:       "gcp only",

@@ -247,7 +247,7 @@ func TestParseRejectsBrokenData(t *testing.T) {
 			file:    "data/instances/aws.yaml",
 			old:     "  name: g5.4xlarge\n",
 			new:     "  name: g5.xlarge\n",
-			wantErr: "duplicate instance aws/g5.xlarge in us-east-1",
+			wantErr: "duplicate instance aws/g5.xlarge in ap-east-1",
 		},
 		{
 			name:    "duplicate region",
@@ -514,6 +514,30 @@ func TestCoverage(t *testing.T) {
 			}
 		}
 		require.Positive(t, n, p)
+	}
+}
+
+// TestAWSGPUsPricedInTheEU checks that EU residency does not narrow the AWS GPU choice: every GPU
+// model the catalogue prices on AWS is priced in an EU region too (the imported SkyPilot file lists
+// every one of them in eu-central-1 or eu-north-1).
+func TestAWSGPUsPricedInTheEU(t *testing.T) {
+	t.Parallel()
+	c, err := Load()
+	require.NoError(t, err)
+
+	models, inEU := map[string]bool{}, map[string]bool{}
+	for _, in := range c.InstancesOf("aws") {
+		if !in.HasGPU() {
+			continue
+		}
+		models[in.GPU] = true
+		r, ok := c.Region("aws", in.PriceRegion)
+		require.True(t, ok, in.PriceRegion)
+		inEU[in.GPU] = inEU[in.GPU] || r.Jurisdiction == "eu"
+	}
+	require.GreaterOrEqual(t, len(models), 10, "AWS GPU models: %v", models)
+	for m := range models {
+		require.True(t, inEU[m], "AWS %s has no EU price", m)
 	}
 }
 
