@@ -203,15 +203,15 @@ func (e BusinessDataCategories) Valid() bool {
 	}
 }
 
-// Defines values for CatalogUseRowsTable.
+// Defines values for CatalogRowTable.
 const (
-	Gpus      CatalogUseRowsTable = "gpus"
-	Instances CatalogUseRowsTable = "instances"
-	Models    CatalogUseRowsTable = "models"
+	Gpus      CatalogRowTable = "gpus"
+	Instances CatalogRowTable = "instances"
+	Models    CatalogRowTable = "models"
 )
 
-// Valid indicates whether the value is a known member of the CatalogUseRowsTable enum.
-func (e CatalogUseRowsTable) Valid() bool {
+// Valid indicates whether the value is a known member of the CatalogRowTable enum.
+func (e CatalogRowTable) Valid() bool {
 	switch e {
 	case Gpus:
 		return true
@@ -1733,21 +1733,24 @@ type BusinessCompliance string
 // BusinessDataCategories defines model for Business.DataCategories.
 type BusinessDataCategories string
 
-// CatalogUse The catalogue version and every row the answer used, with its source and as-of date.
-type CatalogUse struct {
-	Rows []struct {
-		AsOf string `json:"as_of"`
+// CatalogRow One catalogue row an answer used, with its provenance.
+type CatalogRow struct {
+	AsOf string `json:"as_of"`
 
-		// Key The row's id (provider/name for instances).
-		Key    string              `json:"key"`
-		Source string              `json:"source"`
-		Table  CatalogUseRowsTable `json:"table"`
-	} `json:"rows"`
-	Version string `json:"version"`
+	// Key The row's id (provider/name for instances).
+	Key    string          `json:"key"`
+	Source string          `json:"source"`
+	Table  CatalogRowTable `json:"table"`
 }
 
-// CatalogUseRowsTable defines model for CatalogUse.Rows.Table.
-type CatalogUseRowsTable string
+// CatalogRowTable defines model for CatalogRow.Table.
+type CatalogRowTable string
+
+// CatalogUse The catalogue version and every row the answer used, with its source and as-of date.
+type CatalogUse struct {
+	Rows    []CatalogRow `json:"rows"`
+	Version string       `json:"version"`
+}
 
 // CatalogueDiff What changed in the catalogue's instance rows from one version to another.
 type CatalogueDiff struct {
@@ -2158,19 +2161,12 @@ type InferenceEstimate struct {
 	AtConcurrency *ServingPoint `json:"at_concurrency,omitempty"`
 
 	// CapacityAtSLO The most one replica carries within the SLO.
-	CapacityAtSLO *struct {
-		// AtCapacity One replica's latency and throughput at a concurrency, as ranges.
-		AtCapacity     *ServingPoint `json:"at_capacity,omitempty"`
-		Limit          *string       `json:"limit,omitempty"`
-		MaxConcurrency *int          `json:"max_concurrency,omitempty"`
-		Meets          *bool         `json:"meets,omitempty"`
-		Reason         *string       `json:"reason,omitempty"`
-	} `json:"capacity_at_slo,omitempty"`
+	CapacityAtSLO *SLOCapacity `json:"capacity_at_slo,omitempty"`
 
 	// Catalog The catalogue version and every row the answer used, with its source and as-of date.
-	Catalog  CatalogUse      `json:"catalog"`
-	Costs    *[]InstanceCost `json:"costs,omitempty"`
-	Feasible bool            `json:"feasible"`
+	Catalog  CatalogUse     `json:"catalog"`
+	Costs    []InstanceCost `json:"costs"`
+	Feasible bool           `json:"feasible"`
 
 	// GPU What was sized: a catalogue row (with id) or the architecture given.
 	GPU         EstimateSubject `json:"gpu"`
@@ -2181,34 +2177,10 @@ type InferenceEstimate struct {
 	KVCachePrecision string       `json:"kv_cache_precision"`
 
 	// Layouts Every tensor-parallel degree sized when none was requested, with its capacity and cheapest cost; the working says why the chosen one won.
-	Layouts *[]struct {
-		CheapestInstance *string `json:"cheapest_instance,omitempty"`
-
-		// CheapestMonthlyUSDForPeak An estimate's optimistic and pessimistic ends, low <= high, in the unit its field names.
-		CheapestMonthlyUSDForPeak *EstimateRange `json:"cheapest_monthly_usd_for_peak,omitempty"`
-
-		// CheapestUSDPerMillionOutputTokens An estimate's optimistic and pessimistic ends, low <= high, in the unit its field names.
-		CheapestUSDPerMillionOutputTokens *EstimateRange `json:"cheapest_usd_per_million_output_tokens,omitempty"`
-		Feasible                          bool           `json:"feasible"`
-		Fits                              bool           `json:"fits"`
-		MaxConcurrency                    *int           `json:"max_concurrency,omitempty"`
-		Reason                            *string        `json:"reason,omitempty"`
-
-		// ReplicasForPeak An estimate's optimistic and pessimistic ends, low <= high, in the unit its field names.
-		ReplicasForPeak *EstimateRange `json:"replicas_for_peak,omitempty"`
-		TensorParallel  int            `json:"tensor_parallel"`
-	} `json:"layouts,omitempty"`
+	Layouts *[]InferenceLayout `json:"layouts,omitempty"`
 
 	// Memory How the model sits in the memory of one replica (totals over its GPUs).
-	Memory *struct {
-		Fits            *bool    `json:"fits,omitempty"`
-		KVBudgetGB      *float64 `json:"kv_budget_gb,omitempty"`
-		KVBytesPerToken *float64 `json:"kv_bytes_per_token,omitempty"`
-		MaxSequences    *int     `json:"max_sequences,omitempty"`
-		MaxTokensInKV   *int     `json:"max_tokens_in_kv,omitempty"`
-		OverheadGB      *float64 `json:"overhead_gb,omitempty"`
-		WeightsGB       *float64 `json:"weights_gb,omitempty"`
-	} `json:"memory,omitempty"`
+	Memory ReplicaMemory `json:"memory"`
 
 	// Model What was sized: a catalogue row (with id) or the architecture given.
 	Model        EstimateSubject `json:"model"`
@@ -2219,22 +2191,13 @@ type InferenceEstimate struct {
 	Reason *string `json:"reason,omitempty"`
 
 	// ReplicasForPeak Replicas for the peak: ceil(peak x (1 + headroom) / per-replica requests/s).
-	ReplicasForPeak *struct {
-		Headroom              *float64 `json:"headroom,omitempty"`
-		PeakRequestsPerSecond *float64 `json:"peak_requests_per_second,omitempty"`
-
-		// PerReplicaRequestsPerSec requests/s
-		PerReplicaRequestsPerSec *EstimateRange `json:"per_replica_requests_per_sec,omitempty"`
-
-		// Replicas replicas
-		Replicas *EstimateRange `json:"replicas,omitempty"`
-	} `json:"replicas_for_peak,omitempty"`
+	ReplicasForPeak *PeakReplicas `json:"replicas_for_peak,omitempty"`
 
 	// TensorParallel GPUs per replica (0 when nothing fits).
-	TensorParallel *int `json:"tensor_parallel,omitempty"`
+	TensorParallel int `json:"tensor_parallel"`
 
 	// TensorParallelChosen requested: the request's tensor_parallel; otherwise every degree up to 8 (or the instance's GPUs) was sized and the cheapest meeting the targets chosen, see layouts.
-	TensorParallelChosen *InferenceEstimateTensorParallelChosen `json:"tensor_parallel_chosen,omitempty"`
+	TensorParallelChosen InferenceEstimateTensorParallelChosen `json:"tensor_parallel_chosen"`
 
 	// Working How the answer was computed: the assumptions it rests on and every formula with its numbers and source.
 	Working EstimateWorking `json:"working"`
@@ -2293,6 +2256,25 @@ type InferenceEstimateRequestPrecision string
 
 // InferenceEstimateRequestTensorParallel GPUs per replica. Absent means the smallest degree whose memory holds the weights and one full sequence.
 type InferenceEstimateRequestTensorParallel int
+
+// InferenceLayout One tensor-parallel degree an inference estimate sized, with its capacity and cheapest cost.
+type InferenceLayout struct {
+	CheapestInstance *string `json:"cheapest_instance,omitempty"`
+
+	// CheapestMonthlyUSDForPeak An estimate's optimistic and pessimistic ends, low <= high, in the unit its field names.
+	CheapestMonthlyUSDForPeak *EstimateRange `json:"cheapest_monthly_usd_for_peak,omitempty"`
+
+	// CheapestUSDPerMillionOutputTokens An estimate's optimistic and pessimistic ends, low <= high, in the unit its field names.
+	CheapestUSDPerMillionOutputTokens *EstimateRange `json:"cheapest_usd_per_million_output_tokens,omitempty"`
+	Feasible                          bool           `json:"feasible"`
+	Fits                              bool           `json:"fits"`
+	MaxConcurrency                    *int           `json:"max_concurrency,omitempty"`
+	Reason                            *string        `json:"reason,omitempty"`
+
+	// ReplicasForPeak An estimate's optimistic and pessimistic ends, low <= high, in the unit its field names.
+	ReplicasForPeak *EstimateRange `json:"replicas_for_peak,omitempty"`
+	TensorParallel  int            `json:"tensor_parallel"`
+}
 
 // InstanceCost The cost of serving (or training) on one catalogue instance, on-demand in its price region, 730 hours a month.
 type InstanceCost struct {
@@ -2613,6 +2595,18 @@ type PasswordReset struct {
 // PasswordResetRole The user's one role; platform-operator only in the _platform tenant.
 type PasswordResetRole string
 
+// PeakReplicas Replicas for the peak: ceil(peak x (1 + headroom) / per-replica requests/s).
+type PeakReplicas struct {
+	Headroom              float64 `json:"headroom"`
+	PeakRequestsPerSecond float64 `json:"peak_requests_per_second"`
+
+	// PerReplicaRequestsPerSec requests/s
+	PerReplicaRequestsPerSec EstimateRange `json:"per_replica_requests_per_sec"`
+
+	// Replicas replicas
+	Replicas EstimateRange `json:"replicas"`
+}
+
 // Problem An RFC 9457 problem detail. Every error response of this API has this shape and the media type application/problem+json.
 type Problem struct {
 	// Budget With problem type llm-budget-exceeded: the tenant's language model budget that is used up. The count starts again at resets_at (the Retry-After header gives the seconds until then).
@@ -2728,6 +2722,17 @@ type RefreshRequest struct {
 	RefreshToken *string `json:"refresh_token,omitempty"`
 }
 
+// ReplicaMemory How the model sits in the memory of one replica (totals over its GPUs).
+type ReplicaMemory struct {
+	Fits            bool    `json:"fits"`
+	KVBudgetGB      float64 `json:"kv_budget_gb"`
+	KVBytesPerToken float64 `json:"kv_bytes_per_token"`
+	MaxSequences    int     `json:"max_sequences"`
+	MaxTokensInKV   int     `json:"max_tokens_in_kv"`
+	OverheadGB      float64 `json:"overhead_gb"`
+	WeightsGB       float64 `json:"weights_gb"`
+}
+
 // Report The synthesized report: ranked recommendations, per-family results with their metrics (each with formula, source and unit), findings, and the assumptions used. When a language model provider is configured, `narratives` holds the consultant's executive narratives (one per audience: `audience`, `provider`, `model`, an `overall` section and one per family in `families`, each with `text`, `generated` and, when the text is the deterministic summary, a `note`); without one, `narrative_note` says no narrative was requested. New sections may be added over time, so clients must ignore members they do not know.
 type Report map[string]interface{}
 
@@ -2783,6 +2788,16 @@ type Resolution struct {
 
 	// Winner Id of the recommendation kept.
 	Winner string `json:"winner"`
+}
+
+// SLOCapacity The most one replica carries within the SLO.
+type SLOCapacity struct {
+	// AtCapacity One replica's latency and throughput at a concurrency, as ranges.
+	AtCapacity     *ServingPoint `json:"at_capacity,omitempty"`
+	Limit          string        `json:"limit"`
+	MaxConcurrency int           `json:"max_concurrency"`
+	Meets          bool          `json:"meets"`
+	Reason         string        `json:"reason"`
 }
 
 // Scenario defines model for Scenario.
@@ -2847,38 +2862,38 @@ type ScenarioRequest struct {
 
 // ServingPoint One replica's latency and throughput at a concurrency, as ranges.
 type ServingPoint struct {
-	Concurrency *int `json:"concurrency,omitempty"`
+	Concurrency int `json:"concurrency"`
 
 	// ITLMs Mean inter-token latency, ms.
-	ITLMs *EstimateRange `json:"itl_ms,omitempty"`
+	ITLMs EstimateRange `json:"itl_ms"`
 
 	// MeetsSLO With slo: whether this concurrency meets it.
 	MeetsSLO *bool `json:"meets_slo,omitempty"`
 
 	// OutputTokensPerSec Replica output throughput, tokens/s.
-	OutputTokensPerSec *EstimateRange `json:"output_tokens_per_sec,omitempty"`
+	OutputTokensPerSec EstimateRange `json:"output_tokens_per_sec"`
 
 	// PrefillFraction Share of GPU time on other requests' prefill.
-	PrefillFraction *EstimateRange `json:"prefill_fraction,omitempty"`
+	PrefillFraction EstimateRange `json:"prefill_fraction"`
 
 	// RequestsPerSec Replica throughput, requests/s.
-	RequestsPerSec *EstimateRange `json:"requests_per_sec,omitempty"`
+	RequestsPerSec EstimateRange `json:"requests_per_sec"`
 
 	// RunningSequences Requests decoding together (concurrency capped by the KV cache).
-	RunningSequences *int `json:"running_sequences,omitempty"`
+	RunningSequences int `json:"running_sequences"`
 
 	// Saturated Requests queue for KV-cache space.
-	Saturated        *bool   `json:"saturated,omitempty"`
+	Saturated        bool    `json:"saturated"`
 	SaturationReason *string `json:"saturation_reason,omitempty"`
 
 	// TokensPerSecPerUser Output speed one user sees, tokens/s.
-	TokensPerSecPerUser *EstimateRange `json:"tokens_per_sec_per_user,omitempty"`
+	TokensPerSecPerUser EstimateRange `json:"tokens_per_sec_per_user"`
 
 	// TTFTMs Mean time to first token, ms.
-	TTFTMs *EstimateRange `json:"ttft_ms,omitempty"`
+	TTFTMs EstimateRange `json:"ttft_ms"`
 
 	// TTFTP95Ms 95th-percentile time to first token, ms.
-	TTFTP95Ms *EstimateRange `json:"ttft_p95_ms,omitempty"`
+	TTFTP95Ms EstimateRange `json:"ttft_p95_ms"`
 }
 
 // StatusEvent Data of an SSE event named status (AssessmentStatusChanged).
@@ -3023,56 +3038,56 @@ type TokenResponseTokenType string
 // TrainingEstimate The compute, time, memory and cost of one training run, and the fewest GPUs each method fits on. A run whose model states and activations do not fit its GPUs is answered with feasible false, the reason and min_gpus.
 type TrainingEstimate struct {
 	// ActivationsGB Activations per GPU at micro-batch 1 with full checkpointing, plus the layers ZeRO-3/FSDP gathers.
-	ActivationsGB *EstimateRange `json:"activations_gb,omitempty"`
+	ActivationsGB EstimateRange `json:"activations_gb"`
 
 	// Catalog The catalogue version and every row the answer used, with its source and as-of date.
-	Catalog  CatalogUse      `json:"catalog"`
-	Costs    *[]InstanceCost `json:"costs,omitempty"`
-	Feasible bool            `json:"feasible"`
+	Catalog  CatalogUse     `json:"catalog"`
+	Costs    []InstanceCost `json:"costs"`
+	Feasible bool           `json:"feasible"`
 
 	// FitsPerGPU The chosen method's states and activations (pessimistic end) fit the usable memory of each GPU.
-	FitsPerGPU *bool `json:"fits_per_gpu,omitempty"`
+	FitsPerGPU bool `json:"fits_per_gpu"`
 
 	// Flops 6ND, the full-training compute.
-	Flops *float64 `json:"flops,omitempty"`
+	Flops float64 `json:"flops"`
 
 	// FlopsRange Compute, FLOPs (4ND-6ND for adapters).
-	FlopsRange *EstimateRange `json:"flops_range,omitempty"`
+	FlopsRange EstimateRange `json:"flops_range"`
 
 	// GPU What was sized: a catalogue row (with id) or the architecture given.
 	GPU EstimateSubject `json:"gpu"`
 
 	// GPUHours GPU-hours: the GPUs occupied x the wall clock.
-	GPUHours *EstimateRange `json:"gpu_hours,omitempty"`
-	Gpus     int            `json:"gpus"`
+	GPUHours EstimateRange `json:"gpu_hours"`
+	Gpus     int           `json:"gpus"`
 
 	// Instance A cloud machine type from the catalogue, for example {provider: aws, name: p5.48xlarge}.
 	Instance *InstanceRef `json:"instance,omitempty"`
 
 	// MemoryPerGPUGB Model and optimizer states per GPU (activations excluded): full_adam (one unsharded copy), zero3 (sharded over the GPUs), lora and qlora (in the layout each method takes on these GPUs).
-	MemoryPerGPUGB *map[string]float64 `json:"memory_per_gpu_gb,omitempty"`
+	MemoryPerGPUGB map[string]float64 `json:"memory_per_gpu_gb"`
 
 	// MemoryWithActivationsGB States plus activations per GPU.
-	MemoryWithActivationsGB *EstimateRange `json:"memory_with_activations_gb,omitempty"`
-	Method                  string         `json:"method"`
+	MemoryWithActivationsGB EstimateRange `json:"memory_with_activations_gb"`
+	Method                  string        `json:"method"`
 
 	// MethodMemoryGB The chosen method's model and optimizer states per GPU, in its layout (activations excluded).
-	MethodMemoryGB *float64 `json:"method_memory_gb,omitempty"`
+	MethodMemoryGB float64 `json:"method_memory_gb"`
 
 	// Methods full, lora and qlora sized on the same GPUs, for comparison.
-	Methods *[]TrainingMethodSizing `json:"methods,omitempty"`
+	Methods []TrainingMethodSizing `json:"methods"`
 
 	// MFU Model FLOPs utilisation.
-	MFU *EstimateRange `json:"mfu,omitempty"`
+	MFU EstimateRange `json:"mfu"`
 
 	// MinGpus The fewest GPUs the method fits on, in whole groups (1, 2, 4 or 8 within a machine, whole machines beyond, or whole tensor x pipeline groups); 0 when no layout fits.
-	MinGpus *int `json:"min_gpus,omitempty"`
+	MinGpus int `json:"min_gpus"`
 
 	// Model What was sized: a catalogue row (with id) or the architecture given.
 	Model EstimateSubject `json:"model"`
 
 	// Parallelism A training run's GPUs as data-parallel copies x tensor-parallel degree x pipeline stages (0 each when no layout fits).
-	Parallelism *TrainingParallelism `json:"parallelism,omitempty"`
+	Parallelism TrainingParallelism `json:"parallelism"`
 
 	// PipelineBubble Idle fraction of each step with pipeline stages, (p-1)/(m+p-1); absent without.
 	PipelineBubble *EstimateRange `json:"pipeline_bubble,omitempty"`
@@ -3080,22 +3095,22 @@ type TrainingEstimate struct {
 	Reason         *string        `json:"reason,omitempty"`
 
 	// SeqTokens The sequence length activations are sized at.
-	SeqTokens *int `json:"seq_tokens,omitempty"`
+	SeqTokens int `json:"seq_tokens"`
 
 	// Strategy The method's layout on these GPUs: ddp, zero3 or tp_pp for full; lora, lora_fsdp or lora_tp_pp; qlora, qlora_fsdp or qlora_tp_pp.
 	//
 	// Examples: lora_fsdp
-	Strategy *string `json:"strategy,omitempty"`
+	Strategy string `json:"strategy"`
 
 	// StrategyDescription The layout in words, for example lora + FSDP, base sharded over 8 GPUs.
-	StrategyDescription *string `json:"strategy_description,omitempty"`
+	StrategyDescription string  `json:"strategy_description"`
 	TokensBillion       float64 `json:"tokens_billion"`
 
 	// UsableMemoryGB The memory of one GPU states and activations may fill (90%).
-	UsableMemoryGB *float64 `json:"usable_memory_gb,omitempty"`
+	UsableMemoryGB float64 `json:"usable_memory_gb"`
 
 	// WallClockHours Hours on the given GPUs, pipeline bubble included.
-	WallClockHours *EstimateRange `json:"wall_clock_hours,omitempty"`
+	WallClockHours EstimateRange `json:"wall_clock_hours"`
 
 	// Working How the answer was computed: the assumptions it rests on and every formula with its numbers and source.
 	Working EstimateWorking `json:"working"`
@@ -3149,29 +3164,29 @@ type TrainingEstimateRequestPrecision string
 // TrainingMethodSizing How one training method's states and activations sit on the run's GPUs, and the fewest GPUs it fits on.
 type TrainingMethodSizing struct {
 	// ActivationsGB An estimate's optimistic and pessimistic ends, low <= high, in the unit its field names.
-	ActivationsGB *EstimateRange             `json:"activations_gb,omitempty"`
-	Description   *string                    `json:"description,omitempty"`
+	ActivationsGB EstimateRange              `json:"activations_gb"`
+	Description   string                     `json:"description"`
 	Fits          bool                       `json:"fits"`
 	Layout        TrainingMethodSizingLayout `json:"layout"`
 
 	// MemoryAtMinGB States plus activations per GPU on min_gpus.
-	MemoryAtMinGB *EstimateRange `json:"memory_at_min_gb,omitempty"`
+	MemoryAtMinGB EstimateRange `json:"memory_at_min_gb"`
 
 	// MemoryPerGPUGB States plus activations per GPU.
-	MemoryPerGPUGB *EstimateRange             `json:"memory_per_gpu_gb,omitempty"`
+	MemoryPerGPUGB EstimateRange              `json:"memory_per_gpu_gb"`
 	Method         TrainingMethodSizingMethod `json:"method"`
 	MinGpus        int                        `json:"min_gpus"`
 
 	// MinParallelism A training run's GPUs as data-parallel copies x tensor-parallel degree x pipeline stages (0 each when no layout fits).
-	MinParallelism *TrainingParallelism `json:"min_parallelism,omitempty"`
+	MinParallelism TrainingParallelism `json:"min_parallelism"`
 
 	// Parallelism A training run's GPUs as data-parallel copies x tensor-parallel degree x pipeline stages (0 each when no layout fits).
-	Parallelism *TrainingParallelism `json:"parallelism,omitempty"`
+	Parallelism TrainingParallelism `json:"parallelism"`
 
 	// StatesGB Model and optimizer states per GPU.
-	StatesGB *float64 `json:"states_gb,omitempty"`
-	Strategy string   `json:"strategy"`
-	UsableGB *float64 `json:"usable_gb,omitempty"`
+	StatesGB float64 `json:"states_gb"`
+	Strategy string  `json:"strategy"`
+	UsableGB float64 `json:"usable_gb"`
 }
 
 // TrainingMethodSizingLayout defines model for TrainingMethodSizing.Layout.

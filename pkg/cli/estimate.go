@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -220,14 +219,15 @@ func requestBody(fs *flag.FlagSet, g gatewayFlags, r *request) ([]byte, map[stri
 }
 
 // estimateCall is one estimate: its kind, the body, the flag behind each
-// field, and how to send it and summarise the answer.
-type estimateCall struct {
+// field, and how to send it and summarise the answer A (the document's
+// InferenceEstimate or TrainingEstimate).
+type estimateCall[A any] struct {
 	kind      string // inference or training
 	body      []byte
 	flagOf    map[string]string
-	send      func(*client.Client, context.Context, []byte) (json.RawMessage, error)
-	summarise func(io.Writer, []byte) error
-	verdict   func([]byte) (feasible bool, reason string, err error)
+	send      func(*client.Client, context.Context, []byte) (A, error)
+	summarise func(io.Writer, A)
+	verdict   func(A) (feasible bool, reason string)
 }
 
 // errNotFeasible is a plan the gateway sized and found impossible: the
@@ -237,10 +237,10 @@ type errNotFeasible struct{ reason string }
 func (e errNotFeasible) Error() string { return "not feasible: " + e.reason }
 
 // call checks the body with the gateway's own rules (a mistake is a usage
-// error naming the flag), sends it and prints the answer: raw JSON with
-// --json, otherwise through summarise. A not-feasible answer is printed in
-// full and returned as errNotFeasible.
-func call(ctx context.Context, g gatewayFlags, ec estimateCall, w io.Writer) error {
+// error naming the flag), sends it and prints the answer: as indented JSON
+// with --json, otherwise through summarise. A not-feasible answer is printed
+// in full and returned as errNotFeasible.
+func call[A any](ctx context.Context, g gatewayFlags, ec estimateCall[A], w io.Writer) error {
 	if g.token.v == "" {
 		return usageError{errors.New("no token: pass --token or set IM_TOKEN")}
 	}
@@ -260,22 +260,17 @@ func call(ctx context.Context, g gatewayFlags, ec estimateCall, w io.Writer) err
 		return fmt.Errorf("estimate: %w", err)
 	}
 	if *g.json {
-		var out bytes.Buffer
-		if err := json.Indent(&out, ans, "", "  "); err != nil {
+		out, err := json.MarshalIndent(ans, "", "  ")
+		if err != nil {
 			return fmt.Errorf("format the answer: %w", err)
 		}
-		out.WriteByte('\n')
-		if _, err := w.Write(out.Bytes()); err != nil {
+		if _, err := w.Write(append(out, '\n')); err != nil {
 			return err
 		}
-	} else if err := ec.summarise(w, ans); err != nil {
-		return err
+	} else {
+		ec.summarise(w, ans)
 	}
-	feasible, reason, err := ec.verdict(ans)
-	if err != nil {
-		return fmt.Errorf("decode the answer: %w", err)
-	}
-	if !feasible {
+	if feasible, reason := ec.verdict(ans); !feasible {
 		return errNotFeasible{reason: reason}
 	}
 	return nil
@@ -340,7 +335,7 @@ func runEstimateInference(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	return call(ctx, g, estimateCall{kind: "inference", body: body, flagOf: flagOf,
+	return call(ctx, g, estimateCall[api.InferenceEstimate]{kind: "inference", body: body, flagOf: flagOf,
 		send: (*client.Client).EstimateInference, summarise: summariseInference, verdict: inferenceVerdict}, io.Stdout)
 }
 
@@ -382,7 +377,7 @@ func runEstimateTraining(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	return call(ctx, g, estimateCall{kind: "training", body: body, flagOf: flagOf,
+	return call(ctx, g, estimateCall[api.TrainingEstimate]{kind: "training", body: body, flagOf: flagOf,
 		send: (*client.Client).EstimateTraining, summarise: summariseTraining, verdict: trainingVerdict}, io.Stdout)
 }
 
@@ -424,12 +419,15 @@ func (s span) String() string {
 	return num(s.Low) + "-" + num(s.High)
 }
 
-// rng is an answer's range as a span, the zero span when it is absent.
+// spanOf is an answer's range as a span.
+func spanOf(r api.EstimateRange) span { return span{Low: r.Low, High: r.High} }
+
+// rng is an answer's optional range as a span, the zero span when it is absent.
 func rng(r *api.EstimateRange) span {
 	if r == nil {
 		return span{}
 	}
-	return span{Low: r.Low, High: r.High}
+	return spanOf(*r)
 }
 
 func feasibility(w io.Writer, feasible bool, reason string) {
@@ -456,29 +454,17 @@ func printFooter(w io.Writer, work api.EstimateWorking, cat api.CatalogUse) {
 }
 
 // inferenceVerdict reads whether an inference answer is feasible, and why not.
-func inferenceVerdict(raw []byte) (bool, string, error) {
-	var a api.InferenceEstimate
-	err := json.Unmarshal(raw, &a)
-	return a.Feasible, val(a.Reason), err
-}
+func inferenceVerdict(a api.InferenceEstimate) (bool, string) { return a.Feasible, val(a.Reason) }
 
 // trainingVerdict reads whether a training answer is feasible, and why not.
-func trainingVerdict(raw []byte) (bool, string, error) {
-	var a api.TrainingEstimate
-	err := json.Unmarshal(raw, &a)
-	return a.Feasible, val(a.Reason), err
-}
+func trainingVerdict(a api.TrainingEstimate) (bool, string) { return a.Feasible, val(a.Reason) }
 
-func summariseInference(w io.Writer, raw []byte) error {
-	var a api.InferenceEstimate
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return fmt.Errorf("decode the answer: %w", err)
-	}
+func summariseInference(w io.Writer, a api.InferenceEstimate) {
 	fmt.Fprintf(w, "%s, %s weights, %s KV cache, on %s; %d input / %d output tokens\n",
 		a.Model.Name, a.Precision, a.KVCachePrecision, a.GPU.Name, a.InputTokens, a.OutputTokens)
 	feasibility(w, a.Feasible, val(a.Reason))
-	if tp := val(a.TensorParallel); tp > 0 {
-		fmt.Fprintf(w, "  tensor parallel: %d GPUs per replica (%s)\n", tp, val(a.TensorParallelChosen))
+	if tp := a.TensorParallel; tp > 0 {
+		fmt.Fprintf(w, "  tensor parallel: %d GPUs per replica (%s)\n", tp, a.TensorParallelChosen)
 	}
 	for _, l := range val(a.Layouts) {
 		fmt.Fprintf(w, "    TP %d: ", l.TensorParallel)
@@ -493,16 +479,16 @@ func summariseInference(w io.Writer, raw []byte) error {
 			fmt.Fprintln(w, "meets the targets (no priced instance)")
 		}
 	}
-	mem := val(a.Memory)
+	mem := a.Memory
 	fmt.Fprintf(w, "  memory per replica: weights %s GB + overhead %s GB; KV cache %s GB holds %d sequences of %d tokens\n",
-		num(val(mem.WeightsGB)), num(val(mem.OverheadGB)), num(val(mem.KVBudgetGB)), val(mem.MaxSequences), a.InputTokens+a.OutputTokens)
+		num(mem.WeightsGB), num(mem.OverheadGB), num(mem.KVBudgetGB), mem.MaxSequences, a.InputTokens+a.OutputTokens)
 	printPoint := func(title string, p *api.ServingPoint) {
 		fmt.Fprintf(w, "  %s:\n", title)
-		fmt.Fprintf(w, "    time to first token  %s ms (p95 %s ms)\n", rng(p.TTFTMs), rng(p.TTFTP95Ms))
-		fmt.Fprintf(w, "    inter-token latency  %s ms\n", rng(p.ITLMs))
-		fmt.Fprintf(w, "    per-user speed       %s tokens/s\n", rng(p.TokensPerSecPerUser))
-		fmt.Fprintf(w, "    replica throughput   %s output tokens/s, %s requests/s\n", rng(p.OutputTokensPerSec), rng(p.RequestsPerSec))
-		if val(p.Saturated) {
+		fmt.Fprintf(w, "    time to first token  %s ms (p95 %s ms)\n", spanOf(p.TTFTMs), spanOf(p.TTFTP95Ms))
+		fmt.Fprintf(w, "    inter-token latency  %s ms\n", spanOf(p.ITLMs))
+		fmt.Fprintf(w, "    per-user speed       %s tokens/s\n", spanOf(p.TokensPerSecPerUser))
+		fmt.Fprintf(w, "    replica throughput   %s output tokens/s, %s requests/s\n", spanOf(p.OutputTokensPerSec), spanOf(p.RequestsPerSec))
+		if p.Saturated {
 			fmt.Fprintf(w, "    saturated: %s\n", val(p.SaturationReason))
 		}
 		if p.MeetsSLO != nil && !*p.MeetsSLO {
@@ -510,19 +496,19 @@ func summariseInference(w io.Writer, raw []byte) error {
 		}
 	}
 	if p := a.AtConcurrency; p != nil {
-		printPoint(fmt.Sprintf("at concurrency %d", val(p.Concurrency)), p)
+		printPoint(fmt.Sprintf("at concurrency %d", p.Concurrency), p)
 	}
 	if c := a.CapacityAtSLO; c != nil {
-		if val(c.Meets) && c.AtCapacity != nil {
-			printPoint(fmt.Sprintf("capacity at the SLO: %d concurrent requests per replica (next limit: %s)", val(c.MaxConcurrency), val(c.Reason)), c.AtCapacity)
+		if c.Meets && c.AtCapacity != nil {
+			printPoint(fmt.Sprintf("capacity at the SLO: %d concurrent requests per replica (next limit: %s)", c.MaxConcurrency, c.Reason), c.AtCapacity)
 		} else {
-			fmt.Fprintf(w, "  capacity at the SLO: none (%s)\n", val(c.Reason))
+			fmt.Fprintf(w, "  capacity at the SLO: none (%s)\n", c.Reason)
 		}
 	}
 	if r := a.ReplicasForPeak; r != nil {
-		fmt.Fprintf(w, "  replicas for %s requests/s with %s%% headroom: %s\n", num(val(r.PeakRequestsPerSecond)), num(val(r.Headroom)*100), rng(r.Replicas))
+		fmt.Fprintf(w, "  replicas for %s requests/s with %s%% headroom: %s\n", num(r.PeakRequestsPerSecond), num(r.Headroom*100), spanOf(r.Replicas))
 	}
-	costs := val(a.Costs)
+	costs := a.Costs
 	if len(costs) > 0 {
 		fmt.Fprintln(w, "  on-demand cost:")
 	}
@@ -542,29 +528,24 @@ func summariseInference(w io.Writer, raw []byte) error {
 		fmt.Fprintln(w)
 	}
 	printFooter(w, a.Working, a.Catalog)
-	return nil
 }
 
-func summariseTraining(w io.Writer, raw []byte) error {
-	var a api.TrainingEstimate
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return fmt.Errorf("decode the answer: %w", err)
-	}
+func summariseTraining(w io.Writer, a api.TrainingEstimate) {
 	fmt.Fprintf(w, "%s, %s training in %s on %d x %s, %s billion tokens\n",
 		a.Model.Name, a.Method, a.Precision, a.Gpus, a.GPU.Name, num(a.TokensBillion))
 	feasibility(w, a.Feasible, val(a.Reason))
-	fmt.Fprintf(w, "  compute     %s FLOPs\n", rng(a.FlopsRange))
-	fmt.Fprintf(w, "  GPU-hours   %s at MFU %s\n", rng(a.GPUHours), rng(a.MFU))
-	hours := rng(a.WallClockHours)
+	fmt.Fprintf(w, "  compute     %s FLOPs\n", spanOf(a.FlopsRange))
+	fmt.Fprintf(w, "  GPU-hours   %s at MFU %s\n", spanOf(a.GPUHours), spanOf(a.MFU))
+	hours := spanOf(a.WallClockHours)
 	days := span{Low: hours.Low / 24, High: hours.High / 24}
 	fmt.Fprintf(w, "  wall clock  %s hours (%s days)\n", hours, days)
 	fmt.Fprintf(w, "  model and optimizer states per GPU (activations not counted), GB:")
-	perGPU := val(a.MemoryPerGPUGB)
+	perGPU := a.MemoryPerGPUGB
 	for _, k := range []string{"full_adam", "zero3", "lora", "qlora"} {
 		fmt.Fprintf(w, " %s %s", k, num(perGPU[k]))
 	}
-	fmt.Fprintf(w, "\n  this run: %s GB of the %s GB per GPU\n", num(val(a.MethodMemoryGB)), num(val(a.GPU.MemoryGB)))
-	costs := val(a.Costs)
+	fmt.Fprintf(w, "\n  this run: %s GB of the %s GB per GPU\n", num(a.MethodMemoryGB), num(val(a.GPU.MemoryGB)))
+	costs := a.Costs
 	if len(costs) > 0 {
 		fmt.Fprintln(w, "  on-demand cost of the run:")
 	}
@@ -573,5 +554,4 @@ func summariseTraining(w io.Writer, raw []byte) error {
 			c.Provider, c.Name, c.GPUCount, c.PriceRegion, val(c.Instances), money(c.OnDemandHourlyUSD), rng(c.RunUSD))
 	}
 	printFooter(w, a.Working, a.Catalog)
-	return nil
 }

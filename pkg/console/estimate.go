@@ -12,18 +12,18 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
-	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
 // Estimates answers the calculator: the body is the JSON of POST
 // /v1/estimates/inference or /training, validated and sized exactly as
-// those routes do; a refused body is the routes' 400 problem (Explain
-// gives its fields).
+// those routes do, and the answer is theirs (the document's
+// InferenceEstimate or TrainingEstimate); a refused body is the routes' 400
+// problem (Explain gives its fields).
 type Estimates interface {
-	Inference(ctx context.Context, body []byte) (*estimate.Inference, error)
-	Training(ctx context.Context, body []byte) (*estimate.Training, error)
+	Inference(ctx context.Context, body []byte) (*api.InferenceEstimate, error)
+	Training(ctx context.Context, body []byte) (*api.TrainingEstimate, error)
 }
 
 // estimateField is one input of the calculator: its name is the field's
@@ -79,8 +79,8 @@ type estimateView struct {
 	Choices choices
 	// Errors are the refusal's reasons in order, for the summary.
 	Errors    []fieldReason
-	Inference *estimate.Inference
-	Training  *estimate.Training
+	Inference *api.InferenceEstimate
+	Training  *api.TrainingEstimate
 	// Asked says the form was submitted (a result or errors follow).
 	Asked bool
 }
@@ -228,7 +228,7 @@ func (c *Console) renderFragment(ec echo.Context, status int, page, block string
 
 // rangeText shows a range as the API gives it: "a" when both ends agree,
 // else "a - b".
-func rangeText(r sizing.Range) string {
+func rangeText(r api.EstimateRange) string {
 	if shortNumber(r.Low) == shortNumber(r.High) {
 		return shortNumber(r.Low)
 	}
@@ -236,7 +236,7 @@ func rangeText(r sizing.Range) string {
 }
 
 // usdRange shows a range of dollars.
-func usdRange(r *sizing.Range) string {
+func usdRange(r *api.EstimateRange) string {
 	if r == nil {
 		return "—"
 	}

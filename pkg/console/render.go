@@ -18,7 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
@@ -144,7 +144,7 @@ func parsePages(st *assets) (*pages, error) {
 			return inputView{Name: name, Label: label, Value: value, Fields: fields, Auto: auto}
 		},
 		"rng": rangeText,
-		"rngp": func(r *sizing.Range) string {
+		"rngp": func(r *api.EstimateRange) string {
 			if r == nil {
 				return "—"
 			}

@@ -322,12 +322,12 @@ func (e chatEstimates) Estimate(_ context.Context, kind string, body []byte) (an
 	case "inference":
 		var req api.InferenceEstimateRequest
 		if req, err = decodeEstimate(body, e.est.inference, inferenceErrors); err == nil {
-			out, err = e.est.engine.Inference(inferenceInput(req))
+			out, err = e.est.inferenceOf(req)
 		}
 	case "training":
 		var req api.TrainingEstimateRequest
 		if req, err = decodeEstimate(body, e.est.training, trainingErrors); err == nil {
-			out, err = e.est.engine.Training(trainingInput(req))
+			out, err = e.est.trainingOf(req)
 		}
 	default:
 		return nil, fmt.Errorf("no estimate %q", kind)

@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
+	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/console"
 	"github.com/infra-mind/infra-mind/pkg/consultant"
@@ -162,20 +162,20 @@ func (s *Server) consoleRoutes() (*echo.Echo, map[string]bool, error) {
 // fields) and engine.
 type consoleEstimates struct{ est *estimator }
 
-func (e consoleEstimates) Inference(_ context.Context, body []byte) (*estimate.Inference, error) {
+func (e consoleEstimates) Inference(_ context.Context, body []byte) (*api.InferenceEstimate, error) {
 	req, err := decodeEstimate(body, e.est.inference, inferenceErrors)
 	if err != nil {
 		return nil, err
 	}
-	return e.est.engine.Inference(inferenceInput(req))
+	return e.est.inferenceOf(req)
 }
 
-func (e consoleEstimates) Training(_ context.Context, body []byte) (*estimate.Training, error) {
+func (e consoleEstimates) Training(_ context.Context, body []byte) (*api.TrainingEstimate, error) {
 	req, err := decodeEstimate(body, e.est.training, trainingErrors)
 	if err != nil {
 		return nil, err
 	}
-	return e.est.engine.Training(trainingInput(req))
+	return e.est.trainingOf(req)
 }
 
 // consoleChat is the chat use cases for the console's pages, with the

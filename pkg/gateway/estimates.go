@@ -157,21 +157,41 @@ func (s *Server) estimateTraining(c echo.Context) error {
 // answerInference reads, validates and sizes an inference estimate request:
 // the route's whole path but writing the answer, so the fuzz tests drive
 // exactly what a client does.
-func (e *estimator) answerInference(c echo.Context) (*estimate.Inference, error) {
+func (e *estimator) answerInference(c echo.Context) (*api.InferenceEstimate, error) {
 	req, err := readEstimateBody(c, e.inference, inferenceErrors)
 	if err != nil {
 		return nil, err
 	}
-	return e.engine.Inference(inferenceInput(req))
+	return e.inferenceOf(req)
 }
 
 // answerTraining reads, validates and sizes a training estimate request.
-func (e *estimator) answerTraining(c echo.Context) (*estimate.Training, error) {
+func (e *estimator) answerTraining(c echo.Context) (*api.TrainingEstimate, error) {
 	req, err := readEstimateBody(c, e.training, trainingErrors)
 	if err != nil {
 		return nil, err
 	}
-	return e.engine.Training(trainingInput(req))
+	return e.trainingOf(req)
+}
+
+// inferenceOf sizes a validated inference request and answers it as the
+// document's InferenceEstimate.
+func (e *estimator) inferenceOf(req api.InferenceEstimateRequest) (*api.InferenceEstimate, error) {
+	ans, err := e.engine.Inference(inferenceInput(req))
+	if err != nil {
+		return nil, err
+	}
+	return inferenceView(ans), nil
+}
+
+// trainingOf sizes a validated training request and answers it as the
+// document's TrainingEstimate.
+func (e *estimator) trainingOf(req api.TrainingEstimateRequest) (*api.TrainingEstimate, error) {
+	ans, err := e.engine.Training(trainingInput(req))
+	if err != nil {
+		return nil, err
+	}
+	return trainingView(ans), nil
 }
 
 // CheckEstimateRequest validates an estimate request body as POST

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
-	"github.com/infra-mind/infra-mind/pkg/advisor/estimate"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/api"
 )
 
 // estimateEnv serves the estimate routes on fakes, shared by the estimate
@@ -29,15 +29,15 @@ func postEstimate(t *testing.T, e *fakeEnv, route, body string) *http.Response {
 }
 
 // chosenLayout is the answer's own entry in its layouts.
-func chosenLayout(t *testing.T, ans estimate.Inference) estimate.LayoutView {
+func chosenLayout(t *testing.T, ans api.InferenceEstimate) api.InferenceLayout {
 	t.Helper()
-	for _, l := range ans.Layouts {
+	for _, l := range val(ans.Layouts) {
 		if l.TensorParallel == ans.TensorParallel {
 			return l
 		}
 	}
 	t.Fatalf("no layout for the chosen TP %d", ans.TensorParallel)
-	return estimate.LayoutView{}
+	return api.InferenceLayout{}
 }
 
 func TestEstimates(t *testing.T) {
@@ -51,12 +51,12 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-405b","precision":"bf16","gpu":"l4",
 			"input_tokens":1000,"output_tokens":200}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Inference](t, resp)
+		ans := decodeBody[api.InferenceEstimate](t, resp)
 		require.False(t, ans.Feasible)
 		require.Zero(t, ans.TensorParallel)
-		require.Contains(t, ans.Reason, "do not fit on up to 8 x NVIDIA L4")
-		require.Len(t, ans.Layouts, 4)
-		for _, l := range ans.Layouts {
+		require.Contains(t, val(ans.Reason), "do not fit on up to 8 x NVIDIA L4")
+		require.Len(t, val(ans.Layouts), 4)
+		for _, l := range val(ans.Layouts) {
 			require.False(t, l.Fits, "TP %d", l.TensorParallel)
 		}
 	})
@@ -69,11 +69,11 @@ func TestEstimates(t *testing.T) {
 			"input_tokens":1000,"output_tokens":250,"slo":{"ttft_p95_ms":2000,"inter_token_latency_ms":100},
 			"peak_requests_per_second":1,"headroom":0.2}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Inference](t, resp)
-		require.True(t, ans.Feasible, ans.Reason)
+		ans := decodeBody[api.InferenceEstimate](t, resp)
+		require.True(t, ans.Feasible, val(ans.Reason))
 		require.Equal(t, 8, ans.TensorParallel)
-		var four estimate.LayoutView
-		for _, l := range ans.Layouts {
+		var four api.InferenceLayout
+		for _, l := range val(ans.Layouts) {
 			if l.TensorParallel == 4 {
 				four = l
 			}
@@ -96,12 +96,12 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","gpu":"h100-sxm",
 			"input_tokens":1000,"output_tokens":200,"concurrency":1,"peak_requests_per_second":10,"headroom":0.2}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Inference](t, resp)
-		require.True(t, ans.Feasible, ans.Reason)
-		require.Equal(t, "cheapest that meets the targets", ans.TensorParallelChosen)
-		require.Len(t, ans.Layouts, 4, "TP 1, 2, 4 and 8 are sized")
-		require.False(t, ans.Layouts[0].Fits, "70 GB of FP8 weights plus 20%% overhead exceed one 80 GB H100")
-		for _, l := range ans.Layouts {
+		ans := decodeBody[api.InferenceEstimate](t, resp)
+		require.True(t, ans.Feasible, val(ans.Reason))
+		require.Equal(t, api.InferenceEstimateTensorParallelChosen("cheapest that meets the targets"), ans.TensorParallelChosen)
+		require.Len(t, val(ans.Layouts), 4, "TP 1, 2, 4 and 8 are sized")
+		require.False(t, val(ans.Layouts)[0].Fits, "70 GB of FP8 weights plus 20%% overhead exceed one 80 GB H100")
+		for _, l := range val(ans.Layouts) {
 			if l.Feasible {
 				require.NotNil(t, l.CheapestMonthlyUSDForPeak, "TP %d", l.TensorParallel)
 				require.LessOrEqual(t, chosenLayout(t, ans).CheapestMonthlyUSDForPeak.High, l.CheapestMonthlyUSDForPeak.High,
@@ -116,16 +116,16 @@ func TestEstimates(t *testing.T) {
 		at := ans.AtConcurrency
 		require.NotNil(t, at)
 		// Decode reads 35 GB per GPU at 3.35 TB/s x 0.5-0.6: about 17-21 ms per token.
-		require.GreaterOrEqual(t, at.ITLms.Low, 10.0)
-		require.LessOrEqual(t, at.ITLms.High, 40.0)
-		require.Less(t, at.ITLms.Low, at.ITLms.High, "an estimate is a range")
-		require.Greater(t, at.TTFTms.Low, 0.0)
-		require.LessOrEqual(t, at.TTFTms.High, 1000.0)
+		require.GreaterOrEqual(t, at.ITLMs.Low, 10.0)
+		require.LessOrEqual(t, at.ITLMs.High, 40.0)
+		require.Less(t, at.ITLMs.Low, at.ITLMs.High, "an estimate is a range")
+		require.Greater(t, at.TTFTMs.Low, 0.0)
+		require.LessOrEqual(t, at.TTFTMs.High, 1000.0)
 		require.Greater(t, at.RequestsPerSec.Low, 0.0)
 
-		require.NotNil(t, ans.Replicas)
-		require.GreaterOrEqual(t, ans.Replicas.Replicas.High, ans.Replicas.Replicas.Low)
-		require.Greater(t, ans.Replicas.Replicas.Low, 1.0, "10 requests/s of 200 tokens is more than one single-stream replica carries")
+		require.NotNil(t, ans.ReplicasForPeak)
+		require.GreaterOrEqual(t, ans.ReplicasForPeak.Replicas.High, ans.ReplicasForPeak.Replicas.Low)
+		require.Greater(t, ans.ReplicasForPeak.Replicas.Low, 1.0, "10 requests/s of 200 tokens is more than one single-stream replica carries")
 
 		// Every catalogue instance with H100 SXM is listed; one with fewer GPUs than the
 		// tensor-parallel degree cannot hold a replica and says so, and an 8-GPU machine
@@ -138,18 +138,18 @@ func TestEstimates(t *testing.T) {
 			require.Equal(t, "h100-sxm", in.GPU)
 			if in.GPUCount < ans.TensorParallel {
 				require.False(t, c.Fits, "%s/%s has %d GPUs", c.Provider, c.Name, in.GPUCount)
-				require.Contains(t, c.Reason, "needs")
+				require.Contains(t, val(c.Reason), "needs")
 				require.Nil(t, c.MonthlyUSDForPeak)
 				continue
 			}
 			fitting++
 			require.True(t, c.Fits)
-			require.Equal(t, in.GPUCount/ans.TensorParallel, c.ReplicasPerInstance)
-			require.InDelta(t, in.OnDemandHourly*730, c.InstanceMonthlyUSD, 1e-6)
+			require.Equal(t, in.GPUCount/ans.TensorParallel, val(c.ReplicasPerInstance))
+			require.InDelta(t, in.OnDemandHourly*730, val(c.InstanceMonthlyUSD), 1e-6)
 			require.NotNil(t, c.USDPerMillionOutputTokens)
 			require.Less(t, c.USDPerMillionOutputTokens.Low, c.USDPerMillionOutputTokens.High)
 			require.NotNil(t, c.MonthlyUSDForPeak)
-			require.GreaterOrEqual(t, c.MonthlyUSDForPeak.Low, c.InstanceMonthlyUSD)
+			require.GreaterOrEqual(t, c.MonthlyUSDForPeak.Low, val(c.InstanceMonthlyUSD))
 		}
 		require.Positive(t, fitting, "at least one H100 machine holds a replica")
 
@@ -161,7 +161,7 @@ func TestEstimates(t *testing.T) {
 		require.Equal(t, cat.Version, ans.Catalog.Version)
 		tables := map[string]bool{}
 		for _, r := range ans.Catalog.Rows {
-			tables[r.Table] = true
+			tables[string(r.Table)] = true
 			require.NotEmpty(t, r.Source, r.Key)
 			require.NotEmpty(t, r.AsOf, r.Key)
 		}
@@ -173,15 +173,15 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","instance":{"provider":"aws","name":"p5.48xlarge"},
 			"input_tokens":1000,"output_tokens":200,"concurrency":64,"slo":{"inter_token_latency_ms":40},"peak_requests_per_second":20}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Inference](t, resp)
-		require.True(t, ans.Feasible, ans.Reason)
-		require.NotNil(t, ans.Capacity)
-		require.True(t, ans.Capacity.Meets)
-		require.NotNil(t, ans.Capacity.AtCapacity)
-		require.LessOrEqual(t, ans.Capacity.AtCapacity.ITLms.High, 40.0)
+		ans := decodeBody[api.InferenceEstimate](t, resp)
+		require.True(t, ans.Feasible, val(ans.Reason))
+		require.NotNil(t, ans.CapacityAtSLO)
+		require.True(t, ans.CapacityAtSLO.Meets)
+		require.NotNil(t, ans.CapacityAtSLO.AtCapacity)
+		require.LessOrEqual(t, ans.CapacityAtSLO.AtCapacity.ITLMs.High, 40.0)
 		require.NotNil(t, ans.AtConcurrency.MeetsSLO)
-		require.Equal(t, 64 <= ans.Capacity.MaxConcurrency, *ans.AtConcurrency.MeetsSLO)
-		require.Equal(t, ans.Capacity.AtCapacity.RequestsPerSec, ans.Replicas.PerReplicaRequestsPerSec)
+		require.Equal(t, 64 <= ans.CapacityAtSLO.MaxConcurrency, *ans.AtConcurrency.MeetsSLO)
+		require.Equal(t, ans.CapacityAtSLO.AtCapacity.RequestsPerSec, ans.ReplicasForPeak.PerReplicaRequestsPerSec)
 		require.Len(t, ans.Costs, 1)
 		require.Equal(t, "p5.48xlarge", ans.Costs[0].Name)
 	})
@@ -194,10 +194,10 @@ func TestEstimates(t *testing.T) {
 		} {
 			resp := postEstimate(t, e, "inference", body)
 			require.Equal(t, http.StatusOK, resp.StatusCode)
-			ans := decodeBody[estimate.Inference](t, resp)
+			ans := decodeBody[api.InferenceEstimate](t, resp)
 			require.False(t, ans.Feasible)
-			require.Contains(t, ans.Reason, "do not fit")
-			require.Contains(t, ans.Reason, "L4")
+			require.Contains(t, val(ans.Reason), "do not fit")
+			require.Contains(t, val(ans.Reason), "L4")
 			require.False(t, ans.Memory.Fits)
 			require.InDelta(t, 810, ans.Memory.WeightsGB, 0.01)
 			require.Empty(t, ans.Costs)
@@ -211,14 +211,14 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "inference", `{"architecture":{"name":"my-8b","total_params_billion":8,"layers":32,
 			"attention":"gqa","kv_heads":8,"head_dim":128,"hidden_size":4096},`+tail)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		custom := decodeBody[estimate.Inference](t, resp)
+		custom := decodeBody[api.InferenceEstimate](t, resp)
 		resp = postEstimate(t, e, "inference", `{"model":"llama-3.1-8b",`+tail)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		twin := decodeBody[estimate.Inference](t, resp)
-		require.True(t, custom.Feasible, custom.Reason)
+		twin := decodeBody[api.InferenceEstimate](t, resp)
+		require.True(t, custom.Feasible, val(custom.Reason))
 		require.Equal(t, "my-8b", custom.Model.Name)
 		require.Equal(t, twin.Memory, custom.Memory)
-		require.Equal(t, twin.AtConcurrency.ITLms, custom.AtConcurrency.ITLms)
+		require.Equal(t, twin.AtConcurrency.ITLMs, custom.AtConcurrency.ITLMs)
 		for _, r := range custom.Catalog.Rows {
 			require.NotEqual(t, "models", r.Table, "a custom architecture uses no model row")
 		}
@@ -229,10 +229,10 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "inference", `{"model":"llama-3.1-70b","precision":"fp8","gpu":"h100-sxm",
 			"input_tokens":1000,"output_tokens":200,"slo":{"inter_token_latency_ms":5}}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Inference](t, resp)
+		ans := decodeBody[api.InferenceEstimate](t, resp)
 		require.False(t, ans.Feasible)
-		require.Contains(t, ans.Reason, "SLO cannot be met")
-		require.Equal(t, sizing.LimitITL, ans.Capacity.Limit)
+		require.Contains(t, val(ans.Reason), "SLO cannot be met")
+		require.Equal(t, sizing.LimitITL, ans.CapacityAtSLO.Limit)
 	})
 
 	t.Run("training a 70B with QLoRA on p5 gives compute, time, memory and cost", func(t *testing.T) {
@@ -240,17 +240,17 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"qlora","precision":"bf16",
 			"instance":{"provider":"aws","name":"p5.48xlarge"},"dataset_tokens_billion":0.5,"epochs":2}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Training](t, resp)
-		require.True(t, ans.Feasible, ans.Reason)
-		require.Equal(t, 8, ans.GPUs, "defaults to the instance's GPUs")
+		ans := decodeBody[api.TrainingEstimate](t, resp)
+		require.True(t, ans.Feasible, val(ans.Reason))
+		require.Equal(t, 8, ans.Gpus, "defaults to the instance's GPUs")
 		require.InDelta(t, 1.0, ans.TokensBillion, 1e-9)
 		// 6 x 70e9 x 1e9 = 4.2e20 FLOPs.
-		require.InDelta(t, 4.2e20, ans.FLOPs, 1e12)
+		require.InDelta(t, 4.2e20, ans.Flops, 1e12)
 		require.Less(t, ans.GPUHours.Low, ans.GPUHours.High)
 		require.InDelta(t, ans.GPUHours.High/8, ans.WallClockHours.High, 1e-9)
 		// 70e9 x 4.127 bits / 8 = 36.1 GB of NF4 base, plus small adapter states.
 		require.InDelta(t, 36.4, ans.MethodMemoryGB, 0.5)
-		require.Less(t, ans.FLOPsRange.Low, ans.FLOPsRange.High, "adapters take 4ND-6ND")
+		require.Less(t, ans.FlopsRange.Low, ans.FlopsRange.High, "adapters take 4ND-6ND")
 		require.Len(t, ans.Costs, 1)
 		p5, ok := cat.Instance("aws", "p5.48xlarge")
 		require.True(t, ok)
@@ -261,13 +261,13 @@ func TestEstimates(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":8,"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Training](t, resp)
-		require.True(t, ans.Feasible, ans.Reason)
+		ans := decodeBody[api.TrainingEstimate](t, resp)
+		require.True(t, ans.Feasible, val(ans.Reason))
 		// (70e9 x 2 B + 16.4e6 adapter params x 16 B) / 8 = 17.53 GB per GPU, plus 8.26-15.38 GB of activations.
 		require.Equal(t, "lora_fsdp", ans.Strategy)
 		require.InDelta(t, 17.53, ans.MethodMemoryGB, 0.01)
 		require.InDelta(t, 32.91, ans.MemoryWithActivationsGB.High, 0.01)
-		require.Equal(t, 4, ans.MinGPUs)
+		require.Equal(t, 4, ans.MinGpus)
 		require.Len(t, ans.Methods, 3)
 		require.NotEmpty(t, ans.Costs)
 	})
@@ -276,22 +276,22 @@ func TestEstimates(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"lora","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Training](t, resp)
+		ans := decodeBody[api.TrainingEstimate](t, resp)
 		require.False(t, ans.Feasible)
-		require.Contains(t, ans.Reason, "ZeRO-3/FSDP spreads them thinly enough from 4 GPUs")
-		require.Contains(t, ans.Reason, "qlora needs")
+		require.Contains(t, val(ans.Reason), "ZeRO-3/FSDP spreads them thinly enough from 4 GPUs")
+		require.Contains(t, val(ans.Reason), "qlora needs")
 	})
 
 	t.Run("full training of 70B on one H100 is infeasible and says how many GPUs", func(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-70b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":1,"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Training](t, resp)
+		ans := decodeBody[api.TrainingEstimate](t, resp)
 		require.False(t, ans.Feasible)
 		// 70e9 x 16 B = 1120 GB of states: tensor 8 x pipeline 2 = 16 GPUs hold 70 GB each plus
 		// 0.81-1.48 GB of activations, within 72 GB usable (pkg/advisor/sizing hand-worked cases).
-		require.Contains(t, ans.Reason, "tensor parallel 8 x pipeline 2 spreads them thinly enough from 16 GPUs")
-		require.Equal(t, 16, ans.MinGPUs)
+		require.Contains(t, val(ans.Reason), "tensor parallel 8 x pipeline 2 spreads them thinly enough from 16 GPUs")
+		require.Equal(t, 16, ans.MinGpus)
 	})
 
 	t.Run("405B full training on one p5 names the 112 GPUs it needs", func(t *testing.T) {
@@ -299,26 +299,26 @@ func TestEstimates(t *testing.T) {
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-405b","method":"full","precision":"bf16",
 			"instance":{"provider":"aws","name":"p5.48xlarge"},"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Training](t, resp)
+		ans := decodeBody[api.TrainingEstimate](t, resp)
 		require.False(t, ans.Feasible)
-		require.Equal(t, 112, ans.MinGPUs)
-		require.Contains(t, ans.Reason, "tensor parallel 8 x pipeline 14 spreads them thinly enough from 112 GPUs")
-		require.Contains(t, ans.Reason, "qlora needs")
+		require.Equal(t, 112, ans.MinGpus)
+		require.Contains(t, val(ans.Reason), "tensor parallel 8 x pipeline 14 spreads them thinly enough from 112 GPUs")
+		require.Contains(t, val(ans.Reason), "qlora needs")
 	})
 
 	t.Run("405B full training on 112 H100s is feasible, pipelined, with its bubble", func(t *testing.T) {
 		t.Parallel()
 		resp := postEstimate(t, e, "training", `{"model":"llama-3.1-405b","method":"full","precision":"bf16","gpu":"h100-sxm","gpus":112,"tokens_billion":1}`)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		ans := decodeBody[estimate.Training](t, resp)
-		require.True(t, ans.Feasible, ans.Reason)
+		ans := decodeBody[api.TrainingEstimate](t, resp)
+		require.True(t, ans.Feasible, val(ans.Reason))
 		require.Equal(t, "tp_pp", ans.Strategy)
-		require.Equal(t, sizing.TrainingParallelism{Data: 1, Tensor: 8, Pipeline: 14}, ans.Parallelism)
+		require.Equal(t, api.TrainingParallelism{Data: 1, Tensor: 8, Pipeline: 14}, ans.Parallelism)
 		require.Positive(t, ans.PipelineBubble.Low)
 		for _, c := range ans.Costs {
 			if c.Provider == "aws" && c.Name == "p5.48xlarge" {
-				require.True(t, c.Fits, c.Reason)
-				require.Equal(t, 14, c.Instances)
+				require.True(t, c.Fits, val(c.Reason))
+				require.Equal(t, 14, val(c.Instances))
 			}
 		}
 	})

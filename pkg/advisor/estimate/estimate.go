@@ -21,25 +21,25 @@ const defaultKVPrecision = sizing.BF16
 // Subject is what was sized: a catalogue row (with its id) or a given
 // architecture.
 type Subject struct {
-	ID            string  `json:"id,omitempty"`
-	Name          string  `json:"name"`
-	ParamsTotalB  float64 `json:"params_total_b,omitempty"`
-	ParamsActiveB float64 `json:"params_active_b,omitempty"`
-	MemoryGB      float64 `json:"memory_gb,omitempty"`
+	ID            string
+	Name          string
+	ParamsTotalB  float64
+	ParamsActiveB float64
+	MemoryGB      float64
 }
 
 // CatalogRow is one catalogue row an answer used, with its provenance.
 type CatalogRow struct {
-	Table  string `json:"table"`
-	Key    string `json:"key"`
-	Source string `json:"source"`
-	AsOf   string `json:"as_of"`
+	Table  string
+	Key    string
+	Source string
+	AsOf   string
 }
 
 // CatalogUse is the catalogue version and the rows an answer used.
 type CatalogUse struct {
-	Version string       `json:"version"`
-	Rows    []CatalogRow `json:"rows"`
+	Version string
+	Rows    []CatalogRow
 }
 
 func (u *CatalogUse) add(table, key string, s catalog.Source) {
@@ -51,13 +51,13 @@ func (u *CatalogUse) add(table, key string, s catalog.Source) {
 
 // MemoryView is how a model sits in one replica's memory (totals over its GPUs).
 type MemoryView struct {
-	WeightsGB       float64 `json:"weights_gb"`
-	OverheadGB      float64 `json:"overhead_gb"`
-	KVBytesPerToken float64 `json:"kv_bytes_per_token"`
-	KVBudgetGB      float64 `json:"kv_budget_gb"`
-	MaxTokensInKV   int     `json:"max_tokens_in_kv"`
-	MaxSequences    int     `json:"max_sequences"`
-	Fits            bool    `json:"fits"`
+	WeightsGB       float64
+	OverheadGB      float64
+	KVBytesPerToken float64
+	KVBudgetGB      float64
+	MaxTokensInKV   int
+	MaxSequences    int
+	Fits            bool
 }
 
 func memoryOf(f sizing.MemoryFit) MemoryView {
@@ -69,18 +69,18 @@ func memoryOf(f sizing.MemoryFit) MemoryView {
 
 // ServingPoint is one replica's latency and throughput at a concurrency.
 type ServingPoint struct {
-	Concurrency         int          `json:"concurrency"`
-	RunningSequences    int          `json:"running_sequences"`
-	TTFTms              sizing.Range `json:"ttft_ms"`
-	TTFTp95ms           sizing.Range `json:"ttft_p95_ms"`
-	ITLms               sizing.Range `json:"itl_ms"`
-	TokensPerSecPerUser sizing.Range `json:"tokens_per_sec_per_user"`
-	OutputTokensPerSec  sizing.Range `json:"output_tokens_per_sec"`
-	RequestsPerSec      sizing.Range `json:"requests_per_sec"`
-	PrefillFraction     sizing.Range `json:"prefill_fraction"`
-	Saturated           bool         `json:"saturated"`
-	SaturationReason    string       `json:"saturation_reason,omitempty"`
-	MeetsSLO            *bool        `json:"meets_slo,omitempty"`
+	Concurrency         int
+	RunningSequences    int
+	TTFTms              sizing.Range
+	TTFTp95ms           sizing.Range
+	ITLms               sizing.Range
+	TokensPerSecPerUser sizing.Range
+	OutputTokensPerSec  sizing.Range
+	RequestsPerSec      sizing.Range
+	PrefillFraction     sizing.Range
+	Saturated           bool
+	SaturationReason    string
+	MeetsSLO            *bool
 }
 
 func pointOf(concurrency int, e sizing.ServingEstimate) *ServingPoint {
@@ -94,104 +94,106 @@ func pointOf(concurrency int, e sizing.ServingEstimate) *ServingPoint {
 
 // CapacityView is the most one replica carries within the SLO.
 type CapacityView struct {
-	Meets          bool          `json:"meets"`
-	MaxConcurrency int           `json:"max_concurrency"`
-	Limit          string        `json:"limit"`
-	Reason         string        `json:"reason"`
-	AtCapacity     *ServingPoint `json:"at_capacity,omitempty"`
+	Meets          bool
+	MaxConcurrency int
+	Limit          string
+	Reason         string
+	AtCapacity     *ServingPoint
 }
 
 // ReplicasView is the replica count for a peak.
 type ReplicasView struct {
-	PeakRequestsPerSecond    float64      `json:"peak_requests_per_second"`
-	Headroom                 float64      `json:"headroom"`
-	PerReplicaRequestsPerSec sizing.Range `json:"per_replica_requests_per_sec"`
-	Replicas                 sizing.Range `json:"replicas"`
+	PeakRequestsPerSecond    float64
+	Headroom                 float64
+	PerReplicaRequestsPerSec sizing.Range
+	Replicas                 sizing.Range
 }
 
 // InstanceCost is the on-demand cost on one catalogue instance.
 type InstanceCost struct {
-	Provider          string  `json:"provider"`
-	Name              string  `json:"name"`
-	GPUCount          int     `json:"gpu_count"`
-	PriceRegion       string  `json:"price_region"`
-	OnDemandHourlyUSD float64 `json:"on_demand_hourly_usd"`
-	Fits              bool    `json:"fits"`
-	Reason            string  `json:"reason,omitempty"`
+	Provider          string
+	Name              string
+	GPUCount          int
+	PriceRegion       string
+	OnDemandHourlyUSD float64
+	Fits              bool
+	Reason            string
 	// Serving.
-	ReplicasPerInstance       int           `json:"replicas_per_instance,omitempty"`
-	InstanceMonthlyUSD        float64       `json:"instance_monthly_usd,omitempty"`
-	USDPerMillionOutputTokens *sizing.Range `json:"usd_per_million_output_tokens,omitempty"`
-	InstancesForPeak          *sizing.Range `json:"instances_for_peak,omitempty"`
-	MonthlyUSDForPeak         *sizing.Range `json:"monthly_usd_for_peak,omitempty"`
+	ReplicasPerInstance       int
+	InstanceMonthlyUSD        float64
+	USDPerMillionOutputTokens *sizing.Range
+	InstancesForPeak          *sizing.Range
+	MonthlyUSDForPeak         *sizing.Range
 	// Training.
-	Instances int           `json:"instances,omitempty"`
-	RunUSD    *sizing.Range `json:"run_usd,omitempty"`
+	Instances int
+	RunUSD    *sizing.Range
 }
 
-// Inference is a serving estimate; its JSON is the answer of POST /v1/estimates/inference.
+// Inference is a serving estimate; the gateway answers POST /v1/estimates/inference with it as the
+// API document's InferenceEstimate.
 type Inference struct {
-	Feasible             bool         `json:"feasible"`
-	Reason               string       `json:"reason,omitempty"`
-	Model                Subject      `json:"model"`
-	GPU                  Subject      `json:"gpu"`
-	Instance             *InstanceRef `json:"instance,omitempty"`
-	Precision            string       `json:"precision"`
-	KVCachePrecision     string       `json:"kv_cache_precision"`
-	InputTokens          int          `json:"input_tokens"`
-	OutputTokens         int          `json:"output_tokens"`
-	TensorParallel       int          `json:"tensor_parallel"`
-	TensorParallelChosen string       `json:"tensor_parallel_chosen"`
+	Feasible             bool
+	Reason               string
+	Model                Subject
+	GPU                  Subject
+	Instance             *InstanceRef
+	Precision            string
+	KVCachePrecision     string
+	InputTokens          int
+	OutputTokens         int
+	TensorParallel       int
+	TensorParallelChosen string
 	// Layouts are the tensor-parallel degrees sized when none was requested, with why the chosen one won.
-	Layouts []LayoutView `json:"layouts,omitempty"`
+	Layouts []LayoutView
 	// tried is the degree this answer sized, kept when TensorParallel is cleared because nothing fits.
 	tried         int
-	Memory        MemoryView     `json:"memory"`
-	AtConcurrency *ServingPoint  `json:"at_concurrency,omitempty"`
-	Capacity      *CapacityView  `json:"capacity_at_slo,omitempty"`
-	Replicas      *ReplicasView  `json:"replicas_for_peak,omitempty"`
-	Costs         []InstanceCost `json:"costs"`
-	Working       sizing.Working `json:"working"`
-	Catalog       CatalogUse     `json:"catalog"`
+	Memory        MemoryView
+	AtConcurrency *ServingPoint
+	Capacity      *CapacityView
+	Replicas      *ReplicasView
+	Costs         []InstanceCost
+	Working       sizing.Working
+	Catalog       CatalogUse
 }
 
-// Training is a training-run estimate; its JSON is the answer of POST /v1/estimates/training.
+// Training is a training-run estimate; the gateway answers POST /v1/estimates/training with it as the
+// API document's TrainingEstimate.
 type Training struct {
-	Feasible       bool               `json:"feasible"`
-	Reason         string             `json:"reason,omitempty"`
-	Model          Subject            `json:"model"`
-	GPU            Subject            `json:"gpu"`
-	Instance       *InstanceRef       `json:"instance,omitempty"`
-	Method         string             `json:"method"`
-	Precision      string             `json:"precision"`
-	GPUs           int                `json:"gpus"`
-	TokensBillion  float64            `json:"tokens_billion"`
-	MFU            sizing.Range       `json:"mfu"`
-	FLOPs          float64            `json:"flops"`
-	FLOPsRange     sizing.Range       `json:"flops_range"`
-	GPUHours       sizing.Range       `json:"gpu_hours"`
-	WallClockHours sizing.Range       `json:"wall_clock_hours"`
-	MemoryPerGPUGB map[string]float64 `json:"memory_per_gpu_gb"`
-	MethodMemoryGB float64            `json:"method_memory_gb"`
-	FitsPerGPU     bool               `json:"fits_per_gpu"`
+	Feasible       bool
+	Reason         string
+	Model          Subject
+	GPU            Subject
+	Instance       *InstanceRef
+	Method         string
+	Precision      string
+	GPUs           int
+	TokensBillion  float64
+	MFU            sizing.Range
+	FLOPs          float64
+	FLOPsRange     sizing.Range
+	GPUHours       sizing.Range
+	WallClockHours sizing.Range
+	MemoryPerGPUGB map[string]float64
+	MethodMemoryGB float64
+	FitsPerGPU     bool
 	// Strategy names the method's layout on these GPUs (lora, lora_fsdp, zero3, tp_pp, ...) and
 	// StrategyDescription says it in words; Parallelism is its data x tensor x pipeline split.
-	Strategy            string                     `json:"strategy"`
-	StrategyDescription string                     `json:"strategy_description"`
-	Parallelism         sizing.TrainingParallelism `json:"parallelism"`
+	Strategy            string
+	StrategyDescription string
+	Parallelism         sizing.TrainingParallelism
 	// MinGPUs is the fewest GPUs the method fits on (0: none up to sizing.MaxTrainingGPUs).
-	MinGPUs int `json:"min_gpus"`
+	MinGPUs int
 	// ActivationsGB and MemoryWithActivationsGB are per GPU; UsableMemoryGB is what one GPU offers them.
-	ActivationsGB           sizing.Range `json:"activations_gb"`
-	MemoryWithActivationsGB sizing.Range `json:"memory_with_activations_gb"`
-	UsableMemoryGB          float64      `json:"usable_memory_gb"`
-	SeqTokens               int          `json:"seq_tokens"`
-	PipelineBubble          sizing.Range `json:"pipeline_bubble,omitzero"`
+	ActivationsGB           sizing.Range
+	MemoryWithActivationsGB sizing.Range
+	UsableMemoryGB          float64
+	SeqTokens               int
+	PipelineBubble          sizing.Range
 	// Methods sizes full, lora and qlora on the same GPUs, for comparison.
-	Methods []sizing.TrainingMethodSizing `json:"methods"`
-	Costs   []InstanceCost                `json:"costs"`
-	Working sizing.Working                `json:"working"`
-	Catalog CatalogUse                    `json:"catalog"`
+	Methods []sizing.TrainingMethodSizing
+	Costs   []InstanceCost
+	Working sizing.Working
+	Catalog CatalogUse
 }
 
 // working helpers: sizing.Working's own recorders are unexported.
@@ -482,17 +484,17 @@ func (e *Engine) Inference(req InferenceInput) (*Inference, error) {
 
 // LayoutView is one tensor-parallel degree an inference estimate sized.
 type LayoutView struct {
-	TensorParallel int    `json:"tensor_parallel"`
-	Fits           bool   `json:"fits"`
-	Feasible       bool   `json:"feasible"`
-	Reason         string `json:"reason,omitempty"`
-	MaxConcurrency int    `json:"max_concurrency,omitempty"`
+	TensorParallel int
+	Fits           bool
+	Feasible       bool
+	Reason         string
+	MaxConcurrency int
 	// Replicas is the count for the peak, when a peak is given.
-	Replicas *sizing.Range `json:"replicas_for_peak,omitempty"`
+	Replicas *sizing.Range
 	// CheapestMonthlyUSDForPeak and CheapestUSDPerMillionOutputTokens are the best over the priced instances.
-	CheapestMonthlyUSDForPeak         *sizing.Range `json:"cheapest_monthly_usd_for_peak,omitempty"`
-	CheapestUSDPerMillionOutputTokens *sizing.Range `json:"cheapest_usd_per_million_output_tokens,omitempty"`
-	CheapestInstance                  string        `json:"cheapest_instance,omitempty"`
+	CheapestMonthlyUSDForPeak         *sizing.Range
+	CheapestUSDPerMillionOutputTokens *sizing.Range
+	CheapestInstance                  string
 	score                             float64
 }
 

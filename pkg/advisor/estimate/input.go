@@ -50,8 +50,8 @@ func invalid(fes []assessment.FieldError) *InvalidInputError {
 
 // InstanceRef names a catalogue instance.
 type InstanceRef struct {
-	Provider string `json:"provider"`
-	Name     string `json:"name"`
+	Provider string
+	Name     string
 }
 
 // Architecture describes a model that is not in the catalogue.
