@@ -15,8 +15,10 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/llm/fakeopenai"
 	"github.com/infra-mind/infra-mind/pkg/store"
+	"github.com/infra-mind/infra-mind/pkg/store/readmodel"
 )
 
 // consoleCSRF is a CSRF token the tests put in both the cookie and the form.
@@ -164,7 +166,34 @@ func TestConsoleActionsAskRecordAndErase(t *testing.T) {
 // some pages of the underlying list and sparse on others.
 func TestConsoleStatusFilterPagesByKeyset(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	t.Run("document store", func(t *testing.T) {
+		t.Parallel()
+		testConsoleStatusFilter(t, newEnv(t, Config{}))
+	})
+	t.Run("read model", func(t *testing.T) {
+		t.Parallel()
+		testConsoleStatusFilter(t, newReadModelEnv(t))
+	})
+}
+
+// newReadModelEnv is a gateway whose store reads through the read model,
+// as the gateway role runs it.
+func newReadModelEnv(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	devstackStart.Lock()
+	stack, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir()})
+	devstackStart.Unlock()
+	require.NoError(t, err)
+	t.Cleanup(stack.Close)
+	return newEnvWith(t, Config{}, stack.NATSURL, stack.MongoURI, stack.RedisURL, func(d *Deps) {
+		_, err := readmodel.Use(ctx, d.Bus.JS, d.Store, nil)
+		require.NoError(t, err)
+	})
+}
+
+func testConsoleStatusFilter(t *testing.T, e *env) {
 	const tenant = "acme-console-filter"
 	ctx := context.Background()
 	start := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
@@ -212,6 +241,39 @@ func TestConsoleStatusFilterPagesByKeyset(t *testing.T) {
 		}
 	}
 	require.Equal(t, want, got)
+}
+
+// TestConsoleLookFurtherOnTheReadModel: a status with no match among the
+// newest 500 assessments shows an empty page that says how far it looked
+// and links to look further, which finds the older match; paging the read
+// model's list from the cursor skips nothing.
+func TestConsoleLookFurtherOnTheReadModel(t *testing.T) {
+	t.Parallel()
+	e := newReadModelEnv(t)
+	const tenant = "acme-look-further"
+	ctx := context.Background()
+	start := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	for i := range 520 {
+		status := "completed"
+		if i == 510 {
+			status = "failed"
+		}
+		require.NoError(t, e.store.Assessments.Create(ctx, store.Assessment{ID: uuid.NewString(), TenantID: tenant,
+			Name: fmt.Sprintf("a%03d", i), Status: status, CreatedAt: start.Add(-time.Duration(i) * time.Second)}))
+	}
+	owner := consoleCookies(t, e, tenant, "user-owner", auth.RoleOwner)
+	r := consoleGet(t, e, http.MethodGet, "/assessments?status=failed", owner, nil)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	body := readAll(t, r)
+	require.Contains(t, body, "Looked through 500 assessments")
+	require.NotContains(t, body, ">a510</a>")
+	m := regexp.MustCompile(`<a href="([^"]+)" rel="next">Look further</a>`).FindStringSubmatch(body)
+	require.NotNil(t, m, body)
+	r = consoleGet(t, e, http.MethodGet, strings.ReplaceAll(m[1], "&amp;", "&"), owner, nil)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	body = readAll(t, r)
+	require.Contains(t, body, ">a510</a>")
+	require.NotContains(t, body, `rel="next"`, "nothing older is left")
 }
 
 // TestConsoleChatStreamsAndKeepsHistory: with a provider configured, the

@@ -1,33 +1,33 @@
 // Package readmodel is the store's read model (store.ReadModel) on a
 // JetStream key-value bucket (bus.BucketReadModel): assessments, reports
-// and recommendations by key, and each tenant's list and each assessment's
-// children as keys that sort by creation time. A read is a direct get of
-// one key and a page of a list walks only the keys of the hours it shows,
-// so neither grows with the number of assessments stored; FerretDB on
-// PostgreSQL reads a whole table for every filtered read (ADR 0030).
+// and recommendations by key, each tenant's list as a sorted index split
+// into chunks, and each assessment's children as one key. A read is a
+// direct get of one key and a page of a list reads a directory and one or
+// two chunks, so neither grows with the number of assessments stored;
+// FerretDB on PostgreSQL reads a whole table for every filtered read
+// (ADR 0030, ADR 0048).
 //
 // Keys (th is a hash of the tenant, so every key is the tenant's alone; ids
 // are base64url so any id fits the bucket's key alphabet):
 //
-//	a.<th>.<id>                         the assessment (BSON of store.Assessment)
-//	r.<th>.<id>                         its report (store.MarshalReport: body compressed)
-//	c.<th>.<id>                         its recommendations (BSON)
-//	h.<th>                              the hours (since 1970) the tenant created assessments in, newest first
-//	l.<th>.<hour>.<created ms>.<id>     one per assessment, for the tenant's list
-//	k.<th>.<parent>.<kind>.<ms>.<id>    one per version or scenario, for its base's children
-//	w.<th>                              a mark whose revision moves with every change of the tenant's webhooks
+//	a.<th>.<id>                 the assessment (BSON of store.Assessment)
+//	r.<th>.<id>                 its report (store.MarshalReport: body compressed)
+//	c.<th>.<id>                 its recommendations (BSON)
+//	x.<th>                      the directory of the tenant's list: the lower bound of each chunk
+//	p.<th>.<chunk>              a chunk of the tenant's list: up to 256 positions, newest first
+//	v.<th>.<parent>.<kind>      the versions or scenarios of an assessment, oldest first
+//	w.<th>                      a mark whose revision moves with every change of the tenant's webhooks
+//
+// Keys of the layout before ADR 0048 (h, l and k) are copied into the
+// index the first time a tenant's list is read or written (index.go).
 package readmodel
 
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -67,44 +67,6 @@ func idToken(id string) string { return base64.RawURLEncoding.EncodeToString([]b
 
 func docKey(kind, tenant, id string) string {
 	return kind + "." + tenantHash(tenant) + "." + idToken(id)
-}
-
-func hoursKey(tenant string) string { return "h." + tenantHash(tenant) }
-
-func hourOf(t time.Time) int64 { return t.UnixMilli() / int64(time.Hour/time.Millisecond) }
-
-func listKey(tenant string, at time.Time, id string) string {
-	return fmt.Sprintf("l.%s.%d.%d.%s", tenantHash(tenant), hourOf(at), at.UnixMilli(), idToken(id))
-}
-
-func childKey(a store.Assessment) string {
-	return fmt.Sprintf("k.%s.%s.%s.%d.%s", tenantHash(a.TenantID), idToken(a.ParentID), a.Kind, a.CreatedAt.UnixMilli(), idToken(a.ID))
-}
-
-// position parses the last two tokens of a list or child key.
-func position(key string) (store.ListPosition, bool) {
-	parts := strings.Split(key, ".")
-	if len(parts) < 2 {
-		return store.ListPosition{}, false
-	}
-	msTok, idTok := parts[len(parts)-2], parts[len(parts)-1]
-	ms, err := strconv.ParseInt(msTok, 10, 64)
-	if err != nil {
-		return store.ListPosition{}, false
-	}
-	id, err := base64.RawURLEncoding.DecodeString(idTok)
-	if err != nil {
-		return store.ListPosition{}, false
-	}
-	return store.ListPosition{At: time.UnixMilli(ms).UTC(), ID: string(id)}, true
-}
-
-// newer orders positions newest first by (created_at, id), like the store's list.
-func newer(x, y store.ListPosition) int {
-	if c := y.At.Compare(x.At); c != 0 {
-		return c
-	}
-	return strings.Compare(y.ID, x.ID)
 }
 
 // get reads key; found is false when it does not exist.
@@ -199,65 +161,19 @@ func (m *Model) PutAssessment(ctx context.Context, a store.Assessment) error {
 	return fmt.Errorf("readmodel: write assessment %s: %d concurrent writers won", a.ID, maxAttempts)
 }
 
-// index writes an assessment's list key, its child key and its hour.
+// index adds an assessment to its tenant's list and, for a version or
+// scenario, to its base's children.
 func (m *Model) index(ctx context.Context, a store.Assessment) error {
-	if err := m.addHour(ctx, a.TenantID, hourOf(a.CreatedAt)); err != nil {
-		return err
-	}
-	if _, err := m.kv.Put(ctx, listKey(a.TenantID, a.CreatedAt, a.ID), nil); err != nil {
+	p := posOf(a.CreatedAt, a.ID)
+	if err := m.insert(ctx, a.TenantID, p); err != nil {
 		return fmt.Errorf("readmodel: list assessment %s: %w", a.ID, err)
 	}
 	if a.ParentID != "" && a.Kind != "" {
-		if _, err := m.kv.Put(ctx, childKey(a), nil); err != nil {
+		if err := m.changeChild(ctx, a.TenantID, a.ParentID, a.Kind, []pos{p}, true); err != nil {
 			return fmt.Errorf("readmodel: list %s %s of %s: %w", a.Kind, a.ID, a.ParentID, err)
 		}
 	}
 	return nil
-}
-
-// hours reads the tenant's hours, newest first, and the entry's revision.
-func (m *Model) hours(ctx context.Context, tenant string) ([]int64, uint64, bool, error) {
-	e, found, err := m.get(ctx, hoursKey(tenant))
-	if err != nil || !found {
-		return nil, 0, false, err
-	}
-	var hs []int64
-	if err := json.Unmarshal(e.Value(), &hs); err != nil {
-		return nil, 0, false, fmt.Errorf("readmodel: decode the hours of a tenant: %w", err)
-	}
-	return hs, e.Revision(), true, nil
-}
-
-// addHour adds hour to the tenant's hours unless it is there.
-func (m *Model) addHour(ctx context.Context, tenant string, hour int64) error {
-	for range maxAttempts {
-		hs, rev, found, err := m.hours(ctx, tenant)
-		if err != nil {
-			return err
-		}
-		i, ok := slices.BinarySearchFunc(hs, hour, func(x, h int64) int { return int(h - x) })
-		if ok {
-			return nil
-		}
-		hs = slices.Insert(hs, i, hour)
-		b, err := json.Marshal(hs)
-		if err != nil {
-			return err
-		}
-		if found {
-			_, err = m.kv.Update(ctx, hoursKey(tenant), b, rev)
-		} else {
-			_, err = m.kv.Create(ctx, hoursKey(tenant), b)
-		}
-		if conflict(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("readmodel: write the hours of a tenant: %w", err)
-		}
-		return nil
-	}
-	return fmt.Errorf("readmodel: write the hours of a tenant: %d concurrent writers won", maxAttempts)
 }
 
 // keys lists the keys matching filter.
@@ -278,52 +194,49 @@ func (m *Model) keys(ctx context.Context, filter string) ([]string, error) {
 	return out, ctx.Err()
 }
 
-// ListAssessments walks the tenant's hours from the newest (or the
-// cursor's) down, reading only the list keys of the hours the page needs.
+// ListAssessments reads the tenant's directory and the chunks from the
+// one holding the cursor down, until the page is full.
 func (m *Model) ListAssessments(ctx context.Context, tenant string, before *store.ListPosition, limit int) ([]store.ListPosition, error) {
-	hs, _, _, err := m.hours(ctx, tenant)
-	if err != nil {
-		return nil, err
+	var b *pos
+	if before != nil {
+		p := posOf(before.At, before.ID)
+		b = &p
 	}
-	var out []store.ListPosition
-	for _, h := range hs {
-		if before != nil && h > hourOf(before.At) {
-			continue
-		}
-		keys, err := m.keys(ctx, fmt.Sprintf("l.%s.%d.>", tenantHash(tenant), h))
-		if err != nil {
-			return nil, fmt.Errorf("readmodel: list hour %d: %w", h, err)
-		}
-		var page []store.ListPosition
-		for _, k := range keys {
-			p, ok := position(k)
-			if !ok || (before != nil && newer(*before, p) >= 0) {
-				continue
-			}
-			page = append(page, p)
-		}
-		slices.SortFunc(page, newer)
-		out = append(out, page...)
-		if len(out) >= limit {
-			return out[:limit], nil
-		}
+	ps, err := m.page(ctx, tenant, b, limit)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: list assessments: %w", err)
+	}
+	out := make([]store.ListPosition, len(ps))
+	for i, p := range ps {
+		out[i] = p.listPosition()
 	}
 	return out, nil
 }
 
-// Children lists the child keys of the tenant's parentID of kind, oldest first.
+// Children reads the tenant's children of kind of parentID, oldest first:
+// one key.
 func (m *Model) Children(ctx context.Context, tenant, parentID, kind string) ([]store.ListPosition, error) {
-	keys, err := m.keys(ctx, fmt.Sprintf("k.%s.%s.%s.>", tenantHash(tenant), idToken(parentID), kind))
+	ps, _, found, err := m.readChildren(ctx, tenant, parentID, kind)
 	if err != nil {
 		return nil, fmt.Errorf("readmodel: list children of %s: %w", parentID, err)
 	}
-	out := make([]store.ListPosition, 0, len(keys))
-	for _, k := range keys {
-		if p, ok := position(k); ok {
-			out = append(out, p)
+	if !found {
+		// None, or the tenant's keys of the layout before ADR 0048 are not
+		// copied yet: directory copies them.
+		d, dfound, err := m.directory(ctx, tenant, false)
+		if err != nil {
+			return nil, fmt.Errorf("readmodel: list children of %s: %w", parentID, err)
+		}
+		if dfound && d.Had {
+			if ps, _, _, err = m.readChildren(ctx, tenant, parentID, kind); err != nil {
+				return nil, fmt.Errorf("readmodel: list children of %s: %w", parentID, err)
+			}
 		}
 	}
-	slices.SortFunc(out, func(x, y store.ListPosition) int { return newer(y, x) })
+	out := make([]store.ListPosition, len(ps))
+	for i, p := range ps {
+		out[i] = p.listPosition()
+	}
 	return out, nil
 }
 
@@ -392,17 +305,39 @@ func (m *Model) EraseOutputs(ctx context.Context, tenant, id string) (int, error
 	return m.purge(ctx, docKey("r", tenant, id), docKey("c", tenant, id))
 }
 
-// EraseAssessment removes the copy of tenant's assessment id and its list
-// and child keys (found by the id's token, whatever their time).
+// EraseAssessment removes tenant's assessment id from its list and its
+// base's children, then its copy (so a retry that stopped in between still
+// finds where it was listed), and any key of the layout before ADR 0048.
 func (m *Model) EraseAssessment(ctx context.Context, tenant, id string) (int, error) {
-	th, tok := tenantHash(tenant), idToken(id)
-	keys := []string{docKey("a", tenant, id)}
-	for _, filter := range []string{"l." + th + ".*.*." + tok, "k." + th + ".*.*.*." + tok} {
-		found, err := m.keys(ctx, filter)
-		if err != nil {
-			return 0, fmt.Errorf("readmodel: list keys of %s: %w", id, err)
+	a, found, err := m.GetAssessment(ctx, tenant, id)
+	if err != nil {
+		return 0, fmt.Errorf("readmodel: read assessment %s: %w", id, err)
+	}
+	if found {
+		p := posOf(a.CreatedAt, a.ID)
+		if err := m.remove(ctx, tenant, p); err != nil {
+			return 0, fmt.Errorf("readmodel: unlist assessment %s: %w", id, err)
 		}
-		keys = append(keys, found...)
+		if a.ParentID != "" && a.Kind != "" {
+			if err := m.changeChild(ctx, tenant, a.ParentID, a.Kind, []pos{p}, false); err != nil {
+				return 0, fmt.Errorf("readmodel: unlist %s %s of %s: %w", a.Kind, id, a.ParentID, err)
+			}
+		}
+	}
+	keys := []string{docKey("a", tenant, id)}
+	d, dfound, err := m.readDirOnly(ctx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	if dfound && d.Had {
+		th, tok := tenantHash(tenant), idToken(id)
+		for _, filter := range []string{"l." + th + ".*.*." + tok, "k." + th + ".*.*.*." + tok} {
+			found, err := m.keys(ctx, filter)
+			if err != nil {
+				return 0, fmt.Errorf("readmodel: list keys of %s: %w", id, err)
+			}
+			keys = append(keys, found...)
+		}
 	}
 	return m.purge(ctx, keys...)
 }
@@ -552,15 +487,21 @@ func (m *Model) BackfillTask(db *mongo.Database, log *slog.Logger) func(context.
 
 // Loader writes many documents into the read model without waiting for
 // each write's acknowledgement, for bulk loads (the benchmark's preload of
-// stored assessments). It writes what it is given as it is: no merge with
-// an existing copy. Flush waits for every write.
+// stored assessments). It writes documents as it is given them: no merge
+// with an existing copy. List positions are added to the index a chunk's
+// worth at a time. Flush waits for every write.
 type Loader struct {
-	m     *Model
-	hours map[string]bool
+	m        *Model
+	list     map[string][]pos
+	children map[childrenOf][]pos
 }
 
+type childrenOf struct{ tenant, parent, kind string }
+
 // NewLoader returns a bulk loader on m.
-func (m *Model) NewLoader() *Loader { return &Loader{m: m, hours: map[string]bool{}} }
+func (m *Model) NewLoader() *Loader {
+	return &Loader{m: m, list: map[string][]pos{}, children: map[childrenOf][]pos{}}
+}
 
 func (l *Loader) publish(key string, b []byte) error {
 	if _, err := l.m.js.PublishAsync("$KV."+bus.BucketReadModel+"."+key, b); err != nil {
@@ -569,24 +510,26 @@ func (l *Loader) publish(key string, b []byte) error {
 	return nil
 }
 
-// Assessment loads an assessment with its list and child keys.
+// Assessment loads an assessment and lists it.
 func (l *Loader) Assessment(ctx context.Context, a store.Assessment) error {
-	h := tenantHash(a.TenantID) + "." + strconv.FormatInt(hourOf(a.CreatedAt), 10)
-	if !l.hours[h] {
-		if err := l.m.addHour(ctx, a.TenantID, hourOf(a.CreatedAt)); err != nil {
+	p := posOf(a.CreatedAt, a.ID)
+	l.list[a.TenantID] = append(l.list[a.TenantID], p)
+	if len(l.list[a.TenantID]) >= chunkMax {
+		if err := l.m.insert(ctx, a.TenantID, l.list[a.TenantID]...); err != nil {
 			return err
 		}
-		l.hours[h] = true
-	}
-	if err := l.publish(listKey(a.TenantID, a.CreatedAt, a.ID), nil); err != nil {
-		return err
+		l.list[a.TenantID] = nil
 	}
 	if a.ParentID != "" && a.Kind != "" {
-		if err := l.publish(childKey(a), nil); err != nil {
-			return err
-		}
+		k := childrenOf{a.TenantID, a.ParentID, a.Kind}
+		l.children[k] = append(l.children[k], p)
 	}
 	a.Key = store.AssessmentKey(a.TenantID, a.ID)
+	return l.publishAssessment(a)
+}
+
+// publishAssessment writes the copy of a as it is.
+func (l *Loader) publishAssessment(a store.Assessment) error {
 	b, err := bson.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("readmodel: encode assessment %s: %w", a.ID, err)
@@ -604,8 +547,21 @@ func (l *Loader) Recommendations(tenant, assessmentID string, stored []byte) err
 	return l.publish(docKey("c", tenant, assessmentID), stored)
 }
 
-// Flush waits until every write is acknowledged.
+// Flush lists what is left to list and waits until every write is
+// acknowledged.
 func (l *Loader) Flush(ctx context.Context) error {
+	for tenant, ps := range l.list {
+		if err := l.m.insert(ctx, tenant, ps...); err != nil {
+			return err
+		}
+	}
+	clear(l.list)
+	for k, ps := range l.children {
+		if err := l.m.changeChild(ctx, k.tenant, k.parent, k.kind, ps, true); err != nil {
+			return err
+		}
+	}
+	clear(l.children)
 	select {
 	case <-l.m.js.PublishAsyncComplete():
 		return nil
