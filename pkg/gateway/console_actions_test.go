@@ -15,6 +15,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
+	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
 	"github.com/infra-mind/infra-mind/pkg/llm/fakeopenai"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -187,10 +188,14 @@ func newReadModelEnv(t *testing.T) *env {
 	devstackStart.Unlock()
 	require.NoError(t, err)
 	t.Cleanup(stack.Close)
-	return newEnvWith(t, Config{}, stack.NATSURL, stack.MongoURI, stack.RedisURL, func(d *Deps) {
-		_, err := readmodel.Use(ctx, d.Bus.JS, d.Store, nil)
-		require.NoError(t, err)
-	})
+	b, err := bus.Connect(ctx, bus.Config{URL: stack.NATSURL, Name: "gateway-read-model-test"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	e := newEnvAt(t, Config{}, stack.NATSURL, stack.MongoURI, stack.RedisURL)
+	// The store the gateway reads through, made to keep and read the read model.
+	_, err = readmodel.Use(ctx, b.JS, e.store, nil)
+	require.NoError(t, err)
+	return e
 }
 
 func testConsoleStatusFilter(t *testing.T, e *env) {
