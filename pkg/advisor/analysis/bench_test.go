@@ -3,6 +3,7 @@ package analysis_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -31,6 +32,55 @@ func BenchmarkFamilies(b *testing.B) {
 		b.Run(string(f), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := analyzer.Analyze(f, req, up); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCriticalPath times, for every bundled example, the two families an
+// assessment waits for one after the other: cloud (the deployment plan) and
+// simulation (which needs the plan). Each is the pure computation its worker
+// does per message (no I/O), with allocations reported.
+func BenchmarkCriticalPath(b *testing.B) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "examples", "*.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(files) == 0 {
+		b.Fatal("no examples")
+	}
+	for _, file := range files {
+		doc, err := os.ReadFile(file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req, err := assessment.ParseRequest(doc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		cloud, cloudErr := analyzer.Analyze(assessment.FamilyCloud, req, nil)
+		b.Run(name+"/cloud", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, err := analyzer.Analyze(assessment.FamilyCloud, req, nil)
+				if (err == nil) != (cloudErr == nil) {
+					b.Fatalf("cloud: %v, first run: %v", err, cloudErr)
+				}
+			}
+		})
+		if cloudErr != nil {
+			continue
+		}
+		up := map[assessment.Family]*inframindv1.AgentResultPublished{
+			assessment.FamilyCloud: {Family: "cloud", Status: "ok", Metrics: cloud.Metrics, Findings: cloud.Findings},
+		}
+		b.Run(name+"/simulation", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := analyzer.Analyze(assessment.FamilySimulation, req, up); err != nil {
 					b.Fatal(err)
 				}
 			}
