@@ -354,14 +354,20 @@ func TestConsoleChatStreamsAndKeepsHistory(t *testing.T) {
 	r = consoleGet(t, e, http.MethodGet, convURL, bob, nil)
 	require.Equal(t, http.StatusNotFound, r.StatusCode)
 
-	// Each message is recorded as the chat route it stands for.
-	sends := auditOf(t, e, tenant, "request", 1)
+	// Each message is recorded as the chat route it stands for. Records are
+	// written after the answer, so wait for all three, not only the first.
+	var sends []audit.Record
 	found := 0
-	for _, rec := range sends {
-		if rec.Resource.ID == "POST /v1/assessments/:id/conversations/:cid/messages" && rec.Actor == "ann" {
-			found++
+	require.Eventually(t, func() bool {
+		sends = auditOf(t, e, tenant, "request", 1)
+		found = 0
+		for _, rec := range sends {
+			if rec.Resource.ID == "POST /v1/assessments/:id/conversations/:cid/messages" && rec.Actor == "ann" {
+				found++
+			}
 		}
-	}
+		return found >= 3
+	}, 15*time.Second, 20*time.Millisecond, "three message records")
 	require.Equal(t, 3, found, "%v", sends)
 
 	off := newEnv(t, Config{})
