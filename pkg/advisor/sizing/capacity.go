@@ -69,11 +69,23 @@ func sloFailure(e ServingEstimate, slo SLO) (string, string) {
 // rises (checked by the package's property tests). When even one request misses the SLO, or the model
 // does not fit, it returns Meets=false with the limit and reason, and no error.
 func CapacityAtSLO(in ServingInput, slo SLO) (Capacity, error) {
+	return capacityAtSLO(in, slo, false)
+}
+
+// CapacityFigures is CapacityAtSLO without the working's text: the same
+// figures, limit and reason, for callers that size many layouts and show the
+// working of few (they ask CapacityAtSLO again for those).
+func CapacityFigures(in ServingInput, slo SLO) (Capacity, error) {
+	return capacityAtSLO(in, slo, true)
+}
+
+// capacityAtSLO is CapacityAtSLO; quiet leaves out the working's text.
+func capacityAtSLO(in ServingInput, slo SLO, quiet bool) (Capacity, error) {
 	if err := slo.validate(); err != nil {
 		return Capacity{}, err
 	}
 	in.Concurrency = 1
-	one, err := EstimateServing(in)
+	one, err := estimateServing(in, quiet)
 	if errors.Is(err, ErrDoesNotFit) {
 		return Capacity{Limit: LimitMemory, Reason: err.Error(), ServingEstimate: one}, nil
 	}
@@ -90,9 +102,11 @@ func CapacityAtSLO(in ServingInput, slo SLO) (Capacity, error) {
 		in.Concurrency = c
 		return estimateServing(in, true)
 	}
-	// Invariant: lo meets the SLO; hi is the first concurrency known to fail, or MaxSequences + 1.
+	// Invariant: lo meets the SLO; hi is the first concurrency known to fail (failed its estimate), or
+	// MaxSequences + 1.
 	lo, best := 1, one
 	hi := one.MaxRunning + 1
+	var failed ServingEstimate
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
 		e, err := estimate(mid)
@@ -102,10 +116,10 @@ func CapacityAtSLO(in ServingInput, slo SLO) (Capacity, error) {
 		if limit, _ := sloFailure(e, slo); limit == "" {
 			lo, best = mid, e
 		} else {
-			hi = mid
+			hi, failed = mid, e
 		}
 	}
-	if lo > 1 {
+	if lo > 1 && !quiet {
 		in.Concurrency = lo
 		if best, err = EstimateServing(in); err != nil {
 			return Capacity{}, err
@@ -116,11 +130,9 @@ func CapacityAtSLO(in ServingInput, slo SLO) (Capacity, error) {
 		c.Limit = LimitKVCache
 		c.Reason = fmt.Sprintf("the replica runs at most %d sequences at once (KV cache and scheduler); more would queue for a place", lo)
 	} else {
-		next, err := estimate(lo + 1)
-		if err != nil {
-			return Capacity{}, err
-		}
-		c.Limit, c.Reason = sloFailure(next, slo)
+		// lo < MaxRunning, so the search ended with hi = lo + 1 estimated and failing: its estimate
+		// says which target stops the replica.
+		c.Limit, c.Reason = sloFailure(failed, slo)
 		c.Reason = fmt.Sprintf("at concurrency %d %s", lo+1, c.Reason)
 	}
 	c.formula("capacity: largest concurrency meeting the SLO = %d, %s requests/s (requests/s = concurrency / request time, Little's law)",

@@ -1,7 +1,9 @@
 package sizing
 
 import (
+	"math/rand"
 	"testing"
+	"testing/quick"
 
 	"github.com/stretchr/testify/require"
 )
@@ -91,4 +93,47 @@ func TestReplicas(t *testing.T) {
 			require.Equal(t, tc.high, high)
 		})
 	}
+}
+
+// withoutText is a capacity's figures: its working and its estimate's memory
+// working left out.
+func withoutText(c Capacity) Capacity {
+	c.Working = Working{}
+	c.MemoryFit.Working = Working{}
+	return c
+}
+
+// CapacityFigures answers what CapacityAtSLO answers, figure for figure,
+// limit and reason included, and writes no text: a planner that sizes with
+// it and explains only the layouts it shows gives every other layout the
+// same numbers (testing/quick over models, GPUs, layouts, token profiles and
+// targets, each target sometimes unset).
+func TestCapacityFiguresMatchCapacityAtSLO(t *testing.T) {
+	t.Parallel()
+	archs := []Arch{llama8B(), llama70B(), mixtral()}
+	gpus := []Accelerator{h100(), l4()}
+	prop := func(ai, gi, tpi, ppi uint8, in, out uint16, ttft, itl, tps uint16) bool {
+		serving := ServingInput{Arch: archs[int(ai)%len(archs)], Weights: FP8, KV: BF16, GPU: gpus[int(gi)%len(gpus)],
+			TensorParallel: 1 << (tpi % 4), PipelineParallel: 1 + int(ppi)%2, InputTokens: 20 + int(in)%4000, OutputTokens: 10 + int(out)%800}
+		var slo SLO
+		if ttft%3 > 0 {
+			slo.TTFTp95ms = 200 + float64(ttft%5000)
+		}
+		if itl%3 > 0 {
+			slo.ITLms = 10 + float64(itl%200)
+		}
+		if tps%4 == 0 {
+			slo.MinTokensPerSecPerUser = 5 + float64(tps%60)
+		}
+		want, err := CapacityAtSLO(serving, slo)
+		require.NoError(t, err)
+		got, err := CapacityFigures(serving, slo)
+		require.NoError(t, err)
+		require.Empty(t, got.Formulas)
+		require.Empty(t, got.Assumptions)
+		require.Empty(t, got.MemoryFit.Formulas)
+		require.Equal(t, withoutText(want), withoutText(got))
+		return true
+	}
+	require.NoError(t, quick.Check(prop, &quick.Config{MaxCount: 300, Rand: rand.New(rand.NewSource(11))}))
 }

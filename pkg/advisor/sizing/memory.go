@@ -110,22 +110,32 @@ func validTP(tp int) error {
 	return nil
 }
 
-// kvBytesPerTokenPerGPU is the KV cache one GPU holds per token, and the formula with numbers.
+// kvBytesPerTokenPerGPU is the KV cache one GPU holds per token (kvFormula writes it with its numbers).
 //
 // GQA/MHA: 2 (K and V) x L x n_kv x d_h x b_kv, with the KV heads split over the tensor-parallel ranks and
 // replicated when TP exceeds n_kv (vllm-project/vllm vllm/v1/kv_cache_interface.py; the model executor
 // gives each rank max(1, n_kv/TP) heads). MLA: L x latent x b_kv with no factor 2 (one latent per token),
 // replicated on every rank (DeepSeek-V2 paper, arXiv 2405.04434; vLLM's MLA backend).
-func kvBytesPerTokenPerGPU(a Arch, bkv float64, tp int) (float64, string) {
+func kvBytesPerTokenPerGPU(a Arch, bkv float64, tp int) float64 {
 	if a.Attention == AttentionMLA {
-		v := float64(a.Layers) * float64(a.MLALatentDim) * bkv
-		return v, fmt.Sprintf("KV per token per GPU (MLA, replicated on each rank) = L %d x latent %d x %.3g B = %.0f B",
+		return float64(a.Layers) * float64(a.MLALatentDim) * bkv
+	}
+	return 2 * float64(a.Layers) * kvHeadsPerGPU(a, tp) * float64(a.HeadDim) * bkv
+}
+
+// kvHeadsPerGPU is the KV heads one tensor-parallel rank holds: max(1, n_kv/TP).
+func kvHeadsPerGPU(a Arch, tp int) float64 {
+	return math.Max(1, math.Ceil(float64(a.KVHeads)/float64(tp)))
+}
+
+// kvFormula is kvBytesPerTokenPerGPU's formula with its numbers, v its value.
+func kvFormula(a Arch, bkv float64, tp int, v float64) string {
+	if a.Attention == AttentionMLA {
+		return fmt.Sprintf("KV per token per GPU (MLA, replicated on each rank) = L %d x latent %d x %.3g B = %.0f B",
 			a.Layers, a.MLALatentDim, bkv, v)
 	}
-	headsPerGPU := math.Max(1, math.Ceil(float64(a.KVHeads)/float64(tp)))
-	v := 2 * float64(a.Layers) * headsPerGPU * float64(a.HeadDim) * bkv
-	return v, fmt.Sprintf("KV per token per GPU = 2 x L %d x n_kv/TP %.0f x d_h %d x %.3g B = %.0f B",
-		a.Layers, headsPerGPU, a.HeadDim, bkv, v)
+	return fmt.Sprintf("KV per token per GPU = 2 x L %d x n_kv/TP %.0f x d_h %d x %.3g B = %.0f B",
+		a.Layers, kvHeadsPerGPU(a, tp), a.HeadDim, bkv, v)
 }
 
 // KVBytesPerToken is the whole model's KV cache per token (one GPU, no tensor parallelism):
@@ -138,8 +148,7 @@ func KVBytesPerToken(a Arch, kv Precision) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("kv cache: %w", err)
 	}
-	v, _ := kvBytesPerTokenPerGPU(a, b, 1)
-	return v, nil
+	return kvBytesPerTokenPerGPU(a, b, 1), nil
 }
 
 // MemoryFit is how a model sits in the memory of a tensor-parallel group. Byte figures are totals over
@@ -222,8 +231,10 @@ func fitMemoryLayout(a Arch, p, kv Precision, gpu Accelerator, tensorParallel, p
 	f.formula("weights = N %.4g B params x %.3g B = %.4g GB (EleutherAI Transformer Math 101)", a.ParamsTotalB, bw, f.WeightsGB)
 	f.formula("runtime overhead = %.0f%% x %.4g GB = %.4g GB (EleutherAI Transformer Math 101)", RuntimeOverheadFraction*100, f.WeightsGB, f.OverheadGB)
 
-	perGPU, kvFormula := kvBytesPerTokenPerGPU(a, bkv, tensorParallel)
-	f.formula("%s (vllm kv_cache_interface.py)", kvFormula)
+	perGPU := kvBytesPerTokenPerGPU(a, bkv, tensorParallel)
+	if !quiet {
+		f.formula("%s (vllm kv_cache_interface.py)", kvFormula(a, bkv, tensorParallel, perGPU))
+	}
 	if pipelineParallel > 1 {
 		stage := math.Ceil(float64(a.Layers) / float64(pipelineParallel))
 		perGPU *= stage / float64(a.Layers)

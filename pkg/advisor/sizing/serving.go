@@ -524,7 +524,7 @@ func estimateServing(in ServingInput, quiet bool) (ServingEstimate, error) {
 	bw, _ := BytesPerParam(in.Weights)
 	bkv, _ := BytesPerParam(in.KV)
 	peak, peakName := peakFor(in.Weights, in.GPU)
-	kvPerRank, _ := kvBytesPerTokenPerGPU(in.Arch, bkv, in.TensorParallel)
+	kvPerRank := kvBytesPerTokenPerGPU(in.Arch, bkv, in.TensorParallel)
 	link := in.GPU.LinkGBs
 	if link == 0 {
 		link = DefaultLinkGBs
