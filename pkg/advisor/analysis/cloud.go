@@ -11,8 +11,9 @@ import (
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
-// topCandidates is how many ranked candidates per workload the result shows.
-const topCandidates = 3
+// topCandidates is how many ranked candidates per workload the result shows; the plan writes the
+// working of those.
+const topCandidates = plan.ShownCandidates
 
 // srcPlanMonth names the billing convention every monthly figure uses, with
 // its hours from plan.HoursPerMonth, the one month every formula uses.
@@ -354,23 +355,13 @@ func cloudSummary(p plan.Plan) string {
 // reportUnpricedTraining gives a training job the residency leaves without a
 // priced region its compute, time and memory anyway (they do not depend on the
 // region): from the candidate outside the residency whose model states fit a
-// GPU and that finishes first. The cost stays unknown until a regional price
-// is catalogued.
+// GPU and that finishes first (plan.WorkloadPlan.FastestUnpriced). The cost
+// stays unknown until a regional price is catalogued.
 func reportUnpricedTraining(r *cloudResult, w plan.WorkloadPlan) {
-	var best *plan.Candidate
-	for i := range w.Candidates {
-		c := &w.Candidates[i]
-		t := c.Training
-		if t == nil || !t.Unpriced || !t.FitsPerGPU {
-			continue
-		}
-		if best == nil || t.WallClockHours.High < best.Training.WallClockHours.High {
-			best = c
-		}
-	}
-	if best == nil {
+	if w.FastestUnpriced < 0 {
 		return
 	}
+	best := &w.Candidates[w.FastestUnpriced]
 	t, label := best.Training, w.Label
 	src := best.Source + "; sizing.EstimateTraining (6ND, Kaplan et al. 2020; MFU 0.35-0.45)"
 	r.rangeMetrics("training_gpu_hours", t.GPUHours, "GPU-hours", working(best.Working), src, label)

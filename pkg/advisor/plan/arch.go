@@ -123,7 +123,7 @@ func kvPrecisionOf(w *inframindv1.Workload) sizing.Precision {
 // (Hopper, Ada); bf16 on a GPU without BF16 (T4, V100) runs as FP16, which is allowed.
 func supports(g catalog.GPU, p sizing.Precision) (bool, string) {
 	if p == sizing.FP8 && g.FP8TFLOPS <= 0 {
-		return false, fmt.Sprintf("%s has no FP8 support (catalogue fp8_tflops 0)", g.Name)
+		return false, g.Name + " has no FP8 support (catalogue fp8_tflops 0)"
 	}
 	return true, ""
 }

@@ -46,10 +46,10 @@ func (c Constraints) regionAllowed(provider, region string) bool {
 // norm lower-cases and trims a user-supplied code so "AWS " and "aws" match.
 func norm(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-// catalogueProviders lists the providers with instances in the catalogue, sorted.
-func catalogueProviders(cat *catalog.Catalog) []string {
+// catalogueProviders lists the providers with instances in rows (the catalogue's, sorted by provider).
+func catalogueProviders(rows []catalog.Instance) []string {
 	var out []string
-	for _, in := range cat.InstancesOf("") {
+	for _, in := range rows {
 		if !slices.Contains(out, in.Provider) {
 			out = append(out, in.Provider)
 		}
@@ -57,12 +57,13 @@ func catalogueProviders(cat *catalog.Catalog) []string {
 	return out
 }
 
-// constraintsFor derives the constraints from the business block. Unknown provider names and
-// exclusions that leave nothing are findings: the plan then says what it could not do.
-func constraintsFor(cat *catalog.Catalog, b *inframindv1.Business) (Constraints, []Finding) {
+// constraintsFor derives the constraints from the business block; rows are the catalogue's instances
+// (catalog.InstancesOf("")). Unknown provider names and exclusions that leave nothing are findings: the
+// plan then says what it could not do.
+func constraintsFor(cat *catalog.Catalog, rows []catalog.Instance, b *inframindv1.Business) (Constraints, []Finding) {
 	var c Constraints
 	var fs []Finding
-	known := catalogueProviders(cat)
+	known := catalogueProviders(rows)
 	pick := func(field string, names []string) []string {
 		var out []string
 		for _, n := range names {
@@ -181,43 +182,75 @@ type offer struct {
 	region string
 	// blocked is non-empty when the residency rules the offer out; it names the missing regional price.
 	blocked string
+	// source names the catalogue rows behind a GPU offer (sourceOf).
+	source string
 }
 
-// eligibleInstances lists the GPU offers in the provider scope, in scope order then name. An instance is
-// offered only in the regions the catalogue names (offered_in) and priced only in its price region, so
-// an offer outside the residency is kept, blocked, to say which regional price is missing.
-func eligibleInstances(cat *catalog.Catalog, c Constraints) []offer {
+// eligibleInstances lists the GPU offers among rows (the catalogue's instances, sorted by provider, name
+// and price region) in the provider scope, in scope order then name. An instance is offered only in the
+// regions the catalogue names (offered_in) and priced only in its price region, so an offer outside the
+// residency is kept, blocked, to say which regional price is missing.
+func eligibleInstances(cat *catalog.Catalog, rows []catalog.Instance, c Constraints) []offer {
 	var out []offer
+	blocked := c.blockedMemo()
 	for _, p := range c.Providers {
-		for _, in := range cat.InstancesOf(p) {
+		for _, in := range rows {
+			if in.Provider != p {
+				continue
+			}
 			g, ok := cat.GPU(in.GPU)
 			if !ok {
 				continue
 			}
-			out = append(out, offer{inst: in, gpu: g, region: in.PriceRegion, blocked: c.blocked(in)})
+			out = append(out, offer{inst: in, gpu: g, region: in.PriceRegion, blocked: blocked(in), source: sourceOf(in, g)})
 		}
 	}
 	return out
 }
 
-// cpuOffers lists the CPU machines (general-purpose families priced for services) in the provider
-// scope, in scope order then name, blocked like eligibleInstances outside the residency.
-func cpuOffers(cat *catalog.Catalog, c Constraints) []offer {
+// cpuOffers lists the CPU machines (general-purpose families priced for services) among rows in the
+// provider scope, in scope order then name, blocked like eligibleInstances outside the residency.
+func cpuOffers(rows []catalog.Instance, c Constraints) []offer {
 	var out []offer
+	blocked := c.blockedMemo()
 	for _, p := range c.Providers {
-		for _, in := range cat.InstancesOf(p) {
-			if !in.HasGPU() {
-				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: c.blocked(in)})
+		for _, in := range rows {
+			if in.Provider == p && !in.HasGPU() {
+				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: blocked(in)})
 			}
 		}
 	}
 	return out
 }
 
-// blocked says why the residency rules an instance's price out, or "" when it does not.
+// blockedMemo is blocked, writing each provider and price region's reason once: a catalogue prices
+// many machines in one region.
+func (c Constraints) blockedMemo() func(catalog.Instance) string {
+	why := map[[2]string]string{}
+	return func(in catalog.Instance) string {
+		if c.priceAllowed(in) {
+			return ""
+		}
+		k := [2]string{in.Provider, in.PriceRegion}
+		s, ok := why[k]
+		if !ok {
+			s = c.blocked(in)
+			why[k] = s
+		}
+		return s
+	}
+}
+
+// priceAllowed reports whether the instance is offered in its price region and the residency allows it.
+func (c Constraints) priceAllowed(in catalog.Instance) bool {
+	return slices.Contains(in.OfferedIn, in.PriceRegion) && c.regionAllowed(in.Provider, in.PriceRegion)
+}
+
+// blocked says why the residency rules an instance's price out, or "" when it does not. The reason
+// depends on the provider and the price region only.
 func (c Constraints) blocked(in catalog.Instance) string {
 	p := in.Provider
-	if slices.Contains(in.OfferedIn, in.PriceRegion) && c.regionAllowed(p, in.PriceRegion) {
+	if c.priceAllowed(in) {
 		return ""
 	}
 	allowed := c.AllowedRegions[p]

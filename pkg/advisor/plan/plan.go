@@ -108,7 +108,12 @@ type Candidate struct {
 	Training *TrainingResult `json:"training,omitempty"`
 	// Source is the catalogue rows' sources and as-of dates.
 	Source string `json:"source"`
+	// Working is the candidate's working, filled for the candidates a result shows (WorkloadPlan.Shows);
+	// LayoutWhy and ReplicaMonthlyFormula are part of it. The other candidates carry their figures,
+	// Reason and Source only: formatting every candidate's formulas was most of a plan's cost.
 	sizing.Working
+	// offer indexes the offers the workload was planned over, to size the candidate again with its working.
+	offer int
 }
 
 // TrainingResult is a training candidate's compute, time, memory and one-off cost.
@@ -160,7 +165,10 @@ type WorkloadPlan struct {
 	// Candidates are ranked: feasible first, then by the pessimistic monthly (or one-off) cost.
 	Candidates []Candidate `json:"candidates"`
 	// Recommended indexes Candidates; -1 when no candidate is feasible.
-	Recommended         int            `json:"recommended"`
+	Recommended int `json:"recommended"`
+	// FastestUnpriced indexes, when no candidate is recommended, the training candidate outside the
+	// residency whose model states fit a GPU and that finishes first; -1 otherwise.
+	FastestUnpriced     int            `json:"fastest_unpriced"`
 	CheapestPerProvider []ProviderBest `json:"cheapest_per_provider"`
 	Components          []Component    `json:"components,omitempty"`
 	Findings            []Finding      `json:"findings,omitempty"`
@@ -171,6 +179,16 @@ type WorkloadPlan struct {
 	// Instances is the general-service instance count when no GPU candidate applies.
 	Instances IntRange `json:"instances,omitzero"`
 	sizing.Working
+}
+
+// ShownCandidates is how many ranked feasible candidates per workload a result shows with their working.
+const ShownCandidates = 3
+
+// Shows reports whether a result shows candidate i with its working: one of the first ShownCandidates
+// feasible candidates, the recommended one, or the fastest training candidate outside the residency.
+// Build writes the working of these candidates only.
+func (w WorkloadPlan) Shows(i int) bool {
+	return (i < ShownCandidates && i < len(w.Candidates) && w.Candidates[i].Feasible) || i == w.Recommended || i == w.FastestUnpriced
 }
 
 // Chosen returns the recommended candidate, if any.
@@ -224,14 +242,21 @@ func (p Plan) AllFindings() []Finding {
 // Build plans every workload of req over cat. Impossible requests (a model that fits nowhere, an SLO
 // no hardware meets, a budget below any feasible plan, residency with no priced region) give findings,
 // not errors; only a request with no workloads, or a workload the planner cannot read, is an error.
+// Only the candidates a result shows carry their working (WorkloadPlan.Shows).
 func Build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Plan, error) {
+	return build(cat, req, false)
+}
+
+// build is Build; allWorking writes every candidate's working.
+func build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, allWorking bool) (Plan, error) {
 	if cat == nil {
 		return Plan{}, errors.New("plan: catalogue is required")
 	}
 	if len(req.GetWorkloads()) == 0 {
 		return Plan{}, ErrNoWorkloads
 	}
-	cons, findings := constraintsFor(cat, req.GetBusiness())
+	rows := cat.InstancesOf("")
+	cons, findings := constraintsFor(cat, rows, req.GetBusiness())
 	p := Plan{
 		CatalogVersion: cat.Version,
 		Providers:      cons.Providers,
@@ -239,13 +264,19 @@ func Build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Plan, erro
 		BudgetUSD:      req.GetBusiness().GetMonthlyBudgetUsd(),
 		Findings:       findings,
 	}
-	pool := eligibleInstances(cat, cons)
-	cpus := cpuOffers(cat, cons)
+	pool := eligibleInstances(cat, rows, cons)
+	var cpus []offer
+	for _, w := range req.GetWorkloads() {
+		if norm(w.GetKind()) == KindGeneral {
+			cpus = cpuOffers(rows, cons)
+			break
+		}
+	}
 	for i, w := range req.GetWorkloads() {
 		if w == nil {
 			return Plan{}, fmt.Errorf("plan: workloads[%d]: missing", i)
 		}
-		wp, err := planWorkload(cat, cons, pool, cpus, i, w)
+		wp, err := planWorkload(cat, cons, pool, cpus, i, w, allWorking)
 		if err != nil {
 			return Plan{}, fmt.Errorf("plan: workloads[%d]: %w", i, err)
 		}

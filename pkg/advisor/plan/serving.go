@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 )
 
@@ -42,42 +43,51 @@ type servingLoad struct {
 	batch                bool
 }
 
-// sourceOf names the catalogue rows behind an offer with their as-of dates.
-func sourceOf(o offer) string {
-	return fmt.Sprintf("catalogue instance %s/%s: %s, as of %s; GPU %s: %s, as of %s",
-		o.inst.Provider, o.inst.Name, o.inst.Source.Source, o.inst.AsOf, o.gpu.ID, o.gpu.Source.Source, o.gpu.AsOf)
+// sourceOf names the catalogue rows behind a GPU offer with their as-of dates.
+func sourceOf(in catalog.Instance, g catalog.GPU) string {
+	return "catalogue instance " + in.Provider + "/" + in.Name + ": " + in.Source.Source + ", as of " + in.AsOf +
+		"; GPU " + g.ID + ": " + g.Source.Source + ", as of " + g.AsOf
 }
 
 // baseCandidate starts a candidate for an offer.
 func baseCandidate(o offer) Candidate {
 	return Candidate{
 		Provider: o.inst.Provider, Instance: o.inst.Name, Region: o.region, GPU: o.gpu.ID,
-		GPUsPerInstance: o.inst.GPUCount, GPUMemoryGB: o.gpu.MemoryGB, Source: sourceOf(o),
+		GPUsPerInstance: o.inst.GPUCount, GPUMemoryGB: o.gpu.MemoryGB, Source: o.source,
 	}
 }
 
 // price fills the candidate's monthly costs for its instance count over hours a month, from the
 // catalogue's prices: on demand and spot are USD/h x hours; commitments are published per month.
-func price(c *Candidate, o offer, hours float64) {
+// withText also writes the working.
+func price(c *Candidate, o offer, hours float64, withText bool) {
 	in := o.inst
 	n := c.Instances
 	c.Monthly.OnDemand = sizing.NewRange(float64(n.Low)*in.OnDemandHourly*hours, float64(n.High)*in.OnDemandHourly*hours)
-	addFormula(&c.Working, "on demand = %d-%d instances x $%g/h x %g h = $%.2f-$%.2f per month (catalogue %s price, %g h = one month)",
-		n.Low, n.High, in.OnDemandHourly, hours, c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High, in.PriceRegion, HoursPerMonth)
+	if withText {
+		addFormula(&c.Working, "on demand = %d-%d instances x $%g/h x %g h = $%.2f-$%.2f per month (catalogue %s price, %g h = one month)",
+			n.Low, n.High, in.OnDemandHourly, hours, c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High, in.PriceRegion, HoursPerMonth)
+	}
 	if in.Commit1YMonthly > 0 {
 		r := sizing.NewRange(float64(n.Low)*in.Commit1YMonthly, float64(n.High)*in.Commit1YMonthly)
 		c.Monthly.Commit1Y = &r
-		addFormula(&c.Working, "1-year commitment = %d-%d x $%g per month = $%.2f-$%.2f", n.Low, n.High, in.Commit1YMonthly, r.Low, r.High)
+		if withText {
+			addFormula(&c.Working, "1-year commitment = %d-%d x $%g per month = $%.2f-$%.2f", n.Low, n.High, in.Commit1YMonthly, r.Low, r.High)
+		}
 	}
 	if in.Commit3YMonthly > 0 {
 		r := sizing.NewRange(float64(n.Low)*in.Commit3YMonthly, float64(n.High)*in.Commit3YMonthly)
 		c.Monthly.Commit3Y = &r
-		addFormula(&c.Working, "3-year commitment = %d-%d x $%g per month = $%.2f-$%.2f", n.Low, n.High, in.Commit3YMonthly, r.Low, r.High)
+		if withText {
+			addFormula(&c.Working, "3-year commitment = %d-%d x $%g per month = $%.2f-$%.2f", n.Low, n.High, in.Commit3YMonthly, r.Low, r.High)
+		}
 	}
 	if in.SpotHourly > 0 {
 		r := sizing.NewRange(float64(n.Low)*in.SpotHourly*hours, float64(n.High)*in.SpotHourly*hours)
 		c.Monthly.Spot = &r
-		addFormula(&c.Working, "spot = %d-%d x $%g/h x %g h = $%.2f-$%.2f (can be reclaimed at short notice)", n.Low, n.High, in.SpotHourly, hours, r.Low, r.High)
+		if withText {
+			addFormula(&c.Working, "spot = %d-%d x $%g/h x %g h = $%.2f-$%.2f (can be reclaimed at short notice)", n.Low, n.High, in.SpotHourly, hours, r.Low, r.High)
+		}
 	}
 }
 
@@ -131,8 +141,9 @@ func layouts(gpus int) [][2]int {
 // (tensor parallel 1-8 within a machine; pipeline stages over 2-4 machines, see layouts); the
 // cheapest that meets every SLO at peak wins, by its pessimistic then optimistic monthly cost, then the
 // fewest GPUs. The candidate keeps every layout, so a reader sees why the winner won. Infeasible offers
-// come back with the reason.
-func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load servingLoad, memo *sizingMemo) (Candidate, error) {
+// come back with the reason. withText also writes the working, the layout's why and the replica's cost
+// formula; the figures are the same without it.
+func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load servingLoad, memo *sizingMemo, withText bool) (Candidate, error) {
 	c := baseCandidate(o)
 	if o.blocked != "" {
 		c.Reason = o.blocked
@@ -159,9 +170,8 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		for _, lay := range layouts(o.inst.GPUCount) {
 			tp, pp := lay[0], lay[1]
 			opt := Layout{TensorParallel: tp, PipelineParallel: pp}
-			in := sizing.ServingInput{Arch: m.arch, Weights: p, KV: kv, GPU: acc, TensorParallel: tp, PipelineParallel: pp,
-				InputTokens: load.in, OutputTokens: load.out, ContextTokens: load.context}
-			capy, err := memo.capacity(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityAtSLO(in, load.slo) })
+			in := servingInput(m, p, kv, acc, tp, pp, load)
+			capy, err := memo.capacity(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityFigures(in, load.slo) })
 			if err != nil {
 				return sh, fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
 			}
@@ -175,7 +185,7 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 				continue
 			}
 			var sized Candidate
-			if err := sizeReplicas(&sized, o, tp, pp, capy, load); err != nil {
+			if err := sizeReplicas(&sized, o, tp, pp, capy, load, false); err != nil {
 				return sh, err
 			}
 			opt.Feasible, opt.MaxConcurrency, opt.ReplicaCapacityRPS = true, capy.MaxConcurrency, capy.RequestsPerSec
@@ -209,7 +219,16 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		chosen := c
 		chosen.Working = sizing.Working{}
 		opt := options[bestIdx]
-		if err := sizeReplicas(&chosen, o, opt.TensorParallel, opt.PipelineParallel, shape.capacities[bestIdx], load); err != nil {
+		capy := shape.capacities[bestIdx]
+		if withText {
+			// The same figures with their working, which the shape's search left out.
+			tp, pp := opt.TensorParallel, opt.PipelineParallel
+			in := servingInput(m, p, kv, acc, tp, pp, load)
+			if capy, err = memo.capacityWithText(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityAtSLO(in, load.slo) }); err != nil {
+				return c, fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
+			}
+		}
+		if err := sizeReplicas(&chosen, o, opt.TensorParallel, opt.PipelineParallel, capy, load, withText); err != nil {
 			return c, err
 		}
 		best = &chosen
@@ -230,7 +249,9 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		case len(misses) == 0:
 			c.Reason = fmt.Sprintf("does not fit: weights %.4g GB + overhead %.4g GB + one %d-token sequence exceed every layout up to %d machines of %d x %.4g GB at 0.9 utilisation",
 				fit.WeightsGB, fit.OverheadGB, load.context, sizing.MaxPipelineParallel, o.inst.GPUCount, o.gpu.MemoryGB)
-			merge(&c.Working, fit.Working)
+			if withText {
+				merge(&c.Working, fit.Working)
+			}
 		case load.batch:
 			c.Reason = "no layout runs a batch: " + strings.Join(misses, "; ")
 		default:
@@ -239,8 +260,16 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		return c, nil
 	}
 	best.Layouts = options
-	explainLayout(best, options)
+	if withText {
+		explainLayout(best, options)
+	}
 	return *best, nil
+}
+
+// servingInput is one replica layout of the workload's model on acc, under the workload's token profile.
+func servingInput(m resolvedModel, p, kv sizing.Precision, acc sizing.Accelerator, tp, pp int, load servingLoad) sizing.ServingInput {
+	return sizing.ServingInput{Arch: m.arch, Weights: p, KV: kv, GPU: acc, TensorParallel: tp, PipelineParallel: pp,
+		InputTokens: load.in, OutputTokens: load.out, ContextTokens: load.context}
 }
 
 // cheaper orders feasible candidates of one offer: pessimistic then optimistic monthly on-demand cost,
@@ -285,8 +314,9 @@ func explainLayout(c *Candidate, options []Layout) {
 	addFormula(&c.Working, "layout: %s", c.LayoutWhy)
 }
 
-// sizeReplicas turns a replica's capacity into replicas, instances, GPUs and cost.
-func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load servingLoad) error {
+// sizeReplicas turns a replica's capacity into replicas, instances, GPUs and cost; withText also writes
+// the working (capy's included) and the replica's cost formula.
+func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load servingLoad, withText bool) error {
 	c.Feasible = true
 	c.TensorParallel = tp
 	c.PipelineParallel = pp
@@ -296,9 +326,11 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 	}
 	c.ReplicaCapacityRPS = capy.RequestsPerSec
 	c.MaxConcurrency = capy.MaxConcurrency
-	merge(&c.Working, capy.Working)
-	addFormula(&c.Working, "capacity per replica (TP %d x PP %d on %s) = %d concurrent requests, %s requests/s within the SLO; limit: %s",
-		tp, pp, o.gpu.Name, capy.MaxConcurrency, capy.RequestsPerSec, capy.Reason)
+	if withText {
+		merge(&c.Working, capy.Working)
+		addFormula(&c.Working, "capacity per replica (TP %d x PP %d on %s) = %d concurrent requests, %s requests/s within the SLO; limit: %s",
+			tp, pp, o.gpu.Name, capy.MaxConcurrency, capy.RequestsPerSec, capy.Reason)
+	}
 
 	lo, _, err := sizing.Replicas(load.peakRPS, capy.RequestsPerSec, load.headroomLow)
 	if err != nil {
@@ -308,17 +340,19 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 	if err != nil {
 		return fmt.Errorf("replicas on %s: %w", o.inst.Name, err)
 	}
-	if load.batch {
+	switch {
+	case !withText:
+	case load.batch:
 		addFormula(&c.Working, "replicas = ceil(%.4g requests/s needed / %s requests/s per replica) = %d-%d (capacity by Little's law, Little 1961)",
 			load.peakRPS, capy.RequestsPerSec, lo, hi)
-	} else {
+	default:
 		addFormula(&c.Working, "replicas = ceil(peak %.4g requests/s x (1 + headroom %.0f%%-%.0f%%) / %s requests/s per replica) = %d-%d (capacity by Little's law, Little 1961)",
 			load.peakRPS, load.headroomLow*100, load.headroomHigh*100, capy.RequestsPerSec, lo, hi)
 	}
 	lo, hi = max(lo, 1), max(hi, 1)
 	minInstances := 1
 	if load.availability >= HAAvailability {
-		if lo < 2 || hi < 2 {
+		if withText && (lo < 2 || hi < 2) {
 			addFormula(&c.Working, "availability %.4g >= %.2f: at least 2 replicas on 2 machines (AWS Well-Architected Reliability Pillar REL10, fault isolation)", load.availability, HAAvailability)
 		}
 		lo, hi = max(lo, 2), max(hi, 2)
@@ -328,8 +362,10 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 	if pp > 1 {
 		c.Instances = IntRange{Low: max(minInstances, lo*pp), High: max(minInstances, hi*pp)}
 		c.GPUs = IntRange{Low: c.Instances.Low * o.inst.GPUCount, High: c.Instances.High * o.inst.GPUCount}
-		addFormula(&c.Working, "instances = %d-%d replicas x %d machines per replica (pipeline stages) = %d-%d; GPUs = %d-%d",
-			lo, hi, pp, c.Instances.Low, c.Instances.High, c.GPUs.Low, c.GPUs.High)
+		if withText {
+			addFormula(&c.Working, "instances = %d-%d replicas x %d machines per replica (pipeline stages) = %d-%d; GPUs = %d-%d",
+				lo, hi, pp, c.Instances.Low, c.Instances.High, c.GPUs.Low, c.GPUs.High)
+		}
 	} else {
 		per := c.ReplicasPerInstance
 		c.Instances = IntRange{
@@ -337,19 +373,25 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 			High: max(minInstances, int(math.Ceil(float64(hi)/float64(per)))),
 		}
 		c.GPUs = IntRange{Low: c.Instances.Low * o.inst.GPUCount, High: c.Instances.High * o.inst.GPUCount}
-		addFormula(&c.Working, "instances = max(%d, ceil(%d-%d replicas / %d per %s (%d GPUs / TP %d))) = %d-%d; GPUs = %d-%d",
-			minInstances, lo, hi, per, o.inst.Name, o.inst.GPUCount, tp, c.Instances.Low, c.Instances.High, c.GPUs.Low, c.GPUs.High)
+		if withText {
+			addFormula(&c.Working, "instances = max(%d, ceil(%d-%d replicas / %d per %s (%d GPUs / TP %d))) = %d-%d; GPUs = %d-%d",
+				minInstances, lo, hi, per, o.inst.Name, o.inst.GPUCount, tp, c.Instances.Low, c.Instances.High, c.GPUs.Low, c.GPUs.High)
+		}
 	}
-	price(c, o, load.hours)
+	price(c, o, load.hours, withText)
 	c.ReplicaMonthlyUSD = o.inst.OnDemandHourly * float64(tp*pp) / float64(o.inst.GPUCount) * load.hours
-	c.ReplicaMonthlyFormula = fmt.Sprintf("one replica = $%g/h x %d GPUs (TP %d x PP %d) / %d GPUs per instance x %g h = $%.2f per month",
-		o.inst.OnDemandHourly, tp*pp, tp, pp, o.inst.GPUCount, load.hours, c.ReplicaMonthlyUSD)
-	addFormula(&c.Working, "%s", c.ReplicaMonthlyFormula)
+	if withText {
+		c.ReplicaMonthlyFormula = fmt.Sprintf("one replica = $%g/h x %d GPUs (TP %d x PP %d) / %d GPUs per instance x %g h = $%.2f per month",
+			o.inst.OnDemandHourly, tp*pp, tp, pp, o.inst.GPUCount, load.hours, c.ReplicaMonthlyUSD)
+		addFormula(&c.Working, "%s", c.ReplicaMonthlyFormula)
+	}
 	if load.outputTokensPerMonth > 0 {
 		mtok := load.outputTokensPerMonth / 1e6
 		c.USDPerMTok = c.Monthly.OnDemand.Scale(1 / mtok)
-		addFormula(&c.Working, "cost per million output tokens = $%.2f-$%.2f / %.4g M tokens per month = $%.4g-$%.4g",
-			c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High, mtok, c.USDPerMTok.Low, c.USDPerMTok.High)
+		if withText {
+			addFormula(&c.Working, "cost per million output tokens = $%.2f-$%.2f / %.4g M tokens per month = $%.4g-$%.4g",
+				c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High, mtok, c.USDPerMTok.Low, c.USDPerMTok.High)
+		}
 	}
 	return nil
 }
@@ -357,10 +399,14 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 // sizingMemo remembers one workload's sizing results by GPU model and layout. The catalogue has a
 // row per instance type and region, so many offers share a GPU, and what fits on it and how fast it
 // serves do not depend on the machine's price or region: each is computed once per workload.
+// Capacities are kept twice: the figures every offer is sized with, and, for the few candidates whose
+// working a plan shows, the same figures with their working.
 type sizingMemo struct {
 	fits       map[fitKey]memoFit
 	capacities map[capKey]memoCapacity
+	withText   map[capKey]memoCapacity
 	shapes     map[fitKey]memoShape
+	trainings  map[fitKey]memoTraining
 }
 
 // layoutShape is every layout of one machine shape (GPU model and count) with its replica and
@@ -408,7 +454,8 @@ type (
 )
 
 func newSizingMemo() *sizingMemo {
-	return &sizingMemo{fits: map[fitKey]memoFit{}, capacities: map[capKey]memoCapacity{}, shapes: map[fitKey]memoShape{}}
+	return &sizingMemo{fits: map[fitKey]memoFit{}, capacities: map[capKey]memoCapacity{}, withText: map[capKey]memoCapacity{},
+		shapes: map[fitKey]memoShape{}, trainings: map[fitKey]memoTraining{}}
 }
 
 // fit returns the memory fit of the workload on the offer's GPUs, computing it on first use.
@@ -422,14 +469,24 @@ func (m *sizingMemo) fit(o offer, compute func() (sizing.MemoryFit, error)) (siz
 	return r.fit, r.err
 }
 
-// capacity returns a replica's capacity at the SLO on the offer's GPU in a layout, computing it on
-// first use. The returned Working shares its slices with later calls: callers only read it.
+// capacity returns a replica's capacity at the SLO on the offer's GPU in a layout, without its working,
+// computing it on first use.
 func (m *sizingMemo) capacity(o offer, tp, pp int, compute func() (sizing.Capacity, error)) (sizing.Capacity, error) {
-	k := capKey{o.gpu.ID, tp, pp}
-	r, ok := m.capacities[k]
+	return remember(m.capacities, capKey{o.gpu.ID, tp, pp}, compute)
+}
+
+// capacityWithText is capacity with its working. The returned Working shares its slices with later
+// calls: callers only read it.
+func (m *sizingMemo) capacityWithText(o offer, tp, pp int, compute func() (sizing.Capacity, error)) (sizing.Capacity, error) {
+	return remember(m.withText, capKey{o.gpu.ID, tp, pp}, compute)
+}
+
+// remember returns the capacity memo holds for k, computing it on first use.
+func remember(memo map[capKey]memoCapacity, k capKey, compute func() (sizing.Capacity, error)) (sizing.Capacity, error) {
+	r, ok := memo[k]
 	if !ok {
 		r.capy, r.err = compute()
-		m.capacities[k] = r
+		memo[k] = r
 	}
 	return r.capy, r.err
 }

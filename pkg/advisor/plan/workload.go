@@ -21,28 +21,34 @@ func Label(i int, w *inframindv1.Workload) string {
 	return fmt.Sprintf("workloads[%d]", i)
 }
 
-// planWorkload plans one workload by kind.
-func planWorkload(cat *catalog.Catalog, cons Constraints, pool, cpus []offer, i int, w *inframindv1.Workload) (WorkloadPlan, error) {
-	wp := WorkloadPlan{Index: i, Label: Label(i, w), Kind: norm(w.GetKind()), Recommended: -1, PeakRPS: w.GetPeakRequestsPerSecond()}
+// sizeAgain sizes the candidate of one offer (an index into the offers the workload was planned over)
+// again, with its working.
+type sizeAgain func(offer int) (Candidate, error)
+
+// planWorkload plans one workload by kind. Every candidate is sized without its working; then the
+// candidates a result shows (every candidate with allWorking) are sized again with it.
+func planWorkload(cat *catalog.Catalog, cons Constraints, pool, cpus []offer, i int, w *inframindv1.Workload, allWorking bool) (WorkloadPlan, error) {
+	wp := WorkloadPlan{Index: i, Label: Label(i, w), Kind: norm(w.GetKind()), Recommended: -1, FastestUnpriced: -1, PeakRPS: w.GetPeakRequestsPerSecond()}
+	var again sizeAgain
 	var err error
 	switch wp.Kind {
 	case KindServing:
-		err = planLLM(cat, pool, w, &wp, false)
+		again, err = planLLM(cat, pool, w, &wp, false)
 	case KindBatch:
-		err = planLLM(cat, pool, w, &wp, true)
+		again, err = planLLM(cat, pool, w, &wp, true)
 	case KindTraining:
-		err = planTraining(cat, pool, w, &wp)
+		again, err = planTraining(cat, pool, w, &wp)
 	case KindRAG:
 		planVectorStore(w, &wp)
 		if w.GetModel() != "" || w.GetArchitecture() != nil || w.GetParamsBillion() > 0 {
-			err = planLLM(cat, pool, w, &wp, false)
+			again, err = planLLM(cat, pool, w, &wp, false)
 		} else {
 			wp.Findings = append(wp.Findings, Finding{Severity: SeverityInfo, Workload: wp.Label, Title: "No generator model for " + wp.Label,
 				Detail: wp.Label + " names no model, so only its retrieval side (vector store) is sized; the generator it feeds is planned with the serving workload that uses it."})
 		}
 	case KindGeneral:
 		planGeneral(w, &wp)
-		priceGeneral(cpus, w, &wp)
+		again = priceGeneral(cpus, w, &wp)
 	default:
 		return wp, fmt.Errorf("kind: unknown workload kind %q (one of llm_serving, training, batch_inference, rag, general)", w.GetKind())
 	}
@@ -51,17 +57,59 @@ func planWorkload(cat *catalog.Catalog, cons Constraints, pool, cpus []offer, i 
 	}
 	rank(&wp, cons)
 	explain(&wp, cons)
+	if wp.Recommended < 0 {
+		wp.FastestUnpriced = fastestUnpriced(wp.Candidates)
+	}
+	if again != nil {
+		if err := writeWorking(&wp, again, allWorking); err != nil {
+			return wp, err
+		}
+	}
 	return wp, nil
 }
 
-// planLLM sizes an LLM serving or batch workload on every offer.
-func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *WorkloadPlan, batch bool) error {
+// writeWorking sizes the candidates a result shows (WorkloadPlan.Shows), or every candidate with all,
+// again with their working. Sizing is deterministic, so their figures stay as ranked.
+func writeWorking(wp *WorkloadPlan, again sizeAgain, all bool) error {
+	for i := range wp.Candidates {
+		if !all && !wp.Shows(i) {
+			continue
+		}
+		c, err := again(wp.Candidates[i].offer)
+		if err != nil {
+			return err
+		}
+		wp.Candidates[i] = c
+	}
+	return nil
+}
+
+// fastestUnpriced returns the index of the training candidate outside the residency whose model states
+// fit a GPU and that finishes first (the first of equals), or -1: its compute, time and memory hold
+// wherever it runs, so a plan without a priced region can still say them.
+func fastestUnpriced(cs []Candidate) int {
+	best := -1
+	for i := range cs {
+		t := cs[i].Training
+		if t == nil || !t.Unpriced || !t.FitsPerGPU {
+			continue
+		}
+		if best < 0 || t.WallClockHours.High < cs[best].Training.WallClockHours.High {
+			best = i
+		}
+	}
+	return best
+}
+
+// planLLM sizes an LLM serving or batch workload on every offer, without the candidates' working, and
+// returns how to size one offer again with it (nil when no offer was sized).
+func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *WorkloadPlan, batch bool) (sizeAgain, error) {
 	m := resolveModel(cat, w)
 	wp.Model = m.name
 	if !m.ok {
 		wp.Findings = append(wp.Findings, Finding{Severity: SeverityHigh, Workload: wp.Label, Title: "Model of " + wp.Label + " cannot be sized",
 			Detail: m.why + "."})
-		return nil
+		return nil, nil
 	}
 	p, assumed := precisionOf(w)
 	if assumed {
@@ -72,7 +120,7 @@ func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *Wo
 	if in <= 0 || out <= 0 {
 		wp.Findings = append(wp.Findings, Finding{Severity: SeverityMedium, Workload: wp.Label, Title: "Token profile missing for " + wp.Label,
 			Detail: "mean_input_tokens and mean_output_tokens are needed to size latency and throughput; without them no replica count or cost can be computed."})
-		return nil
+		return nil, nil
 	}
 	load := servingLoad{in: in, out: out, context: in + out, hours: HoursPerMonth, availability: w.GetAvailabilityTarget()}
 	if c := int(w.GetMaxContextTokens()); c > 0 {
@@ -90,7 +138,7 @@ func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *Wo
 		if tokensPerDay <= 0 {
 			wp.Findings = append(wp.Findings, Finding{Severity: SeverityMedium, Workload: wp.Label, Title: "No daily volume for " + wp.Label,
 				Detail: "tokens_per_day_million is needed to size a batch workload."})
-			return nil
+			return nil, nil
 		}
 		perReq := float64(in + out)
 		load.peakRPS = tokensPerDay / (window * 3600) / perReq
@@ -120,10 +168,18 @@ func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *Wo
 	}
 	wp.OutputTokensPerMonth = load.outputTokensPerMonth
 	memo := newSizingMemo()
-	for _, o := range pool {
-		c, err := servingCandidate(m, p, kv, o, load, memo)
+	size := func(i int, withText bool) (Candidate, error) {
+		c, err := servingCandidate(m, p, kv, pool[i], load, memo, withText)
+		c.offer = i
+		return c, err
+	}
+	if len(pool) > 0 {
+		wp.Candidates = make([]Candidate, 0, len(pool))
+	}
+	for i := range pool {
+		c, err := size(i, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		wp.Candidates = append(wp.Candidates, c)
 	}
@@ -134,7 +190,7 @@ func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *Wo
 	if !batch {
 		addNetwork(wp, load)
 	}
-	return nil
+	return func(i int) (Candidate, error) { return size(i, true) }, nil
 }
 
 // bandwidthFloor checks the inter-token target against the fastest offered machine at perfect
@@ -288,74 +344,144 @@ func planGeneral(w *inframindv1.Workload, wp *WorkloadPlan) {
 // priceGeneral prices a sized general service on every CPU machine in scope: the instance count
 // planGeneral found times the machine's hourly price. A machine with fewer vCPUs or less memory than
 // the stated per-instance size is infeasible, so the cheapest feasible machine is the smallest one
-// that holds the service (per-instance throughput was measured or assumed at the stated size).
-func priceGeneral(cpus []offer, w *inframindv1.Workload, wp *WorkloadPlan) {
+// that holds the service (per-instance throughput was measured or assumed at the stated size). The
+// candidates come without their working; it returns how to price one machine again with it (nil when
+// none was priced).
+func priceGeneral(cpus []offer, w *inframindv1.Workload, wp *WorkloadPlan) sizeAgain {
 	if wp.Instances.High == 0 {
-		return
+		return nil
 	}
 	vcpu, mem := w.GetVcpu(), w.GetMemoryGb()
-	for _, o := range cpus {
+	size := func(i int, withText bool) Candidate {
+		o := cpus[i]
 		in := o.inst
 		c := Candidate{Provider: in.Provider, Instance: in.Name, Region: o.region, Instances: wp.Instances, Feasible: true,
-			Source: fmt.Sprintf("catalogue instance %s/%s: %s, as of %s", in.Provider, in.Name, in.Source.Source, in.AsOf)}
+			Source: fmt.Sprintf("catalogue instance %s/%s: %s, as of %s", in.Provider, in.Name, in.Source.Source, in.AsOf), offer: i}
 		switch {
 		case o.blocked != "":
 			c.Feasible, c.Reason = false, o.blocked
 		case float64(in.VCPU) < vcpu || in.MemoryGB < mem:
 			c.Feasible, c.Reason = false, fmt.Sprintf("has %d vCPU / %g GB, below the %g vCPU / %g GB per instance stated", in.VCPU, in.MemoryGB, vcpu, mem)
 		default:
-			addFormula(&c.Working, "%s has %d vCPU / %g GB >= %g vCPU / %g GB per instance", in.Name, in.VCPU, in.MemoryGB, vcpu, mem)
-			price(&c, o, HoursPerMonth)
+			if withText {
+				addFormula(&c.Working, "%s has %d vCPU / %g GB >= %g vCPU / %g GB per instance", in.Name, in.VCPU, in.MemoryGB, vcpu, mem)
+			}
+			price(&c, o, HoursPerMonth, withText)
 		}
-		wp.Candidates = append(wp.Candidates, c)
+		return c
 	}
+	for i := range cpus {
+		wp.Candidates = append(wp.Candidates, size(i, false))
+	}
+	return func(i int) (Candidate, error) { return size(i, true), nil }
 }
 
 // planTraining sizes a training job on every offer: the fewest GPUs the method fits on (rounded up to
 // whole instances, or the preferred count), GPU-hours, wall clock, the deadline and the one-off cost.
-func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *WorkloadPlan) error {
+// The candidates come without their working; it returns how to size one offer again with it (nil when
+// no offer was sized).
+func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *WorkloadPlan) (sizeAgain, error) {
 	m := resolveModel(cat, w)
 	wp.Model = m.name
 	if !m.ok {
 		wp.Findings = append(wp.Findings, Finding{Severity: SeverityHigh, Workload: wp.Label, Title: "Model of " + wp.Label + " cannot be sized", Detail: m.why + "."})
-		return nil
+		return nil, nil
 	}
 	tokens := assessment.TrainingTokensBillion(w)
 	if tokens <= 0 {
 		wp.Findings = append(wp.Findings, Finding{Severity: SeverityMedium, Workload: wp.Label, Title: "Training tokens missing for " + wp.Label,
 			Detail: "training_tokens_billion (or dataset_tokens_billion with epochs) is needed to estimate compute, time and cost."})
-		return nil
+		return nil, nil
 	}
-	method := norm(w.GetMethod())
-	if method == "" {
-		method = sizing.MethodFull
+	job := trainingJob{m: m, tokens: tokens, method: norm(w.GetMethod()), seq: int(w.GetMaxContextTokens()), pref: int(w.GetPreferredGpuCount())}
+	if job.method == "" {
+		job.method = sizing.MethodFull
 		addAssumption(&wp.Working, "no method stated: full fine-tuning")
 	}
-	p, assumed := precisionOf(w)
+	var assumed bool
+	job.p, assumed = precisionOf(w)
 	if assumed {
 		addAssumption(&wp.Working, "no precision stated: bf16 mixed precision")
 	}
-	deadlineH := float64(w.GetDeadlineDays()) * 24
+	job.deadlineH = float64(w.GetDeadlineDays()) * 24
 	addFormula(&wp.Working, "tokens = %.4g B (training_tokens_billion, or dataset_tokens_billion x epochs)", tokens)
-	seq := int(w.GetMaxContextTokens())
-	if seq > 0 {
-		addAssumption(&wp.Working, "activations sized at max_context_tokens = %d tokens per training sequence", seq)
+	if job.seq > 0 {
+		addAssumption(&wp.Working, "activations sized at max_context_tokens = %d tokens per training sequence", job.seq)
 	}
-	heads := 0
 	if cm, ok := cat.Model(w.GetModel()); ok && w.GetArchitecture() == nil {
-		heads = cm.Heads
+		job.heads = cm.Heads
 	}
-	pref := int(w.GetPreferredGpuCount())
-	for _, o := range pool {
-		c := baseCandidate(o)
-		if ok, why := supports(o.gpu, p); !ok {
-			c.Reason = why
-			if o.blocked != "" {
-				c.Reason = o.blocked
-			}
-			wp.Candidates = append(wp.Candidates, c)
-			continue
+	memo := newSizingMemo()
+	size := func(i int, withText bool) (Candidate, error) {
+		c, err := trainingCandidate(job, pool[i], memo, withText)
+		c.offer = i
+		return c, err
+	}
+	if len(pool) > 0 {
+		wp.Candidates = make([]Candidate, 0, len(pool))
+	}
+	for i := range pool {
+		c, err := size(i, false)
+		if err != nil {
+			return nil, err
 		}
+		wp.Candidates = append(wp.Candidates, c)
+	}
+	addStorage(wp, m, job.p)
+	return func(i int) (Candidate, error) { return size(i, true) }, nil
+}
+
+// trainingJob is what a training workload asks of every offer.
+type trainingJob struct {
+	m      resolvedModel
+	tokens float64
+	method string
+	p      sizing.Precision
+	// deadlineH is 0 without a deadline.
+	deadlineH float64
+	// seq is the stated sequence length, heads the catalogue model's attention heads, pref the preferred
+	// GPU count; 0 when not known.
+	seq, heads, pref int
+}
+
+// trainingShape is a training job's estimate on one machine shape (GPU model and count): the fewest GPUs
+// its method fits on and the GPUs it is planned on, which do not depend on the machine's price or region.
+type trainingShape struct {
+	est        sizing.TrainingEstimate
+	need, gpus int
+}
+
+type memoTraining struct {
+	shape trainingShape
+	err   error
+}
+
+// training returns the job's estimate on the offer's machine shape, computing it on first use. The
+// returned Working shares its slices with later calls: callers only read it.
+func (m *sizingMemo) training(o offer, compute func() (trainingShape, error)) (trainingShape, error) {
+	k := fitKey{o.gpu.ID, o.inst.GPUCount}
+	r, ok := m.trainings[k]
+	if !ok {
+		r.shape, r.err = compute()
+		m.trainings[k] = r
+	}
+	return r.shape, r.err
+}
+
+// trainingCandidate sizes the job on one offer; withText also writes the working (the figures are the
+// same without it).
+func trainingCandidate(job trainingJob, o offer, memo *sizingMemo, withText bool) (Candidate, error) {
+	c := baseCandidate(o)
+	p, method := job.p, job.method
+	if ok, why := supports(o.gpu, p); !ok {
+		c.Reason = why
+		if o.blocked != "" {
+			c.Reason = o.blocked
+		}
+		return c, nil
+	}
+	per := o.inst.GPUCount
+	sh, err := memo.training(o, func() (trainingShape, error) {
 		tp := p
 		if p == sizing.BF16 && o.gpu.BF16TFLOPS <= 0 {
 			tp = sizing.FP16 // T4/V100 train in FP16
@@ -363,12 +489,11 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 		if p == sizing.INT8 || p == sizing.INT4 {
 			tp = sizing.BF16 // adapters over a quantised base compute in 16-bit
 		}
-		per := o.inst.GPUCount
-		in := sizing.TrainingInput{Arch: m.arch, TokensB: tokens, Method: method, Precision: tp, GPU: AcceleratorFromGPU(o.gpu),
-			GPUs: per, Heads: heads, SeqTokens: seq, GPUsPerNode: per}
+		in := sizing.TrainingInput{Arch: job.m.arch, TokensB: job.tokens, Method: method, Precision: tp, GPU: AcceleratorFromGPU(o.gpu),
+			GPUs: per, Heads: job.heads, SeqTokens: job.seq, GPUsPerNode: per}
 		est, err := sizing.EstimateTraining(in)
 		if err != nil {
-			return fmt.Errorf("training estimate on %s: %w", o.inst.Name, err)
+			return trainingShape{}, fmt.Errorf("training estimate on %s: %w", o.inst.Name, err)
 		}
 		// The fewest GPUs a method fits on does not depend on the count the estimate was made at: use at
 		// least that many, in whole instances, unless the user prefers a count.
@@ -377,82 +502,90 @@ func planTraining(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, w
 		if need > per {
 			gpus = ceilDiv(need, per) * per
 		}
-		if pref > 0 {
-			gpus = pref
+		if job.pref > 0 {
+			gpus = job.pref
 		}
 		if gpus != per {
 			in.GPUs = gpus
 			if est, err = sizing.EstimateTraining(in); err != nil {
-				return fmt.Errorf("training estimate on %s: %w", o.inst.Name, err)
+				return trainingShape{}, fmt.Errorf("training estimate on %s: %w", o.inst.Name, err)
 			}
 		}
-		ch := est.Chosen
-		// Multi-machine training is planned only on 8-GPU NVLink (SXM) machines, the HGX-class instances
-		// clouds pair with an RDMA fabric (AWS p4d/p5 with EFA, Azure ND with InfiniBand, GCP a2/a3 with
-		// GPUDirect); the MFU range does not hold for sharded or pipelined training over ordinary
-		// networking between smaller machines. A planning rule: the catalogue records no network.
-		multiMachine := per >= sizing.MaxTensorParallel && strings.Contains(o.gpu.Interconnect, "SXM")
-		c.Instances = IntRange{Low: ceilDiv(gpus, per), High: ceilDiv(gpus, per)}
-		c.GPUs = IntRange{Low: gpus, High: gpus}
+		return trainingShape{est: est, need: need, gpus: gpus}, nil
+	})
+	if err != nil {
+		return c, err
+	}
+	est, need, gpus := sh.est, sh.need, sh.gpus
+	ch := est.Chosen
+	// Multi-machine training is planned only on 8-GPU NVLink (SXM) machines, the HGX-class instances
+	// clouds pair with an RDMA fabric (AWS p4d/p5 with EFA, Azure ND with InfiniBand, GCP a2/a3 with
+	// GPUDirect); the MFU range does not hold for sharded or pipelined training over ordinary
+	// networking between smaller machines. A planning rule: the catalogue records no network.
+	multiMachine := per >= sizing.MaxTensorParallel && strings.Contains(o.gpu.Interconnect, "SXM")
+	c.Instances = IntRange{Low: ceilDiv(gpus, per), High: ceilDiv(gpus, per)}
+	c.GPUs = IntRange{Low: gpus, High: gpus}
+	if withText {
 		merge(&c.Working, est.Working)
 		switch {
-		case pref > 0:
-			addFormula(&c.Working, "GPUs = preferred_gpu_count %d (%s fits from %d GPUs of %s)", pref, method, need, o.gpu.Name)
+		case job.pref > 0:
+			addFormula(&c.Working, "GPUs = preferred_gpu_count %d (%s fits from %d GPUs of %s)", job.pref, method, need, o.gpu.Name)
 		case need > 0:
 			addFormula(&c.Working, "GPUs = max(%d per instance, %d that %s fits on rounded up to whole instances) = %d on %d instances", per, need, method, gpus, c.Instances.High)
 		}
 		if c.Instances.High > 1 {
 			addAssumption(&c.Working, "the run spans %d machines: the MFU range assumes a fast interconnect between them (InfiniBand, EFA or similar); the catalogue records none", c.Instances.High)
 		}
-		perGPUHour := o.inst.OnDemandHourly / float64(per)
-		tr := &TrainingResult{GPUs: gpus, GPUHours: est.GPUHours, WallClockHours: est.WallClockHours, DeadlineHours: deadlineH,
-			CostUSD: est.Cost(perGPUHour), Strategy: ch.Strategy, MemoryPerGPUGB: ch.StatesGB, FitsPerGPU: ch.Fits}
-		// A partly used last machine is billed whole: cost covers instances x GPUs per instance.
-		billed := float64(c.Instances.High*per) / float64(gpus)
-		tr.CostUSD = tr.CostUSD.Scale(billed)
+	}
+	perGPUHour := o.inst.OnDemandHourly / float64(per)
+	tr := &TrainingResult{GPUs: gpus, GPUHours: est.GPUHours, WallClockHours: est.WallClockHours, DeadlineHours: job.deadlineH,
+		CostUSD: est.Cost(perGPUHour), Strategy: ch.Strategy, MemoryPerGPUGB: ch.StatesGB, FitsPerGPU: ch.Fits}
+	// A partly used last machine is billed whole: cost covers instances x GPUs per instance.
+	billed := float64(c.Instances.High*per) / float64(gpus)
+	tr.CostUSD = tr.CostUSD.Scale(billed)
+	if withText {
 		addFormula(&c.Working, "cost = %s GPU-hours x $%g/h / %d GPUs per instance x %.3g (billed GPUs / used GPUs) = $%.2f-$%.2f one-off",
 			est.GPUHours, o.inst.OnDemandHourly, per, billed, tr.CostUSD.Low, tr.CostUSD.High)
-		c.Training = tr
-		switch {
-		case o.blocked != "":
-			// Outside the residency: the compute, time and memory still hold
-			// (they do not depend on the region), the price does not.
-			c.Reason = o.blocked
-			tr.CostUSD = sizing.Range{}
-			tr.Unpriced = true
-			tr.MeetsDeadline = deadlineStatus(est.WallClockHours, deadlineH)
-		case need == 0:
-			c.Reason = fmt.Sprintf("%s fits no layout on %s up to %d GPUs: at %d tokens per sequence the activations and gathered layers (%s GB per GPU, %s) leave no room in the %.4g GB usable; a shorter sequence, a smaller model or a GPU with more memory may",
-				method, o.gpu.Name, sizing.MaxTrainingGPUs, est.SeqTokens, ch.ActivationsGB, ch.Description, ch.UsableGB)
-		case c.Instances.High > 1 && !multiMachine:
-			why := fmt.Sprintf("%s needs %d GPUs of %s (%s at %s GB per GPU)", method, need, o.gpu.Name, ch.Strategy, ch.MemoryAtMinGB)
-			if pref > 0 {
-				why = fmt.Sprintf("preferred_gpu_count %d", pref)
-			}
-			c.Reason = fmt.Sprintf("%s spans %d %s machines of %d GPUs; multi-machine training is planned only on 8-GPU NVLink machines with an RDMA fabric",
-				why, c.Instances.High, o.inst.Name, per)
-		case pref > 0 && pref < need:
-			c.Reason = fmt.Sprintf("preferred_gpu_count %d is below the %d GPUs %s needs on %s (%s at %s GB per GPU of %.4g GB usable)",
-				pref, need, method, o.gpu.Name, ch.Strategy, ch.MemoryAtMinGB, ch.UsableGB)
-		case !ch.Fits:
-			c.Reason = fmt.Sprintf("%s needs %s GB per GPU (states %.4g + activations %s), more than the %.4g GB usable of %s",
-				ch.Description, ch.MemoryPerGPUGB, ch.StatesGB, ch.ActivationsGB, ch.UsableGB, o.gpu.Name)
-		case deadlineH > 0 && est.WallClockHours.Low > deadlineH:
-			c.Reason = fmt.Sprintf("takes %s h on %d GPUs, beyond the %g-hour deadline even at the optimistic end", est.WallClockHours, gpus, deadlineH)
-			tr.MeetsDeadline = "no"
-		default:
-			c.Feasible = true
-			if deadlineH > 0 {
-				tr.MeetsDeadline = "yes"
-				if est.WallClockHours.High > deadlineH {
-					tr.MeetsDeadline = "maybe"
-				}
+	}
+	c.Training = tr
+	deadlineH, pref := job.deadlineH, job.pref
+	switch {
+	case o.blocked != "":
+		// Outside the residency: the compute, time and memory still hold
+		// (they do not depend on the region), the price does not.
+		c.Reason = o.blocked
+		tr.CostUSD = sizing.Range{}
+		tr.Unpriced = true
+		tr.MeetsDeadline = deadlineStatus(est.WallClockHours, deadlineH)
+	case need == 0:
+		c.Reason = fmt.Sprintf("%s fits no layout on %s up to %d GPUs: at %d tokens per sequence the activations and gathered layers (%s GB per GPU, %s) leave no room in the %.4g GB usable; a shorter sequence, a smaller model or a GPU with more memory may",
+			method, o.gpu.Name, sizing.MaxTrainingGPUs, est.SeqTokens, ch.ActivationsGB, ch.Description, ch.UsableGB)
+	case c.Instances.High > 1 && !multiMachine:
+		why := fmt.Sprintf("%s needs %d GPUs of %s (%s at %s GB per GPU)", method, need, o.gpu.Name, ch.Strategy, ch.MemoryAtMinGB)
+		if pref > 0 {
+			why = fmt.Sprintf("preferred_gpu_count %d", pref)
+		}
+		c.Reason = fmt.Sprintf("%s spans %d %s machines of %d GPUs; multi-machine training is planned only on 8-GPU NVLink machines with an RDMA fabric",
+			why, c.Instances.High, o.inst.Name, per)
+	case pref > 0 && pref < need:
+		c.Reason = fmt.Sprintf("preferred_gpu_count %d is below the %d GPUs %s needs on %s (%s at %s GB per GPU of %.4g GB usable)",
+			pref, need, method, o.gpu.Name, ch.Strategy, ch.MemoryAtMinGB, ch.UsableGB)
+	case !ch.Fits:
+		c.Reason = fmt.Sprintf("%s needs %s GB per GPU (states %.4g + activations %s), more than the %.4g GB usable of %s",
+			ch.Description, ch.MemoryPerGPUGB, ch.StatesGB, ch.ActivationsGB, ch.UsableGB, o.gpu.Name)
+	case deadlineH > 0 && est.WallClockHours.Low > deadlineH:
+		c.Reason = fmt.Sprintf("takes %s h on %d GPUs, beyond the %g-hour deadline even at the optimistic end", est.WallClockHours, gpus, deadlineH)
+		tr.MeetsDeadline = "no"
+	default:
+		c.Feasible = true
+		if deadlineH > 0 {
+			tr.MeetsDeadline = "yes"
+			if est.WallClockHours.High > deadlineH {
+				tr.MeetsDeadline = "maybe"
 			}
 		}
-		wp.Candidates = append(wp.Candidates, c)
 	}
-	addStorage(wp, m, p)
-	return nil
+	return c, nil
 }
 
 // ceilDiv is ceil(a / b) for positive integers.
@@ -479,7 +612,14 @@ func costKeyLow(c Candidate) float64 {
 // and picks the recommended candidate and the cheapest per provider.
 func rank(wp *WorkloadPlan, cons Constraints) {
 	order := func(p string) int { return slices.Index(cons.Providers, p) }
-	slices.SortStableFunc(wp.Candidates, func(a, b Candidate) int {
+	// Sorted by index, then moved once: a candidate is large, and a stable sort moves each many times.
+	cs := wp.Candidates
+	byRank := make([]int, len(cs))
+	for i := range byRank {
+		byRank[i] = i
+	}
+	slices.SortStableFunc(byRank, func(i, j int) int {
+		a, b := &cs[i], &cs[j]
 		if a.Feasible != b.Feasible {
 			if a.Feasible {
 				return -1
@@ -491,9 +631,15 @@ func rank(wp *WorkloadPlan, cons Constraints) {
 			return cmp.Or(cmp.Compare(b.GPUMemoryGB*float64(b.GPUsPerInstance), a.GPUMemoryGB*float64(a.GPUsPerInstance)),
 				cmp.Compare(order(a.Provider), order(b.Provider)), cmp.Compare(a.Instance, b.Instance))
 		}
-		return cmp.Or(cmp.Compare(costKey(a), costKey(b)), cmp.Compare(costKeyLow(a), costKeyLow(b)),
+		return cmp.Or(cmp.Compare(costKey(*a), costKey(*b)), cmp.Compare(costKeyLow(*a), costKeyLow(*b)),
 			cmp.Compare(order(a.Provider), order(b.Provider)), cmp.Compare(a.Instance, b.Instance))
 	})
+	if len(cs) > 0 {
+		wp.Candidates = make([]Candidate, len(cs))
+		for k, i := range byRank {
+			wp.Candidates[k] = cs[i]
+		}
+	}
 	wp.CheapestPerProvider = nil
 	for _, p := range cons.Providers {
 		for i, c := range wp.Candidates {
