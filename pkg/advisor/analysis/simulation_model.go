@@ -123,6 +123,13 @@ func monteCarlo(model costModel, g growthCurve, reportMonths, horizons []int, bu
 	overBy := map[int]int{}
 	caps := make([]float64, len(model.workloads))
 	driftMin := math.Pow(priceFloor36, 1.0/projectionMonths)
+	// The projected multiplier and whether a month is reported do not change between runs.
+	growth := make([]float64, projectionMonths+1)
+	reported := make([]bool, projectionMonths+1)
+	for m := range growth {
+		growth[m] = g.at(m)
+		reported[m] = slices.Contains(reportMonths, m)
+	}
 	for range mcRuns {
 		k := triangular(rng.Float64(), scenarioLowK, 1, scenarioHighK)
 		rest := model.restLow + rng.Float64()*(model.restHigh-model.restLow)
@@ -132,8 +139,9 @@ func monteCarlo(model costModel, g growthCurve, reportMonths, horizons []int, bu
 		}
 		firstOver := -1
 		for m := 0; m <= projectionMonths; m++ {
-			c := math.Pow(drift, float64(m)) * model.cost(g.scenario(m, k), caps, rest)
-			if slices.Contains(reportMonths, m) {
+			// g.scenario(m, k), with the month's multiplier computed once.
+			c := math.Pow(drift, float64(m)) * model.cost(math.Pow(growth[m], k), caps, rest)
+			if reported[m] {
 				perMonth[m] = append(perMonth[m], c)
 			}
 			if budget > 0 && firstOver < 0 && c > budget {
