@@ -2540,6 +2540,34 @@ type ModelArchitecture struct {
 // ModelArchitectureAttention Attention kind: mha (multi-head), gqa (grouped-query, including multi-query) or mla (multi-head latent attention, which caches one compressed latent per token and layer).
 type ModelArchitectureAttention string
 
+// Narrative The consultant's narrative of an assessment for one audience, every number in it checked against the report.
+type Narrative struct {
+	// Audience cto, cfo or engineer.
+	Audience string             `json:"audience"`
+	Families []NarrativeSection `json:"families,omitempty"`
+
+	// Model The model the provider reported.
+	Model string `json:"model"`
+
+	// Overall The narrative of one family, or the overall one.
+	Overall NarrativeSection `json:"overall"`
+
+	// Provider The configured provider's name.
+	Provider string `json:"provider"`
+}
+
+// NarrativeSection The narrative of one family, or the overall one.
+type NarrativeSection struct {
+	Family string `json:"family,omitempty"`
+
+	// Generated False when text is the deterministic summary (the generated text failed the number check twice, or no provider answered).
+	Generated bool `json:"generated"`
+
+	// Note Why a section is not generated text.
+	Note string `json:"note,omitempty"`
+	Text string `json:"text"`
+}
+
 // NewTenantOwner The tenant's first user, its owner. Errors name these fields owner.email, owner.name, ...
 type NewTenantOwner struct {
 	// Email The owner's email address.
@@ -2733,8 +2761,104 @@ type ReplicaMemory struct {
 	WeightsGB       float64 `json:"weights_gb"`
 }
 
-// Report The synthesized report: ranked recommendations, per-family results with their metrics (each with formula, source and unit), findings, and the assumptions used. When a language model provider is configured, `narratives` holds the consultant's executive narratives (one per audience: `audience`, `provider`, `model`, an `overall` section and one per family in `families`, each with `text`, `generated` and, when the text is the deterministic summary, a `note`); without one, `narrative_note` says no narrative was requested. New sections may be added over time, so clients must ignore members they do not know.
-type Report map[string]interface{}
+// Report The synthesized report: ranked recommendations, per-family results with their metrics (each with formula, source and unit), findings, and the assumptions used. When a language model provider is configured, `narratives` holds the consultant's executive narratives (one per audience: `audience`, `provider`, `model`, an `overall` section and one per family in `families`, each with `text`, `generated` and, when the text is the deterministic summary, a `note`); without one, `narrative_note` says no narrative was requested. New members may be added over time, so clients must ignore members they do not know.
+type Report struct {
+	Architecture []ReportWorkload `json:"architecture"`
+	AssessmentID string           `json:"assessment_id"`
+
+	// AssumptionsAndSources The catalogue versions, the dated sources of the figures and the assumptions.
+	AssumptionsAndSources ReportSources `json:"assumptions_and_sources"`
+
+	// CatalogVersions The catalogue versions the families' figures come from.
+	CatalogVersions []string `json:"catalog_versions"`
+
+	// Compliance A family's qualitative section: its summary, findings, gaps and figures.
+	Compliance ReportTopic `json:"compliance"`
+
+	// Cost The plan's cost by payment option, by workload and by provider.
+	Cost ReportCost `json:"cost"`
+
+	// ExecutiveSummary The summary a CTO reads first.
+	ExecutiveSummary ReportExecutive `json:"executive_summary"`
+
+	// Families Each family's result as it arrived.
+	Families    []ReportFamilySection `json:"families"`
+	GeneratedAt time.Time             `json:"generated_at"`
+
+	// MissingFamilies The families the deadline closed the assessment without.
+	MissingFamilies []string `json:"missing_families,omitempty"`
+
+	// Mlops A family's qualitative section: its summary, findings, gaps and figures.
+	Mlops ReportTopic `json:"mlops"`
+	Name  string      `json:"name"`
+
+	// NarrativeNote Says no narrative was requested; present when narratives is absent.
+	NarrativeNote string `json:"narrative_note,omitempty"`
+
+	// Narratives The consultant's narratives, one per audience written; absent when none was written.
+	Narratives []Narrative `json:"narratives,omitempty"`
+
+	// Projection The growth simulation's cost over time.
+	Projection ReportProjection `json:"projection"`
+
+	// Reason Why the assessment ended as it did, when it did not complete.
+	Reason string       `json:"reason,omitempty"`
+	Risks  []ReportRisk `json:"risks"`
+
+	// Roadmap A family's qualitative section: its summary, findings, gaps and figures.
+	Roadmap ReportTopic `json:"roadmap"`
+
+	// Status The assessment's terminal status.
+	Status string `json:"status"`
+
+	// Summary How many families answered and which did not.
+	Summary  string `json:"summary"`
+	TenantID string `json:"tenant_id"`
+}
+
+// ReportBand The P10/P50/P90 monthly cost at a month, USD.
+type ReportBand struct {
+	Month int     `json:"month"`
+	P10   float64 `json:"p10"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+}
+
+// ReportCost The plan's cost by payment option, by workload and by provider.
+type ReportCost struct {
+	ByProvider []ReportCostLine `json:"by_provider"`
+	ByWorkload []ReportCostLine `json:"by_workload"`
+
+	// OneOff One-off costs (training jobs), USD.
+	OneOff []ReportCostLine `json:"one_off,omitempty"`
+
+	// Options On demand, 1- and 3-year commitments and spot for the whole plan.
+	Options []ReportCostOption `json:"options"`
+
+	// UnpricedComponents Components the plan sizes but the catalogue holds no price for.
+	UnpricedComponents []ReportItem `json:"unpriced_components,omitempty"`
+}
+
+// ReportCostLine A cost range for one workload or provider, USD.
+type ReportCostLine struct {
+	HighUSD  float64 `json:"high_usd"`
+	LowUSD   float64 `json:"low_usd"`
+	Name     string  `json:"name"`
+	Provider string  `json:"provider,omitempty"`
+	Source   string  `json:"source,omitempty"`
+}
+
+// ReportCostOption The whole plan's monthly cost under one way of paying.
+type ReportCostOption struct {
+	// Available False when the catalogue has no price of this kind for the plan.
+	Available    bool    `json:"available"`
+	HighUSDMonth float64 `json:"high_usd_month,omitempty"`
+	LowUSDMonth  float64 `json:"low_usd_month,omitempty"`
+
+	// Option How the plan is paid for: On demand, 1-year commitment, 3-year commitment or Spot / preemptible.
+	Option string `json:"option"`
+	Source string `json:"source,omitempty"`
+}
 
 // ReportDiff What changed from one report (base) to another: cost, every other metric, recommendations and findings.
 type ReportDiff struct {
@@ -2767,6 +2891,139 @@ type ReportDiff struct {
 
 	// Summary One paragraph with the headline numbers.
 	Summary string `json:"summary"`
+}
+
+// ReportExecutive The summary a CTO reads first.
+type ReportExecutive struct {
+	// Attention The high-severity findings of every family.
+	Attention  []ReportItem       `json:"attention,omitempty"`
+	Families   []ReportFamilyLine `json:"families"`
+	KeyFigures []ReportFigure     `json:"key_figures"`
+	Summary    string             `json:"summary"`
+}
+
+// ReportFamilyLine One family's status and one-line summary.
+type ReportFamilyLine struct {
+	Family  string `json:"family"`
+	Status  string `json:"status"`
+	Summary string `json:"summary,omitempty"`
+}
+
+// ReportFamilySection One family's result as the report keeps it.
+type ReportFamilySection struct {
+	// CatalogVersion The catalogue version this family's figures come from.
+	CatalogVersion string `json:"catalog_version,omitempty"`
+
+	// Error Why the family failed, when it did.
+	Error    string       `json:"error,omitempty"`
+	Family   string       `json:"family"`
+	Findings []ReportItem `json:"findings,omitempty"`
+
+	// FinishedAt When the family's result was produced; the zero time when none arrived.
+	FinishedAt time.Time      `json:"finished_at"`
+	Metrics    []ReportMetric `json:"metrics,omitempty"`
+
+	// Status ok or failed as the family answered, or missing or late.
+	Status  string `json:"status"`
+	Summary string `json:"summary,omitempty"`
+}
+
+// ReportFigure A number as a low/high range (equal ends for a single value) with its unit and source.
+type ReportFigure struct {
+	High  float64 `json:"high"`
+	Label string  `json:"label"`
+	Low   float64 `json:"low"`
+
+	// Source Where the figure or its formula comes from, with its as-of date.
+	Source string `json:"source,omitempty"`
+	Unit   string `json:"unit,omitempty"`
+
+	// Workload The workload the figure is about, when it is about one.
+	Workload string `json:"workload,omitempty"`
+}
+
+// ReportItem A qualitative result: a finding, a gap, an item of a section.
+type ReportItem struct {
+	Detail string `json:"detail,omitempty"`
+
+	// Severity info, low, medium or high, where the family gives one.
+	Severity string `json:"severity,omitempty"`
+	Title    string `json:"title"`
+}
+
+// ReportMetric A computed number as a family returned it, with its formula and source.
+type ReportMetric struct {
+	// Formula How the value was worked out.
+	Formula  string  `json:"formula,omitempty"`
+	Name     string  `json:"name"`
+	Source   string  `json:"source,omitempty"`
+	Unit     string  `json:"unit,omitempty"`
+	Value    float64 `json:"value"`
+	Workload string  `json:"workload,omitempty"`
+}
+
+// ReportPlanPoint The deterministic low/high monthly cost at a month, USD.
+type ReportPlanPoint struct {
+	High  float64 `json:"high"`
+	Low   float64 `json:"low"`
+	Month int     `json:"month"`
+}
+
+// ReportProjection The growth simulation's cost over time.
+type ReportProjection struct {
+	// Bands The Monte Carlo percentiles of monthly cost, by month.
+	Bands   []ReportBand   `json:"bands,omitempty"`
+	Figures []ReportFigure `json:"figures,omitempty"`
+	Items   []ReportItem   `json:"items,omitempty"`
+
+	// Plan The deterministic low/high monthly cost, by month.
+	Plan    []ReportPlanPoint `json:"plan,omitempty"`
+	Source  string            `json:"source,omitempty"`
+	Summary string            `json:"summary,omitempty"`
+}
+
+// ReportRisk One row of the risk register.
+type ReportRisk struct {
+	Mitigation string `json:"mitigation,omitempty"`
+
+	// Score Probability times impact, each on a 1-5 scale.
+	Score    int    `json:"score,omitempty"`
+	Severity string `json:"severity,omitempty"`
+	Title    string `json:"title"`
+	Why      string `json:"why,omitempty"`
+}
+
+// ReportSource One cited source and which families' figures use it.
+type ReportSource struct {
+	Families []string `json:"families"`
+
+	// Figures How many figures cite it.
+	Figures int    `json:"figures"`
+	Text    string `json:"text"`
+}
+
+// ReportSources The catalogue versions, the dated sources of the figures and the assumptions.
+type ReportSources struct {
+	Assumptions     []string       `json:"assumptions,omitempty"`
+	CatalogVersions []string       `json:"catalog_versions"`
+	Sources         []ReportSource `json:"sources"`
+}
+
+// ReportTopic A family's qualitative section: its summary, findings, gaps and figures.
+type ReportTopic struct {
+	Figures []ReportFigure `json:"figures,omitempty"`
+	Gaps    []ReportItem   `json:"gaps,omitempty"`
+	Items   []ReportItem   `json:"items,omitempty"`
+	Summary string         `json:"summary,omitempty"`
+}
+
+// ReportWorkload The recommended architecture of one workload.
+type ReportWorkload struct {
+	Figures        []ReportFigure `json:"figures,omitempty"`
+	Items          []ReportItem   `json:"items,omitempty"`
+	Name           string         `json:"name"`
+	Provider       string         `json:"provider,omitempty"`
+	Recommendation string         `json:"recommendation,omitempty"`
 }
 
 // ResetPasswordRequest Optional: without new_password (or without a body) a password is generated and returned once.

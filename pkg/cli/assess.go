@@ -116,7 +116,7 @@ func submitAndFollow(ctx context.Context, c *client.Client, body []byte, content
 	}
 	fmt.Fprintf(w, "report: %s\n", acc.ReportURL)
 	if out := outFor(acc.ID); out != "" {
-		rep, err := c.Report(ctx, acc.ID)
+		rep, err := c.ReportJSON(ctx, acc.ID)
 		if err != nil {
 			return acc.ID, final, fmt.Errorf("fetch report: %w", err)
 		}

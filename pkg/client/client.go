@@ -132,12 +132,24 @@ func (c *Client) Get(ctx context.Context, id string) (api.Assessment, error) {
 	return out, err
 }
 
-// Report returns the report of an assessment as JSON.
-func (c *Client) Report(ctx context.Context, id string) (json.RawMessage, error) {
-	var out json.RawMessage
-	err := c.do(ctx, http.MethodGet, "/v1/assessments/"+url.PathEscape(id)+"/report", nil, "", http.StatusOK, &out)
+// Report returns the report of an assessment. A strict client refuses a
+// report holding a member the API document does not name.
+func (c *Client) Report(ctx context.Context, id string) (api.Report, error) {
+	var out api.Report
+	err := c.do(ctx, http.MethodGet, reportPath(id), nil, "", http.StatusOK, &out)
 	return out, err
 }
+
+// ReportJSON returns the report of an assessment as the gateway sent it,
+// for keeping: members added to the report after this client was built
+// are kept too.
+func (c *Client) ReportJSON(ctx context.Context, id string) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := c.do(ctx, http.MethodGet, reportPath(id), nil, "", http.StatusOK, &out)
+	return out, err
+}
+
+func reportPath(id string) string { return "/v1/assessments/" + url.PathEscape(id) + "/report" }
 
 // Event is one server-sent progress event.
 type Event struct {
