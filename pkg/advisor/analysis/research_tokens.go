@@ -131,6 +131,9 @@ func precisionSupported(p sizing.Precision, g catalog.GPU) bool {
 	return g.BF16TFLOPS > 0 || g.FP16TFLOPS > 0
 }
 
+// shownMisses is how many instances that miss the SLO a finding names.
+const shownMisses = 3
+
 // tokenAlternative is one instance running the model, with its cost per
 // million output tokens at the SLO.
 type tokenAlternative struct {
@@ -148,12 +151,15 @@ type tokenAlternative struct {
 // meeting the SLO (sizing.CapacityAtSLO), and keeps the degree with the lowest pessimistic cost: USD per
 // million output tokens = hourly price / (output tokens/s x 3600) x 1e6, the optimistic throughput giving
 // the low end. The planner searches the same degrees (pkg/advisor/plan).
-// The sizing depends on the GPU and the degree only, not on the region or
-// the price, so caps keeps each GPU and degree's capacity for the other
-// rows of the same machine.
-func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU, caps capacities) (tokenAlternative, string, error) {
-	acc := plan.AcceleratorFromGPU(g)
-	minTP, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, acc, in.GPUCount, 0, m.in+m.out)
+// The sizing depends on the GPU, its count and the degree only, not on the
+// region or the price, so sz keeps each machine shape's smallest degree and
+// each GPU and degree's capacity for the other rows of the same machine.
+// The working's text is left to explain, for the alternatives shown.
+func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU, sz *tokenSizing) (tokenAlternative, string, error) {
+	minTP, err := sz.minTP(g, in.GPUCount, func() (int, error) {
+		tp, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, plan.AcceleratorFromGPU(g), in.GPUCount, 0, m.in+m.out)
+		return tp, err
+	})
 	if errors.Is(err, sizing.ErrDoesNotFit) {
 		return tokenAlternative{}, "does not fit", nil
 	}
@@ -163,8 +169,8 @@ func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU, caps capaci
 	var best *tokenAlternative
 	reason := ""
 	for tp := minTP; tp <= in.GPUCount && tp <= sizing.MaxTensorParallel; tp *= 2 {
-		c, err := caps.at(g.ID, tp, func() (sizing.Capacity, error) {
-			return sizing.CapacityAtSLO(sizing.ServingInput{Arch: m.arch, Weights: m.weights, KV: m.kv, GPU: acc, TensorParallel: tp,
+		c, err := sz.capacity(g.ID, tp, func() (sizing.Capacity, error) {
+			return sizing.CapacityFigures(sizing.ServingInput{Arch: m.arch, Weights: m.weights, KV: m.kv, GPU: plan.AcceleratorFromGPU(g), TensorParallel: tp,
 				InputTokens: m.in, OutputTokens: m.out}, m.slo)
 		})
 		if err != nil {
@@ -187,35 +193,64 @@ func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU, caps capaci
 	if best == nil {
 		return tokenAlternative{}, reason, nil
 	}
-	a, c := *best, best.cap
+	return *best, "", nil
+}
+
+// explain writes the working of an alternative's throughput and cost.
+func (a *tokenAlternative) explain(m servedModel) {
+	c := a.cap
 	a.tput = fmt.Sprintf("%s of TP %d x %s output tokens/s at concurrency %d (%s; sizing.CapacityAtSLO, limited by %s; the cheapest tensor-parallel degree) = %s tokens/s",
 		plural(a.replicas, "replica"), a.tp, c.OutputTokensPerSec, c.MaxConcurrency, sloText(m.slo), c.Limit, a.tokensPerSec)
 	a.formula = fmt.Sprintf("%s %s/h / (%s tokens/s x 3600 s) x 1e6 = %s-%s per million output tokens",
-		in.Name, rate(in.OnDemandHourly), a.tokensPerSec, usd(a.usdPerMTok.Low), usd(a.usdPerMTok.High))
-	return a, "", nil
+		a.in.Name, rate(a.in.OnDemandHourly), a.tokensPerSec, usd(a.usdPerMTok.Low), usd(a.usdPerMTok.High))
 }
 
-// capacities are one model's capacities at its SLO by GPU and
-// tensor-parallel degree: the catalogue prices the same machine in many
-// regions, and each row would otherwise size it again.
-type capacities map[capacityKey]sizing.Capacity
+// tokenSizing keeps one model's sizing by machine shape for the rows of
+// one comparison: the smallest tensor-parallel degree that holds it by GPU
+// and count, and the capacity at its SLO by GPU and degree.
+type tokenSizing struct {
+	minTPs map[tokenShape]minTPResult
+	caps   map[tokenShape]sizing.Capacity
+}
 
-type capacityKey struct {
+// tokenShape is a GPU and a count: GPUs in a machine, or a degree.
+type tokenShape struct {
 	gpu string
-	tp  int
+	n   int
 }
 
-// at returns the capacity of gpu at degree tp, computing it once.
-func (c capacities) at(gpu string, tp int, compute func() (sizing.Capacity, error)) (sizing.Capacity, error) {
-	k := capacityKey{gpu, tp}
-	if v, ok := c[k]; ok {
+type minTPResult struct {
+	tp  int
+	err error
+}
+
+func newTokenSizing() *tokenSizing {
+	return &tokenSizing{minTPs: map[tokenShape]minTPResult{}, caps: map[tokenShape]sizing.Capacity{}}
+}
+
+// minTP returns the smallest degree of g holding the model on count GPUs,
+// computing it once (errors included: they are the same for every row).
+func (s *tokenSizing) minTP(g catalog.GPU, count int, compute func() (int, error)) (int, error) {
+	k := tokenShape{g.ID, count}
+	r, ok := s.minTPs[k]
+	if !ok {
+		r.tp, r.err = compute()
+		s.minTPs[k] = r
+	}
+	return r.tp, r.err
+}
+
+// capacity returns the capacity of gpu at degree tp, computing it once.
+func (s *tokenSizing) capacity(gpu string, tp int, compute func() (sizing.Capacity, error)) (sizing.Capacity, error) {
+	k := tokenShape{gpu, tp}
+	if v, ok := s.caps[k]; ok {
 		return v, nil
 	}
 	v, err := compute()
 	if err != nil {
 		return sizing.Capacity{}, err
 	}
-	c[k] = v
+	s.caps[k] = v
 	return v, nil
 }
 
@@ -252,20 +287,21 @@ func tokenResults(cat *researchCatalog, m servedModel, scope []string) ([]*infra
 	var metrics []*inframindv1.Metric
 	var findings []*inframindv1.Finding
 	best := map[string]tokenAlternative{}
+	// The first few misses are shown; only those are written out.
 	var rejected []string
-	caps := capacities{}
+	sz := newTokenSizing()
 	for _, p := range scope {
 		for _, in := range cat.InstancesOf(p) {
 			g, ok := cat.GPU(in.GPU)
 			if !ok || !precisionSupported(m.weights, g) {
 				continue
 			}
-			a, why, err := costPerToken(m, in, g, caps)
+			a, why, err := costPerToken(m, in, g, sz)
 			if err != nil {
 				return nil, nil, err
 			}
 			if why != "" {
-				if why != "does not fit" {
+				if why != "does not fit" && len(rejected) < shownMisses {
 					rejected = append(rejected, fmt.Sprintf("%s %s: %s", p, in.Name, why))
 				}
 				continue
@@ -290,6 +326,9 @@ func tokenResults(cat *researchCatalog, m servedModel, scope []string) ([]*infra
 	})
 	if len(alts) > researchAlternatives {
 		alts = alts[:researchAlternatives]
+	}
+	for i := range alts {
+		alts[i].explain(m)
 	}
 	var lines []string
 	for _, a := range alts {
@@ -328,7 +367,7 @@ func tokenResults(cat *researchCatalog, m servedModel, scope []string) ([]*infra
 	if len(alts) == 0 {
 		detail := fmt.Sprintf("No in-scope instance runs %s within the SLO (%s).", m.name, sloText(m.slo))
 		if len(rejected) > 0 {
-			detail += " Closest misses: " + strings.Join(rejected[:min(3, len(rejected))], "; ") + "."
+			detail += " Closest misses: " + strings.Join(rejected, "; ") + "."
 		}
 		findings = append(findings, finding(severityMedium, "No self-hosted alternative meets the SLO for "+m.label, detail+" Hosted APIs at this mix: "+strings.Join(hosted, ", ")+"."))
 		return metrics, findings, nil
