@@ -139,6 +139,11 @@ func monteCarlo(model costModel, g growthCurve, reportMonths, horizons []int, bu
 		}
 		firstOver := -1
 		for m := 0; m <= projectionMonths; m++ {
+			// A month's cost is needed when it is reported or while the
+			// budget has not been passed yet; the others are skipped.
+			if !reported[m] && (budget <= 0 || firstOver >= 0) {
+				continue
+			}
 			// g.scenario(m, k), with the month's multiplier computed once.
 			c := math.Pow(drift, float64(m)) * model.cost(math.Pow(growth[m], k), caps, rest)
 			if reported[m] {
