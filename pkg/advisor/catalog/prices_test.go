@@ -154,7 +154,8 @@ func TestInstanceFilesHoldOneProviderAndOneVersion(t *testing.T) {
 				b := string(files["data/instances/azure.yaml"].Data)
 				files["data/instances/azure.yaml"] = &fstest.MapFile{Data: []byte(strings.ReplaceAll(b, "provider: azure\n", "provider: aws\n"))}
 			},
-			wantErr: "data/instances/azure.yaml holds an import of provider aws, instance aws/",
+			// The message names every import and row of the wrong provider.
+			wantErr: "data/instances/azure.yaml holds an import of provider aws, an import of provider aws",
 		},
 		{
 			name: "files of two versions",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -15,39 +16,42 @@ import (
 // 900 GiB), NDm A100 v4 (ND96amsr, 8 x A100 80GB, 96 vCPU, 1900 GiB), NCasT4_v3 (NC4as, NC8as,
 // NC16as 1 and NC64as 4 x T4; 4/8/16/64 vCPU, 28/56/110/440 GiB), NCv3 (NC6s, NC12s, NC24s, NC24rs
 // 1/2/4/4 x V100 16GB; 6/12/24/24 vCPU, 112/224/448/448 GiB), NDv2 (ND40rs, 8 x V100 32GB,
-// 40 vCPU, 672 GiB), Dsv5 series (D2s to D96s v5: 2-96 vCPU, 4 GiB per vCPU). Build also uses it
-// over a price file's own GPU columns.
+// 40 vCPU, 672 GiB), Dsv5 series (D2s to D96s v5: 2-96 vCPU, 4 GiB per vCPU), ND H200 v5
+// (ND96isr_H200_v5, 8 x H200 141GB, 96 vCPU, 1850 GiB), ND MI300X v5 (ND96isr_MI300X_v5, 8 x
+// MI300X 192GB, 96 vCPU, 1850 GiB). Build also uses it over a price file's own GPU columns.
 var azureSKUs = map[string]struct {
 	accel     string
 	count     int
 	vcpu      int
 	memoryGiB float64
 }{
-	"Standard_NC24ads_A100_v4":  {"A100-80GB", 1, 24, 220},
-	"Standard_NC48ads_A100_v4":  {"A100-80GB", 2, 48, 440},
-	"Standard_NC96ads_A100_v4":  {"A100-80GB", 4, 96, 880},
-	"Standard_NC40ads_H100_v5":  {"H100-NVL", 1, 40, 320},
-	"Standard_NC80adis_H100_v5": {"H100-NVL", 2, 80, 640},
-	"Standard_ND96isr_H100_v5":  {"H100", 8, 96, 1900},
-	"Standard_ND96asr_v4":       {"A100", 8, 96, 900},
-	"Standard_ND96amsr_A100_v4": {"A100-80GB", 8, 96, 1900},
-	"Standard_NC4as_T4_v3":      {"T4", 1, 4, 28},
-	"Standard_NC8as_T4_v3":      {"T4", 1, 8, 56},
-	"Standard_NC16as_T4_v3":     {"T4", 1, 16, 110},
-	"Standard_NC64as_T4_v3":     {"T4", 4, 64, 440},
-	"Standard_NC6s_v3":          {"V100", 1, 6, 112},
-	"Standard_NC12s_v3":         {"V100", 2, 12, 224},
-	"Standard_NC24s_v3":         {"V100", 4, 24, 448},
-	"Standard_NC24rs_v3":        {"V100", 4, 24, 448},
-	"Standard_ND40rs_v2":        {"V100-32GB", 8, 40, 672},
-	"Standard_D2s_v5":           {"", 0, 2, 8},
-	"Standard_D4s_v5":           {"", 0, 4, 16},
-	"Standard_D8s_v5":           {"", 0, 8, 32},
-	"Standard_D16s_v5":          {"", 0, 16, 64},
-	"Standard_D32s_v5":          {"", 0, 32, 128},
-	"Standard_D48s_v5":          {"", 0, 48, 192},
-	"Standard_D64s_v5":          {"", 0, 64, 256},
-	"Standard_D96s_v5":          {"", 0, 96, 384},
+	"Standard_NC24ads_A100_v4":   {"A100-80GB", 1, 24, 220},
+	"Standard_NC48ads_A100_v4":   {"A100-80GB", 2, 48, 440},
+	"Standard_NC96ads_A100_v4":   {"A100-80GB", 4, 96, 880},
+	"Standard_NC40ads_H100_v5":   {"H100-NVL", 1, 40, 320},
+	"Standard_NC80adis_H100_v5":  {"H100-NVL", 2, 80, 640},
+	"Standard_ND96isr_H100_v5":   {"H100", 8, 96, 1900},
+	"Standard_ND96asr_v4":        {"A100", 8, 96, 900},
+	"Standard_ND96amsr_A100_v4":  {"A100-80GB", 8, 96, 1900},
+	"Standard_NC4as_T4_v3":       {"T4", 1, 4, 28},
+	"Standard_NC8as_T4_v3":       {"T4", 1, 8, 56},
+	"Standard_NC16as_T4_v3":      {"T4", 1, 16, 110},
+	"Standard_NC64as_T4_v3":      {"T4", 4, 64, 440},
+	"Standard_NC6s_v3":           {"V100", 1, 6, 112},
+	"Standard_NC12s_v3":          {"V100", 2, 12, 224},
+	"Standard_NC24s_v3":          {"V100", 4, 24, 448},
+	"Standard_NC24rs_v3":         {"V100", 4, 24, 448},
+	"Standard_ND40rs_v2":         {"V100-32GB", 8, 40, 672},
+	"Standard_ND96isr_H200_v5":   {"H200", 8, 96, 1850},
+	"Standard_ND96isr_MI300X_v5": {"MI300X", 8, 96, 1850},
+	"Standard_D2s_v5":            {"", 0, 2, 8},
+	"Standard_D4s_v5":            {"", 0, 4, 16},
+	"Standard_D8s_v5":            {"", 0, 8, 32},
+	"Standard_D16s_v5":           {"", 0, 16, 64},
+	"Standard_D32s_v5":           {"", 0, 32, 128},
+	"Standard_D48s_v5":           {"", 0, 48, 192},
+	"Standard_D64s_v5":           {"", 0, 64, 256},
+	"Standard_D96s_v5":           {"", 0, 96, 384},
 }
 
 // azurePage is one page of the Azure Retail Prices API (prices.azure.com/api/retail/prices), the
@@ -90,41 +94,57 @@ func ReadAzureRetailPrices(data []byte) (rows []Row, skipped map[string]int, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: Azure Retail Prices page: %w", ErrFormat, err)
 	}
-	skipped = map[string]int{}
-	type key struct{ sku, region string }
-	at := map[key]int{}
+	var items []azureItem
 	for pi, p := range pages {
 		if p.Items == nil {
 			return nil, nil, fmt.Errorf("%w: Azure Retail Prices page %d has no Items", ErrFormat, pi)
 		}
-		for ii, it := range p.Items {
-			why := azureSkip(it)
-			if why != "" {
-				skipped[why]++
-				continue
-			}
-			if it.ArmSkuName == "" || it.ArmRegionName == "" || it.RetailPrice <= 0 {
-				return nil, nil, fmt.Errorf("%w: page %d item %d: needs armSkuName, armRegionName and a positive retailPrice", ErrFormat, pi, ii)
-			}
-			sku, ok := azureSKUs[it.ArmSkuName]
-			if !ok {
-				skipped["VM size without recorded GPU, vCPU and memory"]++
-				continue
-			}
-			k := key{it.ArmSkuName, it.ArmRegionName}
-			i, seen := at[k]
-			if !seen {
-				rows = append(rows, Row{Instance: it.ArmSkuName, Accelerator: sku.accel, AcceleratorCount: float64(sku.count),
-					VCPU: float64(sku.vcpu), MemoryGiB: sku.memoryGiB, Region: it.ArmRegionName})
-				i = len(rows) - 1
-				at[k] = i
-			}
-			if isSpotMeter(it) {
-				rows[i].Spot, rows[i].HasSpot = it.RetailPrice, true
-			} else {
-				rows[i].Price = it.RetailPrice
-			}
+		items = append(items, p.Items...)
+	}
+	return azureRows(items)
+}
+
+// azureRows turns Retail Prices items into one row per VM size and region: the on-demand meter's
+// price and the Spot meter's as the spot price. Items that are no Linux pay-as-you-go VM price in
+// USD per hour, and sizes azureSKUs does not describe, are counted by reason in skipped.
+func azureRows(items []azureItem) (rows []Row, skipped map[string]int, err error) {
+	skipped = map[string]int{}
+	type key struct{ sku, region string }
+	at := map[key]int{}
+	for ii, it := range items {
+		why := azureSkip(it)
+		if why != "" {
+			skipped[why]++
+			continue
 		}
+		if it.ArmSkuName == "" || it.ArmRegionName == "" || it.RetailPrice <= 0 {
+			return nil, nil, fmt.Errorf("%w: item %d (%s): needs armSkuName, armRegionName and a positive retailPrice", ErrFormat, ii, it.MeterName)
+		}
+		sku, ok := azureSKUs[it.ArmSkuName]
+		if !ok {
+			skipped[unrecordedSize]++
+			continue
+		}
+		k := key{it.ArmSkuName, it.ArmRegionName}
+		i, seen := at[k]
+		if !seen {
+			rows = append(rows, Row{Instance: it.ArmSkuName, Accelerator: sku.accel, AcceleratorCount: float64(sku.count),
+				VCPU: float64(sku.vcpu), MemoryGiB: sku.memoryGiB, Region: it.ArmRegionName})
+			i = len(rows) - 1
+			at[k] = i
+		}
+		price, has := &rows[i].Price, rows[i].Price > 0
+		if isSpotMeter(it) {
+			price, has = &rows[i].Spot, rows[i].HasSpot
+			rows[i].HasSpot = true
+		}
+		// Two meters of one size, region and kind must agree: which one a VM is billed on cannot
+		// be told from the data.
+		if has && *price != it.RetailPrice {
+			return nil, nil, fmt.Errorf("%w: %s in %s has two %s prices, %v and %v", ErrFormat, it.ArmSkuName, it.ArmRegionName,
+				map[bool]string{true: "spot", false: "on-demand"}[isSpotMeter(it)], *price, it.RetailPrice)
+		}
+		*price = it.RetailPrice
 	}
 	kept := rows[:0]
 	for _, r := range rows {
@@ -135,6 +155,96 @@ func ReadAzureRetailPrices(data []byte) (rows []Row, skipped map[string]int, err
 		kept = append(kept, r)
 	}
 	return kept, skipped, nil
+}
+
+// snapshotEntry is one meter of an Azure Retail Prices snapshot as andy-diericks/azure-pricing-radar
+// commits it (scripts/fetch_prices.py): the API item's tracked fields, keyed by
+// "skuId|meterId|type|reservationTerm". The snapshot leaves out armSkuName, serviceName and
+// currencyCode: each file is one region's answer to a filter on serviceName 'Virtual Machines' and
+// priceType 'Consumption', asked without a currencyCode, which the API then answers in USD
+// (Microsoft Learn, Azure Retail Prices overview: "currencyCode ... USD" is the default).
+type snapshotEntry struct {
+	ArmRegionName string   `json:"armRegionName"`
+	MeterName     string   `json:"meterName"`
+	ProductName   string   `json:"productName"`
+	RetailPrice   *float64 `json:"retailPrice"`
+	SkuName       string   `json:"skuName"`
+	UnitOfMeasure string   `json:"unitOfMeasure"`
+}
+
+// ReadAzureRetailSnapshot reads one region's Azure Retail Prices snapshot in the layout
+// andy-diericks/azure-pricing-radar commits (data/latest/vm-<region>.json, snapshotEntry) and keeps
+// what ReadAzureRetailPrices keeps. The VM size comes from the meter's skuName, which the API spells
+// either as the ARM name (Standard_NC24ads_A100_v4) or run together (NC40adsH100v5, NC4as T4 v3):
+// azureSizeOf matches both to azureSKUs; a skuName it cannot match is skipped and counted.
+func ReadAzureRetailSnapshot(data []byte) (rows []Row, skipped map[string]int, err error) {
+	var snap map[string]snapshotEntry
+	if err := json.Unmarshal(bytes.TrimSpace(data), &snap); err != nil {
+		return nil, nil, fmt.Errorf("%w: Azure Retail Prices snapshot: %w", ErrFormat, err)
+	}
+	keys := make([]string, 0, len(snap))
+	for k := range snap {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	items := make([]azureItem, 0, len(keys))
+	for _, k := range keys {
+		e := snap[k]
+		parts := strings.Split(k, "|")
+		if len(parts) != 4 || e.RetailPrice == nil || e.SkuName == "" {
+			return nil, nil, fmt.Errorf("%w: snapshot entry %q: needs a skuId|meterId|type|reservationTerm key, a skuName and a retailPrice", ErrFormat, k)
+		}
+		items = append(items, azureItem{CurrencyCode: "USD", RetailPrice: *e.RetailPrice, ArmRegionName: e.ArmRegionName,
+			MeterName: e.MeterName, ProductName: e.ProductName, SkuName: e.SkuName, ServiceName: "Virtual Machines",
+			UnitOfMeasure: e.UnitOfMeasure, Type: parts[2], ArmSkuName: azureSizeOf(e.SkuName)})
+	}
+	unmatched := 0
+	items = slices.DeleteFunc(items, func(it azureItem) bool {
+		if it.ArmSkuName == "" && azureSkip(it) == "" {
+			unmatched++
+			return true
+		}
+		return false
+	})
+	rows, skipped, err = azureRows(items)
+	if err != nil {
+		return nil, nil, err
+	}
+	if unmatched > 0 {
+		skipped[unrecordedSize] += unmatched
+	}
+	return rows, skipped, nil
+}
+
+// unrecordedSize is the reason counted for a VM size azureSKUs does not describe.
+const unrecordedSize = "VM size without recorded GPU, vCPU and memory"
+
+// azureSizeAliases are meter skuNames whose run-together spelling differs from the size's ARM
+// name by more than separators: the ND A100 v4 meters name the GPU the ARM name leaves out
+// (Microsoft Learn, ND A100 v4 series: Standard_ND96asr_v4).
+var azureSizeAliases = map[string]string{"nd96asra100v4": "Standard_ND96asr_v4"}
+
+// azureSizeOf is the ARM name in azureSKUs a meter's skuName prices, or "": the skuName without
+// its " Spot" or " Low Priority" suffix, compared to the ARM names with case, the Standard_
+// prefix, underscores and spaces ignored.
+func azureSizeOf(skuName string) string {
+	base := strings.TrimSuffix(strings.TrimSuffix(skuName, " Spot"), " Low Priority")
+	n := squashSize(base)
+	if arm, ok := azureSizeAliases[n]; ok {
+		return arm
+	}
+	for arm := range azureSKUs {
+		if squashSize(arm) == n {
+			return arm
+		}
+	}
+	return ""
+}
+
+func squashSize(s string) string {
+	s = strings.ToLower(s)
+	s = strings.TrimPrefix(s, "standard_")
+	return strings.NewReplacer("_", "", " ", "").Replace(s)
 }
 
 func isSpotMeter(it azureItem) bool {
@@ -148,7 +258,7 @@ func azureSkip(it azureItem) string {
 		return "not a virtual machine (" + it.ServiceName + ")"
 	case it.Type != "Consumption":
 		return "not pay-as-you-go (" + it.Type + ")"
-	case strings.HasSuffix(it.ProductName, " Windows"):
+	case strings.HasSuffix(it.ProductName, " Windows") || strings.HasSuffix(it.ProductName, " Win"):
 		return "Windows licence included"
 	case strings.Contains(it.MeterName, "Low Priority") || strings.Contains(it.SkuName, "Low Priority"):
 		return "Low Priority meter"

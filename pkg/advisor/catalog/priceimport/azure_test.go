@@ -2,6 +2,7 @@ package priceimport
 
 import (
 	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -118,4 +119,58 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// TestAzureSnapshotRealExcerpt reads real westeurope meters as andy-diericks/azure-pricing-radar
+// commits them (testdata/README.md): the three spellings of a size in skuName (ARM name, run
+// together, ND A100 v4's with its GPU) become the size's row, with its Linux on-demand and Spot
+// prices; Windows and Low Priority meters and a size the import does not describe are counted.
+func TestAzureSnapshotRealExcerpt(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("testdata/azure-pricing-radar-vm-eu-west.json")
+	require.NoError(t, err)
+	rows, skipped, err := ReadAzureRetailSnapshot(data)
+	require.NoError(t, err)
+	got := map[string]Row{}
+	for _, r := range rows {
+		got[r.Instance] = r
+	}
+	require.Equal(t, Row{Instance: "Standard_NC24ads_A100_v4", Accelerator: "A100-80GB", AcceleratorCount: 1, VCPU: 24, MemoryGiB: 220,
+		Region: "westeurope", Price: 4.775, Spot: 1.097295, HasSpot: true}, got["Standard_NC24ads_A100_v4"])
+	require.Equal(t, 9.08, got["Standard_NC40ads_H100_v5"].Price, "skuName NC40adsH100v5")
+	require.Equal(t, 5.23008, got["Standard_NC40ads_H100_v5"].Spot)
+	require.Equal(t, 35.357, got["Standard_ND96asr_v4"].Price, "skuName ND96asr_A100_v4")
+	require.Equal(t, 3.823, got["Standard_NC6s_v3"].Price, "read here; Build leaves the retired size out")
+	require.Len(t, rows, 4)
+	require.Equal(t, map[string]int{"Windows licence included": 10, "Low Priority meter": 1, unrecordedSize: 1}, skipped)
+
+	res, err := Build(rows, opts(t, "azure"))
+	require.NoError(t, err)
+	var names []string
+	for _, in := range res.Instances {
+		names = append(names, in.Name)
+	}
+	require.Equal(t, []string{"NC24ads_A100_v4", "NC40ads_H100_v5", "ND96asr_v4"}, names)
+	require.Equal(t, 1, res.Skipped["size retired by Microsoft (Standard_NC6s_v3)"])
+}
+
+func TestAzureSnapshotBadInput(t *testing.T) {
+	t.Parallel()
+	entry := func(key, sku string, price float64) string {
+		return `"` + key + `":{"armRegionName":"westeurope","meterName":"` + sku + `","productName":"Virtual Machines Dsv5 Series","retailPrice":` +
+			jsonNum(price) + `,"skuName":"` + sku + `","unitOfMeasure":"1 Hour","unitPrice":` + jsonNum(price) + `}`
+	}
+	for _, tt := range []struct{ name, snap, want string }{
+		{"not json", "[", "Azure Retail Prices snapshot"},
+		{"key without its type", `{` + entry("a|b", "Standard_D4s_v5", 0.23) + `}`, "skuId|meterId|type|reservationTerm"},
+		{"two on-demand prices for one size", `{` + entry("a|1|Consumption|", "Standard_D4s_v5", 0.23) + `,` +
+			entry("a|2|Consumption|", "D4s v5", 0.25) + `}`, "Standard_D4s_v5 in westeurope has two on-demand prices"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, err := ReadAzureRetailSnapshot([]byte(tt.snap))
+			require.ErrorIs(t, err, ErrFormat)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
 }

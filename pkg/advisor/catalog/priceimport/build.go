@@ -26,6 +26,7 @@ var gpuIDs = map[string]string{
 	"V100":      "v100-16gb",
 	"V100-32GB": "v100-32gb",
 	"H100-NVL":  "h100-nvl",
+	"MI300X":    "mi300x",
 }
 
 // gcpAttached is the GPU model and count each GCP accelerator-optimised machine type comes with.
@@ -95,6 +96,12 @@ func isAzureDsv5(name string) bool {
 // documentation, GPU machine types: A3 High with 1, 2 or 4 GPUs). Price data may still list an
 // on-demand price for them; a plan cannot buy one on demand, so they are skipped.
 var gcpSpotOnly = map[string]bool{"a3-highgpu-1g": true, "a3-highgpu-2g": true, "a3-highgpu-4g": true}
+
+// azureRetired are Azure sizes Microsoft has retired: a deployed VM is deallocated and no new one
+// can be made, though the Retail Prices API still lists their meters (the 2026-08-22 snapshot
+// does). Source: Microsoft Learn, "NCv3 and NC6s NC12s NC24s Retirement" (learn.microsoft.com/azure/virtual-machines/ncv3-nc6s-nc12s-nc24s-retirement):
+// Standard_NC6s_v3, Standard_NC12s_v3 and Standard_NC24s_v3 retired on September 30, 2025.
+var azureRetired = map[string]bool{"Standard_NC6s_v3": true, "Standard_NC12s_v3": true, "Standard_NC24s_v3": true}
 
 // Options are what Build checks rows against and how it cites them.
 type Options struct {
@@ -213,6 +220,9 @@ func buildOne(k key, h *agg, accels map[key]*agg, o Options) (built, string) {
 	instance := k.name
 	if o.Provider == "gcp" && gcpSpotOnly[k.name] {
 		return built{}, "sold only as Spot or Flex-start (" + k.name + ")"
+	}
+	if o.Provider == "azure" && azureRetired[k.name] {
+		return built{}, "size retired by Microsoft (" + k.name + ")"
 	}
 	if o.Provider == "azure" {
 		// The catalogue names Azure sizes without the Standard_ prefix of their ARM names.

@@ -30,8 +30,9 @@ type Manifest struct {
 // commitment prices the first lacks (Merge); a later file's other rows are added.
 type ManifestFile struct {
 	Provider string `json:"provider"`
-	// Format is skypilot-vms-csv (the default), azure-retail-prices (Azure Retail Prices API pages)
-	// or gcp-pricing-calculator-yml (Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml).
+	// Format is skypilot-vms-csv (the default), azure-retail-prices (Azure Retail Prices API pages),
+	// azure-retail-prices-snapshot (one region's Retail Prices meters as andy-diericks/azure-pricing-radar
+	// commits them) or gcp-pricing-calculator-yml (Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml).
 	Format string `json:"format,omitempty"`
 	// File is the path inside the folder; Path the path inside Repository.
 	File   string `json:"file"`
@@ -105,6 +106,7 @@ func isCommit(s string) bool {
 const (
 	FormatSkyPilot    = "skypilot-vms-csv"
 	FormatAzureRetail = "azure-retail-prices"
+	FormatAzureSnap   = "azure-retail-prices-snapshot"
 	FormatGCPCalc     = "gcp-pricing-calculator-yml"
 )
 
@@ -138,8 +140,8 @@ func ParseManifest(b []byte) (Manifest, error) {
 		if !slices.Contains([]string{"aws", "azure", "gcp"}, f.Provider) {
 			bad = append(bad, fmt.Sprintf("files[%d].provider %q is not aws, azure or gcp", i, f.Provider))
 		}
-		if !slices.Contains([]string{"", FormatSkyPilot, FormatAzureRetail, FormatGCPCalc}, f.Format) {
-			bad = append(bad, fmt.Sprintf("files[%d].format %q is not %s, %s or %s", i, f.Format, FormatSkyPilot, FormatAzureRetail, FormatGCPCalc))
+		if !slices.Contains([]string{"", FormatSkyPilot, FormatAzureRetail, FormatAzureSnap, FormatGCPCalc}, f.Format) {
+			bad = append(bad, fmt.Sprintf("files[%d].format %q is not %s, %s, %s or %s", i, f.Format, FormatSkyPilot, FormatAzureRetail, FormatAzureSnap, FormatGCPCalc))
 		}
 		if f.File == "" || f.Path == "" {
 			bad = append(bad, fmt.Sprintf("files[%d] needs file and path", i))
@@ -199,6 +201,8 @@ func ImportFolder(folder fs.FS, ref *catalog.Catalog, curated []catalog.Instance
 		switch f.Format {
 		case FormatAzureRetail:
 			rows, readSkipped, err = ReadAzureRetailPrices(data)
+		case FormatAzureSnap:
+			rows, readSkipped, err = ReadAzureRetailSnapshot(data)
 		case FormatGCPCalc:
 			rows, readSkipped, err = ReadGCPPricingCalculator(data)
 		default:
@@ -352,6 +356,8 @@ func sourceOf(f ManifestFile) string {
 	switch f.Format {
 	case FormatAzureRetail:
 		return fmt.Sprintf("Azure Retail Prices API (prices.azure.com/api/retail/prices) response %s, retrieved %s; Linux pay-as-you-go and Spot meters, USD per hour", f.Path, f.Retrieved)
+	case FormatAzureSnap:
+		return fmt.Sprintf("Azure Retail Prices API (prices.azure.com/api/retail/prices) snapshot in %s %s at commit %s (%s)%s, retrieved %s; Linux pay-as-you-go and Spot meters, USD per hour", f.Repository, f.Path, shortCommit(f.Commit), f.Licence, published, f.Retrieved)
 	case FormatGCPCalc:
 		return fmt.Sprintf("%s %s at commit %s (%s)%s, retrieved %s; whole machine with its GPUs, spot and 1-/3-year committed-use prices as published", f.Repository, f.Path, shortCommit(f.Commit), f.Licence, published, f.Retrieved)
 	}
