@@ -177,8 +177,14 @@ func TestCloudImpossibleRequestsGiveFindings(t *testing.T) {
 		req   func(t *testing.T) *inframindv1.AssessmentRequest
 		title string
 	}{
-		{name: "model fits no offered GPU", req: func(t *testing.T) *inframindv1.AssessmentRequest { return loadExample(t, "impossible.yaml") },
-			title: "fits no offered GPU"},
+		{name: "model fits no offered GPU", req: func(t *testing.T) *inframindv1.AssessmentRequest {
+			// 3,000 B params x 2 B = 6,000 GB of weights: more than the largest replica the planner
+			// builds holds, 4 pipeline stages of 8 x MI300X at 90% of 192 GB = 5,530 GB. The example's
+			// 2,000 B (4,000 GB) fits there since the catalogue prices ND MI300X v5.
+			req := loadExample(t, "impossible.yaml")
+			req.Workloads[0].Architecture.TotalParamsBillion = 3000
+			return req
+		}, title: "fits no offered GPU"},
 		{name: "latency target below the bandwidth floor", req: func(t *testing.T) *inframindv1.AssessmentRequest { return loadExample(t, "impossible.yaml") },
 			title: "No offered hardware meets the latency target"},
 		{name: "SLO unmet even at concurrency 1", req: func(*testing.T) *inframindv1.AssessmentRequest {

@@ -33,8 +33,8 @@ func researchChat8B() *inframindv1.Workload {
 //   - azure and aws p-family (datareceipts) as of 2026-11-09: 27 days;
 //   - gcp rows of the Google Cloud pricing calculator (Cyclenerd), and the imported gcp rows
 //     carrying its commitment prices, as of 2026-07-30: 1 + 31 + 30 + 31 + 30 + 6 = 129 days;
-//   - azure westeurope rows (zenml-io/zenml-projects) as of 2024-09-04: 730 to 2026-09-04,
-//   - 26 + 31 + 30 + 6 = 823 days (beyond 180: stale);
+//   - azure rows of the Retail Prices API snapshots (andy-diericks/azure-pricing-radar) as of
+//     2026-08-22: 9 + 30 + 31 + 30 + 6 = 106 days (within 180: not stale);
 //   - openai gpt-4o rows, month-only 2026-05: from 2026-05-31, 189 days, to
 //     2026-05-01, 219 days (both beyond 180: stale);
 //   - anthropic as of 2025-11-15: 365 + 21 = 386 days.
@@ -57,37 +57,38 @@ func TestResearchFreshness(t *testing.T) {
 			wantScope: "Providers in scope: aws, azure, gcp",
 			wantAges: map[string]float64{
 				"price_age_days_instances_azure_2026-11-09":      27,
-				"price_age_days_instances_azure_2024-09-04":      823,
+				"price_age_days_instances_azure_2026-08-22":      106,
 				"price_age_days_instances_gcp_2026-07-30":        129,
 				"price_age_days_instances_gcp_2026-12-06":        0,
 				"price_age_days_instances_aws_2026-12-06":        0,
 				"price_age_days_low_hosted_api_openai_2026-05":   189,
 				"price_age_days_high_hosted_api_openai_2026-05":  219,
 				"price_age_days_hosted_api_anthropic_2025-11-15": 386,
-				"oldest_price_age_days":                          823,
+				"oldest_price_age_days":                          386,
 				"month_only_price_rows_count":                    4,
 				"price_age_days_hosted_api_openai_2026-05-07":    213,
 				"price_age_days_high_hosted_api_google_2026-03":  280,
 				"price_age_days_low_hosted_api_google_2026-03":   250,
-				"stale_price_rows_count":                         33,   // 25 azure westeurope rows + gpt-4o, gpt-4o-mini, gpt-4.1 + 3 anthropic + 2 google
-				"prices_checked_count":                           1965, // 591 aws + 32 azure + 1334 gcp + 8 hosted
+				"stale_price_rows_count":                         8,    // gpt-4o, gpt-4o-mini, gpt-4.1 + 3 anthropic + 2 google
+				"prices_checked_count":                           2030, // 591 aws + 97 azure + 1334 gcp + 8 hosted
 				"usd_per_gpu_hour_on_demand_h100-sxm_aws":        6.88,
 				// a3-highgpu-8g in northamerica-northeast1 (pricing calculator): spot $9.065844, / 8.
 				"usd_per_gpu_hour_spot_h100-sxm_gcp": 9.065844 / 8,
 				// g2-standard-4 in us-east4: host $0.14631 + 1 L4 $0.55821.
 				"usd_per_gpu_hour_on_demand_l4_gcp": 0.14631 + 0.55821,
 			},
-			wantNoAges: []string{"price_age_days_instances_aws_2026-11-09", "price_age_days_instances_aws_2026-11-26", "price_age_days_instances_gcp_2025-03-06"},
-			wantRows:   1965, wantStale: 33,
+			wantNoAges: []string{"price_age_days_instances_aws_2026-11-09", "price_age_days_instances_aws_2026-11-26", "price_age_days_instances_gcp_2025-03-06",
+				"price_age_days_instances_azure_2024-09-04"},
+			wantRows: 2030, wantStale: 8,
 		},
 		{
 			name:       "azure preferred, gcp excluded, no model: no hosted prices",
 			business:   &inframindv1.Business{ProviderPreference: []string{"Azure"}, ProviderExclusions: []string{"gcp"}},
 			workloads:  generalWorkloads(1),
 			wantScope:  "Providers in scope: azure, aws",
-			wantAges:   map[string]float64{"price_age_days_instances_azure_2026-11-09": 27},
+			wantAges:   map[string]float64{"price_age_days_instances_azure_2026-11-09": 27, "price_age_days_instances_azure_2026-08-22": 106},
 			wantNoAges: []string{"price_age_days_instances_gcp_2026-07-30", "price_age_days_hosted_api_anthropic_2025-11-15"},
-			wantRows:   623, wantStale: 25, // 591 aws + 32 azure; the 25 westeurope rows are stale
+			wantRows:   688, wantStale: 0, // 591 aws + 97 azure, none older than 180 days
 		},
 		{
 			name:       "gcp only",
@@ -118,13 +119,14 @@ func TestResearchFreshness(t *testing.T) {
 func TestResearchFlagsStaleAndMonthOnlyPrices(t *testing.T) {
 	t.Parallel()
 	o := analyzeResearch(t, &inframindv1.AssessmentRequest{Business: &inframindv1.Business{}, Workloads: []*inframindv1.Workload{researchChat8B()}})
-	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 823 days old: azure instances (D16s_v5, D2s_v5").GetSeverity())
+	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 386 days old: anthropic hosted api").GetSeverity())
 	require.Equal(t, "low", findingWithTitle(t, o, "Month-only date (2026-05): openai hosted api (gpt-4o, gpt-4o-mini)").GetSeverity())
 	// 189-219 days is beyond the 180-day threshold at both ends of the month: stale, not possibly.
 	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 219 days old: openai hosted api (gpt-4o, gpt-4o-mini)").GetSeverity())
 	require.Equal(t, "medium", findingWithTitle(t, o, "Prices 280 days old: google hosted api").GetSeverity())
 	for _, f := range o.Findings {
 		require.NotContains(t, f.GetTitle(), "days old: aws", "the imported and curated aws rows are at most 27 days old")
+		require.NotContains(t, f.GetTitle(), "days old: azure", "the azure rows are at most 106 days old")
 	}
 }
 

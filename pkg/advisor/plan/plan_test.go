@@ -272,7 +272,8 @@ func TestRecommendationPrefersTheUsersRegions(t *testing.T) {
 // A general service is priced on the cheapest general-purpose CPU machine that holds its stated
 // vCPU and memory per instance. Prices by hand from data/instances.yaml: gcp e2-standard-2 (2 vCPU,
 // 8 GB) $0.06701/h in us-central1; aws m7i.xlarge (4 vCPU, 16 GB) $0.2142/h in eu-north-1, the
-// cheapest of its EU regions; azure D2s_v5 (2 vCPU, 8 GiB) $0.115/h in westeurope. A service no
+// cheapest of its EU regions; azure D2s_v5 (2 vCPU, 8 GiB) $0.102/h in swedencentral, the cheapest of its
+// five EU regions (westeurope and belgiumcentral 0.115, francecentral 0.112, northeurope 0.107). A service no
 // catalogued CPU machine holds (the largest is gcp n2-standard-128: 128 vCPU, 512 GB) stays unpriced.
 func TestGeneralServicesArePricedOnCPUMachines(t *testing.T) {
 	t.Parallel()
@@ -290,7 +291,7 @@ func TestGeneralServicesArePricedOnCPUMachines(t *testing.T) {
 	}{
 		{"anywhere", &inframindv1.Business{}, 2, 4, "gcp", "e2-standard-2", "us-central1", 0.06701},
 		{"aws in the eu", &inframindv1.Business{DataResidency: []string{"eu"}, ProviderExclusions: []string{"gcp", "azure"}}, 2, 4, "aws", "m7i.xlarge", "eu-north-1", 0.2142},
-		{"azure in the eu", &inframindv1.Business{DataResidency: []string{"eu"}, ProviderExclusions: []string{"gcp", "aws"}}, 2, 4, "azure", "D2s_v5", "westeurope", 0.115},
+		{"azure in the eu", &inframindv1.Business{DataResidency: []string{"eu"}, ProviderExclusions: []string{"gcp", "aws"}}, 2, 4, "azure", "D2s_v5", "swedencentral", 0.102},
 		{"too big for any CPU machine", &inframindv1.Business{}, 192, 768, "", "", "", 0},
 	}
 	for _, tt := range tests {
@@ -319,7 +320,7 @@ func TestGeneralServicesArePricedOnCPUMachines(t *testing.T) {
 }
 
 // The GDPR fine-tuning example (EU residency, GCP then Azure preferred, AWS excluded) gets a priced
-// plan in the EU for every workload, and Azure offers a feasible one in westeurope, the EU region
+// plan in the EU for every workload, and Azure offers a feasible one in one of the five EU regions
 // the imported Azure prices cover.
 func TestFinetuneExampleIsPricedInTheEUOnBothPreferredClouds(t *testing.T) {
 	t.Parallel()
@@ -340,7 +341,58 @@ func TestFinetuneExampleIsPricedInTheEUOnBothPreferredClouds(t *testing.T) {
 		require.Contains(t, providers, "gcp", w.Label)
 		require.Contains(t, providers, "azure", w.Label)
 		require.True(t, providers["azure"].Feasible, w.Label)
-		require.Equal(t, "westeurope", providers["azure"].Region, w.Label)
+		az, ok := cat.Region("azure", providers["azure"].Region)
+		require.True(t, ok, w.Label)
+		require.Equal(t, "eu", az.Jurisdiction, "%s: azure in %s", w.Label, az.ID)
 		require.NotContains(t, providers, "aws", "excluded by the request")
+	}
+}
+
+// An Azure-only request is priced where the imported Azure prices reach: the five EU regions of
+// the Retail Prices snapshots (ADR 0051). UK South is a catalogued region without a priced Azure
+// machine, and no Azure region in Japan is catalogued: both say which prices are missing.
+func TestAzureOnlyResidency(t *testing.T) {
+	t.Parallel()
+	cat := load(t)
+	tests := []struct {
+		residency string
+		missing   string // the finding's title, "" when the plan is priced
+	}{
+		{"eu", ""},
+		{"uk", "No priced region in uk for chat"},
+		{"jp", "No priced region in jp for chat"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.residency, func(t *testing.T) {
+			t.Parallel()
+			p, err := plan.Build(cat, &inframindv1.AssessmentRequest{
+				Business:  &inframindv1.Business{DataResidency: []string{tt.residency}, ProviderExclusions: []string{"aws", "gcp"}},
+				Workloads: []*inframindv1.Workload{serving(2)},
+			})
+			require.NoError(t, err)
+			w := p.Workloads[0]
+			c, ok := w.Chosen()
+			if tt.missing != "" {
+				require.False(t, ok)
+				var titles []string
+				for _, f := range w.Findings {
+					titles = append(titles, f.Title)
+				}
+				require.Contains(t, titles, tt.missing)
+				return
+			}
+			require.True(t, ok)
+			require.Equal(t, "azure", c.Provider)
+			regions := map[string]bool{}
+			for _, c := range w.Candidates {
+				if c.Feasible {
+					r, ok := cat.Region(c.Provider, c.Region)
+					require.True(t, ok)
+					require.Equal(t, "eu", r.Jurisdiction, "%s in %s", c.Instance, c.Region)
+					regions[c.Region] = true
+				}
+			}
+			require.GreaterOrEqual(t, len(regions), 4, "feasible azure candidates in %v", regions)
+		})
 	}
 }
