@@ -10,15 +10,26 @@ import (
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
-// BenchmarkFamilies times each family's analysis of every bundled example,
-// the pure computation a worker does per message (no I/O). The families
-// run side by side on the same cores, so the ones off the critical path
-// (research, strategy, mlops, compliance) still slow an assessment down.
-func BenchmarkFamilies(b *testing.B) {
+// benchExample is a bundled example's request and, when the plan succeeds,
+// the cloud family's result the downstream families read.
+type benchExample struct {
+	name     string
+	req      *inframindv1.AssessmentRequest
+	cloudErr error
+	up       map[assessment.Family]*inframindv1.AgentResultPublished
+}
+
+// benchExamples reads every bundled example and runs its cloud family once.
+func benchExamples(b *testing.B) []benchExample {
+	b.Helper()
 	files, err := filepath.Glob(filepath.Join("..", "..", "..", "examples", "*.yaml"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	if len(files) == 0 {
+		b.Fatal("no examples")
+	}
+	var out []benchExample
 	for _, file := range files {
 		doc, err := os.ReadFile(file)
 		if err != nil {
@@ -28,17 +39,30 @@ func BenchmarkFamilies(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		up := map[assessment.Family]*inframindv1.AgentResultPublished{}
-		if cloud, err := analyzer.Analyze(assessment.FamilyCloud, req, nil); err == nil {
-			up[assessment.FamilyCloud] = &inframindv1.AgentResultPublished{Family: "cloud", Status: "ok", Metrics: cloud.Metrics, Findings: cloud.Findings}
+		ex := benchExample{name: strings.TrimSuffix(filepath.Base(file), ".yaml"), req: req,
+			up: map[assessment.Family]*inframindv1.AgentResultPublished{}}
+		cloud, err := analyzer.Analyze(assessment.FamilyCloud, req, nil)
+		ex.cloudErr = err
+		if err == nil {
+			ex.up[assessment.FamilyCloud] = &inframindv1.AgentResultPublished{Family: "cloud", Status: "ok", Metrics: cloud.Metrics, Findings: cloud.Findings}
 		}
-		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		out = append(out, ex)
+	}
+	return out
+}
+
+// BenchmarkFamilies times each family's analysis of every bundled example,
+// the pure computation a worker does per message (no I/O). The families
+// run side by side on the same cores, so the ones off the critical path
+// (research, strategy, mlops, compliance) still slow an assessment down.
+func BenchmarkFamilies(b *testing.B) {
+	for _, ex := range benchExamples(b) {
 		for _, f := range assessment.Families() {
-			_, firstErr := analyzer.Analyze(f, req, up)
-			b.Run(name+"/"+string(f), func(b *testing.B) {
+			_, firstErr := analyzer.Analyze(f, ex.req, ex.up)
+			b.Run(ex.name+"/"+string(f), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := analyzer.Analyze(f, req, up); (err == nil) != (firstErr == nil) {
+					if _, err := analyzer.Analyze(f, ex.req, ex.up); (err == nil) != (firstErr == nil) {
 						b.Fatalf("%s: %v, first run: %v", f, err, firstErr)
 					}
 				}
@@ -52,43 +76,23 @@ func BenchmarkFamilies(b *testing.B) {
 // simulation (which needs the plan). Each is the pure computation its worker
 // does per message (no I/O), with allocations reported.
 func BenchmarkCriticalPath(b *testing.B) {
-	files, err := filepath.Glob(filepath.Join("..", "..", "..", "examples", "*.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if len(files) == 0 {
-		b.Fatal("no examples")
-	}
-	for _, file := range files {
-		doc, err := os.ReadFile(file)
-		if err != nil {
-			b.Fatal(err)
-		}
-		req, err := assessment.ParseRequest(doc)
-		if err != nil {
-			b.Fatal(err)
-		}
-		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
-		cloud, cloudErr := analyzer.Analyze(assessment.FamilyCloud, req, nil)
-		b.Run(name+"/cloud", func(b *testing.B) {
+	for _, ex := range benchExamples(b) {
+		b.Run(ex.name+"/cloud", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				_, err := analyzer.Analyze(assessment.FamilyCloud, req, nil)
-				if (err == nil) != (cloudErr == nil) {
-					b.Fatalf("cloud: %v, first run: %v", err, cloudErr)
+				_, err := analyzer.Analyze(assessment.FamilyCloud, ex.req, nil)
+				if (err == nil) != (ex.cloudErr == nil) {
+					b.Fatalf("cloud: %v, first run: %v", err, ex.cloudErr)
 				}
 			}
 		})
-		if cloudErr != nil {
+		if ex.cloudErr != nil {
 			continue
 		}
-		up := map[assessment.Family]*inframindv1.AgentResultPublished{
-			assessment.FamilyCloud: {Family: "cloud", Status: "ok", Metrics: cloud.Metrics, Findings: cloud.Findings},
-		}
-		b.Run(name+"/simulation", func(b *testing.B) {
+		b.Run(ex.name+"/simulation", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := analyzer.Analyze(assessment.FamilySimulation, req, up); err != nil {
+				if _, err := analyzer.Analyze(assessment.FamilySimulation, ex.req, ex.up); err != nil {
 					b.Fatal(err)
 				}
 			}
