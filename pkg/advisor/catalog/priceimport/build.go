@@ -27,6 +27,8 @@ var gpuIDs = map[string]string{
 	"V100-32GB": "v100-32gb",
 	"H100-NVL":  "h100-nvl",
 	"MI300X":    "mi300x",
+	"B200":      "b200",
+	"B300":      "b300",
 }
 
 // gcpAttached is the GPU model and count each GCP accelerator-optimised machine type comes with.
