@@ -254,9 +254,20 @@ func runCatalogueVersions(args []string, io IO) error {
 		c := countTable(t)
 		src := "curated rows only"
 		if len(t.Imports) > 0 {
+			// One source may publish several files (one per region): name it once, with its file count.
 			var parts []string
+			files := map[string]int{}
 			for _, im := range t.Imports {
-				parts = append(parts, fmt.Sprintf("%s %s@%s retrieved %s", im.Provider, im.Repository, im.Commit[:12], im.Retrieved))
+				part := fmt.Sprintf("%s %s@%s retrieved %s", im.Provider, im.Repository, im.Commit[:12], im.Retrieved)
+				if files[part] == 0 {
+					parts = append(parts, part)
+				}
+				files[part]++
+			}
+			for i, part := range parts {
+				if n := files[part]; n > 1 {
+					parts[i] = fmt.Sprintf("%s (%d files)", part, n)
+				}
 			}
 			src = strings.Join(parts, "; ")
 		}

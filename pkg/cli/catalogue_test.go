@@ -52,6 +52,14 @@ func TestCatalogueVersionsCountsRows(t *testing.T) {
 	require.Contains(t, out, "2026-12-06.1: 29 instance rows, 29 instance types (0 CPU) in 4 regions, 9 GPU models (curated rows only)")
 	require.Contains(t, out, "2026-12-06.2: ")
 	require.Contains(t, out, "skypilot-org/skypilot-catalog@00148f2af367 retrieved 2026-12-06")
+	// The Azure source publishes one file per region: it is named once per version, with the count.
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.HasPrefix(line, "2026-12-06.6: ") {
+			require.Equal(t, 1, strings.Count(line, "azure-pricing-radar"), line)
+			require.Contains(t, line, "azure andy-diericks/azure-pricing-radar@cf741f25c507 retrieved 2026-12-06 (5 files)")
+		}
+	}
+	require.Contains(t, out, "2026-12-06.6: ")
 }
 
 // copyTree copies the catalogue package folder so an import can write into it.

@@ -444,7 +444,7 @@ func residencyResults(cat *catalog.Catalog, regimes []applicableRegime, in compl
 				fmt.Sprintf("%s catalogue regions with %s = {%s}", p, rule, listOrNone(allowed)), src, ""),
 			metric("priced_gpu_instances_in_allowed_regions_"+p, float64(len(priced)), "instances",
 				fmt.Sprintf("%s instances whose price_region is in {%s}: {%s}", p, listOrNone(allowed), listOrNone(priced)),
-				"catalogue instances.yaml price_region of each "+p+" row; "+src, ""))
+				"catalogue data/instances/"+p+".yaml price_region of each row; "+src, ""))
 		lines = append(lines, fmt.Sprintf("%s: %s", p, listOrNone(allowed)))
 	}
 	detail := "Data may sit only in regions that satisfy every constraint: " + strings.Join(terms, "; ") + "."

@@ -33,7 +33,7 @@ func analyzeResearch(full *catalog.Catalog, req *inframindv1.AssessmentRequest) 
 		metric("providers_in_scope", float64(len(scope)), "providers",
 			fmt.Sprintf("catalogue providers {%s}, preference {%s} first, minus exclusions {%s} = {%s}",
 				strings.Join(catalogueProviders(full), ", "), strings.Join(b.GetProviderPreference(), ", "), strings.Join(b.GetProviderExclusions(), ", "), strings.Join(scope, ", ")),
-			"the request's business.provider_preference and provider_exclusions; catalogue instances.yaml providers, version "+cat.Version, ""),
+			"the request's business.provider_preference and provider_exclusions; catalogue data/instances/<provider>.yaml providers, version "+cat.Version, ""),
 		metric("regions_count", float64(len(regions)), "regions",
 			fmt.Sprintf("distinct regions {%s}", strings.Join(regions, ", ")), "the request's business.regions", ""),
 	)

@@ -138,7 +138,7 @@ func researchFreshness(cat *researchCatalog, scope []string, hosted bool) freshn
 	}
 	res.metrics = append(res.metrics,
 		metric("prices_checked_count", float64(res.rows), "price rows", checked,
-			"catalogue instances.yaml and hosted_apis.yaml, version "+cat.Version, ""),
+			"catalogue data/instances/<provider>.yaml and hosted_apis.yaml, version "+cat.Version, ""),
 		metric("stale_price_rows_count", float64(res.stale), "price rows",
 			fmt.Sprintf("rows whose youngest possible age exceeds %d days", staleAfterDays), "Infra Mind's staleness threshold (assumption) over the catalogue's as-of dates", ""),
 		metric("month_only_price_rows_count", float64(res.monthOnly), "price rows",

@@ -23,8 +23,9 @@ func explain(wp *WorkloadPlan, cons Constraints) {
 		return
 	}
 	var blocked, noFit, unsupported, slo, other []string
-	for _, c := range wp.Candidates {
-		line := c.Provider + "/" + c.Instance + ": " + c.Reason
+	grouped := shapes(wp.Candidates)
+	for _, sh := range grouped {
+		c, line := sh.first, sh.line()
 		switch {
 		case strings.HasPrefix(c.Reason, "priced only in"):
 			blocked = append(blocked, line)
@@ -48,7 +49,7 @@ func explain(wp *WorkloadPlan, cons Constraints) {
 		}
 		wp.Findings = append(wp.Findings, Finding{Severity: SeverityHigh, Workload: wp.Label, Title: title, Detail: detail})
 	}
-	n := len(wp.Candidates)
+	n := len(grouped)
 	switch {
 	case len(blocked) == n:
 		var missing []string
@@ -189,4 +190,38 @@ func budgetFindings(p Plan) []Finding {
 				rec.Low, rec.High, b, cheapest.Low, cheapest.High)}}
 	}
 	return nil
+}
+
+// failedShape is one machine type of one provider that failed for the same reason in one or more regions:
+// a finding names it once, with its regions, instead of once per region.
+type failedShape struct {
+	first   Candidate
+	regions []string
+}
+
+func (sh failedShape) line() string {
+	name := sh.first.Provider + "/" + sh.first.Instance
+	if len(sh.regions) > 1 {
+		name += " (" + strings.Join(sh.regions, ", ") + ")"
+	}
+	return name + ": " + sh.first.Reason
+}
+
+// shapes groups candidates by provider, instance and reason, in the order they first appear.
+func shapes(cs []Candidate) []failedShape {
+	var out []failedShape
+	idx := map[[3]string]int{}
+	for _, c := range cs {
+		k := [3]string{c.Provider, c.Instance, c.Reason}
+		i, ok := idx[k]
+		if !ok {
+			idx[k] = len(out)
+			out = append(out, failedShape{first: c, regions: []string{c.Region}})
+			continue
+		}
+		if !slices.Contains(out[i].regions, c.Region) {
+			out[i].regions = append(out[i].regions, c.Region)
+		}
+	}
+	return out
 }
