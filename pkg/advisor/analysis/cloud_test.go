@@ -178,11 +178,11 @@ func TestCloudImpossibleRequestsGiveFindings(t *testing.T) {
 		title string
 	}{
 		{name: "model fits no offered GPU", req: func(t *testing.T) *inframindv1.AssessmentRequest {
-			// 3,000 B params x 2 B = 6,000 GB of weights: more than the largest replica the planner
-			// builds holds, 4 pipeline stages of 8 x MI300X at 90% of 192 GB = 5,530 GB. The example's
-			// 2,000 B (4,000 GB) fits there since the catalogue prices ND MI300X v5.
+			// 5,000 B params x 2 B = 10,000 GB of weights: more than the largest replica the planner
+			// builds holds, 4 pipeline stages of 8 x B300 at 90% of 288 GB = 8,294 GB. The example's
+			// 2,000 B (4,000 GB) fits on ND MI300X v5 (5,530 GB), 3,000 B (6,000 GB) on p6-b300.48xlarge.
 			req := loadExample(t, "impossible.yaml")
-			req.Workloads[0].Architecture.TotalParamsBillion = 3000
+			req.Workloads[0].Architecture.TotalParamsBillion = 5000
 			return req
 		}, title: "fits no offered GPU"},
 		{name: "latency target below the bandwidth floor", req: func(t *testing.T) *inframindv1.AssessmentRequest { return loadExample(t, "impossible.yaml") },

@@ -158,12 +158,12 @@ func TestComplianceResidency(t *testing.T) {
 			wantTitles:  map[string]string{"Allowed regions: aws: eu-central-1; azure: none; gcp: europe-west3, europe-west10": "info"},
 		},
 		{
-			// Counted from instances.yaml: aws prices 133 GPU machine types-regions in its four US
+			// Counted from data/instances/<provider>.yaml: aws prices 137 GPU machine types-regions in its four US
 			// regions, azure 7 in eastus, gcp 165 in its nine US regions.
 			name:        "us residency is met where the catalogue prices",
 			business:    &inframindv1.Business{Regions: []string{"us"}, DataResidency: []string{"us"}},
 			wantAllowed: map[string]float64{"aws": 4, "azure": 1, "gcp": 9},
-			wantPriced:  map[string]float64{"aws": 133, "azure": 7, "gcp": 165},
+			wantPriced:  map[string]float64{"aws": 137, "azure": 7, "gcp": 165},
 		},
 		{
 			name:        "us residency and gdpr conflict",
