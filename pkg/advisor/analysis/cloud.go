@@ -18,7 +18,7 @@ const topCandidates = plan.ShownCandidates
 // srcPlanMonth names the billing convention every monthly figure uses, with
 // its hours from plan.HoursPerMonth, the one month every formula uses.
 func srcPlanMonth() string {
-	return fmt.Sprintf("%g hours per month, the month of the catalogue's commitment prices: commit_1y_monthly and commit_3y_monthly in pkg/advisor/catalog data/instances/gcp.yaml come from the Google Cloud pricing calculator's pricing.yml, which prices a month as 730 hours", plan.HoursPerMonth)
+	return fmt.Sprintf("%g hours per month, the month of the catalogue's commitment prices: GCP's commit_1y_monthly and commit_3y_monthly (pkg/advisor/catalog data/instances/gcp.yaml) come from the Google Cloud pricing calculator's pricing.yml, which prices a month as 730 hours, and Azure's (data/instances/azure.yaml) are hourly savings plan rates x 730", plan.HoursPerMonth)
 }
 
 // srcPlan names the calculators behind a serving plan.

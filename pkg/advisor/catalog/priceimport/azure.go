@@ -74,6 +74,36 @@ type azureItem struct {
 	UnitOfMeasure string  `json:"unitOfMeasure"`
 	Type          string  `json:"type"`
 	ArmSkuName    string  `json:"armSkuName"`
+	// SavingsPlan lists the meter's savings plan rates, USD per hour, by term ("1 Year", "3 Years").
+	SavingsPlan []azureSavingsPlan `json:"savingsPlan"`
+}
+
+// azureSavingsPlan is one term of an Azure savings plan for compute on a meter: the hourly rate a
+// size is billed at while a 1- or 3-year hourly spend commitment covers it (Microsoft Learn, What
+// is Azure savings plans for compute?). The commitment is a spend in USD per hour, not a machine:
+// it applies across sizes and regions, and hours it does not cover are billed on demand.
+type azureSavingsPlan struct {
+	RetailPrice float64 `json:"retailPrice"`
+	Term        string  `json:"term"`
+}
+
+// azureMonthHours turns an hourly savings plan rate into the catalogue's monthly commitment price:
+// 730 hours, the month of the catalogue's other commitment prices (the Google Cloud pricing
+// calculator's pricing.yml) and of plan.HoursPerMonth.
+const azureMonthHours = 730
+
+// savingsPlanMonthly returns the meter's 1- and 3-year savings plan rates as USD per month, 0 when
+// the meter carries none.
+func (it azureItem) savingsPlanMonthly() (c1, c3 float64) {
+	for _, sp := range it.SavingsPlan {
+		switch sp.Term {
+		case "1 Year":
+			c1 = sp.RetailPrice * azureMonthHours
+		case "3 Years":
+			c3 = sp.RetailPrice * azureMonthHours
+		}
+	}
+	return c1, c3
 }
 
 // ReadAzureRetailPrices reads Azure Retail Prices API responses: one page object, or a JSON array
@@ -145,6 +175,16 @@ func azureRows(items []azureItem) (rows []Row, skipped map[string]int, err error
 				map[bool]string{true: "spot", false: "on-demand"}[isSpotMeter(it)], *price, it.RetailPrice)
 		}
 		*price = it.RetailPrice
+		if isSpotMeter(it) {
+			continue
+		}
+		c1, c3 := it.savingsPlanMonthly()
+		if err := setCommitment(&rows[i].Commit1YMonthly, c1, "1-year", it); err != nil {
+			return nil, nil, err
+		}
+		if err := setCommitment(&rows[i].Commit3YMonthly, c3, "3-year", it); err != nil {
+			return nil, nil, err
+		}
 	}
 	kept := rows[:0]
 	for _, r := range rows {
@@ -155,6 +195,19 @@ func azureRows(items []azureItem) (rows []Row, skipped map[string]int, err error
 		kept = append(kept, r)
 	}
 	return kept, skipped, nil
+}
+
+// setCommitment records a savings plan price (USD a month) on a row; two on-demand meters of one
+// size and region with different savings plan prices are a format error, like their on-demand prices.
+func setCommitment(have *float64, v float64, term string, it azureItem) error {
+	if v <= 0 {
+		return nil
+	}
+	if *have > 0 && *have != v {
+		return fmt.Errorf("%w: %s in %s has two %s savings plan prices, %v and %v USD a month", ErrFormat, it.ArmSkuName, it.ArmRegionName, term, *have, v)
+	}
+	*have = v
+	return nil
 }
 
 // snapshotEntry is one meter of an Azure Retail Prices snapshot as andy-diericks/azure-pricing-radar
@@ -170,6 +223,9 @@ type snapshotEntry struct {
 	RetailPrice   *float64 `json:"retailPrice"`
 	SkuName       string   `json:"skuName"`
 	UnitOfMeasure string   `json:"unitOfMeasure"`
+	// SavingsPlanPrice is the item's 1-year savings plan rate in USD per hour, on the pay-as-you-go
+	// meters that have one (the snapshot keeps the 1-year term only; the 3-year rate is not in it).
+	SavingsPlanPrice *float64 `json:"savingsPlanPrice"`
 }
 
 // ReadAzureRetailSnapshot reads one region's Azure Retail Prices snapshot in the layout
@@ -197,6 +253,9 @@ func ReadAzureRetailSnapshot(data []byte) (rows []Row, skipped map[string]int, e
 		items = append(items, azureItem{CurrencyCode: "USD", RetailPrice: *e.RetailPrice, ArmRegionName: e.ArmRegionName,
 			MeterName: e.MeterName, ProductName: e.ProductName, SkuName: e.SkuName, ServiceName: "Virtual Machines",
 			UnitOfMeasure: e.UnitOfMeasure, Type: parts[2], ArmSkuName: azureSizeOf(e.SkuName)})
+		if e.SavingsPlanPrice != nil {
+			items[len(items)-1].SavingsPlan = []azureSavingsPlan{{RetailPrice: *e.SavingsPlanPrice, Term: "1 Year"}}
+		}
 	}
 	unmatched := 0
 	items = slices.DeleteFunc(items, func(it azureItem) bool {

@@ -124,7 +124,8 @@ func must(b []byte, err error) []byte {
 // TestAzureSnapshotRealExcerpt reads real westeurope meters as andy-diericks/azure-pricing-radar
 // commits them (testdata/README.md): the three spellings of a size in skuName (ARM name, run
 // together, ND A100 v4's with its GPU) become the size's row, with its Linux on-demand and Spot
-// prices; Windows and Low Priority meters and a size the import does not describe are counted.
+// prices and its 1-year savings plan rate as a monthly commitment price; Windows and Low Priority
+// meters and a size the import does not describe are counted.
 func TestAzureSnapshotRealExcerpt(t *testing.T) {
 	t.Parallel()
 	data, err := os.ReadFile("testdata/azure-pricing-radar-vm-eu-west.json")
@@ -136,8 +137,11 @@ func TestAzureSnapshotRealExcerpt(t *testing.T) {
 		got[r.Instance] = r
 	}
 	require.Equal(t, Row{Instance: "Standard_NC24ads_A100_v4", Accelerator: "A100-80GB", AcceleratorCount: 1, VCPU: 24, MemoryGiB: 220,
-		Region: "westeurope", Price: 4.775, Spot: 1.097295, HasSpot: true}, got["Standard_NC24ads_A100_v4"])
+		Region: "westeurope", Price: 4.775, Spot: 1.097295, HasSpot: true, Commit1YMonthly: 3.97471 * 730}, got["Standard_NC24ads_A100_v4"])
 	require.Equal(t, 9.08, got["Standard_NC40ads_H100_v5"].Price, "skuName NC40adsH100v5")
+	// The Linux meter's 1-year savings plan rate, not the Windows meter's (9.084348 USD/h).
+	require.InDelta(t, 7.553652*730, got["Standard_NC40ads_H100_v5"].Commit1YMonthly, 1e-6)
+	require.Zero(t, got["Standard_NC40ads_H100_v5"].Commit3YMonthly, "the snapshot keeps the 1-year term only")
 	require.Equal(t, 5.23008, got["Standard_NC40ads_H100_v5"].Spot)
 	require.Equal(t, 35.357, got["Standard_ND96asr_v4"].Price, "skuName ND96asr_A100_v4")
 	require.Equal(t, 3.823, got["Standard_NC6s_v3"].Price, "read here; Build leaves the retired size out")
@@ -151,6 +155,7 @@ func TestAzureSnapshotRealExcerpt(t *testing.T) {
 		names = append(names, in.Name)
 	}
 	require.Equal(t, []string{"NC24ads_A100_v4", "NC40ads_H100_v5", "ND96asr_v4"}, names)
+	require.InDelta(t, 29.4064169*730, res.Instances[2].Commit1YMonthly, 1e-5, "ND96asr_v4: 1-year savings plan x 730 h")
 	require.Equal(t, 1, res.Skipped["size retired by Microsoft (Standard_NC6s_v3)"])
 }
 

@@ -355,9 +355,9 @@ func sourceOf(f ManifestFile) string {
 	}
 	switch f.Format {
 	case FormatAzureRetail:
-		return fmt.Sprintf("Azure Retail Prices API (prices.azure.com/api/retail/prices) response %s, retrieved %s; Linux pay-as-you-go and Spot meters, USD per hour", f.Path, f.Retrieved)
+		return fmt.Sprintf("Azure Retail Prices API (prices.azure.com/api/retail/prices) response %s, retrieved %s; Linux pay-as-you-go and Spot meters, USD per hour; commitments: the meter's Azure savings plan for compute rates (1- or 3-year hourly spend commitments, flexible across sizes and regions) x 730 h", f.Path, f.Retrieved)
 	case FormatAzureSnap:
-		return fmt.Sprintf("Azure Retail Prices API (prices.azure.com/api/retail/prices) snapshot in %s %s at commit %s (%s)%s, retrieved %s; Linux pay-as-you-go and Spot meters, USD per hour", f.Repository, f.Path, shortCommit(f.Commit), f.Licence, published, f.Retrieved)
+		return fmt.Sprintf("Azure Retail Prices API (prices.azure.com/api/retail/prices) snapshot in %s %s at commit %s (%s)%s, retrieved %s; Linux pay-as-you-go and Spot meters, USD per hour; 1-year commitment: the meter's Azure savings plan for compute rate (a 1-year hourly spend commitment, flexible across sizes and regions) x 730 h", f.Repository, f.Path, shortCommit(f.Commit), f.Licence, published, f.Retrieved)
 	case FormatGCPCalc:
 		return fmt.Sprintf("%s %s at commit %s (%s)%s, retrieved %s; whole machine with its GPUs, spot and 1-/3-year committed-use prices as published", f.Repository, f.Path, shortCommit(f.Commit), f.Licence, published, f.Retrieved)
 	}
