@@ -25,7 +25,7 @@ const maxStepsReported = 12
 
 // Sources of the commitment and spot comparisons.
 const (
-	srcCommit = "commitment billed for its whole term whether used or not (Google Cloud, Committed use discounts: 1- or 3-year contracts committing to a minimum usage or spend, docs.cloud.google.com/compute/docs/instances/reservations-with-commitments); prices from the cloud family's plan"
+	srcCommit = "commitment billed for its whole term whether used or not (Google Cloud, Committed use discounts: 1- or 3-year contracts committing to a minimum usage or spend, docs.cloud.google.com/compute/docs/instances/reservations-with-commitments; Microsoft Learn, Buy an Azure savings plan: an hourly spend committed for one or three years, its total cost paid up front or in 12 or 36 equal monthly payments, learn.microsoft.com/azure/cost-management-billing/savings-plan/buy-savings-plan); prices from the cloud family's plan"
 	srcSpot   = "spot price from the cloud family's plan; interruption: AWS issues a Spot interruption notice two minutes before it stops or terminates the instance (docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html)"
 )
 
