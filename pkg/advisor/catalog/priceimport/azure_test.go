@@ -179,3 +179,22 @@ func TestAzureSnapshotBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestAzureSavingsPlanTermsBecomeCommitmentPrices reads a pay-as-you-go item with the API's
+// savingsPlan array (Microsoft Learn, Azure Retail Prices REST API: savingsPlan with unitPrice,
+// retailPrice and term "1 Year" or "3 Years"): each term's hourly rate x 730 h is the row's 1- or
+// 3-year commitment price; the Spot meter's rates are not read.
+func TestAzureSavingsPlanTermsBecomeCommitmentPrices(t *testing.T) {
+	t.Parallel()
+	const page = `{"BillingCurrency":"USD","Items":[
+{"currencyCode":"USD","retailPrice":3.673,"unitPrice":3.673,"armRegionName":"eastus","meterName":"NC24ads A100 v4","productName":"Virtual Machines NCadsA100v4 Series","skuName":"NC24ads A100 v4","serviceName":"Virtual Machines","unitOfMeasure":"1 Hour","type":"Consumption","armSkuName":"Standard_NC24ads_A100_v4",
+ "savingsPlan":[{"unitPrice":1.9,"retailPrice":1.9,"term":"3 Years"},{"unitPrice":2.9,"retailPrice":2.9,"term":"1 Year"}]},
+{"currencyCode":"USD","retailPrice":0.7345,"unitPrice":0.7345,"armRegionName":"eastus","meterName":"NC24ads A100 v4 Spot","productName":"Virtual Machines NCadsA100v4 Series","skuName":"NC24ads A100 v4 Spot","serviceName":"Virtual Machines","unitOfMeasure":"1 Hour","type":"Consumption","armSkuName":"Standard_NC24ads_A100_v4",
+ "savingsPlan":[{"unitPrice":0.1,"retailPrice":0.1,"term":"1 Year"}]}],"NextPageLink":null,"Count":2}`
+	rows, _, err := ReadAzureRetailPrices([]byte(page))
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.InDelta(t, 2.9*730, rows[0].Commit1YMonthly, 1e-9)
+	require.InDelta(t, 1.9*730, rows[0].Commit3YMonthly, 1e-9)
+	require.InDelta(t, 0.7345, rows[0].Spot, 1e-9)
+}
