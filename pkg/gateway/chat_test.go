@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/consultant"
@@ -49,8 +48,7 @@ func newChatEnvWithBudget(t *testing.T, cfg Config, limits budget.Limits) (*env,
 		Name: "fake-openai", Kind: llm.KindOpenAI, BaseURL: fake.BaseURL(), Model: "gpt-test", Key: llm.NewKey("sk-test-gateway-key-0123456789"),
 	}}})
 	require.NoError(t, err)
-	cat, err := catalog.Load()
-	require.NoError(t, err)
+	cat := testCatalogue(t)
 	price, ok := budget.CataloguePrice(cat.HostedAPIs, "gpt-4o-mini")
 	require.True(t, ok)
 	ch, err := cache.Connect(ctx, stack.RedisURL)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 	"github.com/infra-mind/infra-mind/pkg/api"
 )
@@ -43,8 +42,7 @@ func chosenLayout(t *testing.T, ans api.InferenceEstimate) api.InferenceLayout {
 func TestEstimates(t *testing.T) {
 	t.Parallel()
 	e := estimateEnv(t)
-	cat, err := catalog.Load()
-	require.NoError(t, err)
+	cat := testCatalogue(t)
 
 	t.Run("a model no tensor-parallel group holds says so once, with every degree tried", func(t *testing.T) {
 		t.Parallel()
@@ -420,8 +418,6 @@ func TestOpenAPIListsTheEstimateRoutes(t *testing.T) {
 		require.Contains(t, doc.Components.Schemas, name)
 	}
 	// The request schemas compile: the gateway validates with them.
-	cat, err := catalog.Load()
-	require.NoError(t, err)
-	_, err = newEstimator(cat)
+	_, err := newEstimator(testCatalogue(t))
 	require.NoError(t, err)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 )
 
@@ -47,8 +46,7 @@ func estimateContext(e *echo.Echo, route string, body []byte) echo.Context {
 // testEstimator is the routes' estimator on the embedded catalogue.
 func testEstimator(tb testing.TB) *estimator {
 	tb.Helper()
-	cat, err := catalog.Load()
-	require.NoError(tb, err)
+	cat := testCatalogue(tb)
 	est, err := newEstimator(cat)
 	require.NoError(tb, err)
 	return est

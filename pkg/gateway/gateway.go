@@ -129,6 +129,10 @@ type Deps struct {
 	// Catalog is the loaded catalogue the estimate routes compute with; nil
 	// means New loads the embedded one.
 	Catalog *catalog.Catalog
+	// PriceTables are the catalogue versions' instance rows the catalogue
+	// diff route compares (catalog.PriceTables); nil means New loads the
+	// embedded ones. Both are read-only, so one load can serve many servers.
+	PriceTables []catalog.PriceTable
 	// Identity signs users in and checks revocation and API keys; nil leaves
 	// only tokens from Verifier accepted (no sign-in, no revocation check).
 	Identity *identity.Service
@@ -282,9 +286,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	priceTables, err := catalog.PriceTables()
-	if err != nil {
-		return nil, fmt.Errorf("gateway: load the catalogue's versions: %w", err)
+	priceTables := d.PriceTables
+	if priceTables == nil {
+		if priceTables, err = catalog.PriceTables(); err != nil {
+			return nil, fmt.Errorf("gateway: load the catalogue's versions: %w", err)
+		}
 	}
 	svc, err := app.New(d.Assessments, d.Queue, app.Options{Timeout: cfg.AssessmentTimeout, Admission: d.Admission})
 	if err != nil {

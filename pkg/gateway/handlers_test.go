@@ -16,7 +16,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/app/adapters"
@@ -81,9 +80,7 @@ func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 	erasure, err := app.NewErasure(app.ErasureDeps{Assessments: repo, Broker: f.broker, Cache: f.cache,
 		Store: &apptest.ErasureStore{Assessments: repo, Reports: f.reports, Recommendations: f.recs, Webhooks: f.hooks}})
 	require.NoError(t, err)
-	cat, err := catalog.Load()
-	require.NoError(t, err)
-	est, err := newEstimator(cat)
+	est, err := newEstimator(testCatalogue(t))
 	require.NoError(t, err)
 	keepAlive := cfg.KeepAlive
 	if keepAlive <= 0 {
@@ -95,8 +92,9 @@ func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.params, err = operationParams(OpenAPI())
 	require.NoError(t, err)
-	s.priceTables, err = catalog.PriceTables()
+	c, err := embeddedCatalogue()
 	require.NoError(t, err)
+	s.priceTables = c.tables
 	e := echo.New()
 	e.HTTPErrorHandler = s.handleError
 	e.Use(assignRequestID)

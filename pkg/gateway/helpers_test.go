@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
@@ -33,6 +34,40 @@ const (
 	testIssuer   = "https://infra-mind.test"
 	testAudience = "infra-mind-api"
 )
+
+// embeddedCatalogue is the embedded catalogue and its versions' price
+// tables, parsed once for the package's tests: parsing and validating them
+// is most of what building a Server costs, and both are read-only.
+var embeddedCatalogue = sync.OnceValues(func() (catalogueData, error) {
+	cat, err := catalog.Load()
+	if err != nil {
+		return catalogueData{}, err
+	}
+	tables, err := catalog.PriceTables()
+	return catalogueData{cat: cat, tables: tables}, err
+})
+
+type catalogueData struct {
+	cat    *catalog.Catalog
+	tables []catalog.PriceTable
+}
+
+// testCatalogue returns the embedded catalogue, parsed once per test binary.
+func testCatalogue(tb testing.TB) *catalog.Catalog {
+	tb.Helper()
+	c, err := embeddedCatalogue()
+	require.NoError(tb, err)
+	return c.cat
+}
+
+// withTestCatalogue gives d the catalogue and price tables parsed once per
+// test binary.
+func withTestCatalogue(tb testing.TB, d *Deps) {
+	tb.Helper()
+	c, err := embeddedCatalogue()
+	require.NoError(tb, err)
+	d.Catalog, d.PriceTables = c.cat, c.tables
+}
 
 // devstackStart serialises devstack.Start: FerretDB's embedded constructor
 // writes package state, which races when two stacks start at once.
@@ -102,6 +137,7 @@ func newEnvWith(t *testing.T, cfg Config, natsURL, mongoURI, redisURL string, wi
 	ident, err := identity.New(realIdentityPorts(t, st, ch), signer, identity.Options{Logger: logger, TOTPKeys: testTOTPKeys(t)})
 	require.NoError(t, err)
 	deps := realDeps(t, b, st, ch)
+	withTestCatalogue(t, &deps)
 	deps.Verifier = auth.NewRingVerifier(ring, testIssuer, testAudience)
 	deps.Logger, deps.Metrics, deps.Registry = logger, metrics, reg
 	deps.Checks = []telemetry.Check{{Name: "nats", Fn: b.Ping}, {Name: "store", Fn: st.Ping}}

@@ -159,6 +159,7 @@ func newFakePorts(t *testing.T, ch *cache.Cache) *fakePorts {
 		Limiter:       ratelimittest.NewLimiter(nil), Slots: ratelimittest.NewSlots(nil),
 	}
 	f.deps.Challenges = consoletest.NewChallenges()
+	withTestCatalogue(t, &f.deps)
 	var err error
 	f.deps.LLMBudget, err = budget.New(ch.Client(), budget.Limits{}, nil, budget.Options{})
 	require.NoError(t, err)

@@ -192,6 +192,7 @@ func owaspReplica(t *testing.T, cfg Config, natsURL, mongoURI, redisURL, db stri
 	ident, err := identity.New(realIdentityPorts(t, st, ch), signer, identity.Options{Logger: logger, TOTPKeys: testTOTPKeys(t)})
 	require.NoError(t, err)
 	deps := realDeps(t, b, st, ch)
+	withTestCatalogue(t, &deps)
 	deps.Verifier = auth.NewRingVerifier(ring, testIssuer, testAudience)
 	deps.Logger, deps.Metrics, deps.Registry = logger, metrics, reg
 	deps.Checks = []telemetry.Check{{Name: "nats", Fn: b.Ping}, {Name: "store", Fn: st.Ping}}

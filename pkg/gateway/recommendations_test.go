@@ -61,6 +61,7 @@ func newCountingEnv(t *testing.T) (*env, *atomic.Int64) {
 	metrics, err := telemetry.NewMetrics(reg)
 	require.NoError(t, err)
 	deps := realDeps(t, b, st, ch)
+	withTestCatalogue(t, &deps)
 	deps.Verifier = auth.NewVerifier(key.Public().(ed25519.PublicKey), testIssuer, testAudience)
 	deps.Logger, deps.Metrics, deps.Registry = slog.New(slog.NewTextHandler(io.Discard, nil)), metrics, reg
 	srv, err := New(Config{}, deps)
