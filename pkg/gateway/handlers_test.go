@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,108 +12,59 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/app"
-	"github.com/infra-mind/infra-mind/pkg/app/adapters"
 	"github.com/infra-mind/infra-mind/pkg/app/apptest"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
-	"github.com/infra-mind/infra-mind/pkg/auth"
-	"github.com/infra-mind/infra-mind/pkg/gateway/gatewayapi"
 	"github.com/infra-mind/infra-mind/pkg/store"
-	"github.com/infra-mind/infra-mind/pkg/webhook"
 )
 
 // The tests in this file (and the estimate tests) drive the handlers (decode, call the use
-// case, encode, map errors to problems) on in-process fakes of the use cases'
-// ports, with no server: authentication, the route x role matrix, rate limits
-// and tenant isolation are guarded by the end-to-end tests on real servers
-// (gateway_test.go, access_test.go, owasp_test.go).
+// case, encode, map errors to problems) through the server New builds, with
+// its whole middleware chain, on in-process fakes of the use cases' ports
+// (identity_fakes_test.go): no server is started. The end-to-end tests on
+// real servers (gateway_test.go, access_test.go, owasp_test.go) guard the
+// adapters beneath.
 
-// fakeEnv serves the API's routes over HTTP on fakes; the assessment,
-// estimate, report, recommendation, webhook and audit routes work (identity
-// routes answer 503: no identity service).
+// fakeEnv serves the API over HTTP on fakes, with the fakes at hand to
+// arrange and inspect what the routes stored and queued. Its requests carry
+// an owner's token of the tenant they name; the rate limits and the cap on
+// active assessments are raised out of the tests' way unless cfg sets them
+// (limits_test.go covers them).
 type fakeEnv struct {
-	repo    *apptest.Assessments
-	queue   *apptest.Queue
-	reports *apptest.Reports
-	recs    *apptest.Recommendations
-	cache   *apptest.ReportCache
-	hooks   *apptest.Webhooks
-	audit   *apptest.AuditLog
-	events  *apptest.EventLog
-	broker  *apptest.Broker
-	http    *httptest.Server
+	*fakePorts
+	env  *env
+	http *httptest.Server
 }
-
-// headerTestTenant names the tenant a fakeEnv request runs as, in place of a
-// verified token.
-const headerTestTenant = "X-Test-Tenant"
 
 func newFakeEnv(t *testing.T) *fakeEnv {
 	t.Helper()
 	return newFakeEnvWith(t, Config{})
 }
 
-// newFakeEnvWith is newFakeEnv with cfg's webhook policy.
+// newFakeEnvWith is newFakeEnv with cfg (New's defaults, except a 90 s
+// assessment deadline and an hour between keep-alive comments, applied to
+// what cfg leaves zero).
 func newFakeEnvWith(t *testing.T, cfg Config) *fakeEnv {
 	t.Helper()
-	f := &fakeEnv{repo: apptest.NewAssessments(), queue: apptest.NewQueue(), reports: apptest.NewReports(),
-		recs: apptest.NewRecommendations(), cache: apptest.NewReportCache(), hooks: apptest.NewWebhooks(), audit: apptest.NewAuditLog(),
-		events: apptest.NewEventLog()}
-	repo, queue := f.repo, f.queue
-	svc, err := app.New(repo, queue, app.Options{Timeout: 90 * time.Second})
-	require.NoError(t, err)
-	reports, err := app.NewReports(app.ReportDeps{Assessments: repo, Reports: f.reports, Recommendations: f.recs, Cache: f.cache})
-	require.NoError(t, err)
-	hooks, err := app.NewWebhooks(app.WebhookDeps{Store: f.hooks, Policy: adapters.WebhookURLPolicy{Policy: cfg.WebhookPolicy},
-		EventTypes: webhook.EventTypes(), NewSecret: webhook.NewSecret})
-	require.NoError(t, err)
-	auditLog, err := app.NewAudit(f.audit)
-	require.NoError(t, err)
-	progress, err := app.NewProgress(repo, f.events, app.ProgressOptions{CompletedWait: cfg.CompletedWait})
-	require.NoError(t, err)
-	f.broker = apptest.NewBroker()
-	erasure, err := app.NewErasure(app.ErasureDeps{Assessments: repo, Broker: f.broker, Cache: f.cache,
-		Store: &apptest.ErasureStore{Assessments: repo, Reports: f.reports, Recommendations: f.recs, Webhooks: f.hooks}})
-	require.NoError(t, err)
-	est, err := newEstimator(testCatalogue(t))
-	require.NoError(t, err)
-	keepAlive := cfg.KeepAlive
-	if keepAlive <= 0 {
-		keepAlive = time.Hour
+	if cfg.AssessmentTimeout == 0 {
+		cfg.AssessmentTimeout = 90 * time.Second
 	}
-	s := &Server{cfg: Config{BodyLimit: DefaultBodyLimit, AssessmentTimeout: 90 * time.Second, KeepAlive: keepAlive},
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), app: svc, est: est, reports: reports, hooks: hooks, auditLog: auditLog,
-		progress: progress, erasure: erasure}
-	s.streams, s.closeStreams = context.WithCancel(context.Background())
-	s.params, err = operationParams(OpenAPI())
-	require.NoError(t, err)
-	c, err := embeddedCatalogue()
-	require.NoError(t, err)
-	s.priceTables = c.tables
-	e := echo.New()
-	e.HTTPErrorHandler = s.handleError
-	e.Use(assignRequestID)
-	as := func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			c.Set(claimsKey, &auth.Claims{Tenant: c.Request().Header.Get(headerTestTenant), Roles: []string{"owner"}})
-			return next(c)
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = time.Hour
+	}
+	const plenty = 1_000_000
+	l := &cfg.Limits
+	for _, v := range []*int{&l.TenantRequests, &l.UserRequests, &l.ExpensiveRequests, &l.AuthRequests,
+		&l.MaxActiveAssessments, &l.MaxStreamsPerCredential, &l.MaxStreamsPerTenant} {
+		if *v == 0 {
+			*v = plenty
 		}
 	}
-	// The routes as production registers them (the generated server
-	// interface, each operation's middleware), with as in place of
-	// authentication, the role matrix and rate limits.
-	gatewayapi.RegisterHandlersWithOptions(e, apiServer{Server: s, ops: func(c echo.Context) error { return c.NoContent(http.StatusOK) }},
-		gatewayapi.RegisterHandlersOptions{OperationMiddlewares: s.operationMiddlewaresWith([]echo.MiddlewareFunc{as})})
-	e.GET("/v1/assessments/:id/events", s.streamEvents, as, onceEach(s.params["streamAssessmentEvents"]))
-	hs := httptest.NewServer(e)
-	t.Cleanup(hs.Close)
-	t.Cleanup(s.closeStreams) // end open streams before the server closes
-	f.http = hs
-	return f
+	h := newFakeIdentityEnv(t, cfg)
+	return &fakeEnv{fakePorts: h.fakes, env: h.env, http: h.http}
 }
 
 // finished stores a finished assessment of tenant and returns its id.
@@ -130,7 +80,7 @@ func (f *fakeEnv) do(t *testing.T, method, path, tenant, contentType string, bod
 	t.Helper()
 	req, err := http.NewRequest(method, f.http.URL+path, body)
 	require.NoError(t, err)
-	req.Header.Set(headerTestTenant, tenant)
+	req.Header.Set("Authorization", "Bearer "+f.env.token(tenant))
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -295,7 +245,7 @@ func TestCreateAssessmentRejects(t *testing.T) {
 	require.NoError(t, err)
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "application/yaml")
-	req.Header.Set(headerTestTenant, "acme")
+	req.Header.Set("Authorization", "Bearer "+f.env.token("acme"))
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)

@@ -38,8 +38,10 @@ import (
 // from 127.0.0.1 never meet it (limits_test.go covers that limit).
 type identityHarness struct {
 	*env
-	// ports are the identity service's fakes; auditLog the fake audit log.
+	// ports are the identity service's fakes; fakes the gateway's own;
+	// auditLog the fake audit log (fakes.audit, indexed by request).
 	ports    identity.Ports
+	fakes    *fakePorts
 	auditLog *auditSink
 }
 
@@ -99,8 +101,8 @@ func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	metrics, err := telemetry.NewMetrics(reg)
 	require.NoError(t, err)
 
-	auditLog := &auditSink{AuditLog: apptest.NewAuditLog(), byReq: map[string][]audit.Record{}}
 	fakes := newFakePorts(t, ch)
+	auditLog := &auditSink{AuditLog: fakes.audit, byReq: map[string][]audit.Record{}}
 	d := fakes.deps
 	d.Store.Audit = auditLog
 	d.Verifier, d.Logger, d.Metrics, d.Registry = auth.NewRingVerifier(ring, testIssuer, testAudience), logs.log, metrics, reg
@@ -112,7 +114,7 @@ func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	t.Cleanup(hs.Close)
 	t.Cleanup(s.closeStreams)
 	e := &env{t: t, srv: s, http: hs, cache: ch, signer: signer, key: key, ident: ident, ring: ring, logs: logs}
-	return &identityHarness{env: e, ports: ports, auditLog: auditLog}
+	return &identityHarness{env: e, ports: ports, fakes: fakes, auditLog: auditLog}
 }
 
 // auditOf returns the audit records of the request with id reqID, waiting
