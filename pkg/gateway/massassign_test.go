@@ -12,6 +12,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/api"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
 func TestRejectServerFields(t *testing.T) {
@@ -89,11 +90,13 @@ func TestEveryBodyRouteRefusesServerFields(t *testing.T) {
 // body, given an otherwise valid body plus one field only the server sets,
 // answers 400 naming that field, and stores nothing. The same bodies
 // without the field are accepted, so the refusals are about the field.
+// It runs on the fake ports through the whole middleware chain, and reads
+// what was stored and queued from the fakes.
 func TestOWASPAPI3MassAssignment(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{Limits: Limits{ExpensiveRequests: 1000}})
+	e := newFakeEnvWith(t, Config{Limits: Limits{ExpensiveRequests: 1000}})
 	const tenant = "acme-mass"
-	base := e.create(t, tenant, "mass assignment base")
+	base := e.env.create(t, tenant, "mass assignment base")
 	yamlDoc := string(readExample(t, "startup-rag.yaml"))
 	jsonDoc, err := yaml.YAMLToJSON([]byte(yamlDoc))
 	require.NoError(t, err)
@@ -149,12 +152,20 @@ func TestOWASPAPI3MassAssignment(t *testing.T) {
 	})
 	t.Logf("OWASP API3:2023 mass assignment: %d probes over %d body routes, each refused with 400", probes.Load(), len(routes))
 
-	// Nothing refused was stored: the tenant has only the base and what the
-	// control requests below create.
+	// Nothing refused was stored or queued: the tenant has only the base and
+	// what the control requests below create.
 	resp := e.do(t, http.MethodGet, "/v1/assessments", tenant, "", nil, nil)
 	require.Len(t, decodeBody[api.AssessmentList](t, resp).Items, 1)
 	resp = e.do(t, http.MethodGet, "/v1/webhooks", tenant, "", nil, nil)
 	require.Empty(t, decodeBody[api.WebhookList](t, resp).Items)
+	stored, err := e.repo.List(t.Context(), tenant, store.ListOptions{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, stored.Items, 1, "only the base is stored, no version or scenario")
+	require.Equal(t, base, stored.Items[0].ID)
+	require.Len(t, e.queue.Of(tenant), 1, "only the base is queued")
+	hooks, err := e.hooks.List(t.Context(), tenant)
+	require.NoError(t, err)
+	require.Empty(t, hooks, "no webhook is stored")
 
 	for _, r := range routes {
 		t.Run("control "+r.name, func(t *testing.T) {
