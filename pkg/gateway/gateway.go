@@ -30,7 +30,6 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/gateway/gatewayapi"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/llm"
-	"github.com/infra-mind/infra-mind/pkg/llm/budget"
 	"github.com/infra-mind/infra-mind/pkg/redact"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 	"github.com/infra-mind/infra-mind/pkg/webhook"
@@ -145,7 +144,7 @@ type Deps struct {
 	LLMSecrets func() []string
 	// LLMBudget counts each tenant's language model use against its budgets
 	// (the chat's calls are metered through it; GET /v1/usage/llm reads it).
-	LLMBudget *budget.Ledger
+	LLMBudget LLMBudget
 }
 
 // validate names the first required dependency d lacks.
@@ -215,7 +214,7 @@ type Server struct {
 	// chat runs the consultant's chat; nil when no provider is configured.
 	chat *consultant.Chat
 	// llmBudget counts the tenants' language model use.
-	llmBudget *budget.Ledger
+	llmBudget LLMBudget
 	// priceTables are the catalogue versions' instance rows this build holds, oldest first,
 	// loaded once (GET /v1/catalogue/versions/{version}/diff).
 	priceTables []catalog.PriceTable

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
@@ -23,7 +22,6 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/bus"
-	"github.com/infra-mind/infra-mind/pkg/cache"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 	"github.com/infra-mind/infra-mind/pkg/store"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
@@ -36,11 +34,7 @@ func TestNewValidatesDeps(t *testing.T) {
 
 	// Every port taken away from a complete set is named, and New
 	// refuses to build without it.
-	mr := miniredis.RunT(t)
-	ch, err := cache.Connect(t.Context(), "redis://"+mr.Addr())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ch.Close() })
-	full := newFakePorts(t, ch).deps
+	full := newFakePorts(t).deps
 	reg := telemetry.NewRegistry()
 	full.Metrics, err = telemetry.NewMetrics(reg)
 	require.NoError(t, err)

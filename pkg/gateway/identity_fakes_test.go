@@ -9,17 +9,16 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
-	"github.com/alicebob/miniredis/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/app/apptest"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/auth"
-	"github.com/infra-mind/infra-mind/pkg/cache"
 	"github.com/infra-mind/infra-mind/pkg/console/consoletest"
 	"github.com/infra-mind/infra-mind/pkg/identity"
 	"github.com/infra-mind/infra-mind/pkg/identity/identitytest"
 	"github.com/infra-mind/infra-mind/pkg/llm/budget"
+	"github.com/infra-mind/infra-mind/pkg/llm/budget/budgettest"
 	"github.com/infra-mind/infra-mind/pkg/ratelimit/ratelimittest"
 	"github.com/infra-mind/infra-mind/pkg/telemetry"
 )
@@ -29,10 +28,9 @@ import (
 // recorder, log redaction) over in-process fakes: the identity service on
 // the fakes of its ports (pkg/identity/identitytest), the assessment,
 // report, webhook and audit use cases on pkg/app/apptest's, the audit
-// recorder writing to a fake log, the rate limits and the console's
-// sign-in challenges on their fakes (fakePorts). Only the language model
-// ledger keeps a Redis-protocol server, the embedded one (miniredis), which
-// starts in milliseconds. The contract suites of the fake packages keep the
+// recorder writing to a fake log, the rate limits, the console's sign-in
+// challenges and the language model ledger on their fakes (fakePorts): no
+// server at all. The contract suites of the fake packages keep the
 // fakes true to the store and Redis; the OWASP suite and the end-to-end tests still run on real servers.
 // The per-address sign-in limit is raised so that the tests' own sign-ins
 // from 127.0.0.1 never meet it (limits_test.go covers that limit).
@@ -79,13 +77,6 @@ func newIdentityHarness(t *testing.T) *identityHarness {
 func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	t.Helper()
 	logs := newLogSink(t) // first, so it is checked after the server closed
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	mr := miniredis.RunT(t)
-	ch, err := cache.Connect(ctx, "redis://"+mr.Addr())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ch.Close() })
-
 	key, err := auth.GenerateKey()
 	require.NoError(t, err)
 	ring, err := auth.NewKeyRing(key)
@@ -101,7 +92,7 @@ func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	metrics, err := telemetry.NewMetrics(reg)
 	require.NoError(t, err)
 
-	fakes := newFakePorts(t, ch)
+	fakes := newFakePorts(t)
 	auditLog := &auditSink{AuditLog: fakes.audit, byReq: map[string][]audit.Record{}}
 	d := fakes.deps
 	d.Store.Audit = auditLog
@@ -113,7 +104,7 @@ func newFakeIdentityEnv(t *testing.T, cfg Config) *identityHarness {
 	hs := httptest.NewServer(logs.record(s.Handler()))
 	t.Cleanup(hs.Close)
 	t.Cleanup(s.closeStreams)
-	e := &env{t: t, srv: s, http: hs, cache: ch, signer: signer, key: key, ident: ident, ring: ring, logs: logs}
+	e := &env{t: t, srv: s, http: hs, signer: signer, key: key, ident: ident, ring: ring, logs: logs}
 	return &identityHarness{env: e, ports: ports, fakes: fakes, auditLog: auditLog}
 }
 
@@ -130,9 +121,9 @@ func (h *identityHarness) auditOf(t *testing.T, reqID string) []audit.Record {
 }
 
 // fakePorts are the gateway's ports on in-process fakes: pkg/app/apptest's,
-// the console's sign-in challenges (consoletest) and the rate limits and
-// caps (ratelimittest). Only the language model ledger, which is not a
-// port, counts on ch, an embedded Redis-protocol server.
+// the console's sign-in challenges (consoletest), the rate limits and caps
+// (ratelimittest) and the language model ledger (budgettest), with no
+// budgets.
 type fakePorts struct {
 	deps    Deps
 	repo    *apptest.Assessments
@@ -146,7 +137,7 @@ type fakePorts struct {
 	broker  *apptest.Broker
 }
 
-func newFakePorts(t *testing.T, ch *cache.Cache) *fakePorts {
+func newFakePorts(t *testing.T) *fakePorts {
 	t.Helper()
 	f := &fakePorts{repo: apptest.NewAssessments(), queue: apptest.NewQueue(), reports: apptest.NewReports(),
 		recs: apptest.NewRecommendations(), hooks: apptest.NewWebhooks(), audit: apptest.NewAuditLog(),
@@ -161,10 +152,8 @@ func newFakePorts(t *testing.T, ch *cache.Cache) *fakePorts {
 		Limiter:       ratelimittest.NewLimiter(nil), Slots: ratelimittest.NewSlots(nil),
 	}
 	f.deps.Challenges = consoletest.NewChallenges()
+	f.deps.LLMBudget = budgettest.NewLedger(budget.Limits{}, nil, nil)
 	withTestCatalogue(t, &f.deps)
-	var err error
-	f.deps.LLMBudget, err = budget.New(ch.Client(), budget.Limits{}, nil, budget.Options{})
-	require.NoError(t, err)
 	return f
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/audit"
 	"github.com/infra-mind/infra-mind/pkg/consultant"
+	"github.com/infra-mind/infra-mind/pkg/llm/budget"
 	"github.com/infra-mind/infra-mind/pkg/ratelimit"
 )
 
@@ -37,6 +38,14 @@ type AuditStore interface {
 type ReportCache interface {
 	app.ReportCache
 	app.ErasureCache
+}
+
+// LLMBudget counts each tenant's language model use against its budgets,
+// shared by every replica (*budget.Ledger on Redis): the chat checks and
+// meters its calls through it, and GET /v1/usage/llm reads a tenant's use.
+type LLMBudget interface {
+	consultant.Budget
+	Usage(ctx context.Context, tenant string) (budget.Usage, error)
 }
 
 // Limiter spends one request of a sliding-window limit under a key shared
