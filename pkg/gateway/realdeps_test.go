@@ -7,43 +7,28 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/infra-mind/infra-mind/pkg/app/adapters"
 	"github.com/infra-mind/infra-mind/pkg/bus"
 	"github.com/infra-mind/infra-mind/pkg/cache"
-	"github.com/infra-mind/infra-mind/pkg/console"
 	"github.com/infra-mind/infra-mind/pkg/llm/budget"
-	"github.com/infra-mind/infra-mind/pkg/progress"
-	"github.com/infra-mind/infra-mind/pkg/ratelimit"
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
-// realDeps are the gateway's ports on real servers, built as the
-// composition root (platform/gatewayrole.NewPorts) builds them, which this
-// package's tests cannot import: NATS (b), the document store (st) and
-// Redis (ch), with no bound on the assessments in flight and a 5-minute
-// report cache.
+// RealPorts builds the gateway's ports on NATS (b), the document store (st)
+// and Redis (c) as the composition root does: it is
+// platform/gatewayrole.NewPorts with its defaults (no bound on the
+// assessments in flight, a 5-minute report cache). This package's own tests
+// cannot import gatewayrole, which imports the gateway, so the external
+// test package sets it in TestMain (main_test.go) before any test runs.
+var RealPorts func(ctx context.Context, b *bus.Bus, st *store.Store, c *cache.Cache) (Deps, error)
+
+// realDeps are the gateway's ports on real servers (RealPorts), with a
+// language model ledger on ch's Redis and no budgets.
 func realDeps(t *testing.T, b *bus.Bus, st *store.Store, ch *cache.Cache) Deps {
 	t.Helper()
+	require.NotNil(t, RealPorts, "RealPorts is set by TestMain in main_test.go")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	state, err := progress.Open(ctx, b.JS)
-	require.NoError(t, err)
-	var d Deps
-	d.Assessments, err = adapters.NewLiveAssessments(st.Assessments, state)
-	require.NoError(t, err)
-	d.Queue, err = adapters.NewBusQueue(b, Source)
-	require.NoError(t, err)
-	d.Events, err = adapters.NewJetStreamEvents(b)
-	require.NoError(t, err)
-	d.ErasureStore = adapters.StoreErasure{Store: st}
-	d.ErasureBroker, err = adapters.NewBrokerErasure(ctx, b)
-	require.NoError(t, err)
-	d.Store = Stores{Reports: st.Reports, Recommendations: st.Recommendations, Narratives: st.Narratives,
-		Webhooks: st.Webhooks, Audit: st.Audit, Conversations: st.Conversations}
-	d.ReportCache, err = adapters.NewRedisReportCache(ch, 5*time.Minute)
-	require.NoError(t, err)
-	d.Limiter, d.Slots = ratelimit.NewLimiter(ch.Client()), ratelimit.NewSlots(ch.Client())
-	d.Challenges, err = console.NewRedisChallenges(ch.Client())
+	d, err := RealPorts(ctx, b, st, ch)
 	require.NoError(t, err)
 	d.LLMBudget, err = budget.New(ch.Client(), budget.Limits{}, nil, budget.Options{})
 	require.NoError(t, err)

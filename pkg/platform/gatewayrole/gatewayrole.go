@@ -170,6 +170,10 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("build gateway: %w", err)
 	}
+	deps := ports.Deps()
+	deps.Verifier, deps.Logger, deps.Metrics, deps.Registry, deps.Checks = v, h.Logger, h.Metrics, h.Registry, h.Checks()
+	deps.Catalog, deps.Identity, deps.Keys = d.Catalog, gw.Identity, gw.Keys
+	deps.LLM, deps.LLMSecrets, deps.LLMBudget = completer, llmKeys, ledger
 	gw.Server, err = gateway.New(gateway.Config{
 		Addr:                 cfg.Gateway.HTTPAddr,
 		BodyLimit:            cfg.Gateway.BodyLimitBytes,
@@ -187,13 +191,7 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 		},
 		Chat: consultant.ChatConfig{MaxTokens: cfg.Consultant.ChatMaxTokens, MaxChars: cfg.Consultant.ChatMaxChars,
 			ScenarioWait: cfg.Consultant.ChatScenarioWait},
-	}, gateway.Deps{
-		Assessments: ports.Assessments, Queue: ports.Queue, Admission: ports.Admission, Events: ports.Events,
-		ErasureStore: ports.ErasureStore, ErasureBroker: ports.ErasureBroker, Store: ports.Store,
-		ReportCache: ports.ReportCache, Limiter: ports.Limiter, Slots: ports.Slots, Challenges: ports.Challenges,
-		Verifier: v, Logger: h.Logger, Metrics: h.Metrics, Registry: h.Registry, Checks: h.Checks(), Catalog: d.Catalog,
-		Identity: gw.Identity, Keys: gw.Keys, LLM: completer, LLMSecrets: llmKeys, LLMBudget: ledger,
-	})
+	}, deps)
 	if err != nil {
 		return nil, fmt.Errorf("build gateway: %w", err)
 	}

@@ -49,6 +49,15 @@ type Ports struct {
 	Challenges    console.Challenges
 }
 
+// Deps are the gateway's dependencies with these ports set; the caller
+// adds the rest (the verifier, the telemetry, identity, the language model
+// and its ledger).
+func (p Ports) Deps() gateway.Deps {
+	return gateway.Deps{Assessments: p.Assessments, Queue: p.Queue, Admission: p.Admission, Events: p.Events,
+		ErasureStore: p.ErasureStore, ErasureBroker: p.ErasureBroker, Store: p.Store, ReportCache: p.ReportCache,
+		Limiter: p.Limiter, Slots: p.Slots, Challenges: p.Challenges}
+}
+
 // NewPorts builds the gateway's ports on NATS (b), the document store (st)
 // and Redis (c).
 func NewPorts(ctx context.Context, b *bus.Bus, st *store.Store, c *cache.Cache, cfg PortsConfig) (Ports, error) {
