@@ -1999,103 +1999,109 @@ func owaspSettled(t *testing.T, e *env, bearer, hookID string) (store.Delivery, 
 func TestOWASPAPI10UnsafeConsumption(t *testing.T) {
 	t.Parallel()
 	const marker = "OWASP-RECEIVER-MARKER <script>alert(1)</script>"
-	var probes int
+	var probes atomic.Int64
 
-	t.Run("receivers' answers", func(t *testing.T) {
-		// The development opt-in lets the local receivers register; their
-		// answers are what is tested.
-		e := newEnv(t, Config{WebhookPolicy: webhook.Policy{AllowPrivate: true}})
-		owaspRunDispatcher(t, e, webhook.Policy{AllowPrivate: true})
+	// The two cases run side by side on gateways of their own: each waits
+	// for its dispatcher to stop at the end, which takes a fetch's wait.
+	t.Run("cases", func(t *testing.T) {
+		t.Run("receivers' answers", func(t *testing.T) {
+			t.Parallel()
+			// The development opt-in lets the local receivers register; their
+			// answers are what is tested.
+			e := newEnv(t, Config{WebhookPolicy: webhook.Policy{AllowPrivate: true}})
+			owaspRunDispatcher(t, e, webhook.Policy{AllowPrivate: true})
 
-		var written atomic.Int64
-		huge := newOWASPReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/plain")
-			w.WriteHeader(http.StatusInternalServerError)
-			chunk := []byte(marker + strings.Repeat("x", 32<<10))
-			for range 16 << 10 { // up to 512 MiB, unless the client stops reading
-				n, err := w.Write(chunk)
-				written.Add(int64(n))
-				if err != nil {
-					return
+			var written atomic.Int64
+			huge := newOWASPReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				w.WriteHeader(http.StatusInternalServerError)
+				chunk := []byte(marker + strings.Repeat("x", 32<<10))
+				for range 16 << 10 { // up to 512 MiB, unless the client stops reading
+					n, err := w.Write(chunk)
+					written.Add(int64(n))
+					if err != nil {
+						return
+					}
 				}
+			})
+			liar := newOWASPReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Set-Cookie", "session="+marker)
+				w.WriteHeader(http.StatusOK)
+				_, _ = io.WriteString(w, `{"tenant":"other-tenant","status":"failed","error":"`+marker+`"}`)
+			})
+			var loop *owaspReceiver
+			loop = newOWASPReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, loop.srv.URL+"/again", http.StatusTemporaryRedirect)
+			})
+			silent := newOWASPReceiver(t, func(_ http.ResponseWriter, r *http.Request) {
+				select {
+				case <-r.Context().Done():
+				case <-time.After(30 * time.Second):
+				}
+			})
+			receivers := []struct {
+				name string
+				rc   *owaspReceiver
+				ok   bool
+				// maxHits bounds the requests the receiver may get over both attempts.
+				maxHits int64
+			}{
+				{"a huge error body", huge, false, 2},
+				{"a lying success body", liar, true, 1},
+				{"a redirect loop", loop, false, 2 * 4},
+				{"no answer", silent, false, 2},
 			}
-		})
-		liar := newOWASPReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Set-Cookie", "session="+marker)
-			w.WriteHeader(http.StatusOK)
-			_, _ = io.WriteString(w, `{"tenant":"other-tenant","status":"failed","error":"`+marker+`"}`)
-		})
-		var loop *owaspReceiver
-		loop = newOWASPReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, loop.srv.URL+"/again", http.StatusTemporaryRedirect)
-		})
-		silent := newOWASPReceiver(t, func(_ http.ResponseWriter, r *http.Request) {
-			select {
-			case <-r.Context().Done():
-			case <-time.After(30 * time.Second):
+			for i, rc := range receivers {
+				tenant := "consume-" + strconv.Itoa(i)
+				owner := owaspDevToken(t, e, tenant, auth.RoleOwner)
+				hook := owaspDecode[api.WebhookCreated](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", owner, echo.MIMEApplicationJSON,
+					`{"url":"`+rc.rc.srv.URL+`/hook","event_types":["assessment.completed"]}`, nil), http.StatusCreated)
+				owaspPublishCompleted(t, e, tenant)
+				d, raw := owaspSettled(t, e, owner, hook.ID)
+				probes.Add(1)
+				if rc.ok {
+					require.Equal(t, store.DeliverySucceeded, d.Status, rc.name)
+				} else {
+					require.Equal(t, store.DeliveryFailed, d.Status, rc.name)
+				}
+				require.NotContainsf(t, string(raw), "OWASP-RECEIVER-MARKER", "%s: the receiver's words reached the tenant's delivery log", rc.name)
+				require.NotContainsf(t, string(raw), "other-tenant", rc.name)
+				require.LessOrEqualf(t, rc.rc.hits.Load(), rc.maxHits, rc.name)
+				require.Positivef(t, rc.rc.hits.Load(), rc.name)
+				stored, err := e.store.Webhooks.GetDelivery(context.Background(), tenant, d.ID)
+				require.NoError(t, err)
+				require.NotContainsf(t, owaspJSON(t, stored), "OWASP-RECEIVER-MARKER", "%s: the receiver's words were stored", rc.name)
 			}
+			// Two attempts read at most 64 KiB each; the receiver's writes stop
+			// once the socket buffers between them are full, far short of 512 MiB.
+			require.Less(t, written.Load(), int64(64<<20), "the huge body was read beyond the bound")
+			t.Logf("the huge receiver wrote %d KiB of its 512 MiB before the dispatcher stopped reading", written.Load()>>10)
 		})
-		receivers := []struct {
-			name string
-			rc   *owaspReceiver
-			ok   bool
-			// maxHits bounds the requests the receiver may get over both attempts.
-			maxHits int64
-		}{
-			{"a huge error body", huge, false, 2},
-			{"a lying success body", liar, true, 1},
-			{"a redirect loop", loop, false, 2 * 4},
-			{"no answer", silent, false, 2},
-		}
-		for i, rc := range receivers {
-			tenant := "consume-" + strconv.Itoa(i)
-			owner := owaspDevToken(t, e, tenant, auth.RoleOwner)
-			hook := owaspDecode[api.WebhookCreated](t, owaspSend(t, e, http.MethodPost, "/v1/webhooks", owner, echo.MIMEApplicationJSON,
-				`{"url":"`+rc.rc.srv.URL+`/hook","event_types":["assessment.completed"]}`, nil), http.StatusCreated)
-			owaspPublishCompleted(t, e, tenant)
-			d, raw := owaspSettled(t, e, owner, hook.ID)
-			probes++
-			if rc.ok {
-				require.Equal(t, store.DeliverySucceeded, d.Status, rc.name)
-			} else {
-				require.Equal(t, store.DeliveryFailed, d.Status, rc.name)
-			}
-			require.NotContainsf(t, string(raw), "OWASP-RECEIVER-MARKER", "%s: the receiver's words reached the tenant's delivery log", rc.name)
-			require.NotContainsf(t, string(raw), "other-tenant", rc.name)
-			require.LessOrEqualf(t, rc.rc.hits.Load(), rc.maxHits, rc.name)
-			require.Positivef(t, rc.rc.hits.Load(), rc.name)
-			stored, err := e.store.Webhooks.GetDelivery(context.Background(), tenant, d.ID)
-			require.NoError(t, err)
-			require.NotContainsf(t, owaspJSON(t, stored), "OWASP-RECEIVER-MARKER", "%s: the receiver's words were stored", rc.name)
-		}
-		// Two attempts read at most 64 KiB each; the receiver's writes stop
-		// once the socket buffers between them are full, far short of 512 MiB.
-		require.Less(t, written.Load(), int64(64<<20), "the huge body was read beyond the bound")
-		t.Logf("the huge receiver wrote %d KiB of its 512 MiB before the dispatcher stopped reading", written.Load()>>10)
-	})
 
-	t.Run("an endpoint re-pointed at an internal address", func(t *testing.T) {
-		e := newEnv(t, Config{})
-		owaspRunDispatcher(t, e, webhook.Policy{}) // the production policy
-		internal := newOWASPReceiver(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-		const tenant = "rebind"
-		owner := owaspDevToken(t, e, tenant, auth.RoleOwner)
-		// Registered while its name pointed at a public address; the store
-		// holds what a re-pointed name now reaches: the loopback receiver.
-		secret, err := webhook.NewSecret()
-		require.NoError(t, err)
-		hook, err := e.store.Webhooks.Create(context.Background(), store.Webhook{ID: uuid.NewString(), TenantID: tenant,
-			URL: strings.Replace(internal.srv.URL, "http://", "https://", 1) + "/hook", EventTypes: []string{webhook.EventAssessmentCompleted}, Secret: secret})
-		require.NoError(t, err)
-		owaspPublishCompleted(t, e, tenant)
-		d, _ := owaspSettled(t, e, owner, hook.ID)
-		probes++
-		require.Equal(t, store.DeliveryFailed, d.Status)
-		require.Contains(t, d.Attempts[0].Error, webhook.ErrForbiddenURL.Error())
-		require.Zero(t, internal.hits.Load(), "the dispatcher connected to an internal address")
+		t.Run("an endpoint re-pointed at an internal address", func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, Config{})
+			owaspRunDispatcher(t, e, webhook.Policy{}) // the production policy
+			internal := newOWASPReceiver(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+			const tenant = "rebind"
+			owner := owaspDevToken(t, e, tenant, auth.RoleOwner)
+			// Registered while its name pointed at a public address; the store
+			// holds what a re-pointed name now reaches: the loopback receiver.
+			secret, err := webhook.NewSecret()
+			require.NoError(t, err)
+			hook, err := e.store.Webhooks.Create(context.Background(), store.Webhook{ID: uuid.NewString(), TenantID: tenant,
+				URL: strings.Replace(internal.srv.URL, "http://", "https://", 1) + "/hook", EventTypes: []string{webhook.EventAssessmentCompleted}, Secret: secret})
+			require.NoError(t, err)
+			owaspPublishCompleted(t, e, tenant)
+			d, _ := owaspSettled(t, e, owner, hook.ID)
+			probes.Add(1)
+			require.Equal(t, store.DeliveryFailed, d.Status)
+			require.Contains(t, d.Attempts[0].Error, webhook.ErrForbiddenURL.Error())
+			require.Zero(t, internal.hits.Load(), "the dispatcher connected to an internal address")
+		})
 	})
 
 	t.Logf("OWASP API10: %d probes: webhook receivers' answers (huge, lying, redirect loop, silent) read as status codes "+
-		"only, bounded in size, redirects and time; an endpoint re-pointed at an internal address never connected to", probes)
+		"only, bounded in size, redirects and time; an endpoint re-pointed at an internal address never connected to", probes.Load())
 }
