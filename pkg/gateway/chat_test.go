@@ -93,7 +93,7 @@ func (e *env) chatRequest(t *testing.T, method, path, tok, body string) *http.Re
 
 func TestChatRoutesSayTheChatIsOffWithoutAProvider(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	id := e.create(t, "acme", "no chat")
 	tok := e.tokenWithRoles(t, "acme", "u1", "owner")
 	cid := uuid.NewString()

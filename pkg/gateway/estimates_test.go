@@ -390,7 +390,7 @@ func TestEstimatesRejectMalformedBodies(t *testing.T) {
 
 func TestEstimatesNeedAToken(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	for _, route := range []string{"inference", "training"} {
 		resp := e.do(t, http.MethodPost, "/v1/estimates/"+route, "", "application/json", strings.NewReader(`{}`), nil)
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, route)

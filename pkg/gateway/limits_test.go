@@ -227,9 +227,8 @@ func TestLimitsFailOpenButRevocationFailsClosedWhenRedisIsDown(t *testing.T) {
 func TestCORSAllowList(t *testing.T) {
 	t.Parallel()
 	const allowed, other = "https://app.example.com", "https://evil.example.com"
-	stack := sharedStack(t)
-	strict := newEnvAt(t, Config{Limits: Limits{CORSAllowedOrigins: []string{allowed}}}, stack.NATSURL, stack.MongoURI, stack.RedisURL)
-	none := newEnvAt(t, Config{}, stack.NATSURL, stack.MongoURI, stack.RedisURL)
+	strict := newEnvOnFakes(t, Config{Limits: Limits{CORSAllowedOrigins: []string{allowed}}})
+	none := newEnvOnFakes(t, Config{})
 
 	tests := []struct {
 		name      string
@@ -459,7 +458,7 @@ func TestTrustedProxies(t *testing.T) {
 
 func TestNewRejectsInvalidTrustedProxy(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{})
+	e := newEnvOnFakes(t, Config{})
 	tests := []struct {
 		name, cidr string
 	}{
