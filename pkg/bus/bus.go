@@ -268,6 +268,10 @@ func (b *Bus) observer() Observer {
 	return b.obs
 }
 
+// Tracer is the tracer the bus's spans come from, for a handler's own
+// child spans.
+func (b *Bus) Tracer() trace.Tracer { return b.tracerOrGlobal() }
+
 func (b *Bus) tracerOrGlobal() trace.Tracer {
 	if b.tracer == nil {
 		return otel.Tracer(tracerName)

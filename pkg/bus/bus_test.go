@@ -621,6 +621,64 @@ func TestConsumerSpanContinuesTheProducersTrace(t *testing.T) {
 	require.True(t, found, "consumer span recorded")
 }
 
+// A consumer's span says where one delivery's time went: when the stream
+// stored the message (before the span started), when the handler returned
+// and when its outputs were stored, in that order.
+func TestConsumerSpanMarksStoredHandledAndPublished(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	devstackMu.Lock()
+	st, err := devstack.Start(context.Background(), devstack.Config{DataDir: t.TempDir(), Logger: quietLogger()})
+	devstackMu.Unlock()
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	b, err := bus.Connect(context.Background(), bus.Config{URL: st.NATSURL, Name: t.Name(), Logger: quietLogger(), TracerProvider: tp})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+
+	require.NoError(t, b.Publish(context.Background(), bus.Message{
+		ID: "steps-1", Type: bus.TypeStatusChanged, Source: "/test", Subject: bus.SubjectStatus("acme", "a1"), Tenant: "acme", Data: []byte(`{}`),
+	}))
+	handled := make(chan struct{}, 1)
+	stop := runConsume(t, b, "steps", bus.AssessmentEvents(),
+		func(context.Context, *bus.Event) ([]bus.Message, error) {
+			time.Sleep(20 * time.Millisecond)
+			handled <- struct{}{}
+			return []bus.Message{{ID: "steps-out", Type: bus.TypeStatusChanged, Source: "/test",
+				Subject: bus.SubjectStatus("acme", "a2"), Tenant: "acme", Data: []byte(`{}`)}}, nil
+		}, bus.DrainTimeout(time.Second))
+	<-handled
+	require.Eventually(t, func() bool {
+		for _, s := range rec.Ended() {
+			if s.Name() == "process EVENTS/steps" {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, stop())
+
+	for _, s := range rec.Ended() {
+		if s.Name() != "process EVENTS/steps" {
+			continue
+		}
+		at := map[string]time.Time{}
+		for _, e := range s.Events() {
+			at[e.Name] = e.Time
+		}
+		require.Contains(t, at, bus.SpanEventStored)
+		require.Contains(t, at, bus.SpanEventHandled)
+		require.Contains(t, at, bus.SpanEventPublished)
+		require.False(t, at[bus.SpanEventStored].After(s.StartTime()), "stored before the handler's span started")
+		require.GreaterOrEqual(t, at[bus.SpanEventHandled].Sub(s.StartTime()), 20*time.Millisecond, "the handler's time")
+		require.False(t, at[bus.SpanEventPublished].Before(at[bus.SpanEventHandled]))
+		require.False(t, s.EndTime().Before(at[bus.SpanEventPublished]))
+		return
+	}
+	t.Fatal("no consumer span recorded")
+}
+
 // A message whose every allowed delivery ends without an outcome (the handler
 // hangs past AckWait, as a crashed process would) is dead-lettered on the
 // server's one extra delivery, without running the handler again.

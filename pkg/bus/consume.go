@@ -27,6 +27,17 @@ import (
 // tracerName names the bus's spans.
 const tracerName = "github.com/infra-mind/infra-mind/pkg/bus"
 
+// The events of a consumer's span ("process STREAM/durable"), which say
+// where one delivery's time went: SpanEventStored is when the stream stored
+// the message (its JetStream metadata timestamp, before the span starts),
+// SpanEventHandled when the handler returned, SpanEventPublished when its
+// outputs were stored; the span ends once the message is settled.
+const (
+	SpanEventStored    = "stored"
+	SpanEventHandled   = "handled"
+	SpanEventPublished = "published"
+)
+
 // Handler processes one event and returns the messages to publish. The
 // runner checks the event's tenant before calling it, publishes what it
 // returns (in order) once it returns nil, and only then acknowledges. An
@@ -273,6 +284,11 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 			attribute.Int64("messaging.delivery_count", int64(ev.Deliveries)), //nolint:gosec // a delivery count fits
 		))
 	defer span.End()
+	if !ev.Stored.IsZero() {
+		// When the message was stored, so a trace shows how long it waited
+		// for this consumer before the handler ran.
+		span.AddEvent(SpanEventStored, trace.WithTimestamp(ev.Stored))
+	}
 	log := r.log.With("id", ev.ID, "subject", ev.Subject, "stream_seq", ev.StreamSeq, "deliveries", ev.Deliveries)
 
 	obs := r.b.observer()
@@ -297,6 +313,7 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 
 	start := time.Now()
 	outputs, herr := r.call(ctx, ev, log)
+	span.AddEvent(SpanEventHandled)
 	if r.abandoned.Load() {
 		log.Warn("handler finished after the drain timeout; message left for redelivery", "err", herr)
 		obs.Handled(r.durable, "abandoned", time.Since(start))
@@ -308,6 +325,7 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 		// Outputs before the ack: a crash in between redelivers the message,
 		// and the outputs' deterministic ids make the repeat a no-op.
 		herr = r.publish(opCtx, outputs)
+		span.AddEvent(SpanEventPublished, trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(outputs))))
 	}
 	took := time.Since(start)
 	if herr != nil {

@@ -50,6 +50,9 @@ type Event struct {
 	Deliveries uint64
 	// StreamSeq is the message's sequence in its stream.
 	StreamSeq uint64
+	// Stored is when the stream stored the message (its JetStream metadata
+	// timestamp); zero for an event built without a broker.
+	Stored time.Time
 
 	msg jetstream.Msg
 	// Set by the runner from its Policy.
@@ -76,6 +79,7 @@ func NewEvent(msg jetstream.Msg) (*Event, error) {
 		Headers:    h,
 		Deliveries: md.NumDelivered,
 		StreamSeq:  md.Sequence.Stream,
+		Stored:     md.Timestamp,
 		msg:        msg,
 	}
 	if ts := h.Get(HeaderTime); ts != "" {
