@@ -8,6 +8,7 @@
 package progress
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/bus"
@@ -25,7 +27,10 @@ import (
 var ErrInvalid = errors.New("invalid argument")
 
 // Result is one family's result: Data holds the protojson of the
-// AgentResultPublished.
+// AgentResultPublished as the family published it. It is stored as its
+// other fields' JSON, a newline, then Data unchanged (resultValue), so
+// neither writing nor reading it encodes or parses Data; values written as
+// one JSON document (Data in base64), before, are still read.
 type Result struct {
 	TenantID     string    `json:"tenant_id"`
 	AssessmentID string    `json:"assessment_id"`
@@ -134,7 +139,7 @@ func (s *State) PutResult(ctx context.Context, r Result) (bool, error) {
 	if _, ok := assessment.ParseFamily(r.Family); !ok {
 		return false, fmt.Errorf("progress: put result: %w: unknown family %q", ErrInvalid, r.Family)
 	}
-	b, err := json.Marshal(r)
+	b, err := resultValue(r)
 	if err != nil {
 		return false, fmt.Errorf("progress: encode %s result of %s: %w", r.Family, r.AssessmentID, err)
 	}
@@ -160,18 +165,77 @@ func (s *State) Results(ctx context.Context, tenant, assessmentID string) ([]Res
 	if err := required("read results", "tenant", tenant, "assessment id", assessmentID); err != nil {
 		return nil, err
 	}
+	// The lookups are independent: sent at once, they cost one round trip.
+	families := assessment.Families()
+	rows := make([]Result, len(families))
+	found := make([]bool, len(families))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, f := range families {
+		g.Go(func() error {
+			k := key(tenant, assessmentID, "result", string(f))
+			s.count("get")
+			e, err := s.kv.Get(gctx, k)
+			switch {
+			case errors.Is(err, jetstream.ErrKeyNotFound):
+				return nil
+			case err != nil:
+				return fmt.Errorf("progress: read %s result of %s: %w", f, assessmentID, err)
+			}
+			if err := readResult(e.Value(), &rows[i]); err != nil {
+				return fmt.Errorf("progress: read %s result of %s: decode %s: %w", f, assessmentID, k, err)
+			}
+			found[i] = rows[i].TenantID == tenant
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	out := []Result{}
-	for _, f := range assessment.Families() {
-		var r Result
-		found, err := s.get(ctx, key(tenant, assessmentID, "result", string(f)), &r)
-		if err != nil {
-			return nil, fmt.Errorf("progress: read %s result of %s: %w", f, assessmentID, err)
-		}
-		if found && r.TenantID == tenant {
+	for i, r := range rows {
+		if found[i] {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// resultHeader is what a stored result holds besides its data.
+type resultHeader struct {
+	TenantID     string    `json:"tenant_id"`
+	AssessmentID string    `json:"assessment_id"`
+	Family       string    `json:"family"`
+	ReceivedAt   time.Time `json:"received_at"`
+}
+
+// resultValue is r as stored: its header's JSON, a newline, its data as is.
+// encoding/json writes no newline outside a string and escapes it inside
+// one, so the first newline ends the header, and a value without one is a
+// result stored as one JSON document.
+func resultValue(r Result) ([]byte, error) {
+	h, err := json.Marshal(resultHeader{TenantID: r.TenantID, AssessmentID: r.AssessmentID, Family: r.Family, ReceivedAt: r.ReceivedAt})
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(h)+1+len(r.Data))
+	b = append(b, h...)
+	b = append(b, '\n')
+	return append(b, r.Data...), nil
+}
+
+// readResult decodes a stored result in either form (resultValue's, or one
+// JSON document with the data in base64).
+func readResult(b []byte, r *Result) error {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return json.Unmarshal(b, r)
+	}
+	var h resultHeader
+	if err := json.Unmarshal(b[:i], &h); err != nil {
+		return err
+	}
+	*r = Result{TenantID: h.TenantID, AssessmentID: h.AssessmentID, Family: h.Family, ReceivedAt: h.ReceivedAt, Data: b[i+1:]}
+	return nil
 }
 
 // ClaimFinish makes f the assessment's finish unless another caller's claim

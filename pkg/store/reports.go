@@ -2,13 +2,13 @@ package store
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -23,6 +23,10 @@ type Report struct {
 	Status       string    `bson:"status" json:"status"`
 	Body         string    `bson:"body" json:"-"`
 	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
+
+	// gz is Body as stored (gzip), set where the store compressed it, so the
+	// read model's copy reuses it instead of compressing the body again.
+	gz []byte
 }
 
 // ReportID is the _id of an assessment's report: assessment.DeterministicID(tenant, assessmentID).
@@ -52,18 +56,26 @@ type reportDoc struct {
 	CreatedAt    time.Time `bson:"created_at"`
 }
 
-// toDoc compresses a report's body for storage.
+// toDoc compresses a report's body for storage, unless the store already
+// did (rep.gz). The gzip format is RFC 1952 whichever encoder writes it
+// (github.com/klauspost/compress/gzip here, for its speed), so every reader
+// of stored reports is unchanged.
 func toDoc(rep Report) (reportDoc, error) {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := io.WriteString(zw, rep.Body); err != nil {
-		return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
-	}
-	if err := zw.Close(); err != nil {
-		return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
+	gz := rep.gz
+	if gz == nil {
+		var buf bytes.Buffer
+		buf.Grow(len(rep.Body) / 6)
+		zw := gzip.NewWriter(&buf)
+		if _, err := io.WriteString(zw, rep.Body); err != nil {
+			return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
+		}
+		if err := zw.Close(); err != nil {
+			return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
+		}
+		gz = buf.Bytes()
 	}
 	return reportDoc{ID: rep.ID, TenantID: rep.TenantID, AssessmentID: rep.AssessmentID, Status: rep.Status,
-		BodyGzip: buf.Bytes(), CreatedAt: rep.CreatedAt}, nil
+		BodyGzip: gz, CreatedAt: rep.CreatedAt}, nil
 }
 
 // report expands a stored report.
@@ -126,6 +138,7 @@ func (r *Reports) Upsert(ctx context.Context, rep Report) error {
 	if err := replaceUpsert(ctx, r.coll, byKey(rep.ID), doc); err != nil {
 		return wrap("upsert report of "+rep.AssessmentID, err)
 	}
+	rep.gz = doc.BodyGzip
 	return r.views.putReport(ctx, rep, true)
 }
 
@@ -168,11 +181,13 @@ func (r *Reports) Create(ctx context.Context, rep Report) error {
 					if err != nil {
 						return err
 					}
+					stored.gz = cur.BodyGzip
 					return r.views.rm.PutReport(ctx, stored, false)
 				})
 		}
 		return err
 	}
+	rep.gz = doc.BodyGzip
 	return r.views.putReport(ctx, rep, false)
 }
 
@@ -202,7 +217,9 @@ func (r *Reports) Get(ctx context.Context, tenant, assessmentID string) (Report,
 		return Report{}, wrap("get report of "+assessmentID, err)
 	}
 	if r.views != nil {
-		r.views.backfill(ctx, "report", assessmentID, func() error { return r.views.rm.PutReport(ctx, rep, false) })
+		cp := rep
+		cp.gz = doc.BodyGzip
+		r.views.backfill(ctx, "report", assessmentID, func() error { return r.views.rm.PutReport(ctx, cp, false) })
 	}
 	return rep, nil
 }

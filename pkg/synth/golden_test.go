@@ -65,7 +65,7 @@ func exampleOutputs(t *testing.T, file string) map[string][]byte {
 		b, err := protojson.Marshal(res)
 		require.NoError(t, err)
 		rows := []progress.Result{{Family: string(f), Data: b}}
-		decoded, err := decodeResults(rows)
+		decoded, err := decodeResults(rows, nil)
 		require.NoError(t, err)
 		results[string(f)] = decoded[string(f)]
 		up[f] = decoded[string(f)]

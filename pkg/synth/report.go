@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
@@ -12,15 +13,32 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
-// decodeResults parses stored results, keyed by family.
-func decodeResults(rows []progress.Result) (map[string]*inframindv1.AgentResultPublished, error) {
-	out := make(map[string]*inframindv1.AgentResultPublished, len(rows))
-	for _, r := range rows {
-		var res inframindv1.AgentResultPublished
-		if err := protojson.Unmarshal(r.Data, &res); err != nil {
-			return nil, fmt.Errorf("decode stored %s result: %w", r.Family, err)
+// decodeResults parses stored results, keyed by family, at once (each is
+// tens of kilobytes of JSON); have, when not nil, is a result already
+// decoded, whose family's row is not parsed again.
+func decodeResults(rows []progress.Result, have *inframindv1.AgentResultPublished) (map[string]*inframindv1.AgentResultPublished, error) {
+	decoded := make([]*inframindv1.AgentResultPublished, len(rows))
+	var g errgroup.Group
+	for i, r := range rows {
+		if have != nil && r.Family == have.GetFamily() {
+			decoded[i] = have
+			continue
 		}
-		out[r.Family] = &res
+		g.Go(func() error {
+			var res inframindv1.AgentResultPublished
+			if err := protojson.Unmarshal(r.Data, &res); err != nil {
+				return fmt.Errorf("decode stored %s result: %w", r.Family, err)
+			}
+			decoded[i] = &res
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*inframindv1.AgentResultPublished, len(rows))
+	for i, r := range rows {
+		out[r.Family] = decoded[i]
 	}
 	return out, nil
 }

@@ -13,8 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
@@ -181,13 +182,11 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		return bus.Permanent(fmt.Errorf("family %q is unknown", res.GetFamily()))
 	}
 
-	data, err := protojson.Marshal(&res)
-	if err != nil {
-		return bus.Permanent(fmt.Errorf("encode result: %w", err))
-	}
+	// Stored as received: the bytes just decoded, so nothing is encoded
+	// again, and a redelivery stores the same bytes.
 	now := s.now()
 	if _, err := s.state.PutResult(ctx, progress.Result{
-		TenantID: tenant, AssessmentID: id, Family: string(family), Data: data, ReceivedAt: now,
+		TenantID: tenant, AssessmentID: id, Family: string(family), Data: e.Data, ReceivedAt: now,
 	}); err != nil {
 		return fmt.Errorf("store %s result of %s: %w", family, id, err)
 	}
@@ -206,7 +205,7 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		if err != nil {
 			return err
 		}
-		results, _, err := s.loadResults(ctx, a)
+		results, _, err := s.loadResults(ctx, a, &res)
 		if err != nil {
 			return err
 		}
@@ -233,7 +232,7 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 	if len(marks.Families) < len(assessment.Families()) {
 		return nil
 	}
-	results, stored, err := s.loadResults(ctx, a)
+	results, stored, err := s.loadResults(ctx, a, &res)
 	if err != nil {
 		return err
 	}
@@ -326,7 +325,7 @@ func (s *Synthesizer) expire(ctx context.Context, md *inframindv1.Metadata) (boo
 		return false, nil
 	}
 	a := store.Assessment{ID: id, TenantID: tenant, CorrelationID: md.GetCorrelationId()}
-	results, stored, err := s.loadResults(ctx, a)
+	results, stored, err := s.loadResults(ctx, a, nil)
 	if err != nil {
 		return false, err
 	}
@@ -447,14 +446,18 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 	for _, r := range stored {
 		marks[r.Family] = progress.Mark{CompletedAt: r.ReceivedAt.UTC().Truncate(time.Millisecond), Summary: results[r.Family].GetSummary()}
 	}
-	fin, changed, err := s.state.ClaimFinish(ctx, progress.Finish{
+	sctx, span := s.step(ctx, "claim finish")
+	fin, changed, err := s.state.ClaimFinish(sctx, progress.Finish{
 		TenantID: a.TenantID, AssessmentID: a.ID, Status: string(status), MissingFamilies: missing, Reason: reason,
 		At: s.now().UTC().Truncate(time.Millisecond), Families: marks,
 	})
+	endStep(span, err)
 	if err != nil {
 		return fmt.Errorf("claim close of assessment %s: %w", a.ID, err)
 	}
-	closed, err := s.close(ctx, fin)
+	sctx, span = s.step(ctx, "close assessment")
+	closed, err := s.close(sctx, fin)
+	endStep(span, err)
 	if err != nil {
 		return err
 	}
@@ -468,21 +471,49 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 	return s.complete(ctx, closed, results)
 }
 
-// complete writes the report of a closed assessment and publishes its
-// outcome. Both are idempotent, so it runs again on every redelivery: a crash
-// between closing and publishing loses nothing.
+// complete writes the report and the recommendations of a closed
+// assessment, then publishes its outcome. Each step is idempotent, so it
+// runs again on every redelivery: a crash between closing and publishing
+// loses nothing.
 func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
-	// A written report is final: readers and the gateway's cache hold it,
-	// and a result arriving after the close is kept with the other results
-	// instead. The report is written with an insert, which leaves a written
-	// one as it is and costs no read (a read by key scans the table on
-	// FerretDB with PostgreSQL, ADR 0021); a close whose report was never
-	// written (a crash in between) writes it here.
+	// The report and the recommendations are independent documents: they
+	// are built and written at once, and both are written before the
+	// completed event, so a subscriber's links resolve.
+	var set recommend.Set
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.writeReport(gctx, a, results) })
+	g.Go(func() error {
+		sctx, span := s.step(gctx, "recommendations")
+		var err error
+		set, err = s.recommendations(sctx, a, results)
+		endStep(span, err)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	sctx, span := s.step(ctx, "announce")
+	err := s.announce(sctx, a, results, set)
+	endStep(span, err)
+	return err
+}
+
+// writeReport builds and stores the report of a closed assessment. A
+// written report is final: readers and the gateway's cache hold it, and a
+// result arriving after the close is kept with the other results instead.
+// The report is written with an insert, which leaves a written one as it
+// is and costs no read (a read by key scans the table on FerretDB with
+// PostgreSQL, ADR 0021); a close whose report was never written (a crash
+// in between) writes it here.
+func (s *Synthesizer) writeReport(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
+	_, span := s.step(ctx, "build report")
 	body, err := buildReport(a, results, s.now())
+	endStep(span, err)
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	err = s.store.Reports.Create(ctx, store.Report{
+	sctx, span := s.step(ctx, "store report")
+	err = s.store.Reports.Create(sctx, store.Report{
 		ID:           store.ReportID(a.TenantID, a.ID),
 		TenantID:     a.TenantID,
 		AssessmentID: a.ID,
@@ -490,20 +521,29 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 		Body:         body,
 		CreatedAt:    s.now(),
 	})
-	if err != nil && !errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, store.ErrConflict) {
+		err = nil
+	}
+	endStep(span, err)
+	if err != nil {
 		return fmt.Errorf("store report of %s: %w", a.ID, err)
 	}
-	return s.recommendAndAnnounce(ctx, a, results)
+	return nil
 }
 
-// recommendAndAnnounce writes the recommendations after the report (both
-// before the completed event, so a subscriber's links resolve) and announces.
-func (s *Synthesizer) recommendAndAnnounce(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
-	set, err := s.recommendations(ctx, a, results)
+// step starts a child span of the delivery's for one step of closing an
+// assessment, so a trace shows where the close's time goes.
+func (s *Synthesizer) step(ctx context.Context, name string) (context.Context, trace.Span) {
+	return s.bus.Tracer().Start(ctx, "synthesizer "+name)
+}
+
+// endStep ends a step's span, recording its error.
+func endStep(span trace.Span, err error) {
 	if err != nil {
-		return err
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
 	}
-	return s.announce(ctx, a, results, set)
+	span.End()
 }
 
 // announce publishes a closed assessment's progress and outcome, once.
@@ -546,13 +586,18 @@ func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results 
 	})
 }
 
-// loadResults reads the assessment's stored results and decodes them.
-func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment) (map[string]*inframindv1.AgentResultPublished, []progress.Result, error) {
+// loadResults reads the assessment's stored results and decodes them;
+// have, when not nil, is the result in hand (just stored), which is not
+// decoded again.
+func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment, have *inframindv1.AgentResultPublished) (map[string]*inframindv1.AgentResultPublished, []progress.Result, error) {
+	ctx, span := s.step(ctx, "load results")
 	rows, err := s.state.Results(ctx, a.TenantID, a.ID)
 	if err != nil {
+		endStep(span, err)
 		return nil, nil, fmt.Errorf("load results of %s: %w", a.ID, err)
 	}
-	results, err := decodeResults(rows)
+	results, err := decodeResults(rows, have)
+	endStep(span, err)
 	if err != nil {
 		return nil, nil, bus.Permanent(err)
 	}
