@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
+	"github.com/infra-mind/infra-mind/pkg/worker"
 )
 
 func TestPercentileIsNearestRank(t *testing.T) {
@@ -155,6 +156,44 @@ func TestRunEmbeddedSmoke(t *testing.T) {
 	require.Len(t, r.Profiles, 2, "CPU and block profiles")
 	require.Contains(t, out.String(), "| sustained, 2 in flight |")
 	require.Contains(t, out.String(), "report.md")
+
+	// Where the time went, from the services' spans of every sample: each
+	// service's steps are there, inside the assessment's time, in the
+	// order the pipeline runs them.
+	require.Equal(t, 3, r.Traced, "every completed sample traced")
+	require.Contains(t, out.String(), "embedded, where one assessment's time goes")
+	steps := map[string]Step{}
+	for _, s := range r.Breakdown {
+		steps[s.Name] = s
+		require.GreaterOrEqual(t, s.P50, time.Duration(0), s.Name)
+		require.LessOrEqual(t, s.P50, r.Single.Max, "%s takes no longer than a whole assessment", s.Name)
+		require.Less(t, s.StartP50, r.Single.Max, "%s starts within the assessment", s.Name)
+		require.Greater(t, s.StartP50, -r.Single.Max, s.Name)
+	}
+	want := []string{
+		"whole assessment, as the client timed it", "gateway: " + postSpan,
+		"synthesizer, the closing result: waiting in its stream", "synthesizer, the closing result: handler",
+		"synthesizer, the closing result: publishing its outputs", "synthesizer, other results: handler",
+		"synthesizer close: load results", "synthesizer close: build report", "synthesizer close: store report",
+		"synthesizer close: recommendations", "synthesizer close: announce", "completed event to the client (SSE)",
+	}
+	for _, f := range assessment.Families() {
+		want = append(want, worker.DurableName(f)+": waiting in its stream", worker.DurableName(f)+": handler",
+			worker.DurableName(f)+": publishing its outputs", worker.DurableName(f)+": acknowledging")
+	}
+	for _, name := range want {
+		s, ok := steps[name]
+		require.True(t, ok, "no step %q in %v", name, r.Breakdown)
+		require.Positive(t, s.N, name)
+	}
+	require.Equal(t, 3, steps["synthesizer, the closing result: handler"].N, "one closing delivery per assessment")
+	require.Equal(t, 15, steps["synthesizer, other results: handler"].N, "five other results per assessment")
+	cloud, sim := worker.DurableName(assessment.FamilyCloud), worker.DurableName(assessment.FamilySimulation)
+	require.Less(t, steps["gateway: "+postSpan].StartP50, steps[cloud+": handler"].StartP50)
+	require.Less(t, steps[cloud+": handler"].StartP50, steps[sim+": handler"].StartP50, "the simulation waits for the cloud family's plan")
+	require.Less(t, steps[sim+": handler"].StartP50, steps["synthesizer, the closing result: handler"].StartP50)
+	require.Less(t, steps["synthesizer close: load results"].StartP50, steps["synthesizer close: announce"].StartP50)
+	require.Less(t, steps["synthesizer, the closing result: handler"].StartP50, steps["completed event to the client (SSE)"].StartP50)
 }
 
 func asMap(d bson.D) map[string]any {

@@ -23,6 +23,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
@@ -113,6 +117,15 @@ func (Embedded) Start(ctx context.Context, dir string) (System, error) {
 	}
 	s.logFile = logFile
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The roles trace with the process's tracer provider: the benchmark's
+	// own, which records only the traces it follows (their POST carries a
+	// sampled traceparent) and keeps their spans for the breakdown.
+	s.sink = newSpanSink()
+	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())),
+		sdktrace.WithSpanProcessor(s.sink.processor()))
+	s.prevTP, s.prevProp = otel.GetTracerProvider(), otel.GetTextMapPropagator()
+	otel.SetTracerProvider(s.tp)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 	s.p, err = compose.New(ctx, cfg, compose.AllRoles(), compose.Deps{
 		Logger: log, Registry: s.reg, Metrics: metrics,
 		Verifier: auth.NewVerifier(pub, cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience),
@@ -137,7 +150,14 @@ type embeddedSystem struct {
 	logFile  *os.File
 	cancel   context.CancelFunc
 	done     chan error
+
+	sink     *spanSink
+	tp       *sdktrace.TracerProvider
+	prevTP   trace.TracerProvider
+	prevProp propagation.TextMapPropagator
 }
+
+func (s *embeddedSystem) spanSink() *spanSink { return s.sink }
 
 func (s *embeddedSystem) BaseURL() string       { return "http://" + s.p.GatewayAddr() }
 func (s *embeddedSystem) NATSURL() string       { return s.stack.NATSURL }
@@ -175,6 +195,11 @@ func (s *embeddedSystem) Close(ctx context.Context) error {
 	}
 	if s.logFile != nil {
 		errs = append(errs, s.logFile.Close())
+	}
+	if s.tp != nil {
+		otel.SetTracerProvider(s.prevTP)
+		otel.SetTextMapPropagator(s.prevProp)
+		errs = append(errs, s.tp.Shutdown(ctx))
 	}
 	return errors.Join(errs...)
 }
@@ -240,7 +265,7 @@ func (p Processes) Start(ctx context.Context, dir string) (System, error) {
 	}
 	s := &processSystem{
 		tokenSigner: tokenSigner{auth.NewSigner(key, cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience)},
-		dep:         p, base: "http://" + httpAddr, metrics: map[string]string{},
+		dep:         p, base: "http://" + httpAddr, metrics: map[string]string{}, sink: newSpanSink(),
 	}
 	ok := false
 	defer func() {
@@ -248,6 +273,12 @@ func (p Processes) Start(ctx context.Context, dir string) (System, error) {
 			_ = s.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	// The services export their spans to the benchmark (OTLP/HTTP), which
+	// keeps those of the assessments it follows for the breakdown.
+	if s.otlp, err = startOTLPReceiver(s.sink); err != nil {
+		return nil, fmt.Errorf("span receiver: %w", err)
+	}
+	settings["IM_OTLP_ENDPOINT"] = s.otlp.endpoint()
 	for _, svc := range Services {
 		addr, err := freeAddr()
 		if err != nil {
@@ -293,7 +324,11 @@ type processSystem struct {
 	base    string
 	procs   []proc
 	metrics map[string]string // service -> operations listener
+	sink    *spanSink
+	otlp    *otlpReceiver
 }
+
+func (s *processSystem) spanSink() *spanSink { return s.sink }
 
 func (s *processSystem) BaseURL() string       { return s.base }
 func (s *processSystem) NATSURL() string       { return s.dep.NATSURL }
@@ -351,6 +386,9 @@ func (s *processSystem) Close(ctx context.Context) error {
 			errs = append(errs, ctx.Err())
 		}
 		_ = p.log.Close()
+	}
+	if s.otlp != nil {
+		errs = append(errs, s.otlp.close(ctx))
 	}
 	return errors.Join(errs...)
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/infra-mind/infra-mind/pkg/client"
 )
 
@@ -25,6 +27,9 @@ type driver struct {
 
 	mu      sync.Mutex
 	clients map[string]*client.Client
+	// sink, when the system's spans reach the benchmark, is where the
+	// traced samples' spans go.
+	sink *spanSink
 }
 
 func newDriver(sys System, body []byte) *driver {
@@ -33,7 +38,11 @@ func newDriver(sys System, body []byte) *driver {
 	// one: keep enough connections alive for the highest level.
 	tr.MaxIdleConns = 1024
 	tr.MaxIdleConnsPerHost = 1024
-	return &driver{sys: sys, body: body, http: &http.Client{Transport: tr}, clients: map[string]*client.Client{}}
+	d := &driver{sys: sys, body: body, http: &http.Client{Transport: traceHeaders{tr}}, clients: map[string]*client.Client{}}
+	if ts, ok := sys.(tracedSystem); ok {
+		d.sink = ts.spanSink()
+	}
+	return d
 }
 
 func (d *driver) close() { d.http.CloseIdleConnections() }
@@ -65,6 +74,10 @@ type outcome struct {
 	Done    time.Time
 	Retries int // answers 429 or 503 before the POST was accepted
 	Err     error
+	// Trace is the assessment's trace when it was followed; Posted when
+	// the accepted POST was sent.
+	Trace  trace.TraceID
+	Posted time.Time
 }
 
 // one submits an assessment for tenant and waits for its completed event.
@@ -72,6 +85,13 @@ type outcome struct {
 // (429 or 503, the gateway's admission control) are retried after a pause
 // and counted.
 func (d *driver) one(ctx context.Context, tenant string) outcome {
+	return d.run(ctx, tenant, false)
+}
+
+// run is one, and with traced (and a system whose spans reach the
+// benchmark) the assessment's spans are kept: the POST carries a trace the
+// gateway and every service after it join.
+func (d *driver) run(ctx context.Context, tenant string, traced bool) outcome {
 	c, err := d.client(tenant)
 	if err != nil {
 		return outcome{Err: err}
@@ -79,13 +99,18 @@ func (d *driver) one(ctx context.Context, tenant string) outcome {
 	ctx, cancel := context.WithTimeout(ctx, assessmentTimeout)
 	defer cancel()
 	var o outcome
+	if traced && d.sink != nil {
+		o.Trace = newTraceID()
+		d.sink.follow(o.Trace)
+		ctx = withTrace(ctx, o.Trace)
+	}
 	pause := 100 * time.Millisecond
 	var start time.Time
 	for {
 		start = time.Now()
 		acc, err := c.Submit(ctx, d.body, "application/yaml")
 		if err == nil {
-			o.ID = acc.ID
+			o.ID, o.Posted = acc.ID, start
 			break
 		}
 		var p *client.Problem
@@ -135,11 +160,13 @@ type Latency struct {
 	Errors       []string
 	// BudgetSpent: the run stopped before its samples because its time budget was spent.
 	BudgetSpent bool
+	// traced are the completed samples whose spans were followed.
+	traced []tracedSample
 }
 
 // sequential runs n assessments one after another for tenant, or as many
 // as budget allows (Latency.N says how many ran; BudgetSpent that it stopped early).
-func (d *driver) sequential(ctx context.Context, tenant string, n int, budget time.Duration) Latency {
+func (d *driver) sequential(ctx context.Context, tenant string, n int, budget time.Duration, traced bool) Latency {
 	lat := make([]time.Duration, 0, n)
 	var l Latency
 	start := time.Now()
@@ -151,7 +178,7 @@ func (d *driver) sequential(ctx context.Context, tenant string, n int, budget ti
 			l.BudgetSpent = true
 			break
 		}
-		o := d.one(ctx, tenant)
+		o := d.run(ctx, tenant, traced)
 		l.N++
 		if o.Err != nil || o.Status != "completed" {
 			l.NotCompleted++
@@ -159,6 +186,9 @@ func (d *driver) sequential(ctx context.Context, tenant string, n int, budget ti
 			continue
 		}
 		lat = append(lat, o.Took)
+		if o.Trace.IsValid() {
+			l.traced = append(l.traced, tracedSample{trace: o.Trace, posted: o.Posted, got: o.Done})
+		}
 	}
 	slices.Sort(lat)
 	l.P50, l.P99 = percentile(lat, 50), percentile(lat, 99)

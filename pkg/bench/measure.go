@@ -16,9 +16,13 @@ type Result struct {
 	Baseline   Baseline
 	Counts     Counts
 	Single     Latency
-	Sustained  []Sustained
-	Preloaded  []PreloadResult
-	Profiles   []ProfileSummary
+	// Breakdown is where the time of the one-at-a-time run's assessments
+	// went, from the services' spans of Traced of them.
+	Breakdown []Step
+	Traced    int
+	Sustained []Sustained
+	Preloaded []PreloadResult
+	Profiles  []ProfileSummary
 	// ProfiledAt is the sustained level the profiles were taken at.
 	ProfiledAt int
 	Notes      []string
@@ -117,10 +121,14 @@ func measure(ctx context.Context, cfg Config, d Deployment) (res Result, err err
 	if err != nil {
 		return res, err
 	}
-	res.Single = drv.sequential(ctx, soloTenant, cfg.Samples, cfg.PhaseBudget)
+	res.Single = drv.sequential(ctx, soloTenant, cfg.Samples, cfg.PhaseBudget, true)
 	after, err := takeSnapshot(ctx, sys.NATSURL(), sys)
 	if err != nil {
 		return res, err
+	}
+	if drv.sink != nil {
+		waitForSpans(ctx, drv.sink, res.Single.traced, spanWait)
+		res.Breakdown, res.Traced = breakdown(drv.sink, res.Single.traced), len(res.Single.traced)
 	}
 	res.Counts = countsBetween(before, after, res.Single.N)
 	logf(cfg.Log, "%s: p50 %s p99 %s; per assessment %.1f messages stored, %.1f delivered, %.1f store reads, %.1f writes",
@@ -179,7 +187,7 @@ func measure(ctx context.Context, cfg Config, d Deployment) (res Result, err err
 			return res, fmt.Errorf("preload: %w", err)
 		}
 		logf(cfg.Log, "%s: preloaded %d documents in %s; %d assessments one at a time", d.Name(), docs, pr.LoadFor.Round(time.Second), cfg.PreloadSamples)
-		pr.Latency = drv.sequential(ctx, soloTenant, cfg.PreloadSamples, cfg.PhaseBudget)
+		pr.Latency = drv.sequential(ctx, soloTenant, cfg.PreloadSamples, cfg.PhaseBudget, false)
 		res.Preloaded = append(res.Preloaded, pr)
 		logf(cfg.Log, "%s: after %d stored: p50 %s p99 %s", d.Name(), level, ms(pr.Latency.P50), ms(pr.Latency.P99))
 	}
@@ -188,6 +196,10 @@ func measure(ctx context.Context, cfg Config, d Deployment) (res Result, err err
 	}
 	return res, ctx.Err()
 }
+
+// spanWait bounds the wait for the traced samples' spans: services in
+// their own processes export them in batches every few seconds.
+const spanWait = 15 * time.Second
 
 // ms formats a duration in milliseconds with one decimal.
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

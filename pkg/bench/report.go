@@ -24,6 +24,9 @@ func writeReport(cfg Config, results []Result) (string, error) {
 	var t strings.Builder
 	fmt.Fprintf(&t, "Measured %s on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), machine())
 	table(&t, results)
+	for _, r := range results {
+		breakdownTable(&t, r)
+	}
 	fmt.Fprint(cfg.Out, t.String())
 
 	var full strings.Builder
