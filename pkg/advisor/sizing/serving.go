@@ -364,7 +364,22 @@ func (m servingModel) solve(running int, s scenario) scenarioResult {
 	}
 	lo := float64(others) * pre // rho = 1 here: the left side is infinite
 	hi := s.requestOverhead + own + residual + out*step + lo + 1
-	for eval(hi).request > hi {
+	if others == 0 {
+		// Alone in the batch nothing depends on R (rho = 0 / R = 0): any
+		// R > 0 gives the same figures, so there is nothing to search for.
+		return eval(hi)
+	}
+	// The search needs only R's left side: eval's request, with the same
+	// operations in the same order (so the same bits), without the
+	// figures only the answer needs (the 95th percentile's logarithm).
+	load, base, spread := lo, s.requestOverhead+residual, 1+s.variability
+	request := func(r float64) float64 {
+		rho := load / r
+		itl := step / (1 - rho)
+		wait := rho * pre * spread / (2 * (1 - rho))
+		return base + wait + own + out*itl
+	}
+	for request(hi) > hi {
 		hi *= 2
 	}
 	for range 200 {
@@ -372,7 +387,7 @@ func (m servingModel) solve(running int, s scenario) scenarioResult {
 		if mid <= lo || mid >= hi {
 			break
 		}
-		if eval(mid).request > mid {
+		if request(mid) > mid {
 			lo = mid
 		} else {
 			hi = mid
