@@ -224,7 +224,8 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 			// The same figures with their working, which the shape's search left out.
 			tp, pp := opt.TensorParallel, opt.PipelineParallel
 			in := servingInput(m, p, kv, acc, tp, pp, load)
-			if capy, err = memo.capacityWithText(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityAtSLO(in, load.slo) }); err != nil {
+			figures := capy
+			if capy, err = memo.capacityWithText(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityWorking(in, load.slo, figures) }); err != nil {
 				return c, fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
 			}
 		}

@@ -79,8 +79,26 @@ func CapacityFigures(in ServingInput, slo SLO) (Capacity, error) {
 	return capacityAtSLO(in, slo, true)
 }
 
+// CapacityWorking is CapacityAtSLO for a capacity that CapacityFigures
+// found with the same input and SLO: the same result, working included,
+// from the estimates the result shows (one request, the capacity, and the
+// concurrency above it, whose miss names the limit) instead of the search
+// again, which would take the same path to the same capacity.
+func CapacityWorking(in ServingInput, slo SLO, figures Capacity) (Capacity, error) {
+	if !figures.Meets {
+		return capacityAtSLO(in, slo, false)
+	}
+	return capacitySearch(in, slo, false, figures.MaxConcurrency)
+}
+
 // capacityAtSLO is CapacityAtSLO; quiet leaves out the working's text.
 func capacityAtSLO(in ServingInput, slo SLO, quiet bool) (Capacity, error) {
+	return capacitySearch(in, slo, quiet, 0)
+}
+
+// capacitySearch is capacityAtSLO; found, when above 0, is the capacity a
+// search with the same input already found, which is then not searched for.
+func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, error) {
 	if err := slo.validate(); err != nil {
 		return Capacity{}, err
 	}
@@ -107,6 +125,21 @@ func capacityAtSLO(in ServingInput, slo SLO, quiet bool) (Capacity, error) {
 	lo, best := 1, one
 	hi := one.MaxRunning + 1
 	var failed ServingEstimate
+	if found > 0 && found <= one.MaxRunning {
+		// Where the search ended: found meets the SLO and, below the
+		// replica's cap, found + 1 misses it.
+		lo, hi = found, found+1
+		if lo < one.MaxRunning {
+			if failed, err = estimate(hi); err != nil {
+				return Capacity{}, err
+			}
+		}
+		if lo > 1 && quiet {
+			if best, err = estimate(lo); err != nil {
+				return Capacity{}, err
+			}
+		}
+	}
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
 		e, err := estimate(mid)

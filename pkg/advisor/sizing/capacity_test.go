@@ -137,3 +137,35 @@ func TestCapacityFiguresMatchCapacityAtSLO(t *testing.T) {
 	}
 	require.NoError(t, quick.Check(prop, &quick.Config{MaxCount: 300, Rand: rand.New(rand.NewSource(11))}))
 }
+
+// CapacityWorking, given what CapacityFigures found, answers exactly what
+// CapacityAtSLO answers, working included, without searching again
+// (testing/quick over the same space as above).
+func TestCapacityWorkingMatchesCapacityAtSLO(t *testing.T) {
+	t.Parallel()
+	archs := []Arch{llama8B(), llama70B(), mixtral()}
+	gpus := []Accelerator{h100(), l4()}
+	prop := func(ai, gi, tpi, ppi uint8, in, out uint16, ttft, itl, tps uint16) bool {
+		serving := ServingInput{Arch: archs[int(ai)%len(archs)], Weights: FP8, KV: BF16, GPU: gpus[int(gi)%len(gpus)],
+			TensorParallel: 1 << (tpi % 4), PipelineParallel: 1 + int(ppi)%2, InputTokens: 20 + int(in)%4000, OutputTokens: 10 + int(out)%800}
+		var slo SLO
+		if ttft%3 > 0 {
+			slo.TTFTp95ms = 200 + float64(ttft%5000)
+		}
+		if itl%3 > 0 {
+			slo.ITLms = 10 + float64(itl%200)
+		}
+		if tps%4 == 0 {
+			slo.MinTokensPerSecPerUser = 5 + float64(tps%60)
+		}
+		want, err := CapacityAtSLO(serving, slo)
+		require.NoError(t, err)
+		figures, err := CapacityFigures(serving, slo)
+		require.NoError(t, err)
+		got, err := CapacityWorking(serving, slo, figures)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+		return true
+	}
+	require.NoError(t, quick.Check(prop, &quick.Config{MaxCount: 300, Rand: rand.New(rand.NewSource(12))}))
+}
