@@ -89,7 +89,9 @@ func breakdown(sink *spanSink, samples []tracedSample) []Step {
 		}
 		if closing.ID.IsValid() {
 			for _, s := range spans {
-				if s.Parent == closing.ID {
+				// Its own steps; the consumers of the events it published
+				// are children of its span too.
+				if s.Parent == closing.ID && s.Consumer == "" {
 					add("synthesizer close: "+strings.TrimPrefix(s.Name, "synthesizer "), s.Start, s.End)
 				}
 			}
@@ -114,7 +116,9 @@ func breakdown(sink *spanSink, samples []tracedSample) []Step {
 func closingSpan(spans []recordedSpan) recordedSpan {
 	parents := map[trace.SpanID]bool{}
 	for _, s := range spans {
-		parents[s.Parent] = true
+		if s.Consumer == "" {
+			parents[s.Parent] = true
+		}
 	}
 	var best recordedSpan
 	bestHasChildren := false
@@ -141,7 +145,7 @@ func waitForSpans(ctx context.Context, sink *spanSink, samples []tracedSample, l
 		for _, smp := range samples {
 			spans := sink.trace(smp.trace)
 			c := closingSpan(spans)
-			if !c.ID.IsValid() || !slices.ContainsFunc(spans, func(s recordedSpan) bool { return s.Parent == c.ID }) ||
+			if !c.ID.IsValid() || !slices.ContainsFunc(spans, func(s recordedSpan) bool { return s.Parent == c.ID && s.Consumer == "" }) ||
 				!slices.ContainsFunc(spans, func(s recordedSpan) bool { return s.Name == postSpan }) {
 				all = false
 				break
