@@ -13,21 +13,21 @@ import (
 type Constraints struct {
 	// Providers is the scope: preference order first, then the other catalogue providers, without
 	// exclusions and without providers lacking a programme a declared regime needs.
-	Providers []string `json:"providers"`
+	Providers []string
 	// Preferred is the stated preference that survived the exclusions, best first.
-	Preferred []string `json:"preferred,omitempty"`
+	Preferred []string
 	// Residency holds the codes data must stay in (jurisdiction or country codes); empty means none.
-	Residency []string `json:"residency,omitempty"`
+	Residency []string
 	// ResidencyFrom says where the residency came from (the request, or a regime's control).
-	ResidencyFrom string `json:"residency_from,omitempty"`
+	ResidencyFrom string
 	// AllowedRegions maps provider to its catalogue regions inside the residency (nil without one).
-	AllowedRegions map[string][]string `json:"allowed_regions,omitempty"`
+	AllowedRegions map[string][]string
 	// Excluded lists each provider left out and why.
-	Excluded []string `json:"excluded,omitempty"`
+	Excluded []string
 	// NearUsers maps provider to its catalogue regions where the request's users and data are
 	// (business.regions: a region whose country or jurisdiction is one of the codes). Not a
 	// constraint: the recommendation prefers these regions when one of them has a feasible deployment.
-	NearUsers map[string][]string `json:"near_users,omitempty"`
+	NearUsers map[string][]string
 }
 
 // nearUsers reports whether provider's region is where the request's users are.

@@ -42,17 +42,17 @@ const (
 // Finding is a qualitative result of planning: an impossibility, a constraint that bit, an assumption
 // the user should check.
 type Finding struct {
-	Severity string `json:"severity"`
-	Title    string `json:"title"`
-	Detail   string `json:"detail"`
+	Severity string
+	Title    string
+	Detail   string
 	// Workload is the workload's label, empty for plan-level findings.
-	Workload string `json:"workload,omitempty"`
+	Workload string
 }
 
 // IntRange is a count estimate with its optimistic and pessimistic ends.
 type IntRange struct {
-	Low  int `json:"low"`
-	High int `json:"high"`
+	Low  int
+	High int
 }
 
 // Float is the range as a sizing.Range.
@@ -61,53 +61,53 @@ func (r IntRange) Float() sizing.Range { return sizing.NewRange(float64(r.Low), 
 // Costs are a deployment's monthly costs (USD, 730 h) by purchase option. A nil option is not
 // published for the instance in the catalogue.
 type Costs struct {
-	OnDemand sizing.Range  `json:"on_demand"`
-	Commit1Y *sizing.Range `json:"commit_1y,omitempty"`
-	Commit3Y *sizing.Range `json:"commit_3y,omitempty"`
-	Spot     *sizing.Range `json:"spot,omitempty"`
+	OnDemand sizing.Range
+	Commit1Y *sizing.Range
+	Commit3Y *sizing.Range
+	Spot     *sizing.Range
 }
 
 // Candidate is one way to deploy a workload on one instance type.
 type Candidate struct {
-	Provider string `json:"provider"`
-	Instance string `json:"instance"`
-	Region   string `json:"region"`
-	GPU      string `json:"gpu"`
+	Provider string
+	Instance string
+	Region   string
+	GPU      string
 	// GPUsPerInstance is the instance's GPU count.
-	GPUsPerInstance int `json:"gpus_per_instance"`
+	GPUsPerInstance int
 	// GPUMemoryGB is one GPU's memory.
-	GPUMemoryGB float64 `json:"gpu_memory_gb"`
+	GPUMemoryGB float64
 	// Feasible is false when the deployment cannot serve the workload; Reason says why.
-	Feasible bool   `json:"feasible"`
-	Reason   string `json:"reason,omitempty"`
+	Feasible bool
+	Reason   string
 	// Serving: the tensor-parallel degree of a replica and how many replicas one instance holds.
-	TensorParallel int `json:"tensor_parallel,omitempty"`
+	TensorParallel int
 	// PipelineParallel is the machines one replica spans (pipeline stages); 0 or 1 is one machine.
-	PipelineParallel    int `json:"pipeline_parallel,omitempty"`
-	ReplicasPerInstance int `json:"replicas_per_instance,omitempty"`
+	PipelineParallel    int
+	ReplicasPerInstance int
 	// Layouts are every replica layout sized on this instance, cheapest feasible first; the chosen one is
 	// TensorParallel x PipelineParallel.
-	Layouts []Layout `json:"layouts,omitempty"`
+	Layouts []Layout
 	// LayoutWhy says why the chosen layout won over the others sized; empty when no layout was compared.
-	LayoutWhy string `json:"layout_why,omitempty"`
+	LayoutWhy string
 	// ReplicaMonthlyFormula is the working of ReplicaMonthlyUSD.
-	ReplicaMonthlyFormula string `json:"replica_monthly_formula,omitempty"`
+	ReplicaMonthlyFormula string
 	// ReplicaCapacityRPS is what one replica serves within the SLO (serving) or at full batch (batch).
-	ReplicaCapacityRPS sizing.Range `json:"replica_capacity_rps,omitzero"`
-	MaxConcurrency     int          `json:"max_concurrency,omitempty"`
-	Replicas           IntRange     `json:"replicas,omitzero"`
-	Instances          IntRange     `json:"instances"`
-	GPUs               IntRange     `json:"gpus"`
+	ReplicaCapacityRPS sizing.Range
+	MaxConcurrency     int
+	Replicas           IntRange
+	Instances          IntRange
+	GPUs               IntRange
 	// Monthly is the recurring cost; zero for a one-off training job.
-	Monthly Costs `json:"monthly"`
+	Monthly Costs
 	// ReplicaMonthlyUSD is the on-demand cost of one replica's share of its instance per month.
-	ReplicaMonthlyUSD float64 `json:"replica_monthly_usd,omitempty"`
+	ReplicaMonthlyUSD float64
 	// USDPerMTok is the on-demand cost per million output tokens at average load (0 when unknown).
-	USDPerMTok sizing.Range `json:"usd_per_mtok,omitzero"`
+	USDPerMTok sizing.Range
 	// Training is set for training workloads.
-	Training *TrainingResult `json:"training,omitempty"`
+	Training *TrainingResult
 	// Source is the catalogue rows' sources and as-of dates.
-	Source string `json:"source"`
+	Source string
 	// Working is the candidate's working, filled for the candidates a result shows (WorkloadPlan.Shows);
 	// LayoutWhy and ReplicaMonthlyFormula are part of it. The other candidates carry their figures,
 	// Reason and Source only: formatting every candidate's formulas was most of a plan's cost.
@@ -118,66 +118,66 @@ type Candidate struct {
 
 // TrainingResult is a training candidate's compute, time, memory and one-off cost.
 type TrainingResult struct {
-	GPUs           int          `json:"gpus"`
-	GPUHours       sizing.Range `json:"gpu_hours"`
-	WallClockHours sizing.Range `json:"wall_clock_hours"`
+	GPUs           int
+	GPUHours       sizing.Range
+	WallClockHours sizing.Range
 	// DeadlineHours is 0 when no deadline is stated.
-	DeadlineHours float64 `json:"deadline_hours,omitempty"`
+	DeadlineHours float64
 	// MeetsDeadline is "yes" (even the pessimistic end meets it), "maybe" (only the optimistic end
 	// does), "no", or "" without a deadline.
-	MeetsDeadline string       `json:"meets_deadline,omitempty"`
-	CostUSD       sizing.Range `json:"cost_usd"`
+	MeetsDeadline string
+	CostUSD       sizing.Range
 	// Strategy names the memory strategy (zero3, lora, qlora) and MemoryPerGPUGB its model states.
-	Strategy       string  `json:"strategy"`
-	MemoryPerGPUGB float64 `json:"memory_per_gpu_gb"`
+	Strategy       string
+	MemoryPerGPUGB float64
 	// FitsPerGPU reports whether the model states fit one GPU of the candidate.
-	FitsPerGPU bool `json:"fits_per_gpu"`
+	FitsPerGPU bool
 	// Unpriced is set on a candidate outside the residency: compute, time and memory hold, CostUSD is zero.
-	Unpriced bool `json:"unpriced,omitempty"`
+	Unpriced bool
 }
 
 // Component is a supporting piece of infrastructure (storage, vector store, load balancer, egress),
 // sized but not priced: the catalogue holds no prices for them.
 type Component struct {
 	// Key names the component in metric names (model_weights_gb, vector_store_gb, ...).
-	Key      string       `json:"key"`
-	Kind     string       `json:"kind"`
-	Name     string       `json:"name"`
-	Size     sizing.Range `json:"size"`
-	Unit     string       `json:"unit"`
-	Workload string       `json:"workload"`
+	Key      string
+	Kind     string
+	Name     string
+	Size     sizing.Range
+	Unit     string
+	Workload string
 	sizing.Working
 }
 
 // ProviderBest is the cheapest feasible candidate of one provider, as an index into Candidates.
 type ProviderBest struct {
-	Provider string `json:"provider"`
-	Index    int    `json:"index"`
+	Provider string
+	Index    int
 }
 
 // WorkloadPlan is one workload's candidates, ranked, and the choice made.
 type WorkloadPlan struct {
-	Index int    `json:"index"`
-	Label string `json:"label"`
-	Kind  string `json:"kind"`
+	Index int
+	Label string
+	Kind  string
 	// Model describes the model sized (catalogue id or custom architecture), empty without one.
-	Model string `json:"model,omitempty"`
+	Model string
 	// Candidates are ranked: feasible first, then by the pessimistic monthly (or one-off) cost.
-	Candidates []Candidate `json:"candidates"`
+	Candidates []Candidate
 	// Recommended indexes Candidates; -1 when no candidate is feasible.
-	Recommended int `json:"recommended"`
+	Recommended int
 	// FastestUnpriced indexes, when no candidate is recommended, the training candidate outside the
 	// residency whose model states fit a GPU and that finishes first; -1 otherwise.
-	FastestUnpriced     int            `json:"fastest_unpriced"`
-	CheapestPerProvider []ProviderBest `json:"cheapest_per_provider"`
-	Components          []Component    `json:"components,omitempty"`
-	Findings            []Finding      `json:"findings,omitempty"`
+	FastestUnpriced     int
+	CheapestPerProvider []ProviderBest
+	Components          []Component
+	Findings            []Finding
 	// PeakRPS is the stated peak request rate (0 when not stated).
-	PeakRPS float64 `json:"peak_rps,omitempty"`
+	PeakRPS float64
 	// OutputTokensPerMonth is served at the stated average load (0 when unknown).
-	OutputTokensPerMonth float64 `json:"output_tokens_per_month,omitempty"`
+	OutputTokensPerMonth float64
 	// Instances is the general-service instance count when no GPU candidate applies.
-	Instances IntRange `json:"instances,omitzero"`
+	Instances IntRange
 	sizing.Working
 }
 
@@ -201,33 +201,33 @@ func (w WorkloadPlan) Chosen() (Candidate, bool) {
 
 // Totals are the recommended plan's sums over the workloads that have a recommended deployment.
 type Totals struct {
-	Monthly Costs `json:"monthly"`
+	Monthly Costs
 	// Commit1Y, Commit3Y and Spot in Monthly are set only when every priced workload's chosen
 	// instance publishes that price.
-	GPUs IntRange `json:"gpus"`
+	GPUs IntRange
 	// OneOffUSD sums the training jobs' costs.
-	OneOffUSD            sizing.Range `json:"one_off_usd,omitzero"`
-	OutputTokensPerMonth float64      `json:"output_tokens_per_month,omitempty"`
+	OneOffUSD            sizing.Range
+	OutputTokensPerMonth float64
 	// USDPerMTok is the LLM workloads' monthly on-demand cost per million output tokens at average load.
-	USDPerMTok sizing.Range `json:"usd_per_mtok,omitzero"`
+	USDPerMTok sizing.Range
 	// Priced and Unpriced name the workloads included in and left out of the monthly totals.
-	Priced   []string `json:"priced"`
-	Unpriced []string `json:"unpriced"`
+	Priced   []string
+	Unpriced []string
 	// Sources lists the distinct catalogue sources behind the chosen instances.
-	Sources []string `json:"sources"`
+	Sources []string
 	sizing.Working
 }
 
 // Plan is the deployment plan for one request over one catalogue version.
 type Plan struct {
-	CatalogVersion string         `json:"catalog_version"`
-	Providers      []string       `json:"providers"`
-	Constraints    Constraints    `json:"constraints"`
-	Workloads      []WorkloadPlan `json:"workloads"`
-	Totals         Totals         `json:"totals"`
+	CatalogVersion string
+	Providers      []string
+	Constraints    Constraints
+	Workloads      []WorkloadPlan
+	Totals         Totals
 	// BudgetUSD is the stated monthly budget (0 when not stated).
-	BudgetUSD float64   `json:"budget_usd,omitempty"`
-	Findings  []Finding `json:"findings,omitempty"`
+	BudgetUSD float64
+	Findings  []Finding
 }
 
 // AllFindings returns the plan-level findings followed by every workload's, in order.

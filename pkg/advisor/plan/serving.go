@@ -95,16 +95,16 @@ func price(c *Candidate, o offer, hours float64, withText bool) {
 // per pipeline stage, PipelineParallel machines per replica (1 = one machine), with what it costs to carry
 // the workload that way.
 type Layout struct {
-	TensorParallel   int    `json:"tensor_parallel"`
-	PipelineParallel int    `json:"pipeline_parallel"`
-	Feasible         bool   `json:"feasible"`
-	Reason           string `json:"reason,omitempty"`
+	TensorParallel   int
+	PipelineParallel int
+	Feasible         bool
+	Reason           string
 	// MaxConcurrency and ReplicaCapacityRPS are one replica's capacity within the SLO.
-	MaxConcurrency     int          `json:"max_concurrency,omitempty"`
-	ReplicaCapacityRPS sizing.Range `json:"replica_capacity_rps,omitzero"`
-	Replicas           IntRange     `json:"replicas,omitzero"`
-	Instances          IntRange     `json:"instances,omitzero"`
-	MonthlyOnDemand    sizing.Range `json:"monthly_on_demand,omitzero"`
+	MaxConcurrency     int
+	ReplicaCapacityRPS sizing.Range
+	Replicas           IntRange
+	Instances          IntRange
+	MonthlyOnDemand    sizing.Range
 }
 
 // String names the layout the way the working does: "TP 8" or "PP 2 x TP 8".

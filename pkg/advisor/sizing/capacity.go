@@ -8,9 +8,9 @@ import (
 
 // SLO is a latency target for one replica; a zero field is not set.
 type SLO struct {
-	TTFTp95ms              float64 `json:"ttft_p95_ms,omitempty"`
-	ITLms                  float64 `json:"itl_ms,omitempty"`
-	MinTokensPerSecPerUser float64 `json:"min_tokens_per_sec_per_user,omitempty"`
+	TTFTp95ms              float64
+	ITLms                  float64
+	MinTokensPerSecPerUser float64
 }
 
 // validate rejects negative or non-finite targets.
@@ -38,14 +38,14 @@ const (
 // Capacity is the most a replica carries while meeting an SLO.
 type Capacity struct {
 	// MaxConcurrency is the largest concurrency that meets the SLO (0 when even one request fails it).
-	MaxConcurrency int `json:"max_concurrency"`
+	MaxConcurrency int
 	// RequestsPerSec is the replica's throughput at MaxConcurrency.
-	RequestsPerSec Range `json:"requests_per_sec"`
-	Meets          bool  `json:"meets"`
+	RequestsPerSec Range
+	Meets          bool
 	// Limit names the bound that stopped the search (Limit* constants); Reason says it in words.
-	Limit           string `json:"limit"`
-	Reason          string `json:"reason"`
-	ServingEstimate `json:"estimate"`
+	Limit  string
+	Reason string
+	ServingEstimate
 }
 
 // sloFailure names the first SLO target the estimate misses at its pessimistic end, or "".

@@ -154,20 +154,20 @@ func KVBytesPerToken(a Arch, kv Precision) (float64, error) {
 // MemoryFit is how a model sits in the memory of a tensor-parallel group. Byte figures are totals over
 // the group unless named per GPU.
 type MemoryFit struct {
-	WeightsGB  float64 `json:"weights_gb"`
-	OverheadGB float64 `json:"overhead_gb"`
+	WeightsGB  float64
+	OverheadGB float64
 	// KVBytesPerToken is the cache one token takes across the group (replicated heads counted on each GPU).
-	KVBytesPerToken float64 `json:"kv_bytes_per_token"`
+	KVBytesPerToken float64
 	// KVBudgetGB is the memory left for the KV cache across the group.
-	KVBudgetGB    float64 `json:"kv_budget_gb"`
-	MaxTokensInKV int     `json:"max_tokens_in_kv"`
+	KVBudgetGB    float64
+	MaxTokensInKV int
 	// MaxSequences is how many sequences of the full context fit in the KV cache at once.
-	MaxSequences int `json:"max_sequences"`
+	MaxSequences int
 	// Fits is true when the weights and at least one full-context sequence fit.
-	Fits           bool `json:"fits"`
-	TensorParallel int  `json:"tensor_parallel"`
+	Fits           bool
+	TensorParallel int
 	// PipelineParallel is the number of pipeline stages (machines) the layers are split over; 1 is none.
-	PipelineParallel int `json:"pipeline_parallel"`
+	PipelineParallel int
 	Working
 }
 

@@ -11,23 +11,23 @@ import (
 // makes a replica faster feeds the optimistic estimate and the other end the pessimistic one.
 type Efficiencies struct {
 	// Decode is the achieved fraction of memory bandwidth in a decode step.
-	Decode Range `json:"decode"`
+	Decode Range
 	// Prefill is the achieved fraction of peak FLOPs in prefill.
-	Prefill Range `json:"prefill"`
+	Prefill Range
 	// PrefillVariability is the squared coefficient of variation of prefill time in the
 	// Pollaczek-Khinchine queueing formula: 0 for identical prompts (M/D/1), 1 for exponential (M/M/1).
-	PrefillVariability Range `json:"prefill_variability"`
+	PrefillVariability Range
 	// StepOverheadMs is the fixed part of one engine iteration outside the GPU's memory and compute time:
 	// scheduling, input preparation, sampling, kernel launches.
-	StepOverheadMs Range `json:"step_overhead_ms"`
+	StepOverheadMs Range
 	// SequenceOverheadMs is the part of an iteration that grows with each running sequence (sampling,
 	// detokenising and streaming its token, stop checks).
-	SequenceOverheadMs Range `json:"sequence_overhead_ms"`
+	SequenceOverheadMs Range
 	// RequestOverheadMs is what a request spends outside the engine's iterations before its first token:
 	// HTTP handling, tokenising, handing the request to the engine, streaming the first token back.
-	RequestOverheadMs Range `json:"request_overhead_ms"`
+	RequestOverheadMs Range
 	// AllReduceHopUs is the latency of one step of an all-reduce between the GPUs of a replica.
-	AllReduceHopUs Range `json:"all_reduce_hop_us"`
+	AllReduceHopUs Range
 }
 
 // DefaultEfficiencies are the calibrated defaults. The serving benchmark curves they were fitted on, and
@@ -148,56 +148,56 @@ const (
 // stages over machines) and the load on it.
 type ServingInput struct {
 	Arch
-	Weights        Precision   `json:"weights"`
-	KV             Precision   `json:"kv"`
-	GPU            Accelerator `json:"gpu"`
-	TensorParallel int         `json:"tensor_parallel"`
+	Weights        Precision
+	KV             Precision
+	GPU            Accelerator
+	TensorParallel int
 	// PipelineParallel is the number of machines the layers are split over; zero means 1.
-	PipelineParallel int `json:"pipeline_parallel,omitempty"`
-	InputTokens      int `json:"input_tokens"`
-	OutputTokens     int `json:"output_tokens"`
+	PipelineParallel int
+	InputTokens      int
+	OutputTokens     int
 	// ContextTokens is the longest sequence the replica must hold; zero means input + output.
-	ContextTokens int `json:"context_tokens,omitempty"`
+	ContextTokens int
 	// Concurrency is the number of requests in flight (closed loop: each user sends the next request
 	// when the previous one completes, as in NIM/genai-perf concurrency benchmarks).
-	Concurrency int `json:"concurrency"`
+	Concurrency int
 	// Utilisation is the share of GPU memory the engine may use; zero means 0.9.
-	Utilisation float64 `json:"utilisation,omitempty"`
+	Utilisation float64
 	// MaxBatchedTokens and MaxSequences are the scheduler's limits per iteration; zero means the serving
 	// engine's default for the GPU (engineLimits).
-	MaxBatchedTokens int `json:"max_batched_tokens,omitempty"`
-	MaxSequences     int `json:"max_sequences,omitempty"`
+	MaxBatchedTokens int
+	MaxSequences     int
 	// Efficiency overrides the calibrated defaults; unset ranges take DefaultEfficiencies.
-	Efficiency Efficiencies `json:"efficiency,omitzero"`
+	Efficiency Efficiencies
 }
 
 // ServingEstimate is the latency and throughput of one replica at a concurrency, as ranges.
 type ServingEstimate struct {
 	// TTFTms is the mean time to first token; TTFTp95ms its 95th percentile.
-	TTFTms    Range `json:"ttft_ms"`
-	TTFTp95ms Range `json:"ttft_p95_ms"`
+	TTFTms    Range
+	TTFTp95ms Range
 	// ITLms is the mean inter-token latency.
-	ITLms Range `json:"itl_ms"`
+	ITLms Range
 	// TTFTp95SpreadMs and ITLSpreadMs are the same figures when requests arrive spread out, as production
 	// traffic from many independent users does; the ranges above also span synchronised waves, which
 	// fixed-length benchmarks produce. Latency targets are checked against these.
-	TTFTp95SpreadMs Range `json:"ttft_p95_spread_ms"`
-	ITLSpreadMs     Range `json:"itl_spread_ms"`
+	TTFTp95SpreadMs Range
+	ITLSpreadMs     Range
 	// TokensPerSecPerUser is the streaming rate one user sees after the first token (1000 / ITL).
-	TokensPerSecPerUser Range `json:"tokens_per_sec_per_user"`
+	TokensPerSecPerUser Range
 	// OutputTokensPerSec is the replica's total output rate.
-	OutputTokensPerSec Range `json:"output_tokens_per_sec"`
-	RequestsPerSec     Range `json:"requests_per_sec"`
+	OutputTokensPerSec Range
+	RequestsPerSec     Range
 	// PrefillFraction is the share of GPU time spent on other requests' prefill.
-	PrefillFraction Range `json:"prefill_fraction"`
+	PrefillFraction Range
 	// RunningSequences is how many requests the engine runs at once at the pessimistic end (concurrency
 	// capped by the KV cache and the scheduler); MaxRunning is the cap itself at that end.
-	RunningSequences int `json:"running_sequences"`
-	MaxRunning       int `json:"max_running"`
+	RunningSequences int
+	MaxRunning       int
 	// Saturated is true when requests wait for a place in the running batch; SaturationReason says why.
-	Saturated        bool   `json:"saturated"`
-	SaturationReason string `json:"saturation_reason,omitempty"`
-	MemoryFit        `json:"memory"`
+	Saturated        bool
+	SaturationReason string
+	MemoryFit
 	Working
 }
 

@@ -83,32 +83,32 @@ const (
 type TrainingInput struct {
 	Arch
 	// TokensB is the training tokens in billions (dataset tokens x epochs).
-	TokensB float64 `json:"tokens_b"`
+	TokensB float64
 	// Method is full, lora or qlora.
-	Method string `json:"method"`
+	Method string
 	// Precision is the compute precision: bf16, fp16 or fp8.
-	Precision Precision   `json:"precision"`
-	GPU       Accelerator `json:"gpu"`
-	GPUs      int         `json:"gpus"`
+	Precision Precision
+	GPU       Accelerator
+	GPUs      int
 	// MFU is the model FLOPs utilisation range; zero means DefaultMFU.
-	MFU Range `json:"mfu,omitzero"`
+	MFU Range
 	// LoRARank is the adapter rank; zero means DefaultLoRARank.
-	LoRARank int `json:"lora_rank,omitempty"`
+	LoRARank int
 	// Heads is the number of attention (query) heads; zero means hidden size / head dimension.
-	Heads int `json:"heads,omitempty"`
+	Heads int
 	// SeqTokens is the training sequence length activations are sized at; zero means
 	// DefaultTrainingSeqTokens.
-	SeqTokens int `json:"seq_tokens,omitempty"`
+	SeqTokens int
 	// GPUsPerNode is the GPUs of one machine (the tensor-parallel limit); zero means
 	// DefaultTrainingGPUsPerNode.
-	GPUsPerNode int `json:"gpus_per_node,omitempty"`
+	GPUsPerNode int
 }
 
 // TrainingParallelism is a run's GPUs as data-parallel copies x tensor-parallel x pipeline stages.
 type TrainingParallelism struct {
-	Data     int `json:"data"`
-	Tensor   int `json:"tensor"`
-	Pipeline int `json:"pipeline"`
+	Data     int
+	Tensor   int
+	Pipeline int
 }
 
 // GPUs is the GPUs the layout occupies.
@@ -117,49 +117,49 @@ func (p TrainingParallelism) GPUs() int { return p.Data * p.Tensor * p.Pipeline 
 // TrainingMethodSizing is how one method's states and activations sit on the GPUs of the run, and the
 // fewest GPUs it fits on.
 type TrainingMethodSizing struct {
-	Method string `json:"method"`
+	Method string
 	// Layout is replicated, sharded or tensor_pipeline (Training* constants); Strategy names method and
 	// layout together (ddp, zero3, tp_pp, lora, lora_fsdp, lora_tp_pp, qlora, qlora_fsdp, qlora_tp_pp)
 	// and Description says it in words.
-	Layout      string              `json:"layout"`
-	Strategy    string              `json:"strategy"`
-	Description string              `json:"description"`
-	Parallelism TrainingParallelism `json:"parallelism"`
+	Layout      string
+	Strategy    string
+	Description string
+	Parallelism TrainingParallelism
 	// StatesGB is the model and optimizer states per GPU; ActivationsGB the activations (and, sharded,
 	// the gathered layers) per GPU; MemoryPerGPUGB their sum. UsableGB is what one GPU offers them.
-	StatesGB       float64 `json:"states_gb"`
-	ActivationsGB  Range   `json:"activations_gb"`
-	MemoryPerGPUGB Range   `json:"memory_per_gpu_gb"`
-	UsableGB       float64 `json:"usable_gb"`
+	StatesGB       float64
+	ActivationsGB  Range
+	MemoryPerGPUGB Range
+	UsableGB       float64
 	// Fits is true when the pessimistic end of MemoryPerGPUGB fits UsableGB.
-	Fits bool `json:"fits"`
+	Fits bool
 	// MinGPUs is the fewest GPUs the method fits on, in whole groups (0 when it fits nowhere);
 	// MinParallelism and MemoryAtMinGB describe that layout.
-	MinGPUs        int                 `json:"min_gpus"`
-	MinParallelism TrainingParallelism `json:"min_parallelism"`
-	MemoryAtMinGB  Range               `json:"memory_at_min_gb"`
+	MinGPUs        int
+	MinParallelism TrainingParallelism
+	MemoryAtMinGB  Range
 }
 
 // TrainingEstimate is the compute, time and memory of a training run.
 type TrainingEstimate struct {
 	// FLOPs is 6ND, the full-training compute; FLOPsRange narrows it for adapters (4ND-6ND).
-	FLOPs      float64 `json:"flops"`
-	FLOPsRange Range   `json:"flops_range"`
+	FLOPs      float64
+	FLOPsRange Range
 	// GPUHours is the GPUs occupied x wall clock, idle pipeline time included.
-	GPUHours       Range `json:"gpu_hours"`
-	WallClockHours Range `json:"wall_clock_hours"`
+	GPUHours       Range
+	WallClockHours Range
 	// MemoryPerGPUGB holds model states per GPU (activations excluded) for full_adam (one unsharded copy),
 	// zero3 (sharded over the GPUs), and lora and qlora in the layout each method takes on these GPUs.
-	MemoryPerGPUGB map[string]float64 `json:"memory_per_gpu_gb"`
+	MemoryPerGPUGB map[string]float64
 	// FitsPerGPU is true when the chosen method's states and activations fit each GPU.
-	FitsPerGPU bool `json:"fits_per_gpu"`
+	FitsPerGPU bool
 	// SeqTokens is the sequence length activations are sized at.
-	SeqTokens int `json:"seq_tokens"`
+	SeqTokens int
 	// Chosen is the requested method's sizing; Methods holds full, lora and qlora for comparison.
-	Chosen  TrainingMethodSizing   `json:"chosen"`
-	Methods []TrainingMethodSizing `json:"methods"`
+	Chosen  TrainingMethodSizing
+	Methods []TrainingMethodSizing
 	// PipelineBubble is the idle fraction of a step, (p-1)/(m+p-1); zero without pipeline stages.
-	PipelineBubble Range `json:"pipeline_bubble,omitzero"`
+	PipelineBubble Range
 	Working
 }
 

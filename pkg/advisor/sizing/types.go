@@ -31,8 +31,8 @@ func invalid(field, format string, args ...any) error {
 
 // Range is an estimate with its optimistic and pessimistic ends; Low <= High.
 type Range struct {
-	Low  float64 `json:"low"`
-	High float64 `json:"high"`
+	Low  float64
+	High float64
 }
 
 // NewRange orders its two ends so Low <= High.
@@ -85,44 +85,44 @@ const (
 // Arch is the part of a model architecture the calculators need. Callers map catalogue rows onto it.
 type Arch struct {
 	// ParamsTotalB is the total parameter count in billions (all experts for a mixture-of-experts).
-	ParamsTotalB float64 `json:"params_total_b"`
+	ParamsTotalB float64
 	// ParamsActiveB is the parameters used per token in billions; zero means dense (= ParamsTotalB).
-	ParamsActiveB float64 `json:"params_active_b,omitempty"`
+	ParamsActiveB float64
 	// Layers is the number of transformer layers.
-	Layers int `json:"layers"`
+	Layers int
 	// KVHeads is the number of key/value heads (equal to query heads for MHA).
-	KVHeads int `json:"kv_heads"`
+	KVHeads int
 	// HeadDim is the dimension of one attention head.
-	HeadDim int `json:"head_dim"`
+	HeadDim int
 	// Attention is mha, gqa or mla; empty means gqa/mha (the formulas are the same).
-	Attention string `json:"attention,omitempty"`
+	Attention string
 	// MLALatentDim is the per-token latent width cached by MLA (for DeepSeek-V3: kv_lora_rank 512 +
 	// rope key dim 64 = 576, the head size vLLM's MLA cache uses).
-	MLALatentDim int `json:"mla_latent_dim,omitempty"`
+	MLALatentDim int
 	// HiddenSize is the model width; optional, used to size LoRA adapters.
-	HiddenSize int `json:"hidden_size,omitempty"`
+	HiddenSize int
 	// Experts and ExpertsPerToken describe a mixture-of-experts; optional, used to estimate how many
 	// experts a decode batch touches.
-	Experts         int `json:"experts,omitempty"`
-	ExpertsPerToken int `json:"experts_per_token,omitempty"`
+	Experts         int
+	ExpertsPerToken int
 }
 
 // Accelerator is one GPU (or accelerator chip): memory, bandwidth and dense peak throughput.
 type Accelerator struct {
-	Name         string  `json:"name"`
-	MemoryGB     float64 `json:"memory_gb"`
-	BandwidthTBs float64 `json:"bandwidth_tbs"`
-	BF16TFLOPS   float64 `json:"bf16_tflops"`
-	FP8TFLOPS    float64 `json:"fp8_tflops,omitempty"`
-	FP16TFLOPS   float64 `json:"fp16_tflops,omitempty"`
+	Name         string
+	MemoryGB     float64
+	BandwidthTBs float64
+	BF16TFLOPS   float64
+	FP8TFLOPS    float64
+	FP16TFLOPS   float64
 	// LinkGBs is the GPU's bandwidth to its peers in one direction (GB/s); zero means PCIe Gen4 x16.
-	LinkGBs float64 `json:"link_gbs,omitempty"`
+	LinkGBs float64
 }
 
 // Working is what an estimate shows of itself: the assumptions it rests on and the formulas with numbers.
 type Working struct {
-	Assumptions []string `json:"assumptions"`
-	Formulas    []string `json:"formulas"`
+	Assumptions []string
+	Formulas    []string
 	// quiet skips the text: the estimates a search tries and discards
 	// (CapacityAtSLO) need only their numbers, and formatting every line
 	// was most of their cost.
