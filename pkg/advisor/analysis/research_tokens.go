@@ -287,7 +287,8 @@ func tokenResults(cat *researchCatalog, m servedModel, scope []string) ([]*infra
 	var metrics []*inframindv1.Metric
 	var findings []*inframindv1.Finding
 	best := map[string]tokenAlternative{}
-	// The first few misses are shown; only those are written out.
+	// The first few misses in catalogue order are shown; only those are
+	// written out.
 	var rejected []string
 	sz := newTokenSizing()
 	for _, p := range scope {
@@ -367,7 +368,7 @@ func tokenResults(cat *researchCatalog, m servedModel, scope []string) ([]*infra
 	if len(alts) == 0 {
 		detail := fmt.Sprintf("No in-scope instance runs %s within the SLO (%s).", m.name, sloText(m.slo))
 		if len(rejected) > 0 {
-			detail += " Closest misses: " + strings.Join(rejected, "; ") + "."
+			detail += " For example: " + strings.Join(rejected, "; ") + "."
 		}
 		findings = append(findings, finding(severityMedium, "No self-hosted alternative meets the SLO for "+m.label, detail+" Hosted APIs at this mix: "+strings.Join(hosted, ", ")+"."))
 		return metrics, findings, nil

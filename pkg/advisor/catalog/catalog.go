@@ -141,6 +141,12 @@ type BenchmarkPoint struct {
 	OutputTokensPerSec float64 `json:"output_tokens_per_sec"`
 }
 
+// HoursPerMonth is the month the catalogue's monthly prices (its commitment
+// prices) are stated for: 365 x 24 / 12 = 730 hours, the cloud billing
+// convention for a month of continuous use, which the AWS and Azure pricing
+// calculators and the Google Cloud pricing calculator's pricing.yml use.
+const HoursPerMonth = 730.0
+
 // Benchmark roles.
 const (
 	BenchmarkFit     = "fit"

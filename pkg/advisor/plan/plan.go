@@ -16,11 +16,9 @@ import (
 // ErrNoWorkloads marks a request with nothing to plan.
 var ErrNoWorkloads = errors.New("plan: the request has no workloads")
 
-// HoursPerMonth is the one month every monthly figure uses: 365 x 24 / 12 = 730 hours, the cloud
-// billing convention for a month of continuous use (AWS and Azure pricing calculators bill 730 hours a
-// month) and the month the catalogue's monthly commitment prices are stated for (the team's reference
-// the common 730-hour month, as cloud price lists quote monthly prices; catalog/data/instances/ headers).
-const HoursPerMonth = 730.0
+// HoursPerMonth is the one month every monthly figure uses: the month the
+// catalogue's monthly commitment prices are stated for (catalog.HoursPerMonth).
+const HoursPerMonth = catalog.HoursPerMonth
 
 // Workload kinds.
 const (

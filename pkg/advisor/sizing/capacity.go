@@ -98,6 +98,8 @@ func capacityAtSLO(in ServingInput, slo SLO, quiet bool) (Capacity, error) {
 
 // capacitySearch is capacityAtSLO; found, when above 0, is the capacity a
 // search with the same input already found, which is then not searched for.
+// Only CapacityWorking passes found, and with quiet false, so the estimate
+// at found is made once, with its working, at the end.
 func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, error) {
 	if err := slo.validate(); err != nil {
 		return Capacity{}, err
@@ -131,11 +133,6 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 		lo, hi = found, found+1
 		if lo < one.MaxRunning {
 			if failed, err = estimate(hi); err != nil {
-				return Capacity{}, err
-			}
-		}
-		if lo > 1 && quiet {
-			if best, err = estimate(lo); err != nil {
 				return Capacity{}, err
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 )
 
 // azureSKU is what the Azure Retail Prices API does not carry for a VM size: its GPUs, vCPUs and
@@ -87,20 +89,16 @@ type azureSavingsPlan struct {
 	Term        string  `json:"term"`
 }
 
-// azureMonthHours turns an hourly savings plan rate into the catalogue's monthly commitment price:
-// 730 hours, the month of the catalogue's other commitment prices (the Google Cloud pricing
-// calculator's pricing.yml) and of plan.HoursPerMonth.
-const azureMonthHours = 730
-
-// savingsPlanMonthly returns the meter's 1- and 3-year savings plan rates as USD per month, 0 when
+// savingsPlanMonthly returns the meter's 1- and 3-year savings plan rates as USD per month (x
+// catalog.HoursPerMonth, the month of the catalogue's other commitment prices), 0 when
 // the meter carries none.
 func (it azureItem) savingsPlanMonthly() (c1, c3 float64) {
 	for _, sp := range it.SavingsPlan {
 		switch sp.Term {
 		case "1 Year":
-			c1 = sp.RetailPrice * azureMonthHours
+			c1 = sp.RetailPrice * catalog.HoursPerMonth
 		case "3 Years":
-			c3 = sp.RetailPrice * azureMonthHours
+			c3 = sp.RetailPrice * catalog.HoursPerMonth
 		}
 	}
 	return c1, c3
