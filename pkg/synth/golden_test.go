@@ -28,12 +28,10 @@ import (
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/golden from the current code")
 
-// exampleOutputs runs every family on a bundled example as the workers do
-// (families without upstream first), then closes the assessment as the
-// synthesizer does, and returns what a reader receives: the report as
-// GET /report answers it in JSON and Markdown, the recommendations and the
-// completed event.
-func exampleOutputs(t *testing.T, file string) map[string][]byte {
+// exampleResults runs every family on a bundled example as the workers do
+// (families without upstream first) and returns their results as the
+// synthesizer reads them back from the progress bucket.
+func exampleResults(t testing.TB, file string) (*inframindv1.AssessmentRequest, map[string]*inframindv1.AgentResultPublished) {
 	t.Helper()
 	doc, err := os.ReadFile(filepath.Join("..", "..", "examples", file))
 	require.NoError(t, err)
@@ -44,7 +42,6 @@ func exampleOutputs(t *testing.T, file string) map[string][]byte {
 	an, err := analysis.New(cat)
 	require.NoError(t, err)
 
-	at := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	order := slices.Clone(assessment.Families())
 	slices.SortStableFunc(order, func(a, b assessment.Family) int {
 		return len(analysis.Upstream(a)) - len(analysis.Upstream(b))
@@ -55,11 +52,11 @@ func exampleOutputs(t *testing.T, file string) map[string][]byte {
 		o, err := an.Analyze(f, req, up)
 		res := &inframindv1.AgentResultPublished{
 			Family: string(f), Summary: o.Summary, Metrics: o.Metrics, Findings: o.Findings, CostBands: o.CostBands, Status: "ok",
-			CatalogVersion: an.CatalogVersion(), FinishedAt: timestamppb.New(at),
+			CatalogVersion: an.CatalogVersion(), FinishedAt: timestamppb.New(goldenAt),
 		}
 		if err != nil {
 			res = &inframindv1.AgentResultPublished{Family: string(f), Status: resultFailed, Error: err.Error(),
-				CatalogVersion: an.CatalogVersion(), FinishedAt: timestamppb.New(at)}
+				CatalogVersion: an.CatalogVersion(), FinishedAt: timestamppb.New(goldenAt)}
 		}
 		// Through the store's encoding, as the synthesizer reads results back.
 		b, err := protojson.Marshal(res)
@@ -70,6 +67,20 @@ func exampleOutputs(t *testing.T, file string) map[string][]byte {
 		results[string(f)] = decoded[string(f)]
 		up[f] = decoded[string(f)]
 	}
+	return req, results
+}
+
+// goldenAt is when the golden examples' families finished and their reports were written.
+var goldenAt = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+
+// exampleOutputs runs every family on a bundled example (exampleResults),
+// then closes the assessment as the synthesizer does, and returns what a
+// reader receives: the report as GET /report answers it in JSON and
+// Markdown, the recommendations and the completed event.
+func exampleOutputs(t *testing.T, file string) map[string][]byte {
+	t.Helper()
+	req, results := exampleResults(t, file)
+	at := goldenAt
 
 	a := store.Assessment{ID: "0190f7a4-5c1e-7c7a-9a53-3f4a1b2c3d4e", TenantID: "acme", Name: req.GetName(), Status: "completed"}
 	stored, err := buildReport(a, results, at)
