@@ -372,21 +372,47 @@ func CatalogVersions(results map[string]*inframindv1.AgentResultPublished) []str
 }
 
 // Encode is the stored form of a document: JSON with its top-level fields in
-// name order, as readers have always received it.
+// name order, as readers have always received it. It is encoded once, from
+// storedDocument, whose fields are in that order; TestEncodeKeepsTheStoredForm
+// holds it to the form written before (encoded, decoded into a map, encoded
+// again).
 func Encode(d Document) ([]byte, error) {
-	b, err := json.Marshal(d)
+	b, err := json.Marshal(storedDocument{
+		Architecture: d.Architecture, AssessmentID: d.AssessmentID, Sources: d.Sources,
+		CatalogVersions: d.CatalogVersions, Compliance: d.Compliance, Cost: d.Cost, Executive: d.Executive,
+		Families: d.Families, GeneratedAt: d.GeneratedAt, Missing: d.Missing, MLOps: d.MLOps, Name: d.Name,
+		Narratives: d.Narratives, Projection: d.Projection, Reason: d.Reason, Risks: d.Risks, Roadmap: d.Roadmap,
+		Status: d.Status, Summary: d.Summary, TenantID: d.TenantID,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("encode report %s: %w", d.AssessmentID, err)
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return nil, fmt.Errorf("encode report %s: %w", d.AssessmentID, err)
-	}
-	out, err := json.Marshal(fields)
-	if err != nil {
-		return nil, fmt.Errorf("encode report %s: %w", d.AssessmentID, err)
-	}
-	return out, nil
+	return b, nil
+}
+
+// storedDocument is a Document's fields in the order of their JSON names,
+// with the same names and options, so one encoding writes the stored form.
+type storedDocument struct {
+	Architecture    []Workload      `json:"architecture"`
+	AssessmentID    string          `json:"assessment_id"`
+	Sources         Sources         `json:"assumptions_and_sources"`
+	CatalogVersions []string        `json:"catalog_versions"`
+	Compliance      Topic           `json:"compliance"`
+	Cost            Cost            `json:"cost"`
+	Executive       Executive       `json:"executive_summary"`
+	Families        []FamilySection `json:"families"`
+	GeneratedAt     time.Time       `json:"generated_at"`
+	Missing         []string        `json:"missing_families,omitempty"`
+	MLOps           Topic           `json:"mlops"`
+	Name            string          `json:"name"`
+	Narratives      []Narrative     `json:"narratives,omitempty"`
+	Projection      Projection      `json:"projection"`
+	Reason          string          `json:"reason,omitempty"`
+	Risks           []Risk          `json:"risks"`
+	Roadmap         Topic           `json:"roadmap"`
+	Status          string          `json:"status"`
+	Summary         string          `json:"summary"`
+	TenantID        string          `json:"tenant_id"`
 }
 
 // ErrNoModel marks a stored report written before reports carried their

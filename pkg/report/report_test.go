@@ -277,3 +277,40 @@ func TestEveryFormatShowsTheNarrativeMarkedAsGenerated(t *testing.T) {
 	require.Contains(t, string(html), report.NoNarrative)
 	require.Contains(t, string(render.Markdown(m)), report.NoNarrative)
 }
+
+// TestEncodeKeepsTheStoredForm holds Encode to the form reports have always
+// been stored in: the document encoded, decoded into its top-level fields
+// and encoded again (which sorts them), for every example and for one with
+// every optional field set and text that JSON escapes.
+func TestEncodeKeepsTheStoredForm(t *testing.T) {
+	t.Parallel()
+	sorted := func(t *testing.T, d report.Document) []byte {
+		t.Helper()
+		b, err := json.Marshal(d)
+		require.NoError(t, err)
+		var fields map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(b, &fields))
+		out, err := json.Marshal(fields)
+		require.NoError(t, err)
+		return out
+	}
+	for _, file := range examples(t) {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			req, results := exampleResults(t, file)
+			d := report.Build(report.Input{AssessmentID: "0190f7a4-5c1e-7c7a-9a53-3f4a1b2c3d4e", TenantID: "acme",
+				Name: req.GetName() + ` <b>"&"</b> é`, Status: "partial", Missing: []string{"research"},
+				Reason: "deadline passed with no result from: research", GeneratedAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
+				Results: results})
+			got, err := report.Encode(d)
+			require.NoError(t, err)
+			require.Equal(t, string(sorted(t, d)), string(got))
+
+			d.Narratives = []report.Narrative{{Audience: "cto", Provider: "p", Model: "m",
+				Overall: report.NarrativeSection{Text: "a <b> & c", Generated: true}}}
+			got, err = report.Encode(d)
+			require.NoError(t, err)
+			require.Equal(t, string(sorted(t, d)), string(got))
+		})
+	}
+}
