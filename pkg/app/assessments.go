@@ -61,7 +61,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (store.Assessment,
 		}
 		id = u.String()
 	}
-	release, err := s.admit.Admit(ctx)
+	sctx, span := step(ctx, "admission")
+	release, err := s.admit.Admit(sctx)
+	endStep(span, err)
 	if err != nil {
 		return store.Assessment{}, err
 	}
@@ -69,10 +71,15 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (store.Assessment,
 	a := s.newAssessment(sub.Caller, id, req, string(reqJSON))
 	// A retry whose first call stored the assessment schedules a later
 	// deadline, which replaces the first: the work starts again now.
-	if err := s.schedule(ctx, a, "Retry the request; nothing was stored."); err != nil {
+	sctx, span = step(ctx, "schedule deadline")
+	err = s.schedule(sctx, a, "Retry the request; nothing was stored.")
+	endStep(span, err)
+	if err != nil {
 		return store.Assessment{}, err
 	}
-	err = s.repo.Create(ctx, a)
+	sctx, span = step(ctx, "store assessment")
+	err = s.repo.Create(sctx, a)
+	endStep(span, err)
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrConflict) && sub.IdempotencyKey != "":
@@ -92,7 +99,10 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (store.Assessment,
 	default:
 		return store.Assessment{}, fmt.Errorf("create assessment %s: %w", id, err)
 	}
-	if err := s.enqueue(ctx, a, req, "Retry with the same Idempotency-Key header to avoid a duplicate."); err != nil {
+	sctx, span = step(ctx, "enqueue")
+	err = s.enqueue(sctx, a, req, "Retry with the same Idempotency-Key header to avoid a duplicate.")
+	endStep(span, err)
+	if err != nil {
 		return store.Assessment{}, err
 	}
 	return a, nil

@@ -177,6 +177,10 @@ func TestRunEmbeddedSmoke(t *testing.T) {
 		"synthesizer, the closing result: publishing its outputs", "synthesizer, other results: handler",
 		"synthesizer close: load results", "synthesizer close: build report", "synthesizer close: store report",
 		"synthesizer close: recommendations", "synthesizer close: announce", "completed event to the client (SSE)",
+		"gateway POST: authenticate", "gateway POST: rate limits", "gateway POST: server-set fields",
+		"gateway POST: active cap", "gateway POST: parse request", "gateway POST: submit admission",
+		"gateway POST: submit schedule deadline", "gateway POST: submit store assessment", "gateway POST: submit enqueue",
+		"gateway POST: active cap hold",
 	}
 	for _, f := range assessment.Families() {
 		want = append(want, worker.DurableName(f)+": waiting in its stream", worker.DurableName(f)+": handler",
@@ -191,6 +195,9 @@ func TestRunEmbeddedSmoke(t *testing.T) {
 	require.Equal(t, 15, steps["synthesizer, other results: handler"].N, "five other results per assessment")
 	cloud, sim := worker.DurableName(assessment.FamilyCloud), worker.DurableName(assessment.FamilySimulation)
 	require.Less(t, steps["gateway: "+postSpan].StartP50, steps[cloud+": handler"].StartP50)
+	require.Less(t, steps["gateway POST: authenticate"].StartP50, steps["gateway POST: submit store assessment"].StartP50)
+	require.Less(t, steps["gateway POST: submit store assessment"].StartP50, steps["gateway POST: submit enqueue"].StartP50,
+		"an assessment is stored before it is queued")
 	require.Less(t, steps[cloud+": handler"].StartP50, steps[sim+": handler"].StartP50, "the simulation waits for the cloud family's plan")
 	require.Less(t, steps[sim+": handler"].StartP50, steps["synthesizer, the closing result: handler"].StartP50)
 	require.Less(t, steps["synthesizer close: load results"].StartP50, steps["synthesizer close: announce"].StartP50)

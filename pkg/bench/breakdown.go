@@ -63,6 +63,14 @@ func breakdown(sink *spanSink, samples []tracedSample) []Step {
 		}
 		add("whole assessment, as the client timed it", smp.posted, smp.got)
 		add("gateway: "+postSpan, spans[i].Start, spans[i].End)
+		for _, s := range spans {
+			// The POST's own steps (authenticating, the limits, storing,
+			// queueing); the consumers of what it published are its
+			// descendants too, told by their consumer.
+			if s.Parent == spans[i].ID && s.Consumer == "" {
+				add("gateway POST: "+strings.TrimPrefix(s.Name, "gateway "), s.Start, s.End)
+			}
+		}
 		closing := closingSpan(spans)
 		for _, s := range spans {
 			if s.Consumer == "" {

@@ -97,7 +97,9 @@ func (s *Server) createAssessment(c echo.Context) error {
 	if len(idemKey) > maxIdemKeyLen || strings.ContainsFunc(idemKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		return invalidField(HeaderIdempotencyKey, "must be 1 to 255 visible ASCII characters")
 	}
+	_, span := step(c, "parse request")
 	req, err := readRequest(c)
+	endStep(span, err)
 	if err != nil {
 		return err
 	}

@@ -259,8 +259,18 @@ func (s *Server) rateLimitAnonymous(next echo.HandlerFunc) echo.HandlerFunc {
 // limit answers 429, and otherwise the RateLimit headers report the limit
 // closest to being spent.
 func (s *Server) spendLimits(c echo.Context, next echo.HandlerFunc, checks []limitCheck) error {
+	ctx, span := step(c, "rate limits")
+	err := s.spend(ctx, c, checks)
+	endStep(span, err)
+	if err != nil {
+		return err
+	}
+	return next(c)
+}
+
+// spend is spendLimits' counting: nil when every limit has room.
+func (s *Server) spend(ctx context.Context, c echo.Context, checks []limitCheck) error {
 	p := s.prot
-	ctx := c.Request().Context()
 	var shown *ratelimit.Result
 	for _, ch := range checks {
 		r, err := p.limiter.Allow(ctx, ch.key, ch.lim)
@@ -285,7 +295,7 @@ func (s *Server) spendLimits(c echo.Context, next echo.HandlerFunc, checks []lim
 	if shown != nil {
 		setRateHeaders(c, *shown)
 	}
-	return next(c)
+	return nil
 }
 
 // setRateHeaders writes the RateLimit fields (draft-ietf-httpapi-ratelimit-
@@ -336,14 +346,12 @@ func (s *Server) capActive(next echo.HandlerFunc) echo.HandlerFunc {
 		if p == nil || tenant == "" {
 			return next(c)
 		}
-		ctx := c.Request().Context()
 		key := cache.Key(tenant, "active")
 		until := time.Now().Add(s.cfg.AssessmentTimeout + activeGrace)
 		reservation := reservationPrefix + requestID(c)
-		if err := s.releaseFinished(ctx, tenant, key); err != nil {
-			return s.activeUnavailable(c, next, err)
-		}
-		ok, held, err := p.slots.Acquire(ctx, key, reservation, p.limits.MaxActiveAssessments, until)
+		sctx, span := step(c, "active cap")
+		ok, held, err := s.reserveActive(sctx, tenant, key, reservation, until)
+		endStep(span, err)
 		if err != nil {
 			return s.activeUnavailable(c, next, err)
 		}
@@ -361,6 +369,8 @@ func (s *Server) capActive(next echo.HandlerFunc) echo.HandlerFunc {
 		herr := next(c)
 		// Cleanup outlives a cancelled request so the reservation is not left
 		// to expire on its own.
+		ctx, span := step(c, "active cap hold")
+		defer span.End()
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if herr == nil && c.Response().Status < 300 {
@@ -375,6 +385,15 @@ func (s *Server) capActive(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return herr
 	}
+}
+
+// reserveActive frees the slots of tenant's finished assessments and then
+// tries to take one for reservation (see capActive).
+func (s *Server) reserveActive(ctx context.Context, tenant, key, reservation string, until time.Time) (bool, int, error) {
+	if err := s.releaseFinished(ctx, tenant, key); err != nil {
+		return false, 0, err
+	}
+	return s.prot.slots.Acquire(ctx, key, reservation, s.prot.limits.MaxActiveAssessments, until)
 }
 
 // activeUnavailable lets a create through when Redis fails (fail open).

@@ -166,7 +166,10 @@ func (s *Server) rejectServerSet(next echo.HandlerFunc) echo.HandlerFunc {
 			return problem(http.StatusBadRequest, ProblemInvalidRequest, "Invalid request", "The request body could not be read.")
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		if err := rejectServerFields(body, isYAMLType(req.Header.Get(echo.HeaderContentType)), fields...); err != nil {
+		_, span := step(c, "server-set fields")
+		err = rejectServerFields(body, isYAMLType(req.Header.Get(echo.HeaderContentType)), fields...)
+		endStep(span, err)
+		if err != nil {
 			return err
 		}
 		return next(c)

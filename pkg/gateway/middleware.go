@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -163,37 +164,47 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 			return unauthorized("The Authorization header must be 'Bearer <token>'.", true, nil)
 		}
-		ctx := c.Request().Context()
-		if strings.HasPrefix(token, identity.APIKeyPrefix) {
-			if s.deps.Identity == nil {
-				return unauthorized("This gateway accepts no API keys.", true, nil)
-			}
-			claims, err := s.deps.Identity.AuthenticateAPIKey(ctx, token)
-			switch {
-			case errors.Is(err, identity.ErrInvalidCredentials):
-				return unauthorized("The API key is invalid, expired or revoked.", true, err)
-			case err != nil:
-				return credentialsUnavailable(fmt.Errorf("check API key: %w", err))
-			}
-			c.Set(claimsKey, claims)
-			return next(c)
-		}
-		claims, err := s.deps.Verifier.Verify(token)
+		ctx, span := step(c, "authenticate")
+		claims, err := s.checkCredential(ctx, token)
+		endStep(span, err)
 		if err != nil {
-			return unauthorized("The access token is invalid or expired.", true, err)
-		}
-		if s.deps.Identity != nil {
-			err := s.deps.Identity.CheckRevoked(ctx, claims)
-			switch {
-			case errors.Is(err, identity.ErrRevoked):
-				return unauthorized("The access token has been revoked. Sign in again.", true, err)
-			case err != nil:
-				return credentialsUnavailable(fmt.Errorf("check token revocation: %w", err))
-			}
+			return err
 		}
 		c.Set(claimsKey, claims)
 		return next(c)
 	}
+}
+
+// checkCredential verifies a bearer credential: an API key against the
+// store, an access token's signature and then the revocation list.
+func (s *Server) checkCredential(ctx context.Context, token string) (*auth.Claims, error) {
+	if strings.HasPrefix(token, identity.APIKeyPrefix) {
+		if s.deps.Identity == nil {
+			return nil, unauthorized("This gateway accepts no API keys.", true, nil)
+		}
+		claims, err := s.deps.Identity.AuthenticateAPIKey(ctx, token)
+		switch {
+		case errors.Is(err, identity.ErrInvalidCredentials):
+			return nil, unauthorized("The API key is invalid, expired or revoked.", true, err)
+		case err != nil:
+			return nil, credentialsUnavailable(fmt.Errorf("check API key: %w", err))
+		}
+		return claims, nil
+	}
+	claims, err := s.deps.Verifier.Verify(token)
+	if err != nil {
+		return nil, unauthorized("The access token is invalid or expired.", true, err)
+	}
+	if s.deps.Identity != nil {
+		err := s.deps.Identity.CheckRevoked(ctx, claims)
+		switch {
+		case errors.Is(err, identity.ErrRevoked):
+			return nil, unauthorized("The access token has been revoked. Sign in again.", true, err)
+		case err != nil:
+			return nil, credentialsUnavailable(fmt.Errorf("check token revocation: %w", err))
+		}
+	}
+	return claims, nil
 }
 
 // credentialsUnavailable is the 503 for a credential that could not be
