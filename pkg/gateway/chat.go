@@ -402,11 +402,7 @@ func (s *Server) withActiveSlot(ctx context.Context, tenant string, start func()
 	key := cache.Key(tenant, "active")
 	until := time.Now().Add(s.cfg.AssessmentTimeout + activeGrace)
 	reservation := reservationPrefix + "chat-" + uuid.NewString()
-	if err := s.releaseFinished(ctx, tenant, key); err != nil {
-		s.log.WarnContext(ctx, "active assessment cap unavailable, what-if allowed", slog.String("error", err.Error()))
-		return start()
-	}
-	ok, held, err := p.slots.Acquire(ctx, key, reservation, p.limits.MaxActiveAssessments, until)
+	ok, held, err := s.reserveActive(ctx, tenant, key, reservation, until)
 	if err != nil {
 		s.log.WarnContext(ctx, "active assessment cap unavailable, what-if allowed", slog.String("error", err.Error()))
 		return start()
@@ -420,13 +416,10 @@ func (s *Server) withActiveSlot(ctx context.Context, tenant string, start func()
 	id, err := start()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err == nil {
-		if herr := p.slots.Hold(cctx, key, id, until); herr != nil {
-			s.log.WarnContext(ctx, "active assessment not recorded", slog.String("error", herr.Error()))
-		}
-	}
-	if rerr := p.slots.Release(cctx, key, reservation); rerr != nil {
-		s.log.WarnContext(ctx, "active assessment reservation not released", slog.String("error", rerr.Error()))
+	if err != nil {
+		s.handOver(cctx, key, reservation, "", until)
+	} else {
+		s.handOver(cctx, key, reservation, id, until)
 	}
 	return id, err
 }

@@ -268,19 +268,27 @@ func (s *Server) spendLimits(c echo.Context, next echo.HandlerFunc, checks []lim
 	return next(c)
 }
 
-// spend is spendLimits' counting: nil when every limit has room.
+// spend is spendLimits' counting, in one round trip: nil when every limit
+// has room.
 func (s *Server) spend(ctx context.Context, c echo.Context, checks []limitCheck) error {
 	p := s.prot
-	var shown *ratelimit.Result
-	for _, ch := range checks {
-		r, err := p.limiter.Allow(ctx, ch.key, ch.lim)
-		if err != nil {
+	spend := make([]ratelimit.Check, len(checks))
+	for i, ch := range checks {
+		spend[i] = ratelimit.Check{Key: ch.key, Limit: ch.lim}
+	}
+	results, err := p.limiter.Spend(ctx, spend...)
+	if err != nil {
+		for _, ch := range checks {
 			p.decisions.WithLabelValues(ch.name, "redis_error").Inc()
-			s.log.WarnContext(ctx, "rate limit unavailable, request allowed",
-				slog.String("check", ch.name), slog.String("error", err.Error()),
-				slog.String("request_id", requestID(c)))
-			continue
 		}
+		s.log.WarnContext(ctx, "rate limit unavailable, request allowed",
+			slog.String("check", checks[0].name), slog.String("error", err.Error()),
+			slog.String("request_id", requestID(c)))
+		return nil
+	}
+	var shown *ratelimit.Result
+	for i, r := range results {
+		ch := checks[i]
 		if !r.Allowed {
 			p.decisions.WithLabelValues(ch.name, "refused").Inc()
 			setRateHeaders(c, r)
@@ -289,7 +297,7 @@ func (s *Server) spend(ctx context.Context, c echo.Context, checks []limitCheck)
 		p.decisions.WithLabelValues(ch.name, "allowed").Inc()
 		// Report the limit closest to being spent.
 		if shown == nil || r.Remaining < shown.Remaining {
-			shown = &r
+			shown = &results[i]
 		}
 	}
 	if shown != nil {
@@ -373,27 +381,51 @@ func (s *Server) capActive(next echo.HandlerFunc) echo.HandlerFunc {
 		defer span.End()
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
+		id := ""
 		if herr == nil && c.Response().Status < 300 {
-			if id, ok := strings.CutPrefix(c.Response().Header().Get(echo.HeaderLocation), "/v1/assessments/"); ok && id != "" && !strings.Contains(id, "/") {
-				if err := p.slots.Hold(cctx, key, id, until); err != nil {
-					s.log.WarnContext(ctx, "active assessment not recorded", slog.String("error", err.Error()))
-				}
+			if v, ok := strings.CutPrefix(c.Response().Header().Get(echo.HeaderLocation), "/v1/assessments/"); ok && v != "" && !strings.Contains(v, "/") {
+				id = v
 			}
 		}
-		if err := p.slots.Release(cctx, key, reservation); err != nil {
-			s.log.WarnContext(ctx, "active assessment reservation not released", slog.String("error", err.Error()))
-		}
+		s.handOver(cctx, key, reservation, id, until)
 		return herr
 	}
 }
 
-// reserveActive frees the slots of tenant's finished assessments and then
-// tries to take one for reservation (see capActive).
+// handOver gives the slot of reservation to the assessment id it created,
+// in one step, or frees it when id is empty (nothing was created).
+func (s *Server) handOver(ctx context.Context, key, reservation, id string, until time.Time) {
+	if id == "" {
+		if err := s.prot.slots.Release(ctx, key, reservation); err != nil {
+			s.log.WarnContext(ctx, "active assessment reservation not released", slog.String("error", err.Error()))
+		}
+		return
+	}
+	if err := s.prot.slots.Hold(ctx, key, id, until, reservation); err != nil {
+		s.log.WarnContext(ctx, "active assessment not recorded", slog.String("error", err.Error()))
+		// The reservation lapses at until otherwise.
+		if err := s.prot.slots.Release(ctx, key, reservation); err != nil {
+			s.log.WarnContext(ctx, "active assessment reservation not released", slog.String("error", err.Error()))
+		}
+	}
+}
+
+// reserveActive takes a slot of the tenant's active assessments for
+// reservation (see capActive). Only when the cap is reached are the holders
+// checked against the store: the slots of finished assessments are freed and
+// the slot asked for again. A finished assessment's slot that is still held
+// changes no answer while there is room, so the common case is one round
+// trip, and the store is read only when a slot is wanted and none is free.
 func (s *Server) reserveActive(ctx context.Context, tenant, key, reservation string, until time.Time) (bool, int, error) {
+	capacity := s.prot.limits.MaxActiveAssessments
+	ok, held, err := s.prot.slots.Acquire(ctx, key, reservation, capacity, until)
+	if err != nil || ok {
+		return ok, held, err
+	}
 	if err := s.releaseFinished(ctx, tenant, key); err != nil {
 		return false, 0, err
 	}
-	return s.prot.slots.Acquire(ctx, key, reservation, s.prot.limits.MaxActiveAssessments, until)
+	return s.prot.slots.Acquire(ctx, key, reservation, capacity, until)
 }
 
 // activeUnavailable lets a create through when Redis fails (fail open).

@@ -51,7 +51,9 @@ type LLMBudget interface {
 // Limiter spends one request of a sliding-window limit under a key shared
 // by every replica (*ratelimit.Limiter on Redis).
 type Limiter interface {
-	Allow(ctx context.Context, key string, lim ratelimit.Limit) (ratelimit.Result, error)
+	// Spend spends one request of each check in order, stopping at the
+	// first that refuses, and returns the results of those it reached.
+	Spend(ctx context.Context, checks ...ratelimit.Check) ([]ratelimit.Result, error)
 }
 
 // Slots caps the holders of a key (the active assessments of a tenant, the
@@ -60,7 +62,7 @@ type Limiter interface {
 // Redis).
 type Slots interface {
 	Acquire(ctx context.Context, key, member string, capacity int, until time.Time) (ok bool, held int, err error)
-	Hold(ctx context.Context, key, member string, until time.Time) error
+	Hold(ctx context.Context, key, member string, until time.Time, release ...string) error
 	Release(ctx context.Context, key string, members ...string) error
 	Holders(ctx context.Context, key string) ([]string, error)
 }

@@ -19,11 +19,12 @@ import (
 // gateway.Slots); both the Redis types and the fakes are checked here.
 type limiter interface {
 	Allow(ctx context.Context, key string, lim ratelimit.Limit) (ratelimit.Result, error)
+	Spend(ctx context.Context, checks ...ratelimit.Check) ([]ratelimit.Result, error)
 }
 
 type slots interface {
 	Acquire(ctx context.Context, key, member string, capacity int, until time.Time) (bool, int, error)
-	Hold(ctx context.Context, key, member string, until time.Time) error
+	Hold(ctx context.Context, key, member string, until time.Time, release ...string) error
 	Release(ctx context.Context, key string, members ...string) error
 	Holders(ctx context.Context, key string) ([]string, error)
 }
@@ -186,6 +187,57 @@ var limitsCases = []struct {
 		require.NoError(t, err)
 		require.False(t, ok)
 		require.Equal(t, 2, held)
+	}},
+	{"spending several limits stops at the first that refuses", func(t *testing.T, h limitsHarness) {
+		ctx := t.Context()
+		tenant, user, addr := h.key("im:acme:rl:tenant"), h.key("im:acme:rl:user:u1"), h.key("im:acme:rl:addr:a1")
+		checks := []ratelimit.Check{
+			{Key: tenant, Limit: ratelimit.Limit{Requests: 5, Window: time.Minute}},
+			{Key: user, Limit: ratelimit.Limit{Requests: 2, Window: time.Minute}},
+			{Key: addr, Limit: ratelimit.Limit{Requests: 3, Window: time.Minute}},
+		}
+		for i := range 2 {
+			rs, err := h.lim.Spend(ctx, checks...)
+			require.NoError(t, err)
+			require.Len(t, rs, 3)
+			require.Equal(t, []int{4 - i, 1 - i, 2 - i}, []int{rs[0].Remaining, rs[1].Remaining, rs[2].Remaining})
+			for _, r := range rs {
+				require.True(t, r.Allowed)
+			}
+			h.clock.advance(10 * time.Second)
+		}
+		rs, err := h.lim.Spend(ctx, checks...)
+		require.NoError(t, err)
+		require.Len(t, rs, 2, "the address limit after the refusing user limit is not reached")
+		require.True(t, rs[0].Allowed, "the tenant limit before it was spent")
+		require.False(t, rs[1].Allowed)
+		require.Equal(t, 40*time.Second, rs[1].Reset)
+		r, err := h.lim.Allow(ctx, addr, checks[2].Limit)
+		require.NoError(t, err)
+		require.Equal(t, 0, r.Remaining, "the refused request did not spend the address limit: this is its third")
+		r, err = h.lim.Allow(ctx, tenant, checks[0].Limit)
+		require.NoError(t, err)
+		require.Equal(t, 1, r.Remaining, "the refused request spent the tenant limit before the refusal: this is its fourth")
+		_, err = h.lim.Spend(ctx, ratelimit.Check{Key: tenant, Limit: checks[0].Limit}, ratelimit.Check{Key: addr})
+		require.Error(t, err, "an invalid limit anywhere spends nothing")
+		r, err = h.lim.Allow(ctx, tenant, checks[0].Limit)
+		require.NoError(t, err)
+		require.True(t, r.Allowed, "the invalid spend did not count")
+	}},
+	{"hold hands a reservation's slot over in one step", func(t *testing.T, h limitsHarness) {
+		ctx, key := t.Context(), h.key("im:acme:active")
+		until := h.clock.now().Add(time.Minute)
+		ok, _, err := h.slots.Acquire(ctx, key, "req-1", 1, until)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NoError(t, h.slots.Hold(ctx, key, "assessment", until, "req-1", "never-held"))
+		got, err := h.slots.Holders(ctx, key)
+		require.NoError(t, err)
+		require.Equal(t, []string{"assessment"}, got, "the reservation's slot is the assessment's")
+		require.NoError(t, h.slots.Hold(ctx, key, "assessment", until.Add(time.Minute), "assessment"))
+		got, err = h.slots.Holders(ctx, key)
+		require.NoError(t, err)
+		require.Equal(t, []string{"assessment"}, got, "releasing the holder it adds keeps it")
 	}},
 	{"bad slot arguments are errors", func(t *testing.T, h limitsHarness) {
 		ctx, key := t.Context(), h.key("im:acme:active")

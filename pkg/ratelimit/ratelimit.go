@@ -46,33 +46,14 @@ func (r Result) ResetSeconds() int {
 	return s
 }
 
-// slideScript is a sliding-window log: the key is a sorted set of the
-// admitted requests scored by their time in milliseconds. It drops the
-// entries older than the window, admits the request only if fewer than the
-// limit remain, and returns {admitted, counted, oldest}: counted includes
-// this request when admitted, oldest is the time of the oldest entry still
-// in the window. Refused requests are not logged, so a caller hammering a
-// spent limit neither grows the set nor delays its own reset. One script
-// makes the check-and-add atomic across replicas.
-//
-// ARGV: now (ms), window (ms), limit, member (unique per request).
-const slideScript = `
-local now = tonumber(ARGV[1])
-local win = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
-local n = redis.call('ZCARD', KEYS[1])
-local admitted = 0
-if n < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  n = n + 1
-  admitted = 1
-end
-local oldest = now
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if first[2] then oldest = tonumber(first[2]) end
-redis.call('PEXPIRE', KEYS[1], win)
-return {admitted, n, oldest}
-`
+// The sliding-window log (spendScript): each key is a sorted set of the
+// admitted requests scored by their time in milliseconds. The script drops
+// the entries older than the window, admits the request only if fewer than
+// the limit remain, and reports {admitted, counted, oldest}: counted
+// includes this request when admitted, oldest is the time of the oldest
+// entry still in the window. Refused requests are not logged, so a caller
+// hammering a spent limit neither grows the set nor delays its own reset.
+// One script makes the check-and-add atomic across replicas.
 
 // Limiter enforces sliding-window limits: at most Limit.Requests requests
 // are admitted in any interval of length Limit.Window, wherever it starts.
@@ -90,7 +71,44 @@ type Limiter struct {
 
 // NewLimiter returns a limiter on rdb (the shared Redis client).
 func NewLimiter(rdb redis.Scripter) *Limiter {
-	return &Limiter{rdb: rdb, slide: redis.NewScript(slideScript), now: time.Now}
+	return &Limiter{rdb: rdb, slide: redis.NewScript(spendScript), now: time.Now}
+}
+
+// spendScript is the sliding-window log below over each key in turn, with the same
+// arguments per key, stopping after the first key whose limit refuses: the
+// limits after it are not spent. It returns {admitted, counted, oldest} for
+// each key it reached, one after the other, in one round trip.
+//
+// ARGV: now (ms), then per key: window (ms), limit, member.
+const spendScript = `
+local now = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local win = tonumber(ARGV[i * 3 - 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - win)
+  local n = redis.call('ZCARD', key)
+  local admitted = 0
+  if n < tonumber(ARGV[i * 3]) then
+    redis.call('ZADD', key, now, ARGV[i * 3 + 1])
+    n = n + 1
+    admitted = 1
+  end
+  local oldest = now
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if first[2] then oldest = tonumber(first[2]) end
+  redis.call('PEXPIRE', key, win)
+  out[#out + 1] = admitted
+  out[#out + 1] = n
+  out[#out + 1] = oldest
+  if admitted == 0 then return out end
+end
+return out
+`
+
+// Check is one limit to spend a request of, under a key.
+type Check struct {
+	Key   string
+	Limit Limit
 }
 
 // Allow counts one request against key under lim and reports whether it is
@@ -100,31 +118,59 @@ func NewLimiter(rdb redis.Scripter) *Limiter {
 // The request's time is this replica's clock: replicas' clocks must agree
 // to well under a window (NTP keeps them within milliseconds).
 func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Result, error) {
-	if !lim.Valid() {
-		return Result{}, fmt.Errorf("ratelimit: invalid limit %d per %s", lim.Requests, lim.Window)
+	rs, err := l.Spend(ctx, Check{Key: key, Limit: lim})
+	if err != nil {
+		return Result{}, err
+	}
+	return rs[0], nil
+}
+
+// Spend counts one request against each check in order, as Allow does, in
+// one round trip, and stops at the first check that refuses: the checks
+// after it are not spent. It returns the results of the checks it reached,
+// the refused one last. The keys go to one script, so they must live on one
+// Redis server (the gateway's Redis is one server, not a cluster).
+func (l *Limiter) Spend(ctx context.Context, checks ...Check) ([]Result, error) {
+	if len(checks) == 0 {
+		return nil, nil
 	}
 	now := l.now().UnixMilli()
-	win := lim.Window.Milliseconds()
-	var nonce [8]byte
-	_, _ = rand.Read(nonce[:]) // crypto/rand.Read never fails (Go 1.24+)
-	member := strconv.FormatInt(now, 10) + "-" + hex.EncodeToString(nonce[:])
-	vals, err := l.slide.Run(ctx, l.rdb, []string{key}, now, win, lim.Requests, member).Int64Slice()
+	keys := make([]string, len(checks))
+	args := make([]any, 1, 1+3*len(checks))
+	args[0] = now
+	for i, c := range checks {
+		if !c.Limit.Valid() {
+			return nil, fmt.Errorf("ratelimit: invalid limit %d per %s", c.Limit.Requests, c.Limit.Window)
+		}
+		var nonce [8]byte
+		_, _ = rand.Read(nonce[:]) // crypto/rand.Read never fails (Go 1.24+)
+		keys[i] = c.Key
+		args = append(args, c.Limit.Window.Milliseconds(), c.Limit.Requests,
+			strconv.FormatInt(now, 10)+"-"+hex.EncodeToString(nonce[:]))
+	}
+	vals, err := l.slide.Run(ctx, l.rdb, keys, args...).Int64Slice()
 	if err != nil {
-		return Result{}, fmt.Errorf("ratelimit: count %s: %w", key, err)
+		return nil, fmt.Errorf("ratelimit: count %s: %w", keys[0], err)
 	}
-	if len(vals) != 3 {
-		return Result{}, fmt.Errorf("ratelimit: count %s: unexpected reply %v", key, vals)
+	if len(vals) == 0 || len(vals)%3 != 0 || len(vals) > 3*len(checks) {
+		return nil, fmt.Errorf("ratelimit: count %s: unexpected reply %v", keys[0], vals)
 	}
-	admitted, n, oldest := vals[0] == 1, int(vals[1]), vals[2]
-	// The oldest counted request leaves the window at oldest+win; then one
-	// more request fits.
-	reset := time.Duration(max(0, oldest+win-now)) * time.Millisecond
-	return Result{
-		Allowed:   admitted,
-		Limit:     lim.Requests,
-		Remaining: max(0, lim.Requests-n),
-		Reset:     reset,
-	}, nil
+	out := make([]Result, 0, len(vals)/3)
+	for i := 0; i < len(vals); i += 3 {
+		lim := checks[i/3].Limit
+		win := lim.Window.Milliseconds()
+		admitted, n, oldest := vals[i] == 1, int(vals[i+1]), vals[i+2]
+		// The oldest counted request leaves the window at oldest+win; then
+		// one more request fits.
+		reset := time.Duration(max(0, oldest+win-now)) * time.Millisecond
+		out = append(out, Result{
+			Allowed:   admitted,
+			Limit:     lim.Requests,
+			Remaining: max(0, lim.Requests-n),
+			Reset:     reset,
+		})
+	}
+	return out, nil
 }
 
 // acquireScript drops expired holders, then adds member if fewer than the
@@ -145,9 +191,10 @@ redis.call('PEXPIREAT', KEYS[1], top[2])
 return {1, n + 1}
 `
 
-// holdScript adds a holder and keeps the set until its latest holder's
-// expiry (never shortening it for the others).
+// holdScript frees the holders ARGV[3..], adds a holder and keeps the set
+// until its latest holder's expiry (never shortening it for the others).
 const holdScript = `
+for i = 3, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], top[2])
@@ -193,9 +240,15 @@ func (s *Slots) Acquire(ctx context.Context, key, member string, capacity int, u
 
 // Hold gives member a slot of key until until whatever the count, for a
 // holder that replaces one admitted by Acquire (the created assessment
-// taking over its request's reservation).
-func (s *Slots) Hold(ctx context.Context, key, member string, until time.Time) error {
-	if err := s.hold.Run(ctx, s.rdb, []string{key}, until.UnixMilli(), member).Err(); err != nil {
+// taking over its request's reservation), and frees the slots of release
+// (that reservation) in the same step.
+func (s *Slots) Hold(ctx context.Context, key, member string, until time.Time, release ...string) error {
+	args := make([]any, 0, 2+len(release))
+	args = append(args, until.UnixMilli(), member)
+	for _, m := range release {
+		args = append(args, m)
+	}
+	if err := s.hold.Run(ctx, s.rdb, []string{key}, args...).Err(); err != nil {
 		return fmt.Errorf("ratelimit: hold %s: %w", key, err)
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
 	"github.com/infra-mind/infra-mind/pkg/app"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -78,27 +80,40 @@ func (a *BrokerAdmission) Admit(ctx context.Context) (func(), error) {
 }
 
 // InFlight is the broker's count of assessments accepted and not yet
-// through the pipeline (see BrokerAdmission).
+// through the pipeline (see BrokerAdmission). The consumers are asked at
+// once: each is a request to the broker, and their answers do not depend
+// on each other.
 func (a *BrokerAdmission) InFlight(ctx context.Context) (int, error) {
-	most := 0
+	type ask struct{ stream, durable string }
+	asks := make([]ask, 0, len(assessment.Families())+1)
 	for _, f := range assessment.Families() {
 		stream := bus.StreamAssessments
 		if len(analysis.Upstream(f)) > 0 {
 			stream = bus.StreamResults
 		}
-		p, _, err := a.bus.ConsumerProgress(ctx, stream, bus.FamilyConsumer(string(f)))
-		if err != nil {
-			return 0, err
-		}
-		most = max(most, int(p.Outstanding)) //nolint:gosec // a queue length fits an int
+		asks = append(asks, ask{stream, bus.FamilyConsumer(string(f))})
 	}
-	p, _, err := a.bus.ConsumerProgress(ctx, bus.StreamResults, synthesizerConsumer)
-	if err != nil {
+	asks = append(asks, ask{bus.StreamResults, synthesizerConsumer})
+	outstanding := make([]uint64, len(asks))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, q := range asks {
+		g.Go(func() error {
+			p, _, err := a.bus.ConsumerProgress(gctx, q.stream, q.durable)
+			outstanding[i] = p.Outstanding
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return 0, err
 	}
+	most := uint64(0)
+	for _, n := range outstanding[:len(outstanding)-1] {
+		most = max(most, n)
+	}
+	// The synthesizer holds each assessment's results, one per family.
 	families := uint64(len(assessment.Families()))
-	most = max(most, int((p.Outstanding+families-1)/families)) //nolint:gosec // a queue length fits an int
-	return most, nil
+	most = max(most, (outstanding[len(outstanding)-1]+families-1)/families)
+	return int(most), nil //nolint:gosec // a queue length fits an int
 }
 
 // synthesizerConsumer is the synthesizer's durable on the results

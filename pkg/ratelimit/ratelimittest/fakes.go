@@ -59,6 +59,28 @@ func (l *Limiter) Allow(_ context.Context, key string, lim ratelimit.Limit) (rat
 	}, nil
 }
 
+// Spend counts one request against each check in order and stops at the
+// first that refuses.
+func (l *Limiter) Spend(ctx context.Context, checks ...ratelimit.Check) ([]ratelimit.Result, error) {
+	for _, c := range checks {
+		if !c.Limit.Valid() {
+			return nil, fmt.Errorf("ratelimit: invalid limit %d per %s", c.Limit.Requests, c.Limit.Window)
+		}
+	}
+	out := make([]ratelimit.Result, 0, len(checks))
+	for _, c := range checks {
+		r, err := l.Allow(ctx, c.Key, c.Limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+		if !r.Allowed {
+			break
+		}
+	}
+	return out, nil
+}
+
 // Slots is a fake of ratelimit.Slots in memory, on the clock now.
 type Slots struct {
 	mu   sync.Mutex
@@ -109,11 +131,16 @@ func (s *Slots) Acquire(_ context.Context, key, member string, capacity int, unt
 	return true, len(set), nil
 }
 
-// Hold gives member a slot of key until until whatever the count.
-func (s *Slots) Hold(_ context.Context, key, member string, until time.Time) error {
+// Hold frees the slots of release and gives member a slot of key until
+// until whatever the count.
+func (s *Slots) Hold(_ context.Context, key, member string, until time.Time, release ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.set(key, s.now().UnixMilli())[member] = until.UnixMilli()
+	set := s.set(key, s.now().UnixMilli())
+	for _, m := range release {
+		delete(set, m)
+	}
+	set[member] = until.UnixMilli()
 	return nil
 }
 
