@@ -338,9 +338,9 @@ func rateLimited(check string, r ratelimit.Result) *Problem {
 // script (check and add), so two replicas cannot both admit the last slot,
 // and the store is only read by key. Each slot holder is an assessment id
 // whose slot expires after the assessment's deadline (plus the sweep's
-// grace); before admitting, the holders are checked against the store and
-// finished ones released, so the store stays the truth about what is still
-// running. Counting in the store instead would need a filtered scan of the
+// grace); when the cap is reached, the holders are checked against the store
+// and finished ones released before the answer, so the store stays the truth
+// about what is still running (reserveActive). Counting in the store instead would need a filtered scan of the
 // tenant's assessments (FerretDB's SQLite backend uses no secondary index)
 // and a count-then-insert that races across replicas.
 //
