@@ -172,19 +172,12 @@ func (s *State) Results(ctx context.Context, tenant, assessmentID string) ([]Res
 	g, gctx := errgroup.WithContext(ctx)
 	for i, f := range families {
 		g.Go(func() error {
-			k := key(tenant, assessmentID, "result", string(f))
-			s.count("get")
-			e, err := s.kv.Get(gctx, k)
-			switch {
-			case errors.Is(err, jetstream.ErrKeyNotFound):
-				return nil
-			case err != nil:
+			ok, err := s.getWith(gctx, key(tenant, assessmentID, "result", string(f)),
+				func(b []byte) error { return readResult(b, &rows[i]) })
+			if err != nil {
 				return fmt.Errorf("progress: read %s result of %s: %w", f, assessmentID, err)
 			}
-			if err := readResult(e.Value(), &rows[i]); err != nil {
-				return fmt.Errorf("progress: read %s result of %s: decode %s: %w", f, assessmentID, k, err)
-			}
-			found[i] = rows[i].TenantID == tenant
+			found[i] = ok && rows[i].TenantID == tenant
 			return nil
 		})
 	}
@@ -435,6 +428,11 @@ func claim[T any](ctx context.Context, s *State, k string, v T, into *T) (*T, bo
 }
 
 func (s *State) get(ctx context.Context, k string, v any) (bool, error) {
+	return s.getWith(ctx, k, func(b []byte) error { return json.Unmarshal(b, v) })
+}
+
+// getWith is get with the value's own decoder.
+func (s *State) getWith(ctx context.Context, k string, decode func([]byte) error) (bool, error) {
 	s.count("get")
 	e, err := s.kv.Get(ctx, k)
 	switch {
@@ -443,7 +441,7 @@ func (s *State) get(ctx context.Context, k string, v any) (bool, error) {
 	case err != nil:
 		return false, err
 	}
-	if err := json.Unmarshal(e.Value(), v); err != nil {
+	if err := decode(e.Value()); err != nil {
 		return false, fmt.Errorf("decode %s: %w", k, err)
 	}
 	return true, nil
