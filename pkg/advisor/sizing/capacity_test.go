@@ -103,6 +103,26 @@ func withoutText(c Capacity) Capacity {
 	return c
 }
 
+// quickServing turns testing/quick's values into a serving input and an SLO:
+// models, GPUs, layouts, token profiles and targets, each target sometimes unset.
+func quickServing(ai, gi, tpi, ppi uint8, in, out uint16, ttft, itl, tps uint16) (ServingInput, SLO) {
+	archs := []Arch{llama8B(), llama70B(), mixtral()}
+	gpus := []Accelerator{h100(), l4()}
+	serving := ServingInput{Arch: archs[int(ai)%len(archs)], Weights: FP8, KV: BF16, GPU: gpus[int(gi)%len(gpus)],
+		TensorParallel: 1 << (tpi % 4), PipelineParallel: 1 + int(ppi)%2, InputTokens: 20 + int(in)%4000, OutputTokens: 10 + int(out)%800}
+	var slo SLO
+	if ttft%3 > 0 {
+		slo.TTFTp95ms = 200 + float64(ttft%5000)
+	}
+	if itl%3 > 0 {
+		slo.ITLms = 10 + float64(itl%200)
+	}
+	if tps%4 == 0 {
+		slo.MinTokensPerSecPerUser = 5 + float64(tps%60)
+	}
+	return serving, slo
+}
+
 // CapacityFigures answers what CapacityAtSLO answers, figure for figure,
 // limit and reason included, and writes no text: a planner that sizes with
 // it and explains only the layouts it shows gives every other layout the
@@ -110,21 +130,8 @@ func withoutText(c Capacity) Capacity {
 // targets, each target sometimes unset).
 func TestCapacityFiguresMatchCapacityAtSLO(t *testing.T) {
 	t.Parallel()
-	archs := []Arch{llama8B(), llama70B(), mixtral()}
-	gpus := []Accelerator{h100(), l4()}
 	prop := func(ai, gi, tpi, ppi uint8, in, out uint16, ttft, itl, tps uint16) bool {
-		serving := ServingInput{Arch: archs[int(ai)%len(archs)], Weights: FP8, KV: BF16, GPU: gpus[int(gi)%len(gpus)],
-			TensorParallel: 1 << (tpi % 4), PipelineParallel: 1 + int(ppi)%2, InputTokens: 20 + int(in)%4000, OutputTokens: 10 + int(out)%800}
-		var slo SLO
-		if ttft%3 > 0 {
-			slo.TTFTp95ms = 200 + float64(ttft%5000)
-		}
-		if itl%3 > 0 {
-			slo.ITLms = 10 + float64(itl%200)
-		}
-		if tps%4 == 0 {
-			slo.MinTokensPerSecPerUser = 5 + float64(tps%60)
-		}
+		serving, slo := quickServing(ai, gi, tpi, ppi, in, out, ttft, itl, tps)
 		want, err := CapacityAtSLO(serving, slo)
 		require.NoError(t, err)
 		got, err := CapacityFigures(serving, slo)
@@ -143,21 +150,8 @@ func TestCapacityFiguresMatchCapacityAtSLO(t *testing.T) {
 // (testing/quick over the same space as above).
 func TestCapacityWorkingMatchesCapacityAtSLO(t *testing.T) {
 	t.Parallel()
-	archs := []Arch{llama8B(), llama70B(), mixtral()}
-	gpus := []Accelerator{h100(), l4()}
 	prop := func(ai, gi, tpi, ppi uint8, in, out uint16, ttft, itl, tps uint16) bool {
-		serving := ServingInput{Arch: archs[int(ai)%len(archs)], Weights: FP8, KV: BF16, GPU: gpus[int(gi)%len(gpus)],
-			TensorParallel: 1 << (tpi % 4), PipelineParallel: 1 + int(ppi)%2, InputTokens: 20 + int(in)%4000, OutputTokens: 10 + int(out)%800}
-		var slo SLO
-		if ttft%3 > 0 {
-			slo.TTFTp95ms = 200 + float64(ttft%5000)
-		}
-		if itl%3 > 0 {
-			slo.ITLms = 10 + float64(itl%200)
-		}
-		if tps%4 == 0 {
-			slo.MinTokensPerSecPerUser = 5 + float64(tps%60)
-		}
+		serving, slo := quickServing(ai, gi, tpi, ppi, in, out, ttft, itl, tps)
 		want, err := CapacityAtSLO(serving, slo)
 		require.NoError(t, err)
 		figures, err := CapacityFigures(serving, slo)
