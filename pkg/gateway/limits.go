@@ -278,11 +278,13 @@ func (s *Server) spend(ctx context.Context, c echo.Context, checks []limitCheck)
 	}
 	results, err := p.limiter.Spend(ctx, spend...)
 	if err != nil {
-		for _, ch := range checks {
+		names := make([]string, len(checks))
+		for i, ch := range checks {
 			p.decisions.WithLabelValues(ch.name, "redis_error").Inc()
+			names[i] = ch.name
 		}
 		s.log.WarnContext(ctx, "rate limit unavailable, request allowed",
-			slog.String("check", checks[0].name), slog.String("error", err.Error()),
+			slog.Any("checks", names), slog.String("error", err.Error()),
 			slog.String("request_id", requestID(c)))
 		return nil
 	}

@@ -222,6 +222,12 @@ func TestLimitsFailOpenButRevocationFailsClosedWhenRedisIsDown(t *testing.T) {
 	require.Positive(t, testutil.ToFloat64(d.WithLabelValues("tenant", "redis_error")))
 	require.Equal(t, float64(2), testutil.ToFloat64(d.WithLabelValues("active", "redis_error")))
 	require.Zero(t, testutil.ToFloat64(d.WithLabelValues("tenant", "refused")))
+
+	// The warning names every limit left uncounted, not only the first.
+	e.logs.mu.Lock()
+	logged := e.logs.lines.String()
+	e.logs.mu.Unlock()
+	require.Contains(t, logged, `"checks":["tenant","user","address"]`)
 }
 
 func TestCORSAllowList(t *testing.T) {
