@@ -174,17 +174,17 @@ func TestParseRejectsBrokenData(t *testing.T) {
 		},
 		{
 			name:    "CPU machine without vCPUs",
-			file:    "data/instances/aws.yaml",
+			file:    "data/instances/aws-cpu.yaml",
 			old:     "  memory_gb: 16\n  name: m7i.xlarge\n  offered_in:\n  - us-east-1\n",
 			new:     "  name: m7i.xlarge\n  offered_in:\n  - us-east-1\n",
-			wantErr: "instances/aws.yaml does not match the schema",
+			wantErr: "instances/aws-cpu.yaml does not match the schema",
 		},
 		{
 			name:    "CPU machine with a GPU count but no GPU",
-			file:    "data/instances/aws.yaml",
+			file:    "data/instances/aws-cpu.yaml",
 			old:     "  memory_gb: 16\n  name: m7i.xlarge\n  offered_in:\n  - us-east-1\n",
 			new:     "  gpu_count: 1\n  memory_gb: 16\n  name: m7i.xlarge\n  offered_in:\n  - us-east-1\n",
-			wantErr: "instances/aws.yaml does not match the schema",
+			wantErr: "instances/aws-cpu.yaml does not match the schema",
 		},
 		{
 			name:    "negative token price",

@@ -37,12 +37,14 @@ type PriceTable struct {
 }
 
 const (
-	// instancesDir holds the current version's instance rows, one file per provider
-	// (aws.yaml, azure.yaml, gcp.yaml): one file for every cloud would outgrow the repository's
-	// 1 MB limit for a tracked file.
+	// instancesDir holds the current version's instance rows, two files per provider
+	// (<provider>.yaml with the imports and GPU machines, <provider>-cpu.yaml with the CPU
+	// machines; readInstanceFiles): one file for every cloud, or for GCP alone, would outgrow the
+	// repository's 1 MB limit for a tracked file.
 	instancesDir = "data/instances"
-	// historyDir holds earlier versions' instance rows: a folder per version with one file per
-	// provider, or, for the versions written before the rows were split, one file per version.
+	// historyDir holds earlier versions' instance rows: a folder per version with the files it was
+	// written as (one per provider up to 2026-12-06.7, then split as in instancesDir), or, for the
+	// versions written before the rows were split per provider, one file per version.
 	historyDir = "data/history"
 )
 
@@ -100,10 +102,18 @@ func ParsePriceTables(files fs.FS) ([]PriceTable, error) {
 	return out, nil
 }
 
-// readInstanceFiles reads one version's instance rows from a folder of per-provider files
-// (<provider>.yaml, each validated against the instances schema) and joins them in file name
-// order, which keeps the rows sorted by provider. Every file must hold the same version, and only
-// rows and imports of the provider it is named after.
+// cpuPart is the suffix of the file that holds a provider's CPU machines apart from its main file
+// (<provider>-cpu.yaml): one file per provider would outgrow the repository's 1 MB limit for a
+// tracked file once GCP's GPU and CPU rows in every region share it.
+const cpuPart = "-cpu"
+
+// readInstanceFiles reads one version's instance rows from a folder of per-provider files, each
+// validated against the instances schema: <provider>.yaml holds the provider's imports and its GPU
+// machines (and, in versions written before the split, its CPU machines too), <provider>-cpu.yaml
+// the general-purpose CPU machines. It joins them and sorts the rows by provider, name and price
+// region, as the import writes them. Every file must hold the same version and only rows and
+// imports of the provider it is named after; a -cpu file holds only CPU machines and no imports,
+// and needs its provider's main file.
 func readInstanceFiles(files fs.FS, dir string, sch *jsonschema.Schema) (PriceTable, error) {
 	names, err := fs.Glob(files, dir+"/*.yaml")
 	if err != nil {
@@ -113,13 +123,26 @@ func readInstanceFiles(files fs.FS, dir string, sch *jsonschema.Schema) (PriceTa
 		return PriceTable{}, fmt.Errorf("read catalogue instance rows: no <provider>.yaml file in %s", dir)
 	}
 	var out PriceTable
+	mains := map[string]bool{}
+	for _, n := range names {
+		if base := strings.TrimSuffix(path.Base(n), ".yaml"); !strings.Contains(base, "-") {
+			mains[base] = true
+		}
+	}
 	for i, n := range names {
 		var t PriceTable
 		if err := decodeFile(files, dataFile{name: strings.TrimPrefix(n, "data/"), def: "instancesFile"}, sch, &t); err != nil {
 			return PriceTable{}, err
 		}
-		provider := strings.TrimSuffix(path.Base(n), ".yaml")
+		base := strings.TrimSuffix(path.Base(n), ".yaml")
+		provider, part, split := strings.Cut(base, "-")
 		var bad []string
+		switch {
+		case split && "-"+part != cpuPart:
+			bad = append(bad, fmt.Sprintf("rows of an unknown part %q (a provider's rows are in <provider>.yaml and <provider>%s.yaml)", part, cpuPart))
+		case split && !mains[provider]:
+			bad = append(bad, fmt.Sprintf("CPU machines without their provider's %s/%s.yaml", dir, provider))
+		}
 		if i > 0 && t.Version != out.Version {
 			bad = append(bad, fmt.Sprintf("version %q, not %s's %q", t.Version, names[0], out.Version))
 		}
@@ -127,10 +150,16 @@ func readInstanceFiles(files fs.FS, dir string, sch *jsonschema.Schema) (PriceTa
 			if im.Provider != provider {
 				bad = append(bad, fmt.Sprintf("an import of provider %s", im.Provider))
 			}
+			if split {
+				bad = append(bad, fmt.Sprintf("an import (%s %s), which belongs in %s.yaml", im.Repository, im.Path, provider))
+			}
 		}
 		for _, in := range t.Instances {
 			if in.Provider != provider {
 				bad = append(bad, fmt.Sprintf("instance %s/%s in %s", in.Provider, in.Name, in.PriceRegion))
+			}
+			if split && in.HasGPU() {
+				bad = append(bad, fmt.Sprintf("GPU machine %s/%s in %s, which belongs in %s.yaml", in.Provider, in.Name, in.PriceRegion, provider))
 			}
 		}
 		if len(bad) > 0 {
@@ -140,6 +169,10 @@ func readInstanceFiles(files fs.FS, dir string, sch *jsonschema.Schema) (PriceTa
 		out.Imports = append(out.Imports, t.Imports...)
 		out.Instances = append(out.Instances, t.Instances...)
 	}
+	// File name order puts gcp-cpu.yaml before gcp.yaml; the rows keep the import's order.
+	slices.SortStableFunc(out.Instances, func(a, b Instance) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Name, b.Name), cmp.Compare(a.PriceRegion, b.PriceRegion))
+	})
 	return out, nil
 }
 

@@ -1,7 +1,9 @@
 package catalog
 
 import (
+	"cmp"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -163,16 +165,52 @@ func TestInstanceFilesHoldOneProviderAndOneVersion(t *testing.T) {
 				b := string(files["data/instances/gcp.yaml"].Data)
 				files["data/instances/gcp.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(b, "\nversion: ", "\nversion: 2099-01-01.1 # was ", 1))}
 			},
-			wantErr: `data/instances/gcp.yaml holds version "2099-01-01.1", not data/instances/aws.yaml's`,
+			wantErr: `data/instances/gcp.yaml holds version "2099-01-01.1", not data/instances/aws-cpu.yaml's`,
 		},
 		{
 			name: "no instance files",
 			edit: func(files fstest.MapFS) {
-				delete(files, "data/instances/aws.yaml")
-				delete(files, "data/instances/azure.yaml")
-				delete(files, "data/instances/gcp.yaml")
+				for name := range files {
+					if strings.HasPrefix(name, "data/instances/") {
+						delete(files, name)
+					}
+				}
 			},
 			wantErr: "no <provider>.yaml file in data/instances",
+		},
+		{
+			name: "a GPU machine among the CPU machines",
+			edit: func(files fstest.MapFS) {
+				gpu := string(files["data/instances/aws.yaml"].Data)
+				row := gpu[strings.Index(gpu, "\n- as_of:")+1 : strings.Index(gpu, "\n  vcpu: 48\n")+len("\n  vcpu: 48\n")]
+				cpu := string(files["data/instances/aws-cpu.yaml"].Data)
+				files["data/instances/aws-cpu.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(cpu, "instances:\n", "instances:\n"+row, 1))}
+			},
+			wantErr: "data/instances/aws-cpu.yaml holds GPU machine aws/g4dn.12xlarge in af-south-1, which belongs in aws.yaml",
+		},
+		{
+			name: "imports among the CPU machines",
+			edit: func(files fstest.MapFS) {
+				gpu := string(files["data/instances/azure.yaml"].Data)
+				imports := gpu[strings.Index(gpu, "imports:\n"):strings.Index(gpu, "instances:\n")]
+				cpu := string(files["data/instances/azure-cpu.yaml"].Data)
+				files["data/instances/azure-cpu.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(cpu, "instances:\n", imports+"instances:\n", 1))}
+			},
+			wantErr: "data/instances/azure-cpu.yaml holds an import (andy-diericks/azure-pricing-radar data/latest/vm-eu-west.json), which belongs in azure.yaml",
+		},
+		{
+			name: "CPU machines without their provider's main file",
+			edit: func(files fstest.MapFS) {
+				delete(files, "data/instances/gcp.yaml")
+			},
+			wantErr: "data/instances/gcp-cpu.yaml holds CPU machines without their provider's data/instances/gcp.yaml",
+		},
+		{
+			name: "a part the loader does not know",
+			edit: func(files fstest.MapFS) {
+				files["data/instances/gcp-tpu.yaml"] = files["data/instances/gcp-cpu.yaml"]
+			},
+			wantErr: `data/instances/gcp-tpu.yaml holds rows of an unknown part "tpu"`,
 		},
 	}
 	for _, tt := range tests {
@@ -185,4 +223,19 @@ func TestInstanceFilesHoldOneProviderAndOneVersion(t *testing.T) {
 			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
+}
+
+// TestSplitRowsKeepTheImportOrder reads the current version from its split files (gcp-cpu.yaml
+// sorts before gcp.yaml) and requires the rows in the import's order, by provider, name and
+// region, so whatever walks the rows in order sees the same catalogue however it is split.
+func TestSplitRowsKeepTheImportOrder(t *testing.T) {
+	t.Parallel()
+	c, err := Load()
+	require.NoError(t, err)
+	require.True(t, slices.IsSortedFunc(c.Instances, func(a, b Instance) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Name, b.Name), cmp.Compare(a.PriceRegion, b.PriceRegion))
+	}), "rows out of order")
+	cpu := slices.IndexFunc(c.Instances, func(in Instance) bool { return in.Provider == "gcp" && !in.HasGPU() })
+	gpu := slices.IndexFunc(c.Instances, func(in Instance) bool { return in.Provider == "gcp" && in.HasGPU() })
+	require.Less(t, gpu, cpu, "GCP's a2- GPU machines come before its e2- CPU machines")
 }
