@@ -42,7 +42,7 @@ func TestCatalogueDiffNeedsKnownVersions(t *testing.T) {
 	require.Contains(t, errOut, "give two catalogue versions")
 	code, _, errOut = run(t, context.Background(), nil, "catalogue", "diff", "2026-12-06.1", "1999-01-01.1")
 	require.Equal(t, 2, code)
-	require.Contains(t, errOut, `no catalogue version "1999-01-01.1" (this build holds 2026-12-06.1, 2026-12-06.2, 2026-12-06.3, 2026-12-06.4, 2026-12-06.5, 2026-12-06.6, 2026-12-06.7)`)
+	require.Contains(t, errOut, `no catalogue version "1999-01-01.1" (this build holds 2026-12-06.1, 2026-12-06.2, 2026-12-06.3, 2026-12-06.4, 2026-12-06.5, 2026-12-06.6, 2026-12-06.7, 2026-12-06.8)`)
 }
 
 func TestCatalogueVersionsCountsRows(t *testing.T) {
@@ -96,8 +96,8 @@ func TestCatalogueImportWritesANewVersionAndKeepsTheOld(t *testing.T) {
 	// The committed data imports to the committed version: nothing new.
 	code, out, errOut := run(t, context.Background(), nil, "catalogue", "import", "--from", from, "--catalogue", catDir)
 	require.Equal(t, 0, code, errOut)
-	require.Contains(t, out, "catalogue 2026-12-06.7: ")
-	require.NoDirExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.7"))
+	require.Contains(t, out, "catalogue 2026-12-06.8: ")
+	require.NoDirExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.8"))
 	before, err := os.ReadFile(filepath.Join(catDir, "data", "instances", "gcp.yaml"))
 	require.NoError(t, err)
 
@@ -109,15 +109,15 @@ func TestCatalogueImportWritesANewVersionAndKeepsTheOld(t *testing.T) {
 	manifest := filepath.Join(from, "source.yaml")
 	b, err := os.ReadFile(manifest)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(manifest, []byte(strings.Replace(string(b), `catalogue_version: "2026-12-06.7"`, `catalogue_version: "2026-12-07.1"`, 1)), 0o644))
+	require.NoError(t, os.WriteFile(manifest, []byte(strings.Replace(string(b), `catalogue_version: "2026-12-06.8"`, `catalogue_version: "2026-12-07.1"`, 1)), 0o644))
 
 	code, out, errOut = run(t, context.Background(), nil, "catalogue", "import", "--from", from, "--catalogue", catDir)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "catalogue 2026-12-07.1: ")
-	for _, p := range []string{"aws", "azure", "gcp"} {
-		require.FileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.7", p+".yaml"), "the previous version is kept")
+	for _, p := range []string{"aws", "aws-cpu", "azure", "azure-cpu", "gcp", "gcp-cpu"} {
+		require.FileExists(t, filepath.Join(catDir, "data", "history", "2026-12-06.8", p+".yaml"), "the previous version is kept")
 	}
-	kept, err := os.ReadFile(filepath.Join(catDir, "data", "history", "2026-12-06.7", "gcp.yaml"))
+	kept, err := os.ReadFile(filepath.Join(catDir, "data", "history", "2026-12-06.8", "gcp.yaml"))
 	require.NoError(t, err)
 	require.Equal(t, string(before), string(kept), "the previous version's files move to the history as they were")
 	meta, err := os.ReadFile(filepath.Join(catDir, "data", "catalog.yaml"))

@@ -44,7 +44,7 @@ func TestCatalogueVersionDiff(t *testing.T) {
 	}{
 		{"malformed version", "/v1/catalogue/versions/latest/diff", http.StatusBadRequest, `version: "latest" is not a catalogue version`},
 		{"malformed from", "/v1/catalogue/versions/2026-12-06.2/diff?from=x", http.StatusBadRequest, `from: "x" is not a catalogue version`},
-		{"unknown version", "/v1/catalogue/versions/2031-01-01.1/diff", http.StatusNotFound, "catalogue version 2031-01-01.1 is not held (held: 2026-12-06.1, 2026-12-06.2, 2026-12-06.3, 2026-12-06.4, 2026-12-06.5, 2026-12-06.6, 2026-12-06.7)"},
+		{"unknown version", "/v1/catalogue/versions/2031-01-01.1/diff", http.StatusNotFound, "catalogue version 2031-01-01.1 is not held (held: 2026-12-06.1, 2026-12-06.2, 2026-12-06.3, 2026-12-06.4, 2026-12-06.5, 2026-12-06.6, 2026-12-06.7, 2026-12-06.8)"},
 		{"nothing before the oldest", "/v1/catalogue/versions/2026-12-06.1/diff", http.StatusBadRequest, "from: catalogue version 2026-12-06.1 is the oldest held"},
 	}
 	for _, tc := range tests {

@@ -142,11 +142,11 @@ func TestComplianceResidency(t *testing.T) {
 			name:     "gdpr keeps data in catalogue eu regions",
 			business: &inframindv1.Business{Regions: []string{"eu"}, DataCategories: []string{"personal"}},
 			// Counted from regions.yaml and instances.yaml: aws prices 137 GPU machine types-regions
-			// in all six of its EU regions, gcp 183 in ten of eleven, azure 50 in four of its five
+			// in all six of its EU regions, gcp 203 in ten of eleven, azure 50 in four of its five
 			// (westeurope 14, swedencentral 13, northeurope 12, francecentral 11; belgiumcentral
 			// prices CPU machines only).
 			wantAllowed: map[string]float64{"aws": 6, "azure": 5, "gcp": 11},
-			wantPriced:  map[string]float64{"aws": 137, "azure": 50, "gcp": 183},
+			wantPriced:  map[string]float64{"aws": 137, "azure": 50, "gcp": 203},
 			wantTitles: map[string]string{
 				"Allowed regions: aws: eu-west-1, eu-central-1, eu-north-1, eu-south-2, eu-south-1, eu-west-3; azure: westeurope, northeurope, francecentral, swedencentral, belgiumcentral; gcp: europe-west1, europe-west4, europe-north1, europe-west3, europe-west8, europe-west9, europe-central2, europe-north2, europe-southwest1, europe-west10, europe-west12": "info",
 			},
@@ -158,12 +158,12 @@ func TestComplianceResidency(t *testing.T) {
 			wantTitles:  map[string]string{"Allowed regions: aws: eu-central-1; azure: none; gcp: europe-west3, europe-west10": "info"},
 		},
 		{
-			// Counted from data/instances/<provider>.yaml: aws prices 137 GPU machine types-regions in its four US
-			// regions, azure 7 in eastus, gcp 165 in its nine US regions.
+			// Counted from data/instances/<provider>.yaml: aws prices 149 GPU machine types-regions in its four US
+			// regions, azure 7 in eastus, gcp 197 in its nine US regions.
 			name:        "us residency is met where the catalogue prices",
 			business:    &inframindv1.Business{Regions: []string{"us"}, DataResidency: []string{"us"}},
 			wantAllowed: map[string]float64{"aws": 4, "azure": 1, "gcp": 9},
-			wantPriced:  map[string]float64{"aws": 137, "azure": 7, "gcp": 165},
+			wantPriced:  map[string]float64{"aws": 149, "azure": 7, "gcp": 197},
 		},
 		{
 			name:        "us residency and gdpr conflict",

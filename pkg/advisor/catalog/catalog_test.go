@@ -112,14 +112,14 @@ func TestParseRejectsBrokenData(t *testing.T) {
 		{
 			name:    "row without source",
 			file:    "data/gpus.yaml",
-			old:     `    source: "stas00/ml-engineering compute/accelerator/README.md; cli99/llm-analysis gpu_configs/h100-sxm-80gb.json; link_gbs: NVIDIA H100 Tensor Core GPU datasheet: NVLink 900 GB/s (both directions)"` + "\n",
+			old:     `    source: "stas00/ml-engineering compute/accelerator/README.md at commit b9e29720eebd; cli99/llm-analysis gpu_configs/h100-sxm-80gb.json; link_gbs: NVIDIA H100 Tensor Core GPU datasheet: NVLink 900 GB/s (both directions)"` + "\n",
 			new:     "",
 			wantErr: "gpus.yaml does not match the schema",
 		},
 		{
 			name:    "row citing an internal reference file instead of its source",
 			file:    "data/gpus.yaml",
-			old:     `    source: "stas00/ml-engineering compute/accelerator/README.md; cli99/llm-analysis gpu_configs/h100-sxm-80gb.json;`,
+			old:     `    source: "stas00/ml-engineering compute/accelerator/README.md at commit b9e29720eebd; cli99/llm-analysis gpu_configs/h100-sxm-80gb.json;`,
 			new:     `    source: "shared reference ai-infra-figures.md;`,
 			wantErr: `gpus: h100-sxm cites "ai-infra-figures", a project file, not a public document or dataset`,
 		},
@@ -521,7 +521,8 @@ func TestCoverage(t *testing.T) {
 // model the catalogue prices on AWS is priced in an EU region too (the imported SkyPilot file lists
 // every one of them in eu-central-1 or eu-north-1), except the Blackwell machines, which that file
 // lists in US regions only (p6-b200.48xlarge in us-east-1, us-east-2 and us-west-2, p6-b300.48xlarge
-// in us-west-2). A new GPU priced only outside the EU fails here until it is named.
+// in us-west-2, every g7e size with the RTX PRO 6000 in us-east-1 and us-east-2). A new GPU priced
+// only outside the EU fails here until it is named.
 func TestAWSGPUsPricedInTheEU(t *testing.T) {
 	t.Parallel()
 	c, err := Load()
@@ -538,7 +539,7 @@ func TestAWSGPUsPricedInTheEU(t *testing.T) {
 		inEU[in.GPU] = inEU[in.GPU] || r.Jurisdiction == "eu"
 	}
 	require.GreaterOrEqual(t, len(models), 10, "AWS GPU models: %v", models)
-	usOnly := map[string]bool{"b200": true, "b300": true}
+	usOnly := map[string]bool{"b200": true, "b300": true, "rtx-pro-6000": true}
 	for m := range models {
 		if usOnly[m] {
 			require.False(t, inEU[m], "AWS %s is priced in the EU now: drop it from the US-only list", m)
@@ -553,4 +554,22 @@ func TestSchemaJSON(t *testing.T) {
 	b, err := SchemaJSON()
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"$id": "https://infra-mind.dev/schemas/advisor-catalog.schema.json"`)
+}
+
+// TestRTXPro6000StatesItsLowerReading: NVIDIA prints the RTX PRO 6000 Blackwell Server Edition's
+// Tensor Core figures (1 PFLOPS FP16/BF16, 2 PFLOPS FP8) without saying whether with sparsity. The
+// catalogue takes the lower reading, half of them, and the row's source, which every plan on the
+// GPU cites, must say so: a report reader sees the assumption next to the figure.
+func TestRTXPro6000StatesItsLowerReading(t *testing.T) {
+	t.Parallel()
+	c, err := Load()
+	require.NoError(t, err)
+	g, ok := c.GPU("rtx-pro-6000")
+	require.True(t, ok)
+	require.InDelta(t, 1000.0/2, g.BF16TFLOPS, 1e-9, "half of NVIDIA's printed 1 PFLOPS")
+	require.InDelta(t, 2000.0/2, g.FP8TFLOPS, 1e-9, "half of NVIDIA's printed 2 PFLOPS")
+	require.InDelta(t, 96.0, g.MemoryGB, 1e-9)
+	require.InDelta(t, 1.597, g.BandwidthTBs, 1e-9, "the Server Edition's, not the Workstation Edition's 1792 GB/s")
+	require.Contains(t, g.Source.Source, "FP16/BF16 Tensor Core 1 PFLOPS, FP8 2 PFLOPS")
+	require.Contains(t, g.Source.Source, "dense figures taken as half of NVIDIA's printed figures, which are most likely with sparsity")
 }

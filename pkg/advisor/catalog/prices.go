@@ -43,7 +43,7 @@ const (
 	// repository's 1 MB limit for a tracked file.
 	instancesDir = "data/instances"
 	// historyDir holds earlier versions' instance rows: a folder per version with the files it was
-	// written as (one per provider up to 2026-12-06.7, then split as in instancesDir), or, for the
+	// written as (one per provider up to 2026-12-06.6, then split as in instancesDir), or, for the
 	// versions written before the rows were split per provider, one file per version.
 	historyDir = "data/history"
 )

@@ -29,6 +29,10 @@ var gpuIDs = map[string]string{
 	"MI300X":    "mi300x",
 	"B200":      "b200",
 	"B300":      "b300",
+	// SkyPilot's spelling of AWS's name for the RTX PRO 6000 Blackwell Server Edition (g7e), and
+	// the name gcpCalcGPUs gives the Google Cloud pricing calculator's rtx6000 key (G4).
+	"RTX PRO Server 6000": "rtx-pro-6000",
+	"RTX PRO 6000":        "rtx-pro-6000",
 }
 
 // gcpAttached is the GPU model and count each GCP accelerator-optimised machine type comes with.

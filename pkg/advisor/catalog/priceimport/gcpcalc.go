@@ -11,7 +11,9 @@ import (
 // gcpCalcGPUs maps the accelerator keys of a machine type in the Google Cloud pricing calculator's
 // pricing.yml to the GPU names Build knows (gpuIDs). The file gives the machine's GPU count under
 // that key; its prices are for the whole machine, GPUs included. An accelerator key not listed is
-// still read, and Build skips the machine as a GPU the catalogue does not hold.
+// still read, and Build skips the machine as a GPU the catalogue does not hold. rtx6000 is the key
+// of the G4 machine types, which carry NVIDIA RTX PRO 6000 Blackwell Server Edition GPUs (Google
+// Cloud documentation, accelerator-optimized machine family, G4 series), not the older Quadro RTX 6000.
 var gcpCalcGPUs = map[string]string{
 	"a100":           "A100",
 	"a100-80gb":      "A100-80GB",

@@ -79,7 +79,7 @@ func TestGCPPricingCalculatorRowsCarryCommitments(t *testing.T) {
 
 	res, err := Build(rows, opts(t, "gcp"))
 	require.NoError(t, err)
-	require.Len(t, res.Instances, 3, "%+v", res.Instances)
+	require.Len(t, res.Instances, 4, "%+v", res.Instances)
 	a2 := res.Instances[0]
 	require.Equal(t, "a2-ultragpu-1g", a2.Name)
 	require.Equal(t, "europe-west4", a2.PriceRegion)
@@ -94,10 +94,17 @@ func TestGCPPricingCalculatorRowsCarryCommitments(t *testing.T) {
 	require.False(t, e2.HasGPU())
 	require.InDelta(t, 33.927756, e2.Commit1YMonthly, 1e-9)
 	require.InDelta(t, 24.234115, e2.Commit3YMonthly, 1e-9)
-	require.Equal(t, map[string]int{
-		"sold only as Spot or Flex-start (a3-highgpu-1g)": 1,
-		"GPU not in the catalogue (RTX PRO 6000)":         1,
-	}, res.Skipped)
+	// G4: the file's rtx6000 key is the RTX PRO 6000 Blackwell Server Edition, a catalogue GPU.
+	g4 := res.Instances[3]
+	require.Equal(t, "g4-standard-48", g4.Name)
+	require.Equal(t, "rtx-pro-6000", g4.GPU)
+	require.Equal(t, 1, g4.GPUCount)
+	require.Equal(t, 48, g4.VCPU)
+	require.InDelta(t, 4.949923, g4.OnDemandHourly, 1e-9)
+	require.InDelta(t, 1.98, g4.SpotHourly, 1e-9)
+	require.InDelta(t, 2493.315, g4.Commit1YMonthly, 1e-9)
+	require.InDelta(t, 1589.49835, g4.Commit3YMonthly, 1e-9)
+	require.Equal(t, map[string]int{"sold only as Spot or Flex-start (a3-highgpu-1g)": 1}, res.Skipped)
 }
 
 func TestGCPPricingCalculatorBadFilesAreFormatErrors(t *testing.T) {
@@ -190,7 +197,7 @@ files:
 	for i, in := range res.Table.Instances {
 		rows[in.Name+" "+in.PriceRegion] = i
 	}
-	require.Len(t, rows, 3, "e2-standard-2 once, and the calculator's A2 Ultra rows")
+	require.Len(t, rows, 4, "e2-standard-2 once, and the calculator's A2 Ultra and G4 rows")
 	e2 := res.Table.Instances[rows["e2-standard-2 europe-west4"]]
 	require.InDelta(t, 0.07377, e2.OnDemandHourly, 1e-9, "the first file's price wins")
 	require.InDelta(t, 0.03071, e2.SpotHourly, 1e-9)
@@ -203,7 +210,7 @@ files:
 	require.Len(t, res.Table.Imports, 2)
 	require.Equal(t, "Cyclenerd/google-cloud-pricing-cost-calculator", res.Table.Imports[1].Repository)
 	require.Equal(t, "Apache-2.0", res.Table.Imports[1].Licence, "the manifest's licence is the default")
-	require.Equal(t, map[string]int{"sold only as Spot or Flex-start (a3-highgpu-1g)": 1, "GPU not in the catalogue (RTX PRO 6000)": 1}, res.Skipped[1])
+	require.Equal(t, map[string]int{"sold only as Spot or Flex-start (a3-highgpu-1g)": 1}, res.Skipped[1])
 }
 
 func TestCommitmentsAreCarriedOnlyOntoTheSameOnDemandPrice(t *testing.T) {

@@ -86,12 +86,17 @@ func TestAWSRowsBecomeOneInstancePerRegion(t *testing.T) {
 	}, res.Skipped)
 }
 
-// TestBlackwellMachinesArePriced imports real rows of the two Blackwell machine types the SkyPilot
-// AWS file lists (catalogs/v8/aws/vms.csv at 00148f2af367, GpuInfo emptied): each becomes a priced
-// 8-GPU row of the catalogue's b200 or b300 entry, not a skipped "GPU not in the catalogue".
+// TestBlackwellMachinesArePriced imports real rows of the Blackwell machine types the SkyPilot AWS
+// file lists (catalogs/v8/aws/vms.csv at 00148f2af367, GpuInfo emptied): each becomes a priced row
+// of the catalogue's b200, b300 or rtx-pro-6000 entry, not a skipped "GPU not in the catalogue".
+// SkyPilot names g7e's GPU "RTX PRO Server 6000".
 func TestBlackwellMachinesArePriced(t *testing.T) {
 	t.Parallel()
 	const excerpt = `InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,AvailabilityZone,Arch
+g7e.2xlarge,RTX PRO Server 6000,1.0,8.0,64.0,,3.36312,1.478200,us-east-1,use1-az2,x86_64
+g7e.2xlarge,RTX PRO Server 6000,1.0,8.0,64.0,,3.36312,1.540600,us-east-1,use1-az6,x86_64
+g7e.48xlarge,RTX PRO Server 6000,8.0,192.0,2048.0,,33.14432,14.455300,us-east-2,use2-az1,x86_64
+g7e.48xlarge,RTX PRO Server 6000,8.0,192.0,2048.0,,33.14432,14.306400,us-east-2,use2-az2,x86_64
 p6-b200.48xlarge,B200,8.0,192.0,2048.0,,113.9328,22.564000,us-east-2,use2-az1,x86_64
 p6-b200.48xlarge,B200,8.0,192.0,2048.0,,113.9328,21.729300,us-east-2,use2-az2,x86_64
 p6-b300.48xlarge,B300,8.0,192.0,4096.0,,142.416,33.430800,us-west-2,usw2-az2,x86_64
@@ -101,19 +106,22 @@ p6-b300.48xlarge,B300,8.0,192.0,4096.0,,142.416,33.430800,us-west-2,usw2-az2,x86
 	res, err := Build(rows, opts(t, "aws"))
 	require.NoError(t, err)
 	require.Empty(t, res.Skipped)
-	require.Len(t, res.Instances, 2, "%+v", res.Instances)
+	require.Len(t, res.Instances, 4, "%+v", res.Instances)
 	for _, want := range []struct {
 		name, gpu, region string
+		count             int
 		onDemand, spot    float64
 	}{
-		{"p6-b200.48xlarge", "b200", "us-east-2", 113.9328, 22.564},
-		{"p6-b300.48xlarge", "b300", "us-west-2", 142.416, 33.4308},
+		{"g7e.2xlarge", "rtx-pro-6000", "us-east-1", 1, 3.36312, 1.5406},
+		{"g7e.48xlarge", "rtx-pro-6000", "us-east-2", 8, 33.14432, 14.4553},
+		{"p6-b200.48xlarge", "b200", "us-east-2", 8, 113.9328, 22.564},
+		{"p6-b300.48xlarge", "b300", "us-west-2", 8, 142.416, 33.4308},
 	} {
 		i := slices.IndexFunc(res.Instances, func(in catalog.Instance) bool { return in.Name == want.name })
 		require.GreaterOrEqual(t, i, 0, want.name)
 		in := res.Instances[i]
 		require.Equal(t, want.gpu, in.GPU, want.name)
-		require.Equal(t, 8, in.GPUCount, want.name)
+		require.Equal(t, want.count, in.GPUCount, want.name)
 		require.Equal(t, want.region, in.PriceRegion, want.name)
 		require.InDelta(t, want.onDemand, in.OnDemandHourly, 1e-9, want.name)
 		require.InDelta(t, want.spot, in.SpotHourly, 1e-9, want.name)
