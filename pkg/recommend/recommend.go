@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
@@ -250,8 +251,8 @@ func (b *builder) serving() {
 			rec.Numbers = []Number{number(lo), number(hi), number(price)}
 			rec.MonthlyUSD = &CostImpact{
 				LowUSD: lo.GetValue() * price.GetValue(), HighUSD: hi.GetValue() * price.GetValue(),
-				Basis: fmt.Sprintf("replicas (%s-%s) x on-demand replica price %s a month (cloud family: %s)",
-					strconv.FormatFloat(lo.GetValue(), 'f', -1, 64), strconv.FormatFloat(hi.GetValue(), 'f', -1, 64), money(price.GetValue()), price.GetSource()),
+				Basis: fmt.Sprintf("replicas (%s) x on-demand replica price %s a month (cloud family: %s)",
+					span.Text(strconv.FormatFloat(lo.GetValue(), 'f', -1, 64), strconv.FormatFloat(hi.GetValue(), 'f', -1, 64)), money(price.GetValue()), price.GetSource()),
 			}
 			rec.Rationale += ". Numbers: " + quote(lo) + "; " + quote(hi) + "; " + quote(price)
 			rec.Confidence = b.costConfidence(0.9)
@@ -283,8 +284,8 @@ func (b *builder) commitments() {
 		b.add(Recommendation{
 			Category: CategoryCost, Priority: PriorityMedium, Family: cloud,
 			Action: fmt.Sprintf("Buy a %s commitment for the baseline capacity", c.term),
-			Rationale: fmt.Sprintf("The plan costs %s-%s a month on demand and %s-%s with a %s commitment. Numbers: %s; %s; %s; %s",
-				money(odLo.GetValue()), money(odHi.GetValue()), money(cLo.GetValue()), money(cHi.GetValue()), c.term,
+			Rationale: fmt.Sprintf("The plan costs %s a month on demand and %s with a %s commitment. Numbers: %s; %s; %s; %s",
+				span.Text(money(odLo.GetValue()), money(odHi.GetValue())), span.Text(money(cLo.GetValue()), money(cHi.GetValue())), c.term,
 				quote(odLo), quote(odHi), quote(cLo), quote(cHi)),
 			Numbers: []Number{number(odLo), number(odHi), number(cLo), number(cHi)},
 			MonthlyUSD: &CostImpact{LowUSD: -max(saveLo, saveHi), HighUSD: -min(saveLo, saveHi),

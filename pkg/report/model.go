@@ -18,6 +18,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/analysis"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
@@ -96,16 +97,11 @@ type Figure struct {
 func (f Figure) Text() string {
 	var s string
 	if strings.HasPrefix(f.Unit, "USD") {
-		s = Money(f.Low)
-		if f.High != f.Low {
-			s += " - " + Money(f.High)
-		}
+		s = span.Join(Money(f.Low), Money(f.High), " - ")
 		return strings.TrimSpace(s + " " + strings.TrimPrefix(strings.TrimPrefix(f.Unit, "USD"), " "))
 	}
-	s = message.NewPrinter(language.English).Sprintf("%.4g", f.Low)
-	if f.High != f.Low {
-		s += " - " + message.NewPrinter(language.English).Sprintf("%.4g", f.High)
-	}
+	p := message.NewPrinter(language.English)
+	s = span.Join(p.Sprintf("%.4g", f.Low), p.Sprintf("%.4g", f.High), " - ")
 	return strings.TrimSpace(s + " " + f.Unit)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
@@ -183,6 +184,12 @@ func num(v float64) string {
 func usd(v float64) string {
 	return "$" + strconv.FormatFloat(v, 'f', 2, 64)
 }
+
+// usdSpan is a dollar range, one amount when both ends read the same.
+func usdSpan(lo, hi float64) string { return span.Text(usd(lo), usd(hi)) }
+
+// numSpan is a range of num figures, one figure when both ends read the same.
+func numSpan(lo, hi float64) string { return span.Text(num(lo), num(hi)) }
 
 // rate formats an hourly price exactly as listed, so formulas can be checked
 // against the source.

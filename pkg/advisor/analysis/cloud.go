@@ -8,6 +8,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
@@ -84,23 +85,23 @@ func describe(c plan.Candidate) string {
 		s = fmt.Sprintf("%s %s (CPU) in %s", c.Provider, c.Instance, c.Region)
 	}
 	if c.Training != nil {
-		return fmt.Sprintf("%s: %d GPUs, %s GPU-hours, %s h wall clock, %s-%s one-off (%s)",
-			s, c.Training.GPUs, c.Training.GPUHours, c.Training.WallClockHours, usd(c.Training.CostUSD.Low), usd(c.Training.CostUSD.High), c.Training.Strategy)
+		return fmt.Sprintf("%s: %d GPUs, %s GPU-hours, %s h wall clock, %s one-off (%s)",
+			s, c.Training.GPUs, c.Training.GPUHours, c.Training.WallClockHours, usdSpan(c.Training.CostUSD.Low, c.Training.CostUSD.High), c.Training.Strategy)
 	}
-	s += fmt.Sprintf(": %d-%d instances", c.Instances.Low, c.Instances.High)
+	s += ": " + span.Count(c.Instances.Low, c.Instances.High, "instance", "instances")
 	if c.TensorParallel > 0 {
 		layout := fmt.Sprintf("TP %d", c.TensorParallel)
 		if c.PipelineParallel > 1 {
 			layout = fmt.Sprintf("PP %d x TP %d over %d machines each", c.PipelineParallel, c.TensorParallel, c.PipelineParallel)
 		}
-		s += fmt.Sprintf(", %d-%d replicas at %s (%s requests/s each within the SLO)", c.Replicas.Low, c.Replicas.High, layout, c.ReplicaCapacityRPS)
+		s += fmt.Sprintf(", %s at %s (%s requests/s each within the SLO)", span.Count(c.Replicas.Low, c.Replicas.High, "replica", "replicas"), layout, c.ReplicaCapacityRPS)
 	}
-	s += fmt.Sprintf(", %s-%s a month on demand", usd(c.Monthly.OnDemand.Low), usd(c.Monthly.OnDemand.High))
+	s += fmt.Sprintf(", %s a month on demand", usdSpan(c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High))
 	if c.Monthly.Commit1Y != nil {
-		s += fmt.Sprintf(", %s-%s with a 1-year commitment", usd(c.Monthly.Commit1Y.Low), usd(c.Monthly.Commit1Y.High))
+		s += fmt.Sprintf(", %s with a 1-year commitment", usdSpan(c.Monthly.Commit1Y.Low, c.Monthly.Commit1Y.High))
 	}
 	if c.Monthly.Spot != nil {
-		s += fmt.Sprintf(", %s-%s on spot", usd(c.Monthly.Spot.Low), usd(c.Monthly.Spot.High))
+		s += fmt.Sprintf(", %s on spot", usdSpan(c.Monthly.Spot.Low, c.Monthly.Spot.High))
 	}
 	return s
 }
@@ -141,10 +142,10 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 		r.rangeMetrics("instances", w.Instances.Float(), "instances", working(w.Working),
 			"the request's peak rate and requests_per_second_per_instance (or the stated 10-100 requests/s planning range); headroom 20-30% (planning assumption)", label)
 		if c, ok := w.Chosen(); ok {
-			r.finding(severityInfo, fmt.Sprintf("General service %s: %d-%d instances", label, w.Instances.Low, w.Instances.High),
+			r.finding(severityInfo, fmt.Sprintf("General service %s: %s", label, span.Count(w.Instances.Low, w.Instances.High, "instance", "instances")),
 				fmt.Sprintf("%s. Priced on %s %s in %s.", working(w.Working), c.Provider, c.Instance, c.Region)).Workload = label
 		} else {
-			f := r.finding(severityInfo, fmt.Sprintf("General service %s: %d-%d instances", label, w.Instances.Low, w.Instances.High),
+			f := r.finding(severityInfo, fmt.Sprintf("General service %s: %s", label, span.Count(w.Instances.Low, w.Instances.High, "instance", "instances")),
 				working(w.Working)+". Not priced: no general-purpose CPU machine in scope holds the stated vCPU and memory per instance.")
 			f.Kind, f.Workload = KindUnpriced, label
 		}
@@ -213,7 +214,7 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 	}
 	r.rangeMetrics("monthly_on_demand_usd", c.Monthly.OnDemand, "USD/month", working(c.Working), src, label)
 	if c.GPU != "" {
-		r.rangeMetrics("gpus", c.GPUs.Float(), "GPUs", fmt.Sprintf("%d-%d instances x %d GPUs", c.Instances.Low, c.Instances.High, c.GPUsPerInstance), src, label)
+		r.rangeMetrics("gpus", c.GPUs.Float(), "GPUs", span.Count(c.Instances.Low, c.Instances.High, "instance", "instances")+" x "+plural(c.GPUsPerInstance, "GPU"), src, label)
 	}
 	if c.TensorParallel > 0 {
 		r.metric("tensor_parallel", float64(c.TensorParallel), "GPUs per replica",
@@ -226,7 +227,7 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 	}
 	if !c.USDPerMTok.IsZero() {
 		r.rangeMetrics("usd_per_mtok", c.USDPerMTok, "USD per million output tokens",
-			fmt.Sprintf("%s-%s a month / %s M output tokens a month at average load", usd(c.Monthly.OnDemand.Low), usd(c.Monthly.OnDemand.High), num(w.OutputTokensPerMonth/1e6)), src, label)
+			fmt.Sprintf("%s a month / %s M output tokens a month at average load", usdSpan(c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High), num(w.OutputTokensPerMonth/1e6)), src, label)
 	}
 }
 
@@ -300,10 +301,10 @@ func reportTotals(r *cloudResult, p plan.Plan) {
 			if o.v == nil {
 				continue
 			}
-			f := fmt.Sprintf("%s prices of every recommended instance summed over %s = %s-%s", o.what, strings.Join(t.Priced, ", "), usd(o.v.Low), usd(o.v.High))
+			f := fmt.Sprintf("%s prices of every recommended instance summed over %s = %s", o.what, strings.Join(t.Priced, ", "), usdSpan(o.v.Low, o.v.High))
 			r.rangeMetrics(o.rng, *o.v, "USD/month", f, src, "")
 		}
-		g := fmt.Sprintf("GPUs of the recommended deployments at peak, summed over %s = %d-%d", strings.Join(t.Priced, ", "), t.GPUs.Low, t.GPUs.High)
+		g := fmt.Sprintf("GPUs of the recommended deployments at peak, summed over %s = %s", strings.Join(t.Priced, ", "), span.Format("%d", t.GPUs.Low, t.GPUs.High))
 		r.metrics = append(r.metrics, rangeMetrics(RangePlanGPUs, float64(t.GPUs.Low), float64(t.GPUs.High), "GPUs", g, src, "")...)
 	}
 	if t.OutputTokensPerMonth > 0 {
@@ -338,13 +339,13 @@ func cloudSummary(p plan.Plan) string {
 	}
 	s := fmt.Sprintf("Planned %s across %s.", n, strings.Join(p.Providers, ", "))
 	if len(t.Priced) > 0 {
-		s += fmt.Sprintf(" The recommended plan costs %s to %s a month on demand for %s, on %d-%d GPUs at peak.",
-			usd(t.Monthly.OnDemand.Low), usd(t.Monthly.OnDemand.High), strings.Join(t.Priced, ", "), t.GPUs.Low, t.GPUs.High)
+		s += fmt.Sprintf(" The recommended plan costs %s a month on demand for %s, on %s at peak.",
+			span.Join(usd(t.Monthly.OnDemand.Low), usd(t.Monthly.OnDemand.High), " to "), strings.Join(t.Priced, ", "), span.Count(t.GPUs.Low, t.GPUs.High, "GPU", "GPUs"))
 	} else {
 		s += " No workload could be given a priced deployment."
 	}
 	if !t.OneOffUSD.IsZero() {
-		s += fmt.Sprintf(" Training adds %s to %s one-off.", usd(t.OneOffUSD.Low), usd(t.OneOffUSD.High))
+		s += fmt.Sprintf(" Training adds %s one-off.", span.Join(usd(t.OneOffUSD.Low), usd(t.OneOffUSD.High), " to "))
 	}
 	if high > 0 {
 		s += fmt.Sprintf(" %s need attention (severity high).", plural(high, "finding"))

@@ -80,7 +80,7 @@ func analyzeResearch(full *catalog.Catalog, req *inframindv1.AssessmentRequest) 
 			for _, q := range c.onDemand {
 				lo, hi = min(lo, q.perGPU), max(hi, q.perGPU)
 			}
-			headline = append(headline, fmt.Sprintf("%s %s-%s", g.ID, usd(lo), usd(hi)))
+			headline = append(headline, g.ID+" "+usdSpan(lo, hi))
 		}
 	}
 

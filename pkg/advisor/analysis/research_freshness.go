@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
@@ -88,13 +89,13 @@ func researchFreshness(cat *researchCatalog, scope []string, hosted bool) freshn
 	for _, g := range priceGroups(cat, scope, hosted) {
 		res.rows += len(g.rows)
 		label := fmt.Sprintf("%s %s (%s)", g.provider, strings.ReplaceAll(g.kind, "_", " "), strings.Join(g.rows, ", "))
-		span, err := parseAsOf(g.src.AsOf)
+		asOf, err := parseAsOf(g.src.AsOf)
 		if err != nil {
 			res.findings = append(res.findings, finding(severityMedium, "Price without a readable date: "+label,
 				fmt.Sprintf("%s; its age cannot be computed. Source: %s.", err, g.src.Source)))
 			continue
 		}
-		young, old := daysBetween(span.last, collected), daysBetween(span.first, collected)
+		young, old := daysBetween(asOf.last, collected), daysBetween(asOf.first, collected)
 		if young < 0 {
 			res.findings = append(res.findings, finding(severityLow, "Price dated after the catalogue's collection: "+label,
 				fmt.Sprintf("As of %s is after collected_on %s; the row's date or the catalogue's is wrong.", g.src.AsOf, cat.CollectedOn)))
@@ -106,14 +107,14 @@ func researchFreshness(cat *researchCatalog, scope []string, hosted bool) freshn
 			res.maxAge = old
 		}
 		res.haveAges = true
-		if span.monthOnly {
+		if asOf.monthOnly {
 			res.monthOnly += len(g.rows)
 			res.metrics = append(res.metrics,
 				rangeEnd(metric("price_age_days_low_"+g.key(), float64(young), "days",
-					fmt.Sprintf("%s - %s (last day of %s) = %d days; %s", cat.CollectedOn, span.last.Format(time.DateOnly), g.src.AsOf, young, label), src(g), ""),
+					fmt.Sprintf("%s - %s (last day of %s) = %d days; %s", cat.CollectedOn, asOf.last.Format(time.DateOnly), g.src.AsOf, young, label), src(g), ""),
 					"price_age_days_"+g.key(), BoundLow),
 				rangeEnd(metric("price_age_days_high_"+g.key(), float64(old), "days",
-					fmt.Sprintf("%s - %s (first day of %s) = %d days; %s", cat.CollectedOn, span.first.Format(time.DateOnly), g.src.AsOf, old, label), src(g), ""),
+					fmt.Sprintf("%s - %s (first day of %s) = %d days; %s", cat.CollectedOn, asOf.first.Format(time.DateOnly), g.src.AsOf, old, label), src(g), ""),
 					"price_age_days_"+g.key(), BoundHigh))
 			res.findings = append(res.findings, finding(severityLow, fmt.Sprintf("Month-only date (%s): %s", g.src.AsOf, label),
 				fmt.Sprintf("The source gives only the month, so the prices are %d to %d days old at collection. Source: %s.", young, old, g.src.Source)))
@@ -128,7 +129,7 @@ func researchFreshness(cat *researchCatalog, scope []string, hosted bool) freshn
 				fmt.Sprintf("As of %s, %d days before the catalogue was collected on %s (flagged beyond %d days, an assumption: AWS cut P-family prices by up to 45%% in June 2025). Re-check these prices before committing spend. Source: %s.",
 					g.src.AsOf, old, cat.CollectedOn, staleAfterDays, g.src.Source)))
 		case old > staleAfterDays:
-			res.findings = append(res.findings, finding(severityLow, fmt.Sprintf("Prices may be stale (%d-%d days old): %s", young, old, label),
+			res.findings = append(res.findings, finding(severityLow, fmt.Sprintf("Prices may be stale (%s days old): %s", span.Format("%d", young, old), label),
 				fmt.Sprintf("As of %s: past the %d-day threshold if dated early in the month. Source: %s.", g.src.AsOf, staleAfterDays, g.src.Source)))
 		}
 	}

@@ -201,8 +201,8 @@ func (a *tokenAlternative) explain(m servedModel) {
 	c := a.cap
 	a.tput = fmt.Sprintf("%s of TP %d x %s output tokens/s at concurrency %d (%s; sizing.CapacityAtSLO, limited by %s; the cheapest tensor-parallel degree) = %s tokens/s",
 		plural(a.replicas, "replica"), a.tp, c.OutputTokensPerSec, c.MaxConcurrency, sloText(m.slo), c.Limit, a.tokensPerSec)
-	a.formula = fmt.Sprintf("%s %s/h / (%s tokens/s x 3600 s) x 1e6 = %s-%s per million output tokens",
-		a.in.Name, rate(a.in.OnDemandHourly), a.tokensPerSec, usd(a.usdPerMTok.Low), usd(a.usdPerMTok.High))
+	a.formula = fmt.Sprintf("%s %s/h / (%s tokens/s x 3600 s) x 1e6 = %s per million output tokens",
+		a.in.Name, rate(a.in.OnDemandHourly), a.tokensPerSec, usdSpan(a.usdPerMTok.Low, a.usdPerMTok.High))
 }
 
 // tokenSizing keeps one model's sizing by machine shape for the rows of
@@ -341,7 +341,7 @@ func tokenResults(cat *researchCatalog, m servedModel, scope []string) ([]*infra
 			rangeEnd(metric("usd_per_mtok_output_low_"+a.gpu.ID, a.usdPerMTok.Low, "USD per million output tokens", a.formula, src, m.label), "usd_per_mtok_output_"+a.gpu.ID, BoundLow),
 			rangeEnd(metric("usd_per_mtok_output_high_"+a.gpu.ID, a.usdPerMTok.High, "USD per million output tokens", a.formula, src, m.label), "usd_per_mtok_output_"+a.gpu.ID, BoundHigh),
 		)
-		lines = append(lines, fmt.Sprintf("%s on %s %s (%s): %s-%s", a.gpu.Name, a.in.Provider, a.in.Name, a.in.PriceRegion, usd(a.usdPerMTok.Low), usd(a.usdPerMTok.High)))
+		lines = append(lines, fmt.Sprintf("%s on %s %s (%s): %s", a.gpu.Name, a.in.Provider, a.in.Name, a.in.PriceRegion, usdSpan(a.usdPerMTok.Low, a.usdPerMTok.High)))
 	}
 
 	// Hosted APIs at the same request mix: each output token carries
@@ -373,7 +373,7 @@ func tokenResults(cat *researchCatalog, m servedModel, scope []string) ([]*infra
 		findings = append(findings, finding(severityMedium, "No self-hosted alternative meets the SLO for "+m.label, detail+" Hosted APIs at this mix: "+strings.Join(hosted, ", ")+"."))
 		return metrics, findings, nil
 	}
-	findings = append(findings, finding(severityInfo, fmt.Sprintf("Cost per million output tokens for %s: self-hosted from %s, hosted APIs %s-%s", m.label, usd(alts[0].usdPerMTok.Low), usd(minHosted), usd(maxHosted)),
+	findings = append(findings, finding(severityInfo, fmt.Sprintf("Cost per million output tokens for %s: self-hosted from %s, hosted APIs %s", m.label, usd(alts[0].usdPerMTok.Low), usdSpan(minHosted, maxHosted)),
 		fmt.Sprintf("%s self-hosted, cheapest first: %s. Hosted APIs at this workload's input:output mix: %s. %s",
 			m.name, strings.Join(lines, "; "), strings.Join(hosted, ", "), assumptions)))
 	return metrics, findings, nil

@@ -2,11 +2,12 @@ package analysis
 
 import (
 	"fmt"
-	advisorplan "github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	"math"
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	advisorplan "github.com/infra-mind/infra-mind/pkg/advisor/plan"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
@@ -167,7 +168,7 @@ func (s *simulation) buildModel(plan cloudPlanView, odLow, odHigh float64, haveC
 	if model.restLow < 0 || model.restHigh < 0 {
 		s.note(finding(severityLow, "Stepped replicas cost more than the plan",
 			fmt.Sprintf("ceil(peak / capacity) x replica price sums to %s a month, more than the plan's %s (the plan may count replicas differently); the rest of the plan is taken as 0.",
-				span(usd(stepLow), usd(stepHigh)), span(usd(odLow), usd(odHigh)))))
+				span.Text(usd(stepLow), usd(stepHigh)), span.Text(usd(odLow), usd(odHigh)))))
 		model.restLow, model.restHigh = math.Max(0, model.restLow), math.Max(0, model.restHigh)
 	}
 	return model
@@ -221,9 +222,9 @@ func (s *simulation) capacitySteps(model costModel, g growthCurve) {
 		}
 		s.note(finding(severityInfo, fmt.Sprintf("Capacity steps for %s", w.name),
 			fmt.Sprintf("%s starts with %s replicas (peak %s rps, %s rps per replica) and needs %s by month 24 and %s by month 36 in the base scenario.",
-				w.name, span(num(w.replicasLow), num(w.replicasHi)), num(w.peak), span(num(w.capLow), num(w.capHigh)),
-				span(num(replicasAt(w.peak, g.at(24), w.capHigh)), num(replicasAt(w.peak, g.at(24), w.capLow))),
-				span(num(replicasAt(w.peak, g.at(projectionMonths), w.capHigh)), num(replicasAt(w.peak, g.at(projectionMonths), w.capLow))))))
+				w.name, span.Text(num(w.replicasLow), num(w.replicasHi)), num(w.peak), span.Text(num(w.capLow), num(w.capHigh)),
+				span.Text(num(replicasAt(w.peak, g.at(24), w.capHigh)), num(replicasAt(w.peak, g.at(24), w.capLow))),
+				span.Text(num(replicasAt(w.peak, g.at(projectionMonths), w.capHigh)), num(replicasAt(w.peak, g.at(projectionMonths), w.capLow))))))
 	}
 }
 
@@ -270,8 +271,8 @@ func (s *simulation) costProjection(model costModel, g growthCurve, budget float
 			fmt.Sprintf("high scenario, high side: demand x%s -> %s", num(g.scenario(m, scenarioHighK)), usd(highSc)), src, ""), scRng, BoundHigh))
 	}
 	s.summary = append(s.summary, fmt.Sprintf("Monthly on-demand cost goes from %s now to %s at month 24 and %s at month 36 (%s).",
-		span(usd(model.lowCost(1)), usd(model.highCost(1))), span(usd(model.lowCost(g.at(24))), usd(model.highCost(g.at(24)))),
-		span(usd(model.lowCost(g.at(projectionMonths))), usd(model.highCost(g.at(projectionMonths)))), g.text()))
+		span.Text(usd(model.lowCost(1)), usd(model.highCost(1))), span.Text(usd(model.lowCost(g.at(24))), usd(model.highCost(g.at(24)))),
+		span.Text(usd(model.lowCost(g.at(projectionMonths))), usd(model.highCost(g.at(projectionMonths)))), g.text()))
 	if budget == 0 {
 		s.note(budgetFinding(severityLow, "No budget to compare",
 			"business.monthly_budget_usd is not set, so no month of budget overrun or probability of exceeding it can be given."))
@@ -395,13 +396,13 @@ func (s *simulation) breakEven(plan cloudPlanView, odLow, odHigh float64, haveCo
 				srcCommit, ""), fmt.Sprintf("commit_%s_breakeven_months", t.label), side.name))
 		}
 		lo, hi := math.Min(beLow, beHigh), math.Max(beLow, beHigh)
-		sev, verdict := severityInfo, fmt.Sprintf("commit if the capacity will run more than %s of the %s months", span(num(lo), num(hi)), num(t.months))
+		sev, verdict := severityInfo, fmt.Sprintf("commit if the capacity will run more than %s of the %s months", span.Text(num(lo), num(hi)), num(t.months))
 		if lo >= t.months {
 			sev, verdict = severityLow, "the commitment never pays back within its term at these prices"
 		}
-		s.note(finding(sev, fmt.Sprintf("%s commitment breaks even after %s months of use", t.label, span(num(lo), num(hi))),
+		s.note(finding(sev, fmt.Sprintf("%s commitment breaks even after %s months of use", t.label, span.Text(num(lo), num(hi))),
 			fmt.Sprintf("It costs %s a month for %s months against %s on demand: %s. Growth above today's capacity stays on demand.",
-				span(usd(cLow), usd(cHigh)), num(t.months), span(usd(odLow), usd(odHigh)), verdict)))
+				span.Text(usd(cLow), usd(cHigh)), num(t.months), span.Text(usd(odLow), usd(odHigh)), verdict)))
 	}
 	if spotLow, spotHigh, ok := plan.pair(MetricMonthlySpotLow, MetricMonthlySpotHigh); ok {
 		for _, side := range []struct {
@@ -417,20 +418,11 @@ func (s *simulation) breakEven(plan cloudPlanView, odLow, odHigh float64, haveCo
 		}
 		s.note(finding(severityMedium, "Spot saves money only for work that tolerates interruption",
 			fmt.Sprintf("Spot would cost %s a month against %s on demand, but spot capacity can be reclaimed at short notice (two minutes on AWS), so it suits batch inference, training with checkpoints and replicas above a committed or on-demand floor, not the only replica of a latency SLO.",
-				span(usd(spotLow), usd(spotHigh)), span(usd(odLow), usd(odHigh)))))
+				span.Text(usd(spotLow), usd(spotHigh)), span.Text(usd(odLow), usd(odHigh)))))
 	} else {
 		absent = append(absent, MetricMonthlySpotLow+"/"+MetricMonthlySpotHigh)
 	}
 	if len(absent) > 0 {
 		s.note(missingFinding(absent, "the matching commitment or spot comparison is left out (no published price for the plan's instances)"))
 	}
-}
-
-// span shows a range written out as its two ends, as one value when the
-// ends read the same.
-func span(lo, hi string) string {
-	if lo == hi {
-		return lo
-	}
-	return lo + "-" + hi
 }

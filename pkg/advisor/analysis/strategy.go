@@ -85,13 +85,13 @@ func analyzeStrategy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, c
 	for i, p := range plist {
 		roadLow += p.low
 		roadHigh += p.high
-		findings = append(findings, kind(finding(severityInfo, fmt.Sprintf("Phase %d: %s, %s-%s months", i+1, p.name, num(p.low), num(p.high)),
+		findings = append(findings, kind(finding(severityInfo, fmt.Sprintf("Phase %d: %s, %s months", i+1, p.name, numSpan(p.low, p.high)),
 			fmt.Sprintf("Delivers: %s. Duration from the planning rule with the %s expertise factor x%s.", p.delivers, expertise, num(factor))), KindRoadmap))
 	}
 	metrics = append(metrics,
 		rangeEnd(metric("roadmap_months_low", roadLow, "months", fmt.Sprintf("sum of %d phases' low durations x expertise %s = %s", len(plist), num(factor), num(roadLow)), srcRoadmapRule, ""), "roadmap_months", BoundLow),
 		rangeEnd(metric("roadmap_months_high", roadHigh, "months", fmt.Sprintf("sum of %d phases' high durations x expertise %s = %s", len(plist), num(factor), num(roadHigh)), srcRoadmapRule, ""), "roadmap_months", BoundHigh))
-	summary := fmt.Sprintf("A team of %d (%s) delivers %s in %s over %s-%s months", team, plural(tracks, "track"), plural(workloads, "workload"), plural(phases, "phase"), num(roadLow), num(roadHigh))
+	summary := fmt.Sprintf("A team of %d (%s) delivers %s in %s over %s months", team, plural(tracks, "track"), plural(workloads, "workload"), plural(phases, "phase"), numSpan(roadLow, roadHigh))
 
 	if timeline > 0 {
 		perPhase := float64(timeline) / float64(phases)
@@ -102,11 +102,11 @@ func analyzeStrategy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, c
 			sev, note = severityHigh, "less than a month a phase: cut scope for the first release, add people, or extend the timeline."
 		}
 		findings = append(findings, kind(finding(sev, fmt.Sprintf("Timeline: %d months for %d phases", timeline, phases),
-			fmt.Sprintf("%d months to production over %d phases (1 foundation + %d delivery waves with %s) gives %s months a phase; the sized roadmap needs %s-%s months; %s",
-				timeline, phases, waves, plural(tracks, "track"), num(perPhase), num(roadLow), num(roadHigh), note)), KindRoadmap))
+			fmt.Sprintf("%d months to production over %d phases (1 foundation + %d delivery waves with %s) gives %s months a phase; the sized roadmap needs %s months; %s",
+				timeline, phases, waves, plural(tracks, "track"), num(perPhase), numSpan(roadLow, roadHigh), note)), KindRoadmap))
 	} else {
 		findings = append(findings, finding(severityLow, "No timeline stated",
-			fmt.Sprintf("business.timeline_months is not set, so the %d phases (%s-%s months) cannot be checked against a date.", phases, num(roadLow), num(roadHigh))))
+			fmt.Sprintf("business.timeline_months is not set, so the %d phases (%s months) cannot be checked against a date.", phases, numSpan(roadLow, roadHigh))))
 	}
 
 	if budget > 0 {
@@ -163,8 +163,8 @@ func budgetAlignment(plan cloudPlanView, budget float64) (string, *inframindv1.F
 		status, sev = "at risk against", severityMedium
 	}
 	return status, topic(finding(sev, "Budget alignment: "+strings.TrimSuffix(status, " against"),
-		fmt.Sprintf("The plan costs %s-%s a month on demand today against a %s budget: within when the high estimate fits, at risk when only the low one does, over when neither does. The simulation family projects it with growth.",
-			usd(low), usd(high), usd(budget))), TopicBudget), true
+		fmt.Sprintf("The plan costs %s a month on demand today against a %s budget: within when the high estimate fits, at risk when only the low one does, over when neither does. The simulation family projects it with growth.",
+			usdSpan(low, high), usd(budget))), TopicBudget), true
 }
 
 func quoteAll(s []string) []string {

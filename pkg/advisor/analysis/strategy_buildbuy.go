@@ -112,7 +112,7 @@ func buildVsBuy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, plan c
 		verdict = "buy (hosted API)"
 	}
 	var reasons []string
-	reasons = append(reasons, fmt.Sprintf("self-hosting costs %s-%s per million output tokens at the plan's volume", usd(sLow), usd(sHigh)))
+	reasons = append(reasons, fmt.Sprintf("self-hosting costs %s per million output tokens at the plan's volume", usdSpan(sLow, sHigh)))
 	if len(build) > 0 {
 		reasons = append(reasons, "cheaper than "+strings.Join(build, ", "))
 	}

@@ -86,8 +86,8 @@ func budgetRisk(in riskInputs) (risk, bool) {
 	}
 	return risk{id: riskBudgetOverrun, title: "Budget overrun",
 		probability: probabilityScore(p), impact: overrunImpact((hi - budget) / budget),
-		why: fmt.Sprintf("at month 12 (growth x%s) the plan costs %s-%s a month against the %s budget: %s of the range lies above it",
-			num(g12), usd(lo), usd(hi), usd(budget), fmt.Sprintf("%.0f%%", 100*p)),
+		why: fmt.Sprintf("at month 12 (growth x%s) the plan costs %s a month against the %s budget: %s of the range lies above it",
+			num(g12), usdSpan(lo, hi), usd(budget), fmt.Sprintf("%.0f%%", 100*p)),
 		mitigation: "commit only today's capacity, cap autoscaling at the budget, review the simulation family's month-by-month range before each capacity step"}, true
 }
 
@@ -215,7 +215,7 @@ func timelineRisk(in riskInputs) (risk, bool) {
 		p = 5
 	}
 	return risk{id: "timeline", title: "Timeline slip", probability: p, impact: 3,
-		why:        fmt.Sprintf("the roadmap takes %s-%s months against the stated %s", num(in.roadLow), num(in.roadH), num(timeline)),
+		why:        fmt.Sprintf("the roadmap takes %s months against the stated %s", numSpan(in.roadLow, in.roadH), num(timeline)),
 		mitigation: "cut the first release to one workload, add a delivery track, or extend the timeline"}, true
 }
 

@@ -84,7 +84,7 @@ func tco(plan cloudPlanView, g growthCurve) ([]*inframindv1.Metric, []*inframind
 	for _, o := range options {
 		if o.term == 36 {
 			findings = append(findings, finding(severityInfo, "A 3-year commitment is owed for 36 months",
-				fmt.Sprintf("The 1- and 2-year totals count only the months in that period; leaving early still owes %s-%s a month until month 36.", usd(o.commitLow), usd(o.commitHi))))
+				fmt.Sprintf("The 1- and 2-year totals count only the months in that period; leaving early still owes %s a month until month 36.", usdSpan(o.commitLow, o.commitHi))))
 		}
 	}
 	findings = append(findings, finding(severityInfo, fmt.Sprintf("Cheapest over 3 years: %s", best[3]),

@@ -10,6 +10,7 @@ import (
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 )
 
@@ -502,15 +503,15 @@ type LayoutView struct {
 func (l LayoutView) describe() string {
 	out := fmt.Sprintf("TP %d", l.TensorParallel)
 	if l.Replicas != nil {
-		out += fmt.Sprintf(": %.0f-%.0f replicas", l.Replicas.Low, l.Replicas.High)
+		out += ": " + span.Format("%.0f", l.Replicas.Low, l.Replicas.High) + " replicas"
 	} else if l.MaxConcurrency > 0 {
 		out += fmt.Sprintf(": %d requests in flight per replica", l.MaxConcurrency)
 	}
 	switch {
 	case l.CheapestMonthlyUSDForPeak != nil:
-		out += fmt.Sprintf(", $%.0f-$%.0f a month on %s", l.CheapestMonthlyUSDForPeak.Low, l.CheapestMonthlyUSDForPeak.High, l.CheapestInstance)
+		out += fmt.Sprintf(", %s a month on %s", span.Format("$%.0f", l.CheapestMonthlyUSDForPeak.Low, l.CheapestMonthlyUSDForPeak.High), l.CheapestInstance)
 	case l.CheapestUSDPerMillionOutputTokens != nil:
-		out += fmt.Sprintf(", $%.4g-$%.4g per million output tokens on %s", l.CheapestUSDPerMillionOutputTokens.Low, l.CheapestUSDPerMillionOutputTokens.High, l.CheapestInstance)
+		out += fmt.Sprintf(", %s per million output tokens on %s", span.Format("$%.4g", l.CheapestUSDPerMillionOutputTokens.Low, l.CheapestUSDPerMillionOutputTokens.High), l.CheapestInstance)
 	}
 	return out
 }
@@ -635,8 +636,8 @@ func (t tpSizer) at(base *Inference, tp int) (*Inference, error) {
 		ans.Replicas = &ReplicasView{PeakRequestsPerSecond: req.PeakRequestsPerSecond, Headroom: req.Headroom,
 			PerReplicaRequestsPerSec: operating.RequestsPerSec, Replicas: sizing.Range{Low: float64(low), High: float64(high)}}
 		// Replicas = ceil(peak x (1 + headroom) / per-replica rate) (Little's law capacity rule).
-		formula(w, "replicas = ceil(%.4g requests/s x (1 + %.4g) / %s requests/s per replica) = %d-%d",
-			req.PeakRequestsPerSecond, req.Headroom, operating.RequestsPerSec, low, high)
+		formula(w, "replicas = ceil(%.4g requests/s x (1 + %.4g) / %s requests/s per replica) = %s",
+			req.PeakRequestsPerSecond, req.Headroom, operating.RequestsPerSec, span.Format("%d", low, high))
 		if req.Headroom == 0 {
 			assume(w, "no headroom: the peak is carried with nothing to spare")
 		}
@@ -679,8 +680,8 @@ func servingCosts(hw hardware, tp int, tokensPerSec sizing.Range, reps *Replicas
 			n := sizing.Range{Low: math.Ceil(reps.Replicas.Low / per), High: math.Ceil(reps.Replicas.High / per)}
 			cost := n.Scale(c.InstanceMonthlyUSD)
 			c.InstancesForPeak, c.MonthlyUSDForPeak = &n, &cost
-			formula(w, "%s/%s for the peak: ceil(%s replicas / %d per machine) = %s machines x $%.4g/h x %g h = $%.0f-%.0f a month",
-				in.Provider, in.Name, reps.Replicas, c.ReplicasPerInstance, n, in.OnDemandHourly, plan.HoursPerMonth, cost.Low, cost.High)
+			formula(w, "%s/%s for the peak: ceil(%s replicas / %d per machine) = %s machines x $%.4g/h x %g h = %s a month",
+				in.Provider, in.Name, reps.Replicas, c.ReplicasPerInstance, n, in.OnDemandHourly, plan.HoursPerMonth, span.Format("$%.0f", cost.Low, cost.High))
 		}
 		out = append(out, c)
 	}
@@ -823,8 +824,8 @@ func trainingCosts(hw hardware, gpus int, wallClock sizing.Range, w *sizing.Work
 			c.Reason = fmt.Sprintf("%d GPUs span %d machines of %d; multi-machine training is planned only on 8-GPU NVLink machines with an RDMA fabric",
 				gpus, machines, in.GPUCount)
 		}
-		formula(w, "%s/%s: ceil(%d GPUs / %d per machine) = %d machines x $%.4g/h x %s h = $%.0f-%.0f",
-			in.Provider, in.Name, gpus, in.GPUCount, machines, in.OnDemandHourly, wallClock, cost.Low, cost.High)
+		formula(w, "%s/%s: ceil(%d GPUs / %d per machine) = %d machines x $%.4g/h x %s h = %s",
+			in.Provider, in.Name, gpus, in.GPUCount, machines, in.OnDemandHourly, wallClock, span.Format("$%.0f", cost.Low, cost.High))
 		out = append(out, c)
 	}
 	return out

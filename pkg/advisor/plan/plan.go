@@ -10,6 +10,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
@@ -289,6 +290,12 @@ func build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, allWorking 
 func addFormula(w *sizing.Working, format string, args ...any) {
 	w.Formulas = append(w.Formulas, fmt.Sprintf(format, args...))
 }
+
+// ints is an integer range for a formula, one figure when the ends agree ("2", "2-3").
+func ints(r IntRange) string { return span.Format("%d", r.Low, r.High) }
+
+// dollars is a USD range with cents for a formula, one amount when the ends agree.
+func dollars(r sizing.Range) string { return span.Format("$%.2f", r.Low, r.High) }
 
 // addAssumption records an assumption in w.
 func addAssumption(w *sizing.Working, format string, args ...any) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 )
 
 // Planning headroom over the stated peak: 20% at the optimistic end, 30% at the pessimistic end. This is
@@ -65,28 +66,28 @@ func price(c *Candidate, o offer, hours float64, withText bool) {
 	n := c.Instances
 	c.Monthly.OnDemand = sizing.NewRange(float64(n.Low)*in.OnDemandHourly*hours, float64(n.High)*in.OnDemandHourly*hours)
 	if withText {
-		addFormula(&c.Working, "on demand = %d-%d instances x $%g/h x %g h = $%.2f-$%.2f per month (catalogue %s price, %g h = one month)",
-			n.Low, n.High, in.OnDemandHourly, hours, c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High, in.PriceRegion, HoursPerMonth)
+		addFormula(&c.Working, "on demand = %s x $%g/h x %g h = %s per month (catalogue %s price, %g h = one month)",
+			span.Count(n.Low, n.High, "instance", "instances"), in.OnDemandHourly, hours, dollars(c.Monthly.OnDemand), in.PriceRegion, HoursPerMonth)
 	}
 	if in.Commit1YMonthly > 0 {
 		r := sizing.NewRange(float64(n.Low)*in.Commit1YMonthly, float64(n.High)*in.Commit1YMonthly)
 		c.Monthly.Commit1Y = &r
 		if withText {
-			addFormula(&c.Working, "1-year commitment = %d-%d x $%g per month = $%.2f-$%.2f", n.Low, n.High, in.Commit1YMonthly, r.Low, r.High)
+			addFormula(&c.Working, "1-year commitment = %s x $%g per month = %s", ints(n), in.Commit1YMonthly, dollars(r))
 		}
 	}
 	if in.Commit3YMonthly > 0 {
 		r := sizing.NewRange(float64(n.Low)*in.Commit3YMonthly, float64(n.High)*in.Commit3YMonthly)
 		c.Monthly.Commit3Y = &r
 		if withText {
-			addFormula(&c.Working, "3-year commitment = %d-%d x $%g per month = $%.2f-$%.2f", n.Low, n.High, in.Commit3YMonthly, r.Low, r.High)
+			addFormula(&c.Working, "3-year commitment = %s x $%g per month = %s", ints(n), in.Commit3YMonthly, dollars(r))
 		}
 	}
 	if in.SpotHourly > 0 {
 		r := sizing.NewRange(float64(n.Low)*in.SpotHourly*hours, float64(n.High)*in.SpotHourly*hours)
 		c.Monthly.Spot = &r
 		if withText {
-			addFormula(&c.Working, "spot = %d-%d x $%g/h x %g h = $%.2f-$%.2f (can be reclaimed at short notice)", n.Low, n.High, in.SpotHourly, hours, r.Low, r.High)
+			addFormula(&c.Working, "spot = %s x $%g/h x %g h = %s (can be reclaimed at short notice)", ints(n), in.SpotHourly, hours, dollars(r))
 		}
 	}
 }
@@ -281,7 +282,7 @@ func cheaper(a, b Candidate) bool {
 }
 
 // explainLayout says in the working why the chosen layout beat the runner-up meeting the SLO, with both
-// layouts' replica counts and costs ("TP 8: 1-1 replicas ... beats TP 4: 3-4 replicas ..."), or, when no
+// layouts' replica counts and costs ("TP 8: 1 replica ... beats TP 4: 3-4 replicas ..."), or, when no
 // other layout meets it, why the others do not.
 func explainLayout(c *Candidate, options []Layout) {
 	var won, next *Layout
@@ -301,8 +302,8 @@ func explainLayout(c *Candidate, options []Layout) {
 		return
 	}
 	desc := func(l Layout) string {
-		return fmt.Sprintf("%s: %d-%d replicas on %d-%d instances at $%.0f-$%.0f a month", l, l.Replicas.Low, l.Replicas.High,
-			l.Instances.Low, l.Instances.High, l.MonthlyOnDemand.Low, l.MonthlyOnDemand.High)
+		return fmt.Sprintf("%s: %s on %s at %s a month", l, span.Count(l.Replicas.Low, l.Replicas.High, "replica", "replicas"),
+			span.Count(l.Instances.Low, l.Instances.High, "instance", "instances"), span.Format("$%.0f", l.MonthlyOnDemand.Low, l.MonthlyOnDemand.High))
 	}
 	switch {
 	case next != nil:
@@ -344,11 +345,11 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 	switch {
 	case !withText:
 	case load.batch:
-		addFormula(&c.Working, "replicas = ceil(%.4g requests/s needed / %s requests/s per replica) = %d-%d (capacity by Little's law, Little 1961)",
-			load.peakRPS, capy.RequestsPerSec, lo, hi)
+		addFormula(&c.Working, "replicas = ceil(%.4g requests/s needed / %s requests/s per replica) = %s (capacity by Little's law, Little 1961)",
+			load.peakRPS, capy.RequestsPerSec, span.Format("%d", lo, hi))
 	default:
-		addFormula(&c.Working, "replicas = ceil(peak %.4g requests/s x (1 + headroom %.0f%%-%.0f%%) / %s requests/s per replica) = %d-%d (capacity by Little's law, Little 1961)",
-			load.peakRPS, load.headroomLow*100, load.headroomHigh*100, capy.RequestsPerSec, lo, hi)
+		addFormula(&c.Working, "replicas = ceil(peak %.4g requests/s x (1 + headroom %.0f%%-%.0f%%) / %s requests/s per replica) = %s (capacity by Little's law, Little 1961)",
+			load.peakRPS, load.headroomLow*100, load.headroomHigh*100, capy.RequestsPerSec, span.Format("%d", lo, hi))
 	}
 	lo, hi = max(lo, 1), max(hi, 1)
 	minInstances := 1
@@ -364,8 +365,8 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 		c.Instances = IntRange{Low: max(minInstances, lo*pp), High: max(minInstances, hi*pp)}
 		c.GPUs = IntRange{Low: c.Instances.Low * o.inst.GPUCount, High: c.Instances.High * o.inst.GPUCount}
 		if withText {
-			addFormula(&c.Working, "instances = %d-%d replicas x %d machines per replica (pipeline stages) = %d-%d; GPUs = %d-%d",
-				lo, hi, pp, c.Instances.Low, c.Instances.High, c.GPUs.Low, c.GPUs.High)
+			addFormula(&c.Working, "instances = %s x %d machines per replica (pipeline stages) = %s; GPUs = %s",
+				span.Count(lo, hi, "replica", "replicas"), pp, ints(c.Instances), ints(c.GPUs))
 		}
 	} else {
 		per := c.ReplicasPerInstance
@@ -375,8 +376,8 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 		}
 		c.GPUs = IntRange{Low: c.Instances.Low * o.inst.GPUCount, High: c.Instances.High * o.inst.GPUCount}
 		if withText {
-			addFormula(&c.Working, "instances = max(%d, ceil(%d-%d replicas / %d per %s (%d GPUs / TP %d))) = %d-%d; GPUs = %d-%d",
-				minInstances, lo, hi, per, o.inst.Name, o.inst.GPUCount, tp, c.Instances.Low, c.Instances.High, c.GPUs.Low, c.GPUs.High)
+			addFormula(&c.Working, "instances = max(%d, ceil(%s / %d per %s (%s / TP %d))) = %s; GPUs = %s",
+				minInstances, span.Count(lo, hi, "replica", "replicas"), per, o.inst.Name, span.Count(o.inst.GPUCount, o.inst.GPUCount, "GPU", "GPUs"), tp, ints(c.Instances), ints(c.GPUs))
 		}
 	}
 	price(c, o, load.hours, withText)
@@ -390,8 +391,8 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 		mtok := load.outputTokensPerMonth / 1e6
 		c.USDPerMTok = c.Monthly.OnDemand.Scale(1 / mtok)
 		if withText {
-			addFormula(&c.Working, "cost per million output tokens = $%.2f-$%.2f / %.4g M tokens per month = $%.4g-$%.4g",
-				c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High, mtok, c.USDPerMTok.Low, c.USDPerMTok.High)
+			addFormula(&c.Working, "cost per million output tokens = %s / %.4g M tokens per month = %s",
+				dollars(c.Monthly.OnDemand), mtok, span.Format("$%.4g", c.USDPerMTok.Low, c.USDPerMTok.High))
 		}
 	}
 	return nil

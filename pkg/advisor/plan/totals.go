@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 )
 
 // explain adds the findings that say why a workload has no recommended deployment, or why the
@@ -99,15 +100,15 @@ func totals(ws []WorkloadPlan) Totals {
 		}
 		if c.Training != nil {
 			t.OneOffUSD = add(t.OneOffUSD, c.Training.CostUSD)
-			addFormula(&t.Working, "one-off %s: %s on %s/%s = $%.2f-$%.2f", w.Label, c.Training.Strategy, c.Provider, c.Instance, c.Training.CostUSD.Low, c.Training.CostUSD.High)
+			addFormula(&t.Working, "one-off %s: %s on %s/%s = %s", w.Label, c.Training.Strategy, c.Provider, c.Instance, dollars(c.Training.CostUSD))
 			continue
 		}
 		t.Priced = append(t.Priced, w.Label)
 		t.Monthly.OnDemand = add(t.Monthly.OnDemand, c.Monthly.OnDemand)
 		t.GPUs.Low += c.GPUs.Low
 		t.GPUs.High += c.GPUs.High
-		addFormula(&t.Working, "%s: %d-%d x %s/%s = $%.2f-$%.2f per month on demand, %d-%d GPUs",
-			w.Label, c.Instances.Low, c.Instances.High, c.Provider, c.Instance, c.Monthly.OnDemand.Low, c.Monthly.OnDemand.High, c.GPUs.Low, c.GPUs.High)
+		addFormula(&t.Working, "%s: %s x %s/%s = %s per month on demand, %s",
+			w.Label, ints(c.Instances), c.Provider, c.Instance, dollars(c.Monthly.OnDemand), span.Count(c.GPUs.Low, c.GPUs.High, "GPU", "GPUs"))
 		c1, sum1 = c1 && c.Monthly.Commit1Y != nil, addPtr(sum1, c.Monthly.Commit1Y)
 		c3, sum3 = c3 && c.Monthly.Commit3Y != nil, addPtr(sum3, c.Monthly.Commit3Y)
 		spot, sumSpot = spot && c.Monthly.Spot != nil, addPtr(sumSpot, c.Monthly.Spot)
@@ -129,8 +130,8 @@ func totals(ws []WorkloadPlan) Totals {
 	}
 	if t.OutputTokensPerMonth > 0 {
 		t.USDPerMTok = llmCost.Scale(1e6 / t.OutputTokensPerMonth)
-		addFormula(&t.Working, "self-hosted cost per million output tokens = $%.2f-$%.2f / %.4g M tokens = $%.4g-$%.4g",
-			llmCost.Low, llmCost.High, t.OutputTokensPerMonth/1e6, t.USDPerMTok.Low, t.USDPerMTok.High)
+		addFormula(&t.Working, "self-hosted cost per million output tokens = %s / %.4g M tokens = %s",
+			dollars(llmCost), t.OutputTokensPerMonth/1e6, span.Format("$%.4g", t.USDPerMTok.Low, t.USDPerMTok.High))
 	}
 	return t
 }
@@ -178,16 +179,16 @@ func budgetFindings(p Plan) []Finding {
 	switch {
 	case cheapest.Low > b && best.Low > b:
 		return []Finding{{Severity: SeverityHigh, Title: "Budget below any feasible plan",
-			Detail: fmt.Sprintf("The monthly budget is $%.2f; the cheapest feasible plan costs $%.2f-$%.2f a month on demand (each workload on its cheapest feasible instance) and the recommended plan $%.2f-$%.2f. No deployment in the catalogue meets the requirements within budget: relax the SLO, the precision or the traffic, or raise the budget.",
-				b, cheapest.Low, cheapest.High, rec.Low, rec.High)}}
+			Detail: fmt.Sprintf("The monthly budget is $%.2f; the cheapest feasible plan costs %s a month on demand (each workload on its cheapest feasible instance) and the recommended plan %s. No deployment in the catalogue meets the requirements within budget: relax the SLO, the precision or the traffic, or raise the budget.",
+				b, dollars(cheapest), dollars(rec))}}
 	case rec.High > b:
 		sev := SeverityMedium
 		if rec.Low > b {
 			sev = SeverityHigh
 		}
 		return []Finding{{Severity: sev, Title: "Recommended plan may exceed the budget",
-			Detail: fmt.Sprintf("The recommended plan costs $%.2f-$%.2f a month on demand against a $%.2f budget; the cheapest feasible plan costs $%.2f-$%.2f. Commitments or spot capacity, where published, lower it.",
-				rec.Low, rec.High, b, cheapest.Low, cheapest.High)}}
+			Detail: fmt.Sprintf("The recommended plan costs %s a month on demand against a $%.2f budget; the cheapest feasible plan costs %s. Commitments or spot capacity, where published, lower it.",
+				dollars(rec), b, dollars(cheapest))}}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
@@ -325,8 +326,8 @@ func planGeneral(w *inframindv1.Workload, wp *WorkloadPlan) {
 		lo, hi = max(lo, 2), max(hi, 2)
 	}
 	wp.Instances = IntRange{Low: max(lo, 1), High: max(hi, 1)}
-	addFormula(&wp.Working, "instances = ceil(%g requests/s x (1 + %.0f%%-%.0f%%) / %s requests/s per instance) = %d-%d (at least 2 from availability %g >= %.2f)",
-		peak, HeadroomLow*100, HeadroomHigh*100, per, wp.Instances.Low, wp.Instances.High, w.GetAvailabilityTarget(), HAAvailability)
+	addFormula(&wp.Working, "instances = ceil(%g requests/s x (1 + %.0f%%-%.0f%%) / %s requests/s per instance) = %s (at least 2 from availability %g >= %.2f)",
+		peak, HeadroomLow*100, HeadroomHigh*100, per, ints(wp.Instances), w.GetAvailabilityTarget(), HAAvailability)
 	if measured {
 		addAssumption(&wp.Working, "%g requests/s per instance from the user's load test", per.Low)
 	}
@@ -337,7 +338,7 @@ func planGeneral(w *inframindv1.Workload, wp *WorkloadPlan) {
 		wp.Components = append(wp.Components, st)
 	}
 	lb := Component{Key: "load_balancer_peak_rps", Kind: "load_balancer", Name: "HTTPS load balancer", Size: sizing.NewRange(peak, peak), Unit: "requests/s at peak", Workload: wp.Label}
-	addAssumption(&lb.Working, "one regional load balancer in front of %d-%d instances", wp.Instances.Low, wp.Instances.High)
+	addAssumption(&lb.Working, "one regional load balancer in front of %s", span.Count(wp.Instances.Low, wp.Instances.High, "instance", "instances"))
 	wp.Components = append(wp.Components, lb)
 }
 
@@ -544,8 +545,8 @@ func trainingCandidate(job trainingJob, o offer, memo *sizingMemo, withText bool
 	billed := float64(c.Instances.High*per) / float64(gpus)
 	tr.CostUSD = tr.CostUSD.Scale(billed)
 	if withText {
-		addFormula(&c.Working, "cost = %s GPU-hours x $%g/h / %d GPUs per instance x %.3g (billed GPUs / used GPUs) = $%.2f-$%.2f one-off",
-			est.GPUHours, o.inst.OnDemandHourly, per, billed, tr.CostUSD.Low, tr.CostUSD.High)
+		addFormula(&c.Working, "cost = %s GPU-hours x $%g/h / %d GPUs per instance x %.3g (billed GPUs / used GPUs) = %s one-off",
+			est.GPUHours, o.inst.OnDemandHourly, per, billed, dollars(tr.CostUSD))
 	}
 	c.Training = tr
 	deadlineH, pref := job.deadlineH, job.pref

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 )
 
 // Efficiencies are the calibrated parameters of the serving model, as ranges: the fractions of the
@@ -623,7 +625,7 @@ func estimateServing(in ServingInput, quiet bool) (ServingEstimate, error) {
 		eff.Decode, in.GPU.BandwidthTBs, eff.Prefill, peakName, peak)
 	est.assume("engine time outside the kernels: %s ms per iteration plus %s ms per running sequence; %s ms per request before its first token (calibrated)",
 		eff.StepOverheadMs, eff.SequenceOverheadMs, eff.RequestOverheadMs)
-	est.assume("scheduler limits %d-%d tokens per iteration (vLLM's default for this GPU class, vllm/engine/arg_utils.py, to TensorRT-LLM's max_num_tokens 8192) and %d running sequences", budget, sOpt.budget, maxSeqs)
+	est.assume("scheduler limits %s tokens per iteration (vLLM's default for this GPU class, vllm/engine/arg_utils.py, to TensorRT-LLM's max_num_tokens 8192) and %d running sequences", span.Format("%d", budget, sOpt.budget), maxSeqs)
 	est.assume("closed loop of %d users (each sends the next request when the last completes), arriving either spread out (prompt-time variability cs^2 %s) or in synchronised waves; each range spans both", in.Concurrency, eff.PrefillVariability)
 	if in.TensorParallel > 1 {
 		est.assume("tensor-parallel all-reduces over %.4g GB/s links at %s us per step", link, eff.AllReduceHopUs)
@@ -650,8 +652,8 @@ func estimateServing(in ServingInput, quiet bool) (ServingEstimate, error) {
 			in.Layers, in.TensorParallel, eff.AllReduceHopUs, runPes, m.hidden, link,
 			m.commSeconds(runOpt, sOpt)*1e3, m.commSeconds(runPes, sPes)*1e3)
 	}
-	est.formula("decode step (running %d-%d) = %s ms + running x %s ms + all-reduces + max((%.4g GB weights + running x %.0f tokens x %.0f B KV) per GPU / (%.3g TB/s x %s), compute) = %.2f-%.2f ms (Roofline)",
-		runPes, runOpt, eff.StepOverheadMs, eff.SequenceOverheadMs, m.weightBytesRead(runPes)/gb, m.avgContext, kvPerRank, in.GPU.BandwidthTBs, eff.Decode, opt.step*1e3, pes.step*1e3)
+	est.formula("decode step (running %s) = %s ms + running x %s ms + all-reduces + max((%.4g GB weights + running x %.0f tokens x %.0f B KV) per GPU / (%.3g TB/s x %s), compute) = %.2f-%.2f ms (Roofline)",
+		span.Format("%d", runPes, runOpt), eff.StepOverheadMs, eff.SequenceOverheadMs, m.weightBytesRead(runPes)/gb, m.avgContext, kvPerRank, in.GPU.BandwidthTBs, eff.Decode, opt.step*1e3, pes.step*1e3)
 	est.formula("prefill share rho = (running - 1) x T_prefill / R = %.3f-%.3f (Little's law, arrival theorem)", opt.rho, pes.rho)
 	est.formula("ITL = step / (1 - rho) = %.2f-%.2f ms", opt.itl*1e3, pes.itl*1e3)
 	est.formula("TTFT, arrivals spread out = %s ms request overhead + wait for the iteration in flight + rho x T_prefill x (1 + cs^2) / (2 (1 - rho)) (Pollaczek-Khinchine) + own prefill iterations %.0f-%.0f ms = %.0f-%.0f ms",

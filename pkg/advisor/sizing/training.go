@@ -3,6 +3,8 @@ package sizing
 import (
 	"fmt"
 	"math"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 )
 
 // Training methods.
@@ -527,7 +529,7 @@ func EstimateTraining(in TrainingInput) (TrainingEstimate, error) {
 		e.formula("adapters skip frozen-weight gradients: 4ND = %.3g FLOPs at least", e.FLOPsRange.Low)
 	}
 	compute := NewRange(e.FLOPsRange.Low/(peakHi*mfu.High)/3600, e.FLOPsRange.High/(peakLo*mfu.Low)/3600)
-	e.formula("busy GPU-hours = FLOPs / (%.4g-%.4g TFLOPS x MFU %s) / 3600 = %s", peakLo/1e12, peakHi/1e12, mfu, compute)
+	e.formula("busy GPU-hours = FLOPs / (%s TFLOPS x MFU %s) / 3600 = %s", span.Format("%.4g", peakLo/1e12, peakHi/1e12), mfu, compute)
 
 	m, mw := newTrainingModel(in, rank)
 	e.merge(mw)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 )
 
 // ErrInvalidInput marks an input no estimate can be made from; the wrapped *InputError names the field.
@@ -60,8 +62,8 @@ func (r Range) valid() bool {
 	return !math.IsNaN(r.Low) && !math.IsNaN(r.High) && !math.IsInf(r.High, 0) && r.Low >= 0 && r.Low <= r.High
 }
 
-// String prints the range for formulas and findings.
-func (r Range) String() string { return fmt.Sprintf("%.4g-%.4g", r.Low, r.High) }
+// String prints the range for formulas and findings, one figure when the ends read the same.
+func (r Range) String() string { return span.Format("%.4g", r.Low, r.High) }
 
 // Precision is a numeric format for weights or the KV cache.
 type Precision string

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
+	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	"github.com/infra-mind/infra-mind/pkg/report"
 )
 
@@ -26,7 +27,7 @@ func money(v float64) string { return report.Money(v) }
 // rangeText shows a figure as "low-high unit" (one value when the ends agree).
 func rangeText(f report.Figure) string { return f.Text() }
 
-func costText(lo, hi float64) string { return money(lo) + " - " + money(hi) }
+func costText(lo, hi float64) string { return span.Join(money(lo), money(hi), " - ") }
 
 // mdCell escapes text for a Markdown table cell.
 func mdCell(s string) string {
