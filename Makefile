@@ -164,7 +164,7 @@ generate: generate-api generate-catalogue ## lint the protobuf schemas and regen
 	cd proto && $(BUF) lint && $(BUF) generate
 
 .PHONY: generate-catalogue
-generate-catalogue: ## import the committed public price data into the catalogue (data/instances/<provider>.yaml; the previous version goes to data/history)
+generate-catalogue: ## import the committed public price data into the catalogue (data/instances/<provider>.yaml and <provider>-cpu.yaml; the previous version goes to data/history)
 	$(GO) run ./services/cli catalogue import --from pkg/advisor/catalog/pricing
 
 .PHONY: generate-api

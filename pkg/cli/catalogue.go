@@ -25,7 +25,7 @@ const catalogueUsage = `Usage:
       read public price data (a folder with source.yaml and the files it names: SkyPilot vms.csv
       per cloud, Azure Retail Prices API pages, or the Google Cloud pricing calculator's pricing.yml),
       merge it with the curated rows and write the catalogue version source.yaml names
-      (data/instances/<provider>.yaml; the previous version's rows are kept in data/history)
+      (data/instances/<provider>.yaml and <provider>-cpu.yaml; the previous version's rows are kept in data/history)
   infra-mind catalogue diff A B [--json]
       show what changed between two catalogue versions: price moves per instance and region,
       added and removed instances
