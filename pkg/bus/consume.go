@@ -70,16 +70,18 @@ const opTimeout = 10 * time.Second
 
 // Consume declares the durable consumer idempotently and runs h on every
 // message of sub until ctx is cancelled; opts set its Policy (NewPolicy shows
-// the defaults). Then it stops fetching, waits up to the drain timeout for
-// in-flight handlers, and returns nil. Handlers get a context that is not
-// cancelled by ctx but only when the drain timeout has passed, so they can
-// finish and their outputs be published. Messages whose handler did not
-// finish by then are not acked and are redelivered after AckWait. The pull
-// request waiting when ctx is cancelled is kept until it expires (at most
-// fetchWait): a message the broker sends it after the cancellation is not
-// handled but released (nak) at once, so it goes to another worker without
-// waiting out AckWait. Durable names are constants of the consumer and are
-// never renamed casually: a new name re-consumes every retained message.
+// the defaults). Then it stops fetching at once, waits up to the drain
+// timeout for in-flight handlers, and returns nil. Handlers get a context
+// that is not cancelled by ctx but only when the drain timeout has passed, so
+// they can finish and their outputs be published. Messages whose handler did
+// not finish by then are not acked and are redelivered after AckWait. The
+// pull request waiting when ctx is cancelled is withdrawn (its subscription
+// ends, and the broker skips a request nobody listens to); a message that
+// had already reached this process is released (nak) unhandled, so it goes
+// to another worker at once; one the broker sent in the instant before the
+// withdrawal reached it is redelivered after AckWait. Durable names are
+// constants of the consumer and are never renamed casually: a new name
+// re-consumes every retained message.
 func (b *Bus) Consume(ctx context.Context, durable string, sub Subscription, h Handler, opts ...Option) error {
 	if h == nil {
 		return errors.New("bus: nil handler")
@@ -103,8 +105,7 @@ func (b *Bus) Consume(ctx context.Context, durable string, sub Subscription, h H
 	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHandlers()
 
-	// The drain timeout counts from the cancellation, while the pull
-	// request in hand runs out.
+	// The drain timeout counts from the cancellation.
 	var stopped atomic.Pointer[time.Time]
 	stopStop := context.AfterFunc(ctx, func() { now := time.Now(); stopped.Store(&now) })
 	defer stopStop()
@@ -149,10 +150,9 @@ type runner struct {
 }
 
 // fetchWait bounds one pull request: a fetch ends when its batch is full,
-// after fetchWait or on a reconnect, and the next one asks again. An idle
-// consumer sends one request per fetchWait to the broker and nothing else.
-// A shutdown waits for the request in hand to run out (see Consume), so
-// this also bounds how much longer than its handlers a stop takes.
+// after fetchWait, on a reconnect or when the consumer stops, and the next
+// one asks again. An idle consumer sends one request per fetchWait to the
+// broker and nothing else.
 const fetchWait = 5 * time.Second
 
 // fetchHeartbeat is how often the broker signals a waiting pull request is
@@ -191,9 +191,8 @@ func (r *runner) loop(ctx, handlerCtx context.Context, cons jetstream.Consumer, 
 		for n < workers && slots.TryAcquire(1) {
 			n++
 		}
-		// Not ended by ctx: a request the broker still holds must have a
-		// subscriber until it expires (see fetch).
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchWait)
+		// Ended by ctx: the stop withdraws the request (see fetch).
+		fctx, cancel := context.WithTimeout(ctx, fetchWait)
 		current.Store(&cancel)
 		got, err := r.fetch(ctx, fctx, handlerCtx, cons, n, slots, wg)
 		current.Store(nil)
@@ -222,10 +221,11 @@ func (r *runner) loop(ctx, handlerCtx context.Context, cons jetstream.Consumer, 
 }
 
 // fetch asks for n messages and starts a handler for each as it arrives,
-// on a slot already taken for it; it returns how many arrived. Once ctx is
-// done it keeps the request's subscription until the request expires and
-// releases what still arrives: had it unsubscribed, a message the broker
-// sent in that instant would reach no one and wait out AckWait.
+// on a slot already taken for it; it returns how many arrived. fctx ends
+// with ctx: the client then unsubscribes the request's inbox, and the
+// broker, which checks a waiting request's interest before it sends it a
+// message (nats-server consumer.go nextWaiting), gives later messages to
+// other requests. What had already arrived once ctx is done is released.
 func (r *runner) fetch(ctx, fctx, handlerCtx context.Context, cons jetstream.Consumer, n int, slots *semaphore.Weighted, wg *sync.WaitGroup) (int, error) {
 	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(fetchHeartbeat))
 	if err != nil {
