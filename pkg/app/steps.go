@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -12,7 +11,7 @@ import (
 // scheduling the deadline, storing, queueing), so a request's trace shows
 // where its time goes.
 func step(ctx context.Context, name string) (context.Context, trace.Span) {
-	return otel.Tracer("app").Start(ctx, "submit "+name)
+	return trace.SpanFromContext(ctx).TracerProvider().Tracer("app").Start(ctx, "submit "+name)
 }
 
 // endStep ends a step's span, recording its error.

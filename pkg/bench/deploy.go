@@ -23,10 +23,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/infra-mind/infra-mind/pkg/auth"
 	"github.com/infra-mind/infra-mind/pkg/devstack"
@@ -117,17 +114,15 @@ func (Embedded) Start(ctx context.Context, dir string) (System, error) {
 	}
 	s.logFile = logFile
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// The roles trace with the process's tracer provider: the benchmark's
-	// own, which records only the traces it follows (their POST carries a
-	// sampled traceparent) and keeps their spans for the breakdown.
+	// The roles trace with the benchmark's tracer provider, given to them
+	// rather than installed globally: it samples as the services do
+	// (telemetry.Sampler: only the traces the benchmark follows, whose POST
+	// carries a sampled traceparent) and keeps their spans for the breakdown.
 	s.sink = newSpanSink()
-	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())),
+	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(telemetry.Sampler(0)),
 		sdktrace.WithSpanProcessor(s.sink.processor()))
-	s.prevTP, s.prevProp = otel.GetTracerProvider(), otel.GetTextMapPropagator()
-	otel.SetTracerProvider(s.tp)
-	otel.SetTextMapPropagator(propagation.TraceContext{})
 	s.p, err = compose.New(ctx, cfg, compose.AllRoles(), compose.Deps{
-		Logger: log, Registry: s.reg, Metrics: metrics,
+		Logger: log, Registry: s.reg, Metrics: metrics, TracerProvider: s.tp,
 		Verifier: auth.NewVerifier(pub, cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience),
 	})
 	if err != nil {
@@ -151,10 +146,8 @@ type embeddedSystem struct {
 	cancel   context.CancelFunc
 	done     chan error
 
-	sink     *spanSink
-	tp       *sdktrace.TracerProvider
-	prevTP   trace.TracerProvider
-	prevProp propagation.TextMapPropagator
+	sink *spanSink
+	tp   *sdktrace.TracerProvider
 }
 
 func (s *embeddedSystem) spanSink() *spanSink { return s.sink }
@@ -197,8 +190,6 @@ func (s *embeddedSystem) Close(ctx context.Context) error {
 		errs = append(errs, s.logFile.Close())
 	}
 	if s.tp != nil {
-		otel.SetTracerProvider(s.prevTP)
-		otel.SetTextMapPropagator(s.prevProp)
 		errs = append(errs, s.tp.Shutdown(ctx))
 	}
 	return errors.Join(errs...)

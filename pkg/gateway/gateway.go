@@ -19,6 +19,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/app"
@@ -123,6 +125,8 @@ type Deps struct {
 	Logger     *slog.Logger
 	Metrics    *telemetry.Metrics
 	Registry   *prometheus.Registry
+	// TracerProvider makes the requests' spans (nil: the global provider).
+	TracerProvider trace.TracerProvider
 	// Checks are the readiness checks /readyz runs (NATS, store, Redis).
 	Checks []telemetry.Check
 	// Catalog is the loaded catalogue the estimate routes compute with; nil
@@ -218,6 +222,8 @@ type Server struct {
 	// priceTables are the catalogue versions' instance rows this build holds, oldest first,
 	// loaded once (GET /v1/catalogue/versions/{version}/diff).
 	priceTables []catalog.PriceTable
+	// tracer makes each request's span (Deps.TracerProvider).
+	tracer trace.Tracer
 	// params are the query parameters and headers of each operation of the
 	// OpenAPI document (repeated.go).
 	params map[string][]docParam
@@ -329,7 +335,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: d, log: logger, est: est, app: svc, progress: progress, reports: reports, hooks: hooks, auditLog: auditLog, params: params, prot: prot, trusted: trusted,
+	tp := d.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	s := &Server{cfg: cfg, deps: d, tracer: tp.Tracer("gateway"), log: logger, est: est, app: svc, progress: progress, reports: reports, hooks: hooks, auditLog: auditLog, params: params, prot: prot, trusted: trusted,
 		priceTables: priceTables, erasure: erasure}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.llmBudget = d.LLMBudget

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -92,12 +91,12 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		start := time.Now()
-		ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+		ctx := telemetry.Propagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
 		route := c.Path()
 		if route == "" {
 			route = "unmatched"
 		}
-		ctx, span := telemetry.Tracer("gateway").Start(ctx, req.Method+" "+route,
+		ctx, span := s.tracer.Start(ctx, req.Method+" "+route,
 			trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(
 				attribute.String("http.request.method", req.Method),

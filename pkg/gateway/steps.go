@@ -15,7 +15,8 @@ import (
 // where a request's time goes. End it before calling the next handler: the
 // steps are siblings under the request's span, never nested in each other.
 func step(c echo.Context, name string) (context.Context, trace.Span) {
-	return telemetry.Tracer("gateway").Start(c.Request().Context(), "gateway "+name)
+	ctx := c.Request().Context()
+	return telemetry.ChildTracer(ctx, "gateway").Start(ctx, "gateway "+name)
 }
 
 // endStep ends a step's span, recording its error.

@@ -11,10 +11,14 @@ import (
 
 // Common is the configuration every service reads from the environment.
 type Common struct {
-	NATSURL         string        `env:"IM_NATS_URL" envDefault:"nats://127.0.0.1:4222"`
-	StreamReplicas  int           `env:"IM_STREAM_REPLICAS" envDefault:"1"`
-	LogLevel        string        `env:"IM_LOG_LEVEL" envDefault:"info"`
-	OTLPEndpoint    string        `env:"IM_OTLP_ENDPOINT"`
+	NATSURL        string `env:"IM_NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	StreamReplicas int    `env:"IM_STREAM_REPLICAS" envDefault:"1"`
+	LogLevel       string `env:"IM_LOG_LEVEL" envDefault:"info"`
+	OTLPEndpoint   string `env:"IM_OTLP_ENDPOINT"`
+	// TraceRootRatio is the share of the traces a service starts itself
+	// that are sampled; a request or message that arrives with a trace
+	// context keeps its sampling decision (telemetry.SetupTracing).
+	TraceRootRatio  float64       `env:"IM_TRACE_ROOT_RATIO" envDefault:"0"`
 	MetricsAddr     string        `env:"IM_METRICS_ADDR" envDefault:":9090"`
 	ShutdownTimeout time.Duration `env:"IM_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	Concurrency     int           `env:"IM_CONCURRENCY" envDefault:"4"`

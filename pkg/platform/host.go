@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/infra-mind/infra-mind/pkg/bus"
@@ -19,6 +21,8 @@ type Deps struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 	Metrics  *telemetry.Metrics
+	// TracerProvider makes the roles' spans (nil: the global provider).
+	TracerProvider trace.TracerProvider
 }
 
 // A Role is one part of the system a process hosts (the gateway, an agent
@@ -35,7 +39,9 @@ type Host struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 	Metrics  *telemetry.Metrics
-	Bus      *bus.Bus
+	// TracerProvider makes the roles' spans.
+	TracerProvider trace.TracerProvider
+	Bus            *bus.Bus
 
 	checks  []telemetry.Check
 	runs    []func(context.Context) error
@@ -57,10 +63,14 @@ func NewHost(ctx context.Context, cfg Config, d Deps) (_ *Host, err error) {
 	if d.Logger == nil || d.Registry == nil || d.Metrics == nil {
 		return nil, errors.New("platform: logger, registry and metrics are required")
 	}
-	h := &Host{Config: cfg, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics}
+	tp := d.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	h := &Host{Config: cfg, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, TracerProvider: tp}
 	h.Bus, err = bus.Connect(ctx, bus.Config{
 		URL: cfg.NATSURL, Name: "infra-mind", Replicas: cfg.StreamReplicas, Logger: d.Logger,
-		Observer: d.Metrics.Messages(),
+		Observer: d.Metrics.Messages(), TracerProvider: tp,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)

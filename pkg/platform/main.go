@@ -28,7 +28,7 @@ func Main(service string, load func() (Config, error), roles ...Role) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	shutdownTracing, err := telemetry.SetupTracing(ctx, service, cfg.OTLPEndpoint)
+	tp, shutdownTracing, err := telemetry.SetupTracing(ctx, service, cfg.OTLPEndpoint, cfg.TraceRootRatio)
 	if err != nil {
 		log.Error("set up tracing", "error", err)
 		return 1
@@ -46,7 +46,7 @@ func Main(service string, load func() (Config, error), roles ...Role) int {
 		log.Error("register metrics", "error", err)
 		return 1
 	}
-	h, err := start(ctx, cfg, roles, Deps{Logger: log, Registry: reg, Metrics: metrics})
+	h, err := start(ctx, cfg, roles, Deps{Logger: log, Registry: reg, Metrics: metrics, TracerProvider: tp})
 	if h != nil {
 		defer h.Close(context.WithoutCancel(ctx))
 	}

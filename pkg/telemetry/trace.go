@@ -21,18 +21,34 @@ import (
 // (https://opentelemetry.io/docs/specs/otel/protocol/exporter/#endpoint-urls-for-otlphttp).
 const otlpTracesPath = "/v1/traces"
 
-// SetupTracing installs the global TracerProvider for service and the W3C TraceContext and Baggage
-// propagator, so trace context crosses HTTP and message boundaries.
+// Propagator is the W3C TraceContext and Baggage propagator trace context crosses HTTP and message
+// boundaries with. Code that extracts or injects trace context uses it rather than the global one, so a
+// process that never installs globals (a test, the benchmark's embedded deployment) still joins traces.
+func Propagator() propagation.TextMapPropagator {
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+}
+
+// SetupTracing builds the TracerProvider of service, installs it and Propagator as the globals (for
+// libraries that trace with them) and returns it, for the caller to pass to its components.
 //
 // endpoint is the OTLP/HTTP collector base URL (for example "http://otel-collector:4318"); spans are
 // batched and exported to endpoint + "/v1/traces". With endpoint "" nothing is exported, but spans are
 // still created with real ids so logs keep correlating across services.
 //
+// Sampling follows the parent: a request or message whose trace context says sampled (a client that
+// traces, the benchmark's followed assessments) is recorded and exported in every service it reaches,
+// one that says not sampled is not. A trace this service starts itself is sampled with probability
+// rootRatio (0 none, 1 all): everything else is left out, so the export costs nothing under load unless
+// configured. Unsampled spans keep their real ids, so logs still correlate.
+//
 // The returned shutdown flushes pending spans and stops the provider; call it once, with a context that
 // bounds how long the flush may take.
-func SetupTracing(ctx context.Context, service, endpoint string) (func(context.Context) error, error) {
+func SetupTracing(ctx context.Context, service, endpoint string, rootRatio float64) (trace.TracerProvider, func(context.Context) error, error) {
 	if strings.TrimSpace(service) == "" {
-		return nil, errors.New("setup tracing: empty service name")
+		return nil, nil, errors.New("setup tracing: empty service name")
+	}
+	if rootRatio < 0 || rootRatio > 1 {
+		return nil, nil, fmt.Errorf("setup tracing: root sampling ratio %g is not between 0 and 1", rootRatio)
 	}
 	res, err := resource.New(ctx,
 		resource.WithTelemetrySDK(),
@@ -40,29 +56,24 @@ func SetupTracing(ctx context.Context, service, endpoint string) (func(context.C
 		resource.WithAttributes(semconv.ServiceName(service)),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("setup tracing: build resource for %s: %w", service, err)
+		return nil, nil, fmt.Errorf("setup tracing: build resource for %s: %w", service, err)
 	}
 
-	// ParentBased keeps an upstream caller's sampling decision; root spans are always sampled because
-	// the volume is one trace per assessment step, and the collector can tail-sample if needed.
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+		sdktrace.WithSampler(Sampler(rootRatio)),
 	}
 	if endpoint != "" {
 		exporter, err := newOTLPExporter(ctx, endpoint)
 		if err != nil {
-			return nil, fmt.Errorf("setup tracing: %w", err)
+			return nil, nil, fmt.Errorf("setup tracing: %w", err)
 		}
 		opts = append(opts, sdktrace.WithBatcher(exporter))
 	}
 
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
-		propagation.TraceContext{},
-		propagation.Baggage{},
-	))
+	otel.SetTextMapPropagator(Propagator())
 
 	shutdown := func(ctx context.Context) error {
 		if err := tp.Shutdown(ctx); err != nil {
@@ -70,7 +81,13 @@ func SetupTracing(ctx context.Context, service, endpoint string) (func(context.C
 		}
 		return nil
 	}
-	return shutdown, nil
+	return tp, shutdown, nil
+}
+
+// Sampler is the services' sampler: the parent's decision where there is a parent (local or remote),
+// and a trace started here sampled with probability rootRatio.
+func Sampler(rootRatio float64) sdktrace.Sampler {
+	return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(rootRatio))
 }
 
 // newOTLPExporter builds an OTLP/HTTP exporter for a collector base URL. The URL is parsed here instead of
@@ -112,8 +129,9 @@ func redactURL(u *url.URL) string {
 	return c.String()
 }
 
-// Tracer returns the named tracer from the global provider installed by SetupTracing. Before SetupTracing
-// runs it returns a no-op tracer, so code can trace unconditionally.
-func Tracer(name string) trace.Tracer {
-	return otel.Tracer(name)
+// ChildTracer returns the named tracer of the provider that made ctx's span, for the steps of a piece
+// of work whose span a caller started: the steps join the trace on the same provider, with no global.
+// Without a span in ctx it is a no-op tracer.
+func ChildTracer(ctx context.Context, name string) trace.Tracer {
+	return trace.SpanFromContext(ctx).TracerProvider().Tracer(name)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -22,19 +23,20 @@ import (
 
 func TestSetupTracingWithoutEndpoint(t *testing.T) {
 	ctx := context.Background()
-	shutdown, err := telemetry.SetupTracing(ctx, "strategy", "")
+	tp, shutdown, err := telemetry.SetupTracing(ctx, "strategy", "", 0)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, shutdown(context.Background())) })
+	tracer := tp.Tracer("test")
 
-	spanCtx, span := telemetry.Tracer("test").Start(ctx, "analyse")
+	spanCtx, span := tracer.Start(ctx, "analyse")
 	sc := span.SpanContext()
 	require.True(t, sc.IsValid(), "span must get real ids so logs correlate")
-	require.True(t, sc.IsSampled())
+	require.False(t, sc.IsSampled(), "a trace started here is not sampled unless configured")
 	require.True(t, sc.TraceID().IsValid())
 	require.True(t, sc.SpanID().IsValid())
 
 	// A child shares the trace, which is what makes a request's log lines findable together.
-	_, child := telemetry.Tracer("test").Start(spanCtx, "calculate")
+	_, child := telemetry.ChildTracer(spanCtx, "test").Start(spanCtx, "calculate")
 	require.Equal(t, sc.TraceID(), child.SpanContext().TraceID())
 	require.NotEqual(t, sc.SpanID(), child.SpanContext().SpanID())
 	child.End()
@@ -44,8 +46,8 @@ func TestSetupTracingWithoutEndpoint(t *testing.T) {
 	carrier := propagation.MapCarrier{}
 	otel.GetTextMapPropagator().Inject(spanCtx, carrier)
 	require.Contains(t, carrier, "traceparent")
-	extracted := otel.GetTextMapPropagator().Extract(context.Background(), carrier)
-	_, remote := telemetry.Tracer("test").Start(extracted, "remote")
+	extracted := telemetry.Propagator().Extract(context.Background(), carrier)
+	_, remote := tracer.Start(extracted, "remote")
 	require.Equal(t, sc.TraceID(), remote.SpanContext().TraceID())
 	remote.End()
 }
@@ -55,16 +57,20 @@ func TestSetupTracingRejectsBadInput(t *testing.T) {
 		name     string
 		service  string
 		endpoint string
+		ratio    float64
 	}{
 		{name: "empty service", service: "", endpoint: ""},
 		{name: "no scheme", service: "cloud", endpoint: "otel-collector:4318"},
 		{name: "grpc scheme", service: "cloud", endpoint: "grpc://otel-collector:4317"},
 		{name: "missing host", service: "cloud", endpoint: "http://"},
+		{name: "negative root ratio", service: "cloud", ratio: -0.1},
+		{name: "root ratio above one", service: "cloud", ratio: 1.5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			shutdown, err := telemetry.SetupTracing(context.Background(), tc.service, tc.endpoint)
+			tp, shutdown, err := telemetry.SetupTracing(context.Background(), tc.service, tc.endpoint, tc.ratio)
 			require.Error(t, err)
+			require.Nil(t, tp)
 			require.Nil(t, shutdown)
 		})
 	}
@@ -122,27 +128,61 @@ func (c *fakeOTLPCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(resp)
 }
 
-func TestSetupTracingExportsToOTLPEndpoint(t *testing.T) {
-	collector := &fakeOTLPCollector{spans: map[string][]string{}}
-	srv := httptest.NewServer(collector)
-	t.Cleanup(srv.Close)
+// sampledParent is ctx with a remote parent span whose trace context says
+// sampled, as a traced client's (or the benchmark's) traceparent does.
+func sampledParent(ctx context.Context, sampled bool) context.Context {
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5, 6}, Remote: true,
+	})
+	if sampled {
+		sc = sc.WithTraceFlags(trace.FlagsSampled)
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, sc)
+}
 
-	ctx := context.Background()
-	// The base URL form operators configure; the exporter must add /v1/traces itself.
-	shutdown, err := telemetry.SetupTracing(ctx, "simulation", srv.URL)
-	require.NoError(t, err)
+// TestSetupTracingExportsOnlyWhatIsSampled: under load a service makes
+// spans for every message; only the traces a caller asked to sample (and,
+// when configured, a share of those it starts itself) may cost an export.
+func TestSetupTracingExportsOnlyWhatIsSampled(t *testing.T) {
+	tests := []struct {
+		name    string
+		ratio   float64
+		exports []string
+	}{
+		{name: "roots not sampled by default", ratio: 0, exports: []string{"followed", "followed step"}},
+		{name: "every root sampled when configured", ratio: 1, exports: []string{"followed", "followed step", "root"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			collector := &fakeOTLPCollector{spans: map[string][]string{}}
+			srv := httptest.NewServer(collector)
+			t.Cleanup(srv.Close)
 
-	_, span := telemetry.Tracer("test").Start(ctx, "monte-carlo")
-	require.True(t, span.SpanContext().IsValid())
-	span.End()
+			ctx := context.Background()
+			// The base URL form operators configure; the exporter must add /v1/traces itself.
+			tp, shutdown, err := telemetry.SetupTracing(ctx, "simulation", srv.URL, tc.ratio)
+			require.NoError(t, err)
+			tracer := tp.Tracer("test")
 
-	// The batch processor holds the span until its delay elapses; shutdown must flush it.
-	shutdownCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	require.NoError(t, shutdown(shutdownCtx))
+			_, root := tracer.Start(ctx, "root")
+			require.True(t, root.SpanContext().IsValid())
+			root.End()
+			fctx, followed := tracer.Start(sampledParent(ctx, true), "followed")
+			_, step := telemetry.ChildTracer(fctx, "test").Start(fctx, "followed step")
+			step.End()
+			followed.End()
+			_, declined := tracer.Start(sampledParent(ctx, false), "declined")
+			declined.End()
 
-	collector.mu.Lock()
-	defer collector.mu.Unlock()
-	require.GreaterOrEqual(t, collector.exports, 1, "requests seen: %v", collector.paths)
-	require.Contains(t, collector.spans["simulation"], "monte-carlo")
+			// The batch processor holds the spans until its delay elapses; shutdown must flush them.
+			shutdownCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			require.NoError(t, shutdown(shutdownCtx))
+
+			collector.mu.Lock()
+			defer collector.mu.Unlock()
+			require.GreaterOrEqual(t, collector.exports, 1, "requests seen: %v", collector.paths)
+			require.ElementsMatch(t, tc.exports, collector.spans["simulation"])
+		})
+	}
 }

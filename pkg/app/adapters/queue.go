@@ -12,7 +12,7 @@ import (
 	"errors"
 	"fmt"
 
-	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -61,7 +61,7 @@ func (q *BusQueue) ScheduleDeadline(ctx context.Context, a store.Assessment) err
 // traceparent is the W3C trace context of ctx, for the metadata.
 func traceparent(ctx context.Context) string {
 	carrier := map[string]string{}
-	otel.GetTextMapPropagator().Inject(ctx, mapCarrier(carrier))
+	propagation.TraceContext{}.Inject(ctx, mapCarrier(carrier))
 	return carrier["traceparent"]
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -53,6 +54,8 @@ type Deps struct {
 	Keys *auth.KeyRing
 	// Verifier checks bearer tokens at the gateway; nil means one on Keys.
 	Verifier *auth.Verifier
+	// TracerProvider makes the roles' spans (nil: the global provider).
+	TracerProvider trace.TracerProvider
 }
 
 // Platform is a process's connected components.
@@ -79,7 +82,9 @@ func New(ctx context.Context, cfg platform.Config, roles Roles, d Deps) (_ *Plat
 	if !roles.Gateway && !roles.Synthesizer && !consult && len(roles.Families) == 0 {
 		return nil, errors.New("platform: no role to run")
 	}
-	h, err := platform.NewHost(ctx, cfg, platform.Deps{Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics})
+	h, err := platform.NewHost(ctx, cfg, platform.Deps{
+		Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, TracerProvider: d.TracerProvider,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -172,6 +172,7 @@ func Add(ctx context.Context, h *platform.Host, d Deps) (_ *Gateway, err error) 
 	}
 	deps := ports.Deps()
 	deps.Verifier, deps.Logger, deps.Metrics, deps.Registry, deps.Checks = v, h.Logger, h.Metrics, h.Registry, h.Checks()
+	deps.TracerProvider = h.TracerProvider
 	deps.Catalog, deps.Identity, deps.Keys = d.Catalog, gw.Identity, gw.Keys
 	deps.LLM, deps.LLMSecrets, deps.LLMBudget = completer, llmKeys, ledger
 	gw.Server, err = gateway.New(gateway.Config{
