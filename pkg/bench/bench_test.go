@@ -199,7 +199,11 @@ func TestRunEmbeddedSmoke(t *testing.T) {
 	require.Less(t, steps["gateway POST: submit store assessment"].StartP50, steps["gateway POST: submit enqueue"].StartP50,
 		"an assessment is stored before it is queued")
 	require.Less(t, steps[cloud+": handler"].StartP50, steps[sim+": handler"].StartP50, "the simulation waits for the cloud family's plan")
-	require.Less(t, steps[sim+": handler"].StartP50, steps["synthesizer, the closing result: handler"].StartP50)
+	// The close reads the results only once the simulation's is stored. The
+	// delivery that closes may have started before the simulation did (a
+	// synthesizer handler that was slow to read finds all six when it
+	// looks), so its start is not ordered against the simulation's.
+	require.Less(t, steps[sim+": handler"].StartP50, steps["synthesizer close: load results"].StartP50)
 	require.Less(t, steps["synthesizer close: load results"].StartP50, steps["synthesizer close: announce"].StartP50)
 	require.Less(t, steps["synthesizer, the closing result: handler"].StartP50, steps["completed event to the client (SSE)"].StartP50)
 }
