@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
@@ -123,4 +124,14 @@ func (r *RecommendationsRepo) Get(ctx context.Context, tenant, assessmentID stri
 		r.views.backfill(ctx, "recommendations", assessmentID, func() error { return r.views.rm.PutRecommendations(ctx, rec, false) })
 	}
 	return rec, nil
+}
+
+// MarshalRecommendations is recommendations' stored form (BSON), for a
+// read model to keep and for benchmarks.
+func MarshalRecommendations(rec Recommendations) ([]byte, error) {
+	b, err := bson.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode recommendations of %s: %w", rec.AssessmentID, err)
+	}
+	return b, nil
 }

@@ -23,7 +23,15 @@ import (
 
 // exampleReport builds the stored report of a bundled example as the
 // synthesizer does: the six families' analyses, then report.Build.
-func exampleReport(t *testing.T, cat *catalog.Catalog, file string) string {
+func exampleReport(t testing.TB, cat *catalog.Catalog, file string) string {
+	t.Helper()
+	body, _ := exampleOutputs(t, cat, file)
+	return body
+}
+
+// exampleOutputs returns a bundled example's report, as exampleReport, and
+// the families' results it was built from.
+func exampleOutputs(t testing.TB, cat *catalog.Catalog, file string) (string, map[string]*inframindv1.AgentResultPublished) {
 	t.Helper()
 	doc, err := os.ReadFile(file)
 	require.NoError(t, err)
@@ -47,7 +55,7 @@ func exampleReport(t *testing.T, cat *catalog.Catalog, file string) string {
 	b, err := report.Encode(report.Build(report.Input{AssessmentID: "a-1", TenantID: "acme", Name: req.GetName(),
 		Status: "completed", GeneratedAt: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC), Results: all}))
 	require.NoError(t, err)
-	return string(b)
+	return string(b), all
 }
 
 // TestReportsAreStoredCompressed: every bundled example's report is stored
