@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,20 +158,40 @@ func (s *Stack) Close() {
 	}
 }
 
-// minLevel drops records below min.
+// minLevel drops records below min. Attributes and groups added with With
+// are only applied to the handler when a record is kept: FerretDB attaches
+// every SQL statement's arguments (a whole document as JSON) to a logger
+// with With before each debug record, and a text or JSON handler formats
+// them at once, which cost about 0.8 ms of CPU per insert of a 50 KB
+// document although the record is dropped (BenchmarkInsert in pkg/store).
 type minLevel struct {
 	slog.Handler
 	min slog.Level
+	// with is applied to Handler, in order, for a record that is kept.
+	with []func(slog.Handler) slog.Handler
 }
 
 func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= h.min && h.Handler.Enabled(ctx, l)
 }
 
+func (h minLevel) Handle(ctx context.Context, r slog.Record) error {
+	out := h.Handler
+	for _, f := range h.with {
+		out = f(out)
+	}
+	return out.Handle(ctx, r)
+}
+
 func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
-	return minLevel{Handler: h.Handler.WithAttrs(a), min: h.min}
+	return h.then(func(next slog.Handler) slog.Handler { return next.WithAttrs(a) })
 }
 
 func (h minLevel) WithGroup(name string) slog.Handler {
-	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
+	return h.then(func(next slog.Handler) slog.Handler { return next.WithGroup(name) })
+}
+
+// then returns h with f added to what a kept record applies.
+func (h minLevel) then(f func(slog.Handler) slog.Handler) minLevel {
+	return minLevel{Handler: h.Handler, min: h.min, with: append(slices.Clip(h.with), f)}
 }
