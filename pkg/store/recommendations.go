@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	"github.com/infra-mind/infra-mind/pkg/recommend"
@@ -23,6 +24,70 @@ type Recommendations struct {
 	Status       string        `bson:"status" json:"status"`
 	Set          recommend.Set `bson:"set" json:"set"`
 	CreatedAt    time.Time     `bson:"created_at" json:"created_at"`
+
+	// stored is the document as written (recommendationsDoc's BSON), set
+	// where the store encoded it, so the read model's copy reuses it.
+	stored []byte
+}
+
+// recommendationsDoc is recommendations as stored: the set's BSON
+// gzip-compressed (RFC 1952) in the set field, as binary. A set repeats each
+// figure's name, formula and source in every recommendation quoting it:
+// compressed it is about a sixth of the size (46,336 bytes of BSON to 7,500
+// for the chatbot example), and an insert on the embedded FerretDB costs by
+// size, since FerretDB turns the document into JSON that SQLite parses again
+// for the _id index (BenchmarkInsert, docs/adr/0054). Documents written
+// before hold the set as an embedded document in the same field, and read as
+// they did; a reader from before this form fails to decode the binary instead
+// of reading an empty set.
+type recommendationsDoc struct {
+	ID           string        `bson:"_id"`
+	TenantID     string        `bson:"tenant_id"`
+	AssessmentID string        `bson:"assessment_id"`
+	Status       string        `bson:"status"`
+	Set          bson.RawValue `bson:"set"`
+	CreatedAt    time.Time     `bson:"created_at"`
+}
+
+// toRecommendationsDoc compresses the set for storage.
+func toRecommendationsDoc(rec Recommendations) (recommendationsDoc, error) {
+	set, err := bson.Marshal(rec.Set)
+	if err != nil {
+		return recommendationsDoc{}, fmt.Errorf("encode recommendations of %s: %w", rec.AssessmentID, err)
+	}
+	gz, err := compress(set)
+	if err != nil {
+		return recommendationsDoc{}, fmt.Errorf("compress recommendations of %s: %w", rec.AssessmentID, err)
+	}
+	return recommendationsDoc{ID: rec.ID, TenantID: rec.TenantID, AssessmentID: rec.AssessmentID, Status: rec.Status,
+		Set: bson.RawValue{Type: bson.TypeBinary, Value: bsoncore.AppendBinary(nil, bson.TypeBinaryGeneric, gz)}, CreatedAt: rec.CreatedAt}, nil
+}
+
+// recommendations expands a stored document, in either form.
+func (d recommendationsDoc) recommendations() (Recommendations, error) {
+	rec := Recommendations{ID: d.ID, TenantID: d.TenantID, AssessmentID: d.AssessmentID, Status: d.Status, CreatedAt: d.CreatedAt}
+	switch d.Set.Type {
+	case bson.TypeEmbeddedDocument:
+		if err := d.Set.Unmarshal(&rec.Set); err != nil {
+			return Recommendations{}, fmt.Errorf("decode recommendations of %s: %w", d.AssessmentID, err)
+		}
+	case bson.TypeBinary:
+		_, gz, ok := d.Set.BinaryOK()
+		if !ok {
+			return Recommendations{}, fmt.Errorf("decode recommendations of %s: malformed binary", d.AssessmentID)
+		}
+		set, err := expand(gz)
+		if err != nil {
+			return Recommendations{}, fmt.Errorf("expand recommendations of %s: %w", d.AssessmentID, err)
+		}
+		if err := bson.Unmarshal(set, &rec.Set); err != nil {
+			return Recommendations{}, fmt.Errorf("decode recommendations of %s: %w", d.AssessmentID, err)
+		}
+	case 0, bson.TypeNull:
+	default:
+		return Recommendations{}, fmt.Errorf("decode recommendations of %s: set is %s", d.AssessmentID, d.Set.Type)
+	}
+	return rec, nil
 }
 
 // RecommendationsID is the _id of an assessment's recommendations:
@@ -54,8 +119,15 @@ func (r *RecommendationsRepo) Upsert(ctx context.Context, rec Recommendations) e
 		return fmt.Errorf("store: upsert recommendations: %w: id %q is not RecommendationsID(tenant, assessment)", ErrInvalid, rec.ID)
 	}
 	rec.CreatedAt = orNow(rec.CreatedAt).UTC().Truncate(time.Millisecond)
-	if err := replaceUpsert(ctx, r.coll, byKey(rec.ID), rec); err != nil {
+	doc, err := toRecommendationsDoc(rec)
+	if err != nil {
+		return err
+	}
+	if err := replaceUpsert(ctx, r.coll, byKey(rec.ID), doc); err != nil {
 		return wrap("upsert recommendations of "+rec.AssessmentID, err)
+	}
+	if rec.stored, err = bson.Marshal(doc); err != nil {
+		return fmt.Errorf("encode recommendations of %s: %w", rec.AssessmentID, err)
 	}
 	return r.views.putRecommendations(ctx, rec, true)
 }
@@ -75,7 +147,11 @@ func (r *RecommendationsRepo) Create(ctx context.Context, rec Recommendations) e
 		return fmt.Errorf("store: create recommendations: %w: id %q is not RecommendationsID(tenant, assessment)", ErrInvalid, rec.ID)
 	}
 	rec.CreatedAt = orNow(rec.CreatedAt).UTC().Truncate(time.Millisecond)
-	if _, err := r.coll.InsertOne(ctx, rec); err != nil {
+	stored, err := MarshalRecommendations(rec)
+	if err != nil {
+		return err
+	}
+	if _, err := r.coll.InsertOne(ctx, bson.Raw(stored)); err != nil {
 		err = wrap("create recommendations of "+rec.AssessmentID, err)
 		if errors.Is(err, ErrConflict) && r.views != nil {
 			// A retry: the first call may have stopped before its copy.
@@ -85,15 +161,20 @@ func (r *RecommendationsRepo) Create(ctx context.Context, rec Recommendations) e
 					return found, err
 				},
 				func() error {
-					var cur Recommendations
+					var cur recommendationsDoc
 					if err := findByKey(ctx, r.coll, rec.TenantID, rec.ID, &cur, func() string { return cur.TenantID }); err != nil {
 						return err
 					}
-					return r.views.rm.PutRecommendations(ctx, cur, false)
+					got, err := cur.recommendations()
+					if err != nil {
+						return err
+					}
+					return r.views.rm.PutRecommendations(ctx, got, false)
 				})
 		}
 		return err
 	}
+	rec.stored = stored
 	return r.views.putRecommendations(ctx, rec, false)
 }
 
@@ -116,8 +197,12 @@ func (r *RecommendationsRepo) Get(ctx context.Context, tenant, assessmentID stri
 			return Recommendations{}, wrap("get recommendations of "+assessmentID, ErrNotFound)
 		}
 	}
-	var rec Recommendations
-	if err := findByKey(ctx, r.coll, tenant, RecommendationsID(tenant, assessmentID), &rec, func() string { return rec.TenantID }); err != nil {
+	var doc recommendationsDoc
+	if err := findByKey(ctx, r.coll, tenant, RecommendationsID(tenant, assessmentID), &doc, func() string { return doc.TenantID }); err != nil {
+		return Recommendations{}, wrap("get recommendations of "+assessmentID, err)
+	}
+	rec, err := doc.recommendations()
+	if err != nil {
 		return Recommendations{}, wrap("get recommendations of "+assessmentID, err)
 	}
 	if r.views != nil {
@@ -126,12 +211,29 @@ func (r *RecommendationsRepo) Get(ctx context.Context, tenant, assessmentID stri
 	return rec, nil
 }
 
-// MarshalRecommendations is recommendations' stored form (BSON), for a
-// read model to keep and for benchmarks.
+// MarshalRecommendations is recommendations' stored form (BSON, the set
+// compressed), for a read model to keep.
 func MarshalRecommendations(rec Recommendations) ([]byte, error) {
-	b, err := bson.Marshal(rec)
+	if rec.stored != nil {
+		return rec.stored, nil
+	}
+	doc, err := toRecommendationsDoc(rec)
+	if err != nil {
+		return nil, err
+	}
+	b, err := bson.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode recommendations of %s: %w", rec.AssessmentID, err)
 	}
 	return b, nil
+}
+
+// UnmarshalRecommendations reverses MarshalRecommendations; it also reads
+// recommendations stored before the set was compressed.
+func UnmarshalRecommendations(b []byte) (Recommendations, error) {
+	var d recommendationsDoc
+	if err := bson.Unmarshal(b, &d); err != nil {
+		return Recommendations{}, fmt.Errorf("decode stored recommendations: %w", err)
+	}
+	return d.recommendations()
 }

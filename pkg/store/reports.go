@@ -71,19 +71,10 @@ const reportGzipLevel = 3
 func toDoc(rep Report) (reportDoc, error) {
 	gz := rep.gz
 	if gz == nil {
-		var buf bytes.Buffer
-		buf.Grow(len(rep.Body) / 6)
-		zw, err := gzip.NewWriterLevel(&buf, reportGzipLevel)
-		if err != nil {
+		var err error
+		if gz, err = compress([]byte(rep.Body)); err != nil {
 			return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
 		}
-		if _, err := io.WriteString(zw, rep.Body); err != nil {
-			return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
-		}
-		if err := zw.Close(); err != nil {
-			return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
-		}
-		gz = buf.Bytes()
 	}
 	return reportDoc{ID: rep.ID, TenantID: rep.TenantID, AssessmentID: rep.AssessmentID, Status: rep.Status,
 		BodyGzip: gz, CreatedAt: rep.CreatedAt}, nil
@@ -95,16 +86,38 @@ func (d reportDoc) report() (Report, error) {
 	if d.BodyGzip == nil {
 		return rep, nil
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(d.BodyGzip))
-	if err != nil {
-		return Report{}, fmt.Errorf("expand report of %s: %w", d.AssessmentID, err)
-	}
-	b, err := io.ReadAll(zr)
+	b, err := expand(d.BodyGzip)
 	if err != nil {
 		return Report{}, fmt.Errorf("expand report of %s: %w", d.AssessmentID, err)
 	}
 	rep.Body = string(b)
 	return rep, nil
+}
+
+// compress is b gzip-compressed at reportGzipLevel.
+func compress(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(b) / 6)
+	zw, err := gzip.NewWriterLevel(&buf, reportGzipLevel)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// expand reverses compress.
+func expand(gz []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }
 
 // MarshalReport is a report's stored form (BSON, body compressed), for a

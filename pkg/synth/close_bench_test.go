@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/infra-mind/infra-mind/pkg/recommend"
 	"github.com/infra-mind/infra-mind/pkg/store"
@@ -39,7 +38,7 @@ func BenchmarkCloseCPU(b *testing.B) {
 					b.Fatal(err)
 				}
 				set := recommend.Build(results)
-				if _, err := bson.Marshal(store.Recommendations{ID: store.RecommendationsID(a.TenantID, a.ID), TenantID: a.TenantID,
+				if _, err := store.MarshalRecommendations(store.Recommendations{ID: store.RecommendationsID(a.TenantID, a.ID), TenantID: a.TenantID,
 					AssessmentID: a.ID, Status: a.Status, Set: set, CreatedAt: goldenAt}); err != nil {
 					b.Fatal(err)
 				}

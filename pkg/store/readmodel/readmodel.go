@@ -269,9 +269,9 @@ func (m *Model) GetRecommendations(ctx context.Context, tenant, assessmentID str
 	if err != nil || !found {
 		return store.Recommendations{}, false, err
 	}
-	var rec store.Recommendations
-	if err := bson.Unmarshal(e.Value(), &rec); err != nil {
-		return store.Recommendations{}, false, fmt.Errorf("readmodel: decode recommendations of %s: %w", assessmentID, err)
+	rec, err := store.UnmarshalRecommendations(e.Value())
+	if err != nil {
+		return store.Recommendations{}, false, fmt.Errorf("readmodel: %w", err)
 	}
 	return rec, rec.TenantID == tenant && rec.AssessmentID == assessmentID, nil
 }
@@ -279,9 +279,9 @@ func (m *Model) GetRecommendations(ctx context.Context, tenant, assessmentID str
 // PutRecommendations stores a copy of recommendations; replace false keeps
 // an existing one.
 func (m *Model) PutRecommendations(ctx context.Context, rec store.Recommendations, replace bool) error {
-	b, err := bson.Marshal(rec)
+	b, err := store.MarshalRecommendations(rec)
 	if err != nil {
-		return fmt.Errorf("readmodel: encode recommendations of %s: %w", rec.AssessmentID, err)
+		return fmt.Errorf("readmodel: %w", err)
 	}
 	return m.put(ctx, docKey("c", rec.TenantID, rec.AssessmentID), b, replace)
 }
@@ -431,8 +431,8 @@ func (m *Model) Backfill(ctx context.Context, db *mongo.Database) (int, error) {
 		return n, err
 	}
 	if err := each(ctx, db.Collection(store.CollRecommendations), func(raw bson.Raw) error {
-		var rec store.Recommendations
-		if err := bson.Unmarshal(raw, &rec); err != nil || rec.TenantID == "" || rec.AssessmentID == "" {
+		rec, err := store.UnmarshalRecommendations(raw)
+		if err != nil || rec.TenantID == "" || rec.AssessmentID == "" {
 			return err
 		}
 		return m.PutRecommendations(ctx, rec, false)
