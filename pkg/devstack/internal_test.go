@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -72,4 +73,13 @@ func TestMinLevel(t *testing.T) {
 			require.False(t, minLevel{Handler: text, min: slog.LevelError}.Enabled(context.Background(), slog.LevelWarn))
 		})
 	}
+}
+
+func TestSQLiteURLWritesWithoutWaitingForTheDisk(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(sqliteURL("/data/ferretdb"))
+	require.NoError(t, err)
+	require.Equal(t, "file", u.Scheme)
+	require.Equal(t, "/data/ferretdb/", u.Path, "FerretDB wants a directory ending in /")
+	require.Equal(t, []string{"synchronous(normal)"}, u.Query()["_pragma"])
 }
