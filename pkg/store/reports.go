@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -94,20 +95,32 @@ func (d reportDoc) report() (Report, error) {
 	return rep, nil
 }
 
+// gzipWriters keeps compressors between uses: a new one allocates about
+// 0.8 MB of tables, and every close compresses twice (the report and the
+// recommendations). A pool is a cache, not state: any writer from it,
+// Reset onto a new buffer, writes exactly what a new one would.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, err := gzip.NewWriterLevel(io.Discard, reportGzipLevel)
+	if err != nil {
+		// reportGzipLevel is a constant within gzip's levels.
+		panic(fmt.Sprintf("gzip level %d: %v", reportGzipLevel, err))
+	}
+	return zw
+}}
+
 // compress is b gzip-compressed at reportGzipLevel.
 func compress(b []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(b) / 6)
-	zw, err := gzip.NewWriterLevel(&buf, reportGzipLevel)
-	if err != nil {
-		return nil, err
-	}
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
 	if _, err := zw.Write(b); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
+	gzipWriters.Put(zw)
 	return buf.Bytes(), nil
 }
 
