@@ -142,11 +142,11 @@ func TestComplianceResidency(t *testing.T) {
 			name:     "gdpr keeps data in catalogue eu regions",
 			business: &inframindv1.Business{Regions: []string{"eu"}, DataCategories: []string{"personal"}},
 			// Counted from regions.yaml and instances.yaml: aws prices 137 GPU machine types-regions
-			// in all six of its EU regions, gcp 203 in ten of eleven, azure 50 in four of its five
-			// (westeurope 14, swedencentral 13, northeurope 12, francecentral 11; belgiumcentral
+			// in all six of its EU regions, gcp 203 in ten of eleven, azure 75 in four of its five
+			// (westeurope 22, swedencentral 20, northeurope 19, francecentral 14; belgiumcentral
 			// prices CPU machines only).
 			wantAllowed: map[string]float64{"aws": 6, "azure": 5, "gcp": 11},
-			wantPriced:  map[string]float64{"aws": 137, "azure": 50, "gcp": 203},
+			wantPriced:  map[string]float64{"aws": 137, "azure": 75, "gcp": 203},
 			wantTitles: map[string]string{
 				"Allowed regions: aws: eu-west-1, eu-central-1, eu-north-1, eu-south-2, eu-south-1, eu-west-3; azure: westeurope, northeurope, francecentral, swedencentral, belgiumcentral; gcp: europe-west1, europe-west4, europe-north1, europe-west3, europe-west8, europe-west9, europe-central2, europe-north2, europe-southwest1, europe-west10, europe-west12": "info",
 			},

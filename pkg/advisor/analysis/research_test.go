@@ -70,7 +70,7 @@ func TestResearchFreshness(t *testing.T) {
 				"price_age_days_high_hosted_api_google_2026-03":  280,
 				"price_age_days_low_hosted_api_google_2026-03":   250,
 				"stale_price_rows_count":                         8,    // gpt-4o, gpt-4o-mini, gpt-4.1 + 3 anthropic + 2 google
-				"prices_checked_count":                           2126, // 607 aws + 97 azure + 1414 gcp + 8 hosted
+				"prices_checked_count":                           2151, // 607 aws + 122 azure + 1414 gcp + 8 hosted
 				"usd_per_gpu_hour_on_demand_h100-sxm_aws":        6.88,
 				// a3-highgpu-8g in northamerica-northeast1 (pricing calculator): spot $9.065844, / 8.
 				"usd_per_gpu_hour_spot_h100-sxm_gcp": 9.065844 / 8,
@@ -79,7 +79,7 @@ func TestResearchFreshness(t *testing.T) {
 			},
 			wantNoAges: []string{"price_age_days_instances_aws_2026-11-09", "price_age_days_instances_aws_2026-11-26", "price_age_days_instances_gcp_2025-03-06",
 				"price_age_days_instances_azure_2024-09-04"},
-			wantRows: 2126, wantStale: 8,
+			wantRows: 2151, wantStale: 8,
 		},
 		{
 			name:       "azure preferred, gcp excluded, no model: no hosted prices",
@@ -88,7 +88,7 @@ func TestResearchFreshness(t *testing.T) {
 			wantScope:  "Providers in scope: azure, aws",
 			wantAges:   map[string]float64{"price_age_days_instances_azure_2026-11-09": 27, "price_age_days_instances_azure_2026-08-22": 106},
 			wantNoAges: []string{"price_age_days_instances_gcp_2026-07-30", "price_age_days_hosted_api_anthropic_2025-11-15"},
-			wantRows:   704, wantStale: 0, // 607 aws + 97 azure, none older than 180 days
+			wantRows:   729, wantStale: 0, // 607 aws + 122 azure, none older than 180 days
 		},
 		{
 			name:       "gcp only",

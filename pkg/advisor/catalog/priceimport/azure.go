@@ -20,10 +20,30 @@ import (
 // 1/2/4/4 x V100 16GB; 6/12/24/24 vCPU, 112/224/448/448 GiB), NDv2 (ND40rs, 8 x V100 32GB,
 // 40 vCPU, 672 GiB), Dsv5 series (D2s to D96s v5: 2-96 vCPU, 4 GiB per vCPU), ND H200 v5
 // (ND96isr_H200_v5, 8 x H200 141GB, 96 vCPU, 1850 GiB), ND MI300X v5 (ND96isr_MI300X_v5, 8 x
-// MI300X 192GB, 96 vCPU, 1850 GiB). Build also uses it over a price file's own GPU columns.
+// MI300X 192GB, 96 vCPU, 1850 GiB), NCCads H100 v5 (sizes/gpu-accelerated/nccadsh100v5-series:
+// NCC40ads, 1 x H100 NVL 94 GB, 40 vCPU, 320 GiB), NVadsA10 v5 (sizes/gpu-accelerated/nvadsa10v5-series:
+// NV6ads 1/6, NV12ads 1/3, NV18ads 1/2, NV36ads and NV36adms 1, NV72ads 2 x A10; 6/12/18/36/36/72
+// vCPU, 55/110/220/440/880/880 GiB).
+// NC RTX PRO 6000 BSE v6 (RTX PRO 6000 Blackwell Server Edition): Microsoft Learn's series
+// overview (sizes/gpu-accelerated/nc-rtxpro6000-bse-v6-series-overview, 2026-06-03) names the
+// sizes sold since general availability and the preview size each replaces: NC144ds_xl for NC128ds_xl
+// (1 GPU), NC288ds_xl for NC256ds_xl and NC320ds_xl (2 GPUs), the lds sizes alike; the preview
+// sizes "will no longer work correctly" (azureWithdrawn). The general-availability size table is
+// not in Microsoft Learn's sources as read here (MicrosoftDocs/azure-compute-docs holds the
+// preview table only), so vCPUs, memory and GPUs of the whole-GPU sizes come from Microsoft's
+// list of AKS node sizes, generated from Azure's resource SKUs (microsoft/aspire
+// src/Aspire.Hosting.Azure.Kubernetes/AksNodeVmSizes.cs at 69db530a4816, as aspire.dev publishes
+// it): NC144ds_xl 144 vCPU, 516 GiB, 1 GPU; NC144lds_xl 144, 264, 1; NC288ds_xl 288, 1032, 2;
+// NC288lds_xl 288, 516, 2. The preview sizes' figures are Learn's series page as committed in
+// MicrosoftDocs/azure-compute-docs (articles/virtual-machines/sizes/gpu-accelerated/nc-rtxpro6000-bse-v6-series.md
+// at 02773904e1bc, 2025-12-05): NC128, NC256, NC320 ds_xl 1/2/2 GPUs, 512/1024/1280 GiB; lds_xl
+// 1/2/2 GPUs, 256/512/640 GiB. The partial-GPU sizes (NC24lds, NC36ds/lds, NC72ds/lds) are not
+// described: no Microsoft source read here gives their GPU share (the AKS list counts each as 1).
+// Build also uses azureSKUs over a price file's own GPU columns. A count below 1 or not whole
+// is a share of one GPU: Build skips it as a fractional GPU.
 var azureSKUs = map[string]struct {
 	accel     string
-	count     int
+	count     float64
 	vcpu      int
 	memoryGiB float64
 }{
@@ -32,6 +52,7 @@ var azureSKUs = map[string]struct {
 	"Standard_NC96ads_A100_v4":   {"A100-80GB", 4, 96, 880},
 	"Standard_NC40ads_H100_v5":   {"H100-NVL", 1, 40, 320},
 	"Standard_NC80adis_H100_v5":  {"H100-NVL", 2, 80, 640},
+	"Standard_NCC40ads_H100_v5":  {"H100-NVL", 1, 40, 320},
 	"Standard_ND96isr_H100_v5":   {"H100", 8, 96, 1900},
 	"Standard_ND96asr_v4":        {"A100", 8, 96, 900},
 	"Standard_ND96amsr_A100_v4":  {"A100-80GB", 8, 96, 1900},
@@ -46,14 +67,32 @@ var azureSKUs = map[string]struct {
 	"Standard_ND40rs_v2":         {"V100-32GB", 8, 40, 672},
 	"Standard_ND96isr_H200_v5":   {"H200", 8, 96, 1850},
 	"Standard_ND96isr_MI300X_v5": {"MI300X", 8, 96, 1850},
-	"Standard_D2s_v5":            {"", 0, 2, 8},
-	"Standard_D4s_v5":            {"", 0, 4, 16},
-	"Standard_D8s_v5":            {"", 0, 8, 32},
-	"Standard_D16s_v5":           {"", 0, 16, 64},
-	"Standard_D32s_v5":           {"", 0, 32, 128},
-	"Standard_D48s_v5":           {"", 0, 48, 192},
-	"Standard_D64s_v5":           {"", 0, 64, 256},
-	"Standard_D96s_v5":           {"", 0, 96, 384},
+	"Standard_NV6ads_A10_v5":     {"A10", 1.0 / 6, 6, 55},
+	"Standard_NV12ads_A10_v5":    {"A10", 1.0 / 3, 12, 110},
+	"Standard_NV18ads_A10_v5":    {"A10", 0.5, 18, 220},
+	"Standard_NV36ads_A10_v5":    {"A10", 1, 36, 440},
+	"Standard_NV36adms_A10_v5":   {"A10", 1, 36, 880},
+	"Standard_NV72ads_A10_v5":    {"A10", 2, 72, 880},
+	// NC RTX PRO 6000 BSE v6, sold since general availability.
+	"Standard_NC144ds_xl_RTXPRO6000BSE_v6":  {"RTX PRO 6000", 1, 144, 516},
+	"Standard_NC144lds_xl_RTXPRO6000BSE_v6": {"RTX PRO 6000", 1, 144, 264},
+	"Standard_NC288ds_xl_RTXPRO6000BSE_v6":  {"RTX PRO 6000", 2, 288, 1032},
+	"Standard_NC288lds_xl_RTXPRO6000BSE_v6": {"RTX PRO 6000", 2, 288, 516},
+	// NC RTX PRO 6000 BSE v6 preview sizes, which no longer deploy (azureWithdrawn).
+	"Standard_NC128ds_xl_RTXPRO6000BSE_v6":  {"RTX PRO 6000", 1, 128, 512},
+	"Standard_NC256ds_xl_RTXPRO6000BSE_v6":  {"RTX PRO 6000", 2, 256, 1024},
+	"Standard_NC320ds_xl_RTXPRO6000BSE_v6":  {"RTX PRO 6000", 2, 320, 1280},
+	"Standard_NC128lds_xl_RTXPRO6000BSE_v6": {"RTX PRO 6000", 1, 128, 256},
+	"Standard_NC256lds_xl_RTXPRO6000BSE_v6": {"RTX PRO 6000", 2, 256, 512},
+	"Standard_NC320lds_xl_RTXPRO6000BSE_v6": {"RTX PRO 6000", 2, 320, 640},
+	"Standard_D2s_v5":                       {"", 0, 2, 8},
+	"Standard_D4s_v5":                       {"", 0, 4, 16},
+	"Standard_D8s_v5":                       {"", 0, 8, 32},
+	"Standard_D16s_v5":                      {"", 0, 16, 64},
+	"Standard_D32s_v5":                      {"", 0, 32, 128},
+	"Standard_D48s_v5":                      {"", 0, 48, 192},
+	"Standard_D64s_v5":                      {"", 0, 64, 256},
+	"Standard_D96s_v5":                      {"", 0, 96, 384},
 }
 
 // azurePage is one page of the Azure Retail Prices API (prices.azure.com/api/retail/prices), the
@@ -156,7 +195,7 @@ func azureRows(items []azureItem) (rows []Row, skipped map[string]int, err error
 		k := key{it.ArmSkuName, it.ArmRegionName}
 		i, seen := at[k]
 		if !seen {
-			rows = append(rows, Row{Instance: it.ArmSkuName, Accelerator: sku.accel, AcceleratorCount: float64(sku.count),
+			rows = append(rows, Row{Instance: it.ArmSkuName, Accelerator: sku.accel, AcceleratorCount: sku.count,
 				VCPU: float64(sku.vcpu), MemoryGiB: sku.memoryGiB, Region: it.ArmRegionName})
 			i = len(rows) - 1
 			at[k] = i
@@ -298,10 +337,13 @@ func azureSizeOf(skuName string) string {
 	return ""
 }
 
+// squashSize lowers a size name and drops the Standard_ prefix, underscores and spaces. The NC RTX
+// PRO 6000 BSE v6 meters shorten the GPU (NC144dsxlRTX6kv6 for Standard_NC144ds_xl_RTXPRO6000BSE_v6,
+// the preview sizes with a capital K): both squash to the short form.
 func squashSize(s string) string {
 	s = strings.ToLower(s)
 	s = strings.TrimPrefix(s, "standard_")
-	return strings.NewReplacer("_", "", " ", "").Replace(s)
+	return strings.NewReplacer("_", "", " ", "", "rtxpro6000bse", "rtx6k").Replace(s)
 }
 
 func isSpotMeter(it azureItem) bool {
@@ -317,6 +359,10 @@ func azureSkip(it azureItem) string {
 		return "not pay-as-you-go (" + it.Type + ")"
 	case strings.HasSuffix(it.ProductName, " Windows") || strings.HasSuffix(it.ProductName, " Win"):
 		return "Windows licence included"
+	case strings.HasSuffix(it.ProductName, " Dedicated Host"):
+		// A whole physical server for one customer's VMs (product "NVasv4 Series Dedicated Host",
+		// skuName "NVasv4 Type1"): priced per host, not a VM size a plan can count.
+		return "dedicated host (priced per host, not per VM)"
 	case strings.Contains(it.MeterName, "Low Priority") || strings.Contains(it.SkuName, "Low Priority"):
 		return "Low Priority meter"
 	case it.CurrencyCode != "USD":

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 )
 
 // azureExcerpt is a real Azure Retail Prices API page as published in
@@ -197,4 +199,50 @@ func TestAzureSavingsPlanTermsBecomeCommitmentPrices(t *testing.T) {
 	require.InDelta(t, 2.9*730, rows[0].Commit1YMonthly, 1e-9)
 	require.InDelta(t, 1.9*730, rows[0].Commit3YMonthly, 1e-9)
 	require.InDelta(t, 0.7345, rows[0].Spot, 1e-9)
+}
+
+// TestAzureSnapshotGPUSizesOfNorthEurope reads real northeurope meters (testdata/README.md): the
+// NC RTX PRO 6000 BSE v6 sizes, whose meters shorten the GPU to RTX6kv6, become rows of whole
+// GPUs (NC144ds_xl one, NC288lds_xl two), as does the NVads A10 v5 size with one A10; the half
+// A10 of NV18ads is a fractional GPU, the preview NC128ds_xl no longer deploys, the quarter or half
+// GPU NC72ds_xl has no recorded size, and a dedicated host is no VM size: each is counted.
+func TestAzureSnapshotGPUSizesOfNorthEurope(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("testdata/azure-pricing-radar-vm-northeurope-gpu.json")
+	require.NoError(t, err)
+	rows, skipped, err := ReadAzureRetailSnapshot(data)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"Windows licence included": 14, "Low Priority meter": 2, unrecordedSize: 2,
+		"dedicated host (priced per host, not per VM)": 1}, skipped)
+
+	res, err := Build(rows, opts(t, "azure"))
+	require.NoError(t, err)
+	got := map[string]catalog.Instance{}
+	for _, in := range res.Instances {
+		got[in.Name] = in
+	}
+	require.Len(t, got, 3)
+	for _, tt := range []struct {
+		name           string
+		gpu            string
+		count, vcpu    int
+		mem            float64
+		price, spot    float64
+		savingsPerHour float64
+	}{
+		{"NC144ds_xl_RTXPRO6000BSE_v6", "rtx-pro-6000", 1, 144, 516, 9.129, 1.687039, 7.66836},
+		{"NC288lds_xl_RTXPRO6000BSE_v6", "rtx-pro-6000", 2, 288, 516, 15.74, 2.908752, 13.2216},
+		{"NV36ads_A10_v5", "a10", 1, 36, 440, 3.84, 0.709632, 3.196416},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in, ok := got[tt.name]
+			require.True(t, ok, "a row for %s", tt.name)
+			require.Equal(t, []any{tt.gpu, tt.count, tt.vcpu, tt.mem, "northeurope", tt.price, tt.spot},
+				[]any{in.GPU, in.GPUCount, in.VCPU, in.MemoryGB, in.PriceRegion, in.OnDemandHourly, in.SpotHourly})
+			require.InDelta(t, tt.savingsPerHour*730, in.Commit1YMonthly, 1e-6, "1-year savings plan x 730 h")
+		})
+	}
+	require.Equal(t, 1, res.Skipped["fractional GPU"], "NV18ads_A10_v5: half an A10")
+	require.Equal(t, 1, res.Skipped["preview size Microsoft no longer deploys (Standard_NC128ds_xl_RTXPRO6000BSE_v6)"])
 }

@@ -15,6 +15,7 @@ import (
 // and counted: a catalogue row must refer to a GPU whose figures the catalogue holds.
 var gpuIDs = map[string]string{
 	"A10G":      "a10g",
+	"A10":       "a10",
 	"L4":        "l4",
 	"L40S":      "l40s",
 	"T4":        "t4",
@@ -108,6 +109,17 @@ var gcpSpotOnly = map[string]bool{"a3-highgpu-1g": true, "a3-highgpu-2g": true, 
 // does). Source: Microsoft Learn, "NCv3 and NC6s NC12s NC24s Retirement" (learn.microsoft.com/azure/virtual-machines/ncv3-nc6s-nc12s-nc24s-retirement):
 // Standard_NC6s_v3, Standard_NC12s_v3 and Standard_NC24s_v3 retired on September 30, 2025.
 var azureRetired = map[string]bool{"Standard_NC6s_v3": true, "Standard_NC12s_v3": true, "Standard_NC24s_v3": true}
+
+// azureWithdrawn are the NC RTX PRO 6000 BSE v6 preview sizes. Microsoft Learn's series overview
+// (sizes/gpu-accelerated/nc-rtxpro6000-bse-v6-series-overview, 2026-06-03): "Any new VM creations
+// with the preview VM sizes (128, 256, and 320 vCPUs) will no longer work correctly and will not
+// be covered under Azure Service Level Agreement (SLA)". The 2026-08-22 snapshot still prices them
+// in northeurope.
+var azureWithdrawn = map[string]bool{
+	"Standard_NC128ds_xl_RTXPRO6000BSE_v6": true, "Standard_NC256ds_xl_RTXPRO6000BSE_v6": true,
+	"Standard_NC320ds_xl_RTXPRO6000BSE_v6": true, "Standard_NC128lds_xl_RTXPRO6000BSE_v6": true,
+	"Standard_NC256lds_xl_RTXPRO6000BSE_v6": true, "Standard_NC320lds_xl_RTXPRO6000BSE_v6": true,
+}
 
 // Options are what Build checks rows against and how it cites them.
 type Options struct {
@@ -230,13 +242,16 @@ func buildOne(k key, h *agg, accels map[key]*agg, o Options) (built, string) {
 	if o.Provider == "azure" && azureRetired[k.name] {
 		return built{}, "size retired by Microsoft (" + k.name + ")"
 	}
+	if o.Provider == "azure" && azureWithdrawn[k.name] {
+		return built{}, "preview size Microsoft no longer deploys (" + k.name + ")"
+	}
 	if o.Provider == "azure" {
 		// The catalogue names Azure sizes without the Standard_ prefix of their ARM names.
 		instance = strings.TrimPrefix(k.name, "Standard_")
 		if sku, ok := azureSKUs[k.name]; ok {
 			// Microsoft's size documentation, not the price file, says what GPUs a size carries:
 			// price files have named the NVL H100 of NCads H100 v5 plain H100 and miscounted ND H100 v5.
-			name, count, vcpu, mem = sku.accel, float64(sku.count), float64(sku.vcpu), sku.memoryGiB
+			name, count, vcpu, mem = sku.accel, sku.count, float64(sku.vcpu), sku.memoryGiB
 		}
 	}
 	if o.Provider == "gcp" && name == "" {

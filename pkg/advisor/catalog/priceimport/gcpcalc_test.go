@@ -126,7 +126,7 @@ func TestGCPPricingCalculatorBadFilesAreFormatErrors(t *testing.T) {
 // azureVMsExcerpt is copied from zenml-io/zenml-projects azure/vms.csv at e241e1cc71c8
 // (Apache-2.0, 2024-09-04), a SkyPilot-layout Azure file for westeurope: it names the NVL GPU of
 // NC40ads_H100_v5 plain H100, counts 12 GPUs on ND96isr_H100_v5 (Microsoft documents 8), lists a
-// size without a price, and prices a Ddsv5-family size twice.
+// size without a price, and prices a Ddsv5-family size twice; its NV36ads_A10_v5 (one A10) is kept.
 const azureVMsExcerpt = `InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,Generation
 Standard_D2ads_v5,,,2.0,8,,0.217,0.01375,westeurope,"V1,V2"
 Standard_D2ads_v5,,,2.0,8,,0.125,0.01375,westeurope,"V1,V2"
@@ -151,17 +151,18 @@ func TestAzureVMsFileGPUsComeFromMicrosoftsSizeDocumentation(t *testing.T) {
 		"D2s_v5":          "westeurope  x0",
 		"NC40ads_H100_v5": "westeurope h100-nvl x1",
 		"ND96isr_H100_v5": "westeurope h100-sxm x8",
+		"NV36ads_A10_v5":  "westeurope a10 x1",
 	}, got)
 	for _, in := range res.Instances {
-		if in.HasGPU() {
+		if in.HasGPU() && in.Name != "NV36ads_A10_v5" {
 			require.Zero(t, in.SpotHourly, "%s: a spot price equal to on-demand is no spot price", in.Name)
 		}
 	}
+	require.InDelta(t, 1.04, res.Instances[len(res.Instances)-1].SpotHourly, 1e-9, "NV36ads_A10_v5: a spot price below on-demand is kept")
 	require.Equal(t, map[string]int{
 		"CPU-only machine outside the general-purpose families": 1,
-		"GPU not in the catalogue (A10)":                        1,
-		"no on-demand price":                                    1,
-		"spot price equal to on-demand (spot left out)":         2,
+		"no on-demand price":                            1,
+		"spot price equal to on-demand (spot left out)": 2,
 	}, res.Skipped)
 }
 
