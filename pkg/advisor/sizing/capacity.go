@@ -53,15 +53,34 @@ type Capacity struct {
 // arriving spread out: production traffic from many independent users, not the synchronised waves of a
 // fixed-length benchmark (the planner's headroom over the peak is what covers bursts).
 func sloFailure(e ServingEstimate, slo SLO) (string, string) {
-	switch {
-	case slo.TTFTp95ms > 0 && e.TTFTp95SpreadMs.High > slo.TTFTp95ms:
-		return LimitTTFT, fmt.Sprintf("TTFT p95 up to %.0f ms exceeds the %.0f ms target", e.TTFTp95SpreadMs.High, slo.TTFTp95ms)
-	case slo.ITLms > 0 && e.ITLSpreadMs.High > slo.ITLms:
-		return LimitITL, fmt.Sprintf("inter-token latency up to %.1f ms exceeds the %.1f ms target", e.ITLSpreadMs.High, slo.ITLms)
-	case slo.MinTokensPerSecPerUser > 0 && 1e3/e.ITLSpreadMs.High < slo.MinTokensPerSecPerUser:
-		return LimitTokensPerSecond, fmt.Sprintf("per-user rate down to %.1f tokens/s is below the %.1f target", 1e3/e.ITLSpreadMs.High, slo.MinTokensPerSecPerUser)
+	return sloFigures{ttftP95Ms: e.TTFTp95SpreadMs.High, itlMs: e.ITLSpreadMs.High}.failure(slo)
+}
+
+// failure is sloFailure on the figures it reads.
+func (f sloFigures) failure(slo SLO) (string, string) {
+	switch f.miss(slo) {
+	case LimitTTFT:
+		return LimitTTFT, fmt.Sprintf("TTFT p95 up to %.0f ms exceeds the %.0f ms target", f.ttftP95Ms, slo.TTFTp95ms)
+	case LimitITL:
+		return LimitITL, fmt.Sprintf("inter-token latency up to %.1f ms exceeds the %.1f ms target", f.itlMs, slo.ITLms)
+	case LimitTokensPerSecond:
+		return LimitTokensPerSecond, fmt.Sprintf("per-user rate down to %.1f tokens/s is below the %.1f target", 1e3/f.itlMs, slo.MinTokensPerSecPerUser)
 	}
 	return "", ""
+}
+
+// miss is failure's limit without its reason, for a search that only needs to know whether the SLO
+// is met.
+func (f sloFigures) miss(slo SLO) string {
+	switch {
+	case slo.TTFTp95ms > 0 && f.ttftP95Ms > slo.TTFTp95ms:
+		return LimitTTFT
+	case slo.ITLms > 0 && f.itlMs > slo.ITLms:
+		return LimitITL
+	case slo.MinTokensPerSecPerUser > 0 && 1e3/f.itlMs < slo.MinTokensPerSecPerUser:
+		return LimitTokensPerSecond
+	}
+	return ""
 }
 
 // CapacityAtSLO finds the largest concurrency (up to the sequences the replica runs at once) at which the replica meets
@@ -105,64 +124,53 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 		return Capacity{}, err
 	}
 	in.Concurrency = 1
-	one, err := estimateServing(in, quiet)
+	r, unfit, err := newReplica(in, quiet)
 	if errors.Is(err, ErrDoesNotFit) {
-		return Capacity{Limit: LimitMemory, Reason: err.Error(), ServingEstimate: one}, nil
+		return Capacity{Limit: LimitMemory, Reason: err.Error(), ServingEstimate: unfit}, nil
 	}
 	if err != nil {
 		return Capacity{}, err
 	}
+	one := r.estimate(1)
 	if limit, reason := sloFailure(one, slo); limit != "" {
 		return Capacity{Limit: limit, Reason: "even one request at a time: " + reason, ServingEstimate: one}, nil
 	}
 
-	// The search keeps only each estimate's numbers; the one returned is
-	// estimated again with its working.
-	estimate := func(c int) (ServingEstimate, error) {
-		in.Concurrency = c
-		return estimateServing(in, true)
-	}
-	// Invariant: lo meets the SLO; hi is the first concurrency known to fail (failed its estimate), or
-	// MaxSequences + 1.
-	lo, best := 1, one
-	hi := one.MaxRunning + 1
-	var failed ServingEstimate
+	// The search checks each concurrency it tries against the SLO with the
+	// figures the check reads (sloFigures), not a whole estimate; the
+	// capacity found is estimated in full at the end.
+	// Invariant: lo meets the SLO; hi is the first concurrency known to fail (failed holds its figures), or
+	// MaxRunning + 1.
+	lo, hi := 1, one.MaxRunning+1
+	var failed sloFigures
 	if found > 0 && found <= one.MaxRunning {
 		// Where the search ended: found meets the SLO and, below the
 		// replica's cap, found + 1 misses it.
 		lo, hi = found, found+1
 		if lo < one.MaxRunning {
-			if failed, err = estimate(hi); err != nil {
-				return Capacity{}, err
-			}
+			failed = r.sloFigures(hi)
 		}
 	}
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
-		e, err := estimate(mid)
-		if err != nil {
-			return Capacity{}, err
-		}
-		if limit, _ := sloFailure(e, slo); limit == "" {
-			lo, best = mid, e
+		if f := r.sloFigures(mid); f.miss(slo) == "" {
+			lo = mid
 		} else {
-			hi, failed = mid, e
+			hi, failed = mid, f
 		}
 	}
-	if lo > 1 && !quiet {
-		in.Concurrency = lo
-		if best, err = EstimateServing(in); err != nil {
-			return Capacity{}, err
-		}
+	best := one
+	if lo > 1 {
+		best = r.estimate(lo)
 	}
 	c := Capacity{MaxConcurrency: lo, RequestsPerSec: best.RequestsPerSec, Meets: true, ServingEstimate: best}
 	if lo == one.MaxRunning {
 		c.Limit = LimitKVCache
 		c.Reason = fmt.Sprintf("the replica runs at most %d sequences at once (KV cache and scheduler); more would queue for a place", lo)
 	} else {
-		// lo < MaxRunning, so the search ended with hi = lo + 1 estimated and failing: its estimate
-		// says which target stops the replica.
-		c.Limit, c.Reason = sloFailure(failed, slo)
+		// lo < MaxRunning, so the search ended with hi = lo + 1 tried and failing: its figures say
+		// which target stops the replica.
+		c.Limit, c.Reason = failed.failure(slo)
 		c.Reason = fmt.Sprintf("at concurrency %d %s", lo+1, c.Reason)
 	}
 	c.formula("capacity: largest concurrency meeting the SLO = %d, %s requests/s (requests/s = concurrency / request time, Little's law)",

@@ -1,6 +1,7 @@
 package sizing
 
 import (
+	"errors"
 	"math/rand"
 	"testing"
 	"testing/quick"
@@ -162,4 +163,29 @@ func TestCapacityWorkingMatchesCapacityAtSLO(t *testing.T) {
 		return true
 	}
 	require.NoError(t, quick.Check(prop, &quick.Config{MaxCount: 300, Rand: rand.New(rand.NewSource(12))}))
+}
+
+// The capacity search checks each concurrency it tries with the figures an
+// SLO reads (replica.sloFigures) instead of a whole estimate: they must be
+// the estimate's own, bit for bit, or the search would stop where a check
+// of the estimate would not (testing/quick over the same space as above, at
+// concurrencies from 1 to beyond the replica's running cap).
+func TestSearchChecksTheEstimatesFigures(t *testing.T) {
+	t.Parallel()
+	prop := func(ai, gi, tpi, ppi uint8, in, out uint16, c uint16) bool {
+		serving, _ := quickServing(ai, gi, tpi, ppi, in, out, 0, 0, 0)
+		serving.Concurrency = 1 + int(c)%1200
+		r, _, err := newReplica(serving, true)
+		if errors.Is(err, ErrDoesNotFit) {
+			return true
+		}
+		require.NoError(t, err)
+		e, err := EstimateServing(serving)
+		require.NoError(t, err)
+		got := r.sloFigures(serving.Concurrency)
+		require.Equal(t, e.TTFTp95SpreadMs.High, got.ttftP95Ms)
+		require.Equal(t, e.ITLSpreadMs.High, got.itlMs)
+		return true
+	}
+	require.NoError(t, quick.Check(prop, &quick.Config{MaxCount: 500, Rand: rand.New(rand.NewSource(13))}))
 }

@@ -3,6 +3,7 @@ package sizing
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/span"
@@ -347,41 +348,41 @@ func (m servingModel) solve(running int, s scenario) scenarioResult {
 		}
 	}
 	out := float64(m.in.OutputTokens - 1)
+	// at is R's right side for a guess r, with the figures it is made of: one definition for the search,
+	// which reads only request, and the answer, which reads them all.
+	load, spread := float64(others)*pre, 1+s.variability
+	at := func(r float64) loopFigures {
+		var f loopFigures
+		f.rho = load / r
+		f.itl = step / (1 - f.rho)
+		f.wait = f.rho * pre * spread / (2 * (1 - f.rho))
+		f.ttft = s.requestOverhead + residual + f.wait + own
+		f.request = f.ttft + out*f.itl
+		return f
+	}
 	eval := func(r float64) scenarioResult {
-		rho := float64(others) * pre / r
-		itl := step / (1 - rho)
-		wait := rho * pre * (1 + s.variability) / (2 * (1 - rho))
+		f := at(r)
+		rho := f.rho
 		// 95th percentile of an M/M/1 wait: P(W > t) = rho exp(-(1 - rho) t / T), so
 		// t95 = T / (1 - rho) x ln(rho / 0.05) (Kleinrock, Queueing Systems vol. 1, 1975, ch. 3).
 		wait95 := 0.0
 		if rho > 0.05 {
 			wait95 = pre / (1 - rho) * math.Log(rho/0.05)
 		}
-		ttft := s.requestOverhead + residual + wait + own
-		ttftP95 := s.requestOverhead + residual + math.Max(wait, wait95) + own
+		ttftP95 := s.requestOverhead + residual + math.Max(f.wait, wait95) + own
 		return scenarioResult{
-			ttft: ttft, ttftP95: ttftP95, itl: itl,
-			request: ttft + out*itl, step: step, prefill: pre, service: own, rho: rho, running: running,
+			ttft: f.ttft, ttftP95: ttftP95, itl: f.itl,
+			request: f.request, step: step, prefill: pre, service: own, rho: rho, running: running,
 		}
 	}
-	lo := float64(others) * pre // rho = 1 here: the left side is infinite
+	lo := load // rho = 1 here: the left side is infinite
 	hi := s.requestOverhead + own + residual + out*step + lo + 1
 	if others == 0 {
 		// Alone in the batch nothing depends on R (rho = 0 / R = 0): any
 		// R > 0 gives the same figures, so there is nothing to search for.
 		return eval(hi)
 	}
-	// The search needs only R's left side: eval's request, with the same
-	// operations in the same order (so the same bits), without the
-	// figures only the answer needs (the 95th percentile's logarithm).
-	load, base, spread := lo, s.requestOverhead+residual, 1+s.variability
-	request := func(r float64) float64 {
-		rho := load / r
-		itl := step / (1 - rho)
-		wait := rho * pre * spread / (2 * (1 - rho))
-		return base + wait + own + out*itl
-	}
-	for request(hi) > hi {
+	for at(hi).request > hi {
 		hi *= 2
 	}
 	for range 200 {
@@ -389,13 +390,18 @@ func (m servingModel) solve(running int, s scenario) scenarioResult {
 		if mid <= lo || mid >= hi {
 			break
 		}
-		if request(mid) > mid {
+		if at(mid).request > mid {
 			lo = mid
 		} else {
 			hi = mid
 		}
 	}
 	return eval(hi)
+}
+
+// loopFigures are the closed loop's figures at a guess of the request time R (solve).
+type loopFigures struct {
+	request, rho, itl, wait, ttft float64
 }
 
 // solveWave is the closed loop's synchronised case: the running requests arrive together, which identical
@@ -515,8 +521,36 @@ func EstimateServing(in ServingInput) (ServingEstimate, error) {
 // estimateServing is EstimateServing; quiet leaves out the working's text
 // (the numbers are the same).
 func estimateServing(in ServingInput, quiet bool) (ServingEstimate, error) {
+	r, unfit, err := newReplica(in, quiet)
+	if err != nil {
+		return unfit, err
+	}
+	return r.estimate(in.Concurrency), nil
+}
+
+// replica is one serving layout made ready for estimates at any concurrency: what does not depend on the
+// concurrency (the checked input, the memory fit, the model's constants, the running caps and the two
+// scenarios) worked out once, so a capacity search that tries many concurrencies does not redo it.
+type replica struct {
+	in              ServingInput
+	eff             Efficiencies
+	fit             MemoryFit
+	m               servingModel
+	peak            float64
+	peakName        string
+	link            float64
+	budget, maxSeqs int
+	capOpt, capPes  int
+	sOpt, sPes      scenario
+	quiet           bool
+}
+
+// newReplica checks in and prepares its estimates; quiet leaves out the working's text. A model that
+// does not fit returns, with an error wrapping ErrDoesNotFit, the estimate EstimateServing gives: the
+// memory fit and its working.
+func newReplica(in ServingInput, quiet bool) (replica, ServingEstimate, error) {
 	if err := in.validate(); err != nil {
-		return ServingEstimate{}, err
+		return replica{}, ServingEstimate{}, err
 	}
 	if in.PipelineParallel == 0 {
 		in.PipelineParallel = 1
@@ -528,13 +562,16 @@ func estimateServing(in ServingInput, quiet bool) (ServingEstimate, error) {
 	}
 	fit, err := fitMemoryLayout(in.Arch, in.Weights, in.KV, in.GPU, in.TensorParallel, in.PipelineParallel, in.Utilisation, context, quiet)
 	if err != nil {
-		return ServingEstimate{}, err
+		return replica{}, ServingEstimate{}, err
 	}
-	est := ServingEstimate{MemoryFit: fit}
-	est.Working.quiet = quiet
-	est.merge(fit.Working)
+	// Every estimate made from the replica holds the fit: clipped, so that
+	// appending to one estimate's copy never writes into another's.
+	fit.Assumptions, fit.Formulas = slices.Clip(fit.Assumptions), slices.Clip(fit.Formulas)
 	if !fit.Fits {
-		return est, fmt.Errorf("%w: %.4g B params (%s) and one %d-token sequence on %s",
+		est := ServingEstimate{MemoryFit: fit}
+		est.Working.quiet = quiet
+		est.merge(fit.Working)
+		return replica{}, est, fmt.Errorf("%w: %.4g B params (%s) and one %d-token sequence on %s",
 			ErrDoesNotFit, in.ParamsTotalB, in.Weights, context, layoutName(in.TensorParallel, in.PipelineParallel, in.GPU.Name))
 	}
 
@@ -575,23 +612,67 @@ func estimateServing(in ServingInput, quiet bool) (ServingEstimate, error) {
 	leanTokens := max(float64(fit.MaxTokensInKV), math.Floor(leanPerGPU*gb/(fit.KVBytesPerToken/gpus)))
 	kvOpt := int(leanTokens / m.avgContext)
 	kvPes := fit.MaxTokensInKV / (in.InputTokens + in.OutputTokens)
-	capOpt, capPes := max(1, min(maxSeqs, kvOpt)), max(1, min(maxSeqs, kvPes))
-	runOpt, runPes := min(in.Concurrency, capOpt), min(in.Concurrency, capPes)
-	sOpt, sPes := ends(eff)
+	r := replica{in: in, eff: eff, fit: fit, m: m, peak: peak, peakName: peakName, link: link, budget: budget, maxSeqs: maxSeqs,
+		capOpt: max(1, min(maxSeqs, kvOpt)), capPes: max(1, min(maxSeqs, kvPes)), quiet: quiet}
+	r.sOpt, r.sPes = ends(eff)
 	// The optimistic end lets the scheduler take TensorRT-LLM's default of 8192 tokens per iteration
 	// (max_num_tokens) where vLLM's default for the GPU is smaller.
-	sOpt.budget, sPes.budget = max(budget, largeGPUBatchedTokens), budget
+	r.sOpt.budget, r.sPes.budget = max(budget, largeGPUBatchedTokens), budget
+	return r, ServingEstimate{}, nil
+}
+
+// running is how many of concurrency requests each end runs at once.
+func (r *replica) running(concurrency int) (opt, pes int) {
+	return min(concurrency, r.capOpt), min(concurrency, r.capPes)
+}
+
+// withSlotWait sets res's wait for a place in the running batch: with the places always full the replica
+// completes running / R requests per second, so each of the concurrency users cycles in concurrency x R /
+// running (Little's law), of which R x (concurrency / running - 1) is the wait.
+func withSlotWait(res scenarioResult, concurrency int) scenarioResult {
+	res.slotWait = res.request * (float64(concurrency)/float64(res.running) - 1)
+	return res
+}
+
+// sloFigures are the figures an SLO is checked against (sloFailure): the TTFT p95 and the inter-token
+// latency with requests arriving spread out, each at the end that is worse, in ms.
+type sloFigures struct {
+	ttftP95Ms, itlMs float64
+}
+
+// spreadRanges are the estimate's TTFTp95SpreadMs and ITLSpreadMs from the two ends' spread-out
+// solutions.
+func spreadRanges(opt, pes scenarioResult) (ttftP95, itl Range) {
+	ttft95 := func(r scenarioResult) float64 { return (r.ttftP95 + r.slotWait) * 1e3 }
+	return NewRange(ttft95(opt), ttft95(pes)), NewRange(opt.itl*1e3, pes.itl*1e3)
+}
+
+// sloFigures is what estimate(concurrency) would be checked against, without the figures the check does
+// not read: the spread-out solution of each end, not the waves, and no text.
+func (r *replica) sloFigures(concurrency int) sloFigures {
+	runOpt, runPes := r.running(concurrency)
+	opt := withSlotWait(r.m.solve(runOpt, r.sOpt), concurrency)
+	pes := withSlotWait(r.m.solve(runPes, r.sPes), concurrency)
+	ttftP95, itl := spreadRanges(opt, pes)
+	return sloFigures{ttftP95Ms: ttftP95.High, itlMs: itl.High}
+}
+
+// estimate is the replica's estimate at concurrency (at least 1).
+func (r *replica) estimate(concurrency int) ServingEstimate {
+	in, eff, m := r.in, r.eff, r.m
+	in.Concurrency = concurrency
+	est := ServingEstimate{MemoryFit: r.fit}
+	est.Working.quiet = r.quiet
+	est.merge(r.fit.Working)
+	peak, peakName, link, kvPerRank := r.peak, r.peakName, r.link, m.kvPerRank
+	budget, maxSeqs, capPes := r.budget, r.maxSeqs, r.capPes
+	sOpt, sPes := r.sOpt, r.sPes
+	runOpt, runPes := r.running(concurrency)
 	// Two arrival patterns bound what a replica sees: spread out (the optimistic figures of each end come
 	// from whichever pattern is better for that figure) and synchronised waves. Each range runs from the
 	// best of the two at the optimistic end to the worst of the two at the pessimistic end.
-	opt, pes := m.solve(runOpt, sOpt), m.solve(runPes, sPes)
-	wOpt, wPes := m.solveWave(runOpt, sOpt), m.solveWave(runPes, sPes)
-	slotWait := func(r scenarioResult) float64 {
-		return r.request * (float64(in.Concurrency)/float64(r.running) - 1)
-	}
-	for _, r := range []*scenarioResult{&opt, &pes, &wOpt, &wPes} {
-		r.slotWait = slotWait(*r)
-	}
+	opt, pes := withSlotWait(m.solve(runOpt, sOpt), concurrency), withSlotWait(m.solve(runPes, sPes), concurrency)
+	wOpt, wPes := withSlotWait(m.solveWave(runOpt, sOpt), concurrency), withSlotWait(m.solveWave(runPes, sPes), concurrency)
 	best := func(f func(scenarioResult) float64) float64 { return math.Min(f(opt), f(wOpt)) }
 	worst := func(f func(scenarioResult) float64) float64 { return math.Max(f(pes), f(wPes)) }
 	ttft := func(r scenarioResult) float64 { return (r.ttft + r.slotWait) * 1e3 }
@@ -615,12 +696,13 @@ func estimateServing(in ServingInput, quiet bool) (ServingEstimate, error) {
 	est.TTFTp95ms = NewRange(best(ttft95), worst(ttft95))
 	est.ITLms = NewRange(best(itl), worst(itl))
 	est.TokensPerSecPerUser = NewRange(1e3/est.ITLms.High, 1e3/est.ITLms.Low)
-	est.TTFTp95SpreadMs = NewRange(ttft95(opt), ttft95(pes))
-	est.ITLSpreadMs = NewRange(itl(opt), itl(pes))
+	est.TTFTp95SpreadMs, est.ITLSpreadMs = spreadRanges(opt, pes)
 	est.RequestsPerSec = NewRange(c/worst(cycle), c/best(cycle))
 	est.OutputTokensPerSec = est.RequestsPerSec.Scale(float64(in.OutputTokens))
 	est.PrefillFraction = NewRange(opt.rho, pes.rho)
-
+	if r.quiet {
+		return est
+	}
 	est.assume("decode efficiency %s of %.3g TB/s per GPU, prefill efficiency %s of the %s peak %.4g TFLOPS per GPU (calibrated on published serving curves, see DefaultEfficiencies)",
 		eff.Decode, in.GPU.BandwidthTBs, eff.Prefill, peakName, peak)
 	est.assume("engine time outside the kernels: %s ms per iteration plus %s ms per running sequence; %s ms per request before its first token (calibrated)",
@@ -666,7 +748,7 @@ func estimateServing(in ServingInput, quiet bool) (ServingEstimate, error) {
 	}
 	est.formula("request time R = TTFT + (%d - 1) x ITL = %.2f-%.2f s; throughput = %d x %d tokens / R = %.0f-%.0f tokens/s",
 		in.OutputTokens, best(cycle), worst(cycle), in.Concurrency, in.OutputTokens, est.OutputTokensPerSec.Low, est.OutputTokensPerSec.High)
-	return est, nil
+	return est
 }
 
 // layoutName names a replica's GPUs: "4 x H100" or "2 machines x 8 x H100 (PP 2, TP 8)".
