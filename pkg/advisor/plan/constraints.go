@@ -174,10 +174,12 @@ func constraintsFor(cat *catalog.Catalog, rows []catalog.Instance, b *inframindv
 	return c, fs
 }
 
-// offer is one instance in one region it is offered in, with its GPU row.
+// offer is one instance in one region it is offered in, with its GPU row. It points into the rows the
+// plan was built over and into the catalogue: a plan reads thousands of offers, and copying each row
+// into its offer was a large part of building the pool.
 type offer struct {
-	inst catalog.Instance
-	gpu  catalog.GPU
+	inst *catalog.Instance
+	gpu  *catalog.GPU
 	// region is where the price applies (the instance's price region).
 	region string
 	// blocked is non-empty when the residency rules the offer out; it names the missing regional price.
@@ -191,18 +193,26 @@ type offer struct {
 // regions the catalogue names (offered_in) and priced only in its price region, so an offer outside the
 // residency is kept, blocked, to say which regional price is missing.
 func eligibleInstances(cat *catalog.Catalog, rows []catalog.Instance, c Constraints) []offer {
-	var out []offer
+	gpus := make(map[string]*catalog.GPU, len(cat.GPUs))
+	for i := range cat.GPUs {
+		if _, dup := gpus[cat.GPUs[i].ID]; !dup { // cat.GPU returns the first of an id
+			gpus[cat.GPUs[i].ID] = &cat.GPUs[i]
+		}
+	}
+	out := make([]offer, 0, len(rows))
 	blocked := c.blockedMemo()
+	sources := sourceMemo()
 	for _, p := range c.Providers {
-		for _, in := range rows {
+		for i := range rows {
+			in := &rows[i]
 			if in.Provider != p {
 				continue
 			}
-			g, ok := cat.GPU(in.GPU)
+			g, ok := gpus[in.GPU]
 			if !ok {
 				continue
 			}
-			out = append(out, offer{inst: in, gpu: g, region: in.PriceRegion, blocked: blocked(in), source: sourceOf(in, g)})
+			out = append(out, offer{inst: in, gpu: g, region: in.PriceRegion, blocked: blocked(in), source: sources(in, g)})
 		}
 	}
 	return out
@@ -214,8 +224,8 @@ func cpuOffers(rows []catalog.Instance, c Constraints) []offer {
 	var out []offer
 	blocked := c.blockedMemo()
 	for _, p := range c.Providers {
-		for _, in := range rows {
-			if in.Provider == p && !in.HasGPU() {
+		for i := range rows {
+			if in := &rows[i]; in.Provider == p && !in.HasGPU() {
 				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: blocked(in)})
 			}
 		}
@@ -225,9 +235,9 @@ func cpuOffers(rows []catalog.Instance, c Constraints) []offer {
 
 // blockedMemo is blocked, writing each provider and price region's reason once: a catalogue prices
 // many machines in one region.
-func (c Constraints) blockedMemo() func(catalog.Instance) string {
+func (c Constraints) blockedMemo() func(*catalog.Instance) string {
 	why := map[[2]string]string{}
-	return func(in catalog.Instance) string {
+	return func(in *catalog.Instance) string {
 		if c.priceAllowed(in) {
 			return ""
 		}
@@ -242,13 +252,13 @@ func (c Constraints) blockedMemo() func(catalog.Instance) string {
 }
 
 // priceAllowed reports whether the instance is offered in its price region and the residency allows it.
-func (c Constraints) priceAllowed(in catalog.Instance) bool {
+func (c Constraints) priceAllowed(in *catalog.Instance) bool {
 	return slices.Contains(in.OfferedIn, in.PriceRegion) && c.regionAllowed(in.Provider, in.PriceRegion)
 }
 
 // blocked says why the residency rules an instance's price out, or "" when it does not. The reason
 // depends on the provider and the price region only.
-func (c Constraints) blocked(in catalog.Instance) string {
+func (c Constraints) blocked(in *catalog.Instance) string {
 	p := in.Provider
 	if c.priceAllowed(in) {
 		return ""

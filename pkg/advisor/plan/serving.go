@@ -45,9 +45,27 @@ type servingLoad struct {
 }
 
 // sourceOf names the catalogue rows behind a GPU offer with their as-of dates.
-func sourceOf(in catalog.Instance, g catalog.GPU) string {
+func sourceOf(in *catalog.Instance, g *catalog.GPU) string {
 	return "catalogue instance " + in.Provider + "/" + in.Name + ": " + in.Source.Source + ", as of " + in.AsOf +
 		"; GPU " + g.ID + ": " + g.Source.Source + ", as of " + g.AsOf
+}
+
+// sourceMemo is sourceOf, writing the text once for consecutive offers it is the same for: the
+// catalogue has a row per machine and region, sorted by machine, and the text does not name the region.
+func sourceMemo() func(*catalog.Instance, *catalog.GPU) string {
+	var last struct {
+		provider, name string
+		source         catalog.Source
+		gpu            *catalog.GPU
+		text           string
+	}
+	return func(in *catalog.Instance, g *catalog.GPU) string {
+		if last.text == "" || in.Provider != last.provider || in.Name != last.name || in.Source != last.source || g != last.gpu {
+			last.provider, last.name, last.source, last.gpu = in.Provider, in.Name, in.Source, g
+			last.text = sourceOf(in, g)
+		}
+		return last.text
+	}
 }
 
 // baseCandidate starts a candidate for an offer.
@@ -150,11 +168,11 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		c.Reason = o.blocked
 		return c, nil
 	}
-	if ok, why := supports(o.gpu, p); !ok {
+	if ok, why := supports(*o.gpu, p); !ok {
 		c.Reason = why
 		return c, nil
 	}
-	acc := AcceleratorFromGPU(o.gpu)
+	acc := AcceleratorFromGPU(*o.gpu)
 	fit, err := memo.fit(o, func() (sizing.MemoryFit, error) {
 		_, fit, err := sizing.MinTensorParallel(m.arch, p, kv, acc, o.inst.GPUCount, 0, load.context)
 		return fit, err
@@ -194,12 +212,33 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 			sh.options = append(sh.options, opt)
 			sh.capacities = append(sh.capacities, capy)
 		}
+		if !slices.ContainsFunc(sh.options, func(l Layout) bool { return l.Feasible }) {
+			// No layout is feasible on this shape, whatever its price: every offer of it gets the same
+			// layouts and reason.
+			sortLayouts(sh.options)
+			sh.options = slices.Clip(sh.options)
+			switch {
+			case len(sh.misses) == 0:
+				sh.reason = fmt.Sprintf("does not fit: weights %.4g GB + overhead %.4g GB + one %d-token sequence exceed every layout up to %d machines of %d x %.4g GB at 0.9 utilisation",
+					fit.WeightsGB, fit.OverheadGB, load.context, sizing.MaxPipelineParallel, o.inst.GPUCount, o.gpu.MemoryGB)
+			case load.batch:
+				sh.reason = "no layout runs a batch: " + strings.Join(sh.misses, "; ")
+			default:
+				sh.reason = "SLO unmet even at concurrency 1 in every layout that fits: " + strings.Join(sh.misses, "; ")
+			}
+		}
 		return sh, nil
 	})
 	if err != nil {
 		return c, err
 	}
-	misses := shape.misses
+	if shape.reason != "" {
+		c.Layouts, c.Reason = shape.options, shape.reason
+		if len(shape.misses) == 0 && withText {
+			merge(&c.Working, fit.Working)
+		}
+		return c, nil
+	}
 	options := slices.Clone(shape.options)
 	bestIdx, bestCost := -1, Candidate{}
 	for i := range options {
@@ -215,26 +254,34 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 			bestIdx, bestCost = i, cost
 		}
 	}
-	var best *Candidate
-	if bestIdx >= 0 {
-		chosen := c
-		chosen.Working = sizing.Working{}
-		opt := options[bestIdx]
-		capy := shape.capacities[bestIdx]
-		if withText {
-			// The same figures with their working, which the shape's search left out.
-			tp, pp := opt.TensorParallel, opt.PipelineParallel
-			in := servingInput(m, p, kv, acc, tp, pp, load)
-			figures := capy
-			if capy, err = memo.capacityWithText(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityWorking(in, load.slo, figures) }); err != nil {
-				return c, fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
-			}
+	// A shape with a feasible layout has a cheapest one at any price.
+	chosen := c
+	chosen.Working = sizing.Working{}
+	opt := options[bestIdx]
+	capy := shape.capacities[bestIdx]
+	if withText {
+		// The same figures with their working, which the shape's search left out.
+		tp, pp := opt.TensorParallel, opt.PipelineParallel
+		in := servingInput(m, p, kv, acc, tp, pp, load)
+		figures := capy
+		if capy, err = memo.capacityWithText(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityWorking(in, load.slo, figures) }); err != nil {
+			return c, fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
 		}
-		if err := sizeReplicas(&chosen, o, opt.TensorParallel, opt.PipelineParallel, capy, load, withText); err != nil {
-			return c, err
-		}
-		best = &chosen
 	}
+	if err := sizeReplicas(&chosen, o, opt.TensorParallel, opt.PipelineParallel, capy, load, withText); err != nil {
+		return c, err
+	}
+	sortLayouts(options)
+	chosen.Layouts = options
+	if withText {
+		explainLayout(&chosen, options)
+	}
+	return chosen, nil
+}
+
+// sortLayouts orders an offer's layouts as Candidate.Layouts lists them: feasible first, then by
+// pessimistic and optimistic monthly cost, then the fewest GPUs.
+func sortLayouts(options []Layout) {
 	slices.SortStableFunc(options, func(a, b Layout) int {
 		if a.Feasible != b.Feasible {
 			if a.Feasible {
@@ -245,27 +292,6 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		return cmp.Or(cmp.Compare(a.MonthlyOnDemand.High, b.MonthlyOnDemand.High), cmp.Compare(a.MonthlyOnDemand.Low, b.MonthlyOnDemand.Low),
 			cmp.Compare(a.TensorParallel*a.PipelineParallel, b.TensorParallel*b.PipelineParallel))
 	})
-	if best == nil {
-		c.Layouts = options
-		switch {
-		case len(misses) == 0:
-			c.Reason = fmt.Sprintf("does not fit: weights %.4g GB + overhead %.4g GB + one %d-token sequence exceed every layout up to %d machines of %d x %.4g GB at 0.9 utilisation",
-				fit.WeightsGB, fit.OverheadGB, load.context, sizing.MaxPipelineParallel, o.inst.GPUCount, o.gpu.MemoryGB)
-			if withText {
-				merge(&c.Working, fit.Working)
-			}
-		case load.batch:
-			c.Reason = "no layout runs a batch: " + strings.Join(misses, "; ")
-		default:
-			c.Reason = "SLO unmet even at concurrency 1 in every layout that fits: " + strings.Join(misses, "; ")
-		}
-		return c, nil
-	}
-	best.Layouts = options
-	if withText {
-		explainLayout(best, options)
-	}
-	return *best, nil
 }
 
 // servingInput is one replica layout of the workload's model on acc, under the workload's token profile.
@@ -417,6 +443,9 @@ type layoutShape struct {
 	options    []Layout
 	capacities []sizing.Capacity
 	misses     []string
+	// reason is set when no layout is feasible: why no offer of the shape can serve the workload. options
+	// are then sorted as Candidate.Layouts lists them, and shared by the shape's offers.
+	reason string
 }
 
 type memoShape struct {

@@ -474,7 +474,7 @@ func (m *sizingMemo) training(o offer, compute func() (trainingShape, error)) (t
 func trainingCandidate(job trainingJob, o offer, memo *sizingMemo, withText bool) (Candidate, error) {
 	c := baseCandidate(o)
 	p, method := job.p, job.method
-	if ok, why := supports(o.gpu, p); !ok {
+	if ok, why := supports(*o.gpu, p); !ok {
 		c.Reason = why
 		if o.blocked != "" {
 			c.Reason = o.blocked
@@ -490,7 +490,7 @@ func trainingCandidate(job trainingJob, o offer, memo *sizingMemo, withText bool
 		if p == sizing.INT8 || p == sizing.INT4 {
 			tp = sizing.BF16 // adapters over a quantised base compute in 16-bit
 		}
-		in := sizing.TrainingInput{Arch: job.m.arch, TokensB: job.tokens, Method: method, Precision: tp, GPU: AcceleratorFromGPU(o.gpu),
+		in := sizing.TrainingInput{Arch: job.m.arch, TokensB: job.tokens, Method: method, Precision: tp, GPU: AcceleratorFromGPU(*o.gpu),
 			GPUs: per, Heads: job.heads, SeqTokens: job.seq, GPUsPerNode: per}
 		est, err := sizing.EstimateTraining(in)
 		if err != nil {
