@@ -594,7 +594,7 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // costKey is what a candidate is ranked by: the pessimistic monthly on-demand cost, or the pessimistic
 // one-off cost for a training job.
-func costKey(c Candidate) float64 {
+func costKey(c *Candidate) float64 {
 	if c.Training != nil {
 		return c.Training.CostUSD.High
 	}
@@ -602,7 +602,7 @@ func costKey(c Candidate) float64 {
 }
 
 // costKeyLow breaks ties on the optimistic end.
-func costKeyLow(c Candidate) float64 {
+func costKeyLow(c *Candidate) float64 {
 	if c.Training != nil {
 		return c.Training.CostUSD.Low
 	}
@@ -612,39 +612,48 @@ func costKeyLow(c Candidate) float64 {
 // rank orders the candidates (feasible first, then by pessimistic cost, then provider order and name)
 // and picks the recommended candidate and the cheapest per provider.
 func rank(wp *WorkloadPlan, cons Constraints) {
-	order := func(p string) int { return slices.Index(cons.Providers, p) }
-	// Sorted by index, then moved once: a candidate is large, and a stable sort moves each many times.
+	// Sorted by index over each candidate's keys, worked out once, then moved once, in place: a
+	// candidate is large, and a stable sort moves each many times.
 	cs := wp.Candidates
+	type key struct {
+		feasible      bool
+		memory        float64 // infeasible: the GPU memory of a machine
+		cost, costLow float64 // feasible
+		provider      int
+		instance      string
+	}
+	keys := make([]key, len(cs))
 	byRank := make([]int, len(cs))
-	for i := range byRank {
-		byRank[i] = i
+	for i := range cs {
+		c := &cs[i]
+		k := key{feasible: c.Feasible, provider: slices.Index(cons.Providers, c.Provider), instance: c.Instance}
+		if c.Feasible {
+			k.cost, k.costLow = costKey(c), costKeyLow(c)
+		} else {
+			k.memory = c.GPUMemoryGB * float64(c.GPUsPerInstance)
+		}
+		keys[i], byRank[i] = k, i
 	}
 	slices.SortStableFunc(byRank, func(i, j int) int {
-		a, b := &cs[i], &cs[j]
-		if a.Feasible != b.Feasible {
-			if a.Feasible {
+		a, b := &keys[i], &keys[j]
+		if a.feasible != b.feasible {
+			if a.feasible {
 				return -1
 			}
 			return 1
 		}
-		if !a.Feasible {
+		if !a.feasible {
 			// Infeasible: the machines with the most GPU memory first, as the nearest misses.
-			return cmp.Or(cmp.Compare(b.GPUMemoryGB*float64(b.GPUsPerInstance), a.GPUMemoryGB*float64(a.GPUsPerInstance)),
-				cmp.Compare(order(a.Provider), order(b.Provider)), cmp.Compare(a.Instance, b.Instance))
+			return cmp.Or(cmp.Compare(b.memory, a.memory), cmp.Compare(a.provider, b.provider), cmp.Compare(a.instance, b.instance))
 		}
-		return cmp.Or(cmp.Compare(costKey(*a), costKey(*b)), cmp.Compare(costKeyLow(*a), costKeyLow(*b)),
-			cmp.Compare(order(a.Provider), order(b.Provider)), cmp.Compare(a.Instance, b.Instance))
+		return cmp.Or(cmp.Compare(a.cost, b.cost), cmp.Compare(a.costLow, b.costLow),
+			cmp.Compare(a.provider, b.provider), cmp.Compare(a.instance, b.instance))
 	})
-	if len(cs) > 0 {
-		wp.Candidates = make([]Candidate, len(cs))
-		for k, i := range byRank {
-			wp.Candidates[k] = cs[i]
-		}
-	}
+	permute(cs, byRank)
 	wp.CheapestPerProvider = nil
 	for _, p := range cons.Providers {
-		for i, c := range wp.Candidates {
-			if c.Feasible && c.Provider == p {
+		for i := range wp.Candidates {
+			if c := &wp.Candidates[i]; c.Feasible && c.Provider == p {
 				wp.CheapestPerProvider = append(wp.CheapestPerProvider, ProviderBest{Provider: p, Index: i})
 				break
 			}
@@ -655,21 +664,41 @@ func rank(wp *WorkloadPlan, cons Constraints) {
 	// where the users are (business.regions), then on a preferred provider anywhere, then in the
 	// users' regions on any provider, then anywhere. With one row per instance type and region, the
 	// cheapest region overall may sit on another continent from the users.
-	tiers := []func(Candidate) bool{
-		func(c Candidate) bool {
+	tiers := []func(*Candidate) bool{
+		func(c *Candidate) bool {
 			return slices.Contains(cons.Preferred, c.Provider) && cons.nearUsers(c.Provider, c.Region)
 		},
-		func(c Candidate) bool { return slices.Contains(cons.Preferred, c.Provider) },
-		func(c Candidate) bool { return cons.nearUsers(c.Provider, c.Region) },
-		func(Candidate) bool { return true },
+		func(c *Candidate) bool { return slices.Contains(cons.Preferred, c.Provider) },
+		func(c *Candidate) bool { return cons.nearUsers(c.Provider, c.Region) },
+		func(*Candidate) bool { return true },
 	}
 	for _, ok := range tiers {
-		for i, c := range wp.Candidates {
-			if c.Feasible && ok(c) {
+		for i := range wp.Candidates {
+			if c := &wp.Candidates[i]; c.Feasible && ok(c) {
 				wp.Recommended = i
 				return
 			}
 		}
+	}
+}
+
+// permute reorders cs so that its k-th element is the one at from[k], moving each element once (a cycle
+// at a time); from is used up.
+func permute[T any](cs []T, from []int) {
+	for start := range from {
+		if from[start] < 0 {
+			continue
+		}
+		held := cs[start]
+		k := start
+		for from[k] != start {
+			next := from[k]
+			cs[k] = cs[next]
+			from[k] = -1
+			k = next
+		}
+		cs[k] = held
+		from[k] = -1
 	}
 }
 
