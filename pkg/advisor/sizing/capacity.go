@@ -137,26 +137,22 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 	}
 
 	// The search checks each concurrency it tries against the SLO with the
-	// figures the check reads (sloFigures), not a whole estimate; the
-	// capacity found is estimated in full at the end.
-	// Invariant: lo meets the SLO; hi is the first concurrency known to fail (failed holds its figures), or
-	// MaxRunning + 1.
+	// figures the check reads (replica.misses), not a whole estimate; the
+	// capacity found is estimated in full at the end, and the concurrency
+	// above it, which names the limit, checked in full.
+	// Invariant: lo meets the SLO; hi is the first concurrency known to miss it, or MaxRunning + 1.
 	lo, hi := 1, one.MaxRunning+1
-	var failed sloFigures
 	if found > 0 && found <= one.MaxRunning {
 		// Where the search ended: found meets the SLO and, below the
 		// replica's cap, found + 1 misses it.
 		lo, hi = found, found+1
-		if lo < one.MaxRunning {
-			failed = r.sloFigures(hi)
-		}
 	}
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
-		if f := r.sloFigures(mid); f.miss(slo) == "" {
-			lo = mid
+		if r.misses(mid, slo) {
+			hi = mid
 		} else {
-			hi, failed = mid, f
+			lo = mid
 		}
 	}
 	best := one
@@ -168,9 +164,9 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 		c.Limit = LimitKVCache
 		c.Reason = fmt.Sprintf("the replica runs at most %d sequences at once (KV cache and scheduler); more would queue for a place", lo)
 	} else {
-		// lo < MaxRunning, so the search ended with hi = lo + 1 tried and failing: its figures say
-		// which target stops the replica.
-		c.Limit, c.Reason = failed.failure(slo)
+		// lo < MaxRunning, so the search ended with hi = lo + 1 missing the SLO: its figures say which
+		// target stops the replica.
+		c.Limit, c.Reason = r.sloFigures(hi).failure(slo)
 		c.Reason = fmt.Sprintf("at concurrency %d %s", lo+1, c.Reason)
 	}
 	c.formula("capacity: largest concurrency meeting the SLO = %d, %s requests/s (requests/s = concurrency / request time, Little's law)",

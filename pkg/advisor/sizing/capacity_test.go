@@ -166,14 +166,31 @@ func TestCapacityWorkingMatchesCapacityAtSLO(t *testing.T) {
 }
 
 // The capacity search checks each concurrency it tries with the figures an
-// SLO reads (replica.sloFigures) instead of a whole estimate: they must be
-// the estimate's own, bit for bit, or the search would stop where a check
-// of the estimate would not (testing/quick over the same space as above, at
-// concurrencies from 1 to beyond the replica's running cap).
+// SLO reads (replica.sloFigures), and decides with replica.misses, which
+// solves the optimistic end only when the pessimistic one meets the SLO:
+// the figures must be the estimate's own, bit for bit, and the decision
+// sloFailure's on the whole estimate, or the search would stop where a
+// check of the estimate would not (testing/quick over the same space as
+// above, at concurrencies from 1 to beyond the replica's running cap, and
+// one input, found by a search of that space, where only the optimistic end
+// misses the target: beyond the cap it runs 18 sequences to the
+// pessimistic end's one, and its ITL, 370 ms, is above the pessimistic 242).
 func TestSearchChecksTheEstimatesFigures(t *testing.T) {
 	t.Parallel()
-	prop := func(ai, gi, tpi, ppi uint8, in, out uint16, c uint16) bool {
-		serving, _ := quickServing(ai, gi, tpi, ppi, in, out, 0, 0, 0)
+	optimisticMisses := ServingInput{Arch: llama70B(), Weights: FP8, KV: BF16, GPU: l4(), TensorParallel: 2, PipelineParallel: 2,
+		InputTokens: 2519, OutputTokens: 142, Concurrency: 459}
+	r, _, err := newReplica(optimisticMisses, true)
+	require.NoError(t, err)
+	e, err := EstimateServing(optimisticMisses)
+	require.NoError(t, err)
+	require.Greater(t, e.ITLSpreadMs.Low, 240.0)
+	require.Less(t, e.ITLSpreadMs.Low, 300.0)
+	require.Greater(t, e.ITLSpreadMs.High, 300.0)
+	require.True(t, r.misses(optimisticMisses.Concurrency, SLO{ITLms: 300}))
+
+	misses := 0
+	prop := func(ai, gi, tpi, ppi uint8, in, out uint16, ttft, itl, tps uint16, c uint16) bool {
+		serving, slo := quickServing(ai, gi, tpi, ppi, in, out, ttft, itl, tps)
 		serving.Concurrency = 1 + int(c)%1200
 		r, _, err := newReplica(serving, true)
 		if errors.Is(err, ErrDoesNotFit) {
@@ -185,7 +202,15 @@ func TestSearchChecksTheEstimatesFigures(t *testing.T) {
 		got := r.sloFigures(serving.Concurrency)
 		require.Equal(t, e.TTFTp95SpreadMs.High, got.ttftP95Ms)
 		require.Equal(t, e.ITLSpreadMs.High, got.itlMs)
+		limit, _ := sloFailure(e, slo)
+		require.Equal(t, limit != "", r.misses(serving.Concurrency, slo), "limit %q", limit)
+		if limit != "" {
+			misses++
+		}
 		return true
 	}
-	require.NoError(t, quick.Check(prop, &quick.Config{MaxCount: 500, Rand: rand.New(rand.NewSource(13))}))
+	require.NoError(t, quick.Check(prop, &quick.Config{MaxCount: 1000, Rand: rand.New(rand.NewSource(13))}))
+	// Both answers are checked, not only the one most inputs give.
+	require.Greater(t, misses, 100)
+	require.Less(t, misses, 900)
 }

@@ -643,18 +643,43 @@ type sloFigures struct {
 // spreadRanges are the estimate's TTFTp95SpreadMs and ITLSpreadMs from the two ends' spread-out
 // solutions.
 func spreadRanges(opt, pes scenarioResult) (ttftP95, itl Range) {
-	ttft95 := func(r scenarioResult) float64 { return (r.ttftP95 + r.slotWait) * 1e3 }
-	return NewRange(ttft95(opt), ttft95(pes)), NewRange(opt.itl*1e3, pes.itl*1e3)
+	return NewRange(spreadTTFTp95(opt), spreadTTFTp95(pes)), NewRange(opt.itl*1e3, pes.itl*1e3)
 }
+
+// spreadTTFTp95 is one end's TTFT p95 in ms, the wait for a place in the batch included.
+func spreadTTFTp95(r scenarioResult) float64 { return (r.ttftP95 + r.slotWait) * 1e3 }
 
 // sloFigures is what estimate(concurrency) would be checked against, without the figures the check does
 // not read: the spread-out solution of each end, not the waves, and no text.
 func (r *replica) sloFigures(concurrency int) sloFigures {
 	runOpt, runPes := r.running(concurrency)
-	opt := withSlotWait(r.m.solve(runOpt, r.sOpt), concurrency)
 	pes := withSlotWait(r.m.solve(runPes, r.sPes), concurrency)
+	return r.sloFiguresWith(concurrency, runOpt, pes)
+}
+
+// sloFiguresWith is sloFigures with the pessimistic end's solution already made.
+func (r *replica) sloFiguresWith(concurrency, runOpt int, pes scenarioResult) sloFigures {
+	opt := withSlotWait(r.m.solve(runOpt, r.sOpt), concurrency)
 	ttftP95, itl := spreadRanges(opt, pes)
 	return sloFigures{ttftP95Ms: ttftP95.High, itlMs: itl.High}
+}
+
+// misses reports whether estimate(concurrency) misses slo, as sloFailure says, solving no more than the
+// answer needs. A target that is not set is never missed, so without targets nothing is solved. Each
+// figure checked is the worse of the two ends: a NewRange's High is at least each end that is a number,
+// a NaN end never makes a miss, and the inter-token latencies are not negative, so the per-user rate
+// checked is at most either end's. So when the pessimistic end alone misses, both together miss, and the
+// optimistic end is solved only when the pessimistic one meets the SLO.
+func (r *replica) misses(concurrency int, slo SLO) bool {
+	if slo == (SLO{}) {
+		return false
+	}
+	runOpt, runPes := r.running(concurrency)
+	pes := withSlotWait(r.m.solve(runPes, r.sPes), concurrency)
+	if (sloFigures{ttftP95Ms: spreadTTFTp95(pes), itlMs: pes.itl * 1e3}).miss(slo) != "" {
+		return true
+	}
+	return r.sloFiguresWith(concurrency, runOpt, pes).miss(slo) != ""
 }
 
 // estimate is the replica's estimate at concurrency (at least 1).
