@@ -174,7 +174,7 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 	}
 	acc := AcceleratorFromGPU(*o.gpu)
 	fit, err := memo.fit(o, func() (sizing.MemoryFit, error) {
-		_, fit, err := sizing.MinTensorParallel(m.arch, p, kv, acc, o.inst.GPUCount, 0, load.context)
+		_, fit, err := sizing.MinTensorParallelFigures(m.arch, p, kv, acc, o.inst.GPUCount, 0, load.context)
 		return fit, err
 	})
 	if err != nil && !errors.Is(err, sizing.ErrDoesNotFit) {
@@ -235,6 +235,8 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 	if shape.reason != "" {
 		c.Layouts, c.Reason = shape.options, shape.reason
 		if len(shape.misses) == 0 && withText {
+			// The same fit with its working, which the memo's left out.
+			_, fit, _ := sizing.MinTensorParallel(m.arch, p, kv, acc, o.inst.GPUCount, 0, load.context)
 			merge(&c.Working, fit.Working)
 		}
 		return c, nil
@@ -489,7 +491,8 @@ func newSizingMemo() *sizingMemo {
 		shapes: map[fitKey]memoShape{}, trainings: map[fitKey]memoTraining{}}
 }
 
-// fit returns the memory fit of the workload on the offer's GPUs, computing it on first use.
+// fit returns the memory fit of the workload on the offer's GPUs, without its working, computing it on
+// first use.
 func (m *sizingMemo) fit(o offer, compute func() (sizing.MemoryFit, error)) (sizing.MemoryFit, error) {
 	k := fitKey{o.gpu.ID, o.inst.GPUCount}
 	r, ok := m.fits[k]

@@ -140,6 +140,15 @@ func TestMinTensorParallel(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tp, fit, err := MinTensorParallel(tc.arch, tc.p, tc.p, tc.gpu, tc.maxGPUs, 0, 8192)
+			// Without the text, the same answer.
+			tpFigures, figures, errFigures := MinTensorParallelFigures(tc.arch, tc.p, tc.p, tc.gpu, tc.maxGPUs, 0, 8192)
+			require.Equal(t, tp, tpFigures)
+			require.Equal(t, err, errFigures)
+			require.NotEmpty(t, fit.Formulas)
+			require.Empty(t, figures.Formulas)
+			require.Empty(t, figures.Assumptions)
+			fit.Working, figures.Working = Working{}, Working{}
+			require.Equal(t, fit, figures)
 			if !tc.fits {
 				require.ErrorIs(t, err, ErrDoesNotFit)
 				return

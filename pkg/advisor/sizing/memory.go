@@ -267,12 +267,23 @@ func fitMemoryLayout(a Arch, p, kv Precision, gpu Accelerator, tensorParallel, p
 // MinTensorParallel is the smallest tensor-parallel degree (1, 2, 4 or 8, at most maxGPUs) whose GPUs hold
 // the weights, the overhead and at least one full-context sequence. It wraps ErrDoesNotFit when none does.
 func MinTensorParallel(a Arch, p, kv Precision, gpu Accelerator, maxGPUs int, utilisation float64, contextTokens int) (int, MemoryFit, error) {
+	return minTensorParallel(a, p, kv, gpu, maxGPUs, utilisation, contextTokens, false)
+}
+
+// MinTensorParallelFigures is MinTensorParallel without the working's text: the same degree, figures
+// and error, for callers that fit many machines and show the working of few.
+func MinTensorParallelFigures(a Arch, p, kv Precision, gpu Accelerator, maxGPUs int, utilisation float64, contextTokens int) (int, MemoryFit, error) {
+	return minTensorParallel(a, p, kv, gpu, maxGPUs, utilisation, contextTokens, true)
+}
+
+// minTensorParallel is MinTensorParallel; quiet leaves out the working's text.
+func minTensorParallel(a Arch, p, kv Precision, gpu Accelerator, maxGPUs int, utilisation float64, contextTokens int, quiet bool) (int, MemoryFit, error) {
 	if maxGPUs < 1 {
 		return 0, MemoryFit{}, invalid("max_gpus", "must be positive, got %d", maxGPUs)
 	}
 	var last MemoryFit
 	for tp := 1; tp <= MaxTensorParallel && tp <= maxGPUs; tp *= 2 {
-		f, err := FitMemory(a, p, kv, gpu, tp, utilisation, contextTokens)
+		f, err := fitMemoryLayout(a, p, kv, gpu, tp, 1, utilisation, contextTokens, quiet)
 		if err != nil {
 			return 0, MemoryFit{}, err
 		}
