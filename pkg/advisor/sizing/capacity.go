@@ -139,9 +139,12 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 	// The search checks each concurrency it tries against the SLO with the
 	// figures the check reads (replica.misses), not a whole estimate; the
 	// capacity found is estimated in full at the end, and the concurrency
-	// above it, which names the limit, checked in full.
-	// Invariant: lo meets the SLO; hi is the first concurrency known to miss it, or MaxRunning + 1.
+	// above it, which names the limit, checked in full, both from what the
+	// search solved for them.
+	// Invariant: lo meets the SLO; hi is the first concurrency known to miss it, or MaxRunning + 1;
+	// atLo and atHi hold what the search solved at them, if it did.
 	lo, hi := 1, one.MaxRunning+1
+	var atLo, atHi spread
 	if found > 0 && found <= one.MaxRunning {
 		// Where the search ended: found meets the SLO and, below the
 		// replica's cap, found + 1 misses it.
@@ -149,15 +152,15 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 	}
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
-		if r.misses(mid, slo) {
-			hi = mid
+		if sp, miss := r.misses(mid, slo); miss {
+			hi, atHi = mid, sp
 		} else {
-			lo = mid
+			lo, atLo = mid, sp
 		}
 	}
 	best := one
 	if lo > 1 {
-		best = r.estimate(lo)
+		best = r.estimateFrom(r.solved(lo, atLo))
 	}
 	c := Capacity{MaxConcurrency: lo, RequestsPerSec: best.RequestsPerSec, Meets: true, ServingEstimate: best}
 	if lo == one.MaxRunning {
@@ -166,7 +169,7 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 	} else {
 		// lo < MaxRunning, so the search ended with hi = lo + 1 missing the SLO: its figures say which
 		// target stops the replica.
-		c.Limit, c.Reason = r.sloFigures(hi).failure(slo)
+		c.Limit, c.Reason = r.solved(hi, atHi).figures().failure(slo)
 		c.Reason = fmt.Sprintf("at concurrency %d %s", lo+1, c.Reason)
 	}
 	c.formula("capacity: largest concurrency meeting the SLO = %d, %s requests/s (requests/s = concurrency / request time, Little's law)",

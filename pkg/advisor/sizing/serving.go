@@ -649,41 +649,76 @@ func spreadRanges(opt, pes scenarioResult) (ttftP95, itl Range) {
 // spreadTTFTp95 is one end's TTFT p95 in ms, the wait for a place in the batch included.
 func spreadTTFTp95(r scenarioResult) float64 { return (r.ttftP95 + r.slotWait) * 1e3 }
 
-// sloFigures is what estimate(concurrency) would be checked against, without the figures the check does
-// not read: the spread-out solution of each end, not the waves, and no text.
-func (r *replica) sloFigures(concurrency int) sloFigures {
-	runOpt, runPes := r.running(concurrency)
-	pes := withSlotWait(r.m.solve(runPes, r.sPes), concurrency)
-	return r.sloFiguresWith(concurrency, runOpt, pes)
+// spread is one concurrency's spread-out solutions: the pessimistic end's, and the optimistic end's once
+// hasOpt. A capacity search keeps those of the concurrencies it ends between, so that estimating the
+// capacity and naming the limit above it do not solve them again.
+type spread struct {
+	concurrency int // 0: nothing solved
+	pes, opt    scenarioResult
+	hasOpt      bool
 }
 
-// sloFiguresWith is sloFigures with the pessimistic end's solution already made.
-func (r *replica) sloFiguresWith(concurrency, runOpt int, pes scenarioResult) sloFigures {
-	opt := withSlotWait(r.m.solve(runOpt, r.sOpt), concurrency)
-	ttftP95, itl := spreadRanges(opt, pes)
+// spreadAt solves the pessimistic end at concurrency.
+func (r *replica) spreadAt(concurrency int) spread {
+	_, runPes := r.running(concurrency)
+	return spread{concurrency: concurrency, pes: withSlotWait(r.m.solve(runPes, r.sPes), concurrency)}
+}
+
+// withOpt is sp with the optimistic end solved.
+func (r *replica) withOpt(sp spread) spread {
+	if !sp.hasOpt {
+		runOpt, _ := r.running(sp.concurrency)
+		sp.opt, sp.hasOpt = withSlotWait(r.m.solve(runOpt, r.sOpt), sp.concurrency), true
+	}
+	return sp
+}
+
+// figures are what the estimate at sp's concurrency is checked against (sp.hasOpt).
+func (sp spread) figures() sloFigures {
+	ttftP95, itl := spreadRanges(sp.opt, sp.pes)
 	return sloFigures{ttftP95Ms: ttftP95.High, itlMs: itl.High}
 }
 
+// sloFigures is what estimate(concurrency) would be checked against, without the figures the check does
+// not read: the spread-out solution of each end, not the waves, and no text.
+func (r *replica) sloFigures(concurrency int) sloFigures {
+	return r.withOpt(r.spreadAt(concurrency)).figures()
+}
+
 // misses reports whether estimate(concurrency) misses slo, as sloFailure says, solving no more than the
-// answer needs. A target that is not set is never missed, so without targets nothing is solved. Each
-// figure checked is the worse of the two ends: a NewRange's High is at least each end that is a number,
-// a NaN end never makes a miss, and the inter-token latencies are not negative, so the per-user rate
-// checked is at most either end's. So when the pessimistic end alone misses, both together miss, and the
-// optimistic end is solved only when the pessimistic one meets the SLO.
-func (r *replica) misses(concurrency int, slo SLO) bool {
+// answer needs, and returns what it solved. A target that is not set is never missed, so without targets
+// nothing is solved. Each figure checked is the worse of the two ends: a NewRange's High is at least each
+// end that is a number, a NaN end never makes a miss, and the inter-token latencies are not negative, so
+// the per-user rate checked is at most either end's. So when the pessimistic end alone misses, both
+// together miss, and the optimistic end is solved only when the pessimistic one meets the SLO.
+func (r *replica) misses(concurrency int, slo SLO) (spread, bool) {
 	if slo == (SLO{}) {
-		return false
+		return spread{}, false
 	}
-	runOpt, runPes := r.running(concurrency)
-	pes := withSlotWait(r.m.solve(runPes, r.sPes), concurrency)
-	if (sloFigures{ttftP95Ms: spreadTTFTp95(pes), itlMs: pes.itl * 1e3}).miss(slo) != "" {
-		return true
+	sp := r.spreadAt(concurrency)
+	if (sloFigures{ttftP95Ms: spreadTTFTp95(sp.pes), itlMs: sp.pes.itl * 1e3}).miss(slo) != "" {
+		return sp, true
 	}
-	return r.sloFiguresWith(concurrency, runOpt, pes).miss(slo) != ""
+	sp = r.withOpt(sp)
+	return sp, sp.figures().miss(slo) != ""
+}
+
+// solved is sp when it holds concurrency's solutions, otherwise them newly solved.
+func (r *replica) solved(concurrency int, sp spread) spread {
+	if sp.concurrency != concurrency {
+		sp = r.spreadAt(concurrency)
+	}
+	return r.withOpt(sp)
 }
 
 // estimate is the replica's estimate at concurrency (at least 1).
 func (r *replica) estimate(concurrency int) ServingEstimate {
+	return r.estimateFrom(r.solved(concurrency, spread{}))
+}
+
+// estimateFrom is estimate at sp's concurrency, from its spread-out solutions (sp.hasOpt).
+func (r *replica) estimateFrom(sp spread) ServingEstimate {
+	concurrency := sp.concurrency
 	in, eff, m := r.in, r.eff, r.m
 	in.Concurrency = concurrency
 	est := ServingEstimate{MemoryFit: r.fit}
@@ -696,7 +731,7 @@ func (r *replica) estimate(concurrency int) ServingEstimate {
 	// Two arrival patterns bound what a replica sees: spread out (the optimistic figures of each end come
 	// from whichever pattern is better for that figure) and synchronised waves. Each range runs from the
 	// best of the two at the optimistic end to the worst of the two at the pessimistic end.
-	opt, pes := withSlotWait(m.solve(runOpt, sOpt), concurrency), withSlotWait(m.solve(runPes, sPes), concurrency)
+	opt, pes := sp.opt, sp.pes
 	wOpt, wPes := withSlotWait(m.solveWave(runOpt, sOpt), concurrency), withSlotWait(m.solveWave(runPes, sPes), concurrency)
 	best := func(f func(scenarioResult) float64) float64 { return math.Min(f(opt), f(wOpt)) }
 	worst := func(f func(scenarioResult) float64) float64 { return math.Max(f(pes), f(wPes)) }
