@@ -47,7 +47,7 @@ func (c Constraints) regionAllowed(provider, region string) bool {
 func norm(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // catalogueProviders lists the providers with instances in rows (the catalogue's, sorted by provider).
-func catalogueProviders(rows []catalog.Instance) []string {
+func catalogueProviders(rows []*catalog.Instance) []string {
 	var out []string
 	for _, in := range rows {
 		if !slices.Contains(out, in.Provider) {
@@ -58,9 +58,9 @@ func catalogueProviders(rows []catalog.Instance) []string {
 }
 
 // constraintsFor derives the constraints from the business block; rows are the catalogue's instances
-// (catalog.InstancesOf("")). Unknown provider names and exclusions that leave nothing are findings: the
+// (sortedRows). Unknown provider names and exclusions that leave nothing are findings: the
 // plan then says what it could not do.
-func constraintsFor(cat *catalog.Catalog, rows []catalog.Instance, b *inframindv1.Business) (Constraints, []Finding) {
+func constraintsFor(cat *catalog.Catalog, rows []*catalog.Instance, b *inframindv1.Business) (Constraints, []Finding) {
 	var c Constraints
 	var fs []Finding
 	known := catalogueProviders(rows)
@@ -174,9 +174,9 @@ func constraintsFor(cat *catalog.Catalog, rows []catalog.Instance, b *inframindv
 	return c, fs
 }
 
-// offer is one instance in one region it is offered in, with its GPU row. It points into the rows the
-// plan was built over and into the catalogue: a plan reads thousands of offers, and copying each row
-// into its offer was a large part of building the pool.
+// offer is one instance in one region it is offered in, with its GPU row. It points into the
+// catalogue: a plan reads thousands of offers, and copying each row into its offer was a large part of
+// building the pool.
 type offer struct {
 	inst *catalog.Instance
 	gpu  *catalog.GPU
@@ -188,11 +188,11 @@ type offer struct {
 	source string
 }
 
-// eligibleInstances lists the GPU offers among rows (the catalogue's instances, sorted by provider, name
-// and price region) in the provider scope, in scope order then name. An instance is offered only in the
-// regions the catalogue names (offered_in) and priced only in its price region, so an offer outside the
-// residency is kept, blocked, to say which regional price is missing.
-func eligibleInstances(cat *catalog.Catalog, rows []catalog.Instance, c Constraints) []offer {
+// eligibleInstances lists the GPU offers among rows (sortedRows) in the provider scope, in scope order
+// then name. An instance is offered only in the regions the catalogue names (offered_in) and priced only
+// in its price region, so an offer outside the residency is kept, blocked, to say which regional price
+// is missing.
+func eligibleInstances(cat *catalog.Catalog, rows []*catalog.Instance, c Constraints) []offer {
 	gpus := make(map[string]*catalog.GPU, len(cat.GPUs))
 	for i := range cat.GPUs {
 		if _, dup := gpus[cat.GPUs[i].ID]; !dup { // cat.GPU returns the first of an id
@@ -203,8 +203,7 @@ func eligibleInstances(cat *catalog.Catalog, rows []catalog.Instance, c Constrai
 	blocked := c.blockedMemo()
 	sources := sourceMemo()
 	for _, p := range c.Providers {
-		for i := range rows {
-			in := &rows[i]
+		for _, in := range rows {
 			if in.Provider != p {
 				continue
 			}
@@ -220,12 +219,12 @@ func eligibleInstances(cat *catalog.Catalog, rows []catalog.Instance, c Constrai
 
 // cpuOffers lists the CPU machines (general-purpose families priced for services) among rows in the
 // provider scope, in scope order then name, blocked like eligibleInstances outside the residency.
-func cpuOffers(rows []catalog.Instance, c Constraints) []offer {
+func cpuOffers(rows []*catalog.Instance, c Constraints) []offer {
 	var out []offer
 	blocked := c.blockedMemo()
 	for _, p := range c.Providers {
-		for i := range rows {
-			if in := &rows[i]; in.Provider == p && !in.HasGPU() {
+		for _, in := range rows {
+			if in.Provider == p && !in.HasGPU() {
 				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: blocked(in)})
 			}
 		}

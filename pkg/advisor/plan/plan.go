@@ -5,8 +5,10 @@
 package plan
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
@@ -254,7 +256,7 @@ func build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, allWorking 
 	if len(req.GetWorkloads()) == 0 {
 		return Plan{}, ErrNoWorkloads
 	}
-	rows := cat.InstancesOf("")
+	rows := sortedRows(cat)
 	cons, findings := constraintsFor(cat, rows, req.GetBusiness())
 	p := Plan{
 		CatalogVersion: cat.Version,
@@ -284,6 +286,20 @@ func build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, allWorking 
 	p.Totals = totals(p.Workloads)
 	p.Findings = append(p.Findings, budgetFindings(p)...)
 	return p, nil
+}
+
+// sortedRows is the catalogue's instances in the order of catalog.InstancesOf("") (by provider, name
+// and price region, sorted the same way from the same order), as pointers to its rows: a plan reads
+// them only, and copying some 2,000 rows into a new slice was a visible part of its cost.
+func sortedRows(cat *catalog.Catalog) []*catalog.Instance {
+	out := make([]*catalog.Instance, len(cat.Instances))
+	for i := range cat.Instances {
+		out[i] = &cat.Instances[i]
+	}
+	slices.SortFunc(out, func(a, b *catalog.Instance) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Name, b.Name), cmp.Compare(a.PriceRegion, b.PriceRegion))
+	})
+	return out
 }
 
 // addFormula records a formula with its numbers in w.

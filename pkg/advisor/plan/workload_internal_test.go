@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 )
 
 // permute puts the element at from[k] at k, for any permutation: one cycle,
@@ -33,6 +35,31 @@ func TestPermute(t *testing.T) {
 			}
 			permute(cs, append([]int(nil), tc.from...))
 			require.Equal(t, want, cs)
+		})
+	}
+}
+
+// sortedRows points to the rows catalog.InstancesOf("") copies, in the same
+// order, duplicates of provider, name and price region included: over the
+// bundled catalogue and every price table the build holds.
+func TestSortedRowsAreInstancesOf(t *testing.T) {
+	t.Parallel()
+	cur, err := catalog.Load()
+	require.NoError(t, err)
+	tables, err := catalog.PriceTables()
+	require.NoError(t, err)
+	require.NotEmpty(t, tables)
+	for _, tb := range append([]catalog.PriceTable{{Version: cur.Version, Instances: cur.Instances}}, tables...) {
+		t.Run(tb.Version, func(t *testing.T) {
+			t.Parallel()
+			c := *cur
+			c.Instances = tb.Instances
+			want := c.InstancesOf("")
+			got := sortedRows(&c)
+			require.Len(t, got, len(want))
+			for i := range want {
+				require.Equal(t, want[i], *got[i], "row %d", i)
+			}
 		})
 	}
 }
