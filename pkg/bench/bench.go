@@ -32,7 +32,9 @@ type Config struct {
 	InFlight []int
 	// PerLevel is the number of assessments each sustained run submits;
 	// 0 means 4 x the level, the fewest for which the middle half of the
-	// completions (what the rate is read over) has every slot busy.
+	// completions (what the rate is read over) has every slot busy; at
+	// ProfileAt, at least enough to outlast ProfileFor at the fastest rate
+	// measured before it.
 	PerLevel int
 	// Preload are the numbers of stored assessments latency is measured
 	// after (0 is the one-at-a-time run itself).

@@ -215,3 +215,24 @@ func asMap(d bson.D) map[string]any {
 	}
 	return m
 }
+
+func TestProfiledRunOutlastsTheProfile(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		fastest float64
+		profile time.Duration
+		want    int
+	}{
+		{"no rate yet keeps the usual size", 0, 10 * time.Second, 0},
+		{"no profile keeps the usual size", 30, 0, 0},
+		{"the profile's length at the fastest rate, and a quarter more", 30, 10 * time.Second, 375},
+		{"a part of an assessment rounds up", 0.5, 3 * time.Second, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, profiledRunSize(tt.fastest, tt.profile))
+		})
+	}
+}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"time"
 )
@@ -134,10 +135,14 @@ func measure(ctx context.Context, cfg Config, d Deployment) (res Result, err err
 	logf(cfg.Log, "%s: p50 %s p99 %s; per assessment %.1f messages stored, %.1f delivered, %.1f store reads, %.1f writes",
 		d.Name(), ms(res.Single.P50), ms(res.Single.P99), res.Counts.Published, res.Counts.Delivered, res.Counts.Reads, res.Counts.Writes)
 
+	var fastest float64 // the best sustained rate so far, assessments/s
 	for _, level := range cfg.InFlight {
 		n := cfg.PerLevel
 		if n <= 0 {
 			n = 4 * level
+			if level == cfg.ProfileAt {
+				n = max(n, profiledRunSize(fastest, cfg.ProfileFor))
+			}
 		}
 		logf(cfg.Log, "%s: %d assessments with %d in flight", d.Name(), n, level)
 		var profiled chan error
@@ -153,6 +158,7 @@ func measure(ctx context.Context, cfg Config, d Deployment) (res Result, err err
 		}
 		s := drv.concurrent(ctx, level, n, workerTenant(level), cfg.SustainedBudget)
 		res.Sustained = append(res.Sustained, s)
+		fastest = max(fastest, s.PerSecond)
 		logf(cfg.Log, "%s: %.2f assessments/s, %d not completed, %d refused and retried", d.Name(), s.PerSecond, s.NotCompleted, s.Retries)
 		if profiled != nil {
 			if perr := <-profiled; perr != nil {
@@ -203,3 +209,15 @@ const spanWait = 15 * time.Second
 
 // ms formats a duration in milliseconds with one decimal.
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// profiledRunSize is how many assessments the profiled sustained run
+// submits so that its load outlasts the profile: the profile's length at
+// the fastest rate measured so far, and a quarter more, since a level with
+// more in flight may not run faster. Without a rate yet (the profiled level
+// comes first) it is 0 and the run keeps its usual size.
+func profiledRunSize(fastest float64, profile time.Duration) int {
+	if fastest <= 0 || profile <= 0 {
+		return 0
+	}
+	return int(math.Ceil(fastest * profile.Seconds() * 1.25))
+}

@@ -19,7 +19,7 @@ func runBench(ctx context.Context, args []string, io IO) error {
 	request := fs.String("request", "examples/startup-rag.yaml", "assessment request every run submits")
 	samples := fs.Int("samples", 200, "assessments one at a time (latency percentiles)")
 	inFlight := fs.String("in-flight", "8,32,128", "concurrency levels of the sustained runs")
-	perLevel := fs.Int("per-level", 0, "assessments per sustained run; 0: 4 x the level, so the middle half it is read over has every slot busy")
+	perLevel := fs.Int("per-level", 0, "assessments per sustained run; 0: 4 x the level, so the middle half it is read over has every slot busy, and at the profiled level at least enough to outlast the profile at the fastest rate seen")
 	preload := fs.String("preload", "0,10000,100000", "stored assessments latency is measured after (0 is the one-at-a-time run)")
 	fieldLimit := fs.Int("preload-field-limit", 0, "cut each string and binary field of the preloaded copies (the compressed report body among them) to this many bytes (0: full copies)")
 	budget := fs.Duration("phase-budget", 10*time.Minute, "time bound of each one-at-a-time run (0: none); a run that spends it stops early and the table says so")
