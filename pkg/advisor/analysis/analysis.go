@@ -45,14 +45,17 @@ const (
 // Analyzer runs the families' analyses over one catalogue version.
 type Analyzer struct {
 	cat *catalog.Catalog
+	// idx is cat looked up by the families beside the plan.
+	idx *catalogueIndex
 }
 
-// New returns an analyzer over c (catalog.Load gives the embedded one).
+// New returns an analyzer over c (catalog.Load gives the embedded one),
+// which must not change afterwards.
 func New(c *catalog.Catalog) (*Analyzer, error) {
 	if c == nil {
 		return nil, errors.New("analysis: catalogue is required")
 	}
-	return &Analyzer{cat: c}, nil
+	return &Analyzer{cat: c, idx: newCatalogueIndex(c)}, nil
 }
 
 // CatalogVersion is the version of the catalogue every figure comes from;
@@ -68,15 +71,15 @@ func (a *Analyzer) Analyze(family assessment.Family, req *inframindv1.Assessment
 	}
 	switch family {
 	case assessment.FamilyStrategy:
-		return analyzeStrategy(a.cat, req, upstream[assessment.FamilyCloud])
+		return analyzeStrategy(a.idx, req, upstream[assessment.FamilyCloud])
 	case assessment.FamilyCloud:
 		return analyzeCloud(a.cat, req)
 	case assessment.FamilyMLOps:
-		return analyzeMLOps(a.cat, req)
+		return analyzeMLOps(a.idx, req)
 	case assessment.FamilyCompliance:
-		return analyzeCompliance(a.cat, req)
+		return analyzeCompliance(a.idx, req)
 	case assessment.FamilyResearch:
-		return analyzeResearch(a.cat, req)
+		return analyzeResearch(a.idx, req)
 	case assessment.FamilySimulation:
 		return analyzeSimulation(a.cat, req, upstream[assessment.FamilyCloud])
 	default:

@@ -66,7 +66,7 @@ type complianceInput struct {
 	scope      []string
 }
 
-func readComplianceInput(cat *catalog.Catalog, b *inframindv1.Business) (complianceInput, error) {
+func readComplianceInput(cat *catalogueIndex, b *inframindv1.Business) (complianceInput, error) {
 	in := complianceInput{industry: norm(b.GetIndustry())}
 	allowed := strings.Split(dataCategories, ", ")
 	for i, c := range b.GetDataCategories() {
@@ -199,7 +199,7 @@ func applicableRegimes(cat *catalog.Catalog, in complianceInput) []applicableReg
 	return out
 }
 
-func analyzeCompliance(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
+func analyzeCompliance(cat *catalogueIndex, req *inframindv1.AssessmentRequest) (Outcome, error) {
 	b := req.GetBusiness()
 	if b == nil {
 		return Outcome{}, unanalysable("business: missing; compliance needs its regions, data categories and declared regimes")
@@ -208,7 +208,7 @@ func analyzeCompliance(cat *catalog.Catalog, req *inframindv1.AssessmentRequest)
 	if err != nil {
 		return Outcome{}, err
 	}
-	regimes := applicableRegimes(cat, in)
+	regimes := applicableRegimes(cat.Catalog, in)
 	var o Outcome
 	o.Metrics, o.Findings = regimeResults(regimes, in)
 
@@ -216,7 +216,7 @@ func analyzeCompliance(cat *catalog.Catalog, req *inframindv1.AssessmentRequest)
 	o.Metrics, o.Findings = append(o.Metrics, cm...), append(o.Findings, cf...)
 	res := residencyResults(cat, regimes, in)
 	o.Metrics, o.Findings = append(o.Metrics, res.metrics...), append(o.Findings, res.findings...)
-	em, ef := eligibilityResults(cat, regimes, in)
+	em, ef := eligibilityResults(cat.Catalog, regimes, in)
 	o.Metrics, o.Findings = append(o.Metrics, em...), append(o.Findings, ef...)
 	retention, rm, rf := retentionResults(regimes)
 	o.Metrics, o.Findings = append(o.Metrics, rm...), append(o.Findings, rf...)
@@ -391,7 +391,7 @@ func residencyConstraints(regimes []applicableRegime, in complianceInput) []resi
 // residencyResults lists, per provider in scope, the catalogue regions that
 // satisfy every residency constraint and whether any GPU instance is priced
 // in them.
-func residencyResults(cat *catalog.Catalog, regimes []applicableRegime, in complianceInput) residencyOutcome {
+func residencyResults(cat *catalogueIndex, regimes []applicableRegime, in complianceInput) residencyOutcome {
 	out := residencyOutcome{allowed: map[string][]string{}}
 	cons := residencyConstraints(regimes, in)
 	if len(cons) == 0 {
@@ -427,9 +427,11 @@ func residencyResults(cat *catalog.Catalog, regimes []applicableRegime, in compl
 			allowed = append(allowed, r.ID)
 			srcs = append(srcs, r.ID+": "+rowSource(r.Source))
 		}
-		for _, inst := range cat.InstancesOf(p) {
-			if inst.HasGPU() && slices.Contains(allowed, inst.PriceRegion) {
-				priced = appendUnique(priced, inst.Name+" in "+inst.PriceRegion)
+		seen := map[string]bool{}
+		for _, r := range cat.residencyRows[p] {
+			if slices.Contains(allowed, r.region) && !seen[r.label] {
+				seen[r.label] = true
+				priced = append(priced, r.label)
 			}
 		}
 		out.allowed[p] = allowed

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
@@ -107,7 +106,7 @@ type mlopsWorkloadMix struct {
 	serving, batch, training, general int
 }
 
-func analyzeMLOps(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
+func analyzeMLOps(cat *catalogueIndex, req *inframindv1.AssessmentRequest) (Outcome, error) {
 	b := req.GetBusiness()
 	t := b.GetTeam()
 	if t == nil {

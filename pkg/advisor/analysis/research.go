@@ -5,17 +5,15 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
 // analyzeResearch checks the freshness of every price the request could use,
 // compares the accelerator classes it needs across providers, and puts the
 // cost per token of a few GPU alternatives next to the hosted APIs'.
-func analyzeResearch(full *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
-	cat := &researchCatalog{Catalog: full, rows: map[string][]catalog.Instance{}}
+func analyzeResearch(cat *catalogueIndex, req *inframindv1.AssessmentRequest) (Outcome, error) {
 	b := req.GetBusiness()
-	scope, err := catalogueProviderScope(full, b)
+	scope, err := catalogueProviderScope(cat, b)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -32,7 +30,7 @@ func analyzeResearch(full *catalog.Catalog, req *inframindv1.AssessmentRequest) 
 	o.Metrics = append(o.Metrics,
 		metric("providers_in_scope", float64(len(scope)), "providers",
 			fmt.Sprintf("catalogue providers {%s}, preference {%s} first, minus exclusions {%s} = {%s}",
-				strings.Join(catalogueProviders(full), ", "), strings.Join(b.GetProviderPreference(), ", "), strings.Join(b.GetProviderExclusions(), ", "), strings.Join(scope, ", ")),
+				strings.Join(cat.providers, ", "), strings.Join(b.GetProviderPreference(), ", "), strings.Join(b.GetProviderExclusions(), ", "), strings.Join(scope, ", ")),
 			"the request's business.provider_preference and provider_exclusions; catalogue data/instances/<provider>.yaml providers, version "+cat.Version, ""),
 		metric("regions_count", float64(len(regions)), "regions",
 			fmt.Sprintf("distinct regions {%s}", strings.Join(regions, ", ")), "the request's business.regions", ""),
@@ -53,7 +51,7 @@ func analyzeResearch(full *catalog.Catalog, req *inframindv1.AssessmentRequest) 
 			continue
 		}
 		hosted = true
-		m, missing, err := resolveServedModel(full, i, w)
+		m, missing, err := resolveServedModel(cat.Catalog, i, w)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -113,7 +111,7 @@ func analyzeResearch(full *catalog.Catalog, req *inframindv1.AssessmentRequest) 
 // researchClasses picks the GPU classes to compare: those on which some LLM
 // workload's model fits within one in-scope instance at its precision; with
 // no LLM workload to size, every class the providers in scope offer.
-func researchClasses(cat *researchCatalog, models []servedModel, scope []string) ([]string, string) {
+func researchClasses(cat *catalogueIndex, models []servedModel, scope []string) ([]string, string) {
 	var classes, reasons []string
 	for _, m := range models {
 		fit := neededClasses(cat, m, scope)
@@ -127,10 +125,8 @@ func researchClasses(cat *researchCatalog, models []servedModel, scope []string)
 		return classes, "Classes on which a workload's model fits within one in-scope instance (sizing.MinTensorParallel: weights + 20% overhead + one full-context sequence at 0.9 memory utilisation; FP8 needs native FP8): " + strings.Join(reasons, "; ") + "."
 	}
 	for _, p := range scope {
-		for _, in := range cat.InstancesOf(p) {
-			if in.HasGPU() {
-				classes = appendUnique(classes, in.GPU)
-			}
+		for _, id := range cat.classes[p] {
+			classes = appendUnique(classes, id)
 		}
 	}
 	slices.Sort(classes)
@@ -147,23 +143,4 @@ func cheapestTokenCost(ms []*inframindv1.Metric) (float64, bool) {
 		}
 	}
 	return best, ok
-}
-
-// researchCatalog is the catalogue as one research analysis reads it: each
-// provider's instance rows are copied and sorted once (catalog.InstancesOf)
-// instead of in every loop over GPU classes and pricing models.
-type researchCatalog struct {
-	*catalog.Catalog
-	rows map[string][]catalog.Instance
-}
-
-// InstancesOf returns provider's rows as catalog.InstancesOf does, shared
-// between callers: they only read them.
-func (c *researchCatalog) InstancesOf(provider string) []catalog.Instance {
-	rows, ok := c.rows[provider]
-	if !ok {
-		rows = c.Catalog.InstancesOf(provider)
-		c.rows[provider] = rows
-	}
-	return rows
 }

@@ -14,25 +14,12 @@ import (
 // catalogue: which providers it prices, which of them a request allows, and
 // how old a row's as-of date is.
 
-// catalogueProviders lists the providers the catalogue prices instances for,
-// sorted, so every family compares the same set.
-func catalogueProviders(cat *catalog.Catalog) []string {
-	var out []string
-	for _, in := range cat.Instances {
-		if !slices.Contains(out, in.Provider) {
-			out = append(out, in.Provider)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // catalogueProviderScope returns the providers a request allows: its stated
 // preference first, then the rest of the catalogue's providers in order,
 // without its exclusions. A name the catalogue does not price is an error
 // naming the field, since a misspelt exclusion would otherwise be ignored.
-func catalogueProviderScope(cat *catalog.Catalog, b *inframindv1.Business) ([]string, error) {
-	known := catalogueProviders(cat)
+func catalogueProviderScope(cat *catalogueIndex, b *inframindv1.Business) ([]string, error) {
+	known := cat.providers
 	check := func(field string, names []string) ([]string, error) {
 		out := make([]string, 0, len(names))
 		for i, n := range names {

@@ -15,7 +15,7 @@ import (
 type gpuQuote struct {
 	provider string
 	perGPU   float64
-	in       catalog.Instance
+	in       *catalog.Instance
 	formula  string
 }
 
@@ -27,45 +27,69 @@ type classComparison struct {
 	priceRegions, outsideRegions []string
 }
 
-// cheapestPer returns, for provider p, the instance of gpu with the lowest
-// per-GPU-hour price under price (which returns 0 when the row publishes
-// none).
-func cheapestPer(cat *researchCatalog, p, gpu string, price func(catalog.Instance) (float64, string)) (gpuQuote, bool) {
-	var best gpuQuote
-	found := false
-	for _, in := range cat.InstancesOf(p) {
-		if in.GPU != gpu || in.GPUCount <= 0 {
+// pricingModel is a way to pay for a machine.
+type pricingModel int
+
+const (
+	onDemandPricing pricingModel = iota
+	spotPricing
+	commit1YPricing
+	commit3YPricing
+)
+
+// price is a row's whole-machine hourly price under pm, 0 when the row
+// publishes none. Commitments are published per month; dividing by 730 hours
+// gives the hourly equivalent (plan.HoursPerMonth, the month the catalogue
+// states them for).
+func (pm pricingModel) price(in *catalog.Instance) float64 {
+	switch pm {
+	case spotPricing:
+		return in.SpotHourly
+	case commit1YPricing:
+		return in.Commit1YMonthly / plan.HoursPerMonth
+	case commit3YPricing:
+		return in.Commit3YMonthly / plan.HoursPerMonth
+	default:
+		return in.OnDemandHourly
+	}
+}
+
+// formula says how price was derived; it is written only for the row a
+// comparison shows.
+func (pm pricingModel) formula(in *catalog.Instance) string {
+	switch pm {
+	case spotPricing:
+		return fmt.Sprintf("%s spot %s/h", in.Name, rate(in.SpotHourly))
+	case commit1YPricing:
+		return fmt.Sprintf("%s 1-year commitment %s/month / %g h", in.Name, usd(in.Commit1YMonthly), plan.HoursPerMonth)
+	case commit3YPricing:
+		return fmt.Sprintf("%s 3-year commitment %s/month / %g h", in.Name, usd(in.Commit3YMonthly), plan.HoursPerMonth)
+	default:
+		return fmt.Sprintf("%s on demand %s/h", in.Name, rate(in.OnDemandHourly))
+	}
+}
+
+// cheapestPer returns, among rows (one provider's rows of one GPU class),
+// the instance with the lowest per-GPU-hour price under pm.
+func cheapestPer(rows []*catalog.Instance, p string, pm pricingModel) (gpuQuote, bool) {
+	var best *catalog.Instance
+	bestPer := 0.0
+	for _, in := range rows {
+		if in.GPUCount <= 0 {
 			continue
 		}
-		v, f := price(in)
+		v := pm.price(in)
 		if v <= 0 {
 			continue
 		}
-		q := gpuQuote{provider: p, perGPU: v / float64(in.GPUCount), in: in, formula: f}
-		if !found || q.perGPU < best.perGPU {
-			best, found = q, true
+		if per := v / float64(in.GPUCount); best == nil || per < bestPer {
+			best, bestPer = in, per
 		}
 	}
-	return best, found
-}
-
-// Pricing models, each as the whole-machine hourly price and how it was
-// derived. Commitments are published per month; dividing by 730 hours gives
-// the hourly equivalent (plan.HoursPerMonth, the month the catalogue states them for).
-func onDemandPrice(in catalog.Instance) (float64, string) {
-	return in.OnDemandHourly, fmt.Sprintf("%s on demand %s/h", in.Name, rate(in.OnDemandHourly))
-}
-
-func spotPrice(in catalog.Instance) (float64, string) {
-	return in.SpotHourly, fmt.Sprintf("%s spot %s/h", in.Name, rate(in.SpotHourly))
-}
-
-func commit1YPrice(in catalog.Instance) (float64, string) {
-	return in.Commit1YMonthly / plan.HoursPerMonth, fmt.Sprintf("%s 1-year commitment %s/month / %g h", in.Name, usd(in.Commit1YMonthly), plan.HoursPerMonth)
-}
-
-func commit3YPrice(in catalog.Instance) (float64, string) {
-	return in.Commit3YMonthly / plan.HoursPerMonth, fmt.Sprintf("%s 3-year commitment %s/month / %g h", in.Name, usd(in.Commit3YMonthly), plan.HoursPerMonth)
+	if best == nil {
+		return gpuQuote{}, false
+	}
+	return gpuQuote{provider: p, perGPU: bestPer, in: best, formula: pm.formula(best)}, true
 }
 
 // userServedBy reports whether a catalogue region sits where a request
@@ -76,40 +100,37 @@ func userServedBy(code string, r catalog.Region) bool {
 }
 
 // compareClass builds the cross-provider comparison of one GPU class.
-func compareClass(cat *researchCatalog, g catalog.GPU, scope, userRegions []string) classComparison {
+func compareClass(cat *catalogueIndex, g catalog.GPU, scope, userRegions []string) classComparison {
 	c := classComparison{gpu: g}
+	var priced []*classRows // the class's rows of each provider with an on-demand quote
 	for _, p := range scope {
-		od, ok := cheapestPer(cat, p, g.ID, onDemandPrice)
+		cr := cat.classOf(p, g.ID)
+		od, ok := cheapestPer(cr.rows, p, onDemandPricing)
 		if !ok {
 			c.missing = append(c.missing, p)
 			continue
 		}
+		priced = append(priced, cr)
 		c.onDemand = append(c.onDemand, od)
-		if q, ok := cheapestPer(cat, p, g.ID, spotPrice); ok {
+		if q, ok := cheapestPer(cr.rows, p, spotPricing); ok {
 			c.spot = append(c.spot, q)
 		}
-		if q, ok := cheapestPer(cat, p, g.ID, commit1YPrice); ok {
+		if q, ok := cheapestPer(cr.rows, p, commit1YPricing); ok {
 			c.c1y = append(c.c1y, q)
 		}
-		if q, ok := cheapestPer(cat, p, g.ID, commit3YPrice); ok {
+		if q, ok := cheapestPer(cr.rows, p, commit3YPricing); ok {
 			c.c3y = append(c.c3y, q)
 		}
-		for _, in := range cat.InstancesOf(p) {
-			if in.GPU != g.ID {
-				continue
-			}
-			c.priceRegions = appendUnique(c.priceRegions, p+" "+in.PriceRegion)
+		for _, r := range cr.priceRegions {
+			c.priceRegions = appendUnique(c.priceRegions, r)
 		}
 	}
 	// Which of the user's regions no priced instance of this class sits in.
 	for _, code := range userRegions {
 		served := false
-		for _, q := range c.onDemand {
-			for _, in := range cat.InstancesOf(q.provider) {
-				if in.GPU != g.ID {
-					continue
-				}
-				if r, ok := cat.Region(in.Provider, in.PriceRegion); ok && userServedBy(code, r) {
+		for _, cr := range priced {
+			for _, r := range cr.regions {
+				if userServedBy(code, r) {
 					served = true
 				}
 			}

@@ -44,93 +44,144 @@ type freshnessResult struct {
 	collection string
 }
 
+// agedPriceGroup is a price group with its label and its age at the
+// catalogue's collection, and the metrics and findings that age gives: all
+// fixed by the catalogue, so worked out once (newCatalogueIndex) and only
+// gathered per analysis.
+type agedPriceGroup struct {
+	priceGroup
+	// dated is false when the group's as-of date cannot be read.
+	dated      bool
+	monthOnly  bool
+	young, old int
+	metrics    []metricText
+	findings   []findingText
+}
+
+// metricText is a metric's fields, to make a fresh message from.
+type metricText struct {
+	name, unit, formula, source string
+	value                       float64
+	rng, bound                  string
+}
+
+func (m metricText) metric() *inframindv1.Metric {
+	out := metric(m.name, m.value, m.unit, m.formula, m.source, "")
+	out.Range, out.Bound = m.rng, m.bound
+	return out
+}
+
+// findingText is a finding's fields, to make a fresh message from.
+type findingText struct {
+	severity, title, detail string
+}
+
+func (f findingText) finding() *inframindv1.Finding {
+	return finding(f.severity, f.title, f.detail)
+}
+
+// agePriceGroups works out each group's age against the catalogue's
+// collection date (collectedErr when collectedOn does not read), never the
+// clock, so the analysis stays a pure function of its inputs: age =
+// collected_on - as_of in days. A month-only as-of date gives a range: from
+// its last day (youngest) to its first (oldest).
+func agePriceGroups(groups []priceGroup, collected time.Time, collectedErr error, collectedOn string) []agedPriceGroup {
+	out := make([]agedPriceGroup, 0, len(groups))
+	for _, pg := range groups {
+		g := agedPriceGroup{priceGroup: pg}
+		out = append(out, g)
+		if collectedErr != nil {
+			continue
+		}
+		a := &out[len(out)-1]
+		label := labelOf(pg)
+		src := rowSource(pg.src) + "; catalogue collected_on " + collectedOn
+		asOf, err := parseAsOf(pg.src.AsOf)
+		if err != nil {
+			a.findings = append(a.findings, findingText{severityMedium, "Price without a readable date: " + label,
+				fmt.Sprintf("%s; its age cannot be computed. Source: %s.", err, pg.src.Source)})
+			continue
+		}
+		young, old := daysBetween(asOf.last, collected), daysBetween(asOf.first, collected)
+		a.dated, a.monthOnly, a.young, a.old = true, asOf.monthOnly, young, old
+		if young < 0 {
+			a.findings = append(a.findings, findingText{severityLow, "Price dated after the catalogue's collection: " + label,
+				fmt.Sprintf("As of %s is after collected_on %s; the row's date or the catalogue's is wrong.", pg.src.AsOf, collectedOn)})
+		}
+		if asOf.monthOnly {
+			a.metrics = append(a.metrics,
+				metricText{name: "price_age_days_low_" + pg.key(), value: float64(young), unit: "days",
+					formula: fmt.Sprintf("%s - %s (last day of %s) = %d days; %s", collectedOn, asOf.last.Format(time.DateOnly), pg.src.AsOf, young, label),
+					source:  src, rng: "price_age_days_" + pg.key(), bound: BoundLow},
+				metricText{name: "price_age_days_high_" + pg.key(), value: float64(old), unit: "days",
+					formula: fmt.Sprintf("%s - %s (first day of %s) = %d days; %s", collectedOn, asOf.first.Format(time.DateOnly), pg.src.AsOf, old, label),
+					source:  src, rng: "price_age_days_" + pg.key(), bound: BoundHigh})
+			a.findings = append(a.findings, findingText{severityLow, fmt.Sprintf("Month-only date (%s): %s", pg.src.AsOf, label),
+				fmt.Sprintf("The source gives only the month, so the prices are %d to %d days old at collection. Source: %s.", young, old, pg.src.Source)})
+		} else {
+			a.metrics = append(a.metrics, metricText{name: "price_age_days_" + pg.key(), value: float64(old), unit: "days",
+				formula: fmt.Sprintf("%s - %s = %d days; %s", collectedOn, pg.src.AsOf, old, label), source: src})
+		}
+		switch {
+		case young > staleAfterDays:
+			a.findings = append(a.findings, findingText{severityMedium, fmt.Sprintf("Prices %d days old: %s", old, label),
+				fmt.Sprintf("As of %s, %d days before the catalogue was collected on %s (flagged beyond %d days, an assumption: AWS cut P-family prices by up to 45%% in June 2025). Re-check these prices before committing spend. Source: %s.",
+					pg.src.AsOf, old, collectedOn, staleAfterDays, pg.src.Source)})
+		case old > staleAfterDays:
+			a.findings = append(a.findings, findingText{severityLow, fmt.Sprintf("Prices may be stale (%s days old): %s", span.Format("%d", young, old), label),
+				fmt.Sprintf("As of %s: past the %d-day threshold if dated early in the month. Source: %s.", pg.src.AsOf, staleAfterDays, pg.src.Source)})
+		}
+	}
+	return out
+}
+
 // priceGroups gathers the price rows a request could use: every instance of
 // the providers in scope and, when a workload serves a model, every hosted
-// API (the build-vs-buy comparison). Groups keep catalogue order.
-func priceGroups(cat *researchCatalog, scope []string, hosted bool) []priceGroup {
-	var groups []priceGroup
-	add := func(kind, provider, row string, src catalog.Source) {
-		for i := range groups {
-			g := &groups[i]
-			if g.kind == kind && g.provider == provider && g.src == src {
-				g.rows = append(g.rows, row)
-				return
-			}
-		}
-		groups = append(groups, priceGroup{kind: kind, provider: provider, src: src, rows: []string{row}})
-	}
+// API (the build-vs-buy comparison). Groups keep catalogue order; a group
+// never spans two providers or kinds, so each provider's are its own.
+func priceGroups(cat *catalogueIndex, scope []string, hosted bool) []agedPriceGroup {
+	var groups []agedPriceGroup
 	for _, p := range scope {
-		for _, in := range cat.InstancesOf(p) {
-			add("instances", p, in.Name, in.Source)
-		}
+		groups = append(groups, cat.priceGroups[p]...)
 	}
 	if hosted {
-		for _, h := range cat.HostedAPIs {
-			add("hosted_api", h.Provider, h.Model, h.Source)
-		}
+		groups = append(groups, cat.priceGroups[hostedGroupsKey]...)
 	}
 	return groups
 }
 
-// researchFreshness measures the age of every price the request could use
-// against the catalogue's collection date, never the clock, so the analysis
-// stays a pure function of its inputs: age = collected_on - as_of in days.
-// A month-only as-of date gives a range: from its last day (youngest) to its
-// first (oldest).
-func researchFreshness(cat *researchCatalog, scope []string, hosted bool) freshnessResult {
+// researchFreshness gathers the age of every price the request could use
+// (agePriceGroups) and counts the rows checked, stale and month-only.
+func researchFreshness(cat *catalogueIndex, scope []string, hosted bool) freshnessResult {
 	res := freshnessResult{collection: cat.CollectedOn}
-	collected, err := time.Parse(time.DateOnly, cat.CollectedOn)
-	if err != nil {
+	if cat.collectedErr != nil {
 		res.findings = append(res.findings, finding(severityMedium, "Catalogue collection date unreadable",
 			fmt.Sprintf("The catalogue's collected_on %q is not YYYY-MM-DD, so no price age can be computed.", cat.CollectedOn)))
 		return res
 	}
-	src := func(g priceGroup) string { return rowSource(g.src) + "; catalogue collected_on " + cat.CollectedOn }
 	for _, g := range priceGroups(cat, scope, hosted) {
 		res.rows += len(g.rows)
-		label := fmt.Sprintf("%s %s (%s)", g.provider, strings.ReplaceAll(g.kind, "_", " "), strings.Join(g.rows, ", "))
-		asOf, err := parseAsOf(g.src.AsOf)
-		if err != nil {
-			res.findings = append(res.findings, finding(severityMedium, "Price without a readable date: "+label,
-				fmt.Sprintf("%s; its age cannot be computed. Source: %s.", err, g.src.Source)))
+		for _, m := range g.metrics {
+			res.metrics = append(res.metrics, m.metric())
+		}
+		for _, f := range g.findings {
+			res.findings = append(res.findings, f.finding())
+		}
+		if !g.dated {
 			continue
 		}
-		young, old := daysBetween(asOf.last, collected), daysBetween(asOf.first, collected)
-		if young < 0 {
-			res.findings = append(res.findings, finding(severityLow, "Price dated after the catalogue's collection: "+label,
-				fmt.Sprintf("As of %s is after collected_on %s; the row's date or the catalogue's is wrong.", g.src.AsOf, cat.CollectedOn)))
+		if !res.haveAges || g.young < res.minAge {
+			res.minAge = g.young
 		}
-		if !res.haveAges || young < res.minAge {
-			res.minAge = young
-		}
-		if !res.haveAges || old > res.maxAge {
-			res.maxAge = old
+		if !res.haveAges || g.old > res.maxAge {
+			res.maxAge = g.old
 		}
 		res.haveAges = true
-		if asOf.monthOnly {
+		if g.monthOnly {
 			res.monthOnly += len(g.rows)
-			res.metrics = append(res.metrics,
-				rangeEnd(metric("price_age_days_low_"+g.key(), float64(young), "days",
-					fmt.Sprintf("%s - %s (last day of %s) = %d days; %s", cat.CollectedOn, asOf.last.Format(time.DateOnly), g.src.AsOf, young, label), src(g), ""),
-					"price_age_days_"+g.key(), BoundLow),
-				rangeEnd(metric("price_age_days_high_"+g.key(), float64(old), "days",
-					fmt.Sprintf("%s - %s (first day of %s) = %d days; %s", cat.CollectedOn, asOf.first.Format(time.DateOnly), g.src.AsOf, old, label), src(g), ""),
-					"price_age_days_"+g.key(), BoundHigh))
-			res.findings = append(res.findings, finding(severityLow, fmt.Sprintf("Month-only date (%s): %s", g.src.AsOf, label),
-				fmt.Sprintf("The source gives only the month, so the prices are %d to %d days old at collection. Source: %s.", young, old, g.src.Source)))
-		} else {
-			res.metrics = append(res.metrics, metric("price_age_days_"+g.key(), float64(old), "days",
-				fmt.Sprintf("%s - %s = %d days; %s", cat.CollectedOn, g.src.AsOf, old, label), src(g), ""))
 		}
-		switch {
-		case young > staleAfterDays:
+		if g.young > staleAfterDays {
 			res.stale += len(g.rows)
-			res.findings = append(res.findings, finding(severityMedium, fmt.Sprintf("Prices %d days old: %s", old, label),
-				fmt.Sprintf("As of %s, %d days before the catalogue was collected on %s (flagged beyond %d days, an assumption: AWS cut P-family prices by up to 45%% in June 2025). Re-check these prices before committing spend. Source: %s.",
-					g.src.AsOf, old, cat.CollectedOn, staleAfterDays, g.src.Source)))
-		case old > staleAfterDays:
-			res.findings = append(res.findings, finding(severityLow, fmt.Sprintf("Prices may be stale (%s days old): %s", span.Format("%d", young, old), label),
-				fmt.Sprintf("As of %s: past the %d-day threshold if dated early in the month. Source: %s.", g.src.AsOf, staleAfterDays, g.src.Source)))
 		}
 	}
 	checked := fmt.Sprintf("instance rows of {%s}", strings.Join(scope, ", "))

@@ -137,63 +137,13 @@ const shownMisses = 3
 // tokenAlternative is one instance running the model, with its cost per
 // million output tokens at the SLO.
 type tokenAlternative struct {
-	in            catalog.Instance
+	in            *catalog.Instance
 	gpu           catalog.GPU
 	tp, replicas  int
 	cap           sizing.Capacity
 	tokensPerSec  sizing.Range // whole machine
 	usdPerMTok    sizing.Range
 	formula, tput string
-}
-
-// costPerToken sizes the model on one instance at every tensor-parallel degree that holds it (1, 2, 4, 8
-// up to the machine's GPUs), as many replicas as the machine's GPUs allow, each at the largest concurrency
-// meeting the SLO (sizing.CapacityAtSLO), and keeps the degree with the lowest pessimistic cost: USD per
-// million output tokens = hourly price / (output tokens/s x 3600) x 1e6, the optimistic throughput giving
-// the low end. The planner searches the same degrees (pkg/advisor/plan).
-// The sizing depends on the GPU, its count and the degree only, not on the
-// region or the price, so sz keeps each machine shape's smallest degree and
-// each GPU and degree's capacity for the other rows of the same machine.
-// The working's text is left to explain, for the alternatives shown.
-func costPerToken(m servedModel, in catalog.Instance, g catalog.GPU, sz *tokenSizing) (tokenAlternative, string, error) {
-	minTP, err := sz.minTP(g, in.GPUCount, func() (int, error) {
-		tp, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, plan.AcceleratorFromGPU(g), in.GPUCount, 0, m.in+m.out)
-		return tp, err
-	})
-	if errors.Is(err, sizing.ErrDoesNotFit) {
-		return tokenAlternative{}, "does not fit", nil
-	}
-	if err != nil {
-		return tokenAlternative{}, "", fmt.Errorf("size %s on %s: %w", m.label, in.Name, err)
-	}
-	var best *tokenAlternative
-	reason := ""
-	for tp := minTP; tp <= in.GPUCount && tp <= sizing.MaxTensorParallel; tp *= 2 {
-		c, err := sz.capacity(g.ID, tp, func() (sizing.Capacity, error) {
-			return sizing.CapacityFigures(sizing.ServingInput{Arch: m.arch, Weights: m.weights, KV: m.kv, GPU: plan.AcceleratorFromGPU(g), TensorParallel: tp,
-				InputTokens: m.in, OutputTokens: m.out}, m.slo)
-		})
-		if err != nil {
-			return tokenAlternative{}, "", fmt.Errorf("capacity of %s on %s: %w", m.label, in.Name, err)
-		}
-		if !c.Meets {
-			if reason == "" {
-				reason = c.Reason
-			}
-			continue
-		}
-		replicas := in.GPUCount / tp
-		a := tokenAlternative{in: in, gpu: g, tp: tp, replicas: replicas, cap: c}
-		a.tokensPerSec = c.OutputTokensPerSec.Scale(float64(replicas))
-		a.usdPerMTok = sizing.NewRange(in.OnDemandHourly/(a.tokensPerSec.High*3600)*1e6, in.OnDemandHourly/(a.tokensPerSec.Low*3600)*1e6)
-		if best == nil || a.usdPerMTok.High < best.usdPerMTok.High {
-			best = &a
-		}
-	}
-	if best == nil {
-		return tokenAlternative{}, reason, nil
-	}
-	return *best, "", nil
 }
 
 // explain writes the working of an alternative's throughput and cost.
@@ -206,57 +156,112 @@ func (a *tokenAlternative) explain(m servedModel) {
 }
 
 // tokenSizing keeps one model's sizing by machine shape for the rows of
-// one comparison: the smallest tensor-parallel degree that holds it by GPU
-// and count, and the capacity at its SLO by GPU and degree.
+// one comparison: the sizing depends on the GPU, its count and the degree
+// only, not on the region or the price, so each machine shape is sized
+// once and each GPU and degree's capacity is computed once.
 type tokenSizing struct {
-	minTPs map[tokenShape]minTPResult
+	m      servedModel
+	shapes map[tokenShape]*shapeSizing
 	caps   map[tokenShape]sizing.Capacity
 }
 
-// tokenShape is a GPU and a count: GPUs in a machine, or a degree.
+// tokenShape is a GPU (its position in the catalogue's GPUs) and a count:
+// GPUs in a machine, or a degree.
 type tokenShape struct {
-	gpu string
-	n   int
+	gpu, n int
 }
 
-type minTPResult struct {
-	tp  int
-	err error
+// shapeSizing is the model on one machine shape: every tensor-parallel
+// degree that holds it and meets the SLO, or why none does.
+type shapeSizing struct {
+	fits    bool
+	degrees []tokenDegree
+	// reason is why the first degree that holds the model misses the SLO,
+	// when one does.
+	reason string
 }
 
-func newTokenSizing() *tokenSizing {
-	return &tokenSizing{minTPs: map[tokenShape]minTPResult{}, caps: map[tokenShape]sizing.Capacity{}}
+// tokenDegree is one tensor-parallel degree on a machine shape.
+type tokenDegree struct {
+	tp, replicas int
+	cap          sizing.Capacity
+	tokensPerSec sizing.Range // whole machine
 }
 
-// minTP returns the smallest degree of g holding the model on count GPUs,
-// computing it once (errors included: they are the same for every row).
-func (s *tokenSizing) minTP(g catalog.GPU, count int, compute func() (int, error)) (int, error) {
-	k := tokenShape{g.ID, count}
-	r, ok := s.minTPs[k]
-	if !ok {
-		r.tp, r.err = compute()
-		s.minTPs[k] = r
+func newTokenSizing(m servedModel) *tokenSizing {
+	return &tokenSizing{m: m, shapes: map[tokenShape]*shapeSizing{}, caps: map[tokenShape]sizing.Capacity{}}
+}
+
+// shape sizes the model on a machine of in's shape, g being its GPU (at
+// position gi), at every tensor-parallel degree that holds it (1, 2, 4, 8 up
+// to the machine's GPUs), as many replicas as the machine's GPUs allow, each
+// at the largest concurrency meeting the SLO (sizing.CapacityAtSLO). The
+// planner searches the same degrees (pkg/advisor/plan). An error names in,
+// the first row of the shape.
+func (s *tokenSizing) shape(in *catalog.Instance, gi int, g catalog.GPU) (*shapeSizing, error) {
+	k := tokenShape{gi, in.GPUCount}
+	if sh, ok := s.shapes[k]; ok {
+		return sh, nil
 	}
-	return r.tp, r.err
+	m := s.m
+	sh := &shapeSizing{}
+	minTP, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, plan.AcceleratorFromGPU(g), in.GPUCount, 0, m.in+m.out)
+	switch {
+	case errors.Is(err, sizing.ErrDoesNotFit):
+		s.shapes[k] = sh
+		return sh, nil
+	case err != nil:
+		return nil, fmt.Errorf("size %s on %s: %w", m.label, in.Name, err)
+	}
+	sh.fits = true
+	for tp := minTP; tp <= in.GPUCount && tp <= sizing.MaxTensorParallel; tp *= 2 {
+		c, ok := s.caps[tokenShape{gi, tp}]
+		if !ok {
+			c, err = sizing.CapacityFigures(sizing.ServingInput{Arch: m.arch, Weights: m.weights, KV: m.kv, GPU: plan.AcceleratorFromGPU(g), TensorParallel: tp,
+				InputTokens: m.in, OutputTokens: m.out}, m.slo)
+			if err != nil {
+				return nil, fmt.Errorf("capacity of %s on %s: %w", m.label, in.Name, err)
+			}
+			s.caps[tokenShape{gi, tp}] = c
+		}
+		if !c.Meets {
+			if sh.reason == "" {
+				sh.reason = c.Reason
+			}
+			continue
+		}
+		replicas := in.GPUCount / tp
+		sh.degrees = append(sh.degrees, tokenDegree{tp: tp, replicas: replicas, cap: c, tokensPerSec: c.OutputTokensPerSec.Scale(float64(replicas))})
+	}
+	s.shapes[k] = sh
+	return sh, nil
 }
 
-// capacity returns the capacity of gpu at degree tp, computing it once.
-func (s *tokenSizing) capacity(gpu string, tp int, compute func() (sizing.Capacity, error)) (sizing.Capacity, error) {
-	k := tokenShape{gpu, tp}
-	if v, ok := s.caps[k]; ok {
-		return v, nil
+// costPerToken prices the model on one instance: at each degree of its
+// shape that meets the SLO, USD per million output tokens = hourly price /
+// (output tokens/s x 3600) x 1e6, the optimistic throughput giving the low
+// end, keeping the degree with the lowest pessimistic cost (the first of
+// equals). ok is false when no degree meets the SLO. The working's text is
+// left to explain, for the alternatives shown.
+func costPerToken(in *catalog.Instance, g catalog.GPU, sh *shapeSizing) (tokenAlternative, bool) {
+	var best *tokenDegree
+	var bestUSD sizing.Range
+	for i := range sh.degrees {
+		d := &sh.degrees[i]
+		cost := sizing.NewRange(in.OnDemandHourly/(d.tokensPerSec.High*3600)*1e6, in.OnDemandHourly/(d.tokensPerSec.Low*3600)*1e6)
+		if best == nil || cost.High < bestUSD.High {
+			best, bestUSD = d, cost
+		}
 	}
-	v, err := compute()
-	if err != nil {
-		return sizing.Capacity{}, err
+	if best == nil {
+		return tokenAlternative{}, false
 	}
-	s.caps[k] = v
-	return v, nil
+	return tokenAlternative{in: in, gpu: g, tp: best.tp, replicas: best.replicas, cap: best.cap, tokensPerSec: best.tokensPerSec, usdPerMTok: bestUSD}, true
 }
 
 // neededClasses returns the GPU classes on which a model fits within one
 // in-scope instance, at a precision the GPU runs.
-func neededClasses(cat *researchCatalog, m servedModel, scope []string) []string {
+func neededClasses(cat *catalogueIndex, m servedModel, scope []string) []string {
 	var out []string
 	for _, g := range cat.GPUs {
 		if !precisionSupported(m.weights, g) {
@@ -264,11 +269,7 @@ func neededClasses(cat *researchCatalog, m servedModel, scope []string) []string
 		}
 		maxGPUs := 0
 		for _, p := range scope {
-			for _, in := range cat.InstancesOf(p) {
-				if in.GPU == g.ID {
-					maxGPUs = max(maxGPUs, in.GPUCount)
-				}
-			}
+			maxGPUs = max(maxGPUs, cat.classOf(p, g.ID).maxGPUs)
 		}
 		if maxGPUs == 0 {
 			continue
@@ -283,38 +284,50 @@ func neededClasses(cat *researchCatalog, m servedModel, scope []string) []string
 // tokenResults compares, for one LLM workload, the cheapest few GPU
 // alternatives by cost per million output tokens with the hosted APIs'
 // prices at the workload's input:output mix.
-func tokenResults(cat *researchCatalog, m servedModel, scope []string) ([]*inframindv1.Metric, []*inframindv1.Finding, error) {
+func tokenResults(cat *catalogueIndex, m servedModel, scope []string) ([]*inframindv1.Metric, []*inframindv1.Finding, error) {
 	var metrics []*inframindv1.Metric
 	var findings []*inframindv1.Finding
-	best := map[string]tokenAlternative{}
+	// best holds each GPU class's cheapest alternative, by position in GPUs.
+	best := make([]tokenAlternative, len(cat.GPUs))
+	have := make([]bool, len(cat.GPUs))
+	supported := make([]bool, len(cat.GPUs))
+	for i, g := range cat.GPUs {
+		supported[i] = precisionSupported(m.weights, g)
+	}
 	// The first few misses in catalogue order are shown; only those are
 	// written out.
 	var rejected []string
-	sz := newTokenSizing()
+	sz := newTokenSizing(m)
 	for _, p := range scope {
-		for _, in := range cat.InstancesOf(p) {
-			g, ok := cat.GPU(in.GPU)
-			if !ok || !precisionSupported(m.weights, g) {
+		for _, r := range cat.gpuRows[p] {
+			if !supported[r.gpu] {
 				continue
 			}
-			a, why, err := costPerToken(m, in, g, sz)
+			g := cat.GPUs[r.gpu]
+			sh, err := sz.shape(r.in, r.gpu, g)
 			if err != nil {
 				return nil, nil, err
 			}
-			if why != "" {
-				if why != "does not fit" && len(rejected) < shownMisses {
-					rejected = append(rejected, fmt.Sprintf("%s %s: %s", p, in.Name, why))
+			if !sh.fits {
+				continue
+			}
+			a, ok := costPerToken(r.in, g, sh)
+			if !ok {
+				if len(rejected) < shownMisses && sh.reason != "" {
+					rejected = append(rejected, fmt.Sprintf("%s %s: %s", p, r.in.Name, sh.reason))
 				}
 				continue
 			}
-			if cur, ok := best[g.ID]; !ok || a.usdPerMTok.High < cur.usdPerMTok.High {
-				best[g.ID] = a
+			if !have[r.gpu] || a.usdPerMTok.High < best[r.gpu].usdPerMTok.High {
+				best[r.gpu], have[r.gpu] = a, true
 			}
 		}
 	}
 	alts := make([]tokenAlternative, 0, len(best))
-	for _, a := range best {
-		alts = append(alts, a)
+	for i, a := range best {
+		if have[i] {
+			alts = append(alts, a)
+		}
 	}
 	slices.SortFunc(alts, func(a, b tokenAlternative) int {
 		switch {

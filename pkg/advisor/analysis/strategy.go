@@ -5,7 +5,6 @@ import (
 	"math"
 	"strings"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
@@ -14,7 +13,7 @@ import (
 // build vs buy, alignment with the budget and goals, a roadmap and a risk
 // register. It reads the cloud family's plan; without one (not delivered, or
 // failed) it still sizes the roadmap and risks and says what is missing.
-func analyzeStrategy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, cloud *inframindv1.AgentResultPublished) (Outcome, error) {
+func analyzeStrategy(cat *catalogueIndex, req *inframindv1.AssessmentRequest, cloud *inframindv1.AgentResultPublished) (Outcome, error) {
 	b := req.GetBusiness()
 	if b == nil {
 		return Outcome{}, unanalysable("business: missing; strategy needs the team, budget, timeline and goals")
@@ -121,7 +120,7 @@ func analyzeStrategy(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, c
 	if havePlan {
 		ms, fs := tco(plan, g)
 		metrics, findings = append(metrics, ms...), append(findings, fs...)
-		ms, fs, verdict := buildVsBuy(cat, req, plan)
+		ms, fs, verdict := buildVsBuy(cat.Catalog, req, plan)
 		metrics, findings = append(metrics, ms...), append(findings, fs...)
 		if verdict != "" {
 			summary += "; build vs buy: " + verdict

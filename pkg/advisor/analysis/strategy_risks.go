@@ -3,9 +3,7 @@ package analysis
 import (
 	"fmt"
 	"slices"
-	"time"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
@@ -59,7 +57,7 @@ func overrunImpact(share float64) int {
 // riskInputs are the findings the register is derived from.
 type riskInputs struct {
 	req            *inframindv1.AssessmentRequest
-	cat            *catalog.Catalog
+	cat            *catalogueIndex
 	plan           cloudPlanView
 	growth         growthCurve
 	scope          []string
@@ -168,28 +166,11 @@ func complianceRisk(in riskInputs) (risk, bool) {
 // priceAgeRisk: the oldest instance price in scope, against the catalogue's
 // collection date (never the wall clock, so the analysis stays pure).
 func priceAgeRisk(in riskInputs) (risk, bool) {
-	collected, err := time.Parse("2006-01-02", in.cat.CollectedOn)
-	if err != nil {
+	row, ok := in.cat.oldestPriceIn(in.scope)
+	if !ok {
 		return risk{}, false
 	}
-	oldest, oldestRow := -1, ""
-	for _, inst := range in.cat.Instances {
-		if !slices.Contains(in.scope, inst.Provider) {
-			continue
-		}
-		asOf, err := time.Parse("2006-01-02", inst.AsOf)
-		if err != nil {
-			if asOf, err = time.Parse("2006-01", inst.AsOf); err != nil {
-				continue
-			}
-		}
-		if d := int(collected.Sub(asOf).Hours() / 24); d > oldest {
-			oldest, oldestRow = d, fmt.Sprintf("%s %s (%s, as of %s)", inst.Provider, inst.Name, inst.Source.Source, inst.AsOf)
-		}
-	}
-	if oldest < 0 {
-		return risk{}, false
-	}
+	oldest, oldestRow := row.days, row.text
 	p := 1
 	switch {
 	case oldest >= 365:
