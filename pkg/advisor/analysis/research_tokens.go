@@ -205,7 +205,7 @@ func (s *tokenSizing) shape(in *catalog.Instance, gi int, g catalog.GPU) (*shape
 	}
 	m := s.m
 	sh := &shapeSizing{}
-	minTP, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, plan.AcceleratorFromGPU(g), in.GPUCount, 0, m.in+m.out)
+	minTP, _, err := sizing.MinTensorParallelFigures(m.arch, m.weights, m.kv, plan.AcceleratorFromGPU(g), in.GPUCount, 0, m.in+m.out)
 	switch {
 	case errors.Is(err, sizing.ErrDoesNotFit):
 		s.shapes[k] = sh
@@ -274,7 +274,7 @@ func neededClasses(cat *catalogueIndex, m servedModel, scope []string) []string 
 		if maxGPUs == 0 {
 			continue
 		}
-		if _, _, err := sizing.MinTensorParallel(m.arch, m.weights, m.kv, plan.AcceleratorFromGPU(g), maxGPUs, 0, m.in+m.out); err == nil {
+		if _, _, err := sizing.MinTensorParallelFigures(m.arch, m.weights, m.kv, plan.AcceleratorFromGPU(g), maxGPUs, 0, m.in+m.out); err == nil {
 			out = append(out, g.ID)
 		}
 	}
