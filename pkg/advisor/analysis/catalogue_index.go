@@ -226,7 +226,22 @@ func addToPriceGroup(groups []priceGroup, kind, provider, row string, src catalo
 	return append(groups, priceGroup{kind: kind, provider: provider, src: src, rows: []string{row}})
 }
 
-// labelOf names a price group in findings and formulas.
+// labelOf names a price group in findings and formulas. A machine type
+// priced in several regions is one price row per region; it is named once,
+// with the count of prices, so a group of hundreds of rows reads as the
+// few dozen types it holds.
 func labelOf(g priceGroup) string {
-	return fmt.Sprintf("%s %s (%s)", g.provider, strings.ReplaceAll(g.kind, "_", " "), strings.Join(g.rows, ", "))
+	kind := strings.ReplaceAll(g.kind, "_", " ")
+	names := make([]string, 0, len(g.rows))
+	seen := make(map[string]bool, len(g.rows))
+	for _, r := range g.rows {
+		if !seen[r] {
+			seen[r] = true
+			names = append(names, r)
+		}
+	}
+	if len(names) == len(g.rows) {
+		return fmt.Sprintf("%s %s (%s)", g.provider, kind, strings.Join(names, ", "))
+	}
+	return fmt.Sprintf("%s %s (%d prices of %d types: %s)", g.provider, kind, len(g.rows), len(names), strings.Join(names, ", "))
 }

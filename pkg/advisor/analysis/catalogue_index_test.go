@@ -224,7 +224,7 @@ func TestResearchFreshnessOfOddDates(t *testing.T) {
 	require.True(t, titles["Price without a readable date: aws instances (g5.xlarge)"], "%v", titles)
 	require.True(t, titles["Price without a readable date: anthropic hosted api (c)"], "%v", titles)
 	require.True(t, titles["Price dated after the catalogue's collection: azure instances (nc-a10)"], "%v", titles)
-	require.True(t, titles["Month-only date (2026-11): gcp instances (a3-highgpu-1g, a3-highgpu-1g, g2-standard-4)"], "%v", titles)
+	require.True(t, titles["Month-only date (2026-11): gcp instances (3 prices of 2 types: a3-highgpu-1g, g2-standard-4)"], "%v", titles)
 	require.True(t, titles["Prices 704 days old: aws instances (p5.48xlarge)"], "%v", titles)
 	require.True(t, titles["Prices may be stale (159-188 days old): mistral hosted api (d)"], "%v", titles)
 
