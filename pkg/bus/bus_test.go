@@ -709,3 +709,37 @@ func TestDeliveriesThatNeverFinishAreDeadLettered(t *testing.T) {
 	require.EqualValues(t, 2, calls.Load(), "the extra delivery does not run the handler")
 	require.NoError(t, stop())
 }
+
+// TestFinishedReplaysLeaveNoConsumers replays an assessment's events many
+// times, as clients opening and closing event streams do: the stream's
+// consumers come back to what they were, so a busy gateway does not run
+// into the server's limit of consumers per stream.
+func TestFinishedReplaysLeaveNoConsumers(t *testing.T) {
+	t.Parallel()
+	b := startBus(t)
+	ctx := context.Background()
+	subject := bus.SubjectStatus("acme", "a-1")
+	require.NoError(t, b.Publish(ctx, statusMessage("acme", "a-1", "e1", 1)))
+	st, err := b.JS.Stream(ctx, bus.StreamEvents)
+	require.NoError(t, err)
+	count := func() int {
+		info, err := st.Info(ctx)
+		require.NoError(t, err)
+		return info.State.Consumers
+	}
+	before := count()
+	for range 20 {
+		rctx, cancel := context.WithCancel(ctx)
+		err := b.ReplayFrom(rctx, bus.StreamEvents, subject, 0, func(*bus.Event) error {
+			cancel() // the client went away after the first event
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	errStop := errors.New("client went away")
+	for range 5 {
+		err := b.ReplayFrom(ctx, bus.StreamEvents, subject, 0, func(*bus.Event) error { return errStop })
+		require.ErrorIs(t, err, errStop)
+	}
+	require.Equal(t, before, count(), "every finished replay's consumer is deleted")
+}

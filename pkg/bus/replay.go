@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -18,6 +19,9 @@ func (b *Bus) ReplayFrom(ctx context.Context, stream, subject string, afterSeq u
 	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		// The server's backstop for a replay whose deletion below never
+		// ran (the process died): the client's default keeps it 5 minutes.
+		InactiveThreshold: replayInactive,
 	}
 	if afterSeq > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -30,6 +34,12 @@ func (b *Bus) ReplayFrom(ctx context.Context, stream, subject string, afterSeq u
 		}
 		return fmt.Errorf("bus: replay %s on %s: %w", subject, stream, err)
 	}
+	// A stopped iterator leaves its consumer on the server until the
+	// inactive threshold: at one replay per event stream a client opens,
+	// they would pile up against the stream's consumer limit (nats-server's
+	// default is 1,000 per stream) and refuse new replays. Delete it when
+	// the replay ends.
+	defer b.deleteOrdered(ctx, stream, cons)
 	iter, err := cons.Messages()
 	if err != nil {
 		return fmt.Errorf("bus: replay %s on %s: %w", subject, stream, err)
@@ -51,6 +61,23 @@ func (b *Bus) ReplayFrom(ctx context.Context, stream, subject string, afterSeq u
 			return fmt.Errorf("bus: replay %s: handler: %w", subject, err)
 		}
 	}
+}
+
+// replayInactive is how long the server keeps a replay's consumer with no
+// client pulling from it.
+const replayInactive = 30 * time.Second
+
+// deleteOrdered removes the server's consumer behind an ordered consumer,
+// even when ctx has ended (the usual way a replay stops). A consumer already
+// gone, or a broker out of reach, leaves it to replayInactive.
+func (b *Bus) deleteOrdered(ctx context.Context, stream string, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+	defer cancel()
+	_ = b.JS.DeleteConsumer(dctx, stream, info.Name)
 }
 
 // LastSeq returns the stream sequence of the last message on subject, and
