@@ -16,9 +16,10 @@ type Common struct {
 	LogLevel       string `env:"IM_LOG_LEVEL" envDefault:"info"`
 	OTLPEndpoint   string `env:"IM_OTLP_ENDPOINT"`
 	// TraceRootRatio is the share of the traces a service starts itself
-	// that are sampled; a request or message that arrives with a trace
-	// context keeps its sampling decision (telemetry.SetupTracing).
-	TraceRootRatio  float64       `env:"IM_TRACE_ROOT_RATIO" envDefault:"0"`
+	// that are sampled when OTLPEndpoint is set; a request or message that
+	// arrives with a trace context keeps its sampling decision
+	// (telemetry.SetupTracing).
+	TraceRootRatio  float64       `env:"IM_TRACE_ROOT_RATIO" envDefault:"1"`
 	MetricsAddr     string        `env:"IM_METRICS_ADDR" envDefault:":9090"`
 	ShutdownTimeout time.Duration `env:"IM_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	Concurrency     int           `env:"IM_CONCURRENCY" envDefault:"4"`

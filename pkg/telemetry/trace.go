@@ -38,8 +38,10 @@ func Propagator() propagation.TextMapPropagator {
 // Sampling follows the parent: a request or message whose trace context says sampled (a client that
 // traces, the benchmark's followed assessments) is recorded and exported in every service it reaches,
 // one that says not sampled is not. A trace this service starts itself is sampled with probability
-// rootRatio (0 none, 1 all): everything else is left out, so the export costs nothing under load unless
-// configured. Unsampled spans keep their real ids, so logs still correlate.
+// rootRatio (0 none, 1 all, the services' default as in OpenTelemetry's parentbased_always_on); with
+// endpoint "" it is not sampled whatever rootRatio says, since nothing would export it. A deployment
+// that only wants the traces its clients ask for (the benchmark) sets rootRatio 0, and the export then
+// costs nothing under load. Unsampled spans keep their real ids, so logs still correlate.
 //
 // The returned shutdown flushes pending spans and stops the provider; call it once, with a context that
 // bounds how long the flush may take.
@@ -59,6 +61,9 @@ func SetupTracing(ctx context.Context, service, endpoint string, rootRatio float
 		return nil, nil, fmt.Errorf("setup tracing: build resource for %s: %w", service, err)
 	}
 
+	if endpoint == "" {
+		rootRatio = 0
+	}
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(Sampler(rootRatio)),
