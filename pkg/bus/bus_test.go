@@ -12,13 +12,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/infra-mind/infra-mind/pkg/bus"
-	"github.com/infra-mind/infra-mind/pkg/devstack"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
@@ -578,16 +575,7 @@ func TestInProgressKeepsLongHandlerFromRedelivery(t *testing.T) {
 
 func TestConsumerSpanContinuesTheProducersTrace(t *testing.T) {
 	t.Parallel()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	devstackMu.Lock()
-	st, err := devstack.Start(context.Background(), devstack.Config{DataDir: t.TempDir(), Logger: quietLogger()})
-	devstackMu.Unlock()
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	b, err := bus.Connect(context.Background(), bus.Config{URL: st.NATSURL, Name: t.Name(), Logger: quietLogger(), TracerProvider: tp})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.Close() })
+	b, rec := startTracedBus(t)
 
 	traceID := trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
 	parent := trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}
@@ -626,16 +614,7 @@ func TestConsumerSpanContinuesTheProducersTrace(t *testing.T) {
 // and when its outputs were stored, in that order.
 func TestConsumerSpanMarksStoredHandledAndPublished(t *testing.T) {
 	t.Parallel()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	devstackMu.Lock()
-	st, err := devstack.Start(context.Background(), devstack.Config{DataDir: t.TempDir(), Logger: quietLogger()})
-	devstackMu.Unlock()
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	b, err := bus.Connect(context.Background(), bus.Config{URL: st.NATSURL, Name: t.Name(), Logger: quietLogger(), TracerProvider: tp})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.Close() })
+	b, rec := startTracedBus(t)
 
 	require.NoError(t, b.Publish(context.Background(), bus.Message{
 		ID: "steps-1", Type: bus.TypeStatusChanged, Source: "/test", Subject: bus.SubjectStatus("acme", "a1"), Tenant: "acme", Data: []byte(`{}`),

@@ -10,6 +10,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/infra-mind/infra-mind/pkg/bus"
@@ -30,6 +33,20 @@ var devstackMu sync.Mutex
 // startBus runs an embedded stack for one test and connects a Bus to it.
 func startBus(t testing.TB) *bus.Bus {
 	t.Helper()
+	return connectWith(t, startNATS(t), nil)
+}
+
+// startTracedBus is startBus with a tracer provider whose ended spans the
+// returned recorder holds.
+func startTracedBus(t testing.TB) (*bus.Bus, *tracetest.SpanRecorder) {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	return connectWith(t, startNATS(t), sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))), rec
+}
+
+// startNATS runs an embedded stack for one test and returns its NATS URL.
+func startNATS(t testing.TB) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	devstackMu.Lock()
@@ -37,14 +54,20 @@ func startBus(t testing.TB) *bus.Bus {
 	devstackMu.Unlock()
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	return connect(t, st.NATSURL)
+	return st.NATSURL
 }
 
 func connect(t testing.TB, url string) *bus.Bus {
 	t.Helper()
+	return connectWith(t, url, nil)
+}
+
+// connectWith connects a Bus to url, tracing with tp (nil: the default).
+func connectWith(t testing.TB, url string, tp trace.TracerProvider) *bus.Bus {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := bus.Connect(ctx, bus.Config{URL: url, Name: t.Name(), Logger: quietLogger(), ReconnectWait: 100 * time.Millisecond})
+	b, err := bus.Connect(ctx, bus.Config{URL: url, Name: t.Name(), Logger: quietLogger(), ReconnectWait: 100 * time.Millisecond, TracerProvider: tp})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	return b
