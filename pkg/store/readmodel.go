@@ -40,10 +40,12 @@ type ReadModel interface {
 	// GetReport and GetRecommendations return what the read model holds.
 	GetReport(ctx context.Context, tenant, assessmentID string) (Report, bool, error)
 	GetRecommendations(ctx context.Context, tenant, assessmentID string) (Recommendations, bool, error)
-	// PutReport and PutRecommendations store a copy; with replace false an
-	// existing copy is kept (a written report is final).
-	PutReport(ctx context.Context, rep Report, replace bool) error
-	PutRecommendations(ctx context.Context, rec Recommendations, replace bool) error
+	// PutReport and PutRecommendations store a copy of tenant's document of
+	// assessmentID in its stored form (MarshalReport, MarshalRecommendations:
+	// the bytes the store has just encoded); with replace false an existing
+	// copy is kept (a written report is final).
+	PutReport(ctx context.Context, tenant, assessmentID string, stored []byte, replace bool) error
+	PutRecommendations(ctx context.Context, tenant, assessmentID string, stored []byte, replace bool) error
 	// EraseOutputs removes the copies of an assessment's report and
 	// recommendations, and EraseAssessment the assessment's own copy with
 	// its list and child keys (the right to erasure, docs/adr/0032); each
@@ -180,23 +182,23 @@ func (v *views) backfill(ctx context.Context, what, id string, put func() error)
 }
 
 // putReport copies a written report into the read model.
-func (v *views) putReport(ctx context.Context, rep Report, replace bool) error {
+func (v *views) putReport(ctx context.Context, tenant, assessmentID string, stored []byte, replace bool) error {
 	if v == nil {
 		return nil
 	}
-	if err := v.rm.PutReport(ctx, rep, replace); err != nil {
-		return wrap("copy the report of "+rep.AssessmentID+" to the read model", err)
+	if err := v.rm.PutReport(ctx, tenant, assessmentID, stored, replace); err != nil {
+		return wrap("copy the report of "+assessmentID+" to the read model", err)
 	}
 	return nil
 }
 
 // putRecommendations copies written recommendations into the read model.
-func (v *views) putRecommendations(ctx context.Context, rec Recommendations, replace bool) error {
+func (v *views) putRecommendations(ctx context.Context, tenant, assessmentID string, stored []byte, replace bool) error {
 	if v == nil {
 		return nil
 	}
-	if err := v.rm.PutRecommendations(ctx, rec, replace); err != nil {
-		return wrap("copy the recommendations of "+rec.AssessmentID+" to the read model", err)
+	if err := v.rm.PutRecommendations(ctx, tenant, assessmentID, stored, replace); err != nil {
+		return wrap("copy the recommendations of "+assessmentID+" to the read model", err)
 	}
 	return nil
 }

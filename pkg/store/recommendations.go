@@ -24,10 +24,6 @@ type Recommendations struct {
 	Status       string        `bson:"status" json:"status"`
 	Set          recommend.Set `bson:"set" json:"set"`
 	CreatedAt    time.Time     `bson:"created_at" json:"created_at"`
-
-	// stored is the document as written (recommendationsDoc's BSON), set
-	// where the store encoded it, so the read model's copy reuses it.
-	stored []byte
 }
 
 // recommendationsDoc is recommendations as stored: the set's BSON
@@ -126,10 +122,14 @@ func (r *RecommendationsRepo) Upsert(ctx context.Context, rec Recommendations) e
 	if err := replaceUpsert(ctx, r.coll, byKey(rec.ID), doc); err != nil {
 		return wrap("upsert recommendations of "+rec.AssessmentID, err)
 	}
-	if rec.stored, err = bson.Marshal(doc); err != nil {
+	if r.views == nil {
+		return nil
+	}
+	stored, err := bson.Marshal(doc)
+	if err != nil {
 		return fmt.Errorf("encode recommendations of %s: %w", rec.AssessmentID, err)
 	}
-	return r.views.putRecommendations(ctx, rec, true)
+	return r.views.putRecommendations(ctx, rec.TenantID, rec.AssessmentID, stored, true)
 }
 
 // Create stores the recommendations of an assessment unless some are
@@ -169,13 +169,16 @@ func (r *RecommendationsRepo) Create(ctx context.Context, rec Recommendations) e
 					if err != nil {
 						return err
 					}
-					return r.views.rm.PutRecommendations(ctx, got, false)
+					b, err := MarshalRecommendations(got)
+					if err != nil {
+						return err
+					}
+					return r.views.rm.PutRecommendations(ctx, rec.TenantID, rec.AssessmentID, b, false)
 				})
 		}
 		return err
 	}
-	rec.stored = stored
-	return r.views.putRecommendations(ctx, rec, false)
+	return r.views.putRecommendations(ctx, rec.TenantID, rec.AssessmentID, stored, false)
 }
 
 // Get returns the recommendations of one assessment of tenant, read by key
@@ -206,7 +209,13 @@ func (r *RecommendationsRepo) Get(ctx context.Context, tenant, assessmentID stri
 		return Recommendations{}, wrap("get recommendations of "+assessmentID, err)
 	}
 	if r.views != nil {
-		r.views.backfill(ctx, "recommendations", assessmentID, func() error { return r.views.rm.PutRecommendations(ctx, rec, false) })
+		r.views.backfill(ctx, "recommendations", assessmentID, func() error {
+			b, err := MarshalRecommendations(rec)
+			if err != nil {
+				return err
+			}
+			return r.views.rm.PutRecommendations(ctx, tenant, assessmentID, b, false)
+		})
 	}
 	return rec, nil
 }
@@ -214,9 +223,6 @@ func (r *RecommendationsRepo) Get(ctx context.Context, tenant, assessmentID stri
 // MarshalRecommendations is recommendations' stored form (BSON, the set
 // compressed), for a read model to keep.
 func MarshalRecommendations(rec Recommendations) ([]byte, error) {
-	if rec.stored != nil {
-		return rec.stored, nil
-	}
 	doc, err := toRecommendationsDoc(rec)
 	if err != nil {
 		return nil, err

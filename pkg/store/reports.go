@@ -24,10 +24,6 @@ type Report struct {
 	Status       string    `bson:"status" json:"status"`
 	Body         string    `bson:"body" json:"-"`
 	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
-
-	// gz is Body as stored (gzip), set where the store compressed it, so the
-	// read model's copy reuses it instead of compressing the body again.
-	gz []byte
 }
 
 // ReportID is the _id of an assessment's report: assessment.DeterministicID(tenant, assessmentID).
@@ -65,20 +61,41 @@ type reportDoc struct {
 // assessment's close, and a report is written once.
 const reportGzipLevel = 3
 
-// toDoc compresses a report's body for storage, unless the store already
-// did (rep.gz). The gzip format is RFC 1952 whichever encoder writes it at
-// whichever level (github.com/klauspost/compress/gzip here, for its speed),
-// so every reader of stored reports is unchanged.
+// toDoc compresses a report's body for storage. The gzip format is RFC
+// 1952 whichever encoder writes it at whichever level
+// (github.com/klauspost/compress/gzip here, for its speed), so every reader
+// of stored reports is unchanged.
 func toDoc(rep Report) (reportDoc, error) {
-	gz := rep.gz
-	if gz == nil {
-		var err error
-		if gz, err = compress([]byte(rep.Body)); err != nil {
-			return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
-		}
+	gz, err := compress([]byte(rep.Body))
+	if err != nil {
+		return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
 	}
 	return reportDoc{ID: rep.ID, TenantID: rep.TenantID, AssessmentID: rep.AssessmentID, Status: rep.Status,
 		BodyGzip: gz, CreatedAt: rep.CreatedAt}, nil
+}
+
+// encode is d's stored form (BSON), as MarshalReport writes it.
+func (d reportDoc) encode() ([]byte, error) {
+	b, err := bson.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode report of %s: %w", d.AssessmentID, err)
+	}
+	return b, nil
+}
+
+// storedForm is a stored document's form as MarshalReport writes it, for
+// the read model, reusing its compressed body; a body stored before
+// compression is compressed now.
+func (d reportDoc) storedForm() ([]byte, error) {
+	if d.BodyGzip == nil {
+		rep, err := d.report()
+		if err != nil {
+			return nil, err
+		}
+		return MarshalReport(rep)
+	}
+	d.Body = ""
+	return d.encode()
 }
 
 // report expands a stored report.
@@ -140,7 +157,7 @@ func MarshalReport(rep Report) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bson.Marshal(d)
+	return d.encode()
 }
 
 // UnmarshalReport reverses MarshalReport; it also reads a report document
@@ -175,8 +192,14 @@ func (r *Reports) Upsert(ctx context.Context, rep Report) error {
 	if err := replaceUpsert(ctx, r.coll, byKey(rep.ID), doc); err != nil {
 		return wrap("upsert report of "+rep.AssessmentID, err)
 	}
-	rep.gz = doc.BodyGzip
-	return r.views.putReport(ctx, rep, true)
+	if r.views == nil {
+		return nil
+	}
+	stored, err := doc.encode()
+	if err != nil {
+		return err
+	}
+	return r.views.putReport(ctx, rep.TenantID, rep.AssessmentID, stored, true)
 }
 
 // Create stores the report of an assessment unless one is written, in which
@@ -200,7 +223,11 @@ func (r *Reports) Create(ctx context.Context, rep Report) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.coll.InsertOne(ctx, doc); err != nil {
+	stored, err := doc.encode()
+	if err != nil {
+		return err
+	}
+	if _, err := r.coll.InsertOne(ctx, bson.Raw(stored)); err != nil {
 		err = wrap("create report of "+rep.AssessmentID, err)
 		if errors.Is(err, ErrConflict) && r.views != nil {
 			// A retry: the first call may have stopped before its copy.
@@ -214,18 +241,16 @@ func (r *Reports) Create(ctx context.Context, rep Report) error {
 					if err := findByKey(ctx, r.coll, rep.TenantID, rep.ID, &cur, func() string { return cur.TenantID }); err != nil {
 						return err
 					}
-					stored, err := cur.report()
+					b, err := cur.storedForm()
 					if err != nil {
 						return err
 					}
-					stored.gz = cur.BodyGzip
-					return r.views.rm.PutReport(ctx, stored, false)
+					return r.views.rm.PutReport(ctx, rep.TenantID, rep.AssessmentID, b, false)
 				})
 		}
 		return err
 	}
-	rep.gz = doc.BodyGzip
-	return r.views.putReport(ctx, rep, false)
+	return r.views.putReport(ctx, rep.TenantID, rep.AssessmentID, stored, false)
 }
 
 // Get returns the report of one assessment of tenant, read by its id.
@@ -254,9 +279,13 @@ func (r *Reports) Get(ctx context.Context, tenant, assessmentID string) (Report,
 		return Report{}, wrap("get report of "+assessmentID, err)
 	}
 	if r.views != nil {
-		cp := rep
-		cp.gz = doc.BodyGzip
-		r.views.backfill(ctx, "report", assessmentID, func() error { return r.views.rm.PutReport(ctx, cp, false) })
+		r.views.backfill(ctx, "report", assessmentID, func() error {
+			b, err := doc.storedForm()
+			if err != nil {
+				return err
+			}
+			return r.views.rm.PutReport(ctx, tenant, assessmentID, b, false)
+		})
 	}
 	return rep, nil
 }

@@ -253,13 +253,10 @@ func (m *Model) GetReport(ctx context.Context, tenant, assessmentID string) (sto
 	return rep, rep.TenantID == tenant && rep.AssessmentID == assessmentID, nil
 }
 
-// PutReport stores a copy of a report; replace false keeps an existing one.
-func (m *Model) PutReport(ctx context.Context, rep store.Report, replace bool) error {
-	b, err := store.MarshalReport(rep)
-	if err != nil {
-		return fmt.Errorf("readmodel: %w", err)
-	}
-	return m.put(ctx, docKey("r", rep.TenantID, rep.AssessmentID), b, replace)
+// PutReport stores a copy of a report in its stored form
+// (store.MarshalReport); replace false keeps an existing one.
+func (m *Model) PutReport(ctx context.Context, tenant, assessmentID string, stored []byte, replace bool) error {
+	return m.put(ctx, docKey("r", tenant, assessmentID), stored, replace)
 }
 
 // GetRecommendations returns the tenant's recommendations of assessmentID,
@@ -276,14 +273,10 @@ func (m *Model) GetRecommendations(ctx context.Context, tenant, assessmentID str
 	return rec, rec.TenantID == tenant && rec.AssessmentID == assessmentID, nil
 }
 
-// PutRecommendations stores a copy of recommendations; replace false keeps
-// an existing one.
-func (m *Model) PutRecommendations(ctx context.Context, rec store.Recommendations, replace bool) error {
-	b, err := store.MarshalRecommendations(rec)
-	if err != nil {
-		return fmt.Errorf("readmodel: %w", err)
-	}
-	return m.put(ctx, docKey("c", rec.TenantID, rec.AssessmentID), b, replace)
+// PutRecommendations stores a copy of recommendations in their stored form
+// (store.MarshalRecommendations); replace false keeps an existing one.
+func (m *Model) PutRecommendations(ctx context.Context, tenant, assessmentID string, stored []byte, replace bool) error {
+	return m.put(ctx, docKey("c", tenant, assessmentID), stored, replace)
 }
 
 func (m *Model) put(ctx context.Context, key string, b []byte, replace bool) error {
@@ -426,7 +419,11 @@ func (m *Model) Backfill(ctx context.Context, db *mongo.Database) (int, error) {
 		if err != nil || rep.TenantID == "" || rep.AssessmentID == "" {
 			return err
 		}
-		return m.PutReport(ctx, rep, false)
+		b, err := store.MarshalReport(rep)
+		if err != nil {
+			return fmt.Errorf("readmodel: backfill: %w", err)
+		}
+		return m.PutReport(ctx, rep.TenantID, rep.AssessmentID, b, false)
 	}); err != nil {
 		return n, err
 	}
@@ -435,7 +432,11 @@ func (m *Model) Backfill(ctx context.Context, db *mongo.Database) (int, error) {
 		if err != nil || rec.TenantID == "" || rec.AssessmentID == "" {
 			return err
 		}
-		return m.PutRecommendations(ctx, rec, false)
+		b, err := store.MarshalRecommendations(rec)
+		if err != nil {
+			return fmt.Errorf("readmodel: backfill: %w", err)
+		}
+		return m.PutRecommendations(ctx, rec.TenantID, rec.AssessmentID, b, false)
 	}); err != nil {
 		return n, err
 	}
