@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/infra-mind/infra-mind/pkg/bus"
+	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
 // BenchmarkJetStreamPublishConsume is the raw transport baseline: b.N events of
@@ -102,5 +103,36 @@ func BenchmarkDeliveryWait(b *testing.B) {
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 	if err := stop(); err != nil {
 		b.Error(err)
+	}
+}
+
+// BenchmarkCheckTenant is the runner's tenant check on a family result of
+// about 100 KB (a cloud plan's size), protojson-encoded as the workers
+// publish it: metadata first, then findings and metrics. Its cost should not
+// follow the payload's size.
+func BenchmarkCheckTenant(b *testing.B) {
+	res := &inframindv1.AgentResultPublished{
+		Metadata: &inframindv1.Metadata{EventId: "e-1", TenantId: "acme", AssessmentId: "a-1"},
+		Family:   "cloud", Status: "ok", Summary: "plan",
+	}
+	for i := range 400 {
+		res.Findings = append(res.Findings, &inframindv1.Finding{
+			Title: "finding " + strconv.Itoa(i), Detail: strings.Repeat("a cited figure with its range; ", 8),
+		})
+	}
+	m := bus.Message{
+		ID: "e-1", Type: bus.TypeAgentResultPublished, Source: "/services/cloud", Subject: bus.SubjectResult("acme", "cloud"),
+		Tenant: "acme", CESubject: "a-1", Data: res,
+	}
+	e, err := bus.EventFor(context.Background(), m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(e.Data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := bus.CheckTenant(e); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -188,6 +189,44 @@ func TestCheckTenantAcceptsAgreeingTenants(t *testing.T) {
 			e, err := bus.EventFor(context.Background(), m)
 			require.NoError(t, err)
 			require.NoError(t, bus.CheckTenant(e))
+		})
+	}
+}
+
+// The payload's tenant is read from its top-level metadata wherever the
+// member stands, and only that member is taken: a payload whose metadata
+// comes last is checked as one whose metadata comes first, and a metadata
+// member nested inside another member is not the payload's.
+func TestCheckTenantReadsTheTopLevelMetadataOnly(t *testing.T) {
+	t.Parallel()
+	big := `"findings":[` + strings.Repeat(`{"title":"x","detail":"y"},`, 2000) + `{}]`
+	tests := []struct {
+		name   string
+		data   string
+		reason string // empty: accepted
+	}{
+		{name: "metadata first", data: `{"metadata":{"tenant_id":"globex"},` + big + `}`, reason: `metadata.tenant_id "globex"`},
+		{name: "metadata after a large member", data: `{` + big + `,"metadata":{"tenant_id":"globex"}}`, reason: `metadata.tenant_id "globex"`},
+		{name: "metadata after a large member, agreeing", data: `{` + big + `,"metadata":{"tenant_id":"acme"}}`},
+		{name: "metadata nested in another member only", data: `{"result":{"metadata":{"tenant_id":"globex"}}}`},
+		{name: "metadata that is not an object", data: `{"metadata":"globex"}`},
+		{name: "metadata first, then a payload that is not JSON", data: `{"metadata":{"tenant_id":"globex"},"x":nope}`, reason: `metadata.tenant_id "globex"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := statusMessage("acme", "a-1", "x", 1)
+			m.Data = []byte(tc.data)
+			e, err := bus.EventFor(context.Background(), m)
+			require.NoError(t, err)
+			err = bus.CheckTenant(e)
+			if tc.reason == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, bus.ErrTenantMismatch)
+			require.ErrorIs(t, err, bus.ErrPermanent)
+			require.ErrorContains(t, err, tc.reason)
 		})
 	}
 }
