@@ -323,8 +323,15 @@ func (m servingModel) prefillCompute(s scenario) float64 {
 //     running / R requests per second, so each of the concurrency users cycles in concurrency x R /
 //     running (Little's law), of which R x (concurrency / running - 1) is the wait.
 //
-// R appears on both sides; it is found by bisection (the left side falls as R grows, so the root is
-// unique and rho < 1).
+// R appears on both sides. With rho = load / R (load = others x T_prefill), the wait behind other
+// prompts is load x T_prefill x (1 + cs^2) / (2 (R - load)) and ITL x (output - 1) is B x R / (R - load)
+// with B = (output - 1) x decode step, so multiplying R = c0 + A / (R - load) + B R / (R - load)
+// (c0 the terms that do not depend on R, A = load x T_prefill x (1 + cs^2) / 2) by R - load gives
+// R^2 - (load + c0 + B) R + (c0 x load - A) = 0. The quadratic is -(B x load + A) < 0 at R = load, so
+// its larger root is the one root above load (where rho < 1): R = (b + sqrt(b^2 - 4c)) / 2 with
+// b = load + c0 + B and c = c0 x load - A, which adds two positive terms and loses no precision to
+// cancellation. closedLoop.bisect finds the same root by bisection, the way this was solved before: a
+// test holds the two together, and root falls back to it should the formula not give a root above load.
 func (m servingModel) solve(running int, s scenario) scenarioResult {
 	pre := math.Max(m.prefillCompute(s), m.weightBytesRead(1)/(m.bandwidth*s.decodeEff))
 	others := running - 1
@@ -347,21 +354,12 @@ func (m servingModel) solve(running int, s scenario) scenarioResult {
 			residual = step / 2
 		}
 	}
-	out := float64(m.in.OutputTokens - 1)
-	// at is R's right side for a guess r, with the figures it is made of: one definition for the search,
-	// which reads only request, and the answer, which reads them all.
-	load, spread := float64(others)*pre, 1+s.variability
-	at := func(r float64) loopFigures {
-		var f loopFigures
-		f.rho = load / r
-		f.itl = step / (1 - f.rho)
-		f.wait = f.rho * pre * spread / (2 * (1 - f.rho))
-		f.ttft = s.requestOverhead + residual + f.wait + own
-		f.request = f.ttft + out*f.itl
-		return f
+	loop := closedLoop{
+		fixed: s.requestOverhead + residual + own, load: float64(others) * pre, prefill: pre,
+		spread: 1 + s.variability, step: step, out: float64(m.in.OutputTokens - 1),
 	}
 	eval := func(r float64) scenarioResult {
-		f := at(r)
+		f := loop.at(r)
 		rho := f.rho
 		// 95th percentile of an M/M/1 wait: P(W > t) = rho exp(-(1 - rho) t / T), so
 		// t95 = T / (1 - rho) x ln(rho / 0.05) (Kleinrock, Queueing Systems vol. 1, 1975, ch. 3).
@@ -375,14 +373,54 @@ func (m servingModel) solve(running int, s scenario) scenarioResult {
 			request: f.request, step: step, prefill: pre, service: own, rho: rho, running: running,
 		}
 	}
-	lo := load // rho = 1 here: the left side is infinite
-	hi := s.requestOverhead + own + residual + out*step + lo + 1
 	if others == 0 {
 		// Alone in the batch nothing depends on R (rho = 0 / R = 0): any
 		// R > 0 gives the same figures, so there is nothing to search for.
-		return eval(hi)
+		return eval(loop.guess())
 	}
-	for at(hi).request > hi {
+	return eval(loop.root())
+}
+
+// closedLoop is solve's equation for the request time R, R = request(R), in the terms that do not
+// depend on R: fixed (request overhead + the wait for the iteration in flight + the prompt's own
+// iterations), load (the other running requests' prefill time, others x T_prefill), prefill
+// (T_prefill), spread (1 + cs^2), step (the decode step) and out (output tokens - 1).
+type closedLoop struct {
+	fixed, load, prefill, spread, step, out float64
+}
+
+// at is R's right side for a guess r, with the figures it is made of: one definition for the root,
+// which reads only request, and the answer, which reads them all.
+func (l closedLoop) at(r float64) loopFigures {
+	var f loopFigures
+	f.rho = l.load / r
+	f.itl = l.step / (1 - f.rho)
+	f.wait = f.rho * l.prefill * l.spread / (2 * (1 - f.rho))
+	f.ttft = l.fixed + f.wait
+	f.request = f.ttft + l.out*f.itl
+	return f
+}
+
+// guess is an R above the root: request(R) with rho = 0, plus load and a second.
+func (l closedLoop) guess() float64 { return l.fixed + l.out*l.step + l.load + 1 }
+
+// root is the one R above load with R = request(R) (solve's comment derives the quadratic); the
+// bisection when the formula gives no finite root above load.
+func (l closedLoop) root() float64 {
+	b := l.load + l.fixed + l.out*l.step
+	c := l.fixed*l.load - l.load*l.prefill*l.spread/2
+	if r := (b + math.Sqrt(b*b-4*c)) / 2; r > l.load && !math.IsInf(r, 0) {
+		return r
+	}
+	return l.bisect()
+}
+
+// bisect finds root by bisection between load (where rho = 1 and the right side is infinite) and a
+// guess doubled until it is above the root; the right side falls as R grows, so the root is unique. It
+// returns the upper end of the last bracket.
+func (l closedLoop) bisect() float64 {
+	lo, hi := l.load, l.guess()
+	for l.at(hi).request > hi {
 		hi *= 2
 	}
 	for range 200 {
@@ -390,13 +428,13 @@ func (m servingModel) solve(running int, s scenario) scenarioResult {
 		if mid <= lo || mid >= hi {
 			break
 		}
-		if at(mid).request > mid {
+		if l.at(mid).request > mid {
 			lo = mid
 		} else {
 			hi = mid
 		}
 	}
-	return eval(hi)
+	return hi
 }
 
 // loopFigures are the closed loop's figures at a guess of the request time R (solve).
