@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -64,6 +65,26 @@ func BenchmarkRedisCommandWithKeys(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkExpiryTick measures what advancing the embedded Redis's TTLs
+// once costs at 100, 1,000 and 10,000 keys with TTLs: miniredis walks and
+// sorts every key (devstack's expiry tick does this every 100 ms).
+func BenchmarkExpiryTick(b *testing.B) {
+	for _, keys := range []int{100, 1_000, 10_000} {
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			m := miniredis.NewMiniRedis()
+			for i := range keys {
+				k := "im:bench:k:" + strconv.Itoa(i)
+				require.NoError(b, m.Set(k, "1"))
+				m.SetTTL(k, time.Hour)
+			}
+			for b.Loop() {
+				m.FastForward(time.Microsecond)
+			}
+			require.Len(b, m.Keys(), keys)
 		})
 	}
 }
