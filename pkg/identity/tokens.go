@@ -23,8 +23,10 @@ const refreshPrefix = "imr_"
 const tokenBytes = 32
 
 // revocationSkew outlives a revoked token by the clock skew the verifier
-// tolerates on exp, so a token still accepted somewhere stays revoked.
-const revocationSkew = 30 * time.Second
+// tolerates on exp, so a token still accepted somewhere stays revoked, plus
+// a second for stores that expire keys on a coarse clock (the embedded
+// Redis-protocol server expires them on a 100 ms tick, up to a tick early).
+const revocationSkew = auth.ClockSkew + time.Second
 
 // revocationTTL is how long a revocation entry lasts: as long as an access
 // token it names could still be accepted.
