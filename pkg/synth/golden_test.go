@@ -62,7 +62,7 @@ func exampleResults(t testing.TB, file string) (*inframindv1.AssessmentRequest, 
 		b, err := protojson.Marshal(res)
 		require.NoError(t, err)
 		rows := []progress.Result{{Family: string(f), Data: b}}
-		decoded, err := decodeResults(rows, nil)
+		decoded, err := decodeResults(rows, nil, nil)
 		require.NoError(t, err)
 		results[string(f)] = decoded[string(f)]
 		up[f] = decoded[string(f)]

@@ -15,13 +15,18 @@ import (
 
 // decodeResults parses stored results, keyed by family, at once (each is
 // tens of kilobytes of JSON); have, when not nil, is a result already
-// decoded, whose family's row is not parsed again.
-func decodeResults(rows []progress.Result, have *inframindv1.AgentResultPublished) (map[string]*inframindv1.AgentResultPublished, error) {
+// decoded, whose family's row is not parsed again, and neither is a row
+// whose very bytes cache holds decoded.
+func decodeResults(rows []progress.Result, have *inframindv1.AgentResultPublished, cache *decodedResults) (map[string]*inframindv1.AgentResultPublished, error) {
 	decoded := make([]*inframindv1.AgentResultPublished, len(rows))
 	var g errgroup.Group
 	for i, r := range rows {
 		if have != nil && r.Family == have.GetFamily() {
 			decoded[i] = have
+			continue
+		}
+		if m, ok := cache.get(resultKey{r.TenantID, r.AssessmentID, r.Family}, r.Data); ok {
+			decoded[i] = m
 			continue
 		}
 		g.Go(func() error {

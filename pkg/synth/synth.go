@@ -113,6 +113,9 @@ type Synthesizer struct {
 	// owner names the work in hand when claiming an announcement: the
 	// delivered result or deadline (the same on its redelivery).
 	owner string
+	// decoded holds the results this process decoded, for closing their
+	// assessment without parsing them again.
+	decoded *decodedResults
 }
 
 // New returns a synthesizer; it binds to the pipeline state's bucket, which
@@ -128,7 +131,7 @@ func New(ctx context.Context, b *bus.Bus, s *store.Store, logger *slog.Logger, c
 	if err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
-	return &Synthesizer{bus: b, pub: b, store: s, state: state, log: logger, cfg: cfg.withDefaults(), now: time.Now, onFinished: onFinished}, nil
+	return &Synthesizer{bus: b, pub: b, store: s, state: state, log: logger, cfg: cfg.withDefaults(), now: time.Now, onFinished: onFinished, decoded: newDecodedResults()}, nil
 }
 
 // Run consumes results and the deadlines that fall due until ctx is
@@ -190,6 +193,7 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 	}); err != nil {
 		return fmt.Errorf("store %s result of %s: %w", family, id, err)
 	}
+	s.decoded.put(resultKey{tenant, id, string(family)}, e.Data, &res)
 	// What the events need of the assessment comes with the result; the
 	// document is written once, when the assessment closes (ADR 0029).
 	a := store.Assessment{ID: id, TenantID: tenant, CorrelationID: meta.GetCorrelationId()}
@@ -495,6 +499,9 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 	sctx, span := s.step(ctx, "announce")
 	err := s.announce(sctx, a, results, set)
 	endStep(span, err)
+	if err == nil {
+		s.decoded.drop(a.TenantID, a.ID, answered(results))
+	}
 	return err
 }
 
@@ -596,7 +603,7 @@ func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment, have 
 		endStep(span, err)
 		return nil, nil, fmt.Errorf("load results of %s: %w", a.ID, err)
 	}
-	results, err := decodeResults(rows, have)
+	results, err := decodeResults(rows, have, s.decoded)
 	endStep(span, err)
 	if err != nil {
 		return nil, nil, bus.Permanent(err)
