@@ -132,53 +132,25 @@ func (r *RecommendationsRepo) Upsert(ctx context.Context, rec Recommendations) e
 	return r.views.putRecommendations(ctx, rec.TenantID, rec.AssessmentID, stored, true)
 }
 
-// EncodedRecommendations is recommendations in their stored form, encoded
-// by EncodeRecommendations ahead of their write
-// (RecommendationsRepo.CreateEncoded).
-type EncodedRecommendations struct {
-	tenant, assessmentID, id string
-	stored                   []byte
-}
-
-// EncodeRecommendations checks rec as Create does and encodes its stored
-// form (MarshalRecommendations', with CreatedAt as Create stores it).
-func EncodeRecommendations(rec Recommendations) (EncodedRecommendations, error) {
+// Create stores the recommendations of an assessment unless some are
+// written, in which case it returns ErrConflict and leaves them as they are
+// (one insert; see Reports.Create).
+func (r *RecommendationsRepo) Create(ctx context.Context, rec Recommendations) error {
 	if err := required("create recommendations", "tenant", rec.TenantID, "assessment id", rec.AssessmentID); err != nil {
-		return EncodedRecommendations{}, err
+		return err
 	}
 	want := RecommendationsID(rec.TenantID, rec.AssessmentID)
 	if rec.ID == "" {
 		rec.ID = want
 	}
 	if rec.ID != want {
-		return EncodedRecommendations{}, fmt.Errorf("store: create recommendations: %w: id %q is not RecommendationsID(tenant, assessment)", ErrInvalid, rec.ID)
+		return fmt.Errorf("store: create recommendations: %w: id %q is not RecommendationsID(tenant, assessment)", ErrInvalid, rec.ID)
 	}
 	rec.CreatedAt = orNow(rec.CreatedAt).UTC().Truncate(time.Millisecond)
 	stored, err := MarshalRecommendations(rec)
 	if err != nil {
-		return EncodedRecommendations{}, err
-	}
-	return EncodedRecommendations{tenant: rec.TenantID, assessmentID: rec.AssessmentID, id: rec.ID, stored: stored}, nil
-}
-
-// Create stores the recommendations of an assessment unless some are
-// written, in which case it returns ErrConflict and leaves them as they are
-// (one insert; see Reports.Create).
-func (r *RecommendationsRepo) Create(ctx context.Context, rec Recommendations) error {
-	e, err := EncodeRecommendations(rec)
-	if err != nil {
 		return err
 	}
-	return r.CreateEncoded(ctx, e)
-}
-
-// CreateEncoded is Create of recommendations EncodeRecommendations encoded.
-func (r *RecommendationsRepo) CreateEncoded(ctx context.Context, e EncodedRecommendations) error {
-	if e.stored == nil {
-		return fmt.Errorf("store: create recommendations: %w: not encoded by EncodeRecommendations", ErrInvalid)
-	}
-	rec := Recommendations{ID: e.id, TenantID: e.tenant, AssessmentID: e.assessmentID}
-	stored := e.stored
 	if _, err := r.coll.InsertOne(ctx, bson.Raw(stored)); err != nil {
 		err = wrap("create recommendations of "+rec.AssessmentID, err)
 		if errors.Is(err, ErrConflict) && r.views != nil {

@@ -202,59 +202,31 @@ func (r *Reports) Upsert(ctx context.Context, rep Report) error {
 	return r.views.putReport(ctx, rep.TenantID, rep.AssessmentID, stored, true)
 }
 
-// EncodedReport is a report in its stored form, encoded by EncodeReport
-// ahead of its write (Reports.CreateEncoded), so building and compressing it
-// can run while something else is in flight.
-type EncodedReport struct {
-	tenant, assessmentID, id string
-	stored                   []byte
-}
-
-// EncodeReport checks rep as Create does and encodes its stored form
-// (MarshalReport's, with CreatedAt as Create stores it).
-func EncodeReport(rep Report) (EncodedReport, error) {
-	if err := required("create report", "tenant", rep.TenantID, "assessment id", rep.AssessmentID); err != nil {
-		return EncodedReport{}, err
-	}
-	want := ReportID(rep.TenantID, rep.AssessmentID)
-	if rep.ID == "" {
-		rep.ID = want
-	}
-	if rep.ID != want {
-		return EncodedReport{}, fmt.Errorf("store: create report: %w: id %q is not ReportID(tenant, assessment)", ErrInvalid, rep.ID)
-	}
-	rep.CreatedAt = orNow(rep.CreatedAt).UTC().Truncate(time.Millisecond)
-	doc, err := toDoc(rep)
-	if err != nil {
-		return EncodedReport{}, err
-	}
-	stored, err := doc.encode()
-	if err != nil {
-		return EncodedReport{}, err
-	}
-	return EncodedReport{tenant: rep.TenantID, assessmentID: rep.AssessmentID, id: rep.ID, stored: stored}, nil
-}
-
 // Create stores the report of an assessment unless one is written, in which
 // case it returns ErrConflict and leaves it as it is: a written report is
 // final. It is one insert, which FerretDB on PostgreSQL checks against its
 // primary-key index without reading the table, where a read or an upsert
 // scans it (ADR 0021).
 func (r *Reports) Create(ctx context.Context, rep Report) error {
-	e, err := EncodeReport(rep)
+	if err := required("create report", "tenant", rep.TenantID, "assessment id", rep.AssessmentID); err != nil {
+		return err
+	}
+	want := ReportID(rep.TenantID, rep.AssessmentID)
+	if rep.ID == "" {
+		rep.ID = want
+	}
+	if rep.ID != want {
+		return fmt.Errorf("store: create report: %w: id %q is not ReportID(tenant, assessment)", ErrInvalid, rep.ID)
+	}
+	rep.CreatedAt = orNow(rep.CreatedAt).UTC().Truncate(time.Millisecond)
+	doc, err := toDoc(rep)
 	if err != nil {
 		return err
 	}
-	return r.CreateEncoded(ctx, e)
-}
-
-// CreateEncoded is Create of a report EncodeReport encoded.
-func (r *Reports) CreateEncoded(ctx context.Context, e EncodedReport) error {
-	if e.stored == nil {
-		return fmt.Errorf("store: create report: %w: not encoded by EncodeReport", ErrInvalid)
+	stored, err := doc.encode()
+	if err != nil {
+		return err
 	}
-	rep := Report{ID: e.id, TenantID: e.tenant, AssessmentID: e.assessmentID}
-	stored := e.stored
 	if _, err := r.coll.InsertOne(ctx, bson.Raw(stored)); err != nil {
 		err = wrap("create report of "+rep.AssessmentID, err)
 		if errors.Is(err, ErrConflict) && r.views != nil {

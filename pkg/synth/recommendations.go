@@ -16,14 +16,21 @@ import (
 // topRecommendations is how many recommendations the completed event carries.
 const topRecommendations = 3
 
-// recommendations stores set, encoded as recs, as the closed assessment's
-// recommendations unless some are written, and returns the stored ones.
-// Like the report, a written set is final: a result arriving after the
-// close does not rewrite what readers already hold.
-func (s *Synthesizer) recommendations(ctx context.Context, a store.Assessment, set recommend.Set, recs store.EncodedRecommendations) (recommend.Set, error) {
+// recommendations returns the closed assessment's stored recommendations,
+// building and storing them first when none are written. Like the report, a
+// written set is final: a result arriving after the close does not rewrite
+// what readers already hold.
+func (s *Synthesizer) recommendations(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) (recommend.Set, error) {
 	// Written with an insert (no read on the way, as for the report); only
 	// when a set is already written is it read back, since that one holds.
-	err := s.store.Recommendations.CreateEncoded(ctx, recs)
+	set := recommend.Build(results)
+	err := s.store.Recommendations.Create(ctx, store.Recommendations{
+		TenantID:     a.TenantID,
+		AssessmentID: a.ID,
+		Status:       a.Status,
+		Set:          set,
+		CreatedAt:    s.now(),
+	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		got, err := s.store.Recommendations.Get(ctx, a.TenantID, a.ID)

@@ -240,7 +240,7 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		if err != nil {
 			return err
 		}
-		return s.complete(ctx, closedA, results, outputs{})
+		return s.complete(ctx, closedA, results)
 	}
 	marks, err := s.state.MarkFamily(ctx, tenant, id, string(family), res.GetSummary(), now)
 	if err != nil {
@@ -486,20 +486,9 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 	if err != nil {
 		return fmt.Errorf("claim close of assessment %s: %w", a.ID, err)
 	}
-	// The report and the recommendations are built and encoded while the
-	// close is in flight: they need of the assessment only what the claim
-	// and the results say (its name is in every result's request). They are
-	// written only after the close succeeded, so nothing is written for an
-	// erased assessment, and only when the closed assessment is the one
-	// they were built for; otherwise they are built again from it.
-	spec := store.Assessment{ID: a.ID, TenantID: a.TenantID, Name: requestName(results),
-		Status: fin.Status, MissingFamilies: fin.MissingFamilies, Reason: fin.Reason}
-	early := make(chan outputs, 1)
-	go func() { early <- s.build(ctx, spec, results) }()
 	sctx, span = s.step(ctx, "close assessment")
 	closed, err := s.close(sctx, fin)
 	endStep(span, err)
-	built := <-early
 	if err != nil {
 		return err
 	}
@@ -510,101 +499,24 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 		s.log.InfoContext(ctx, "assessment finished", "assessment_id", a.ID, "tenant_id", a.TenantID,
 			"status", closed.Status, "missing", closed.MissingFamilies)
 	}
-	if !built.builtFor(closed) {
-		built = outputs{}
-	}
-	return s.complete(ctx, closed, results, built)
-}
-
-// requestName is the assessment's name as its results' request carries it.
-func requestName(results map[string]*inframindv1.AgentResultPublished) string {
-	for _, f := range assessment.Families() {
-		if r, ok := results[string(f)]; ok && r.GetRequest() != nil {
-			return r.GetRequest().GetName()
-		}
-	}
-	return ""
-}
-
-// outputs are a closed assessment's report and recommendations, built and
-// encoded for the assessment in, ready to be written.
-type outputs struct {
-	in     store.Assessment
-	report store.EncodedReport
-	set    recommend.Set
-	recs   store.EncodedRecommendations
-	err    error
-}
-
-// builtFor says o holds outputs built for the closed assessment a: the
-// same fields of it went into them.
-func (o outputs) builtFor(a store.Assessment) bool {
-	return o.err == nil && o.in.ID != "" && o.in.ID == a.ID && o.in.TenantID == a.TenantID && o.in.Name == a.Name &&
-		o.in.Status == a.Status && slices.Equal(o.in.MissingFamilies, a.MissingFamilies) && o.in.Reason == a.Reason
-}
-
-// build builds and encodes the report and the recommendations of a, at once.
-func (s *Synthesizer) build(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) outputs {
-	o := outputs{in: a}
-	var g errgroup.Group
-	g.Go(func() error {
-		_, span := s.step(ctx, "build report")
-		body, err := buildReport(a, results, s.now())
-		if err != nil {
-			err = bus.Permanent(err)
-		} else {
-			o.report, err = store.EncodeReport(store.Report{
-				ID:           store.ReportID(a.TenantID, a.ID),
-				TenantID:     a.TenantID,
-				AssessmentID: a.ID,
-				Status:       a.Status,
-				Body:         body,
-				CreatedAt:    s.now(),
-			})
-		}
-		endStep(span, err)
-		return err
-	})
-	g.Go(func() error {
-		_, span := s.step(ctx, "build recommendations")
-		o.set = recommend.Build(results)
-		var err error
-		o.recs, err = store.EncodeRecommendations(store.Recommendations{
-			TenantID:     a.TenantID,
-			AssessmentID: a.ID,
-			Status:       a.Status,
-			Set:          o.set,
-			CreatedAt:    s.now(),
-		})
-		endStep(span, err)
-		return err
-	})
-	o.err = g.Wait()
-	return o
+	return s.complete(ctx, closed, results)
 }
 
 // complete writes the report and the recommendations of a closed
 // assessment, then publishes its outcome. Each step is idempotent, so it
 // runs again on every redelivery: a crash between closing and publishing
-// loses nothing. built holds them when they were built for a already;
-// otherwise (its zero value) they are built here.
-func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished, built outputs) error {
-	if !built.builtFor(a) {
-		built = s.build(ctx, a, results)
-		if built.err != nil {
-			return built.err
-		}
-	}
+// loses nothing.
+func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
 	// The report and the recommendations are independent documents: they
-	// are written at once, and both before the completed event, so a
-	// subscriber's links resolve.
+	// are built and written at once, and both are written before the
+	// completed event, so a subscriber's links resolve.
 	var set recommend.Set
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.writeReport(gctx, a, built.report) })
+	g.Go(func() error { return s.writeReport(gctx, a, results) })
 	g.Go(func() error {
 		sctx, span := s.step(gctx, "recommendations")
 		var err error
-		set, err = s.recommendations(sctx, a, built.set, built.recs)
+		set, err = s.recommendations(sctx, a, results)
 		endStep(span, err)
 		return err
 	})
@@ -620,16 +532,29 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 	return err
 }
 
-// writeReport stores the report of a closed assessment. A written report
-// is final: readers and the gateway's cache hold it, and a result arriving
-// after the close is kept with the other results instead. The report is
-// written with an insert, which leaves a written one as it is and costs no
-// read (a read by key scans the table on FerretDB with PostgreSQL, ADR
-// 0021); a close whose report was never written (a crash in between)
-// writes it here.
-func (s *Synthesizer) writeReport(ctx context.Context, a store.Assessment, rep store.EncodedReport) error {
+// writeReport builds and stores the report of a closed assessment. A
+// written report is final: readers and the gateway's cache hold it, and a
+// result arriving after the close is kept with the other results instead.
+// The report is written with an insert, which leaves a written one as it
+// is and costs no read (a read by key scans the table on FerretDB with
+// PostgreSQL, ADR 0021); a close whose report was never written (a crash
+// in between) writes it here.
+func (s *Synthesizer) writeReport(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
+	_, span := s.step(ctx, "build report")
+	body, err := buildReport(a, results, s.now())
+	endStep(span, err)
+	if err != nil {
+		return bus.Permanent(err)
+	}
 	sctx, span := s.step(ctx, "store report")
-	err := s.store.Reports.CreateEncoded(sctx, rep)
+	err = s.store.Reports.Create(sctx, store.Report{
+		ID:           store.ReportID(a.TenantID, a.ID),
+		TenantID:     a.TenantID,
+		AssessmentID: a.ID,
+		Status:       a.Status,
+		Body:         body,
+		CreatedAt:    s.now(),
+	})
 	if errors.Is(err, store.ErrConflict) {
 		err = nil
 	}
