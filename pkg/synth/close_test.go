@@ -39,15 +39,17 @@ func TestAResultIsStoredWhileItsFinishIsRead(t *testing.T) {
 		overlapped atomic.Bool
 	)
 	count := func(op string) {
-		if !armed.Load() {
-			return
-		}
 		switch op {
 		case "get":
-			read <- struct{}{}
+			select {
+			case read <- struct{}{}:
+			default:
+			}
 		case "create":
-			// The result's store, the first request of a delivery.
-			armed.Store(false)
+			// The result's store, the first write of the delivery.
+			if !armed.CompareAndSwap(true, false) {
+				return
+			}
 			select {
 			case <-read:
 				overlapped.Store(true)
@@ -59,6 +61,9 @@ func TestAResultIsStoredWhileItsFinishIsRead(t *testing.T) {
 	require.NoError(t, err)
 	e := &env{bus: b, store: s, synth: sy}
 	e.create(t, "acme", "overlap", time.Now().Add(time.Hour))
+	for len(read) > 0 {
+		<-read
+	}
 	armed.Store(true)
 	_, err = sy.Handle(ctx, resultEvent(t, "acme", "overlap", assessment.FamilyCloud, "overlap-cloud", 1))
 	require.NoError(t, err)
