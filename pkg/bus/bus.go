@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -116,6 +117,10 @@ type Bus struct {
 	obs    Observer
 	tracer trace.Tracer
 	closed chan struct{}
+	// streams holds the stream handles Stored opened, by name: opening one
+	// asks the server for the stream's info, which a lookup by sequence does
+	// not need again.
+	streams sync.Map
 }
 
 func withDefaults(cfg Config) Config {

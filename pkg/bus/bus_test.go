@@ -722,3 +722,31 @@ func TestFinishedReplaysLeaveNoConsumers(t *testing.T) {
 	}
 	require.Equal(t, before, count(), "every finished replay's consumer is deleted")
 }
+
+// A stored message reads back by its stream sequence with its attributes
+// and data; a sequence the stream does not hold is ErrNotStored.
+func TestStoredReadsAMessageBySequence(t *testing.T) {
+	t.Parallel()
+	b := startBus(t)
+	ctx := context.Background()
+	m := statusMessage("acme", "a-1", "stored-1", 3)
+	require.NoError(t, b.Publish(ctx, m))
+	seq, found, err := b.LastSeq(ctx, bus.StreamEvents, m.Subject)
+	require.NoError(t, err)
+	require.True(t, found)
+
+	e, err := b.Stored(ctx, bus.StreamEvents, seq)
+	require.NoError(t, err)
+	require.Equal(t, "stored-1", e.ID)
+	require.Equal(t, "acme", e.Tenant)
+	require.Equal(t, "a-1", e.CESubject)
+	require.Equal(t, m.Subject, e.Subject)
+	require.Equal(t, seq, e.StreamSeq)
+	require.False(t, e.Time.IsZero())
+	var got inframindv1.AssessmentStatusChanged
+	require.NoError(t, e.Decode(&got))
+	require.EqualValues(t, 3, got.GetCompletedFamilies())
+
+	_, err = b.Stored(ctx, bus.StreamEvents, seq+1000)
+	require.ErrorIs(t, err, bus.ErrNotStored)
+}

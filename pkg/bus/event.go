@@ -81,13 +81,15 @@ func NewEvent(msg jetstream.Msg) (*Event, error) {
 		StreamSeq:  md.Sequence.Stream,
 		Stored:     md.Timestamp,
 		msg:        msg,
-	}
-	if ts := h.Get(HeaderTime); ts != "" {
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			e.Time = t
-		}
+		Time:       ceTime(h),
 	}
 	return e, nil
+}
+
+// ceTime is the ce-time attribute of h, zero when missing or unparsable.
+func ceTime(h nats.Header) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, h.Get(HeaderTime))
+	return t
 }
 
 // InProgress extends the ack deadline of a long-running handler.

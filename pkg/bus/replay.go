@@ -96,3 +96,45 @@ func (b *Bus) LastSeq(ctx context.Context, stream, subject string) (uint64, bool
 	}
 	return msg.Sequence, true, nil
 }
+
+// ErrNotStored is Stored's error for a sequence the stream does not hold
+// (never stored, aged out, or erased).
+var ErrNotStored = errors.New("bus: the stream holds no message at that sequence")
+
+// Stored returns the message stream holds at seq as an Event: its
+// CloudEvents attributes, data and sequence, without delivery state
+// (Deliveries is 0 and InProgress reports an error). It is one request to
+// the server, which reads the message by its sequence, not by scanning.
+func (b *Bus) Stored(ctx context.Context, stream string, seq uint64) (*Event, error) {
+	st, err := b.stream(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	m, err := st.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("%w: %s %d", ErrNotStored, stream, seq)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bus: read %s message %d: %w", stream, seq, err)
+	}
+	h := m.Header
+	e := &Event{
+		ID: h.Get(HeaderID), Type: h.Get(HeaderType), Source: h.Get(HeaderSource), Subject: m.Subject,
+		Tenant: h.Get(HeaderTenant), CESubject: h.Get(HeaderSubject), Data: m.Data, Headers: h,
+		StreamSeq: m.Sequence, Stored: m.Time, Time: ceTime(h),
+	}
+	return e, nil
+}
+
+// stream is the handle of stream, opened once.
+func (b *Bus) stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	if st, ok := b.streams.Load(name); ok {
+		return st.(jetstream.Stream), nil
+	}
+	st, err := b.JS.Stream(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("bus: open stream %s: %w", name, err)
+	}
+	b.streams.Store(name, st)
+	return st, nil
+}

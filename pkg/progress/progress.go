@@ -27,15 +27,21 @@ import (
 var ErrInvalid = errors.New("invalid argument")
 
 // Result is one family's result: Data holds the protojson of the
-// AgentResultPublished as the family published it. It is stored as its
-// other fields' JSON, a newline, then Data unchanged (resultValue), so
-// neither writing nor reading it encodes or parses Data; values written as
-// one JSON document (Data in base64), before, are still read.
+// AgentResultPublished as the family published it, or Seq says where it is:
+// the sequence of the message it came in, in the RESULTS stream, which keeps
+// it as long as this bucket keeps the entry (both have the bus's MaxAge).
+// A result with a Seq is stored as a reference (resultValue): a few hundred
+// bytes instead of a copy of a message of up to about 110 KB, which doubled
+// the bytes the broker wrote for every assessment. Without one it is stored
+// as its other fields' JSON, a newline, then Data unchanged, so neither
+// writing nor reading it encodes or parses Data; values written as one JSON
+// document (Data in base64), before, are still read.
 type Result struct {
 	TenantID     string    `json:"tenant_id"`
 	AssessmentID string    `json:"assessment_id"`
 	Family       string    `json:"family"`
 	Data         []byte    `json:"data"`
+	Seq          uint64    `json:"seq,omitempty"`
 	ReceivedAt   time.Time `json:"received_at"`
 }
 
@@ -198,17 +204,29 @@ type resultHeader struct {
 	TenantID     string    `json:"tenant_id"`
 	AssessmentID string    `json:"assessment_id"`
 	Family       string    `json:"family"`
+	Seq          uint64    `json:"seq,omitempty"`
 	ReceivedAt   time.Time `json:"received_at"`
 }
 
-// resultValue is r as stored: its header's JSON, a newline, its data as is.
+// refMark starts a stored reference: refMark, then the header's JSON with
+// its Seq. A reader from before references fails on it (the JSON it expects
+// cannot start so) instead of taking a reference for a result without data,
+// so during a rolling upgrade an older synthesizer retries, and a newer one
+// closes the assessment.
+const refMark = 'R'
+
+// resultValue is r as stored: a reference (refMark and its header's JSON)
+// when r has a Seq, otherwise its header's JSON, a newline, its data as is.
 // encoding/json writes no newline outside a string and escapes it inside
 // one, so the first newline ends the header, and a value without one is a
 // result stored as one JSON document.
 func resultValue(r Result) ([]byte, error) {
-	h, err := json.Marshal(resultHeader{TenantID: r.TenantID, AssessmentID: r.AssessmentID, Family: r.Family, ReceivedAt: r.ReceivedAt})
+	h, err := json.Marshal(resultHeader{TenantID: r.TenantID, AssessmentID: r.AssessmentID, Family: r.Family, Seq: r.Seq, ReceivedAt: r.ReceivedAt})
 	if err != nil {
 		return nil, err
+	}
+	if r.Seq > 0 {
+		return append([]byte{refMark}, h...), nil
 	}
 	b := make([]byte, 0, len(h)+1+len(r.Data))
 	b = append(b, h...)
@@ -216,9 +234,21 @@ func resultValue(r Result) ([]byte, error) {
 	return append(b, r.Data...), nil
 }
 
-// readResult decodes a stored result in either form (resultValue's, or one
-// JSON document with the data in base64).
+// readResult decodes a stored result in any of its forms (a reference,
+// resultValue's header and data, or one JSON document with the data in
+// base64).
 func readResult(b []byte, r *Result) error {
+	if len(b) > 0 && b[0] == refMark {
+		var h resultHeader
+		if err := json.Unmarshal(b[1:], &h); err != nil {
+			return err
+		}
+		if h.Seq == 0 {
+			return errors.New("a stored reference without a stream sequence")
+		}
+		*r = Result{TenantID: h.TenantID, AssessmentID: h.AssessmentID, Family: h.Family, Seq: h.Seq, ReceivedAt: h.ReceivedAt}
+		return nil
+	}
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
 		return json.Unmarshal(b, r)

@@ -23,6 +23,7 @@ type resultKey struct{ tenant, assessment, family string }
 
 type decodedEntry struct {
 	key resultKey
+	seq uint64 // the RESULTS stream sequence raw came in; 0 when not known
 	raw []byte
 	msg *inframindv1.AgentResultPublished
 }
@@ -46,8 +47,9 @@ func newDecodedResults() *decodedResults {
 	return &decodedResults{entries: map[resultKey]*list.Element{}, order: list.New()}
 }
 
-// put keeps msg, decoded from raw, as k's result; neither may change after.
-func (c *decodedResults) put(k resultKey, raw []byte, msg *inframindv1.AgentResultPublished) {
+// put keeps msg, decoded from raw, which came in the RESULTS stream's
+// message seq (0: not known), as k's result; neither may change after.
+func (c *decodedResults) put(k resultKey, seq uint64, raw []byte, msg *inframindv1.AgentResultPublished) {
 	if c == nil || len(raw) > maxDecodedBytes {
 		return
 	}
@@ -56,7 +58,7 @@ func (c *decodedResults) put(k resultKey, raw []byte, msg *inframindv1.AgentResu
 	if el, ok := c.entries[k]; ok {
 		c.remove(el)
 	}
-	c.entries[k] = c.order.PushBack(&decodedEntry{key: k, raw: raw, msg: msg})
+	c.entries[k] = c.order.PushBack(&decodedEntry{key: k, seq: seq, raw: raw, msg: msg})
 	c.bytes += len(raw)
 	for c.order.Len() > maxDecodedEntries || c.bytes > maxDecodedBytes {
 		c.remove(c.order.Front())
@@ -81,6 +83,25 @@ func (c *decodedResults) get(k resultKey, raw []byte) (*inframindv1.AgentResultP
 		return nil, false
 	}
 	return e.msg, true
+}
+
+// stored returns the bytes of k's result if they came in the RESULTS
+// stream's message seq: a stored reference to that message needs no read.
+func (c *decodedResults) stored(k resultKey, seq uint64) ([]byte, bool) {
+	if c == nil || seq == 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[k]
+	if !ok {
+		return nil, false
+	}
+	e := el.Value.(*decodedEntry)
+	if e.seq != seq {
+		return nil, false
+	}
+	return e.raw, true
 }
 
 // drop forgets the results of an assessment (once it is closed).

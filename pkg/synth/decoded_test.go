@@ -43,7 +43,7 @@ func TestDecodeResultsReusesOnlyTheSameBytes(t *testing.T) {
 		require.NoError(t, protojson.Unmarshal(r.Data, &m))
 		held[r.Family] = &m
 		// A copy of the bytes, as the bucket returns its own.
-		cache.put(resultKey{r.TenantID, r.AssessmentID, r.Family}, append([]byte(nil), r.Data...), &m)
+		cache.put(resultKey{r.TenantID, r.AssessmentID, r.Family}, 0, append([]byte(nil), r.Data...), &m)
 	}
 	// The cloud result stored again with other content (a family that
 	// answered again differently): its bytes no longer match.
@@ -83,7 +83,7 @@ func TestDecodedResultsStayBounded(t *testing.T) {
 	c := newDecodedResults()
 	big := make([]byte, maxDecodedBytes/4+1)
 	for i := range 4 {
-		c.put(resultKey{"acme", fmt.Sprint("a", i), "cloud"}, big, &inframindv1.AgentResultPublished{})
+		c.put(resultKey{"acme", fmt.Sprint("a", i), "cloud"}, 0, big, &inframindv1.AgentResultPublished{})
 	}
 	require.Equal(t, 3, c.len(), "the oldest goes once the bytes held pass the bound")
 	_, ok := c.get(resultKey{"acme", "a0", "cloud"}, big)
@@ -97,7 +97,7 @@ func TestDecodedResultsStayBounded(t *testing.T) {
 	require.Equal(t, 2, c.len())
 
 	for i := range maxDecodedEntries + 10 {
-		c.put(resultKey{"acme", fmt.Sprint("b", i), "cloud"}, []byte("{}"), &inframindv1.AgentResultPublished{})
+		c.put(resultKey{"acme", fmt.Sprint("b", i), "cloud"}, 0, []byte("{}"), &inframindv1.AgentResultPublished{})
 	}
 	require.Equal(t, maxDecodedEntries, c.len())
 }
@@ -135,7 +135,7 @@ func BenchmarkDecodeResults(b *testing.B) {
 	for _, r := range rows {
 		var m inframindv1.AgentResultPublished
 		require.NoError(b, protojson.Unmarshal(r.Data, &m))
-		held.put(resultKey{r.TenantID, r.AssessmentID, r.Family}, append([]byte(nil), r.Data...), &m)
+		held.put(resultKey{r.TenantID, r.AssessmentID, r.Family}, 0, append([]byte(nil), r.Data...), &m)
 	}
 	for _, bc := range []struct {
 		name  string

@@ -185,8 +185,10 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		return bus.Permanent(fmt.Errorf("family %q is unknown", res.GetFamily()))
 	}
 
-	// Stored as received: the bytes just decoded, so nothing is encoded
-	// again, and a redelivery stores the same bytes.
+	// Stored as a reference to the message it came in (ADR 0056): the
+	// RESULTS stream keeps the bytes just decoded as long as the bucket keeps
+	// the reference, so they are not written a second time. An event from
+	// no stream (EventFor, in tests) is stored with its bytes.
 	//
 	// The finish claim is read at the same time as the result is stored: one
 	// round trip instead of two on every result. This adds no outcome to
@@ -210,12 +212,14 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if _, err := s.state.PutResult(gctx, progress.Result{
-			TenantID: tenant, AssessmentID: id, Family: string(family), Data: e.Data, ReceivedAt: now,
-		}); err != nil {
+		r := progress.Result{TenantID: tenant, AssessmentID: id, Family: string(family), Seq: e.StreamSeq, ReceivedAt: now}
+		if r.Seq == 0 {
+			r.Data = e.Data
+		}
+		if _, err := s.state.PutResult(gctx, r); err != nil {
 			return fmt.Errorf("store %s result of %s: %w", family, id, err)
 		}
-		s.decoded.put(resultKey{tenant, id, string(family)}, e.Data, &res)
+		s.decoded.put(resultKey{tenant, id, string(family)}, e.StreamSeq, e.Data, &res)
 		return nil
 	})
 	g.Go(func() error {
@@ -626,6 +630,9 @@ func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results 
 func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment, have *inframindv1.AgentResultPublished) (map[string]*inframindv1.AgentResultPublished, []progress.Result, error) {
 	ctx, span := s.step(ctx, "load results")
 	rows, err := s.state.Results(ctx, a.TenantID, a.ID)
+	if err == nil {
+		err = s.readStored(ctx, rows)
+	}
 	if err != nil {
 		endStep(span, err)
 		return nil, nil, fmt.Errorf("load results of %s: %w", a.ID, err)
@@ -636,6 +643,40 @@ func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment, have 
 		return nil, nil, bus.Permanent(err)
 	}
 	return results, rows, nil
+}
+
+// readStored fills in the data of the rows stored as references to the
+// RESULTS stream: from the results this process decoded when they came in
+// the very message referenced, otherwise read from the stream by sequence,
+// at once. A message that is not the row's result (another tenant,
+// assessment or family at that sequence) is an error, as is one the stream
+// no longer holds: both are retried, which lets an erasure under way finish
+// and the assessment be found erased (gone).
+func (s *Synthesizer) readStored(ctx context.Context, rows []progress.Result) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range rows {
+		r := &rows[i]
+		if r.Seq == 0 || r.Data != nil {
+			continue
+		}
+		if raw, ok := s.decoded.stored(resultKey{r.TenantID, r.AssessmentID, r.Family}, r.Seq); ok {
+			r.Data = raw
+			continue
+		}
+		g.Go(func() error {
+			e, err := s.bus.Stored(gctx, bus.StreamResults, r.Seq)
+			if err != nil {
+				return fmt.Errorf("read %s result: %w", r.Family, err)
+			}
+			if e.Tenant != r.TenantID || e.CESubject != r.AssessmentID || e.Subject != bus.SubjectResult(r.TenantID, r.Family) {
+				return fmt.Errorf("read %s result: RESULTS message %d is %s of assessment %q, not the result of assessment %q",
+					r.Family, r.Seq, e.Subject, e.CESubject, r.AssessmentID)
+			}
+			r.Data = e.Data
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // publishOutcome publishes the terminal status event and the completed

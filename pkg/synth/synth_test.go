@@ -318,6 +318,26 @@ func resultEvent(t *testing.T, tenant, id string, f assessment.Family, msgID str
 	}
 }
 
+// storedResultEvent is resultEvent published to the RESULTS stream and read
+// back as stored, so its sequence is the message's: a replica that did not
+// handle it reads it from the stream.
+func storedResultEvent(t *testing.T, b *bus.Bus, tenant, id string, f assessment.Family, msgID string) *bus.Event {
+	t.Helper()
+	ctx := context.Background()
+	ev := resultEvent(t, tenant, id, f, msgID, 0)
+	require.NoError(t, b.Publish(ctx, bus.Message{
+		ID: ev.ID, Type: ev.Type, Source: ev.Source, Subject: ev.Subject, Tenant: tenant, CESubject: id, Data: ev.Data,
+	}))
+	seq, found, err := b.LastSeq(ctx, bus.StreamResults, ev.Subject)
+	require.NoError(t, err)
+	require.True(t, found)
+	stored, err := b.Stored(ctx, bus.StreamResults, seq)
+	require.NoError(t, err)
+	require.Equal(t, ev.Data, stored.Data)
+	stored.Deliveries = 1
+	return stored
+}
+
 // racingReplicas sets up two synthesizer replicas (separate store
 // connections, one bus) and an assessment of which every family but the
 // last two has answered. It returns a core NATS subscription to the
@@ -393,7 +413,7 @@ func TestTwoReplicasAnnounceACompletedAssessmentOnce(t *testing.T) {
 	var outputs [][]bus.Message
 	for i, sy := range replicas {
 		f := racingFamilies()[i]
-		out, err := sy.Handle(ctx, resultEvent(t, tenant, id, f, "r-"+string(f), uint64(i+1)))
+		out, err := sy.Handle(ctx, storedResultEvent(t, e.bus, tenant, id, f, "r-"+string(f)))
 		require.NoError(t, err)
 		outputs = append(outputs, out)
 	}
@@ -416,11 +436,11 @@ func TestAnnouncementSurvivesTheAnnouncerStopping(t *testing.T) {
 	const tenant, id = "acme", "stopped"
 	replicas, sub := racingReplicas(t, e, tenant, id)
 
-	owner := resultEvent(t, tenant, id, racingFamilies()[0], "r-"+string(racingFamilies()[0]), 1)
+	owner := storedResultEvent(t, e.bus, tenant, id, racingFamilies()[0], "r-"+string(racingFamilies()[0]))
 	_, err := replicas[0].Handle(ctx, owner) // outputs lost with the process
 	require.NoError(t, err)
 	f := racingFamilies()[1]
-	out, err := replicas[1].Handle(ctx, resultEvent(t, tenant, id, f, "r-"+string(f), 2))
+	out, err := replicas[1].Handle(ctx, storedResultEvent(t, e.bus, tenant, id, f, "r-"+string(f)))
 	require.NoError(t, err)
 	publishAll(t, e.bus, out)
 
@@ -452,7 +472,7 @@ func TestAnAbandonedAnnouncementIsTakenOver(t *testing.T) {
 	require.NoError(t, err)
 	for i, sy := range replicas {
 		f := racingFamilies()[i]
-		out, err := sy.Handle(ctx, resultEvent(t, tenant, id, f, "r-"+string(f), uint64(i+1)))
+		out, err := sy.Handle(ctx, storedResultEvent(t, e.bus, tenant, id, f, "r-"+string(f)))
 		require.NoError(t, err)
 		publishAll(t, e.bus, out)
 	}
@@ -523,4 +543,24 @@ func TestDeadlineWaitsForAFamilyWorkingThroughItsQueue(t *testing.T) {
 	e.expire(t, sy, "acme", "queued")
 	closed := waitStatus(t, e.store, "acme", "queued", assessment.StatusFailed)
 	require.Len(t, closed.MissingFamilies, len(assessment.Families()))
+}
+
+// A result that came from the RESULTS stream is kept in the progress
+// bucket as a reference to its message, not as a second copy of it, and a
+// replica that never handled it reads it from the stream to close the
+// assessment (TestAnnouncementSurvivesTheAnnouncerStopping).
+func TestAResultIsStoredAsAReferenceToItsMessage(t *testing.T) {
+	e := start(t, false)
+	ctx := context.Background()
+	e.create(t, "acme", "ref", time.Now().Add(time.Hour))
+	ev := storedResultEvent(t, e.bus, "acme", "ref", assessment.FamilyCloud, "r-ref")
+	_, err := e.synth.Handle(ctx, ev)
+	require.NoError(t, err)
+
+	kv, err := e.bus.JS.KeyValue(ctx, bus.BucketProgress)
+	require.NoError(t, err)
+	entry, err := kv.Get(ctx, assessment.DeterministicID("acme", "ref")+".result.cloud")
+	require.NoError(t, err)
+	require.Less(t, len(entry.Value()), 300, "a reference, not the %d bytes of the result", len(ev.Data))
+	require.NotContains(t, string(entry.Value()), "cloud summary")
 }
