@@ -114,6 +114,72 @@ func nearestRank(sorted []float64, p float64) float64 {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
+// percentiles are the 10th, 50th and 90th percentiles of vals by nearest
+// rank, as nearestRank reads them from vals sorted, found by selection:
+// each is the value at its rank in sorted order, so the answer is the same,
+// without sorting all of vals (2,000 runs per reported month, and sorting
+// them was a third of the Monte Carlo's time). vals is reordered.
+func percentiles(vals []float64) (p10, p50, p90 float64) {
+	n := len(vals)
+	if n == 0 || slices.ContainsFunc(vals, math.IsNaN) {
+		slices.Sort(vals)
+		return nearestRank(vals, 0.10), nearestRank(vals, 0.50), nearestRank(vals, 0.90)
+	}
+	rank := func(p float64) int { return max(0, min(int(math.Ceil(p*float64(n)))-1, n-1)) }
+	i10, i50, i90 := rank(0.10), rank(0.50), rank(0.90)
+	// After selecting i50, everything before it is at most vals[i50] and
+	// everything after at least, so the others are selected on each side.
+	selectRank(vals, i50)
+	selectRank(vals[:i50+1], i10)
+	selectRank(vals[i50:], i90-i50)
+	return vals[i10], vals[i50], vals[i90]
+}
+
+// selectRank reorders v so that v[k] is the value sorted order puts there,
+// with nothing greater before it and nothing smaller after it (Hoare's
+// selection, "Algorithm 65: Find", CACM 4(7), 1961, with a median-of-three
+// pivot). v holds no NaN.
+func selectRank(v []float64, k int) {
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		// Median of three: order v[lo], v[mid], v[hi], partition around v[mid].
+		if v[mid] < v[lo] {
+			v[mid], v[lo] = v[lo], v[mid]
+		}
+		if v[hi] < v[lo] {
+			v[hi], v[lo] = v[lo], v[hi]
+		}
+		if v[hi] < v[mid] {
+			v[hi], v[mid] = v[mid], v[hi]
+		}
+		pivot := v[mid]
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < pivot {
+				i++
+			}
+			for pivot < v[j] {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		// Now v[lo..j] <= pivot <= v[i..hi], and v[j+1..i-1] == pivot.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
+	}
+}
+
 // monteCarlo simulates the monthly cost over the projection. Every run draws
 // its inputs in the same order whatever the request, so a larger growth
 // projection raises every run's cost path and never lowers a percentile.
@@ -161,10 +227,7 @@ func monteCarlo(model costModel, g growthCurve, reportMonths, horizons []int, bu
 	}
 	out := mcResult{p10: map[int]float64{}, p50: map[int]float64{}, p90: map[int]float64{}, exceed: map[int]float64{}}
 	for m, vals := range perMonth {
-		slices.Sort(vals)
-		out.p10[m] = nearestRank(vals, 0.10)
-		out.p50[m] = nearestRank(vals, 0.50)
-		out.p90[m] = nearestRank(vals, 0.90)
+		out.p10[m], out.p50[m], out.p90[m] = percentiles(vals)
 	}
 	for _, h := range horizons {
 		out.exceed[h] = float64(overBy[h]) / mcRuns
