@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -359,10 +360,34 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 // publish sends a handler's outputs in order. A failure is transient: the
 // message is retried and the outputs already stored are deduplicated.
 func (r *runner) publish(ctx context.Context, outputs []Message) error {
-	for i, m := range outputs {
-		if err := r.b.Publish(ctx, m); err != nil {
-			return fmt.Errorf("publish output %d of %d: %w", i+1, len(outputs), err)
+	for i := 0; i < len(outputs); {
+		// A run of Unordered messages goes at once: one round trip for the
+		// run instead of one per message. The run is stored before the
+		// message after it is sent, so that one is still stored after it.
+		end := i + 1
+		for outputs[i].Unordered && end < len(outputs) && outputs[end].Unordered {
+			end++
 		}
+		g, gctx := errgroup.WithContext(ctx)
+		for j := i; j < end; j++ {
+			one := func(ctx context.Context) error {
+				if err := r.b.Publish(ctx, outputs[j]); err != nil {
+					return fmt.Errorf("publish output %d of %d: %w", j+1, len(outputs), err)
+				}
+				return nil
+			}
+			if end-i == 1 {
+				if err := one(ctx); err != nil {
+					return err
+				}
+				continue
+			}
+			g.Go(func() error { return one(gctx) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		i = end
 	}
 	return nil
 }

@@ -48,6 +48,12 @@ type Message struct {
 	// Schedule, when set, makes Subject a message schedule: the stream keeps
 	// the message and publishes it to Schedule.Target at Schedule.At.
 	Schedule *Schedule
+	// Unordered, in a handler's outputs, lets the runner store the message
+	// in any order among the Unordered messages next to it: it publishes such
+	// a run at once and waits for all of it to be stored before publishing
+	// the next message. Every message that is not Unordered is still stored
+	// after every message before it.
+	Unordered bool
 }
 
 // Schedule is when and where the broker publishes a scheduled message (a

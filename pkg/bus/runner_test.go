@@ -279,6 +279,56 @@ func TestOutputsArePublishedBeforeTheAck(t *testing.T) {
 	require.Equal(t, uint64(3), subjectCount(t, b, bus.StreamEvents, bus.SubjectStatus("acme", "a-1")))
 }
 
+// A run of Unordered outputs is published at once, and the message after
+// it is stored only once the whole run is: on the first delivery one
+// message of the run cannot be stored, and the ordered message after the
+// run is not stored until the redelivery's run is.
+func TestAnUnorderedRunIsStoredBeforeTheMessageAfterIt(t *testing.T) {
+	t.Parallel()
+	b := startBus(t)
+	ctx := context.Background()
+	require.NoError(t, b.Publish(ctx, statusMessage("acme", "a-1", "in-1", 1)))
+
+	run := func(ids ...string) []bus.Message {
+		var out []bus.Message
+		for i, id := range ids {
+			m := statusMessage("acme", "a-1", id, int32(i+2)) //nolint:gosec // a few messages
+			m.Unordered = true
+			out = append(out, m)
+		}
+		return out
+	}
+	unroutable := statusMessage("acme", "a-1", "u-bad", 9)
+	unroutable.Subject = "im.nowhere.acme.a-1"
+	unroutable.Unordered = true
+	last := statusMessage("acme", "a-1", "last", 10)
+
+	var deliveries atomic.Int32
+	stop := runConsume(t, b, "unordered", bus.Subscription{Stream: bus.StreamEvents, Subjects: []string{"im.assessment.status.*.a-1"}},
+		func(_ context.Context, e *bus.Event) ([]bus.Message, error) {
+			if e.ID != "in-1" {
+				return nil, nil
+			}
+			if deliveries.Add(1) == 1 {
+				return append(append(run("u-1", "u-2"), unroutable), last), nil
+			}
+			return append(run("u-1", "u-2", "u-3", "u-4"), last), nil
+		}, fast()...)
+	require.Eventually(t, func() bool {
+		return subjectCount(t, b, bus.StreamEvents, bus.SubjectStatus("acme", "a-1")) == 6
+	}, 10*time.Second, 20*time.Millisecond, "the input, four of the run and the last stored")
+	require.NoError(t, stop())
+	require.EqualValues(t, 2, deliveries.Load(), "the failed run made the runner nak")
+
+	// The last message is the subject's last: after every message of the run.
+	lastSeq, found, err := b.LastSeq(ctx, bus.StreamEvents, bus.SubjectStatus("acme", "a-1"))
+	require.NoError(t, err)
+	require.True(t, found)
+	e, err := b.Stored(ctx, bus.StreamEvents, lastSeq)
+	require.NoError(t, err)
+	require.Equal(t, "last", e.ID)
+}
+
 // What a handler returns together with an error is not published.
 func TestOutputsOfAFailedHandlerAreNotPublished(t *testing.T) {
 	t.Parallel()

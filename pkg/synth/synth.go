@@ -87,11 +87,14 @@ type publisher interface {
 }
 
 // outbox collects the messages of one delivery for the runner to publish
-// after the handler returns, in order.
+// after the handler returns, in order. A message whose id it already holds
+// is left out: the stream would drop it as a duplicate, after a round trip.
 type outbox struct{ msgs []bus.Message }
 
 func (o *outbox) Publish(_ context.Context, m bus.Message) error {
-	o.msgs = append(o.msgs, m)
+	if !slices.ContainsFunc(o.msgs, func(q bus.Message) bool { return q.ID == m.ID }) {
+		o.msgs = append(o.msgs, m)
+	}
 	return nil
 }
 
@@ -724,6 +727,10 @@ func (s *Synthesizer) publishStatus(ctx context.Context, a store.Assessment, fam
 		Message:           message,
 	}
 	if err := s.pub.Publish(ctx, bus.Message{
+		// The families' progress events may be stored in any order among
+		// themselves; the terminal status and the completed event, which
+		// readers stop at, are stored after every one before them.
+		Unordered: family != "",
 		ID:        ev.Metadata.EventId,
 		Type:      bus.TypeStatusChanged,
 		Source:    source,
