@@ -195,8 +195,9 @@ func TestCheckTenantAcceptsAgreeingTenants(t *testing.T) {
 
 // The payload's tenant is read from its top-level metadata wherever the
 // member stands, and only that member is taken: a payload whose metadata
-// comes last is checked as one whose metadata comes first, and a metadata
-// member nested inside another member is not the payload's.
+// comes last is checked as one whose metadata comes first, a metadata
+// member nested inside another member is not the payload's, and one that
+// names metadata or its tenant twice is refused.
 func TestCheckTenantReadsTheTopLevelMetadataOnly(t *testing.T) {
 	t.Parallel()
 	big := `"findings":[` + strings.Repeat(`{"title":"x","detail":"y"},`, 2000) + `{}]`
@@ -211,6 +212,14 @@ func TestCheckTenantReadsTheTopLevelMetadataOnly(t *testing.T) {
 		{name: "metadata nested in another member only", data: `{"result":{"metadata":{"tenant_id":"globex"}}}`},
 		{name: "metadata that is not an object", data: `{"metadata":"globex"}`},
 		{name: "metadata first, then a payload that is not JSON", data: `{"metadata":{"tenant_id":"globex"},"x":nope}`, reason: `metadata.tenant_id "globex"`},
+		// A reader that takes the last of two (a webhook subscriber's JSON
+		// parser) would see another tenant than the first.
+		{name: "metadata twice", data: `{"metadata":{"tenant_id":"acme"},` + big + `,"metadata":{"tenant_id":"globex"}}`, reason: "names metadata 2 times"},
+		{name: "metadata twice, the first null", data: `{"metadata":null,"metadata":{"tenant_id":"globex"}}`, reason: "names metadata 2 times"},
+		{name: "metadata under another spelling", data: `{"metadata":{"tenant_id":"acme"},"Metadata":{"tenant_id":"globex"}}`, reason: "names metadata 2 times"},
+		{name: "only another spelling", data: `{"Metadata":{"tenant_id":"globex"}}`, reason: `metadata.tenant_id "globex"`},
+		{name: "the tenant twice", data: `{"metadata":{"tenant_id":"acme","tenantId":"globex"}}`, reason: "names its tenant 2 times"},
+		{name: "a tenant that is not a string", data: `{"metadata":{"tenant_id":7}}`, reason: `metadata.tenant_id "7"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
