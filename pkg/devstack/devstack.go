@@ -71,7 +71,8 @@ type Stack struct {
 // expiry only drops a key idle for a window (up to a tick early, which may
 // forget the requests of its last tick); sign-in lockouts last 15 minutes,
 // used TOTP codes 90 s, cached reports minutes; a revocation outlives its
-// token by the verifier's 30 s clock skew, less at most one tick.
+// token by the verifier's 30 s clock skew plus a second (pkg/identity), less
+// at most one tick.
 const expiryTick = 100 * time.Millisecond
 
 // expireOnClock advances rs's TTLs by the clock time passed, every tick,

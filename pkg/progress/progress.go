@@ -28,8 +28,11 @@ var ErrInvalid = errors.New("invalid argument")
 
 // Result is one family's result: Data holds the protojson of the
 // AgentResultPublished as the family published it, or Seq says where it is:
-// the sequence of the message it came in, in the RESULTS stream, which keeps
-// it as long as this bucket keeps the entry (both have the bus's MaxAge).
+// the sequence of the message it came in, in the RESULTS stream. The stream
+// keeps a message and this bucket an entry for the same time (the bus's
+// MaxAge, 7 days by default), the entry counted from when it was written,
+// after the message; a synthesizer that finds the message gone drops the
+// work of an erased assessment and refuses any other (pkg/synth).
 // A result with a Seq is stored as a reference (resultValue): a few hundred
 // bytes instead of a copy of a message of up to about 110 KB, which doubled
 // the bytes the broker wrote for every assessment. Without one it is stored

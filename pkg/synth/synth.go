@@ -216,8 +216,10 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		r := progress.Result{TenantID: tenant, AssessmentID: id, Family: string(family), Seq: e.StreamSeq, ReceivedAt: now}
-		if r.Seq == 0 {
-			r.Data = e.Data
+		if r.Seq == 0 || e.CESubject != id || e.Subject != bus.SubjectResult(tenant, string(family)) {
+			// Not a message a reference could be checked against (readStored
+			// compares its attributes with the result's): kept with its bytes.
+			r.Seq, r.Data = 0, e.Data
 		}
 		if _, err := s.state.PutResult(gctx, r); err != nil {
 			return fmt.Errorf("store %s result of %s: %w", family, id, err)
@@ -321,6 +323,11 @@ func (s *Synthesizer) gone(ctx context.Context, tenant, id string) error {
 	if _, err := s.state.Erase(ctx, tenant, id); err != nil {
 		return err
 	}
+	families := make([]string, 0, len(assessment.Families()))
+	for _, f := range assessment.Families() {
+		families = append(families, string(f))
+	}
+	s.decoded.drop(tenant, id, families)
 	s.log.InfoContext(ctx, "work on an erased assessment dropped", "assessment_id", id, "tenant_id", tenant)
 	return errErased
 }
@@ -636,6 +643,21 @@ func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment, have 
 	if err == nil {
 		err = s.readStored(ctx, rows)
 	}
+	if errors.Is(err, errResultGone) {
+		// Erased meanwhile (docs/adr/0032): drop the work, leaving nothing,
+		// as for any erased assessment. Otherwise the result outlived its
+		// message (past the streams' retention): retrying cannot bring it back.
+		erased, eerr := s.state.Erased(ctx, a.TenantID, a.ID)
+		switch {
+		case eerr != nil:
+			err = eerr
+		case erased:
+			endStep(span, err)
+			return nil, nil, s.gone(ctx, a.TenantID, a.ID)
+		default:
+			err = bus.Permanent(err)
+		}
+	}
 	if err != nil {
 		endStep(span, err)
 		return nil, nil, fmt.Errorf("load results of %s: %w", a.ID, err)
@@ -648,13 +670,16 @@ func (s *Synthesizer) loadResults(ctx context.Context, a store.Assessment, have 
 	return results, rows, nil
 }
 
+// errResultGone is readStored's error for a referenced result the RESULTS
+// stream does not hold: no message at its sequence, or another one.
+var errResultGone = errors.New("a stored result is no longer in the RESULTS stream")
+
 // readStored fills in the data of the rows stored as references to the
 // RESULTS stream: from the results this process decoded when they came in
 // the very message referenced, otherwise read from the stream by sequence,
-// at once. A message that is not the row's result (another tenant,
-// assessment or family at that sequence) is an error, as is one the stream
-// no longer holds: both are retried, which lets an erasure under way finish
-// and the assessment be found erased (gone).
+// at once. A message the stream no longer holds, or one that is not the
+// row's result (another tenant, assessment or family at that sequence), is
+// errResultGone.
 func (s *Synthesizer) readStored(ctx context.Context, rows []progress.Result) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range rows {
@@ -668,12 +693,15 @@ func (s *Synthesizer) readStored(ctx context.Context, rows []progress.Result) er
 		}
 		g.Go(func() error {
 			e, err := s.bus.Stored(gctx, bus.StreamResults, r.Seq)
+			if errors.Is(err, bus.ErrNotStored) {
+				return fmt.Errorf("%w: the %s result (RESULTS message %d): %w", errResultGone, r.Family, r.Seq, err)
+			}
 			if err != nil {
 				return fmt.Errorf("read %s result: %w", r.Family, err)
 			}
 			if e.Tenant != r.TenantID || e.CESubject != r.AssessmentID || e.Subject != bus.SubjectResult(r.TenantID, r.Family) {
-				return fmt.Errorf("read %s result: RESULTS message %d is %s of assessment %q, not the result of assessment %q",
-					r.Family, r.Seq, e.Subject, e.CESubject, r.AssessmentID)
+				return fmt.Errorf("%w: RESULTS message %d is %s of assessment %q, not the %s result of assessment %q",
+					errResultGone, r.Seq, e.Subject, e.CESubject, r.Family, r.AssessmentID)
 			}
 			r.Data = e.Data
 			return nil

@@ -338,11 +338,9 @@ func storedResultEvent(t *testing.T, b *bus.Bus, tenant, id string, f assessment
 	return stored
 }
 
-// racingReplicas sets up two synthesizer replicas (separate store
-// connections, one bus) and an assessment of which every family but the
-// last two has answered. It returns a core NATS subscription to the
-// assessment's completed subject.
-func racingReplicas(t *testing.T, e *env, tenant, id string) ([]*synth.Synthesizer, *nats.Subscription) {
+// replica is a second synthesizer on e's bus and database, with a store
+// connection and decoded results of its own.
+func (e *env) replica(t *testing.T) *synth.Synthesizer {
 	t.Helper()
 	ctx := context.Background()
 	other, err := store.Connect(ctx, e.mongoURI, "synth_test")
@@ -351,6 +349,17 @@ func racingReplicas(t *testing.T, e *env, tenant, id string) ([]*synth.Synthesiz
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	replica, err := synth.New(ctx, e.bus, other, log, synth.Config{}, nil)
 	require.NoError(t, err)
+	return replica
+}
+
+// racingReplicas sets up two synthesizer replicas (separate store
+// connections, one bus) and an assessment of which every family but the
+// last two has answered. It returns a core NATS subscription to the
+// assessment's completed subject.
+func racingReplicas(t *testing.T, e *env, tenant, id string) ([]*synth.Synthesizer, *nats.Subscription) {
+	t.Helper()
+	ctx := context.Background()
+	replica := e.replica(t)
 
 	e.create(t, tenant, id, time.Now().Add(time.Hour))
 	sub, err := e.bus.NC.SubscribeSync(bus.SubjectCompleted(tenant, id))

@@ -35,12 +35,14 @@ const DefaultRetryAfter = 5 * time.Second
 // A reading of the broker serves the admissions of the next ReadingAge
 // (100 ms): reading it is seven requests to the broker, which made them
 // most of the JetStream API requests of an assessment and 0.7 ms of every
-// POST. Until the next reading an admission counts every assessment
-// admitted since the reading as in flight, and every one admitted before
-// it and not yet queued then, as the reading could not see those; ones
-// that finished since are still counted. The count is therefore never
-// below the broker's, so a burst is refused no later than with a reading
-// per admission.
+// POST. Until the next reading an admission counts every assessment this
+// process admitted since the reading as in flight, and every one admitted
+// before it and not yet queued then, as the reading could not see those;
+// ones that finished since are still counted. So a burst on one replica is
+// refused no later than with a reading per admission. What the reading
+// cannot know is seen at the next one: other replicas' submissions, so
+// replicas can pass together within ReadingAge rather than at the same
+// moment, and work moving from one family's queue to a longer one.
 type BrokerAdmission struct {
 	bus        *bus.Bus
 	limit      int
