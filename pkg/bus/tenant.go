@@ -3,6 +3,7 @@ package bus
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -55,20 +56,14 @@ func payloadTenant(data []byte) (tenant string, found bool, err error) {
 	if !root.IsObject() {
 		return "", false, nil
 	}
-	md, n := member(root, "metadata")
+	mds := members(root, "metadata")
 	switch {
-	case n > 1:
-		return "", false, mismatch("the payload names metadata %d times", n)
-	case n == 0 || !md.IsObject():
+	case len(mds) > 1:
+		return "", false, mismatch("the payload names metadata %d times", len(mds))
+	case len(mds) == 0 || !mds[0].IsObject():
 		return "", false, nil
 	}
-	var ids []gjson.Result
-	md.ForEach(func(k, v gjson.Result) bool {
-		if strings.EqualFold(k.String(), "tenant_id") || strings.EqualFold(k.String(), "tenantId") {
-			ids = append(ids, v)
-		}
-		return true
-	})
+	ids := members(mds[0], "tenant_id", "tenantId")
 	switch len(ids) {
 	case 0:
 		return "", true, nil
@@ -81,17 +76,16 @@ func payloadTenant(data []byte) (tenant string, found bool, err error) {
 	return "", false, mismatch("the payload's metadata names its tenant %d times", len(ids))
 }
 
-// member is obj's member named name, ignoring case, and how many it has.
-func member(obj gjson.Result, name string) (gjson.Result, int) {
-	var found gjson.Result
-	n := 0
+// members are obj's members named any of names, ignoring case, in order.
+func members(obj gjson.Result, names ...string) []gjson.Result {
+	var found []gjson.Result
 	obj.ForEach(func(k, v gjson.Result) bool {
-		if strings.EqualFold(k.String(), name) {
-			found, n = v, n+1
+		if slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(k.String(), n) }) {
+			found = append(found, v)
 		}
 		return true
 	})
-	return found, n
+	return found
 }
 
 func mismatch(format string, args ...any) error {

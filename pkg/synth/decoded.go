@@ -5,6 +5,7 @@ import (
 	"container/list"
 	"sync"
 
+	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
 )
 
@@ -104,15 +105,15 @@ func (c *decodedResults) stored(k resultKey, seq uint64) ([]byte, bool) {
 	return e.raw, true
 }
 
-// drop forgets the results of an assessment (once it is closed).
-func (c *decodedResults) drop(tenant, assessmentID string, families []string) {
+// drop forgets the results of an assessment (once it is closed or erased).
+func (c *decodedResults) drop(tenant, assessmentID string) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, f := range families {
-		if el, ok := c.entries[resultKey{tenant, assessmentID, f}]; ok {
+	for _, f := range assessment.Families() {
+		if el, ok := c.entries[resultKey{tenant, assessmentID, string(f)}]; ok {
 			c.remove(el)
 		}
 	}

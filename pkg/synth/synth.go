@@ -323,11 +323,7 @@ func (s *Synthesizer) gone(ctx context.Context, tenant, id string) error {
 	if _, err := s.state.Erase(ctx, tenant, id); err != nil {
 		return err
 	}
-	families := make([]string, 0, len(assessment.Families()))
-	for _, f := range assessment.Families() {
-		families = append(families, string(f))
-	}
-	s.decoded.drop(tenant, id, families)
+	s.decoded.drop(tenant, id)
 	s.log.InfoContext(ctx, "work on an erased assessment dropped", "assessment_id", id, "tenant_id", tenant)
 	return errErased
 }
@@ -541,7 +537,7 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 	err := s.announce(sctx, a, results, set)
 	endStep(span, err)
 	if err == nil {
-		s.decoded.drop(a.TenantID, a.ID, answered(results))
+		s.decoded.drop(a.TenantID, a.ID)
 	}
 	return err
 }
