@@ -189,11 +189,15 @@ func monteCarlo(model costModel, g growthCurve, reportMonths, horizons []int, bu
 	overBy := map[int]int{}
 	caps := make([]float64, len(model.workloads))
 	driftMin := math.Pow(priceFloor36, 1.0/projectionMonths)
-	// The projected multiplier and whether a month is reported do not change between runs.
-	growth := make([]float64, projectionMonths+1)
+	// The projected multiplier (kept as its logarithm) and whether a month
+	// is reported do not change between runs. A run raises the multiplier
+	// to its k as exp(k*ln(growth)), the identity math.Pow computes with
+	// more steps: in the 2,000 runs x 37 months the powers were half of the
+	// simulation's time.
+	logGrowth := make([]float64, projectionMonths+1)
 	reported := make([]bool, projectionMonths+1)
-	for m := range growth {
-		growth[m] = g.at(m)
+	for m := range logGrowth {
+		logGrowth[m] = math.Log(g.at(m))
 		reported[m] = slices.Contains(reportMonths, m)
 	}
 	for range mcRuns {
@@ -204,14 +208,16 @@ func monteCarlo(model costModel, g growthCurve, reportMonths, horizons []int, bu
 			caps[i] = w.capLow + rng.Float64()*(w.capHigh-w.capLow)
 		}
 		firstOver := -1
+		logDrift := math.Log(drift)
 		for m := 0; m <= projectionMonths; m++ {
 			// A month's cost is needed when it is reported or while the
 			// budget has not been passed yet; the others are skipped.
 			if !reported[m] && (budget <= 0 || firstOver >= 0) {
 				continue
 			}
-			// g.scenario(m, k), with the month's multiplier computed once.
-			c := math.Pow(drift, float64(m)) * model.cost(math.Pow(growth[m], k), caps, rest)
+			// g.scenario(m, k), with the month's multiplier computed once;
+			// drift^m as exp(m*ln(drift)), likewise.
+			c := math.Exp(float64(m)*logDrift) * model.cost(math.Exp(k*logGrowth[m]), caps, rest)
 			if reported[m] {
 				perMonth[m] = append(perMonth[m], c)
 			}
