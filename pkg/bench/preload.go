@@ -165,7 +165,7 @@ func (p *preloader) keyer(coll string, d bson.D, templateID string) (func(string
 func (t templateDoc) clone(templateID, newID string, limit int) bson.D {
 	out := make(bson.D, 0, len(t.doc))
 	for _, e := range t.doc {
-		// Binary fields (the report's gzip body, ADR 0030) are cut too: a
+		// Binary fields (the report's compressed body, ADR 0030) are cut too: a
 		// cut body no longer expands, and nothing reads the copies' reports.
 		if v, ok := e.Value.(bson.Binary); ok && limit > 0 && len(v.Data) > limit {
 			v.Data = v.Data[:limit]

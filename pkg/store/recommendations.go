@@ -27,15 +27,16 @@ type Recommendations struct {
 }
 
 // recommendationsDoc is recommendations as stored: the set's BSON
-// gzip-compressed (RFC 1952) in the set field, as binary. A set repeats each
-// figure's name, formula and source in every recommendation quoting it:
-// compressed it is about a sixth of the size (46,336 bytes of BSON to 7,500
-// for the chatbot example), and an insert on the embedded FerretDB costs by
-// size, since FerretDB turns the document into JSON that SQLite parses again
-// for the _id index (BenchmarkInsert, docs/adr/0054). Documents written
-// before hold the set as an embedded document in the same field, and read as
-// they did; a reader from before this form fails to decode the binary instead
-// of reading an empty set.
+// compressed in the set field, as binary (Zstandard since ADR 0057, gzip
+// before; expand reads both). A set repeats each figure's name, formula and
+// source in every recommendation quoting it: gzip stored it at about a
+// sixth of the size (46,336 bytes of BSON to 7,500 for the chatbot example),
+// and an insert on the embedded FerretDB costs by size, since FerretDB turns
+// the document into JSON that SQLite parses again for the _id index
+// (BenchmarkInsert, docs/adr/0054). Documents written before compression
+// hold the set as an embedded document in the same field, and read as they
+// did; a reader from before this form fails to decode the binary instead of
+// reading an empty set.
 type recommendationsDoc struct {
 	ID           string        `bson:"_id"`
 	TenantID     string        `bson:"tenant_id"`
@@ -51,12 +52,8 @@ func toRecommendationsDoc(rec Recommendations) (recommendationsDoc, error) {
 	if err != nil {
 		return recommendationsDoc{}, fmt.Errorf("encode recommendations of %s: %w", rec.AssessmentID, err)
 	}
-	gz, err := compress(set)
-	if err != nil {
-		return recommendationsDoc{}, fmt.Errorf("compress recommendations of %s: %w", rec.AssessmentID, err)
-	}
 	return recommendationsDoc{ID: rec.ID, TenantID: rec.TenantID, AssessmentID: rec.AssessmentID, Status: rec.Status,
-		Set: bson.RawValue{Type: bson.TypeBinary, Value: bsoncore.AppendBinary(nil, bson.TypeBinaryGeneric, gz)}, CreatedAt: rec.CreatedAt}, nil
+		Set: bson.RawValue{Type: bson.TypeBinary, Value: bsoncore.AppendBinary(nil, bson.TypeBinaryGeneric, compress(set))}, CreatedAt: rec.CreatedAt}, nil
 }
 
 // recommendations expands a stored document, in either form.
@@ -68,11 +65,11 @@ func (d recommendationsDoc) recommendations() (Recommendations, error) {
 			return Recommendations{}, fmt.Errorf("decode recommendations of %s: %w", d.AssessmentID, err)
 		}
 	case bson.TypeBinary:
-		_, gz, ok := d.Set.BinaryOK()
+		_, packed, ok := d.Set.BinaryOK()
 		if !ok {
 			return Recommendations{}, fmt.Errorf("decode recommendations of %s: malformed binary", d.AssessmentID)
 		}
-		set, err := expand(gz)
+		set, err := expand(packed)
 		if err != nil {
 			return Recommendations{}, fmt.Errorf("expand recommendations of %s: %w", d.AssessmentID, err)
 		}

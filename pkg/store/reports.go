@@ -1,15 +1,11 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"sync"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -38,40 +34,30 @@ type Reports struct {
 	views *views
 }
 
-// reportDoc is a report as stored: its body gzip-compressed (RFC 1952).
-// A report's JSON repeats each figure's source and formula across the
-// families' metrics and the sections built from them; compressed it is
-// about an eighth of the size (ADR 0030), and readers get the same bytes
-// back. Reports written before compression keep their plain body.
+// reportDoc is a report as stored: its body compressed. A report's JSON
+// repeats each figure's source and formula across the families' metrics
+// and the sections built from them; compressed it is about a twelfth of the
+// size (ADR 0030, ADR 0057), and readers get the same bytes back. Reports
+// written before compression keep their plain body.
 type reportDoc struct {
-	ID           string    `bson:"_id"`
-	TenantID     string    `bson:"tenant_id"`
-	AssessmentID string    `bson:"assessment_id"`
-	Status       string    `bson:"status"`
-	Body         string    `bson:"body,omitempty"`
-	BodyGzip     []byte    `bson:"body_gzip,omitempty"`
-	CreatedAt    time.Time `bson:"created_at"`
+	ID           string `bson:"_id"`
+	TenantID     string `bson:"tenant_id"`
+	AssessmentID string `bson:"assessment_id"`
+	Status       string `bson:"status"`
+	Body         string `bson:"body,omitempty"`
+	// BodyPacked is the compressed body: Zstandard since ADR 0057, gzip
+	// in reports written before, told apart by their magic numbers
+	// (expand). The field keeps its first name, so a reader from before
+	// Zstandard fails on the frame ("gzip: invalid header") instead of
+	// finding no compressed body and serving an empty report.
+	BodyPacked []byte    `bson:"body_gzip,omitempty"`
+	CreatedAt  time.Time `bson:"created_at"`
 }
 
-// reportGzipLevel is how hard a report's body is compressed. Level 3 of
-// github.com/klauspost/compress/gzip stores the bundled examples' reports
-// 6.6-7.4% larger than its default (level 5), and the close's CPU work falls
-// by 0.4-0.7 ms of 3-4 ms for all but the smallest (BenchmarkCloseCPU in
-// pkg/synth, docs/adr/0050): compressing is on the path of every
-// assessment's close, and a report is written once.
-const reportGzipLevel = 3
-
-// toDoc compresses a report's body for storage. The gzip format is RFC
-// 1952 whichever encoder writes it at whichever level
-// (github.com/klauspost/compress/gzip here, for its speed), so every reader
-// of stored reports is unchanged.
-func toDoc(rep Report) (reportDoc, error) {
-	gz, err := compress([]byte(rep.Body))
-	if err != nil {
-		return reportDoc{}, fmt.Errorf("compress report of %s: %w", rep.AssessmentID, err)
-	}
+// toDoc compresses a report's body for storage.
+func toDoc(rep Report) reportDoc {
 	return reportDoc{ID: rep.ID, TenantID: rep.TenantID, AssessmentID: rep.AssessmentID, Status: rep.Status,
-		BodyGzip: gz, CreatedAt: rep.CreatedAt}, nil
+		BodyPacked: compress([]byte(rep.Body)), CreatedAt: rep.CreatedAt}
 }
 
 // encode is d's stored form (BSON), as MarshalReport writes it.
@@ -87,7 +73,7 @@ func (d reportDoc) encode() ([]byte, error) {
 // the read model, reusing its compressed body; a body stored before
 // compression is compressed now.
 func (d reportDoc) storedForm() ([]byte, error) {
-	if d.BodyGzip == nil {
+	if d.BodyPacked == nil {
 		rep, err := d.report()
 		if err != nil {
 			return nil, err
@@ -101,10 +87,10 @@ func (d reportDoc) storedForm() ([]byte, error) {
 // report expands a stored report.
 func (d reportDoc) report() (Report, error) {
 	rep := Report{ID: d.ID, TenantID: d.TenantID, AssessmentID: d.AssessmentID, Status: d.Status, Body: d.Body, CreatedAt: d.CreatedAt}
-	if d.BodyGzip == nil {
+	if d.BodyPacked == nil {
 		return rep, nil
 	}
-	b, err := expand(d.BodyGzip)
+	b, err := expand(d.BodyPacked)
 	if err != nil {
 		return Report{}, fmt.Errorf("expand report of %s: %w", d.AssessmentID, err)
 	}
@@ -112,52 +98,10 @@ func (d reportDoc) report() (Report, error) {
 	return rep, nil
 }
 
-// gzipWriters keeps compressors between uses: a new one allocates about
-// 0.8 MB of tables, and every close compresses twice (the report and the
-// recommendations). A pool is a cache, not state: any writer from it,
-// Reset onto a new buffer, writes exactly what a new one would.
-var gzipWriters = sync.Pool{New: func() any {
-	zw, err := gzip.NewWriterLevel(io.Discard, reportGzipLevel)
-	if err != nil {
-		// reportGzipLevel is a constant within gzip's levels.
-		panic(fmt.Sprintf("gzip level %d: %v", reportGzipLevel, err))
-	}
-	return zw
-}}
-
-// compress is b gzip-compressed at reportGzipLevel.
-func compress(b []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(len(b) / 6)
-	zw := gzipWriters.Get().(*gzip.Writer)
-	zw.Reset(&buf)
-	if _, err := zw.Write(b); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	gzipWriters.Put(zw)
-	return buf.Bytes(), nil
-}
-
-// expand reverses compress.
-func expand(gz []byte) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(zr)
-}
-
 // MarshalReport is a report's stored form (BSON, body compressed), for a
 // read model to keep.
 func MarshalReport(rep Report) ([]byte, error) {
-	d, err := toDoc(rep)
-	if err != nil {
-		return nil, err
-	}
-	return d.encode()
+	return toDoc(rep).encode()
 }
 
 // UnmarshalReport reverses MarshalReport; it also reads a report document
@@ -185,10 +129,7 @@ func (r *Reports) Upsert(ctx context.Context, rep Report) error {
 		return fmt.Errorf("store: upsert report: %w: id %q is not ReportID(tenant, assessment)", ErrInvalid, rep.ID)
 	}
 	rep.CreatedAt = orNow(rep.CreatedAt).UTC().Truncate(time.Millisecond)
-	doc, err := toDoc(rep)
-	if err != nil {
-		return err
-	}
+	doc := toDoc(rep)
 	if err := replaceUpsert(ctx, r.coll, byKey(rep.ID), doc); err != nil {
 		return wrap("upsert report of "+rep.AssessmentID, err)
 	}
@@ -219,10 +160,7 @@ func (r *Reports) Create(ctx context.Context, rep Report) error {
 		return fmt.Errorf("store: create report: %w: id %q is not ReportID(tenant, assessment)", ErrInvalid, rep.ID)
 	}
 	rep.CreatedAt = orNow(rep.CreatedAt).UTC().Truncate(time.Millisecond)
-	doc, err := toDoc(rep)
-	if err != nil {
-		return err
-	}
+	doc := toDoc(rep)
 	stored, err := doc.encode()
 	if err != nil {
 		return err
