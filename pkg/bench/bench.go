@@ -49,6 +49,11 @@ type Config struct {
 	// a run that spends its budget stops early and says so (0: no bound).
 	PhaseBudget     time.Duration
 	SustainedBudget time.Duration
+	// TracedSamples is the number of one-at-a-time assessments followed by
+	// tracing after the latency run, for the breakdown of where the time
+	// goes (0: none). They are a run of their own: a followed trace costs
+	// the services its spans, which the latency percentiles would count.
+	TracedSamples int
 	// PreloadSamples is the number of one-at-a-time assessments per preload level.
 	PreloadSamples int
 	// BaselineMessages is how many messages the raw JetStream baseline moves.
@@ -138,6 +143,8 @@ func (c *Config) validate() error {
 		return errors.New("bench: no request body")
 	case c.Samples < 2:
 		return errors.New("bench: samples must be at least 2")
+	case c.TracedSamples < 0:
+		return errors.New("bench: traced samples must not be negative")
 	case c.PreloadSamples < 2:
 		return errors.New("bench: preload samples must be at least 2")
 	case len(c.Deployments) == 0:

@@ -172,7 +172,7 @@ func breakdownTable(w *strings.Builder, r Result) {
 		return
 	}
 	fmt.Fprintf(w, "\n%s, where one assessment's time goes (one at a time, %d traced samples; p50s, from the services' spans):\n\n",
-		r.Deployment, r.Traced)
+		r.Deployment, len(r.Traced.traced))
 	w.WriteString("| step | starts at | takes | seen |\n|---|---|---|---|\n")
 	for _, s := range r.Breakdown {
 		fmt.Fprintf(w, "| %s | %s | %s | %d |\n", s.Name, ms(s.StartP50), ms(s.P50), s.N)

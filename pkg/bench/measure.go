@@ -17,10 +17,11 @@ type Result struct {
 	Baseline   Baseline
 	Counts     Counts
 	Single     Latency
-	// Breakdown is where the time of the one-at-a-time run's assessments
-	// went, from the services' spans of Traced of them.
+	// Traced is a one-at-a-time run of its own whose assessments are
+	// followed by tracing; Breakdown is where their time went, from the
+	// services' spans.
+	Traced    Latency
 	Breakdown []Step
-	Traced    int
 	Sustained []Sustained
 	Preloaded []PreloadResult
 	Profiles  []ProfileSummary
@@ -122,16 +123,18 @@ func measure(ctx context.Context, cfg Config, d Deployment) (res Result, err err
 	if err != nil {
 		return res, err
 	}
-	res.Single = drv.sequential(ctx, soloTenant, cfg.Samples, cfg.PhaseBudget, true)
+	res.Single = drv.sequential(ctx, soloTenant, cfg.Samples, cfg.PhaseBudget, false)
 	after, err := takeSnapshot(ctx, sys.NATSURL(), sys)
 	if err != nil {
 		return res, err
 	}
-	if drv.sink != nil {
-		waitForSpans(ctx, drv.sink, res.Single.traced, spanWait)
-		res.Breakdown, res.Traced = breakdown(drv.sink, res.Single.traced), len(res.Single.traced)
-	}
 	res.Counts = countsBetween(before, after, res.Single.N)
+	if drv.sink != nil && cfg.TracedSamples > 0 {
+		logf(cfg.Log, "%s: %d assessments one at a time, followed by tracing", d.Name(), cfg.TracedSamples)
+		res.Traced = drv.sequential(ctx, soloTenant, cfg.TracedSamples, cfg.PhaseBudget, true)
+		waitForSpans(ctx, drv.sink, res.Traced.traced, spanWait)
+		res.Breakdown = breakdown(drv.sink, res.Traced.traced)
+	}
 	logf(cfg.Log, "%s: p50 %s p99 %s; per assessment %.1f messages stored, %.1f delivered, %.1f store reads, %.1f writes",
 		d.Name(), ms(res.Single.P50), ms(res.Single.P99), res.Counts.Published, res.Counts.Delivered, res.Counts.Reads, res.Counts.Writes)
 

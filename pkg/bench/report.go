@@ -86,6 +86,12 @@ func table(w *strings.Builder, results []Result) {
 	row("one at a time, POST to completed event", func(r Result) string {
 		return fmt.Sprintf("p50 %s, p99 %s (%d samples%s%s)", ms(r.Single.P50), ms(r.Single.P99), r.Single.N, notDone(r.Single.NotCompleted), spent(r.Single.BudgetSpent))
 	})
+	row("one at a time, followed by tracing (the breakdown's samples)", func(r Result) string {
+		if r.Traced.N == 0 {
+			return "not measured"
+		}
+		return fmt.Sprintf("p50 %s, p99 %s (%d samples%s%s)", ms(r.Traced.P50), ms(r.Traced.P99), r.Traced.N, notDone(r.Traced.NotCompleted), spent(r.Traced.BudgetSpent))
+	})
 	row(fmt.Sprintf("target p50 <= %s, p99 <= %s", ms(targetP50), ms(targetP99)), func(r Result) string {
 		if r.Single.N == 0 {
 			return "not measured"
@@ -187,6 +193,7 @@ func details(w *strings.Builder, r Result) {
 		}
 	}
 	failures("One at a time", r.Single.Errors)
+	failures("One at a time, followed by tracing", r.Traced.Errors)
 	for _, s := range r.Sustained {
 		failures(fmt.Sprintf("%d in flight", s.InFlight), s.Errors)
 	}

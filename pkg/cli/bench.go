@@ -24,6 +24,7 @@ func runBench(ctx context.Context, args []string, io IO) error {
 	fieldLimit := fs.Int("preload-field-limit", 0, "cut each string and binary field of the preloaded copies (the compressed report body among them) to this many bytes (0: full copies)")
 	budget := fs.Duration("phase-budget", 10*time.Minute, "time bound of each one-at-a-time run (0: none); a run that spends it stops early and the table says so")
 	sustainedBudget := fs.Duration("sustained-budget", 10*time.Minute, "time bound of each sustained run's submissions (0: none); the assessments in flight then finish")
+	tracedSamples := fs.Int("traced-samples", 100, "assessments one at a time followed by tracing after the latency run, for where the time goes (0: none); the latency run itself is not traced, as people's requests are not")
 	preloadSamples := fs.Int("preload-samples", 50, "assessments one at a time after each preload")
 	baselineMsgs := fs.Int("baseline-messages", 20000, "messages the raw JetStream baseline moves")
 	storeOps := fs.Int("store-ops", 2000, "inserts and key lookups the store baseline makes")
@@ -53,7 +54,7 @@ func runBench(ctx context.Context, args []string, io IO) error {
 		return usageError{fmt.Errorf("--preload: %w", err)}
 	}
 	cfg := bench.Config{
-		Request: body, Samples: *samples, InFlight: levels, PerLevel: *perLevel, Preload: sizes,
+		Request: body, Samples: *samples, TracedSamples: *tracedSamples, InFlight: levels, PerLevel: *perLevel, Preload: sizes,
 		PreloadSamples: *preloadSamples, PreloadFieldLimit: *fieldLimit, PhaseBudget: *budget, SustainedBudget: *sustainedBudget, BaselineMessages: *baselineMsgs, StoreOps: *storeOps,
 		ProfileAt: *profileAt, ProfileFor: *profileFor, OutDir: *out, Log: io.Stderr, Out: io.Stdout,
 	}
