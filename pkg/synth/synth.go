@@ -519,8 +519,14 @@ func (s *Synthesizer) finish(ctx context.Context, a store.Assessment, results ma
 func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished) error {
 	// The report and the recommendations are independent documents: they
 	// are built and written at once, and both are written before the
-	// completed event, so a subscriber's links resolve.
-	var set recommend.Set
+	// completed event, so a subscriber's links resolve. Whether this
+	// delivery announces is settled meanwhile: it asks the broker and the
+	// progress bucket only, and its claim binds this delivery and its
+	// redeliveries, which write the same documents before they publish.
+	var (
+		set  recommend.Set
+		owns bool
+	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.writeReport(gctx, a, results) })
 	g.Go(func() error {
@@ -530,16 +536,23 @@ func (s *Synthesizer) complete(ctx context.Context, a store.Assessment, results 
 		endStep(span, err)
 		return err
 	})
+	g.Go(func() error {
+		sctx, span := s.step(gctx, "announce")
+		var err error
+		owns, err = s.announces(sctx, a)
+		endStep(span, err)
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	sctx, span := s.step(ctx, "announce")
-	err := s.announce(sctx, a, results, set)
-	endStep(span, err)
-	if err == nil {
-		s.decoded.drop(a.TenantID, a.ID)
+	if owns {
+		if err := s.announce(ctx, a, results, set); err != nil {
+			return err
+		}
 	}
-	return err
+	s.decoded.drop(a.TenantID, a.ID)
+	return nil
 }
 
 // writeReport builds and stores the report of a closed assessment. A
@@ -590,30 +603,35 @@ func endStep(span trace.Span, err error) {
 	span.End()
 }
 
-// announce publishes a closed assessment's progress and outcome, once.
-func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished, set recommend.Set) error {
+// announces tells whether this delivery is to announce a closed
+// assessment: its outcome is not published yet, and the delivery holds the
+// assessment's announcement claim.
+func (s *Synthesizer) announces(ctx context.Context, a store.Assessment) (bool, error) {
 	// Once the completed event is in the stream the outcome is published and
 	// every family's progress event precedes it; publishing again after the
 	// dedup window would duplicate them.
 	if _, found, err := s.bus.LastSeq(ctx, bus.StreamEvents, bus.SubjectCompleted(a.TenantID, a.ID)); err != nil {
-		return fmt.Errorf("look up completed event of %s: %w", a.ID, err)
+		return false, fmt.Errorf("look up completed event of %s: %w", a.ID, err)
 	} else if found {
-		return nil
+		return false, nil
 	}
 	// Two handlers can both get here before either's outputs are published;
 	// JetStream would store their completed events once, but core NATS
 	// subscribers would get both. One owner per assessment announces
 	// (ADR 0016); a redelivery of the owner's result is the same owner, so
-	// a stop before the publish loses nothing.
+	// a stop or a failed write before the publish loses nothing.
 	claim, err := s.state.ClaimAnnouncement(ctx, progress.Announcement{
 		TenantID: a.TenantID, AssessmentID: a.ID, Owner: s.owner, At: s.now().UTC().Truncate(time.Millisecond),
 	})
 	if err != nil {
-		return fmt.Errorf("claim announcement of %s: %w", a.ID, err)
+		return false, fmt.Errorf("claim announcement of %s: %w", a.ID, err)
 	}
-	if claim.Owner != s.owner && s.now().Sub(claim.At) < announceTakeover {
-		return nil
-	}
+	return claim.Owner == s.owner || s.now().Sub(claim.At) >= announceTakeover, nil
+}
+
+// announce publishes a closed assessment's progress and outcome; the
+// delivery announces (announces said so).
+func (s *Synthesizer) announce(ctx context.Context, a store.Assessment, results map[string]*inframindv1.AgentResultPublished, set recommend.Set) error {
 	// Another handler may not have published its family's progress yet (or
 	// never will: it saw the assessment already closed). Publishing every
 	// family's event here first, under the same ids, puts each one ahead of
