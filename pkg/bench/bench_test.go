@@ -182,6 +182,7 @@ func TestRunEmbeddedSmoke(t *testing.T) {
 		"synthesizer, the closing result: publishing its outputs", "synthesizer, other results: handler",
 		"synthesizer close: load results", "synthesizer close: build report", "synthesizer close: store report",
 		"synthesizer close: recommendations", "synthesizer close: announce", "completed event to the client (SSE)",
+		"synthesizer close: decode result", "synthesizer close: store result", "synthesizer close: mark family",
 		"gateway POST: authenticate", "gateway POST: rate limits", "gateway POST: server-set fields",
 		"gateway POST: active cap", "gateway POST: parse request", "gateway POST: submit admission",
 		"gateway POST: submit schedule deadline", "gateway POST: submit store assessment", "gateway POST: submit enqueue",

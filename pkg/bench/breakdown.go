@@ -119,12 +119,16 @@ func breakdown(sink *spanSink, samples []tracedSample) []Step {
 }
 
 // closingSpan is the synthesizer's delivery that closed the assessment: the
-// one with child spans (the close's steps), the last to end if several
-// have (a redelivery), or else the last synthesizer delivery to end.
+// one that loaded the results (every delivery has steps of its own, only a
+// close loads them), the last to end if several did (a redelivery), or else
+// the last synthesizer delivery to end.
+// closeStep is the span of the step only a closing delivery takes.
+const closeStep = "synthesizer load results"
+
 func closingSpan(spans []recordedSpan) recordedSpan {
 	parents := map[trace.SpanID]bool{}
 	for _, s := range spans {
-		if s.Consumer == "" {
+		if s.Consumer == "" && s.Name == closeStep {
 			parents[s.Parent] = true
 		}
 	}

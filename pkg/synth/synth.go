@@ -175,7 +175,10 @@ var errErased = errors.New("assessment erased")
 
 func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 	var res inframindv1.AgentResultPublished
-	if err := e.Decode(&res); err != nil {
+	_, span := s.step(ctx, "decode result")
+	err := e.Decode(&res)
+	endStep(span, err)
+	if err != nil {
 		return err // already marked undecodable: dead-lettered, never retried
 	}
 	meta := res.GetMetadata()
@@ -213,7 +216,8 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		fin    progress.Finish
 		closed bool
 	)
-	g, gctx := errgroup.WithContext(ctx)
+	sctx, span := s.step(ctx, "store result")
+	g, gctx := errgroup.WithContext(sctx)
 	g.Go(func() error {
 		r := progress.Result{TenantID: tenant, AssessmentID: id, Family: string(family), Seq: e.StreamSeq, ReceivedAt: now}
 		if r.Seq == 0 || e.CESubject != id || e.Subject != bus.SubjectResult(tenant, string(family)) {
@@ -234,7 +238,9 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		}
 		return nil
 	})
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	endStep(span, err)
+	if err != nil {
 		return err
 	}
 	if closed {
@@ -251,7 +257,9 @@ func (s *Synthesizer) handle(ctx context.Context, e *bus.Event) error {
 		}
 		return s.complete(ctx, closedA, results)
 	}
-	marks, err := s.state.MarkFamily(ctx, tenant, id, string(family), res.GetSummary(), now)
+	sctx, span = s.step(ctx, "mark family")
+	marks, err := s.state.MarkFamily(sctx, tenant, id, string(family), res.GetSummary(), now)
+	endStep(span, err)
 	if err != nil {
 		return err
 	}
