@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/infra-mind/infra-mind/pkg/store"
 )
 
@@ -53,20 +55,16 @@ type pos struct {
 // lowest is below every position: the lower bound of a tenant's oldest chunk.
 var lowest = pos{ms: math.MinInt64}
 
-func (p pos) MarshalJSON() ([]byte, error) { return json.Marshal([]any{p.ms, p.id}) }
+// A position is written as the JSON array [ms, id] (positions.go).
+func (p pos) MarshalJSON() ([]byte, error) { return appendPos(nil, p) }
 
 func (p *pos) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
+	if !gjson.ValidBytes(b) {
+		return errors.New("readmodel: a position is not valid JSON")
 	}
-	if len(raw) != 2 {
-		return errors.New("readmodel: a position is [ms, id]")
-	}
-	if err := json.Unmarshal(raw[0], &p.ms); err != nil {
-		return err
-	}
-	return json.Unmarshal(raw[1], &p.id)
+	var err error
+	*p, err = posOfJSON(gjson.ParseBytes(b))
+	return err
 }
 
 // cmpPos orders positions oldest first by (created_at, id).
@@ -137,8 +135,8 @@ type chunk struct {
 	To   *pos `json:"to,omitempty"` // exclusive; nil: no upper bound
 	// Sealed says a split has begun: no position is added or removed until
 	// it ends, and any writer may end it.
-	Sealed bool  `json:"sealed,omitempty"`
-	Items  []pos `json:"items"` // newest first
+	Sealed bool      `json:"sealed,omitempty"`
+	Items  positions `json:"items"` // newest first
 }
 
 func (c chunk) covers(p pos) bool {
@@ -500,7 +498,7 @@ func (m *Model) walk(ctx context.Context, tenant string, d directory, before *po
 
 // children is a parent's v key: its children of one kind, oldest first.
 type children struct {
-	Items []pos `json:"items"`
+	Items positions `json:"items"`
 }
 
 func childrenKey(tenant, parentID, kind string) string {
