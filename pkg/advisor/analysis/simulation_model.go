@@ -185,8 +185,10 @@ func selectRank(v []float64, k int) {
 // projection raises every run's cost path and never lowers a percentile.
 func monteCarlo(model costModel, g growthCurve, reportMonths, horizons []int, budget float64) mcResult {
 	rng := rand.New(rand.NewPCG(mcSeed1, mcSeed2))
-	perMonth := map[int][]float64{}
-	overBy := map[int]int{}
+	// Each reported month's costs, one per run, and per horizon the runs
+	// over budget by then, by index: no map assignment in the runs' loop.
+	perMonth := make([][]float64, projectionMonths+1)
+	overBy := make([]int, len(horizons))
 	caps := make([]float64, len(model.workloads))
 	driftMin := math.Pow(priceFloor36, 1.0/projectionMonths)
 	// The projected multiplier (kept as its logarithm) and whether a month
@@ -199,6 +201,9 @@ func monteCarlo(model costModel, g growthCurve, reportMonths, horizons []int, bu
 	for m := range logGrowth {
 		logGrowth[m] = math.Log(g.at(m))
 		reported[m] = slices.Contains(reportMonths, m)
+		if reported[m] {
+			perMonth[m] = make([]float64, 0, mcRuns)
+		}
 	}
 	for range mcRuns {
 		k := triangular(rng.Float64(), scenarioLowK, 1, scenarioHighK)
@@ -225,18 +230,20 @@ func monteCarlo(model costModel, g growthCurve, reportMonths, horizons []int, bu
 				firstOver = m
 			}
 		}
-		for _, h := range horizons {
+		for i, h := range horizons {
 			if firstOver >= 0 && firstOver <= h {
-				overBy[h]++
+				overBy[i]++
 			}
 		}
 	}
 	out := mcResult{p10: map[int]float64{}, p50: map[int]float64{}, p90: map[int]float64{}, exceed: map[int]float64{}}
 	for m, vals := range perMonth {
-		out.p10[m], out.p50[m], out.p90[m] = percentiles(vals)
+		if reported[m] {
+			out.p10[m], out.p50[m], out.p90[m] = percentiles(vals)
+		}
 	}
-	for _, h := range horizons {
-		out.exceed[h] = float64(overBy[h]) / mcRuns
+	for i, h := range horizons {
+		out.exceed[h] = float64(overBy[i]) / mcRuns
 	}
 	return out
 }
