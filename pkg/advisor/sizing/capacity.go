@@ -172,8 +172,10 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 		c.Limit, c.Reason = r.solved(hi, atHi).figures().failure(slo)
 		c.Reason = fmt.Sprintf("at concurrency %d %s", lo+1, c.Reason)
 	}
-	c.formula("capacity: largest concurrency meeting the SLO = %d, %s requests/s (requests/s = concurrency / request time, Little's law)",
-		lo, c.RequestsPerSec)
+	if !quiet { // boxing the arguments for a line quiet skips would allocate
+		c.formula("capacity: largest concurrency meeting the SLO = %d, %s requests/s (requests/s = concurrency / request time, Little's law)",
+			lo, c.RequestsPerSec)
+	}
 	return c, nil
 }
 

@@ -228,8 +228,12 @@ func fitMemoryLayout(a Arch, p, kv Precision, gpu Accelerator, tensorParallel, p
 	gpus := float64(tensorParallel * pipelineParallel)
 	f.WeightsGB = a.ParamsTotalB * bw
 	f.OverheadGB = f.WeightsGB * RuntimeOverheadFraction
-	f.formula("weights = N %.4g B params x %.3g B = %.4g GB (EleutherAI Transformer Math 101)", a.ParamsTotalB, bw, f.WeightsGB)
-	f.formula("runtime overhead = %.0f%% x %.4g GB = %.4g GB (EleutherAI Transformer Math 101)", RuntimeOverheadFraction*100, f.WeightsGB, f.OverheadGB)
+	// The text is written only when asked for: even skipped by Working's quiet flag, each line's
+	// arguments were boxed for it, most of a quiet fit's allocations.
+	if !quiet {
+		f.formula("weights = N %.4g B params x %.3g B = %.4g GB (EleutherAI Transformer Math 101)", a.ParamsTotalB, bw, f.WeightsGB)
+		f.formula("runtime overhead = %.0f%% x %.4g GB = %.4g GB (EleutherAI Transformer Math 101)", RuntimeOverheadFraction*100, f.WeightsGB, f.OverheadGB)
+	}
 
 	perGPU := kvBytesPerTokenPerGPU(a, bkv, tensorParallel)
 	if !quiet {
@@ -238,22 +242,29 @@ func fitMemoryLayout(a Arch, p, kv Precision, gpu Accelerator, tensorParallel, p
 	if pipelineParallel > 1 {
 		stage := math.Ceil(float64(a.Layers) / float64(pipelineParallel))
 		perGPU *= stage / float64(a.Layers)
-		f.formula("KV per token per GPU with %d pipeline stages = the TP figure x ceil(L %d / PP %d) / L = %.0f B (Megatron-LM, arXiv 2104.04473)",
-			pipelineParallel, a.Layers, pipelineParallel, perGPU)
+		if !quiet {
+			f.formula("KV per token per GPU with %d pipeline stages = the TP figure x ceil(L %d / PP %d) / L = %.0f B (Megatron-LM, arXiv 2104.04473)",
+				pipelineParallel, a.Layers, pipelineParallel, perGPU)
+		}
 	}
 	f.KVBytesPerToken = perGPU * gpus
 
 	budgetPerGPU := gpu.MemoryGB*utilisation - (f.WeightsGB+f.OverheadGB)/gpus
-	f.formula("KV budget per GPU = %.4g GB x %.2f - (%.4g + %.4g) GB / (TP %d x PP %d) = %.4g GB (vLLM gpu_memory_utilization)",
-		gpu.MemoryGB, utilisation, f.WeightsGB, f.OverheadGB, tensorParallel, pipelineParallel, budgetPerGPU)
+	if !quiet {
+		f.formula("KV budget per GPU = %.4g GB x %.2f - (%.4g + %.4g) GB / (TP %d x PP %d) = %.4g GB (vLLM gpu_memory_utilization)",
+			gpu.MemoryGB, utilisation, f.WeightsGB, f.OverheadGB, tensorParallel, pipelineParallel, budgetPerGPU)
+	}
 	if budgetPerGPU > 0 {
 		f.KVBudgetGB = budgetPerGPU * gpus
 		f.MaxTokensInKV = int(math.Floor(budgetPerGPU * gb / perGPU))
 		f.MaxSequences = f.MaxTokensInKV / contextTokens
 	}
+	f.Fits = f.MaxSequences >= 1
+	if quiet {
+		return f, nil
+	}
 	f.formula("KV tokens = %.4g GB / %.0f B = %d tokens; sequences of %d tokens = %d",
 		math.Max(budgetPerGPU, 0), perGPU, f.MaxTokensInKV, contextTokens, f.MaxSequences)
-	f.Fits = f.MaxSequences >= 1
 
 	f.assume("%s weights, %s KV cache on %d x %s (%.4g GB each), memory utilisation %.2f", p, kv, tensorParallel*pipelineParallel, gpu.Name, gpu.MemoryGB, utilisation)
 	f.assume("runtime overhead (activations, CUDA graphs, quantisation scales) taken as %.0f%% of the weights", RuntimeOverheadFraction*100)
