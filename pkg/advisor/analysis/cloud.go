@@ -157,19 +157,21 @@ func reportWorkload(r *cloudResult, w plan.WorkloadPlan) {
 		return
 	}
 	// Ranked candidates: the top feasible ones with their working.
+	// The loops read the candidates in place: a candidate is large, and a plan has thousands.
 	var lines []string
-	for i, c := range w.Candidates {
+	for i := range w.Candidates {
+		c := &w.Candidates[i]
 		if i >= topCandidates || !c.Feasible {
 			break
 		}
-		lines = append(lines, fmt.Sprintf("%d. %s", i+1, describe(c)))
-		r.metrics = append(r.metrics, rangeEnd(metric(fmt.Sprintf("candidate_%d_cost_usd_high", i+1), costHigh(c), costUnit(c),
+		lines = append(lines, fmt.Sprintf("%d. %s", i+1, describe(*c)))
+		r.metrics = append(r.metrics, rangeEnd(metric(fmt.Sprintf("candidate_%d_cost_usd_high", i+1), costHigh(*c), costUnit(*c),
 			fmt.Sprintf("%s %s: %s", c.Provider, c.Instance, working(c.Working)), c.Source+"; "+srcPlan+"; "+srcPlanMonth(), label),
 			fmt.Sprintf("candidate_%d_cost_usd", i+1), BoundHigh))
 	}
 	feasible := 0
-	for _, c := range w.Candidates {
-		if c.Feasible {
+	for i := range w.Candidates {
+		if w.Candidates[i].Feasible {
 			feasible++
 		}
 	}

@@ -184,7 +184,8 @@ type offer struct {
 	region string
 	// blocked is non-empty when the residency rules the offer out; it names the missing regional price.
 	blocked string
-	// source names the catalogue rows behind a GPU offer (sourceOf).
+	// source names the catalogue rows behind the offer (sourceOf for a GPU offer, cpuSourceOf for a CPU
+	// machine).
 	source string
 }
 
@@ -222,14 +223,25 @@ func eligibleInstances(cat *catalog.Catalog, rows []*catalog.Instance, c Constra
 func cpuOffers(rows []*catalog.Instance, c Constraints) []offer {
 	var out []offer
 	blocked := c.blockedMemo()
+	var last *catalog.Instance
+	source := ""
 	for _, p := range c.Providers {
 		for _, in := range rows {
 			if in.Provider == p && !in.HasGPU() {
-				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: blocked(in)})
+				// The text does not name the region: write it once for a machine's consecutive rows.
+				if last == nil || in.Provider != last.Provider || in.Name != last.Name || in.Source != last.Source {
+					last, source = in, cpuSourceOf(in)
+				}
+				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: blocked(in), source: source})
 			}
 		}
 	}
 	return out
+}
+
+// cpuSourceOf names the catalogue row behind a CPU machine with its as-of date.
+func cpuSourceOf(in *catalog.Instance) string {
+	return "catalogue instance " + in.Provider + "/" + in.Name + ": " + in.Source.Source + ", as of " + in.AsOf
 }
 
 // blockedMemo is blocked, writing each provider and price region's reason once: a catalogue prices

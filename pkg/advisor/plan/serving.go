@@ -87,25 +87,34 @@ func price(c *Candidate, o offer, hours float64, withText bool) {
 		addFormula(&c.Working, "on demand = %s x $%g/h x %g h = %s per month (catalogue %s price, %g h = one month)",
 			span.Count(n.Low, n.High, "instance", "instances"), in.OnDemandHourly, hours, dollars(c.Monthly.OnDemand), in.PriceRegion, HoursPerMonth)
 	}
+	// The published options' ranges share one allocation instead of one each: a plan prices thousands
+	// of offers.
+	var opts *[3]sizing.Range
+	if in.Commit1YMonthly > 0 || in.Commit3YMonthly > 0 || in.SpotHourly > 0 {
+		opts = new([3]sizing.Range)
+	}
 	if in.Commit1YMonthly > 0 {
-		r := sizing.NewRange(float64(n.Low)*in.Commit1YMonthly, float64(n.High)*in.Commit1YMonthly)
-		c.Monthly.Commit1Y = &r
+		r := &opts[0]
+		*r = sizing.NewRange(float64(n.Low)*in.Commit1YMonthly, float64(n.High)*in.Commit1YMonthly)
+		c.Monthly.Commit1Y = r
 		if withText {
-			addFormula(&c.Working, "1-year commitment = %s x $%g per month = %s", ints(n), in.Commit1YMonthly, dollars(r))
+			addFormula(&c.Working, "1-year commitment = %s x $%g per month = %s", ints(n), in.Commit1YMonthly, dollars(*r))
 		}
 	}
 	if in.Commit3YMonthly > 0 {
-		r := sizing.NewRange(float64(n.Low)*in.Commit3YMonthly, float64(n.High)*in.Commit3YMonthly)
-		c.Monthly.Commit3Y = &r
+		r := &opts[1]
+		*r = sizing.NewRange(float64(n.Low)*in.Commit3YMonthly, float64(n.High)*in.Commit3YMonthly)
+		c.Monthly.Commit3Y = r
 		if withText {
-			addFormula(&c.Working, "3-year commitment = %s x $%g per month = %s", ints(n), in.Commit3YMonthly, dollars(r))
+			addFormula(&c.Working, "3-year commitment = %s x $%g per month = %s", ints(n), in.Commit3YMonthly, dollars(*r))
 		}
 	}
 	if in.SpotHourly > 0 {
-		r := sizing.NewRange(float64(n.Low)*in.SpotHourly*hours, float64(n.High)*in.SpotHourly*hours)
-		c.Monthly.Spot = &r
+		r := &opts[2]
+		*r = sizing.NewRange(float64(n.Low)*in.SpotHourly*hours, float64(n.High)*in.SpotHourly*hours)
+		c.Monthly.Spot = r
 		if withText {
-			addFormula(&c.Working, "spot = %s x $%g/h x %g h = %s (can be reclaimed at short notice)", ints(n), in.SpotHourly, hours, dollars(r))
+			addFormula(&c.Working, "spot = %s x $%g/h x %g h = %s (can be reclaimed at short notice)", ints(n), in.SpotHourly, hours, dollars(*r))
 		}
 	}
 }
@@ -161,16 +170,17 @@ func layouts(gpus int) [][2]int {
 // cheapest that meets every SLO at peak wins, by its pessimistic then optimistic monthly cost, then the
 // fewest GPUs. The candidate keeps every layout, so a reader sees why the winner won. Infeasible offers
 // come back with the reason. withText also writes the working, the layout's why and the replica's cost
-// formula; the figures are the same without it.
-func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load servingLoad, memo *sizingMemo, withText bool) (Candidate, error) {
-	c := baseCandidate(o)
+// formula; the figures are the same without it. It writes the candidate into c, in place: a candidate
+// is large, and returning it by value copied it several times per offer.
+func servingCandidate(c *Candidate, m resolvedModel, p, kv sizing.Precision, o offer, load servingLoad, memo *sizingMemo, withText bool) error {
+	*c = baseCandidate(o)
 	if o.blocked != "" {
 		c.Reason = o.blocked
-		return c, nil
+		return nil
 	}
 	if ok, why := supports(*o.gpu, p); !ok {
 		c.Reason = why
-		return c, nil
+		return nil
 	}
 	acc := AcceleratorFromGPU(*o.gpu)
 	fit, err := memo.fit(o, func() (sizing.MemoryFit, error) {
@@ -178,7 +188,7 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		return fit, err
 	})
 	if err != nil && !errors.Is(err, sizing.ErrDoesNotFit) {
-		return c, fmt.Errorf("size %s on %s: %w", m.name, o.inst.Name, err)
+		return fmt.Errorf("size %s on %s: %w", m.name, o.inst.Name, err)
 	}
 
 	// The layouts' replica and instance counts depend on the machine's shape, not its price or region:
@@ -230,7 +240,7 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		return sh, nil
 	})
 	if err != nil {
-		return c, err
+		return err
 	}
 	if shape.reason != "" {
 		c.Layouts, c.Reason = shape.options, shape.reason
@@ -239,9 +249,9 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 			_, fit, _ := sizing.MinTensorParallel(m.arch, p, kv, acc, o.inst.GPUCount, 0, load.context)
 			merge(&c.Working, fit.Working)
 		}
-		return c, nil
+		return nil
 	}
-	options := slices.Clone(shape.options)
+	options := memo.layouts(shape.options)
 	bestIdx, bestCost := -1, Candidate{}
 	for i := range options {
 		opt := &options[i]
@@ -257,8 +267,6 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		}
 	}
 	// A shape with a feasible layout has a cheapest one at any price.
-	chosen := c
-	chosen.Working = sizing.Working{}
 	opt := options[bestIdx]
 	capy := shape.capacities[bestIdx]
 	if withText {
@@ -267,18 +275,18 @@ func servingCandidate(m resolvedModel, p, kv sizing.Precision, o offer, load ser
 		in := servingInput(m, p, kv, acc, tp, pp, load)
 		figures := capy
 		if capy, err = memo.capacityWithText(o, tp, pp, func() (sizing.Capacity, error) { return sizing.CapacityWorking(in, load.slo, figures) }); err != nil {
-			return c, fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
+			return fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
 		}
 	}
-	if err := sizeReplicas(&chosen, o, opt.TensorParallel, opt.PipelineParallel, capy, load, withText); err != nil {
-		return c, err
+	if err := sizeReplicas(c, o, opt.TensorParallel, opt.PipelineParallel, capy, load, withText); err != nil {
+		return err
 	}
 	sortLayouts(options)
-	chosen.Layouts = options
+	c.Layouts = options
 	if withText {
-		explainLayout(&chosen, options)
+		explainLayout(c, options)
 	}
-	return chosen, nil
+	return nil
 }
 
 // sortLayouts orders an offer's layouts as Candidate.Layouts lists them: feasible first, then by
@@ -437,6 +445,22 @@ type sizingMemo struct {
 	withText   map[capKey]memoCapacity
 	shapes     map[fitKey]memoShape
 	trainings  map[fitKey]memoTraining
+	// slab is where layouts copies its offers' layouts: one allocation for many offers instead of one each.
+	slab []Layout
+}
+
+// layoutSlab is how many layouts the memo allocates at once: about 36 offers of 7 layouts.
+const layoutSlab = 256
+
+// layouts returns a copy of a shape's layouts for one offer to price and sort. The copies of many
+// offers share one backing array; each is clipped, so appending to one never writes into another.
+func (m *sizingMemo) layouts(of []Layout) []Layout {
+	if cap(m.slab)-len(m.slab) < len(of) {
+		m.slab = make([]Layout, 0, max(layoutSlab, len(of)))
+	}
+	n := len(m.slab)
+	m.slab = append(m.slab, of...)
+	return m.slab[n:len(m.slab):len(m.slab)]
 }
 
 // layoutShape is every layout of one machine shape (GPU model and count) with its replica and

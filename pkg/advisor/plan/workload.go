@@ -169,20 +169,18 @@ func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *Wo
 	}
 	wp.OutputTokensPerMonth = load.outputTokensPerMonth
 	memo := newSizingMemo()
-	size := func(i int, withText bool) (Candidate, error) {
-		c, err := servingCandidate(m, p, kv, pool[i], load, memo, withText)
+	size := func(c *Candidate, i int, withText bool) error {
+		err := servingCandidate(c, m, p, kv, pool[i], load, memo, withText)
 		c.offer = i
-		return c, err
+		return err
 	}
 	if len(pool) > 0 {
-		wp.Candidates = make([]Candidate, 0, len(pool))
+		wp.Candidates = make([]Candidate, len(pool))
 	}
 	for i := range pool {
-		c, err := size(i, false)
-		if err != nil {
+		if err := size(&wp.Candidates[i], i, false); err != nil {
 			return nil, err
 		}
-		wp.Candidates = append(wp.Candidates, c)
 	}
 	if !batch {
 		bandwidthFloor(wp, m, p, pool, load.slo)
@@ -191,7 +189,11 @@ func planLLM(cat *catalog.Catalog, pool []offer, w *inframindv1.Workload, wp *Wo
 	if !batch {
 		addNetwork(wp, load)
 	}
-	return func(i int) (Candidate, error) { return size(i, true) }, nil
+	return func(i int) (Candidate, error) {
+		var c Candidate
+		err := size(&c, i, true)
+		return c, err
+	}, nil
 }
 
 // bandwidthFloor checks the inter-token target against the fastest offered machine at perfect
@@ -353,11 +355,12 @@ func priceGeneral(cpus []offer, w *inframindv1.Workload, wp *WorkloadPlan) sizeA
 		return nil
 	}
 	vcpu, mem := w.GetVcpu(), w.GetMemoryGb()
-	size := func(i int, withText bool) Candidate {
+	// size writes the candidate in place: a candidate is large, and a plan prices hundreds of machines.
+	size := func(c *Candidate, i int, withText bool) {
 		o := cpus[i]
 		in := o.inst
-		c := Candidate{Provider: in.Provider, Instance: in.Name, Region: o.region, Instances: wp.Instances, Feasible: true,
-			Source: fmt.Sprintf("catalogue instance %s/%s: %s, as of %s", in.Provider, in.Name, in.Source.Source, in.AsOf), offer: i}
+		*c = Candidate{Provider: in.Provider, Instance: in.Name, Region: o.region, Instances: wp.Instances, Feasible: true,
+			Source: o.source, offer: i}
 		switch {
 		case o.blocked != "":
 			c.Feasible, c.Reason = false, o.blocked
@@ -367,14 +370,20 @@ func priceGeneral(cpus []offer, w *inframindv1.Workload, wp *WorkloadPlan) sizeA
 			if withText {
 				addFormula(&c.Working, "%s has %d vCPU / %g GB >= %g vCPU / %g GB per instance", in.Name, in.VCPU, in.MemoryGB, vcpu, mem)
 			}
-			price(&c, o, HoursPerMonth, withText)
+			price(c, o, HoursPerMonth, withText)
 		}
-		return c
+	}
+	if len(cpus) > 0 {
+		wp.Candidates = make([]Candidate, len(cpus))
 	}
 	for i := range cpus {
-		wp.Candidates = append(wp.Candidates, size(i, false))
+		size(&wp.Candidates[i], i, false)
 	}
-	return func(i int) (Candidate, error) { return size(i, true), nil }
+	return func(i int) (Candidate, error) {
+		var c Candidate
+		size(&c, i, true)
+		return c, nil
+	}
 }
 
 // planTraining sizes a training job on every offer: the fewest GPUs the method fits on (rounded up to
@@ -634,7 +643,9 @@ func rank(wp *WorkloadPlan, cons Constraints) {
 		}
 		keys[i], byRank[i] = k, i
 	}
-	slices.SortStableFunc(byRank, func(i, j int) int {
+	// Equal keys keep their order by the index, the last key: the same order a stable sort gives, from
+	// an unstable one, which does fewer comparisons than a stable sort's merges.
+	slices.SortFunc(byRank, func(i, j int) int {
 		a, b := &keys[i], &keys[j]
 		if a.feasible != b.feasible {
 			if a.feasible {
@@ -644,10 +655,10 @@ func rank(wp *WorkloadPlan, cons Constraints) {
 		}
 		if !a.feasible {
 			// Infeasible: the machines with the most GPU memory first, as the nearest misses.
-			return cmp.Or(cmp.Compare(b.memory, a.memory), cmp.Compare(a.provider, b.provider), cmp.Compare(a.instance, b.instance))
+			return cmp.Or(cmp.Compare(b.memory, a.memory), cmp.Compare(a.provider, b.provider), cmp.Compare(a.instance, b.instance), cmp.Compare(i, j))
 		}
 		return cmp.Or(cmp.Compare(a.cost, b.cost), cmp.Compare(a.costLow, b.costLow),
-			cmp.Compare(a.provider, b.provider), cmp.Compare(a.instance, b.instance))
+			cmp.Compare(a.provider, b.provider), cmp.Compare(a.instance, b.instance), cmp.Compare(i, j))
 	})
 	permute(cs, byRank)
 	wp.CheapestPerProvider = nil
