@@ -643,8 +643,17 @@ func rank(wp *WorkloadPlan, cons Constraints) {
 		}
 		keys[i], byRank[i] = k, i
 	}
+	// The candidates come planned over the offers, which are in provider then instance order: then
+	// provider, instance and index order them as the index alone does, and the comparison skips the
+	// names. The check keeps the full comparison for candidates in any other order.
+	byIndex := true
+	for i := 1; i < len(keys) && byIndex; i++ {
+		a, b := &keys[i-1], &keys[i]
+		byIndex = a.provider < b.provider || (a.provider == b.provider && a.instance <= b.instance)
+	}
 	// Equal keys keep their order by the index, the last key: the same order a stable sort gives, from
-	// an unstable one, which does fewer comparisons than a stable sort's merges.
+	// an unstable one, which does fewer comparisons than a stable sort's merges. Each key is compared
+	// only when the ones before it tie.
 	slices.SortFunc(byRank, func(i, j int) int {
 		a, b := &keys[i], &keys[j]
 		if a.feasible != b.feasible {
@@ -653,12 +662,27 @@ func rank(wp *WorkloadPlan, cons Constraints) {
 			}
 			return 1
 		}
-		if !a.feasible {
+		var c int
+		if a.feasible {
+			if c = cmp.Compare(a.cost, b.cost); c == 0 {
+				c = cmp.Compare(a.costLow, b.costLow)
+			}
+		} else {
 			// Infeasible: the machines with the most GPU memory first, as the nearest misses.
-			return cmp.Or(cmp.Compare(b.memory, a.memory), cmp.Compare(a.provider, b.provider), cmp.Compare(a.instance, b.instance), cmp.Compare(i, j))
+			c = cmp.Compare(b.memory, a.memory)
 		}
-		return cmp.Or(cmp.Compare(a.cost, b.cost), cmp.Compare(a.costLow, b.costLow),
-			cmp.Compare(a.provider, b.provider), cmp.Compare(a.instance, b.instance), cmp.Compare(i, j))
+		if c != 0 {
+			return c
+		}
+		if !byIndex {
+			if c = cmp.Compare(a.provider, b.provider); c != 0 {
+				return c
+			}
+			if c = strings.Compare(a.instance, b.instance); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(i, j)
 	})
 	permute(cs, byRank)
 	wp.CheapestPerProvider = nil

@@ -1,11 +1,16 @@
 package plan
 
 import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 )
 
 // permute puts the element at from[k] at k, for any permutation: one cycle,
@@ -59,6 +64,60 @@ func TestSortedRowsAreInstancesOf(t *testing.T) {
 			require.Len(t, got, len(want))
 			for i := range want {
 				require.Equal(t, want[i], *got[i], "row %d", i)
+			}
+		})
+	}
+}
+
+// rank orders candidates as the rule it documents, written as a stable sort over every key: for
+// candidates in offer order (provider then instance, where the index settles ties of cost) and in any
+// other, with ties of cost, GPU memory, provider and instance.
+func TestRankOrdersAsTheStableRule(t *testing.T) {
+	t.Parallel()
+	cons := Constraints{Providers: []string{"gcp", "aws", "azure"}}
+	want := func(cs []Candidate) []Candidate {
+		out := append([]Candidate(nil), cs...)
+		slices.SortStableFunc(out, func(a, b Candidate) int {
+			if a.Feasible != b.Feasible {
+				if a.Feasible {
+					return -1
+				}
+				return 1
+			}
+			pa, pb := slices.Index(cons.Providers, a.Provider), slices.Index(cons.Providers, b.Provider)
+			if !a.Feasible {
+				return cmp.Or(cmp.Compare(b.GPUMemoryGB*float64(b.GPUsPerInstance), a.GPUMemoryGB*float64(a.GPUsPerInstance)),
+					cmp.Compare(pa, pb), cmp.Compare(a.Instance, b.Instance))
+			}
+			return cmp.Or(cmp.Compare(costKey(&a), costKey(&b)), cmp.Compare(costKeyLow(&a), costKeyLow(&b)),
+				cmp.Compare(pa, pb), cmp.Compare(a.Instance, b.Instance))
+		})
+		return out
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, ordered := range []bool{true, false} {
+		t.Run(fmt.Sprintf("offer order %v", ordered), func(t *testing.T) {
+			t.Parallel()
+			for range 50 {
+				cs := make([]Candidate, 40)
+				for i := range cs {
+					c := &cs[i]
+					c.Provider = cons.Providers[rng.IntN(3)]
+					c.Instance = fmt.Sprintf("m%d", rng.IntN(4))
+					c.Region = fmt.Sprint(i) // tells equal keys apart
+					c.GPUMemoryGB, c.GPUsPerInstance = float64(24*(1+rng.IntN(2))), 1+rng.IntN(2)
+					c.Feasible = rng.IntN(4) > 0
+					lo := float64(rng.IntN(3))
+					c.Monthly.OnDemand = sizing.NewRange(lo, lo+float64(rng.IntN(2)))
+				}
+				if ordered {
+					slices.SortStableFunc(cs, func(a, b Candidate) int {
+						return cmp.Or(cmp.Compare(slices.Index(cons.Providers, a.Provider), slices.Index(cons.Providers, b.Provider)), cmp.Compare(a.Instance, b.Instance))
+					})
+				}
+				wp := WorkloadPlan{Candidates: append([]Candidate(nil), cs...)}
+				rank(&wp, cons)
+				require.Equal(t, want(cs), wp.Candidates)
 			}
 		})
 	}
