@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
+	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	"github.com/infra-mind/infra-mind/pkg/advisor/span"
 	"github.com/infra-mind/infra-mind/pkg/assessment"
 	inframindv1 "github.com/infra-mind/infra-mind/pkg/gen/inframind/v1"
@@ -47,6 +48,8 @@ type Analyzer struct {
 	cat *catalog.Catalog
 	// idx is cat looked up by the families beside the plan.
 	idx *catalogueIndex
+	// planner is cat prepared for the cloud family's plans.
+	planner *plan.Planner
 }
 
 // New returns an analyzer over c (catalog.Load gives the embedded one),
@@ -55,7 +58,11 @@ func New(c *catalog.Catalog) (*Analyzer, error) {
 	if c == nil {
 		return nil, errors.New("analysis: catalogue is required")
 	}
-	return &Analyzer{cat: c, idx: newCatalogueIndex(c)}, nil
+	planner, err := plan.NewPlanner(c)
+	if err != nil {
+		return nil, fmt.Errorf("analysis: %w", err)
+	}
+	return &Analyzer{cat: c, idx: newCatalogueIndex(c), planner: planner}, nil
 }
 
 // CatalogVersion is the version of the catalogue every figure comes from;
@@ -73,7 +80,7 @@ func (a *Analyzer) Analyze(family assessment.Family, req *inframindv1.Assessment
 	case assessment.FamilyStrategy:
 		return analyzeStrategy(a.idx, req, upstream[assessment.FamilyCloud])
 	case assessment.FamilyCloud:
-		return analyzeCloud(a.cat, req)
+		return analyzeCloud(a.planner, req)
 	case assessment.FamilyMLOps:
 		return analyzeMLOps(a.idx, req)
 	case assessment.FamilyCompliance:

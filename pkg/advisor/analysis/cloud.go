@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/infra-mind/infra-mind/pkg/advisor/catalog"
 	"github.com/infra-mind/infra-mind/pkg/advisor/plan"
 	"github.com/infra-mind/infra-mind/pkg/advisor/sizing"
 	"github.com/infra-mind/infra-mind/pkg/advisor/span"
@@ -49,8 +48,8 @@ func (r *cloudResult) rangeMetrics(name string, v sizing.Range, unit, formula, s
 // analyzeCloud plans every workload over the catalogue (pkg/advisor/plan) and reports, per workload,
 // the ranked candidates, the recommended deployment, the cheapest per provider, the supporting
 // components and the contract metrics (contract.go). Impossible requests become findings.
-func analyzeCloud(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Outcome, error) {
-	p, err := plan.Build(cat, req)
+func analyzeCloud(planner *plan.Planner, req *inframindv1.AssessmentRequest) (Outcome, error) {
+	p, err := planner.Build(req)
 	if errors.Is(err, plan.ErrNoWorkloads) {
 		return Outcome{}, unanalysable("workloads: at least one workload is required")
 	}

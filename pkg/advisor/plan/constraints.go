@@ -57,13 +57,12 @@ func catalogueProviders(rows []*catalog.Instance) []string {
 	return out
 }
 
-// constraintsFor derives the constraints from the business block; rows are the catalogue's instances
-// (sortedRows). Unknown provider names and exclusions that leave nothing are findings: the
+// constraintsFor derives the constraints from the business block; known are the catalogue's providers
+// (catalogueProviders). Unknown provider names and exclusions that leave nothing are findings: the
 // plan then says what it could not do.
-func constraintsFor(cat *catalog.Catalog, rows []*catalog.Instance, b *inframindv1.Business) (Constraints, []Finding) {
+func constraintsFor(cat *catalog.Catalog, known []string, b *inframindv1.Business) (Constraints, []Finding) {
 	var c Constraints
 	var fs []Finding
-	known := catalogueProviders(rows)
 	pick := func(field string, names []string) []string {
 		var out []string
 		for _, n := range names {
@@ -189,50 +188,38 @@ type offer struct {
 	source string
 }
 
-// eligibleInstances lists the GPU offers among rows (sortedRows) in the provider scope, in scope order
+// eligibleInstances lists the GPU offers among the planner's rows in the provider scope, in scope order
 // then name. An instance is offered only in the regions the catalogue names (offered_in) and priced only
 // in its price region, so an offer outside the residency is kept, blocked, to say which regional price
 // is missing.
-func eligibleInstances(cat *catalog.Catalog, rows []*catalog.Instance, c Constraints) []offer {
-	gpus := make(map[string]*catalog.GPU, len(cat.GPUs))
-	for i := range cat.GPUs {
-		if _, dup := gpus[cat.GPUs[i].ID]; !dup { // cat.GPU returns the first of an id
-			gpus[cat.GPUs[i].ID] = &cat.GPUs[i]
-		}
-	}
-	out := make([]offer, 0, len(rows))
+func (pl *Planner) eligibleInstances(c Constraints) []offer {
+	out := make([]offer, 0, len(pl.rows))
 	blocked := c.blockedMemo()
-	sources := sourceMemo()
 	for _, p := range c.Providers {
-		for _, in := range rows {
+		for i, in := range pl.rows {
 			if in.Provider != p {
 				continue
 			}
-			g, ok := gpus[in.GPU]
+			g, ok := pl.gpus[in.GPU]
 			if !ok {
 				continue
 			}
-			out = append(out, offer{inst: in, gpu: g, region: in.PriceRegion, blocked: blocked(in), source: sources(in, g)})
+			out = append(out, offer{inst: in, gpu: g, region: in.PriceRegion, blocked: blocked(in), source: pl.sources[i]})
 		}
 	}
 	return out
 }
 
-// cpuOffers lists the CPU machines (general-purpose families priced for services) among rows in the
-// provider scope, in scope order then name, blocked like eligibleInstances outside the residency.
-func cpuOffers(rows []*catalog.Instance, c Constraints) []offer {
+// cpuOffers lists the CPU machines (general-purpose families priced for services) among the planner's
+// rows in the provider scope, in scope order then name, blocked like eligibleInstances outside the
+// residency.
+func (pl *Planner) cpuOffers(c Constraints) []offer {
 	var out []offer
 	blocked := c.blockedMemo()
-	var last *catalog.Instance
-	source := ""
 	for _, p := range c.Providers {
-		for _, in := range rows {
+		for i, in := range pl.rows {
 			if in.Provider == p && !in.HasGPU() {
-				// The text does not name the region: write it once for a machine's consecutive rows.
-				if last == nil || in.Provider != last.Provider || in.Name != last.Name || in.Source != last.Source {
-					last, source = in, cpuSourceOf(in)
-				}
-				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: blocked(in), source: source})
+				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: blocked(in), source: pl.sources[i]})
 			}
 		}
 	}

@@ -8,5 +8,9 @@ import (
 // BuildWithEveryWorking is Build with every candidate's working written, as the planner wrote it before
 // it kept the text to the candidates a result shows: the tests read the working of any candidate with it.
 func BuildWithEveryWorking(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Plan, error) {
-	return build(cat, req, true)
+	pl, err := NewPlanner(cat)
+	if err != nil {
+		return Plan{}, err
+	}
+	return pl.build(req, true)
 }

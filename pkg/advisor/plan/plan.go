@@ -240,24 +240,78 @@ func (p Plan) AllFindings() []Finding {
 	return out
 }
 
+// Planner plans requests over one catalogue. What does not depend on the request (the instance rows in
+// order, the GPU rows by id, the text naming each row's sources) is worked out once, when the planner is
+// made, instead of for every plan, where it was a tenth of the plan's time. The catalogue must not change
+// afterwards.
+type Planner struct {
+	cat *catalog.Catalog
+	// rows are the catalogue's instances (sortedRows), providers the providers they name, in order.
+	rows      []*catalog.Instance
+	providers []string
+	// gpus maps a GPU id to its row, the first of an id as cat.GPU returns.
+	gpus map[string]*catalog.GPU
+	// sources[i] names the catalogue rows behind rows[i]: sourceOf for a machine with a catalogued GPU,
+	// cpuSourceOf for a CPU machine, "" for a GPU the catalogue does not describe.
+	sources []string
+}
+
+// NewPlanner prepares cat for planning.
+func NewPlanner(cat *catalog.Catalog) (*Planner, error) {
+	if cat == nil {
+		return nil, errors.New("plan: catalogue is required")
+	}
+	rows := sortedRows(cat)
+	gpus := make(map[string]*catalog.GPU, len(cat.GPUs))
+	for i := range cat.GPUs {
+		if _, dup := gpus[cat.GPUs[i].ID]; !dup {
+			gpus[cat.GPUs[i].ID] = &cat.GPUs[i]
+		}
+	}
+	sources := make([]string, len(rows))
+	gpuSource := sourceMemo()
+	var last *catalog.Instance
+	cpuSource := ""
+	for i, in := range rows {
+		switch g, ok := gpus[in.GPU]; {
+		case ok:
+			sources[i] = gpuSource(in, g)
+		case !in.HasGPU():
+			// The text does not name the region: written once for a machine's consecutive rows.
+			if last == nil || in.Provider != last.Provider || in.Name != last.Name || in.Source != last.Source {
+				last, cpuSource = in, cpuSourceOf(in)
+			}
+			sources[i] = cpuSource
+		}
+	}
+	return &Planner{cat: cat, rows: rows, providers: catalogueProviders(rows), gpus: gpus, sources: sources}, nil
+}
+
 // Build plans every workload of req over cat. Impossible requests (a model that fits nowhere, an SLO
 // no hardware meets, a budget below any feasible plan, residency with no priced region) give findings,
 // not errors; only a request with no workloads, or a workload the planner cannot read, is an error.
-// Only the candidates a result shows carry their working (WorkloadPlan.Shows).
+// Only the candidates a result shows carry their working (WorkloadPlan.Shows). A caller that plans many
+// requests over one catalogue makes a Planner once instead.
 func Build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest) (Plan, error) {
-	return build(cat, req, false)
+	pl, err := NewPlanner(cat)
+	if err != nil {
+		return Plan{}, err
+	}
+	return pl.Build(req)
+}
+
+// Build is Build over the planner's catalogue.
+func (pl *Planner) Build(req *inframindv1.AssessmentRequest) (Plan, error) {
+	return pl.build(req, false)
 }
 
 // build is Build; allWorking writes every candidate's working.
-func build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, allWorking bool) (Plan, error) {
-	if cat == nil {
-		return Plan{}, errors.New("plan: catalogue is required")
-	}
+func (pl *Planner) build(req *inframindv1.AssessmentRequest, allWorking bool) (Plan, error) {
+	cat := pl.cat
 	if len(req.GetWorkloads()) == 0 {
 		return Plan{}, ErrNoWorkloads
 	}
-	rows := sortedRows(cat)
-	cons, findings := constraintsFor(cat, rows, req.GetBusiness())
+	cons, findings := constraintsFor(cat, pl.providers, req.GetBusiness())
 	p := Plan{
 		CatalogVersion: cat.Version,
 		Providers:      cons.Providers,
@@ -265,11 +319,11 @@ func build(cat *catalog.Catalog, req *inframindv1.AssessmentRequest, allWorking 
 		BudgetUSD:      req.GetBusiness().GetMonthlyBudgetUsd(),
 		Findings:       findings,
 	}
-	pool := eligibleInstances(cat, rows, cons)
+	pool := pl.eligibleInstances(cons)
 	var cpus []offer
 	for _, w := range req.GetWorkloads() {
 		if norm(w.GetKind()) == KindGeneral {
-			cpus = cpuOffers(rows, cons)
+			cpus = pl.cpuOffers(cons)
 			break
 		}
 	}
