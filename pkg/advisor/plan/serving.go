@@ -70,10 +70,16 @@ func sourceMemo() func(*catalog.Instance, *catalog.GPU) string {
 
 // baseCandidate starts a candidate for an offer.
 func baseCandidate(o offer) Candidate {
-	return Candidate{
-		Provider: o.inst.Provider, Instance: o.inst.Name, Region: o.region, GPU: o.gpu.ID,
-		GPUsPerInstance: o.inst.GPUCount, GPUMemoryGB: o.gpu.MemoryGB, Source: o.source,
-	}
+	var c Candidate
+	c.setOffer(o)
+	return c
+}
+
+// setOffer names the offer on c, field by field: assigning a whole new candidate over a zero one in
+// place writes every field of a large struct again.
+func (c *Candidate) setOffer(o offer) {
+	c.Provider, c.Instance, c.Region, c.GPU = o.inst.Provider, o.inst.Name, o.region, o.gpu.ID
+	c.GPUsPerInstance, c.GPUMemoryGB, c.Source = o.inst.GPUCount, o.gpu.MemoryGB, o.source
 }
 
 // price fills the candidate's monthly costs for its instance count over hours a month, from the
@@ -170,10 +176,10 @@ func layouts(gpus int) [][2]int {
 // cheapest that meets every SLO at peak wins, by its pessimistic then optimistic monthly cost, then the
 // fewest GPUs. The candidate keeps every layout, so a reader sees why the winner won. Infeasible offers
 // come back with the reason. withText also writes the working, the layout's why and the replica's cost
-// formula; the figures are the same without it. It writes the candidate into c, in place: a candidate
-// is large, and returning it by value copied it several times per offer.
+// formula; the figures are the same without it. It writes the candidate into c, which is zero, in
+// place: a candidate is large, and returning it by value copied it several times per offer.
 func servingCandidate(c *Candidate, m resolvedModel, p, kv sizing.Precision, o offer, load servingLoad, memo *sizingMemo, withText bool) error {
-	*c = baseCandidate(o)
+	c.setOffer(o)
 	if o.blocked != "" {
 		c.Reason = o.blocked
 		return nil
@@ -252,7 +258,7 @@ func servingCandidate(c *Candidate, m resolvedModel, p, kv sizing.Precision, o o
 		return nil
 	}
 	options := memo.layouts(shape.options)
-	bestIdx, bestCost := -1, Candidate{}
+	bestIdx, bestCost := -1, layoutCost{}
 	for i := range options {
 		opt := &options[i]
 		if !opt.Feasible {
@@ -260,9 +266,8 @@ func servingCandidate(c *Candidate, m resolvedModel, p, kv sizing.Precision, o o
 		}
 		// As price() computes it: instances x USD/h x hours.
 		opt.MonthlyOnDemand = sizing.NewRange(float64(opt.Instances.Low)*o.inst.OnDemandHourly*load.hours, float64(opt.Instances.High)*o.inst.OnDemandHourly*load.hours)
-		cost := Candidate{Monthly: Costs{OnDemand: opt.MonthlyOnDemand},
-			GPUs: IntRange{Low: opt.Instances.Low * o.inst.GPUCount, High: opt.Instances.High * o.inst.GPUCount}}
-		if bestIdx < 0 || cheaper(cost, bestCost) {
+		cost := layoutCost{monthly: opt.MonthlyOnDemand, gpus: opt.Instances.High * o.inst.GPUCount}
+		if bestIdx < 0 || cost.cheaper(bestCost) {
 			bestIdx, bestCost = i, cost
 		}
 	}
@@ -310,11 +315,18 @@ func servingInput(m resolvedModel, p, kv sizing.Precision, acc sizing.Accelerato
 		InputTokens: load.in, OutputTokens: load.out, ContextTokens: load.context}
 }
 
-// cheaper orders feasible candidates of one offer: pessimistic then optimistic monthly on-demand cost,
+// layoutCost is what one offer's feasible layouts are chosen by: the monthly on-demand cost and the
+// GPUs at the pessimistic end. It holds only these, instead of a whole candidate for each layout.
+type layoutCost struct {
+	monthly sizing.Range
+	gpus    int
+}
+
+// cheaper orders feasible layouts of one offer: pessimistic then optimistic monthly on-demand cost,
 // then the fewest GPUs.
-func cheaper(a, b Candidate) bool {
-	return cmp.Or(cmp.Compare(a.Monthly.OnDemand.High, b.Monthly.OnDemand.High), cmp.Compare(a.Monthly.OnDemand.Low, b.Monthly.OnDemand.Low),
-		cmp.Compare(a.GPUs.High, b.GPUs.High)) < 0
+func (a layoutCost) cheaper(b layoutCost) bool {
+	return cmp.Or(cmp.Compare(a.monthly.High, b.monthly.High), cmp.Compare(a.monthly.Low, b.monthly.Low),
+		cmp.Compare(a.gpus, b.gpus)) < 0
 }
 
 // explainLayout says in the working why the chosen layout beat the runner-up meeting the SLO, with both
