@@ -87,7 +87,9 @@ type Candidate struct {
 	PipelineParallel    int
 	ReplicasPerInstance int
 	// Layouts are every replica layout sized on this instance, cheapest feasible first; the chosen one is
-	// TensorParallel x PipelineParallel.
+	// TensorParallel x PipelineParallel. Like the working, they are filled for the candidates a result
+	// shows (WorkloadPlan.Shows), and for every candidate of a machine no layout serves (shared, with
+	// the reason).
 	Layouts []Layout
 	// LayoutWhy says why the chosen layout won over the others sized; empty when no layout was compared.
 	LayoutWhy string
@@ -110,8 +112,8 @@ type Candidate struct {
 	// Source is the catalogue rows' sources and as-of dates.
 	Source string
 	// Working is the candidate's working, filled for the candidates a result shows (WorkloadPlan.Shows);
-	// LayoutWhy and ReplicaMonthlyFormula are part of it. The other candidates carry their figures,
-	// Reason and Source only: formatting every candidate's formulas was most of a plan's cost.
+	// LayoutWhy, ReplicaMonthlyFormula and Layouts are part of it. The other candidates carry their
+	// figures, Reason and Source only: formatting every candidate's formulas was most of a plan's cost.
 	sizing.Working
 	// offer indexes the offers the workload was planned over, to size the candidate again with its working.
 	offer int

@@ -174,9 +174,9 @@ func layouts(gpus int) [][2]int {
 // servingCandidate sizes one LLM workload on one offer. Every replica layout is sized and priced
 // (tensor parallel 1-8 within a machine; pipeline stages over 2-4 machines, see layouts); the
 // cheapest that meets every SLO at peak wins, by its pessimistic then optimistic monthly cost, then the
-// fewest GPUs. The candidate keeps every layout, so a reader sees why the winner won. Infeasible offers
-// come back with the reason. withText also writes the working, the layout's why and the replica's cost
-// formula; the figures are the same without it. It writes the candidate into c, which is zero, in
+// fewest GPUs. Infeasible offers come back with the reason. withText also writes the working, the
+// layouts with their prices at this offer (so a reader sees why the winner won), the layout's why and
+// the replica's cost formula; the figures are the same without it. It writes the candidate into c, which is zero, in
 // place: a candidate is large, and returning it by value copied it several times per offer.
 func servingCandidate(c *Candidate, m resolvedModel, p, kv sizing.Precision, o offer, load servingLoad, memo *sizingMemo, withText bool) error {
 	c.setOffer(o)
@@ -257,22 +257,23 @@ func servingCandidate(c *Candidate, m resolvedModel, p, kv sizing.Precision, o o
 		}
 		return nil
 	}
-	options := memo.layouts(shape.options)
+	// Each feasible layout priced at this offer, as price() computes it: instances x USD/h x hours.
+	monthly := func(l *Layout) sizing.Range {
+		return sizing.NewRange(float64(l.Instances.Low)*o.inst.OnDemandHourly*load.hours, float64(l.Instances.High)*o.inst.OnDemandHourly*load.hours)
+	}
 	bestIdx, bestCost := -1, layoutCost{}
-	for i := range options {
-		opt := &options[i]
-		if !opt.Feasible {
+	for i := range shape.options {
+		l := &shape.options[i]
+		if !l.Feasible {
 			continue
 		}
-		// As price() computes it: instances x USD/h x hours.
-		opt.MonthlyOnDemand = sizing.NewRange(float64(opt.Instances.Low)*o.inst.OnDemandHourly*load.hours, float64(opt.Instances.High)*o.inst.OnDemandHourly*load.hours)
-		cost := layoutCost{monthly: opt.MonthlyOnDemand, gpus: opt.Instances.High * o.inst.GPUCount}
+		cost := layoutCost{monthly: monthly(l), gpus: l.Instances.High * o.inst.GPUCount}
 		if bestIdx < 0 || cost.cheaper(bestCost) {
 			bestIdx, bestCost = i, cost
 		}
 	}
 	// A shape with a feasible layout has a cheapest one at any price.
-	opt := options[bestIdx]
+	opt := shape.options[bestIdx]
 	capy := shape.capacities[bestIdx]
 	if withText {
 		// The same figures with their working, which the shape's search left out.
@@ -286,11 +287,20 @@ func servingCandidate(c *Candidate, m resolvedModel, p, kv sizing.Precision, o o
 	if err := sizeReplicas(c, o, opt.TensorParallel, opt.PipelineParallel, capy, load, withText); err != nil {
 		return err
 	}
+	if !withText {
+		return nil
+	}
+	// The layouts priced at this offer, like the working only for the candidates a result shows:
+	// copying and sorting them for every offer was a fifth of a plan's allocations.
+	options := slices.Clone(shape.options)
+	for i := range options {
+		if options[i].Feasible {
+			options[i].MonthlyOnDemand = monthly(&options[i])
+		}
+	}
 	sortLayouts(options)
 	c.Layouts = options
-	if withText {
-		explainLayout(c, options)
-	}
+	explainLayout(c, options)
 	return nil
 }
 
@@ -457,22 +467,6 @@ type sizingMemo struct {
 	withText   map[capKey]memoCapacity
 	shapes     map[fitKey]memoShape
 	trainings  map[fitKey]memoTraining
-	// slab is where layouts copies its offers' layouts: one allocation for many offers instead of one each.
-	slab []Layout
-}
-
-// layoutSlab is how many layouts the memo allocates at once: about 36 offers of 7 layouts.
-const layoutSlab = 256
-
-// layouts returns a copy of a shape's layouts for one offer to price and sort. The copies of many
-// offers share one backing array; each is clipped, so appending to one never writes into another.
-func (m *sizingMemo) layouts(of []Layout) []Layout {
-	if cap(m.slab)-len(m.slab) < len(of) {
-		m.slab = make([]Layout, 0, max(layoutSlab, len(of)))
-	}
-	n := len(m.slab)
-	m.slab = append(m.slab, of...)
-	return m.slab[n:len(m.slab):len(m.slab)]
 }
 
 // layoutShape is every layout of one machine shape (GPU model and count) with its replica and

@@ -12,10 +12,14 @@ import (
 )
 
 // withoutWorking is a candidate's figures, Reason and Source: its working
-// (the layout's why and the replica's cost formula included) left out.
+// (the layout's why, the replica's cost formula and a feasible candidate's
+// layouts priced at its offer included) left out.
 func withoutWorking(c plan.Candidate) plan.Candidate {
 	c.Working = sizing.Working{}
 	c.LayoutWhy, c.ReplicaMonthlyFormula = "", ""
+	if c.Feasible {
+		c.Layouts = nil
+	}
 	return c
 }
 
