@@ -194,17 +194,14 @@ type offer struct {
 // is missing.
 func (pl *Planner) eligibleInstances(c Constraints) []offer {
 	out := make([]offer, 0, len(pl.rows))
-	blocked := c.blockedMemo()
+	blocked := pl.blockedMemo(c)
 	for _, p := range c.Providers {
-		for i, in := range pl.rows {
-			if in.Provider != p {
-				continue
+		r := pl.byProvider[p]
+		for i := r[0]; i < r[1]; i++ {
+			if g := pl.gpuOf[i]; g != nil {
+				in := pl.rows[i]
+				out = append(out, offer{inst: in, gpu: g, region: in.PriceRegion, blocked: blocked(i), source: pl.sources[i]})
 			}
-			g, ok := pl.gpus[in.GPU]
-			if !ok {
-				continue
-			}
-			out = append(out, offer{inst: in, gpu: g, region: in.PriceRegion, blocked: blocked(in), source: pl.sources[i]})
 		}
 	}
 	return out
@@ -215,11 +212,12 @@ func (pl *Planner) eligibleInstances(c Constraints) []offer {
 // residency.
 func (pl *Planner) cpuOffers(c Constraints) []offer {
 	var out []offer
-	blocked := c.blockedMemo()
+	blocked := pl.blockedMemo(c)
 	for _, p := range c.Providers {
-		for i, in := range pl.rows {
-			if in.Provider == p && !in.HasGPU() {
-				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: blocked(in), source: pl.sources[i]})
+		r := pl.byProvider[p]
+		for i := r[0]; i < r[1]; i++ {
+			if in := pl.rows[i]; !in.HasGPU() {
+				out = append(out, offer{inst: in, region: in.PriceRegion, blocked: blocked(i), source: pl.sources[i]})
 			}
 		}
 	}
@@ -231,40 +229,43 @@ func cpuSourceOf(in *catalog.Instance) string {
 	return "catalogue instance " + in.Provider + "/" + in.Name + ": " + in.Source.Source + ", as of " + in.AsOf
 }
 
-// blockedMemo is blocked, writing each provider and price region's reason once: a catalogue prices
-// many machines in one region.
-func (c Constraints) blockedMemo() func(*catalog.Instance) string {
-	why := map[[2]string]string{}
-	return func(in *catalog.Instance) string {
-		if c.priceAllowed(in) {
+// blockedMemo is blocked for the planner's row i, deciding each provider and price region once: a
+// catalogue prices many machines in one region.
+func (pl *Planner) blockedMemo(c Constraints) func(i int) string {
+	const (
+		unknown = iota
+		allowed
+		ruledOut
+	)
+	state := make([]int8, len(pl.places))
+	why := make([]string, len(pl.places))
+	return func(i int) string {
+		k := pl.place[i]
+		if state[k] == unknown {
+			state[k] = ruledOut
+			if p := pl.places[k]; c.regionAllowed(p[0], p[1]) {
+				state[k] = allowed
+			}
+		}
+		if state[k] == allowed && pl.offered[i] {
 			return ""
 		}
-		k := [2]string{in.Provider, in.PriceRegion}
-		s, ok := why[k]
-		if !ok {
-			s = c.blocked(in)
-			why[k] = s
+		if why[k] == "" {
+			p := pl.places[k]
+			why[k] = c.blockedIn(p[0], p[1])
 		}
-		return s
+		return why[k]
 	}
 }
 
-// priceAllowed reports whether the instance is offered in its price region and the residency allows it.
-func (c Constraints) priceAllowed(in *catalog.Instance) bool {
-	return slices.Contains(in.OfferedIn, in.PriceRegion) && c.regionAllowed(in.Provider, in.PriceRegion)
-}
-
-// blocked says why the residency rules an instance's price out, or "" when it does not. The reason
-// depends on the provider and the price region only.
-func (c Constraints) blocked(in *catalog.Instance) string {
-	p := in.Provider
-	if c.priceAllowed(in) {
-		return ""
-	}
+// blockedIn says why the residency rules out an instance's price of provider p in region, where it is
+// not offered or the residency does not allow: the reason depends on the provider and the price region
+// only.
+func (c Constraints) blockedIn(p, region string) string {
 	allowed := c.AllowedRegions[p]
 	want := "no catalogued region of " + p + " is in " + strings.Join(c.Residency, ", ")
 	if len(allowed) > 0 {
 		want = "a price in " + strings.Join(allowed, " or ")
 	}
-	return fmt.Sprintf("priced only in %s, outside the residency (%s); needs %s", in.PriceRegion, strings.Join(c.Residency, ", "), want)
+	return fmt.Sprintf("priced only in %s, outside the residency (%s); needs %s", region, strings.Join(c.Residency, ", "), want)
 }

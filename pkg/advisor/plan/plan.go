@@ -251,11 +251,19 @@ type Planner struct {
 	// rows are the catalogue's instances (sortedRows), providers the providers they name, in order.
 	rows      []*catalog.Instance
 	providers []string
-	// gpus maps a GPU id to its row, the first of an id as cat.GPU returns.
-	gpus map[string]*catalog.GPU
+	// byProvider is where each provider's rows lie in rows, from the first to before the last.
+	byProvider map[string][2]int
+	// gpuOf[i] is rows[i]'s GPU row (the first of its id, as cat.GPU returns), nil for a CPU machine or
+	// a GPU the catalogue does not describe.
+	gpuOf []*catalog.GPU
 	// sources[i] names the catalogue rows behind rows[i]: sourceOf for a machine with a catalogued GPU,
 	// cpuSourceOf for a CPU machine, "" for a GPU the catalogue does not describe.
 	sources []string
+	// places are the provider and price region pairs of the rows; place[i] indexes rows[i]'s, and
+	// offered[i] says whether rows[i] is offered in its price region.
+	places  [][2]string
+	place   []int
+	offered []bool
 }
 
 // NewPlanner prepares cat for planning.
@@ -270,23 +278,39 @@ func NewPlanner(cat *catalog.Catalog) (*Planner, error) {
 			gpus[cat.GPUs[i].ID] = &cat.GPUs[i]
 		}
 	}
-	sources := make([]string, len(rows))
+	pl := &Planner{cat: cat, rows: rows, providers: catalogueProviders(rows), byProvider: map[string][2]int{},
+		gpuOf: make([]*catalog.GPU, len(rows)), sources: make([]string, len(rows)), place: make([]int, len(rows)), offered: make([]bool, len(rows))}
 	gpuSource := sourceMemo()
 	var last *catalog.Instance
 	cpuSource := ""
+	places := map[[2]string]int{}
 	for i, in := range rows {
+		r, ok := pl.byProvider[in.Provider]
+		if !ok {
+			r[0] = i
+		}
+		r[1] = i + 1
+		pl.byProvider[in.Provider] = r
 		switch g, ok := gpus[in.GPU]; {
 		case ok:
-			sources[i] = gpuSource(in, g)
+			pl.gpuOf[i], pl.sources[i] = g, gpuSource(in, g)
 		case !in.HasGPU():
 			// The text does not name the region: written once for a machine's consecutive rows.
 			if last == nil || in.Provider != last.Provider || in.Name != last.Name || in.Source != last.Source {
 				last, cpuSource = in, cpuSourceOf(in)
 			}
-			sources[i] = cpuSource
+			pl.sources[i] = cpuSource
 		}
+		k := [2]string{in.Provider, in.PriceRegion}
+		at, ok := places[k]
+		if !ok {
+			at = len(pl.places)
+			places[k] = at
+			pl.places = append(pl.places, k)
+		}
+		pl.place[i], pl.offered[i] = at, slices.Contains(in.OfferedIn, in.PriceRegion)
 	}
-	return &Planner{cat: cat, rows: rows, providers: catalogueProviders(rows), gpus: gpus, sources: sources}, nil
+	return pl, nil
 }
 
 // Build plans every workload of req over cat. Impossible requests (a model that fits nowhere, an SLO
