@@ -131,10 +131,13 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 	if err != nil {
 		return Capacity{}, err
 	}
-	one := r.estimate(1)
-	if limit, reason := sloFailure(one, slo); limit != "" {
-		return Capacity{Limit: limit, Reason: "even one request at a time: " + reason, ServingEstimate: one}, nil
+	// One request at a time is checked with the figures the check reads, as the search checks every
+	// concurrency; it is estimated in full only when it is the answer.
+	atOne := r.solved(1, spread{})
+	if limit, reason := atOne.figures().failure(slo); limit != "" {
+		return Capacity{Limit: limit, Reason: "even one request at a time: " + reason, ServingEstimate: r.estimateFrom(atOne)}, nil
 	}
+	maxRunning := r.capPes // the estimates' MaxRunning
 
 	// The search checks each concurrency it tries against the SLO with the
 	// figures the check reads (replica.misses), not a whole estimate; the
@@ -143,9 +146,9 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 	// search solved for them.
 	// Invariant: lo meets the SLO; hi is the first concurrency known to miss it, or MaxRunning + 1;
 	// atLo and atHi hold what the search solved at them, if it did.
-	lo, hi := 1, one.MaxRunning+1
+	lo, hi := 1, maxRunning+1
 	var atLo, atHi spread
-	if found > 0 && found <= one.MaxRunning {
+	if found > 0 && found <= maxRunning {
 		// Where the search ended: found meets the SLO and, below the
 		// replica's cap, found + 1 misses it.
 		lo, hi = found, found+1
@@ -158,12 +161,13 @@ func capacitySearch(in ServingInput, slo SLO, quiet bool, found int) (Capacity, 
 			lo, atLo = mid, sp
 		}
 	}
-	best := one
+	atBest := atOne
 	if lo > 1 {
-		best = r.estimateFrom(r.solved(lo, atLo))
+		atBest = r.solved(lo, atLo)
 	}
+	best := r.estimateFrom(atBest)
 	c := Capacity{MaxConcurrency: lo, RequestsPerSec: best.RequestsPerSec, Meets: true, ServingEstimate: best}
-	if lo == one.MaxRunning {
+	if lo == maxRunning {
 		c.Limit = LimitKVCache
 		c.Reason = fmt.Sprintf("the replica runs at most %d sequences at once (KV cache and scheduler); more would queue for a place", lo)
 	} else {
