@@ -466,7 +466,9 @@ type sizingMemo struct {
 	capacities map[capKey]memoCapacity
 	withText   map[capKey]memoCapacity
 	shapes     map[fitKey]memoShape
-	trainings  map[fitKey]memoTraining
+	// trainings are the training estimates without their working, trainingsWithText with it.
+	trainings         map[fitKey]memoTraining
+	trainingsWithText map[fitKey]memoTraining
 }
 
 // layoutShape is every layout of one machine shape (GPU model and count) with its replica and
@@ -518,7 +520,7 @@ type (
 
 func newSizingMemo() *sizingMemo {
 	return &sizingMemo{fits: map[fitKey]memoFit{}, capacities: map[capKey]memoCapacity{}, withText: map[capKey]memoCapacity{},
-		shapes: map[fitKey]memoShape{}, trainings: map[fitKey]memoTraining{}}
+		shapes: map[fitKey]memoShape{}, trainings: map[fitKey]memoTraining{}, trainingsWithText: map[fitKey]memoTraining{}}
 }
 
 // fit returns the memory fit of the workload on the offer's GPUs, without its working, computing it on

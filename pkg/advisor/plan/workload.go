@@ -466,14 +466,19 @@ type memoTraining struct {
 	err   error
 }
 
-// training returns the job's estimate on the offer's machine shape, computing it on first use. The
-// returned Working shares its slices with later calls: callers only read it.
-func (m *sizingMemo) training(o offer, compute func() (trainingShape, error)) (trainingShape, error) {
+// training returns the job's estimate on the offer's machine shape, computing it on first use: without
+// its working, or, withText, with it (kept apart, for the few candidates a result shows). The returned
+// Working shares its slices with later calls: callers only read it.
+func (m *sizingMemo) training(o offer, withText bool, compute func() (trainingShape, error)) (trainingShape, error) {
+	memo := m.trainings
+	if withText {
+		memo = m.trainingsWithText
+	}
 	k := fitKey{o.gpu.ID, o.inst.GPUCount}
-	r, ok := m.trainings[k]
+	r, ok := memo[k]
 	if !ok {
 		r.shape, r.err = compute()
-		m.trainings[k] = r
+		memo[k] = r
 	}
 	return r.shape, r.err
 }
@@ -491,7 +496,13 @@ func trainingCandidate(job trainingJob, o offer, memo *sizingMemo, withText bool
 		return c, nil
 	}
 	per := o.inst.GPUCount
-	sh, err := memo.training(o, func() (trainingShape, error) {
+	// The figures are the same with and without the working's text; only the candidates a result shows
+	// write it.
+	estimate := sizing.EstimateTrainingFigures
+	if withText {
+		estimate = sizing.EstimateTraining
+	}
+	sh, err := memo.training(o, withText, func() (trainingShape, error) {
 		tp := p
 		if p == sizing.BF16 && o.gpu.BF16TFLOPS <= 0 {
 			tp = sizing.FP16 // T4/V100 train in FP16
@@ -501,7 +512,7 @@ func trainingCandidate(job trainingJob, o offer, memo *sizingMemo, withText bool
 		}
 		in := sizing.TrainingInput{Arch: job.m.arch, TokensB: job.tokens, Method: method, Precision: tp, GPU: AcceleratorFromGPU(*o.gpu),
 			GPUs: per, Heads: job.heads, SeqTokens: job.seq, GPUsPerNode: per}
-		est, err := sizing.EstimateTraining(in)
+		est, err := estimate(in)
 		if err != nil {
 			return trainingShape{}, fmt.Errorf("training estimate on %s: %w", o.inst.Name, err)
 		}
@@ -517,7 +528,7 @@ func trainingCandidate(job trainingJob, o offer, memo *sizingMemo, withText bool
 		}
 		if gpus != per {
 			in.GPUs = gpus
-			if est, err = sizing.EstimateTraining(in); err != nil {
+			if est, err = estimate(in); err != nil {
 				return trainingShape{}, fmt.Errorf("training estimate on %s: %w", o.inst.Name, err)
 			}
 		}

@@ -499,6 +499,20 @@ func validateTraining(in TrainingInput) error {
 // Memory = model states in the method's layout (replicated, ZeRO-3/FSDP sharded, or tensor x pipeline)
 // plus activations with full checkpointing at micro-batch 1.
 func EstimateTraining(in TrainingInput) (TrainingEstimate, error) {
+	return estimateTraining(in, false)
+}
+
+// EstimateTrainingFigures is EstimateTraining without the working's text: the
+// same figures, for callers that estimate many machines and show the working
+// of few (they ask EstimateTraining again for those).
+func EstimateTrainingFigures(in TrainingInput) (TrainingEstimate, error) {
+	return estimateTraining(in, true)
+}
+
+// estimateTraining is EstimateTraining; quiet leaves out the working's text
+// (the numbers are the same). Each line is written only when asked for: even
+// dropped by Working's quiet flag, its arguments were boxed for it.
+func estimateTraining(in TrainingInput, quiet bool) (TrainingEstimate, error) {
 	if err := validateTraining(in); err != nil {
 		return TrainingEstimate{}, err
 	}
@@ -519,28 +533,38 @@ func EstimateTraining(in TrainingInput) (TrainingEstimate, error) {
 	}
 
 	var e TrainingEstimate
+	e.quiet = quiet
 	n := in.activeB() * 1e9
 	d := in.TokensB * 1e9
 	e.FLOPs = 6 * n * d
-	e.formula("compute = 6 x N %.4g x D %.4g = %.3g FLOPs (Kaplan et al. 2020)", n, d, e.FLOPs)
+	if !quiet {
+		e.formula("compute = 6 x N %.4g x D %.4g = %.3g FLOPs (Kaplan et al. 2020)", n, d, e.FLOPs)
+	}
 	e.FLOPsRange = Range{Low: e.FLOPs, High: e.FLOPs}
 	if in.Method != MethodFull {
 		e.FLOPsRange.Low = 4 * n * d
-		e.formula("adapters skip frozen-weight gradients: 4ND = %.3g FLOPs at least", e.FLOPsRange.Low)
+		if !quiet {
+			e.formula("adapters skip frozen-weight gradients: 4ND = %.3g FLOPs at least", e.FLOPsRange.Low)
+		}
 	}
 	compute := NewRange(e.FLOPsRange.Low/(peakHi*mfu.High)/3600, e.FLOPsRange.High/(peakLo*mfu.Low)/3600)
-	e.formula("busy GPU-hours = FLOPs / (%s TFLOPS x MFU %s) / 3600 = %s", span.Format("%.4g", peakLo/1e12, peakHi/1e12), mfu, compute)
+	if !quiet {
+		e.formula("busy GPU-hours = FLOPs / (%s TFLOPS x MFU %s) / 3600 = %s", span.Format("%.4g", peakLo/1e12, peakHi/1e12), mfu, compute)
+	}
 
-	m, mw := newTrainingModel(in, rank)
+	m, mw := newTrainingModel(in, rank, quiet)
 	e.merge(mw)
 	e.SeqTokens = int(m.seq)
+	e.Methods = make([]TrainingMethodSizing, 0, 3)
 	for _, method := range []string{MethodFull, MethodLoRA, MethodQLoRA} {
 		s := m.sizeMethod(method, in.GPUs)
 		e.Methods = append(e.Methods, s)
 		if method == in.Method {
 			e.Chosen = s
 		}
-		e.formula("%s", methodLine(s, in.GPU.Name))
+		if !quiet {
+			e.formula("%s", methodLine(s, in.GPU.Name))
+		}
 	}
 	e.FitsPerGPU = e.Chosen.Fits
 	total := in.ParamsTotalB * 1e9
@@ -550,8 +574,10 @@ func EstimateTraining(in TrainingInput) (TrainingEstimate, error) {
 		"lora":      e.Methods[1].StatesGB,
 		"qlora":     e.Methods[2].StatesGB,
 	}
-	e.formula("full Adam = %.4g params x %d B = %.4g GB unsharded; ZeRO-3 over %d GPUs = %.4g GB per GPU (ZeRO, arXiv 1910.02054)",
-		total, AdamBytesPerParam, e.MemoryPerGPUGB["full_adam"], in.GPUs, e.MemoryPerGPUGB["zero3"])
+	if !quiet {
+		e.formula("full Adam = %.4g params x %d B = %.4g GB unsharded; ZeRO-3 over %d GPUs = %.4g GB per GPU (ZeRO, arXiv 1910.02054)",
+			total, AdamBytesPerParam, e.MemoryPerGPUGB["full_adam"], in.GPUs, e.MemoryPerGPUGB["zero3"])
+	}
 
 	// Wall clock: the busy GPU-hours over the GPUs the layout uses, stretched by the pipeline bubble.
 	par := e.Chosen.Parallelism
@@ -565,11 +591,16 @@ func EstimateTraining(in TrainingInput) (TrainingEstimate, error) {
 		mLo, mHi := math.Max(1, seqs.Low), math.Max(1, seqs.High)
 		e.PipelineBubble = Range{Low: (p - 1) / (mHi + p - 1), High: (p - 1) / (mLo + p - 1)}
 		stretch = Range{Low: 1 + (p-1)/mHi, High: 1 + (p-1)/mLo}
-		e.formula("pipeline bubble = (p-1)/(m+p-1) with p %d stages, m = %s tokens / (%d x %d copies) = %.4g-%.4g micro-batches: %s of each step idle, time x %s (Narayanan et al., arXiv 2104.04473)",
-			par.Pipeline, TrainingGlobalBatchTokens(), e.SeqTokens, par.Data, mLo, mHi, e.PipelineBubble, stretch)
+		if !quiet {
+			e.formula("pipeline bubble = (p-1)/(m+p-1) with p %d stages, m = %s tokens / (%d x %d copies) = %.4g-%.4g micro-batches: %s of each step idle, time x %s (Narayanan et al., arXiv 2104.04473)",
+				par.Pipeline, TrainingGlobalBatchTokens(), e.SeqTokens, par.Data, mLo, mHi, e.PipelineBubble, stretch)
+		}
 	}
 	e.WallClockHours = Range{Low: compute.Low / used * stretch.Low, High: compute.High / used * stretch.High}
 	e.GPUHours = e.WallClockHours.Scale(float64(in.GPUs))
+	if quiet {
+		return e, nil
+	}
 	e.formula("wall-clock = %s busy GPU-hours / %d GPUs in use%s = %s h; GPU-hours occupied = %d GPUs x wall-clock = %s",
 		compute, par.GPUs(), stretchText(stretch), e.WallClockHours, in.GPUs, e.GPUHours)
 	if par.GPUs() < in.GPUs {
@@ -597,8 +628,9 @@ func EstimateTraining(in TrainingInput) (TrainingEstimate, error) {
 }
 
 // newTrainingModel derives the memory model's figures from the input and records how.
-func newTrainingModel(in TrainingInput, rank int) (trainingModel, Working) {
+func newTrainingModel(in TrainingInput, rank int, quiet bool) (trainingModel, Working) {
 	var w Working
+	w.quiet = quiet
 	m := trainingModel{n: in.ParamsTotalB * 1e9, layers: in.Layers, seq: float64(in.SeqTokens), node: in.GPUsPerNode}
 	if m.seq == 0 {
 		m.seq = DefaultTrainingSeqTokens
@@ -631,6 +663,9 @@ func newTrainingModel(in TrainingInput, rank int) (trainingModel, Working) {
 	}
 	m.adapter = loraParams(a, rank)
 	m.usable = in.GPU.MemoryGB * gb * TrainingUsableFraction
+	if quiet {
+		return m, w
+	}
 	w.formula("usable memory = %.0f%% x %.4g GB = %.4g GB per GPU; the rest holds the CUDA context, NCCL buffers, fragmentation and logits (planning assumption)",
 		TrainingUsableFraction*100, in.GPU.MemoryGB, m.usable/gb)
 	w.formula("activations per GPU at micro-batch 1 x %.0f tokens with full checkpointing: stored layer inputs 2 s h L = 2 x %.0f x %.0f x %d = %.4g GB, plus the layer recomputed in the backward, 34 s h = %.4g GB with fused attention to s h (34 + 5 a s / h) = %.4g GB without (a = %.0f); divided by the tensor-parallel degree (Korthikanti et al., arXiv 2205.05198; FlashAttention, arXiv 2205.14135)",

@@ -234,3 +234,24 @@ func TestTrainingSweep405B(t *testing.T) {
 	require.Equal(t, 300, prev.Chosen.Parallelism.Data)
 	require.InDelta(t, 13.0/14, prev.PipelineBubble.High, 1e-9, "one micro-batch per pipeline: (p-1)/(1+p-1)")
 }
+
+// TestTrainingPropertyFiguresMatchEstimate: EstimateTrainingFigures answers what EstimateTraining
+// answers, figure for figure (the error included), and only leaves out the working's text.
+func TestTrainingPropertyFiguresMatchEstimate(t *testing.T) {
+	t.Parallel()
+	checkTraining(t, func(c trainingCase) error {
+		want, wantErr := EstimateTraining(c.In)
+		got, err := EstimateTrainingFigures(c.In)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			return fmt.Errorf("error %v, want %v", err, wantErr)
+		}
+		if len(got.Formulas)+len(got.Assumptions) > 0 {
+			return fmt.Errorf("figures carry working: %v %v", got.Formulas, got.Assumptions)
+		}
+		want.Working, got.Working = Working{}, Working{}
+		if !reflect.DeepEqual(got, want) {
+			return fmt.Errorf("figures %+v, want %+v", got, want)
+		}
+		return nil
+	})
+}
