@@ -193,7 +193,7 @@ type offer struct {
 // in its price region, so an offer outside the residency is kept, blocked, to say which regional price
 // is missing.
 func (pl *Planner) eligibleInstances(c Constraints) []offer {
-	out := make([]offer, 0, len(pl.rows))
+	out := make([]offer, 0, pl.gpuRows)
 	blocked := pl.blockedMemo(c)
 	for _, p := range c.Providers {
 		r := pl.byProvider[p]
@@ -211,7 +211,7 @@ func (pl *Planner) eligibleInstances(c Constraints) []offer {
 // rows in the provider scope, in scope order then name, blocked like eligibleInstances outside the
 // residency.
 func (pl *Planner) cpuOffers(c Constraints) []offer {
-	var out []offer
+	out := make([]offer, 0, pl.cpuRows)
 	blocked := pl.blockedMemo(c)
 	for _, p := range c.Providers {
 		r := pl.byProvider[p]

@@ -254,8 +254,10 @@ type Planner struct {
 	// byProvider is where each provider's rows lie in rows, from the first to before the last.
 	byProvider map[string][2]int
 	// gpuOf[i] is rows[i]'s GPU row (the first of its id, as cat.GPU returns), nil for a CPU machine or
-	// a GPU the catalogue does not describe.
-	gpuOf []*catalog.GPU
+	// a GPU the catalogue does not describe; gpuRows and cpuRows count the rows with one and the CPU
+	// machines.
+	gpuOf            []*catalog.GPU
+	gpuRows, cpuRows int
 	// sources[i] names the catalogue rows behind rows[i]: sourceOf for a machine with a catalogued GPU,
 	// cpuSourceOf for a CPU machine, "" for a GPU the catalogue does not describe.
 	sources []string
@@ -294,7 +296,9 @@ func NewPlanner(cat *catalog.Catalog) (*Planner, error) {
 		switch g, ok := gpus[in.GPU]; {
 		case ok:
 			pl.gpuOf[i], pl.sources[i] = g, gpuSource(in, g)
+			pl.gpuRows++
 		case !in.HasGPU():
+			pl.cpuRows++
 			// The text does not name the region: written once for a machine's consecutive rows.
 			if last == nil || in.Provider != last.Provider || in.Name != last.Name || in.Source != last.Source {
 				last, cpuSource = in, cpuSourceOf(in)

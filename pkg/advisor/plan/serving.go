@@ -84,8 +84,8 @@ func (c *Candidate) setOffer(o offer) {
 
 // price fills the candidate's monthly costs for its instance count over hours a month, from the
 // catalogue's prices: on demand and spot are USD/h x hours; commitments are published per month.
-// withText also writes the working.
-func price(c *Candidate, o offer, hours float64, withText bool) {
+// withText also writes the working. The published options' ranges come from slab (nil: allocated here).
+func price(c *Candidate, o offer, hours float64, withText bool, slab *rangeSlab) {
 	in := o.inst
 	n := c.Instances
 	c.Monthly.OnDemand = sizing.NewRange(float64(n.Low)*in.OnDemandHourly*hours, float64(n.High)*in.OnDemandHourly*hours)
@@ -93,11 +93,9 @@ func price(c *Candidate, o offer, hours float64, withText bool) {
 		addFormula(&c.Working, "on demand = %s x $%g/h x %g h = %s per month (catalogue %s price, %g h = one month)",
 			span.Count(n.Low, n.High, "instance", "instances"), in.OnDemandHourly, hours, dollars(c.Monthly.OnDemand), in.PriceRegion, HoursPerMonth)
 	}
-	// The published options' ranges share one allocation instead of one each: a plan prices thousands
-	// of offers.
 	var opts *[3]sizing.Range
 	if in.Commit1YMonthly > 0 || in.Commit3YMonthly > 0 || in.SpotHourly > 0 {
-		opts = new([3]sizing.Range)
+		opts = slab.next()
 	}
 	if in.Commit1YMonthly > 0 {
 		r := &opts[0]
@@ -123,6 +121,29 @@ func price(c *Candidate, o offer, hours float64, withText bool) {
 			addFormula(&c.Working, "spot = %s x $%g/h x %g h = %s (can be reclaimed at short notice)", ints(n), in.SpotHourly, hours, dollars(*r))
 		}
 	}
+}
+
+// rangeSlab hands out the published options' ranges (1-year, 3-year, spot) of many priced candidates
+// from shared arrays: one allocation for many candidates instead of one each, as a plan prices thousands
+// of offers. A nil slab allocates each.
+type rangeSlab struct {
+	free [][3]sizing.Range
+}
+
+// rangeSlabSize is how many candidates' ranges a slab allocates at once.
+const rangeSlabSize = 128
+
+// next returns one candidate's ranges, zero.
+func (s *rangeSlab) next() *[3]sizing.Range {
+	if s == nil {
+		return new([3]sizing.Range)
+	}
+	if len(s.free) == 0 {
+		s.free = make([][3]sizing.Range, rangeSlabSize)
+	}
+	r := &s.free[0]
+	s.free = s.free[1:]
+	return r
 }
 
 // Layout is one way to build a serving replica on an instance type: TensorParallel GPUs of one machine
@@ -202,7 +223,9 @@ func servingCandidate(c *Candidate, m resolvedModel, p, kv sizing.Precision, o o
 	// cheapest one in full (its working names this offer's price).
 	shape, err := memo.shape(o, func() (layoutShape, error) {
 		var sh layoutShape
-		for _, lay := range layouts(o.inst.GPUCount) {
+		lays := layouts(o.inst.GPUCount)
+		sh.options, sh.capacities = make([]Layout, 0, len(lays)), make([]sizing.Capacity, 0, len(lays))
+		for _, lay := range lays {
 			tp, pp := lay[0], lay[1]
 			opt := Layout{TensorParallel: tp, PipelineParallel: pp}
 			in := servingInput(m, p, kv, acc, tp, pp, load)
@@ -220,7 +243,7 @@ func servingCandidate(c *Candidate, m resolvedModel, p, kv sizing.Precision, o o
 				continue
 			}
 			var sized Candidate
-			if err := sizeReplicas(&sized, o, tp, pp, capy, load, false); err != nil {
+			if err := sizeReplicas(&sized, o, tp, pp, capy, load, false, &memo.ranges); err != nil {
 				return sh, err
 			}
 			opt.Feasible, opt.MaxConcurrency, opt.ReplicaCapacityRPS = true, capy.MaxConcurrency, capy.RequestsPerSec
@@ -284,7 +307,7 @@ func servingCandidate(c *Candidate, m resolvedModel, p, kv sizing.Precision, o o
 			return fmt.Errorf("capacity of %s on %s at %s: %w", m.name, o.inst.Name, opt, err)
 		}
 	}
-	if err := sizeReplicas(c, o, opt.TensorParallel, opt.PipelineParallel, capy, load, withText); err != nil {
+	if err := sizeReplicas(c, o, opt.TensorParallel, opt.PipelineParallel, capy, load, withText, &memo.ranges); err != nil {
 		return err
 	}
 	if !withText {
@@ -375,8 +398,8 @@ func explainLayout(c *Candidate, options []Layout) {
 }
 
 // sizeReplicas turns a replica's capacity into replicas, instances, GPUs and cost; withText also writes
-// the working (capy's included) and the replica's cost formula.
-func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load servingLoad, withText bool) error {
+// the working (capy's included) and the replica's cost formula. The cost's ranges come from slab.
+func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load servingLoad, withText bool, slab *rangeSlab) error {
 	c.Feasible = true
 	c.TensorParallel = tp
 	c.PipelineParallel = pp
@@ -438,7 +461,7 @@ func sizeReplicas(c *Candidate, o offer, tp, pp int, capy sizing.Capacity, load 
 				minInstances, span.Count(lo, hi, "replica", "replicas"), per, o.inst.Name, span.Count(o.inst.GPUCount, o.inst.GPUCount, "GPU", "GPUs"), tp, ints(c.Instances), ints(c.GPUs))
 		}
 	}
-	price(c, o, load.hours, withText)
+	price(c, o, load.hours, withText, slab)
 	c.ReplicaMonthlyUSD = o.inst.OnDemandHourly * float64(tp*pp) / float64(o.inst.GPUCount) * load.hours
 	if withText {
 		c.ReplicaMonthlyFormula = fmt.Sprintf("one replica = $%g/h x %d GPUs (TP %d x PP %d) / %d GPUs per instance x %g h = $%.2f per month",
@@ -469,6 +492,8 @@ type sizingMemo struct {
 	// trainings are the training estimates without their working, trainingsWithText with it.
 	trainings         map[fitKey]memoTraining
 	trainingsWithText map[fitKey]memoTraining
+	// ranges holds the priced candidates' published options.
+	ranges rangeSlab
 }
 
 // layoutShape is every layout of one machine shape (GPU model and count) with its replica and

@@ -355,6 +355,7 @@ func priceGeneral(cpus []offer, w *inframindv1.Workload, wp *WorkloadPlan) sizeA
 		return nil
 	}
 	vcpu, mem := w.GetVcpu(), w.GetMemoryGb()
+	var ranges rangeSlab
 	// size writes the candidate in place: a candidate is large, and a plan prices hundreds of machines.
 	size := func(c *Candidate, i int, withText bool) {
 		o := cpus[i]
@@ -370,7 +371,7 @@ func priceGeneral(cpus []offer, w *inframindv1.Workload, wp *WorkloadPlan) sizeA
 			if withText {
 				addFormula(&c.Working, "%s has %d vCPU / %g GB >= %g vCPU / %g GB per instance", in.Name, in.VCPU, in.MemoryGB, vcpu, mem)
 			}
-			price(c, o, HoursPerMonth, withText)
+			price(c, o, HoursPerMonth, withText, &ranges)
 		}
 	}
 	if len(cpus) > 0 {
