@@ -212,6 +212,10 @@ type scenario struct {
 	hop                                float64 // seconds per all-reduce ring step
 	budget                             int     // scheduler tokens per iteration
 	pessimistic                        bool
+	// prefill (one prompt's GPU time, T_prefill) and commIdle (an iteration's communication with no
+	// tokens) depend on the replica and the end only, not on the concurrency: newReplica works them out
+	// once, instead of every solve of a capacity search.
+	prefill, commIdle float64
 }
 
 // scenarioResult is one end's figures in seconds.
@@ -305,6 +309,12 @@ func (m servingModel) prefillCompute(s scenario) float64 {
 	return 2*m.in.activeB()*gb*float64(m.in.InputTokens)/m.tp/(m.peakFLOPS*s.prefillEff) + m.commSeconds(m.in.InputTokens, s)
 }
 
+// prefillTime is T_prefill at one end, as solve and solveWave take it: the larger of one prompt's
+// prefill compute and one read of the weights.
+func (m servingModel) prefillTime(s scenario) float64 {
+	return math.Max(m.prefillCompute(s), m.weightBytesRead(1)/(m.bandwidth*s.decodeEff))
+}
+
 // solve finds the steady state of a closed loop of users, running at most of them at once, for one
 // scenario. The engine iterates continuously (Orca's iteration-level scheduling, Yu et al., OSDI 2022;
 // vLLM), each iteration decoding every running sequence and taking in up to the token budget of prompt
@@ -333,7 +343,7 @@ func (m servingModel) prefillCompute(s scenario) float64 {
 // cancellation. closedLoop.bisect finds the same root by bisection, the way this was solved before: a
 // test holds the two together, and root falls back to it should the formula not give a root above load.
 func (m servingModel) solve(running int, s scenario) scenarioResult {
-	pre := math.Max(m.prefillCompute(s), m.weightBytesRead(1)/(m.bandwidth*s.decodeEff))
+	pre := s.prefill
 	others := running - 1
 	step := m.decodeStep(max(running, 1), s)
 	// The iterations the prompt joins decode the other running sequences.
@@ -342,7 +352,7 @@ func (m servingModel) solve(running int, s scenario) scenarioResult {
 	if left := s.budget - others; left > 0 {
 		chunks = math.Ceil(float64(m.in.InputTokens) / float64(left))
 	}
-	own := pre + s.stepOverhead + m.commSeconds(0, s)
+	own := pre + s.stepOverhead + s.commIdle
 	residual := 0.0
 	if others > 0 {
 		withOthers := m.decodeStep(others, s)
@@ -452,9 +462,9 @@ type loopFigures struct {
 // R = request overhead + burst + (output - 1) x decode step, and its mean ITL is what is left after its own
 // first token spread over its other tokens.
 func (m servingModel) solveWave(running int, s scenario) scenarioResult {
-	pre := math.Max(m.prefillCompute(s), m.weightBytesRead(1)/(m.bandwidth*s.decodeEff))
+	pre := s.prefill
 	k := float64(max(1, s.budget/m.in.InputTokens))
-	oh := s.stepOverhead + m.commSeconds(0, s)
+	oh := s.stepOverhead + s.commIdle
 	n := float64(running)
 	// Counted as a fluid over the iterations (group index j / k rather than floor(j / k)), so the figures
 	// never fall as the wave grows by one request.
@@ -656,6 +666,10 @@ func newReplica(in ServingInput, quiet bool) (replica, ServingEstimate, error) {
 	// The optimistic end lets the scheduler take TensorRT-LLM's default of 8192 tokens per iteration
 	// (max_num_tokens) where vLLM's default for the GPU is smaller.
 	r.sOpt.budget, r.sPes.budget = max(budget, largeGPUBatchedTokens), budget
+	for _, s := range []*scenario{&r.sOpt, &r.sPes} {
+		s.prefill = m.prefillTime(*s)
+		s.commIdle = m.commSeconds(0, *s)
+	}
 	return r, ServingEstimate{}, nil
 }
 
