@@ -243,7 +243,7 @@ func TestTrainingPropertyFiguresMatchEstimate(t *testing.T) {
 		want, wantErr := EstimateTraining(c.In)
 		got, err := EstimateTrainingFigures(c.In)
 		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
-			return fmt.Errorf("error %v, want %v", err, wantErr)
+			return fmt.Errorf("error %q, want %q", fmt.Sprint(err), fmt.Sprint(wantErr))
 		}
 		if len(got.Formulas)+len(got.Assumptions) > 0 {
 			return fmt.Errorf("figures carry working: %v %v", got.Formulas, got.Assumptions)
