@@ -157,7 +157,9 @@ func waitForSpans(ctx context.Context, sink *spanSink, samples []tracedSample, l
 		for _, smp := range samples {
 			spans := sink.trace(smp.trace)
 			c := closingSpan(spans)
-			if !c.ID.IsValid() || !slices.ContainsFunc(spans, func(s recordedSpan) bool { return s.Parent == c.ID && s.Consumer == "" }) ||
+			// The closing delivery is in once its close's step is: every
+			// synthesizer delivery has steps of its own.
+			if !c.ID.IsValid() || !slices.ContainsFunc(spans, func(s recordedSpan) bool { return s.Parent == c.ID && s.Name == closeStep }) ||
 				!slices.ContainsFunc(spans, func(s recordedSpan) bool { return s.Name == postSpan }) {
 				all = false
 				break
