@@ -51,11 +51,9 @@ func appendPos(b []byte, p pos) ([]byte, error) {
 }
 
 // UnmarshalJSON reads a list written by MarshalJSON (or by encoding/json
-// from []pos), refusing anything else.
+// from []pos), refusing anything else. b is valid JSON, as encoding/json
+// hands an Unmarshaler (pos.UnmarshalJSON).
 func (ps *positions) UnmarshalJSON(b []byte) error {
-	if !gjson.ValidBytes(b) {
-		return errors.New("readmodel: positions are not valid JSON")
-	}
 	list := gjson.ParseBytes(b)
 	switch {
 	case list.Type == gjson.Null:
@@ -87,10 +85,10 @@ func posOfJSON(v gjson.Result) (pos, error) {
 		return pos{}, fmt.Errorf("readmodel: a position is [ms, id], not %s", v.Raw)
 	}
 	var (
-		p pos
-		n int
+		p   pos
+		n   int
+		err error
 	)
-	var err error
 	v.ForEach(func(_, f gjson.Result) bool {
 		switch n {
 		case 0:
