@@ -41,10 +41,11 @@ const (
 
 // jetStreamRate publishes n messages of about 1 KB, each with its own
 // Nats-Msg-Id, and consumes them with double acks, baselineWorkers at a
-// time on each side, as the services' runner does. The stream is its own
-// and is deleted afterwards.
-func jetStreamRate(ctx context.Context, url string, n int) (float64, error) {
-	nc, err := nats.Connect(url, nats.Name("infra-mind-bench"))
+// time on each side, as the services' runner does, over one connection made
+// as the services make theirs (opts). The stream is its own and is deleted
+// afterwards.
+func jetStreamRate(ctx context.Context, url string, opts []nats.Option, n int) (float64, error) {
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("infra-mind-bench")}, opts...)...)
 	if err != nil {
 		return 0, err
 	}

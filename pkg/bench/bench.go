@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Config says what to measure and how much.
@@ -82,6 +84,10 @@ type System interface {
 	// BaseURL is the gateway's API root.
 	BaseURL() string
 	NATSURL() string
+	// NATSOptions are how the services reach the broker beyond its URL (the
+	// embedded deployment's in-memory pipe), for the raw JetStream baseline
+	// to travel the same way.
+	NATSOptions() []nats.Option
 	MongoURI() string
 	MongoDatabase() string
 	// Token signs a bearer token for a user of tenant.

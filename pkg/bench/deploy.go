@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -125,7 +126,7 @@ func (Embedded) Start(ctx context.Context, dir string) (System, error) {
 	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(telemetry.Sampler(0)),
 		sdktrace.WithSpanProcessor(s.sink.processor()))
 	s.p, err = compose.New(ctx, cfg, compose.AllRoles(), compose.Deps{
-		Logger: log, Registry: s.reg, Metrics: metrics, TracerProvider: s.tp,
+		Logger: log, Registry: s.reg, Metrics: metrics, TracerProvider: s.tp, NATSInProcess: stack.NATSInProcess(),
 		Verifier: auth.NewVerifier(pub, cfg.Gateway.AuthIssuer, cfg.Gateway.AuthAudience),
 	})
 	if err != nil {
@@ -155,8 +156,13 @@ type embeddedSystem struct {
 
 func (s *embeddedSystem) spanSink() *spanSink { return s.sink }
 
-func (s *embeddedSystem) BaseURL() string       { return "http://" + s.p.GatewayAddr() }
-func (s *embeddedSystem) NATSURL() string       { return s.stack.NATSURL }
+func (s *embeddedSystem) BaseURL() string { return "http://" + s.p.GatewayAddr() }
+func (s *embeddedSystem) NATSURL() string { return s.stack.NATSURL }
+
+// NATSOptions: the roles reach the embedded broker over an in-memory pipe.
+func (s *embeddedSystem) NATSOptions() []nats.Option {
+	return []nats.Option{nats.InProcessServer(s.stack.NATSInProcess())}
+}
 func (s *embeddedSystem) MongoURI() string      { return s.stack.MongoURI }
 func (s *embeddedSystem) MongoDatabase() string { return s.settings["IM_MONGO_DATABASE"] }
 func (s *embeddedSystem) Describe() string {
@@ -324,10 +330,13 @@ type processSystem struct {
 
 func (s *processSystem) spanSink() *spanSink { return s.sink }
 
-func (s *processSystem) BaseURL() string       { return s.base }
-func (s *processSystem) NATSURL() string       { return s.dep.NATSURL }
-func (s *processSystem) MongoURI() string      { return s.dep.MongoURI }
-func (s *processSystem) MongoDatabase() string { return s.dep.MongoDatabase }
+func (s *processSystem) BaseURL() string { return s.base }
+func (s *processSystem) NATSURL() string { return s.dep.NATSURL }
+
+// NATSOptions: the services dial the broker's URL.
+func (s *processSystem) NATSOptions() []nats.Option { return nil }
+func (s *processSystem) MongoURI() string           { return s.dep.MongoURI }
+func (s *processSystem) MongoDatabase() string      { return s.dep.MongoDatabase }
 func (s *processSystem) Describe() string {
 	return "each service its own process (" + strings.Join(Services, ", ") + ") on " + s.dep.Label
 }

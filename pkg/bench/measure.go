@@ -110,7 +110,7 @@ func measure(ctx context.Context, cfg Config, d Deployment) (res Result, err err
 	}
 
 	logf(cfg.Log, "%s: raw JetStream baseline (%d messages)", d.Name(), cfg.BaselineMessages)
-	if res.Baseline.JetStreamPerSecond, err = jetStreamRate(ctx, sys.NATSURL(), cfg.BaselineMessages); err != nil {
+	if res.Baseline.JetStreamPerSecond, err = jetStreamRate(ctx, sys.NATSURL(), sys.NATSOptions(), cfg.BaselineMessages); err != nil {
 		return res, fmt.Errorf("JetStream baseline: %w", err)
 	}
 	logf(cfg.Log, "%s: store baseline (%d inserts, %d key lookups)", d.Name(), cfg.StoreOps, cfg.StoreOps)

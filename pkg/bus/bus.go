@@ -91,6 +91,10 @@ type Config struct {
 	Observer Observer
 	// TracerProvider makes the consumer spans (nil: the global provider).
 	TracerProvider trace.TracerProvider
+	// InProcess, when set, is a nats-server running in this process: the
+	// client speaks the same protocol over an in-memory pipe instead of a
+	// loopback socket (the embedded deployment). URL still names it.
+	InProcess nats.InProcessConnProvider
 }
 
 // Observer receives what the bus does, for metrics. Outcomes are "ack",
@@ -159,7 +163,7 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	cfg = withDefaults(cfg)
 	log := cfg.Logger.With("component", "bus")
 	closed := make(chan struct{})
-	nc, err := nats.Connect(cfg.URL,
+	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		// A broker restart or failover must never leave a service without a
 		// connection: retry forever, and let readiness report the outage.
@@ -181,7 +185,11 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 			log.Warn("nats async error", "subject", subj, "err", err)
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
-	)
+	}
+	if cfg.InProcess != nil {
+		opts = append(opts, nats.InProcessServer(cfg.InProcess))
+	}
+	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect %s: %w", cfg.URL, err)
 	}

@@ -128,6 +128,8 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	}
 	p, err := compose.New(ctx, cfg, compose.AllRoles(), compose.Deps{
 		Logger: log, Registry: reg, Metrics: metrics, Keys: keys,
+		// The embedded broker is reached over an in-memory pipe; an external one (nil here) over TCP.
+		NATSInProcess: stack.NATSInProcess(),
 	})
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/FerretDB/FerretDB/ferretdb"
 	"github.com/alicebob/miniredis/v2"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // ferretNewMu serialises ferretdb.New across the process (see Start).
@@ -49,6 +50,16 @@ type Stack struct {
 	redis  *miniredis.Miniredis
 	// stopExpiry stops expireOnClock, which closes expiryDone on return.
 	stopExpiry, expiryDone chan struct{}
+}
+
+// NATSInProcess is the embedded broker for a client in this process to
+// connect over an in-memory pipe (nats.InProcessServer), or nil when the
+// stack runs none.
+func (s *Stack) NATSInProcess() nats.InProcessConnProvider {
+	if s.nats == nil {
+		return nil
+	}
+	return s.nats
 }
 
 // expiryTick is how often the embedded Redis's TTLs advance with the clock.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
@@ -23,6 +24,9 @@ type Deps struct {
 	Metrics  *telemetry.Metrics
 	// TracerProvider makes the roles' spans (nil: the global provider).
 	TracerProvider trace.TracerProvider
+	// NATSInProcess is the broker when it runs in this process (the
+	// embedded default): the host connects to it over an in-memory pipe.
+	NATSInProcess nats.InProcessConnProvider
 }
 
 // A Role is one part of the system a process hosts (the gateway, an agent
@@ -70,7 +74,7 @@ func NewHost(ctx context.Context, cfg Config, d Deps) (_ *Host, err error) {
 	h := &Host{Config: cfg, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, TracerProvider: tp}
 	h.Bus, err = bus.Connect(ctx, bus.Config{
 		URL: cfg.NATSURL, Name: "infra-mind", Replicas: cfg.StreamReplicas, Logger: d.Logger,
-		Observer: d.Metrics.Messages(), TracerProvider: tp,
+		Observer: d.Metrics.Messages(), TracerProvider: tp, InProcess: d.NATSInProcess,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)

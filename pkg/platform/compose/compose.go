@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
@@ -56,6 +57,9 @@ type Deps struct {
 	Verifier *auth.Verifier
 	// TracerProvider makes the roles' spans (nil: the global provider).
 	TracerProvider trace.TracerProvider
+	// NATSInProcess is the broker when it runs in this process (the
+	// embedded default); nil connects to the configured URL over TCP.
+	NATSInProcess nats.InProcessConnProvider
 }
 
 // Platform is a process's connected components.
@@ -84,6 +88,7 @@ func New(ctx context.Context, cfg platform.Config, roles Roles, d Deps) (_ *Plat
 	}
 	h, err := platform.NewHost(ctx, cfg, platform.Deps{
 		Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, TracerProvider: d.TracerProvider,
+		NATSInProcess: d.NATSInProcess,
 	})
 	if err != nil {
 		return nil, err

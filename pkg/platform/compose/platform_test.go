@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -47,6 +48,8 @@ type tb interface {
 // servers are where a system's broker, store and cache are.
 type servers struct {
 	nats, mongo, mongoDB, redis string
+	// natsInProcess is the embedded broker (nil for external servers).
+	natsInProcess nats.InProcessConnProvider
 }
 
 // startSystem runs the embedded servers and a platform hosting roles.
@@ -55,7 +58,8 @@ func startSystem(t tb, roles compose.Roles, assessmentTimeout time.Duration, con
 	stack, err := devstack.Start(context.Background(), devstack.Config{DataDir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(stack.Close)
-	return startSystemOn(t, servers{nats: stack.NATSURL, mongo: stack.MongoURI, mongoDB: "e2e", redis: stack.RedisURL}, roles, assessmentTimeout, configure...)
+	return startSystemOn(t, servers{nats: stack.NATSURL, mongo: stack.MongoURI, mongoDB: "e2e", redis: stack.RedisURL,
+		natsInProcess: stack.NATSInProcess()}, roles, assessmentTimeout, configure...)
 }
 
 // startSystemOn runs a platform hosting roles against srv; configure
@@ -85,7 +89,7 @@ func startSystemOn(t tb, srv servers, roles compose.Roles, assessmentTimeout tim
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p, err := compose.New(ctx, cfg, roles, compose.Deps{
-		Logger: log, Registry: reg, Metrics: metrics,
+		Logger: log, Registry: reg, Metrics: metrics, NATSInProcess: srv.natsInProcess,
 		Verifier: auth.NewVerifier(pub, "infra-mind", "infra-mind-api"),
 	})
 	require.NoError(t, err)
