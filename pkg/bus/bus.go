@@ -91,6 +91,10 @@ type Config struct {
 	Observer Observer
 	// TracerProvider makes the consumer spans (nil: the global provider).
 	TracerProvider trace.TracerProvider
+	// LocalCopies is how many bytes of JSON of the messages this Bus
+	// publishes it keeps with their proto values, for its own consumers to
+	// copy instead of decoding (roles sharing a process); 0 keeps none.
+	LocalCopies int
 	// InProcess, when set, is a nats-server running in this process: the
 	// client speaks the same protocol over an in-memory pipe instead of a
 	// loopback socket (the embedded deployment). URL still names it.
@@ -121,6 +125,8 @@ type Bus struct {
 	obs    Observer
 	tracer trace.Tracer
 	closed chan struct{}
+	// local holds the messages published lately for consumers on this Bus (nil: off).
+	local *localCopies
 	// streams holds the stream handles Stored opened, by name: opening one
 	// asks the server for the stream's info, which a lookup by sequence does
 	// not need again.
@@ -225,7 +231,8 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
-	return &Bus{NC: nc, JS: js, log: log, obs: obs, tracer: tp.Tracer(tracerName), closed: closed}, nil
+	return &Bus{NC: nc, JS: js, log: log, obs: obs, tracer: tp.Tracer(tracerName), closed: closed,
+		local: newLocalCopies(cfg.LocalCopies)}, nil
 }
 
 // closeWait bounds how long Close waits for the drain to finish.

@@ -270,6 +270,7 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 		r.log.Error("message without JetStream metadata", "subject", msg.Subject(), "err", err)
 		return
 	}
+	ev.local = r.b.local
 	ev.lastDelivery = r.policy.lastDelivery(ev.Deliveries)
 	ev.retryDelay = r.policy.RetryDelay(ev.Deliveries)
 	ctx = propagation.TraceContext{}.Extract(ctx, HeaderCarrier(msg.Headers()))

@@ -55,6 +55,8 @@ type Event struct {
 	Stored time.Time
 
 	msg jetstream.Msg
+	// local holds what the consuming Bus published itself lately (nil: none kept).
+	local *localCopies
 	// Set by the runner from its Policy.
 	lastDelivery bool
 	retryDelay   time.Duration
@@ -114,9 +116,14 @@ func (e *Event) RetryDelay() time.Duration { return e.retryDelay }
 // Decode unmarshals Data (protojson, unknown fields rejected) into v; any
 // other v is decoded with encoding/json. A failure wraps ErrUndecodable (and
 // so ErrPermanent): returning it from a handler dead-letters the message.
+// A message the consuming Bus published itself with these very bytes is
+// copied from the value it was encoded from instead (Config.LocalCopies).
 func (e *Event) Decode(v any) error {
 	var err error
 	if pm, ok := v.(proto.Message); ok {
+		if e.local.copyInto(e.ID, e.Data, pm) {
+			return nil
+		}
 		err = protojson.UnmarshalOptions{DiscardUnknown: false}.Unmarshal(e.Data, pm)
 	} else {
 		err = json.Unmarshal(e.Data, v)

@@ -121,6 +121,12 @@ func (b *Bus) Publish(ctx context.Context, m Message) error {
 		}
 		opts = append(opts, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(m.Schedule.Target))
 	}
+	if pm, ok := m.Data.(proto.Message); ok {
+		// Kept before it is sent: a consumer on this Bus may be handed the
+		// message before the stream's ack reaches us. Bytes the stream never
+		// stored (a failed or duplicate publish) match no delivery.
+		b.local.put(m.ID, msg.Data, pm)
+	}
 	ack, err := b.JS.PublishMsg(ctx, msg, opts...)
 	if err != nil {
 		return fmt.Errorf("bus: publish %s to %s: %w", m.ID, m.Subject, err)

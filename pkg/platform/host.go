@@ -27,6 +27,9 @@ type Deps struct {
 	// NATSInProcess is the broker when it runs in this process (the
 	// embedded default): the host connects to it over an in-memory pipe.
 	NATSInProcess nats.InProcessConnProvider
+	// LocalCopies is the bus's budget for keeping what this process
+	// publishes for its own consumers (bus.Config.LocalCopies); 0 keeps none.
+	LocalCopies int
 }
 
 // A Role is one part of the system a process hosts (the gateway, an agent
@@ -75,6 +78,7 @@ func NewHost(ctx context.Context, cfg Config, d Deps) (_ *Host, err error) {
 	h.Bus, err = bus.Connect(ctx, bus.Config{
 		URL: cfg.NATSURL, Name: "infra-mind", Replicas: cfg.StreamReplicas, Logger: d.Logger,
 		Observer: d.Metrics.Messages(), TracerProvider: tp, InProcess: d.NATSInProcess,
+		LocalCopies: d.LocalCopies,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)

@@ -39,6 +39,27 @@ type Roles struct {
 	Consultant bool
 }
 
+// localCopiesBudget bounds the JSON kept of the messages a process's roles
+// publish for its other roles to copy instead of decoding
+// (bus.Config.LocalCopies): the example's results of about 90 assessments
+// (364 KB each), two seconds at the embedded default's sustained rate.
+const localCopiesBudget = 32 << 20
+
+// localCopies is the bus's LocalCopies budget: only roles sharing the
+// process consume what it publishes, so one role alone keeps nothing.
+func (r Roles) localCopies(consult bool) int {
+	n := len(r.Families)
+	for _, on := range []bool{r.Gateway, r.Synthesizer, consult} {
+		if on {
+			n++
+		}
+	}
+	if n < 2 {
+		return 0
+	}
+	return localCopiesBudget
+}
+
 // AllRoles hosts everything in one process (development).
 func AllRoles() Roles {
 	return Roles{Gateway: true, Families: assessment.Families(), Synthesizer: true, Consultant: true}
@@ -88,7 +109,7 @@ func New(ctx context.Context, cfg platform.Config, roles Roles, d Deps) (_ *Plat
 	}
 	h, err := platform.NewHost(ctx, cfg, platform.Deps{
 		Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, TracerProvider: d.TracerProvider,
-		NATSInProcess: d.NATSInProcess,
+		NATSInProcess: d.NATSInProcess, LocalCopies: roles.localCopies(consult),
 	})
 	if err != nil {
 		return nil, err
