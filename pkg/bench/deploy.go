@@ -156,17 +156,18 @@ type embeddedSystem struct {
 
 func (s *embeddedSystem) spanSink() *spanSink { return s.sink }
 
-func (s *embeddedSystem) BaseURL() string { return "http://" + s.p.GatewayAddr() }
-func (s *embeddedSystem) NATSURL() string { return s.stack.NATSURL }
+func (s *embeddedSystem) BaseURL() string       { return "http://" + s.p.GatewayAddr() }
+func (s *embeddedSystem) NATSURL() string       { return s.stack.NATSURL }
+func (s *embeddedSystem) MongoURI() string      { return s.stack.MongoURI }
+func (s *embeddedSystem) MongoDatabase() string { return s.settings["IM_MONGO_DATABASE"] }
 
 // NATSOptions: the roles reach the embedded broker over an in-memory pipe.
 func (s *embeddedSystem) NATSOptions() []nats.Option {
 	return []nats.Option{nats.InProcessServer(s.stack.NATSInProcess())}
 }
-func (s *embeddedSystem) MongoURI() string      { return s.stack.MongoURI }
-func (s *embeddedSystem) MongoDatabase() string { return s.settings["IM_MONGO_DATABASE"] }
+
 func (s *embeddedSystem) Describe() string {
-	return "all roles in one process on the embedded servers (nats-server in-process, FerretDB v1 on SQLite, miniredis), as `make run`"
+	return "all roles in one process on the embedded servers (nats-server in-process, reached over an in-memory pipe; FerretDB v1 on SQLite; miniredis), as `make run`"
 }
 
 func (s *embeddedSystem) StoreCommands(context.Context) (map[string]float64, error) {
@@ -330,13 +331,14 @@ type processSystem struct {
 
 func (s *processSystem) spanSink() *spanSink { return s.sink }
 
-func (s *processSystem) BaseURL() string { return s.base }
-func (s *processSystem) NATSURL() string { return s.dep.NATSURL }
+func (s *processSystem) BaseURL() string       { return s.base }
+func (s *processSystem) NATSURL() string       { return s.dep.NATSURL }
+func (s *processSystem) MongoURI() string      { return s.dep.MongoURI }
+func (s *processSystem) MongoDatabase() string { return s.dep.MongoDatabase }
 
 // NATSOptions: the services dial the broker's URL.
 func (s *processSystem) NATSOptions() []nats.Option { return nil }
-func (s *processSystem) MongoURI() string           { return s.dep.MongoURI }
-func (s *processSystem) MongoDatabase() string      { return s.dep.MongoDatabase }
+
 func (s *processSystem) Describe() string {
 	return "each service its own process (" + strings.Join(Services, ", ") + ") on " + s.dep.Label
 }
