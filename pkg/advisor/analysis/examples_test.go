@@ -108,6 +108,15 @@ func TestBundledExamples(t *testing.T) {
 				for _, s := range texts {
 					require.False(t, strings.Contains(s, "%!"), "family %s: %q", f, s)
 				}
+				// A reader finds a figure by its name and workload (the
+				// consultant's figure tool, recommendations): no two of a
+				// family's figures share them.
+				seen := map[[2]string]bool{}
+				for _, m := range o.Metrics {
+					k := [2]string{m.GetName(), m.GetWorkload()}
+					require.False(t, seen[k], "family %s: two figures named %q for workload %q", f, k[0], k[1])
+					seen[k] = true
+				}
 			}
 			tc.check(t, out)
 		})

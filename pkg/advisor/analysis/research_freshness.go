@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,9 +27,28 @@ type priceGroup struct {
 	rows     []string
 }
 
-// key names the group in metric names.
+// key names the group in metric names. Two groups of one kind, provider
+// and date from different sources (two datasets of one provider collected
+// the same day) would share it; keys tells them apart.
 func (g priceGroup) key() string {
 	return g.kind + "_" + g.provider + "_" + g.src.AsOf
+}
+
+// groupKeys names each group in metric names, unique within a result: a key
+// a group before it already took gets the suffix _2, _3, ... in catalogue
+// order, so a reader finding a figure by name gets each group's own.
+func groupKeys(groups []priceGroup) []string {
+	keys := make([]string, len(groups))
+	taken := make(map[string]int, len(groups))
+	for i, pg := range groups {
+		k := pg.key()
+		taken[k]++
+		if n := taken[k]; n > 1 {
+			k += "_" + strconv.Itoa(n)
+		}
+		keys[i] = k
+	}
+	return keys
 }
 
 // freshnessResult is what the freshness check found, for the summary.
@@ -87,7 +107,9 @@ func (f findingText) finding() *inframindv1.Finding {
 // its last day (youngest) to its first (oldest).
 func agePriceGroups(groups []priceGroup, collected time.Time, collectedErr error, collectedOn string) []agedPriceGroup {
 	out := make([]agedPriceGroup, 0, len(groups))
-	for _, pg := range groups {
+	keys := groupKeys(groups)
+	for i, pg := range groups {
+		key := keys[i]
 		g := agedPriceGroup{priceGroup: pg}
 		out = append(out, g)
 		if collectedErr != nil {
@@ -110,16 +132,16 @@ func agePriceGroups(groups []priceGroup, collected time.Time, collectedErr error
 		}
 		if asOf.monthOnly {
 			a.metrics = append(a.metrics,
-				metricText{name: "price_age_days_low_" + pg.key(), value: float64(young), unit: "days",
+				metricText{name: "price_age_days_low_" + key, value: float64(young), unit: "days",
 					formula: fmt.Sprintf("%s - %s (last day of %s) = %d days; %s", collectedOn, asOf.last.Format(time.DateOnly), pg.src.AsOf, young, label),
-					source:  src, rng: "price_age_days_" + pg.key(), bound: BoundLow},
-				metricText{name: "price_age_days_high_" + pg.key(), value: float64(old), unit: "days",
+					source:  src, rng: "price_age_days_" + key, bound: BoundLow},
+				metricText{name: "price_age_days_high_" + key, value: float64(old), unit: "days",
 					formula: fmt.Sprintf("%s - %s (first day of %s) = %d days; %s", collectedOn, asOf.first.Format(time.DateOnly), pg.src.AsOf, old, label),
-					source:  src, rng: "price_age_days_" + pg.key(), bound: BoundHigh})
+					source:  src, rng: "price_age_days_" + key, bound: BoundHigh})
 			a.findings = append(a.findings, findingText{severityLow, fmt.Sprintf("Month-only date (%s): %s", pg.src.AsOf, label),
 				fmt.Sprintf("The source gives only the month, so the prices are %d to %d days old at collection. Source: %s.", young, old, pg.src.Source)})
 		} else {
-			a.metrics = append(a.metrics, metricText{name: "price_age_days_" + pg.key(), value: float64(old), unit: "days",
+			a.metrics = append(a.metrics, metricText{name: "price_age_days_" + key, value: float64(old), unit: "days",
 				formula: fmt.Sprintf("%s - %s = %d days; %s", collectedOn, pg.src.AsOf, old, label), source: src})
 		}
 		switch {
