@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,6 +43,9 @@ func TestCopiedResultsEqualDecodedOnes(t *testing.T) {
 			for _, family := range assessment.Families() {
 				// The value as a worker builds it, never encoded before.
 				o, err := an.Analyze(family, req, up)
+				if errors.Is(err, analysis.ErrUnanalysable) {
+					continue // its result carries the reason only
+				}
 				require.NoError(t, err)
 				res := &inframindv1.AgentResultPublished{
 					Metadata: &inframindv1.Metadata{EventId: "a1/" + string(family), TenantId: "acme", AssessmentId: "a1"},

@@ -29,7 +29,7 @@ type priceGroup struct {
 
 // key names the group in metric names. Two groups of one kind, provider
 // and date from different sources (two datasets of one provider collected
-// the same day) would share it; keys tells them apart.
+// the same day) would share it; groupKeys tells them apart.
 func (g priceGroup) key() string {
 	return g.kind + "_" + g.provider + "_" + g.src.AsOf
 }
