@@ -410,12 +410,16 @@ func TestConsoleInABrowser(t *testing.T) {
 	rag, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "startup-rag.yaml"))
 	require.NoError(t, err)
 	b.open("/assessments/new")
-	b.do(10*time.Second, chromedp.SetValue(chromedp.CSS("#f-yaml"), string(rag)),
+	// The two submits are bounded as a navigation is (open): finding the
+	// form's fields and clicking through the browser ran past 10 s at times
+	// in make test, with other packages' tests loading the machine. The
+	// bound only stops a hang; submittedID then waits for the page.
+	b.do(30*time.Second, chromedp.SetValue(chromedp.CSS("#f-yaml"), string(rag)),
 		chromedp.Click(chromedp.CSS(`#f-yaml`)), chromedp.Click(chromedp.CSS(`form[enctype="multipart/form-data"] button.primary`)))
 	pastedID := b.submittedID()
 	require.Equal(t, "Help-centre Q&A for a small SaaS", b.heading())
 	b.open("/assessments/new")
-	b.do(10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#f-file"), []string{filepath.Join(repoRoot(), "examples", "impossible.yaml")}),
+	b.do(30*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#f-file"), []string{filepath.Join(repoRoot(), "examples", "impossible.yaml")}),
 		chromedp.Click(chromedp.CSS(`form[enctype="multipart/form-data"] button.primary`)))
 	b.submittedID()
 	impossible, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "impossible.yaml"))
