@@ -118,13 +118,13 @@ func breakdown(sink *spanSink, samples []tracedSample) []Step {
 	return steps
 }
 
+// closeStep is the span of the step only a closing delivery takes.
+const closeStep = "synthesizer load results"
+
 // closingSpan is the synthesizer's delivery that closed the assessment: the
 // one that loaded the results (every delivery has steps of its own, only a
 // close loads them), the last to end if several did (a redelivery), or else
 // the last synthesizer delivery to end.
-// closeStep is the span of the step only a closing delivery takes.
-const closeStep = "synthesizer load results"
-
 func closingSpan(spans []recordedSpan) recordedSpan {
 	parents := map[trace.SpanID]bool{}
 	for _, s := range spans {

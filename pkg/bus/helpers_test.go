@@ -47,14 +47,22 @@ func startTracedBus(t testing.TB) (*bus.Bus, *tracetest.SpanRecorder) {
 // startNATS runs an embedded stack for one test and returns its NATS URL.
 func startNATS(t testing.TB) string {
 	t.Helper()
+	return startStack(t, devstack.Config{}).NATSURL
+}
+
+// startStack runs an embedded stack configured by cfg (its data folder and
+// logger are the test's) for one test.
+func startStack(t testing.TB, cfg devstack.Config) *devstack.Stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	cfg.DataDir, cfg.Logger = t.TempDir(), quietLogger()
 	devstackMu.Lock()
-	st, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), Logger: quietLogger()})
+	st, err := devstack.Start(ctx, cfg)
 	devstackMu.Unlock()
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	return st.NATSURL
+	return st
 }
 
 func connect(t testing.TB, url string) *bus.Bus {

@@ -20,11 +20,7 @@ func TestConnectInProcessUsesThePipe(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	devstackMu.Lock()
-	st, err := devstack.Start(ctx, devstack.Config{DataDir: t.TempDir(), Logger: quietLogger(), SkipMongo: true, SkipRedis: true})
-	devstackMu.Unlock()
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
+	st := startStack(t, devstack.Config{SkipMongo: true, SkipRedis: true})
 
 	// A port nothing listens on: bind one, note it, close it.
 	l, err := net.Listen("tcp", "127.0.0.1:0")

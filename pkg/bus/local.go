@@ -42,7 +42,6 @@ type localCopy struct {
 	id   string
 	data []byte
 	msg  proto.Message
-	gone bool
 }
 
 func newLocalCopies(budget int) *localCopies {
@@ -62,7 +61,7 @@ func (c *localCopies) put(id string, data []byte, msg proto.Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.byID[id]; ok {
-		old.gone = true
+		// Replaced: its place in the queue is skipped when it comes up.
 		c.size -= len(old.data)
 	}
 	c.byID[id] = e
@@ -72,8 +71,8 @@ func (c *localCopies) put(id string, data []byte, msg proto.Message) {
 		first := c.queue[c.head]
 		c.queue[c.head] = nil
 		c.head++
-		if first.gone {
-			continue
+		if c.byID[first.id] != first {
+			continue // replaced by a later publish under its id
 		}
 		delete(c.byID, first.id)
 		c.size -= len(first.data)
